@@ -1,0 +1,583 @@
+"""The one schema module: every table plantwin reads or writes, its columns, types, keys and meaning.
+
+No other module spells a table name. Input entities follow the input contract of DESIGN.md; warehouse
+tables are the raw, clean, run and output tables of the DuckDB warehouse. Column names used by the pure
+packages (``forecasting``, ``optimization``) come from here too.
+
+A table is a :class:`Table`: its name, ordered columns (name → polars dtype), key, whether it is an input
+entity (and then whether it is optional), and one line of meaning per column for the data dictionary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+__all__ = [
+    "Table",
+    "INPUT_ENTITIES",
+    "OPTIONAL_ENTITIES",
+    "TABLES",
+    "QUANTILES",
+    "quantile_column",
+    "table",
+    "raw_table_name",
+    "clean_table_name",
+]
+
+Str = pl.String
+F64 = pl.Float64
+I64 = pl.Int64
+Date = pl.Date
+Bool = pl.Boolean
+Ts = pl.Datetime("us")
+
+#: Forecast quantile levels stored for every forecast row (columns ``q01`` … ``q99``).
+QUANTILES: tuple[float, ...] = (0.01, 0.05, 0.10, 0.20, 0.50, 0.80, 0.90, 0.95, 0.99)
+
+
+def quantile_column(q: float) -> str:
+    """Column name of forecast quantile ``q`` (``0.95`` → ``q95``)."""
+    return f"q{round(q * 100):02d}"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table's contract: columns in order, key, meaning."""
+
+    name: str
+    columns: dict[str, pl.DataType]
+    key: tuple[str, ...]
+    doc: str
+    column_docs: dict[str, str] = field(default_factory=dict)
+    is_input: bool = False
+    optional: bool = False
+    nullable: tuple[str, ...] = ()
+    #: input columns that may be absent from a file; filled with the given default
+    defaults: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def schema(self) -> pl.Schema:
+        """The polars schema of the table."""
+        return pl.Schema(self.columns)
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self.columns)
+
+    @property
+    def required_columns(self) -> list[str]:
+        """Columns an input file must have (all but those with a default)."""
+        return [c for c in self.columns if c not in self.defaults]
+
+    def empty(self) -> pl.DataFrame:
+        """An empty frame with this table's schema."""
+        return pl.DataFrame(schema=self.schema)
+
+
+def _t(name: str, doc: str, key: tuple[str, ...], cols: list[tuple[str, pl.DataType, str]], **kw) -> Table:
+    return Table(
+        name=name,
+        columns={c: t for c, t, _ in cols},
+        key=key,
+        doc=doc,
+        column_docs={c: d for c, _, d in cols},
+        **kw,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Input entities (one file per entity in the input folder; the same columns from a database)
+# --------------------------------------------------------------------------------------------------
+PRODUCTS = _t(
+    "products",
+    "Finished products: costs, shelf life, priority and target service level.",
+    ("product_id",),
+    [
+        ("product_id", Str, "Product code."),
+        ("name", Str, "Product name."),
+        ("family", Str, "Product family (e.g. vaccines, monoclonals)."),
+        ("unit", Str, "Unit of measure all quantities of the product are in (doses, vials)."),
+        ("shelf_life_weeks", I64, "Weeks from release to expiry; null = no expiry."),
+        ("unit_cost", F64, "Standard cost of one unit (values stock and expiry write-off)."),
+        ("holding_cost_per_week", F64, "Cost of holding one unit for one week."),
+        ("backlog_penalty", F64, "Penalty per unit and week of unmet demand (before priority weighting)."),
+        ("priority", I64, "1 = most critical therapy; larger = less critical."),
+        ("service_level", F64, "Target cycle service level in (0, 1); sizes safety stock."),
+    ],
+    is_input=True,
+    nullable=("shelf_life_weeks",),
+)
+
+SITES = _t(
+    "sites",
+    "Plants and distribution centres.",
+    ("site_id",),
+    [
+        ("site_id", Str, "Site code."),
+        ("name", Str, "Site name."),
+        ("site_type", Str, "`plant` or `dc`; a plant may also serve demand."),
+        ("region", Str, "Region the site serves or sits in."),
+    ],
+    is_input=True,
+)
+
+RESOURCES = _t(
+    "resources",
+    "Production resources (bioreactors, filling lines) at plants.",
+    ("resource_id",),
+    [
+        ("resource_id", Str, "Resource code."),
+        ("site_id", Str, "Plant the resource belongs to."),
+        ("name", Str, "Resource name."),
+        ("hours_per_week", F64, "Normal available hours per week."),
+    ],
+    is_input=True,
+)
+
+ROUTINGS = _t(
+    "routings",
+    "Which resource can make which product, at what rate, yield, cost and release lag.",
+    ("product_id", "resource_id"),
+    [
+        ("product_id", Str, "Product made."),
+        ("resource_id", Str, "Resource that makes it."),
+        ("hours_per_unit", F64, "Resource hours per unit started."),
+        ("yield", F64, "Share of started units released good, in (0, 1]."),
+        ("cost_per_unit", F64, "Variable production cost per unit started."),
+        ("release_weeks", I64, "Weeks from production start to release (production + QC)."),
+        ("min_batch", F64, "Minimum quantity started when any is started; null = none."),
+        ("batch_size", F64, "Quantity of one batch; null = continuous production."),
+    ],
+    is_input=True,
+    nullable=("min_batch", "batch_size"),
+)
+
+LANES = _t(
+    "lanes",
+    "Transport lanes between sites.",
+    ("from_site", "to_site"),
+    [
+        ("from_site", Str, "Shipping site."),
+        ("to_site", Str, "Receiving site."),
+        ("lead_time_weeks", I64, "Whole weeks from shipment to arrival."),
+        ("cost_per_unit", F64, "Transport cost per unit."),
+        ("capacity_per_week", F64, "Units per week the lane can carry; null = unlimited."),
+    ],
+    is_input=True,
+    nullable=("capacity_per_week",),
+)
+
+ORDERS = _t(
+    "orders",
+    "Customer order lines: the demand history.",
+    ("order_id",),
+    [
+        ("order_id", Str, "Order line id; a later load with the same id is a new version of the line."),
+        ("order_date", Date, "Date the order was entered."),
+        ("requested_week", Date, "Monday of the ISO week the customer asked for."),
+        ("product_id", Str, "Product ordered."),
+        ("site_id", Str, "DC that serves the order."),
+        ("quantity", F64, "Quantity ordered."),
+        ("status", Str, "`open`, `shipped` or `cancelled`; absent = `open`."),
+    ],
+    is_input=True,
+    defaults={"status": "open"},
+)
+
+INVENTORY = _t(
+    "inventory",
+    "On-hand stock by lot at the as-of date.",
+    ("product_id", "site_id", "lot_id"),
+    [
+        ("as_of_date", Date, "Date of the stock snapshot."),
+        ("product_id", Str, "Product."),
+        ("site_id", Str, "Site holding the lot."),
+        ("lot_id", Str, "Lot (batch) number."),
+        ("quantity", F64, "Quantity on hand."),
+        ("expiry_date", Date, "Lot expiry date; null = no expiry."),
+        ("status", Str, "`released` (usable) or `quarantine` (awaiting QC)."),
+    ],
+    is_input=True,
+    nullable=("expiry_date",),
+)
+
+RECEIPTS = _t(
+    "receipts",
+    "Scheduled receipts: work in progress and stock in transit.",
+    ("product_id", "site_id", "week", "kind"),
+    [
+        ("product_id", Str, "Product."),
+        ("site_id", Str, "Site receiving it."),
+        ("week", Date, "Monday of the week it becomes available."),
+        ("quantity", F64, "Quantity received."),
+        ("kind", Str, "`production` or `transfer`."),
+    ],
+    is_input=True,
+    optional=True,
+)
+
+CALENDAR = _t(
+    "calendar",
+    "Weekly resource availability overriding hours_per_week (shutdowns, maintenance).",
+    ("resource_id", "week"),
+    [
+        ("resource_id", Str, "Resource."),
+        ("week", Date, "Monday of the week."),
+        ("hours_available", F64, "Hours available that week."),
+    ],
+    is_input=True,
+    optional=True,
+)
+
+BATCHES = _t(
+    "batches",
+    "Batch records from manufacturing: planned and actual quantities, QC outcome.",
+    ("batch_id",),
+    [
+        ("batch_id", Str, "Batch number."),
+        ("product_id", Str, "Product made."),
+        ("resource_id", Str, "Resource it was made on."),
+        ("start_date", Date, "Production start."),
+        ("release_date", Date, "QC release (or rejection) date; null = not yet decided."),
+        ("planned_qty", F64, "Quantity planned."),
+        ("actual_qty", F64, "Quantity obtained."),
+        ("qc_passed", Bool, "Whether the batch passed QC."),
+    ],
+    is_input=True,
+    optional=True,
+    nullable=("release_date",),
+)
+
+INPUT_ENTITIES: tuple[Table, ...] = (
+    PRODUCTS, SITES, RESOURCES, ROUTINGS, LANES, ORDERS, INVENTORY, RECEIPTS, CALENDAR, BATCHES,
+)
+OPTIONAL_ENTITIES = tuple(t.name for t in INPUT_ENTITIES if t.optional)
+
+# --------------------------------------------------------------------------------------------------
+# Warehouse bookkeeping
+# --------------------------------------------------------------------------------------------------
+LOADS = _t(
+    "loads",
+    "One row per load of one entity's source: what was read, when, its content hash.",
+    ("load_id",),
+    [
+        ("load_id", Str, "Load id."),
+        ("entity", Str, "Input entity loaded."),
+        ("source", Str, "File path or query it came from."),
+        ("content_hash", Str, "SHA-256 of the content; a load with a known hash is not stored again."),
+        ("row_count", I64, "Rows read."),
+        ("loaded_at", Ts, "When it was loaded (UTC)."),
+    ],
+)
+
+RUNS = _t(
+    "runs",
+    "Every pipeline run: kind, scenario, parameters, inputs, status and solver figures.",
+    ("run_id",),
+    [
+        ("run_id", Str, "Run id."),
+        ("kind", Str, "`weekly_planning`, `nightly_refresh`, `replan` or `scenario`."),
+        ("scenario", Str, "Scenario name (`base` for the plan of record)."),
+        ("base_run_id", Str, "Run whose inputs a replan or scenario reused; null otherwise."),
+        ("run_date", Date, "Date the run plans from."),
+        ("parameters", Str, "Run parameters as JSON."),
+        ("input_load_ids", Str, "JSON object: entity → load ids the run read."),
+        ("code_version", Str, "plantwin version and git commit."),
+        ("status", Str, "`running`, `success` or `failed`."),
+        ("error", Str, "Error message of a failed run."),
+        ("solver", Str, "Solver used."),
+        ("solver_status", Str, "Solver status (Optimal, Infeasible, ...)."),
+        ("problem_type", Str, "`LP` or `MIP`."),
+        ("objective", F64, "Optimal objective value."),
+        ("mip_gap", F64, "Relative MIP gap at the end; 0 for an LP."),
+        ("solve_seconds", F64, "Solver wall time."),
+        ("started_at", Ts, "Start (UTC)."),
+        ("finished_at", Ts, "End (UTC)."),
+    ],
+    nullable=("base_run_id", "error", "solver", "solver_status", "problem_type", "objective", "mip_gap",
+              "solve_seconds", "finished_at"),
+)
+
+QUARANTINE = _t(
+    "quarantine",
+    "Input rows rejected by a contract, with the rule and the reason.",
+    ("run_id", "entity", "load_id", "source_row", "rule"),
+    [
+        ("run_id", Str, "Run whose validation rejected the row."),
+        ("entity", Str, "Input entity."),
+        ("load_id", Str, "Load the row came in."),
+        ("source_file", Str, "File (or query) the row came from."),
+        ("source_row", I64, "Row number in the source (1 = first data row)."),
+        ("row_values", Str, "The row's values as JSON."),
+        ("rule", Str, "Rule broken (expectation name)."),
+        ("reason", Str, "Why, in words."),
+    ],
+)
+
+CONTRACT_RESULTS = _t(
+    "contract_results",
+    "Every expectation checked in a run and its outcome.",
+    ("run_id", "entity", "expectation"),
+    [
+        ("run_id", Str, "Run."),
+        ("entity", Str, "Entity (or `plan` for output contracts)."),
+        ("expectation", Str, "Expectation / rule checked."),
+        ("success", Bool, "Whether every row passed."),
+        ("element_count", I64, "Rows checked."),
+        ("unexpected_count", I64, "Rows that broke it."),
+    ],
+)
+
+# --------------------------------------------------------------------------------------------------
+# Forecast outputs
+# --------------------------------------------------------------------------------------------------
+_Q_COLS = [(quantile_column(q), F64, f"Forecast quantile {q:.2f}.") for q in QUANTILES]
+
+DEMAND_HISTORY = _t(
+    "demand_history",
+    "Weekly demand per product × DC built from the orders (cancelled lines out).",
+    ("run_id", "product_id", "site_id", "week"),
+    [
+        ("run_id", Str, "Run."),
+        ("product_id", Str, "Product."),
+        ("site_id", Str, "DC."),
+        ("week", Date, "Monday of the requested week."),
+        ("quantity", F64, "Units requested that week (0 inside a series' life with no orders)."),
+    ],
+)
+
+FORECAST = _t(
+    "forecast",
+    "Forecast per product × DC × week: mean, quantiles and the model that made it.",
+    ("run_id", "product_id", "site_id", "week"),
+    [
+        ("run_id", Str, "Run."),
+        ("product_id", Str, "Product."),
+        ("site_id", Str, "DC."),
+        ("week", Date, "Monday of the forecast week."),
+        ("model", Str, "Model chosen for the series."),
+        ("mean", F64, "Point forecast (mean)."),
+        *_Q_COLS,
+    ],
+)
+
+FORECAST_SERIES = _t(
+    "forecast_series",
+    "Per series: its demand class, the statistics behind it and the model chosen.",
+    ("run_id", "product_id", "site_id"),
+    [
+        ("run_id", Str, "Run."),
+        ("product_id", Str, "Product."),
+        ("site_id", Str, "DC."),
+        ("series_class", Str, "smooth, erratic, intermittent, lumpy, short, new or inactive."),
+        ("n_weeks", I64, "Weeks of history in the series' life."),
+        ("adi", F64, "Average demand interval (weeks between non-zero demands)."),
+        ("cv2", F64, "Squared coefficient of variation of non-zero demand sizes."),
+        ("model", Str, "Champion model."),
+        ("selection", Str, "How it was chosen: `backtest`, `fallback` or `rule`."),
+    ],
+    nullable=("adi", "cv2"),
+)
+
+FORECAST_BACKTEST = _t(
+    "forecast_backtest",
+    "Rolling-origin backtest scores per series, model and window.",
+    ("run_id", "product_id", "site_id", "model", "window"),
+    [
+        ("run_id", Str, "Run."),
+        ("product_id", Str, "Product."),
+        ("site_id", Str, "DC."),
+        ("model", Str, "Candidate model."),
+        ("window", I64, "Backtest window (0 = oldest)."),
+        ("mase", F64, "Mean absolute scaled error."),
+        ("wape", F64, "Weighted absolute percentage error."),
+        ("bias", F64, "Sum of (forecast − actual) over sum of actuals."),
+    ],
+    nullable=("mase", "wape", "bias"),
+)
+
+FORECAST_ACCURACY = _t(
+    "forecast_accuracy",
+    "Accuracy of past runs' forecasts against later actuals, by lag and level.",
+    ("run_id", "level", "key", "lag"),
+    [
+        ("run_id", Str, "Run that measured it."),
+        ("level", Str, "`series`, `family` or `total`."),
+        ("key", Str, "Series (product|site), family, or `all`."),
+        ("lag", I64, "Weeks between the forecast's run and the week forecast."),
+        ("wape", F64, "WAPE of the forecasts at that lag."),
+        ("bias", F64, "Bias of the forecasts at that lag."),
+        ("wape_naive", F64, "WAPE of seasonal naive at that lag."),
+        ("value_added", F64, "wape_naive − wape."),
+        ("n_weeks", I64, "Weeks compared."),
+    ],
+    nullable=("wape", "bias", "wape_naive", "value_added"),
+)
+
+# --------------------------------------------------------------------------------------------------
+# Plan outputs
+# --------------------------------------------------------------------------------------------------
+PLAN_PRODUCTION = _t(
+    "plan_production",
+    "Production started per product × resource × week and when it is released.",
+    ("run_id", "product_id", "resource_id", "week"),
+    [
+        ("run_id", Str, "Run."),
+        ("product_id", Str, "Product."),
+        ("resource_id", Str, "Resource."),
+        ("site_id", Str, "Plant of the resource."),
+        ("week", Date, "Week production starts."),
+        ("release_week", Date, "Week the good output is released (start + release_weeks)."),
+        ("quantity", F64, "Units started."),
+        ("released_quantity", F64, "Good units released (quantity × yield)."),
+        ("batches", F64, "Batches started (null for continuous production)."),
+        ("hours", F64, "Resource hours used."),
+        ("cost", F64, "Production cost."),
+    ],
+    nullable=("batches",),
+)
+
+PLAN_SHIPMENTS = _t(
+    "plan_shipments",
+    "Shipments per product × lane × week.",
+    ("run_id", "product_id", "from_site", "to_site", "week"),
+    [
+        ("run_id", Str, "Run."),
+        ("product_id", Str, "Product."),
+        ("from_site", Str, "Shipping site."),
+        ("to_site", Str, "Receiving site."),
+        ("week", Date, "Week shipped."),
+        ("arrival_week", Date, "Week it arrives."),
+        ("quantity", F64, "Units shipped."),
+        ("cost", F64, "Transport cost."),
+    ],
+)
+
+PLAN_INVENTORY = _t(
+    "plan_inventory",
+    "Stock balance per product × site × week: opening + released + receipts + arrivals − departures − "
+    "served − expired = closing.",
+    ("run_id", "product_id", "site_id", "week"),
+    [
+        ("run_id", Str, "Run."),
+        ("product_id", Str, "Product."),
+        ("site_id", Str, "Site."),
+        ("week", Date, "Week."),
+        ("opening", F64, "Stock at the start of the week."),
+        ("released", F64, "Own production released into stock this week."),
+        ("receipts", F64, "Scheduled receipts (WIP, in transit) arriving."),
+        ("arrivals", F64, "Planned shipments arriving from other sites."),
+        ("departures", F64, "Planned shipments leaving."),
+        ("served", F64, "Demand (and backlog) served from this stock."),
+        ("expired", F64, "Stock written off as expired."),
+        ("closing", F64, "Stock at the end of the week."),
+        ("safety_stock", F64, "Safety-stock target."),
+        ("safety_shortfall", F64, "How far closing stock is below the target."),
+    ],
+)
+
+PLAN_BACKLOG = _t(
+    "plan_backlog",
+    "Demand, service and backlog per product × DC × week.",
+    ("run_id", "product_id", "site_id", "week"),
+    [
+        ("run_id", Str, "Run."),
+        ("product_id", Str, "Product."),
+        ("site_id", Str, "DC."),
+        ("week", Date, "Week."),
+        ("demand", F64, "Demand planned against (forecast mean or given demand)."),
+        ("served", F64, "Units served this week (new demand and backlog)."),
+        ("backlog", F64, "Unserved units carried to next week."),
+        ("lost", F64, "Units lost this week (backlog older than the allowed weeks)."),
+    ],
+)
+
+PLAN_EXPIRY = _t(
+    "plan_expiry",
+    "Stock written off because it reached its shelf life.",
+    ("run_id", "product_id", "site_id", "week"),
+    [
+        ("run_id", Str, "Run."),
+        ("product_id", Str, "Product."),
+        ("site_id", Str, "Site."),
+        ("week", Date, "Week written off."),
+        ("quantity", F64, "Units written off."),
+        ("cost", F64, "Write-off cost (units × unit_cost)."),
+    ],
+)
+
+PLAN_CAPACITY = _t(
+    "plan_capacity",
+    "Resource hours used and available per week, with the shadow price of one more hour.",
+    ("run_id", "resource_id", "week"),
+    [
+        ("run_id", Str, "Run."),
+        ("resource_id", Str, "Resource."),
+        ("site_id", Str, "Plant."),
+        ("week", Date, "Week."),
+        ("hours_used", F64, "Hours planned."),
+        ("hours_available", F64, "Hours available (calendar-adjusted)."),
+        ("utilisation", F64, "hours_used / hours_available (null when none available)."),
+        ("shadow_price", F64, "Objective saved by one more hour that week (≥ 0)."),
+    ],
+    nullable=("utilisation", "shadow_price"),
+)
+
+PLAN_SHORTAGES = _t(
+    "plan_shortages",
+    "Every unit of demand not served in its week, with the reason and what would recover it.",
+    ("run_id", "product_id", "site_id", "week"),
+    [
+        ("run_id", Str, "Run."),
+        ("product_id", Str, "Product."),
+        ("site_id", Str, "DC."),
+        ("week", Date, "Week the demand goes short."),
+        ("short_quantity", F64, "Units backlogged or lost that week."),
+        ("reason", Str, "capacity, lane_capacity, release_lag, shelf_life, no_route or cost."),
+        ("detail", Str, "The bottleneck and what would recover it, in words."),
+    ],
+)
+
+PLAN_KPIS = _t(
+    "plan_kpis",
+    "Plan key figures, one row per KPI (costs by component, fill rates, stock value, utilisation).",
+    ("run_id", "kpi"),
+    [
+        ("run_id", Str, "Run."),
+        ("kpi", Str, "KPI name."),
+        ("value", F64, "Value."),
+        ("unit", Str, "Unit of the value (currency, share, units, weeks, hours)."),
+    ],
+)
+
+OUTPUT_TABLES: tuple[Table, ...] = (
+    DEMAND_HISTORY, FORECAST, FORECAST_SERIES, FORECAST_BACKTEST, FORECAST_ACCURACY,
+    PLAN_PRODUCTION, PLAN_SHIPMENTS, PLAN_INVENTORY, PLAN_BACKLOG, PLAN_EXPIRY, PLAN_CAPACITY,
+    PLAN_SHORTAGES, PLAN_KPIS,
+)
+PLAN_TABLES = tuple(t.name for t in OUTPUT_TABLES if t.name.startswith("plan_"))
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (*INPUT_ENTITIES, LOADS, RUNS, QUARANTINE, CONTRACT_RESULTS, *OUTPUT_TABLES)
+}
+
+
+def table(name: str) -> Table:
+    """The table called ``name``; raises ``KeyError`` naming the known tables."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"unknown table {name!r}; known: {', '.join(sorted(TABLES))}") from None
+
+
+def raw_table_name(entity: str) -> str:
+    """Warehouse table holding every raw row ever loaded for an input entity."""
+    return f"raw_{table(entity).name}"
+
+
+def clean_table_name(entity: str) -> str:
+    """Warehouse table holding the rows of an input entity that passed the contracts, per run."""
+    return f"clean_{table(entity).name}"
