@@ -20,6 +20,7 @@ __all__ = [
     "OPTIONAL_ENTITIES",
     "TABLES",
     "QUANTILES",
+    "RAW_META_COLUMNS",
     "quantile_column",
     "table",
     "raw_table_name",
@@ -32,6 +33,14 @@ I64 = pl.Int64
 Date = pl.Date
 Bool = pl.Boolean
 Ts = pl.Datetime("us")
+
+#: Metadata columns every raw row carries: the load it came in, its source file and 1-based data row number.
+LOAD_ID = "_load_id"
+SOURCE_FILE = "_source_file"
+SOURCE_ROW = "_source_row"
+RAW_META_COLUMNS: tuple[str, ...] = (LOAD_ID, SOURCE_FILE, SOURCE_ROW)
+#: Raw column holding, as JSON, the values of columns a source had beyond the contract's.
+RAW_EXTRA = "_extra"
 
 #: Forecast quantile levels stored for every forecast row (columns ``q01`` … ``q99``).
 QUANTILES: tuple[float, ...] = (0.01, 0.05, 0.10, 0.20, 0.50, 0.80, 0.90, 0.95, 0.99)
@@ -293,11 +302,12 @@ RUNS = _t(
         ("objective", F64, "Optimal objective value."),
         ("mip_gap", F64, "Relative MIP gap at the end; 0 for an LP."),
         ("solve_seconds", F64, "Solver wall time."),
+        ("stage_seconds", Str, "JSON object: pipeline stage -> wall seconds."),
         ("started_at", Ts, "Start (UTC)."),
         ("finished_at", Ts, "End (UTC)."),
     ],
     nullable=("base_run_id", "error", "solver", "solver_status", "problem_type", "objective", "mip_gap",
-              "solve_seconds", "finished_at"),
+              "solve_seconds", "stage_seconds", "finished_at"),
 )
 
 QUARANTINE = _t(

@@ -1,0 +1,272 @@
+"""The DuckDB warehouse: tables from the schema module, append-only raw loads, runs and their outputs.
+
+A run is all or nothing. Its stages write into a staging schema of their own (``stage_<run>``); only
+:meth:`Warehouse.commit_run` moves the staged frames into the output tables, in one transaction that also
+marks the run ``success``. A failed run drops its staging schema and keeps its ``runs`` row with the error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from data_contracts import schema
+from warehouse.sources import SourceFile
+
+__all__ = ["Warehouse", "open_warehouse", "sql_type"]
+
+_SQL_TYPES = {
+    pl.String: "VARCHAR",
+    pl.Float64: "DOUBLE",
+    pl.Int64: "BIGINT",
+    pl.Date: "DATE",
+    pl.Boolean: "BOOLEAN",
+}
+
+#: Entities whose rows are events accumulating over loads (a later version of a key replaces the older);
+#: every other entity is a snapshot: a run reads its latest load only.
+EVENT_ENTITIES = (schema.ORDERS.name, schema.BATCHES.name)
+
+
+def sql_type(dtype: pl.DataType) -> str:
+    """DuckDB type of a polars dtype used in the schema."""
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMP"
+    return _SQL_TYPES[dtype.base_type() if hasattr(dtype, "base_type") else dtype]
+
+
+def _ddl(name: str, columns: Mapping[str, pl.DataType], extra: str = "") -> str:
+    cols = ", ".join(f'"{c}" {sql_type(t)}' for c, t in columns.items())
+    return f"CREATE TABLE IF NOT EXISTS {name} ({cols}{extra})"
+
+
+def _raw_columns(entity: str) -> dict[str, pl.DataType]:
+    t = schema.table(entity)
+    cols: dict[str, pl.DataType] = {schema.LOAD_ID: pl.String, schema.SOURCE_FILE: pl.String,
+                                    schema.SOURCE_ROW: pl.Int64}
+    cols.update({c: pl.String for c in t.columns})
+    cols[schema.RAW_EXTRA] = pl.String
+    return cols
+
+
+def _clean_columns(entity: str) -> dict[str, pl.DataType]:
+    return {"run_id": pl.String, **schema.table(entity).columns}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Warehouse:
+    """A connection to the warehouse file with the operations the pipeline needs."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path):
+        self.con = con
+        self.path = path
+
+    # ------------------------------------------------------------------ schema
+    def migrate(self) -> None:
+        """Create every table that does not exist yet (idempotent)."""
+        for t in schema.INPUT_ENTITIES:
+            self.con.execute(_ddl(schema.raw_table_name(t.name), _raw_columns(t.name)))
+            self.con.execute(_ddl(schema.clean_table_name(t.name), _clean_columns(t.name)))
+        for t in (schema.LOADS, schema.RUNS, schema.QUARANTINE, schema.CONTRACT_RESULTS, *schema.OUTPUT_TABLES):
+            self.con.execute(_ddl(t.name, t.columns))
+
+    # ------------------------------------------------------------------ raw loads
+    def land(self, source: SourceFile) -> tuple[str, bool]:
+        """Append a source file's rows to its raw table; a content already loaded is not stored again.
+
+        Returns:
+            The load id and whether the content was new.
+        """
+        known = self.con.execute(
+            f"SELECT load_id FROM {schema.LOADS.name} WHERE entity = ? AND content_hash = ? "
+            "ORDER BY loaded_at LIMIT 1",
+            [source.entity, source.content_hash],
+        ).fetchone()
+        if known:
+            return known[0], False
+        load_id = f"ld-{_now():%Y%m%dT%H%M%S}-{source.entity}-{secrets.token_hex(3)}"
+        frame = source.frame.with_columns(
+            pl.lit(load_id).alias(schema.LOAD_ID), pl.lit(str(source.path)).alias(schema.SOURCE_FILE)
+        ).select(list(_raw_columns(source.entity)))
+        loads = pl.DataFrame(
+            [{"load_id": load_id, "entity": source.entity, "source": str(source.path),
+              "content_hash": source.content_hash, "row_count": source.row_count, "loaded_at": _now()}],
+            schema=schema.LOADS.schema,
+        )
+        with self.transaction():
+            self._insert(schema.raw_table_name(source.entity), frame)
+            self._insert(schema.LOADS.name, loads)
+        return load_id, True
+
+    def raw_rows(self, entity: str, load_id: str) -> pl.DataFrame:
+        """The raw rows a run reads for ``entity`` given the load of this run.
+
+        Snapshot entities: the rows of that load. Event entities (orders, batches): every load up to and
+        including it, the latest version of each key.
+        """
+        raw = schema.raw_table_name(entity)
+        cols = ", ".join(f'r."{c}"' for c in _raw_columns(entity))
+        if entity not in EVENT_ENTITIES:
+            return self.con.execute(
+                f"SELECT {cols} FROM {raw} r WHERE r.{schema.LOAD_ID} = ? ORDER BY r.{schema.SOURCE_ROW}",
+                [load_id],
+            ).pl()
+        keys = [f'r."{k}"' for k in schema.table(entity).key]
+        key, key_is_null = ", ".join(keys), " OR ".join(f"{k} IS NULL" for k in keys)
+        return self.con.execute(
+            f"""
+            WITH upto AS (
+                SELECT load_id, loaded_at FROM {schema.LOADS.name}
+                WHERE entity = ? AND loaded_at <= (SELECT loaded_at FROM {schema.LOADS.name} WHERE load_id = ?)
+            )
+            SELECT {cols} FROM {raw} r JOIN upto u ON r.{schema.LOAD_ID} = u.load_id
+            -- the newest load that has a key wins; duplicates inside that load stay for the contracts to reject
+            QUALIFY dense_rank() OVER (PARTITION BY {key} ORDER BY u.loaded_at DESC) = 1 OR {key_is_null}
+            ORDER BY u.loaded_at, r.{schema.SOURCE_ROW}
+            """,
+            [entity, load_id],
+        ).pl()
+
+    # ------------------------------------------------------------------ runs
+    def start_run(self, *, kind: str, scenario: str, run_date: date, parameters: Mapping[str, Any],
+                  code_version: str, base_run_id: str | None = None) -> str:
+        """Insert a ``running`` row for a new run and return its id."""
+        run_id = f"run-{_now():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+        row = {c: None for c in schema.RUNS.columns} | {
+            "run_id": run_id, "kind": kind, "scenario": scenario, "base_run_id": base_run_id,
+            "run_date": run_date, "parameters": json.dumps(parameters, default=str, sort_keys=True),
+            "input_load_ids": "{}", "code_version": code_version, "status": "running", "started_at": _now(),
+        }
+        self._insert(schema.RUNS.name, pl.DataFrame([row], schema=schema.RUNS.schema))
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {self._stage(run_id)}")
+        return run_id
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        """Set columns of a run's row (values that are dicts are stored as JSON)."""
+        unknown = set(fields) - set(schema.RUNS.columns)
+        if unknown:
+            raise KeyError(f"runs has no column(s) {sorted(unknown)}")
+        values = [json.dumps(v, default=str, sort_keys=True) if isinstance(v, dict) else v for v in fields.values()]
+        sets = ", ".join(f'"{c}" = ?' for c in fields)
+        self.con.execute(f"UPDATE {schema.RUNS.name} SET {sets} WHERE run_id = ?", [*values, run_id])
+
+    def stage(self, run_id: str, name: str, frame: pl.DataFrame) -> None:
+        """Keep a run's output frame (without run_id) in its staging schema until the run commits."""
+        target = f"{self._stage(run_id)}.{_ident(name)}"
+        self.con.execute(f"DROP TABLE IF EXISTS {target}")
+        self.con.register("_stage_frame", frame)
+        try:
+            self.con.execute(f"CREATE TABLE {target} AS SELECT * FROM _stage_frame")
+        finally:
+            self.con.unregister("_stage_frame")
+
+    def staged(self, run_id: str, name: str) -> pl.DataFrame:
+        """A frame a stage of this run staged earlier."""
+        return self.con.execute(f"SELECT * FROM {self._stage(run_id)}.{_ident(name)}").pl()
+
+    def staged_names(self, run_id: str) -> list[str]:
+        rows = self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name",
+            [self._stage(run_id)],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def commit_run(self, run_id: str, **fields: Any) -> None:
+        """Move every staged frame into its table and mark the run ``success``, in one transaction."""
+        stage = self._stage(run_id)
+        with self.transaction():
+            for name in self.staged_names(run_id):
+                columns = schema.table(name).column_names if name in schema.TABLES else None
+                if columns is None and name.startswith("clean_"):
+                    columns = list(_clean_columns(name.removeprefix("clean_")))
+                if columns is None:
+                    continue  # intermediate frame, not an output
+                select = ", ".join("?" if c == "run_id" else f'"{c}"' for c in columns)
+                target_cols = ", ".join(f'"{c}"' for c in columns)
+                self.con.execute(
+                    f"INSERT INTO {name} ({target_cols}) SELECT {select} FROM {stage}.{_ident(name)}", [run_id]
+                )
+            self.update_run(run_id, status="success", finished_at=_now(), **fields)
+        self.con.execute(f"DROP SCHEMA IF EXISTS {stage} CASCADE")
+
+    def fail_run(self, run_id: str, error: str, **fields: Any) -> None:
+        """Drop whatever the run staged and record the error."""
+        self.con.execute(f"DROP SCHEMA IF EXISTS {self._stage(run_id)} CASCADE")
+        self.update_run(run_id, status="failed", error=error, finished_at=_now(), **fields)
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """A run's row as a dict."""
+        frame = self.con.execute(f"SELECT * FROM {schema.RUNS.name} WHERE run_id = ?", [run_id]).pl()
+        if frame.is_empty():
+            raise KeyError(f"no run {run_id!r} in {self.path}")
+        return frame.row(0, named=True)
+
+    def latest_run(self, status: str = "success") -> str | None:
+        row = self.con.execute(
+            f"SELECT run_id FROM {schema.RUNS.name} WHERE status = ? ORDER BY started_at DESC LIMIT 1", [status]
+        ).fetchone()
+        return row[0] if row else None
+
+    def read(self, name: str, run_id: str | None = None) -> pl.DataFrame:
+        """A table's rows, those of one run when ``run_id`` is given."""
+        table = _ident(name)
+        if run_id is None:
+            return self.con.execute(f"SELECT * FROM {table}").pl()
+        return self.con.execute(f"SELECT * FROM {table} WHERE run_id = ?", [run_id]).pl()
+
+    # ------------------------------------------------------------------ helpers
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def _insert(self, name: str, frame: pl.DataFrame) -> None:
+        cols = ", ".join(f'"{c}"' for c in frame.columns)
+        self.con.register("_insert_frame", frame)
+        try:
+            self.con.execute(f"INSERT INTO {_ident(name)} ({cols}) SELECT {cols} FROM _insert_frame")
+        finally:
+            self.con.unregister("_insert_frame")
+
+    @staticmethod
+    def _stage(run_id: str) -> str:
+        return "stage_" + re.sub(r"[^0-9a-zA-Z]", "_", run_id)
+
+
+def _ident(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ValueError(f"not a table name: {name!r}")
+    return name
+
+
+@contextmanager
+def open_warehouse(path: Path | str, read_only: bool = False) -> Iterator[Warehouse]:
+    """Open (and migrate, unless read-only) the warehouse file."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        wh = Warehouse(con, path)
+        if not read_only:
+            wh.migrate()
+        yield wh
+    finally:
+        con.close()

@@ -1,0 +1,183 @@
+"""Read an input folder (one CSV or Parquet file per entity) as text, exactly as the files say.
+
+Every value is kept as a string (null for an empty cell) so that nothing is lost before the contracts
+decide what is valid: a text in a number column must land in the warehouse as it was, then be
+quarantined. Each frame carries the schema's columns in order (absent ones as null), the columns a file
+had beyond the contract as one JSON column, and its source file and 1-based data row number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from data_contracts import schema
+
+__all__ = ["SourceError", "SourceFile", "find_entity_file", "read_folder", "read_source_file"]
+
+_SUFFIXES = (".csv", ".parquet")
+
+
+class SourceError(Exception):
+    """A source that cannot be read at all (missing, empty, not UTF-8, truncated); names the file and rule."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One entity's file read as text."""
+
+    entity: str
+    path: Path
+    content_hash: str
+    frame: pl.DataFrame  # schema columns as String, plus RAW_EXTRA and SOURCE_ROW (load id added on landing)
+    missing_columns: tuple[str, ...]
+    extra_columns: tuple[str, ...]
+
+    @property
+    def row_count(self) -> int:
+        return self.frame.height
+
+
+def find_entity_file(folder: Path, entity: str) -> Path | None:
+    """The file holding ``entity`` in ``folder`` (``<entity>.csv`` or ``.parquet``), or None."""
+    found = [folder / f"{entity}{suffix}" for suffix in _SUFFIXES if (folder / f"{entity}{suffix}").is_file()]
+    if len(found) > 1:
+        raise SourceError(
+            f"{folder}: both {found[0].name} and {found[1].name} exist for entity {entity!r} "
+            "(rule: one_file_per_entity); keep one."
+        )
+    return found[0] if found else None
+
+
+def read_folder(folder: Path) -> list[SourceFile]:
+    """Read every input entity file present in ``folder``.
+
+    Missing files are not an error here: which entities are required is the contracts' rule.
+
+    Raises:
+        SourceError: the folder does not exist, or a file cannot be read.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SourceError(f"input folder {folder} does not exist (rule: input_folder).")
+    files = []
+    for t in schema.INPUT_ENTITIES:
+        path = find_entity_file(folder, t.name)
+        if path is not None:
+            files.append(read_source_file(path, t.name))
+    return files
+
+
+def read_source_file(path: Path, entity: str) -> SourceFile:
+    """Read one entity file as text with its content hash."""
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if path.suffix == ".parquet":
+        frame = _read_parquet(path, data)
+    else:
+        frame = _read_csv(path, data)
+    return _conform(frame, path, entity, digest)
+
+
+def _read_csv(path: Path, data: bytes) -> pl.DataFrame:
+    if not data.strip():
+        raise SourceError(f"{path.name}: the file is empty, not even a header row (rule: header).")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SourceError(
+            f"{path.name}: not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} "
+            "(rule: utf8_encoding); export the file as UTF-8."
+        ) from None
+    header = text.splitlines()[0]
+    separator = ";" if header.count(";") > header.count(",") else ","
+    try:
+        return pl.read_csv(
+            text.encode("utf-8"),
+            separator=separator,
+            infer_schema=False,
+            truncate_ragged_lines=False,
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise SourceError(f"{path.name}: cannot be parsed as CSV (rule: csv_format): {_first_line(exc)}") from None
+
+
+def _read_parquet(path: Path, data: bytes) -> pl.DataFrame:
+    try:
+        frame = pl.read_parquet(data)
+    except Exception as exc:  # polars raises several kinds for a damaged file
+        raise SourceError(
+            f"{path.name}: cannot be read as Parquet (rule: parquet_format): {_first_line(exc)}"
+        ) from None
+    return frame.select(pl.col(c).cast(pl.String) for c in frame.columns)
+
+
+def _conform(frame: pl.DataFrame, path: Path, entity: str, digest: str) -> SourceFile:
+    """Schema columns in order (absent → null), extra columns into one JSON column, row numbers."""
+    table = schema.table(entity)
+    columns = [c.strip() for c in frame.columns]
+    frame = frame.rename(dict(zip(frame.columns, columns)))
+    # An empty cell means null whatever the column; strip surrounding blanks.
+    frame = frame.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in columns)
+    extra = tuple(c for c in columns if c not in table.columns)
+    missing = tuple(c for c in table.columns if c not in columns)
+    if extra:
+        extra_json = frame.select(pl.struct(list(extra)).struct.json_encode().alias(schema.RAW_EXTRA))
+    else:
+        extra_json = pl.DataFrame({schema.RAW_EXTRA: [None] * frame.height}, schema={schema.RAW_EXTRA: pl.String})
+    out = frame.with_columns(pl.lit(None, pl.String).alias(c) for c in missing).select(table.column_names)
+    out = out.with_columns(
+        extra_json.to_series(),
+        pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(schema.SOURCE_ROW),
+    )
+    return SourceFile(entity, path, digest, out, missing, extra)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+
+_DEMAND_COLUMNS = {"product_id": pl.String, "site_id": pl.String, "week": pl.Date, "quantity": pl.Float64}
+
+
+def read_demand_file(path: Path, products: pl.DataFrame, sites: pl.DataFrame) -> pl.DataFrame:
+    """A consensus demand file (product_id, site_id, week, quantity; CSV or Parquet), checked.
+
+    Raises:
+        SourceError: unreadable, a missing column, a value of the wrong type, a week that is not a
+            Monday, a negative quantity, or an unknown product or site; the message names the rows.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"demand file {path} does not exist (rule: demand_file).")
+    frame = (_read_parquet if path.suffix == ".parquet" else _read_csv)(path, path.read_bytes())
+    frame = frame.rename({c: c.strip() for c in frame.columns})
+    missing = [c for c in _DEMAND_COLUMNS if c not in frame.columns]
+    if missing:
+        raise SourceError(f"{path.name}: missing column(s) {', '.join(missing)} (rule: required_columns).")
+    typed = frame.select(
+        pl.col(c).cast(pl.String).str.strip_chars().cast(t, strict=False) if t != pl.Date
+        else pl.col(c).cast(pl.String).str.strip_chars().str.to_date(strict=False)
+        for c, t in _DEMAND_COLUMNS.items()
+    ).with_row_index("row", offset=1)
+    problems = {
+        "type": pl.any_horizontal(pl.col(c).is_null() for c in _DEMAND_COLUMNS),
+        "monday_week": pl.col("week").dt.weekday() != 1,
+        "non_negative": pl.col("quantity") < 0,
+        "known_product": ~pl.col("product_id").is_in(products["product_id"].implode()),
+        "known_site": ~pl.col("site_id").is_in(sites["site_id"].implode()),
+    }
+    for rule, bad in problems.items():
+        rows = typed.filter(bad.fill_null(False))
+        if rows.height:
+            raise SourceError(
+                f"{path.name}: {rows.height} row(s) break rule {rule}; first rows: "
+                f"{rows.head(3).to_dicts()}"
+            )
+    return typed.drop("row").group_by("product_id", "site_id", "week").agg(pl.col("quantity").sum())
