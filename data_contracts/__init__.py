@@ -1,1 +1,29 @@
-"""plantwin package."""
+"""Input and output contracts of plantwin: the schema module, GX suites built in code, quarantine.
+
+The public names below are imported lazily, so that ``from data_contracts import schema`` (used by every
+package) does not pay for importing Great Expectations.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_PUBLIC = {
+    "ContractConfig": "data_contracts.config",
+    "ContractError": "data_contracts.config",
+    "ContractOutcome": "data_contracts.config",
+    "PlanContractError": "data_contracts.config",
+    "validate_inputs": "data_contracts.validate",
+    "validate_plan": "data_contracts.plan",
+    "validation_report": "data_contracts.report",
+    "write_data_docs": "data_contracts.report",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'data_contracts' has no attribute {name!r}")

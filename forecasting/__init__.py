@@ -1,1 +1,26 @@
-"""plantwin package."""
+"""Demand forecasting: weekly series from orders, classification, backtest-chosen models, quantiles.
+
+Pure functions on polars frames (no I/O). The series contract is statsforecast's: ``unique_id, ds, y``.
+"""
+
+from forecasting.classify import CLASSES, classify_series
+from forecasting.config import ForecastConfig
+from forecasting.demand import from_series, future_orders, run_week, to_series, weekly_demand
+from forecasting.forecast import ForecastResult, forecast_demand, validate_series
+from forecasting.metrics import naive_scale, score_backtest
+
+__all__ = [
+    "CLASSES",
+    "ForecastConfig",
+    "ForecastResult",
+    "classify_series",
+    "forecast_demand",
+    "from_series",
+    "future_orders",
+    "naive_scale",
+    "run_week",
+    "score_backtest",
+    "to_series",
+    "validate_series",
+    "weekly_demand",
+]

@@ -1,0 +1,73 @@
+"""Raw text → typed columns, and the ``type`` rule: a value present in the file that does not parse.
+
+Raw frames hold every column as ``pl.String`` exactly as in the file (null for an empty cell). Casting is
+lenient where the meaning is unambiguous (``"3.0"`` is the whole number 3, a timestamp at any time of day
+is its date, ``yes``/``no`` are booleans) and strict otherwise: a value that was present before the cast and
+is null after it breaks the ``type`` rule.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+__all__ = ["TYPE_RULE", "cast_expr", "type_reason", "cast_frame"]
+
+TYPE_RULE = "type"
+
+_TRUE = ["true", "t", "yes", "y", "1"]
+_FALSE = ["false", "f", "no", "n", "0"]
+_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}([ T].*)?$"
+
+
+def cast_expr(column: str, dtype: pl.DataType) -> pl.Expr:
+    """Expression casting the text column ``column`` to ``dtype``; unparseable values become null."""
+    s = pl.col(column).str.strip_chars()
+    s = pl.when(s == "").then(None).otherwise(s)
+    if dtype == pl.String:
+        return pl.col(column)
+    if dtype == pl.Float64:
+        f = s.cast(pl.Float64, strict=False)
+        return pl.when(f.is_finite()).then(f).otherwise(None)
+    if dtype == pl.Int64:
+        f = s.cast(pl.Float64, strict=False)
+        whole = pl.when(f.is_finite() & (f == f.round()) & (f.abs() < 2.0**53)).then(f.cast(pl.Int64))
+        return pl.coalesce(s.cast(pl.Int64, strict=False), whole)
+    if dtype == pl.Date:
+        text = pl.when(s.str.contains(_DATE_TEXT)).then(s.str.slice(0, 10))
+        return text.str.to_date("%Y-%m-%d", strict=False)
+    if dtype == pl.Boolean:
+        low = s.str.to_lowercase()
+        return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).otherwise(None)
+    raise TypeError(f"no cast from text to {dtype} for column {column!r}")
+
+
+def type_reason(dtype: pl.DataType) -> str:
+    """What a value of ``dtype`` must look like, for quarantine reasons."""
+    return {
+        pl.Float64: "a finite number",
+        pl.Int64: "a whole number",
+        pl.Date: "a date (YYYY-MM-DD)",
+        pl.Boolean: "true or false",
+    }.get(dtype, str(dtype))
+
+
+def cast_frame(raw: pl.DataFrame, columns: dict[str, pl.DataType]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Cast the text ``columns`` of ``raw`` to their types.
+
+    Args:
+        raw: Frame with every column of ``columns`` as ``pl.String``.
+        columns: Column name → target dtype, in output order.
+
+    Returns:
+        ``(typed, failed)``: ``typed`` has ``columns`` with their dtypes (unparseable values null);
+        ``failed`` has one boolean column per non-text column, true where the value did not parse.
+    """
+    typed = raw.select(cast_expr(c, t).alias(c) for c, t in columns.items())
+    present = raw.select(
+        (pl.col(c).str.strip_chars().fill_null("") != "").alias(c)
+        for c, t in columns.items() if t != pl.String
+    )
+    failed = present.with_columns(
+        (pl.col(c) & typed.get_column(c).is_null()).alias(c) for c in present.columns
+    )
+    return typed, failed

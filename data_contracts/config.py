@@ -1,0 +1,110 @@
+"""Configuration, errors and the outcome of the input contracts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import polars as pl
+import pydantic
+
+from data_contracts import schema
+
+__all__ = [
+    "ContractConfig",
+    "ContractError",
+    "PlanContractError",
+    "ContractOutcome",
+    "QUARANTINE_COLUMNS",
+    "RESULT_COLUMNS",
+    "WARNING_SCHEMA",
+]
+
+#: Quarantine frame columns: ``schema.QUARANTINE`` without ``run_id`` (the warehouse adds it).
+QUARANTINE_COLUMNS: dict[str, pl.DataType] = {
+    c: t for c, t in schema.QUARANTINE.columns.items() if c != "run_id"
+}
+#: Results frame columns: ``schema.CONTRACT_RESULTS`` without ``run_id``.
+RESULT_COLUMNS: dict[str, pl.DataType] = {
+    c: t for c, t in schema.CONTRACT_RESULTS.columns.items() if c != "run_id"
+}
+#: Warnings: findings that do not reject rows (e.g. demand no plant can reach); ``key`` names the item.
+WARNING_SCHEMA: dict[str, pl.DataType] = {
+    "entity": pl.String, "rule": pl.String, "key": pl.String, "reason": pl.String,
+}
+
+
+class ContractConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
+    """Thresholds and bounds of the input contracts.
+
+    Attributes:
+        max_reject_share: Share of an entity's rows that may be quarantined; above it the run fails.
+        max_reject_share_by_entity: Per-entity override of ``max_reject_share``.
+        max_quantity: Sanity bound on every quantity column; a larger value is quarantined.
+        min_date: Earliest plausible date in any date column.
+        max_years_ahead: Latest plausible date = run date + this many years (requested weeks, receipts,
+            calendar, expiry dates).
+        failing_rows_shown: How many offending rows a threshold error or report lists.
+    """
+
+    max_reject_share: float = pydantic.Field(0.05, ge=0.0, le=1.0)
+    max_reject_share_by_entity: dict[str, float] = pydantic.Field(default_factory=dict)
+    max_quantity: float = pydantic.Field(10_000_000.0, gt=0)
+    min_date: date = date(2000, 1, 1)
+    max_years_ahead: int = pydantic.Field(10, ge=0)
+    failing_rows_shown: int = pydantic.Field(5, ge=1)
+
+    @pydantic.field_validator("max_reject_share_by_entity")
+    @classmethod
+    def _known_entities(cls, v: dict[str, float]) -> dict[str, float]:
+        known = {t.name for t in schema.INPUT_ENTITIES}
+        unknown = sorted(set(v) - known)
+        if unknown:
+            raise ValueError(f"unknown entities {unknown}; known: {sorted(known)}")
+        bad = {k: s for k, s in v.items() if not 0.0 <= s <= 1.0}
+        if bad:
+            raise ValueError(f"shares must be in [0, 1]: {bad}")
+        return v
+
+    def reject_share_limit(self, entity: str) -> float:
+        """The largest share of ``entity``'s rows that may be quarantined."""
+        return self.max_reject_share_by_entity.get(entity, self.max_reject_share)
+
+
+class ContractError(Exception):
+    """An input fails its contract as a whole: structure (missing entity or column, empty master data)
+    or too many rejected rows. The message names the file, column, rule and offending rows."""
+
+
+class PlanContractError(Exception):
+    """A plan breaks an output contract (stock balance, negative stock, capacity, unknown lane).
+
+    Attributes:
+        results: One row per output expectation (``RESULT_COLUMNS``), failed ones with their counts.
+    """
+
+    def __init__(self, message: str, results: pl.DataFrame | None = None):
+        super().__init__(message)
+        self.results = results
+
+
+@dataclass(frozen=True)
+class ContractOutcome:
+    """What the input contracts made of a run's raw rows.
+
+    Attributes:
+        clean: Entity → typed frame with exactly the schema columns in order (metadata dropped). Optional
+            entities absent from the input are absent here too.
+        quarantine: One row per (raw row, rule) broken, columns ``QUARANTINE_COLUMNS``.
+        results: One row per expectation checked, columns ``RESULT_COLUMNS``.
+        warnings: Findings that reject no row (``WARNING_SCHEMA``), e.g. demand at a DC that no plant
+            making the product can reach; each also fails an expectation in ``results``.
+        validations: Entity (or ``network``) → the Great Expectations validation result, for Data Docs.
+    """
+
+    clean: dict[str, pl.DataFrame]
+    quarantine: pl.DataFrame
+    results: pl.DataFrame
+    warnings: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=WARNING_SCHEMA))
+    validations: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,130 @@
+"""What the contracts found, for people: a text report and Great Expectations Data Docs.
+
+:func:`validation_report` is what ``plantwin validate`` prints. :func:`write_data_docs` builds GX Data
+Docs (a static HTML site) for a run's validation results with a filesystem site in an ephemeral context:
+no GX project on disk, nothing but the site written. The pages are plain files; their styling and
+charts load from public CDNs when opened, so offline they show unstyled but complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path, PurePath
+from typing import Any
+
+import great_expectations as gx
+import polars as pl
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier, ValidationResultIdentifier,
+)
+
+from data_contracts.config import ContractOutcome
+
+__all__ = ["validation_report", "write_data_docs", "DOCS_SITE"]
+
+#: Name of the Data Docs site plantwin builds.
+DOCS_SITE = "plantwin"
+
+
+def _table(header: list[str], rows: list[tuple], right: set[int] = frozenset()) -> list[str]:
+    cells = [[str(c) for c in header]] + [[("" if v is None else str(v)) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    out = []
+    for k, r in enumerate(cells):
+        out.append("  ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths)))
+                   .rstrip())
+        if k == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return out
+
+
+def validation_report(outcome: ContractOutcome, rows_shown: int = 10, all_expectations: bool = False) -> str:
+    """A text report of a validation: rules checked and broken, counts, first offending rows, warnings.
+
+    Args:
+        outcome: What :func:`data_contracts.validate.validate_inputs` returned (or a ContractError's
+            ``outcome``).
+        rows_shown: Offending rows listed.
+        all_expectations: List passed expectations too (by default: only failed ones and notes).
+
+    Returns:
+        The report, lines joined by newlines.
+    """
+    res, q, warn = outcome.results, outcome.quarantine, outcome.warnings
+    failed = res.filter(~pl.col("success"))
+    rejected = q.select(pl.struct("entity", "load_id", "source_row").n_unique()).item() if q.height else 0
+    lines = [
+        f"Input contracts: {res.get_column('entity').n_unique()} entities, {res.height} expectations, "
+        f"{failed.height} failed; {rejected} rows quarantined; {warn.height} warnings",
+        "",
+    ]
+    rows_in = {e: f.height for e, f in outcome.clean.items()}
+    per_entity = (
+        q.group_by("entity").agg(pl.struct("load_id", "source_row").n_unique().alias("rejected"))
+        if q.height else pl.DataFrame(schema={"entity": pl.String, "rejected": pl.UInt32})
+    )
+    rej = dict(per_entity.iter_rows())
+    lines += _table(["entity", "clean", "quarantined", "share"],
+                    [(e, n, rej.get(e, 0), f"{rej.get(e, 0) / max(n + rej.get(e, 0), 1):.1%}")
+                     for e, n in rows_in.items()], right={1, 2, 3})
+    shown = res if all_expectations else res.filter(
+        ~pl.col("success") | pl.col("expectation").str.starts_with("extra_column_dropped"))
+    lines += ["", "Expectations" + ("" if all_expectations else " failed (and notes)") + ":"]
+    if shown.height:
+        lines += _table(["entity", "expectation", "rows", "broken", "status"],
+                        [(e, x, n, u, "ok" if s else "FAILED")
+                         for e, x, s, n, u in shown.select("entity", "expectation", "success", "element_count",
+                                                           "unexpected_count").iter_rows()],
+                        right={2, 3})
+    else:
+        lines.append("  none: every expectation passed")
+    if q.height:
+        by_rule = q.group_by("entity", "rule").len().sort(["entity", "len"], descending=[False, True])
+        lines += ["", "Quarantined rows by rule:"]
+        lines += _table(["entity", "rule", "rows"], list(by_rule.iter_rows()), right={2})
+        first = q.sort("entity", "source_row").head(rows_shown)
+        lines += ["", f"First offending rows ({min(rows_shown, q.height)} of {q.height}):"]
+        lines += [f"  {PurePath(f).name} row {r} [{rule}]: {why}"
+                  for f, r, rule, why in first.select("source_file", "source_row", "rule", "reason").iter_rows()]
+    if warn.height:
+        lines += ["", "Warnings:"]
+        lines += [f"  {e} [{rule}] {key}: {why}" for e, rule, key, why in warn.iter_rows()]
+    return "\n".join(lines)
+
+
+def write_data_docs(validations: ContractOutcome | Mapping[str, Any], out_dir: Path | str,
+                    run_name: str = "plantwin", run_time: dt.datetime | None = None) -> Path:
+    """Write GX Data Docs (static HTML) for a run's validation results.
+
+    Args:
+        validations: A :class:`ContractOutcome` (its ``validations``) or name → GX
+            ``ExpectationSuiteValidationResult``.
+        out_dir: Folder of the site (created); the index is ``out_dir/index.html``.
+        run_name: Run name shown and used in page paths (e.g. the run id).
+        run_time: Run time shown (default now, UTC).
+
+    Returns:
+        Path of the site's ``index.html``.
+    """
+    results = validations.validations if isinstance(validations, ContractOutcome) else dict(validations)
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.add_data_docs_site(DOCS_SITE, {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(out)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    })
+    run_id = RunIdentifier(run_name=run_name, run_time=run_time or dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    for name, result in results.items():
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=name), run_id=run_id,
+            batch_identifier=name,
+        )
+        context.validation_results_store.set(key, result)
+    context.build_data_docs(site_names=[DOCS_SITE])
+    return out / "index.html"

@@ -1,0 +1,280 @@
+"""The row-level rules of every input entity, built in code from ``schema`` as GX expectations.
+
+A :class:`Check` pairs one Great Expectations expectation with the quarantine rule it enforces and the
+reason given for a row that breaks it. :func:`entity_checks` builds an entity's checks from its schema
+table (nullability, key), the bound tables below (ranges, allowed values, references) and the clean
+frames of the entities validated before it (so a product rejected in ``products`` is unknown to
+``orders``).
+
+Rules (the ``rule`` column of the quarantine): ``type``, ``not_null``, ``unique``, ``non_negative``,
+``positive``, ``range``, ``max_quantity``, ``allowed_values``, ``known_product``, ``known_site``,
+``known_resource``, ``resource_at_plant``, ``date_range``, ``week_is_monday``, ``not_expired``,
+``date_order``, ``lane_self_loop``, ``zero_lead_cycle``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+import great_expectations as gx
+import polars as pl
+
+from data_contracts import schema
+from data_contracts.config import ContractConfig
+
+__all__ = ["Check", "entity_checks", "ALLOWED_VALUES", "REFERENCES", "QUANTITY_COLUMNS"]
+
+E = gx.expectations
+
+#: Allowed values of coded columns.
+ALLOWED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
+    (schema.SITES.name, "site_type"): ("plant", "dc"),
+    (schema.ORDERS.name, "status"): ("open", "shipped", "cancelled"),
+    (schema.INVENTORY.name, "status"): ("released", "quarantine"),
+    (schema.RECEIPTS.name, "kind"): ("production", "transfer"),
+}
+
+#: (entity, column) → (referenced entity, referenced column, rule).
+REFERENCES: dict[tuple[str, str], tuple[str, str, str]] = {
+    (schema.RESOURCES.name, "site_id"): (schema.SITES.name, "site_id", "known_site"),
+    (schema.ROUTINGS.name, "product_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
+    (schema.ROUTINGS.name, "resource_id"): (schema.RESOURCES.name, "resource_id", "known_resource"),
+    (schema.LANES.name, "from_site"): (schema.SITES.name, "site_id", "known_site"),
+    (schema.LANES.name, "to_site"): (schema.SITES.name, "site_id", "known_site"),
+    (schema.ORDERS.name, "product_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
+    (schema.ORDERS.name, "site_id"): (schema.SITES.name, "site_id", "known_site"),
+    (schema.INVENTORY.name, "product_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
+    (schema.INVENTORY.name, "site_id"): (schema.SITES.name, "site_id", "known_site"),
+    (schema.RECEIPTS.name, "product_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
+    (schema.RECEIPTS.name, "site_id"): (schema.SITES.name, "site_id", "known_site"),
+    (schema.CALENDAR.name, "resource_id"): (schema.RESOURCES.name, "resource_id", "known_resource"),
+    (schema.BATCHES.name, "product_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
+    (schema.BATCHES.name, "resource_id"): (schema.RESOURCES.name, "resource_id", "known_resource"),
+}
+
+#: Quantity columns: ≥ 0 and at most ``ContractConfig.max_quantity``.
+QUANTITY_COLUMNS: dict[str, tuple[str, ...]] = {
+    schema.ROUTINGS.name: ("min_batch",),
+    schema.ORDERS.name: ("quantity",),
+    schema.INVENTORY.name: ("quantity",),
+    schema.RECEIPTS.name: ("quantity",),
+    schema.BATCHES.name: ("planned_qty", "actual_qty"),
+    schema.LANES.name: ("capacity_per_week",),
+}
+
+#: Columns that must be ≥ 0 (costs, hours, lags) beyond the quantity columns.
+_NON_NEGATIVE: dict[str, tuple[str, ...]] = {
+    schema.PRODUCTS.name: ("unit_cost", "holding_cost_per_week", "backlog_penalty"),
+    schema.RESOURCES.name: ("hours_per_week",),
+    schema.ROUTINGS.name: ("hours_per_unit", "cost_per_unit", "release_weeks"),
+    schema.LANES.name: ("lead_time_weeks", "cost_per_unit"),
+    schema.CALENDAR.name: ("hours_available",),
+}
+
+#: Columns that must be > 0 (null allowed where the schema says so).
+_POSITIVE: dict[str, tuple[str, ...]] = {
+    schema.PRODUCTS.name: ("shelf_life_weeks",),
+    schema.ROUTINGS.name: ("batch_size",),
+}
+
+#: (entity, column) → (min, max, strict_min, strict_max, words) for bounded ratios and codes.
+_RANGES: dict[tuple[str, str], tuple[float, float | None, bool, bool, str]] = {
+    (schema.PRODUCTS.name, "service_level"): (0.0, 1.0, True, True, "in (0, 1)"),
+    (schema.PRODUCTS.name, "priority"): (1, None, False, False, "≥ 1"),
+    (schema.ROUTINGS.name, "yield"): (0.0, 1.0, True, False, "in (0, 1]"),
+}
+
+#: Week columns: the Monday of an ISO week.
+_WEEK_COLUMNS: dict[str, tuple[str, ...]] = {
+    schema.ORDERS.name: ("requested_week",),
+    schema.RECEIPTS.name: ("week",),
+    schema.CALENDAR.name: ("week",),
+}
+
+#: Date columns that cannot lie after the run date (past events and snapshots).
+_PAST_DATES: dict[str, tuple[str, ...]] = {
+    schema.ORDERS.name: ("order_date",),
+    schema.INVENTORY.name: ("as_of_date",),
+    schema.BATCHES.name: ("start_date", "release_date"),
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation and the quarantine rule it enforces.
+
+    Attributes:
+        rule: Quarantine rule name.
+        columns: Columns the rule is about; their raw values are shown in the reason.
+        expectation: The GX expectation (on the typed frame plus ``derive`` columns).
+        reason: Words after the shown values, e.g. ``"is negative"``.
+        derive: Helper columns (name → polars expression on the typed frame) the expectation reads.
+        unless: Rules which, broken by the same row (for ``type``: in the same column), make this hit
+            redundant, so it is not reported twice (a garbled number is a ``type`` break, not also a null).
+    """
+
+    rule: str
+    columns: tuple[str, ...]
+    expectation: gx.expectations.Expectation
+    reason: str
+    derive: dict[str, pl.Expr] = field(default_factory=dict)
+    unless: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """Expectation name in the results: ``rule(col, ...)``."""
+        return f"{self.rule}({', '.join(self.columns)})"
+
+
+def _dt(d: date) -> datetime:
+    # GX compares pandas datetime64 columns with datetimes, not dates.
+    return datetime.combine(d, time())
+
+
+def _max_date(run_date: date, config: ContractConfig) -> date:
+    try:
+        return run_date.replace(year=run_date.year + config.max_years_ahead)
+    except ValueError:  # 29 February
+        return run_date.replace(year=run_date.year + config.max_years_ahead, day=28)
+
+
+def _flag(name: str, rule: str, columns: tuple[str, ...], expr: pl.Expr, reason: str,
+          unless: tuple[str, ...] = ()) -> Check:
+    """A check on a helper boolean column computed in polars: rows where ``expr`` is true break it."""
+    col = f"__{name}"
+    return Check(rule, columns, E.ExpectColumnValuesToBeInSet(column=col, value_set=[False]), reason,
+                 derive={col: expr.fill_null(False)}, unless=unless)
+
+
+def _basic_checks(t: schema.Table) -> list[Check]:
+    checks = [
+        Check("not_null", (c,), E.ExpectColumnValuesToNotBeNull(column=c), "is empty", unless=("type",))
+        for c in t.columns if c not in t.nullable
+    ]
+    if len(t.key) == 1:
+        exp = E.ExpectColumnValuesToBeUnique(column=t.key[0])
+    else:
+        exp = E.ExpectCompoundColumnsToBeUnique(column_list=list(t.key), ignore_row_if="any_value_is_missing")
+    checks.append(Check("unique", t.key, exp, "is not unique: every row with this key is rejected"))
+    return checks
+
+
+def _bound_checks(t: schema.Table, config: ContractConfig) -> list[Check]:
+    e = t.name
+    checks = []
+    for c in (*QUANTITY_COLUMNS.get(e, ()), *_NON_NEGATIVE.get(e, ())):
+        checks.append(Check("non_negative", (c,), E.ExpectColumnValuesToBeBetween(column=c, min_value=0),
+                            "is negative"))
+    for c in QUANTITY_COLUMNS.get(e, ()):
+        checks.append(Check(
+            "max_quantity", (c,), E.ExpectColumnValuesToBeBetween(column=c, max_value=config.max_quantity),
+            f"exceeds the sanity bound of {config.max_quantity:,.0f} units",
+        ))
+    for c in _POSITIVE.get(e, ()):
+        checks.append(Check("positive", (c,),
+                            E.ExpectColumnValuesToBeBetween(column=c, min_value=0, strict_min=True),
+                            "is not positive"))
+    for (ent, c), (lo, hi, smin, smax, words) in _RANGES.items():
+        if ent == e:
+            checks.append(Check("range", (c,), E.ExpectColumnValuesToBeBetween(
+                column=c, min_value=lo, max_value=hi, strict_min=smin, strict_max=smax), f"is not {words}"))
+    for (ent, c), values in ALLOWED_VALUES.items():
+        if ent == e:
+            checks.append(Check("allowed_values", (c,), E.ExpectColumnValuesToBeInSet(
+                column=c, value_set=list(values)), f"is not one of {', '.join(values)}"))
+    return checks
+
+
+def _not_in(column: str, values: pl.Series) -> pl.Expr:
+    # Membership is computed in polars and GX checks the flag: a value set of thousands of ids inside an
+    # expectation's configuration is re-serialised by GX on every access (seconds per suite).
+    return pl.col(column).is_not_null() & ~pl.col(column).is_in(values.implode())
+
+
+def _reference_checks(t: schema.Table, refs: dict[str, pl.DataFrame]) -> list[Check]:
+    checks = []
+    for (ent, c), (ref_entity, ref_col, rule) in REFERENCES.items():
+        if ent != t.name:
+            continue
+        values = refs[ref_entity].get_column(ref_col).unique()
+        checks.append(_flag(f"unknown_{c}", rule, (c,), _not_in(c, values),
+                            f"is not a valid {ref_entity} {ref_col} (unknown, or rejected in {ref_entity})"))
+    if t.name == schema.RESOURCES.name:
+        sites = refs[schema.SITES.name]
+        plants = sites.filter(pl.col("site_type") == "plant").get_column("site_id")
+        checks.append(_flag("not_at_plant", "resource_at_plant", ("site_id",), _not_in("site_id", plants),
+                            "is not a plant: production resources must sit at a plant",
+                            unless=("known_site",)))
+    return checks
+
+
+def _date_checks(t: schema.Table, run_date: date, config: ContractConfig) -> list[Check]:
+    e = t.name
+    latest = _max_date(run_date, config)
+    checks = []
+    for c, dtype in t.columns.items():
+        if dtype != pl.Date:
+            continue
+        past = c in _PAST_DATES.get(e, ())
+        hi = run_date if past else latest
+        words = (f"is before {config.min_date} or after the run date {run_date}" if past
+                 else f"is outside the plausible range {config.min_date} … {hi}")
+        checks.append(Check(
+            "date_range", (c,),
+            E.ExpectColumnValuesToBeBetween(column=c, min_value=_dt(config.min_date), max_value=_dt(hi)),
+            words,
+        ))
+    for c in _WEEK_COLUMNS.get(e, ()):
+        checks.append(_flag(f"not_monday_{c}", "week_is_monday", (c,), pl.col(c).dt.weekday() != 1,
+                            "is not a Monday (weeks are identified by their Monday)", unless=("type",)))
+    if e == schema.INVENTORY.name:
+        checks.append(Check(
+            "not_expired", ("expiry_date", "as_of_date"),
+            E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="expiry_date", column_B="as_of_date",
+                                                      ignore_row_if="either_value_is_missing"),
+            "is already expired at the as-of date",
+        ))
+    if e == schema.BATCHES.name:
+        checks.append(Check(
+            "date_order", ("release_date", "start_date"),
+            E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="release_date", column_B="start_date",
+                                                      or_equal=True, ignore_row_if="either_value_is_missing"),
+            "is released before it started",
+        ))
+    return checks
+
+
+def _lane_checks(t: schema.Table, zero_lead_cycle: pl.Expr | None) -> list[Check]:
+    if t.name != schema.LANES.name:
+        return []
+    checks = [_flag("self_loop", "lane_self_loop", ("from_site", "to_site"),
+                    pl.col("from_site") == pl.col("to_site"), "is a lane from a site to itself")]
+    if zero_lead_cycle is not None:
+        checks.append(_flag("zero_lead_cycle", "zero_lead_cycle", ("from_site", "to_site", "lead_time_weeks"),
+                            zero_lead_cycle, "lies on a cycle of lanes with zero lead time",
+                            unless=("lane_self_loop",)))
+    return checks
+
+
+def entity_checks(t: schema.Table, refs: dict[str, pl.DataFrame], run_date: date, config: ContractConfig,
+                  zero_lead_cycle: pl.Expr | None = None) -> list[Check]:
+    """Every row-level check of entity ``t``.
+
+    Args:
+        t: The entity's schema table.
+        refs: Clean frames of the entities validated before it (the referenced ones must be there).
+        run_date: Date the run plans from.
+        config: Contract configuration.
+        zero_lead_cycle: For lanes, a boolean expression true on lanes that lie on a zero-lead-time cycle.
+
+    Returns:
+        The checks, in a stable order.
+    """
+    return [
+        *_basic_checks(t),
+        *_bound_checks(t, config),
+        *_reference_checks(t, refs),
+        *_date_checks(t, run_date, config),
+        *_lane_checks(t, zero_lead_cycle),
+    ]

@@ -1,0 +1,75 @@
+"""Demand classification of series: new, inactive, short, then smooth / erratic / intermittent / lumpy.
+
+The last four follow Syntetos, Boylan & Croston (2005): ADI (average weeks between non-zero demands,
+``n_weeks / nonzero_weeks``) against 1.32 and CV² of the non-zero sizes (sample variance over squared
+mean) against 0.49. Precedence, first match wins:
+
+1. ``new``: fewer than ``new_weeks`` weeks of life (too little to fit or backtest anything).
+2. ``inactive``: no demand in the last ``inactive_weeks`` weeks (forecast zero).
+3. ``short``: fewer than ``short_seasons × season_length`` weeks of life (no seasonal models: a season
+   cannot be told from noise with less than two of them).
+4. ``smooth`` (ADI < 1.32, CV² < 0.49), ``erratic`` (ADI < 1.32, CV² ≥ 0.49), ``intermittent``
+   (ADI ≥ 1.32, CV² < 0.49), ``lumpy`` (ADI ≥ 1.32, CV² ≥ 0.49). CV² is null with fewer than two
+   non-zero weeks and then counts as 0.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from forecasting.config import ForecastConfig
+
+__all__ = ["classify_series", "CLASSES"]
+
+CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "short", "new", "inactive")
+
+
+def classify_series(
+    series: pl.DataFrame,
+    config: ForecastConfig = ForecastConfig(),
+    id_col: str = "unique_id",
+    time_col: str = "ds",
+    target_col: str = "y",
+) -> pl.DataFrame:
+    """Class of every series and the statistics behind it.
+
+    Args:
+        series: long frame ``unique_id, ds, y`` (zero-filled inside each series' life).
+        config: thresholds (``adi_threshold``, ``cv2_threshold``, ``new_weeks``, ``inactive_weeks``,
+            ``short_seasons``, ``season_length``).
+
+    Returns:
+        One row per series: ``unique_id, series_class, n_weeks, adi, cv2, nonzero_weeks``.
+    """
+    y = pl.col(target_col)
+    nz = y.filter(y > 0)
+    stats = (
+        series.sort(id_col, time_col)
+        .group_by(id_col, maintain_order=True)
+        .agg(
+            n_weeks=pl.len().cast(pl.Int64),
+            nonzero_weeks=(y > 0).sum().cast(pl.Int64),
+            recent=y.tail(config.inactive_weeks).sum(),
+            size_mean=nz.mean(),
+            size_var=nz.var(ddof=1),
+        )
+        .with_columns(
+            adi=pl.when(pl.col("nonzero_weeks") > 0).then(pl.col("n_weeks") / pl.col("nonzero_weeks")),
+            cv2=pl.col("size_var") / pl.col("size_mean") ** 2,
+        )
+    )
+    intermittent = pl.col("adi").fill_null(float("inf")) >= config.adi_threshold
+    erratic = pl.col("cv2").fill_null(0.0) >= config.cv2_threshold
+    short_weeks = config.short_seasons * config.season_length
+    series_class = (
+        pl.when(pl.col("n_weeks") < config.new_weeks).then(pl.lit("new"))
+        .when(pl.col("recent") <= 0).then(pl.lit("inactive"))
+        .when(pl.col("n_weeks") < short_weeks).then(pl.lit("short"))
+        .when(~intermittent & ~erratic).then(pl.lit("smooth"))
+        .when(~intermittent & erratic).then(pl.lit("erratic"))
+        .when(intermittent & ~erratic).then(pl.lit("intermittent"))
+        .otherwise(pl.lit("lumpy"))
+    )
+    return stats.select(
+        id_col, series_class.alias("series_class"), "n_weeks", "adi", "cv2", "nonzero_weeks"
+    )

@@ -1,0 +1,138 @@
+"""Candidate models by name: the statsforecast model behind each, its complexity, and combinations.
+
+A candidate is named in :class:`~forecasting.config.ForecastConfig` (``seasonal_models`` …). Base names map
+to statsforecast models (all with the season length of the config where they take one); a combination is
+written ``Mean(A,B,...)`` or ``Median(A,B,...)`` over base names and is computed from its members' forecasts,
+so it costs nothing beyond them. Complexity orders ties: the simpler model wins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import numpy as np
+import polars as pl
+from statsforecast.models import (
+    ADIDA,
+    IMAPA,
+    MSTL,
+    TSB,
+    AutoARIMA,
+    AutoETS,
+    CrostonSBA,
+    DynamicOptimizedTheta,
+    HistoricAverage,
+    Naive,
+    OptimizedTheta,
+    RandomWalkWithDrift,
+    SeasonalNaive,
+    SeasonalWindowAverage,
+    SimpleExponentialSmoothingOptimized,
+)
+
+__all__ = ["GuardedMSTL", "base_models", "complexity", "combination_members", "add_combinations",
+           "is_known", "MODEL_NAMES"]
+
+
+class GuardedMSTL(MSTL):
+    """MSTL that needs two full seasons: on a shorter history it is its trend forecaster alone.
+
+    STL with a 52-week period on less than two seasons estimates the season from one noisy year; the
+    guard makes such a fit the plain (deseasonalised-free) trend model instead of a wild one.
+    """
+
+    def _short(self, y: np.ndarray) -> bool:
+        return y.size < 2 * self.season_length
+
+    def fit(self, y, X=None):  # noqa: D102 - same contract as MSTL.fit
+        self.is_short_ = self._short(y)
+        if self.is_short_:
+            self.trend_forecaster = self.trend_forecaster.new().fit(y=y, X=X)
+            return self
+        return super().fit(y, X)
+
+    def predict(self, h, X=None, level=None):  # noqa: D102
+        if getattr(self, "is_short_", False):
+            return self.trend_forecaster.predict(h=h, X=X, level=level)
+        return super().predict(h, X, level)
+
+    def forecast(self, y, h, X=None, X_future=None, level=None, fitted=False):  # noqa: D102
+        if self._short(y):
+            return self.trend_forecaster.forecast(y=y, h=h, X=X, X_future=X_future, level=level, fitted=fitted)
+        return super().forecast(y, h, X, X_future, level, fitted)
+
+
+# name → (factory(season_length), complexity). Complexity: 0 naive, 1 seasonal naive / averages,
+# 2 one smoothing parameter, 3 a few parameters, 4 model selection inside, 5 decomposition + model.
+_REGISTRY: dict[str, tuple[Callable[[int], object], int]] = {
+    "Naive": (lambda m: Naive(alias="Naive"), 0),
+    "HistoricAverage": (lambda m: HistoricAverage(alias="HistoricAverage"), 0),
+    "SeasonalNaive": (lambda m: SeasonalNaive(season_length=m, alias="SeasonalNaive"), 1),
+    "SeasonalWA": (lambda m: SeasonalWindowAverage(season_length=m, window_size=2, alias="SeasonalWA"), 1),
+    "Drift": (lambda m: RandomWalkWithDrift(alias="Drift"), 1),
+    "SES": (lambda m: SimpleExponentialSmoothingOptimized(alias="SES"), 2),
+    "CrostonSBA": (lambda m: CrostonSBA(alias="CrostonSBA"), 2),
+    "ADIDA": (lambda m: ADIDA(alias="ADIDA"), 2),
+    "TSB": (lambda m: TSB(alpha_d=0.1, alpha_p=0.1, alias="TSB"), 3),
+    "IMAPA": (lambda m: IMAPA(alias="IMAPA"), 3),
+    "Theta": (lambda m: OptimizedTheta(season_length=m, alias="Theta"), 3),
+    "DOT": (lambda m: DynamicOptimizedTheta(season_length=m, alias="DOT"), 3),
+    "ETS": (lambda m: AutoETS(model="ZZN", alias="ETS"), 4),
+    "ARIMA": (lambda m: AutoARIMA(season_length=1, alias="ARIMA"), 4),
+    "MSTL": (lambda m: GuardedMSTL(season_length=m, trend_forecaster=AutoETS(model="ZZN"), alias="MSTL"), 5),
+}
+MODEL_NAMES = tuple(_REGISTRY)
+_COMBO = re.compile(r"^(Mean|Median)\(([^()]+)\)$")
+
+
+def combination_members(name: str) -> tuple[str, tuple[str, ...]] | None:
+    """``("Mean", ("ETS", "Theta"))`` for ``"Mean(ETS,Theta)"``; None for a base model name."""
+    match = _COMBO.match(name)
+    if match is None:
+        return None
+    return match.group(1), tuple(part.strip() for part in match.group(2).split(","))
+
+
+def is_known(name: str) -> bool:
+    """Whether ``name`` is a registered base model or a combination of them."""
+    combo = combination_members(name)
+    if combo is None:
+        return name in _REGISTRY
+    return all(member in _REGISTRY for member in combo[1])
+
+
+def complexity(name: str) -> int:
+    """Complexity rank of a model; a combination is one more than its most complex member."""
+    combo = combination_members(name)
+    if combo is None:
+        return _REGISTRY[name][1]
+    return max(_REGISTRY[member][1] for member in combo[1]) + 1
+
+
+def base_models(names: tuple[str, ...], season_length: int) -> list[object]:
+    """statsforecast models to fit for ``names`` (combinations contribute their members), deduplicated."""
+    unknown = [n for n in names if not is_known(n)]
+    if unknown:
+        raise ValueError(f"unknown models {unknown}; known: {', '.join(MODEL_NAMES)} or Mean(...)/Median(...)")
+    wanted: list[str] = []
+    for name in names:
+        combo = combination_members(name)
+        for base in combo[1] if combo else (name,):
+            if base not in wanted:
+                wanted.append(base)
+    return [_REGISTRY[base][0](season_length) for base in wanted]
+
+
+def add_combinations(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
+    """Add a column per combination in ``names`` to a wide forecast frame holding its members' columns."""
+    exprs = []
+    for name in names:
+        combo = combination_members(name)
+        if combo is None:
+            continue
+        how, members = combo
+        cols = [pl.col(m) for m in members]
+        expr = pl.mean_horizontal(cols) if how == "Mean" else pl.concat_list(cols).list.median()
+        exprs.append(expr.alias(name))
+    return frame.with_columns(exprs) if exprs else frame

@@ -1,0 +1,72 @@
+"""Planning configuration and the error raised for inputs the planning model cannot take.
+
+:class:`PlanConfig` is a frozen pydantic model: it is both a flow parameter and the shape of the
+``plan`` section of a config file, so unknown keys are an error.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pydantic
+from pydantic import Field
+
+__all__ = ["PlanConfig", "PlanInputError"]
+
+
+class PlanInputError(ValueError):
+    """Inputs that would make the planning model wrong, infeasible or unbounded.
+
+    Raised before the solve; the message names the entity, column, rule and offending keys.
+    """
+
+
+class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
+    """Parameters of one planning solve."""
+
+    horizon_weeks: int = Field(26, ge=1, le=260, description="Weekly buckets planned, from the start week.")
+    solver: Literal["highs", "cbc"] = Field(
+        "highs", description="Solver tried first; the other one is the fallback if it fails."
+    )
+    time_limit_seconds: float = Field(300.0, gt=0, description="Wall-time limit handed to the solver.")
+    mip: bool = Field(
+        False,
+        description="Solve lot sizing (whole batches, minimum batch) as a MIP; False solves the LP "
+        "relaxation, where batches are continuous and minimum batches are ignored.",
+    )
+    mip_gap: float = Field(0.01, ge=0, le=1, description="Relative MIP gap at which the solver stops.")
+    frozen_weeks: int = Field(
+        0,
+        ge=0,
+        description="First weeks whose production starts are fixed to the scheduled production "
+        "(zero where none is scheduled).",
+    )
+    max_backlog_weeks: int | None = Field(
+        None,
+        ge=0,
+        description="Weeks unmet demand may wait before it is lost; None = backlog never lapses.",
+    )
+    min_shelf_life_share_at_dc: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of its shelf life a unit must still have when it arrives at a DC.",
+    )
+    safety_stock_penalty_share: float = Field(
+        0.2,
+        ge=0,
+        description="Penalty per unit-week of safety-stock shortfall, as a share of the product's "
+        "priority-weighted backlog penalty.",
+    )
+    priority_weight_exponent: float = Field(
+        1.0,
+        ge=0,
+        description="Backlog penalties are weighted by priority ** -exponent (priority 1 weighs most).",
+    )
+    lost_sale_penalty_weeks: float = Field(
+        1.0,
+        ge=0,
+        description="A lost unit costs the weighted backlog penalty times (max_backlog_weeks + this).",
+    )
+    threads: int | None = Field(None, ge=1, description="Solver threads; None = the solver's default.")
+    fallback: bool = Field(True, description="Retry with the other solver when the first one fails.")

@@ -1,0 +1,93 @@
+"""Small input builders for hand-checkable planning problems (tests, docs, benchmarks).
+
+Each builder returns typed frames with the schema columns of its entity, filling the columns a small
+example does not care about with neutral values (no batches, yield 1, unlimited lanes...).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from data_contracts import schema
+
+__all__ = ["frame", "products", "sites", "resources", "routings", "lanes", "inventory", "receipts", "calendar",
+           "demand", "START"]
+
+#: A Monday used as the start week of the examples.
+START = date(2027, 1, 4)
+
+
+def frame(table: schema.Table, rows: list[dict]) -> pl.DataFrame:
+    """A frame of ``table``'s schema from row dicts; absent columns are null."""
+    cols = table.column_names
+    return pl.DataFrame([{c: r.get(c) for c in cols} for r in rows], schema=table.schema, orient="row") if rows \
+        else table.empty()
+
+
+def week(t: int, start: date = START) -> date:
+    """Monday of week index ``t``."""
+    return start + timedelta(weeks=t)
+
+
+def products(*rows: dict) -> pl.DataFrame:
+    """Products; defaults: no shelf life, unit_cost 10, holding 0.1, backlog penalty 100, priority 1, 95 %."""
+    base = dict(name="x", family="f", unit="doses", shelf_life_weeks=None, unit_cost=10.0, holding_cost_per_week=0.1,
+                backlog_penalty=100.0, priority=1, service_level=0.95)
+    return frame(schema.PRODUCTS, [{**base, "name": r["product_id"], **r} for r in rows])
+
+
+def sites(plants: list[str], dcs: list[str]) -> pl.DataFrame:
+    """Plants and DCs."""
+    rows = [dict(site_id=s, name=s, site_type="plant", region="r") for s in plants]
+    rows += [dict(site_id=s, name=s, site_type="dc", region="r") for s in dcs]
+    return frame(schema.SITES, rows)
+
+
+def resources(*rows: dict) -> pl.DataFrame:
+    """Resources: ``resource_id, site_id, hours_per_week``."""
+    return frame(schema.RESOURCES, [{"name": r["resource_id"], **r} for r in rows])
+
+
+def routings(*rows: dict) -> pl.DataFrame:
+    """Routings; defaults: 1 hour per unit, yield 1, cost 1, no release lag, continuous."""
+    base = dict(hours_per_unit=1.0, cost_per_unit=1.0, release_weeks=0, min_batch=None, batch_size=None)
+    return frame(schema.ROUTINGS, [{**base, "yield": 1.0, **r} for r in rows])
+
+
+def lanes(*rows: dict) -> pl.DataFrame:
+    """Lanes; defaults: lead time 0, cost 0, unlimited."""
+    base = dict(lead_time_weeks=0, cost_per_unit=0.0, capacity_per_week=None)
+    return frame(schema.LANES, [{**base, **r} for r in rows])
+
+
+def inventory(*rows: dict, start: date = START) -> pl.DataFrame:
+    """Lots; defaults: released, no expiry, lot id from the row number."""
+    base = dict(as_of_date=start, expiry_date=None, status="released")
+    return frame(schema.INVENTORY, [{**base, "lot_id": f"L{i}", **r} for i, r in enumerate(rows)])
+
+
+def receipts(*rows: dict) -> pl.DataFrame:
+    """Scheduled receipts (``week`` may be given as an index ``t``)."""
+    return frame(schema.RECEIPTS, [{"kind": "transfer", **_week(r)} for r in rows])
+
+
+def calendar(*rows: dict) -> pl.DataFrame:
+    """Calendar overrides (``week`` may be given as an index ``t``)."""
+    return frame(schema.CALENDAR, [_week(r) for r in rows])
+
+
+def demand(*rows: dict) -> pl.DataFrame:
+    """Demand rows ``product_id, site_id, week|t, quantity``."""
+    out = [_week(r) for r in rows]
+    return pl.DataFrame(out, schema={"product_id": pl.String, "site_id": pl.String, "week": pl.Date,
+                                     "quantity": pl.Float64}, orient="row") if out else pl.DataFrame(
+        schema={"product_id": pl.String, "site_id": pl.String, "week": pl.Date, "quantity": pl.Float64})
+
+
+def _week(r: dict) -> dict:
+    r = dict(r)
+    if "t" in r:
+        r["week"] = week(r.pop("t"))
+    return r

@@ -1,0 +1,125 @@
+"""Assemble the planning LP/MIP from a network, demand and safety-stock targets.
+
+Objective (all coefficients ≥ 0, so the model is bounded): production + transport + holding +
+priority-weighted backlog (per unit-week) + lost sales + safety-stock shortfall (per unit-week) +
+expiry write-off at unit cost (including, as a constant, lots already expired at the start). Each variable family carries its cost column, so the reported cost
+components are ``sum(cost × value)`` per family.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from optimization import constraints as con
+from optimization import variables as var
+from optimization.config import PlanConfig
+from optimization.lp import ModelBuilder
+from optimization.network import Network
+
+__all__ = ["Model", "build_model", "sunk_write_off", "COST_COMPONENTS"]
+
+#: variable family → cost component reported in plan_kpis
+COST_COMPONENTS: dict[str, str] = {
+    "make": "cost_production",
+    "ship": "cost_transport",
+    "stock": "cost_holding",
+    "backlog": "cost_backlog",
+    "lost": "cost_lost_sales",
+    "shortfall": "cost_safety_stock",
+    "expired": "cost_expiry",
+}
+
+
+@dataclass
+class Model:
+    """A built model: the PuLP problem and the index frame of every variable family."""
+
+    builder: ModelBuilder
+    network: Network
+    config: PlanConfig
+    demand: pl.DataFrame
+    safety: pl.DataFrame
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    @property
+    def is_mip(self) -> bool:
+        """Whether the model has integer variables (lot sizing in MIP mode)."""
+        return any(f in self.frames and self.frames[f].height > 0 for f in ("batches", "setup"))
+
+
+def build_model(
+    net: Network, demand: pl.DataFrame, safety: pl.DataFrame, scheduled: pl.DataFrame, config: PlanConfig
+) -> Model:
+    """Create every variable family and constraint family, and the objective.
+
+    Args:
+        net: the planning network.
+        demand: ``product_id, site_id, t, quantity`` inside the horizon.
+        safety: ``product_id, site_id, t, safety_stock`` inside the horizon.
+        scheduled: ``product_id, resource_id, t, quantity``: production fixed in the frozen weeks.
+        config: planning configuration.
+    """
+    mb = ModelBuilder()
+    m = Model(builder=mb, network=net, config=config, demand=demand, safety=safety)
+    pairs = demand.group_by("product_id", "site_id").agg(pl.col("t").min().alias("first_t"))
+    f = m.frames
+    f["make"] = var.make_vars(mb, net)
+    f["stock"] = var.stock_vars(mb, net)
+    f["ship"] = var.ship_vars(mb, net)
+    f["served"] = var.served_vars(mb, net, pairs)
+    f["expired"] = var.expired_vars(mb, net)
+    f["backlog"] = var.backlog_vars(mb, net, pairs)
+    if config.max_backlog_weeks is not None:
+        f["lost"] = var.lost_vars(mb, f["backlog"], config.max_backlog_weeks, config.lost_sale_penalty_weeks)
+    f["shortfall"] = var.shortfall_vars(mb, net, safety, config.safety_stock_penalty_share)
+    if config.mip:
+        f["batches"] = var.batch_vars(mb, f["make"], config.frozen_weeks)
+        f["setup"] = var.setup_vars(mb, f["make"], config.frozen_weeks, _big_m(net, demand, safety))
+
+    con.stock_balance(mb, var.balance_rows(net), net.supply, f["stock"], f["make"], f["ship"], f["served"], f["expired"])
+    con.demand_backlog(mb, f["backlog"], demand, f["served"], f.get("lost"))
+    con.safety_stock_target(mb, f["shortfall"], f["stock"])
+    con.resource_capacity(mb, net.hours, f["make"])
+    con.lane_capacity(mb, net.lanes, net.weeks, f["ship"])
+    if config.max_backlog_weeks is not None:
+        con.backlog_age(mb, f["backlog"], demand, config.max_backlog_weeks)
+    if config.frozen_weeks > 0:
+        con.frozen_production(mb, f["make"], scheduled, config.frozen_weeks)
+    if config.mip:
+        con.batch_multiple(mb, f["batches"])
+        con.minimum_batch(mb, f["setup"])
+    mb.set_objective(
+        pl.concat([frame.select("col", pl.col("cost").alias("coef")) for frame in f.values()]),
+        constant=sunk_write_off(net),
+    )
+    return m
+
+
+def sunk_write_off(net: Network) -> float:
+    """Write-off of lots already past expiry at the start: a constant of the objective (cost_expiry)."""
+    frame = net.expired_on_hand.join(net.products.select("product_id", "unit_cost"), on="product_id", validate="m:1")
+    return float(frame.select((pl.col("quantity") * pl.col("unit_cost")).sum()).item() or 0.0)
+
+
+def _big_m(net: Network, demand: pl.DataFrame, safety: pl.DataFrame) -> pl.DataFrame:
+    """Most that could sensibly start in a week per routing: the resource's best week of hours, or,
+    for routings that use no hours, the product's whole demand plus its largest targets, over yield."""
+    need = (
+        demand.group_by("product_id").agg(pl.col("quantity").sum().alias("d"))
+        .join(safety.group_by("product_id", "site_id").agg(pl.col("safety_stock").max())
+              .group_by("product_id").agg(pl.col("safety_stock").sum().alias("ss")), on="product_id", how="full",
+              coalesce=True)
+        .select("product_id", need=pl.col("d").fill_null(0.0) + pl.col("ss").fill_null(0.0) + 1.0)
+    )
+    best = net.hours.group_by("resource_id").agg(pl.col("hours_available").max().alias("h"))
+    return (
+        net.routings.join(best, on="resource_id", how="left", validate="m:1")
+        .join(need, on="product_id", how="left", validate="m:1")
+        .select(
+            "product_id", "resource_id",
+            big_m=pl.when(pl.col("hours_per_unit") > 0).then(pl.col("h") / pl.col("hours_per_unit"))
+            .otherwise(pl.col("need").fill_null(1.0) / pl.col("yield")),
+        )
+    )

@@ -1,0 +1,327 @@
+"""The planning network: validated input frames turned into index frames over weekly buckets.
+
+Weeks are integers ``t = 0 .. H-1`` counted from the start week (a Monday). Stock is tracked by
+*cohort*: the last week ``u`` in which a unit may still be used (a unit released in week ``t`` with a
+shelf life of ``L`` weeks has ``u = t + L - 1``; a lot whose expiry date is ``d`` is usable in week
+``w`` only if it is still good at the week's end, ``d >= monday(w + 1)``). Stock that cannot expire
+within the horizon — products without shelf life, lots without expiry date, and cohorts so fresh that
+neither expiry nor the DC shelf-life rule can bind — shares one cohort, :data:`NEVER`, so products
+without shelf life have no age dimension at all.
+
+Opening stock is data, not a branch in the model: released lots are supply of kind ``opening`` in
+week 0; quarantine lots are supply of kind ``quarantine`` in the week the product's QC release lag
+(the smallest ``release_weeks`` of its routings; 0 when it has none) has passed; scheduled receipts
+are supply of kind ``production``/``transfer`` in their week (overdue receipts in week 0), assumed to
+carry their full shelf life from that week. Lots already past expiry at the start are written off in
+week 0 (:attr:`Network.expired_on_hand`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from data_contracts import schema
+from optimization.config import PlanConfig
+from optimization.validation import (
+    check_known,
+    check_monday,
+    check_rule,
+    check_start_week,
+    check_unique,
+    require_frame,
+)
+
+__all__ = ["NEVER", "Network", "build_network", "cohort_of", "arrive_by"]
+
+#: Cohort of stock that does not expire within the horizon.
+NEVER = 1_000_000
+
+_P, _S, _R = schema.PRODUCTS, schema.SITES, schema.RESOURCES
+
+
+@dataclass(frozen=True)
+class Network:
+    """Index frames of one planning problem (all weeks as integer ``t`` from the start week).
+
+    Attributes:
+        start_week: Monday of week ``t = 0``.
+        horizon: number of weekly buckets.
+        min_shelf_life_share_at_dc: share of shelf life a unit needs when it arrives at a DC.
+        weeks: ``t, week``.
+        products: product attributes plus ``weight`` (priority weight), ``qc_lag_weeks`` and
+            ``cohort_cap`` (cohorts at or beyond it are merged into :data:`NEVER`).
+        sites: ``site_id, site_type``.
+        resources: ``resource_id, site_id, name``.
+        routings: routing attributes plus the resource's ``site_id``.
+        lanes: ``lane`` (int id) and the lane attributes.
+        hours: ``resource_id, t, hours_available`` (calendar overrides applied).
+        supply: exogenous stock ``product_id, site_id, t, cohort, quantity, kind``.
+        expired_on_hand: lots past expiry at the start, ``product_id, site_id, quantity``.
+        transit_weeks: shortest lead time ``from_site, to_site, weeks`` (a site to itself is 0).
+        replenishment_weeks: ``product_id, site_id, weeks``: fastest new production to the site.
+        presence: ``product_id, site_id, cohort, t_first``: earliest week a cohort can be at a site.
+    """
+
+    start_week: date
+    horizon: int
+    min_shelf_life_share_at_dc: float
+    weeks: pl.DataFrame
+    products: pl.DataFrame
+    sites: pl.DataFrame
+    resources: pl.DataFrame
+    routings: pl.DataFrame
+    lanes: pl.DataFrame
+    hours: pl.DataFrame
+    supply: pl.DataFrame
+    expired_on_hand: pl.DataFrame
+    transit_weeks: pl.DataFrame
+    replenishment_weeks: pl.DataFrame
+    presence: pl.DataFrame
+
+    def week_index(self, col: str = "week") -> pl.Expr:
+        """Expression turning a Monday date column into its week index ``t``."""
+        return ((pl.col(col) - pl.lit(self.start_week)).dt.total_days() // 7).cast(pl.Int64)
+
+    def week_date(self, col: str = "t") -> pl.Expr:
+        """Expression turning a week index column into its Monday date."""
+        return pl.lit(self.start_week) + pl.duration(weeks=pl.col(col))
+
+
+def cohort_of(t: pl.Expr) -> pl.Expr:
+    """Cohort of units released fresh in week ``t`` (needs ``shelf_life_weeks`` and ``cohort_cap``)."""
+    u = t + pl.col("shelf_life_weeks") - 1
+    return pl.when(pl.col("shelf_life_weeks").is_null() | (u >= pl.col("cohort_cap"))).then(NEVER).otherwise(u)
+
+
+def arrive_by(share: float, horizon: int) -> pl.Expr:
+    """Last week a unit of ``cohort`` may arrive at ``site_type``'s site by lane.
+
+    It must still be usable (``t <= cohort``) and, at a DC, keep at least ``share`` of its shelf life:
+    ``cohort - t + 1 >= share * shelf_life_weeks``. Needs ``cohort, site_type, shelf_life_weeks``.
+    """
+    usable = pl.min_horizontal(pl.col("cohort"), pl.lit(horizon - 1))
+    dc_rule = (pl.col("cohort") + 1 - share * pl.col("shelf_life_weeks")).floor().cast(pl.Int64)
+    needs_rule = (pl.col("site_type") == "dc") & pl.col("shelf_life_weeks").is_not_null() & (pl.col("cohort") < NEVER)
+    return pl.when(needs_rule).then(pl.min_horizontal(usable, dc_rule)).otherwise(usable)
+
+
+def build_network(inputs: dict[str, pl.DataFrame], start_week: date, config: PlanConfig) -> Network:
+    """Validate the input entities and build the planning network.
+
+    Args:
+        inputs: entity name → frame with the schema columns of ``products, sites, resources, routings,
+            lanes, inventory`` and optionally ``receipts, calendar`` (missing or empty = none).
+        start_week: Monday of the first planned week.
+        config: planning configuration (horizon, DC shelf-life share, priority weighting).
+
+    Returns:
+        The :class:`Network`.
+
+    Raises:
+        PlanInputError: a rule is broken (unknown keys, negative costs, bad yields, ...), naming the rows.
+    """
+    check_start_week(start_week)
+    horizon = config.horizon_weeks
+    share = config.min_shelf_life_share_at_dc
+    products = _products(require_frame(inputs, _P), horizon, share, config.priority_weight_exponent)
+    sites = _sites(require_frame(inputs, _S))
+    resources = _resources(require_frame(inputs, _R), sites)
+    routings = _routings(require_frame(inputs, schema.ROUTINGS), products, resources)
+    lanes = _lanes(require_frame(inputs, schema.LANES), sites)
+    products = products.join(
+        routings.group_by("product_id").agg(pl.col("release_weeks").min().alias("qc_lag_weeks")),
+        on="product_id", how="left", validate="1:1",
+    ).with_columns(pl.col("qc_lag_weeks").fill_null(0))  # no routing: quarantine lots wait no lag
+    weeks = pl.DataFrame({"t": range(horizon)}, schema={"t": pl.Int64}).with_columns(
+        week=pl.lit(start_week) + pl.duration(weeks=pl.col("t"))
+    )
+    net = dict(start_week=start_week, horizon=horizon, min_shelf_life_share_at_dc=share, weeks=weeks)
+    to_t = ((pl.col("week") - pl.lit(start_week)).dt.total_days() // 7).cast(pl.Int64)
+    hours = _hours(require_frame(inputs, schema.CALENDAR), resources, weeks, to_t)
+    supply, expired = _supply(
+        require_frame(inputs, schema.INVENTORY), require_frame(inputs, schema.RECEIPTS),
+        products, sites, start_week, horizon, to_t,
+    )
+    transit = _transit_weeks(sites, lanes)
+    replenish = (
+        routings.join(transit, left_on="site_id", right_on="from_site")
+        .group_by("product_id", pl.col("to_site").alias("site_id"))
+        .agg((pl.col("release_weeks") + pl.col("weeks")).min().alias("weeks"))
+    )
+    presence = _presence(products, sites, routings, lanes, supply, horizon, share)
+    return Network(
+        **net, products=products, sites=sites, resources=resources, routings=routings, lanes=lanes,
+        hours=hours, supply=supply, expired_on_hand=expired, transit_weeks=transit,
+        replenishment_weeks=replenish, presence=presence,
+    )
+
+
+def _products(df: pl.DataFrame, horizon: int, share: float, exponent: float) -> pl.DataFrame:
+    e, key = _P.name, ["product_id"]
+    check_unique(df, e, key)
+    for col in ("unit_cost", "holding_cost_per_week", "backlog_penalty"):
+        check_rule(df, e, col, pl.col(col) >= 0, "costs must be >= 0 (a negative cost makes the plan unbounded)", key)
+    check_rule(df, e, "shelf_life_weeks", pl.col("shelf_life_weeks") >= 1, "shelf life must be >= 1 week", key)
+    check_rule(df, e, "priority", pl.col("priority") >= 1, "priority must be >= 1", key)
+    check_rule(df, e, "service_level", pl.col("service_level").is_between(0, 1, closed="none"),
+               "service level must be in (0, 1)", key)
+    cap = pl.max_horizontal(pl.lit(horizon), horizon - 2 + (share * pl.col("shelf_life_weeks")).ceil().cast(pl.Int64))
+    return df.with_columns(
+        weight=pl.col("priority").cast(pl.Float64).pow(-exponent),
+        cohort_cap=pl.when(pl.col("shelf_life_weeks").is_null()).then(pl.lit(horizon)).otherwise(cap).cast(pl.Int64),
+    )
+
+
+def _sites(df: pl.DataFrame) -> pl.DataFrame:
+    check_unique(df, _S.name, ["site_id"])
+    check_rule(df, _S.name, "site_type", pl.col("site_type").is_in(["plant", "dc"]), "must be plant or dc", ["site_id"])
+    return df.select("site_id", "site_type")
+
+
+def _resources(df: pl.DataFrame, sites: pl.DataFrame) -> pl.DataFrame:
+    e, key = _R.name, ["resource_id"]
+    check_unique(df, e, key)
+    check_known(df, e, "site_id", sites["site_id"], "site", key)
+    plants = sites.filter(pl.col("site_type") == "plant")["site_id"]
+    check_rule(df, e, "site_id", pl.col("site_id").is_in(plants.implode()), "a resource must be at a plant", key)
+    check_rule(df, e, "hours_per_week", pl.col("hours_per_week") >= 0, "hours must be >= 0", key)
+    return df.select("resource_id", "site_id", "name", "hours_per_week")
+
+
+def _routings(df: pl.DataFrame, products: pl.DataFrame, resources: pl.DataFrame) -> pl.DataFrame:
+    e, key = schema.ROUTINGS.name, ["product_id", "resource_id"]
+    check_unique(df, e, key)
+    check_known(df, e, "product_id", products["product_id"], "product", key)
+    check_known(df, e, "resource_id", resources["resource_id"], "resource", key)
+    check_rule(df, e, "hours_per_unit", pl.col("hours_per_unit") >= 0, "must be >= 0", key)
+    check_rule(df, e, "yield", (pl.col("yield") > 0) & (pl.col("yield") <= 1), "yield must be in (0, 1]", key)
+    check_rule(df, e, "cost_per_unit", pl.col("cost_per_unit") >= 0, "costs must be >= 0", key)
+    check_rule(df, e, "release_weeks", pl.col("release_weeks") >= 0, "must be >= 0", key)
+    check_rule(df, e, "min_batch", pl.col("min_batch") >= 0, "must be >= 0", key)
+    check_rule(df, e, "batch_size", pl.col("batch_size") > 0, "must be > 0", key)
+    return df.join(resources.select("resource_id", "site_id"), on="resource_id", how="left", validate="m:1")
+
+
+def _lanes(df: pl.DataFrame, sites: pl.DataFrame) -> pl.DataFrame:
+    e, key = schema.LANES.name, ["from_site", "to_site"]
+    check_unique(df, e, key)
+    check_known(df, e, "from_site", sites["site_id"], "site", key)
+    check_known(df, e, "to_site", sites["site_id"], "site", key)
+    check_rule(df, e, "to_site", pl.col("to_site") != pl.col("from_site"), "a lane must join two sites", key)
+    check_rule(df, e, "lead_time_weeks", pl.col("lead_time_weeks") >= 0, "must be >= 0", key)
+    check_rule(df, e, "cost_per_unit", pl.col("cost_per_unit") >= 0, "costs must be >= 0", key)
+    check_rule(df, e, "capacity_per_week", pl.col("capacity_per_week") >= 0, "must be >= 0", key)
+    return df.sort(key).with_row_index("lane").with_columns(pl.col("lane").cast(pl.Int64))
+
+
+def _hours(calendar: pl.DataFrame, resources: pl.DataFrame, weeks: pl.DataFrame, to_t: pl.Expr) -> pl.DataFrame:
+    e, key = schema.CALENDAR.name, ["resource_id", "week"]
+    check_unique(calendar, e, key)
+    check_known(calendar, e, "resource_id", resources["resource_id"], "resource", key)
+    check_monday(calendar, e, "week", key)
+    check_rule(calendar, e, "hours_available", pl.col("hours_available") >= 0, "must be >= 0", key)
+    override = calendar.select("resource_id", to_t.alias("t"), "hours_available")
+    return (
+        resources.select("resource_id", "hours_per_week")
+        .join(weeks.select("t"), how="cross")
+        .join(override, on=["resource_id", "t"], how="left", validate="1:1")
+        .select("resource_id", "t", pl.coalesce("hours_available", "hours_per_week").alias("hours_available"))
+    )
+
+
+def _supply(
+    inventory: pl.DataFrame, receipts: pl.DataFrame, products: pl.DataFrame, sites: pl.DataFrame,
+    start: date, horizon: int, to_t: pl.Expr,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    e, key = schema.INVENTORY.name, ["product_id", "site_id", "lot_id"]
+    check_unique(inventory, e, key)
+    check_known(inventory, e, "product_id", products["product_id"], "product", key)
+    check_known(inventory, e, "site_id", sites["site_id"], "site", key)
+    check_rule(inventory, e, "quantity", pl.col("quantity") >= 0, "must be >= 0", key)
+    check_rule(inventory, e, "status", pl.col("status").is_in(["released", "quarantine"]),
+               "must be released or quarantine", key)
+    r, rkey = schema.RECEIPTS.name, ["product_id", "site_id", "week", "kind"]
+    check_unique(receipts, r, rkey)
+    check_known(receipts, r, "product_id", products["product_id"], "product", rkey)
+    check_known(receipts, r, "site_id", sites["site_id"], "site", rkey)
+    check_monday(receipts, r, "week", rkey)
+    check_rule(receipts, r, "quantity", pl.col("quantity") >= 0, "must be >= 0", rkey)
+    check_rule(receipts, r, "kind", pl.col("kind").is_in(["production", "transfer"]), "must be production or transfer", rkey)
+    attrs = products.select("product_id", "shelf_life_weeks", "cohort_cap", "qc_lag_weeks")
+    last_usable = ((pl.col("expiry_date") - pl.lit(start)).dt.total_days() // 7 - 1).cast(pl.Int64)
+    lots = inventory.join(attrs, on="product_id", how="left", validate="m:1").with_columns(
+        t=pl.when(pl.col("status") == "released").then(0).otherwise(pl.col("qc_lag_weeks")).cast(pl.Int64),
+        kind=pl.when(pl.col("status") == "released").then(pl.lit("opening")).otherwise(pl.lit("quarantine")),
+        cohort=pl.when(pl.col("expiry_date").is_null() | (last_usable >= pl.col("cohort_cap")))
+        .then(NEVER).otherwise(last_usable),
+    )
+    expired = (
+        lots.filter(pl.col("cohort") < pl.col("t"))  # past expiry before it can be used: written off in week 0
+        .group_by("product_id", "site_id").agg(pl.col("quantity").sum())
+    )
+    fresh = (
+        receipts.join(attrs, on="product_id", how="left", validate="m:1")
+        .with_columns(t=pl.max_horizontal(to_t, pl.lit(0)))  # overdue receipts arrive in week 0
+        .with_columns(cohort=cohort_of(pl.col("t")))
+    )
+    cols = ["product_id", "site_id", "t", "cohort", "kind", "quantity"]
+    supply = (
+        pl.concat([lots.filter(pl.col("cohort") >= pl.col("t")).select(cols), fresh.select(cols)])
+        .filter(pl.col("t") < horizon)  # arriving after the horizon: outside the plan
+        .group_by(cols[:-1]).agg(pl.col("quantity").sum())
+        .sort(cols[:-1])
+    )
+    return supply, expired.sort("product_id", "site_id")
+
+
+def _transit_weeks(sites: pl.DataFrame, lanes: pl.DataFrame) -> pl.DataFrame:
+    """Shortest lead time between every pair of connected sites (Bellman-Ford by joins)."""
+    dist = sites.select(pl.col("site_id").alias("from_site"), pl.col("site_id").alias("to_site"), pl.lit(0, pl.Int64).alias("weeks"))
+    step = lanes.select(pl.col("from_site").alias("via"), "to_site", pl.col("lead_time_weeks").alias("lt"))
+    for _ in range(sites.height):
+        longer = dist.join(step, left_on="to_site", right_on="via").select(
+            "from_site", pl.col("to_site_right").alias("to_site"), (pl.col("weeks") + pl.col("lt")).alias("weeks")
+        )
+        new = pl.concat([dist, longer]).group_by("from_site", "to_site").agg(pl.col("weeks").min())
+        if new.height == dist.height and new["weeks"].sum() == dist["weeks"].sum():
+            break
+        dist = new
+    return dist.sort("from_site", "to_site")
+
+
+def _presence(
+    products: pl.DataFrame, sites: pl.DataFrame, routings: pl.DataFrame, lanes: pl.DataFrame,
+    supply: pl.DataFrame, horizon: int, share: float,
+) -> pl.DataFrame:
+    """Earliest week each stock cohort can be at each site: seeded by supply and releases, spread by lanes."""
+    attrs = products.select("product_id", "shelf_life_weeks", "cohort_cap")
+    released = (
+        routings.select("product_id", "site_id", "release_weeks")
+        .join(pl.DataFrame({"t": range(horizon)}, schema={"t": pl.Int64}), how="cross")
+        .filter(pl.col("t") >= pl.col("release_weeks"))
+        .join(attrs, on="product_id", validate="m:1")
+        .select("product_id", "site_id", "t", cohort_of(pl.col("t")).alias("cohort"))
+    )
+    key = ["product_id", "site_id", "cohort"]
+    seeds = pl.concat([supply.select(*key, "t"), released.select(*key, "t")])
+    presence = seeds.group_by(key).agg(pl.col("t").min().alias("t_first"))
+    hops = lanes.select("from_site", "to_site", "lead_time_weeks").join(
+        sites.select(pl.col("site_id").alias("to_site"), "site_type"), on="to_site", validate="m:1"
+    )
+    for _ in range(sites.height):
+        moved = (
+            presence.join(hops, left_on="site_id", right_on="from_site")
+            .join(attrs, on="product_id", validate="m:1")
+            .with_columns(t_first=pl.col("t_first") + pl.col("lead_time_weeks"))
+            .filter(pl.col("t_first") <= arrive_by(share, horizon))
+            .select("product_id", pl.col("to_site").alias("site_id"), "cohort", "t_first")
+        )
+        new = pl.concat([presence, moved]).group_by(key).agg(pl.col("t_first").min())
+        if new.height == presence.height and new["t_first"].sum() == presence["t_first"].sum():
+            break
+        presence = new
+    return presence.sort(key)
+

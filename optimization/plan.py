@@ -1,0 +1,153 @@
+"""``plan_supply``: check the plan inputs, build the model, solve it and return the plan tables."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import polars as pl
+
+from data_contracts import schema
+from optimization.config import PlanConfig, PlanInputError
+from optimization.kpis import plan_kpis
+from optimization.model import build_model
+from optimization.network import Network
+from optimization.results import cost_components, empty_tables, plan_tables, solution_frames
+from optimization.shortages import plan_shortages
+from optimization.solve import solve_model
+from optimization.validation import check_known, check_monday, check_rule, check_unique
+
+__all__ = ["PlanResult", "plan_supply"]
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """A solved (or not) plan.
+
+    Attributes:
+        tables: ``plan_production, plan_shipments, plan_inventory, plan_backlog, plan_expiry, plan_capacity,
+            plan_shortages, plan_kpis`` with the schema columns minus ``run_id`` (empty without a solution).
+        solver: solver that produced the answer (``highs`` or ``cbc``).
+        solver_status: ``Optimal``, ``Feasible``, ``Infeasible``, ``Unbounded`` or ``Not Solved``.
+        problem_type: ``LP`` or ``MIP``.
+        objective: objective value (= ``cost_total``), None without a solution.
+        mip_gap: relative gap (0 for an LP; None when the solver does not report it).
+        solve_seconds: solver wall time (including the fixed-integer LP of a MIP).
+        build_seconds: time spent building the model.
+        attempts: each solver tried and how it ended.
+    """
+
+    tables: dict[str, pl.DataFrame]
+    solver: str
+    solver_status: str
+    problem_type: str
+    objective: float | None
+    mip_gap: float | None
+    solve_seconds: float
+    build_seconds: float = 0.0
+    attempts: tuple[str, ...] = ()
+
+
+def plan_supply(
+    network: Network, demand: pl.DataFrame, safety_stock: pl.DataFrame, config: PlanConfig,
+    scheduled_production: pl.DataFrame | None = None,
+) -> PlanResult:
+    """Plan production, shipments and stock over the horizon at least cost.
+
+    Args:
+        network: from :func:`~optimization.network.build_network`.
+        demand: ``product_id, site_id, week, quantity``; weeks outside the horizon are ignored, a
+            product × site × week without a row has no demand.
+        safety_stock: ``product_id, site_id, week, safety_stock`` (may be empty).
+        config: planning configuration.
+        scheduled_production: ``product_id, resource_id, week, quantity``: starts fixed in the first
+            ``config.frozen_weeks`` weeks; in frozen weeks nothing else starts. Production already
+            started is better given as ``receipts`` of kind ``production``.
+
+    Returns:
+        The :class:`PlanResult`; an infeasible or unsolved model is a status, not an exception.
+
+    Raises:
+        PlanInputError: unknown keys, negative quantities, duplicate rows, non-Monday weeks, or a
+            frozen schedule that needs more hours than a resource has.
+    """
+    start = time.perf_counter()
+    d = _in_horizon(network, _checked(network, demand, "demand", "quantity", "site_id"))
+    ss = _in_horizon(network, _checked(network, safety_stock, "safety_stock", "safety_stock", "site_id"))
+    sched = _scheduled(network, scheduled_production, config)
+    model = build_model(network, d, ss, sched, config)
+    build_seconds = time.perf_counter() - start
+    outcome = solve_model(model, config)
+    if outcome.has_solution:
+        sol = solution_frames(model)
+        duals = {f: model.builder.duals(f) for f in ("capacity", "lane")} if outcome.has_duals else {}
+        tables = plan_tables(model, sol, duals)
+        tables[schema.PLAN_SHORTAGES.name] = plan_shortages(
+            network, tables[schema.PLAN_BACKLOG.name], tables[schema.PLAN_CAPACITY.name], duals.get("lane")
+        )
+        tables[schema.PLAN_KPIS.name] = plan_kpis(
+            tables, cost_components(model, sol), network.horizon, network.products.select("product_id", "unit_cost")
+        )
+    else:
+        tables = empty_tables()
+    return PlanResult(
+        tables=tables, solver=outcome.solver, solver_status=outcome.status, problem_type=outcome.problem_type,
+        objective=outcome.objective, mip_gap=outcome.mip_gap, solve_seconds=outcome.seconds,
+        build_seconds=build_seconds, attempts=outcome.attempts,
+    )
+
+
+def _checked(net: Network, frame: pl.DataFrame, name: str, value: str, site_col: str) -> pl.DataFrame:
+    need = ["product_id", site_col, "week", value]
+    if frame.width == 0:  # no frame given at all: no rows
+        frame = pl.DataFrame(schema={c: pl.String for c in need})
+    missing = [c for c in need if c not in frame.columns]
+    if missing:
+        raise PlanInputError(f"{name}: missing column(s) {', '.join(missing)}")
+    frame = frame.select(
+        pl.col("product_id").cast(pl.String), pl.col(site_col).cast(pl.String), pl.col("week").cast(pl.Date),
+        pl.col(value).cast(pl.Float64),
+    )
+    key = need[:3]
+    for col in need:
+        check_rule(frame, name, col, pl.col(col).is_not_null(), "null values are not allowed", key)
+    check_unique(frame, name, key)
+    check_known(frame, name, "product_id", net.products["product_id"], "product", key)
+    known = net.resources["resource_id"] if site_col == "resource_id" else net.sites["site_id"]
+    check_known(frame, name, site_col, known, site_col.removesuffix("_id"), key)
+    check_monday(frame, name, "week", key)
+    check_rule(frame, name, value, pl.col(value) >= 0, "must be >= 0", key)
+    return frame
+
+
+def _in_horizon(net: Network, frame: pl.DataFrame) -> pl.DataFrame:
+    return (
+        frame.with_columns(t=net.week_index())
+        .filter(pl.col("t").is_between(0, net.horizon - 1))
+        .drop("week")
+    )
+
+
+def _scheduled(net: Network, scheduled: pl.DataFrame | None, config: PlanConfig) -> pl.DataFrame:
+    empty = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
+                                 "quantity": pl.Float64})
+    if scheduled is None or config.frozen_weeks == 0:
+        return empty
+    frame = _in_horizon(net, _checked(net, scheduled, "scheduled_production", "quantity", "resource_id"))
+    frame = frame.filter(pl.col("t") < config.frozen_weeks)
+    key = ["product_id", "resource_id"]
+    unrouted = frame.join(net.routings.select(key), on=key, how="anti")
+    if unrouted.height:
+        raise PlanInputError(f"scheduled_production: no routing for {unrouted.select(key).unique().head(5).rows()}")
+    over = (
+        frame.join(net.routings.select(*key, "hours_per_unit"), on=key, validate="m:1")
+        .group_by("resource_id", "t").agg((pl.col("quantity") * pl.col("hours_per_unit")).sum().alias("need"))
+        .join(net.hours, on=["resource_id", "t"], validate="1:1")
+        .filter(pl.col("need") > pl.col("hours_available") + 1e-9)
+    )
+    if over.height:
+        raise PlanInputError(
+            "scheduled_production: frozen starts need more hours than available (resource, week index, "
+            f"hours needed, hours available): {over.select('resource_id', 't', 'need', 'hours_available').head(5).rows()}"
+        )
+    return frame.select(empty.columns)

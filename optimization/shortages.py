@@ -1,0 +1,173 @@
+"""Why demand goes short: one row per product × demand site × week with backlog or lost units.
+
+Reasons, first that applies:
+
+* ``no_route`` — no routing and lane path brings new production of the product to the site.
+* ``release_lag`` — the week comes before new production can arrive (release lag + transit): too late
+  to make; only stock could have served it.
+* ``shelf_life`` — the resource-weeks whose output would still be usable are full, while earlier weeks
+  had free hours that the shelf life forbids using (the product cannot be built that far ahead).
+* ``capacity`` — a resource that could have made it in time is full: the resource-week with the
+  highest shadow price (from the capacity duals) is named with the extra hours that would make the
+  short quantity (short × hours_per_unit / yield) and what an hour is worth.
+* ``lane_capacity`` — a capacity-limited lane into the site is full (positive dual) in time.
+* ``cost`` — nothing binds: serving would cost more than the backlog penalty saves.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from optimization.network import Network
+
+__all__ = ["plan_shortages"]
+
+_EPS = 1e-9
+PST = ["product_id", "site_id", "t"]
+
+
+def _iso(col: str) -> pl.Expr:
+    return pl.col(col).dt.strftime("%G-W%V")
+
+
+def _num(col: str, digits: int = 0) -> pl.Expr:
+    return pl.col(col).round(digits).cast(pl.String)
+
+
+def _best_window(capacity: pl.DataFrame, horizon: int) -> pl.DataFrame:
+    """Per resource and start-week window ``[lo, hi]``: the most valuable binding week in it."""
+    weeks = pl.DataFrame({"lo": range(horizon)}, schema={"lo": pl.Int64})
+    cap = capacity.with_columns(
+        binding=(pl.col("shadow_price") > _EPS)
+        | (pl.col("shadow_price").is_null() & (pl.col("utilisation") >= 1 - 1e-6)),
+        score=pl.col("shadow_price").fill_null(0.0),
+    ).filter("binding")
+    return (
+        cap.join(weeks, how="cross").filter(pl.col("lo") <= pl.col("t"))
+        .with_columns(hi=pl.int_ranges(pl.col("t"), horizon)).explode("hi")
+        .sort("score", "t", descending=[True, False])
+        .group_by("resource_id", "lo", "hi").first()
+        .select("resource_id", "lo", "hi", pl.col("t").alias("bind_t"), pl.col("score").alias("bind_price"),
+                pl.col("week").alias("bind_week"))
+    )
+
+
+def _slack_before(capacity: pl.DataFrame, horizon: int) -> pl.DataFrame:
+    """Per resource and week ``lo``: whether some earlier week had free hours."""
+    weeks = pl.DataFrame({"lo": range(horizon)}, schema={"lo": pl.Int64})
+    free = capacity.filter((pl.col("hours_available") > 0) & (pl.col("utilisation") < 1 - 1e-6))
+    return (
+        free.join(weeks, how="cross").filter(pl.col("t") < pl.col("lo"))
+        .group_by("resource_id", "lo").agg(pl.lit(True).alias("slack_before"))
+    )
+
+
+def _capacity_candidates(net: Network, short: pl.DataFrame, capacity: pl.DataFrame) -> pl.DataFrame:
+    """For each shortage, the best binding resource-week that could have served it (if any)."""
+    h = net.horizon
+    cand = (
+        short.select(*PST, "short")
+        .join(net.routings.select("product_id", "resource_id", pl.col("site_id").alias("plant"), "release_weeks",
+                                  "hours_per_unit", "yield"), on="product_id")
+        .join(net.transit_weeks, left_on=["plant", "site_id"], right_on=["from_site", "to_site"])
+        .join(net.products.select("product_id", "shelf_life_weeks"), on="product_id", validate="m:1")
+        .with_columns(hi=pl.col("t") - pl.col("release_weeks") - pl.col("weeks"))
+        .filter(pl.col("hi") >= 0)
+        .with_columns(
+            lo=pl.max_horizontal(
+                pl.lit(0), (pl.col("t") - pl.col("release_weeks") - pl.col("shelf_life_weeks") + 1).fill_null(0)
+            ).cast(pl.Int64)
+        )
+        .filter(pl.col("lo") <= pl.col("hi"))
+    )
+    best = cand.join(_best_window(capacity, h), on=["resource_id", "lo", "hi"]).join(
+        _slack_before(capacity, h), on=["resource_id", "lo"], how="left"
+    )
+    return (
+        best.sort("bind_price", descending=True)
+        .group_by(PST).first()
+        .with_columns(
+            pl.col("slack_before").fill_null(False) & pl.col("shelf_life_weeks").is_not_null(),
+            extra_hours=pl.col("short") * pl.col("hours_per_unit") / pl.col("yield"),
+        )
+        .select(*PST, "resource_id", "plant", "bind_week", "bind_price", "slack_before", "extra_hours")
+    )
+
+
+def _lane_candidates(net: Network, short: pl.DataFrame, lane_duals: pl.DataFrame | None) -> pl.DataFrame:
+    """For each shortage, a binding capacity-limited lane into the site that could have served it."""
+    if lane_duals is None or lane_duals.height == 0 or "pi" not in lane_duals.columns:
+        return pl.DataFrame(schema={**{c: short.schema[c] for c in PST}, "from_site": pl.String,
+                                    "lane_t": pl.Int64, "lane_price": pl.Float64})
+    bind = lane_duals.filter(pl.col("pi").abs() > _EPS).select(
+        "from_site", "to_site", pl.col("t").alias("lane_t"), (-pl.col("pi")).alias("lane_price")
+    )
+    return (
+        short.select(PST)
+        .join(net.lanes.select("from_site", "to_site", "lead_time_weeks"), left_on="site_id", right_on="to_site")
+        .join(bind, left_on=["from_site", "site_id"], right_on=["from_site", "to_site"])
+        .filter(pl.col("lane_t") + pl.col("lead_time_weeks") <= pl.col("t"))
+        .sort("lane_price", descending=True)
+        .group_by(PST).first()
+        .select(*PST, "from_site", "lane_t", "lane_price")
+    )
+
+
+def plan_shortages(
+    net: Network, backlog: pl.DataFrame, capacity: pl.DataFrame, lane_duals: pl.DataFrame | None
+) -> pl.DataFrame:
+    """The shortage table: units backlogged or lost per product × site × week, with reason and detail.
+
+    Args:
+        net: the planning network.
+        backlog: the plan_backlog table (``week`` dates).
+        capacity: the plan_capacity table (with shadow prices).
+        lane_duals: lane capacity constraint keys with ``pi`` (or None).
+    """
+    cap = capacity.with_columns(t=net.week_index())
+    short = (
+        backlog.with_columns(t=net.week_index(), short=pl.col("backlog") + pl.col("lost"))
+        .filter(pl.col("short") > 1e-6)
+        .join(net.replenishment_weeks.rename({"weeks": "replen"}), on=["product_id", "site_id"], how="left")
+    )
+    frame = (
+        short.join(_capacity_candidates(net, short, cap), on=PST, how="left", validate="1:1")
+        .join(_lane_candidates(net, short, lane_duals), on=PST, how="left", validate="1:1")
+        .with_columns(first_week=net.week_date("replen"), lane_week=net.week_date("lane_t"))
+    )
+    reason = (
+        pl.when(pl.col("replen").is_null()).then(pl.lit("no_route"))
+        .when(pl.col("t") < pl.col("replen")).then(pl.lit("release_lag"))
+        .when(pl.col("resource_id").is_not_null() & pl.col("slack_before")).then(pl.lit("shelf_life"))
+        .when(pl.col("resource_id").is_not_null()).then(pl.lit("capacity"))
+        .when(pl.col("lane_t").is_not_null()).then(pl.lit("lane_capacity"))
+        .otherwise(pl.lit("cost"))
+    )
+    recover = pl.concat_str(
+        pl.lit("+"), _num("extra_hours", 1), pl.lit(" hours on "), pl.col("resource_id"), pl.lit(" in week "),
+        _iso("bind_week"), pl.lit(" recovers "), _num("short"), pl.lit(" units (an hour there is worth "),
+        _num("bind_price", 2), pl.lit(")"),
+    )
+    detail = (
+        pl.when(pl.col("reason") == "no_route")
+        .then(pl.concat_str(pl.lit("no routing and lane path brings new production of "), pl.col("product_id"),
+                            pl.lit(" to "), pl.col("site_id")))
+        .when(pl.col("reason") == "release_lag")
+        .then(pl.concat_str(pl.lit("too late to make: new production reaches "), pl.col("site_id"),
+                            pl.lit(" in week "), _iso("first_week"), pl.lit(" at the earliest")))
+        .when(pl.col("reason") == "shelf_life")
+        .then(pl.concat_str(pl.lit("capacity that keeps it within its shelf life is full; "), recover))
+        .when(pl.col("reason") == "capacity")
+        .then(pl.concat_str(pl.col("resource_id"), pl.lit(" at "), pl.col("plant"), pl.lit(" is full; "), recover))
+        .when(pl.col("reason") == "lane_capacity")
+        .then(pl.concat_str(pl.lit("lane "), pl.col("from_site"), pl.lit("→"), pl.col("site_id"),
+                            pl.lit(" is full in week "), _iso("lane_week"), pl.lit("; +"), _num("short"),
+                            pl.lit(" units of lane capacity recovers them")))
+        .otherwise(pl.lit("serving it would cost more than the backlog penalty saves"))
+    )
+    return (
+        frame.with_columns(reason=reason)
+        .with_columns(detail=detail)
+        .select("product_id", "site_id", "week", pl.col("short").alias("short_quantity"), "reason", "detail")
+        .sort("product_id", "site_id", "week")
+    )

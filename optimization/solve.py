@@ -1,0 +1,108 @@
+"""Solve a built model with HiGHS (CBC as the fallback) and report the outcome as data.
+
+The solver's status is returned, never raised: ``Optimal``, ``Feasible`` (a MIP stopped by its time
+limit or gap with an incumbent), ``Infeasible``, ``Unbounded`` or ``Not Solved``. A solver that raises
+or ends without an answer is retried with the other one when ``config.fallback`` is set.
+
+For a MIP, duals are taken from the LP with every integer variable fixed at its solution value, so
+shadow prices mean "one more hour, same batches".
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pulp
+
+from optimization.config import PlanConfig
+from optimization.model import Model
+
+__all__ = ["SolveOutcome", "solve_model", "make_solver"]
+
+_ANSWERED = (pulp.LpStatusOptimal, pulp.LpStatusInfeasible, pulp.LpStatusUnbounded)
+
+
+@dataclass(frozen=True)
+class SolveOutcome:
+    """What the solver did."""
+
+    solver: str
+    status: str
+    problem_type: str
+    objective: float | None
+    mip_gap: float | None
+    seconds: float
+    has_solution: bool
+    has_duals: bool
+    attempts: tuple[str, ...] = ()
+
+
+def make_solver(name: str, config: PlanConfig, *, mip: bool) -> pulp.LpSolver:
+    """A configured PuLP solver: ``HiGHS`` (highspy API) or ``PULP_CBC_CMD``."""
+    if name == "highs":
+        return pulp.HiGHS(mip=mip, msg=False, timeLimit=config.time_limit_seconds, gapRel=config.mip_gap,
+                          threads=config.threads)
+    return pulp.PULP_CBC_CMD(mip=mip, msg=False, timeLimit=config.time_limit_seconds, gapRel=config.mip_gap,
+                             threads=config.threads)
+
+
+def solve_model(model: Model, config: PlanConfig) -> SolveOutcome:
+    """Solve ``model`` (first ``config.solver``, then the other if it fails) and set variable values/duals."""
+    prob = model.builder.prob
+    mip = model.is_mip
+    order = [config.solver]
+    if config.fallback:
+        order.append("cbc" if config.solver == "highs" else "highs")
+    attempts: list[str] = []
+    used, status, seconds = order[0], pulp.LpStatusNotSolved, 0.0
+    for name in order:
+        used = name
+        start = time.perf_counter()
+        try:
+            status = prob.solve(make_solver(name, config, mip=mip))
+        except Exception as err:  # noqa: BLE001 - any solver failure is data and triggers the fallback
+            status = pulp.LpStatusNotSolved
+            attempts.append(f"{name}: {type(err).__name__}: {err}")
+        else:
+            attempts.append(f"{name}: {pulp.LpStatus[status]}")
+        seconds += time.perf_counter() - start
+        if status in _ANSWERED:
+            break
+    text = pulp.LpStatus[status]
+    has_solution = status == pulp.LpStatusOptimal
+    if has_solution and prob.sol_status == pulp.LpSolutionIntegerFeasible:
+        text = "Feasible"
+    gap: float | None = 0.0 if not mip else None
+    if mip and used == "highs" and has_solution:
+        gap = float(prob.solverModel.getInfo().mip_gap)
+    has_duals = has_solution and not mip
+    if has_solution and mip:
+        start = time.perf_counter()
+        has_duals = _duals_with_integers_fixed(model, config, used)
+        seconds += time.perf_counter() - start
+    objective = float(pulp.value(prob.objective)) if has_solution else None
+    return SolveOutcome(
+        solver=used, status=text, problem_type="MIP" if mip else "LP", objective=objective, mip_gap=gap,
+        seconds=seconds, has_solution=has_solution, has_duals=has_duals, attempts=tuple(attempts),
+    )
+
+
+def _duals_with_integers_fixed(model: Model, config: PlanConfig, solver: str) -> bool:
+    """Re-solve the LP with integer variables fixed at their values; True if it solved to optimality."""
+    ints = [v for v in model.builder.variables if v.cat == pulp.LpInteger]
+    saved = [(v.lowBound, v.upBound) for v in ints]
+    values = {id(v): v.varValue for v in model.builder.variables}
+    for v in ints:
+        v.lowBound = v.upBound = round(v.varValue or 0.0)
+    try:
+        status = model.builder.prob.solve(make_solver(solver, config, mip=False))
+    except Exception:  # noqa: BLE001 - no duals is an answer too
+        status = pulp.LpStatusNotSolved
+    for v, (lo, up) in zip(ints, saved):
+        v.lowBound, v.upBound = lo, up
+    if status != pulp.LpStatusOptimal:  # keep the MIP's values
+        for v in model.builder.variables:
+            v.varValue = values[id(v)]
+        return False
+    return True

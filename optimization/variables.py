@@ -1,0 +1,171 @@
+"""Index frames of the planning LP's variables, one function per variable family.
+
+Each function returns the family's index frame with ``col`` (the variable) and ``cost`` (its
+objective coefficient). Shelf life is enforced by these domains, the way linopy masks variables:
+a stock variable exists for a cohort only up to the week before its last usable week, a sale or
+shipment only while the cohort is usable, and a shipment into a DC only when the cohort arrives with
+at least ``min_shelf_life_share_at_dc`` of its life left; whatever is left in a cohort at the end of
+its last usable week is written off by its ``expired`` variable.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from optimization.lp import ModelBuilder
+from optimization.network import Network, arrive_by, cohort_of
+
+__all__ = [
+    "balance_rows", "make_vars", "batch_vars", "setup_vars", "stock_vars", "ship_vars", "served_vars", "expired_vars",
+    "backlog_vars", "lost_vars", "shortfall_vars",
+]
+
+PC = ["product_id", "site_id", "cohort"]
+
+
+def _expand(frame: pl.DataFrame, first: pl.Expr, last: pl.Expr) -> pl.DataFrame:
+    """One row per week ``t`` in ``[first, last]`` (rows with an empty range vanish)."""
+    return (
+        frame.with_columns(t=pl.int_ranges(first, last + 1, dtype=pl.Int64))
+        .explode("t")
+        .filter(pl.col("t").is_not_null())
+    )
+
+
+def make_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
+    """Production started per product × resource × week, with its release week and cohort.
+
+    Starts whose release falls beyond the horizon exist (they cost and release nothing in the plan).
+    """
+    attrs = net.products.select("product_id", "shelf_life_weeks", "cohort_cap")
+    frame = (
+        net.routings.join(net.weeks.select("t"), how="cross")
+        .join(attrs, on="product_id", validate="m:1")
+        .with_columns(release_t=pl.col("t") + pl.col("release_weeks"))
+        .with_columns(
+            cohort=pl.when(pl.col("release_t") < net.horizon).then(cohort_of(pl.col("release_t"))),
+            cost=pl.col("cost_per_unit"),
+        )
+        .drop("shelf_life_weeks", "cohort_cap")
+        .sort("product_id", "resource_id", "t")
+    )
+    return mb.add_variables("make", frame, ["product_id", "resource_id", "t"])
+
+
+def batch_vars(mb: ModelBuilder, make: pl.DataFrame, frozen_weeks: int) -> pl.DataFrame:
+    """Whole batches started (MIP only) where the routing has a batch size, outside the frozen weeks."""
+    frame = (
+        make.filter(pl.col("batch_size").is_not_null() & (pl.col("t") >= frozen_weeks))
+        .select("product_id", "resource_id", "t", pl.col("col").alias("make_col"), "batch_size", cost=pl.lit(0.0))
+    )
+    return mb.add_variables("batches", frame, ["product_id", "resource_id", "t"], integer=True)
+
+
+def setup_vars(mb: ModelBuilder, make: pl.DataFrame, frozen_weeks: int, big_m: pl.DataFrame) -> pl.DataFrame:
+    """Binary 'anything started' per routing × week (MIP only) where a minimum batch applies.
+
+    Args:
+        big_m: ``product_id, resource_id, big_m``: most that could ever be started in a week.
+    """
+    frame = (
+        make.filter((pl.col("min_batch") > 0) & (pl.col("t") >= frozen_weeks))
+        .join(big_m, on=["product_id", "resource_id"], how="left", validate="m:1")
+        .select("product_id", "resource_id", "t", pl.col("col").alias("make_col"), "min_batch", "big_m",
+                cost=pl.lit(0.0))
+    )
+    return mb.add_variables("setup", frame, ["product_id", "resource_id", "t"], integer=True, upper=1)
+
+
+def _with_site_attrs(net: Network, frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.join(
+        net.products.select("product_id", "shelf_life_weeks", "unit_cost", "holding_cost_per_week"),
+        on="product_id", validate="m:1",
+    )
+
+
+def balance_rows(net: Network) -> pl.DataFrame:
+    """Stock-balance rows: every cohort at every site from its first week to its last usable week."""
+    last = pl.min_horizontal(pl.col("cohort"), pl.lit(net.horizon - 1))
+    return _expand(net.presence, pl.col("t_first"), last).select(*PC, "t").sort(*PC, "t")
+
+
+def stock_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
+    """Closing stock per product × site × cohort × week, while the cohort outlives the week."""
+    last = pl.min_horizontal(pl.col("cohort") - 1, pl.lit(net.horizon - 1))
+    frame = _with_site_attrs(net, _expand(net.presence, pl.col("t_first"), last)).select(
+        *PC, "t", cost=pl.col("holding_cost_per_week"), unit_cost=pl.col("unit_cost")
+    ).sort(*PC, "t")
+    return mb.add_variables("stock", frame, [*PC, "t"])
+
+
+def ship_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
+    """Shipments per product × lane × cohort × departure week that arrive usable within the horizon."""
+    dest = net.sites.select(pl.col("site_id").alias("to_site"), "site_type")
+    frame = (
+        net.presence.join(net.lanes, left_on="site_id", right_on="from_site")
+        .rename({"site_id": "from_site"})
+        .join(dest, on="to_site", validate="m:1")
+        .join(net.products.select("product_id", "shelf_life_weeks"), on="product_id", validate="m:1")
+        .with_columns(last_arrival=arrive_by(net.min_shelf_life_share_at_dc, net.horizon))
+    )
+    frame = (
+        _expand(frame, pl.col("t_first"), pl.col("last_arrival") - pl.col("lead_time_weeks"))
+        .select("product_id", "lane", "from_site", "to_site", "cohort", "t",
+                arrival=pl.col("t") + pl.col("lead_time_weeks"), cost=pl.col("cost_per_unit"))
+        .sort("product_id", "lane", "cohort", "t")
+    )
+    return mb.add_variables("ship", frame, ["product_id", "from_site", "to_site", "cohort", "t"])
+
+
+def served_vars(mb: ModelBuilder, net: Network, demand_pairs: pl.DataFrame) -> pl.DataFrame:
+    """Demand served per product × site × cohort × week, from the pair's first demand week on.
+
+    Args:
+        demand_pairs: ``product_id, site_id, first_t`` of every product × site with demand.
+    """
+    last = pl.min_horizontal(pl.col("cohort"), pl.lit(net.horizon - 1))
+    frame = net.presence.join(demand_pairs, on=["product_id", "site_id"], validate="m:1")
+    frame = _expand(frame, pl.max_horizontal("t_first", "first_t"), last).select(*PC, "t", cost=pl.lit(0.0))
+    return mb.add_variables("served", frame.sort(*PC, "t"), [*PC, "t"])
+
+
+def expired_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
+    """Units written off at the end of a cohort's last usable week, when that falls in the horizon."""
+    frame = _with_site_attrs(net, net.presence.filter(pl.col("cohort") < net.horizon)).select(
+        *PC, t=pl.col("cohort"), cost=pl.col("unit_cost")
+    )
+    return mb.add_variables("expired", frame.sort(*PC), PC)
+
+
+def backlog_vars(mb: ModelBuilder, net: Network, demand_pairs: pl.DataFrame) -> pl.DataFrame:
+    """Unmet demand carried at the end of each week, per product × site, from the first demand week."""
+    frame = _expand(demand_pairs, pl.col("first_t"), pl.lit(net.horizon - 1)).join(
+        net.products.select("product_id", "backlog_penalty", "weight"), on="product_id", validate="m:1"
+    ).select("product_id", "site_id", "t", cost=pl.col("backlog_penalty") * pl.col("weight"))
+    return mb.add_variables("backlog", frame.sort("product_id", "site_id", "t"), ["product_id", "site_id", "t"])
+
+
+def lost_vars(mb: ModelBuilder, backlog: pl.DataFrame, max_backlog_weeks: int, extra_weeks: float) -> pl.DataFrame:
+    """Demand lost per product × site × week (only with a maximum backlog age)."""
+    frame = backlog.select(
+        "product_id", "site_id", "t", cost=pl.col("cost") * (max_backlog_weeks + extra_weeks)
+    )
+    return mb.add_variables("lost", frame, ["product_id", "site_id", "t"])
+
+
+def shortfall_vars(mb: ModelBuilder, net: Network, safety: pl.DataFrame, share: float) -> pl.DataFrame:
+    """Safety-stock shortfall per product × site × week with a positive target.
+
+    Args:
+        safety: ``product_id, site_id, t, safety_stock``.
+        share: penalty per unit-week as a share of the weighted backlog penalty.
+    """
+    frame = (
+        safety.filter(pl.col("safety_stock") > 0)
+        .join(net.products.select("product_id", "backlog_penalty", "weight"), on="product_id", validate="m:1")
+        .select("product_id", "site_id", "t", "safety_stock",
+                cost=share * pl.col("backlog_penalty") * pl.col("weight"))
+        .sort("product_id", "site_id", "t")
+    )
+    return mb.add_variables("shortfall", frame, ["product_id", "site_id", "t"])
+

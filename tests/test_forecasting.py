@@ -1,0 +1,259 @@
+"""Forecasting stage: demand from orders, classification, scores, champion selection, quantiles."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from data_contracts import schema
+from forecasting import (
+    ForecastConfig,
+    classify_series,
+    forecast_demand,
+    from_series,
+    future_orders,
+    score_backtest,
+    to_series,
+    validate_series,
+    weekly_demand,
+)
+from forecasting.select import select_champions
+from forecasting.synthetic import KINDS, synthetic_series
+
+MON = date(2026, 1, 5)  # a Monday
+QCOLS = [schema.quantile_column(q) for q in schema.QUANTILES]
+
+
+def _w(k: int) -> date:
+    return MON + timedelta(weeks=k)
+
+
+def _series(uid: str, y, start: date = MON) -> pl.DataFrame:
+    y = np.asarray(y, dtype=float)
+    return pl.DataFrame({
+        "unique_id": uid,
+        "ds": pl.date_range(start, start + timedelta(weeks=len(y) - 1), "1w", eager=True),
+        "y": y,
+    })
+
+
+# --------------------------------------------------------------------------------------------------
+# demand from orders
+# --------------------------------------------------------------------------------------------------
+ORDERS = pl.DataFrame(
+    [
+        # order_id, order_date, requested_week, product_id, site_id, quantity, status
+        ("o1", _w(-2), _w(0), "P1", "DC1", 10.0, "shipped"),
+        ("o2", _w(-1), _w(0), "P1", "DC1", 5.0, None),  # absent status = open
+        ("o3", _w(0), _w(2), "P1", "DC1", 7.0, "shipped"),  # week 1 has no orders: a zero inside the life
+        ("o4", _w(1), _w(2), "P1", "DC1", 100.0, "cancelled"),
+        ("o5", _w(2), _w(3), "P1", "DC2", 4.0, "open"),  # DC2's life starts in week 3
+        ("o6", _w(2), _w(1), "P2", "DC1", 9.0, "cancelled"),  # only cancelled: no series at all
+        ("o7", _w(3), _w(4), "P1", "DC1", 8.0, "open"),  # the run's week: booked future, not history
+        ("o8", _w(3), _w(6), "P1", "DC2", 3.0, "cancelled"),
+    ],
+    schema=schema.ORDERS.schema,
+    orient="row",
+)
+RUN_DATE = _w(4) + timedelta(days=2)  # a Wednesday of week 4
+
+
+def test_weekly_demand_zero_fills_inside_life_and_drops_cancelled():
+    got = weekly_demand(ORDERS, RUN_DATE)
+    want = pl.DataFrame(
+        {
+            "product_id": ["P1"] * 5,
+            "site_id": ["DC1", "DC1", "DC1", "DC1", "DC2"],
+            "week": [_w(0), _w(1), _w(2), _w(3), _w(3)],
+            "quantity": [15.0, 0.0, 7.0, 0.0, 4.0],
+        }
+    )
+    assert got.equals(want), got
+    assert got.columns == [c for c in schema.DEMAND_HISTORY.column_names if c != "run_id"]
+
+
+def test_future_orders_are_booked_weeks_from_the_run_week():
+    got = future_orders(ORDERS, RUN_DATE)
+    assert got.rows() == [("P1", "DC1", _w(4), 8.0)]
+
+
+def test_series_round_trip():
+    demand = weekly_demand(ORDERS, RUN_DATE)
+    series = to_series(demand)
+    assert series.columns == ["unique_id", "ds", "y"]
+    assert series.get_column("unique_id").unique().sort().to_list() == ["P1|DC1", "P1|DC2"]
+    back = from_series(series).rename({"ds": "week", "y": "quantity"})
+    assert back.sort("product_id", "site_id", "week").equals(demand)
+
+
+def test_validate_series_rejects_gaps_and_nulls():
+    gappy = _series("a", [1, 2, 3]).filter(pl.col("ds") != _w(1))
+    with pytest.raises(ValueError, match="gaps"):
+        validate_series(gappy)
+    with pytest.raises(ValueError, match="missing"):
+        validate_series(_series("a", [1, 2]).with_columns(y=pl.lit(None, pl.Float64)))
+
+
+# --------------------------------------------------------------------------------------------------
+# classification
+# --------------------------------------------------------------------------------------------------
+def test_classification_by_adi_cv2_and_life():
+    cfg = ForecastConfig(season_length=4, new_weeks=3, inactive_weeks=2, short_seasons=2.0)
+    frames = pl.concat([
+        _series("smooth", [10, 11, 9, 10, 10, 11, 9, 10]),
+        _series("erratic", [1, 30, 2, 40, 1, 30, 2, 40]),
+        _series("intermittent", [5, 0, 0, 5, 0, 6, 0, 5]),  # ADI 8/4 = 2
+        _series("lumpy", [1, 0, 0, 50, 0, 2, 0, 60]),
+        _series("short", [10, 11, 9, 10, 10, 11, 9]),  # 7 < 2 seasons of 4
+        _series("new", [10, 11]),
+        _series("inactive", [10, 11, 9, 10, 10, 11, 0, 0]),
+    ])
+    got = classify_series(frames, cfg)
+    assert dict(got.select("unique_id", "series_class").rows()) == {
+        "smooth": "smooth", "erratic": "erratic", "intermittent": "intermittent", "lumpy": "lumpy",
+        "short": "short", "new": "new", "inactive": "inactive",
+    }
+    inter = got.filter(pl.col("unique_id") == "intermittent").row(0, named=True)
+    # sizes 5, 5, 6, 5: mean 5.25, sample variance 0.25 → CV² = 0.25 / 27.5625
+    assert inter["adi"] == 2.0 and inter["n_weeks"] == 8
+    assert inter["cv2"] == pytest.approx(0.25 / 5.25**2)
+
+
+# --------------------------------------------------------------------------------------------------
+# scores and selection
+# --------------------------------------------------------------------------------------------------
+def test_scores_by_hand():
+    # history 10, 12, 11, 15 | cutoff at week 3 (value 15) | actuals 14, 16; forecast 15, 15
+    series = _series("a", [10, 12, 11, 15, 14, 16])
+    cv = pl.DataFrame({
+        "unique_id": ["a", "a"], "ds": [_w(4), _w(5)], "cutoff": [_w(3), _w(3)], "y": [14.0, 16.0],
+        "model": ["M", "M"], "yhat": [15.0, 15.0],
+    })
+    got = score_backtest(cv, series).row(0, named=True)
+    # naive in-sample MAE up to the cutoff: (|12-10| + |11-12| + |15-11|) / 3 = 7/3; MAE = 1
+    assert got["window"] == 0
+    assert got["mase"] == pytest.approx(1 / (7 / 3))
+    assert got["wape"] == pytest.approx(2 / 30)
+    assert got["bias"] == pytest.approx(0.0)
+    # a constant history has no naive error: scaled by its level instead
+    flat = score_backtest(cv.with_columns(yhat=pl.lit(12.0)), _series("a", [10, 10, 10, 10, 14, 16]))
+    assert flat.item(0, "mase") == pytest.approx(3 / 10)
+    assert flat.item(0, "bias") == pytest.approx((24 - 30) / 30)
+
+
+def test_selection_mase_then_wape_then_simpler():
+    scores = pl.DataFrame({
+        "unique_id": ["a", "a", "a", "b", "b", "c"],
+        "model": ["Theta", "SeasonalNaive", "Naive", "ETS", "Naive", "ETS"],
+        "window": [0] * 6,
+        "mase": [0.5, 0.5, 0.9, 0.7, 0.7, None],
+        "wape": [0.2, 0.2, 0.3, 0.1, 0.2, None],
+        "bias": [0.0] * 5 + [None],
+    })
+    candidates = scores.select("unique_id", "model")
+    got = dict(
+        (u, (m, s)) for u, m, s in select_champions(scores, candidates, fallback="Naive").rows()
+    )
+    assert got == {
+        "a": ("SeasonalNaive", "backtest"),  # tie on MASE and WAPE → simpler than Theta
+        "b": ("ETS", "backtest"),  # tie on MASE → lower WAPE
+        "c": ("Naive", "fallback"),  # nothing scored
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# forecasts with a known answer
+# --------------------------------------------------------------------------------------------------
+def _champion(result, uid):
+    return result.series.filter(pl.col("unique_id") == uid).row(0, named=True)
+
+
+def test_known_series():
+    t = np.arange(156)
+    rng = np.random.default_rng(3)
+    seasonal = 100 + 40 * np.sin(2 * np.pi * t / 52) + rng.normal(0, 1, 156)
+    inter = (rng.random(156) < 0.25) * rng.integers(5, 8, 156).astype(float)
+    inter[0] = 6.0
+    frames = pl.concat([
+        _series("seasonal", seasonal),
+        _series("constant", np.full(156, 20.0)),
+        _series("intermittent", inter),
+        _series("new", [30, 50, 40, 20], start=_w(152)),
+        _series("inactive", np.r_[np.full(130, 9.0), np.zeros(26)]),
+    ])
+    res = forecast_demand(frames, horizon=26)
+    fc = res.forecast
+
+    s = _champion(res, "seasonal")
+    assert s["series_class"] == "smooth" and s["selection"] == "backtest"
+    assert s["model"] in ("SeasonalNaive", "Theta", "MSTL") or "SeasonalNaive" in s["model"]
+    truth = 100 + 40 * np.sin(2 * np.pi * np.arange(156, 182) / 52)
+    mean = fc.filter(pl.col("unique_id") == "seasonal").get_column("mean").to_numpy()
+    assert np.abs(mean - truth).mean() < 4.0  # noise sd 1, season amplitude 40
+
+    flat = fc.filter(pl.col("unique_id") == "constant")
+    assert np.allclose(flat.get_column("mean").to_numpy(), 20.0)
+    assert np.allclose(flat.select(QCOLS).to_numpy(), 20.0)
+
+    i = _champion(res, "intermittent")
+    assert i["series_class"] == "intermittent"
+    assert i["model"] in ("CrostonSBA", "TSB", "ADIDA", "IMAPA", "HistoricAverage")
+
+    n = _champion(res, "new")
+    assert (n["series_class"], n["selection"]) == ("new", "rule")
+    new_row = fc.filter(pl.col("unique_id") == "new").row(0, named=True)
+    assert new_row["mean"] == pytest.approx(35.0)
+    assert new_row["q90"] > 2 * new_row["q10"] and new_row["q99"] > 2.5 * new_row["mean"]  # wide band
+
+    z = fc.filter(pl.col("unique_id") == "inactive")
+    assert _champion(res, "inactive")["series_class"] == "inactive"
+    assert z.height == 26 and z.select(["mean", *QCOLS]).to_numpy().max() == 0.0
+    assert z.get_column("ds").min() == _w(156)
+
+
+@pytest.fixture(scope="module")
+def demo_run():
+    """The demo's size: 200 series × 156 weeks (+26 held out), horizon 26, every kind of series."""
+    full = synthetic_series(200, 182, seed=11, kinds=KINDS, new_weeks=34)
+    cut = full.group_by("unique_id").agg(pl.col("ds").max() - pl.duration(weeks=26)).rename({"ds": "cut"})
+    labelled = full.join(cut, on="unique_id")
+    history = labelled.filter(pl.col("ds") <= pl.col("cut")).drop("cut")
+    future = labelled.filter(pl.col("ds") > pl.col("cut")).drop("cut")
+    start = time.perf_counter()
+    result = forecast_demand(history, 26)
+    return history, future, result, time.perf_counter() - start
+
+
+def test_demo_size_within_budget(demo_run):
+    history, _, result, seconds = demo_run
+    assert seconds < 40.0, f"200 series took {seconds:.1f} s"
+    assert result.series.height == history.get_column("unique_id").n_unique()
+    assert result.forecast.height == 26 * result.series.height
+    assert set(result.series.get_column("series_class")) >= {"smooth", "intermittent", "new", "inactive"}
+
+
+def test_quantiles_monotone_and_non_negative(demo_run):
+    fc = demo_run[2].forecast
+    assert fc.columns == ["unique_id", "ds", "model", "mean", *QCOLS]
+    values = fc.select(QCOLS).to_numpy()
+    assert (values >= 0).all() and (fc.get_column("mean") >= 0).all()
+    assert (np.diff(values, axis=1) >= 0).all()
+    assert fc.null_count().sum_horizontal().item() == 0
+
+
+def test_interval_coverage_on_simulated_data(demo_run):
+    _, future, result, _ = demo_run
+    # series that stop inside the held-out weeks are not a fair test of an interval
+    scored = result.series.filter(
+        (pl.col("selection") == "backtest") & ~pl.col("unique_id").str.starts_with("inactive")
+    ).get_column("unique_id")
+    joined = result.forecast.filter(pl.col("unique_id").is_in(scored.implode())).join(
+        future, on=["unique_id", "ds"], validate="1:1"
+    )
+    inside = ((pl.col("y") >= pl.col("q10")) & (pl.col("y") <= pl.col("q90"))).mean()
+    coverage = joined.select(inside).item()
+    assert 0.70 <= coverage <= 0.90, coverage
