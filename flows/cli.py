@@ -1,0 +1,153 @@
+"""The ``plantwin`` command line: demo, generate-demo, run.
+
+Bad input ends with a one-paragraph message and a non-zero exit code, never a traceback. Prefect's own
+console logging is kept to critical messages (``--verbose`` shows it); the run's log is on the Prefect
+flow run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="plantwin: demand forecasting and supply "
+                  "planning for biologics and vaccines.")
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors a user can fix from the message: printed as one paragraph, exit code 2."""
+    from pydantic import ValidationError
+
+    from data_contracts.config import ContractError
+    from flows.settings import ParameterError
+    from optimization import PlanInputError
+    from warehouse.lock import WarehouseBusy
+    from warehouse.sources import SourceError
+
+    return (SourceError, ContractError, PlanInputError, ParameterError, WarehouseBusy, ValidationError)
+
+
+def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn known errors into a one-paragraph message and exit code 2; anything else exits 1, briefly."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except Exception as exc:  # noqa: BLE001 — the CLI boundary
+            user = isinstance(exc, _user_errors())
+            text = " ".join(str(exc).split()) if user else f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            typer.secho(("error: " if user else "failed: ") + text, fg="red", err=True)
+            raise typer.Exit(2 if user else 1) from None
+
+    return wrapper
+
+
+def _quiet_prefect(verbose: bool) -> None:
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+
+
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from None
+
+
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log on the console.")]
+
+
+@app.command("generate-demo")
+@_friendly
+def generate_demo_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the input files to.")],
+    products: Annotated[int, typer.Option(min=1, help="Number of products.")] = 40,
+    dcs: Annotated[int, typer.Option(min=1, help="Number of distribution centres.")] = 5,
+    weeks_history: Annotated[int, typer.Option(min=8, help="Weeks of order history.")] = 156,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    file_format: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+) -> None:
+    """Write the seeded demo network's input files (the input contract) to a folder."""
+    from warehouse.demo import generate_demo
+
+    if file_format not in ("csv", "parquet"):
+        raise typer.BadParameter("--format must be csv or parquet")
+    paths = generate_demo(out, products=products, dcs=dcs, weeks_history=weeks_history, seed=seed,
+                          file_format=file_format)
+    for entity, path in paths.items():
+        typer.echo(f"{entity:<10} {path}")
+
+
+def _run_weekly(params: Any, verbose: bool) -> str:
+    _quiet_prefect(verbose)
+    from flows.weekly import weekly_planning
+
+    return weekly_planning(params)
+
+
+@app.command("run")
+@_friendly
+def run_cmd(
+    input_dir: Annotated[Path, typer.Option("--input", help="Input folder (one file per entity).")],
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="DuckDB warehouse file.")],
+    horizon: Annotated[int, typer.Option(help="Planning horizon in weeks.")] = 26,
+    run_date: Annotated[str | None, typer.Option(help="Plan from this date (YYYY-MM-DD); "
+                                                      "default: the inventory's as-of date.")] = None,
+    demand: Annotated[Path | None, typer.Option(help="Consensus demand file to plan against.")] = None,
+    scenario: Annotated[str, typer.Option(help="Scenario name.")] = "base",
+    verbose: Verbose = False,
+) -> None:
+    """Run the weekly planning flow on an input folder."""
+    from flows.settings import RunParameters
+    from flows.summary import run_summary
+    from optimization import PlanConfig
+
+    params = RunParameters(input_dir=input_dir, warehouse=warehouse, run_date=_parse_date(run_date),
+                           demand_file=demand, scenario=scenario, plan=PlanConfig(horizon_weeks=horizon))
+    started = time.perf_counter()
+    run_id = _run_weekly(params, verbose)
+    typer.echo(run_summary(warehouse, run_id))
+    typer.echo(f"finished in {time.perf_counter() - started:.1f} s")
+
+
+@app.command("demo")
+@_friendly
+def demo_cmd(
+    workdir: Annotated[Path, typer.Option("--workdir", help="Folder for the demo's input and warehouse.")] = Path(
+        "plantwin-demo"
+    ),
+    verbose: Verbose = False,
+) -> None:
+    """Generate the demo network and run the weekly plan on it."""
+    from flows.settings import RunParameters
+    from flows.summary import run_summary
+    from warehouse.demo import DEMO_RUN_DATE, generate_demo
+
+    started = time.perf_counter()
+    input_dir = workdir / "input"
+    generate_demo(input_dir)
+    typer.echo(f"demo network written to {input_dir.resolve()}")
+    params = RunParameters(input_dir=input_dir, warehouse=workdir / "warehouse.duckdb", run_date=DEMO_RUN_DATE)
+    run_id = _run_weekly(params, verbose)
+    typer.echo(run_summary(params.warehouse, run_id))
+    typer.echo(f"finished in {time.perf_counter() - started:.1f} s")
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

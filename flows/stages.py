@@ -1,0 +1,198 @@
+"""The pipeline's stages as plain functions over the warehouse: the flows' tasks wrap these one to one.
+
+Each stage opens the warehouse, reads what earlier stages staged for the run, calls the pure packages
+(``data_contracts``, ``forecasting``, ``optimization``) and stages its own outputs. Stages exchange a
+warehouse path and a run id, never large frames, so a Prefect task never persists a frame as a result.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from data_contracts import schema
+from data_contracts.config import ContractError
+from data_contracts.validate import validate_inputs
+from flows.settings import ParameterError, RunParameters
+from forecasting import forecast_demand, from_series, to_series, weekly_demand
+from optimization import build_network, plan_supply, safety_stock_targets
+from warehouse.db import open_warehouse
+from warehouse.sources import read_demand_file, read_folder
+
+__all__ = [
+    "code_version",
+    "commit",
+    "fail",
+    "forecast",
+    "ingest",
+    "plan",
+    "resolve_run_date",
+    "start",
+    "validate",
+]
+
+_MASTER = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES,
+           schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR)
+
+
+def code_version() -> str:
+    """plantwin's version and, in a git checkout, the commit."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        v = version("plantwin")
+    except PackageNotFoundError:
+        v = "0+unknown"
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+            text=True, timeout=5, check=True,
+        ).stdout.strip()
+        return f"{v}+g{sha}"
+    except (OSError, subprocess.SubprocessError):
+        return v
+
+
+def monday(d: date) -> date:
+    """Monday of ``d``'s ISO week."""
+    return d - timedelta(days=d.weekday())
+
+
+# ---------------------------------------------------------------------------------------------- stages
+def ingest(params: RunParameters) -> dict[str, str]:
+    """Land every input file's rows in the raw tables; returns entity → load id."""
+    sources = read_folder(params.input_dir)
+    with open_warehouse(params.warehouse) as wh:
+        return {s.entity: wh.land(s)[0] for s in sources}
+
+
+def resolve_run_date(params: RunParameters, load_ids: dict[str, str]) -> date:
+    """The run date: given, else the latest inventory as-of date, else today."""
+    if params.run_date is not None:
+        return params.run_date
+    inv = schema.INVENTORY.name
+    if inv in load_ids:
+        with open_warehouse(params.warehouse) as wh:
+            raw = wh.raw_rows(inv, load_ids[inv])
+        latest = raw.select(pl.col("as_of_date").str.to_date(strict=False).max()).item()
+        if latest is not None:
+            return latest
+    return date.today()
+
+
+def start(params: RunParameters, kind: str, run_date: date, load_ids: dict[str, str]) -> str:
+    """Open a run: its ``runs`` row with parameters, input loads and code version."""
+    with open_warehouse(params.warehouse) as wh:
+        run_id = wh.start_run(
+            kind=kind, scenario=params.scenario, run_date=run_date,
+            parameters=params.model_dump(mode="json"), code_version=code_version(),
+        )
+        wh.update_run(run_id, input_load_ids=load_ids)
+    return run_id
+
+
+def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_date: date) -> dict[str, Any]:
+    """Run the input contracts; stage clean tables; keep quarantine and results. Returns counts."""
+    with open_warehouse(params.warehouse) as wh:
+        raw = {entity: wh.raw_rows(entity, load_id) for entity, load_id in load_ids.items()}
+        try:
+            outcome = validate_inputs(raw, run_date, params.contracts)
+        except ContractError as exc:
+            # Too many rejected rows: keep the record of which and why (not a run output) before failing.
+            if getattr(exc, "outcome", None) is not None:
+                wh.record_validation(run_id, exc.outcome.quarantine, exc.outcome.results)
+            raise
+        for entity, frame in outcome.clean.items():
+            wh.stage(run_id, schema.clean_table_name(entity), frame)
+        wh.stage(run_id, schema.QUARANTINE.name, outcome.quarantine)
+        wh.stage(run_id, schema.CONTRACT_RESULTS.name, outcome.results)
+    return {
+        "clean_rows": {e: f.height for e, f in outcome.clean.items()},
+        "quarantined_rows": outcome.quarantine.height,
+    }
+
+
+def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, Any]:
+    """Weekly demand history and the statistical forecast over the horizon."""
+    with open_warehouse(params.warehouse) as wh:
+        orders = wh.staged(run_id, schema.clean_table_name(schema.ORDERS.name))
+        history = weekly_demand(orders, run_date)
+        wh.stage(run_id, schema.DEMAND_HISTORY.name, history)
+        result = forecast_demand(to_series(history), params.horizon_weeks, params.forecast)
+        wh.stage(run_id, schema.FORECAST.name, from_series(result.forecast).rename({"ds": "week"}))
+        wh.stage(run_id, schema.FORECAST_SERIES.name, from_series(result.series))
+        wh.stage(run_id, schema.FORECAST_BACKTEST.name, from_series(result.backtest))
+    return {"series": result.series.height, "models": _counts(result.series, "model")}
+
+
+def plan(params: RunParameters, run_id: str, run_date: date) -> dict[str, Any]:
+    """Solve the supply plan against the forecast (or the given demand); stage the plan tables."""
+    with open_warehouse(params.warehouse) as wh:
+        inputs = {t.name: _staged_clean(wh, run_id, t) for t in _MASTER}
+        fc = wh.staged(run_id, schema.FORECAST.name)
+    products = _with_service_levels(inputs[schema.PRODUCTS.name], params.service_level_overrides)
+    inputs[schema.PRODUCTS.name] = products
+    start_week = monday(run_date)
+    network = build_network(inputs, start_week, params.plan)
+    if params.demand_file is not None:
+        demand = read_demand_file(params.demand_file, products, inputs[schema.SITES.name])
+    else:
+        demand = fc.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
+    safety = safety_stock_targets(fc, products, network)
+    result = plan_supply(network, demand, safety, params.plan)
+    with open_warehouse(params.warehouse) as wh:
+        for name, frame in result.tables.items():
+            wh.stage(run_id, name, frame)
+        wh.update_run(
+            run_id, solver=result.solver, solver_status=result.solver_status,
+            problem_type=result.problem_type, objective=result.objective, mip_gap=result.mip_gap,
+            solve_seconds=result.solve_seconds,
+        )
+    if result.solver_status != "Optimal":
+        raise RuntimeError(
+            f"the planning model was not solved to optimality: {result.solver_status} "
+            f"(solver {result.solver}); no plan is published."
+        )
+    return {"solver_status": result.solver_status, "objective": result.objective,
+            "solve_seconds": result.solve_seconds}
+
+
+def commit(params: RunParameters, run_id: str, stage_seconds: dict[str, float]) -> None:
+    """Publish the run's staged outputs in one transaction."""
+    with open_warehouse(params.warehouse) as wh:
+        wh.commit_run(run_id, stage_seconds=stage_seconds)
+
+
+def fail(params: RunParameters, run_id: str, error: BaseException, stage_seconds: dict[str, float]) -> None:
+    """Mark the run failed with its error; nothing it staged survives."""
+    with open_warehouse(params.warehouse) as wh:
+        wh.fail_run(run_id, f"{type(error).__name__}: {error}", stage_seconds=stage_seconds)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _staged_clean(wh, run_id: str, table: schema.Table) -> pl.DataFrame:
+    name = schema.clean_table_name(table.name)
+    if name in wh.staged_names(run_id):
+        return wh.staged(run_id, name)
+    return table.empty()
+
+
+def _with_service_levels(products: pl.DataFrame, overrides: dict[str, float]) -> pl.DataFrame:
+    unknown = sorted(set(overrides) - set(products["product_id"].to_list()))
+    if unknown:
+        raise ParameterError(f"service_level_overrides name unknown products: {', '.join(unknown)}")
+    if not overrides:
+        return products
+    return products.with_columns(
+        pl.col("product_id").replace_strict(overrides, default=pl.col("service_level"), return_dtype=pl.Float64)
+        .alias("service_level")
+    )
+
+
+def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    return dict(frame.group_by(column).len().sort(column).iter_rows())
+

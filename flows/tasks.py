@@ -1,0 +1,88 @@
+"""Prefect tasks: one-line wrappers over :mod:`flows.stages`, and the recorder that makes a run atomic.
+
+Only I/O tasks retry, with backoff. No task caches or persists its result: tasks exchange parameters, a
+run id and small summaries, never frames.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from flows import stages
+from flows.settings import RunParameters
+from warehouse.publish import publish_snapshot
+
+__all__ = [
+    "RunRecorder",
+    "check_contracts",
+    "forecast_demand",
+    "ingest_inputs",
+    "open_run",
+    "plan_supply",
+    "publish",
+]
+
+_IO = dict(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE, persist_result=False)
+_PURE = dict(cache_policy=NO_CACHE, persist_result=False)
+
+
+@task(name="ingest", **_IO)
+def ingest_inputs(params: RunParameters) -> dict[str, str]:
+    return stages.ingest(params)
+
+
+@task(name="open-run", **_IO)
+def open_run(params: RunParameters, kind: str, load_ids: dict[str, str]) -> tuple[str, date]:
+    run_date = stages.resolve_run_date(params, load_ids)
+    return stages.start(params, kind, run_date, load_ids), run_date
+
+
+@task(name="contracts", **_PURE)
+def check_contracts(params: RunParameters, run_id: str, load_ids: dict[str, str], run_date: date) -> dict:
+    return stages.validate(params, run_id, load_ids, run_date)
+
+
+@task(name="forecast", **_PURE)
+def forecast_demand(params: RunParameters, run_id: str, run_date: date) -> dict:
+    return stages.forecast(params, run_id, run_date)
+
+
+@task(name="plan", **_PURE)
+def plan_supply(params: RunParameters, run_id: str, run_date: date) -> dict:
+    return stages.plan(params, run_id, run_date)
+
+
+@task(name="publish", **_IO)
+def publish(params: RunParameters) -> str:
+    return str(publish_snapshot(params.warehouse))
+
+
+class RunRecorder:
+    """Times each stage of a run; commits the run when all succeed, records the failure otherwise."""
+
+    def __init__(self, params: RunParameters, run_id: str):
+        self.params, self.run_id = params, run_id
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, stage: Callable[..., Any], *args: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return stage(self.params, self.run_id, *args)
+        finally:
+            self.seconds[getattr(stage, "name", stage.__name__)] = round(time.perf_counter() - started, 3)
+
+    def __enter__(self) -> RunRecorder:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None:
+            stages.commit(self.params, self.run_id, self.seconds)
+        else:
+            stages.fail(self.params, self.run_id, exc, self.seconds)
+        return False  # the error goes on to fail the flow run
