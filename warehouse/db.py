@@ -201,6 +201,12 @@ class Warehouse:
             self.update_run(run_id, status="success", finished_at=_now(), **fields)
         self.con.execute(f"DROP SCHEMA IF EXISTS {stage} CASCADE")
 
+    def record_validation(self, run_id: str, quarantine: pl.DataFrame, results: pl.DataFrame) -> None:
+        """Store a failed validation's quarantine rows and results at once: the record of why a run failed."""
+        with self.transaction():
+            for table, frame in ((schema.QUARANTINE, quarantine), (schema.CONTRACT_RESULTS, results)):
+                self._insert(table.name, frame.with_columns(pl.lit(run_id).alias("run_id")))
+
     def fail_run(self, run_id: str, error: str, **fields: Any) -> None:
         """Drop whatever the run staged and record the error."""
         self.con.execute(f"DROP SCHEMA IF EXISTS {self._stage(run_id)} CASCADE")
