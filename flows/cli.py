@@ -122,6 +122,32 @@ def run_cmd(
     typer.echo(f"finished in {time.perf_counter() - started:.1f} s")
 
 
+@app.command("replan")
+@_friendly
+def replan_cmd(
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="DuckDB warehouse file.")],
+    base: Annotated[str | None, typer.Option(help="Base run id; default: the latest successful run.")] = None,
+    horizon: Annotated[int, typer.Option(help="Planning horizon in weeks.")] = 26,
+    demand: Annotated[Path | None, typer.Option(help="Consensus demand file to plan against.")] = None,
+    scenario: Annotated[str, typer.Option(help="Scenario name.")] = "base",
+    verbose: Verbose = False,
+) -> None:
+    """Plan again on a past run's inputs and forecast, with a demand file or other settings."""
+    from flows.settings import ReplanParameters
+    from flows.summary import run_summary
+    from optimization import PlanConfig
+
+    params = ReplanParameters(warehouse=warehouse, base_run_id=base, demand_file=demand, scenario=scenario,
+                              plan=PlanConfig(horizon_weeks=horizon))
+    started = time.perf_counter()
+    _quiet_prefect(verbose)
+    from flows.replan import replan
+
+    run_id = replan(params)
+    typer.echo(run_summary(warehouse, run_id))
+    typer.echo(f"finished in {time.perf_counter() - started:.1f} s")
+
+
 @app.command("demo")
 @_friendly
 def demo_cmd(
@@ -143,6 +169,13 @@ def demo_cmd(
     run_id = _run_weekly(params, verbose)
     typer.echo(run_summary(params.warehouse, run_id))
     typer.echo(f"finished in {time.perf_counter() - started:.1f} s")
+
+
+# Commands of the other capabilities register themselves on the same app.
+from flows import cli_outputs, cli_twin  # noqa: E402
+
+cli_outputs.register(app, _friendly)
+cli_twin.register(app, _friendly)
 
 
 def main() -> None:  # pragma: no cover - console script entry

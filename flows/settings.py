@@ -15,35 +15,29 @@ from data_contracts.config import ContractConfig
 from forecasting import ForecastConfig
 from optimization import PlanConfig
 
-__all__ = ["RunParameters", "ParameterError"]
+__all__ = ["ParameterError", "PlanningParameters", "ReplanParameters", "RunParameters"]
 
 
 class ParameterError(ValueError):
     """Run parameters that cannot work (a bad horizon, an unknown scenario, a missing folder)."""
 
 
-class RunParameters(BaseModel):
-    """Parameters of a planning run (weekly planning, replan or scenario)."""
+class PlanningParameters(BaseModel):
+    """What every planning run takes: where to write, which scenario, the demand, the model's settings."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    input_dir: Path = Field(description="Folder with one CSV or Parquet file per input entity.")
     warehouse: Path = Field(description="DuckDB warehouse file the run writes (created if missing).")
-    run_date: date | None = Field(
-        None, description="Date the plan starts from; default: the inventory snapshot's as-of date."
-    )
+    scenario: str = Field("base", description="Scenario name; `base` is the plan of record.")
     demand_file: Path | None = Field(
         None,
         description="Optional consensus demand (product_id, site_id, week, quantity) to plan against "
         "instead of the statistical forecast.",
     )
-    scenario: str = Field("base", description="Scenario name; `base` is the plan of record.")
     service_level_overrides: dict[str, float] = Field(
         default_factory=dict, description="product_id → service level in (0, 1), overriding products.csv."
     )
-    forecast: ForecastConfig = Field(default_factory=ForecastConfig, description="Forecasting settings.")
     plan: PlanConfig = Field(default_factory=PlanConfig, description="Planning model and solver settings.")
-    contracts: ContractConfig = Field(default_factory=ContractConfig, description="Data contract settings.")
 
     @field_validator("service_level_overrides")
     @classmethod
@@ -53,6 +47,32 @@ class RunParameters(BaseModel):
             raise ValueError(f"service levels must be in (0, 1); got {bad}")
         return value
 
+    @field_validator("scenario")
+    @classmethod
+    def _scenario_name(cls, value: str) -> str:
+        if not value or not all(ch.isalnum() or ch in "-_." for ch in value):
+            raise ValueError(f"scenario name {value!r} must be letters, digits, '-', '_' or '.'")
+        return value
+
     @property
     def horizon_weeks(self) -> int:
         return self.plan.horizon_weeks
+
+
+class RunParameters(PlanningParameters):
+    """Parameters of a run from an input folder (weekly planning, nightly refresh)."""
+
+    input_dir: Path = Field(description="Folder with one CSV or Parquet file per input entity.")
+    run_date: date | None = Field(
+        None, description="Date the plan starts from; default: the inventory snapshot's as-of date."
+    )
+    forecast: ForecastConfig = Field(default_factory=ForecastConfig, description="Forecasting settings.")
+    contracts: ContractConfig = Field(default_factory=ContractConfig, description="Data contract settings.")
+
+
+class ReplanParameters(PlanningParameters):
+    """Parameters of a replan: plan again on an earlier run's inputs and forecast, without re-ingesting."""
+
+    base_run_id: str | None = Field(
+        None, description="Run whose validated inputs and forecast to reuse; default: the latest successful one."
+    )

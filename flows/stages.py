@@ -7,6 +7,7 @@ warehouse path and a run id, never large frames, so a Prefect task never persist
 
 from __future__ import annotations
 
+import json
 import subprocess
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ import polars as pl
 from data_contracts import schema
 from data_contracts.config import ContractError
 from data_contracts.validate import validate_inputs
-from flows.settings import ParameterError, RunParameters
+from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
 from forecasting import forecast_demand, from_series, to_series, weekly_demand
 from optimization import build_network, plan_supply, safety_stock_targets
 from warehouse.db import open_warehouse
@@ -31,7 +32,9 @@ __all__ = [
     "ingest",
     "plan",
     "resolve_run_date",
+    "reuse_base",
     "start",
+    "start_replan",
     "validate",
 ]
 
@@ -95,6 +98,37 @@ def start(params: RunParameters, kind: str, run_date: date, load_ids: dict[str, 
     return run_id
 
 
+def start_replan(params: ReplanParameters, kind: str = "replan") -> tuple[str, date]:
+    """Open a run on top of a base run: same run date and input loads, new parameters."""
+    with open_warehouse(params.warehouse) as wh:
+        base_id = params.base_run_id or wh.latest_run()
+        if base_id is None:
+            raise ParameterError(f"{params.warehouse} has no successful run to replan on; run the weekly plan first.")
+        try:
+            base = wh.run(base_id)
+        except KeyError as exc:
+            raise ParameterError(str(exc).strip("'\"")) from None
+        if base["status"] != "success":
+            raise ParameterError(f"base run {base_id} ended {base['status']}; replan on a successful run.")
+        run_id = wh.start_run(
+            kind=kind, scenario=params.scenario, run_date=base["run_date"], base_run_id=base_id,
+            parameters=params.model_dump(mode="json"), code_version=code_version(),
+        )
+        wh.update_run(run_id, input_load_ids=json.loads(base["input_load_ids"]))
+    return run_id, base["run_date"]
+
+
+def reuse_base(params: ReplanParameters, run_id: str) -> dict[str, Any]:
+    """Stage the base run's validated planning inputs, demand history and forecast for this run."""
+    names = [schema.clean_table_name(t.name) for t in _MASTER] + [
+        schema.DEMAND_HISTORY.name, schema.FORECAST.name, schema.FORECAST_SERIES.name,
+    ]
+    with open_warehouse(params.warehouse) as wh:
+        base_id = wh.run(run_id)["base_run_id"]
+        wh.stage_from_run(base_id, run_id, names)
+    return {"base_run_id": base_id, "tables": len(names)}
+
+
 def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_date: date) -> dict[str, Any]:
     """Run the input contracts; stage clean tables; keep quarantine and results. Returns counts."""
     with open_warehouse(params.warehouse) as wh:
@@ -129,7 +163,7 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
     return {"series": result.series.height, "models": _counts(result.series, "model")}
 
 
-def plan(params: RunParameters, run_id: str, run_date: date) -> dict[str, Any]:
+def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, Any]:
     """Solve the supply plan against the forecast (or the given demand); stage the plan tables."""
     with open_warehouse(params.warehouse) as wh:
         inputs = {t.name: _staged_clean(wh, run_id, t) for t in _MASTER}
@@ -161,13 +195,13 @@ def plan(params: RunParameters, run_id: str, run_date: date) -> dict[str, Any]:
             "solve_seconds": result.solve_seconds}
 
 
-def commit(params: RunParameters, run_id: str, stage_seconds: dict[str, float]) -> None:
+def commit(params: PlanningParameters, run_id: str, stage_seconds: dict[str, float]) -> None:
     """Publish the run's staged outputs in one transaction."""
     with open_warehouse(params.warehouse) as wh:
         wh.commit_run(run_id, stage_seconds=stage_seconds)
 
 
-def fail(params: RunParameters, run_id: str, error: BaseException, stage_seconds: dict[str, float]) -> None:
+def fail(params: PlanningParameters, run_id: str, error: BaseException, stage_seconds: dict[str, float]) -> None:
     """Mark the run failed with its error; nothing it staged survives."""
     with open_warehouse(params.warehouse) as wh:
         wh.fail_run(run_id, f"{type(error).__name__}: {error}", stage_seconds=stage_seconds)

@@ -15,7 +15,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from flows import stages
-from flows.settings import RunParameters
+from flows.settings import PlanningParameters, ReplanParameters, RunParameters
 from warehouse.publish import publish_snapshot
 
 __all__ = [
@@ -23,9 +23,11 @@ __all__ = [
     "check_contracts",
     "forecast_demand",
     "ingest_inputs",
+    "open_replan",
     "open_run",
     "plan_supply",
     "publish",
+    "reuse_base",
 ]
 
 _IO = dict(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE, persist_result=False)
@@ -43,6 +45,16 @@ def open_run(params: RunParameters, kind: str, load_ids: dict[str, str]) -> tupl
     return stages.start(params, kind, run_date, load_ids), run_date
 
 
+@task(name="open-replan", **_IO)
+def open_replan(params: ReplanParameters, kind: str = "replan") -> tuple[str, date]:
+    return stages.start_replan(params, kind)
+
+
+@task(name="reuse-base", **_IO)
+def reuse_base(params: ReplanParameters, run_id: str) -> dict:
+    return stages.reuse_base(params, run_id)
+
+
 @task(name="contracts", **_PURE)
 def check_contracts(params: RunParameters, run_id: str, load_ids: dict[str, str], run_date: date) -> dict:
     return stages.validate(params, run_id, load_ids, run_date)
@@ -54,19 +66,19 @@ def forecast_demand(params: RunParameters, run_id: str, run_date: date) -> dict:
 
 
 @task(name="plan", **_PURE)
-def plan_supply(params: RunParameters, run_id: str, run_date: date) -> dict:
+def plan_supply(params: PlanningParameters, run_id: str, run_date: date) -> dict:
     return stages.plan(params, run_id, run_date)
 
 
 @task(name="publish", **_IO)
-def publish(params: RunParameters) -> str:
+def publish(params: PlanningParameters) -> str:
     return str(publish_snapshot(params.warehouse))
 
 
 class RunRecorder:
     """Times each stage of a run; commits the run when all succeed, records the failure otherwise."""
 
-    def __init__(self, params: RunParameters, run_id: str):
+    def __init__(self, params: PlanningParameters, run_id: str):
         self.params, self.run_id = params, run_id
         self.seconds: dict[str, float] = {}
 

@@ -176,6 +176,16 @@ class Warehouse:
         """A frame a stage of this run staged earlier."""
         return self.con.execute(f"SELECT * FROM {self._stage(run_id)}.{_ident(name)}").pl()
 
+    def stage_from_run(self, source_run_id: str, run_id: str, names: list[str]) -> None:
+        """Stage, for ``run_id``, the rows another run committed to the tables ``names``."""
+        for name in names:
+            target = f"{self._stage(run_id)}.{_ident(name)}"
+            self.con.execute(f"DROP TABLE IF EXISTS {target}")
+            self.con.execute(
+                f"CREATE TABLE {target} AS SELECT * EXCLUDE (run_id) FROM {_ident(name)} WHERE run_id = ?",
+                [source_run_id],
+            )
+
     def staged_names(self, run_id: str) -> list[str]:
         rows = self.con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name",
