@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from data_contracts.config import ContractConfig
 from forecasting import ForecastConfig
@@ -62,12 +62,23 @@ class PlanningParameters(BaseModel):
 class RunParameters(PlanningParameters):
     """Parameters of a run from an input folder (weekly planning, nightly refresh)."""
 
-    input_dir: Path = Field(description="Folder with one CSV or Parquet file per input entity.")
+    input_dir: Path | None = Field(None, description="Folder with one CSV or Parquet file per input entity.")
+    source: Path | None = Field(
+        None,
+        description="Source config file (TOML or YAML) mapping entities to database tables or queries; "
+        "instead of input_dir.",
+    )
     run_date: date | None = Field(
         None, description="Date the plan starts from; default: the inventory snapshot's as-of date."
     )
     forecast: ForecastConfig = Field(default_factory=ForecastConfig, description="Forecasting settings.")
     contracts: ContractConfig = Field(default_factory=ContractConfig, description="Data contract settings.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RunParameters:
+        if (self.input_dir is None) == (self.source is None):
+            raise ValueError("give exactly one of input_dir (a folder of files) or source (a source config file)")
+        return self
 
 
 class ReplanParameters(PlanningParameters):

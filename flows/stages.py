@@ -68,7 +68,12 @@ def monday(d: date) -> date:
 # ---------------------------------------------------------------------------------------------- stages
 def ingest(params: RunParameters) -> dict[str, str]:
     """Land every input file's rows in the raw tables; returns entity → load id."""
-    sources = read_folder(params.input_dir)
+    if params.source is not None:
+        from warehouse.source_config import read_configured_source
+
+        sources = read_configured_source(params.source)
+    else:
+        sources = read_folder(params.input_dir)
     with open_warehouse(params.warehouse) as wh:
         return {s.entity: wh.land(s)[0] for s in sources}
 
