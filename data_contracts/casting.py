@@ -65,7 +65,8 @@ def cast_frame(raw: pl.DataFrame, columns: dict[str, pl.DataType]) -> tuple[pl.D
     typed = raw.select(cast_expr(c, t).alias(c) for c, t in columns.items())
     present = raw.select(
         (pl.col(c).str.strip_chars().fill_null("") != "").alias(c)
-        for c, t in columns.items() if t != pl.String
+        for c, t in columns.items()
+        if t != pl.String
     )
     failed = present.with_columns(
         (pl.col(c) & typed.get_column(c).is_null()).alias(c) for c in present.columns

@@ -31,7 +31,10 @@ RESULT_COLUMNS: dict[str, pl.DataType] = {
 }
 #: Warnings: findings that do not reject rows (e.g. demand no plant can reach); ``key`` names the item.
 WARNING_SCHEMA: dict[str, pl.DataType] = {
-    "entity": pl.String, "rule": pl.String, "key": pl.String, "reason": pl.String,
+    "entity": pl.String,
+    "rule": pl.String,
+    "key": pl.String,
+    "reason": pl.String,
 }
 
 
@@ -74,7 +77,16 @@ class ContractConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
 
 class ContractError(Exception):
     """An input fails its contract as a whole: structure (missing entity or column, empty master data)
-    or too many rejected rows. The message names the file, column, rule and offending rows."""
+    or too many rejected rows. The message names the file, column, rule and offending rows.
+
+    Attributes:
+        outcome: For a threshold failure, what was validated up to the failing entity (its quarantine
+            and results are worth storing); None for a structural failure.
+    """
+
+    def __init__(self, message: str, outcome: ContractOutcome | None = None):
+        super().__init__(message)
+        self.outcome = outcome
 
 
 class PlanContractError(Exception):

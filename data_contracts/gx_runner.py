@@ -66,7 +66,9 @@ class GxValidator:
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         self.source = self.context.data_sources.add_pandas(name)
 
-    def validate(self, name: str, frame: pl.DataFrame, checks: Sequence[Check]) -> tuple[Any, list[CheckOutcome]]:
+    def validate(
+        self, name: str, frame: pl.DataFrame, checks: Sequence[Check]
+    ) -> tuple[Any, list[CheckOutcome]]:
         """Validate ``frame`` against ``checks`` as the suite ``name``.
 
         Args:

@@ -41,25 +41,44 @@ def _need(tables: dict[str, pl.DataFrame], t: schema.Table, columns: tuple[str, 
 
 def _flag(name: str, rule: str, columns: tuple[str, ...], broken: pl.Expr, reason: str) -> Check:
     col = f"__{name}"
-    return Check(rule, columns, E.ExpectColumnValuesToBeInSet(column=col, value_set=[False]), reason,
-                 derive={col: broken.fill_null(True)})
+    return Check(
+        rule,
+        columns,
+        E.ExpectColumnValuesToBeInSet(column=col, value_set=[False]),
+        reason,
+        derive={col: broken.fill_null(True)},
+    )
 
 
 def _inventory_checks(atol: float, rtol: float) -> list[Check]:
     terms = [*BALANCE_IN, *BALANCE_OUT, "closing"]
-    residual = (pl.sum_horizontal(BALANCE_IN) - pl.sum_horizontal(BALANCE_OUT) - pl.col("closing"))
+    residual = pl.sum_horizontal(BALANCE_IN) - pl.sum_horizontal(BALANCE_OUT) - pl.col("closing")
     scale = pl.max_horizontal([pl.col(c).abs() for c in terms])
-    checks = [_flag("balance", "stock_balance", ("opening", *_FLOWS, "closing"),
-                    residual.abs() > atol + rtol * scale,
-                    "breaks opening + released + receipts + arrivals − departures − served − expired = closing")]
+    checks = [
+        _flag(
+            "balance",
+            "stock_balance",
+            ("opening", *_FLOWS, "closing"),
+            residual.abs() > atol + rtol * scale,
+            "breaks opening + released + receipts + arrivals − departures − served − expired = closing",
+        )
+    ]
     checks += [
-        Check("non_negative_stock", (c,), E.ExpectColumnValuesToBeBetween(column=c, min_value=-atol),
-              "is negative stock")
+        Check(
+            "non_negative_stock",
+            (c,),
+            E.ExpectColumnValuesToBeBetween(column=c, min_value=-atol),
+            "is negative stock",
+        )
         for c in _STOCK
     ]
     checks += [
-        Check("non_negative_flow", (c,), E.ExpectColumnValuesToBeBetween(column=c, min_value=-atol),
-              "is a negative flow")
+        Check(
+            "non_negative_flow",
+            (c,),
+            E.ExpectColumnValuesToBeBetween(column=c, min_value=-atol),
+            "is a negative flow",
+        )
         for c in _FLOWS
     ]
     checks += [Check("not_null", (c,), E.ExpectColumnValuesToNotBeNull(column=c), "is empty") for c in terms]
@@ -67,29 +86,49 @@ def _inventory_checks(atol: float, rtol: float) -> list[Check]:
 
 
 def _capacity_checks(atol: float, rtol: float) -> list[Check]:
-    return [_flag("over_capacity", "capacity", ("resource_id", "week", "hours_used", "hours_available"),
-                  pl.col("hours_used") > pl.col("hours_available") * (1 + rtol) + atol,
-                  "uses more hours than available")]
+    return [
+        _flag(
+            "over_capacity",
+            "capacity",
+            ("resource_id", "week", "hours_used", "hours_available"),
+            pl.col("hours_used") > pl.col("hours_available") * (1 + rtol) + atol,
+            "uses more hours than available",
+        )
+    ]
 
 
 def _shipment_checks(lanes: pl.DataFrame, atol: float) -> list[Check]:
     known = lanes.select(pl.concat_str("from_site", pl.lit("→"), "to_site")).to_series().unique().to_list()
     return [
-        Check("known_lane", ("from_site", "to_site"),
-              E.ExpectColumnValuesToBeInSet(column="__lane", value_set=known),
-              "is not an existing lane",
-              derive={"__lane": pl.concat_str("from_site", pl.lit("→"), "to_site")}),
-        Check("non_negative_flow", ("quantity",), E.ExpectColumnValuesToBeBetween(column="quantity", min_value=-atol),
-              "is a negative shipment"),
+        Check(
+            "known_lane",
+            ("from_site", "to_site"),
+            E.ExpectColumnValuesToBeInSet(column="__lane", value_set=known),
+            "is not an existing lane",
+            derive={"__lane": pl.concat_str("from_site", pl.lit("→"), "to_site")},
+        ),
+        Check(
+            "non_negative_flow",
+            ("quantity",),
+            E.ExpectColumnValuesToBeBetween(column="quantity", min_value=-atol),
+            "is a negative shipment",
+        ),
     ]
 
 
 def _production_checks(resources: pl.DataFrame) -> list[Check]:
-    known = resources.select(pl.concat_str("resource_id", pl.lit("@"), "site_id")).to_series().unique().to_list()
-    return [Check("known_resource", ("resource_id", "site_id"),
-                  E.ExpectColumnValuesToBeInSet(column="__resource_at", value_set=known),
-                  "is not a known resource at that plant",
-                  derive={"__resource_at": pl.concat_str("resource_id", pl.lit("@"), "site_id")})]
+    known = (
+        resources.select(pl.concat_str("resource_id", pl.lit("@"), "site_id")).to_series().unique().to_list()
+    )
+    return [
+        Check(
+            "known_resource",
+            ("resource_id", "site_id"),
+            E.ExpectColumnValuesToBeInSet(column="__resource_at", value_set=known),
+            "is not a known resource at that plant",
+            derive={"__resource_at": pl.concat_str("resource_id", pl.lit("@"), "site_id")},
+        )
+    ]
 
 
 def _describe(frame: pl.DataFrame, t: schema.Table, o: CheckOutcome, shown: int) -> str:
@@ -97,15 +136,24 @@ def _describe(frame: pl.DataFrame, t: schema.Table, o: CheckOutcome, shown: int)
     cols = keys + [c for c in o.check.columns if c not in keys]
     rows = frame[o.rows[:shown]].select(cols)
     lines = [
-        "  " + ", ".join(f"{c}={v}" for c, v in zip(cols, r)) + f": {o.check.reason}"
+        "  " + ", ".join(f"{c}={v}" for c, v in zip(cols, r, strict=True)) + f": {o.check.reason}"
         for r in rows.iter_rows()
     ]
-    return (f"{t.name}: {o.unexpected_count} of {o.element_count} rows break {o.check.name} "
-            f"(rule: {o.check.rule}); first:\n" + "\n".join(lines))
+    return (
+        f"{t.name}: {o.unexpected_count} of {o.element_count} rows break {o.check.name} "
+        f"(rule: {o.check.rule}); first:\n" + "\n".join(lines)
+    )
 
 
-def validate_plan(tables: dict[str, pl.DataFrame], lanes: pl.DataFrame, resources: pl.DataFrame | None = None,
-                  *, atol: float = 1e-6, rtol: float = 1e-9, shown: int = 5) -> pl.DataFrame:
+def validate_plan(
+    tables: dict[str, pl.DataFrame],
+    lanes: pl.DataFrame,
+    resources: pl.DataFrame | None = None,
+    *,
+    atol: float = 1e-6,
+    rtol: float = 1e-9,
+    shown: int = 5,
+) -> pl.DataFrame:
     """Check a plan's output contracts.
 
     Args:
@@ -125,26 +173,45 @@ def validate_plan(tables: dict[str, pl.DataFrame], lanes: pl.DataFrame, resource
         PlanContractError: A table or column is missing, or a rule is broken; the message lists each broken
             rule with its first offending rows, and ``error.results`` holds every result.
     """
-    inv_t, cap_t, ship_t, prod_t = (schema.PLAN_INVENTORY, schema.PLAN_CAPACITY, schema.PLAN_SHIPMENTS,
-                                    schema.PLAN_PRODUCTION)
+    inv_t, cap_t, ship_t, prod_t = (
+        schema.PLAN_INVENTORY,
+        schema.PLAN_CAPACITY,
+        schema.PLAN_SHIPMENTS,
+        schema.PLAN_PRODUCTION,
+    )
     work = [
-        (inv_t, _need(tables, inv_t, ("product_id", "site_id", "week", "opening", *_FLOWS, "closing")),
-         _inventory_checks(atol, rtol)),
-        (cap_t, _need(tables, cap_t, ("resource_id", "week", "hours_used", "hours_available")),
-         _capacity_checks(atol, rtol)),
-        (ship_t, _need(tables, ship_t, ("product_id", "from_site", "to_site", "week", "quantity")),
-         _shipment_checks(lanes, atol)),
+        (
+            inv_t,
+            _need(tables, inv_t, ("product_id", "site_id", "week", "opening", *_FLOWS, "closing")),
+            _inventory_checks(atol, rtol),
+        ),
+        (
+            cap_t,
+            _need(tables, cap_t, ("resource_id", "week", "hours_used", "hours_available")),
+            _capacity_checks(atol, rtol),
+        ),
+        (
+            ship_t,
+            _need(tables, ship_t, ("product_id", "from_site", "to_site", "week", "quantity")),
+            _shipment_checks(lanes, atol),
+        ),
     ]
     if resources is not None:
-        work.append((prod_t, _need(tables, prod_t, ("product_id", "resource_id", "site_id", "week")),
-                     _production_checks(resources)))
+        work.append(
+            (
+                prod_t,
+                _need(tables, prod_t, ("product_id", "resource_id", "site_id", "week")),
+                _production_checks(resources),
+            )
+        )
     validator = GxValidator("plan")
     results, failures = [], []
     for t, frame, checks in work:
         _, outcomes = validator.validate(t.name, frame, checks)
         for o in outcomes:
-            results.append((PLAN_ENTITY, f"{t.name}:{o.check.name}", o.success, o.element_count,
-                            o.unexpected_count))
+            results.append(
+                (PLAN_ENTITY, f"{t.name}:{o.check.name}", o.success, o.element_count, o.unexpected_count)
+            )
             if not o.success:
                 failures.append(_describe(frame, t, o, shown))
     table = pl.DataFrame(results, schema=RESULT_COLUMNS, orient="row")

@@ -18,7 +18,8 @@ import polars as pl
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.data_context.types.resource_identifiers import (
-    ExpectationSuiteIdentifier, ValidationResultIdentifier,
+    ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
 )
 
 from data_contracts.config import ContractOutcome
@@ -34,8 +35,12 @@ def _table(header: list[str], rows: list[tuple], right: set[int] = frozenset()) 
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     out = []
     for k, r in enumerate(cells):
-        out.append("  ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths)))
-                   .rstrip())
+        out.append(
+            "  ".join(
+                v.rjust(w) if i in right else v.ljust(w)
+                for i, (v, w) in enumerate(zip(r, widths, strict=True))
+            ).rstrip()
+        )
         if k == 0:
             out.append("  ".join("-" * w for w in widths))
     return out
@@ -64,21 +69,35 @@ def validation_report(outcome: ContractOutcome, rows_shown: int = 10, all_expect
     rows_in = {e: f.height for e, f in outcome.clean.items()}
     per_entity = (
         q.group_by("entity").agg(pl.struct("load_id", "source_row").n_unique().alias("rejected"))
-        if q.height else pl.DataFrame(schema={"entity": pl.String, "rejected": pl.UInt32})
+        if q.height
+        else pl.DataFrame(schema={"entity": pl.String, "rejected": pl.UInt32})
     )
     rej = dict(per_entity.iter_rows())
-    lines += _table(["entity", "clean", "quarantined", "share"],
-                    [(e, n, rej.get(e, 0), f"{rej.get(e, 0) / max(n + rej.get(e, 0), 1):.1%}")
-                     for e, n in rows_in.items()], right={1, 2, 3})
-    shown = res if all_expectations else res.filter(
-        ~pl.col("success") | pl.col("expectation").str.starts_with("extra_column_dropped"))
+    lines += _table(
+        ["entity", "clean", "quarantined", "share"],
+        [
+            (e, n, rej.get(e, 0), f"{rej.get(e, 0) / max(n + rej.get(e, 0), 1):.1%}")
+            for e, n in rows_in.items()
+        ],
+        right={1, 2, 3},
+    )
+    shown = (
+        res
+        if all_expectations
+        else res.filter(~pl.col("success") | pl.col("expectation").str.starts_with("extra_column_dropped"))
+    )
     lines += ["", "Expectations" + ("" if all_expectations else " failed (and notes)") + ":"]
     if shown.height:
-        lines += _table(["entity", "expectation", "rows", "broken", "status"],
-                        [(e, x, n, u, "ok" if s else "FAILED")
-                         for e, x, s, n, u in shown.select("entity", "expectation", "success", "element_count",
-                                                           "unexpected_count").iter_rows()],
-                        right={2, 3})
+        lines += _table(
+            ["entity", "expectation", "rows", "broken", "status"],
+            [
+                (e, x, n, u, "ok" if s else "FAILED")
+                for e, x, s, n, u in shown.select(
+                    "entity", "expectation", "success", "element_count", "unexpected_count"
+                ).iter_rows()
+            ],
+            right={2, 3},
+        )
     else:
         lines.append("  none: every expectation passed")
     if q.height:
@@ -87,16 +106,22 @@ def validation_report(outcome: ContractOutcome, rows_shown: int = 10, all_expect
         lines += _table(["entity", "rule", "rows"], list(by_rule.iter_rows()), right={2})
         first = q.sort("entity", "source_row").head(rows_shown)
         lines += ["", f"First offending rows ({min(rows_shown, q.height)} of {q.height}):"]
-        lines += [f"  {PurePath(f).name} row {r} [{rule}]: {why}"
-                  for f, r, rule, why in first.select("source_file", "source_row", "rule", "reason").iter_rows()]
+        lines += [
+            f"  {PurePath(f).name} row {r} [{rule}]: {why}"
+            for f, r, rule, why in first.select("source_file", "source_row", "rule", "reason").iter_rows()
+        ]
     if warn.height:
         lines += ["", "Warnings:"]
         lines += [f"  {e} [{rule}] {key}: {why}" for e, rule, key, why in warn.iter_rows()]
     return "\n".join(lines)
 
 
-def write_data_docs(validations: ContractOutcome | Mapping[str, Any], out_dir: Path | str,
-                    run_name: str = "plantwin", run_time: dt.datetime | None = None) -> Path:
+def write_data_docs(
+    validations: ContractOutcome | Mapping[str, Any],
+    out_dir: Path | str,
+    run_name: str = "plantwin",
+    run_time: dt.datetime | None = None,
+) -> Path:
     """Write GX Data Docs (static HTML) for a run's validation results.
 
     Args:
@@ -114,15 +139,21 @@ def write_data_docs(validations: ContractOutcome | Mapping[str, Any], out_dir: P
     out.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    context.add_data_docs_site(DOCS_SITE, {
-        "class_name": "SiteBuilder",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(out)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    })
-    run_id = RunIdentifier(run_name=run_name, run_time=run_time or dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    context.add_data_docs_site(
+        DOCS_SITE,
+        {
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(out)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    run_id = RunIdentifier(
+        run_name=run_name, run_time=run_time or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    )
     for name, result in results.items():
         key = ValidationResultIdentifier(
-            expectation_suite_identifier=ExpectationSuiteIdentifier(name=name), run_id=run_id,
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=name),
+            run_id=run_id,
             batch_identifier=name,
         )
         context.validation_results_store.set(key, result)

@@ -139,18 +139,26 @@ def _max_date(run_date: date, config: ContractConfig) -> date:
         return run_date.replace(year=run_date.year + config.max_years_ahead, day=28)
 
 
-def _flag(name: str, rule: str, columns: tuple[str, ...], expr: pl.Expr, reason: str,
-          unless: tuple[str, ...] = ()) -> Check:
+def _flag(
+    name: str, rule: str, columns: tuple[str, ...], expr: pl.Expr, reason: str, unless: tuple[str, ...] = ()
+) -> Check:
     """A check on a helper boolean column computed in polars: rows where ``expr`` is true break it."""
     col = f"__{name}"
-    return Check(rule, columns, E.ExpectColumnValuesToBeInSet(column=col, value_set=[False]), reason,
-                 derive={col: expr.fill_null(False)}, unless=unless)
+    return Check(
+        rule,
+        columns,
+        E.ExpectColumnValuesToBeInSet(column=col, value_set=[False]),
+        reason,
+        derive={col: expr.fill_null(False)},
+        unless=unless,
+    )
 
 
 def _basic_checks(t: schema.Table) -> list[Check]:
     checks = [
         Check("not_null", (c,), E.ExpectColumnValuesToNotBeNull(column=c), "is empty", unless=("type",))
-        for c in t.columns if c not in t.nullable
+        for c in t.columns
+        if c not in t.nullable
     ]
     if len(t.key) == 1:
         exp = E.ExpectColumnValuesToBeUnique(column=t.key[0])
@@ -164,25 +172,49 @@ def _bound_checks(t: schema.Table, config: ContractConfig) -> list[Check]:
     e = t.name
     checks = []
     for c in (*QUANTITY_COLUMNS.get(e, ()), *_NON_NEGATIVE.get(e, ())):
-        checks.append(Check("non_negative", (c,), E.ExpectColumnValuesToBeBetween(column=c, min_value=0),
-                            "is negative"))
+        checks.append(
+            Check("non_negative", (c,), E.ExpectColumnValuesToBeBetween(column=c, min_value=0), "is negative")
+        )
     for c in QUANTITY_COLUMNS.get(e, ()):
-        checks.append(Check(
-            "max_quantity", (c,), E.ExpectColumnValuesToBeBetween(column=c, max_value=config.max_quantity),
-            f"exceeds the sanity bound of {config.max_quantity:,.0f} units",
-        ))
+        checks.append(
+            Check(
+                "max_quantity",
+                (c,),
+                E.ExpectColumnValuesToBeBetween(column=c, max_value=config.max_quantity),
+                f"exceeds the sanity bound of {config.max_quantity:,.0f} units",
+            )
+        )
     for c in _POSITIVE.get(e, ()):
-        checks.append(Check("positive", (c,),
-                            E.ExpectColumnValuesToBeBetween(column=c, min_value=0, strict_min=True),
-                            "is not positive"))
+        checks.append(
+            Check(
+                "positive",
+                (c,),
+                E.ExpectColumnValuesToBeBetween(column=c, min_value=0, strict_min=True),
+                "is not positive",
+            )
+        )
     for (ent, c), (lo, hi, smin, smax, words) in _RANGES.items():
         if ent == e:
-            checks.append(Check("range", (c,), E.ExpectColumnValuesToBeBetween(
-                column=c, min_value=lo, max_value=hi, strict_min=smin, strict_max=smax), f"is not {words}"))
+            checks.append(
+                Check(
+                    "range",
+                    (c,),
+                    E.ExpectColumnValuesToBeBetween(
+                        column=c, min_value=lo, max_value=hi, strict_min=smin, strict_max=smax
+                    ),
+                    f"is not {words}",
+                )
+            )
     for (ent, c), values in ALLOWED_VALUES.items():
         if ent == e:
-            checks.append(Check("allowed_values", (c,), E.ExpectColumnValuesToBeInSet(
-                column=c, value_set=list(values)), f"is not one of {', '.join(values)}"))
+            checks.append(
+                Check(
+                    "allowed_values",
+                    (c,),
+                    E.ExpectColumnValuesToBeInSet(column=c, value_set=list(values)),
+                    f"is not one of {', '.join(values)}",
+                )
+            )
     return checks
 
 
@@ -198,14 +230,28 @@ def _reference_checks(t: schema.Table, refs: dict[str, pl.DataFrame]) -> list[Ch
         if ent != t.name:
             continue
         values = refs[ref_entity].get_column(ref_col).unique()
-        checks.append(_flag(f"unknown_{c}", rule, (c,), _not_in(c, values),
-                            f"is not a valid {ref_entity} {ref_col} (unknown, or rejected in {ref_entity})"))
+        checks.append(
+            _flag(
+                f"unknown_{c}",
+                rule,
+                (c,),
+                _not_in(c, values),
+                f"is not a valid {ref_entity} {ref_col} (unknown, or rejected in {ref_entity})",
+            )
+        )
     if t.name == schema.RESOURCES.name:
         sites = refs[schema.SITES.name]
         plants = sites.filter(pl.col("site_type") == "plant").get_column("site_id")
-        checks.append(_flag("not_at_plant", "resource_at_plant", ("site_id",), _not_in("site_id", plants),
-                            "is not a plant: production resources must sit at a plant",
-                            unless=("known_site",)))
+        checks.append(
+            _flag(
+                "not_at_plant",
+                "resource_at_plant",
+                ("site_id",),
+                _not_in("site_id", plants),
+                "is not a plant: production resources must sit at a plant",
+                unless=("known_site",),
+            )
+        )
     return checks
 
 
@@ -218,47 +264,91 @@ def _date_checks(t: schema.Table, run_date: date, config: ContractConfig) -> lis
             continue
         past = c in _PAST_DATES.get(e, ())
         hi = run_date if past else latest
-        words = (f"is before {config.min_date} or after the run date {run_date}" if past
-                 else f"is outside the plausible range {config.min_date} … {hi}")
-        checks.append(Check(
-            "date_range", (c,),
-            E.ExpectColumnValuesToBeBetween(column=c, min_value=_dt(config.min_date), max_value=_dt(hi)),
-            words,
-        ))
+        words = (
+            f"is before {config.min_date} or after the run date {run_date}"
+            if past
+            else f"is outside the plausible range {config.min_date} … {hi}"
+        )
+        checks.append(
+            Check(
+                "date_range",
+                (c,),
+                E.ExpectColumnValuesToBeBetween(column=c, min_value=_dt(config.min_date), max_value=_dt(hi)),
+                words,
+            )
+        )
     for c in _WEEK_COLUMNS.get(e, ()):
-        checks.append(_flag(f"not_monday_{c}", "week_is_monday", (c,), pl.col(c).dt.weekday() != 1,
-                            "is not a Monday (weeks are identified by their Monday)", unless=("type",)))
+        checks.append(
+            _flag(
+                f"not_monday_{c}",
+                "week_is_monday",
+                (c,),
+                pl.col(c).dt.weekday() != 1,
+                "is not a Monday (weeks are identified by their Monday)",
+                unless=("type",),
+            )
+        )
     if e == schema.INVENTORY.name:
-        checks.append(Check(
-            "not_expired", ("expiry_date", "as_of_date"),
-            E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="expiry_date", column_B="as_of_date",
-                                                      ignore_row_if="either_value_is_missing"),
-            "is already expired at the as-of date",
-        ))
+        checks.append(
+            Check(
+                "not_expired",
+                ("expiry_date", "as_of_date"),
+                E.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A="expiry_date", column_B="as_of_date", ignore_row_if="either_value_is_missing"
+                ),
+                "is already expired at the as-of date",
+            )
+        )
     if e == schema.BATCHES.name:
-        checks.append(Check(
-            "date_order", ("release_date", "start_date"),
-            E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="release_date", column_B="start_date",
-                                                      or_equal=True, ignore_row_if="either_value_is_missing"),
-            "is released before it started",
-        ))
+        checks.append(
+            Check(
+                "date_order",
+                ("release_date", "start_date"),
+                E.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A="release_date",
+                    column_B="start_date",
+                    or_equal=True,
+                    ignore_row_if="either_value_is_missing",
+                ),
+                "is released before it started",
+            )
+        )
     return checks
 
 
 def _lane_checks(t: schema.Table, zero_lead_cycle: pl.Expr | None) -> list[Check]:
     if t.name != schema.LANES.name:
         return []
-    checks = [_flag("self_loop", "lane_self_loop", ("from_site", "to_site"),
-                    pl.col("from_site") == pl.col("to_site"), "is a lane from a site to itself")]
+    checks = [
+        _flag(
+            "self_loop",
+            "lane_self_loop",
+            ("from_site", "to_site"),
+            pl.col("from_site") == pl.col("to_site"),
+            "is a lane from a site to itself",
+        )
+    ]
     if zero_lead_cycle is not None:
-        checks.append(_flag("zero_lead_cycle", "zero_lead_cycle", ("from_site", "to_site", "lead_time_weeks"),
-                            zero_lead_cycle, "lies on a cycle of lanes with zero lead time",
-                            unless=("lane_self_loop",)))
+        checks.append(
+            _flag(
+                "zero_lead_cycle",
+                "zero_lead_cycle",
+                ("from_site", "to_site", "lead_time_weeks"),
+                zero_lead_cycle,
+                "lies on a cycle of lanes with zero lead time",
+                unless=("lane_self_loop",),
+            )
+        )
     return checks
 
 
-def entity_checks(t: schema.Table, refs: dict[str, pl.DataFrame], run_date: date, config: ContractConfig,
-                  zero_lead_cycle: pl.Expr | None = None) -> list[Check]:
+def entity_checks(
+    t: schema.Table,
+    refs: dict[str, pl.DataFrame],
+    run_date: date,
+    config: ContractConfig,
+    zero_lead_cycle: pl.Expr | None = None,
+) -> list[Check]:
     """Every row-level check of entity ``t``.
 
     Args:

@@ -569,9 +569,112 @@ OUTPUT_TABLES: tuple[Table, ...] = (
 )
 PLAN_TABLES = tuple(t.name for t in OUTPUT_TABLES if t.name.startswith("plan_"))
 
+# --------------------------------------------------------------------------------------------------
+# Process learning and the digital twin (Monte Carlo replay of a stored plan)
+# --------------------------------------------------------------------------------------------------
+PROCESS_ESTIMATES = _t(
+    "process_estimates",
+    "Per run and routing: what the batch records say about yield, QC failures and release time, beside "
+    "the routing's values (shrunk toward them when batches are few).",
+    ("run_id", "product_id", "resource_id"),
+    [
+        ("run_id", Str, "Run."),
+        ("product_id", Str, "Product."),
+        ("resource_id", Str, "Resource."),
+        ("batches", I64, "Decided batches (QC passed or failed) the estimate uses (the most recent ones)."),
+        ("failed_batches", I64, "Of those, batches that failed QC."),
+        ("routing_yield", F64, "Yield in the routing (master data)."),
+        ("learned_yield", F64, "Yield of passed batches (actual / planned), shrunk toward the routing's."),
+        ("yield_sd", F64, "Batch-to-batch standard deviation of the yield."),
+        ("learned_failure_rate", F64, "Share of batches failing QC, shrunk toward the pooled rate of all "
+                                      "routings."),
+        ("failure_rate_sd", F64, "Posterior standard deviation of the failure rate."),
+        ("routing_release_weeks", I64, "Release weeks in the routing (master data)."),
+        ("learned_release_weeks", F64, "Mean weeks from start to release, shrunk toward the routing's."),
+        ("release_weeks_sd", F64, "Batch-to-batch standard deviation of the weeks to release."),
+        ("effective_yield", F64, "learned_yield × (1 − learned_failure_rate): good units per unit started."),
+        ("effective_release_weeks", I64, "learned_release_weeks rounded up."),
+        ("applied", Bool, "Whether the run's plan used the effective values instead of the routing's."),
+        ("prior_batches", F64, "Weight of the routing's values (and the pooled failure rate), in batches."),
+        ("last_batch_start", Date, "Start date of the newest batch used; null = no batches."),
+    ],
+    nullable=("last_batch_start",),
+)
+
+TWIN_SUMMARY = _t(
+    "twin_summary",
+    "A twin replay of a run's plan: each figure's distribution over the sample paths beside the plan's "
+    "value.",
+    ("run_id", "twin_id", "metric"),
+    [
+        ("run_id", Str, "Run whose plan was replayed."),
+        ("twin_id", Str, "Twin replay."),
+        ("scenario", Str, "Scenario of the run."),
+        ("metric", Str, "fill_rate_units, stockout_weeks, short_units, expired_units, expiry_cost, "
+                        "ending_stock_units or ending_stock_value."),
+        ("unit", Str, "Unit of the figure (share, weeks, units, currency)."),
+        ("plan_value", F64, "The plan's own value of the figure."),
+        ("mean", F64, "Mean over the paths."),
+        ("p05", F64, "5th percentile over the paths."),
+        ("p50", F64, "Median over the paths."),
+        ("p95", F64, "95th percentile over the paths."),
+        ("paths", I64, "Sample paths simulated."),
+        ("seed", I64, "Random seed."),
+        ("created_at", Ts, "When the replay ran (UTC)."),
+    ],
+    nullable=("plan_value", "mean", "p05", "p50", "p95"),
+)
+
+TWIN_RISK = _t(
+    "twin_risk",
+    "A twin replay's risk per product × demand site: shortage probability, short units, service "
+    "achieved.",
+    ("run_id", "twin_id", "product_id", "site_id"),
+    [
+        ("run_id", Str, "Run whose plan was replayed."),
+        ("twin_id", Str, "Twin replay."),
+        ("product_id", Str, "Product."),
+        ("site_id", Str, "Demand site (DC)."),
+        ("shortage_probability", F64, "Share of paths with a shortage in any week of the horizon."),
+        ("expected_short_units", F64, "Mean over paths of demand units not served in the week requested."),
+        ("expected_demand", F64, "Mean over paths of the demand over the horizon."),
+        ("fill_rate", F64, "Mean over paths of units served on time over demand (null without demand)."),
+        ("service_level_achieved", F64, "Share of path-weeks with demand whose demand was served in full."),
+        ("service_level_target", F64, "The product's target service level."),
+        ("meets_target", Bool, "service_level_achieved >= service_level_target."),
+        ("weeks_at_risk", I64, "Weeks whose shortage probability exceeds 1 − target."),
+        ("first_week_at_risk", Date, "First of those weeks; null = none."),
+        ("at_risk_weeks", Str, "Those weeks as ISO weeks (2025-W07), comma-separated; empty = none."),
+    ],
+    nullable=("fill_rate", "service_level_achieved", "first_week_at_risk"),
+)
+
+TWIN_STOCK_FAN = _t(
+    "twin_stock_fan",
+    "A twin replay's projected closing stock per product × site × week: percentiles over the paths.",
+    ("run_id", "twin_id", "product_id", "site_id", "week"),
+    [
+        ("run_id", Str, "Run whose plan was replayed."),
+        ("twin_id", Str, "Twin replay."),
+        ("product_id", Str, "Product."),
+        ("site_id", Str, "Site."),
+        ("week", Date, "Week."),
+        ("p05", F64, "5th percentile of closing stock."),
+        ("p25", F64, "25th percentile of closing stock."),
+        ("p50", F64, "Median closing stock."),
+        ("p75", F64, "75th percentile of closing stock."),
+        ("p95", F64, "95th percentile of closing stock."),
+        ("plan_closing", F64, "The plan's closing stock (null where the plan has no row)."),
+    ],
+    nullable=("plan_closing",),
+)
+
+TWIN_TABLES: tuple[Table, ...] = (PROCESS_ESTIMATES, TWIN_SUMMARY, TWIN_RISK, TWIN_STOCK_FAN)
+
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (*INPUT_ENTITIES, LOADS, RUNS, QUARANTINE, CONTRACT_RESULTS, *OUTPUT_TABLES)
+    for t in (*INPUT_ENTITIES, LOADS, RUNS, QUARANTINE, CONTRACT_RESULTS, *OUTPUT_TABLES,
+              *TWIN_TABLES)
 }
 
 

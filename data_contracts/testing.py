@@ -11,7 +11,9 @@ from data_contracts import schema
 __all__ = ["as_raw", "all_as_raw", "tiny_inputs", "TINY_RUN_DATE"]
 
 
-def as_raw(frame: pl.DataFrame, entity: str, load_id: str = "ld-test", source_file: str | None = None) -> pl.DataFrame:
+def as_raw(
+    frame: pl.DataFrame, entity: str, load_id: str = "ld-test", source_file: str | None = None
+) -> pl.DataFrame:
     """``frame`` as the warehouse stores it raw: every column as text (null stays null), plus metadata.
 
     Args:
@@ -25,8 +27,10 @@ def as_raw(frame: pl.DataFrame, entity: str, load_id: str = "ld-test", source_fi
         Text frame with ``_load_id``, ``_source_file`` and ``_source_row`` (1 = first data row).
     """
     text = frame.select(
-        pl.col(c).dt.strftime("%Y-%m-%d") if frame.schema[c] == pl.Date
-        else pl.col(c).cast(pl.String).str.to_lowercase() if frame.schema[c] == pl.Boolean
+        pl.col(c).dt.strftime("%Y-%m-%d")
+        if frame.schema[c] == pl.Date
+        else pl.col(c).cast(pl.String).str.to_lowercase()
+        if frame.schema[c] == pl.Boolean
         else pl.col(c).cast(pl.String)
         for c in frame.columns
     )
@@ -58,38 +62,66 @@ def tiny_inputs() -> dict[str, pl.DataFrame]:
     """
     d = date
     return {
-        schema.PRODUCTS.name: _frame(schema.PRODUCTS, [
-            ("P1", "Vax A", "vaccines", "doses", 52, 2.0, 0.1, 50.0, 1, 0.95),
-            ("P2", "Mab B", "monoclonals", "vials", None, 100.0, 1.0, 500.0, 2, 0.9),
-            ("P3", "Vax C", "vaccines", "doses", 26, 1.5, 0.05, 20.0, 3, 0.8),
-        ]),
-        schema.SITES.name: _frame(schema.SITES, [
-            ("PL1", "Plant 1", "plant", "EU"), ("DC1", "DC North", "dc", "EU"), ("DC2", "DC South", "dc", "EU"),
-        ]),
-        schema.RESOURCES.name: _frame(schema.RESOURCES, [
-            ("R1", "PL1", "Bioreactor 1", 120.0), ("R2", "PL1", "Filling 1", 100.0),
-        ]),
-        schema.ROUTINGS.name: _frame(schema.ROUTINGS, [
-            ("P1", "R1", 0.01, 0.9, 1.0, 2, None, None),
-            ("P2", "R1", 0.1, 0.8, 20.0, 3, 100.0, 500.0),
-            ("P3", "R2", 0.02, 1.0, 0.5, 1, None, None),
-        ]),
-        schema.LANES.name: _frame(schema.LANES, [
-            ("PL1", "DC1", 1, 0.2, None), ("PL1", "DC2", 2, 0.3, 10000.0),
-        ]),
-        schema.ORDERS.name: _frame(schema.ORDERS, [
-            ("O1", d(2026, 1, 5), d(2026, 2, 2), "P1", "DC1", 100.0, "open"),
-            ("O2", d(2026, 1, 6), d(2026, 2, 9), "P2", "DC2", 10.0, "shipped"),
-            ("O3", d(2026, 1, 7), d(2026, 2, 9), "P3", "DC1", 50.0, "cancelled"),
-            ("O4", d(2026, 1, 8), d(2026, 2, 16), "P1", "DC2", 70.0, "open"),
-        ]),
-        schema.INVENTORY.name: _frame(schema.INVENTORY, [
-            (d(2026, 3, 1), "P1", "DC1", "L1", 500.0, d(2027, 1, 1), "released"),
-            (d(2026, 3, 1), "P2", "PL1", "L2", 20.0, None, "quarantine"),
-        ]),
+        schema.PRODUCTS.name: _frame(
+            schema.PRODUCTS,
+            [
+                ("P1", "Vax A", "vaccines", "doses", 52, 2.0, 0.1, 50.0, 1, 0.95),
+                ("P2", "Mab B", "monoclonals", "vials", None, 100.0, 1.0, 500.0, 2, 0.9),
+                ("P3", "Vax C", "vaccines", "doses", 26, 1.5, 0.05, 20.0, 3, 0.8),
+            ],
+        ),
+        schema.SITES.name: _frame(
+            schema.SITES,
+            [
+                ("PL1", "Plant 1", "plant", "EU"),
+                ("DC1", "DC North", "dc", "EU"),
+                ("DC2", "DC South", "dc", "EU"),
+            ],
+        ),
+        schema.RESOURCES.name: _frame(
+            schema.RESOURCES,
+            [
+                ("R1", "PL1", "Bioreactor 1", 120.0),
+                ("R2", "PL1", "Filling 1", 100.0),
+            ],
+        ),
+        schema.ROUTINGS.name: _frame(
+            schema.ROUTINGS,
+            [
+                ("P1", "R1", 0.01, 0.9, 1.0, 2, None, None),
+                ("P2", "R1", 0.1, 0.8, 20.0, 3, 100.0, 500.0),
+                ("P3", "R2", 0.02, 1.0, 0.5, 1, None, None),
+            ],
+        ),
+        schema.LANES.name: _frame(
+            schema.LANES,
+            [
+                ("PL1", "DC1", 1, 0.2, None),
+                ("PL1", "DC2", 2, 0.3, 10000.0),
+            ],
+        ),
+        schema.ORDERS.name: _frame(
+            schema.ORDERS,
+            [
+                ("O1", d(2026, 1, 5), d(2026, 2, 2), "P1", "DC1", 100.0, "open"),
+                ("O2", d(2026, 1, 6), d(2026, 2, 9), "P2", "DC2", 10.0, "shipped"),
+                ("O3", d(2026, 1, 7), d(2026, 2, 9), "P3", "DC1", 50.0, "cancelled"),
+                ("O4", d(2026, 1, 8), d(2026, 2, 16), "P1", "DC2", 70.0, "open"),
+            ],
+        ),
+        schema.INVENTORY.name: _frame(
+            schema.INVENTORY,
+            [
+                (d(2026, 3, 1), "P1", "DC1", "L1", 500.0, d(2027, 1, 1), "released"),
+                (d(2026, 3, 1), "P2", "PL1", "L2", 20.0, None, "quarantine"),
+            ],
+        ),
         schema.RECEIPTS.name: _frame(schema.RECEIPTS, [("P1", "PL1", d(2026, 3, 9), 1000.0, "production")]),
         schema.CALENDAR.name: _frame(schema.CALENDAR, [("R1", d(2026, 3, 9), 0.0)]),
-        schema.BATCHES.name: _frame(schema.BATCHES, [
-            ("B1", "P1", "R1", d(2025, 10, 1), d(2025, 11, 1), 1000.0, 950.0, True),
-        ]),
+        schema.BATCHES.name: _frame(
+            schema.BATCHES,
+            [
+                ("B1", "P1", "R1", d(2025, 10, 1), d(2025, 11, 1), 1000.0, 950.0, True),
+            ],
+        ),
     }

@@ -22,13 +22,19 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import PurePath
+from typing import Any
 
 import polars as pl
 
 from data_contracts import schema
 from data_contracts.casting import TYPE_RULE, cast_frame, type_reason
 from data_contracts.config import (
-    QUARANTINE_COLUMNS, RESULT_COLUMNS, WARNING_SCHEMA, ContractConfig, ContractError, ContractOutcome,
+    QUARANTINE_COLUMNS,
+    RESULT_COLUMNS,
+    WARNING_SCHEMA,
+    ContractConfig,
+    ContractError,
+    ContractOutcome,
 )
 from data_contracts.gx_runner import CheckOutcome, GxValidator
 from data_contracts.network import demand_reachability, zero_lead_cycle_flags
@@ -37,8 +43,13 @@ from data_contracts.rules import Check, E, entity_checks
 __all__ = ["validate_inputs", "MASTER_ENTITIES", "NETWORK"]
 
 #: Entities that must have rows.
-MASTER_ENTITIES = (schema.PRODUCTS.name, schema.SITES.name, schema.RESOURCES.name, schema.ROUTINGS.name,
-                   schema.LANES.name)
+MASTER_ENTITIES = (
+    schema.PRODUCTS.name,
+    schema.SITES.name,
+    schema.RESOURCES.name,
+    schema.ROUTINGS.name,
+    schema.LANES.name,
+)
 #: Entity name of the cross-entity network checks in results and warnings.
 NETWORK = "network"
 
@@ -57,8 +68,10 @@ def _file_label(frame: pl.DataFrame, entity: str) -> str:
 
 def _structure_errors(raw: dict[str, pl.DataFrame]) -> list[str]:
     known = {t.name for t in schema.INPUT_ENTITIES}
-    errors = [f"{name}: not an input entity; known: {', '.join(sorted(known))} (rule: known_entities)"
-              for name in sorted(set(raw) - known)]
+    errors = [
+        f"{name}: not an input entity; known: {', '.join(sorted(known))} (rule: known_entities)"
+        for name in sorted(set(raw) - known)
+    ]
     for t in schema.INPUT_ENTITIES:
         frame = raw.get(t.name)
         if frame is None:
@@ -70,8 +83,10 @@ def _structure_errors(raw: dict[str, pl.DataFrame]) -> list[str]:
             if c not in frame.columns:
                 errors.append(f"{label}: missing column {c!r} (rule: required_columns)")
             elif c not in t.nullable and frame.height and frame.get_column(c).null_count() == frame.height:
-                errors.append(f"{label}: missing column {c!r}: empty in all {frame.height} rows "
-                              f"(rule: required_columns)")
+                errors.append(
+                    f"{label}: missing column {c!r}: empty in all {frame.height} rows "
+                    f"(rule: required_columns)"
+                )
         if t.name in MASTER_ENTITIES and frame.height == 0:
             errors.append(f"{label}: master data {t.name} has no rows (rule: master_data_not_empty)")
     return errors
@@ -98,12 +113,21 @@ def _prepare(frame: pl.DataFrame, t: schema.Table) -> pl.DataFrame:
             expr = expr.fill_null(str(t.defaults[c]))
         cols.append(expr)
     meta = [
-        (pl.col(schema.LOAD_ID).cast(pl.String) if schema.LOAD_ID in frame.columns
-         else pl.lit(None, pl.String)).alias("load_id"),
-        (pl.col(schema.SOURCE_FILE).cast(pl.String) if schema.SOURCE_FILE in frame.columns
-         else pl.lit(t.name)).alias("source_file"),
-        (pl.col(schema.SOURCE_ROW).cast(pl.Int64) if schema.SOURCE_ROW in frame.columns
-         else pl.int_range(1, n + 1, dtype=pl.Int64)).alias("source_row"),
+        (
+            pl.col(schema.LOAD_ID).cast(pl.String)
+            if schema.LOAD_ID in frame.columns
+            else pl.lit(None, pl.String)
+        ).alias("load_id"),
+        (
+            pl.col(schema.SOURCE_FILE).cast(pl.String)
+            if schema.SOURCE_FILE in frame.columns
+            else pl.lit(t.name)
+        ).alias("source_file"),
+        (
+            pl.col(schema.SOURCE_ROW).cast(pl.Int64)
+            if schema.SOURCE_ROW in frame.columns
+            else pl.int_range(1, n + 1, dtype=pl.Int64)
+        ).alias("source_row"),
     ]
     return frame.select(*cols, *meta).with_row_index(_IDX).with_columns(pl.col(_IDX).cast(pl.Int64))
 
@@ -111,8 +135,12 @@ def _prepare(frame: pl.DataFrame, t: schema.Table) -> pl.DataFrame:
 def _shown(columns: tuple[str, ...]) -> pl.Expr:
     """'col 'value'' for each column, as one string (raw values, as in the file)."""
     parts = [
-        pl.concat_str(pl.lit(f"{c} "), pl.when(pl.col(c).is_null()).then(pl.lit("(empty)"))
-                      .otherwise(pl.concat_str(pl.lit("'"), pl.col(c), pl.lit("'"))))
+        pl.concat_str(
+            pl.lit(f"{c} "),
+            pl.when(pl.col(c).is_null())
+            .then(pl.lit("(empty)"))
+            .otherwise(pl.concat_str(pl.lit("'"), pl.col(c), pl.lit("'"))),
+        )
         for c in columns
     ]
     return pl.concat_str(parts, separator=", ")
@@ -121,7 +149,9 @@ def _shown(columns: tuple[str, ...]) -> pl.Expr:
 def _type_hits(text: pl.DataFrame, failed: pl.DataFrame, t: schema.Table) -> pl.DataFrame:
     parts = [
         text.filter(failed.get_column(c)).select(
-            _IDX, pl.lit(TYPE_RULE).alias("rule"), pl.lit(c).alias("column"),
+            _IDX,
+            pl.lit(TYPE_RULE).alias("rule"),
+            pl.lit(c).alias("column"),
             pl.concat_str(_shown((c,)), pl.lit(f" is not {type_reason(t.columns[c])}")).alias("reason"),
         )
         for c in failed.columns
@@ -134,10 +164,17 @@ def _check_hits(text: pl.DataFrame, outcomes: list[CheckOutcome], type_hits: pl.
     raw_hits: list[tuple[Check, pl.DataFrame]] = []
     for o in outcomes:
         rows = text.filter(pl.col(_IDX).is_in(o.rows)) if o.rows else text.clear()
-        raw_hits.append((o.check, rows.select(
-            _IDX, pl.lit(o.check.rule).alias("rule"), pl.lit(o.check.columns[0]).alias("column"),
-            pl.concat_str(_shown(o.check.columns), pl.lit(" " + o.check.reason)).alias("reason"),
-        )))
+        raw_hits.append(
+            (
+                o.check,
+                rows.select(
+                    _IDX,
+                    pl.lit(o.check.rule).alias("rule"),
+                    pl.lit(o.check.columns[0]).alias("column"),
+                    pl.concat_str(_shown(o.check.columns), pl.lit(" " + o.check.reason)).alias("reason"),
+                ),
+            )
+        )
     everything = pl.concat([type_hits, *(h for _, h in raw_hits)])
     kept = [type_hits]
     for check, hits in raw_hits:
@@ -149,24 +186,25 @@ def _check_hits(text: pl.DataFrame, outcomes: list[CheckOutcome], type_hits: pl.
     return pl.concat(kept)
 
 
-def _results(entity: str, n: int, failed: pl.DataFrame, outcomes: list[CheckOutcome],
-             extra: list[str]) -> pl.DataFrame:
+def _results(
+    entity: str, n: int, failed: pl.DataFrame, outcomes: list[CheckOutcome], extra: list[str]
+) -> pl.DataFrame:
     rows = [(f"extra_column_dropped({c})", True, n, 0) for c in extra]
-    rows += [(f"{TYPE_RULE}({c})", int(failed.get_column(c).sum()) == 0, n, int(failed.get_column(c).sum()))
-             for c in failed.columns]
+    rows += [
+        (f"{TYPE_RULE}({c})", int(failed.get_column(c).sum()) == 0, n, int(failed.get_column(c).sum()))
+        for c in failed.columns
+    ]
     rows += [(o.check.name, o.success, o.element_count, o.unexpected_count) for o in outcomes]
-    return pl.DataFrame(
-        [(entity, *r) for r in rows], schema=RESULT_COLUMNS, orient="row"
-    )
+    return pl.DataFrame([(entity, *r) for r in rows], schema=RESULT_COLUMNS, orient="row")
 
 
 def _quarantine(entity: str, text: pl.DataFrame, hits: pl.DataFrame, t: schema.Table) -> pl.DataFrame:
-    per_rule = (
-        hits.group_by(_IDX, "rule", maintain_order=True)
-        .agg(pl.col("reason").str.join("; "))
-    )
+    per_rule = hits.group_by(_IDX, "rule", maintain_order=True).agg(pl.col("reason").str.join("; "))
     rows = text.filter(pl.col(_IDX).is_in(per_rule.get_column(_IDX).implode())).select(
-        _IDX, "load_id", "source_file", "source_row",
+        _IDX,
+        "load_id",
+        "source_file",
+        "source_row",
         pl.struct(t.column_names).struct.json_encode().alias("row_values"),
     )
     return (
@@ -178,40 +216,70 @@ def _quarantine(entity: str, text: pl.DataFrame, hits: pl.DataFrame, t: schema.T
     )
 
 
-def _threshold_error(entity: str, label: str, n: int, quarantine: pl.DataFrame, limit: float,
-                     shown: int) -> str | None:
-    rejected = quarantine.select(pl.struct("load_id", "source_row").n_unique()).item() if quarantine.height else 0
+def _threshold_error(
+    entity: str, label: str, n: int, quarantine: pl.DataFrame, limit: float, shown: int
+) -> str | None:
+    rejected = (
+        quarantine.select(pl.struct("load_id", "source_row").n_unique()).item() if quarantine.height else 0
+    )
     if n == 0 or rejected / n <= limit:
         return None
     top = quarantine.group_by("rule").len().sort(["len", "rule"], descending=[True, False]).head(3)
     rules = ", ".join(f"{r} ({k} rows)" for r, k in top.iter_rows())
     first = quarantine.sort("source_row").head(shown)
-    lines = "\n".join(f"  {PurePath(f).name} row {r}: {why}"
-                      for f, r, why in first.select("source_file", "source_row", "reason").iter_rows())
-    return (f"{label}: {rejected} of {n} {entity} rows rejected ({rejected / n:.1%}), above the allowed "
-            f"{limit:.1%} (rule: max_reject_share); top rules: {rules}; first offending rows:\n{lines}")
+    lines = "\n".join(
+        f"  {PurePath(f).name} row {r}: {why}"
+        for f, r, why in first.select("source_file", "source_row", "reason").iter_rows()
+    )
+    return (
+        f"{label}: {rejected} of {n} {entity} rows rejected ({rejected / n:.1%}), above the allowed "
+        f"{limit:.1%} (rule: max_reject_share); top rules: {rules}; first offending rows:\n{lines}"
+    )
 
 
-def _network(clean: dict[str, pl.DataFrame], validator: GxValidator) -> tuple[pl.DataFrame, pl.DataFrame, object]:
-    reach = demand_reachability(clean[schema.ORDERS.name], clean[schema.ROUTINGS.name],
-                                clean[schema.RESOURCES.name], clean[schema.LANES.name])
-    check = Check("demand_reachable", ("product_id", "site_id"),
-                  E.ExpectColumnValuesToBeInSet(column="reachable", value_set=[True]),
-                  "has demand that no plant making the product reaches through lanes")
+def _network(
+    clean: dict[str, pl.DataFrame], validator: GxValidator
+) -> tuple[pl.DataFrame, pl.DataFrame, object]:
+    reach = demand_reachability(
+        clean[schema.ORDERS.name],
+        clean[schema.ROUTINGS.name],
+        clean[schema.RESOURCES.name],
+        clean[schema.LANES.name],
+    )
+    check = Check(
+        "demand_reachable",
+        ("product_id", "site_id"),
+        E.ExpectColumnValuesToBeInSet(column="reachable", value_set=[True]),
+        "has demand that no plant making the product reaches through lanes",
+    )
     validation, (o,) = validator.validate(NETWORK, reach, [check])
-    results = pl.DataFrame([(NETWORK, check.name, o.success, o.element_count, o.unexpected_count)],
-                           schema=RESULT_COLUMNS, orient="row")
-    warnings = reach.filter(~pl.col("reachable")).select(
-        pl.lit(NETWORK).alias("entity"), pl.lit(check.rule).alias("rule"),
-        pl.concat_str("product_id", pl.lit("|"), "site_id").alias("key"),
-        pl.format("demand for product {} at site {} ({} order lines) is reached by no lane path from a "
-                  "plant that makes it", "product_id", "site_id", "order_lines").alias("reason"),
-    ).cast(WARNING_SCHEMA)
+    results = pl.DataFrame(
+        [(NETWORK, check.name, o.success, o.element_count, o.unexpected_count)],
+        schema=RESULT_COLUMNS,
+        orient="row",
+    )
+    warnings = (
+        reach.filter(~pl.col("reachable"))
+        .select(
+            pl.lit(NETWORK).alias("entity"),
+            pl.lit(check.rule).alias("rule"),
+            pl.concat_str("product_id", pl.lit("|"), "site_id").alias("key"),
+            pl.format(
+                "demand for product {} at site {} ({} order lines) is reached by no lane path from a "
+                "plant that makes it",
+                "product_id",
+                "site_id",
+                "order_lines",
+            ).alias("reason"),
+        )
+        .cast(WARNING_SCHEMA)
+    )
     return results, warnings, validation
 
 
-def validate_inputs(raw: dict[str, pl.DataFrame], run_date: date,
-                    config: ContractConfig = ContractConfig()) -> ContractOutcome:
+def validate_inputs(
+    raw: dict[str, pl.DataFrame], run_date: date, config: ContractConfig = ContractConfig()
+) -> ContractOutcome:
     """Split a run's raw input rows into typed clean frames and quarantined rows.
 
     Args:
@@ -254,19 +322,29 @@ def validate_inputs(raw: dict[str, pl.DataFrame], run_date: date,
         quarantines.append(quarantine)
         results.append(_results(t.name, frame.height, failed, outcomes, _extra_columns(frame, t)))
         validations[t.name] = validation
-        message = _threshold_error(t.name, _file_label(frame, t.name), frame.height, quarantine,
-                                   config.reject_share_limit(t.name), config.failing_rows_shown)
+        message = _threshold_error(
+            t.name,
+            _file_label(frame, t.name),
+            frame.height,
+            quarantine,
+            config.reject_share_limit(t.name),
+            config.failing_rows_shown,
+        )
         if message:
-            error = ContractError(message)
-            error.outcome = _outcome(clean, quarantines, results, None, validations)
-            raise error
+            raise ContractError(message, _outcome(clean, quarantines, results, None, validations))
     net_results, warnings, net_validation = _network(clean, validator)
     results.append(net_results)
     validations[NETWORK] = net_validation
     return _outcome(clean, quarantines, results, warnings, validations)
 
 
-def _outcome(clean, quarantines, results, warnings, validations) -> ContractOutcome:
+def _outcome(
+    clean: dict[str, pl.DataFrame],
+    quarantines: list[pl.DataFrame],
+    results: list[pl.DataFrame],
+    warnings: pl.DataFrame | None,
+    validations: dict[str, Any],
+) -> ContractOutcome:
     return ContractOutcome(
         clean=dict(clean),
         quarantine=pl.concat([pl.DataFrame(schema=QUARANTINE_COLUMNS), *quarantines]),

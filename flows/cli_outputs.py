@@ -1,14 +1,125 @@
-"""Commands of plantwin's CLI for the outputs (registered on the main app by flows.cli)."""
+"""Commands of plantwin's CLI for the outputs (registered on the main app by flows.cli).
+
+``plantwin report`` renders a run's HTML report again; ``plantwin scenario run`` plans a what-if file on
+a base run; ``plantwin scenario compare`` prints two plans' differences and writes the comparison report;
+``plantwin views`` lists the analysts' views; ``plantwin dictionary`` writes the data dictionary.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 __all__ = ["register"]
 
+Warehouse = Annotated[Path, typer.Option("--warehouse", help="DuckDB warehouse (or published snapshot) file.")]
+
 
 def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
     """Add this module's commands to ``app``; ``friendly`` turns known errors into one-paragraph messages."""
+
+    @app.command("report")
+    @friendly
+    def report_cmd(
+        warehouse: Warehouse,
+        run: Annotated[str | None, typer.Option("--run", help="Run id; default: the latest plan of record.")] = None,
+        compare: Annotated[str | None, typer.Option(
+            "--compare", help="Run id or scenario to compare with (default: a scenario's base run).")] = None,
+    ) -> None:
+        """Render the HTML plan report of a run (again), beside the warehouse file."""
+        from flows.report import write_report
+
+        typer.echo(write_report(warehouse, run, compare_to=_resolve(warehouse, compare)))
+
+    scenario = typer.Typer(no_args_is_help=True, help="What-if scenarios on top of a base run.")
+    app.add_typer(scenario, name="scenario")
+
+    @scenario.command("run")
+    @friendly
+    def scenario_run_cmd(
+        file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+        warehouse: Warehouse,
+        base: Annotated[str | None, typer.Option("--base", help="Base run id; default: the latest plan of "
+                                                                "record.")] = None,
+        horizon: Annotated[int | None, typer.Option(help="Planning horizon in weeks; default: the base "
+                                                         "run's.")] = None,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log.")] = False,
+    ) -> None:
+        """Plan a scenario file's changes on a base run's inputs and forecast; store it as a run."""
+        from flows.scenario import load_scenario, scenario_parameters
+
+        params = scenario_parameters(warehouse, file, base, horizon)
+        load_scenario(params)  # refuse a bad file before Prefect starts
+        if not verbose:
+            os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+        from flows.report import report_path
+        from flows.report_compare import compare_runs, format_comparison
+        from flows.scenario import scenario_run
+        from flows.summary import run_summary
+
+        started = time.perf_counter()
+        run_id = scenario_run(params)
+        typer.echo(run_summary(warehouse, run_id))
+        with _read_only(warehouse) as con:
+            typer.echo(format_comparison(compare_runs(con, params.base_run_id, run_id)))
+        typer.echo(f"report: {report_path(warehouse, run_id)}")
+        typer.echo(f"finished in {time.perf_counter() - started:.1f} s")
+
+    @scenario.command("compare")
+    @friendly
+    def scenario_compare_cmd(
+        a: Annotated[str, typer.Argument(help="Run id or scenario name (A, e.g. base).")],
+        b: Annotated[str, typer.Argument(help="Run id or scenario name (B).")],
+        warehouse: Warehouse,
+        report: Annotated[bool, typer.Option(help="Also write B's report with the comparison section.")] = True,
+    ) -> None:
+        """Print the differences of plan B against plan A (cost, fill rate, shortages, stock, capacity)."""
+        from flows.report import write_report
+        from flows.report_compare import compare_runs, format_comparison, resolve_run
+
+        with _read_only(warehouse) as con:
+            run_a, run_b = resolve_run(con, a), resolve_run(con, b)
+            typer.echo(format_comparison(compare_runs(con, run_a, run_b)))
+        if report:
+            typer.echo(f"report: {write_report(warehouse, run_b, compare_to=run_a, latest=False)}")
+
+    @app.command("dictionary")
+    @friendly
+    def dictionary_cmd(
+        out: Annotated[Path, typer.Option("--out", help="Markdown file to write.")] = Path("docs/warehouse.md"),
+    ) -> None:
+        """Write the warehouse data dictionary (tables, columns, views, example queries) as Markdown."""
+        from warehouse.dictionary import write_dictionary
+
+        typer.echo(write_dictionary(out))
+
+
+def _resolve(warehouse: Path, ref: str | None) -> str | None:
+    if ref is None:
+        return None
+    from flows.report_compare import resolve_run
+
+    with _read_only(warehouse) as con:
+        return resolve_run(con, ref)
+
+
+@contextmanager
+def _read_only(path: Path) -> Iterator[Any]:
+    """A read-only DuckDB connection to the warehouse file."""
+    import duckdb
+
+    if not Path(path).exists():
+        from flows.settings import ParameterError
+
+        raise ParameterError(f"no warehouse file {path}")
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()

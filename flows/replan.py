@@ -9,7 +9,7 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.settings import ReplanParameters
-from flows.tasks import RunRecorder, open_replan, plan_supply, publish, reuse_base
+from flows.tasks import RunRecorder, open_replan, plan_supply, publish, publish_artifacts, reuse_base
 from warehouse.lock import warehouse_lock
 
 __all__ = ["replan"]
@@ -18,10 +18,11 @@ __all__ = ["replan"]
 @flow(name="replan", validate_parameters=True)
 def replan(params: ReplanParameters) -> str:
     """Re-plan on top of a base run (default: the latest successful one); all or nothing."""
-    with warehouse_lock(params.warehouse):
+    with warehouse_lock(params.warehouse, wait_seconds=params.lock_wait_seconds):
         run_id, run_date = open_replan(params)
         with RunRecorder(params, run_id) as stage:
             stage(reuse_base)
             stage(plan_supply, run_date)
         publish(params)
+    publish_artifacts(params, run_id)
     return run_id

@@ -38,6 +38,9 @@ class PlanningParameters(BaseModel):
         default_factory=dict, description="product_id → service level in (0, 1), overriding products.csv."
     )
     plan: PlanConfig = Field(default_factory=PlanConfig, description="Planning model and solver settings.")
+    lock_wait_seconds: float = Field(
+        600, ge=0, description="How long to wait for another run holding the warehouse before failing."
+    )
 
     @field_validator("service_level_overrides")
     @classmethod

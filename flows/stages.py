@@ -17,6 +17,8 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.config import ContractError
+from data_contracts.plan import validate_plan
+from data_contracts.report import write_data_docs
 from data_contracts.validate import validate_inputs
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
 from forecasting import forecast_demand, from_series, to_series, weekly_demand
@@ -25,9 +27,11 @@ from warehouse.db import open_warehouse
 from warehouse.sources import read_demand_file, read_folder
 
 __all__ = [
+    "check_parameters",
     "code_version",
     "commit",
     "fail",
+    "accuracy",
     "forecast",
     "ingest",
     "plan",
@@ -66,6 +70,19 @@ def monday(d: date) -> date:
 
 
 # ---------------------------------------------------------------------------------------------- stages
+def check_parameters(params: PlanningParameters, kind: str) -> None:
+    """Refuse parameters that cannot work, before any work is done.
+
+    Raises:
+        ParameterError: an unknown scenario for a run of the plan of record.
+    """
+    if kind in ("weekly_planning", "nightly_refresh") and params.scenario != "base":
+        raise ParameterError(
+            f"unknown scenario {params.scenario!r}: the {kind.replace('_', ' ')} run plans the base scenario; "
+            "what-if scenarios run with `plantwin scenario run FILE` on top of a base run."
+        )
+
+
 def ingest(params: RunParameters) -> dict[str, str]:
     """Land every input file's rows in the raw tables; returns entity → load id."""
     if params.source is not None:
@@ -149,10 +166,17 @@ def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_d
             wh.stage(run_id, schema.clean_table_name(entity), frame)
         wh.stage(run_id, schema.QUARANTINE.name, outcome.quarantine)
         wh.stage(run_id, schema.CONTRACT_RESULTS.name, outcome.results)
+    docs = write_data_docs(outcome, data_docs_dir(params.warehouse) / run_id, run_name=run_id)
     return {
         "clean_rows": {e: f.height for e, f in outcome.clean.items()},
         "quarantined_rows": outcome.quarantine.height,
+        "data_docs": str(docs),
     }
+
+
+def data_docs_dir(warehouse: Path) -> Path:
+    """Where Great Expectations Data Docs of each run are written: ``data-docs/<run_id>/`` beside the warehouse."""
+    return Path(warehouse).with_name("data-docs")
 
 
 def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, Any]:
@@ -166,6 +190,25 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
         wh.stage(run_id, schema.FORECAST_SERIES.name, from_series(result.series))
         wh.stage(run_id, schema.FORECAST_BACKTEST.name, from_series(result.backtest))
     return {"series": result.series.height, "models": _counts(result.series, "model")}
+
+
+def accuracy(params: RunParameters, run_id: str) -> dict[str, Any]:
+    """How past runs' forecasts did against the demand that has happened since (lag-k WAPE and bias)."""
+    from forecasting import forecast_accuracy
+
+    with open_warehouse(params.warehouse) as wh:
+        actuals = wh.staged(run_id, schema.DEMAND_HISTORY.name)
+        products = wh.staged(run_id, schema.clean_table_name(schema.PRODUCTS.name))
+        past = wh.con.execute(
+            f"""
+            SELECT f.run_id, r.run_date, f.product_id, f.site_id, f.week, f.mean
+            FROM {schema.FORECAST.name} f JOIN {schema.RUNS.name} r USING (run_id)
+            WHERE r.status = 'success'
+            """
+        ).pl()
+        table = forecast_accuracy(past, actuals, products)
+        wh.stage(run_id, schema.FORECAST_ACCURACY.name, table)
+    return {"rows": table.height, "past_runs": past["run_id"].n_unique()}
 
 
 def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, Any]:
@@ -196,6 +239,10 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
             f"the planning model was not solved to optimality: {result.solver_status} "
             f"(solver {result.solver}); no plan is published."
         )
+    # Output contracts: a plan that breaks balance, capacity or lanes is a bug and must never be published.
+    checks = validate_plan(result.tables, inputs[schema.LANES.name], inputs[schema.RESOURCES.name])
+    with open_warehouse(params.warehouse) as wh:
+        _append_stage(wh, run_id, schema.CONTRACT_RESULTS.name, checks)
     return {"solver_status": result.solver_status, "objective": result.objective,
             "solve_seconds": result.solve_seconds}
 
@@ -230,6 +277,12 @@ def _with_service_levels(products: pl.DataFrame, overrides: dict[str, float]) ->
         pl.col("product_id").replace_strict(overrides, default=pl.col("service_level"), return_dtype=pl.Float64)
         .alias("service_level")
     )
+
+
+def _append_stage(wh, run_id: str, name: str, frame: pl.DataFrame) -> None:
+    if name in wh.staged_names(run_id):
+        frame = pl.concat([wh.staged(run_id, name), frame], how="vertical_relaxed")
+    wh.stage(run_id, name, frame)
 
 
 def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:

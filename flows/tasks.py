@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import stages
 from flows.settings import PlanningParameters, ReplanParameters, RunParameters
+from flows.artifacts import publish_run_artifacts
 from warehouse.publish import publish_snapshot
 
 __all__ = [
@@ -27,7 +28,9 @@ __all__ = [
     "open_run",
     "plan_supply",
     "publish",
+    "publish_artifacts",
     "reuse_base",
+    "track_accuracy",
 ]
 
 _IO = dict(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE, persist_result=False)
@@ -70,9 +73,19 @@ def plan_supply(params: PlanningParameters, run_id: str, run_date: date) -> dict
     return stages.plan(params, run_id, run_date)
 
 
+@task(name="accuracy", **_PURE)
+def track_accuracy(params: RunParameters, run_id: str) -> dict:
+    return stages.accuracy(params, run_id)
+
+
 @task(name="publish", **_IO)
 def publish(params: PlanningParameters) -> str:
     return str(publish_snapshot(params.warehouse))
+
+
+@task(name="artifacts", **_IO)
+def publish_artifacts(params: PlanningParameters, run_id: str) -> dict[str, str]:
+    return publish_run_artifacts(params.warehouse, run_id)
 
 
 class RunRecorder:

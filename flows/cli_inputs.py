@@ -1,0 +1,119 @@
+"""``plantwin validate``: check inputs against the contracts without a warehouse and without planning.
+
+The inputs (``--input DIR`` or ``--source FILE``) are read exactly as a run reads them, turned into the
+raw frames a run hands to the contracts (through a throwaway in-memory warehouse) and validated. The
+command prints a report: entities with clean and quarantined row counts, failed expectations (and notes
+such as dropped extra columns), quarantined rows by rule, the first offending rows and warnings.
+
+Exit codes:
+    0: no row would be quarantined and no structural check failed (warnings, such as demand no plant
+       reaches, do not count): a run would use every row.
+    1: some rows would be quarantined, within the allowed share: a run would succeed without them.
+    2: a run would fail: a source cannot be read, the structure is wrong (missing file or column,
+       empty master data) or an entity has more rows rejected than allowed. The message says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["EXIT_CLEAN", "EXIT_QUARANTINED", "EXIT_FAILED", "check_inputs", "register"]
+
+EXIT_CLEAN, EXIT_QUARANTINED, EXIT_FAILED = 0, 1, 2
+
+
+def check_inputs(input_dir: Path | None, source: Path | None, run_date: date | None, config: Any) -> tuple[Any, date, list]:
+    """Read the inputs and validate them as a run would.
+
+    Args:
+        input_dir: Input folder (or None).
+        source: Source config file (or None); exactly one of the two.
+        run_date: The run date; None = as a run infers it (latest inventory as-of date, else today).
+        config: A ``data_contracts.config.ContractConfig``.
+
+    Returns:
+        ``(outcome, run_date, sources)``: the contracts' outcome, the run date used, the sources read.
+
+    Raises:
+        SourceError: a source cannot be read.
+        ContractError: a run would fail its contracts (``error.outcome`` holds what was validated).
+    """
+    from data_contracts.validate import validate_inputs
+    from warehouse.dry_run import inferred_run_date, raw_frames, read_sources
+
+    sources = read_sources(input_dir, source)
+    raw = raw_frames(sources)
+    when = run_date or inferred_run_date(raw)
+    return validate_inputs(raw, when, config), when, sources
+
+
+def _report(outcome: Any, rows: int, all_expectations: bool) -> str:
+    from data_contracts.report import validation_report
+
+    return validation_report(outcome, rows_shown=rows, all_expectations=all_expectations)
+
+
+def _sources_line(sources: list, run_date: date) -> str:
+    files = ", ".join(f"{Path(s.path).name} ({s.row_count} rows)" for s in sources)
+    return f"Read {len(sources)} entities: {files}; run date {run_date}."
+
+
+def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    """Add ``validate`` to ``app``; ``friendly`` turns known errors into one-paragraph messages (exit 2)."""
+
+    @app.command("validate")
+    @friendly
+    def validate_cmd(
+        input_dir: Annotated[Path | None, typer.Option("--input", help="Input folder (one file per entity).")] = None,
+        source: Annotated[Path | None, typer.Option("--source", help="Source config file (TOML or YAML).")] = None,
+        run_date: Annotated[str | None, typer.Option(help="Validate as of this date (YYYY-MM-DD); default: the "
+                                                          "inventory's as-of date.")] = None,
+        rows: Annotated[int, typer.Option(min=1, help="Offending rows listed.")] = 10,
+        all_expectations: Annotated[bool, typer.Option("--all", help="List passed expectations too.")] = False,
+        max_reject_share: Annotated[float | None, typer.Option(
+            min=0.0, max=1.0, help="Share of an entity's rows that may be rejected (default 0.05).")] = None,
+    ) -> None:
+        """Check input files or a source against the data contracts, without a warehouse or a plan.
+
+        Exit code 0: every row is clean; 1: some rows would be quarantined (a run would go on
+        without them); 2: a run would fail (unreadable source, wrong structure, too many rejects).
+        """
+        from data_contracts.config import ContractConfig, ContractError
+        from flows.settings import ParameterError
+
+        if (input_dir is None) == (source is None):
+            raise ParameterError("give exactly one of --input DIR (a folder of files) or --source FILE "
+                                 "(a source config)")
+        when = _date(run_date)
+        config = ContractConfig() if max_reject_share is None else ContractConfig(max_reject_share=max_reject_share)
+        try:
+            outcome, when, sources = check_inputs(input_dir, source, when, config)
+        except ContractError as exc:
+            if exc.outcome is not None:
+                typer.echo(_report(exc.outcome, rows, all_expectations))
+                typer.echo("")
+            typer.echo("Verdict: a run would FAIL on these inputs (exit 2).")
+            raise
+        typer.echo(_sources_line(sources, when))
+        typer.echo(_report(outcome, rows, all_expectations))
+        typer.echo("")
+        if outcome.quarantine.height:
+            typer.echo("Verdict: a run would go on without the quarantined rows above (exit 1).")
+            raise typer.Exit(EXIT_QUARANTINED)
+        typer.echo("Verdict: every row passes the contracts (exit 0).")
+
+
+def _date(value: str | None) -> date | None:
+    from flows.settings import ParameterError
+
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise ParameterError(f"--run-date {value!r} is not a date in YYYY-MM-DD form") from None

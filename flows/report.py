@@ -1,0 +1,120 @@
+"""The plan report: one self-contained HTML file per run, next to its warehouse.
+
+``report-<run_id>.html`` (and ``report-latest.html`` for the latest plan of record) holds the KPIs and their
+change since the previous run, forecast against history with quantile bands per product × DC, projected
+stock against safety stock per product × site, a capacity heatmap by resource × week with bottlenecks, the
+shortages with reasons and recovery options, expiry write-offs and, for a scenario, a comparison with its
+base. Charts are inline SVG; the only script is a small inline filter (family, site, product; the state is
+kept in the URL hash, e.g. ``#family=flu_vaccine&site=DC-EU-N``). Nothing is fetched from the network.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from flows import report_html as sections
+from flows.report_data import ReportData, load_report_data
+
+if TYPE_CHECKING:
+    from flows.settings import PlanningParameters
+
+__all__ = ["render_report", "report", "report_path", "write_report"]
+
+_TEMPLATES = Path(__file__).with_name("templates")
+
+
+def report_path(warehouse: Path | str, run_id: str) -> Path:
+    """Where the report of ``run_id`` is written: ``report-<run_id>.html`` beside the warehouse."""
+    return Path(warehouse).with_name(f"report-{run_id}.html")
+
+
+def render_report(data: ReportData) -> str:
+    """The report's HTML for the loaded data."""
+    run = data.run
+    css = (_TEMPLATES / "report.css").read_text(encoding="utf-8")
+    js = (_TEMPLATES / "report.js").read_text(encoding="utf-8")
+    title = f"plantwin plan — {run['scenario']} — {run['run_date']}"
+    meta = (f"run <code>{escape(run['run_id'])}</code> · {escape(run['kind'])} · scenario "
+            f"<b>{escape(run['scenario'])}</b> · plans from {run['run_date']} · solver {escape(str(run['solver']))}"
+            f" {escape(str(run['solver_status']))} · code {escape(str(run['code_version']))}"
+            + (f" · base run <code>{escape(run['base_run_id'])}</code>" if run["base_run_id"] else "")
+            + f" · rendered {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    body = [
+        sections.kpi_section(data),
+        sections.comparison_section(data.comparison) if data.comparison is not None else "",
+        sections.shortage_section(data),
+        sections.capacity_section(data),
+        sections.forecast_section(data),
+        sections.stock_section(data),
+        sections.expiry_section(data),
+    ]
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<link rel="icon" href="data:,"><title>{escape(title)}</title><style>{css}</style></head>'
+        f"<body><header><h1>{escape(title)}</h1><div class=\"meta\">{meta}</div></header>"
+        f"{sections.filters(data)}<main>{''.join(body)}</main><script>{js}</script></body></html>\n"
+    )
+
+
+def write_report(warehouse: Path | str, run_id: str | None = None, compare_to: str | None = None,
+                 latest: bool | None = None) -> Path:
+    """Render the report of a run (default: the latest plan of record) beside the warehouse.
+
+    Args:
+        warehouse: the warehouse (or published snapshot) file, opened read-only.
+        run_id: the run; default the latest successful ``base`` run with a plan.
+        compare_to: a run to compare with (default: a scenario's base run; none for a base run).
+        latest: also write ``report-latest.html``; default when the run is the latest plan of record.
+
+    Returns:
+        The path of ``report-<run_id>.html``.
+    """
+    warehouse = Path(warehouse)
+    if not warehouse.exists():
+        raise _parameter_error(f"no warehouse file {warehouse}")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        latest_id = con.execute("SELECT run_id FROM latest_base_run").fetchone()
+        latest_id = latest_id[0] if latest_id else None
+        run_id = run_id or latest_id
+        if run_id is None:
+            raise _parameter_error(f"{warehouse} has no successful plan to report on")
+        try:
+            data = load_report_data(con, run_id, compare_to)
+        except KeyError as exc:
+            raise _parameter_error(str(exc).strip("'\"")) from None
+    finally:
+        con.close()
+    if data.run["status"] != "success":
+        raise _parameter_error(f"run {run_id} ended {data.run['status']}; it has no plan to report")
+    html = render_report(data)
+    target = report_path(warehouse, run_id)
+    _write_atomic(target, html)
+    if latest if latest is not None else run_id == latest_id:
+        _write_atomic(warehouse.with_name("report-latest.html"), html)
+    return target
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def report(params: PlanningParameters, run_id: str) -> Path:
+    """Stage function for the flows, after commit: write the run's report beside its warehouse."""
+    return write_report(params.warehouse, run_id)
+
+
+def _parameter_error(message: str) -> Exception:
+    """flows.settings.ParameterError, imported late: flows.settings pulls in the forecasting stack."""
+    from flows.settings import ParameterError
+
+    return ParameterError(message)

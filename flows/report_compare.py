@@ -1,0 +1,140 @@
+"""Two plans side by side: KPIs, shortages that appear or vanish, stock and capacity; for the CLI and report.
+
+Runs are named by id or by scenario (the latest successful run of that scenario). Built on the warehouse's
+``plan_diff`` table macro and the plan tables, read through an open DuckDB connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from data_contracts import schema
+
+__all__ = ["Comparison", "compare_runs", "format_comparison", "resolve_run"]
+
+_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Run ``b`` against run ``a``: each frame has ``_a``, ``_b`` and ``diff`` (= b − a) columns."""
+
+    run_a: str
+    run_b: str
+    label_a: str
+    label_b: str
+    kpis: pl.DataFrame  # kpi, unit, a, b, diff
+    shortages_new: pl.DataFrame  # product_id, site_id, short_b, weeks_b: short in b, not in a
+    shortages_gone: pl.DataFrame  # product_id, site_id, short_a, weeks_a: short in a, not in b
+    stock: pl.DataFrame  # product_id, site_id, stock_a, stock_b, diff (average closing stock), largest first
+    capacity: pl.DataFrame  # resource_id, site_id, util_a, util_b, diff, binding_a, binding_b
+
+
+def resolve_run(con: duckdb.DuckDBPyConnection, ref: str) -> str:
+    """A run id from a run id or a scenario name (its latest successful run)."""
+    runs = schema.RUNS.name
+    row = con.execute(f"SELECT run_id FROM {runs} WHERE run_id = ?", [ref]).fetchone()
+    if row is None:
+        row = con.execute(
+            f"SELECT run_id FROM {runs} WHERE scenario = ? AND status = 'success' "
+            f"AND EXISTS (SELECT 1 FROM {schema.PLAN_KPIS.name} k WHERE k.run_id = {runs}.run_id) "
+            "ORDER BY started_at DESC LIMIT 1",
+            [ref],
+        ).fetchone()
+    if row is None:
+        raise _parameter_error(f"{ref!r} is neither a run id nor a scenario with a successful plan")
+    return row[0]
+
+
+def _label(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
+    scenario = con.execute(f"SELECT scenario FROM {schema.RUNS.name} WHERE run_id = ?", [run_id]).fetchone()[0]
+    return f"{scenario} ({run_id})"
+
+
+def _side_by_side(a: pl.DataFrame, b: pl.DataFrame, on: list[str]) -> pl.DataFrame:
+    return a.join(b, on=on, how="full", coalesce=True, suffix="_b")
+
+
+def compare_runs(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> Comparison:
+    """Compare plan ``run_b`` with plan ``run_a`` (typically a scenario with its base)."""
+    k = schema.PLAN_KPIS.name
+    kpis = con.execute(
+        f"""SELECT coalesce(a.kpi, b.kpi) AS kpi, coalesce(a.unit, b.unit) AS unit, a.value AS a, b.value AS b,
+                   b.value - a.value AS diff
+            FROM (SELECT * FROM {k} WHERE run_id = ?) a FULL JOIN (SELECT * FROM {k} WHERE run_id = ?) b
+            USING (kpi) ORDER BY kpi""",
+        [run_a, run_b],
+    ).pl()
+    s = schema.PLAN_SHORTAGES.name
+    short = con.execute(
+        f"SELECT run_id, product_id, site_id, sum(short_quantity) AS short, count(*) AS weeks FROM {s} "
+        "WHERE run_id IN (?, ?) AND short_quantity > ? GROUP BY ALL",
+        [run_a, run_b, _EPS],
+    ).pl()
+    sa = short.filter(pl.col("run_id") == run_a).drop("run_id")
+    sb = short.filter(pl.col("run_id") == run_b).drop("run_id")
+    keys = ["product_id", "site_id"]
+    new = sb.join(sa, on=keys, how="anti").rename({"short": "short_b", "weeks": "weeks_b"}).sort(
+        "short_b", descending=True)
+    gone = sa.join(sb, on=keys, how="anti").rename({"short": "short_a", "weeks": "weeks_a"}).sort(
+        "short_a", descending=True)
+    stock = con.execute(
+        "SELECT product_id, site_id, avg(stock_a) AS stock_a, avg(stock_b) AS stock_b "
+        "FROM plan_diff(?, ?) GROUP BY ALL",
+        [run_a, run_b],
+    ).pl().with_columns(diff=pl.col("stock_b").fill_null(0) - pl.col("stock_a").fill_null(0)).sort(
+        pl.col("diff").abs(), descending=True)
+    c = schema.PLAN_CAPACITY.name
+    cap = con.execute(
+        f"""SELECT run_id, resource_id, site_id, sum(hours_used) / nullif(sum(hours_available), 0) AS util,
+                   count(*) FILTER (WHERE shadow_price > 1e-9) AS binding
+            FROM {c} WHERE run_id IN (?, ?) GROUP BY ALL""",
+        [run_a, run_b],
+    ).pl()
+    capacity = _side_by_side(
+        cap.filter(pl.col("run_id") == run_a).drop("run_id").rename({"util": "util_a", "binding": "binding_a"}),
+        cap.filter(pl.col("run_id") == run_b).drop("run_id", "site_id").rename(
+            {"util": "util_b", "binding": "binding_b"}),
+        ["resource_id"],
+    ).with_columns(diff=pl.col("util_b") - pl.col("util_a")).select(
+        "resource_id", "site_id", "util_a", "util_b", "diff", "binding_a", "binding_b").sort("resource_id")
+    return Comparison(run_a, run_b, _label(con, run_a), _label(con, run_b), kpis, new, gone, stock, capacity)
+
+
+def _num(v: float | None, unit: str | None = None) -> str:
+    if v is None:
+        return "—"
+    if unit == "share":
+        return f"{v:.1%}"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
+
+
+def format_comparison(c: Comparison, top: int = 10) -> str:
+    """The comparison as text for the terminal."""
+    lines = [f"A = {c.label_a}", f"B = {c.label_b}", "", "KPIs (B − A):"]
+    for r in c.kpis.filter(~pl.col("kpi").str.starts_with("utilisation_")).iter_rows(named=True):
+        diff = "—" if r["diff"] is None else (f"{r['diff']:+.1%}" if r["unit"] == "share" else f"{r['diff']:+,.0f}")
+        lines.append(f"  {r['kpi']:<20} {_num(r['a'], r['unit']):>16} {_num(r['b'], r['unit']):>16} {diff:>16}")
+    lines.append(f"shortages that appear in B ({c.shortages_new.height}):")
+    lines += [f"  {r['product_id']:<12} {r['site_id']:<10} {r['short_b']:>12,.0f} units in {r['weeks_b']} wk"
+              for r in c.shortages_new.head(top).iter_rows(named=True)] or ["  none"]
+    lines.append(f"shortages that vanish in B ({c.shortages_gone.height}):")
+    lines += [f"  {r['product_id']:<12} {r['site_id']:<10} {r['short_a']:>12,.0f} units in {r['weeks_a']} wk"
+              for r in c.shortages_gone.head(top).iter_rows(named=True)] or ["  none"]
+    lines.append("capacity (utilisation over the horizon A → B, weeks at capacity):")
+    lines += [f"  {r['resource_id']:<12} {_num(r['util_a'], 'share'):>7} → {_num(r['util_b'], 'share'):>7}  "
+              f"{r['binding_a'] or 0:>3} → {r['binding_b'] or 0:>3} wk" for r in c.capacity.iter_rows(named=True)]
+    lines.append(f"largest stock changes (average closing stock, top {top}):")
+    lines += [f"  {r['product_id']:<12} {r['site_id']:<10} {_num(r['stock_a']):>12} → {_num(r['stock_b']):>12}"
+              for r in c.stock.filter(pl.col("diff").abs() > _EPS).head(top).iter_rows(named=True)] or ["  none"]
+    return "\n".join(lines)
+
+
+def _parameter_error(message: str) -> Exception:
+    """flows.settings.ParameterError, imported late: flows.settings pulls in the forecasting stack."""
+    from flows.settings import ParameterError
+
+    return ParameterError(message)
