@@ -27,10 +27,11 @@ def _fmt(kpi: str, value: float | None) -> str:
 def summary_markdown(facts: RunFacts, report_path: Path | None = None) -> str:
     """KPIs with their change since the previous run, contract failures, bottlenecks, paths."""
     run = facts.run
+    solved = (f"solver {run['solver']} **{run['solver_status']}** ({run['problem_type']})."
+              if run["solver"] else "no plan in this run (forecast refresh).")
     lines = [
         f"# {run['kind'].replace('_', ' ')}: {facts.run_id}",
-        f"Scenario **{run['scenario']}**, planned from {run['run_date']}; solver {run['solver']} "
-        f"**{run['solver_status']}** ({run['problem_type']}).",
+        f"Scenario **{run['scenario']}**, from {run['run_date']}; {solved}",
         "",
         "| KPI | this run | previous run | change |",
         "|---|---:|---:|---:|",
