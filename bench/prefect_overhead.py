@@ -31,9 +31,9 @@ def plain(params: RunParameters) -> str:
     """The weekly plan's stages called directly, in the flow's order."""
     stages.check_parameters(params, "weekly_planning")
     with warehouse_lock(params.warehouse):
-        load_ids = stages.ingest(params)
-        run_date = stages.resolve_run_date(params, load_ids)
-        run_id = stages.start(params, "weekly_planning", run_date, load_ids)
+        run_id = stages.start(params, "weekly_planning")
+        load_ids = stages.ingest(params, run_id)
+        run_date = stages.resolve_run_date(params, run_id, load_ids)
         stages.validate(params, run_id, load_ids, run_date)
         stages.forecast(params, run_id, run_date)
         stages.plan(params, run_id, run_date)

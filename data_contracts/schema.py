@@ -306,7 +306,7 @@ RUNS = _t(
         ("started_at", Ts, "Start (UTC)."),
         ("finished_at", Ts, "End (UTC)."),
     ],
-    nullable=("base_run_id", "error", "solver", "solver_status", "problem_type", "objective", "mip_gap",
+    nullable=("base_run_id", "run_date", "error", "solver", "solver_status", "problem_type", "objective", "mip_gap",
               "solve_seconds", "stage_seconds", "finished_at"),
 )
 

@@ -172,10 +172,11 @@ def demo_cmd(
 
 
 # Commands of the other capabilities register themselves on the same app.
-from flows import cli_outputs, cli_twin  # noqa: E402
+from flows import cli_inputs, cli_outputs, cli_twin  # noqa: E402
 
 cli_outputs.register(app, _friendly)
 cli_twin.register(app, _friendly)
+cli_inputs.register(app, _friendly)
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -22,12 +22,14 @@ from typing import Annotated, Any
 
 import typer
 
-__all__ = ["EXIT_CLEAN", "EXIT_QUARANTINED", "EXIT_FAILED", "check_inputs", "register"]
+__all__ = ["EXIT_CLEAN", "EXIT_FAILED", "EXIT_QUARANTINED", "check_inputs", "register"]
 
 EXIT_CLEAN, EXIT_QUARANTINED, EXIT_FAILED = 0, 1, 2
 
 
-def check_inputs(input_dir: Path | None, source: Path | None, run_date: date | None, config: Any) -> tuple[Any, date, list]:
+def check_inputs(
+    input_dir: Path | None, source: Path | None, run_date: date | None, config: Any
+) -> tuple[Any, date, list]:
     """Read the inputs and validate them as a run would.
 
     Args:
@@ -69,14 +71,26 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
     @app.command("validate")
     @friendly
     def validate_cmd(
-        input_dir: Annotated[Path | None, typer.Option("--input", help="Input folder (one file per entity).")] = None,
-        source: Annotated[Path | None, typer.Option("--source", help="Source config file (TOML or YAML).")] = None,
-        run_date: Annotated[str | None, typer.Option(help="Validate as of this date (YYYY-MM-DD); default: the "
-                                                          "inventory's as-of date.")] = None,
+        input_dir: Annotated[
+            Path | None, typer.Option("--input", help="Input folder (one file per entity).")
+        ] = None,
+        source: Annotated[
+            Path | None, typer.Option("--source", help="Source config file (TOML or YAML).")
+        ] = None,
+        run_date: Annotated[
+            str | None,
+            typer.Option(help="Validate as of this date (YYYY-MM-DD); default: the inventory's as-of date."),
+        ] = None,
         rows: Annotated[int, typer.Option(min=1, help="Offending rows listed.")] = 10,
-        all_expectations: Annotated[bool, typer.Option("--all", help="List passed expectations too.")] = False,
-        max_reject_share: Annotated[float | None, typer.Option(
-            min=0.0, max=1.0, help="Share of an entity's rows that may be rejected (default 0.05).")] = None,
+        all_expectations: Annotated[
+            bool, typer.Option("--all", help="List passed expectations too.")
+        ] = False,
+        max_reject_share: Annotated[
+            float | None,
+            typer.Option(
+                min=0.0, max=1.0, help="Share of an entity's rows that may be rejected (default 0.05)."
+            ),
+        ] = None,
     ) -> None:
         """Check input files or a source against the data contracts, without a warehouse or a plan.
 
@@ -87,10 +101,15 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         from flows.settings import ParameterError
 
         if (input_dir is None) == (source is None):
-            raise ParameterError("give exactly one of --input DIR (a folder of files) or --source FILE "
-                                 "(a source config)")
+            raise ParameterError(
+                "give exactly one of --input DIR (a folder of files) or --source FILE (a source config)"
+            )
         when = _date(run_date)
-        config = ContractConfig() if max_reject_share is None else ContractConfig(max_reject_share=max_reject_share)
+        config = (
+            ContractConfig()
+            if max_reject_share is None
+            else ContractConfig(max_reject_share=max_reject_share)
+        )
         try:
             outcome, when, sources = check_inputs(input_dir, source, when, config)
         except ContractError as exc:

@@ -92,12 +92,13 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
     @app.command("dictionary")
     @friendly
     def dictionary_cmd(
-        out: Annotated[Path, typer.Option("--out", help="Markdown file to write.")] = Path("docs/warehouse.md"),
+        out: Annotated[Path | None, typer.Option("--out", help="Markdown file to write; default: the "
+                                                              "checkout's docs/warehouse.md.")] = None,
     ) -> None:
         """Write the warehouse data dictionary (tables, columns, views, example queries) as Markdown."""
-        from warehouse.dictionary import write_dictionary
+        from warehouse.dictionary import DEFAULT_OUT, write_dictionary
 
-        typer.echo(write_dictionary(out))
+        typer.echo(write_dictionary(out or DEFAULT_OUT))
 
 
 def _resolve(warehouse: Path, ref: str | None) -> str | None:

@@ -1,14 +1,118 @@
-"""Commands of plantwin's CLI for the twin (registered on the main app by flows.cli)."""
+"""Commands of plantwin's CLI for the twin (registered on the main app by flows.cli).
+
+``plantwin twin`` replays a stored plan over sample paths (:mod:`flows.twin`) and prints its risk: the
+distribution of fill rate, stock-out weeks, expiry and ending stock beside the plan's own figures, and
+the product × DCs most at risk. With ``--scenario`` it replays a what-if scenario's plan and its base
+plan with the same paths, and prints the two side by side.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-__all__ = ["register"]
+__all__ = ["register", "format_summary"]
+
+
+def format_summary(summary: list[dict[str, Any]], title: str) -> str:
+    """The summary rows as a small text table."""
+    lines = [title, f"  {'figure':<20}{'plan':>14}{'mean':>14}{'P5':>14}{'P50':>14}{'P95':>14}"]
+    for r in summary:
+        share = r["unit"] == "share"
+        cells = [_fmt(r[c], share) for c in ("plan_value", "mean", "p05", "p50", "p95")]
+        lines.append(f"  {r['metric']:<20}" + "".join(f"{c:>14}" for c in cells))
+    return "\n".join(lines)
+
+
+def _fmt(v: float | None, share: bool) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.1%}" if share else f"{v:,.0f}"
+
+
+def _risks(warehouse: Path, twin_id: str, top: int = 5) -> str:
+    import polars as pl
+
+    from data_contracts import schema
+    from warehouse.db import open_warehouse
+
+    with open_warehouse(warehouse, read_only=True) as wh:
+        risk = wh.read(schema.TWIN_RISK.name).filter(pl.col("twin_id") == twin_id)
+    worst = risk.filter(~pl.col("meets_target")).sort("expected_short_units", descending=True).head(top)
+    lines = [f"below their service target: {risk.filter(~pl.col('meets_target')).height} of {risk.height} "
+             "product × DCs; largest expected shortages:"]
+    for r in worst.iter_rows(named=True):
+        lines.append(
+            f"  {r['product_id']:<12} {r['site_id']:<10} P(short) {r['shortage_probability']:>5.0%}  "
+            f"short {r['expected_short_units']:>12,.0f}  service {r['service_level_achieved'] or 0:>5.1%} "
+            f"(target {r['service_level_target']:.1%})  {r['weeks_at_risk']} weeks at risk"
+        )
+    return "\n".join(lines)
+
+
+def _scenario_run(warehouse: Path, scenario: str) -> tuple[str | None, str | None]:
+    """(run id, name): a scenario file is planned first (the scenario flow); a name is looked up."""
+    path = Path(scenario)
+    if not path.is_file():
+        return None, scenario
+    from flows.scenario import scenario_parameters, scenario_run
+
+    return scenario_run(scenario_parameters(warehouse, path)), None
 
 
 def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
     """Add this module's commands to ``app``; ``friendly`` turns known errors into one-paragraph messages."""
+
+    @app.command("twin")
+    @friendly
+    def twin_cmd(
+        warehouse: Annotated[Path, typer.Option("--warehouse", help="DuckDB warehouse file.")],
+        run: Annotated[str | None, typer.Option("--run", help="Run whose plan to replay; default: the "
+                                                              "latest successful base plan.")] = None,
+        scenario: Annotated[str | None, typer.Option(
+            "--scenario", help="A scenario file (planned first, then replayed beside its base plan), or the "
+                               "name of a scenario already planned (its latest run).")] = None,
+        paths: Annotated[int, typer.Option(min=1, help="Sample paths.")] = 1000,
+        seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
+        no_variance: Annotated[bool, typer.Option(
+            "--no-variance", help="Replay the plan exactly (no demand or process variance).")] = False,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log.")] = False,
+    ) -> None:
+        """Replay a stored plan over sample paths (the digital twin) and store its risk."""
+        if not verbose:
+            os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+        from flows.settings import ParameterError
+        from flows.twin import TwinParameters, twin_replay
+        from optimization.twin import TwinConfig, compare_twins
+
+        if run is not None and scenario is not None:
+            raise ParameterError("give --run or --scenario, not both")
+        if not Path(warehouse).is_file():
+            raise ParameterError(f"no warehouse {warehouse}")
+        config = TwinConfig(paths=paths, seed=seed, demand_variance=not no_variance,
+                            process_variance=not no_variance)
+        run_id, name = (run, None) if scenario is None else _scenario_run(warehouse, scenario)
+        out = twin_replay(TwinParameters(warehouse=warehouse, run_id=run_id, scenario=name, twin=config))
+        title = (f"twin {out['twin_id']} of run {out['run_id']} (scenario {out['scenario']}, {paths} paths, "
+                 f"seed {seed})")
+        typer.echo(format_summary(out["summary"], title))
+        typer.echo(_risks(warehouse, out["twin_id"]))
+        if scenario is not None:
+            import polars as pl
+
+            from warehouse.db import open_warehouse
+
+            with open_warehouse(warehouse, read_only=True) as wh:
+                base_id = wh.run(out["run_id"])["base_run_id"]
+            if base_id:
+                base = twin_replay(TwinParameters(warehouse=warehouse, run_id=base_id, twin=config))
+                title = f"twin {base['twin_id']} of the base run {base_id}"
+                typer.echo(format_summary(base["summary"], title))
+                diff = compare_twins(pl.DataFrame(base["summary"]), pl.DataFrame(out["summary"]))
+                typer.echo("scenario − base (mean over paths):")
+                for r in diff.iter_rows(named=True):
+                    typer.echo(f"  {r['metric']:<20}{_fmt(r['delta_mean'], r['unit'] == 'share'):>14}")

@@ -14,6 +14,7 @@ from flows.tasks import (
     open_run,
     publish,
     publish_artifacts,
+    resolve_run_date,
     track_accuracy,
 )
 from warehouse.lock import warehouse_lock
@@ -26,9 +27,10 @@ def nightly_refresh(params: RunParameters) -> str:
     """Refresh the warehouse with last night's data: fresh forecast and how past forecasts did."""
     stages.check_parameters(params, "nightly_refresh")
     with warehouse_lock(params.warehouse, wait_seconds=params.lock_wait_seconds):
-        load_ids = ingest_inputs(params)
-        run_id, run_date = open_run(params, "nightly_refresh", load_ids)
+        run_id = open_run(params, "nightly_refresh")
         with RunRecorder(params, run_id) as stage:
+            load_ids = stage(ingest_inputs)
+            run_date = stage(resolve_run_date, load_ids)
             stage(check_contracts, load_ids, run_date)
             stage(forecast_demand, run_date)
             stage(track_accuracy)

@@ -9,7 +9,15 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.settings import ReplanParameters
-from flows.tasks import RunRecorder, open_replan, plan_supply, publish, publish_artifacts, reuse_base
+from flows.tasks import (
+    RunRecorder,
+    open_replan,
+    plan_supply,
+    publish,
+    publish_artifacts,
+    reuse_base,
+    write_report,
+)
 from warehouse.lock import warehouse_lock
 
 __all__ = ["replan"]
@@ -24,5 +32,5 @@ def replan(params: ReplanParameters) -> str:
             stage(reuse_base)
             stage(plan_supply, run_date)
         publish(params)
-    publish_artifacts(params, run_id)
+    publish_artifacts(params, run_id, write_report(params, run_id))
     return run_id

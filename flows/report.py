@@ -47,7 +47,8 @@ def render_report(data: ReportData) -> str:
             + f" · rendered {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     body = [
         sections.kpi_section(data),
-        sections.comparison_section(data.comparison) if data.comparison is not None else "",
+        sections.comparison_section(data.comparison, dict(data.products.select("product_id", "family").iter_rows()))
+        if data.comparison is not None else "",
         sections.shortage_section(data),
         sections.capacity_section(data),
         sections.forecast_section(data),

@@ -112,11 +112,19 @@ def _num(v: float | None, unit: str | None = None) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
 
 
+def _delta(v: float | None, unit: str | None) -> str:
+    if v is None:
+        return "—"
+    if unit == "share":
+        return f"{v * 100:+.1f} pts"
+    return f"{v:+,.0f}" if abs(v) >= 100 else f"{v:+,.2f}"
+
+
 def format_comparison(c: Comparison, top: int = 10) -> str:
     """The comparison as text for the terminal."""
     lines = [f"A = {c.label_a}", f"B = {c.label_b}", "", "KPIs (B − A):"]
     for r in c.kpis.filter(~pl.col("kpi").str.starts_with("utilisation_")).iter_rows(named=True):
-        diff = "—" if r["diff"] is None else (f"{r['diff']:+.1%}" if r["unit"] == "share" else f"{r['diff']:+,.0f}")
+        diff = _delta(r["diff"], r["unit"])
         lines.append(f"  {r['kpi']:<20} {_num(r['a'], r['unit']):>16} {_num(r['b'], r['unit']):>16} {diff:>16}")
     lines.append(f"shortages that appear in B ({c.shortages_new.height}):")
     lines += [f"  {r['product_id']:<12} {r['site_id']:<10} {r['short_b']:>12,.0f} units in {r['weeks_b']} wk"

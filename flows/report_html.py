@@ -15,8 +15,16 @@ from flows.report_compare import Comparison
 from flows.report_data import ReportData
 from flows.report_svg import Band, Line, heatmap, series_chart
 
-__all__ = ["comparison_section", "expiry_section", "filters", "forecast_section", "kpi_section",
-           "capacity_section", "shortage_section", "stock_section"]
+__all__ = [
+    "capacity_section",
+    "comparison_section",
+    "expiry_section",
+    "filters",
+    "forecast_section",
+    "kpi_section",
+    "shortage_section",
+    "stock_section",
+]
 
 #: KPIs shown as cards, in order: name → (label, +1 if higher is better, -1 if lower is better)
 KPI_CARDS: dict[str, tuple[str, int]] = {
@@ -31,7 +39,7 @@ KPI_CARDS: dict[str, tuple[str, int]] = {
     "backlog_units_end": ("Backlog at horizon end", -1),
     "lost_units": ("Lost units", -1),
     "expired_units": ("Expired units", -1),
-    "stock_value_end": ("Stock value at end", -1),
+    "stock_value_end": ("Stock value at end", 0),
     "weeks_of_cover": ("Weeks of cover at end", 0),
     "utilisation_avg": ("Utilisation, average", 0),
     "utilisation_max": ("Utilisation, peak", 0),
@@ -223,15 +231,21 @@ def expiry_section(data: ReportData) -> str:
     return f'<section id="expiry"><h2>Expiry write-offs ({data.expiry.height})</h2>{body}</section>'
 
 
-def comparison_section(c: Comparison, top: int = 20) -> str:
-    """A scenario (B) against its base (A): KPIs, shortages that appear or vanish, capacity, stock."""
+def comparison_section(c: Comparison, families: dict[str, str] | None = None, top: int = 20) -> str:
+    """A scenario (B) against its base (A): KPIs, shortages that appear or vanish, capacity, stock.
+
+    ``families`` (product → family) lets the family filter act on the comparison's rows too.
+    """
+    fam = families or {}
     def num(v: float | None, unit: str | None = None) -> str:
         return _value(v, unit)
 
     def delta(v: float | None, unit: str | None) -> str:
         if v is None:
             return "—"
-        return f"{v * 100:+.1f} pts" if unit == "share" else f"{v:+,.0f}"
+        if unit == "share":
+            return f"{v * 100:+.1f} pts"
+        return f"{v:+,.0f}" if abs(v) >= 100 else f"{v:+,.2f}"
 
     kpis = "".join(
         f'<tr><td>{escape(r["kpi"])}</td><td class="n">{num(r["a"], r["unit"])}</td>'
@@ -240,7 +254,7 @@ def comparison_section(c: Comparison, top: int = 20) -> str:
 
     def short_rows(frame: pl.DataFrame, col: str, weeks: str) -> str:
         return "".join(
-            f'<tr{_attrs(None, r["site_id"], r["product_id"])}><td>{escape(r["product_id"])}</td>'
+            f'<tr{_attrs(fam.get(r["product_id"]), r["site_id"], r["product_id"])}><td>{escape(r["product_id"])}</td>'
             f'<td>{escape(r["site_id"])}</td><td class="n">{r[col]:,.0f}</td><td class="n">{r[weeks]}</td></tr>'
             for r in frame.head(top).iter_rows(named=True)) or '<tr><td colspan="4">none</td></tr>'
 
@@ -249,7 +263,7 @@ def comparison_section(c: Comparison, top: int = 20) -> str:
         f'</td><td class="n">{num(r["util_b"], "share")}</td><td class="n">{r["binding_a"] or 0} → '
         f'{r["binding_b"] or 0}</td></tr>' for r in c.capacity.iter_rows(named=True))
     stock = "".join(
-        f'<tr{_attrs(None, r["site_id"], r["product_id"])}><td>{escape(r["product_id"])}</td>'
+        f'<tr{_attrs(fam.get(r["product_id"]), r["site_id"], r["product_id"])}><td>{escape(r["product_id"])}</td>'
         f'<td>{escape(r["site_id"])}</td><td class="n">{num(r["stock_a"])}</td><td class="n">{num(r["stock_b"])}</td>'
         f'<td class="n">{r["diff"]:+,.0f}</td></tr>'
         for r in c.stock.filter(pl.col("diff").abs() > 1e-6).head(top).iter_rows(named=True))

@@ -73,8 +73,8 @@ def series_chart(weeks: Sequence[date], lines: Sequence[Line], bands: Sequence[B
     def pts(idx: Sequence[int], values: Sequence[float]) -> str:
         return " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in zip(idx, values, strict=True))
 
-    parts = [f'<svg class="svgchart" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img">'
-             f"<title>{escape(title)}</title>",
+    parts = [(f'<svg class="svgchart" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img">'
+             f"<title>{escape(title)}</title>"),
              f'<line class="axis" x1="{PAD_L}" y1="{H - PAD_B}" x2="{W - PAD_R}" y2="{H - PAD_B}"/>',
              f'<text class="tick" x="{PAD_L - 3}" y="{PAD_T + 4}" text-anchor="end">{_fmt(top / 1.05)}</text>',
              f'<text class="tick" x="{PAD_L - 3}" y="{H - PAD_B}" text-anchor="end">0</text>']
@@ -124,9 +124,9 @@ def heatmap(rows: Sequence[str], weeks: Sequence[date], cells: dict[tuple[str, d
         title: tooltip of the chart.
     """
     label_w, cell_w, cell_h, head = 92, 22, 18, 16
-    width, height = label_w + cell_w * len(weeks) + 4, head + cell_h * len(rows) + 4
-    parts = [f'<svg class="svgchart heatmap" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-             f'role="img"><title>{escape(title)}</title>']
+    width, height = label_w + cell_w * len(weeks) + 48, head + cell_h * len(rows) + 4
+    parts = [(f'<svg class="svgchart heatmap" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+             f'role="img"><title>{escape(title)}</title>')]
     for j, w in enumerate(weeks):
         if j % 4 == 0:
             parts.append(f'<text class="tick" x="{label_w + cell_w * j}" y="{head - 5}">{w:%Y-%m-%d}</text>')

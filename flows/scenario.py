@@ -20,9 +20,23 @@ from pydantic import Field
 from data_contracts import schema
 from flows import stages
 from flows.settings import ParameterError, ReplanParameters
-from flows.tasks import RunRecorder, open_replan, plan_supply, publish, reuse_base
+from flows.tasks import (
+    RunRecorder,
+    open_replan,
+    plan_supply,
+    publish,
+    publish_artifacts,
+    reuse_base,
+    write_report,
+)
 from optimization import PlanConfig
-from optimization.scenario import ScenarioFile, apply_scenario, check_scenario, parse_scenario, scenario_summary
+from optimization.scenario import (
+    ScenarioFile,
+    apply_scenario,
+    check_scenario,
+    parse_scenario,
+    scenario_summary,
+)
 from warehouse.db import open_warehouse
 from warehouse.lock import warehouse_lock
 
@@ -99,8 +113,7 @@ def apply_changes(params: ScenarioParameters, run_id: str, run_date: date) -> di
             "changes": {k: len(v) for k, v in scenario_summary(parsed.scenario).items() if isinstance(v, list)}}
 
 
-_IO = dict(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE, persist_result=False)
-_PURE = dict(cache_policy=NO_CACHE, persist_result=False)
+_PURE = {"cache_policy": NO_CACHE, "persist_result": False}
 
 
 @task(name="load-scenario", **_PURE)
@@ -113,17 +126,10 @@ def apply_changes_task(params: ScenarioParameters, run_id: str, run_date: date) 
     return apply_changes(params, run_id, run_date)
 
 
-@task(name="report", **_IO)
-def report_task(params: ScenarioParameters, run_id: str) -> str:
-    from flows.report import report
-
-    return str(report(params, run_id))
-
-
 @flow(name="scenario", validate_parameters=True)
 def scenario_run(params: ScenarioParameters) -> str:
     """Plan a scenario file's changes on a base run; all or nothing; the run is named after the scenario."""
-    with warehouse_lock(params.warehouse):
+    with warehouse_lock(params.warehouse, wait_seconds=params.lock_wait_seconds):
         params = load_scenario_task(params)
         run_id, run_date = open_replan(params, "scenario")
         with RunRecorder(params, run_id) as stage:
@@ -131,5 +137,5 @@ def scenario_run(params: ScenarioParameters) -> str:
             stage(apply_changes_task, run_date)
             stage(plan_supply, run_date)
         publish(params)
-    report_task(params, run_id)
+    publish_artifacts(params, run_id, write_report(params, run_id))
     return run_id

@@ -83,8 +83,17 @@ def check_parameters(params: PlanningParameters, kind: str) -> None:
         )
 
 
-def ingest(params: RunParameters) -> dict[str, str]:
-    """Land every input file's rows in the raw tables; returns entity → load id."""
+def start(params: PlanningParameters, kind: str) -> str:
+    """Open a run: its ``runs`` row with parameters and code version (run date and inputs follow)."""
+    with open_warehouse(params.warehouse) as wh:
+        return wh.start_run(
+            kind=kind, scenario=params.scenario, run_date=getattr(params, "run_date", None),
+            parameters=params.model_dump(mode="json"), code_version=code_version(),
+        )
+
+
+def ingest(params: RunParameters, run_id: str) -> dict[str, str]:
+    """Land every input file's rows in the raw tables; record and return entity → load id."""
     if params.source is not None:
         from warehouse.source_config import read_configured_source
 
@@ -92,32 +101,22 @@ def ingest(params: RunParameters) -> dict[str, str]:
     else:
         sources = read_folder(params.input_dir)
     with open_warehouse(params.warehouse) as wh:
-        return {s.entity: wh.land(s)[0] for s in sources}
-
-
-def resolve_run_date(params: RunParameters, load_ids: dict[str, str]) -> date:
-    """The run date: given, else the latest inventory as-of date, else today."""
-    if params.run_date is not None:
-        return params.run_date
-    inv = schema.INVENTORY.name
-    if inv in load_ids:
-        with open_warehouse(params.warehouse) as wh:
-            raw = wh.raw_rows(inv, load_ids[inv])
-        latest = raw.select(pl.col("as_of_date").str.to_date(strict=False).max()).item()
-        if latest is not None:
-            return latest
-    return date.today()
-
-
-def start(params: RunParameters, kind: str, run_date: date, load_ids: dict[str, str]) -> str:
-    """Open a run: its ``runs`` row with parameters, input loads and code version."""
-    with open_warehouse(params.warehouse) as wh:
-        run_id = wh.start_run(
-            kind=kind, scenario=params.scenario, run_date=run_date,
-            parameters=params.model_dump(mode="json"), code_version=code_version(),
-        )
+        load_ids = {s.entity: wh.land(s)[0] for s in sources}
         wh.update_run(run_id, input_load_ids=load_ids)
-    return run_id
+    return load_ids
+
+
+def resolve_run_date(params: RunParameters, run_id: str, load_ids: dict[str, str]) -> date:
+    """The run date: given, else the latest inventory as-of date, else today; recorded on the run."""
+    run_date = params.run_date
+    inv = schema.INVENTORY.name
+    with open_warehouse(params.warehouse) as wh:
+        if run_date is None and inv in load_ids:
+            raw = wh.raw_rows(inv, load_ids[inv])
+            run_date = raw.select(pl.col("as_of_date").str.to_date(strict=False).max()).item()
+        run_date = run_date or date.today()
+        wh.update_run(run_id, run_date=run_date)
+    return run_date
 
 
 def start_replan(params: ReplanParameters, kind: str = "replan") -> tuple[str, date]:

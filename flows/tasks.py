@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from prefect import task
@@ -17,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from flows import stages
 from flows.settings import PlanningParameters, ReplanParameters, RunParameters
 from flows.artifacts import publish_run_artifacts
+from flows.report import report
 from warehouse.publish import publish_snapshot
 
 __all__ = [
@@ -29,23 +31,29 @@ __all__ = [
     "plan_supply",
     "publish",
     "publish_artifacts",
+    "resolve_run_date",
     "reuse_base",
     "track_accuracy",
+    "write_report",
 ]
 
 _IO = dict(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE, persist_result=False)
 _PURE = dict(cache_policy=NO_CACHE, persist_result=False)
 
 
-@task(name="ingest", **_IO)
-def ingest_inputs(params: RunParameters) -> dict[str, str]:
-    return stages.ingest(params)
-
-
 @task(name="open-run", **_IO)
-def open_run(params: RunParameters, kind: str, load_ids: dict[str, str]) -> tuple[str, date]:
-    run_date = stages.resolve_run_date(params, load_ids)
-    return stages.start(params, kind, run_date, load_ids), run_date
+def open_run(params: PlanningParameters, kind: str) -> str:
+    return stages.start(params, kind)
+
+
+@task(name="ingest", **_IO)
+def ingest_inputs(params: RunParameters, run_id: str) -> dict[str, str]:
+    return stages.ingest(params, run_id)
+
+
+@task(name="run-date", **_IO)
+def resolve_run_date(params: RunParameters, run_id: str, load_ids: dict[str, str]) -> date:
+    return stages.resolve_run_date(params, run_id, load_ids)
 
 
 @task(name="open-replan", **_IO)
@@ -83,9 +91,14 @@ def publish(params: PlanningParameters) -> str:
     return str(publish_snapshot(params.warehouse))
 
 
+@task(name="report", **_IO)
+def write_report(params: PlanningParameters, run_id: str) -> Path:
+    return report(params, run_id)
+
+
 @task(name="artifacts", **_IO)
-def publish_artifacts(params: PlanningParameters, run_id: str) -> dict[str, str]:
-    return publish_run_artifacts(params.warehouse, run_id)
+def publish_artifacts(params: PlanningParameters, run_id: str, report_path: Path | None = None) -> dict[str, str]:
+    return publish_run_artifacts(params.warehouse, run_id, report_path)
 
 
 class RunRecorder:

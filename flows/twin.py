@@ -21,7 +21,6 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, ConfigDict, Field
 
 from data_contracts import schema
-from flows.settings import ParameterError
 from optimization import PlanConfig, build_network
 from optimization.process import ProcessConfig, apply_process_estimates, estimate_process
 from optimization.twin import PlanTables, TwinConfig, TwinInputs, TwinResult, replay_plan
@@ -29,8 +28,8 @@ from warehouse.db import Warehouse, open_warehouse, sql_type
 from warehouse.lock import warehouse_lock
 from warehouse.publish import publish_snapshot
 
-__all__ = ["TwinParameters", "ensure_twin_tables", "learn_process", "load_twin_inputs", "replay", "resolve_run",
-           "store_twin", "twin_replay"]
+__all__ = ["TwinParameters", "ensure_twin_tables", "learn_process", "load_twin_inputs", "replay",
+           "resolve_run", "store_twin", "twin_replay"]
 
 #: intermediate staged table keeping the routings as the contracts passed them (not committed)
 _CONTRACT_ROUTINGS = "routings_contract"
@@ -44,9 +43,11 @@ class TwinParameters(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     warehouse: Path = Field(description="DuckDB warehouse holding the run's plan.")
-    run_id: str | None = Field(None, description="Run whose plan to replay; default: the latest successful run.")
+    run_id: str | None = Field(
+        None, description="Run whose plan to replay; default: the latest successful run of the scenario.")
     scenario: str | None = Field(
-        None, description="Replay the latest successful run of this scenario (instead of run_id)."
+        None, description="Scenario whose latest successful run to replay when no run_id is given; "
+        "default: `base`, the plan of record."
     )
     twin: TwinConfig = Field(default_factory=TwinConfig, description="Replay settings.")
 
@@ -95,25 +96,27 @@ def learn_process(params: Any, run_id: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------- replay
 def resolve_run(wh: Warehouse, run_id: str | None, scenario: str | None) -> dict[str, Any]:
-    """The run to replay: the given one, the latest successful run of a scenario, or the latest one.
+    """The run to replay: the given one, else the latest successful run of ``scenario`` (default ``base``,
+    the plan of record).
 
     Raises:
         ParameterError: no such run, or it did not succeed.
     """
     if run_id is None:
         runs = wh.read(schema.RUNS.name).filter(pl.col("status") == "success")
-        if scenario is not None:
-            runs = runs.filter(pl.col("scenario") == scenario)
+        scenario = scenario or "base"
+        runs = runs.filter(pl.col("scenario") == scenario)
         if runs.is_empty():
-            what = f"of scenario {scenario!r} " if scenario else ""
-            raise ParameterError(f"{wh.path} has no successful run {what}to replay; run the plan first.")
+            raise _parameter_error(
+                f"{wh.path} has no successful run of scenario {scenario!r} to replay; plan it first.")
         run_id = runs.sort("started_at")["run_id"][-1]
     try:
         run = wh.run(run_id)
     except KeyError as exc:
-        raise ParameterError(str(exc).strip("'\"")) from None
+        raise _parameter_error(str(exc).strip("'\"")) from None
     if run["status"] != "success":
-        raise ParameterError(f"run {run_id} ended {run['status']}; only a successful run has a plan to replay.")
+        raise _parameter_error(
+            f"run {run_id} ended {run['status']}; only a successful run has a plan to replay.")
     return run
 
 
@@ -136,12 +139,11 @@ def load_twin_inputs(wh: Warehouse, run: dict[str, Any]) -> TwinInputs:
         inputs[schema.PRODUCTS.name] = inputs[schema.PRODUCTS.name].with_columns(
             pl.col("product_id").replace_strict(overrides, default=pl.col("service_level"),
                                                 return_dtype=pl.Float64).alias("service_level"))
-    process = read(schema.PROCESS_ESTIMATES.name)
-    if process.is_empty():  # a run planned before process learning: learn now, for the replay only
-        process = estimate_process(read(schema.clean_table_name(schema.BATCHES.name)),
-                                   inputs[schema.ROUTINGS.name], ProcessConfig(use_learned=False))
+    own = read(schema.PROCESS_ESTIMATES.name)
+    # the routings the plan used: the run's own learned values where it planned with them
     inputs[schema.ROUTINGS.name] = apply_process_estimates(inputs[schema.ROUTINGS.name],
-                                                           process.filter(pl.col("applied")))
+                                                           own.filter(pl.col("applied")))
+    process = own if not own.is_empty() else _process_of(wh, run, inputs[schema.ROUTINGS.name])
     run_date = run["run_date"]
     network = build_network(inputs, run_date - timedelta(days=run_date.weekday()), plan_config)
     plan = PlanTables(
@@ -150,8 +152,9 @@ def load_twin_inputs(wh: Warehouse, run: dict[str, Any]) -> TwinInputs:
         expiry=read(schema.PLAN_EXPIRY.name),
     )
     return TwinInputs(
-        network=network, plan=plan, forecast=read(schema.FORECAST.name), series=read(schema.FORECAST_SERIES.name),
-        history=read(schema.DEMAND_HISTORY.name), process=process, max_backlog_weeks=plan_config.max_backlog_weeks,
+        network=network, plan=plan, forecast=read(schema.FORECAST.name),
+        series=read(schema.FORECAST_SERIES.name), history=read(schema.DEMAND_HISTORY.name), process=process,
+        max_backlog_weeks=plan_config.max_backlog_weeks,
     )
 
 
@@ -160,7 +163,8 @@ def store_twin(wh: Warehouse, run: dict[str, Any], result: TwinResult, config: T
     twin_id = f"twin-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     ids = [pl.lit(run["run_id"]).alias("run_id"), pl.lit(twin_id).alias("twin_id")]
     summary = result.summary.with_columns(
-        scenario=pl.lit(run["scenario"]), paths=pl.lit(config.paths, pl.Int64), seed=pl.lit(config.seed, pl.Int64),
+        scenario=pl.lit(run["scenario"]), paths=pl.lit(config.paths, pl.Int64),
+        seed=pl.lit(config.seed, pl.Int64),
         created_at=pl.lit(datetime.now(UTC).replace(tzinfo=None), pl.Datetime("us")),
     )
     ensure_twin_tables(wh)
@@ -185,6 +189,35 @@ def replay(params: TwinParameters) -> dict[str, Any]:
         twin_id = store_twin(wh, run, result, params.twin)
     return {"twin_id": twin_id, "run_id": run["run_id"], "scenario": run["scenario"],
             "summary": result.summary.to_dicts()}
+
+
+def _process_of(wh: Warehouse, run: dict[str, Any], routings: pl.DataFrame) -> pl.DataFrame:
+    """Process estimates for a run that has none of its own, learned now for the replay only.
+
+    From the run's batch records, else its base run's (a replan or scenario reuses the base's inputs but
+    not its batch records): the base's estimates, else the base's batch records.
+    """
+    batches_name = schema.clean_table_name(schema.BATCHES.name)
+    seen: set[str] = set()
+    while run is not None and run["run_id"] not in seen:
+        seen.add(run["run_id"])
+        batches = _drop_run(wh.read(batches_name, run["run_id"]))
+        if not batches.is_empty():
+            return estimate_process(batches, routings, ProcessConfig(use_learned=False))
+        base_id = run.get("base_run_id")
+        run = wh.run(base_id) if base_id else None
+        if run is not None:
+            est = _drop_run(wh.read(schema.PROCESS_ESTIMATES.name, run["run_id"]))
+            if not est.is_empty():
+                return est
+    return estimate_process(schema.BATCHES.empty(), routings, ProcessConfig(use_learned=False))
+
+
+def _parameter_error(message: str) -> Exception:
+    # imported when needed: flows.settings pulls in the forecasting stack, which the twin does not use
+    from flows.settings import ParameterError
+
+    return ParameterError(message)
 
 
 def _drop_run(frame: pl.DataFrame) -> pl.DataFrame:

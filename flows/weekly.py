@@ -1,4 +1,4 @@
-"""The weekly planning flow: ingest → contracts → forecast → plan → output contracts → publish → report."""
+"""The weekly planning flow: ingest → contracts → forecast → plan → output contracts → publish → report → artifacts."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from flows.tasks import (
     plan_supply,
     publish,
     publish_artifacts,
+    resolve_run_date,
+    write_report,
 )
 from warehouse.lock import warehouse_lock
 
@@ -26,12 +28,13 @@ def weekly_planning(params: RunParameters) -> str:
     """Plan the next weeks from the input folder: every stage, one run, all or nothing."""
     stages.check_parameters(params, "weekly_planning")
     with warehouse_lock(params.warehouse, wait_seconds=params.lock_wait_seconds):
-        load_ids = ingest_inputs(params)
-        run_id, run_date = open_run(params, "weekly_planning", load_ids)
+        run_id = open_run(params, "weekly_planning")
         with RunRecorder(params, run_id) as stage:
+            load_ids = stage(ingest_inputs)
+            run_date = stage(resolve_run_date, load_ids)
             stage(check_contracts, load_ids, run_date)
             stage(forecast_demand, run_date)
             stage(plan_supply, run_date)  # includes the output contracts
         publish(params)
-    publish_artifacts(params, run_id)
+    publish_artifacts(params, run_id, write_report(params, run_id))
     return run_id

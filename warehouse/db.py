@@ -21,6 +21,7 @@ import polars as pl
 
 from data_contracts import schema
 from warehouse.sources import SourceFile
+from warehouse.views import create_views
 
 __all__ = ["Warehouse", "open_warehouse", "sql_type"]
 
@@ -81,6 +82,7 @@ class Warehouse:
             self.con.execute(_ddl(schema.clean_table_name(t.name), _clean_columns(t.name)))
         for t in (schema.LOADS, schema.RUNS, schema.QUARANTINE, schema.CONTRACT_RESULTS, *schema.OUTPUT_TABLES):
             self.con.execute(_ddl(t.name, t.columns))
+        create_views(self.con)  # analysts' views travel with every published snapshot
 
     # ------------------------------------------------------------------ raw loads
     def land(self, source: SourceFile) -> tuple[str, bool]:

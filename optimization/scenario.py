@@ -1,0 +1,414 @@
+"""What-if scenarios: a small YAML file of changes, parsed with line numbers, checked and applied to frames.
+
+A scenario file names the scenario and lists changes, each a mapping in one of these sections::
+
+    name: flu-line-plus-50          # letters, digits, '-', '_', '.'; not `base`
+    description: 50% more hours on the flu filling line over the summer
+    capacity:                       # hours (set) or percent (change) per week
+      - {resource: R-FILL-1, percent: 50, start: 2026-06-01, end: 2026-08-31}
+    demand:                         # product or family (or neither: all), optional site;
+      - {family: Vaccines, multiplier: 1.2}         # multiplier or units added per series and week
+    lanes:                          # close it, or a new lead time
+      - {from_site: PL-1, to_site: DC-2, close: true}
+    yields:                         # yield (set) or multiplier, optionally on one resource only
+      - {product: P001, yield: 0.8}
+    shutdowns:                      # no hours at all in those weeks
+      - {resource: R-BIO-2, start: 2026-07-06, end: 2026-07-19}
+    service_levels:                 # product or family (or neither: all)
+      - {family: Vaccines, service_level: 0.99}
+
+``start``/``end`` are dates (inclusive; a date stands for its ISO week); absent = the whole horizon.
+Everything here is pure: :func:`parse_scenario` takes the file's text, :func:`check_scenario` the base run's
+inputs, :func:`apply_scenario` returns changed copies of the frames. Every error names the file's line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import polars as pl
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from data_contracts import schema
+from optimization.config import PlanInputError
+
+__all__ = [
+    "CapacityChange",
+    "DemandChange",
+    "LaneChange",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioFile",
+    "ServiceLevelChange",
+    "Shutdown",
+    "YieldChange",
+    "apply_scenario",
+    "check_scenario",
+    "parse_scenario",
+    "scenario_summary",
+]
+
+Path_ = tuple[str | int, ...]
+
+
+class ScenarioError(PlanInputError):
+    """A scenario file that cannot be applied; the message names the file and line of each problem."""
+
+
+class _Change(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class _Weeks(_Change):
+    start: date | None = Field(None, description="First week changed (any date of it); absent = horizon start.")
+    end: date | None = Field(None, description="Last week changed (inclusive); absent = horizon end.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Weeks:
+        if self.start is not None and self.end is not None and _monday(self.end) < _monday(self.start):
+            raise ValueError(f"end {self.end} is before the week of start {self.start}")
+        return self
+
+    def weeks(self) -> pl.Expr:
+        """True for the ``week`` rows (Mondays) this change covers."""
+        cond = pl.lit(True)
+        if self.start is not None:
+            cond &= pl.col("week") >= _monday(self.start)
+        if self.end is not None:
+            cond &= pl.col("week") <= _monday(self.end)
+        return cond
+
+
+def _one_of(model: BaseModel, *names: str, required: bool = True) -> None:
+    given = [n for n in names if getattr(model, n) is not None]
+    if len(given) > 1 or (required and not given):
+        raise ValueError(f"give {'exactly' if required else 'at most'} one of {', '.join(names)}"
+                         + (f" (got {', '.join(given)})" if given else ""))
+
+
+class CapacityChange(_Weeks):
+    """Hours of a resource in some weeks: set (``hours``) or changed by a percentage (``percent``)."""
+
+    resource: str
+    hours: float | None = Field(None, ge=0, description="Hours available per week in those weeks.")
+    percent: float | None = Field(None, ge=-100, description="Change of the hours, in percent (+50, -20).")
+
+    @model_validator(mode="after")
+    def _one(self) -> CapacityChange:
+        _one_of(self, "hours", "percent")
+        return self
+
+
+class DemandChange(_Weeks):
+    """Demand (the forecast planned against) of a product or family, optionally at one DC."""
+
+    product: str | None = None
+    family: str | None = None
+    site: str | None = None
+    multiplier: float | None = Field(None, ge=0, description="Factor on the forecast (mean and quantiles).")
+    units: float | None = Field(None, description="Units added per product × DC and week (negative: removed).")
+
+    @model_validator(mode="after")
+    def _one(self) -> DemandChange:
+        _one_of(self, "product", "family", required=False)
+        _one_of(self, "multiplier", "units")
+        return self
+
+
+class LaneChange(_Change):
+    """A lane closed, or given another lead time."""
+
+    from_site: str
+    to_site: str
+    close: bool | None = None
+    lead_time_weeks: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> LaneChange:
+        _one_of(self, "close", "lead_time_weeks")
+        if self.close is False:
+            raise ValueError("close: false changes nothing; leave the lane out or give lead_time_weeks")
+        return self
+
+
+class YieldChange(_Change):
+    """The yield of a product (on every resource, or one): set, or multiplied."""
+
+    product: str
+    resource: str | None = None
+    yield_: float | None = Field(None, alias="yield", gt=0, le=1)
+    multiplier: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> YieldChange:
+        _one_of(self, "yield_", "multiplier")
+        return self
+
+
+class Shutdown(_Weeks):
+    """A resource with no hours from ``start`` to ``end`` (both required)."""
+
+    resource: str
+    start: date
+    end: date
+
+
+class ServiceLevelChange(_Change):
+    """Target service level of a product or family (or of every product)."""
+
+    product: str | None = None
+    family: str | None = None
+    service_level: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> ServiceLevelChange:
+        _one_of(self, "product", "family", required=False)
+        return self
+
+
+class Scenario(_Change):
+    """A what-if scenario: a name and the changes applied to a base run's inputs and forecast."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    capacity: list[CapacityChange] = Field(default_factory=list)
+    demand: list[DemandChange] = Field(default_factory=list)
+    lanes: list[LaneChange] = Field(default_factory=list)
+    yields: list[YieldChange] = Field(default_factory=list)
+    shutdowns: list[Shutdown] = Field(default_factory=list)
+    service_levels: list[ServiceLevelChange] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _not_base(self) -> Scenario:
+        if self.name == "base":
+            raise ValueError("a scenario cannot be called `base` (the plan of record)")
+        return self
+
+
+@dataclass(frozen=True)
+class ScenarioFile:
+    """A parsed scenario with the line of every key and list item of its file."""
+
+    scenario: Scenario
+    source: str
+    lines: Mapping[Path_, int]
+
+    def line(self, path: Path_) -> int:
+        """Line of ``path`` (or of its nearest enclosing item) in the file."""
+        for n in range(len(path), -1, -1):
+            if tuple(path[:n]) in self.lines:
+                return self.lines[tuple(path[:n])]
+        return 1
+
+
+# ---------------------------------------------------------------------------------------------- parsing
+def _node_lines(node: yaml.Node, path: Path_ = ()) -> dict[Path_, int]:
+    lines = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            sub = (*path, key.value)
+            lines |= _node_lines(value, sub)
+            lines[sub] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines |= _node_lines(item, (*path, i))
+    return lines
+
+
+def _where(path: Iterable[str | int]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> ScenarioFile:
+    """Parse a scenario file's text; a malformed file raises :class:`ScenarioError` naming the line(s)."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(f"{source} line {line}: not valid YAML: {problem}") from None
+    if node is None or not isinstance(node, yaml.MappingNode):
+        raise ScenarioError(f"{source} line 1: a scenario file is a mapping with at least `name:`")
+    lines = _node_lines(node)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        found = ScenarioFile(Scenario.model_construct(), source, lines)
+        problems = [
+            f"{source} line {found.line(tuple(err['loc']))}: {_where(err['loc']) or 'file'}: "
+            f"{err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
+        ]
+        raise ScenarioError("; ".join(problems)) from None
+    return ScenarioFile(scenario, source, lines)
+
+
+# ---------------------------------------------------------------------------------------------- checks
+def check_scenario(parsed: ScenarioFile, inputs: Mapping[str, pl.DataFrame]) -> None:
+    """Refuse changes naming a resource, product, family, site or lane the inputs do not have.
+
+    Args:
+        parsed: the parsed file.
+        inputs: the base run's clean input frames by entity name (products, sites, resources, routings, lanes).
+
+    Raises:
+        ScenarioError: naming the line and the unknown key of every problem.
+    """
+    known = {
+        "resource": set(inputs[schema.RESOURCES.name]["resource_id"].to_list()),
+        "product": set(inputs[schema.PRODUCTS.name]["product_id"].to_list()),
+        "family": set(inputs[schema.PRODUCTS.name]["family"].to_list()),
+        "site": set(inputs[schema.SITES.name]["site_id"].to_list()),
+    }
+    lanes = set(inputs[schema.LANES.name].select("from_site", "to_site").iter_rows())
+    routings = set(inputs[schema.ROUTINGS.name].select("product_id", "resource_id").iter_rows())
+    s = parsed.scenario
+    problems: list[str] = []
+
+    def unknown(section: str, i: int, field: str, kind: str, value: str | None) -> None:
+        if value is not None and value not in known[kind]:
+            hint = ", ".join(sorted(known[kind])[:12])
+            problems.append(f"{parsed.source} line {parsed.line((section, i, field))}: {section}[{i}].{field}: "
+                            f"unknown {kind} {value!r} (known: {hint}{', ...' if len(known[kind]) > 12 else ''})")
+
+    for section, items in (("capacity", s.capacity), ("shutdowns", s.shutdowns)):
+        for i, c in enumerate(items):
+            unknown(section, i, "resource", "resource", c.resource)
+    for i, d in enumerate(s.demand):
+        unknown("demand", i, "product", "product", d.product)
+        unknown("demand", i, "family", "family", d.family)
+        unknown("demand", i, "site", "site", d.site)
+    for i, sl in enumerate(s.service_levels):
+        unknown("service_levels", i, "product", "product", sl.product)
+        unknown("service_levels", i, "family", "family", sl.family)
+    for i, y in enumerate(s.yields):
+        unknown("yields", i, "product", "product", y.product)
+        unknown("yields", i, "resource", "resource", y.resource)
+        if y.product in known["product"] and not any(
+            p == y.product and (y.resource is None or r == y.resource) for p, r in routings
+        ):
+            problems.append(f"{parsed.source} line {parsed.line(('yields', i))}: yields[{i}]: no routing makes "
+                            f"{y.product!r}" + (f" on {y.resource!r}" if y.resource else ""))
+    for i, lane in enumerate(s.lanes):
+        if (lane.from_site, lane.to_site) not in lanes:
+            problems.append(f"{parsed.source} line {parsed.line(('lanes', i))}: lanes[{i}]: unknown lane "
+                            f"{lane.from_site} -> {lane.to_site}")
+    if problems:
+        raise ScenarioError("; ".join(problems))
+
+
+# ---------------------------------------------------------------------------------------------- apply
+def _monday(d: date) -> date:
+    return d - timedelta(days=d.weekday())
+
+
+def _products_of(change: DemandChange | ServiceLevelChange) -> pl.Expr:
+    if change.product is not None:
+        return pl.col("product_id") == change.product
+    if change.family is not None:
+        return pl.col("family") == change.family
+    return pl.lit(True)
+
+
+def _calendar(scenario: Scenario, resources: pl.DataFrame, calendar: pl.DataFrame, start_week: date,
+              horizon_weeks: int) -> pl.DataFrame:
+    """The calendar with every capacity change and shutdown applied over the horizon."""
+    touched = {c.resource for c in scenario.capacity} | {c.resource for c in scenario.shutdowns}
+    if not touched:
+        return calendar
+    weeks = pl.DataFrame({"week": [start_week + timedelta(weeks=k) for k in range(horizon_weeks)]},
+                         schema={"week": pl.Date})
+    grid = (
+        resources.filter(pl.col("resource_id").is_in(sorted(touched)))
+        .select("resource_id", "hours_per_week")
+        .join(weeks, how="cross")
+        .join(calendar.select("resource_id", "week", "hours_available"), on=["resource_id", "week"], how="left",
+              validate="1:1")
+        # no calendar row: the resource's normal weekly hours apply that week
+        .with_columns(pl.coalesce("hours_available", "hours_per_week").alias("hours_available"))
+    )
+    for c in scenario.capacity:
+        new = pl.lit(c.hours) if c.hours is not None else pl.col("hours_available") * (1 + c.percent / 100)
+        grid = grid.with_columns(
+            pl.when((pl.col("resource_id") == c.resource) & c.weeks()).then(new)
+            .otherwise(pl.col("hours_available")).alias("hours_available")
+        )
+    for c in scenario.shutdowns:
+        grid = grid.with_columns(
+            pl.when((pl.col("resource_id") == c.resource) & c.weeks()).then(0.0)
+            .otherwise(pl.col("hours_available")).alias("hours_available")
+        )
+    kept = calendar.join(grid.select("resource_id", "week"), on=["resource_id", "week"], how="anti")
+    return pl.concat([kept, grid.select(calendar.columns)]).sort("resource_id", "week")
+
+
+def _forecast(scenario: Scenario, forecast: pl.DataFrame, products: pl.DataFrame) -> pl.DataFrame:
+    """The forecast with every demand change applied to its mean and quantiles (kept ≥ 0)."""
+    if not scenario.demand:
+        return forecast
+    values = ["mean", *(schema.quantile_column(q) for q in schema.QUANTILES)]
+    out = forecast.join(products.select("product_id", "family"), on="product_id", how="left", validate="m:1")
+    for d in scenario.demand:
+        where = _products_of(d) & d.weeks() & (pl.col("site_id") == d.site if d.site else pl.lit(True))
+        out = out.with_columns(
+            pl.when(where)
+            .then(pl.col(v) * d.multiplier if d.multiplier is not None else (pl.col(v) + d.units).clip(0.0))
+            .otherwise(pl.col(v)).alias(v)
+            for v in values
+        )
+    return out.select(forecast.columns)
+
+
+def apply_scenario(scenario: Scenario, inputs: Mapping[str, pl.DataFrame], forecast: pl.DataFrame,
+                   start_week: date, horizon_weeks: int) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    """Apply a scenario's changes to copies of the planning inputs and the forecast.
+
+    Args:
+        scenario: the changes (checked with :func:`check_scenario` first).
+        inputs: clean input frames by entity name; ``resources, calendar, lanes, routings, products`` are used.
+        forecast: the forecast frame (``product_id, site_id, week, mean, q01 … q99``).
+        start_week: Monday of the first planned week.
+        horizon_weeks: weeks planned (capacity changes are spelled out as calendar rows over them).
+
+    Returns:
+        The inputs (every entity, changed ones replaced) and the changed forecast.
+    """
+    out = dict(inputs)
+    products = inputs[schema.PRODUCTS.name]
+    calendar = inputs.get(schema.CALENDAR.name, schema.CALENDAR.empty())
+    out[schema.CALENDAR.name] = _calendar(scenario, inputs[schema.RESOURCES.name], calendar, start_week,
+                                          horizon_weeks)
+    lanes = inputs[schema.LANES.name]
+    for lane in scenario.lanes:
+        this = (pl.col("from_site") == lane.from_site) & (pl.col("to_site") == lane.to_site)
+        lanes = lanes.filter(~this) if lane.close else lanes.with_columns(
+            pl.when(this).then(pl.lit(lane.lead_time_weeks, pl.Int64)).otherwise(pl.col("lead_time_weeks"))
+            .alias("lead_time_weeks"))
+    out[schema.LANES.name] = lanes
+    routings = inputs[schema.ROUTINGS.name]
+    for y in scenario.yields:
+        this = (pl.col("product_id") == y.product) & (
+            pl.col("resource_id") == y.resource if y.resource else pl.lit(True))
+        new = pl.lit(y.yield_) if y.yield_ is not None else (pl.col("yield") * y.multiplier).clip(upper_bound=1.0)
+        routings = routings.with_columns(pl.when(this).then(new).otherwise(pl.col("yield")).alias("yield"))
+    out[schema.ROUTINGS.name] = routings
+    for sl in scenario.service_levels:
+        products = products.with_columns(
+            pl.when(_products_of(sl)).then(pl.lit(sl.service_level)).otherwise(pl.col("service_level"))
+            .alias("service_level"))
+    out[schema.PRODUCTS.name] = products
+    return out, _forecast(scenario, forecast, inputs[schema.PRODUCTS.name])
+
+
+def scenario_summary(scenario: Scenario) -> dict[str, Any]:
+    """The scenario as plain JSON-able data (kept with the run's parameters)."""
+    return scenario.model_dump(mode="json", by_alias=True, exclude_defaults=True)

@@ -1,0 +1,90 @@
+"""One small warehouse built with the real flows, shared by the outputs tests (views, report, scenarios).
+
+Two weekly planning runs four weeks apart on the same generated network (so past forecasts meet later
+actuals), then three scenario runs on the second: the only lanes into one DC closed; every resource at 20%
+of its hours (``tight``: capacity goes short); and ``tight`` with +50% hours on its bottleneck.
+Built once per test process (Prefect's temporary server starts once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+
+from data_contracts import schema
+from flows.scenario import scenario_parameters, scenario_run
+from flows.settings import RunParameters
+from flows.weekly import weekly_planning
+from optimization import PlanConfig
+from warehouse.demo import DEMO_RUN_DATE, demo_network, write_demo
+
+HORIZON = 8
+EARLY_DATE = DEMO_RUN_DATE - timedelta(weeks=4)
+CLOSED_DC = "DC-EU-N"
+
+
+@dataclass(frozen=True)
+class Built:
+    warehouse: Path
+    early_run: str  # weekly run four weeks before
+    base_run: str  # the latest weekly run: the plan of record
+    lanes_run: str  # scenario: every lane into CLOSED_DC closed
+    tight_run: str  # scenario: every resource at 20% of its hours
+    capacity_run: str  # scenario: tight, and +50% hours on tight's bottleneck
+    bottleneck: str
+    scenario_dir: Path
+
+
+_BUILT: dict[str, Built] = {}
+
+
+def _weekly(root: Path, warehouse: Path, run_date, name: str) -> str:
+    folder = root / name
+    write_demo(demo_network(products=8, dcs=2, weeks_history=104, seed=3, run_date=run_date), folder)
+    params = RunParameters(input_dir=folder, warehouse=warehouse, run_date=run_date,
+                           plan=PlanConfig(horizon_weeks=HORIZON))
+    return weekly_planning(params)
+
+
+def _bottleneck(warehouse: Path, run_id: str) -> str:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(
+            f"SELECT resource_id FROM {schema.PLAN_CAPACITY.name} WHERE run_id = ? GROUP BY resource_id "
+            "ORDER BY sum(coalesce(shadow_price, 0)) DESC, resource_id LIMIT 1", [run_id]).fetchone()[0]
+    finally:
+        con.close()
+
+
+def build(root: Path) -> Built:
+    """Build (once per process) the shared warehouse under ``root``."""
+    if "built" in _BUILT:
+        return _BUILT["built"]
+    warehouse = root / "wh" / "warehouse.duckdb"
+    early = _weekly(root, warehouse, EARLY_DATE, "input_early")
+    base = _weekly(root, warehouse, DEMO_RUN_DATE, "input")
+    scen = root / "scenarios"
+    scen.mkdir()
+    (scen / "close_lanes.yaml").write_text(
+        "name: close-eu-n\n"
+        "description: no transport into DC-EU-N\n"
+        "lanes:\n"
+        f"  - {{from_site: PL-BE, to_site: {CLOSED_DC}, close: true}}\n"
+        f"  - {{from_site: PL-US, to_site: {CLOSED_DC}, close: true}}\n"
+    )
+    tight = "name: tight\ncapacity:\n" + "".join(
+        f"  - {{resource: {r}, percent: -80}}\n" for r in ("BE-FL01", "US-FL01", "US-BR01", "US-BR02", "BE-BR01"))
+    (scen / "tight.yaml").write_text(tight)
+    lanes = scenario_run(scenario_parameters(warehouse, scen / "close_lanes.yaml", base))
+    tight_run = scenario_run(scenario_parameters(warehouse, scen / "tight.yaml", base))
+    bottleneck = _bottleneck(warehouse, tight_run)
+    (scen / "more_capacity.yaml").write_text(
+        tight.replace("name: tight", "name: tight-bottleneck-plus-50")
+        + f"  - resource: {bottleneck}\n    percent: 50\n"
+    )
+    capacity = scenario_run(scenario_parameters(warehouse, scen / "more_capacity.yaml", base))
+    _BUILT["built"] = Built(warehouse, early, base, lanes, tight_run, capacity, bottleneck, scen)
+    return _BUILT["built"]

@@ -1,0 +1,225 @@
+"""What-if scenarios: the file format (with line numbers in every refusal), applying changes to tiny frames
+checked by hand, and scenario runs through the real flow that move the plan in a known direction."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import duckdb
+import polars as pl
+import pytest
+from _outputs_warehouse import CLOSED_DC, build
+from typer.testing import CliRunner
+
+from data_contracts import schema
+from flows.cli import app
+from flows.report import report_path
+from optimization.scenario import ScenarioError, apply_scenario, check_scenario, parse_scenario
+
+W0 = date(2026, 5, 4)  # a Monday
+WEEKS = [W0 + timedelta(weeks=k) for k in range(3)]
+
+
+# ---------------------------------------------------------------------------------------------- tiny inputs
+def _inputs() -> dict[str, pl.DataFrame]:
+    def frame(table: schema.Table, rows: list[dict]) -> pl.DataFrame:
+        return pl.DataFrame(rows, schema=table.schema)
+
+    return {
+        "products": frame(schema.PRODUCTS, [
+            {"product_id": "P1", "name": "p1", "family": "vac", "unit": "doses", "shelf_life_weeks": None,
+             "unit_cost": 1.0, "holding_cost_per_week": 0.1, "backlog_penalty": 10.0, "priority": 1,
+             "service_level": 0.95},
+            {"product_id": "P2", "name": "p2", "family": "mab", "unit": "vials", "shelf_life_weeks": None,
+             "unit_cost": 1.0, "holding_cost_per_week": 0.1, "backlog_penalty": 10.0, "priority": 2,
+             "service_level": 0.90}]),
+        "sites": frame(schema.SITES, [
+            {"site_id": "PL", "name": "plant", "site_type": "plant", "region": "EU"},
+            {"site_id": "D1", "name": "dc1", "site_type": "dc", "region": "EU"},
+            {"site_id": "D2", "name": "dc2", "site_type": "dc", "region": "EU"}]),
+        "resources": frame(schema.RESOURCES, [
+            {"resource_id": "R1", "site_id": "PL", "name": "r1", "hours_per_week": 100.0},
+            {"resource_id": "R2", "site_id": "PL", "name": "r2", "hours_per_week": 50.0}]),
+        "routings": frame(schema.ROUTINGS, [
+            {"product_id": "P1", "resource_id": "R1", "hours_per_unit": 1.0, "yield": 0.9, "cost_per_unit": 1.0,
+             "release_weeks": 1, "min_batch": None, "batch_size": None},
+            {"product_id": "P2", "resource_id": "R2", "hours_per_unit": 1.0, "yield": 0.8, "cost_per_unit": 1.0,
+             "release_weeks": 1, "min_batch": None, "batch_size": None}]),
+        "lanes": frame(schema.LANES, [
+            {"from_site": "PL", "to_site": "D1", "lead_time_weeks": 1, "cost_per_unit": 1.0,
+             "capacity_per_week": None},
+            {"from_site": "PL", "to_site": "D2", "lead_time_weeks": 2, "cost_per_unit": 1.0,
+             "capacity_per_week": None}]),
+        # R1 already has a maintenance week: 40 hours in the second week
+        "calendar": frame(schema.CALENDAR, [{"resource_id": "R1", "week": WEEKS[1], "hours_available": 40.0}]),
+    }
+
+
+def _forecast() -> pl.DataFrame:
+    rows = [{"product_id": p, "site_id": s, "week": w, "model": "m", "mean": 10.0,
+             **{schema.quantile_column(q): 10.0 * q * 2 for q in schema.QUANTILES}}
+            for p in ("P1", "P2") for s in ("D1", "D2") for w in WEEKS]
+    return pl.DataFrame(rows, schema=schema.FORECAST.schema).drop("run_id")
+
+
+def _apply(text: str):
+    parsed = parse_scenario(text)
+    check_scenario(parsed, _inputs())
+    return apply_scenario(parsed.scenario, _inputs(), _forecast(), W0, len(WEEKS))
+
+
+def _hours(calendar: pl.DataFrame, resource: str) -> list[float | None]:
+    by_week = dict(calendar.filter(pl.col("resource_id") == resource).select("week", "hours_available").iter_rows())
+    return [by_week.get(w) for w in WEEKS]
+
+
+def test_capacity_percent_applies_to_the_calendar_hours_of_those_weeks():
+    inputs, _ = _apply(f"name: s\ncapacity:\n  - {{resource: R1, percent: 50, start: {WEEKS[1]}}}\n")
+    # week 0 untouched (normal 100 h), week 1 maintenance 40 h → 60 h, week 2 100 h → 150 h
+    assert _hours(inputs["calendar"], "R1") == [100.0, 60.0, 150.0]
+    assert _hours(inputs["calendar"], "R2") == [None, None, None]  # not touched: no calendar rows
+
+
+def test_capacity_hours_set_then_a_shutdown_wins():
+    inputs, _ = _apply("name: s\ncapacity:\n  - {resource: R2, hours: 70}\n"
+                       f"shutdowns:\n  - {{resource: R2, start: {WEEKS[2] + timedelta(days=3)}, end: {WEEKS[2]}}}\n")
+    assert _hours(inputs["calendar"], "R2") == [70.0, 70.0, 0.0]
+    assert _hours(inputs["calendar"], "R1") == [None, 40.0, None]  # R1's own calendar row is kept
+
+
+def test_demand_changes_scale_or_add_to_mean_and_quantiles():
+    _, fc = _apply("name: s\ndemand:\n  - {family: vac, multiplier: 1.5}\n"
+                   f"  - {{product: P2, site: D2, units: -25, end: {WEEKS[0]}}}\n")
+    got = {(p, s, w): (m, q) for p, s, w, m, q in fc.select("product_id", "site_id", "week", "mean", "q95").iter_rows()}
+    assert got[("P1", "D1", WEEKS[0])] == (15.0, pytest.approx(28.5))
+    assert got[("P2", "D1", WEEKS[0])] == (10.0, pytest.approx(19.0))
+    assert got[("P2", "D2", WEEKS[0])] == (0.0, 0.0)  # 10 − 25 floored at 0
+    assert got[("P2", "D2", WEEKS[1])] == (10.0, pytest.approx(19.0))
+    assert fc.columns == _forecast().columns
+
+
+def test_lanes_yields_and_service_levels():
+    inputs, _ = _apply("name: s\nlanes:\n  - {from_site: PL, to_site: D1, close: true}\n"
+                       "  - {from_site: PL, to_site: D2, lead_time_weeks: 4}\n"
+                       "yields:\n  - {product: P1, yield: 0.5}\n  - {product: P2, multiplier: 2}\n"
+                       "service_levels:\n  - {family: mab, service_level: 0.99}\n")
+    assert inputs["lanes"].select("to_site", "lead_time_weeks").rows() == [("D2", 4)]
+    assert dict(inputs["routings"].select("product_id", "yield").iter_rows()) == {"P1": 0.5, "P2": 1.0}
+    assert dict(inputs["products"].select("product_id", "service_level").iter_rows()) == {"P1": 0.95, "P2": 0.99}
+
+
+@pytest.mark.parametrize(("text", "line", "words"), [
+    ("name: s\ncapacity:\n  - resource: R1\n    percent: 50\n  - resource: R2\n    percnt: 5\n", 6, "percnt"),
+    ("name: s\ncapacity:\n  - resource: R1\n    percent: 50\n    hours: 3\n", 3, "exactly one of hours, percent"),
+    ("name: s\ndemand:\n  - {family: vac}\n", 3, "exactly one of multiplier, units"),
+    ("name: s\nshutdowns:\n  - resource: R1\n    start: 2026-06-08\n    end: 2026-06-01\n", 3, "before the week of start"),
+    ("name: s\nyields:\n  - product: P1\n    yield: 1.5\n", 4, "yield"),
+    ("name: s\nlanes:\n  - {from_site: PL, to_site: D1}\n", 3, "close, lead_time_weeks"),
+    ("name: s\ncapacity:\n  - resource: R1\n     percent: 5\n", 4, "not valid YAML"),
+    ("name: base\n", 1, "base"),
+    ("name: s\nwhatever: 1\n", 2, "whatever"),
+    ("- just a list\n", 1, "mapping"),
+])
+def test_a_malformed_scenario_file_is_refused_naming_the_line(text, line, words):
+    with pytest.raises(ScenarioError, match=rf"line {line}:.*{words}"):
+        parse_scenario(text, "s.yaml")
+
+
+@pytest.mark.parametrize(("text", "line", "words"), [
+    ("name: s\n\ncapacity:\n  - {resource: R1, percent: 5}\n  - {resource: R9, percent: 5}\n", 5,
+     "unknown resource 'R9'"),
+    ("name: s\ndemand:\n  - product: P7\n    multiplier: 2\n", 3, "unknown product 'P7'"),
+    ("name: s\ndemand:\n  - multiplier: 2\n    family: flu\n", 4, "unknown family 'flu'"),
+    ("name: s\nlanes:\n  - {from_site: D1, to_site: D2, close: true}\n", 3, "unknown lane D1 -> D2"),
+    ("name: s\nyields:\n  - {product: P1, resource: R2, yield: 0.5}\n", 3, "no routing makes 'P1' on 'R2'"),
+])
+def test_a_scenario_naming_unknown_keys_is_refused_naming_the_line(text, line, words):
+    parsed = parse_scenario(text, "s.yaml")
+    with pytest.raises(ScenarioError, match=rf"s\.yaml line {line}: .*{words}"):
+        check_scenario(parsed, _inputs())
+
+
+# ---------------------------------------------------------------------------------------------- flows
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("outputs"))
+
+
+def _q(built, sql: str, *params):
+    con = duckdb.connect(str(built.warehouse), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def _kpi(built, run_id: str, kpi: str) -> float:
+    return _q(built, "SELECT value FROM plan_kpis WHERE run_id = ? AND kpi = ?", run_id, kpi)[0][0]
+
+
+@pytest.mark.slow
+def test_a_scenario_is_stored_as_a_run_with_its_name_changes_and_inputs(built):
+    (kind, scenario, base, status, parameters), = _q(
+        built, "SELECT kind, scenario, base_run_id, status, parameters FROM runs WHERE run_id = ?", built.lanes_run)
+    assert (kind, scenario, base, status) == ("scenario", "close-eu-n", built.base_run, "success")
+    changes = json.loads(parameters)["scenario_changes"]
+    assert [lane["to_site"] for lane in changes["lanes"]] == [CLOSED_DC, CLOSED_DC]
+    lanes = _q(built, "SELECT count(*) FILTER (WHERE to_site = ?), count(*) FROM clean_lanes WHERE run_id = ?",
+               CLOSED_DC, built.lanes_run)[0]
+    base_lanes = _q(built, "SELECT count(*) FROM clean_lanes WHERE run_id = ?", built.base_run)[0][0]
+    assert lanes == (0, base_lanes - 2)
+
+
+@pytest.mark.slow
+def test_closing_the_only_lanes_to_a_dc_creates_backlog_there(built):
+    def backlog(run_id: str) -> dict[str, float]:
+        return dict(_q(built, "SELECT site_id, sum(backlog) FROM plan_backlog WHERE run_id = ? GROUP BY 1", run_id))
+
+    before, after = backlog(built.base_run), backlog(built.lanes_run)
+    assert after[CLOSED_DC] > before[CLOSED_DC] + 1000
+    for site in before.keys() - {CLOSED_DC}:
+        assert after[site] <= before[site] + 1e-6
+    reasons = {r for (r,) in _q(built, "SELECT DISTINCT reason FROM plan_shortages WHERE run_id = ? AND site_id = ?",
+                                built.lanes_run, CLOSED_DC)}
+    assert "no_route" in reasons
+    assert _kpi(built, built.lanes_run, "fill_rate_units") < _kpi(built, built.base_run, "fill_rate_units")
+
+
+@pytest.mark.slow
+def test_more_capacity_on_the_bottleneck_raises_the_fill_rate(built):
+    tight = _kpi(built, built.tight_run, "fill_rate_units")
+    more = _kpi(built, built.capacity_run, "fill_rate_units")
+    assert tight < _kpi(built, built.base_run, "fill_rate_units")
+    assert more > tight + 1e-4
+    hours = dict(_q(built, "SELECT run_id, sum(hours_available) FROM plan_capacity WHERE resource_id = ? "
+                           "AND run_id IN (?, ?) GROUP BY 1", built.bottleneck, built.tight_run, built.capacity_run))
+    assert hours[built.capacity_run] == pytest.approx(1.5 * hours[built.tight_run])
+
+
+@pytest.mark.slow
+def test_plantwin_scenario_run_refuses_a_bad_file_naming_the_line(built, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\ncapacity:\n  - resource: US-FL01\n    percent: 10\n  - resource: XX-NOPE\n"
+                   "    hours: 3\n")
+    runs_before = _q(built, "SELECT count(*) FROM runs")[0][0]
+    result = CliRunner().invoke(app, ["scenario", "run", str(bad), "--warehouse", str(built.warehouse)])
+    assert result.exit_code == 2
+    assert "bad.yaml line 5" in result.output and "unknown resource 'XX-NOPE'" in result.output
+    assert _q(built, "SELECT count(*) FROM runs")[0][0] == runs_before  # refused before any run was opened
+
+
+@pytest.mark.slow
+def test_plantwin_scenario_compare_prints_the_differences_and_writes_the_report(built):
+    target = report_path(built.warehouse, built.lanes_run)
+    target.unlink(missing_ok=True)
+    result = CliRunner().invoke(app, ["scenario", "compare", "base", "close-eu-n", "--warehouse",
+                                      str(built.warehouse)])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert f"A = base ({built.base_run})" in out and f"B = close-eu-n ({built.lanes_run})" in out
+    appear = out.split("shortages that appear in B")[1].split("shortages that vanish")[0]
+    assert CLOSED_DC in appear
+    for word in ("cost_total", "fill_rate_units", "capacity (utilisation", "largest stock changes"):
+        assert word in out
+    assert '<section id="comparison">' in target.read_text(encoding="utf-8")

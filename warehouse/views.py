@@ -1,0 +1,255 @@
+"""Analysts' views and table macros over the warehouse: the latest plan of record, run diffs, forecast accuracy.
+
+Created in the working warehouse by :func:`create_views` (called from ``Warehouse.migrate``), so they travel
+with every published snapshot. They are plain SQL over the output tables named in
+:mod:`data_contracts.schema`; none stores data.
+
+* ``latest_base_run`` — one row: the last successful run of scenario ``base`` that produced a plan.
+* ``latest_forecast_run`` — one row: the last successful ``base`` run that produced a forecast.
+* ``latest_forecast`` — the forecast rows of ``latest_forecast_run``.
+* ``latest_<plan table>`` — one per ``plan_*`` table: that table's rows of ``latest_base_run``.
+* ``latest_kpis`` — the KPIs of ``latest_base_run`` with the previous base run's value and the change.
+* ``plan_measures`` — per run, product, site and week: production, stock, demand, backlog, cost.
+* ``plan_diff(run_a, run_b)`` — table macro: two runs side by side per product, site and week; a run is
+  named by its id or by a scenario (its latest successful plan): ``plan_diff('base', 'flu-plus-20')``.
+* ``plan_diff_latest`` — the latest run of every scenario other than ``base`` against its base run.
+* ``forecast_vs_actual`` — every forecasting run's forecast against the demand that later happened, by lag.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from data_contracts import schema
+
+__all__ = ["MACROS", "VIEWS", "VIEW_DOCS", "create_views", "view_names"]
+
+_R = schema.RUNS.name
+_F = schema.FORECAST.name
+_H = schema.DEMAND_HISTORY.name
+_K = schema.PLAN_KPIS.name
+_PROD = schema.PLAN_PRODUCTION.name
+_SHIP = schema.PLAN_SHIPMENTS.name
+_INV = schema.PLAN_INVENTORY.name
+_BL = schema.PLAN_BACKLOG.name
+_EXP = schema.PLAN_EXPIRY.name
+_SHORT = schema.PLAN_SHORTAGES.name
+
+#: the base scenario: the plan of record
+BASE = "base"
+
+
+def _latest(has_rows_in: str) -> str:
+    return f"""
+    SELECT r.run_id, r.kind, r.run_date, r.started_at, r.finished_at, r.code_version
+    FROM {_R} r
+    WHERE r.status = 'success' AND r.scenario = '{BASE}'
+      AND EXISTS (SELECT 1 FROM {has_rows_in} t WHERE t.run_id = r.run_id)
+    ORDER BY r.started_at DESC, r.run_id DESC
+    LIMIT 1"""
+
+
+_LATEST_KPIS = f"""
+WITH base_runs AS (
+    SELECT r.run_id, r.started_at,
+           row_number() OVER (ORDER BY r.started_at DESC, r.run_id DESC) AS recency
+    FROM {_R} r
+    WHERE r.status = 'success' AND r.scenario = '{BASE}'
+      AND EXISTS (SELECT 1 FROM {_K} k WHERE k.run_id = r.run_id)
+),
+latest AS (SELECT run_id FROM base_runs WHERE recency = 1),
+previous AS (SELECT run_id FROM base_runs WHERE recency = 2)
+SELECT k.run_id, k.kpi, k.value, k.unit,
+       p.run_id AS previous_run_id, p.value AS previous_value, k.value - p.value AS change
+FROM {_K} k
+JOIN latest USING (run_id)
+LEFT JOIN (SELECT k2.run_id, k2.kpi, k2.value FROM {_K} k2 JOIN previous USING (run_id)) p USING (kpi)
+"""
+
+# One row per run × product × site × week with every measure the diff compares. Production is counted at
+# the plant (site of the resource), cost is production + transport (at the shipping site) + expiry
+# write-off; a measure a run has no row for stays null (missing is not zero).
+_PLAN_MEASURES = f"""
+WITH parts AS (
+    SELECT run_id, product_id, site_id, week, quantity AS production, NULL::DOUBLE AS stock,
+           NULL::DOUBLE AS safety_stock, NULL::DOUBLE AS demand, NULL::DOUBLE AS on_time,
+           NULL::DOUBLE AS backlog, NULL::DOUBLE AS lost, NULL::DOUBLE AS expired, cost
+    FROM {_PROD}
+    UNION ALL
+    SELECT run_id, product_id, from_site, week, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, cost
+    FROM {_SHIP}
+    UNION ALL
+    SELECT run_id, product_id, site_id, week, NULL, closing, safety_stock, NULL, NULL, NULL, NULL, NULL, NULL
+    FROM {_INV}
+    UNION ALL
+    SELECT run_id, product_id, site_id, week, NULL, NULL, NULL, demand,
+           greatest(demand - backlog - lost, 0), backlog, lost, NULL, NULL
+    FROM {_BL}
+    UNION ALL
+    SELECT run_id, product_id, site_id, week, NULL, NULL, NULL, NULL, NULL, NULL, NULL, quantity, cost
+    FROM {_EXP}
+)
+SELECT run_id, product_id, site_id, week,
+       sum(production) AS production, sum(stock) AS stock, sum(safety_stock) AS safety_stock,
+       sum(demand) AS demand, sum(on_time) AS on_time, sum(backlog) AS backlog, sum(lost) AS lost,
+       sum(expired) AS expired, sum(cost) AS cost,
+       CASE WHEN sum(demand) > 0 THEN sum(on_time) / sum(demand) END AS fill_rate
+FROM parts
+GROUP BY run_id, product_id, site_id, week
+"""
+
+
+def _diff_select(pairs: str, scenario: bool) -> str:
+    """Side-by-side measures of the run pairs of ``pairs`` (columns ``pair_a, pair_b``, and ``scenario``)."""
+    measures = ("production", "stock", "backlog", "cost", "fill_rate")
+    cols = ",\n       ".join(
+        f"a.{m} AS {m}_a, b.{m} AS {m}_b, "
+        f"CASE WHEN a.{m} IS NOT NULL OR b.{m} IS NOT NULL THEN coalesce(b.{m}, 0) - coalesce(a.{m}, 0) END "
+        f"AS {m}_diff"
+        for m in measures
+    )
+    key_scenario, out_scenario = ("p.scenario, ", "k.scenario, ") if scenario else ("", "")
+    return f"""
+WITH pairs AS (SELECT * FROM ({pairs}) WHERE pair_a IS NOT NULL AND pair_b IS NOT NULL),  -- both runs known
+keys AS (
+    SELECT DISTINCT {key_scenario}p.pair_a, p.pair_b, m.product_id, m.site_id, m.week
+    FROM pairs p JOIN plan_measures m ON m.run_id = p.pair_a OR m.run_id = p.pair_b
+)
+SELECT {out_scenario}k.pair_a AS run_a, k.pair_b AS run_b, k.product_id, k.site_id, k.week,
+       {cols},
+       coalesce(a.backlog, 0) > 0 AS short_a, coalesce(b.backlog, 0) > 0 AS short_b
+FROM keys k
+LEFT JOIN plan_measures a
+       ON a.run_id = k.pair_a AND a.product_id = k.product_id AND a.site_id = k.site_id AND a.week = k.week
+LEFT JOIN plan_measures b
+       ON b.run_id = k.pair_b AND b.product_id = k.product_id AND b.site_id = k.site_id AND b.week = k.week
+"""
+
+
+def _run_of(ref: str) -> str:
+    """SQL for the run a macro argument names: a run id, else the latest successful plan of that scenario."""
+    return f"""(SELECT r.run_id FROM {_R} r
+        WHERE r.run_id = {ref} OR (r.scenario = {ref} AND r.status = 'success'
+                                   AND EXISTS (SELECT 1 FROM {_K} k WHERE k.run_id = r.run_id))
+        ORDER BY r.run_id = {ref} DESC, r.started_at DESC LIMIT 1)"""
+
+
+_PLAN_DIFF = _diff_select(f"SELECT {_run_of('run_a')} AS pair_a, {_run_of('run_b')} AS pair_b", scenario=False)
+
+_PLAN_DIFF_LATEST = _diff_select(
+    f"""SELECT r.scenario, r.base_run_id AS pair_a, r.run_id AS pair_b
+    FROM {_R} r
+    WHERE r.status = 'success' AND r.scenario <> '{BASE}' AND r.base_run_id IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY r.scenario ORDER BY r.started_at DESC, r.run_id DESC) = 1""",
+    scenario=True,
+)
+
+# The demand that happened: for each product × DC × week, the demand history of the newest successful run
+# that read the orders itself (not a replan or scenario reusing another's) and knows the week. Forecasts
+# compared are those of runs that forecast themselves (no base run).
+_FORECAST_VS_ACTUAL = f"""
+WITH actuals AS (
+    SELECT h.product_id, h.site_id, h.week, h.quantity AS actual, h.run_id AS actual_run_id
+    FROM {_H} h JOIN {_R} r USING (run_id)
+    WHERE r.status = 'success' AND r.base_run_id IS NULL  -- runs that read the orders themselves
+    QUALIFY row_number() OVER (PARTITION BY h.product_id, h.site_id, h.week
+                               ORDER BY r.run_date DESC, r.started_at DESC, r.run_id DESC) = 1
+)
+SELECT f.run_id, r.run_date, f.product_id, f.site_id, f.week,
+       CAST((f.week - CAST(date_trunc('week', r.run_date) AS DATE)) / 7 AS BIGINT) AS lag,
+       f.model, f.mean AS forecast, f.q10, f.q90, a.actual,
+       f.mean - a.actual AS error, abs(f.mean - a.actual) AS abs_error,
+       a.actual BETWEEN f.q10 AND f.q90 AS within_q10_q90, a.actual_run_id
+FROM {_F} f
+JOIN {_R} r USING (run_id)
+JOIN actuals a USING (product_id, site_id, week)
+WHERE r.status = 'success' AND r.base_run_id IS NULL AND a.actual_run_id <> f.run_id
+"""
+
+
+def _views() -> dict[str, str]:
+    views = {
+        "latest_base_run": _latest(_K),
+        "latest_forecast_run": _latest(_F),
+        "latest_forecast": f"SELECT t.* FROM {_F} t JOIN latest_forecast_run USING (run_id)",
+    }
+    for name in schema.PLAN_TABLES:
+        views[f"latest_{name}"] = f"SELECT t.* FROM {name} t JOIN latest_base_run USING (run_id)"
+    views["latest_kpis"] = _LATEST_KPIS
+    views["plan_measures"] = _PLAN_MEASURES
+    views["plan_diff_latest"] = _PLAN_DIFF_LATEST
+    views["forecast_vs_actual"] = _FORECAST_VS_ACTUAL
+    return views
+
+
+#: view name → SELECT, in creation order (a view may use the ones before it)
+VIEWS: dict[str, str] = _views()
+#: table macro name → (parameters, SELECT)
+MACROS: dict[str, tuple[tuple[str, ...], str]] = {"plan_diff": (("run_a", "run_b"), _PLAN_DIFF)}
+
+
+_RUN_COLS = {
+    "run_id": "Run.", "kind": "Run kind.", "run_date": "Date the run plans from.", "started_at": "Start (UTC).",
+    "finished_at": "End (UTC).", "code_version": "plantwin version and git commit.",
+}
+_DIFF_COLS = {
+    "run_a": "Run A (the reference: the base).", "run_b": "Run B (compared with A).", "product_id": "Product.",
+    "site_id": "Site (plant for production, shipping site for transport cost, DC for demand).",
+    "week": "Week.",
+    **{f"{m}_{s}": f"{what} in run {s.upper()}." for m, what in (
+        ("production", "Units started"), ("stock", "Closing stock"), ("backlog", "Backlog at the week's end"),
+        ("cost", "Production + transport + expiry cost"), ("fill_rate", "On-time share of demand"))
+       for s in ("a", "b")},
+    **{f"{m}_diff": f"B − A of {m} (a side without a row counts 0; null when neither has one)."
+       for m in ("production", "stock", "backlog", "cost", "fill_rate")},
+    "short_a": "Whether A leaves backlog that week.", "short_b": "Whether B leaves backlog that week.",
+}
+
+#: view or macro name → (meaning, column → meaning); ``latest_<table>`` views have their table's columns
+VIEW_DOCS: dict[str, tuple[str, dict[str, str]]] = {
+    "latest_base_run": ("The last successful run of scenario `base` that produced a plan (one row).", _RUN_COLS),
+    "latest_forecast_run": ("The last successful run of scenario `base` that produced a forecast (one row).",
+                            _RUN_COLS),
+    "latest_forecast": (f"`{_F}` rows of `latest_forecast_run`.", {}),
+    **{f"latest_{t}": (f"`{t}` rows of `latest_base_run`.", {}) for t in schema.PLAN_TABLES},
+    "latest_kpis": ("KPIs of `latest_base_run` with the previous successful base run's value and the change.", {
+        "run_id": "Run (the latest plan of record).", "kpi": "KPI name.", "value": "Value.", "unit": "Unit.",
+        "previous_run_id": "The base run before it (null for the first).",
+        "previous_value": "Its value in the previous run.", "change": "value − previous_value."}),
+    "plan_measures": ("Per run × product × site × week: the measures plans are compared on.", {
+        "run_id": "Run.", "product_id": "Product.", "site_id": "Site.", "week": "Week.",
+        "production": "Units started at the site's resources (plants).", "stock": "Closing stock.",
+        "safety_stock": "Safety-stock target.", "demand": "Demand planned against (DCs).",
+        "on_time": "Demand served in its week: max(demand − backlog − lost, 0).", "backlog": "Backlog.",
+        "lost": "Lost units.", "expired": "Units written off.",
+        "cost": "Production + transport (at the shipping site) + expiry write-off cost.",
+        "fill_rate": "on_time / demand (null without demand)."}),
+    "plan_diff": (("Table macro `plan_diff(run_a, run_b)`: two runs side by side per product, site and week. "
+                  "A run is named by its id or by a scenario name (that scenario's latest successful plan), "
+                  "e.g. `plan_diff('base', 'flu-line-plus-50')`."), _DIFF_COLS),
+    "plan_diff_latest": (("The latest run of every scenario other than `base` against its base run, as "
+                         "`plan_diff`."), {"scenario": "Scenario of run B.", **_DIFF_COLS}),
+    "forecast_vs_actual": (("Each forecasting run's forecast against the demand that later happened, by lag. "
+                           "Actuals: the demand history of the newest run that read the orders itself and "
+                           "knows the week."), {
+        "run_id": "Run that forecast.", "run_date": "Its run date.", "product_id": "Product.", "site_id": "DC.",
+        "week": "Week forecast.", "lag": "Weeks from the run's first planned week to the week (0 = first).",
+        "model": "Model.", "forecast": "Forecast mean.", "q10": "Forecast quantile 0.10.",
+        "q90": "Forecast quantile 0.90.", "actual": "Demand that happened.", "error": "forecast − actual.",
+        "abs_error": "|forecast − actual|.", "within_q10_q90": "Whether actual fell in [q10, q90].",
+        "actual_run_id": "Run whose demand history gave the actual."}),
+}
+
+
+def view_names() -> list[str]:
+    """Every view and table macro :func:`create_views` creates."""
+    return [*VIEWS, *MACROS]
+
+
+def create_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Create or replace every view and table macro (idempotent; the tables must exist)."""
+    for name, select in VIEWS.items():
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {select}")
+        if name == "plan_measures":
+            for macro, (params, body) in MACROS.items():
+                con.execute(f"CREATE OR REPLACE MACRO {macro}({', '.join(params)}) AS TABLE {body}")
