@@ -28,7 +28,7 @@ demo: setup
 	$(BIN)/plantwin demo
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 clean:
 	rm -rf plantwin-demo .pytest_cache .hypothesis
