@@ -367,4 +367,13 @@ def entity_checks(
         *_reference_checks(t, refs),
         *_date_checks(t, run_date, config),
         *_lane_checks(t, zero_lead_cycle),
+        *_batch_checks(t),
     ]
+
+
+def _batch_checks(t: schema.Table) -> list[Check]:
+    """Batch records whose actual quantity is implausible next to the plan (a typo, a unit mix-up)."""
+    if t.name != schema.BATCHES.name:
+        return []
+    return [_flag("actual_over_planned", "actual_above_planned", ("actual_qty", "planned_qty"),
+                  pl.col("actual_qty") > 2 * pl.col("planned_qty"), "is more than twice the planned quantity")]

@@ -89,6 +89,9 @@ def _structure_errors(raw: dict[str, pl.DataFrame]) -> list[str]:
                 )
         if t.name in MASTER_ENTITIES and frame.height == 0:
             errors.append(f"{label}: master data {t.name} has no rows (rule: master_data_not_empty)")
+        elif t.name == schema.ORDERS.name and frame.height == 0:
+            errors.append(f"{label}: no order lines, so there is no demand history to forecast from "
+                          "(rule: orders_not_empty)")
     return errors
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from data_contracts.config import ContractConfig
 from forecasting import ForecastConfig
 from optimization import PlanConfig
+from optimization.process import ProcessConfig
 
 __all__ = ["ParameterError", "PlanningParameters", "ReplanParameters", "RunParameters"]
 
@@ -76,6 +77,11 @@ class RunParameters(PlanningParameters):
     )
     forecast: ForecastConfig = Field(default_factory=ForecastConfig, description="Forecasting settings.")
     contracts: ContractConfig = Field(default_factory=ContractConfig, description="Data contract settings.")
+    process: ProcessConfig = Field(
+        default_factory=ProcessConfig,
+        description="Learning yields, QC failure rates and release times from batch records (use_learned: "
+        "plan with them).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> RunParameters:

@@ -93,7 +93,8 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
                      + (f", {kpi['fill_rate_lines']:.1%} of order lines" if "fill_rate_lines" in kpi else ""))
     costs = {k.removeprefix("cost_"): v for k, v in kpi.items() if k.startswith("cost_")}
     if costs:
-        lines.append("cost by component:")
+        lines.append("cost by component (backlog, lost sales and safety stock are penalties the plan trades "
+                     "against cash costs):")
         width = max(map(len, costs))
         lines += [f"  {name:<{width}} {value:>16,.0f}" for name, value in costs.items()]
     lines.append("busiest resources (utilisation over the horizon, weeks at capacity):")

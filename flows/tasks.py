@@ -15,7 +15,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from flows import stages
+from flows import stages, twin
 from flows.settings import PlanningParameters, ReplanParameters, RunParameters
 from flows.artifacts import publish_run_artifacts
 from flows.report import report
@@ -26,6 +26,7 @@ __all__ = [
     "check_contracts",
     "forecast_demand",
     "ingest_inputs",
+    "learn_process",
     "open_replan",
     "open_run",
     "plan_supply",
@@ -74,6 +75,11 @@ def check_contracts(params: RunParameters, run_id: str, load_ids: dict[str, str]
 @task(name="forecast", **_PURE)
 def forecast_demand(params: RunParameters, run_id: str, run_date: date) -> dict:
     return stages.forecast(params, run_id, run_date)
+
+
+@task(name="learn-process", **_PURE)
+def learn_process(params: RunParameters, run_id: str) -> dict:
+    return twin.learn_process(params, run_id)
 
 
 @task(name="plan", **_PURE)

@@ -11,6 +11,7 @@ from flows.tasks import (
     check_contracts,
     forecast_demand,
     ingest_inputs,
+    learn_process,
     open_run,
     plan_supply,
     publish,
@@ -34,6 +35,7 @@ def weekly_planning(params: RunParameters) -> str:
             run_date = stage(resolve_run_date, load_ids)
             stage(check_contracts, load_ids, run_date)
             stage(forecast_demand, run_date)
+            stage(learn_process)  # yields, QC failures and release times from batch records
             stage(plan_supply, run_date)  # includes the output contracts
         publish(params)
     publish_artifacts(params, run_id, write_report(params, run_id))

@@ -98,6 +98,13 @@ def test_missing_required_entity_and_empty_master_data_reported_together():
     assert "lanes: master data lanes has no rows (rule: master_data_not_empty)" in str(err.value)
 
 
+def test_orders_with_no_rows_stop_the_run():
+    raw = all_as_raw(tiny_inputs())
+    raw["orders"] = raw["orders"].head(0)
+    with pytest.raises(ContractError, match=r"orders: no order lines.*\(rule: orders_not_empty\)"):
+        validate_inputs(raw, TINY_RUN_DATE)
+
+
 def test_optional_entities_may_be_absent():
     raw = all_as_raw(tiny_inputs())
     for name in schema.OPTIONAL_ENTITIES:

@@ -54,7 +54,7 @@ def warehouse(tmp_path_factory) -> Path:
 
 def _params(input_dir: Path, warehouse: Path, **plan) -> dict:
     return {"params": {"input_dir": str(input_dir), "warehouse": str(warehouse),
-                       "run_date": DEMO_RUN_DATE.isoformat(), "plan": {"horizon_weeks": 6, **plan}}}
+                       "run_date": DEMO_RUN_DATE.isoformat(), "plan": {"horizon_weeks": 10, **plan}}}
 
 
 def _query(warehouse: Path, sql: str, *args):

@@ -80,7 +80,8 @@ class Warehouse:
         for t in schema.INPUT_ENTITIES:
             self.con.execute(_ddl(schema.raw_table_name(t.name), _raw_columns(t.name)))
             self.con.execute(_ddl(schema.clean_table_name(t.name), _clean_columns(t.name)))
-        for t in (schema.LOADS, schema.RUNS, schema.QUARANTINE, schema.CONTRACT_RESULTS, *schema.OUTPUT_TABLES):
+        for t in (schema.LOADS, schema.RUNS, schema.QUARANTINE, schema.CONTRACT_RESULTS, *schema.OUTPUT_TABLES,
+                  *schema.TWIN_TABLES):
             self.con.execute(_ddl(t.name, t.columns))
         create_views(self.con)  # analysts' views travel with every published snapshot
 

@@ -1,0 +1,49 @@
+"""Settings of a twin replay (a frozen pydantic model: a flow parameter and a config file's shape)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["TwinConfig"]
+
+
+class TwinConfig(BaseModel):
+    """How a stored plan is replayed over sample paths."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    paths: int = Field(1000, ge=1, le=1_000_000, description="Sample paths simulated.")
+    seed: int = Field(0, ge=0, description="Random seed; the same seed gives the same paths.")
+    demand_variance: bool = Field(
+        True, description="Draw demand paths from the forecast's quantiles; False: the plan's own demand."
+    )
+    process_variance: bool = Field(
+        True,
+        description="Batches fail QC, yield and release as the learned process says; False: production "
+        "releases exactly as planned.",
+    )
+    week_correlation: float = Field(
+        0.5,
+        ge=0.0,
+        lt=1.0,
+        description="Correlation of a series' demand quantile ranks from one week to the next (a Gaussian "
+        "copula, AR(1)): forecast errors persist, so a bad week tends to follow a bad week. 0 = "
+        "independent weeks. The weekly marginals are the forecast's quantiles whatever the value.",
+    )
+    bootstrap_classes: tuple[str, ...] = Field(
+        ("intermittent", "lumpy"),
+        description="Demand classes (forecast_series.series_class) whose paths are drawn from their own "
+        "history instead of the forecast's quantiles.",
+    )
+    bootstrap_weeks: int = Field(
+        104, ge=1, description="Most recent weeks of history a bootstrapped series draws from."
+    )
+    follow_plan_service: bool = Field(
+        True,
+        description="Serve what the plan serves each week plus any need it did not foresee, as stock allows "
+        "(the plan may hold stock back on purpose, e.g. toward a safety-stock target); False: serve all "
+        "that stock allows.",
+    )
+    shortage_tolerance: float = Field(
+        1e-6, ge=0, description="Units of backlog or lost demand below which a week does not count as short."
+    )

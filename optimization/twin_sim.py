@@ -1,0 +1,242 @@
+"""The twin's week loop: stock by cohort on every path at once (paths are an array axis).
+
+Each week, in this order (the plan's stock balance, with the plan's shelf-life rules):
+
+1. exogenous stock arrives (opening lots in week 0, quarantine lots, scheduled receipts);
+2. production released this week enters the plant's stock in the cohort of a fresh unit;
+3. shipments arriving this week enter the destination's stock with the cohorts they left with;
+4. planned shipments leave, as planned where stock allows. Cohorts must arrive usable (and with the
+   minimum shelf-life share at a DC); first, oldest first, what the destination's planned backlog and
+   demand use up before it expires, then the freshest stock (the plan does not store which cohorts it
+   ships; this is how it would choose them). When a site cannot ship all, its shipments of the week
+   are filled in the order of their destination;
+5. demand and backlog are served from the site's stock, first-expiry-first-out: as much as the plan
+   serves that week plus whatever need the plan did not foresee (more demand or backlog than it
+   planned), as stock allows (:attr:`TwinConfig.follow_plan_service`; off: all the stock allows);
+6. stock whose last usable week this is, is written off;
+7. unserved demand is carried as backlog, and what is older than the plan's maximum backlog age is lost
+   (following the plan, also what the plan itself gives up that week, as far as it is still open).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimization.twin_demand import DemandSampler
+from optimization.twin_index import TwinIndex
+
+__all__ = ["SimOutcome", "simulate"]
+
+FAN = (5, 25, 50, 75, 95)
+
+
+@dataclass(frozen=True)
+class SimOutcome:
+    """What the loop records (``P`` paths, ``N`` nodes, ``D`` demand nodes, ``H`` weeks).
+
+    Attributes:
+        demand, on_time: (P, D) demand and units served in the week requested, summed over the horizon.
+        short_weeks: (P, D) weeks with backlog or lost units.
+        demand_weeks, served_weeks: (P, D) weeks with demand, and of those, weeks served in full.
+        short_prob: (D, H) share of paths short in each week.
+        expired_units, expired_value: (P,) written off over the horizon (lots expired at the start included).
+        end_stock: (P, N) closing stock of the last week.
+        fan: (len(FAN), N, H) percentiles of closing stock over the paths.
+        mean: name → (N, H) mean over paths of ``closing, served, expired, arrivals, departures, released,
+            receipts`` and (D, H) of ``backlog, lost, demand``.
+    """
+
+    demand: np.ndarray
+    on_time: np.ndarray
+    short_weeks: np.ndarray
+    demand_weeks: np.ndarray
+    served_weeks: np.ndarray
+    short_prob: np.ndarray
+    expired_units: np.ndarray
+    expired_value: np.ndarray
+    end_stock: np.ndarray
+    fan: np.ndarray
+    mean: dict[str, np.ndarray]
+
+
+def _take_fefo(stock: np.ndarray, amount: np.ndarray, first: int) -> np.ndarray:
+    """Remove up to ``amount`` (K, P) from ``stock`` (C, K, P), oldest slot first; returns what is left.
+
+    Slots below ``first`` hold nothing (already expired). A loop over slots, not paths: it stops as soon
+    as nothing is left to take.
+    """
+    remaining = amount.copy()
+    for s in range(first, stock.shape[0]):
+        if not remaining.any():
+            break
+        if not stock[s].any():
+            continue
+        take = np.minimum(stock[s], remaining)
+        stock[s] -= take
+        remaining -= take
+    return remaining
+
+
+def _ship(
+    avail: np.ndarray, want: np.ndarray, first: int, min_slot: np.ndarray, sell_cap: np.ndarray
+) -> np.ndarray:
+    """Take shipments (R, P) from their origin's stock ``avail`` (C, R, P); returns what left, by slot.
+
+    First, oldest first, what the destination can use up before it expires: at most ``sell_cap[s]``
+    (C, R) units of slots up to ``s`` in all. Then, if the shipment is not full, the freshest stock
+    allowed to travel (slots from ``min_slot`` (R,) on): what the destination cannot use in time is not
+    the stock sent.
+    """
+    taken = np.zeros_like(avail)
+    remaining = want.copy()
+    sent = np.zeros_like(want)
+    for s in range(first, avail.shape[0]):
+        if not remaining.any():
+            break
+        if not avail[s].any():
+            continue
+        room = np.maximum(sell_cap[s][:, None] - sent, 0.0)
+        take = np.where((s >= min_slot)[:, None], np.minimum(np.minimum(avail[s], remaining), room), 0.0)
+        avail[s] -= take
+        taken[s] += take
+        remaining -= take
+        sent += take
+    for s in range(avail.shape[0] - 1, first - 1, -1):
+        if not remaining.any():
+            break
+        if not avail[s].any():
+            continue
+        take = np.where((s >= min_slot)[:, None], np.minimum(avail[s], remaining), 0.0)
+        avail[s] -= take
+        taken[s] += take
+        remaining -= take
+    return taken
+
+
+def _add(stock: np.ndarray, nodes: np.ndarray, slots: np.ndarray, qty: np.ndarray) -> None:
+    """``stock[slot, node, :] += qty`` for (R, P) quantities whose (node, slot) may repeat."""
+    if nodes.size == 0:
+        return
+    key = slots * stock.shape[1] + nodes
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    summed = np.add.reduceat(qty[order], first, axis=0) if len(first) < len(key) else qty[order]
+    u = key[first]
+    stock[u // stock.shape[1], u % stock.shape[1], :] += summed
+
+
+def simulate(
+    index: TwinIndex, release_t: np.ndarray, released: np.ndarray, demand: DemandSampler,
+    max_backlog_weeks: int | None, tolerance: float, follow_plan: bool = True,
+) -> SimOutcome:
+    """Run the week loop on every path.
+
+    Args:
+        index: the twin index.
+        release_t, released: (P, J) release week and units of each production row.
+        demand: draws each week's demand (P, D).
+        max_backlog_weeks: the plan's maximum backlog age (None = backlog never lapses).
+        tolerance: backlog or lost units at or below it do not make a week short.
+        follow_plan: serve what the plan serves plus the need it did not foresee (the plan may hold
+            stock back on purpose, e.g. for its safety-stock targets); False serves all it can.
+    """
+    p, n, c, h = release_t.shape[0], index.n_nodes, index.slots, index.horizon
+    dn = index.demand_nodes
+    d = len(dn)
+    # slot-major, paths last: a node's stock of one slot on every path is one contiguous row
+    stock = np.zeros((c, n, p))
+    rel_t, rel_q = np.ascontiguousarray(release_t.T), np.ascontiguousarray(released.T)  # (J, P)
+    backlog = np.zeros((d, p))
+    recent: list[np.ndarray] = []  # demand of the last max_backlog_weeks weeks (newest last)
+    # (arrival, to_node, first slot, taken (C - first, R, P)): slots below the departure week are empty
+    in_transit: list[tuple[np.ndarray, np.ndarray, int, np.ndarray]] = []
+    tot = {k: np.zeros((d, p)) for k in ("demand", "on_time", "short_weeks", "demand_weeks", "served_weeks")}
+    short_prob = np.zeros((d, h))
+    expired_units = np.full(p, index.expired_on_hand.sum())
+    expired_value = np.full(p, float(index.expired_on_hand @ index.unit_cost))
+    fan = np.zeros((len(FAN), n, h))
+    mean = {k: np.zeros((n, h))
+            for k in ("closing", "served", "expired", "arrivals", "departures", "released", "receipts")}
+    mean |= {k: np.zeros((d, h)) for k in ("backlog", "lost", "demand")}
+    mean["expired"][:, 0] += index.expired_on_hand
+    for t in range(h):
+        # 1-2. exogenous supply and production released this week
+        s_node, s_slot, s_qty = index.supply[t]
+        stock[s_slot, s_node, :] += s_qty[:, None]  # (node, slot) unique within a week
+        np.add.at(mean["receipts"][:, t], s_node, s_qty)
+        rows = np.flatnonzero((rel_t == t).any(axis=1))
+        if rows.size:
+            rel = np.where(rel_t[rows] == t, rel_q[rows], 0.0)
+            _add(stock, index.prod_node[rows], index.release_slot[index.prod_node[rows], t], rel)
+            np.add.at(mean["released"][:, t], index.prod_node[rows], rel.mean(axis=1))
+        # 3. arrivals
+        keep = []
+        for arrival, to_node, first, taken in in_transit:
+            now = arrival == t
+            if now.any():
+                got = taken[:, now, :]  # (C - first, R, P)
+                slots = np.flatnonzero(got.any(axis=(1, 2)))  # most slots carry nothing
+                k, r = len(slots), int(now.sum())
+                _add(stock, np.tile(to_node[now], k), np.repeat(slots + first, r),
+                     got[slots].reshape(k * r, p))
+                np.add.at(mean["arrivals"][:, t], to_node[now], got.sum(axis=0).mean(axis=1))
+            if (~now).any():
+                keep.append((arrival[~now], to_node[~now], first, taken[:, ~now, :]))
+        in_transit = keep
+        # 4. departures, rank by rank (a node ships at most once per rank)
+        this_week = np.flatnonzero(index.ship_t == t)
+        for rank in np.unique(index.ship_rank[this_week]):
+            rows = this_week[index.ship_rank[this_week] == rank]
+            frm = index.ship_from[rows]
+            avail = stock[t:, frm, :]  # slots below t are empty (expired)
+            want = np.broadcast_to(index.ship_qty[rows][:, None], (len(rows), p))
+            taken = _ship(avail, want, 0, index.ship_min_slot[rows] - t, index.ship_sell_cap[t:, rows])
+            stock[t:, frm, :] = avail
+            in_transit.append((index.ship_arrival[rows], index.ship_to[rows], t, taken))
+            np.add.at(mean["departures"][:, t], frm, taken.sum(axis=0).mean(axis=1))
+        # 5. serve demand and backlog first-expiry-first-out
+        dem = np.ascontiguousarray(demand.week(t).T)  # (D, P)
+        need = backlog + dem
+        serve = need
+        if follow_plan:  # the plan's own service, plus whatever need it did not foresee
+            serve = np.minimum(need, index.plan_served[:, t, None]
+                               + np.maximum(need - index.plan_need[:, t, None], 0.0))
+        served = serve - _take_fefo(stock[t:, :d, :], serve, 0)  # demand nodes are 0 … D-1: a view
+        # 6. write off what reaches its last usable week
+        if t < c - 1:
+            gone = stock[t].copy()
+            stock[t] = 0.0
+            expired_units += gone.sum(axis=0)
+            expired_value += index.unit_cost @ gone
+            mean["expired"][:, t] += gone.mean(axis=1)
+        # 7. backlog and lost demand
+        backlog = need - served
+        lost = np.zeros_like(backlog)
+        if max_backlog_weeks is not None:
+            recent = (recent + [dem])[-max_backlog_weeks:] if max_backlog_weeks > 0 else []
+            window = np.sum(recent, axis=0) if recent else np.zeros_like(backlog)
+            lost = np.maximum(backlog - window, 0.0)
+            if follow_plan:  # demand the plan gives up on is given up on (as far as it is still open)
+                lost = np.maximum(lost, np.minimum(backlog, index.plan_lost[:, t, None]))
+            backlog = backlog - lost
+        short = (backlog + lost) > tolerance
+        has_demand = dem > tolerance
+        tot["demand"] += dem
+        tot["on_time"] += np.maximum(dem - backlog - lost, 0.0)
+        tot["short_weeks"] += short
+        tot["demand_weeks"] += has_demand
+        tot["served_weeks"] += has_demand & ~short
+        short_prob[:, t] = short.mean(axis=1)
+        closing = stock.sum(axis=0)  # (N, P)
+        fan[:, :, t] = np.percentile(closing, FAN, axis=1)
+        mean["closing"][:, t] = closing.mean(axis=1)
+        mean["served"][dn, t] = served.mean(axis=1)
+        mean["backlog"][:, t], mean["lost"][:, t], mean["demand"][:, t] = (
+            backlog.mean(axis=1), lost.mean(axis=1), dem.mean(axis=1))
+    return SimOutcome(
+        **{k: v.T for k, v in tot.items()}, short_prob=short_prob, expired_units=expired_units,
+        expired_value=expired_value, end_stock=stock.sum(axis=0).T, fan=fan, mean=mean,
+    )
