@@ -22,6 +22,7 @@ from data_contracts.report import write_data_docs
 from data_contracts.validate import validate_inputs
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
 from forecasting import forecast_demand, from_series, to_series, weekly_demand
+from forecasting.demand import SEP as SERIES_SEP
 from optimization import build_network, plan_supply, safety_stock_targets
 from warehouse.db import open_warehouse
 from warehouse.sources import read_demand_file, read_folder
@@ -196,18 +197,28 @@ def accuracy(params: RunParameters, run_id: str) -> dict[str, Any]:
     from forecasting import forecast_accuracy
 
     with open_warehouse(params.warehouse) as wh:
-        actuals = wh.staged(run_id, schema.DEMAND_HISTORY.name)
+        history = wh.staged(run_id, schema.DEMAND_HISTORY.name)
         products = wh.staged(run_id, schema.clean_table_name(schema.PRODUCTS.name))
+        # Forecasts made by runs that forecast (replans and scenarios carry copies of their base's).
         past = wh.con.execute(
             f"""
-            SELECT f.run_id, r.run_date, f.product_id, f.site_id, f.week, f.mean
+            SELECT f.product_id, f.site_id, f.week, f.mean,
+                   date_trunc('week', r.run_date)::DATE - INTERVAL 7 DAY AS cutoff
             FROM {schema.FORECAST.name} f JOIN {schema.RUNS.name} r USING (run_id)
-            WHERE r.status = 'success'
+            WHERE r.status = 'success' AND r.kind IN ('weekly_planning', 'nightly_refresh')
             """
-        ).pl()
-        table = forecast_accuracy(past, actuals, products)
+        ).pl().with_columns(pl.col("cutoff").cast(pl.Date))
+    uid = pl.concat_str("product_id", "site_id", separator=SERIES_SEP).alias("unique_id")
+    forecasts = past.select(uid, "cutoff", pl.col("week").alias("ds"), "mean")
+    families = (
+        pl.concat([history.select("product_id", "site_id"), past.select("product_id", "site_id")]).unique()
+        .join(products.select("product_id", "family"), on="product_id", how="left", validate="m:1")
+        .select(uid, "family")
+    )
+    table = forecast_accuracy(forecasts, to_series(history), families=families)
+    with open_warehouse(params.warehouse) as wh:
         wh.stage(run_id, schema.FORECAST_ACCURACY.name, table)
-    return {"rows": table.height, "past_runs": past["run_id"].n_unique()}
+    return {"rows": table.height, "past_forecast_rows": past.height}
 
 
 def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, Any]:
