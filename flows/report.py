@@ -49,6 +49,7 @@ def render_report(data: ReportData) -> str:
         sections.kpi_section(data),
         sections.comparison_section(data.comparison, dict(data.products.select("product_id", "family").iter_rows()))
         if data.comparison is not None else "",
+        sections.twin_section(data),
         sections.shortage_section(data),
         sections.capacity_section(data),
         sections.forecast_section(data),

@@ -34,6 +34,8 @@ class ReportData:
     shortages: pl.DataFrame  # product_id, family, site_id, week, short_quantity, reason, detail
     expiry: pl.DataFrame  # product_id, family, site_id, week, quantity, cost
     comparison: Comparison | None
+    twin: pl.DataFrame  # the latest twin replay of this run (and of its base): run_id, metric, plan_value, mean, p05..
+    stock_fan: pl.DataFrame  # product_id, site_id, week, p05, p25, p50, p75, p95 of that replay's closing stock
 
 
 def _q(con: duckdb.DuckDBPyConnection, sql: str, *params: Any) -> pl.DataFrame:
@@ -87,5 +89,21 @@ def load_report_data(con: duckdb.DuckDBPyConnection, run_id: str, compare_to: st
     expiry = _q(con, f"SELECT * EXCLUDE (run_id) FROM {schema.PLAN_EXPIRY.name} WHERE run_id = ? "
                      "ORDER BY week, product_id, site_id", run_id).join(fam, on="product_id", how="left")
     comparison = compare_runs(con, compare_to, run_id) if compare_to else None
+    twin, stock_fan = _twin(con, run_id, compare_to)
     return ReportData(run, previous, kpis, products, sites, history, forecast, inventory, capacity, shortages,
-                      expiry, comparison)
+                      expiry, comparison, twin, stock_fan)
+
+
+def _twin(con: duckdb.DuckDBPyConnection, run_id: str, other: str | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The latest twin replay of the run (and of ``other``, its comparison), if any was made."""
+    summary_t, fan_t = schema.TWIN_SUMMARY, schema.TWIN_STOCK_FAN
+    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                       [summary_t.name]).fetchone()[0]:
+        return summary_t.empty(), fan_t.empty()
+    latest = f"""(SELECT twin_id FROM {summary_t.name} WHERE run_id = ? ORDER BY created_at DESC LIMIT 1)"""
+    twin = _q(con, f"""SELECT * FROM {summary_t.name} WHERE (run_id = ? AND twin_id = {latest})
+                       OR (run_id = ? AND twin_id = {latest}) ORDER BY run_id = ? DESC, metric""",
+              run_id, run_id, other, other, run_id)
+    fan = _q(con, f"""SELECT product_id, site_id, week, p05, p25, p50, p75, p95 FROM {fan_t.name}
+                      WHERE run_id = ? AND twin_id = {latest}""", run_id, run_id)
+    return twin, fan

@@ -159,7 +159,11 @@ def forecast_section(data: ReportData) -> str:
 def stock_section(data: ReportData) -> str:
     """Projected closing stock against the safety-stock target (and backlog), per product × site."""
     weeks = sorted(set(data.inventory["week"].to_list()))
-    series = _series_lists(data.inventory, weeks, ["product_id", "site_id"], ["closing", "safety_stock", "backlog"])
+    inventory = data.inventory.join(data.stock_fan, on=["product_id", "site_id", "week"], how="left",
+                                    validate="1:1")
+    fan_cols = ["p05", "p25", "p50", "p75", "p95"]
+    series = _series_lists(inventory, weeks, ["product_id", "site_id"],
+                           ["closing", "safety_stock", "backlog", *fan_cols])
     series = series.filter(
         (pl.col("closing").list.max() > _EPS) | (pl.col("safety_stock").list.max() > _EPS)
         | (pl.col("backlog").list.max() > _EPS))
@@ -171,13 +175,47 @@ def stock_section(data: ReportData) -> str:
         lines = [Line(r["safety_stock"], "safety", "safety stock"), Line(r["closing"], "stock", "closing stock")]
         if any((v or 0) > _EPS for v in r["backlog"]):
             lines.append(Line(r["backlog"], "backlog", "backlog"))
-        svg = series_chart(weeks, lines, title=f"{p} at {s}: projected stock")
+        bands = []
+        if any(v is not None for v in r["p50"]):  # a twin replay: the fan of simulated stock
+            bands = [Band(r["p05"], r["p95"], "fan-outer", "twin P5–P95"),
+                     Band(r["p25"], r["p75"], "fan-inner", "twin P25–P75")]
+            lines.insert(0, Line(r["p50"], "fan-median", "twin median"))
+        svg = series_chart(weeks, lines, bands, title=f"{p} at {s}: projected stock")
         figs.append(f'<figure{_attrs(fam, s, p, "chart")} data-kind="stock"><figcaption title="{escape(name)}">'
                     f"{escape(p)} @ {escape(s)}</figcaption>{svg}</figure>")
     legend = ('<div class="legend"><i style="background:#1a7f37"></i>closing stock<i style="background:#d97706">'
-              '</i>safety stock<i style="background:#c0312b"></i>backlog</div>')
-    return (f'<section id="stock"><h2>Projected stock against safety stock</h2>{legend}'
+              '</i>safety stock<i style="background:#c0312b"></i>backlog')
+    if not data.stock_fan.is_empty():
+        legend += ('<i style="background:#7c3aed"></i>twin median<i style="background:#ddd6fe"></i>'
+                   'twin P5–P95 / P25–P75')
+    return (f'<section id="stock"><h2>Projected stock against safety stock</h2>{legend}</div>'
             f'<div class="grid">{"".join(figs)}</div></section>')
+
+
+def twin_section(data: ReportData) -> str:
+    """The plan's risk from its latest twin replay (and its comparison's), figure by figure."""
+    if data.twin.is_empty():
+        return ""
+    runs = data.twin["run_id"].unique(maintain_order=True).to_list()
+    head = "".join(f"<th>{escape(r)}: plan</th><th>mean</th><th>P5</th><th>P95</th>" for r in runs)
+    rows = []
+    for metric in data.twin["metric"].unique(maintain_order=True).to_list():
+        cells = []
+        for r in runs:
+            m = data.twin.filter((pl.col("run_id") == r) & (pl.col("metric") == metric))
+            if m.is_empty():
+                cells.append("<td></td>" * 4)
+                continue
+            row = m.row(0, named=True)
+            cells.append("".join(f'<td class="n">{_value(row[k], row["unit"])}</td>'
+                                 for k in ("plan_value", "mean", "p05", "p95")))
+        rows.append(f"<tr><td>{escape(metric)}</td>{''.join(cells)}</tr>")
+    paths = data.twin["paths"].max()
+    return (f'<section id="twin"><h2>Risk: the plan replayed by the digital twin</h2>'
+            f"<p>{paths} sample paths of demand, QC failures, yields and release delays; the plan's own value "
+            f"beside the distribution over the paths. The stock charts below show the simulated fan.</p>"
+            f'<div class="scroll"><table><thead><tr><th>figure</th>{head}</tr></thead><tbody>{"".join(rows)}'
+            "</tbody></table></div></section>")
 
 
 def capacity_section(data: ReportData) -> str:

@@ -230,6 +230,13 @@ def replay_task(params: TwinParameters) -> dict[str, Any]:
     return replay(params)
 
 
+@task(name="report", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE, persist_result=False)
+def report_task(warehouse: Path, run_id: str) -> str:
+    from flows.report import write_report
+
+    return str(write_report(warehouse, run_id))
+
+
 @task(name="publish", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE, persist_result=False)
 def publish_task(warehouse: Path) -> str:
     return str(publish_snapshot(warehouse))
@@ -241,4 +248,5 @@ def twin_replay(params: TwinParameters) -> dict[str, Any]:
     with warehouse_lock(params.warehouse):
         outcome = replay_task(params)
         publish_task(params.warehouse)
+    report_task(params.warehouse, outcome["run_id"])  # the report now shows the risk and the stock fan
     return outcome

@@ -242,6 +242,12 @@ def test_replay_is_stored_under_the_run_and_a_twin_id(tmp_path):
         assert summary["paths"].to_list() == [20] * 8
         assert wh.read(schema.TWIN_RISK.name, run_id).height == 4
         assert wh.read(schema.TWIN_STOCK_FAN.name, run_id).height > 0
+    # the plan report shows the replay's risk table and the fan of simulated stock
+    from flows.report import write_report
+
+    html = write_report(path, run_id).read_text()
+    assert "Risk: the plan replayed by the digital twin" in html and "20 sample paths" in html
+    assert 'class="fan-outer"' in html and 'class="fan-median"' in html
     from flows.settings import ParameterError
 
     with pytest.raises(ParameterError, match="no successful run of scenario 'what-if'"):
