@@ -235,7 +235,7 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
     else:
         demand = fc.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
     safety = safety_stock_targets(fc, products, network)
-    result = plan_supply(network, demand, safety, params.plan)
+    result = plan_supply(network, demand, safety, params.plan, _frozen_production(params, run_id))
     with open_warehouse(params.warehouse) as wh:
         for name, frame in result.tables.items():
             wh.stage(run_id, name, frame)
@@ -244,10 +244,11 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
             problem_type=result.problem_type, objective=result.objective, mip_gap=result.mip_gap,
             solve_seconds=result.solve_seconds,
         )
-    if result.solver_status != "Optimal":
+    # "Feasible": a MIP stopped at its time limit or gap with a plan in hand (the gap is stored with the run).
+    if result.solver_status not in ("Optimal", "Feasible"):
         raise RuntimeError(
-            f"the planning model was not solved to optimality: {result.solver_status} "
-            f"(solver {result.solver}); no plan is published."
+            f"the planning model has no usable solution: {result.solver_status} "
+            f"(solver {result.solver}, tried {', '.join(result.attempts) or result.solver}); no plan is published."
         )
     # Output contracts: a plan that breaks balance, capacity or lanes is a bug and must never be published.
     checks = validate_plan(result.tables, inputs[schema.LANES.name], inputs[schema.RESOURCES.name])
@@ -270,6 +271,26 @@ def fail(params: PlanningParameters, run_id: str, error: BaseException, stage_se
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+def _frozen_production(params: PlanningParameters, run_id: str) -> pl.DataFrame | None:
+    """Production already scheduled for the frozen weeks: the plan of record this run replaces.
+
+    A replan or scenario keeps its base run's starts; a weekly run keeps the latest successful base plan's.
+    """
+    if params.plan.frozen_weeks == 0:
+        return None
+    with open_warehouse(params.warehouse) as wh:
+        run = wh.run(run_id)
+        source = run["base_run_id"] or wh.con.execute(
+            f"SELECT run_id FROM {schema.RUNS.name} WHERE status = 'success' AND scenario = 'base' "
+            f"AND run_id IN (SELECT DISTINCT run_id FROM {schema.PLAN_PRODUCTION.name}) "
+            "ORDER BY started_at DESC LIMIT 1"
+        ).fetchone()
+        source = source[0] if isinstance(source, tuple) else source
+        if source is None:
+            return None
+        return wh.read(schema.PLAN_PRODUCTION.name, source).select("product_id", "resource_id", "week", "quantity")
+
+
 def _staged_clean(wh, run_id: str, table: schema.Table) -> pl.DataFrame:
     name = schema.clean_table_name(table.name)
     if name in wh.staged_names(run_id):

@@ -41,9 +41,35 @@ def run(network_dir, tmp_path_factory):
     params = RunParameters(input_dir=network_dir, warehouse=warehouse, run_date=DEMO_RUN_DATE,
                            plan=PlanConfig(horizon_weeks=HORIZON))
     run_id = weekly_planning(params)
-    con = duckdb.connect(str(warehouse), read_only=True)
-    yield run_id, con, warehouse
-    con.close()
+    return run_id, ReadOnly(warehouse), warehouse
+
+
+class ReadOnly:
+    """Queries the warehouse through a short-lived read-only connection, so that later runs can write it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def execute(self, sql: str, params: list | None = None) -> _Result:
+        con = duckdb.connect(str(self.path), read_only=True)
+        try:
+            return _Result(con.execute(sql, params or []).pl())
+        finally:
+            con.close()
+
+
+class _Result:
+    def __init__(self, frame: pl.DataFrame):
+        self.frame = frame
+
+    def pl(self) -> pl.DataFrame:
+        return self.frame
+
+    def fetchall(self) -> list[tuple]:
+        return self.frame.rows()
+
+    def fetchone(self) -> tuple | None:
+        return self.frame.row(0) if self.frame.height else None
 
 
 def _table(con, name: str, run_id: str) -> pl.DataFrame:
@@ -187,3 +213,25 @@ def test_cli_runs_and_a_bad_input_fails_cleanly_with_no_outputs(network_dir, tmp
     finally:
         con.close()
     assert published_path(warehouse).read_bytes() == published_before
+
+
+def test_replan_with_a_frozen_horizon_keeps_the_first_weeks_production(run):
+    from flows.replan import replan
+    from flows.settings import ReplanParameters
+
+    base_id, con, warehouse = run
+    demand = Path(warehouse).with_name("consensus.csv")
+    con.execute("SELECT product_id, site_id, week, mean * 1.5 AS quantity FROM forecast WHERE run_id = ?",
+                [base_id]).pl().write_csv(demand)
+    new_id = replan(ReplanParameters(warehouse=warehouse, demand_file=demand,
+                                     plan=PlanConfig(horizon_weeks=HORIZON, frozen_weeks=2)))
+    row = con.execute("SELECT kind, base_run_id, status FROM runs WHERE run_id = ?", [new_id]).fetchone()
+    assert row == ("replan", base_id, "success")
+    frozen_end = DEMO_RUN_DATE - timedelta(days=DEMO_RUN_DATE.weekday()) + timedelta(weeks=2)
+    q = ("SELECT product_id, resource_id, week, round(quantity, 6) FROM plan_production "
+         "WHERE run_id = ? AND week < ? AND quantity > 1e-9 ORDER BY ALL")
+    frozen = con.execute(q, [base_id, frozen_end]).fetchall()
+    assert frozen and con.execute(q, [new_id, frozen_end]).fetchall() == frozen
+    demand_sum = [con.execute("SELECT sum(demand) FROM plan_backlog WHERE run_id = ?", [r]).fetchone()[0]
+                  for r in (base_id, new_id)]
+    assert demand_sum[1] == pytest.approx(1.5 * demand_sum[0], rel=1e-6)
