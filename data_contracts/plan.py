@@ -16,7 +16,7 @@ import polars as pl
 from data_contracts import schema
 from data_contracts.config import RESULT_COLUMNS, PlanContractError
 from data_contracts.gx_runner import CheckOutcome, GxValidator
-from data_contracts.rules import Check, E
+from data_contracts.rules import Check, E, flag
 
 __all__ = ["validate_plan", "PLAN_ENTITY", "BALANCE_IN", "BALANCE_OUT"]
 
@@ -40,14 +40,8 @@ def _need(tables: dict[str, pl.DataFrame], t: schema.Table, columns: tuple[str, 
 
 
 def _flag(name: str, rule: str, columns: tuple[str, ...], broken: pl.Expr, reason: str) -> Check:
-    col = f"__{name}"
-    return Check(
-        rule,
-        columns,
-        E.ExpectColumnValuesToBeInSet(column=col, value_set=[False]),
-        reason,
-        derive={col: broken.fill_null(True)},
-    )
+    # in a plan a missing value is itself a bug: null breaks the rule
+    return flag(name, rule, columns, broken, reason, null_breaks=True)
 
 
 def _inventory_checks(atol: float, rtol: float) -> list[Check]:

@@ -139,19 +139,25 @@ def _max_date(run_date: date, config: ContractConfig) -> date:
         return run_date.replace(year=run_date.year + config.max_years_ahead, day=28)
 
 
-def _flag(
-    name: str, rule: str, columns: tuple[str, ...], expr: pl.Expr, reason: str, unless: tuple[str, ...] = ()
+def flag(
+    name: str, rule: str, columns: tuple[str, ...], expr: pl.Expr, reason: str, unless: tuple[str, ...] = (),
+    null_breaks: bool = False,
 ) -> Check:
-    """A check on a helper boolean column computed in polars: rows where ``expr`` is true break it."""
+    """A check on a helper boolean column computed in polars: rows where ``expr`` is true break it.
+
+    Where ``expr`` is null (a value it needs is missing) the row passes, unless ``null_breaks``.
+    """
     col = f"__{name}"
     return Check(
         rule,
         columns,
         E.ExpectColumnValuesToBeInSet(column=col, value_set=[False]),
         reason,
-        derive={col: expr.fill_null(False)},
+        derive={col: expr.fill_null(null_breaks)},
         unless=unless,
     )
+
+
 
 
 def _basic_checks(t: schema.Table) -> list[Check]:
@@ -231,7 +237,7 @@ def _reference_checks(t: schema.Table, refs: dict[str, pl.DataFrame]) -> list[Ch
             continue
         values = refs[ref_entity].get_column(ref_col).unique()
         checks.append(
-            _flag(
+            flag(
                 f"unknown_{c}",
                 rule,
                 (c,),
@@ -243,7 +249,7 @@ def _reference_checks(t: schema.Table, refs: dict[str, pl.DataFrame]) -> list[Ch
         sites = refs[schema.SITES.name]
         plants = sites.filter(pl.col("site_type") == "plant").get_column("site_id")
         checks.append(
-            _flag(
+            flag(
                 "not_at_plant",
                 "resource_at_plant",
                 ("site_id",),
@@ -279,7 +285,7 @@ def _date_checks(t: schema.Table, run_date: date, config: ContractConfig) -> lis
         )
     for c in _WEEK_COLUMNS.get(e, ()):
         checks.append(
-            _flag(
+            flag(
                 f"not_monday_{c}",
                 "week_is_monday",
                 (c,),
@@ -320,7 +326,7 @@ def _lane_checks(t: schema.Table, zero_lead_cycle: pl.Expr | None) -> list[Check
     if t.name != schema.LANES.name:
         return []
     checks = [
-        _flag(
+        flag(
             "self_loop",
             "lane_self_loop",
             ("from_site", "to_site"),
@@ -330,7 +336,7 @@ def _lane_checks(t: schema.Table, zero_lead_cycle: pl.Expr | None) -> list[Check
     ]
     if zero_lead_cycle is not None:
         checks.append(
-            _flag(
+            flag(
                 "zero_lead_cycle",
                 "zero_lead_cycle",
                 ("from_site", "to_site", "lead_time_weeks"),
@@ -375,5 +381,5 @@ def _batch_checks(t: schema.Table) -> list[Check]:
     """Batch records whose actual quantity is implausible next to the plan (a typo, a unit mix-up)."""
     if t.name != schema.BATCHES.name:
         return []
-    return [_flag("actual_over_planned", "actual_above_planned", ("actual_qty", "planned_qty"),
+    return [flag("actual_over_planned", "actual_above_planned", ("actual_qty", "planned_qty"),
                   pl.col("actual_qty") > 2 * pl.col("planned_qty"), "is more than twice the planned quantity")]

@@ -100,8 +100,10 @@ def _run_weekly(params: Any, verbose: bool) -> str:
 @app.command("run")
 @_friendly
 def run_cmd(
-    input_dir: Annotated[Path, typer.Option("--input", help="Input folder (one file per entity).")],
     warehouse: Annotated[Path, typer.Option("--warehouse", help="DuckDB warehouse file.")],
+    input_dir: Annotated[Path | None, typer.Option("--input", help="Input folder (one file per entity).")] = None,
+    source: Annotated[Path | None, typer.Option("--source", help="Source config file (TOML/YAML) mapping "
+                                                "entities to database tables or queries.")] = None,
     horizon: Annotated[int, typer.Option(help="Planning horizon in weeks.")] = 26,
     run_date: Annotated[str | None, typer.Option(help="Plan from this date (YYYY-MM-DD); "
                                                       "default: the inventory's as-of date.")] = None,
@@ -109,12 +111,15 @@ def run_cmd(
     scenario: Annotated[str, typer.Option(help="Scenario name.")] = "base",
     verbose: Verbose = False,
 ) -> None:
-    """Run the weekly planning flow on an input folder."""
+    """Run the weekly planning flow on an input folder (--input) or a configured source (--source)."""
     from flows.settings import RunParameters
     from flows.summary import run_summary
     from optimization import PlanConfig
 
-    params = RunParameters(input_dir=input_dir, warehouse=warehouse, run_date=_parse_date(run_date),
+    if (input_dir is None) == (source is None):
+        raise typer.BadParameter("give exactly one of --input DIR or --source FILE")
+    params = RunParameters(input_dir=input_dir, source=source, warehouse=warehouse,
+                           run_date=_parse_date(run_date),
                            demand_file=demand, scenario=scenario, plan=PlanConfig(horizon_weeks=horizon))
     started = time.perf_counter()
     run_id = _run_weekly(params, verbose)

@@ -18,9 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:  # imported lazily at run time: the CLI starts without Great Expectations
+    from data_contracts.config import ContractConfig, ContractOutcome
+    from warehouse.sources import SourceFile
 
 __all__ = ["EXIT_CLEAN", "EXIT_FAILED", "EXIT_QUARANTINED", "check_inputs", "register"]
 
@@ -28,15 +32,15 @@ EXIT_CLEAN, EXIT_QUARANTINED, EXIT_FAILED = 0, 1, 2
 
 
 def check_inputs(
-    input_dir: Path | None, source: Path | None, run_date: date | None, config: Any
-) -> tuple[Any, date, list]:
+    input_dir: Path | None, source: Path | None, run_date: date | None, config: ContractConfig
+) -> tuple[ContractOutcome, date, list[SourceFile]]:
     """Read the inputs and validate them as a run would.
 
     Args:
         input_dir: Input folder (or None).
         source: Source config file (or None); exactly one of the two.
         run_date: The run date; None = as a run infers it (latest inventory as-of date, else today).
-        config: A ``data_contracts.config.ContractConfig``.
+        config: Thresholds and bounds of the contracts.
 
     Returns:
         ``(outcome, run_date, sources)``: the contracts' outcome, the run date used, the sources read.
@@ -54,13 +58,13 @@ def check_inputs(
     return validate_inputs(raw, when, config), when, sources
 
 
-def _report(outcome: Any, rows: int, all_expectations: bool) -> str:
+def _report(outcome: ContractOutcome, rows: int, all_expectations: bool) -> str:
     from data_contracts.report import validation_report
 
     return validation_report(outcome, rows_shown=rows, all_expectations=all_expectations)
 
 
-def _sources_line(sources: list, run_date: date) -> str:
+def _sources_line(sources: list[SourceFile], run_date: date) -> str:
     files = ", ".join(f"{Path(s.path).name} ({s.row_count} rows)" for s in sources)
     return f"Read {len(sources)} entities: {files}; run date {run_date}."
 

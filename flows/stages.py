@@ -87,6 +87,7 @@ def check_parameters(params: PlanningParameters, kind: str) -> None:
 def start(params: PlanningParameters, kind: str) -> str:
     """Open a run: its ``runs`` row with parameters and code version (run date and inputs follow)."""
     with open_warehouse(params.warehouse) as wh:
+        wh.abandon_unfinished_runs()  # the caller holds the warehouse lock: nothing else is running
         return wh.start_run(
             kind=kind, scenario=params.scenario, run_date=getattr(params, "run_date", None),
             parameters=params.model_dump(mode="json"), code_version=code_version(),
@@ -123,6 +124,7 @@ def resolve_run_date(params: RunParameters, run_id: str, load_ids: dict[str, str
 def start_replan(params: ReplanParameters, kind: str = "replan") -> tuple[str, date]:
     """Open a run on top of a base run: same run date and input loads, new parameters."""
     with open_warehouse(params.warehouse) as wh:
+        wh.abandon_unfinished_runs()  # the caller holds the warehouse lock: nothing else is running
         base_id = params.base_run_id or wh.latest_run()
         if base_id is None:
             raise ParameterError(f"{params.warehouse} has no successful run to replan on; run the weekly plan first.")

@@ -15,11 +15,14 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from data_contracts.config import ContractError
 from flows import stages, twin
-from flows.settings import PlanningParameters, ReplanParameters, RunParameters
 from flows.artifacts import publish_run_artifacts
 from flows.report import report
+from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
+from optimization import PlanInputError
 from warehouse.publish import publish_snapshot
+from warehouse.sources import SourceError, SourceUnavailable
 
 __all__ = [
     "RunRecorder",
@@ -38,7 +41,19 @@ __all__ = [
     "write_report",
 ]
 
-_IO = dict(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE, persist_result=False)
+def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry I/O that may work a moment later; not input that will fail the same way again."""
+    try:
+        error = state.result(raise_on_failure=False)
+    except Exception as exc:  # noqa: BLE001 — whatever the state holds, decide on it
+        error = exc
+    if isinstance(error, SourceUnavailable):
+        return True
+    return not isinstance(error, (SourceError, ContractError, ParameterError, PlanInputError))
+
+
+_IO = dict(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_worth_retrying, cache_policy=NO_CACHE,
+           persist_result=False)
 _PURE = dict(cache_policy=NO_CACHE, persist_result=False)
 
 

@@ -169,3 +169,16 @@ def test_demand_file_errors_name_the_rule(tmp_path):
     tuesday = _write(tmp_path / "f.csv", "product_id,site_id,week,quantity\nP1,DC1,2026-01-06,4\n")
     with pytest.raises(SourceError, match="monday_week"):
         read_demand_file(tuesday, products, sites)
+
+
+def test_a_run_left_running_by_a_dead_process_is_marked_abandoned(tmp_path):
+    with open_warehouse(tmp_path / "wh.duckdb") as wh:
+        dead = wh.start_run(kind="weekly_planning", scenario="base", run_date=date(2026, 1, 5), parameters={},
+                            code_version="test")
+        wh.stage(dead, schema.DEMAND_HISTORY.name, pl.DataFrame({"product_id": ["P1"]}))
+    with open_warehouse(tmp_path / "wh.duckdb") as wh:  # the next run, under the lock
+        assert wh.abandon_unfinished_runs() == [dead]
+        row = wh.run(dead)
+        assert row["status"] == "failed" and row["error"].startswith("abandoned")
+        assert not wh.staged_names(dead)
+        assert wh.abandon_unfinished_runs() == []

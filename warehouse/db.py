@@ -156,6 +156,18 @@ class Warehouse:
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {self._stage(run_id)}")
         return run_id
 
+    def abandon_unfinished_runs(self) -> list[str]:
+        """Mark runs still ``running`` as failed: called under the warehouse lock, so no one runs them.
+
+        A process killed mid-run (out of memory, a worker stopped) cannot record its own end; the next run
+        records it, and drops whatever the dead run had staged.
+        """
+        stale = [r for (r,) in self.con.execute(
+            f"SELECT run_id FROM {schema.RUNS.name} WHERE status = 'running'").fetchall()]
+        for run_id in stale:
+            self.fail_run(run_id, "abandoned: the process running it ended before the run finished")
+        return stale
+
     def update_run(self, run_id: str, **fields: Any) -> None:
         """Set columns of a run's row (values that are dicts are stored as JSON)."""
         unknown = set(fields) - set(schema.RUNS.columns)

@@ -16,13 +16,18 @@ import polars as pl
 
 from data_contracts import schema
 
-__all__ = ["SourceError", "SourceFile", "find_entity_file", "read_folder", "read_source_file"]
+__all__ = ["SourceError", "SourceFile", "SourceUnavailable", "find_entity_file", "read_folder", "read_source_file"]
 
 _SUFFIXES = (".csv", ".parquet")
 
 
 class SourceError(Exception):
     """A source that cannot be read at all (missing, empty, not UTF-8, truncated); names the file and rule."""
+
+
+class SourceUnavailable(SourceError):
+    """A source that is not there yet or cannot be reached (a folder not delivered, a database down):
+    possibly transient, worth a retry, unlike other :class:`SourceError` s, which the same input raises again."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ def read_folder(folder: Path) -> list[SourceFile]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise SourceError(f"input folder {folder} does not exist (rule: input_folder).")
+        raise SourceUnavailable(f"input folder {folder} does not exist (rule: input_folder).")
     files = []
     for t in schema.INPUT_ENTITIES:
         path = find_entity_file(folder, t.name)

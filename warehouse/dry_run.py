@@ -1,0 +1,60 @@
+"""The raw frames a run would read from some sources, without touching any warehouse on disk.
+
+``plantwin validate`` checks inputs before a run: it needs exactly what the contracts see in a run
+(schema columns as text plus ``_load_id``, ``_source_file``, ``_source_row`` and ``_extra``). Rather
+than rebuild that shape by hand, the sources are landed in a throwaway in-memory warehouse and read
+back with :meth:`Warehouse.raw_rows`, the method a run uses.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from data_contracts import schema
+from warehouse.db import Warehouse
+from warehouse.sources import SourceFile, read_folder
+
+__all__ = ["inferred_run_date", "raw_frames", "read_sources"]
+
+
+def read_sources(input_dir: Path | None = None, source: Path | None = None) -> list[SourceFile]:
+    """Read an input folder or a source config (exactly one), as a run's ingest stage does.
+
+    Raises:
+        ValueError: neither or both are given.
+        SourceError: a source cannot be read.
+    """
+    if (input_dir is None) == (source is None):
+        raise ValueError("give exactly one of an input folder or a source config")
+    if source is not None:
+        from warehouse.source_config import read_configured_source
+
+        return read_configured_source(source)
+    return read_folder(input_dir)
+
+
+def raw_frames(sources: list[SourceFile]) -> dict[str, pl.DataFrame]:
+    """Entity → raw frame, as a run reads it, from sources landed in an in-memory warehouse."""
+    con = duckdb.connect(":memory:")
+    try:
+        wh = Warehouse(con, Path(":memory:"))
+        wh.migrate()
+        return {s.entity: wh.raw_rows(s.entity, wh.land(s)[0]) for s in sources}
+    finally:
+        con.close()
+
+
+def inferred_run_date(raw: dict[str, pl.DataFrame], today: date | None = None) -> date:
+    """The run date a run would take when none is given: the latest inventory as-of date, else today."""
+    inventory = raw.get(schema.INVENTORY.name)
+    if inventory is not None and inventory.height:
+        latest = inventory.select(
+            pl.col("as_of_date").str.strip_chars().str.to_date(strict=False).max()
+        ).item()
+        if latest is not None:
+            return latest
+    return today or date.today()

@@ -1,0 +1,280 @@
+"""A source config file: where each input entity comes from when it is not a folder of files.
+
+The file (TOML, or YAML with the same shape) names one source and maps entities to its tables or
+queries::
+
+    [source]
+    type = "postgres"                      # postgres | duckdb | folder
+    host = "erp-db.internal"
+    port = 5432
+    dbname = "erp"
+    user = "plantwin_reader"
+    password_env = "PLANTWIN_PG_PASSWORD"  # or: password_block = "erp-db-password" (a Prefect Secret)
+
+    [entities]
+    products = { table = "planning.products" }
+    orders = { query = "SELECT order_id, order_date, ... FROM sales.order_lines" }
+
+A password never goes in the file: a config holding one (a ``password`` key, a URL with credentials) is
+refused before anything is read. Paths (a DuckDB file, a folder) are relative to the config file.
+Every entity is read as text, like a CSV file, into the same :class:`~warehouse.sources.SourceFile`
+contract, so the contracts and the warehouse cannot tell where rows came from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from data_contracts import schema
+from warehouse.sources import SourceError, SourceFile, read_folder
+
+__all__ = [
+    "DuckDBSource",
+    "EntitySource",
+    "FolderSource",
+    "PostgresSource",
+    "SourceConfig",
+    "SourceConfigError",
+    "load_source_config",
+    "read_configured_source",
+    "resolve_password",
+]
+
+#: Keys that may name where a password comes from; any other key looking like a secret is refused.
+_CREDENTIAL_REFERENCES = {"password_env", "password_block"}
+_SECRET_KEY = re.compile(r"pass(word|wd)?|pwd|secret|token|credential", re.IGNORECASE)
+_URL_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/@\s:]+:[^/@\s]+@", re.IGNORECASE)
+_CONNINFO_PASSWORD = re.compile(r"\bpassword\s*=", re.IGNORECASE)
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}")
+
+
+class SourceConfigError(SourceError):
+    """A source config that is malformed, holds a password, or names credentials that are not there."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EntitySource(_Frozen):
+    """Where one entity's rows come from: a table (``schema.table``) or a SQL query, not both."""
+
+    table: str | None = Field(None, description="Table or view, optionally schema-qualified.")
+    query: str | None = Field(
+        None, description="A SELECT returning the entity's columns by their contract names."
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _one_of(self) -> EntitySource:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of table or query")
+        if self.table is not None and not _TABLE_NAME.fullmatch(self.table):
+            raise ValueError(
+                f"table {self.table!r} is not a plain [schema.]table name; use query for anything else"
+            )
+        return self
+
+    @property
+    def label(self) -> str:
+        """Short name of the source in messages and ``_source_file``: the table, or ``query``."""
+        return self.table if self.table is not None else "query"
+
+    def select(self, quote: Any) -> str:
+        """The SELECT statement reading this entity; ``quote`` quotes one identifier."""
+        if self.query is not None:
+            return self.query.strip().rstrip(";").strip()
+        return "SELECT * FROM " + ".".join(quote(part) for part in self.table.split("."))
+
+
+class PostgresSource(_Frozen):
+    """A PostgreSQL database, read through a Python driver (psycopg 3, else psycopg2)."""
+
+    type: Literal["postgres"]
+    host: str = "localhost"
+    port: int = Field(5432, ge=1, le=65535)
+    dbname: str
+    user: str
+    password_env: str | None = Field(None, description="Environment variable holding the password.")
+    password_block: str | None = Field(
+        None, description="Name of a Prefect Secret block holding the password."
+    )
+    sslmode: str | None = Field(
+        None, description="libpq sslmode (disable, prefer, require, verify-full, ...)."
+    )
+    connect_timeout_seconds: int = Field(10, ge=1)
+
+    @pydantic.model_validator(mode="after")
+    def _one_credential(self) -> PostgresSource:
+        if self.password_env is not None and self.password_block is not None:
+            raise ValueError("give at most one of password_env or password_block")
+        return self
+
+
+class DuckDBSource(_Frozen):
+    """A DuckDB database file exported by another system, attached read-only."""
+
+    type: Literal["duckdb"]
+    path: Path
+
+
+class FolderSource(_Frozen):
+    """A folder of CSV or Parquet files, one per entity (the same rules as ``--input``)."""
+
+    type: Literal["folder"]
+    path: Path
+
+
+class SourceConfig(_Frozen):
+    """The whole config file: one source and the entity mapping."""
+
+    source: Annotated[PostgresSource | DuckDBSource | FolderSource, Field(discriminator="type")]
+    entities: dict[str, EntitySource] = Field(default_factory=dict)
+
+    @pydantic.model_validator(mode="after")
+    def _known_entities(self) -> SourceConfig:
+        known = [t.name for t in schema.INPUT_ENTITIES]
+        unknown = sorted(set(self.entities) - set(known))
+        if unknown:
+            raise ValueError(f"entities {unknown} are not input entities; known: {', '.join(known)}")
+        if self.source.type == "folder" and self.entities:
+            raise ValueError(
+                "a folder source takes no entity mapping: files are named <entity>.csv or .parquet"
+            )
+        if self.source.type != "folder" and not self.entities:
+            raise ValueError("map at least one entity to a table or query under [entities]")
+        return self
+
+
+def load_source_config(path: Path | str) -> SourceConfig:
+    """Parse and check a source config file (``.toml``, ``.yaml`` or ``.yml``).
+
+    Relative paths inside are resolved against the file's folder.
+
+    Raises:
+        SourceConfigError: the file is missing, unparsable, has unknown or missing keys, or holds a password.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SourceConfigError(f"source config {path} does not exist (rule: source_config).")
+    raw = _parse(path)
+    _refuse_passwords(raw, path)
+    try:
+        config = SourceConfig.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise SourceConfigError(f"{path.name}: {problems} (rule: source_config).") from None
+    if config.source.type in ("duckdb", "folder") and not config.source.path.is_absolute():
+        source = config.source.model_copy(update={"path": (path.parent / config.source.path).resolve()})
+        config = config.model_copy(update={"source": source})
+    return config
+
+
+def resolve_password(source: PostgresSource, config_name: str = "source config") -> str | None:
+    """The database password from the environment or a Prefect Secret block; None if neither is named.
+
+    Raises:
+        SourceConfigError: the variable is unset or the block cannot be loaded (the value is never shown).
+    """
+    if source.password_env is not None:
+        value = os.environ.get(source.password_env)
+        if not value:
+            raise SourceConfigError(
+                f"{config_name}: password_env names {source.password_env}, which is not set in the "
+                f"environment; export it before running (rule: credentials)."
+            )
+        return value
+    if source.password_block is not None:
+        try:
+            from prefect.blocks.system import Secret
+
+            return str(Secret.load(source.password_block).get())
+        except Exception as exc:  # noqa: BLE001 — any failure to reach or find the block
+            raise SourceConfigError(
+                f"{config_name}: the Prefect Secret block {source.password_block!r} (password_block) "
+                f"cannot be loaded: {type(exc).__name__}: {_first_line(exc)} (rule: credentials)."
+            ) from None
+    return None
+
+
+def read_configured_source(path: Path | str) -> list[SourceFile]:
+    """Read every entity a source config maps, as text, in ``schema.INPUT_ENTITIES`` order.
+
+    Raises:
+        SourceConfigError: the config is invalid or its credentials are missing.
+        SourceError: the source cannot be reached or an entity cannot be read.
+    """
+    path = Path(path)
+    config = load_source_config(path)
+    source = config.source
+    if source.type == "folder":
+        return read_folder(source.path)
+    from warehouse import sources_db
+
+    ordered = {t.name: config.entities[t.name] for t in schema.INPUT_ENTITIES if t.name in config.entities}
+    if source.type == "duckdb":
+        return sources_db.read_duckdb(source.path, ordered)
+    return sources_db.read_postgres(source, ordered, resolve_password(source, path.name))
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _parse(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        if path.suffix.lower() == ".toml":
+            data = tomllib.loads(text)
+        elif path.suffix.lower() in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        else:
+            raise SourceConfigError(
+                f"{path.name}: a source config is a .toml, .yaml or .yml file (rule: source_config)."
+            )
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SourceConfigError(f"{path.name}: cannot be parsed: {first} (rule: source_config).") from None
+    if not isinstance(data, dict):
+        raise SourceConfigError(
+            f"{path.name}: expected a mapping with [source] and [entities] (rule: source_config)."
+        )
+    return data
+
+
+def _refuse_passwords(raw: Any, path: Path, where: str = "") -> None:
+    """Raise if any key looks like a secret (other than a reference to one) or a value embeds one."""
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            here = f"{where}.{key}" if where else str(key)
+            if str(key) not in _CREDENTIAL_REFERENCES and _SECRET_KEY.search(str(key)):
+                raise SourceConfigError(_password_message(path, here))
+            _refuse_passwords(value, path, here)
+    elif isinstance(raw, list):
+        for i, value in enumerate(raw):
+            _refuse_passwords(value, path, f"{where}[{i}]")
+    elif (
+        isinstance(raw, str)
+        and where.startswith("source")
+        and (_URL_WITH_PASSWORD.search(raw) or _CONNINFO_PASSWORD.search(raw))
+    ):
+        raise SourceConfigError(_password_message(path, where))
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _password_message(path: Path, where: str) -> str:
+    return (
+        f"{path.name}: {where} holds a password or secret; passwords never go in the source config. "
+        'Name where it comes from instead: password_env = "PLANTWIN_PG_PASSWORD" (an environment '
+        'variable) or password_block = "<name>" (a Prefect Secret block) (rule: no_password_in_config).'
+    )
