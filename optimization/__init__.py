@@ -1,10 +1,31 @@
-"""Supply planning: the planning network from frames, the PuLP model (HiGHS, CBC fallback), solve,
-plan tables, duals and shortage reasons. Pure functions on polars frames."""
+"""Supply planning: pure functions on polars frames, a PuLP model solved by HiGHS (CBC as fallback).
+
+Public API::
+
+    build_network(inputs, start_week, config) -> Network        # validate inputs, index frames
+    safety_stock_targets(forecast, products, network) -> frame  # product_id, site_id, week, safety_stock
+    plan_supply(network, demand, safety_stock, config, scheduled_production=None) -> PlanResult
+
+Modules: ``config`` (PlanConfig, PlanInputError), ``validation`` (input rules), ``network`` (weeks,
+cohorts, presence, lead times), ``variables`` (one function per variable family; shelf life as
+variable domains), ``constraints`` (one function per constraint family, named rows), ``model``
+(assembly + objective), ``lp`` (PuLP builder from frames), ``pulp_highs`` (PuLP's HiGHS class with a
+bulk transfer), ``highs_direct`` (same model as highspy arrays, for benchmarks), ``solve`` (status as
+data, fallback, MIP duals), ``results``/``kpis``/``shortages`` (plan tables), ``safety_stock``,
+``examples``/``synthetic`` (hand-checkable and random inputs).
+"""
 
 from optimization.config import PlanConfig, PlanInputError
 from optimization.network import Network, build_network
 from optimization.plan import PlanResult, plan_supply
 from optimization.safety_stock import safety_stock_targets
 
-__all__ = ["PlanConfig", "PlanInputError", "Network", "build_network", "PlanResult", "plan_supply",
-           "safety_stock_targets"]
+__all__ = [
+    "Network",
+    "PlanConfig",
+    "PlanInputError",
+    "PlanResult",
+    "build_network",
+    "plan_supply",
+    "safety_stock_targets",
+]

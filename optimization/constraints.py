@@ -12,8 +12,15 @@ import polars as pl
 from optimization.lp import ModelBuilder
 
 __all__ = [
-    "stock_balance", "demand_backlog", "safety_stock_target", "resource_capacity", "lane_capacity",
-    "backlog_age", "frozen_production", "batch_multiple", "minimum_batch",
+    "backlog_age",
+    "batch_multiple",
+    "demand_backlog",
+    "frozen_production",
+    "lane_capacity",
+    "minimum_batch",
+    "resource_capacity",
+    "safety_stock_target",
+    "stock_balance",
 ]
 
 PC = ["product_id", "site_id", "cohort", "t"]
@@ -29,30 +36,44 @@ def _terms(frame: pl.DataFrame, key: dict[str, pl.Expr | str], coef: pl.Expr | f
 
 
 def stock_balance(
-    mb: ModelBuilder, rows: pl.DataFrame, supply: pl.DataFrame, stock: pl.DataFrame, make: pl.DataFrame,
-    ship: pl.DataFrame, served: pl.DataFrame, expired: pl.DataFrame,
+    mb: ModelBuilder,
+    rows: pl.DataFrame,
+    supply: pl.DataFrame,
+    stock: pl.DataFrame,
+    make: pl.DataFrame,
+    ship: pl.DataFrame,
+    served: pl.DataFrame,
+    expired: pl.DataFrame,
 ) -> pl.DataFrame:
-    """``balance[p,s,u,t]``: closing + departures + served + expired − previous closing − released − arrivals
-    = supply (opening lots, quarantine releases, scheduled receipts) for every cohort ``u`` at every site.
+    """``balance[p,s,u,t]`` for every cohort ``u`` at every site and week:
+    closing + departures + served + expired − previous closing − released − arrivals = supply
+    (opening lots, quarantine releases, scheduled receipts).
     """
     k = {c: c for c in PC}
-    terms = pl.concat([
-        _terms(stock, k, 1.0),
-        _terms(stock, {**k, "t": pl.col("t") + 1}, -1.0),
-        _terms(make.filter(pl.col("cohort").is_not_null()),
-               {**k, "t": "release_t"}, -pl.col("yield")),
-        _terms(ship, {**k, "site_id": "to_site", "t": "arrival"}, -1.0),
-        _terms(ship, {**k, "site_id": "from_site"}, 1.0),
-        _terms(served, k, 1.0),
-        _terms(expired, k, 1.0),
-    ])
+    terms = pl.concat(
+        [
+            _terms(stock, k, 1.0),
+            _terms(stock, {**k, "t": pl.col("t") + 1}, -1.0),
+            _terms(make.filter(pl.col("cohort").is_not_null()), {**k, "t": "release_t"}, -pl.col("yield")),
+            _terms(ship, {**k, "site_id": "to_site", "t": "arrival"}, -1.0),
+            _terms(ship, {**k, "site_id": "from_site"}, 1.0),
+            _terms(served, k, 1.0),
+            _terms(expired, k, 1.0),
+        ]
+    )
     rhs = supply.group_by(PC).agg(pl.col("quantity").sum().alias("rhs"))
-    rows = rows.join(rhs, on=PC, how="left", validate="1:1").with_columns(pl.col("rhs").fill_null(0.0))  # no supply
+    rows = rows.join(rhs, on=PC, how="left", validate="1:1").with_columns(
+        pl.col("rhs").fill_null(0.0)
+    )  # no supply
     return mb.add_constraints("balance", rows, PC, terms, "==", "rhs")
 
 
 def demand_backlog(
-    mb: ModelBuilder, backlog: pl.DataFrame, demand: pl.DataFrame, served: pl.DataFrame, lost: pl.DataFrame | None,
+    mb: ModelBuilder,
+    backlog: pl.DataFrame,
+    demand: pl.DataFrame,
+    served: pl.DataFrame,
+    lost: pl.DataFrame | None,
 ) -> pl.DataFrame:
     """``backlog[p,s,t]``: backlog − previous backlog + served (all cohorts) + lost = demand."""
     k = {c: c for c in PST}
@@ -63,8 +84,12 @@ def demand_backlog(
     ]
     if lost is not None:
         parts.append(_terms(lost, k, 1.0))
-    rows = backlog.select(PST).join(demand.select(*PST, "quantity"), on=PST, how="left", validate="1:1").with_columns(
-        pl.col("quantity").fill_null(0.0)  # a week without a demand row has no demand
+    rows = (
+        backlog.select(PST)
+        .join(demand.select(*PST, "quantity"), on=PST, how="left", validate="1:1")
+        .with_columns(
+            pl.col("quantity").fill_null(0.0)  # a week without a demand row has no demand
+        )
     )
     return mb.add_constraints("backlog", rows, PST, pl.concat(parts), "==", "quantity")
 
@@ -73,7 +98,9 @@ def safety_stock_target(mb: ModelBuilder, shortfall: pl.DataFrame, stock: pl.Dat
     """``safety[p,s,t]``: closing stock (all cohorts) + shortfall ≥ the safety-stock target."""
     k = {c: c for c in PST}
     terms = pl.concat([_terms(shortfall, k, 1.0), _terms(stock, k, 1.0)])
-    return mb.add_constraints("safety", shortfall.select(*PST, "safety_stock"), PST, terms, ">=", "safety_stock")
+    return mb.add_constraints(
+        "safety", shortfall.select(*PST, "safety_stock"), PST, terms, ">=", "safety_stock"
+    )
 
 
 def resource_capacity(mb: ModelBuilder, hours: pl.DataFrame, make: pl.DataFrame) -> pl.DataFrame:
@@ -82,15 +109,21 @@ def resource_capacity(mb: ModelBuilder, hours: pl.DataFrame, make: pl.DataFrame)
     return mb.add_constraints("capacity", hours, ["resource_id", "t"], terms, "<=", "hours_available")
 
 
-def lane_capacity(mb: ModelBuilder, lanes: pl.DataFrame, weeks: pl.DataFrame, ship: pl.DataFrame) -> pl.DataFrame:
+def lane_capacity(
+    mb: ModelBuilder, lanes: pl.DataFrame, weeks: pl.DataFrame, ship: pl.DataFrame
+) -> pl.DataFrame:
     """``lane[from,to,t]``: units shipped on a lane in a week (all products) ≤ its weekly capacity."""
     key = ["from_site", "to_site", "t"]
     rows = lanes.filter(pl.col("capacity_per_week").is_not_null()).join(weeks.select("t"), how="cross")
     terms = _terms(ship.filter(pl.col("lane").is_in(rows["lane"].implode())), {c: c for c in key}, 1.0)
-    return mb.add_constraints("lane", rows.select(*key, "capacity_per_week"), key, terms, "<=", "capacity_per_week")
+    return mb.add_constraints(
+        "lane", rows.select(*key, "capacity_per_week"), key, terms, "<=", "capacity_per_week"
+    )
 
 
-def backlog_age(mb: ModelBuilder, backlog: pl.DataFrame, demand: pl.DataFrame, max_weeks: int) -> pl.DataFrame:
+def backlog_age(
+    mb: ModelBuilder, backlog: pl.DataFrame, demand: pl.DataFrame, max_weeks: int
+) -> pl.DataFrame:
     """``backlog_age[p,s,t]``: backlog ≤ demand of the last ``max_weeks`` weeks, so older demand is lost.
 
     Backlog is served oldest first, so what is still open after ``t`` is the most recent demand; the
@@ -101,18 +134,28 @@ def backlog_age(mb: ModelBuilder, backlog: pl.DataFrame, demand: pl.DataFrame, m
         backlog.select(PST)
         .join(d.rename({"t": "t_d"}), on=["product_id", "site_id"], how="left")
         .filter((pl.col("t_d") <= pl.col("t")) & (pl.col("t_d") > pl.col("t") - max_weeks))
-        .group_by(PST).agg(pl.col("quantity").sum().alias("recent"))
+        .group_by(PST)
+        .agg(pl.col("quantity").sum().alias("recent"))
     )
-    rows = backlog.select(PST).join(window, on=PST, how="left", validate="1:1").with_columns(
-        pl.col("recent").fill_null(0.0)  # no demand in the window: nothing may wait
+    rows = (
+        backlog.select(PST)
+        .join(window, on=PST, how="left", validate="1:1")
+        .with_columns(
+            pl.col("recent").fill_null(0.0)  # no demand in the window: nothing may wait
+        )
     )
-    return mb.add_constraints("backlog_age", rows, PST, _terms(backlog, {c: c for c in PST}, 1.0), "<=", "recent")
+    return mb.add_constraints(
+        "backlog_age", rows, PST, _terms(backlog, {c: c for c in PST}, 1.0), "<=", "recent"
+    )
 
 
-def frozen_production(mb: ModelBuilder, make: pl.DataFrame, scheduled: pl.DataFrame, frozen_weeks: int) -> pl.DataFrame:
+def frozen_production(
+    mb: ModelBuilder, make: pl.DataFrame, scheduled: pl.DataFrame, frozen_weeks: int
+) -> pl.DataFrame:
     """``frozen[p,r,t]``: production started in a frozen week equals the scheduled quantity (0 if none)."""
     rows = (
-        make.filter(pl.col("t") < frozen_weeks).select(PRT)
+        make.filter(pl.col("t") < frozen_weeks)
+        .select(PRT)
         .join(scheduled.select(*PRT, "quantity"), on=PRT, how="left", validate="1:1")
         .with_columns(pl.col("quantity").fill_null(0.0))  # frozen and nothing scheduled: nothing starts
     )
@@ -122,11 +165,15 @@ def frozen_production(mb: ModelBuilder, make: pl.DataFrame, scheduled: pl.DataFr
 def batch_multiple(mb: ModelBuilder, batches: pl.DataFrame) -> pl.DataFrame:
     """``batch[p,r,t]``: production started = batch size × whole batches (MIP)."""
     k = {c: c for c in PRT}
-    terms = pl.concat([
-        _terms(batches.with_columns(col=pl.col("make_col")), k, 1.0),
-        _terms(batches, k, -pl.col("batch_size")),
-    ])
-    return mb.add_constraints("batch", batches.select(PRT).with_columns(rhs=pl.lit(0.0)), PRT, terms, "==", "rhs")
+    terms = pl.concat(
+        [
+            _terms(batches.with_columns(col=pl.col("make_col")), k, 1.0),
+            _terms(batches, k, -pl.col("batch_size")),
+        ]
+    )
+    return mb.add_constraints(
+        "batch", batches.select(PRT).with_columns(rhs=pl.lit(0.0)), PRT, terms, "==", "rhs"
+    )
 
 
 def minimum_batch(mb: ModelBuilder, setups: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -12,8 +12,19 @@ import polars as pl
 
 from data_contracts import schema
 
-__all__ = ["frame", "products", "sites", "resources", "routings", "lanes", "inventory", "receipts", "calendar",
-           "demand", "START"]
+__all__ = [
+    "START",
+    "calendar",
+    "demand",
+    "frame",
+    "inventory",
+    "lanes",
+    "products",
+    "receipts",
+    "resources",
+    "routings",
+    "sites",
+]
 
 #: A Monday used as the start week of the examples.
 START = date(2027, 1, 4)
@@ -22,8 +33,11 @@ START = date(2027, 1, 4)
 def frame(table: schema.Table, rows: list[dict]) -> pl.DataFrame:
     """A frame of ``table``'s schema from row dicts; absent columns are null."""
     cols = table.column_names
-    return pl.DataFrame([{c: r.get(c) for c in cols} for r in rows], schema=table.schema, orient="row") if rows \
+    return (
+        pl.DataFrame([{c: r.get(c) for c in cols} for r in rows], schema=table.schema, orient="row")
+        if rows
         else table.empty()
+    )
 
 
 def week(t: int, start: date = START) -> date:
@@ -33,8 +47,17 @@ def week(t: int, start: date = START) -> date:
 
 def products(*rows: dict) -> pl.DataFrame:
     """Products; defaults: no shelf life, unit_cost 10, holding 0.1, backlog penalty 100, priority 1, 95 %."""
-    base = dict(name="x", family="f", unit="doses", shelf_life_weeks=None, unit_cost=10.0, holding_cost_per_week=0.1,
-                backlog_penalty=100.0, priority=1, service_level=0.95)
+    base = dict(
+        name="x",
+        family="f",
+        unit="doses",
+        shelf_life_weeks=None,
+        unit_cost=10.0,
+        holding_cost_per_week=0.1,
+        backlog_penalty=100.0,
+        priority=1,
+        service_level=0.95,
+    )
     return frame(schema.PRODUCTS, [{**base, "name": r["product_id"], **r} for r in rows])
 
 
@@ -81,9 +104,17 @@ def calendar(*rows: dict) -> pl.DataFrame:
 def demand(*rows: dict) -> pl.DataFrame:
     """Demand rows ``product_id, site_id, week|t, quantity``."""
     out = [_week(r) for r in rows]
-    return pl.DataFrame(out, schema={"product_id": pl.String, "site_id": pl.String, "week": pl.Date,
-                                     "quantity": pl.Float64}, orient="row") if out else pl.DataFrame(
-        schema={"product_id": pl.String, "site_id": pl.String, "week": pl.Date, "quantity": pl.Float64})
+    return (
+        pl.DataFrame(
+            out,
+            schema={"product_id": pl.String, "site_id": pl.String, "week": pl.Date, "quantity": pl.Float64},
+            orient="row",
+        )
+        if out
+        else pl.DataFrame(
+            schema={"product_id": pl.String, "site_id": pl.String, "week": pl.Date, "quantity": pl.Float64}
+        )
+    )
 
 
 def _week(r: dict) -> dict:

@@ -21,7 +21,9 @@ from data_contracts import schema
 __all__ = ["plan_kpis"]
 
 
-def plan_kpis(tables: dict[str, pl.DataFrame], costs: dict[str, float], horizon: int, unit_cost: pl.DataFrame) -> pl.DataFrame:
+def plan_kpis(
+    tables: dict[str, pl.DataFrame], costs: dict[str, float], horizon: int, unit_cost: pl.DataFrame
+) -> pl.DataFrame:
     """The KPI table from the plan tables and the cost components.
 
     Args:
@@ -55,9 +57,11 @@ def plan_kpis(tables: dict[str, pl.DataFrame], costs: dict[str, float], horizon:
     ]
     if inventory.height:
         end = inventory.filter(pl.col("week") == inventory["week"].max())
-        value = end.join(unit_cost, on="product_id", validate="m:1").select(
-            (pl.col("closing") * pl.col("unit_cost")).sum()
-        ).item()
+        value = (
+            end.join(unit_cost, on="product_id", validate="m:1")
+            .select((pl.col("closing") * pl.col("unit_cost")).sum())
+            .item()
+        )
         rows += [("stock_value_end", float(value or 0.0), "currency")]
         if demand > 0:
             rows += [("weeks_of_cover", float(end["closing"].sum()) / (demand / horizon), "weeks")]

@@ -31,10 +31,15 @@ def row_names(family: str, frame: pl.DataFrame, key: list[str]) -> pl.Series:
     )["name"]
     dup = raw.is_duplicated()
     if dup.any():  # ids that differ only in symbols: disambiguate by row number
-        raw = pl.select(
-            pl.when(dup).then(pl.concat_str([raw, pl.int_range(raw.len()).cast(pl.String)], separator="_r"))
-            .otherwise(raw)
-        ).to_series().alias("name")
+        raw = (
+            pl.select(
+                pl.when(dup)
+                .then(pl.concat_str([raw, pl.int_range(raw.len()).cast(pl.String)], separator="_r"))
+                .otherwise(raw)
+            )
+            .to_series()
+            .alias("name")
+        )
     return raw
 
 
@@ -48,7 +53,12 @@ class ModelBuilder:
     rows: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     def add_variables(
-        self, family: str, frame: pl.DataFrame, key: list[str], *, integer: bool = False,
+        self,
+        family: str,
+        frame: pl.DataFrame,
+        key: list[str],
+        *,
+        integer: bool = False,
         upper: float | None = None,
     ) -> pl.DataFrame:
         """Create one variable ``>= 0`` per row of ``frame``; return the frame with its ``col``."""
@@ -59,7 +69,13 @@ class ModelBuilder:
         return frame.with_columns(col=pl.int_range(start, start + frame.height, dtype=pl.Int64))
 
     def add_constraints(
-        self, family: str, rows: pl.DataFrame, key: list[str], terms: pl.DataFrame, sense: str, rhs: str,
+        self,
+        family: str,
+        rows: pl.DataFrame,
+        key: list[str],
+        terms: pl.DataFrame,
+        sense: str,
+        rhs: str,
     ) -> pl.DataFrame:
         """Add ``sum(coef * var) <sense> rhs`` for every row of ``rows`` that has terms.
 
@@ -85,38 +101,50 @@ class ModelBuilder:
         var = self.variables.__getitem__
         con, expr, add = pulp.LpConstraint, pulp.LpAffineExpression, self.prob.addConstraint
         s = _SENSES[sense]
-        for name, cols, coefs, b in zip(names, joined["col"].to_list(), joined["coef"].to_list(), joined[rhs].to_list()):
+        for name, cols, coefs, b in zip(
+            names, joined["col"].to_list(), joined["coef"].to_list(), joined[rhs].to_list()
+        ):
             add(con(expr(zip(map(var, cols), coefs)), s, name, b))
         out = joined.select(key).with_columns(names)
         self.rows[family] = out
         return out
 
     def set_objective(self, costs: pl.DataFrame, constant: float = 0.0) -> None:
-        """Objective ``sum(coef * var) + constant`` from a ``col, coef`` frame; every variable is registered."""
+        """Objective ``sum(coef * var) + constant`` from a ``col, coef`` frame; registers every variable."""
         coef = dict(zip(costs["col"].to_list(), costs["coef"].to_list()))
         get = coef.get
         self.prob.setObjective(
-            pulp.LpAffineExpression(((v, get(i, 0.0)) for i, v in enumerate(self.variables)), constant=constant)
+            pulp.LpAffineExpression(
+                ((v, get(i, 0.0)) for i, v in enumerate(self.variables)), constant=constant
+            )
         )
 
     def values(self, frame: pl.DataFrame, name: str = "value") -> pl.DataFrame:
         """``frame`` with the solution value of its ``col`` (null when the solver gave none)."""
         v = self.variables
-        return frame.with_columns(pl.Series(name, [v[i].varValue for i in frame["col"].to_list()], dtype=pl.Float64))
+        return frame.with_columns(
+            pl.Series(name, [v[i].varValue for i in frame["col"].to_list()], dtype=pl.Float64)
+        )
 
     def duals(self, family: str) -> pl.DataFrame:
         """The family's constraint keys with ``pi`` (dual value as the solver reports it, or null)."""
         rows = self.rows.get(family)
         if rows is None:
             return pl.DataFrame()
-        get = self.prob._constraints.__getitem__  # noqa: SLF001 - PuLP keeps constraints by name here
-        return rows.with_columns(pl.Series("pi", [get(n).pi for n in rows["name"].to_list()], dtype=pl.Float64))
+        get = self.prob.get_constraint_by_name
+        return rows.with_columns(
+            pl.Series("pi", [get(n).pi for n in rows["name"].to_list()], dtype=pl.Float64)
+        )
 
 
 def _check_empty_rows(family: str, empty: pl.DataFrame, key: list[str], sense: str, rhs: str) -> None:
     bad = {
-        "==": pl.col(rhs).abs() > 1e-9, "<=": pl.col(rhs) < -1e-9, ">=": pl.col(rhs) > 1e-9,
+        "==": pl.col(rhs).abs() > 1e-9,
+        "<=": pl.col(rhs) < -1e-9,
+        ">=": pl.col(rhs) > 1e-9,
     }[sense]
     broken = empty.filter(bad)
     if broken.height:
-        raise ValueError(f"{family}: constraints without variables cannot hold: {broken.select(*key, rhs).head(5).rows()}")
+        raise ValueError(
+            f"{family}: constraints without variables cannot hold: {broken.select(*key, rhs).head(5).rows()}"
+        )

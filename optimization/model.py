@@ -2,8 +2,9 @@
 
 Objective (all coefficients ≥ 0, so the model is bounded): production + transport + holding +
 priority-weighted backlog (per unit-week) + lost sales + safety-stock shortfall (per unit-week) +
-expiry write-off at unit cost (including, as a constant, lots already expired at the start). Each variable family carries its cost column, so the reported cost
-components are ``sum(cost × value)`` per family.
+expiry write-off at unit cost (including, as a constant, lots already expired at the start). Each
+variable family carries its cost column, so the reported cost components are ``sum(cost × value)``
+per family.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from optimization.config import PlanConfig
 from optimization.lp import ModelBuilder
 from optimization.network import Network
 
-__all__ = ["Model", "build_model", "sunk_write_off", "COST_COMPONENTS"]
+__all__ = ["COST_COMPONENTS", "Model", "build_model", "sunk_write_off"]
 
 #: variable family → cost component reported in plan_kpis
 COST_COMPONENTS: dict[str, str] = {
@@ -50,7 +51,12 @@ class Model:
 
 
 def build_model(
-    net: Network, demand: pl.DataFrame, safety: pl.DataFrame, scheduled: pl.DataFrame, config: PlanConfig
+    net: Network,
+    demand: pl.DataFrame,
+    safety: pl.DataFrame,
+    scheduled: pl.DataFrame,
+    config: PlanConfig,
+    builder: ModelBuilder | None = None,
 ) -> Model:
     """Create every variable family and constraint family, and the objective.
 
@@ -60,8 +66,10 @@ def build_model(
         safety: ``product_id, site_id, t, safety_stock`` inside the horizon.
         scheduled: ``product_id, resource_id, t, quantity``: production fixed in the frozen weeks.
         config: planning configuration.
+        builder: where variables and constraints go: a PuLP :class:`ModelBuilder` (default) or an
+            :class:`~optimization.highs_direct.ArrayBuilder` with the same interface.
     """
-    mb = ModelBuilder()
+    mb = builder if builder is not None else ModelBuilder()
     m = Model(builder=mb, network=net, config=config, demand=demand, safety=safety)
     pairs = demand.group_by("product_id", "site_id").agg(pl.col("t").min().alias("first_t"))
     f = m.frames
@@ -78,7 +86,9 @@ def build_model(
         f["batches"] = var.batch_vars(mb, f["make"], config.frozen_weeks)
         f["setup"] = var.setup_vars(mb, f["make"], config.frozen_weeks, _big_m(net, demand, safety))
 
-    con.stock_balance(mb, var.balance_rows(net), net.supply, f["stock"], f["make"], f["ship"], f["served"], f["expired"])
+    con.stock_balance(
+        mb, var.balance_rows(net), net.supply, f["stock"], f["make"], f["ship"], f["served"], f["expired"]
+    )
     con.demand_backlog(mb, f["backlog"], demand, f["served"], f.get("lost"))
     con.safety_stock_target(mb, f["shortfall"], f["stock"])
     con.resource_capacity(mb, net.hours, f["make"])
@@ -99,7 +109,9 @@ def build_model(
 
 def sunk_write_off(net: Network) -> float:
     """Write-off of lots already past expiry at the start: a constant of the objective (cost_expiry)."""
-    frame = net.expired_on_hand.join(net.products.select("product_id", "unit_cost"), on="product_id", validate="m:1")
+    frame = net.expired_on_hand.join(
+        net.products.select("product_id", "unit_cost"), on="product_id", validate="m:1"
+    )
     return float(frame.select((pl.col("quantity") * pl.col("unit_cost")).sum()).item() or 0.0)
 
 
@@ -107,10 +119,17 @@ def _big_m(net: Network, demand: pl.DataFrame, safety: pl.DataFrame) -> pl.DataF
     """Most that could sensibly start in a week per routing: the resource's best week of hours, or,
     for routings that use no hours, the product's whole demand plus its largest targets, over yield."""
     need = (
-        demand.group_by("product_id").agg(pl.col("quantity").sum().alias("d"))
-        .join(safety.group_by("product_id", "site_id").agg(pl.col("safety_stock").max())
-              .group_by("product_id").agg(pl.col("safety_stock").sum().alias("ss")), on="product_id", how="full",
-              coalesce=True)
+        demand.group_by("product_id")
+        .agg(pl.col("quantity").sum().alias("d"))
+        .join(
+            safety.group_by("product_id", "site_id")
+            .agg(pl.col("safety_stock").max())
+            .group_by("product_id")
+            .agg(pl.col("safety_stock").sum().alias("ss")),
+            on="product_id",
+            how="full",
+            coalesce=True,
+        )
         .select("product_id", need=pl.col("d").fill_null(0.0) + pl.col("ss").fill_null(0.0) + 1.0)
     )
     best = net.hours.group_by("resource_id").agg(pl.col("hours_available").max().alias("h"))
@@ -118,8 +137,10 @@ def _big_m(net: Network, demand: pl.DataFrame, safety: pl.DataFrame) -> pl.DataF
         net.routings.join(best, on="resource_id", how="left", validate="m:1")
         .join(need, on="product_id", how="left", validate="m:1")
         .select(
-            "product_id", "resource_id",
-            big_m=pl.when(pl.col("hours_per_unit") > 0).then(pl.col("h") / pl.col("hours_per_unit"))
+            "product_id",
+            "resource_id",
+            big_m=pl.when(pl.col("hours_per_unit") > 0)
+            .then(pl.col("h") / pl.col("hours_per_unit"))
             .otherwise(pl.col("need").fill_null(1.0) / pl.col("yield")),
         )
     )

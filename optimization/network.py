@@ -34,7 +34,7 @@ from optimization.validation import (
     require_frame,
 )
 
-__all__ = ["NEVER", "Network", "build_network", "cohort_of", "arrive_by"]
+__all__ = ["NEVER", "Network", "arrive_by", "build_network", "cohort_of"]
 
 #: Cohort of stock that does not expire within the horizon.
 NEVER = 1_000_000
@@ -93,7 +93,9 @@ class Network:
 def cohort_of(t: pl.Expr) -> pl.Expr:
     """Cohort of units released fresh in week ``t`` (needs ``shelf_life_weeks`` and ``cohort_cap``)."""
     u = t + pl.col("shelf_life_weeks") - 1
-    return pl.when(pl.col("shelf_life_weeks").is_null() | (u >= pl.col("cohort_cap"))).then(NEVER).otherwise(u)
+    return (
+        pl.when(pl.col("shelf_life_weeks").is_null() | (u >= pl.col("cohort_cap"))).then(NEVER).otherwise(u)
+    )
 
 
 def arrive_by(share: float, horizon: int) -> pl.Expr:
@@ -104,7 +106,9 @@ def arrive_by(share: float, horizon: int) -> pl.Expr:
     """
     usable = pl.min_horizontal(pl.col("cohort"), pl.lit(horizon - 1))
     dc_rule = (pl.col("cohort") + 1 - share * pl.col("shelf_life_weeks")).floor().cast(pl.Int64)
-    needs_rule = (pl.col("site_type") == "dc") & pl.col("shelf_life_weeks").is_not_null() & (pl.col("cohort") < NEVER)
+    needs_rule = (
+        (pl.col("site_type") == "dc") & pl.col("shelf_life_weeks").is_not_null() & (pl.col("cohort") < NEVER)
+    )
     return pl.when(needs_rule).then(pl.min_horizontal(usable, dc_rule)).otherwise(usable)
 
 
@@ -133,7 +137,9 @@ def build_network(inputs: dict[str, pl.DataFrame], start_week: date, config: Pla
     lanes = _lanes(require_frame(inputs, schema.LANES), sites)
     products = products.join(
         routings.group_by("product_id").agg(pl.col("release_weeks").min().alias("qc_lag_weeks")),
-        on="product_id", how="left", validate="1:1",
+        on="product_id",
+        how="left",
+        validate="1:1",
     ).with_columns(pl.col("qc_lag_weeks").fill_null(0))  # no routing: quarantine lots wait no lag
     weeks = pl.DataFrame({"t": range(horizon)}, schema={"t": pl.Int64}).with_columns(
         week=pl.lit(start_week) + pl.duration(weeks=pl.col("t"))
@@ -142,8 +148,13 @@ def build_network(inputs: dict[str, pl.DataFrame], start_week: date, config: Pla
     to_t = ((pl.col("week") - pl.lit(start_week)).dt.total_days() // 7).cast(pl.Int64)
     hours = _hours(require_frame(inputs, schema.CALENDAR), resources, weeks, to_t)
     supply, expired = _supply(
-        require_frame(inputs, schema.INVENTORY), require_frame(inputs, schema.RECEIPTS),
-        products, sites, start_week, horizon, to_t,
+        require_frame(inputs, schema.INVENTORY),
+        require_frame(inputs, schema.RECEIPTS),
+        products,
+        sites,
+        start_week,
+        horizon,
+        to_t,
     )
     transit = _transit_weeks(sites, lanes)
     replenish = (
@@ -153,9 +164,18 @@ def build_network(inputs: dict[str, pl.DataFrame], start_week: date, config: Pla
     )
     presence = _presence(products, sites, routings, lanes, supply, horizon, share)
     return Network(
-        **net, products=products, sites=sites, resources=resources, routings=routings, lanes=lanes,
-        hours=hours, supply=supply, expired_on_hand=expired, transit_weeks=transit,
-        replenishment_weeks=replenish, presence=presence,
+        **net,
+        products=products,
+        sites=sites,
+        resources=resources,
+        routings=routings,
+        lanes=lanes,
+        hours=hours,
+        supply=supply,
+        expired_on_hand=expired,
+        transit_weeks=transit,
+        replenishment_weeks=replenish,
+        presence=presence,
     )
 
 
@@ -163,21 +183,43 @@ def _products(df: pl.DataFrame, horizon: int, share: float, exponent: float) -> 
     e, key = _P.name, ["product_id"]
     check_unique(df, e, key)
     for col in ("unit_cost", "holding_cost_per_week", "backlog_penalty"):
-        check_rule(df, e, col, pl.col(col) >= 0, "costs must be >= 0 (a negative cost makes the plan unbounded)", key)
-    check_rule(df, e, "shelf_life_weeks", pl.col("shelf_life_weeks") >= 1, "shelf life must be >= 1 week", key)
+        check_rule(
+            df, e, col, pl.col(col) >= 0, "costs must be >= 0 (a negative cost makes the plan unbounded)", key
+        )
+    check_rule(
+        df, e, "shelf_life_weeks", pl.col("shelf_life_weeks") >= 1, "shelf life must be >= 1 week", key
+    )
     check_rule(df, e, "priority", pl.col("priority") >= 1, "priority must be >= 1", key)
-    check_rule(df, e, "service_level", pl.col("service_level").is_between(0, 1, closed="none"),
-               "service level must be in (0, 1)", key)
-    cap = pl.max_horizontal(pl.lit(horizon), horizon - 2 + (share * pl.col("shelf_life_weeks")).ceil().cast(pl.Int64))
+    check_rule(
+        df,
+        e,
+        "service_level",
+        pl.col("service_level").is_between(0, 1, closed="none"),
+        "service level must be in (0, 1)",
+        key,
+    )
+    cap = pl.max_horizontal(
+        pl.lit(horizon), horizon - 2 + (share * pl.col("shelf_life_weeks")).ceil().cast(pl.Int64)
+    )
     return df.with_columns(
         weight=pl.col("priority").cast(pl.Float64).pow(-exponent),
-        cohort_cap=pl.when(pl.col("shelf_life_weeks").is_null()).then(pl.lit(horizon)).otherwise(cap).cast(pl.Int64),
+        cohort_cap=pl.when(pl.col("shelf_life_weeks").is_null())
+        .then(pl.lit(horizon))
+        .otherwise(cap)
+        .cast(pl.Int64),
     )
 
 
 def _sites(df: pl.DataFrame) -> pl.DataFrame:
     check_unique(df, _S.name, ["site_id"])
-    check_rule(df, _S.name, "site_type", pl.col("site_type").is_in(["plant", "dc"]), "must be plant or dc", ["site_id"])
+    check_rule(
+        df,
+        _S.name,
+        "site_type",
+        pl.col("site_type").is_in(["plant", "dc"]),
+        "must be plant or dc",
+        ["site_id"],
+    )
     return df.select("site_id", "site_type")
 
 
@@ -186,7 +228,9 @@ def _resources(df: pl.DataFrame, sites: pl.DataFrame) -> pl.DataFrame:
     check_unique(df, e, key)
     check_known(df, e, "site_id", sites["site_id"], "site", key)
     plants = sites.filter(pl.col("site_type") == "plant")["site_id"]
-    check_rule(df, e, "site_id", pl.col("site_id").is_in(plants.implode()), "a resource must be at a plant", key)
+    check_rule(
+        df, e, "site_id", pl.col("site_id").is_in(plants.implode()), "a resource must be at a plant", key
+    )
     check_rule(df, e, "hours_per_week", pl.col("hours_per_week") >= 0, "hours must be >= 0", key)
     return df.select("resource_id", "site_id", "name", "hours_per_week")
 
@@ -217,7 +261,9 @@ def _lanes(df: pl.DataFrame, sites: pl.DataFrame) -> pl.DataFrame:
     return df.sort(key).with_row_index("lane").with_columns(pl.col("lane").cast(pl.Int64))
 
 
-def _hours(calendar: pl.DataFrame, resources: pl.DataFrame, weeks: pl.DataFrame, to_t: pl.Expr) -> pl.DataFrame:
+def _hours(
+    calendar: pl.DataFrame, resources: pl.DataFrame, weeks: pl.DataFrame, to_t: pl.Expr
+) -> pl.DataFrame:
     e, key = schema.CALENDAR.name, ["resource_id", "week"]
     check_unique(calendar, e, key)
     check_known(calendar, e, "resource_id", resources["resource_id"], "resource", key)
@@ -233,34 +279,56 @@ def _hours(calendar: pl.DataFrame, resources: pl.DataFrame, weeks: pl.DataFrame,
 
 
 def _supply(
-    inventory: pl.DataFrame, receipts: pl.DataFrame, products: pl.DataFrame, sites: pl.DataFrame,
-    start: date, horizon: int, to_t: pl.Expr,
+    inventory: pl.DataFrame,
+    receipts: pl.DataFrame,
+    products: pl.DataFrame,
+    sites: pl.DataFrame,
+    start: date,
+    horizon: int,
+    to_t: pl.Expr,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     e, key = schema.INVENTORY.name, ["product_id", "site_id", "lot_id"]
     check_unique(inventory, e, key)
     check_known(inventory, e, "product_id", products["product_id"], "product", key)
     check_known(inventory, e, "site_id", sites["site_id"], "site", key)
     check_rule(inventory, e, "quantity", pl.col("quantity") >= 0, "must be >= 0", key)
-    check_rule(inventory, e, "status", pl.col("status").is_in(["released", "quarantine"]),
-               "must be released or quarantine", key)
+    check_rule(
+        inventory,
+        e,
+        "status",
+        pl.col("status").is_in(["released", "quarantine"]),
+        "must be released or quarantine",
+        key,
+    )
     r, rkey = schema.RECEIPTS.name, ["product_id", "site_id", "week", "kind"]
     check_unique(receipts, r, rkey)
     check_known(receipts, r, "product_id", products["product_id"], "product", rkey)
     check_known(receipts, r, "site_id", sites["site_id"], "site", rkey)
     check_monday(receipts, r, "week", rkey)
     check_rule(receipts, r, "quantity", pl.col("quantity") >= 0, "must be >= 0", rkey)
-    check_rule(receipts, r, "kind", pl.col("kind").is_in(["production", "transfer"]), "must be production or transfer", rkey)
+    check_rule(
+        receipts,
+        r,
+        "kind",
+        pl.col("kind").is_in(["production", "transfer"]),
+        "must be production or transfer",
+        rkey,
+    )
     attrs = products.select("product_id", "shelf_life_weeks", "cohort_cap", "qc_lag_weeks")
     last_usable = ((pl.col("expiry_date") - pl.lit(start)).dt.total_days() // 7 - 1).cast(pl.Int64)
     lots = inventory.join(attrs, on="product_id", how="left", validate="m:1").with_columns(
         t=pl.when(pl.col("status") == "released").then(0).otherwise(pl.col("qc_lag_weeks")).cast(pl.Int64),
         kind=pl.when(pl.col("status") == "released").then(pl.lit("opening")).otherwise(pl.lit("quarantine")),
         cohort=pl.when(pl.col("expiry_date").is_null() | (last_usable >= pl.col("cohort_cap")))
-        .then(NEVER).otherwise(last_usable),
+        .then(NEVER)
+        .otherwise(last_usable),
     )
     expired = (
-        lots.filter(pl.col("cohort") < pl.col("t"))  # past expiry before it can be used: written off in week 0
-        .group_by("product_id", "site_id").agg(pl.col("quantity").sum())
+        lots.filter(
+            pl.col("cohort") < pl.col("t")
+        )  # past expiry before it can be used: written off in week 0
+        .group_by("product_id", "site_id")
+        .agg(pl.col("quantity").sum())
     )
     fresh = (
         receipts.join(attrs, on="product_id", how="left", validate="m:1")
@@ -271,7 +339,8 @@ def _supply(
     supply = (
         pl.concat([lots.filter(pl.col("cohort") >= pl.col("t")).select(cols), fresh.select(cols)])
         .filter(pl.col("t") < horizon)  # arriving after the horizon: outside the plan
-        .group_by(cols[:-1]).agg(pl.col("quantity").sum())
+        .group_by(cols[:-1])
+        .agg(pl.col("quantity").sum())
         .sort(cols[:-1])
     )
     return supply, expired.sort("product_id", "site_id")
@@ -279,11 +348,17 @@ def _supply(
 
 def _transit_weeks(sites: pl.DataFrame, lanes: pl.DataFrame) -> pl.DataFrame:
     """Shortest lead time between every pair of connected sites (Bellman-Ford by joins)."""
-    dist = sites.select(pl.col("site_id").alias("from_site"), pl.col("site_id").alias("to_site"), pl.lit(0, pl.Int64).alias("weeks"))
+    dist = sites.select(
+        pl.col("site_id").alias("from_site"),
+        pl.col("site_id").alias("to_site"),
+        pl.lit(0, pl.Int64).alias("weeks"),
+    )
     step = lanes.select(pl.col("from_site").alias("via"), "to_site", pl.col("lead_time_weeks").alias("lt"))
     for _ in range(sites.height):
         longer = dist.join(step, left_on="to_site", right_on="via").select(
-            "from_site", pl.col("to_site_right").alias("to_site"), (pl.col("weeks") + pl.col("lt")).alias("weeks")
+            "from_site",
+            pl.col("to_site_right").alias("to_site"),
+            (pl.col("weeks") + pl.col("lt")).alias("weeks"),
         )
         new = pl.concat([dist, longer]).group_by("from_site", "to_site").agg(pl.col("weeks").min())
         if new.height == dist.height and new["weeks"].sum() == dist["weeks"].sum():
@@ -293,8 +368,13 @@ def _transit_weeks(sites: pl.DataFrame, lanes: pl.DataFrame) -> pl.DataFrame:
 
 
 def _presence(
-    products: pl.DataFrame, sites: pl.DataFrame, routings: pl.DataFrame, lanes: pl.DataFrame,
-    supply: pl.DataFrame, horizon: int, share: float,
+    products: pl.DataFrame,
+    sites: pl.DataFrame,
+    routings: pl.DataFrame,
+    lanes: pl.DataFrame,
+    supply: pl.DataFrame,
+    horizon: int,
+    share: float,
 ) -> pl.DataFrame:
     """Earliest week each stock cohort can be at each site: seeded by supply and releases, spread by lanes."""
     attrs = products.select("product_id", "shelf_life_weeks", "cohort_cap")
@@ -324,4 +404,3 @@ def _presence(
             break
         presence = new
     return presence.sort(key)
-

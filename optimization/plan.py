@@ -49,7 +49,10 @@ class PlanResult:
 
 
 def plan_supply(
-    network: Network, demand: pl.DataFrame, safety_stock: pl.DataFrame, config: PlanConfig,
+    network: Network,
+    demand: pl.DataFrame,
+    safety_stock: pl.DataFrame,
+    config: PlanConfig,
     scheduled_production: pl.DataFrame | None = None,
 ) -> PlanResult:
     """Plan production, shipments and stock over the horizon at least cost.
@@ -86,14 +89,23 @@ def plan_supply(
             network, tables[schema.PLAN_BACKLOG.name], tables[schema.PLAN_CAPACITY.name], duals.get("lane")
         )
         tables[schema.PLAN_KPIS.name] = plan_kpis(
-            tables, cost_components(model, sol), network.horizon, network.products.select("product_id", "unit_cost")
+            tables,
+            cost_components(model, sol),
+            network.horizon,
+            network.products.select("product_id", "unit_cost"),
         )
     else:
         tables = empty_tables()
     return PlanResult(
-        tables=tables, solver=outcome.solver, solver_status=outcome.status, problem_type=outcome.problem_type,
-        objective=outcome.objective, mip_gap=outcome.mip_gap, solve_seconds=outcome.seconds,
-        build_seconds=build_seconds, attempts=outcome.attempts,
+        tables=tables,
+        solver=outcome.solver,
+        solver_status=outcome.status,
+        problem_type=outcome.problem_type,
+        objective=outcome.objective,
+        mip_gap=outcome.mip_gap,
+        solve_seconds=outcome.seconds,
+        build_seconds=build_seconds,
+        attempts=outcome.attempts,
     )
 
 
@@ -105,7 +117,9 @@ def _checked(net: Network, frame: pl.DataFrame, name: str, value: str, site_col:
     if missing:
         raise PlanInputError(f"{name}: missing column(s) {', '.join(missing)}")
     frame = frame.select(
-        pl.col("product_id").cast(pl.String), pl.col(site_col).cast(pl.String), pl.col("week").cast(pl.Date),
+        pl.col("product_id").cast(pl.String),
+        pl.col(site_col).cast(pl.String),
+        pl.col("week").cast(pl.Date),
         pl.col(value).cast(pl.Float64),
     )
     key = need[:3]
@@ -122,15 +136,14 @@ def _checked(net: Network, frame: pl.DataFrame, name: str, value: str, site_col:
 
 def _in_horizon(net: Network, frame: pl.DataFrame) -> pl.DataFrame:
     return (
-        frame.with_columns(t=net.week_index())
-        .filter(pl.col("t").is_between(0, net.horizon - 1))
-        .drop("week")
+        frame.with_columns(t=net.week_index()).filter(pl.col("t").is_between(0, net.horizon - 1)).drop("week")
     )
 
 
 def _scheduled(net: Network, scheduled: pl.DataFrame | None, config: PlanConfig) -> pl.DataFrame:
-    empty = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
-                                 "quantity": pl.Float64})
+    empty = pl.DataFrame(
+        schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64, "quantity": pl.Float64}
+    )
     if scheduled is None or config.frozen_weeks == 0:
         return empty
     frame = _in_horizon(net, _checked(net, scheduled, "scheduled_production", "quantity", "resource_id"))
@@ -138,16 +151,20 @@ def _scheduled(net: Network, scheduled: pl.DataFrame | None, config: PlanConfig)
     key = ["product_id", "resource_id"]
     unrouted = frame.join(net.routings.select(key), on=key, how="anti")
     if unrouted.height:
-        raise PlanInputError(f"scheduled_production: no routing for {unrouted.select(key).unique().head(5).rows()}")
+        raise PlanInputError(
+            f"scheduled_production: no routing for {unrouted.select(key).unique().head(5).rows()}"
+        )
     over = (
         frame.join(net.routings.select(*key, "hours_per_unit"), on=key, validate="m:1")
-        .group_by("resource_id", "t").agg((pl.col("quantity") * pl.col("hours_per_unit")).sum().alias("need"))
+        .group_by("resource_id", "t")
+        .agg((pl.col("quantity") * pl.col("hours_per_unit")).sum().alias("need"))
         .join(net.hours, on=["resource_id", "t"], validate="1:1")
         .filter(pl.col("need") > pl.col("hours_available") + 1e-9)
     )
     if over.height:
         raise PlanInputError(
             "scheduled_production: frozen starts need more hours than available (resource, week index, "
-            f"hours needed, hours available): {over.select('resource_id', 't', 'need', 'hours_available').head(5).rows()}"
+            "hours needed, hours available): "
+            f"{over.select('resource_id', 't', 'need', 'hours_available').head(5).rows()}"
         )
     return frame.select(empty.columns)

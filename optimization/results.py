@@ -11,7 +11,7 @@ import polars as pl
 from data_contracts import schema
 from optimization.model import COST_COMPONENTS, Model
 
-__all__ = ["TOL", "solution_frames", "plan_tables", "empty_tables", "cost_components"]
+__all__ = ["TOL", "cost_components", "empty_tables", "plan_tables", "solution_frames"]
 
 TOL = 1e-7
 PST = ["product_id", "site_id", "t"]
@@ -30,7 +30,9 @@ def empty_tables() -> dict[str, pl.DataFrame]:
 def solution_frames(model: Model) -> dict[str, pl.DataFrame]:
     """Every variable family's index frame with its solution ``value`` (tiny negatives clipped to 0)."""
     return {
-        name: model.builder.values(frame).with_columns(pl.col("value").fill_null(0.0).clip(lower_bound=0.0) + 0.0)
+        name: model.builder.values(frame).with_columns(
+            pl.col("value").fill_null(0.0).clip(lower_bound=0.0) + 0.0
+        )
         for name, frame in model.frames.items()
     }
 
@@ -48,16 +50,21 @@ def cost_components(model: Model, sol: dict[str, pl.DataFrame]) -> dict[str, flo
     return out
 
 
-def plan_tables(model: Model, sol: dict[str, pl.DataFrame], duals: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+def plan_tables(
+    model: Model, sol: dict[str, pl.DataFrame], duals: dict[str, pl.DataFrame]
+) -> dict[str, pl.DataFrame]:
     """Production, shipments, inventory, backlog, expiry and capacity tables of a solved model."""
     net = model.network
     date = net.week_date
     make = sol["make"].filter(pl.col("value") > TOL)
     production = make.with_columns(
-        week=date("t"), release_week=date("release_t"), quantity=pl.col("value"),
+        week=date("t"),
+        release_week=date("release_t"),
+        quantity=pl.col("value"),
         released_quantity=pl.col("value") * pl.col("yield"),
         batches=pl.col("value") / pl.col("batch_size"),
-        hours=pl.col("value") * pl.col("hours_per_unit"), cost=pl.col("value") * pl.col("cost_per_unit"),
+        hours=pl.col("value") * pl.col("hours_per_unit"),
+        cost=pl.col("value") * pl.col("cost_per_unit"),
     ).sort("product_id", "resource_id", "t")
     ship = sol["ship"].filter(pl.col("value") > TOL)
     shipments = (
@@ -72,11 +79,15 @@ def plan_tables(model: Model, sol: dict[str, pl.DataFrame], duals: dict[str, pl.
         schema.PLAN_INVENTORY.name: _out(schema.PLAN_INVENTORY, inventory_table(model, sol)),
         schema.PLAN_BACKLOG.name: _out(schema.PLAN_BACKLOG, backlog_table(model, sol)),
         schema.PLAN_EXPIRY.name: _out(schema.PLAN_EXPIRY, expiry_table(model, sol)),
-        schema.PLAN_CAPACITY.name: _out(schema.PLAN_CAPACITY, capacity_table(model, sol, duals.get("capacity"))),
+        schema.PLAN_CAPACITY.name: _out(
+            schema.PLAN_CAPACITY, capacity_table(model, sol, duals.get("capacity"))
+        ),
     }
 
 
-def _sum_by(frame: pl.DataFrame, keys: dict[str, str], name: str, value: pl.Expr | None = None) -> pl.DataFrame:
+def _sum_by(
+    frame: pl.DataFrame, keys: dict[str, str], name: str, value: pl.Expr | None = None
+) -> pl.DataFrame:
     v = pl.col("value") if value is None else value
     return frame.group_by([pl.col(src).alias(dst) for dst, src in keys.items()]).agg(v.sum().alias(name))
 
@@ -86,21 +97,39 @@ def inventory_table(model: Model, sol: dict[str, pl.DataFrame]) -> pl.DataFrame:
     net = model.network
     k = {c: c for c in PST}
     supply = net.supply
-    lots = pl.concat([
-        supply.filter(pl.col("kind") == "opening").select(*PST, "quantity"),
-        net.expired_on_hand.select("product_id", "site_id", pl.lit(0, pl.Int64).alias("t"), "quantity"),
-    ])
+    lots = pl.concat(
+        [
+            supply.filter(pl.col("kind") == "opening").select(*PST, "quantity"),
+            net.expired_on_hand.select("product_id", "site_id", pl.lit(0, pl.Int64).alias("t"), "quantity"),
+        ]
+    )
     parts = [
         _sum_by(lots, k, "opening_lots", pl.col("quantity")),
-        _sum_by(sol["make"].filter(pl.col("cohort").is_not_null()), {**k, "t": "release_t"}, "released",
-                pl.col("value") * pl.col("yield")),
+        _sum_by(
+            sol["make"].filter(pl.col("cohort").is_not_null()),
+            {**k, "t": "release_t"},
+            "released",
+            pl.col("value") * pl.col("yield"),
+        ),
         _sum_by(supply.filter(pl.col("kind") != "opening"), k, "receipts", pl.col("quantity")),
         _sum_by(sol["ship"], {**k, "site_id": "to_site", "t": "arrival"}, "arrivals"),
         _sum_by(sol["ship"], {**k, "site_id": "from_site"}, "departures"),
         _sum_by(sol["served"], k, "served"),
-        _sum_by(pl.concat([sol["expired"].select(*PST, "value"),
-                           net.expired_on_hand.select("product_id", "site_id", pl.lit(0, pl.Int64).alias("t"),
-                                                      pl.col("quantity").alias("value"))]), k, "expired"),
+        _sum_by(
+            pl.concat(
+                [
+                    sol["expired"].select(*PST, "value"),
+                    net.expired_on_hand.select(
+                        "product_id",
+                        "site_id",
+                        pl.lit(0, pl.Int64).alias("t"),
+                        pl.col("quantity").alias("value"),
+                    ),
+                ]
+            ),
+            k,
+            "expired",
+        ),
         _sum_by(sol["stock"], k, "closing"),
         model.safety.select(*PST, "safety_stock"),
         sol["shortfall"].select(*PST, pl.col("value").alias("safety_shortfall")),
@@ -109,8 +138,18 @@ def inventory_table(model: Model, sol: dict[str, pl.DataFrame]) -> pl.DataFrame:
     frame = pairs.join(net.weeks, how="cross")
     for part in parts:
         frame = frame.join(part, on=PST, how="left", validate="1:1")
-    value_cols = ["opening_lots", "released", "receipts", "arrivals", "departures", "served", "expired", "closing",
-                  "safety_stock", "safety_shortfall"]
+    value_cols = [
+        "opening_lots",
+        "released",
+        "receipts",
+        "arrivals",
+        "departures",
+        "served",
+        "expired",
+        "closing",
+        "safety_stock",
+        "safety_shortfall",
+    ]
     return (
         frame.with_columns(pl.col(value_cols).fill_null(0.0))  # no flow of that kind that week
         .sort(PST)
@@ -125,12 +164,13 @@ def backlog_table(model: Model, sol: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """Demand, served, backlog and lost per product × demand site × week (from its first demand week)."""
     k = {c: c for c in PST}
     frame = sol["backlog"].select(*PST, pl.col("value").alias("backlog"))
-    frame = (
-        frame.join(model.demand.select(*PST, pl.col("quantity").alias("demand")), on=PST, how="left", validate="1:1")
-        .join(_sum_by(sol["served"], k, "served"), on=PST, how="left", validate="1:1")
-    )
+    frame = frame.join(
+        model.demand.select(*PST, pl.col("quantity").alias("demand")), on=PST, how="left", validate="1:1"
+    ).join(_sum_by(sol["served"], k, "served"), on=PST, how="left", validate="1:1")
     if "lost" in sol:
-        frame = frame.join(sol["lost"].select(*PST, pl.col("value").alias("lost")), on=PST, how="left", validate="1:1")
+        frame = frame.join(
+            sol["lost"].select(*PST, pl.col("value").alias("lost")), on=PST, how="left", validate="1:1"
+        )
     else:
         frame = frame.with_columns(lost=pl.lit(0.0))
     return frame.with_columns(
@@ -142,8 +182,9 @@ def backlog_table(model: Model, sol: dict[str, pl.DataFrame]) -> pl.DataFrame:
 def expiry_table(model: Model, sol: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """Units written off per product × site × week, with the write-off at unit cost."""
     net = model.network
-    on_hand = net.expired_on_hand.select("product_id", "site_id", pl.lit(0, pl.Int64).alias("t"),
-                                          pl.col("quantity").alias("value"))
+    on_hand = net.expired_on_hand.select(
+        "product_id", "site_id", pl.lit(0, pl.Int64).alias("t"), pl.col("quantity").alias("value")
+    )
     frame = pl.concat([sol["expired"].filter(pl.col("value") > TOL).select(*PST, "value"), on_hand])
     return (
         _sum_by(frame, {c: c for c in PST}, "quantity")
@@ -156,8 +197,12 @@ def expiry_table(model: Model, sol: dict[str, pl.DataFrame]) -> pl.DataFrame:
 def capacity_table(model: Model, sol: dict[str, pl.DataFrame], duals: pl.DataFrame | None) -> pl.DataFrame:
     """Hours used and available per resource × week; shadow price = objective saved per extra hour."""
     net = model.network
-    used = _sum_by(sol["make"], {"resource_id": "resource_id", "t": "t"}, "hours_used",
-                   pl.col("value") * pl.col("hours_per_unit"))
+    used = _sum_by(
+        sol["make"],
+        {"resource_id": "resource_id", "t": "t"},
+        "hours_used",
+        pl.col("value") * pl.col("hours_per_unit"),
+    )
     frame = (
         net.hours.join(net.resources.select("resource_id", "site_id"), on="resource_id", validate="m:1")
         .join(used, on=["resource_id", "t"], how="left", validate="1:1")
@@ -165,12 +210,18 @@ def capacity_table(model: Model, sol: dict[str, pl.DataFrame], duals: pl.DataFra
     )
     if duals is not None and duals.height and "pi" in duals.columns:
         # HiGHS reports d(objective)/d(rhs) for a minimisation: <= 0 on a binding <= row.
-        frame = frame.join(duals.select("resource_id", "t", shadow_price=-pl.col("pi")), on=["resource_id", "t"],
-                           how="left", validate="1:1")
+        frame = frame.join(
+            duals.select("resource_id", "t", shadow_price=-pl.col("pi")),
+            on=["resource_id", "t"],
+            how="left",
+            validate="1:1",
+        )
     else:
         frame = frame.with_columns(shadow_price=pl.lit(None, pl.Float64))
     return frame.with_columns(
-        utilisation=pl.when(pl.col("hours_available") > 0).then(pl.col("hours_used") / pl.col("hours_available")),
+        utilisation=pl.when(pl.col("hours_available") > 0).then(
+            pl.col("hours_used") / pl.col("hours_available")
+        ),
         shadow_price=pl.col("shadow_price").clip(lower_bound=0.0) + 0.0,
         week=net.week_date("t"),
     ).sort("resource_id", "t")

@@ -17,7 +17,7 @@ from data_contracts import schema
 from optimization.config import PlanInputError
 from optimization.network import Network
 
-__all__ = ["safety_stock_targets", "quantile_at"]
+__all__ = ["quantile_at", "safety_stock_targets"]
 
 
 def quantile_at(level: pl.Expr, levels: tuple[float, ...] = schema.QUANTILES) -> pl.Expr:
@@ -53,10 +53,14 @@ def safety_stock_targets(forecast: pl.DataFrame, products: pl.DataFrame, network
     frame = forecast.select(need).join(levels, on="product_id", how="left", validate="m:1")
     unknown = frame.filter(pl.col("service_level").is_null())["product_id"].unique().sort()
     if unknown.len():
-        raise PlanInputError(f"forecast.product_id: no service level for products {unknown.head(5).to_list()}")
+        raise PlanInputError(
+            f"forecast.product_id: no service level for products {unknown.head(5).to_list()}"
+        )
     key = ["product_id", "site_id"]
     frame = (
-        frame.with_columns(spread2=(quantile_at(pl.col("service_level")) - pl.col("mean")).clip(lower_bound=0.0) ** 2)
+        frame.with_columns(
+            spread2=(quantile_at(pl.col("service_level")) - pl.col("mean")).clip(lower_bound=0.0) ** 2
+        )
         .join(network.replenishment_weeks, on=key, how="left", validate="m:1")
         .with_columns(lt=pl.col("weeks").fill_null(1).clip(lower_bound=1))  # unreachable: one week of cover
         .sort(*key, "week")
@@ -70,5 +74,9 @@ def safety_stock_targets(forecast: pl.DataFrame, products: pl.DataFrame, network
     return (
         frame.with_columns(end=pl.min_horizontal(pl.col("i") + pl.col("lt") - 1, pl.col("n") - 1))
         .join(ends, on=[*key, "end"], how="left", validate="m:1")
-        .select(*key, "week", safety_stock=(pl.col("cum_end") - pl.col("cum") + pl.col("spread2")).clip(lower_bound=0.0).sqrt())
+        .select(
+            *key,
+            "week",
+            safety_stock=(pl.col("cum_end") - pl.col("cum") + pl.col("spread2")).clip(lower_bound=0.0).sqrt(),
+        )
     )

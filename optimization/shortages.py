@@ -43,12 +43,21 @@ def _best_window(capacity: pl.DataFrame, horizon: int) -> pl.DataFrame:
         score=pl.col("shadow_price").fill_null(0.0),
     ).filter("binding")
     return (
-        cap.join(weeks, how="cross").filter(pl.col("lo") <= pl.col("t"))
-        .with_columns(hi=pl.int_ranges(pl.col("t"), horizon)).explode("hi")
+        cap.join(weeks, how="cross")
+        .filter(pl.col("lo") <= pl.col("t"))
+        .with_columns(hi=pl.int_ranges(pl.col("t"), horizon))
+        .explode("hi")
         .sort("score", "t", descending=[True, False])
-        .group_by("resource_id", "lo", "hi").first()
-        .select("resource_id", "lo", "hi", pl.col("t").alias("bind_t"), pl.col("score").alias("bind_price"),
-                pl.col("week").alias("bind_week"))
+        .group_by("resource_id", "lo", "hi")
+        .first()
+        .select(
+            "resource_id",
+            "lo",
+            "hi",
+            pl.col("t").alias("bind_t"),
+            pl.col("score").alias("bind_price"),
+            pl.col("week").alias("bind_week"),
+        )
     )
 
 
@@ -57,8 +66,10 @@ def _slack_before(capacity: pl.DataFrame, horizon: int) -> pl.DataFrame:
     weeks = pl.DataFrame({"lo": range(horizon)}, schema={"lo": pl.Int64})
     free = capacity.filter((pl.col("hours_available") > 0) & (pl.col("utilisation") < 1 - 1e-6))
     return (
-        free.join(weeks, how="cross").filter(pl.col("t") < pl.col("lo"))
-        .group_by("resource_id", "lo").agg(pl.lit(True).alias("slack_before"))
+        free.join(weeks, how="cross")
+        .filter(pl.col("t") < pl.col("lo"))
+        .group_by("resource_id", "lo")
+        .agg(pl.lit(True).alias("slack_before"))
     )
 
 
@@ -67,15 +78,25 @@ def _capacity_candidates(net: Network, short: pl.DataFrame, capacity: pl.DataFra
     h = net.horizon
     cand = (
         short.select(*PST, "short")
-        .join(net.routings.select("product_id", "resource_id", pl.col("site_id").alias("plant"), "release_weeks",
-                                  "hours_per_unit", "yield"), on="product_id")
+        .join(
+            net.routings.select(
+                "product_id",
+                "resource_id",
+                pl.col("site_id").alias("plant"),
+                "release_weeks",
+                "hours_per_unit",
+                "yield",
+            ),
+            on="product_id",
+        )
         .join(net.transit_weeks, left_on=["plant", "site_id"], right_on=["from_site", "to_site"])
         .join(net.products.select("product_id", "shelf_life_weeks"), on="product_id", validate="m:1")
         .with_columns(hi=pl.col("t") - pl.col("release_weeks") - pl.col("weeks"))
         .filter(pl.col("hi") >= 0)
         .with_columns(
             lo=pl.max_horizontal(
-                pl.lit(0), (pl.col("t") - pl.col("release_weeks") - pl.col("shelf_life_weeks") + 1).fill_null(0)
+                pl.lit(0),
+                (pl.col("t") - pl.col("release_weeks") - pl.col("shelf_life_weeks") + 1).fill_null(0),
             ).cast(pl.Int64)
         )
         .filter(pl.col("lo") <= pl.col("hi"))
@@ -85,7 +106,8 @@ def _capacity_candidates(net: Network, short: pl.DataFrame, capacity: pl.DataFra
     )
     return (
         best.sort("bind_price", descending=True)
-        .group_by(PST).first()
+        .group_by(PST)
+        .first()
         .with_columns(
             pl.col("slack_before").fill_null(False) & pl.col("shelf_life_weeks").is_not_null(),
             extra_hours=pl.col("short") * pl.col("hours_per_unit") / pl.col("yield"),
@@ -97,18 +119,27 @@ def _capacity_candidates(net: Network, short: pl.DataFrame, capacity: pl.DataFra
 def _lane_candidates(net: Network, short: pl.DataFrame, lane_duals: pl.DataFrame | None) -> pl.DataFrame:
     """For each shortage, a binding capacity-limited lane into the site that could have served it."""
     if lane_duals is None or lane_duals.height == 0 or "pi" not in lane_duals.columns:
-        return pl.DataFrame(schema={**{c: short.schema[c] for c in PST}, "from_site": pl.String,
-                                    "lane_t": pl.Int64, "lane_price": pl.Float64})
+        return pl.DataFrame(
+            schema={
+                **{c: short.schema[c] for c in PST},
+                "from_site": pl.String,
+                "lane_t": pl.Int64,
+                "lane_price": pl.Float64,
+            }
+        )
     bind = lane_duals.filter(pl.col("pi").abs() > _EPS).select(
         "from_site", "to_site", pl.col("t").alias("lane_t"), (-pl.col("pi")).alias("lane_price")
     )
     return (
         short.select(PST)
-        .join(net.lanes.select("from_site", "to_site", "lead_time_weeks"), left_on="site_id", right_on="to_site")
+        .join(
+            net.lanes.select("from_site", "to_site", "lead_time_weeks"), left_on="site_id", right_on="to_site"
+        )
         .join(bind, left_on=["from_site", "site_id"], right_on=["from_site", "to_site"])
         .filter(pl.col("lane_t") + pl.col("lead_time_weeks") <= pl.col("t"))
         .sort("lane_price", descending=True)
-        .group_by(PST).first()
+        .group_by(PST)
+        .first()
         .select(*PST, "from_site", "lane_t", "lane_price")
     )
 
@@ -136,33 +167,73 @@ def plan_shortages(
         .with_columns(first_week=net.week_date("replen"), lane_week=net.week_date("lane_t"))
     )
     reason = (
-        pl.when(pl.col("replen").is_null()).then(pl.lit("no_route"))
-        .when(pl.col("t") < pl.col("replen")).then(pl.lit("release_lag"))
-        .when(pl.col("resource_id").is_not_null() & pl.col("slack_before")).then(pl.lit("shelf_life"))
-        .when(pl.col("resource_id").is_not_null()).then(pl.lit("capacity"))
-        .when(pl.col("lane_t").is_not_null()).then(pl.lit("lane_capacity"))
+        pl.when(pl.col("replen").is_null())
+        .then(pl.lit("no_route"))
+        .when(pl.col("t") < pl.col("replen"))
+        .then(pl.lit("release_lag"))
+        .when(pl.col("resource_id").is_not_null() & pl.col("slack_before"))
+        .then(pl.lit("shelf_life"))
+        .when(pl.col("resource_id").is_not_null())
+        .then(pl.lit("capacity"))
+        .when(pl.col("lane_t").is_not_null())
+        .then(pl.lit("lane_capacity"))
         .otherwise(pl.lit("cost"))
     )
     recover = pl.concat_str(
-        pl.lit("+"), _num("extra_hours", 1), pl.lit(" hours on "), pl.col("resource_id"), pl.lit(" in week "),
-        _iso("bind_week"), pl.lit(" recovers "), _num("short"), pl.lit(" units (an hour there is worth "),
-        _num("bind_price", 2), pl.lit(")"),
+        pl.lit("+"),
+        _num("extra_hours", 1),
+        pl.lit(" hours on "),
+        pl.col("resource_id"),
+        pl.lit(" in week "),
+        _iso("bind_week"),
+        pl.lit(" recovers "),
+        _num("short"),
+        pl.lit(" units (an hour there is worth "),
+        _num("bind_price", 2),
+        pl.lit(")"),
     )
     detail = (
         pl.when(pl.col("reason") == "no_route")
-        .then(pl.concat_str(pl.lit("no routing and lane path brings new production of "), pl.col("product_id"),
-                            pl.lit(" to "), pl.col("site_id")))
+        .then(
+            pl.concat_str(
+                pl.lit("no routing and lane path brings new production of "),
+                pl.col("product_id"),
+                pl.lit(" to "),
+                pl.col("site_id"),
+            )
+        )
         .when(pl.col("reason") == "release_lag")
-        .then(pl.concat_str(pl.lit("too late to make: new production reaches "), pl.col("site_id"),
-                            pl.lit(" in week "), _iso("first_week"), pl.lit(" at the earliest")))
+        .then(
+            pl.concat_str(
+                pl.lit("too late to make: new production reaches "),
+                pl.col("site_id"),
+                pl.lit(" in week "),
+                _iso("first_week"),
+                pl.lit(" at the earliest"),
+            )
+        )
         .when(pl.col("reason") == "shelf_life")
         .then(pl.concat_str(pl.lit("capacity that keeps it within its shelf life is full; "), recover))
         .when(pl.col("reason") == "capacity")
-        .then(pl.concat_str(pl.col("resource_id"), pl.lit(" at "), pl.col("plant"), pl.lit(" is full; "), recover))
+        .then(
+            pl.concat_str(
+                pl.col("resource_id"), pl.lit(" at "), pl.col("plant"), pl.lit(" is full; "), recover
+            )
+        )
         .when(pl.col("reason") == "lane_capacity")
-        .then(pl.concat_str(pl.lit("lane "), pl.col("from_site"), pl.lit("→"), pl.col("site_id"),
-                            pl.lit(" is full in week "), _iso("lane_week"), pl.lit("; +"), _num("short"),
-                            pl.lit(" units of lane capacity recovers them")))
+        .then(
+            pl.concat_str(
+                pl.lit("lane "),
+                pl.col("from_site"),
+                pl.lit("→"),
+                pl.col("site_id"),
+                pl.lit(" is full in week "),
+                _iso("lane_week"),
+                pl.lit("; +"),
+                _num("short"),
+                pl.lit(" units of lane capacity recovers them"),
+            )
+        )
         .otherwise(pl.lit("serving it would cost more than the backlog penalty saves"))
     )
     return (

@@ -17,10 +17,9 @@ import pulp
 
 from optimization.config import PlanConfig
 from optimization.model import Model
+from optimization.pulp_highs import BulkHiGHS
 
-__all__ = ["SolveOutcome", "solve_model", "make_solver"]
-
-_ANSWERED = (pulp.LpStatusOptimal, pulp.LpStatusInfeasible, pulp.LpStatusUnbounded)
+__all__ = ["SolveOutcome", "make_solver", "solve_model"]
 
 
 @dataclass(frozen=True)
@@ -38,13 +37,22 @@ class SolveOutcome:
     attempts: tuple[str, ...] = ()
 
 
-def make_solver(name: str, config: PlanConfig, *, mip: bool) -> pulp.LpSolver:
-    """A configured PuLP solver: ``HiGHS`` (highspy API) or ``PULP_CBC_CMD``."""
+def make_solver(
+    name: str, config: PlanConfig, *, mip: bool, variables: list[pulp.LpVariable] | None = None
+) -> pulp.LpSolver:
+    """A configured PuLP solver: ``HiGHS`` (highspy API, bulk transfer) or ``PULP_CBC_CMD``."""
     if name == "highs":
-        return pulp.HiGHS(mip=mip, msg=False, timeLimit=config.time_limit_seconds, gapRel=config.mip_gap,
-                          threads=config.threads)
-    return pulp.PULP_CBC_CMD(mip=mip, msg=False, timeLimit=config.time_limit_seconds, gapRel=config.mip_gap,
-                             threads=config.threads)
+        return BulkHiGHS(
+            mip=mip,
+            msg=False,
+            timeLimit=config.time_limit_seconds,
+            gapRel=config.mip_gap,
+            threads=config.threads,
+            variables=variables,
+        )
+    return pulp.PULP_CBC_CMD(
+        mip=mip, msg=False, timeLimit=config.time_limit_seconds, gapRel=config.mip_gap, threads=config.threads
+    )
 
 
 def solve_model(model: Model, config: PlanConfig) -> SolveOutcome:
@@ -55,24 +63,21 @@ def solve_model(model: Model, config: PlanConfig) -> SolveOutcome:
     if config.fallback:
         order.append("cbc" if config.solver == "highs" else "highs")
     attempts: list[str] = []
-    used, status, seconds = order[0], pulp.LpStatusNotSolved, 0.0
+    used, text, has_solution, seconds = order[0], "Not Solved", False, 0.0
     for name in order:
         used = name
         start = time.perf_counter()
         try:
-            status = prob.solve(make_solver(name, config, mip=mip))
-        except Exception as err:  # noqa: BLE001 - any solver failure is data and triggers the fallback
-            status = pulp.LpStatusNotSolved
+            status = prob.solve(make_solver(name, config, mip=mip, variables=model.builder.variables))
+        except Exception as err:
+            text, has_solution = "Not Solved", False
             attempts.append(f"{name}: {type(err).__name__}: {err}")
         else:
-            attempts.append(f"{name}: {pulp.LpStatus[status]}")
+            text, has_solution = _status_text(status, prob.sol_status, mip)
+            attempts.append(f"{name}: {text}")
         seconds += time.perf_counter() - start
-        if status in _ANSWERED:
+        if has_solution or text in ("Infeasible", "Unbounded"):
             break
-    text = pulp.LpStatus[status]
-    has_solution = status == pulp.LpStatusOptimal
-    if has_solution and prob.sol_status == pulp.LpSolutionIntegerFeasible:
-        text = "Feasible"
     gap: float | None = 0.0 if not mip else None
     if mip and used == "highs" and has_solution:
         gap = float(prob.solverModel.getInfo().mip_gap)
@@ -83,9 +88,24 @@ def solve_model(model: Model, config: PlanConfig) -> SolveOutcome:
         seconds += time.perf_counter() - start
     objective = float(pulp.value(prob.objective)) if has_solution else None
     return SolveOutcome(
-        solver=used, status=text, problem_type="MIP" if mip else "LP", objective=objective, mip_gap=gap,
-        seconds=seconds, has_solution=has_solution, has_duals=has_duals, attempts=tuple(attempts),
+        solver=used,
+        status=text,
+        problem_type="MIP" if mip else "LP",
+        objective=objective,
+        mip_gap=gap,
+        seconds=seconds,
+        has_solution=has_solution,
+        has_duals=has_duals,
+        attempts=tuple(attempts),
     )
+
+
+def _status_text(status: int, sol_status: int, mip: bool) -> tuple[str, bool]:
+    """Status name and whether the point is a plan: a MIP stopped with an incumbent is ``Feasible``; an LP
+    stopped early is ``Not Solved`` (its point may break constraints)."""
+    if status == pulp.LpStatusOptimal and sol_status == pulp.LpSolutionIntegerFeasible:
+        return ("Feasible", True) if mip else ("Not Solved", False)
+    return pulp.LpStatus[status], status == pulp.LpStatusOptimal
 
 
 def _duals_with_integers_fixed(model: Model, config: PlanConfig, solver: str) -> bool:
@@ -96,8 +116,10 @@ def _duals_with_integers_fixed(model: Model, config: PlanConfig, solver: str) ->
     for v in ints:
         v.lowBound = v.upBound = round(v.varValue or 0.0)
     try:
-        status = model.builder.prob.solve(make_solver(solver, config, mip=False))
-    except Exception:  # noqa: BLE001 - no duals is an answer too
+        status = model.builder.prob.solve(
+            make_solver(solver, config, mip=False, variables=model.builder.variables)
+        )
+    except Exception:
         status = pulp.LpStatusNotSolved
     for v, (lo, up) in zip(ints, saved):
         v.lowBound, v.upBound = lo, up

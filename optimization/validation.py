@@ -13,7 +13,7 @@ import polars as pl
 from data_contracts import schema
 from optimization.config import PlanInputError
 
-__all__ = ["check_columns", "check_rule", "check_unique", "check_known", "check_monday", "require_frame"]
+__all__ = ["check_columns", "check_known", "check_monday", "check_rule", "check_unique", "require_frame"]
 
 _MAX_KEYS_SHOWN = 5
 
@@ -32,6 +32,8 @@ def require_frame(inputs: dict[str, pl.DataFrame], entity: schema.Table) -> pl.D
         if entity.optional:
             return entity.empty()
         raise PlanInputError(f"{entity.name}: required input entity is missing")
+    if frame.width == 0:  # an empty frame without columns: no rows of this entity
+        return entity.empty()
     return check_columns(frame, entity)
 
 
@@ -80,7 +82,8 @@ def check_known(
     bad = frame.filter(~pl.col(column).is_in(known.implode()))
     if bad.height:
         raise PlanInputError(
-            f"{entity}.{column}: unknown {known_entity} {sorted(set(bad[column].to_list()))[:_MAX_KEYS_SHOWN]}; "
+            f"{entity}.{column}: unknown {known_entity} "
+            f"{sorted(set(bad[column].to_list()))[:_MAX_KEYS_SHOWN]}; "
             f"rows {_keys_text(bad, key)}"
         )
 

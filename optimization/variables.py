@@ -16,8 +16,17 @@ from optimization.lp import ModelBuilder
 from optimization.network import Network, arrive_by, cohort_of
 
 __all__ = [
-    "balance_rows", "make_vars", "batch_vars", "setup_vars", "stock_vars", "ship_vars", "served_vars", "expired_vars",
-    "backlog_vars", "lost_vars", "shortfall_vars",
+    "backlog_vars",
+    "balance_rows",
+    "batch_vars",
+    "expired_vars",
+    "lost_vars",
+    "make_vars",
+    "served_vars",
+    "setup_vars",
+    "ship_vars",
+    "shortfall_vars",
+    "stock_vars",
 ]
 
 PC = ["product_id", "site_id", "cohort"]
@@ -54,9 +63,8 @@ def make_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
 
 def batch_vars(mb: ModelBuilder, make: pl.DataFrame, frozen_weeks: int) -> pl.DataFrame:
     """Whole batches started (MIP only) where the routing has a batch size, outside the frozen weeks."""
-    frame = (
-        make.filter(pl.col("batch_size").is_not_null() & (pl.col("t") >= frozen_weeks))
-        .select("product_id", "resource_id", "t", pl.col("col").alias("make_col"), "batch_size", cost=pl.lit(0.0))
+    frame = make.filter(pl.col("batch_size").is_not_null() & (pl.col("t") >= frozen_weeks)).select(
+        "product_id", "resource_id", "t", pl.col("col").alias("make_col"), "batch_size", cost=pl.lit(0.0)
     )
     return mb.add_variables("batches", frame, ["product_id", "resource_id", "t"], integer=True)
 
@@ -64,14 +72,25 @@ def batch_vars(mb: ModelBuilder, make: pl.DataFrame, frozen_weeks: int) -> pl.Da
 def setup_vars(mb: ModelBuilder, make: pl.DataFrame, frozen_weeks: int, big_m: pl.DataFrame) -> pl.DataFrame:
     """Binary 'anything started' per routing × week (MIP only) where a minimum batch applies.
 
+    Routings whose minimum batch is at most their batch size need none: one whole batch already is it.
+
     Args:
         big_m: ``product_id, resource_id, big_m``: most that could ever be started in a week.
     """
     frame = (
-        make.filter((pl.col("min_batch") > 0) & (pl.col("t") >= frozen_weeks))
+        make.filter(
+            (pl.col("min_batch") > pl.col("batch_size").fill_null(0.0)) & (pl.col("t") >= frozen_weeks)
+        )
         .join(big_m, on=["product_id", "resource_id"], how="left", validate="m:1")
-        .select("product_id", "resource_id", "t", pl.col("col").alias("make_col"), "min_batch", "big_m",
-                cost=pl.lit(0.0))
+        .select(
+            "product_id",
+            "resource_id",
+            "t",
+            pl.col("col").alias("make_col"),
+            "min_batch",
+            "big_m",
+            cost=pl.lit(0.0),
+        )
     )
     return mb.add_variables("setup", frame, ["product_id", "resource_id", "t"], integer=True, upper=1)
 
@@ -79,7 +98,8 @@ def setup_vars(mb: ModelBuilder, make: pl.DataFrame, frozen_weeks: int, big_m: p
 def _with_site_attrs(net: Network, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.join(
         net.products.select("product_id", "shelf_life_weeks", "unit_cost", "holding_cost_per_week"),
-        on="product_id", validate="m:1",
+        on="product_id",
+        validate="m:1",
     )
 
 
@@ -92,9 +112,11 @@ def balance_rows(net: Network) -> pl.DataFrame:
 def stock_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
     """Closing stock per product × site × cohort × week, while the cohort outlives the week."""
     last = pl.min_horizontal(pl.col("cohort") - 1, pl.lit(net.horizon - 1))
-    frame = _with_site_attrs(net, _expand(net.presence, pl.col("t_first"), last)).select(
-        *PC, "t", cost=pl.col("holding_cost_per_week"), unit_cost=pl.col("unit_cost")
-    ).sort(*PC, "t")
+    frame = (
+        _with_site_attrs(net, _expand(net.presence, pl.col("t_first"), last))
+        .select(*PC, "t", cost=pl.col("holding_cost_per_week"), unit_cost=pl.col("unit_cost"))
+        .sort(*PC, "t")
+    )
     return mb.add_variables("stock", frame, [*PC, "t"])
 
 
@@ -110,8 +132,16 @@ def ship_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
     )
     frame = (
         _expand(frame, pl.col("t_first"), pl.col("last_arrival") - pl.col("lead_time_weeks"))
-        .select("product_id", "lane", "from_site", "to_site", "cohort", "t",
-                arrival=pl.col("t") + pl.col("lead_time_weeks"), cost=pl.col("cost_per_unit"))
+        .select(
+            "product_id",
+            "lane",
+            "from_site",
+            "to_site",
+            "cohort",
+            "t",
+            arrival=pl.col("t") + pl.col("lead_time_weeks"),
+            cost=pl.col("cost_per_unit"),
+        )
         .sort("product_id", "lane", "cohort", "t")
     )
     return mb.add_variables("ship", frame, ["product_id", "from_site", "to_site", "cohort", "t"])
@@ -139,13 +169,19 @@ def expired_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
 
 def backlog_vars(mb: ModelBuilder, net: Network, demand_pairs: pl.DataFrame) -> pl.DataFrame:
     """Unmet demand carried at the end of each week, per product × site, from the first demand week."""
-    frame = _expand(demand_pairs, pl.col("first_t"), pl.lit(net.horizon - 1)).join(
-        net.products.select("product_id", "backlog_penalty", "weight"), on="product_id", validate="m:1"
-    ).select("product_id", "site_id", "t", cost=pl.col("backlog_penalty") * pl.col("weight"))
-    return mb.add_variables("backlog", frame.sort("product_id", "site_id", "t"), ["product_id", "site_id", "t"])
+    frame = (
+        _expand(demand_pairs, pl.col("first_t"), pl.lit(net.horizon - 1))
+        .join(net.products.select("product_id", "backlog_penalty", "weight"), on="product_id", validate="m:1")
+        .select("product_id", "site_id", "t", cost=pl.col("backlog_penalty") * pl.col("weight"))
+    )
+    return mb.add_variables(
+        "backlog", frame.sort("product_id", "site_id", "t"), ["product_id", "site_id", "t"]
+    )
 
 
-def lost_vars(mb: ModelBuilder, backlog: pl.DataFrame, max_backlog_weeks: int, extra_weeks: float) -> pl.DataFrame:
+def lost_vars(
+    mb: ModelBuilder, backlog: pl.DataFrame, max_backlog_weeks: int, extra_weeks: float
+) -> pl.DataFrame:
     """Demand lost per product × site × week (only with a maximum backlog age)."""
     frame = backlog.select(
         "product_id", "site_id", "t", cost=pl.col("cost") * (max_backlog_weeks + extra_weeks)
@@ -163,9 +199,13 @@ def shortfall_vars(mb: ModelBuilder, net: Network, safety: pl.DataFrame, share: 
     frame = (
         safety.filter(pl.col("safety_stock") > 0)
         .join(net.products.select("product_id", "backlog_penalty", "weight"), on="product_id", validate="m:1")
-        .select("product_id", "site_id", "t", "safety_stock",
-                cost=share * pl.col("backlog_penalty") * pl.col("weight"))
+        .select(
+            "product_id",
+            "site_id",
+            "t",
+            "safety_stock",
+            cost=share * pl.col("backlog_penalty") * pl.col("weight"),
+        )
         .sort("product_id", "site_id", "t")
     )
     return mb.add_variables("shortfall", frame, ["product_id", "site_id", "t"])
-

@@ -11,13 +11,22 @@ from optimization import examples as ex
 NO_SS = pl.DataFrame()
 
 
-def _inputs(products=None, plants=("P",), dcs=("D",), resources=None, routings=None, lanes=None, inventory=None,
-            **extra) -> dict[str, pl.DataFrame]:
+def _inputs(
+    products=None,
+    plants=("P",),
+    dcs=("D",),
+    resources=None,
+    routings=None,
+    lanes=None,
+    inventory=None,
+    **extra,
+) -> dict[str, pl.DataFrame]:
     return dict(
         products=products if products is not None else ex.products(dict(product_id="A")),
         sites=ex.sites(list(plants), list(dcs)),
-        resources=resources if resources is not None else ex.resources(dict(resource_id="R", site_id="P",
-                                                                             hours_per_week=100.0)),
+        resources=resources
+        if resources is not None
+        else ex.resources(dict(resource_id="R", site_id="P", hours_per_week=100.0)),
         routings=routings if routings is not None else ex.routings(dict(product_id="A", resource_id="R")),
         lanes=lanes if lanes is not None else ex.lanes(dict(from_site="P", to_site="D")),
         inventory=inventory if inventory is not None else ex.inventory(),
@@ -47,8 +56,10 @@ def _kpi(result, name):
 
 def test_release_lag_and_lead_time_make_the_first_week_short():
     # start 0 → released 1 → shipped 1 → arrives 2: week-1 demand waits one week (5 × 100 backlog).
-    inputs = _inputs(routings=ex.routings(dict(product_id="A", resource_id="R", release_weeks=1)),
-                     lanes=ex.lanes(dict(from_site="P", to_site="D", lead_time_weeks=1, cost_per_unit=2.0)))
+    inputs = _inputs(
+        routings=ex.routings(dict(product_id="A", resource_id="R", release_weeks=1)),
+        lanes=ex.lanes(dict(from_site="P", to_site="D", lead_time_weeks=1, cost_per_unit=2.0)),
+    )
     r = _plan(inputs, _d(("A", "D", 1, 5.0), ("A", "D", 3, 50.0)), PlanConfig(horizon_weeks=4))
     assert r.solver == "highs" and r.solver_status == "Optimal" and r.problem_type == "LP"
     assert r.objective == pytest.approx(55 + 110 + 500)
@@ -63,9 +74,14 @@ def test_release_lag_and_lead_time_make_the_first_week_short():
 
 def test_cheaper_of_two_routes_is_used():
     # direct lane costs 5/unit; via hub X costs 1 + 1.
-    inputs = _inputs(dcs=("D", "X"), lanes=ex.lanes(
-        dict(from_site="P", to_site="D", cost_per_unit=5.0), dict(from_site="P", to_site="X", cost_per_unit=1.0),
-        dict(from_site="X", to_site="D", cost_per_unit=1.0)))
+    inputs = _inputs(
+        dcs=("D", "X"),
+        lanes=ex.lanes(
+            dict(from_site="P", to_site="D", cost_per_unit=5.0),
+            dict(from_site="P", to_site="X", cost_per_unit=1.0),
+            dict(from_site="X", to_site="D", cost_per_unit=1.0),
+        ),
+    )
     r = _plan(inputs, _d(("A", "D", 0, 10.0)), PlanConfig(horizon_weeks=1))
     assert r.objective == pytest.approx(10 + 20)
     ships = r.tables["plan_shipments"].select("from_site", "to_site", "quantity").rows()
@@ -91,7 +107,9 @@ def test_short_capacity_backlogs_with_its_cost_and_shadow_prices():
 def test_prebuild_ahead_of_a_calendar_shutdown():
     # week 1 is shut: its 50 units are made in week 0 and held one week (50 × 0.1).
     inputs = _inputs(calendar=ex.calendar(dict(resource_id="R", t=1, hours_available=0.0)))
-    r = _plan(inputs, _d(("A", "D", 0, 50.0), ("A", "D", 1, 50.0), ("A", "D", 2, 50.0)), PlanConfig(horizon_weeks=3))
+    r = _plan(
+        inputs, _d(("A", "D", 0, 50.0), ("A", "D", 1, 50.0), ("A", "D", 2, 50.0)), PlanConfig(horizon_weeks=3)
+    )
     assert r.objective == pytest.approx(150 + 5.0)
     assert _col(r, "plan_production", "quantity") == pytest.approx([100.0, 50.0])
     assert _col(r, "plan_capacity", "hours_available") == [100.0, 0.0, 100.0]
@@ -111,7 +129,9 @@ def test_higher_priority_product_first_when_capacity_is_short():
 
 def test_input_errors_name_the_rows():
     bad = _inputs(products=ex.products(dict(product_id="A", holding_cost_per_week=-1.0)))
-    with pytest.raises(PlanInputError, match=r"products.holding_cost_per_week: costs must be >= 0.*product_id=A"):
+    with pytest.raises(
+        PlanInputError, match=r"products.holding_cost_per_week: costs must be >= 0.*product_id=A"
+    ):
         build_network(bad, ex.START, PlanConfig())
     bad = _inputs(routings=ex.routings(dict(product_id="A", resource_id="NOPE")))
     with pytest.raises(PlanInputError, match=r"routings.resource_id: unknown resource \['NOPE'\]"):
@@ -129,23 +149,46 @@ def test_safety_stock_from_quantiles_over_the_lead_time():
         lanes=ex.lanes(dict(from_site="P", to_site="D", lead_time_weeks=1)),
     )
     net = build_network(inputs, ex.START, PlanConfig(horizon_weeks=6))
-    qs = {"q01": 80.0, "q05": 85.0, "q10": 90.0, "q20": 95.0, "q50": 100.0, "q80": 105.0, "q90": 115.0,
-          "q95": 120.0, "q99": 130.0}  # at 0.85: halfway between q80 and q90 = 110
-    fc = pl.DataFrame([{"product_id": "A", "site_id": "D", "week": ex.week(t), "mean": 100.0, **qs} for t in range(6)])
+    qs = {
+        "q01": 80.0,
+        "q05": 85.0,
+        "q10": 90.0,
+        "q20": 95.0,
+        "q50": 100.0,
+        "q80": 105.0,
+        "q90": 115.0,
+        "q95": 120.0,
+        "q99": 130.0,
+    }  # at 0.85: halfway between q80 and q90 = 110
+    fc = pl.DataFrame(
+        [{"product_id": "A", "site_id": "D", "week": ex.week(t), "mean": 100.0, **qs} for t in range(6)]
+    )
     ss = safety_stock_targets(fc, inputs["products"], net)
-    assert ss["safety_stock"].to_list() == pytest.approx([20.0, 20.0, 20.0, 10 * 3 ** 0.5, 10 * 2 ** 0.5, 10.0])
+    assert ss["safety_stock"].to_list() == pytest.approx([20.0, 20.0, 20.0, 10 * 3**0.5, 10 * 2**0.5, 10.0])
 
 
 def _check_invariants(r, net, demand_weeks: int) -> None:
     inv = r.tables["plan_inventory"]
-    lhs = (pl.col("opening") + pl.col("released") + pl.col("receipts") + pl.col("arrivals") - pl.col("departures")
-           - pl.col("served") - pl.col("expired"))
+    lhs = (
+        pl.col("opening")
+        + pl.col("released")
+        + pl.col("receipts")
+        + pl.col("arrivals")
+        - pl.col("departures")
+        - pl.col("served")
+        - pl.col("expired")
+    )
     gap = inv.select((lhs - pl.col("closing")).abs().max()).item()
     assert gap < 1e-6
     closing_prev = inv.sort("product_id", "site_id", "week").with_columns(
-        prev=pl.col("closing").shift(1).over("product_id", "site_id"))
-    assert closing_prev.filter(pl.col("prev").is_not_null()).select(
-        (pl.col("prev") - pl.col("opening")).abs().max()).item() < 1e-6
+        prev=pl.col("closing").shift(1).over("product_id", "site_id")
+    )
+    assert (
+        closing_prev.filter(pl.col("prev").is_not_null())
+        .select((pl.col("prev") - pl.col("opening")).abs().max())
+        .item()
+        < 1e-6
+    )
     assert inv["closing"].min() >= -1e-9
     cap = r.tables["plan_capacity"]
     assert cap.filter(pl.col("hours_used") > pl.col("hours_available") + 1e-6).height == 0
@@ -165,5 +208,33 @@ def test_random_network_balances_and_respects_capacity():
     assert r.solver_status == "Optimal"
     _check_invariants(r, net, 8)
     b = r.tables["plan_backlog"]
-    assert b.select((pl.col("backlog") - pl.col("backlog").shift(1).over("product_id", "site_id").fill_null(0)
-                     - pl.col("demand") + pl.col("served") + pl.col("lost")).abs().max()).item() < 1e-6
+    assert (
+        b.select(
+            (
+                pl.col("backlog")
+                - pl.col("backlog").shift(1).over("product_id", "site_id").fill_null(0)
+                - pl.col("demand")
+                + pl.col("served")
+                + pl.col("lost")
+            )
+            .abs()
+            .max()
+        ).item()
+        < 1e-6
+    )
+
+
+def test_demo_sized_plan_builds_and_solves_quickly():
+    import time
+
+    from optimization.synthetic import random_inputs
+
+    inputs, demand = random_inputs(
+        seed=3, n_products=40, n_plants=2, n_dcs=5, horizon=26, resources_per_plant=3
+    )
+    inputs["receipts"] = pl.DataFrame()  # optional entities may be empty frames
+    cfg = PlanConfig()
+    start = time.perf_counter()
+    r = plan_supply(build_network(inputs, ex.START, cfg), demand, NO_SS, cfg)
+    assert r.solver_status == "Optimal"
+    assert time.perf_counter() - start < 20

@@ -1,0 +1,134 @@
+"""The same planning model built straight into HiGHS arrays, without PuLP objects.
+
+:class:`ArrayBuilder` has the interface of :class:`~optimization.lp.ModelBuilder` (``add_variables``,
+``add_constraints``, ``set_objective``, ``values``, ``duals``), so :func:`~optimization.model.build_model`
+and every constraint-family function build either backend unchanged. It collects the constraint
+matrix as ``(row, col, coef)`` arrays and hands them to ``highspy`` in one call. Used by the benchmark
+(``bench/lp.py``) to measure what PuLP's object model costs, and available for very large plans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+import polars as pl
+
+__all__ = ["ArrayBuilder"]
+
+_INF = highspy.kHighsInf
+
+
+@dataclass
+class ArrayBuilder:
+    """An LP collected as arrays; :meth:`solve` runs HiGHS on it."""
+
+    n_cols: int = 0
+    upper: list[np.ndarray] = field(default_factory=list)
+    integer: list[np.ndarray] = field(default_factory=list)
+    cost: np.ndarray | None = None
+    constant: float = 0.0
+    row_lower: list[np.ndarray] = field(default_factory=list)
+    row_upper: list[np.ndarray] = field(default_factory=list)
+    entries: list[pl.DataFrame] = field(default_factory=list)
+    rows: dict[str, pl.DataFrame] = field(default_factory=dict)
+    n_rows: int = 0
+    highs: highspy.Highs | None = None
+    col_value: np.ndarray | None = None
+    row_dual: np.ndarray | None = None
+
+    def add_variables(
+        self,
+        family: str,
+        frame: pl.DataFrame,
+        key: list[str],
+        *,
+        integer: bool = False,
+        upper: float | None = None,
+    ) -> pl.DataFrame:
+        """Columns ``>= 0`` for the rows of ``frame``; return the frame with ``col``."""
+        start, n = self.n_cols, frame.height
+        self.n_cols += n
+        self.upper.append(np.full(n, _INF if upper is None else upper))
+        self.integer.append(np.full(n, integer))
+        return frame.with_columns(col=pl.int_range(start, start + n, dtype=pl.Int64))
+
+    def add_constraints(
+        self, family: str, rows: pl.DataFrame, key: list[str], terms: pl.DataFrame, sense: str, rhs: str
+    ) -> pl.DataFrame:
+        """Rows ``sum(coef * col) <sense> rhs`` for the rows of ``rows`` that have terms."""
+        live = terms.filter(pl.col("coef") != 0)
+        used = rows.join(live.select(key).unique(), on=key, how="semi")
+        used = used.with_columns(row=pl.int_range(self.n_rows, self.n_rows + used.height, dtype=pl.Int64))
+        self.n_rows += used.height
+        b = used[rhs].to_numpy().astype(float)
+        self.row_lower.append(b if sense in ("==", ">=") else np.full(len(b), -_INF))
+        self.row_upper.append(b if sense in ("==", "<=") else np.full(len(b), _INF))
+        self.entries.append(live.join(used.select(*key, "row"), on=key).select("row", "col", "coef"))
+        out = used.select(*key, "row")
+        self.rows[family] = out
+        return out
+
+    def set_objective(self, costs: pl.DataFrame, constant: float = 0.0) -> None:
+        """Objective coefficients from a ``col, coef`` frame."""
+        c = np.zeros(self.n_cols)
+        np.add.at(c, costs["col"].to_numpy(), costs["coef"].to_numpy())
+        self.cost, self.constant = c, constant
+
+    def solve(
+        self, *, time_limit: float | None = None, mip: bool = True, mip_gap: float | None = None
+    ) -> str:
+        """Pass the arrays to HiGHS (rows in CSR form) and run it; returns the model status name."""
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        if time_limit is not None:
+            h.setOptionValue("time_limit", float(time_limit))
+        if mip_gap is not None:
+            h.setOptionValue("mip_rel_gap", float(mip_gap))
+        n = self.n_cols
+        h.addVars(n, np.zeros(n), np.concatenate(self.upper) if self.upper else np.zeros(0))
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), self.cost)
+        ent = (
+            pl.concat(self.entries).sort("row", maintain_order=True)
+            if self.entries
+            else pl.DataFrame(schema={"row": pl.Int64, "col": pl.Int64, "coef": pl.Float64})
+        )
+        row = ent["row"].to_numpy()
+        starts = np.searchsorted(row, np.arange(self.n_rows)).astype(np.int32)
+        h.addRows(
+            self.n_rows,
+            np.concatenate(self.row_lower),
+            np.concatenate(self.row_upper),
+            len(row),
+            starts,
+            ent["col"].to_numpy().astype(np.int32),
+            ent["coef"].to_numpy(),
+        )
+        ints = np.flatnonzero(np.concatenate(self.integer)) if self.integer else np.zeros(0, dtype=int)
+        if mip and len(ints):
+            h.changeColsIntegrality(
+                len(ints), ints.astype(np.int32), np.full(len(ints), highspy.HighsVarType.kInteger)
+            )
+        h.run()
+        sol = h.getSolution()
+        self.col_value = np.asarray(sol.col_value)
+        self.row_dual = np.asarray(sol.row_dual)
+        self.highs = h
+        return h.modelStatusToString(h.getModelStatus())
+
+    @property
+    def objective(self) -> float:
+        """Objective value of the last solve (including the constant)."""
+        return float(self.highs.getInfo().objective_function_value) + self.constant
+
+    def values(self, frame: pl.DataFrame, name: str = "value") -> pl.DataFrame:
+        """``frame`` with the solution value of its ``col``."""
+        return frame.with_columns(pl.Series(name, self.col_value[frame["col"].to_numpy()], dtype=pl.Float64))
+
+    def duals(self, family: str) -> pl.DataFrame:
+        """The family's constraint keys with ``pi`` (HiGHS row duals)."""
+        rows = self.rows.get(family)
+        if rows is None:
+            return pl.DataFrame()
+        return rows.with_columns(pl.Series("pi", self.row_dual[rows["row"].to_numpy()], dtype=pl.Float64))

@@ -1,0 +1,268 @@
+"""Planning model, phase 2: shelf life, FEFO, QC release, lot sizing, frozen weeks, lost sales,
+alternate resources, solver fallback — each a tiny instance solved by hand."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from optimization import PlanConfig, PlanInputError, build_network, plan_supply
+from optimization import examples as ex
+
+NO_SS = pl.DataFrame()
+
+
+def _inputs(products=None, resources=None, routings=None, lanes=None, inventory=None, dcs=("D",), **extra):
+    return dict(
+        products=products if products is not None else ex.products(dict(product_id="A")),
+        sites=ex.sites(["P"], list(dcs)),
+        resources=resources
+        if resources is not None
+        else ex.resources(dict(resource_id="R", site_id="P", hours_per_week=100.0)),
+        routings=routings if routings is not None else ex.routings(dict(product_id="A", resource_id="R")),
+        lanes=lanes if lanes is not None else ex.lanes(dict(from_site="P", to_site="D")),
+        inventory=inventory if inventory is not None else ex.inventory(),
+        **extra,
+    )
+
+
+def _plan(inputs, demand_rows, config, **kw):
+    demand = ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in demand_rows])
+    net = build_network(inputs, ex.START, config)
+    return plan_supply(net, demand, NO_SS, config, **kw)
+
+
+def _kpi(result, name):
+    return result.tables["plan_kpis"].filter(pl.col("kpi") == name)["value"].item()
+
+
+def test_shelf_life_forbids_building_more_than_its_life_ahead():
+    # L = 2: output released in week 0 is last usable in week 1, so week-2 demand (150) can only use
+    # weeks 1 and 2 (50 h each): 100 made (+ 50 held one week × 0.1), 50 backlogged × 100.
+    inputs = _inputs(
+        products=ex.products(dict(product_id="A", shelf_life_weeks=2)),
+        resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=50.0)),
+    )
+    r = _plan(inputs, [("A", "D", 2, 150.0)], PlanConfig(horizon_weeks=3))
+    assert r.objective == pytest.approx(100 + 5 + 5000)
+    assert r.tables["plan_production"]["week"].to_list() == [ex.week(1), ex.week(2)]
+    short = r.tables["plan_shortages"]
+    assert short["reason"].to_list() == ["shelf_life"]
+    assert "+50.0 hours on R" in short["detail"][0]
+
+
+def test_qc_release_makes_the_first_weeks_unservable_from_new_production():
+    # release lag 2: weeks 0 and 1 wait (10 + 20 unit-weeks backlog); a quarantine lot of 5 at the DC
+    # passes QC after the same lag and serves week 2 together with new production.
+    inputs = _inputs(
+        routings=ex.routings(dict(product_id="A", resource_id="R", release_weeks=2)),
+        inventory=ex.inventory(dict(product_id="A", site_id="D", quantity=5.0, status="quarantine")),
+    )
+    r = _plan(inputs, [("A", "D", t, 10.0) for t in range(3)], PlanConfig(horizon_weeks=3))
+    assert r.objective == pytest.approx(25 + 3000)
+    assert r.tables["plan_production"]["quantity"].to_list() == pytest.approx([25.0])
+    short = r.tables["plan_shortages"]
+    assert short["reason"].to_list() == ["release_lag", "release_lag"]
+    assert short["short_quantity"].to_list() == [10.0, 20.0]
+    inv = r.tables["plan_inventory"].filter(pl.col("site_id") == "D")
+    assert inv["receipts"].to_list() == [0.0, 0.0, 5.0]
+
+
+def test_expiring_lot_is_shipped_first_rather_than_written_off():
+    # lot L0 (10) is last usable in week 0, lot L1 (10) never expires: shipping L0 for the week-0 demand
+    # costs transport (10 × 1) and holding L1 two weeks (2.0); shipping L1 instead writes L0 off (10 × 10).
+    inputs = _inputs(
+        routings=ex.routings(),
+        lanes=ex.lanes(dict(from_site="P", to_site="D", cost_per_unit=1.0)),
+        inventory=ex.inventory(
+            dict(product_id="A", site_id="P", quantity=10.0, expiry_date=ex.week(1)),
+            dict(product_id="A", site_id="P", quantity=10.0),
+        ),
+    )
+    r = _plan(inputs, [("A", "D", 0, 10.0)], PlanConfig(horizon_weeks=2))
+    assert r.objective == pytest.approx(10 + 2.0)
+    assert r.tables["plan_expiry"].height == 0
+    assert r.tables["plan_shipments"]["quantity"].to_list() == [10.0]
+
+
+def test_lot_too_old_for_the_dc_is_written_off():
+    # shelf life 10 weeks, DCs need half of it: a lot with 3 weeks left cannot go to the DC, so it
+    # expires at the plant (5 × unit cost 10) and the demand is made fresh (5 × cost 1).
+    inputs = _inputs(
+        products=ex.products(dict(product_id="A", shelf_life_weeks=10)),
+        inventory=ex.inventory(dict(product_id="A", site_id="P", quantity=5.0, expiry_date=ex.week(3))),
+    )
+    r = _plan(inputs, [("A", "D", 0, 5.0)], PlanConfig(horizon_weeks=4, min_shelf_life_share_at_dc=0.5))
+    expiry = r.tables["plan_expiry"]
+    assert expiry.select("week", "quantity", "cost").rows() == [(ex.week(2), 5.0, 50.0)]
+    # holding the old lot at the plant weeks 0-1 (5 × 0.1 × 2) before it expires at the end of week 2
+    assert r.objective == pytest.approx(5 + 50 + 1.0)
+    assert _kpi(r, "cost_expiry") == pytest.approx(50.0)
+
+
+def test_already_expired_lot_is_written_off_in_week_zero():
+    inputs = _inputs(
+        inventory=ex.inventory(dict(product_id="A", site_id="D", quantity=4.0, expiry_date=ex.week(0)))
+    )
+    r = _plan(inputs, [("A", "D", 0, 1.0)], PlanConfig(horizon_weeks=1))
+    assert r.tables["plan_expiry"].select("week", "quantity").rows() == [(ex.week(0), 4.0)]
+    assert r.objective == pytest.approx(1 + 40.0)
+    inv = r.tables["plan_inventory"].filter(pl.col("site_id") == "D")
+    assert inv.select("opening", "expired", "closing").rows() == [(4.0, 4.0, 0.0)]
+
+
+def test_batch_sizes_round_production_up_in_mip_mode():
+    routing = ex.routings(dict(product_id="A", resource_id="R", batch_size=40.0))
+    lp = _plan(_inputs(routings=routing), [("A", "D", 0, 50.0)], PlanConfig(horizon_weeks=1))
+    assert lp.problem_type == "LP" and lp.objective == pytest.approx(50.0)
+    mip = _plan(_inputs(routings=routing), [("A", "D", 0, 50.0)], PlanConfig(horizon_weeks=1, mip=True))
+    assert mip.problem_type == "MIP" and mip.solver_status == "Optimal"
+    assert mip.objective == pytest.approx(80 + 30 * 0.1)  # two batches, 30 left over for a week
+    prod = mip.tables["plan_production"]
+    assert prod.select("quantity", "batches").rows() == [(80.0, 2.0)]
+    assert mip.mip_gap is not None and mip.mip_gap <= 0.01
+    # shadow prices of a MIP come from the LP with the batches fixed
+    assert mip.tables["plan_capacity"]["shadow_price"].to_list() == [0.0]
+
+
+def test_minimum_batch_in_mip_mode():
+    routing = ex.routings(dict(product_id="A", resource_id="R", min_batch=60.0))
+    r = _plan(_inputs(routings=routing), [("A", "D", 0, 20.0)], PlanConfig(horizon_weeks=1, mip=True))
+    assert r.objective == pytest.approx(60 + 40 * 0.1)
+
+
+def test_alternate_resources_share_the_load():
+    # R1 is cheaper but has 30 hours; R2 makes the remaining 20 at cost 2.
+    inputs = _inputs(
+        resources=ex.resources(
+            dict(resource_id="R1", site_id="P", hours_per_week=30.0),
+            dict(resource_id="R2", site_id="P", hours_per_week=30.0),
+        ),
+        routings=ex.routings(
+            dict(product_id="A", resource_id="R1", cost_per_unit=1.0),
+            dict(product_id="A", resource_id="R2", cost_per_unit=2.0),
+        ),
+    )
+    r = _plan(inputs, [("A", "D", 0, 50.0)], PlanConfig(horizon_weeks=1))
+    assert r.objective == pytest.approx(30 + 40)
+    assert r.tables["plan_production"].select("resource_id", "quantity").rows() == [
+        ("R1", 30.0),
+        ("R2", 20.0),
+    ]
+    # one more hour on R1 replaces a unit from R2: saves 2 − 1
+    assert r.tables["plan_capacity"]["shadow_price"].to_list() == pytest.approx([1.0, 0.0])
+
+
+def test_lane_capacity_limits_shipments_and_is_the_reason():
+    inputs = _inputs(lanes=ex.lanes(dict(from_site="P", to_site="D", capacity_per_week=30.0)))
+    r = _plan(inputs, [("A", "D", 0, 50.0)], PlanConfig(horizon_weeks=1))
+    assert r.objective == pytest.approx(30 + 20 * 100)
+    short = r.tables["plan_shortages"]
+    assert short["reason"].to_list() == ["lane_capacity"]
+    assert "lane P→D is full" in short["detail"][0]
+
+
+def test_demand_lost_after_max_backlog_weeks():
+    # no capacity: the 10 units can never be served; losing them at once (10 × 100 × (1 + 1)) is
+    # cheaper than a week of backlog first.
+    inputs = _inputs(resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=0.0)))
+    r = _plan(inputs, [("A", "D", 0, 10.0)], PlanConfig(horizon_weeks=3, max_backlog_weeks=1))
+    assert r.objective == pytest.approx(2000.0)
+    b = r.tables["plan_backlog"]
+    assert b["lost"].sum() == pytest.approx(10.0) and b["backlog"].sum() == pytest.approx(0.0)
+    assert _kpi(r, "cost_lost_sales") == pytest.approx(2000.0)
+
+
+def test_frozen_weeks_fix_production_to_the_schedule():
+    scheduled = pl.DataFrame(
+        {"product_id": ["A"], "resource_id": ["R"], "week": [ex.week(0)], "quantity": [20.0]}
+    )
+    r = _plan(
+        _inputs(),
+        [("A", "D", 0, 10.0), ("A", "D", 1, 30.0)],
+        PlanConfig(horizon_weeks=2, frozen_weeks=1),
+        scheduled_production=scheduled,
+    )
+    # 20 made in week 0 (10 held a week), 20 more in week 1
+    assert r.tables["plan_production"]["quantity"].to_list() == pytest.approx([20.0, 20.0])
+    assert r.objective == pytest.approx(40 + 1.0)
+    too_much = scheduled.with_columns(quantity=pl.lit(500.0))
+    with pytest.raises(PlanInputError, match="frozen starts need more hours than available"):
+        _plan(
+            _inputs(),
+            [("A", "D", 0, 10.0)],
+            PlanConfig(horizon_weeks=2, frozen_weeks=1),
+            scheduled_production=too_much,
+        )
+
+
+def test_cbc_gives_the_same_plan():
+    inputs = _inputs(resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=30.0)))
+    rows = [("A", "D", 0, 40.0), ("A", "D", 1, 40.0)]
+    cbc = _plan(inputs, rows, PlanConfig(horizon_weeks=2, solver="cbc"))
+    assert cbc.solver == "cbc" and cbc.solver_status == "Optimal"
+    assert cbc.objective == pytest.approx(3060.0)
+    assert cbc.tables["plan_capacity"]["shadow_price"].to_list() == pytest.approx([199.0, 99.0])
+
+
+def test_demand_for_a_product_nothing_can_supply_is_backlogged_with_reason():
+    inputs = _inputs(products=ex.products(dict(product_id="A"), dict(product_id="B")))
+    r = _plan(inputs, [("B", "D", 0, 3.0)], PlanConfig(horizon_weeks=2))
+    assert r.solver_status == "Optimal"
+    assert r.tables["plan_shortages"]["reason"].to_list() == ["no_route", "no_route"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            dict(routings=ex.routings(dict(product_id="A", resource_id="R", **{"yield": 0.0}))),
+            r"routings.yield: yield must be in \(0, 1\]; rows product_id=A, resource_id=R",
+        ),
+        (
+            dict(lanes=ex.lanes(dict(from_site="P", to_site="D", cost_per_unit=-1.0))),
+            r"lanes.cost_per_unit: costs must be >= 0",
+        ),
+        (
+            dict(resources=ex.resources(dict(resource_id="R", site_id="D", hours_per_week=1.0))),
+            r"resources.site_id: a resource must be at a plant; rows resource_id=R",
+        ),
+        (
+            dict(
+                calendar=ex.calendar(
+                    dict(resource_id="R", week=ex.week(0).replace(day=5), hours_available=1.0)
+                )
+            ),
+            r"calendar.week: week must be a Monday",
+        ),
+    ],
+)
+def test_infeasible_or_unbounded_inputs_are_refused_with_a_message(change, message):
+    with pytest.raises(PlanInputError, match=message):
+        build_network(_inputs(**change), ex.START, PlanConfig())
+
+
+def test_highs_failure_falls_back_to_cbc_and_status_is_data():
+    # HiGHS stops at once on a (practically) zero time limit, so CBC is tried; whether CBC finishes this
+    # tiny LP inside the limit depends on its clock, but either way the outcome is data.
+    rows = [("A", "D", 0, 40.0)]
+    r = _plan(_inputs(), rows, PlanConfig(horizon_weeks=2, time_limit_seconds=1e-9))
+    assert r.attempts[0] == "highs: Not Solved" and r.attempts[1] in ("cbc: Optimal", "cbc: Not Solved")
+    assert r.solver == "cbc"
+    if r.solver_status == "Optimal":
+        assert r.objective == pytest.approx(40.0) and r.tables["plan_production"].height == 1
+    else:
+        assert r.objective is None and r.tables["plan_production"].height == 0
+    alone = _plan(_inputs(), rows, PlanConfig(horizon_weeks=2, time_limit_seconds=1e-9, fallback=False))
+    assert alone.solver_status == "Not Solved" and alone.objective is None
+    assert all(t.height == 0 for t in alone.tables.values())
+    assert set(alone.tables) == {
+        "plan_production",
+        "plan_shipments",
+        "plan_inventory",
+        "plan_backlog",
+        "plan_expiry",
+        "plan_capacity",
+        "plan_shortages",
+        "plan_kpis",
+    }
