@@ -153,6 +153,36 @@ def replan_cmd(
     typer.echo(f"finished in {time.perf_counter() - started:.1f} s")
 
 
+@app.command("forecast")
+@_friendly
+def forecast_cmd(
+    series: Annotated[Path, typer.Option("--series", help="Long file (CSV or Parquet): unique_id, ds, y.")],
+    horizon: Annotated[int, typer.Option(min=1, help="Periods to forecast.")],
+    out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")],
+    freq: Annotated[str, typer.Option(help="Frequency as a polars duration: 1w, 1mo, 1d.")] = "1w",
+    season_length: Annotated[int, typer.Option(min=1, help="Periods per season (52 weekly, 12 monthly).")] = 52,
+    levels: Annotated[list[float] | None, typer.Option(
+        "--levels", help="Quantile levels in percent, repeatable: --levels 50 --levels 95.")] = None,
+) -> None:
+    """The automatic forecaster (classification, backtest champion, quantiles) on any long-format file."""
+    from forecasting import ForecastConfig, forecast_demand
+    from warehouse.sources import read_series_file, write_frame
+
+    quantiles = tuple(sorted({round(level / 100, 4) for level in levels})) if levels else None
+    config = ForecastConfig(freq=freq, season_length=season_length,
+                            **({"quantiles": quantiles} if quantiles else {}))
+    try:
+        result = forecast_demand(read_series_file(series), horizon, config)
+    except ValueError as exc:  # the series break the frame contract (gaps, duplicates, another frequency)
+        from warehouse.sources import SourceError
+
+        raise SourceError(f"{series.name}: {exc}") from None
+    write_frame(result.forecast, out)
+    chosen = result.series.group_by("model").len().sort("len", descending=True)
+    typer.echo(f"{result.series.height} series, horizon {horizon}: {out}")
+    typer.echo("models chosen: " + ", ".join(f"{m} {n}" for m, n in chosen.iter_rows()))
+
+
 @app.command("demo")
 @_friendly
 def demo_cmd(

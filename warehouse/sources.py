@@ -186,3 +186,43 @@ def read_demand_file(path: Path, products: pl.DataFrame, sites: pl.DataFrame) ->
                 f"{rows.head(3).to_dicts()}"
             )
     return typed.drop("row").group_by("product_id", "site_id", "week").agg(pl.col("quantity").sum())
+
+
+def read_series_file(path: Path) -> pl.DataFrame:
+    """A long series file (``unique_id, ds, y``; CSV or Parquet) with ds as a date and y as a number.
+
+    Raises:
+        SourceError: unreadable, a missing column, a ds that is not a date or a y that is not a number
+            (naming the first rows).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"series file {path} does not exist (rule: series_file).")
+    frame = (_read_parquet if path.suffix == ".parquet" else _read_csv)(path, path.read_bytes())
+    frame = frame.rename({c: c.strip() for c in frame.columns})
+    missing = [c for c in ("unique_id", "ds", "y") if c not in frame.columns]
+    if missing:
+        raise SourceError(f"{path.name}: missing column(s) {', '.join(missing)} (rule: series_columns: "
+                          "unique_id, ds, y).")
+    text = frame.select(pl.col("unique_id", "ds", "y").str.strip_chars()).with_row_index("row", offset=1)
+    typed = text.with_columns(
+        pl.col("ds").str.slice(0, 10).str.to_date(strict=False), pl.col("y").cast(pl.Float64, strict=False)
+    )
+    for column, rule in (("unique_id", "not_null"), ("ds", "iso_date"), ("y", "number")):
+        bad = typed.filter(pl.col(column).is_null())
+        if bad.height:
+            rows = text.filter(pl.col("row").is_in(bad["row"].head(3).implode())).rows()
+            raise SourceError(f"{path.name}: {bad.height} row(s) break rule {rule} in column {column}; first "
+                              f"(row, unique_id, ds, y): {rows}")
+    return typed.drop("row")
+
+
+def write_frame(frame: pl.DataFrame, path: Path) -> Path:
+    """Write a frame as CSV or Parquet by the path's suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        frame.write_parquet(path)
+    else:
+        frame.write_csv(path)
+    return path

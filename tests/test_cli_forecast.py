@@ -1,0 +1,48 @@
+"""`plantwin forecast` on a long-format file: the automatic forecaster on anyone's data."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+
+def _series_file(path, weeks: int = 150):
+    rng = np.random.default_rng(3)
+    ds = [date(2023, 1, 2) + timedelta(weeks=i) for i in range(weeks)]
+    season = 100 + 60 * np.sin(2 * np.pi * np.arange(weeks) / 52)
+    sparse = np.where(rng.random(weeks) < 0.15, rng.integers(1, 20, weeks), 0)
+    frame = pl.DataFrame({
+        "unique_id": ["seasonal"] * weeks + ["sparse"] * weeks,
+        "ds": ds + ds,
+        "y": np.concatenate([season + rng.normal(0, 5, weeks), sparse]).astype(float),
+    })
+    frame.write_csv(path)
+    return path
+
+
+def test_forecast_command_writes_means_and_quantiles(tmp_path):
+    src = _series_file(tmp_path / "series.csv")
+    out = tmp_path / "fc.parquet"
+    result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "13", "--out", str(out),
+                                      "--levels", "50", "--levels", "80", "--levels", "95"])
+    assert result.exit_code == 0, result.output
+    fc = pl.read_parquet(out)
+    assert fc.columns == ["unique_id", "ds", "model", "mean", "q50", "q80", "q95"]
+    assert fc.group_by("unique_id").len().sort("unique_id").rows() == [("seasonal", 13), ("sparse", 13)]
+    assert fc.filter((pl.col("q50") > pl.col("q80")) | (pl.col("q80") > pl.col("q95"))).is_empty()
+    assert fc.select(pl.min_horizontal("q50", "q80", "q95").min()).item() >= 0
+    assert "2 series, horizon 13" in result.stdout
+
+
+def test_forecast_command_refuses_a_bad_file_clearly(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("unique_id,ds,y\na,2024-01-01,1\na,2024-01-08,lots\n")
+    result = CliRunner().invoke(app, ["forecast", "--series", str(bad), "--horizon", "4", "--out",
+                                      str(tmp_path / "o.csv")])
+    assert result.exit_code == 2
+    assert "bad.csv: 1 row(s) break rule number in column y" in result.stderr
