@@ -3,6 +3,7 @@
 Pure functions on polars frames (no I/O). The series contract is statsforecast's: ``unique_id, ds, y``.
 """
 
+from forecasting.accuracy import forecast_accuracy
 from forecasting.classify import CLASSES, classify_series
 from forecasting.config import ForecastConfig
 from forecasting.demand import from_series, future_orders, run_week, to_series, weekly_demand
@@ -14,6 +15,7 @@ __all__ = [
     "ForecastConfig",
     "ForecastResult",
     "classify_series",
+    "forecast_accuracy",
     "forecast_demand",
     "from_series",
     "future_orders",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, Field, model_validator
 
 from data_contracts import schema
@@ -9,11 +11,16 @@ from data_contracts import schema
 __all__ = ["ForecastConfig"]
 
 
+_FREQ = re.compile(r"(\d+)(d|w|mo|q|y)")
+
+
 class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     """Knobs of :func:`forecasting.forecast_demand`; every default is the plan-of-record setting."""
 
     season_length: int = Field(52, ge=1, description="Observations per season (52 for weekly data).")
-    freq: str = Field("1w", description="Series frequency as a polars duration (weekly Mondays: '1w').")
+    freq: str = Field(
+        "1w", description="Series frequency as a polars duration ('1w' weekly Mondays, '1mo', '1d'); the "
+        "`*_weeks` settings count periods of it.")
     backtest_windows: int = Field(3, ge=1, description="Rolling-origin backtest windows (most per series).")
     backtest_step: int | None = Field(
         None, ge=1, description="Weeks between backtest origins; None = the horizon (non-overlapping)."
@@ -21,7 +28,14 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     quantiles: tuple[float, ...] = Field(schema.QUANTILES, description="Quantile levels in (0, 1) forecast.")
     n_jobs: int = Field(1, ge=1, description="Worker processes; >1 spreads chunks of series over a pool.")
     chunk_size: int = Field(
-        250, ge=1, description="Series per work chunk (a chunk is one statsforecast call in one worker)."
+        250, ge=1, description="Most series per work chunk (a chunk is one statsforecast call in one worker)."
+    )
+    chunks_per_job: int = Field(
+        4, ge=1, description="With n_jobs > 1, aim at this many chunks of equal expected cost per worker."
+    )
+    input_weeks: int | None = Field(
+        156, ge=2, description="Models see at most this many last weeks of a series (None = all); "
+        "classification uses the whole life. Long fits cost much and old weeks rarely help.",
     )
     # --- classification -------------------------------------------------------------------------
     adi_threshold: float = Field(1.32, gt=0, description="ADI at or above which demand is intermittent.")
@@ -41,7 +55,8 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         1, ge=1, description="Lag of the in-sample naive forecast scaling MASE (1 = M4 weekly convention)."
     )
     score_decimals: int = Field(
-        3, ge=0, description="Scores are compared rounded to this many decimals; ties go to the simpler model."
+        3, ge=0, description="Scores are compared rounded to this many decimals; ties go to the simpler "
+        "model."
     )
     seasonal_models: tuple[str, ...] = Field(
         ("Naive", "SeasonalNaive", "SES", "Theta", "ETS", "MSTL", "Mean(ETS,Theta,SeasonalNaive)"),
@@ -65,9 +80,20 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     def _check(self) -> ForecastConfig:
         if not self.quantiles or any(not 0 < q < 1 for q in self.quantiles):
             raise ValueError(f"quantiles must be a non-empty tuple of levels in (0, 1), got {self.quantiles}")
-        if self.freq != "1w":
-            raise ValueError(f"only weekly series are supported (freq '1w'), got {self.freq!r}")
+        if self.input_weeks is not None and self.input_weeks < self.short_seasons * self.season_length:
+            raise ValueError(
+                f"input_weeks {self.input_weeks} hides the seasons: it must be at least short_seasons × "
+                f"season_length = {self.short_seasons * self.season_length:g} (or None)"
+            )
+        if not _FREQ.fullmatch(self.freq):
+            raise ValueError(f"freq must be a polars duration of days, weeks, months, quarters or years "
+                             f"('1d', '1w', '1mo', '1q', '1y'), got {self.freq!r}")
         return self
+
+    def offset(self, periods: int) -> str:
+        """The polars duration of ``periods`` steps of ``freq`` (``'1w'``, 3 → ``'3w'``)."""
+        count, unit = _FREQ.fullmatch(self.freq).groups()
+        return f"{int(count) * periods}{unit}"
 
     def step(self, horizon: int) -> int:
         """Weeks between backtest origins for ``horizon``."""

@@ -1,15 +1,16 @@
 """Running statsforecast over chunks of series: backtest (cross-validation) and final forecast.
 
-Series are cut into tasks that share a candidate set and a number of backtest windows (statsforecast
+Series are cut into tasks that share their models and a number of backtest windows (statsforecast
 backtests a whole frame with one horizon and window count). Tasks are ordered by expected cost, largest
-first, and run in order (``n_jobs == 1``) or on a process pool (``n_jobs > 1``, more tasks than workers so
-that the cheap ones fill the gaps the expensive ones leave: longest-processing-time-first scheduling).
+first, and run in order (no pool) or on a process pool (more tasks than workers so that the cheap ones
+fill the gaps the expensive ones leave: longest-processing-time-first scheduling).
 """
 
 from __future__ import annotations
 
 import warnings
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from multiprocessing import get_context
 
@@ -18,7 +19,7 @@ from statsforecast import StatsForecast
 
 from forecasting.models import add_combinations, base_models
 
-__all__ = ["Task", "run_task", "run_tasks"]
+__all__ = ["Task", "run_task", "run_tasks", "worker_pool"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Task:
     horizon: int
     windows: int  # 0 = no backtest
     step: int
+    forecast: bool  # whether to also fit on the whole history and forecast
     fallback: str  # model replacing a candidate whose fit fails on a series
     cost: float  # expected CPU cost, only for ordering
 
@@ -42,8 +44,8 @@ def _long(frame: pl.DataFrame, names: tuple[str, ...], index: list[str]) -> pl.D
     )
 
 
-def run_task(task: Task) -> tuple[pl.DataFrame | None, pl.DataFrame]:
-    """Backtest and forecast one chunk.
+def run_task(task: Task) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """Backtest and/or forecast one chunk.
 
     A model whose fit fails on a series is replaced there by the task's fallback model under its own name
     (statsforecast's ``fallback_model``); every candidate set holds its fallback too, so such a model can at
@@ -51,7 +53,7 @@ def run_task(task: Task) -> tuple[pl.DataFrame | None, pl.DataFrame]:
 
     Returns:
         ``(cv, forecast)``: cv long ``unique_id, ds, cutoff, y, model, yhat`` (None without backtest),
-        forecast long ``unique_id, ds, model, yhat``.
+        forecast long ``unique_id, ds, model, yhat`` (None unless ``task.forecast``).
     """
     sf = StatsForecast(
         models=base_models(task.names, task.season_length),
@@ -61,27 +63,37 @@ def run_task(task: Task) -> tuple[pl.DataFrame | None, pl.DataFrame]:
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fc = sf.forecast(h=task.horizon, df=task.df)
+        fc = sf.forecast(h=task.horizon, df=task.df) if task.forecast else None
         cv = (
             sf.cross_validation(h=task.horizon, df=task.df, n_windows=task.windows, step_size=task.step)
             if task.windows > 0
             else None
         )
-    fc_long = _long(fc, task.names, ["unique_id", "ds"])
+    fc_long = None if fc is None else _long(fc, task.names, ["unique_id", "ds"])
     cv_long = None if cv is None else _long(cv, task.names, ["unique_id", "ds", "cutoff", "y"])
     return cv_long, fc_long
 
 
-def run_tasks(tasks: list[Task], n_jobs: int = 1) -> tuple[pl.DataFrame | None, pl.DataFrame]:
-    """Run every task (largest expected cost first) and concatenate their outputs."""
+def worker_pool(n_jobs: int) -> AbstractContextManager[ProcessPoolExecutor | None]:
+    """A process pool of ``n_jobs`` workers to pass to :func:`run_tasks` (None, run in-process, for 1)."""
+    if n_jobs <= 1:
+        return nullcontext(None)
+    # spawn, not fork: a forked child may inherit a polars thread-pool lock held by another thread.
+    return ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn"))
+
+
+def run_tasks(
+    tasks: list[Task], pool: ProcessPoolExecutor | None = None
+) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """Run every task (largest expected cost first) in-process or on ``pool``; concatenate the outputs."""
     ordered = sorted(tasks, key=lambda t: -t.cost)
-    if n_jobs <= 1 or len(ordered) <= 1:
+    if pool is None or len(ordered) <= 1:
         results = [run_task(t) for t in ordered]
     else:
-        # spawn, not fork: a forked child may inherit a polars thread-pool lock held by another thread.
-        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
-            results = list(pool.map(run_task, ordered, chunksize=1))
+        results = list(pool.map(run_task, ordered, chunksize=1))
     cvs = [cv for cv, _ in results if cv is not None]
-    cv_all = pl.concat(cvs, how="vertical_relaxed") if cvs else None
-    fc_all = pl.concat([fc for _, fc in results], how="vertical_relaxed")
-    return cv_all, fc_all
+    fcs = [fc for _, fc in results if fc is not None]
+    return (
+        pl.concat(cvs, how="vertical_relaxed") if cvs else None,
+        pl.concat(fcs, how="vertical_relaxed") if fcs else None,
+    )

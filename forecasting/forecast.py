@@ -9,15 +9,16 @@ Per series, by class (:mod:`forecasting.classify`):
   is chosen on MASE, WAPE, |bias| and simplicity (:mod:`forecasting.select`), selection ``backtest``; a
   series with no scorable candidate gets its set's fallback (:data:`FALLBACKS`), selection ``fallback``.
   A ``short`` series with ADI at or above the threshold takes the intermittent set. Quantiles are
-  conformal from the champion's backtest errors.
-- ``new`` and any series too short for one backtest window: ``rule_model`` (the mean of its life),
+  conformal from the champion's backtest errors. Work runs in two phases on one worker pool: the
+  backtest of every candidate, then a fit of each series' champion alone on its history for the forecast.
+- ``new`` and any series too short for one backtest window: :data:`RULE_MODEL` (the mean of its life),
   selection ``rule``, with a wide lognormal band (``rule_band_cv``).
 - ``inactive``: zero, selection ``rule``, model ``Zero``, every quantile zero.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -25,7 +26,7 @@ import polars as pl
 from data_contracts import schema
 from forecasting.classify import classify_series
 from forecasting.config import ForecastConfig
-from forecasting.engine import Task, run_tasks
+from forecasting.engine import Task, run_tasks, worker_pool
 from forecasting.intervals import conformal_quantiles, lognormal_quantiles, tidy_quantiles
 from forecasting.metrics import score_backtest
 from forecasting.select import select_champions
@@ -33,13 +34,17 @@ from forecasting.select import select_champions
 __all__ = ["ForecastResult", "forecast_demand", "validate_series", "FALLBACKS", "RULE_MODEL", "ZERO_MODEL"]
 
 #: fallback per candidate set: where nothing could be scored, and for a candidate whose fit fails
-FALLBACKS = {"seasonal": "Naive", "short": "Naive", "intermittent": "HistoricAverage", "rule": "HistoricAverage"}
+FALLBACKS = {
+    "seasonal": "Naive", "short": "Naive", "intermittent": "HistoricAverage", "rule": "HistoricAverage",
+}
 RULE_MODEL = "HistoricAverage"
 ZERO_MODEL = "Zero"
 _SETS = {"smooth": "seasonal", "erratic": "seasonal", "short": "short", "intermittent": "intermittent",
          "lumpy": "intermittent"}
 # rough CPU cost of a set's candidates per series and fit, relative; only orders the tasks
 _SET_COST = {"seasonal": 30.0, "short": 10.0, "intermittent": 1.0, "rule": 0.1}
+_BACKTEST_SCHEMA = {"unique_id": pl.String, "model": pl.String, "window": pl.Int64, "mase": pl.Float64,
+                    "wape": pl.Float64, "bias": pl.Float64}
 
 
 @dataclass(frozen=True)
@@ -51,24 +56,24 @@ class ForecastResult:
     backtest: pl.DataFrame  # unique_id, model, window, mase, wape, bias
 
 
-def validate_series(series: pl.DataFrame) -> None:
-    """Raise ``ValueError`` naming the series unless ``unique_id, ds (Date), y`` is a regular weekly panel."""
+def validate_series(series: pl.DataFrame, freq: str = "1w") -> None:
+    """Raise ``ValueError`` naming the series unless ``unique_id, ds (Date), y`` is a regular panel of ``freq``."""
     missing = {"unique_id", "ds", "y"} - set(series.columns)
     if missing:
         raise ValueError(f"series frame lacks columns {sorted(missing)} (contract: unique_id, ds, y)")
     if series.schema["ds"] != pl.Date:
-        raise ValueError(f"series column ds must be a Date (weekly Mondays), got {series.schema['ds']}")
+        raise ValueError(f"series column ds must be a Date, got {series.schema['ds']}")
     nulls = series.filter(pl.any_horizontal(pl.col("unique_id", "ds", "y").is_null()))
     if nulls.height:
         raise ValueError(f"series with missing values (missing is not zero): {nulls.head(5).rows()}")
     gaps = (
         series.sort("unique_id", "ds")
-        .with_columns(step=pl.col("ds").diff().over("unique_id"))
-        .filter(pl.col("step").is_not_null() & (pl.col("step") != pl.duration(weeks=1)))
+        .with_columns(expected=pl.col("ds").shift(1).over("unique_id").dt.offset_by(freq))
+        .filter(pl.col("expected").is_not_null() & (pl.col("ds") != pl.col("expected")))
     )
     if gaps.height:
         raise ValueError(
-            "series must be weekly without gaps or duplicates; first offending (unique_id, ds): "
+            f"series must be regular at {freq!r} without gaps or duplicates; first offending (unique_id, ds): "
             f"{gaps.select('unique_id', 'ds').head(5).rows()}"
         )
 
@@ -81,11 +86,13 @@ def _plan(classes: pl.DataFrame, horizon: int, config: ForecastConfig) -> pl.Dat
         .then(max(config.min_train_weeks, config.season_length))
         .otherwise(config.min_train_weeks)
     )
-    windows = ((pl.col("n_weeks") - min_train - horizon) // step + 1).clip(0, config.backtest_windows)
+    fit_weeks = pl.col("n_weeks").clip(upper_bound=config.input_weeks)
+    windows = ((pl.col("fit_weeks") - min_train - horizon) // step + 1).clip(0, config.backtest_windows)
     short_intermittent = (pl.col("series_class") == "short") & (
         pl.col("adi").fill_null(float("inf")) >= config.adi_threshold
     )
     planned = classes.with_columns(
+        fit_weeks=fit_weeks,
         set=pl.when(short_intermittent)
         .then(pl.lit("intermittent"))
         .otherwise(pl.col("series_class").replace_strict(_SETS, default=pl.lit("rule"))),
@@ -107,38 +114,139 @@ def _set_names(config: ForecastConfig) -> dict[str, tuple[str, ...]]:
     }
 
 
-def _tasks(series: pl.DataFrame, plan: pl.DataFrame, horizon: int, config: ForecastConfig) -> list[Task]:
-    names = _set_names(config)
+def _tasks(
+    series: dict, work: pl.DataFrame, keys: list[str], make: Callable[..., Task], config: ForecastConfig
+) -> list[Task]:
+    """Chunks of the series in ``work`` sharing ``keys``, of roughly equal expected ``cost``.
+
+    With ``n_jobs > 1`` a chunk closes at the phase's total cost / (n_jobs × chunks_per_job), so that there
+    are more chunks than workers and they balance; a chunk never exceeds ``chunk_size`` series.
+    """
+    target = float("inf")
+    if config.n_jobs > 1:
+        target = work.get_column("cost").sum() / (config.n_jobs * config.chunks_per_job)
     tasks = []
-    groups = plan.filter(pl.col("set") != "inactive").group_by("set", "windows").agg("unique_id", "n_weeks")
-    for set_name, windows, ids, lengths in groups.sort("set", "windows").iter_rows():
-        size = config.chunk_size
-        if config.n_jobs > 1:  # more chunks than workers, so that they balance
-            size = max(1, min(size, math.ceil(len(ids) / (2 * config.n_jobs))))
-        frame = series.filter(pl.col("unique_id").is_in(ids))
-        for start in range(0, len(ids), size):
-            chunk = ids[start:start + size]
-            cost = _SET_COST[set_name] * (windows + 1) * sum(lengths[start:start + size]) / 156
-            tasks.append(Task(
-                df=frame.filter(pl.col("unique_id").is_in(chunk)).sort("unique_id", "ds"),
-                names=names[set_name], season_length=config.season_length, freq=config.freq,
-                horizon=horizon, windows=windows, step=config.step(horizon), fallback=FALLBACKS[set_name],
-                cost=cost,
-            ))
+    for key, group in work.sort("cost", descending=True).group_by(keys, maintain_order=True):
+        chunk: list[str] = []
+        cost = 0.0
+        rows = group.select("unique_id", "cost").rows()
+        for i, (uid, c) in enumerate(rows):
+            chunk.append(uid)
+            cost += c
+            if cost >= target or len(chunk) >= config.chunk_size or i == len(rows) - 1:
+                tasks.append(make(*key, df=pl.concat([series[(u,)] for u in chunk]), cost=cost))
+                chunk, cost = [], 0.0
     return tasks
 
 
-def _zero_forecast(series: pl.DataFrame, ids: list[str], horizon: int, quantiles: tuple[float, ...]) -> pl.DataFrame:
+def _cost(fits: pl.Expr) -> pl.Expr:
+    """Expected cost of a series: its set's relative cost × fits × (weeks / 156)^1.5 (fits of the
+    smoothing and theta models grow faster than linearly with length)."""
+    return pl.col("set").replace_strict(_SET_COST, return_dtype=pl.Float64) * fits * (
+        pl.col("fit_weeks") / 156
+    ) ** 1.5
+
+
+def _backtest_tasks(series: dict, plan: pl.DataFrame, horizon: int, config: ForecastConfig) -> list[Task]:
+    """Phase 1: backtest every candidate of the backtested series; forecast the rule series."""
+    names = _set_names(config)
+    work = plan.filter(pl.col("set") != "inactive").with_columns(cost=_cost(pl.col("windows").clip(1)))
+
+    def make(set_name: str, windows: int, df: pl.DataFrame, cost: float) -> Task:
+        return Task(df=df, names=names[set_name], season_length=config.season_length, freq=config.freq,
+                    horizon=horizon, windows=windows, step=config.step(horizon),
+                    forecast=set_name == "rule", fallback=FALLBACKS[set_name], cost=cost)
+
+    return _tasks(series, work, ["set", "windows"], make, config)
+
+
+def _champion_tasks(
+    series: dict, plan: pl.DataFrame, chosen: pl.DataFrame, horizon: int, config: ForecastConfig
+) -> list[Task]:
+    """Phase 2: fit each backtested series' champion alone on its whole history and forecast."""
+    work = plan.join(chosen.filter(pl.col("selection") != "rule"), on="unique_id", how="inner",
+                     validate="1:1").with_columns(cost=_cost(pl.lit(0.3)))
+
+    def make(set_name: str, model: str, df: pl.DataFrame, cost: float) -> Task:
+        return Task(df=df, names=(model,), season_length=config.season_length, freq=config.freq,
+                    horizon=horizon, windows=0, step=config.step(horizon), forecast=True,
+                    fallback=FALLBACKS[set_name], cost=cost)
+
+    return _tasks(series, work, ["set", "model"], make, config)
+
+
+def _zero_forecast(
+    series: pl.DataFrame, ids: list[str], horizon: int, config: ForecastConfig
+) -> pl.DataFrame:
+    quantiles = config.quantiles
     last = series.filter(pl.col("unique_id").is_in(ids)).group_by("unique_id").agg(pl.col("ds").max())
     out = last.with_columns(
-        ds=pl.date_ranges(pl.col("ds") + pl.duration(weeks=1), pl.col("ds") + pl.duration(weeks=horizon), "1w")
+        ds=pl.date_ranges(
+            pl.col("ds").dt.offset_by(config.freq), pl.col("ds").dt.offset_by(config.offset(horizon)), config.freq
+        )
     ).explode("ds")
     return out.with_columns(
-        model=pl.lit(ZERO_MODEL), mean=pl.lit(0.0), **{schema.quantile_column(q): pl.lit(0.0) for q in quantiles}
+        model=pl.lit(ZERO_MODEL),
+        mean=pl.lit(0.0),
+        **{schema.quantile_column(q): pl.lit(0.0) for q in quantiles},
     )
 
 
-def forecast_demand(series: pl.DataFrame, horizon: int, config: ForecastConfig = ForecastConfig()) -> ForecastResult:
+def _choose(
+    cv: pl.DataFrame | None, series: pl.DataFrame, plan: pl.DataFrame, config: ForecastConfig
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Backtest scores of every candidate, and the model and selection of every series."""
+    names = _set_names(config)
+    candidates = plan.filter(pl.col("set").is_in(["seasonal", "short", "intermittent"])).select(
+        "unique_id",
+        model=pl.col("set").replace_strict(
+            {k: list(v) for k, v in names.items()}, return_dtype=pl.List(pl.String)
+        ),
+        fallback=pl.col("set").replace_strict(FALLBACKS),
+    ).explode("model")
+    if cv is None:
+        backtest = pl.DataFrame(schema=_BACKTEST_SCHEMA)
+        champions = pl.DataFrame(schema={"unique_id": pl.String, "model": pl.String, "selection": pl.String})
+    else:
+        backtest = score_backtest(cv, series, season=config.mase_season)
+        champions = select_champions(backtest, candidates, decimals=config.score_decimals)
+    by_rule = plan.filter(pl.col("set").is_in(["rule", "inactive"])).select(
+        "unique_id",
+        model=pl.when(pl.col("set") == "inactive").then(pl.lit(ZERO_MODEL)).otherwise(pl.lit(RULE_MODEL)),
+        selection=pl.lit("rule"),
+    )
+    return backtest, pl.concat([champions, by_rule])
+
+
+def _quantiles(
+    fc: pl.DataFrame | None, cv: pl.DataFrame | None, chosen: pl.DataFrame, plan: pl.DataFrame,
+    series: pl.DataFrame, horizon: int, config: ForecastConfig,
+) -> pl.DataFrame:
+    """The chosen model's forecast per series with its quantiles (conformal, lognormal band or zero)."""
+    columns = ["unique_id", "ds", "model", "mean", *(schema.quantile_column(q) for q in config.quantiles)]
+    parts = [pl.DataFrame(schema={c: pl.String if c in ("unique_id", "model") else pl.Date if c == "ds"
+                                  else pl.Float64 for c in columns})]
+    if fc is not None:
+        picked = fc.join(chosen, on=["unique_id", "model"], how="inner").rename({"yhat": "mean"})
+        scored = picked.filter(pl.col("selection") != "rule")
+        if scored.height:
+            calibration = cv.join(chosen, on=["unique_id", "model"], how="semi")
+            ratio = plan.select("unique_id", ratio=pl.col("set") == "intermittent")
+            scored = scored.join(ratio, on="unique_id", how="left", validate="m:1")
+            parts.append(conformal_quantiles(scored, calibration, config.quantiles))
+        ruled = picked.filter(pl.col("selection") == "rule")
+        if ruled.height:
+            parts.append(lognormal_quantiles(ruled, config.quantiles, config.rule_band_cv))
+    zeros = chosen.filter(pl.col("model") == ZERO_MODEL).get_column("unique_id")
+    if zeros.len():
+        parts.append(_zero_forecast(series, zeros.to_list(), horizon, config))
+    forecast = pl.concat([p.select(columns) for p in parts], how="vertical_relaxed")
+    return tidy_quantiles(forecast, config.quantiles).sort("unique_id", "ds")
+
+
+def forecast_demand(
+    series: pl.DataFrame, horizon: int, config: ForecastConfig = ForecastConfig()
+) -> ForecastResult:
     """Forecast every series ``horizon`` weeks ahead with a champion model chosen by backtest.
 
     Args:
@@ -152,52 +260,20 @@ def forecast_demand(series: pl.DataFrame, horizon: int, config: ForecastConfig =
     """
     if horizon < 1:
         raise ValueError(f"horizon must be at least 1 week, got {horizon}")
-    validate_series(series)
+    validate_series(series, config.freq)
     series = series.select("unique_id", "ds", pl.col("y").cast(pl.Float64)).sort("unique_id", "ds")
-    qcols = [schema.quantile_column(q) for q in config.quantiles]
     plan = _plan(classify_series(series, config), horizon, config)
-    cv, fc = run_tasks(_tasks(series, plan, horizon, config), config.n_jobs) if plan.filter(
-        pl.col("set") != "inactive").height else (None, None)
-
-    names = _set_names(config)
-    backtested = plan.filter(pl.col("set").is_in(["seasonal", "short", "intermittent"]))
-    candidates = backtested.select(
-        "unique_id",
-        model=pl.col("set").replace_strict({k: list(v) for k, v in names.items()}, return_dtype=pl.List(pl.String)),
-        fallback=pl.col("set").replace_strict(FALLBACKS),
-    ).explode("model")
-    if cv is not None:
-        backtest = score_backtest(cv, series, season=config.mase_season)
-        champions = select_champions(backtest, candidates, decimals=config.score_decimals)
-    else:
-        backtest = schema.FORECAST_BACKTEST.empty().drop("run_id", "product_id", "site_id").with_columns(
-            unique_id=pl.lit(None, pl.String)).select("unique_id", "model", "window", "mase", "wape", "bias")
-        champions = pl.DataFrame(schema={"unique_id": pl.String, "model": pl.String, "selection": pl.String})
-    rules = plan.filter(pl.col("set") == "rule").select("unique_id", model=pl.lit(RULE_MODEL),
-                                                        selection=pl.lit("rule"))
-    zeros = plan.filter(pl.col("set") == "inactive").select("unique_id", model=pl.lit(ZERO_MODEL),
-                                                            selection=pl.lit("rule"))
-    chosen = pl.concat([champions, rules, zeros])
-
-    parts = []
-    if fc is not None:
-        picked = fc.join(chosen, on=["unique_id", "model"], how="inner").rename({"yhat": "mean"})
-        scored = picked.filter(pl.col("selection") != "rule")
-        if scored.height:
-            calibration = cv.join(champions, on=["unique_id", "model"], how="inner")
-            ratio = plan.select("unique_id", ratio=pl.col("set") == "intermittent")
-            scored = scored.join(ratio, on="unique_id", how="left", validate="m:1")
-            parts.append(conformal_quantiles(scored, calibration, config.quantiles))
-        ruled = picked.filter(pl.col("selection") == "rule")
-        if ruled.height:
-            parts.append(lognormal_quantiles(ruled, config.quantiles, config.rule_band_cv))
-    if zeros.height:
-        parts.append(_zero_forecast(series, zeros.get_column("unique_id").to_list(), horizon, config.quantiles))
-    columns = ["unique_id", "ds", "model", "mean", *qcols]
-    forecast = tidy_quantiles(
-        pl.concat([p.select(columns) for p in parts], how="vertical_relaxed"), config.quantiles
-    ).sort("unique_id", "ds")
+    if config.input_weeks is not None:  # models see the last input_weeks weeks; the class saw the whole life
+        series = series.group_by("unique_id", maintain_order=True).tail(config.input_weeks)
+    frames = series.partition_by("unique_id", as_dict=True)
+    with worker_pool(config.n_jobs) as pool:
+        cv, fc_rule = run_tasks(_backtest_tasks(frames, plan, horizon, config), pool)
+        backtest, chosen = _choose(cv, series, plan, config)
+        _, fc_champion = run_tasks(_champion_tasks(frames, plan, chosen, horizon, config), pool)
+    parts = [f for f in (fc_rule, fc_champion) if f is not None]
+    fc = pl.concat(parts, how="vertical_relaxed") if parts else None
     summary = plan.join(chosen, on="unique_id", how="left", validate="1:1").select(
         "unique_id", "series_class", "n_weeks", "adi", "cv2", "model", "selection"
     ).sort("unique_id")
+    forecast = _quantiles(fc, cv, chosen, plan, series, horizon, config)
     return ForecastResult(forecast=forecast, series=summary, backtest=backtest)

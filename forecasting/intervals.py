@@ -69,7 +69,8 @@ def lognormal_quantiles(forecast: pl.DataFrame, quantiles: tuple[float, ...], cv
     sigma = math.sqrt(math.log1p(cv**2))
     factors = {q: math.exp(sigma * NormalDist().inv_cdf(q) - sigma**2 / 2) for q in quantiles}
     return forecast.with_columns(
-        (pl.col("mean").clip(lower_bound=0.0) * f).alias(schema.quantile_column(q)) for q, f in factors.items()
+        (pl.col("mean").clip(lower_bound=0.0) * f).alias(schema.quantile_column(q))
+        for q, f in factors.items()
     )
 
 

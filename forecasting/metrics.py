@@ -44,7 +44,8 @@ def naive_scale(
     )
     missing = joined.filter(pl.col("abs_n").is_null())
     if missing.height:
-        raise ValueError(f"cutoffs not in the series history: {missing.select(id_col, 'cutoff').head(5).rows()}")
+        keys = missing.select(id_col, "cutoff").head(5).rows()
+        raise ValueError(f"cutoffs not in the series history: {keys}")
     naive_mae = pl.col("err_sum") / pl.col("err_n")
     level = pl.col("abs_sum") / pl.col("abs_n")
     scale = pl.when(naive_mae > 0).then(naive_mae).when(level > 0).then(level)

@@ -43,7 +43,7 @@ class GuardedMSTL(MSTL):
     """
 
     def _short(self, y: np.ndarray) -> bool:
-        return y.size < 2 * self.season_length
+        return y.size < 2 * int(np.max(self.season_length))  # MSTL keeps the periods as a list
 
     def fit(self, y, X=None):  # noqa: D102 - same contract as MSTL.fit
         self.is_short_ = self._short(y)
@@ -59,7 +59,9 @@ class GuardedMSTL(MSTL):
 
     def forecast(self, y, h, X=None, X_future=None, level=None, fitted=False):  # noqa: D102
         if self._short(y):
-            return self.trend_forecaster.forecast(y=y, h=h, X=X, X_future=X_future, level=level, fitted=fitted)
+            return self.trend_forecaster.forecast(
+                y=y, h=h, X=X, X_future=X_future, level=level, fitted=fitted
+            )
         return super().forecast(y, h, X, X_future, level, fitted)
 
 
@@ -114,7 +116,8 @@ def base_models(names: tuple[str, ...], season_length: int) -> list[object]:
     """statsforecast models to fit for ``names`` (combinations contribute their members), deduplicated."""
     unknown = [n for n in names if not is_known(n)]
     if unknown:
-        raise ValueError(f"unknown models {unknown}; known: {', '.join(MODEL_NAMES)} or Mean(...)/Median(...)")
+        known = ", ".join(MODEL_NAMES)
+        raise ValueError(f"unknown models {unknown}; known: {known} or Mean(...)/Median(...) of them")
     wanted: list[str] = []
     for name in names:
         combo = combination_members(name)

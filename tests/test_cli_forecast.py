@@ -46,3 +46,19 @@ def test_forecast_command_refuses_a_bad_file_clearly(tmp_path):
                                       str(tmp_path / "o.csv")])
     assert result.exit_code == 2
     assert "bad.csv: 1 row(s) break rule number in column y" in result.stderr
+
+
+def test_forecast_command_takes_monthly_data(tmp_path):
+    months = pl.date_range(date(2019, 1, 1), date(2023, 12, 1), "1mo", eager=True)
+    n = months.len()
+    y = 200 + 80 * np.sin(2 * np.pi * np.arange(n) / 12) + np.random.default_rng(1).normal(0, 4, n)
+    src = tmp_path / "monthly.parquet"
+    pl.DataFrame({"unique_id": ["scripts"] * n, "ds": months, "y": y}).write_parquet(src)
+    out = tmp_path / "fc.csv"
+    result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "12", "--freq", "1mo",
+                                      "--season-length", "12", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    fc = pl.read_csv(out, try_parse_dates=True)
+    assert fc["ds"].to_list() == pl.date_range(date(2024, 1, 1), date(2024, 12, 1), "1mo", eager=True).to_list()
+    # the season comes back: the forecast peaks in the months the history peaks (sin peaks in April)
+    assert fc.sort("mean", descending=True)["ds"][0].month in (3, 4, 5)

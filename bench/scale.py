@@ -1,0 +1,145 @@
+"""Scale benchmark: 10,000 weekly product × DC series of 3 years, horizon 26, with backtest selection.
+
+Usage: ``python bench/scale.py [--products 2000] [--dcs 5] [--n-jobs 2] [--baseline-series N]``
+
+Builds the demo network (``warehouse.demo.demo_network``), turns its orders into weekly series, runs
+``forecasting.forecast_demand`` (classification, 3-window rolling-origin backtest of every candidate,
+champion, conformal quantiles) and, in the same process, plain
+``StatsForecast([AutoETS(season_length=52), AutoTheta(season_length=52)], n_jobs=2).forecast`` (no
+backtest, no selection). Prints wall time, CPU time (this process and its workers), cores busy
+(CPU / wall), peak resident memory, and the wall-time ratio. ``--baseline-series N`` times the baseline
+on an evenly spaced sample of about N series only and scales its time linearly (printed as an extrapolation).
+Targets: under 10 minutes wall and 4 GiB peak for 10,000 series on the 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from forecasting import ForecastConfig, forecast_demand, to_series, weekly_demand  # noqa: E402
+from warehouse.demo import DEMO_RUN_DATE, demo_network  # noqa: E402
+
+H = 26
+
+
+class Meter:
+    """Wall and CPU time (self + finished children) of a block."""
+
+    def __enter__(self) -> Meter:
+        self.wall0 = time.perf_counter()
+        self.cpu0 = self._cpu()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall = time.perf_counter() - self.wall0
+        self.cpu = self._cpu() - self.cpu0
+
+    @staticmethod
+    def _cpu() -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def line(self, label: str) -> str:
+        busy = self.cpu / self.wall
+        return f"{label:34s} wall {self.wall:7.1f} s   CPU {self.cpu:7.1f} s   cores busy {busy:4.2f}"
+
+
+class TreeMemory(threading.Thread):
+    """Samples the summed RSS of this process and all its descendants every 0.5 s (Linux /proc)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak = 0
+        self.stop = threading.Event()
+
+    @staticmethod
+    def _tree_rss() -> int:
+        parents, rss = {}, {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        tree, frontier = {os.getpid()}, [os.getpid()]
+        while frontier:
+            pid = frontier.pop()
+            kids = [p for p, pp in parents.items() if pp == pid and p not in tree]
+            tree.update(kids)
+            frontier.extend(kids)
+        return sum(rss.get(p, 0) for p in tree)
+
+    def run(self) -> None:
+        while not self.stop.wait(0.5):
+            self.peak = max(self.peak, self._tree_rss())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--products", type=int, default=2000)
+    parser.add_argument("--dcs", type=int, default=5)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--baseline-series", type=int, default=0, help="0 = all series")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
+
+    with Meter() as m_data:
+        net = demo_network(products=args.products, dcs=args.dcs)
+        series = to_series(weekly_demand(net["orders"], DEMO_RUN_DATE))
+    n = series.get_column("unique_id").n_unique()
+    print(f"{n} series, {series.height} weeks in all, {net['orders'].height} order lines")
+    print(m_data.line("demo data + weekly series"))
+
+    config = ForecastConfig(n_jobs=args.n_jobs)
+    memory = TreeMemory()
+    memory.start()
+    with Meter() as m_ours:
+        result = forecast_demand(series, H, config)
+    memory.stop.set()
+    print(m_ours.line(f"plantwin forecast_demand (n_jobs {args.n_jobs})"))
+    counts = result.series.group_by("series_class").len().sort("len", descending=True)
+    print("  classes:", ", ".join(f"{c} {k}" for c, k in counts.rows()))
+    print(f"  backtest rows {result.backtest.height}, forecast rows {result.forecast.height}")
+    main_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+    print(f"  peak RSS of the process tree while forecasting: {memory.peak / 2**30:.2f} GiB; "
+          f"main process peak over the run so far {main_peak:.2f} GiB")
+
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS, AutoTheta
+
+    ids = series.get_column("unique_id").unique().sort()
+    # an evenly spaced sample over the sorted ids covers every family (they are prefixes of the ids)
+    subset = ids if not args.baseline_series else ids.gather_every(max(1, ids.len() // args.baseline_series))
+    frame = series.filter(pl.col("unique_id").is_in(subset.implode()))
+    sf = StatsForecast([AutoETS(season_length=52), AutoTheta(season_length=52)], freq="1w", n_jobs=2)
+    with Meter() as m_base, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sf.forecast(h=H, df=frame)
+    factor = n / subset.len()
+    print(m_base.line(f"baseline AutoETS(52)+AutoTheta(52) on {subset.len()}"))
+    base_wall = m_base.wall * factor
+    note = "" if factor == 1 else f" (extrapolated ×{factor:.1f} from {subset.len()} series)"
+    print(f"baseline wall for {n} series: {base_wall:.1f} s{note}")
+    print(f"ratio plantwin / baseline wall: {m_ours.wall / base_wall:.2f}; "
+          f"CPU: {m_ours.cpu / (m_base.cpu * factor):.2f}")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} (other work on the machine inflates wall)")
+
+
+if __name__ == "__main__":
+    main()
