@@ -173,7 +173,8 @@ class Warehouse:
         unknown = set(fields) - set(schema.RUNS.columns)
         if unknown:
             raise KeyError(f"runs has no column(s) {sorted(unknown)}")
-        values = [json.dumps(v, default=str, sort_keys=True) if isinstance(v, dict) else v for v in fields.values()]
+        # dicts are stored as JSON in their own order (stage timings stay in pipeline order)
+        values = [json.dumps(v, default=str) if isinstance(v, dict) else v for v in fields.values()]
         sets = ", ".join(f'"{c}" = ?' for c in fields)
         self.con.execute(f"UPDATE {schema.RUNS.name} SET {sets} WHERE run_id = ?", [*values, run_id])
 
