@@ -55,9 +55,18 @@ class PrefectServer:
         return proc
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = httpx.request(method, f"{self.api_url}{path}", timeout=30, **kwargs)
-        response.raise_for_status()
-        return response.json() if response.content else None
+        """Call the REST API; like Prefect's own client, retry when the server says it is busy (503)."""
+        for attempt in range(6):
+            try:
+                response = httpx.request(method, f"{self.api_url}{path}", timeout=30, **kwargs)
+            except httpx.TransportError:
+                if attempt == 5:
+                    raise
+            else:
+                if response.status_code not in (502, 503, 504) or attempt == 5:
+                    response.raise_for_status()
+                    return response.json() if response.content else None
+            time.sleep(min(2**attempt, 10))
 
     def run_deployment(self, name: str, parameters: dict[str, Any]) -> str:
         """Create a flow run of deployment ``flow/deployment`` with parameters; returns its id."""
