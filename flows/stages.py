@@ -281,15 +281,12 @@ def _frozen_production(params: PlanningParameters, run_id: str) -> pl.DataFrame 
     if params.plan.frozen_weeks == 0:
         return None
     with open_warehouse(params.warehouse) as wh:
-        run = wh.run(run_id)
-        source = run["base_run_id"] or wh.con.execute(
-            f"SELECT run_id FROM {schema.RUNS.name} WHERE status = 'success' AND scenario = 'base' "
-            f"AND run_id IN (SELECT DISTINCT run_id FROM {schema.PLAN_PRODUCTION.name}) "
-            "ORDER BY started_at DESC LIMIT 1"
-        ).fetchone()
-        source = source[0] if isinstance(source, tuple) else source
+        source = wh.run(run_id)["base_run_id"]
         if source is None:
-            return None
+            latest = wh.con.execute("SELECT run_id FROM latest_base_run").fetchone()  # warehouse/views.py
+            if latest is None:
+                return None
+            source = latest[0]
         return wh.read(schema.PLAN_PRODUCTION.name, source).select("product_id", "resource_id", "week", "quantity")
 
 
