@@ -263,6 +263,7 @@ def forecast_demand(
     validate_series(series, config.freq)
     series = series.select("unique_id", "ds", pl.col("y").cast(pl.Float64)).sort("unique_id", "ds")
     plan = _plan(classify_series(series, config), horizon, config)
+    config = config.model_copy(update={"n_jobs": config.workers(plan.height)})  # None → a number from here on
     if config.input_weeks is not None:  # models see the last input_weeks weeks; the class saw the whole life
         series = series.group_by("unique_id", maintain_order=True).tail(config.input_weeks)
     frames = series.partition_by("unique_id", as_dict=True)

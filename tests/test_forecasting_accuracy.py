@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 
 import numpy as np
@@ -103,10 +104,20 @@ def test_config_is_strict():
 
 def test_parallel_run_equals_serial():
     series = synthetic_series(12, 130, seed=5)
-    serial = forecast_demand(series, 8, ForecastConfig(backtest_windows=2))
-    parallel = forecast_demand(series, 8, ForecastConfig(backtest_windows=2, n_jobs=2))
+    serial = forecast_demand(series, 8, ForecastConfig(backtest_windows=2, n_jobs=1))
+    # n_jobs None: a pool of every core once there are parallel_min_series series
+    parallel = forecast_demand(series, 8, ForecastConfig(backtest_windows=2, parallel_min_series=12))
     assert parallel.series.equals(serial.series)
     assert np.allclose(parallel.forecast.select("mean").to_numpy(), serial.forecast.select("mean").to_numpy())
     assert parallel.backtest.sort("unique_id", "model", "window").equals(
         serial.backtest.sort("unique_id", "model", "window")
     )
+
+
+def test_worker_count_defaults_to_the_cores_for_large_sets_only():
+    cores = len(os.sched_getaffinity(0))
+    config = ForecastConfig()
+    assert config.workers(179) == 1  # the demo: a pool would cost more than it saves
+    assert config.workers(10_178) == cores
+    assert ForecastConfig(n_jobs=3).workers(5) == 3  # an explicit setting wins
+    assert ForecastConfig(n_jobs=1).workers(50_000) == 1
