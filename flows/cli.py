@@ -67,6 +67,14 @@ def _parse_date(value: str | None) -> date | None:
 
 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log on the console.")]
+Horizon = Annotated[int | None, typer.Option(help="Planning horizon in weeks (default 26).")]
+ParamsFile = Annotated[Path | None, typer.Option(
+    "--params", help="YAML or JSON file of run settings, shaped like a deployment's `params` (plan: "
+    "{time_limit_seconds: 3600}, forecast: ..., contracts: ...); the options above win over it.")]
+
+
+def _horizon(weeks: int | None) -> dict[str, int] | None:
+    return None if weeks is None else {"horizon_weeks": weeks}
 
 
 @app.command("generate-demo")
@@ -104,23 +112,24 @@ def run_cmd(
     input_dir: Annotated[Path | None, typer.Option("--input", help="Input folder (one file per entity).")] = None,
     source: Annotated[Path | None, typer.Option("--source", help="Source config file (TOML/YAML) mapping "
                                                 "entities to database tables or queries.")] = None,
-    horizon: Annotated[int, typer.Option(help="Planning horizon in weeks.")] = 26,
+    horizon: Horizon = None,
     run_date: Annotated[str | None, typer.Option(help="Plan from this date (YYYY-MM-DD); "
                                                       "default: the inventory's as-of date.")] = None,
     demand: Annotated[Path | None, typer.Option(help="Consensus demand file to plan against.")] = None,
-    scenario: Annotated[str, typer.Option(help="Scenario name.")] = "base",
+    scenario: Annotated[str | None, typer.Option(help="Scenario name (default base).")] = None,
+    params_file: ParamsFile = None,
     verbose: Verbose = False,
 ) -> None:
     """Run the weekly planning flow on an input folder (--input) or a configured source (--source)."""
-    from flows.settings import RunParameters
+    from flows.settings import RunParameters, parameters_from_file
     from flows.summary import run_summary
-    from optimization import PlanConfig
 
     if (input_dir is None) == (source is None):
         raise typer.BadParameter("give exactly one of --input DIR or --source FILE")
-    params = RunParameters(input_dir=input_dir, source=source, warehouse=warehouse,
-                           run_date=_parse_date(run_date),
-                           demand_file=demand, scenario=scenario, plan=PlanConfig(horizon_weeks=horizon))
+    params = parameters_from_file(
+        RunParameters, params_file, input_dir=input_dir, source=source, warehouse=warehouse,
+        run_date=_parse_date(run_date), demand_file=demand, scenario=scenario, plan=_horizon(horizon),
+    )
     started = time.perf_counter()
     run_id = _run_weekly(params, verbose)
     typer.echo(run_summary(warehouse, run_id))
@@ -132,18 +141,18 @@ def run_cmd(
 def replan_cmd(
     warehouse: Annotated[Path, typer.Option("--warehouse", help="DuckDB warehouse file.")],
     base: Annotated[str | None, typer.Option(help="Base run id; default: the latest successful run.")] = None,
-    horizon: Annotated[int, typer.Option(help="Planning horizon in weeks.")] = 26,
+    horizon: Horizon = None,
     demand: Annotated[Path | None, typer.Option(help="Consensus demand file to plan against.")] = None,
-    scenario: Annotated[str, typer.Option(help="Scenario name.")] = "base",
+    scenario: Annotated[str | None, typer.Option(help="Scenario name (default base).")] = None,
+    params_file: ParamsFile = None,
     verbose: Verbose = False,
 ) -> None:
     """Plan again on a past run's inputs and forecast, with a demand file or other settings."""
-    from flows.settings import ReplanParameters
+    from flows.settings import ReplanParameters, parameters_from_file
     from flows.summary import run_summary
-    from optimization import PlanConfig
 
-    params = ReplanParameters(warehouse=warehouse, base_run_id=base, demand_file=demand, scenario=scenario,
-                              plan=PlanConfig(horizon_weeks=horizon))
+    params = parameters_from_file(ReplanParameters, params_file, warehouse=warehouse, base_run_id=base,
+                                  demand_file=demand, scenario=scenario, plan=_horizon(horizon))
     started = time.perf_counter()
     _quiet_prefect(verbose)
     from flows.replan import replan

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from data_contracts.config import ContractConfig
 from forecasting import ForecastConfig
 from optimization import PlanConfig
 from optimization.process import ProcessConfig
 
-__all__ = ["ParameterError", "PlanningParameters", "ReplanParameters", "RunParameters"]
+__all__ = ["ParameterError", "PlanningParameters", "ReplanParameters", "RunParameters", "parameters_from_file"]
 
 
 class ParameterError(ValueError):
@@ -96,3 +98,49 @@ class ReplanParameters(PlanningParameters):
     base_run_id: str | None = Field(
         None, description="Run whose validated inputs and forecast to reuse; default: the latest successful one."
     )
+
+
+P = TypeVar("P", bound=PlanningParameters)
+
+
+def parameters_from_file(model: type[P], path: Path | None, **given: Any) -> P:
+    """Run parameters from a YAML or JSON file (the shape of a deployment's ``params``) and the command line.
+
+    Values in ``given`` that are not None win over the file's; mappings (``plan``, ``forecast``,
+    ``contracts``, ``process``) are merged key by key, so ``--horizon 13`` keeps the file's solver settings.
+
+    Raises:
+        ParameterError: the file cannot be read, is not a mapping, or holds an unknown or invalid setting
+            (the message names the file and each setting's path).
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))  # JSON is YAML too
+        except OSError as exc:
+            raise ParameterError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            raise ParameterError(f"{path}{where}: not valid YAML or JSON: {getattr(exc, 'problem', exc)}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ParameterError(f"{path}: a parameters file is a mapping of settings (plan:, forecast:, ...), "
+                                 f"not a {type(loaded).__name__}")
+        data = loaded or {}
+    for key, value in given.items():
+        if value is None:
+            continue
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        if path is None:
+            raise
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'file'}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
+        )
+        raise ParameterError(f"{path}: {problems}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -186,10 +187,17 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_cli_runs_and_a_bad_input_fails_cleanly_with_no_outputs(network_dir, tmp_path):
     warehouse = tmp_path / "wh.duckdb"
     # in process (the module's Prefect server is up already) ...
+    settings = tmp_path / "params.yaml"  # a deployment's `params` shape; the command line wins over it
+    settings.write_text("plan:\n  horizon_weeks: 12\n  time_limit_seconds: 120\nforecast:\n  backtest_windows: 2\n")
     good = CliRunner().invoke(app, ["run", "--input", str(network_dir), "--warehouse", str(warehouse),
-                                    "--horizon", "8", "--run-date", DEMO_RUN_DATE.isoformat()])
+                                    "--horizon", "8", "--run-date", DEMO_RUN_DATE.isoformat(),
+                                    "--params", str(settings)])
     assert good.exit_code == 0, good.output
     assert "fill rate" in good.stdout and "busiest resources" in good.stdout
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        stored = json.loads(con.execute("SELECT parameters FROM runs").fetchone()[0])
+    assert stored["plan"]["horizon_weeks"] == 8 and stored["plan"]["time_limit_seconds"] == 120
+    assert stored["forecast"]["backtest_windows"] == 2
     published_before = published_path(warehouse).read_bytes()
 
     broken = tmp_path / "broken"
