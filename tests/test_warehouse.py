@@ -182,3 +182,9 @@ def test_a_run_left_running_by_a_dead_process_is_marked_abandoned(tmp_path):
         assert row["status"] == "failed" and row["error"].startswith("abandoned")
         assert not wh.staged_names(dead)
         assert wh.abandon_unfinished_runs() == []
+
+
+def test_connections_draw_no_progress_bar(tmp_path):
+    # DuckDB draws a progress bar on the console for queries over 2 s; the CLI's output stays clean
+    with open_warehouse(tmp_path / "wh.duckdb") as wh:
+        assert wh.con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False

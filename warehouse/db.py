@@ -295,6 +295,7 @@ def open_warehouse(path: Path | str, read_only: bool = False) -> Iterator[Wareho
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("SET enable_progress_bar = false")  # DuckDB draws one on the console for queries over 2 s
     try:
         wh = Warehouse(con, path)
         if not read_only:

@@ -40,6 +40,7 @@ def read_sources(input_dir: Path | None = None, source: Path | None = None) -> l
 def raw_frames(sources: list[SourceFile]) -> dict[str, pl.DataFrame]:
     """Entity → raw frame, as a run reads it, from sources landed in an in-memory warehouse."""
     con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")  # no progress bars amid the report, as in the warehouse
     try:
         wh = Warehouse(con, Path(":memory:"))
         wh.migrate()
