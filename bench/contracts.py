@@ -33,7 +33,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from data_contracts import gx_runner, schema  # noqa: E402
+from data_contracts import gx_runner  # noqa: E402
 from data_contracts.validate import validate_inputs  # noqa: E402
 from flows import stages  # noqa: E402  (flows sets telemetry off before Prefect is imported)
 from flows.settings import RunParameters  # noqa: E402

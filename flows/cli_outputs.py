@@ -113,13 +113,13 @@ def _resolve(warehouse: Path, ref: str | None) -> str | None:
 @contextmanager
 def _read_only(path: Path) -> Iterator[Any]:
     """A read-only DuckDB connection to the warehouse file."""
-    import duckdb
+    from warehouse.db import connect
 
     if not Path(path).exists():
         from flows.settings import ParameterError
 
         raise ParameterError(f"no warehouse file {path}")
-    con = duckdb.connect(str(path), read_only=True)
+    con = connect(path, read_only=True)
     try:
         yield con
     finally:

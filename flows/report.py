@@ -16,10 +16,9 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import duckdb
-
 from flows import report_html as sections
 from flows.report_data import ReportData, load_report_data
+from warehouse.db import connect
 
 if TYPE_CHECKING:
     from flows.settings import PlanningParameters
@@ -81,7 +80,7 @@ def write_report(warehouse: Path | str, run_id: str | None = None, compare_to: s
     warehouse = Path(warehouse)
     if not warehouse.exists():
         raise _parameter_error(f"no warehouse file {warehouse}")
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect(warehouse, read_only=True)
     try:
         latest_id = con.execute("SELECT run_id FROM latest_base_run").fetchone()
         latest_id = latest_id[0] if latest_id else None

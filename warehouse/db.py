@@ -23,7 +23,7 @@ from data_contracts import schema
 from warehouse.sources import SourceFile
 from warehouse.views import create_views
 
-__all__ = ["Warehouse", "open_warehouse", "sql_type"]
+__all__ = ["Warehouse", "connect", "open_warehouse", "sql_type"]
 
 _SQL_TYPES = {
     pl.String: "VARCHAR",
@@ -288,14 +288,21 @@ def _ident(name: str) -> str:
     return name
 
 
+def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for the pipeline: without the progress bar DuckDB otherwise draws on the console
+    for any query over 2 s, in the middle of the command line's own output."""
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 @contextmanager
 def open_warehouse(path: Path | str, read_only: bool = False) -> Iterator[Warehouse]:
     """Open (and migrate, unless read-only) the warehouse file."""
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
-    con.execute("SET enable_progress_bar = false")  # DuckDB draws one on the console for queries over 2 s
+    con = connect(path, read_only=read_only)
     try:
         wh = Warehouse(con, path)
         if not read_only:

@@ -11,11 +11,10 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from data_contracts import schema
-from warehouse.db import Warehouse
+from warehouse.db import Warehouse, connect
 from warehouse.sources import SourceFile, read_folder
 
 __all__ = ["inferred_run_date", "raw_frames", "read_sources"]
@@ -39,8 +38,7 @@ def read_sources(input_dir: Path | None = None, source: Path | None = None) -> l
 
 def raw_frames(sources: list[SourceFile]) -> dict[str, pl.DataFrame]:
     """Entity → raw frame, as a run reads it, from sources landed in an in-memory warehouse."""
-    con = duckdb.connect(":memory:")
-    con.execute("SET enable_progress_bar = false")  # no progress bars amid the report, as in the warehouse
+    con = connect(":memory:")
     try:
         wh = Warehouse(con, Path(":memory:"))
         wh.migrate()

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import polars as pl
 
+from warehouse.db import connect
 from warehouse.sources import SourceError, SourceFile, SourceUnavailable, _conform
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def read_duckdb(path: Path, entities: Mapping[str, EntitySource]) -> list[Source
     if not path.is_file():
         raise SourceError(f"DuckDB source {path} does not exist (rule: source_database).")
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = connect(path, read_only=True)
     except duckdb.Error as exc:
         raise SourceError(
             f"{path.name}: cannot be opened as a DuckDB database (rule: source_database): {_first_line(exc)}"
