@@ -51,7 +51,7 @@ def _to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
     Text becomes pandas categoricals: GX fingerprints each batch by hashing the whole frame (twice per
     validation), and pandas hashes an object column by factorising it first while a categorical hashes
     its distinct values once; on 8.5 million order lines that halves the time of the input contracts.
-    The expectations used here give the same verdicts and rows either way (a null is shown as NaN).
+    The expectations used here give the same verdicts and rows either way (GX lists a null as NaN).
     """
     return frame.with_columns(pl.col(pl.Date).cast(pl.Datetime("ns")), pl.col(pl.String).cast(pl.Categorical)
                               ).to_pandas()
