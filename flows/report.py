@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from flows import report_html as sections
 from flows.report_data import ReportData, load_report_data
 from warehouse.db import connect
+from warehouse.views import latest_base_run
 
 if TYPE_CHECKING:
     from flows.settings import PlanningParameters
@@ -82,8 +83,7 @@ def write_report(warehouse: Path | str, run_id: str | None = None, compare_to: s
         raise _parameter_error(f"no warehouse file {warehouse}")
     con = connect(warehouse, read_only=True)
     try:
-        latest_id = con.execute("SELECT run_id FROM latest_base_run").fetchone()
-        latest_id = latest_id[0] if latest_id else None
+        latest_id = latest_base_run(con)
         run_id = run_id or latest_id
         if run_id is None:
             raise _parameter_error(f"{warehouse} has no successful plan to report on")

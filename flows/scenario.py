@@ -39,6 +39,7 @@ from optimization.scenario import (
 )
 from warehouse.db import open_warehouse
 from warehouse.lock import warehouse_lock
+from warehouse.views import latest_base_run
 
 __all__ = ["ScenarioParameters", "apply_changes", "load_scenario", "scenario_parameters", "scenario_run"]
 
@@ -52,17 +53,12 @@ class ScenarioParameters(ReplanParameters):
     scenario_file: Path = Field(description="YAML file of the scenario's changes.")
 
 
-def _latest_base(wh) -> str | None:
-    row = wh.con.execute("SELECT run_id FROM latest_base_run").fetchone()
-    return row[0] if row else None
-
-
 def scenario_parameters(warehouse: Path, scenario_file: Path, base_run_id: str | None = None,
                         horizon_weeks: int | None = None) -> ScenarioParameters:
     """Parameters for a scenario on a base run (default: the latest plan of record), with the base's plan
     settings (horizon, solver, ...) unless a horizon is given."""
     with open_warehouse(warehouse, read_only=True) as wh:
-        base_id = base_run_id or _latest_base(wh)
+        base_id = base_run_id or latest_base_run(wh.con)
         if base_id is None:
             raise ParameterError(f"{warehouse} has no successful base plan to run a scenario on")
         try:
@@ -88,7 +84,7 @@ def load_scenario(params: ScenarioParameters) -> ScenarioParameters:
     scenario's name and the base run fixed. Raises ``ScenarioError`` naming the line of each problem."""
     parsed = _read(params)
     with open_warehouse(params.warehouse) as wh:
-        base_id = params.base_run_id or _latest_base(wh)
+        base_id = params.base_run_id or latest_base_run(wh.con)
         if base_id is None:
             raise ParameterError(f"{params.warehouse} has no successful base plan to run a scenario on")
         inputs = {t.name: wh.read(schema.clean_table_name(t.name), base_id) for t in _ENTITIES}

@@ -26,6 +26,7 @@ from forecasting.demand import SEP as SERIES_SEP
 from optimization import build_network, plan_supply, safety_stock_targets
 from warehouse.db import open_warehouse
 from warehouse.sources import read_demand_file, read_folder
+from warehouse.views import latest_base_run
 
 __all__ = [
     "check_parameters",
@@ -281,12 +282,9 @@ def _frozen_production(params: PlanningParameters, run_id: str) -> pl.DataFrame 
     if params.plan.frozen_weeks == 0:
         return None
     with open_warehouse(params.warehouse) as wh:
-        source = wh.run(run_id)["base_run_id"]
+        source = wh.run(run_id)["base_run_id"] or latest_base_run(wh.con)
         if source is None:
-            latest = wh.con.execute("SELECT run_id FROM latest_base_run").fetchone()  # warehouse/views.py
-            if latest is None:
-                return None
-            source = latest[0]
+            return None
         return wh.read(schema.PLAN_PRODUCTION.name, source).select("product_id", "resource_id", "week", "quantity")
 
 

@@ -22,7 +22,7 @@ import duckdb
 
 from data_contracts import schema
 
-__all__ = ["MACROS", "VIEWS", "VIEW_DOCS", "create_views", "view_names"]
+__all__ = ["MACROS", "VIEWS", "VIEW_DOCS", "create_views", "latest_base_run", "view_names"]
 
 _R = schema.RUNS.name
 _F = schema.FORECAST.name
@@ -244,6 +244,12 @@ VIEW_DOCS: dict[str, tuple[str, dict[str, str]]] = {
 def view_names() -> list[str]:
     """Every view and table macro :func:`create_views` creates."""
     return [*VIEWS, *MACROS]
+
+
+def latest_base_run(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The plan of record's run id (view ``latest_base_run``), or None before the first plan."""
+    row = con.execute("SELECT run_id FROM latest_base_run").fetchone()
+    return row[0] if row else None
 
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
