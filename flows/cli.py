@@ -68,6 +68,8 @@ def _parse_date(value: str | None) -> date | None:
 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log on the console.")]
 Horizon = Annotated[int | None, typer.Option(help="Planning horizon in weeks (default 26).")]
+Demand = Annotated[Path | None, typer.Option(help="Consensus demand file to plan against.")]
+ScenarioName = Annotated[str | None, typer.Option(help="Scenario name (default base).")]
 ParamsFile = Annotated[Path | None, typer.Option(
     "--params", help="YAML or JSON file of run settings, shaped like a deployment's `params` (plan: "
     "{time_limit_seconds: 3600}, forecast: ..., contracts: ...); the options above win over it.")]
@@ -115,8 +117,8 @@ def run_cmd(
     horizon: Horizon = None,
     run_date: Annotated[str | None, typer.Option(help="Plan from this date (YYYY-MM-DD); "
                                                       "default: the inventory's as-of date.")] = None,
-    demand: Annotated[Path | None, typer.Option(help="Consensus demand file to plan against.")] = None,
-    scenario: Annotated[str | None, typer.Option(help="Scenario name (default base).")] = None,
+    demand: Demand = None,
+    scenario: ScenarioName = None,
     params_file: ParamsFile = None,
     verbose: Verbose = False,
 ) -> None:
@@ -142,8 +144,8 @@ def replan_cmd(
     warehouse: Annotated[Path, typer.Option("--warehouse", help="DuckDB warehouse file.")],
     base: Annotated[str | None, typer.Option(help="Base run id; default: the latest successful run.")] = None,
     horizon: Horizon = None,
-    demand: Annotated[Path | None, typer.Option(help="Consensus demand file to plan against.")] = None,
-    scenario: Annotated[str | None, typer.Option(help="Scenario name (default base).")] = None,
+    demand: Demand = None,
+    scenario: ScenarioName = None,
     params_file: ParamsFile = None,
     verbose: Verbose = False,
 ) -> None:
