@@ -27,13 +27,8 @@ __all__ = ["Check", "entity_checks", "ALLOWED_VALUES", "REFERENCES", "QUANTITY_C
 
 E = gx.expectations
 
-#: Allowed values of coded columns.
-ALLOWED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
-    (schema.SITES.name, "site_type"): ("plant", "dc"),
-    (schema.ORDERS.name, "status"): ("open", "shipped", "cancelled"),
-    (schema.INVENTORY.name, "status"): ("released", "quarantine"),
-    (schema.RECEIPTS.name, "kind"): ("production", "transfer"),
-}
+#: Allowed values of coded columns (defined with the tables).
+ALLOWED_VALUES = schema.ALLOWED_VALUES
 
 #: (entity, column) → (referenced entity, referenced column, rule).
 REFERENCES: dict[tuple[str, str], tuple[str, str, str]] = {

@@ -16,6 +16,7 @@ import polars as pl
 
 __all__ = [
     "Table",
+    "ALLOWED_VALUES",
     "INPUT_ENTITIES",
     "OPTIONAL_ENTITIES",
     "TABLES",
@@ -263,6 +264,15 @@ INPUT_ENTITIES: tuple[Table, ...] = (
     PRODUCTS, SITES, RESOURCES, ROUTINGS, LANES, ORDERS, INVENTORY, RECEIPTS, CALENDAR, BATCHES,
 )
 OPTIONAL_ENTITIES = tuple(t.name for t in INPUT_ENTITIES if t.optional)
+
+#: Allowed values of the coded input columns: the contracts quarantine anything else, the planning model
+#: refuses it.
+ALLOWED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
+    (SITES.name, "site_type"): ("plant", "dc"),
+    (ORDERS.name, "status"): ("open", "shipped", "cancelled"),
+    (INVENTORY.name, "status"): ("released", "quarantine"),
+    (RECEIPTS.name, "kind"): ("production", "transfer"),
+}
 
 # --------------------------------------------------------------------------------------------------
 # Warehouse bookkeeping

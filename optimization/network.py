@@ -26,6 +26,7 @@ import polars as pl
 from data_contracts import schema
 from optimization.config import PlanConfig
 from optimization.validation import (
+    check_allowed,
     check_known,
     check_monday,
     check_rule,
@@ -212,14 +213,7 @@ def _products(df: pl.DataFrame, horizon: int, share: float, exponent: float) -> 
 
 def _sites(df: pl.DataFrame) -> pl.DataFrame:
     check_unique(df, _S.name, ["site_id"])
-    check_rule(
-        df,
-        _S.name,
-        "site_type",
-        pl.col("site_type").is_in(["plant", "dc"]),
-        "must be plant or dc",
-        ["site_id"],
-    )
+    check_allowed(df, _S.name, "site_type", ["site_id"])
     return df.select("site_id", "site_type")
 
 
@@ -292,28 +286,14 @@ def _supply(
     check_known(inventory, e, "product_id", products["product_id"], "product", key)
     check_known(inventory, e, "site_id", sites["site_id"], "site", key)
     check_rule(inventory, e, "quantity", pl.col("quantity") >= 0, "must be >= 0", key)
-    check_rule(
-        inventory,
-        e,
-        "status",
-        pl.col("status").is_in(["released", "quarantine"]),
-        "must be released or quarantine",
-        key,
-    )
+    check_allowed(inventory, e, "status", key)
     r, rkey = schema.RECEIPTS.name, ["product_id", "site_id", "week", "kind"]
     check_unique(receipts, r, rkey)
     check_known(receipts, r, "product_id", products["product_id"], "product", rkey)
     check_known(receipts, r, "site_id", sites["site_id"], "site", rkey)
     check_monday(receipts, r, "week", rkey)
     check_rule(receipts, r, "quantity", pl.col("quantity") >= 0, "must be >= 0", rkey)
-    check_rule(
-        receipts,
-        r,
-        "kind",
-        pl.col("kind").is_in(["production", "transfer"]),
-        "must be production or transfer",
-        rkey,
-    )
+    check_allowed(receipts, r, "kind", rkey)
     attrs = products.select("product_id", "shelf_life_weeks", "cohort_cap", "qc_lag_weeks")
     last_usable = ((pl.col("expiry_date") - pl.lit(start)).dt.total_days() // 7 - 1).cast(pl.Int64)
     lots = inventory.join(attrs, on="product_id", how="left", validate="m:1").with_columns(

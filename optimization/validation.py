@@ -13,7 +13,9 @@ import polars as pl
 from data_contracts import schema
 from optimization.config import PlanInputError
 
-__all__ = ["check_columns", "check_known", "check_monday", "check_rule", "check_unique", "require_frame"]
+__all__ = [
+    "check_allowed", "check_columns", "check_known", "check_monday", "check_rule", "check_unique", "require_frame",
+]
 
 _MAX_KEYS_SHOWN = 5
 
@@ -66,6 +68,12 @@ def check_rule(frame: pl.DataFrame, entity: str, column: str, ok: pl.Expr, rule:
     bad = frame.filter(~ok.fill_null(True))
     if bad.height:
         raise PlanInputError(f"{entity}.{column}: {rule}; rows {_keys_text(bad, key)}")
+
+
+def check_allowed(frame: pl.DataFrame, entity: str, column: str, key: list[str]) -> None:
+    """Raise if a coded column holds a value outside ``schema.ALLOWED_VALUES`` (the contracts' own list)."""
+    values = schema.ALLOWED_VALUES[(entity, column)]
+    check_rule(frame, entity, column, pl.col(column).is_in(values), f"must be {' or '.join(values)}", key)
 
 
 def check_unique(frame: pl.DataFrame, entity: str, key: list[str]) -> None:

@@ -228,6 +228,14 @@ def test_demand_for_a_product_nothing_can_supply_is_backlogged_with_reason():
             r"resources.site_id: a resource must be at a plant; rows resource_id=R",
         ),
         (
+            dict(inventory=ex.inventory(dict(product_id="A", site_id="D", quantity=5.0, status="hold"))),
+            r"inventory.status: must be released or quarantine; rows product_id=A, site_id=D, lot_id=L0",
+        ),
+        (
+            dict(receipts=ex.receipts(dict(product_id="A", site_id="D", t=0, quantity=5.0, kind="gift"))),
+            r"receipts.kind: must be production or transfer",
+        ),
+        (
             dict(
                 calendar=ex.calendar(
                     dict(resource_id="R", week=ex.week(0).replace(day=5), hours_available=1.0)
