@@ -13,7 +13,7 @@ import polars as pl
 
 from data_contracts import schema
 
-__all__ = ["Comparison", "compare_runs", "format_comparison", "resolve_run"]
+__all__ = ["Comparison", "compare_runs", "format_comparison", "format_delta", "resolve_run"]
 
 _EPS = 1e-6
 
@@ -112,7 +112,8 @@ def _num(v: float | None, unit: str | None = None) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
 
 
-def _delta(v: float | None, unit: str | None) -> str:
+def format_delta(v: float | None, unit: str | None) -> str:
+    """A signed change: points for shares, whole numbers from 100, two decimals below."""
     if v is None:
         return "—"
     if unit == "share":
@@ -124,7 +125,7 @@ def format_comparison(c: Comparison, top: int = 10) -> str:
     """The comparison as text for the terminal."""
     lines = [f"A = {c.label_a}", f"B = {c.label_b}", "", "KPIs (B − A):"]
     for r in c.kpis.filter(~pl.col("kpi").str.starts_with("utilisation_")).iter_rows(named=True):
-        diff = _delta(r["diff"], r["unit"])
+        diff = format_delta(r["diff"], r["unit"])
         lines.append(f"  {r['kpi']:<20} {_num(r['a'], r['unit']):>16} {_num(r['b'], r['unit']):>16} {diff:>16}")
     lines.append(f"shortages that appear in B ({c.shortages_new.height}):")
     lines += [f"  {r['product_id']:<12} {r['site_id']:<10} {r['short_b']:>12,.0f} units in {r['weeks_b']} wk"

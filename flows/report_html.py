@@ -11,7 +11,7 @@ from html import escape
 
 import polars as pl
 
-from flows.report_compare import Comparison
+from flows.report_compare import Comparison, format_delta
 from flows.report_data import ReportData
 from flows.report_svg import Band, Line, heatmap, series_chart
 
@@ -278,16 +278,10 @@ def comparison_section(c: Comparison, families: dict[str, str] | None = None, to
     def num(v: float | None, unit: str | None = None) -> str:
         return _value(v, unit)
 
-    def delta(v: float | None, unit: str | None) -> str:
-        if v is None:
-            return "—"
-        if unit == "share":
-            return f"{v * 100:+.1f} pts"
-        return f"{v:+,.0f}" if abs(v) >= 100 else f"{v:+,.2f}"
-
     kpis = "".join(
         f'<tr><td>{escape(r["kpi"])}</td><td class="n">{num(r["a"], r["unit"])}</td>'
-        f'<td class="n">{num(r["b"], r["unit"])}</td><td class="n">{delta(r["diff"], r["unit"])}</td></tr>'
+        f'<td class="n">{num(r["b"], r["unit"])}</td>'
+        f'<td class="n">{format_delta(r["diff"], r["unit"])}</td></tr>'
         for r in c.kpis.filter(~pl.col("kpi").str.starts_with("utilisation_")).iter_rows(named=True))
 
     def short_rows(frame: pl.DataFrame, col: str, weeks: str) -> str:
