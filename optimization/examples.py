@@ -15,6 +15,7 @@ from data_contracts import schema
 __all__ = [
     "START",
     "calendar",
+    "inputs",
     "demand",
     "frame",
     "inventory",
@@ -122,3 +123,24 @@ def _week(r: dict) -> dict:
     if "t" in r:
         r["week"] = week(r.pop("t"))
     return r
+
+
+
+def _smallest() -> dict[str, pl.DataFrame]:
+    return dict(
+        products=products(dict(product_id="A")),
+        resources=resources(dict(resource_id="R", site_id="P", hours_per_week=100.0)),
+        routings=routings(dict(product_id="A", resource_id="R")),
+        lanes=lanes(dict(from_site="P", to_site="D")),
+        inventory=inventory(),
+    )
+
+
+def inputs(
+    *, plants: tuple[str, ...] = ("P",), dcs: tuple[str, ...] = ("D",), **given: pl.DataFrame | None
+) -> dict[str, pl.DataFrame]:
+    """The smallest network with any entity replaced or added (``given``; None keeps the default):
+    product A made on resource R (100 hours a week) at plant P, a lane P → D with no lead time or cost, no
+    stock."""
+    chosen = {name: frame for name, frame in given.items() if frame is not None}
+    return {**_smallest(), "sites": sites(list(plants), list(dcs)), **chosen}

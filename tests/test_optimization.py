@@ -11,29 +11,6 @@ from optimization import examples as ex
 NO_SS = pl.DataFrame()
 
 
-def _inputs(
-    products=None,
-    plants=("P",),
-    dcs=("D",),
-    resources=None,
-    routings=None,
-    lanes=None,
-    inventory=None,
-    **extra,
-) -> dict[str, pl.DataFrame]:
-    return dict(
-        products=products if products is not None else ex.products(dict(product_id="A")),
-        sites=ex.sites(list(plants), list(dcs)),
-        resources=resources
-        if resources is not None
-        else ex.resources(dict(resource_id="R", site_id="P", hours_per_week=100.0)),
-        routings=routings if routings is not None else ex.routings(dict(product_id="A", resource_id="R")),
-        lanes=lanes if lanes is not None else ex.lanes(dict(from_site="P", to_site="D")),
-        inventory=inventory if inventory is not None else ex.inventory(),
-        **extra,
-    )
-
-
 def _plan(inputs, demand, config: PlanConfig, safety=NO_SS, **kw):
     net = build_network(inputs, ex.START, config)
     return plan_supply(net, demand, safety, config, **kw)
@@ -56,7 +33,7 @@ def _kpi(result, name):
 
 def test_release_lag_and_lead_time_make_the_first_week_short():
     # start 0 → released 1 → shipped 1 → arrives 2: week-1 demand waits one week (5 × 100 backlog).
-    inputs = _inputs(
+    inputs = ex.inputs(
         routings=ex.routings(dict(product_id="A", resource_id="R", release_weeks=1)),
         lanes=ex.lanes(dict(from_site="P", to_site="D", lead_time_weeks=1, cost_per_unit=2.0)),
     )
@@ -74,7 +51,7 @@ def test_release_lag_and_lead_time_make_the_first_week_short():
 
 def test_cheaper_of_two_routes_is_used():
     # direct lane costs 5/unit; via hub X costs 1 + 1.
-    inputs = _inputs(
+    inputs = ex.inputs(
         dcs=("D", "X"),
         lanes=ex.lanes(
             dict(from_site="P", to_site="D", cost_per_unit=5.0),
@@ -90,7 +67,7 @@ def test_cheaper_of_two_routes_is_used():
 
 def test_short_capacity_backlogs_with_its_cost_and_shadow_prices():
     # 30 h/week, 40 demanded each of 2 weeks: backlog 10 then 20 → 3000 + production 60.
-    inputs = _inputs(resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=30.0)))
+    inputs = ex.inputs(resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=30.0)))
     r = _plan(inputs, _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0)), PlanConfig(horizon_weeks=2))
     assert r.objective == pytest.approx(3060.0)
     assert _col(r, "plan_backlog", "backlog") == pytest.approx([10.0, 20.0])
@@ -106,7 +83,7 @@ def test_short_capacity_backlogs_with_its_cost_and_shadow_prices():
 
 def test_prebuild_ahead_of_a_calendar_shutdown():
     # week 1 is shut: its 50 units are made in week 0 and held one week (50 × 0.1).
-    inputs = _inputs(calendar=ex.calendar(dict(resource_id="R", t=1, hours_available=0.0)))
+    inputs = ex.inputs(calendar=ex.calendar(dict(resource_id="R", t=1, hours_available=0.0)))
     r = _plan(
         inputs, _d(("A", "D", 0, 50.0), ("A", "D", 1, 50.0), ("A", "D", 2, 50.0)), PlanConfig(horizon_weeks=3)
     )
@@ -117,7 +94,7 @@ def test_prebuild_ahead_of_a_calendar_shutdown():
 
 
 def test_higher_priority_product_first_when_capacity_is_short():
-    inputs = _inputs(
+    inputs = ex.inputs(
         products=ex.products(dict(product_id="A", priority=1), dict(product_id="B", priority=2)),
         resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=10.0)),
         routings=ex.routings(dict(product_id="A", resource_id="R"), dict(product_id="B", resource_id="R")),
@@ -128,22 +105,22 @@ def test_higher_priority_product_first_when_capacity_is_short():
 
 
 def test_input_errors_name_the_rows():
-    bad = _inputs(products=ex.products(dict(product_id="A", holding_cost_per_week=-1.0)))
+    bad = ex.inputs(products=ex.products(dict(product_id="A", holding_cost_per_week=-1.0)))
     with pytest.raises(
         PlanInputError, match=r"products.holding_cost_per_week: costs must be >= 0.*product_id=A"
     ):
         build_network(bad, ex.START, PlanConfig())
-    bad = _inputs(routings=ex.routings(dict(product_id="A", resource_id="NOPE")))
+    bad = ex.inputs(routings=ex.routings(dict(product_id="A", resource_id="NOPE")))
     with pytest.raises(PlanInputError, match=r"routings.resource_id: unknown resource \['NOPE'\]"):
         build_network(bad, ex.START, PlanConfig())
-    net = build_network(_inputs(), ex.START, PlanConfig(horizon_weeks=2))
+    net = build_network(ex.inputs(), ex.START, PlanConfig(horizon_weeks=2))
     with pytest.raises(PlanInputError, match=r"demand.site_id: unknown site \['Z'\]"):
         plan_supply(net, _d(("A", "Z", 0, 1.0)), NO_SS, PlanConfig(horizon_weeks=2))
 
 
 def test_safety_stock_from_quantiles_over_the_lead_time():
     # lead time = release 3 + lane 1 = 4 weeks; spread q90 − mean = 10 each week → sqrt(4 × 10²) = 20.
-    inputs = _inputs(
+    inputs = ex.inputs(
         products=ex.products(dict(product_id="A", service_level=0.85)),
         routings=ex.routings(dict(product_id="A", resource_id="R", release_weeks=3)),
         lanes=ex.lanes(dict(from_site="P", to_site="D", lead_time_weeks=1)),

@@ -12,20 +12,6 @@ from optimization import examples as ex
 NO_SS = pl.DataFrame()
 
 
-def _inputs(products=None, resources=None, routings=None, lanes=None, inventory=None, dcs=("D",), **extra):
-    return dict(
-        products=products if products is not None else ex.products(dict(product_id="A")),
-        sites=ex.sites(["P"], list(dcs)),
-        resources=resources
-        if resources is not None
-        else ex.resources(dict(resource_id="R", site_id="P", hours_per_week=100.0)),
-        routings=routings if routings is not None else ex.routings(dict(product_id="A", resource_id="R")),
-        lanes=lanes if lanes is not None else ex.lanes(dict(from_site="P", to_site="D")),
-        inventory=inventory if inventory is not None else ex.inventory(),
-        **extra,
-    )
-
-
 def _plan(inputs, demand_rows, config, **kw):
     demand = ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in demand_rows])
     net = build_network(inputs, ex.START, config)
@@ -39,7 +25,7 @@ def _kpi(result, name):
 def test_shelf_life_forbids_building_more_than_its_life_ahead():
     # L = 2: output released in week 0 is last usable in week 1, so week-2 demand (150) can only use
     # weeks 1 and 2 (50 h each): 100 made (+ 50 held one week × 0.1), 50 backlogged × 100.
-    inputs = _inputs(
+    inputs = ex.inputs(
         products=ex.products(dict(product_id="A", shelf_life_weeks=2)),
         resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=50.0)),
     )
@@ -54,7 +40,7 @@ def test_shelf_life_forbids_building_more_than_its_life_ahead():
 def test_qc_release_makes_the_first_weeks_unservable_from_new_production():
     # release lag 2: weeks 0 and 1 wait (10 + 20 unit-weeks backlog); a quarantine lot of 5 at the DC
     # passes QC after the same lag and serves week 2 together with new production.
-    inputs = _inputs(
+    inputs = ex.inputs(
         routings=ex.routings(dict(product_id="A", resource_id="R", release_weeks=2)),
         inventory=ex.inventory(dict(product_id="A", site_id="D", quantity=5.0, status="quarantine")),
     )
@@ -71,7 +57,7 @@ def test_qc_release_makes_the_first_weeks_unservable_from_new_production():
 def test_expiring_lot_is_shipped_first_rather_than_written_off():
     # lot L0 (10) is last usable in week 0, lot L1 (10) never expires: shipping L0 for the week-0 demand
     # costs transport (10 × 1) and holding L1 two weeks (2.0); shipping L1 instead writes L0 off (10 × 10).
-    inputs = _inputs(
+    inputs = ex.inputs(
         routings=ex.routings(),
         lanes=ex.lanes(dict(from_site="P", to_site="D", cost_per_unit=1.0)),
         inventory=ex.inventory(
@@ -88,7 +74,7 @@ def test_expiring_lot_is_shipped_first_rather_than_written_off():
 def test_lot_too_old_for_the_dc_is_written_off():
     # shelf life 10 weeks, DCs need half of it: a lot with 3 weeks left cannot go to the DC, so it
     # expires at the plant (5 × unit cost 10) and the demand is made fresh (5 × cost 1).
-    inputs = _inputs(
+    inputs = ex.inputs(
         products=ex.products(dict(product_id="A", shelf_life_weeks=10)),
         inventory=ex.inventory(dict(product_id="A", site_id="P", quantity=5.0, expiry_date=ex.week(3))),
     )
@@ -101,7 +87,7 @@ def test_lot_too_old_for_the_dc_is_written_off():
 
 
 def test_already_expired_lot_is_written_off_in_week_zero():
-    inputs = _inputs(
+    inputs = ex.inputs(
         inventory=ex.inventory(dict(product_id="A", site_id="D", quantity=4.0, expiry_date=ex.week(0)))
     )
     r = _plan(inputs, [("A", "D", 0, 1.0)], PlanConfig(horizon_weeks=1))
@@ -113,9 +99,9 @@ def test_already_expired_lot_is_written_off_in_week_zero():
 
 def test_batch_sizes_round_production_up_in_mip_mode():
     routing = ex.routings(dict(product_id="A", resource_id="R", batch_size=40.0))
-    lp = _plan(_inputs(routings=routing), [("A", "D", 0, 50.0)], PlanConfig(horizon_weeks=1))
+    lp = _plan(ex.inputs(routings=routing), [("A", "D", 0, 50.0)], PlanConfig(horizon_weeks=1))
     assert lp.problem_type == "LP" and lp.objective == pytest.approx(50.0)
-    mip = _plan(_inputs(routings=routing), [("A", "D", 0, 50.0)], PlanConfig(horizon_weeks=1, mip=True))
+    mip = _plan(ex.inputs(routings=routing), [("A", "D", 0, 50.0)], PlanConfig(horizon_weeks=1, mip=True))
     assert mip.problem_type == "MIP" and mip.solver_status == "Optimal"
     assert mip.objective == pytest.approx(80 + 30 * 0.1)  # two batches, 30 left over for a week
     prod = mip.tables["plan_production"]
@@ -127,13 +113,13 @@ def test_batch_sizes_round_production_up_in_mip_mode():
 
 def test_minimum_batch_in_mip_mode():
     routing = ex.routings(dict(product_id="A", resource_id="R", min_batch=60.0))
-    r = _plan(_inputs(routings=routing), [("A", "D", 0, 20.0)], PlanConfig(horizon_weeks=1, mip=True))
+    r = _plan(ex.inputs(routings=routing), [("A", "D", 0, 20.0)], PlanConfig(horizon_weeks=1, mip=True))
     assert r.objective == pytest.approx(60 + 40 * 0.1)
 
 
 def test_alternate_resources_share_the_load():
     # R1 is cheaper but has 30 hours; R2 makes the remaining 20 at cost 2.
-    inputs = _inputs(
+    inputs = ex.inputs(
         resources=ex.resources(
             dict(resource_id="R1", site_id="P", hours_per_week=30.0),
             dict(resource_id="R2", site_id="P", hours_per_week=30.0),
@@ -154,7 +140,7 @@ def test_alternate_resources_share_the_load():
 
 
 def test_lane_capacity_limits_shipments_and_is_the_reason():
-    inputs = _inputs(lanes=ex.lanes(dict(from_site="P", to_site="D", capacity_per_week=30.0)))
+    inputs = ex.inputs(lanes=ex.lanes(dict(from_site="P", to_site="D", capacity_per_week=30.0)))
     r = _plan(inputs, [("A", "D", 0, 50.0)], PlanConfig(horizon_weeks=1))
     assert r.objective == pytest.approx(30 + 20 * 100)
     short = r.tables["plan_shortages"]
@@ -165,7 +151,7 @@ def test_lane_capacity_limits_shipments_and_is_the_reason():
 def test_demand_lost_after_max_backlog_weeks():
     # no capacity: the 10 units can never be served; losing them at once (10 × 100 × (1 + 1)) is
     # cheaper than a week of backlog first.
-    inputs = _inputs(resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=0.0)))
+    inputs = ex.inputs(resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=0.0)))
     r = _plan(inputs, [("A", "D", 0, 10.0)], PlanConfig(horizon_weeks=3, max_backlog_weeks=1))
     assert r.objective == pytest.approx(2000.0)
     b = r.tables["plan_backlog"]
@@ -178,7 +164,7 @@ def test_frozen_weeks_fix_production_to_the_schedule():
         {"product_id": ["A"], "resource_id": ["R"], "week": [ex.week(0)], "quantity": [20.0]}
     )
     r = _plan(
-        _inputs(),
+        ex.inputs(),
         [("A", "D", 0, 10.0), ("A", "D", 1, 30.0)],
         PlanConfig(horizon_weeks=2, frozen_weeks=1),
         scheduled_production=scheduled,
@@ -189,7 +175,7 @@ def test_frozen_weeks_fix_production_to_the_schedule():
     too_much = scheduled.with_columns(quantity=pl.lit(500.0))
     with pytest.raises(PlanInputError, match="frozen starts need more hours than available"):
         _plan(
-            _inputs(),
+            ex.inputs(),
             [("A", "D", 0, 10.0)],
             PlanConfig(horizon_weeks=2, frozen_weeks=1),
             scheduled_production=too_much,
@@ -197,7 +183,7 @@ def test_frozen_weeks_fix_production_to_the_schedule():
 
 
 def test_cbc_gives_the_same_plan():
-    inputs = _inputs(resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=30.0)))
+    inputs = ex.inputs(resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=30.0)))
     rows = [("A", "D", 0, 40.0), ("A", "D", 1, 40.0)]
     cbc = _plan(inputs, rows, PlanConfig(horizon_weeks=2, solver="cbc"))
     assert cbc.solver == "cbc" and cbc.solver_status == "Optimal"
@@ -206,7 +192,7 @@ def test_cbc_gives_the_same_plan():
 
 
 def test_demand_for_a_product_nothing_can_supply_is_backlogged_with_reason():
-    inputs = _inputs(products=ex.products(dict(product_id="A"), dict(product_id="B")))
+    inputs = ex.inputs(products=ex.products(dict(product_id="A"), dict(product_id="B")))
     r = _plan(inputs, [("B", "D", 0, 3.0)], PlanConfig(horizon_weeks=2))
     assert r.solver_status == "Optimal"
     assert r.tables["plan_shortages"]["reason"].to_list() == ["no_route", "no_route"]
@@ -247,21 +233,21 @@ def test_demand_for_a_product_nothing_can_supply_is_backlogged_with_reason():
 )
 def test_infeasible_or_unbounded_inputs_are_refused_with_a_message(change, message):
     with pytest.raises(PlanInputError, match=message):
-        build_network(_inputs(**change), ex.START, PlanConfig())
+        build_network(ex.inputs(**change), ex.START, PlanConfig())
 
 
 def test_highs_failure_falls_back_to_cbc_and_status_is_data():
     # HiGHS stops at once on a (practically) zero time limit, so CBC is tried; whether CBC finishes this
     # tiny LP inside the limit depends on its clock, but either way the outcome is data.
     rows = [("A", "D", 0, 40.0)]
-    r = _plan(_inputs(), rows, PlanConfig(horizon_weeks=2, time_limit_seconds=1e-9))
+    r = _plan(ex.inputs(), rows, PlanConfig(horizon_weeks=2, time_limit_seconds=1e-9))
     assert r.attempts[0] == "highs: Not Solved" and r.attempts[1] in ("cbc: Optimal", "cbc: Not Solved")
     assert r.solver == "cbc"
     if r.solver_status == "Optimal":
         assert r.objective == pytest.approx(40.0) and r.tables["plan_production"].height == 1
     else:
         assert r.objective is None and r.tables["plan_production"].height == 0
-    alone = _plan(_inputs(), rows, PlanConfig(horizon_weeks=2, time_limit_seconds=1e-9, fallback=False))
+    alone = _plan(ex.inputs(), rows, PlanConfig(horizon_weeks=2, time_limit_seconds=1e-9, fallback=False))
     assert alone.solver_status == "Not Solved" and alone.objective is None
     assert all(t.height == 0 for t in alone.tables.values())
     assert set(alone.tables) == {
