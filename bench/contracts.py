@@ -39,7 +39,7 @@ from flows import stages  # noqa: E402  (flows sets telemetry off before Prefect
 from flows.settings import RunParameters  # noqa: E402
 from optimization import PlanConfig  # noqa: E402
 from warehouse.db import open_warehouse  # noqa: E402
-from warehouse.demo import generate_demo  # noqa: E402
+from demo.network import generate_demo  # noqa: E402
 
 
 def _peak_gib() -> float:

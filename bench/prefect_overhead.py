@@ -22,10 +22,10 @@ from pathlib import Path
 os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 
 from flows import stages  # noqa: E402  (flows sets telemetry off before Prefect is imported)
-from flows.report import report  # noqa: E402
+from report.page import report  # noqa: E402
 from flows.settings import RunParameters  # noqa: E402
-from flows.twin import learn_process  # noqa: E402
-from warehouse.demo import DEMO_RUN_DATE, generate_demo  # noqa: E402
+from flows.stages_twin import learn_process  # noqa: E402
+from demo.network import DEMO_RUN_DATE, generate_demo  # noqa: E402
 from warehouse.lock import warehouse_lock  # noqa: E402
 from warehouse.publish import publish_snapshot  # noqa: E402
 

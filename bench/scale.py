@@ -2,7 +2,7 @@
 
 Usage: ``python bench/scale.py [--products 2000] [--dcs 5] [--n-jobs 2] [--baseline-series N]``
 
-Builds the demo network (``warehouse.demo.demo_network``), turns its orders into weekly series, runs
+Builds the demo network (``demo.network.demo_network``), turns its orders into weekly series, runs
 ``forecasting.forecast_demand`` (classification, 3-window rolling-origin backtest of every candidate,
 champion, conformal quantiles) and, in the same process, plain
 ``StatsForecast([AutoETS(season_length=52), AutoTheta(season_length=52)], n_jobs=2).forecast`` (no
@@ -28,7 +28,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from forecasting import ForecastConfig, forecast_demand, to_series, weekly_demand  # noqa: E402
-from warehouse.demo import DEMO_RUN_DATE, demo_network  # noqa: E402
+from demo.network import DEMO_RUN_DATE, demo_network  # noqa: E402
 
 H = 26
 

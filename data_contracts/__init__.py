@@ -2,6 +2,10 @@
 
 The public names below are imported lazily, so that ``from data_contracts import schema`` (used by every
 package) does not pay for importing Great Expectations.
+
+May import: polars, great_expectations, pandas (only at the GX boundary, ``gx_runner``), pydantic.
+Must not import: any other plantwin package: it is the bottom of the graph, the one place that names
+tables and columns (``schema``).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ __all__ = [
     "ContractError",
     "PlanContractError",
     "ContractOutcome",
+    "ParameterError",
     "QUARANTINE_COLUMNS",
     "RESULT_COLUMNS",
     "WARNING_SCHEMA",
@@ -73,6 +74,14 @@ class ContractConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
     def reject_share_limit(self, entity: str) -> float:
         """The largest share of ``entity``'s rows that may be quarantined."""
         return self.max_reject_share_by_entity.get(entity, self.max_reject_share)
+
+
+class ParameterError(ValueError):
+    """Run parameters that cannot work (a bad horizon, an unknown scenario, a missing folder or run).
+
+    Defined at the bottom of the package graph so that every layer (report, twin, flows, CLI) can raise it;
+    ``flows.settings`` re-exports it.
+    """
 
 
 class ContractError(Exception):

@@ -1,4 +1,8 @@
-"""Prefect flows, the CLI and the report: the orchestration layer over the pure packages.
+"""Prefect flows: the orchestration layer (flows, their tasks, the stages they wrap, settings, artifacts).
+
+May import: every package below it (``data_contracts``, ``warehouse``, ``forecasting``, ``optimization``,
+``twin``, ``report``).
+Must not import: ``cli`` (the command line sits on top and calls the flows, never the reverse).
 
 Importing it turns telemetry off (nothing may phone home) and gives Prefect's temporary local server
 time to start on a slow machine, unless the environment already says otherwise.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flows.summary import RunFacts, run_facts
+from report.summary import RunFacts, run_facts
 from warehouse.publish import published_path
 
 __all__ = ["publish_run_artifacts", "shortage_rows", "summary_markdown"]

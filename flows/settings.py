@@ -13,16 +13,14 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from data_contracts.config import ContractConfig
+from data_contracts.config import ContractConfig, ParameterError
 from forecasting import ForecastConfig
 from optimization import PlanConfig
-from optimization.process import ProcessConfig
+from twin.config import TwinConfig
+from twin.process import ProcessConfig
 
-__all__ = ["ParameterError", "PlanningParameters", "ReplanParameters", "RunParameters", "parameters_from_file"]
-
-
-class ParameterError(ValueError):
-    """Run parameters that cannot work (a bad horizon, an unknown scenario, a missing folder)."""
+__all__ = ["ParameterError", "PlanningParameters", "ReplanParameters", "RunParameters", "TwinParameters",
+           "parameters_from_file"]
 
 
 class PlanningParameters(BaseModel):
@@ -144,3 +142,18 @@ def parameters_from_file(model: type[P], path: Path | None, **given: Any) -> P:
             for err in exc.errors()
         )
         raise ParameterError(f"{path}: {problems}") from None
+
+
+class TwinParameters(BaseModel):
+    """Parameters of a twin replay: which warehouse and run, and the replay's settings."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    warehouse: Path = Field(description="DuckDB warehouse holding the run's plan.")
+    run_id: str | None = Field(
+        None, description="Run whose plan to replay; default: the latest successful run of the scenario.")
+    scenario: str | None = Field(
+        None, description="Scenario whose latest successful run to replay when no run_id is given; "
+        "default: `base`, the plan of record."
+    )
+    twin: TwinConfig = Field(default_factory=TwinConfig, description="Replay settings.")

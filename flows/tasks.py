@@ -16,9 +16,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from data_contracts.config import ContractError
-from flows import stages, twin
+from flows import stages, stages_twin
 from flows.artifacts import publish_run_artifacts
-from flows.report import report
+from report.page import write_report as write_report_file
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
 from optimization import PlanInputError
 from warehouse.publish import publish_snapshot
@@ -94,7 +94,7 @@ def forecast_demand(params: RunParameters, run_id: str, run_date: date) -> dict:
 
 @task(name="learn-process", **_PURE)
 def learn_process(params: RunParameters, run_id: str) -> dict:
-    return twin.learn_process(params, run_id)
+    return stages_twin.learn_process(params, run_id)
 
 
 @task(name="plan", **_PURE)
@@ -114,7 +114,7 @@ def publish(params: PlanningParameters) -> str:
 
 @task(name="report", **_IO)
 def write_report(params: PlanningParameters, run_id: str) -> Path:
-    return report(params, run_id)
+    return write_report_file(params.warehouse, run_id)
 
 
 @task(name="artifacts", **_IO)

@@ -1,6 +1,9 @@
 """Demand forecasting: weekly series from orders, classification, backtest-chosen models, quantiles.
 
 Pure functions on polars frames (no I/O). The series contract is statsforecast's: ``unique_id, ds, y``.
+
+May import: ``data_contracts``, statsforecast, polars, numpy.
+Must not import: ``warehouse`` (no I/O), ``optimization``, ``twin``, ``report``, ``flows``, ``cli``.
 """
 
 from forecasting.accuracy import forecast_accuracy

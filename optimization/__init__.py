@@ -13,6 +13,9 @@ variable domains), ``constraints`` (one function per constraint family, named ro
 bulk transfer), ``highs_direct`` (same model as highspy arrays, for benchmarks), ``solve`` (status as
 data, fallback, MIP duals), ``results``/``kpis``/``shortages`` (plan tables), ``safety_stock``,
 ``examples``/``synthetic`` (hand-checkable and random inputs).
+
+May import: ``data_contracts``, pulp, highspy, polars, numpy.
+Must not import: ``warehouse`` (no I/O), ``forecasting``, ``twin``, ``report``, ``flows``, ``cli``.
 """
 
 from optimization.config import PlanConfig, PlanInputError

@@ -19,7 +19,7 @@ from flows.scenario import scenario_parameters, scenario_run
 from flows.settings import RunParameters
 from flows.weekly import weekly_planning
 from optimization import PlanConfig
-from warehouse.demo import DEMO_RUN_DATE, demo_network, write_demo
+from demo.network import DEMO_RUN_DATE, demo_network, write_demo
 
 HORIZON = 8
 EARLY_DATE = DEMO_RUN_DATE - timedelta(weeks=4)

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from flows.artifacts import shortage_rows, summary_markdown
-from flows.summary import RunFacts
+from report.summary import RunFacts
 
 
 def _facts(**over) -> RunFacts:

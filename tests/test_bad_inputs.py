@@ -26,8 +26,8 @@ import pytest
 from typer.testing import CliRunner
 
 from data_contracts import schema
-from flows.cli import app
-from warehouse.demo import DEMO_RUN_DATE, demo_network, write_demo
+from cli.main import app
+from demo.network import DEMO_RUN_DATE, demo_network, write_demo
 from warehouse.sources import read_folder
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 from typer.testing import CliRunner
 
-from flows.cli import app
+from cli.main import app
 
 
 def _series_file(path, weeks: int = 150):

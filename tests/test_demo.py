@@ -1,4 +1,4 @@
-"""Tests of the seeded demo network generator (warehouse.demo)."""
+"""Tests of the seeded demo network generator (demo.network)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from data_contracts import schema
-from warehouse.demo import DEMO_RUN_DATE, demo_network, demo_special_cases, generate_demo, write_demo
-from warehouse.demo_demand import _split_lines
+from demo.network import DEMO_RUN_DATE, demo_network, demo_special_cases, generate_demo, write_demo
+from demo.demand import _split_lines
 
 RUN = DEMO_RUN_DATE
 

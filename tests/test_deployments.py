@@ -16,7 +16,7 @@ import duckdb
 import httpx
 import pytest
 
-from warehouse.demo import DEMO_RUN_DATE, demo_network, write_demo
+from demo.network import DEMO_RUN_DATE, demo_network, write_demo
 from warehouse.publish import published_path
 
 from prefect_server import prefect_server

@@ -11,7 +11,7 @@ from flows.nightly import nightly_refresh
 from flows.settings import RunParameters
 from flows.weekly import weekly_planning
 from optimization import PlanConfig
-from warehouse.demo import DEMO_RUN_DATE, demo_network, write_demo
+from demo.network import DEMO_RUN_DATE, demo_network, write_demo
 
 pytestmark = pytest.mark.slow
 

@@ -16,11 +16,11 @@ import pytest
 from data_contracts import schema
 from typer.testing import CliRunner
 
-from flows.cli import app
+from cli.main import app
 from flows.settings import RunParameters
 from flows.weekly import weekly_planning
 from optimization import PlanConfig
-from warehouse.demo import DEMO_RUN_DATE, demo_network, write_demo
+from demo.network import DEMO_RUN_DATE, demo_network, write_demo
 from warehouse.publish import published_path
 
 pytestmark = pytest.mark.slow

@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from data_contracts import schema
-from flows.twin import learn_process
+from flows.stages_twin import learn_process
 from optimization import examples as ex
-from optimization.process import ProcessConfig, apply_process_estimates, estimate_process
+from twin.process import ProcessConfig, apply_process_estimates, estimate_process
 from warehouse.db import open_warehouse
 
 ROUTINGS = ex.routings(

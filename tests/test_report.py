@@ -17,8 +17,8 @@ import pytest
 from _outputs_warehouse import build
 from typer.testing import CliRunner
 
-from flows.cli import app
-from flows.report import report_path, write_report
+from cli.main import app
+from report.page import report_path, write_report
 
 pytestmark = pytest.mark.slow
 

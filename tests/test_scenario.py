@@ -13,8 +13,8 @@ from _outputs_warehouse import CLOSED_DC, build
 from typer.testing import CliRunner
 
 from data_contracts import schema
-from flows.cli import app
-from flows.report import report_path
+from cli.main import app
+from report.page import report_path
 from optimization.scenario import ScenarioError, apply_scenario, check_scenario, parse_scenario
 
 W0 = date(2026, 5, 4)  # a Monday

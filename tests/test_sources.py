@@ -15,7 +15,7 @@ import pytest
 
 from data_contracts import schema
 from warehouse.db import open_warehouse
-from warehouse.demo import demo_network, write_demo
+from demo.network import demo_network, write_demo
 from warehouse.source_config import SourceConfigError, load_source_config, read_configured_source
 from warehouse.sources import SourceError, read_folder, read_source_file
 

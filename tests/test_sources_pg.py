@@ -19,7 +19,7 @@ from data_contracts import schema
 from data_contracts.config import ContractConfig
 from data_contracts.validate import validate_inputs
 from warehouse.db import open_warehouse
-from warehouse.demo import DEMO_RUN_DATE, demo_network, write_demo
+from demo.network import DEMO_RUN_DATE, demo_network, write_demo
 from warehouse.dry_run import raw_frames
 from warehouse.source_config import SourceConfigError, read_configured_source
 from warehouse.sources import SourceError, read_folder
@@ -206,7 +206,7 @@ def test_the_password_can_come_from_a_prefect_secret_block(tmp_path, server, mon
 def test_plantwin_validate_reads_the_database_and_writes_nothing(tmp_path, server, password):
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from cli.main import app
 
     result = CliRunner().invoke(app, ["validate", "--source", str(_config(tmp_path, server))])
     out = " ".join(result.output.split())

@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from flows.cli_inputs import EXIT_CLEAN, EXIT_FAILED, EXIT_QUARANTINED
-from warehouse.demo import demo_network, write_demo
+from cli.main import app
+from cli.inputs import EXIT_CLEAN, EXIT_FAILED, EXIT_QUARANTINED
+from demo.network import demo_network, write_demo
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ import pytest
 from data_contracts import schema
 from optimization import PlanConfig, build_network, plan_supply
 from optimization import examples as ex
-from optimization.process import ProcessConfig, estimate_process
-from optimization.twin import PlanTables, TwinConfig, TwinInputs, compare_twins, replay_plan
-from optimization.twin_demand import build_demand_sampler
-from optimization.twin_index import build_index
+from twin.process import ProcessConfig, estimate_process
+from twin.replay import PlanTables, TwinConfig, TwinInputs, compare_twins, replay_plan
+from twin.demand import build_demand_sampler
+from twin.index import build_index
 
 PST = ["product_id", "site_id", "week"]
 H = 8
@@ -218,7 +218,8 @@ def test_variance_widens_and_summaries_compare():
 
 
 def test_replay_is_stored_under_the_run_and_a_twin_id(tmp_path):
-    from flows.twin import TwinParameters, replay
+    from flows.settings import TwinParameters
+    from flows.stages_twin import replay
     from warehouse.db import open_warehouse
 
     config = PlanConfig(horizon_weeks=H)
@@ -243,7 +244,7 @@ def test_replay_is_stored_under_the_run_and_a_twin_id(tmp_path):
         assert wh.read(schema.TWIN_RISK.name, run_id).height == 4
         assert wh.read(schema.TWIN_STOCK_FAN.name, run_id).height > 0
     # the plan report shows the replay's risk table and the fan of simulated stock
-    from flows.report import write_report
+    from report.page import write_report
 
     html = write_report(path, run_id).read_text()
     assert "Risk: the plan replayed by the digital twin" in html and "20 sample paths" in html

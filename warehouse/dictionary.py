@@ -10,8 +10,8 @@ checks that the committed file is what this module generates.
 
 from __future__ import annotations
 
+import argparse
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,5 +146,20 @@ def write_dictionary(out: Path | str = DEFAULT_OUT, queries_file: Path | str = D
     return out
 
 
+def main(argv: list[str] | None = None) -> Path:
+    """``python -m warehouse.dictionary [--out FILE] [--queries FILE]``: write the dictionary, print its path."""
+    parser = argparse.ArgumentParser(
+        prog="python -m warehouse.dictionary",
+        description="Generate the warehouse data dictionary from the schema module, the views and the "
+        "example queries.")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"file to write (default: {DEFAULT_OUT})")
+    parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES,
+                        help=f"example queries file (default: {DEFAULT_QUERIES})")
+    args = parser.parse_args(argv)
+    path = write_dictionary(args.out, args.queries)
+    print(path)
+    return path
+
+
 if __name__ == "__main__":  # pragma: no cover
-    print(write_dictionary(*sys.argv[1:3]))
+    main()

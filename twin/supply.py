@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from optimization.twin_index import TwinIndex
+from twin.index import TwinIndex
 
 __all__ = ["sample_releases"]
 

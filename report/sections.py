@@ -1,4 +1,4 @@
-"""The plan report's HTML sections, from :class:`flows.report_data.ReportData` to strings.
+"""The plan report's HTML sections, from :class:`report.data.ReportData` to strings.
 
 Every filterable element carries ``class="f"`` and ``data-family`` / ``data-site`` / ``data-product``
 attributes (space-separated when several); the inline script hides those that do not match the filters.
@@ -11,9 +11,9 @@ from html import escape
 
 import polars as pl
 
-from flows.report_compare import Comparison, format_delta
-from flows.report_data import ReportData
-from flows.report_svg import Band, Line, heatmap, series_chart
+from report.compare import Comparison, format_delta
+from report.data import ReportData
+from report.svg import Band, Line, heatmap, series_chart
 
 __all__ = [
     "capacity_section",

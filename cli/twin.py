@@ -1,4 +1,4 @@
-"""Commands of plantwin's CLI for the twin (registered on the main app by flows.cli).
+"""Commands of plantwin's CLI for the twin (registered on the main app by cli.main).
 
 ``plantwin twin`` replays a stored plan over sample paths (:mod:`flows.twin`) and prints its risk: the
 distribution of fill rate, stock-out weeks, expiry and ending stock beside the plan's own figures, and
@@ -87,7 +87,7 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
             os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
         from flows.settings import ParameterError
         from flows.twin import TwinParameters, twin_replay
-        from optimization.twin import TwinConfig, compare_twins
+        from twin.replay import TwinConfig, compare_twins
 
         if run is not None and scenario is not None:
             raise ParameterError("give --run or --scenario, not both")

@@ -2,11 +2,11 @@
 
 Usage::
 
-    .venv/bin/python bench/twin.py                        # demo (LP plan, 1000 paths) and 10k (200 paths)
-    .venv/bin/python bench/twin.py --only demo --paths 1000
-    .venv/bin/python bench/twin.py --only large --lp      # also try the LP at the large size
+    .venv/bin/python bench/twin_replay.py                        # demo (LP plan, 1000 paths) and 10k (200 paths)
+    .venv/bin/python bench/twin_replay.py --only demo --paths 1000
+    .venv/bin/python bench/twin_replay.py --only large --lp      # also try the LP at the large size
 
-Each size builds its network with :func:`warehouse.demo.demo_network` (seeded; no shared data), turns the
+Each size builds its network with :func:`demo.network.demo_network` (seeded; no shared data), turns the
 orders into weekly demand, and makes a quick stand-in forecast per series (mean of the last 13 weeks;
 quantiles: the empirical quantiles of the last 52 weeks rescaled to that mean) and classes
 (:func:`forecasting.classify_series`), so the benchmark times the twin, not the forecaster.
@@ -40,9 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from data_contracts import schema  # noqa: E402
 from forecasting import classify_series, to_series, weekly_demand  # noqa: E402
 from optimization import PlanConfig, build_network, plan_supply, safety_stock_targets  # noqa: E402
-from optimization.process import ProcessConfig, estimate_process  # noqa: E402
-from optimization.twin import PlanTables, TwinConfig, TwinInputs, replay_plan  # noqa: E402
-from warehouse.demo import DEMO_RUN_DATE, demo_network  # noqa: E402
+from twin.process import ProcessConfig, estimate_process  # noqa: E402
+from twin.replay import PlanTables, TwinConfig, TwinInputs, replay_plan  # noqa: E402
+from demo.network import DEMO_RUN_DATE, demo_network  # noqa: E402
 
 H = 26
 PS = ["product_id", "site_id"]

@@ -1,6 +1,6 @@
 """Supply side of the demo network: resources, routings, lanes and the resource calendar.
 
-Part of the seeded demo generator (:mod:`warehouse.demo`). Resources are sized from the expected load of
+Part of the seeded demo generator (:mod:`demo.network`). Resources are sized from the expected load of
 the products they make, so the network runs at ~80–90% average utilisation: the autumn flu peak cannot be
 made in season and a summer maintenance shutdown makes it tighter.
 """
@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from data_contracts import schema
-from warehouse.demo_catalog import FAMILIES, PLANTS, Catalog
+from demo.catalog import FAMILIES, PLANTS, Catalog
 
 __all__ = ["Supply", "build_supply", "build_lanes", "build_calendar", "PRODUCTS_PER_RESOURCE"]
 

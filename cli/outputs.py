@@ -1,4 +1,4 @@
-"""Commands of plantwin's CLI for the outputs (registered on the main app by flows.cli).
+"""Commands of plantwin's CLI for the outputs (registered on the main app by cli.main).
 
 ``plantwin report`` renders a run's HTML report again; ``plantwin scenario run`` plans a what-if file on
 a base run; ``plantwin scenario compare`` prints two plans' differences and writes the comparison report;
@@ -33,7 +33,7 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
             "--compare", help="Run id or scenario to compare with (default: a scenario's base run).")] = None,
     ) -> None:
         """Render the HTML plan report of a run (again), beside the warehouse file."""
-        from flows.report import write_report
+        from report.page import write_report
 
         typer.echo(write_report(warehouse, run, compare_to=_resolve(warehouse, compare)))
 
@@ -58,10 +58,10 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         load_scenario(params)  # refuse a bad file before Prefect starts
         if not verbose:
             os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-        from flows.report import report_path
-        from flows.report_compare import compare_runs, format_comparison
+        from report.page import report_path
+        from report.compare import compare_runs, format_comparison
         from flows.scenario import scenario_run
-        from flows.summary import run_summary
+        from report.summary import run_summary
 
         started = time.perf_counter()
         run_id = scenario_run(params)
@@ -80,8 +80,8 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         report: Annotated[bool, typer.Option(help="Also write B's report with the comparison section.")] = True,
     ) -> None:
         """Print the differences of plan B against plan A (cost, fill rate, shortages, stock, capacity)."""
-        from flows.report import write_report
-        from flows.report_compare import compare_runs, format_comparison, resolve_run
+        from report.page import write_report
+        from report.compare import compare_runs, format_comparison, resolve_run
 
         with _read_only(warehouse) as con:
             run_a, run_b = resolve_run(con, a), resolve_run(con, b)
@@ -104,7 +104,7 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
 def _resolve(warehouse: Path, ref: str | None) -> str | None:
     if ref is None:
         return None
-    from flows.report_compare import resolve_run
+    from report.compare import resolve_run
 
     with _read_only(warehouse) as con:
         return resolve_run(con, ref)

@@ -23,8 +23,8 @@ import numpy as np
 import polars as pl
 
 from data_contracts import schema
-from optimization.twin_config import TwinConfig
-from optimization.twin_index import TwinIndex
+from twin.config import TwinConfig
+from twin.index import TwinIndex
 
 __all__ = ["DemandSampler", "build_demand_sampler", "norm_cdf", "quantile_function"]
 

@@ -27,10 +27,10 @@ import numpy as np
 import polars as pl
 
 from data_contracts import schema
-from warehouse.demo_catalog import build_catalog, build_sites, dc_sites
-from warehouse.demo_demand import build_demand
-from warehouse.demo_stock import build_batches, build_inventory, build_receipts
-from warehouse.demo_supply import build_calendar, build_lanes, build_supply
+from demo.catalog import build_catalog, build_sites, dc_sites
+from demo.demand import build_demand
+from demo.stock import build_batches, build_inventory, build_receipts
+from demo.supply import build_calendar, build_lanes, build_supply
 
 __all__ = ["DEMO_RUN_DATE", "demo_network", "demo_special_cases", "write_demo", "generate_demo"]
 

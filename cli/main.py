@@ -90,7 +90,7 @@ def generate_demo_cmd(
     file_format: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
 ) -> None:
     """Write the seeded demo network's input files (the input contract) to a folder."""
-    from warehouse.demo import generate_demo
+    from demo.network import generate_demo
 
     if file_format not in ("csv", "parquet"):
         raise typer.BadParameter("--format must be csv or parquet")
@@ -124,7 +124,7 @@ def run_cmd(
 ) -> None:
     """Run the weekly planning flow on an input folder (--input) or a configured source (--source)."""
     from flows.settings import RunParameters, parameters_from_file
-    from flows.summary import run_summary
+    from report.summary import run_summary
 
     if (input_dir is None) == (source is None):
         raise typer.BadParameter("give exactly one of --input DIR or --source FILE")
@@ -151,7 +151,7 @@ def replan_cmd(
 ) -> None:
     """Plan again on a past run's inputs and forecast, with a demand file or other settings."""
     from flows.settings import ReplanParameters, parameters_from_file
-    from flows.summary import run_summary
+    from report.summary import run_summary
 
     params = parameters_from_file(ReplanParameters, params_file, warehouse=warehouse, base_run_id=base,
                                   demand_file=demand, scenario=scenario, plan=_horizon(horizon))
@@ -204,8 +204,8 @@ def demo_cmd(
 ) -> None:
     """Generate the demo network and run the weekly plan on it."""
     from flows.settings import RunParameters
-    from flows.summary import run_summary
-    from warehouse.demo import DEMO_RUN_DATE, generate_demo
+    from report.summary import run_summary
+    from demo.network import DEMO_RUN_DATE, generate_demo
 
     started = time.perf_counter()
     input_dir = workdir / "input"
@@ -218,7 +218,7 @@ def demo_cmd(
 
 
 # Commands of the other capabilities register themselves on the same app.
-from flows import cli_inputs, cli_outputs, cli_twin  # noqa: E402
+from cli import inputs as cli_inputs, outputs as cli_outputs, twin as cli_twin  # noqa: E402
 
 cli_outputs.register(app, _friendly)
 cli_twin.register(app, _friendly)

@@ -12,6 +12,7 @@ import duckdb
 import polars as pl
 
 from data_contracts import schema
+from data_contracts.config import ParameterError
 
 __all__ = ["Comparison", "compare_runs", "format_comparison", "format_delta", "resolve_run"]
 
@@ -45,7 +46,7 @@ def resolve_run(con: duckdb.DuckDBPyConnection, ref: str) -> str:
             [ref],
         ).fetchone()
     if row is None:
-        raise _parameter_error(f"{ref!r} is neither a run id nor a scenario with a successful plan")
+        raise ParameterError(f"{ref!r} is neither a run id nor a scenario with a successful plan")
     return row[0]
 
 
@@ -141,9 +142,3 @@ def format_comparison(c: Comparison, top: int = 10) -> str:
               for r in c.stock.filter(pl.col("diff").abs() > _EPS).head(top).iter_rows(named=True)] or ["  none"]
     return "\n".join(lines)
 
-
-def _parameter_error(message: str) -> Exception:
-    """flows.settings.ParameterError, imported late: flows.settings pulls in the forecasting stack."""
-    from flows.settings import ParameterError
-
-    return ParameterError(message)

@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 
 from data_contracts import schema
-from flows.report_compare import Comparison, compare_runs
+from report.compare import Comparison, compare_runs
 
 __all__ = ["ReportData", "load_report_data"]
 

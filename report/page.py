@@ -14,17 +14,13 @@ import os
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from flows import report_html as sections
-from flows.report_data import ReportData, load_report_data
+from data_contracts.config import ParameterError
+from report import sections
+from report.data import ReportData, load_report_data
 from warehouse.db import connect
 from warehouse.views import latest_base_run
 
-if TYPE_CHECKING:
-    from flows.settings import PlanningParameters
-
-__all__ = ["render_report", "report", "report_path", "write_report"]
+__all__ = ["render_report", "report_path", "write_report"]
 
 _TEMPLATES = Path(__file__).with_name("templates")
 
@@ -80,21 +76,21 @@ def write_report(warehouse: Path | str, run_id: str | None = None, compare_to: s
     """
     warehouse = Path(warehouse)
     if not warehouse.exists():
-        raise _parameter_error(f"no warehouse file {warehouse}")
+        raise ParameterError(f"no warehouse file {warehouse}")
     con = connect(warehouse, read_only=True)
     try:
         latest_id = latest_base_run(con)
         run_id = run_id or latest_id
         if run_id is None:
-            raise _parameter_error(f"{warehouse} has no successful plan to report on")
+            raise ParameterError(f"{warehouse} has no successful plan to report on")
         try:
             data = load_report_data(con, run_id, compare_to)
         except KeyError as exc:
-            raise _parameter_error(str(exc).strip("'\"")) from None
+            raise ParameterError(str(exc).strip("'\"")) from None
     finally:
         con.close()
     if data.run["status"] != "success":
-        raise _parameter_error(f"run {run_id} ended {data.run['status']}; it has no plan to report")
+        raise ParameterError(f"run {run_id} ended {data.run['status']}; it has no plan to report")
     html = render_report(data)
     target = report_path(warehouse, run_id)
     _write_atomic(target, html)
@@ -108,14 +104,3 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
-
-def report(params: PlanningParameters, run_id: str) -> Path:
-    """Stage function for the flows, after commit: write the run's report beside its warehouse."""
-    return write_report(params.warehouse, run_id)
-
-
-def _parameter_error(message: str) -> Exception:
-    """flows.settings.ParameterError, imported late: flows.settings pulls in the forecasting stack."""
-    from flows.settings import ParameterError
-
-    return ParameterError(message)

@@ -1,6 +1,6 @@
 """Stock side of the demo network: on-hand lots, scheduled receipts and historical batch records.
 
-Part of the seeded demo generator (:mod:`warehouse.demo`). Vectorised over pairs and lots: lots are drawn
+Part of the seeded demo generator (:mod:`demo.network`). Vectorised over pairs and lots: lots are drawn
 per product × site with ages up to the shelf life (so some expire within the horizon, a few within four
 weeks), receipts cover work in progress and stock in transit in the first weeks, and batch records carry
 true yields and QC failure rates that differ from the routings' master data for some routings.
@@ -14,9 +14,9 @@ import numpy as np
 import polars as pl
 
 from data_contracts import schema
-from warehouse.demo_catalog import PLANTS, Catalog
-from warehouse.demo_demand import LAUNCH_WEEKS, PHASE_OUT_END_WEEKS, Demand
-from warehouse.demo_supply import Supply
+from demo.catalog import PLANTS, Catalog
+from demo.demand import LAUNCH_WEEKS, PHASE_OUT_END_WEEKS, Demand
+from demo.supply import Supply
 
 __all__ = ["build_inventory", "build_receipts", "build_batches"]
 

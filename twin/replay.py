@@ -2,14 +2,14 @@
 
 :func:`replay_plan` takes the plan of a run as it was stored (production starts, shipments, the demand
 planned against), the network it was solved on, the forecast and demand history of the run and what
-was learned about the process (:mod:`optimization.process`), and replays the plan on ``paths`` sample
+was learned about the process (:mod:`twin.process`), and replays the plan on ``paths`` sample
 paths at once (numpy arrays with paths as an axis; only the weeks are a Python loop):
 
 * production starts as planned; each batch fails QC with its learned probability, yields a sampled
-  quantity and is released after a sampled delay (:mod:`optimization.twin_supply`);
-* shipments leave as planned where stock allows (:mod:`optimization.twin_sim`);
+  quantity and is released after a sampled delay (:mod:`twin.supply`);
+* shipments leave as planned where stock allows (:mod:`twin.sim`);
 * demand follows sample paths with the forecast's quantiles, intermittent series a bootstrap of their
-  history (:mod:`optimization.twin_demand`), served first-expiry-first-out from the site's stock;
+  history (:mod:`twin.demand`), served first-expiry-first-out from the site's stock;
 * backlog, lost demand and expiry follow the plan's rules.
 
 With both variances off (:class:`TwinConfig`) every path is the plan itself, so the twin reproduces the
@@ -28,11 +28,11 @@ import polars as pl
 
 from data_contracts import schema
 from optimization.network import Network
-from optimization.twin_config import TwinConfig
-from optimization.twin_demand import build_demand_sampler
-from optimization.twin_index import PlanTables, TwinIndex, build_index
-from optimization.twin_sim import FAN, SimOutcome, simulate
-from optimization.twin_supply import sample_releases
+from twin.config import TwinConfig
+from twin.demand import build_demand_sampler
+from twin.index import PlanTables, TwinIndex, build_index
+from twin.sim import FAN, SimOutcome, simulate
+from twin.supply import sample_releases
 
 __all__ = ["PlanTables", "TwinConfig", "TwinInputs", "TwinResult", "compare_twins", "plan_figures",
            "replay_plan", "stock_fan"]

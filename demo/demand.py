@@ -1,6 +1,6 @@
 """Demand of the demo network: weekly mean patterns per product × DC and the order lines drawn from them.
 
-Part of the seeded demo generator (:mod:`warehouse.demo`). Weekly demand is drawn per series and week
+Part of the seeded demo generator (:mod:`demo.network`). Weekly demand is drawn per series and week
 from the product's pattern (seasonal flu, trending mAbs, intermittent ERTs, smooth or erratic vaccines and
 biologics, a launch, a phase-out), then split into a Poisson number of order lines. Everything is numpy
 arrays over (series, week) and over lines; no Python loop per order row.
@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from data_contracts import schema
-from warehouse.demo_catalog import Catalog
+from demo.catalog import Catalog
 
 __all__ = ["Demand", "build_demand", "FUTURE_WEEKS", "BOOK_WEEKS", "LAUNCH_WEEKS", "PHASE_OUT_END_WEEKS"]
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimization.twin_demand import DemandSampler
-from optimization.twin_index import TwinIndex
+from twin.demand import DemandSampler
+from twin.index import TwinIndex
 
 __all__ = ["SimOutcome", "simulate"]
 

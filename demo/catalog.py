@@ -1,6 +1,6 @@
 """Master data of the demo network: product families, products, sites and their demand patterns.
 
-Part of the seeded demo generator (:mod:`warehouse.demo`). Everything here is a pure function of the
+Part of the seeded demo generator (:mod:`demo.network`). Everything here is a pure function of the
 size knobs and a numpy ``Generator``; frames come out with the input contract's dtypes.
 """
 

@@ -1,0 +1,5 @@
+"""``python -m cli``: the same command as ``plantwin``."""
+
+from cli.main import app
+
+app()
