@@ -18,16 +18,14 @@ import hashlib
 import io
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import polars as pl
 
 from warehouse.db import connect
+from warehouse.source_models import EntitySource, PostgresSource
 from warehouse.sources import SourceError, SourceFile, SourceUnavailable, _conform
-
-if TYPE_CHECKING:
-    from warehouse.source_config import EntitySource, PostgresSource
 
 __all__ = ["SourceUnavailable", "postgres_driver", "read_duckdb", "read_postgres"]
 
