@@ -22,7 +22,7 @@ from pathlib import Path
 os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 
 from flows import stages  # noqa: E402  (flows sets telemetry off before Prefect is imported)
-from report.page import report  # noqa: E402
+from report.page import write_report  # noqa: E402
 from flows.settings import RunParameters  # noqa: E402
 from flows.stages_twin import learn_process  # noqa: E402
 from demo.network import DEMO_RUN_DATE, generate_demo  # noqa: E402
@@ -43,7 +43,7 @@ def plain(params: RunParameters) -> str:
         stages.plan(params, run_id, run_date)
         stages.commit(params, run_id, {})
         publish_snapshot(params.warehouse)
-    report(params, run_id)
+    write_report(params.warehouse, run_id)
     return run_id
 
 
