@@ -1,13 +1,13 @@
 """The ``plantwin`` command line: demo, generate-demo, run.
 
-Bad input ends with a one-paragraph message and a non-zero exit code, never a traceback. Prefect's own
-console logging is kept to critical messages (``--verbose`` shows it); the run's log is on the Prefect
-flow run.
+Bad input ends with a one-paragraph message and a non-zero exit code, never a traceback; arguments are
+checked before anything starts, so a refused command creates nothing. Runs go through Prefect only when a
+server is configured or ``--prefect`` asks for it (:mod:`cli.runner`); then Prefect's console logging is
+kept to critical messages (``--verbose`` shows it) and the run's log is on the flow run.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from cli.runner import PrefectOption, execute
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="plantwin: demand forecasting and supply "
                   "planning for biologics and vaccines.")
@@ -50,11 +52,6 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(2 if user else 1) from None
 
     return wrapper
-
-
-def _quiet_prefect(verbose: bool) -> None:
-    if not verbose:
-        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 
 
 def _parse_date(value: str | None) -> date | None:
@@ -100,11 +97,6 @@ def generate_demo_cmd(
         typer.echo(f"{entity:<10} {path}")
 
 
-def _run_weekly(params: Any, verbose: bool) -> str:
-    _quiet_prefect(verbose)
-    from flows.weekly import weekly_planning
-
-    return weekly_planning(params)
 
 
 @app.command("run")
@@ -120,6 +112,7 @@ def run_cmd(
     demand: Demand = None,
     scenario: ScenarioName = None,
     params_file: ParamsFile = None,
+    prefect: PrefectOption = None,
     verbose: Verbose = False,
 ) -> None:
     """Run the weekly planning flow on an input folder (--input) or a configured source (--source)."""
@@ -132,8 +125,11 @@ def run_cmd(
         RunParameters, params_file, input_dir=input_dir, source=source, warehouse=warehouse,
         run_date=_parse_date(run_date), demand_file=demand, scenario=scenario, plan=_horizon(horizon),
     )
+    from flows.stages import check_parameters
+
+    check_parameters(params, "weekly_planning")  # before anything starts: a refused command creates nothing
     started = time.perf_counter()
-    run_id = _run_weekly(params, verbose)
+    run_id = execute("weekly", params, prefect, verbose)
     typer.echo(run_summary(warehouse, run_id))
     typer.echo(f"finished in {time.perf_counter() - started:.1f} s")
 
@@ -147,6 +143,7 @@ def replan_cmd(
     demand: Demand = None,
     scenario: ScenarioName = None,
     params_file: ParamsFile = None,
+    prefect: PrefectOption = None,
     verbose: Verbose = False,
 ) -> None:
     """Plan again on a past run's inputs and forecast, with a demand file or other settings."""
@@ -155,11 +152,11 @@ def replan_cmd(
 
     params = parameters_from_file(ReplanParameters, params_file, warehouse=warehouse, base_run_id=base,
                                   demand_file=demand, scenario=scenario, plan=_horizon(horizon))
-    started = time.perf_counter()
-    _quiet_prefect(verbose)
-    from flows.replan import replan
+    from flows.stages import check_parameters
 
-    run_id = replan(params)
+    check_parameters(params, "replan")
+    started = time.perf_counter()
+    run_id = execute("replan", params, prefect, verbose)
     typer.echo(run_summary(warehouse, run_id))
     typer.echo(f"finished in {time.perf_counter() - started:.1f} s")
 
@@ -200,6 +197,7 @@ def demo_cmd(
     workdir: Annotated[Path, typer.Option("--workdir", help="Folder for the demo's input and warehouse.")] = Path(
         "plantwin-demo"
     ),
+    prefect: PrefectOption = None,
     verbose: Verbose = False,
 ) -> None:
     """Generate the demo network and run the weekly plan on it."""
@@ -212,7 +210,7 @@ def demo_cmd(
     generate_demo(input_dir)
     typer.echo(f"demo network written to {input_dir.resolve()}")
     params = RunParameters(input_dir=input_dir, warehouse=workdir / "warehouse.duckdb", run_date=DEMO_RUN_DATE)
-    run_id = _run_weekly(params, verbose)
+    run_id = execute("weekly", params, prefect, verbose)
     typer.echo(run_summary(params.warehouse, run_id))
     typer.echo(f"finished in {time.perf_counter() - started:.1f} s")
 

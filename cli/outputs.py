@@ -7,7 +7,6 @@ a base run; ``plantwin scenario compare`` prints two plans' differences and writ
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from cli.runner import PrefectOption, execute
 
 __all__ = ["register"]
 
@@ -49,22 +50,19 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
                                                                 "record.")] = None,
         horizon: Annotated[int | None, typer.Option(help="Planning horizon in weeks; default: the base "
                                                          "run's.")] = None,
+        prefect: PrefectOption = None,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log.")] = False,
     ) -> None:
         """Plan a scenario file's changes on a base run's inputs and forecast; store it as a run."""
-        from flows.scenario import load_scenario, scenario_parameters
-
-        params = scenario_parameters(warehouse, file, base, horizon)
-        load_scenario(params)  # refuse a bad file before Prefect starts
-        if not verbose:
-            os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-        from report.page import report_path
+        from flows.stages_scenario import load_scenario, scenario_parameters
         from report.compare import compare_runs, format_comparison
-        from flows.scenario import scenario_run
+        from report.page import report_path
         from report.summary import run_summary
 
+        params = scenario_parameters(warehouse, file, base, horizon)
+        load_scenario(params)  # refuse a bad file before anything starts
         started = time.perf_counter()
-        run_id = scenario_run(params)
+        run_id = execute("scenario", params, prefect, verbose)
         typer.echo(run_summary(warehouse, run_id))
         with _read_only(warehouse) as con:
             typer.echo(format_comparison(compare_runs(con, params.base_run_id, run_id)))

@@ -1,6 +1,6 @@
 """Commands of plantwin's CLI for the twin (registered on the main app by cli.main).
 
-``plantwin twin`` replays a stored plan over sample paths (:mod:`flows.twin`) and prints its risk: the
+``plantwin twin`` replays a stored plan over sample paths (:func:`flows.pipeline.twin`) and prints its risk: the
 distribution of fill rate, stock-out weeks, expiry and ending stock beside the plan's own figures, and
 the product × DCs most at risk. With ``--scenario`` it replays a what-if scenario's plan and its base
 plan with the same paths, and prints the two side by side.
@@ -8,12 +8,13 @@ plan with the same paths, and prints the two side by side.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from cli.runner import PrefectOption, execute
 
 __all__ = ["register", "format_summary"]
 
@@ -54,14 +55,17 @@ def _risks(warehouse: Path, twin_id: str, top: int = 5) -> str:
     return "\n".join(lines)
 
 
-def _scenario_run(warehouse: Path, scenario: str) -> tuple[str | None, str | None]:
-    """(run id, name): a scenario file is planned first (the scenario flow); a name is looked up."""
+def _scenario_run(warehouse: Path, scenario: str, prefect: bool | None,
+                  verbose: bool) -> tuple[str | None, str | None]:
+    """(run id, name): a scenario file is planned first (the scenario run); a name is looked up."""
     path = Path(scenario)
     if not path.is_file():
         return None, scenario
-    from flows.scenario import scenario_parameters, scenario_run
+    from flows.stages_scenario import load_scenario, scenario_parameters
 
-    return scenario_run(scenario_parameters(warehouse, path)), None
+    params = scenario_parameters(warehouse, path)
+    load_scenario(params)  # refuse a bad file before anything starts
+    return execute("scenario", params, prefect, verbose), None
 
 
 def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
@@ -80,14 +84,15 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
         no_variance: Annotated[bool, typer.Option(
             "--no-variance", help="Replay the plan exactly (no demand or process variance).")] = False,
+        prefect: PrefectOption = None,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log.")] = False,
     ) -> None:
         """Replay a stored plan over sample paths (the digital twin) and store its risk."""
-        if not verbose:
-            os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-        from flows.settings import ParameterError
-        from flows.twin import TwinParameters, twin_replay
+        from flows.settings import ParameterError, TwinParameters
         from twin.replay import TwinConfig, compare_twins
+
+        def twin_replay(params: TwinParameters) -> dict[str, Any]:
+            return execute("twin", params, prefect, verbose)
 
         if run is not None and scenario is not None:
             raise ParameterError("give --run or --scenario, not both")
@@ -95,7 +100,7 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
             raise ParameterError(f"no warehouse {warehouse}")
         config = TwinConfig(paths=paths, seed=seed, demand_variance=not no_variance,
                             process_variance=not no_variance)
-        run_id, name = (run, None) if scenario is None else _scenario_run(warehouse, scenario)
+        run_id, name = (run, None) if scenario is None else _scenario_run(warehouse, scenario, prefect, verbose)
         out = twin_replay(TwinParameters(warehouse=warehouse, run_id=run_id, scenario=name, twin=config))
         title = (f"twin {out['twin_id']} of run {out['run_id']} (scenario {out['scenario']}, {paths} paths, "
                  f"seed {seed})")

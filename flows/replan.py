@@ -8,29 +8,15 @@ from __future__ import annotations
 
 from prefect import flow
 
+from flows import pipeline
 from flows.settings import ReplanParameters
-from flows.tasks import (
-    RunRecorder,
-    open_replan,
-    plan_supply,
-    publish,
-    publish_artifacts,
-    reuse_base,
-    write_report,
-)
-from warehouse.lock import warehouse_lock
+from flows.tasks import TASKS
 
 __all__ = ["replan"]
 
 
 @flow(name="replan", validate_parameters=True)
 def replan(params: ReplanParameters) -> str:
-    """Re-plan on top of a base run (default: the latest successful one); all or nothing."""
-    with warehouse_lock(params.warehouse, wait_seconds=params.lock_wait_seconds):
-        run_id, run_date = open_replan(params)
-        with RunRecorder(params, run_id) as stage:
-            stage(reuse_base)
-            stage(plan_supply, run_date)
-        publish(params)
-    publish_artifacts(params, run_id, write_report(params, run_id))
-    return run_id
+    """Re-plan on top of a base run (default: the latest successful one); all or nothing
+    (:func:`flows.pipeline.replan`)."""
+    return pipeline.replan(params, TASKS)

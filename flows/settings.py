@@ -19,7 +19,8 @@ from optimization import PlanConfig
 from twin.config import TwinConfig
 from twin.process import ProcessConfig
 
-__all__ = ["ParameterError", "PlanningParameters", "ReplanParameters", "RunParameters", "TwinParameters",
+__all__ = ["ParameterError", "PlanningParameters", "ReplanParameters", "RunParameters", "ScenarioParameters",
+           "TwinParameters",
            "parameters_from_file"]
 
 
@@ -157,3 +158,9 @@ class TwinParameters(BaseModel):
         "default: `base`, the plan of record."
     )
     twin: TwinConfig = Field(default_factory=TwinConfig, description="Replay settings.")
+
+
+class ScenarioParameters(ReplanParameters):
+    """Parameters of a scenario run: a replan with a scenario file (whose ``name`` names the run)."""
+
+    scenario_file: Path = Field(description="YAML file of the scenario's changes.")

@@ -73,16 +73,27 @@ def monday(d: date) -> date:
 
 # ---------------------------------------------------------------------------------------------- stages
 def check_parameters(params: PlanningParameters, kind: str) -> None:
-    """Refuse parameters that cannot work, before any work is done.
+    """Refuse parameters that cannot work, before any work is done: nothing is created, nothing retried.
 
     Raises:
-        ParameterError: an unknown scenario for a run of the plan of record.
+        ParameterError: an unknown scenario for a run of the plan of record; an input folder, source config
+            or demand file that does not exist; a warehouse path that is a folder.
     """
     if kind in ("weekly_planning", "nightly_refresh") and params.scenario != "base":
         raise ParameterError(
             f"unknown scenario {params.scenario!r}: the {kind.replace('_', ' ')} run plans the base scenario; "
             "what-if scenarios run with `plantwin scenario run FILE` on top of a base run."
         )
+    if Path(params.warehouse).is_dir():
+        raise ParameterError(f"warehouse {params.warehouse} is a folder; give the DuckDB file's path "
+                             f"(e.g. {Path(params.warehouse) / 'warehouse.duckdb'})")
+    for label, path, want_dir in (("input folder", getattr(params, "input_dir", None), True),
+                                  ("source config", getattr(params, "source", None), False),
+                                  ("demand file", params.demand_file, False)):
+        if path is not None and not (Path(path).is_dir() if want_dir else Path(path).is_file()):
+            raise ParameterError(f"no {label} {path} (rule: {label.replace(' ', '_')}); check the path")
+    if kind in ("replan", "scenario") and not Path(params.warehouse).is_file():
+        raise ParameterError(f"no warehouse {params.warehouse} to plan on: run the weekly plan first")
 
 
 def start(params: PlanningParameters, kind: str) -> str:

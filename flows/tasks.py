@@ -1,45 +1,27 @@
-"""Prefect tasks: one-line wrappers over :mod:`flows.stages`, and the recorder that makes a run atomic.
+"""Prefect tasks: the plain stages of :mod:`flows.pipeline` as tasks, one for one, plus the artifacts.
 
-Only I/O tasks retry, with backoff. No task caches or persists its result: tasks exchange parameters, a
-run id and small summaries, never frames.
+Only I/O tasks retry, with backoff, and only on errors that may go away (a database that is down); input
+that fails its contract, a bad parameter or an unplannable network fails at once. No task caches or
+persists its result: tasks exchange parameters, a run id and small summaries, never frames.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from datetime import date
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from data_contracts.config import ContractError
-from flows import stages, stages_twin
+from data_contracts.config import ContractError, ParameterError
 from flows.artifacts import publish_run_artifacts
-from report.page import write_report as write_report_file
-from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
+from flows.pipeline import PLAIN, RunRecorder, Step, Steps
 from optimization import PlanInputError
-from warehouse.publish import publish_snapshot
 from warehouse.sources import SourceError, SourceUnavailable
 
-__all__ = [
-    "RunRecorder",
-    "check_contracts",
-    "forecast_demand",
-    "ingest_inputs",
-    "learn_process",
-    "open_replan",
-    "open_run",
-    "plan_supply",
-    "publish",
-    "publish_artifacts",
-    "resolve_run_date",
-    "reuse_base",
-    "track_accuracy",
-    "write_report",
-]
+__all__ = ["TASKS", "RunRecorder", "publish", "publish_artifacts", "write_report"]
+
 
 def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
     """Retry I/O that may work a moment later; not input that will fail the same way again."""
@@ -57,91 +39,19 @@ _IO = dict(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_worth_ret
 _PURE = dict(cache_policy=NO_CACHE, persist_result=False)
 
 
-@task(name="open-run", **_IO)
-def open_run(params: PlanningParameters, kind: str) -> str:
-    return stages.start(params, kind)
-
-
-@task(name="ingest", **_IO)
-def ingest_inputs(params: RunParameters, run_id: str) -> dict[str, str]:
-    return stages.ingest(params, run_id)
-
-
-@task(name="run-date", **_IO)
-def resolve_run_date(params: RunParameters, run_id: str, load_ids: dict[str, str]) -> date:
-    return stages.resolve_run_date(params, run_id, load_ids)
-
-
-@task(name="open-replan", **_IO)
-def open_replan(params: ReplanParameters, kind: str = "replan") -> tuple[str, date]:
-    return stages.start_replan(params, kind)
-
-
-@task(name="reuse-base", **_IO)
-def reuse_base(params: ReplanParameters, run_id: str) -> dict:
-    return stages.reuse_base(params, run_id)
-
-
-@task(name="contracts", **_PURE)
-def check_contracts(params: RunParameters, run_id: str, load_ids: dict[str, str], run_date: date) -> dict:
-    return stages.validate(params, run_id, load_ids, run_date)
-
-
-@task(name="forecast", **_PURE)
-def forecast_demand(params: RunParameters, run_id: str, run_date: date) -> dict:
-    return stages.forecast(params, run_id, run_date)
-
-
-@task(name="learn-process", **_PURE)
-def learn_process(params: RunParameters, run_id: str) -> dict:
-    return stages_twin.learn_process(params, run_id)
-
-
-@task(name="plan", **_PURE)
-def plan_supply(params: PlanningParameters, run_id: str, run_date: date) -> dict:
-    return stages.plan(params, run_id, run_date)
-
-
-@task(name="accuracy", **_PURE)
-def track_accuracy(params: RunParameters, run_id: str) -> dict:
-    return stages.accuracy(params, run_id)
-
-
-@task(name="publish", **_IO)
-def publish(params: PlanningParameters) -> str:
-    return str(publish_snapshot(params.warehouse))
-
-
-@task(name="report", **_IO)
-def write_report(params: PlanningParameters, run_id: str) -> Path:
-    return write_report_file(params.warehouse, run_id)
+def _as_task(step: Step) -> Any:
+    return task(name=step.name, **(_IO if step.io else _PURE))(step.fn)
 
 
 @task(name="artifacts", **_IO)
-def publish_artifacts(params: PlanningParameters, run_id: str, report_path: Path | None = None) -> dict[str, str]:
+def publish_artifacts(params: Any, run_id: str, report_path: Path | None = None) -> dict[str, str]:
     return publish_run_artifacts(params.warehouse, run_id, report_path)
 
 
-class RunRecorder:
-    """Times each stage of a run; commits the run when all succeed, records the failure otherwise."""
-
-    def __init__(self, params: PlanningParameters, run_id: str):
-        self.params, self.run_id = params, run_id
-        self.seconds: dict[str, float] = {}
-
-    def __call__(self, stage: Callable[..., Any], *args: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return stage(self.params, self.run_id, *args)
-        finally:
-            self.seconds[getattr(stage, "name", stage.__name__)] = round(time.perf_counter() - started, 3)
-
-    def __enter__(self) -> RunRecorder:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc is None:
-            stages.commit(self.params, self.run_id, self.seconds)
-        else:
-            stages.fail(self.params, self.run_id, exc, self.seconds)
-        return False  # the error goes on to fail the flow run
+#: every stage as a Prefect task (same names as the plain steps), and the artifacts only Prefect has
+TASKS = replace(
+    Steps(**{f.name: _as_task(getattr(PLAIN, f.name)) for f in fields(Steps) if f.name != "artifacts"}),
+    artifacts=publish_artifacts,
+)
+publish = TASKS.publish
+write_report = TASKS.write_report

@@ -1,0 +1,51 @@
+"""How the command line runs a pipeline: through Prefect when Prefect adds something, else the same stages
+directly.
+
+Prefect adds a flow run in a server's UI, retries and artifacts; it costs a temporary local server
+(8–20 s to start here) when no server is configured. So a command runs its flow through Prefect when a
+server is configured (``PREFECT_API_URL`` in the environment) or when asked (``--prefect``), and otherwise
+calls :mod:`flows.pipeline`'s run body with the plain stages: the same stages in the same order, writing
+the same tables. ``--no-prefect`` forces the direct path.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["PrefectOption", "execute", "use_prefect"]
+
+PrefectOption = Annotated[bool | None, typer.Option(
+    "--prefect/--no-prefect",
+    help="Run as a Prefect flow (a flow run with retries and artifacts). Default: only when a Prefect server "
+         "is configured (PREFECT_API_URL); otherwise the same stages run directly, without Prefect's "
+         "temporary server.")]
+
+#: run body in flows.pipeline -> the Prefect flow that runs it with tasks
+_FLOWS = {
+    "weekly": ("flows.weekly", "weekly_planning"),
+    "nightly": ("flows.nightly", "nightly_refresh"),
+    "replan": ("flows.replan", "replan"),
+    "scenario": ("flows.scenario", "scenario_run"),
+    "twin": ("flows.twin", "twin_replay"),
+}
+
+
+def use_prefect(flag: bool | None) -> bool:
+    """The explicit choice, else whether a Prefect server is configured."""
+    return flag if flag is not None else bool(os.environ.get("PREFECT_API_URL"))
+
+
+def execute(kind: str, params: Any, prefect: bool | None = None, verbose: bool = False) -> Any:
+    """Run ``kind`` (weekly, nightly, replan, scenario, twin) with ``params``, through Prefect or directly."""
+    if use_prefect(prefect):
+        if not verbose:
+            os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+        module, name = _FLOWS[kind]
+        return getattr(importlib.import_module(module), name)(params)
+    from flows import pipeline
+
+    return getattr(pipeline, kind)(params)

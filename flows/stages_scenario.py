@@ -1,0 +1,91 @@
+"""The scenario's stages, callable with or without Prefect: parse and check a scenario file against its base
+run, then apply its changes to a run's staged inputs and forecast.
+
+The scenario file (see :mod:`optimization.scenario`) is parsed and checked against the base run's inputs
+before any run is opened, so a bad file leaves no trace but its message. Then, like a replan: open a run of
+kind ``scenario`` named after the file's ``name``, stage the base run's inputs and forecast, apply the
+changes to them, plan, commit, publish, and write the report with its comparison against the base.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from data_contracts import schema
+from flows import stages
+from flows.settings import ParameterError, ScenarioParameters
+from optimization import PlanConfig
+from optimization.scenario import (
+    ScenarioFile,
+    apply_scenario,
+    check_scenario,
+    parse_scenario,
+    scenario_summary,
+)
+from warehouse.db import open_warehouse
+from warehouse.views import latest_base_run
+
+__all__ = ["ScenarioParameters", "apply_changes", "load_scenario", "scenario_parameters"]
+
+#: input entities a scenario may change (or needs to check names against)
+_ENTITIES = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES, schema.CALENDAR)
+
+
+
+def scenario_parameters(warehouse: Path, scenario_file: Path, base_run_id: str | None = None,
+                        horizon_weeks: int | None = None) -> ScenarioParameters:
+    """Parameters for a scenario on a base run (default: the latest plan of record), with the base's plan
+    settings (horizon, solver, ...) unless a horizon is given."""
+    with open_warehouse(warehouse, read_only=True) as wh:
+        base_id = base_run_id or latest_base_run(wh.con)
+        if base_id is None:
+            raise ParameterError(f"{warehouse} has no successful base plan to run a scenario on")
+        try:
+            base = wh.run(base_id)
+        except KeyError as exc:
+            raise ParameterError(str(exc).strip("'\"")) from None
+    plan = json.loads(base["parameters"]).get("plan", {})
+    if horizon_weeks is not None:
+        plan = {**plan, "horizon_weeks": horizon_weeks}
+    return ScenarioParameters(warehouse=warehouse, scenario_file=scenario_file, base_run_id=base_id,
+                              plan=PlanConfig(**plan))
+
+
+def _read(params: ScenarioParameters) -> ScenarioFile:
+    path = Path(params.scenario_file)
+    if not path.is_file():
+        raise ParameterError(f"no scenario file {path}")
+    return parse_scenario(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def load_scenario(params: ScenarioParameters) -> ScenarioParameters:
+    """Parse and check the scenario file against the base run's inputs; returns the parameters with the
+    scenario's name and the base run fixed. Raises ``ScenarioError`` naming the line of each problem."""
+    parsed = _read(params)
+    with open_warehouse(params.warehouse) as wh:
+        base_id = params.base_run_id or latest_base_run(wh.con)
+        if base_id is None:
+            raise ParameterError(f"{params.warehouse} has no successful base plan to run a scenario on")
+        inputs = {t.name: wh.read(schema.clean_table_name(t.name), base_id) for t in _ENTITIES}
+    check_scenario(parsed, inputs)
+    return params.model_copy(update={"scenario": parsed.scenario.name, "base_run_id": base_id})
+
+
+def apply_changes(params: ScenarioParameters, run_id: str, run_date: date) -> dict[str, Any]:
+    """Stage: apply the scenario to the staged clean inputs and forecast of the run."""
+    parsed = _read(params)
+    with open_warehouse(params.warehouse) as wh:
+        inputs = {t.name: wh.staged(run_id, schema.clean_table_name(t.name)) for t in _ENTITIES}
+        forecast = wh.staged(run_id, schema.FORECAST.name)
+        changed, new_forecast = apply_scenario(parsed.scenario, inputs, forecast, stages.monday(run_date),
+                                               params.horizon_weeks)
+        for t in _ENTITIES:
+            wh.stage(run_id, schema.clean_table_name(t.name), changed[t.name].select(t.column_names))
+        wh.stage(run_id, schema.FORECAST.name, new_forecast)
+        parameters = json.loads(wh.run(run_id)["parameters"])
+        wh.update_run(run_id, parameters={**parameters, "scenario_changes": scenario_summary(parsed.scenario)})
+    return {"scenario": parsed.scenario.name,
+            "changes": {k: len(v) for k, v in scenario_summary(parsed.scenario).items() if isinstance(v, list)}}
