@@ -216,11 +216,12 @@ def demo_cmd(
 
 
 # Commands of the other capabilities register themselves on the same app.
-from cli import inputs as cli_inputs, outputs as cli_outputs, twin as cli_twin  # noqa: E402
+from cli import inputs as cli_inputs, outputs as cli_outputs, sql as cli_sql, twin as cli_twin  # noqa: E402
 
 cli_outputs.register(app, _friendly)
 cli_twin.register(app, _friendly)
 cli_inputs.register(app, _friendly)
+cli_sql.register(app, _friendly)
 
 
 def main() -> None:  # pragma: no cover - console script entry
