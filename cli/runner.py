@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from typing import Annotated, Any
 
 import typer
 
-__all__ = ["PrefectOption", "execute", "use_prefect"]
+__all__ = ["PrefectOption", "execute", "quiet_solver_banner", "use_prefect"]
 
 PrefectOption = Annotated[bool | None, typer.Option(
     "--prefect/--no-prefect",
@@ -39,8 +40,27 @@ def use_prefect(flag: bool | None) -> bool:
     return flag if flag is not None else bool(os.environ.get("PREFECT_API_URL"))
 
 
+def quiet_solver_banner() -> None:
+    """Keep HiGHS's start-up banner off the console: HiGHS prints it from C++ when the process creates its
+    first solver, so create that one with the standard output file descriptor pointed at /dev/null."""
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def execute(kind: str, params: Any, prefect: bool | None = None, verbose: bool = False) -> Any:
     """Run ``kind`` (weekly, nightly, replan, scenario, twin) with ``params``, through Prefect or directly."""
+    if not verbose:
+        quiet_solver_banner()
     if use_prefect(prefect):
         if not verbose:
             os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")

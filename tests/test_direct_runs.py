@@ -118,6 +118,7 @@ def test_cli_run_without_a_server_does_not_start_prefect(network, tmp_path):
                 "--run-date", str(DEMO_RUN_DATE), "--horizon", "6", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "PREFECT_IMPORTED False" in done.stdout
+    assert "Running HiGHS" not in done.stdout + done.stderr  # the solver's banner stays off the console
     with open_warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
         assert wh.read(schema.RUNS.name)["status"].to_list() == ["success"]
 
