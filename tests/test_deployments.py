@@ -28,13 +28,18 @@ POOL = "plantwin-process"  # the name prefect.yaml's work pool definition uses
 WEEKLY = "weekly-planning/weekly-planning"
 
 
+def _deploy_env(input_dir: Path, warehouse: Path) -> dict[str, str]:
+    return {"PWD": str(REPO), "PREFECT_CLI_PROMPT": "false", "PLANTWIN_INPUT_DIR": str(input_dir),
+            "PLANTWIN_WAREHOUSE": str(warehouse)}
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, network, warehouse):
     home = tmp_path_factory.mktemp("prefect-home")
     logs = tmp_path_factory.mktemp("prefect-logs")
     with prefect_server(home, logs) as srv:
         srv.cli("work-pool", "create", POOL, "--type", "process")
-        srv.cli("deploy", "--all", cwd=REPO, extra_env={"PWD": str(REPO), "PREFECT_CLI_PROMPT": "false"})
+        srv.cli("deploy", "--all", cwd=REPO, extra_env=_deploy_env(network, warehouse))
         srv.start_worker(POOL, cwd=REPO, log=logs / "worker.log")
         srv.logs = logs
         yield srv
@@ -175,3 +180,14 @@ def test_bad_parameters_are_refused_before_any_work(server, first_run, network, 
     assert "unknown scenario 'no-such-scenario'" in run["state"]["message"]
     assert server.task_runs(flow_run_id) == []
     assert _query(warehouse, "SELECT count(*) FROM runs")[0][0] == before
+
+
+def test_a_deployment_whose_input_folder_does_not_exist_fails_at_deploy_time(server, tmp_path):
+    """Not at 02:00: `prefect deploy` stops, naming the deployment, the setting and the folder."""
+    missing = tmp_path / "no-such-input"
+    with pytest.raises(AssertionError) as failed:
+        server.cli("deploy", "--all", cwd=REPO, extra_env=_deploy_env(missing, tmp_path / "w.duckdb"))
+    text = " ".join(str(failed.value).split())
+    assert "deployment 'nightly-refresh': params.input_dir" in text
+    assert f"the input folder {missing} does not exist" in text
+    assert not (REPO / "plantwin-data").exists()  # nothing is left in the checkout
