@@ -216,7 +216,7 @@ def demo_cmd(
 
 
 # Commands of the other capabilities register themselves on the same app.
-from cli import inputs as cli_inputs, outputs as cli_outputs, sql as cli_sql, twin as cli_twin  # noqa: E402
+from cli import inputs as cli_inputs, outputs as cli_outputs, sql as cli_sql, twin_replay as cli_twin  # noqa: E402
 
 cli_outputs.register(app, _friendly)
 cli_twin.register(app, _friendly)

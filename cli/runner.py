@@ -31,7 +31,7 @@ _FLOWS = {
     "nightly": ("flows.nightly", "nightly_refresh"),
     "replan": ("flows.replan", "replan"),
     "scenario": ("flows.scenario", "scenario_run"),
-    "twin": ("flows.twin", "twin_replay"),
+    "twin": ("flows.twin_replay", "twin_replay"),
 }
 
 

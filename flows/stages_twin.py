@@ -5,7 +5,7 @@ stored plan over sample paths.
 when the run's process switch is on, the routings the plan uses (learned yield and release weeks).
 ``replay`` replays a run's stored plan (:func:`twin.replay.replay_plan`) and stores ``twin_summary``,
 ``twin_risk`` and ``twin_stock_fan`` keyed by the run and a twin id, in one small transaction; the caller
-holds the warehouse lock (:func:`flows.twin.twin_replay`).
+holds the warehouse lock (:func:`flows.twin_replay.twin_replay`).
 """
 
 from __future__ import annotations

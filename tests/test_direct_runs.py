@@ -58,7 +58,7 @@ def network(tmp_path_factory) -> Path:
 
 def _run_both_ways(network: Path, root: Path, prefect: bool) -> Path:
     from flows.replan import replan
-    from flows.twin import twin_replay
+    from flows.twin_replay import twin_replay
     from flows.weekly import weekly_planning
 
     warehouse = root / ("prefect" if prefect else "direct") / "warehouse.duckdb"
