@@ -37,8 +37,9 @@ from data_contracts.config import (
     ContractOutcome,
 )
 from data_contracts.gx_runner import CheckOutcome, GxValidator
+from data_contracts.safe_text import shown_expr
 from data_contracts.network import demand_reachability, zero_lead_cycle_flags
-from data_contracts.rules import Check, E, entity_checks
+from data_contracts.rules import COLUMN_RULES, Check, E, entity_checks
 
 __all__ = ["validate_inputs", "MASTER_ENTITIES", "NETWORK"]
 
@@ -136,13 +137,12 @@ def _prepare(frame: pl.DataFrame, t: schema.Table) -> pl.DataFrame:
 
 
 def _shown(columns: tuple[str, ...]) -> pl.Expr:
-    """'col 'value'' for each column, as one string (raw values, as in the file)."""
+    """'col 'value'' for each column, as one string (raw values as in the file, made printable and cut
+    when long: a message never carries a terminal escape code or two million characters)."""
     parts = [
         pl.concat_str(
             pl.lit(f"{c} "),
-            pl.when(pl.col(c).is_null())
-            .then(pl.lit("(empty)"))
-            .otherwise(pl.concat_str(pl.lit("'"), pl.col(c), pl.lit("'"))),
+            pl.when(pl.col(c).is_null()).then(pl.lit("(empty)")).otherwise(shown_expr(pl.col(c))),
         )
         for c in columns
     ]
@@ -160,6 +160,32 @@ def _type_hits(text: pl.DataFrame, failed: pl.DataFrame, t: schema.Table) -> pl.
         for c in failed.columns
     ]
     return pl.concat([pl.DataFrame(schema=_HIT_SCHEMA), *parts])
+
+
+def _never_expires(
+    typed: pl.DataFrame, failed: pl.DataFrame, t: schema.Table, config: ContractConfig
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The "never expires" sentinel date read as null (no expiry) where null means that."""
+    columns = [c for e, c in schema.NO_EXPIRY_COLUMNS if e == t.name]
+    if config.never_expires is None or not columns:
+        return typed, failed
+    return (
+        typed.with_columns(
+            pl.when(pl.col(c) == config.never_expires).then(None).otherwise(pl.col(c)).alias(c) for c in columns
+        ),
+        failed,
+    )
+
+
+def _polars_outcomes(typed: pl.DataFrame, checks: list[Check]) -> list[CheckOutcome]:
+    """The outcomes of the checks whose verdict polars computes (a helper column), without GX."""
+    flagged = [c for c in checks if c.derive]
+    derived = typed.select(v.alias(k) for c in flagged for k, v in c.derive.items())
+    outcomes = []
+    for check in flagged:
+        rows = pl.concat([derived.get_column(k).arg_true() for k in check.derive]).unique().sort().to_list()
+        outcomes.append(CheckOutcome(check, not rows, typed.height, len(rows), rows))
+    return outcomes
 
 
 def _check_hits(text: pl.DataFrame, outcomes: list[CheckOutcome], type_hits: pl.DataFrame) -> pl.DataFrame:
@@ -183,7 +209,7 @@ def _check_hits(text: pl.DataFrame, outcomes: list[CheckOutcome], type_hits: pl.
     for check, hits in raw_hits:
         for rule in check.unless:
             other = everything.filter(pl.col("rule") == rule)
-            on = [_IDX, "column"] if rule == TYPE_RULE else [_IDX]
+            on = [_IDX, "column"] if rule in COLUMN_RULES else [_IDX]
             hits = hits.join(other.select(on).unique(), on=on, how="anti")
         kept.append(hits)
     return pl.concat(kept)
@@ -201,14 +227,18 @@ def _results(
     return pl.DataFrame([(entity, *r) for r in rows], schema=RESULT_COLUMNS, orient="row")
 
 
-def _quarantine(entity: str, text: pl.DataFrame, hits: pl.DataFrame, t: schema.Table) -> pl.DataFrame:
+def _quarantine(
+    entity: str, text: pl.DataFrame, hits: pl.DataFrame, t: schema.Table, max_chars: int
+) -> pl.DataFrame:
+    """One row per (raw row, rule) broken; ``row_values`` keeps each value's first ``max_chars``
+    characters (the raw table keeps all of it)."""
     per_rule = hits.group_by(_IDX, "rule", maintain_order=True).agg(pl.col("reason").str.join("; "))
     rows = text.filter(pl.col(_IDX).is_in(per_rule.get_column(_IDX).implode())).select(
         _IDX,
         "load_id",
         "source_file",
         "source_row",
-        pl.struct(t.column_names).struct.json_encode().alias("row_values"),
+        pl.struct(pl.col(t.column_names).str.slice(0, max_chars)).struct.json_encode().alias("row_values"),
     )
     return (
         per_rule.join(rows, on=_IDX, how="left")
@@ -311,27 +341,37 @@ def validate_inputs(
         if t.name not in raw:
             continue
         frame = raw[t.name]
+        label = _file_label(frame, t.name)
         text = _prepare(frame, t)
-        typed, failed = cast_frame(text, t.columns)
+        typed, failed = _never_expires(*cast_frame(text, t.columns), t, config)
         cycle = None
         if t.name == schema.LANES.name:
             cycle = pl.lit(zero_lead_cycle_flags(typed))
         checks = entity_checks(t, clean, run_date, config, zero_lead_cycle=cycle)
+        type_hits = _type_hits(text, failed, t)
+        # Junk is refused before GX: the checks polars computes alone (types, references, dates, lengths,
+        # look-alike keys) already reject too many rows, so the full suite (whose complete results hold
+        # every failing row of every expectation) never runs on a million junk lines.
+        screened = _polars_outcomes(typed, checks)
+        quarantine = _quarantine(t.name, text, _check_hits(text, screened, type_hits), t, config.max_text_length)
+        message = _threshold_error(
+            t.name, label, frame.height, quarantine, config.reject_share_limit(t.name), config.failing_rows_shown
+        )
+        if message:
+            quarantines.append(quarantine)
+            results.append(_results(t.name, frame.height, failed, screened, _extra_columns(frame, t)))
+            message += "\n(found by the type and polars-computed checks; the other expectations did not run)"
+            raise ContractError(message, _outcome(clean, quarantines, results, None, validations))
         validation, outcomes = validator.validate(t.name, typed, checks)
-        hits = _check_hits(text, outcomes, _type_hits(text, failed, t))
-        quarantine = _quarantine(t.name, text, hits, t)
+        hits = _check_hits(text, outcomes, type_hits)
+        quarantine = _quarantine(t.name, text, hits, t, config.max_text_length)
         bad = hits.get_column(_IDX).unique().implode()
         clean[t.name] = typed.filter(~text.get_column(_IDX).is_in(bad))
         quarantines.append(quarantine)
         results.append(_results(t.name, frame.height, failed, outcomes, _extra_columns(frame, t)))
         validations[t.name] = validation
         message = _threshold_error(
-            t.name,
-            _file_label(frame, t.name),
-            frame.height,
-            quarantine,
-            config.reject_share_limit(t.name),
-            config.failing_rows_shown,
+            t.name, label, frame.height, quarantine, config.reject_share_limit(t.name), config.failing_rows_shown
         )
         if message:
             raise ContractError(message, _outcome(clean, quarantines, results, None, validations))
