@@ -64,6 +64,9 @@ class ContractConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         max_hours_per_week: Plausible maximum of a resource's hours per week and a calendar week's hours.
         max_weeks: Plausible maximum of lead times, release lags and shelf lives, in weeks.
         max_text_length: Longest text value accepted in any text column (rule ``max_length``).
+        refused_rows_stored: An entity refused for too many rejected rows keeps the quarantine rows of
+            its first this many offending rows only (every row stays in the raw table), so junk input
+            costs bounded memory and warehouse space.
     """
 
     max_reject_share: float = pydantic.Field(0.05, ge=0.0, le=1.0)
@@ -78,6 +81,7 @@ class ContractConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
     max_hours_per_week: float = pydantic.Field(10_000.0, gt=0)
     max_weeks: int = pydantic.Field(520, ge=1)
     max_text_length: int = pydantic.Field(1_000, ge=1)
+    refused_rows_stored: int = pydantic.Field(1_000, ge=1)
 
     @pydantic.field_validator("min_date")
     @classmethod

@@ -56,7 +56,7 @@ NETWORK = "network"
 
 _META = (*schema.RAW_META_COLUMNS, schema.RAW_EXTRA)
 _IDX = "__idx"
-_HIT_SCHEMA = {_IDX: pl.Int64, "rule": pl.String, "column": pl.String, "reason": pl.String}
+_HIT_SCHEMA = {_IDX: pl.Int64, "rule": pl.String, "column": pl.String, "maker": pl.Int64}
 
 
 def _file_label(frame: pl.DataFrame, entity: str) -> str:
@@ -149,19 +149,6 @@ def _shown(columns: tuple[str, ...]) -> pl.Expr:
     return pl.concat_str(parts, separator=", ")
 
 
-def _type_hits(text: pl.DataFrame, failed: pl.DataFrame, t: schema.Table) -> pl.DataFrame:
-    parts = [
-        text.filter(failed.get_column(c)).select(
-            _IDX,
-            pl.lit(TYPE_RULE).alias("rule"),
-            pl.lit(c).alias("column"),
-            pl.concat_str(_shown((c,)), pl.lit(f" is not {type_reason(t.columns[c])}")).alias("reason"),
-        )
-        for c in failed.columns
-    ]
-    return pl.concat([pl.DataFrame(schema=_HIT_SCHEMA), *parts])
-
-
 def _never_expires(
     typed: pl.DataFrame, failed: pl.DataFrame, t: schema.Table, config: ContractConfig
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -188,31 +175,59 @@ def _polars_outcomes(typed: pl.DataFrame, checks: list[Check]) -> list[CheckOutc
     return outcomes
 
 
-def _check_hits(text: pl.DataFrame, outcomes: list[CheckOutcome], type_hits: pl.DataFrame) -> pl.DataFrame:
-    """One row per (row, check) broken, minus hits made redundant by a rule in the check's ``unless``."""
-    raw_hits: list[tuple[Check, pl.DataFrame]] = []
+def _hits(
+    failed: pl.DataFrame, outcomes: list[CheckOutcome], t: schema.Table
+) -> tuple[pl.DataFrame, list[tuple[tuple[str, ...], str]]]:
+    """Every (row, check) broken, without words yet, minus hits made redundant by a rule in the check's
+    ``unless``; and the reason makers (columns shown, words after them) the hits' ``maker`` points to.
+
+    Reasons are built later, only for the hits kept (:func:`_with_reasons`): a million junk lines are
+    counted and refused without a million sentences in memory.
+    """
+    makers: list[tuple[tuple[str, ...], str]] = []
+    parts: list[tuple[tuple[str, ...], pl.DataFrame]] = []
+    for c in failed.columns:
+        makers.append(((c,), f" is not {type_reason(t.columns[c])}"))
+        parts.append(((), failed.get_column(c).arg_true().cast(pl.Int64).alias(_IDX).to_frame()))
     for o in outcomes:
-        rows = text.filter(pl.col(_IDX).is_in(o.rows)) if o.rows else text.clear()
-        raw_hits.append(
-            (
-                o.check,
-                rows.select(
-                    _IDX,
-                    pl.lit(o.check.rule).alias("rule"),
-                    pl.lit(o.check.columns[0]).alias("column"),
-                    pl.concat_str(_shown(o.check.columns), pl.lit(" " + o.check.reason)).alias("reason"),
-                ),
-            )
-        )
-    everything = pl.concat([type_hits, *(h for _, h in raw_hits)])
-    kept = [type_hits]
-    for check, hits in raw_hits:
-        for rule in check.unless:
+        makers.append((o.check.columns, " " + o.check.reason))
+        parts.append((o.check.unless, pl.DataFrame({_IDX: pl.Series(o.rows, dtype=pl.Int64)})))
+    columns = [*failed.columns, *(o.check.columns[0] for o in outcomes)]
+    rules = [TYPE_RULE] * failed.width + [o.check.rule for o in outcomes]
+    framed = [
+        frame.with_columns(pl.lit(rule).alias("rule"), pl.lit(col).alias("column"), pl.lit(m, pl.Int64).alias("maker"))
+        for m, ((_, frame), rule, col) in enumerate(zip(parts, rules, columns, strict=True))
+    ]
+    everything = pl.concat([pl.DataFrame(schema=_HIT_SCHEMA), *framed])
+    kept = []
+    for (unless, _), hits in zip(parts, framed, strict=True):
+        for rule in unless:
             other = everything.filter(pl.col("rule") == rule)
             on = [_IDX, "column"] if rule in COLUMN_RULES else [_IDX]
             hits = hits.join(other.select(on).unique(), on=on, how="anti")
         kept.append(hits)
-    return pl.concat(kept)
+    return pl.concat([pl.DataFrame(schema=_HIT_SCHEMA), *kept]), makers
+
+
+def _with_reasons(
+    text: pl.DataFrame, hits: pl.DataFrame, makers: list[tuple[tuple[str, ...], str]]
+) -> pl.DataFrame:
+    """``hits`` with the reason in words (the values shown as in the file), in maker order per row."""
+    parts = [
+        part.join(text, on=_IDX, how="left").select(
+            _IDX, "rule", "column", "maker",
+            pl.concat_str(_shown(makers[m][0]), pl.lit(makers[m][1])).alias("reason"),
+        )
+        for (m,), part in hits.partition_by("maker", as_dict=True).items()
+    ]
+    empty = pl.DataFrame(schema={**_HIT_SCHEMA, "reason": pl.String})
+    return pl.concat([empty, *parts]).sort(_IDX, "maker")
+
+
+def _first_rows(hits: pl.DataFrame, k: int) -> pl.DataFrame:
+    """The hits of the first ``k`` rows that broke anything."""
+    first = hits.get_column(_IDX).unique().sort().head(k).implode()
+    return hits.filter(pl.col(_IDX).is_in(first))
 
 
 def _results(
@@ -250,24 +265,61 @@ def _quarantine(
 
 
 def _threshold_error(
-    entity: str, label: str, n: int, quarantine: pl.DataFrame, limit: float, shown: int
+    entity: str, label: str, n: int, hits: pl.DataFrame, first: pl.DataFrame, limit: float, shown: int
 ) -> str | None:
-    rejected = (
-        quarantine.select(pl.struct("load_id", "source_row").n_unique()).item() if quarantine.height else 0
-    )
+    """The refusal of an entity with more than ``limit`` of its ``n`` rows broken, or None.
+
+    Args:
+        hits: Every hit (reasons not needed); counts rows and rules.
+        first: The quarantine of the first offending rows (at least ``shown`` rows' worth).
+    """
+    rejected = hits.get_column(_IDX).n_unique() if hits.height else 0
     if n == 0 or rejected / n <= limit:
         return None
-    top = quarantine.group_by("rule").len().sort(["len", "rule"], descending=[True, False]).head(3)
+    per_rule = hits.select(_IDX, "rule").unique()
+    top = per_rule.group_by("rule").len().sort(["len", "rule"], descending=[True, False]).head(3)
     rules = ", ".join(f"{r} ({k} rows)" for r, k in top.iter_rows())
-    first = quarantine.sort("source_row").head(shown)
     lines = "\n".join(
         f"  {PurePath(f).name} row {r}: {why}"
-        for f, r, why in first.select("source_file", "source_row", "reason").iter_rows()
+        for f, r, why in first.sort("source_row").head(shown).select("source_file", "source_row", "reason").iter_rows()
     )
     return (
         f"{label}: {rejected} of {n} {entity} rows rejected ({rejected / n:.1%}), above the allowed "
         f"{limit:.1%} (rule: max_reject_share); top rules: {rules}; first offending rows:\n{lines}"
     )
+
+
+def _judge(
+    t: schema.Table,
+    label: str,
+    text: pl.DataFrame,
+    failed: pl.DataFrame,
+    outcomes: list[CheckOutcome],
+    config: ContractConfig,
+) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
+    """The hits, the quarantine and, above the allowed share, the refusal of one entity.
+
+    A refused entity's quarantine keeps the rows of its first ``config.refused_rows_stored`` offending
+    rows only (each raw row stays in the raw table): junk costs bounded memory and warehouse space.
+    """
+    hits, makers = _hits(failed, outcomes, t)
+
+    def quarantine_of(rows: pl.DataFrame) -> pl.DataFrame:
+        return _quarantine(t.name, text, _with_reasons(text, rows, makers), t, config.max_text_length)
+
+    first = quarantine_of(_first_rows(hits, config.failing_rows_shown))
+    message = _threshold_error(
+        t.name, label, text.height, hits, first, config.reject_share_limit(t.name), config.failing_rows_shown
+    )
+    if message is None:
+        return hits, quarantine_of(hits), None
+    rejected = hits.get_column(_IDX).n_unique()
+    if rejected > config.refused_rows_stored:
+        message += (
+            f"\n(the quarantine keeps the first {config.refused_rows_stored:,} of the {rejected:,} rows rejected; "
+            "every row stays in the raw table)"
+        )
+    return hits, quarantine_of(_first_rows(hits, config.refused_rows_stored)), message
 
 
 def _network(
@@ -348,31 +400,23 @@ def validate_inputs(
         if t.name == schema.LANES.name:
             cycle = pl.lit(zero_lead_cycle_flags(typed))
         checks = entity_checks(t, clean, run_date, config, zero_lead_cycle=cycle)
-        type_hits = _type_hits(text, failed, t)
         # Junk is refused before GX: the checks polars computes alone (types, references, dates, lengths,
         # look-alike keys) already reject too many rows, so the full suite (whose complete results hold
         # every failing row of every expectation) never runs on a million junk lines.
         screened = _polars_outcomes(typed, checks)
-        quarantine = _quarantine(t.name, text, _check_hits(text, screened, type_hits), t, config.max_text_length)
-        message = _threshold_error(
-            t.name, label, frame.height, quarantine, config.reject_share_limit(t.name), config.failing_rows_shown
-        )
+        _, quarantine, message = _judge(t, label, text, failed, screened, config)
         if message:
             quarantines.append(quarantine)
             results.append(_results(t.name, frame.height, failed, screened, _extra_columns(frame, t)))
             message += "\n(found by the type and polars-computed checks; the other expectations did not run)"
             raise ContractError(message, _outcome(clean, quarantines, results, None, validations))
         validation, outcomes = validator.validate(t.name, typed, checks)
-        hits = _check_hits(text, outcomes, type_hits)
-        quarantine = _quarantine(t.name, text, hits, t, config.max_text_length)
+        hits, quarantine, message = _judge(t, label, text, failed, outcomes, config)
         bad = hits.get_column(_IDX).unique().implode()
         clean[t.name] = typed.filter(~text.get_column(_IDX).is_in(bad))
         quarantines.append(quarantine)
         results.append(_results(t.name, frame.height, failed, outcomes, _extra_columns(frame, t)))
         validations[t.name] = validation
-        message = _threshold_error(
-            t.name, label, frame.height, quarantine, config.reject_share_limit(t.name), config.failing_rows_shown
-        )
         if message:
             raise ContractError(message, _outcome(clean, quarantines, results, None, validations))
     net_results, warnings, net_validation = _network(clean, validator)
