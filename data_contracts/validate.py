@@ -20,6 +20,7 @@ Order of work (:func:`validate_inputs`):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from pathlib import PurePath
 from typing import Any
@@ -56,7 +57,7 @@ NETWORK = "network"
 
 _META = (*schema.RAW_META_COLUMNS, schema.RAW_EXTRA)
 _IDX = "__idx"
-_HIT_SCHEMA = {_IDX: pl.Int64, "rule": pl.String, "column": pl.String, "maker": pl.Int64}
+_HIT_SCHEMA = {_IDX: pl.Int64, "maker": pl.Int32}
 
 
 def _file_label(frame: pl.DataFrame, entity: str) -> str:
@@ -175,52 +176,71 @@ def _polars_outcomes(typed: pl.DataFrame, checks: list[Check]) -> list[CheckOutc
     return outcomes
 
 
-def _hits(
-    failed: pl.DataFrame, outcomes: list[CheckOutcome], t: schema.Table
-) -> tuple[pl.DataFrame, list[tuple[tuple[str, ...], str]]]:
-    """Every (row, check) broken, without words yet, minus hits made redundant by a rule in the check's
-    ``unless``; and the reason makers (columns shown, words after them) the hits' ``maker`` points to.
+@dataclass(frozen=True)
+class _Maker:
+    """What one kind of hit is: its rule, the column it names, the columns shown and the words after."""
 
-    Reasons are built later, only for the hits kept (:func:`_with_reasons`): a million junk lines are
-    counted and refused without a million sentences in memory.
+    rule: str
+    column: str
+    shown: tuple[str, ...]
+    words: str
+
+
+def _hits(failed: pl.DataFrame, outcomes: list[CheckOutcome], t: schema.Table) -> tuple[pl.DataFrame, list[_Maker]]:
+    """Every (row, check) broken, as ``(_IDX, maker)`` pairs, minus hits made redundant by a rule in the
+    check's ``unless``; and the makers the hits point to.
+
+    Hits hold two integers each; rules and reasons in words are attached later and only to the hits kept
+    (:func:`_with_reasons`): a million junk lines are counted and refused without a million sentences.
     """
-    makers: list[tuple[tuple[str, ...], str]] = []
+    makers: list[_Maker] = []
     parts: list[tuple[tuple[str, ...], pl.DataFrame]] = []
     for c in failed.columns:
-        makers.append(((c,), f" is not {type_reason(t.columns[c])}"))
+        makers.append(_Maker(TYPE_RULE, c, (c,), f" is not {type_reason(t.columns[c])}"))
         parts.append(((), failed.get_column(c).arg_true().cast(pl.Int64).alias(_IDX).to_frame()))
     for o in outcomes:
-        makers.append((o.check.columns, " " + o.check.reason))
+        makers.append(_Maker(o.check.rule, o.check.columns[0], o.check.columns, " " + o.check.reason))
         parts.append((o.check.unless, pl.DataFrame({_IDX: pl.Series(o.rows, dtype=pl.Int64)})))
-    columns = [*failed.columns, *(o.check.columns[0] for o in outcomes)]
-    rules = [TYPE_RULE] * failed.width + [o.check.rule for o in outcomes]
-    framed = [
-        frame.with_columns(pl.lit(rule).alias("rule"), pl.lit(col).alias("column"), pl.lit(m, pl.Int64).alias("maker"))
-        for m, ((_, frame), rule, col) in enumerate(zip(parts, rules, columns, strict=True))
-    ]
-    everything = pl.concat([pl.DataFrame(schema=_HIT_SCHEMA), *framed])
     kept = []
-    for (unless, _), hits in zip(parts, framed, strict=True):
+    for m, (unless, rows) in enumerate(parts):
         for rule in unless:
-            other = everything.filter(pl.col("rule") == rule)
-            on = [_IDX, "column"] if rule in COLUMN_RULES else [_IDX]
-            hits = hits.join(other.select(on).unique(), on=on, how="anti")
-        kept.append(hits)
+            others = [
+                frame
+                for k, (_, frame) in enumerate(parts)
+                if makers[k].rule == rule and (rule not in COLUMN_RULES or makers[k].column == makers[m].column)
+            ]
+            if others:
+                rows = rows.join(pl.concat(others).unique(), on=_IDX, how="anti")
+        kept.append(rows.with_columns(pl.lit(m, pl.Int32).alias("maker")))
     return pl.concat([pl.DataFrame(schema=_HIT_SCHEMA), *kept]), makers
 
 
-def _with_reasons(
-    text: pl.DataFrame, hits: pl.DataFrame, makers: list[tuple[tuple[str, ...], str]]
-) -> pl.DataFrame:
-    """``hits`` with the reason in words (the values shown as in the file), in maker order per row."""
+def _rule_rows(hits: pl.DataFrame, makers: list[_Maker]) -> pl.DataFrame:
+    """Rows broken per rule (``rule``, ``len``), counting a row once per rule."""
+    rules = sorted({m.rule for m in makers})
+    rule_of = pl.Series([rules.index(m.rule) for m in makers], dtype=pl.Int32)
+    counted = (
+        hits.select(_IDX, pl.col("maker").replace_strict(pl.int_range(len(makers), eager=True), rule_of).alias("r"))
+        .unique()
+        .group_by("r")
+        .len()
+    )
+    return counted.select(pl.col("r").replace_strict(pl.int_range(len(rules), eager=True), pl.Series(rules)).alias("rule"), "len")
+
+
+def _with_reasons(text: pl.DataFrame, hits: pl.DataFrame, makers: list[_Maker]) -> pl.DataFrame:
+    """``hits`` with rule, column and the reason in words (values shown as in the file), in maker order."""
     parts = [
         part.join(text, on=_IDX, how="left").select(
-            _IDX, "rule", "column", "maker",
-            pl.concat_str(_shown(makers[m][0]), pl.lit(makers[m][1])).alias("reason"),
+            _IDX,
+            "maker",
+            pl.lit(makers[m].rule).alias("rule"),
+            pl.lit(makers[m].column).alias("column"),
+            pl.concat_str(_shown(makers[m].shown), pl.lit(makers[m].words)).alias("reason"),
         )
         for (m,), part in hits.partition_by("maker", as_dict=True).items()
     ]
-    empty = pl.DataFrame(schema={**_HIT_SCHEMA, "reason": pl.String})
+    empty = pl.DataFrame(schema={**_HIT_SCHEMA, "rule": pl.String, "column": pl.String, "reason": pl.String})
     return pl.concat([empty, *parts]).sort(_IDX, "maker")
 
 
@@ -265,19 +285,26 @@ def _quarantine(
 
 
 def _threshold_error(
-    entity: str, label: str, n: int, hits: pl.DataFrame, first: pl.DataFrame, limit: float, shown: int
+    entity: str,
+    label: str,
+    n: int,
+    hits: pl.DataFrame,
+    makers: list[_Maker],
+    first: pl.DataFrame,
+    limit: float,
+    shown: int,
 ) -> str | None:
     """The refusal of an entity with more than ``limit`` of its ``n`` rows broken, or None.
 
     Args:
-        hits: Every hit (reasons not needed); counts rows and rules.
+        hits: Every hit (see :func:`_hits`); counts rows and rules.
+        makers: What the hits' ``maker`` points to.
         first: The quarantine of the first offending rows (at least ``shown`` rows' worth).
     """
     rejected = hits.get_column(_IDX).n_unique() if hits.height else 0
     if n == 0 or rejected / n <= limit:
         return None
-    per_rule = hits.select(_IDX, "rule").unique()
-    top = per_rule.group_by("rule").len().sort(["len", "rule"], descending=[True, False]).head(3)
+    top = _rule_rows(hits, makers).sort(["len", "rule"], descending=[True, False]).head(3)
     rules = ", ".join(f"{r} ({k} rows)" for r, k in top.iter_rows())
     lines = "\n".join(
         f"  {PurePath(f).name} row {r}: {why}"
@@ -309,7 +336,7 @@ def _judge(
 
     first = quarantine_of(_first_rows(hits, config.failing_rows_shown))
     message = _threshold_error(
-        t.name, label, text.height, hits, first, config.reject_share_limit(t.name), config.failing_rows_shown
+        t.name, label, text.height, hits, makers, first, config.reject_share_limit(t.name), config.failing_rows_shown
     )
     if message is None:
         return hits, quarantine_of(hits), None
