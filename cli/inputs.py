@@ -65,8 +65,10 @@ def _report(outcome: ContractOutcome, rows: int, all_expectations: bool) -> str:
 
 
 def _sources_line(sources: list[SourceFile], run_date: date) -> str:
+    from data_contracts.safe_text import printable
+
     files = ", ".join(f"{Path(s.path).name} ({s.row_count} rows)" for s in sources)
-    return f"Read {len(sources)} entities: {files}; run date {run_date}."
+    return printable(f"Read {len(sources)} entities: {files}; run date {run_date}.")
 
 
 def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:

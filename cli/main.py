@@ -46,8 +46,11 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
         except typer.Exit:
             raise
         except Exception as exc:  # noqa: BLE001 — the CLI boundary
+            from data_contracts.safe_text import printable  # data in messages: no terminal escape codes
+
             user = isinstance(exc, _user_errors())
             text = " ".join(str(exc).split()) if user else f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            text = printable(text, keep_newlines=False)
             typer.secho(("error: " if user else "failed: ") + text, fg="red", err=True)
             raise typer.Exit(2 if user else 1) from None
 

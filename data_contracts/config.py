@@ -20,7 +20,14 @@ __all__ = [
     "QUARANTINE_COLUMNS",
     "RESULT_COLUMNS",
     "WARNING_SCHEMA",
+    "SUPPORTED_MIN_DATE",
+    "SUPPORTED_MAX_DATE",
 ]
+
+#: Dates the contracts can check at all: Great Expectations compares pandas ``datetime64[ns]`` values,
+#: which span 1677-09-21 … 2262-04-11; whole years inside that. A date outside them breaks ``date_range``.
+SUPPORTED_MIN_DATE = date(1678, 1, 1)
+SUPPORTED_MAX_DATE = date(2261, 12, 31)
 
 #: Quarantine frame columns: ``schema.QUARANTINE`` without ``run_id`` (the warehouse adds it).
 QUARANTINE_COLUMNS: dict[str, pl.DataType] = {
@@ -50,6 +57,17 @@ class ContractConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         max_years_ahead: Latest plausible date = run date + this many years (requested weeks, receipts,
             calendar, expiry dates).
         failing_rows_shown: How many offending rows a threshold error or report lists.
+        never_expires: The date an ERP writes for "never expires" (``9999-12-31``); in a column where
+            null means no expiry (``schema.NO_EXPIRY_COLUMNS``) it is read as null. None: no sentinel.
+        max_cost: Plausible maximum of every cost and penalty column (currency per unit, or per unit
+            and week); a larger value is quarantined (rule ``max_value``).
+        max_hours_per_unit: Plausible maximum of a routing's hours per unit.
+        max_hours_per_week: Plausible maximum of a resource's hours per week and a calendar week's hours.
+        max_weeks: Plausible maximum of lead times, release lags and shelf lives, in weeks.
+        max_text_length: Longest text value accepted in any text column (rule ``max_length``).
+        refused_rows_stored: An entity refused for too many rejected rows keeps the quarantine rows of
+            its first this many offending rows only (every row stays in the raw table), so junk input
+            costs bounded memory and warehouse space.
     """
 
     max_reject_share: float = pydantic.Field(0.05, ge=0.0, le=1.0)
@@ -58,6 +76,20 @@ class ContractConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
     min_date: date = date(2000, 1, 1)
     max_years_ahead: int = pydantic.Field(10, ge=0)
     failing_rows_shown: int = pydantic.Field(5, ge=1)
+    never_expires: date | None = date(9999, 12, 31)
+    max_cost: float = pydantic.Field(1e9, gt=0)
+    max_hours_per_unit: float = pydantic.Field(10_000.0, gt=0)
+    max_hours_per_week: float = pydantic.Field(10_000.0, gt=0)
+    max_weeks: int = pydantic.Field(520, ge=1)
+    max_text_length: int = pydantic.Field(1_000, ge=1)
+    refused_rows_stored: int = pydantic.Field(1_000, ge=1)
+
+    @pydantic.field_validator("min_date")
+    @classmethod
+    def _supported_min_date(cls, v: date) -> date:
+        if v < SUPPORTED_MIN_DATE:
+            raise ValueError(f"min_date must be on or after {SUPPORTED_MIN_DATE} (the supported date range)")
+        return v
 
     @pydantic.field_validator("max_reject_share_by_entity")
     @classmethod

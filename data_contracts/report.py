@@ -23,6 +23,7 @@ from great_expectations.data_context.types.resource_identifiers import (
 )
 
 from data_contracts.config import ContractOutcome
+from data_contracts.safe_text import printable
 
 __all__ = ["validation_report", "write_data_docs", "DOCS_SITE"]
 
@@ -113,7 +114,8 @@ def validation_report(outcome: ContractOutcome, rows_shown: int = 10, all_expect
     if warn.height:
         lines += ["", "Warnings:"]
         lines += [f"  {e} [{rule}] {key}: {why}" for e, rule, key, why in warn.iter_rows()]
-    return "\n".join(lines)
+    # Data (ids, file names, reasons quoting values) is printed as text: no terminal escape codes.
+    return printable("\n".join(lines))
 
 
 def write_data_docs(

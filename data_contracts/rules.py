@@ -9,21 +9,26 @@ frames of the entities validated before it (so a product rejected in ``products`
 Rules (the ``rule`` column of the quarantine): ``type``, ``not_null``, ``unique``, ``non_negative``,
 ``positive``, ``range``, ``max_quantity``, ``allowed_values``, ``known_product``, ``known_site``,
 ``known_resource``, ``resource_at_plant``, ``date_range``, ``week_is_monday``, ``not_expired``,
-``date_order``, ``lane_self_loop``, ``zero_lead_cycle``.
+``date_order``, ``lane_self_loop``, ``zero_lead_cycle``, ``max_value`` (plausible maxima of costs,
+hours and weeks), ``max_length`` (text), ``unique_ignoring_case`` (ids equal but for letter case or
+whitespace, e.g. ``MAB-01`` and ``mab-01``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date
 
 import great_expectations as gx
 import polars as pl
 
 from data_contracts import schema
-from data_contracts.config import ContractConfig
+from data_contracts.config import SUPPORTED_MAX_DATE, SUPPORTED_MIN_DATE, ContractConfig
 
-__all__ = ["Check", "entity_checks", "ALLOWED_VALUES", "REFERENCES", "QUANTITY_COLUMNS"]
+#: Rules whose ``unless`` applies per column, not per row.
+COLUMN_RULES = ("type", "date_range")
+
+__all__ = ["COLUMN_RULES", "Check", "entity_checks", "ALLOWED_VALUES", "REFERENCES", "QUANTITY_COLUMNS", "MAXIMA", "lookalike_key"]
 
 E = gx.expectations
 
@@ -67,6 +72,23 @@ _NON_NEGATIVE: dict[str, tuple[str, ...]] = {
     schema.CALENDAR.name: ("hours_available",),
 }
 
+#: (entity, column) → (``ContractConfig`` field holding the column's plausible maximum, unit in messages).
+#: Quantities have their own bound (``QUANTITY_COLUMNS``); ratios theirs (``_RANGES``).
+MAXIMA: dict[tuple[str, str], tuple[str, str]] = {
+    (schema.PRODUCTS.name, "unit_cost"): ("max_cost", "per unit"),
+    (schema.PRODUCTS.name, "holding_cost_per_week"): ("max_cost", "per unit and week"),
+    (schema.PRODUCTS.name, "backlog_penalty"): ("max_cost", "per unit and week"),
+    (schema.PRODUCTS.name, "shelf_life_weeks"): ("max_weeks", "weeks"),
+    (schema.RESOURCES.name, "hours_per_week"): ("max_hours_per_week", "hours"),
+    (schema.ROUTINGS.name, "hours_per_unit"): ("max_hours_per_unit", "hours"),
+    (schema.ROUTINGS.name, "cost_per_unit"): ("max_cost", "per unit"),
+    (schema.ROUTINGS.name, "release_weeks"): ("max_weeks", "weeks"),
+    (schema.ROUTINGS.name, "batch_size"): ("max_quantity", "units"),
+    (schema.LANES.name, "lead_time_weeks"): ("max_weeks", "weeks"),
+    (schema.LANES.name, "cost_per_unit"): ("max_cost", "per unit"),
+    (schema.CALENDAR.name, "hours_available"): ("max_hours_per_week", "hours"),
+}
+
 #: Columns that must be > 0 (null allowed where the schema says so).
 _POSITIVE: dict[str, tuple[str, ...]] = {
     schema.PRODUCTS.name: ("shelf_life_weeks",),
@@ -105,8 +127,9 @@ class Check:
         expectation: The GX expectation (on the typed frame plus ``derive`` columns).
         reason: Words after the shown values, e.g. ``"is negative"``.
         derive: Helper columns (name → polars expression on the typed frame) the expectation reads.
-        unless: Rules which, broken by the same row (for ``type``: in the same column), make this hit
-            redundant, so it is not reported twice (a garbled number is a ``type`` break, not also a null).
+        unless: Rules which, broken by the same row (for ``type`` and ``date_range``: in the same column),
+            make this hit redundant, so it is not reported twice (a garbled number is a ``type`` break, not
+            also a null; a date GX cannot hold is a ``date_range`` break, not also a null).
     """
 
     rule: str
@@ -120,11 +143,6 @@ class Check:
     def name(self) -> str:
         """Expectation name in the results: ``rule(col, ...)``."""
         return f"{self.rule}({', '.join(self.columns)})"
-
-
-def _dt(d: date) -> datetime:
-    # GX compares pandas datetime64 columns with datetimes, not dates.
-    return datetime.combine(d, time())
 
 
 def _max_date(run_date: date, config: ContractConfig) -> date:
@@ -155,9 +173,24 @@ def flag(
 
 
 
-def _basic_checks(t: schema.Table) -> list[Check]:
+def lookalike_key(t: schema.Table) -> list[pl.Expr]:
+    """``t``'s key with text columns folded: lower case, every whitespace character removed."""
+    return [
+        pl.col(c).str.to_lowercase().str.replace_all(r"\s", "").alias(c) if t.columns[c] == pl.String else pl.col(c)
+        for c in t.key
+    ]
+
+
+def _number(x: float) -> str:
+    """A bound as people read it: ``1,000,000,000``, ``0.5``."""
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,g}"
+
+
+def _basic_checks(t: schema.Table, config: ContractConfig) -> list[Check]:
     checks = [
-        Check("not_null", (c,), E.ExpectColumnValuesToNotBeNull(column=c), "is empty", unless=("type",))
+        Check(
+            "not_null", (c,), E.ExpectColumnValuesToNotBeNull(column=c), "is empty", unless=("type", "date_range")
+        )
         for c in t.columns
         if c not in t.nullable
     ]
@@ -166,6 +199,29 @@ def _basic_checks(t: schema.Table) -> list[Check]:
     else:
         exp = E.ExpectCompoundColumnsToBeUnique(column_list=list(t.key), ignore_row_if="any_value_is_missing")
     checks.append(Check("unique", t.key, exp, "is not unique: every row with this key is rejected"))
+    if any(t.columns[c] == pl.String for c in t.key):
+        # Quarantined, like exact duplicates: which spelling is right is for an operator to decide.
+        checks.append(
+            flag(
+                "lookalike_key",
+                "unique_ignoring_case",
+                t.key,
+                pl.struct(lookalike_key(t)).is_duplicated() & pl.all_horizontal(pl.col(c).is_not_null() for c in t.key),
+                "differs from another row's key only in letter case or whitespace: every such row is rejected",
+                unless=("unique",),
+            )
+        )
+    checks += [
+        flag(
+            f"too_long_{c}",
+            "max_length",
+            (c,),
+            pl.col(c).str.len_chars() > config.max_text_length,
+            f"is longer than the {config.max_text_length:,} characters allowed (setting max_text_length)",
+        )
+        for c, dtype in t.columns.items()
+        if dtype == pl.String
+    ]
     return checks
 
 
@@ -185,6 +241,17 @@ def _bound_checks(t: schema.Table, config: ContractConfig) -> list[Check]:
                 f"exceeds the sanity bound of {config.max_quantity:,.0f} units",
             )
         )
+    for (ent, c), (setting, unit) in MAXIMA.items():
+        if ent == e:
+            bound = getattr(config, setting)
+            checks.append(
+                Check(
+                    "max_value",
+                    (c,),
+                    E.ExpectColumnValuesToBeBetween(column=c, max_value=bound),
+                    f"exceeds the plausible maximum of {_number(bound)} {unit} (setting {setting})",
+                )
+            )
     for c in _POSITIVE.get(e, ()):
         checks.append(
             Check(
@@ -264,20 +331,16 @@ def _date_checks(t: schema.Table, run_date: date, config: ContractConfig) -> lis
         if dtype != pl.Date:
             continue
         past = c in _PAST_DATES.get(e, ())
-        hi = run_date if past else latest
+        hi = min(run_date if past else latest, SUPPORTED_MAX_DATE)
+        lo = max(config.min_date, SUPPORTED_MIN_DATE)
         words = (
-            f"is before {config.min_date} or after the run date {run_date}"
+            f"is before {lo} or after the run date {run_date}"
             if past
-            else f"is outside the plausible range {config.min_date} … {hi}"
+            else f"is outside the plausible range {lo} … {hi}"
         )
-        checks.append(
-            Check(
-                "date_range",
-                (c,),
-                E.ExpectColumnValuesToBeBetween(column=c, min_value=_dt(config.min_date), max_value=_dt(hi)),
-                words,
-            )
-        )
+        # Computed in polars on the date itself: a date outside what pandas can hold (9999-12-31,
+        # 0001-01-01) must be judged here, before the frame reaches GX (see gx_runner._to_pandas).
+        checks.append(flag(f"date_range_{c}", "date_range", (c,), ~pl.col(c).is_between(lo, hi), words))
     for c in _WEEK_COLUMNS.get(e, ()):
         checks.append(
             flag(
@@ -363,7 +426,7 @@ def entity_checks(
         The checks, in a stable order.
     """
     return [
-        *_basic_checks(t),
+        *_basic_checks(t, config),
         *_bound_checks(t, config),
         *_reference_checks(t, refs),
         *_date_checks(t, run_date, config),

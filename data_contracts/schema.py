@@ -19,6 +19,7 @@ __all__ = [
     "ALLOWED_VALUES",
     "INPUT_ENTITIES",
     "OPTIONAL_ENTITIES",
+    "NO_EXPIRY_COLUMNS",
     "TABLES",
     "QUANTILES",
     "RAW_META_COLUMNS",
@@ -273,6 +274,10 @@ ALLOWED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
     (INVENTORY.name, "status"): ("released", "quarantine"),
     (RECEIPTS.name, "kind"): ("production", "transfer"),
 }
+
+#: Date columns where null means "never expires": an ERP's sentinel date there (``ContractConfig.never_expires``,
+#: ``9999-12-31`` by default) is read as null instead of being rejected as out of range.
+NO_EXPIRY_COLUMNS: tuple[tuple[str, str], ...] = ((INVENTORY.name, "expiry_date"),)
 
 # --------------------------------------------------------------------------------------------------
 # Warehouse bookkeeping

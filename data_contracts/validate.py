@@ -20,6 +20,7 @@ Order of work (:func:`validate_inputs`):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from pathlib import PurePath
 from typing import Any
@@ -37,8 +38,9 @@ from data_contracts.config import (
     ContractOutcome,
 )
 from data_contracts.gx_runner import CheckOutcome, GxValidator
+from data_contracts.safe_text import shown_expr
 from data_contracts.network import demand_reachability, zero_lead_cycle_flags
-from data_contracts.rules import Check, E, entity_checks
+from data_contracts.rules import COLUMN_RULES, Check, E, entity_checks
 
 __all__ = ["validate_inputs", "MASTER_ENTITIES", "NETWORK"]
 
@@ -55,7 +57,7 @@ NETWORK = "network"
 
 _META = (*schema.RAW_META_COLUMNS, schema.RAW_EXTRA)
 _IDX = "__idx"
-_HIT_SCHEMA = {_IDX: pl.Int64, "rule": pl.String, "column": pl.String, "reason": pl.String}
+_HIT_SCHEMA = {_IDX: pl.Int64, "maker": pl.Int32}
 
 
 def _file_label(frame: pl.DataFrame, entity: str) -> str:
@@ -136,57 +138,116 @@ def _prepare(frame: pl.DataFrame, t: schema.Table) -> pl.DataFrame:
 
 
 def _shown(columns: tuple[str, ...]) -> pl.Expr:
-    """'col 'value'' for each column, as one string (raw values, as in the file)."""
+    """'col 'value'' for each column, as one string (raw values as in the file, made printable and cut
+    when long: a message never carries a terminal escape code or two million characters)."""
     parts = [
         pl.concat_str(
             pl.lit(f"{c} "),
-            pl.when(pl.col(c).is_null())
-            .then(pl.lit("(empty)"))
-            .otherwise(pl.concat_str(pl.lit("'"), pl.col(c), pl.lit("'"))),
+            pl.when(pl.col(c).is_null()).then(pl.lit("(empty)")).otherwise(shown_expr(pl.col(c))),
         )
         for c in columns
     ]
     return pl.concat_str(parts, separator=", ")
 
 
-def _type_hits(text: pl.DataFrame, failed: pl.DataFrame, t: schema.Table) -> pl.DataFrame:
-    parts = [
-        text.filter(failed.get_column(c)).select(
-            _IDX,
-            pl.lit(TYPE_RULE).alias("rule"),
-            pl.lit(c).alias("column"),
-            pl.concat_str(_shown((c,)), pl.lit(f" is not {type_reason(t.columns[c])}")).alias("reason"),
-        )
-        for c in failed.columns
-    ]
-    return pl.concat([pl.DataFrame(schema=_HIT_SCHEMA), *parts])
+def _never_expires(
+    typed: pl.DataFrame, failed: pl.DataFrame, t: schema.Table, config: ContractConfig
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The "never expires" sentinel date read as null (no expiry) where null means that."""
+    columns = [c for e, c in schema.NO_EXPIRY_COLUMNS if e == t.name]
+    if config.never_expires is None or not columns:
+        return typed, failed
+    return (
+        typed.with_columns(
+            pl.when(pl.col(c) == config.never_expires).then(None).otherwise(pl.col(c)).alias(c) for c in columns
+        ),
+        failed,
+    )
 
 
-def _check_hits(text: pl.DataFrame, outcomes: list[CheckOutcome], type_hits: pl.DataFrame) -> pl.DataFrame:
-    """One row per (row, check) broken, minus hits made redundant by a rule in the check's ``unless``."""
-    raw_hits: list[tuple[Check, pl.DataFrame]] = []
+def _polars_outcomes(typed: pl.DataFrame, checks: list[Check]) -> list[CheckOutcome]:
+    """The outcomes of the checks whose verdict polars computes (a helper column), without GX."""
+    flagged = [c for c in checks if c.derive]
+    derived = typed.select(v.alias(k) for c in flagged for k, v in c.derive.items())
+    outcomes = []
+    for check in flagged:
+        rows = pl.concat([derived.get_column(k).arg_true() for k in check.derive]).unique().sort().to_list()
+        outcomes.append(CheckOutcome(check, not rows, typed.height, len(rows), rows))
+    return outcomes
+
+
+@dataclass(frozen=True)
+class _Maker:
+    """What one kind of hit is: its rule, the column it names, the columns shown and the words after."""
+
+    rule: str
+    column: str
+    shown: tuple[str, ...]
+    words: str
+
+
+def _hits(failed: pl.DataFrame, outcomes: list[CheckOutcome], t: schema.Table) -> tuple[pl.DataFrame, list[_Maker]]:
+    """Every (row, check) broken, as ``(_IDX, maker)`` pairs, minus hits made redundant by a rule in the
+    check's ``unless``; and the makers the hits point to.
+
+    Hits hold two integers each; rules and reasons in words are attached later and only to the hits kept
+    (:func:`_with_reasons`): a million junk lines are counted and refused without a million sentences.
+    """
+    makers: list[_Maker] = []
+    parts: list[tuple[tuple[str, ...], pl.DataFrame]] = []
+    for c in failed.columns:
+        makers.append(_Maker(TYPE_RULE, c, (c,), f" is not {type_reason(t.columns[c])}"))
+        parts.append(((), failed.get_column(c).arg_true().cast(pl.Int64).alias(_IDX).to_frame()))
     for o in outcomes:
-        rows = text.filter(pl.col(_IDX).is_in(o.rows)) if o.rows else text.clear()
-        raw_hits.append(
-            (
-                o.check,
-                rows.select(
-                    _IDX,
-                    pl.lit(o.check.rule).alias("rule"),
-                    pl.lit(o.check.columns[0]).alias("column"),
-                    pl.concat_str(_shown(o.check.columns), pl.lit(" " + o.check.reason)).alias("reason"),
-                ),
-            )
+        makers.append(_Maker(o.check.rule, o.check.columns[0], o.check.columns, " " + o.check.reason))
+        parts.append((o.check.unless, pl.DataFrame({_IDX: pl.Series(o.rows, dtype=pl.Int64)})))
+    kept = []
+    for m, (unless, rows) in enumerate(parts):
+        for rule in unless:
+            others = [
+                frame
+                for k, (_, frame) in enumerate(parts)
+                if makers[k].rule == rule and (rule not in COLUMN_RULES or makers[k].column == makers[m].column)
+            ]
+            if others:
+                rows = rows.join(pl.concat(others).unique(), on=_IDX, how="anti")
+        kept.append(rows.with_columns(pl.lit(m, pl.Int32).alias("maker")))
+    return pl.concat([pl.DataFrame(schema=_HIT_SCHEMA), *kept]), makers
+
+
+def _rule_rows(hits: pl.DataFrame, makers: list[_Maker]) -> pl.DataFrame:
+    """Rows broken per rule (``rule``, ``len``), counting a row once per rule."""
+    rules = sorted({m.rule for m in makers})
+    rule_of = pl.Series([rules.index(m.rule) for m in makers], dtype=pl.Int32)
+    counted = (
+        hits.select(_IDX, pl.col("maker").replace_strict(pl.int_range(len(makers), eager=True), rule_of).alias("r"))
+        .unique()
+        .group_by("r")
+        .len()
+    )
+    return counted.select(pl.col("r").replace_strict(pl.int_range(len(rules), eager=True), pl.Series(rules)).alias("rule"), "len")
+
+
+def _with_reasons(text: pl.DataFrame, hits: pl.DataFrame, makers: list[_Maker]) -> pl.DataFrame:
+    """``hits`` with rule, column and the reason in words (values shown as in the file), in maker order."""
+    parts = [
+        part.join(text, on=_IDX, how="left").select(
+            _IDX,
+            "maker",
+            pl.lit(makers[m].rule).alias("rule"),
+            pl.lit(makers[m].column).alias("column"),
+            pl.concat_str(_shown(makers[m].shown), pl.lit(makers[m].words)).alias("reason"),
         )
-    everything = pl.concat([type_hits, *(h for _, h in raw_hits)])
-    kept = [type_hits]
-    for check, hits in raw_hits:
-        for rule in check.unless:
-            other = everything.filter(pl.col("rule") == rule)
-            on = [_IDX, "column"] if rule == TYPE_RULE else [_IDX]
-            hits = hits.join(other.select(on).unique(), on=on, how="anti")
-        kept.append(hits)
-    return pl.concat(kept)
+        for (m,), part in hits.partition_by("maker", as_dict=True).items()
+    ]
+    empty = pl.DataFrame(schema={**_HIT_SCHEMA, "rule": pl.String, "column": pl.String, "reason": pl.String})
+    return pl.concat([empty, *parts]).sort(_IDX, "maker")
+
+
+def _first_rows(hits: pl.DataFrame, k: int) -> pl.DataFrame:
+    """The hits of the first ``k`` rows that broke anything."""
+    first = hits.get_column(_IDX).unique().sort().head(k).implode()
+    return hits.filter(pl.col(_IDX).is_in(first))
 
 
 def _results(
@@ -201,14 +262,18 @@ def _results(
     return pl.DataFrame([(entity, *r) for r in rows], schema=RESULT_COLUMNS, orient="row")
 
 
-def _quarantine(entity: str, text: pl.DataFrame, hits: pl.DataFrame, t: schema.Table) -> pl.DataFrame:
+def _quarantine(
+    entity: str, text: pl.DataFrame, hits: pl.DataFrame, t: schema.Table, max_chars: int
+) -> pl.DataFrame:
+    """One row per (raw row, rule) broken; ``row_values`` keeps each value's first ``max_chars``
+    characters (the raw table keeps all of it)."""
     per_rule = hits.group_by(_IDX, "rule", maintain_order=True).agg(pl.col("reason").str.join("; "))
     rows = text.filter(pl.col(_IDX).is_in(per_rule.get_column(_IDX).implode())).select(
         _IDX,
         "load_id",
         "source_file",
         "source_row",
-        pl.struct(t.column_names).struct.json_encode().alias("row_values"),
+        pl.struct(pl.col(t.column_names).str.slice(0, max_chars)).struct.json_encode().alias("row_values"),
     )
     return (
         per_rule.join(rows, on=_IDX, how="left")
@@ -220,24 +285,68 @@ def _quarantine(entity: str, text: pl.DataFrame, hits: pl.DataFrame, t: schema.T
 
 
 def _threshold_error(
-    entity: str, label: str, n: int, quarantine: pl.DataFrame, limit: float, shown: int
+    entity: str,
+    label: str,
+    n: int,
+    hits: pl.DataFrame,
+    makers: list[_Maker],
+    first: pl.DataFrame,
+    limit: float,
+    shown: int,
 ) -> str | None:
-    rejected = (
-        quarantine.select(pl.struct("load_id", "source_row").n_unique()).item() if quarantine.height else 0
-    )
+    """The refusal of an entity with more than ``limit`` of its ``n`` rows broken, or None.
+
+    Args:
+        hits: Every hit (see :func:`_hits`); counts rows and rules.
+        makers: What the hits' ``maker`` points to.
+        first: The quarantine of the first offending rows (at least ``shown`` rows' worth).
+    """
+    rejected = hits.get_column(_IDX).n_unique() if hits.height else 0
     if n == 0 or rejected / n <= limit:
         return None
-    top = quarantine.group_by("rule").len().sort(["len", "rule"], descending=[True, False]).head(3)
+    top = _rule_rows(hits, makers).sort(["len", "rule"], descending=[True, False]).head(3)
     rules = ", ".join(f"{r} ({k} rows)" for r, k in top.iter_rows())
-    first = quarantine.sort("source_row").head(shown)
     lines = "\n".join(
         f"  {PurePath(f).name} row {r}: {why}"
-        for f, r, why in first.select("source_file", "source_row", "reason").iter_rows()
+        for f, r, why in first.sort("source_row").head(shown).select("source_file", "source_row", "reason").iter_rows()
     )
     return (
         f"{label}: {rejected} of {n} {entity} rows rejected ({rejected / n:.1%}), above the allowed "
         f"{limit:.1%} (rule: max_reject_share); top rules: {rules}; first offending rows:\n{lines}"
     )
+
+
+def _judge(
+    t: schema.Table,
+    label: str,
+    text: pl.DataFrame,
+    failed: pl.DataFrame,
+    outcomes: list[CheckOutcome],
+    config: ContractConfig,
+) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
+    """The hits, the quarantine and, above the allowed share, the refusal of one entity.
+
+    A refused entity's quarantine keeps the rows of its first ``config.refused_rows_stored`` offending
+    rows only (each raw row stays in the raw table): junk costs bounded memory and warehouse space.
+    """
+    hits, makers = _hits(failed, outcomes, t)
+
+    def quarantine_of(rows: pl.DataFrame) -> pl.DataFrame:
+        return _quarantine(t.name, text, _with_reasons(text, rows, makers), t, config.max_text_length)
+
+    first = quarantine_of(_first_rows(hits, config.failing_rows_shown))
+    message = _threshold_error(
+        t.name, label, text.height, hits, makers, first, config.reject_share_limit(t.name), config.failing_rows_shown
+    )
+    if message is None:
+        return hits, quarantine_of(hits), None
+    rejected = hits.get_column(_IDX).n_unique()
+    if rejected > config.refused_rows_stored:
+        message += (
+            f"\n(the quarantine keeps the first {config.refused_rows_stored:,} of the {rejected:,} rows rejected; "
+            "every row stays in the raw table)"
+        )
+    return hits, quarantine_of(_first_rows(hits, config.refused_rows_stored)), message
 
 
 def _network(
@@ -311,28 +420,30 @@ def validate_inputs(
         if t.name not in raw:
             continue
         frame = raw[t.name]
+        label = _file_label(frame, t.name)
         text = _prepare(frame, t)
-        typed, failed = cast_frame(text, t.columns)
+        typed, failed = _never_expires(*cast_frame(text, t.columns), t, config)
         cycle = None
         if t.name == schema.LANES.name:
             cycle = pl.lit(zero_lead_cycle_flags(typed))
         checks = entity_checks(t, clean, run_date, config, zero_lead_cycle=cycle)
+        # Junk is refused before GX: the checks polars computes alone (types, references, dates, lengths,
+        # look-alike keys) already reject too many rows, so the full suite (whose complete results hold
+        # every failing row of every expectation) never runs on a million junk lines.
+        screened = _polars_outcomes(typed, checks)
+        _, quarantine, message = _judge(t, label, text, failed, screened, config)
+        if message:
+            quarantines.append(quarantine)
+            results.append(_results(t.name, frame.height, failed, screened, _extra_columns(frame, t)))
+            message += "\n(found by the type and polars-computed checks; the other expectations did not run)"
+            raise ContractError(message, _outcome(clean, quarantines, results, None, validations))
         validation, outcomes = validator.validate(t.name, typed, checks)
-        hits = _check_hits(text, outcomes, _type_hits(text, failed, t))
-        quarantine = _quarantine(t.name, text, hits, t)
+        hits, quarantine, message = _judge(t, label, text, failed, outcomes, config)
         bad = hits.get_column(_IDX).unique().implode()
         clean[t.name] = typed.filter(~text.get_column(_IDX).is_in(bad))
         quarantines.append(quarantine)
         results.append(_results(t.name, frame.height, failed, outcomes, _extra_columns(frame, t)))
         validations[t.name] = validation
-        message = _threshold_error(
-            t.name,
-            _file_label(frame, t.name),
-            frame.height,
-            quarantine,
-            config.reject_share_limit(t.name),
-            config.failing_rows_shown,
-        )
         if message:
             raise ContractError(message, _outcome(clean, quarantines, results, None, validations))
     net_results, warnings, net_validation = _network(clean, validator)

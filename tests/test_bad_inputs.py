@@ -386,6 +386,234 @@ CASES: dict[str, Case] = {
 }
 
 
+# ------------------------------------------------------------------------ the same matrix, `plantwin validate`
+# Cheaper cases: `plantwin validate --input` reads the files exactly as a run does and runs the same
+# contracts, without Prefect or a warehouse on disk. Each case names the one line the report must hold:
+# "<file> row <row> [<rule>]: ... <column> ...", and the exit code (1: quarantined, 2: a run would fail).
+def to_parquet(entity: str, change: Callable[[pl.DataFrame], pl.DataFrame] = lambda f: f) -> Callable[[Path], None]:
+    """Replace ``<entity>.csv`` by a typed Parquet file of the same rows, changed by ``change``."""
+
+    def apply(folder: Path) -> None:
+        frame = demo_network(products=5, dcs=1, weeks_history=40)[entity]
+        (folder / f"{entity}.csv").unlink()
+        change(frame.with_row_index("__i", offset=1)).drop("__i").write_parquet(folder / f"{entity}.parquet")
+
+    return apply
+
+
+def lower_copy(entity: str, column: str, source_row: int, target_row: int) -> Callable[[Path], None]:
+    """Row ``target_row`` gets row ``source_row``'s ``column`` in lower case (``MAB-01`` → ``mab-01``)."""
+
+    def apply(folder: Path) -> None:
+        edit(entity, target_row, **{column: _text(folder, entity)[column][source_row - 1].lower()})(folder)
+
+    return apply
+
+
+def spaced_copy(entity: str, column: str, source_row: int, target_row: int) -> Callable[[Path], None]:
+    """Row ``target_row`` gets row ``source_row``'s ``column`` with a space inside (``SO-0001 1``)."""
+
+    def apply(folder: Path) -> None:
+        value = _text(folder, entity)[column][source_row - 1]
+        edit(entity, target_row, **{column: value[:-1] + " " + value[-1]})(folder)
+
+    return apply
+
+
+def blank_copy(entity: str, column: str, source_row: int, target_row: int) -> Callable[[Path], None]:
+    """Row ``target_row`` gets row ``source_row``'s ``column`` with a tab and blanks around it."""
+
+    def apply(folder: Path) -> None:
+        edit(entity, target_row, **{column: "\t" + _text(folder, entity)[column][source_row - 1] + "  "})(folder)
+
+    return apply
+
+
+def duplicate_row_lowercase(entity: str, column: str, row: int) -> Callable[[Path], None]:
+    """Append a copy of data row ``row`` whose ``column`` is in lower case."""
+
+    def apply(folder: Path) -> None:
+        frame = _text(folder, entity)
+        copy = frame.slice(row - 1, 1).with_columns(pl.col(column).str.to_lowercase())
+        _save(folder, entity, pl.concat([frame, copy]))
+
+    return apply
+
+
+@dataclass(frozen=True)
+class Quick:
+    """A broken input checked with ``plantwin validate``.
+
+    Attributes:
+        mutate: Breaks the copied input folder.
+        code: Expected exit code.
+        file: File the message names.
+        column: Column the message names.
+        rule: Rule the message names.
+        row: Data row the message names (1-based); None for a file-level refusal.
+        says: Further texts the output must contain.
+    """
+
+    mutate: Callable[[Path], None]
+    code: int
+    file: str
+    column: str
+    rule: str
+    row: int | None
+    says: tuple[str, ...] = ()
+
+
+NEVER = "9999-12-31"
+ORD, INV = "orders.csv", "inventory.csv"
+QUICK: dict[str, Quick] = {
+    # dates outside what the contracts can hold (ERP "never" and "unknown" dates)
+    "order_dated_year_1": Quick(edit("orders", order_date="0001-01-01"), 1, ORD, "order_date", "date_range", ROW),
+    "order_dated_9999": Quick(edit("orders", order_date=NEVER), 1, ORD, "order_date", "date_range", ROW),
+    "requested_week_9999": Quick(edit("orders", requested_week="9999-12-27"), 1, ORD, "requested_week",
+                                 "date_range", ROW),
+    "requested_week_year_1": Quick(edit("orders", requested_week="0001-01-01"), 1, ORD, "requested_week",
+                                   "date_range", ROW),
+    "snapshot_dated_1066": Quick(edit("inventory", row=3, as_of_date="1066-10-14"), 1, INV, "as_of_date",
+                                 "date_range", 3),
+    "expiry_unknown_year_1": Quick(edit("inventory", row=3, expiry_date="0001-01-01"), 1, INV, "expiry_date",
+                                   "date_range", 3),
+    "expiry_year_3000": Quick(edit("inventory", row=3, expiry_date="3000-01-01"), 1, INV, "expiry_date",
+                              "date_range", 3, ("is outside the plausible range 2000-01-01 … 2036-05-04",)),
+    "receipt_week_2300": Quick(edit("receipts", row=1, week="2300-01-05"), 2, "receipts.csv", "week",
+                               "date_range", 1),
+    "calendar_week_9999": Quick(edit("calendar", row=2, week="9999-12-27"), 1, "calendar.csv", "week",
+                                "date_range", 2),
+    "batch_started_1600": Quick(edit("batches", row=4, start_date="1600-01-03"), 1, "batches.csv", "start_date",
+                                "date_range", 4),
+    "batch_released_9999": Quick(edit("batches", row=4, release_date=NEVER), 1, "batches.csv", "release_date",
+                                 "date_range", 4),
+    "february_30": Quick(edit("orders", order_date="2025-02-30"), 1, ORD, "order_date", "type", ROW),
+    "five_digit_year": Quick(edit("orders", order_date="99999-01-01"), 1, ORD, "order_date", "type", ROW),
+    # numbers beyond plausible bounds: refused by the contract, not "Infeasible" in the solver
+    "unit_cost_1e308": Quick(edit("products", row=2, unit_cost="1e308"), 2, "products.csv", "unit_cost",
+                             "max_value", 2, ("maximum of 1,000,000,000 per unit (setting max_cost)",)),
+    "backlog_penalty_1e300": Quick(edit("products", row=2, backlog_penalty="1e300"), 2, "products.csv",
+                                   "backlog_penalty", "max_value", 2),
+    "holding_cost_infinite": Quick(edit("products", row=2, holding_cost_per_week="inf"), 2, "products.csv",
+                                   "holding_cost_per_week", "type", 2, ("is not a finite number",)),
+    "shelf_life_100000_weeks": Quick(edit("products", row=2, shelf_life_weeks="100000"), 2, "products.csv",
+                                     "shelf_life_weeks", "max_value", 2),
+    "service_level_1": Quick(edit("products", row=2, service_level="1"), 2, "products.csv", "service_level",
+                             "range", 2),
+    "priority_0": Quick(edit("products", row=2, priority="0"), 2, "products.csv", "priority", "range", 2),
+    "hours_per_week_1e300": Quick(edit("resources", row=1, hours_per_week="1e300"), 2, "resources.csv",
+                                  "hours_per_week", "max_value", 1, ("(setting max_hours_per_week)",)),
+    "hours_per_unit_1e300": Quick(edit("routings", row=3, hours_per_unit="1e300"), 2, "routings.csv",
+                                  "hours_per_unit", "max_value", 3, ("(setting max_hours_per_unit)",)),
+    "routing_cost_1e308": Quick(edit("routings", row=3, cost_per_unit="1e308"), 2, "routings.csv",
+                                "cost_per_unit", "max_value", 3),
+    "release_weeks_100000": Quick(edit("routings", row=3, release_weeks="100000"), 2, "routings.csv",
+                                  "release_weeks", "max_value", 3, ("(setting max_weeks)",)),
+    "batch_size_1e300": Quick(edit("routings", row=1, batch_size="1e300"), 2, "routings.csv", "batch_size",
+                              "max_value", 1),
+    "lane_lead_time_99999": Quick(edit("lanes", row=2, lead_time_weeks="99999"), 2, "lanes.csv",
+                                  "lead_time_weeks", "max_value", 2),
+    "lane_cost_1e308": Quick(edit("lanes", row=2, cost_per_unit="1e308"), 2, "lanes.csv", "cost_per_unit",
+                             "max_value", 2),
+    "lane_capacity_1e300": Quick(edit("lanes", row=2, capacity_per_week="1e300"), 2, "lanes.csv",
+                                 "capacity_per_week", "max_quantity", 2),
+    "calendar_hours_1e300": Quick(edit("calendar", row=2, hours_available="1e300"), 1, "calendar.csv",
+                                  "hours_available", "max_value", 2),
+    "quantity_overflows_to_infinity": Quick(edit("orders", quantity="1e400"), 1, ORD, "quantity", "type", ROW),
+    "quantity_nan": Quick(edit("orders", quantity="NaN"), 1, ORD, "quantity", "type", ROW),
+    "negative_stock": Quick(edit("inventory", row=3, quantity="-5"), 1, INV, "quantity", "non_negative", 3),
+    "batch_actual_ten_times_planned": Quick(edit("batches", row=4, actual_qty="99999"), 1, "batches.csv",
+                                            "actual_qty", "actual_above_planned", 4),
+    # ids equal but for letter case or whitespace: every such row quarantined (like exact duplicates)
+    "product_id_in_lower_case_too": Quick(duplicate_row_lowercase("products", "product_id", 2), 2,
+                                          "products.csv", "product_id", "unique_ignoring_case", 2),
+    "site_id_in_lower_case_too": Quick(duplicate_row_lowercase("sites", "site_id", 3), 2, "sites.csv", "site_id",
+                                       "unique_ignoring_case", 4),
+    "order_id_case_only": Quick(lower_copy("orders", "order_id", ROW + 1, ROW), 1, ORD, "order_id",
+                                "unique_ignoring_case", ROW + 1, ("2 rows quarantined",)),
+    "order_id_whitespace_only": Quick(spaced_copy("orders", "order_id", ROW + 1, ROW), 1, ORD, "order_id",
+                                      "unique_ignoring_case", ROW),
+    "order_id_trailing_blank": Quick(blank_copy("orders", "order_id", ROW + 1, ROW), 1, ORD, "order_id",
+                                     "unique", ROW),
+    "lot_id_case_only": Quick(lower_copy("inventory", "lot_id", 1, 2), 2, INV, "lot_id", "unique_ignoring_case", 1),
+    # text: a maximum length; data printed as data
+    "two_million_character_name": Quick(edit("products", row=2, name="x" * 2_000_000), 2, "products.csv",
+                                        "name", "max_length", 2, ("(2000000 characters)",)),
+    "long_status": Quick(edit("orders", status="open" * 500), 1, ORD, "status", "max_length", ROW),
+    "terminal_escape_in_an_id": Quick(edit("orders", product_id="\x1b[2J\x1b[31mVAC-01"), 1, ORD, "product_id",
+                                      "known_product", ROW, ("\ufffd[2J\ufffd[31mVAC-01",)),
+    # Parquet: typed files
+    "parquet_nested_column": Quick(
+        to_parquet("orders", lambda f: f.with_columns(pl.concat_list("quantity").alias("quantity"))),
+        2, "orders.parquet", "quantity", "parquet_column_type", None),
+    "parquet_binary_column": Quick(
+        to_parquet("products", lambda f: f.with_columns(pl.col("name").cast(pl.Binary))),
+        2, "products.parquet", "name", "parquet_column_type", None),
+    "parquet_date_9999": Quick(
+        to_parquet("orders", lambda f: f.with_columns(
+            pl.when(pl.col("__i") == ROW).then(pl.date(9999, 12, 27)).otherwise("requested_week")
+            .alias("requested_week"))),
+        1, "orders.parquet", "requested_week", "date_range", ROW),
+}
+
+
+def _validate(folder: Path):
+    return CliRunner().invoke(app, ["validate", "--input", str(folder), "--run-date", DEMO_RUN_DATE.isoformat()])
+
+
+@pytest.mark.parametrize("name", list(QUICK))
+def test_bad_input_validate(name, valid_input, tmp_path):
+    case = QUICK[name]
+    folder, _ = _prepare(valid_input, tmp_path, case.mutate)
+    result = _validate(folder)
+    assert result.exit_code == case.code, result.output
+    assert "Traceback" not in result.output and "\x1b" not in result.output
+    assert len(result.output) < 20_000, "a message carries a value whole"
+    if case.row is None:
+        error = [line for line in result.output.splitlines() if line.startswith("error: ")]
+        assert error and case.file in error[0] and case.column in error[0], result.output
+        assert f"(rule: {case.rule})" in error[0], result.output
+    else:
+        named = f"{case.file} row {case.row} [{case.rule}]: "
+        lines = [line for line in result.output.splitlines() if named in line]
+        assert lines and f"{case.column} " in lines[0], (named, result.output)
+    for text in case.says:
+        assert text in " ".join(result.output.split()), (text, result.output)
+
+
+def test_never_expires_sentinel_is_no_expiry(valid_input, tmp_path):
+    """ERP exports write 9999-12-31 for "never expires": the lot is kept, with no expiry date."""
+    folder, _ = _prepare(valid_input, tmp_path, edit("inventory", row=3, expiry_date=NEVER))
+    result = _validate(folder)
+    assert result.exit_code == 0, result.output
+    from data_contracts.config import ContractConfig
+    from flows.cli_inputs import check_inputs
+
+    outcome, _, _ = check_inputs(folder, None, DEMO_RUN_DATE, ContractConfig())
+    assert outcome.clean["inventory"]["expiry_date"][2] is None
+    with pytest.raises(Exception, match="date_range"):  # without the sentinel it is out of range
+        check_inputs(folder, None, DEMO_RUN_DATE, ContractConfig(never_expires=None, max_reject_share=0.0))
+
+
+def test_a_million_junk_lines_keep_a_bounded_quarantine(valid_input, tmp_path):
+    """A refused entity's quarantine holds its first refused_rows_stored rows, once per rule and row."""
+    from data_contracts.config import ContractConfig, ContractError
+    from flows.cli_inputs import check_inputs
+
+    def junk(folder: Path) -> None:
+        n = 5_000
+        i = pl.int_range(0, n, eager=True).cast(pl.String)
+        pl.DataFrame({c: "junk" + i for c in schema.ORDERS.columns}).write_csv(folder / "orders.csv")
+
+    folder, _ = _prepare(valid_input, tmp_path, junk)
+    with pytest.raises(ContractError, match="keeps the first 300 of the 5,000 rows rejected") as info:
+        check_inputs(folder, None, DEMO_RUN_DATE, ContractConfig(refused_rows_stored=300))
+    q = info.value.outcome.quarantine.filter(pl.col("entity") == "orders")
+    assert q.select(pl.col("source_row").n_unique()).item() == 300
+    assert q.select(pl.col("source_row").max()).item() == 300
+    assert q.select(pl.struct("source_row", "rule").is_unique().all()).item()
+
+
 # ---------------------------------------------------------------------------------------------- running
 @pytest.fixture(scope="module")
 def valid_input(tmp_path_factory) -> Path:

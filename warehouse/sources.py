@@ -15,10 +15,13 @@ from pathlib import Path
 import polars as pl
 
 from data_contracts import schema
+from data_contracts.safe_text import neutralise_formulas
 
 __all__ = ["SourceError", "SourceFile", "SourceUnavailable", "find_entity_file", "read_folder", "read_source_file"]
 
 _SUFFIXES = (".csv", ".parquet")
+#: Parquet column types refused besides nested ones (lists, structs, arrays): no text form to check.
+_NOT_TEXT = (pl.Binary, pl.Object)
 
 
 class SourceError(Exception):
@@ -118,6 +121,13 @@ def _read_parquet(path: Path, data: bytes) -> pl.DataFrame:
         raise SourceError(
             f"{path.name}: cannot be read as Parquet (rule: parquet_format): {_first_line(exc)}"
         ) from None
+    refused = [f"{c} ({t})" for c, t in frame.schema.items() if t.is_nested() or t in _NOT_TEXT]
+    if refused:
+        raise SourceError(
+            f"{path.name}: column(s) {', '.join(refused)} are of a nested or binary type, which the input "
+            "contract has no text form for (rule: parquet_column_type); export them as plain text, "
+            "number, date or boolean columns."
+        )
     return frame.select(pl.col(c).cast(pl.String) for c in frame.columns)
 
 
@@ -218,11 +228,15 @@ def read_series_file(path: Path) -> pl.DataFrame:
 
 
 def write_frame(frame: pl.DataFrame, path: Path) -> Path:
-    """Write a frame as CSV or Parquet by the path's suffix."""
+    """Write a frame as CSV or Parquet by the path's suffix.
+
+    In a CSV, a text cell starting like a spreadsheet formula (``= + - @``, tab, carriage return) is
+    prefixed with ``'`` (the OWASP rule against CSV injection); Parquet keeps values as they are.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".parquet":
         frame.write_parquet(path)
     else:
-        frame.write_csv(path)
+        neutralise_formulas(frame).write_csv(path)
     return path
