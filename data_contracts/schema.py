@@ -109,15 +109,22 @@ PRODUCTS = _t(
         ("name", Str, "Product name."),
         ("family", Str, "Product family (e.g. vaccines, monoclonals)."),
         ("unit", Str, "Unit of measure all quantities of the product are in (doses, vials)."),
-        ("shelf_life_weeks", I64, "Weeks from release to expiry; null = no expiry."),
+        ("shelf_life_weeks", I64, "Weeks of usable life, counted as `shelf_life_from` says; null = no expiry."),
         ("unit_cost", F64, "Standard cost of one unit (values stock and expiry write-off)."),
         ("holding_cost_per_week", F64, "Cost of holding one unit for one week."),
         ("backlog_penalty", F64, "Penalty per unit and week of unmet demand (before priority weighting)."),
         ("priority", I64, "1 = most critical therapy; larger = less critical."),
         ("service_level", F64, "Target cycle service level in (0, 1); sizes safety stock."),
+        (
+            "shelf_life_from",
+            Str,
+            "`manufacture` (expiry counts from the production start, as for biologics and vaccines) or "
+            "`release` (from QC release); absent = `manufacture`.",
+        ),
     ],
     is_input=True,
     nullable=("shelf_life_weeks",),
+    defaults={"shelf_life_from": "manufacture"},
 )
 
 SITES = _t(
@@ -268,6 +275,7 @@ OPTIONAL_ENTITIES = tuple(t.name for t in INPUT_ENTITIES if t.optional)
 #: Allowed values of the coded input columns: the contracts quarantine anything else, the planning model
 #: refuses it.
 ALLOWED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
+    (PRODUCTS.name, "shelf_life_from"): ("manufacture", "release"),
     (SITES.name, "site_type"): ("plant", "dc"),
     (ORDERS.name, "status"): ("open", "shipped", "cancelled"),
     (INVENTORY.name, "status"): ("released", "quarantine"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from optimization.lp import ModelBuilder
-from optimization.network import Network, arrive_by, cohort_of
+from optimization.network import Network, arrive_by, cohort_of, life_start
 
 __all__ = [
     "backlog_vars",
@@ -44,18 +44,21 @@ def _expand(frame: pl.DataFrame, first: pl.Expr, last: pl.Expr) -> pl.DataFrame:
 def make_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
     """Production started per product × resource × week, with its release week and cohort.
 
-    Starts whose release falls beyond the horizon exist (they cost and release nothing in the plan).
+    The cohort counts the shelf life from the start or the release (``shelf_life_from``); it is null for
+    starts released beyond the horizon (they release nothing in the plan; the terminal condition counts
+    them as pipeline) and for output that would expire before its release.
     """
-    attrs = net.products.select("product_id", "shelf_life_weeks", "cohort_cap")
+    attrs = net.products.select("product_id", "shelf_life_weeks", "cohort_cap", "shelf_life_from")
     frame = (
         net.routings.join(net.weeks.select("t"), how="cross")
         .join(attrs, on="product_id", validate="m:1")
         .with_columns(release_t=pl.col("t") + pl.col("release_weeks"))
+        .with_columns(u=cohort_of(life_start(pl.col("t"), pl.col("release_t"))))
         .with_columns(
-            cohort=pl.when(pl.col("release_t") < net.horizon).then(cohort_of(pl.col("release_t"))),
+            cohort=pl.when((pl.col("release_t") < net.horizon) & (pl.col("u") >= pl.col("release_t"))).then("u"),
             cost=pl.col("cost_per_unit"),
         )
-        .drop("shelf_life_weeks", "cohort_cap")
+        .drop("shelf_life_weeks", "cohort_cap", "u")
         .sort("product_id", "resource_id", "t")
     )
     return mb.add_variables("make", frame, ["product_id", "resource_id", "t"])
