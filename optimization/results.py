@@ -18,8 +18,13 @@ PST = ["product_id", "site_id", "t"]
 
 
 def _out(table: schema.Table, frame: pl.DataFrame) -> pl.DataFrame:
+    """The table's columns in order, cast; solver round-off below :data:`TOL` (and ``-0.0``) is ``0.0``."""
     cols = [c for c in table.column_names if c != "run_id"]
-    return frame.select(pl.col(c).cast(table.columns[c]) for c in cols)
+    return frame.select(pl.col(c).cast(table.columns[c]) for c in cols).with_columns(
+        pl.when(pl.col(c).abs() < TOL).then(0.0).otherwise(pl.col(c)).alias(c)
+        for c in cols
+        if table.columns[c] == pl.Float64
+    )
 
 
 def empty_tables() -> dict[str, pl.DataFrame]:

@@ -27,6 +27,7 @@ __all__ = [
     "ship_vars",
     "shortfall_vars",
     "stock_vars",
+    "terminal_vars",
 ]
 
 PC = ["product_id", "site_id", "cohort"]
@@ -56,6 +57,7 @@ def make_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
         .with_columns(u=cohort_of(life_start(pl.col("t"), pl.col("release_t"))))
         .with_columns(
             cohort=pl.when((pl.col("release_t") < net.horizon) & (pl.col("u") >= pl.col("release_t"))).then("u"),
+            pipeline=(pl.col("release_t") >= net.horizon) & (pl.col("u") >= pl.col("release_t")),
             cost=pl.col("cost_per_unit"),
         )
         .drop("shelf_life_weeks", "cohort_cap", "u")
@@ -212,3 +214,18 @@ def shortfall_vars(mb: ModelBuilder, net: Network, safety: pl.DataFrame, share: 
         .sort("product_id", "site_id", "t")
     )
     return mb.add_variables("shortfall", frame, ["product_id", "site_id", "t"])
+
+
+def terminal_vars(mb: ModelBuilder, net: Network, targets: pl.DataFrame, weeks: float) -> pl.DataFrame:
+    """End-of-horizon stock shortfall per product with a terminal target.
+
+    Args:
+        targets: ``product_id, target`` (see :mod:`optimization.terminal`).
+        weeks: penalty per unit as weeks of the product's weighted backlog penalty.
+    """
+    frame = (
+        targets.join(net.products.select("product_id", "backlog_penalty", "weight"), on="product_id", validate="1:1")
+        .select("product_id", "target", cost=weeks * pl.col("backlog_penalty") * pl.col("weight"))
+        .sort("product_id")
+    )
+    return mb.add_variables("terminal", frame, ["product_id"])

@@ -215,3 +215,50 @@ def test_demo_sized_plan_builds_and_solves_quickly():
     r = plan_supply(build_network(inputs, ex.START, cfg), demand, NO_SS, cfg)
     assert r.solver_status == "Optimal"
     assert time.perf_counter() - start < 20
+
+
+@pytest.mark.parametrize(
+    ("terminal", "objective", "starts"),
+    [
+        # no terminal condition: a start in week 2 or 3 is released after the horizon and earns nothing, so
+        # nothing starts there: 20 made for weeks 2-3, opening stock 10 held a week (1.0) → 21
+        (False, 21.0, [0, 1]),
+        # terminal target = demand of weeks 4-5 (release lag 2 + transit 0 = the weeks no later start can
+        # reach) = 20, met by the pipeline of starts in weeks 2 and 3; week 6 lies beyond the lead time
+        # and adds nothing → 21 + 20
+        (True, 41.0, [0, 1, 2, 3]),
+    ],
+)
+def test_terminal_condition_keeps_producing_in_the_last_weeks(terminal, objective, starts):
+    # 10 hours a week (1 per unit) make the plan unique; release lag 2, lane without lead time
+    inputs = ex.inputs(
+        resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=10.0)),
+        routings=ex.routings(dict(product_id="A", resource_id="R", release_weeks=2)),
+        inventory=ex.inventory(dict(product_id="A", site_id="D", quantity=20.0)),
+    )
+    demand = _d(*[("A", "D", t, 10.0) for t in range(7)])
+    r = _plan(inputs, demand, PlanConfig(horizon_weeks=4, terminal_condition=terminal))
+    assert r.objective == pytest.approx(objective)
+    assert _col(r, "plan_production", "week") == [ex.week(t) for t in starts]
+    assert _col(r, "plan_production", "quantity") == pytest.approx([10.0] * len(starts))
+    assert _col(r, "plan_backlog", "backlog") == pytest.approx([0.0] * 4)  # only the horizon is reported
+    if terminal:
+        assert _kpi(r, "end_stock_target_units") == pytest.approx(20.0)
+        assert _kpi(r, "end_position_units") == pytest.approx(20.0)
+        assert _kpi(r, "cost_end_stock_shortfall") == pytest.approx(0.0)
+
+
+def test_terminal_shortfall_is_a_service_penalty_when_capacity_cannot_meet_it():
+    # 5 hours a week, no lag: 10 a week is wanted in weeks 0-1 and the terminal target is the safety
+    # stock of the last week (20; replenishment is 0 weeks, so no lead-time demand). Capacity makes 10:
+    # backlog 5 + 10 unit-weeks (1500); the end stock falls 20 short (20 × 100).
+    inputs = ex.inputs(resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=5.0)))
+    demand = _d(("A", "D", 0, 10.0), ("A", "D", 1, 10.0), ("A", "D", 2, 10.0))
+    safety = ex.demand(dict(product_id="A", site_id="D", t=1, quantity=20.0)).rename(
+        {"quantity": "safety_stock"}
+    )
+    r = _plan(inputs, demand, PlanConfig(horizon_weeks=2, safety_stock_penalty_share=0.0), safety=safety)
+    assert r.objective == pytest.approx(10 + 1500 + 2000)
+    assert _kpi(r, "cost_end_stock_shortfall") == pytest.approx(2000.0)
+    assert _kpi(r, "service_penalties") == pytest.approx(3500.0)
+    assert _kpi(r, "plan_cost") == pytest.approx(10.0)
