@@ -518,7 +518,13 @@ PLAN_BACKLOG = _t(
         ("demand", F64, "Demand planned against (forecast mean or given demand)."),
         ("served", F64, "Units served this week (new demand and backlog)."),
         ("backlog", F64, "Unserved units carried to next week."),
-        ("lost", F64, "Units lost this week (backlog older than the allowed weeks)."),
+        (
+            "lost",
+            F64,
+            "Units of demand given up this week, never to be served: with a maximum backlog age, demand the "
+            "plan cannot serve within it is given up when that is clear (usually in its own week, since "
+            "waiting first only adds backlog penalty), and may not wait longer than the allowed weeks.",
+        ),
     ],
 )
 
@@ -548,14 +554,18 @@ PLAN_CAPACITY = _t(
         ("hours_used", F64, "Hours planned."),
         ("hours_available", F64, "Hours available (calendar-adjusted)."),
         ("utilisation", F64, "hours_used / hours_available (null when none available)."),
-        ("shadow_price", F64, "Objective saved by one more hour that week (≥ 0)."),
+        ("shadow_price", F64, "Objective saved by one more hour that week (≥ 0; the LP dual, one end of "
+         "the range where the resource is full)."),
+        ("price_hour_more", F64, "Objective saved by one hour more, re-solved (bottlenecks named in "
+         "plan_shortages; null elsewhere)."),
+        ("price_hour_less", F64, "Objective lost by one hour less, re-solved (same rows; ≥ price_hour_more)."),
     ],
-    nullable=("utilisation", "shadow_price"),
+    nullable=("utilisation", "shadow_price", "price_hour_more", "price_hour_less"),
 )
 
 PLAN_SHORTAGES = _t(
     "plan_shortages",
-    "Every unit of demand not served in its week, with the reason and what would recover it.",
+    "Every unit of demand not served in its week, with the reason and what would recover it; largest first.",
     ("run_id", "product_id", "site_id", "week"),
     [
         ("run_id", Str, "Run."),
@@ -563,8 +573,14 @@ PLAN_SHORTAGES = _t(
         ("site_id", Str, "DC."),
         ("week", Date, "Week the demand goes short."),
         ("short_quantity", F64, "Units backlogged or lost that week."),
+        ("short_value", F64, "short_quantity at the product's unit cost."),
         ("reason", Str, "capacity, lane_capacity, release_lag, shelf_life, no_route or cost."),
-        ("detail", Str, "The bottleneck and what would recover it, in words."),
+        (
+            "detail",
+            Str,
+            "The bottleneck and what would recover it, in words (a recovery only where one exists; for "
+            "release_lag the earliest week new supply reaches the site).",
+        ),
     ],
 )
 

@@ -12,9 +12,9 @@ from optimization.config import PlanConfig, PlanInputError
 from optimization.kpis import plan_kpis
 from optimization.model import build_model
 from optimization.network import Network
-from optimization.results import cost_components, empty_tables, plan_tables, solution_frames
+from optimization.results import cost_components, empty_tables, plan_tables, solution_frames, with_price_range
 from optimization.shortages import plan_shortages
-from optimization.solve import solve_model
+from optimization.solve import capacity_price_range, solve_model
 from optimization.terminal import terminal_targets
 from optimization.validation import check_known, check_monday, check_rule, check_unique
 
@@ -90,9 +90,20 @@ def plan_supply(
         sol = solution_frames(model)
         duals = {f: model.builder.duals(f) for f in ("capacity", "lane")} if outcome.has_duals else {}
         tables = plan_tables(model, sol, duals)
+        measured: list[pl.DataFrame] = []
+
+        def price_range(keys: pl.DataFrame) -> pl.DataFrame:
+            measured.append(capacity_price_range(model, keys) if outcome.has_duals else keys.clear())
+            return measured[-1]
+
         tables[schema.PLAN_SHORTAGES.name] = plan_shortages(
-            network, tables[schema.PLAN_BACKLOG.name], tables[schema.PLAN_CAPACITY.name], duals.get("lane")
+            network,
+            tables[schema.PLAN_BACKLOG.name],
+            tables[schema.PLAN_CAPACITY.name],
+            duals.get("lane"),
+            price_range,
         )
+        tables[schema.PLAN_CAPACITY.name] = with_price_range(network, tables[schema.PLAN_CAPACITY.name], measured)
         tables[schema.PLAN_KPIS.name] = plan_kpis(
             tables,
             cost_components(model, sol),

@@ -25,7 +25,24 @@ import polars as pl
 
 from optimization.network import Network
 
-__all__ = ["terminal_targets"]
+__all__ = ["beyond_horizon_weeks", "terminal_targets"]
+
+
+def beyond_horizon_weeks(routings: pl.DataFrame, lanes: pl.DataFrame, sites: pl.DataFrame) -> int:
+    """Weeks of demand beyond the horizon the terminal condition can use: the longest release lag plus
+    the longest shortest transit between two sites (an upper bound of every product × site's fastest
+    replenishment). Forecast this many weeks past the horizon.
+
+    Args:
+        routings, lanes, sites: the input entities (``release_weeks``; ``from_site, to_site,
+            lead_time_weeks``; ``site_id``).
+    """
+    from optimization.network import _transit_weeks
+
+    release = int(routings["release_weeks"].max() or 0) if routings.height else 0
+    links = lanes.select("from_site", "to_site", "lead_time_weeks").with_row_index("lane")
+    transit = _transit_weeks(sites.select("site_id"), links)
+    return release + int(transit["weeks"].max() or 0)
 
 
 def terminal_targets(net: Network, beyond: pl.DataFrame, safety: pl.DataFrame) -> pl.DataFrame:

@@ -77,7 +77,14 @@ def test_short_capacity_backlogs_with_its_cost_and_shadow_prices():
     assert cap["shadow_price"].to_list() == pytest.approx([199.0, 99.0])
     short = r.tables["plan_shortages"]
     assert short["reason"].to_list() == ["capacity", "capacity"]
-    assert "+10.0 hours on R in week" in short["detail"][0]
+    # largest first; recovery in ISO weeks with the worth of an hour measured from both sides (here the
+    # dual is unique: one hour more saves 199, one hour less costs 199)
+    assert short["short_quantity"].to_list() == [20.0, 10.0]
+    assert short["short_value"].to_list() == [200.0, 100.0]
+    assert short["detail"][0] == (
+        "R at P is full; +20.0 hours on R in 2027-W01 recovers 20 units; an hour there is worth 199.00"
+    )
+    assert cap.select("price_hour_more", "price_hour_less").row(0) == pytest.approx((199.0, 199.0))
     assert _kpi(r, "fill_rate_units") == pytest.approx((30 + 30) / 80 * 0 + (30 + 20) / 80)
 
 
@@ -262,3 +269,23 @@ def test_terminal_shortfall_is_a_service_penalty_when_capacity_cannot_meet_it():
     assert _kpi(r, "cost_end_stock_shortfall") == pytest.approx(2000.0)
     assert _kpi(r, "service_penalties") == pytest.approx(3500.0)
     assert _kpi(r, "plan_cost") == pytest.approx(10.0)
+
+
+def test_shadow_price_of_a_just_full_resource_is_a_range():
+    # 10 hours make exactly the 10 units wanted: one hour more saves nothing, one hour less backlogs a
+    # unit (100) and saves its production (1): the dual may be anything in [0, 99]; the range says so.
+    from optimization.model import build_model
+    from optimization.plan import _checked, _in_horizon, _scheduled
+    from optimization.solve import capacity_price_range, solve_model
+
+    inputs = ex.inputs(resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=10.0)))
+    cfg = PlanConfig(horizon_weeks=1)
+    net = build_network(inputs, ex.START, cfg)
+    d = _in_horizon(net, _checked(net, _d(("A", "D", 0, 10.0)), "demand", "quantity", "site_id"))
+    model = build_model(net, d, d.clear().rename({"quantity": "safety_stock"}), _scheduled(net, None, cfg), cfg)
+    assert solve_model(model, cfg).status == "Optimal"
+    keys = pl.DataFrame({"resource_id": ["R"], "t": [0]})
+    price = capacity_price_range(model, keys).row(0, named=True)
+    assert (price["price_low"], price["price_high"]) == pytest.approx((0.0, 99.0))
+    assert model.builder.duals("capacity")["pi"].abs().item() in (pytest.approx(0.0), pytest.approx(99.0))
+    assert model.builder.prob.solverModel.getInfo().objective_function_value == pytest.approx(10.0)  # restored

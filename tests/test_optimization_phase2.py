@@ -49,7 +49,12 @@ def test_qc_release_makes_the_first_weeks_unservable_from_new_production():
     assert r.tables["plan_production"]["quantity"].to_list() == pytest.approx([25.0])
     short = r.tables["plan_shortages"]
     assert short["reason"].to_list() == ["release_lag", "release_lag"]
-    assert short["short_quantity"].to_list() == [10.0, 20.0]
+    assert short["short_quantity"].to_list() == [20.0, 10.0]  # largest first
+    # no recovery offered where none exists: the earliest week new supply can reach the DC instead
+    assert short["detail"][0] == (
+        "no production can recover it: new supply reaches D in 2027-W03 at the earliest (release lag + "
+        "transit); only stock on hand or in transit serves earlier weeks"
+    )
     inv = r.tables["plan_inventory"].filter(pl.col("site_id") == "D")
     assert inv["receipts"].to_list() == [0.0, 0.0, 5.0]
 
