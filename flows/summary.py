@@ -17,6 +17,8 @@ from data_contracts import schema
 from optimization.kpis import AT_CAPACITY, PLAN_COSTS, SERVICE_PENALTIES
 from warehouse.db import open_warehouse
 from warehouse.publish import published_path
+from warehouse.views import comparable as _comparable
+from warehouse.views import run_scope
 
 __all__ = ["RunFacts", "run_facts", "run_scope", "run_summary"]
 
@@ -48,22 +50,6 @@ class RunFacts:
 
 def _kpi_dict(frame: pl.DataFrame) -> dict[str, float]:
     return dict(zip(frame["kpi"].to_list(), frame["value"].to_list()))
-
-
-def run_scope(run: dict[str, Any]) -> dict[str, Any]:
-    """What a run's figures are over: ``scenario``, ``horizon_weeks`` and ``demand_source`` (from its
-    parameters; KPIs compare only between runs of the same horizon and demand source)."""
-    params = json.loads(run.get("parameters") or "{}")
-    return {
-        "scenario": run.get("scenario"),
-        "horizon_weeks": (params.get("plan") or {}).get("horizon_weeks"),
-        "demand_source": "forecast" if params.get("demand_file") is None else f"demand file {params['demand_file']}",
-    }
-
-
-def _comparable(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    sa, sb = run_scope(a), run_scope(b)
-    return sa["horizon_weeks"] == sb["horizon_weeks"] and sa["demand_source"] == sb["demand_source"]
 
 
 def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:

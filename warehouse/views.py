@@ -23,11 +23,15 @@ with every published snapshot. They are plain SQL over the output tables named i
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import duckdb
 
 from data_contracts import schema
 
-__all__ = ["MACROS", "VIEWS", "VIEW_DOCS", "create_views", "latest_base_run", "view_names"]
+__all__ = ["MACROS", "VIEWS", "VIEW_DOCS", "comparable", "create_views", "latest_base_run", "run_scope",
+           "view_names"]
 
 _R = schema.RUNS.name
 _F = schema.FORECAST.name
@@ -296,6 +300,23 @@ VIEW_DOCS: dict[str, tuple[str, dict[str, str]]] = {
 def view_names() -> list[str]:
     """Every view and table macro :func:`create_views` creates."""
     return [*VIEWS, *MACROS]
+
+
+def run_scope(run: dict[str, Any]) -> dict[str, Any]:
+    """What a run's figures are over (a ``runs`` row): ``scenario``, ``horizon_weeks`` and ``demand_source``
+    (``forecast`` or ``demand file <path>``), as the plan-of-record views read them from its parameters."""
+    params = json.loads(run.get("parameters") or "{}")
+    return {
+        "scenario": run.get("scenario"),
+        "horizon_weeks": (params.get("plan") or {}).get("horizon_weeks"),
+        "demand_source": "forecast" if params.get("demand_file") is None else f"demand file {params['demand_file']}",
+    }
+
+
+def comparable(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two runs' KPIs compare like with like: the same horizon and demand source."""
+    sa, sb = run_scope(a), run_scope(b)
+    return sa["horizon_weeks"] == sb["horizon_weeks"] and sa["demand_source"] == sb["demand_source"]
 
 
 def latest_base_run(con: duckdb.DuckDBPyConnection) -> str | None:
