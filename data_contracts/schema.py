@@ -596,6 +596,53 @@ PLAN_KPIS = _t(
     ],
 )
 
+#: Every KPI of ``plan_kpis`` in a planner's words (``utilisation_<resource_id>`` stands for one per resource).
+#: Money the plan spends is "plan cost"; prices the model puts on bad service are "service penalties".
+PLAN_KPI_DOCS: dict[str, str] = {
+    "fill_rate_units": "Fill rate on time: units served in the week they were wanted, over all units wanted "
+    "in the horizon (backlog is served oldest first).",
+    "fill_rate_served_units": "Fill rate eventually served: units served by the end of the horizon, late or "
+    "not, over all units wanted in the horizon.",
+    "fill_rate_weeks": "Share of product × DC × weeks with demand whose demand was served in full that week "
+    "(a stand-in for line fill rate).",
+    "plan_cost": "Plan cost: the money the plan spends = production + transport + holding + expiry write-off.",
+    "cost_production": "Plan cost: units started × cost per unit of the routing.",
+    "cost_transport": "Plan cost: units shipped × lane cost per unit.",
+    "cost_holding": "Plan cost: closing stock × holding cost per unit and week, every week.",
+    "cost_expiry": "Plan cost: units written off × unit cost (lots already expired at the start included).",
+    "service_penalties": "Service penalties: prices on bad service, not cash = backlog + lost sales + "
+    "safety-stock shortfall + end-stock shortfall. They steer the plan; they are not spent.",
+    "cost_backlog": "Service penalty: units waiting × weeks waited × the product's backlog penalty, weighted "
+    "by priority.",
+    "cost_lost_sales": "Service penalty: units given up × the weighted backlog penalty × (maximum backlog "
+    "weeks + lost_sale_penalty_weeks).",
+    "cost_safety_stock": "Service penalty: units below the safety-stock target × weeks × a share "
+    "(safety_stock_penalty_share) of the weighted backlog penalty.",
+    "cost_end_stock_shortfall": "Service penalty: units the network ends the horizon short of its end-stock "
+    "target × the weighted backlog penalty × terminal_penalty_weeks.",
+    "cost_total": "The objective the plan minimises: plan_cost + service_penalties.",
+    "horizon_weeks": "Weeks the figures are over: KPIs of runs with different horizons are not comparable.",
+    "demand_units": "Units wanted in the horizon (forecast mean or the demand file).",
+    "backlog_units_end": "Units still waiting at the end of the last week.",
+    "lost_units": "Units given up (with a maximum backlog age), booked in the week they are given up.",
+    "expired_units": "Units written off because they reached their shelf life (lots expired at the start "
+    "included).",
+    "stock_units_end": "Stock on hand at the end of the last week, all sites.",
+    "stock_value_end": "That stock at unit cost.",
+    "weeks_of_cover": "Stock at the end over the average weekly demand of the horizon: how long it would last.",
+    "pipeline_units_end": "Good output of production started in the horizon but released after it.",
+    "end_position_units": "Stock at the end + pipeline: what the next plan starts with.",
+    "end_stock_target_units": "What the terminal condition asks the network to end with: demand beyond the "
+    "horizon that new production cannot reach in time + the last week's safety stock (absent without a "
+    "forecast beyond the horizon or with the condition off).",
+    "utilisation_avg": "Average hours used over hours available, over resource-weeks with hours.",
+    "utilisation_max": "Highest utilisation of any resource-week.",
+    "utilisation_last_4_weeks": "Average utilisation of the last four weeks (near zero: the plan runs the "
+    "network down).",
+    "weeks_at_capacity": "Resource-weeks at 99.9% utilisation or more.",
+    "utilisation_<resource_id>": "Average utilisation of one resource over the horizon.",
+}
+
 OUTPUT_TABLES: tuple[Table, ...] = (
     DEMAND_HISTORY, FORECAST, FORECAST_SERIES, FORECAST_BACKTEST, FORECAST_ACCURACY,
     PLAN_PRODUCTION, PLAN_SHIPMENTS, PLAN_INVENTORY, PLAN_BACKLOG, PLAN_EXPIRY, PLAN_CAPACITY,

@@ -289,3 +289,27 @@ def test_shadow_price_of_a_just_full_resource_is_a_range():
     assert (price["price_low"], price["price_high"]) == pytest.approx((0.0, 99.0))
     assert model.builder.duals("capacity")["pi"].abs().item() in (pytest.approx(0.0), pytest.approx(99.0))
     assert model.builder.prob.solverModel.getInfo().objective_function_value == pytest.approx(10.0)  # restored
+
+
+def test_every_kpi_is_explained_in_the_schema_and_money_is_apart_from_penalties():
+    from data_contracts.schema import PLAN_KPI_DOCS
+
+    inputs = ex.inputs(
+        resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=30.0)),
+        routings=ex.routings(dict(product_id="A", resource_id="R", release_weeks=1)),
+    )
+    r = _plan(inputs, _d(*[("A", "D", t, 40.0) for t in range(4)]), PlanConfig(horizon_weeks=3))
+    names = {k if not k.startswith("utilisation_R") else "utilisation_<resource_id>"
+             for k in r.tables["plan_kpis"]["kpi"]}
+    assert names <= set(PLAN_KPI_DOCS), names - set(PLAN_KPI_DOCS)
+    money = sum(_kpi(r, k) for k in ("cost_production", "cost_transport", "cost_holding", "cost_expiry"))
+    penalties = sum(_kpi(r, k) for k in ("cost_backlog", "cost_lost_sales", "cost_safety_stock",
+                                         "cost_end_stock_shortfall"))
+    assert _kpi(r, "plan_cost") == pytest.approx(money)
+    assert _kpi(r, "service_penalties") == pytest.approx(penalties)
+    assert _kpi(r, "cost_total") == pytest.approx(money + penalties) == pytest.approx(r.objective)
+    assert _kpi(r, "horizon_weeks") == 3
+    for table in r.tables.values():  # no -0.0 anywhere
+        for col, dtype in table.schema.items():
+            if dtype == pl.Float64:
+                assert not any(str(v) == "-0.0" for v in table[col].to_list()), col
