@@ -228,6 +228,8 @@ def plan_shortages(
                 pl.lit(" (one hour more / one hour less)"),
             )
         )
+        .when(pl.col("price_low").is_not_null() & pl.col("price_high").is_null())
+        .then(pl.concat_str(pl.lit("an hour there is worth "), _num("price_low", 2), pl.lit(" (one hour more)")))
         .when(pl.col("price_low").is_not_null())
         .then(pl.concat_str(pl.lit("an hour there is worth "), _num("price_low", 2)))
         .otherwise(pl.concat_str(pl.lit("an hour there is worth "), _num("bind_price", 2), pl.lit(" (dual)")))

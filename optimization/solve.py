@@ -171,6 +171,7 @@ def capacity_price_range(model: Model, keys: pl.DataFrame) -> pl.DataFrame:
         out["resource_id"].append(resource)
         out["t"].append(t)
         out["price_low"].append(None if more is None else max(base - more, 0.0))
-        out["price_high"].append(None if less is None else max(less - base, 0.0) / max(min(up, 1.0), 1e-9))
+        # a week without hours (a shutdown) has no hour to lose; under one hour, per hour of what there is
+        out["price_high"].append(None if less is None or up <= 0 else max(less - base, 0.0) / min(up, 1.0))
     h.run()  # back to the plan's own optimum
     return pl.DataFrame(out, schema=schema)

@@ -100,7 +100,7 @@ comparable AS (
     FROM previous p, latest l
 )
 SELECT k.run_id, l.scenario, l.horizon_weeks, l.demand_source, k.kpi, k.value, k.unit,
-       p.run_id AS previous_run_id, p.value AS previous_value, coalesce(c.comparable, false) AS comparable,
+       p.run_id AS previous_run_id, p.value AS previous_value, c.comparable,
        CASE WHEN c.comparable THEN k.value - p.value END AS change
 FROM {_K} k
 JOIN latest l USING (run_id)
@@ -270,7 +270,7 @@ VIEW_DOCS: dict[str, tuple[str, dict[str, str]]] = {
         "kpi": "KPI name.", "value": "Value.", "unit": "Unit.",
         "previous_run_id": "The plan of record before it (null for the first).",
         "previous_value": "Its value in the previous run.",
-        "comparable": "Whether both runs have the same horizon and demand source.",
+        "comparable": "Whether both runs have the same horizon and demand source (null without a previous run).",
         "change": "value − previous_value when comparable, else null (not comparable)."}),
     "plan_measures": ("Per run × product × site × week: the measures plans are compared on.", {
         "run_id": "Run.", "product_id": "Product.", "site_id": "Site.", "week": "Week.",
