@@ -572,7 +572,9 @@ PLAN_SHORTAGES = _t(
         ("product_id", Str, "Product."),
         ("site_id", Str, "DC."),
         ("week", Date, "Week the demand goes short."),
-        ("short_quantity", F64, "Units backlogged or lost that week."),
+        ("short_quantity", F64, "Units backlogged or lost that week (a unit waiting three weeks is in three rows)."),
+        ("late_units", F64, "Units of this week's demand not served in it: min(demand, short_quantity); their "
+         "sum is demand × (1 − on-time fill rate)."),
         ("short_value", F64, "short_quantity at the product's unit cost."),
         ("reason", Str, "capacity, lane_capacity, release_lag, shelf_life, no_route or cost."),
         (

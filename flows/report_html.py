@@ -266,9 +266,10 @@ def shortage_section(data: ReportData) -> str:
         + f'<td><span class="reason">{escape(r["reason"])}</span></td><td>{escape(r["detail"] or "")}</td></tr>'
         for r in data.shortages.iter_rows(named=True)
     )
-    total = (f'<p class="note">{data.shortages["short_quantity"].sum():,.0f} units short in all'
-             + (f', worth {data.shortages["short_value"].sum():,.0f} at unit cost' if value else "")
-             + "; largest first.</p>")
+    late = "late_units" in data.shortages.columns
+    total = ((f'<p class="note">{data.shortages["late_units"].sum():,.0f} units not served in the week wanted'
+              if late else f'<p class="note">{data.shortages["short_quantity"].sum():,.0f} unit-weeks short')
+             + "; each row is a week's backlog and lost units, largest first.</p>")
     head = '<th class="n">Short</th>' + ('<th class="n">Value</th>' if value else "")
     body = (f'{total}<div class="scroll"><table><thead><tr><th>Product</th><th>DC</th><th>Week</th>{head}'
             f"<th>Reason</th><th>Recovery options</th></tr></thead><tbody>{rows}</tbody></table></div>"

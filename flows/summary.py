@@ -81,14 +81,14 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
         .sort("utilisation", "resource_id", descending=[True, False], nulls_last=True)
         .head(top)
     )
-    if "short_value" not in shortages.columns:  # a plan stored before shortages carried their value
-        shortages = shortages.join(products.select("product_id", "unit_cost"), on="product_id", how="left") \
-            .with_columns(short_value=pl.col("short_quantity") * pl.col("unit_cost"))
+    if "late_units" not in shortages.columns:  # a plan stored before shortages carried late units
+        shortages = shortages.with_columns(late_units=pl.col("short_quantity"))
     worst = (
-        shortages.sort("short_quantity", descending=True)
+        shortages.join(products.select("product_id", "unit_cost"), on="product_id", how="left", validate="m:1")
+        .sort("short_quantity", descending=True)
         .group_by("product_id", "site_id")
-        .agg(short=pl.col("short_quantity").sum(), value=pl.col("short_value").sum(), weeks=pl.len(),
-             reason=pl.col("reason").mode().sort().first(), detail=pl.col("detail").first())
+        .agg(short=pl.col("late_units").sum(), value=(pl.col("late_units") * pl.col("unit_cost")).sum(),
+             weeks=pl.len(), reason=pl.col("reason").mode().sort().first(), detail=pl.col("detail").first())
         .sort("short", "value", "product_id", "site_id", descending=[True, True, False, False])
     )
     failed = results.filter(~pl.col("success")).select("entity", "expectation", "unexpected_count")
@@ -139,8 +139,8 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
         lines.append("no shortages")
     else:
         total, value = facts.shortages["short"].sum(), facts.shortages["value"].sum()
-        lines.append(f"shortages: {total:,.0f} units worth {value:,.0f} at unit cost; largest (units over the "
-                     "horizon, value, weeks short, main reason):")
+        lines.append(f"shortages: {total:,.0f} units not served on time, worth {value:,.0f} at unit cost; largest "
+                     "(units late, value, weeks short, main reason):")
         lines += [f"  {r['product_id']:<12} {r['site_id']:<8} {r['short']:>12,.0f} {r['value']:>14,.0f} "
                   f"{r['weeks']:>4} wk  {r['reason']}"
                   for r in facts.shortages.head(top).iter_rows(named=True)]

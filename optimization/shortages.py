@@ -292,10 +292,22 @@ def plan_shortages(
         .otherwise(pl.lit("serving it would cost more than the backlog penalty saves"))
     )
     return (
-        frame.with_columns(reason=reason, short_value=pl.col("short") * pl.col("unit_cost"))
+        frame.with_columns(
+            reason=reason,
+            short_value=pl.col("short") * pl.col("unit_cost"),
+            # backlog is served oldest first: what is short this week is this week's demand first
+            late_units=pl.min_horizontal(pl.col("demand"), pl.col("short")),
+        )
         .with_columns(detail=detail)
         .select(
-            "product_id", "site_id", "week", pl.col("short").alias("short_quantity"), "short_value", "reason", "detail"
+            "product_id",
+            "site_id",
+            "week",
+            pl.col("short").alias("short_quantity"),
+            "late_units",
+            "short_value",
+            "reason",
+            "detail",
         )
         .sort(
             "short_quantity", "short_value", "product_id", "site_id", "week",

@@ -81,6 +81,9 @@ def test_short_capacity_backlogs_with_its_cost_and_shadow_prices():
     # dual is unique: one hour more saves 199, one hour less costs 199)
     assert short["short_quantity"].to_list() == [20.0, 10.0]
     assert short["short_value"].to_list() == [200.0, 100.0]
+    # units late = this week's demand not served in it; their sum is demand × (1 − on-time fill rate)
+    assert short["late_units"].to_list() == [20.0, 10.0]
+    assert short["late_units"].sum() == pytest.approx(80 * (1 - _kpi(r, "fill_rate_units")))
     assert short["detail"][0] == (
         "R at P is full; +20.0 hours on R in 2027-W01 recovers 20 units; an hour there is worth 199.00"
     )
