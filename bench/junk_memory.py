@@ -27,7 +27,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from warehouse.demo import DEMO_RUN_DATE, demo_network, write_demo  # noqa: E402
+from demo.network import DEMO_RUN_DATE, demo_network, write_demo  # noqa: E402
 
 
 def write_junk_input(folder: Path, lines: int, seed: int = 13) -> None:
@@ -54,7 +54,7 @@ def measure(code: Path, folder: Path) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(code), "DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "false"}
     stats = folder.parent / "time.txt"
     args = ["/usr/bin/time", "-o", str(stats), "-f", "%M %U %S", sys.executable, "-c",
-            "from flows.cli import app; app()", "validate", "--input", str(folder),
+            "from cli.main import app; app()", "validate", "--input", str(folder),
             "--run-date", DEMO_RUN_DATE.isoformat()]
     start = time.perf_counter()
     proc = subprocess.run(args, cwd=code, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

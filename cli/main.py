@@ -70,6 +70,9 @@ Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's l
 Horizon = Annotated[int | None, typer.Option(help="Planning horizon in weeks (default 26).")]
 Demand = Annotated[Path | None, typer.Option(help="Consensus demand file to plan against.")]
 ScenarioName = Annotated[str | None, typer.Option(help="Scenario name (default base).")]
+PlanOfRecord = Annotated[bool, typer.Option(
+    "--plan-of-record", help="Make this run the plan of record even if its horizon or demand source differs "
+    "from the current plan of record's (otherwise such a run is kept but does not replace it).")]
 ParamsFile = Annotated[Path | None, typer.Option(
     "--params", help="YAML or JSON file of run settings, shaped like a deployment's `params` (plan: "
     "{time_limit_seconds: 3600}, forecast: ..., contracts: ...); the options above win over it.")]
@@ -115,6 +118,7 @@ def run_cmd(
     demand: Demand = None,
     scenario: ScenarioName = None,
     params_file: ParamsFile = None,
+    plan_of_record: PlanOfRecord = False,
     prefect: PrefectOption = None,
     verbose: Verbose = False,
 ) -> None:
@@ -127,6 +131,7 @@ def run_cmd(
     params = parameters_from_file(
         RunParameters, params_file, input_dir=input_dir, source=source, warehouse=warehouse,
         run_date=_parse_date(run_date), demand_file=demand, scenario=scenario, plan=_horizon(horizon),
+        plan_of_record=plan_of_record or None,
     )
     from flows.stages import check_parameters
 
@@ -146,6 +151,7 @@ def replan_cmd(
     demand: Demand = None,
     scenario: ScenarioName = None,
     params_file: ParamsFile = None,
+    plan_of_record: PlanOfRecord = False,
     prefect: PrefectOption = None,
     verbose: Verbose = False,
 ) -> None:
@@ -154,7 +160,8 @@ def replan_cmd(
     from report.summary import run_summary
 
     params = parameters_from_file(ReplanParameters, params_file, warehouse=warehouse, base_run_id=base,
-                                  demand_file=demand, scenario=scenario, plan=_horizon(horizon))
+                                  demand_file=demand, scenario=scenario, plan=_horizon(horizon),
+                                  plan_of_record=plan_of_record or None)
     from flows.stages import check_parameters
 
     check_parameters(params, "replan")

@@ -110,15 +110,22 @@ PRODUCTS = _t(
         ("name", Str, "Product name."),
         ("family", Str, "Product family (e.g. vaccines, monoclonals)."),
         ("unit", Str, "Unit of measure all quantities of the product are in (doses, vials)."),
-        ("shelf_life_weeks", I64, "Weeks from release to expiry; null = no expiry."),
+        ("shelf_life_weeks", I64, "Weeks of usable life, counted as `shelf_life_from` says; null = no expiry."),
         ("unit_cost", F64, "Standard cost of one unit (values stock and expiry write-off)."),
         ("holding_cost_per_week", F64, "Cost of holding one unit for one week."),
         ("backlog_penalty", F64, "Penalty per unit and week of unmet demand (before priority weighting)."),
         ("priority", I64, "1 = most critical therapy; larger = less critical."),
         ("service_level", F64, "Target cycle service level in (0, 1); sizes safety stock."),
+        (
+            "shelf_life_from",
+            Str,
+            "`manufacture` (expiry counts from the production start, as for biologics and vaccines) or "
+            "`release` (from QC release); absent = `manufacture`.",
+        ),
     ],
     is_input=True,
     nullable=("shelf_life_weeks",),
+    defaults={"shelf_life_from": "manufacture"},
 )
 
 SITES = _t(
@@ -269,6 +276,7 @@ OPTIONAL_ENTITIES = tuple(t.name for t in INPUT_ENTITIES if t.optional)
 #: Allowed values of the coded input columns: the contracts quarantine anything else, the planning model
 #: refuses it.
 ALLOWED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
+    (PRODUCTS.name, "shelf_life_from"): ("manufacture", "release"),
     (SITES.name, "site_type"): ("plant", "dc"),
     (ORDERS.name, "status"): ("open", "shipped", "cancelled"),
     (INVENTORY.name, "status"): ("released", "quarantine"),
@@ -515,7 +523,13 @@ PLAN_BACKLOG = _t(
         ("demand", F64, "Demand planned against (forecast mean or given demand)."),
         ("served", F64, "Units served this week (new demand and backlog)."),
         ("backlog", F64, "Unserved units carried to next week."),
-        ("lost", F64, "Units lost this week (backlog older than the allowed weeks)."),
+        (
+            "lost",
+            F64,
+            "Units of demand given up this week, never to be served: with a maximum backlog age, demand the "
+            "plan cannot serve within it is given up when that is clear (usually in its own week, since "
+            "waiting first only adds backlog penalty), and may not wait longer than the allowed weeks.",
+        ),
     ],
 )
 
@@ -545,23 +559,35 @@ PLAN_CAPACITY = _t(
         ("hours_used", F64, "Hours planned."),
         ("hours_available", F64, "Hours available (calendar-adjusted)."),
         ("utilisation", F64, "hours_used / hours_available (null when none available)."),
-        ("shadow_price", F64, "Objective saved by one more hour that week (≥ 0)."),
+        ("shadow_price", F64, "Objective saved by one more hour that week (≥ 0; the LP dual, one end of "
+         "the range where the resource is full)."),
+        ("price_hour_more", F64, "Objective saved by one hour more, re-solved (bottlenecks named in "
+         "plan_shortages; null elsewhere)."),
+        ("price_hour_less", F64, "Objective lost by one hour less, re-solved (same rows; ≥ price_hour_more)."),
     ],
-    nullable=("utilisation", "shadow_price"),
+    nullable=("utilisation", "shadow_price", "price_hour_more", "price_hour_less"),
 )
 
 PLAN_SHORTAGES = _t(
     "plan_shortages",
-    "Every unit of demand not served in its week, with the reason and what would recover it.",
+    "Every unit of demand not served in its week, with the reason and what would recover it; largest first.",
     ("run_id", "product_id", "site_id", "week"),
     [
         ("run_id", Str, "Run."),
         ("product_id", Str, "Product."),
         ("site_id", Str, "DC."),
         ("week", Date, "Week the demand goes short."),
-        ("short_quantity", F64, "Units backlogged or lost that week."),
+        ("short_quantity", F64, "Units backlogged or lost that week (a unit waiting three weeks is in three rows)."),
+        ("late_units", F64, "Units of this week's demand not served in it: min(demand, short_quantity); their "
+         "sum is demand × (1 − on-time fill rate)."),
+        ("short_value", F64, "short_quantity at the product's unit cost."),
         ("reason", Str, "capacity, lane_capacity, release_lag, shelf_life, no_route or cost."),
-        ("detail", Str, "The bottleneck and what would recover it, in words."),
+        (
+            "detail",
+            Str,
+            "The bottleneck and what would recover it, in words (a recovery only where one exists; for "
+            "release_lag the earliest week new supply reaches the site).",
+        ),
     ],
 )
 
@@ -576,6 +602,53 @@ PLAN_KPIS = _t(
         ("unit", Str, "Unit of the value (currency, share, units, weeks, hours)."),
     ],
 )
+
+#: Every KPI of ``plan_kpis`` in a planner's words (``utilisation_<resource_id>`` stands for one per resource).
+#: Money the plan spends is "plan cost"; prices the model puts on bad service are "service penalties".
+PLAN_KPI_DOCS: dict[str, str] = {
+    "fill_rate_units": "Fill rate on time: units served in the week they were wanted, over all units wanted "
+    "in the horizon (backlog is served oldest first).",
+    "fill_rate_served_units": "Fill rate eventually served: units served by the end of the horizon, late or "
+    "not, over all units wanted in the horizon.",
+    "fill_rate_weeks": "Share of product × DC × weeks with demand whose demand was served in full that week "
+    "(a stand-in for line fill rate).",
+    "plan_cost": "Plan cost: the money the plan spends = production + transport + holding + expiry write-off.",
+    "cost_production": "Plan cost: units started × cost per unit of the routing.",
+    "cost_transport": "Plan cost: units shipped × lane cost per unit.",
+    "cost_holding": "Plan cost: closing stock × holding cost per unit and week, every week.",
+    "cost_expiry": "Plan cost: units written off × unit cost (lots already expired at the start included).",
+    "service_penalties": "Service penalties: prices on bad service, not cash = backlog + lost sales + "
+    "safety-stock shortfall + end-stock shortfall. They steer the plan; they are not spent.",
+    "cost_backlog": "Service penalty: units waiting × weeks waited × the product's backlog penalty, weighted "
+    "by priority.",
+    "cost_lost_sales": "Service penalty: units given up × the weighted backlog penalty × (maximum backlog "
+    "weeks + lost_sale_penalty_weeks).",
+    "cost_safety_stock": "Service penalty: units below the safety-stock target × weeks × a share "
+    "(safety_stock_penalty_share) of the weighted backlog penalty.",
+    "cost_end_stock_shortfall": "Service penalty: units the network ends the horizon short of its end-stock "
+    "target × the weighted backlog penalty × terminal_penalty_weeks.",
+    "cost_total": "The objective the plan minimises: plan_cost + service_penalties.",
+    "horizon_weeks": "Weeks the figures are over: KPIs of runs with different horizons are not comparable.",
+    "demand_units": "Units wanted in the horizon (forecast mean or the demand file).",
+    "backlog_units_end": "Units still waiting at the end of the last week.",
+    "lost_units": "Units given up (with a maximum backlog age), booked in the week they are given up.",
+    "expired_units": "Units written off because they reached their shelf life (lots expired at the start "
+    "included).",
+    "stock_units_end": "Stock on hand at the end of the last week, all sites.",
+    "stock_value_end": "That stock at unit cost.",
+    "weeks_of_cover": "Stock at the end over the average weekly demand of the horizon: how long it would last.",
+    "pipeline_units_end": "Good output of production started in the horizon but released after it.",
+    "end_position_units": "Stock at the end + pipeline: what the next plan starts with.",
+    "end_stock_target_units": "What the terminal condition asks the network to end with: demand beyond the "
+    "horizon that new production cannot reach in time + the last week's safety stock (absent without a "
+    "forecast beyond the horizon or with the condition off).",
+    "utilisation_avg": "Average hours used over hours available, over resource-weeks with hours.",
+    "utilisation_max": "Highest utilisation of any resource-week.",
+    "utilisation_last_4_weeks": "Average utilisation of the last four weeks (near zero: the plan runs the "
+    "network down).",
+    "weeks_at_capacity": "Resource-weeks at 99.9% utilisation or more.",
+    "utilisation_<resource_id>": "Average utilisation of one resource over the horizon.",
+}
 
 OUTPUT_TABLES: tuple[Table, ...] = (
     DEMAND_HISTORY, FORECAST, FORECAST_SERIES, FORECAST_BACKTEST, FORECAST_ACCURACY,

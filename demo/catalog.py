@@ -229,6 +229,7 @@ def build_catalog(products: int, rng: np.random.Generator) -> Catalog:
             "backlog_penalty": penalty,
             "priority": prio_a,
             "service_level": service,
+            "shelf_life_from": ["manufacture"] * n,  # biologics and vaccines: expiry from manufacture
         },
         schema=schema.PRODUCTS.schema,
     )

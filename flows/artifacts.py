@@ -9,19 +9,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from report.summary import RunFacts, run_facts
+from report.summary import RunFacts, run_facts, run_scope
 from warehouse.publish import published_path
 
 __all__ = ["publish_run_artifacts", "shortage_rows", "summary_markdown"]
 
-_HEADLINE_KPIS = ("fill_rate_units", "fill_rate_lines", "cost_total", "cost_production", "cost_transport",
-                  "cost_holding", "cost_backlog", "cost_expiry", "stock_value_end")
+_HEADLINE_KPIS = ("fill_rate_units", "fill_rate_served_units", "plan_cost", "cost_production", "cost_transport",
+                  "cost_holding", "cost_expiry", "service_penalties", "cost_backlog", "cost_lost_sales",
+                  "cost_safety_stock", "cost_end_stock_shortfall", "cost_total", "weeks_of_cover",
+                  "stock_value_end")
 
 
 def _fmt(kpi: str, value: float | None) -> str:
     if value is None:
         return "–"
-    return f"{value:.1%}" if kpi.startswith("fill_rate") else f"{value:,.0f}"
+    if kpi.startswith("fill_rate"):
+        return f"{value:.1%}"
+    return f"{value:,.1f}" if kpi == "weeks_of_cover" else f"{value:,.0f}"
+
+
+def _horizon_text(run: dict[str, Any]) -> str:
+    scope = run_scope(run)
+    weeks = f"{scope['horizon_weeks']} weeks" if scope["horizon_weeks"] is not None else "horizon unknown"
+    return f"{weeks} (demand: {scope['demand_source']})"
 
 
 def summary_markdown(facts: RunFacts, report_path: Path | None = None) -> str:
@@ -31,7 +41,7 @@ def summary_markdown(facts: RunFacts, report_path: Path | None = None) -> str:
               if run["solver"] else "no plan in this run (forecast refresh).")
     lines = [
         f"# {run['kind'].replace('_', ' ')}: {facts.run_id}",
-        f"Scenario **{run['scenario']}**, from {run['run_date']}; {solved}",
+        f"Scenario **{run['scenario']}**, {_horizon_text(run)} from {run['run_date']}; {solved}",
         "",
         "| KPI | this run | previous run | change |",
         "|---|---:|---:|---:|",
@@ -40,12 +50,15 @@ def summary_markdown(facts: RunFacts, report_path: Path | None = None) -> str:
         if kpi not in facts.kpis:
             continue
         now, before = facts.kpis[kpi], facts.previous_kpis.get(kpi)
-        change = "–" if before is None else (
+        change = "–" if before is None else "not comparable" if not facts.comparable else (
             f"{(now - before) * 100:+.1f} pts" if kpi.startswith("fill_rate") else f"{now - before:+,.0f}")
         lines.append(f"| {kpi} | {_fmt(kpi, now)} | {_fmt(kpi, before)} | {change} |")
     lines.append("")
-    lines.append(f"Compared with run `{facts.previous_run_id}`." if facts.previous_run_id
-                 else "No earlier run of this scenario to compare with.")
+    if facts.previous_run_id and not facts.comparable:
+        lines.append(f"Run `{facts.previous_run_id}` planned another horizon or demand source: not comparable.")
+    else:
+        lines.append(f"Compared with run `{facts.previous_run_id}`." if facts.previous_run_id
+                     else "No earlier run of this scenario to compare with.")
     lines += ["", "## Data contracts"]
     if facts.failed_rules.is_empty() and not facts.quarantined:
         lines.append("Every expectation passed; no row quarantined.")
@@ -55,7 +68,7 @@ def summary_markdown(facts: RunFacts, report_path: Path | None = None) -> str:
                   for r in facts.failed_rules.iter_rows(named=True)]
     lines += ["", "## Busiest resources", "| resource | plant | utilisation | weeks at capacity |",
               "|---|---|---:|---:|"]
-    lines += [f"| {r['resource_id']} | {r['site_id']} | {r['utilisation']:.1%} | {r['binding_weeks']} |"
+    lines += [f"| {r['resource_id']} | {r['site_id']} | {r['utilisation']:.1%} | {r['weeks_at_capacity']} |"
               for r in facts.busiest.iter_rows(named=True)]
     lines += ["", "## Outputs", f"- warehouse: `{facts.warehouse.resolve()}`",
               f"- published snapshot: `{published_path(facts.warehouse).resolve()}`"]

@@ -40,6 +40,11 @@ class PlanningParameters(BaseModel):
         default_factory=dict, description="product_id → service level in (0, 1), overriding products.csv."
     )
     plan: PlanConfig = Field(default_factory=PlanConfig, description="Planning model and solver settings.")
+    plan_of_record: bool = Field(
+        False,
+        description="Make this base run the plan of record even if its horizon or demand source differs "
+        "from the current one's (a run of the same scope replaces it anyway).",
+    )
     lock_wait_seconds: float = Field(
         600, ge=0, description="How long to wait for another run holding the warehouse before failing."
     )

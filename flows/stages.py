@@ -24,6 +24,7 @@ from flows.settings import ParameterError, PlanningParameters, ReplanParameters,
 from forecasting import forecast_demand, from_series, to_series, weekly_demand
 from forecasting.demand import SEP as SERIES_SEP
 from optimization import build_network, plan_supply, safety_stock_targets
+from optimization.terminal import beyond_horizon_weeks
 from warehouse.db import open_warehouse
 from warehouse.sources import read_demand_file, read_folder
 from warehouse.views import latest_base_run
@@ -194,12 +195,17 @@ def data_docs_dir(warehouse: Path) -> Path:
 
 
 def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, Any]:
-    """Weekly demand history and the statistical forecast over the horizon."""
+    """Weekly demand history and the statistical forecast over the horizon and, for the plan's terminal
+    condition, the weeks beyond it that new production cannot reach (the longest release lag + transit)."""
     with open_warehouse(params.warehouse) as wh:
         orders = wh.staged(run_id, schema.clean_table_name(schema.ORDERS.name))
         history = weekly_demand(orders, run_date)
         wh.stage(run_id, schema.DEMAND_HISTORY.name, history)
-        result = forecast_demand(to_series(history), params.horizon_weeks, params.forecast)
+        beyond = 0
+        if params.plan.terminal_condition:
+            beyond = beyond_horizon_weeks(*(_staged_clean(wh, run_id, t) for t in
+                                            (schema.ROUTINGS, schema.LANES, schema.SITES)))
+        result = forecast_demand(to_series(history), params.horizon_weeks + beyond, params.forecast)
         wh.stage(run_id, schema.FORECAST.name, from_series(result.forecast).rename({"ds": "week"}))
         wh.stage(run_id, schema.FORECAST_SERIES.name, from_series(result.series))
         wh.stage(run_id, schema.FORECAST_BACKTEST.name, from_series(result.backtest))
@@ -244,10 +250,12 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
     inputs[schema.PRODUCTS.name] = products
     start_week = monday(run_date)
     network = build_network(inputs, start_week, params.plan)
+    demand = fc.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
     if params.demand_file is not None:
-        demand = read_demand_file(params.demand_file, products, inputs[schema.SITES.name])
-    else:
-        demand = fc.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
+        given = read_demand_file(params.demand_file, products, inputs[schema.SITES.name])
+        # the file is the demand as far as it goes; beyond its last week the forecast sets the terminal target
+        demand = pl.concat([given.select(demand.columns),
+                            demand.filter(pl.col("week") > given["week"].max())], how="vertical_relaxed")
     safety = safety_stock_targets(fc, products, network)
     result = plan_supply(network, demand, safety, params.plan, _frozen_production(params, run_id))
     with open_warehouse(params.warehouse) as wh:

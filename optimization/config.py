@@ -71,5 +71,17 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         ge=0,
         description="A lost unit costs the weighted backlog penalty times (max_backlog_weeks + this).",
     )
+    terminal_condition: bool = Field(
+        True,
+        description="Value what the network holds at the end (stock + pipeline against the demand beyond "
+        "the horizon that new production cannot reach, plus safety stock), so the plan does not run the "
+        "network down in its last weeks; needs demand beyond the horizon (the forecast runs that far).",
+    )
+    terminal_penalty_weeks: float = Field(
+        1.0,
+        ge=0,
+        description="A unit of end-of-horizon stock short of the terminal target costs the weighted "
+        "backlog penalty times this.",
+    )
     threads: int | None = Field(None, ge=1, description="Solver threads; None = the solver's default.")
     fallback: bool = Field(True, description="Retry with the other solver when the first one fails.")

@@ -21,6 +21,7 @@ __all__ = [
     "resource_capacity",
     "safety_stock_target",
     "stock_balance",
+    "terminal_stock",
 ]
 
 PC = ["product_id", "site_id", "cohort", "t"]
@@ -188,3 +189,19 @@ def minimum_batch(mb: ModelBuilder, setups: pl.DataFrame) -> tuple[pl.DataFrame,
         "setup", rows, PRT, pl.concat([make_terms, _terms(setups, k, -pl.col("big_m"))]), "<=", "rhs"
     )
     return low, high
+
+
+def terminal_stock(
+    mb: ModelBuilder, terminal: pl.DataFrame, stock: pl.DataFrame, make: pl.DataFrame, horizon: int
+) -> pl.DataFrame:
+    """``terminal[p]``: stock closing the last week (all sites and cohorts still usable after it) + good
+    output of starts released after the horizon + end-stock shortfall ≥ the product's terminal target."""
+    k = {"product_id": "product_id"}
+    terms = pl.concat(
+        [
+            _terms(terminal, k, 1.0),
+            _terms(stock.filter(pl.col("t") == horizon - 1), k, 1.0),
+            _terms(make.filter(pl.col("pipeline")), k, pl.col("yield")),
+        ]
+    )
+    return mb.add_constraints("terminal", terminal.select("product_id", "target"), ["product_id"], terms, ">=", "target")

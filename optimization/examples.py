@@ -47,7 +47,8 @@ def week(t: int, start: date = START) -> date:
 
 
 def products(*rows: dict) -> pl.DataFrame:
-    """Products; defaults: no shelf life, unit_cost 10, holding 0.1, backlog penalty 100, priority 1, 95 %."""
+    """Products; defaults: no shelf life (counted from manufacture), unit_cost 10, holding 0.1, backlog
+    penalty 100, priority 1, 95 %."""
     base = dict(
         name="x",
         family="f",
@@ -58,6 +59,7 @@ def products(*rows: dict) -> pl.DataFrame:
         backlog_penalty=100.0,
         priority=1,
         service_level=0.95,
+        shelf_life_from="manufacture",
     )
     return frame(schema.PRODUCTS, [{**base, "name": r["product_id"], **r} for r in rows])
 

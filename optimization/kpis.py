@@ -1,15 +1,34 @@
-"""Plan KPIs, one row per figure (``kpi, value, unit``).
+"""Plan KPIs, one row per figure (``kpi, value, unit``): the one place each KPI is defined.
 
-Costs (``currency``): ``cost_production, cost_transport, cost_holding, cost_backlog, cost_lost_sales,
-cost_safety_stock, cost_expiry`` and their sum ``cost_total`` (the objective).
-Service (``share``): ``fill_rate_units`` — demand units served in the week requested, counting backlog
-as served oldest-first (on time in week t = demand − backlog − lost, at least 0) over all demand units;
-``fill_rate_weeks`` — a stand-in for line fill rate without order lines: the share of product × DC ×
-weeks with demand whose demand was fully served that week.
-Units: ``demand_units, backlog_units_end, lost_units, expired_units``. Stock: ``stock_value_end``
-(currency, closing stock of the last week at unit cost), ``weeks_of_cover`` (weeks: closing stock of the
-last week over the average weekly demand). Capacity (``share``): ``utilisation_avg`` and
-``utilisation_max`` over resource-weeks with hours, and ``utilisation_<resource_id>`` (average).
+Money and penalties are kept apart (``currency``):
+
+* **plan cost** — what the plan spends: ``cost_production`` (units started × cost per unit),
+  ``cost_transport`` (units shipped × lane cost), ``cost_holding`` (closing stock × holding cost per
+  week), ``cost_expiry`` (units written off × unit cost); their sum is ``plan_cost``.
+* **service penalties** — prices the model puts on bad service, not cash: ``cost_backlog`` (unit-weeks
+  of backlog × priority-weighted penalty), ``cost_lost_sales``, ``cost_safety_stock`` (unit-weeks below
+  the safety-stock target × its share of the penalty), ``cost_end_stock_shortfall`` (units the network
+  ends short of the terminal target); their sum is ``service_penalties``.
+* ``cost_total`` = ``plan_cost`` + ``service_penalties`` = the objective the plan minimises.
+
+Service (``share``), over the demand inside the horizon:
+
+* ``fill_rate_units`` — **on time**: units served in the week they were wanted over all units wanted
+  (backlog is served oldest first, so on time in week t = demand − backlog − lost, at least 0);
+* ``fill_rate_served_units`` — **eventually served**: units served by the end of the horizon, late
+  or not, over all units wanted;
+* ``fill_rate_weeks`` — a stand-in for line fill rate without order lines: the share of product ×
+  DC × weeks with demand whose demand was fully served that week.
+
+Units: ``demand_units, backlog_units_end, lost_units, expired_units``. End of the horizon:
+``stock_units_end`` (closing stock of the last week, all sites), ``stock_value_end`` (currency, at unit
+cost), ``weeks_of_cover`` (closing stock of the last week over the average weekly demand),
+``pipeline_units_end`` (good output of starts released after the horizon), ``end_position_units``
+(stock + pipeline) and ``end_stock_target_units`` (the terminal target, when there is one).
+Capacity (``share``): ``utilisation_avg`` and ``utilisation_max`` over resource-weeks with hours,
+``utilisation_<resource_id>`` (average), ``utilisation_last_4_weeks`` (average over the last four
+weeks: a plan that runs the network down leaves them empty); ``weeks_at_capacity`` (resource-weeks at
+99.9 % utilisation or more). ``horizon_weeks`` (weeks): the horizon the figures are over.
 """
 
 from __future__ import annotations
@@ -18,21 +37,38 @@ import polars as pl
 
 from data_contracts import schema
 
-__all__ = ["plan_kpis"]
+__all__ = ["AT_CAPACITY", "PLAN_COSTS", "SERVICE_PENALTIES", "plan_kpis"]
+
+
+#: cost components that are money the plan spends; the others are service penalties
+PLAN_COSTS = ("cost_production", "cost_transport", "cost_holding", "cost_expiry")
+SERVICE_PENALTIES = ("cost_backlog", "cost_lost_sales", "cost_safety_stock", "cost_end_stock_shortfall")
+#: utilisation at or above which a resource-week counts as at capacity
+AT_CAPACITY = 0.999
 
 
 def plan_kpis(
-    tables: dict[str, pl.DataFrame], costs: dict[str, float], horizon: int, unit_cost: pl.DataFrame
+    tables: dict[str, pl.DataFrame],
+    costs: dict[str, float],
+    horizon: int,
+    unit_cost: pl.DataFrame,
+    terminal_target: float | None = None,
 ) -> pl.DataFrame:
     """The KPI table from the plan tables and the cost components.
 
     Args:
-        tables: plan tables by name (inventory, backlog, expiry, capacity are read).
+        tables: plan tables by name (production, inventory, backlog, expiry, capacity are read).
         costs: cost component → value (including ``cost_total``).
         horizon: weeks planned.
         unit_cost: ``product_id, unit_cost``.
+        terminal_target: units the terminal condition asked the network to end with (None: no condition).
     """
     rows: list[tuple[str, float, str]] = [(k, v, "currency") for k, v in costs.items()]
+    rows += [
+        ("plan_cost", sum(costs.get(k, 0.0) for k in PLAN_COSTS), "currency"),
+        ("service_penalties", sum(costs.get(k, 0.0) for k in SERVICE_PENALTIES), "currency"),
+        ("horizon_weeks", float(horizon), "weeks"),
+    ]
     backlog = tables[schema.PLAN_BACKLOG.name]
     inventory = tables[schema.PLAN_INVENTORY.name]
     capacity = tables[schema.PLAN_CAPACITY.name]
@@ -44,7 +80,10 @@ def plan_kpis(
     with_demand = backlog.filter(pl.col("demand") > 0)
     rows += [("demand_units", demand, "units")]
     if demand > 0:
-        rows += [("fill_rate_units", float(on_time) / demand, "share")]
+        rows += [
+            ("fill_rate_units", float(on_time) / demand, "share"),
+            ("fill_rate_served_units", float(backlog["served"].sum()) / demand, "share"),
+        ]
     if with_demand.height:
         full = with_demand.filter((pl.col("backlog") + pl.col("lost")) <= 1e-6).height
         rows += [("fill_rate_weeks", full / with_demand.height, "share")]
@@ -62,15 +101,27 @@ def plan_kpis(
             .select((pl.col("closing") * pl.col("unit_cost")).sum())
             .item()
         )
-        rows += [("stock_value_end", float(value or 0.0), "currency")]
+        stock_end = float(end["closing"].sum())
+        rows += [("stock_units_end", stock_end, "units"), ("stock_value_end", float(value or 0.0), "currency")]
         if demand > 0:
-            rows += [("weeks_of_cover", float(end["closing"].sum()) / (demand / horizon), "weeks")]
+            rows += [("weeks_of_cover", stock_end / (demand / horizon), "weeks")]
+        production = tables[schema.PLAN_PRODUCTION.name]
+        pipeline = float(production.filter(pl.col("release_week") > end["week"].max())["released_quantity"].sum())
+        rows += [("pipeline_units_end", pipeline, "units"), ("end_position_units", stock_end + pipeline, "units")]
+    if terminal_target is not None:
+        rows += [("end_stock_target_units", terminal_target, "units")]
     util = capacity.filter(pl.col("utilisation").is_not_null())
     if util.height:
         rows += [
             ("utilisation_avg", float(util["utilisation"].mean()), "share"),
             ("utilisation_max", float(util["utilisation"].max()), "share"),
         ]
+        last4 = util.filter(pl.col("week") > util["week"].max() - pl.duration(weeks=4))
+        rows += [
+            ("utilisation_last_4_weeks", float(last4["utilisation"].mean()), "share"),
+            ("weeks_at_capacity", float(util.filter(pl.col("utilisation") >= AT_CAPACITY).height), "weeks"),
+        ]
         per = util.group_by("resource_id").agg(pl.col("utilisation").mean()).sort("resource_id")
         rows += [(f"utilisation_{r}", float(u), "share") for r, u in per.iter_rows()]
-    return pl.DataFrame(rows, schema={"kpi": pl.String, "value": pl.Float64, "unit": pl.String}, orient="row")
+    frame = pl.DataFrame(rows, schema={"kpi": pl.String, "value": pl.Float64, "unit": pl.String}, orient="row")
+    return frame.with_columns(pl.when(pl.col("value").abs() < 1e-9).then(0.0).otherwise("value").alias("value"))

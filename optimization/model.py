@@ -2,7 +2,8 @@
 
 Objective (all coefficients ≥ 0, so the model is bounded): production + transport + holding +
 priority-weighted backlog (per unit-week) + lost sales + safety-stock shortfall (per unit-week) +
-expiry write-off at unit cost (including, as a constant, lots already expired at the start). Each
+expiry write-off at unit cost (including, as a constant, lots already expired at the start) +
+end-of-horizon stock shortfall (the terminal condition, :mod:`optimization.terminal`). Each
 variable family carries its cost column, so the reported cost components are ``sum(cost × value)``
 per family.
 """
@@ -30,6 +31,7 @@ COST_COMPONENTS: dict[str, str] = {
     "lost": "cost_lost_sales",
     "shortfall": "cost_safety_stock",
     "expired": "cost_expiry",
+    "terminal": "cost_end_stock_shortfall",
 }
 
 
@@ -57,6 +59,7 @@ def build_model(
     scheduled: pl.DataFrame,
     config: PlanConfig,
     builder: ModelBuilder | None = None,
+    terminal: pl.DataFrame | None = None,
 ) -> Model:
     """Create every variable family and constraint family, and the objective.
 
@@ -68,6 +71,8 @@ def build_model(
         config: planning configuration.
         builder: where variables and constraints go: a PuLP :class:`ModelBuilder` (default) or an
             :class:`~optimization.highs_direct.ArrayBuilder` with the same interface.
+        terminal: ``product_id, target``: end-of-horizon stock targets (:mod:`optimization.terminal`);
+            None or empty = no terminal condition.
     """
     mb = builder if builder is not None else ModelBuilder()
     m = Model(builder=mb, network=net, config=config, demand=demand, safety=safety)
@@ -82,6 +87,8 @@ def build_model(
     if config.max_backlog_weeks is not None:
         f["lost"] = var.lost_vars(mb, f["backlog"], config.max_backlog_weeks, config.lost_sale_penalty_weeks)
     f["shortfall"] = var.shortfall_vars(mb, net, safety, config.safety_stock_penalty_share)
+    if terminal is not None and terminal.height:
+        f["terminal"] = var.terminal_vars(mb, net, terminal, config.terminal_penalty_weeks)
     if config.mip:
         f["batches"] = var.batch_vars(mb, f["make"], config.frozen_weeks)
         f["setup"] = var.setup_vars(mb, f["make"], config.frozen_weeks, _big_m(net, demand, safety))
@@ -95,6 +102,8 @@ def build_model(
     con.lane_capacity(mb, net.lanes, net.weeks, f["ship"])
     if config.max_backlog_weeks is not None:
         con.backlog_age(mb, f["backlog"], demand, config.max_backlog_weeks)
+    if "terminal" in f:
+        con.terminal_stock(mb, f["terminal"], f["stock"], f["make"], net.horizon)
     if config.frozen_weeks > 0:
         con.frozen_production(mb, f["make"], scheduled, config.frozen_weeks)
     if config.mip:

@@ -1,9 +1,12 @@
 """The planning network: validated input frames turned into index frames over weekly buckets.
 
 Weeks are integers ``t = 0 .. H-1`` counted from the start week (a Monday). Stock is tracked by
-*cohort*: the last week ``u`` in which a unit may still be used (a unit released in week ``t`` with a
-shelf life of ``L`` weeks has ``u = t + L - 1``; a lot whose expiry date is ``d`` is usable in week
-``w`` only if it is still good at the week's end, ``d >= monday(w + 1)``). Stock that cannot expire
+*cohort*: the last week ``u`` in which a unit may still be used. A product's shelf life of ``L`` weeks
+counts from its manufacture by default (``shelf_life_from = manufacture``: a unit started in week ``s``
+has ``u = s + L - 1`` whatever its release lag, as for biologics and vaccines) or from its QC release
+(``release``: a unit released in week ``t`` has ``u = t + L - 1``); output that would expire before its
+release has no cohort and serves nothing. A lot whose expiry date is ``d`` is usable in week ``w`` only
+if it is still good at the week's end, ``d >= monday(w + 1)``. Stock that cannot expire
 within the horizon — products without shelf life, lots without expiry date, and cohorts so fresh that
 neither expiry nor the DC shelf-life rule can bind — shares one cohort, :data:`NEVER`, so products
 without shelf life have no age dimension at all.
@@ -11,8 +14,9 @@ without shelf life have no age dimension at all.
 Opening stock is data, not a branch in the model: released lots are supply of kind ``opening`` in
 week 0; quarantine lots are supply of kind ``quarantine`` in the week the product's QC release lag
 (the smallest ``release_weeks`` of its routings; 0 when it has none) has passed; scheduled receipts
-are supply of kind ``production``/``transfer`` in their week (overdue receipts in week 0), assumed to
-carry their full shelf life from that week. Lots already past expiry at the start are written off in
+are supply of kind ``production``/``transfer`` in their week (overdue receipts in week 0): a transfer
+carries its full shelf life from that week, a production receipt of a product whose life counts from
+manufacture was started the product's QC lag earlier (its life counts from then, at least its week). Lots already past expiry at the start are written off in
 week 0 (:attr:`Network.expired_on_hand`).
 """
 
@@ -35,7 +39,7 @@ from optimization.validation import (
     require_frame,
 )
 
-__all__ = ["NEVER", "Network", "arrive_by", "build_network", "cohort_of"]
+__all__ = ["NEVER", "Network", "arrive_by", "build_network", "cohort_of", "life_start"]
 
 #: Cohort of stock that does not expire within the horizon.
 NEVER = 1_000_000
@@ -97,6 +101,11 @@ def cohort_of(t: pl.Expr) -> pl.Expr:
     return (
         pl.when(pl.col("shelf_life_weeks").is_null() | (u >= pl.col("cohort_cap"))).then(NEVER).otherwise(u)
     )
+
+
+def life_start(start: pl.Expr, release: pl.Expr) -> pl.Expr:
+    """Week a unit's shelf life counts from: its start (manufacture) or its release, by ``shelf_life_from``."""
+    return pl.when(pl.col("shelf_life_from") == "release").then(release).otherwise(start)
 
 
 def arrive_by(share: float, horizon: int) -> pl.Expr:
@@ -191,6 +200,7 @@ def _products(df: pl.DataFrame, horizon: int, share: float, exponent: float) -> 
         df, e, "shelf_life_weeks", pl.col("shelf_life_weeks") >= 1, "shelf life must be >= 1 week", key
     )
     check_rule(df, e, "priority", pl.col("priority") >= 1, "priority must be >= 1", key)
+    check_allowed(df, e, "shelf_life_from", key)
     check_rule(
         df,
         e,
@@ -294,7 +304,7 @@ def _supply(
     check_monday(receipts, r, "week", rkey)
     check_rule(receipts, r, "quantity", pl.col("quantity") >= 0, "must be >= 0", rkey)
     check_allowed(receipts, r, "kind", rkey)
-    attrs = products.select("product_id", "shelf_life_weeks", "cohort_cap", "qc_lag_weeks")
+    attrs = products.select("product_id", "shelf_life_weeks", "cohort_cap", "qc_lag_weeks", "shelf_life_from")
     last_usable = ((pl.col("expiry_date") - pl.lit(start)).dt.total_days() // 7 - 1).cast(pl.Int64)
     lots = inventory.join(attrs, on="product_id", how="left", validate="m:1").with_columns(
         t=pl.when(pl.col("status") == "released").then(0).otherwise(pl.col("qc_lag_weeks")).cast(pl.Int64),
@@ -313,7 +323,16 @@ def _supply(
     fresh = (
         receipts.join(attrs, on="product_id", how="left", validate="m:1")
         .with_columns(t=pl.max_horizontal(to_t, pl.lit(0)))  # overdue receipts arrive in week 0
-        .with_columns(cohort=cohort_of(pl.col("t")))
+        .with_columns(
+            cohort=pl.max_horizontal(
+                cohort_of(
+                    pl.when(pl.col("kind") == "production")
+                    .then(life_start(pl.col("t") - pl.col("qc_lag_weeks"), pl.col("t")))
+                    .otherwise(pl.col("t"))
+                ),
+                pl.col("t"),
+            )
+        )
     )
     cols = ["product_id", "site_id", "t", "cohort", "kind", "quantity"]
     supply = (
@@ -357,13 +376,19 @@ def _presence(
     share: float,
 ) -> pl.DataFrame:
     """Earliest week each stock cohort can be at each site: seeded by supply and releases, spread by lanes."""
-    attrs = products.select("product_id", "shelf_life_weeks", "cohort_cap")
+    attrs = products.select("product_id", "shelf_life_weeks", "cohort_cap", "shelf_life_from")
     released = (
         routings.select("product_id", "site_id", "release_weeks")
         .join(pl.DataFrame({"t": range(horizon)}, schema={"t": pl.Int64}), how="cross")
         .filter(pl.col("t") >= pl.col("release_weeks"))
         .join(attrs, on="product_id", validate="m:1")
-        .select("product_id", "site_id", "t", cohort_of(pl.col("t")).alias("cohort"))
+        .select(
+            "product_id",
+            "site_id",
+            "t",
+            cohort_of(life_start(pl.col("t") - pl.col("release_weeks"), pl.col("t"))).alias("cohort"),
+        )
+        .filter(pl.col("cohort") >= pl.col("t"))  # expired before its release: never present
     )
     key = ["product_id", "site_id", "cohort"]
     seeds = pl.concat([supply.select(*key, "t"), released.select(*key, "t")])

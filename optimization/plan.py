@@ -12,9 +12,10 @@ from optimization.config import PlanConfig, PlanInputError
 from optimization.kpis import plan_kpis
 from optimization.model import build_model
 from optimization.network import Network
-from optimization.results import cost_components, empty_tables, plan_tables, solution_frames
+from optimization.results import cost_components, empty_tables, plan_tables, solution_frames, with_price_range
 from optimization.shortages import plan_shortages
-from optimization.solve import solve_model
+from optimization.solve import capacity_price_range, solve_model
+from optimization.terminal import terminal_targets
 from optimization.validation import check_known, check_monday, check_rule, check_unique
 
 __all__ = ["PlanResult", "plan_supply"]
@@ -59,8 +60,9 @@ def plan_supply(
 
     Args:
         network: from :func:`~optimization.network.build_network`.
-        demand: ``product_id, site_id, week, quantity``; weeks outside the horizon are ignored, a
-            product × site × week without a row has no demand.
+        demand: ``product_id, site_id, week, quantity``; a product × site × week without a row has no
+            demand. Weeks before the start are ignored; weeks after the horizon set the terminal
+            condition (``config.terminal_condition``: the stock the plan must leave for them).
         safety_stock: ``product_id, site_id, week, safety_stock`` (may be empty).
         config: planning configuration.
         scheduled_production: ``product_id, resource_id, week, quantity``: starts fixed in the first
@@ -75,24 +77,39 @@ def plan_supply(
             frozen schedule that needs more hours than a resource has.
     """
     start = time.perf_counter()
-    d = _in_horizon(network, _checked(network, demand, "demand", "quantity", "site_id"))
+    demand = _checked(network, demand, "demand", "quantity", "site_id")
+    d = _in_horizon(network, demand)
     ss = _in_horizon(network, _checked(network, safety_stock, "safety_stock", "safety_stock", "site_id"))
     sched = _scheduled(network, scheduled_production, config)
-    model = build_model(network, d, ss, sched, config)
+    beyond = demand.with_columns(t=network.week_index()).filter(pl.col("t") >= network.horizon).drop("week")
+    terminal = terminal_targets(network, beyond, ss) if config.terminal_condition else None
+    model = build_model(network, d, ss, sched, config, terminal=terminal)
     build_seconds = time.perf_counter() - start
     outcome = solve_model(model, config)
     if outcome.has_solution:
         sol = solution_frames(model)
         duals = {f: model.builder.duals(f) for f in ("capacity", "lane")} if outcome.has_duals else {}
         tables = plan_tables(model, sol, duals)
+        measured: list[pl.DataFrame] = []
+
+        def price_range(keys: pl.DataFrame) -> pl.DataFrame:
+            measured.append(capacity_price_range(model, keys) if outcome.has_duals else keys.clear())
+            return measured[-1]
+
         tables[schema.PLAN_SHORTAGES.name] = plan_shortages(
-            network, tables[schema.PLAN_BACKLOG.name], tables[schema.PLAN_CAPACITY.name], duals.get("lane")
+            network,
+            tables[schema.PLAN_BACKLOG.name],
+            tables[schema.PLAN_CAPACITY.name],
+            duals.get("lane"),
+            price_range,
         )
+        tables[schema.PLAN_CAPACITY.name] = with_price_range(network, tables[schema.PLAN_CAPACITY.name], measured)
         tables[schema.PLAN_KPIS.name] = plan_kpis(
             tables,
             cost_components(model, sol),
             network.horizon,
             network.products.select("product_id", "unit_cost"),
+            float(terminal["target"].sum()) if terminal is not None else None,
         )
     else:
         tables = empty_tables()

@@ -11,15 +11,20 @@ import polars as pl
 from data_contracts import schema
 from optimization.model import COST_COMPONENTS, Model
 
-__all__ = ["TOL", "cost_components", "empty_tables", "plan_tables", "solution_frames"]
+__all__ = ["TOL", "cost_components", "empty_tables", "plan_tables", "solution_frames", "with_price_range"]
 
 TOL = 1e-7
 PST = ["product_id", "site_id", "t"]
 
 
 def _out(table: schema.Table, frame: pl.DataFrame) -> pl.DataFrame:
+    """The table's columns in order, cast; solver round-off below :data:`TOL` (and ``-0.0``) is ``0.0``."""
     cols = [c for c in table.column_names if c != "run_id"]
-    return frame.select(pl.col(c).cast(table.columns[c]) for c in cols)
+    return frame.select(pl.col(c).cast(table.columns[c]) for c in cols).with_columns(
+        pl.when(pl.col(c).abs() < TOL).then(0.0).otherwise(pl.col(c)).alias(c)
+        for c in cols
+        if table.columns[c] == pl.Float64
+    )
 
 
 def empty_tables() -> dict[str, pl.DataFrame]:
@@ -223,5 +228,27 @@ def capacity_table(model: Model, sol: dict[str, pl.DataFrame], duals: pl.DataFra
             pl.col("hours_used") / pl.col("hours_available")
         ),
         shadow_price=pl.col("shadow_price").clip(lower_bound=0.0) + 0.0,
+        price_hour_more=pl.lit(None, pl.Float64),
+        price_hour_less=pl.lit(None, pl.Float64),
         week=net.week_date("t"),
     ).sort("resource_id", "t")
+
+
+def with_price_range(net, capacity: pl.DataFrame, measured: list[pl.DataFrame]) -> pl.DataFrame:
+    """The capacity table with the re-solved worth of an hour more / less where it was measured."""
+    if not measured or all(m.height == 0 for m in measured):
+        return capacity
+    ranges = pl.concat(measured).unique(["resource_id", "t"]).select(
+        "resource_id",
+        net.week_date("t").alias("week"),
+        pl.col("price_low").alias("more"),
+        pl.col("price_high").alias("less"),
+    )
+    return (
+        capacity.join(ranges, on=["resource_id", "week"], how="left", validate="1:1")
+        .with_columns(
+            price_hour_more=pl.coalesce("more", "price_hour_more"),
+            price_hour_less=pl.coalesce("less", "price_hour_less"),
+        )
+        .select(capacity.columns)
+    )

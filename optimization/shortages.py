@@ -3,24 +3,28 @@
 Reasons, first that applies:
 
 * ``no_route`` — no routing and lane path brings new production of the product to the site.
-* ``release_lag`` — the week comes before new production can arrive (release lag + transit): too late
-  to make; only stock could have served it.
+* ``release_lag`` — the week comes before new production can arrive (release lag + transit): no
+  production can recover it; the detail names the earliest week new supply reaches the site.
 * ``shelf_life`` — the resource-weeks whose output would still be usable are full, while earlier weeks
   had free hours that the shelf life forbids using (the product cannot be built that far ahead).
 * ``capacity`` — a resource that could have made it in time is full: the resource-week with the
   highest shadow price (from the capacity duals) is named with the extra hours that would make the
-  short quantity (short × hours_per_unit / yield) and what an hour is worth.
+  short quantity (short × hours_per_unit / yield) and what an hour there is worth. At a full resource
+  the dual is not unique, so the worth is a range where it was measured (``price_range``: the
+  objective re-solved with one hour less and one hour more), else the dual alone.
 * ``lane_capacity`` — a capacity-limited lane into the site is full (positive dual) in time.
 * ``cost`` — nothing binds: serving would cost more than the backlog penalty saves.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from optimization.network import Network
 
-__all__ = ["plan_shortages"]
+__all__ = ["fmt_number", "plan_shortages"]
 
 _EPS = 1e-9
 PST = ["product_id", "site_id", "t"]
@@ -30,8 +34,23 @@ def _iso(col: str) -> pl.Expr:
     return pl.col(col).dt.strftime("%G-W%V")
 
 
+def fmt_number(value: pl.Expr, digits: int = 0) -> pl.Expr:
+    """``value`` as text with thousands separators and ``digits`` decimals (``17,730``, ``81,903.78``)."""
+    v = value.round(digits)
+    a = v.abs()
+    whole = (
+        a.floor().cast(pl.Int64).cast(pl.String)
+        .str.reverse().str.replace_all(r"(\d{3})", "${1},").str.strip_chars_end(",").str.reverse()
+    )
+    out = pl.concat_str(pl.when(v < 0).then(pl.lit("-")).otherwise(pl.lit("")), whole)
+    if digits > 0:
+        frac = ((a - a.floor()) * 10**digits).round(0).cast(pl.Int64).cast(pl.String).str.zfill(digits)
+        out = pl.concat_str(out, pl.lit("."), frac)
+    return out
+
+
 def _num(col: str, digits: int = 0) -> pl.Expr:
-    return pl.col(col).round(digits).cast(pl.String)
+    return fmt_number(pl.col(col), digits)
 
 
 def _best_window(capacity: pl.DataFrame, horizon: int) -> pl.DataFrame:
@@ -145,15 +164,22 @@ def _lane_candidates(net: Network, short: pl.DataFrame, lane_duals: pl.DataFrame
 
 
 def plan_shortages(
-    net: Network, backlog: pl.DataFrame, capacity: pl.DataFrame, lane_duals: pl.DataFrame | None
+    net: Network,
+    backlog: pl.DataFrame,
+    capacity: pl.DataFrame,
+    lane_duals: pl.DataFrame | None,
+    price_range: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
-    """The shortage table: units backlogged or lost per product × site × week, with reason and detail.
+    """The shortage table: units backlogged or lost per product × site × week, with reason and detail,
+    largest first (units, then value at unit cost).
 
     Args:
         net: the planning network.
         backlog: the plan_backlog table (``week`` dates).
         capacity: the plan_capacity table (with shadow prices).
         lane_duals: lane capacity constraint keys with ``pi`` (or None).
+        price_range: given the named bottlenecks ``resource_id, t``, returns ``resource_id, t,
+            price_low, price_high`` (what an hour less costs and an hour more saves); None: the dual only.
     """
     cap = capacity.with_columns(t=net.week_index())
     short = (
@@ -164,8 +190,20 @@ def plan_shortages(
     frame = (
         short.join(_capacity_candidates(net, short, cap), on=PST, how="left", validate="1:1")
         .join(_lane_candidates(net, short, lane_duals), on=PST, how="left", validate="1:1")
-        .with_columns(first_week=net.week_date("replen"), lane_week=net.week_date("lane_t"))
+        .join(net.products.select("product_id", "unit_cost"), on="product_id", how="left", validate="m:1")
+        .with_columns(
+            first_week=net.week_date("replen"),
+            lane_week=net.week_date("lane_t"),
+            bind_t=((pl.col("bind_week") - pl.lit(net.start_week)).dt.total_days() // 7).cast(pl.Int64),
+        )
     )
+    ranges = pl.DataFrame(
+        schema={"resource_id": pl.String, "bind_t": pl.Int64, "price_low": pl.Float64, "price_high": pl.Float64}
+    )
+    named = frame.filter(pl.col("resource_id").is_not_null()).select("resource_id", pl.col("bind_t").alias("t"))
+    if price_range is not None and named.height:
+        ranges = price_range(named.unique()).rename({"t": "bind_t"}).select(ranges.columns)
+    frame = frame.join(ranges, on=["resource_id", "bind_t"], how="left", validate="m:1")
     reason = (
         pl.when(pl.col("replen").is_null())
         .then(pl.lit("no_route"))
@@ -179,18 +217,34 @@ def plan_shortages(
         .then(pl.lit("lane_capacity"))
         .otherwise(pl.lit("cost"))
     )
+    worth = (
+        pl.when(pl.col("price_low").is_not_null() & ((pl.col("price_high") - pl.col("price_low")).abs() > 0.005))
+        .then(
+            pl.concat_str(
+                pl.lit("an hour there is worth "),
+                _num("price_low", 2),
+                pl.lit("–"),
+                _num("price_high", 2),
+                pl.lit(" (one hour more / one hour less)"),
+            )
+        )
+        .when(pl.col("price_low").is_not_null() & pl.col("price_high").is_null())
+        .then(pl.concat_str(pl.lit("an hour there is worth "), _num("price_low", 2), pl.lit(" (one hour more)")))
+        .when(pl.col("price_low").is_not_null())
+        .then(pl.concat_str(pl.lit("an hour there is worth "), _num("price_low", 2)))
+        .otherwise(pl.concat_str(pl.lit("an hour there is worth "), _num("bind_price", 2), pl.lit(" (dual)")))
+    )
     recover = pl.concat_str(
         pl.lit("+"),
         _num("extra_hours", 1),
         pl.lit(" hours on "),
         pl.col("resource_id"),
-        pl.lit(" in week "),
+        pl.lit(" in "),
         _iso("bind_week"),
         pl.lit(" recovers "),
         _num("short"),
-        pl.lit(" units (an hour there is worth "),
-        _num("bind_price", 2),
-        pl.lit(")"),
+        pl.lit(" units; "),
+        worth,
     )
     detail = (
         pl.when(pl.col("reason") == "no_route")
@@ -205,11 +259,12 @@ def plan_shortages(
         .when(pl.col("reason") == "release_lag")
         .then(
             pl.concat_str(
-                pl.lit("too late to make: new production reaches "),
+                pl.lit("no production can recover it: new supply reaches "),
                 pl.col("site_id"),
-                pl.lit(" in week "),
+                pl.lit(" in "),
                 _iso("first_week"),
-                pl.lit(" at the earliest"),
+                pl.lit(" at the earliest (release lag + transit); only stock on hand or in transit serves "
+                       "earlier weeks"),
             )
         )
         .when(pl.col("reason") == "shelf_life")
@@ -227,7 +282,7 @@ def plan_shortages(
                 pl.col("from_site"),
                 pl.lit("→"),
                 pl.col("site_id"),
-                pl.lit(" is full in week "),
+                pl.lit(" is full in "),
                 _iso("lane_week"),
                 pl.lit("; +"),
                 _num("short"),
@@ -237,8 +292,25 @@ def plan_shortages(
         .otherwise(pl.lit("serving it would cost more than the backlog penalty saves"))
     )
     return (
-        frame.with_columns(reason=reason)
+        frame.with_columns(
+            reason=reason,
+            short_value=pl.col("short") * pl.col("unit_cost"),
+            # backlog is served oldest first: what is short this week is this week's demand first
+            late_units=pl.min_horizontal(pl.col("demand"), pl.col("short")),
+        )
         .with_columns(detail=detail)
-        .select("product_id", "site_id", "week", pl.col("short").alias("short_quantity"), "reason", "detail")
-        .sort("product_id", "site_id", "week")
+        .select(
+            "product_id",
+            "site_id",
+            "week",
+            pl.col("short").alias("short_quantity"),
+            "late_units",
+            "short_value",
+            "reason",
+            "detail",
+        )
+        .sort(
+            "short_quantity", "short_value", "product_id", "site_id", "week",
+            descending=[True, True, False, False, False],
+        )
     )

@@ -13,13 +13,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import highspy
+import polars as pl
 import pulp
 
 from optimization.config import PlanConfig
 from optimization.model import Model
 from optimization.pulp_highs import BulkHiGHS
 
-__all__ = ["SolveOutcome", "make_solver", "solve_model"]
+__all__ = ["SolveOutcome", "capacity_price_range", "make_solver", "solve_model"]
 
 
 @dataclass(frozen=True)
@@ -128,3 +130,48 @@ def _duals_with_integers_fixed(model: Model, config: PlanConfig, solver: str) ->
             v.varValue = values[id(v)]
         return False
     return True
+
+
+def capacity_price_range(model: Model, keys: pl.DataFrame) -> pl.DataFrame:
+    """What one hour is worth at each named resource-week, from both sides, by re-solving.
+
+    At a full resource the dual is not unique (any value between the two one-sided derivatives is
+    one), so one hour more and one hour less are each solved again from the optimal basis (HiGHS warm
+    start; a few simplex iterations each) and the bounds are put back.
+
+    Args:
+        model: a model solved by HiGHS (the LP, or a MIP's LP with the integers fixed).
+        keys: ``resource_id, t`` of the capacity rows to measure.
+
+    Returns:
+        ``resource_id, t, price_low`` (objective saved by one hour more) and ``price_high`` (objective
+        lost by one hour less); empty when the model was not solved by HiGHS.
+    """
+    out = {"resource_id": [], "t": [], "price_low": [], "price_high": []}
+    schema = {"resource_id": pl.String, "t": pl.Int64, "price_low": pl.Float64, "price_high": pl.Float64}
+    prob = model.builder.prob
+    h = getattr(prob, "solverModel", None)
+    rows = model.builder.rows.get("capacity")
+    if not isinstance(h, highspy.Highs) or rows is None or keys.height == 0:
+        return pl.DataFrame(out, schema=schema)
+    named = rows.join(keys.select("resource_id", "t"), on=["resource_id", "t"], how="inner")
+    base = h.getInfo().objective_function_value
+    lp = h.getLp()
+    for resource, t, name in named.select("resource_id", "t", "name").iter_rows():
+        i = prob.constraints[name].index
+        lo, up = lp.row_lower_[i], lp.row_upper_[i]
+        objective = []
+        for hours in (up + 1.0, max(up - 1.0, 0.0)):
+            h.changeRowBounds(i, lo, hours)
+            h.run()
+            ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+            objective.append(h.getInfo().objective_function_value if ok else None)
+        h.changeRowBounds(i, lo, up)
+        more, less = objective
+        out["resource_id"].append(resource)
+        out["t"].append(t)
+        out["price_low"].append(None if more is None else max(base - more, 0.0))
+        # a week without hours (a shutdown) has no hour to lose; under one hour, per hour of what there is
+        out["price_high"].append(None if less is None or up <= 0 else max(less - base, 0.0) / min(up, 1.0))
+    h.run()  # back to the plan's own optimum
+    return pl.DataFrame(out, schema=schema)

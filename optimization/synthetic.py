@@ -66,6 +66,7 @@ def random_inputs(
             backlog_penalty=rng.uniform(50, 200, n_products),
             priority=rng.integers(1, 4, n_products),
             service_level=rng.uniform(0.8, 0.99, n_products),
+            shelf_life_from="manufacture",
         ),
     )
     sites = _typed(

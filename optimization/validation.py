@@ -44,8 +44,9 @@ def check_columns(frame: pl.DataFrame, entity: schema.Table) -> pl.DataFrame:
     missing = [c for c in entity.required_columns if c not in frame.columns]
     if missing:
         raise PlanInputError(f"{entity.name}: missing column(s) {', '.join(missing)}")
-    frame = frame.with_columns(
-        pl.lit(entity.defaults[c]).alias(c) for c in entity.defaults if c not in frame.columns
+    frame = frame.with_columns(  # a defaulted column absent or empty means its default (as in the contracts)
+        (pl.col(c).fill_null(entity.defaults[c]) if c in frame.columns else pl.lit(entity.defaults[c])).alias(c)
+        for c in entity.defaults
     )
     try:
         frame = frame.select(pl.col(c).cast(t) for c, t in entity.columns.items())

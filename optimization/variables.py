@@ -13,7 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from optimization.lp import ModelBuilder
-from optimization.network import Network, arrive_by, cohort_of
+from optimization.network import Network, arrive_by, cohort_of, life_start
 
 __all__ = [
     "backlog_vars",
@@ -27,6 +27,7 @@ __all__ = [
     "ship_vars",
     "shortfall_vars",
     "stock_vars",
+    "terminal_vars",
 ]
 
 PC = ["product_id", "site_id", "cohort"]
@@ -44,18 +45,22 @@ def _expand(frame: pl.DataFrame, first: pl.Expr, last: pl.Expr) -> pl.DataFrame:
 def make_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
     """Production started per product × resource × week, with its release week and cohort.
 
-    Starts whose release falls beyond the horizon exist (they cost and release nothing in the plan).
+    The cohort counts the shelf life from the start or the release (``shelf_life_from``); it is null for
+    starts released beyond the horizon (they release nothing in the plan; the terminal condition counts
+    them as pipeline) and for output that would expire before its release.
     """
-    attrs = net.products.select("product_id", "shelf_life_weeks", "cohort_cap")
+    attrs = net.products.select("product_id", "shelf_life_weeks", "cohort_cap", "shelf_life_from")
     frame = (
         net.routings.join(net.weeks.select("t"), how="cross")
         .join(attrs, on="product_id", validate="m:1")
         .with_columns(release_t=pl.col("t") + pl.col("release_weeks"))
+        .with_columns(u=cohort_of(life_start(pl.col("t"), pl.col("release_t"))))
         .with_columns(
-            cohort=pl.when(pl.col("release_t") < net.horizon).then(cohort_of(pl.col("release_t"))),
+            cohort=pl.when((pl.col("release_t") < net.horizon) & (pl.col("u") >= pl.col("release_t"))).then("u"),
+            pipeline=(pl.col("release_t") >= net.horizon) & (pl.col("u") >= pl.col("release_t")),
             cost=pl.col("cost_per_unit"),
         )
-        .drop("shelf_life_weeks", "cohort_cap")
+        .drop("shelf_life_weeks", "cohort_cap", "u")
         .sort("product_id", "resource_id", "t")
     )
     return mb.add_variables("make", frame, ["product_id", "resource_id", "t"])
@@ -209,3 +214,18 @@ def shortfall_vars(mb: ModelBuilder, net: Network, safety: pl.DataFrame, share: 
         .sort("product_id", "site_id", "t")
     )
     return mb.add_variables("shortfall", frame, ["product_id", "site_id", "t"])
+
+
+def terminal_vars(mb: ModelBuilder, net: Network, targets: pl.DataFrame, weeks: float) -> pl.DataFrame:
+    """End-of-horizon stock shortfall per product with a terminal target.
+
+    Args:
+        targets: ``product_id, target`` (see :mod:`optimization.terminal`).
+        weeks: penalty per unit as weeks of the product's weighted backlog penalty.
+    """
+    frame = (
+        targets.join(net.products.select("product_id", "backlog_penalty", "weight"), on="product_id", validate="1:1")
+        .select("product_id", "target", cost=weeks * pl.col("backlog_penalty") * pl.col("weight"))
+        .sort("product_id")
+    )
+    return mb.add_variables("terminal", frame, ["product_id"])

@@ -13,6 +13,8 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.config import ParameterError
+from optimization.kpis import AT_CAPACITY
+from warehouse.views import comparable
 
 __all__ = ["Comparison", "compare_runs", "format_comparison", "format_delta", "resolve_run"]
 
@@ -31,7 +33,9 @@ class Comparison:
     shortages_new: pl.DataFrame  # product_id, site_id, short_b, weeks_b: short in b, not in a
     shortages_gone: pl.DataFrame  # product_id, site_id, short_a, weeks_a: short in a, not in b
     stock: pl.DataFrame  # product_id, site_id, stock_a, stock_b, diff (average closing stock), largest first
-    capacity: pl.DataFrame  # resource_id, site_id, util_a, util_b, diff, binding_a, binding_b
+    capacity: pl.DataFrame  # resource_id, site_id, util_a, util_b, diff, binding_a, binding_b (weeks at capacity)
+    #: same horizon and demand source: KPI changes are only computed like with like (else ``diff`` is null)
+    comparable: bool = True
 
 
 def resolve_run(con: duckdb.DuckDBPyConnection, ref: str) -> str:
@@ -69,6 +73,11 @@ def compare_runs(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> Comp
             USING (kpi) ORDER BY kpi""",
         [run_a, run_b],
     ).pl()
+    runs = {r["run_id"]: r for r in con.execute(
+        f"SELECT * FROM {schema.RUNS.name} WHERE run_id IN (?, ?)", [run_a, run_b]).pl().iter_rows(named=True)}
+    like = run_a not in runs or run_b not in runs or comparable(runs[run_a], runs[run_b])
+    if not like:
+        kpis = kpis.with_columns(diff=pl.lit(None, pl.Float64))
     s = schema.PLAN_SHORTAGES.name
     short = con.execute(
         f"SELECT run_id, product_id, site_id, sum(short_quantity) AS short, count(*) AS weeks FROM {s} "
@@ -91,9 +100,9 @@ def compare_runs(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> Comp
     c = schema.PLAN_CAPACITY.name
     cap = con.execute(
         f"""SELECT run_id, resource_id, site_id, sum(hours_used) / nullif(sum(hours_available), 0) AS util,
-                   count(*) FILTER (WHERE shadow_price > 1e-9) AS binding
+                   count(*) FILTER (WHERE utilisation >= ?) AS binding
             FROM {c} WHERE run_id IN (?, ?) GROUP BY ALL""",
-        [run_a, run_b],
+        [AT_CAPACITY, run_a, run_b],
     ).pl()
     capacity = _side_by_side(
         cap.filter(pl.col("run_id") == run_a).drop("run_id").rename({"util": "util_a", "binding": "binding_a"}),
@@ -102,7 +111,7 @@ def compare_runs(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> Comp
         ["resource_id"],
     ).with_columns(diff=pl.col("util_b") - pl.col("util_a")).select(
         "resource_id", "site_id", "util_a", "util_b", "diff", "binding_a", "binding_b").sort("resource_id")
-    return Comparison(run_a, run_b, _label(con, run_a), _label(con, run_b), kpis, new, gone, stock, capacity)
+    return Comparison(run_a, run_b, _label(con, run_a), _label(con, run_b), kpis, new, gone, stock, capacity, like)
 
 
 def _num(v: float | None, unit: str | None = None) -> str:
@@ -124,7 +133,9 @@ def format_delta(v: float | None, unit: str | None) -> str:
 
 def format_comparison(c: Comparison, top: int = 10) -> str:
     """The comparison as text for the terminal."""
-    lines = [f"A = {c.label_a}", f"B = {c.label_b}", "", "KPIs (B − A):"]
+    lines = [f"A = {c.label_a}", f"B = {c.label_b}", ""]
+    lines.append("KPIs (B − A):" if c.comparable else
+                 "KPIs (not comparable: the runs differ in horizon or demand source, so no change is shown):")
     for r in c.kpis.filter(~pl.col("kpi").str.starts_with("utilisation_")).iter_rows(named=True):
         diff = format_delta(r["diff"], r["unit"])
         lines.append(f"  {r['kpi']:<20} {_num(r['a'], r['unit']):>16} {_num(r['b'], r['unit']):>16} {diff:>16}")

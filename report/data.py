@@ -11,6 +11,7 @@ import polars as pl
 
 from data_contracts import schema
 from report.compare import Comparison, compare_runs
+from warehouse.views import comparable
 
 __all__ = ["ReportData", "load_report_data"]
 
@@ -36,6 +37,8 @@ class ReportData:
     comparison: Comparison | None
     twin: pl.DataFrame  # the latest twin replay of this run (and of its base): run_id, metric, plan_value, mean, p05..
     stock_fan: pl.DataFrame  # product_id, site_id, week, p05, p25, p50, p75, p95 of that replay's closing stock
+    #: whether the previous run planned the same horizon and demand source (else its change is not shown)
+    comparable: bool = True
 
 
 def _q(con: duckdb.DuckDBPyConnection, sql: str, *params: Any) -> pl.DataFrame:
@@ -66,6 +69,8 @@ def load_report_data(con: duckdb.DuckDBPyConnection, run_id: str, compare_to: st
     if compare_to is None and run["scenario"] != "base":
         compare_to = run["base_run_id"]
     k = schema.PLAN_KPIS.name
+    before = _q(con, f"SELECT * FROM {schema.RUNS.name} WHERE run_id = ?", previous)
+    like = before.is_empty() or comparable(run, before.row(0, named=True))
     kpis = _q(con, f"""SELECT k.kpi, k.value, k.unit, p.value AS previous FROM {k} k
                        LEFT JOIN (SELECT kpi, value FROM {k} WHERE run_id = ?) p USING (kpi)
                        WHERE k.run_id = ?""", previous, run_id)
@@ -85,13 +90,14 @@ def load_report_data(con: duckdb.DuckDBPyConnection, run_id: str, compare_to: st
     capacity = _q(con, f"SELECT * EXCLUDE (run_id) FROM {schema.PLAN_CAPACITY.name} WHERE run_id = ?", run_id)
     fam = products.select("product_id", "family")
     shortages = _q(con, f"SELECT * EXCLUDE (run_id) FROM {schema.PLAN_SHORTAGES.name} WHERE run_id = ? "
-                        "ORDER BY week, product_id, site_id", run_id).join(fam, on="product_id", how="left")
+                        "ORDER BY short_quantity DESC, product_id, site_id, week", run_id
+                   ).join(fam, on="product_id", how="left", maintain_order="left")
     expiry = _q(con, f"SELECT * EXCLUDE (run_id) FROM {schema.PLAN_EXPIRY.name} WHERE run_id = ? "
                      "ORDER BY week, product_id, site_id", run_id).join(fam, on="product_id", how="left")
     comparison = compare_runs(con, compare_to, run_id) if compare_to else None
     twin, stock_fan = _twin(con, run_id, compare_to)
     return ReportData(run, previous, kpis, products, sites, history, forecast, inventory, capacity, shortages,
-                      expiry, comparison, twin, stock_fan)
+                      expiry, comparison, twin, stock_fan, like)
 
 
 def _twin(con: duckdb.DuckDBPyConnection, run_id: str, other: str | None) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -18,7 +18,7 @@ from data_contracts.config import ParameterError
 from report import sections
 from report.data import ReportData, load_report_data
 from warehouse.db import connect
-from warehouse.views import latest_base_run
+from warehouse.views import latest_base_run, run_scope
 
 __all__ = ["render_report", "report_path", "write_report"]
 
@@ -35,9 +35,12 @@ def render_report(data: ReportData) -> str:
     run = data.run
     css = (_TEMPLATES / "report.css").read_text(encoding="utf-8")
     js = (_TEMPLATES / "report.js").read_text(encoding="utf-8")
-    title = f"plantwin plan — {run['scenario']} — {run['run_date']}"
+    scope = run_scope(run)
+    weeks = f"{scope['horizon_weeks']} weeks" if scope["horizon_weeks"] is not None else "horizon unknown"
+    title = f"plantwin plan — {run['scenario']} — {weeks} from {run['run_date']:%G-W%V}"
     meta = (f"run <code>{escape(run['run_id'])}</code> · {escape(run['kind'])} · scenario "
-            f"<b>{escape(run['scenario'])}</b> · plans from {run['run_date']} · solver {escape(str(run['solver']))}"
+            f"<b>{escape(run['scenario'])}</b> · <b>{weeks}</b> from {run['run_date']:%G-W%V} ({run['run_date']})"
+            f" · demand: {escape(scope['demand_source'])} · solver {escape(str(run['solver']))}"
             f" {escape(str(run['solver_status']))} · code {escape(str(run['code_version']))}"
             + (f" · base run <code>{escape(run['base_run_id'])}</code>" if run["base_run_id"] else "")
             + f" · rendered {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")

@@ -28,21 +28,31 @@ __all__ = [
 
 #: KPIs shown as cards, in order: name → (label, +1 if higher is better, -1 if lower is better)
 KPI_CARDS: dict[str, tuple[str, int]] = {
-    "fill_rate_units": ("Fill rate (units)", 1),
+    "fill_rate_units": ("Fill rate, on time (units)", 1),
+    "fill_rate_served_units": ("Fill rate, served by the end (units)", 1),
     "fill_rate_weeks": ("Fill rate (series-weeks)", 1),
-    "cost_total": ("Total cost", -1),
+    "plan_cost": ("Plan cost (money)", -1),
     "cost_production": ("Production cost", -1),
     "cost_transport": ("Transport cost", -1),
     "cost_holding": ("Holding cost", -1),
-    "cost_backlog": ("Backlog penalty", -1),
     "cost_expiry": ("Expiry write-off", -1),
+    "service_penalties": ("Service penalties (not cash)", -1),
+    "cost_backlog": ("Backlog penalty", -1),
+    "cost_lost_sales": ("Lost-sales penalty", -1),
+    "cost_safety_stock": ("Safety-stock shortfall penalty", -1),
+    "cost_end_stock_shortfall": ("End-stock shortfall penalty", -1),
+    "cost_total": ("Objective (plan cost + penalties)", -1),
     "backlog_units_end": ("Backlog at horizon end", -1),
     "lost_units": ("Lost units", -1),
     "expired_units": ("Expired units", -1),
     "stock_value_end": ("Stock value at end", 0),
     "weeks_of_cover": ("Weeks of cover at end", 0),
+    "end_position_units": ("Stock + pipeline at end (units)", 0),
+    "end_stock_target_units": ("End-stock target (units)", 0),
     "utilisation_avg": ("Utilisation, average", 0),
+    "utilisation_last_4_weeks": ("Utilisation, last 4 weeks", 0),
     "utilisation_max": ("Utilisation, peak", 0),
+    "weeks_at_capacity": ("Resource-weeks at capacity", 0),
 }
 _EPS = 1e-9
 
@@ -103,11 +113,16 @@ def kpi_section(data: ReportData) -> str:
     for kpi, (label, better) in KPI_CARDS.items():
         if kpi in rows:
             r = rows[kpi]
+            change = (_change(r["value"], r["previous"], r["unit"], better) if data.comparable
+                      else '<span class="flat">not comparable</span>')
             cards.append(f'<div class="card"><div class="k">{escape(label)}</div>'
                          f'<div class="v">{_value(r["value"], r["unit"])}</div>'
-                         f'<div class="d">{_change(r["value"], r["previous"], r["unit"], better)}</div></div>')
+                         f'<div class="d">{change}</div></div>')
     since = (f"change since run <code>{escape(data.previous_run_id)}</code>" if data.previous_run_id
              else "no earlier run to compare with")
+    if data.previous_run_id and not data.comparable:
+        since = (f"run <code>{escape(data.previous_run_id)}</code> planned another horizon or demand source: "
+                 "changes are not comparable")
     return (f'<section id="kpis"><h2>Key figures</h2><p class="note">{since}.</p>'
             f'<div class="cards">{"".join(cards)}</div></section>')
 
@@ -228,7 +243,7 @@ def capacity_section(data: ReportData) -> str:
         cells = {}
         for r in rows.iter_rows(named=True):
             hot = (r["shadow_price"] or 0) > _EPS or (r["utilisation"] or 0) >= 1 - 1e-6
-            tip = (f"{r['resource_id']} {r['week']}: {r['hours_used']:.0f} of {r['hours_available']:.0f} h"
+            tip = (f"{r['resource_id']} {r['week']:%G-W%V}: {r['hours_used']:,.0f} of {r['hours_available']:,.0f} h"
                    + (f" ({r['utilisation']:.0%})" if r["utilisation"] is not None else "")
                    + (f", an extra hour saves {r['shadow_price']:,.0f}" if hot and r["shadow_price"] else ""))
             cells[(r["resource_id"], r["week"])] = (r["utilisation"], hot, tip)
@@ -242,15 +257,22 @@ def capacity_section(data: ReportData) -> str:
 
 
 def shortage_section(data: ReportData) -> str:
-    """Every short product × DC × week with its reason and what would recover it."""
+    """Every short product × DC × week, largest first, with its reason and what would recover it."""
+    value = "short_value" in data.shortages.columns
     rows = "".join(
         f'<tr{_attrs(r["family"], r["site_id"], r["product_id"])}><td>{escape(r["product_id"])}</td>'
-        f'<td>{escape(r["site_id"])}</td><td>{r["week"]}</td><td class="n">{r["short_quantity"]:,.0f}</td>'
-        f'<td><span class="reason">{escape(r["reason"])}</span></td><td>{escape(r["detail"] or "")}</td></tr>'
+        f'<td>{escape(r["site_id"])}</td><td>{r["week"]:%G-W%V}</td><td class="n">{r["short_quantity"]:,.0f}</td>'
+        + (f'<td class="n">{r["short_value"]:,.0f}</td>' if value else "")
+        + f'<td><span class="reason">{escape(r["reason"])}</span></td><td>{escape(r["detail"] or "")}</td></tr>'
         for r in data.shortages.iter_rows(named=True)
     )
-    body = (f'<div class="scroll"><table><thead><tr><th>Product</th><th>DC</th><th>Week</th><th class="n">Short'
-            f"</th><th>Reason</th><th>Recovery options</th></tr></thead><tbody>{rows}</tbody></table></div>"
+    late = "late_units" in data.shortages.columns
+    total = ((f'<p class="note">{data.shortages["late_units"].sum():,.0f} units not served in the week wanted'
+              if late else f'<p class="note">{data.shortages["short_quantity"].sum():,.0f} unit-weeks short')
+             + "; each row is a week's backlog and lost units, largest first.</p>")
+    head = '<th class="n">Short</th>' + ('<th class="n">Value</th>' if value else "")
+    body = (f'{total}<div class="scroll"><table><thead><tr><th>Product</th><th>DC</th><th>Week</th>{head}'
+            f"<th>Reason</th><th>Recovery options</th></tr></thead><tbody>{rows}</tbody></table></div>"
             if rows else '<p class="note">No demand goes short.</p>')
     return f'<section id="shortages"><h2>Shortages ({data.shortages.height})</h2>{body}</section>'
 
@@ -259,7 +281,7 @@ def expiry_section(data: ReportData) -> str:
     """Stock written off because it reaches its shelf life."""
     rows = "".join(
         f'<tr{_attrs(r["family"], r["site_id"], r["product_id"])}><td>{escape(r["product_id"])}</td>'
-        f'<td>{escape(r["site_id"])}</td><td>{r["week"]}</td><td class="n">{r["quantity"]:,.0f}</td>'
+        f'<td>{escape(r["site_id"])}</td><td>{r["week"]:%G-W%V}</td><td class="n">{r["quantity"]:,.0f}</td>'
         f'<td class="n">{r["cost"]:,.0f}</td></tr>'
         for r in data.expiry.iter_rows(named=True)
     )

@@ -14,25 +14,34 @@ from typing import Any
 import polars as pl
 
 from data_contracts import schema
+from optimization.kpis import AT_CAPACITY, PLAN_COSTS, SERVICE_PENALTIES
 from warehouse.db import open_warehouse
 from warehouse.publish import published_path
+from warehouse.views import comparable as _comparable
+from warehouse.views import run_scope
 
-__all__ = ["RunFacts", "run_facts", "run_summary"]
+__all__ = ["RunFacts", "run_facts", "run_scope", "run_summary"]
 
 
 @dataclass(frozen=True)
 class RunFacts:
-    """A run's headline figures and the previous comparable run's, for "what changed"."""
+    """A run's headline figures and the previous run's of its scenario, for "what changed".
+
+    ``comparable`` is False when the previous run planned another horizon or demand source: its KPIs are
+    then shown, but no change is computed (like with like only).
+    """
 
     run: dict[str, Any]
     kpis: dict[str, float]
     previous_run_id: str | None
     previous_kpis: dict[str, float]
-    busiest: pl.DataFrame  # resource_id, site_id, used, available, binding_weeks, utilisation
-    shortages: pl.DataFrame  # product_id, site_id, short, weeks, reason, detail (largest first)
+    busiest: pl.DataFrame  # resource_id, site_id, used, available, weeks_at_capacity, utilisation
+    shortages: pl.DataFrame  # product_id, site_id, short, value, weeks, reason, detail (largest first)
     failed_rules: pl.DataFrame  # entity, expectation, unexpected_count
     quarantined: int
     warehouse: Path
+    comparable: bool = True
+    previous_run: dict[str, Any] | None = None
 
     @property
     def run_id(self) -> str:
@@ -54,57 +63,86 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
             [run["scenario"], run_id, run["started_at"]],
         ).fetchone()
         previous_id = previous[0] if previous else None
+        previous_run = wh.run(previous_id) if previous_id else None
         kpis = _kpi_dict(wh.read(schema.PLAN_KPIS.name, run_id))
         previous_kpis = _kpi_dict(wh.read(schema.PLAN_KPIS.name, previous_id)) if previous_id else {}
         capacity = wh.read(schema.PLAN_CAPACITY.name, run_id)
         shortages = wh.read(schema.PLAN_SHORTAGES.name, run_id)
         results = wh.read(schema.CONTRACT_RESULTS.name, run_id)
+        products = wh.read(schema.clean_table_name(schema.PRODUCTS.name), run_id)
         quarantined = wh.con.execute(
             f"SELECT count(*) FROM {schema.QUARANTINE.name} WHERE run_id = ?", [run_id]
         ).fetchone()[0]
     busiest = (
         capacity.group_by("resource_id", "site_id")
         .agg(used=pl.col("hours_used").sum(), available=pl.col("hours_available").sum(),
-             binding_weeks=(pl.col("shadow_price").fill_null(0) > 1e-9).sum())
+             weeks_at_capacity=(pl.col("utilisation").fill_null(0) >= AT_CAPACITY).sum())
         .with_columns(utilisation=pl.col("used") / pl.col("available"))
         .sort("utilisation", "resource_id", descending=[True, False], nulls_last=True)
         .head(top)
     )
+    if "late_units" not in shortages.columns:  # a plan stored before shortages carried late units
+        shortages = shortages.with_columns(late_units=pl.col("short_quantity"))
     worst = (
-        shortages.group_by("product_id", "site_id")
-        .agg(short=pl.col("short_quantity").sum(), weeks=pl.len(),
-             reason=pl.col("reason").mode().sort().first(), detail=pl.col("detail").first())
-        .sort("short", "product_id", "site_id", descending=[True, False, False])
+        shortages.join(products.select("product_id", "unit_cost"), on="product_id", how="left", validate="m:1")
+        .sort("short_quantity", descending=True)
+        .group_by("product_id", "site_id")
+        .agg(short=pl.col("late_units").sum(), value=(pl.col("late_units") * pl.col("unit_cost")).sum(),
+             weeks=pl.len(), reason=pl.col("reason").mode().sort().first(), detail=pl.col("detail").first())
+        .sort("short", "value", "product_id", "site_id", descending=[True, True, False, False])
     )
     failed = results.filter(~pl.col("success")).select("entity", "expectation", "unexpected_count")
-    return RunFacts(run, kpis, previous_id, previous_kpis, busiest, worst, failed, quarantined, Path(warehouse))
+    comparable = previous_run is None or _comparable(run, previous_run)
+    return RunFacts(run, kpis, previous_id, previous_kpis, busiest, worst, failed, quarantined, Path(warehouse),
+                    comparable, previous_run)
 
 
 def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
     """A few lines a planner reads first: fill rate, cost by component, busiest resources, largest shortages."""
     facts = run_facts(warehouse, run_id, top)
     run, kpi = facts.run, facts.kpis
+    scope = run_scope(run)
+    horizon = f"{scope['horizon_weeks']} weeks" if scope["horizon_weeks"] is not None else "horizon unknown"
     lines = [
-        f"run {run_id}  ({run['kind']}, scenario {run['scenario']}, from {run['run_date']})",
+        f"run {run_id}  ({run['kind']}, scenario {run['scenario']}, {horizon} from {run['run_date']}, "
+        f"demand: {scope['demand_source']})",
         f"solver {run['solver']}: {run['solver_status']} ({run['problem_type']}) in {run['solve_seconds']:.1f} s",
     ]
     if "fill_rate_units" in kpi:
-        lines.append(f"fill rate {kpi['fill_rate_units']:.1%} of units"
-                     + (f", {kpi['fill_rate_lines']:.1%} of order lines" if "fill_rate_lines" in kpi else ""))
-    costs = {k.removeprefix("cost_"): v for k, v in kpi.items() if k.startswith("cost_")}
-    if costs:
-        lines.append("cost by component (backlog, lost sales and safety stock are penalties the plan trades "
-                     "against cash costs):")
-        width = max(map(len, costs))
-        lines += [f"  {name:<{width}} {value:>16,.0f}" for name, value in costs.items()]
-    lines.append("busiest resources (utilisation over the horizon, weeks at capacity):")
-    lines += [f"  {r['resource_id']:<14} {r['site_id']:<8} {r['utilisation']:>6.1%}  {r['binding_weeks']:>3} wk"
-              for r in facts.busiest.iter_rows(named=True)]
+        lines.append(f"fill rate {kpi['fill_rate_units']:.1%} of units on time"
+                     + (f", {kpi['fill_rate_served_units']:.1%} served by the horizon's end"
+                        if "fill_rate_served_units" in kpi else ""))
+    for title, names in (("plan cost (money the plan spends)", PLAN_COSTS),
+                         ("service penalties (prices on bad service, not cash)", SERVICE_PENALTIES)):
+        parts = {k.removeprefix("cost_"): kpi[k] for k in names if k in kpi}
+        if parts:
+            total = sum(parts.values())
+            lines.append(f"{title}: {total:,.0f}")
+            width = max(map(len, parts))
+            lines += [f"  {name:<{width}} {value:>16,.0f}" for name, value in parts.items()]
+    if "weeks_of_cover" in kpi:
+        lines.append(f"end of horizon: {kpi['weeks_of_cover']:.1f} weeks of cover"
+                     + (f", stock + pipeline {kpi['end_position_units']:,.0f} units" if "end_position_units" in kpi
+                        else "")
+                     + (f" against a target of {kpi['end_stock_target_units']:,.0f}"
+                        if "end_stock_target_units" in kpi else "")
+                     + (f"; last 4 weeks' utilisation {kpi['utilisation_last_4_weeks']:.1%}"
+                        if "utilisation_last_4_weeks" in kpi else ""))
+    if facts.previous_run_id and not facts.comparable:
+        before = run_scope(facts.previous_run or {})
+        lines.append(f"previous run {facts.previous_run_id} planned {before['horizon_weeks']} weeks on "
+                     f"{before['demand_source']}: not comparable, no change shown")
+    lines.append(f"busiest resources (utilisation over the horizon, weeks at ≥ {AT_CAPACITY:.1%} utilisation):")
+    lines += [f"  {r['resource_id']:<14} {r['site_id']:<8} {r['utilisation']:>6.1%}  "
+              f"{r['weeks_at_capacity']:>3} wk" for r in facts.busiest.iter_rows(named=True)]
     if facts.shortages.is_empty():
         lines.append("no shortages")
     else:
-        lines.append("largest shortages (units over the horizon, weeks short, main reason):")
-        lines += [f"  {r['product_id']:<12} {r['site_id']:<8} {r['short']:>12,.0f} {r['weeks']:>4} wk  {r['reason']}"
+        total, value = facts.shortages["short"].sum(), facts.shortages["value"].sum()
+        lines.append(f"shortages: {total:,.0f} units not served on time, worth {value:,.0f} at unit cost; largest "
+                     "(units late, value, weeks short, main reason):")
+        lines += [f"  {r['product_id']:<12} {r['site_id']:<8} {r['short']:>12,.0f} {r['value']:>14,.0f} "
+                  f"{r['weeks']:>4} wk  {r['reason']}"
                   for r in facts.shortages.head(top).iter_rows(named=True)]
     if facts.quarantined:
         lines.append(f"{facts.quarantined} input row(s) quarantined: see table {schema.QUARANTINE.name}")

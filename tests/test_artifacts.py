@@ -18,7 +18,7 @@ def _facts(**over) -> RunFacts:
         previous_run_id="run-1",
         previous_kpis={"fill_rate_units": 0.90, "cost_total": 1000.0},
         busiest=pl.DataFrame({"resource_id": ["FL1"], "site_id": ["PL1"], "used": [90.0], "available": [100.0],
-                              "binding_weeks": [3], "utilisation": [0.9]}),
+                              "weeks_at_capacity": [3], "utilisation": [0.9]}),
         shortages=pl.DataFrame({"product_id": ["P1", "P2"], "site_id": ["DC1", "DC1"], "short": [40.0, 5.0],
                                 "weeks": [2, 1], "reason": ["capacity", "release_lag"],
                                 "detail": ["FL1 full in weeks 3-4", "inside the release time"]}),
@@ -57,3 +57,14 @@ def test_shortage_rows_keep_the_order_and_reasons():
     rows = shortage_rows(_facts())
     assert [(r["product"], r["units_short"], r["reason"]) for r in rows] == [
         ("P1", 40.0, "capacity"), ("P2", 5.0, "release_lag")]
+
+
+def test_runs_of_another_horizon_are_not_compared():
+    text = summary_markdown(_facts(
+        run={"run_id": "run-2", "kind": "weekly_planning", "scenario": "base", "run_date": "2026-05-04",
+             "solver": "highs", "solver_status": "Optimal", "problem_type": "LP",
+             "parameters": '{"plan": {"horizon_weeks": 13}, "demand_file": null}'},
+        comparable=False))
+    assert "13 weeks (demand: forecast)" in text
+    assert "| fill_rate_units | 95.0% | 90.0% | not comparable |" in text
+    assert "planned another horizon or demand source: not comparable" in text

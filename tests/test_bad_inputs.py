@@ -587,7 +587,7 @@ def test_never_expires_sentinel_is_no_expiry(valid_input, tmp_path):
     result = _validate(folder)
     assert result.exit_code == 0, result.output
     from data_contracts.config import ContractConfig
-    from flows.cli_inputs import check_inputs
+    from cli.inputs import check_inputs
 
     outcome, _, _ = check_inputs(folder, None, DEMO_RUN_DATE, ContractConfig())
     assert outcome.clean["inventory"]["expiry_date"][2] is None
@@ -598,7 +598,7 @@ def test_never_expires_sentinel_is_no_expiry(valid_input, tmp_path):
 def test_a_million_junk_lines_keep_a_bounded_quarantine(valid_input, tmp_path):
     """A refused entity's quarantine holds its first refused_rows_stored rows, once per rule and row."""
     from data_contracts.config import ContractConfig, ContractError
-    from flows.cli_inputs import check_inputs
+    from cli.inputs import check_inputs
 
     def junk(folder: Path) -> None:
         n = 5_000

@@ -77,7 +77,17 @@ def test_short_capacity_backlogs_with_its_cost_and_shadow_prices():
     assert cap["shadow_price"].to_list() == pytest.approx([199.0, 99.0])
     short = r.tables["plan_shortages"]
     assert short["reason"].to_list() == ["capacity", "capacity"]
-    assert "+10.0 hours on R in week" in short["detail"][0]
+    # largest first; recovery in ISO weeks with the worth of an hour measured from both sides (here the
+    # dual is unique: one hour more saves 199, one hour less costs 199)
+    assert short["short_quantity"].to_list() == [20.0, 10.0]
+    assert short["short_value"].to_list() == [200.0, 100.0]
+    # units late = this week's demand not served in it; their sum is demand × (1 − on-time fill rate)
+    assert short["late_units"].to_list() == [20.0, 10.0]
+    assert short["late_units"].sum() == pytest.approx(80 * (1 - _kpi(r, "fill_rate_units")))
+    assert short["detail"][0] == (
+        "R at P is full; +20.0 hours on R in 2027-W01 recovers 20 units; an hour there is worth 199.00"
+    )
+    assert cap.select("price_hour_more", "price_hour_less").row(0) == pytest.approx((199.0, 199.0))
     assert _kpi(r, "fill_rate_units") == pytest.approx((30 + 30) / 80 * 0 + (30 + 20) / 80)
 
 
@@ -215,3 +225,94 @@ def test_demo_sized_plan_builds_and_solves_quickly():
     r = plan_supply(build_network(inputs, ex.START, cfg), demand, NO_SS, cfg)
     assert r.solver_status == "Optimal"
     assert time.perf_counter() - start < 20
+
+
+@pytest.mark.parametrize(
+    ("terminal", "objective", "starts"),
+    [
+        # no terminal condition: a start in week 2 or 3 is released after the horizon and earns nothing, so
+        # nothing starts there: 20 made for weeks 2-3, opening stock 10 held a week (1.0) → 21
+        (False, 21.0, [0, 1]),
+        # terminal target = demand of weeks 4-5 (release lag 2 + transit 0 = the weeks no later start can
+        # reach) = 20, met by the pipeline of starts in weeks 2 and 3; week 6 lies beyond the lead time
+        # and adds nothing → 21 + 20
+        (True, 41.0, [0, 1, 2, 3]),
+    ],
+)
+def test_terminal_condition_keeps_producing_in_the_last_weeks(terminal, objective, starts):
+    # 10 hours a week (1 per unit) make the plan unique; release lag 2, lane without lead time
+    inputs = ex.inputs(
+        resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=10.0)),
+        routings=ex.routings(dict(product_id="A", resource_id="R", release_weeks=2)),
+        inventory=ex.inventory(dict(product_id="A", site_id="D", quantity=20.0)),
+    )
+    demand = _d(*[("A", "D", t, 10.0) for t in range(7)])
+    r = _plan(inputs, demand, PlanConfig(horizon_weeks=4, terminal_condition=terminal))
+    assert r.objective == pytest.approx(objective)
+    assert _col(r, "plan_production", "week") == [ex.week(t) for t in starts]
+    assert _col(r, "plan_production", "quantity") == pytest.approx([10.0] * len(starts))
+    assert _col(r, "plan_backlog", "backlog") == pytest.approx([0.0] * 4)  # only the horizon is reported
+    if terminal:
+        assert _kpi(r, "end_stock_target_units") == pytest.approx(20.0)
+        assert _kpi(r, "end_position_units") == pytest.approx(20.0)
+        assert _kpi(r, "cost_end_stock_shortfall") == pytest.approx(0.0)
+
+
+def test_terminal_shortfall_is_a_service_penalty_when_capacity_cannot_meet_it():
+    # 5 hours a week, no lag: 10 a week is wanted in weeks 0-1 and the terminal target is the safety
+    # stock of the last week (20; replenishment is 0 weeks, so no lead-time demand). Capacity makes 10:
+    # backlog 5 + 10 unit-weeks (1500); the end stock falls 20 short (20 × 100).
+    inputs = ex.inputs(resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=5.0)))
+    demand = _d(("A", "D", 0, 10.0), ("A", "D", 1, 10.0), ("A", "D", 2, 10.0))
+    safety = ex.demand(dict(product_id="A", site_id="D", t=1, quantity=20.0)).rename(
+        {"quantity": "safety_stock"}
+    )
+    r = _plan(inputs, demand, PlanConfig(horizon_weeks=2, safety_stock_penalty_share=0.0), safety=safety)
+    assert r.objective == pytest.approx(10 + 1500 + 2000)
+    assert _kpi(r, "cost_end_stock_shortfall") == pytest.approx(2000.0)
+    assert _kpi(r, "service_penalties") == pytest.approx(3500.0)
+    assert _kpi(r, "plan_cost") == pytest.approx(10.0)
+
+
+def test_shadow_price_of_a_just_full_resource_is_a_range():
+    # 10 hours make exactly the 10 units wanted: one hour more saves nothing, one hour less backlogs a
+    # unit (100) and saves its production (1): the dual may be anything in [0, 99]; the range says so.
+    from optimization.model import build_model
+    from optimization.plan import _checked, _in_horizon, _scheduled
+    from optimization.solve import capacity_price_range, solve_model
+
+    inputs = ex.inputs(resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=10.0)))
+    cfg = PlanConfig(horizon_weeks=1)
+    net = build_network(inputs, ex.START, cfg)
+    d = _in_horizon(net, _checked(net, _d(("A", "D", 0, 10.0)), "demand", "quantity", "site_id"))
+    model = build_model(net, d, d.clear().rename({"quantity": "safety_stock"}), _scheduled(net, None, cfg), cfg)
+    assert solve_model(model, cfg).status == "Optimal"
+    keys = pl.DataFrame({"resource_id": ["R"], "t": [0]})
+    price = capacity_price_range(model, keys).row(0, named=True)
+    assert (price["price_low"], price["price_high"]) == pytest.approx((0.0, 99.0))
+    assert model.builder.duals("capacity")["pi"].abs().item() in (pytest.approx(0.0), pytest.approx(99.0))
+    assert model.builder.prob.solverModel.getInfo().objective_function_value == pytest.approx(10.0)  # restored
+
+
+def test_every_kpi_is_explained_in_the_schema_and_money_is_apart_from_penalties():
+    from data_contracts.schema import PLAN_KPI_DOCS
+
+    inputs = ex.inputs(
+        resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=30.0)),
+        routings=ex.routings(dict(product_id="A", resource_id="R", release_weeks=1)),
+    )
+    r = _plan(inputs, _d(*[("A", "D", t, 40.0) for t in range(4)]), PlanConfig(horizon_weeks=3))
+    names = {k if not k.startswith("utilisation_R") else "utilisation_<resource_id>"
+             for k in r.tables["plan_kpis"]["kpi"]}
+    assert names <= set(PLAN_KPI_DOCS), names - set(PLAN_KPI_DOCS)
+    money = sum(_kpi(r, k) for k in ("cost_production", "cost_transport", "cost_holding", "cost_expiry"))
+    penalties = sum(_kpi(r, k) for k in ("cost_backlog", "cost_lost_sales", "cost_safety_stock",
+                                         "cost_end_stock_shortfall"))
+    assert _kpi(r, "plan_cost") == pytest.approx(money)
+    assert _kpi(r, "service_penalties") == pytest.approx(penalties)
+    assert _kpi(r, "cost_total") == pytest.approx(money + penalties) == pytest.approx(r.objective)
+    assert _kpi(r, "horizon_weeks") == 3
+    for table in r.tables.values():  # no -0.0 anywhere
+        for col, dtype in table.schema.items():
+            if dtype == pl.Float64:
+                assert not any(str(v) == "-0.0" for v in table[col].to_list()), col

@@ -49,7 +49,12 @@ def test_qc_release_makes_the_first_weeks_unservable_from_new_production():
     assert r.tables["plan_production"]["quantity"].to_list() == pytest.approx([25.0])
     short = r.tables["plan_shortages"]
     assert short["reason"].to_list() == ["release_lag", "release_lag"]
-    assert short["short_quantity"].to_list() == [10.0, 20.0]
+    assert short["short_quantity"].to_list() == [20.0, 10.0]  # largest first
+    # no recovery offered where none exists: the earliest week new supply can reach the DC instead
+    assert short["detail"][0] == (
+        "no production can recover it: new supply reaches D in 2027-W03 at the earliest (release lag + "
+        "transit); only stock on hand or in transit serves earlier weeks"
+    )
     inv = r.tables["plan_inventory"].filter(pl.col("site_id") == "D")
     assert inv["receipts"].to_list() == [0.0, 0.0, 5.0]
 
@@ -260,3 +265,50 @@ def test_highs_failure_falls_back_to_cbc_and_status_is_data():
         "plan_shortages",
         "plan_kpis",
     }
+
+
+@pytest.mark.parametrize(
+    ("life_from", "objective", "starts"),
+    [
+        # from release: a start in week s is usable to s + 1 + 2, so weeks 1-3 all serve week 4:
+        # 30 made, held 2 + 1 + 0 weeks (10 × 0.1 each) → 30 + 3
+        ("release", 33.0, [1, 2, 3]),
+        # from manufacture: usable to s + 2 only, so only weeks 2-3 serve week 4: 20 made, held
+        # 1 week (1.0), 10 backlogged one week (1000)
+        ("manufacture", 1021.0, [2, 3]),
+    ],
+)
+def test_shelf_life_counts_from_manufacture_by_default(life_from, objective, starts):
+    # shelf life 3 weeks, release lag 1, 10 h a week, 30 units wanted in week 4
+    inputs = ex.inputs(
+        products=ex.products(dict(product_id="A", shelf_life_weeks=3, shelf_life_from=life_from)),
+        resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=10.0)),
+        routings=ex.routings(dict(product_id="A", resource_id="R", release_weeks=1)),
+    )
+    r = _plan(inputs, [("A", "D", 4, 30.0)], PlanConfig(horizon_weeks=5))
+    assert r.objective == pytest.approx(objective)
+    assert r.tables["plan_production"]["week"].to_list() == [ex.week(t) for t in starts]
+
+
+def test_default_shelf_life_from_is_manufacture_and_the_dc_share_still_holds():
+    # shelf life 4, release lag 2, lane 1 week, DCs need half the life (2 weeks) left on arrival.
+    # From manufacture a start in week s arrives in s + 3 with 1 week left: it may not go to the DC,
+    # so the 10 units of week 5 wait (10 × 100). From release it arrives with 3 weeks left: made at
+    # cost 10 in week 2 (nothing held).
+    def inputs(**life):
+        return ex.inputs(
+            products=ex.products(dict(product_id="A", shelf_life_weeks=4, **life)),
+            routings=ex.routings(dict(product_id="A", resource_id="R", release_weeks=2)),
+            lanes=ex.lanes(dict(from_site="P", to_site="D", lead_time_weeks=1)),
+        )
+
+    cfg = PlanConfig(horizon_weeks=6, min_shelf_life_share_at_dc=0.5)
+    absent = inputs()["products"].drop("shelf_life_from")  # not in the input: the contract's default
+    default = _plan(inputs() | {"products": absent}, [("A", "D", 5, 10.0)], cfg)
+    assert default.objective == pytest.approx(1000.0)
+    assert default.tables["plan_production"].height == 0
+    assert default.tables["plan_shortages"]["short_quantity"].to_list() == [10.0]
+    release = _plan(inputs(shelf_life_from="release"), [("A", "D", 5, 10.0)], cfg)
+    assert release.objective == pytest.approx(10.0)
+    with pytest.raises(PlanInputError, match=r"products.shelf_life_from: must be manufacture or release"):
+        build_network(inputs(shelf_life_from="fill"), ex.START, cfg)

@@ -16,10 +16,11 @@ from optimization.solve import solve_model
 from optimization.synthetic import random_inputs
 
 
-def _solve(seed, n_products, n_dcs, horizon, share, max_backlog, mip):
+def _solve(seed, n_products, n_dcs, horizon, share, max_backlog, mip, life_from="manufacture"):
     inputs, demand = random_inputs(
         seed=seed, n_products=n_products, n_plants=2, n_dcs=n_dcs, horizon=horizon, shelf_life_share=0.6
     )
+    inputs["products"] = inputs["products"].with_columns(shelf_life_from=pl.lit(life_from))
     cfg = PlanConfig(
         horizon_weeks=horizon,
         min_shelf_life_share_at_dc=share,
@@ -50,9 +51,12 @@ def _solve(seed, n_products, n_dcs, horizon, share, max_backlog, mip):
     share=st.sampled_from([0.0, 0.5]),
     max_backlog=st.sampled_from([None, 0, 2]),
     mip=st.booleans(),
+    life_from=st.sampled_from(["manufacture", "release"]),
 )
-def test_random_plans_keep_every_invariant(seed, n_products, n_dcs, horizon, share, max_backlog, mip):
-    net, model, outcome = _solve(seed, n_products, n_dcs, horizon, share, max_backlog, mip)
+def test_random_plans_keep_every_invariant(
+    seed, n_products, n_dcs, horizon, share, max_backlog, mip, life_from
+):
+    net, model, outcome = _solve(seed, n_products, n_dcs, horizon, share, max_backlog, mip, life_from)
     assert outcome.status in ("Optimal", "Feasible")
     sol = solution_frames(model)
     tables = plan_tables(model, sol, {})
@@ -101,7 +105,9 @@ def test_random_plans_keep_every_invariant(seed, n_products, n_dcs, horizon, sha
         ).height
         == 0
     )
-    # produced units are never older than their shelf life: a release in week τ is used by τ + L − 1
+    # produced units are never older than their shelf life: a start in week s (life from manufacture)
+    # or a release in week τ (life from release) is used by s + L − 1 or τ + L − 1
+    life_start = pl.col("t") if life_from == "manufacture" else pl.col("release_t")
     made = (
         sol["make"]
         .filter((pl.col("value") > 1e-7) & pl.col("cohort").is_not_null())
@@ -111,7 +117,7 @@ def test_random_plans_keep_every_invariant(seed, n_products, n_dcs, horizon, sha
         made.filter(
             pl.col("shelf_life_weeks").is_not_null()
             & (pl.col("cohort") < 10**6)
-            & (pl.col("cohort") != pl.col("release_t") + pl.col("shelf_life_weeks") - 1)
+            & (pl.col("cohort") != life_start + pl.col("shelf_life_weeks") - 1)
         ).height
         == 0
     )

@@ -57,7 +57,14 @@ def test_latest_plan_views_show_the_latest_base_run_only(con, built, table):
 def test_latest_forecast_is_the_latest_base_forecast(con, built):
     runs = con.execute("SELECT DISTINCT run_id FROM latest_forecast").fetchall()
     assert runs == [(built.base_run,)]
-    assert con.execute("SELECT count(DISTINCT week) FROM latest_forecast").fetchone()[0] == HORIZON
+    # the horizon, and beyond it the weeks the terminal condition reads (longest release lag + transit)
+    from optimization.terminal import beyond_horizon_weeks
+
+    clean = {e: con.execute(f"SELECT * FROM {schema.clean_table_name(e)} WHERE run_id = ?",
+                            [built.base_run]).pl() for e in ("routings", "lanes", "sites")}
+    beyond = beyond_horizon_weeks(clean["routings"], clean["lanes"], clean["sites"])
+    assert beyond > 0
+    assert con.execute("SELECT count(DISTINCT week) FROM latest_forecast").fetchone()[0] == HORIZON + beyond
 
 
 def test_latest_kpis_give_the_change_since_the_previous_base_run(con, built):
@@ -214,3 +221,50 @@ def test_a_reader_of_the_snapshot_sees_the_previous_plan_while_a_run_writes(buil
         assert rows == own > 0 and kpis > 0
     # a session open across the publish keeps reading the snapshot it opened, whole
     assert hold["seen"] == [seen[0]]
+
+
+def test_a_run_of_another_scope_does_not_replace_the_plan_of_record(tmp_path):
+    """26-week runs are the record; a 13-week run is kept but does not replace it (and its KPIs are not
+    compared with the record's); a run asked to be the plan of record (`--plan-of-record`) does."""
+    from datetime import datetime
+
+    from warehouse.db import open_warehouse
+
+    def add(wh, run_id, minute, horizon, asked=None, demand_file=None):
+        params = {"plan": {"horizon_weeks": horizon}, "demand_file": demand_file}
+        if asked is not None:
+            params["plan_of_record"] = asked
+        wh.con.execute(
+            f"INSERT INTO {schema.RUNS.name} (run_id, kind, scenario, parameters, status, started_at) "
+            "VALUES (?, 'weekly_planning', 'base', ?, 'success', ?)",
+            [run_id, json.dumps(params), datetime(2026, 5, 4, 5, minute)],
+        )
+        wh.con.execute(f"INSERT INTO {schema.PLAN_KPIS.name} VALUES (?, 'fill_rate_units', ?, 'share')",
+                       [run_id, 0.9 + minute / 100])
+
+    def record(wh):
+        return wh.con.execute("SELECT run_id, horizon_weeks FROM latest_base_run").fetchone()
+
+    with open_warehouse(tmp_path / "w.duckdb") as wh:
+        add(wh, "r1", 1, 26)
+        add(wh, "r2", 2, 26)
+        assert record(wh) == ("r2", 26)
+        add(wh, "r3", 3, 13)
+        assert record(wh) == ("r2", 26)  # another horizon: kept, not the plan of record
+        add(wh, "r4", 4, 26, demand_file="consensus.csv")
+        assert record(wh) == ("r2", 26)  # another demand source
+        kpis = wh.con.execute("SELECT previous_run_id, comparable, change FROM latest_kpis").fetchone()
+        assert kpis[0] == "r1" and kpis[1] is True and kpis[2] == pytest.approx(0.01)
+        add(wh, "r5", 5, 13, asked=True)
+        assert record(wh) == ("r5", 13)  # asked
+        kpis = wh.con.execute("SELECT horizon_weeks, demand_source, previous_run_id, comparable, change "
+                              "FROM latest_kpis").fetchone()
+        assert kpis == (13, "forecast", "r3", True, pytest.approx(0.02))  # r3 joined the record's scope
+        add(wh, "r6", 6, 26)
+        assert record(wh) == ("r5", 13)  # the record's scope is now 13 weeks
+        add(wh, "r7", 7, 26, asked=True)
+        kpis = wh.con.execute("SELECT run_id, previous_run_id, comparable, change FROM latest_kpis").fetchone()
+        assert kpis == ("r7", "r6", True, pytest.approx(0.01))
+        add(wh, "r8", 8, 13, asked=True)
+        kpis = wh.con.execute("SELECT run_id, previous_run_id, comparable, change FROM latest_kpis").fetchone()
+        assert kpis == ("r8", "r7", False, None)  # 13 against 26 weeks: not comparable

@@ -49,7 +49,9 @@ class TwinIndex:
         horizon: ``H``.
         slots: ``C``; slot ``C - 1`` never expires in the horizon.
         unit_cost: (N,) unit cost of the node's product.
-        release_slot: (N, H) slot of a unit released fresh at the node in week t.
+        release_slot: (N, H) slot of a unit whose shelf life starts at the node in week t.
+        life_from_release: (N,) whether the node's product counts shelf life from QC release (else
+            from manufacture: a released unit's slot is ``release_slot`` at its start week).
         supply: (H,) per week ``(node, slot, quantity)`` arrays of exogenous stock (lots, receipts).
         expired_on_hand: (N,) lots already past expiry at the start, written off in week 0.
         prod_keys: ``product_id, resource_id`` of each production row, in row order.
@@ -74,6 +76,7 @@ class TwinIndex:
     slots: int
     unit_cost: np.ndarray
     release_slot: np.ndarray
+    life_from_release: np.ndarray
     supply: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
     expired_on_hand: np.ndarray
     prod_keys: pl.DataFrame
@@ -144,7 +147,7 @@ def build_index(net: Network, plan: PlanTables, demand_pairs: pl.DataFrame) -> T
     )
     slots = int(net.products["cohort_cap"].max()) + 1
     attrs = nodes.join(
-        net.products.select("product_id", "shelf_life_weeks", "cohort_cap", "unit_cost"),
+        net.products.select("product_id", "shelf_life_weeks", "cohort_cap", "unit_cost", "shelf_life_from"),
         on="product_id", how="left", validate="m:1",
     ).join(net.sites, on="site_id", how="left", validate="m:1").sort("node")
     if attrs["cohort_cap"].null_count():
@@ -202,7 +205,8 @@ def build_index(net: Network, plan: PlanTables, demand_pairs: pl.DataFrame) -> T
     plan_need = plan_demand + np.concatenate([np.zeros((len(dem_nodes), 1)), plan_backlog[:, :-1]], axis=1)
     return TwinIndex(
         nodes=nodes, horizon=h, slots=slots, unit_cost=attrs["unit_cost"].to_numpy().astype(float),
-        release_slot=release_slot, supply=supply, expired_on_hand=on_hand,
+        release_slot=release_slot, life_from_release=(attrs["shelf_life_from"] == "release").to_numpy(),
+        supply=supply, expired_on_hand=on_hand,
         prod_keys=prod.select("product_id", "resource_id"),
         prod_node=_node_of(nodes, prod), prod_t=prod["t"].to_numpy(), prod_qty=prod["quantity"].to_numpy(),
         prod_release_t=prod["release_t"].to_numpy(), prod_released=prod["released_quantity"].to_numpy(),

@@ -170,7 +170,11 @@ def simulate(
         rows = np.flatnonzero((rel_t == t).any(axis=1))
         if rows.size:
             rel = np.where(rel_t[rows] == t, rel_q[rows], 0.0)
-            _add(stock, index.prod_node[rows], index.release_slot[index.prod_node[rows], t], rel)
+            node = index.prod_node[rows]
+            # life from manufacture: the start week's slot (at least this week's: it arrives expiring)
+            slot = np.where(index.life_from_release[node], index.release_slot[node, t],
+                            np.maximum(index.release_slot[node, index.prod_t[rows]], t))
+            _add(stock, node, slot, rel)
             np.add.at(mean["released"][:, t], index.prod_node[rows], rel.mean(axis=1))
         # 3. arrivals
         keep = []

@@ -107,6 +107,7 @@ def render_dictionary(queries: list[Query]) -> str:
             "",
             "- [Input tables: raw and clean](#input-tables-raw-and-clean)",
             "- [Tables](#tables)",
+            "- [KPIs](#kpis-plan_kpiskpi)",
             "- [Views and macros](#views-and-macros)",
             "- [Example queries](#example-queries)",
             "",
@@ -126,7 +127,13 @@ def render_dictionary(queries: list[Query]) -> str:
         out += ["", "## Tables", ""]
         for t in schema.TABLES.values():
             out += _table_md(t)
-        out += ["## Views and macros", ""]
+        out += ["## KPIs (`plan_kpis.kpi`)", "",
+                "Money the plan spends (plan cost) and prices it puts on bad service (service penalties) are",
+                "separate figures; their sum is the objective. Changes between runs are comparable only for the",
+                "same horizon and demand source (`latest_kpis.comparable`).", "",
+                "| kpi | what it means |", "|---|---|"]
+        out += [f"| `{k}` | {_cell(v)} |" for k, v in schema.PLAN_KPI_DOCS.items()]
+        out += ["", "## Views and macros", ""]
         for name in [*VIEWS, *MACROS]:
             out += _view_md(con, name)
     finally:

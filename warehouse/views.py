@@ -4,11 +4,16 @@ Created in the working warehouse by :func:`create_views` (called from ``Warehous
 with every published snapshot. They are plain SQL over the output tables named in
 :mod:`data_contracts.schema`; none stores data.
 
-* ``latest_base_run`` — one row: the last successful run of scenario ``base`` that produced a plan.
+* ``record_runs`` — every plan of record: successful ``base`` runs with a plan whose horizon and demand
+  source are the record's (set by the first plan, changed only by a run asked to be the plan of record,
+  ``--plan-of-record``), with that scope.
+* ``latest_base_run`` — one row: the latest of ``record_runs``, the plan of record.
 * ``latest_forecast_run`` — one row: the last successful ``base`` run that produced a forecast.
 * ``latest_forecast`` — the forecast rows of ``latest_forecast_run``.
 * ``latest_<plan table>`` — one per ``plan_*`` table: that table's rows of ``latest_base_run``.
-* ``latest_kpis`` — the KPIs of ``latest_base_run`` with the previous base run's value and the change.
+* ``latest_kpis`` — the KPIs of ``latest_base_run`` with its horizon, scenario and demand source, and the
+  previous plan of record's value and the change (only when both have the same horizon and demand
+  source: like with like; otherwise ``comparable`` is false and the change null).
 * ``plan_measures`` — per run, product, site and week: production, stock, demand, backlog, cost.
 * ``plan_diff(run_a, run_b)`` — table macro: two runs side by side per product, site and week; a run is
   named by its id or by a scenario (its latest successful plan): ``plan_diff('base', 'flu-plus-20')``.
@@ -18,11 +23,15 @@ with every published snapshot. They are plain SQL over the output tables named i
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import duckdb
 
 from data_contracts import schema
 
-__all__ = ["MACROS", "VIEWS", "VIEW_DOCS", "create_views", "latest_base_run", "view_names"]
+__all__ = ["MACROS", "VIEWS", "VIEW_DOCS", "comparable", "create_views", "latest_base_run", "run_scope",
+           "view_names"]
 
 _R = schema.RUNS.name
 _F = schema.FORECAST.name
@@ -49,21 +58,54 @@ def _latest(has_rows_in: str) -> str:
     LIMIT 1"""
 
 
-_LATEST_KPIS = f"""
+#: a run's planning scope from its parameters: horizon (weeks) and demand source
+_SCOPE = """CAST(json_extract(r.parameters, '$.plan.horizon_weeks') AS BIGINT) AS horizon_weeks,
+       CASE WHEN json_extract_string(r.parameters, '$.demand_file') IS NULL THEN 'forecast'
+            ELSE 'demand_file' END AS demand_source,
+       coalesce(CAST(json_extract(r.parameters, '$.plan_of_record') AS BOOLEAN), false) AS asked"""
+
+# The plan of record keeps one scope (horizon, demand source): the first plan's, until a run is asked to be
+# the plan of record (`--plan-of-record`), whose scope then holds. A run of another scope never replaces it.
+_RECORD_RUNS = f"""
 WITH base_runs AS (
-    SELECT r.run_id, r.started_at,
-           row_number() OVER (ORDER BY r.started_at DESC, r.run_id DESC) AS recency
+    SELECT r.run_id, r.kind, r.scenario, r.run_date, r.started_at, r.finished_at, r.code_version, {_SCOPE}
     FROM {_R} r
     WHERE r.status = 'success' AND r.scenario = '{BASE}'
       AND EXISTS (SELECT 1 FROM {_K} k WHERE k.run_id = r.run_id)
 ),
-latest AS (SELECT run_id FROM base_runs WHERE recency = 1),
-previous AS (SELECT run_id FROM base_runs WHERE recency = 2)
-SELECT k.run_id, k.kpi, k.value, k.unit,
-       p.run_id AS previous_run_id, p.value AS previous_value, k.value - p.value AS change
+reference AS (
+    SELECT horizon_weeks, demand_source FROM base_runs
+    ORDER BY asked DESC, CASE WHEN asked THEN epoch(started_at) ELSE -epoch(started_at) END DESC, run_id DESC
+    LIMIT 1
+)
+SELECT b.run_id, b.kind, b.scenario, b.run_date, b.started_at, b.finished_at, b.code_version,
+       b.horizon_weeks, b.demand_source, b.asked AS asked_plan_of_record
+FROM base_runs b, reference f
+WHERE b.asked OR (b.horizon_weeks IS NOT DISTINCT FROM f.horizon_weeks AND b.demand_source = f.demand_source)
+"""
+
+_LATEST_BASE_RUN = """
+SELECT run_id, kind, run_date, started_at, finished_at, code_version, horizon_weeks, demand_source
+FROM record_runs ORDER BY started_at DESC, run_id DESC LIMIT 1"""
+
+_LATEST_KPIS = f"""
+WITH ranked AS (
+    SELECT *, row_number() OVER (ORDER BY started_at DESC, run_id DESC) AS recency FROM record_runs
+),
+latest AS (SELECT * FROM ranked WHERE recency = 1),
+previous AS (SELECT * FROM ranked WHERE recency = 2),
+comparable AS (
+    SELECT p.run_id, p.horizon_weeks IS NOT DISTINCT FROM l.horizon_weeks
+                     AND p.demand_source = l.demand_source AS comparable
+    FROM previous p, latest l
+)
+SELECT k.run_id, l.scenario, l.horizon_weeks, l.demand_source, k.kpi, k.value, k.unit,
+       p.run_id AS previous_run_id, p.value AS previous_value, c.comparable,
+       CASE WHEN c.comparable THEN k.value - p.value END AS change
 FROM {_K} k
-JOIN latest USING (run_id)
+JOIN latest l USING (run_id)
 LEFT JOIN (SELECT k2.run_id, k2.kpi, k2.value FROM {_K} k2 JOIN previous USING (run_id)) p USING (kpi)
+LEFT JOIN comparable c ON c.run_id = p.run_id
 """
 
 # One row per run × product × site × week with every measure the diff compares. Production is counted at
@@ -169,7 +211,8 @@ WHERE r.status = 'success' AND r.base_run_id IS NULL AND a.actual_run_id <> f.ru
 
 def _views() -> dict[str, str]:
     views = {
-        "latest_base_run": _latest(_K),
+        "record_runs": _RECORD_RUNS,
+        "latest_base_run": _LATEST_BASE_RUN,
         "latest_forecast_run": _latest(_F),
         "latest_forecast": f"SELECT t.* FROM {_F} t JOIN latest_forecast_run USING (run_id)",
     }
@@ -192,6 +235,10 @@ _RUN_COLS = {
     "run_id": "Run.", "kind": "Run kind.", "run_date": "Date the run plans from.", "started_at": "Start (UTC).",
     "finished_at": "End (UTC).", "code_version": "plantwin version and git commit.",
 }
+_SCOPE_COLS = {
+    "horizon_weeks": "Weeks planned (the run's plan.horizon_weeks).",
+    "demand_source": "`forecast` (the statistical forecast) or `demand_file` (a consensus demand file).",
+}
 _DIFF_COLS = {
     "run_a": "Run A (the reference: the base).", "run_b": "Run B (compared with A).", "product_id": "Product.",
     "site_id": "Site (plant for production, shipping site for transport cost, DC for demand).",
@@ -207,15 +254,24 @@ _DIFF_COLS = {
 
 #: view or macro name → (meaning, column → meaning); ``latest_<table>`` views have their table's columns
 VIEW_DOCS: dict[str, tuple[str, dict[str, str]]] = {
-    "latest_base_run": ("The last successful run of scenario `base` that produced a plan (one row).", _RUN_COLS),
+    "record_runs": (("Every plan of record: successful `base` runs with a plan in the record's scope (horizon "
+                     "and demand source: the first plan's, changed only by a run asked to be the plan of "
+                     "record with `--plan-of-record`)."), {
+        **_RUN_COLS, "scenario": "Scenario (`base`).", **_SCOPE_COLS,
+        "asked_plan_of_record": "Whether the run was asked to be the plan of record (`--plan-of-record`)."}),
+    "latest_base_run": ("The plan of record: the latest of `record_runs` (one row).", {**_RUN_COLS, **_SCOPE_COLS}),
     "latest_forecast_run": ("The last successful run of scenario `base` that produced a forecast (one row).",
                             _RUN_COLS),
     "latest_forecast": (f"`{_F}` rows of `latest_forecast_run`.", {}),
     **{f"latest_{t}": (f"`{t}` rows of `latest_base_run`.", {}) for t in schema.PLAN_TABLES},
-    "latest_kpis": ("KPIs of `latest_base_run` with the previous successful base run's value and the change.", {
-        "run_id": "Run (the latest plan of record).", "kpi": "KPI name.", "value": "Value.", "unit": "Unit.",
-        "previous_run_id": "The base run before it (null for the first).",
-        "previous_value": "Its value in the previous run.", "change": "value − previous_value."}),
+    "latest_kpis": (("KPIs of `latest_base_run` with its scope and the previous plan of record's value; the "
+                     "change only like with like (same horizon and demand source)."), {
+        "run_id": "Run (the latest plan of record).", "scenario": "Scenario (`base`).", **_SCOPE_COLS,
+        "kpi": "KPI name.", "value": "Value.", "unit": "Unit.",
+        "previous_run_id": "The plan of record before it (null for the first).",
+        "previous_value": "Its value in the previous run.",
+        "comparable": "Whether both runs have the same horizon and demand source (null without a previous run).",
+        "change": "value − previous_value when comparable, else null (not comparable)."}),
     "plan_measures": ("Per run × product × site × week: the measures plans are compared on.", {
         "run_id": "Run.", "product_id": "Product.", "site_id": "Site.", "week": "Week.",
         "production": "Units started at the site's resources (plants).", "stock": "Closing stock.",
@@ -244,6 +300,23 @@ VIEW_DOCS: dict[str, tuple[str, dict[str, str]]] = {
 def view_names() -> list[str]:
     """Every view and table macro :func:`create_views` creates."""
     return [*VIEWS, *MACROS]
+
+
+def run_scope(run: dict[str, Any]) -> dict[str, Any]:
+    """What a run's figures are over (a ``runs`` row): ``scenario``, ``horizon_weeks`` and ``demand_source``
+    (``forecast`` or ``demand file <path>``), as the plan-of-record views read them from its parameters."""
+    params = json.loads(run.get("parameters") or "{}")
+    return {
+        "scenario": run.get("scenario"),
+        "horizon_weeks": (params.get("plan") or {}).get("horizon_weeks"),
+        "demand_source": "forecast" if params.get("demand_file") is None else f"demand file {params['demand_file']}",
+    }
+
+
+def comparable(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two runs' KPIs compare like with like: the same horizon and demand source."""
+    sa, sb = run_scope(a), run_scope(b)
+    return sa["horizon_weeks"] == sb["horizon_weeks"] and sa["demand_source"] == sb["demand_source"]
 
 
 def latest_base_run(con: duckdb.DuckDBPyConnection) -> str | None:
