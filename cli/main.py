@@ -133,9 +133,9 @@ def run_cmd(
         run_date=_parse_date(run_date), demand_file=demand, scenario=scenario, plan=_horizon(horizon),
         plan_of_record=plan_of_record or None,
     )
-    from flows.stages import check_parameters
+    from flows.stages import check_paths
 
-    check_parameters(params, "weekly_planning")  # before anything starts: a refused command creates nothing
+    check_paths(params, "weekly_planning")  # before anything starts: a refused command creates nothing
     started = time.perf_counter()
     run_id = execute("weekly", params, prefect, verbose)
     typer.echo(run_summary(warehouse, run_id))
@@ -162,9 +162,9 @@ def replan_cmd(
     params = parameters_from_file(ReplanParameters, params_file, warehouse=warehouse, base_run_id=base,
                                   demand_file=demand, scenario=scenario, plan=_horizon(horizon),
                                   plan_of_record=plan_of_record or None)
-    from flows.stages import check_parameters
+    from flows.stages import check_paths
 
-    check_parameters(params, "replan")
+    check_paths(params, "replan")
     started = time.perf_counter()
     run_id = execute("replan", params, prefect, verbose)
     typer.echo(run_summary(warehouse, run_id))

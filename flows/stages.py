@@ -31,6 +31,7 @@ from warehouse.views import latest_base_run
 
 __all__ = [
     "check_parameters",
+    "check_paths",
     "code_version",
     "commit",
     "fail",
@@ -74,11 +75,10 @@ def monday(d: date) -> date:
 
 # ---------------------------------------------------------------------------------------------- stages
 def check_parameters(params: PlanningParameters, kind: str) -> None:
-    """Refuse parameters that cannot work, before any work is done: nothing is created, nothing retried.
+    """Refuse parameters that cannot work, before any work is done (every run, CLI or Prefect).
 
     Raises:
-        ParameterError: an unknown scenario for a run of the plan of record; an input folder, source config
-            or demand file that does not exist; a warehouse path that is a folder.
+        ParameterError: an unknown scenario for a run of the plan of record; a warehouse path that is a folder.
     """
     if kind in ("weekly_planning", "nightly_refresh") and params.scenario != "base":
         raise ParameterError(
@@ -88,6 +88,21 @@ def check_parameters(params: PlanningParameters, kind: str) -> None:
     if Path(params.warehouse).is_dir():
         raise ParameterError(f"warehouse {params.warehouse} is a folder; give the DuckDB file's path "
                              f"(e.g. {Path(params.warehouse) / 'warehouse.duckdb'})")
+
+
+def check_paths(params: PlanningParameters, kind: str) -> None:
+    """The command line's check of the paths a person typed, before anything starts: a refused command
+    creates nothing and is not retried.
+
+    Not part of a scheduled run: there a missing input folder may be an export that lands late, which the
+    ingest task retries (and ``flows.deploy_check`` refuses a default folder that does not exist at
+    deploy time).
+
+    Raises:
+        ParameterError: what :func:`check_parameters` refuses; an input folder, source config or demand file
+            that does not exist; a replan or scenario without a warehouse.
+    """
+    check_parameters(params, kind)
     for label, path, want_dir in (("input folder", getattr(params, "input_dir", None), True),
                                   ("source config", getattr(params, "source", None), False),
                                   ("demand file", params.demand_file, False)):
