@@ -57,7 +57,9 @@ def measure(code: Path, folder: Path) -> dict[str, float]:
             "from flows.cli import app; app()", "validate", "--input", str(folder),
             "--run-date", DEMO_RUN_DATE.isoformat()]
     start = time.perf_counter()
-    proc = subprocess.run(args, cwd=code, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.run(
+        args, cwd=code, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     wall = time.perf_counter() - start
     peak_kib, user, system = stats.read_text().split()[-3:]
     return {
@@ -94,7 +96,8 @@ def main() -> None:
               f"peak RSS {r['peak_mib']:,.0f} MiB; load {os.getloadavg()[0]:.2f}")
         print("  " + r["tail"].replace("\n", "\n  "))
     if "baseline" in results:
-        print(f"peak ratio current/baseline: {results['current']['peak_mib'] / results['baseline']['peak_mib']:.2f}")
+        ratio = results["current"]["peak_mib"] / results["baseline"]["peak_mib"]
+        print(f"peak ratio current/baseline: {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -386,11 +386,13 @@ CASES: dict[str, Case] = {
 }
 
 
-# ------------------------------------------------------------------------ the same matrix, `plantwin validate`
+# ------------------------------------------------------------------ the same matrix, `plantwin validate`
 # Cheaper cases: `plantwin validate --input` reads the files exactly as a run does and runs the same
 # contracts, without Prefect or a warehouse on disk. Each case names the one line the report must hold:
 # "<file> row <row> [<rule>]: ... <column> ...", and the exit code (1: quarantined, 2: a run would fail).
-def to_parquet(entity: str, change: Callable[[pl.DataFrame], pl.DataFrame] = lambda f: f) -> Callable[[Path], None]:
+def to_parquet(
+    entity: str, change: Callable[[pl.DataFrame], pl.DataFrame] = lambda f: f
+) -> Callable[[Path], None]:
     """Replace ``<entity>.csv`` by a typed Parquet file of the same rows, changed by ``change``."""
 
     def apply(folder: Path) -> None:
