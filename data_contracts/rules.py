@@ -155,10 +155,13 @@ class Check:
 
 
 def _max_date(run_date: date, config: ContractConfig) -> date:
+    year = run_date.year + config.max_years_ahead
+    if year > SUPPORTED_MAX_DATE.year:
+        return SUPPORTED_MAX_DATE
     try:
-        return run_date.replace(year=run_date.year + config.max_years_ahead)
+        return run_date.replace(year=year)
     except ValueError:  # 29 February
-        return run_date.replace(year=run_date.year + config.max_years_ahead, day=28)
+        return run_date.replace(year=year, day=28)
 
 
 def flag(

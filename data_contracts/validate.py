@@ -31,6 +31,8 @@ from data_contracts import schema
 from data_contracts.casting import TYPE_RULE, cast_frame, type_reason
 from data_contracts.config import (
     QUARANTINE_COLUMNS,
+    SUPPORTED_MAX_DATE,
+    SUPPORTED_MIN_DATE,
     RESULT_COLUMNS,
     WARNING_SCHEMA,
     ContractConfig,
@@ -422,6 +424,12 @@ def validate_inputs(
             what was validated up to then (for storing its quarantine).
     """
     errors = _structure_errors(raw)
+    if not SUPPORTED_MIN_DATE <= run_date <= SUPPORTED_MAX_DATE:
+        errors.append(
+            f"the run date {run_date} is outside the supported dates {SUPPORTED_MIN_DATE} … "
+            f"{SUPPORTED_MAX_DATE}; given no run date, a run takes the latest inventory as_of_date: check "
+            "that column or give --run-date (rule: run_date_range)"
+        )
     if errors:
         raise ContractError("\n".join(errors))
     validator = GxValidator()

@@ -597,6 +597,17 @@ def test_never_expires_sentinel_is_no_expiry(valid_input, tmp_path):
         check_inputs(folder, None, DEMO_RUN_DATE, ContractConfig(never_expires=None, max_reject_share=0.0))
 
 
+def test_a_snapshot_dated_9999_does_not_become_the_run_date_silently(valid_input, tmp_path):
+    """Given no run date, a run takes the latest inventory as_of_date: 9999-12-31 stops it clearly."""
+    folder, _ = _prepare(valid_input, tmp_path, edit("inventory", row=3, as_of_date=NEVER))
+    result = CliRunner().invoke(app, ["validate", "--input", str(folder)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    output = " ".join(result.output.split())
+    assert "error: the run date 9999-12-31 is outside the supported dates" in output
+    assert "inventory as_of_date" in output and "(rule: run_date_range)" in output
+
+
 def test_a_million_junk_lines_keep_a_bounded_quarantine(valid_input, tmp_path):
     """A refused entity's quarantine holds its first refused_rows_stored rows, once per rule and row."""
     from data_contracts.config import ContractConfig, ContractError
