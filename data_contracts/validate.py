@@ -12,7 +12,10 @@ Order of work (:func:`validate_inputs`):
    checked against the *clean* rows of the entities before, so rejecting a product makes its orders
    unknown. A row breaking any rule is quarantined (one row per rule broken); the others are clean.
    Duplicated keys reject every row sharing the key: which one is right is for an operator to decide.
-   Above ``max_reject_share`` of an entity's rows rejected, the run fails.
+   Above ``max_reject_share`` of an entity's rows rejected, the run fails. The checks polars computes
+   alone (types, references, date ranges, lengths, look-alike keys) are counted first: junk beyond the
+   share is refused before GX runs, and a refused entity keeps the quarantine of its first
+   ``refused_rows_stored`` offending rows only (bounded memory on a million junk lines).
 3. The network: demand (not cancelled orders) at a site that no plant making the product reaches through
    lanes is a failed ``network`` expectation and a warning, not a rejected row: the demand is real and
    the plan should show it short (reason ``no_route``) rather than hide it.
