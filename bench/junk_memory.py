@@ -9,6 +9,9 @@ code, wall time, CPU seconds and peak resident memory (``/usr/bin/time``), and t
 With ``--baseline-ref``, the same command runs on that git commit's code (``git archive`` into a
 temporary folder, the same virtualenv) first, and the ratio of the peaks is printed.
 
+With ``--clean-products N`` the orders are not replaced: the demo network of N products and 5 DCs is
+validated as it is, to see what the added checks cost on clean input (same measures, same baseline).
+
 The issue's goal: the junk is refused (exit 2) under 2 GiB peak.
 """
 
@@ -57,7 +60,9 @@ def measure(code: Path, folder: Path) -> dict[str, float]:
             "from cli.main import app; app()", "validate", "--input", str(folder),
             "--run-date", DEMO_RUN_DATE.isoformat()]
     start = time.perf_counter()
-    proc = subprocess.run(args, cwd=code, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.run(
+        args, cwd=code, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     wall = time.perf_counter() - start
     peak_kib, user, system = stats.read_text().split()[-3:]
     return {
@@ -74,12 +79,19 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--baseline-ref", default=None, help="git ref whose code is the baseline")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--clean-products", type=int, default=None, help="validate a clean demo instead")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="plantwin-junk-"))
     folder = work / "input"
-    write_junk_input(folder, args.lines)
-    print(f"{args.lines:,} junk order lines in {folder / 'orders.csv'} "
-          f"({(folder / 'orders.csv').stat().st_size / 2**20:.0f} MiB)")
+    if args.clean_products:
+        write_demo(demo_network(products=args.clean_products, dcs=5), folder)
+        what = "clean"
+    else:
+        write_junk_input(folder, args.lines)
+        what = "junk"
+    size = (folder / "orders.csv").stat().st_size
+    lines = pl.scan_csv(folder / "orders.csv").select(pl.len()).collect().item()
+    print(f"{lines:,} {what} order lines in {folder / 'orders.csv'} ({size / 2**20:.0f} MiB)")
     results = {}
     if args.baseline_ref:
         base = work / "baseline"
@@ -94,7 +106,8 @@ def main() -> None:
               f"peak RSS {r['peak_mib']:,.0f} MiB; load {os.getloadavg()[0]:.2f}")
         print("  " + r["tail"].replace("\n", "\n  "))
     if "baseline" in results:
-        print(f"peak ratio current/baseline: {results['current']['peak_mib'] / results['baseline']['peak_mib']:.2f}")
+        ratio = results["current"]["peak_mib"] / results["baseline"]["peak_mib"]
+        print(f"peak ratio current/baseline: {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -57,7 +57,9 @@ def _to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
     ``date_range`` rule, computed in polars before this conversion, has already flagged them.
     """
     dates = [
-        pl.when(pl.col(c).is_between(SUPPORTED_MIN_DATE, SUPPORTED_MAX_DATE)).then(pl.col(c)).cast(pl.Datetime("ns"))
+        pl.when(pl.col(c).is_between(SUPPORTED_MIN_DATE, SUPPORTED_MAX_DATE))
+        .then(pl.col(c))
+        .cast(pl.Datetime("ns"))
         for c, dtype in frame.schema.items()
         if dtype == pl.Date
     ]

@@ -28,7 +28,16 @@ from data_contracts.config import SUPPORTED_MAX_DATE, SUPPORTED_MIN_DATE, Contra
 #: Rules whose ``unless`` applies per column, not per row.
 COLUMN_RULES = ("type", "date_range")
 
-__all__ = ["COLUMN_RULES", "Check", "entity_checks", "ALLOWED_VALUES", "REFERENCES", "QUANTITY_COLUMNS", "MAXIMA", "lookalike_key"]
+__all__ = [
+    "COLUMN_RULES",
+    "Check",
+    "entity_checks",
+    "ALLOWED_VALUES",
+    "REFERENCES",
+    "QUANTITY_COLUMNS",
+    "MAXIMA",
+    "lookalike_key",
+]
 
 E = gx.expectations
 
@@ -146,10 +155,13 @@ class Check:
 
 
 def _max_date(run_date: date, config: ContractConfig) -> date:
+    year = run_date.year + config.max_years_ahead
+    if year > SUPPORTED_MAX_DATE.year:
+        return SUPPORTED_MAX_DATE
     try:
-        return run_date.replace(year=run_date.year + config.max_years_ahead)
+        return run_date.replace(year=year)
     except ValueError:  # 29 February
-        return run_date.replace(year=run_date.year + config.max_years_ahead, day=28)
+        return run_date.replace(year=year, day=28)
 
 
 def flag(
@@ -176,7 +188,9 @@ def flag(
 def lookalike_key(t: schema.Table) -> list[pl.Expr]:
     """``t``'s key with text columns folded: lower case, every whitespace character removed."""
     return [
-        pl.col(c).str.to_lowercase().str.replace_all(r"\s", "").alias(c) if t.columns[c] == pl.String else pl.col(c)
+        pl.col(c).str.to_lowercase().str.replace_all(r"\s", "").alias(c)
+        if t.columns[c] == pl.String
+        else pl.col(c)
         for c in t.key
     ]
 
@@ -189,7 +203,11 @@ def _number(x: float) -> str:
 def _basic_checks(t: schema.Table, config: ContractConfig) -> list[Check]:
     checks = [
         Check(
-            "not_null", (c,), E.ExpectColumnValuesToNotBeNull(column=c), "is empty", unless=("type", "date_range")
+            "not_null",
+            (c,),
+            E.ExpectColumnValuesToNotBeNull(column=c),
+            "is empty",
+            unless=("type", "date_range"),
         )
         for c in t.columns
         if c not in t.nullable
@@ -206,8 +224,10 @@ def _basic_checks(t: schema.Table, config: ContractConfig) -> list[Check]:
                 "lookalike_key",
                 "unique_ignoring_case",
                 t.key,
-                pl.struct(lookalike_key(t)).is_duplicated() & pl.all_horizontal(pl.col(c).is_not_null() for c in t.key),
-                "differs from another row's key only in letter case or whitespace: every such row is rejected",
+                pl.struct(lookalike_key(t)).is_duplicated()
+                & pl.all_horizontal(pl.col(c).is_not_null() for c in t.key),
+                "differs from another row's key only in letter case or whitespace: every such row is "
+                "rejected",
                 unless=("unique",),
             )
         )

@@ -52,7 +52,11 @@ def shown_expr(expr: pl.Expr, max_chars: int = 80) -> pl.Expr:
     clean = printable_expr(expr)
     n = expr.str.len_chars()
     cut = pl.concat_str(
-        pl.lit("'"), clean.str.slice(0, max_chars), pl.lit("…' ("), n.cast(pl.String), pl.lit(" characters)")
+        pl.lit("'"),
+        clean.str.slice(0, max_chars),
+        pl.lit("…' ("),
+        n.cast(pl.String),
+        pl.lit(" characters)"),
     )
     return pl.when(n > max_chars).then(cut).otherwise(pl.concat_str(pl.lit("'"), clean, pl.lit("'")))
 

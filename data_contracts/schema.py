@@ -283,8 +283,8 @@ ALLOWED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
     (RECEIPTS.name, "kind"): ("production", "transfer"),
 }
 
-#: Date columns where null means "never expires": an ERP's sentinel date there (``ContractConfig.never_expires``,
-#: ``9999-12-31`` by default) is read as null instead of being rejected as out of range.
+#: Date columns where null means "never expires": an ERP's sentinel date there
+#: (``ContractConfig.never_expires``, ``9999-12-31`` by default) is read as null, not rejected.
 NO_EXPIRY_COLUMNS: tuple[tuple[str, str], ...] = ((INVENTORY.name, "expiry_date"),)
 
 # --------------------------------------------------------------------------------------------------

@@ -12,7 +12,10 @@ Order of work (:func:`validate_inputs`):
    checked against the *clean* rows of the entities before, so rejecting a product makes its orders
    unknown. A row breaking any rule is quarantined (one row per rule broken); the others are clean.
    Duplicated keys reject every row sharing the key: which one is right is for an operator to decide.
-   Above ``max_reject_share`` of an entity's rows rejected, the run fails.
+   Above ``max_reject_share`` of an entity's rows rejected, the run fails. The checks polars computes
+   alone (types, references, date ranges, lengths, look-alike keys) are counted first: junk beyond the
+   share is refused before GX runs, and a refused entity keeps the quarantine of its first
+   ``refused_rows_stored`` offending rows only (bounded memory on a million junk lines).
 3. The network: demand (not cancelled orders) at a site that no plant making the product reaches through
    lanes is a failed ``network`` expectation and a warning, not a rejected row: the demand is real and
    the plan should show it short (reason ``no_route``) rather than hide it.
@@ -31,6 +34,8 @@ from data_contracts import schema
 from data_contracts.casting import TYPE_RULE, cast_frame, type_reason
 from data_contracts.config import (
     QUARANTINE_COLUMNS,
+    SUPPORTED_MAX_DATE,
+    SUPPORTED_MIN_DATE,
     RESULT_COLUMNS,
     WARNING_SCHEMA,
     ContractConfig,
@@ -159,7 +164,8 @@ def _never_expires(
         return typed, failed
     return (
         typed.with_columns(
-            pl.when(pl.col(c) == config.never_expires).then(None).otherwise(pl.col(c)).alias(c) for c in columns
+            pl.when(pl.col(c) == config.never_expires).then(None).otherwise(pl.col(c)).alias(c)
+            for c in columns
         ),
         failed,
     )
@@ -186,7 +192,9 @@ class _Maker:
     words: str
 
 
-def _hits(failed: pl.DataFrame, outcomes: list[CheckOutcome], t: schema.Table) -> tuple[pl.DataFrame, list[_Maker]]:
+def _hits(
+    failed: pl.DataFrame, outcomes: list[CheckOutcome], t: schema.Table
+) -> tuple[pl.DataFrame, list[_Maker]]:
     """Every (row, check) broken, as ``(_IDX, maker)`` pairs, minus hits made redundant by a rule in the
     check's ``unless``; and the makers the hits point to.
 
@@ -207,7 +215,8 @@ def _hits(failed: pl.DataFrame, outcomes: list[CheckOutcome], t: schema.Table) -
             others = [
                 frame
                 for k, (_, frame) in enumerate(parts)
-                if makers[k].rule == rule and (rule not in COLUMN_RULES or makers[k].column == makers[m].column)
+                if makers[k].rule == rule
+                and (rule not in COLUMN_RULES or makers[k].column == makers[m].column)
             ]
             if others:
                 rows = rows.join(pl.concat(others).unique(), on=_IDX, how="anti")
@@ -219,13 +228,10 @@ def _rule_rows(hits: pl.DataFrame, makers: list[_Maker]) -> pl.DataFrame:
     """Rows broken per rule (``rule``, ``len``), counting a row once per rule."""
     rules = sorted({m.rule for m in makers})
     rule_of = pl.Series([rules.index(m.rule) for m in makers], dtype=pl.Int32)
-    counted = (
-        hits.select(_IDX, pl.col("maker").replace_strict(pl.int_range(len(makers), eager=True), rule_of).alias("r"))
-        .unique()
-        .group_by("r")
-        .len()
-    )
-    return counted.select(pl.col("r").replace_strict(pl.int_range(len(rules), eager=True), pl.Series(rules)).alias("rule"), "len")
+    to_rule = pl.col("maker").replace_strict(pl.int_range(len(makers), eager=True), rule_of)
+    counted = hits.select(_IDX, to_rule.alias("r")).unique().group_by("r").len()
+    names = pl.col("r").replace_strict(pl.int_range(len(rules), eager=True), pl.Series(rules))
+    return counted.select(names.alias("rule"), "len")
 
 
 def _with_reasons(text: pl.DataFrame, hits: pl.DataFrame, makers: list[_Maker]) -> pl.DataFrame:
@@ -308,7 +314,10 @@ def _threshold_error(
     rules = ", ".join(f"{r} ({k} rows)" for r, k in top.iter_rows())
     lines = "\n".join(
         f"  {PurePath(f).name} row {r}: {why}"
-        for f, r, why in first.sort("source_row").head(shown).select("source_file", "source_row", "reason").iter_rows()
+        for f, r, why in first.sort("source_row")
+        .head(shown)
+        .select("source_file", "source_row", "reason")
+        .iter_rows()
     )
     return (
         f"{label}: {rejected} of {n} {entity} rows rejected ({rejected / n:.1%}), above the allowed "
@@ -336,15 +345,22 @@ def _judge(
 
     first = quarantine_of(_first_rows(hits, config.failing_rows_shown))
     message = _threshold_error(
-        t.name, label, text.height, hits, makers, first, config.reject_share_limit(t.name), config.failing_rows_shown
+        t.name,
+        label,
+        text.height,
+        hits,
+        makers,
+        first,
+        config.reject_share_limit(t.name),
+        config.failing_rows_shown,
     )
     if message is None:
         return hits, quarantine_of(hits), None
     rejected = hits.get_column(_IDX).n_unique()
     if rejected > config.refused_rows_stored:
         message += (
-            f"\n(the quarantine keeps the first {config.refused_rows_stored:,} of the {rejected:,} rows rejected; "
-            "every row stays in the raw table)"
+            f"\n(the quarantine keeps the first {config.refused_rows_stored:,} of the {rejected:,} rows "
+            "rejected; every row stays in the raw table)"
         )
     return hits, quarantine_of(_first_rows(hits, config.refused_rows_stored)), message
 
@@ -411,6 +427,12 @@ def validate_inputs(
             what was validated up to then (for storing its quarantine).
     """
     errors = _structure_errors(raw)
+    if not SUPPORTED_MIN_DATE <= run_date <= SUPPORTED_MAX_DATE:
+        errors.append(
+            f"the run date {run_date} is outside the supported dates {SUPPORTED_MIN_DATE} … "
+            f"{SUPPORTED_MAX_DATE}; given no run date, a run takes the latest inventory as_of_date: check "
+            "that column or give --run-date (rule: run_date_range)"
+        )
     if errors:
         raise ContractError("\n".join(errors))
     validator = GxValidator()

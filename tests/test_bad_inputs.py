@@ -386,11 +386,13 @@ CASES: dict[str, Case] = {
 }
 
 
-# ------------------------------------------------------------------------ the same matrix, `plantwin validate`
+# ------------------------------------------------------------------ the same matrix, `plantwin validate`
 # Cheaper cases: `plantwin validate --input` reads the files exactly as a run does and runs the same
 # contracts, without Prefect or a warehouse on disk. Each case names the one line the report must hold:
 # "<file> row <row> [<rule>]: ... <column> ...", and the exit code (1: quarantined, 2: a run would fail).
-def to_parquet(entity: str, change: Callable[[pl.DataFrame], pl.DataFrame] = lambda f: f) -> Callable[[Path], None]:
+def to_parquet(
+    entity: str, change: Callable[[pl.DataFrame], pl.DataFrame] = lambda f: f
+) -> Callable[[Path], None]:
     """Replace ``<entity>.csv`` by a typed Parquet file of the same rows, changed by ``change``."""
 
     def apply(folder: Path) -> None:
@@ -593,6 +595,17 @@ def test_never_expires_sentinel_is_no_expiry(valid_input, tmp_path):
     assert outcome.clean["inventory"]["expiry_date"][2] is None
     with pytest.raises(Exception, match="date_range"):  # without the sentinel it is out of range
         check_inputs(folder, None, DEMO_RUN_DATE, ContractConfig(never_expires=None, max_reject_share=0.0))
+
+
+def test_a_snapshot_dated_9999_does_not_become_the_run_date_silently(valid_input, tmp_path):
+    """Given no run date, a run takes the latest inventory as_of_date: 9999-12-31 stops it clearly."""
+    folder, _ = _prepare(valid_input, tmp_path, edit("inventory", row=3, as_of_date=NEVER))
+    result = CliRunner().invoke(app, ["validate", "--input", str(folder)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    output = " ".join(result.output.split())
+    assert "error: the run date 9999-12-31 is outside the supported dates" in output
+    assert "inventory as_of_date" in output and "(rule: run_date_range)" in output
 
 
 def test_a_million_junk_lines_keep_a_bounded_quarantine(valid_input, tmp_path):

@@ -62,3 +62,17 @@ def test_forecast_command_takes_monthly_data(tmp_path):
     assert fc["ds"].to_list() == pl.date_range(date(2024, 1, 1), date(2024, 12, 1), "1mo", eager=True).to_list()
     # the season comes back: the forecast peaks in the months the history peaks (sin peaks in April)
     assert fc.sort("mean", descending=True)["ds"][0].month in (3, 4, 5)
+
+
+def test_forecast_csv_out_neutralises_ids_that_look_like_formulas(tmp_path):
+    """Series ids starting with = + - @ are written with a leading ' (OWASP CSV injection rule)."""
+    src = _series_file(tmp_path / "series.csv", weeks=60)
+    frame = pl.read_csv(src).with_columns(
+        pl.col("unique_id").replace({"seasonal": "=HYPERLINK(\"http://evil\",\"x\")", "sparse": "@SUM(1+1)"})
+    )
+    frame.write_csv(src)
+    out = tmp_path / "fc.csv"
+    result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "4", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    ids = set(pl.read_csv(out, infer_schema=False)["unique_id"].to_list())
+    assert ids == {"'=HYPERLINK(\"http://evil\",\"x\")", "'@SUM(1+1)"}
