@@ -322,11 +322,13 @@ def test_plantwin_validate_reads_the_database_and_writes_nothing(tmp_path, serve
 
     from flows.cli import app
 
-    result = CliRunner().invoke(app, ["validate", "--source", str(_config(tmp_path, server))])
+    cfg = _config(tmp_path, server)
+    result = CliRunner().invoke(app, ["validate", "--source", str(cfg)])
     out = " ".join(result.output.split())
     assert result.exit_code == 0, result.output
     assert "planning.products (5 rows)" in out and "orders.query (848 rows)" in out
     assert "run date 2026-05-04" in out and "Verdict: every row passes the contracts (exit 0)" in out
+    assert f"Warning: {cfg.name}: the database role {server.user} can write (role {server.user} is a superuser)" in out
     assert [p.suffix for p in tmp_path.iterdir()] == [".toml"]
 
 

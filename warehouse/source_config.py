@@ -47,6 +47,7 @@ __all__ = [
     "load_source_config",
     "read_configured_source",
     "resolve_password",
+    "source_write_warnings",
 ]
 
 #: Keys that may name where a password comes from; any other key looking like a secret is refused.
@@ -129,6 +130,23 @@ def read_configured_source(path: Path | str) -> list[SourceFile]:
     if source.type == "duckdb":
         return sources_db.read_duckdb(source.path, ordered)
     return sources_db.read_postgres(source, ordered, resolve_password(source, path.name))
+
+
+def source_write_warnings(path: Path | str) -> list[str]:
+    """What the source's database role could change, one warning each; empty when it can only read.
+
+    A source only ever reads (the query check and the read-only session see to it), but the role is the
+    last wall: it should hold SELECT grants only. Only PostgreSQL roles are checked (a DuckDB or folder
+    source is opened read-only by plantwin itself).
+    """
+    path = Path(path)
+    config = load_source_config(path)
+    source = config.source
+    if source.type != "postgres":
+        return []
+    found = sources_db.role_write_privileges(source, resolve_password(source, path.name))
+    return [f"{path.name}: the database role {source.user} can write ({item}); give it SELECT grants only "
+            "(rule: read_only_role)." for item in found]
 
 
 # ---------------------------------------------------------------------------------------------- helpers

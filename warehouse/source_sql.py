@@ -44,6 +44,8 @@ _FORBIDDEN_FUNCTION = re.compile(
     r"|read_\w+|\w+_scan|sniff_csv|glob|query|query_table|parquet_\w+|duckdb_secrets|load|install)",
     re.IGNORECASE,
 )
+#: A quoted table name DuckDB would read as a file (``FROM 'orders.csv'``, ``FROM "s3://…"``).
+_PATH_LIKE = re.compile(r"[/\\:.]")
 _SELECTS = (exp.Select, exp.Union, exp.Intersect, exp.Except)
 
 
@@ -92,6 +94,8 @@ def check_read_only_query(text: str, dialect: str, entity: str, where: str) -> s
     for node in root.walk():
         if isinstance(node, _WRITES):
             raise refuse(f"it contains {_kind(node)}")
+        if isinstance(node, exp.Table) and _PATH_LIKE.search(node.name or ""):
+            raise refuse(f"it names a file as a table ({node.name!r})")
         if isinstance(node, exp.Func):
             name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
             if _FORBIDDEN_FUNCTION.fullmatch(name or ""):

@@ -55,9 +55,7 @@ def read_duckdb(path: Path, entities: Mapping[str, EntitySource]) -> list[Source
     if not path.is_file():
         raise SourceError(f"DuckDB source {path} does not exist (rule: source_database).")
     try:
-        con = duckdb.connect(str(path), read_only=True, config=_DUCKDB_SOURCE_CONFIG)
-        con.execute("SET enable_progress_bar = false")
-        con.execute("SET lock_configuration = true")  # no query can turn external access back on
+        con = _open_duckdb_source(path)
     except duckdb.Error as exc:
         raise SourceError(
             f"{path.name}: cannot be opened as a DuckDB database (rule: source_database): {_first_line(exc)}"
@@ -66,6 +64,14 @@ def read_duckdb(path: Path, entities: Mapping[str, EntitySource]) -> list[Source
         return [_read_duckdb_entity(con, path, entity, spec) for entity, spec in entities.items()]
     finally:
         con.close()
+
+
+def _open_duckdb_source(path: Path) -> duckdb.DuckDBPyConnection:
+    """The source file read-only, with no access to any other file, and settings no query can change."""
+    con = duckdb.connect(str(path), read_only=True, config=_DUCKDB_SOURCE_CONFIG)
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET lock_configuration = true")  # no query can turn external access back on
+    return con
 
 
 def _read_duckdb_entity(
