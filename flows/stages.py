@@ -24,8 +24,10 @@ from flows.settings import ParameterError, PlanningParameters, ReplanParameters,
 from forecasting import forecast_demand, from_series, to_series, weekly_demand
 from forecasting.demand import SEP as SERIES_SEP
 from optimization import build_network, plan_supply, safety_stock_targets
+from warehouse.arrival import read_complete_folder
 from warehouse.db import open_warehouse
-from warehouse.sources import read_demand_file, read_folder
+from warehouse.sources import read_demand_file
+from warehouse.volume import check_volume
 from warehouse.views import latest_base_run
 
 __all__ = [
@@ -97,15 +99,17 @@ def start(params: PlanningParameters, kind: str) -> str:
 
 def ingest(params: RunParameters, run_id: str) -> dict[str, str]:
     """Land every input file's rows in the raw tables; record and return entity → load id."""
+    settle = (params.input_settle_seconds, params.input_settle_timeout_seconds)
     if params.source is not None:
         from warehouse.source_config import read_configured_source
 
-        sources = read_configured_source(params.source)
+        sources = read_configured_source(params.source, *settle)
     else:
-        sources = read_folder(params.input_dir)
+        sources = read_complete_folder(params.input_dir, *settle)
     with open_warehouse(params.warehouse) as wh:
         load_ids = {s.entity: wh.land(s)[0] for s in sources}
         wh.update_run(run_id, input_load_ids=load_ids)
+        check_volume(wh, load_ids, params.volume_guard.limits())
     return load_ids
 
 

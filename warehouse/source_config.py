@@ -35,7 +35,8 @@ import yaml
 from data_contracts import schema
 from warehouse import sources_db
 from warehouse.source_models import DuckDBSource, EntitySource, FolderSource, PostgresSource, SourceConfig
-from warehouse.sources import SourceError, SourceFile, read_folder
+from warehouse.arrival import SETTLE_TIMEOUT_SECONDS, read_complete_folder
+from warehouse.sources import SourceError, SourceFile
 
 __all__ = [
     "DuckDBSource",
@@ -114,8 +115,13 @@ def resolve_password(source: PostgresSource, config_name: str = "source config")
     return None
 
 
-def read_configured_source(path: Path | str) -> list[SourceFile]:
+def read_configured_source(
+    path: Path | str, settle_seconds: float = 0.0, settle_timeout_seconds: float = SETTLE_TIMEOUT_SECONDS
+) -> list[SourceFile]:
     """Read every entity a source config maps, as text, in ``schema.INPUT_ENTITIES`` order.
+
+    A folder source is read once complete (:func:`warehouse.arrival.read_complete_folder`, with the
+    settle interval given).
 
     Raises:
         SourceConfigError: the config is invalid or its credentials are missing.
@@ -125,7 +131,7 @@ def read_configured_source(path: Path | str) -> list[SourceFile]:
     config = load_source_config(path)
     source = config.source
     if source.type == "folder":
-        return read_folder(source.path)
+        return read_complete_folder(source.path, settle_seconds, settle_timeout_seconds)
     ordered = {t.name: config.entities[t.name] for t in schema.INPUT_ENTITIES if t.name in config.entities}
     if source.type == "duckdb":
         return sources_db.read_duckdb(source.path, ordered)
