@@ -34,6 +34,6 @@ def nightly_refresh(params: RunParameters) -> str:
             stage(check_contracts, load_ids, run_date)
             stage(forecast_demand, run_date)
             stage(track_accuracy)
-        publish(params)
-    publish_artifacts(params, run_id)
+        publish(params, run_id)
+        publish_artifacts(params, run_id)  # under the lock, like every read of the warehouse
     return run_id

@@ -31,6 +31,7 @@ def replan(params: ReplanParameters) -> str:
         with RunRecorder(params, run_id) as stage:
             stage(reuse_base)
             stage(plan_supply, run_date)
-        publish(params)
-    publish_artifacts(params, run_id, write_report(params, run_id))
+        publish(params, run_id)
+        # Under the lock: a second run starting now must not make this one, already published, fail.
+        publish_artifacts(params, run_id, write_report(params, run_id))
     return run_id

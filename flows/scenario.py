@@ -132,6 +132,7 @@ def scenario_run(params: ScenarioParameters) -> str:
             stage(reuse_base)
             stage(apply_changes_task, run_date)
             stage(plan_supply, run_date)
-        publish(params)
-    publish_artifacts(params, run_id, write_report(params, run_id))
+        publish(params, run_id)
+        # Under the lock: a second run starting now must not make this one, already published, fail.
+        publish_artifacts(params, run_id, write_report(params, run_id))
     return run_id

@@ -25,6 +25,7 @@ from forecasting import forecast_demand, from_series, to_series, weekly_demand
 from forecasting.demand import SEP as SERIES_SEP
 from optimization import build_network, plan_supply, safety_stock_targets
 from warehouse.arrival import read_complete_folder
+from warehouse import paths
 from warehouse.db import open_warehouse
 from warehouse.sources import read_demand_file
 from warehouse.volume import check_volume
@@ -182,8 +183,9 @@ def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_d
 
 
 def data_docs_dir(warehouse: Path) -> Path:
-    """Where Great Expectations Data Docs of each run are written: ``data-docs/<run_id>/`` beside the warehouse."""
-    return Path(warehouse).with_name("data-docs")
+    """Where Great Expectations Data Docs of each run are written: ``<stem>.data-docs/<run_id>/`` beside the
+    warehouse (:func:`warehouse.paths.data_docs_dir`)."""
+    return paths.data_docs_dir(warehouse)
 
 
 def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, Any]:

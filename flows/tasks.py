@@ -108,8 +108,8 @@ def track_accuracy(params: RunParameters, run_id: str) -> dict:
 
 
 @task(name="publish", **_IO)
-def publish(params: PlanningParameters) -> str:
-    return str(publish_snapshot(params.warehouse))
+def publish(params: PlanningParameters, run_id: str | None = None) -> str:
+    return str(publish_snapshot(params.warehouse, run_id))
 
 
 @task(name="report", **_IO)

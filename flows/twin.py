@@ -248,5 +248,5 @@ def twin_replay(params: TwinParameters) -> dict[str, Any]:
     with warehouse_lock(params.warehouse):
         outcome = replay_task(params)
         publish_task(params.warehouse)
-    report_task(params.warehouse, outcome["run_id"])  # the report now shows the risk and the stock fan
+        report_task(params.warehouse, outcome["run_id"])  # the report now shows the risk and the stock fan
     return outcome

@@ -37,6 +37,7 @@ def weekly_planning(params: RunParameters) -> str:
             stage(forecast_demand, run_date)
             stage(learn_process)  # yields, QC failures and release times from batch records
             stage(plan_supply, run_date)  # includes the output contracts
-        publish(params)
-    publish_artifacts(params, run_id, write_report(params, run_id))
+        publish(params, run_id)
+        # Under the lock: a second run starting now must not make this one, already published, fail.
+        publish_artifacts(params, run_id, write_report(params, run_id))
     return run_id
