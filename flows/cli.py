@@ -55,6 +55,9 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
 def _quiet_prefect(verbose: bool) -> None:
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    from flows.lifetime import temporary_server_dies_with_us
+
+    temporary_server_dies_with_us()  # a kill -9 of this command must not leave Prefect's server running
 
 
 def _parse_date(value: str | None) -> date | None:

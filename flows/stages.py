@@ -8,6 +8,8 @@ warehouse path and a run id, never large frames, so a Prefect task never persist
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,11 +29,13 @@ from optimization import build_network, plan_supply, safety_stock_targets
 from warehouse.arrival import read_complete_folder
 from warehouse import paths
 from warehouse.db import open_warehouse
+from warehouse.publish import publish_snapshot
 from warehouse.sources import read_demand_file
 from warehouse.volume import check_volume
 from warehouse.views import latest_base_run
 
 __all__ = [
+    "FAULT_ENV",
     "check_parameters",
     "code_version",
     "commit",
@@ -39,7 +43,9 @@ __all__ = [
     "accuracy",
     "forecast",
     "ingest",
+    "fault_point",
     "plan",
+    "publish",
     "resolve_run_date",
     "reuse_base",
     "start",
@@ -69,6 +75,19 @@ def code_version() -> str:
         return v
 
 
+#: Fault injection: ``PLANTWIN_FAULT_KILL_AT=<point>`` kills the running process with SIGKILL at that point
+#: (``start``, ``ingest``, ``ingest-landed``, ``contracts``, ``forecast``, ``plan``, ``plan-solved``,
+#: ``commit``, ``publish``, ``publish-rename``, ``report``). Used by tests/test_faults.py; unset, it costs
+#: one dictionary lookup per stage.
+FAULT_ENV = "PLANTWIN_FAULT_KILL_AT"
+
+
+def fault_point(name: str) -> None:
+    """Die here with SIGKILL, as a power cut or the OOM killer would, if ``FAULT_ENV`` names this point."""
+    if os.environ.get(FAULT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def monday(d: date) -> date:
     """Monday of ``d``'s ISO week."""
     return d - timedelta(days=d.weekday())
@@ -90,6 +109,7 @@ def check_parameters(params: PlanningParameters, kind: str) -> None:
 
 def start(params: PlanningParameters, kind: str) -> str:
     """Open a run: its ``runs`` row with parameters and code version (run date and inputs follow)."""
+    fault_point("start")
     with open_warehouse(params.warehouse) as wh:
         wh.abandon_unfinished_runs()  # the caller holds the warehouse lock: nothing else is running
         return wh.start_run(
@@ -100,6 +120,7 @@ def start(params: PlanningParameters, kind: str) -> str:
 
 def ingest(params: RunParameters, run_id: str) -> dict[str, str]:
     """Land every input file's rows in the raw tables; record and return entity → load id."""
+    fault_point("ingest")
     settle = (params.input_settle_seconds, params.input_settle_timeout_seconds)
     if params.source is not None:
         from warehouse.source_config import read_configured_source
@@ -110,6 +131,7 @@ def ingest(params: RunParameters, run_id: str) -> dict[str, str]:
     with open_warehouse(params.warehouse) as wh:
         load_ids = {s.entity: wh.land(s)[0] for s in sources}
         wh.update_run(run_id, input_load_ids=load_ids)
+        fault_point("ingest-landed")
         check_volume(wh, load_ids, params.volume_guard.limits())
     return load_ids
 
@@ -161,6 +183,7 @@ def reuse_base(params: ReplanParameters, run_id: str) -> dict[str, Any]:
 
 def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_date: date) -> dict[str, Any]:
     """Run the input contracts; stage clean tables; keep quarantine and results. Returns counts."""
+    fault_point("contracts")
     with open_warehouse(params.warehouse) as wh:
         raw = {entity: wh.raw_rows(entity, load_id) for entity, load_id in load_ids.items()}
         try:
@@ -190,6 +213,7 @@ def data_docs_dir(warehouse: Path) -> Path:
 
 def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, Any]:
     """Weekly demand history and the statistical forecast over the horizon."""
+    fault_point("forecast")
     with open_warehouse(params.warehouse) as wh:
         orders = wh.staged(run_id, schema.clean_table_name(schema.ORDERS.name))
         history = weekly_demand(orders, run_date)
@@ -232,6 +256,7 @@ def accuracy(params: RunParameters, run_id: str) -> dict[str, Any]:
 
 def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, Any]:
     """Solve the supply plan against the forecast (or the given demand); stage the plan tables."""
+    fault_point("plan")
     with open_warehouse(params.warehouse) as wh:
         inputs = {t.name: _staged_clean(wh, run_id, t) for t in _MASTER}
         fc = wh.staged(run_id, schema.FORECAST.name)
@@ -245,6 +270,7 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
         demand = fc.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
     safety = safety_stock_targets(fc, products, network)
     result = plan_supply(network, demand, safety, params.plan, _frozen_production(params, run_id))
+    fault_point("plan-solved")
     with open_warehouse(params.warehouse) as wh:
         for name, frame in result.tables.items():
             wh.stage(run_id, name, frame)
@@ -269,8 +295,15 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
 
 def commit(params: PlanningParameters, run_id: str, stage_seconds: dict[str, float]) -> None:
     """Publish the run's staged outputs in one transaction."""
+    fault_point("commit")
     with open_warehouse(params.warehouse) as wh:
         wh.commit_run(run_id, stage_seconds=stage_seconds)
+
+
+def publish(params: PlanningParameters, run_id: str | None = None) -> Path:
+    """Publish the warehouse's read-only snapshot once the copy is proven (:mod:`warehouse.publish`)."""
+    fault_point("publish")
+    return publish_snapshot(params.warehouse, run_id, before_rename=lambda: fault_point("publish-rename"))
 
 
 def fail(params: PlanningParameters, run_id: str, error: BaseException, stage_seconds: dict[str, float]) -> None:

@@ -21,7 +21,6 @@ from flows.artifacts import publish_run_artifacts
 from flows.report import report
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
 from optimization import PlanInputError
-from warehouse.publish import publish_snapshot
 from warehouse.sources import SourceError, SourceUnavailable
 
 __all__ = [
@@ -109,11 +108,12 @@ def track_accuracy(params: RunParameters, run_id: str) -> dict:
 
 @task(name="publish", **_IO)
 def publish(params: PlanningParameters, run_id: str | None = None) -> str:
-    return str(publish_snapshot(params.warehouse, run_id))
+    return str(stages.publish(params, run_id))
 
 
 @task(name="report", **_IO)
 def write_report(params: PlanningParameters, run_id: str) -> Path:
+    stages.fault_point("report")
     return report(params, run_id)
 
 

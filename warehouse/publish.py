@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -43,7 +44,9 @@ class PublishError(RuntimeError):
     """The snapshot could not be proven good; the previous one stays published."""
 
 
-def publish_snapshot(warehouse: Path | str, run_id: str | None = None) -> Path:
+def publish_snapshot(
+    warehouse: Path | str, run_id: str | None = None, before_rename: Callable[[], None] | None = None
+) -> Path:
     """Checkpoint, copy, verify and atomically rename the warehouse over its published snapshot.
 
     Readers holding the previous snapshot open keep reading it (the rename unlinks the old name only);
@@ -52,6 +55,7 @@ def publish_snapshot(warehouse: Path | str, run_id: str | None = None) -> Path:
     Args:
         warehouse: the warehouse file (the caller holds its lock and no connection to it).
         run_id: the run being published; None checks only that no run is left ``running``.
+        before_rename: called once the copy is verified, just before the rename (fault injection).
 
     Raises:
         PublishError: the copy is not a complete snapshot of a succeeded run; nothing was renamed.
@@ -68,6 +72,8 @@ def publish_snapshot(warehouse: Path | str, run_id: str | None = None) -> Path:
             dst.flush()
             os.fsync(dst.fileno())
         verify_snapshot(tmp, run_id)
+        if before_rename is not None:
+            before_rename()
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
