@@ -172,3 +172,44 @@ def test_a_full_disk_during_the_copy_keeps_the_previous_snapshot(tmp_path):
         assert _runs_in(published_path(wh))[run] == "success"
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _hold(path: Path, seconds: float, read_only: bool = True) -> subprocess.Popen:
+    """Another process holding ``path`` open (an analyst's session on the working file)."""
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import duckdb, time
+        con = duckdb.connect({str(path)!r}, read_only={read_only})
+        print("open", flush=True)
+        time.sleep({seconds})
+    """)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "open"
+    return proc
+
+
+def test_a_stage_meeting_a_readers_lock_waits_for_it(tmp_path):
+    from warehouse.db import connect
+
+    wh = tmp_path / "warehouse.duckdb"
+    _run(wh)
+    reader = _hold(wh, 1.5)
+    try:
+        con = connect(wh, wait_seconds=30)  # waits until the reader is gone, then writes
+        con.execute("CREATE TABLE after_the_reader AS SELECT 1 AS n")
+        con.close()
+    finally:
+        reader.wait(timeout=30)
+
+
+def test_a_lock_held_beyond_the_wait_names_the_readers_file(tmp_path):
+    from warehouse.db import WarehouseLocked, connect
+
+    wh = tmp_path / "warehouse.duckdb"
+    _run(wh)
+    reader = _hold(wh, 30)
+    try:
+        with pytest.raises(WarehouseLocked, match=r"another process holds a conflicting lock \(waited 0.5 s\).*"
+                           r"Readers open warehouse.published.duckdb instead"):
+            connect(wh, wait_seconds=0.5)
+    finally:
+        reader.kill()
+        reader.wait()
