@@ -125,6 +125,11 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
             typer.echo("Verdict: a run would FAIL on these inputs (exit 2).")
             raise
         typer.echo(_sources_line(sources, when))
+        if source is not None:
+            from warehouse.source_config import source_write_warnings
+
+            for warning in source_write_warnings(source):
+                typer.echo(f"Warning: {warning}")
         typer.echo(_report(outcome, rows, all_expectations))
         typer.echo("")
         if outcome.quarantine.height:

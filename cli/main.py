@@ -30,10 +30,12 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from data_contracts.config import ContractError
     from flows.settings import ParameterError
     from optimization import PlanInputError
+    from warehouse.db import WarehouseLocked
     from warehouse.lock import WarehouseBusy
     from warehouse.sources import SourceError
 
-    return (SourceError, ContractError, PlanInputError, ParameterError, WarehouseBusy, ValidationError)
+    return (SourceError, ContractError, PlanInputError, ParameterError, WarehouseBusy, WarehouseLocked,
+            ValidationError)
 
 
 def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:

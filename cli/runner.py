@@ -64,6 +64,9 @@ def execute(kind: str, params: Any, prefect: bool | None = None, verbose: bool =
     if use_prefect(prefect):
         if not verbose:
             os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+        from flows.lifetime import temporary_server_dies_with_us
+
+        temporary_server_dies_with_us()  # a kill -9 of this command must not leave Prefect's server running
         module, name = _FLOWS[kind]
         return getattr(importlib.import_module(module), name)(params)
     from flows import pipeline

@@ -1,4 +1,4 @@
--- Example queries on the published warehouse (duckdb -readonly published.duckdb).
+-- Example queries on the published warehouse (duckdb -readonly warehouse.published.duckdb).
 -- Each block: a name, the question it answers, the SQL. Tested on a generated demo warehouse
 -- (tests/test_views.py) and copied into docs/warehouse.md by warehouse/dictionary.py.
 

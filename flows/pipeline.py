@@ -19,7 +19,6 @@ from flows import stages, stages_scenario, stages_twin
 from flows.settings import PlanningParameters, ReplanParameters, RunParameters, ScenarioParameters, TwinParameters
 from report.page import write_report
 from warehouse.lock import warehouse_lock
-from warehouse.publish import publish_snapshot
 
 __all__ = ["PLAIN", "RunRecorder", "Step", "Steps", "nightly", "replan", "scenario", "twin", "weekly"]
 
@@ -37,11 +36,12 @@ class Step:
         return self.fn(*args)
 
 
-def _publish(params: PlanningParameters | TwinParameters) -> str:
-    return str(publish_snapshot(params.warehouse))
+def _publish(params: PlanningParameters | TwinParameters, run_id: str | None = None) -> str:
+    return str(stages.publish(params, run_id))
 
 
 def _report(params: PlanningParameters | TwinParameters, run_id: str) -> Path:
+    stages.fault_point("report")
     return write_report(params.warehouse, run_id)
 
 
@@ -114,7 +114,9 @@ class RunRecorder:
 
 
 def _after_commit(params: PlanningParameters, run_id: str, steps: Steps, report: bool = True) -> None:
-    """Report and artifacts: written after the run is committed and published, outside its transaction."""
+    """Report and artifacts: written after the run is committed and published, outside its transaction but
+    still under the warehouse lock (a second run starting now must not make this one, already published,
+    fail)."""
     path = steps.write_report(params, run_id) if report else None
     if steps.artifacts is not None:
         steps.artifacts(params, run_id, path)
@@ -132,8 +134,8 @@ def weekly(params: RunParameters, steps: Steps = PLAIN) -> str:
             stage(steps.forecast_demand, run_date)
             stage(steps.learn_process)  # yields, QC failures and release times from batch records
             stage(steps.plan_supply, run_date)  # includes the output contracts
-        steps.publish(params)
-    _after_commit(params, run_id, steps)
+        steps.publish(params, run_id)
+        _after_commit(params, run_id, steps)
     return run_id
 
 
@@ -148,8 +150,8 @@ def nightly(params: RunParameters, steps: Steps = PLAIN) -> str:
             stage(steps.check_contracts, load_ids, run_date)
             stage(steps.forecast_demand, run_date)
             stage(steps.track_accuracy)
-        steps.publish(params)
-    _after_commit(params, run_id, steps, report=False)
+        steps.publish(params, run_id)
+        _after_commit(params, run_id, steps, report=False)
     return run_id
 
 
@@ -160,8 +162,8 @@ def replan(params: ReplanParameters, steps: Steps = PLAIN) -> str:
         with RunRecorder(params, run_id) as stage:
             stage(steps.reuse_base)
             stage(steps.plan_supply, run_date)
-        steps.publish(params)
-    _after_commit(params, run_id, steps)
+        steps.publish(params, run_id)
+        _after_commit(params, run_id, steps)
     return run_id
 
 
@@ -174,8 +176,8 @@ def scenario(params: ScenarioParameters, steps: Steps = PLAIN) -> str:
             stage(steps.reuse_base)
             stage(steps.apply_scenario, run_date)
             stage(steps.plan_supply, run_date)
-        steps.publish(params)
-    _after_commit(params, run_id, steps)
+        steps.publish(params, run_id)
+        _after_commit(params, run_id, steps)
     return run_id
 
 
@@ -184,5 +186,5 @@ def twin(params: TwinParameters, steps: Steps = PLAIN) -> dict[str, Any]:
     with warehouse_lock(params.warehouse):
         outcome = steps.twin_replay(params)
         steps.publish(params)
-    steps.write_report(params, outcome["run_id"])  # the report now shows the risk and the stock fan
+        steps.write_report(params, outcome["run_id"])  # the report now shows the risk and the stock fan
     return outcome

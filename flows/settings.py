@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from data_contracts import schema
 from data_contracts.config import ContractConfig, ParameterError
 from forecasting import ForecastConfig
 from optimization import PlanConfig
@@ -20,8 +21,30 @@ from twin.config import TwinConfig
 from twin.process import ProcessConfig
 
 __all__ = ["ParameterError", "PlanningParameters", "ReplanParameters", "RunParameters", "ScenarioParameters",
-           "TwinParameters",
-           "parameters_from_file"]
+           "TwinParameters", "VolumeGuard", "parameters_from_file"]
+
+
+class VolumeGuard(BaseModel):
+    """How far an entity's row count may fall below the previous accepted load before the run stops.
+
+    Each value is a share (0.2 = 20 % fewer rows); 1 turns the check off for that group.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_drop_orders: float = Field(0.2, ge=0, le=1, description="Orders (every version the run reads).")
+    max_drop_inventory: float = Field(0.3, ge=0, le=1, description="Inventory lots.")
+    max_drop_master: float = Field(
+        0.1, ge=0, le=1, description="Master data: products, sites, resources, routings, lanes."
+    )
+
+    def limits(self) -> dict[str, tuple[float, str]]:
+        """entity → (largest allowed drop, the setting's name) for :func:`warehouse.volume.check_volume`."""
+        master = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES)
+        out = {schema.ORDERS.name: (self.max_drop_orders, "volume_guard.max_drop_orders"),
+               schema.INVENTORY.name: (self.max_drop_inventory, "volume_guard.max_drop_inventory")}
+        out.update({t.name: (self.max_drop_master, "volume_guard.max_drop_master") for t in master})
+        return out
 
 
 class PlanningParameters(BaseModel):
@@ -87,6 +110,17 @@ class RunParameters(PlanningParameters):
         default_factory=ProcessConfig,
         description="Learning yields, QC failure rates and release times from batch records (use_learned: "
         "plan with them).",
+    )
+    input_settle_seconds: float = Field(
+        1.0, ge=0, description="An input folder is read once its files' sizes and times stay unchanged this "
+        "long (no wait when _READY or _SHA256SUMS is there, or every file is older); 0: no wait.",
+    )
+    input_settle_timeout_seconds: float = Field(
+        120.0, gt=0, description="How long to wait for an input folder still being written before failing.",
+    )
+    volume_guard: VolumeGuard = Field(
+        default_factory=VolumeGuard,
+        description="Largest drop of an entity's row count against the previous accepted load.",
     )
 
     @model_validator(mode="after")

@@ -8,6 +8,8 @@ warehouse path and a run id, never large frames, so a Prefect task never persist
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from datetime import date, timedelta
 from pathlib import Path
@@ -25,11 +27,16 @@ from forecasting import forecast_demand, from_series, to_series, weekly_demand
 from forecasting.demand import SEP as SERIES_SEP
 from optimization import build_network, plan_supply, safety_stock_targets
 from optimization.terminal import beyond_horizon_weeks
+from warehouse.arrival import read_complete_folder
+from warehouse import paths
 from warehouse.db import open_warehouse
-from warehouse.sources import read_demand_file, read_folder
+from warehouse.publish import publish_snapshot
+from warehouse.sources import read_demand_file
+from warehouse.volume import check_volume
 from warehouse.views import latest_base_run
 
 __all__ = [
+    "FAULT_ENV",
     "check_parameters",
     "check_paths",
     "code_version",
@@ -38,7 +45,9 @@ __all__ = [
     "accuracy",
     "forecast",
     "ingest",
+    "fault_point",
     "plan",
+    "publish",
     "resolve_run_date",
     "reuse_base",
     "start",
@@ -66,6 +75,19 @@ def code_version() -> str:
         return f"{v}+g{sha}"
     except (OSError, subprocess.SubprocessError):
         return v
+
+
+#: Fault injection: ``PLANTWIN_FAULT_KILL_AT=<point>`` kills the running process with SIGKILL at that point
+#: (``start``, ``ingest``, ``ingest-landed``, ``contracts``, ``forecast``, ``plan``, ``plan-solved``,
+#: ``commit``, ``publish``, ``publish-rename``, ``report``). Used by tests/test_faults.py; unset, it costs
+#: one dictionary lookup per stage.
+FAULT_ENV = "PLANTWIN_FAULT_KILL_AT"
+
+
+def fault_point(name: str) -> None:
+    """Die here with SIGKILL, as a power cut or the OOM killer would, if ``FAULT_ENV`` names this point."""
+    if os.environ.get(FAULT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def monday(d: date) -> date:
@@ -114,6 +136,7 @@ def check_paths(params: PlanningParameters, kind: str) -> None:
 
 def start(params: PlanningParameters, kind: str) -> str:
     """Open a run: its ``runs`` row with parameters and code version (run date and inputs follow)."""
+    fault_point("start")
     with open_warehouse(params.warehouse) as wh:
         wh.abandon_unfinished_runs()  # the caller holds the warehouse lock: nothing else is running
         return wh.start_run(
@@ -124,15 +147,19 @@ def start(params: PlanningParameters, kind: str) -> str:
 
 def ingest(params: RunParameters, run_id: str) -> dict[str, str]:
     """Land every input file's rows in the raw tables; record and return entity → load id."""
+    fault_point("ingest")
+    settle = (params.input_settle_seconds, params.input_settle_timeout_seconds)
     if params.source is not None:
         from warehouse.source_config import read_configured_source
 
-        sources = read_configured_source(params.source)
+        sources = read_configured_source(params.source, *settle)
     else:
-        sources = read_folder(params.input_dir)
+        sources = read_complete_folder(params.input_dir, *settle)
     with open_warehouse(params.warehouse) as wh:
         load_ids = {s.entity: wh.land(s)[0] for s in sources}
         wh.update_run(run_id, input_load_ids=load_ids)
+        fault_point("ingest-landed")
+        check_volume(wh, load_ids, params.volume_guard.limits())
     return load_ids
 
 
@@ -183,6 +210,7 @@ def reuse_base(params: ReplanParameters, run_id: str) -> dict[str, Any]:
 
 def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_date: date) -> dict[str, Any]:
     """Run the input contracts; stage clean tables; keep quarantine and results. Returns counts."""
+    fault_point("contracts")
     with open_warehouse(params.warehouse) as wh:
         raw = {entity: wh.raw_rows(entity, load_id) for entity, load_id in load_ids.items()}
         try:
@@ -205,13 +233,16 @@ def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_d
 
 
 def data_docs_dir(warehouse: Path) -> Path:
-    """Where Great Expectations Data Docs of each run are written: ``data-docs/<run_id>/`` beside the warehouse."""
-    return Path(warehouse).with_name("data-docs")
+    """Where Great Expectations Data Docs of each run are written: ``<stem>.data-docs/<run_id>/`` beside the
+    warehouse (:func:`warehouse.paths.data_docs_dir`)."""
+    return paths.data_docs_dir(warehouse)
 
 
 def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, Any]:
     """Weekly demand history and the statistical forecast over the horizon and, for the plan's terminal
     condition, the weeks beyond it that new production cannot reach (the longest release lag + transit)."""
+    """Weekly demand history and the statistical forecast over the horizon."""
+    fault_point("forecast")
     with open_warehouse(params.warehouse) as wh:
         orders = wh.staged(run_id, schema.clean_table_name(schema.ORDERS.name))
         history = weekly_demand(orders, run_date)
@@ -258,6 +289,7 @@ def accuracy(params: RunParameters, run_id: str) -> dict[str, Any]:
 
 def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, Any]:
     """Solve the supply plan against the forecast (or the given demand); stage the plan tables."""
+    fault_point("plan")
     with open_warehouse(params.warehouse) as wh:
         inputs = {t.name: _staged_clean(wh, run_id, t) for t in _MASTER}
         fc = wh.staged(run_id, schema.FORECAST.name)
@@ -273,6 +305,7 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
                             demand.filter(pl.col("week") > given["week"].max())], how="vertical_relaxed")
     safety = safety_stock_targets(fc, products, network)
     result = plan_supply(network, demand, safety, params.plan, _frozen_production(params, run_id))
+    fault_point("plan-solved")
     with open_warehouse(params.warehouse) as wh:
         for name, frame in result.tables.items():
             wh.stage(run_id, name, frame)
@@ -297,8 +330,15 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
 
 def commit(params: PlanningParameters, run_id: str, stage_seconds: dict[str, float]) -> None:
     """Publish the run's staged outputs in one transaction."""
+    fault_point("commit")
     with open_warehouse(params.warehouse) as wh:
         wh.commit_run(run_id, stage_seconds=stage_seconds)
+
+
+def publish(params: PlanningParameters, run_id: str | None = None) -> Path:
+    """Publish the warehouse's read-only snapshot once the copy is proven (:mod:`warehouse.publish`)."""
+    fault_point("publish")
+    return publish_snapshot(params.warehouse, run_id, before_rename=lambda: fault_point("publish-rename"))
 
 
 def fail(params: PlanningParameters, run_id: str, error: BaseException, stage_seconds: dict[str, float]) -> None:

@@ -8,6 +8,10 @@ fill the gaps the expensive ones leave: longest-processing-time-first scheduling
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
+import sys
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
@@ -20,6 +24,8 @@ from statsforecast import StatsForecast
 from forecasting.models import add_combinations, base_models
 
 __all__ = ["Task", "run_task", "run_tasks", "worker_pool"]
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,18 @@ def worker_pool(n_jobs: int) -> AbstractContextManager[ProcessPoolExecutor | Non
     if n_jobs <= 1:
         return nullcontext(None)
     # spawn, not fork: a forked child may inherit a polars thread-pool lock held by another thread.
-    return ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn"),
+                               initializer=_die_with_parent, initargs=(os.getpid(),))
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a worker: have the kernel kill it when the process that started it dies (Linux), even on
+    ``kill -9`` of the parent, instead of living on as an orphan holding memory."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
 
 
 def run_tasks(

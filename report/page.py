@@ -1,6 +1,6 @@
 """The plan report: one self-contained HTML file per run, next to its warehouse.
 
-``report-<run_id>.html`` (and ``report-latest.html`` for the latest plan of record) holds the KPIs and their
+``report-<run_id>.html`` (and ``<stem>.report-latest.html``, named after the warehouse, for the latest plan of record) holds the KPIs and their
 change since the previous run, forecast against history with quantile bands per product × DC, projected
 stock against safety stock per product × site, a capacity heatmap by resource × week with bottlenecks, the
 shortages with reasons and recovery options, expiry write-offs and, for a scenario, a comparison with its
@@ -18,6 +18,7 @@ from data_contracts.config import ParameterError
 from report import sections
 from report.data import ReportData, load_report_data
 from warehouse.db import connect
+from warehouse.paths import latest_report_path
 from warehouse.views import latest_base_run, run_scope
 
 __all__ = ["render_report", "report_path", "write_report"]
@@ -72,7 +73,7 @@ def write_report(warehouse: Path | str, run_id: str | None = None, compare_to: s
         warehouse: the warehouse (or published snapshot) file, opened read-only.
         run_id: the run; default the latest successful ``base`` run with a plan.
         compare_to: a run to compare with (default: a scenario's base run; none for a base run).
-        latest: also write ``report-latest.html``; default when the run is the latest plan of record.
+        latest: also write ``<stem>.report-latest.html``; default when the run is the latest plan of record.
 
     Returns:
         The path of ``report-<run_id>.html``.
@@ -98,12 +99,15 @@ def write_report(warehouse: Path | str, run_id: str | None = None, compare_to: s
     target = report_path(warehouse, run_id)
     _write_atomic(target, html)
     if latest if latest is not None else run_id == latest_id:
-        _write_atomic(warehouse.with_name("report-latest.html"), html)
+        _write_atomic(latest_report_path(warehouse), html)
     return target
 
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 

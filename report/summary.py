@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 
 from data_contracts import schema
@@ -48,13 +49,30 @@ class RunFacts:
         return self.run["run_id"]
 
 
+def _holding(warehouse: Path, run_id: str) -> Path:
+    """The published snapshot if it holds ``run_id`` finished, else the warehouse itself."""
+    snapshot = published_path(warehouse)
+    if snapshot.exists():
+        try:
+            with open_warehouse(snapshot, read_only=True) as wh:
+                if wh.run(run_id)["status"] in ("success", "failed"):
+                    return snapshot
+        except (KeyError, duckdb.Error):
+            pass  # not in the snapshot (a failed run is not published) or no snapshot yet
+    return Path(warehouse)
+
+
 def _kpi_dict(frame: pl.DataFrame) -> dict[str, float]:
     return dict(zip(frame["kpi"].to_list(), frame["value"].to_list()))
 
 
 def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
-    """Read a run's facts, and those of the latest earlier successful run of the same scenario."""
-    with open_warehouse(warehouse, read_only=True) as wh:
+    """Read a run's facts, and those of the latest earlier successful run of the same scenario.
+
+    Read from the published snapshot when it holds the run (a reader of the snapshot never meets a run's
+    lock: a second run starting meanwhile cannot make this read fail), else from the warehouse.
+    """
+    with open_warehouse(_holding(warehouse, run_id), read_only=True) as wh:
         run = wh.run(run_id)
         previous = wh.con.execute(
             f"SELECT run_id FROM {schema.RUNS.name} WHERE status = 'success' AND scenario = ? AND run_id <> ? "

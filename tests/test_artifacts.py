@@ -37,7 +37,7 @@ def test_summary_shows_kpis_and_their_change_since_the_last_run():
     assert "Compared with run `run-1`." in text
     assert "3 row(s) quarantined" in text and "known_product(product_id)" in text
     assert "| FL1 | PL1 | 90.0% | 3 |" in text
-    assert "/data/published.duckdb" in text and "/data/report.html" in text
+    assert "/data/warehouse.published.duckdb" in text and "/data/report.html" in text
 
 
 def test_first_run_and_refresh_runs_say_so():

@@ -75,3 +75,16 @@ def test_nested_and_binary_parquet_columns_are_refused_naming_file_and_column(tm
     pl.DataFrame({"order_id": ["O1", "O2"]}).with_columns(column).write_parquet(path)
     with pytest.raises(SourceError, match=rf"orders\.parquet: column\(s\) quantity \({kind}.*\(rule: parquet_column_type\)"):
         read_source_file(path, "orders")
+
+
+def test_a_password_in_password_env_never_reaches_the_source_error(monkeypatch):
+    from warehouse.source_config import SourceConfigError, resolve_password
+    from warehouse.source_models import PostgresSource
+
+    secret = "S3cr3t!pw-of-the-erp"
+    monkeypatch.delenv(secret, raising=False)
+    source = PostgresSource(type="postgres", dbname="erp", user="reader", password_env=secret)
+    with pytest.raises(SourceConfigError) as failed:
+        resolve_password(source, "erp.toml")
+    assert secret not in str(failed.value)
+    assert "20 characters" in str(failed.value) and "(rule: credentials)" in str(failed.value)

@@ -174,17 +174,131 @@ def test_a_missing_table_names_the_entity(tmp_path, server, password):
         read_configured_source(cfg)
 
 
-def test_a_query_that_writes_is_refused_by_the_read_only_session(tmp_path, server, password):
+def test_a_query_that_writes_is_refused_before_it_is_sent(tmp_path, server, password):
     cfg = _config(
         tmp_path,
         server,
         orders="{ query = \"INSERT INTO sales.order_lines (line_no) VALUES ('x') "
         'RETURNING line_no AS order_id" }',
     )
-    with pytest.raises(SourceError, match="cannot read entity 'orders'"):
+    with pytest.raises(SourceError, match="query of entity 'orders' is refused: it is a INSERT statement"):
         read_configured_source(cfg)
     with server.connect() as con:
         assert con.execute("SELECT count(*) FROM sales.order_lines WHERE line_no = 'x'").fetchone()[0] == 0
+
+
+# ------------------------------------------------------------------ a source only reads: every attack
+_WRITE_FILE = "/tmp/plantwin-pg-attack-{}.csv"
+_ATTACKS = {
+    "stacked statements": "SELECT line_no AS order_id FROM sales.order_lines; DROP TABLE sales.canary",
+    "closing the wrapper": "SELECT 1) AS src ORDER BY 1) TO STDOUT; DROP TABLE sales.canary; COPY (SELECT 1",
+    "ending the read-only transaction": "SELECT 1 AS order_id; COMMIT; DROP TABLE sales.canary",
+    "transaction control alone": "COMMIT",
+    "turning read-only off": "SELECT set_config('default_transaction_read_only', 'off', false) AS order_id",
+    "read-write transaction": "SET TRANSACTION READ WRITE",
+    "DML inside a CTE": "WITH d AS (DELETE FROM sales.canary RETURNING *) SELECT * FROM d",
+    "SELECT INTO a new table": "SELECT * INTO sales.stolen FROM sales.canary",
+    "locking rows": "SELECT * FROM sales.canary FOR UPDATE",
+    "COPY to a server file": "COPY (SELECT 1) TO '{file}'",
+    "large object export": "SELECT lo_export(lo_from_bytea(0, 'x'), '{file}') AS order_id",
+    "reading a server file": "SELECT pg_read_file('/etc/hostname') AS order_id",
+    "listing a server folder": "SELECT * FROM pg_ls_dir('.') AS order_id",
+    "SQL given as text": "SELECT query_to_xml('DELETE FROM sales.canary', true, false, '') AS order_id",
+    "a procedure call": "CALL sales.nothing()",
+    "a sequence step": "SELECT nextval('sales.canary_seq') AS order_id",
+}
+
+
+@pytest.fixture
+def canary(server):
+    """A table and sequence any successful attack would change; a clean slate for every case."""
+    with server.connect() as con:
+        con.execute("DROP TABLE IF EXISTS sales.canary, sales.stolen")
+        con.execute("DROP SEQUENCE IF EXISTS sales.canary_seq")
+        con.execute("CREATE TABLE sales.canary AS SELECT g AS n FROM generate_series(1, 3) g")
+        con.execute("CREATE SEQUENCE sales.canary_seq")
+        con.execute(
+            "CREATE OR REPLACE FUNCTION sales.sneaky_write() RETURNS SETOF text LANGUAGE sql AS "
+            "$$ INSERT INTO sales.canary VALUES (99) RETURNING n::text $$"
+        )
+    yield
+    with server.connect() as con:
+        con.execute("DROP TABLE IF EXISTS sales.canary, sales.stolen")
+        con.execute("DROP SEQUENCE IF EXISTS sales.canary_seq")
+
+
+def _untouched(server, file: Path) -> None:
+    with server.connect() as con:
+        assert con.execute("SELECT count(*) FROM sales.canary").fetchone()[0] == 3
+        assert con.execute("SELECT to_regclass('sales.stolen')").fetchone()[0] is None
+        assert con.execute("SELECT last_value, is_called FROM sales.canary_seq").fetchone() == (1, False)
+    assert not file.exists()
+
+
+@pytest.mark.parametrize("attack", list(_ATTACKS))
+def test_every_attack_through_a_query_is_refused_and_nothing_written_or_read(
+    tmp_path, server, password, canary, attack
+):
+    file = Path(_WRITE_FILE.format(uuid.uuid4().hex[:8]))
+    query = _ATTACKS[attack].format(file=file).replace('"', '\\"')
+    cfg = _config(tmp_path, server, orders=f'{{ query = "{query}" }}')
+    with pytest.raises(SourceError, match=r"query of entity 'orders' is refused: .*\(rule: read_only_query\)"):
+        read_configured_source(cfg)
+    _untouched(server, file)
+
+
+def test_the_session_refuses_a_write_the_parser_cannot_see(tmp_path, server, password, canary):
+    """Second wall: a SELECT of a function that writes passes the parser; the read-only session refuses it."""
+    cfg = _config(tmp_path, server, orders='{ query = "SELECT * FROM sales.sneaky_write() AS order_id" }')
+    with pytest.raises(SourceError, match=r"cannot read entity 'orders' \(rule: source_query\): .*read-only"):
+        read_configured_source(cfg)
+    _untouched(server, Path(_WRITE_FILE.format("none")))
+
+
+def test_the_statement_is_sent_alone_even_past_the_parser(server, password, canary):
+    """Third wall: were the parser fooled, the server still refuses a second statement in the text."""
+    from warehouse.source_config import EntitySource, PostgresSource
+    from warehouse.sources_db import _pg_session, _read_pg_entity
+
+    source = PostgresSource(type="postgres", host=server.host, port=server.port, dbname=server.dbname,
+                            user=server.user)
+    spec = EntitySource(query="SELECT 1")
+    with _pg_session(source, server.password, "pg") as con:
+        with pytest.raises(SourceError, match="cannot insert multiple commands"):
+            _read_pg_entity(con, Path("pg"), "pg", ORDERS, spec,
+                            "SELECT 1 AS order_id; DROP TABLE sales.canary", server.password)
+        with con.cursor() as cur:
+            cur.execute("SHOW transaction_read_only")
+            assert cur.fetchone()[0] == "on"
+        con.rollback()
+    _untouched(server, Path(_WRITE_FILE.format("none")))
+
+
+def test_validate_warns_when_the_role_can_write_and_not_when_it_only_reads(server, canary):
+    from warehouse.source_config import PostgresSource
+    from warehouse.sources_db import role_write_privileges
+
+    owner = PostgresSource(type="postgres", host=server.host, port=server.port, dbname=server.dbname,
+                           user=server.user)
+    found = role_write_privileges(owner, server.password)
+    assert f"role {server.user} is a superuser" in found
+    with server.connect() as con:
+        con.execute("DROP ROLE IF EXISTS plantwin_reader")
+        con.execute("CREATE ROLE plantwin_reader LOGIN PASSWORD 'reader-pw'")
+        con.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        con.execute("GRANT USAGE ON SCHEMA sales TO plantwin_reader")
+        con.execute("GRANT SELECT ON ALL TABLES IN SCHEMA sales TO plantwin_reader")
+    reader = owner.model_copy(update={"user": "plantwin_reader"})
+    with server.connect() as con:
+        con.execute(f"REVOKE CREATE, TEMPORARY ON DATABASE {server.dbname} FROM PUBLIC")
+    assert role_write_privileges(reader, "reader-pw") == []
+    with server.connect() as con:
+        con.execute("GRANT INSERT, DELETE ON sales.canary TO plantwin_reader")
+    assert role_write_privileges(reader, "reader-pw") == ["INSERT, DELETE on sales.canary"]
+    with server.connect() as con:
+        con.execute("REVOKE ALL ON ALL TABLES IN SCHEMA sales FROM plantwin_reader")
+        con.execute("REVOKE ALL ON SCHEMA sales FROM plantwin_reader")
+        con.execute("DROP ROLE plantwin_reader")
 
 
 @pytest.mark.slow  # starts Prefect's temporary server (shared with the other flow tests of the session)
@@ -208,11 +322,13 @@ def test_plantwin_validate_reads_the_database_and_writes_nothing(tmp_path, serve
 
     from cli.main import app
 
-    result = CliRunner().invoke(app, ["validate", "--source", str(_config(tmp_path, server))])
+    cfg = _config(tmp_path, server)
+    result = CliRunner().invoke(app, ["validate", "--source", str(cfg)])
     out = " ".join(result.output.split())
     assert result.exit_code == 0, result.output
     assert "planning.products (5 rows)" in out and "orders.query (848 rows)" in out
     assert "run date 2026-05-04" in out and "Verdict: every row passes the contracts (exit 0)" in out
+    assert f"Warning: {cfg.name}: the database role {server.user} can write (role {server.user} is a superuser)" in out
     assert [p.suffix for p in tmp_path.iterdir()] == [".toml"]
 
 

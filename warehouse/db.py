@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -23,7 +24,7 @@ from data_contracts import schema
 from warehouse.sources import SourceFile
 from warehouse.views import create_views
 
-__all__ = ["Warehouse", "connect", "open_warehouse", "sql_type"]
+__all__ = ["LOCK_WAIT_SECONDS", "Warehouse", "WarehouseLocked", "connect", "open_warehouse", "sql_type"]
 
 _SQL_TYPES = {
     pl.String: "VARCHAR",
@@ -288,10 +289,48 @@ def _ident(name: str) -> str:
     return name
 
 
-def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection for the pipeline: without the progress bar DuckDB otherwise draws on the console
-    for any query over 2 s, in the middle of the command line's own output."""
-    con = duckdb.connect(str(path), read_only=read_only)
+#: How long opening the warehouse waits for another process's conflicting lock (a reader holding
+#: the file while a stage wants to write, or a writer while a reader opens it) before giving up.
+LOCK_WAIT_SECONDS = 60.0
+_LOCK_POLL_SECONDS = 0.25
+
+
+class WarehouseLocked(RuntimeError):
+    """Another process kept a conflicting lock on the warehouse file longer than the wait allows."""
+
+
+def connect(
+    path: Path | str, read_only: bool = False, wait_seconds: float | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for the pipeline, without the progress bar DuckDB otherwise draws on the
+    console for any query over 2 s, in the middle of the command line's own output.
+
+    DuckDB allows one writing process or many reading ones. A connection meeting a conflicting lock (an
+    analyst's read-only session on the warehouse during a run, or a run while a reader opens it) waits
+    and tries again for up to ``wait_seconds`` (default :data:`LOCK_WAIT_SECONDS`) instead of failing at once.
+
+    Raises:
+        WarehouseLocked: the lock was still held after the wait; names the file and the read-only
+            snapshot readers should open instead.
+    """
+    wait = LOCK_WAIT_SECONDS if wait_seconds is None else wait_seconds
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                from warehouse.paths import published_path
+
+                raise WarehouseLocked(
+                    f"{path}: another process holds a conflicting lock (waited {wait:g} s): "
+                    f"{str(exc).strip().splitlines()[0]}. Readers open {published_path(path).name} "
+                    "instead, which a run never locks."
+                ) from None
+            time.sleep(_LOCK_POLL_SECONDS)
     con.execute("SET enable_progress_bar = false")
     return con
 

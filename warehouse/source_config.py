@@ -35,7 +35,9 @@ import yaml
 from data_contracts import schema
 from warehouse import sources_db
 from warehouse.source_models import DuckDBSource, EntitySource, FolderSource, PostgresSource, SourceConfig
-from warehouse.sources import SourceError, SourceFile, read_folder
+from warehouse.arrival import SETTLE_TIMEOUT_SECONDS, read_complete_folder
+from warehouse.sources import SourceError, SourceFile
+from warehouse.redact import env_reference
 
 __all__ = [
     "DuckDBSource",
@@ -47,6 +49,7 @@ __all__ = [
     "load_source_config",
     "read_configured_source",
     "resolve_password",
+    "source_write_warnings",
 ]
 
 #: Keys that may name where a password comes from; any other key looking like a secret is refused.
@@ -96,7 +99,7 @@ def resolve_password(source: PostgresSource, config_name: str = "source config")
         value = os.environ.get(source.password_env)
         if not value:
             raise SourceConfigError(
-                f"{config_name}: password_env names {source.password_env}, which is not set in the "
+                f"{config_name}: password_env names {env_reference(source.password_env)}, which is not set in the "
                 f"environment; export it before running (rule: credentials)."
             )
         return value
@@ -113,8 +116,13 @@ def resolve_password(source: PostgresSource, config_name: str = "source config")
     return None
 
 
-def read_configured_source(path: Path | str) -> list[SourceFile]:
+def read_configured_source(
+    path: Path | str, settle_seconds: float = 0.0, settle_timeout_seconds: float = SETTLE_TIMEOUT_SECONDS
+) -> list[SourceFile]:
     """Read every entity a source config maps, as text, in ``schema.INPUT_ENTITIES`` order.
+
+    A folder source is read once complete (:func:`warehouse.arrival.read_complete_folder`, with the
+    settle interval given).
 
     Raises:
         SourceConfigError: the config is invalid or its credentials are missing.
@@ -124,11 +132,28 @@ def read_configured_source(path: Path | str) -> list[SourceFile]:
     config = load_source_config(path)
     source = config.source
     if source.type == "folder":
-        return read_folder(source.path)
+        return read_complete_folder(source.path, settle_seconds, settle_timeout_seconds)
     ordered = {t.name: config.entities[t.name] for t in schema.INPUT_ENTITIES if t.name in config.entities}
     if source.type == "duckdb":
         return sources_db.read_duckdb(source.path, ordered)
     return sources_db.read_postgres(source, ordered, resolve_password(source, path.name))
+
+
+def source_write_warnings(path: Path | str) -> list[str]:
+    """What the source's database role could change, one warning each; empty when it can only read.
+
+    A source only ever reads (the query check and the read-only session see to it), but the role is the
+    last wall: it should hold SELECT grants only. Only PostgreSQL roles are checked (a DuckDB or folder
+    source is opened read-only by plantwin itself).
+    """
+    path = Path(path)
+    config = load_source_config(path)
+    source = config.source
+    if source.type != "postgres":
+        return []
+    found = sources_db.role_write_privileges(source, resolve_password(source, path.name))
+    return [f"{path.name}: the database role {source.user} can write ({item}); give it SELECT grants only "
+            "(rule: read_only_role)." for item in found]
 
 
 # ---------------------------------------------------------------------------------------------- helpers

@@ -61,7 +61,7 @@ class EntitySource(_Frozen):
 
 
 class PostgresSource(_Frozen):
-    """A PostgreSQL database, read through a Python driver (psycopg 3, else psycopg2)."""
+    """A PostgreSQL database, read through psycopg 3 in a read-only session."""
 
     type: Literal["postgres"]
     host: str = "localhost"
@@ -76,6 +76,9 @@ class PostgresSource(_Frozen):
         None, description="libpq sslmode (disable, prefer, require, verify-full, ...)."
     )
     connect_timeout_seconds: int = Field(10, ge=1)
+    statement_timeout_seconds: int = Field(
+        600, ge=1, description="The server cancels a query running longer (statement_timeout)."
+    )
 
     @pydantic.model_validator(mode="after")
     def _one_credential(self) -> PostgresSource:

@@ -17,7 +17,8 @@ import polars as pl
 from data_contracts import schema
 from data_contracts.safe_text import neutralise_formulas
 
-__all__ = ["SourceError", "SourceFile", "SourceUnavailable", "find_entity_file", "read_folder", "read_source_file"]
+__all__ = ["SourceError", "SourceFile", "SourceUnavailable", "entity_files", "find_entity_file", "read_folder",
+           "read_source_file"]
 
 _SUFFIXES = (".csv", ".parquet")
 #: Parquet column types refused besides nested ones (lists, structs, arrays): no text form to check.
@@ -68,15 +69,21 @@ def read_folder(folder: Path) -> list[SourceFile]:
     Raises:
         SourceError: the folder does not exist, or a file cannot be read.
     """
+    return [read_source_file(path, entity) for entity, path in entity_files(folder)]
+
+
+def entity_files(folder: Path) -> list[tuple[str, Path]]:
+    """``(entity, file)`` for every input entity with a file in ``folder``, in the schema's order.
+
+    Raises:
+        SourceUnavailable: the folder does not exist.
+        SourceError: an entity has both a CSV and a Parquet file.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise SourceUnavailable(f"input folder {folder} does not exist (rule: input_folder).")
-    files = []
-    for t in schema.INPUT_ENTITIES:
-        path = find_entity_file(folder, t.name)
-        if path is not None:
-            files.append(read_source_file(path, t.name))
-    return files
+    found = [(t.name, find_entity_file(folder, t.name)) for t in schema.INPUT_ENTITIES]
+    return [(entity, path) for entity, path in found if path is not None]
 
 
 def read_source_file(path: Path, entity: str) -> SourceFile:

@@ -1,4 +1,4 @@
-"""Read input entities from a database as text: PostgreSQL (through a Python driver) or a DuckDB file.
+"""Read input entities from a database as text: PostgreSQL (through psycopg 3) or a DuckDB file.
 
 Each entity's table or query is read in full, every value as the database itself renders it as text
 (ISO dates, ``12.50`` for a numeric, null for NULL), in a canonical row order (sorted by the row's text)
@@ -7,41 +7,41 @@ warehouse then recognises the load as one it already has. The text frame goes th
 conforming step as a CSV file (:class:`~warehouse.sources.SourceFile`: schema columns, ``_extra``,
 ``_source_row``).
 
-PostgreSQL is read with psycopg 3 (or psycopg2) via ``COPY (...) TO STDOUT`` in CSV form, in a
-read-only session. DuckDB's ``postgres`` extension is not used: it is downloaded on first use, and
-plantwin must run offline.
+A source only reads (see :mod:`warehouse.source_sql`): a query must parse as exactly one read-only
+SELECT before it is sent. PostgreSQL is read in a session whose every transaction is read-only
+(``default_transaction_read_only`` and ``BEGIN READ ONLY``) with a ``statement_timeout``, and the query
+is sent alone through the extended protocol, which refuses a second statement. A DuckDB file is opened
+read-only with external access disabled and the configuration locked, so no query reaches another file.
+DuckDB's ``postgres`` extension is not used: it is downloaded on first use, and plantwin must run offline.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from warehouse.db import connect
 from warehouse.source_models import EntitySource, PostgresSource
+from warehouse.source_sql import check_duckdb_statement, check_read_only_query
 from warehouse.sources import SourceError, SourceFile, SourceUnavailable, _conform
 
-__all__ = ["SourceUnavailable", "postgres_driver", "read_duckdb", "read_postgres"]
+__all__ = ["SourceUnavailable", "postgres_driver", "read_duckdb", "read_postgres", "role_write_privileges"]
+
+#: A DuckDB source reaches nothing but its own file: no other file, no extension download, no setting change.
+_DUCKDB_SOURCE_CONFIG = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+}
 
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
-
-
-def _text_frame(data: bytes, label: str) -> pl.DataFrame:
-    try:
-        return pl.read_csv(data, infer_schema=False, truncate_ragged_lines=False)
-    except pl.exceptions.PolarsError as exc:
-        first = str(exc).strip().splitlines()
-        raise SourceError(
-            f"{label}: the rows read cannot be parsed (rule: csv_format): {first[0] if first else exc}"
-        )
 
 
 # ---------------------------------------------------------------------------------------------- DuckDB
@@ -55,7 +55,7 @@ def read_duckdb(path: Path, entities: Mapping[str, EntitySource]) -> list[Source
     if not path.is_file():
         raise SourceError(f"DuckDB source {path} does not exist (rule: source_database).")
     try:
-        con = connect(path, read_only=True)
+        con = _open_duckdb_source(path)
     except duckdb.Error as exc:
         raise SourceError(
             f"{path.name}: cannot be opened as a DuckDB database (rule: source_database): {_first_line(exc)}"
@@ -66,14 +66,27 @@ def read_duckdb(path: Path, entities: Mapping[str, EntitySource]) -> list[Source
         con.close()
 
 
+def _open_duckdb_source(path: Path) -> duckdb.DuckDBPyConnection:
+    """The source file read-only, with no access to any other file, and settings no query can change."""
+    con = duckdb.connect(str(path), read_only=True, config=_DUCKDB_SOURCE_CONFIG)
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET lock_configuration = true")  # no query can turn external access back on
+    return con
+
+
 def _read_duckdb_entity(
     con: duckdb.DuckDBPyConnection, path: Path, entity: str, spec: EntitySource
 ) -> SourceFile:
     label = f"{path.name}/{spec.label}"
+    select = _checked_select(spec, "duckdb", entity, label)
     try:
-        columns = con.sql(f"SELECT * FROM ({spec.select(_quote)}) AS src LIMIT 0").columns
+        probe = f"SELECT * FROM ({select}) AS src LIMIT 0"
+        check_duckdb_statement(probe, entity, label)
+        columns = con.sql(probe).columns
         as_text = ", ".join(f"CAST({_quote(c)} AS VARCHAR) AS {_quote(c)}" for c in columns)
-        frame = con.sql(f"SELECT {as_text} FROM ({spec.select(_quote)}) AS src ORDER BY ALL").pl()
+        read = f"SELECT {as_text} FROM ({select}) AS src ORDER BY ALL"
+        check_duckdb_statement(read, entity, label)
+        frame = con.sql(read).pl()
     except duckdb.Error as exc:
         raise SourceError(
             f"{label}: cannot read entity {entity!r} (rule: source_query): {_first_line(exc)}"
@@ -84,33 +97,97 @@ def _read_duckdb_entity(
 
 # ---------------------------------------------------------------------------------------------- Postgres
 def postgres_driver() -> str | None:
-    """Name of the installed PostgreSQL driver plantwin uses (``psycopg`` or ``psycopg2``), or None."""
-    for name in ("psycopg", "psycopg2"):
-        try:
-            __import__(name)
-        except ImportError:
-            continue
-        return name
-    return None
+    """Name of the installed PostgreSQL driver plantwin uses (``psycopg``, version 3), or None.
+
+    psycopg2 is not used: it sends every statement through the simple protocol, where a text can carry
+    a second statement.
+    """
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return None
+    return "psycopg"
 
 
 def read_postgres(
     source: PostgresSource, entities: Mapping[str, EntitySource], password: str | None
 ) -> list[SourceFile]:
-    """Read each entity's table or query from PostgreSQL in one read-only session.
+    """Read each entity's table or query from PostgreSQL in a read-only session.
 
     Raises:
+        QueryRefused: a query is not exactly one read-only SELECT (checked before connecting).
         SourceError: no driver is installed, the server cannot be reached or refuses the login, or a
             table or query fails; the message names the entity and the database, never the password.
     """
-    driver = postgres_driver()
-    if driver is None:
+    where = f"postgres {source.user}@{source.host}:{source.port}/{source.dbname}"
+    selects = {entity: _checked_select(spec, "postgres", entity, f"{where} {spec.label}")
+               for entity, spec in entities.items()}
+    with _pg_session(source, password, where) as con:
+        base = Path(f"postgres:{source.host}:{source.port}") / source.dbname
+        return [
+            _read_pg_entity(con, base, where, entity, spec, selects[entity], password)
+            for entity, spec in entities.items()
+        ]
+
+
+def role_write_privileges(source: PostgresSource, password: str | None) -> list[str]:
+    """What the source's role could change: superuser or role attributes, CREATE on the database or a
+    schema, INSERT/UPDATE/DELETE/TRUNCATE on a table. Empty when the role can only read.
+
+    ``plantwin validate --source`` warns with this list: the role should hold SELECT grants only.
+    """
+    where = f"postgres {source.user}@{source.host}:{source.port}/{source.dbname}"
+    with _pg_session(source, password, where) as con, con.cursor() as cur:
+        cur.execute(_ROLE_WRITES_SQL, prepare=True)
+        found = [row[0] for row in cur.fetchall()]
+        con.rollback()
+    return found
+
+
+_ROLE_WRITES_SQL = """
+SELECT 'role ' || rolname || ' is a superuser' FROM pg_roles WHERE rolname = current_user AND rolsuper
+UNION ALL
+SELECT 'role ' || rolname || ' may create roles' FROM pg_roles WHERE rolname = current_user AND rolcreaterole
+UNION ALL
+SELECT 'CREATE on database ' || current_database() WHERE has_database_privilege(current_database(), 'CREATE')
+UNION ALL
+(SELECT 'CREATE on schema ' || nspname FROM pg_namespace
+ WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%'
+   AND has_schema_privilege(oid, 'CREATE') ORDER BY nspname)
+UNION ALL
+(SELECT concat_ws(', ',
+            CASE WHEN has_table_privilege(c.oid, 'INSERT') THEN 'INSERT' END,
+            CASE WHEN has_table_privilege(c.oid, 'UPDATE') THEN 'UPDATE' END,
+            CASE WHEN has_table_privilege(c.oid, 'DELETE') THEN 'DELETE' END,
+            CASE WHEN has_table_privilege(c.oid, 'TRUNCATE') THEN 'TRUNCATE' END)
+        || ' on ' || n.nspname || '.' || c.relname
+ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+   AND (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE')
+        OR has_table_privilege(c.oid, 'DELETE') OR has_table_privilege(c.oid, 'TRUNCATE'))
+ ORDER BY n.nspname, c.relname)
+"""
+
+
+@contextmanager
+def _pg_session(source: PostgresSource, password: str | None, where: str) -> Iterator[Any]:
+    """A psycopg connection whose every transaction is read-only, with a statement timeout, ISO dates,
+    UTC timestamps and shortest exact floats (text independent of the server's settings)."""
+    if postgres_driver() is None:
         raise SourceError(
             "reading PostgreSQL needs a driver: install psycopg (uv add 'psycopg[binary]') "
             "(rule: source_driver)."
         )
-    where = f"postgres {source.user}@{source.host}:{source.port}/{source.dbname}"
-    module = __import__(driver)
+    import psycopg
+
+    settings = {
+        "default_transaction_read_only": "on",
+        "statement_timeout": f"{source.statement_timeout_seconds * 1000}",
+        "DateStyle": "ISO,YMD",
+        "TimeZone": "UTC",
+        "extra_float_digits": "1",
+    }
     kwargs: dict[str, Any] = {
         "host": source.host,
         "port": source.port,
@@ -119,59 +196,62 @@ def read_postgres(
         "connect_timeout": source.connect_timeout_seconds,
         "client_encoding": "UTF8",
         "application_name": "plantwin",
+        "options": " ".join(f"-c {k}={v}" for k, v in settings.items()),
     }
     if password is not None:
         kwargs["password"] = password
     if source.sslmode is not None:
         kwargs["sslmode"] = source.sslmode
     try:
-        con = module.connect(**kwargs)
-    except module.Error as exc:
+        con = psycopg.connect(**kwargs)
+    except psycopg.Error as exc:
         raise SourceUnavailable(
             f"{where}: cannot connect (rule: source_database): {_scrub(exc, password)}"
         ) from None
     try:
-        with con.cursor() as cur:
-            cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            cur.execute("SET DateStyle = 'ISO, YMD'")
-            cur.execute("SET TimeZone = 'UTC'")  # timestamptz text independent of the server's zone
-            cur.execute("SET extra_float_digits = 1")  # shortest exact text of a double
-        con.commit()
-        base = Path(f"postgres:{source.host}:{source.port}") / source.dbname
-        return [
-            _read_pg_entity(con, driver, base, where, entity, spec, password)
-            for entity, spec in entities.items()
-        ]
+        con.read_only = True  # every transaction starts with BEGIN READ ONLY, whatever a query changed
+        yield con
     finally:
         con.close()
 
 
 def _read_pg_entity(
-    con: Any, driver: str, base: Path, where: str, entity: str, spec: EntitySource, password: str | None
+    con: Any, base: Path, where: str, entity: str, spec: EntitySource, select: str, password: str | None
 ) -> SourceFile:
-    sql = (
-        f"COPY (SELECT * FROM ({spec.select(_quote)}) AS src ORDER BY src::text) "
-        "TO STDOUT WITH (FORMAT csv, HEADER true)"
-    )
-    buffer = io.BytesIO()
     try:
         with con.cursor() as cur:
-            if driver == "psycopg":
-                with cur.copy(sql) as copy:
-                    for chunk in copy:
-                        buffer.write(chunk)
-            else:
-                cur.copy_expert(sql, buffer)
+            # prepare=True: the extended protocol, where the server refuses a second statement in the text.
+            cur.execute(select, prepare=True)
+            result = cur.pgresult
+            names = [d.name for d in cur.description or []]
+            columns = [
+                [None if (v := result.get_value(r, c)) is None else bytes(v).decode("utf-8")
+                 for r in range(result.ntuples)]
+                for c in range(len(names))
+            ]
         con.rollback()  # read-only: nothing to keep; ends the transaction
-    except Exception as exc:  # noqa: BLE001 — driver errors differ between psycopg and psycopg2
+    except Exception as exc:  # noqa: BLE001 — any driver or server error names the entity
         con.rollback()
         raise SourceError(
             f"{where} {spec.label}: cannot read entity {entity!r} (rule: source_query): "
             f"{_scrub(exc, password)}"
         ) from None
-    data = buffer.getvalue()
-    frame = _text_frame(data, f"{where} {spec.label}")
-    return _conform(frame, base / _leaf(entity, spec), entity, hashlib.sha256(data).hexdigest())
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise SourceError(f"{where} {spec.label}: entity {entity!r} has column(s) {duplicated} more than "
+                          "once (rule: csv_format).")
+    frame = pl.DataFrame([pl.Series(n, col, dtype=pl.String) for n, col in zip(names, columns)])
+    if frame.width:
+        frame = frame.sort(frame.columns, nulls_last=True)  # canonical order: same rows, same hash
+    digest = hashlib.sha256(frame.write_csv().encode("utf-8")).hexdigest()
+    return _conform(frame, base / _leaf(entity, spec), entity, digest)
+
+
+def _checked_select(spec: EntitySource, dialect: str, entity: str, where: str) -> str:
+    """The entity's SELECT: a table read, or its query once it is proven one read-only SELECT."""
+    if spec.query is not None:
+        return check_read_only_query(spec.query, dialect, entity, where)
+    return spec.select(_quote)
 
 
 def _leaf(entity: str, spec: EntitySource) -> str:

@@ -1,0 +1,35 @@
+"""Where files derived from a warehouse live: beside it, named after it.
+
+Two warehouses in one folder (``plan.duckdb`` and ``test.duckdb``) never write the same file: each
+derived name starts with the warehouse file's stem.
+
+=============================  ====================================================
+``<stem>.published.duckdb``    the read-only snapshot analysts open (``publish``)
+``<stem>.report-latest.html``  the latest plan of record's report
+``<stem>.data-docs/<run_id>/`` Great Expectations Data Docs of each run
+=============================  ====================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["data_docs_dir", "latest_report_path", "published_path"]
+
+
+def published_path(warehouse: Path | str) -> Path:
+    """The published snapshot of ``warehouse``: ``<stem>.published.duckdb`` beside it."""
+    path = Path(warehouse)
+    return path.with_name(f"{path.stem}.published.duckdb")
+
+
+def latest_report_path(warehouse: Path | str) -> Path:
+    """The latest plan of record's report: ``<stem>.report-latest.html`` beside the warehouse."""
+    path = Path(warehouse)
+    return path.with_name(f"{path.stem}.report-latest.html")
+
+
+def data_docs_dir(warehouse: Path | str) -> Path:
+    """Data Docs of each run: ``<stem>.data-docs/<run_id>/`` beside the warehouse."""
+    path = Path(warehouse)
+    return path.with_name(f"{path.stem}.data-docs")
