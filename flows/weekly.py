@@ -34,8 +34,9 @@ def weekly_planning(params: RunParameters) -> str:
             load_ids = stage(ingest_inputs)
             run_date = stage(resolve_run_date, load_ids)
             stage(check_contracts, load_ids, run_date)
-            stage(forecast_demand, run_date)
+            # learned release times first: the forecast runs past the horizon by the longest of them
             stage(learn_process)  # yields, QC failures and release times from batch records
+            stage(forecast_demand, run_date)
             stage(plan_supply, run_date)  # includes the output contracts
         publish(params)
     publish_artifacts(params, run_id, write_report(params, run_id))

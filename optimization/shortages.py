@@ -307,6 +307,9 @@ def plan_shortages(
             "late_units",
             "short_value",
             "reason",
+            pl.when(pl.col("reason").is_in(["capacity", "shelf_life"])).then(pl.col("resource_id")).alias(
+                "resource_id"
+            ),
             "detail",
         )
         .sort(
