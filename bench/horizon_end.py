@@ -35,7 +35,7 @@ from warehouse.db import open_warehouse  # noqa: E402
 
 _MASTER = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES,
            schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR)
-VARIANTS = {
+VARIANTS = {  # name: (shelf_life_from, terminal condition)
     "before": ("release", False),
     "manufacture": ("manufacture", False),
     "terminal": ("release", True),
@@ -64,6 +64,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--warehouse", type=Path, required=True)
     ap.add_argument("--run", default=None)
+    ap.add_argument("--terminal-weeks", type=float, default=PlanConfig().terminal_penalty_weeks,
+                    help="terminal_penalty_weeks of the variants with the terminal condition")
     ap.add_argument("--dc-share", type=float, default=0.0,
                     help="min_shelf_life_share_at_dc of every variant (the demo's default is 0)")
     args = ap.parse_args()
@@ -76,7 +78,8 @@ def main() -> None:
     for name, (life_from, terminal) in VARIANTS.items():
         frames = dict(inputs)
         frames[schema.PRODUCTS.name] = inputs[schema.PRODUCTS.name].with_columns(shelf_life_from=pl.lit(life_from))
-        cfg = PlanConfig(terminal_condition=terminal, min_shelf_life_share_at_dc=args.dc_share)
+        cfg = PlanConfig(terminal_condition=terminal, min_shelf_life_share_at_dc=args.dc_share,
+                         terminal_penalty_weeks=args.terminal_weeks)
         wall, cpu = time.perf_counter(), time.process_time()
         net = build_network(frames, start_week, cfg)
         safety = safety_stock_targets(forecast, frames[schema.PRODUCTS.name], net)

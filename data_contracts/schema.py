@@ -582,6 +582,8 @@ PLAN_SHORTAGES = _t(
          "sum is demand × (1 − on-time fill rate)."),
         ("short_value", F64, "short_quantity at the product's unit cost."),
         ("reason", Str, "capacity, lane_capacity, release_lag, shelf_life, no_route or cost."),
+        ("resource_id", Str, "The bottleneck resource whose extra hours would recover it (capacity and "
+         "shelf_life reasons; null otherwise)."),
         (
             "detail",
             Str,
@@ -589,6 +591,7 @@ PLAN_SHORTAGES = _t(
             "release_lag the earliest week new supply reaches the site).",
         ),
     ],
+    nullable=("resource_id",),
 )
 
 PLAN_KPIS = _t(

@@ -65,9 +65,9 @@ def tiny_inputs() -> dict[str, pl.DataFrame]:
         schema.PRODUCTS.name: _frame(
             schema.PRODUCTS,
             [
-                ("P1", "Vax A", "vaccines", "doses", 52, 2.0, 0.1, 50.0, 1, 0.95),
-                ("P2", "Mab B", "monoclonals", "vials", None, 100.0, 1.0, 500.0, 2, 0.9),
-                ("P3", "Vax C", "vaccines", "doses", 26, 1.5, 0.05, 20.0, 3, 0.8),
+                ("P1", "Vax A", "vaccines", "doses", 52, 2.0, 0.1, 50.0, 1, 0.95, "manufacture"),
+                ("P2", "Mab B", "monoclonals", "vials", None, 100.0, 1.0, 500.0, 2, 0.9, "manufacture"),
+                ("P3", "Vax C", "vaccines", "doses", 26, 1.5, 0.05, 20.0, 3, 0.8, "release"),
             ],
         ),
         schema.SITES.name: _frame(

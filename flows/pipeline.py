@@ -131,8 +131,9 @@ def weekly(params: RunParameters, steps: Steps = PLAIN) -> str:
             load_ids = stage(steps.ingest_inputs)
             run_date = stage(steps.resolve_run_date, load_ids)
             stage(steps.check_contracts, load_ids, run_date)
-            stage(steps.forecast_demand, run_date)
+            # learned release times first: the forecast runs past the horizon by the longest of them
             stage(steps.learn_process)  # yields, QC failures and release times from batch records
+            stage(steps.forecast_demand, run_date)
             stage(steps.plan_supply, run_date)  # includes the output contracts
         steps.publish(params, run_id)
         _after_commit(params, run_id, steps)

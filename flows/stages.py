@@ -251,7 +251,8 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
         if params.plan.terminal_condition:
             beyond = beyond_horizon_weeks(*(_staged_clean(wh, run_id, t) for t in
                                             (schema.ROUTINGS, schema.LANES, schema.SITES)))
-        result = forecast_demand(to_series(history), params.horizon_weeks + beyond, params.forecast)
+        result = forecast_demand(to_series(history), params.horizon_weeks + beyond, params.forecast,
+                                 backtest_horizon=params.horizon_weeks)
         wh.stage(run_id, schema.FORECAST.name, from_series(result.forecast).rename({"ds": "week"}))
         wh.stage(run_id, schema.FORECAST_SERIES.name, from_series(result.series))
         wh.stage(run_id, schema.FORECAST_BACKTEST.name, from_series(result.backtest))

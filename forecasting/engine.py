@@ -42,6 +42,7 @@ class Task:
     forecast: bool  # whether to also fit on the whole history and forecast
     fallback: str  # model replacing a candidate whose fit fails on a series
     cost: float  # expected CPU cost, only for ordering
+    forecast_horizon: int | None = None  # weeks forecast when ``forecast``; None = ``horizon``
 
 
 def _long(frame: pl.DataFrame, names: tuple[str, ...], index: list[str]) -> pl.DataFrame:
@@ -69,7 +70,7 @@ def run_task(task: Task) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fc = sf.forecast(h=task.horizon, df=task.df) if task.forecast else None
+        fc = sf.forecast(h=task.forecast_horizon or task.horizon, df=task.df) if task.forecast else None
         cv = (
             sf.cross_validation(h=task.horizon, df=task.df, n_windows=task.windows, step_size=task.step)
             if task.windows > 0

@@ -147,7 +147,9 @@ def _cost(fits: pl.Expr) -> pl.Expr:
     ) ** 1.5
 
 
-def _backtest_tasks(series: dict, plan: pl.DataFrame, horizon: int, config: ForecastConfig) -> list[Task]:
+def _backtest_tasks(
+    series: dict, plan: pl.DataFrame, horizon: int, config: ForecastConfig, forecast_horizon: int | None = None
+) -> list[Task]:
     """Phase 1: backtest every candidate of the backtested series; forecast the rule series."""
     names = _set_names(config)
     work = plan.filter(pl.col("set") != "inactive").with_columns(cost=_cost(pl.col("windows").clip(1)))
@@ -155,7 +157,8 @@ def _backtest_tasks(series: dict, plan: pl.DataFrame, horizon: int, config: Fore
     def make(set_name: str, windows: int, df: pl.DataFrame, cost: float) -> Task:
         return Task(df=df, names=names[set_name], season_length=config.season_length, freq=config.freq,
                     horizon=horizon, windows=windows, step=config.step(horizon),
-                    forecast=set_name == "rule", fallback=FALLBACKS[set_name], cost=cost)
+                    forecast=set_name == "rule", fallback=FALLBACKS[set_name], cost=cost,
+                    forecast_horizon=forecast_horizon)
 
     return _tasks(series, work, ["set", "windows"], make, config)
 
@@ -245,7 +248,10 @@ def _quantiles(
 
 
 def forecast_demand(
-    series: pl.DataFrame, horizon: int, config: ForecastConfig = ForecastConfig()
+    series: pl.DataFrame,
+    horizon: int,
+    config: ForecastConfig = ForecastConfig(),
+    backtest_horizon: int | None = None,
 ) -> ForecastResult:
     """Forecast every series ``horizon`` weeks ahead with a champion model chosen by backtest.
 
@@ -253,6 +259,9 @@ def forecast_demand(
         series: ``unique_id, ds, y``: weekly (Monday) history, zero-filled inside each series' life.
         horizon: weeks to forecast (> 0).
         config: model sets, backtest, classification and parallelism settings.
+        backtest_horizon: weeks ahead the backtest scores and calibrates on (default ``horizon``): the plan's
+            horizon when the forecast runs past it (for the plan's terminal condition), so the models chosen
+            and the forecast of the horizon's weeks are those of a forecast over the horizon alone.
 
     Returns:
         :class:`ForecastResult` with the forecast (mean and ``config.quantiles``, ≥ 0 and monotone), the
@@ -262,13 +271,14 @@ def forecast_demand(
         raise ValueError(f"horizon must be at least 1 week, got {horizon}")
     validate_series(series, config.freq)
     series = series.select("unique_id", "ds", pl.col("y").cast(pl.Float64)).sort("unique_id", "ds")
-    plan = _plan(classify_series(series, config), horizon, config)
+    scored = min(backtest_horizon or horizon, horizon)
+    plan = _plan(classify_series(series, config), scored, config)
     config = config.model_copy(update={"n_jobs": config.workers(plan.height)})  # None → a number from here on
     if config.input_weeks is not None:  # models see the last input_weeks weeks; the class saw the whole life
         series = series.group_by("unique_id", maintain_order=True).tail(config.input_weeks)
     frames = series.partition_by("unique_id", as_dict=True)
     with worker_pool(config.n_jobs) as pool:
-        cv, fc_rule = run_tasks(_backtest_tasks(frames, plan, horizon, config), pool)
+        cv, fc_rule = run_tasks(_backtest_tasks(frames, plan, scored, config, horizon), pool)
         backtest, chosen = _choose(cv, series, plan, config)
         _, fc_champion = run_tasks(_champion_tasks(frames, plan, chosen, horizon, config), pool)
     parts = [f for f in (fc_rule, fc_champion) if f is not None]

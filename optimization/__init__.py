@@ -11,7 +11,8 @@ cohorts, presence, lead times), ``variables`` (one function per variable family;
 variable domains), ``constraints`` (one function per constraint family, named rows), ``model``
 (assembly + objective), ``lp`` (PuLP builder from frames), ``pulp_highs`` (PuLP's HiGHS class with a
 bulk transfer), ``highs_direct`` (same model as highspy arrays, for benchmarks), ``solve`` (status as
-data, fallback, MIP duals), ``results``/``kpis``/``shortages`` (plan tables), ``safety_stock``,
+data, fallback, MIP duals, the worth of an hour re-solved from both sides), ``terminal`` (the end-of-horizon
+condition), ``results``/``kpis``/``shortages`` (plan tables), ``safety_stock``,
 ``examples``/``synthetic`` (hand-checkable and random inputs).
 
 May import: ``data_contracts``, pulp, highspy, polars, numpy.

@@ -78,10 +78,11 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "network down in its last weeks; needs demand beyond the horizon (the forecast runs that far).",
     )
     terminal_penalty_weeks: float = Field(
-        1.0,
+        0.9,
         ge=0,
         description="A unit of end-of-horizon stock short of the terminal target costs the weighted "
-        "backlog penalty times this.",
+        "backlog penalty times this; below 1, so demand inside the horizon (a week of backlog at least) "
+        "comes before stock for the next plan.",
     )
     threads: int | None = Field(None, ge=1, description="Solver threads; None = the solver's default.")
     fallback: bool = Field(True, description="Retry with the other solver when the first one fails.")

@@ -27,6 +27,8 @@ from optimization.network import Network
 __all__ = ["fmt_number", "plan_shortages"]
 
 _EPS = 1e-9
+#: most bottleneck resource-weeks whose hour is re-solved from both sides (the rest keep the dual)
+MAX_RANGES = 40
 PST = ["product_id", "site_id", "t"]
 
 
@@ -200,9 +202,17 @@ def plan_shortages(
     ranges = pl.DataFrame(
         schema={"resource_id": pl.String, "bind_t": pl.Int64, "price_low": pl.Float64, "price_high": pl.Float64}
     )
-    named = frame.filter(pl.col("resource_id").is_not_null()).select("resource_id", pl.col("bind_t").alias("t"))
+    # the bottlenecks named for the most units, at most MAX_RANGES of them (each costs two warm re-solves)
+    named = (
+        frame.filter(pl.col("resource_id").is_not_null())
+        .group_by("resource_id", pl.col("bind_t").alias("t"))
+        .agg(pl.col("short").sum())
+        .sort("short", "resource_id", "t", descending=[True, False, False])
+        .head(MAX_RANGES)
+        .select("resource_id", "t")
+    )
     if price_range is not None and named.height:
-        ranges = price_range(named.unique()).rename({"t": "bind_t"}).select(ranges.columns)
+        ranges = price_range(named).rename({"t": "bind_t"}).select(ranges.columns)
     frame = frame.join(ranges, on=["resource_id", "bind_t"], how="left", validate="m:1")
     reason = (
         pl.when(pl.col("replen").is_null())
@@ -307,6 +317,9 @@ def plan_shortages(
             "late_units",
             "short_value",
             "reason",
+            pl.when(pl.col("reason").is_in(["capacity", "shelf_life"])).then(pl.col("resource_id")).alias(
+                "resource_id"
+            ),
             "detail",
         )
         .sort(

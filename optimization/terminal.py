@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from optimization.network import Network
+from optimization.network import Network, _transit_weeks  # the network's own shortest-transit rule
 
 __all__ = ["beyond_horizon_weeks", "terminal_targets"]
 
@@ -37,8 +37,6 @@ def beyond_horizon_weeks(routings: pl.DataFrame, lanes: pl.DataFrame, sites: pl.
         routings, lanes, sites: the input entities (``release_weeks``; ``from_site, to_site,
             lead_time_weeks``; ``site_id``).
     """
-    from optimization.network import _transit_weeks
-
     release = int(routings["release_weeks"].max() or 0) if routings.height else 0
     links = lanes.select("from_site", "to_site", "lead_time_weeks").with_row_index("lane")
     transit = _transit_weeks(sites.select("site_id"), links)

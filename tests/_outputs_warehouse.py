@@ -52,6 +52,13 @@ def _weekly(root: Path, warehouse: Path, run_date, name: str) -> str:
 def _bottleneck(warehouse: Path, run_id: str) -> str:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
+        # the resource whose hours the shortages name most (by units short): more of it serves the horizon;
+        # the highest duals may belong to a resource that only feeds the stock the plan must end with
+        named = con.execute(
+            f"SELECT resource_id FROM {schema.PLAN_SHORTAGES.name} WHERE run_id = ? AND resource_id IS NOT NULL "
+            "GROUP BY resource_id ORDER BY sum(short_quantity) DESC, resource_id LIMIT 1", [run_id]).fetchone()
+        if named:
+            return named[0]
         return con.execute(
             f"SELECT resource_id FROM {schema.PLAN_CAPACITY.name} WHERE run_id = ? GROUP BY resource_id "
             "ORDER BY sum(coalesce(shadow_price, 0)) DESC, resource_id LIMIT 1", [run_id]).fetchone()[0]

@@ -266,3 +266,19 @@ def test_interval_coverage_on_simulated_data(demo_run):
     inside = ((pl.col("y") >= pl.col("q10")) & (pl.col("y") <= pl.col("q90"))).mean()
     coverage = joined.select(inside).item()
     assert 0.70 <= coverage <= 0.90, coverage
+
+
+def test_forecasting_past_the_horizon_keeps_the_horizons_forecast():
+    """The plan's terminal condition reads demand beyond the horizon: a forecast run further, scored on the
+    horizon alone, chooses the same models and forecasts the horizon's weeks exactly as a forecast over the
+    horizon does; the extra weeks follow."""
+    from forecasting.synthetic import synthetic_series
+
+    series = synthetic_series(n=12, weeks=130, seed=4, kinds=("seasonal", "smooth", "intermittent", "new"))
+    short = forecast_demand(series, 8)
+    long = forecast_demand(series, 14, backtest_horizon=8)
+    assert long.series.equals(short.series)
+    cut = long.forecast.join(short.forecast.select("unique_id", "ds"), on=["unique_id", "ds"], how="semi")
+    assert cut.sort("unique_id", "ds").equals(short.forecast.sort("unique_id", "ds"))
+    weeks = long.forecast.group_by("unique_id").agg(pl.col("ds").n_unique())["ds"]
+    assert weeks.min() == weeks.max() == 14

@@ -260,17 +260,19 @@ def test_terminal_condition_keeps_producing_in_the_last_weeks(terminal, objectiv
 
 def test_terminal_shortfall_is_a_service_penalty_when_capacity_cannot_meet_it():
     # 5 hours a week, no lag: 10 a week is wanted in weeks 0-1 and the terminal target is the safety
-    # stock of the last week (20; replenishment is 0 weeks, so no lead-time demand). Capacity makes 10:
-    # backlog 5 + 10 unit-weeks (1500); the end stock falls 20 short (20 × 100).
+    # stock of the last week (20; replenishment is 0 weeks, so no lead-time demand). Capacity makes 10,
+    # serving the horizon first (a week of backlog, 100, outweighs a unit of end stock, 0.9 × 100):
+    # backlog 5 + 10 unit-weeks (1500); the end stock falls 20 short (20 × 90).
     inputs = ex.inputs(resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=5.0)))
     demand = _d(("A", "D", 0, 10.0), ("A", "D", 1, 10.0), ("A", "D", 2, 10.0))
     safety = ex.demand(dict(product_id="A", site_id="D", t=1, quantity=20.0)).rename(
         {"quantity": "safety_stock"}
     )
     r = _plan(inputs, demand, PlanConfig(horizon_weeks=2, safety_stock_penalty_share=0.0), safety=safety)
-    assert r.objective == pytest.approx(10 + 1500 + 2000)
-    assert _kpi(r, "cost_end_stock_shortfall") == pytest.approx(2000.0)
-    assert _kpi(r, "service_penalties") == pytest.approx(3500.0)
+    assert r.objective == pytest.approx(10 + 1500 + 1800)
+    assert _kpi(r, "cost_end_stock_shortfall") == pytest.approx(1800.0)
+    assert _kpi(r, "service_penalties") == pytest.approx(3300.0)
+    assert _col(r, "plan_backlog", "served") == pytest.approx([5.0, 5.0])
     assert _kpi(r, "plan_cost") == pytest.approx(10.0)
 
 

@@ -162,7 +162,13 @@ def test_forecast_covers_the_horizon_with_ordered_quantiles(run):
     fc = _table(con, "forecast", run_id)
     weeks = sorted(fc["week"].unique().to_list())
     start = DEMO_RUN_DATE - timedelta(days=DEMO_RUN_DATE.weekday())
-    assert weeks[0] == start and len(weeks) == HORIZON
+    # the horizon, and beyond it the weeks the plan's terminal condition reads (longest release lag + transit)
+    from optimization.terminal import beyond_horizon_weeks
+
+    clean = {e: _table(con, schema.clean_table_name(e), run_id) for e in ("routings", "lanes", "sites")}
+    beyond = beyond_horizon_weeks(clean["routings"], clean["lanes"], clean["sites"])
+    assert weeks[0] == start and len(weeks) == HORIZON + beyond and beyond > 0
+    assert weeks == [start + timedelta(weeks=k) for k in range(HORIZON + beyond)]
     qcols = [schema.quantile_column(q) for q in schema.QUANTILES]
     assert fc.select(pl.min_horizontal(qcols).min()).item() >= 0
     for lo, hi in zip(qcols, qcols[1:]):

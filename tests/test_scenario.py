@@ -187,11 +187,23 @@ def test_closing_the_only_lanes_to_a_dc_creates_backlog_there(built):
 
 
 @pytest.mark.slow
-def test_more_capacity_on_the_bottleneck_raises_the_fill_rate(built):
+def test_more_capacity_on_the_bottleneck_improves_service(built):
+    """+50% hours on the bottleneck of the tight scenario recover service where it is worth most.
+
+    Since the plan values the stock it leaves (the terminal condition), that need not be inside the
+    8-week horizon: on this network the extra hours of US-BR01 make ERT-01 (1.7 h a unit, a large
+    penalty) for the weeks after it rather than BIO-01's backlog inside it, so the on-time fill rate may
+    stay put while the service penalties fall and the end position rises. Before the terminal condition
+    the same hours could only go to the horizon and this test asserted a higher fill rate.
+    """
     tight = _kpi(built, built.tight_run, "fill_rate_units")
     more = _kpi(built, built.capacity_run, "fill_rate_units")
     assert tight < _kpi(built, built.base_run, "fill_rate_units")
-    assert more > tight + 1e-4
+    assert more >= tight - 1e-9
+    penalties = {r: _kpi(built, r, "service_penalties") for r in (built.tight_run, built.capacity_run)}
+    assert penalties[built.capacity_run] < 0.99 * penalties[built.tight_run]
+    position = {r: _kpi(built, r, "end_position_units") for r in (built.tight_run, built.capacity_run)}
+    assert more > tight + 1e-4 or position[built.capacity_run] > position[built.tight_run] + 1.0
     hours = dict(_q(built, "SELECT run_id, sum(hours_available) FROM plan_capacity WHERE resource_id = ? "
                            "AND run_id IN (?, ?) GROUP BY 1", built.bottleneck, built.tight_run, built.capacity_run))
     assert hours[built.capacity_run] == pytest.approx(1.5 * hours[built.tight_run])
