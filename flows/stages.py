@@ -20,6 +20,7 @@ from data_contracts.config import ContractError
 from data_contracts.plan import validate_plan
 from data_contracts.report import write_data_docs
 from data_contracts.validate import validate_inputs
+from flows.cluster import forecast_executor
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
 from forecasting import forecast_demand, from_series, to_series, weekly_demand
 from forecasting.demand import SEP as SERIES_SEP
@@ -199,7 +200,8 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
         orders = wh.staged(run_id, schema.clean_table_name(schema.ORDERS.name))
         history = weekly_demand(orders, run_date)
         wh.stage(run_id, schema.DEMAND_HISTORY.name, history)
-        result = forecast_demand(to_series(history), params.horizon_weeks, params.forecast)
+        with forecast_executor(params.forecast) as (executor, config):  # a Dask cluster if configured
+            result = forecast_demand(to_series(history), params.horizon_weeks, config, executor)
         wh.stage(run_id, schema.FORECAST.name, from_series(result.forecast).rename({"ds": "week"}))
         wh.stage(run_id, schema.FORECAST_SERIES.name, from_series(result.series))
         wh.stage(run_id, schema.FORECAST_BACKTEST.name, from_series(result.backtest))
