@@ -20,7 +20,7 @@ from typing import Any
 
 from forecasting import ForecastConfig
 
-__all__ = ["ClusterError", "DaskExecutor", "forecast_executor", "worker_versions"]
+__all__ = ["ClusterError", "DaskExecutor", "check_workers", "forecast_executor", "worker_versions"]
 
 #: packages whose versions must match between the pipeline and the workers (they compute the forecast)
 _PACKAGES = ("statsforecast", "numpy", "polars", "numba", "scipy")
@@ -61,10 +61,13 @@ class DaskExecutor:
 
 
 def worker_versions() -> dict[str, str]:
-    """The versions of the forecast's packages where this runs (on a worker, or here); ``forecasting``
-    reports ``missing`` when the worker cannot import plantwin's code."""
+    """The versions of the forecast's packages where this runs (on a worker, or here), and ``forecasting``:
+    a digest of plantwin's forecasting code as that process imports it (``missing`` when it cannot), so a
+    worker still running older code is told apart."""
+    import hashlib
     from importlib import import_module
     from importlib.metadata import PackageNotFoundError, version
+    from pathlib import Path
 
     out = {}
     for name in _PACKAGES:
@@ -73,15 +76,21 @@ def worker_versions() -> dict[str, str]:
         except PackageNotFoundError:
             out[name] = "missing"
     try:
-        import_module("forecasting.engine")
-        out["forecasting"] = "importable"
+        package = Path(import_module("forecasting").__file__).parent
     except ImportError:
         out["forecasting"] = "missing"
+    else:
+        digest = hashlib.sha256()
+        for path in sorted(package.glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        out["forecasting"] = digest.hexdigest()[:12]
     return out
 
 
-def _check_workers(client: Any, address: str) -> None:
-    here = worker_versions()
+def check_workers(client: Any, address: str, here: dict[str, str] | None = None) -> None:
+    """Raise :class:`ClusterError` naming each worker whose :func:`worker_versions` differ from ``here``
+    (default: this process's)."""
+    here = here or worker_versions()
     there = client.run(worker_versions)
     bad = {
         worker: {k: v for k, v in versions.items() if v != here.get(k)}
@@ -151,7 +160,7 @@ def forecast_executor(config: ForecastConfig) -> Iterator[tuple[DaskExecutor | N
                     f"{_SETTING} = {address!r}: the scheduler has no worker after {timeout:g} s; start "
                     f"`dask worker {address}` on the worker machines."
                 ) from e
-            _check_workers(client, address)
+            check_workers(client, address)
             executor = DaskExecutor(client)
             yield executor, config.model_copy(update={"n_jobs": executor.workers})
         finally:

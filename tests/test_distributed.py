@@ -9,7 +9,7 @@ from polars.testing import assert_frame_equal
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from flows.cluster import ClusterError, forecast_executor, worker_versions
+from flows.cluster import ClusterError, check_workers, forecast_executor, worker_versions
 from forecasting import ForecastConfig, forecast_demand
 from forecasting.synthetic import synthetic_series
 
@@ -63,11 +63,17 @@ def test_no_cluster_setting_changes_nothing(series):
 
 
 def test_workers_run_the_pipelines_code(cluster):
+    assert len(worker_versions()["forecasting"]) == 12  # a digest of the code, not "missing"
     with distributed.Client(cluster.scheduler_address, set_as_default=False) as client:
         there = client.run(worker_versions)
-    assert len(there) == 2
-    assert all(v == worker_versions() for v in there.values())
-    assert worker_versions()["forecasting"] == "importable"
+        assert len(there) == 2
+        assert all(v == worker_versions() for v in there.values())
+        check_workers(client, cluster.scheduler_address)  # the same: passes
+        # a pipeline on other code (another statsforecast, edited forecasting) refuses both workers
+        other = {**worker_versions(), "statsforecast": "0.0.1", "forecasting": "0123456789ab"}
+        with pytest.raises(ClusterError, match=r"workers do not run the pipeline's code") as error:
+            check_workers(client, cluster.scheduler_address, here=other)
+    assert all(worker in str(error.value) for worker in there)
 
 
 def test_an_address_nobody_answers_fails_fast_naming_the_setting():
