@@ -112,3 +112,12 @@ def test_cli_names_the_setting_when_the_cluster_is_unreachable(tmp_path, series)
                                       "--out", str(tmp_path / "out.parquet"), "--cluster", "tcp://127.0.0.1:9"])
     assert result.exit_code == 2
     assert "forecast.cluster" in result.output and not (tmp_path / "out.parquet").exists()
+
+
+def test_local_starts_a_cluster_of_n_jobs_workers_and_stops_it():
+    with forecast_executor(_config(cluster="local", n_jobs=2)) as (executor, config):
+        assert config.n_jobs == 2 and len(executor.client.nthreads()) == 2
+        assert executor.client.scheduler.address.startswith("tcp://127.0.0.1:")
+        assert list(executor.map(abs, [-3, 2, -1])) == [3, 2, 1]  # results in the items' order
+        client = executor.client
+    assert client.status == "closed"
