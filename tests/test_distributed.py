@@ -121,3 +121,34 @@ def test_local_starts_a_cluster_of_n_jobs_workers_and_stops_it():
         assert list(executor.map(abs, [-3, 2, -1])) == [3, 2, 1]  # results in the items' order
         client = executor.client
     assert client.status == "closed"
+
+
+@pytest.mark.slow
+def test_weekly_run_with_forecast_cluster_stores_the_local_forecast(cluster, tmp_path):
+    """The pipeline's forecast stage (direct path) with ``forecast.cluster`` set: the stored forecast,
+    series choices and backtest scores equal a run without it."""
+    from data_contracts import schema
+    from demo.network import DEMO_RUN_DATE, demo_network, write_demo
+    from flows import pipeline
+    from flows.settings import RunParameters
+    from optimization import PlanConfig
+    from warehouse.db import open_warehouse
+
+    folder = tmp_path / "input"
+    write_demo(demo_network(products=6, dcs=2, weeks_history=80, seed=11), folder)
+    tables = {}
+    for name, forecast in {"local": ForecastConfig(),
+                           "cluster": ForecastConfig(cluster=cluster.scheduler_address)}.items():
+        warehouse = tmp_path / name / "warehouse.duckdb"
+        with distributed.Client(cluster.scheduler_address, set_as_default=False) as watcher:
+            with distributed.get_task_stream(watcher) as stream:  # every task the scheduler runs
+                pipeline.weekly(RunParameters(input_dir=folder, warehouse=warehouse, run_date=DEMO_RUN_DATE,
+                                              plan=PlanConfig(horizon_weeks=8), forecast=forecast))
+        chunks = [t for t in stream.data if t["key"].startswith("run_task")]
+        assert bool(chunks) == (name == "cluster")  # the cluster ran the chunks only when configured
+        with open_warehouse(warehouse, read_only=True) as wh:
+            tables[name] = {t: wh.read(t).drop("run_id").sort(pl.all()) for t in
+                            (schema.FORECAST.name, schema.FORECAST_SERIES.name, schema.FORECAST_BACKTEST.name)}
+    assert tables["local"][schema.FORECAST.name].height > 0
+    for table, frame in tables["cluster"].items():
+        assert_frame_equal(frame, tables["local"][table], check_exact=True)
