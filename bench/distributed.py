@@ -84,7 +84,8 @@ def main() -> None:
 
     wall, cpu = time.perf_counter(), _own_cpu()
     with LocalCluster(n_workers=args.workers, processes=True, threads_per_worker=1, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+                      dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                      ) as cluster:
         with Client(cluster.scheduler_address, set_as_default=False) as client:
             client.wait_for_workers(args.workers)
             start_cpu = _cluster_cpu(client)

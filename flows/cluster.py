@@ -139,6 +139,8 @@ def forecast_executor(config: ForecastConfig) -> Iterator[tuple[DaskExecutor | N
         cluster = LocalCluster(
             n_workers=config.n_jobs or _usable_cores(), threads_per_worker=1, processes=True,
             host="127.0.0.1", dashboard_address=None,
+            # no dashboard; the scheduler's health/metrics HTTP server on a free local port, not *:8787
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         )
         address = cluster.scheduler_address
     else:
