@@ -28,6 +28,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from pydantic import ValidationError
 
     from data_contracts.config import ContractError
+    from flows.cluster import ClusterError
     from flows.settings import ParameterError
     from optimization import PlanInputError
     from warehouse.db import WarehouseLocked
@@ -35,7 +36,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from warehouse.sources import SourceError
 
     return (SourceError, ContractError, PlanInputError, ParameterError, WarehouseBusy, WarehouseLocked,
-            ValidationError)
+            ValidationError, ClusterError)
 
 
 def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -183,16 +184,20 @@ def forecast_cmd(
     season_length: Annotated[int, typer.Option(min=1, help="Periods per season (52 weekly, 12 monthly).")] = 52,
     levels: Annotated[list[float] | None, typer.Option(
         "--levels", help="Quantile levels in percent, repeatable: --levels 50 --levels 95.")] = None,
+    cluster: Annotated[str | None, typer.Option(
+        help="Dask scheduler address (tcp://host:8786) to run the chunks on, or 'local'.")] = None,
 ) -> None:
     """The automatic forecaster (classification, backtest champion, quantiles) on any long-format file."""
+    from flows.cluster import forecast_executor
     from forecasting import ForecastConfig, forecast_demand
     from warehouse.sources import read_series_file, write_frame
 
     quantiles = tuple(sorted({round(level / 100, 4) for level in levels})) if levels else None
-    config = ForecastConfig(freq=freq, season_length=season_length,
+    config = ForecastConfig(freq=freq, season_length=season_length, cluster=cluster,
                             **({"quantiles": quantiles} if quantiles else {}))
     try:
-        result = forecast_demand(read_series_file(series), horizon, config)
+        with forecast_executor(config) as (executor, config):
+            result = forecast_demand(read_series_file(series), horizon, config, executor)
     except ValueError as exc:  # the series break the frame contract (gaps, duplicates, another frequency)
         from warehouse.sources import SourceError
 

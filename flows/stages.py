@@ -22,6 +22,7 @@ from data_contracts.config import ContractError
 from data_contracts.plan import validate_plan
 from data_contracts.report import write_data_docs
 from data_contracts.validate import validate_inputs
+from flows.cluster import forecast_executor
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
 from forecasting import forecast_demand, from_series, to_series, weekly_demand
 from forecasting.demand import SEP as SERIES_SEP
@@ -251,8 +252,9 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
         if params.plan.terminal_condition:
             beyond = beyond_horizon_weeks(*(_staged_clean(wh, run_id, t) for t in
                                             (schema.ROUTINGS, schema.LANES, schema.SITES)))
-        result = forecast_demand(to_series(history), params.horizon_weeks + beyond, params.forecast,
-                                 backtest_horizon=params.horizon_weeks)
+        with forecast_executor(params.forecast) as (executor, config):  # a Dask cluster if configured
+            result = forecast_demand(to_series(history), params.horizon_weeks + beyond, config, executor,
+                                     backtest_horizon=params.horizon_weeks)
         wh.stage(run_id, schema.FORECAST.name, from_series(result.forecast).rename({"ds": "week"}))
         wh.stage(run_id, schema.FORECAST_SERIES.name, from_series(result.series))
         wh.stage(run_id, schema.FORECAST_BACKTEST.name, from_series(result.backtest))

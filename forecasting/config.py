@@ -13,6 +13,7 @@ __all__ = ["ForecastConfig"]
 
 
 _FREQ = re.compile(r"(\d+)(d|w|mo|q|y)")
+_CLUSTER = re.compile(r"local|(tcp|tls|ucx|inproc|ws|wss)://\S+")
 
 
 class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
@@ -40,6 +41,16 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     )
     chunks_per_job: int = Field(
         4, ge=1, description="With n_jobs > 1, aim at this many chunks of equal expected cost per worker."
+    )
+    cluster: str | None = Field(
+        None, description="Dask scheduler address ('tcp://host:8786') whose workers run the chunks, or "
+        "'local' for a local cluster of n_jobs worker processes; None = this machine's process pool. "
+        "The pipeline connects at its edge (flows/cluster.py) and sizes the chunks by the cluster's "
+        "worker threads; the forecasts are identical either way.",
+    )
+    cluster_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds to wait for the cluster's scheduler and a first worker before the "
+        "forecast stage fails naming `forecast.cluster`.",
     )
     input_weeks: int | None = Field(
         156, ge=2, description="Models see at most this many last weeks of a series (None = all); "
@@ -103,6 +114,9 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
                 f"input_weeks {self.input_weeks} hides the seasons: it must be at least short_seasons × "
                 f"season_length = {self.short_seasons * self.season_length:g} (or None)"
             )
+        if self.cluster is not None and not _CLUSTER.fullmatch(self.cluster):
+            raise ValueError(f"cluster must be a Dask scheduler address ('tcp://host:8786', 'tls://…') or "
+                             f"'local', got {self.cluster!r}")
         if not _FREQ.fullmatch(self.freq):
             raise ValueError(f"freq must be a polars duration of days, weeks, months, quarters or years "
                              f"('1d', '1w', '1mo', '1q', '1y'), got {self.freq!r}")

@@ -3,7 +3,8 @@
 Series are cut into tasks that share their models and a number of backtest windows (statsforecast
 backtests a whole frame with one horizon and window count). Tasks are ordered by expected cost, largest
 first, and run in order (no pool) or on a process pool (more tasks than workers so that the cheap ones
-fill the gaps the expensive ones leave: longest-processing-time-first scheduling).
+fill the gaps the expensive ones leave: longest-processing-time-first scheduling) or on a Dask cluster
+the caller connected to (an executor with the same ``map``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import signal
 import sys
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -101,9 +102,13 @@ def _die_with_parent(parent: int) -> None:
 
 
 def run_tasks(
-    tasks: list[Task], pool: ProcessPoolExecutor | None = None
+    tasks: list[Task], pool: Executor | None = None
 ) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
-    """Run every task (largest expected cost first) in-process or on ``pool``; concatenate the outputs."""
+    """Run every task (largest expected cost first) in-process or on ``pool``; concatenate the outputs.
+
+    ``pool`` is a process pool from :func:`worker_pool`, or anything whose ``map`` returns the results in
+    the tasks' order (the pipeline's Dask cluster: ``flows/cluster.py``); the outputs are the same.
+    """
     ordered = sorted(tasks, key=lambda t: -t.cost)
     if pool is None or len(ordered) <= 1:
         results = [run_task(t) for t in ordered]

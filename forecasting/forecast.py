@@ -19,6 +19,8 @@ Per series, by class (:mod:`forecasting.classify`):
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import polars as pl
@@ -251,6 +253,7 @@ def forecast_demand(
     series: pl.DataFrame,
     horizon: int,
     config: ForecastConfig = ForecastConfig(),
+    executor: Executor | None = None,
     backtest_horizon: int | None = None,
 ) -> ForecastResult:
     """Forecast every series ``horizon`` weeks ahead with a champion model chosen by backtest.
@@ -259,6 +262,9 @@ def forecast_demand(
         series: ``unique_id, ds, y``: weekly (Monday) history, zero-filled inside each series' life.
         horizon: weeks to forecast (> 0).
         config: model sets, backtest, classification and parallelism settings.
+        executor: runs the chunks instead of a local process pool when given (anything with
+            ``map(fn, items, chunksize=1)`` returning results in order, e.g. the pipeline's Dask cluster,
+            ``flows/cluster.py``); ``config.n_jobs`` should then be its worker count (it sizes the chunks).
         backtest_horizon: weeks ahead the backtest scores and calibrates on (default ``horizon``): the plan's
             horizon when the forecast runs past it (for the plan's terminal condition), so the models chosen
             and the forecast of the horizon's weeks are those of a forecast over the horizon alone.
@@ -277,7 +283,7 @@ def forecast_demand(
     if config.input_weeks is not None:  # models see the last input_weeks weeks; the class saw the whole life
         series = series.group_by("unique_id", maintain_order=True).tail(config.input_weeks)
     frames = series.partition_by("unique_id", as_dict=True)
-    with worker_pool(config.n_jobs) as pool:
+    with worker_pool(config.n_jobs) if executor is None else nullcontext(executor) as pool:
         cv, fc_rule = run_tasks(_backtest_tasks(frames, plan, scored, config, horizon), pool)
         backtest, chosen = _choose(cv, series, plan, config)
         _, fc_champion = run_tasks(_champion_tasks(frames, plan, chosen, horizon, config), pool)
