@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data_contracts.schema import quantile_column  # noqa: E402
 from forecasting import ForecastConfig, forecast_demand  # noqa: E402
-from forecasting.seasonal import deseasonalize  # noqa: E402
+from forecasting.seasonal import deseasonalize, reseasonalize  # noqa: E402
 
 SETS = ("m4_weekly", "m1_monthly", "m1_quarterly", "pbs", "pharma_weekly")
 PEERS = ("AutoETS", "DOT", "AutoARIMA", "SeasonalNaive")
@@ -163,8 +163,8 @@ def naive2(ds: DataSet) -> pl.DataFrame:
     rows = []
     for uid, y in ds.train.sort("unique_id", "ds").group_by("unique_id", maintain_order=True).agg("y").rows():
         y = np.asarray(y, dtype=float)
-        adjusted, idx = deseasonalize(y, ds.mase_m)
-        rows.append((uid, list(adjusted[-1] * idx[(y.size + np.arange(ds.h)) % idx.size])))
+        adjusted, idx, mult = deseasonalize(y, ds.mase_m, min_seasons=3)
+        rows.append((uid, list(reseasonalize(np.full(ds.h, adjusted[-1]), y.size, idx, mult))))
     fc = pl.DataFrame(rows, schema={"unique_id": pl.String, "mean": pl.List(pl.Float64)}, orient="row")
     steps = ds.test.sort("unique_id", "ds").with_columns(step=pl.int_range(pl.len()).over("unique_id"))
     return steps.join(fc, on="unique_id").select(

@@ -27,8 +27,8 @@ from data_contracts import schema
 from forecasting.classify import classify_series
 from forecasting.config import ForecastConfig
 from forecasting.engine import Task, run_tasks, worker_pool
-from forecasting.intervals import conformal_quantiles, lognormal_quantiles, tidy_quantiles
-from forecasting.metrics import score_backtest
+from forecasting.intervals import lognormal_quantiles, pooled_quantiles, tidy_quantiles
+from forecasting.metrics import naive_scale, score_backtest
 from forecasting.select import select_champions
 
 __all__ = ["ForecastResult", "forecast_demand", "validate_series", "FALLBACKS", "RULE_MODEL", "ZERO_MODEL"]
@@ -81,10 +81,11 @@ def validate_series(series: pl.DataFrame, freq: str = "1w") -> None:
 def _plan(classes: pl.DataFrame, horizon: int, config: ForecastConfig) -> pl.DataFrame:
     """Per series: candidate set (or ``rule`` / ``inactive``) and number of backtest windows."""
     step = config.step(horizon)
+    min_periods = config.periods(config.min_train_weeks)  # weeks of time, in periods of the frequency
     min_train = (
         pl.when(pl.col("set") == "seasonal")
-        .then(max(config.min_train_weeks, config.season_length))
-        .otherwise(config.min_train_weeks)
+        .then(max(min_periods, config.season_length))
+        .otherwise(min_periods)
     )
     fit_weeks = pl.col("n_weeks").clip(upper_bound=config.input_weeks)
     windows = ((pl.col("fit_weeks") - min_train - horizon) // step + 1).clip(0, config.backtest_windows)
@@ -106,12 +107,20 @@ def _plan(classes: pl.DataFrame, horizon: int, config: ForecastConfig) -> pl.Dat
     )
 
 
+def _defaults(config: ForecastConfig) -> dict[str, str | None]:
+    return {"seasonal": config.seasonal_default, "short": config.short_default,
+            "intermittent": config.intermittent_default}
+
+
 def _set_names(config: ForecastConfig) -> dict[str, tuple[str, ...]]:
+    """Candidates of each set, its fallback and its default model included."""
     sets = {"seasonal": config.seasonal_models, "short": config.short_models,
             "intermittent": config.intermittent_models}
-    return {k: v if FALLBACKS[k] in v else (*v, FALLBACKS[k]) for k, v in sets.items()} | {
-        "rule": (RULE_MODEL,)
-    }
+    out = {}
+    for key, names in sets.items():
+        extra = [m for m in (FALLBACKS[key], _defaults(config)[key]) if m is not None and m not in names]
+        out[key] = (*names, *extra)
+    return out | {"rule": (RULE_MODEL,)}
 
 
 def _tasks(
@@ -203,13 +212,15 @@ def _choose(
             {k: list(v) for k, v in names.items()}, return_dtype=pl.List(pl.String)
         ),
         fallback=pl.col("set").replace_strict(FALLBACKS),
+        default=pl.col("set").replace_strict(_defaults(config), return_dtype=pl.String),
     ).explode("model")
     if cv is None:
         backtest = pl.DataFrame(schema=_BACKTEST_SCHEMA)
         champions = pl.DataFrame(schema={"unique_id": pl.String, "model": pl.String, "selection": pl.String})
     else:
         backtest = score_backtest(cv, series, season=config.mase_season)
-        champions = select_champions(backtest, candidates, decimals=config.score_decimals)
+        champions = select_champions(backtest, candidates, decimals=config.score_decimals,
+                                     margin=config.champion_margin, min_windows=config.champion_min_windows)
     by_rule = plan.filter(pl.col("set").is_in(["rule", "inactive"])).select(
         "unique_id",
         model=pl.when(pl.col("set") == "inactive").then(pl.lit(ZERO_MODEL)).otherwise(pl.lit(RULE_MODEL)),
@@ -218,11 +229,36 @@ def _choose(
     return backtest, pl.concat([champions, by_rule])
 
 
+def _groups(plan: pl.DataFrame, chosen: pl.DataFrame) -> pl.DataFrame:
+    """Calibration group of every series: its class, candidate set and how its model was chosen."""
+    return plan.join(chosen, on="unique_id", how="inner", validate="1:1").select(
+        "unique_id", "set", "model",
+        group=pl.concat_str("series_class", "set", "selection", separator="/"),
+        ratio=pl.col("set") == "intermittent",
+    )
+
+
+def _calibration(
+    cv: pl.DataFrame, series: pl.DataFrame, groups: pl.DataFrame
+) -> pl.DataFrame:
+    """Backtest forecasts of each series' model, with its group, horizon step, ratio flag and scale.
+
+    Errors are pooled over the series of a group, so that one series' few lucky windows do not make its
+    band: a default model was not chosen by its errors at all, and a champion only replaced it on strong
+    evidence over every window.
+    """
+    rows = cv.join(groups, on=["unique_id", "model"], how="inner", validate="m:1")
+    scale = naive_scale(series, rows.select("unique_id", "cutoff").unique(), season=1, level_fallback=False)
+    return rows.join(scale, on=["unique_id", "cutoff"], how="left", validate="m:1").with_columns(
+        step=pl.col("ds").rank("dense").over("unique_id", "cutoff").cast(pl.Int64)
+    )
+
+
 def _quantiles(
     fc: pl.DataFrame | None, cv: pl.DataFrame | None, chosen: pl.DataFrame, plan: pl.DataFrame,
     series: pl.DataFrame, horizon: int, config: ForecastConfig,
 ) -> pl.DataFrame:
-    """The chosen model's forecast per series with its quantiles (conformal, lognormal band or zero)."""
+    """The chosen model's forecast per series with its quantiles (pooled errors, lognormal band or zero)."""
     columns = ["unique_id", "ds", "model", "mean", *(schema.quantile_column(q) for q in config.quantiles)]
     parts = [pl.DataFrame(schema={c: pl.String if c in ("unique_id", "model") else pl.Date if c == "ds"
                                   else pl.Float64 for c in columns})]
@@ -230,10 +266,20 @@ def _quantiles(
         picked = fc.join(chosen, on=["unique_id", "model"], how="inner").rename({"yhat": "mean"})
         scored = picked.filter(pl.col("selection") != "rule")
         if scored.height:
-            calibration = cv.join(chosen, on=["unique_id", "model"], how="semi")
-            ratio = plan.select("unique_id", ratio=pl.col("set") == "intermittent")
-            scored = scored.join(ratio, on="unique_id", how="left", validate="m:1")
-            parts.append(conformal_quantiles(scored, calibration, config.quantiles))
+            last = series.group_by("unique_id").agg(cutoff=pl.col("ds").max())
+            scale = naive_scale(series, last, season=1, level_fallback=False).drop("cutoff")
+            groups = _groups(plan, chosen)
+            scored = (
+                scored.join(groups.drop("model"), on="unique_id", how="left", validate="m:1")
+                .join(scale, on="unique_id", how="left", validate="m:1")
+                .with_columns(step=pl.col("ds").rank("dense").over("unique_id").cast(pl.Int64))
+            )
+            banded = pooled_quantiles(scored, _calibration(cv, series, groups), config.quantiles,
+                                      config.calibration_min_errors)
+            no_errors = pl.col(schema.quantile_column(config.quantiles[0])).is_null()
+            parts.append(banded.filter(~no_errors))
+            if banded.filter(no_errors).height:  # no error anywhere to calibrate on: the wide band
+                parts.append(lognormal_quantiles(banded.filter(no_errors), config.quantiles, config.rule_band_cv))
         ruled = picked.filter(pl.col("selection") == "rule")
         if ruled.height:
             parts.append(lognormal_quantiles(ruled, config.quantiles, config.rule_band_cv))
