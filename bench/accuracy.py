@@ -23,6 +23,7 @@ mean of theirs). Per method and set:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import sys
@@ -202,9 +203,9 @@ def _cpu() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-def run_plantwin(ds: DataSet, n_jobs: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    config = ForecastConfig(freq=ds.freq, season_length=ds.season, quantiles=QUANTILES, n_jobs=n_jobs,
-                            mase_season=ds.mase_m)
+def run_plantwin(ds: DataSet, n_jobs: int, overrides: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
+    config = ForecastConfig(**({"freq": ds.freq, "season_length": ds.season, "quantiles": QUANTILES,
+                                "n_jobs": n_jobs} | overrides))
     result = forecast_demand(ds.train, ds.h, config)
     q = {k: quantile_column(v) for k, v in zip(("lo95", "lo80", "hi80", "hi95"), QUANTILES, strict=True)}
     fc = result.forecast.select("unique_id", "ds", "mean", *(pl.col(c).alias(k) for k, c in q.items()))
@@ -249,6 +250,8 @@ def main() -> None:
     parser.add_argument("--peers", nargs="*", choices=PEERS, default=list(PEERS))
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--no-plantwin", action="store_true")
+    parser.add_argument("--config", nargs="*", default=[], metavar="KEY=JSON",
+                        help="ForecastConfig overrides for experiments, e.g. champion_margin=1.0")
     args = parser.parse_args()
     rows = []
     for name in args.sets:
@@ -265,7 +268,8 @@ def main() -> None:
               f"Naive2 sMAPE {ref['smape']:.3f} MASE {ref['mase']:.3f}; load {load:.2f}", flush=True)
         results: dict[str, tuple[pl.DataFrame, float, float]] = {}
         if not args.no_plantwin:
-            (fc, chosen), wall, cpu = timed(run_plantwin, ds, args.n_jobs)
+            overrides = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.config)}
+            (fc, chosen), wall, cpu = timed(run_plantwin, ds, args.n_jobs, overrides)
             results["plantwin"] = (fc, wall, cpu)
             top = chosen.group_by("model").len().sort("len", descending=True).head(6)
             print("   plantwin models: " + ", ".join(f"{m} {k}" for m, k in top.rows()), flush=True)

@@ -403,7 +403,8 @@ FORECAST_SERIES = _t(
         ("adi", F64, "Average demand interval (weeks between non-zero demands)."),
         ("cv2", F64, "Squared coefficient of variation of non-zero demand sizes."),
         ("model", Str, "Champion model."),
-        ("selection", Str, "How it was chosen: `backtest`, `fallback` or `rule`."),
+        ("selection", Str, "How it was chosen: `default` (the set's robust combination), `backtest` (a "
+         "champion on strong evidence), `fallback` or `rule`."),
     ],
     nullable=("adi", "cv2"),
 )

@@ -31,7 +31,8 @@ import polars as pl
 
 from data_contracts import schema
 
-__all__ = ["conformal_quantiles", "pooled_quantiles", "lognormal_quantiles", "tidy_quantiles"]
+__all__ = ["conformal_quantiles", "pooled_quantiles", "empirical_quantiles", "lognormal_quantiles",
+           "tidy_quantiles"]
 
 
 def conformal_quantiles(
@@ -131,6 +132,35 @@ def pooled_quantiles(
         )
     helpers = [c for c in out.columns if c.startswith("_e") or c.startswith("_n_")]
     return out.with_columns(picked).drop(helpers)
+
+
+def empirical_quantiles(
+    forecast: pl.DataFrame,
+    history: pl.DataFrame,
+    quantiles: tuple[float, ...],
+    id_col: str = "unique_id",
+    target_col: str = "y",
+) -> pl.DataFrame:
+    """Add quantile columns from the series' own demand distribution, rescaled to the forecast's level.
+
+    Quantile ``q`` = ``Q_q(y of the history) × mean / mean(y of the history)``: for intermittent demand the
+    share of zero weeks carries over (a quantile below it is zero, whatever the level), and the sizes
+    follow the forecast level. Rows of a series whose history is all zero get zero.
+
+    Args:
+        forecast: ``unique_id, mean`` (+ any columns, kept).
+        history: ``unique_id, y``: the weeks the model saw.
+    """
+    y = pl.col(target_col)
+    names = [f"_h{i}" for i in range(len(quantiles))]
+    stats = history.group_by(id_col).agg(
+        _level=y.mean(), *(y.quantile(q, interpolation="linear").alias(n) for n, q in zip(
+            names, quantiles, strict=True))
+    )
+    factor = pl.when(pl.col("_level") > 0).then(pl.col("mean") / pl.col("_level")).otherwise(0.0)
+    return forecast.join(stats, on=id_col, how="left", validate="m:1").with_columns(
+        (pl.col(n) * factor).alias(schema.quantile_column(q)) for n, q in zip(names, quantiles, strict=True)
+    ).drop("_level", *names)
 
 
 def lognormal_quantiles(forecast: pl.DataFrame, quantiles: tuple[float, ...], cv: float) -> pl.DataFrame:

@@ -29,7 +29,7 @@ def select_champions(
 
     Window scores are averaged per series and model (nulls ignored), rounded to ``decimals`` and compared
     in order MASE, WAPE, |bias| (nulls last), then complexity (simpler first), then name (determinism).
-    A series none of whose candidates has any score gets ``fallback``.
+    A series none of whose candidates has any score gets its default model, or else ``fallback``.
 
     Args:
         scores: ``unique_id, model, window, mase, wape, bias`` (:func:`forecasting.metrics.score_backtest`).
@@ -89,9 +89,8 @@ def select_champions(
     out = champions.join(defaults, on=id_col, how="left", validate="1:1").join(
         evidence, on=id_col, how="left", validate="1:1"
     )
-    keep_default = (
-        pl.col("default").is_not_null() & (pl.col("selection") == "backtest") & ~pl.col("strong").fill_null(False)
-    )
+    weak = (pl.col("selection") == "fallback") | ~pl.col("strong").fill_null(False)  # nothing scored: default
+    keep_default = pl.col("default").is_not_null() & weak
     return out.select(
         id_col,
         model=pl.when(keep_default).then(pl.col("default")).otherwise(pl.col("model")),
