@@ -21,7 +21,14 @@ from data_contracts.plan import validate_plan
 from data_contracts.report import write_data_docs
 from data_contracts.validate import validate_inputs
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
-from forecasting import forecast_demand, from_series, to_series, weekly_demand
+from forecasting import (
+    forecast_demand,
+    from_series,
+    missing_weeks,
+    quarantined_orders,
+    to_series,
+    weekly_demand,
+)
 from forecasting.demand import SEP as SERIES_SEP
 from optimization import build_network, plan_supply, safety_stock_targets
 from warehouse.db import open_warehouse
@@ -186,13 +193,19 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
     """Weekly demand history and the statistical forecast over the horizon."""
     with open_warehouse(params.warehouse) as wh:
         orders = wh.staged(run_id, schema.clean_table_name(schema.ORDERS.name))
-        history = weekly_demand(orders, run_date)
+        lost = quarantined_orders(wh.staged(run_id, schema.QUARANTINE.name), schema.ORDERS.name)
+        missing = missing_weeks(orders, run_date, lost)
+        history = weekly_demand(orders, run_date, missing)
         wh.stage(run_id, schema.DEMAND_HISTORY.name, history)
         result = forecast_demand(to_series(history), params.horizon_weeks, params.forecast)
         wh.stage(run_id, schema.FORECAST.name, from_series(result.forecast).rename({"ds": "week"}))
         wh.stage(run_id, schema.FORECAST_SERIES.name, from_series(result.series))
         wh.stage(run_id, schema.FORECAST_BACKTEST.name, from_series(result.backtest))
-    return {"series": result.series.height, "models": _counts(result.series, "model")}
+    return {"series": result.series.height, "models": _counts(result.series, "model"),
+            "imputed_weeks": _counts(missing, "reason"),
+            "quarantined_demand": dict(lost.group_by("product_id").agg(pl.col("quantity").sum()).sort(
+                "product_id").rows())}
+
 
 
 def accuracy(params: RunParameters, run_id: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from data_contracts import schema
+from forecasting.demand import quarantined_orders
 from warehouse.db import open_warehouse
 from warehouse.publish import published_path
 
@@ -33,6 +34,7 @@ class RunFacts:
     failed_rules: pl.DataFrame  # entity, expectation, unexpected_count
     quarantined: int
     warehouse: Path
+    quarantined_demand: pl.DataFrame | None = None  # product_id, lines, quantity of rejected order lines
 
     @property
     def run_id(self) -> str:
@@ -62,6 +64,13 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
         quarantined = wh.con.execute(
             f"SELECT count(*) FROM {schema.QUARANTINE.name} WHERE run_id = ?", [run_id]
         ).fetchone()[0]
+        rejected = wh.read(schema.QUARANTINE.name, run_id)
+    lost = (
+        quarantined_orders(rejected, schema.ORDERS.name)
+        .group_by("product_id")
+        .agg(lines=pl.len(), quantity=pl.col("quantity").sum())
+        .sort("quantity", "product_id", descending=[True, False])
+    )
     busiest = (
         capacity.group_by("resource_id", "site_id")
         .agg(used=pl.col("hours_used").sum(), available=pl.col("hours_available").sum(),
@@ -77,7 +86,8 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
         .sort("short", "product_id", "site_id", descending=[True, False, False])
     )
     failed = results.filter(~pl.col("success")).select("entity", "expectation", "unexpected_count")
-    return RunFacts(run, kpis, previous_id, previous_kpis, busiest, worst, failed, quarantined, Path(warehouse))
+    return RunFacts(run, kpis, previous_id, previous_kpis, busiest, worst, failed, quarantined, Path(warehouse),
+                    lost)
 
 
 def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
@@ -108,6 +118,10 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
                   for r in facts.shortages.head(top).iter_rows(named=True)]
     if facts.quarantined:
         lines.append(f"{facts.quarantined} input row(s) quarantined: see table {schema.QUARANTINE.name}")
+    if facts.quarantined_demand is not None and facts.quarantined_demand.height:
+        lines.append("demand in quarantined order lines (their weeks are imputed in the history, not zero):")
+        lines += [f"  {r['product_id']:<12} {r['lines']:>5} line(s) {r['quantity']:>12,.1f}"
+                  for r in facts.quarantined_demand.head(top).iter_rows(named=True)]
     if run.get("stage_seconds"):
         stage_text = ", ".join(f"{k} {v:.1f}s" for k, v in json.loads(run["stage_seconds"]).items())
         lines.append(f"stages: {stage_text}")

@@ -6,7 +6,15 @@ Pure functions on polars frames (no I/O). The series contract is statsforecast's
 from forecasting.accuracy import forecast_accuracy
 from forecasting.classify import CLASSES, classify_series
 from forecasting.config import ForecastConfig
-from forecasting.demand import from_series, future_orders, run_week, to_series, weekly_demand
+from forecasting.demand import (
+    from_series,
+    future_orders,
+    missing_weeks,
+    quarantined_orders,
+    run_week,
+    to_series,
+    weekly_demand,
+)
 from forecasting.forecast import ForecastResult, forecast_demand, validate_series
 from forecasting.metrics import naive_scale, score_backtest
 
@@ -19,6 +27,8 @@ __all__ = [
     "forecast_demand",
     "from_series",
     "future_orders",
+    "missing_weeks",
+    "quarantined_orders",
     "naive_scale",
     "run_week",
     "score_backtest",
