@@ -29,6 +29,7 @@ from forecasting import (
     to_series,
     weekly_demand,
 )
+from forecasting.consensus import rebase_forecast
 from forecasting.demand import SEP as SERIES_SEP
 from optimization import build_network, plan_supply, safety_stock_targets
 from warehouse.db import open_warehouse
@@ -250,6 +251,8 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
         demand = read_demand_file(params.demand_file, products, inputs[schema.SITES.name])
     else:
         demand = fc.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
+    if params.demand_file is not None:  # the consensus keeps the forecast's error distribution
+        fc = rebase_forecast(fc, demand)
     safety = safety_stock_targets(fc, products, network)
     result = plan_supply(network, demand, safety, params.plan, _frozen_production(params, run_id))
     with open_warehouse(params.warehouse) as wh:

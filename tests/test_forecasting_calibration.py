@@ -185,3 +185,29 @@ def test_a_22_quarter_series_is_modelled_not_averaged():
     mean = result.forecast.get_column("mean").to_numpy()
     truth = 100 + 5 * np.arange(22, 30)
     assert np.abs(mean - truth).mean() < 0.25 * np.abs(truth - y.mean()).mean()  # far closer than the mean
+
+
+# --------------------------------------------------------------------------------------------------
+# consensus demand keeps the forecast's uncertainty
+# --------------------------------------------------------------------------------------------------
+def test_consensus_takes_the_forecast_error_distribution():
+    from forecasting.consensus import rebase_forecast
+    from optimization.safety_stock import quantile_at
+
+    wk = [date(2026, 1, 5), date(2026, 1, 12), date(2026, 1, 19)]
+    qcols = [schema.quantile_column(q) for q in schema.QUANTILES]
+    fc = pl.DataFrame({"product_id": "P", "site_id": "D", "week": wk, "mean": [100.0, 100.0, 0.0]}).with_columns(
+        **{c: pl.col("mean") * (0.5 + q) for c, q in zip(qcols, schema.QUANTILES, strict=True)}
+    ).with_columns(pl.when(pl.col("mean") == 0).then(pl.lit(q * 10)).otherwise(pl.col(c)).alias(c)
+                   for c, q in zip(qcols, schema.QUANTILES, strict=True))
+    consensus = pl.DataFrame({"product_id": ["P", "P"], "site_id": ["D", "D"], "week": [wk[0], wk[2]],
+                              "quantity": [150.0, 20.0]})
+    got = rebase_forecast(fc, consensus)
+    assert got.get_column("mean").to_list() == [150.0, 100.0, 20.0]
+    assert got.row(0, named=True)["q95"] == pytest.approx(150 * 1.45)  # relative spread carried over
+    assert got.row(1, named=True) == fc.row(1, named=True)  # no consensus: the statistical forecast
+    assert got.row(2, named=True)["q95"] == pytest.approx(9.5 + 20.0)  # mean 0: offsets carried over
+    spread = got.select((quantile_at(pl.lit(0.95)) - pl.col("mean")).alias("s")).get_column("s").to_list()
+    assert spread[0] == pytest.approx(1.5 * spread[1])  # safety stock follows the consensus quantity
+    with pytest.raises(pl.exceptions.ComputeError):
+        rebase_forecast(fc, pl.concat([consensus, consensus]))
