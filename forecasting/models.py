@@ -18,7 +18,6 @@ from collections.abc import Callable
 
 import numpy as np
 import polars as pl
-from forecasting.seasonal import Deseasonalized
 from statsforecast.models import (
     ADIDA,
     IMAPA,
@@ -36,6 +35,8 @@ from statsforecast.models import (
     SeasonalWindowAverage,
     SimpleExponentialSmoothingOptimized,
 )
+
+from forecasting.seasonal import Deseasonalized
 
 __all__ = ["GuardedMSTL", "base_models", "complexity", "combination_members", "add_combinations",
            "is_known", "MODEL_NAMES"]
