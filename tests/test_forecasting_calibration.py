@@ -179,6 +179,10 @@ def test_a_22_quarter_series_is_modelled_not_averaged():
     frame = pl.DataFrame({"unique_id": "q", "ds": quarters, "y": y})
     config = ForecastConfig(freq="1q", season_length=4)
     assert config.periods(config.min_train_weeks) == 2 and config.periods(13) == 1
+    from forecasting import classify_series
+
+    classes = classify_series(frame.head(10), config)  # 10 quarters: 2.5 years, not 10 weeks: not `new`
+    assert classes.get_column("series_class").item() == "smooth"  # ≥ 2 seasons of 4
     result = forecast_demand(frame, 8, config)
     row = result.series.row(0, named=True)
     assert row["selection"] != "rule", row  # 26 "weeks" used to mean 26 quarters: the mean of its life
