@@ -17,7 +17,9 @@ mean of theirs). Per method and set:
 - MSIS: M4's mean scaled interval score of the 95% interval (same scale as MASE);
 - wall and CPU seconds (CPU of this process and its worker processes) and the machine load.
 
-``--max-series`` takes a seeded random sample of each set for quick development runs.
+``--max-series`` takes a seeded random sample of each set for quick development runs (the same series for
+the same number); ``--config KEY=JSON ...`` overrides plantwin's ForecastConfig for experiments (e.g.
+``champion_margin=1.0``: the default combination everywhere); ``--peers`` picks peers (none: plantwin only).
 """
 
 from __future__ import annotations
