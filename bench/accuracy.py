@@ -290,6 +290,10 @@ def main() -> None:
             rows.append({"set": name, "series": n2, "method": method, "sMAPE": s["smape"], "MASE": s["mase"],
                          "OWA": owa, "cov80": s.get("cov80"), "cov95": s.get("cov95"), "MSIS": s.get("msis"),
                          "wall_s": wall, "cpu_s": cpu, "load": load})
+            r = rows[-1]
+            print(f"   = {method:22s} sMAPE {r['sMAPE']:7.3f} MASE {r['MASE']:6.3f} OWA {r['OWA']:6.3f} cov80 "
+                  f"{r['cov80'] or float('nan'):5.3f} cov95 {r['cov95'] or float('nan'):5.3f} MSIS "
+                  f"{r['MSIS'] or float('nan'):7.3f} wall {wall:7.1f} s CPU {cpu:7.1f} s", flush=True)
     table = pl.DataFrame(rows)
     with pl.Config(tbl_rows=100, tbl_cols=20, float_precision=3, tbl_width_chars=200,
                    tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
