@@ -182,19 +182,35 @@ def forecast_cmd(
     out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")],
     freq: Annotated[str, typer.Option(help="Frequency as a polars duration: 1w, 1mo, 1d.")] = "1w",
     season_length: Annotated[int, typer.Option(min=1, help="Periods per season (52 weekly, 12 monthly).")] = 52,
+    quantiles: Annotated[list[float] | None, typer.Option(
+        "--quantiles", help="Quantile levels in percent, repeatable: --quantiles 2.5 --quantiles 97.5 "
+        "(columns q02_5, q97_5).")] = None,
     levels: Annotated[list[float] | None, typer.Option(
-        "--levels", help="Quantile levels in percent, repeatable: --levels 50 --levels 95.")] = None,
+        "--levels", help="Prediction interval coverages in percent, repeatable, as statsforecast's level: "
+        "--levels 80 --levels 95 (columns lo-80, hi-80, lo-95, hi-95).")] = None,
     cluster: Annotated[str | None, typer.Option(
         help="Dask scheduler address (tcp://host:8786) to run the chunks on, or 'local'.")] = None,
 ) -> None:
-    """The automatic forecaster (classification, backtest champion, quantiles) on any long-format file."""
+    """The automatic forecaster (classification, backtest champion, quantiles) on any long-format file.
+
+    Without --quantiles or --levels the forecast carries the stored quantiles (q01 ... q99).
+    """
+    import polars as pl
+
+    from data_contracts.schema import quantile_column
     from flows.cluster import forecast_executor
     from forecasting import ForecastConfig, forecast_demand
     from warehouse.sources import read_series_file, write_frame
 
-    quantiles = tuple(sorted({round(level / 100, 4) for level in levels})) if levels else None
+    bad = [v for v in [*(quantiles or []), *(levels or [])] if not 0 < v < 100]
+    if bad:
+        raise typer.BadParameter(f"--quantiles and --levels are percents in (0, 100), got {bad}")
+    asked = {round(q / 100, 6) for q in quantiles or []}
+    # a level-L interval is the quantiles (1 − L)/2 and (1 + L)/2, statsforecast's lo-L / hi-L
+    bounds = {lv: (round((100 - lv) / 200, 6), round((100 + lv) / 200, 6)) for lv in sorted(set(levels or []))}
+    wanted = tuple(sorted(asked | {q for pair in bounds.values() for q in pair}))
     config = ForecastConfig(freq=freq, season_length=season_length, cluster=cluster,
-                            **({"quantiles": quantiles} if quantiles else {}))
+                            **({"quantiles": wanted} if wanted else {}))
     try:
         with forecast_executor(config) as (executor, config):
             result = forecast_demand(read_series_file(series), horizon, config, executor)
@@ -202,7 +218,16 @@ def forecast_cmd(
         from warehouse.sources import SourceError
 
         raise SourceError(f"{series.name}: {exc}") from None
-    write_frame(result.forecast, out)
+    if wanted:
+        result_fc = result.forecast.select(
+            "unique_id", "ds", "model", "mean",
+            *(quantile_column(q) for q in sorted(asked)),
+            *(pl.col(quantile_column(b[i])).alias(f"{side}-{lv:g}")
+              for lv, b in bounds.items() for i, side in ((0, "lo"), (1, "hi"))),
+        )
+    else:
+        result_fc = result.forecast
+    write_frame(result_fc, out)
     chosen = result.series.group_by("model").len().sort("len", descending=True)
     typer.echo(f"{result.series.height} series, horizon {horizon}: {out}")
     typer.echo("models chosen: " + ", ".join(f"{m} {n}" for m, n in chosen.iter_rows()))

@@ -49,8 +49,15 @@ QUANTILES: tuple[float, ...] = (0.01, 0.05, 0.10, 0.20, 0.50, 0.80, 0.90, 0.95, 
 
 
 def quantile_column(q: float) -> str:
-    """Column name of forecast quantile ``q`` (``0.95`` → ``q95``)."""
-    return f"q{round(q * 100):02d}"
+    """Column name of forecast quantile ``q``: its percent, two integer digits, the decimals after ``_``.
+
+    ``0.95`` → ``q95``, ``0.05`` → ``q05``, ``0.025`` → ``q02_5``, ``0.975`` → ``q97_5``, ``0.999`` →
+    ``q99_9``: no precision is lost (up to 4 decimals of the percent), so distinct levels never share a column.
+    """
+    if not 0 < q < 1:
+        raise ValueError(f"a quantile level is in (0, 1), got {q}")
+    whole, _, frac = f"{q * 100:.4f}".rstrip("0").rstrip(".").partition(".")
+    return f"q{int(whole):02d}" + (f"_{frac}" if frac else "")
 
 
 @dataclass(frozen=True)
@@ -409,7 +416,8 @@ FORECAST_SERIES = _t(
         ("adi", F64, "Average demand interval (weeks between non-zero demands)."),
         ("cv2", F64, "Squared coefficient of variation of non-zero demand sizes."),
         ("model", Str, "Champion model."),
-        ("selection", Str, "How it was chosen: `backtest`, `fallback` or `rule`."),
+        ("selection", Str, "How it was chosen: `default` (the set's robust combination), `backtest` (a "
+         "champion on strong evidence), `fallback` or `rule`."),
     ],
     nullable=("adi", "cv2"),
 )

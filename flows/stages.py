@@ -24,7 +24,15 @@ from data_contracts.report import write_data_docs
 from data_contracts.validate import validate_inputs
 from flows.cluster import forecast_executor
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
-from forecasting import forecast_demand, from_series, to_series, weekly_demand
+from forecasting import (
+    forecast_demand,
+    from_series,
+    missing_weeks,
+    quarantined_orders,
+    to_series,
+    weekly_demand,
+)
+from forecasting.consensus import rebase_forecast
 from forecasting.demand import SEP as SERIES_SEP
 from optimization import build_network, plan_supply, safety_stock_targets
 from optimization.terminal import beyond_horizon_weeks
@@ -246,7 +254,9 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
     fault_point("forecast")
     with open_warehouse(params.warehouse) as wh:
         orders = wh.staged(run_id, schema.clean_table_name(schema.ORDERS.name))
-        history = weekly_demand(orders, run_date)
+        lost = quarantined_orders(wh.staged(run_id, schema.QUARANTINE.name), schema.ORDERS.name)
+        missing = missing_weeks(orders, run_date, lost)
+        history = weekly_demand(orders, run_date, missing)
         wh.stage(run_id, schema.DEMAND_HISTORY.name, history)
         beyond = 0
         if params.plan.terminal_condition:
@@ -258,7 +268,11 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
         wh.stage(run_id, schema.FORECAST.name, from_series(result.forecast).rename({"ds": "week"}))
         wh.stage(run_id, schema.FORECAST_SERIES.name, from_series(result.series))
         wh.stage(run_id, schema.FORECAST_BACKTEST.name, from_series(result.backtest))
-    return {"series": result.series.height, "models": _counts(result.series, "model")}
+    return {"series": result.series.height, "models": _counts(result.series, "model"),
+            "imputed_weeks": _counts(missing, "reason"),
+            "quarantined_demand": dict(lost.group_by("product_id").agg(pl.col("quantity").sum()).sort(
+                "product_id").rows())}
+
 
 
 def accuracy(params: RunParameters, run_id: str) -> dict[str, Any]:
@@ -306,6 +320,7 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
         # the file is the demand as far as it goes; beyond its last week the forecast sets the terminal target
         demand = pl.concat([given.select(demand.columns),
                             demand.filter(pl.col("week") > given["week"].max())], how="vertical_relaxed")
+        fc = rebase_forecast(fc, demand)  # the consensus keeps the forecast's error distribution
     safety = safety_stock_targets(fc, products, network)
     result = plan_supply(network, demand, safety, params.plan, _frozen_production(params, run_id))
     fault_point("plan-solved")

@@ -9,7 +9,15 @@ Must not import: ``warehouse`` (no I/O), ``optimization``, ``twin``, ``report``,
 from forecasting.accuracy import forecast_accuracy
 from forecasting.classify import CLASSES, classify_series
 from forecasting.config import ForecastConfig
-from forecasting.demand import from_series, future_orders, run_week, to_series, weekly_demand
+from forecasting.demand import (
+    from_series,
+    future_orders,
+    missing_weeks,
+    quarantined_orders,
+    run_week,
+    to_series,
+    weekly_demand,
+)
 from forecasting.forecast import ForecastResult, forecast_demand, validate_series
 from forecasting.metrics import naive_scale, score_backtest
 
@@ -22,6 +30,8 @@ __all__ = [
     "forecast_demand",
     "from_series",
     "future_orders",
+    "missing_weeks",
+    "quarantined_orders",
     "naive_scale",
     "run_week",
     "score_backtest",

@@ -6,6 +6,9 @@ mean) against 0.49. Precedence, first match wins:
 
 1. ``new``: fewer than ``new_weeks`` weeks of life (too little to fit or backtest anything).
 2. ``inactive``: no demand in the last ``inactive_weeks`` weeks (forecast zero).
+
+(Both count weeks of time, turned into periods of ``config.freq``: 13 weeks = 3 months = 1 quarter;
+``n_weeks`` in the output counts periods.)
 3. ``short``: fewer than ``short_seasons × season_length`` weeks of life (no seasonal models: a season
    cannot be told from noise with less than two of them).
 4. ``smooth`` (ADI < 1.32, CV² < 0.49), ``erratic`` (ADI < 1.32, CV² ≥ 0.49), ``intermittent``
@@ -49,7 +52,7 @@ def classify_series(
         .agg(
             n_weeks=pl.len().cast(pl.Int64),
             nonzero_weeks=(y > 0).sum().cast(pl.Int64),
-            recent=y.tail(config.inactive_weeks).sum(),
+            recent=y.tail(config.periods(config.inactive_weeks)).sum(),
             size_mean=nz.mean(),
             size_var=nz.var(ddof=1),
         )
@@ -62,7 +65,7 @@ def classify_series(
     erratic = pl.col("cv2").fill_null(0.0) >= config.cv2_threshold
     short_weeks = config.short_seasons * config.season_length
     series_class = (
-        pl.when(pl.col("n_weeks") < config.new_weeks).then(pl.lit("new"))
+        pl.when(pl.col("n_weeks") < config.periods(config.new_weeks)).then(pl.lit("new"))
         .when(pl.col("recent") <= 0).then(pl.lit("inactive"))
         .when(pl.col("n_weeks") < short_weeks).then(pl.lit("short"))
         .when(~intermittent & ~erratic).then(pl.lit("smooth"))

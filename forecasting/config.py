@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 
@@ -21,8 +22,9 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
 
     season_length: int = Field(52, ge=1, description="Observations per season (52 for weekly data).")
     freq: str = Field(
-        "1w", description="Series frequency as a polars duration ('1w' weekly Mondays, '1mo', '1d'); the "
-        "`*_weeks` settings count periods of it.")
+        "1w", description="Series frequency as a polars duration ('1w' weekly Mondays, '1mo', '1q', '1d'). "
+        "`new_weeks`, `inactive_weeks` and `min_train_weeks` count weeks of time, turned into periods of "
+        "it (26 weeks = 6 months = 2 quarters); `input_weeks` counts periods (a cost cap).")
     backtest_windows: int = Field(3, ge=1, description="Rolling-origin backtest windows (most per series).")
     backtest_step: int | None = Field(
         None, ge=1, description="Weeks between backtest origins; None = the horizon (non-overlapping)."
@@ -78,17 +80,41 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "model."
     )
     seasonal_models: tuple[str, ...] = Field(
-        ("Naive", "SeasonalNaive", "SES", "Theta", "ETS", "MSTL", "Mean(ETS,Theta,SeasonalNaive)"),
+        ("Naive", "SeasonalNaive", "DETS", "DOT", "DARIMA", "Mean(DETS,DOT,DARIMA)"),
         description="Candidates for smooth and erratic series with at least `short_seasons` seasons.",
     )
+    seasonal_default: str | None = Field(
+        "Mean(DETS,DOT,DARIMA)", description="Model of a smooth or erratic series unless a candidate's "
+        "backtest evidence is strong and stable (see `champion_margin`); None = the backtest champion.",
+    )
     short_models: tuple[str, ...] = Field(
-        ("Naive", "HistoricAverage", "SES", "ETS", "Theta"),
+        ("Naive", "HistoricAverage", "SES", "ETS", "Theta", "ARIMA", "Mean(ETS,Theta,ARIMA)"),
         description="Candidates for `short` series with ADI below the threshold (no seasonal model).",
+    )
+    short_default: str | None = Field(
+        "Mean(ETS,Theta,ARIMA)", description="Model of a `short` series unless a candidate's evidence is "
+        "strong and stable; None = the backtest champion.",
+    )
+    champion_margin: float = Field(
+        0.1, ge=0, description="A candidate replaces its set's default model only if its backtest MASE is "
+        "lower in every window and lower by this share on average.",
+    )
+    champion_min_windows: int = Field(
+        2, ge=1, description="Fewest backtest windows behind a champion that replaces the default model.",
+    )
+    intermittent_default: str | None = Field(
+        None, description="Model of intermittent and lumpy series unless a candidate's evidence is strong; "
+        "None = the backtest champion.",
     )
     intermittent_models: tuple[str, ...] = Field(
         ("HistoricAverage", "CrostonSBA", "TSB", "ADIDA", "IMAPA"),
         description="Candidates for intermittent and lumpy series (and short ones with ADI ≥ threshold). "
         "Keep Naive out: MAE-type scores reward the all-zero forecast it makes after a zero week.",
+    )
+    # --- quantiles -----------------------------------------------------------------------------------
+    calibration_min_errors: int = Field(
+        100, ge=1, description="Fewest pooled backtest errors a (class, horizon step) group needs to "
+        "calibrate its own quantiles; fewer → the class over all steps, then every class.",
     )
     # --- bands where no backtest errors exist -----------------------------------------------------
     rule_band_cv: float = Field(
@@ -126,6 +152,13 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         """The polars duration of ``periods`` steps of ``freq`` (``'1w'``, 3 → ``'3w'``)."""
         count, unit = _FREQ.fullmatch(self.freq).groups()
         return f"{int(count) * periods}{unit}"
+
+    def periods(self, weeks: float) -> int:
+        """Periods of ``freq`` spanning ``weeks`` weeks of time, at least 1 (26 → 26 weekly, 6 monthly,
+        2 quarterly)."""
+        count, unit = _FREQ.fullmatch(self.freq).groups()
+        days = int(count) * {"d": 1, "w": 7, "mo": 365.25 / 12, "q": 365.25 / 4, "y": 365.25}[unit]
+        return max(1, math.ceil(weeks * 7 / days - 1e-9))
 
     def step(self, horizon: int) -> int:
         """Weeks between backtest origins for ``horizon``."""

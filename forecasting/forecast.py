@@ -4,15 +4,19 @@ Per series, by class (:mod:`forecasting.classify`):
 
 - ``smooth`` / ``erratic``: ``config.seasonal_models``; ``short``: ``config.short_models``;
   ``intermittent`` / ``lumpy``: ``config.intermittent_models``. Each candidate is backtested over up to
-  ``backtest_windows`` rolling origins ``backtest_step`` weeks apart (as many as the history allows with
-  ``min_train_weeks`` — a full season for seasonal candidates — before the oldest origin); the champion
-  is chosen on MASE, WAPE, |bias| and simplicity (:mod:`forecasting.select`), selection ``backtest``; a
-  series with no scorable candidate gets its set's fallback (:data:`FALLBACKS`), selection ``fallback``.
-  A ``short`` series with ADI at or above the threshold takes the intermittent set. Quantiles are
-  conformal from the champion's backtest errors. Work runs in two phases on one worker pool: the
-  backtest of every candidate, then a fit of each series' champion alone on its history for the forecast.
-- ``new`` and any series too short for one backtest window: :data:`RULE_MODEL` (the mean of its life),
-  selection ``rule``, with a wide lognormal band (``rule_band_cv``).
+  ``backtest_windows`` rolling origins ``backtest_step`` periods apart (as many as the history allows with
+  ``min_train_weeks`` of time — a full season for seasonal candidates — before the oldest origin). A set
+  with a default model (``seasonal_default``, ``short_default``: robust combinations) keeps it, selection
+  ``default``, unless a candidate beats it in every window by ``champion_margin`` on average
+  (:mod:`forecasting.select`), selection ``backtest``; a set without one takes the champion on MASE,
+  WAPE, |bias| and simplicity. A series with no scorable candidate gets its set's default, else its
+  fallback (:data:`FALLBACKS`), selection ``fallback``; one too short for any backtest window gets its
+  set's default unscored. A ``short`` series with ADI at or above the threshold takes the intermittent
+  set. Quantiles: backtest errors of the models used, pooled over the series of a class by horizon
+  step (:func:`forecasting.intervals.pooled_quantiles`). Work runs in two phases on one worker pool: the
+  backtest of every candidate, then a fit of each series' model alone on its history for the forecast.
+- ``new``, and a series too short for one backtest window in a set without a default:
+  :data:`RULE_MODEL` (the mean of its life), selection ``rule``, with a wide lognormal band (``rule_band_cv``).
 - ``inactive``: zero, selection ``rule``, model ``Zero``, every quantile zero.
 """
 
@@ -29,8 +33,13 @@ from data_contracts import schema
 from forecasting.classify import classify_series
 from forecasting.config import ForecastConfig
 from forecasting.engine import Task, run_tasks, worker_pool
-from forecasting.intervals import conformal_quantiles, lognormal_quantiles, tidy_quantiles
-from forecasting.metrics import score_backtest
+from forecasting.intervals import (
+    empirical_quantiles,
+    lognormal_quantiles,
+    pooled_quantiles,
+    tidy_quantiles,
+)
+from forecasting.metrics import naive_scale, score_backtest
 from forecasting.select import select_champions
 
 __all__ = ["ForecastResult", "forecast_demand", "validate_series", "FALLBACKS", "RULE_MODEL", "ZERO_MODEL"]
@@ -83,10 +92,11 @@ def validate_series(series: pl.DataFrame, freq: str = "1w") -> None:
 def _plan(classes: pl.DataFrame, horizon: int, config: ForecastConfig) -> pl.DataFrame:
     """Per series: candidate set (or ``rule`` / ``inactive``) and number of backtest windows."""
     step = config.step(horizon)
+    min_periods = config.periods(config.min_train_weeks)  # weeks of time, in periods of the frequency
     min_train = (
         pl.when(pl.col("set") == "seasonal")
-        .then(max(config.min_train_weeks, config.season_length))
-        .otherwise(config.min_train_weeks)
+        .then(max(min_periods, config.season_length))
+        .otherwise(min_periods)
     )
     fit_weeks = pl.col("n_weeks").clip(upper_bound=config.input_weeks)
     windows = ((pl.col("fit_weeks") - min_train - horizon) // step + 1).clip(0, config.backtest_windows)
@@ -99,21 +109,34 @@ def _plan(classes: pl.DataFrame, horizon: int, config: ForecastConfig) -> pl.Dat
         .then(pl.lit("intermittent"))
         .otherwise(pl.col("series_class").replace_strict(_SETS, default=pl.lit("rule"))),
     ).with_columns(windows=pl.when(pl.col("set") == "rule").then(0).otherwise(windows).cast(pl.Int64))
+    # too short for one backtest window: the set's default model where it has one (a robust
+    # combination needs no backtest to be chosen), else the rule
+    has_default = pl.col("set").replace_strict(
+        {k: v is not None for k, v in _defaults(config).items()}, default=False, return_dtype=pl.Boolean
+    )
     return planned.with_columns(
         set=pl.when(pl.col("series_class") == "inactive")
         .then(pl.lit("inactive"))
-        .when(pl.col("windows") == 0)
+        .when((pl.col("windows") == 0) & ~has_default)
         .then(pl.lit("rule"))
         .otherwise(pl.col("set"))
     )
 
 
+def _defaults(config: ForecastConfig) -> dict[str, str | None]:
+    return {"seasonal": config.seasonal_default, "short": config.short_default,
+            "intermittent": config.intermittent_default}
+
+
 def _set_names(config: ForecastConfig) -> dict[str, tuple[str, ...]]:
+    """Candidates of each set, its fallback and its default model included."""
     sets = {"seasonal": config.seasonal_models, "short": config.short_models,
             "intermittent": config.intermittent_models}
-    return {k: v if FALLBACKS[k] in v else (*v, FALLBACKS[k]) for k, v in sets.items()} | {
-        "rule": (RULE_MODEL,)
-    }
+    out = {}
+    for key, names in sets.items():
+        extra = [m for m in (FALLBACKS[key], _defaults(config)[key]) if m is not None and m not in names]
+        out[key] = (*names, *extra)
+    return out | {"rule": (RULE_MODEL,)}
 
 
 def _tasks(
@@ -154,7 +177,9 @@ def _backtest_tasks(
 ) -> list[Task]:
     """Phase 1: backtest every candidate of the backtested series; forecast the rule series."""
     names = _set_names(config)
-    work = plan.filter(pl.col("set") != "inactive").with_columns(cost=_cost(pl.col("windows").clip(1)))
+    work = plan.filter(
+        (pl.col("set") == "rule") | ((pl.col("set") != "inactive") & (pl.col("windows") > 0))
+    ).with_columns(cost=_cost(pl.col("windows").clip(1)))
 
     def make(set_name: str, windows: int, df: pl.DataFrame, cost: float) -> Task:
         return Task(df=df, names=names[set_name], season_length=config.season_length, freq=config.freq,
@@ -208,13 +233,15 @@ def _choose(
             {k: list(v) for k, v in names.items()}, return_dtype=pl.List(pl.String)
         ),
         fallback=pl.col("set").replace_strict(FALLBACKS),
+        default=pl.col("set").replace_strict(_defaults(config), return_dtype=pl.String),
     ).explode("model")
     if cv is None:
         backtest = pl.DataFrame(schema=_BACKTEST_SCHEMA)
         champions = pl.DataFrame(schema={"unique_id": pl.String, "model": pl.String, "selection": pl.String})
     else:
         backtest = score_backtest(cv, series, season=config.mase_season)
-        champions = select_champions(backtest, candidates, decimals=config.score_decimals)
+        champions = select_champions(backtest, candidates, decimals=config.score_decimals,
+                                     margin=config.champion_margin, min_windows=config.champion_min_windows)
     by_rule = plan.filter(pl.col("set").is_in(["rule", "inactive"])).select(
         "unique_id",
         model=pl.when(pl.col("set") == "inactive").then(pl.lit(ZERO_MODEL)).otherwise(pl.lit(RULE_MODEL)),
@@ -223,11 +250,57 @@ def _choose(
     return backtest, pl.concat([champions, by_rule])
 
 
+def _groups(plan: pl.DataFrame, chosen: pl.DataFrame) -> pl.DataFrame:
+    """Calibration group of every series: its class, candidate set and how its model was chosen."""
+    return plan.join(chosen, on="unique_id", how="inner", validate="1:1").select(
+        "unique_id", "set", "model",
+        group=pl.concat_str("series_class", "set", "selection", separator="/"),
+        ratio=pl.col("set") == "intermittent",
+    )
+
+
+def _error_scale(cv: pl.DataFrame | None, series: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+    """Scale of each series' errors: the mean |y − ŷ| of its model over every backtest window and step;
+    where it has no backtest, its in-sample lag-1 naive MAE."""
+    last = series.group_by("unique_id").agg(cutoff=pl.col("ds").max())
+    naive = naive_scale(series, last, season=1, level_fallback=False).select("unique_id", naive="scale")
+    if cv is None:
+        return naive.rename({"naive": "scale"})
+    own = cv.join(groups, on=["unique_id", "model"], how="semi").group_by("unique_id").agg(
+        own=(pl.col("y") - pl.col("yhat")).abs().mean()
+    )
+    return naive.join(own, on="unique_id", how="left", validate="1:1").select(
+        "unique_id", scale=pl.coalesce("own", "naive")
+    )
+
+
+def _calibration(cv: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+    """Backtest forecasts of each series' model, with its group, horizon step, ratio flag and scale.
+
+    Each window's errors are divided by the series' error scale measured on its other windows (leave
+    one window out: the final forecast's errors are new to the scale too; a series with one window
+    brings none), and pooled over the series of a group by step: each series brings its error level,
+    the group the shape of the distribution and its growth with the horizon (a few windows of one series
+    cannot tell a 2.5% quantile).
+    """
+    rows = cv.join(groups, on=["unique_id", "model"], how="inner", validate="m:1")
+    abs_err = (pl.col("y") - pl.col("yhat")).abs()
+    window = rows.group_by("unique_id", "cutoff").agg(w_sum=abs_err.sum(), w_n=pl.len())
+    loo = window.with_columns(
+        scale=(pl.col("w_sum").sum().over("unique_id") - pl.col("w_sum"))
+        / (pl.col("w_n").sum().over("unique_id") - pl.col("w_n"))
+    ).filter(pl.col("scale").is_finite())
+    return rows.join(loo.select("unique_id", "cutoff", "scale"), on=["unique_id", "cutoff"], how="inner",
+                     validate="m:1").with_columns(
+        step=pl.col("ds").rank("dense").over("unique_id", "cutoff").cast(pl.Int64)
+    )
+
+
 def _quantiles(
     fc: pl.DataFrame | None, cv: pl.DataFrame | None, chosen: pl.DataFrame, plan: pl.DataFrame,
     series: pl.DataFrame, horizon: int, config: ForecastConfig,
 ) -> pl.DataFrame:
-    """The chosen model's forecast per series with its quantiles (conformal, lognormal band or zero)."""
+    """The chosen model's forecast per series with its quantiles (pooled errors, lognormal band or zero)."""
     columns = ["unique_id", "ds", "model", "mean", *(schema.quantile_column(q) for q in config.quantiles)]
     parts = [pl.DataFrame(schema={c: pl.String if c in ("unique_id", "model") else pl.Date if c == "ds"
                                   else pl.Float64 for c in columns})]
@@ -235,10 +308,23 @@ def _quantiles(
         picked = fc.join(chosen, on=["unique_id", "model"], how="inner").rename({"yhat": "mean"})
         scored = picked.filter(pl.col("selection") != "rule")
         if scored.height:
-            calibration = cv.join(chosen, on=["unique_id", "model"], how="semi")
-            ratio = plan.select("unique_id", ratio=pl.col("set") == "intermittent")
-            scored = scored.join(ratio, on="unique_id", how="left", validate="m:1")
-            parts.append(conformal_quantiles(scored, calibration, config.quantiles))
+            groups = _groups(plan, chosen)
+            scale = _error_scale(cv, series, groups)
+            scored = (
+                scored.join(groups.drop("model"), on="unique_id", how="left", validate="m:1")
+                .join(scale, on="unique_id", how="left", validate="m:1")
+                .with_columns(step=pl.col("ds").rank("dense").over("unique_id").cast(pl.Int64))
+            )
+            intermittent = pl.col("ratio")
+            banded = pl.concat([
+                pooled_quantiles(scored.filter(~intermittent), _calibration(cv, groups),
+                                 config.quantiles, config.calibration_min_errors),
+                empirical_quantiles(scored.filter(intermittent), series, config.quantiles),
+            ], how="diagonal_relaxed")
+            no_errors = pl.col(schema.quantile_column(config.quantiles[0])).is_null()
+            parts.append(banded.filter(~no_errors))
+            if banded.filter(no_errors).height:  # no error anywhere to calibrate on: the wide band
+                parts.append(lognormal_quantiles(banded.filter(no_errors), config.quantiles, config.rule_band_cv))
         ruled = picked.filter(pl.col("selection") == "rule")
         if ruled.height:
             parts.append(lognormal_quantiles(ruled, config.quantiles, config.rule_band_cv))

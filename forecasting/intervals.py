@@ -1,5 +1,15 @@
-"""Forecast quantiles: conformal from backtest errors, a lognormal band where none exist, and the
-invariants every forecast row keeps (quantiles ≥ 0 and non-decreasing in the level).
+"""Forecast quantiles: calibrated on pooled backtest errors, a lognormal band where none exist, and the
+invariants every forecast row keeps (quantiles ≥ 0, non-decreasing in the level, the mean inside the
+80% band).
+
+Pooled quantiles (:func:`pooled_quantiles`, the forecaster's method): errors of backtest forecasts that
+did not choose the model (the set's default combination, or every candidate where the set has no
+default) are pooled across the series of a class, by horizon step, scale-free: ``(y − ŷ) / scale`` with
+``scale`` the series' in-sample lag-1 naive MAE up to the window's cutoff (additive), or ``y / ŷ`` for
+intermittent demand (ratio: a zero forecast keeps every quantile at zero). A (class, step) group with
+fewer than ``min_errors`` errors borrows from the class over all steps, then from every class. This
+avoids the winner's curse of calibrating on the errors that made a champion win, and the too-narrow far
+steps of a band pooled over the horizon.
 
 Conformal quantiles: the champion's backtest errors ``y − ŷ`` of a series (all windows, all horizon
 steps pooled) are its calibration set; quantile ``q`` of the forecast is ``ŷ + Q_q(errors)`` (for
@@ -21,7 +31,8 @@ import polars as pl
 
 from data_contracts import schema
 
-__all__ = ["conformal_quantiles", "lognormal_quantiles", "tidy_quantiles"]
+__all__ = ["conformal_quantiles", "pooled_quantiles", "empirical_quantiles", "lognormal_quantiles",
+           "tidy_quantiles"]
 
 
 def conformal_quantiles(
@@ -64,6 +75,94 @@ def conformal_quantiles(
     ).drop(*(f"_add_{i}" for i in range(len(quantiles))), *(f"_mul_{i}" for i in range(len(quantiles))))
 
 
+def pooled_quantiles(
+    forecast: pl.DataFrame,
+    calibration: pl.DataFrame,
+    quantiles: tuple[float, ...],
+    min_errors: int = 100,
+    group_col: str = "group",
+    step_col: str = "step",
+    ratio_col: str = "ratio",
+) -> pl.DataFrame:
+    """Add quantile columns from errors pooled by (group, step), scale-free (module docstring).
+
+    Args:
+        forecast: ``group, step, ratio, mean, scale`` (+ any columns, kept).
+        calibration: ``group, step, ratio, y, yhat, scale``: backtest forecasts with the scale of the
+            series at their cutoff. Rows with a zero or null scale (additive) or ``yhat <= 0`` (ratio) are
+            left out.
+        quantiles: levels in (0, 1).
+        min_errors: fewest errors a group needs before a narrower one is used.
+
+    Returns:
+        ``forecast`` with ``schema.quantile_column(q)`` columns, null where no group had any error.
+    """
+    y, yhat, scale, ratio = pl.col("y"), pl.col("yhat"), pl.col("scale"), pl.col(ratio_col)
+    err = (
+        calibration.with_columns(
+            e=pl.when(ratio).then(pl.when(yhat > 0).then(y / yhat)).otherwise(
+                pl.when(scale > 0).then((y - yhat) / scale)
+            )
+        )
+        .filter(pl.col("e").is_not_null() & pl.col("e").is_finite())
+    )
+    names = [f"_e{i}" for i in range(len(quantiles))]
+
+    def table(keys: list[str], tag: str) -> pl.DataFrame:
+        return err.group_by(keys).agg(
+            pl.len().alias(f"_n_{tag}"),
+            *(pl.col("e").quantile(q, interpolation="linear").alias(f"{n}_{tag}") for n, q in zip(
+                names, quantiles, strict=True)),
+        )
+
+    levels = [([ratio_col, group_col, step_col], "step"), ([ratio_col, group_col], "group"), ([ratio_col], "all")]
+    out = forecast
+    for keys, tag in levels:
+        out = out.join(table(keys, tag), on=keys, how="left", validate="m:1")
+    picked = []
+    for name, q in zip(names, quantiles, strict=True):
+        value = pl.lit(None, dtype=pl.Float64)
+        for _, tag in reversed(levels):  # the narrowest group with enough errors wins
+            value = pl.when(pl.col(f"_n_{tag}") >= min_errors).then(pl.col(f"{name}_{tag}")).otherwise(value)
+        value = pl.coalesce(value, pl.col(f"{name}_all"))  # too few everywhere: every error there is
+        picked.append(
+            pl.when(ratio).then(pl.col("mean") * value)
+            .otherwise(pl.col("mean") + pl.col("scale").fill_null(0.0) * value)
+            .alias(schema.quantile_column(q))
+        )
+    helpers = [c for c in out.columns if c.startswith("_e") or c.startswith("_n_")]
+    return out.with_columns(picked).drop(helpers)
+
+
+def empirical_quantiles(
+    forecast: pl.DataFrame,
+    history: pl.DataFrame,
+    quantiles: tuple[float, ...],
+    id_col: str = "unique_id",
+    target_col: str = "y",
+) -> pl.DataFrame:
+    """Add quantile columns from the series' own demand distribution, rescaled to the forecast's level.
+
+    Quantile ``q`` = ``Q_q(y of the history) × mean / mean(y of the history)``: for intermittent demand the
+    share of zero weeks carries over (a quantile below it is zero, whatever the level), and the sizes
+    follow the forecast level. Rows of a series whose history is all zero get zero.
+
+    Args:
+        forecast: ``unique_id, mean`` (+ any columns, kept).
+        history: ``unique_id, y``: the weeks the model saw.
+    """
+    y = pl.col(target_col)
+    names = [f"_h{i}" for i in range(len(quantiles))]
+    stats = history.group_by(id_col).agg(
+        _level=y.mean(), *(y.quantile(q, interpolation="linear").alias(n) for n, q in zip(
+            names, quantiles, strict=True))
+    )
+    factor = pl.when(pl.col("_level") > 0).then(pl.col("mean") / pl.col("_level")).otherwise(0.0)
+    return forecast.join(stats, on=id_col, how="left", validate="m:1").with_columns(
+        (pl.col(n) * factor).alias(schema.quantile_column(q)) for n, q in zip(names, quantiles, strict=True)
+    ).drop("_level", *names)
+
+
 def lognormal_quantiles(forecast: pl.DataFrame, quantiles: tuple[float, ...], cv: float) -> pl.DataFrame:
     """Add quantile columns of a lognormal with mean ``mean`` and coefficient of variation ``cv``."""
     sigma = math.sqrt(math.log1p(cv**2))
@@ -75,9 +174,17 @@ def lognormal_quantiles(forecast: pl.DataFrame, quantiles: tuple[float, ...], cv
 
 
 def tidy_quantiles(forecast: pl.DataFrame, quantiles: tuple[float, ...]) -> pl.DataFrame:
-    """Clip mean and quantiles at zero (demand is never negative) and sort the quantiles of each row."""
-    cols = [schema.quantile_column(q) for q in sorted(quantiles)]
+    """Clip mean and quantiles at zero (demand is never negative), sort the quantiles of each row, and keep
+    the mean inside the 80% band: quantiles at levels ≤ 10% are at most the mean, at ≥ 90% at least it."""
+    levels = sorted(quantiles)
+    cols = [schema.quantile_column(q) for q in levels]
+    mean = pl.col("mean")
     ordered = pl.concat_list(pl.col(c).clip(lower_bound=0.0) for c in cols).list.sort()
-    return forecast.with_columns(pl.col("mean").clip(lower_bound=0.0), _q=ordered).with_columns(
+    sorted_q = forecast.with_columns(mean.clip(lower_bound=0.0), _q=ordered).with_columns(
         pl.col("_q").list.get(i).alias(c) for i, c in enumerate(cols)
     ).drop("_q")
+    return sorted_q.with_columns(
+        (pl.min_horizontal(c, mean) if q <= 0.1 else pl.max_horizontal(c, mean) if q >= 0.9 else pl.col(c))
+        .alias(c)
+        for q, c in zip(levels, cols, strict=True)
+    )

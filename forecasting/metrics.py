@@ -20,6 +20,7 @@ def naive_scale(
     id_col: str = "unique_id",
     time_col: str = "ds",
     target_col: str = "y",
+    level_fallback: bool = True,
 ) -> pl.DataFrame:
     """MASE scale of every (series, cutoff): in-sample lag-``season`` naive MAE on ``ds <= cutoff``.
 
@@ -27,6 +28,7 @@ def naive_scale(
         series: ``unique_id, ds, y`` history.
         cutoffs: ``unique_id, cutoff`` pairs to scale.
         season: lag of the naive forecast.
+        level_fallback: scale a series without any change by its mean |y| (else its scale is 0).
 
     Returns:
         ``unique_id, cutoff, scale`` with the fallback described in the module docstring.
@@ -48,7 +50,7 @@ def naive_scale(
         raise ValueError(f"cutoffs not in the series history: {keys}")
     naive_mae = pl.col("err_sum") / pl.col("err_n")
     level = pl.col("abs_sum") / pl.col("abs_n")
-    scale = pl.when(naive_mae > 0).then(naive_mae).when(level > 0).then(level)
+    scale = pl.when(naive_mae > 0).then(naive_mae).when(level > 0).then(level if level_fallback else 0.0)
     return joined.select(id_col, "cutoff", scale.alias("scale"))
 
 

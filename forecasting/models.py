@@ -4,6 +4,11 @@ A candidate is named in :class:`~forecasting.config.ForecastConfig` (``seasonal_
 to statsforecast models (all with the season length of the config where they take one); a combination is
 written ``Mean(A,B,...)`` or ``Median(A,B,...)`` over base names and is computed from its members' forecasts,
 so it costs nothing beyond them. Complexity orders ties: the simpler model wins.
+
+Names starting with ``D`` and a base name (``DETS``, ``DARIMA``) are that non-seasonal model fitted on the
+classically deseasonalised series (:class:`forecasting.seasonal.Deseasonalized`): a season of any length
+for the price of a non-seasonal fit. ``ARIMA`` / ``DARIMA`` are an approximated AutoARIMA (p, q ≤ 1 with
+d chosen by the KPSS test, no seasonal part): ~65 ms a 156-week fit where the full search takes ~220 ms.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from statsforecast.models import (
     SeasonalWindowAverage,
     SimpleExponentialSmoothingOptimized,
 )
+
+from forecasting.seasonal import Deseasonalized
 
 __all__ = ["GuardedMSTL", "base_models", "complexity", "combination_members", "add_combinations",
            "is_known", "MODEL_NAMES"]
@@ -65,6 +72,10 @@ class GuardedMSTL(MSTL):
         return super().forecast(y, h, X, X_future, level, fitted)
 
 
+def _arima(alias: str) -> AutoARIMA:
+    return AutoARIMA(season_length=1, max_p=1, max_q=1, alias=alias)
+
+
 # name → (factory(season_length), complexity). Complexity: 0 naive, 1 seasonal naive / averages,
 # 2 one smoothing parameter, 3 a few parameters, 4 model selection inside, 5 decomposition + model.
 _REGISTRY: dict[str, tuple[Callable[[int], object], int]] = {
@@ -81,7 +92,9 @@ _REGISTRY: dict[str, tuple[Callable[[int], object], int]] = {
     "Theta": (lambda m: OptimizedTheta(season_length=m, alias="Theta"), 3),
     "DOT": (lambda m: DynamicOptimizedTheta(season_length=m, alias="DOT"), 3),
     "ETS": (lambda m: AutoETS(model="ZZN", alias="ETS"), 4),
-    "ARIMA": (lambda m: AutoARIMA(season_length=1, alias="ARIMA"), 4),
+    "ARIMA": (lambda m: _arima("ARIMA"), 4),
+    "DETS": (lambda m: Deseasonalized(AutoETS(model="ZZN"), m, alias="DETS"), 4),
+    "DARIMA": (lambda m: Deseasonalized(_arima("ARIMA"), m, alias="DARIMA"), 4),
     "MSTL": (lambda m: GuardedMSTL(season_length=m, trend_forecaster=AutoETS(model="ZZN"), alias="MSTL"), 5),
 }
 MODEL_NAMES = tuple(_REGISTRY)

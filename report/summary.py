@@ -16,6 +16,7 @@ import polars as pl
 
 from data_contracts import schema
 from optimization.kpis import AT_CAPACITY, PLAN_COSTS, SERVICE_PENALTIES
+from forecasting.demand import quarantined_orders
 from warehouse.db import open_warehouse
 from warehouse.publish import published_path
 from warehouse.views import comparable as _comparable
@@ -43,6 +44,7 @@ class RunFacts:
     warehouse: Path
     comparable: bool = True
     previous_run: dict[str, Any] | None = None
+    quarantined_demand: pl.DataFrame | None = None  # product_id, lines, quantity of rejected order lines
 
     @property
     def run_id(self) -> str:
@@ -91,6 +93,13 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
         quarantined = wh.con.execute(
             f"SELECT count(*) FROM {schema.QUARANTINE.name} WHERE run_id = ?", [run_id]
         ).fetchone()[0]
+        rejected = wh.read(schema.QUARANTINE.name, run_id)
+    lost = (
+        quarantined_orders(rejected, schema.ORDERS.name)
+        .group_by("product_id")
+        .agg(lines=pl.len(), quantity=pl.col("quantity").sum())
+        .sort("quantity", "product_id", descending=[True, False])
+    )
     busiest = (
         capacity.group_by("resource_id", "site_id")
         .agg(used=pl.col("hours_used").sum(), available=pl.col("hours_available").sum(),
@@ -112,7 +121,7 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
     failed = results.filter(~pl.col("success")).select("entity", "expectation", "unexpected_count")
     comparable = previous_run is None or _comparable(run, previous_run)
     return RunFacts(run, kpis, previous_id, previous_kpis, busiest, worst, failed, quarantined, Path(warehouse),
-                    comparable, previous_run)
+                    comparable, previous_run, lost)
 
 
 def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
@@ -164,6 +173,10 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
                   for r in facts.shortages.head(top).iter_rows(named=True)]
     if facts.quarantined:
         lines.append(f"{facts.quarantined} input row(s) quarantined: see table {schema.QUARANTINE.name}")
+    if facts.quarantined_demand is not None and facts.quarantined_demand.height:
+        lines.append("demand in quarantined order lines (their weeks are imputed in the history, not zero):")
+        lines += [f"  {r['product_id']:<12} {r['lines']:>5} line(s) {r['quantity']:>12,.1f}"
+                  for r in facts.quarantined_demand.head(top).iter_rows(named=True)]
     if run.get("stage_seconds"):
         stage_text = ", ".join(f"{k} {v:.1f}s" for k, v in json.loads(run["stage_seconds"]).items())
         lines.append(f"stages: {stage_text}")

@@ -29,7 +29,7 @@ def test_forecast_command_writes_means_and_quantiles(tmp_path):
     src = _series_file(tmp_path / "series.csv")
     out = tmp_path / "fc.parquet"
     result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "13", "--out", str(out),
-                                      "--levels", "50", "--levels", "80", "--levels", "95"])
+                                      "--quantiles", "50", "--quantiles", "80", "--quantiles", "95"])
     assert result.exit_code == 0, result.output
     fc = pl.read_parquet(out)
     assert fc.columns == ["unique_id", "ds", "model", "mean", "q50", "q80", "q95"]
@@ -37,6 +37,25 @@ def test_forecast_command_writes_means_and_quantiles(tmp_path):
     assert fc.filter((pl.col("q50") > pl.col("q80")) | (pl.col("q80") > pl.col("q95"))).is_empty()
     assert fc.select(pl.min_horizontal("q50", "q80", "q95").min()).item() >= 0
     assert "2 series, horizon 13" in result.stdout
+
+
+def test_forecast_command_fractional_quantiles_and_interval_levels(tmp_path):
+    src = _series_file(tmp_path / "series.csv", weeks=120)
+    out = tmp_path / "fc.csv"
+    args = ["forecast", "--series", str(src), "--horizon", "8", "--out", str(out),
+            "--quantiles", "1.5", "--quantiles", "2.5", "--quantiles", "97.5", "--quantiles", "2.5",
+            "--levels", "80", "--levels", "95"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    fc = pl.read_csv(out)
+    # no precision lost (1.5 and 2.5 were both q02 before), a repeated level is one column, intervals are
+    # named like statsforecast's
+    assert fc.columns == ["unique_id", "ds", "model", "mean", "q01_5", "q02_5", "q97_5",
+                          "lo-80", "hi-80", "lo-95", "hi-95"]
+    assert fc.filter(pl.col("q01_5") > pl.col("q02_5")).is_empty()
+    assert fc.filter((pl.col("lo-95") > pl.col("lo-80")) | (pl.col("hi-80") > pl.col("hi-95"))).is_empty()
+    assert fc.select((pl.col("lo-95") - pl.col("q02_5")).abs().max()).item() == 0.0  # the same quantile
+    assert fc.filter((pl.col("mean") < pl.col("lo-80")) | (pl.col("mean") > pl.col("hi-80"))).is_empty()
 
 
 def test_forecast_command_refuses_a_bad_file_clearly(tmp_path):

@@ -1,0 +1,217 @@
+"""Issue 14: a default that generalises, calibrated quantiles, history counted in time, column names."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import polars as pl
+import pytest
+
+from data_contracts import schema
+from forecasting import ForecastConfig, forecast_demand
+from forecasting.intervals import empirical_quantiles, pooled_quantiles, tidy_quantiles
+from forecasting.seasonal import Deseasonalized, deseasonalize, is_seasonal, seasonal_indices
+from forecasting.select import select_champions
+from forecasting.synthetic import synthetic_series
+
+LEVELS = (0.025, 0.1, 0.5, 0.9, 0.975)
+
+
+# --------------------------------------------------------------------------------------------------
+# column names
+# --------------------------------------------------------------------------------------------------
+def test_quantile_columns_keep_fractional_levels():
+    names = {q: schema.quantile_column(q) for q in (0.01, 0.015, 0.025, 0.1, 0.5, 0.95, 0.975, 0.999)}
+    assert names == {0.01: "q01", 0.015: "q01_5", 0.025: "q02_5", 0.1: "q10", 0.5: "q50", 0.95: "q95",
+                     0.975: "q97_5", 0.999: "q99_9"}
+    assert [schema.quantile_column(q) for q in schema.QUANTILES] == [
+        "q01", "q05", "q10", "q20", "q50", "q80", "q90", "q95", "q99"]  # stored columns unchanged
+    with pytest.raises(ValueError, match="in \\(0, 1\\)"):
+        schema.quantile_column(1.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# classical decomposition
+# --------------------------------------------------------------------------------------------------
+def test_seasonal_indices_recovered_and_noise_not_seasonal():
+    rng = np.random.default_rng(0)
+    true = np.array([0.8, 1.0, 1.3, 0.9])
+    t = np.arange(48)
+    y = 100 * (1 + 0.01 * t) * true[t % 4] * rng.normal(1, 0.01, t.size)
+    assert is_seasonal(y, 4)
+    assert np.allclose(seasonal_indices(y, 4), true / true.mean(), atol=0.02)
+    adjusted, idx, multiplicative = deseasonalize(y, 4)
+    assert multiplicative and np.allclose(adjusted * idx[t % 4], y)
+    assert not is_seasonal(rng.normal(100, 5, 48), 4)
+    assert not is_seasonal(y[:7], 4)  # under two seasons: no test
+    _, idx, _ = deseasonalize(rng.normal(100, 5, 48), 4)
+    assert np.all(idx == 1.0)
+
+
+def test_deseasonalized_model_forecasts_the_season_back():
+    from statsforecast.models import Naive
+
+    true = np.array([0.8, 1.0, 1.3, 0.9])
+    y = 50 * true[np.arange(40) % 4]
+    fc = Deseasonalized(Naive(), 4, alias="x").forecast(y, 6)["mean"]
+    assert np.allclose(fc, 50 * true[np.arange(40, 46) % 4])
+    fitted = Deseasonalized(Naive(), 4, alias="x").fit(y)
+    assert np.allclose(fitted.predict(6)["mean"], fc)
+
+
+# --------------------------------------------------------------------------------------------------
+# selection: the default unless the evidence is strong and stable
+# --------------------------------------------------------------------------------------------------
+def _scores(rows):
+    return pl.DataFrame(rows, schema=["unique_id", "model", "window", "mase", "wape", "bias"], orient="row")
+
+
+def test_default_kept_unless_a_champion_wins_every_window_by_the_margin():
+    combo = "Mean(ETS,Theta)"
+    scores = _scores([
+        # s1: Theta beats the default in every window by 20%: strong and stable → A
+        ("s1", combo, 0, 1.0, 0.1, 0.0), ("s1", combo, 1, 1.0, 0.1, 0.0), ("s1", combo, 2, 1.0, 0.1, 0.0),
+        ("s1", "Theta", 0, 0.8, 0.1, 0.0), ("s1", "Theta", 1, 0.8, 0.1, 0.0), ("s1", "Theta", 2, 0.8, 0.1, 0.0),
+        # s2: Theta better on average (0.67 vs 1.0) but worse in one window: unstable → default
+        ("s2", combo, 0, 1.0, 0.1, 0.0), ("s2", combo, 1, 1.0, 0.1, 0.0), ("s2", combo, 2, 1.0, 0.1, 0.0),
+        ("s2", "Theta", 0, 0.3, 0.1, 0.0), ("s2", "Theta", 1, 0.3, 0.1, 0.0), ("s2", "Theta", 2, 1.4, 0.1, 0.0),
+        # s3: Theta better in every window but by 5% only: not strong → default
+        ("s3", combo, 0, 1.0, 0.1, 0.0), ("s3", combo, 1, 1.0, 0.1, 0.0),
+        ("s3", "Theta", 0, 0.95, 0.1, 0.0), ("s3", "Theta", 1, 0.95, 0.1, 0.0),
+        # s4: one window only: too little evidence → default
+        ("s4", combo, 0, 1.0, 0.1, 0.0), ("s4", "Theta", 0, 0.1, 0.1, 0.0),
+    ])
+    candidates = scores.select("unique_id", "model").unique().with_columns(default=pl.lit(combo))
+    candidates = pl.concat([candidates, pl.DataFrame({"unique_id": ["s5"], "model": ["Theta"], "default": [combo]})])
+    got = {u: (m, s) for u, m, s in select_champions(scores, candidates, margin=0.1, min_windows=2).rows()}
+    assert got == {"s1": ("Theta", "backtest"), "s2": (combo, "default"), "s3": (combo, "default"),
+                   "s4": (combo, "default"), "s5": (combo, "default")}  # s5: nothing scored → its default
+    # without a default column the plain champion, as before
+    plain = select_champions(scores, candidates.drop("default"))
+    assert dict(plain.select("unique_id", "model").rows())["s2"] == "Theta"
+
+
+# --------------------------------------------------------------------------------------------------
+# quantiles: pooled by group and step; empirical for intermittent; invariants
+# --------------------------------------------------------------------------------------------------
+def test_pooled_quantiles_by_hand():
+    # group g: step 1 errors/scale -1, 0, 1 (3 errors, enough with min_errors 3); step 2 has one error (2),
+    # too few: it borrows the group's errors over both steps (-1, 0, 1, 2)
+    cal = pl.DataFrame({
+        "group": ["g"] * 4, "step": [1, 1, 1, 2], "ratio": [False] * 4,
+        "y": [9.0, 10.0, 11.0, 12.0], "yhat": [10.0] * 4, "scale": [1.0] * 4,
+    })
+    fc = pl.DataFrame({"group": ["g", "g"], "step": [1, 2], "ratio": [False, False], "mean": [100.0, 100.0],
+                       "scale": [2.0, 2.0]})
+    got = pooled_quantiles(fc, cal, (0.5,), min_errors=3)
+    assert got.get_column("q50").to_list() == [100.0, 101.0]  # 100 + 2·0 ; 100 + 2·0.5
+
+
+def test_empirical_quantiles_keep_zero_weeks_at_zero():
+    hist = pl.DataFrame({"unique_id": ["a"] * 10, "y": [0.0] * 7 + [10.0, 20.0, 30.0]})
+    fc = pl.DataFrame({"unique_id": ["a", "a"], "mean": [6.0, 12.0]})
+    got = empirical_quantiles(fc, hist, (0.5, 0.7, 0.9))
+    assert got.get_column("q50").to_list() == [0.0, 0.0]
+    assert got.get_column("q90").to_list() == pytest.approx([21.0 * 6 / 6, 21.0 * 12 / 6])
+
+
+def test_tidy_quantiles_keep_the_mean_inside_the_80_band_and_order():
+    fc = pl.DataFrame({"mean": [10.0, 10.0], "q10": [11.0, -3.0], "q50": [12.0, 9.0], "q90": [9.0, 8.0]})
+    got = tidy_quantiles(fc, (0.1, 0.5, 0.9))
+    assert got.rows() == [(10.0, 9.0, 11.0, 12.0), (10.0, 0.0, 8.0, 10.0)]
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    """130 series of five kinds, 156 weeks of history and 13 held out, forecast 13 weeks ahead."""
+    kinds = ("smooth", "seasonal", "trend", "intermittent", "lumpy")
+    full = synthetic_series(130, 169, seed=5, kinds=kinds)
+    last = full.get_column("ds").max()
+    cut = last - pl.duration(weeks=13)
+    history, future = full.filter(pl.col("ds") <= cut), full.filter(pl.col("ds") > cut)
+    result = forecast_demand(history, 13, ForecastConfig(quantiles=LEVELS))
+    kind = pl.col("unique_id").str.split("_").list.first()
+    joined = result.forecast.join(future, on=["unique_id", "ds"], validate="1:1").with_columns(kind=kind)
+    return result, joined
+
+
+@pytest.mark.parametrize("kinds", [("smooth", "trend"), ("seasonal",)])
+def test_interval_coverage_within_3_points_smooth_and_seasonal(simulated, kinds):
+    _, joined = simulated
+    y = pl.col("y")
+    rows = joined.filter(pl.col("kind").is_in(list(kinds)))
+    cov80 = rows.select(((y >= pl.col("q10")) & (y <= pl.col("q90"))).mean()).item()
+    cov95 = rows.select(((y >= pl.col("q02_5")) & (y <= pl.col("q97_5"))).mean()).item()
+    assert abs(cov80 - 0.80) <= 0.03, cov80
+    assert abs(cov95 - 0.95) <= 0.03, cov95
+
+
+def test_intermittent_quantiles_calibrated_and_zero_weeks_stay_zero(simulated):
+    """Discrete demand with most weeks zero: the lower end of a band is zero, so coverage is judged on the
+    upper quantiles (P(y ≤ q90) and P(y ≤ q97.5) within 3 points of 90% and 97.5%)."""
+    _, joined = simulated
+    y = pl.col("y")
+    rows = joined.filter(pl.col("kind").is_in(["intermittent", "lumpy"]))
+    assert abs(rows.select((y <= pl.col("q90")).mean()).item() - 0.90) <= 0.03
+    assert abs(rows.select((y <= pl.col("q97_5")).mean()).item() - 0.975) <= 0.03
+    assert rows.select((pl.col("q10") == 0).all()).item()  # zero weeks stay zero at the low quantiles
+    assert rows.filter((pl.col("mean") > pl.col("q90")) | (pl.col("q97_5") < pl.col("mean"))).is_empty()
+
+
+def test_smooth_series_get_the_robust_default_unless_evidence_is_strong(simulated):
+    result, _ = simulated
+    smooth = result.series.filter(pl.col("series_class") == "smooth")
+    picked = dict(smooth.group_by("selection").len().rows())
+    assert picked.get("default", 0) > 0 and set(picked) <= {"default", "backtest"}
+    assert set(smooth.filter(pl.col("selection") == "default").get_column("model")) == {
+        ForecastConfig().seasonal_default}
+
+
+# --------------------------------------------------------------------------------------------------
+# minimum history in time, not rows
+# --------------------------------------------------------------------------------------------------
+def test_a_22_quarter_series_is_modelled_not_averaged():
+    rng = np.random.default_rng(2)
+    t = np.arange(22)
+    y = 100 + 5 * t + 15 * np.array([1, -1, 0.5, -0.5])[t % 4] + rng.normal(0, 2, 22)
+    quarters = pl.date_range(date(2019, 1, 1), date(2024, 4, 1), "1q", eager=True)
+    frame = pl.DataFrame({"unique_id": "q", "ds": quarters, "y": y})
+    config = ForecastConfig(freq="1q", season_length=4)
+    assert config.periods(config.min_train_weeks) == 2 and config.periods(13) == 1
+    from forecasting import classify_series
+
+    classes = classify_series(frame.head(10), config)  # 10 quarters: 2.5 years, not 10 weeks: not `new`
+    assert classes.get_column("series_class").item() == "smooth"  # ≥ 2 seasons of 4
+    result = forecast_demand(frame, 8, config)
+    row = result.series.row(0, named=True)
+    assert row["selection"] != "rule", row  # 26 "weeks" used to mean 26 quarters: the mean of its life
+    mean = result.forecast.get_column("mean").to_numpy()
+    truth = 100 + 5 * np.arange(22, 30)
+    assert np.abs(mean - truth).mean() < 0.25 * np.abs(truth - y.mean()).mean()  # far closer than the mean
+
+
+# --------------------------------------------------------------------------------------------------
+# consensus demand keeps the forecast's uncertainty
+# --------------------------------------------------------------------------------------------------
+def test_consensus_takes_the_forecast_error_distribution():
+    from forecasting.consensus import rebase_forecast
+    from optimization.safety_stock import quantile_at
+
+    wk = [date(2026, 1, 5), date(2026, 1, 12), date(2026, 1, 19)]
+    qcols = [schema.quantile_column(q) for q in schema.QUANTILES]
+    fc = pl.DataFrame({"product_id": "P", "site_id": "D", "week": wk, "mean": [100.0, 100.0, 0.0]}).with_columns(
+        **{c: pl.col("mean") * (0.5 + q) for c, q in zip(qcols, schema.QUANTILES, strict=True)}
+    ).with_columns(pl.when(pl.col("mean") == 0).then(pl.lit(q * 10)).otherwise(pl.col(c)).alias(c)
+                   for c, q in zip(qcols, schema.QUANTILES, strict=True))
+    consensus = pl.DataFrame({"product_id": ["P", "P"], "site_id": ["D", "D"], "week": [wk[0], wk[2]],
+                              "quantity": [150.0, 20.0]})
+    got = rebase_forecast(fc, consensus)
+    assert got.get_column("mean").to_list() == [150.0, 100.0, 20.0]
+    assert got.row(0, named=True)["q95"] == pytest.approx(150 * 1.45)  # relative spread carried over
+    assert got.row(1, named=True) == fc.row(1, named=True)  # no consensus: the statistical forecast
+    assert got.row(2, named=True)["q95"] == pytest.approx(9.5 + 20.0)  # mean 0: offsets carried over
+    spread = got.select((quantile_at(pl.lit(0.95)) - pl.col("mean")).alias("s")).get_column("s").to_list()
+    assert spread[0] == pytest.approx(1.5 * spread[1])  # safety stock follows the consensus quantity
+    with pytest.raises(pl.exceptions.ComputeError):
+        rebase_forecast(fc, pl.concat([consensus, consensus]))
