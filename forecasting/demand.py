@@ -121,8 +121,12 @@ def weekly_demand(orders: pl.DataFrame, run_date: date, missing: pl.DataFrame | 
         else pl.DataFrame(schema={"product_id": pl.String, "site_id": pl.String, "week": pl.Date,
                                   "missing": pl.Boolean})
     )
+    # a gap belongs to a series the clean orders know: lines of an unknown product or DC (quarantined as
+    # such) make no series of their own
+    sold = booked.filter(pl.col("quantity") > 0)
+    gaps = gaps.join(sold.select("product_id", "site_id").unique(), on=["product_id", "site_id"], how="semi")
     starts = (
-        pl.concat([booked.filter(pl.col("quantity") > 0).select(keys), gaps.select(keys)])
+        pl.concat([sold.select(keys), gaps.select(keys)])
         .group_by("product_id", "site_id")
         .agg(start=pl.col("week").min())
     )

@@ -259,6 +259,9 @@ def _groups(plan: pl.DataFrame, chosen: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+_CV_ORDER = ["unique_id", "model", "cutoff", "ds"]
+
+
 def _error_scale(cv: pl.DataFrame | None, series: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
     """Scale of each series' errors: the mean |y − ŷ| of its model over every backtest window and step;
     where it has no backtest, its in-sample lag-1 naive MAE."""
@@ -266,7 +269,9 @@ def _error_scale(cv: pl.DataFrame | None, series: pl.DataFrame, groups: pl.DataF
     naive = naive_scale(series, last, season=1, level_fallback=False).select("unique_id", naive="scale")
     if cv is None:
         return naive.rename({"naive": "scale"})
-    own = cv.join(groups, on=["unique_id", "model"], how="semi").group_by("unique_id").agg(
+    # joins do not keep row order, and float sums depend on it: sort first, so the result does not depend
+    # on how the series were chunked or on thread timing
+    own = cv.join(groups, on=["unique_id", "model"], how="semi").sort(_CV_ORDER).group_by("unique_id").agg(
         own=(pl.col("y") - pl.col("yhat")).abs().mean()
     )
     return naive.join(own, on="unique_id", how="left", validate="1:1").select(
@@ -283,9 +288,10 @@ def _calibration(cv: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
     the group the shape of the distribution and its growth with the horizon (a few windows of one series
     cannot tell a 2.5% quantile).
     """
-    rows = cv.join(groups, on=["unique_id", "model"], how="inner", validate="m:1")
+    rows = cv.join(groups, on=["unique_id", "model"], how="inner", validate="m:1").sort(_CV_ORDER)
     abs_err = (pl.col("y") - pl.col("yhat")).abs()
-    window = rows.group_by("unique_id", "cutoff").agg(w_sum=abs_err.sum(), w_n=pl.len())
+    window = rows.group_by("unique_id", "cutoff").agg(w_sum=abs_err.sum(), w_n=pl.len()).sort(
+        "unique_id", "cutoff")
     loo = window.with_columns(
         scale=(pl.col("w_sum").sum().over("unique_id") - pl.col("w_sum"))
         / (pl.col("w_n").sum().over("unique_id") - pl.col("w_n"))
@@ -371,10 +377,12 @@ def forecast_demand(
     frames = series.partition_by("unique_id", as_dict=True)
     with worker_pool(config.n_jobs) if executor is None else nullcontext(executor) as pool:
         cv, fc_rule = run_tasks(_backtest_tasks(frames, plan, scored, config, horizon), pool)
+        if cv is not None:  # the same rows in the same order however the series were chunked (pooled sums)
+            cv = cv.sort(_CV_ORDER, maintain_order=True)
         backtest, chosen = _choose(cv, series, plan, config)
         _, fc_champion = run_tasks(_champion_tasks(frames, plan, chosen, horizon, config), pool)
     parts = [f for f in (fc_rule, fc_champion) if f is not None]
-    fc = pl.concat(parts, how="vertical_relaxed") if parts else None
+    fc = pl.concat(parts, how="vertical_relaxed").sort("unique_id", "ds", maintain_order=True) if parts else None
     summary = plan.join(chosen, on="unique_id", how="left", validate="1:1").select(
         "unique_id", "series_class", "n_weeks", "adi", "cv2", "model", "selection"
     ).sort("unique_id")
