@@ -24,7 +24,7 @@ from optimization import PlanConfig, build_network
 from twin.config import TwinConfig
 from twin.process import ProcessConfig, apply_process_estimates, estimate_process
 from twin.replay import PlanTables, TwinInputs, TwinResult, replay_plan
-from warehouse.db import Warehouse, open_warehouse, sql_type
+from warehouse.db import Warehouse, no_negative_zero, open_warehouse, sql_type
 
 __all__ = ["ensure_twin_tables", "learn_process", "load_twin_inputs", "replay", "resolve_run", "store_twin"]
 
@@ -151,7 +151,7 @@ def store_twin(wh: Warehouse, run: dict[str, Any], result: TwinResult, config: T
     with wh.transaction():
         for table, frame in ((schema.TWIN_SUMMARY, summary), (schema.TWIN_RISK, result.risk),
                              (schema.TWIN_STOCK_FAN, result.stock_fan)):
-            wh._insert(table.name, frame.with_columns(ids).select(table.column_names))  # noqa: SLF001
+            wh._insert(table.name, no_negative_zero(frame.with_columns(ids).select(table.column_names)))  # noqa: SLF001
     return twin_id
 
 

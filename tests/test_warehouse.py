@@ -188,3 +188,22 @@ def test_connections_draw_no_progress_bar(tmp_path):
     # DuckDB draws a progress bar on the console for queries over 2 s; the CLI's output stays clean
     with open_warehouse(tmp_path / "wh.duckdb") as wh:
         assert wh.con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False
+
+
+def test_no_output_table_holds_negative_zero(tmp_path):
+    """A stage's -0.0 (e.g. a twin's or forecast's subtraction) is stored as 0.0; NaN and null are kept."""
+    import math
+
+    from warehouse.db import no_negative_zero
+
+    frame = pl.DataFrame({"id": ["a", "b", "c", "d"], "x": [-0.0, 1.5, None, float("nan")],
+                          "y": pl.Series([-0.0, -2.0, 0.0, 3.0], dtype=pl.Float32)})
+    with open_warehouse(tmp_path / "w.duckdb") as wh:
+        run_id = wh.start_run(kind="weekly_planning", scenario="base", run_date=date(2026, 1, 5), parameters={},
+                              code_version="test")
+        wh.stage(run_id, "t", frame)
+        back = wh.staged(run_id, "t")
+    assert [math.copysign(1, v) for v in back["x"].to_list()[:2]] == [1.0, 1.0]
+    assert back["x"][2] is None and math.isnan(back["x"][3])
+    assert [math.copysign(1, v) for v in back["y"].to_list()] == [1.0, -1.0, 1.0, 1.0]
+    assert math.copysign(1, no_negative_zero(frame)["x"][0]) == 1.0

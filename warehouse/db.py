@@ -24,7 +24,8 @@ from data_contracts import schema
 from warehouse.sources import SourceFile
 from warehouse.views import create_views
 
-__all__ = ["LOCK_WAIT_SECONDS", "Warehouse", "WarehouseLocked", "connect", "open_warehouse", "sql_type"]
+__all__ = ["LOCK_WAIT_SECONDS", "Warehouse", "WarehouseLocked", "connect", "no_negative_zero", "open_warehouse",
+           "sql_type"]
 
 _SQL_TYPES = {
     pl.String: "VARCHAR",
@@ -183,7 +184,7 @@ class Warehouse:
         """Keep a run's output frame (without run_id) in its staging schema until the run commits."""
         target = f"{self._stage(run_id)}.{_ident(name)}"
         self.con.execute(f"DROP TABLE IF EXISTS {target}")
-        self.con.register("_stage_frame", frame)
+        self.con.register("_stage_frame", no_negative_zero(frame))
         try:
             self.con.execute(f"CREATE TABLE {target} AS SELECT * FROM _stage_frame")
         finally:
@@ -349,3 +350,12 @@ def open_warehouse(path: Path | str, read_only: bool = False) -> Iterator[Wareho
         yield wh
     finally:
         con.close()
+
+
+def no_negative_zero(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every float ``-0.0`` written as ``0.0`` (``-0.0 == 0`` holds, so a zero becomes ``+0.0``),
+    so no output table shows ``-0.0``; NaN and null stay as they are."""
+    floats = {c: t for c, t in frame.schema.items() if t in (pl.Float32, pl.Float64)}
+    return frame.with_columns(
+        pl.when(pl.col(c) == 0).then(pl.lit(0.0, dtype=t)).otherwise(pl.col(c)).alias(c) for c, t in floats.items()
+    ) if floats else frame
