@@ -18,25 +18,31 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.runner import PrefectOption, execute
+from cli.runner import PrefectOption, check_paths, execute
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="plantwin: demand forecasting and supply "
                   "planning for biologics and vaccines.")
 
+#: errors a user can fix from the message, by the module that defines them
+_USER_ERRORS = {
+    "pydantic": ("ValidationError",),
+    "data_contracts.config": ("ContractError", "ParameterError"),
+    "flows.cluster": ("ClusterError",),
+    "optimization.config": ("PlanInputError",),
+    "warehouse.db": ("WarehouseLocked",),
+    "warehouse.lock": ("WarehouseBusy",),
+    "warehouse.sources": ("SourceError",),
+}
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
-    """Errors a user can fix from the message: printed as one paragraph, exit code 2."""
-    from pydantic import ValidationError
+    """Errors a user can fix from the message: printed as one paragraph, exit code 2.
 
-    from data_contracts.config import ContractError
-    from flows.cluster import ClusterError
-    from flows.settings import ParameterError
-    from optimization import PlanInputError
-    from warehouse.db import WarehouseLocked
-    from warehouse.lock import WarehouseBusy
-    from warehouse.sources import SourceError
-
-    return (SourceError, ContractError, PlanInputError, ParameterError, WarehouseBusy, WarehouseLocked,
-            ValidationError, ClusterError)
+    Only from modules already imported (an error of a module never loaded cannot have been raised), so
+    a command refused early does not pay for importing the whole stack to recognise its error.
+    """
+    return tuple(getattr(sys.modules[module], name) for module, names in _USER_ERRORS.items()
+                 if module in sys.modules for name in names)
 
 
 def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -126,6 +132,7 @@ def run_cmd(
     verbose: Verbose = False,
 ) -> None:
     """Run the weekly planning flow on an input folder (--input) or a configured source (--source)."""
+    check_paths("weekly", warehouse, input_dir, source, demand)  # before the stack is even imported
     from flows.settings import RunParameters, parameters_from_file
     from report.summary import run_summary
 
@@ -136,9 +143,8 @@ def run_cmd(
         run_date=_parse_date(run_date), demand_file=demand, scenario=scenario, plan=_horizon(horizon),
         plan_of_record=plan_of_record or None,
     )
-    from flows.stages import check_paths
-
-    check_paths(params, "weekly_planning")  # before anything starts: a refused command creates nothing
+    # and the paths a --params file gave, before anything starts: a refused command creates nothing
+    check_paths("weekly", params.warehouse, params.input_dir, params.source, params.demand_file)
     started = time.perf_counter()
     run_id = execute("weekly", params, prefect, verbose)
     typer.echo(run_summary(warehouse, run_id))
@@ -159,15 +165,14 @@ def replan_cmd(
     verbose: Verbose = False,
 ) -> None:
     """Plan again on a past run's inputs and forecast, with a demand file or other settings."""
+    check_paths("replan", warehouse, demand=demand)  # before the stack is even imported
     from flows.settings import ReplanParameters, parameters_from_file
     from report.summary import run_summary
 
     params = parameters_from_file(ReplanParameters, params_file, warehouse=warehouse, base_run_id=base,
                                   demand_file=demand, scenario=scenario, plan=_horizon(horizon),
                                   plan_of_record=plan_of_record or None)
-    from flows.stages import check_paths
-
-    check_paths(params, "replan")
+    check_paths("replan", params.warehouse, demand=params.demand_file)
     started = time.perf_counter()
     run_id = execute("replan", params, prefect, verbose)
     typer.echo(run_summary(warehouse, run_id))

@@ -13,11 +13,12 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-__all__ = ["PrefectOption", "execute", "quiet_solver_banner", "use_prefect"]
+__all__ = ["PrefectOption", "check_paths", "execute", "quiet_solver_banner", "use_prefect"]
 
 PrefectOption = Annotated[bool | None, typer.Option(
     "--prefect/--no-prefect",
@@ -33,6 +34,29 @@ _FLOWS = {
     "scenario": ("flows.scenario", "scenario_run"),
     "twin": ("flows.twin_replay", "twin_replay"),
 }
+
+
+def check_paths(kind: str, warehouse: Path | None = None, input_dir: Path | None = None,
+                source: Path | None = None, demand: Path | None = None) -> None:
+    """The paths a person typed, checked before anything starts (and before the stack is imported): a
+    refused command creates nothing and is not retried.
+
+    Not part of a scheduled run: there a missing input folder may be an export that lands late, which the
+    ingest task retries (and ``flows.deploy_check`` refuses a default folder that does not exist at deploy
+    time).
+
+    Raises:
+        ParameterError: an input folder, source config or demand file that does not exist; a replan or
+            scenario without a warehouse.
+    """
+    from data_contracts.config import ParameterError
+
+    for label, path, want_dir in (("input folder", input_dir, True), ("source config", source, False),
+                                  ("demand file", demand, False)):
+        if path is not None and not (Path(path).is_dir() if want_dir else Path(path).is_file()):
+            raise ParameterError(f"no {label} {path} (rule: {label.replace(' ', '_')}); check the path")
+    if kind in ("replan", "scenario") and warehouse is not None and not Path(warehouse).is_file():
+        raise ParameterError(f"no warehouse {warehouse} to plan on: run the weekly plan first")
 
 
 def use_prefect(flag: bool | None) -> bool:

@@ -47,7 +47,6 @@ from warehouse.views import latest_base_run
 __all__ = [
     "FAULT_ENV",
     "check_parameters",
-    "check_paths",
     "code_version",
     "commit",
     "fail",
@@ -119,28 +118,6 @@ def check_parameters(params: PlanningParameters, kind: str) -> None:
     if Path(params.warehouse).is_dir():
         raise ParameterError(f"warehouse {params.warehouse} is a folder; give the DuckDB file's path "
                              f"(e.g. {Path(params.warehouse) / 'warehouse.duckdb'})")
-
-
-def check_paths(params: PlanningParameters, kind: str) -> None:
-    """The command line's check of the paths a person typed, before anything starts: a refused command
-    creates nothing and is not retried.
-
-    Not part of a scheduled run: there a missing input folder may be an export that lands late, which the
-    ingest task retries (and ``flows.deploy_check`` refuses a default folder that does not exist at
-    deploy time).
-
-    Raises:
-        ParameterError: what :func:`check_parameters` refuses; an input folder, source config or demand file
-            that does not exist; a replan or scenario without a warehouse.
-    """
-    check_parameters(params, kind)
-    for label, path, want_dir in (("input folder", getattr(params, "input_dir", None), True),
-                                  ("source config", getattr(params, "source", None), False),
-                                  ("demand file", params.demand_file, False)):
-        if path is not None and not (Path(path).is_dir() if want_dir else Path(path).is_file()):
-            raise ParameterError(f"no {label} {path} (rule: {label.replace(' ', '_')}); check the path")
-    if kind in ("replan", "scenario") and not Path(params.warehouse).is_file():
-        raise ParameterError(f"no warehouse {params.warehouse} to plan on: run the weekly plan first")
 
 
 def start(params: PlanningParameters, kind: str) -> str:
