@@ -91,6 +91,18 @@ def _horizon(weeks: int | None) -> dict[str, int] | None:
     return None if weeks is None else {"horizon_weeks": weeks}
 
 
+def _plan_and_summarise(kind: str, params: Any, prefect: bool | None, verbose: bool,
+                        started: float | None = None) -> None:
+    """Run ``kind`` (through Prefect or directly), then print the run's summary and the time since
+    ``started`` (default: now)."""
+    from report.summary import run_summary
+
+    started = time.perf_counter() if started is None else started
+    run_id = execute(kind, params, prefect, verbose)
+    typer.echo(run_summary(params.warehouse, run_id))
+    typer.echo(f"finished in {time.perf_counter() - started:.1f} s")
+
+
 @app.command("generate-demo")
 @_friendly
 def generate_demo_cmd(
@@ -134,7 +146,6 @@ def run_cmd(
     """Run the weekly planning flow on an input folder (--input) or a configured source (--source)."""
     check_paths("weekly", warehouse, input_dir, source, demand)  # before the stack is even imported
     from flows.settings import RunParameters, parameters_from_file
-    from report.summary import run_summary
 
     if (input_dir is None) == (source is None):
         raise typer.BadParameter("give exactly one of --input DIR or --source FILE")
@@ -145,10 +156,7 @@ def run_cmd(
     )
     # and the paths a --params file gave, before anything starts: a refused command creates nothing
     check_paths("weekly", params.warehouse, params.input_dir, params.source, params.demand_file)
-    started = time.perf_counter()
-    run_id = execute("weekly", params, prefect, verbose)
-    typer.echo(run_summary(warehouse, run_id))
-    typer.echo(f"finished in {time.perf_counter() - started:.1f} s")
+    _plan_and_summarise("weekly", params, prefect, verbose)
 
 
 @app.command("replan")
@@ -167,16 +175,12 @@ def replan_cmd(
     """Plan again on a past run's inputs and forecast, with a demand file or other settings."""
     check_paths("replan", warehouse, demand=demand)  # before the stack is even imported
     from flows.settings import ReplanParameters, parameters_from_file
-    from report.summary import run_summary
 
     params = parameters_from_file(ReplanParameters, params_file, warehouse=warehouse, base_run_id=base,
                                   demand_file=demand, scenario=scenario, plan=_horizon(horizon),
                                   plan_of_record=plan_of_record or None)
     check_paths("replan", params.warehouse, demand=params.demand_file)
-    started = time.perf_counter()
-    run_id = execute("replan", params, prefect, verbose)
-    typer.echo(run_summary(warehouse, run_id))
-    typer.echo(f"finished in {time.perf_counter() - started:.1f} s")
+    _plan_and_summarise("replan", params, prefect, verbose)
 
 
 @app.command("forecast")
@@ -249,7 +253,6 @@ def demo_cmd(
 ) -> None:
     """Generate the demo network and run the weekly plan on it."""
     from flows.settings import RunParameters
-    from report.summary import run_summary
     from demo.network import DEMO_RUN_DATE, generate_demo
 
     started = time.perf_counter()
@@ -257,9 +260,7 @@ def demo_cmd(
     generate_demo(input_dir)
     typer.echo(f"demo network written to {input_dir.resolve()}")
     params = RunParameters(input_dir=input_dir, warehouse=workdir / "warehouse.duckdb", run_date=DEMO_RUN_DATE)
-    run_id = execute("weekly", params, prefect, verbose)
-    typer.echo(run_summary(params.warehouse, run_id))
-    typer.echo(f"finished in {time.perf_counter() - started:.1f} s")
+    _plan_and_summarise("weekly", params, prefect, verbose, started)
 
 
 # Commands of the other capabilities register themselves on the same app.
