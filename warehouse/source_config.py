@@ -33,6 +33,7 @@ import pydantic
 import yaml
 
 from data_contracts import schema
+from data_contracts.config import ContractConfig
 from warehouse import sources_db
 from warehouse.source_models import DuckDBSource, EntitySource, FolderSource, PostgresSource, SourceConfig
 from warehouse.arrival import SETTLE_TIMEOUT_SECONDS, read_complete_folder
@@ -49,6 +50,7 @@ __all__ = [
     "load_source_config",
     "read_configured_source",
     "resolve_password",
+    "source_settings",
     "source_write_warnings",
 ]
 
@@ -87,6 +89,21 @@ def load_source_config(path: Path | str) -> SourceConfig:
         source = config.source.model_copy(update={"path": (path.parent / config.source.path).resolve()})
         config = config.model_copy(update={"source": source})
     return config
+
+
+def source_settings(path: Path | str | None, contracts: ContractConfig) -> tuple[ContractConfig, frozenset[str]]:
+    """What a source config declares about its values, applied to a run's contract settings.
+
+    Returns:
+        ``(contracts, snapshots)``: the contract settings with the source's ``decimal`` and ``week_start``
+        (where declared), and the event entities it delivers as full extracts (``{"orders"}`` under
+        ``orders: {mode: snapshot}``). Without a config (an input folder): the settings as given, no snapshots.
+    """
+    if path is None:
+        return contracts, frozenset()
+    config = load_source_config(path)
+    snapshots = frozenset({schema.ORDERS.name} if config.orders.mode == "snapshot" else ())
+    return contracts.model_copy(update=config.contract_settings()), snapshots
 
 
 def resolve_password(source: PostgresSource, config_name: str = "source config") -> str | None:
