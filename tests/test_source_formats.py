@@ -201,3 +201,47 @@ def test_the_readme_input_table_says_which_columns_may_be_empty():
         for e, c in schema.ZERO_MEANS_NONE:
             if e == t.name:
                 assert f"`{c}` (empty or 0" in empty
+
+
+# ---------------------------------------------------------------------------------------------- orders as snapshot
+def _contracts_run(config: Path, warehouse: Path) -> tuple[set[str], dict]:
+    """Ingest and validate the source into the warehouse as a run does; the order ids the run would use."""
+    from flows import stages
+    from flows.settings import RunParameters
+    from warehouse.db import open_warehouse
+
+    params = RunParameters(source=config, warehouse=warehouse, run_date=date.fromisoformat(RUN_DATE),
+                           input_settle_seconds=0)
+    run_id = stages.start(params, "weekly_planning")
+    load_ids = stages.ingest(params, run_id)
+    counts = stages.validate(params, run_id, load_ids, params.run_date)
+    with open_warehouse(warehouse) as wh:
+        orders = wh.staged(run_id, schema.clean_table_name(schema.ORDERS.name))
+        wh.fail_run(run_id, "test: contracts only")
+    return set(orders["order_id"]), counts
+
+
+@pytest.mark.parametrize("mode", ["incremental", "snapshot"])
+def test_orders_declared_a_full_snapshot_close_the_lines_missing_from_it(valid_input, tmp_path, mode):
+    folder = _copy(valid_input, tmp_path)
+    config = _config(tmp_path, folder, orders={"mode": mode})
+    warehouse = tmp_path / "w.duckdb"
+    first, _ = _contracts_run(config, warehouse)
+    # the next extract: two lines gone (closed in the source), one changed, one new
+    orders = pl.read_csv(folder / "orders.csv", infer_schema=False)
+    gone = set(orders["order_id"].head(2))
+    changed = orders.filter(~pl.col("order_id").is_in(list(gone))).with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("7.0")).otherwise("quantity").alias("quantity"))
+    new = changed.tail(1).with_columns(pl.lit("SO-NEW").alias("order_id"))
+    pl.concat([changed, new]).write_csv(folder / "orders.csv")
+    second, counts = _contracts_run(config, warehouse)
+    assert first == set(orders["order_id"]) and "SO-NEW" in second
+    if mode == "snapshot":
+        assert second == (first - gone) | {"SO-NEW"}  # the lines missing from the newest extract no longer count
+    else:
+        assert second == first | {"SO-NEW"}  # the newest load per order_id wins: a line never disappears
+    assert counts["clean_rows"]["orders"] == len(second)
+    from warehouse.db import open_warehouse
+
+    with open_warehouse(warehouse) as wh:  # every version stays raw either way
+        assert wh.con.execute("SELECT count(*) FROM raw_orders").fetchone()[0] == len(first) + len(first) - 1
