@@ -245,3 +245,18 @@ def test_orders_declared_a_full_snapshot_close_the_lines_missing_from_it(valid_i
 
     with open_warehouse(warehouse) as wh:  # every version stays raw either way
         assert wh.con.execute("SELECT count(*) FROM raw_orders").fetchone()[0] == len(first) + len(first) - 1
+
+
+def test_a_run_applies_what_its_source_config_declares(valid_input, tmp_path):
+    """Through the run's own stages (ingest, contracts), not only `plantwin validate`."""
+    folder = _copy(valid_input, tmp_path)
+    _weeks_to_sunday(folder)
+    _to_decimal_comma(folder)
+    config = _config(tmp_path, folder, decimal=",", week_start="sunday")
+    ids, counts = _contracts_run(config, tmp_path / "w.duckdb")
+    assert counts["quarantined_rows"] == 0 and len(ids) == counts["clean_rows"]["orders"] == 848
+    from warehouse.db import open_warehouse
+
+    with open_warehouse(tmp_path / "w.duckdb") as wh:  # the raw rows keep the file's text
+        raw = wh.con.execute("SELECT quantity, requested_week FROM raw_orders WHERE _source_row = 1").fetchone()
+    assert raw == ("62,0", "2025-07-27")
