@@ -260,3 +260,18 @@ def test_a_run_applies_what_its_source_config_declares(valid_input, tmp_path):
     with open_warehouse(tmp_path / "w.duckdb") as wh:  # the raw rows keep the file's text
         raw = wh.con.execute("SELECT quantity, requested_week FROM raw_orders WHERE _source_row = 1").fetchone()
     assert raw == ("62,0", "2025-07-27")
+
+
+def test_a_decimal_comma_is_refused_where_numbers_come_typed(valid_input, tmp_path):
+    """A database or a Parquet file renders 10.375 with a point: read under decimal "," it would be 10375."""
+    db = tmp_path / "src.yaml"
+    db.write_text('source: {type: duckdb, path: x.duckdb}\nentities: {products: {table: p}}\ndecimal: ","\n',
+                  encoding="utf-8")
+    result, out = _validate("--source", str(db))
+    assert result.exit_code == EXIT_FAILED and 'decimal: "," applies to CSV files' in out
+    folder = _copy(valid_input, tmp_path)
+    pl.read_csv(folder / "lanes.csv").write_parquet(folder / "lanes.parquet")
+    (folder / "lanes.csv").unlink()
+    result, out = _validate("--source", str(_config(tmp_path, folder, decimal=",")))
+    assert result.exit_code == EXIT_FAILED, result.output
+    assert "holds lanes.parquet, whose numbers are typed" in out

@@ -102,6 +102,15 @@ def source_settings(path: Path | str | None, contracts: ContractConfig) -> tuple
     if path is None:
         return contracts, frozenset()
     config = load_source_config(path)
+    if config.decimal == "," and config.source.path.is_dir():
+        # Parquet numbers come typed and are rendered with "." (10.375): under "," they would read as thousands
+        parquet = sorted(p.name for p in config.source.path.glob("*.parquet"))
+        if parquet:
+            raise SourceConfigError(
+                f'{Path(path).name}: decimal: "," applies to CSV files, but {config.source.path} holds '
+                f"{', '.join(parquet)}, whose numbers are typed and read with \".\"; export those entities as "
+                "CSV or remove the setting (rule: source_config)."
+            )
     snapshots = frozenset({schema.ORDERS.name} if config.orders.mode == "snapshot" else ())
     return contracts.model_copy(update=config.contract_settings()), snapshots
 

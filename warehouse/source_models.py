@@ -147,4 +147,10 @@ class SourceConfig(_Frozen):
             )
         if self.source.type != "folder" and not self.entities:
             raise ValueError("map at least one entity to a table or query under [entities]")
+        if self.decimal == "," and self.source.type != "folder":
+            # a database renders its numbers with '.' (10.380): read with ',' they would be thousands, silently
+            raise ValueError(
+                'decimal: "," applies to CSV files; a database source renders numbers with "." (convert a text '
+                "column in the entity's query instead)"
+            )
         return self
