@@ -55,6 +55,10 @@ def check_inputs(
     sources = read_sources(input_dir, source)
     raw = raw_frames(sources)
     when = run_date or inferred_run_date(raw)
+    if source is not None:  # the source's decimal mark and week start, as a run applies them
+        from warehouse.source_config import source_settings
+
+        config, _ = source_settings(source, config)
     return validate_inputs(raw, when, config), when, sources
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from data_contracts.formats import decimal_comma_number
+
 __all__ = ["TYPE_RULE", "cast_expr", "type_reason", "cast_frame"]
 
 TYPE_RULE = "type"
@@ -19,18 +21,24 @@ _FALSE = ["false", "f", "no", "n", "0"]
 _DATE_TEXT = r"^\d{4}-\d{2}-\d{2}([ T].*)?$"
 
 
-def cast_expr(column: str, dtype: pl.DataType) -> pl.Expr:
-    """Expression casting the text column ``column`` to ``dtype``; unparseable values become null."""
+def cast_expr(column: str, dtype: pl.DataType, decimal: str = ".") -> pl.Expr:
+    """Expression casting the text column ``column`` to ``dtype``; unparseable values become null.
+
+    ``decimal`` is the source's decimal mark: with ``","`` numbers read as ``1,5`` or ``1.234,5``
+    (:func:`data_contracts.formats.decimal_comma_number`), and ``1.5`` does not parse.
+    """
     s = pl.col(column).str.strip_chars()
     s = pl.when(s == "").then(None).otherwise(s)
     if dtype == pl.String:
         return pl.col(column)
+    number = decimal_comma_number(s) if decimal == "," else s.cast(pl.Float64, strict=False)
     if dtype == pl.Float64:
-        f = s.cast(pl.Float64, strict=False)
-        return pl.when(f.is_finite()).then(f).otherwise(None)
+        return pl.when(number.is_finite()).then(number).otherwise(None)
     if dtype == pl.Int64:
-        f = s.cast(pl.Float64, strict=False)
-        whole = pl.when(f.is_finite() & (f == f.round()) & (f.abs() < 2.0**53)).then(f.cast(pl.Int64))
+        whole = pl.when(number.is_finite() & (number == number.round()) & (number.abs() < 2.0**53)).then(
+            number.cast(pl.Int64))
+        if decimal == ",":
+            return whole
         return pl.coalesce(s.cast(pl.Int64, strict=False), whole)
     if dtype == pl.Date:
         text = pl.when(s.str.contains(_DATE_TEXT)).then(s.str.slice(0, 10))
@@ -51,18 +59,21 @@ def type_reason(dtype: pl.DataType) -> str:
     }.get(dtype, str(dtype))
 
 
-def cast_frame(raw: pl.DataFrame, columns: dict[str, pl.DataType]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def cast_frame(
+    raw: pl.DataFrame, columns: dict[str, pl.DataType], decimal: str = "."
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Cast the text ``columns`` of ``raw`` to their types.
 
     Args:
         raw: Frame with every column of ``columns`` as ``pl.String``.
         columns: Column name → target dtype, in output order.
+        decimal: The source's decimal mark (``.`` or ``,``).
 
     Returns:
         ``(typed, failed)``: ``typed`` has ``columns`` with their dtypes (unparseable values null);
         ``failed`` has one boolean column per non-text column, true where the value did not parse.
     """
-    typed = raw.select(cast_expr(c, t).alias(c) for c, t in columns.items())
+    typed = raw.select(cast_expr(c, t, decimal).alias(c) for c, t in columns.items())
     present = raw.select(
         (pl.col(c).str.strip_chars().fill_null("") != "").alias(c)
         for c, t in columns.items()

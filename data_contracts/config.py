@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 import pydantic
@@ -68,6 +68,12 @@ class ContractConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         refused_rows_stored: An entity refused for too many rejected rows keeps the quarantine rows of
             its first this many offending rows only (every row stays in the raw table), so junk input
             costs bounded memory and warehouse space.
+        decimal: The decimal mark of the source's numbers: ``.`` (default; ``1,5`` is then rejected with the
+            rule ``decimal_comma``) or ``,`` (``1,5`` and ``1.234,5`` read as 1.5 and 1234.5). Declared in
+            the source config (``decimal: ","``, :mod:`data_contracts.formats`).
+        week_start: The day a source's weeks are labelled by: ``monday`` (default, ISO; a Sunday is
+            rejected with the rule ``sunday_week``) or ``sunday`` (each week read as the ISO week of the
+            Monday after). Declared in the source config (``week_start: sunday``).
     """
 
     max_reject_share: float = pydantic.Field(0.05, ge=0.0, le=1.0)
@@ -83,6 +89,8 @@ class ContractConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
     max_weeks: int = pydantic.Field(520, ge=1)
     max_text_length: int = pydantic.Field(1_000, ge=1)
     refused_rows_stored: int = pydantic.Field(1_000, ge=1)
+    decimal: Literal[".", ","] = "."
+    week_start: Literal["monday", "sunday"] = "monday"
 
     @pydantic.field_validator("min_date")
     @classmethod

@@ -23,6 +23,7 @@ from great_expectations.data_context.types.resource_identifiers import (
 )
 
 from data_contracts.config import ContractOutcome
+from data_contracts.formats import fix_hints
 from data_contracts.safe_text import printable
 
 __all__ = ["validation_report", "write_data_docs", "DOCS_SITE"]
@@ -111,6 +112,9 @@ def validation_report(outcome: ContractOutcome, rows_shown: int = 10, all_expect
             f"  {PurePath(f).name} row {r} [{rule}]: {why}"
             for f, r, rule, why in first.select("source_file", "source_row", "rule", "reason").iter_rows()
         ]
+    hints = fix_hints(q) if q.height else []
+    if hints:
+        lines += ["", "How to fix what was recognised:", *hints]
     if warn.height:
         lines += ["", "Warnings:"]
         lines += [f"  {e} [{rule}] {key}: {why}" for e, rule, key, why in warn.iter_rows()]

@@ -8,7 +8,8 @@ frames of the entities validated before it (so a product rejected in ``products`
 
 Rules (the ``rule`` column of the quarantine): ``type``, ``not_null``, ``unique``, ``non_negative``,
 ``positive``, ``range``, ``max_quantity``, ``allowed_values``, ``known_product``, ``known_site``,
-``known_resource``, ``resource_at_plant``, ``date_range``, ``week_is_monday``, ``not_expired``,
+``known_resource``, ``resource_at_plant``, ``date_range``, ``week_is_monday``, ``sunday_week`` (a week
+labelled by its Sunday), ``decimal_comma`` (a number written ``1,5``), ``not_expired``,
 ``date_order``, ``lane_self_loop``, ``zero_lead_cycle``, ``max_value`` (plausible maxima of costs,
 hours and weeks), ``max_length`` (text), ``unique_ignoring_case`` (ids equal but for letter case or
 whitespace, e.g. ``MAB-01`` and ``mab-01``).
@@ -24,9 +25,10 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.config import SUPPORTED_MAX_DATE, SUPPORTED_MIN_DATE, ContractConfig
+from data_contracts.formats import DECIMAL_COMMA_RULE, SUNDAY_WEEK_RULE, sunday_week_words
 
 #: Rules whose ``unless`` applies per column, not per row.
-COLUMN_RULES = ("type", "date_range")
+COLUMN_RULES = ("type", DECIMAL_COMMA_RULE, "date_range")
 
 __all__ = [
     "COLUMN_RULES",
@@ -113,9 +115,7 @@ _RANGES: dict[tuple[str, str], tuple[float, float | None, bool, bool, str]] = {
 
 #: Week columns: the Monday of an ISO week.
 _WEEK_COLUMNS: dict[str, tuple[str, ...]] = {
-    schema.ORDERS.name: ("requested_week",),
-    schema.RECEIPTS.name: ("week",),
-    schema.CALENDAR.name: ("week",),
+    e: tuple(c for en, c in schema.WEEK_COLUMNS if en == e) for e, _ in schema.WEEK_COLUMNS
 }
 
 #: Date columns that cannot lie after the run date (past events and snapshots).
@@ -207,7 +207,7 @@ def _basic_checks(t: schema.Table, config: ContractConfig) -> list[Check]:
             (c,),
             E.ExpectColumnValuesToNotBeNull(column=c),
             "is empty",
-            unless=("type", "date_range"),
+            unless=("type", DECIMAL_COMMA_RULE, "date_range"),
         )
         for c in t.columns
         if c not in t.nullable
@@ -361,17 +361,7 @@ def _date_checks(t: schema.Table, run_date: date, config: ContractConfig) -> lis
         # Computed in polars on the date itself: a date outside what pandas can hold (9999-12-31,
         # 0001-01-01) must be judged here, before the frame reaches GX (see gx_runner._to_pandas).
         checks.append(flag(f"date_range_{c}", "date_range", (c,), ~pl.col(c).is_between(lo, hi), words))
-    for c in _WEEK_COLUMNS.get(e, ()):
-        checks.append(
-            flag(
-                f"not_monday_{c}",
-                "week_is_monday",
-                (c,),
-                pl.col(c).dt.weekday() != 1,
-                "is not a Monday (weeks are identified by their Monday)",
-                unless=("type",),
-            )
-        )
+    checks += _week_checks(t, config)
     if e == schema.INVENTORY.name:
         checks.append(
             Check(
@@ -397,6 +387,25 @@ def _date_checks(t: schema.Table, run_date: date, config: ContractConfig) -> lis
                 "is released before it started",
             )
         )
+    return checks
+
+
+def _week_checks(t: schema.Table, config: ContractConfig) -> list[Check]:
+    """Week columns name a week by its Monday; a Sunday is recognised (rule ``sunday_week``, with the fix).
+
+    Under ``week_start: sunday`` the values were moved to the Monday after before the checks
+    (:func:`data_contracts.formats.week_start_monday`), so a value that was not a Sunday is not a Monday now.
+    """
+    checks = []
+    for c in _WEEK_COLUMNS.get(t.name, ()):
+        if config.week_start == "sunday":
+            checks.append(flag(f"not_monday_{c}", "week_is_monday", (c,), pl.col(c).dt.weekday() != 1,
+                               "is not a Sunday (the source config declares week_start: sunday)", unless=("type",)))
+            continue
+        checks.append(flag(f"not_monday_{c}", "week_is_monday", (c,), ~pl.col(c).dt.weekday().is_in([1, 7]),
+                           "is not a Monday (weeks are identified by their Monday)", unless=("type",)))
+        checks.append(flag(f"sunday_{c}", SUNDAY_WEEK_RULE, (c,), pl.col(c).dt.weekday() == 7,
+                           sunday_week_words(), unless=("type",)))
     return checks
 
 

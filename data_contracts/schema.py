@@ -20,6 +20,8 @@ __all__ = [
     "INPUT_ENTITIES",
     "OPTIONAL_ENTITIES",
     "NO_EXPIRY_COLUMNS",
+    "WEEK_COLUMNS",
+    "ZERO_MEANS_NONE",
     "TABLES",
     "QUANTILES",
     "RAW_META_COLUMNS",
@@ -172,8 +174,8 @@ ROUTINGS = _t(
         ("yield", F64, "Share of started units released good, in (0, 1]."),
         ("cost_per_unit", F64, "Variable production cost per unit started."),
         ("release_weeks", I64, "Weeks from production start to release (production + QC)."),
-        ("min_batch", F64, "Minimum quantity started when any is started; null = none."),
-        ("batch_size", F64, "Quantity of one batch; null = continuous production."),
+        ("min_batch", F64, "Minimum quantity started when any is started; null (empty or 0) = none."),
+        ("batch_size", F64, "Quantity of one batch; null (empty or 0) = continuous production."),
     ],
     is_input=True,
     nullable=("min_batch", "batch_size"),
@@ -293,6 +295,14 @@ ALLOWED_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
 #: Date columns where null means "never expires": an ERP's sentinel date there
 #: (``ContractConfig.never_expires``, ``9999-12-31`` by default) is read as null, not rejected.
 NO_EXPIRY_COLUMNS: tuple[tuple[str, str], ...] = ((INVENTORY.name, "expiry_date"),)
+
+#: Number columns where 0 means "none", as null does: read as null (a batch size of 0 is no batch size).
+ZERO_MEANS_NONE: tuple[tuple[str, str], ...] = ((ROUTINGS.name, "min_batch"), (ROUTINGS.name, "batch_size"))
+
+#: Week columns: the Monday of an ISO week (or, under ``week_start: sunday``, the Sunday before it).
+WEEK_COLUMNS: tuple[tuple[str, str], ...] = (
+    (ORDERS.name, "requested_week"), (RECEIPTS.name, "week"), (CALENDAR.name, "week"),
+)
 
 # --------------------------------------------------------------------------------------------------
 # Warehouse bookkeeping

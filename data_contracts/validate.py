@@ -42,6 +42,13 @@ from data_contracts.config import (
     ContractError,
     ContractOutcome,
 )
+from data_contracts.formats import (
+    DECIMAL_COMMA_RULE,
+    decimal_comma_words,
+    looks_like_decimal_comma,
+    week_start_monday,
+    zero_means_none,
+)
 from data_contracts.gx_runner import CheckOutcome, GxValidator
 from data_contracts.safe_text import shown_expr
 from data_contracts.network import demand_reachability, zero_lead_cycle_flags
@@ -193,7 +200,7 @@ class _Maker:
 
 
 def _hits(
-    failed: pl.DataFrame, outcomes: list[CheckOutcome], t: schema.Table
+    failed: pl.DataFrame, outcomes: list[CheckOutcome], t: schema.Table, text: pl.DataFrame, decimal: str = "."
 ) -> tuple[pl.DataFrame, list[_Maker]]:
     """Every (row, check) broken, as ``(_IDX, maker)`` pairs, minus hits made redundant by a rule in the
     check's ``unless``; and the makers the hits point to.
@@ -204,8 +211,15 @@ def _hits(
     makers: list[_Maker] = []
     parts: list[tuple[tuple[str, ...], pl.DataFrame]] = []
     for c in failed.columns:
-        makers.append(_Maker(TYPE_RULE, c, (c,), f" is not {type_reason(t.columns[c])}"))
-        parts.append(((), failed.get_column(c).arg_true().cast(pl.Int64).alias(_IDX).to_frame()))
+        # a number written 1,5 (decimal: "." declared or by default) is recognised: rule decimal_comma, with the fix
+        number = t.columns[c] in (pl.Float64, pl.Int64)
+        comma = (failed.get_column(c) & text.select(looks_like_decimal_comma(pl.col(c))).to_series()
+                 if number and decimal == "." else pl.repeat(False, failed.height, eager=True))
+        words = decimal_comma_words(",") if number and decimal == "," else f" is not {type_reason(t.columns[c])}"
+        for rule, rows, why in ((TYPE_RULE, failed.get_column(c) & ~comma, words),
+                                (DECIMAL_COMMA_RULE, comma, decimal_comma_words("."))):
+            makers.append(_Maker(rule, c, (c,), why))
+            parts.append(((), rows.arg_true().cast(pl.Int64).alias(_IDX).to_frame()))
     for o in outcomes:
         makers.append(_Maker(o.check.rule, o.check.columns[0], o.check.columns, " " + o.check.reason))
         parts.append((o.check.unless, pl.DataFrame({_IDX: pl.Series(o.rows, dtype=pl.Int64)})))
@@ -338,7 +352,7 @@ def _judge(
     A refused entity's quarantine keeps the rows of its first ``config.refused_rows_stored`` offending
     rows only (each raw row stays in the raw table): junk costs bounded memory and warehouse space.
     """
-    hits, makers = _hits(failed, outcomes, t)
+    hits, makers = _hits(failed, outcomes, t, text, config.decimal)
 
     def quarantine_of(rows: pl.DataFrame) -> pl.DataFrame:
         return _quarantine(t.name, text, _with_reasons(text, rows, makers), t, config.max_text_length)
@@ -444,7 +458,8 @@ def validate_inputs(
         frame = raw[t.name]
         label = _file_label(frame, t.name)
         text = _prepare(frame, t)
-        typed, failed = _never_expires(*cast_frame(text, t.columns), t, config)
+        typed, failed = _never_expires(*cast_frame(text, t.columns, config.decimal), t, config)
+        typed = zero_means_none(week_start_monday(typed, t.name, config.week_start), t.name)
         cycle = None
         if t.name == schema.LANES.name:
             cycle = pl.lit(zero_lead_cycle_flags(typed))

@@ -57,7 +57,28 @@ def deployment_problems(config: dict[str, Any], root: Path, env: dict[str, str])
                     problems.append(f"{where}: {what} {path} does not exist, so every scheduled run would "
                                     f"fail; create it or point params.{key} at it (prefect.yaml, or its "
                                     "environment variable) and deploy again")
+                elif key == "source":
+                    problems += [f"{where}: {p}" for p in _source_problems(path, key)]
     return problems
+
+
+def _source_problems(path: Path, key: str) -> list[str]:
+    """A source config that cannot work: unparsable, unknown keys, a password in it, or the folder or DuckDB
+    file it names missing (a database is not reached at deploy time: it may be down for maintenance)."""
+    from warehouse.source_config import SourceConfigError, load_source_config
+
+    try:
+        config = load_source_config(path)
+    except SourceConfigError as exc:
+        return [f"{exc} Fix the file (params.{key}) and deploy again"]
+    source = config.source
+    if source.type == "folder" and not source.path.is_dir():
+        return [f"{path.name} names the input folder {source.path} (source.path), which does not exist, so every "
+                "scheduled run would fail; create it or fix source.path and deploy again"]
+    if source.type == "duckdb" and not source.path.is_file():
+        return [f"{path.name} names the DuckDB file {source.path} (source.path), which does not exist, so every "
+                "scheduled run would fail; create it or fix source.path and deploy again"]
+    return []
 
 
 def check_deployments(config: str = "prefect.yaml") -> dict[str, str]:

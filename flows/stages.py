@@ -141,11 +141,12 @@ def ingest(params: RunParameters, run_id: str) -> dict[str, str]:
         sources = read_configured_source(params.source, *settle)
     else:
         sources = read_complete_folder(params.input_dir, *settle)
+    _, snapshots = _source_settings(params)
     with open_warehouse(params.warehouse) as wh:
         load_ids = {s.entity: wh.land(s)[0] for s in sources}
         wh.update_run(run_id, input_load_ids=load_ids)
         fault_point("ingest-landed")
-        check_volume(wh, load_ids, params.volume_guard.limits())
+        check_volume(wh, load_ids, params.volume_guard.limits(), snapshots)
     return load_ids
 
 
@@ -197,10 +198,11 @@ def reuse_base(params: ReplanParameters, run_id: str) -> dict[str, Any]:
 def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_date: date) -> dict[str, Any]:
     """Run the input contracts; stage clean tables; keep quarantine and results. Returns counts."""
     fault_point("contracts")
+    contracts, snapshots = _source_settings(params)  # the source's decimal mark, week start, full extracts
     with open_warehouse(params.warehouse) as wh:
-        raw = {entity: wh.raw_rows(entity, load_id) for entity, load_id in load_ids.items()}
+        raw = {entity: wh.raw_rows(entity, load_id, entity in snapshots) for entity, load_id in load_ids.items()}
         try:
-            outcome = validate_inputs(raw, run_date, params.contracts)
+            outcome = validate_inputs(raw, run_date, contracts)
         except ContractError as exc:
             # Too many rejected rows: keep the record of which and why (not a run output) before failing.
             if getattr(exc, "outcome", None) is not None:
@@ -343,6 +345,16 @@ def fail(params: PlanningParameters, run_id: str, error: BaseException, stage_se
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+def _source_settings(params: RunParameters):
+    """The run's contract settings with what its source config declares, and the entities it delivers as full
+    extracts (:func:`warehouse.source_config.source_settings`); an input folder declares nothing."""
+    if params.source is None:
+        return params.contracts, frozenset()
+    from warehouse.source_config import source_settings
+
+    return source_settings(params.source, params.contracts)
+
+
 def _frozen_production(params: PlanningParameters, run_id: str) -> pl.DataFrame | None:
     """Production already scheduled for the frozen weeks: the plan of record this run replaces.
 

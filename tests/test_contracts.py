@@ -171,9 +171,13 @@ def test_bad_site_type_quarantined(broken_outcome):
 
 def test_text_in_number_column_is_a_type_break_only(broken_outcome):
     rules = rules_of(broken_outcome, "orders")
-    assert rules[1] == {"type"}  # not also not_null: the cast made it null, the file did not
+    # '12,5' is recognised as a decimal comma (issue 16): its own rule, with the fix; not also not_null: the
+    # cast made it null, the file did not
+    assert rules[1] == {"decimal_comma"}
     reason = broken_outcome.quarantine.filter((pl.col("entity") == "orders") & (pl.col("source_row") == 1))
-    assert reason.get_column("reason").to_list() == ["quantity '12,5' is not a finite number"]
+    assert reason.get_column("reason").to_list() == [
+        "quantity '12,5' has a decimal comma, but numbers are read with \".\" as decimal point: if the source "
+        "writes numbers so, declare decimal: \",\" in its source config (or export with \".\")"]
 
 
 def test_duplicate_key_rejects_every_row_sharing_it(broken_outcome):

@@ -52,3 +52,28 @@ def test_the_build_step_raises_and_the_module_exits_2(tmp_path, monkeypatch, cap
     assert "nope does not exist" in capsys.readouterr().err
     (tmp_path / "nope").mkdir()
     assert check_deployments(str(config)) == {"checked": str(config)}
+
+
+def test_a_source_config_naming_a_missing_folder_or_a_typo_fails_at_deploy_time(tmp_path):
+    config = tmp_path / "src.yaml"
+    config.write_text("source: {type: folder, path: export}\n", encoding="utf-8")
+    (problem,) = deployment_problems(_config({"source": str(config)}), tmp_path, env={})
+    assert problem == (
+        f"deployment 'nightly-refresh': params.source = '{config}': src.yaml names the input folder "
+        f"{tmp_path / 'export'} (source.path), which does not exist, so every scheduled run would fail; create it "
+        "or fix source.path and deploy again")
+    (tmp_path / "export").mkdir()
+    assert deployment_problems(_config({"source": str(config)}), tmp_path, env={}) == []
+    config.write_text("source: {type: folder, path: export}\ndecimals: ','\n", encoding="utf-8")
+    (problem,) = deployment_problems(_config({"source": str(config)}), tmp_path, env={})
+    assert "src.yaml: decimals: Extra inputs are not permitted (rule: source_config)" in problem
+    config.write_text("source: {type: duckdb, path: erp.duckdb}\nentities: {products: {table: p}}\n",
+                      encoding="utf-8")
+    (problem,) = deployment_problems(_config({"source": str(config)}), tmp_path, env={})
+    assert f"names the DuckDB file {tmp_path / 'erp.duckdb'} (source.path), which does not exist" in problem
+
+
+def test_the_checkout_ignores_a_local_data_folder():
+    """A `plantwin-data/` folder made by hand for the deployments never shows as untracked in the checkout."""
+    patterns = (REPO / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert "/plantwin-data/" in patterns

@@ -115,15 +115,17 @@ class Warehouse:
             self._insert(schema.LOADS.name, loads)
         return load_id, True
 
-    def raw_rows(self, entity: str, load_id: str) -> pl.DataFrame:
+    def raw_rows(self, entity: str, load_id: str, snapshot: bool = False) -> pl.DataFrame:
         """The raw rows a run reads for ``entity`` given the load of this run.
 
         Snapshot entities: the rows of that load. Event entities (orders, batches): every load up to and
-        including it, the latest version of each key.
+        including it, the latest version of each key; unless ``snapshot`` (a source declaring its orders a
+        full extract, ``orders: {mode: snapshot}``): the rows of that load only, so a line missing from it
+        no longer counts.
         """
         raw = schema.raw_table_name(entity)
         cols = ", ".join(f'r."{c}"' for c in _raw_columns(entity))
-        if entity not in EVENT_ENTITIES:
+        if entity not in EVENT_ENTITIES or snapshot:
             return self.con.execute(
                 f"SELECT {cols} FROM {raw} r WHERE r.{schema.LOAD_ID} = ? ORDER BY r.{schema.SOURCE_ROW}",
                 [load_id],

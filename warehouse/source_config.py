@@ -33,6 +33,7 @@ import pydantic
 import yaml
 
 from data_contracts import schema
+from data_contracts.config import ContractConfig
 from warehouse import sources_db
 from warehouse.source_models import DuckDBSource, EntitySource, FolderSource, PostgresSource, SourceConfig
 from warehouse.arrival import SETTLE_TIMEOUT_SECONDS, read_complete_folder
@@ -49,6 +50,7 @@ __all__ = [
     "load_source_config",
     "read_configured_source",
     "resolve_password",
+    "source_settings",
     "source_write_warnings",
 ]
 
@@ -87,6 +89,30 @@ def load_source_config(path: Path | str) -> SourceConfig:
         source = config.source.model_copy(update={"path": (path.parent / config.source.path).resolve()})
         config = config.model_copy(update={"source": source})
     return config
+
+
+def source_settings(path: Path | str | None, contracts: ContractConfig) -> tuple[ContractConfig, frozenset[str]]:
+    """What a source config declares about its values, applied to a run's contract settings.
+
+    Returns:
+        ``(contracts, snapshots)``: the contract settings with the source's ``decimal`` and ``week_start``
+        (where declared), and the event entities it delivers as full extracts (``{"orders"}`` under
+        ``orders: {mode: snapshot}``). Without a config (an input folder): the settings as given, no snapshots.
+    """
+    if path is None:
+        return contracts, frozenset()
+    config = load_source_config(path)
+    if config.decimal == "," and config.source.path.is_dir():
+        # Parquet numbers come typed and are rendered with "." (10.375): under "," they would read as thousands
+        parquet = sorted(p.name for p in config.source.path.glob("*.parquet"))
+        if parquet:
+            raise SourceConfigError(
+                f'{Path(path).name}: decimal: "," applies to CSV files, but {config.source.path} holds '
+                f"{', '.join(parquet)}, whose numbers are typed and read with \".\"; export those entities as "
+                "CSV or remove the setting (rule: source_config)."
+            )
+    snapshots = frozenset({schema.ORDERS.name} if config.orders.mode == "snapshot" else ())
+    return contracts.model_copy(update=config.contract_settings()), snapshots
 
 
 def resolve_password(source: PostgresSource, config_name: str = "source config") -> str | None:

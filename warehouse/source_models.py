@@ -19,6 +19,7 @@ __all__ = [
     "DuckDBSource",
     "EntitySource",
     "FolderSource",
+    "OrdersOptions",
     "PostgresSource",
     "SourceConfig",
 ]
@@ -101,11 +102,38 @@ class FolderSource(_Frozen):
     path: Path
 
 
+class OrdersOptions(_Frozen):
+    """How the source delivers order lines.
+
+    ``incremental`` (default): each load holds new and changed lines; a run reads every load up to its
+    own and the newest version of each ``order_id`` wins, so a line never disappears. ``snapshot``: each
+    load is the full extract of the order book; a run reads its own load only, so a line missing from the
+    newest extract is closed (it no longer counts), while the older loads keep it in ``raw_orders``.
+    """
+
+    mode: Literal["incremental", "snapshot"] = "incremental"
+
+
 class SourceConfig(_Frozen):
-    """The whole config file: one source and the entity mapping."""
+    """The whole config file: one source, the entity mapping, and how the source writes its values.
+
+    ``decimal`` and ``week_start`` declare the source's conventions (the contracts read ``1,5`` as 1.5
+    under ``decimal: ","``, a Sunday as the week of the Monday after under ``week_start: sunday``; see
+    :mod:`data_contracts.formats`); unset, the contracts' own settings apply (``.`` and ``monday``).
+    """
 
     source: Annotated[PostgresSource | DuckDBSource | FolderSource, Field(discriminator="type")]
     entities: dict[str, EntitySource] = Field(default_factory=dict)
+    decimal: Literal[".", ","] | None = Field(None, description='Decimal mark of the numbers: "." or ",".')
+    week_start: Literal["monday", "sunday"] | None = Field(
+        None, description="Day each week is labelled by: monday (ISO, the default) or sunday."
+    )
+    orders: OrdersOptions = Field(default_factory=OrdersOptions)
+
+    def contract_settings(self) -> dict[str, str]:
+        """The contracts' settings this source declares (``decimal``, ``week_start``), for
+        ``ContractConfig.model_copy(update=...)``: what the source declares wins over a run's parameters."""
+        return {k: v for k, v in (("decimal", self.decimal), ("week_start", self.week_start)) if v is not None}
 
     @pydantic.model_validator(mode="after")
     def _known_entities(self) -> SourceConfig:
@@ -119,4 +147,10 @@ class SourceConfig(_Frozen):
             )
         if self.source.type != "folder" and not self.entities:
             raise ValueError("map at least one entity to a table or query under [entities]")
+        if self.decimal == "," and self.source.type != "folder":
+            # a database renders its numbers with '.' (10.380): read with ',' they would be thousands, silently
+            raise ValueError(
+                'decimal: "," applies to CSV files; a database source renders numbers with "." (convert a text '
+                "column in the entity's query instead)"
+            )
         return self

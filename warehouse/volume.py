@@ -67,9 +67,13 @@ def volume_drops(
 
 
 def check_volume(
-    wh: Warehouse, load_ids: Mapping[str, str], limits: Mapping[str, tuple[float, str]]
+    wh: Warehouse, load_ids: Mapping[str, str], limits: Mapping[str, tuple[float, str]],
+    snapshots: frozenset[str] = frozenset(),
 ) -> dict[str, tuple[int, int]]:
     """Compare this run's loads with the previous accepted ones; entity → (rows now, rows before).
+
+    ``snapshots``: event entities the source delivers as full extracts (``orders: {mode: snapshot}``),
+    counted as the rows of their load alone, as the contracts read them.
 
     Raises:
         VolumeDrop: an entity dropped beyond its limit; names the entity, both counts and the setting.
@@ -77,8 +81,8 @@ def check_volume(
     accepted_run, accepted = previous_accepted_loads(wh)
     # An entity absent now is the contracts' matter (a missing file is named as such), not a volume drop.
     guarded = [e for e in limits if e in accepted and e in load_ids]
-    current = {e: wh.raw_rows(e, load_ids[e]).height for e in guarded}
-    previous = {e: wh.raw_rows(e, accepted[e]).height for e in guarded}
+    current = {e: wh.raw_rows(e, load_ids[e], e in snapshots).height for e in guarded}
+    previous = {e: wh.raw_rows(e, accepted[e], e in snapshots).height for e in guarded}
     drops = volume_drops(current, previous, limits)
     if drops:
         raise VolumeDrop(

@@ -1,0 +1,127 @@
+"""How a source writes numbers and weeks: recognising a decimal comma or Sunday-labelled weeks, and reading
+them when the source declares so.
+
+Sources from other locales write ``1,5`` for one and a half (and ``1.234,5`` with a thousands point), and
+some label a week by its Sunday. Read as plantwin's defaults (``.`` as decimal point, weeks named by their
+ISO Monday) such values are rejected; here they are *recognised*, so the quarantine says what they are and
+how to fix them (rules ``decimal_comma`` and ``sunday_week``), and *read* when the source config declares
+the convention (``decimal: ","``, ``week_start: sunday``; the contracts get them as
+``ContractConfig.decimal`` and ``ContractConfig.week_start``). Nothing is guessed: an undeclared
+convention is never applied, since ``1,500`` may be one and a half or fifteen hundred.
+
+Pure polars expressions, no I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from data_contracts import schema
+
+__all__ = [
+    "DECIMAL_COMMA_RULE",
+    "FIX_HINTS",
+    "SUNDAY_WEEK_RULE",
+    "decimal_comma_number",
+    "decimal_comma_words",
+    "fix_hints",
+    "looks_like_decimal_comma",
+    "sunday_week_words",
+    "week_start_monday",
+    "zero_means_none",
+]
+
+#: Quarantine rule of a number written with a decimal comma while the source declares none.
+DECIMAL_COMMA_RULE = "decimal_comma"
+#: Quarantine rule of a week labelled by its Sunday while the source declares Monday weeks.
+SUNDAY_WEEK_RULE = "sunday_week"
+
+#: ``1,5``, ``-0,25``, ``1.234,5``, ``12.345.678,90``: digits, optional thousands points, a comma, digits.
+_DECIMAL_COMMA = r"^[+-]?(\d+|\d{1,3}(\.\d{3})+),\d+$"
+#: What a number may look like under ``decimal: ","``: ``1500``, ``1.500``, ``1,5``, ``1.234,5``, ``-3``.
+_COMMA_NUMBER = r"^[+-]?(\d+|\d{1,3}(\.\d{3})+)(,\d+)?$"
+
+
+def looks_like_decimal_comma(text: pl.Expr) -> pl.Expr:
+    """True where the text value is a number written with a decimal comma (``1,5``, ``1.234,5``)."""
+    return text.str.strip_chars().str.contains(_DECIMAL_COMMA).fill_null(False)
+
+
+def decimal_comma_number(text: pl.Expr) -> pl.Expr:
+    """The number a text written with a decimal comma means (thousands points dropped); null otherwise.
+
+    ``1,5`` → 1.5, ``1.234,5`` → 1234.5, ``1.500`` → 1500 (a point only groups thousands), ``1.5`` → null.
+    """
+    s = text.str.strip_chars()
+    plain = s.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+    return pl.when(s.str.contains(_COMMA_NUMBER)).then(plain.cast(pl.Float64, strict=False))
+
+
+def decimal_comma_words(decimal: str) -> str:
+    """Reason words of a ``decimal_comma`` hit (with the default decimal point) or, under ``decimal: ","``,
+    of a number that does not read as one with a decimal comma."""
+    if decimal == ",":
+        return (' is not a number written with a decimal comma (1,5 or 1.234,5), as the source config declares '
+                '(decimal: ",")')
+    return (' has a decimal comma, but numbers are read with "." as decimal point: if the source writes '
+            'numbers so, declare decimal: "," in its source config (or export with ".")')
+
+
+def sunday_week_words() -> str:
+    """Reason words of a week value that is a Sunday where weeks are named by their Monday."""
+    return ("is a Sunday, but weeks are identified by their Monday: if the source labels each week by its "
+            "Sunday, declare week_start: sunday in its source config (the week is then the one of the Monday "
+            "after)")
+
+
+def week_start_monday(typed: pl.DataFrame, entity: str, week_start: str) -> pl.DataFrame:
+    """Week columns of ``entity`` (``schema.WEEK_COLUMNS``) moved to the project's Monday weeks.
+
+    Under ``week_start: sunday`` a week runs Sunday to Saturday and is labelled by its Sunday; six of its
+    seven days fall in the ISO week of the Monday after, which is the week it becomes (``2026-05-03`` →
+    ``2026-05-04``). Values that are not Sundays move by the same day and are then rejected as not
+    naming a week. With ``monday`` (the default) nothing changes.
+    """
+    columns = [c for e, c in schema.WEEK_COLUMNS if e == entity and c in typed.columns]
+    if week_start != "sunday" or not columns:
+        return typed
+    return typed.with_columns((pl.col(c) + timedelta(days=1)).alias(c) for c in columns)
+
+
+def zero_means_none(typed: pl.DataFrame, entity: str) -> pl.DataFrame:
+    """Columns where 0 means "none" (``schema.ZERO_MEANS_NONE``: a batch size of 0 is no batch size) read as null."""
+    columns = [c for e, c in schema.ZERO_MEANS_NONE if e == entity and c in typed.columns]
+    return typed.with_columns(
+        pl.when(pl.col(c) == 0).then(None).otherwise(pl.col(c)).alias(c) for c in columns
+    ) if columns else typed
+
+
+#: How to fix what a rule recognised, for the validate report.
+FIX_HINTS: dict[str, str] = {
+    DECIMAL_COMMA_RULE: (
+        'numbers are written with a decimal comma (1,5 or 1.234,5) but are read with "." as the decimal '
+        'point. If the source writes numbers so, declare it in its source config: decimal: "," (for an '
+        "input folder, a config with source: {type: folder, path: DIR}; then --source FILE instead of "
+        '--input DIR); or export the numbers with ".".'
+    ),
+    SUNDAY_WEEK_RULE: (
+        "weeks are labelled by their Sunday but identified by their Monday here. If the source labels each "
+        "week by the Sunday it starts on, declare it in its source config: week_start: sunday (each week "
+        "is read as the ISO week of the Monday after); or export the weeks' Mondays."
+    ),
+}
+
+
+def fix_hints(quarantine: pl.DataFrame) -> list[str]:
+    """One line per (file, rule) of ``quarantine`` that a fix hint exists for: where, how many rows, how to fix."""
+    hinted = quarantine.filter(pl.col("rule").is_in(list(FIX_HINTS)))
+    if not hinted.height:
+        return []
+    counts = hinted.group_by("source_file", "rule").agg(pl.col("source_row").n_unique().alias("rows"))
+    lines = []
+    for source_file, rule, rows in counts.sort("source_file", "rule").iter_rows():
+        name = str(source_file).replace("\\", "/").rsplit("/", 1)[-1]
+        lines.append(f"  {name}: {rows} row(s) [{rule}]: {FIX_HINTS[rule]}")
+    return lines
