@@ -13,7 +13,7 @@ Prefect (``--prefect``, its temporary local server) are measured too unless ``--
 The machine's load is printed before and after: on a shared machine the CPU seconds are the steadier figure
 (wall = CPU only when a core is free).
 
-    .venv/bin/python bench/cli_latency.py [--workdir DIR] [--repeat 1] [--skip-prefect]
+    .venv/bin/python bench/cli_latency.py [--workdir DIR] [--repeat 1] [--skip-prefect] [--no-bytecode]
 """
 
 from __future__ import annotations
@@ -47,10 +47,16 @@ class Measured:
     stages: float | None = None  # run: the sum of its stages
 
 
+#: set by --no-bytecode: an empty folder where Python looks for compiled bytecode (so it finds none)
+_NO_BYTECODE: str | None = None
+
+
 def _env() -> dict[str, str]:
     """The user's environment without a configured Prefect server (the direct path is the default)."""
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update(DO_NOT_TRACK="1", GX_ANALYTICS_ENABLED="false", PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    if _NO_BYTECODE is not None:  # as before `make setup` compiled it, where Python may not write it
+        env.update(PYTHONPYCACHEPREFIX=_NO_BYTECODE, PYTHONDONTWRITEBYTECODE="1")
     return env
 
 
@@ -92,12 +98,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each command (median reported)")
     parser.add_argument("--skip-prefect", action="store_true",
                         help="do not measure the same commands through Prefect (--prefect)")
+    parser.add_argument("--no-bytecode", action="store_true",
+                        help="measure as without compiled bytecode (every process compiles the sources)")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="plantwin-cli-bench-"))
+    if args.no_bytecode:
+        global _NO_BYTECODE
+        _NO_BYTECODE = str(work / "no-bytecode")
+        Path(_NO_BYTECODE).mkdir(parents=True, exist_ok=True)
     inputs = work / "input"
     subprocess.run([PLANTWIN, "generate-demo", "--out", str(inputs)], check=True, capture_output=True, env=_env())
     print(f"load average before: {_load()}; demo network in {inputs}")
-    if not _bytecode_compiled():
+    if not _bytecode_compiled() and not args.no_bytecode:
         print("warning: the environment has no compiled bytecode (run `make setup`): every command compiles "
               "the stack's sources again where PYTHONDONTWRITEBYTECODE is set")
 
