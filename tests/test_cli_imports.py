@@ -75,8 +75,13 @@ def test_validate_loads_great_expectations_but_not_prefect_statsforecast_or_the_
     assert loaded.isdisjoint({"prefect", "statsforecast", "pulp", "highspy", "dask"})
 
 
+def test_the_data_dictionary_loads_no_heavy_library(tmp_path):
+    assert _loaded(_CLI, "dictionary", "--out", str(tmp_path / "dictionary.md"), cwd=tmp_path) == set()
+    assert (tmp_path / "dictionary.md").stat().st_size > 0
+
+
 @pytest.mark.slow
-def test_run_twin_and_report_load_only_what_they_use(network, tmp_path):
+def test_run_twin_report_and_compare_load_only_what_they_use(network, tmp_path):
     warehouse = tmp_path / "w.duckdb"
     run = _loaded(_CLI, "run", "--input", str(network), "--warehouse", str(warehouse), "--run-date",
                   str(DEMO_RUN_DATE), "--horizon", "6", cwd=tmp_path)
@@ -87,3 +92,6 @@ def test_run_twin_and_report_load_only_what_they_use(network, tmp_path):
     report = _loaded(_CLI, "report", "--warehouse", str(warehouse), cwd=tmp_path)
     # (PuLP comes with the optimization package's KPIs, a tenth of a second; the heavy ones stay out)
     assert report.isdisjoint({"prefect", "great_expectations", "statsforecast", "dask"})
+    compare = _loaded(_CLI, "scenario", "compare", "base", "base", "--warehouse", str(warehouse), "--no-report",
+                      cwd=tmp_path)
+    assert compare.isdisjoint({"prefect", "great_expectations", "statsforecast", "dask"})
