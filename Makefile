@@ -18,10 +18,12 @@ export UV_PYTHON := $(shell command -v $(PYTHON))
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml uv.lock
+# --compile-bytecode: the packages' .pyc files are written once here, so no command compiles the stack's
+# sources again (where PYTHONDONTWRITEBYTECODE is set, Python would do that in every process: seconds each).
+$(VENV)/.installed: pyproject.toml uv.lock Makefile
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
 		|| $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 demo: setup

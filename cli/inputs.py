@@ -107,8 +107,7 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         Exit code 0: every row is clean; 1: some rows would be quarantined (a run would go on
         without them); 2: a run would fail (unreadable source, wrong structure, too many rejects).
         """
-        from data_contracts.config import ContractConfig, ContractError
-        from flows.settings import ParameterError
+        from data_contracts.config import ContractConfig, ContractError, ParameterError
 
         if (input_dir is None) == (source is None):
             raise ParameterError(
@@ -143,7 +142,7 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
 
 
 def _date(value: str | None) -> date | None:
-    from flows.settings import ParameterError
+    from data_contracts.config import ParameterError
 
     if value is None:
         return None

@@ -114,7 +114,7 @@ def _read_only(path: Path) -> Iterator[Any]:
     from warehouse.db import connect
 
     if not Path(path).exists():
-        from flows.settings import ParameterError
+        from data_contracts.config import ParameterError
 
         raise ParameterError(f"no warehouse file {path}")
     con = connect(path, read_only=True)

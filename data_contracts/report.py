@@ -13,14 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePath
 from typing import Any
 
-import great_expectations as gx
 import polars as pl
-from great_expectations.core.run_identifier import RunIdentifier
-from great_expectations.data_context.types.base import ProgressBarsConfig
-from great_expectations.data_context.types.resource_identifiers import (
-    ExpectationSuiteIdentifier,
-    ValidationResultIdentifier,
-)
 
 from data_contracts.config import ContractOutcome
 from data_contracts.formats import fix_hints
@@ -140,6 +133,15 @@ def write_data_docs(
     Returns:
         Path of the site's ``index.html``.
     """
+    # Great Expectations loads here, not with this module: the text report (``plantwin validate``) needs none
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
     results = validations.validations if isinstance(validations, ContractOutcome) else dict(validations)
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)

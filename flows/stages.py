@@ -19,13 +19,9 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.config import ContractError
-from data_contracts.plan import validate_plan
-from data_contracts.report import write_data_docs
-from data_contracts.validate import validate_inputs
 from flows.cluster import forecast_executor
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
 from forecasting import (
-    forecast_demand,
     from_series,
     missing_weeks,
     quarantined_orders,
@@ -198,6 +194,10 @@ def reuse_base(params: ReplanParameters, run_id: str) -> dict[str, Any]:
 def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_date: date) -> dict[str, Any]:
     """Run the input contracts; stage clean tables; keep quarantine and results. Returns counts."""
     fault_point("contracts")
+    # Great Expectations loads here, not with this module: a twin or a report never pays for it
+    from data_contracts.report import write_data_docs
+    from data_contracts.validate import validate_inputs
+
     contracts, snapshots = _source_settings(params)  # the source's decimal mark, week start, full extracts
     with open_warehouse(params.warehouse) as wh:
         raw = {entity: wh.raw_rows(entity, load_id, entity in snapshots) for entity, load_id in load_ids.items()}
@@ -231,6 +231,8 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
     condition, the weeks beyond it that new production cannot reach (the longest release lag + transit)."""
     """Weekly demand history and the statistical forecast over the horizon."""
     fault_point("forecast")
+    from forecasting import forecast_demand  # statsforecast loads here, not with this module
+
     with open_warehouse(params.warehouse) as wh:
         orders = wh.staged(run_id, schema.clean_table_name(schema.ORDERS.name))
         lost = quarantined_orders(wh.staged(run_id, schema.QUARANTINE.name), schema.ORDERS.name)
@@ -318,6 +320,8 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
             f"(solver {result.solver}, tried {', '.join(result.attempts) or result.solver}); no plan is published."
         )
     # Output contracts: a plan that breaks balance, capacity or lanes is a bug and must never be published.
+    from data_contracts.plan import validate_plan  # Great Expectations loads here, not with this module
+
     checks = validate_plan(result.tables, inputs[schema.LANES.name], inputs[schema.RESOURCES.name])
     with open_warehouse(params.warehouse) as wh:
         _append_stage(wh, run_id, schema.CONTRACT_RESULTS.name, checks)

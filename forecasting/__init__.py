@@ -2,40 +2,46 @@
 
 Pure functions on polars frames (no I/O). The series contract is statsforecast's: ``unique_id, ds, y``.
 
+The public names below are imported lazily, so that ``from forecasting import ForecastConfig`` (the
+settings) or the demand-series helpers do not pay for importing statsforecast (seconds in a fresh
+process): only the model code (``forecast``, ``engine``, ``models``) imports it.
+
 May import: ``data_contracts``, statsforecast, polars, numpy.
 Must not import: ``warehouse`` (no I/O), ``optimization``, ``twin``, ``report``, ``flows``, ``cli``.
 """
 
-from forecasting.accuracy import forecast_accuracy
-from forecasting.classify import CLASSES, classify_series
-from forecasting.config import ForecastConfig
-from forecasting.demand import (
-    from_series,
-    future_orders,
-    missing_weeks,
-    quarantined_orders,
-    run_week,
-    to_series,
-    weekly_demand,
-)
-from forecasting.forecast import ForecastResult, forecast_demand, validate_series
-from forecasting.metrics import naive_scale, score_backtest
+from __future__ import annotations
 
-__all__ = [
-    "CLASSES",
-    "ForecastConfig",
-    "ForecastResult",
-    "classify_series",
-    "forecast_accuracy",
-    "forecast_demand",
-    "from_series",
-    "future_orders",
-    "missing_weeks",
-    "quarantined_orders",
-    "naive_scale",
-    "run_week",
-    "score_backtest",
-    "to_series",
-    "validate_series",
-    "weekly_demand",
-]
+import importlib
+from typing import Any
+
+_PUBLIC = {
+    "forecast_accuracy": "forecasting.accuracy",
+    "CLASSES": "forecasting.classify",
+    "classify_series": "forecasting.classify",
+    "ForecastConfig": "forecasting.config",
+    "from_series": "forecasting.demand",
+    "future_orders": "forecasting.demand",
+    "missing_weeks": "forecasting.demand",
+    "quarantined_orders": "forecasting.demand",
+    "run_week": "forecasting.demand",
+    "to_series": "forecasting.demand",
+    "weekly_demand": "forecasting.demand",
+    "ForecastResult": "forecasting.forecast",
+    "forecast_demand": "forecasting.forecast",
+    "validate_series": "forecasting.forecast",
+    "naive_scale": "forecasting.metrics",
+    "score_backtest": "forecasting.metrics",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'forecasting' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})
