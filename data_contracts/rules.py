@@ -264,7 +264,7 @@ def _basic_checks(t: schema.Table, config: ContractConfig) -> list[Check]:
                 "lookalike_key",
                 "unique_ignoring_case",
                 t.key,
-                pl.struct(lookalike_key(t)).is_duplicated()
+                (key[0] if len(key := lookalike_key(t)) == 1 else pl.struct(key)).is_duplicated()
                 & pl.all_horizontal(pl.col(c).is_not_null() for c in t.key),
                 "differs from another row's key only in letter case or whitespace: every such row is "
                 "rejected",

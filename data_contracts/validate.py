@@ -466,7 +466,7 @@ def validate_inputs(
             # GX must find exactly the rows polars found (else RuntimeError), so the hits stand as judged.
             validations[t.name], screened = validator.validate(t.name, typed, checks, verdicts=judged)
         bad = hits.get_column(_IDX).unique().implode()
-        clean[t.name] = typed.filter(~text.get_column(_IDX).is_in(bad))
+        clean[t.name] = typed.filter(~text.get_column(_IDX).is_in(bad)) if hits.height else typed
         # A refused entity's rows all stay the reference of the entities after it: the run fails anyway,
         # and one pass then reports every entity's own problems, not its rejections repeated downstream.
         refs[t.name] = typed if message else clean[t.name]

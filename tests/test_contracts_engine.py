@@ -145,3 +145,24 @@ def test_validate_names_every_refused_file_in_one_run(tmp_path: Path):
     assert text.count("(rule: max_reject_share)") == 2, result.output
     # the report lists both entities' quarantined rows
     assert "resources.csv row 1 [non_negative]" in text and "orders.csv row 1 [type]" in text, result.output
+
+
+def test_csv_is_parsed_from_its_bytes_with_bom_crlf_semicolons_and_blanks(tmp_path: Path):
+    """The reader parses the file's bytes as they are (no decoded copy): a byte-order mark, Windows line
+    ends, a semicolon separator, blanks around values and empty cells read as before."""
+    from warehouse.sources import SourceError, read_source_file
+
+    path = tmp_path / "sites.csv"
+    path.write_bytes(b"\xef\xbb\xbfsite_id;name;site_type;region\r\n PL1 ;Plant 1;plant;EU\r\nDC1;;dc; \r\n")
+    frame = read_source_file(path, "sites").frame
+    assert frame.columns[:4] == ["site_id", "name", "site_type", "region"]
+    assert frame.get_column("site_id").to_list() == ["PL1", "DC1"]
+    assert frame.get_column("name").to_list() == ["Plant 1", None]
+    assert frame.get_column("region").to_list() == ["EU", None]
+    assert frame.get_column(schema.SOURCE_ROW).to_list() == [1, 2]
+    path.write_bytes(b"site_id,name\nPL1,Usine \xe9\n")
+    with pytest.raises(SourceError, match=r"not UTF-8 text: byte 0xe9 on line 2"):
+        read_source_file(path, "sites")
+    path.write_bytes(b" \r\n\n")
+    with pytest.raises(SourceError, match="the file is empty"):
+        read_source_file(path, "sites")
