@@ -166,3 +166,27 @@ def test_csv_is_parsed_from_its_bytes_with_bom_crlf_semicolons_and_blanks(tmp_pa
     path.write_bytes(b" \r\n\n")
     with pytest.raises(SourceError, match="the file is empty"):
         read_source_file(path, "sites")
+
+
+def test_raw_rows_of_a_first_load_are_its_rows_in_file_order_duplicates_kept(tmp_path: Path):
+    """An event entity's first load is read without the newest-version window; a later load still is."""
+    import time
+
+    from warehouse.db import open_warehouse
+    from warehouse.sources import read_source_file
+
+    header = "order_id,order_date,requested_week,product_id,site_id,quantity,status\n"
+    path = tmp_path / "in" / "orders.csv"
+    path.parent.mkdir()
+    path.write_text(header + "O2,2026-01-02,2026-01-12,P1,DC1,5,open\nO1,2026-01-01,2026-01-12,P1,DC1,1,open\n"
+                    "O2,2026-01-02,2026-01-12,P1,DC1,6,open\n")
+    with open_warehouse(tmp_path / "wh.duckdb") as wh:
+        first, _ = wh.land(read_source_file(path, "orders"))
+        time.sleep(0.01)
+        path.write_text(header + "O1,2026-01-01,2026-01-12,P1,DC1,1,cancelled\n")
+        second, _ = wh.land(read_source_file(path, "orders"))
+        one = wh.raw_rows("orders", first)
+        both = wh.raw_rows("orders", second)
+    assert one["order_id"].to_list() == ["O2", "O1", "O2"]
+    assert one["quantity"].to_list() == ["5", "1", "6"] and one[schema.SOURCE_ROW].to_list() == [1, 2, 3]
+    assert sorted(zip(both["order_id"], both["status"])) == [("O1", "cancelled"), ("O2", "open"), ("O2", "open")]
