@@ -4,6 +4,14 @@ This is the only module that turns polars frames into pandas frames (:func:`_to_
 validates pandas frames here. Each frame validated becomes a dataframe asset of one pandas data source
 and is checked against a suite built in code, with result format ``COMPLETE`` so that every failing row
 comes back as a position in the frame.
+
+The input contracts hand GX only the rows it must see (``rows`` of :meth:`GxValidator.validate`): the
+rows some check breaks, found in polars (:func:`data_contracts.rules.broken`). GX runs every expectation
+on those rows, its verdict must equal polars' row for row (else ``RuntimeError``: a bug in a check), and
+each result is rescaled to the whole frame (element, missing and unexpected counts and percentages), so the
+validation results and Data Docs read as if GX had seen every row. The rows no check breaks pass every
+expectation: GX would find nothing there, and converting millions of clean rows to pandas for it cost most
+of the contracts' time and memory.
 """
 
 from __future__ import annotations
@@ -19,9 +27,9 @@ import polars as pl
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from data_contracts.config import SUPPORTED_MAX_DATE, SUPPORTED_MIN_DATE
-from data_contracts.rules import Check
+from data_contracts.rules import Check, broken
 
-__all__ = ["CheckOutcome", "GxValidator"]
+__all__ = ["CheckOutcome", "GxValidator", "gx_view", "verdicts"]
 
 logging.getLogger("great_expectations").setLevel(logging.ERROR)
 
@@ -43,6 +51,16 @@ class CheckOutcome:
     element_count: int
     unexpected_count: int
     rows: list[int]
+
+
+def gx_view(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` as GX sees it, still in polars: dates outside what ``datetime64[ns]`` holds are null."""
+    dates = [
+        pl.when(pl.col(c).is_between(SUPPORTED_MIN_DATE, SUPPORTED_MAX_DATE)).then(pl.col(c)).alias(c)
+        for c, dtype in frame.schema.items()
+        if dtype == pl.Date
+    ]
+    return frame.with_columns(dates) if dates else frame
 
 
 def _to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
@@ -81,7 +99,11 @@ class GxValidator:
         self.source = self.context.data_sources.add_pandas(name)
 
     def validate(
-        self, name: str, frame: pl.DataFrame, checks: Sequence[Check]
+        self,
+        name: str,
+        frame: pl.DataFrame,
+        checks: Sequence[Check],
+        verdicts: pl.DataFrame | None = None,
     ) -> tuple[Any, list[CheckOutcome]]:
         """Validate ``frame`` against ``checks`` as the suite ``name``.
 
@@ -89,15 +111,31 @@ class GxValidator:
             name: Suite and asset name (unique within this validator).
             frame: Typed frame; helper columns of the checks are derived here.
             checks: The checks.
+            verdicts: Optional, from :func:`verdicts`: GX then sees only the rows some check breaks there,
+                must find exactly those rows for each check, and its results are rescaled to ``frame``.
+                None: GX sees every row.
 
         Returns:
             The GX validation result and one :class:`CheckOutcome` per check, in the order of ``checks``.
 
         Raises:
-            RuntimeError: An expectation could not be evaluated (a bug in a suite, not in the data).
+            RuntimeError: An expectation could not be evaluated, or GX and polars disagree on a row (a bug
+                in a suite or in :func:`data_contracts.rules.broken`, not in the data).
         """
-        derived = {k: v for c in checks for k, v in c.derive.items()}
-        frame = frame.with_columns(v.alias(k) for k, v in derived.items()) if derived else frame
+        frame = _derived(frame, checks)
+        n = frame.height
+        seen = None
+        if verdicts is not None:
+            seen = (
+                verdicts.select(pl.any_horizontal(pl.all())).to_series().arg_true()
+                if verdicts.width
+                else pl.Series(dtype=pl.UInt32)
+            )
+            missing_counts = gx_view(frame).select(
+                pl.any_horizontal(pl.col(c).is_null() for c in _columns_of(check.expectation)).sum().alias(str(i))
+                for i, check in enumerate(checks)
+            ).row(0)
+            frame = frame[seen]
         suite = gx.ExpectationSuite(name=name)
         for i, check in enumerate(checks):
             exp = check.expectation.copy(deep=True)  # GX expectations are pydantic v1 models
@@ -105,7 +143,10 @@ class GxValidator:
             suite.add_expectation(exp)
         suite = self.context.suites.add(suite)
         batch_def = self.source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
-        batch = batch_def.get_batch(batch_parameters={"dataframe": _to_pandas(frame)})
+        data = _to_pandas(frame)
+        if seen is not None:
+            data.index = pd.Index(seen.cast(pl.Int64).to_numpy(), dtype="int64")
+        batch = batch_def.get_batch(batch_parameters={"dataframe": data})
         validation = batch.validate(suite, result_format={"result_format": "COMPLETE"})
         outcomes: dict[int, CheckOutcome] = {}
         for res in validation.results:
@@ -116,10 +157,19 @@ class GxValidator:
                     f"{res.exception_info.get('exception_message')}"
                 )
             rows = _row_positions(res.result)
+            if verdicts is not None:
+                expected = verdicts.to_series(i).arg_true().to_list()
+                if sorted(set(rows)) != expected:
+                    differ = sorted(set(rows) ^ set(expected))
+                    raise RuntimeError(
+                        f"{name}: GX and polars disagree on expectation {checks[i].name} for rows "
+                        f"{differ[:10]} (a bug in data_contracts.rules.broken, not in the data)"
+                    )
+                res.result = _rescaled(res.result, n, missing_counts[i])
             outcomes[i] = CheckOutcome(
                 check=checks[i],
                 success=bool(res.success),
-                element_count=int(res.result.get("element_count", frame.height)),
+                element_count=int(res.result.get("element_count", n)),
                 unexpected_count=int(res.result.get("unexpected_count", len(rows))),
                 rows=rows,
             )
@@ -127,3 +177,47 @@ class GxValidator:
         if missing:
             raise RuntimeError(f"{name}: GX returned no result for {missing}")
         return validation, [outcomes[i] for i in range(len(checks))]
+
+
+def _derived(frame: pl.DataFrame, checks: Sequence[Check]) -> pl.DataFrame:
+    """``frame`` with the checks' helper columns."""
+    derived = {k: v for c in checks for k, v in c.derive.items()}
+    return frame.with_columns(v.alias(k) for k, v in derived.items()) if derived else frame
+
+
+def verdicts(frame: pl.DataFrame, checks: Sequence[Check]) -> pl.DataFrame:
+    """One boolean column per check (named by its position), true on the rows of ``frame`` that break it,
+    computed in polars (:func:`data_contracts.rules.broken`) on the frame as GX would see it."""
+    view = gx_view(_derived(frame, checks))
+    return view.select(broken(c).fill_null(False).alias(str(i)) for i, c in enumerate(checks))
+
+
+def _columns_of(exp: Any) -> list[str]:
+    """The columns an expectation reads (a row missing one of them is "missing" in GX's counts)."""
+    for attr in ("column_list",):
+        if getattr(exp, attr, None):
+            return list(getattr(exp, attr))
+    if getattr(exp, "column_A", None):
+        return [exp.column_A, exp.column_B]
+    return [exp.column]
+
+
+def _rescaled(result: dict[str, Any], n: int, missing: int) -> dict[str, Any]:
+    """A result GX computed on the rows handed to it, as counts and percentages of the whole frame of ``n``
+    rows with ``missing`` rows GX ignores (the rows not handed over broke no expectation)."""
+    out = dict(result)
+    out["element_count"] = n
+    unexpected = out.get("unexpected_count")
+    nonmissing = n
+    if "missing_count" in out:
+        nonmissing = n - missing
+        out["missing_count"] = missing
+        out["missing_percent"] = 100.0 * missing / n if n else None
+    if unexpected is not None:
+        if "unexpected_percent" in out:
+            out["unexpected_percent"] = 100.0 * unexpected / nonmissing if nonmissing else None
+        if "unexpected_percent_total" in out:
+            out["unexpected_percent_total"] = 100.0 * unexpected / n if n else None
+        if "unexpected_percent_nonmissing" in out:
+            out["unexpected_percent_nonmissing"] = 100.0 * unexpected / nonmissing if nonmissing else None
+    return out

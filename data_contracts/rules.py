@@ -39,6 +39,7 @@ __all__ = [
     "QUANTITY_COLUMNS",
     "MAXIMA",
     "lookalike_key",
+    "broken",
 ]
 
 E = gx.expectations
@@ -154,6 +155,45 @@ class Check:
         return f"{self.rule}({', '.join(self.columns)})"
 
 
+def broken(check: Check) -> pl.Expr:
+    """True on the rows that break ``check``, computed in polars from its expectation's configuration.
+
+    Read on the frame Great Expectations would see (helper columns derived, dates GX cannot hold as
+    null: :func:`data_contracts.gx_runner.gx_view`), with GX's semantics: a null passes every
+    expectation but ``not_null`` (GX counts it as missing), ``unique`` flags every row sharing a value,
+    a compound key or a column pair with a missing value is ignored. The contracts hand GX only the rows
+    some check breaks, and GX's verdict on them must be the same (see ``GxValidator.validate``).
+
+    Raises:
+        TypeError: an expectation type this function does not know (teach it here before using it).
+    """
+    exp = check.expectation
+    if isinstance(exp, E.ExpectColumnValuesToNotBeNull):
+        return pl.col(exp.column).is_null()
+    if isinstance(exp, E.ExpectColumnValuesToBeInSet):
+        return pl.col(exp.column).is_not_null() & ~pl.col(exp.column).is_in(list(exp.value_set))
+    if isinstance(exp, E.ExpectColumnValuesToBeBetween):
+        c = pl.col(exp.column)
+        ok = pl.lit(True)
+        if exp.min_value is not None:
+            ok = ok & (c > exp.min_value if exp.strict_min else c >= exp.min_value)
+        if exp.max_value is not None:
+            ok = ok & (c < exp.max_value if exp.strict_max else c <= exp.max_value)
+        return c.is_not_null() & ~ok
+    if isinstance(exp, E.ExpectColumnValuesToBeUnique):
+        return pl.col(exp.column).is_not_null() & pl.col(exp.column).is_duplicated()
+    if isinstance(exp, E.ExpectCompoundColumnsToBeUnique) and exp.ignore_row_if == "any_value_is_missing":
+        present = pl.all_horizontal(pl.col(c).is_not_null() for c in exp.column_list)
+        return present & pl.struct(exp.column_list).is_duplicated()
+    if (
+        isinstance(exp, E.ExpectColumnPairValuesAToBeGreaterThanB)
+        and exp.ignore_row_if == "either_value_is_missing"
+    ):
+        a, b = pl.col(exp.column_A), pl.col(exp.column_B)
+        return a.is_not_null() & b.is_not_null() & ~(a >= b if exp.or_equal else a > b)
+    raise TypeError(f"{check.name}: no polars verdict for {type(exp).__name__} (teach rules.broken)")
+
+
 def _max_date(run_date: date, config: ContractConfig) -> date:
     year = run_date.year + config.max_years_ahead
     if year > SUPPORTED_MAX_DATE.year:
@@ -224,7 +264,7 @@ def _basic_checks(t: schema.Table, config: ContractConfig) -> list[Check]:
                 "lookalike_key",
                 "unique_ignoring_case",
                 t.key,
-                pl.struct(lookalike_key(t)).is_duplicated()
+                (key[0] if len(key := lookalike_key(t)) == 1 else pl.struct(key)).is_duplicated()
                 & pl.all_horizontal(pl.col(c).is_not_null() for c in t.key),
                 "differs from another row's key only in letter case or whitespace: every such row is "
                 "rejected",

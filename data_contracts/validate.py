@@ -12,10 +12,14 @@ Order of work (:func:`validate_inputs`):
    checked against the *clean* rows of the entities before, so rejecting a product makes its orders
    unknown. A row breaking any rule is quarantined (one row per rule broken); the others are clean.
    Duplicated keys reject every row sharing the key: which one is right is for an operator to decide.
-   Above ``max_reject_share`` of an entity's rows rejected, the run fails. The checks polars computes
-   alone (types, references, date ranges, lengths, look-alike keys) are counted first: junk beyond the
-   share is refused before GX runs, and a refused entity keeps the quarantine of its first
-   ``refused_rows_stored`` offending rows only (bounded memory on a million junk lines).
+   Above ``max_reject_share`` of an entity's rows rejected, the entity is refused and the run fails,
+   after every entity has been validated (one pass reports every entity's problems; all rows of a refused
+   entity are the reference of the entities after it, so its rejections are not repeated downstream). Every check is computed in polars first
+   (:func:`data_contracts.rules.broken`): junk beyond the share is refused before GX runs, and a refused
+   entity keeps the quarantine of its first ``refused_rows_stored`` offending rows only (bounded memory
+   on a million junk lines). Otherwise GX runs every expectation on the rows some check breaks (not the
+   clean millions), must agree with polars row for row, and its results are counted over every row
+   (:mod:`data_contracts.gx_runner`).
 3. The network: demand (not cancelled orders) at a site that no plant making the product reaches through
    lanes is a failed ``network`` expectation and a warning, not a rejected row: the demand is real and
    the plan should show it short (reason ``no_route``) rather than hide it.
@@ -49,7 +53,7 @@ from data_contracts.formats import (
     week_start_monday,
     zero_means_none,
 )
-from data_contracts.gx_runner import CheckOutcome, GxValidator
+from data_contracts.gx_runner import CheckOutcome, GxValidator, verdicts
 from data_contracts.safe_text import shown_expr
 from data_contracts.network import demand_reachability, zero_lead_cycle_flags
 from data_contracts.rules import COLUMN_RULES, Check, E, entity_checks
@@ -178,14 +182,12 @@ def _never_expires(
     )
 
 
-def _polars_outcomes(typed: pl.DataFrame, checks: list[Check]) -> list[CheckOutcome]:
-    """The outcomes of the checks whose verdict polars computes (a helper column), without GX."""
-    flagged = [c for c in checks if c.derive]
-    derived = typed.select(v.alias(k) for c in flagged for k, v in c.derive.items())
+def _polars_outcomes(verdicts: pl.DataFrame, checks: list[Check]) -> list[CheckOutcome]:
+    """The outcome of every check as polars computes it (see :func:`gx_runner.verdicts`), without GX."""
     outcomes = []
-    for check in flagged:
-        rows = pl.concat([derived.get_column(k).arg_true() for k in check.derive]).unique().sort().to_list()
-        outcomes.append(CheckOutcome(check, not rows, typed.height, len(rows), rows))
+    for i, check in enumerate(checks):
+        rows = verdicts.get_column(str(i)).arg_true().to_list()
+        outcomes.append(CheckOutcome(check, not rows, verdicts.height, len(rows), rows))
     return outcomes
 
 
@@ -436,9 +438,10 @@ def validate_inputs(
         validation results.
 
     Raises:
-        ContractError: A structural failure, or an entity with more rows rejected than allowed; the
-            message names the file, column, rule and the first offending rows. ``error.outcome`` holds
-            what was validated up to then (for storing its quarantine).
+        ContractError: A structural failure, or entities with more rows rejected than allowed: every
+            entity is validated before this is raised, and the message names each refused entity's file,
+            its rules and first offending rows. ``error.outcome`` holds every entity's quarantine and
+            results (for storing them and for ``plantwin validate``'s report).
     """
     errors = _structure_errors(raw)
     if not SUPPORTED_MIN_DATE <= run_date <= SUPPORTED_MAX_DATE:
@@ -452,6 +455,8 @@ def validate_inputs(
     validator = GxValidator()
     clean: dict[str, pl.DataFrame] = {}
     quarantines, results, validations = [], [], {}
+    refs: dict[str, pl.DataFrame] = {}
+    refusals: list[str] = []
     for t in schema.INPUT_ENTITIES:
         if t.name not in raw:
             continue
@@ -463,30 +468,40 @@ def validate_inputs(
         cycle = None
         if t.name == schema.LANES.name:
             cycle = pl.lit(zero_lead_cycle_flags(typed))
-        checks = entity_checks(t, clean, run_date, config, zero_lead_cycle=cycle)
-        # Junk is refused before GX: the checks polars computes alone (types, references, dates, lengths,
-        # look-alike keys) already reject too many rows, so the full suite (whose complete results hold
-        # every failing row of every expectation) never runs on a million junk lines.
-        screened = _polars_outcomes(typed, checks)
-        _, quarantine, message = _judge(t, label, text, failed, screened, config)
+        checks = entity_checks(t, refs, run_date, config, zero_lead_cycle=cycle)
+        # Every check is computed in polars first. Junk is refused before GX: when the checks already
+        # reject too many rows, GX (whose complete results hold every failing row of every expectation)
+        # never sees a million junk lines. Otherwise GX sees the rows some check breaks, nothing else.
+        judged = verdicts(typed, checks)
+        screened = _polars_outcomes(judged, checks)
+        hits, quarantine, message = _judge(t, label, text, failed, screened, config)
         if message:
-            quarantines.append(quarantine)
-            results.append(_results(t.name, frame.height, failed, screened, _extra_columns(frame, t)))
-            message += "\n(found by the type and polars-computed checks; the other expectations did not run)"
-            raise ContractError(message, _outcome(clean, quarantines, results, None, validations))
-        validation, outcomes = validator.validate(t.name, typed, checks)
-        hits, quarantine, message = _judge(t, label, text, failed, outcomes, config)
+            message += "\n(found by the checks computed in polars; Great Expectations did not run on this entity)"
+        else:
+            # GX must find exactly the rows polars found (else RuntimeError), so the hits stand as judged.
+            validations[t.name], screened = validator.validate(t.name, typed, checks, verdicts=judged)
         bad = hits.get_column(_IDX).unique().implode()
-        clean[t.name] = typed.filter(~text.get_column(_IDX).is_in(bad))
+        clean[t.name] = typed.filter(~text.get_column(_IDX).is_in(bad)) if hits.height else typed
+        # A refused entity's rows all stay the reference of the entities after it: the run fails anyway,
+        # and one pass then reports every entity's own problems, not its rejections repeated downstream.
+        refs[t.name] = typed if message else clean[t.name]
         quarantines.append(quarantine)
-        results.append(_results(t.name, frame.height, failed, outcomes, _extra_columns(frame, t)))
-        validations[t.name] = validation
+        results.append(_results(t.name, frame.height, failed, screened, _extra_columns(frame, t)))
         if message:
-            raise ContractError(message, _outcome(clean, quarantines, results, None, validations))
+            refusals.append(message)
+    if refusals:
+        raise ContractError(_refused(refusals), _outcome(clean, quarantines, results, None, validations))
     net_results, warnings, net_validation = _network(clean, validator)
     results.append(net_results)
     validations[NETWORK] = net_validation
     return _outcome(clean, quarantines, results, warnings, validations)
+
+
+def _refused(messages: list[str]) -> str:
+    """One error naming every refused entity (each message names its file, rules and first rows)."""
+    if len(messages) == 1:
+        return messages[0]
+    return f"{len(messages)} entities refused; fix them all before the next run:\n" + "\n\n".join(messages)
 
 
 def _outcome(

@@ -125,7 +125,9 @@ class Warehouse:
         """
         raw = schema.raw_table_name(entity)
         cols = ", ".join(f'r."{c}"' for c in _raw_columns(entity))
-        if entity not in EVENT_ENTITIES or snapshot:
+        if entity not in EVENT_ENTITIES or snapshot or self._only_load(entity, load_id):
+            # A full extract, or one load so far: every row is its own newest version (the window below
+            # would rank them all first, at 17 CPU-s and 3.7 GB for 8.5 million order lines).
             return self.con.execute(
                 f"SELECT {cols} FROM {raw} r WHERE r.{schema.LOAD_ID} = ? ORDER BY r.{schema.SOURCE_ROW}",
                 [load_id],
@@ -145,6 +147,15 @@ class Warehouse:
             """,
             [entity, load_id],
         ).pl()
+
+    def _only_load(self, entity: str, load_id: str) -> bool:
+        """Whether ``load_id`` is the only load of ``entity`` up to and including it."""
+        (count,) = self.con.execute(
+            f"SELECT count(*) FROM {schema.LOADS.name} WHERE entity = ? AND loaded_at <= "
+            f"(SELECT loaded_at FROM {schema.LOADS.name} WHERE load_id = ?)",
+            [entity, load_id],
+        ).fetchone()
+        return count == 1
 
     # ------------------------------------------------------------------ runs
     def start_run(self, *, kind: str, scenario: str, run_date: date, parameters: Mapping[str, Any],
@@ -186,11 +197,13 @@ class Warehouse:
         """Keep a run's output frame (without run_id) in its staging schema until the run commits."""
         target = f"{self._stage(run_id)}.{_ident(name)}"
         self.con.execute(f"DROP TABLE IF EXISTS {target}")
-        self.con.register("_stage_frame", no_negative_zero(frame))
+        frame = no_negative_zero(frame)
+        self.con.register("_stage_frame", _arrow(frame.head(0)))
         try:
             self.con.execute(f"CREATE TABLE {target} AS SELECT * FROM _stage_frame")
         finally:
             self.con.unregister("_stage_frame")
+        self._insert(f"{self._stage(run_id)}.{_ident(name)}", frame)
 
     def staged(self, run_id: str, name: str) -> pl.DataFrame:
         """A frame a stage of this run staged earlier."""
@@ -275,15 +288,27 @@ class Warehouse:
 
     def _insert(self, name: str, frame: pl.DataFrame) -> None:
         cols = ", ".join(f'"{c}"' for c in frame.columns)
-        self.con.register("_insert_frame", frame)
-        try:
-            self.con.execute(f"INSERT INTO {_ident(name)} ({cols}) SELECT {cols} FROM _insert_frame")
-        finally:
-            self.con.unregister("_insert_frame")
+        target = ".".join(_ident(part) for part in name.split(".", 1))
+        for chunk in frame.iter_slices(_INSERT_ROWS):
+            self.con.register("_insert_frame", _arrow(chunk))
+            try:
+                self.con.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM _insert_frame")
+            finally:
+                self.con.unregister("_insert_frame")
 
     @staticmethod
     def _stage(run_id: str) -> str:
         return "stage_" + re.sub(r"[^0-9a-zA-Z]", "_", run_id)
+
+
+#: Rows handed to DuckDB per insert: bounds the Arrow copy of a frame (see :func:`_arrow`).
+_INSERT_ROWS = 1_000_000
+
+
+def _arrow(frame: pl.DataFrame) -> Any:
+    """``frame`` as Arrow with plain (large) strings: DuckDB inserts those in half the CPU of polars'
+    string views (13 against 26 CPU-s for 8.5 million order lines)."""
+    return frame.to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
 def _ident(name: str) -> str:

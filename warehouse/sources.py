@@ -8,6 +8,7 @@ had beyond the contract as one JSON column, and its source file and 1-based data
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,25 +95,30 @@ def read_source_file(path: Path, entity: str) -> SourceFile:
         frame = _read_parquet(path, data)
     else:
         frame = _read_csv(path, data)
+    del data  # the file's bytes are not kept while the frame is conformed
     return _conform(frame, path, entity, digest)
 
 
 def _read_csv(path: Path, data: bytes) -> pl.DataFrame:
-    if not data.strip():
+    # The bytes are parsed as they are (no decoded, split or re-encoded copies of a 500 MiB file).
+    if not data or data.isspace():
         raise SourceError(f"{path.name}: the file is empty, not even a header row (rule: header).")
     try:
-        text = data.decode("utf-8-sig")
+        data.decode("utf-8-sig")  # checked only; the text is dropped at once
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise SourceError(
             f"{path.name}: not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} "
             "(rule: utf8_encoding); export the file as UTF-8."
         ) from None
-    header = text.splitlines()[0]
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    end = data.find(b"\n")
+    header = ((data if end < 0 else data[:end]).decode("utf-8").splitlines() or [""])[0]
     separator = ";" if header.count(";") > header.count(",") else ","
     try:
         return pl.read_csv(
-            text.encode("utf-8"),
+            data,
             separator=separator,
             infer_schema=False,
             truncate_ragged_lines=False,
@@ -144,7 +150,9 @@ def _conform(frame: pl.DataFrame, path: Path, entity: str, digest: str) -> Sourc
     columns = [c.strip() for c in frame.columns]
     frame = frame.rename(dict(zip(frame.columns, columns)))
     # An empty cell means null whatever the column; strip surrounding blanks.
-    frame = frame.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in columns)
+    # Column by column: a new copy of one column at a time, not of the whole frame at once.
+    for c in columns:
+        frame = frame.with_columns(pl.col(c).str.strip_chars().replace("", None))
     extra = tuple(c for c in columns if c not in table.columns)
     missing = tuple(c for c in table.columns if c not in columns)
     if extra:
