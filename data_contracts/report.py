@@ -99,8 +99,10 @@ def validation_report(outcome: ContractOutcome, rows_shown: int = 10, all_expect
         by_rule = q.group_by("entity", "rule").len().sort(["entity", "len"], descending=[False, True])
         lines += ["", "Quarantined rows by rule:"]
         lines += _table(["entity", "rule", "rows"], list(by_rule.iter_rows()), right={2})
-        first = q.sort("entity", "source_row").head(rows_shown)
-        lines += ["", f"First offending rows ({min(rows_shown, q.height)} of {q.height}):"]
+        # every file with problems shows its first rows (validate reports all entities in one pass)
+        per_entity = max(2, rows_shown // q.select(pl.col("entity").n_unique()).item())
+        first = q.sort("entity", "source_row").group_by("entity", maintain_order=True).head(per_entity)
+        lines += ["", f"First offending rows of each file ({first.height} of {q.height}):"]
         lines += [
             f"  {PurePath(f).name} row {r} [{rule}]: {why}"
             for f, r, rule, why in first.select("source_file", "source_row", "rule", "reason").iter_rows()
