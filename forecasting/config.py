@@ -105,7 +105,7 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         2, ge=1, description="Fewest backtest windows behind a champion that replaces the default model.",
     )
     selection_strategy: Literal["auto", "evidence", "default", "champion"] = Field(
-        "auto", description="How a set with a default model picks each series' model: `evidence` keeps the "
+        "evidence", description="How a set with a default model picks each series' model: `evidence` keeps the "
         "default unless a champion wins (see `champion_margin`), `champion` takes the backtest champion, "
         "`default` the default everywhere; `auto` picks one of the three per set and run by nested "
         "backtest (each window held out in turn, the strategy scoring the lowest mean MASE on it across "
