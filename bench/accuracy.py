@@ -1,7 +1,8 @@
 """Accuracy of plantwin's forecaster beside statsforecast peers on every public data set, one table.
 
 Usage: ``python bench/accuracy.py DATA_DIR [--sets m4_weekly m1_monthly ...] [--max-series 100]
-[--peers AutoETS DOT AutoARIMA SeasonalNaive] [--intermittent-peers CrostonSBA TSB ADIDA IMAPA] [--n-jobs 1]`` with DATA_DIR the shared data folder
+[--peers AutoETS DOT AutoARIMA SeasonalNaive] [--intermittent-peers CrostonSBA TSB ADIDA IMAPA]
+[--n-jobs 1]`` with DATA_DIR the shared data folder
 (``m4_weekly/``, ``m1/``, ``pbs/``, ``pharma_sales_atc/``; see its README).
 
 Each set is split as its competition did (the last ``h`` values held out) and every method sees the

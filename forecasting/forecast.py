@@ -8,12 +8,14 @@ Per series, by class (:mod:`forecasting.classify`):
   ``min_train_weeks`` of time — a full season for seasonal candidates — before the oldest origin). A set
   with a default model (``seasonal_default``, ``short_default``: robust combinations) keeps it, selection
   ``default``, unless a candidate beats it in every window by ``champion_margin`` on average
-  (:mod:`forecasting.select`), selection ``backtest``; a set without one takes the champion on MASE,
+  (:mod:`forecasting.select`), selection ``backtest`` — or, with ``selection_strategy``, the default
+  everywhere or the champion everywhere, ``auto`` choosing per set by nested backtest (each window held
+  out, picks made on the others); a set without one takes the champion on MASE,
   WAPE, |bias| and simplicity. A series with no scorable candidate gets its set's default, else its
   fallback (:data:`FALLBACKS`), selection ``fallback``; one too short for any backtest window gets its
   set's default unscored. A ``short`` series with ADI at or above the threshold takes the intermittent
-  set. Quantiles: backtest errors of the models used, pooled over the series of a class by horizon
-  step (:func:`forecasting.intervals.pooled_quantiles`). Work runs in two phases on one worker pool: the
+  set. Quantiles: held-out backtest errors of the models the strategy picks on the other windows, pooled
+  over the series of a class by horizon step (:func:`forecasting.intervals.pooled_quantiles`). Work runs in two phases on one worker pool: the
   backtest of every candidate, then a fit of each series' model alone on its history for the forecast.
 - ``new``, and a series too short for one backtest window in a set without a default:
   :data:`RULE_MODEL` (the mean of its life), selection ``rule``, with a wide lognormal band (``rule_band_cv``).
