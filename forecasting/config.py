@@ -6,6 +6,8 @@ import math
 import os
 import re
 
+from typing import Literal
+
 from pydantic import BaseModel, Field, model_validator
 
 from data_contracts import schema
@@ -101,6 +103,21 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     )
     champion_min_windows: int = Field(
         2, ge=1, description="Fewest backtest windows behind a champion that replaces the default model.",
+    )
+    selection_strategy: Literal["auto", "evidence", "default", "champion"] = Field(
+        "evidence", description="How a set with a default model picks each series' model: `evidence` keeps the "
+        "default unless a champion wins (see `champion_margin`), `champion` takes the backtest champion, "
+        "`default` the default everywhere; `auto` picks one of the three per set and run by nested "
+        "backtest (each window held out in turn, the strategy scoring the lowest mean MASE on it across "
+        "the panel; forecasting/select.py).",
+    )
+    strategy_min_series: int = Field(
+        30, ge=1, description="With `auto`, fewest series with two or more backtest windows a set needs "
+        "before its strategy may differ from `evidence`.",
+    )
+    strategy_margin: float = Field(
+        0.02, ge=0, lt=1, description="With `auto`, share by which another strategy's held-out MASE must "
+        "beat the evidence rule's before a set takes it.",
     )
     intermittent_default: str | None = Field(
         None, description="Model of intermittent and lumpy series unless a candidate's evidence is strong; "

@@ -8,12 +8,14 @@ Per series, by class (:mod:`forecasting.classify`):
   ``min_train_weeks`` of time — a full season for seasonal candidates — before the oldest origin). A set
   with a default model (``seasonal_default``, ``short_default``: robust combinations) keeps it, selection
   ``default``, unless a candidate beats it in every window by ``champion_margin`` on average
-  (:mod:`forecasting.select`), selection ``backtest``; a set without one takes the champion on MASE,
+  (:mod:`forecasting.select`), selection ``backtest`` — or, with ``selection_strategy``, the default
+  everywhere or the champion everywhere, ``auto`` choosing per set by nested backtest (each window held
+  out, picks made on the others); a set without one takes the champion on MASE,
   WAPE, |bias| and simplicity. A series with no scorable candidate gets its set's default, else its
   fallback (:data:`FALLBACKS`), selection ``fallback``; one too short for any backtest window gets its
   set's default unscored. A ``short`` series with ADI at or above the threshold takes the intermittent
-  set. Quantiles: backtest errors of the models used, pooled over the series of a class by horizon
-  step (:func:`forecasting.intervals.pooled_quantiles`). Work runs in two phases on one worker pool: the
+  set. Quantiles: held-out backtest errors of the models the strategy picks on the other windows, pooled
+  over the series of a class by horizon step (:func:`forecasting.intervals.pooled_quantiles`). Work runs in two phases on one worker pool: the
   backtest of every candidate, then a fit of each series' model alone on its history for the forecast.
 - ``new``, and a series too short for one backtest window in a set without a default:
   :data:`RULE_MODEL` (the mean of its life), selection ``rule``, with a wide lognormal band (``rule_band_cv``).
@@ -40,7 +42,7 @@ from forecasting.intervals import (
     tidy_quantiles,
 )
 from forecasting.metrics import naive_scale, score_backtest
-from forecasting.select import select_champions
+from forecasting.select import choose_strategy, held_out_picks, select_champions
 
 __all__ = ["ForecastResult", "forecast_demand", "validate_series", "FALLBACKS", "RULE_MODEL", "ZERO_MODEL"]
 
@@ -65,6 +67,8 @@ class ForecastResult:
     forecast: pl.DataFrame  # unique_id, ds, model, mean, q01..q99
     series: pl.DataFrame  # unique_id, series_class, n_weeks, adi, cv2, model, selection
     backtest: pl.DataFrame  # unique_id, model, window, mase, wape, bias
+    # set, strategy, series, evidence, default, champion: how each set with a default chose (select.py)
+    strategy: pl.DataFrame | None = None
 
 
 def validate_series(series: pl.DataFrame, freq: str = "1w") -> None:
@@ -228,26 +232,53 @@ def _choose(
     """Backtest scores of every candidate, and the model and selection of every series."""
     names = _set_names(config)
     candidates = plan.filter(pl.col("set").is_in(["seasonal", "short", "intermittent"])).select(
-        "unique_id",
+        "unique_id", "set",
         model=pl.col("set").replace_strict(
             {k: list(v) for k, v in names.items()}, return_dtype=pl.List(pl.String)
         ),
         fallback=pl.col("set").replace_strict(FALLBACKS),
         default=pl.col("set").replace_strict(_defaults(config), return_dtype=pl.String),
     ).explode("model")
-    if cv is None:
-        backtest = pl.DataFrame(schema=_BACKTEST_SCHEMA)
-        champions = pl.DataFrame(schema={"unique_id": pl.String, "model": pl.String, "selection": pl.String})
-    else:
-        backtest = score_backtest(cv, series, season=config.mase_season)
-        champions = select_champions(backtest, candidates, decimals=config.score_decimals,
-                                     margin=config.champion_margin, min_windows=config.champion_min_windows)
+    # no backtest at all (every series too short for a window): no scores, so every series takes its
+    # set's default, else its fallback
+    backtest = (pl.DataFrame(schema=_BACKTEST_SCHEMA) if cv is None
+                else score_backtest(cv, series, season=config.mase_season))
+    picks = held_out_picks(backtest, candidates, decimals=config.score_decimals, margin=config.champion_margin,
+                           min_windows=config.champion_min_windows)
+    strategy = _strategy(picks, candidates, config)
+    candidates = candidates.join(strategy.select("set", "strategy"), on="set", how="left", validate="m:1")
+    used = picks.join(candidates.select("unique_id", "strategy").unique(), on=["unique_id", "strategy"],
+                      how="semi").select("unique_id", "window", "model")
+    champions = select_champions(
+        backtest,
+        candidates.with_columns(default=pl.when(pl.col("strategy") != "champion").then(pl.col("default")))
+        .drop("set", "strategy"),
+        decimals=config.score_decimals, margin=config.champion_margin, min_windows=config.champion_min_windows,
+    )
+    everywhere = candidates.filter(pl.col("strategy") == "default").select("unique_id", "default").unique()
+    champions = champions.join(everywhere, on="unique_id", how="left", validate="1:1").select(
+        "unique_id",
+        model=pl.coalesce("default", "model"),
+        selection=pl.when(pl.col("default").is_not_null()).then(pl.lit("default")).otherwise("selection"),
+    )
     by_rule = plan.filter(pl.col("set").is_in(["rule", "inactive"])).select(
         "unique_id",
         model=pl.when(pl.col("set") == "inactive").then(pl.lit(ZERO_MODEL)).otherwise(pl.lit(RULE_MODEL)),
         selection=pl.lit("rule"),
     )
-    return backtest, pl.concat([champions, by_rule])
+    return backtest, pl.concat([champions, by_rule]), strategy, used
+
+
+def _strategy(picks: pl.DataFrame, candidates: pl.DataFrame, config: ForecastConfig) -> pl.DataFrame:
+    """``set, strategy, series, evidence, default, champion`` of every set with a default model: each
+    strategy's held-out MASE, and the configured strategy or with ``auto`` the one they pick
+    (:func:`choose_strategy`)."""
+    groups = candidates.filter(pl.col("default").is_not_null()).select("unique_id", "set").unique()
+    chosen = choose_strategy(picks, groups, min_series=config.strategy_min_series,
+                             margin=config.strategy_margin)
+    if config.selection_strategy == "auto":
+        return chosen
+    return chosen.with_columns(strategy=pl.lit(config.selection_strategy))
 
 
 def _groups(plan: pl.DataFrame, chosen: pl.DataFrame) -> pl.DataFrame:
@@ -279,31 +310,46 @@ def _error_scale(cv: pl.DataFrame | None, series: pl.DataFrame, groups: pl.DataF
     )
 
 
-def _calibration(cv: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
-    """Backtest forecasts of each series' model, with its group, horizon step, ratio flag and scale.
+def _calibration(cv: pl.DataFrame | None, groups: pl.DataFrame, picks: pl.DataFrame) -> pl.DataFrame:
+    """Backtest forecasts calibrating each series' band, with its group, horizon step, ratio flag and scale.
 
-    Each window's errors are divided by the series' error scale measured on its other windows (leave
-    one window out: the final forecast's errors are new to the scale too; a series with one window
-    brings none), and pooled over the series of a group by step: each series brings its error level,
-    the group the shape of the distribution and its growth with the horizon (a few windows of one series
-    cannot tell a 2.5% quantile).
+    Errors that did not choose the model: for each window of a series with two or more, the model its set's
+    strategy picked on the *other* windows (``picks``, :func:`forecasting.select.held_out_picks`), its
+    errors in the held-out window divided by its error scale on those other windows, as the final
+    forecast is the model picked on every window with its scale from them (a champion's low backtest
+    errors are thus not taken for its future ones: the winner's curse). A series of a set without a default
+    (intermittent: every window's champion), its chosen model with the scale of its other windows (leave
+    one window out); a series with one window brings none. Pooled over the series of a group by step: each
+    series brings its error level, the group the shape of the distribution and its growth with the horizon
+    (a few windows of one series cannot tell a 2.5% quantile). No backtest at all: no rows (the quantiles
+    fall back to the wide band).
     """
-    rows = cv.join(groups, on=["unique_id", "model"], how="inner", validate="m:1").sort(_CV_ORDER)
+    if cv is None:
+        return pl.DataFrame(schema={"group": pl.String, "step": pl.Int64, "ratio": pl.Boolean,
+                                    "y": pl.Float64, "yhat": pl.Float64, "scale": pl.Float64})
+    cv = cv.with_columns(window=(pl.col("cutoff").rank("dense").over("unique_id") - 1).cast(pl.Int64))
+    nested = cv.join(picks, on=["unique_id", "window", "model"], how="inner", validate="m:1")
+    own = cv.join(picks.select("unique_id").unique(), on="unique_id", how="anti").join(
+        groups.select("unique_id", "model"), on=["unique_id", "model"], how="inner", validate="m:1")
+    rows = pl.concat([nested, own]).join(groups.drop("model"), on="unique_id", how="inner", validate="m:1")
+    rows = rows.sort(_CV_ORDER)
     abs_err = (pl.col("y") - pl.col("yhat")).abs()
-    window = rows.group_by("unique_id", "cutoff").agg(w_sum=abs_err.sum(), w_n=pl.len()).sort(
-        "unique_id", "cutoff")
+    used = cv.join(rows.select("unique_id", "model").unique(), on=["unique_id", "model"], how="semi")
+    window = used.sort(_CV_ORDER).group_by("unique_id", "model", "window").agg(
+        w_sum=abs_err.sum(), w_n=pl.len()).sort("unique_id", "model", "window")
     loo = window.with_columns(
-        scale=(pl.col("w_sum").sum().over("unique_id") - pl.col("w_sum"))
-        / (pl.col("w_n").sum().over("unique_id") - pl.col("w_n"))
+        scale=(pl.col("w_sum").sum().over("unique_id", "model") - pl.col("w_sum"))
+        / (pl.col("w_n").sum().over("unique_id", "model") - pl.col("w_n"))
     ).filter(pl.col("scale").is_finite())
-    return rows.join(loo.select("unique_id", "cutoff", "scale"), on=["unique_id", "cutoff"], how="inner",
-                     validate="m:1").with_columns(
+    return rows.join(loo.select("unique_id", "model", "window", "scale"), on=["unique_id", "model", "window"],
+                     how="inner", validate="m:1").with_columns(
         step=pl.col("ds").rank("dense").over("unique_id", "cutoff").cast(pl.Int64)
     )
 
 
 def _quantiles(
-    fc: pl.DataFrame | None, cv: pl.DataFrame | None, chosen: pl.DataFrame, plan: pl.DataFrame,
+    fc: pl.DataFrame | None, cv: pl.DataFrame | None, chosen: pl.DataFrame, picks: pl.DataFrame,
+    plan: pl.DataFrame,
     series: pl.DataFrame, horizon: int, config: ForecastConfig,
 ) -> pl.DataFrame:
     """The chosen model's forecast per series with its quantiles (pooled errors, lognormal band or zero)."""
@@ -323,7 +369,7 @@ def _quantiles(
             )
             intermittent = pl.col("ratio")
             banded = pl.concat([
-                pooled_quantiles(scored.filter(~intermittent), _calibration(cv, groups),
+                pooled_quantiles(scored.filter(~intermittent), _calibration(cv, groups, picks),
                                  config.quantiles, config.calibration_min_errors),
                 empirical_quantiles(scored.filter(intermittent), series, config.quantiles),
             ], how="diagonal_relaxed")
@@ -379,12 +425,12 @@ def forecast_demand(
         cv, fc_rule = run_tasks(_backtest_tasks(frames, plan, scored, config, horizon), pool)
         if cv is not None:  # the same rows in the same order however the series were chunked (pooled sums)
             cv = cv.sort(_CV_ORDER, maintain_order=True)
-        backtest, chosen = _choose(cv, series, plan, config)
+        backtest, chosen, strategy, picks = _choose(cv, series, plan, config)
         _, fc_champion = run_tasks(_champion_tasks(frames, plan, chosen, horizon, config), pool)
     parts = [f for f in (fc_rule, fc_champion) if f is not None]
     fc = pl.concat(parts, how="vertical_relaxed").sort("unique_id", "ds", maintain_order=True) if parts else None
     summary = plan.join(chosen, on="unique_id", how="left", validate="1:1").select(
         "unique_id", "series_class", "n_weeks", "adi", "cv2", "model", "selection"
     ).sort("unique_id")
-    forecast = _quantiles(fc, cv, chosen, plan, series, horizon, config)
-    return ForecastResult(forecast=forecast, series=summary, backtest=backtest)
+    forecast = _quantiles(fc, cv, chosen, picks, plan, series, horizon, config)
+    return ForecastResult(forecast=forecast, series=summary, backtest=backtest, strategy=strategy)

@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 from statsforecast.models import (
     ADIDA,
+    ARIMA,
     IMAPA,
     MSTL,
     TSB,
@@ -76,6 +77,10 @@ def _arima(alias: str) -> AutoARIMA:
     return AutoARIMA(season_length=1, max_p=1, max_q=1, alias=alias)
 
 
+def _fixed_arima(alias: str) -> ARIMA:
+    return ARIMA(order=(1, 1, 1), include_drift=True, alias=alias)
+
+
 # name → (factory(season_length), complexity). Complexity: 0 naive, 1 seasonal naive / averages,
 # 2 one smoothing parameter, 3 a few parameters, 4 model selection inside, 5 decomposition + model.
 _REGISTRY: dict[str, tuple[Callable[[int], object], int]] = {
@@ -95,6 +100,8 @@ _REGISTRY: dict[str, tuple[Callable[[int], object], int]] = {
     "ARIMA": (lambda m: _arima("ARIMA"), 4),
     "DETS": (lambda m: Deseasonalized(AutoETS(model="ZZN"), m, alias="DETS"), 4),
     "DARIMA": (lambda m: Deseasonalized(_arima("ARIMA"), m, alias="DARIMA"), 4),
+    "FARIMA": (lambda m: _fixed_arima("FARIMA"), 3),
+    "DFARIMA": (lambda m: Deseasonalized(_fixed_arima("FARIMA"), m, alias="DFARIMA"), 3),
     "MSTL": (lambda m: GuardedMSTL(season_length=m, trend_forecaster=AutoETS(model="ZZN"), alias="MSTL"), 5),
 }
 MODEL_NAMES = tuple(_REGISTRY)

@@ -5,6 +5,14 @@ Where the series' candidate set has a default model (a robust combination), the 
 only on strong and stable evidence: at least ``min_windows`` backtest windows, a lower MASE than the
 default in every one of them, and a mean MASE lower by ``margin`` (a share). A few windows of a short
 series mostly rank noise; a per-series winner picked from them is the winner's curse, not a better model.
+
+Whether that holds for a panel is itself measured (:func:`choose_strategy`): each backtest window in turn
+is held out, each strategy (the default everywhere, the default unless strong evidence, the per-series
+champion) picks a model per series on the other windows, and a strategy whose picks score a mean MASE on
+the held-out windows, pooled over the panel's series of the set, lower than the evidence rule's by a margin
+replaces it on all windows. A
+per-series choice is noisy; a choice of strategy across hundreds of series is not. On long weekly series
+the champion wins that test (M4 Weekly); on short monthly and quarterly ones the combination does.
 """
 
 from __future__ import annotations
@@ -13,7 +21,12 @@ import polars as pl
 
 from forecasting.models import complexity
 
-__all__ = ["select_champions"]
+__all__ = ["select_champions", "held_out_picks", "choose_strategy", "STRATEGIES"]
+
+#: how a candidate set with a default model picks each series' model (:func:`choose_strategy`):
+#: ``evidence`` the default unless a champion wins every window by the margin; ``champion`` the backtest
+#: champion (no default); ``default`` the default model everywhere
+STRATEGIES = ("evidence", "default", "champion")
 
 
 def select_champions(
@@ -45,7 +58,8 @@ def select_champions(
         ``fallback``), one row per series in candidates.
     """
     names = candidates.get_column("model").unique().to_list()
-    rank = pl.DataFrame({"model": names, "complexity": [complexity(n) for n in names]})
+    rank = pl.DataFrame({"model": names, "complexity": [complexity(n) for n in names]},
+                        schema={"model": pl.String, "complexity": pl.Int64})
     mean = scores.group_by(id_col, "model").agg(
         pl.col("mase").mean().round(decimals),
         pl.col("wape").mean().round(decimals),
@@ -95,4 +109,108 @@ def select_champions(
         id_col,
         model=pl.when(keep_default).then(pl.col("default")).otherwise(pl.col("model")),
         selection=pl.when(keep_default).then(pl.lit("default")).otherwise(pl.col("selection")),
+    )
+
+
+def held_out_picks(
+    scores: pl.DataFrame,
+    candidates: pl.DataFrame,
+    decimals: int = 3,
+    margin: float = 0.1,
+    min_windows: int = 2,
+    id_col: str = "unique_id",
+) -> pl.DataFrame:
+    """Each strategy's pick per series and held-out window, chosen on the series' other windows.
+
+    For each window ``k`` every strategy of :data:`STRATEGIES` picks a model per series from the scores of
+    the other windows (:func:`select_champions`); its MASE in window ``k`` is the held-out score. Only series
+    with a default model and at least two windows take part.
+
+    Args:
+        scores: ``unique_id, model, window, mase, wape, bias``.
+        candidates: ``unique_id, model, default`` (+ optional ``fallback``; other columns are ignored).
+
+    Returns:
+        ``unique_id, window, strategy, model, mase`` (mase null where the pick has no score there).
+    """
+    schema_out = {id_col: pl.String, "window": pl.Int64, "strategy": pl.String, "model": pl.String,
+                  "mase": pl.Float64}
+    keep = [c for c in (id_col, "model", "default", "fallback") if c in candidates.columns]
+    with_default = candidates.filter(pl.col("default").is_not_null()).select(keep)
+    windows = scores.select(id_col, "window").unique()
+    multi = windows.group_by(id_col).agg(n=pl.len()).filter(pl.col("n") >= 2).select(id_col)
+    base = with_default.join(multi, on=id_col, how="semi")
+    if not base.height:
+        return pl.DataFrame(schema=schema_out)
+    defaults = base.select(id_col, "default").unique(id_col)
+    parts = []
+    for k in windows.get_column("window").unique().sort().to_list():  # a few windows, not rows
+        train = scores.filter(pl.col("window") != k)
+        test = scores.filter(pl.col("window") == k).select(id_col, "model", "mase")
+        present = test.select(id_col).unique()
+        picks = {
+            "evidence": select_champions(train, base, decimals=decimals, margin=margin,
+                                         min_windows=min_windows, id_col=id_col),
+            "default": defaults.rename({"default": "model"}),
+            "champion": select_champions(train, base.drop("default"), decimals=decimals, id_col=id_col),
+        }
+        for name, pick in picks.items():
+            parts.append(
+                pick.join(present, on=id_col, how="semi")
+                .select(id_col, "model")
+                .join(test, on=[id_col, "model"], how="left", validate="1:1")
+                .select(id_col, pl.lit(k, dtype=pl.Int64).alias("window"), pl.lit(name).alias("strategy"),
+                        "model", "mase")
+            )
+    return pl.concat(parts).select(list(schema_out)).cast(schema_out)
+
+
+def choose_strategy(
+    picks: pl.DataFrame,
+    groups: pl.DataFrame,
+    min_series: int = 30,
+    margin: float = 0.02,
+    group_col: str = "set",
+    id_col: str = "unique_id",
+) -> pl.DataFrame:
+    """The selection strategy of every group of series with a default model, from held-out scores.
+
+    A group keeps ``evidence`` unless another strategy's mean held-out MASE (over the series and windows
+    where every strategy's pick has a score, :func:`held_out_picks`) is lower by ``margin`` (a share), then
+    it takes the lowest; it keeps ``evidence`` too where fewer than ``min_series`` series take part (a
+    strategy chosen on a few series would be noise again).
+
+    Args:
+        picks: ``unique_id, window, strategy, model, mase`` (:func:`held_out_picks`).
+        groups: ``unique_id`` and ``group_col`` of every series of a set with a default model.
+
+    Returns:
+        ``group_col, strategy, series, evidence, default, champion``: the chosen strategy, the series that
+        took part and each strategy's mean held-out MASE (null where none took part).
+    """
+    names = groups.select(group_col).unique().sort(group_col)
+    wide = picks.pivot(on="strategy", index=[id_col, "window"], values="mase") if picks.height else None
+    if wide is None or any(s not in wide.columns for s in STRATEGIES):
+        per_group = pl.DataFrame(schema={group_col: pl.String, "series": pl.UInt32,
+                                         **{s: pl.Float64 for s in STRATEGIES}})
+    else:
+        per_group = (
+            wide.drop_nulls(list(STRATEGIES))
+            .join(groups.select(id_col, group_col).unique(id_col), on=id_col, how="inner", validate="m:1")
+            .group_by(group_col)
+            .agg(pl.col(id_col).n_unique().alias("series"), *(pl.col(s).mean() for s in STRATEGIES))
+        )
+    others = [s for s in STRATEGIES if s != "evidence"]
+    best = pl.concat_list(*(pl.col(s) for s in others)).list.arg_min()
+    best_value = pl.min_horizontal(*(pl.col(s) for s in others))
+    switch = (pl.col("series") >= min_series) & (best_value <= (1 - margin) * pl.col("evidence"))
+    chosen = per_group.with_columns(
+        strategy=pl.when(switch)
+        .then(best.replace_strict(dict(enumerate(others)), return_dtype=pl.String))
+        .otherwise(pl.lit("evidence"))
+    )
+    out = names.join(chosen, on=group_col, how="left", validate="1:1")
+    return out.select(
+        group_col, pl.col("strategy").fill_null("evidence"), pl.col("series").fill_null(0).cast(pl.UInt32),
+        *(pl.col(s).cast(pl.Float64) for s in STRATEGIES),
     )

@@ -12,7 +12,7 @@ from data_contracts import schema
 from forecasting import ForecastConfig, forecast_demand
 from forecasting.intervals import empirical_quantiles, pooled_quantiles, tidy_quantiles
 from forecasting.seasonal import Deseasonalized, deseasonalize, is_seasonal, seasonal_indices
-from forecasting.select import select_champions
+from forecasting.select import STRATEGIES, choose_strategy, held_out_picks, select_champions
 from forecasting.synthetic import synthetic_series
 
 LEVELS = (0.025, 0.1, 0.5, 0.9, 0.975)
@@ -90,6 +90,77 @@ def test_default_kept_unless_a_champion_wins_every_window_by_the_margin():
     # without a default column the plain champion, as before
     plain = select_champions(scores, candidates.drop("default"))
     assert dict(plain.select("unique_id", "model").rows())["s2"] == "Theta"
+
+
+def _strategy_of(rows, **kw):
+    combo = "Mean(ETS,Theta)"
+    scores = _scores([(u, m, w, v, 0.1, 0.0) for u, m, w, v in rows])
+    candidates = scores.select("unique_id", "model").unique().with_columns(default=pl.lit(combo))
+    picks = held_out_picks(scores, candidates, margin=0.1, min_windows=2)
+    groups = candidates.select("unique_id").unique().with_columns(set=pl.lit("seasonal"))
+    return picks, choose_strategy(picks, groups, **kw).row(0, named=True)
+
+
+def test_strategy_by_held_out_windows_stable_winner_takes_the_champion():
+    # Theta 5% better than the combination in every window: the evidence rule (10% margin) keeps the
+    # combination, the champion strategy takes Theta, and Theta is 5% better on every held-out window
+    combo = "Mean(ETS,Theta)"
+    rows = [(u, m, w, 1.0 if m == combo else 0.95) for u in ("s1", "s2") for m in (combo, "Theta") for w in range(3)]
+    picks, got = _strategy_of(rows, min_series=2, margin=0.02)
+    assert picks.height == 2 * 3 * len(STRATEGIES)  # a pick per series, window and strategy
+    assert got["strategy"] == "champion"
+    assert (got["evidence"], got["default"], got["champion"]) == pytest.approx((1.0, 1.0, 0.95))
+    _, few = _strategy_of(rows, min_series=3, margin=0.02)  # 2 series take part: too few to switch
+    assert few["strategy"] == "evidence"
+    _, wide = _strategy_of(rows, min_series=2, margin=0.06)  # 5% gain is under a 6% margin
+    assert wide["strategy"] == "evidence"
+
+
+def test_strategy_by_held_out_windows_lucky_winner_loses_to_the_default():
+    # B wins windows 0 and 1 by half and loses window 2 twice over: held out, the windows that pick B
+    # are the ones where it loses (window 2), so both the champion and the evidence rule score
+    # (1 + 1 + 2) / 3 and the default 1.0
+    combo = "Mean(ETS,Theta)"
+    b = {0: 0.5, 1: 0.5, 2: 2.0}
+    rows = [(u, combo, w, 1.0) for u in ("s1", "s2") for w in range(3)]
+    rows += [(u, "Theta", w, b[w]) for u in ("s1", "s2") for w in range(3)]
+    picks, got = _strategy_of(rows, min_series=2, margin=0.02)
+    assert got["strategy"] == "default"
+    assert (got["evidence"], got["default"], got["champion"]) == pytest.approx((4 / 3, 1.0, 4 / 3))
+    held = picks.filter((pl.col("strategy") == "champion") & (pl.col("window") == 2))
+    assert set(held.get_column("model")) == {"Theta"} and set(held.get_column("mase")) == {2.0}
+
+
+def test_configured_strategies_drive_the_selection():
+    history = synthetic_series(24, 156, seed=3, kinds=("seasonal", "smooth", "trend"))
+    default = forecast_demand(history, 13, ForecastConfig(selection_strategy="default"))
+    smooth = default.series.filter(pl.col("series_class").is_in(["smooth", "erratic"]))
+    assert set(smooth.get_column("selection")) == {"default"}
+    assert set(smooth.get_column("model")) == {ForecastConfig().seasonal_default}
+    assert default.strategy.filter(pl.col("set") == "seasonal").get_column("strategy").item() == "default"
+    champion = forecast_demand(history, 13, ForecastConfig(selection_strategy="champion"))
+    smooth = champion.series.filter(pl.col("series_class").is_in(["smooth", "erratic"]))
+    assert set(smooth.get_column("selection")) == {"backtest"}
+    assert smooth.get_column("model").n_unique() > 1  # a model per series, not one for all
+    auto = forecast_demand(history, 13, ForecastConfig(selection_strategy="auto", strategy_min_series=5))
+    row = auto.strategy.filter(pl.col("set") == "seasonal").row(0, named=True)
+    assert row["series"] >= 5 and row["strategy"] in STRATEGIES
+    best = min(STRATEGIES, key=lambda s: row[s])
+    assert row["strategy"] in ("evidence", best)  # the best held-out strategy, or the incumbent
+
+
+def test_series_too_short_for_any_window_take_the_default_model():
+    # daily data: 26 weeks of training before a window are 182 days, more than the 156 days the models
+    # see; no series has a backtest window: every series gets its set's default model, not none
+    rng = np.random.default_rng(4)
+    days = pl.date_range(date(2024, 1, 1), date(2024, 10, 26), "1d", eager=True)
+    frame = pl.concat([pl.DataFrame({"unique_id": u, "ds": days, "y": rng.poisson(20, days.len()).astype(float)})
+                       for u in ("a", "b")])
+    result = forecast_demand(frame, 28, ForecastConfig(freq="1d", season_length=7))
+    assert result.backtest.is_empty()
+    assert result.series.get_column("model").to_list() == [ForecastConfig().seasonal_default] * 2
+    assert result.forecast.height == 2 * 28 and result.forecast.get_column("mean").is_not_null().all()
+    assert (result.forecast.get_column("q90") > result.forecast.get_column("q10")).all()
 
 
 # --------------------------------------------------------------------------------------------------
