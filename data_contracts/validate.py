@@ -44,7 +44,7 @@ from data_contracts.config import (
 )
 from data_contracts.gx_runner import CheckOutcome, GxValidator
 from data_contracts.safe_text import shown_expr
-from data_contracts.network import demand_reachability, zero_lead_cycle_flags
+from data_contracts.network import bom_cycles, demand_reachability, zero_lead_cycle_flags
 from data_contracts.rules import COLUMN_RULES, Check, E, entity_checks
 
 __all__ = ["validate_inputs", "MASTER_ENTITIES", "NETWORK"]
@@ -448,7 +448,8 @@ def validate_inputs(
         cycle = None
         if t.name == schema.LANES.name:
             cycle = pl.lit(zero_lead_cycle_flags(typed))
-        checks = entity_checks(t, clean, run_date, config, zero_lead_cycle=cycle)
+        cycles = bom_cycles(typed) if t.name == schema.BOM.name else None
+        checks = entity_checks(t, clean, run_date, config, zero_lead_cycle=cycle, bom_cycles=cycles)
         # Junk is refused before GX: the checks polars computes alone (types, references, dates, lengths,
         # look-alike keys) already reject too many rows, so the full suite (whose complete results hold
         # every failing row of every expectation) never runs on a million junk lines.

@@ -87,6 +87,9 @@ def build_model(
     if config.max_backlog_weeks is not None:
         f["lost"] = var.lost_vars(mb, f["backlog"], config.max_backlog_weeks, config.lost_sale_penalty_weeks)
     f["shortfall"] = var.shortfall_vars(mb, net, safety, config.safety_stock_penalty_share)
+    bom_rows = var.bom_rows(net, f["make"])
+    if bom_rows.height:
+        f["consume"] = var.consume_vars(mb, net, bom_rows)
     if terminal is not None and terminal.height:
         f["terminal"] = var.terminal_vars(mb, net, terminal, config.terminal_penalty_weeks)
     if config.mip:
@@ -94,8 +97,13 @@ def build_model(
         f["setup"] = var.setup_vars(mb, f["make"], config.frozen_weeks, _big_m(net, demand, safety))
 
     con.stock_balance(
-        mb, var.balance_rows(net), net.supply, f["stock"], f["make"], f["ship"], f["served"], f["expired"]
+        mb, var.balance_rows(net), net.supply, f["stock"], f["make"], f["ship"], f["served"], f["expired"],
+        f.get("consume"),
     )
+    if bom_rows.height:
+        con.bom_consumption(mb, bom_rows, f["consume"], f["make"], net.bom)
+    if net.storage.height:
+        con.storage_limit(mb, net.storage, net.weeks, f["stock"], net.products)
     con.demand_backlog(mb, f["backlog"], demand, f["served"], f.get("lost"))
     con.safety_stock_target(mb, f["shortfall"], f["stock"])
     con.resource_capacity(mb, net.hours, f["make"])

@@ -19,6 +19,8 @@ __all__ = [
     "backlog_vars",
     "balance_rows",
     "batch_vars",
+    "bom_rows",
+    "consume_vars",
     "expired_vars",
     "lost_vars",
     "make_vars",
@@ -64,6 +66,38 @@ def make_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
         .sort("product_id", "resource_id", "t")
     )
     return mb.add_variables("make", frame, ["product_id", "resource_id", "t"])
+
+
+def bom_rows(net: Network, make: pl.DataFrame) -> pl.DataFrame:
+    """Dependent demand rows: every component × production site × week in which a parent can start there.
+
+    Returns:
+        ``product_id`` (the component), ``site_id``, ``t`` (unique).
+    """
+    return (
+        make.select(pl.col("product_id").alias("parent_id"), "site_id", "t")
+        .unique()
+        .join(net.bom.select("parent_id", "component_id"), on="parent_id")
+        .select(pl.col("component_id").alias("product_id"), "site_id", "t")
+        .unique()
+        .sort("product_id", "site_id", "t")
+    )
+
+
+def consume_vars(mb: ModelBuilder, net: Network, rows: pl.DataFrame) -> pl.DataFrame:
+    """Component used per component × site × cohort × week: from the cohorts usable at the production site
+    that week (a cohort past its last usable week cannot feed production: shelf life of intermediates).
+
+    Args:
+        rows: :func:`bom_rows`.
+    """
+    frame = (
+        rows.join(net.presence, on=["product_id", "site_id"])
+        .filter((pl.col("t") >= pl.col("t_first")) & (pl.col("t") <= pl.col("cohort")))
+        .select(*PC, "t", cost=pl.lit(0.0))
+        .sort(*PC, "t")
+    )
+    return mb.add_variables("consume", frame, [*PC, "t"])
 
 
 def batch_vars(mb: ModelBuilder, make: pl.DataFrame, frozen_weeks: int) -> pl.DataFrame:
