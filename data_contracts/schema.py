@@ -682,10 +682,12 @@ PLAN_KPI_DOCS: dict[str, str] = {
     "lost_units": "Units given up (with a maximum backlog age), booked in the week they are given up.",
     "expired_units": "Units written off because they reached their shelf life (lots expired at the start "
     "included).",
-    "stock_units_end": "Stock on hand at the end of the last week, all sites.",
+    "stock_units_end": "Stock on hand at the end of the last week, all sites (items used as bill-of-materials "
+    "components, such as drug substance, are left out: their units are not the sold units).",
     "stock_value_end": "That stock at unit cost.",
     "weeks_of_cover": "Stock at the end over the average weekly demand of the horizon: how long it would last.",
-    "pipeline_units_end": "Good output of production started in the horizon but released after it.",
+    "pipeline_units_end": "Good output of production started in the horizon but released after it (without "
+    "bill-of-materials components).",
     "end_position_units": "Stock at the end + pipeline: what the next plan starts with.",
     "end_stock_target_units": "What the terminal condition asks the network to end with: demand beyond the "
     "horizon that new production cannot reach in time + the last week's safety stock (absent without a "

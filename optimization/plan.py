@@ -110,6 +110,7 @@ def plan_supply(
             network.horizon,
             network.products.select("product_id", "unit_cost"),
             float(terminal["target"].sum()) if terminal is not None else None,
+            components=network.bom["component_id"].unique() if network.bom.height else None,
         )
     else:
         tables = empty_tables()

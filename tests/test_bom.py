@@ -228,3 +228,95 @@ def test_bom_cycles_are_named_by_their_path():
     ]
     assert bom_cycles(b.filter(pl.col("parent_id") != "C")).height == 1  # only D → D is left
     assert schema.BOM.key == ("parent_id", "component_id")
+
+
+# ------------------------------------------------------------------------------- bad input (contracts)
+def _raw_with(bom_rows: list[tuple], storage_rows: list[tuple] | None = None):
+    from data_contracts.testing import all_as_raw, tiny_inputs
+
+    frames = tiny_inputs()
+    frames["bom"] = pl.DataFrame(bom_rows, schema=schema.BOM.schema, orient="row")
+    if storage_rows is not None:
+        frames["storage"] = pl.DataFrame(storage_rows, schema=schema.STORAGE.schema, orient="row")
+    return all_as_raw(frames)
+
+
+def _quarantined(outcome, entity):
+    q = outcome.quarantine.filter(pl.col("entity") == entity)
+    return {(row, rule): reason for row, rule, reason in q.select("source_row", "rule", "reason").rows()}
+
+
+def test_contracts_accept_a_valid_bom_and_storage():
+    from data_contracts.testing import TINY_RUN_DATE
+    from data_contracts.validate import validate_inputs
+
+    raw = _raw_with([("P1", "P2", 0.5, 0.1), ("P3", "P2", 2.0, None)], [("PL1", "monoclonals", 500.0)])
+    out = validate_inputs(raw, TINY_RUN_DATE)
+    assert out.quarantine.height == 0
+    assert out.clean["bom"]["scrap"].to_list() == [0.1, 0.0]  # empty scrap = 0
+    assert out.clean["storage"].height == 1
+    names = set(out.results.filter(pl.col("entity") == "bom")["expectation"])
+    assert {"known_product(parent_id)", "known_product(component_id)", "positive(quantity_per)",
+            "range(scrap)"} <= names
+
+
+def test_contracts_quarantine_bad_bom_rows_naming_file_row_column_and_rule():
+    from data_contracts.config import ContractConfig
+    from data_contracts.testing import TINY_RUN_DATE
+    from data_contracts.validate import validate_inputs
+
+    raw = _raw_with(
+        [
+            ("P1", "P2", 0.0, 0.0),  # row 1: quantity_per not positive
+            ("P1", "P3", 1.0, 1.0),  # row 2: scrap outside [0, 1)
+            ("P1", "PX", 1.0, 0.0),  # row 3: unknown component
+            ("PY", "P1", 1.0, 0.0),  # row 4: unknown parent
+            ("P2", "P3", 1.0, 0.0),  # rows 5-6: P2 → P3 → P2
+            ("P3", "P2", 1.0, 0.0),
+        ],
+        [("PL1", "nope", 1.0), ("DCX", "vaccines", 1.0), ("PL1", "vaccines", -5.0)],
+    )
+    out = validate_inputs(raw, TINY_RUN_DATE, ContractConfig(max_reject_share=1.0))
+    bom = _quarantined(out, "bom")
+    assert set(bom) == {(1, "positive"), (2, "range"), (3, "known_product"), (4, "known_product"),
+                        (5, "bom_cycle"), (6, "bom_cycle")}
+    assert bom[(1, "positive")] == "quantity_per '0.0' is not positive"
+    assert bom[(2, "range")] == "scrap '1.0' is not in [0, 1)"
+    assert "component_id 'PX' is not a valid products product_id" in bom[(3, "known_product")]
+    assert "parent_id 'PY'" in bom[(4, "known_product")]
+    assert bom[(5, "bom_cycle")] == (
+        "parent_id 'P2', component_id 'P3' lies on the cycle P2 → P3 → P2: an item cannot need itself"
+    )
+    names = set(out.results.filter(pl.col("entity") == "bom")["expectation"])
+    assert "bom_cycle(P2 → P3 → P2)" in names
+    storage = _quarantined(out, "storage")
+    assert set(storage) == {(1, "known_family"), (2, "known_site"), (3, "non_negative")}
+    assert out.clean["bom"].height == 0 and out.clean["storage"].height == 0
+
+
+def test_contracts_refuse_a_bom_mostly_broken_naming_the_file_and_rule():
+    from data_contracts.config import ContractError
+    from data_contracts.testing import TINY_RUN_DATE
+    from data_contracts.validate import validate_inputs
+
+    raw = _raw_with([("P1", "P2", 1.0, 0.0), ("P2", "P1", 1.0, 0.0)])
+    with pytest.raises(ContractError, match=r"bom\.csv: 2 of 2 bom rows rejected.*bom_cycle \(2 rows\)"
+                       r"(?s:.*)bom\.csv row 1: parent_id 'P1', component_id 'P2' lies on the cycle P1 → P2 → P1"):
+        validate_inputs(raw, TINY_RUN_DATE)
+
+
+def test_plan_contract_balance_counts_consumed_stock():
+    # a component row: 10 opening − 4 consumed = 6 closing balances; without the 4 consumed it does not
+    from data_contracts.config import PlanContractError
+
+    row = dict(product_id="S", site_id="P", week=ex.START, opening=10.0, released=0.0, receipts=0.0,
+               arrivals=0.0, departures=0.0, served=0.0, consumed=4.0, expired=0.0, closing=6.0,
+               safety_stock=0.0, safety_shortfall=0.0)
+    inv = pl.DataFrame([row])
+    tables = {"plan_inventory": inv, "plan_capacity": schema.PLAN_CAPACITY.empty().drop("run_id"),
+              "plan_shipments": schema.PLAN_SHIPMENTS.empty().drop("run_id"),
+              "plan_production": schema.PLAN_PRODUCTION.empty().drop("run_id")}
+    validate_plan(tables, pl.DataFrame({"from_site": ["P"], "to_site": ["D"]}))
+    tables["plan_inventory"] = inv.with_columns(consumed=pl.lit(0.0))
+    with pytest.raises(PlanContractError, match="stock_balance"):
+        validate_plan(tables, pl.DataFrame({"from_site": ["P"], "to_site": ["D"]}))
