@@ -14,8 +14,9 @@ made in one step) and splits two families into the steps a biologics plant runs:
 
 Each sold unit costs about what it did (the routing cost is split over the steps) and the bioreactors and
 filling lines carry about the load they did; the new lines run at ~70–80%. Intermediates start with two
-lots at the plants that fill them (about four weeks of the fill's need) and the drug-substance freezers
-(``storage``, family ``drug_substance``) hold about eight weeks of it. The batch records of the former
+lots at the plants that use them, covering about the lead time the extra step adds (two weeks of the
+need of drug substance and filled bulk, three of antigen), so the levels add little free supply; the
+drug-substance freezers (``storage``, family ``drug_substance``) hold about three weeks of the need. The batch records of the former
 routings become the drug substance's and the filled bulk's (same resources).
 """
 
@@ -28,7 +29,7 @@ import numpy as np
 import polars as pl
 
 from data_contracts import schema
-from demo.catalog import PLANTS
+from demo.supply import PRODUCTS_PER_RESOURCE
 
 __all__ = ["Level", "LEVELS", "add_levels"]
 
@@ -71,7 +72,9 @@ _NEW_LINES = {
     "pack": ("PK", "Packaging line", 120.0, 0.70),
     "antigen": ("FM", "Antigen fermenter", 140.0, 0.80),
 }
-_COVER_WEEKS, _FREEZER_WEEKS = 4.0, 8.0
+#: weeks of need an intermediate's opening lots cover, by id prefix; weeks of need a freezer holds
+_COVER_WEEKS = {"DS-": 2.0, "FB-": 2.0, "AG-": 3.0}
+_FREEZER_WEEKS = 3.0
 
 
 def add_levels(
@@ -106,7 +109,10 @@ def add_levels(
         new_products.append(
             members.select(
                 item.alias("product_id"),
-                pl.concat_str(pl.lit(f"{lv.family.replace('_', ' ').capitalize()} of "), "name").alias("name"),
+                pl.concat_str(  # the sold product's name without its [launch] / [phase-out] tag
+                    pl.lit(f"{lv.family.replace('_', ' ').capitalize()} of "),
+                    pl.col("name").str.replace(r" \[[a-z-]+\]$", ""),
+                ).alias("name"),
                 pl.lit(lv.family).alias("family"),
                 pl.lit(lv.unit).alias("unit"),
                 (pl.lit(lv.shelf) if lv.shelf else pl.col("shelf_life_weeks")).cast(pl.Int64).alias("shelf_life_weeks"),
@@ -149,41 +155,26 @@ def add_levels(
         ("pack", "vaccine", "", 0.15, 0.995, 2),
         ("antigen", "vaccine", "AG-", 0.25, 0.9, 3),
     ):
-        code, label, hours, util = _NEW_LINES[kind]
-        rows = former.filter(pl.col("family") == family)
-        primary_load = (
-            rows.sort("product_id", "hours_per_unit")
-            .unique("product_id", keep="first", maintain_order=True)  # primary: the fastest routing
-            .group_by("plant")
-            .agg(pl.col("load").sum())
-        )
-        for plant_id, _, _ in PLANTS:
-            short = plant_id.split("-")[1]
-            rid = f"{short}-{code}1"
-            load = primary_load.filter(pl.col("plant") == plant_id)["load"].sum()
-            here = rows.filter(pl.col("plant") == plant_id)
-            if here.height == 0:
-                continue
-            line_rows.append((rid, plant_id, f"{label} #1 ({plant_id})", hours))
-            hpu = hours * util / max(float(load), 1.0)
-            line_routings.append(
-                here.select(
-                    (pl.lit(item_prefix) + pl.col("product_id")).alias("product_id"),
-                    pl.lit(rid).alias("resource_id"),
-                    pl.lit(round(hpu, 8)).alias("hours_per_unit"),
-                    pl.lit(yld).alias("yield"),
-                    (pl.col("cost_per_unit") * cost_share).round(2).alias("cost_per_unit"),
-                    pl.lit(release, pl.Int64).alias("release_weeks"),
-                    pl.lit(None, pl.Float64).alias("min_batch"),
-                    pl.lit(None, pl.Float64).alias("batch_size"),
-                )
+        lines, routed = _new_lines(former.filter(pl.col("family") == family), kind)
+        line_rows.append(lines)
+        line_routings.append(
+            routed.select(
+                (pl.lit(item_prefix) + pl.col("product_id")).alias("product_id"),
+                "resource_id",
+                "hours_per_unit",
+                pl.lit(yld).alias("yield"),
+                (pl.col("cost_per_unit") * cost_share).round(2).alias("cost_per_unit"),
+                pl.lit(release, pl.Int64).alias("release_weeks"),
+                pl.lit(None, pl.Float64).alias("min_batch"),
+                pl.lit(None, pl.Float64).alias("batch_size"),
             )
+        )
     keep = routings.join(former.select("product_id", "resource_id"), on=["product_id", "resource_id"], how="anti")
     all_products = pl.concat([products, *[p.cast(schema.PRODUCTS.schema) for p in new_products]])
     out = dict(frames)
     out[schema.PRODUCTS.name] = all_products
     out[schema.RESOURCES.name] = pl.concat(
-        [resources, pl.DataFrame(line_rows, schema=schema.RESOURCES.schema, orient="row")]
+        [resources, *[lines.cast(schema.RESOURCES.schema) for lines in line_rows]]
     )
     out[schema.ROUTINGS.name] = (
         pl.concat([keep, *[r.cast(schema.ROUTINGS.schema) for r in new_routings + line_routings]])
@@ -206,6 +197,48 @@ def add_levels(
     return out
 
 
+def _new_lines(rows: pl.DataFrame, kind: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """New lines of ``kind`` at each plant where ``rows`` (former routings) make something, one per
+    :data:`~demo.supply.PRODUCTS_PER_RESOURCE` products there, products dealt out over them in id order;
+    each line's hours per unit sized so its primary products' load fills ``util`` of its hours.
+
+    Returns:
+        The ``resources`` rows and ``product_id, resource_id, hours_per_unit, cost_per_unit`` per routing.
+    """
+    code, label, hours, util = _NEW_LINES[kind]
+    primary = rows.sort("product_id", "hours_per_unit").unique("product_id", keep="first")  # the fastest
+    here = (
+        rows.with_columns(
+            primary=pl.struct("product_id", "resource_id").is_in(
+                primary.select(pl.struct("product_id", "resource_id")).to_series().implode()
+            ),
+            k=pl.col("product_id").rank("dense").over("plant").cast(pl.Int64) - 1,
+            n=pl.col("product_id").n_unique().over("plant"),
+        )
+        .with_columns(line=pl.col("k") % ((pl.col("n") + PRODUCTS_PER_RESOURCE - 1) // PRODUCTS_PER_RESOURCE) + 1)
+        .with_columns(
+            resource_id=pl.concat_str(pl.col("plant").str.split("-").list.get(1), pl.lit(f"-{code}"),
+                                      pl.col("line").cast(pl.String))
+        )
+    )
+    load = here.group_by("resource_id").agg(pl.col("load").filter(pl.col("primary")).sum())
+    routed = here.join(load.rename({"load": "line_load"}), on="resource_id").with_columns(
+        hours_per_unit=(hours * util / pl.max_horizontal("line_load", pl.lit(1.0))).round(8)
+    )
+    lines = (
+        here.select("resource_id", pl.col("plant").alias("site_id"), "line")
+        .unique("resource_id")
+        .sort("resource_id")
+        .select(
+            "resource_id",
+            "site_id",
+            pl.format(f"{label} #{{}} ({{}})", "line", "site_id").alias("name"),
+            pl.lit(hours).alias("hours_per_week"),
+        )
+    )
+    return lines, routed.select("product_id", "resource_id", "hours_per_unit", "cost_per_unit")
+
+
 def _weekly_need(former: pl.DataFrame, bom: pl.DataFrame) -> pl.DataFrame:
     """Weekly gross need of every intermediate at the plant of its sold product's primary routing."""
     primary = (
@@ -224,10 +257,10 @@ def _weekly_need(former: pl.DataFrame, bom: pl.DataFrame) -> pl.DataFrame:
 
 
 def _opening(need: pl.DataFrame, products: pl.DataFrame, run_date: date) -> pl.DataFrame:
-    """Two released lots per intermediate at its plant: about four weeks of need, expiring well after the
+    """Two released lots per intermediate at its plant (:data:`_COVER_WEEKS` of need), expiring well after the
     start (three fifths and half of the shelf life left)."""
     lots = need.join(products.select("product_id", "shelf_life_weeks"), on="product_id").with_columns(
-        total=(pl.col("need") * _COVER_WEEKS).round(0)
+        total=(pl.col("need") * pl.col("product_id").str.slice(0, 3).replace_strict(_COVER_WEEKS)).round(0)
     )
     parts = [
         lots.select(
