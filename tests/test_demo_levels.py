@@ -86,3 +86,28 @@ def test_the_demo_plans_through_its_levels(net):
     assert (ds["closing"] <= ds["capacity"] + 1e-6).all()
     kpi = dict(r.tables["plan_kpis"].select("kpi", "value").rows())
     assert kpi["fill_rate_units"] > 0.8
+
+
+@pytest.mark.slow
+def test_the_weekly_run_plans_the_levels_from_the_input_folder(tmp_path):
+    """Input files → contracts → forecast → plan: the bom and the freezers reach the LP and the tables."""
+    from demo.network import write_demo
+    from flows import pipeline
+    from flows.settings import RunParameters
+    from data_contracts import schema
+    from warehouse.db import open_warehouse
+
+    frames = demo_network(products=6, dcs=2, weeks_history=80, seed=11)
+    write_demo(frames, tmp_path / "input")
+    warehouse = tmp_path / "warehouse.duckdb"
+    pipeline.weekly(RunParameters(input_dir=tmp_path / "input", warehouse=warehouse, run_date=DEMO_RUN_DATE,
+                                  plan=PlanConfig(horizon_weeks=8)))
+    with open_warehouse(warehouse, read_only=True) as wh:
+        bom = wh.read(schema.clean_table_name(schema.BOM.name))
+        storage = wh.read(schema.clean_table_name(schema.STORAGE.name))
+        inv = wh.read(schema.PLAN_INVENTORY.name)
+        made = wh.read(schema.PLAN_PRODUCTION.name)
+    assert bom.height == frames["bom"].height and storage.height == frames["storage"].height
+    used = inv.filter(pl.col("consumed") > 0)
+    assert set(used["product_id"].str.slice(0, 3)) >= {"DS-", "FB-"}
+    assert made.filter(pl.col("product_id").str.starts_with("MAB-")).height > 0
