@@ -107,6 +107,7 @@ def main() -> None:
         ("expired_units", "expired units (all items)", "{:,.0f}"),
         ("weeks_of_cover", "weeks of cover at the end (sold items)", "{:.1f}"),
         ("utilisation_avg", "utilisation, average", "{:.1%}"),
+        ("utilisation_last_4_weeks", "utilisation, last 4 weeks", "{:.1%}"),
         *[(label, f"utilisation, {label}", "{:.1%}") for label in _KINDS.values()],
         ("freezer, peak share used", "drug-substance freezers, peak share used", "{:.1%}"),
         ("freezer, weeks full", "drug-substance freezer-weeks full", "{:,.0f}"),

@@ -254,12 +254,19 @@ def terminal_vars(mb: ModelBuilder, net: Network, targets: pl.DataFrame, weeks: 
     """End-of-horizon stock shortfall per product with a terminal target.
 
     Args:
-        targets: ``product_id, target`` (see :mod:`optimization.terminal`).
+        targets: ``product_id, target`` and optionally ``unit_penalty`` (see :mod:`optimization.terminal`).
         weeks: penalty per unit as weeks of the product's weighted backlog penalty.
     """
+    if "unit_penalty" not in targets.columns:
+        targets = targets.with_columns(unit_penalty=pl.lit(None, pl.Float64))
     frame = (
         targets.join(net.products.select("product_id", "backlog_penalty", "weight"), on="product_id", validate="1:1")
-        .select("product_id", "target", cost=weeks * pl.col("backlog_penalty") * pl.col("weight"))
+        .select(
+            "product_id",
+            "target",
+            # a component's unit short costs what its parents' units would (its own penalty is for demand)
+            cost=weeks * pl.coalesce("unit_penalty", pl.col("backlog_penalty") * pl.col("weight")),
+        )
         .sort("product_id")
     )
     return mb.add_variables("terminal", frame, ["product_id"])

@@ -320,3 +320,29 @@ def test_plan_contract_balance_counts_consumed_stock():
     tables["plan_inventory"] = inv.with_columns(consumed=pl.lit(0.0))
     with pytest.raises(PlanContractError, match="stock_balance"):
         validate_plan(tables, pl.DataFrame({"from_site": ["P"], "to_site": ["D"]}))
+
+
+def test_components_get_an_end_of_horizon_target_so_the_plan_does_not_run_them_down():
+    # F (sold at D, no lag) ← S (1 per unit, release lag 2). Horizon 4 weeks, demand 10 a week in weeks 0-7.
+    # F's own target: F's lead time is 0, so nothing beyond the horizon is out of its reach: no target.
+    # S's target: F started in weeks 4-5 (the next plan's first two weeks) can only use S left now:
+    # 2 × 10 = 20 units of S at the end (stock or pipeline), each short unit priced at F's penalty.
+    inputs = ex.inputs(
+        products=ex.products(dict(product_id="F"), dict(product_id="S", family="ds", backlog_penalty=0.0)),
+        resources=ex.resources(dict(resource_id="RF", site_id="P", hours_per_week=100.0),
+                               dict(resource_id="RS", site_id="P", hours_per_week=100.0)),
+        routings=ex.routings(dict(product_id="F", resource_id="RF"),
+                             dict(product_id="S", resource_id="RS", release_weeks=2)),
+        inventory=ex.inventory(dict(product_id="S", site_id="P", quantity=20.0)),
+        bom=ex.bom(dict(parent_id="F", component_id="S", quantity_per=1.0)),
+    )
+    cfg = PlanConfig(horizon_weeks=4)
+    demand = _d(*[("F", "D", t, 10.0) for t in range(8)])
+    r = _plan(inputs, demand, cfg)
+    made = _made(r)
+    # S for weeks 2-3 (released 2-3, started 0-1) and 20 more started in weeks 2-3 (released after the horizon)
+    assert sum(q for (p, _, t), q in made.items() if p == "S" and t >= 2) == pytest.approx(20.0)
+    assert _kpi(r, "cost_end_stock_shortfall") == pytest.approx(0.0)
+    assert _kpi(r, "end_stock_target_units") == pytest.approx(0.0)  # sold units only
+    off = _plan(inputs, demand, PlanConfig(horizon_weeks=4, terminal_condition=False))
+    assert sum(q for (p, _, t), q in _made(off).items() if p == "S" and t >= 2) == 0.0
