@@ -346,3 +346,17 @@ def test_components_get_an_end_of_horizon_target_so_the_plan_does_not_run_them_d
     assert _kpi(r, "end_stock_target_units") == pytest.approx(0.0)  # sold units only
     off = _plan(inputs, demand, PlanConfig(horizon_weeks=4, terminal_condition=False))
     assert sum(q for (p, _, t), q in _made(off).items() if p == "S" and t >= 2) == 0.0
+
+
+def test_lot_sizing_bounds_a_component_by_its_parents_need():
+    # MIP with a minimum batch on S's routing that uses no hours: the big-M of "anything started" comes from
+    # the need, and S has no demand of its own — its need is the parents' (125 / 0.9 / 0.8 S for 100 K).
+    inputs = _three_level()
+    inputs["routings"] = inputs["routings"].with_columns(
+        hours_per_unit=pl.when(pl.col("product_id") == "S").then(0.0).otherwise(pl.col("hours_per_unit")),
+        min_batch=pl.when(pl.col("product_id") == "S").then(10.0).otherwise(None),
+    )
+    cfg = PlanConfig(horizon_weeks=6, mip=True)
+    r = _plan(inputs, _d(("K", "D", 5, 100.0)), cfg)
+    assert r.problem_type == "MIP" and r.solver_status == "Optimal"
+    assert _made(r)[("S", "RS", 2)] == pytest.approx(125 / 0.9 / 0.8, rel=1e-6)
