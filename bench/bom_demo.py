@@ -77,7 +77,7 @@ def main() -> None:
     cfg = PlanConfig()
     rows: dict[str, dict[str, float]] = {}
     for name, levels in (("single", False), ("levels", True)):
-        frames = demo_network(levels=levels)
+        frames = demo_network(levels=levels)  # the default is one level
         wall, cpu = time.perf_counter(), time.process_time()
         net = build_network(frames, start_week, cfg)
         safety = safety_stock_targets(forecast, frames[schema.PRODUCTS.name], net)

@@ -53,7 +53,7 @@ def _check(products: int, dcs: int, weeks_history: int, run_date: date) -> None:
 
 
 def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, seed: int = 7,
-                 run_date: date = DEMO_RUN_DATE, levels: bool = True) -> dict[str, pl.DataFrame]:
+                 run_date: date = DEMO_RUN_DATE, levels: bool = False) -> dict[str, pl.DataFrame]:
     """Build the demo network: every input entity as a frame with the contract's columns and dtypes.
 
     Args:
@@ -63,8 +63,9 @@ def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, 
         seed: random seed; the same arguments give identical frames.
         run_date: the planning date (a Monday); inventory is as of it, no order is dated after it.
         levels: make monoclonals and vaccines over several levels (drug substance, antigen bulk, filled
-            bulk; a bill of materials and drug-substance freezers, see :mod:`demo.levels`); False = every
-            product in one step, ``bom`` and ``storage`` empty.
+            bulk; a bill of materials and drug-substance freezers, see :mod:`demo.levels`), as ``plantwin
+            demo`` does; False (default, the networks tests and benchmarks are sized on) = every product in
+            one step, ``bom`` and ``storage`` empty.
 
     Returns:
         Entity name → frame, for every entity of ``schema.INPUT_ENTITIES`` in that order.
@@ -118,7 +119,8 @@ def demo_special_cases(products: int = 40) -> dict[str, list[str]]:
 
 def write_demo(frames: dict[str, pl.DataFrame], out_dir: Path,
                file_format: Literal["csv", "parquet"] = "csv") -> dict[str, Path]:
-    """Write each frame to ``out_dir/<entity>.<file_format>``, columns in schema order, ISO dates.
+    """Write each frame to ``out_dir/<entity>.<file_format>``, columns in schema order, ISO dates; an
+    optional entity without rows is not written (absent means none: the single-level demo has no ``bom``).
 
     Args:
         frames: entity name → frame (as from :func:`demo_network`); names must be input entities.
@@ -142,6 +144,8 @@ def write_demo(frames: dict[str, pl.DataFrame], out_dir: Path,
     paths: dict[str, Path] = {}
     for name, frame in frames.items():
         tbl = known[name]
+        if tbl.optional and frame.height == 0:
+            continue
         data = frame.select(tbl.column_names)
         path = out_dir / f"{name}.{file_format}"
         if file_format == "csv":

@@ -21,19 +21,19 @@ RUN = DEMO_RUN_DATE
 
 @pytest.fixture(scope="module")
 def net() -> dict[str, pl.DataFrame]:
-    return demo_network()
+    return demo_network(levels=True)  # as `plantwin demo` writes it
 
 
 @pytest.fixture(scope="module")
 def single() -> dict[str, pl.DataFrame]:
     """The demo with every product made in one step: the sold catalog and the capacity sizing (the levels
     of ``demo/levels.py`` are tested in ``test_demo_levels.py``)."""
-    return demo_network(levels=False)
+    return demo_network()
 
 
 @pytest.fixture(scope="module")
 def small() -> dict[str, pl.DataFrame]:
-    return demo_network(products=5, dcs=2, weeks_history=60, seed=3)
+    return demo_network(products=5, dcs=2, weeks_history=60, seed=3, levels=True)
 
 
 def _weekly(orders: pl.DataFrame) -> pl.DataFrame:
@@ -289,17 +289,17 @@ def test_csv_dates_are_iso(small: dict[str, pl.DataFrame], tmp_path: Path) -> No
 
 
 def test_generate_demo_writes_every_entity(tmp_path: Path) -> None:
-    paths = generate_demo(tmp_path, file_format="parquet", products=5, dcs=1, weeks_history=40)
+    paths = generate_demo(tmp_path, file_format="parquet", products=5, dcs=1, weeks_history=40, levels=True)
     expected = sorted(f"{t.name}.parquet" for t in schema.INPUT_ENTITIES)
     assert sorted(p.name for p in tmp_path.iterdir()) == expected
     assert pl.read_parquet(paths["orders"])["site_id"].n_unique() == 1
 
 
 def test_same_arguments_same_frames_other_seed_other_orders(net: dict[str, pl.DataFrame]) -> None:
-    again = demo_network()
+    again = demo_network(levels=True)
     for name, frame in net.items():
         assert_frame_equal(again[name], frame)
-    other = demo_network(seed=8)
+    other = demo_network(seed=8, levels=True)
     assert not other["orders"].equals(net["orders"])
     assert other["products"]["product_id"].equals(net["products"]["product_id"])
 

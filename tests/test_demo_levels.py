@@ -14,7 +14,7 @@ from optimization import PlanConfig, build_network, plan_supply
 
 @pytest.fixture(scope="module")
 def net() -> dict[str, pl.DataFrame]:
-    return demo_network(products=20, dcs=3, weeks_history=60, seed=5)
+    return demo_network(products=20, dcs=3, weeks_history=60, seed=5, levels=True)
 
 
 def test_monoclonals_and_vaccines_get_their_levels(net):
@@ -97,7 +97,7 @@ def test_the_weekly_run_plans_the_levels_from_the_input_folder(tmp_path):
     from data_contracts import schema
     from warehouse.db import open_warehouse
 
-    frames = demo_network(products=6, dcs=2, weeks_history=80, seed=11)
+    frames = demo_network(products=6, dcs=2, weeks_history=80, seed=11, levels=True)
     write_demo(frames, tmp_path / "input")
     warehouse = tmp_path / "warehouse.duckdb"
     pipeline.weekly(RunParameters(input_dir=tmp_path / "input", warehouse=warehouse, run_date=DEMO_RUN_DATE,
