@@ -34,7 +34,7 @@ from optimization import PlanConfig, build_network, plan_supply, safety_stock_ta
 from warehouse.db import open_warehouse  # noqa: E402
 
 _MASTER = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES,
-           schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR)
+           schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR, schema.BOM, schema.STORAGE)
 VARIANTS = {  # name: (shelf_life_from, terminal condition)
     "before": ("release", False),
     "manufacture": ("manufacture", False),

@@ -112,6 +112,10 @@ def generate_demo_cmd(
     weeks_history: Annotated[int, typer.Option(min=8, help="Weeks of order history.")] = 156,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     file_format: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    levels: Annotated[bool, typer.Option(
+        "--levels/--single-level",
+        help="Make monoclonals and vaccines over several levels (drug substance, antigen bulk; a bill of "
+             "materials and freezers), as `plantwin demo` does; default: every product in one step.")] = False,
 ) -> None:
     """Write the seeded demo network's input files (the input contract) to a folder."""
     from demo.network import generate_demo
@@ -119,7 +123,7 @@ def generate_demo_cmd(
     if file_format not in ("csv", "parquet"):
         raise typer.BadParameter("--format must be csv or parquet")
     paths = generate_demo(out, products=products, dcs=dcs, weeks_history=weeks_history, seed=seed,
-                          file_format=file_format)
+                          file_format=file_format, levels=levels)
     for entity, path in paths.items():
         typer.echo(f"{entity:<10} {path}")
 
@@ -257,7 +261,7 @@ def demo_cmd(
 
     started = time.perf_counter()
     input_dir = workdir / "input"
-    generate_demo(input_dir)
+    generate_demo(input_dir, levels=True)  # the demo shows the bill of materials (demo/levels.py)
     typer.echo(f"demo network written to {input_dir.resolve()}")
     params = RunParameters(input_dir=input_dir, warehouse=workdir / "warehouse.duckdb", run_date=DEMO_RUN_DATE)
     _plan_and_summarise("weekly", params, prefect, verbose, started)

@@ -24,9 +24,9 @@ __all__ = ["validate_plan", "PLAN_ENTITY", "BALANCE_IN", "BALANCE_OUT"]
 PLAN_ENTITY = "plan"
 #: Stock balance: opening + inflows − outflows = closing.
 BALANCE_IN = ("opening", "released", "receipts", "arrivals")
-BALANCE_OUT = ("departures", "served", "expired")
+BALANCE_OUT = ("departures", "served", "consumed", "expired")
 _STOCK = ("opening", "closing")
-_FLOWS = ("released", "receipts", "arrivals", "departures", "served", "expired")
+_FLOWS = ("released", "receipts", "arrivals", "departures", "served", "consumed", "expired")
 
 
 def _need(tables: dict[str, pl.DataFrame], t: schema.Table, columns: tuple[str, ...]) -> pl.DataFrame:
@@ -54,7 +54,7 @@ def _inventory_checks(atol: float, rtol: float) -> list[Check]:
             "stock_balance",
             ("opening", *_FLOWS, "closing"),
             residual.abs() > atol + rtol * scale,
-            "breaks opening + released + receipts + arrivals − departures − served − expired = closing",
+            "breaks opening + released + receipts + arrivals − departures − served − consumed − expired = closing",
         )
     ]
     checks += [

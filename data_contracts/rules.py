@@ -10,7 +10,8 @@ Rules (the ``rule`` column of the quarantine): ``type``, ``not_null``, ``unique`
 ``positive``, ``range``, ``max_quantity``, ``allowed_values``, ``known_product``, ``known_site``,
 ``known_resource``, ``resource_at_plant``, ``date_range``, ``week_is_monday``, ``sunday_week`` (a week
 labelled by its Sunday), ``decimal_comma`` (a number written ``1,5``), ``not_expired``,
-``date_order``, ``lane_self_loop``, ``zero_lead_cycle``, ``max_value`` (plausible maxima of costs,
+``date_order``, ``lane_self_loop``, ``zero_lead_cycle``, ``bom_cycle`` (a bill of materials whose item needs
+itself, named by its path ``A → B → A``), ``known_family``, ``max_value`` (plausible maxima of costs,
 hours and weeks), ``max_length`` (text), ``unique_ignoring_case`` (ids equal but for letter case or
 whitespace, e.g. ``MAB-01`` and ``mab-01``).
 """
@@ -63,6 +64,10 @@ REFERENCES: dict[tuple[str, str], tuple[str, str, str]] = {
     (schema.CALENDAR.name, "resource_id"): (schema.RESOURCES.name, "resource_id", "known_resource"),
     (schema.BATCHES.name, "product_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
     (schema.BATCHES.name, "resource_id"): (schema.RESOURCES.name, "resource_id", "known_resource"),
+    (schema.BOM.name, "parent_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
+    (schema.BOM.name, "component_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
+    (schema.STORAGE.name, "site_id"): (schema.SITES.name, "site_id", "known_site"),
+    (schema.STORAGE.name, "family"): (schema.PRODUCTS.name, "family", "known_family"),
 }
 
 #: Quantity columns: ≥ 0 and at most ``ContractConfig.max_quantity``.
@@ -73,6 +78,7 @@ QUANTITY_COLUMNS: dict[str, tuple[str, ...]] = {
     schema.RECEIPTS.name: ("quantity",),
     schema.BATCHES.name: ("planned_qty", "actual_qty"),
     schema.LANES.name: ("capacity_per_week",),
+    schema.STORAGE.name: ("capacity",),
 }
 
 #: Columns that must be ≥ 0 (costs, hours, lags) beyond the quantity columns.
@@ -105,6 +111,7 @@ MAXIMA: dict[tuple[str, str], tuple[str, str]] = {
 _POSITIVE: dict[str, tuple[str, ...]] = {
     schema.PRODUCTS.name: ("shelf_life_weeks",),
     schema.ROUTINGS.name: ("batch_size",),
+    schema.BOM.name: ("quantity_per",),
 }
 
 #: (entity, column) → (min, max, strict_min, strict_max, words) for bounded ratios and codes.
@@ -112,6 +119,7 @@ _RANGES: dict[tuple[str, str], tuple[float, float | None, bool, bool, str]] = {
     (schema.PRODUCTS.name, "service_level"): (0.0, 1.0, True, True, "in (0, 1)"),
     (schema.PRODUCTS.name, "priority"): (1, None, False, False, "≥ 1"),
     (schema.ROUTINGS.name, "yield"): (0.0, 1.0, True, False, "in (0, 1]"),
+    (schema.BOM.name, "scrap"): (0.0, 1.0, False, True, "in [0, 1)"),
 }
 
 #: Week columns: the Monday of an ISO week.
@@ -148,11 +156,13 @@ class Check:
     reason: str
     derive: dict[str, pl.Expr] = field(default_factory=dict)
     unless: tuple[str, ...] = ()
+    #: what the expectation names instead of its columns, where one rule has several checks (one per cycle)
+    label: str = ""
 
     @property
     def name(self) -> str:
-        """Expectation name in the results: ``rule(col, ...)``."""
-        return f"{self.rule}({', '.join(self.columns)})"
+        """Expectation name in the results: ``rule(col, ...)`` (``rule(label)`` when labelled)."""
+        return f"{self.rule}({self.label or ', '.join(self.columns)})"
 
 
 def broken(check: Check) -> pl.Expr:
@@ -206,7 +216,7 @@ def _max_date(run_date: date, config: ContractConfig) -> date:
 
 def flag(
     name: str, rule: str, columns: tuple[str, ...], expr: pl.Expr, reason: str, unless: tuple[str, ...] = (),
-    null_breaks: bool = False,
+    null_breaks: bool = False, label: str = "",
 ) -> Check:
     """A check on a helper boolean column computed in polars: rows where ``expr`` is true break it.
 
@@ -220,6 +230,7 @@ def flag(
         reason,
         derive={col: expr.fill_null(null_breaks)},
         unless=unless,
+        label=label,
     )
 
 
@@ -481,6 +492,7 @@ def entity_checks(
     run_date: date,
     config: ContractConfig,
     zero_lead_cycle: pl.Expr | None = None,
+    bom_cycles: pl.DataFrame | None = None,
 ) -> list[Check]:
     """Every row-level check of entity ``t``.
 
@@ -490,6 +502,8 @@ def entity_checks(
         run_date: Date the run plans from.
         config: Contract configuration.
         zero_lead_cycle: For lanes, a boolean expression true on lanes that lie on a zero-lead-time cycle.
+        bom_cycles: For the bill of materials, its rows on a cycle (``parent_id, component_id, cycle``, as
+            :func:`data_contracts.network.bom_cycles` finds them).
 
     Returns:
         The checks, in a stable order.
@@ -501,7 +515,34 @@ def entity_checks(
         *_date_checks(t, run_date, config),
         *_lane_checks(t, zero_lead_cycle),
         *_batch_checks(t),
+        *_bom_checks(t, bom_cycles),
     ]
+
+
+def _bom_checks(t: schema.Table, cycles: pl.DataFrame | None) -> list[Check]:
+    """One ``bom_cycle`` check per cycle of the bill of materials, naming its path; every row on it breaks it.
+
+    An item that needs itself has no finite dependent demand: which row is wrong is for an operator to decide.
+    """
+    if t.name != schema.BOM.name or cycles is None or cycles.height == 0:
+        return []
+    checks = []
+    for k, cycle in enumerate(cycles.get_column("cycle").unique(maintain_order=True).to_list()):
+        on_it = cycles.filter(pl.col("cycle") == cycle)
+        checks.append(
+            flag(
+                f"bom_cycle_{k}",
+                "bom_cycle",
+                ("parent_id", "component_id"),
+                pl.struct("parent_id", "component_id").is_in(
+                    on_it.select(pl.struct("parent_id", "component_id")).to_series().implode()
+                ),
+                f"lies on the cycle {cycle}: an item cannot need itself",
+                unless=("unique",),
+                label=cycle,
+            )
+        )
+    return checks
 
 
 def _batch_checks(t: schema.Table) -> list[Check]:

@@ -277,8 +277,43 @@ BATCHES = _t(
     nullable=("release_date",),
 )
 
+BOM = _t(
+    "bom",
+    "Bill of materials: what making one unit of a parent item consumes of each component (drug product ← "
+    "drug substance ← ...), at the parent's production site in the week its production starts.",
+    ("parent_id", "component_id"),
+    [
+        ("parent_id", Str, "Item made (a product with a routing)."),
+        ("component_id", Str, "Item consumed (a product: an intermediate made on its own routing, or stock)."),
+        ("quantity_per", F64, "Units of the component per unit of the parent started, before scrap; > 0."),
+        (
+            "scrap",
+            F64,
+            "Share of the component lost in the parent's process, in [0, 1): a start consumes "
+            "quantity_per / (1 − scrap); absent or empty = 0.",
+        ),
+    ],
+    is_input=True,
+    optional=True,
+    defaults={"scrap": 0.0},
+)
+
+STORAGE = _t(
+    "storage",
+    "Storage space per site for a product family (freezers for drug substance, cold rooms): most units "
+    "of the family's products a site may hold at a week's end.",
+    ("site_id", "family"),
+    [
+        ("site_id", Str, "Site of the store."),
+        ("family", Str, "Product family stored there (`products.family`); its products share the space."),
+        ("capacity", F64, "Most units (in the products' own unit) held at the end of any week; ≥ 0."),
+    ],
+    is_input=True,
+    optional=True,
+)
+
 INPUT_ENTITIES: tuple[Table, ...] = (
-    PRODUCTS, SITES, RESOURCES, ROUTINGS, LANES, ORDERS, INVENTORY, RECEIPTS, CALENDAR, BATCHES,
+    PRODUCTS, SITES, RESOURCES, ROUTINGS, LANES, ORDERS, INVENTORY, RECEIPTS, CALENDAR, BATCHES, BOM, STORAGE,
 )
 OPTIONAL_ENTITIES = tuple(t.name for t in INPUT_ENTITIES if t.optional)
 
@@ -509,7 +544,7 @@ PLAN_SHIPMENTS = _t(
 PLAN_INVENTORY = _t(
     "plan_inventory",
     "Stock balance per product × site × week: opening + released + receipts + arrivals − departures − "
-    "served − expired = closing.",
+    "served − consumed − expired = closing.",
     ("run_id", "product_id", "site_id", "week"),
     [
         ("run_id", Str, "Run."),
@@ -522,6 +557,8 @@ PLAN_INVENTORY = _t(
         ("arrivals", F64, "Planned shipments arriving from other sites."),
         ("departures", F64, "Planned shipments leaving."),
         ("served", F64, "Demand (and backlog) served from this stock."),
+        ("consumed", F64, "Used as a component by production started at this site this week (bill of "
+         "materials; dependent demand)."),
         ("expired", F64, "Stock written off as expired."),
         ("closing", F64, "Stock at the end of the week."),
         ("safety_stock", F64, "Safety-stock target."),
@@ -655,10 +692,12 @@ PLAN_KPI_DOCS: dict[str, str] = {
     "lost_units": "Units given up (with a maximum backlog age), booked in the week they are given up.",
     "expired_units": "Units written off because they reached their shelf life (lots expired at the start "
     "included).",
-    "stock_units_end": "Stock on hand at the end of the last week, all sites.",
+    "stock_units_end": "Stock on hand at the end of the last week, all sites (items used as bill-of-materials "
+    "components, such as drug substance, are left out: their units are not the sold units).",
     "stock_value_end": "That stock at unit cost.",
     "weeks_of_cover": "Stock at the end over the average weekly demand of the horizon: how long it would last.",
-    "pipeline_units_end": "Good output of production started in the horizon but released after it.",
+    "pipeline_units_end": "Good output of production started in the horizon but released after it (without "
+    "bill-of-materials components).",
     "end_position_units": "Stock at the end + pipeline: what the next plan starts with.",
     "end_stock_target_units": "What the terminal condition asks the network to end with: demand beyond the "
     "horizon that new production cannot reach in time + the last week's safety stock (absent without a "

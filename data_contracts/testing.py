@@ -58,7 +58,8 @@ def tiny_inputs() -> dict[str, pl.DataFrame]:
     """A valid typed input set a person can check: 3 products, 1 plant + 2 DCs, every entity.
 
     Plant ``PL1`` (resources ``R1``, ``R2``) ships to ``DC1`` (1 week) and ``DC2`` (2 weeks); products
-    ``P1``…``P3`` are routed at ``PL1``; 4 orders, 2 inventory lots, 1 receipt, 1 calendar week, 1 batch.
+    ``P1``…``P3`` are routed at ``PL1``; 4 orders, 2 inventory lots, 1 receipt, 1 calendar week, 1 batch,
+    1 bill-of-materials row (P3 consumes P1), 1 storage limit (vaccines at PL1).
     """
     d = date
     return {
@@ -124,4 +125,6 @@ def tiny_inputs() -> dict[str, pl.DataFrame]:
                 ("B1", "P1", "R1", d(2025, 10, 1), d(2025, 11, 1), 1000.0, 950.0, True),
             ],
         ),
+        schema.BOM.name: _frame(schema.BOM, [("P3", "P1", 0.5, 0.1)]),
+        schema.STORAGE.name: _frame(schema.STORAGE, [("PL1", "vaccines", 100000.0)]),
     }

@@ -55,7 +55,7 @@ from data_contracts.formats import (
 )
 from data_contracts.gx_runner import CheckOutcome, GxValidator, verdicts
 from data_contracts.safe_text import shown_expr
-from data_contracts.network import demand_reachability, zero_lead_cycle_flags
+from data_contracts.network import bom_cycles, demand_reachability, zero_lead_cycle_flags
 from data_contracts.rules import COLUMN_RULES, Check, E, entity_checks
 
 __all__ = ["validate_inputs", "MASTER_ENTITIES", "NETWORK"]
@@ -468,7 +468,8 @@ def validate_inputs(
         cycle = None
         if t.name == schema.LANES.name:
             cycle = pl.lit(zero_lead_cycle_flags(typed))
-        checks = entity_checks(t, refs, run_date, config, zero_lead_cycle=cycle)
+        cycles = bom_cycles(typed) if t.name == schema.BOM.name else None
+        checks = entity_checks(t, refs, run_date, config, zero_lead_cycle=cycle, bom_cycles=cycles)
         # Every check is computed in polars first. Junk is refused before GX: when the checks already
         # reject too many rows, GX (whose complete results hold every failing row of every expectation)
         # never sees a million junk lines. Otherwise GX sees the rows some check breaks, nothing else.

@@ -29,6 +29,7 @@ import polars as pl
 from data_contracts import schema
 from demo.catalog import build_catalog, build_sites, dc_sites
 from demo.demand import build_demand
+from demo.levels import add_levels
 from demo.stock import build_batches, build_inventory, build_receipts
 from demo.supply import build_calendar, build_lanes, build_supply
 
@@ -52,7 +53,7 @@ def _check(products: int, dcs: int, weeks_history: int, run_date: date) -> None:
 
 
 def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, seed: int = 7,
-                 run_date: date = DEMO_RUN_DATE) -> dict[str, pl.DataFrame]:
+                 run_date: date = DEMO_RUN_DATE, levels: bool = False) -> dict[str, pl.DataFrame]:
     """Build the demo network: every input entity as a frame with the contract's columns and dtypes.
 
     Args:
@@ -61,6 +62,10 @@ def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, 
         weeks_history: weeks of order history before run_date (>= 30).
         seed: random seed; the same arguments give identical frames.
         run_date: the planning date (a Monday); inventory is as of it, no order is dated after it.
+        levels: make monoclonals and vaccines over several levels (drug substance, antigen bulk, filled
+            bulk; a bill of materials and drug-substance freezers, see :mod:`demo.levels`), as ``plantwin
+            demo`` does; False (default, the networks tests and benchmarks are sized on) = every product in
+            one step, ``bom`` and ``storage`` empty.
 
     Returns:
         Entity name → frame, for every entity of ``schema.INPUT_ENTITIES`` in that order.
@@ -93,7 +98,11 @@ def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, 
         schema.RECEIPTS.name: build_receipts(cat, demand, supply, dc_ids, run_date, rng["receipts"]),
         schema.CALENDAR.name: build_calendar(supply.resources, flu_line, run_date, rng["calendar"]),
         schema.BATCHES.name: build_batches(cat, demand, supply, weeks_history, run_date, rng["batches"]),
+        schema.BOM.name: schema.BOM.empty(),
+        schema.STORAGE.name: schema.STORAGE.empty(),
     }
+    if levels:
+        frames = add_levels(frames, load_units, cat.level, run_date)
     return {t.name: frames[t.name].select(t.column_names).cast(t.schema) for t in schema.INPUT_ENTITIES}
 
 
@@ -110,7 +119,8 @@ def demo_special_cases(products: int = 40) -> dict[str, list[str]]:
 
 def write_demo(frames: dict[str, pl.DataFrame], out_dir: Path,
                file_format: Literal["csv", "parquet"] = "csv") -> dict[str, Path]:
-    """Write each frame to ``out_dir/<entity>.<file_format>``, columns in schema order, ISO dates.
+    """Write each frame to ``out_dir/<entity>.<file_format>``, columns in schema order, ISO dates; an
+    optional entity without rows is not written (absent means none: the single-level demo has no ``bom``).
 
     Args:
         frames: entity name → frame (as from :func:`demo_network`); names must be input entities.
@@ -134,6 +144,8 @@ def write_demo(frames: dict[str, pl.DataFrame], out_dir: Path,
     paths: dict[str, Path] = {}
     for name, frame in frames.items():
         tbl = known[name]
+        if tbl.optional and frame.height == 0:
+            continue
         data = frame.select(tbl.column_names)
         path = out_dir / f"{name}.{file_format}"
         if file_format == "csv":

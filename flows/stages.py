@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 _MASTER = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES,
-           schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR)
+           schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR, schema.BOM, schema.STORAGE)
 
 
 def code_version() -> str:
@@ -242,7 +242,7 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
         beyond = 0
         if params.plan.terminal_condition:
             beyond = beyond_horizon_weeks(*(_staged_clean(wh, run_id, t) for t in
-                                            (schema.ROUTINGS, schema.LANES, schema.SITES)))
+                                            (schema.ROUTINGS, schema.LANES, schema.SITES, schema.BOM)))
         with forecast_executor(params.forecast) as (executor, config):  # a Dask cluster if configured
             result = forecast_demand(to_series(history), params.horizon_weeks + beyond, config, executor,
                                      backtest_horizon=params.horizon_weeks)

@@ -14,6 +14,7 @@ from optimization.lp import ModelBuilder
 __all__ = [
     "backlog_age",
     "batch_multiple",
+    "bom_consumption",
     "demand_backlog",
     "frozen_production",
     "lane_capacity",
@@ -21,6 +22,7 @@ __all__ = [
     "resource_capacity",
     "safety_stock_target",
     "stock_balance",
+    "storage_limit",
     "terminal_stock",
 ]
 
@@ -45,10 +47,12 @@ def stock_balance(
     ship: pl.DataFrame,
     served: pl.DataFrame,
     expired: pl.DataFrame,
+    consumed: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``balance[p,s,u,t]`` for every cohort ``u`` at every site and week:
-    closing + departures + served + expired − previous closing − released − arrivals = supply
-    (opening lots, quarantine releases, scheduled receipts).
+    closing + departures + served + consumed + expired − previous closing − released − arrivals = supply
+    (opening lots, quarantine releases, scheduled receipts); ``consumed`` is a component's use by the
+    production of its parents (bill of materials; None = single level).
     """
     k = {c: c for c in PC}
     terms = pl.concat(
@@ -60,6 +64,7 @@ def stock_balance(
             _terms(ship, {**k, "site_id": "from_site"}, 1.0),
             _terms(served, k, 1.0),
             _terms(expired, k, 1.0),
+            *([_terms(consumed, k, 1.0)] if consumed is not None else []),
         ]
     )
     rhs = supply.group_by(PC).agg(pl.col("quantity").sum().alias("rhs"))
@@ -205,3 +210,45 @@ def terminal_stock(
         ]
     )
     return mb.add_constraints("terminal", terminal.select("product_id", "target"), ["product_id"], terms, ">=", "target")
+
+
+def bom_consumption(
+    mb: ModelBuilder, rows: pl.DataFrame, consume: pl.DataFrame, make: pl.DataFrame, bom: pl.DataFrame
+) -> pl.DataFrame:
+    """``bom[c,s,t]``: component used at a site in a week (all cohorts) = Σ over its parents started there
+    that week of ``quantity_per / (1 − scrap)`` × units started (dependent demand, before the parent's yield).
+
+    A component with no usable stock at the site leaves only the parents' terms: they cannot start.
+
+    Args:
+        rows: ``product_id`` (component), ``site_id, t``.
+        bom: ``parent_id, component_id, per_start``.
+    """
+    parents = make.join(
+        bom.select(pl.col("parent_id").alias("product_id"), "component_id", "per_start"), on="product_id"
+    )
+    terms = pl.concat(
+        [
+            _terms(consume, {c: c for c in PST}, 1.0),
+            _terms(parents, {"product_id": "component_id", "site_id": "site_id", "t": "t"}, -pl.col("per_start")),
+        ]
+    )
+    return mb.add_constraints("bom", rows.with_columns(rhs=pl.lit(0.0)), PST, terms, "==", "rhs")
+
+
+def storage_limit(
+    mb: ModelBuilder, storage: pl.DataFrame, weeks: pl.DataFrame, stock: pl.DataFrame, products: pl.DataFrame
+) -> pl.DataFrame:
+    """``storage[s,f,t]``: closing stock at a site of every product of family ``f`` (all cohorts) ≤ the
+    site's storage capacity for that family (freezer space for drug substance, say).
+
+    Args:
+        storage: ``site_id, family, capacity``.
+        products: ``product_id, family``.
+    """
+    key = ["site_id", "family", "t"]
+    rows = storage.join(weeks.select("t"), how="cross").select(*key, "capacity")
+    held = stock.join(products.select("product_id", "family"), on="product_id", validate="m:1").join(
+        storage.select("site_id", "family"), on=["site_id", "family"], how="semi"
+    )
+    return mb.add_constraints("storage", rows, key, _terms(held, {c: c for c in key}, 1.0), "<=", "capacity")

@@ -14,6 +14,7 @@ from data_contracts import schema
 
 __all__ = [
     "START",
+    "bom",
     "calendar",
     "inputs",
     "demand",
@@ -25,6 +26,7 @@ __all__ = [
     "resources",
     "routings",
     "sites",
+    "storage",
 ]
 
 #: A Monday used as the start week of the examples.
@@ -102,6 +104,16 @@ def receipts(*rows: dict) -> pl.DataFrame:
 def calendar(*rows: dict) -> pl.DataFrame:
     """Calendar overrides (``week`` may be given as an index ``t``)."""
     return frame(schema.CALENDAR, [_week(r) for r in rows])
+
+
+def bom(*rows: dict) -> pl.DataFrame:
+    """Bill of materials rows ``parent_id, component_id, quantity_per``; default: no scrap."""
+    return frame(schema.BOM, [{"scrap": 0.0, **r} for r in rows])
+
+
+def storage(*rows: dict) -> pl.DataFrame:
+    """Storage capacity rows ``site_id, family, capacity``."""
+    return frame(schema.STORAGE, list(rows))
 
 
 def demand(*rows: dict) -> pl.DataFrame:

@@ -53,6 +53,7 @@ def plan_kpis(
     horizon: int,
     unit_cost: pl.DataFrame,
     terminal_target: float | None = None,
+    components: pl.Series | None = None,
 ) -> pl.DataFrame:
     """The KPI table from the plan tables and the cost components.
 
@@ -62,6 +63,9 @@ def plan_kpis(
         horizon: weeks planned.
         unit_cost: ``product_id, unit_cost``.
         terminal_target: units the terminal condition asked the network to end with (None: no condition).
+        components: product ids used as bill-of-materials components (intermediates: grams of drug
+            substance, litres of bulk): left out of the unit counts of stock and pipeline, which are in
+            sold units; their stock still counts in ``stock_value_end``.
     """
     rows: list[tuple[str, float, str]] = [(k, v, "currency") for k, v in costs.items()]
     rows += [
@@ -101,12 +105,15 @@ def plan_kpis(
             .select((pl.col("closing") * pl.col("unit_cost")).sum())
             .item()
         )
-        stock_end = float(end["closing"].sum())
+        sold = (~pl.col("product_id").is_in(components.implode())) if components is not None else pl.lit(True)
+        stock_end = float(end.filter(sold)["closing"].sum())
         rows += [("stock_units_end", stock_end, "units"), ("stock_value_end", float(value or 0.0), "currency")]
         if demand > 0:
             rows += [("weeks_of_cover", stock_end / (demand / horizon), "weeks")]
         production = tables[schema.PLAN_PRODUCTION.name]
-        pipeline = float(production.filter(pl.col("release_week") > end["week"].max())["released_quantity"].sum())
+        pipeline = float(
+            production.filter(pl.col("release_week") > end["week"].max(), sold)["released_quantity"].sum()
+        )
         rows += [("pipeline_units_end", pipeline, "units"), ("end_position_units", stock_end + pipeline, "units")]
     if terminal_target is not None:
         rows += [("end_stock_target_units", terminal_target, "units")]

@@ -87,6 +87,9 @@ def build_model(
     if config.max_backlog_weeks is not None:
         f["lost"] = var.lost_vars(mb, f["backlog"], config.max_backlog_weeks, config.lost_sale_penalty_weeks)
     f["shortfall"] = var.shortfall_vars(mb, net, safety, config.safety_stock_penalty_share)
+    bom_rows = var.bom_rows(net, f["make"])
+    if bom_rows.height:
+        f["consume"] = var.consume_vars(mb, net, bom_rows)
     if terminal is not None and terminal.height:
         f["terminal"] = var.terminal_vars(mb, net, terminal, config.terminal_penalty_weeks)
     if config.mip:
@@ -94,8 +97,13 @@ def build_model(
         f["setup"] = var.setup_vars(mb, f["make"], config.frozen_weeks, _big_m(net, demand, safety))
 
     con.stock_balance(
-        mb, var.balance_rows(net), net.supply, f["stock"], f["make"], f["ship"], f["served"], f["expired"]
+        mb, var.balance_rows(net), net.supply, f["stock"], f["make"], f["ship"], f["served"], f["expired"],
+        f.get("consume"),
     )
+    if bom_rows.height:
+        con.bom_consumption(mb, bom_rows, f["consume"], f["make"], net.bom)
+    if net.storage.height:
+        con.storage_limit(mb, net.storage, net.weeks, f["stock"], net.products)
     con.demand_backlog(mb, f["backlog"], demand, f["served"], f.get("lost"))
     con.safety_stock_target(mb, f["shortfall"], f["stock"])
     con.resource_capacity(mb, net.hours, f["make"])
@@ -141,6 +149,7 @@ def _big_m(net: Network, demand: pl.DataFrame, safety: pl.DataFrame) -> pl.DataF
         )
         .select("product_id", need=pl.col("d").fill_null(0.0) + pl.col("ss").fill_null(0.0) + 1.0)
     )
+    need = _with_dependent_need(net, need)
     best = net.hours.group_by("resource_id").agg(pl.col("hours_available").max().alias("h"))
     return (
         net.routings.join(best, on="resource_id", how="left", validate="m:1")
@@ -153,3 +162,25 @@ def _big_m(net: Network, demand: pl.DataFrame, safety: pl.DataFrame) -> pl.DataF
             .otherwise(pl.col("need").fill_null(1.0) / pl.col("yield")),
         )
     )
+
+
+def _with_dependent_need(net: Network, need: pl.DataFrame) -> pl.DataFrame:
+    """``need`` plus the bill of materials' dependent need: a component needs what its parents need ×
+    ``quantity_per / (1 − scrap)`` / the parent's best yield, level by level (components have no demand)."""
+    if net.bom.height == 0:
+        return need
+    best_yield = net.routings.group_by("product_id").agg(pl.col("yield").max().alias("y"))
+    edges = net.bom.select("parent_id", "component_id", "per_start").join(
+        best_yield.rename({"product_id": "parent_id"}), on="parent_id"
+    )
+    level, total = need, [need]
+    for _ in range(net.bom.height):  # at most as many levels as rows (cycles are refused)
+        level = (
+            level.join(edges, left_on="product_id", right_on="parent_id")
+            .group_by(pl.col("component_id").alias("product_id"))
+            .agg((pl.col("need") * pl.col("per_start") / pl.col("y")).sum().alias("need"))
+        )
+        if level.height == 0:
+            break
+        total.append(level)
+    return pl.concat(total).group_by("product_id").agg(pl.col("need").sum())

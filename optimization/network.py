@@ -28,6 +28,7 @@ from datetime import date
 import polars as pl
 
 from data_contracts import schema
+from data_contracts.network import bom_cycles
 from optimization.config import PlanConfig
 from optimization.validation import (
     check_allowed,
@@ -68,6 +69,10 @@ class Network:
         transit_weeks: shortest lead time ``from_site, to_site, weeks`` (a site to itself is 0).
         replenishment_weeks: ``product_id, site_id, weeks``: fastest new production to the site.
         presence: ``product_id, site_id, cohort, t_first``: earliest week a cohort can be at a site.
+        bom: ``parent_id, component_id, quantity_per, scrap, per_start``: the bill of materials, with
+            ``per_start = quantity_per / (1 − scrap)`` consumed per unit of the parent started (empty =
+            single level).
+        storage: ``site_id, family, capacity``: most units of a family held at a site (empty = unlimited).
     """
 
     start_week: date
@@ -85,6 +90,8 @@ class Network:
     transit_weeks: pl.DataFrame
     replenishment_weeks: pl.DataFrame
     presence: pl.DataFrame
+    bom: pl.DataFrame
+    storage: pl.DataFrame
 
     def week_index(self, col: str = "week") -> pl.Expr:
         """Expression turning a Monday date column into its week index ``t``."""
@@ -127,7 +134,7 @@ def build_network(inputs: dict[str, pl.DataFrame], start_week: date, config: Pla
 
     Args:
         inputs: entity name → frame with the schema columns of ``products, sites, resources, routings,
-            lanes, inventory`` and optionally ``receipts, calendar`` (missing or empty = none).
+            lanes, inventory`` and optionally ``receipts, calendar, bom, storage`` (missing or empty = none).
         start_week: Monday of the first planned week.
         config: planning configuration (horizon, DC shelf-life share, priority weighting).
 
@@ -186,6 +193,8 @@ def build_network(inputs: dict[str, pl.DataFrame], start_week: date, config: Pla
         transit_weeks=transit,
         replenishment_weeks=replenish,
         presence=presence,
+        bom=_bom(require_frame(inputs, schema.BOM), products),
+        storage=_storage(require_frame(inputs, schema.STORAGE), sites, products),
     )
 
 
@@ -219,6 +228,37 @@ def _products(df: pl.DataFrame, horizon: int, share: float, exponent: float) -> 
         .otherwise(cap)
         .cast(pl.Int64),
     )
+
+
+def _bom(df: pl.DataFrame, products: pl.DataFrame) -> pl.DataFrame:
+    e, key = schema.BOM.name, ["parent_id", "component_id"]
+    check_unique(df, e, key)
+    check_known(df, e, "parent_id", products["product_id"], "product", key)
+    check_known(df, e, "component_id", products["product_id"], "product", key)
+    check_rule(df, e, "quantity_per", pl.col("quantity_per") > 0, "quantity per parent must be > 0", key)
+    check_rule(df, e, "scrap", pl.col("scrap").is_between(0, 1, closed="left"), "scrap must be in [0, 1)", key)
+    cycles = bom_cycles(df)
+    if cycles.height:
+        first = cycles.get_column("cycle")[0]
+        on_it = cycles.filter(pl.col("cycle") == first)
+        check_rule(
+            df,
+            e,
+            "component_id",
+            ~pl.struct(key).is_in(on_it.select(pl.struct(key)).to_series().implode()),
+            f"the bill of materials has a cycle {first} (an item cannot need itself)",
+            key,
+        )
+    return df.with_columns(per_start=pl.col("quantity_per") / (1.0 - pl.col("scrap")))
+
+
+def _storage(df: pl.DataFrame, sites: pl.DataFrame, products: pl.DataFrame) -> pl.DataFrame:
+    e, key = schema.STORAGE.name, ["site_id", "family"]
+    check_unique(df, e, key)
+    check_known(df, e, "site_id", sites["site_id"], "site", key)
+    check_known(df, e, "family", products["family"].unique(), "product family", key)
+    check_rule(df, e, "capacity", pl.col("capacity") >= 0, "capacity must be >= 0", key)
+    return df.select(key + ["capacity"])
 
 
 def _sites(df: pl.DataFrame) -> pl.DataFrame:

@@ -15,7 +15,7 @@ from optimization.network import Network
 from optimization.results import cost_components, empty_tables, plan_tables, solution_frames, with_price_range
 from optimization.shortages import plan_shortages
 from optimization.solve import capacity_price_range, solve_model
-from optimization.terminal import terminal_targets
+from optimization.terminal import component_targets, terminal_targets
 from optimization.validation import check_known, check_monday, check_rule, check_unique
 
 __all__ = ["PlanResult", "plan_supply"]
@@ -83,6 +83,9 @@ def plan_supply(
     sched = _scheduled(network, scheduled_production, config)
     beyond = demand.with_columns(t=network.week_index()).filter(pl.col("t") >= network.horizon).drop("week")
     terminal = terminal_targets(network, beyond, ss) if config.terminal_condition else None
+    sold_target = float(terminal["target"].sum()) if terminal is not None else None
+    if terminal is not None and network.bom.height:
+        terminal = pl.concat([terminal, component_targets(network, beyond)], how="diagonal_relaxed")
     model = build_model(network, d, ss, sched, config, terminal=terminal)
     build_seconds = time.perf_counter() - start
     outcome = solve_model(model, config)
@@ -109,7 +112,8 @@ def plan_supply(
             cost_components(model, sol),
             network.horizon,
             network.products.select("product_id", "unit_cost"),
-            float(terminal["target"].sum()) if terminal is not None else None,
+            sold_target,
+            components=network.bom["component_id"].unique() if network.bom.height else None,
         )
     else:
         tables = empty_tables()

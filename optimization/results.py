@@ -120,6 +120,9 @@ def inventory_table(model: Model, sol: dict[str, pl.DataFrame]) -> pl.DataFrame:
         _sum_by(sol["ship"], {**k, "site_id": "to_site", "t": "arrival"}, "arrivals"),
         _sum_by(sol["ship"], {**k, "site_id": "from_site"}, "departures"),
         _sum_by(sol["served"], k, "served"),
+        _sum_by(sol["consume"], k, "consumed") if "consume" in sol else pl.DataFrame(
+            schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64, "consumed": pl.Float64}
+        ),
         _sum_by(
             pl.concat(
                 [
@@ -150,6 +153,7 @@ def inventory_table(model: Model, sol: dict[str, pl.DataFrame]) -> pl.DataFrame:
         "arrivals",
         "departures",
         "served",
+        "consumed",
         "expired",
         "closing",
         "safety_stock",

@@ -19,6 +19,8 @@ __all__ = [
     "backlog_vars",
     "balance_rows",
     "batch_vars",
+    "bom_rows",
+    "consume_vars",
     "expired_vars",
     "lost_vars",
     "make_vars",
@@ -64,6 +66,38 @@ def make_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
         .sort("product_id", "resource_id", "t")
     )
     return mb.add_variables("make", frame, ["product_id", "resource_id", "t"])
+
+
+def bom_rows(net: Network, make: pl.DataFrame) -> pl.DataFrame:
+    """Dependent demand rows: every component × production site × week in which a parent can start there.
+
+    Returns:
+        ``product_id`` (the component), ``site_id``, ``t`` (unique).
+    """
+    return (
+        make.select(pl.col("product_id").alias("parent_id"), "site_id", "t")
+        .unique()
+        .join(net.bom.select("parent_id", "component_id"), on="parent_id")
+        .select(pl.col("component_id").alias("product_id"), "site_id", "t")
+        .unique()
+        .sort("product_id", "site_id", "t")
+    )
+
+
+def consume_vars(mb: ModelBuilder, net: Network, rows: pl.DataFrame) -> pl.DataFrame:
+    """Component used per component × site × cohort × week: from the cohorts usable at the production site
+    that week (a cohort past its last usable week cannot feed production: shelf life of intermediates).
+
+    Args:
+        rows: :func:`bom_rows`.
+    """
+    frame = (
+        rows.join(net.presence, on=["product_id", "site_id"])
+        .filter((pl.col("t") >= pl.col("t_first")) & (pl.col("t") <= pl.col("cohort")))
+        .select(*PC, "t", cost=pl.lit(0.0))
+        .sort(*PC, "t")
+    )
+    return mb.add_variables("consume", frame, [*PC, "t"])
 
 
 def batch_vars(mb: ModelBuilder, make: pl.DataFrame, frozen_weeks: int) -> pl.DataFrame:
@@ -220,12 +254,19 @@ def terminal_vars(mb: ModelBuilder, net: Network, targets: pl.DataFrame, weeks: 
     """End-of-horizon stock shortfall per product with a terminal target.
 
     Args:
-        targets: ``product_id, target`` (see :mod:`optimization.terminal`).
+        targets: ``product_id, target`` and optionally ``unit_penalty`` (see :mod:`optimization.terminal`).
         weeks: penalty per unit as weeks of the product's weighted backlog penalty.
     """
+    if "unit_penalty" not in targets.columns:
+        targets = targets.with_columns(unit_penalty=pl.lit(None, pl.Float64))
     frame = (
         targets.join(net.products.select("product_id", "backlog_penalty", "weight"), on="product_id", validate="1:1")
-        .select("product_id", "target", cost=weeks * pl.col("backlog_penalty") * pl.col("weight"))
+        .select(
+            "product_id",
+            "target",
+            # a component's unit short costs what its parents' units would (its own penalty is for demand)
+            cost=weeks * pl.coalesce("unit_penalty", pl.col("backlog_penalty") * pl.col("weight")),
+        )
         .sort("product_id")
     )
     return mb.add_variables("terminal", frame, ["product_id"])

@@ -39,7 +39,9 @@ def plan() -> dict[str, pl.DataFrame]:
             "closing",
         ],
         orient="row",
-    ).with_columns(pl.lit(0.0).alias("safety_stock"), pl.lit(0.0).alias("safety_shortfall"))
+    ).with_columns(
+        pl.lit(0.0).alias("consumed"), pl.lit(0.0).alias("safety_stock"), pl.lit(0.0).alias("safety_shortfall")
+    )
     cap = pl.DataFrame(
         {
             "resource_id": ["R1", "R1"],

@@ -21,12 +21,19 @@ RUN = DEMO_RUN_DATE
 
 @pytest.fixture(scope="module")
 def net() -> dict[str, pl.DataFrame]:
+    return demo_network(levels=True)  # as `plantwin demo` writes it
+
+
+@pytest.fixture(scope="module")
+def single() -> dict[str, pl.DataFrame]:
+    """The demo with every product made in one step: the sold catalog and the capacity sizing (the levels
+    of ``demo/levels.py`` are tested in ``test_demo_levels.py``)."""
     return demo_network()
 
 
 @pytest.fixture(scope="module")
 def small() -> dict[str, pl.DataFrame]:
-    return demo_network(products=5, dcs=2, weeks_history=60, seed=3)
+    return demo_network(products=5, dcs=2, weeks_history=60, seed=3, levels=True)
 
 
 def _weekly(orders: pl.DataFrame) -> pl.DataFrame:
@@ -60,8 +67,8 @@ def test_keys_unique_and_required_columns_non_null(which: str, request: pytest.F
 
 
 # ---------------------------------------------------------------------------------------------- master data
-def test_products_families_and_attributes(net: dict[str, pl.DataFrame]) -> None:
-    p = net["products"]
+def test_products_families_and_attributes(single: dict[str, pl.DataFrame]) -> None:
+    p = single["products"]
     assert p.height == 40
     assert p["family"].n_unique() >= 4
     assert {"flu_vaccine", "monoclonal", "enzyme_replacement"} <= set(p["family"])
@@ -241,10 +248,11 @@ def test_receipts_calendar_batches(net: dict[str, pl.DataFrame]) -> None:
     assert (obs["yield"] - obs["true"] > 0.025).sum() >= 3  # master-data yields are optimistic for some
 
 
-def test_capacity_is_tight_and_flu_peak_needs_prebuild(net: dict[str, pl.DataFrame]) -> None:
+def test_capacity_is_tight_and_flu_peak_needs_prebuild(single: dict[str, pl.DataFrame]) -> None:
     """With each product on its cheapest-in-hours routing, last year's demand loads the plants 60–100%
     (capacity is sized on the coming year's, which is higher: mAb growth, the launch ramp), and flu's
     peak week alone needs more hours than every resource able to make flu has."""
+    net = single
     o = net["orders"].filter(pl.col("status") != "cancelled", pl.col("requested_week") < RUN,
                              pl.col("requested_week") >= RUN - timedelta(weeks=52))
     rt = net["routings"].with_columns(h=pl.col("hours_per_unit") / pl.col("yield"))
@@ -281,23 +289,24 @@ def test_csv_dates_are_iso(small: dict[str, pl.DataFrame], tmp_path: Path) -> No
 
 
 def test_generate_demo_writes_every_entity(tmp_path: Path) -> None:
-    paths = generate_demo(tmp_path, file_format="parquet", products=5, dcs=1, weeks_history=40)
+    paths = generate_demo(tmp_path, file_format="parquet", products=5, dcs=1, weeks_history=40, levels=True)
     expected = sorted(f"{t.name}.parquet" for t in schema.INPUT_ENTITIES)
     assert sorted(p.name for p in tmp_path.iterdir()) == expected
     assert pl.read_parquet(paths["orders"])["site_id"].n_unique() == 1
 
 
 def test_same_arguments_same_frames_other_seed_other_orders(net: dict[str, pl.DataFrame]) -> None:
-    again = demo_network()
+    again = demo_network(levels=True)
     for name, frame in net.items():
         assert_frame_equal(again[name], frame)
-    other = demo_network(seed=8)
+    other = demo_network(seed=8, levels=True)
     assert not other["orders"].equals(net["orders"])
     assert other["products"]["product_id"].equals(net["products"]["product_id"])
 
 
 def test_small_network(small: dict[str, pl.DataFrame]) -> None:
-    assert small["products"].height == 5 and small["products"]["family"].n_unique() == 5
+    sold = small["products"].filter(~pl.col("family").is_in(["drug_substance", "filled_bulk", "antigen_bulk"]))
+    assert sold.height == 5 and sold["family"].n_unique() == 5
     assert small["sites"].filter(pl.col("site_type") == "dc").height == 2
     hist = small["orders"].filter(pl.col("requested_week") < RUN)
     assert hist["requested_week"].min() == RUN - timedelta(weeks=60)

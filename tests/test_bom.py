@@ -1,0 +1,362 @@
+"""Multi-level bill of materials and storage limits: tiny plans solved by hand, and bad BOM input refused."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from data_contracts import schema
+from data_contracts.network import bom_cycles
+from data_contracts.plan import validate_plan
+from optimization import PlanConfig, PlanInputError, build_network, plan_supply
+from optimization import examples as ex
+
+NO_SS = pl.DataFrame()
+CFG = PlanConfig(horizon_weeks=6)
+
+
+def _plan(inputs, demand, config: PlanConfig = CFG):
+    net = build_network(inputs, ex.START, config)
+    return plan_supply(net, demand, NO_SS, config)
+
+
+def _d(*rows):
+    return ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in rows])
+
+
+def _made(result) -> dict[tuple[str, str, int], float]:
+    """(product, resource, week index) → units started."""
+    prod = result.tables["plan_production"].with_columns(
+        t=((pl.col("week") - pl.lit(ex.START)).dt.total_days() // 7)
+    )
+    return {(p, r, t): round(q, 6) for p, r, t, q in prod.select("product_id", "resource_id", "t", "quantity").rows()}
+
+
+def _inv(result, product, site, t, col):
+    inv = result.tables["plan_inventory"]
+    return inv.filter(
+        (pl.col("product_id") == product) & (pl.col("site_id") == site) & (pl.col("week") == ex.week(t))
+    )[col].item()
+
+
+def _three_level():
+    # K (pack, sold at D) ← F (filled vial) ← S (drug substance), all at plant P, each 1 week to release.
+    return ex.inputs(
+        products=ex.products(
+            dict(product_id="K", holding_cost_per_week=1.0),
+            dict(product_id="F", family="filled", holding_cost_per_week=0.5),
+            dict(product_id="S", family="drug_substance", holding_cost_per_week=0.1),
+        ),
+        resources=ex.resources(
+            dict(resource_id="RK", site_id="P", hours_per_week=1000.0),
+            dict(resource_id="RF", site_id="P", hours_per_week=1000.0),
+            dict(resource_id="RS", site_id="P", hours_per_week=1000.0),
+        ),
+        routings=ex.routings(
+            dict(product_id="K", resource_id="RK", release_weeks=1),
+            dict(product_id="F", resource_id="RF", release_weeks=1, **{"yield": 0.9}),
+            dict(product_id="S", resource_id="RS", release_weeks=1, **{"yield": 0.8}),
+        ),
+        bom=ex.bom(
+            dict(parent_id="K", component_id="F", quantity_per=1.0, scrap=0.2),
+            dict(parent_id="F", component_id="S", quantity_per=0.5, scrap=0.5),
+        ),
+    )
+
+
+def test_dependent_demand_through_three_levels_with_scrap():
+    # 100 K wanted at D in week 5: K starts week 4 (100, yield 1) and consumes 100 × 1 / (1 − 0.2) = 125 F;
+    # 125 good F are released in week 4 from 125 / 0.9 started in week 3, which consume
+    # (125 / 0.9) × 0.5 / (1 − 0.5) = 138.89 S; released in week 3 from 138.89 / 0.8 started in week 2.
+    # Every item is made just in time (holding costs > 0, equal costs every week): no stock is held.
+    r = _plan(_three_level(), _d(("K", "D", 5, 100.0)))
+    assert r.solver_status == "Optimal"
+    f_started = 125 / 0.9
+    s_started = f_started * 1.0 / 0.8
+    assert _made(r) == {
+        ("S", "RS", 2): round(s_started, 6),
+        ("F", "RF", 3): round(f_started, 6),
+        ("K", "RK", 4): 100.0,
+    }
+    assert r.objective == pytest.approx(s_started + f_started + 100.0)  # cost 1 per unit started
+    assert _inv(r, "S", "P", 3, "released") == pytest.approx(f_started)
+    assert _inv(r, "S", "P", 3, "consumed") == pytest.approx(f_started)
+    assert _inv(r, "F", "P", 4, "released") == pytest.approx(125.0)
+    assert _inv(r, "F", "P", 4, "consumed") == pytest.approx(125.0)
+    assert _inv(r, "K", "D", 5, "served") == pytest.approx(100.0)
+    assert _kpi(r, "fill_rate_units") == pytest.approx(1.0)
+    net_lanes = _three_level()["lanes"]
+    validate_plan(r.tables, net_lanes)  # the output contract's balance includes `consumed`
+
+
+def test_component_without_supply_blocks_its_parent():
+    # No S can be made (no routing) and none is in stock: F cannot start, K cannot be served.
+    inputs = _three_level()
+    inputs["routings"] = inputs["routings"].filter(pl.col("product_id") != "S")
+    r = _plan(inputs, _d(("K", "D", 5, 100.0)))
+    assert r.solver_status == "Optimal"
+    assert _made(r) == {}
+    # with S on hand, exactly what the fill consumes is used: 20 S feed 20 F starts → 18 good F → 14.4 K
+    inputs["inventory"] = ex.inventory(dict(product_id="S", site_id="P", quantity=20.0))
+    r = _plan(inputs, _d(("K", "D", 5, 100.0)))
+    made = _made(r)
+    assert sum(q for (p, _, _), q in made.items() if p == "F") == pytest.approx(20.0)
+    assert sum(q for (p, _, _), q in made.items() if p == "K") == pytest.approx(20.0 * 0.9 * 0.8)
+
+
+def _two_reactors(**given):
+    # F (sold at D) is filled on RF, open in week 5 only; its drug substance S comes from a cheap reactor
+    # RS1 open in weeks 0-1 (cost 1) or a dear one RS2 open every week (cost 5). Holding S costs 0.1.
+    shut = [dict(resource_id="RF", t=t, hours_available=0.0) for t in range(5)]
+    shut += [dict(resource_id="RS1", t=t, hours_available=0.0) for t in range(2, 6)]
+    return ex.inputs(
+        products=ex.products(
+            dict(product_id="F", holding_cost_per_week=1.0),
+            dict(product_id="S", family="drug_substance", holding_cost_per_week=0.1, **given.pop("s", {})),
+        ),
+        resources=ex.resources(
+            dict(resource_id="RF", site_id="P", hours_per_week=1000.0),
+            dict(resource_id="RS1", site_id="P", hours_per_week=1000.0),
+            dict(resource_id="RS2", site_id="P", hours_per_week=1000.0),
+        ),
+        routings=ex.routings(
+            dict(product_id="F", resource_id="RF"),
+            dict(product_id="S", resource_id="RS1", cost_per_unit=1.0),
+            dict(product_id="S", resource_id="RS2", cost_per_unit=5.0),
+        ),
+        calendar=ex.calendar(*shut),
+        bom=ex.bom(dict(parent_id="F", component_id="S", quantity_per=1.0)),
+        **given,
+    )
+
+
+def test_without_limits_the_substance_is_made_early_on_the_cheap_reactor():
+    # 100 S on RS1 in week 1 (100) held weeks 1-4 (4 × 100 × 0.1 = 40), filled in week 5 (100): 240.
+    r = _plan(_two_reactors(), _d(("F", "D", 5, 100.0)))
+    assert _made(r) == {("S", "RS1", 1): 100.0, ("F", "RF", 5): 100.0}
+    assert r.objective == pytest.approx(240.0)
+
+
+def test_drug_substance_shelf_life_forbids_making_it_too_early_for_the_fill():
+    # S lasts 3 weeks from manufacture: made in week 1 it is usable in weeks 1-3 only, and the fill runs in
+    # week 5, so S must start in week 3 or later: only RS2 is open then; just in time is week 5.
+    # 100 × 5 + 100 (fill) = 600.
+    r = _plan(_two_reactors(s=dict(shelf_life_weeks=3)), _d(("F", "D", 5, 100.0)))
+    assert _made(r) == {("S", "RS2", 5): 100.0, ("F", "RF", 5): 100.0}
+    assert r.objective == pytest.approx(600.0)
+    assert r.tables["plan_expiry"].height == 0
+    # a 5-week shelf life lets week-1 substance reach the week-5 fill again
+    r = _plan(_two_reactors(s=dict(shelf_life_weeks=5)), _d(("F", "D", 5, 100.0)))
+    assert _made(r) == {("S", "RS1", 1): 100.0, ("F", "RF", 5): 100.0}
+
+
+def test_freezer_limit_forces_later_production():
+    # The freezer at P holds 60 units of drug substance: 60 made early on RS1 (60 + 4 weeks × 60 × 0.1 =
+    # 84), the other 40 later on RS2 in the week of the fill (200); fill 100: total 384.
+    limit = ex.storage(dict(site_id="P", family="drug_substance", capacity=60.0))
+    r = _plan(_two_reactors(storage=limit), _d(("F", "D", 5, 100.0)))
+    assert _made(r) == {("S", "RS1", 1): 60.0, ("S", "RS2", 5): 40.0, ("F", "RF", 5): 100.0}
+    assert r.objective == pytest.approx(384.0)
+    held = r.tables["plan_inventory"].filter(pl.col("product_id") == "S")["closing"]
+    assert held.max() == pytest.approx(60.0)
+    # a freezer of another family does not limit S
+    other = ex.storage(dict(site_id="P", family="f", capacity=0.0))
+    r = _plan(_two_reactors(storage=other), _d(("F", "D", 5, 100.0)))
+    assert _made(r)[("S", "RS1", 1)] == 100.0
+
+
+def test_single_level_input_plans_as_before():
+    # An empty bom and storage change nothing: the same plan as without the entities.
+    base = _two_reactors()
+    del base["bom"]
+    a = _plan(base, _d(("F", "D", 5, 100.0)))
+    b = _plan({**base, "bom": ex.bom(), "storage": ex.storage()}, _d(("F", "D", 5, 100.0)))
+    assert a.objective == pytest.approx(b.objective)
+    assert a.tables["plan_production"].equals(b.tables["plan_production"])
+    assert (a.tables["plan_inventory"]["consumed"] == 0).all()
+
+
+def _kpi(result, name):
+    return result.tables["plan_kpis"].filter(pl.col("kpi") == name)["value"].item()
+
+
+# ------------------------------------------------------------------------------- bad input (planning)
+@pytest.mark.parametrize(
+    ("rows", "match"),
+    [
+        ([dict(parent_id="K", component_id="F", quantity_per=0.0)], r"bom\.quantity_per: .*> 0.*parent_id=K"),
+        ([dict(parent_id="K", component_id="F", quantity_per=1.0, scrap=1.0)], r"bom\.scrap: .*\[0, 1\)"),
+        ([dict(parent_id="K", component_id="X", quantity_per=1.0)], r"bom\.component_id: unknown product \['X'\]"),
+        ([dict(parent_id="Y", component_id="F", quantity_per=1.0)], r"bom\.parent_id: unknown product \['Y'\]"),
+        (
+            [
+                dict(parent_id="K", component_id="F", quantity_per=1.0),
+                dict(parent_id="F", component_id="S", quantity_per=1.0),
+                dict(parent_id="S", component_id="K", quantity_per=1.0),
+            ],
+            r"bom\.component_id: the bill of materials has a cycle F → S → K → F",
+        ),
+    ],
+)
+def test_planning_refuses_bad_bom(rows, match):
+    inputs = _three_level()
+    inputs["bom"] = ex.bom(*rows)
+    with pytest.raises(PlanInputError, match=match):
+        build_network(inputs, ex.START, CFG)
+
+
+def test_planning_refuses_bad_storage():
+    inputs = _three_level()
+    inputs["storage"] = ex.storage(dict(site_id="P", family="nope", capacity=1.0))
+    with pytest.raises(PlanInputError, match=r"storage\.family: unknown product family \['nope'\]"):
+        build_network(inputs, ex.START, CFG)
+    inputs["storage"] = ex.storage(dict(site_id="P", family="drug_substance", capacity=-1.0))
+    with pytest.raises(PlanInputError, match=r"storage\.capacity: capacity must be >= 0"):
+        build_network(inputs, ex.START, CFG)
+
+
+def test_bom_cycles_are_named_by_their_path():
+    b = pl.DataFrame(
+        {"parent_id": ["A", "B", "C", "X", "Y", "D"], "component_id": ["B", "C", "A", "Y", "Z", "D"]}
+    )
+    got = bom_cycles(b)
+    assert got.rows() == [
+        ("A", "B", "A → B → C → A"),
+        ("B", "C", "A → B → C → A"),
+        ("C", "A", "A → B → C → A"),
+        ("D", "D", "D → D"),
+    ]
+    assert bom_cycles(b.filter(pl.col("parent_id") != "C")).height == 1  # only D → D is left
+    assert schema.BOM.key == ("parent_id", "component_id")
+
+
+# ------------------------------------------------------------------------------- bad input (contracts)
+def _raw_with(bom_rows: list[tuple], storage_rows: list[tuple] | None = None):
+    from data_contracts.testing import all_as_raw, tiny_inputs
+
+    frames = tiny_inputs()
+    frames["bom"] = pl.DataFrame(bom_rows, schema=schema.BOM.schema, orient="row")
+    if storage_rows is not None:
+        frames["storage"] = pl.DataFrame(storage_rows, schema=schema.STORAGE.schema, orient="row")
+    return all_as_raw(frames)
+
+
+def _quarantined(outcome, entity):
+    q = outcome.quarantine.filter(pl.col("entity") == entity)
+    return {(row, rule): reason for row, rule, reason in q.select("source_row", "rule", "reason").rows()}
+
+
+def test_contracts_accept_a_valid_bom_and_storage():
+    from data_contracts.testing import TINY_RUN_DATE
+    from data_contracts.validate import validate_inputs
+
+    raw = _raw_with([("P1", "P2", 0.5, 0.1), ("P3", "P2", 2.0, None)], [("PL1", "monoclonals", 500.0)])
+    out = validate_inputs(raw, TINY_RUN_DATE)
+    assert out.quarantine.height == 0
+    assert out.clean["bom"]["scrap"].to_list() == [0.1, 0.0]  # empty scrap = 0
+    assert out.clean["storage"].height == 1
+    names = set(out.results.filter(pl.col("entity") == "bom")["expectation"])
+    assert {"known_product(parent_id)", "known_product(component_id)", "positive(quantity_per)",
+            "range(scrap)"} <= names
+
+
+def test_contracts_quarantine_bad_bom_rows_naming_file_row_column_and_rule():
+    from data_contracts.config import ContractConfig
+    from data_contracts.testing import TINY_RUN_DATE
+    from data_contracts.validate import validate_inputs
+
+    raw = _raw_with(
+        [
+            ("P1", "P2", 0.0, 0.0),  # row 1: quantity_per not positive
+            ("P1", "P3", 1.0, 1.0),  # row 2: scrap outside [0, 1)
+            ("P1", "PX", 1.0, 0.0),  # row 3: unknown component
+            ("PY", "P1", 1.0, 0.0),  # row 4: unknown parent
+            ("P2", "P3", 1.0, 0.0),  # rows 5-6: P2 → P3 → P2
+            ("P3", "P2", 1.0, 0.0),
+        ],
+        [("PL1", "nope", 1.0), ("DCX", "vaccines", 1.0), ("PL1", "vaccines", -5.0)],
+    )
+    out = validate_inputs(raw, TINY_RUN_DATE, ContractConfig(max_reject_share=1.0))
+    bom = _quarantined(out, "bom")
+    assert set(bom) == {(1, "positive"), (2, "range"), (3, "known_product"), (4, "known_product"),
+                        (5, "bom_cycle"), (6, "bom_cycle")}
+    assert bom[(1, "positive")] == "quantity_per '0.0' is not positive"
+    assert bom[(2, "range")] == "scrap '1.0' is not in [0, 1)"
+    assert "component_id 'PX' is not a valid products product_id" in bom[(3, "known_product")]
+    assert "parent_id 'PY'" in bom[(4, "known_product")]
+    assert bom[(5, "bom_cycle")] == (
+        "parent_id 'P2', component_id 'P3' lies on the cycle P2 → P3 → P2: an item cannot need itself"
+    )
+    names = set(out.results.filter(pl.col("entity") == "bom")["expectation"])
+    assert "bom_cycle(P2 → P3 → P2)" in names
+    storage = _quarantined(out, "storage")
+    assert set(storage) == {(1, "known_family"), (2, "known_site"), (3, "non_negative")}
+    assert out.clean["bom"].height == 0 and out.clean["storage"].height == 0
+
+
+def test_contracts_refuse_a_bom_mostly_broken_naming_the_file_and_rule():
+    from data_contracts.config import ContractError
+    from data_contracts.testing import TINY_RUN_DATE
+    from data_contracts.validate import validate_inputs
+
+    raw = _raw_with([("P1", "P2", 1.0, 0.0), ("P2", "P1", 1.0, 0.0)])
+    with pytest.raises(ContractError, match=r"bom\.csv: 2 of 2 bom rows rejected.*bom_cycle \(2 rows\)"
+                       r"(?s:.*)bom\.csv row 1: parent_id 'P1', component_id 'P2' lies on the cycle P1 → P2 → P1"):
+        validate_inputs(raw, TINY_RUN_DATE)
+
+
+def test_plan_contract_balance_counts_consumed_stock():
+    # a component row: 10 opening − 4 consumed = 6 closing balances; without the 4 consumed it does not
+    from data_contracts.config import PlanContractError
+
+    row = dict(product_id="S", site_id="P", week=ex.START, opening=10.0, released=0.0, receipts=0.0,
+               arrivals=0.0, departures=0.0, served=0.0, consumed=4.0, expired=0.0, closing=6.0,
+               safety_stock=0.0, safety_shortfall=0.0)
+    inv = pl.DataFrame([row])
+    tables = {"plan_inventory": inv, "plan_capacity": schema.PLAN_CAPACITY.empty().drop("run_id"),
+              "plan_shipments": schema.PLAN_SHIPMENTS.empty().drop("run_id"),
+              "plan_production": schema.PLAN_PRODUCTION.empty().drop("run_id")}
+    validate_plan(tables, pl.DataFrame({"from_site": ["P"], "to_site": ["D"]}))
+    tables["plan_inventory"] = inv.with_columns(consumed=pl.lit(0.0))
+    with pytest.raises(PlanContractError, match="stock_balance"):
+        validate_plan(tables, pl.DataFrame({"from_site": ["P"], "to_site": ["D"]}))
+
+
+def test_components_get_an_end_of_horizon_target_so_the_plan_does_not_run_them_down():
+    # F (sold at D, no lag) ← S (1 per unit, release lag 2). Horizon 4 weeks, demand 10 a week in weeks 0-7.
+    # F's own target: F's lead time is 0, so nothing beyond the horizon is out of its reach: no target.
+    # S's target: F started in weeks 4-5 (the next plan's first two weeks) can only use S left now:
+    # 2 × 10 = 20 units of S at the end (stock or pipeline), each short unit priced at F's penalty.
+    inputs = ex.inputs(
+        products=ex.products(dict(product_id="F"), dict(product_id="S", family="ds", backlog_penalty=0.0)),
+        resources=ex.resources(dict(resource_id="RF", site_id="P", hours_per_week=100.0),
+                               dict(resource_id="RS", site_id="P", hours_per_week=100.0)),
+        routings=ex.routings(dict(product_id="F", resource_id="RF"),
+                             dict(product_id="S", resource_id="RS", release_weeks=2)),
+        inventory=ex.inventory(dict(product_id="S", site_id="P", quantity=20.0)),
+        bom=ex.bom(dict(parent_id="F", component_id="S", quantity_per=1.0)),
+    )
+    cfg = PlanConfig(horizon_weeks=4)
+    demand = _d(*[("F", "D", t, 10.0) for t in range(8)])
+    r = _plan(inputs, demand, cfg)
+    made = _made(r)
+    # S for weeks 2-3 (released 2-3, started 0-1) and 20 more started in weeks 2-3 (released after the horizon)
+    assert sum(q for (p, _, t), q in made.items() if p == "S" and t >= 2) == pytest.approx(20.0)
+    assert _kpi(r, "cost_end_stock_shortfall") == pytest.approx(0.0)
+    assert _kpi(r, "end_stock_target_units") == pytest.approx(0.0)  # sold units only
+    off = _plan(inputs, demand, PlanConfig(horizon_weeks=4, terminal_condition=False))
+    assert sum(q for (p, _, t), q in _made(off).items() if p == "S" and t >= 2) == 0.0
+
+
+def test_lot_sizing_bounds_a_component_by_its_parents_need():
+    # MIP with a minimum batch on S's routing that uses no hours: the big-M of "anything started" comes from
+    # the need, and S has no demand of its own — its need is the parents' (125 / 0.9 / 0.8 S for 100 K).
+    inputs = _three_level()
+    inputs["routings"] = inputs["routings"].with_columns(
+        hours_per_unit=pl.when(pl.col("product_id") == "S").then(0.0).otherwise(pl.col("hours_per_unit")),
+        min_batch=pl.when(pl.col("product_id") == "S").then(10.0).otherwise(None),
+    )
+    cfg = PlanConfig(horizon_weeks=6, mip=True)
+    r = _plan(inputs, _d(("K", "D", 5, 100.0)), cfg)
+    assert r.problem_type == "MIP" and r.solver_status == "Optimal"
+    assert _made(r)[("S", "RS", 2)] == pytest.approx(125 / 0.9 / 0.8, rel=1e-6)
