@@ -41,7 +41,7 @@ __all__ = ["AT_CAPACITY", "PLAN_COSTS", "SERVICE_PENALTIES", "plan_kpis"]
 
 
 #: cost components that are money the plan spends; the others are service penalties
-PLAN_COSTS = ("cost_production", "cost_transport", "cost_holding", "cost_expiry")
+PLAN_COSTS = ("cost_production", "cost_changeover", "cost_transport", "cost_holding", "cost_expiry")
 SERVICE_PENALTIES = ("cost_backlog", "cost_lost_sales", "cost_safety_stock", "cost_end_stock_shortfall")
 #: utilisation at or above which a resource-week counts as at capacity
 AT_CAPACITY = 0.999
@@ -53,6 +53,7 @@ def plan_kpis(
     horizon: int,
     unit_cost: pl.DataFrame,
     terminal_target: float | None = None,
+    extra: list[tuple[str, float, str]] | None = None,
 ) -> pl.DataFrame:
     """The KPI table from the plan tables and the cost components.
 
@@ -62,6 +63,7 @@ def plan_kpis(
         horizon: weeks planned.
         unit_cost: ``product_id, unit_cost``.
         terminal_target: units the terminal condition asked the network to end with (None: no condition).
+        extra: more ``(kpi, value, unit)`` rows (the campaigns' figures).
     """
     rows: list[tuple[str, float, str]] = [(k, v, "currency") for k, v in costs.items()]
     rows += [
@@ -123,5 +125,6 @@ def plan_kpis(
         ]
         per = util.group_by("resource_id").agg(pl.col("utilisation").mean()).sort("resource_id")
         rows += [(f"utilisation_{r}", float(u), "share") for r, u in per.iter_rows()]
+    rows += extra or []
     frame = pl.DataFrame(rows, schema={"kpi": pl.String, "value": pl.Float64, "unit": pl.String}, orient="row")
     return frame.with_columns(pl.when(pl.col("value").abs() < 1e-9).then(0.0).otherwise("value").alias("value"))

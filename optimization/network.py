@@ -28,6 +28,7 @@ from datetime import date
 import polars as pl
 
 from data_contracts import schema
+from optimization.campaign_network import CAMPAIGN_COLUMNS, check_campaign_resources, resolve_changeovers
 from optimization.config import PlanConfig
 from optimization.validation import (
     check_allowed,
@@ -68,6 +69,8 @@ class Network:
         transit_weeks: shortest lead time ``from_site, to_site, weeks`` (a site to itself is 0).
         replenishment_weeks: ``product_id, site_id, weeks``: fastest new production to the site.
         presence: ``product_id, site_id, cohort, t_first``: earliest week a cohort can be at a site.
+        changeovers: ``resource_id, from_product_id, to_product_id, hours, cost``: named switches of
+            campaign resources (:mod:`optimization.campaign_network`).
     """
 
     start_week: date
@@ -85,6 +88,12 @@ class Network:
     transit_weeks: pl.DataFrame
     replenishment_weeks: pl.DataFrame
     presence: pl.DataFrame
+    changeovers: pl.DataFrame | None = None
+
+    @property
+    def has_campaigns(self) -> bool:
+        """Whether any resource is campaign-run (the model is then a MIP)."""
+        return bool(self.resources["campaign"].any())
 
     def week_index(self, col: str = "week") -> pl.Expr:
         """Expression turning a Monday date column into its week index ``t``."""
@@ -186,6 +195,9 @@ def build_network(inputs: dict[str, pl.DataFrame], start_week: date, config: Pla
         transit_weeks=transit,
         replenishment_weeks=replenish,
         presence=presence,
+        changeovers=resolve_changeovers(
+            require_frame(inputs, schema.CHANGEOVERS), resources, products.select("product_id"), sites
+        ),
     )
 
 
@@ -236,7 +248,8 @@ def _resources(df: pl.DataFrame, sites: pl.DataFrame) -> pl.DataFrame:
         df, e, "site_id", pl.col("site_id").is_in(plants.implode()), "a resource must be at a plant", key
     )
     check_rule(df, e, "hours_per_week", pl.col("hours_per_week") >= 0, "hours must be >= 0", key)
-    return df.select("resource_id", "site_id", "name", "hours_per_week")
+    check_campaign_resources(df)
+    return df.select("resource_id", "site_id", "name", "hours_per_week", *CAMPAIGN_COLUMNS)
 
 
 def _routings(df: pl.DataFrame, products: pl.DataFrame, resources: pl.DataFrame) -> pl.DataFrame:

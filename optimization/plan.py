@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from data_contracts import schema
+from optimization.campaign_results import campaign_kpis
 from optimization.config import PlanConfig, PlanInputError
 from optimization.kpis import plan_kpis
 from optimization.model import build_model
@@ -110,6 +111,12 @@ def plan_supply(
             network.horizon,
             network.products.select("product_id", "unit_cost"),
             float(terminal["target"].sum()) if terminal is not None else None,
+            campaign_kpis(
+                sol,
+                tables[schema.PLAN_CAMPAIGNS.name],
+                tables[schema.PLAN_CAPACITY.name],
+                network.resources.filter(pl.col("campaign"))["resource_id"],
+            ),
         )
     else:
         tables = empty_tables()
