@@ -16,11 +16,15 @@ import polars as pl
 from data_contracts import schema
 from demo.catalog import FAMILIES, PLANTS, Catalog
 
-__all__ = ["Supply", "build_supply", "build_lanes", "build_calendar", "PRODUCTS_PER_RESOURCE"]
+__all__ = ["Supply", "build_supply", "build_lanes", "build_calendar", "PRODUCTS_PER_RESOURCE", "SUITE_CAMPAIGN"]
 
 #: target number of products made (as primary routing) per resource
 PRODUCTS_PER_RESOURCE = 7
 _KIND_NAME = {"fill": ("FL", "Filling line"), "bio": ("BR", "Bioreactor 2000L")}
+#: a bioreactor suite's campaigns: a switch costs a day and a half of cleaning, changeover and a validation
+#: batch (hours lost in the week it starts) and its cost; a campaign lasts 2 to 8 weeks
+SUITE_CAMPAIGN = {"changeover_hours": 36.0, "changeover_cost": 40_000.0, "min_campaign_weeks": 2,
+                  "max_campaign_weeks": 8}
 
 
 @dataclass(frozen=True)
@@ -142,9 +146,17 @@ def build_supply(cat: Catalog, load_units: np.ndarray, rng: np.random.Generator)
     true_failure = np.where(bad_qc, rng.uniform(0.08, 0.15, n_r), rng.uniform(0.01, 0.05, n_r))
 
     res_ids = pl.Series([r[0] for r in res_rows], dtype=pl.String)
+    is_suite = np.array([r[3] == "bio" for r in res_rows])
     resources = pl.DataFrame(
         {"resource_id": res_ids, "site_id": [r[1] for r in res_rows], "name": [r[2] for r in res_rows],
-         "hours_per_week": hours},
+         "hours_per_week": hours,
+         # bioreactor suites run campaigns; filling lines switch freely (a line clearance is in their rates)
+         "campaign": is_suite,
+         "changeover_hours": np.where(is_suite, SUITE_CAMPAIGN["changeover_hours"], 0.0),
+         "changeover_cost": np.where(is_suite, SUITE_CAMPAIGN["changeover_cost"], 0.0),
+         "min_campaign_weeks": np.where(is_suite, SUITE_CAMPAIGN["min_campaign_weeks"], 1),
+         "max_campaign_weeks": pl.Series([SUITE_CAMPAIGN["max_campaign_weeks"] if b else None for b in is_suite],
+                                         dtype=pl.Int64)},
         schema=schema.RESOURCES.schema,
     )
     routings = pl.DataFrame(

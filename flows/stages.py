@@ -64,7 +64,7 @@ __all__ = [
 ]
 
 _MASTER = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES,
-           schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR)
+           schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR, schema.CHANGEOVERS)
 
 
 def code_version() -> str:

@@ -61,6 +61,7 @@ def campaign_vars(mb: ModelBuilder, net: Network, make: pl.DataFrame, first_week
         .select(
             *PRT,
             "site_id",
+            "hours_per_unit",
             make_col=pl.col("col"),
             cap=pl.when(pl.col("hours_per_unit") > 0)
             .then(pl.col("hours_available") / pl.col("hours_per_unit"))

@@ -14,9 +14,11 @@ import time
 from dataclasses import dataclass
 
 import highspy
+import numpy as np
 import polars as pl
 import pulp
 
+from optimization.campaign_start import rounded_setups
 from optimization.config import PlanConfig
 from optimization.model import Model
 from optimization.pulp_highs import BulkHiGHS
@@ -37,12 +39,19 @@ class SolveOutcome:
     has_solution: bool
     has_duals: bool
     attempts: tuple[str, ...] = ()
+    relaxation_objective: float | None = None
 
 
 def make_solver(
-    name: str, config: PlanConfig, *, mip: bool, variables: list[pulp.LpVariable] | None = None
+    name: str,
+    config: PlanConfig,
+    *,
+    mip: bool,
+    variables: list[pulp.LpVariable] | None = None,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pulp.LpSolver:
-    """A configured PuLP solver: ``HiGHS`` (highspy API, bulk transfer) or ``PULP_CBC_CMD``."""
+    """A configured PuLP solver: ``HiGHS`` (highspy API, bulk transfer, optional MIP start) or
+    ``PULP_CBC_CMD``."""
     if name == "highs":
         return BulkHiGHS(
             mip=mip,
@@ -51,6 +60,7 @@ def make_solver(
             gapRel=config.mip_gap,
             threads=config.threads,
             variables=variables,
+            start=start,
         )
     return pulp.PULP_CBC_CMD(
         mip=mip, msg=False, timeLimit=config.time_limit_seconds, gapRel=config.mip_gap, threads=config.threads
@@ -66,11 +76,19 @@ def solve_model(model: Model, config: PlanConfig) -> SolveOutcome:
         order.append("cbc" if config.solver == "highs" else "highs")
     attempts: list[str] = []
     used, text, has_solution, seconds = order[0], "Not Solved", False, 0.0
+    warm, relaxed = None, None
+    if mip and "setup_for" in model.frames and config.campaign_warm_start and order[0] == "highs":
+        start = time.perf_counter()
+        warm, relaxed = _campaign_start(model, config)
+        seconds += time.perf_counter() - start
     for name in order:
         used = name
         start = time.perf_counter()
         try:
-            status = prob.solve(make_solver(name, config, mip=mip, variables=model.builder.variables))
+            solver = make_solver(
+                name, config, mip=mip, variables=model.builder.variables, start=warm if name == "highs" else None
+            )
+            status = prob.solve(solver)
         except Exception as err:
             text, has_solution = "Not Solved", False
             attempts.append(f"{name}: {type(err).__name__}: {err}")
@@ -99,7 +117,27 @@ def solve_model(model: Model, config: PlanConfig) -> SolveOutcome:
         has_solution=has_solution,
         has_duals=has_duals,
         attempts=tuple(attempts),
+        relaxation_objective=relaxed,
     )
+
+
+def _campaign_start(model: Model, config: PlanConfig) -> tuple[tuple[np.ndarray, np.ndarray] | None, float | None]:
+    """Solve the LP relaxation, round its production to a campaign plan (:mod:`optimization.campaign_start`)
+    and return it as a MIP start for the setup binaries, with the relaxation's objective (a lower bound)."""
+    prob = model.builder.prob
+    try:
+        status = prob.solve(make_solver("highs", config, mip=False, variables=model.builder.variables))
+    except Exception:
+        return None, None
+    if status != pulp.LpStatusOptimal:
+        return None, None
+    relaxed = float(pulp.value(prob.objective))
+    made = model.builder.values(model.frames["make"].select("col"), "make").rename({"col": "make_col"})
+    setup = model.frames["setup_for"].join(made, on="make_col", how="left", validate="1:1").with_columns(
+        pl.col("make").fill_null(0.0)
+    )
+    start = rounded_setups(setup)
+    return (start["col"].to_numpy(), start["start"].to_numpy()), relaxed
 
 
 def _status_text(status: int, sol_status: int, mip: bool) -> tuple[str, bool]:
