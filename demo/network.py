@@ -30,7 +30,7 @@ from data_contracts import schema
 from demo.catalog import build_catalog, build_sites, dc_sites
 from demo.demand import build_demand
 from demo.stock import build_batches, build_inventory, build_receipts
-from demo.supply import build_calendar, build_lanes, build_supply
+from demo.supply import build_calendar, build_changeovers, build_lanes, build_supply
 
 __all__ = ["DEMO_RUN_DATE", "demo_network", "demo_special_cases", "write_demo", "generate_demo"]
 
@@ -93,6 +93,7 @@ def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, 
         schema.RECEIPTS.name: build_receipts(cat, demand, supply, dc_ids, run_date, rng["receipts"]),
         schema.CALENDAR.name: build_calendar(supply.resources, flu_line, run_date, rng["calendar"]),
         schema.BATCHES.name: build_batches(cat, demand, supply, weeks_history, run_date, rng["batches"]),
+        schema.CHANGEOVERS.name: build_changeovers(cat, supply),
     }
     return {t.name: frames[t.name].select(t.column_names).cast(t.schema) for t in schema.INPUT_ENTITIES}
 

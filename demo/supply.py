@@ -16,7 +16,10 @@ import polars as pl
 from data_contracts import schema
 from demo.catalog import FAMILIES, PLANTS, Catalog
 
-__all__ = ["Supply", "build_supply", "build_lanes", "build_calendar", "PRODUCTS_PER_RESOURCE", "SUITE_CAMPAIGN"]
+__all__ = [
+    "Supply", "build_supply", "build_lanes", "build_calendar", "build_changeovers", "PRODUCTS_PER_RESOURCE",
+    "SUITE_CAMPAIGN", "SAME_FAMILY_SWITCH",
+]
 
 #: target number of products made (as primary routing) per resource
 PRODUCTS_PER_RESOURCE = 7
@@ -25,6 +28,10 @@ _KIND_NAME = {"fill": ("FL", "Filling line"), "bio": ("BR", "Bioreactor 2000L")}
 #: batch (hours lost in the week it starts) and its cost; a campaign lasts 2 to 8 weeks
 SUITE_CAMPAIGN = {"changeover_hours": 36.0, "changeover_cost": 40_000.0, "min_campaign_weeks": 2,
                   "max_campaign_weeks": 8}
+
+
+#: a switch between two products of one family on a suite (same platform process, shorter cleaning)
+SAME_FAMILY_SWITCH = {"hours": 24.0, "cost": 25_000.0}
 
 
 @dataclass(frozen=True)
@@ -259,4 +266,32 @@ def build_calendar(
         .group_by("resource_id", "week")
         .agg(pl.col("hours_available").min())
         .sort("resource_id", "week")
+    )
+
+
+def build_changeovers(cat: Catalog, supply: Supply) -> pl.DataFrame:
+    """Sequence-dependent changeovers of the campaign suites: between two products of one family routed on
+    the same suite, the shorter, cheaper :data:`SAME_FAMILY_SWITCH` (other switches pay the suite's own)."""
+    family = pl.DataFrame({"product_id": cat.products["product_id"],
+                           "family": cat.products["family"]})
+    on_suite = (
+        supply.routings.select("product_id", "resource_id")
+        .join(supply.resources.filter(pl.col("campaign")).select("resource_id"), on="resource_id")
+        .join(family, on="product_id", validate="m:1")
+    )
+    pairs = (
+        on_suite.join(on_suite, on=["resource_id", "family"], suffix="_to")
+        .filter(pl.col("product_id") != pl.col("product_id_to"))
+        .sort("resource_id", "product_id", "product_id_to")
+    )
+    return pl.DataFrame(
+        {
+            "resource_id": pairs["resource_id"],
+            "site_id": pl.Series([None] * pairs.height, dtype=pl.String),
+            "from_product_id": pairs["product_id"],
+            "to_product_id": pairs["product_id_to"],
+            "hours": pl.Series([SAME_FAMILY_SWITCH["hours"]] * pairs.height, dtype=pl.Float64),
+            "cost": pl.Series([SAME_FAMILY_SWITCH["cost"]] * pairs.height, dtype=pl.Float64),
+        },
+        schema=schema.CHANGEOVERS.schema,
     )

@@ -103,6 +103,7 @@ def plan_supply(
             tables[schema.PLAN_CAPACITY.name],
             duals.get("lane"),
             price_range,
+            tables[schema.PLAN_CAMPAIGNS.name],
         )
         tables[schema.PLAN_CAPACITY.name] = with_price_range(network, tables[schema.PLAN_CAPACITY.name], measured)
         tables[schema.PLAN_KPIS.name] = plan_kpis(

@@ -186,3 +186,40 @@ def test_changeover_on_a_resource_that_is_not_campaign_run_is_refused():
         dict(resource_id="R", from_product_id="A", to_product_id="B", hours=1.0, cost=1.0)])
     with pytest.raises(PlanInputError, match="not campaign-run"):
         build_network(inputs, ex.START, CONFIG)
+
+
+# ---------------------------------------------------------------------------------------------- shortages
+def _reasons(r):
+    return r.tables["plan_shortages"].group_by("product_id").agg(pl.col("reason").unique()).sort("product_id")
+
+
+def test_shortage_behind_a_minimum_campaign_is_campaign_length():
+    # A (2-week shelf life: it cannot be built far ahead) wanted 100 in weeks 0 and 3, B (dearer to keep
+    # waiting) 100 in week 1; campaigns last 3 weeks at least. Best: A in week 0, B in weeks 1-3, A again
+    # from week 4, so A's week-3 demand waits a week (100 × 1,000); B first instead keeps A's week-0 demand
+    # waiting as long and holds B a week (100 more)
+    inputs = _suite(campaign=True, min_campaign_weeks=3)
+    inputs["products"] = ex.products(
+        dict(product_id="A", holding_cost_per_week=1.0, backlog_penalty=1000.0, shelf_life_weeks=2),
+        dict(product_id="B", holding_cost_per_week=1.0, backlog_penalty=2000.0),
+    )
+    r = _plan(inputs, [("A", "P", 0, 100.0), ("A", "P", 3, 100.0), ("B", "P", 1, 100.0)],
+              PlanConfig(horizon_weeks=6, terminal_condition=False))
+    assert _kpi(r, "cost_backlog") == pytest.approx(100_000.0)
+    b = r.tables["plan_campaigns"].filter(pl.col("product_id") == "B")
+    assert b["first_week"].item() == ex.week(1) and b["weeks"].item() == 3
+    short = r.tables["plan_shortages"]
+    assert short["product_id"].to_list() == ["A"] and short["week"].to_list() == [ex.week(3)]
+    assert short["reason"].item() == "campaign_length"
+    assert short["detail"].item().startswith("R is set up for B in 2027-W02–2027-W04")
+
+
+def test_shortage_not_worth_a_changeover_is_changeover():
+    # the suite runs A flat out for its 100 a week; B wants 10 in week 2, but a switch costs 100,000
+    inputs = _suite(campaign=True, changeover_cost=100_000.0)
+    r = _plan(inputs, [("A", "P", t, 90.0) for t in range(4)] + [("B", "P", 2, 10.0)],
+              PlanConfig(horizon_weeks=4, terminal_condition=False))
+    short = r.tables["plan_shortages"]
+    assert set(short["product_id"].to_list()) == {"B"}
+    assert set(short["reason"].to_list()) == {"changeover"}
+    assert "a switch costs 0.0 hours and 100,000" in short["detail"][0]
