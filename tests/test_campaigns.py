@@ -223,3 +223,29 @@ def test_shortage_not_worth_a_changeover_is_changeover():
     assert set(short["product_id"].to_list()) == {"B"}
     assert set(short["reason"].to_list()) == {"changeover"}
     assert "a switch costs 0.0 hours and 100,000" in short["detail"][0]
+
+
+# ---------------------------------------------------------------------------------------------- MIP start
+def test_rounded_setups_pick_the_busiest_product_and_respect_campaign_lengths():
+    from optimization.campaign_start import rounded_setups
+
+    # one suite, 6 weeks; the relaxation makes A in weeks 0-1, a little B in week 2, A in week 3, idle
+    # after; B's one-week run is shorter than the 2-week minimum, so A keeps the suite; at most 3 weeks
+    # of A in a row, so week 3 is an idle, cleaned week
+    make = {("A", 0): 80.0, ("B", 0): 10.0, ("A", 1): 90.0, ("B", 2): 5.0, ("A", 3): 50.0}
+    rows = [
+        dict(product_id=p, resource_id="R", t=t, col=i, make=make.get((p, t), 0.0), hours_per_unit=1.0,
+             min_campaign_weeks=2, max_campaign_weeks=3)
+        for i, (p, t) in enumerate((p, t) for p in "AB" for t in range(6))
+    ]
+    start = rounded_setups(pl.DataFrame(rows))
+    on = dict(zip(start["col"].to_list(), start["start"].to_list()))
+    chosen = {t: p for i, (p, t) in enumerate((p, t) for p in "AB" for t in range(6)) if on[i] == 1.0}
+    assert chosen == {0: "A", 1: "A", 2: "A", 4: "A", 5: "A"}
+
+
+def test_warm_start_does_not_change_the_optimum():
+    cold = _plan(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD,
+                 PlanConfig(horizon_weeks=8, terminal_condition=False, campaign_warm_start=False))
+    warm = _plan(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD)
+    assert warm.objective == pytest.approx(cold.objective)
