@@ -1,75 +1,68 @@
-"""A MIP start for campaigns: the LP relaxation's production rounded to one product a week per suite.
+"""A MIP start for campaigns: the LP relaxation's production sequenced into campaigns.
 
-The LP relaxation spreads a suite over several products a week. The rounding keeps, per campaign
-resource and week, the product that uses most of its hours; a week without production stays set up for
-the product before it (an idle week costs no changeover); a campaign shorter than the resource's minimum
-(other than the first) is handed back to the product before it; a campaign longer than the maximum is
-broken by an idle, cleaned week every ``max + 1`` weeks. Only the setup binaries are given: HiGHS fixes
-them and completes the rest (batches, flows) itself, and discards the start if it cannot.
+The LP relaxation spreads a suite's hours over several products a week. The start follows it with one
+product a week: week by week (all suites at once), a suite stays on its product until the campaign has
+made what the relaxation makes of it up to ``LOOKAHEAD`` weeks ahead, or reaches its maximum length; it
+never leaves a campaign before its minimum length; then it switches to the product furthest behind the
+relaxation's schedule (a suite with nothing behind stays set up, idle). The solver fixes these setups,
+completes the rest (batches, flows) as a MIP of its own, and starts the full MIP from that plan.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
-__all__ = ["rounded_setups"]
+__all__ = ["LOOKAHEAD", "sequenced_setups"]
 
-RT = ["resource_id", "t"]
+#: weeks of the relaxation's production a campaign makes ahead (what building ahead may cover)
+LOOKAHEAD = 2
 
 
-def rounded_setups(setup: pl.DataFrame) -> pl.DataFrame:
-    """``col, start`` (0 or 1) for every setup binary, from the relaxation's production.
+def sequenced_setups(setup: pl.DataFrame) -> pl.DataFrame:
+    """``col, start`` (0 or 1) for every setup binary.
 
     Args:
-        setup: the ``setup_for`` frame with ``make``, the relaxation's units started of its routing-week,
-            ``hours_per_unit``, ``min_campaign_weeks`` and ``max_campaign_weeks``.
+        setup: the ``setup_for`` frame with ``make`` (the relaxation's units started of its routing-week),
+            ``hours_per_unit``, ``hours_available``, ``min_campaign_weeks`` and ``max_campaign_weeks``.
     """
-    busy = setup.with_columns(load=pl.col("make") * pl.col("hours_per_unit").fill_null(0.0) + pl.col("make") * 1e-9)
-    chosen = (
-        busy.filter(pl.col("load") > 1e-6)
-        .sort([*RT, "load"], descending=[False, False, True])
-        .group_by(RT, maintain_order=True)
-        .first()
-        .select(*RT, "product_id")
+    frame = setup.with_columns(
+        r=pl.col("resource_id").rank("dense") - 1,
+        p=pl.col("product_id").rank("dense").over("resource_id") - 1,
+        k=pl.col("t") - pl.col("t").min(),
+        h=pl.col("make") * pl.col("hours_per_unit").fill_null(0.0),
     )
-    weeks = (
-        setup.select("resource_id", "t", "min_campaign_weeks", "max_campaign_weeks")
-        .unique(RT)
-        .join(chosen, on=RT, how="left", validate="1:1")
-        .sort(RT)
-        .with_columns(pl.col("product_id").forward_fill().over("resource_id"))  # idle: stay set up
-    )
-    runs = weeks.with_columns(
-        run=(pl.col("product_id") != pl.col("product_id").shift(1)).fill_null(True).cum_sum().over("resource_id")
-    )
-    sizes = (
-        runs.group_by("resource_id", "run")
-        .agg(pl.col("product_id").first(), pl.len().alias("n"), pl.col("min_campaign_weeks").first())
-        .sort("resource_id", "run")
-        .with_columns(before=pl.col("product_id").shift(1).over("resource_id"))
-        .with_columns(
-            keep=pl.when((pl.col("n") < pl.col("min_campaign_weeks")) & pl.col("before").is_not_null())
-            .then(pl.col("before"))
-            .otherwise(pl.col("product_id"))
-        )
-    )
-    merged = (
-        runs.join(sizes.select("resource_id", "run", "keep"), on=["resource_id", "run"], validate="m:1")
-        .with_columns(product_id="keep")
-        .with_columns(
-            run=(pl.col("product_id") != pl.col("product_id").shift(1)).fill_null(True).cum_sum().over("resource_id")
-        )
-        .with_columns(pos=pl.int_range(pl.len()).over("resource_id", "run"))
-        .with_columns(
-            product_id=pl.when(
-                pl.col("max_campaign_weeks").is_not_null()
-                & (pl.col("pos") % (pl.col("max_campaign_weeks") + 1) == pl.col("max_campaign_weeks"))
-            )
-            .then(None)  # a cleaned, idle week breaks a campaign at its maximum
-            .otherwise("product_id")
-        )
-        .select(*RT, on_product="product_id")
-    )
-    return setup.join(merged, on=RT, how="left", validate="m:1").select(
-        "col", start=(pl.col("product_id") == pl.col("on_product")).fill_null(False).cast(pl.Float64)
+    n_r, n_p, n_t = (int(frame[c].max()) + 1 for c in ("r", "p", "k"))
+    r, p, k = (frame[c].to_numpy().astype(np.int64) for c in ("r", "p", "k"))
+    lp = np.zeros((n_r, n_p, n_t))
+    lp[r, p, k] = frame["h"].to_numpy()
+    exists = np.zeros((n_r, n_p), dtype=bool)
+    exists[r, p] = True
+    cap = np.zeros((n_r, n_t))
+    cap[r, k] = frame["hours_available"].to_numpy()
+    per_r = frame.group_by("r").agg(pl.col("min_campaign_weeks").first(), pl.col("max_campaign_weeks").first()).sort("r")
+    lo = per_r["min_campaign_weeks"].to_numpy().astype(np.int64)
+    hi = per_r["max_campaign_weeks"].fill_null(n_t + 1).to_numpy().astype(np.int64)
+    due = np.cumsum(lp, axis=2)  # relaxation's hours of each product made by the end of each week
+    made = np.zeros((n_r, n_p))
+    cur = np.full(n_r, -1)
+    run = np.zeros(n_r, dtype=np.int64)
+    chosen = np.full((n_r, n_t), -1)
+    rows = np.arange(n_r)
+    for t in range(n_t):
+        ahead = due[:, :, min(t + LOOKAHEAD, n_t - 1)]
+        behind = np.where(exists, ahead - made, -np.inf)
+        own = np.where(cur >= 0, behind[rows, np.maximum(cur, 0)], -np.inf)
+        stay = (cur >= 0) & (run < hi) & ((run < lo) | (own > 1e-6))
+        best = np.argmax(behind, axis=1)
+        switch = ~stay & (behind[rows, best] > 1e-6)
+        idle = ~stay & ~switch & (cur >= 0) & (run < hi)  # nothing behind: stay set up, idle
+        nxt = np.where(stay | idle, cur, np.where(switch, best, -1))
+        run = np.where((nxt == cur) & (nxt >= 0), run + 1, np.where(nxt >= 0, 1, 0))
+        cur = nxt
+        chosen[:, t] = cur
+        on = cur >= 0
+        made[rows[on], cur[on]] += cap[on, t]
+    return frame.select(
+        "col", start=pl.Series(chosen[r, k] == p, dtype=pl.Boolean).cast(pl.Float64)
     )

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 import pulp
 
-from optimization.campaign_start import rounded_setups
+from optimization.campaign_start import sequenced_setups
 from optimization.config import PlanConfig
 from optimization.model import Model
 from optimization.pulp_highs import BulkHiGHS
@@ -121,12 +121,19 @@ def solve_model(model: Model, config: PlanConfig) -> SolveOutcome:
     )
 
 
+#: share of the time limit the MIP start may use to complete its fixed campaigns
+START_SHARE = 0.2
+
+
 def _campaign_start(model: Model, config: PlanConfig) -> tuple[tuple[np.ndarray, np.ndarray] | None, float | None]:
-    """Solve the LP relaxation, round its production to a campaign plan (:mod:`optimization.campaign_start`)
-    and return it as a MIP start for the setup binaries, with the relaxation's objective (a lower bound)."""
+    """A full MIP start: solve the LP relaxation, sequence its production into campaigns
+    (:mod:`optimization.campaign_start`), fix those setups and solve what is left (whole batches) with a
+    share of the time limit. Returns the start (every column) and the relaxation's objective (a lower
+    bound); no start where a step fails."""
     prob = model.builder.prob
+    variables = model.builder.variables
     try:
-        status = prob.solve(make_solver("highs", config, mip=False, variables=model.builder.variables))
+        status = prob.solve(make_solver("highs", config, mip=False, variables=variables))
     except Exception:
         return None, None
     if status != pulp.LpStatusOptimal:
@@ -136,8 +143,23 @@ def _campaign_start(model: Model, config: PlanConfig) -> tuple[tuple[np.ndarray,
     setup = model.frames["setup_for"].join(made, on="make_col", how="left", validate="1:1").with_columns(
         pl.col("make").fill_null(0.0)
     )
-    start = rounded_setups(setup)
-    return (start["col"].to_numpy(), start["start"].to_numpy()), relaxed
+    start = sequenced_setups(setup)
+    fixed = [variables[i] for i in start["col"].to_list()]
+    saved = [(v.lowBound, v.upBound) for v in fixed]
+    for v, x in zip(fixed, start["start"].to_list()):
+        v.lowBound = v.upBound = x
+    short = config.model_copy(update={"time_limit_seconds": config.time_limit_seconds * START_SHARE})
+    try:
+        status = prob.solve(make_solver("highs", short, mip=True, variables=variables))
+        ok = status == pulp.LpStatusOptimal  # optimal, or stopped with an incumbent
+    except Exception:
+        ok = False
+    for v, (lo, up) in zip(fixed, saved):
+        v.lowBound, v.upBound = lo, up
+    if not ok:
+        return None, relaxed
+    values = np.array([v.varValue or 0.0 for v in variables])
+    return (np.arange(len(variables), dtype=np.int32), values), relaxed
 
 
 def _status_text(status: int, sol_status: int, mip: bool) -> tuple[str, bool]:

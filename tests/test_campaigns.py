@@ -226,22 +226,22 @@ def test_shortage_not_worth_a_changeover_is_changeover():
 
 
 # ---------------------------------------------------------------------------------------------- MIP start
-def test_rounded_setups_pick_the_busiest_product_and_respect_campaign_lengths():
-    from optimization.campaign_start import rounded_setups
+def test_sequenced_setups_follow_the_relaxation_with_campaign_lengths():
+    from optimization.campaign_start import sequenced_setups
 
-    # one suite, 6 weeks; the relaxation makes A in weeks 0-1, a little B in week 2, A in week 3, idle
-    # after; B's one-week run is shorter than the 2-week minimum, so A keeps the suite; at most 3 weeks
-    # of A in a row, so week 3 is an idle, cleaned week
-    make = {("A", 0): 80.0, ("B", 0): 10.0, ("A", 1): 90.0, ("B", 2): 5.0, ("A", 3): 50.0}
+    # one suite of 100 hours, 6 weeks, campaigns of 2 to 3 weeks; the relaxation makes 60 hours of A and
+    # 40 of B every week. Week 0: A is furthest behind (A 180 h due by week 2, B 120) → A for its minimum
+    # 2 weeks, still behind (A due 240 by week 3, made 200) → a 3rd week, its maximum; then B, behind by
+    # 200 → B for weeks 3-5 (B's maximum ends with the horizon)
     rows = [
-        dict(product_id=p, resource_id="R", t=t, col=i, make=make.get((p, t), 0.0), hours_per_unit=1.0,
-             min_campaign_weeks=2, max_campaign_weeks=3)
+        dict(product_id=p, resource_id="R", t=t, col=i, make=60.0 if p == "A" else 40.0, hours_per_unit=1.0,
+             hours_available=100.0, min_campaign_weeks=2, max_campaign_weeks=3)
         for i, (p, t) in enumerate((p, t) for p in "AB" for t in range(6))
     ]
-    start = rounded_setups(pl.DataFrame(rows))
+    start = sequenced_setups(pl.DataFrame(rows))
     on = dict(zip(start["col"].to_list(), start["start"].to_list()))
     chosen = {t: p for i, (p, t) in enumerate((p, t) for p in "AB" for t in range(6)) if on[i] == 1.0}
-    assert chosen == {0: "A", 1: "A", 2: "A", 4: "A", 5: "A"}
+    assert chosen == {0: "A", 1: "A", 2: "A", 3: "B", 4: "B", 5: "B"}
 
 
 def test_warm_start_does_not_change_the_optimum():
