@@ -24,14 +24,14 @@ __all__ = [
 #: target number of products made (as primary routing) per resource
 PRODUCTS_PER_RESOURCE = 7
 _KIND_NAME = {"fill": ("FL", "Filling line"), "bio": ("BR", "Bioreactor 2000L")}
-#: a bioreactor suite's campaigns: a switch costs a day and a half of cleaning, changeover and a validation
+#: a bioreactor suite's campaigns: a switch costs two shifts of cleaning, changeover and a validation
 #: batch (hours lost in the week it starts) and its cost; a campaign lasts 2 to 8 weeks
-SUITE_CAMPAIGN = {"changeover_hours": 36.0, "changeover_cost": 40_000.0, "min_campaign_weeks": 2,
+SUITE_CAMPAIGN = {"changeover_hours": 16.0, "changeover_cost": 40_000.0, "min_campaign_weeks": 2,
                   "max_campaign_weeks": 8}
 
 
 #: a switch between two products of one family on a suite (same platform process, shorter cleaning)
-SAME_FAMILY_SWITCH = {"hours": 24.0, "cost": 25_000.0}
+SAME_FAMILY_SWITCH = {"hours": 8.0, "cost": 25_000.0}
 
 
 @dataclass(frozen=True)

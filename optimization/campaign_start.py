@@ -4,7 +4,8 @@ The LP relaxation spreads a suite's hours over several products a week. The star
 product a week: week by week (all suites at once), a suite stays on its product until the campaign has
 made what the relaxation makes of it up to ``LOOKAHEAD`` weeks ahead, or reaches its maximum length; it
 never leaves a campaign before its minimum length; then it switches to the product furthest behind the
-relaxation's schedule (a suite with nothing behind stays set up, idle). The solver fixes these setups,
+relaxation's schedule (a suite with nothing behind, or in a week too short for a changeover, stays set
+up, idle). The solver fixes these setups,
 completes the rest (batches, flows) as a MIP of its own, and starts the full MIP from that plan.
 """
 
@@ -40,7 +41,11 @@ def sequenced_setups(setup: pl.DataFrame) -> pl.DataFrame:
     exists[r, p] = True
     cap = np.zeros((n_r, n_t))
     cap[r, k] = frame["hours_available"].to_numpy()
-    per_r = frame.group_by("r").agg(pl.col("min_campaign_weeks").first(), pl.col("max_campaign_weeks").first()).sort("r")
+    per_r = frame.group_by("r").agg(
+        pl.col("min_campaign_weeks").first(), pl.col("max_campaign_weeks").first(), pl.col("changeover_hours").first()
+    ).sort("r")
+    # a week with fewer hours than a changeover (a shutdown) cannot start a campaign
+    can_switch = cap >= per_r["changeover_hours"].to_numpy()[:, None] + 1e-6
     lo = per_r["min_campaign_weeks"].to_numpy().astype(np.int64)
     hi = per_r["max_campaign_weeks"].fill_null(n_t + 1).to_numpy().astype(np.int64)
     due = np.cumsum(lp, axis=2)  # relaxation's hours of each product made by the end of each week
@@ -54,9 +59,11 @@ def sequenced_setups(setup: pl.DataFrame) -> pl.DataFrame:
         behind = np.where(exists, ahead - made, -np.inf)
         own = np.where(cur >= 0, behind[rows, np.maximum(cur, 0)], -np.inf)
         stay = (cur >= 0) & (run < hi) & ((run < lo) | (own > 1e-6))
+        tired = (cur >= 0) & (run >= hi)  # at its maximum: the campaign must end
+        behind[rows[tired], cur[tired]] = -np.inf
         best = np.argmax(behind, axis=1)
-        switch = ~stay & (behind[rows, best] > 1e-6)
-        idle = ~stay & ~switch & (cur >= 0) & (run < hi)  # nothing behind: stay set up, idle
+        switch = ~stay & (behind[rows, best] > 1e-6) & can_switch[:, t]
+        idle = ~stay & ~switch & (cur >= 0) & (run < hi)  # nothing behind, or no switch: stay set up
         nxt = np.where(stay | idle, cur, np.where(switch, best, -1))
         run = np.where((nxt == cur) & (nxt >= 0), run + 1, np.where(nxt >= 0, 1, 0))
         cur = nxt

@@ -77,6 +77,10 @@ def solve_model(model: Model, config: PlanConfig) -> SolveOutcome:
     attempts: list[str] = []
     used, text, has_solution, seconds = order[0], "Not Solved", False, 0.0
     warm, relaxed = None, None
+    if "setup_for" in model.frames:  # campaigns: the MIP gets its own, shorter limit
+        config = config.model_copy(
+            update={"time_limit_seconds": min(config.time_limit_seconds, config.campaign_time_limit_seconds)}
+        )
     if mip and "setup_for" in model.frames and config.campaign_warm_start and order[0] == "highs":
         start = time.perf_counter()
         warm, relaxed = _campaign_start(model, config)

@@ -235,7 +235,7 @@ def test_sequenced_setups_follow_the_relaxation_with_campaign_lengths():
     # 200 → B for weeks 3-5 (B's maximum ends with the horizon)
     rows = [
         dict(product_id=p, resource_id="R", t=t, col=i, make=60.0 if p == "A" else 40.0, hours_per_unit=1.0,
-             hours_available=100.0, min_campaign_weeks=2, max_campaign_weeks=3)
+             hours_available=100.0, min_campaign_weeks=2, max_campaign_weeks=3, changeover_hours=10.0)
         for i, (p, t) in enumerate((p, t) for p in "AB" for t in range(6))
     ]
     start = sequenced_setups(pl.DataFrame(rows))
