@@ -4,8 +4,9 @@ The LP relaxation spreads a suite's hours over several products a week. The star
 product a week: week by week (all suites at once), a suite stays on its product until the campaign has
 made what the relaxation makes of it up to ``LOOKAHEAD`` weeks ahead, or reaches its maximum length; it
 never leaves a campaign before its minimum length; then it switches to the product furthest behind the
-relaxation's schedule (a suite with nothing behind, or in a week too short for a changeover, stays set
-up, idle). The solver fixes these setups,
+relaxation's schedule; with nothing behind it builds ahead of what the relaxation makes later (on its
+product if it has any left, else on the one with most left); it stays set up, idle, only with no work left
+or in a week too short for a changeover (a shutdown). The solver fixes these setups,
 completes the rest (batches, flows) as a MIP of its own, and starts the full MIP from that plan.
 """
 
@@ -63,8 +64,17 @@ def sequenced_setups(setup: pl.DataFrame) -> pl.DataFrame:
         behind[rows[tired], cur[tired]] = -np.inf
         best = np.argmax(behind, axis=1)
         switch = ~stay & (behind[rows, best] > 1e-6) & can_switch[:, t]
-        idle = ~stay & ~switch & (cur >= 0) & (run < hi)  # nothing behind, or no switch: stay set up
-        nxt = np.where(stay | idle, cur, np.where(switch, best, -1))
+        # nothing behind soon: build ahead of what the relaxation makes later, on the current product if
+        # it has any left, else on the one with most left (never idle while there is work)
+        left = np.where(exists, due[:, :, -1] - made, -np.inf)
+        if tired.any():
+            left[rows[tired], cur[tired]] = -np.inf
+        own_left = np.where(cur >= 0, left[rows, np.maximum(cur, 0)], -np.inf)
+        later = np.argmax(left, axis=1)
+        keep = ~stay & ~switch & (cur >= 0) & (run < hi) & (own_left > 1e-6)
+        ahead_switch = ~stay & ~switch & ~keep & (left[rows, later] > 1e-6) & can_switch[:, t]
+        idle = ~stay & ~switch & ~keep & ~ahead_switch & (cur >= 0) & (run < hi)  # stay set up, idle
+        nxt = np.where(stay | keep | idle, cur, np.where(switch, best, np.where(ahead_switch, later, -1)))
         run = np.where((nxt == cur) & (nxt >= 0), run + 1, np.where(nxt >= 0, 1, 0))
         cur = nxt
         chosen[:, t] = cur

@@ -48,6 +48,8 @@ class Model:
     demand: pl.DataFrame
     safety: pl.DataFrame
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    #: objective of the campaign MIP start handed to the solver (None: no start)
+    start_objective: float | None = None
 
     @property
     def is_mip(self) -> bool:

@@ -105,6 +105,16 @@ def solve_model(model: Model, config: PlanConfig) -> SolveOutcome:
     gap: float | None = 0.0 if not mip else None
     if mip and used == "highs" and has_solution:
         gap = float(prob.solverModel.getInfo().mip_gap)
+    if mip and not has_solution and warm is not None and model.start_objective is not None:
+        # the MIP ended without a plan (its limit, or numerical trouble): keep the start, a feasible plan,
+        # with its gap against the relaxation's bound
+        for v, x in zip(model.builder.variables, warm[1]):
+            v.varValue = float(x)
+        has_solution, text, used = True, "Feasible", "highs"
+        attempts.append("highs: MIP start kept")
+        gap = (model.start_objective - relaxed) / max(abs(model.start_objective), 1e-9)
+    if gap is not None and relaxed is not None and not np.isfinite(gap) and objective_of(prob) is not None:
+        gap = (objective_of(prob) - relaxed) / max(abs(objective_of(prob)), 1e-9)  # bound: the relaxation
     has_duals = has_solution and not mip
     if has_solution and mip:
         start = time.perf_counter()
@@ -126,7 +136,7 @@ def solve_model(model: Model, config: PlanConfig) -> SolveOutcome:
 
 
 #: share of the time limit the MIP start may use to complete its fixed campaigns
-START_SHARE = 0.2
+START_SHARE = 0.5
 
 
 def _campaign_start(model: Model, config: PlanConfig) -> tuple[tuple[np.ndarray, np.ndarray] | None, float | None]:
@@ -163,7 +173,14 @@ def _campaign_start(model: Model, config: PlanConfig) -> tuple[tuple[np.ndarray,
     if not ok:
         return None, relaxed
     values = np.array([v.varValue or 0.0 for v in variables])
+    model.start_objective = float(pulp.value(prob.objective))
     return (np.arange(len(variables), dtype=np.int32), values), relaxed
+
+
+def objective_of(prob: pulp.LpProblem) -> float | None:
+    """The objective at the variables' current values (None when some have none)."""
+    value = pulp.value(prob.objective)
+    return None if value is None else float(value)
 
 
 def _status_text(status: int, sol_status: int, mip: bool) -> tuple[str, bool]:
