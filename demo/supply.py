@@ -271,7 +271,8 @@ def build_calendar(
 
 def build_changeovers(cat: Catalog, supply: Supply) -> pl.DataFrame:
     """Sequence-dependent changeovers of the campaign suites: between two products of one family routed on
-    the same suite, the shorter, cheaper :data:`SAME_FAMILY_SWITCH` (other switches pay the suite's own)."""
+    the same suite, the shorter, cheaper :data:`SAME_FAMILY_SWITCH` (other switches pay the suite's own); a
+    demo too small for such a pair gets it between any two products of a suite."""
     family = pl.DataFrame({"product_id": cat.products["product_id"],
                            "family": cat.products["family"]})
     on_suite = (
@@ -284,6 +285,12 @@ def build_changeovers(cat: Catalog, supply: Supply) -> pl.DataFrame:
         .filter(pl.col("product_id") != pl.col("product_id_to"))
         .sort("resource_id", "product_id", "product_id_to")
     )
+    if pairs.height == 0:  # a tiny demo without two products of a family on a suite: any two on a suite
+        pairs = (
+            on_suite.join(on_suite.drop("family"), on="resource_id", suffix="_to")
+            .filter(pl.col("product_id") != pl.col("product_id_to"))
+            .sort("resource_id", "product_id", "product_id_to")
+        )
     return pl.DataFrame(
         {
             "resource_id": pairs["resource_id"],

@@ -124,8 +124,9 @@ def gantt(rows: Sequence[str], weeks: Sequence[date], bars: Sequence[Bar], *, ti
         bars: the campaigns.
         title: tooltip of the chart.
     """
-    label_w, cell_w, cell_h, head = 92, 22, 20, 16
-    width, height = label_w + cell_w * len(weeks) + 8, head + cell_h * len(rows) + 4
+    label_w, cell_w, cell_h, head = 92, 22, 24, 16
+    # at least three rows high, so a plant with one or two suites still reads when the page scales it down
+    width, height = label_w + cell_w * len(weeks) + 8, head + cell_h * max(len(rows), 3) + 4
     col = {w: j for j, w in enumerate(weeks)}
     colours = {p: _PALETTE[i % len(_PALETTE)] for i, p in enumerate(sorted({b.label for b in bars}))}
     parts = [(f'<svg class="svgchart gantt" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
@@ -138,7 +139,7 @@ def gantt(rows: Sequence[str], weeks: Sequence[date], bars: Sequence[Bar], *, ti
             parts.append(f'<text class="tick" x="{label_w + cell_w * j}" y="{head - 5}">{w:%Y-%m-%d}</text>')
     index = {r: i for i, r in enumerate(rows)}
     for i, r in enumerate(rows):
-        parts.append(f'<text class="rowlabel" x="{label_w - 4}" y="{head + cell_h * i + 14}" '
+        parts.append(f'<text class="rowlabel" x="{label_w - 4}" y="{head + cell_h * i + 16}" '
                      f'text-anchor="end">{escape(r)}</text>')
     for b in bars:
         if b.row not in index or b.first not in col or b.last not in col:
@@ -150,7 +151,7 @@ def gantt(rows: Sequence[str], weeks: Sequence[date], bars: Sequence[Bar], *, ti
         if b.changeover:
             parts.append(f'<rect x="{x0}" y="{y0}" width="{cell_w - 1}" height="{cell_h - 2}" fill="url(#changeover)"/>')
         if w >= 30:
-            parts.append(f'<text class="tick" x="{x0 + 3}" y="{y0 + 13}">{escape(b.label)}</text>')
+            parts.append(f'<text class="tick" x="{x0 + 3}" y="{y0 + 15}">{escape(b.label)}</text>')
         parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
