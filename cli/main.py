@@ -116,6 +116,9 @@ def generate_demo_cmd(
         "--levels/--single-level",
         help="Make monoclonals and vaccines over several levels (drug substance, antigen bulk; a bill of "
              "materials and freezers), as `plantwin demo` does; default: every product in one step.")] = False,
+    campaigns: Annotated[bool, typer.Option(
+        "--campaigns", help="Run the bioreactor suites in campaigns (one product a week, changeovers, 2-8 "
+                            "week campaigns): the plan becomes a MIP; default: every resource switches freely.")] = False,
 ) -> None:
     """Write the seeded demo network's input files (the input contract) to a folder."""
     from demo.network import generate_demo
@@ -123,7 +126,7 @@ def generate_demo_cmd(
     if file_format not in ("csv", "parquet"):
         raise typer.BadParameter("--format must be csv or parquet")
     paths = generate_demo(out, products=products, dcs=dcs, weeks_history=weeks_history, seed=seed,
-                          file_format=file_format, levels=levels)
+                          file_format=file_format, levels=levels, campaigns=campaigns)
     for entity, path in paths.items():
         typer.echo(f"{entity:<10} {path}")
 
@@ -252,6 +255,8 @@ def demo_cmd(
     workdir: Annotated[Path, typer.Option("--workdir", help="Folder for the demo's input and warehouse.")] = Path(
         "plantwin-demo"
     ),
+    campaigns: Annotated[bool, typer.Option(
+        "--campaigns", help="Run the bioreactor suites in campaigns (a MIP with a time limit; see README).")] = False,
     prefect: PrefectOption = None,
     verbose: Verbose = False,
 ) -> None:
@@ -261,7 +266,7 @@ def demo_cmd(
 
     started = time.perf_counter()
     input_dir = workdir / "input"
-    generate_demo(input_dir, levels=True)  # the demo shows the bill of materials (demo/levels.py)
+    generate_demo(input_dir, levels=True, campaigns=campaigns)  # the bill of materials (demo/levels.py)
     typer.echo(f"demo network written to {input_dir.resolve()}")
     params = RunParameters(input_dir=input_dir, warehouse=workdir / "warehouse.duckdb", run_date=DEMO_RUN_DATE)
     _plan_and_summarise("weekly", params, prefect, verbose, started)

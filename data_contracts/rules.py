@@ -13,7 +13,8 @@ labelled by its Sunday), ``decimal_comma`` (a number written ``1,5``), ``not_exp
 ``date_order``, ``lane_self_loop``, ``zero_lead_cycle``, ``bom_cycle`` (a bill of materials whose item needs
 itself, named by its path ``A → B → A``), ``known_family``, ``max_value`` (plausible maxima of costs,
 hours and weeks), ``max_length`` (text), ``unique_ignoring_case`` (ids equal but for letter case or
-whitespace, e.g. ``MAB-01`` and ``mab-01``).
+whitespace, e.g. ``MAB-01`` and ``mab-01``), ``campaign_length_order`` (min campaign above max),
+``resource_or_site`` (a changeover row names exactly one of them).
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ REFERENCES: dict[tuple[str, str], tuple[str, str, str]] = {
     (schema.BOM.name, "component_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
     (schema.STORAGE.name, "site_id"): (schema.SITES.name, "site_id", "known_site"),
     (schema.STORAGE.name, "family"): (schema.PRODUCTS.name, "family", "known_family"),
+    (schema.CHANGEOVERS.name, "resource_id"): (schema.RESOURCES.name, "resource_id", "known_resource"),
+    (schema.CHANGEOVERS.name, "site_id"): (schema.SITES.name, "site_id", "known_site"),
+    (schema.CHANGEOVERS.name, "from_product_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
+    (schema.CHANGEOVERS.name, "to_product_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
 }
 
 #: Quantity columns: ≥ 0 and at most ``ContractConfig.max_quantity``.
@@ -84,8 +89,9 @@ QUANTITY_COLUMNS: dict[str, tuple[str, ...]] = {
 #: Columns that must be ≥ 0 (costs, hours, lags) beyond the quantity columns.
 _NON_NEGATIVE: dict[str, tuple[str, ...]] = {
     schema.PRODUCTS.name: ("unit_cost", "holding_cost_per_week", "backlog_penalty"),
-    schema.RESOURCES.name: ("hours_per_week",),
+    schema.RESOURCES.name: ("hours_per_week", "changeover_hours", "changeover_cost"),
     schema.ROUTINGS.name: ("hours_per_unit", "cost_per_unit", "release_weeks"),
+    schema.CHANGEOVERS.name: ("hours", "cost"),
     schema.LANES.name: ("lead_time_weeks", "cost_per_unit"),
     schema.CALENDAR.name: ("hours_available",),
 }
@@ -98,6 +104,12 @@ MAXIMA: dict[tuple[str, str], tuple[str, str]] = {
     (schema.PRODUCTS.name, "backlog_penalty"): ("max_cost", "per unit and week"),
     (schema.PRODUCTS.name, "shelf_life_weeks"): ("max_weeks", "weeks"),
     (schema.RESOURCES.name, "hours_per_week"): ("max_hours_per_week", "hours"),
+    (schema.RESOURCES.name, "changeover_hours"): ("max_hours_per_week", "hours"),
+    (schema.RESOURCES.name, "changeover_cost"): ("max_cost", "per changeover"),
+    (schema.RESOURCES.name, "min_campaign_weeks"): ("max_weeks", "weeks"),
+    (schema.RESOURCES.name, "max_campaign_weeks"): ("max_weeks", "weeks"),
+    (schema.CHANGEOVERS.name, "hours"): ("max_hours_per_week", "hours"),
+    (schema.CHANGEOVERS.name, "cost"): ("max_cost", "per changeover"),
     (schema.ROUTINGS.name, "hours_per_unit"): ("max_hours_per_unit", "hours"),
     (schema.ROUTINGS.name, "cost_per_unit"): ("max_cost", "per unit"),
     (schema.ROUTINGS.name, "release_weeks"): ("max_weeks", "weeks"),
@@ -112,6 +124,7 @@ _POSITIVE: dict[str, tuple[str, ...]] = {
     schema.PRODUCTS.name: ("shelf_life_weeks",),
     schema.ROUTINGS.name: ("batch_size",),
     schema.BOM.name: ("quantity_per",),
+    schema.RESOURCES.name: ("min_campaign_weeks", "max_campaign_weeks"),
 }
 
 #: (entity, column) → (min, max, strict_min, strict_max, words) for bounded ratios and codes.
@@ -516,6 +529,7 @@ def entity_checks(
         *_lane_checks(t, zero_lead_cycle),
         *_batch_checks(t),
         *_bom_checks(t, bom_cycles),
+        *_campaign_checks(t),
     ]
 
 
@@ -543,6 +557,20 @@ def _bom_checks(t: schema.Table, cycles: pl.DataFrame | None) -> list[Check]:
             )
         )
     return checks
+
+
+def _campaign_checks(t: schema.Table) -> list[Check]:
+    """A campaign whose minimum length exceeds its maximum; a changeover row naming both or neither of
+    a resource and a site."""
+    if t.name == schema.RESOURCES.name:
+        return [flag("campaign_min_above_max", "campaign_length_order", ("min_campaign_weeks", "max_campaign_weeks"),
+                     pl.col("min_campaign_weeks") > pl.col("max_campaign_weeks"),
+                     "min_campaign_weeks is above max_campaign_weeks")]
+    if t.name == schema.CHANGEOVERS.name:
+        return [flag("changeover_scope", "resource_or_site", ("resource_id", "site_id"),
+                     pl.col("resource_id").is_null() == pl.col("site_id").is_null(),
+                     "names both or neither of resource_id and site_id: give exactly one")]
+    return []
 
 
 def _batch_checks(t: schema.Table) -> list[Check]:

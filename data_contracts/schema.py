@@ -159,8 +159,20 @@ RESOURCES = _t(
         ("site_id", Str, "Plant the resource belongs to."),
         ("name", Str, "Resource name."),
         ("hours_per_week", F64, "Normal available hours per week."),
+        ("campaign", Bool, "Campaign-run: at most one product a week, a switch costs a changeover; absent = "
+         "false."),
+        ("changeover_hours", F64, "Hours lost in the week a campaign starts (cleaning, changeover, validation "
+         "batch), unless `changeovers` names the switch; absent = 0."),
+        ("changeover_cost", F64, "Cost of starting a campaign, unless `changeovers` names the switch; "
+         "absent = 0."),
+        ("min_campaign_weeks", I64, "Fewest consecutive weeks a campaign stays set up for its product; "
+         "absent = 1."),
+        ("max_campaign_weeks", I64, "Most consecutive weeks set up for one product; null = no limit."),
     ],
     is_input=True,
+    nullable=("max_campaign_weeks",),
+    defaults={"campaign": False, "changeover_hours": 0.0, "changeover_cost": 0.0, "min_campaign_weeks": 1,
+              "max_campaign_weeks": None},
 )
 
 ROUTINGS = _t(
@@ -258,6 +270,24 @@ CALENDAR = _t(
     optional=True,
 )
 
+CHANGEOVERS = _t(
+    "changeovers",
+    "Sequence-dependent changeovers of campaign resources: hours and cost of switching from one product to "
+    "another, on one resource or on every campaign resource of a site (a resource's own row wins).",
+    ("resource_id", "site_id", "from_product_id", "to_product_id"),
+    [
+        ("resource_id", Str, "Campaign resource; null when `site_id` is given."),
+        ("site_id", Str, "Plant whose campaign resources the row applies to; null when `resource_id` is given."),
+        ("from_product_id", Str, "Product the resource was set up for."),
+        ("to_product_id", Str, "Product of the campaign that starts."),
+        ("hours", F64, "Hours lost in the week of the switch (instead of the resource's changeover_hours)."),
+        ("cost", F64, "Cost of the switch (instead of the resource's changeover_cost)."),
+    ],
+    is_input=True,
+    optional=True,
+    nullable=("resource_id", "site_id"),
+)
+
 BATCHES = _t(
     "batches",
     "Batch records from manufacturing: planned and actual quantities, QC outcome.",
@@ -313,7 +343,7 @@ STORAGE = _t(
 )
 
 INPUT_ENTITIES: tuple[Table, ...] = (
-    PRODUCTS, SITES, RESOURCES, ROUTINGS, LANES, ORDERS, INVENTORY, RECEIPTS, CALENDAR, BATCHES, BOM, STORAGE,
+    PRODUCTS, SITES, RESOURCES, ROUTINGS, LANES, ORDERS, INVENTORY, RECEIPTS, CALENDAR, BATCHES, BOM, STORAGE, CHANGEOVERS,
 )
 OPTIONAL_ENTITIES = tuple(t.name for t in INPUT_ENTITIES if t.optional)
 
@@ -636,7 +666,8 @@ PLAN_SHORTAGES = _t(
         ("late_units", F64, "Units of this week's demand not served in it: min(demand, short_quantity); their "
          "sum is demand × (1 − on-time fill rate)."),
         ("short_value", F64, "short_quantity at the product's unit cost."),
-        ("reason", Str, "capacity, lane_capacity, release_lag, shelf_life, no_route or cost."),
+        ("reason", Str, "capacity, changeover, campaign_length, lane_capacity, release_lag, shelf_life, no_route "
+         "or cost."),
         ("resource_id", Str, "The bottleneck resource whose extra hours would recover it (capacity and "
          "shelf_life reasons; null otherwise)."),
         (
@@ -647,6 +678,30 @@ PLAN_SHORTAGES = _t(
         ),
     ],
     nullable=("resource_id",),
+)
+
+PLAN_CAMPAIGNS = _t(
+    "plan_campaigns",
+    "Campaigns on campaign-run resources: one product set up for consecutive weeks, with the changeover "
+    "that starts it.",
+    ("run_id", "resource_id", "first_week"),
+    [
+        ("run_id", Str, "Run."),
+        ("resource_id", Str, "Campaign resource."),
+        ("site_id", Str, "Plant of the resource."),
+        ("product_id", Str, "Product the resource is set up for."),
+        ("first_week", Date, "First week of the campaign."),
+        ("last_week", Date, "Last week of the campaign (inside the horizon)."),
+        ("weeks", I64, "Weeks from first to last, both included."),
+        ("batches", F64, "Batches started in the campaign (null for continuous production)."),
+        ("quantity", F64, "Units started in the campaign."),
+        ("changeover_hours", F64, "Hours lost to the changeover that starts it (0 for the first campaign of "
+         "the planned weeks: the resource is taken as set up for it)."),
+        ("changeover_cost", F64, "Cost of that changeover."),
+        ("from_product_id", Str, "Product the resource was set up for before (null for the first campaign or "
+         "after an idle, cleaned spell)."),
+    ],
+    nullable=("batches", "from_product_id"),
 )
 
 PLAN_KPIS = _t(
@@ -708,12 +763,19 @@ PLAN_KPI_DOCS: dict[str, str] = {
     "network down).",
     "weeks_at_capacity": "Resource-weeks at 99.9% utilisation or more.",
     "utilisation_<resource_id>": "Average utilisation of one resource over the horizon.",
+    "campaigns": "Campaigns planned on campaign-run resources (absent without campaign resources).",
+    "changeovers": "Changeovers planned: campaigns that start with a switch (absent without campaign "
+    "resources).",
+    "cost_changeover": "Plan cost: the changeovers' cost (absent without campaign resources).",
+    "changeover_hours": "Hours lost to changeovers (absent without campaign resources).",
+    "utilisation_campaign_resources": "Average utilisation of the campaign-run resources, changeover hours "
+    "included (absent without campaign resources).",
 }
 
 OUTPUT_TABLES: tuple[Table, ...] = (
     DEMAND_HISTORY, FORECAST, FORECAST_SERIES, FORECAST_BACKTEST, FORECAST_ACCURACY,
     PLAN_PRODUCTION, PLAN_SHIPMENTS, PLAN_INVENTORY, PLAN_BACKLOG, PLAN_EXPIRY, PLAN_CAPACITY,
-    PLAN_SHORTAGES, PLAN_KPIS,
+    PLAN_SHORTAGES, PLAN_KPIS, PLAN_CAMPAIGNS,
 )
 PLAN_TABLES = tuple(t.name for t in OUTPUT_TABLES if t.name.startswith("plan_"))
 

@@ -51,7 +51,11 @@ TINY_RUN_DATE = date(2026, 3, 2)
 
 
 def _frame(t: schema.Table, rows: list[tuple]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=t.schema, orient="row")
+    """Rows may stop before trailing columns that have a default (resources' campaign columns)."""
+    tail = [t.defaults[c] for c in t.column_names if c in t.defaults]
+    n = len(t.columns)
+    full = [r if len(r) == n else (*r, *tail[len(tail) - (n - len(r)):]) for r in rows]
+    return pl.DataFrame(full, schema=t.schema, orient="row")
 
 
 def tiny_inputs() -> dict[str, pl.DataFrame]:
@@ -59,7 +63,7 @@ def tiny_inputs() -> dict[str, pl.DataFrame]:
 
     Plant ``PL1`` (resources ``R1``, ``R2``) ships to ``DC1`` (1 week) and ``DC2`` (2 weeks); products
     ``P1``…``P3`` are routed at ``PL1``; 4 orders, 2 inventory lots, 1 receipt, 1 calendar week, 1 batch,
-    1 bill-of-materials row (P3 consumes P1), 1 storage limit (vaccines at PL1).
+    1 changeover, 1 bill-of-materials row (P3 consumes P1), 1 storage limit (vaccines at PL1).
     """
     d = date
     return {
@@ -119,6 +123,8 @@ def tiny_inputs() -> dict[str, pl.DataFrame]:
         ),
         schema.RECEIPTS.name: _frame(schema.RECEIPTS, [("P1", "PL1", d(2026, 3, 9), 1000.0, "production")]),
         schema.CALENDAR.name: _frame(schema.CALENDAR, [("R1", d(2026, 3, 9), 0.0)]),
+        # applies to PL1's campaign resources: none here, so the plan ignores it
+        schema.CHANGEOVERS.name: _frame(schema.CHANGEOVERS, [(None, "PL1", "P1", "P2", 24.0, 5000.0)]),
         schema.BATCHES.name: _frame(
             schema.BATCHES,
             [

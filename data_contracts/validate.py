@@ -130,7 +130,7 @@ def _prepare(frame: pl.DataFrame, t: schema.Table) -> pl.DataFrame:
     cols = []
     for c in t.columns:
         expr = pl.col(c).cast(pl.String) if c in frame.columns else pl.lit(None, pl.String).alias(c)
-        if c in t.defaults:
+        if t.defaults.get(c) is not None:  # a None default keeps the null
             expr = expr.fill_null(str(t.defaults[c]))
         cols.append(expr)
     meta = [

@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 
 from data_contracts import schema
-from demo.supply import PRODUCTS_PER_RESOURCE
+from demo.supply import PRODUCTS_PER_RESOURCE, free_resources
 
 __all__ = ["Level", "LEVELS", "add_levels"]
 
@@ -174,7 +174,7 @@ def add_levels(
     out = dict(frames)
     out[schema.PRODUCTS.name] = all_products
     out[schema.RESOURCES.name] = pl.concat(
-        [resources, *[lines.cast(schema.RESOURCES.schema) for lines in line_rows]]
+        [resources, *[free_resources(lines) for lines in line_rows]]
     )
     out[schema.ROUTINGS.name] = (
         pl.concat([keep, *[r.cast(schema.ROUTINGS.schema) for r in new_routings + line_routings]])

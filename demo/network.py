@@ -31,7 +31,7 @@ from demo.catalog import build_catalog, build_sites, dc_sites
 from demo.demand import build_demand
 from demo.levels import add_levels
 from demo.stock import build_batches, build_inventory, build_receipts
-from demo.supply import build_calendar, build_lanes, build_supply
+from demo.supply import build_calendar, build_lanes, build_supply, campaign_suites
 
 __all__ = ["DEMO_RUN_DATE", "demo_network", "demo_special_cases", "write_demo", "generate_demo"]
 
@@ -53,7 +53,8 @@ def _check(products: int, dcs: int, weeks_history: int, run_date: date) -> None:
 
 
 def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, seed: int = 7,
-                 run_date: date = DEMO_RUN_DATE, levels: bool = False) -> dict[str, pl.DataFrame]:
+                 run_date: date = DEMO_RUN_DATE, levels: bool = False,
+                 campaigns: bool = False) -> dict[str, pl.DataFrame]:
     """Build the demo network: every input entity as a frame with the contract's columns and dtypes.
 
     Args:
@@ -66,6 +67,9 @@ def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, 
             bulk; a bill of materials and drug-substance freezers, see :mod:`demo.levels`), as ``plantwin
             demo`` does; False (default, the networks tests and benchmarks are sized on) = every product in
             one step, ``bom`` and ``storage`` empty.
+        campaigns: run the bioreactor suites in campaigns (one product a week, changeover hours and cost,
+            2–8 week campaigns, cheaper switches within a family: :func:`demo.supply.campaign_suites`);
+            False (default) = every resource switches freely, the plan an LP.
 
     Returns:
         Entity name → frame, for every entity of ``schema.INPUT_ENTITIES`` in that order.
@@ -100,9 +104,12 @@ def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, 
         schema.BATCHES.name: build_batches(cat, demand, supply, weeks_history, run_date, rng["batches"]),
         schema.BOM.name: schema.BOM.empty(),
         schema.STORAGE.name: schema.STORAGE.empty(),
+        schema.CHANGEOVERS.name: schema.CHANGEOVERS.empty(),
     }
     if levels:
         frames = add_levels(frames, load_units, cat.level, run_date)
+    if campaigns:  # after the levels: the suites then make the drug substances
+        frames = campaign_suites(frames)
     return {t.name: frames[t.name].select(t.column_names).cast(t.schema) for t in schema.INPUT_ENTITIES}
 
 

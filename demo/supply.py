@@ -16,11 +16,30 @@ import polars as pl
 from data_contracts import schema
 from demo.catalog import FAMILIES, PLANTS, Catalog
 
-__all__ = ["Supply", "build_supply", "build_lanes", "build_calendar", "PRODUCTS_PER_RESOURCE"]
+__all__ = [
+    "Supply", "build_supply", "build_lanes", "build_calendar", "campaign_suites", "free_resources", "PRODUCTS_PER_RESOURCE",
+    "SUITE_CAMPAIGN", "SAME_FAMILY_SWITCH",
+]
 
 #: target number of products made (as primary routing) per resource
 PRODUCTS_PER_RESOURCE = 7
 _KIND_NAME = {"fill": ("FL", "Filling line"), "bio": ("BR", "Bioreactor 2000L")}
+#: a bioreactor suite's campaigns: a switch costs two shifts of cleaning, changeover and a validation
+#: batch (hours lost in the week it starts) and its cost; a campaign lasts 2 to 8 weeks
+SUITE_CAMPAIGN = {"changeover_hours": 16.0, "changeover_cost": 40_000.0, "min_campaign_weeks": 2,
+                  "max_campaign_weeks": 8}
+
+
+#: a switch between two products of one family on a suite (same platform process, shorter cleaning)
+SAME_FAMILY_SWITCH = {"hours": 8.0, "cost": 25_000.0}
+#: a resource that switches freely (every resource of the default demo)
+_NO_CAMPAIGN = {"campaign": pl.lit(False), "changeover_hours": pl.lit(0.0), "changeover_cost": pl.lit(0.0),
+                "min_campaign_weeks": pl.lit(1), "max_campaign_weeks": pl.lit(None, dtype=pl.Int64)}
+
+
+def free_resources(frame: pl.DataFrame) -> pl.DataFrame:
+    """``resource_id, site_id, name, hours_per_week`` as resources rows that switch products freely."""
+    return frame.with_columns(**_NO_CAMPAIGN).select(schema.RESOURCES.column_names).cast(schema.RESOURCES.schema)
 
 
 @dataclass(frozen=True)
@@ -145,8 +164,8 @@ def build_supply(cat: Catalog, load_units: np.ndarray, rng: np.random.Generator)
     resources = pl.DataFrame(
         {"resource_id": res_ids, "site_id": [r[1] for r in res_rows], "name": [r[2] for r in res_rows],
          "hours_per_week": hours},
-        schema=schema.RESOURCES.schema,
     )
+    resources = free_resources(resources)
     routings = pl.DataFrame(
         {
             "product_id": cat.products["product_id"].gather(r_prod),
@@ -248,3 +267,46 @@ def build_calendar(
         .agg(pl.col("hours_available").min())
         .sort("resource_id", "week")
     )
+
+
+def campaign_suites(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The network with its bioreactor suites (``Bioreactor 2000L`` resources) run in campaigns (:data:`SUITE_CAMPAIGN`) and
+    sequence-dependent changeovers between two products of one family routed on the same suite, the
+    shorter, cheaper :data:`SAME_FAMILY_SWITCH` (other switches pay the suite's own); a network too small
+    for such a pair gets it between any two products of a suite. Filling lines switch freely (a line
+    clearance is in their rates)."""
+    resources = frames[schema.RESOURCES.name]
+    suite = pl.col("name").str.starts_with(_KIND_NAME["bio"][1])
+    resources = resources.with_columns(
+        campaign=suite,
+        changeover_hours=pl.when(suite).then(SUITE_CAMPAIGN["changeover_hours"]).otherwise(0.0),
+        changeover_cost=pl.when(suite).then(SUITE_CAMPAIGN["changeover_cost"]).otherwise(0.0),
+        min_campaign_weeks=pl.when(suite).then(SUITE_CAMPAIGN["min_campaign_weeks"]).otherwise(1),
+        max_campaign_weeks=pl.when(suite).then(SUITE_CAMPAIGN["max_campaign_weeks"]).otherwise(None),
+    ).cast(schema.RESOURCES.schema)
+    family = frames[schema.PRODUCTS.name].select("product_id", "family")
+    on_suite = (
+        frames[schema.ROUTINGS.name].select("product_id", "resource_id")
+        .join(resources.filter(pl.col("campaign")).select("resource_id"), on="resource_id")
+        .join(family, on="product_id", validate="m:1")
+    )
+    pairs = (
+        on_suite.join(on_suite, on=["resource_id", "family"], suffix="_to")
+        .filter(pl.col("product_id") != pl.col("product_id_to"))
+        .sort("resource_id", "product_id", "product_id_to")
+    )
+    if pairs.height == 0:  # a tiny demo without two products of a family on a suite: any two on a suite
+        pairs = (
+            on_suite.join(on_suite.drop("family"), on="resource_id", suffix="_to")
+            .filter(pl.col("product_id") != pl.col("product_id_to"))
+            .sort("resource_id", "product_id", "product_id_to")
+        )
+    changeovers = pairs.select(
+        "resource_id",
+        site_id=pl.lit(None, dtype=pl.String),
+        from_product_id="product_id",
+        to_product_id="product_id_to",
+        hours=pl.lit(SAME_FAMILY_SWITCH["hours"]),
+        cost=pl.lit(SAME_FAMILY_SWITCH["cost"]),
+    ).cast(schema.CHANGEOVERS.schema)
+    return {**frames, schema.RESOURCES.name: resources, schema.CHANGEOVERS.name: changeovers}

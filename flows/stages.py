@@ -60,7 +60,8 @@ __all__ = [
 ]
 
 _MASTER = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES,
-           schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR, schema.BOM, schema.STORAGE)
+           schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR, schema.BOM, schema.STORAGE,
+           schema.CHANGEOVERS)
 
 
 def code_version() -> str:

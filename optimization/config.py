@@ -84,5 +84,17 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "backlog penalty times this; below 1, so demand inside the horizon (a week of backlog at least) "
         "comes before stock for the next plan.",
     )
+    campaign_time_limit_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Wall-time limit of the MIP when resources run campaigns (the relaxation is weak, so the "
+        "gap closes slowly: the plan is the best found by then, its gap reported); the smaller of this and "
+        "time_limit_seconds applies.",
+    )
+    campaign_warm_start: bool = Field(
+        True,
+        description="With campaign resources, solve the LP relaxation first and start the MIP (HiGHS) from "
+        "its production rounded to one product a week per suite.",
+    )
     threads: int | None = Field(None, ge=1, description="Solver threads; None = the solver's default.")
     fallback: bool = Field(True, description="Retry with the other solver when the first one fails.")

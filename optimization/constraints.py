@@ -109,9 +109,17 @@ def safety_stock_target(mb: ModelBuilder, shortfall: pl.DataFrame, stock: pl.Dat
     )
 
 
-def resource_capacity(mb: ModelBuilder, hours: pl.DataFrame, make: pl.DataFrame) -> pl.DataFrame:
-    """``capacity[r,t]``: hours used by all products started on a resource ≤ its hours that week."""
+def resource_capacity(
+    mb: ModelBuilder, hours: pl.DataFrame, make: pl.DataFrame, extra: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """``capacity[r,t]``: hours used by all products started on a resource ≤ its hours that week.
+
+    Args:
+        extra: more ``resource_id, t, col, coef`` terms using hours (changeovers of campaign resources).
+    """
     terms = _terms(make, {"resource_id": "resource_id", "t": "t"}, pl.col("hours_per_unit"))
+    if extra is not None and extra.height:
+        terms = pl.concat([terms, extra.select(terms.columns)])
     return mb.add_constraints("capacity", hours, ["resource_id", "t"], terms, "<=", "hours_available")
 
 

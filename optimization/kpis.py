@@ -41,7 +41,7 @@ __all__ = ["AT_CAPACITY", "PLAN_COSTS", "SERVICE_PENALTIES", "plan_kpis"]
 
 
 #: cost components that are money the plan spends; the others are service penalties
-PLAN_COSTS = ("cost_production", "cost_transport", "cost_holding", "cost_expiry")
+PLAN_COSTS = ("cost_production", "cost_changeover", "cost_transport", "cost_holding", "cost_expiry")
 SERVICE_PENALTIES = ("cost_backlog", "cost_lost_sales", "cost_safety_stock", "cost_end_stock_shortfall")
 #: utilisation at or above which a resource-week counts as at capacity
 AT_CAPACITY = 0.999
@@ -54,6 +54,7 @@ def plan_kpis(
     unit_cost: pl.DataFrame,
     terminal_target: float | None = None,
     components: pl.Series | None = None,
+    extra: list[tuple[str, float, str]] | None = None,
 ) -> pl.DataFrame:
     """The KPI table from the plan tables and the cost components.
 
@@ -66,6 +67,7 @@ def plan_kpis(
         components: product ids used as bill-of-materials components (intermediates: grams of drug
             substance, litres of bulk): left out of the unit counts of stock and pipeline, which are in
             sold units; their stock still counts in ``stock_value_end``.
+        extra: more ``(kpi, value, unit)`` rows (the campaigns' figures).
     """
     rows: list[tuple[str, float, str]] = [(k, v, "currency") for k, v in costs.items()]
     rows += [
@@ -130,5 +132,6 @@ def plan_kpis(
         ]
         per = util.group_by("resource_id").agg(pl.col("utilisation").mean()).sort("resource_id")
         rows += [(f"utilisation_{r}", float(u), "share") for r, u in per.iter_rows()]
+    rows += extra or []
     frame = pl.DataFrame(rows, schema={"kpi": pl.String, "value": pl.Float64, "unit": pl.String}, orient="row")
     return frame.with_columns(pl.when(pl.col("value").abs() < 1e-9).then(0.0).otherwise("value").alias("value"))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from optimization import campaigns as camp
 from optimization import constraints as con
 from optimization import variables as var
 from optimization.config import PlanConfig
@@ -32,6 +33,8 @@ COST_COMPONENTS: dict[str, str] = {
     "shortfall": "cost_safety_stock",
     "expired": "cost_expiry",
     "terminal": "cost_end_stock_shortfall",
+    "switch": "cost_changeover",
+    "pair": "cost_changeover",
 }
 
 
@@ -45,11 +48,13 @@ class Model:
     demand: pl.DataFrame
     safety: pl.DataFrame
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    #: objective of the campaign MIP start handed to the solver (None: no start)
+    start_objective: float | None = None
 
     @property
     def is_mip(self) -> bool:
-        """Whether the model has integer variables (lot sizing in MIP mode)."""
-        return any(f in self.frames and self.frames[f].height > 0 for f in ("batches", "setup"))
+        """Whether the model has integer variables (lot sizing in MIP mode, campaigns)."""
+        return any(f in self.frames and self.frames[f].height > 0 for f in ("batches", "setup", "setup_for"))
 
 
 def build_model(
@@ -92,9 +97,19 @@ def build_model(
         f["consume"] = var.consume_vars(mb, net, bom_rows)
     if terminal is not None and terminal.height:
         f["terminal"] = var.terminal_vars(mb, net, terminal, config.terminal_penalty_weeks)
-    if config.mip:
-        f["batches"] = var.batch_vars(mb, f["make"], config.frozen_weeks)
-        f["setup"] = var.setup_vars(mb, f["make"], config.frozen_weeks, _big_m(net, demand, safety))
+    big_m = _big_m(net, demand, safety) if config.mip or net.has_campaigns else None
+    if config.mip or net.has_campaigns:  # campaign resources make whole batches even in an LP plan
+        lots = f["make"] if config.mip else f["make"].join(
+            net.resources.filter(pl.col("campaign")).select("resource_id"), on="resource_id", how="semi"
+        )
+        f["batches"] = var.batch_vars(mb, lots, config.frozen_weeks)
+        f["setup"] = var.setup_vars(mb, lots, config.frozen_weeks, big_m)
+    changeover_hours = None
+    if net.has_campaigns:
+        f["setup_for"] = camp.campaign_vars(mb, net, f["make"], config.frozen_weeks)
+        f["switch"] = camp.switch_vars(mb, f["setup_for"], config.frozen_weeks)
+        f["pair"] = camp.pair_vars(mb, camp.switch_pairs(net, f["setup_for"]), f["switch"])
+        changeover_hours = camp.campaign_capacity_terms(f["switch"], f["pair"])
 
     con.stock_balance(
         mb, var.balance_rows(net), net.supply, f["stock"], f["make"], f["ship"], f["served"], f["expired"],
@@ -106,7 +121,7 @@ def build_model(
         con.storage_limit(mb, net.storage, net.weeks, f["stock"], net.products)
     con.demand_backlog(mb, f["backlog"], demand, f["served"], f.get("lost"))
     con.safety_stock_target(mb, f["shortfall"], f["stock"])
-    con.resource_capacity(mb, net.hours, f["make"])
+    con.resource_capacity(mb, net.hours, f["make"], changeover_hours)
     con.lane_capacity(mb, net.lanes, net.weeks, f["ship"])
     if config.max_backlog_weeks is not None:
         con.backlog_age(mb, f["backlog"], demand, config.max_backlog_weeks)
@@ -114,9 +129,16 @@ def build_model(
         con.terminal_stock(mb, f["terminal"], f["stock"], f["make"], net.horizon)
     if config.frozen_weeks > 0:
         con.frozen_production(mb, f["make"], scheduled, config.frozen_weeks)
-    if config.mip:
+    if "batches" in f:
         con.batch_multiple(mb, f["batches"])
         con.minimum_batch(mb, f["setup"])
+    if "setup_for" in f:
+        camp.one_product(mb, f["setup_for"])
+        camp.campaign_link(mb, f["setup_for"], big_m)
+        camp.campaign_switch(mb, f["setup_for"], f["switch"], f["pair"])
+        camp.campaign_length_min(mb, f["setup_for"], f["switch"])
+        camp.campaign_length_max(mb, f["setup_for"], config.frozen_weeks)
+        camp.campaign_order(mb, net, f["setup_for"])
     mb.set_objective(
         pl.concat([frame.select("col", pl.col("cost").alias("coef")) for frame in f.values()]),
         constant=sunk_write_off(net),

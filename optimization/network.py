@@ -29,6 +29,7 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.network import bom_cycles
+from optimization.campaign_network import CAMPAIGN_COLUMNS, check_campaign_resources, resolve_changeovers
 from optimization.config import PlanConfig
 from optimization.validation import (
     check_allowed,
@@ -73,6 +74,8 @@ class Network:
             ``per_start = quantity_per / (1 − scrap)`` consumed per unit of the parent started (empty =
             single level).
         storage: ``site_id, family, capacity``: most units of a family held at a site (empty = unlimited).
+        changeovers: ``resource_id, from_product_id, to_product_id, hours, cost``: named switches of
+            campaign resources (:mod:`optimization.campaign_network`).
     """
 
     start_week: date
@@ -92,6 +95,12 @@ class Network:
     presence: pl.DataFrame
     bom: pl.DataFrame
     storage: pl.DataFrame
+    changeovers: pl.DataFrame | None = None
+
+    @property
+    def has_campaigns(self) -> bool:
+        """Whether any resource is campaign-run (the model is then a MIP)."""
+        return bool(self.resources["campaign"].any())
 
     def week_index(self, col: str = "week") -> pl.Expr:
         """Expression turning a Monday date column into its week index ``t``."""
@@ -195,6 +204,9 @@ def build_network(inputs: dict[str, pl.DataFrame], start_week: date, config: Pla
         presence=presence,
         bom=_bom(require_frame(inputs, schema.BOM), products),
         storage=_storage(require_frame(inputs, schema.STORAGE), sites, products),
+        changeovers=resolve_changeovers(
+            require_frame(inputs, schema.CHANGEOVERS), resources, products.select("product_id"), sites
+        ),
     )
 
 
@@ -276,7 +288,8 @@ def _resources(df: pl.DataFrame, sites: pl.DataFrame) -> pl.DataFrame:
         df, e, "site_id", pl.col("site_id").is_in(plants.implode()), "a resource must be at a plant", key
     )
     check_rule(df, e, "hours_per_week", pl.col("hours_per_week") >= 0, "hours must be >= 0", key)
-    return df.select("resource_id", "site_id", "name", "hours_per_week")
+    check_campaign_resources(df)
+    return df.select("resource_id", "site_id", "name", "hours_per_week", *CAMPAIGN_COLUMNS)
 
 
 def _routings(df: pl.DataFrame, products: pl.DataFrame, resources: pl.DataFrame) -> pl.DataFrame:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from data_contracts import schema
+from optimization.campaign_results import campaign_kpis
 from optimization.config import PlanConfig, PlanInputError
 from optimization.kpis import plan_kpis
 from optimization.model import build_model
@@ -105,6 +106,7 @@ def plan_supply(
             tables[schema.PLAN_CAPACITY.name],
             duals.get("lane"),
             price_range,
+            tables[schema.PLAN_CAMPAIGNS.name],
         )
         tables[schema.PLAN_CAPACITY.name] = with_price_range(network, tables[schema.PLAN_CAPACITY.name], measured)
         tables[schema.PLAN_KPIS.name] = plan_kpis(
@@ -113,6 +115,12 @@ def plan_supply(
             network.horizon,
             network.products.select("product_id", "unit_cost"),
             sold_target,
+            extra=campaign_kpis(
+                sol,
+                tables[schema.PLAN_CAMPAIGNS.name],
+                tables[schema.PLAN_CAPACITY.name],
+                network.resources.filter(pl.col("campaign"))["resource_id"],
+            ),
             components=network.bom["component_id"].unique() if network.bom.height else None,
         )
     else:

@@ -26,9 +26,18 @@ class BulkHiGHS(pulp.HiGHS):
 
     name = "HiGHS"
 
-    def __init__(self, *args, variables: list[pulp.LpVariable] | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        variables: list[pulp.LpVariable] | None = None,
+        start: tuple[np.ndarray, np.ndarray] | None = None,
+        **kwargs,
+    ):
+        """Args beyond PuLP's: ``variables`` in column order; ``start``: a (partial) MIP start as column
+        indices and values, handed to ``Highs.setSolution`` (HiGHS completes a partial one itself)."""
         super().__init__(*args, **kwargs)
         self._vars = variables
+        self._start = start
         self.timings: dict[str, float] = {}
 
     def _variables(self, lp: pulp.LpProblem) -> list[pulp.LpVariable]:
@@ -119,6 +128,9 @@ class BulkHiGHS(pulp.HiGHS):
         t0 = time.perf_counter()
         self.createAndConfigureSolver(lp)
         self.buildSolverModel(lp)
+        if self._start is not None and self.mip and len(self._start[0]):
+            idx, vals = self._start
+            lp.solverModel.setSolution(len(idx), np.asarray(idx, dtype=np.int32), np.asarray(vals, dtype=float))
         t1 = time.perf_counter()
         self.callSolver(lp)
         t2 = time.perf_counter()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from data_contracts import schema
+from optimization.campaign_results import campaigns_table, changeover_hours
 from optimization.model import COST_COMPONENTS, Model
 
 __all__ = ["TOL", "cost_components", "empty_tables", "plan_tables", "solution_frames", "with_price_range"]
@@ -50,6 +51,8 @@ def cost_components(model: Model, sol: dict[str, pl.DataFrame]) -> dict[str, flo
     for family, kpi in COST_COMPONENTS.items():
         if family in sol:
             out[kpi] += float(sol[family].select((pl.col("cost") * pl.col("value")).sum()).item() or 0.0)
+    if "switch" not in sol:  # no campaign resource: no changeover component
+        del out["cost_changeover"]
     out["cost_expiry"] += sunk_write_off(model.network)
     out["cost_total"] = sum(out.values())
     return out
@@ -87,6 +90,7 @@ def plan_tables(
         schema.PLAN_CAPACITY.name: _out(
             schema.PLAN_CAPACITY, capacity_table(model, sol, duals.get("capacity"))
         ),
+        schema.PLAN_CAMPAIGNS.name: _out(schema.PLAN_CAMPAIGNS, campaigns_table(sol, net.week_date)),
     }
 
 
@@ -207,10 +211,15 @@ def capacity_table(model: Model, sol: dict[str, pl.DataFrame], duals: pl.DataFra
     """Hours used and available per resource × week; shadow price = objective saved per extra hour."""
     net = model.network
     used = _sum_by(
-        sol["make"],
+        pl.concat(
+            [
+                sol["make"].select("resource_id", "t", hours=pl.col("value") * pl.col("hours_per_unit")),
+                changeover_hours(sol),  # campaign resources lose hours to changeovers
+            ]
+        ),
         {"resource_id": "resource_id", "t": "t"},
         "hours_used",
-        pl.col("value") * pl.col("hours_per_unit"),
+        pl.col("hours"),
     )
     frame = (
         net.hours.join(net.resources.select("resource_id", "site_id"), on="resource_id", validate="m:1")

@@ -12,6 +12,11 @@ Reasons, first that applies:
   short quantity (short × hours_per_unit / yield) and what an hour there is worth. At a full resource
   the dual is not unique, so the worth is a range where it was measured (``price_range``: the
   objective re-solved with one hour less and one hour more), else the dual alone.
+* ``campaign_length`` — no full resource is to blame, but a campaign resource that could have made it in
+  time was set up for another product, in a campaign no longer than its minimum length (it could not
+  switch sooner).
+* ``changeover`` — the same, in a campaign longer than its minimum: switching to this product would cost
+  a changeover (hours and money) that serving it does not repay.
 * ``lane_capacity`` — a capacity-limited lane into the site is full (positive dual) in time.
 * ``cost`` — nothing binds: serving would cost more than the backlog penalty saves.
 """
@@ -137,6 +142,59 @@ def _capacity_candidates(net: Network, short: pl.DataFrame, capacity: pl.DataFra
     )
 
 
+def _campaign_candidates(net: Network, short: pl.DataFrame, campaigns: pl.DataFrame | None) -> pl.DataFrame:
+    """For each shortage, a campaign of another product on a campaign resource that held the resource in a
+    week that could have made it in time (within its shelf life): the longest such campaign, with whether
+    it was at its minimum length (and not the plan's first campaign, which may be shorter)."""
+    out_schema = {**{c: short.schema[c] for c in PST}, "camp_resource": pl.String, "camp_product": pl.String,
+                  "camp_first": pl.Date, "camp_last": pl.Date, "camp_weeks": pl.Int64, "at_min": pl.Boolean,
+                  "co_hours": pl.Float64, "co_cost": pl.Float64}
+    if campaigns is None or campaigns.height == 0:
+        return pl.DataFrame(schema=out_schema)
+    res = net.resources.filter(pl.col("campaign")).select(
+        "resource_id", "changeover_hours", "changeover_cost", "min_campaign_weeks"
+    )
+    runs = campaigns.select(
+        "resource_id",
+        pl.col("product_id").alias("camp_product"),
+        pl.col("first_week").alias("camp_first"),
+        pl.col("last_week").alias("camp_last"),
+        pl.col("weeks").alias("camp_weeks"),
+        f=((pl.col("first_week") - pl.lit(net.start_week)).dt.total_days() // 7).cast(pl.Int64),
+        l=((pl.col("last_week") - pl.lit(net.start_week)).dt.total_days() // 7).cast(pl.Int64),
+    )
+    return (
+        short.select(PST)
+        .join(net.routings.select("product_id", "resource_id", pl.col("site_id").alias("plant"), "release_weeks"),
+              on="product_id")
+        .join(res, on="resource_id")
+        .join(net.transit_weeks, left_on=["plant", "site_id"], right_on=["from_site", "to_site"])
+        .join(net.products.select("product_id", "shelf_life_weeks"), on="product_id", validate="m:1")
+        .with_columns(hi=pl.col("t") - pl.col("release_weeks") - pl.col("weeks"))
+        .with_columns(lo=(pl.col("hi") - pl.col("shelf_life_weeks") + 1).fill_null(0))
+        .filter(pl.col("hi") >= 0)
+        .join(runs, on="resource_id")
+        .filter((pl.col("camp_product") != pl.col("product_id")) & (pl.col("f") <= pl.col("hi")))
+        .filter(pl.col("l") >= pl.col("lo"))  # held the resource in a week that could have served in time
+        .sort("camp_weeks", descending=True)
+        .group_by(PST)
+        .first()
+        .select(
+            *PST,
+            pl.col("resource_id").alias("camp_resource"),
+            "camp_product",
+            "camp_first",
+            "camp_last",
+            "camp_weeks",
+            at_min=(pl.col("camp_weeks") <= pl.col("min_campaign_weeks"))
+            & (pl.col("min_campaign_weeks") > 1)
+            & (pl.col("f") > 0),
+            co_hours=pl.col("changeover_hours"),
+            co_cost=pl.col("changeover_cost"),
+        )
+    )
+
+
 def _lane_candidates(net: Network, short: pl.DataFrame, lane_duals: pl.DataFrame | None) -> pl.DataFrame:
     """For each shortage, a binding capacity-limited lane into the site that could have served it."""
     if lane_duals is None or lane_duals.height == 0 or "pi" not in lane_duals.columns:
@@ -171,6 +229,7 @@ def plan_shortages(
     capacity: pl.DataFrame,
     lane_duals: pl.DataFrame | None,
     price_range: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    campaigns: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The shortage table: units backlogged or lost per product × site × week, with reason and detail,
     largest first (units, then value at unit cost).
@@ -182,6 +241,7 @@ def plan_shortages(
         lane_duals: lane capacity constraint keys with ``pi`` (or None).
         price_range: given the named bottlenecks ``resource_id, t``, returns ``resource_id, t,
             price_low, price_high`` (what an hour less costs and an hour more saves); None: the dual only.
+        campaigns: the plan_campaigns table (None or empty: no campaign resource).
     """
     cap = capacity.with_columns(t=net.week_index())
     short = (
@@ -192,6 +252,7 @@ def plan_shortages(
     frame = (
         short.join(_capacity_candidates(net, short, cap), on=PST, how="left", validate="1:1")
         .join(_lane_candidates(net, short, lane_duals), on=PST, how="left", validate="1:1")
+        .join(_campaign_candidates(net, short, campaigns), on=PST, how="left", validate="1:1")
         .join(net.products.select("product_id", "unit_cost"), on="product_id", how="left", validate="m:1")
         .with_columns(
             first_week=net.week_date("replen"),
@@ -223,6 +284,10 @@ def plan_shortages(
         .then(pl.lit("shelf_life"))
         .when(pl.col("resource_id").is_not_null())
         .then(pl.lit("capacity"))
+        .when(pl.col("at_min").fill_null(False))
+        .then(pl.lit("campaign_length"))
+        .when(pl.col("camp_resource").is_not_null())
+        .then(pl.lit("changeover"))
         .when(pl.col("lane_t").is_not_null())
         .then(pl.lit("lane_capacity"))
         .otherwise(pl.lit("cost"))
@@ -283,6 +348,29 @@ def plan_shortages(
         .then(
             pl.concat_str(
                 pl.col("resource_id"), pl.lit(" at "), pl.col("plant"), pl.lit(" is full; "), recover
+            )
+        )
+        .when(pl.col("reason").is_in(["campaign_length", "changeover"]))
+        .then(
+            pl.concat_str(
+                pl.col("camp_resource"),
+                pl.lit(" is set up for "),
+                pl.col("camp_product"),
+                pl.lit(" in "),
+                _iso("camp_first"),
+                pl.lit("–"),
+                _iso("camp_last"),
+                pl.when(pl.col("reason") == "campaign_length")
+                .then(pl.lit(", a campaign no longer than its minimum length"))
+                .otherwise(
+                    pl.concat_str(
+                        pl.lit("; a switch costs "),
+                        _num("co_hours", 1),
+                        pl.lit(" hours and "),
+                        _num("co_cost"),
+                        pl.lit(" (or the changeovers table's figure), more than serving it saves"),
+                    )
+                ),
             )
         )
         .when(pl.col("reason") == "lane_capacity")

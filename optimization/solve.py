@@ -14,9 +14,11 @@ import time
 from dataclasses import dataclass
 
 import highspy
+import numpy as np
 import polars as pl
 import pulp
 
+from optimization.campaign_start import sequenced_setups
 from optimization.config import PlanConfig
 from optimization.model import Model
 from optimization.pulp_highs import BulkHiGHS
@@ -37,12 +39,19 @@ class SolveOutcome:
     has_solution: bool
     has_duals: bool
     attempts: tuple[str, ...] = ()
+    relaxation_objective: float | None = None
 
 
 def make_solver(
-    name: str, config: PlanConfig, *, mip: bool, variables: list[pulp.LpVariable] | None = None
+    name: str,
+    config: PlanConfig,
+    *,
+    mip: bool,
+    variables: list[pulp.LpVariable] | None = None,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pulp.LpSolver:
-    """A configured PuLP solver: ``HiGHS`` (highspy API, bulk transfer) or ``PULP_CBC_CMD``."""
+    """A configured PuLP solver: ``HiGHS`` (highspy API, bulk transfer, optional MIP start) or
+    ``PULP_CBC_CMD``."""
     if name == "highs":
         return BulkHiGHS(
             mip=mip,
@@ -51,6 +60,7 @@ def make_solver(
             gapRel=config.mip_gap,
             threads=config.threads,
             variables=variables,
+            start=start,
         )
     return pulp.PULP_CBC_CMD(
         mip=mip, msg=False, timeLimit=config.time_limit_seconds, gapRel=config.mip_gap, threads=config.threads
@@ -66,11 +76,23 @@ def solve_model(model: Model, config: PlanConfig) -> SolveOutcome:
         order.append("cbc" if config.solver == "highs" else "highs")
     attempts: list[str] = []
     used, text, has_solution, seconds = order[0], "Not Solved", False, 0.0
+    warm, relaxed = None, None
+    if "setup_for" in model.frames:  # campaigns: the MIP gets its own, shorter limit
+        config = config.model_copy(
+            update={"time_limit_seconds": min(config.time_limit_seconds, config.campaign_time_limit_seconds)}
+        )
+    if mip and "setup_for" in model.frames and config.campaign_warm_start and order[0] == "highs":
+        start = time.perf_counter()
+        warm, relaxed = _campaign_start(model, config)
+        seconds += time.perf_counter() - start
     for name in order:
         used = name
         start = time.perf_counter()
         try:
-            status = prob.solve(make_solver(name, config, mip=mip, variables=model.builder.variables))
+            solver = make_solver(
+                name, config, mip=mip, variables=model.builder.variables, start=warm if name == "highs" else None
+            )
+            status = prob.solve(solver)
         except Exception as err:
             text, has_solution = "Not Solved", False
             attempts.append(f"{name}: {type(err).__name__}: {err}")
@@ -83,6 +105,16 @@ def solve_model(model: Model, config: PlanConfig) -> SolveOutcome:
     gap: float | None = 0.0 if not mip else None
     if mip and used == "highs" and has_solution:
         gap = float(prob.solverModel.getInfo().mip_gap)
+    if mip and not has_solution and warm is not None and model.start_objective is not None:
+        # the MIP ended without a plan (its limit, or numerical trouble): keep the start, a feasible plan,
+        # with its gap against the relaxation's bound
+        for v, x in zip(model.builder.variables, warm[1]):
+            v.varValue = float(x)
+        has_solution, text, used = True, "Feasible", "highs"
+        attempts.append("highs: MIP start kept")
+        gap = (model.start_objective - relaxed) / max(abs(model.start_objective), 1e-9)
+    if gap is not None and relaxed is not None and not np.isfinite(gap) and objective_of(prob) is not None:
+        gap = (objective_of(prob) - relaxed) / max(abs(objective_of(prob)), 1e-9)  # bound: the relaxation
     has_duals = has_solution and not mip
     if has_solution and mip:
         start = time.perf_counter()
@@ -99,7 +131,56 @@ def solve_model(model: Model, config: PlanConfig) -> SolveOutcome:
         has_solution=has_solution,
         has_duals=has_duals,
         attempts=tuple(attempts),
+        relaxation_objective=relaxed,
     )
+
+
+#: share of the time limit the MIP start may use to complete its fixed campaigns
+START_SHARE = 0.5
+
+
+def _campaign_start(model: Model, config: PlanConfig) -> tuple[tuple[np.ndarray, np.ndarray] | None, float | None]:
+    """A full MIP start: solve the LP relaxation, sequence its production into campaigns
+    (:mod:`optimization.campaign_start`), fix those setups and solve what is left (whole batches) with a
+    share of the time limit. Returns the start (every column) and the relaxation's objective (a lower
+    bound); no start where a step fails."""
+    prob = model.builder.prob
+    variables = model.builder.variables
+    try:
+        status = prob.solve(make_solver("highs", config, mip=False, variables=variables))
+    except Exception:
+        return None, None
+    if status != pulp.LpStatusOptimal:
+        return None, None
+    relaxed = float(pulp.value(prob.objective))
+    made = model.builder.values(model.frames["make"].select("col"), "make").rename({"col": "make_col"})
+    setup = model.frames["setup_for"].join(made, on="make_col", how="left", validate="1:1").with_columns(
+        pl.col("make").fill_null(0.0)
+    )
+    start = sequenced_setups(setup)
+    fixed = [variables[i] for i in start["col"].to_list()]
+    saved = [(v.lowBound, v.upBound) for v in fixed]
+    for v, x in zip(fixed, start["start"].to_list()):
+        v.lowBound = v.upBound = x
+    short = config.model_copy(update={"time_limit_seconds": config.time_limit_seconds * START_SHARE})
+    try:
+        status = prob.solve(make_solver("highs", short, mip=True, variables=variables))
+        ok = status == pulp.LpStatusOptimal  # optimal, or stopped with an incumbent
+    except Exception:
+        ok = False
+    for v, (lo, up) in zip(fixed, saved):
+        v.lowBound, v.upBound = lo, up
+    if not ok:
+        return None, relaxed
+    values = np.array([v.varValue or 0.0 for v in variables])
+    model.start_objective = float(pulp.value(prob.objective))
+    return (np.arange(len(variables), dtype=np.int32), values), relaxed
+
+
+def objective_of(prob: pulp.LpProblem) -> float | None:
+    """The objective at the variables' current values (None when some have none)."""
+    value = pulp.value(prob.objective)
+    return None if value is None else float(value)
 
 
 def _status_text(status: int, sol_status: int, mip: bool) -> tuple[str, bool]:

@@ -20,7 +20,11 @@ __all__ = ["random_inputs"]
 
 
 def _typed(table: schema.Table, data: dict) -> pl.DataFrame:
-    return pl.DataFrame(data).select(pl.col(c).cast(t) for c, t in table.columns.items())
+    frame = pl.DataFrame(data)
+    return frame.select(  # columns with a default (campaign, ...) may be left out
+        (pl.col(c) if c in frame.columns else pl.lit(table.defaults[c])).cast(t).alias(c)
+        for c, t in table.columns.items()
+    )
 
 
 def random_inputs(

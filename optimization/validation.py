@@ -45,8 +45,13 @@ def check_columns(frame: pl.DataFrame, entity: schema.Table) -> pl.DataFrame:
     if missing:
         raise PlanInputError(f"{entity.name}: missing column(s) {', '.join(missing)}")
     frame = frame.with_columns(  # a defaulted column absent or empty means its default (as in the contracts)
-        (pl.col(c).fill_null(entity.defaults[c]) if c in frame.columns else pl.lit(entity.defaults[c])).alias(c)
+        (
+            pl.col(c).fill_null(entity.defaults[c])
+            if c in frame.columns
+            else pl.lit(entity.defaults[c], dtype=entity.columns[c])
+        ).alias(c)
         for c in entity.defaults
+        if c not in frame.columns or entity.defaults[c] is not None
     )
     try:
         frame = frame.select(pl.col(c).cast(t) for c, t in entity.columns.items())

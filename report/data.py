@@ -39,6 +39,8 @@ class ReportData:
     stock_fan: pl.DataFrame  # product_id, site_id, week, p05, p25, p50, p75, p95 of that replay's closing stock
     #: whether the previous run planned the same horizon and demand source (else its change is not shown)
     comparable: bool = True
+    #: plan_campaigns rows of the run (empty without campaign resources)
+    campaigns: pl.DataFrame | None = None
 
 
 def _q(con: duckdb.DuckDBPyConnection, sql: str, *params: Any) -> pl.DataFrame:
@@ -96,8 +98,10 @@ def load_report_data(con: duckdb.DuckDBPyConnection, run_id: str, compare_to: st
                      "ORDER BY week, product_id, site_id", run_id).join(fam, on="product_id", how="left")
     comparison = compare_runs(con, compare_to, run_id) if compare_to else None
     twin, stock_fan = _twin(con, run_id, compare_to)
+    campaigns = _q(con, f"SELECT * EXCLUDE (run_id) FROM {schema.PLAN_CAMPAIGNS.name} WHERE run_id = ? "
+                        "ORDER BY resource_id, first_week", run_id)
     return ReportData(run, previous, kpis, products, sites, history, forecast, inventory, capacity, shortages,
-                      expiry, comparison, twin, stock_fan, like)
+                      expiry, comparison, twin, stock_fan, like, campaigns)
 
 
 def _twin(con: duckdb.DuckDBPyConnection, run_id: str, other: str | None) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -52,6 +52,7 @@ def render_report(data: ReportData) -> str:
         sections.twin_section(data),
         sections.shortage_section(data),
         sections.capacity_section(data),
+        sections.campaign_section(data),
         sections.forecast_section(data),
         sections.stock_section(data),
         sections.expiry_section(data),

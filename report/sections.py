@@ -13,7 +13,7 @@ import polars as pl
 
 from report.compare import Comparison, format_delta
 from report.data import ReportData
-from report.svg import Band, Line, heatmap, series_chart
+from report.svg import Band, Bar, Line, gantt, heatmap, series_chart
 
 __all__ = [
     "capacity_section",
@@ -254,6 +254,34 @@ def capacity_section(data: ReportData) -> str:
     return ('<section id="capacity"><h2>Capacity by resource and week</h2><p class="note">Colour: hours used '
             "over hours available (white 0% → red 100%); ● bottleneck: the resource is full and one more hour "
             f'would lower the plan\'s cost.</p><div class="grid">{"".join(figs)}</div></section>')
+
+
+def campaign_section(data: ReportData) -> str:
+    """A Gantt chart per plant of its campaign resources: which product each runs, week by week, and where
+    a changeover starts a campaign. Empty without campaign resources."""
+    camp = data.campaigns
+    if camp is None or camp.height == 0:
+        return ""
+    weeks = sorted(set(data.capacity["week"].to_list()))
+    figs = []
+    for site in sorted(set(camp["site_id"].to_list())):
+        rows = camp.filter(pl.col("site_id") == site)
+        bars = [
+            Bar(r["resource_id"], r["first_week"], r["last_week"], r["product_id"],
+                f"{r['resource_id']}: {r['product_id']} {r['first_week']:%G-W%V}–{r['last_week']:%G-W%V}, "
+                f"{r['weeks']} weeks, {r['quantity']:,.0f} units"
+                + (f" in {r['batches']:,.0f} batches" if r["batches"] is not None else "")
+                + (f"; changeover from {r['from_product_id'] or 'idle'}: {r['changeover_hours']:,.0f} h, "
+                   f"{r['changeover_cost']:,.0f}" if r["changeover_hours"] or r["changeover_cost"] else ""),
+                bool(r["changeover_hours"] or r["changeover_cost"]))
+            for r in rows.iter_rows(named=True)
+        ]
+        svg = gantt(sorted(set(rows["resource_id"].to_list())), weeks, bars, title=f"campaigns at {site}")
+        figs.append(f'<figure{_attrs(site=site, cls="chart")} data-kind="campaigns"><figcaption>{escape(site)}'
+                    f"</figcaption>{svg}</figure>")
+    return ('<section id="campaigns"><h2>Campaigns</h2><p class="note">One row per campaign-run resource, one '
+            "bar per campaign (the product it is set up for); a hatched first week is a changeover (hours lost "
+            f'and its cost in the tooltip).</p><div class="grid">{"".join(figs)}</div></section>')
 
 
 def shortage_section(data: ReportData) -> str:

@@ -133,7 +133,9 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
     lines = [
         f"run {run_id}  ({run['kind']}, scenario {run['scenario']}, {horizon} from {run['run_date']}, "
         f"demand: {scope['demand_source']})",
-        f"solver {run['solver']}: {run['solver_status']} ({run['problem_type']}) in {run['solve_seconds']:.1f} s",
+        f"solver {run['solver']}: {run['solver_status']} ({run['problem_type']}) in {run['solve_seconds']:.1f} s"
+        + (f", gap {run['mip_gap']:.2%}" if run.get("problem_type") == "MIP" and run.get("mip_gap") is not None
+           else ""),
     ]
     if "fill_rate_units" in kpi:
         lines.append(f"fill rate {kpi['fill_rate_units']:.1%} of units on time"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from html import escape
 
-__all__ = ["Band", "Line", "heatmap", "series_chart", "utilisation_colour"]
+__all__ = ["Band", "Bar", "Line", "gantt", "heatmap", "series_chart", "utilisation_colour"]
 
 W, H = 300, 120
 PAD_L, PAD_R, PAD_T, PAD_B = 34, 6, 8, 16
@@ -94,6 +94,65 @@ def series_chart(weeks: Sequence[date], lines: Sequence[Line], bands: Sequence[B
         if idx:
             parts.append(f'<polyline class="{s.css}" points="{pts(idx, [s.values[i] for i in idx])}">'
                          f"<title>{escape(s.label)}</title></polyline>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One campaign on a Gantt row: weeks ``first``..``last`` (inclusive), a changeover at its start or not."""
+
+    row: str
+    first: date
+    last: date
+    label: str
+    tooltip: str
+    changeover: bool
+
+
+#: colours cycled over the products of a Gantt chart (colour-blind-safe Okabe-Ito, without black)
+_PALETTE = ("#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7", "#999999")
+
+
+def gantt(rows: Sequence[str], weeks: Sequence[date], bars: Sequence[Bar], *, title: str = "") -> str:
+    """An SVG Gantt chart: one row per campaign resource, one bar per campaign, coloured by product and
+    labelled with it; a hatched first week marks a changeover.
+
+    Args:
+        rows: row labels (resource ids) in order.
+        weeks: the columns (every planned week).
+        bars: the campaigns.
+        title: tooltip of the chart.
+    """
+    label_w, cell_w, cell_h, head = 92, 22, 24, 16
+    # at least three rows high, so a plant with one or two suites still reads when the page scales it down
+    width, height = label_w + cell_w * len(weeks) + 8, head + cell_h * max(len(rows), 3) + 4
+    col = {w: j for j, w in enumerate(weeks)}
+    colours = {p: _PALETTE[i % len(_PALETTE)] for i, p in enumerate(sorted({b.label for b in bars}))}
+    parts = [(f'<svg class="svgchart gantt" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+              f'role="img"><title>{escape(title)}</title>'),
+             '<defs><pattern id="changeover" width="4" height="4" patternUnits="userSpaceOnUse" '
+             'patternTransform="rotate(45)"><rect width="2" height="4" fill="#333" fill-opacity="0.45"/>'
+             "</pattern></defs>"]
+    for j, w in enumerate(weeks):
+        if j % 4 == 0:
+            parts.append(f'<text class="tick" x="{label_w + cell_w * j}" y="{head - 5}">{w:%Y-%m-%d}</text>')
+    index = {r: i for i, r in enumerate(rows)}
+    for i, r in enumerate(rows):
+        parts.append(f'<text class="rowlabel" x="{label_w - 4}" y="{head + cell_h * i + 16}" '
+                     f'text-anchor="end">{escape(r)}</text>')
+    for b in bars:
+        if b.row not in index or b.first not in col or b.last not in col:
+            continue
+        x0, y0 = label_w + cell_w * col[b.first], head + cell_h * index[b.row]
+        w = cell_w * (col[b.last] - col[b.first] + 1) - 1
+        parts.append(f'<g><title>{escape(b.tooltip)}</title>'
+                     f'<rect x="{x0}" y="{y0}" width="{w}" height="{cell_h - 2}" fill="{colours[b.label]}"/>')
+        if b.changeover:
+            parts.append(f'<rect x="{x0}" y="{y0}" width="{cell_w - 1}" height="{cell_h - 2}" fill="url(#changeover)"/>')
+        if w >= 30:
+            parts.append(f'<text class="tick" x="{x0 + 3}" y="{y0 + 15}">{escape(b.label)}</text>')
+        parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
 

@@ -78,13 +78,23 @@ class Warehouse:
 
     # ------------------------------------------------------------------ schema
     def migrate(self) -> None:
-        """Create every table that does not exist yet (idempotent)."""
+        """Create every table that does not exist yet and add columns a newer schema has (idempotent)."""
+        wanted: dict[str, Mapping[str, pl.DataType]] = {}
         for t in schema.INPUT_ENTITIES:
-            self.con.execute(_ddl(schema.raw_table_name(t.name), _raw_columns(t.name)))
-            self.con.execute(_ddl(schema.clean_table_name(t.name), _clean_columns(t.name)))
+            wanted[schema.raw_table_name(t.name)] = _raw_columns(t.name)
+            wanted[schema.clean_table_name(t.name)] = _clean_columns(t.name)
         for t in (schema.LOADS, schema.RUNS, schema.QUARANTINE, schema.CONTRACT_RESULTS, *schema.OUTPUT_TABLES,
                   *schema.TWIN_TABLES):
-            self.con.execute(_ddl(t.name, t.columns))
+            wanted[t.name] = t.columns
+        for name, columns in wanted.items():
+            self.con.execute(_ddl(name, columns))
+        have = set(self.con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
+        ).fetchall())
+        for name, columns in wanted.items():
+            for c, dtype in columns.items():  # e.g. resources' campaign columns in an older warehouse
+                if (name, c) not in have:
+                    self.con.execute(f'ALTER TABLE {name} ADD COLUMN "{c}" {sql_type(dtype)}')
         create_views(self.con)  # analysts' views travel with every published snapshot
 
     # ------------------------------------------------------------------ raw loads

@@ -1,0 +1,149 @@
+"""Campaigns on the bioreactor suites, before and after, on a stored run (issue 17).
+
+Re-plans a stored run's validated inputs and forecast (the demo's, from ``plantwin demo``) in one process
+on the same data:
+
+* ``before``        — no resource campaign-run (the LP: any mix of products a week, no changeovers);
+* ``after``         — the suites campaign-run (as the input says, or with ``--mark-suites`` every resource
+                      whose id has ``-BR``, with the demo's changeover hours/cost and campaign lengths),
+                      MIP warm-started from the rounded LP relaxation;
+* ``after_cold``    — the same MIP without the warm start (``--no-cold`` skips it).
+
+and prints, per variant: solver status, MIP gap, build and solve wall seconds, CPU seconds (and the ratio
+to ``before``), fill rate, plan cost split, changeovers, campaign-resource utilisation, with the load.
+
+    .venv/bin/python bench/campaigns.py --warehouse plantwin-demo/warehouse.duckdb [--run RUN_ID]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from data_contracts import schema  # noqa: E402
+from demo.supply import SUITE_CAMPAIGN  # noqa: E402
+from optimization import PlanConfig, build_network, plan_supply, safety_stock_targets  # noqa: E402
+from warehouse.db import open_warehouse  # noqa: E402
+
+_MASTER = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES,
+           schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR, schema.CHANGEOVERS)
+
+
+def _load(warehouse: Path, run_id: str | None):
+    with open_warehouse(warehouse, read_only=True) as wh:
+        run_id = run_id or wh.con.execute("SELECT run_id FROM latest_base_run").fetchone()[0]
+        run = wh.run(run_id)
+        inputs = {t.name: wh.read(schema.clean_table_name(t.name), run_id).drop("run_id") for t in _MASTER}
+        forecast = wh.read(schema.FORECAST.name, run_id).drop("run_id")
+    return run_id, run, inputs, forecast
+
+
+def _variants(inputs: dict[str, pl.DataFrame], mark_suites: bool) -> dict[str, tuple[dict, bool]]:
+    res = inputs[schema.RESOURCES.name]
+    off = res.with_columns(campaign=pl.lit(False))
+    on = res
+    if mark_suites:
+        suite = pl.col("resource_id").str.contains("-BR")
+        on = res.with_columns(
+            campaign=suite,
+            changeover_hours=pl.when(suite).then(SUITE_CAMPAIGN["changeover_hours"]).otherwise(0.0),
+            changeover_cost=pl.when(suite).then(SUITE_CAMPAIGN["changeover_cost"]).otherwise(0.0),
+            min_campaign_weeks=pl.when(suite).then(SUITE_CAMPAIGN["min_campaign_weeks"]).otherwise(1),
+            max_campaign_weeks=pl.when(suite).then(SUITE_CAMPAIGN["max_campaign_weeks"]),
+        )
+    return {
+        "before": ({**inputs, schema.RESOURCES.name: off, schema.CHANGEOVERS.name: schema.CHANGEOVERS.empty()},
+                   True),
+        "after": ({**inputs, schema.RESOURCES.name: on}, True),
+        "after_cold": ({**inputs, schema.RESOURCES.name: on}, False),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--warehouse", type=Path, required=True, help="a warehouse holding a finished weekly run")
+    ap.add_argument("--run", default=None, help="run id (default: the latest base run)")
+    ap.add_argument("--mark-suites", action="store_true",
+                    help="make every resource with -BR in its id campaign-run with the demo's settings")
+    ap.add_argument("--no-cold", action="store_true", help="skip the MIP without warm start")
+    ap.add_argument("--time-limit", type=float, default=PlanConfig().time_limit_seconds,
+                    help="solver time limit in seconds")
+    args = ap.parse_args()
+    run_id, run, inputs, forecast = _load(args.warehouse, args.run)
+    start_week = run["run_date"] - timedelta(days=run["run_date"].weekday())
+    print(f"run {run_id}, start {start_week}; load {os.getloadavg()}")
+    demand = forecast.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
+    rows: dict[str, dict] = {}
+    for name, (frames, warm) in _variants(inputs, args.mark_suites).items():
+        if name == "after_cold" and args.no_cold:
+            continue
+        cfg = PlanConfig(time_limit_seconds=args.time_limit, campaign_warm_start=warm)
+        wall, cpu = time.perf_counter(), time.process_time()
+        net = build_network(frames, start_week, cfg)
+        safety = safety_stock_targets(forecast, frames[schema.PRODUCTS.name], net)
+        result = plan_supply(net, demand, safety, cfg)
+        k = dict(result.tables["plan_kpis"].select("kpi", "value").iter_rows())
+        suites = net.resources.filter(pl.col("campaign"))["resource_id"]
+        if suites.len() == 0:  # before: the suites' utilisation without campaigns, for the comparison
+            suites = _variants(inputs, args.mark_suites)["after"][0][schema.RESOURCES.name].filter(
+                pl.col("campaign"))["resource_id"]
+        cap = result.tables["plan_capacity"].filter(pl.col("resource_id").is_in(suites.implode()))
+        prod = result.tables["plan_production"].filter(pl.col("resource_id").is_in(suites.implode()))
+        mixed = prod.group_by("resource_id", "week").len().filter(pl.col("len") > 1).height
+        rows[name] = {**k, "status": result.solver_status, "type": result.problem_type, "gap": result.mip_gap,
+                      "build_s": result.build_seconds, "solve_s": result.solve_seconds,
+                      "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
+                      "suite_util": float(cap["utilisation"].mean()) if cap.height else None,
+                      "mixed_weeks": mixed, "suites": suites.len(), "load": os.getloadavg()[0]}
+        gap = "–" if result.mip_gap is None else f"{result.mip_gap:.2%}"
+        print(f"  {name}: {result.problem_type} {result.solver_status}, gap {gap}, objective "
+              f"{result.objective or float('nan'):,.0f}; build {result.build_seconds:.1f} s, solve "
+              f"{result.solve_seconds:.1f} s wall; {rows[name]['cpu_s']:.1f} s CPU; load {os.getloadavg()[0]:.1f}")
+    shown = [
+        ("type", "model", "{}"),
+        ("status", "solver status", "{}"),
+        ("gap", "MIP gap", "{:.2%}"),
+        ("solve_s", "solve, wall s (incl. LP relaxation and fixed-integer LP)", "{:.1f}"),
+        ("wall_s", "build + solve + tables, wall s", "{:.1f}"),
+        ("cpu_s", "CPU s", "{:.1f}"),
+        ("load", "load (1 min) after", "{:.1f}"),
+        ("fill_rate_units", "fill rate, on time", "{:.1%}"),
+        ("fill_rate_served_units", "fill rate, served by the end", "{:.1%}"),
+        ("plan_cost", "plan cost", "{:,.0f}"),
+        ("cost_production", "  production", "{:,.0f}"),
+        ("cost_changeover", "  changeovers", "{:,.0f}"),
+        ("cost_transport", "  transport", "{:,.0f}"),
+        ("cost_holding", "  holding", "{:,.0f}"),
+        ("cost_expiry", "  expiry write-off", "{:,.0f}"),
+        ("service_penalties", "service penalties", "{:,.0f}"),
+        ("cost_backlog", "  backlog", "{:,.0f}"),
+        ("cost_safety_stock", "  safety-stock shortfall", "{:,.0f}"),
+        ("cost_end_stock_shortfall", "  end-stock shortfall", "{:,.0f}"),
+        ("cost_total", "objective", "{:,.0f}"),
+        ("campaigns", "campaigns", "{:,.0f}"),
+        ("changeovers", "changeovers", "{:,.0f}"),
+        ("changeover_hours", "changeover hours", "{:,.0f}"),
+        ("mixed_weeks", "suite-weeks making more than one product", "{:,}"),
+        ("suite_util", "bioreactor suite utilisation (changeovers included)", "{:.1%}"),
+    ]
+    names = list(rows)
+    print(f"\n| figure | {' | '.join(names)} |\n|---|{'---:|' * len(names)}")
+    for key, label, fmt in shown:
+        cells = [fmt.format(rows[v][key]) if rows[v].get(key) is not None else "–" for v in names]
+        print(f"| {label} | {' | '.join(cells)} |")
+    if "before" in rows:
+        print("\nCPU ratio to before: " + ", ".join(f"{v} {rows[v]['cpu_s'] / rows['before']['cpu_s']:.1f}×"
+                                                  for v in names if v != "before"))
+    print(f"load after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""A MIP start for campaigns: the LP relaxation's production sequenced into campaigns.
+
+The LP relaxation spreads a suite's hours over several products a week. The start follows it with one
+product a week: week by week (all suites at once), a suite stays on its product until the campaign has
+made what the relaxation makes of it up to ``LOOKAHEAD`` weeks ahead, or reaches its maximum length; it
+never leaves a campaign before its minimum length; then it switches to the product furthest behind the
+relaxation's schedule; with nothing behind it builds ahead of what the relaxation makes later (on its
+product if it has any left, else on the one with most left); it stays set up, idle, only with no work left
+or in a week too short for a changeover (a shutdown). The solver fixes these setups,
+completes the rest (batches, flows) as a MIP of its own, and starts the full MIP from that plan.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+__all__ = ["LOOKAHEAD", "sequenced_setups"]
+
+#: weeks of the relaxation's production a campaign makes ahead (what building ahead may cover)
+LOOKAHEAD = 2
+
+
+def sequenced_setups(setup: pl.DataFrame) -> pl.DataFrame:
+    """``col, start`` (0 or 1) for every setup binary.
+
+    Args:
+        setup: the ``setup_for`` frame with ``make`` (the relaxation's units started of its routing-week),
+            ``hours_per_unit``, ``hours_available``, ``min_campaign_weeks`` and ``max_campaign_weeks``.
+    """
+    frame = setup.with_columns(
+        r=pl.col("resource_id").rank("dense") - 1,
+        p=pl.col("product_id").rank("dense").over("resource_id") - 1,
+        k=pl.col("t") - pl.col("t").min(),
+        h=pl.col("make") * pl.col("hours_per_unit").fill_null(0.0),
+    )
+    n_r, n_p, n_t = (int(frame[c].max()) + 1 for c in ("r", "p", "k"))
+    r, p, k = (frame[c].to_numpy().astype(np.int64) for c in ("r", "p", "k"))
+    lp = np.zeros((n_r, n_p, n_t))
+    lp[r, p, k] = frame["h"].to_numpy()
+    exists = np.zeros((n_r, n_p), dtype=bool)
+    exists[r, p] = True
+    cap = np.zeros((n_r, n_t))
+    cap[r, k] = frame["hours_available"].to_numpy()
+    per_r = frame.group_by("r").agg(
+        pl.col("min_campaign_weeks").first(), pl.col("max_campaign_weeks").first(), pl.col("changeover_hours").first()
+    ).sort("r")
+    # a week with fewer hours than a changeover (a shutdown) cannot start a campaign
+    can_switch = cap >= per_r["changeover_hours"].to_numpy()[:, None] + 1e-6
+    lo = per_r["min_campaign_weeks"].to_numpy().astype(np.int64)
+    hi = per_r["max_campaign_weeks"].fill_null(n_t + 1).to_numpy().astype(np.int64)
+    due = np.cumsum(lp, axis=2)  # relaxation's hours of each product made by the end of each week
+    made = np.zeros((n_r, n_p))
+    cur = np.full(n_r, -1)
+    run = np.zeros(n_r, dtype=np.int64)
+    chosen = np.full((n_r, n_t), -1)
+    rows = np.arange(n_r)
+    for t in range(n_t):
+        ahead = due[:, :, min(t + LOOKAHEAD, n_t - 1)]
+        behind = np.where(exists, ahead - made, -np.inf)
+        own = np.where(cur >= 0, behind[rows, np.maximum(cur, 0)], -np.inf)
+        stay = (cur >= 0) & (run < hi) & ((run < lo) | (own > 1e-6))
+        tired = (cur >= 0) & (run >= hi)  # at its maximum: the campaign must end
+        behind[rows[tired], cur[tired]] = -np.inf
+        best = np.argmax(behind, axis=1)
+        switch = ~stay & (behind[rows, best] > 1e-6) & can_switch[:, t]
+        # nothing behind soon: build ahead of what the relaxation makes later, on the current product if
+        # it has any left, else on the one with most left (never idle while there is work)
+        left = np.where(exists, due[:, :, -1] - made, -np.inf)
+        if tired.any():
+            left[rows[tired], cur[tired]] = -np.inf
+        own_left = np.where(cur >= 0, left[rows, np.maximum(cur, 0)], -np.inf)
+        later = np.argmax(left, axis=1)
+        keep = ~stay & ~switch & (cur >= 0) & (run < hi) & (own_left > 1e-6)
+        ahead_switch = ~stay & ~switch & ~keep & (left[rows, later] > 1e-6) & can_switch[:, t]
+        idle = ~stay & ~switch & ~keep & ~ahead_switch & (cur >= 0) & (run < hi)  # stay set up, idle
+        nxt = np.where(stay | keep | idle, cur, np.where(switch, best, np.where(ahead_switch, later, -1)))
+        run = np.where((nxt == cur) & (nxt >= 0), run + 1, np.where(nxt >= 0, 1, 0))
+        cur = nxt
+        chosen[:, t] = cur
+        on = cur >= 0
+        made[rows[on], cur[on]] += cap[on, t]
+    return frame.select(
+        "col", start=pl.Series(chosen[r, k] == p, dtype=pl.Boolean).cast(pl.Float64)
+    )

@@ -1,0 +1,251 @@
+"""Campaign-run resources: tiny instances solved by hand, and the input rules of the campaign columns and
+the ``changeovers`` entity."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from data_contracts import schema
+from optimization import PlanConfig, PlanInputError, build_network, plan_supply
+from optimization import examples as ex
+
+NO_SS = pl.DataFrame()
+# holding 1 a unit-week, production 1 a unit, no terminal condition: the costs below are counted by hand
+CONFIG = PlanConfig(horizon_weeks=8, terminal_condition=False)
+
+
+def _plan(inputs, demand_rows, config=CONFIG):
+    demand = ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in demand_rows])
+    net = build_network(inputs, ex.START, config)
+    return plan_supply(net, demand, NO_SS, config)
+
+
+def _kpi(result, name):
+    return result.tables["plan_kpis"].filter(pl.col("kpi") == name)["value"].item()
+
+
+def _suite(**campaign) -> dict[str, pl.DataFrame]:
+    """Products A and B (holding 1, backlog penalty 1000) on one 100-hour suite R at plant P, which serves
+    the demand itself; 1 hour a unit."""
+    return ex.inputs(
+        dcs=(),
+        products=ex.products(
+            dict(product_id="A", holding_cost_per_week=1.0, backlog_penalty=1000.0),
+            dict(product_id="B", holding_cost_per_week=1.0, backlog_penalty=1000.0),
+        ),
+        resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=100.0, **campaign)),
+        routings=ex.routings(dict(product_id="A", resource_id="R"), dict(product_id="B", resource_id="R")),
+        lanes=ex.lanes(),
+    )
+
+
+# A wants 50 every week, B 100 in week 4 only; the suite makes 100 a week of one product
+BUILD_AHEAD = [("A", "P", t, 50.0) for t in range(8)] + [("B", "P", 4, 100.0)]
+
+
+def test_without_campaigns_the_model_stays_an_lp():
+    r = _plan(_suite(), BUILD_AHEAD)
+    assert r.problem_type == "LP"
+    assert r.tables["plan_campaigns"].height == 0
+    assert "cost_changeover" not in r.tables["plan_kpis"]["kpi"].to_list()
+
+
+def test_long_minimum_campaign_forces_building_ahead():
+    # one-week campaigns: B in week 4, A's week-4 demand made in week 3 → 50 unit-weeks held
+    short = _plan(_suite(campaign=True, min_campaign_weeks=1), BUILD_AHEAD)
+    assert short.problem_type == "MIP" and short.solver_status == "Optimal"
+    assert _kpi(short, "cost_holding") == pytest.approx(50.0)
+    assert _kpi(short, "cost_backlog") == pytest.approx(0.0)
+    # three-week campaigns: B occupies weeks 4-6 (or 3-5), so A's demand of those weeks is built in weeks 0-3:
+    # closing stock of A 0, 50, 100, 150, 100, 50, 0 (or 50, 100, 150, 100, 50, 0) → 450 unit-weeks
+    long = _plan(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD)
+    assert long.solver_status == "Optimal"
+    assert _kpi(long, "cost_holding") == pytest.approx(450.0)
+    assert _kpi(long, "cost_backlog") == pytest.approx(0.0)
+    assert long.objective == pytest.approx(short.objective + 400.0)
+    campaigns = long.tables["plan_campaigns"]
+    b = campaigns.filter(pl.col("product_id") == "B")
+    assert b.height == 1 and b["weeks"].item() >= 3 and b["quantity"].item() == pytest.approx(100.0)
+    # one product a week: no week has two products started
+    prod = long.tables["plan_production"]
+    assert prod.group_by("week").len()["len"].max() == 1
+    # stock of A built ahead: at least 100 on hand at the end of week 3
+    inv = long.tables["plan_inventory"].filter((pl.col("product_id") == "A") & (pl.col("week") == ex.week(3)))
+    assert inv["closing"].item() >= 100.0 - 1e-6
+
+
+def _two_runs(**campaign):
+    # A wanted 60 in weeks 2 and 5; holding A costs 10 a unit-week; B needs the suite in week 3
+    inputs = _suite(campaign=True, **campaign)
+    inputs["products"] = ex.products(
+        dict(product_id="A", holding_cost_per_week=10.0, backlog_penalty=1000.0),
+        dict(product_id="B", holding_cost_per_week=1.0, backlog_penalty=1000.0),
+    )
+    return _plan(inputs, [("A", "P", 2, 60.0), ("A", "P", 5, 60.0), ("B", "P", 3, 100.0)],
+                 PlanConfig(horizon_weeks=6, terminal_condition=False))
+
+
+def test_changeover_makes_one_long_campaign_cheaper_than_two_short_ones():
+    # cheap switch (100): A in week 2, B in week 3, A again in week 5 → 2 changeovers, no stock held
+    cheap = _two_runs(changeover_cost=100.0)
+    assert _kpi(cheap, "changeovers") == pytest.approx(2.0)
+    assert _kpi(cheap, "cost_holding") == pytest.approx(0.0)
+    assert _kpi(cheap, "cost_changeover") == pytest.approx(200.0)
+    # dear switch (5,000): one changeover instead of two. B first (the plan's first campaign: no changeover),
+    # made by week 1 and held to week 3 (100 × 2 weeks = 200), then one campaign of A from week 2 to the end
+    # making 60 in weeks 2 and 5 (A first instead would hold 60 A for 3 weeks: 1,800)
+    dear = _two_runs(changeover_cost=5000.0)
+    assert _kpi(dear, "changeovers") == pytest.approx(1.0)
+    assert _kpi(dear, "cost_changeover") == pytest.approx(5000.0)
+    assert _kpi(dear, "cost_holding") == pytest.approx(200.0)
+    assert dear.objective == pytest.approx(cheap.objective - 200.0 + 5000.0 + 200.0)
+    a = dear.tables["plan_campaigns"].filter(pl.col("product_id") == "A")
+    assert a.height == 1 and a["quantity"].item() == pytest.approx(120.0)
+    assert a["first_week"].item() == ex.week(2) and a["last_week"].item() == ex.week(5)
+
+
+def test_changeover_hours_take_capacity_in_the_week_of_the_switch():
+    # 30 changeover hours: a week that starts a campaign has 70 hours left for production, and the capacity
+    # table counts the 30 as used
+    r = _two_runs(changeover_hours=30.0)
+    cap = r.tables["plan_capacity"]
+    assert (cap["hours_used"] <= cap["hours_available"] + 1e-6).all()
+    switched = r.tables["plan_campaigns"].filter(pl.col("changeover_hours") > 0)
+    assert switched.height >= 1
+    assert _kpi(r, "changeover_hours") == pytest.approx(30.0 * switched.height)
+    for row in switched.iter_rows(named=True):
+        week = cap.filter(pl.col("week") == row["first_week"])
+        made = r.tables["plan_production"].filter(pl.col("week") == row["first_week"])["hours"].sum()
+        assert week["hours_used"].item() == pytest.approx(made + 30.0)
+
+
+def test_sequence_dependent_changeover_from_the_changeovers_entity():
+    inputs = _suite(campaign=True, changeover_cost=5000.0)
+    inputs["products"] = ex.products(
+        dict(product_id="A", holding_cost_per_week=10.0, backlog_penalty=1000.0),
+        dict(product_id="B", holding_cost_per_week=1.0, backlog_penalty=1000.0),
+    )
+    # B → A and A → B are cheap on this suite: the two-campaign plan wins again
+    inputs["changeovers"] = ex.frame(schema.CHANGEOVERS, [
+        dict(resource_id="R", from_product_id="A", to_product_id="B", hours=0.0, cost=100.0),
+        dict(resource_id="R", from_product_id="B", to_product_id="A", hours=0.0, cost=100.0),
+    ])
+    r = _plan(inputs, [("A", "P", 2, 60.0), ("A", "P", 5, 60.0), ("B", "P", 3, 100.0)],
+              PlanConfig(horizon_weeks=6, terminal_condition=False))
+    assert _kpi(r, "cost_changeover") == pytest.approx(200.0)
+    assert _kpi(r, "cost_holding") == pytest.approx(0.0)
+    switched = r.tables["plan_campaigns"].filter(pl.col("from_product_id").is_not_null())
+    assert sorted(switched["changeover_cost"].to_list()) == [100.0, 100.0]
+
+
+def test_maximum_campaign_length_forces_a_switch():
+    # only A wanted, 50 a week; at most 3 weeks set up for A in a row → some 4-week window switches
+    r = _plan(_suite(campaign=True, max_campaign_weeks=3), [("A", "P", t, 50.0) for t in range(8)])
+    campaigns = r.tables["plan_campaigns"]
+    assert campaigns["weeks"].max() <= 3
+    assert _kpi(r, "cost_backlog") == pytest.approx(0.0)
+
+
+# ---------------------------------------------------------------------------------------------- input rules
+def test_min_campaign_above_max_is_refused():
+    with pytest.raises(PlanInputError, match=r"resources\.max_campaign_weeks: min_campaign_weeks is above"):
+        build_network(_suite(campaign=True, min_campaign_weeks=4, max_campaign_weeks=2), ex.START, CONFIG)
+
+
+def test_negative_changeover_hours_are_refused():
+    with pytest.raises(PlanInputError, match=r"resources\.changeover_hours: must be >= 0; rows resource_id=R"):
+        build_network(_suite(campaign=True, changeover_hours=-5.0), ex.START, CONFIG)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (dict(resource_id="R", from_product_id="A", to_product_id="Z", hours=1.0, cost=1.0),
+         r"changeovers\.to_product_id: unknown product \['Z'\]"),
+        (dict(resource_id="Q", from_product_id="A", to_product_id="B", hours=1.0, cost=1.0),
+         r"changeovers\.resource_id: unknown resource \['Q'\]"),
+        (dict(resource_id="R", from_product_id="A", to_product_id="B", hours=-1.0, cost=1.0),
+         r"changeovers\.hours: must be >= 0"),
+        (dict(resource_id="R", site_id="P", from_product_id="A", to_product_id="B", hours=1.0, cost=1.0),
+         r"changeovers\.resource_id: give exactly one of resource_id and site_id"),
+        (dict(resource_id="R", from_product_id="A", to_product_id="A", hours=1.0, cost=1.0),
+         r"changeovers\.to_product_id: a changeover switches between two products"),
+    ],
+)
+def test_bad_changeovers_are_refused(row, message):
+    inputs = _suite(campaign=True)
+    inputs["changeovers"] = ex.frame(schema.CHANGEOVERS, [row])
+    with pytest.raises(PlanInputError, match=message):
+        build_network(inputs, ex.START, CONFIG)
+
+
+def test_changeover_on_a_resource_that_is_not_campaign_run_is_refused():
+    inputs = _suite()
+    inputs["changeovers"] = ex.frame(schema.CHANGEOVERS, [
+        dict(resource_id="R", from_product_id="A", to_product_id="B", hours=1.0, cost=1.0)])
+    with pytest.raises(PlanInputError, match="not campaign-run"):
+        build_network(inputs, ex.START, CONFIG)
+
+
+# ---------------------------------------------------------------------------------------------- shortages
+def _reasons(r):
+    return r.tables["plan_shortages"].group_by("product_id").agg(pl.col("reason").unique()).sort("product_id")
+
+
+def test_shortage_behind_a_minimum_campaign_is_campaign_length():
+    # A (2-week shelf life: it cannot be built far ahead) wanted 100 in weeks 0 and 3, B (dearer to keep
+    # waiting) 100 in week 1; campaigns last 3 weeks at least. Best: A in week 0, B in weeks 1-3, A again
+    # from week 4, so A's week-3 demand waits a week (100 × 1,000); B first instead keeps A's week-0 demand
+    # waiting as long and holds B a week (100 more)
+    inputs = _suite(campaign=True, min_campaign_weeks=3)
+    inputs["products"] = ex.products(
+        dict(product_id="A", holding_cost_per_week=1.0, backlog_penalty=1000.0, shelf_life_weeks=2),
+        dict(product_id="B", holding_cost_per_week=1.0, backlog_penalty=2000.0),
+    )
+    r = _plan(inputs, [("A", "P", 0, 100.0), ("A", "P", 3, 100.0), ("B", "P", 1, 100.0)],
+              PlanConfig(horizon_weeks=6, terminal_condition=False))
+    assert _kpi(r, "cost_backlog") == pytest.approx(100_000.0)
+    b = r.tables["plan_campaigns"].filter(pl.col("product_id") == "B")
+    assert b["first_week"].item() == ex.week(1) and b["weeks"].item() == 3
+    short = r.tables["plan_shortages"]
+    assert short["product_id"].to_list() == ["A"] and short["week"].to_list() == [ex.week(3)]
+    assert short["reason"].item() == "campaign_length"
+    assert short["detail"].item().startswith("R is set up for B in 2027-W02–2027-W04")
+
+
+def test_shortage_not_worth_a_changeover_is_changeover():
+    # the suite runs A flat out for its 100 a week; B wants 10 in week 2, but a switch costs 100,000
+    inputs = _suite(campaign=True, changeover_cost=100_000.0)
+    r = _plan(inputs, [("A", "P", t, 90.0) for t in range(4)] + [("B", "P", 2, 10.0)],
+              PlanConfig(horizon_weeks=4, terminal_condition=False))
+    short = r.tables["plan_shortages"]
+    assert set(short["product_id"].to_list()) == {"B"}
+    assert set(short["reason"].to_list()) == {"changeover"}
+    assert "a switch costs 0.0 hours and 100,000" in short["detail"][0]
+
+
+# ---------------------------------------------------------------------------------------------- MIP start
+def test_sequenced_setups_follow_the_relaxation_with_campaign_lengths():
+    from optimization.campaign_start import sequenced_setups
+
+    # one suite of 100 hours, 6 weeks, campaigns of 2 to 3 weeks; the relaxation makes 60 hours of A and
+    # 40 of B every week. Week 0: A is furthest behind (A 180 h due by week 2, B 120) → A for its minimum
+    # 2 weeks, still behind (A due 240 by week 3, made 200) → a 3rd week, its maximum; then B, behind by
+    # 200 → B for weeks 3-5 (B's maximum ends with the horizon)
+    rows = [
+        dict(product_id=p, resource_id="R", t=t, col=i, make=60.0 if p == "A" else 40.0, hours_per_unit=1.0,
+             hours_available=100.0, min_campaign_weeks=2, max_campaign_weeks=3, changeover_hours=10.0)
+        for i, (p, t) in enumerate((p, t) for p in "AB" for t in range(6))
+    ]
+    start = sequenced_setups(pl.DataFrame(rows))
+    on = dict(zip(start["col"].to_list(), start["start"].to_list()))
+    chosen = {t: p for i, (p, t) in enumerate((p, t) for p in "AB" for t in range(6)) if on[i] == 1.0}
+    assert chosen == {0: "A", 1: "A", 2: "A", 3: "B", 4: "B", 5: "B"}
+
+
+def test_warm_start_does_not_change_the_optimum():
+    cold = _plan(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD,
+                 PlanConfig(horizon_weeks=8, terminal_condition=False, campaign_warm_start=False))
+    warm = _plan(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD)
+    assert warm.objective == pytest.approx(cold.objective)
