@@ -32,8 +32,14 @@ def single() -> dict[str, pl.DataFrame]:
 
 
 @pytest.fixture(scope="module")
+def full() -> dict[str, pl.DataFrame]:
+    """Every option on, so every entity has rows: levels and campaign-run bioreactor suites."""
+    return demo_network(levels=True, campaigns=True)
+
+
+@pytest.fixture(scope="module")
 def small() -> dict[str, pl.DataFrame]:
-    return demo_network(products=5, dcs=2, weeks_history=60, seed=3, levels=True)
+    return demo_network(products=5, dcs=2, weeks_history=60, seed=3, levels=True, campaigns=True)
 
 
 def _weekly(orders: pl.DataFrame) -> pl.DataFrame:
@@ -46,7 +52,7 @@ def _weekly(orders: pl.DataFrame) -> pl.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------- contract
-@pytest.mark.parametrize("which", ["net", "small"])
+@pytest.mark.parametrize("which", ["full", "small"])
 def test_every_entity_has_the_contract_schema(which: str, request: pytest.FixtureRequest) -> None:
     frames = request.getfixturevalue(which)
     assert list(frames) == [t.name for t in schema.INPUT_ENTITIES]
@@ -55,7 +61,7 @@ def test_every_entity_has_the_contract_schema(which: str, request: pytest.Fixtur
         assert frames[t.name].height > 0, t.name
 
 
-@pytest.mark.parametrize("which", ["net", "small"])
+@pytest.mark.parametrize("which", ["net", "full", "small"])
 def test_keys_unique_and_required_columns_non_null(which: str, request: pytest.FixtureRequest) -> None:
     frames = request.getfixturevalue(which)
     for t in schema.INPUT_ENTITIES:
@@ -289,7 +295,8 @@ def test_csv_dates_are_iso(small: dict[str, pl.DataFrame], tmp_path: Path) -> No
 
 
 def test_generate_demo_writes_every_entity(tmp_path: Path) -> None:
-    paths = generate_demo(tmp_path, file_format="parquet", products=5, dcs=1, weeks_history=40, levels=True)
+    paths = generate_demo(tmp_path, file_format="parquet", products=5, dcs=1, weeks_history=40, levels=True,
+                          campaigns=True)
     expected = sorted(f"{t.name}.parquet" for t in schema.INPUT_ENTITIES)
     assert sorted(p.name for p in tmp_path.iterdir()) == expected
     assert pl.read_parquet(paths["orders"])["site_id"].n_unique() == 1
@@ -344,3 +351,18 @@ def test_write_demo_rejects_unknown_entity_and_format(small: dict[str, pl.DataFr
         write_demo({"nope": small["orders"]}, tmp_path)
     with pytest.raises(ValueError, match="file_format"):
         write_demo(small, tmp_path, "xlsx")  # type: ignore[arg-type]
+
+
+def test_campaigns_are_opt_in_and_run_the_bioreactor_suites(net: dict[str, pl.DataFrame],
+                                                           full: dict[str, pl.DataFrame]) -> None:
+    """The default demo switches freely (an LP); with campaigns only the bioreactor suites are campaign-run,
+    and the changeovers name products routed on that suite."""
+    assert not net["resources"]["campaign"].any() and net["changeovers"].height == 0
+    suites = full["resources"].filter(pl.col("campaign"))
+    assert suites.height > 0 and suites["name"].str.starts_with("Bioreactor").all()
+    assert full["resources"].filter(~pl.col("campaign"))["name"].str.starts_with("Bioreactor").sum() == 0
+    routed = full["routings"].select("resource_id", from_product_id="product_id")
+    assert full["changeovers"].join(routed, on=["resource_id", "from_product_id"], how="anti").height == 0
+    for name in net:
+        if name not in ("resources", "changeovers"):
+            assert_frame_equal(net[name], full[name])
