@@ -219,7 +219,7 @@ _DUCK_TYPES = {
 
 @pytest.fixture(scope="module")
 def network() -> dict[str, pl.DataFrame]:
-    return demo_network(products=5, dcs=1, weeks_history=40, levels=True)  # every entity has rows
+    return demo_network(products=5, dcs=1, weeks_history=40, levels=True, campaigns=True)  # every entity has rows
 
 
 def _export(frames: dict[str, pl.DataFrame], path: Path) -> Path:
