@@ -9,6 +9,7 @@ import polars as pl
 
 from data_contracts import schema
 from optimization.config import PlanConfig, PlanInputError
+from optimization.highs_direct import ArrayBuilder
 from optimization.kpis import plan_kpis
 from optimization.model import build_model
 from optimization.network import Network
@@ -18,7 +19,7 @@ from optimization.solve import capacity_price_range, solve_model
 from optimization.terminal import terminal_targets
 from optimization.validation import check_known, check_monday, check_rule, check_unique
 
-__all__ = ["PlanResult", "plan_supply"]
+__all__ = ["PlanResult", "plan_supply", "uses_blocks"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ def plan_supply(
     sched = _scheduled(network, scheduled_production, config)
     beyond = demand.with_columns(t=network.week_index()).filter(pl.col("t") >= network.horizon).drop("week")
     terminal = terminal_targets(network, beyond, ss) if config.terminal_condition else None
-    model = build_model(network, d, ss, sched, config, terminal=terminal)
+    builder = ArrayBuilder() if uses_blocks(network, config) else None
+    model = build_model(network, d, ss, sched, config, builder=builder, terminal=terminal)
     build_seconds = time.perf_counter() - start
     outcome = solve_model(model, config)
     if outcome.has_solution:
@@ -124,6 +126,13 @@ def plan_supply(
         build_seconds=build_seconds,
         attempts=outcome.attempts,
     )
+
+
+def uses_blocks(network: Network, config: PlanConfig) -> bool:
+    """Whether the plan is built as arrays and solved block by block (``config.solve_path``)."""
+    if config.mip or config.solve_path == "pulp":
+        return False
+    return config.solve_path == "blocks" or network.products.height >= config.blocks_min_products
 
 
 def _checked(net: Network, frame: pl.DataFrame, name: str, value: str, site_col: str) -> pl.DataFrame:
