@@ -9,6 +9,7 @@ import polars as pl
 
 from data_contracts import schema
 from optimization.config import PlanConfig, PlanInputError
+from optimization.decompose import BlockState, WarmStart
 from optimization.highs_direct import ArrayBuilder
 from optimization.kpis import plan_kpis
 from optimization.model import build_model
@@ -37,6 +38,8 @@ class PlanResult:
         solve_seconds: solver wall time (including the fixed-integer LP of a MIP).
         build_seconds: time spent building the model.
         attempts: each solver tried and how it ended.
+        blocks: on the ``blocks`` path, the solved blocks (:class:`~optimization.decompose.BlockState`:
+            their HiGHS models with the optimal bases, keys, sizes, seconds); None on the ``pulp`` path.
     """
 
     tables: dict[str, pl.DataFrame]
@@ -48,6 +51,7 @@ class PlanResult:
     solve_seconds: float
     build_seconds: float = 0.0
     attempts: tuple[str, ...] = ()
+    blocks: BlockState | None = None
 
 
 def plan_supply(
@@ -56,6 +60,7 @@ def plan_supply(
     safety_stock: pl.DataFrame,
     config: PlanConfig,
     scheduled_production: pl.DataFrame | None = None,
+    warm_start: WarmStart | None = None,
 ) -> PlanResult:
     """Plan production, shipments and stock over the horizon at least cost.
 
@@ -69,6 +74,8 @@ def plan_supply(
         scheduled_production: ``product_id, resource_id, week, quantity``: starts fixed in the first
             ``config.frozen_weeks`` weeks; in frozen weeks nothing else starts. Production already
             started is better given as ``receipts`` of kind ``production``.
+        warm_start: on the ``blocks`` path, offered each block's key and HiGHS model before it runs, to
+            load a stored basis (a replan starts from its base run's; see :mod:`optimization.decompose`).
 
     Returns:
         The :class:`PlanResult`; an infeasible or unsolved model is a status, not an exception.
@@ -87,7 +94,7 @@ def plan_supply(
     builder = ArrayBuilder() if uses_blocks(network, config) else None
     model = build_model(network, d, ss, sched, config, builder=builder, terminal=terminal)
     build_seconds = time.perf_counter() - start
-    outcome = solve_model(model, config)
+    outcome = solve_model(model, config, warm_start)
     if outcome.has_solution:
         sol = solution_frames(model)
         duals = {f: model.builder.duals(f) for f in ("capacity", "lane")} if outcome.has_duals else {}
@@ -125,6 +132,7 @@ def plan_supply(
         solve_seconds=outcome.seconds,
         build_seconds=build_seconds,
         attempts=outcome.attempts,
+        blocks=getattr(model.builder, "blocks", None),
     )
 
 

@@ -21,9 +21,9 @@ EXACT = dict(solve_path="pulp")
 BLOCKS = dict(solve_path="blocks")
 
 
-def _plan(inputs, demand, safety=NO_SS, **cfg):
+def _plan(inputs, demand, safety=NO_SS, warm_start=None, **cfg):
     config = PlanConfig(**cfg)
-    return plan_supply(build_network(inputs, ex.START, config), demand, safety, config)
+    return plan_supply(build_network(inputs, ex.START, config), demand, safety, config, warm_start=warm_start)
 
 
 def _d(*rows):
@@ -128,3 +128,57 @@ def test_the_demo_keeps_the_exact_model_and_a_mip_never_takes_blocks():
     assert uses_blocks(net, PlanConfig(solve_path="blocks"))
     assert not uses_blocks(net, PlanConfig(solve_path="blocks", mip=True))
     assert not uses_blocks(net, PlanConfig(solve_path="pulp", blocks_min_products=1))
+
+
+def _changed_block_inputs(hours_b: float):
+    # A on RA, B on RB (two blocks); capacity is short for both, so the plans depend on the hours
+    inputs = _two_products(None, hours=30.0)
+    inputs["calendar"] = ex.calendar(dict(resource_id="RB", t=1, hours_available=hours_b))
+    return inputs
+
+
+def test_a_replan_starts_each_block_from_the_stored_basis_and_reaches_the_cold_optimum():
+    import highspy
+
+    demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
+    base = _plan(_changed_block_inputs(30.0), demand, horizon_weeks=2, **BLOCKS)
+    stored = {key: h.getBasis() for key, h in zip(base.blocks.keys, base.blocks.highs)}
+
+    def warm(key, h):
+        return key in stored and h.setBasis(stored[key]) == highspy.HighsStatus.kOk
+
+    # the same plan again: both blocks start at their optimum and take no iteration
+    again = _plan(_changed_block_inputs(30.0), demand, horizon_weeks=2, warm_start=warm, **BLOCKS)
+    assert again.blocks.warm == 2 and again.blocks.iterations == [0, 0]
+    assert again.objective == pytest.approx(base.objective)
+    # what-if: RB loses 10 hours in week 1 (10 more units of B backlogged a week: +1000 − 10 production);
+    # B's block restarts from its old basis, A's is unchanged
+    cold = _plan(_changed_block_inputs(20.0), demand, horizon_weeks=2, **BLOCKS)
+    hot = _plan(_changed_block_inputs(20.0), demand, horizon_weeks=2, warm_start=warm, **BLOCKS)
+    assert cold.objective == pytest.approx(2 * 3060.0 + 1000.0 - 10.0)
+    assert hot.objective == pytest.approx(cold.objective) and hot.blocks.warm == 2
+    assert hot.attempts == ("highs: Optimal (2 blocks, 2 warm-started)",)
+    for name, table in cold.tables.items():
+        assert hot.tables[name].equals(table), name
+
+
+def test_bases_are_stored_beside_the_warehouse_and_offered_to_the_same_block_only(tmp_path):
+    from flows.solver_bases import basis_loader, save_bases
+
+    demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
+    wh = tmp_path / "plan.duckdb"
+    base = _plan(_changed_block_inputs(30.0), demand, horizon_weeks=2, **BLOCKS)
+    assert save_bases(wh, "run-1", base.blocks) == 2
+    assert sorted(p.name for p in (tmp_path / "plan.solver-bases" / "run-1").iterdir()) == sorted(
+        f"{k}.bas" for k in base.blocks.keys
+    )
+    assert basis_loader(wh, "run-0") is None and basis_loader(wh, None) is None
+    again = _plan(_changed_block_inputs(30.0), demand, horizon_weeks=2, warm_start=basis_loader(wh, "run-1"),
+                  **BLOCKS)
+    assert again.blocks.warm == 2 and again.blocks.iterations == [0, 0]
+    # a third week is another matrix: no block has the same key, both start cold
+    longer = _plan(_changed_block_inputs(30.0), demand, horizon_weeks=3, warm_start=basis_loader(wh, "run-1"),
+                   **BLOCKS)
+    assert longer.blocks.warm == 0
+    assert save_bases(wh, "run-2", _plan(_two_products(10.0), _d(("A", "D", 1, 10.0), ("B", "D", 1, 10.0)),
+                                         horizon_weeks=2, **BLOCKS).blocks) == 0  # lanes bound: whole model
