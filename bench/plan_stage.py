@@ -14,6 +14,12 @@ subprocess so its CPU seconds (all threads) and peak memory are its own:
   resource of the plant with the most hours, in the first half of the horizon), solved from
   scratch and from the ``blocks`` run's bases.
 
+Without a planned run, ``--input DIR`` (an input folder of CSV files, e.g. a ``generate-demo`` network)
+plans a stand-in demand instead of a forecast: each product × DC's mean weekly ordered quantity over the
+last 26 weeks before the inventory's as-of date, flat over the horizon and 8 weeks beyond it, with a safety
+stock of 0.8 × that mean (no contracts, no forecast: only the plan stage is measured); ``exact`` is then
+solved (``--exact solve``).
+
 It prints one table (status, objective, gap to the exact objective, blocks, wall, CPU s, load average, peak
 RSS) and the ratios against the exact plan stage measured or stored.
 
@@ -59,6 +65,39 @@ def _load(warehouse: str, run_id: str | None):
     return run_id, run, inputs, forecast, PlanConfig(**plan), pl
 
 
+def _load_input(folder: str):
+    """Master entities of an input folder (cast to the schema) and the stand-in demand as a forecast frame."""
+    import polars as pl
+
+    from data_contracts import schema
+    from optimization import PlanConfig
+
+    master = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES,
+              schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR)
+    inputs = {}
+    for t in master:
+        path = Path(folder) / f"{t.name}.csv"
+        raw = pl.read_csv(path, infer_schema=False) if path.exists() else pl.DataFrame(schema=dict.fromkeys(
+            t.column_names, pl.String))
+        inputs[t.name] = raw.select(
+            pl.col(c).str.to_date() if dt == pl.Date else pl.col(c).cast(dt, strict=False)
+            for c, dt in t.columns.items() if c in raw.columns
+        )
+    config = PlanConfig()
+    run_date = inputs["inventory"]["as_of_date"].max()
+    start = run_date - timedelta(days=run_date.weekday())
+    mean = (
+        pl.scan_csv(Path(folder) / "orders.csv", infer_schema=False)
+        .select("product_id", "site_id", pl.col("quantity").cast(pl.Float64), pl.col("requested_week").str.to_date())
+        .filter(pl.col("requested_week").is_between(start - timedelta(weeks=26), start, closed="left"))
+        .group_by("product_id", "site_id").agg((pl.col("quantity").sum() / 26).alias("mean"))
+        .collect()
+    )
+    weeks = pl.DataFrame({"week": [start + timedelta(weeks=i) for i in range(config.horizon_weeks + 8)]})
+    fc = mean.join(weeks, how="cross")
+    return "input", {"run_date": run_date}, inputs, fc, config, pl
+
+
 def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: float) -> dict:
     """Plan once along ``kind`` (``exact``, ``blocks``, ``what-if-cold``, ``what-if-warm``); measure it."""
     from data_contracts.plan import validate_plan
@@ -66,7 +105,8 @@ def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: 
     from flows.stages import monday
     from optimization import build_network, plan_supply, safety_stock_targets
 
-    run_id, run, inputs, fc, config, pl = _load(warehouse, run_id)
+    stand_in = run_id == "input"
+    run_id, run, inputs, fc, config, pl = _load_input(warehouse) if stand_in else _load(warehouse, run_id)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     path = "pulp" if kind == "exact" else "blocks"
     config = config.model_copy(update={"solve_path": path})
@@ -89,7 +129,11 @@ def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: 
         inputs["calendar"] = pl.concat([kept, extra.select(cal.columns)], how="vertical_relaxed")
     network = build_network(inputs, start, config)
     demand = fc.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
-    safety = safety_stock_targets(fc, inputs["products"], network)
+    if stand_in:
+        safety = fc.filter(pl.col("week") < start + timedelta(weeks=config.horizon_weeks)).select(
+            "product_id", "site_id", "week", safety_stock=pl.col("mean") * 0.8)
+    else:
+        safety = safety_stock_targets(fc, inputs["products"], network)
     warm = basis_loader(bases, "base") if kind == "what-if-warm" else None
     result = plan_supply(network, demand, safety, config, None, warm)
     validate_plan(result.tables, inputs["lanes"], inputs["resources"])
@@ -149,7 +193,9 @@ def _table(rows: list[dict], exact: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--warehouse", required=True, help="warehouse holding a successful planning run")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--warehouse", help="warehouse holding a successful planning run")
+    source.add_argument("--input", help="input folder (CSV) planned against a stand-in demand (no forecast)")
     parser.add_argument("--run-id", help="that run (default: the plan of record)")
     parser.add_argument("--exact", choices=("stored", "solve"), default="stored",
                         help="take the exact plan from the run's record (default) or solve it again")
@@ -158,6 +204,8 @@ def main() -> None:
                         help="measurements to run, in order (what-if-warm needs blocks before it)")
     parser.add_argument("--one", nargs=2, metavar=("KIND", "BASES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.input:
+        args.warehouse, args.run_id, args.exact = args.input, "input", "solve"
     if args.one:
         print(json.dumps(run_one(str(args.warehouse), args.run_id, args.one[0], args.one[1],
                                  args.what_if_percent), default=str))
