@@ -15,8 +15,8 @@ subprocess so its CPU seconds (all threads) and peak memory are its own:
   scratch and from the ``blocks`` run's bases.
 
 Without a planned run, ``--input DIR`` (an input folder of CSV files, e.g. a ``generate-demo`` network)
-plans a stand-in demand instead of a forecast: each product × DC's mean weekly ordered quantity over the
-last 26 weeks before the inventory's as-of date, flat over the horizon and 8 weeks beyond it, with a safety
+plans a stand-in demand instead of a forecast: each product × DC's ordered quantity requested from 26 weeks
+before the inventory's as-of week on, divided by 26, flat over the horizon and 8 weeks beyond it, with a safety
 stock of 0.8 × that mean (no contracts, no forecast: only the plan stage is measured); ``exact`` is then
 solved (``--exact solve``).
 
@@ -89,7 +89,7 @@ def _load_input(folder: str):
     mean = (
         pl.scan_csv(Path(folder) / "orders.csv", infer_schema=False)
         .select("product_id", "site_id", pl.col("quantity").cast(pl.Float64), pl.col("requested_week").str.to_date())
-        .filter(pl.col("requested_week").is_between(start - timedelta(weeks=26), start, closed="left"))
+        .filter(pl.col("requested_week") >= start - timedelta(weeks=26))
         .group_by("product_id", "site_id").agg((pl.col("quantity").sum() / 26).alias("mean"))
         .collect()
     )
