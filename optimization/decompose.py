@@ -187,7 +187,9 @@ def solve_blocks(
         col_local[cols] = np.arange(len(cols))
         row_local[rows] = np.arange(len(rows))
         h = new_highs()
-        _configure(h, config, 1 if workers > 1 else config.threads)
+        # no per-block `threads`: HiGHS's thread pool is global, fixed by the process's first solve; asking a
+        # block for another count makes its run fail (its simplex is serial either way)
+        _configure(h, config, config.threads)
         h.addVars(len(cols), np.zeros(len(cols)), col_upper[cols])
         h.changeColsCost(len(cols), np.arange(len(cols), dtype=np.int32), builder.cost[cols])
         local_rows = row_local[e_row[picked]]

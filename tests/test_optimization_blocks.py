@@ -182,3 +182,19 @@ def test_bases_are_stored_beside_the_warehouse_and_offered_to_the_same_block_onl
     assert longer.blocks.warm == 0
     assert save_bases(wh, "run-2", _plan(_two_products(10.0), _d(("A", "D", 1, 10.0), ("B", "D", 1, 10.0)),
                                          horizon_weeks=2, **BLOCKS).blocks) == 0  # lanes bound: whole model
+
+
+def test_blocks_solve_after_another_highs_solve_in_the_same_process():
+    # HiGHS's thread pool is global and fixed by the process's first solve: a block asking for another
+    # thread count would not run (its re-solves for the worth of an hour and its basis were lost)
+    from optimization.highs_direct import new_highs
+
+    h = new_highs()
+    h.addVars(1, np.zeros(1), np.ones(1))
+    h.run()
+    demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
+    r = _plan(_two_products(None, hours=30.0), demand, horizon_weeks=2, **BLOCKS)
+    assert r.tables["plan_capacity"].select("price_hour_more", "price_hour_less").row(0) == pytest.approx(
+        (199.0, 199.0)
+    )
+    assert all(b.getInfo().basis_validity == 1 for b in r.blocks.highs)
