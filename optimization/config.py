@@ -100,7 +100,10 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "(the 40-product demo stays on `pulp`; the 2,300-product network takes `blocks`).",
     )
     solve_workers: int = Field(
-        2, ge=1, description="Blocks solved at the same time on the `blocks` path (one HiGHS thread each)."
+        2,
+        ge=1,
+        description="Blocks solved at the same time on the `blocks` path (threads of one process; each "
+        "block's simplex is serial).",
     )
     lp_method: Literal["choose", "simplex", "ipm", "pdlp"] = Field(
         "choose",
