@@ -20,6 +20,7 @@ import polars as pl
 from data_contracts import schema
 from data_contracts.config import ContractError
 from flows.cluster import forecast_executor
+from flows.solver_bases import basis_loader, save_bases
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
 from forecasting import (
     from_series,
@@ -304,7 +305,9 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
                             demand.filter(pl.col("week") > given["week"].max())], how="vertical_relaxed")
         fc = rebase_forecast(fc, demand)  # the consensus keeps the forecast's error distribution
     safety = safety_stock_targets(fc, products, network)
-    result = plan_supply(network, demand, safety, params.plan, _frozen_production(params, run_id))
+    warm = basis_loader(params.warehouse, _base_plan_run(params, run_id))  # a large plan's blocks start there
+    result = plan_supply(network, demand, safety, params.plan, _frozen_production(params, run_id), warm)
+    save_bases(params.warehouse, run_id, result.blocks)
     fault_point("plan-solved")
     with open_warehouse(params.warehouse) as wh:
         for name, frame in result.tables.items():
@@ -372,6 +375,12 @@ def _frozen_production(params: PlanningParameters, run_id: str) -> pl.DataFrame 
         if source is None:
             return None
         return wh.read(schema.PLAN_PRODUCTION.name, source).select("product_id", "resource_id", "week", "quantity")
+
+
+def _base_plan_run(params: PlanningParameters, run_id: str) -> str | None:
+    """The run a plan builds on: a replan's or scenario's base, else the latest successful base plan."""
+    with open_warehouse(params.warehouse) as wh:
+        return wh.run(run_id)["base_run_id"] or latest_base_run(wh.con)
 
 
 def _staged_clean(wh, run_id: str, table: schema.Table) -> pl.DataFrame:

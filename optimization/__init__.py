@@ -10,7 +10,8 @@ Modules: ``config`` (PlanConfig, PlanInputError), ``validation`` (input rules), 
 cohorts, presence, lead times), ``variables`` (one function per variable family; shelf life as
 variable domains), ``constraints`` (one function per constraint family, named rows), ``model``
 (assembly + objective), ``lp`` (PuLP builder from frames), ``pulp_highs`` (PuLP's HiGHS class with a
-bulk transfer), ``highs_direct`` (same model as highspy arrays, for benchmarks), ``solve`` (status as
+bulk transfer), ``highs_direct`` (same model as highspy arrays), ``decompose`` (the arrays solved exactly as
+independent sub-networks in parallel, warm-startable: large plans), ``solve`` (status as
 data, fallback, MIP duals, the worth of an hour re-solved from both sides), ``terminal`` (the end-of-horizon
 condition), ``results``/``kpis``/``shortages`` (plan tables), ``safety_stock``,
 ``examples``/``synthetic`` (hand-checkable and random inputs).

@@ -97,4 +97,30 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "its production rounded to one product a week per suite.",
     )
     threads: int | None = Field(None, ge=1, description="Solver threads; None = the solver's default.")
+    solve_path: Literal["auto", "pulp", "blocks"] = Field(
+        "auto",
+        description="How the LP is built and solved. `pulp`: one PuLP model, solved whole (the exact model as "
+        "written). `blocks`: the same model built as arrays straight into HiGHS and solved as independent "
+        "sub-networks (products that share no resource), in parallel; exact: a lane capacity that binds across "
+        "them makes it solve the whole model from their bases. `auto`: `blocks` for an LP of at least "
+        "`blocks_min_products` products, else `pulp`. A MIP (`mip: true`) always takes `pulp`.",
+    )
+    blocks_min_products: int = Field(
+        300,
+        ge=1,
+        description="With `solve_path: auto`, LP plans of at least this many products take the `blocks` path "
+        "(the 40-product demo stays on `pulp`; the 2,300-product network takes `blocks`).",
+    )
+    solve_workers: int = Field(
+        2,
+        ge=1,
+        description="Blocks solved at the same time on the `blocks` path (threads of one process; each "
+        "block's simplex is serial).",
+    )
+    lp_method: Literal["choose", "simplex", "ipm", "pdlp"] = Field(
+        "choose",
+        description="HiGHS's LP method on the `blocks` path (its `solver` option): `choose` lets HiGHS pick "
+        "(dual simplex for these models), `ipm` is interior point with crossover, `pdlp` first-order (no "
+        "basis: the worth-of-an-hour re-solves start from scratch).",
+    )
     fallback: bool = Field(True, description="Retry with the other solver when the first one fails.")

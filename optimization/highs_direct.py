@@ -3,8 +3,9 @@
 :class:`ArrayBuilder` has the interface of :class:`~optimization.lp.ModelBuilder` (``add_variables``,
 ``add_constraints``, ``set_objective``, ``values``, ``duals``), so :func:`~optimization.model.build_model`
 and every constraint-family function build either backend unchanged. It collects the constraint
-matrix as ``(row, col, coef)`` arrays and hands them to ``highspy`` in one call. Used by the benchmark
-(``bench/lp.py``) to measure what PuLP's object model costs, and available for very large plans.
+matrix as ``(row, col, coef)`` arrays and hands them to ``highspy`` in one call. Large plans are built
+this way (``PlanConfig.solve_path``) and solved block by block (:mod:`optimization.decompose`); the
+benchmark (``bench/lp.py``) also uses it to measure what PuLP's object model costs.
 """
 
 from __future__ import annotations
@@ -15,9 +16,18 @@ import highspy
 import numpy as np
 import polars as pl
 
-__all__ = ["ArrayBuilder"]
+from optimization.lp import check_empty_rows
+
+__all__ = ["ArrayBuilder", "new_highs"]
 
 _INF = highspy.kHighsInf
+
+
+def new_highs() -> highspy.Highs:
+    """A HiGHS instance that prints nothing."""
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    return h
 
 
 @dataclass
@@ -37,6 +47,10 @@ class ArrayBuilder:
     highs: highspy.Highs | None = None
     col_value: np.ndarray | None = None
     row_dual: np.ndarray | None = None
+    #: objective of the last solve (with the constant), set by :meth:`solve` or the block solver
+    objective_value: float | None = None
+    #: the solved blocks (:class:`optimization.decompose.BlockState`), for re-solves after the plan is read
+    blocks: object | None = None
 
     def add_variables(
         self,
@@ -59,6 +73,7 @@ class ArrayBuilder:
     ) -> pl.DataFrame:
         """Rows ``sum(coef * col) <sense> rhs`` for the rows of ``rows`` that have terms."""
         live = terms.filter(pl.col("coef") != 0)
+        check_empty_rows(family, rows.join(live.select(key).unique(), on=key, how="anti"), key, sense, rhs)
         used = rows.join(live.select(key).unique(), on=key, how="semi")
         used = used.with_columns(row=pl.int_range(self.n_rows, self.n_rows + used.height, dtype=pl.Int64))
         self.n_rows += used.height
@@ -76,51 +91,63 @@ class ArrayBuilder:
         np.add.at(c, costs["col"].to_numpy(), costs["coef"].to_numpy())
         self.cost, self.constant = c, constant
 
-    def solve(
-        self, *, time_limit: float | None = None, mip: bool = True, mip_gap: float | None = None
-    ) -> str:
-        """Pass the arrays to HiGHS (rows in CSR form) and run it; returns the model status name."""
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        if time_limit is not None:
-            h.setOptionValue("time_limit", float(time_limit))
-        if mip_gap is not None:
-            h.setOptionValue("mip_rel_gap", float(mip_gap))
+    def matrix(self) -> pl.DataFrame:
+        """Every non-zero as ``row, col, coef``, sorted by row."""
+        if not self.entries:
+            return pl.DataFrame(schema={"row": pl.Int64, "col": pl.Int64, "coef": pl.Float64})
+        return pl.concat(self.entries).sort("row", maintain_order=True)
+
+    def row_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bound of every row."""
+        if not self.row_lower:
+            return np.zeros(0), np.zeros(0)
+        return np.concatenate(self.row_lower), np.concatenate(self.row_upper)
+
+    def col_upper(self) -> np.ndarray:
+        """Upper bound of every column (lower bounds are 0)."""
+        return np.concatenate(self.upper) if self.upper else np.zeros(0)
+
+    def highs_model(self, *, mip: bool = False) -> highspy.Highs:
+        """The whole model in a new HiGHS instance (rows in CSR form), not yet run."""
+        h = new_highs()
         n = self.n_cols
-        h.addVars(n, np.zeros(n), np.concatenate(self.upper) if self.upper else np.zeros(0))
+        h.addVars(n, np.zeros(n), self.col_upper())
         h.changeColsCost(n, np.arange(n, dtype=np.int32), self.cost)
-        ent = (
-            pl.concat(self.entries).sort("row", maintain_order=True)
-            if self.entries
-            else pl.DataFrame(schema={"row": pl.Int64, "col": pl.Int64, "coef": pl.Float64})
-        )
+        ent = self.matrix()
         row = ent["row"].to_numpy()
         starts = np.searchsorted(row, np.arange(self.n_rows)).astype(np.int32)
+        lower, upper = self.row_bounds()
         h.addRows(
-            self.n_rows,
-            np.concatenate(self.row_lower),
-            np.concatenate(self.row_upper),
-            len(row),
-            starts,
-            ent["col"].to_numpy().astype(np.int32),
-            ent["coef"].to_numpy(),
+            self.n_rows, lower, upper, len(row), starts, ent["col"].to_numpy().astype(np.int32), ent["coef"].to_numpy()
         )
         ints = np.flatnonzero(np.concatenate(self.integer)) if self.integer else np.zeros(0, dtype=int)
         if mip and len(ints):
             h.changeColsIntegrality(
                 len(ints), ints.astype(np.int32), np.full(len(ints), highspy.HighsVarType.kInteger)
             )
+        return h
+
+    def solve(
+        self, *, time_limit: float | None = None, mip: bool = True, mip_gap: float | None = None
+    ) -> str:
+        """Pass the arrays to HiGHS (rows in CSR form) and run it; returns the model status name."""
+        h = self.highs_model(mip=mip)
+        if time_limit is not None:
+            h.setOptionValue("time_limit", float(time_limit))
+        if mip_gap is not None:
+            h.setOptionValue("mip_rel_gap", float(mip_gap))
         h.run()
         sol = h.getSolution()
         self.col_value = np.asarray(sol.col_value)
         self.row_dual = np.asarray(sol.row_dual)
         self.highs = h
+        self.objective_value = float(h.getInfo().objective_function_value) + self.constant
         return h.modelStatusToString(h.getModelStatus())
 
     @property
     def objective(self) -> float:
         """Objective value of the last solve (including the constant)."""
-        return float(self.highs.getInfo().objective_function_value) + self.constant
+        return float(self.objective_value)
 
     def values(self, frame: pl.DataFrame, name: str = "value") -> pl.DataFrame:
         """``frame`` with the solution value of its ``col``."""

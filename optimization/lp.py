@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import polars as pl
 import pulp
 
-__all__ = ["ModelBuilder", "row_names"]
+__all__ = ["ModelBuilder", "check_empty_rows", "row_names"]
 
 _SENSES = {"==": pulp.LpConstraintEQ, "<=": pulp.LpConstraintLE, ">=": pulp.LpConstraintGE}
 
@@ -96,7 +96,7 @@ class ModelBuilder:
         grouped = terms.filter(pl.col("coef") != 0).group_by(key).agg("col", "coef")
         joined = rows.join(grouped, on=key, how="left", validate="1:1").filter(pl.col("col").is_not_null())
         empty = rows.join(grouped, on=key, how="anti")
-        _check_empty_rows(family, empty, key, sense, rhs)
+        check_empty_rows(family, empty, key, sense, rhs)
         names = row_names(family, joined, key)
         var = self.variables.__getitem__
         con, expr, add = pulp.LpConstraint, pulp.LpAffineExpression, self.prob.addConstraint
@@ -137,7 +137,8 @@ class ModelBuilder:
         )
 
 
-def _check_empty_rows(family: str, empty: pl.DataFrame, key: list[str], sense: str, rhs: str) -> None:
+def check_empty_rows(family: str, empty: pl.DataFrame, key: list[str], sense: str, rhs: str) -> None:
+    """Raise for rows without variables whose constraint cannot hold (``0 == 3``), naming them."""
     bad = {
         "==": pl.col(rhs).abs() > 1e-9,
         "<=": pl.col(rhs) < -1e-9,

@@ -10,6 +10,8 @@ import polars as pl
 from data_contracts import schema
 from optimization.campaign_results import campaign_kpis
 from optimization.config import PlanConfig, PlanInputError
+from optimization.decompose import BlockState, WarmStart
+from optimization.highs_direct import ArrayBuilder
 from optimization.kpis import plan_kpis
 from optimization.model import build_model
 from optimization.network import Network
@@ -19,7 +21,7 @@ from optimization.solve import capacity_price_range, solve_model
 from optimization.terminal import component_targets, terminal_targets
 from optimization.validation import check_known, check_monday, check_rule, check_unique
 
-__all__ = ["PlanResult", "plan_supply"]
+__all__ = ["PlanResult", "plan_supply", "uses_blocks"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class PlanResult:
         solve_seconds: solver wall time (including the fixed-integer LP of a MIP).
         build_seconds: time spent building the model.
         attempts: each solver tried and how it ended.
+        blocks: on the ``blocks`` path, the solved blocks (:class:`~optimization.decompose.BlockState`:
+            their HiGHS models with the optimal bases, keys, sizes, seconds); None on the ``pulp`` path.
     """
 
     tables: dict[str, pl.DataFrame]
@@ -48,6 +52,7 @@ class PlanResult:
     solve_seconds: float
     build_seconds: float = 0.0
     attempts: tuple[str, ...] = ()
+    blocks: BlockState | None = None
 
 
 def plan_supply(
@@ -56,6 +61,7 @@ def plan_supply(
     safety_stock: pl.DataFrame,
     config: PlanConfig,
     scheduled_production: pl.DataFrame | None = None,
+    warm_start: WarmStart | None = None,
 ) -> PlanResult:
     """Plan production, shipments and stock over the horizon at least cost.
 
@@ -69,6 +75,8 @@ def plan_supply(
         scheduled_production: ``product_id, resource_id, week, quantity``: starts fixed in the first
             ``config.frozen_weeks`` weeks; in frozen weeks nothing else starts. Production already
             started is better given as ``receipts`` of kind ``production``.
+        warm_start: on the ``blocks`` path, offered each block's key and HiGHS model before it runs, to
+            load a stored basis (a replan starts from its base run's; see :mod:`optimization.decompose`).
 
     Returns:
         The :class:`PlanResult`; an infeasible or unsolved model is a status, not an exception.
@@ -87,9 +95,10 @@ def plan_supply(
     sold_target = float(terminal["target"].sum()) if terminal is not None else None
     if terminal is not None and network.bom.height:
         terminal = pl.concat([terminal, component_targets(network, beyond)], how="diagonal_relaxed")
-    model = build_model(network, d, ss, sched, config, terminal=terminal)
+    builder = ArrayBuilder() if uses_blocks(network, config) else None
+    model = build_model(network, d, ss, sched, config, builder=builder, terminal=terminal)
     build_seconds = time.perf_counter() - start
-    outcome = solve_model(model, config)
+    outcome = solve_model(model, config, warm_start)
     if outcome.has_solution:
         sol = solution_frames(model)
         duals = {f: model.builder.duals(f) for f in ("capacity", "lane")} if outcome.has_duals else {}
@@ -135,7 +144,15 @@ def plan_supply(
         solve_seconds=outcome.seconds,
         build_seconds=build_seconds,
         attempts=outcome.attempts,
+        blocks=getattr(model.builder, "blocks", None),
     )
+
+
+def uses_blocks(network: Network, config: PlanConfig) -> bool:
+    """Whether the plan is built as arrays and solved block by block (``config.solve_path``)."""
+    if config.mip or network.has_campaigns or config.solve_path == "pulp":  # a MIP: PuLP and HiGHS's MIP
+        return False
+    return config.solve_path == "blocks" or network.products.height >= config.blocks_min_products
 
 
 def _checked(net: Network, frame: pl.DataFrame, name: str, value: str, site_col: str) -> pl.DataFrame:

@@ -20,6 +20,8 @@ import pulp
 
 from optimization.campaign_start import sequenced_setups
 from optimization.config import PlanConfig
+from optimization.decompose import WarmStart, block_price_range, solve_blocks
+from optimization.highs_direct import ArrayBuilder
 from optimization.model import Model
 from optimization.pulp_highs import BulkHiGHS
 
@@ -67,8 +69,15 @@ def make_solver(
     )
 
 
-def solve_model(model: Model, config: PlanConfig) -> SolveOutcome:
-    """Solve ``model`` (first ``config.solver``, then the other if it fails) and set variable values/duals."""
+def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None = None) -> SolveOutcome:
+    """Solve ``model`` (first ``config.solver``, then the other if it fails) and set variable values/duals.
+
+    A model built as arrays (:class:`~optimization.highs_direct.ArrayBuilder`, the ``blocks`` path) is
+    solved by HiGHS block by block (:func:`~optimization.decompose.solve_blocks`), each block offered to
+    ``warm_start`` first (a stored basis of the same block).
+    """
+    if isinstance(model.builder, ArrayBuilder):
+        return _solve_blocks(model, config, warm_start)
     prob = model.builder.prob
     mip = model.is_mip
     order = [config.solver]
@@ -183,6 +192,33 @@ def objective_of(prob: pulp.LpProblem) -> float | None:
     return None if value is None else float(value)
 
 
+def _solve_blocks(model: Model, config: PlanConfig, warm_start: WarmStart | None) -> SolveOutcome:
+    builder = model.builder
+    start = time.perf_counter()
+    groups = pl.concat([f.select("col", "product_id") for f in model.frames.values()]).sort("col")
+    if groups.height != builder.n_cols or groups["col"].n_unique() != builder.n_cols:
+        raise ValueError("blocks path: every variable must belong to exactly one product")
+    codes = (groups["product_id"].rank("dense") - 1).to_numpy().astype(np.int64)
+    names = groups["product_id"].unique().sort().to_list()
+    status, state = solve_blocks(builder, codes, config, names, warm_start)
+    builder.blocks = state
+    seconds = time.perf_counter() - start
+    ok = status == "Optimal"
+    detail = f"{len(state.block_sizes)} blocks" + (f", {state.warm} warm-started" if state.warm else "") + (
+        ", lanes bind: whole model re-solved" if state.whole else "")
+    return SolveOutcome(
+        solver="highs",
+        status=status,
+        problem_type="LP",
+        objective=builder.objective_value if ok else None,
+        mip_gap=0.0,
+        seconds=seconds,
+        has_solution=ok,
+        has_duals=ok,
+        attempts=(f"highs: {status} ({detail})",),
+    )
+
+
 def _status_text(status: int, sol_status: int, mip: bool) -> tuple[str, bool]:
     """Status name and whether the point is a plan: a MIP stopped with an incumbent is ``Feasible``; an LP
     stopped early is ``Not Solved`` (its point may break constraints)."""
@@ -228,6 +264,10 @@ def capacity_price_range(model: Model, keys: pl.DataFrame) -> pl.DataFrame:
         ``resource_id, t, price_low`` (objective saved by one hour more) and ``price_high`` (objective
         lost by one hour less); empty when the model was not solved by HiGHS.
     """
+    if isinstance(model.builder, ArrayBuilder):
+        rows = model.builder.rows.get("capacity", pl.DataFrame(schema={"resource_id": pl.String, "t": pl.Int64,
+                                                                        "row": pl.Int64}))
+        return block_price_range(model.builder, rows, keys)
     out = {"resource_id": [], "t": [], "price_low": [], "price_high": []}
     schema = {"resource_id": pl.String, "t": pl.Int64, "price_low": pl.Float64, "price_high": pl.Float64}
     prob = model.builder.prob

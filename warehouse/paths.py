@@ -7,6 +7,7 @@ derived name starts with the warehouse file's stem.
 ``<stem>.published.duckdb``    the read-only snapshot analysts open (``publish``)
 ``<stem>.report-latest.html``  the latest plan of record's report
 ``<stem>.data-docs/<run_id>/`` Great Expectations Data Docs of each run
+``<stem>.solver-bases/<run>/`` the optimal basis of each block of a large plan (warm start of replans)
 =============================  ====================================================
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["data_docs_dir", "latest_report_path", "published_path"]
+__all__ = ["data_docs_dir", "latest_report_path", "published_path", "solver_bases_dir"]
 
 
 def published_path(warehouse: Path | str) -> Path:
@@ -33,3 +34,9 @@ def data_docs_dir(warehouse: Path | str) -> Path:
     """Data Docs of each run: ``<stem>.data-docs/<run_id>/`` beside the warehouse."""
     path = Path(warehouse)
     return path.with_name(f"{path.stem}.data-docs")
+
+
+def solver_bases_dir(warehouse: Path | str) -> Path:
+    """Solver bases of each run's plan blocks: ``<stem>.solver-bases/<run_id>/`` beside the warehouse."""
+    path = Path(warehouse)
+    return path.with_name(f"{path.stem}.solver-bases")

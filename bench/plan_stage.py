@@ -1,0 +1,243 @@
+"""Benchmark the plan stage on a stored run: exact PuLP model against the blocks path, and a replan cold vs warm.
+
+Reads a successful run's validated inputs and forecast from its warehouse (read-only) and plans them the way
+the plan stage does (``flows.stages.plan`` without the warehouse writes: network, safety stock, the LP,
+plan tables, shortages with the worth of an hour, the output contracts), each measurement in a fresh
+subprocess so its CPU seconds (all threads) and peak memory are its own:
+
+* ``exact``  — ``solve_path: pulp``: the one PuLP model, solved whole (the reference objective). With
+  ``--exact stored`` (default) it is not solved again: the run's own objective and plan-stage seconds are
+  taken from ``runs`` when that run planned with the exact model (``solve_path`` pulp, or a run from before
+  the setting existed), as the big network's exact LP costs 5-6 CPU-minutes;
+* ``blocks`` — ``solve_path: blocks`` from scratch, its bases written to a temporary folder;
+* ``what-if cold`` / ``what-if warm`` — a replan with a change (``--what-if-percent`` more hours on every
+  resource of the plant with the most hours, in the first half of the horizon), solved from
+  scratch and from the ``blocks`` run's bases.
+
+Without a planned run, ``--input DIR`` (an input folder of CSV files, e.g. a ``generate-demo`` network)
+plans a stand-in demand instead of a forecast: each product × DC's ordered quantity requested from 26 weeks
+before the inventory's as-of week on, divided by 26, flat over the horizon and 8 weeks beyond it, with a safety
+stock of 0.8 × that mean (no contracts, no forecast: only the plan stage is measured); ``exact`` is then
+solved (``--exact solve``).
+
+It prints one table (status, objective, gap to the exact objective, blocks, wall, CPU s, load average, peak
+RSS) and the ratios against the exact plan stage measured or stored.
+
+Usage::
+
+    .venv/bin/python bench/plan_stage.py --warehouse /work/big/16lp/warehouse.duckdb
+    .venv/bin/python bench/plan_stage.py --warehouse plantwin-demo/warehouse.duckdb --exact solve
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def _load(warehouse: str, run_id: str | None):
+    import polars as pl
+
+    from data_contracts import schema
+    from optimization import PlanConfig
+    from warehouse.db import open_warehouse
+    from warehouse.views import latest_base_run
+
+    master = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES,
+              schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR)
+    with open_warehouse(warehouse, read_only=True) as wh:
+        run_id = run_id or latest_base_run(wh.con)
+        run = wh.run(run_id)
+        inputs = {t.name: wh.read(schema.clean_table_name(t.name), run_id).drop("run_id") for t in master}
+        forecast = wh.read(schema.FORECAST.name, run_id).drop("run_id")
+    params = json.loads(run["parameters"])
+    plan = params.get("plan", {})
+    return run_id, run, inputs, forecast, PlanConfig(**plan), pl
+
+
+def _load_input(folder: str):
+    """Master entities of an input folder (cast to the schema) and the stand-in demand as a forecast frame."""
+    import polars as pl
+
+    from data_contracts import schema
+    from optimization import PlanConfig
+
+    master = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES,
+              schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR)
+    inputs = {}
+    for t in master:
+        path = Path(folder) / f"{t.name}.csv"
+        raw = pl.read_csv(path, infer_schema=False) if path.exists() else pl.DataFrame(schema=dict.fromkeys(
+            t.column_names, pl.String))
+        inputs[t.name] = raw.select(
+            pl.col(c).str.to_date() if dt == pl.Date else pl.col(c).cast(dt, strict=False)
+            for c, dt in t.columns.items() if c in raw.columns
+        )
+    config = PlanConfig()
+    run_date = inputs["inventory"]["as_of_date"].max()
+    start = run_date - timedelta(days=run_date.weekday())
+    mean = (
+        pl.scan_csv(Path(folder) / "orders.csv", infer_schema=False)
+        .select("product_id", "site_id", pl.col("quantity").cast(pl.Float64), pl.col("requested_week").str.to_date())
+        .filter(pl.col("requested_week") >= start - timedelta(weeks=26))
+        .group_by("product_id", "site_id").agg((pl.col("quantity").sum() / 26).alias("mean"))
+        .collect()
+    )
+    weeks = pl.DataFrame({"week": [start + timedelta(weeks=i) for i in range(config.horizon_weeks + 8)]})
+    fc = mean.join(weeks, how="cross")
+    return "input", {"run_date": run_date}, inputs, fc, config, pl
+
+
+def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: float) -> dict:
+    """Plan once along ``kind`` (``exact``, ``blocks``, ``what-if-cold``, ``what-if-warm``); measure it."""
+    from data_contracts.plan import validate_plan
+    from flows.solver_bases import basis_loader, save_bases
+    from flows.stages import monday
+    from optimization import build_network, plan_supply, safety_stock_targets
+
+    stand_in = run_id == "input"
+    run_id, run, inputs, fc, config, pl = _load_input(warehouse) if stand_in else _load(warehouse, run_id)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    path = "pulp" if kind == "exact" else "blocks"
+    config = config.model_copy(update={"solve_path": path})
+    start = monday(run["run_date"])
+    if kind.startswith("what-if"):
+        # more hours on the plant whose capacity is worth most, first half of the horizon
+        res = inputs["resources"]
+        with_hours = res.select("resource_id", "site_id", "hours_per_week")
+        site = with_hours.group_by("site_id").agg(pl.col("hours_per_week").sum()).sort("hours_per_week")[-1, 0]
+        weeks = pl.DataFrame({"week": [start + timedelta(weeks=i) for i in range(config.horizon_weeks // 2)]})
+        extra = (
+            with_hours.filter(pl.col("site_id") == site).join(weeks, how="cross")
+            .join(inputs["calendar"].select("resource_id", "week", "hours_available"),
+                  on=["resource_id", "week"], how="left")
+            .select("resource_id", "week",
+                    hours_available=pl.coalesce("hours_available", "hours_per_week") * (1 + percent / 100))
+        )
+        cal = inputs["calendar"]
+        kept = cal.join(extra.select("resource_id", "week"), on=["resource_id", "week"], how="anti")
+        inputs["calendar"] = pl.concat([kept, extra.select(cal.columns)], how="vertical_relaxed")
+    network = build_network(inputs, start, config)
+    demand = fc.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
+    if stand_in:
+        safety = fc.filter(pl.col("week") < start + timedelta(weeks=config.horizon_weeks)).select(
+            "product_id", "site_id", "week", safety_stock=pl.col("mean") * 0.8)
+    else:
+        safety = safety_stock_targets(fc, inputs["products"], network)
+    warm = basis_loader(bases, "base") if kind == "what-if-warm" else None
+    result = plan_supply(network, demand, safety, config, None, warm)
+    validate_plan(result.tables, inputs["lanes"], inputs["resources"])
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    if kind == "blocks":
+        save_bases(bases, "base", result.blocks)
+    b = result.blocks
+    return {
+        "kind": kind, "status": result.solver_status, "objective": result.objective, "wall_s": wall, "cpu_s": cpu,
+        "solve_s": result.solve_seconds, "build_s": result.build_seconds,
+        "blocks": len(b.block_sizes) if b else None, "largest_block": max(b.block_sizes) if b else None,
+        "warm_blocks": b.warm if b else None, "whole": b.whole if b else None,
+        "iterations": sum(b.iterations) if b else None,
+        "load": os.getloadavg()[0], "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def stored_exact(warehouse: str, run_id: str | None) -> dict | None:
+    """The run's own plan stage, when it was planned with the exact model."""
+    from warehouse.db import open_warehouse
+    from warehouse.views import latest_base_run
+
+    with open_warehouse(warehouse, read_only=True) as wh:
+        run = wh.run(run_id or latest_base_run(wh.con))
+    plan = json.loads(run["parameters"]).get("plan", {})
+    if plan.get("solve_path", "pulp") != "pulp":
+        return None
+    stages = json.loads(run["stage_seconds"]) if run.get("stage_seconds") else {}
+    return {"kind": "exact (stored run)", "status": run["solver_status"], "objective": run["objective"],
+            "wall_s": stages.get("plan"), "cpu_s": None, "solve_s": run["solve_seconds"], "blocks": None,
+            "load": None, "peak_rss_mb": None, "iterations": None}
+
+
+def _fmt(v, spec: str) -> str:
+    return "–" if v is None else format(v, spec)
+
+
+def _table(rows: list[dict], exact: float | None) -> str:
+    head = ("| plan | status | objective | gap to its reference | blocks (largest cols×rows) | warm blocks | "
+            "iterations | wall s | solve s | CPU s | load | peak RSS MB |")
+    lines = [head, "|" + "---|" * 12]
+    what_if = next((r["objective"] for r in rows if r["kind"] == "what-if-cold"), None)
+    for r in rows:
+        # the base plans against the exact objective; the warm what-if against the same what-if solved cold
+        ref = {"what-if-cold": None, "what-if-warm": what_if}.get(r["kind"], exact)
+        gap = (r["objective"] - ref) / abs(ref) if ref and r["objective"] is not None else None
+        largest = r.get("largest_block")
+        blocks = "–" if r.get("blocks") is None else f"{r['blocks']} ({largest[0]:,}×{largest[1]:,})"
+        lines.append(
+            f"| {r['kind']} | {r['status']} | {_fmt(r['objective'], ',.2f')} | {_fmt(gap, '+.2e')} | {blocks} | "
+            f"{_fmt(r.get('warm_blocks'), 'd')} | {_fmt(r.get('iterations'), ',d')} | {_fmt(r['wall_s'], '.1f')} | "
+            f"{_fmt(r.get('solve_s'), '.1f')} | {_fmt(r['cpu_s'], '.1f')} | {_fmt(r['load'], '.1f')} | "
+            f"{_fmt(r['peak_rss_mb'], ',.0f')} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--warehouse", help="warehouse holding a successful planning run")
+    source.add_argument("--input", help="input folder (CSV) planned against a stand-in demand (no forecast)")
+    parser.add_argument("--run-id", help="that run (default: the plan of record)")
+    parser.add_argument("--exact", choices=("stored", "solve"), default="stored",
+                        help="take the exact plan from the run's record (default) or solve it again")
+    parser.add_argument("--what-if-percent", type=float, default=20.0, help="extra hours of the what-if (%%)")
+    parser.add_argument("--kinds", default="blocks,what-if-cold,what-if-warm",
+                        help="measurements to run, in order (what-if-warm needs blocks before it)")
+    parser.add_argument("--one", nargs=2, metavar=("KIND", "BASES"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.input:
+        args.warehouse, args.run_id, args.exact = args.input, "input", "solve"
+    if args.one:
+        print(json.dumps(run_one(str(args.warehouse), args.run_id, args.one[0], args.one[1],
+                                 args.what_if_percent), default=str))
+        return
+    rows = []
+    exact = stored_exact(args.warehouse, args.run_id) if args.exact == "stored" else None
+    kinds = args.kinds.split(",") + (["exact"] if exact is None else [])
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in kinds:
+            proc = subprocess.run(
+                [sys.executable, __file__, "--warehouse", str(args.warehouse), *(["--run-id", args.run_id]
+                 if args.run_id else []), "--what-if-percent", str(args.what_if_percent), "--one", kind,
+                 str(Path(tmp) / "bench.duckdb")],
+                capture_output=True, text=True,
+            )
+            if proc.returncode:
+                sys.exit(f"{kind} failed:\n{proc.stderr[-3000:]}")
+            rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            print(f"{kind}: {rows[-1]['wall_s']:.1f} s wall, {rows[-1]['cpu_s']:.1f} CPU s", file=sys.stderr,
+                  flush=True)
+    by = {r["kind"]: r for r in rows}
+    exact = exact or by["exact"]
+    print(_table([exact, *rows] if exact not in rows else rows, exact["objective"]))
+    base = exact["wall_s"]
+    if base and "blocks" in by:
+        cpu = f", CPU {by['blocks']['cpu_s'] / exact['cpu_s']:.3f}" if exact.get("cpu_s") else ""
+        print(f"\nplan stage, blocks / exact: wall {by['blocks']['wall_s'] / base:.3f}{cpu}")
+    cold = by.get("what-if-cold", by.get("blocks"))
+    if "what-if-warm" in by and cold:
+        print(f"what-if replan, warm / cold ({cold['kind']}): wall {by['what-if-warm']['wall_s'] / cold['wall_s']:.3f}, "
+              f"CPU {by['what-if-warm']['cpu_s'] / cold['cpu_s']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,354 @@
+"""Solve a large planning LP exactly as independent blocks (sub-networks), in parallel, straight in HiGHS.
+
+Products that share no resource share no constraint except the capacity of a lane: each family of
+products on its own filling lines and bioreactors is a sub-network, and the model's matrix is block
+diagonal once the *coupling* rows (:data:`COUPLING_FAMILIES`, the weekly lane capacities) are set
+aside. :func:`solve_blocks` finds the blocks from the matrix itself (columns are linked through every
+non-coupling row they share; so any constraint family added later that links products — a bill of
+materials, say — joins their blocks without a change here), solves each block as its own HiGHS LP
+(largest first, ``config.solve_workers`` at a time; HiGHS releases the GIL while it runs), and puts the
+solutions side by side.
+
+It is exact, not an approximation. Dropping the coupling rows relaxes the problem, so the blocks' optima
+add up to a lower bound; when their combined plan also keeps every coupling row (checked), it is feasible
+and therefore optimal for the whole model, with zero duals on the coupling rows. When a coupling row is
+broken, the whole model is solved, warm-started from the blocks' bases put together (the coupling rows'
+slacks basic: a valid basis, dual feasible, so the dual simplex only repairs what the lanes cut).
+
+The blocks' HiGHS models stay in memory with their optimal bases: :func:`block_price_range` re-solves one
+hour more and one hour less on the block that holds a resource (a few simplex iterations on a fraction of
+the model).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+import polars as pl
+
+from optimization.config import PlanConfig
+from optimization.highs_direct import ArrayBuilder, new_highs
+
+__all__ = ["COUPLING_FAMILIES", "BlockState", "WarmStart", "block_labels", "block_price_range", "solve_blocks"]
+
+#: Loads a stored basis into a block's HiGHS model before it runs: ``(block key, model) -> loaded``. The
+#: key names the block's products and its matrix pattern, so a basis is only offered to the same block of
+#: the same shape; the caller does the reading (this package does no I/O).
+WarmStart = Callable[[str, highspy.Highs], bool]
+
+#: constraint families whose rows may link otherwise independent sub-networks
+COUPLING_FAMILIES = ("lane",)
+
+_OK = highspy.HighsModelStatus.kOptimal
+#: a coupling row counts as kept within this tolerance (relative to its bound, at least absolute)
+_FEAS_TOL = 1e-6
+
+
+@dataclass
+class BlockState:
+    """The solved blocks of a model: where each row lives, for re-solves after the plan is read.
+
+    Attributes:
+        highs: one solved HiGHS model per block (or one, the whole model, after a coupling re-solve).
+        row_model: index in ``highs`` of each global row (-1: a coupling row outside every block).
+        row_local: the row's index inside its model.
+        block_sizes: ``(columns, rows)`` per block.
+        whole: True when the coupling rows bound and the whole model was solved.
+        seconds: solver wall time per block (and of the whole re-solve, if any).
+        keys: per block, a digest of its products and matrix pattern (what a stored basis is filed under).
+        warm: number of blocks that started from a stored basis.
+        iterations: simplex iterations per block.
+    """
+
+    highs: list[highspy.Highs]
+    row_model: np.ndarray
+    row_local: np.ndarray
+    block_sizes: list[tuple[int, int]] = field(default_factory=list)
+    whole: bool = False
+    seconds: list[float] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    warm: int = 0
+    iterations: list[int] = field(default_factory=list)
+
+
+def block_labels(col_group: np.ndarray, entries: pl.DataFrame, coupling: np.ndarray) -> np.ndarray:
+    """Block of each column: connected components of column groups linked by shared non-coupling rows.
+
+    Args:
+        col_group: integer group of each column (its product), ``0 .. G-1``.
+        entries: ``row, col`` of the matrix's non-zeros.
+        coupling: boolean per row, True for the rows left out of the linking.
+
+    Returns:
+        Block number per column, ``0 .. B-1``, numbered by first appearance of its smallest group.
+    """
+    n_groups = int(col_group.max()) + 1 if len(col_group) else 0
+    row = entries["row"].to_numpy()
+    grp = col_group[entries["col"].to_numpy()]
+    keep = ~coupling[row]
+    row, grp = row[keep], grp[keep]
+    first = np.full(len(coupling), n_groups, dtype=np.int64)
+    np.minimum.at(first, row, grp)  # smallest group in each row: every group of the row links to it
+    a, b = first[row], grp
+    linked = a != b
+    a, b = a[linked], b[linked]
+    label = np.arange(n_groups, dtype=np.int64)
+    while True:  # label propagation with pointer jumping: each group takes the smallest label it touches
+        new = label.copy()
+        np.minimum.at(new, a, label[b])
+        np.minimum.at(new, b, label[a])
+        new = new[new]
+        if np.array_equal(new, label):
+            break
+        label = new
+    return np.unique(label[col_group], return_inverse=True)[1]
+
+
+def _status(h: highspy.Highs) -> str:
+    s = h.getModelStatus()
+    if s == _OK:
+        return "Optimal"
+    if s == highspy.HighsModelStatus.kInfeasible:
+        return "Infeasible"
+    if s in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        return "Unbounded"
+    return "Not Solved"
+
+
+def _configure(h: highspy.Highs, config: PlanConfig, threads: int | None) -> None:
+    h.setOptionValue("time_limit", float(config.time_limit_seconds))
+    if config.lp_method != "choose":
+        h.setOptionValue("solver", config.lp_method)
+    if threads is not None:
+        h.setOptionValue("threads", int(threads))
+
+
+def solve_blocks(
+    builder: ArrayBuilder,
+    col_group: np.ndarray,
+    config: PlanConfig,
+    group_names: list[str] | None = None,
+    warm_start: WarmStart | None = None,
+) -> tuple[str, BlockState]:
+    """Solve ``builder``'s LP block by block; set its ``col_value``, ``row_dual`` and objective.
+
+    Args:
+        builder: the model built as arrays (:class:`~optimization.highs_direct.ArrayBuilder`).
+        col_group: group (product) code of every column, ``0 .. G-1``.
+        config: time limit, ``lp_method``, ``solve_workers``.
+        group_names: name of each group (product id), for the blocks' keys; default the codes.
+        warm_start: offered every block's key and model before it runs (a replan's base bases).
+
+    Returns:
+        The status (``Optimal``, ``Infeasible``, ``Unbounded``, ``Not Solved``) and the :class:`BlockState`.
+    """
+    n, m = builder.n_cols, builder.n_rows
+    ent = builder.matrix()
+    coupling = np.zeros(m, dtype=bool)
+    for family in COUPLING_FAMILIES:
+        if family in builder.rows:
+            coupling[builder.rows[family]["row"].to_numpy()] = True
+    label = block_labels(col_group, ent, coupling)
+    e_row, e_col, e_val = (ent[c].to_numpy() for c in ("row", "col", "coef"))
+    row_block = np.full(m, -1, dtype=np.int64)
+    row_block[e_row] = label[e_col]
+    row_block[coupling] = -1
+    lower, upper = builder.row_bounds()
+    col_upper = builder.col_upper()
+    n_blocks = int(label.max()) + 1 if n else 0
+    cols_of = np.argsort(label, kind="stable")
+    col_counts = np.bincount(label, minlength=n_blocks)
+    col_local = np.empty(n, dtype=np.int64)
+    row_local = np.full(m, -1, dtype=np.int64)
+    inner = row_block >= 0
+    e_block = row_block[e_row]
+    in_block = e_block >= 0
+    order = np.flatnonzero(in_block)[np.argsort(e_block[in_block], kind="stable")]  # by block, then row
+    e_counts = np.bincount(e_block[in_block], minlength=n_blocks)
+    rows_of = np.flatnonzero(inner)[np.argsort(row_block[inner], kind="stable")]
+    row_counts = np.bincount(row_block[inner], minlength=n_blocks)
+    models: list[highspy.Highs] = []
+    sizes: list[tuple[int, int]] = []
+    keys: list[str] = []
+    warm = 0
+    c0 = r0 = k0 = 0
+    workers = max(1, config.solve_workers)
+    for b in range(n_blocks):
+        cols = cols_of[c0 : c0 + col_counts[b]]
+        rows = rows_of[r0 : r0 + row_counts[b]]
+        picked = order[k0 : k0 + e_counts[b]]
+        c0, r0, k0 = c0 + col_counts[b], r0 + row_counts[b], k0 + e_counts[b]
+        col_local[cols] = np.arange(len(cols))
+        row_local[rows] = np.arange(len(rows))
+        h = new_highs()
+        # no per-block `threads`: HiGHS's thread pool is global, fixed by the process's first solve; asking a
+        # block for another count makes its run fail (its simplex is serial either way)
+        _configure(h, config, config.threads)
+        h.addVars(len(cols), np.zeros(len(cols)), col_upper[cols])
+        h.changeColsCost(len(cols), np.arange(len(cols), dtype=np.int32), builder.cost[cols])
+        local_rows = row_local[e_row[picked]]
+        starts = np.searchsorted(local_rows, np.arange(len(rows))).astype(np.int32)
+        h.addRows(
+            len(rows), lower[rows], upper[rows], len(picked), starts,
+            col_local[e_col[picked]].astype(np.int32), e_val[picked],
+        )
+        key = _block_key(col_group[cols], group_names, local_rows, col_local[e_col[picked]], len(cols), len(rows))
+        if warm_start is not None and warm_start(key, h):
+            warm += 1
+        models.append(h)
+        sizes.append((len(cols), len(rows)))
+        keys.append(key)
+    row_model = row_block.copy()
+    state = BlockState(highs=models, row_model=row_model, row_local=row_local, block_sizes=sizes, keys=keys,
+                       warm=warm)
+    by_size = sorted(range(n_blocks), key=lambda b: -sizes[b][0] - sizes[b][1])
+    seconds = [0.0] * n_blocks
+
+    def run(b: int) -> None:
+        start = time.perf_counter()
+        models[b].run()
+        seconds[b] = time.perf_counter() - start
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(run, by_size))
+    state.seconds = seconds
+    state.iterations = [int(h.getInfo().simplex_iteration_count) for h in models]
+    statuses = [_status(h) for h in models]
+    bad = [s for s in statuses if s != "Optimal"]
+    x, dual = np.zeros(n), np.zeros(m)
+    objective = 0.0
+    spans = np.cumsum([0, *col_counts]), np.cumsum([0, *row_counts])
+    for b, h in enumerate(models):
+        if statuses[b] != "Optimal":
+            continue
+        cols, rows = cols_of[spans[0][b] : spans[0][b + 1]], rows_of[spans[1][b] : spans[1][b + 1]]
+        sol = h.getSolution()
+        x[cols] = np.asarray(sol.col_value)
+        dual[rows] = np.asarray(sol.row_dual)
+        objective += h.getInfo().objective_function_value
+    builder.col_value, builder.row_dual = x, dual
+    builder.objective_value = objective + builder.constant
+    if bad:
+        worst = next(s for s in ("Infeasible", "Unbounded", "Not Solved") if s in bad)
+        return worst, state
+    if _coupling_kept(e_row, e_col, e_val, coupling, x, lower, upper):
+        return "Optimal", state
+    basis_cols = [highspy.HighsBasisStatus.kLower] * n
+    basis_rows = [highspy.HighsBasisStatus.kBasic] * m  # coupling rows: slack basic
+    for b, h in enumerate(models):
+        basis = h.getBasis()
+        if not basis.valid:
+            continue
+        for i, s in zip(cols_of[spans[0][b] : spans[0][b + 1]].tolist(), basis.col_status):
+            basis_cols[i] = s
+        for i, s in zip(rows_of[spans[1][b] : spans[1][b + 1]].tolist(), basis.row_status):
+            basis_rows[i] = s
+    # a lane's capacity binds across sub-networks: the whole model, from the blocks' bases put together
+    start = time.perf_counter()
+    h = builder.highs_model()
+    _configure(h, config, config.threads)
+    basis = highspy.HighsBasis()
+    basis.col_status = basis_cols
+    basis.row_status = basis_rows
+    basis.valid = True
+    h.setBasis(basis)
+    h.run()
+    state.seconds.append(time.perf_counter() - start)
+    state.highs, state.whole = [h], True
+    state.row_model = np.zeros(m, dtype=np.int64)
+    state.row_local = np.arange(m, dtype=np.int64)
+    status = _status(h)
+    if status == "Optimal":
+        sol = h.getSolution()
+        builder.col_value, builder.row_dual = np.asarray(sol.col_value), np.asarray(sol.row_dual)
+        builder.objective_value = h.getInfo().objective_function_value + builder.constant
+    builder.highs = h
+    return status, state
+
+
+def _block_key(
+    groups: np.ndarray,
+    names: list[str] | None,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    n_cols: int,
+    n_rows: int,
+) -> str:
+    """Digest of a block's products (by name) and its matrix pattern: equal keys, same columns and rows."""
+    digest = hashlib.sha1()
+    members = np.unique(groups)
+    text = "\n".join(names[g] for g in members.tolist()) if names is not None else members.tobytes()
+    digest.update(text.encode() if isinstance(text, str) else text)
+    digest.update(np.array([n_cols, n_rows], dtype=np.int64).tobytes())
+    digest.update(rows.astype(np.int32).tobytes())
+    digest.update(cols.astype(np.int32).tobytes())
+    return digest.hexdigest()[:20]
+
+
+def _coupling_kept(
+    e_row: np.ndarray,
+    e_col: np.ndarray,
+    e_val: np.ndarray,
+    coupling: np.ndarray,
+    x: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+) -> bool:
+    """Whether the blocks' combined solution keeps every coupling row."""
+    if not coupling.any():
+        return True
+    on = coupling[e_row]
+    activity = np.bincount(e_row[on], weights=e_val[on] * x[e_col[on]], minlength=len(coupling))[coupling]
+    lo, up = lower[coupling], upper[coupling]
+    tol_up = _FEAS_TOL * np.maximum(1.0, np.abs(np.where(np.isfinite(up), up, 0.0)))
+    tol_lo = _FEAS_TOL * np.maximum(1.0, np.abs(np.where(np.isfinite(lo), lo, 0.0)))
+    return bool(np.all(activity <= up + tol_up) and np.all(activity >= lo - tol_lo))
+
+
+def block_price_range(builder: ArrayBuilder, rows: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """What one hour is worth at each named resource-week, re-solved on the block that holds it.
+
+    Args:
+        builder: a model solved by :func:`solve_blocks` (``builder.blocks`` set).
+        rows: the capacity family's ``resource_id, t, row``.
+        keys: ``resource_id, t`` of the capacity rows to measure.
+
+    Returns:
+        ``resource_id, t, price_low, price_high`` as :func:`optimization.solve.capacity_price_range`.
+    """
+    schema = {"resource_id": pl.String, "t": pl.Int64, "price_low": pl.Float64, "price_high": pl.Float64}
+    out: dict[str, list] = {k: [] for k in schema}
+    state: BlockState | None = builder.blocks
+    if state is None or keys.height == 0:
+        return pl.DataFrame(out, schema=schema)
+    named = rows.join(keys.select("resource_id", "t"), on=["resource_id", "t"], how="inner")
+    lower, upper = builder.row_bounds()
+    touched: set[int] = set()
+    for resource, t, row in named.select("resource_id", "t", "row").iter_rows():
+        k = int(state.row_model[row])
+        if k < 0:
+            continue
+        h, i = state.highs[k], int(state.row_local[row])
+        touched.add(k)
+        base = h.getInfo().objective_function_value
+        lo, up = float(lower[row]), float(upper[row])
+        objective = []
+        for hours in (up + 1.0, max(up - 1.0, 0.0)):
+            h.changeRowBounds(i, lo, hours)
+            h.run()
+            objective.append(h.getInfo().objective_function_value if h.getModelStatus() == _OK else None)
+        h.changeRowBounds(i, lo, up)
+        h.run()  # back to the block's own optimum (the next key's base)
+        more, less = objective
+        out["resource_id"].append(resource)
+        out["t"].append(t)
+        out["price_low"].append(None if more is None else max(base - more, 0.0))
+        # a week without hours (a shutdown) has no hour to lose; under one hour, per hour of what there is
+        out["price_high"].append(None if less is None or up <= 0 else max(less - base, 0.0) / min(up, 1.0))
+    return pl.DataFrame(out, schema=schema)

@@ -1,0 +1,200 @@
+"""The `blocks` solve path: the same LP built as arrays and solved as independent sub-networks.
+
+Hand-solved cases (the optimum asserted) and the exact PuLP model side by side on random networks: the
+blocks path is exact, so objectives agree to solver precision, and where the optimum is unique so do the
+plan tables.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from optimization import PlanConfig, build_network, plan_supply
+from optimization import examples as ex
+from optimization.decompose import block_labels
+from optimization.plan import uses_blocks
+
+NO_SS = pl.DataFrame()
+EXACT = dict(solve_path="pulp")
+BLOCKS = dict(solve_path="blocks")
+
+
+def _plan(inputs, demand, safety=NO_SS, warm_start=None, **cfg):
+    config = PlanConfig(**cfg)
+    return plan_supply(build_network(inputs, ex.START, config), demand, safety, config, warm_start=warm_start)
+
+
+def _d(*rows):
+    return ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in rows])
+
+
+def _two_products(lane_capacity: float | None, hours: float = 100.0):
+    """A on RA and B on RB at plant P (no resource shared), one lane P → D."""
+    return ex.inputs(
+        products=ex.products(dict(product_id="A"), dict(product_id="B")),
+        resources=ex.resources(
+            dict(resource_id="RA", site_id="P", hours_per_week=hours),
+            dict(resource_id="RB", site_id="P", hours_per_week=hours),
+        ),
+        routings=ex.routings(dict(product_id="A", resource_id="RA"), dict(product_id="B", resource_id="RB")),
+        lanes=ex.lanes(dict(from_site="P", to_site="D", capacity_per_week=lane_capacity)),
+    )
+
+
+def test_block_labels_link_groups_through_shared_rows_but_not_coupling_rows():
+    # columns of groups 0..4; row 0 links groups 0 and 2, row 1 links 2 and 3, row 2 (coupling) links 1 and 4
+    col_group = np.array([0, 0, 1, 2, 3, 4])
+    entries = pl.DataFrame({"row": [0, 0, 1, 1, 2, 2, 3], "col": [0, 3, 3, 4, 2, 5, 1]})
+    coupling = np.array([False, False, True, False])
+    assert block_labels(col_group, entries, coupling).tolist() == [0, 0, 1, 0, 0, 2]
+    coupling[:] = False
+    assert block_labels(col_group, entries, coupling).tolist() == [0, 0, 1, 0, 0, 1]
+
+
+def test_independent_products_are_two_blocks_with_the_hand_optimum_prices_and_plan():
+    # each product alone is test_optimization's short-capacity case: 30 h/week, 40 wanted in each of two
+    # weeks → backlog 10 then 20 (3000) + production 60 = 3060 each; an hour is worth 199 in week 0, 99 in 1
+    inputs = _two_products(None, hours=30.0)
+    demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
+    blocks = _plan(inputs, demand, horizon_weeks=2, **BLOCKS)
+    exact = _plan(inputs, demand, horizon_weeks=2, **EXACT)
+    assert blocks.solver_status == exact.solver_status == "Optimal"
+    assert blocks.attempts == ("highs: Optimal (2 blocks)",)
+    assert blocks.objective == pytest.approx(2 * 3060.0) and exact.objective == pytest.approx(2 * 3060.0)
+    cap = blocks.tables["plan_capacity"]
+    assert cap["shadow_price"].to_list() == pytest.approx([199.0, 99.0, 199.0, 99.0])
+    assert cap.select("price_hour_more", "price_hour_less").row(0) == pytest.approx((199.0, 199.0))
+    for name, table in exact.tables.items():  # unique optimum: every plan table is the same
+        assert blocks.tables[name].equals(table), name
+
+
+def test_a_binding_lane_couples_the_blocks_and_the_whole_model_is_solved():
+    # 10 of A and 10 of B wanted in week 1; the lane carries 10 a week. Alone, each block makes and ships
+    # in week 1 (20 on the lane); together one product is made and shipped in week 0 and held a week at D
+    # (10 × 0.1): production 20 + holding 1 = 21.
+    inputs = _two_products(10.0)
+    demand = _d(("A", "D", 1, 10.0), ("B", "D", 1, 10.0))
+    blocks = _plan(inputs, demand, horizon_weeks=2, **BLOCKS)
+    assert blocks.solver_status == "Optimal"
+    assert blocks.attempts == ("highs: Optimal (2 blocks, lanes bind: whole model re-solved)",)
+    assert blocks.objective == pytest.approx(21.0)
+    assert _plan(inputs, demand, horizon_weeks=2, **EXACT).objective == pytest.approx(21.0)
+    ships = blocks.tables["plan_shipments"].group_by("week").agg(pl.col("quantity").sum()).sort("week")
+    assert ships["quantity"].to_list() == pytest.approx([10.0, 10.0])
+    # a lane wide enough for both: the blocks' own plans stand, nothing is held
+    wide = _plan(_two_products(20.0), demand, horizon_weeks=2, **BLOCKS)
+    assert wide.attempts == ("highs: Optimal (2 blocks)",) and wide.objective == pytest.approx(20.0)
+
+
+@pytest.mark.parametrize("seed", [1, 5, 11])
+def test_blocks_match_the_exact_model_on_random_networks(seed):
+    from optimization.synthetic import random_inputs
+
+    inputs, demand = random_inputs(
+        seed=seed, n_products=24, n_plants=2, n_dcs=3, horizon=10, resources_per_plant=6
+    )
+    # split products over the resources so the network falls apart into sub-networks
+    routings = inputs["routings"]
+    rids = sorted(routings["resource_id"].unique().to_list())
+    pids = sorted(routings["product_id"].unique().to_list())
+    keep = routings.filter(
+        pl.col("resource_id").replace_strict({r: i % 4 for i, r in enumerate(rids)}, return_dtype=pl.Int64)
+        == pl.col("product_id").replace_strict({p: i % 4 for i, p in enumerate(pids)}, return_dtype=pl.Int64)
+    )
+    inputs["routings"] = keep
+    safety = demand.select("product_id", "site_id", "week", safety_stock=pl.col("quantity") * 0.5)
+    exact = _plan(inputs, demand, safety, horizon_weeks=10, **EXACT)
+    blocks = _plan(inputs, demand, safety, horizon_weeks=10, **BLOCKS)
+    assert exact.solver_status == blocks.solver_status == "Optimal"
+    n_blocks = int(blocks.attempts[0].split("(")[1].split()[0])
+    assert n_blocks > 1
+    assert blocks.objective == pytest.approx(exact.objective, rel=1e-7)
+    kpis = exact.tables["plan_kpis"].join(blocks.tables["plan_kpis"], on="kpi", suffix="_blocks")
+    cost_total = kpis.filter(pl.col("kpi") == "cost_total")
+    assert cost_total["value_blocks"].item() == pytest.approx(cost_total["value"].item(), rel=1e-7)
+    cap = blocks.tables["plan_capacity"]
+    assert cap.filter(pl.col("hours_used") > pl.col("hours_available") + 1e-6).height == 0
+
+
+def test_the_demo_keeps_the_exact_model_and_a_mip_never_takes_blocks():
+    from optimization.synthetic import random_inputs
+
+    inputs, _ = random_inputs(seed=3, n_products=40, n_plants=2, n_dcs=5, horizon=4)
+    net = build_network(inputs, ex.START, PlanConfig(horizon_weeks=4))
+    assert not uses_blocks(net, PlanConfig())  # 40 products < blocks_min_products
+    assert uses_blocks(net, PlanConfig(blocks_min_products=40))
+    assert uses_blocks(net, PlanConfig(solve_path="blocks"))
+    assert not uses_blocks(net, PlanConfig(solve_path="blocks", mip=True))
+    assert not uses_blocks(net, PlanConfig(solve_path="pulp", blocks_min_products=1))
+
+
+def _changed_block_inputs(hours_b: float):
+    # A on RA, B on RB (two blocks); capacity is short for both, so the plans depend on the hours
+    inputs = _two_products(None, hours=30.0)
+    inputs["calendar"] = ex.calendar(dict(resource_id="RB", t=1, hours_available=hours_b))
+    return inputs
+
+
+def test_a_replan_starts_each_block_from_the_stored_basis_and_reaches_the_cold_optimum():
+    import highspy
+
+    demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
+    base = _plan(_changed_block_inputs(30.0), demand, horizon_weeks=2, **BLOCKS)
+    stored = {key: h.getBasis() for key, h in zip(base.blocks.keys, base.blocks.highs)}
+
+    def warm(key, h):
+        return key in stored and h.setBasis(stored[key]) == highspy.HighsStatus.kOk
+
+    # the same plan again: both blocks start at their optimum and take no iteration
+    again = _plan(_changed_block_inputs(30.0), demand, horizon_weeks=2, warm_start=warm, **BLOCKS)
+    assert again.blocks.warm == 2 and again.blocks.iterations == [0, 0]
+    assert again.objective == pytest.approx(base.objective)
+    # what-if: RB loses 10 hours in week 1 (10 more units of B backlogged a week: +1000 − 10 production);
+    # B's block restarts from its old basis, A's is unchanged
+    cold = _plan(_changed_block_inputs(20.0), demand, horizon_weeks=2, **BLOCKS)
+    hot = _plan(_changed_block_inputs(20.0), demand, horizon_weeks=2, warm_start=warm, **BLOCKS)
+    assert cold.objective == pytest.approx(2 * 3060.0 + 1000.0 - 10.0)
+    assert hot.objective == pytest.approx(cold.objective) and hot.blocks.warm == 2
+    assert hot.attempts == ("highs: Optimal (2 blocks, 2 warm-started)",)
+    for name, table in cold.tables.items():
+        assert hot.tables[name].equals(table), name
+
+
+def test_bases_are_stored_beside_the_warehouse_and_offered_to_the_same_block_only(tmp_path):
+    from flows.solver_bases import basis_loader, save_bases
+
+    demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
+    wh = tmp_path / "plan.duckdb"
+    base = _plan(_changed_block_inputs(30.0), demand, horizon_weeks=2, **BLOCKS)
+    assert save_bases(wh, "run-1", base.blocks) == 2
+    assert sorted(p.name for p in (tmp_path / "plan.solver-bases" / "run-1").iterdir()) == sorted(
+        f"{k}.bas" for k in base.blocks.keys
+    )
+    assert basis_loader(wh, "run-0") is None and basis_loader(wh, None) is None
+    again = _plan(_changed_block_inputs(30.0), demand, horizon_weeks=2, warm_start=basis_loader(wh, "run-1"),
+                  **BLOCKS)
+    assert again.blocks.warm == 2 and again.blocks.iterations == [0, 0]
+    # a third week is another matrix: no block has the same key, both start cold
+    longer = _plan(_changed_block_inputs(30.0), demand, horizon_weeks=3, warm_start=basis_loader(wh, "run-1"),
+                   **BLOCKS)
+    assert longer.blocks.warm == 0
+    assert save_bases(wh, "run-2", _plan(_two_products(10.0), _d(("A", "D", 1, 10.0), ("B", "D", 1, 10.0)),
+                                         horizon_weeks=2, **BLOCKS).blocks) == 0  # lanes bound: whole model
+
+
+def test_blocks_solve_after_another_highs_solve_in_the_same_process():
+    # HiGHS's thread pool is global and fixed by the process's first solve: a block asking for another
+    # thread count would not run (its re-solves for the worth of an hour and its basis were lost)
+    from optimization.highs_direct import new_highs
+
+    h = new_highs()
+    h.addVars(1, np.zeros(1), np.ones(1))
+    h.run()
+    demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
+    r = _plan(_two_products(None, hours=30.0), demand, horizon_weeks=2, **BLOCKS)
+    assert r.tables["plan_capacity"].select("price_hour_more", "price_hour_less").row(0) == pytest.approx(
+        (199.0, 199.0)
+    )
+    assert all(b.getInfo().basis_validity == 1 for b in r.blocks.highs)
