@@ -360,3 +360,21 @@ def test_lot_sizing_bounds_a_component_by_its_parents_need():
     r = _plan(inputs, _d(("K", "D", 5, 100.0)), cfg)
     assert r.problem_type == "MIP" and r.solver_status == "Optimal"
     assert _made(r)[("S", "RS", 2)] == pytest.approx(125 / 0.9 / 0.8, rel=1e-6)
+
+
+@pytest.mark.parametrize("solve_path", ["pulp", "blocks"])
+def test_the_bill_of_materials_holds_on_both_solve_paths(solve_path):
+    # The blocks path (optimization/decompose.py) keeps a parent and its components in one block through the
+    # bom rows: the three-level hand case has the same plan, and with an unrelated product beside it two blocks.
+    inputs = _three_level()
+    inputs["products"] = pl.concat([inputs["products"], ex.products(dict(product_id="X"))])
+    inputs["resources"] = pl.concat([inputs["resources"], ex.resources(dict(resource_id="RX", site_id="P", hours_per_week=1000.0))])
+    inputs["routings"] = pl.concat([inputs["routings"], ex.routings(dict(product_id="X", resource_id="RX"))])
+    config = PlanConfig(horizon_weeks=6, solve_path=solve_path)
+    r = _plan(inputs, _d(("K", "D", 5, 100.0), ("X", "D", 3, 10.0)), config)
+    assert r.solver_status == "Optimal"
+    made = _made(r)
+    assert made[("S", "RS", 2)] == round(125 / 0.9 / 0.8, 6) and made[("F", "RF", 3)] == round(125 / 0.9, 6)
+    assert made[("K", "RK", 4)] == 100.0 and sum(q for (p, _, _), q in made.items() if p == "X") == 10.0
+    if solve_path == "blocks":
+        assert r.blocks is not None and len(r.blocks.block_sizes) == 2
