@@ -33,8 +33,7 @@ from demo.supply import SUITE_CAMPAIGN  # noqa: E402
 from optimization import PlanConfig, build_network, plan_supply, safety_stock_targets  # noqa: E402
 from warehouse.db import open_warehouse  # noqa: E402
 
-_MASTER = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES,
-           schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR, schema.CHANGEOVERS)
+_MASTER = schema.PLANNING_INPUTS
 
 
 def _load(warehouse: Path, run_id: str | None):

@@ -33,8 +33,7 @@ from data_contracts import schema  # noqa: E402
 from optimization import PlanConfig, build_network, plan_supply, safety_stock_targets  # noqa: E402
 from warehouse.db import open_warehouse  # noqa: E402
 
-_MASTER = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES,
-           schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR, schema.BOM, schema.STORAGE)
+_MASTER = schema.PLANNING_INPUTS
 VARIANTS = {  # name: (shelf_life_from, terminal condition)
     "before": ("release", False),
     "manufacture": ("manufacture", False),

@@ -343,8 +343,12 @@ STORAGE = _t(
 )
 
 INPUT_ENTITIES: tuple[Table, ...] = (
-    PRODUCTS, SITES, RESOURCES, ROUTINGS, LANES, ORDERS, INVENTORY, RECEIPTS, CALENDAR, BATCHES, BOM, STORAGE, CHANGEOVERS,
+    PRODUCTS, SITES, RESOURCES, ROUTINGS, LANES, ORDERS, INVENTORY, RECEIPTS, CALENDAR, BATCHES, BOM, STORAGE,
+    CHANGEOVERS,
 )
+#: The input entities the plan reads from a run's clean tables (all but the demand history and the batch
+#: records): the plan stage, the twin and the benchmarks that re-plan a stored run stage exactly these.
+PLANNING_INPUTS: tuple[Table, ...] = tuple(t for t in INPUT_ENTITIES if t not in (ORDERS, BATCHES))
 OPTIONAL_ENTITIES = tuple(t.name for t in INPUT_ENTITIES if t.optional)
 
 #: Allowed values of the coded input columns: the contracts quarantine anything else, the planning model

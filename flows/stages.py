@@ -60,9 +60,7 @@ __all__ = [
     "validate",
 ]
 
-_MASTER = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES,
-           schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR, schema.BOM, schema.STORAGE,
-           schema.CHANGEOVERS)
+_MASTER = schema.PLANNING_INPUTS
 
 
 def code_version() -> str:

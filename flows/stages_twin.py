@@ -30,9 +30,7 @@ __all__ = ["ensure_twin_tables", "learn_process", "load_twin_inputs", "replay", 
 
 #: intermediate staged table keeping the routings as the contracts passed them (not committed)
 _CONTRACT_ROUTINGS = "routings_contract"
-_MASTER = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES,
-           schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR, schema.BOM, schema.STORAGE,
-           schema.CHANGEOVERS)
+_MASTER = schema.PLANNING_INPUTS
 
 
 def ensure_twin_tables(wh: Warehouse) -> None:

@@ -753,7 +753,9 @@ def test_loading_the_same_files_twice_stores_them_once(valid_input, tmp_path):
     try:
         runs = con.execute("SELECT status, input_load_ids FROM runs ORDER BY started_at").fetchall()
         assert [r[0] for r in runs] == ["success", "success"] and runs[0][1] == runs[1][1]
-        assert _count(con, "SELECT count(*) FROM loads") == len(schema.INPUT_ENTITIES)
+        # one load per file read (an optional entity without a file has none), whatever was loaded twice
+        entities = sorted(r[0] for r in con.execute("SELECT entity FROM loads").fetchall())
+        assert entities == sorted(source.entity for source in read_folder(folder))
         for source in read_folder(folder):
             raw = schema.raw_table_name(source.entity)
             assert _count(con, f"SELECT count(*) FROM {raw}") == source.row_count, raw
