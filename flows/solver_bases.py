@@ -8,10 +8,15 @@ the file of the same key: the key digests the block's products and matrix patter
 of the same shape gets it. A block whose data did not change then solves in zero iterations; one whose hours,
 demand or costs changed starts the simplex from the previous optimum. Files of other keys are ignored; a
 missing or unreadable file means a cold start, never an error.
+
+The folder does not grow without end: after each save only the newest :data:`KEEP_RUNS` runs' bases are
+kept, and the run the plan started from (a replan's base, whose bases the next what-if wants again). An older
+run replanned later starts cold.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import highspy
@@ -19,13 +24,19 @@ import highspy
 from optimization.decompose import BlockState, WarmStart
 from warehouse.paths import solver_bases_dir
 
-__all__ = ["basis_loader", "save_bases"]
+__all__ = ["KEEP_RUNS", "basis_loader", "save_bases"]
+
+#: runs whose bases are kept beside the warehouse (besides the base of the run just saved)
+KEEP_RUNS = 8
 
 
-def save_bases(warehouse: Path | str, run_id: str, blocks: BlockState | None) -> int:
+def save_bases(
+    warehouse: Path | str, run_id: str, blocks: BlockState | None, base_run: str | None = None
+) -> int:
     """Write each block's basis of a plan solved block by block; returns the number written.
 
     Nothing is written for the ``pulp`` path or when a lane coupled the blocks (the whole model was solved).
+    Then the bases of all but the newest :data:`KEEP_RUNS` runs and ``base_run`` are removed.
     """
     if blocks is None or blocks.whole:
         return 0
@@ -36,7 +47,17 @@ def save_bases(warehouse: Path | str, run_id: str, blocks: BlockState | None) ->
         if h.getInfo().basis_validity == 1:  # getBasis() would copy every status into Python
             h.writeBasis(str(folder / f"{key}.bas"))
             written += 1
+    _prune(solver_bases_dir(warehouse), keep={run_id, base_run})
     return written
+
+
+def _prune(root: Path, keep: set[str | None]) -> None:
+    """Remove the run folders under ``root`` beyond the newest :data:`KEEP_RUNS` (by modification time),
+    never one named in ``keep``."""
+    runs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in runs[KEEP_RUNS:]:
+        if old.name not in keep:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def basis_loader(warehouse: Path | str, run_id: str | None) -> WarmStart | None:

@@ -303,9 +303,10 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
                             demand.filter(pl.col("week") > given["week"].max())], how="vertical_relaxed")
         fc = rebase_forecast(fc, demand)  # the consensus keeps the forecast's error distribution
     safety = safety_stock_targets(fc, products, network)
-    warm = basis_loader(params.warehouse, _base_plan_run(params, run_id))  # a large plan's blocks start there
+    base_run = _base_plan_run(params, run_id)
+    warm = basis_loader(params.warehouse, base_run)  # a large plan's blocks start there
     result = plan_supply(network, demand, safety, params.plan, _frozen_production(params, run_id), warm)
-    save_bases(params.warehouse, run_id, result.blocks)
+    save_bases(params.warehouse, run_id, result.blocks, base_run)
     fault_point("plan-solved")
     with open_warehouse(params.warehouse) as wh:
         for name, frame in result.tables.items():

@@ -198,3 +198,26 @@ def test_blocks_solve_after_another_highs_solve_in_the_same_process():
         (199.0, 199.0)
     )
     assert all(b.getInfo().basis_validity == 1 for b in r.blocks.highs)
+
+
+def test_only_the_newest_runs_bases_and_the_base_runs_are_kept(tmp_path, monkeypatch):
+    import os
+
+    from flows import solver_bases
+    from flows.solver_bases import basis_loader, save_bases
+
+    monkeypatch.setattr(solver_bases, "KEEP_RUNS", 2)
+    wh = tmp_path / "plan.duckdb"
+    blocks = _plan(_changed_block_inputs(30.0), _d(("A", "D", 0, 40.0), ("B", "D", 0, 40.0)), horizon_weeks=2,
+                   **BLOCKS).blocks
+    root = tmp_path / "plan.solver-bases"
+    for i in range(3):
+        assert save_bases(wh, f"run-{i}", blocks) == 2
+        os.utime(root / f"run-{i}", (1_000 + i, 1_000 + i))  # distinct ages whatever the clock's resolution
+    assert sorted(p.name for p in root.iterdir()) == ["run-1", "run-2"]  # run-0 beyond the newest two
+    save_bases(wh, "run-3", blocks, base_run="run-1")  # a what-if on run-1: its bases stay
+    assert sorted(p.name for p in root.iterdir()) == ["run-1", "run-2", "run-3"]
+    os.utime(root / "run-3", (1_003, 1_003))
+    save_bases(wh, "run-4", blocks)
+    assert sorted(p.name for p in root.iterdir()) == ["run-3", "run-4"]
+    assert basis_loader(wh, "run-1") is None and basis_loader(wh, "run-3") is not None
