@@ -32,6 +32,7 @@ from data_contracts import schema  # noqa: E402
 from demo.network import demo_network  # noqa: E402
 from optimization import PlanConfig, build_network, plan_supply, safety_stock_targets  # noqa: E402
 from warehouse.db import open_warehouse  # noqa: E402
+from warehouse.views import latest_base_run  # noqa: E402
 
 _KINDS = {"-BR": "bioreactors", "-FL0": "filling lines", "-FLM": "mAb filling lines (new)",
           "-PK": "packaging lines (new)", "-FM": "antigen fermenters (new)"}
@@ -39,7 +40,7 @@ _KINDS = {"-BR": "bioreactors", "-FL0": "filling lines", "-FLM": "mAb filling li
 
 def _forecast(warehouse: Path, run_id: str | None) -> tuple[str, pl.DataFrame, object]:
     with open_warehouse(warehouse, read_only=True) as wh:
-        run_id = run_id or wh.con.execute("SELECT run_id FROM latest_base_run").fetchone()[0]
+        run_id = run_id or latest_base_run(wh.con)
         run = wh.run(run_id)
         forecast = wh.read(schema.FORECAST.name, run_id).drop("run_id")
     return run_id, forecast, run["run_date"]

@@ -4,8 +4,8 @@ Re-plans a stored run's validated inputs and forecast (the demo's, from ``plantw
 on the same data:
 
 * ``before``        — no resource campaign-run (the LP: any mix of products a week, no changeovers);
-* ``after``         — the suites campaign-run (as the input says, or with ``--mark-suites`` every resource
-                      whose id has ``-BR``, with the demo's changeover hours/cost and campaign lengths),
+* ``after``         — the suites campaign-run (as the input says, or with ``--mark-suites`` the bioreactor
+                      suites with the demo's changeover hours/cost, campaign lengths and changeovers),
                       MIP warm-started from the rounded LP relaxation;
 * ``after_cold``    — the same MIP without the warm start (``--no-cold`` skips it).
 
@@ -29,40 +29,30 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data_contracts import schema  # noqa: E402
-from demo.supply import SUITE_CAMPAIGN  # noqa: E402
+from demo.supply import campaign_suites  # noqa: E402
 from optimization import PlanConfig, build_network, plan_supply, safety_stock_targets  # noqa: E402
 from warehouse.db import open_warehouse  # noqa: E402
+from warehouse.views import latest_base_run  # noqa: E402
 
-_MASTER = schema.PLANNING_INPUTS
 
 
 def _load(warehouse: Path, run_id: str | None):
     with open_warehouse(warehouse, read_only=True) as wh:
-        run_id = run_id or wh.con.execute("SELECT run_id FROM latest_base_run").fetchone()[0]
+        run_id = run_id or latest_base_run(wh.con)
         run = wh.run(run_id)
-        inputs = {t.name: wh.read(schema.clean_table_name(t.name), run_id).drop("run_id") for t in _MASTER}
+        inputs = wh.planning_inputs(run_id)
         forecast = wh.read(schema.FORECAST.name, run_id).drop("run_id")
     return run_id, run, inputs, forecast
 
 
 def _variants(inputs: dict[str, pl.DataFrame], mark_suites: bool) -> dict[str, tuple[dict, bool]]:
-    res = inputs[schema.RESOURCES.name]
-    off = res.with_columns(campaign=pl.lit(False))
-    on = res
-    if mark_suites:
-        suite = pl.col("resource_id").str.contains("-BR")
-        on = res.with_columns(
-            campaign=suite,
-            changeover_hours=pl.when(suite).then(SUITE_CAMPAIGN["changeover_hours"]).otherwise(0.0),
-            changeover_cost=pl.when(suite).then(SUITE_CAMPAIGN["changeover_cost"]).otherwise(0.0),
-            min_campaign_weeks=pl.when(suite).then(SUITE_CAMPAIGN["min_campaign_weeks"]).otherwise(1),
-            max_campaign_weeks=pl.when(suite).then(SUITE_CAMPAIGN["max_campaign_weeks"]),
-        )
+    off = inputs[schema.RESOURCES.name].with_columns(campaign=pl.lit(False))
+    on = campaign_suites(inputs) if mark_suites else inputs  # the demo's suites, as `plantwin demo --campaigns`
     return {
         "before": ({**inputs, schema.RESOURCES.name: off, schema.CHANGEOVERS.name: schema.CHANGEOVERS.empty()},
                    True),
-        "after": ({**inputs, schema.RESOURCES.name: on}, True),
-        "after_cold": ({**inputs, schema.RESOURCES.name: on}, False),
+        "after": (on, True),
+        "after_cold": (on, False),
     }
 
 
@@ -71,7 +61,8 @@ def main() -> None:
     ap.add_argument("--warehouse", type=Path, required=True, help="a warehouse holding a finished weekly run")
     ap.add_argument("--run", default=None, help="run id (default: the latest base run)")
     ap.add_argument("--mark-suites", action="store_true",
-                    help="make every resource with -BR in its id campaign-run with the demo's settings")
+                    help="run the bioreactor suites in campaigns with the demo's settings and changeovers "
+                         "(demo.supply.campaign_suites, as plantwin demo --campaigns)")
     ap.add_argument("--no-cold", action="store_true", help="skip the MIP without warm start")
     ap.add_argument("--time-limit", type=float, default=PlanConfig().time_limit_seconds,
                     help="solver time limit in seconds")
@@ -81,7 +72,8 @@ def main() -> None:
     print(f"run {run_id}, start {start_week}; load {os.getloadavg()}")
     demand = forecast.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
     rows: dict[str, dict] = {}
-    for name, (frames, warm) in _variants(inputs, args.mark_suites).items():
+    variants = _variants(inputs, args.mark_suites)
+    for name, (frames, warm) in variants.items():
         if name == "after_cold" and args.no_cold:
             continue
         cfg = PlanConfig(time_limit_seconds=args.time_limit, campaign_warm_start=warm)
@@ -92,7 +84,7 @@ def main() -> None:
         k = dict(result.tables["plan_kpis"].select("kpi", "value").iter_rows())
         suites = net.resources.filter(pl.col("campaign"))["resource_id"]
         if suites.len() == 0:  # before: the suites' utilisation without campaigns, for the comparison
-            suites = _variants(inputs, args.mark_suites)["after"][0][schema.RESOURCES.name].filter(
+            suites = variants["after"][0][schema.RESOURCES.name].filter(
                 pl.col("campaign"))["resource_id"]
         cap = result.tables["plan_capacity"].filter(pl.col("resource_id").is_in(suites.implode()))
         prod = result.tables["plan_production"].filter(pl.col("resource_id").is_in(suites.implode()))

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from data_contracts import schema  # noqa: E402
 from optimization import PlanConfig, build_network, plan_supply, safety_stock_targets  # noqa: E402
 from warehouse.db import open_warehouse  # noqa: E402
+from warehouse.views import latest_base_run  # noqa: E402
 
-_MASTER = schema.PLANNING_INPUTS
 VARIANTS = {  # name: (shelf_life_from, terminal condition)
     "before": ("release", False),
     "manufacture": ("manufacture", False),
@@ -44,9 +44,9 @@ VARIANTS = {  # name: (shelf_life_from, terminal condition)
 
 def _load(warehouse: Path, run_id: str | None):
     with open_warehouse(warehouse, read_only=True) as wh:
-        run_id = run_id or wh.con.execute("SELECT run_id FROM latest_base_run").fetchone()[0]
+        run_id = run_id or latest_base_run(wh.con)
         run = wh.run(run_id)
-        inputs = {t.name: wh.read(schema.clean_table_name(t.name), run_id).drop("run_id") for t in _MASTER}
+        inputs = wh.planning_inputs(run_id)
         forecast = wh.read(schema.FORECAST.name, run_id).drop("run_id")
     return run_id, run, inputs, forecast
 

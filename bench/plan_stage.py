@@ -53,12 +53,10 @@ def _load(warehouse: str, run_id: str | None):
     from warehouse.db import open_warehouse
     from warehouse.views import latest_base_run
 
-    master = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES,
-              schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR)
     with open_warehouse(warehouse, read_only=True) as wh:
         run_id = run_id or latest_base_run(wh.con)
         run = wh.run(run_id)
-        inputs = {t.name: wh.read(schema.clean_table_name(t.name), run_id).drop("run_id") for t in master}
+        inputs = wh.planning_inputs(run_id)
         forecast = wh.read(schema.FORECAST.name, run_id).drop("run_id")
     params = json.loads(run["parameters"])
     plan = params.get("plan", {})
@@ -72,10 +70,8 @@ def _load_input(folder: str):
     from data_contracts import schema
     from optimization import PlanConfig
 
-    master = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES,
-              schema.INVENTORY, schema.RECEIPTS, schema.CALENDAR)
     inputs = {}
-    for t in master:
+    for t in schema.PLANNING_INPUTS:
         path = Path(folder) / f"{t.name}.csv"
         raw = pl.read_csv(path, infer_schema=False) if path.exists() else pl.DataFrame(schema=dict.fromkeys(
             t.column_names, pl.String))

@@ -30,9 +30,6 @@ __all__ = ["ensure_twin_tables", "learn_process", "load_twin_inputs", "replay", 
 
 #: intermediate staged table keeping the routings as the contracts passed them (not committed)
 _CONTRACT_ROUTINGS = "routings_contract"
-_MASTER = schema.PLANNING_INPUTS
-
-
 def ensure_twin_tables(wh: Warehouse) -> None:
     """Create the process and twin tables if the warehouse does not have them yet (idempotent)."""
     for t in schema.TWIN_TABLES:
@@ -112,7 +109,7 @@ def load_twin_inputs(wh: Warehouse, run: dict[str, Any]) -> TwinInputs:
     def read(name: str) -> pl.DataFrame:
         return _drop_run(wh.read(name, run_id))
 
-    inputs = {t.name: read(schema.clean_table_name(t.name)) for t in _MASTER}
+    inputs = wh.planning_inputs(run_id)
     overrides = params.get("service_level_overrides") or {}
     if overrides:
         inputs[schema.PRODUCTS.name] = inputs[schema.PRODUCTS.name].with_columns(

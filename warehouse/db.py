@@ -285,6 +285,14 @@ class Warehouse:
             return self.con.execute(f"SELECT * FROM {table}").pl()
         return self.con.execute(f"SELECT * FROM {table} WHERE run_id = ?", [run_id]).pl()
 
+    def planning_inputs(self, run_id: str) -> dict[str, pl.DataFrame]:
+        """The validated inputs a run planned on (:data:`schema.PLANNING_INPUTS`), entity → frame without
+        ``run_id``: what a replay, a re-plan or a benchmark of a stored run rebuilds its network from."""
+        return {
+            t.name: self.read(schema.clean_table_name(t.name), run_id).drop("run_id")
+            for t in schema.PLANNING_INPUTS
+        }
+
     # ------------------------------------------------------------------ helpers
     @contextmanager
     def transaction(self) -> Iterator[None]:
