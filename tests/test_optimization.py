@@ -211,9 +211,8 @@ def test_random_network_balances_and_respects_capacity():
     )
 
 
-def test_demo_sized_plan_builds_and_solves_quickly():
-    import time
-
+def test_demo_sized_plan_builds_and_solves():
+    # how fast is bench/lp.py's "small" size (the same seeded network): speed lives in benchmarks, not here
     from optimization.synthetic import random_inputs
 
     inputs, demand = random_inputs(
@@ -221,10 +220,11 @@ def test_demo_sized_plan_builds_and_solves_quickly():
     )
     inputs["receipts"] = pl.DataFrame()  # optional entities may be empty frames
     cfg = PlanConfig()
-    start = time.perf_counter()
     r = plan_supply(build_network(inputs, ex.START, cfg), demand, NO_SS, cfg)
     assert r.solver_status == "Optimal"
-    assert time.perf_counter() - start < 20
+    production = r.tables["plan_production"]
+    assert production.height > 0
+    assert production["quantity"].min() >= 0
 
 
 @pytest.mark.parametrize(
