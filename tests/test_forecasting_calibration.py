@@ -265,6 +265,28 @@ def test_intermittent_quantiles_calibrated_and_zero_weeks_stay_zero(simulated):
     assert rows.filter((pl.col("mean") > pl.col("q90")) | (pl.col("q97_5") < pl.col("mean"))).is_empty()
 
 
+def test_intermittent_forecast_unbiased_against_the_known_mean():
+    """Stationary intermittent demand of known mean (occurrence p, gamma sizes of mean s: p·s a week):
+    the forecast's total over the panel is within 5% of the expected total. Selection on MASE favours
+    forecasts below the mean (the median of a mostly-zero week is zero); this guards against it."""
+    rng = np.random.default_rng(21)
+    weeks, n = 156, 240
+    p = rng.uniform(0.2, 0.5, n)
+    size = rng.uniform(5, 200, n)
+    ds = pl.date_range(date(2023, 1, 2), date(2023, 1, 2) + timedelta(weeks=weeks - 1), "1w", eager=True)
+    y = (rng.random((n, weeks)) < p[:, None]) * rng.gamma(2.0, size[:, None] / 2.0, (n, weeks))
+    y[:, 0] = np.maximum(y[:, 0], 1.0)  # a life starts with its first demand
+    frame = pl.concat([pl.DataFrame({"unique_id": f"i{i:03d}", "ds": ds, "y": y[i]}) for i in range(n)])
+    result = forecast_demand(frame, 13, ForecastConfig())
+    sparse = result.series.filter(pl.col("series_class").is_in(["intermittent", "lumpy"]))
+    assert sparse.height >= 0.9 * n  # the others happen to have had no demand in 13 weeks: inactive
+    expected = pl.DataFrame({"unique_id": [f"i{i:03d}" for i in range(n)], "expected": p * size}).join(
+        sparse.select("unique_id"), on="unique_id", how="semi")
+    got = result.forecast.join(expected, on="unique_id", how="inner", validate="m:1").select(
+        (pl.col("mean").sum() / pl.col("expected").sum() - 1).alias("bias")).item()
+    assert abs(got) <= 0.05, got
+
+
 def test_smooth_series_get_the_robust_default_unless_evidence_is_strong(simulated):
     result, _ = simulated
     smooth = result.series.filter(pl.col("series_class") == "smooth")
