@@ -136,7 +136,7 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     level_periods: int | None = Field(
         None, ge=1, description="Periods of history averaged for a series' level, to which backtest errors "
         "are taken relative so that an old window's errors size today's band at today's level; None = "
-        "one season (`season_length`).",
+        "two seasons (2 × `season_length`: steadier than one season's mean, measured in the README).",
     )
     # --- bands where no backtest errors exist -----------------------------------------------------
     rule_band_cv: float = Field(

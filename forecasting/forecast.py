@@ -374,7 +374,7 @@ def _quantiles(
         scored = picked.filter(pl.col("selection") != "rule")
         if scored.height:
             groups = _groups(plan, chosen)
-            span = config.level_periods or config.season_length
+            span = config.level_periods or 2 * config.season_length
             scale = _error_scale(cv, series, groups, span)
             scored = (
                 scored.join(groups.drop("model"), on="unique_id", how="left", validate="m:1")

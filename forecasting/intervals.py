@@ -5,7 +5,8 @@ invariants every forecast row keeps (quantiles ≥ 0, non-decreasing in the leve
 Pooled quantiles (:func:`pooled_quantiles`, the forecaster's method): errors of backtest forecasts that
 did not choose the model (the set's default combination, or every candidate where the set has no
 default) are pooled across the series of a class, by horizon step, scale-free: ``(y − ŷ) / scale`` with
-``scale`` the series' in-sample lag-1 naive MAE up to the window's cutoff (additive), or ``y / ŷ`` for
+``scale`` the series' mean |error| on its other backtest windows, each taken relative to the series' level
+at that window's cutoff and put back at this window's (:func:`series_levels`), or ``y / ŷ`` for
 intermittent demand (ratio: a zero forecast keeps every quantile at zero). A (class, step) group with
 fewer than ``min_errors`` errors borrows from the class over all steps, then from every class. This
 avoids the winner's curse of calibrating on the errors that made a champion win, and the too-narrow far
@@ -152,7 +153,7 @@ def series_levels(
     Args:
         series: ``unique_id, ds, y`` history.
         cutoffs: ``unique_id, cutoff`` pairs (each cutoff a ``ds`` of the series).
-        span: periods averaged (one season: a year of weekly, monthly or quarterly data).
+        span: periods averaged (the forecaster uses two seasons: two years of weekly, monthly or quarterly data).
 
     Returns:
         ``unique_id, cutoff, level`` for every row of ``cutoffs`` (``level`` > 0).
