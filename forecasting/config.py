@@ -133,6 +133,11 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         100, ge=1, description="Fewest pooled backtest errors a (class, horizon step) group needs to "
         "calibrate its own quantiles; fewer → the class over all steps, then every class.",
     )
+    level_periods: int | None = Field(
+        None, ge=1, description="Periods of history averaged for a series' level, to which backtest errors "
+        "are taken relative so that an old window's errors size today's band at today's level; None = "
+        "two seasons (2 × `season_length`: steadier than one season's mean, measured in the README).",
+    )
     # --- bands where no backtest errors exist -----------------------------------------------------
     rule_band_cv: float = Field(
         1.0, gt=0, description="Coefficient of variation of the lognormal band of new / unscored series."

@@ -39,6 +39,7 @@ from forecasting.intervals import (
     empirical_quantiles,
     lognormal_quantiles,
     pooled_quantiles,
+    series_levels,
     tidy_quantiles,
 )
 from forecasting.metrics import naive_scale, score_backtest
@@ -293,24 +294,31 @@ def _groups(plan: pl.DataFrame, chosen: pl.DataFrame) -> pl.DataFrame:
 _CV_ORDER = ["unique_id", "model", "cutoff", "ds"]
 
 
-def _error_scale(cv: pl.DataFrame | None, series: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
-    """Scale of each series' errors: the mean |y − ŷ| of its model over every backtest window and step;
-    where it has no backtest, its in-sample lag-1 naive MAE."""
+def _error_scale(cv: pl.DataFrame | None, series: pl.DataFrame, groups: pl.DataFrame, span: int) -> pl.DataFrame:
+    """Scale of each series' errors: the mean of its model's |y − ŷ| / level over every backtest window and
+    step, times its level at the end of the history (:func:`forecasting.intervals.series_levels`, ``span``
+    periods); where it has no backtest, its in-sample lag-1 naive MAE."""
     last = series.group_by("unique_id").agg(cutoff=pl.col("ds").max())
     naive = naive_scale(series, last, season=1, level_fallback=False).select("unique_id", naive="scale")
     if cv is None:
         return naive.rename({"naive": "scale"})
     # joins do not keep row order, and float sums depend on it: sort first, so the result does not depend
     # on how the series were chunked or on thread timing
-    own = cv.join(groups, on=["unique_id", "model"], how="semi").sort(_CV_ORDER).group_by("unique_id").agg(
-        own=(pl.col("y") - pl.col("yhat")).abs().mean()
-    )
-    return naive.join(own, on="unique_id", how="left", validate="1:1").select(
-        "unique_id", scale=pl.coalesce("own", "naive")
+    rows = cv.join(groups, on=["unique_id", "model"], how="semi")
+    cutoffs = pl.concat([rows.select("unique_id", "cutoff").unique(), last])
+    levels = series_levels(series, cutoffs, span).unique(["unique_id", "cutoff"])
+    own = rows.join(levels, on=["unique_id", "cutoff"], how="left", validate="m:1").sort(_CV_ORDER).group_by(
+        "unique_id").agg(own=((pl.col("y") - pl.col("yhat")).abs() / pl.col("level")).mean())
+    now = last.join(levels, on=["unique_id", "cutoff"], how="left", validate="1:1").select("unique_id", "level")
+    return naive.join(own, on="unique_id", how="left", validate="1:1").join(
+        now, on="unique_id", how="left", validate="1:1").select(
+        "unique_id", scale=pl.coalesce(pl.col("own") * pl.col("level"), "naive")
     )
 
 
-def _calibration(cv: pl.DataFrame | None, groups: pl.DataFrame, picks: pl.DataFrame) -> pl.DataFrame:
+def _calibration(
+    cv: pl.DataFrame | None, groups: pl.DataFrame, picks: pl.DataFrame, series: pl.DataFrame, span: int
+) -> pl.DataFrame:
     """Backtest forecasts calibrating each series' band, with its group, horizon step, ratio flag and scale.
 
     Errors that did not choose the model: for each window of a series with two or more, the model its set's
@@ -322,23 +330,28 @@ def _calibration(cv: pl.DataFrame | None, groups: pl.DataFrame, picks: pl.DataFr
     one window out); a series with one window brings none. Pooled over the series of a group by step: each
     series brings its error level, the group the shape of the distribution and its growth with the horizon
     (a few windows of one series cannot tell a 2.5% quantile). No backtest at all: no rows (the quantiles
-    fall back to the wide band).
+    fall back to the wide band). Scales are relative to the series' level at each window's cutoff (the
+    mean |y| of its last ``span`` periods, :func:`forecasting.intervals.series_levels`): the scale of a
+    held-out window is its level times the mean |error| / level of the other windows, as the forecast's is
+    today's level times that of every window (an old window's errors size today's band at today's level).
     """
     if cv is None:
         return pl.DataFrame(schema={"group": pl.String, "step": pl.Int64, "ratio": pl.Boolean,
                                     "y": pl.Float64, "yhat": pl.Float64, "scale": pl.Float64})
     cv = cv.with_columns(window=(pl.col("cutoff").rank("dense").over("unique_id") - 1).cast(pl.Int64))
+    levels = series_levels(series, cv.select("unique_id", "cutoff").unique(), span)
     nested = cv.join(picks, on=["unique_id", "window", "model"], how="inner", validate="m:1")
     own = cv.join(picks.select("unique_id").unique(), on="unique_id", how="anti").join(
         groups.select("unique_id", "model"), on=["unique_id", "model"], how="inner", validate="m:1")
     rows = pl.concat([nested, own]).join(groups.drop("model"), on="unique_id", how="inner", validate="m:1")
     rows = rows.sort(_CV_ORDER)
-    abs_err = (pl.col("y") - pl.col("yhat")).abs()
-    used = cv.join(rows.select("unique_id", "model").unique(), on=["unique_id", "model"], how="semi")
+    rel_err = (pl.col("y") - pl.col("yhat")).abs() / pl.col("level")
+    used = cv.join(rows.select("unique_id", "model").unique(), on=["unique_id", "model"], how="semi").join(
+        levels, on=["unique_id", "cutoff"], how="left", validate="m:1")
     window = used.sort(_CV_ORDER).group_by("unique_id", "model", "window").agg(
-        w_sum=abs_err.sum(), w_n=pl.len()).sort("unique_id", "model", "window")
+        w_sum=rel_err.sum(), w_n=pl.len(), w_level=pl.col("level").first()).sort("unique_id", "model", "window")
     loo = window.with_columns(
-        scale=(pl.col("w_sum").sum().over("unique_id", "model") - pl.col("w_sum"))
+        scale=pl.col("w_level") * (pl.col("w_sum").sum().over("unique_id", "model") - pl.col("w_sum"))
         / (pl.col("w_n").sum().over("unique_id", "model") - pl.col("w_n"))
     ).filter(pl.col("scale").is_finite())
     return rows.join(loo.select("unique_id", "model", "window", "scale"), on=["unique_id", "model", "window"],
@@ -361,7 +374,8 @@ def _quantiles(
         scored = picked.filter(pl.col("selection") != "rule")
         if scored.height:
             groups = _groups(plan, chosen)
-            scale = _error_scale(cv, series, groups)
+            span = config.level_periods or 2 * config.season_length
+            scale = _error_scale(cv, series, groups, span)
             scored = (
                 scored.join(groups.drop("model"), on="unique_id", how="left", validate="m:1")
                 .join(scale, on="unique_id", how="left", validate="m:1")
@@ -369,7 +383,7 @@ def _quantiles(
             )
             intermittent = pl.col("ratio")
             banded = pl.concat([
-                pooled_quantiles(scored.filter(~intermittent), _calibration(cv, groups, picks),
+                pooled_quantiles(scored.filter(~intermittent), _calibration(cv, groups, picks, series, span),
                                  config.quantiles, config.calibration_min_errors),
                 empirical_quantiles(scored.filter(intermittent), series, config.quantiles),
             ], how="diagonal_relaxed")

@@ -5,7 +5,8 @@ invariants every forecast row keeps (quantiles ≥ 0, non-decreasing in the leve
 Pooled quantiles (:func:`pooled_quantiles`, the forecaster's method): errors of backtest forecasts that
 did not choose the model (the set's default combination, or every candidate where the set has no
 default) are pooled across the series of a class, by horizon step, scale-free: ``(y − ŷ) / scale`` with
-``scale`` the series' in-sample lag-1 naive MAE up to the window's cutoff (additive), or ``y / ŷ`` for
+``scale`` the series' mean |error| on its other backtest windows, each taken relative to the series' level
+at that window's cutoff and put back at this window's (:func:`series_levels`), or ``y / ŷ`` for
 intermittent demand (ratio: a zero forecast keeps every quantile at zero). A (class, step) group with
 fewer than ``min_errors`` errors borrows from the class over all steps, then from every class. This
 avoids the winner's curse of calibrating on the errors that made a champion win, and the too-narrow far
@@ -32,7 +33,7 @@ import polars as pl
 from data_contracts import schema
 
 __all__ = ["conformal_quantiles", "pooled_quantiles", "empirical_quantiles", "lognormal_quantiles",
-           "tidy_quantiles"]
+           "tidy_quantiles", "series_levels"]
 
 
 def conformal_quantiles(
@@ -132,6 +133,38 @@ def pooled_quantiles(
         )
     helpers = [c for c in out.columns if c.startswith("_e") or c.startswith("_n_")]
     return out.with_columns(picked).drop(helpers)
+
+
+def series_levels(
+    series: pl.DataFrame,
+    cutoffs: pl.DataFrame,
+    span: int,
+    id_col: str = "unique_id",
+    time_col: str = "ds",
+    target_col: str = "y",
+) -> pl.DataFrame:
+    """Level of each series at each cutoff: the mean |y| of its last ``span`` periods up to the cutoff.
+
+    Errors are measured relative to it (``|y − ŷ| / level``), so that the errors of an old backtest window
+    size a band at today's level: a series that grew (or shrank) since has proportionally larger (smaller)
+    errors now. A series whose level is zero or unknown at any of its cutoffs gets level 1 at all of them
+    (its errors stay absolute), so that relative and absolute errors never mix within a series.
+
+    Args:
+        series: ``unique_id, ds, y`` history.
+        cutoffs: ``unique_id, cutoff`` pairs (each cutoff a ``ds`` of the series).
+        span: periods averaged (the forecaster uses two seasons: two years of weekly, monthly or quarterly data).
+
+    Returns:
+        ``unique_id, cutoff, level`` for every row of ``cutoffs`` (``level`` > 0).
+    """
+    running = series.sort(id_col, time_col).select(
+        id_col, pl.col(time_col).alias("cutoff"),
+        level=pl.col(target_col).abs().rolling_mean(window_size=span, min_samples=1).over(id_col),
+    )
+    joined = cutoffs.join(running, on=[id_col, "cutoff"], how="left", validate="m:1")
+    usable = ((pl.col("level") > 0) & pl.col("level").is_finite()).fill_null(False).all().over(id_col)
+    return joined.with_columns(level=pl.when(usable).then(pl.col("level")).otherwise(1.0))
 
 
 def empirical_quantiles(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -10,7 +10,7 @@ import pytest
 
 from data_contracts import schema
 from forecasting import ForecastConfig, forecast_demand
-from forecasting.intervals import empirical_quantiles, pooled_quantiles, tidy_quantiles
+from forecasting.intervals import empirical_quantiles, pooled_quantiles, series_levels, tidy_quantiles
 from forecasting.seasonal import Deseasonalized, deseasonalize, is_seasonal, seasonal_indices
 from forecasting.select import STRATEGIES, choose_strategy, held_out_picks, select_champions
 from forecasting.synthetic import synthetic_series
@@ -179,6 +179,41 @@ def test_pooled_quantiles_by_hand():
     assert got.get_column("q50").to_list() == [100.0, 101.0]  # 100 + 2·0 ; 100 + 2·0.5
 
 
+def test_series_levels_by_hand_and_absolute_where_a_level_is_zero():
+    # a: mean |y| of the last 2 periods up to each cutoff; b: zero level at one cutoff → 1 at all its cutoffs
+    d = [date(2026, 1, 5), date(2026, 1, 12), date(2026, 1, 19), date(2026, 1, 26)]
+    series = pl.DataFrame({"unique_id": ["a"] * 4 + ["b"] * 4, "ds": d * 2,
+                           "y": [10.0, 20.0, 40.0, 80.0, 0.0, 0.0, 5.0, 7.0]})
+    cutoffs = pl.DataFrame({"unique_id": ["a", "a", "a", "b", "b"], "cutoff": [d[0], d[2], d[3], d[1], d[3]]})
+    got = series_levels(series, cutoffs, span=2).sort("unique_id", "cutoff")
+    assert got.get_column("level").to_list() == [10.0, 30.0, 60.0, 1.0, 1.0]
+
+
+def test_band_follows_the_level_a_series_grew_to():
+    """Multiplicative noise on series growing eightfold over their history (1.6× over the backtest
+    windows): the band is sized at today's level. With absolute errors (the old scale) the old windows'
+    smaller errors made it too narrow (66% / 87%)."""
+    rng = np.random.default_rng(11)
+    weeks = 156 + 13
+    frames = []
+    for i in range(60):
+        level = rng.uniform(50, 500) * np.exp(np.linspace(0.0, np.log(8.0), weeks))
+        frames.append(pl.DataFrame({
+            "unique_id": f"g{i:03d}",
+            "ds": pl.date_range(date(2023, 1, 2), date(2023, 1, 2) + timedelta(weeks=weeks - 1), "1w", eager=True),
+            "y": level * rng.lognormal(0, 0.15, weeks)}))
+    full = pl.concat(frames)
+    cut = full.get_column("ds").unique().sort()[155]
+    history, future = full.filter(pl.col("ds") <= cut), full.filter(pl.col("ds") > cut)
+    result = forecast_demand(history, 13, ForecastConfig(quantiles=LEVELS, selection_strategy="default"))
+    y = pl.col("y")
+    rows = result.forecast.join(future, on=["unique_id", "ds"], validate="1:1")
+    cov80 = rows.select(((y >= pl.col("q10")) & (y <= pl.col("q90"))).mean()).item()
+    cov95 = rows.select(((y >= pl.col("q02_5")) & (y <= pl.col("q97_5"))).mean()).item()
+    assert abs(cov80 - 0.80) <= 0.03, cov80  # absolute errors: 0.66
+    assert abs(cov95 - 0.95) <= 0.03, cov95  # absolute errors: 0.87
+
+
 def test_empirical_quantiles_keep_zero_weeks_at_zero():
     hist = pl.DataFrame({"unique_id": ["a"] * 10, "y": [0.0] * 7 + [10.0, 20.0, 30.0]})
     fc = pl.DataFrame({"unique_id": ["a", "a"], "mean": [6.0, 12.0]})
@@ -228,6 +263,28 @@ def test_intermittent_quantiles_calibrated_and_zero_weeks_stay_zero(simulated):
     assert abs(rows.select((y <= pl.col("q97_5")).mean()).item() - 0.975) <= 0.03
     assert rows.select((pl.col("q10") == 0).all()).item()  # zero weeks stay zero at the low quantiles
     assert rows.filter((pl.col("mean") > pl.col("q90")) | (pl.col("q97_5") < pl.col("mean"))).is_empty()
+
+
+def test_intermittent_forecast_unbiased_against_the_known_mean():
+    """Stationary intermittent demand of known mean (occurrence p, gamma sizes of mean s: p·s a week):
+    the forecast's total over the panel is within 5% of the expected total. Selection on MASE favours
+    forecasts below the mean (the median of a mostly-zero week is zero); this guards against it."""
+    rng = np.random.default_rng(21)
+    weeks, n = 156, 240
+    p = rng.uniform(0.2, 0.5, n)
+    size = rng.uniform(5, 200, n)
+    ds = pl.date_range(date(2023, 1, 2), date(2023, 1, 2) + timedelta(weeks=weeks - 1), "1w", eager=True)
+    y = (rng.random((n, weeks)) < p[:, None]) * rng.gamma(2.0, size[:, None] / 2.0, (n, weeks))
+    y[:, 0] = np.maximum(y[:, 0], 1.0)  # a life starts with its first demand
+    frame = pl.concat([pl.DataFrame({"unique_id": f"i{i:03d}", "ds": ds, "y": y[i]}) for i in range(n)])
+    result = forecast_demand(frame, 13, ForecastConfig())
+    sparse = result.series.filter(pl.col("series_class").is_in(["intermittent", "lumpy"]))
+    assert sparse.height >= 0.9 * n  # the others happen to have had no demand in 13 weeks: inactive
+    expected = pl.DataFrame({"unique_id": [f"i{i:03d}" for i in range(n)], "expected": p * size}).join(
+        sparse.select("unique_id"), on="unique_id", how="semi")
+    got = result.forecast.join(expected, on="unique_id", how="inner", validate="m:1").select(
+        (pl.col("mean").sum() / pl.col("expected").sum() - 1).alias("bias")).item()
+    assert abs(got) <= 0.05, got
 
 
 def test_smooth_series_get_the_robust_default_unless_evidence_is_strong(simulated):
