@@ -3,8 +3,11 @@
 Each week, in this order (the plan's stock balance, with the plan's shelf-life rules):
 
 1. exogenous stock arrives (opening lots in week 0, quarantine lots, scheduled receipts);
-2. production released this week enters the plant's stock in the cohort of a fresh unit;
-3. shipments arriving this week enter the destination's stock with the cohorts they left with;
+2. shipments arriving this week enter the destination's stock with the cohorts they left with;
+3. production starts draw their components from the plant's usable stock, first-expiry-first-out (a
+   start short of a component is cut, to whole batches: :mod:`twin.bom`), and production released this
+   week enters the plant's stock in the cohort of a fresh unit (scaled by the share of its start that
+   went ahead); level by level, components first;
 4. planned shipments leave, as planned where stock allows. Cohorts must arrive usable (and with the
    minimum shelf-life share at a DC); first, oldest first, what the destination's planned backlog and
    demand use up before it expires, then the freshest stock (the plan does not store which cohorts it
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twin.bom import start_rows
 from twin.demand import DemandSampler
 from twin.index import TwinIndex
 
@@ -45,7 +49,7 @@ class SimOutcome:
         end_stock: (P, N) closing stock of the last week.
         fan: (len(FAN), N, H) percentiles of closing stock over the paths.
         mean: name → (N, H) mean over paths of ``closing, served, expired, arrivals, departures, released,
-            receipts`` and (D, H) of ``backlog, lost, demand``.
+            receipts, consumed`` and (D, H) of ``backlog, lost, demand``.
     """
 
     demand: np.ndarray
@@ -158,25 +162,21 @@ def simulate(
     expired_units = np.full(p, index.expired_on_hand.sum())
     expired_value = np.full(p, float(index.expired_on_hand @ index.unit_cost))
     fan = np.zeros((len(FAN), n, h))
-    mean = {k: np.zeros((n, h))
-            for k in ("closing", "served", "expired", "arrivals", "departures", "released", "receipts")}
+    mean = {k: np.zeros((n, h)) for k in
+            ("closing", "served", "expired", "arrivals", "departures", "released", "receipts", "consumed")}
+    bom, batches = index.bom, index.prod_full + index.prod_part
+    levels = bom.levels if bom.levels.size else np.zeros(1, np.int64)
+    level_rows = {lv: np.flatnonzero(bom.level == lv) for lv in levels}
+    # (J, P) share of each row's start its components allowed (none to draw: all of it)
+    started = np.ones_like(rel_q) if bom.row.size else None
     mean |= {k: np.zeros((d, h)) for k in ("backlog", "lost", "demand")}
     mean["expired"][:, 0] += index.expired_on_hand
     for t in range(h):
-        # 1-2. exogenous supply and production released this week
+        # 1. exogenous supply
         s_node, s_slot, s_qty = index.supply[t]
         stock[s_slot, s_node, :] += s_qty[:, None]  # (node, slot) unique within a week
         np.add.at(mean["receipts"][:, t], s_node, s_qty)
-        rows = np.flatnonzero((rel_t == t).any(axis=1))
-        if rows.size:
-            rel = np.where(rel_t[rows] == t, rel_q[rows], 0.0)
-            node = index.prod_node[rows]
-            # life from manufacture: the start week's slot (at least this week's: it arrives expiring)
-            slot = np.where(index.life_from_release[node], index.release_slot[node, t],
-                            np.maximum(index.release_slot[node, index.prod_t[rows]], t))
-            _add(stock, node, slot, rel)
-            np.add.at(mean["released"][:, t], index.prod_node[rows], rel.mean(axis=1))
-        # 3. arrivals
+        # 2. arrivals
         keep = []
         for arrival, to_node, first, taken in in_transit:
             now = arrival == t
@@ -190,6 +190,26 @@ def simulate(
             if (~now).any():
                 keep.append((arrival[~now], to_node[~now], first, taken[:, ~now, :]))
         in_transit = keep
+        # 3. production: starts draw their components, then what is released this week enters stock;
+        # level by level, so a component released this week can feed its parent's start (twin.bom)
+        for level in levels:
+            at = level_rows[level]
+            starting = at[index.prod_t[at] == t]
+            if bom.row.size and starting.size:
+                share, c_nodes, drawn = start_rows(stock, t, starting, index.prod_qty, batches,
+                                                   index.prod_whole, bom, _take_fefo)
+                started[starting] = share
+                np.add.at(mean["consumed"][:, t], c_nodes, drawn.mean(axis=1))
+            rows = at[(rel_t[at] == t).any(axis=1)]
+            if rows.size:
+                got = rel_q[rows] if started is None else rel_q[rows] * started[rows]
+                rel = np.where(rel_t[rows] == t, got, 0.0)
+                node = index.prod_node[rows]
+                # life from manufacture: the start week's slot (at least this week's: it arrives expiring)
+                slot = np.where(index.life_from_release[node], index.release_slot[node, t],
+                                np.maximum(index.release_slot[node, index.prod_t[rows]], t))
+                _add(stock, node, slot, rel)
+                np.add.at(mean["released"][:, t], index.prod_node[rows], rel.mean(axis=1))
         # 4. departures, rank by rank (a node ships at most once per rank)
         this_week = np.flatnonzero(index.ship_t == t)
         for rank in np.unique(index.ship_rank[this_week]):
