@@ -7,6 +7,11 @@ Reasons, first that applies:
   production can recover it; the detail names the earliest week new supply reaches the site.
 * ``shelf_life`` — the resource-weeks whose output would still be usable are full, while earlier weeks
   had free hours that the shelf life forbids using (the product cannot be built that far ahead).
+* ``component`` — through the bill of materials, a resource making one of its components (at any level)
+  that could still have fed its production in time is full, and that resource-week has the highest
+  shadow price of all candidates (the product's own included): the component, the items between, the
+  root resource and the extra hours that would make the components of the short quantity are named
+  (a fill held back by the bioreactor that makes its drug substance is explained on the bioreactor).
 * ``capacity`` — a resource that could have made it in time is full: the resource-week with the
   highest shadow price (from the capacity duals) is named with the extra hours that would make the
   short quantity (short × hours_per_unit / yield) and what an hour there is worth. At a full resource
@@ -100,9 +105,10 @@ def _slack_before(capacity: pl.DataFrame, horizon: int) -> pl.DataFrame:
 
 
 def _capacity_candidates(net: Network, short: pl.DataFrame, capacity: pl.DataFrame) -> pl.DataFrame:
-    """For each shortage, the best binding resource-week that could have served it (if any)."""
+    """For each shortage, the best binding resource-week that could have served it (if any): one of the
+    product's own routings, or one of its components' through the bill of materials (:func:`_through_bom`)."""
     h = net.horizon
-    cand = (
+    own = (
         short.select(*PST, "short")
         .join(
             net.routings.select(
@@ -123,23 +129,81 @@ def _capacity_candidates(net: Network, short: pl.DataFrame, capacity: pl.DataFra
             lo=pl.max_horizontal(
                 pl.lit(0),
                 (pl.col("t") - pl.col("release_weeks") - pl.col("shelf_life_weeks") + 1).fill_null(0),
-            ).cast(pl.Int64)
+            ).cast(pl.Int64),
+            item=pl.col("product_id"),
+            q=1.0 / pl.col("yield"),  # units started per unit short
+            component_id=pl.lit(None, pl.String),
+            via=pl.lit("", pl.String),
         )
         .filter(pl.col("lo") <= pl.col("hi"))
     )
+    cand = pl.concat([own, _through_bom(net, own)], how="diagonal_relaxed")
     best = cand.join(_best_window(capacity, h), on=["resource_id", "lo", "hi"]).join(
         _slack_before(capacity, h), on=["resource_id", "lo"], how="left"
     )
     return (
-        best.sort("bind_price", descending=True)
+        best.sort("bind_price", "component_id", descending=[True, False], nulls_last=False)
         .group_by(PST)
         .first()
         .with_columns(
-            pl.col("slack_before").fill_null(False) & pl.col("shelf_life_weeks").is_not_null(),
-            extra_hours=pl.col("short") * pl.col("hours_per_unit") / pl.col("yield"),
+            pl.col("slack_before").fill_null(False) & pl.col("shelf_life_weeks").is_not_null()
+            & pl.col("component_id").is_null(),
+            extra_hours=pl.col("short") * pl.col("q") * pl.col("hours_per_unit"),
         )
-        .select(*PST, "resource_id", "plant", "bind_week", "bind_price", "slack_before", "extra_hours")
+        .select(*PST, "resource_id", "plant", "bind_week", "bind_price", "slack_before", "extra_hours",
+                "component_id", "via")
     )
+
+
+def _through_bom(net: Network, own: pl.DataFrame) -> pl.DataFrame:
+    """The shortages' components, level by level down the bill of materials, each with the window of start
+    weeks that could still have fed the parent's latest start in time and the units to start per unit short.
+
+    A component made at plant ``c`` for a parent started at plant ``p`` in week ``hi_p`` at the latest must
+    start by ``hi_p − release_weeks − transit(c → p)``, and (shelf life from manufacture) no earlier than
+    ``hi_p − release_weeks − shelf_life + 1``. Per unit of the parent started it takes ``per_start`` units,
+    ``per_start / yield`` started.
+
+    Args:
+        own: the shortages' own routing rows (``PST, short, item, plant, hi, q``).
+    """
+    if net.bom.height == 0 or own.height == 0:
+        return own.clear()
+    routings = net.routings.select(
+        pl.col("product_id").alias("component_id"), "resource_id", pl.col("site_id").alias("plant"),
+        "release_weeks", "hours_per_unit", "yield",
+    )
+    life = net.products.select(pl.col("product_id").alias("component_id"), "shelf_life_weeks")
+    found, level = [], own
+    for _ in range(net.bom.height):  # at most as many levels as rows (cycles are refused)
+        level = (
+            level.select(*PST, "short", "item", "via", pl.col("plant").alias("parent_plant"),
+                         pl.col("hi").alias("parent_hi"), pl.col("q").alias("parent_q"))
+            .join(net.bom.select(pl.col("parent_id").alias("item"), "component_id", "per_start"), on="item")
+            .join(routings, on="component_id")
+            .join(net.transit_weeks, left_on=["plant", "parent_plant"], right_on=["from_site", "to_site"])
+            .join(life, on="component_id", validate="m:1")
+            .with_columns(
+                hi=pl.col("parent_hi") - pl.col("release_weeks") - pl.col("weeks"),
+                lo=pl.max_horizontal(
+                    pl.lit(0),
+                    (pl.col("parent_hi") - pl.col("release_weeks") - pl.col("shelf_life_weeks") + 1).fill_null(0),
+                ).cast(pl.Int64),
+                q=pl.col("parent_q") * pl.col("per_start") / pl.col("yield"),
+            )
+            .filter((pl.col("hi") >= 0) & (pl.col("lo") <= pl.col("hi")))
+            .with_columns(
+                # the items between the product and this component, for the reason's text
+                via=pl.when(pl.col("item") == pl.col("product_id")).then(pl.lit(""))
+                .when(pl.col("via") == "").then(pl.col("item"))
+                .otherwise(pl.concat_str(pl.col("via"), pl.lit(" → "), pl.col("item"))),
+                item=pl.col("component_id"),
+            )
+        )
+        if level.height == 0:
+            break
+        found.append(level)
+    return pl.concat(found, how="diagonal_relaxed") if found else own.clear()
 
 
 def _campaign_candidates(net: Network, short: pl.DataFrame, campaigns: pl.DataFrame | None) -> pl.DataFrame:
@@ -280,6 +344,8 @@ def plan_shortages(
         .then(pl.lit("no_route"))
         .when(pl.col("t") < pl.col("replen"))
         .then(pl.lit("release_lag"))
+        .when(pl.col("resource_id").is_not_null() & pl.col("component_id").is_not_null())
+        .then(pl.lit("component"))
         .when(pl.col("resource_id").is_not_null() & pl.col("slack_before"))
         .then(pl.lit("shelf_life"))
         .when(pl.col("resource_id").is_not_null())
@@ -344,6 +410,21 @@ def plan_shortages(
         )
         .when(pl.col("reason") == "shelf_life")
         .then(pl.concat_str(pl.lit("capacity that keeps it within its shelf life is full; "), recover))
+        .when(pl.col("reason") == "component")
+        .then(
+            pl.concat_str(
+                pl.lit("its component "),
+                pl.col("component_id"),
+                pl.when(pl.col("via") != "").then(pl.concat_str(pl.lit(" (through "), pl.col("via"), pl.lit(")")))
+                .otherwise(pl.lit("")),
+                pl.lit(" is short: "),
+                pl.col("resource_id"),
+                pl.lit(" at "),
+                pl.col("plant"),
+                pl.lit(" is full; "),
+                recover,
+            )
+        )
         .when(pl.col("reason") == "capacity")
         .then(
             pl.concat_str(
@@ -405,7 +486,7 @@ def plan_shortages(
             "late_units",
             "short_value",
             "reason",
-            pl.when(pl.col("reason").is_in(["capacity", "shelf_life"])).then(pl.col("resource_id")).alias(
+            pl.when(pl.col("reason").is_in(["capacity", "shelf_life", "component"])).then(pl.col("resource_id")).alias(
                 "resource_id"
             ),
             "detail",
