@@ -56,7 +56,7 @@ def _risks(warehouse: Path, twin_id: str, top: int = 5) -> str:
 
 
 def _failed_batches(given: list[str]) -> tuple[Any, ...]:
-    """``RESOURCE:YYYY-MM-DD[:PRODUCT]`` options as FailedBatch what-ifs (a repeated one fails more batches)."""
+    """``RESOURCE:YYYY-MM-DD[:PRODUCT]`` options as FailedBatch what-ifs (repeated: more batches fail)."""
     from collections import Counter
     from datetime import date, timedelta
 
@@ -71,9 +71,11 @@ def _failed_batches(given: list[str]) -> tuple[Any, ...]:
         except ValueError:
             day = None
         if day is None:
-            raise ParameterError(f"--fail-batch {text!r}: expected RESOURCE:YYYY-MM-DD or RESOURCE:YYYY-MM-DD:PRODUCT")
+            raise ParameterError(
+                f"--fail-batch {text!r}: expected RESOURCE:YYYY-MM-DD or RESOURCE:YYYY-MM-DD:PRODUCT")
         counted[(parts[0], day - timedelta(days=day.weekday()), parts[2] if len(parts) == 3 else None)] += 1
-    return tuple(FailedBatch(resource_id=r, week=w, product_id=p, batches=n) for (r, w, p), n in counted.items())
+    return tuple(FailedBatch(resource_id=r, week=w, product_id=p, batches=n)
+                 for (r, w, p), n in counted.items())
 
 
 def _scenario_run(warehouse: Path, scenario: str, prefect: bool | None,
@@ -123,7 +125,8 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         if not Path(warehouse).is_file():
             raise ParameterError(f"no warehouse {warehouse}")
         config = TwinConfig(paths=paths, seed=seed, demand_variance=not no_variance,
-                            process_variance=not no_variance, failed_batches=_failed_batches(fail_batch or []))
+                            process_variance=not no_variance,
+                            failed_batches=_failed_batches(fail_batch or []))
         run_id, name = (run, None) if scenario is None else _scenario_run(warehouse, scenario, prefect, verbose)
         out = twin_replay(TwinParameters(warehouse=warehouse, run_id=run_id, scenario=name, twin=config))
         title = (f"twin {out['twin_id']} of run {out['run_id']} (scenario {out['scenario']}, {paths} paths, "

@@ -187,7 +187,8 @@ def _through_bom(net: Network, own: pl.DataFrame) -> pl.DataFrame:
                 hi=pl.col("parent_hi") - pl.col("release_weeks") - pl.col("weeks"),
                 lo=pl.max_horizontal(
                     pl.lit(0),
-                    (pl.col("parent_hi") - pl.col("release_weeks") - pl.col("shelf_life_weeks") + 1).fill_null(0),
+                    (pl.col("parent_hi") - pl.col("release_weeks") - pl.col("shelf_life_weeks") + 1)
+                    .fill_null(0),
                 ).cast(pl.Int64),
                 q=pl.col("parent_q") * pl.col("per_start") / pl.col("yield"),
             )
@@ -415,7 +416,8 @@ def plan_shortages(
             pl.concat_str(
                 pl.lit("its component "),
                 pl.col("component_id"),
-                pl.when(pl.col("via") != "").then(pl.concat_str(pl.lit(" (through "), pl.col("via"), pl.lit(")")))
+                pl.when(pl.col("via") != "")
+                .then(pl.concat_str(pl.lit(" (through "), pl.col("via"), pl.lit(")")))
                 .otherwise(pl.lit("")),
                 pl.lit(" is short: "),
                 pl.col("resource_id"),
@@ -486,7 +488,8 @@ def plan_shortages(
             "late_units",
             "short_value",
             "reason",
-            pl.when(pl.col("reason").is_in(["capacity", "shelf_life", "component"])).then(pl.col("resource_id")).alias(
+            pl.when(pl.col("reason").is_in(["capacity", "shelf_life", "component"]))
+            .then(pl.col("resource_id")).alias(
                 "resource_id"
             ),
             "detail",

@@ -54,8 +54,9 @@ def test_a_sold_item_short_for_its_drug_substance_names_the_component_and_the_bi
     row = short.filter(pl.col("week") == ex.week(6)).row(0, named=True)
     assert row["product_id"] == "K" and row["short_quantity"] == pytest.approx(65.44)
     assert row["reason"] == "component" and row["resource_id"] == "RS"
-    assert row["detail"].startswith("its component S (through F) is short: RS at P is full; +113.6 hours on RS in "
-                                    "2027-W0")  # one of weeks 0-2 (W01-W03), the dearest
+    # in the dearest of weeks 0-2 (2027-W01 to W03)
+    assert row["detail"].startswith(
+        "its component S (through F) is short: RS at P is full; +113.6 hours on RS in 2027-W0")
     assert "recovers 65 units" in row["detail"]
 
 

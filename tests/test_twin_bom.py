@@ -98,7 +98,8 @@ def test_a_failed_drug_substance_batch_shows_downstream_as_lost_product():
     # start is cut to 53.0 / 1.25 = 42.4 and 42.4 of the 100 K are served at D in week 6: 57.6 short.
     net, plan, inputs = _solve(_three_level(s_batch=100.0), K_DEMAND, CFG)
     s_started = 125 / 0.9 / 0.8
-    assert plan.production.filter(pl.col("product_id") == "S")["batches"].item() == pytest.approx(s_started / 100)
+    s_batches = plan.production.filter(pl.col("product_id") == "S")["batches"].item()
+    assert s_batches == pytest.approx(s_started / 100)
     fail = FailedBatch(resource_id="RS", week=ex.week(2))
     result = replay_plan(inputs, TwinConfig(paths=2, failed_batches=(fail,), **EXACT))
     s_left = (s_started - 100.0) * 0.8
@@ -154,7 +155,8 @@ def test_a_failed_batch_of_a_two_week_campaign_costs_one_batch_of_its_product():
     rows = [("A", "P", 3, 100.0), ("A", "P", 4, 100.0), ("B", "P", 6, 100.0), ("B", "P", 7, 100.0)]
     net, plan, inputs = _solve(_campaign_suite(), rows, PlanConfig(horizon_weeks=8, terminal_condition=False))
     a = plan.production.filter(pl.col("product_id") == "A").sort("week")
-    assert a["batches"].to_list() == pytest.approx([2.0, 2.0]) and a["week"].to_list() == [ex.week(2), ex.week(3)]
+    assert a["batches"].to_list() == pytest.approx([2.0, 2.0])
+    assert a["week"].to_list() == [ex.week(2), ex.week(3)]
     result = replay_plan(inputs, TwinConfig(paths=2, failed_batches=(
         FailedBatch(resource_id="R", week=ex.week(3)),), **EXACT))
     assert _weekly(result, "A", "P", "released") == pytest.approx({3: 100.0, 4: 50.0})
@@ -191,7 +193,8 @@ def test_a_partial_batch_of_an_lp_plan_fails_as_a_batch_of_its_own():
 def test_a_failed_batch_that_names_no_planned_start_is_refused():
     net, plan, inputs = _solve(_three_level(s_batch=100.0), K_DEMAND, CFG)
     with pytest.raises(ParameterError, match="starts nothing there"):
-        replay_plan(inputs, TwinConfig(paths=1, failed_batches=(FailedBatch(resource_id="RS", week=ex.week(5)),)))
+        replay_plan(inputs, TwinConfig(paths=1, failed_batches=(
+            FailedBatch(resource_id="RS", week=ex.week(5)),)))
     with pytest.raises(ParameterError, match="the start has 2"):
         replay_plan(inputs, TwinConfig(paths=1, failed_batches=(
             FailedBatch(resource_id="RS", week=ex.week(2), batches=3),)))

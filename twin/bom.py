@@ -50,7 +50,8 @@ def item_levels(bom: pl.DataFrame) -> pl.DataFrame:
     Args:
         bom: ``parent_id, component_id`` (acyclic: the network refuses cycles).
     """
-    level = bom.select(pl.col("parent_id").alias("product_id")).unique().with_columns(level=pl.lit(1, pl.Int64))
+    level = bom.select(pl.col("parent_id").alias("product_id")).unique().with_columns(
+        level=pl.lit(1, pl.Int64))
     for _ in range(bom.height):  # a chain is at most as long as the bom
         below = (
             bom.join(level.rename({"product_id": "component_id"}), on="component_id")

@@ -166,7 +166,6 @@ def simulate(
             ("closing", "served", "expired", "arrivals", "departures", "released", "receipts", "consumed")}
     bom, batches = index.bom, index.prod_full + index.prod_part
     levels = bom.levels if bom.levels.size else np.zeros(1, np.int64)
-    level_rows = {lv: np.flatnonzero(bom.level == lv) for lv in levels}
     # (J, P) share of each row's start its components allowed (none to draw: all of it)
     started = np.ones_like(rel_q) if bom.row.size else None
     mean |= {k: np.zeros((d, h)) for k in ("backlog", "lost", "demand")}
@@ -192,15 +191,16 @@ def simulate(
         in_transit = keep
         # 3. production: starts draw their components, then what is released this week enters stock;
         # level by level, so a component released this week can feed its parent's start (twin.bom)
+        releasing = np.flatnonzero((rel_t == t).any(axis=1))
         for level in levels:
-            at = level_rows[level]
-            starting = at[index.prod_t[at] == t]
-            if bom.row.size and starting.size:
+            starting = (np.flatnonzero((index.prod_t == t) & (bom.level == level)) if bom.row.size
+                        else releasing[:0])
+            if starting.size:
                 share, c_nodes, drawn = start_rows(stock, t, starting, index.prod_qty, batches,
                                                    index.prod_whole, bom, _take_fefo)
                 started[starting] = share
                 np.add.at(mean["consumed"][:, t], c_nodes, drawn.mean(axis=1))
-            rows = at[(rel_t[at] == t).any(axis=1)]
+            rows = releasing[bom.level[releasing] == level] if len(levels) > 1 else releasing
             if rows.size:
                 got = rel_q[rows] if started is None else rel_q[rows] * started[rows]
                 rel = np.where(rel_t[rows] == t, got, 0.0)

@@ -74,7 +74,8 @@ def sample_releases(
     p_pass = (rng.random((paths, j)) < ok) & ((part > 0) & ~f_part)[None, :]
     p_good = p_pass * (mu[None, :] + sd[None, :] * rng.standard_normal((paths, j)))
     per_batch = index.prod_qty / np.where(full + part > 0, full + part, 1.0)
-    released = per_batch[None, :] * (np.clip(good, 0.0, passed) + part[None, :] * np.clip(p_good, 0.0, p_pass))
+    released = per_batch[None, :] * (np.clip(good, 0.0, passed)
+                                     + part[None, :] * np.clip(p_good, 0.0, p_pass))
     delay = _delays(weeks, weeks_sd, paths, rng)
     release_t = index.prod_t[None, :] + delay.astype(np.int64)
     return np.where(known, release_t, plan_t), np.where(known, released, plan_q)
