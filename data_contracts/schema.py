@@ -675,10 +675,10 @@ PLAN_SHORTAGES = _t(
         ("late_units", F64, "Units of this week's demand not served in it: min(demand, short_quantity); their "
          "sum is demand × (1 − on-time fill rate)."),
         ("short_value", F64, "short_quantity at the product's unit cost."),
-        ("reason", Str, "capacity, changeover, campaign_length, lane_capacity, release_lag, shelf_life, no_route "
-         "or cost."),
-        ("resource_id", Str, "The bottleneck resource whose extra hours would recover it (capacity and "
-         "shelf_life reasons; null otherwise)."),
+        ("reason", Str, "capacity, component (a component's resource through the bill of materials), "
+         "changeover, campaign_length, lane_capacity, release_lag, shelf_life, no_route or cost."),
+        ("resource_id", Str, "The bottleneck resource whose extra hours would recover it (capacity, component "
+         "and shelf_life reasons; null otherwise)."),
         (
             "detail",
             Str,
