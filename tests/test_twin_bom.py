@@ -198,3 +198,40 @@ def test_a_failed_batch_that_names_no_planned_start_is_refused():
     with pytest.raises(ParameterError, match="the start has 2"):
         replay_plan(inputs, TwinConfig(paths=1, failed_batches=(
             FailedBatch(resource_id="RS", week=ex.week(2), batches=3),)))
+
+
+def test_a_component_shipped_between_plants_without_lead_time_feeds_the_fill():
+    # S is made at P1 and moved to P2 on a lane without lead time, where F is filled and shipped to D
+    # (1 week): 100 F at D in week 4 → F starts 100 / 0.9 at P2 in week 2 drawing as much S, which arrives
+    # from P1 the same week. The exact replay is the plan: S consumed at P2, F served at D (a shipment on
+    # a lane without lead time used to vanish in the replay).
+    inputs = ex.inputs(
+        plants=("P1", "P2"),
+        products=ex.products(dict(product_id="F", holding_cost_per_week=1.0),
+                             dict(product_id="S", family="drug_substance", holding_cost_per_week=0.5)),
+        resources=ex.resources(dict(resource_id="RS", site_id="P1", hours_per_week=1000.0),
+                               dict(resource_id="RF", site_id="P2", hours_per_week=1000.0)),
+        routings=ex.routings(dict(product_id="S", resource_id="RS", release_weeks=1),
+                             dict(product_id="F", resource_id="RF", release_weeks=1, **{"yield": 0.9})),
+        lanes=ex.lanes(dict(from_site="P1", to_site="P2"),
+                       dict(from_site="P2", to_site="D", lead_time_weeks=1)),
+        bom=ex.bom(dict(parent_id="F", component_id="S", quantity_per=1.0)),
+    )
+    net, plan, twin_in = _solve(inputs, [("F", "D", 4, 100.0)], CFG)
+    result = replay_plan(twin_in, TwinConfig(paths=2, **EXACT))
+    assert _weekly(result, "S", "P2", "consumed") == pytest.approx({2: 100 / 0.9})
+    assert _weekly(result, "S", "P2", "arrivals") == pytest.approx({2: 100 / 0.9})
+    assert _weekly(result, "F", "D", "served") == pytest.approx({4: 100.0})
+    s = {r["metric"]: r for r in result.summary.iter_rows(named=True)}
+    assert s["fill_rate_units"]["mean"] == pytest.approx(1.0) == s["fill_rate_units"]["plan_value"]
+
+
+def test_a_shipment_on_a_lane_without_lead_time_arrives_in_the_replay():
+    # single level: A made at P (1 week to release), shipped to D on a lane without lead time, 30 wanted in
+    # week 2. The exact replay serves all 30 (it used to lose the shipment: 0% against the plan's 100%).
+    net, plan, twin_in = _solve(ex.inputs(routings=ex.routings(dict(product_id="A", resource_id="R",
+                                                                     release_weeks=1))),
+                                [("A", "D", 2, 30.0)], CFG)
+    assert plan.shipments["arrival_week"].to_list() == plan.shipments["week"].to_list()
+    result = replay_plan(twin_in, TwinConfig(paths=2, **EXACT))
+    assert _weekly(result, "A", "D", "served") == pytest.approx({2: 30.0})

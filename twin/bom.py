@@ -11,9 +11,9 @@ first-expiry-first-out, on every path. Where a path holds less than the week's s
 * the row draws only what it starts (what it cannot use stays in stock), and its release on that path is
   scaled by the share started: a failed drug-substance batch shows downstream as drug product not made.
 
-Rows are started level by level, components before their parents (``level`` = the longest chain of
-components below an item), and within a week a component released that week can feed its parent, as in
-the plan's stock balance.
+Rows are started, released and shipped level by level, components before their parents (``level`` = the
+longest chain of components below an item), so within a week a component released or moved that week
+(a lane without lead time) can feed its parent, as in the plan's stock balance.
 """
 
 from __future__ import annotations
@@ -28,20 +28,22 @@ _WHOLE_TOL = 1e-6
 
 
 class BomArrays:
-    """What the week loop needs to start parents (``J`` production rows, ``K`` row × component pairs).
+    """What the week loop needs to start parents (``J`` production rows, ``K`` row × component pairs,
+    ``S`` shipments).
 
     Attributes:
-        level: (J,) the row's product's level (0 = no components).
-        levels: the distinct levels, ascending.
+        level: (J,) the row's product's level (0 = no components); ship_level: (S,) the shipped product's.
+        levels: the distinct levels of both, ascending.
         row: (K,) production row of each pair; ``node``: (K,) the component's node at the row's site;
         per: (K,) component units per unit started.
     """
 
-    __slots__ = ("level", "levels", "row", "node", "per")
+    __slots__ = ("level", "ship_level", "levels", "row", "node", "per")
 
-    def __init__(self, level: np.ndarray, row: np.ndarray, node: np.ndarray, per: np.ndarray) -> None:
-        self.level, self.row, self.node, self.per = level, row, node, per
-        self.levels = np.unique(level) if level.size else np.zeros(0, np.int64)
+    def __init__(self, level: np.ndarray, ship_level: np.ndarray, row: np.ndarray, node: np.ndarray,
+                 per: np.ndarray) -> None:
+        self.level, self.ship_level, self.row, self.node, self.per = level, ship_level, row, node, per
+        self.levels = np.unique(np.concatenate([level, ship_level])).astype(np.int64)
 
 
 def item_levels(bom: pl.DataFrame) -> pl.DataFrame:
@@ -65,28 +67,36 @@ def item_levels(bom: pl.DataFrame) -> pl.DataFrame:
     return level
 
 
-def bom_arrays(bom: pl.DataFrame, prod: pl.DataFrame, node_of) -> BomArrays:
-    """Index the row × component pairs of the plan's production rows.
+def bom_arrays(bom: pl.DataFrame, prod: pl.DataFrame, ship: pl.DataFrame, node_of) -> BomArrays:
+    """Index the row × component pairs of the plan's production rows, and the levels of rows and shipments.
 
     Args:
         bom: ``parent_id, component_id, per_start`` (empty = single level).
         prod: the production rows in row order: ``product_id, site_id``.
+        ship: the shipments in row order: ``product_id``.
         node_of: maps a frame with ``product_id, site_id`` to node numbers (raises on an unknown pair).
     """
     j = prod.height
-    if bom.height == 0 or j == 0:
+    if bom.height == 0:
         empty = np.zeros(0, np.int64)
-        return BomArrays(np.zeros(j, np.int64), empty, empty, np.zeros(0))
+        return BomArrays(np.zeros(j, np.int64), np.zeros(ship.height, np.int64), empty, empty, np.zeros(0))
+    levels = item_levels(bom)
+
+    def level_of(frame: pl.DataFrame) -> np.ndarray:
+        return (frame.select("product_id").with_row_index("_r")
+                .join(levels, on="product_id", how="left", validate="m:1").sort("_r")["level"]
+                .fill_null(0).to_numpy().astype(np.int64))  # not a parent: level 0
+
     rows = prod.select("product_id", "site_id").with_row_index("_r")
-    level = rows.join(item_levels(bom), on="product_id", how="left", validate="m:1").sort("_r")["level"]
     pairs = (
         rows.join(bom.select(pl.col("parent_id").alias("product_id"), "component_id", "per_start"),
                   on="product_id")
         .sort("_r", "component_id")
     )
-    nodes = node_of(pairs.select(pl.col("component_id").alias("product_id"), "site_id"))
-    return BomArrays(level.fill_null(0).to_numpy().astype(np.int64), pairs["_r"].to_numpy().astype(np.int64),
-                     nodes, pairs["per_start"].to_numpy().astype(float))
+    nodes = node_of(pairs.select(pl.col("component_id").alias("product_id"), "site_id")) if pairs.height \
+        else np.zeros(0, np.int64)
+    return BomArrays(level_of(prod), level_of(ship), pairs["_r"].to_numpy().astype(np.int64), nodes,
+                     pairs["per_start"].to_numpy().astype(float))
 
 
 def start_rows(

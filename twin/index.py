@@ -236,7 +236,7 @@ def build_index(net: Network, plan: PlanTables, demand_pairs: pl.DataFrame) -> T
         demand_nodes=dem_nodes, plan_demand=plan_demand, plan_served=plan_served, plan_need=plan_need,
         plan_lost=plan_lost, prod_full=full, prod_part=np.maximum(plan_batches - full, 0.0),
         prod_whole=prod["batches"].is_not_null().to_numpy(),
-        bom=bom_arrays(net.bom, prod, lambda f: _node_of(nodes, f)),
+        bom=bom_arrays(net.bom, prod, ship, lambda f: _node_of(nodes, f)),
     )
 
 

@@ -7,8 +7,11 @@ Each week, in this order (the plan's stock balance, with the plan's shelf-life r
 3. production starts draw their components from the plant's usable stock, first-expiry-first-out (a
    start short of a component is cut, to whole batches: :mod:`twin.bom`), and production released this
    week enters the plant's stock in the cohort of a fresh unit (scaled by the share of its start that
-   went ahead); level by level, components first;
-4. planned shipments leave, as planned where stock allows. Cohorts must arrive usable (and with the
+   went ahead);
+4. planned shipments leave, as planned where stock allows (on a lane without lead time they arrive at
+   once, before demand is served). Steps 3 and 4 run item level by item level, components first, so a
+   component released or moved this week feeds its parent's start this week. Cohorts must arrive usable
+   (and with the
    minimum shelf-life share at a DC); first, oldest first, what the destination's planned backlog and
    demand use up before it expires, then the freshest stock (the plan does not store which cohorts it
    ships; this is how it would choose them). When a site cannot ship all, its shipments of the week
@@ -189,9 +192,12 @@ def simulate(
             if (~now).any():
                 keep.append((arrival[~now], to_node[~now], first, taken[:, ~now, :]))
         in_transit = keep
-        # 3. production: starts draw their components, then what is released this week enters stock;
-        # level by level, so a component released this week can feed its parent's start (twin.bom)
+        # 3-4. production, then shipments, level by level (twin.bom): an item's starts draw its components,
+        # what is released this week enters stock, and the item's shipments leave; components come first,
+        # so a component released or moved this week (a lane without lead time) can feed its parent, as
+        # in the plan's stock balance
         releasing = np.flatnonzero((rel_t == t).any(axis=1))
+        this_week = np.flatnonzero(index.ship_t == t)
         for level in levels:
             starting = (np.flatnonzero((index.prod_t == t) & (bom.level == level)) if bom.row.size
                         else releasing[:0])
@@ -210,17 +216,28 @@ def simulate(
                                 np.maximum(index.release_slot[node, index.prod_t[rows]], t))
                 _add(stock, node, slot, rel)
                 np.add.at(mean["released"][:, t], index.prod_node[rows], rel.mean(axis=1))
-        # 4. departures, rank by rank (a node ships at most once per rank)
-        this_week = np.flatnonzero(index.ship_t == t)
-        for rank in np.unique(index.ship_rank[this_week]):
-            rows = this_week[index.ship_rank[this_week] == rank]
-            frm = index.ship_from[rows]
-            avail = stock[t:, frm, :]  # slots below t are empty (expired)
-            want = np.broadcast_to(index.ship_qty[rows][:, None], (len(rows), p))
-            taken = _ship(avail, want, 0, index.ship_min_slot[rows] - t, index.ship_sell_cap[t:, rows])
-            stock[t:, frm, :] = avail
-            in_transit.append((index.ship_arrival[rows], index.ship_to[rows], t, taken))
-            np.add.at(mean["departures"][:, t], frm, taken.sum(axis=0).mean(axis=1))
+            # 4. departures, rank by rank (a node ships at most once per rank)
+            ships = this_week[bom.ship_level[this_week] == level] if len(levels) > 1 else this_week
+            for rank in np.unique(index.ship_rank[ships]):
+                rows = ships[index.ship_rank[ships] == rank]
+                frm = index.ship_from[rows]
+                avail = stock[t:, frm, :]  # slots below t are empty (expired)
+                want = np.broadcast_to(index.ship_qty[rows][:, None], (len(rows), p))
+                taken = _ship(avail, want, 0, index.ship_min_slot[rows] - t, index.ship_sell_cap[t:, rows])
+                stock[t:, frm, :] = avail
+                np.add.at(mean["departures"][:, t], frm, taken.sum(axis=0).mean(axis=1))
+                now = index.ship_arrival[rows] == t
+                if now.any():  # a lane without lead time: it arrives this week, before demand is served
+                    to, got = index.ship_to[rows][now], taken[:, now, :]
+                    slots = np.flatnonzero(got.any(axis=(1, 2)))
+                    k = len(slots)
+                    _add(stock, np.tile(to, k), np.repeat(slots + t, len(to)),
+                         got[slots].reshape(k * len(to), p))
+                    np.add.at(mean["arrivals"][:, t], to, got.sum(axis=0).mean(axis=1))
+                later = ~now
+                if later.any():
+                    in_transit.append((index.ship_arrival[rows][later], index.ship_to[rows][later], t,
+                                       taken[:, later, :]))
         # 5. serve demand and backlog first-expiry-first-out
         dem = np.ascontiguousarray(demand.week(t).T)  # (D, P)
         need = backlog + dem
