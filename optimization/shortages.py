@@ -11,7 +11,9 @@ Reasons, first that applies:
   that could still have fed its production in time is full, and that resource-week has the highest
   shadow price of all candidates (the product's own included): the component, the items between, the
   root resource and the extra hours that would make the components of the short quantity are named
-  (a fill held back by the bioreactor that makes its drug substance is explained on the bioreactor).
+  (a fill held back by the bioreactor that makes its drug substance is explained on the bioreactor);
+  or, where no resource binds, a component none of whose routings could make it in time (none, or too
+  long a release lag) whose stock at the parent's plant ran out by the parent's latest start week.
 * ``capacity`` — a resource that could have made it in time is full: the resource-week with the
   highest shadow price (from the capacity duals) is named with the extra hours that would make the
   short quantity (short × hours_per_unit / yield) and what an hour there is worth. At a full resource
@@ -104,9 +106,12 @@ def _slack_before(capacity: pl.DataFrame, horizon: int) -> pl.DataFrame:
     )
 
 
-def _capacity_candidates(net: Network, short: pl.DataFrame, capacity: pl.DataFrame) -> pl.DataFrame:
+def _capacity_candidates(
+    net: Network, short: pl.DataFrame, capacity: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """For each shortage, the best binding resource-week that could have served it (if any): one of the
-    product's own routings, or one of its components' through the bill of materials (:func:`_through_bom`)."""
+    product's own routings, or one of its components' through the bill of materials (:func:`_through_bom`);
+    and the components that could not be made in time for it."""
     h = net.horizon
     own = (
         short.select(*PST, "short")
@@ -137,7 +142,8 @@ def _capacity_candidates(net: Network, short: pl.DataFrame, capacity: pl.DataFra
         )
         .filter(pl.col("lo") <= pl.col("hi"))
     )
-    cand = pl.concat([own, _through_bom(net, own)], how="diagonal_relaxed")
+    through, stuck = _through_bom(net, own)
+    cand = pl.concat([own, through], how="diagonal_relaxed")
     best = cand.join(_best_window(capacity, h), on=["resource_id", "lo", "hi"]).join(
         _slack_before(capacity, h), on=["resource_id", "lo"], how="left"
     )
@@ -152,7 +158,7 @@ def _capacity_candidates(net: Network, short: pl.DataFrame, capacity: pl.DataFra
         )
         .select(*PST, "resource_id", "plant", "bind_week", "bind_price", "slack_before", "extra_hours",
                 "component_id", "via")
-    )
+    ), stuck
 
 
 def _through_bom(net: Network, own: pl.DataFrame) -> pl.DataFrame:
@@ -166,22 +172,30 @@ def _through_bom(net: Network, own: pl.DataFrame) -> pl.DataFrame:
 
     Args:
         own: the shortages' own routing rows (``PST, short, item, plant, hi, q``).
+
+    Returns:
+        ``(found, stuck)``: the components' routing rows that could have served in time, and the
+        components none of whose routings could (none, or too slow) — ``PST, component_id, via,
+        parent_plant, parent_hi``: only their stock at the parent's plant could feed it.
     """
+    none = pl.DataFrame(schema={**{c: own.schema[c] for c in PST}, "component_id": pl.String, "via": pl.String,
+                                "parent_plant": pl.String, "parent_hi": pl.Int64, "in_time": pl.Boolean})
     if net.bom.height == 0 or own.height == 0:
-        return own.clear()
+        return own.clear(), none
     routings = net.routings.select(
         pl.col("product_id").alias("component_id"), "resource_id", pl.col("site_id").alias("plant"),
         "release_weeks", "hours_per_unit", "yield",
     )
     life = net.products.select(pl.col("product_id").alias("component_id"), "shelf_life_weeks")
-    found, level = [], own
+    found, stuck, level = [], [], own
     for _ in range(net.bom.height):  # at most as many levels as rows (cycles are refused)
         level = (
             level.select(*PST, "short", "item", "via", pl.col("plant").alias("parent_plant"),
                          pl.col("hi").alias("parent_hi"), pl.col("q").alias("parent_q"))
             .join(net.bom.select(pl.col("parent_id").alias("item"), "component_id", "per_start"), on="item")
-            .join(routings, on="component_id")
-            .join(net.transit_weeks, left_on=["plant", "parent_plant"], right_on=["from_site", "to_site"])
+            .join(routings, on="component_id", how="left")  # a component without a routing: stock only
+            .join(net.transit_weeks, left_on=["plant", "parent_plant"], right_on=["from_site", "to_site"],
+                  how="left")
             .join(life, on="component_id", validate="m:1")
             .with_columns(
                 hi=pl.col("parent_hi") - pl.col("release_weeks") - pl.col("weeks"),
@@ -192,19 +206,45 @@ def _through_bom(net: Network, own: pl.DataFrame) -> pl.DataFrame:
                 ).cast(pl.Int64),
                 q=pl.col("parent_q") * pl.col("per_start") / pl.col("yield"),
             )
-            .filter((pl.col("hi") >= 0) & (pl.col("lo") <= pl.col("hi")))
             .with_columns(
                 # the items between the product and this component, for the reason's text
                 via=pl.when(pl.col("item") == pl.col("product_id")).then(pl.lit(""))
                 .when(pl.col("via") == "").then(pl.col("item"))
                 .otherwise(pl.concat_str(pl.col("via"), pl.lit(" → "), pl.col("item"))),
                 item=pl.col("component_id"),
+                # no routing, no lane from its plant, or too little time: none can be made for the parent
+                in_time=(pl.col("hi") >= 0) & (pl.col("lo") <= pl.col("hi")),
             )
         )
+        stuck.append(level.group_by(*PST, "component_id", "via", "parent_plant", "parent_hi")
+                     .agg(pl.col("in_time").fill_null(False).any()).filter(~pl.col("in_time")))
+        level = level.filter(pl.col("in_time").fill_null(False)).drop("in_time")
         if level.height == 0:
             break
         found.append(level)
-    return pl.concat(found, how="diagonal_relaxed") if found else own.clear()
+    return (pl.concat(found, how="diagonal_relaxed") if found else own.clear()), pl.concat([none, *stuck])
+
+
+def _ran_out(net: Network, stuck: pl.DataFrame, inventory: pl.DataFrame | None) -> pl.DataFrame:
+    """For each shortage, a component that could not be made in time for it and had no stock left at the
+    parent's plant at the end of the parent's latest start week (the first by name)."""
+    out = {**{c: stuck.schema[c] for c in PST}, "out_component": pl.String, "out_via": pl.String,
+           "out_plant": pl.String, "out_week": pl.Date}
+    if inventory is None or stuck.height == 0:
+        return pl.DataFrame(schema=out)
+    closing = inventory.select(
+        pl.col("product_id").alias("component_id"), pl.col("site_id").alias("parent_plant"),
+        net.week_index().alias("parent_hi"), "closing",
+    )
+    return (
+        stuck.join(closing, on=["component_id", "parent_plant", "parent_hi"], how="left", validate="m:1")
+        .filter(pl.col("closing").fill_null(0.0) <= 1e-6)  # never held there: none
+        .sort(*PST, "component_id")
+        .group_by(PST)
+        .first()
+        .select(*PST, out_component="component_id", out_via="via", out_plant="parent_plant",
+                out_week=net.week_date("parent_hi"))
+    )
 
 
 def _campaign_candidates(net: Network, short: pl.DataFrame, campaigns: pl.DataFrame | None) -> pl.DataFrame:
@@ -295,6 +335,7 @@ def plan_shortages(
     lane_duals: pl.DataFrame | None,
     price_range: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
     campaigns: pl.DataFrame | None = None,
+    inventory: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The shortage table: units backlogged or lost per product × site × week, with reason and detail,
     largest first (units, then value at unit cost).
@@ -307,6 +348,7 @@ def plan_shortages(
         price_range: given the named bottlenecks ``resource_id, t``, returns ``resource_id, t,
             price_low, price_high`` (what an hour less costs and an hour more saves); None: the dual only.
         campaigns: the plan_campaigns table (None or empty: no campaign resource).
+        inventory: the plan_inventory table (``closing``), to tell a component that ran out (None: not told).
     """
     cap = capacity.with_columns(t=net.week_index())
     short = (
@@ -314,8 +356,10 @@ def plan_shortages(
         .filter(pl.col("short") > 1e-6)
         .join(net.replenishment_weeks.rename({"weeks": "replen"}), on=["product_id", "site_id"], how="left")
     )
+    candidates, stuck = _capacity_candidates(net, short, cap)
     frame = (
-        short.join(_capacity_candidates(net, short, cap), on=PST, how="left", validate="1:1")
+        short.join(candidates, on=PST, how="left", validate="1:1")
+        .join(_ran_out(net, stuck, inventory), on=PST, how="left", validate="1:1")
         .join(_lane_candidates(net, short, lane_duals), on=PST, how="left", validate="1:1")
         .join(_campaign_candidates(net, short, campaigns), on=PST, how="left", validate="1:1")
         .join(net.products.select("product_id", "unit_cost"), on="product_id", how="left", validate="m:1")
@@ -351,6 +395,8 @@ def plan_shortages(
         .then(pl.lit("shelf_life"))
         .when(pl.col("resource_id").is_not_null())
         .then(pl.lit("capacity"))
+        .when(pl.col("out_component").is_not_null())
+        .then(pl.lit("component"))
         .when(pl.col("at_min").fill_null(False))
         .then(pl.lit("campaign_length"))
         .when(pl.col("camp_resource").is_not_null())
@@ -411,6 +457,22 @@ def plan_shortages(
         )
         .when(pl.col("reason") == "shelf_life")
         .then(pl.concat_str(pl.lit("capacity that keeps it within its shelf life is full; "), recover))
+        .when((pl.col("reason") == "component") & pl.col("resource_id").is_null())
+        .then(
+            pl.concat_str(
+                pl.lit("its component "),
+                pl.col("out_component"),
+                pl.when(pl.col("out_via") != "")
+                .then(pl.concat_str(pl.lit(" (through "), pl.col("out_via"), pl.lit(")")))
+                .otherwise(pl.lit("")),
+                pl.lit(" ran out at "),
+                pl.col("out_plant"),
+                pl.lit(" by "),
+                _iso("out_week"),
+                pl.lit(" and none can be made in time for it (no routing, or a longer release lag): only its "
+                       "stock serves"),
+            )
+        )
         .when(pl.col("reason") == "component")
         .then(
             pl.concat_str(

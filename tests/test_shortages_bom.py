@@ -70,3 +70,19 @@ def test_an_own_full_line_is_still_named_before_an_idle_component_resource():
     r = plan_supply(net, demand, pl.DataFrame(), CFG)
     row = r.tables["plan_shortages"].row(0, named=True)
     assert row["reason"] == "capacity" and row["resource_id"] == "RK"
+
+
+def test_a_sold_item_short_because_its_bought_in_component_ran_out_names_it():
+    # S cannot be made (no routing): only 20 S on hand at P feed F. 20 F start → 18 good F → 14.4 K, so
+    # 85.6 of the 100 K are short and no resource is full: the reason names S, which ran out at P by
+    # week 3 (2027-W04: F's latest start for K's latest start in week 4).
+    inputs = _three_level(1000.0)
+    inputs["routings"] = inputs["routings"].filter(pl.col("product_id") != "S")
+    inputs["inventory"] = ex.inventory(dict(product_id="S", site_id="P", quantity=20.0))
+    net = build_network(inputs, ex.START, CFG)
+    r = plan_supply(net, ex.demand(dict(product_id="K", site_id="D", t=6, quantity=100.0)), pl.DataFrame(), CFG)
+    row = r.tables["plan_shortages"].filter(pl.col("week") == ex.week(6)).row(0, named=True)
+    assert row["short_quantity"] == pytest.approx(100.0 - 20.0 * 0.9 / 1.25)
+    assert row["reason"] == "component" and row["resource_id"] is None
+    assert row["detail"] == ("its component S (through F) ran out at P by 2027-W04 and none can be made in "
+                             "time for it (no routing, or a longer release lag): only its stock serves")
