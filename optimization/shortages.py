@@ -178,8 +178,9 @@ def _through_bom(net: Network, own: pl.DataFrame) -> pl.DataFrame:
         components none of whose routings could (none, or too slow) — ``PST, component_id, via,
         parent_plant, parent_hi``: only their stock at the parent's plant could feed it.
     """
-    none = pl.DataFrame(schema={**{c: own.schema[c] for c in PST}, "component_id": pl.String, "via": pl.String,
-                                "parent_plant": pl.String, "parent_hi": pl.Int64, "in_time": pl.Boolean})
+    none = pl.DataFrame(schema={**{c: own.schema[c] for c in PST}, "component_id": pl.String,
+                                "via": pl.String, "parent_plant": pl.String, "parent_hi": pl.Int64,
+                                "in_time": pl.Boolean})
     if net.bom.height == 0 or own.height == 0:
         return own.clear(), none
     routings = net.routings.select(

@@ -80,7 +80,8 @@ def test_a_sold_item_short_because_its_bought_in_component_ran_out_names_it():
     inputs["routings"] = inputs["routings"].filter(pl.col("product_id") != "S")
     inputs["inventory"] = ex.inventory(dict(product_id="S", site_id="P", quantity=20.0))
     net = build_network(inputs, ex.START, CFG)
-    r = plan_supply(net, ex.demand(dict(product_id="K", site_id="D", t=6, quantity=100.0)), pl.DataFrame(), CFG)
+    demand = ex.demand(dict(product_id="K", site_id="D", t=6, quantity=100.0))
+    r = plan_supply(net, demand, pl.DataFrame(), CFG)
     row = r.tables["plan_shortages"].filter(pl.col("week") == ex.week(6)).row(0, named=True)
     assert row["short_quantity"] == pytest.approx(100.0 - 20.0 * 0.9 / 1.25)
     assert row["reason"] == "component" and row["resource_id"] is None
