@@ -235,3 +235,14 @@ def test_a_shipment_on_a_lane_without_lead_time_arrives_in_the_replay():
     assert plan.shipments["arrival_week"].to_list() == plan.shipments["week"].to_list()
     result = replay_plan(twin_in, TwinConfig(paths=2, **EXACT))
     assert _weekly(result, "A", "D", "served") == pytest.approx({2: 30.0})
+
+
+def test_fail_batch_options_name_a_resource_and_a_week_and_count_repeats():
+    from cli.twin_replay import _failed_batches
+
+    got = _failed_batches(["BR1:2027-01-20", "BR1:2027-01-18", "BR2:2027-01-25:DS-1"])
+    assert got == (FailedBatch(resource_id="BR1", week=ex.week(2), batches=2),  # any day names its week
+                   FailedBatch(resource_id="BR2", week=ex.week(3), product_id="DS-1"))
+    for bad in ("BR1", "BR1:2027-13-01", ":2027-01-18", "BR1:2027-01-18:P:x"):
+        with pytest.raises(ParameterError, match="expected RESOURCE:YYYY-MM-DD"):
+            _failed_batches([bad])
