@@ -1,7 +1,7 @@
 """Production releases on each sample path: QC failures, yields and release delays of the planned starts.
 
-A production row of the plan (a product started on a resource in a week) is ``n`` batches: the plan's
-``batches`` rounded up (a continuous routing's week of production is one batch). On each path
+A production row of the plan (a product started on a resource in a week) is made of batches (a
+continuous routing's week of production is one batch). On each path
 
 * a batch is a batch: a row of ``b`` batches (the plan's ``batches``; a campaign plan's are whole, an LP
   plan's may be 2.5) is ``⌊b⌋`` whole batches of ``quantity / b`` units and, if ``b`` is not whole, one
