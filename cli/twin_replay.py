@@ -55,6 +55,29 @@ def _risks(warehouse: Path, twin_id: str, top: int = 5) -> str:
     return "\n".join(lines)
 
 
+def _failed_batches(given: list[str]) -> tuple[Any, ...]:
+    """``RESOURCE:YYYY-MM-DD[:PRODUCT]`` options as FailedBatch what-ifs (repeated: more batches fail)."""
+    from collections import Counter
+    from datetime import date, timedelta
+
+    from flows.settings import ParameterError
+    from twin.config import FailedBatch
+
+    counted: Counter[tuple[str, date, str | None]] = Counter()
+    for text in given:
+        parts = text.split(":")
+        try:
+            day = date.fromisoformat(parts[1]) if len(parts) in (2, 3) and parts[0] else None
+        except ValueError:
+            day = None
+        if day is None:
+            raise ParameterError(
+                f"--fail-batch {text!r}: expected RESOURCE:YYYY-MM-DD or RESOURCE:YYYY-MM-DD:PRODUCT")
+        counted[(parts[0], day - timedelta(days=day.weekday()), parts[2] if len(parts) == 3 else None)] += 1
+    return tuple(FailedBatch(resource_id=r, week=w, product_id=p, batches=n)
+                 for (r, w, p), n in counted.items())
+
+
 def _scenario_run(warehouse: Path, scenario: str, prefect: bool | None,
                   verbose: bool) -> tuple[str | None, str | None]:
     """(run id, name): a scenario file is planned first (the scenario run); a name is looked up."""
@@ -84,6 +107,9 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
         no_variance: Annotated[bool, typer.Option(
             "--no-variance", help="Replay the plan exactly (no demand or process variance).")] = False,
+        fail_batch: Annotated[list[str] | None, typer.Option(
+            "--fail-batch", help="A what-if: one batch of the start on RESOURCE in the week of DATE fails on "
+                                 "every path (RESOURCE:YYYY-MM-DD[:PRODUCT]; repeat for more).")] = None,
         prefect: PrefectOption = None,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log.")] = False,
     ) -> None:
@@ -99,7 +125,8 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         if not Path(warehouse).is_file():
             raise ParameterError(f"no warehouse {warehouse}")
         config = TwinConfig(paths=paths, seed=seed, demand_variance=not no_variance,
-                            process_variance=not no_variance)
+                            process_variance=not no_variance,
+                            failed_batches=_failed_batches(fail_batch or []))
         run_id, name = (run, None) if scenario is None else _scenario_run(warehouse, scenario, prefect, verbose)
         out = twin_replay(TwinParameters(warehouse=warehouse, run_id=run_id, scenario=name, twin=config))
         title = (f"twin {out['twin_id']} of run {out['run_id']} (scenario {out['scenario']}, {paths} paths, "

@@ -76,6 +76,10 @@ class Table:
     nullable: tuple[str, ...] = ()
     #: input columns that may be absent from a file; filled with the given default
     defaults: dict[str, object] = field(default_factory=dict)
+    #: columns added after the table was first written: the value they take in an older warehouse's rows
+    #: (what the older code meant), filled when the warehouse is migrated; an input entity's clean table
+    #: takes its ``defaults`` instead
+    backfill: dict[str, object] = field(default_factory=dict)
 
     @property
     def schema(self) -> pl.Schema:
@@ -598,6 +602,7 @@ PLAN_INVENTORY = _t(
         ("safety_stock", F64, "Safety-stock target."),
         ("safety_shortfall", F64, "How far closing stock is below the target."),
     ],
+    backfill={"consumed": 0.0},  # plans made before the bill of materials consumed nothing
 )
 
 PLAN_BACKLOG = _t(
@@ -670,10 +675,10 @@ PLAN_SHORTAGES = _t(
         ("late_units", F64, "Units of this week's demand not served in it: min(demand, short_quantity); their "
          "sum is demand × (1 − on-time fill rate)."),
         ("short_value", F64, "short_quantity at the product's unit cost."),
-        ("reason", Str, "capacity, changeover, campaign_length, lane_capacity, release_lag, shelf_life, no_route "
-         "or cost."),
-        ("resource_id", Str, "The bottleneck resource whose extra hours would recover it (capacity and "
-         "shelf_life reasons; null otherwise)."),
+        ("reason", Str, "capacity, component (a component's resource through the bill of materials), "
+         "changeover, campaign_length, lane_capacity, release_lag, shelf_life, no_route or cost."),
+        ("resource_id", Str, "The bottleneck resource whose extra hours would recover it (capacity, component "
+         "and shelf_life reasons; null otherwise)."),
         (
             "detail",
             Str,

@@ -116,6 +116,7 @@ def plan_supply(
             duals.get("lane"),
             price_range,
             tables[schema.PLAN_CAMPAIGNS.name],
+            tables[schema.PLAN_INVENTORY.name],
         )
         tables[schema.PLAN_CAPACITY.name] = with_price_range(network, tables[schema.PLAN_CAPACITY.name], measured)
         tables[schema.PLAN_KPIS.name] = plan_kpis(

@@ -7,6 +7,13 @@ Reasons, first that applies:
   production can recover it; the detail names the earliest week new supply reaches the site.
 * ``shelf_life`` — the resource-weeks whose output would still be usable are full, while earlier weeks
   had free hours that the shelf life forbids using (the product cannot be built that far ahead).
+* ``component`` — through the bill of materials, a resource making one of its components (at any level)
+  that could still have fed its production in time is full, and that resource-week has the highest
+  shadow price of all candidates (the product's own included): the component, the items between, the
+  root resource and the extra hours that would make the components of the short quantity are named
+  (a fill held back by the bioreactor that makes its drug substance is explained on the bioreactor);
+  or, where no resource binds, a component none of whose routings could make it in time (none, or too
+  long a release lag) whose stock at the parent's plant ran out by the parent's latest start week.
 * ``capacity`` — a resource that could have made it in time is full: the resource-week with the
   highest shadow price (from the capacity duals) is named with the extra hours that would make the
   short quantity (short × hours_per_unit / yield) and what an hour there is worth. At a full resource
@@ -99,10 +106,14 @@ def _slack_before(capacity: pl.DataFrame, horizon: int) -> pl.DataFrame:
     )
 
 
-def _capacity_candidates(net: Network, short: pl.DataFrame, capacity: pl.DataFrame) -> pl.DataFrame:
-    """For each shortage, the best binding resource-week that could have served it (if any)."""
+def _capacity_candidates(
+    net: Network, short: pl.DataFrame, capacity: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """For each shortage, the best binding resource-week that could have served it (if any): one of the
+    product's own routings, or one of its components' through the bill of materials (:func:`_through_bom`);
+    and the components that could not be made in time for it."""
     h = net.horizon
-    cand = (
+    own = (
         short.select(*PST, "short")
         .join(
             net.routings.select(
@@ -123,22 +134,117 @@ def _capacity_candidates(net: Network, short: pl.DataFrame, capacity: pl.DataFra
             lo=pl.max_horizontal(
                 pl.lit(0),
                 (pl.col("t") - pl.col("release_weeks") - pl.col("shelf_life_weeks") + 1).fill_null(0),
-            ).cast(pl.Int64)
+            ).cast(pl.Int64),
+            item=pl.col("product_id"),
+            q=1.0 / pl.col("yield"),  # units started per unit short
+            component_id=pl.lit(None, pl.String),
+            via=pl.lit("", pl.String),
         )
         .filter(pl.col("lo") <= pl.col("hi"))
     )
+    through, stuck = _through_bom(net, own)
+    cand = pl.concat([own, through], how="diagonal_relaxed")
     best = cand.join(_best_window(capacity, h), on=["resource_id", "lo", "hi"]).join(
         _slack_before(capacity, h), on=["resource_id", "lo"], how="left"
     )
     return (
-        best.sort("bind_price", descending=True)
+        best.sort("bind_price", "component_id", descending=[True, False], nulls_last=False)
         .group_by(PST)
         .first()
         .with_columns(
-            pl.col("slack_before").fill_null(False) & pl.col("shelf_life_weeks").is_not_null(),
-            extra_hours=pl.col("short") * pl.col("hours_per_unit") / pl.col("yield"),
+            pl.col("slack_before").fill_null(False) & pl.col("shelf_life_weeks").is_not_null()
+            & pl.col("component_id").is_null(),
+            extra_hours=pl.col("short") * pl.col("q") * pl.col("hours_per_unit"),
         )
-        .select(*PST, "resource_id", "plant", "bind_week", "bind_price", "slack_before", "extra_hours")
+        .select(*PST, "resource_id", "plant", "bind_week", "bind_price", "slack_before", "extra_hours",
+                "component_id", "via")
+    ), stuck
+
+
+def _through_bom(net: Network, own: pl.DataFrame) -> pl.DataFrame:
+    """The shortages' components, level by level down the bill of materials, each with the window of start
+    weeks that could still have fed the parent's latest start in time and the units to start per unit short.
+
+    A component made at plant ``c`` for a parent started at plant ``p`` in week ``hi_p`` at the latest must
+    start by ``hi_p − release_weeks − transit(c → p)``, and (shelf life from manufacture) no earlier than
+    ``hi_p − release_weeks − shelf_life + 1``. Per unit of the parent started it takes ``per_start`` units,
+    ``per_start / yield`` started.
+
+    Args:
+        own: the shortages' own routing rows (``PST, short, item, plant, hi, q``).
+
+    Returns:
+        ``(found, stuck)``: the components' routing rows that could have served in time, and the
+        components none of whose routings could (none, or too slow) — ``PST, component_id, via,
+        parent_plant, parent_hi``: only their stock at the parent's plant could feed it.
+    """
+    none = pl.DataFrame(schema={**{c: own.schema[c] for c in PST}, "component_id": pl.String,
+                                "via": pl.String, "parent_plant": pl.String, "parent_hi": pl.Int64,
+                                "in_time": pl.Boolean})
+    if net.bom.height == 0 or own.height == 0:
+        return own.clear(), none
+    routings = net.routings.select(
+        pl.col("product_id").alias("component_id"), "resource_id", pl.col("site_id").alias("plant"),
+        "release_weeks", "hours_per_unit", "yield",
+    )
+    life = net.products.select(pl.col("product_id").alias("component_id"), "shelf_life_weeks")
+    found, stuck, level = [], [], own
+    for _ in range(net.bom.height):  # at most as many levels as rows (cycles are refused)
+        level = (
+            level.select(*PST, "short", "item", "via", pl.col("plant").alias("parent_plant"),
+                         pl.col("hi").alias("parent_hi"), pl.col("q").alias("parent_q"))
+            .join(net.bom.select(pl.col("parent_id").alias("item"), "component_id", "per_start"), on="item")
+            .join(routings, on="component_id", how="left")  # a component without a routing: stock only
+            .join(net.transit_weeks, left_on=["plant", "parent_plant"], right_on=["from_site", "to_site"],
+                  how="left")
+            .join(life, on="component_id", validate="m:1")
+            .with_columns(
+                hi=pl.col("parent_hi") - pl.col("release_weeks") - pl.col("weeks"),
+                lo=pl.max_horizontal(
+                    pl.lit(0),
+                    (pl.col("parent_hi") - pl.col("release_weeks") - pl.col("shelf_life_weeks") + 1)
+                    .fill_null(0),
+                ).cast(pl.Int64),
+                q=pl.col("parent_q") * pl.col("per_start") / pl.col("yield"),
+            )
+            .with_columns(
+                # the items between the product and this component, for the reason's text
+                via=pl.when(pl.col("item") == pl.col("product_id")).then(pl.lit(""))
+                .when(pl.col("via") == "").then(pl.col("item"))
+                .otherwise(pl.concat_str(pl.col("via"), pl.lit(" → "), pl.col("item"))),
+                item=pl.col("component_id"),
+                # no routing, no lane from its plant, or too little time: none can be made for the parent
+                in_time=(pl.col("hi") >= 0) & (pl.col("lo") <= pl.col("hi")),
+            )
+        )
+        stuck.append(level.group_by(*PST, "component_id", "via", "parent_plant", "parent_hi")
+                     .agg(pl.col("in_time").fill_null(False).any()).filter(~pl.col("in_time")))
+        level = level.filter(pl.col("in_time").fill_null(False)).drop("in_time")
+        if level.height == 0:
+            break
+        found.append(level)
+    return (pl.concat(found, how="diagonal_relaxed") if found else own.clear()), pl.concat([none, *stuck])
+
+
+def _ran_out(net: Network, stuck: pl.DataFrame, inventory: pl.DataFrame | None) -> pl.DataFrame:
+    """For each shortage, a component that could not be made in time for it and had no stock left at the
+    parent's plant at the end of the parent's latest start week (the first by name)."""
+    out = {**{c: stuck.schema[c] for c in PST}, "out_component": pl.String, "out_via": pl.String,
+           "out_plant": pl.String, "out_week": pl.Date}
+    if inventory is None or stuck.height == 0:
+        return pl.DataFrame(schema=out)
+    closing = inventory.select(
+        pl.col("product_id").alias("component_id"), pl.col("site_id").alias("parent_plant"),
+        net.week_index().alias("parent_hi"), "closing",
+    )
+    return (
+        stuck.join(closing, on=["component_id", "parent_plant", "parent_hi"], how="left", validate="m:1")
+        .filter(pl.col("closing").fill_null(0.0) <= 1e-6)  # never held there: none
+        .sort(*PST, "component_id")
+        .group_by(PST)
+        .first()
+        .select(*PST, out_component="component_id", out_via="via", out_plant="parent_plant",
+                out_week=net.week_date("parent_hi"))
     )
 
 
@@ -230,6 +336,7 @@ def plan_shortages(
     lane_duals: pl.DataFrame | None,
     price_range: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
     campaigns: pl.DataFrame | None = None,
+    inventory: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The shortage table: units backlogged or lost per product × site × week, with reason and detail,
     largest first (units, then value at unit cost).
@@ -242,6 +349,7 @@ def plan_shortages(
         price_range: given the named bottlenecks ``resource_id, t``, returns ``resource_id, t,
             price_low, price_high`` (what an hour less costs and an hour more saves); None: the dual only.
         campaigns: the plan_campaigns table (None or empty: no campaign resource).
+        inventory: the plan_inventory table (``closing``), to tell a component that ran out (None: not told).
     """
     cap = capacity.with_columns(t=net.week_index())
     short = (
@@ -249,8 +357,10 @@ def plan_shortages(
         .filter(pl.col("short") > 1e-6)
         .join(net.replenishment_weeks.rename({"weeks": "replen"}), on=["product_id", "site_id"], how="left")
     )
+    candidates, stuck = _capacity_candidates(net, short, cap)
     frame = (
-        short.join(_capacity_candidates(net, short, cap), on=PST, how="left", validate="1:1")
+        short.join(candidates, on=PST, how="left", validate="1:1")
+        .join(_ran_out(net, stuck, inventory), on=PST, how="left", validate="1:1")
         .join(_lane_candidates(net, short, lane_duals), on=PST, how="left", validate="1:1")
         .join(_campaign_candidates(net, short, campaigns), on=PST, how="left", validate="1:1")
         .join(net.products.select("product_id", "unit_cost"), on="product_id", how="left", validate="m:1")
@@ -280,10 +390,14 @@ def plan_shortages(
         .then(pl.lit("no_route"))
         .when(pl.col("t") < pl.col("replen"))
         .then(pl.lit("release_lag"))
+        .when(pl.col("resource_id").is_not_null() & pl.col("component_id").is_not_null())
+        .then(pl.lit("component"))
         .when(pl.col("resource_id").is_not_null() & pl.col("slack_before"))
         .then(pl.lit("shelf_life"))
         .when(pl.col("resource_id").is_not_null())
         .then(pl.lit("capacity"))
+        .when(pl.col("out_component").is_not_null())
+        .then(pl.lit("component"))
         .when(pl.col("at_min").fill_null(False))
         .then(pl.lit("campaign_length"))
         .when(pl.col("camp_resource").is_not_null())
@@ -344,6 +458,38 @@ def plan_shortages(
         )
         .when(pl.col("reason") == "shelf_life")
         .then(pl.concat_str(pl.lit("capacity that keeps it within its shelf life is full; "), recover))
+        .when((pl.col("reason") == "component") & pl.col("resource_id").is_null())
+        .then(
+            pl.concat_str(
+                pl.lit("its component "),
+                pl.col("out_component"),
+                pl.when(pl.col("out_via") != "")
+                .then(pl.concat_str(pl.lit(" (through "), pl.col("out_via"), pl.lit(")")))
+                .otherwise(pl.lit("")),
+                pl.lit(" ran out at "),
+                pl.col("out_plant"),
+                pl.lit(" by "),
+                _iso("out_week"),
+                pl.lit(" and none can be made in time for it (no routing, or a longer release lag): only its "
+                       "stock serves"),
+            )
+        )
+        .when(pl.col("reason") == "component")
+        .then(
+            pl.concat_str(
+                pl.lit("its component "),
+                pl.col("component_id"),
+                pl.when(pl.col("via") != "")
+                .then(pl.concat_str(pl.lit(" (through "), pl.col("via"), pl.lit(")")))
+                .otherwise(pl.lit("")),
+                pl.lit(" is short: "),
+                pl.col("resource_id"),
+                pl.lit(" at "),
+                pl.col("plant"),
+                pl.lit(" is full; "),
+                recover,
+            )
+        )
         .when(pl.col("reason") == "capacity")
         .then(
             pl.concat_str(
@@ -405,7 +551,8 @@ def plan_shortages(
             "late_units",
             "short_value",
             "reason",
-            pl.when(pl.col("reason").is_in(["capacity", "shelf_life"])).then(pl.col("resource_id")).alias(
+            pl.when(pl.col("reason").is_in(["capacity", "shelf_life", "component"]))
+            .then(pl.col("resource_id")).alias(
                 "resource_id"
             ),
             "detail",

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["TwinConfig"]
+__all__ = ["FailedBatch", "TwinConfig"]
+
+
+class FailedBatch(BaseModel):
+    """A what-if: batches of a planned start that fail QC on every path (on top of sampled failures)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    resource_id: str = Field(description="Resource the batch is started on.")
+    week: date = Field(description="Monday of the week the batch starts.")
+    product_id: str | None = Field(
+        None, description="Product started; needed only when the resource starts several that week.")
+    batches: int = Field(1, ge=1, description="Batches of that start that fail.")
 
 
 class TwinConfig(BaseModel):
@@ -43,6 +57,11 @@ class TwinConfig(BaseModel):
         description="Serve what the plan serves each week plus any need it did not foresee, as stock allows "
         "(the plan may hold stock back on purpose, e.g. toward a safety-stock target); False: serve all "
         "that stock allows.",
+    )
+    failed_batches: tuple[FailedBatch, ...] = Field(
+        (),
+        description="Planned batches that fail QC on every path (a what-if: what does losing this batch cost "
+        "downstream?). Applied with or without process variance.",
     )
     shortage_tolerance: float = Field(
         1e-6, ge=0, description="Units of backlog or lost demand below which a week does not count as short."

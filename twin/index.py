@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from optimization.network import NEVER, Network
+from twin.bom import BomArrays, bom_arrays
 
 __all__ = ["TwinIndex", "build_index", "PlanTables"]
 
@@ -58,6 +59,12 @@ class TwinIndex:
         prod_node, prod_t, prod_qty: (J,) node, start week and units started of each production row.
         prod_release_t, prod_released: (J,) the plan's release week and released units.
         prod_batches: (J,) batches in the row (at least 1; a continuous row is one batch).
+        prod_full, prod_part: (J,) whole batches in the row and the share of a batch a last, partial
+            batch is (an LP plan may start 2.5 batches; a campaign plan starts whole ones); a continuous
+            row is one whole batch.
+        prod_whole: (J,) whether the routing makes batches (a start cut for want of components is cut to
+            whole batches).
+        bom: the production rows' components (:mod:`twin.bom`; empty arrays for a single-level plan).
         ship_from, ship_to, ship_t, ship_arrival, ship_qty, ship_min_slot, ship_rank: (S,) shipments;
             ``ship_min_slot`` is the lowest slot allowed to travel (it must arrive usable, and with its
             minimum shelf-life share at a DC); ``ship_sell_cap`` (C, S) how much of slots up to each
@@ -99,6 +106,10 @@ class TwinIndex:
     plan_served: np.ndarray
     plan_need: np.ndarray
     plan_lost: np.ndarray
+    prod_full: np.ndarray
+    prod_part: np.ndarray
+    prod_whole: np.ndarray
+    bom: BomArrays
 
     @property
     def n_nodes(self) -> int:
@@ -133,9 +144,12 @@ def build_index(net: Network, plan: PlanTables, demand_pairs: pl.DataFrame) -> T
     prod = plan.production.filter(pl.col("quantity") > 0)
     ship = plan.shipments.filter(pl.col("quantity") > 0)
     demand_keys = pl.concat([plan.backlog.select(PS), demand_pairs.select(PS)]).unique()
+    # a parent's components at its production site (a plan that draws from none still has the node)
+    components = prod.select(pl.col("product_id").alias("parent_id"), "site_id").join(
+        net.bom.select("parent_id", pl.col("component_id").alias("product_id")), on="parent_id").select(PS)
     nodes = (
         pl.concat([
-            net.presence.select(PS), plan.inventory.select(PS), demand_keys,
+            net.presence.select(PS), plan.inventory.select(PS), demand_keys, components,
             prod.select(PS), ship.select("product_id", pl.col("from_site").alias("site_id")),
             ship.select("product_id", pl.col("to_site").alias("site_id")),
         ])
@@ -172,7 +186,9 @@ def build_index(net: Network, plan: PlanTables, demand_pairs: pl.DataFrame) -> T
 
     prod = prod.with_columns(t=to_t("week"), release_t=to_t("release_week")) \
         .sort("product_id", "resource_id", "t")
-    batches = np.ceil(prod["batches"].fill_null(1.0).to_numpy() - 1e-6)
+    plan_batches = prod["batches"].fill_null(1.0).to_numpy()  # continuous: the row is one batch
+    batches = np.ceil(plan_batches - 1e-6)
+    full = np.floor(plan_batches + 1e-6)
 
     share = net.min_shelf_life_share_at_dc
     ship = (
@@ -218,7 +234,9 @@ def build_index(net: Network, plan: PlanTables, demand_pairs: pl.DataFrame) -> T
         ship_sell_cap=_sell_cap(ship, nodes, dem_nodes, plan_demand, plan_backlog, slots,
                                 _node_of(nodes, ship, site="to_site")),
         demand_nodes=dem_nodes, plan_demand=plan_demand, plan_served=plan_served, plan_need=plan_need,
-        plan_lost=plan_lost,
+        plan_lost=plan_lost, prod_full=full, prod_part=np.maximum(plan_batches - full, 0.0),
+        prod_whole=prod["batches"].is_not_null().to_numpy(),
+        bom=bom_arrays(net.bom, prod, ship, lambda f: _node_of(nodes, f)),
     )
 
 

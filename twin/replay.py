@@ -5,8 +5,10 @@ planned against), the network it was solved on, the forecast and demand history 
 was learned about the process (:mod:`twin.process`), and replays the plan on ``paths`` sample
 paths at once (numpy arrays with paths as an axis; only the weeks are a Python loop):
 
-* production starts as planned; each batch fails QC with its learned probability, yields a sampled
-  quantity and is released after a sampled delay (:mod:`twin.supply`);
+* production starts as planned, batch by batch; each batch fails QC with its learned probability, yields
+  a sampled quantity and is released after a sampled delay (:mod:`twin.supply`); a parent's start draws
+  its components from the plant's usable stock and is cut, to whole batches, where they are short
+  (:mod:`twin.bom`);
 * shipments leave as planned where stock allows (:mod:`twin.sim`);
 * demand follows sample paths with the forecast's quantiles, intermittent series a bootstrap of their
   history (:mod:`twin.demand`), served first-expiry-first-out from the site's stock;
@@ -32,7 +34,7 @@ from twin.config import TwinConfig
 from twin.demand import build_demand_sampler
 from twin.index import PlanTables, TwinIndex, build_index
 from twin.sim import FAN, SimOutcome, simulate
-from twin.supply import sample_releases
+from twin.supply import failed_rows, sample_releases
 
 __all__ = ["PlanTables", "TwinConfig", "TwinInputs", "TwinResult", "compare_twins", "plan_figures",
            "replay_plan", "stock_fan"]
@@ -72,7 +74,8 @@ class TwinResult:
         risk: ``twin_risk`` rows.
         stock_fan: ``twin_stock_fan`` rows.
         weekly: ``product_id, site_id, week`` and the mean over paths of ``closing, served, expired,
-            arrivals, departures, released, receipts, backlog, lost, demand`` (not stored; for checks).
+            arrivals, departures, released, receipts, consumed, backlog, lost, demand`` (not stored; for
+            checks).
     """
 
     summary: pl.DataFrame
@@ -92,8 +95,11 @@ def replay_plan(inputs: TwinInputs, config: TwinConfig) -> TwinResult:
     demand_rng, process_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(2))
     sampler = build_demand_sampler(index, inputs.forecast, inputs.series, inputs.history, config, demand_rng,
                                    net.week_index())
+    failed = pl.DataFrame([f.model_dump() for f in config.failed_batches], schema={
+        "resource_id": pl.String, "week": pl.Date, "product_id": pl.String, "batches": pl.Int64,
+    }).with_columns(t=net.week_index())
     release_t, released = sample_releases(index, inputs.process, config.paths, config.process_variance,
-                                          process_rng)
+                                          process_rng, failed_rows(index, failed))
     out = simulate(index, release_t, released, sampler, inputs.max_backlog_weeks, config.shortage_tolerance,
                    config.follow_plan_service)
     weeks = net.weeks.select("t", "week")

@@ -3,9 +3,15 @@
 Each week, in this order (the plan's stock balance, with the plan's shelf-life rules):
 
 1. exogenous stock arrives (opening lots in week 0, quarantine lots, scheduled receipts);
-2. production released this week enters the plant's stock in the cohort of a fresh unit;
-3. shipments arriving this week enter the destination's stock with the cohorts they left with;
-4. planned shipments leave, as planned where stock allows. Cohorts must arrive usable (and with the
+2. shipments arriving this week enter the destination's stock with the cohorts they left with;
+3. production starts draw their components from the plant's usable stock, first-expiry-first-out (a
+   start short of a component is cut, to whole batches: :mod:`twin.bom`), and production released this
+   week enters the plant's stock in the cohort of a fresh unit (scaled by the share of its start that
+   went ahead);
+4. planned shipments leave, as planned where stock allows (on a lane without lead time they arrive at
+   once, before demand is served). Steps 3 and 4 run item level by item level, components first, so a
+   component released or moved this week feeds its parent's start this week. Cohorts must arrive usable
+   (and with the
    minimum shelf-life share at a DC); first, oldest first, what the destination's planned backlog and
    demand use up before it expires, then the freshest stock (the plan does not store which cohorts it
    ships; this is how it would choose them). When a site cannot ship all, its shipments of the week
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twin.bom import start_rows
 from twin.demand import DemandSampler
 from twin.index import TwinIndex
 
@@ -45,7 +52,7 @@ class SimOutcome:
         end_stock: (P, N) closing stock of the last week.
         fan: (len(FAN), N, H) percentiles of closing stock over the paths.
         mean: name → (N, H) mean over paths of ``closing, served, expired, arrivals, departures, released,
-            receipts`` and (D, H) of ``backlog, lost, demand``.
+            receipts, consumed`` and (D, H) of ``backlog, lost, demand``.
     """
 
     demand: np.ndarray
@@ -158,25 +165,20 @@ def simulate(
     expired_units = np.full(p, index.expired_on_hand.sum())
     expired_value = np.full(p, float(index.expired_on_hand @ index.unit_cost))
     fan = np.zeros((len(FAN), n, h))
-    mean = {k: np.zeros((n, h))
-            for k in ("closing", "served", "expired", "arrivals", "departures", "released", "receipts")}
+    mean = {k: np.zeros((n, h)) for k in
+            ("closing", "served", "expired", "arrivals", "departures", "released", "receipts", "consumed")}
+    bom, batches = index.bom, index.prod_full + index.prod_part
+    levels = bom.levels if bom.levels.size else np.zeros(1, np.int64)
+    # (J, P) share of each row's start its components allowed (none to draw: all of it)
+    started = np.ones_like(rel_q) if bom.row.size else None
     mean |= {k: np.zeros((d, h)) for k in ("backlog", "lost", "demand")}
     mean["expired"][:, 0] += index.expired_on_hand
     for t in range(h):
-        # 1-2. exogenous supply and production released this week
+        # 1. exogenous supply
         s_node, s_slot, s_qty = index.supply[t]
         stock[s_slot, s_node, :] += s_qty[:, None]  # (node, slot) unique within a week
         np.add.at(mean["receipts"][:, t], s_node, s_qty)
-        rows = np.flatnonzero((rel_t == t).any(axis=1))
-        if rows.size:
-            rel = np.where(rel_t[rows] == t, rel_q[rows], 0.0)
-            node = index.prod_node[rows]
-            # life from manufacture: the start week's slot (at least this week's: it arrives expiring)
-            slot = np.where(index.life_from_release[node], index.release_slot[node, t],
-                            np.maximum(index.release_slot[node, index.prod_t[rows]], t))
-            _add(stock, node, slot, rel)
-            np.add.at(mean["released"][:, t], index.prod_node[rows], rel.mean(axis=1))
-        # 3. arrivals
+        # 2. arrivals
         keep = []
         for arrival, to_node, first, taken in in_transit:
             now = arrival == t
@@ -190,17 +192,52 @@ def simulate(
             if (~now).any():
                 keep.append((arrival[~now], to_node[~now], first, taken[:, ~now, :]))
         in_transit = keep
-        # 4. departures, rank by rank (a node ships at most once per rank)
+        # 3-4. production, then shipments, level by level (twin.bom): an item's starts draw its components,
+        # what is released this week enters stock, and the item's shipments leave; components come first,
+        # so a component released or moved this week (a lane without lead time) can feed its parent, as
+        # in the plan's stock balance
+        releasing = np.flatnonzero((rel_t == t).any(axis=1))
         this_week = np.flatnonzero(index.ship_t == t)
-        for rank in np.unique(index.ship_rank[this_week]):
-            rows = this_week[index.ship_rank[this_week] == rank]
-            frm = index.ship_from[rows]
-            avail = stock[t:, frm, :]  # slots below t are empty (expired)
-            want = np.broadcast_to(index.ship_qty[rows][:, None], (len(rows), p))
-            taken = _ship(avail, want, 0, index.ship_min_slot[rows] - t, index.ship_sell_cap[t:, rows])
-            stock[t:, frm, :] = avail
-            in_transit.append((index.ship_arrival[rows], index.ship_to[rows], t, taken))
-            np.add.at(mean["departures"][:, t], frm, taken.sum(axis=0).mean(axis=1))
+        for level in levels:
+            starting = (np.flatnonzero((index.prod_t == t) & (bom.level == level)) if bom.row.size
+                        else releasing[:0])
+            if starting.size:
+                share, c_nodes, drawn = start_rows(stock, t, starting, index.prod_qty, batches,
+                                                   index.prod_whole, bom, _take_fefo)
+                started[starting] = share
+                np.add.at(mean["consumed"][:, t], c_nodes, drawn.mean(axis=1))
+            rows = releasing[bom.level[releasing] == level] if len(levels) > 1 else releasing
+            if rows.size:
+                got = rel_q[rows] if started is None else rel_q[rows] * started[rows]
+                rel = np.where(rel_t[rows] == t, got, 0.0)
+                node = index.prod_node[rows]
+                # life from manufacture: the start week's slot (at least this week's: it arrives expiring)
+                slot = np.where(index.life_from_release[node], index.release_slot[node, t],
+                                np.maximum(index.release_slot[node, index.prod_t[rows]], t))
+                _add(stock, node, slot, rel)
+                np.add.at(mean["released"][:, t], index.prod_node[rows], rel.mean(axis=1))
+            # 4. departures, rank by rank (a node ships at most once per rank)
+            ships = this_week[bom.ship_level[this_week] == level] if len(levels) > 1 else this_week
+            for rank in np.unique(index.ship_rank[ships]):
+                rows = ships[index.ship_rank[ships] == rank]
+                frm = index.ship_from[rows]
+                avail = stock[t:, frm, :]  # slots below t are empty (expired)
+                want = np.broadcast_to(index.ship_qty[rows][:, None], (len(rows), p))
+                taken = _ship(avail, want, 0, index.ship_min_slot[rows] - t, index.ship_sell_cap[t:, rows])
+                stock[t:, frm, :] = avail
+                np.add.at(mean["departures"][:, t], frm, taken.sum(axis=0).mean(axis=1))
+                now = index.ship_arrival[rows] == t
+                if now.any():  # a lane without lead time: it arrives this week, before demand is served
+                    to, got = index.ship_to[rows][now], taken[:, now, :]
+                    slots = np.flatnonzero(got.any(axis=(1, 2)))
+                    k = len(slots)
+                    _add(stock, np.tile(to, k), np.repeat(slots + t, len(to)),
+                         got[slots].reshape(k * len(to), p))
+                    np.add.at(mean["arrivals"][:, t], to, got.sum(axis=0).mean(axis=1))
+                later = ~now
+                if later.any():
+                    in_transit.append((index.ship_arrival[rows][later], index.ship_to[rows][later], t,
+                                       taken[:, later, :]))
         # 5. serve demand and backlog first-expiry-first-out
         dem = np.ascontiguousarray(demand.week(t).T)  # (D, P)
         need = backlog + dem

@@ -86,6 +86,11 @@ class Warehouse:
         for t in (schema.LOADS, schema.RUNS, schema.QUARANTINE, schema.CONTRACT_RESULTS, *schema.OUTPUT_TABLES,
                   *schema.TWIN_TABLES):
             wanted[t.name] = t.columns
+        # columns a newer schema adds take, in an older warehouse's rows, what those rows meant: a clean
+        # input table its entity's defaults (resources.campaign false, ...), an output table its backfill
+        # (plan_inventory.consumed 0); raw tables keep null: they hold what was loaded
+        backfill = {schema.clean_table_name(t.name): t.defaults for t in schema.INPUT_ENTITIES}
+        backfill |= {t.name: t.backfill for t in (*schema.OUTPUT_TABLES, *schema.TWIN_TABLES) if t.backfill}
         for name, columns in wanted.items():
             self.con.execute(_ddl(name, columns))
         have = set(self.con.execute(
@@ -94,7 +99,10 @@ class Warehouse:
         for name, columns in wanted.items():
             for c, dtype in columns.items():  # e.g. resources' campaign columns in an older warehouse
                 if (name, c) not in have:
-                    self.con.execute(f'ALTER TABLE {name} ADD COLUMN "{c}" {sql_type(dtype)}')
+                    with self.transaction():  # added and filled together, or not at all
+                        self.con.execute(f'ALTER TABLE {name} ADD COLUMN "{c}" {sql_type(dtype)}')
+                        if backfill.get(name, {}).get(c) is not None:  # what the older rows meant
+                            self.con.execute(f'UPDATE {name} SET "{c}" = ?', [backfill[name][c]])
         create_views(self.con)  # analysts' views travel with every published snapshot
 
     # ------------------------------------------------------------------ raw loads
