@@ -84,6 +84,9 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
         no_variance: Annotated[bool, typer.Option(
             "--no-variance", help="Replay the plan exactly (no demand or process variance).")] = False,
+        cluster: Annotated[str | None, typer.Option(
+            help="Dask scheduler address (tcp://host:8786) to run the blocks of paths on, or 'local' "
+                 "(twin.cluster); the tables are the same as without it.")] = None,
         prefect: PrefectOption = None,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log.")] = False,
     ) -> None:
@@ -99,7 +102,7 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         if not Path(warehouse).is_file():
             raise ParameterError(f"no warehouse {warehouse}")
         config = TwinConfig(paths=paths, seed=seed, demand_variance=not no_variance,
-                            process_variance=not no_variance)
+                            process_variance=not no_variance, cluster=cluster)
         run_id, name = (run, None) if scenario is None else _scenario_run(warehouse, scenario, prefect, verbose)
         out = twin_replay(TwinParameters(warehouse=warehouse, run_id=run_id, scenario=name, twin=config))
         title = (f"twin {out['twin_id']} of run {out['run_id']} (scenario {out['scenario']}, {paths} paths, "
