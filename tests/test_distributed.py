@@ -9,7 +9,7 @@ from polars.testing import assert_frame_equal
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from flows.cluster import ClusterError, check_workers, forecast_executor, worker_versions
+from flows.cluster import ClusterError, arrays_from_the_heap, check_workers, forecast_executor, worker_versions
 from forecasting import ForecastConfig, forecast_demand
 from forecasting.synthetic import synthetic_series
 
@@ -70,6 +70,7 @@ def test_workers_run_the_pipelines_code(cluster):
         assert len(there) == 2
         assert all(v == worker_versions() for v in there.values())
         check_workers(client, cluster.scheduler_address)  # the same: passes
+        assert all(client.run(arrays_from_the_heap).values())  # glibc workers: a fixed mmap threshold
         # a pipeline on other code (another statsforecast, edited forecasting) refuses both workers
         other = {**worker_versions(), "statsforecast": "0.0.1", "forecasting": "0123456789ab"}
         with pytest.raises(ClusterError, match=r"workers do not run the pipeline's code") as error:
