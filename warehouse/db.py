@@ -118,17 +118,18 @@ class Warehouse:
             [schema.RUNS.name]).fetchall()
         if found and found[0][0] == mark:
             return
-        for name, columns in wanted.items():
-            self.con.execute(_ddl(name, columns))
-        have = set(self.con.execute(
-            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
-        ).fetchall())
-        for name, columns in wanted.items():
-            for c, dtype in columns.items():  # e.g. resources' campaign columns in an older warehouse
-                if (name, c) not in have:
-                    self.con.execute(f'ALTER TABLE {name} ADD COLUMN "{c}" {sql_type(dtype)}')
-        create_views(self.con)  # analysts' views travel with every published snapshot
-        self.con.execute(f"COMMENT ON TABLE {schema.RUNS.name} IS '{mark}'")
+        with self.transaction():  # one commit, not ~70 (a new warehouse: 0.2 s against 0.6–1.6 s)
+            for name, columns in wanted.items():
+                self.con.execute(_ddl(name, columns))
+            have = set(self.con.execute(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
+            ).fetchall())
+            for name, columns in wanted.items():
+                for c, dtype in columns.items():  # e.g. resources' campaign columns in an older warehouse
+                    if (name, c) not in have:
+                        self.con.execute(f'ALTER TABLE {name} ADD COLUMN "{c}" {sql_type(dtype)}')
+            create_views(self.con)  # analysts' views travel with every published snapshot
+            self.con.execute(f"COMMENT ON TABLE {schema.RUNS.name} IS '{mark}'")
 
     # ------------------------------------------------------------------ raw loads
     def land(self, source: SourceFile) -> tuple[str, bool]:
