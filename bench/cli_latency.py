@@ -14,6 +14,11 @@ The machine's load is printed before and after: on a shared machine the CPU seco
 (wall = CPU only when a core is free).
 
     .venv/bin/python bench/cli_latency.py [--workdir DIR] [--repeat 1] [--skip-prefect] [--no-bytecode]
+        [--baseline-checkout DIR]
+
+``--baseline-checkout DIR`` (another checkout of plantwin, e.g. ``git archive <commit> | tar -x -C DIR``) also
+runs ``run`` with that code (``PYTHONPATH=DIR``, the same environment and input), alternating with this
+checkout's, and prints the two overheads and their ratio, measured in the same run.
 """
 
 from __future__ import annotations
@@ -60,11 +65,15 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _timed(argv: list[str]) -> tuple[float, float, int]:
-    """(wall s, CPU s of the child and its children, exit code) of one command."""
+def _timed(argv: list[str], code: Path | None = None) -> tuple[float, float, int]:
+    """(wall s, CPU s of the child and its children, exit code) of one command (``code``: run another
+    checkout's code, put first on ``PYTHONPATH``)."""
+    env = _env()
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, env=_env())
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -100,6 +109,8 @@ def main() -> None:
                         help="do not measure the same commands through Prefect (--prefect)")
     parser.add_argument("--no-bytecode", action="store_true",
                         help="measure as without compiled bytecode (every process compiles the sources)")
+    parser.add_argument("--baseline-checkout", type=Path, default=None,
+                        help="another checkout whose `run` overhead is measured alternately with this one's")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="plantwin-cli-bench-"))
     if args.no_bytecode:
@@ -177,7 +188,29 @@ def main() -> None:
     if run_p is not None and twin_p is not None and run_p.overhead and run.overhead is not None:
         print(f"direct / --prefect: run overhead {run.overhead / run_p.overhead:.2f}, run wall "
               f"{run.wall / run_p.wall:.2f}, twin wall {twin.wall / twin_p.wall:.2f}")
+    if args.baseline_checkout is not None:
+        _compare_overhead(args.baseline_checkout.resolve(), work, common, args.repeat)
     print(f"load average after: {_load()}")
+
+
+def _compare_overhead(baseline: Path, work: Path, common: list[str], repeat: int) -> None:
+    """``run``'s overhead with ``baseline``'s code and this checkout's, alternately, ``repeat`` times each."""
+    print(f"\nrun overhead, {baseline} against this checkout, alternately (load {_load()}):")
+    got: dict[str, list[tuple[float, float, float]]] = {"baseline": [], "this": []}
+    for i in range(max(repeat, 1)):
+        for label, code in (("baseline", baseline), ("this", None)):
+            warehouse = work / f"compare-{label}-{i}" / "warehouse.duckdb"
+            wall, cpu, rc = _timed([PLANTWIN, "run", *common, "--warehouse", str(warehouse)], code)
+            if rc != 0:
+                print(f"  {label}: exit {rc}")
+                return
+            stages = _stage_sum(warehouse)
+            got[label].append((wall - stages, wall, cpu))
+            print(f"  {label:<9} overhead {wall - stages:5.1f} s of {wall:6.1f} s wall, {cpu:5.1f} CPU s")
+    med = {k: [statistics.median(x[j] for x in v) for j in range(3)] for k, v in got.items()}
+    print(f"  median overhead: baseline {med['baseline'][0]:.1f} s, this {med['this'][0]:.1f} s, ratio "
+          f"{med['this'][0] / med['baseline'][0]:.2f}; whole run CPU s {med['baseline'][2]:.1f} → "
+          f"{med['this'][2]:.1f} (ratio {med['this'][2] / med['baseline'][2]:.2f})")
 
 
 if __name__ == "__main__":

@@ -110,6 +110,9 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         fail_batch: Annotated[list[str] | None, typer.Option(
             "--fail-batch", help="A what-if: one batch of the start on RESOURCE in the week of DATE fails on "
                                  "every path (RESOURCE:YYYY-MM-DD[:PRODUCT]; repeat for more).")] = None,
+        cluster: Annotated[str | None, typer.Option(
+            help="Dask scheduler address (tcp://host:8786) to run the blocks of paths on, or 'local' "
+                 "(twin.cluster); the tables are the same as without it.")] = None,
         prefect: PrefectOption = None,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log.")] = False,
     ) -> None:
@@ -125,7 +128,7 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         if not Path(warehouse).is_file():
             raise ParameterError(f"no warehouse {warehouse}")
         config = TwinConfig(paths=paths, seed=seed, demand_variance=not no_variance,
-                            process_variance=not no_variance,
+                            process_variance=not no_variance, cluster=cluster,
                             failed_batches=_failed_batches(fail_batch or []))
         run_id, name = (run, None) if scenario is None else _scenario_run(warehouse, scenario, prefect, verbose)
         out = twin_replay(TwinParameters(warehouse=warehouse, run_id=run_id, scenario=name, twin=config))

@@ -5,7 +5,8 @@ stored plan over sample paths.
 when the run's process switch is on, the routings the plan uses (learned yield and release weeks).
 ``replay`` replays a run's stored plan (:func:`twin.replay.replay_plan`) and stores ``twin_summary``,
 ``twin_risk`` and ``twin_stock_fan`` keyed by the run and a twin id, in one small transaction; the caller
-holds the warehouse lock (:func:`flows.twin_replay.twin_replay`).
+holds the warehouse lock (:func:`flows.twin_replay.twin_replay`). With ``twin.cluster`` set, the replay's
+blocks of paths run on that Dask cluster (:func:`flows.cluster.twin_executor`), with the same tables.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.config import ParameterError
+from flows.cluster import twin_executor
 from flows.settings import TwinParameters
 from optimization import PlanConfig, build_network
 from twin.config import TwinConfig
@@ -161,7 +163,8 @@ def replay(params: TwinParameters) -> dict[str, Any]:
         ensure_twin_tables(wh)
         run = resolve_run(wh, params.run_id, params.scenario)
         inputs = load_twin_inputs(wh, run)
-        result = replay_plan(inputs, params.twin)
+        with twin_executor(params.twin) as executor:  # the blocks of paths on a Dask cluster if configured
+            result = replay_plan(inputs, params.twin, executor)
         twin_id = store_twin(wh, run, result, params.twin)
     return {"twin_id": twin_id, "run_id": run["run_id"], "scenario": run["scenario"],
             "summary": result.summary.to_dicts()}

@@ -9,7 +9,7 @@ from polars.testing import assert_frame_equal
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from flows.cluster import ClusterError, check_workers, forecast_executor, worker_versions
+from flows.cluster import ClusterError, arrays_from_the_heap, check_workers, forecast_executor, worker_versions
 from forecasting import ForecastConfig, forecast_demand
 from forecasting.synthetic import synthetic_series
 
@@ -70,6 +70,7 @@ def test_workers_run_the_pipelines_code(cluster):
         assert len(there) == 2
         assert all(v == worker_versions() for v in there.values())
         check_workers(client, cluster.scheduler_address)  # the same: passes
+        assert all(client.run(arrays_from_the_heap).values())  # glibc workers: a fixed mmap threshold
         # a pipeline on other code (another statsforecast, edited forecasting) refuses both workers
         other = {**worker_versions(), "statsforecast": "0.0.1", "forecasting": "0123456789ab"}
         with pytest.raises(ClusterError, match=r"workers do not run the pipeline's code") as error:
@@ -153,3 +154,92 @@ def test_weekly_run_with_forecast_cluster_stores_the_local_forecast(cluster, tmp
     assert tables["local"][schema.FORECAST.name].height > 0
     for table, frame in tables["cluster"].items():
         assert_frame_equal(frame, tables["local"][table], check_exact=True)
+
+
+# ------------------------------------------------------------------------------------- the twin's paths
+def test_twin_on_the_cluster_is_identical_to_the_local_replay(cluster):
+    from test_twin_blocks import assert_same_result, noisy_inputs
+
+    from flows.cluster import twin_executor
+    from twin.config import TwinConfig
+    from twin.replay import replay_plan
+    from twin.sim import BLOCK_PATHS
+
+    inputs, config = noisy_inputs(), TwinConfig(paths=3 * BLOCK_PATHS + 17, seed=7)  # 4 blocks, one short
+    local = replay_plan(inputs, config)
+    with twin_executor(config.model_copy(update={"cluster": cluster.scheduler_address})) as executor:
+        with distributed.get_task_stream(executor.client) as stream:
+            remote = replay_plan(inputs, config, executor)
+    ran = [t for t in stream.data if t["key"].startswith("_replay_block")]
+    assert len(ran) == 4 and len({t["worker"] for t in ran}) == 2  # the blocks ran on both workers
+    assert_same_result(remote, local)
+
+
+def _stored_run(tmp_path):
+    """test_twin's plan stored as a successful run (with a forecast that spreads) in a new warehouse."""
+    from datetime import timedelta
+
+    from test_twin import _forecast, _solved
+
+    from data_contracts import schema
+    from optimization import PlanConfig
+    from optimization import examples as ex
+    from warehouse.db import open_warehouse
+
+    config = PlanConfig(horizon_weeks=8)
+    net, plan, demand, inputs = _solved(config)
+    path = tmp_path / "wh.duckdb"
+    with open_warehouse(path) as wh:
+        run_id = wh.start_run(kind="weekly_planning", scenario="base", run_date=ex.START + timedelta(days=2),
+                              parameters={"plan": config.model_dump(mode="json")}, code_version="test")
+        for name, frame in inputs.items():
+            wh.stage(run_id, schema.clean_table_name(name), frame)
+        for name, frame in (("plan_production", plan.production), ("plan_shipments", plan.shipments),
+                            ("plan_inventory", plan.inventory), ("plan_backlog", plan.backlog),
+                            ("plan_expiry", plan.expiry), ("forecast", _forecast(demand, 0.3))):
+            wh.stage(run_id, name, frame)
+        wh.commit_run(run_id)
+    return path
+
+
+def test_twin_stage_with_twin_cluster_stores_the_local_tables(cluster, tmp_path):
+    """The flow's edge: ``twin.cluster`` set, the stored twin tables equal a replay without it."""
+    from data_contracts import schema
+    from flows.settings import TwinParameters
+    from flows.stages_twin import replay
+    from twin.config import TwinConfig
+    from warehouse.db import open_warehouse
+
+    path = _stored_run(tmp_path)
+    ids = {}
+    for name, where in {"local": None, "cluster": cluster.scheduler_address}.items():
+        ids[name] = replay(TwinParameters(warehouse=path, twin=TwinConfig(paths=600, seed=2, cluster=where)))
+    with open_warehouse(path, read_only=True) as wh:
+        for table in (schema.TWIN_SUMMARY, schema.TWIN_RISK, schema.TWIN_STOCK_FAN):
+            frames = {name: wh.read(table.name).filter(pl.col("twin_id") == out["twin_id"])
+                      .drop("twin_id", "created_at", strict=False) for name, out in ids.items()}
+            assert frames["local"].height > 0
+            assert_frame_equal(frames["cluster"], frames["local"], check_exact=True)
+
+
+def test_twin_cluster_nobody_answers_fails_naming_the_setting_and_stores_nothing(tmp_path):
+    from data_contracts import schema
+    from flows.settings import TwinParameters
+    from flows.stages_twin import replay
+    from twin.config import TwinConfig
+    from warehouse.db import open_warehouse
+
+    path = _stored_run(tmp_path)
+    config = TwinConfig(paths=20, cluster="tcp://127.0.0.1:9", cluster_timeout_s=1)
+    with pytest.raises(ClusterError, match=r"twin\.cluster = 'tcp://127\.0\.0\.1:9'.*no Dask scheduler"):
+        replay(TwinParameters(warehouse=path, twin=config))
+    with open_warehouse(path, read_only=True) as wh:
+        assert wh.read(schema.TWIN_SUMMARY.name).is_empty()
+
+
+@pytest.mark.parametrize("bad", ["127.0.0.1:8786", "dask", ""])
+def test_twin_cluster_must_be_an_address_or_local(bad):
+    from twin.config import TwinConfig
+
+    with pytest.raises(ValidationError, match="cluster must be a Dask scheduler address"):
+        TwinConfig(cluster=bad)

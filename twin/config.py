@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from forecasting.config import _CLUSTER  # what a cluster address is: the forecast's rule
 
 __all__ = ["FailedBatch", "TwinConfig"]
 
@@ -66,3 +68,19 @@ class TwinConfig(BaseModel):
     shortage_tolerance: float = Field(
         1e-6, ge=0, description="Units of backlog or lost demand below which a week does not count as short."
     )
+    cluster: str | None = Field(
+        None, description="Dask scheduler address ('tcp://host:8786') whose workers run the blocks of paths, "
+        "or 'local' for a local cluster of one worker process per usable core; None = this process. The "
+        "flow connects at its edge (flows/cluster.py); the twin's tables are identical either way.",
+    )
+    cluster_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds to wait for the cluster's scheduler and a first worker before the "
+        "replay fails naming `twin.cluster`.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> TwinConfig:
+        if self.cluster is not None and not _CLUSTER.fullmatch(self.cluster):
+            raise ValueError(f"cluster must be a Dask scheduler address ('tcp://host:8786', 'tls://…') or "
+                             f"'local', got {self.cluster!r}")
+        return self

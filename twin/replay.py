@@ -3,7 +3,8 @@
 :func:`replay_plan` takes the plan of a run as it was stored (production starts, shipments, the demand
 planned against), the network it was solved on, the forecast and demand history of the run and what
 was learned about the process (:mod:`twin.process`), and replays the plan on ``paths`` sample
-paths at once (numpy arrays with paths as an axis; only the weeks are a Python loop):
+paths, a seeded block of paths at a time (numpy arrays with paths as an axis; only the weeks are a Python
+loop), here or on an executor the caller hands over (:func:`twin.sim.simulate_blocks`):
 
 * production starts as planned, batch by batch; each batch fails QC with its learned probability, yields
   a sampled quantity and is released after a sampled delay (:mod:`twin.supply`); a parent's start draws
@@ -23,7 +24,9 @@ and P5/P50/P95 over the paths beside the plan's value), ``twin_risk`` (per produ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -31,9 +34,9 @@ import polars as pl
 from data_contracts import schema
 from optimization.network import Network
 from twin.config import TwinConfig
-from twin.demand import build_demand_sampler
+from twin.demand import DemandSampler, build_demand_sampler
 from twin.index import PlanTables, TwinIndex, build_index
-from twin.sim import FAN, SimOutcome, simulate
+from twin.sim import FAN, BlockOutcome, PathBlock, SimOutcome, simulate, simulate_blocks
 from twin.supply import failed_rows, sample_releases
 
 __all__ = ["PlanTables", "TwinConfig", "TwinInputs", "TwinResult", "compare_twins", "plan_figures",
@@ -84,24 +87,28 @@ class TwinResult:
     weekly: pl.DataFrame
 
 
-def replay_plan(inputs: TwinInputs, config: TwinConfig) -> TwinResult:
-    """Replay a stored plan on ``config.paths`` sample paths.
+def replay_plan(inputs: TwinInputs, config: TwinConfig, executor: Any = None) -> TwinResult:
+    """Replay a stored plan on ``config.paths`` sample paths, in seeded blocks of paths (:mod:`twin.sim`).
+
+    Args:
+        inputs: what the replay reads.
+        config: the replay's settings.
+        executor: runs the blocks (``map(fn, items)`` returning results in order, e.g. the pipeline's Dask
+            cluster: ``flows/cluster.py``); None runs them here. The result is the same either way.
 
     Raises:
         KeyError: the plan names a product or product × site the network does not have.
     """
     net = inputs.network
     index = build_index(net, inputs.plan, inputs.forecast.select("product_id", "site_id").unique())
-    demand_rng, process_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(2))
-    sampler = build_demand_sampler(index, inputs.forecast, inputs.series, inputs.history, config, demand_rng,
-                                   net.week_index())
+    sampler = build_demand_sampler(index, inputs.forecast, inputs.series, inputs.history, config,
+                                   np.random.default_rng(config.seed), net.week_index())  # each block reseeds it
     failed = pl.DataFrame([f.model_dump() for f in config.failed_batches], schema={
         "resource_id": pl.String, "week": pl.Date, "product_id": pl.String, "batches": pl.Int64,
     }).with_columns(t=net.week_index())
-    release_t, released = sample_releases(index, inputs.process, config.paths, config.process_variance,
-                                          process_rng, failed_rows(index, failed))
-    out = simulate(index, release_t, released, sampler, inputs.max_backlog_weeks, config.shortage_tolerance,
-                   config.follow_plan_service)
+    run_block = partial(_replay_block, index, sampler, inputs.process, inputs.max_backlog_weeks, config,
+                        failed=failed_rows(index, failed))
+    out = simulate_blocks(run_block, config.paths, config.seed, executor)
     weeks = net.weeks.select("t", "week")
     return TwinResult(
         summary=_summary(index, out, plan_figures(inputs.plan, net, config.shortage_tolerance)),
@@ -109,6 +116,20 @@ def replay_plan(inputs: TwinInputs, config: TwinConfig) -> TwinResult:
         stock_fan=stock_fan(index.nodes, out.fan, weeks, inputs.plan.inventory),
         weekly=_weekly(index, out, weeks),
     )
+
+
+def _replay_block(
+    index: TwinIndex, sampler: DemandSampler, process: pl.DataFrame, max_backlog_weeks: int | None,
+    config: TwinConfig, block: PathBlock, failed: np.ndarray | None = None,
+) -> BlockOutcome:
+    """One block of paths: its own demand and process streams, then the week loop (``failed``: batches
+    failing on every path per production row, :func:`twin.supply.failed_rows`)."""
+    demand_rng, process_rng = block.generators(2)
+    release_t, released = sample_releases(index, process, block.paths, config.process_variance, process_rng,
+                                          failed)
+    demand = replace(sampler, rng=demand_rng, paths=block.paths, _z=None)
+    return simulate(index, release_t, released, demand, max_backlog_weeks, config.shortage_tolerance,
+                    config.follow_plan_service)
 
 
 # ---------------------------------------------------------------------------------------------- figures

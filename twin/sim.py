@@ -22,11 +22,21 @@ Each week, in this order (the plan's stock balance, with the plan's shelf-life r
 6. stock whose last usable week this is, is written off;
 7. unserved demand is carried as backlog, and what is older than the plan's maximum backlog age is lost
    (following the plan, also what the plan itself gives up that week, as far as it is still open).
+
+The paths are cut into seeded blocks (:func:`path_blocks`, :data:`BLOCK_PATHS` paths each): block ``b``
+draws its demand and process from streams seeded by ``(seed, b)`` alone, and :func:`simulate` runs one
+block. :func:`simulate_blocks` maps the blocks (in this process, or on an executor the caller hands over,
+e.g. a Dask cluster's) and :func:`combine_blocks` joins them in block order: per-path figures are
+concatenated, the stock fan's percentiles are taken over every path's closing stock at the end, and
+the weekly means are block sums in block order divided by the paths. So which process runs which block
+never changes a figure.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -34,9 +44,62 @@ from twin.bom import start_rows
 from twin.demand import DemandSampler
 from twin.index import TwinIndex
 
-__all__ = ["SimOutcome", "simulate"]
+__all__ = ["BLOCK_PATHS", "BlockOutcome", "PathBlock", "SimOutcome", "combine_blocks", "path_blocks", "simulate",
+           "simulate_blocks"]
 
 FAN = (5, 25, 50, 75, 95)
+#: paths per seeded block: with the seed, it defines the paths (another value draws other paths)
+BLOCK_PATHS = 250
+#: the weekly figures summed over paths (node-level, then demand-node-level)
+_NODE_SUMS = ("closing", "served", "expired", "arrivals", "departures", "released", "receipts", "consumed")
+_DEMAND_SUMS = ("backlog", "lost", "demand")
+
+
+@dataclass(frozen=True)
+class PathBlock:
+    """Paths ``first … first + paths - 1``, the ``number``-th block of a replay seeded by ``seed``."""
+
+    number: int
+    first: int
+    paths: int
+    seed: int
+
+    def generators(self, streams: int) -> list[np.random.Generator]:
+        """``streams`` independent generators of this block, seeded by ``(seed, number)`` alone."""
+        seq = np.random.SeedSequence(self.seed, spawn_key=(self.number,))
+        return [np.random.default_rng(s) for s in seq.spawn(streams)]
+
+
+def path_blocks(paths: int, seed: int, size: int = BLOCK_PATHS) -> list[PathBlock]:
+    """The replay's ``paths`` cut into blocks of ``size`` (the last one may be smaller)."""
+    return [PathBlock(number=b, first=first, paths=min(size, paths - first), seed=seed)
+            for b, first in enumerate(range(0, paths, size))]
+
+
+@dataclass(frozen=True)
+class BlockOutcome:
+    """What the loop records on one block of ``B`` paths (``N`` nodes, ``D`` demand nodes, ``H`` weeks).
+
+    Attributes:
+        demand, on_time, short_weeks, demand_weeks, served_weeks: (B, D) as in :class:`SimOutcome`.
+        short_count: (D, H) paths short in each week.
+        expired_units, expired_value: (B,).
+        end_stock: (B, N).
+        closing: (N, H, B) closing stock of every node and week on every path (the fan's input).
+        sums: name → (N, H) or (D, H) sums over the block's paths (:class:`SimOutcome`'s ``mean``).
+    """
+
+    demand: np.ndarray
+    on_time: np.ndarray
+    short_weeks: np.ndarray
+    demand_weeks: np.ndarray
+    served_weeks: np.ndarray
+    short_count: np.ndarray
+    expired_units: np.ndarray
+    expired_value: np.ndarray
+    end_stock: np.ndarray
+    closing: np.ndarray
+    sums: dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -139,7 +202,7 @@ def simulate(
     index: TwinIndex, release_t: np.ndarray, released: np.ndarray, demand: DemandSampler,
     max_backlog_weeks: int | None, tolerance: float, follow_plan: bool = True,
 ) -> SimOutcome:
-    """Run the week loop on every path.
+    """Run the week loop on every path of one block (``P`` = the rows of ``release_t``).
 
     Args:
         index: the twin index.
@@ -149,6 +212,9 @@ def simulate(
         tolerance: backlog or lost units at or below it do not make a week short.
         follow_plan: serve what the plan serves plus the need it did not foresee (the plan may hold
             stock back on purpose, e.g. for its safety-stock targets); False serves all it can.
+
+    Returns:
+        The block's per-path figures and weekly sums (:func:`combine_blocks` joins blocks).
     """
     p, n, c, h = release_t.shape[0], index.n_nodes, index.slots, index.horizon
     dn = index.demand_nodes
@@ -161,23 +227,21 @@ def simulate(
     # (arrival, to_node, first slot, taken (C - first, R, P)): slots below the departure week are empty
     in_transit: list[tuple[np.ndarray, np.ndarray, int, np.ndarray]] = []
     tot = {k: np.zeros((d, p)) for k in ("demand", "on_time", "short_weeks", "demand_weeks", "served_weeks")}
-    short_prob = np.zeros((d, h))
+    short_count = np.zeros((d, h), dtype=np.int64)
     expired_units = np.full(p, index.expired_on_hand.sum())
     expired_value = np.full(p, float(index.expired_on_hand @ index.unit_cost))
-    fan = np.zeros((len(FAN), n, h))
-    mean = {k: np.zeros((n, h)) for k in
-            ("closing", "served", "expired", "arrivals", "departures", "released", "receipts", "consumed")}
+    closing_paths = np.zeros((n, h, p))
+    sums = {k: np.zeros((n, h)) for k in _NODE_SUMS} | {k: np.zeros((d, h)) for k in _DEMAND_SUMS}
     bom, batches = index.bom, index.prod_full + index.prod_part
     levels = bom.levels if bom.levels.size else np.zeros(1, np.int64)
     # (J, P) share of each row's start its components allowed (none to draw: all of it)
     started = np.ones_like(rel_q) if bom.row.size else None
-    mean |= {k: np.zeros((d, h)) for k in ("backlog", "lost", "demand")}
-    mean["expired"][:, 0] += index.expired_on_hand
+    sums["expired"][:, 0] += index.expired_on_hand * p
     for t in range(h):
         # 1. exogenous supply
         s_node, s_slot, s_qty = index.supply[t]
         stock[s_slot, s_node, :] += s_qty[:, None]  # (node, slot) unique within a week
-        np.add.at(mean["receipts"][:, t], s_node, s_qty)
+        np.add.at(sums["receipts"][:, t], s_node, s_qty * p)
         # 2. arrivals
         keep = []
         for arrival, to_node, first, taken in in_transit:
@@ -188,7 +252,7 @@ def simulate(
                 k, r = len(slots), int(now.sum())
                 _add(stock, np.tile(to_node[now], k), np.repeat(slots + first, r),
                      got[slots].reshape(k * r, p))
-                np.add.at(mean["arrivals"][:, t], to_node[now], got.sum(axis=0).mean(axis=1))
+                np.add.at(sums["arrivals"][:, t], to_node[now], got.sum(axis=(0, 2)))
             if (~now).any():
                 keep.append((arrival[~now], to_node[~now], first, taken[:, ~now, :]))
         in_transit = keep
@@ -205,7 +269,7 @@ def simulate(
                 share, c_nodes, drawn = start_rows(stock, t, starting, index.prod_qty, batches,
                                                    index.prod_whole, bom, _take_fefo)
                 started[starting] = share
-                np.add.at(mean["consumed"][:, t], c_nodes, drawn.mean(axis=1))
+                np.add.at(sums["consumed"][:, t], c_nodes, drawn.sum(axis=1))
             rows = releasing[bom.level[releasing] == level] if len(levels) > 1 else releasing
             if rows.size:
                 got = rel_q[rows] if started is None else rel_q[rows] * started[rows]
@@ -215,7 +279,7 @@ def simulate(
                 slot = np.where(index.life_from_release[node], index.release_slot[node, t],
                                 np.maximum(index.release_slot[node, index.prod_t[rows]], t))
                 _add(stock, node, slot, rel)
-                np.add.at(mean["released"][:, t], index.prod_node[rows], rel.mean(axis=1))
+                np.add.at(sums["released"][:, t], index.prod_node[rows], rel.sum(axis=1))
             # 4. departures, rank by rank (a node ships at most once per rank)
             ships = this_week[bom.ship_level[this_week] == level] if len(levels) > 1 else this_week
             for rank in np.unique(index.ship_rank[ships]):
@@ -225,7 +289,7 @@ def simulate(
                 want = np.broadcast_to(index.ship_qty[rows][:, None], (len(rows), p))
                 taken = _ship(avail, want, 0, index.ship_min_slot[rows] - t, index.ship_sell_cap[t:, rows])
                 stock[t:, frm, :] = avail
-                np.add.at(mean["departures"][:, t], frm, taken.sum(axis=0).mean(axis=1))
+                np.add.at(sums["departures"][:, t], frm, taken.sum(axis=(0, 2)))
                 now = index.ship_arrival[rows] == t
                 if now.any():  # a lane without lead time: it arrives this week, before demand is served
                     to, got = index.ship_to[rows][now], taken[:, now, :]
@@ -233,7 +297,7 @@ def simulate(
                     k = len(slots)
                     _add(stock, np.tile(to, k), np.repeat(slots + t, len(to)),
                          got[slots].reshape(k * len(to), p))
-                    np.add.at(mean["arrivals"][:, t], to, got.sum(axis=0).mean(axis=1))
+                    np.add.at(sums["arrivals"][:, t], to, got.sum(axis=(0, 2)))
                 later = ~now
                 if later.any():
                     in_transit.append((index.ship_arrival[rows][later], index.ship_to[rows][later], t,
@@ -252,7 +316,7 @@ def simulate(
             stock[t] = 0.0
             expired_units += gone.sum(axis=0)
             expired_value += index.unit_cost @ gone
-            mean["expired"][:, t] += gone.mean(axis=1)
+            sums["expired"][:, t] += gone.sum(axis=1)
         # 7. backlog and lost demand
         backlog = need - served
         lost = np.zeros_like(backlog)
@@ -270,14 +334,51 @@ def simulate(
         tot["short_weeks"] += short
         tot["demand_weeks"] += has_demand
         tot["served_weeks"] += has_demand & ~short
-        short_prob[:, t] = short.mean(axis=1)
-        closing = stock.sum(axis=0)  # (N, P)
-        fan[:, :, t] = np.percentile(closing, FAN, axis=1)
-        mean["closing"][:, t] = closing.mean(axis=1)
-        mean["served"][dn, t] = served.mean(axis=1)
-        mean["backlog"][:, t], mean["lost"][:, t], mean["demand"][:, t] = (
-            backlog.mean(axis=1), lost.mean(axis=1), dem.mean(axis=1))
-    return SimOutcome(
-        **{k: v.T for k, v in tot.items()}, short_prob=short_prob, expired_units=expired_units,
-        expired_value=expired_value, end_stock=stock.sum(axis=0).T, fan=fan, mean=mean,
+        short_count[:, t] = short.sum(axis=1)
+        closing_paths[:, t, :] = stock.sum(axis=0)  # (N, P)
+        sums["closing"][:, t] = closing_paths[:, t, :].sum(axis=1)
+        sums["served"][dn, t] = served.sum(axis=1)
+        sums["backlog"][:, t], sums["lost"][:, t], sums["demand"][:, t] = (
+            backlog.sum(axis=1), lost.sum(axis=1), dem.sum(axis=1))
+    return BlockOutcome(
+        **{k: v.T for k, v in tot.items()}, short_count=short_count, expired_units=expired_units,
+        expired_value=expired_value, end_stock=stock.sum(axis=0).T, closing=closing_paths, sums=sums,
     )
+
+
+def combine_blocks(blocks: list[BlockOutcome]) -> SimOutcome:
+    """Join the blocks' outcomes, in block order, into the replay's :class:`SimOutcome`.
+
+    Per-path figures are concatenated; the fan's percentiles are taken over every path's closing stock;
+    shares and means divide block sums (added in block order) by the number of paths.
+    """
+    paths = sum(b.expired_units.shape[0] for b in blocks)
+
+    def cat(name: str, axis: int = 0) -> np.ndarray:
+        return np.concatenate([getattr(b, name) for b in blocks], axis=axis)
+
+    closing = cat("closing", axis=2)  # (N, H, P)
+    mean = {k: sum((b.sums[k] for b in blocks[1:]), blocks[0].sums[k].copy()) / paths for k in blocks[0].sums}
+    return SimOutcome(
+        **{k: cat(k) for k in ("demand", "on_time", "short_weeks", "demand_weeks", "served_weeks",
+                               "expired_units", "expired_value", "end_stock")},
+        short_prob=sum(b.short_count for b in blocks) / paths,
+        fan=np.percentile(closing, FAN, axis=2), mean=mean,
+    )
+
+
+def simulate_blocks(
+    run_block: Callable[[PathBlock], BlockOutcome], paths: int, seed: int, executor: Any = None
+) -> SimOutcome:
+    """Run ``run_block`` on every block of ``paths`` paths and combine them.
+
+    Args:
+        run_block: simulates one block (drawing from :meth:`PathBlock.generators`); it must pickle when
+            ``executor`` runs it in other processes (a module-level function or a ``functools.partial``).
+        paths, seed: the replay's paths and seed.
+        executor: anything with ``map(fn, items)`` returning the results in the items' order (e.g. the
+            pipeline's Dask cluster, ``flows/cluster.py``); None runs the blocks here, one after another.
+    """
+    blocks = path_blocks(paths, seed)
+    outcomes = list(map(run_block, blocks) if executor is None else executor.map(run_block, blocks))
+    return combine_blocks(outcomes)

@@ -7,6 +7,8 @@ marks the run ``success``. A failed run drops its staging schema and keeps its `
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import re
 import secrets
@@ -22,7 +24,7 @@ import polars as pl
 
 from data_contracts import schema
 from warehouse.sources import SourceFile
-from warehouse.views import create_views
+from warehouse.views import MACROS, VIEWS, create_views
 
 __all__ = ["LOCK_WAIT_SECONDS", "Warehouse", "WarehouseLocked", "connect", "no_negative_zero", "open_warehouse",
            "sql_type"]
@@ -65,6 +67,31 @@ def _clean_columns(entity: str) -> dict[str, pl.DataType]:
     return {"run_id": pl.String, **schema.table(entity).columns}
 
 
+def _wanted_tables() -> dict[str, Mapping[str, pl.DataType]]:
+    """Every table the warehouse holds and its columns, by name."""
+    wanted: dict[str, Mapping[str, pl.DataType]] = {}
+    for t in schema.INPUT_ENTITIES:
+        wanted[schema.raw_table_name(t.name)] = _raw_columns(t.name)
+        wanted[schema.clean_table_name(t.name)] = _clean_columns(t.name)
+    for t in (schema.LOADS, schema.RUNS, schema.QUARANTINE, schema.CONTRACT_RESULTS, *schema.OUTPUT_TABLES,
+              *schema.TWIN_TABLES):
+        wanted[t.name] = t.columns
+    return wanted
+
+
+@functools.cache
+def _schema_mark() -> str:
+    """``plantwin-schema <digest>`` of every table's DDL, view and macro this code creates."""
+    digest = hashlib.sha256()
+    for name, columns in _wanted_tables().items():
+        digest.update(_ddl(name, columns).encode() + b"\0")
+    for name, select in VIEWS.items():
+        digest.update(f"{name}\0{select}\0".encode())
+    for name, (params, body) in MACROS.items():
+        digest.update(f"{name}\0{params}\0{body}\0".encode())
+    return f"plantwin-schema {digest.hexdigest()[:16]}"
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -78,32 +105,44 @@ class Warehouse:
 
     # ------------------------------------------------------------------ schema
     def migrate(self) -> None:
-        """Create every table that does not exist yet and add columns a newer schema has (idempotent)."""
-        wanted: dict[str, Mapping[str, pl.DataType]] = {}
-        for t in schema.INPUT_ENTITIES:
-            wanted[schema.raw_table_name(t.name)] = _raw_columns(t.name)
-            wanted[schema.clean_table_name(t.name)] = _clean_columns(t.name)
-        for t in (schema.LOADS, schema.RUNS, schema.QUARANTINE, schema.CONTRACT_RESULTS, *schema.OUTPUT_TABLES,
-                  *schema.TWIN_TABLES):
-            wanted[t.name] = t.columns
+        """Create every table that does not exist yet and add columns a newer schema has (idempotent).
+
+        A migrated file carries the schema's fingerprint (:func:`_schema_mark`, as the comment of ``runs``);
+        a file already carrying this code's fingerprint is left alone: a run opens its warehouse a dozen
+        times, and each migration re-ran ~70 statements and rewrote the views (0.1 CPU-s, 0.4 s at load).
+        """
+        wanted = _wanted_tables()
+        mark = _schema_mark()
+        found = self.con.execute(
+            "SELECT comment FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?",
+            [schema.RUNS.name]).fetchall()
+        if found and found[0][0] == mark:
+            return
         # columns a newer schema adds take, in an older warehouse's rows, what those rows meant: a clean
         # input table its entity's defaults (resources.campaign false, ...), an output table its backfill
         # (plan_inventory.consumed 0); raw tables keep null: they hold what was loaded
         backfill = {schema.clean_table_name(t.name): t.defaults for t in schema.INPUT_ENTITIES}
         backfill |= {t.name: t.backfill for t in (*schema.OUTPUT_TABLES, *schema.TWIN_TABLES) if t.backfill}
-        for name, columns in wanted.items():
-            self.con.execute(_ddl(name, columns))
-        have = set(self.con.execute(
-            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
-        ).fetchall())
-        for name, columns in wanted.items():
-            for c, dtype in columns.items():  # e.g. resources' campaign columns in an older warehouse
-                if (name, c) not in have:
-                    with self.transaction():  # added and filled together, or not at all
+        with self.transaction():  # one commit, not ~70 (a new warehouse: 0.2 s against 0.6–1.6 s)
+            for name, columns in wanted.items():
+                self.con.execute(_ddl(name, columns))
+            have = set(self.con.execute(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
+            ).fetchall())
+            fill: dict[str, dict[str, object]] = {}
+            for name, columns in wanted.items():
+                for c, dtype in columns.items():  # e.g. resources' campaign columns in an older warehouse
+                    if (name, c) not in have:
                         self.con.execute(f'ALTER TABLE {name} ADD COLUMN "{c}" {sql_type(dtype)}')
                         if backfill.get(name, {}).get(c) is not None:  # what the older rows meant
-                            self.con.execute(f'UPDATE {name} SET "{c}" = ?', [backfill[name][c]])
-        create_views(self.con)  # analysts' views travel with every published snapshot
+                            fill.setdefault(name, {})[c] = backfill[name][c]
+            # every column added before any row is filled: DuckDB refuses to commit an UPDATE followed by
+            # another ALTER of the same table in one transaction (and an ADD COLUMN ... DEFAULT false)
+            for name, values in fill.items():
+                sets = ", ".join(f'"{c}" = ?' for c in values)
+                self.con.execute(f"UPDATE {name} SET {sets}", list(values.values()))
+            create_views(self.con)  # analysts' views travel with every published snapshot
+            self.con.execute(f"COMMENT ON TABLE {schema.RUNS.name} IS '{mark}'")
 
     # ------------------------------------------------------------------ raw loads
     def land(self, source: SourceFile) -> tuple[str, bool]:
