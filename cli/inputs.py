@@ -50,16 +50,18 @@ def check_inputs(
         ContractError: a run would fail its contracts (``error.outcome`` holds what was validated).
     """
     from data_contracts.validate import validate_inputs
-    from warehouse.dry_run import inferred_run_date, raw_frames, read_sources
+    from warehouse.dry_run import inferred_run_date, landed, read_sources
+    from warehouse.screen import raw_inputs
 
     sources = read_sources(input_dir, source)
-    raw = raw_frames(sources)
-    when = run_date or inferred_run_date(raw)
-    if source is not None:  # the source's decimal mark and week start, as a run applies them
-        from warehouse.source_config import source_settings
+    with landed(sources) as (wh, load_ids):
+        raw = raw_inputs(wh, load_ids)  # as a run reads them: the big entities checked where they are
+        when = run_date or inferred_run_date(raw)
+        if source is not None:  # the source's decimal mark and week start, as a run applies them
+            from warehouse.source_config import source_settings
 
-        config, _ = source_settings(source, config)
-    return validate_inputs(raw, when, config), when, sources
+            config, _ = source_settings(source, config)
+        return validate_inputs(raw, when, config), when, sources
 
 
 def _report(outcome: ContractOutcome, rows: int, all_expectations: bool) -> str:

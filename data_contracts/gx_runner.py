@@ -104,6 +104,7 @@ class GxValidator:
         frame: pl.DataFrame,
         checks: Sequence[Check],
         verdicts: pl.DataFrame | None = None,
+        outside: tuple[int, Sequence[int]] | None = None,
     ) -> tuple[Any, list[CheckOutcome]]:
         """Validate ``frame`` against ``checks`` as the suite ``name``.
 
@@ -114,6 +115,9 @@ class GxValidator:
             verdicts: Optional, from :func:`verdicts`: GX then sees only the rows some check breaks there,
                 must find exactly those rows for each check, and its results are rescaled to ``frame``.
                 None: GX sees every row.
+            outside: With ``verdicts``: rows of the entity not in ``frame`` at all, which passed every check
+                where they are (:mod:`data_contracts.screen`), and per check how many of them lack a value
+                it reads; the results are counted over ``frame`` and them.
 
         Returns:
             The GX validation result and one :class:`CheckOutcome` per check, in the order of ``checks``.
@@ -123,7 +127,7 @@ class GxValidator:
                 in a suite or in :func:`data_contracts.rules.broken`, not in the data).
         """
         frame = _derived(frame, checks)
-        n = frame.height
+        n = frame.height + (outside[0] if outside else 0)
         seen = None
         if verdicts is not None:
             seen = (
@@ -135,6 +139,8 @@ class GxValidator:
                 pl.any_horizontal(pl.col(c).is_null() for c in _columns_of(check.expectation)).sum().alias(str(i))
                 for i, check in enumerate(checks)
             ).row(0)
+            if outside:
+                missing_counts = tuple(m + k for m, k in zip(missing_counts, outside[1], strict=True))
             frame = frame[seen]
         suite = gx.ExpectationSuite(name=name)
         for i, check in enumerate(checks):

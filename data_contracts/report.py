@@ -61,7 +61,7 @@ def validation_report(outcome: ContractOutcome, rows_shown: int = 10, all_expect
         f"{failed.height} failed; {rejected} rows quarantined; {warn.height} warnings",
         "",
     ]
-    rows_in = {e: f.height for e, f in outcome.clean.items()}
+    rows_in = {e: outcome.clean_rows(e) for e in outcome.clean}
     per_entity = (
         q.group_by("entity").agg(pl.struct("load_id", "source_row").n_unique().alias("rejected"))
         if q.height

@@ -42,6 +42,7 @@ __all__ = [
     "MAXIMA",
     "lookalike_key",
     "broken",
+    "date_bounds",
 ]
 
 E = gx.expectations
@@ -407,16 +408,22 @@ def _reference_checks(t: schema.Table, refs: dict[str, pl.DataFrame]) -> list[Ch
     return checks
 
 
+def date_bounds(entity: str, column: str, run_date: date, config: ContractConfig) -> tuple[date, date]:
+    """The plausible dates of a date column (rule ``date_range``): past events and snapshots up to the
+    run date, other dates up to ``max_years_ahead`` after it; never outside what the contracts can hold."""
+    past = column in _PAST_DATES.get(entity, ())
+    hi = min(run_date if past else _max_date(run_date, config), SUPPORTED_MAX_DATE)
+    return max(config.min_date, SUPPORTED_MIN_DATE), hi
+
+
 def _date_checks(t: schema.Table, run_date: date, config: ContractConfig) -> list[Check]:
     e = t.name
-    latest = _max_date(run_date, config)
     checks = []
     for c, dtype in t.columns.items():
         if dtype != pl.Date:
             continue
         past = c in _PAST_DATES.get(e, ())
-        hi = min(run_date if past else latest, SUPPORTED_MAX_DATE)
-        lo = max(config.min_date, SUPPORTED_MIN_DATE)
+        lo, hi = date_bounds(e, c, run_date, config)
         words = (
             f"is before {lo} or after the run date {run_date}"
             if past

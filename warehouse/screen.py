@@ -1,0 +1,150 @@
+"""An entity's raw rows checked where they are: the warehouse side of :mod:`data_contracts.screen`.
+
+:class:`WarehouseRows` stands for the raw rows a run reads of one entity (:meth:`Warehouse.raw_query`)
+without reading them: its profile (rows, values per column, the file, extra columns) is one aggregate
+query; :meth:`WarehouseRows.split` evaluates the contracts' SQL on every row and reads into polars only the
+rows it is unsure of; :meth:`WarehouseRows.stage_clean` writes the run's clean table from the rows that
+surely passed (cast in SQL) and the suspects polars found clean, in the raw order. Where the contracts
+cannot write the SQL, :meth:`WarehouseRows.frame` reads every row, as before.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+import polars as pl
+
+from data_contracts import schema
+from data_contracts.screen import SCREENED_ENTITIES, Profile, ScreenQuery, Split
+from warehouse.db import Warehouse, no_negative_zero, sql_type
+
+__all__ = ["WarehouseRows", "raw_inputs"]
+
+_P = schema.RAW_POSITION
+
+
+class WarehouseRows:
+    """The raw rows of ``entity`` a run reads from load ``load_id`` (see :meth:`Warehouse.raw_rows`)."""
+
+    def __init__(self, wh: Warehouse, entity: str, load_id: str, snapshot: bool = False) -> None:
+        self.wh, self.entity, self.load_id, self.snapshot = wh, entity, load_id, snapshot
+        self.table = schema.table(entity)
+        self.sql, self.params = wh.raw_query(entity, load_id, snapshot)
+        self._judged = f"__judged_{entity}"
+        self._query: ScreenQuery | None = None
+        self._kept = 0
+        self.profile = self._profile()
+
+    def _profile(self) -> Profile:
+        t, con = self.table, self.wh.con
+        counts = ", ".join(f'count("{c}")' for c in t.columns)
+        text_keys = [k for k in t.key if t.columns[k] == pl.String]
+        ascii_keys = " AND ".join(f"coalesce(bool_and(regexp_full_match(\"{k}\", '[\\x00-\\x7F]*')), true)"
+                                  for k in text_keys) or "true"
+        row = con.execute(
+            f"SELECT count(*), {counts}, arg_min({schema.SOURCE_FILE}, {_P}) FILTER "
+            f"(WHERE {schema.SOURCE_FILE} IS NOT NULL), {ascii_keys} FROM ({self.sql})",
+            self.params,
+        ).fetchone()
+        n, non_null, first_file, ascii_ok = row[0], row[1:-2], row[-2], row[-1]
+        extra: list[str] = []
+        for (keys,) in con.execute(
+            f"SELECT json_keys({schema.RAW_EXTRA}) AS k FROM ({self.sql}) WHERE {schema.RAW_EXTRA} IS NOT NULL "
+            f"GROUP BY k ORDER BY min({_P})",
+            self.params,
+        ).fetchall():
+            extra += [k for k in keys if k not in extra]  # as polars infers the fields: first seen first
+        return Profile(
+            height=int(n),
+            non_null=dict(zip(t.columns, (int(v) for v in non_null), strict=True)),
+            label=PurePath(first_file).name if first_file else self.entity,
+            extra=extra,
+            ascii_keys=bool(ascii_ok),
+        )
+
+    def frame(self) -> pl.DataFrame:
+        """Every row, as :meth:`Warehouse.raw_rows` reads it."""
+        return self.wh.raw_rows(self.entity, self.load_id, self.snapshot)
+
+    def split(self, query: ScreenQuery) -> Split:
+        """Evaluate ``query`` on every row; read the suspects; count what the kept rows need counted."""
+        con = self.wh.con
+        for name, values in query.refs.items():
+            con.register(name, pl.DataFrame({"v": values}).to_arrow())
+        missing = "".join(f", {m} AS __m{i}" for i, m in enumerate(query.missing))
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {self._judged} AS "
+                f"SELECT {_P}, {query.sure} AS __sure{missing} FROM ({self.sql})",
+                self.params,
+            )
+        finally:
+            for name in query.refs:
+                con.unregister(name)
+        sums = "".join(f", coalesce(sum(__m{i}::BIGINT) FILTER (WHERE __sure), 0)" for i in range(len(query.missing)))
+        row = con.execute(f"SELECT count(*) FILTER (WHERE __sure){sums} FROM {self._judged}").fetchone()
+        suspects = con.execute(
+            f"SELECT * FROM ({self.sql}) WHERE {_P} IN ({self._suspects()}) ORDER BY {_P}", self.params
+        ).pl()
+        groups = None
+        if query.group_by:
+            cols = ", ".join(f"{query.typed[c]} AS \"{c}\"" for c in query.group_by)
+            groups = con.execute(
+                f"SELECT {cols}, count(*) AS order_lines FROM ({self.sql}) WHERE {_P} NOT IN ({self._suspects()}) "
+                f"GROUP BY ALL ORDER BY ALL",
+                self.params,
+            ).pl()
+        self._query, self._kept = query, int(row[0])
+        return Split(suspects, int(row[0]), [int(v) for v in row[1:]], groups)
+
+    def _suspects(self) -> str:
+        return f"SELECT {_P} FROM {self._judged} WHERE NOT __sure"
+
+    def stage_clean(self, run_id: str, name: str, clean: pl.DataFrame, positions: pl.Series) -> int:
+        """Stage the run's clean table of this entity: the rows that surely passed, cast in SQL, and
+        ``clean`` (the suspects polars found clean, at ``positions``), in the raw order. Returns its rows."""
+        if self._query is None:
+            raise RuntimeError(f"{self.entity}: stage_clean before split")
+        t, typed = self.table, self._query.typed
+        cast = {
+            c: f"CAST({typed[c]} AS {sql_type(d)})" if d != pl.Float64
+            else f"CASE WHEN {typed[c]} = 0 THEN 0.0 ELSE {typed[c]} END"  # no -0.0, as Warehouse.stage
+            for c, d in t.columns.items()
+        }
+        kept = (
+            f"SELECT {_P}, " + ", ".join(f'{cast[c]} AS "{c}"' for c in t.columns)
+            + f" FROM ({self.sql}) WHERE {_P} NOT IN ({self._suspects()})"
+        )
+        cols = ", ".join(f'"{c}"' for c in t.columns)
+        con = self.wh.con
+        frame = no_negative_zero(clean.select(list(t.columns))).with_columns(positions.alias(_P).cast(pl.Int64))
+        con.register("__clean_suspects", frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
+        try:
+            self.wh.stage_query(
+                run_id, name,
+                f"SELECT {cols} FROM ({kept} UNION ALL SELECT {_P}, {cols} FROM __clean_suspects) "
+                f"ORDER BY {_P}",
+                self.params,
+            )
+        finally:
+            con.unregister("__clean_suspects")
+        con.execute(f"DROP TABLE IF EXISTS {self._judged}")
+        return self._kept + clean.height
+
+
+def raw_inputs(
+    wh: Warehouse, load_ids: dict[str, str], snapshots: frozenset[str] | set[str] | tuple[str, ...] = ()
+) -> dict[str, pl.DataFrame | WarehouseRows]:
+    """Entity → what the contracts read of a run's loads: the entities they can check in SQL
+    (:data:`data_contracts.screen.SCREENED_ENTITIES`) as :class:`WarehouseRows`, the others as frames.
+
+    Args:
+        wh: The warehouse holding the loads.
+        load_ids: Entity → the run's load.
+        snapshots: Event entities whose source declares full extracts (only their own load counts).
+    """
+    return {
+        entity: WarehouseRows(wh, entity, load_id, entity in snapshots)
+        if entity in SCREENED_ENTITIES
+        else wh.raw_rows(entity, load_id, entity in snapshots)
+        for entity, load_id in load_ids.items()
+    }
