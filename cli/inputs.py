@@ -32,7 +32,8 @@ EXIT_CLEAN, EXIT_QUARANTINED, EXIT_FAILED = 0, 1, 2
 
 
 def check_inputs(
-    input_dir: Path | None, source: Path | None, run_date: date | None, config: ContractConfig
+    input_dir: Path | None, source: Path | None, run_date: date | None, config: ContractConfig,
+    clean_frames: bool = True,
 ) -> tuple[ContractOutcome, date, list[SourceFile]]:
     """Read the inputs and validate them as a run would.
 
@@ -41,6 +42,8 @@ def check_inputs(
         source: Source config file (or None); exactly one of the two.
         run_date: The run date; None = as a run infers it (latest inventory as-of date, else today).
         config: Thresholds and bounds of the contracts.
+        clean_frames: Return every clean row in ``outcome.clean``; False: the rows the contracts checked in
+            SQL are only counted (``outcome.kept``), as the report needs (``plantwin validate``).
 
     Returns:
         ``(outcome, run_date, sources)``: the contracts' outcome, the run date used, the sources read.
@@ -61,7 +64,14 @@ def check_inputs(
             from warehouse.source_config import source_settings
 
             config, _ = source_settings(source, config)
-        return validate_inputs(raw, when, config), when, sources
+        outcome = validate_inputs(raw, when, config)
+        if clean_frames and outcome.kept:
+            from dataclasses import replace
+
+            clean = {e: raw[e].clean_frame(f, outcome.positions[e]) if e in outcome.kept else f
+                     for e, f in outcome.clean.items()}
+            outcome = replace(outcome, clean=clean, kept={}, positions={})
+        return outcome, when, sources
 
 
 def _report(outcome: ContractOutcome, rows: int, all_expectations: bool) -> str:
@@ -122,7 +132,7 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
             else ContractConfig(max_reject_share=max_reject_share)
         )
         try:
-            outcome, when, sources = check_inputs(input_dir, source, when, config)
+            outcome, when, sources = check_inputs(input_dir, source, when, config, clean_frames=False)
         except ContractError as exc:
             if exc.outcome is not None:
                 typer.echo(_report(exc.outcome, rows, all_expectations))

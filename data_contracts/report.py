@@ -161,6 +161,8 @@ def write_data_docs(
         run_name=run_name, run_time=run_time or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     )
     for name, result in results.items():
+        if hasattr(type(result), "materialize"):  # a suite no row broke: GX's result made now
+            result = result.materialize()
         key = ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=name),
             run_id=run_id,

@@ -181,7 +181,7 @@ def _passes(
 ) -> str | None:
     """SQL true where a row surely passes ``check`` (given its columns cast surely), or None if unknown."""
     exp, rule, cols = check.expectation, check.rule, check.columns
-    kind = type(exp).__name__
+    kind = exp.kind
     if check.derive:  # a flag computed in polars: recognised by its rule
         c = cols[0]
         if rule == "unique_ignoring_case":

@@ -102,12 +102,31 @@ class WarehouseRows:
     def stage_clean(self, run_id: str, name: str, clean: pl.DataFrame, positions: pl.Series) -> int:
         """Stage the run's clean table of this entity: the rows that surely passed, cast in SQL, and
         ``clean`` (the suspects polars found clean, at ``positions``), in the raw order. Returns its rows."""
+        sql = self._clean_sql(clean, positions, stored=True)
+        try:
+            self.wh.stage_query(run_id, name, sql, self.params)
+        finally:
+            self.wh.con.unregister("__clean_suspects")
+        self.wh.con.execute(f"DROP TABLE IF EXISTS {self._judged}")
+        return self._kept + clean.height
+
+    def clean_frame(self, clean: pl.DataFrame, positions: pl.Series) -> pl.DataFrame:
+        """The entity's clean rows as one typed frame (what :meth:`stage_clean` stages, before the warehouse
+        writes ``-0.0`` as ``0.0``): for callers that want the frame, such as tests of ``check_inputs``."""
+        sql = self._clean_sql(clean, positions, stored=False)
+        try:
+            return self.wh.con.execute(sql, self.params).pl()
+        finally:
+            self.wh.con.unregister("__clean_suspects")
+
+    def _clean_sql(self, clean: pl.DataFrame, positions: pl.Series, stored: bool) -> str:
+        """The clean rows in the raw order; registers ``clean`` as ``__clean_suspects`` (caller unregisters)."""
         if self._query is None:
-            raise RuntimeError(f"{self.entity}: stage_clean before split")
+            raise RuntimeError(f"{self.entity}: clean rows asked for before split")
         t, typed = self.table, self._query.typed
         cast = {
-            c: f"CAST({typed[c]} AS {sql_type(d)})" if d != pl.Float64
-            else f"CASE WHEN {typed[c]} = 0 THEN 0.0 ELSE {typed[c]} END"  # no -0.0, as Warehouse.stage
+            c: f"CASE WHEN {typed[c]} = 0 THEN 0.0 ELSE {typed[c]} END"  # no -0.0, as Warehouse.stage
+            if stored and d == pl.Float64 else f"CAST({typed[c]} AS {sql_type(d)})"
             for c, d in t.columns.items()
         }
         kept = (
@@ -115,20 +134,10 @@ class WarehouseRows:
             + f" FROM ({self.sql}) WHERE {_P} NOT IN ({self._suspects()})"
         )
         cols = ", ".join(f'"{c}"' for c in t.columns)
-        con = self.wh.con
-        frame = no_negative_zero(clean.select(list(t.columns))).with_columns(positions.alias(_P).cast(pl.Int64))
-        con.register("__clean_suspects", frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
-        try:
-            self.wh.stage_query(
-                run_id, name,
-                f"SELECT {cols} FROM ({kept} UNION ALL SELECT {_P}, {cols} FROM __clean_suspects) "
-                f"ORDER BY {_P}",
-                self.params,
-            )
-        finally:
-            con.unregister("__clean_suspects")
-        con.execute(f"DROP TABLE IF EXISTS {self._judged}")
-        return self._kept + clean.height
+        frame = clean.select(list(t.columns))
+        frame = (no_negative_zero(frame) if stored else frame).with_columns(positions.alias(_P).cast(pl.Int64))
+        self.wh.con.register("__clean_suspects", frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
+        return f"SELECT {cols} FROM ({kept} UNION ALL SELECT {_P}, {cols} FROM __clean_suspects) ORDER BY {_P}"
 
 
 def raw_inputs(
