@@ -68,6 +68,9 @@ class ScreenQuery:
         missing: Per check, SQL true where the row lacks a value the check's expectation reads (GX counts
             those as missing: its results over every row need them for the rows left in the warehouse).
         group_by: Columns whose clean rows are counted per value (``order_lines``) for the network check.
+        unique: Keys (SQL expressions) no two rows may share for a row to be sure: ``sure`` holds only on
+            rows whose key is not among the keys that occur more than once (the warehouse counts them with
+            one ``GROUP BY`` per key, cheaper than a window over millions of rows).
     """
 
     sure: str
@@ -75,6 +78,7 @@ class ScreenQuery:
     refs: dict[str, pl.Series]
     missing: list[str]
     group_by: tuple[str, ...] = ()
+    unique: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -166,8 +170,9 @@ def expectation_columns(exp: Any) -> list[str]:
     return [exp.column]
 
 
-def _window_unique(parts: list[str]) -> str:
-    return f"(count(*) OVER (PARTITION BY {', '.join(parts)}) = 1)"
+def _folded(typed: str) -> str:
+    """An ASCII key folded as :func:`data_contracts.rules.lookalike_key` folds it: lower case, no blanks."""
+    return f"lower(regexp_replace({typed}, '{_BLANKS}', '', 'g'))"
 
 
 def _passes(
@@ -178,8 +183,10 @@ def _passes(
     ref_tables: dict[str, pl.Series],
     run_date: date,
     config: ContractConfig,
+    unique: list[tuple[str, ...]],
 ) -> str | None:
-    """SQL true where a row surely passes ``check`` (given its columns cast surely), or None if unknown."""
+    """SQL true where a row surely passes ``check`` (given its columns cast surely), or None if unknown.
+    A uniqueness check adds its key to ``unique`` instead (and returns ``true``)."""
     exp, rule, cols = check.expectation, check.rule, check.columns
     kind = exp.kind
     if check.derive:  # a flag computed in polars: recognised by its rule
@@ -187,7 +194,8 @@ def _passes(
         if rule == "unique_ignoring_case":
             if any(t.columns[k] != pl.String for k in t.key):
                 return None
-            return _window_unique([f"lower(regexp_replace({typed[k]}, '{_BLANKS}', '', 'g'))" for k in t.key])
+            unique.append(tuple(_folded(typed[k]) for k in t.key))
+            return "true"
         if rule == "max_length":
             return f"({typed[c]} IS NULL OR strlen({typed[c]}) <= {int(config.max_text_length)})"
         if (t.name, c) in REFERENCES and REFERENCES[(t.name, c)][2] == rule and len(cols) == 1:
@@ -220,9 +228,11 @@ def _passes(
             ok.append(f"{x} {op}{'' if strict else '='} {_literal(bound)}")
         return f"({x} IS NULL OR ({' AND '.join(ok) or 'true'}))"
     if kind == "ExpectColumnValuesToBeUnique" and t.columns.get(exp.column) == pl.String:
-        return _window_unique([typed[exp.column]])
+        unique.append((typed[exp.column],))
+        return "true"
     if kind == "ExpectCompoundColumnsToBeUnique" and all(t.columns.get(c) == pl.String for c in exp.column_list):
-        return _window_unique([typed[c] for c in exp.column_list])
+        unique.append(tuple(typed[c] for c in exp.column_list))
+        return "true"
     if kind == "ExpectColumnPairValuesAToBeGreaterThanB" and exp.ignore_row_if == "either_value_is_missing":
         a, b = typed[exp.column_A], typed[exp.column_B]
         return f"({a} IS NULL OR {b} IS NULL OR {a} >{'=' if exp.or_equal else ''} {b})"
@@ -261,14 +271,20 @@ def screen_query(
     typed = {c: v[1] for c, v in columns.items()}
     ref_tables: dict[str, pl.Series] = {}
     sure = [v[0] for v in columns.values()]
+    unique: list[tuple[str, ...]] = []
     for check in checks:
-        passes = _passes(t, check, typed, refs, ref_tables, run_date, config)
+        passes = _passes(t, check, typed, refs, ref_tables, run_date, config, unique)
         if passes is None:
             return None
         sure.append(passes)
+    # a key shared exactly is shared folded too: where the folded key is checked, the exact one adds nothing
+    folded = {tuple(typed[k] for k in t.key)} if tuple(_folded(typed[k]) for k in t.key) in unique else set()
+    unique = [k for k in dict.fromkeys(unique) if k not in folded]
     missing = []
     for check in checks:
         real = [c for c in expectation_columns(check.expectation) if c in t.columns]
         missing.append("(" + " OR ".join(f"{typed[c]} IS NULL" for c in real) + ")" if real else "false")
     group_by = ("product_id", "site_id", "status") if t.name == schema.ORDERS.name else ()
-    return ScreenQuery(" AND ".join(sure), typed, ref_tables, missing, group_by)
+    # coalesce: a row whose verdict SQL cannot tell (NULL) is a suspect, never kept unchecked
+    return ScreenQuery(f"coalesce({' AND '.join(sure)}, false)", typed, ref_tables, missing, group_by,
+                       tuple(unique))

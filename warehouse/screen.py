@@ -71,10 +71,19 @@ class WarehouseRows:
         for name, values in query.refs.items():
             con.register(name, pl.DataFrame({"v": values}).to_arrow())
         missing = "".join(f", {m} AS __m{i}" for i, m in enumerate(query.missing))
+        # keys occurring more than once, one GROUP BY each; a row holding one of them is a suspect
+        dups, shared = [], []
+        for i, key in enumerate(query.unique):
+            k = key[0] if len(key) == 1 else "struct_pack(" + ", ".join(f"k{j} := {e}" for j, e in enumerate(key)) + ")"
+            present = " AND ".join(f"{e} IS NOT NULL" for e in key)
+            dups.append(f"__dup{i} AS (SELECT {k} AS k FROM __base WHERE {present} GROUP BY ALL HAVING count(*) > 1)")
+            shared.append(f"coalesce({k} NOT IN (SELECT k FROM __dup{i}), false)")
+        sure = " AND ".join([query.sure, *shared])
         try:
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {self._judged} AS "
-                f"SELECT {_P}, {query.sure} AS __sure{missing} FROM ({self.sql})",
+                f"WITH __base AS ({self.sql}){''.join(', ' + d for d in dups)} "
+                f"SELECT {_P}, {sure} AS __sure{missing} FROM __base",
                 self.params,
             )
         finally:
