@@ -18,8 +18,11 @@ Order of work (:func:`validate_inputs`):
    (:func:`data_contracts.rules.broken`): junk beyond the share is refused before GX runs, and a refused
    entity keeps the quarantine of its first ``refused_rows_stored`` offending rows only (bounded memory
    on a million junk lines). Otherwise GX runs every expectation on the rows some check breaks (not the
-   clean millions), must agree with polars row for row, and its results are counted over every row
-   (:mod:`data_contracts.gx_runner`).
+   clean millions; nothing at all where no row is broken), must agree with polars row for row, and its
+   results are counted over every row (:mod:`data_contracts.gx_runner`). An entity handed over as
+   :class:`RawRows` (its rows left in the warehouse) is first screened in SQL
+   (:mod:`data_contracts.screen`): only the rows the SQL is unsure of go through the steps above, the
+   others are counted as clean where they are.
 3. The network: demand (not cancelled orders) at a site that no plant making the product reaches through
    lanes is a failed ``network`` expectation and a warning, not a rejected row: the demand is real and
    the plan should show it short (reason ``no_route``) rather than hide it.
