@@ -111,6 +111,8 @@ def main() -> None:
                         help="measure as without compiled bytecode (every process compiles the sources)")
     parser.add_argument("--baseline-checkout", type=Path, default=None,
                         help="another checkout whose `run` overhead is measured alternately with this one's")
+    parser.add_argument("--validate-only", action="store_true",
+                        help="measure the baselines and validate only (no run, twin, report)")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="plantwin-cli-bench-"))
     if args.no_bytecode:
@@ -147,6 +149,13 @@ def main() -> None:
     interpreter = measure("baseline: python -c pass", [*python, "pass"])
     stack = measure("baseline: import the stack", [*python, STACK])
     validate = measure("validate", [PLANTWIN, "validate", "--input", str(inputs)])
+    if args.validate_only:
+        print(f"\n{'command (fresh process each)':<32}{'wall s':>8}{'CPU s':>8}{'wall / stack import':>21}  exit")
+        for r in rows:
+            print(f"{r.label:<32}{r.wall:>8.1f}{r.cpu:>8.1f}{r.wall / stack.wall:>21.2f}  {r.code}")
+        print(f"validate on the demo: {validate.wall:.1f} s wall, {validate.cpu:.1f} CPU s (goal 5 s on a quiet "
+              f"machine); CPU / the stack's import {validate.cpu / stack.cpu:.2f}; load average after: {_load()}")
+        return
     refused = measure("refused: missing --input", [PLANTWIN, "run", "--input", str(work / "nope"),
                                                    "--warehouse", str(work / "refused" / "w.duckdb")])
     wh_direct = work / "direct-{i}" / "warehouse.duckdb"

@@ -32,7 +32,8 @@ EXIT_CLEAN, EXIT_QUARANTINED, EXIT_FAILED = 0, 1, 2
 
 
 def check_inputs(
-    input_dir: Path | None, source: Path | None, run_date: date | None, config: ContractConfig
+    input_dir: Path | None, source: Path | None, run_date: date | None, config: ContractConfig,
+    clean_frames: bool = True,
 ) -> tuple[ContractOutcome, date, list[SourceFile]]:
     """Read the inputs and validate them as a run would.
 
@@ -41,6 +42,8 @@ def check_inputs(
         source: Source config file (or None); exactly one of the two.
         run_date: The run date; None = as a run infers it (latest inventory as-of date, else today).
         config: Thresholds and bounds of the contracts.
+        clean_frames: Return every clean row in ``outcome.clean``; False: the rows the contracts checked in
+            SQL are only counted (``outcome.kept``), as the report needs (``plantwin validate``).
 
     Returns:
         ``(outcome, run_date, sources)``: the contracts' outcome, the run date used, the sources read.
@@ -50,16 +53,25 @@ def check_inputs(
         ContractError: a run would fail its contracts (``error.outcome`` holds what was validated).
     """
     from data_contracts.validate import validate_inputs
-    from warehouse.dry_run import inferred_run_date, raw_frames, read_sources
+    from warehouse.dry_run import inferred_run_date, landed, read_sources
+    from warehouse.screen import raw_inputs
 
     sources = read_sources(input_dir, source)
-    raw = raw_frames(sources)
-    when = run_date or inferred_run_date(raw)
-    if source is not None:  # the source's decimal mark and week start, as a run applies them
-        from warehouse.source_config import source_settings
+    with landed(sources) as (wh, load_ids):
+        raw = raw_inputs(wh, load_ids)  # as a run reads them: the big entities checked where they are
+        when = run_date or inferred_run_date(raw)
+        if source is not None:  # the source's decimal mark and week start, as a run applies them
+            from warehouse.source_config import source_settings
 
-        config, _ = source_settings(source, config)
-    return validate_inputs(raw, when, config), when, sources
+            config, _ = source_settings(source, config)
+        outcome = validate_inputs(raw, when, config)
+        if clean_frames and outcome.kept:
+            from dataclasses import replace
+
+            clean = {e: raw[e].clean_frame(f, outcome.positions[e]) if e in outcome.kept else f
+                     for e, f in outcome.clean.items()}
+            outcome = replace(outcome, clean=clean, kept={}, positions={})
+        return outcome, when, sources
 
 
 def _report(outcome: ContractOutcome, rows: int, all_expectations: bool) -> str:
@@ -120,7 +132,7 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
             else ContractConfig(max_reject_share=max_reject_share)
         )
         try:
-            outcome, when, sources = check_inputs(input_dir, source, when, config)
+            outcome, when, sources = check_inputs(input_dir, source, when, config, clean_frames=False)
         except ContractError as exc:
             if exc.outcome is not None:
                 typer.echo(_report(exc.outcome, rows, all_expectations))

@@ -162,6 +162,9 @@ class ContractOutcome:
         warnings: Findings that reject no row (``WARNING_SCHEMA``), e.g. demand at a DC that no plant
             making the product can reach; each also fails an expectation in ``results``.
         validations: Entity (or ``network``) → the Great Expectations validation result, for Data Docs.
+        kept: Entity → clean rows left where they are (in the warehouse, :mod:`data_contracts.screen`) and
+            not in ``clean``, whose frame then holds only the other clean rows.
+        positions: For the entities in ``kept``: each row of ``clean[entity]``'s position among the raw rows.
     """
 
     clean: dict[str, pl.DataFrame]
@@ -169,3 +172,9 @@ class ContractOutcome:
     results: pl.DataFrame
     warnings: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=WARNING_SCHEMA))
     validations: dict[str, Any] = field(default_factory=dict)
+    kept: dict[str, int] = field(default_factory=dict)
+    positions: dict[str, pl.Series] = field(default_factory=dict)
+
+    def clean_rows(self, entity: str) -> int:
+        """How many of ``entity``'s rows are clean (in ``clean`` and kept where they are)."""
+        return self.clean[entity].height + self.kept.get(entity, 0)

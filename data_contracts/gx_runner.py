@@ -21,15 +21,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import great_expectations as gx
-import pandas as pd
+from typing import TYPE_CHECKING
+
 import polars as pl
-from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from data_contracts.config import SUPPORTED_MAX_DATE, SUPPORTED_MIN_DATE
 from data_contracts.rules import Check, broken
 
-__all__ = ["CheckOutcome", "GxValidator", "gx_view", "verdicts"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["CheckOutcome", "DeferredValidation", "GxValidator", "gx_view", "verdicts"]
 
 logging.getLogger("great_expectations").setLevel(logging.ERROR)
 
@@ -63,7 +65,7 @@ def gx_view(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(dates) if dates else frame
 
 
-def _to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
+def _to_pandas(frame: pl.DataFrame) -> "pd.DataFrame":
     """The one polars → pandas conversion (GX validates pandas frames); positions become the index.
 
     Dates become ``datetime64[ns]``: GX compares those vectorised, other datetime units value by value.
@@ -91,12 +93,31 @@ def _row_positions(result: dict[str, Any]) -> list[int]:
 
 
 class GxValidator:
-    """An ephemeral GX context with one pandas data source; validates frames against suites of checks."""
+    """An ephemeral GX context with one pandas data source; validates frames against suites of checks.
+
+    The context (and Great Expectations itself) is made on the first suite GX must run: a validation whose
+    verdicts break nothing hands GX no row, so its results are known without GX and are made by GX only
+    when asked for (:class:`DeferredValidation`, e.g. by the Data Docs).
+    """
 
     def __init__(self, name: str = "plantwin") -> None:
-        self.context = gx.get_context(mode="ephemeral")
-        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self.source = self.context.data_sources.add_pandas(name)
+        self.name = name
+        self._source: Any = None
+
+    @property
+    def context(self) -> Any:
+        """The ephemeral GX context (imports Great Expectations on first use)."""
+        self._open()
+        return self._context
+
+    def _open(self) -> None:
+        if self._source is None:
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            self._context = gx.get_context(mode="ephemeral")
+            self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            self._source = self._context.data_sources.add_pandas(self.name)
 
     def validate(
         self,
@@ -104,6 +125,7 @@ class GxValidator:
         frame: pl.DataFrame,
         checks: Sequence[Check],
         verdicts: pl.DataFrame | None = None,
+        outside: tuple[int, Sequence[int]] | None = None,
     ) -> tuple[Any, list[CheckOutcome]]:
         """Validate ``frame`` against ``checks`` as the suite ``name``.
 
@@ -113,7 +135,12 @@ class GxValidator:
             checks: The checks.
             verdicts: Optional, from :func:`verdicts`: GX then sees only the rows some check breaks there,
                 must find exactly those rows for each check, and its results are rescaled to ``frame``.
+                Where no check breaks any row, GX sees nothing now: every check passed on every row, and
+                the GX result is a :class:`DeferredValidation`, made (on no row, rescaled) when read.
                 None: GX sees every row.
+            outside: With ``verdicts``: rows of the entity not in ``frame`` at all, which passed every check
+                where they are (:mod:`data_contracts.screen`), and per check how many of them lack a value
+                it reads; the results are counted over ``frame`` and them.
 
         Returns:
             The GX validation result and one :class:`CheckOutcome` per check, in the order of ``checks``.
@@ -123,26 +150,47 @@ class GxValidator:
                 in a suite or in :func:`data_contracts.rules.broken`, not in the data).
         """
         frame = _derived(frame, checks)
-        n = frame.height
-        seen = None
-        if verdicts is not None:
-            seen = (
-                verdicts.select(pl.any_horizontal(pl.all())).to_series().arg_true()
-                if verdicts.width
-                else pl.Series(dtype=pl.UInt32)
-            )
-            missing_counts = gx_view(frame).select(
-                pl.any_horizontal(pl.col(c).is_null() for c in _columns_of(check.expectation)).sum().alias(str(i))
-                for i, check in enumerate(checks)
-            ).row(0)
-            frame = frame[seen]
+        n = frame.height + (outside[0] if outside else 0)
+        if verdicts is None:
+            return self._run(name, frame, checks, None, None, n, None)
+        seen = (
+            verdicts.select(pl.any_horizontal(pl.all())).to_series().arg_true()
+            if verdicts.width
+            else pl.Series(dtype=pl.UInt32)
+        )
+        missing_counts = gx_view(frame).select(
+            pl.any_horizontal(pl.col(c).is_null() for c in _columns_of(check.expectation)).sum().alias(str(i))
+            for i, check in enumerate(checks)
+        ).row(0)
+        if outside:
+            missing_counts = tuple(m + k for m, k in zip(missing_counts, outside[1], strict=True))
+        if seen.len() == 0:  # nothing broken: GX would be handed no row and find nothing
+            deferred = DeferredValidation(self, name, frame.head(0), list(checks), verdicts.head(0), n, missing_counts)
+            return deferred, [CheckOutcome(c, True, n, 0, []) for c in checks]
+        return self._run(name, frame[seen], checks, seen, verdicts, n, missing_counts)
+
+    def _run(
+        self,
+        name: str,
+        frame: pl.DataFrame,
+        checks: Sequence[Check],
+        seen: pl.Series | None,
+        verdicts: pl.DataFrame | None,
+        n: int,
+        missing_counts: Sequence[int] | None,
+    ) -> tuple[Any, list[CheckOutcome]]:
+        """GX on ``frame`` (the rows ``seen`` of the entity's frame, or all of it when ``seen`` is None)."""
+        import great_expectations as gx
+        import pandas as pd
+
+        self._open()
         suite = gx.ExpectationSuite(name=name)
         for i, check in enumerate(checks):
-            exp = check.expectation.copy(deep=True)  # GX expectations are pydantic v1 models
+            exp = check.expectation.to_gx()
             exp.meta = {"check": i, "rule": check.rule, "columns": list(check.columns)}
             suite.add_expectation(exp)
-        suite = self.context.suites.add(suite)
-        batch_def = self.source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
+        suite = self._context.suites.add(suite)
+        batch_def = self._source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
         data = _to_pandas(frame)
         if seen is not None:
             data.index = pd.Index(seen.cast(pl.Int64).to_numpy(), dtype="int64")
@@ -177,6 +225,37 @@ class GxValidator:
         if missing:
             raise RuntimeError(f"{name}: GX returned no result for {missing}")
         return validation, [outcomes[i] for i in range(len(checks))]
+
+
+class DeferredValidation:
+    """The GX result of a suite no row broke, made when first read: GX on no row, counted over every row.
+
+    What the contracts record (every check passed, counted over all rows) is known without GX; GX's own
+    result object is made only for whoever reads it (:meth:`materialize`, or any attribute, such as
+    ``results``): the Data Docs of a run. ``plantwin validate`` on clean inputs never makes it.
+    """
+
+    def __init__(self, validator: GxValidator, name: str, empty: pl.DataFrame, checks: list[Check],
+                 verdicts: pl.DataFrame, n: int, missing_counts: Sequence[int]) -> None:
+        self._args = (validator, name, empty, checks, verdicts, n, missing_counts)
+        self._result: Any = None
+
+    def materialize(self) -> Any:
+        """The GX ``ExpectationSuiteValidationResult``; raises RuntimeError if GX fails a check on no row."""
+        if self._result is None:
+            validator, name, empty, checks, verdicts, n, missing_counts = self._args
+            self._result, outcomes = validator._run(
+                name, empty, checks, pl.Series(dtype=pl.UInt32), verdicts, n, missing_counts
+            )
+            failed = [o.check.name for o in outcomes if not o.success]
+            if failed:
+                raise RuntimeError(f"{name}: GX failed {failed} on no row (every row passed in polars)")
+        return self._result
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self.materialize(), attr)
 
 
 def _derived(frame: pl.DataFrame, checks: Sequence[Check]) -> pl.DataFrame:

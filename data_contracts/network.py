@@ -74,7 +74,7 @@ def demand_reachability(
     A site is reached from a plant when it is the plant itself or a lane path leads there.
 
     Args:
-        orders: Clean orders.
+        orders: Clean orders (or counts of them per product, site and status in a column ``order_lines``).
         routings: Clean routings.
         resources: Clean resources (their ``site_id`` is the plant).
         lanes: Clean lanes.
@@ -107,7 +107,9 @@ def demand_reachability(
     demand = (
         orders.filter(pl.col("status") != "cancelled")
         .group_by("product_id", "site_id")
-        .agg(pl.len().cast(pl.Int64).alias("order_lines"))
+        # orders already counted per product, site and status (rows kept in the warehouse) carry ``order_lines``
+        .agg((pl.col("order_lines").sum() if "order_lines" in orders.columns else pl.len()).cast(pl.Int64)
+             .alias("order_lines"))
     )
     return (
         demand.join(reached, on=["product_id", "site_id"], how="left")

@@ -61,7 +61,7 @@ def validation_report(outcome: ContractOutcome, rows_shown: int = 10, all_expect
         f"{failed.height} failed; {rejected} rows quarantined; {warn.height} warnings",
         "",
     ]
-    rows_in = {e: f.height for e, f in outcome.clean.items()}
+    rows_in = {e: outcome.clean_rows(e) for e in outcome.clean}
     per_entity = (
         q.group_by("entity").agg(pl.struct("load_id", "source_row").n_unique().alias("rejected"))
         if q.height
@@ -161,6 +161,8 @@ def write_data_docs(
         run_name=run_name, run_time=run_time or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     )
     for name, result in results.items():
+        if hasattr(type(result), "materialize"):  # a suite no row broke: GX's result made now
+            result = result.materialize()
         key = ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=name),
             run_id=run_id,

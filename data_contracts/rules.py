@@ -22,7 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-import great_expectations as gx
+from functools import partial
+from typing import Any
+
 import polars as pl
 
 from data_contracts import schema
@@ -35,6 +37,8 @@ COLUMN_RULES = ("type", DECIMAL_COMMA_RULE, "date_range")
 __all__ = [
     "COLUMN_RULES",
     "Check",
+    "E",
+    "Expectation",
     "entity_checks",
     "ALLOWED_VALUES",
     "REFERENCES",
@@ -42,9 +46,55 @@ __all__ = [
     "MAXIMA",
     "lookalike_key",
     "broken",
+    "date_bounds",
 ]
 
-E = gx.expectations
+
+
+class Expectation:
+    """A Great Expectations expectation by its class name and arguments, made a GX object only where GX runs
+    (:meth:`to_gx`, in :mod:`data_contracts.gx_runner`): building the checks, computing them in polars or
+    SQL and counting their results need no GX import (3 CPU-s in a fresh process).
+
+    Arguments read as attributes (``exp.column``, ``exp.min_value``), with GX's defaults for the bounds.
+    """
+
+    _DEFAULTS: dict[str, Any] = {"min_value": None, "max_value": None, "strict_min": False, "strict_max": False,
+                                 "or_equal": False}
+
+    def __init__(self, kind: str, **kwargs: Any) -> None:
+        self.kind = kind
+        self.kwargs = kwargs
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("kind", "kwargs"):
+            raise AttributeError(name)
+        if name in self.kwargs:
+            return self.kwargs[name]
+        if name in self._DEFAULTS:
+            return self._DEFAULTS[name]
+        raise AttributeError(f"{self.kind} has no argument {name!r}")
+
+    def to_gx(self) -> Any:
+        """The GX expectation (imports Great Expectations)."""
+        import great_expectations as gx
+
+        return getattr(gx.expectations, self.kind)(**self.kwargs)
+
+    def __repr__(self) -> str:
+        return f"{self.kind}({', '.join(f'{k}={v!r}' for k, v in self.kwargs.items())})"
+
+
+class _Expectations:
+    """``E.ExpectColumnValuesToBeBetween(column=..., ...)`` as in GX's ``gx.expectations``, without GX."""
+
+    def __getattr__(self, kind: str) -> Any:
+        if not kind.startswith("Expect"):
+            raise AttributeError(kind)
+        return partial(Expectation, kind)
+
+
+E = _Expectations()
 
 #: Allowed values of coded columns (defined with the tables).
 ALLOWED_VALUES = schema.ALLOWED_VALUES
@@ -165,7 +215,7 @@ class Check:
 
     rule: str
     columns: tuple[str, ...]
-    expectation: gx.expectations.Expectation
+    expectation: Expectation
     reason: str
     derive: dict[str, pl.Expr] = field(default_factory=dict)
     unless: tuple[str, ...] = ()
@@ -191,11 +241,11 @@ def broken(check: Check) -> pl.Expr:
         TypeError: an expectation type this function does not know (teach it here before using it).
     """
     exp = check.expectation
-    if isinstance(exp, E.ExpectColumnValuesToNotBeNull):
+    if exp.kind == "ExpectColumnValuesToNotBeNull":
         return pl.col(exp.column).is_null()
-    if isinstance(exp, E.ExpectColumnValuesToBeInSet):
+    if exp.kind == "ExpectColumnValuesToBeInSet":
         return pl.col(exp.column).is_not_null() & ~pl.col(exp.column).is_in(list(exp.value_set))
-    if isinstance(exp, E.ExpectColumnValuesToBeBetween):
+    if exp.kind == "ExpectColumnValuesToBeBetween":
         c = pl.col(exp.column)
         ok = pl.lit(True)
         if exp.min_value is not None:
@@ -203,18 +253,18 @@ def broken(check: Check) -> pl.Expr:
         if exp.max_value is not None:
             ok = ok & (c < exp.max_value if exp.strict_max else c <= exp.max_value)
         return c.is_not_null() & ~ok
-    if isinstance(exp, E.ExpectColumnValuesToBeUnique):
+    if exp.kind == "ExpectColumnValuesToBeUnique":
         return pl.col(exp.column).is_not_null() & pl.col(exp.column).is_duplicated()
-    if isinstance(exp, E.ExpectCompoundColumnsToBeUnique) and exp.ignore_row_if == "any_value_is_missing":
+    if exp.kind == "ExpectCompoundColumnsToBeUnique" and exp.ignore_row_if == "any_value_is_missing":
         present = pl.all_horizontal(pl.col(c).is_not_null() for c in exp.column_list)
         return present & pl.struct(exp.column_list).is_duplicated()
     if (
-        isinstance(exp, E.ExpectColumnPairValuesAToBeGreaterThanB)
+        exp.kind == "ExpectColumnPairValuesAToBeGreaterThanB"
         and exp.ignore_row_if == "either_value_is_missing"
     ):
         a, b = pl.col(exp.column_A), pl.col(exp.column_B)
         return a.is_not_null() & b.is_not_null() & ~(a >= b if exp.or_equal else a > b)
-    raise TypeError(f"{check.name}: no polars verdict for {type(exp).__name__} (teach rules.broken)")
+    raise TypeError(f"{check.name}: no polars verdict for {exp.kind} (teach rules.broken)")
 
 
 def _max_date(run_date: date, config: ContractConfig) -> date:
@@ -407,16 +457,22 @@ def _reference_checks(t: schema.Table, refs: dict[str, pl.DataFrame]) -> list[Ch
     return checks
 
 
+def date_bounds(entity: str, column: str, run_date: date, config: ContractConfig) -> tuple[date, date]:
+    """The plausible dates of a date column (rule ``date_range``): past events and snapshots up to the
+    run date, other dates up to ``max_years_ahead`` after it; never outside what the contracts can hold."""
+    past = column in _PAST_DATES.get(entity, ())
+    hi = min(run_date if past else _max_date(run_date, config), SUPPORTED_MAX_DATE)
+    return max(config.min_date, SUPPORTED_MIN_DATE), hi
+
+
 def _date_checks(t: schema.Table, run_date: date, config: ContractConfig) -> list[Check]:
     e = t.name
-    latest = _max_date(run_date, config)
     checks = []
     for c, dtype in t.columns.items():
         if dtype != pl.Date:
             continue
         past = c in _PAST_DATES.get(e, ())
-        hi = min(run_date if past else latest, SUPPORTED_MAX_DATE)
-        lo = max(config.min_date, SUPPORTED_MIN_DATE)
+        lo, hi = date_bounds(e, c, run_date, config)
         words = (
             f"is before {lo} or after the run date {run_date}"
             if past

@@ -43,6 +43,8 @@ LOAD_ID = "_load_id"
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
 RAW_META_COLUMNS: tuple[str, ...] = (LOAD_ID, SOURCE_FILE, SOURCE_ROW)
+#: A raw row's position among the rows a run reads of its entity (in queries only, never stored).
+RAW_POSITION = "__pos"
 #: Raw column holding, as JSON, the values of columns a source had beyond the contract's.
 RAW_EXTRA = "_extra"
 

@@ -18,8 +18,11 @@ Order of work (:func:`validate_inputs`):
    (:func:`data_contracts.rules.broken`): junk beyond the share is refused before GX runs, and a refused
    entity keeps the quarantine of its first ``refused_rows_stored`` offending rows only (bounded memory
    on a million junk lines). Otherwise GX runs every expectation on the rows some check breaks (not the
-   clean millions), must agree with polars row for row, and its results are counted over every row
-   (:mod:`data_contracts.gx_runner`).
+   clean millions; nothing at all where no row is broken), must agree with polars row for row, and its
+   results are counted over every row (:mod:`data_contracts.gx_runner`). An entity handed over as
+   :class:`RawRows` (its rows left in the warehouse) is first screened in SQL
+   (:mod:`data_contracts.screen`): only the rows the SQL is unsure of go through the steps above, the
+   others are counted as clean where they are.
 3. The network: demand (not cancelled orders) at a site that no plant making the product reaches through
    lanes is a failed ``network`` expectation and a warning, not a rejected row: the demand is real and
    the plan should show it short (reason ``no_route``) rather than hide it.
@@ -27,10 +30,11 @@ Order of work (:func:`validate_inputs`):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import PurePath
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -57,8 +61,9 @@ from data_contracts.gx_runner import CheckOutcome, GxValidator, verdicts
 from data_contracts.safe_text import shown_expr
 from data_contracts.network import bom_cycles, demand_reachability, zero_lead_cycle_flags
 from data_contracts.rules import COLUMN_RULES, Check, E, entity_checks
+from data_contracts.screen import Profile, ScreenQuery, Split, screen_query
 
-__all__ = ["validate_inputs", "MASTER_ENTITIES", "NETWORK"]
+__all__ = ["validate_inputs", "MASTER_ENTITIES", "NETWORK", "RawRows"]
 
 #: Entities that must have rows.
 MASTER_ENTITIES = (
@@ -72,6 +77,18 @@ MASTER_ENTITIES = (
 NETWORK = "network"
 
 _META = (*schema.RAW_META_COLUMNS, schema.RAW_EXTRA)
+
+
+class RawRows(Protocol):
+    """An entity's raw rows where they are (the warehouse's ``warehouse.screen.WarehouseRows``)."""
+
+    profile: Profile
+
+    def frame(self) -> pl.DataFrame:
+        """Every row, as a raw frame."""
+
+    def split(self, query: ScreenQuery) -> Split:
+        """The rows ``query`` is unsure of, read; the others counted."""
 _IDX = "__idx"
 _HIT_SCHEMA = {_IDX: pl.Int64, "maker": pl.Int32}
 
@@ -84,30 +101,40 @@ def _file_label(frame: pl.DataFrame, entity: str) -> str:
     return entity
 
 
-def _structure_errors(raw: dict[str, pl.DataFrame]) -> list[str]:
+def _profile(frame: pl.DataFrame, t: schema.Table) -> Profile:
+    """What the structure checks and results read of a raw frame (see :class:`data_contracts.screen.Profile`)."""
+    return Profile(
+        height=frame.height,
+        non_null={c: frame.height - frame.get_column(c).null_count() for c in frame.columns if c in t.columns},
+        label=_file_label(frame, t.name),
+        extra=_extra_columns(frame, t),
+    )
+
+
+def _structure_errors(raw: Mapping[str, object], profiles: dict[str, Profile]) -> list[str]:
     known = {t.name for t in schema.INPUT_ENTITIES}
     errors = [
         f"{name}: not an input entity; known: {', '.join(sorted(known))} (rule: known_entities)"
         for name in sorted(set(raw) - known)
     ]
     for t in schema.INPUT_ENTITIES:
-        frame = raw.get(t.name)
-        if frame is None:
+        p = profiles.get(t.name)
+        if p is None:
             if not t.optional:
                 errors.append(f"{t.name}: no input file (rule: required_entities)")
             continue
-        label = _file_label(frame, t.name)
+        label = p.label
         for c in t.required_columns:
-            if c not in frame.columns:
+            if c not in p.non_null:
                 errors.append(f"{label}: missing column {c!r} (rule: required_columns)")
-            elif c not in t.nullable and frame.height and frame.get_column(c).null_count() == frame.height:
+            elif c not in t.nullable and p.height and p.non_null[c] == 0:
                 errors.append(
-                    f"{label}: missing column {c!r}: empty in all {frame.height} rows "
+                    f"{label}: missing column {c!r}: empty in all {p.height} rows "
                     f"(rule: required_columns)"
                 )
-        if t.name in MASTER_ENTITIES and frame.height == 0:
+        if t.name in MASTER_ENTITIES and p.height == 0:
             errors.append(f"{label}: master data {t.name} has no rows (rule: master_data_not_empty)")
-        elif t.name == schema.ORDERS.name and frame.height == 0:
+        elif t.name == schema.ORDERS.name and p.height == 0:
             errors.append(f"{label}: no order lines, so there is no demand history to forecast from "
                           "(rule: orders_not_empty)")
     return errors
@@ -182,12 +209,13 @@ def _never_expires(
     )
 
 
-def _polars_outcomes(verdicts: pl.DataFrame, checks: list[Check]) -> list[CheckOutcome]:
-    """The outcome of every check as polars computes it (see :func:`gx_runner.verdicts`), without GX."""
+def _polars_outcomes(verdicts: pl.DataFrame, checks: list[Check], kept: int = 0) -> list[CheckOutcome]:
+    """The outcome of every check as polars computes it (see :func:`gx_runner.verdicts`), without GX;
+    ``kept`` more rows passed every check where they are."""
     outcomes = []
     for i, check in enumerate(checks):
         rows = verdicts.get_column(str(i)).arg_true().to_list()
-        outcomes.append(CheckOutcome(check, not rows, verdicts.height, len(rows), rows))
+        outcomes.append(CheckOutcome(check, not rows, verdicts.height + kept, len(rows), rows))
     return outcomes
 
 
@@ -348,8 +376,10 @@ def _judge(
     failed: pl.DataFrame,
     outcomes: list[CheckOutcome],
     config: ContractConfig,
+    n: int,
 ) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
-    """The hits, the quarantine and, above the allowed share, the refusal of one entity.
+    """The hits, the quarantine and, above the allowed share, the refusal of one entity of ``n`` rows (those
+    in ``text`` and any kept where they are).
 
     A refused entity's quarantine keeps the rows of its first ``config.refused_rows_stored`` offending
     rows only (each raw row stays in the raw table): junk costs bounded memory and warehouse space.
@@ -363,7 +393,7 @@ def _judge(
     message = _threshold_error(
         t.name,
         label,
-        text.height,
+        n,
         hits,
         makers,
         first,
@@ -382,10 +412,16 @@ def _judge(
 
 
 def _network(
-    clean: dict[str, pl.DataFrame], validator: GxValidator
+    clean: dict[str, pl.DataFrame], validator: GxValidator, counted_orders: pl.DataFrame | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame, object]:
+    orders = clean[schema.ORDERS.name]
+    if counted_orders is not None:  # the order lines kept in the warehouse, counted there
+        orders = pl.concat([
+            orders.select(*counted_orders.columns[:-1], pl.lit(1, pl.Int64).alias("order_lines")),
+            counted_orders.cast({"order_lines": pl.Int64}),
+        ])
     reach = demand_reachability(
-        clean[schema.ORDERS.name],
+        orders,
         clean[schema.ROUTINGS.name],
         clean[schema.RESOURCES.name],
         clean[schema.LANES.name],
@@ -396,7 +432,8 @@ def _network(
         E.ExpectColumnValuesToBeInSet(column="reachable", value_set=[True]),
         "has demand that no plant making the product reaches through lanes",
     )
-    validation, (o,) = validator.validate(NETWORK, reach, [check])
+    # like the entities' suites: GX sees the unreached pairs only (none: no GX at all)
+    validation, (o,) = validator.validate(NETWORK, reach, [check], verdicts=verdicts(reach, [check]))
     results = pl.DataFrame(
         [(NETWORK, check.name, o.success, o.element_count, o.unexpected_count)],
         schema=RESULT_COLUMNS,
@@ -422,14 +459,17 @@ def _network(
 
 
 def validate_inputs(
-    raw: dict[str, pl.DataFrame], run_date: date, config: ContractConfig = ContractConfig()
+    raw: Mapping[str, pl.DataFrame | RawRows], run_date: date, config: ContractConfig = ContractConfig()
 ) -> ContractOutcome:
     """Split a run's raw input rows into typed clean frames and quarantined rows.
 
     Args:
         raw: Entity name → raw frame: every schema column as ``pl.String`` (null for an empty cell), plus
             ``_load_id``, ``_source_file``, ``_source_row`` (and optionally ``_extra``). Optional entities
-            may be absent.
+            may be absent. Or, for an entity whose rows stay in the warehouse, a :class:`RawRows`: where
+            :func:`data_contracts.screen.screen_query` writes the entity's checks as SQL, only the rows it is
+            unsure of are read, the others stay clean where they are (``kept`` and ``positions`` of the
+            outcome; the caller stages them); otherwise every row is read.
         run_date: Date the run plans from (no order or stock snapshot may lie after it).
         config: Thresholds and bounds.
 
@@ -443,7 +483,12 @@ def validate_inputs(
             its rules and first offending rows. ``error.outcome`` holds every entity's quarantine and
             results (for storing them and for ``plantwin validate``'s report).
     """
-    errors = _structure_errors(raw)
+    profiles = {
+        t.name: _profile(raw[t.name], t) if isinstance(raw[t.name], pl.DataFrame) else raw[t.name].profile
+        for t in schema.INPUT_ENTITIES
+        if t.name in raw
+    }
+    errors = _structure_errors(raw, profiles)
     if not SUPPORTED_MIN_DATE <= run_date <= SUPPORTED_MAX_DATE:
         errors.append(
             f"the run date {run_date} is outside the supported dates {SUPPORTED_MIN_DATE} … "
@@ -454,14 +499,25 @@ def validate_inputs(
         raise ContractError("\n".join(errors))
     validator = GxValidator()
     clean: dict[str, pl.DataFrame] = {}
+    kept: dict[str, int] = {}
+    positions: dict[str, pl.Series] = {}
+    counted_orders = None
     quarantines, results, validations = [], [], {}
     refs: dict[str, pl.DataFrame] = {}
     refusals: list[str] = []
     for t in schema.INPUT_ENTITIES:
         if t.name not in raw:
             continue
-        frame = raw[t.name]
-        label = _file_label(frame, t.name)
+        source, profile = raw[t.name], profiles[t.name]
+        label = profile.label
+        split = None
+        if isinstance(source, pl.DataFrame):
+            frame = source
+        else:  # rows left in the warehouse: those surely clean stay there, polars reads the others
+            query = screen_query(t, entity_checks(t, refs, run_date, config), refs, run_date, config, profile)
+            split = source.split(query) if query is not None else None
+            frame = split.suspects if split is not None else source.frame()
+        outside = (split.kept, split.missing) if split is not None else None
         text = _prepare(frame, t)
         typed, failed = _never_expires(*cast_frame(text, t.columns, config.decimal), t, config)
         typed = zero_means_none(week_start_monday(typed, t.name, config.week_start), t.name)
@@ -474,28 +530,39 @@ def validate_inputs(
         # reject too many rows, GX (whose complete results hold every failing row of every expectation)
         # never sees a million junk lines. Otherwise GX sees the rows some check breaks, nothing else.
         judged = verdicts(typed, checks)
-        screened = _polars_outcomes(judged, checks)
-        hits, quarantine, message = _judge(t, label, text, failed, screened, config)
+        screened = _polars_outcomes(judged, checks, outside[0] if outside else 0)
+        hits, quarantine, message = _judge(t, label, text, failed, screened, config, profile.height)
         if message:
             message += "\n(found by the checks computed in polars; Great Expectations did not run on this entity)"
         else:
             # GX must find exactly the rows polars found (else RuntimeError), so the hits stand as judged.
-            validations[t.name], screened = validator.validate(t.name, typed, checks, verdicts=judged)
-        bad = hits.get_column(_IDX).unique().implode()
-        clean[t.name] = typed.filter(~text.get_column(_IDX).is_in(bad)) if hits.height else typed
+            validations[t.name], screened = validator.validate(
+                t.name, typed, checks, verdicts=judged, outside=outside
+            )
+        good = ~text.get_column(_IDX).is_in(hits.get_column(_IDX).unique().implode()) if hits.height else None
+        clean[t.name] = typed.filter(good) if good is not None else typed
+        if split is not None:
+            kept[t.name] = split.kept
+            pos = split.suspects.get_column(schema.RAW_POSITION)
+            positions[t.name] = pos.filter(good) if good is not None else pos
+            if t.name == schema.ORDERS.name:
+                counted_orders = split.groups
         # A refused entity's rows all stay the reference of the entities after it: the run fails anyway,
         # and one pass then reports every entity's own problems, not its rejections repeated downstream.
+        # (No entity references a screened one: SCREENED_ENTITIES.)
         refs[t.name] = typed if message else clean[t.name]
         quarantines.append(quarantine)
-        results.append(_results(t.name, frame.height, failed, screened, _extra_columns(frame, t)))
+        results.append(_results(t.name, profile.height, failed, screened, profile.extra))
         if message:
             refusals.append(message)
     if refusals:
-        raise ContractError(_refused(refusals), _outcome(clean, quarantines, results, None, validations))
-    net_results, warnings, net_validation = _network(clean, validator)
+        raise ContractError(
+            _refused(refusals), _outcome(clean, quarantines, results, None, validations, kept, positions)
+        )
+    net_results, warnings, net_validation = _network(clean, validator, counted_orders)
     results.append(net_results)
     validations[NETWORK] = net_validation
-    return _outcome(clean, quarantines, results, warnings, validations)
+    return _outcome(clean, quarantines, results, warnings, validations, kept, positions)
 
 
 def _refused(messages: list[str]) -> str:
@@ -511,8 +578,12 @@ def _outcome(
     results: list[pl.DataFrame],
     warnings: pl.DataFrame | None,
     validations: dict[str, Any],
+    kept: dict[str, int] | None = None,
+    positions: dict[str, pl.Series] | None = None,
 ) -> ContractOutcome:
     return ContractOutcome(
+        kept=dict(kept or {}),
+        positions=dict(positions or {}),
         clean=dict(clean),
         quarantine=pl.concat([pl.DataFrame(schema=QUARANTINE_COLUMNS), *quarantines]),
         results=pl.concat([pl.DataFrame(schema=RESULT_COLUMNS), *results]),

@@ -197,10 +197,12 @@ def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_d
     # Great Expectations loads here, not with this module: a twin or a report never pays for it
     from data_contracts.report import write_data_docs
     from data_contracts.validate import validate_inputs
+    from warehouse.screen import raw_inputs
 
     contracts, snapshots = _source_settings(params)  # the source's decimal mark, week start, full extracts
     with open_warehouse(params.warehouse) as wh:
-        raw = {entity: wh.raw_rows(entity, load_id, entity in snapshots) for entity, load_id in load_ids.items()}
+        # the big entities stay in the warehouse: only the rows the contracts' SQL is unsure of are read
+        raw = raw_inputs(wh, load_ids, snapshots)
         try:
             outcome = validate_inputs(raw, run_date, contracts)
         except ContractError as exc:
@@ -209,12 +211,15 @@ def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_d
                 wh.record_validation(run_id, exc.outcome.quarantine, exc.outcome.results)
             raise
         for entity, frame in outcome.clean.items():
-            wh.stage(run_id, schema.clean_table_name(entity), frame)
+            if entity in outcome.kept:  # the clean rows kept in the warehouse and these, in the raw order
+                raw[entity].stage_clean(run_id, schema.clean_table_name(entity), frame, outcome.positions[entity])
+            else:
+                wh.stage(run_id, schema.clean_table_name(entity), frame)
         wh.stage(run_id, schema.QUARANTINE.name, outcome.quarantine)
         wh.stage(run_id, schema.CONTRACT_RESULTS.name, outcome.results)
     docs = write_data_docs(outcome, data_docs_dir(params.warehouse) / run_id, run_name=run_id)
     return {
-        "clean_rows": {e: f.height for e, f in outcome.clean.items()},
+        "clean_rows": {e: outcome.clean_rows(e) for e in outcome.clean},
         "quarantined_rows": outcome.quarantine.height,
         "data_docs": str(docs),
     }

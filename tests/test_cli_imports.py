@@ -3,8 +3,8 @@ statsforecast, Prefect), and a planner's command should answer in seconds.
 
 Each case runs the command in a fresh interpreter and lists which of the heavy libraries are in
 ``sys.modules`` when it ends. The direct path (no Prefect server configured, no ``--prefect``) never imports
-Prefect; only the stages that need them import Great Expectations (the input and plan contracts) and
-statsforecast (the forecast).
+Prefect; only the stages that need them import Great Expectations (the input contracts where a row is
+broken, their Data Docs and the plan contracts) and statsforecast (the forecast).
 """
 
 from __future__ import annotations
@@ -69,9 +69,24 @@ def test_the_prefect_flows_still_import_prefect(tmp_path):
     assert "prefect" in _loaded("import flows.weekly", cwd=tmp_path)
 
 
-def test_validate_loads_great_expectations_but_not_prefect_statsforecast_or_the_solver(network, tmp_path):
-    loaded = _loaded(_CLI, "validate", "--input", str(network), cwd=tmp_path, ok=(0, 1))
-    assert "great_expectations" in loaded  # the contracts are Great Expectations suites
+def test_validate_on_clean_inputs_loads_no_heavy_library(network, tmp_path):
+    # every check passes in SQL and polars: Great Expectations would be handed no row, so it is not loaded
+    loaded = _loaded(_CLI, "validate", "--input", str(network), cwd=tmp_path, ok=(0,))
+    assert loaded.isdisjoint({"great_expectations", "prefect", "statsforecast", "pulp", "highspy", "dask"})
+
+
+def test_validate_hands_broken_rows_to_great_expectations_but_loads_no_prefect_or_solver(network, tmp_path):
+    import shutil
+
+    import polars as pl
+
+    folder = tmp_path / "input"
+    shutil.copytree(network, folder)
+    orders = pl.read_csv(folder / "orders.csv", infer_schema=False)
+    orders.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("-4")).otherwise(pl.col("quantity"))
+                        .alias("quantity")).write_csv(folder / "orders.csv")
+    loaded = _loaded(_CLI, "validate", "--input", str(folder), cwd=tmp_path, ok=(1,))
+    assert "great_expectations" in loaded  # the contracts are Great Expectations suites: GX checks the broken row
     assert loaded.isdisjoint({"prefect", "statsforecast", "pulp", "highspy", "dask"})
 
 

@@ -180,30 +180,38 @@ class Warehouse:
         full extract, ``orders: {mode: snapshot}``): the rows of that load only, so a line missing from it
         no longer counts.
         """
+        sql, params = self.raw_query(entity, load_id, snapshot)
+        return self.con.execute(f"SELECT * EXCLUDE ({schema.RAW_POSITION}) FROM ({sql}) ORDER BY {schema.RAW_POSITION}",
+                                params).pl()
+
+    def raw_query(self, entity: str, load_id: str, snapshot: bool = False) -> tuple[str, list[Any]]:
+        """SQL (and its parameters) selecting the raw rows :meth:`raw_rows` returns, unordered, with their
+        position among them in the column ``schema.RAW_POSITION`` (what ``ORDER BY`` restores)."""
         raw = schema.raw_table_name(entity)
         cols = ", ".join(f'r."{c}"' for c in _raw_columns(entity))
         if entity not in EVENT_ENTITIES or snapshot or self._only_load(entity, load_id):
             # A full extract, or one load so far: every row is its own newest version (the window below
             # would rank them all first, at 17 CPU-s and 3.7 GB for 8.5 million order lines).
-            return self.con.execute(
-                f"SELECT {cols} FROM {raw} r WHERE r.{schema.LOAD_ID} = ? ORDER BY r.{schema.SOURCE_ROW}",
+            return (
+                f"SELECT {cols}, r.{schema.SOURCE_ROW} AS {schema.RAW_POSITION} FROM {raw} r "
+                f"WHERE r.{schema.LOAD_ID} = ?",
                 [load_id],
-            ).pl()
+            )
         keys = [f'r."{k}"' for k in schema.table(entity).key]
         key, key_is_null = ", ".join(keys), " OR ".join(f"{k} IS NULL" for k in keys)
-        return self.con.execute(
+        return (
             f"""
             WITH upto AS (
                 SELECT load_id, loaded_at FROM {schema.LOADS.name}
                 WHERE entity = ? AND loaded_at <= (SELECT loaded_at FROM {schema.LOADS.name} WHERE load_id = ?)
             )
-            SELECT {cols} FROM {raw} r JOIN upto u ON r.{schema.LOAD_ID} = u.load_id
+            SELECT {cols}, row_number() OVER (ORDER BY u.loaded_at, r.{schema.SOURCE_ROW}) AS {schema.RAW_POSITION}
+            FROM {raw} r JOIN upto u ON r.{schema.LOAD_ID} = u.load_id
             -- the newest load that has a key wins; duplicates inside that load stay for the contracts to reject
             QUALIFY dense_rank() OVER (PARTITION BY {key} ORDER BY u.loaded_at DESC) = 1 OR {key_is_null}
-            ORDER BY u.loaded_at, r.{schema.SOURCE_ROW}
             """,
             [entity, load_id],
-        ).pl()
+        )
 
     def _only_load(self, entity: str, load_id: str) -> bool:
         """Whether ``load_id`` is the only load of ``entity`` up to and including it."""
@@ -261,6 +269,13 @@ class Warehouse:
         finally:
             self.con.unregister("_stage_frame")
         self._insert(f"{self._stage(run_id)}.{_ident(name)}", frame)
+
+    def stage_query(self, run_id: str, name: str, sql: str, params: list[Any] | None = None) -> None:
+        """Keep the rows of a query (without run_id) as a run's output in its staging schema: a table made
+        where its rows already are, without passing them through Python."""
+        target = f"{self._stage(run_id)}.{_ident(name)}"
+        self.con.execute(f"DROP TABLE IF EXISTS {target}")
+        self.con.execute(f"CREATE TABLE {target} AS {sql}", params or [])
 
     def staged(self, run_id: str, name: str) -> pl.DataFrame:
         """A frame a stage of this run staged earlier."""

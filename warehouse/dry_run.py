@@ -8,6 +8,8 @@ back with :meth:`Warehouse.raw_rows`, the method a run uses.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from data_contracts import schema
 from warehouse.db import Warehouse, connect
 from warehouse.sources import SourceFile, read_folder
 
-__all__ = ["inferred_run_date", "raw_frames", "read_sources"]
+__all__ = ["inferred_run_date", "landed", "raw_frames", "read_sources"]
 
 
 def read_sources(input_dir: Path | None = None, source: Path | None = None) -> list[SourceFile]:
@@ -38,18 +40,27 @@ def read_sources(input_dir: Path | None = None, source: Path | None = None) -> l
 
 def raw_frames(sources: list[SourceFile]) -> dict[str, pl.DataFrame]:
     """Entity → raw frame, as a run reads it, from sources landed in an in-memory warehouse."""
+    with landed(sources) as (wh, load_ids):
+        return {entity: wh.raw_rows(entity, load_id) for entity, load_id in load_ids.items()}
+
+
+@contextmanager
+def landed(sources: list[SourceFile]) -> Iterator[tuple[Warehouse, dict[str, str]]]:
+    """The sources landed in an in-memory warehouse, open for the contracts: ``(warehouse, entity → load)``."""
     con = connect(":memory:")
     try:
         wh = Warehouse(con, Path(":memory:"))
         wh.migrate()
-        return {s.entity: wh.raw_rows(s.entity, wh.land(s)[0]) for s in sources}
+        yield wh, {s.entity: wh.land(s)[0] for s in sources}
     finally:
         con.close()
 
 
-def inferred_run_date(raw: dict[str, pl.DataFrame], today: date | None = None) -> date:
+def inferred_run_date(raw: Mapping[str, object], today: date | None = None) -> date:
     """The run date a run would take when none is given: the latest inventory as-of date, else today."""
     inventory = raw.get(schema.INVENTORY.name)
+    if inventory is not None and not isinstance(inventory, pl.DataFrame):
+        inventory = inventory.frame()  # rows left in a warehouse (not so today: inventory is read whole)
     if inventory is not None and inventory.height:
         latest = inventory.select(
             pl.col("as_of_date").str.strip_chars().str.to_date(strict=False).max()

@@ -1,0 +1,235 @@
+"""Checks in SQL where the rows are (data_contracts.screen, warehouse.screen) against polars on every row.
+
+Each case lands raw rows in an in-memory warehouse and validates them twice: once read whole into polars
+(the frames ``validate_inputs`` always took) and once as ``WarehouseRows``, where only the rows the SQL is
+unsure of are read. The quarantine, the results, the warnings and the staged clean tables must be equal,
+and the screen must have kept rows in the warehouse (else the case would test nothing).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from data_contracts import schema
+from data_contracts.config import ContractConfig, ContractError
+from data_contracts.testing import TINY_RUN_DATE, as_raw, tiny_inputs
+from data_contracts.validate import validate_inputs
+from warehouse.db import Warehouse, connect
+from warehouse.screen import WarehouseRows, raw_inputs
+from warehouse.sources import SourceFile
+
+ORDERS = schema.ORDERS.name
+
+
+def _orders(n: int) -> pl.DataFrame:
+    """``n`` clean order lines of the tiny network (ids O1 …)."""
+    base = tiny_inputs()[ORDERS]
+    rows = pl.concat([base] * (n // base.height + 1)).head(n)
+    return rows.with_columns(pl.format("O{}", pl.int_range(1, n + 1)).alias("order_id"))
+
+
+def _raw_inputs(orders_text: pl.DataFrame | None = None, **text: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    frames = tiny_inputs()
+    raw = {e: as_raw(f, e).drop(schema.LOAD_ID) for e, f in frames.items()}
+    if orders_text is not None:
+        raw[ORDERS] = orders_text
+    raw.update(text)
+    return raw
+
+
+def _text(frame: pl.DataFrame, entity: str) -> pl.DataFrame:
+    return as_raw(frame, entity).drop(schema.LOAD_ID)
+
+
+def _land(wh: Warehouse, raw: dict[str, pl.DataFrame]) -> dict[str, str]:
+    load_ids = {}
+    for entity, frame in raw.items():
+        if schema.RAW_EXTRA not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, pl.String).alias(schema.RAW_EXTRA))
+        t = schema.table(entity)
+        frame = frame.with_columns(pl.lit(None, pl.String).alias(c) for c in t.columns if c not in frame.columns)
+        source = SourceFile(entity, Path(f"{entity}.csv"), f"hash-{entity}-{frame.hash_rows().sum()}",
+                            frame.drop(schema.SOURCE_FILE), (), ())
+        load_ids[entity] = wh.land(source)[0]
+    return load_ids
+
+
+def _both(raw: dict[str, pl.DataFrame], config: ContractConfig = ContractConfig(), loads: int = 1):
+    """(outcome read whole, outcome screened, staged clean tables of each) or the two ContractErrors."""
+    con = connect(":memory:")
+    try:
+        wh = Warehouse(con, Path(":memory:"))
+        wh.migrate()
+        load_ids = _land(wh, raw)
+        for k in range(1, loads):  # later loads of the orders: a changed quantity, so a new content
+            later = raw[ORDERS].head(raw[ORDERS].height // 2 + 1).with_columns(pl.lit(str(k + 1)).alias("quantity"))
+            load_ids.update({ORDERS: _land(wh, {ORDERS: later})[ORDERS]})
+        whole = {e: wh.raw_rows(e, i) for e, i in load_ids.items()}
+        screened = raw_inputs(wh, load_ids)
+        out = []
+        for rows in (whole, screened):
+            try:
+                out.append(validate_inputs(rows, TINY_RUN_DATE, config))
+            except ContractError as exc:
+                out.append(exc)
+        if isinstance(out[0], ContractError):
+            return out[0], out[1], None, None
+        tables = []
+        for rows, outcome in ((whole, out[0]), (screened, out[1])):
+            run = wh.start_run(kind="test", scenario="base", run_date=TINY_RUN_DATE, parameters={},
+                               code_version="test")
+            for entity, frame in outcome.clean.items():
+                name = schema.clean_table_name(entity)
+                if entity in outcome.kept:
+                    rows[entity].stage_clean(run, name, frame, outcome.positions[entity])
+                else:
+                    wh.stage(run, name, frame)
+            tables.append({e: wh.staged(run, schema.clean_table_name(e)) for e in outcome.clean})
+        return out[0], out[1], tables[0], tables[1]
+    finally:
+        con.close()
+
+
+def _assert_same(whole, screened, clean_whole, clean_screened):
+    if isinstance(whole, ContractError):
+        assert isinstance(screened, ContractError)
+        assert str(screened) == str(whole)
+        whole, screened = whole.outcome, screened.outcome
+        if whole is None:
+            assert screened is None
+            return
+    assert screened.quarantine.to_dicts() == whole.quarantine.to_dicts()
+    assert screened.results.to_dicts() == whole.results.to_dicts()
+    assert screened.warnings.to_dicts() == whole.warnings.to_dicts()
+    assert {e: screened.clean_rows(e) for e in screened.clean} == {e: whole.clean_rows(e) for e in whole.clean}
+    if clean_whole is not None:
+        for entity, frame in clean_whole.items():
+            assert clean_screened[entity].schema == frame.schema, entity
+            assert clean_screened[entity].to_dicts() == frame.to_dicts(), entity
+
+
+BROKEN_ORDERS = [
+    # (column, value) written over one row each; every kind the contracts know, and texts the SQL is unsure of
+    ("quantity", "abc"), ("quantity", "1,5"), ("quantity", " 7"), ("quantity", "1e3"), ("quantity", "-0"),
+    ("quantity", "-5"), ("quantity", "20000000"), ("quantity", None), ("quantity", "inf"), ("quantity", "+4"),
+    ("quantity", "12.50"), ("order_date", "2026-02-30"), ("order_date", "2030-01-01"), ("order_date", "0001-01-01"),
+    ("order_date", "2026-01-05 10:00"), ("order_date", None), ("requested_week", "2026-02-03"),
+    ("requested_week", "2026-02-08"), ("requested_week", "2300-01-05"), ("product_id", "PX"),
+    ("product_id", None), ("site_id", "PL9"), ("status", "lost"), ("status", None), ("order_id", None),
+    ("order_id", "O3"), ("order_id", "o5"), ("order_id", " O6 "), ("site_id", "D" * 1200),
+]
+
+
+def _broken_orders(n: int = 300) -> pl.DataFrame:
+    text = _text(_orders(n), ORDERS)
+    for k, (column, value) in enumerate(BROKEN_ORDERS):
+        row = 10 + 7 * k
+        text = text.with_columns(
+            pl.when(pl.int_range(pl.len()) == row).then(pl.lit(value, pl.String)).otherwise(pl.col(column))
+            .alias(column)
+        )
+    return text
+
+
+def test_broken_order_lines_give_what_polars_gives_on_every_row():
+    whole, screened, a, b = _both(_raw_inputs(_broken_orders()), ContractConfig(max_reject_share=0.5))
+    _assert_same(whole, screened, a, b)
+    assert whole.quarantine.filter(pl.col("entity") == ORDERS).height >= len(BROKEN_ORDERS) - 2
+    assert 0 < screened.kept[ORDERS] < 300 and screened.clean[ORDERS].height < 60  # most rows stayed in SQL
+    assert screened.kept[ORDERS] + screened.clean[ORDERS].height == whole.clean[ORDERS].height
+
+
+def test_clean_orders_stay_in_the_warehouse_and_match():
+    whole, screened, a, b = _both(_raw_inputs(_text(_orders(500), ORDERS)))
+    _assert_same(whole, screened, a, b)
+    assert screened.kept[ORDERS] == 500 and screened.clean[ORDERS].height == 0
+    assert screened.quarantine.height == 0
+
+
+def test_too_many_broken_lines_are_refused_with_the_same_message():
+    text = _text(_orders(100), ORDERS).with_columns(
+        pl.when(pl.int_range(pl.len()) % 4 == 0).then(pl.lit("x")).otherwise(pl.col("quantity")).alias("quantity"))
+    whole, screened, _, _ = _both(_raw_inputs(text))
+    assert isinstance(whole, ContractError)
+    _assert_same(whole, screened, None, None)
+
+
+def test_batches_receipts_and_calendar_broken_are_the_same():
+    frames = tiny_inputs()
+    batches = _text(pl.concat([frames[schema.BATCHES.name]] * 40).with_columns(
+        pl.format("B{}", pl.int_range(1, 41)).alias("batch_id")), schema.BATCHES.name)
+    batches = batches.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("5000")).otherwise(pl.col("actual_qty")).alias("actual_qty"),
+        pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("2025-09-01")).otherwise(pl.col("release_date"))
+        .alias("release_date"),
+        pl.when(pl.int_range(pl.len()) == 7).then(pl.lit("maybe")).when(pl.int_range(pl.len()) == 9)
+        .then(pl.lit("No")).otherwise(pl.col("qc_passed")).alias("qc_passed"),
+    )
+    calendar = _text(pl.DataFrame({"resource_id": ["R1", "R1", "RX", "R2"],
+                                   "week": [date(2026, 3, 9), date(2026, 3, 16), date(2026, 3, 9), date(2026, 3, 11)],
+                                   "hours_available": [0.0, 50.0, 10.0, 10.0]}), schema.CALENDAR.name)
+    whole, screened, a, b = _both(
+        _raw_inputs(**{schema.BATCHES.name: batches, schema.CALENDAR.name: calendar}),
+        ContractConfig(max_reject_share=0.6),
+    )
+    _assert_same(whole, screened, a, b)
+    assert screened.kept[schema.BATCHES.name] > 30
+
+
+def test_an_extra_column_is_noted_the_same():
+    text = _text(_orders(50), ORDERS).with_columns(
+        pl.format('{{"channel": "web{}", "note": null}}', pl.int_range(pl.len())).alias(schema.RAW_EXTRA))
+    whole, screened, a, b = _both(_raw_inputs(text))
+    _assert_same(whole, screened, a, b)
+    notes = screened.results.filter(pl.col("expectation").str.starts_with("extra_column_dropped"))
+    assert notes.get_column("expectation").to_list() == [
+        "extra_column_dropped(channel)", "extra_column_dropped(note)"]
+    assert json.loads(text[0, schema.RAW_EXTRA])["channel"] == "web0"
+
+
+def test_keys_beyond_ascii_are_read_whole():
+    text = _text(_orders(40), ORDERS).with_columns(
+        pl.when(pl.int_range(pl.len()) == 2).then(pl.lit("O\u212a1")).otherwise(pl.col("order_id")).alias("order_id"))
+    whole, screened, a, b = _both(_raw_inputs(text))
+    _assert_same(whole, screened, a, b)
+    assert ORDERS not in screened.kept  # Kelvin sign: lower case in SQL and polars may differ
+
+
+def test_later_loads_take_the_newest_version_the_same():
+    whole, screened, a, b = _both(_raw_inputs(_broken_orders(120)), ContractConfig(max_reject_share=0.5), loads=3)
+    _assert_same(whole, screened, a, b)
+    assert screened.kept[ORDERS] > 0
+
+
+def test_a_missing_column_is_refused_the_same():
+    text = _text(_orders(20), ORDERS).with_columns(pl.lit(None, pl.String).alias("quantity"))
+    whole, screened, _, _ = _both(_raw_inputs(text))
+    assert isinstance(whole, ContractError) and "missing column 'quantity'" in str(whole)
+    _assert_same(whole, screened, None, None)
+
+
+@pytest.mark.parametrize("setting", [{"decimal": ","}, {"week_start": "sunday"}])
+def test_declared_formats_are_read_whole(setting):
+    whole, screened, a, b = _both(_raw_inputs(_text(_orders(30), ORDERS)), ContractConfig(**setting))
+    _assert_same(whole, screened, a, b)
+    outcome = screened.outcome if isinstance(screened, ContractError) else screened  # "." refused under ","
+    assert ORDERS in outcome.clean and ORDERS not in outcome.kept
+
+
+def test_rows_left_in_the_warehouse_are_profiled_without_reading_them():
+    con = connect(":memory:")
+    try:
+        wh = Warehouse(con, Path(":memory:"))
+        wh.migrate()
+        ids = _land(wh, {ORDERS: _text(_orders(25), ORDERS)})
+        rows = WarehouseRows(wh, ORDERS, ids[ORDERS])
+        assert rows.profile.height == 25 and rows.profile.label == "orders.csv"
+        assert rows.profile.non_null["status"] == 25 and rows.profile.ascii_keys
+        assert rows.frame().equals(wh.raw_rows(ORDERS, ids[ORDERS]))
+    finally:
+        con.close()

@@ -1,0 +1,168 @@
+"""An entity's raw rows checked where they are: the warehouse side of :mod:`data_contracts.screen`.
+
+:class:`WarehouseRows` stands for the raw rows a run reads of one entity (:meth:`Warehouse.raw_query`)
+without reading them: its profile (rows, values per column, the file, extra columns) is one aggregate
+query; :meth:`WarehouseRows.split` evaluates the contracts' SQL on every row and reads into polars only the
+rows it is unsure of; :meth:`WarehouseRows.stage_clean` writes the run's clean table from the rows that
+surely passed (cast in SQL) and the suspects polars found clean, in the raw order. Where the contracts
+cannot write the SQL, :meth:`WarehouseRows.frame` reads every row, as before.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+import polars as pl
+
+from data_contracts import schema
+from data_contracts.screen import SCREENED_ENTITIES, Profile, ScreenQuery, Split
+from warehouse.db import Warehouse, no_negative_zero, sql_type
+
+__all__ = ["WarehouseRows", "raw_inputs"]
+
+_P = schema.RAW_POSITION
+
+
+class WarehouseRows:
+    """The raw rows of ``entity`` a run reads from load ``load_id`` (see :meth:`Warehouse.raw_rows`)."""
+
+    def __init__(self, wh: Warehouse, entity: str, load_id: str, snapshot: bool = False) -> None:
+        self.wh, self.entity, self.load_id, self.snapshot = wh, entity, load_id, snapshot
+        self.table = schema.table(entity)
+        self.sql, self.params = wh.raw_query(entity, load_id, snapshot)
+        self._judged = f"__judged_{entity}"
+        self._query: ScreenQuery | None = None
+        self._kept = 0
+        self.profile = self._profile()
+
+    def _profile(self) -> Profile:
+        t, con = self.table, self.wh.con
+        counts = ", ".join(f'count("{c}")' for c in t.columns)
+        text_keys = [k for k in t.key if t.columns[k] == pl.String]
+        ascii_keys = " AND ".join(f"coalesce(bool_and(regexp_full_match(\"{k}\", '[\\x00-\\x7F]*')), true)"
+                                  for k in text_keys) or "true"
+        row = con.execute(
+            f"SELECT count(*), {counts}, arg_min({schema.SOURCE_FILE}, {_P}) FILTER "
+            f"(WHERE {schema.SOURCE_FILE} IS NOT NULL), {ascii_keys} FROM ({self.sql})",
+            self.params,
+        ).fetchone()
+        n, non_null, first_file, ascii_ok = row[0], row[1:-2], row[-2], row[-1]
+        extra: list[str] = []
+        for (keys,) in con.execute(
+            f"SELECT json_keys({schema.RAW_EXTRA}) AS k FROM ({self.sql}) WHERE {schema.RAW_EXTRA} IS NOT NULL "
+            f"GROUP BY k ORDER BY min({_P})",
+            self.params,
+        ).fetchall():
+            extra += [k for k in keys if k not in extra]  # as polars infers the fields: first seen first
+        return Profile(
+            height=int(n),
+            non_null=dict(zip(t.columns, (int(v) for v in non_null), strict=True)),
+            label=PurePath(first_file).name if first_file else self.entity,
+            extra=extra,
+            ascii_keys=bool(ascii_ok),
+        )
+
+    def frame(self) -> pl.DataFrame:
+        """Every row, as :meth:`Warehouse.raw_rows` reads it."""
+        return self.wh.raw_rows(self.entity, self.load_id, self.snapshot)
+
+    def split(self, query: ScreenQuery) -> Split:
+        """Evaluate ``query`` on every row; read the suspects; count what the kept rows need counted."""
+        con = self.wh.con
+        for name, values in query.refs.items():
+            con.register(name, pl.DataFrame({"v": values}).to_arrow())
+        missing = "".join(f", {m} AS __m{i}" for i, m in enumerate(query.missing))
+        # keys occurring more than once, one GROUP BY each; a row holding one of them is a suspect
+        dups, shared = [], []
+        for i, key in enumerate(query.unique):
+            k = key[0] if len(key) == 1 else "struct_pack(" + ", ".join(f"k{j} := {e}" for j, e in enumerate(key)) + ")"
+            present = " AND ".join(f"{e} IS NOT NULL" for e in key)
+            dups.append(f"__dup{i} AS (SELECT {k} AS k FROM __base WHERE {present} GROUP BY ALL HAVING count(*) > 1)")
+            shared.append(f"coalesce({k} NOT IN (SELECT k FROM __dup{i}), false)")
+        sure = " AND ".join([query.sure, *shared])
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {self._judged} AS "
+                f"WITH __base AS ({self.sql}){''.join(', ' + d for d in dups)} "
+                f"SELECT {_P}, {sure} AS __sure{missing} FROM __base",
+                self.params,
+            )
+        finally:
+            for name in query.refs:
+                con.unregister(name)
+        sums = "".join(f", coalesce(sum(__m{i}::BIGINT) FILTER (WHERE __sure), 0)" for i in range(len(query.missing)))
+        row = con.execute(f"SELECT count(*) FILTER (WHERE __sure){sums} FROM {self._judged}").fetchone()
+        suspects = con.execute(
+            f"SELECT * FROM ({self.sql}) WHERE {_P} IN ({self._suspects()}) ORDER BY {_P}", self.params
+        ).pl()
+        groups = None
+        if query.group_by:
+            cols = ", ".join(f"{query.typed[c]} AS \"{c}\"" for c in query.group_by)
+            groups = con.execute(
+                f"SELECT {cols}, count(*) AS order_lines FROM ({self.sql}) WHERE {_P} NOT IN ({self._suspects()}) "
+                f"GROUP BY ALL ORDER BY ALL",
+                self.params,
+            ).pl()
+        self._query, self._kept = query, int(row[0])
+        return Split(suspects, int(row[0]), [int(v) for v in row[1:]], groups)
+
+    def _suspects(self) -> str:
+        return f"SELECT {_P} FROM {self._judged} WHERE NOT __sure"
+
+    def stage_clean(self, run_id: str, name: str, clean: pl.DataFrame, positions: pl.Series) -> int:
+        """Stage the run's clean table of this entity: the rows that surely passed, cast in SQL, and
+        ``clean`` (the suspects polars found clean, at ``positions``), in the raw order. Returns its rows."""
+        sql = self._clean_sql(clean, positions, stored=True)
+        try:
+            self.wh.stage_query(run_id, name, sql, self.params)
+        finally:
+            self.wh.con.unregister("__clean_suspects")
+        self.wh.con.execute(f"DROP TABLE IF EXISTS {self._judged}")
+        return self._kept + clean.height
+
+    def clean_frame(self, clean: pl.DataFrame, positions: pl.Series) -> pl.DataFrame:
+        """The entity's clean rows as one typed frame (what :meth:`stage_clean` stages, before the warehouse
+        writes ``-0.0`` as ``0.0``): for callers that want the frame, such as tests of ``check_inputs``."""
+        sql = self._clean_sql(clean, positions, stored=False)
+        try:
+            return self.wh.con.execute(sql, self.params).pl()
+        finally:
+            self.wh.con.unregister("__clean_suspects")
+
+    def _clean_sql(self, clean: pl.DataFrame, positions: pl.Series, stored: bool) -> str:
+        """The clean rows in the raw order; registers ``clean`` as ``__clean_suspects`` (caller unregisters)."""
+        if self._query is None:
+            raise RuntimeError(f"{self.entity}: clean rows asked for before split")
+        t, typed = self.table, self._query.typed
+        cast = {
+            c: f"CASE WHEN {typed[c]} = 0 THEN 0.0 ELSE {typed[c]} END"  # no -0.0, as Warehouse.stage
+            if stored and d == pl.Float64 else f"CAST({typed[c]} AS {sql_type(d)})"
+            for c, d in t.columns.items()
+        }
+        kept = (
+            f"SELECT {_P}, " + ", ".join(f'{cast[c]} AS "{c}"' for c in t.columns)
+            + f" FROM ({self.sql}) WHERE {_P} NOT IN ({self._suspects()})"
+        )
+        cols = ", ".join(f'"{c}"' for c in t.columns)
+        frame = clean.select(list(t.columns))
+        frame = (no_negative_zero(frame) if stored else frame).with_columns(positions.alias(_P).cast(pl.Int64))
+        self.wh.con.register("__clean_suspects", frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
+        return f"SELECT {cols} FROM ({kept} UNION ALL SELECT {_P}, {cols} FROM __clean_suspects) ORDER BY {_P}"
+
+
+def raw_inputs(
+    wh: Warehouse, load_ids: dict[str, str], snapshots: frozenset[str] | set[str] | tuple[str, ...] = ()
+) -> dict[str, pl.DataFrame | WarehouseRows]:
+    """Entity → what the contracts read of a run's loads: the entities they can check in SQL
+    (:data:`data_contracts.screen.SCREENED_ENTITIES`) as :class:`WarehouseRows`, the others as frames.
+
+    Args:
+        wh: The warehouse holding the loads.
+        load_ids: Entity → the run's load.
+        snapshots: Event entities whose source declares full extracts (only their own load counts).
+    """
+    return {
+        entity: WarehouseRows(wh, entity, load_id, entity in snapshots)
+        if entity in SCREENED_ENTITIES
+        else wh.raw_rows(entity, load_id, entity in snapshots)
+        for entity, load_id in load_ids.items()
+    }
