@@ -249,3 +249,44 @@ def test_warm_start_does_not_change_the_optimum():
                  PlanConfig(horizon_weeks=8, terminal_condition=False, campaign_warm_start=False))
     warm = _plan(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD)
     assert warm.objective == pytest.approx(cold.objective)
+
+
+# ---------------------------------------------------------------------------------------------- valid inequalities
+def _relaxation_and_optimum(without: str | None = None) -> tuple[float, float]:
+    """A wanted 50 a week for 4 weeks on a 100-unit suite, campaigns of at most 2 weeks, a switch 100:
+    the LP relaxation's and the MIP's objective, optionally with one constraint family removed."""
+    import pulp
+
+    from optimization.model import build_model
+    from optimization.pulp_highs import BulkHiGHS
+
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False)
+    net = build_network(_suite(campaign=True, max_campaign_weeks=2, changeover_cost=100.0), ex.START, config)
+    demand = pl.DataFrame({"product_id": ["A"] * 4, "site_id": ["P"] * 4, "t": [0, 1, 2, 3], "quantity": [50.0] * 4})
+    none = {"product_id": pl.String, "site_id": pl.String, "t": pl.Int64}
+    safety = pl.DataFrame(schema={**none, "safety_stock": pl.Float64})
+    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
+                                     "quantity": pl.Float64})
+    out = []
+    for mip in (False, True):
+        model = build_model(net, demand, safety, scheduled, config)
+        prob = model.builder.prob
+        if without is not None:
+            for name in model.builder.rows[without]["name"].to_list():
+                del prob._constraints[name]
+        prob.solve(BulkHiGHS(mip=mip, msg=False, variables=model.builder.variables))
+        out.append(pulp.value(prob.objective))
+    return out[0], out[1]
+
+
+def test_campaign_start_window_cuts_the_relaxation_and_keeps_the_optimum():
+    # the optimum by hand: production 200; A set up in weeks 0-1 and 3 (or 0 and 2-3): one switch (100) and
+    # 50 units held one week (50) → 350; without a switch, weeks 0-1 make all 200 and hold 200 unit-weeks
+    relaxed, optimum = _relaxation_and_optimum()
+    relaxed_without, optimum_without = _relaxation_and_optimum(without="campaign_start")
+    assert optimum == pytest.approx(350.0) and optimum_without == pytest.approx(350.0)
+    # without it the relaxation sets A up 2/3 of every week (3 weeks in a row hold at most 2) and never
+    # switches: production alone, 200. With it, weeks 2 and 3 lie in a campaign that started in week 1, 2
+    # or 3: y ≥ 0.5 each needs switches of 0.5 (50), the cheapest way to make them → 250
+    assert relaxed_without == pytest.approx(200.0)
+    assert relaxed == pytest.approx(250.0)
