@@ -86,20 +86,23 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
     attempts: list[str] = []
     used, text, has_solution, seconds = order[0], "Not Solved", False, 0.0
     warm, relaxed = None, None
-    if "setup_for" in model.frames:  # campaigns: the MIP gets its own, shorter limit
-        config = config.model_copy(
-            update={"time_limit_seconds": min(config.time_limit_seconds, config.campaign_time_limit_seconds)}
-        )
+    deadline, plan_config = None, config
+    if "setup_for" in model.frames:  # campaigns: relaxation, start and MIP share one, shorter limit
+        limit = min(config.time_limit_seconds, config.campaign_time_limit_seconds)
+        deadline = time.perf_counter() + limit
+        config = config.model_copy(update={"time_limit_seconds": limit})
     if mip and "setup_for" in model.frames and config.campaign_warm_start and order[0] == "highs":
         start = time.perf_counter()
-        warm, relaxed = _campaign_start(model, config)
+        warm, relaxed = _campaign_start(model, plan_config, deadline)
         seconds += time.perf_counter() - start
     for name in order:
         used = name
         start = time.perf_counter()
+        left = config if deadline is None else config.model_copy(
+            update={"time_limit_seconds": max(deadline - start, MIN_MIP_SECONDS)})
         try:
             solver = make_solver(
-                name, config, mip=mip, variables=model.builder.variables, start=warm if name == "highs" else None
+                name, left, mip=mip, variables=model.builder.variables, start=warm if name == "highs" else None
             )
             status = prob.solve(solver)
         except Exception as err:
@@ -113,7 +116,13 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
             break
     gap: float | None = 0.0 if not mip else None
     if mip and used == "highs" and has_solution:
-        gap = float(prob.solverModel.getInfo().mip_gap)
+        info = prob.solverModel.getInfo()
+        gap = float(info.mip_gap)
+        if relaxed is not None and np.isfinite(gap) and objective_of(prob) is not None:
+            # the better of HiGHS's bound and the relaxation's (HiGHS stopped before its root has none)
+            obj = objective_of(prob)
+            bound = max(obj - gap * max(abs(obj), 1e-9), relaxed)
+            gap = max(obj - bound, 0.0) / max(abs(obj), 1e-9)
     if mip and not has_solution and warm is not None and model.start_objective is not None:
         # the MIP ended without a plan (its limit, or numerical trouble): keep the start, a feasible plan,
         # with its gap against the relaxation's bound
@@ -144,17 +153,26 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
     )
 
 
-#: share of the time limit the MIP start may use to complete its fixed campaigns
+#: share of the time left after the relaxation that the MIP start may use to complete its fixed campaigns
 START_SHARE = 0.5
+#: seconds the campaign MIP gets even when the relaxation and the start used up its limit (it then mostly
+#: reports the start against its root bound)
+MIN_MIP_SECONDS = 5.0
 
 
-def _campaign_start(model: Model, config: PlanConfig) -> tuple[tuple[np.ndarray, np.ndarray] | None, float | None]:
+def _campaign_start(
+    model: Model, config: PlanConfig, deadline: float | None = None
+) -> tuple[tuple[np.ndarray, np.ndarray] | None, float | None]:
     """A full MIP start: solve the LP relaxation, sequence its production into campaigns
     (:mod:`optimization.campaign_start`), fix those setups and solve what is left (whole batches) with a
-    share of the time limit. Returns the start (every column) and the relaxation's objective (a lower
-    bound); no start where a step fails."""
+    share of the time left before ``deadline`` (``time.perf_counter()`` seconds; None: of the time limit),
+    and at least as long as the relaxation took. The relaxation itself may take the plan's whole
+    ``time_limit_seconds``: without it there is no start, and without a start a large campaign MIP (or
+    any on a loaded machine) may end its limit with no plan at all; a late plan beats none. Returns the start
+    (every column) and the relaxation's objective (a lower bound); no start where a step fails."""
     prob = model.builder.prob
     variables = model.builder.variables
+    began = time.perf_counter()
     try:
         status = prob.solve(make_solver("highs", config, mip=False, variables=variables))
     except Exception:
@@ -162,6 +180,7 @@ def _campaign_start(model: Model, config: PlanConfig) -> tuple[tuple[np.ndarray,
     if status != pulp.LpStatusOptimal:
         return None, None
     relaxed = float(pulp.value(prob.objective))
+    relaxation_seconds = time.perf_counter() - began
     made = model.builder.values(model.frames["make"].select("col"), "make").rename({"col": "make_col"})
     setup = model.frames["setup_for"].join(made, on="make_col", how="left", validate="1:1").with_columns(
         pl.col("make").fill_null(0.0)
@@ -171,7 +190,11 @@ def _campaign_start(model: Model, config: PlanConfig) -> tuple[tuple[np.ndarray,
     saved = [(v.lowBound, v.upBound) for v in fixed]
     for v, x in zip(fixed, start["start"].to_list()):
         v.lowBound = v.upBound = x
-    short = config.model_copy(update={"time_limit_seconds": config.time_limit_seconds * START_SHARE})
+    left = config.time_limit_seconds if deadline is None else max(deadline - time.perf_counter(), 0.0)
+    # at least as long as the relaxation took (its LP is as large): a start that completes is the plan
+    # when the MIP finds none
+    share = max(left * START_SHARE, relaxation_seconds, MIN_MIP_SECONDS)
+    short = config.model_copy(update={"time_limit_seconds": min(share, config.time_limit_seconds)})
     try:
         status = prob.solve(make_solver("highs", short, mip=True, variables=variables))
         ok = status == pulp.LpStatusOptimal  # optimal, or stopped with an incumbent
