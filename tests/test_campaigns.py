@@ -290,3 +290,13 @@ def test_campaign_start_window_cuts_the_relaxation_and_keeps_the_optimum():
     # or 3: y ≥ 0.5 each needs switches of 0.5 (50), the cheapest way to make them → 250
     assert relaxed_without == pytest.approx(200.0)
     assert relaxed == pytest.approx(250.0)
+
+
+def test_a_campaign_limit_shorter_than_the_relaxation_still_gives_a_plan():
+    # the relaxation is let finish (within time_limit_seconds) and the start's completion gets at least as
+    # long, so even a limit no solve can meet ends with the plan, here the optimum of the hand case above
+    tiny = PlanConfig(horizon_weeks=8, terminal_condition=False, campaign_time_limit_seconds=1e-4)
+    r = _plan(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD, tiny)
+    assert r.problem_type == "MIP" and r.solver_status in ("Optimal", "Feasible")
+    assert r.objective == pytest.approx(_plan(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD).objective)
+    assert _kpi(r, "cost_holding") == pytest.approx(450.0)
