@@ -260,7 +260,7 @@ def _relaxation_and_optimum(without: str | None = None) -> tuple[float, float]:
     from optimization.model import build_model
     from optimization.pulp_highs import BulkHiGHS
 
-    config = PlanConfig(horizon_weeks=4, terminal_condition=False)
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, campaign_start_cuts=True)
     net = build_network(_suite(campaign=True, max_campaign_weeks=2, changeover_cost=100.0), ex.START, config)
     demand = pl.DataFrame({"product_id": ["A"] * 4, "site_id": ["P"] * 4, "t": [0, 1, 2, 3], "quantity": [50.0] * 4})
     none = {"product_id": pl.String, "site_id": pl.String, "t": pl.Int64}
@@ -277,6 +277,14 @@ def _relaxation_and_optimum(without: str | None = None) -> tuple[float, float]:
         prob.solve(BulkHiGHS(mip=mip, msg=False, variables=model.builder.variables))
         out.append(pulp.value(prob.objective))
     return out[0], out[1]
+
+
+def test_campaign_start_cuts_are_off_by_default():
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False)
+    assert not config.campaign_start_cuts
+    r = _plan(_suite(campaign=True, max_campaign_weeks=2, changeover_cost=100.0),
+              [("A", "P", t, 50.0) for t in range(4)], config)
+    assert r.objective == pytest.approx(350.0)  # the hand optimum below, without the cuts
 
 
 def test_campaign_start_window_cuts_the_relaxation_and_keeps_the_optimum():
