@@ -99,8 +99,8 @@ def main() -> None:
     for name, (frames, warm) in variants.items():
         if (name == "after_cold" and args.no_cold) or name not in args.variants.split(","):
             continue
-        cfg = PlanConfig(time_limit_seconds=args.time_limit, campaign_time_limit_seconds=args.campaign_time_limit,
-                         campaign_warm_start=warm)
+        cfg = PlanConfig(time_limit_seconds=args.time_limit, campaign_warm_start=warm,
+                         campaign_time_limit_seconds=args.campaign_time_limit)
         wall, cpu = time.perf_counter(), time.process_time()
         net = build_network(frames, start_week, cfg)
         if args.input is not None:  # the stand-in demand's safety stock, as bench/plan_stage.py

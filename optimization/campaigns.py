@@ -226,7 +226,9 @@ def campaign_length_max(mb: ModelBuilder, setup: pl.DataFrame, first_week: int) 
     return mb.add_constraints("max_campaign", rows, PRT, _terms(window, {c: c for c in PRT}, 1.0), "<=", "rhs")
 
 
-def campaign_start_window(mb: ModelBuilder, setup: pl.DataFrame, switch: pl.DataFrame, first_week: int) -> pl.DataFrame:
+def campaign_start_window(
+    mb: ModelBuilder, setup: pl.DataFrame, switch: pl.DataFrame, first_week: int
+) -> pl.DataFrame:
     """``campaign_start[p,r,t]``: setup(t) ≤ switches of ``p`` in the last ``max_campaign_weeks`` weeks.
 
     A valid inequality, not a new rule: a week set up for ``p`` lies in a campaign no longer than its
@@ -237,7 +239,9 @@ def campaign_start_window(mb: ModelBuilder, setup: pl.DataFrame, switch: pl.Data
     ``s`` of a week needs ``s`` switches in the weeks before it (a lower bound on changeovers).
     """
     capped = setup.filter(pl.col("max_campaign_weeks").is_not_null())
-    rows = capped.filter(pl.col("t") >= first_week + pl.col("max_campaign_weeks")).select(*PRT, "max_campaign_weeks")
+    rows = capped.filter(pl.col("t") >= first_week + pl.col("max_campaign_weeks")).select(
+        *PRT, "max_campaign_weeks"
+    )
     window = (
         rows.with_columns(k=pl.int_ranges(0, pl.col("max_campaign_weeks")))
         .explode("k")
@@ -246,7 +250,8 @@ def campaign_start_window(mb: ModelBuilder, setup: pl.DataFrame, switch: pl.Data
               on=["product_id", "resource_id", "u"])
     )
     k = {c: c for c in PRT}
-    terms = pl.concat([_terms(setup.join(rows.select(PRT), on=PRT, how="semi"), k, 1.0), _terms(window, k, -1.0)])
+    own = setup.join(rows.select(PRT), on=PRT, how="semi")
+    terms = pl.concat([_terms(own, k, 1.0), _terms(window, k, -1.0)])
     return mb.add_constraints(
         "campaign_start", rows.select(PRT).with_columns(rhs=pl.lit(0.0)), PRT, terms, "<=", "rhs"
     )

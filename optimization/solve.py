@@ -102,7 +102,8 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
             update={"time_limit_seconds": max(deadline - start, MIN_MIP_SECONDS)})
         try:
             solver = make_solver(
-                name, left, mip=mip, variables=model.builder.variables, start=warm if name == "highs" else None
+                name, left, mip=mip, variables=model.builder.variables,
+                start=warm if name == "highs" else None,
             )
             status = prob.solve(solver)
         except Exception as err:
