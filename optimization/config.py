@@ -89,8 +89,9 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         gt=0,
         description="Wall-time limit of the whole campaign solve when resources run campaigns: LP "
         "relaxation, MIP start and MIP share it (the relaxation is weak, so the gap closes slowly: the plan "
-        "is the best found by then, its gap reported); the smaller of this and time_limit_seconds applies. A relaxation "
-        "or start that alone takes longer is let finish (within time_limit_seconds), so there is a plan.",
+        "is the best found by then, its gap reported); the smaller of this and time_limit_seconds applies. "
+        "A relaxation or start that alone takes longer is let finish (within time_limit_seconds), so there "
+        "is a plan.",
     )
     campaign_start_cuts: bool = Field(
         False,
