@@ -100,6 +100,13 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "saves (hand test: 200 → 250 of an optimum 350), but on the demo it lifted the bound by 0.016% for "
         "26% more simplex iterations, so it is off by default.",
     )
+    campaign_improve: bool = Field(
+        True,
+        description="With a campaign MIP start, improve it before the MIP by fix-and-optimize: each campaign "
+        "resource in turn re-plans its setups with every other resource's fixed, from the incumbent, with an "
+        "even share of the campaign time left (passes under 5 s are skipped). On the multi-level demo two "
+        "passes took the start from 16.0 G to 9.7 G.",
+    )
     campaign_warm_start: bool = Field(
         True,
         description="With campaign resources, solve the LP relaxation first and start the MIP (HiGHS) from "

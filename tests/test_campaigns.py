@@ -311,3 +311,41 @@ def test_a_campaign_limit_shorter_than_the_relaxation_still_gives_a_plan():
     default = _plan(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD)
     assert r.objective == pytest.approx(default.objective)
     assert _kpi(r, "cost_holding") == pytest.approx(450.0)
+
+
+def test_fix_and_optimize_improves_a_bad_start_to_the_optimum():
+    import time
+
+    import numpy as np
+    import pulp
+
+    from optimization.model import build_model
+    from optimization.pulp_highs import BulkHiGHS
+    from optimization.solve import _improve_by_resource
+
+    config = PlanConfig(horizon_weeks=8, terminal_condition=False)
+    net = build_network(_suite(campaign=True, min_campaign_weeks=3), ex.START, config)
+    demand = ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in BUILD_AHEAD])
+    demand = demand.with_columns(t=net.week_index()).drop("week")
+    safety = pl.DataFrame(schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64,
+                                  "safety_stock": pl.Float64})
+    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
+                                     "quantity": pl.Float64})
+    model = build_model(net, demand, safety, scheduled, config)
+    variables = model.builder.variables
+    # a bad start: the suite set up for A all 8 weeks, so B's 100 in week 4 is never made
+    setup = model.frames["setup_for"]
+    bad = [(variables[c], 1.0 if p == "A" else 0.0) for c, p in zip(setup["col"], setup["product_id"])]
+    for v, x in bad:
+        v.lowBound = v.upBound = x
+    model.builder.prob.solve(BulkHiGHS(mip=True, msg=False, variables=variables))
+    for v, _ in bad:
+        v.lowBound, v.upBound = 0, 1
+    start = (np.arange(len(variables), dtype=np.int32), np.array([v.varValue or 0.0 for v in variables]))
+    model.start_objective = pulp.value(model.builder.prob.objective)
+    optimum = _plan(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD).objective
+    assert model.start_objective > optimum + 1000.0  # B short: at least 1000 of backlog
+    _, values = _improve_by_resource(model, config, start, time.perf_counter() + 60.0)
+    assert model.start_objective == pytest.approx(optimum)
+    b = [values[c] for c, p in zip(setup["col"], setup["product_id"]) if p == "B"]
+    assert sum(b) >= 1.0  # the suite now makes B
