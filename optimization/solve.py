@@ -235,7 +235,8 @@ def _improve_by_resource(
             v.lowBound = v.upBound = round(float(values[c]))
         short = config.model_copy(update={"time_limit_seconds": share})
         try:
-            status = prob.solve(make_solver("highs", short, mip=True, variables=variables, start=(idx, values)))
+            solver = make_solver("highs", short, mip=True, variables=variables, start=(idx, values))
+            status = prob.solve(solver)
             objective = objective_of(prob) if status == pulp.LpStatusOptimal else None
         except Exception:
             objective = None
