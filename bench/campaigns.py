@@ -12,7 +12,12 @@ on the same data:
 and prints, per variant: solver status, MIP gap, build and solve wall seconds, CPU seconds (and the ratio
 to ``before``), fill rate, plan cost split, changeovers, campaign-resource utilisation, with the load.
 
+Without a planned run, ``--input DIR`` (an input folder of CSV files, e.g. the big generated network) plans
+``bench/plan_stage.py``'s stand-in demand instead of a forecast (each product × DC's mean weekly order of the
+last 26 weeks, flat; safety stock 0.8 × that mean).
+
     .venv/bin/python bench/campaigns.py --warehouse plantwin-demo/warehouse.duckdb [--run RUN_ID]
+    .venv/bin/python bench/campaigns.py --input /work/big/issue17mip/input --mark-suites --variants after
 """
 
 from __future__ import annotations
@@ -34,6 +39,15 @@ from optimization import PlanConfig, build_network, plan_supply, safety_stock_ta
 from warehouse.db import open_warehouse  # noqa: E402
 from warehouse.views import latest_base_run  # noqa: E402
 
+
+
+def _load_input(folder: Path):
+    """An input folder's entities and the stand-in demand (as a forecast frame) of ``bench/plan_stage.py``."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from plan_stage import _load_input as stand_in
+
+    _, run, inputs, forecast, _, _ = stand_in(str(folder))
+    return "input", run, inputs, forecast
 
 
 def _load(warehouse: Path, run_id: str | None):
@@ -58,7 +72,9 @@ def _variants(inputs: dict[str, pl.DataFrame], mark_suites: bool) -> dict[str, t
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--warehouse", type=Path, required=True, help="a warehouse holding a finished weekly run")
+    source = ap.add_mutually_exclusive_group(required=True)
+    source.add_argument("--warehouse", type=Path, help="a warehouse holding a finished weekly run")
+    source.add_argument("--input", type=Path, help="an input folder (CSV) planned against a stand-in demand")
     ap.add_argument("--run", default=None, help="run id (default: the latest base run)")
     ap.add_argument("--mark-suites", action="store_true",
                     help="run the bioreactor suites in campaigns with the demo's settings and changeovers "
@@ -66,20 +82,32 @@ def main() -> None:
     ap.add_argument("--no-cold", action="store_true", help="skip the MIP without warm start")
     ap.add_argument("--time-limit", type=float, default=PlanConfig().time_limit_seconds,
                     help="solver time limit in seconds")
+    ap.add_argument("--campaign-time-limit", type=float, default=PlanConfig().campaign_time_limit_seconds,
+                    help="the campaign MIP's own limit in seconds (PlanConfig.campaign_time_limit_seconds)")
+    ap.add_argument("--variants", default="before,after,after_cold",
+                    help="comma-separated variants to run, of before, after, after_cold")
     args = ap.parse_args()
-    run_id, run, inputs, forecast = _load(args.warehouse, args.run)
+    if args.input is not None:
+        run_id, run, inputs, forecast = _load_input(args.input)
+    else:
+        run_id, run, inputs, forecast = _load(args.warehouse, args.run)
     start_week = run["run_date"] - timedelta(days=run["run_date"].weekday())
     print(f"run {run_id}, start {start_week}; load {os.getloadavg()}")
     demand = forecast.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
     rows: dict[str, dict] = {}
     variants = _variants(inputs, args.mark_suites)
     for name, (frames, warm) in variants.items():
-        if name == "after_cold" and args.no_cold:
+        if (name == "after_cold" and args.no_cold) or name not in args.variants.split(","):
             continue
-        cfg = PlanConfig(time_limit_seconds=args.time_limit, campaign_warm_start=warm)
+        cfg = PlanConfig(time_limit_seconds=args.time_limit, campaign_warm_start=warm,
+                         campaign_time_limit_seconds=args.campaign_time_limit)
         wall, cpu = time.perf_counter(), time.process_time()
         net = build_network(frames, start_week, cfg)
-        safety = safety_stock_targets(forecast, frames[schema.PRODUCTS.name], net)
+        if args.input is not None:  # the stand-in demand's safety stock, as bench/plan_stage.py
+            safety = forecast.filter(pl.col("week") < start_week + timedelta(weeks=cfg.horizon_weeks)).select(
+                "product_id", "site_id", "week", safety_stock=pl.col("mean") * 0.8)
+        else:
+            safety = safety_stock_targets(forecast, frames[schema.PRODUCTS.name], net)
         result = plan_supply(net, demand, safety, cfg)
         k = dict(result.tables["plan_kpis"].select("kpi", "value").iter_rows())
         suites = net.resources.filter(pl.col("campaign"))["resource_id"]

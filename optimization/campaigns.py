@@ -27,6 +27,7 @@ __all__ = [
     "campaign_length_min",
     "campaign_link",
     "campaign_order",
+    "campaign_start_window",
     "campaign_switch",
     "campaign_vars",
     "one_product",
@@ -223,6 +224,37 @@ def campaign_length_max(mb: ModelBuilder, setup: pl.DataFrame, first_week: int) 
         .join(rows.select(PRT), on=PRT, how="semi")
     )
     return mb.add_constraints("max_campaign", rows, PRT, _terms(window, {c: c for c in PRT}, 1.0), "<=", "rhs")
+
+
+def campaign_start_window(
+    mb: ModelBuilder, setup: pl.DataFrame, switch: pl.DataFrame, first_week: int
+) -> pl.DataFrame:
+    """``campaign_start[p,r,t]``: setup(t) ≤ switches of ``p`` in the last ``max_campaign_weeks`` weeks.
+
+    A valid inequality, not a new rule: a week set up for ``p`` lies in a campaign no longer than its
+    maximum, so that campaign started within the last ``max_campaign_weeks`` weeks, after ``first_week``
+    (where a start is free) once ``t ≥ first_week + max_campaign_weeks``, and its start is a switch. The
+    integer plans are the same as with ``max_campaign`` alone, but the relaxation can no longer keep a
+    suite on a steady fractional mix of products with no switch at all: each product set up a share
+    ``s`` of a week needs ``s`` switches in the weeks before it (a lower bound on changeovers).
+    """
+    capped = setup.filter(pl.col("max_campaign_weeks").is_not_null())
+    rows = capped.filter(pl.col("t") >= first_week + pl.col("max_campaign_weeks")).select(
+        *PRT, "max_campaign_weeks"
+    )
+    window = (
+        rows.with_columns(k=pl.int_ranges(0, pl.col("max_campaign_weeks")))
+        .explode("k")
+        .select("product_id", "resource_id", "t", u=pl.col("t") - pl.col("k"))
+        .join(switch.select("product_id", "resource_id", pl.col("t").alias("u"), "col"),
+              on=["product_id", "resource_id", "u"])
+    )
+    k = {c: c for c in PRT}
+    own = setup.join(rows.select(PRT), on=PRT, how="semi")
+    terms = pl.concat([_terms(own, k, 1.0), _terms(window, k, -1.0)])
+    return mb.add_constraints(
+        "campaign_start", rows.select(PRT).with_columns(rhs=pl.lit(0.0)), PRT, terms, "<=", "rhs"
+    )
 
 
 def campaign_order(mb: ModelBuilder, net: Network, setup: pl.DataFrame) -> pl.DataFrame:

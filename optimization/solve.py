@@ -86,20 +86,26 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
     attempts: list[str] = []
     used, text, has_solution, seconds = order[0], "Not Solved", False, 0.0
     warm, relaxed = None, None
-    if "setup_for" in model.frames:  # campaigns: the MIP gets its own, shorter limit
-        config = config.model_copy(
-            update={"time_limit_seconds": min(config.time_limit_seconds, config.campaign_time_limit_seconds)}
-        )
+    deadline, plan_config = None, config
+    if "setup_for" in model.frames:  # campaigns: relaxation, start and MIP share one, shorter limit
+        limit = min(config.time_limit_seconds, config.campaign_time_limit_seconds)
+        deadline = time.perf_counter() + limit
+        config = config.model_copy(update={"time_limit_seconds": limit})
     if mip and "setup_for" in model.frames and config.campaign_warm_start and order[0] == "highs":
         start = time.perf_counter()
-        warm, relaxed = _campaign_start(model, config)
+        warm, relaxed = _campaign_start(model, plan_config, deadline)
+        if warm is not None and config.campaign_improve:
+            warm = _improve_by_resource(model, config, warm, deadline)
         seconds += time.perf_counter() - start
     for name in order:
         used = name
         start = time.perf_counter()
+        left = config if deadline is None else config.model_copy(
+            update={"time_limit_seconds": max(deadline - start, MIN_MIP_SECONDS)})
         try:
             solver = make_solver(
-                name, config, mip=mip, variables=model.builder.variables, start=warm if name == "highs" else None
+                name, left, mip=mip, variables=model.builder.variables,
+                start=warm if name == "highs" else None,
             )
             status = prob.solve(solver)
         except Exception as err:
@@ -113,7 +119,13 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
             break
     gap: float | None = 0.0 if not mip else None
     if mip and used == "highs" and has_solution:
-        gap = float(prob.solverModel.getInfo().mip_gap)
+        info = prob.solverModel.getInfo()
+        gap = float(info.mip_gap)
+        if relaxed is not None and np.isfinite(gap) and objective_of(prob) is not None:
+            # the better of HiGHS's bound and the relaxation's (HiGHS stopped before its root has none)
+            obj = objective_of(prob)
+            bound = max(obj - gap * max(abs(obj), 1e-9), relaxed)
+            gap = max(obj - bound, 0.0) / max(abs(obj), 1e-9)
     if mip and not has_solution and warm is not None and model.start_objective is not None:
         # the MIP ended without a plan (its limit, or numerical trouble): keep the start, a feasible plan,
         # with its gap against the relaxation's bound
@@ -144,17 +156,26 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
     )
 
 
-#: share of the time limit the MIP start may use to complete its fixed campaigns
+#: share of the time left after the relaxation that the MIP start may use to complete its fixed campaigns
 START_SHARE = 0.5
+#: seconds the campaign MIP gets even when the relaxation and the start used up its limit (it then mostly
+#: reports the start against its root bound)
+MIN_MIP_SECONDS = 5.0
 
 
-def _campaign_start(model: Model, config: PlanConfig) -> tuple[tuple[np.ndarray, np.ndarray] | None, float | None]:
+def _campaign_start(
+    model: Model, config: PlanConfig, deadline: float | None = None
+) -> tuple[tuple[np.ndarray, np.ndarray] | None, float | None]:
     """A full MIP start: solve the LP relaxation, sequence its production into campaigns
     (:mod:`optimization.campaign_start`), fix those setups and solve what is left (whole batches) with a
-    share of the time limit. Returns the start (every column) and the relaxation's objective (a lower
-    bound); no start where a step fails."""
+    share of the time left before ``deadline`` (``time.perf_counter()`` seconds; None: of the time limit),
+    and at least as long as the relaxation took. The relaxation itself may take the plan's whole
+    ``time_limit_seconds``: without it there is no start, and without a start a large campaign MIP (or
+    any on a loaded machine) may end its limit with no plan at all; a late plan beats none. Returns the start
+    (every column) and the relaxation's objective (a lower bound); no start where a step fails."""
     prob = model.builder.prob
     variables = model.builder.variables
+    began = time.perf_counter()
     try:
         status = prob.solve(make_solver("highs", config, mip=False, variables=variables))
     except Exception:
@@ -162,6 +183,7 @@ def _campaign_start(model: Model, config: PlanConfig) -> tuple[tuple[np.ndarray,
     if status != pulp.LpStatusOptimal:
         return None, None
     relaxed = float(pulp.value(prob.objective))
+    relaxation_seconds = time.perf_counter() - began
     made = model.builder.values(model.frames["make"].select("col"), "make").rename({"col": "make_col"})
     setup = model.frames["setup_for"].join(made, on="make_col", how="left", validate="1:1").with_columns(
         pl.col("make").fill_null(0.0)
@@ -171,7 +193,11 @@ def _campaign_start(model: Model, config: PlanConfig) -> tuple[tuple[np.ndarray,
     saved = [(v.lowBound, v.upBound) for v in fixed]
     for v, x in zip(fixed, start["start"].to_list()):
         v.lowBound = v.upBound = x
-    short = config.model_copy(update={"time_limit_seconds": config.time_limit_seconds * START_SHARE})
+    left = config.time_limit_seconds if deadline is None else max(deadline - time.perf_counter(), 0.0)
+    # at least as long as the relaxation took (its LP is as large): a start that completes is the plan
+    # when the MIP finds none
+    share = max(left * START_SHARE, relaxation_seconds, MIN_MIP_SECONDS)
+    short = config.model_copy(update={"time_limit_seconds": min(share, config.time_limit_seconds)})
     try:
         status = prob.solve(make_solver("highs", short, mip=True, variables=variables))
         ok = status == pulp.LpStatusOptimal  # optimal, or stopped with an incumbent
@@ -184,6 +210,44 @@ def _campaign_start(model: Model, config: PlanConfig) -> tuple[tuple[np.ndarray,
     values = np.array([v.varValue or 0.0 for v in variables])
     model.start_objective = float(pulp.value(prob.objective))
     return (np.arange(len(variables), dtype=np.int32), values), relaxed
+
+
+def _improve_by_resource(
+    model: Model, config: PlanConfig, warm: tuple[np.ndarray, np.ndarray], deadline: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fix-and-optimize over campaign resources: for each in turn, its setups free and every other
+    resource's fixed at the incumbent, solve that smaller MIP from the incumbent with an even share of the
+    time left before ``deadline`` (a share is kept for the full MIP after); keep what is better. Passes
+    shorter than :data:`MIN_MIP_SECONDS` are skipped. Returns the (possibly) improved start."""
+    prob, variables = model.builder.prob, model.builder.variables
+    groups = model.frames["setup_for"].group_by("resource_id").agg("col").sort("resource_id")
+    cols = groups["col"].to_list()
+    idx, values = warm
+    best = model.start_objective if model.start_objective is not None else np.inf
+    for i, own in enumerate(cols):
+        share = (deadline - time.perf_counter()) / (len(cols) - i + 1)
+        if share < MIN_MIP_SECONDS:
+            break
+        others = [c for j, group in enumerate(cols) if j != i for c in group]
+        fixed = [variables[c] for c in others]
+        saved = [(v.lowBound, v.upBound) for v in fixed]
+        for v, c in zip(fixed, others):
+            v.lowBound = v.upBound = round(float(values[c]))
+        short = config.model_copy(update={"time_limit_seconds": share})
+        try:
+            solver = make_solver("highs", short, mip=True, variables=variables, start=(idx, values))
+            status = prob.solve(solver)
+            objective = objective_of(prob) if status == pulp.LpStatusOptimal else None
+        except Exception:
+            objective = None
+        finally:
+            for v, (lo, up) in zip(fixed, saved):
+                v.lowBound, v.upBound = lo, up
+        if objective is not None and objective < best - 1e-9 * max(abs(best), 1.0):
+            values, best = np.array([v.varValue or 0.0 for v in variables]), objective
+    if np.isfinite(best):
+        model.start_objective = float(best)
+    return idx, values
 
 
 def objective_of(prob: pulp.LpProblem) -> float | None:

@@ -249,3 +249,103 @@ def test_warm_start_does_not_change_the_optimum():
                  PlanConfig(horizon_weeks=8, terminal_condition=False, campaign_warm_start=False))
     warm = _plan(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD)
     assert warm.objective == pytest.approx(cold.objective)
+
+
+# -------------------------------------------------------------------------------------- valid inequalities
+def _relaxation_and_optimum(without: str | None = None) -> tuple[float, float]:
+    """A wanted 50 a week for 4 weeks on a 100-unit suite, campaigns of at most 2 weeks, a switch 100:
+    the LP relaxation's and the MIP's objective, optionally with one constraint family removed."""
+    import pulp
+
+    from optimization.model import build_model
+    from optimization.pulp_highs import BulkHiGHS
+
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, campaign_start_cuts=True)
+    net = build_network(_suite(campaign=True, max_campaign_weeks=2, changeover_cost=100.0), ex.START, config)
+    demand = pl.DataFrame(
+        {"product_id": ["A"] * 4, "site_id": ["P"] * 4, "t": [0, 1, 2, 3], "quantity": [50.0] * 4}
+    )
+    none = {"product_id": pl.String, "site_id": pl.String, "t": pl.Int64}
+    safety = pl.DataFrame(schema={**none, "safety_stock": pl.Float64})
+    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
+                                     "quantity": pl.Float64})
+    out = []
+    for mip in (False, True):
+        model = build_model(net, demand, safety, scheduled, config)
+        prob = model.builder.prob
+        if without is not None:
+            for name in model.builder.rows[without]["name"].to_list():
+                del prob._constraints[name]
+        prob.solve(BulkHiGHS(mip=mip, msg=False, variables=model.builder.variables))
+        out.append(pulp.value(prob.objective))
+    return out[0], out[1]
+
+
+def test_campaign_start_cuts_are_off_by_default():
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False)
+    assert not config.campaign_start_cuts
+    r = _plan(_suite(campaign=True, max_campaign_weeks=2, changeover_cost=100.0),
+              [("A", "P", t, 50.0) for t in range(4)], config)
+    assert r.objective == pytest.approx(350.0)  # the hand optimum below, without the cuts
+
+
+def test_campaign_start_window_cuts_the_relaxation_and_keeps_the_optimum():
+    # the optimum by hand: production 200; A set up in weeks 0-1 and 3 (or 0 and 2-3): one switch (100) and
+    # 50 units held one week (50) → 350; without a switch, weeks 0-1 make all 200 and hold 200 unit-weeks
+    relaxed, optimum = _relaxation_and_optimum()
+    relaxed_without, optimum_without = _relaxation_and_optimum(without="campaign_start")
+    assert optimum == pytest.approx(350.0) and optimum_without == pytest.approx(350.0)
+    # without it the relaxation sets A up 2/3 of every week (3 weeks in a row hold at most 2) and never
+    # switches: production alone, 200. With it, weeks 2 and 3 lie in a campaign that started in week 1, 2
+    # or 3: y ≥ 0.5 each needs switches of 0.5 (50), the cheapest way to make them → 250
+    assert relaxed_without == pytest.approx(200.0)
+    assert relaxed == pytest.approx(250.0)
+
+
+def test_a_campaign_limit_shorter_than_the_relaxation_still_gives_a_plan():
+    # the relaxation is let finish (within time_limit_seconds) and the start's completion gets at least as
+    # long, so even a limit no solve can meet ends with the plan, here the optimum of the hand case above
+    tiny = PlanConfig(horizon_weeks=8, terminal_condition=False, campaign_time_limit_seconds=1e-4)
+    r = _plan(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD, tiny)
+    assert r.problem_type == "MIP" and r.solver_status in ("Optimal", "Feasible")
+    default = _plan(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD)
+    assert r.objective == pytest.approx(default.objective)
+    assert _kpi(r, "cost_holding") == pytest.approx(450.0)
+
+
+def test_fix_and_optimize_improves_a_bad_start_to_the_optimum():
+    import time
+
+    import numpy as np
+    import pulp
+
+    from optimization.model import build_model
+    from optimization.pulp_highs import BulkHiGHS
+    from optimization.solve import _improve_by_resource
+
+    config = PlanConfig(horizon_weeks=8, terminal_condition=False)
+    net = build_network(_suite(campaign=True, min_campaign_weeks=3), ex.START, config)
+    demand = ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in BUILD_AHEAD])
+    demand = demand.with_columns(t=net.week_index()).drop("week")
+    safety = pl.DataFrame(schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64,
+                                  "safety_stock": pl.Float64})
+    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
+                                     "quantity": pl.Float64})
+    model = build_model(net, demand, safety, scheduled, config)
+    variables = model.builder.variables
+    # a bad start: the suite set up for A all 8 weeks, so B's 100 in week 4 is never made
+    setup = model.frames["setup_for"]
+    bad = [(variables[c], 1.0 if p == "A" else 0.0) for c, p in zip(setup["col"], setup["product_id"])]
+    for v, x in bad:
+        v.lowBound = v.upBound = x
+    model.builder.prob.solve(BulkHiGHS(mip=True, msg=False, variables=variables))
+    for v, _ in bad:
+        v.lowBound, v.upBound = 0, 1
+    start = (np.arange(len(variables), dtype=np.int32), np.array([v.varValue or 0.0 for v in variables]))
+    model.start_objective = pulp.value(model.builder.prob.objective)
+    optimum = _plan(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD).objective
+    assert model.start_objective > optimum + 1000.0  # B short: at least 1000 of backlog
+    _, values = _improve_by_resource(model, config, start, time.perf_counter() + 60.0)
+    assert model.start_objective == pytest.approx(optimum)
+    b = [values[c] for c, p in zip(setup["col"], setup["product_id"]) if p == "B"]
+    assert sum(b) >= 1.0  # the suite now makes B
