@@ -239,7 +239,13 @@ def terminal_stock(
         [
             _terms(terminal, k, 1.0),
             _terms(stock.filter(pl.col("t") == horizon - 1), k, 1.0),
-            _terms(make.filter(pl.col("pipeline")), k, pl.col("yield") * pl.col("share")),
+            _terms(  # a start's output may reach past the horizon in several pieces: one term per start
+                make.filter(pl.col("pipeline"))
+                .group_by("product_id", "col")
+                .agg((pl.col("yield") * pl.col("share")).sum().alias("good")),
+                k,
+                pl.col("good"),
+            ),
         ]
     )
     return mb.add_constraints("terminal", terminal.select("product_id", "target"), ["product_id"], terms, ">=", "target")

@@ -121,3 +121,18 @@ def test_buckets_refuse_the_settings_they_cannot_express():
         PlanConfig(bucket_after_weeks=8, min_shelf_life_share_at_dc=0.5)
     with pytest.raises(ValidationError):
         PlanConfig(bucket_after_weeks=8, bucket_weeks=1)
+
+
+def test_output_reaching_past_the_horizon_in_pieces_counts_once_for_the_end_target_on_both_paths():
+    # release 2 weeks; weeks {0}, {1}, {2,3}, {4,5}: the last bucket's starts are released in weeks 6 and 7,
+    # two pieces after the horizon, both pipeline for the end-of-horizon target (demand of weeks 6-9)
+    inputs = _one_line(release_weeks=2)
+    demand = _d(*[("A", "D", t, 10.0) for t in (5, 6, 7, 8, 9)])
+    cfg = dict(horizon_weeks=6, bucket_after_weeks=0, bucket_weeks=2)
+    pulp = _plan(inputs, demand, solve_path="pulp", **cfg)
+    blocks = _plan(inputs, demand, solve_path="blocks", **cfg)
+    assert pulp.solver_status == blocks.solver_status == "Optimal"
+    assert blocks.objective == pytest.approx(pulp.objective, rel=1e-9)
+    kpis = dict(pulp.tables["plan_kpis"].select("kpi", "value").iter_rows())
+    assert kpis["pipeline_units_end"] > 0
+    assert kpis["cost_end_stock_shortfall"] == pytest.approx(0.0, abs=1e-6)  # the target is met
