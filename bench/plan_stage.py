@@ -7,8 +7,8 @@ subprocess so its CPU seconds (all threads) and peak memory are its own:
 
 * ``exact``  — ``solve_path: pulp``: the one PuLP model, solved whole (the reference objective). With
   ``--exact stored`` (default) it is not solved again: the run's own objective and plan-stage seconds are
-  taken from ``runs`` when that run planned with the exact model (``solve_path`` pulp, or a run from before
-  the setting existed), as the big network's exact LP costs 5-6 CPU-minutes;
+  taken from ``runs`` when that run planned weekly (either solve path: the blocks path's objective is the
+  exact model's), as the big network's exact LP costs 5-6 CPU-minutes;
 * ``blocks`` — ``solve_path: blocks`` from scratch, its bases written to a temporary folder;
 * ``buckets`` / ``blocks-buckets`` — the exact PuLP model / the blocks path with the far weeks in buckets
   (``--bucket-after`` weeks weekly, then ``--bucket-weeks``-week buckets; ``optimization/buckets.py``),
@@ -157,14 +157,14 @@ def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: 
 
 
 def stored_exact(warehouse: str, run_id: str | None) -> dict | None:
-    """The run's own plan stage, when it was planned with the exact model."""
+    """The run's own plan stage, when it was planned with the exact model (weekly: both solve paths are exact)."""
     from warehouse.db import open_warehouse
     from warehouse.views import latest_base_run
 
     with open_warehouse(warehouse, read_only=True) as wh:
         run = wh.run(run_id or latest_base_run(wh.con))
     plan = json.loads(run["parameters"]).get("plan", {})
-    if plan.get("solve_path", "pulp") != "pulp":
+    if plan.get("bucket_after_weeks") is not None:
         return None
     stages = json.loads(run["stage_seconds"]) if run.get("stage_seconds") else {}
     return {"kind": "exact (stored run)", "status": run["solver_status"], "objective": run["objective"],

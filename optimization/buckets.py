@@ -2,22 +2,25 @@
 
 With ``PlanConfig.bucket_after_weeks`` set, the first weeks stay weekly — at least the frozen weeks and the
 longest release + transit lag, so every decision new supply can still change in time is exact — and the
-weeks after them are grouped into buckets of ``bucket_weeks`` (a week whose hours differ from its bucket's
-first week on any resource starts a new bucket, so a bucket's weeks are alike). In the bucketed model
+weeks after them are grouped ``bucket_weeks`` at a time. In the bucketed model
 (:class:`~optimization.timegrid.TimeGrid`, :func:`~optimization.network.on_grid`):
 
 * a bucket's hours, lane capacity and demand are its weeks' sums; its safety-stock target their mean;
-  holding, backlog and safety-stock penalties count per unit-week, so a bucket's cost its weeks';
-* every event of a bucket happens at its first week; a release or transit lag lands at the first bucket
-  starting at or after the lag (never early), a unit is usable through the last bucket ending by its last
-  usable week (never past its shelf life) — cautious rounding: the bucketed objective is at or above the
-  exact one in the usual case, and the comparison is printed by ``bench/plan_stage.py``.
+* what a bucket starts or ships is spread evenly over its weeks and each week's share is released or
+  arrives its own lag later, in the bucket holding that week (:func:`~optimization.network.releases`);
+  a unit is usable in every bucket whose middle week its shelf life reaches;
+* a level closing a bucket (stock, backlog, safety shortfall) is charged for the weeks the weekly plan
+  below holds it (:meth:`~optimization.timegrid.TimeGrid.level_weeks`).
 
-The plan is then expanded back to weeks (:func:`expand_tables`): a bucket's flows (production, hours,
-shipments, releases, arrivals, sales, write-offs, demand) are spread evenly over its weeks — the j-th week
-of a bucket's start is released or arrives in the j-th week of the bucket the model put it in — and the
-stock and backlog levels move in equal steps from the previous bucket's close to the bucket's, so every
-weekly balance holds, no level is negative and no week uses more hours than it has.
+Inside a bucket the order of its weeks is not seen (it pools their hours and demand): the approximation,
+measured against the exact model by ``bench/plan_stage.py --kinds buckets``.
+
+The plan is expanded back to weeks (:func:`expand_tables`): production and hours split over a bucket's weeks
+by each resource's weekly hours (``release_week`` each week's own lag later); shipments, the stock table's
+flows, write-offs and demand spread evenly (``arrival_week`` each week's own lead time later); stock and
+backlog levels move in equal steps from the previous bucket's close to the bucket's. So every weekly
+balance holds, no level is negative and no week uses more hours than it has; the stock table's ``released``
+is the bucket's output spread evenly, not the weekly production's own release weeks.
 """
 
 from __future__ import annotations
@@ -40,27 +43,14 @@ def bucket_grid(net: Network, config: PlanConfig) -> TimeGrid:
     """The time axis ``config`` asks for on ``net`` (:data:`~optimization.timegrid.WEEKLY` if none).
 
     Weeks before ``max(bucket_after_weeks, frozen_weeks, longest release + transit lag)`` stay weekly; the
-    rest are grouped ``bucket_weeks`` at a time, a change of any resource's hours starting a new bucket.
-    A MIP or a network with campaign resources keeps weekly buckets (campaign lengths count weeks).
+    rest are grouped ``bucket_weeks`` at a time (the last bucket may be shorter). A MIP or a network with
+    campaign resources keeps weekly buckets (campaign lengths count weeks).
     """
     if config.bucket_after_weeks is None or config.mip or net.has_campaigns:
         return WEEKLY
     lag = int(net.replenishment_weeks["weeks"].max() or 0) if net.replenishment_weeks.height else 0
-    cutoff = max(config.bucket_after_weeks, config.frozen_weeks, lag)
-    alike = (
-        net.hours.sort("t", "resource_id")
-        .group_by("t", maintain_order=True)
-        .agg(pl.col("hours_available"))
-        .sort("t")["hours_available"]
-        .to_list()
-    )
-    starts, t = list(range(min(cutoff, net.horizon))), min(cutoff, net.horizon)
-    while t < net.horizon:  # the grid has at most `horizon` weeks: a loop over weeks, not rows
-        starts.append(t)
-        n = 1
-        while n < config.bucket_weeks and t + n < net.horizon and alike[t + n] == alike[t]:
-            n += 1
-        t += n
+    cutoff = min(max(config.bucket_after_weeks, config.frozen_weeks, lag), net.horizon)
+    starts = [*range(cutoff), *range(cutoff, net.horizon, config.bucket_weeks)]
     if len(starts) == net.horizon:
         return WEEKLY
     return TimeGrid(tuple(starts), net.horizon)
@@ -109,8 +99,26 @@ def _later(frame: pl.DataFrame, col: str) -> pl.DataFrame:
     return frame.with_columns(pl.col(col) + pl.duration(weeks=pl.col("j")))
 
 
+def _by_hours(frame: pl.DataFrame, weeks: pl.DataFrame, hours: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
+    """Each bucket row of a resource as one row per week, ``cols`` split by the resource's weekly hours
+    (evenly where the bucket has none), so no week uses more hours than it has."""
+    weekly = hours.select("resource_id", "week", _h="hours_available")
+    total = (
+        weekly.join(weeks.select("week", "bucket_week"), on="week", validate="m:1")
+        .group_by("resource_id", "bucket_week")
+        .agg(pl.col("_h").sum().alias("_hb"))
+    )
+    share = pl.when(pl.col("_hb") > 0).then(pl.col("_h") / pl.col("_hb")).otherwise(1.0 / pl.col("length"))
+    return (
+        _spread(frame, weeks, [])
+        .join(weekly, on=["resource_id", "week"], how="left", validate="m:1")
+        .join(total, on=["resource_id", "bucket_week"], how="left", validate="m:1")
+        .with_columns(pl.col(cols) * share)
+    )
+
+
 def expand_tables(
-    tables: dict[str, pl.DataFrame], grid: TimeGrid, start: date, safety: pl.DataFrame
+    tables: dict[str, pl.DataFrame], grid: TimeGrid, start: date, safety: pl.DataFrame, hours: pl.DataFrame
 ) -> dict[str, pl.DataFrame]:
     """The bucketed plan's tables (``week`` = a bucket's first Monday) as weekly tables (see the module).
 
@@ -120,19 +128,26 @@ def expand_tables(
         start: Monday of week 0.
         safety: ``product_id, site_id, week, safety_stock``: the weekly targets, shown per week (the
             shortfall column is then the week's target above its closing stock).
+        hours: ``resource_id, week, hours_available`` per week: production and hours used are split over a
+            bucket's weeks by each resource's hours (a shutdown week gets none).
     """
     if not grid.bucketed:
         return tables
     weeks = _weeks(grid, start)
     out = dict(tables)
-    prod = _spread(tables[schema.PLAN_PRODUCTION.name], weeks, ["quantity", "released_quantity", "batches",
-                                                               "hours", "cost"])
+    prod = _by_hours(tables[schema.PLAN_PRODUCTION.name], weeks, hours,
+                     ["quantity", "released_quantity", "batches", "hours", "cost"])
     out[schema.PLAN_PRODUCTION.name] = _later(prod, "release_week")
     ship = _spread(tables[schema.PLAN_SHIPMENTS.name], weeks, ["quantity", "cost"])
     out[schema.PLAN_SHIPMENTS.name] = _later(ship, "arrival_week")
     out[schema.PLAN_EXPIRY.name] = _spread(tables[schema.PLAN_EXPIRY.name], weeks, ["quantity", "cost"])
-    out[schema.PLAN_CAPACITY.name] = _spread(tables[schema.PLAN_CAPACITY.name], weeks,
-                                             ["hours_used", "hours_available"])
+    out[schema.PLAN_CAPACITY.name] = (
+        _by_hours(tables[schema.PLAN_CAPACITY.name], weeks, hours, ["hours_used"])
+        .with_columns(hours_available=pl.col("_h"))
+        .with_columns(
+            utilisation=pl.when(pl.col("hours_available") > 0).then(pl.col("hours_used") / pl.col("hours_available"))
+        )
+    )
     out[schema.PLAN_INVENTORY.name] = _inventory(tables[schema.PLAN_INVENTORY.name], weeks, safety)
     out[schema.PLAN_BACKLOG.name] = _backlog(tables[schema.PLAN_BACKLOG.name], weeks)
     for name, frame in out.items():

@@ -133,8 +133,7 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "model). LP plans only: a MIP or a campaign network keeps weekly buckets.",
     )
     bucket_weeks: int = Field(
-        4, ge=2, le=13, description="Weeks in a far-week bucket (a calendar change of any resource's hours "
-        "starts a new bucket)."
+        4, ge=2, le=13, description="Weeks in a far-week bucket (the last one may be shorter)."
     )
 
     @pydantic.model_validator(mode="after")

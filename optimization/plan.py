@@ -110,7 +110,10 @@ def plan_supply(
         duals = {f: model.builder.duals(f) for f in ("capacity", "lane")} if outcome.has_duals else {}
         tables = plan_tables(model, sol, duals)
         if grid.bucketed:  # back to weeks; a bucket's binding lane is dated at its first week
-            tables = expand_tables(tables, grid, network.start_week, ss.with_columns(week=network.week_date("t")))
+            tables = expand_tables(
+                tables, grid, network.start_week, ss.with_columns(week=network.week_date("t")),
+                network.hours.with_columns(week=network.week_date("t")),
+            )
             if duals.get("lane") is not None and "t" in duals["lane"].columns:
                 duals["lane"] = duals["lane"].with_columns(t=grid.first(pl.col("t")))
         measured: list[pl.DataFrame] = []

@@ -31,19 +31,30 @@ def _one_line(hours: float = 100.0, release_weeks: int = 0, calendar=None):
     )
 
 
-def test_the_grid_keeps_the_lead_time_weeks_and_starts_a_bucket_where_the_hours_change():
+def test_the_grid_keeps_the_lead_time_weeks_weekly():
     config = PlanConfig(horizon_weeks=10, bucket_after_weeks=2, bucket_weeks=4)
     net = build_network(_one_line(), ex.START, config)
     assert bucket_grid(net, config).starts == (0, 1, 2, 6)
-    # week 7 has other hours: it is a bucket of its own, and 8-9 the last
-    shut = _one_line(calendar=ex.calendar(dict(resource_id="R", t=7, hours_available=0.0)))
-    assert bucket_grid(build_network(shut, ex.START, config), config).starts == (0, 1, 2, 6, 7, 8)
     # a release lag of 3 weeks keeps weeks 0-2 weekly whatever bucket_after_weeks says
     lag = build_network(_one_line(release_weeks=3), ex.START, config)
     assert bucket_grid(lag, config).starts == (0, 1, 2, 3, 7)
     # without the setting, and past the horizon, the model stays weekly
     assert not bucket_grid(net, PlanConfig(horizon_weeks=10)).bucketed
     assert not bucket_grid(net, PlanConfig(horizon_weeks=10, bucket_after_weeks=10)).bucketed
+
+
+def test_a_shutdown_week_inside_a_bucket_gets_no_production_in_the_weekly_tables():
+    # weeks {0,1}, {2,3}; week 1 shut: the bucket's 6 h are week 0's, all 5 made are made then
+    cal = ex.calendar(dict(resource_id="R", t=1, hours_available=0.0))
+    inputs, demand = _one_line(hours=6.0, calendar=cal), _d(("A", "D", 1, 5.0))
+    r = _plan(inputs, demand, horizon_weeks=4, bucket_after_weeks=0, bucket_weeks=2, **OFF)
+    assert r.objective == pytest.approx(5.0)
+    cap = r.tables["plan_capacity"].sort("week")
+    assert cap["hours_available"].to_list() == pytest.approx([6.0, 0.0, 6.0, 6.0])
+    assert cap["hours_used"].to_list() == pytest.approx([5.0, 0.0, 0.0, 0.0])
+    prod = r.tables["plan_production"]
+    made = dict(prod.group_by("week").agg(pl.col("quantity").sum()).iter_rows())
+    assert made[ex.week(0)] == pytest.approx(5.0) and made.get(ex.week(1), 0.0) == pytest.approx(0.0)
 
 
 def test_a_bucket_pools_its_weeks_hours_the_hand_optimum_and_weekly_tables():
