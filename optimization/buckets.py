@@ -145,7 +145,9 @@ def expand_tables(
         _by_hours(tables[schema.PLAN_CAPACITY.name], weeks, hours, ["hours_used"])
         .with_columns(hours_available=pl.col("_h"))
         .with_columns(
-            utilisation=pl.when(pl.col("hours_available") > 0).then(pl.col("hours_used") / pl.col("hours_available"))
+            utilisation=pl.when(pl.col("hours_available") > 0).then(
+                pl.col("hours_used") / pl.col("hours_available")
+            )
         )
     )
     out[schema.PLAN_INVENTORY.name] = _inventory(tables[schema.PLAN_INVENTORY.name], weeks, safety)

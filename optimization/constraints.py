@@ -67,7 +67,9 @@ def stock_balance(
             _terms(stock, k, 1.0),
             _terms(stock, {**k, "t": pl.col("t") + 1}, -1.0),
             _terms(
-                make.filter(pl.col("cohort").is_not_null()), {**k, "t": "release_t"}, -pl.col("yield") * pl.col("share")
+                make.filter(pl.col("cohort").is_not_null()),
+                {**k, "t": "release_t"},
+                -pl.col("yield") * pl.col("share"),
             ),
             _terms(
                 arrived if arrived is not None else ship.with_columns(share=pl.lit(1.0)),

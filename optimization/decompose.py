@@ -199,8 +199,10 @@ def solve_blocks(
             col_local[e_col[picked]].astype(np.int32), e_val[picked],
         )
         if added != highspy.HighsStatus.kOk:  # e.g. a column twice in a row: never solve a block without rows
-            raise ValueError(f"blocks path: HiGHS refused block {b}'s rows ({added}); a constraint family wrote "
-                             "a column twice into one row")
+            raise ValueError(
+                f"blocks path: HiGHS refused block {b}'s rows ({added}); a constraint family wrote a column "
+                "twice into one row"
+            )
         key = _block_key(col_group[cols], group_names, local_rows, col_local[e_col[picked]], len(cols), len(rows))
         if warm_start is not None and warm_start(key, h):
             warm += 1

@@ -126,7 +126,8 @@ def build_model(
     con.demand_backlog(mb, f["backlog"], demand, f["served"], f.get("lost"))
     con.safety_stock_target(mb, f["shortfall"], f["stock"])
     con.resource_capacity(mb, net.hours, f["make"], changeover_hours)
-    con.lane_capacity(mb, net.lanes, net.weeks, f["ship"], net.grid.length(pl.col("t")) if net.grid.bucketed else None)
+    lane_weeks = net.grid.length(pl.col("t")) if net.grid.bucketed else None  # a bucket's lane carries its weeks'
+    con.lane_capacity(mb, net.lanes, net.weeks, f["ship"], lane_weeks)
     if config.max_backlog_weeks is not None:
         con.backlog_age(mb, f["backlog"], demand, config.max_backlog_weeks)
     if "terminal" in f:

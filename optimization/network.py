@@ -107,7 +107,8 @@ class Network:
 
     def week_index(self, col: str = "week") -> pl.Expr:
         """Expression turning a Monday date column into its week index ``t`` (the bucket holding it)."""
-        return self.grid.containing(((pl.col(col) - pl.lit(self.start_week)).dt.total_days() // 7).cast(pl.Int64))
+        weeks = ((pl.col(col) - pl.lit(self.start_week)).dt.total_days() // 7).cast(pl.Int64)
+        return self.grid.containing(weeks)
 
     def week_date(self, col: str = "t") -> pl.Expr:
         """Expression turning a week index column into its Monday date (a bucket's first Monday)."""

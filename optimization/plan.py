@@ -100,8 +100,13 @@ def plan_supply(
     grid = bucket_grid(network, config)  # far weeks in longer buckets, if asked (optimization/buckets.py)
     model_net = on_grid(network, grid)
     model = build_model(
-        model_net, to_buckets(d, grid, "quantity"), to_buckets(ss, grid, "safety_stock", "mean"), sched, config,
-        builder=builder, terminal=terminal,
+        model_net,
+        to_buckets(d, grid, "quantity"),
+        to_buckets(ss, grid, "safety_stock", "mean"),
+        sched,
+        config,
+        builder=builder,
+        terminal=terminal,
     )
     build_seconds = time.perf_counter() - start
     outcome = solve_model(model, config, warm_start)

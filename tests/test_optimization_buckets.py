@@ -107,7 +107,9 @@ def test_bucketed_plans_keep_every_weekly_contract_and_both_paths_agree(seed):
     from data_contracts.plan import validate_plan
     from optimization.synthetic import random_inputs
 
-    inputs, demand = random_inputs(seed=seed, n_products=12, n_plants=2, n_dcs=3, horizon=20, resources_per_plant=4)
+    inputs, demand = random_inputs(
+        seed=seed, n_products=12, n_plants=2, n_dcs=3, horizon=20, resources_per_plant=4
+    )
     safety = demand.select("product_id", "site_id", "week", safety_stock=pl.col("quantity") * 0.5)
     cfg = dict(horizon_weeks=20, bucket_after_weeks=6, bucket_weeks=4)
     pulp = _plan(inputs, demand, safety, solve_path="pulp", **cfg)
