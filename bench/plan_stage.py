@@ -7,9 +7,12 @@ subprocess so its CPU seconds (all threads) and peak memory are its own:
 
 * ``exact``  — ``solve_path: pulp``: the one PuLP model, solved whole (the reference objective). With
   ``--exact stored`` (default) it is not solved again: the run's own objective and plan-stage seconds are
-  taken from ``runs`` when that run planned with the exact model (``solve_path`` pulp, or a run from before
-  the setting existed), as the big network's exact LP costs 5-6 CPU-minutes;
+  taken from ``runs`` when that run planned weekly (either solve path: the blocks path's objective is the
+  exact model's), as the big network's exact LP costs 5-6 CPU-minutes;
 * ``blocks`` — ``solve_path: blocks`` from scratch, its bases written to a temporary folder;
+* ``buckets`` / ``blocks-buckets`` — the exact PuLP model / the blocks path with the far weeks in buckets
+  (``--bucket-after`` weeks weekly, then ``--bucket-weeks``-week buckets; ``optimization/buckets.py``),
+  its objective printed beside the exact one (goal: within 0.5 %);
 * ``what-if cold`` / ``what-if warm`` — a replan with a change (``--what-if-percent`` more hours on every
   resource of the plant with the most hours, in the first half of the horizon), solved from
   scratch and from the ``blocks`` run's bases.
@@ -27,6 +30,8 @@ Usage::
 
     .venv/bin/python bench/plan_stage.py --warehouse /work/big/16lp/warehouse.duckdb
     .venv/bin/python bench/plan_stage.py --warehouse plantwin-demo/warehouse.duckdb --exact solve
+    .venv/bin/python bench/plan_stage.py --warehouse plantwin-demo/warehouse.duckdb --exact solve \
+        --kinds buckets,blocks-buckets --bucket-after 8 --bucket-weeks 4
 """
 
 from __future__ import annotations
@@ -94,8 +99,10 @@ def _load_input(folder: str):
     return "input", {"run_date": run_date}, inputs, fc, config, pl
 
 
-def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: float) -> dict:
-    """Plan once along ``kind`` (``exact``, ``blocks``, ``what-if-cold``, ``what-if-warm``); measure it."""
+def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: float,
+            buckets: tuple[int, int] = (8, 4)) -> dict:
+    """Plan once along ``kind`` (``exact``, ``blocks``, ``buckets``, ``blocks-buckets``, ``what-if-cold``,
+    ``what-if-warm``); measure it. ``buckets``: weeks kept weekly, weeks per bucket."""
     from data_contracts.plan import validate_plan
     from flows.solver_bases import basis_loader, save_bases
     from flows.stages import monday
@@ -104,8 +111,10 @@ def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: 
     stand_in = run_id == "input"
     run_id, run, inputs, fc, config, pl = _load_input(warehouse) if stand_in else _load(warehouse, run_id)
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    path = "pulp" if kind == "exact" else "blocks"
+    path = "pulp" if kind in ("exact", "buckets") else "blocks"
     config = config.model_copy(update={"solve_path": path})
+    if kind.endswith("buckets"):
+        config = config.model_copy(update={"bucket_after_weeks": buckets[0], "bucket_weeks": buckets[1]})
     start = monday(run["run_date"])
     if kind.startswith("what-if"):
         # more hours on the plant whose capacity is worth most, first half of the horizon
@@ -148,14 +157,14 @@ def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: 
 
 
 def stored_exact(warehouse: str, run_id: str | None) -> dict | None:
-    """The run's own plan stage, when it was planned with the exact model."""
+    """The run's own plan stage, when it was planned with the exact model (weekly: both solve paths are exact)."""
     from warehouse.db import open_warehouse
     from warehouse.views import latest_base_run
 
     with open_warehouse(warehouse, read_only=True) as wh:
         run = wh.run(run_id or latest_base_run(wh.con))
     plan = json.loads(run["parameters"]).get("plan", {})
-    if plan.get("solve_path", "pulp") != "pulp":
+    if plan.get("bucket_after_weeks") is not None:
         return None
     stages = json.loads(run["stage_seconds"]) if run.get("stage_seconds") else {}
     return {"kind": "exact (stored run)", "status": run["solver_status"], "objective": run["objective"],
@@ -198,13 +207,16 @@ def main() -> None:
     parser.add_argument("--what-if-percent", type=float, default=20.0, help="extra hours of the what-if (%%)")
     parser.add_argument("--kinds", default="blocks,what-if-cold,what-if-warm",
                         help="measurements to run, in order (what-if-warm needs blocks before it)")
+    parser.add_argument("--bucket-after", type=int, default=8, help="buckets: weeks kept weekly (at least the "
+                        "frozen weeks and the longest release + transit lag)")
+    parser.add_argument("--bucket-weeks", type=int, default=4, help="buckets: weeks per far-week bucket")
     parser.add_argument("--one", nargs=2, metavar=("KIND", "BASES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.input:
         args.warehouse, args.run_id, args.exact = args.input, "input", "solve"
     if args.one:
         print(json.dumps(run_one(str(args.warehouse), args.run_id, args.one[0], args.one[1],
-                                 args.what_if_percent), default=str))
+                                 args.what_if_percent, (args.bucket_after, args.bucket_weeks)), default=str))
         return
     rows = []
     exact = stored_exact(args.warehouse, args.run_id) if args.exact == "stored" else None
@@ -213,7 +225,8 @@ def main() -> None:
         for kind in kinds:
             proc = subprocess.run(
                 [sys.executable, __file__, "--warehouse", str(args.warehouse), *(["--run-id", args.run_id]
-                 if args.run_id else []), "--what-if-percent", str(args.what_if_percent), "--one", kind,
+                 if args.run_id else []), "--what-if-percent", str(args.what_if_percent),
+                 "--bucket-after", str(args.bucket_after), "--bucket-weeks", str(args.bucket_weeks), "--one", kind,
                  str(Path(tmp) / "bench.duckdb")],
                 capture_output=True, text=True,
             )
@@ -229,6 +242,13 @@ def main() -> None:
     if base and "blocks" in by:
         cpu = f", CPU {by['blocks']['cpu_s'] / exact['cpu_s']:.3f}" if exact.get("cpu_s") else ""
         print(f"\nplan stage, blocks / exact: wall {by['blocks']['wall_s'] / base:.3f}{cpu}")
+    for kind in ("buckets", "blocks-buckets"):
+        if kind in by and by[kind]["objective"] is not None:
+            gap = (by[kind]["objective"] - exact["objective"]) / abs(exact["objective"])
+            print(f"{kind} (weekly {args.bucket_after}, then {args.bucket_weeks}-week buckets): objective "
+                  f"{by[kind]['objective']:,.2f} beside the exact {exact['objective']:,.2f}: {gap:+.3%} "
+                  f"(goal within 0.5 %); CPU {by[kind]['cpu_s']:.1f} s against the exact's "
+                  f"{_fmt(exact.get('cpu_s'), '.1f')} s")
     cold = by.get("what-if-cold", by.get("blocks"))
     if "what-if-warm" in by and cold:
         print(f"what-if replan, warm / cold ({cold['kind']}): wall {by['what-if-warm']['wall_s'] / cold['wall_s']:.3f}, "

@@ -141,3 +141,26 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "basis: the worth-of-an-hour re-solves start from scratch).",
     )
     fallback: bool = Field(True, description="Retry with the other solver when the first one fails.")
+    bucket_after_weeks: int | None = Field(
+        None,
+        ge=0,
+        description="Plan the weeks after this many (and after the frozen weeks and the longest release + "
+        "transit lag, whichever is later) in buckets of `bucket_weeks` weeks (an LP of fewer periods; "
+        "optimization/buckets.py); the plan tables stay weekly. None = every week its own bucket (the exact "
+        "model). LP plans only: a MIP or a campaign network keeps weekly buckets.",
+    )
+    bucket_weeks: int = Field(
+        4, ge=2, le=13, description="Weeks in a far-week bucket (the last one may be shorter)."
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _buckets_supported(self) -> PlanConfig:
+        if self.bucket_after_weeks is None:
+            return self
+        if self.max_backlog_weeks is not None:
+            raise ValueError("bucket_after_weeks cannot be combined with max_backlog_weeks (a backlog's age is "
+                             "counted in weeks); leave one of them unset")
+        if self.min_shelf_life_share_at_dc > 0:
+            raise ValueError("bucket_after_weeks cannot be combined with min_shelf_life_share_at_dc > 0 (the DC "
+                             "rule counts weeks of remaining life); leave one of them unset")
+        return self

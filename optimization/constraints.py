@@ -48,19 +48,34 @@ def stock_balance(
     served: pl.DataFrame,
     expired: pl.DataFrame,
     consumed: pl.DataFrame | None = None,
+    arrived: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``balance[p,s,u,t]`` for every cohort ``u`` at every site and week:
     closing + departures + served + consumed + expired − previous closing − released − arrivals = supply
     (opening lots, quarantine releases, scheduled receipts); ``consumed`` is a component's use by the
     production of its parents (bill of materials; None = single level).
+
+    Args:
+        make: where production lands (:func:`~optimization.variables.make_releases`: ``release_t, cohort,
+            yield, share``).
+        arrived: where shipments land (:func:`~optimization.variables.ship_arrivals`); None = at
+            ``ship``'s ``arrival``, whole.
     """
     k = {c: c for c in PC}
     terms = pl.concat(
         [
             _terms(stock, k, 1.0),
             _terms(stock, {**k, "t": pl.col("t") + 1}, -1.0),
-            _terms(make.filter(pl.col("cohort").is_not_null()), {**k, "t": "release_t"}, -pl.col("yield")),
-            _terms(ship, {**k, "site_id": "to_site", "t": "arrival"}, -1.0),
+            _terms(
+                make.filter(pl.col("cohort").is_not_null()),
+                {**k, "t": "release_t"},
+                -pl.col("yield") * pl.col("share"),
+            ),
+            _terms(
+                arrived if arrived is not None else ship.with_columns(share=pl.lit(1.0)),
+                {**k, "site_id": "to_site", "t": "arrival"},
+                -pl.col("share"),
+            ),
             _terms(ship, {**k, "site_id": "from_site"}, 1.0),
             _terms(served, k, 1.0),
             _terms(expired, k, 1.0),
@@ -124,11 +139,18 @@ def resource_capacity(
 
 
 def lane_capacity(
-    mb: ModelBuilder, lanes: pl.DataFrame, weeks: pl.DataFrame, ship: pl.DataFrame
+    mb: ModelBuilder, lanes: pl.DataFrame, weeks: pl.DataFrame, ship: pl.DataFrame, length: pl.Expr | None = None
 ) -> pl.DataFrame:
-    """``lane[from,to,t]``: units shipped on a lane in a week (all products) ≤ its weekly capacity."""
+    """``lane[from,to,t]``: units shipped on a lane in a week (all products) ≤ its weekly capacity.
+
+    Args:
+        length: weeks in bucket ``t`` (an expression of ``t``; None = weekly): a bucket's capacity is
+            its weeks' (:mod:`optimization.buckets`).
+    """
     key = ["from_site", "to_site", "t"]
     rows = lanes.filter(pl.col("capacity_per_week").is_not_null()).join(weeks.select("t"), how="cross")
+    if length is not None:
+        rows = rows.with_columns(pl.col("capacity_per_week") * length)
     terms = _terms(ship.filter(pl.col("lane").is_in(rows["lane"].implode())), {c: c for c in key}, 1.0)
     return mb.add_constraints(
         "lane", rows.select(*key, "capacity_per_week"), key, terms, "<=", "capacity_per_week"
@@ -208,13 +230,24 @@ def terminal_stock(
     mb: ModelBuilder, terminal: pl.DataFrame, stock: pl.DataFrame, make: pl.DataFrame, horizon: int
 ) -> pl.DataFrame:
     """``terminal[p]``: stock closing the last week (all sites and cohorts still usable after it) + good
-    output of starts released after the horizon + end-stock shortfall ≥ the product's terminal target."""
+    output of starts released after the horizon + end-stock shortfall ≥ the product's terminal target.
+
+    Args:
+        make: where production lands (:func:`~optimization.variables.make_releases`: ``pipeline, yield,
+            share``).
+    """
     k = {"product_id": "product_id"}
     terms = pl.concat(
         [
             _terms(terminal, k, 1.0),
             _terms(stock.filter(pl.col("t") == horizon - 1), k, 1.0),
-            _terms(make.filter(pl.col("pipeline")), k, pl.col("yield")),
+            _terms(  # a start's output may reach past the horizon in several pieces: one term per start
+                make.filter(pl.col("pipeline"))
+                .group_by("product_id", "col")
+                .agg((pl.col("yield") * pl.col("share")).sum().alias("good")),
+                k,
+                pl.col("good"),
+            ),
         ]
     )
     return mb.add_constraints("terminal", terminal.select("product_id", "target"), ["product_id"], terms, ">=", "target")

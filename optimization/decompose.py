@@ -194,10 +194,15 @@ def solve_blocks(
         h.changeColsCost(len(cols), np.arange(len(cols), dtype=np.int32), builder.cost[cols])
         local_rows = row_local[e_row[picked]]
         starts = np.searchsorted(local_rows, np.arange(len(rows))).astype(np.int32)
-        h.addRows(
+        added = h.addRows(
             len(rows), lower[rows], upper[rows], len(picked), starts,
             col_local[e_col[picked]].astype(np.int32), e_val[picked],
         )
+        if added != highspy.HighsStatus.kOk:  # e.g. a column twice in a row: never solve a block without rows
+            raise ValueError(
+                f"blocks path: HiGHS refused block {b}'s rows ({added}); a constraint family wrote a column "
+                "twice into one row"
+            )
         key = _block_key(col_group[cols], group_names, local_rows, col_local[e_col[picked]], len(cols), len(rows))
         if warm_start is not None and warm_start(key, h):
             warm += 1

@@ -50,6 +50,9 @@ class Model:
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
     #: objective of the campaign MIP start handed to the solver (None: no start)
     start_objective: float | None = None
+    #: where production and shipments land (``variables.make_releases`` / ``ship_arrivals``; share 1 weekly)
+    releases: pl.DataFrame | None = None
+    arrivals: pl.DataFrame | None = None
 
     @property
     def is_mip(self) -> bool:
@@ -86,6 +89,7 @@ def build_model(
     f["make"] = var.make_vars(mb, net)
     f["stock"] = var.stock_vars(mb, net)
     f["ship"] = var.ship_vars(mb, net)
+    m.releases, m.arrivals = var.make_releases(net, f["make"]), var.ship_arrivals(net, f["ship"])
     f["served"] = var.served_vars(mb, net, pairs)
     f["expired"] = var.expired_vars(mb, net)
     f["backlog"] = var.backlog_vars(mb, net, pairs)
@@ -112,8 +116,8 @@ def build_model(
         changeover_hours = camp.campaign_capacity_terms(f["switch"], f["pair"])
 
     con.stock_balance(
-        mb, var.balance_rows(net), net.supply, f["stock"], f["make"], f["ship"], f["served"], f["expired"],
-        f.get("consume"),
+        mb, var.balance_rows(net), net.supply, f["stock"], m.releases, f["ship"], f["served"], f["expired"],
+        f.get("consume"), m.arrivals,
     )
     if bom_rows.height:
         con.bom_consumption(mb, bom_rows, f["consume"], f["make"], net.bom)
@@ -122,11 +126,12 @@ def build_model(
     con.demand_backlog(mb, f["backlog"], demand, f["served"], f.get("lost"))
     con.safety_stock_target(mb, f["shortfall"], f["stock"])
     con.resource_capacity(mb, net.hours, f["make"], changeover_hours)
-    con.lane_capacity(mb, net.lanes, net.weeks, f["ship"])
+    lane_weeks = net.grid.length(pl.col("t")) if net.grid.bucketed else None  # a bucket's lane carries its weeks'
+    con.lane_capacity(mb, net.lanes, net.weeks, f["ship"], lane_weeks)
     if config.max_backlog_weeks is not None:
         con.backlog_age(mb, f["backlog"], demand, config.max_backlog_weeks)
     if "terminal" in f:
-        con.terminal_stock(mb, f["terminal"], f["stock"], f["make"], net.horizon)
+        con.terminal_stock(mb, f["terminal"], f["stock"], m.releases, net.horizon)
     if config.frozen_weeks > 0:
         con.frozen_production(mb, f["make"], scheduled, config.frozen_weeks)
     if "batches" in f:

@@ -22,7 +22,7 @@ week 0 (:attr:`Network.expired_on_hand`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import polars as pl
@@ -31,6 +31,7 @@ from data_contracts import schema
 from data_contracts.network import bom_cycles
 from optimization.campaign_network import CAMPAIGN_COLUMNS, check_campaign_resources, resolve_changeovers
 from optimization.config import PlanConfig
+from optimization.timegrid import NEVER, WEEKLY, TimeGrid
 from optimization.validation import (
     check_allowed,
     check_known,
@@ -41,10 +42,9 @@ from optimization.validation import (
     require_frame,
 )
 
-__all__ = ["NEVER", "Network", "arrive_by", "build_network", "cohort_of", "life_start"]
-
-#: Cohort of stock that does not expire within the horizon.
-NEVER = 1_000_000
+__all__ = [
+    "NEVER", "Network", "arrive_by", "arrivals", "build_network", "cohort_of", "life_start", "on_grid", "releases"
+]
 
 _P, _S, _R = schema.PRODUCTS, schema.SITES, schema.RESOURCES
 
@@ -76,6 +76,8 @@ class Network:
         storage: ``site_id, family, capacity``: most units of a family held at a site (empty = unlimited).
         changeovers: ``resource_id, from_product_id, to_product_id, hours, cost``: named switches of
             campaign resources (:mod:`optimization.campaign_network`).
+        grid: the time axis: weekly (the default), or longer buckets after the first weeks
+            (:mod:`optimization.buckets`); ``t``, ``horizon``, ``cohort`` and ``t_first`` count buckets.
     """
 
     start_week: date
@@ -96,6 +98,7 @@ class Network:
     bom: pl.DataFrame
     storage: pl.DataFrame
     changeovers: pl.DataFrame | None = None
+    grid: TimeGrid = WEEKLY
 
     @property
     def has_campaigns(self) -> bool:
@@ -103,12 +106,13 @@ class Network:
         return bool(self.resources["campaign"].any())
 
     def week_index(self, col: str = "week") -> pl.Expr:
-        """Expression turning a Monday date column into its week index ``t``."""
-        return ((pl.col(col) - pl.lit(self.start_week)).dt.total_days() // 7).cast(pl.Int64)
+        """Expression turning a Monday date column into its week index ``t`` (the bucket holding it)."""
+        weeks = ((pl.col(col) - pl.lit(self.start_week)).dt.total_days() // 7).cast(pl.Int64)
+        return self.grid.containing(weeks)
 
     def week_date(self, col: str = "t") -> pl.Expr:
-        """Expression turning a week index column into its Monday date."""
-        return pl.lit(self.start_week) + pl.duration(weeks=pl.col(col))
+        """Expression turning a week index column into its Monday date (a bucket's first Monday)."""
+        return pl.lit(self.start_week) + pl.duration(weeks=self.grid.first(pl.col(col)))
 
 
 def cohort_of(t: pl.Expr) -> pl.Expr:
@@ -122,6 +126,63 @@ def cohort_of(t: pl.Expr) -> pl.Expr:
 def life_start(start: pl.Expr, release: pl.Expr) -> pl.Expr:
     """Week a unit's shelf life counts from: its start (manufacture) or its release, by ``shelf_life_from``."""
     return pl.when(pl.col("shelf_life_from") == "release").then(release).otherwise(start)
+
+
+def _weeks_of(frame: pl.DataFrame, grid: TimeGrid) -> pl.DataFrame:
+    """Each row once per week ``_w`` of its bucket ``t``, with ``share`` = 1 / the bucket's weeks."""
+    if not grid.bucketed:
+        return frame.with_columns(_w=pl.col("t"), share=pl.lit(1.0))
+    return (
+        frame.with_columns(_j=pl.int_ranges(0, grid.length(pl.col("t")), dtype=pl.Int64))
+        .explode("_j")
+        .with_columns(_w=grid.first(pl.col("t")) + pl.col("_j"), share=1.0 / grid.length(pl.col("t")))
+        .drop("_j")
+    )
+
+
+def releases(frame: pl.DataFrame, grid: TimeGrid, horizon: int, keep: list[str]) -> pl.DataFrame:
+    """Where the good output of starts lands: per start, release bucket and cohort, the ``share`` landing there.
+
+    A start in bucket ``t`` is spread evenly over the bucket's weeks; each week's output is released
+    ``release_weeks`` later, in the bucket holding that week, and is usable through the last bucket whose
+    middle week its life reaches (:class:`TimeGrid`). On the weekly grid: one row, share 1.
+
+    Args:
+        frame: ``t, release_weeks, shelf_life_weeks, cohort_cap, shelf_life_from`` and the ``keep`` columns.
+        keep: columns identifying the start (kept, grouped by).
+
+    Returns:
+        ``keep, release_t, cohort, pipeline, share``: ``cohort`` null when released after the horizon or
+        expired before its release; ``pipeline`` for output released after the horizon still usable then.
+    """
+    week = pl.col("_w")
+    release = week + pl.col("release_weeks")
+    pieces = _weeks_of(frame, grid).with_columns(
+        release_t=grid.containing(release),
+        _u=grid.usable_through(cohort_of(life_start(week, release))),
+    )
+    return (
+        pieces.with_columns(
+            cohort=pl.when((pl.col("release_t") < horizon) & (pl.col("_u") >= pl.col("release_t"))).then("_u"),
+            pipeline=(pl.col("release_t") >= horizon) & (pl.col("_u") >= pl.col("release_t")),
+        )
+        .group_by(*keep, "release_t", "cohort", "pipeline", maintain_order=True)
+        .agg(pl.col("share").sum())
+    )
+
+
+def arrivals(frame: pl.DataFrame, grid: TimeGrid, keep: list[str]) -> pl.DataFrame:
+    """Where shipments leaving in bucket ``t`` arrive: ``keep, arrival, share`` (spread like :func:`releases`).
+
+    Args:
+        frame: ``t, lead_time_weeks`` and the ``keep`` columns.
+    """
+    return (
+        _weeks_of(frame, grid)
+        .with_columns(arrival=grid.containing(pl.col("_w") + pl.col("lead_time_weeks")))
+        .group_by(*keep, "arrival", maintain_order=True)
+        .agg(pl.col("share").sum())
+    )
 
 
 def arrive_by(share: float, horizon: int) -> pl.Expr:
@@ -208,6 +269,38 @@ def build_network(inputs: dict[str, pl.DataFrame], start_week: date, config: Pla
             require_frame(inputs, schema.CHANGEOVERS), resources, products.select("product_id"), sites
         ),
     )
+
+
+def on_grid(net: Network, grid: TimeGrid) -> Network:
+    """The weekly network re-expressed on a bucketed time axis (:mod:`optimization.buckets`).
+
+    A bucket's hours are its weeks' hours; supply arrives in the bucket holding its week and stays usable
+    through the last bucket ending by its last usable week (at least its arrival bucket); cohorts and the
+    earliest presence of stock are derived again with every lag landing where ``grid`` rounds it. The
+    lanes, the bill of materials, storage and the weekly frames the model does not read (transit,
+    replenishment, lots expired on hand) are the weekly network's.
+    """
+    if not grid.bucketed:
+        return net
+    nb = len(grid.starts)
+    weeks = grid.frame().select("t", week=pl.lit(net.start_week) + pl.duration(weeks=pl.col("first")))
+    hours = (
+        net.hours.with_columns(t=grid.containing(pl.col("t")))
+        .group_by("resource_id", "t")
+        .agg(pl.col("hours_available").sum())
+        .sort("resource_id", "t")
+    )
+    t = grid.containing(pl.col("t")).alias("t")
+    supply = (
+        net.supply.with_columns(t, cohort=pl.max_horizontal(grid.usable_through(pl.col("cohort")), t))
+        .group_by("product_id", "site_id", "t", "cohort", "kind")
+        .agg(pl.col("quantity").sum())
+        .sort("product_id", "site_id", "t", "cohort", "kind")
+    )
+    presence = _presence(
+        net.products, net.sites, net.routings, net.lanes, supply, nb, net.min_shelf_life_share_at_dc, grid
+    )
+    return replace(net, horizon=nb, weeks=weeks, hours=hours, supply=supply, presence=presence, grid=grid)
 
 
 def _products(df: pl.DataFrame, horizon: int, share: float, exponent: float) -> pl.DataFrame:
@@ -427,21 +520,22 @@ def _presence(
     supply: pl.DataFrame,
     horizon: int,
     share: float,
+    grid: TimeGrid = WEEKLY,
 ) -> pl.DataFrame:
-    """Earliest week each stock cohort can be at each site: seeded by supply and releases, spread by lanes."""
+    """Earliest week each stock cohort can be at each site: seeded by supply and releases, spread by lanes.
+
+    On a bucketed ``grid`` weeks are buckets and every lag lands where :class:`TimeGrid` rounds it.
+    """
     attrs = products.select("product_id", "shelf_life_weeks", "cohort_cap", "shelf_life_from")
-    released = (
+    starts = (
         routings.select("product_id", "site_id", "release_weeks")
-        .join(pl.DataFrame({"t": range(horizon)}, schema={"t": pl.Int64}), how="cross")
-        .filter(pl.col("t") >= pl.col("release_weeks"))
+        .join(pl.DataFrame({"t": range(horizon)}, schema={"t": pl.Int64}), how="cross")  # start bucket t
         .join(attrs, on="product_id", validate="m:1")
-        .select(
-            "product_id",
-            "site_id",
-            "t",
-            cohort_of(life_start(pl.col("t") - pl.col("release_weeks"), pl.col("t"))).alias("cohort"),
-        )
-        .filter(pl.col("cohort") >= pl.col("t"))  # expired before its release: never present
+    )
+    released = (  # expired before its release or released after the horizon (cohort null): never present
+        releases(starts, grid, horizon, ["product_id", "site_id"])
+        .filter(pl.col("cohort").is_not_null())
+        .select("product_id", "site_id", pl.col("release_t").alias("t"), "cohort")
     )
     key = ["product_id", "site_id", "cohort"]
     seeds = pl.concat([supply.select(*key, "t"), released.select(*key, "t")])
@@ -453,7 +547,7 @@ def _presence(
         moved = (
             presence.join(hops, left_on="site_id", right_on="from_site")
             .join(attrs, on="product_id", validate="m:1")
-            .with_columns(t_first=pl.col("t_first") + pl.col("lead_time_weeks"))
+            .with_columns(t_first=grid.containing(grid.first(pl.col("t_first")) + pl.col("lead_time_weeks")))
             .filter(pl.col("t_first") <= arrive_by(share, horizon))
             .select("product_id", pl.col("to_site").alias("site_id"), "cohort", "t_first")
         )

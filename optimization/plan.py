@@ -8,13 +8,14 @@ from dataclasses import dataclass
 import polars as pl
 
 from data_contracts import schema
+from optimization.buckets import bucket_grid, expand_tables, to_buckets
 from optimization.campaign_results import campaign_kpis
 from optimization.config import PlanConfig, PlanInputError
 from optimization.decompose import BlockState, WarmStart
 from optimization.highs_direct import ArrayBuilder
 from optimization.kpis import plan_kpis
 from optimization.model import build_model
-from optimization.network import Network
+from optimization.network import Network, on_grid
 from optimization.results import cost_components, empty_tables, plan_tables, solution_frames, with_price_range
 from optimization.shortages import plan_shortages
 from optimization.solve import capacity_price_range, solve_model
@@ -96,17 +97,43 @@ def plan_supply(
     if terminal is not None and network.bom.height:
         terminal = pl.concat([terminal, component_targets(network, beyond)], how="diagonal_relaxed")
     builder = ArrayBuilder() if uses_blocks(network, config) else None
-    model = build_model(network, d, ss, sched, config, builder=builder, terminal=terminal)
+    grid = bucket_grid(network, config)  # far weeks in longer buckets, if asked (optimization/buckets.py)
+    model_net = on_grid(network, grid)
+    model = build_model(
+        model_net,
+        to_buckets(d, grid, "quantity"),
+        to_buckets(ss, grid, "safety_stock", "mean"),
+        sched,
+        config,
+        builder=builder,
+        terminal=terminal,
+    )
     build_seconds = time.perf_counter() - start
     outcome = solve_model(model, config, warm_start)
     if outcome.has_solution:
         sol = solution_frames(model)
         duals = {f: model.builder.duals(f) for f in ("capacity", "lane")} if outcome.has_duals else {}
         tables = plan_tables(model, sol, duals)
+        if grid.bucketed:  # back to weeks; a bucket's binding lane is dated at its first week
+            tables = expand_tables(
+                tables, grid, network.start_week, ss.with_columns(week=network.week_date("t")),
+                network.hours.with_columns(week=network.week_date("t")),
+            )
+            if duals.get("lane") is not None and "t" in duals["lane"].columns:
+                duals["lane"] = duals["lane"].with_columns(t=grid.first(pl.col("t")))
         measured: list[pl.DataFrame] = []
 
         def price_range(keys: pl.DataFrame) -> pl.DataFrame:
-            measured.append(capacity_price_range(model, keys) if outcome.has_duals else keys.clear())
+            if not outcome.has_duals:
+                measured.append(keys.clear())
+            elif grid.bucketed:  # an hour more in a week is an hour more in its bucket
+                weekly = keys.select("resource_id", "t", b=grid.containing(pl.col("t")))
+                by_bucket = capacity_price_range(model, weekly.select("resource_id", t="b").unique())
+                measured.append(
+                    weekly.join(by_bucket.rename({"t": "b"}), on=["resource_id", "b"], how="inner").drop("b")
+                )
+            else:
+                measured.append(capacity_price_range(model, keys))
             return measured[-1]
 
         tables[schema.PLAN_SHORTAGES.name] = plan_shortages(

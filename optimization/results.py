@@ -67,7 +67,7 @@ def plan_tables(
     make = sol["make"].filter(pl.col("value") > TOL)
     production = make.with_columns(
         week=date("t"),
-        release_week=date("release_t"),
+        release_week=date("t") + pl.duration(weeks=pl.col("release_weeks")),
         quantity=pl.col("value"),
         released_quantity=pl.col("value") * pl.col("yield"),
         batches=pl.col("value") / pl.col("batch_size"),
@@ -76,9 +76,9 @@ def plan_tables(
     ).sort("product_id", "resource_id", "t")
     ship = sol["ship"].filter(pl.col("value") > TOL)
     shipments = (
-        ship.group_by("product_id", "from_site", "to_site", "t", "arrival")
+        ship.group_by("product_id", "from_site", "to_site", "t", "lead_time_weeks")
         .agg(quantity=pl.col("value").sum(), cost=(pl.col("value") * pl.col("cost")).sum())
-        .with_columns(week=date("t"), arrival_week=date("arrival"))
+        .with_columns(week=date("t"), arrival_week=date("t") + pl.duration(weeks=pl.col("lead_time_weeks")))
         .sort("product_id", "from_site", "to_site", "t")
     )
     return {
@@ -115,13 +115,20 @@ def inventory_table(model: Model, sol: dict[str, pl.DataFrame]) -> pl.DataFrame:
     parts = [
         _sum_by(lots, k, "opening_lots", pl.col("quantity")),
         _sum_by(
-            sol["make"].filter(pl.col("cohort").is_not_null()),
+            model.releases.filter(pl.col("cohort").is_not_null()).join(
+                sol["make"].select("col", "value"), on="col", validate="m:1"
+            ),
             {**k, "t": "release_t"},
             "released",
-            pl.col("value") * pl.col("yield"),
+            pl.col("value") * pl.col("yield") * pl.col("share"),
         ),
         _sum_by(supply.filter(pl.col("kind") != "opening"), k, "receipts", pl.col("quantity")),
-        _sum_by(sol["ship"], {**k, "site_id": "to_site", "t": "arrival"}, "arrivals"),
+        _sum_by(
+            model.arrivals.join(sol["ship"].select("col", "value"), on="col", validate="m:1"),
+            {**k, "site_id": "to_site", "t": "arrival"},
+            "arrivals",
+            pl.col("value") * pl.col("share"),
+        ),
         _sum_by(sol["ship"], {**k, "site_id": "from_site"}, "departures"),
         _sum_by(sol["served"], k, "served"),
         _sum_by(sol["consume"], k, "consumed") if "consume" in sol else pl.DataFrame(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from optimization.lp import ModelBuilder
-from optimization.network import Network, arrive_by, cohort_of, life_start
+from optimization.network import Network, arrivals, arrive_by, cohort_of, life_start, releases
 
 __all__ = [
     "backlog_vars",
@@ -23,9 +23,11 @@ __all__ = [
     "consume_vars",
     "expired_vars",
     "lost_vars",
+    "make_releases",
     "make_vars",
     "served_vars",
     "setup_vars",
+    "ship_arrivals",
     "ship_vars",
     "shortfall_vars",
     "stock_vars",
@@ -49,14 +51,16 @@ def make_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
 
     The cohort counts the shelf life from the start or the release (``shelf_life_from``); it is null for
     starts released beyond the horizon (they release nothing in the plan; the terminal condition counts
-    them as pipeline) and for output that would expire before its release.
+    them as pipeline) and for output that would expire before its release. On a bucketed grid these
+    columns are those of the bucket's first week; where the output lands is :func:`make_releases`.
     """
     attrs = net.products.select("product_id", "shelf_life_weeks", "cohort_cap", "shelf_life_from")
+    start, grid = net.grid.first(pl.col("t")), net.grid  # the start's (first) week
     frame = (
         net.routings.join(net.weeks.select("t"), how="cross")
         .join(attrs, on="product_id", validate="m:1")
-        .with_columns(release_t=pl.col("t") + pl.col("release_weeks"))
-        .with_columns(u=cohort_of(life_start(pl.col("t"), pl.col("release_t"))))
+        .with_columns(release_t=grid.containing(start + pl.col("release_weeks")))
+        .with_columns(u=grid.usable_through(cohort_of(life_start(start, start + pl.col("release_weeks")))))
         .with_columns(
             cohort=pl.when((pl.col("release_t") < net.horizon) & (pl.col("u") >= pl.col("release_t"))).then("u"),
             pipeline=(pl.col("release_t") >= net.horizon) & (pl.col("u") >= pl.col("release_t")),
@@ -66,6 +70,23 @@ def make_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
         .sort("product_id", "resource_id", "t")
     )
     return mb.add_variables("make", frame, ["product_id", "resource_id", "t"])
+
+
+def make_releases(net: Network, make: pl.DataFrame) -> pl.DataFrame:
+    """Where each start's good output lands (:func:`~optimization.network.releases`): ``col, product_id,
+    site_id, yield, release_t, cohort, pipeline, share`` (on the weekly grid one row per start, share 1)."""
+    attrs = net.products.select("product_id", "shelf_life_weeks", "cohort_cap", "shelf_life_from")
+    frame = make.select("col", "product_id", "site_id", "yield", "t", "release_weeks").join(
+        attrs, on="product_id", validate="m:1"
+    )
+    return releases(frame, net.grid, net.horizon, ["col", "product_id", "site_id", "yield"])
+
+
+def ship_arrivals(net: Network, ship: pl.DataFrame) -> pl.DataFrame:
+    """Where each shipment arrives (:func:`~optimization.network.arrivals`): ``col, product_id, to_site,
+    cohort, arrival, share`` (on the weekly grid one row per shipment, share 1)."""
+    frame = ship.select("col", "product_id", "to_site", "cohort", "t", "lead_time_weeks")
+    return arrivals(frame, net.grid, ["col", "product_id", "to_site", "cohort"])
 
 
 def bom_rows(net: Network, make: pl.DataFrame) -> pl.DataFrame:
@@ -153,7 +174,12 @@ def stock_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
     last = pl.min_horizontal(pl.col("cohort") - 1, pl.lit(net.horizon - 1))
     frame = (
         _with_site_attrs(net, _expand(net.presence, pl.col("t_first"), last))
-        .select(*PC, "t", cost=pl.col("holding_cost_per_week"), unit_cost=pl.col("unit_cost"))
+        .select(
+            *PC,
+            "t",
+            cost=pl.col("holding_cost_per_week") * net.grid.level_weeks(pl.col("t")),  # weeks it is held
+            unit_cost=pl.col("unit_cost"),
+        )
         .sort(*PC, "t")
     )
     return mb.add_variables("stock", frame, [*PC, "t"])
@@ -169,8 +195,18 @@ def ship_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
         .join(net.products.select("product_id", "shelf_life_weeks"), on="product_id", validate="m:1")
         .with_columns(last_arrival=arrive_by(net.min_shelf_life_share_at_dc, net.horizon))
     )
+    grid = net.grid
+    last_departure = (
+        pl.col("last_arrival") - pl.col("lead_time_weeks") if not grid.bucketed else pl.col("last_arrival")
+    )
+    first, last = grid.first(pl.col("t")), grid.first(pl.col("t")) + grid.length(pl.col("t")) - 1
     frame = (
-        _expand(frame, pl.col("t_first"), pl.col("last_arrival") - pl.col("lead_time_weeks"))
+        _expand(frame, pl.col("t_first"), last_departure)
+        .with_columns(
+            arrival=grid.containing(first + pl.col("lead_time_weeks")),  # its first week's (all, weekly)
+            _last=grid.containing(last + pl.col("lead_time_weeks")),
+        )
+        .filter(pl.col("_last") <= pl.col("last_arrival"))  # every week of it arrives usable
         .select(
             "product_id",
             "lane",
@@ -178,7 +214,8 @@ def ship_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
             "to_site",
             "cohort",
             "t",
-            arrival=pl.col("t") + pl.col("lead_time_weeks"),
+            "arrival",
+            "lead_time_weeks",
             cost=pl.col("cost_per_unit"),
         )
         .sort("product_id", "lane", "cohort", "t")
@@ -211,7 +248,12 @@ def backlog_vars(mb: ModelBuilder, net: Network, demand_pairs: pl.DataFrame) -> 
     frame = (
         _expand(demand_pairs, pl.col("first_t"), pl.lit(net.horizon - 1))
         .join(net.products.select("product_id", "backlog_penalty", "weight"), on="product_id", validate="m:1")
-        .select("product_id", "site_id", "t", cost=pl.col("backlog_penalty") * pl.col("weight"))
+        .select(
+            "product_id",
+            "site_id",
+            "t",
+            cost=pl.col("backlog_penalty") * pl.col("weight") * net.grid.level_weeks(pl.col("t")),  # unit-weeks
+        )
     )
     return mb.add_variables(
         "backlog", frame.sort("product_id", "site_id", "t"), ["product_id", "site_id", "t"]
@@ -243,7 +285,7 @@ def shortfall_vars(mb: ModelBuilder, net: Network, safety: pl.DataFrame, share: 
             "site_id",
             "t",
             "safety_stock",
-            cost=share * pl.col("backlog_penalty") * pl.col("weight"),
+            cost=share * pl.col("backlog_penalty") * pl.col("weight") * net.grid.level_weeks(pl.col("t")),
         )
         .sort("product_id", "site_id", "t")
     )
