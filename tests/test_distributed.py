@@ -177,28 +177,12 @@ def test_twin_on_the_cluster_is_identical_to_the_local_replay(cluster):
 
 def _stored_run(tmp_path):
     """test_twin's plan stored as a successful run (with a forecast that spreads) in a new warehouse."""
-    from datetime import timedelta
+    from test_twin import stored_run
 
-    from test_twin import _forecast, _solved
-
-    from data_contracts import schema
     from optimization import PlanConfig
-    from optimization import examples as ex
-    from warehouse.db import open_warehouse
 
-    config = PlanConfig(horizon_weeks=8)
-    net, plan, demand, inputs = _solved(config)
     path = tmp_path / "wh.duckdb"
-    with open_warehouse(path) as wh:
-        run_id = wh.start_run(kind="weekly_planning", scenario="base", run_date=ex.START + timedelta(days=2),
-                              parameters={"plan": config.model_dump(mode="json")}, code_version="test")
-        for name, frame in inputs.items():
-            wh.stage(run_id, schema.clean_table_name(name), frame)
-        for name, frame in (("plan_production", plan.production), ("plan_shipments", plan.shipments),
-                            ("plan_inventory", plan.inventory), ("plan_backlog", plan.backlog),
-                            ("plan_expiry", plan.expiry), ("forecast", _forecast(demand, 0.3))):
-            wh.stage(run_id, name, frame)
-        wh.commit_run(run_id)
+    stored_run(path, PlanConfig(horizon_weeks=8), spread=0.3)
     return path
 
 

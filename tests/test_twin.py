@@ -217,14 +217,12 @@ def test_variance_widens_and_summaries_compare():
     assert both.height == exact.summary.height and "delta_mean" in both.columns
 
 
-def test_replay_is_stored_under_the_run_and_a_twin_id(tmp_path):
-    from flows.settings import TwinParameters
-    from flows.stages_twin import replay
+def stored_run(path, config: PlanConfig, spread: float) -> str:
+    """This file's plan stored as a successful ``base`` run (its inputs, plan tables and a forecast that
+    spreads by ``spread``) in a new warehouse at ``path``; returns the run id."""
     from warehouse.db import open_warehouse
 
-    config = PlanConfig(horizon_weeks=H)
     net, plan, demand, inputs = _solved(config)
-    path = tmp_path / "wh.duckdb"
     with open_warehouse(path) as wh:
         run_id = wh.start_run(kind="weekly_planning", scenario="base", run_date=ex.START + timedelta(days=2),
                               parameters={"plan": config.model_dump(mode="json")}, code_version="test")
@@ -232,9 +230,19 @@ def test_replay_is_stored_under_the_run_and_a_twin_id(tmp_path):
             wh.stage(run_id, schema.clean_table_name(name), frame)
         for name, frame in (("plan_production", plan.production), ("plan_shipments", plan.shipments),
                             ("plan_inventory", plan.inventory), ("plan_backlog", plan.backlog),
-                            ("plan_expiry", plan.expiry), ("forecast", _forecast(demand, 0.2))):
+                            ("plan_expiry", plan.expiry), ("forecast", _forecast(demand, spread))):
             wh.stage(run_id, name, frame)
         wh.commit_run(run_id)
+    return run_id
+
+
+def test_replay_is_stored_under_the_run_and_a_twin_id(tmp_path):
+    from flows.settings import TwinParameters
+    from flows.stages_twin import replay
+    from warehouse.db import open_warehouse
+
+    path = tmp_path / "wh.duckdb"
+    run_id = stored_run(path, PlanConfig(horizon_weeks=H), spread=0.2)
     out = replay(TwinParameters(warehouse=path, twin=TwinConfig(paths=20)))
     assert out["run_id"] == run_id and out["twin_id"].startswith("twin-")
     with open_warehouse(path, read_only=True) as wh:
