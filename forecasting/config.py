@@ -31,6 +31,25 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     backtest_step: int | None = Field(
         None, ge=1, description="Weeks between backtest origins; None = the horizon (non-overlapping)."
     )
+    backtest_refit: Literal["every", "arima_order", "once"] = Field(
+        "arima_order", description="How the backtest fits its candidates at the later origins: `every` "
+        "refits every candidate at every origin; `arima_order` the same, except that an AutoARIMA "
+        "(ARIMA, DARIMA) searches its order at the oldest origin only and re-estimates that order's "
+        "parameters at the later ones; `once` fits each candidate that can move on once, at the oldest "
+        "origin, and applies its parameters to the later ones (statsforecast's `refit=False`: the "
+        "state follows the longer history, nothing is re-estimated). The final forecast re-estimates "
+        "every parameter on the whole history (see `arima_order_from_backtest` for its ARIMA order).",
+    )
+    fit_once_min_train: int = Field(
+        60, ge=1, description="With `backtest_refit` other than `every`: a series whose oldest backtest "
+        "origin has fewer periods of history than this refits every origin (an order or parameters found "
+        "on so few are too noisy to carry to the later origins: short monthly and quarterly series).",
+    )
+    arima_order_from_backtest: bool = Field(
+        True, description="With `backtest_refit` other than `every`: the final fit of a series' AutoARIMA "
+        "(ARIMA, DARIMA) estimates the order the search found at its oldest backtest origin on the whole "
+        "history, instead of searching the orders again (a fixed-order fit costs a fifth of the search).",
+    )
     quantiles: tuple[float, ...] = Field(schema.QUANTILES, description="Quantile levels in (0, 1) forecast.")
     n_jobs: int | None = Field(
         None, ge=1, description="Worker processes; >1 spreads chunks of series over a pool. None = one per "

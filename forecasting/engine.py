@@ -5,6 +5,18 @@ backtests a whole frame with one horizon and window count). Tasks are ordered by
 first, and run in order (no pool) or on a process pool (more tasks than workers so that the cheap ones
 fill the gaps the expensive ones leave: longest-processing-time-first scheduling) or on a Dask cluster
 the caller connected to (an executor with the same ``map``).
+
+A task's backtest (``Task.refit``) refits every model at every origin (``every``); or (``arima_order``)
+does the same except that an AutoARIMA searches its order at the oldest origin only and re-estimates
+that order's parameters at the later ones; or (``once``, statsforecast's ``refit=False``) fits each model
+that can move on once, at the oldest origin, and applies those parameters to the longer histories of
+the later origins (``forward``: the state is updated, nothing is re-estimated). The models fitted once
+run in one statsforecast pass with ``refit=False``, the others in a second pass with every refit over
+the same chunk; a ``forward`` that fails or returns a non-finite value is replaced by a fresh fit.
+
+That once-fitted AutoARIMA's order (p, d, q and its constant) is returned per series, so that the final
+fit can estimate that order's parameters on the whole history instead of searching the orders again
+(``Task.arima_orders``; a fixed-order fit costs a fifth of the search).
 """
 
 from __future__ import annotations
@@ -19,12 +31,15 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from multiprocessing import get_context
 
+import numpy as np
 import polars as pl
 from statsforecast import StatsForecast
+from statsforecast.models import _TS, ARIMA, AutoARIMA
 
 from forecasting.models import add_combinations, base_models
+from forecasting.seasonal import Deseasonalized
 
-__all__ = ["Task", "run_task", "run_tasks", "worker_pool"]
+__all__ = ["Task", "run_task", "run_tasks", "worker_pool", "arima_order", "with_arima_orders"]
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -44,6 +59,111 @@ class Task:
     fallback: str  # model replacing a candidate whose fit fails on a series
     cost: float  # expected CPU cost, only for ordering
     forecast_horizon: int | None = None  # weeks forecast when ``forecast``; None = ``horizon``
+    refit: str = "every"  # backtest: "every" origin refitted, "arima_order", "once" (module docstring)
+    # (model name, order from :func:`arima_order`): these AutoARIMA-based models fit that order only
+    arima_orders: tuple[tuple[str, str], ...] = ()
+
+
+def _auto_arima(model: object) -> AutoARIMA | None:
+    """The AutoARIMA behind a model name's statsforecast model (itself or inside Deseasonalized)."""
+    inner = model.model if isinstance(model, Deseasonalized) else model
+    return inner if isinstance(inner, AutoARIMA) else None
+
+
+def arima_order(fitted: object) -> str | None:
+    """``"p,d,q,mean,drift"`` of a fitted AutoARIMA (or Deseasonalized AutoARIMA); None for other models."""
+    inner = getattr(fitted, "fitted_model_", fitted)
+    model = getattr(inner, "model_", None)
+    if not isinstance(inner, AutoARIMA) or model is None:
+        return None
+    p, q, _, _, _, d, _ = model["arma"]
+    coef = model["coef"]
+    return f"{p},{d},{q},{int('intercept' in coef)},{int('drift' in coef)}"
+
+
+class _OrderFirst(_TS):
+    """A fixed-order ARIMA (``fixed``) that searches the orders (``search``) where its own fit fails."""
+
+    def __init__(self, fixed: _TS, search: _TS):
+        self.fixed, self.search, self.alias = fixed, search, repr(search)
+
+    def fit(self, y, X=None):  # noqa: D102 - statsforecast's model contract
+        try:
+            self.fitted_ = self.fixed.new().fit(y=y)
+            ok = np.all(np.isfinite(self.fitted_.predict(h=1)["mean"]))
+        except Exception:  # noqa: BLE001 - e.g. too few values left after differencing
+            ok = False
+        if not ok:
+            self.fitted_ = self.search.new().fit(y=y)
+        return self
+
+    def predict(self, h, X=None, level=None):  # noqa: D102
+        return {"mean": self.fitted_.predict(h=h)["mean"]}
+
+    def forecast(self, y, h, X=None, X_future=None, level=None, fitted=False):  # noqa: D102
+        return self.new().fit(y=y).predict(h=h)
+
+
+def with_arima_orders(models: list[_TS], orders: tuple[tuple[str, str], ...]) -> list[_TS]:
+    """``models`` with each AutoARIMA-based one named in ``orders`` replaced by a fixed-order ARIMA of
+    that order under the same name (on the same data it forecasts exactly what the search found); where
+    that fixed-order fit fails, the model searches the orders as before."""
+    by_name = dict(orders)
+    out = []
+    for model in models:
+        order = by_name.get(repr(model))
+        if order is None or _auto_arima(model) is None:
+            out.append(model)
+            continue
+        p, d, q, mean, drift = (int(v) for v in order.split(","))
+        fixed = ARIMA(order=(p, d, q), include_mean=bool(mean), include_drift=bool(drift), alias=repr(model))
+        if isinstance(model, Deseasonalized):
+            fixed = Deseasonalized(fixed, model.season_length, alias=repr(model))
+        out.append(_OrderFirst(fixed, model))
+    return out
+
+
+class _Forwarding(_TS):
+    """A model fitted at the oldest origin of a cross-validation (statsforecast's ``refit=False``) and
+    moved on to the later origins: by its own ``forward`` (``move="state"``), or, for an AutoARIMA,
+    by fitting the order found there on the longer history (``move="order"``).
+
+    At the oldest origin it forecasts what its fit predicts. statsforecast calls ``forward`` with no
+    fallback; this one fits the model on the new history (as a refit would) where the fitted model's
+    ``forward`` raises or gives a non-finite forecast.
+    """
+
+    def __init__(self, model: _TS, move: str = "state"):
+        self.model = model
+        self.move = move
+        self.alias = repr(model)
+        self.orders: list[str | None] = []  # arima_order of each fit, in the order of the series
+
+    def fit(self, y, X=None):  # noqa: D102 - statsforecast's model contract
+        self.orders.append(None)  # a failed fit (the fallback takes over) keeps its place
+        self.n_fit_ = len(y)
+        self.fitted_ = self.model.new().fit(y=y, X=X)
+        self.orders[-1] = arima_order(self.fitted_)
+        return self
+
+    def forecast(self, y, h, X=None, X_future=None, level=None, fitted=False):  # noqa: D102
+        return self.model.new().forecast(y=y, h=h, X=X, X_future=X_future)
+
+    def forward(self, y, h, X=None, X_future=None, level=None, fitted=False):  # noqa: D102
+        if len(y) == self.n_fit_:  # the origin it was fitted at
+            return {"mean": self.fitted_.predict(h=h)["mean"]}
+        if self.move == "order":
+            order = self.orders[-1]
+            if order is None or _auto_arima(self.model) is None:
+                return self.forecast(y=y, h=h, X=X, X_future=X_future)
+            return with_arima_orders([self.model], ((self.alias, order),))[0].forecast(y=y, h=h)
+        try:
+            out = self.fitted_.forward(y=y, h=h, X=X, X_future=X_future)
+        except Exception:  # noqa: BLE001 - any failure of the shortcut means: fit anew
+            out = None
+        if out is None or not np.all(np.isfinite(out["mean"])):
+            return self.forecast(y=y, h=h, X=X, X_future=X_future)
+        return {"mean": out["mean"]}
 
 
 def _long(frame: pl.DataFrame, names: tuple[str, ...], index: list[str]) -> pl.DataFrame:
@@ -52,7 +172,7 @@ def _long(frame: pl.DataFrame, names: tuple[str, ...], index: list[str]) -> pl.D
     )
 
 
-def run_task(task: Task) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+def run_task(task: Task) -> tuple[pl.DataFrame | None, pl.DataFrame | None, pl.DataFrame | None]:
     """Backtest and/or forecast one chunk.
 
     A model whose fit fails on a series is replaced there by the task's fallback model under its own name
@@ -60,26 +180,59 @@ def run_task(task: Task) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
     best tie with it, and ties go to the simpler one.
 
     Returns:
-        ``(cv, forecast)``: cv long ``unique_id, ds, cutoff, y, model, yhat`` (None without backtest),
-        forecast long ``unique_id, ds, model, yhat`` (None unless ``task.forecast``).
+        ``(cv, forecast, orders)``: cv long ``unique_id, ds, cutoff, y, model, yhat`` (None without
+        backtest), forecast long ``unique_id, ds, model, yhat`` (None unless ``task.forecast``), orders
+        ``unique_id, model, order`` of the AutoARIMA models fitted once in the backtest (None when
+        ``task.refit`` is ``every``).
     """
-    sf = StatsForecast(
-        models=base_models(task.names, task.season_length),
-        freq=task.freq,
-        n_jobs=1,
-        fallback_model=base_models((task.fallback,), task.season_length)[0],
-    )
+    models = with_arima_orders(base_models(task.names, task.season_length), task.arima_orders)
+    fallback = base_models((task.fallback,), task.season_length)[0]
+    sf = StatsForecast(models=models, freq=task.freq, n_jobs=1, fallback_model=fallback)
+    orders = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fc = sf.forecast(h=task.forecast_horizon or task.horizon, df=task.df) if task.forecast else None
-        cv = (
-            sf.cross_validation(h=task.horizon, df=task.df, n_windows=task.windows, step_size=task.step)
-            if task.windows > 0
-            else None
-        )
+        cv, orders = _cross_validation(task, models, fallback) if task.windows > 0 else (None, None)
     fc_long = None if fc is None else _long(fc, task.names, ["unique_id", "ds"])
     cv_long = None if cv is None else _long(cv, task.names, ["unique_id", "ds", "cutoff", "y"])
-    return cv_long, fc_long
+    return cv_long, fc_long, orders
+
+
+def _cross_validation(task: Task, models: list[_TS], fallback: _TS) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """The task's backtest, wide (``unique_id, ds, cutoff, y`` and a column per model): every model
+    refitted at every origin, or those ``task.refit`` fits once (module docstring) in one pass and the
+    others refitted in a second, their columns put side by side; and the orders of the AutoARIMA models
+    fitted once (``unique_id, model, order``, None when every model was refitted)."""
+    kwargs = dict(h=task.horizon, df=task.df, n_windows=task.windows, step_size=task.step)
+    if task.refit == "arima_order":
+        forwarding = [m for m in models if _auto_arima(m) is not None]
+    elif task.refit == "once":
+        forwarding = [m for m in models if hasattr(m, "forward")]
+    else:
+        forwarding = []
+    if not forwarding or not hasattr(fallback, "forward"):
+        return StatsForecast(models=models, freq=task.freq, n_jobs=1, fallback_model=fallback) \
+            .cross_validation(**kwargs), None
+    keys = ["unique_id", "ds", "cutoff", "y"]
+    move = "order" if task.refit == "arima_order" else "state"
+    wrapped = [_Forwarding(m, move) for m in forwarding]
+    cv = StatsForecast(models=wrapped, freq=task.freq, n_jobs=1,
+                       fallback_model=_Forwarding(fallback, move)).cross_validation(refit=False, **kwargs)
+    ids = cv.get_column("unique_id").unique(maintain_order=True)  # the order statsforecast fitted them in
+    schema = {"unique_id": pl.String, "model": pl.String, "order": pl.String}
+    orders = pl.concat([
+        pl.DataFrame({"unique_id": ids, "order": pl.Series(w.orders, dtype=pl.String)})
+        .select("unique_id", model=pl.lit(repr(w)), order="order")
+        for w in wrapped if _auto_arima(w.model) is not None and len(w.orders) == ids.len()
+    ] or [pl.DataFrame(schema=schema)])
+    refitting = [m for m in models if all(m is not f for f in forwarding)]
+    if refitting:
+        rest = StatsForecast(models=refitting, freq=task.freq, n_jobs=1, fallback_model=fallback) \
+            .cross_validation(**kwargs)
+        if not rest.select(keys).equals(cv.select(keys)):  # both passes cut the same frame the same way
+            raise RuntimeError("the two backtest passes of a chunk disagree on their rows")
+        cv = cv.hstack(rest.drop(keys))
+    return cv.select(*keys, *(repr(m) for m in models)), orders.drop_nulls("order")
 
 
 def worker_pool(n_jobs: int) -> AbstractContextManager[ProcessPoolExecutor | None]:
@@ -103,8 +256,9 @@ def _die_with_parent(parent: int) -> None:
 
 def run_tasks(
     tasks: list[Task], pool: Executor | None = None
-) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
-    """Run every task (largest expected cost first) in-process or on ``pool``; concatenate the outputs.
+) -> tuple[pl.DataFrame | None, pl.DataFrame | None, pl.DataFrame | None]:
+    """Run every task (largest expected cost first) in-process or on ``pool``; concatenate the outputs
+    (``cv, forecast, orders``, each None where no task gave one: :func:`run_task`).
 
     ``pool`` is a process pool from :func:`worker_pool`, or anything whose ``map`` returns the results in
     the tasks' order (the pipeline's Dask cluster: ``flows/cluster.py``); the outputs are the same.
@@ -114,9 +268,11 @@ def run_tasks(
         results = [run_task(t) for t in ordered]
     else:
         results = list(pool.map(run_task, ordered, chunksize=1))
-    cvs = [cv for cv, _ in results if cv is not None]
-    fcs = [fc for _, fc in results if fc is not None]
+    cvs = [cv for cv, _, _ in results if cv is not None]
+    fcs = [fc for _, fc, _ in results if fc is not None]
+    orders = [o for _, _, o in results if o is not None]
     return (
         pl.concat(cvs, how="vertical_relaxed") if cvs else None,
         pl.concat(fcs, how="vertical_relaxed") if fcs else None,
+        pl.concat(orders) if orders else None,
     )

@@ -43,6 +43,7 @@ from forecasting.intervals import (
     tidy_quantiles,
 )
 from forecasting.metrics import naive_scale, score_backtest
+from forecasting.models import combination_members
 from forecasting.select import choose_strategy, held_out_picks, select_champions
 
 __all__ = ["ForecastResult", "forecast_demand", "validate_series", "FALLBACKS", "RULE_MODEL", "ZERO_MODEL"]
@@ -182,32 +183,63 @@ def _backtest_tasks(
 ) -> list[Task]:
     """Phase 1: backtest every candidate of the backtested series; forecast the rule series."""
     names = _set_names(config)
+    # periods the oldest origin's fit sees: fitting once there and moving on needs enough of them
+    oldest = pl.col("fit_weeks") - horizon - (pl.col("windows") - 1) * config.step(horizon)
     work = plan.filter(
         (pl.col("set") == "rule") | ((pl.col("set") != "inactive") & (pl.col("windows") > 0))
-    ).with_columns(cost=_cost(pl.col("windows").clip(1)))
+    ).with_columns(cost=_cost(pl.col("windows").clip(1)),
+                   refit=pl.when(oldest < config.fit_once_min_train).then(pl.lit("every"))
+                   .otherwise(pl.lit(config.backtest_refit)))
 
-    def make(set_name: str, windows: int, df: pl.DataFrame, cost: float) -> Task:
+    def make(set_name: str, windows: int, refit: str, df: pl.DataFrame, cost: float) -> Task:
         return Task(df=df, names=names[set_name], season_length=config.season_length, freq=config.freq,
                     horizon=horizon, windows=windows, step=config.step(horizon),
                     forecast=set_name == "rule", fallback=FALLBACKS[set_name], cost=cost,
-                    forecast_horizon=forecast_horizon)
+                    forecast_horizon=forecast_horizon, refit=refit)
 
-    return _tasks(series, work, ["set", "windows"], make, config)
+    return _tasks(series, work, ["set", "windows", "refit"], make, config)
+
+
+def _members(model: pl.Expr, names: list[str]) -> pl.Expr:
+    """The base models of each name in ``model`` (itself, or a combination's members)."""
+    return model.replace_strict(
+        {n: list((combination_members(n) or (None, (n,)))[1]) for n in names}, return_dtype=pl.List(pl.String)
+    )
 
 
 def _champion_tasks(
-    series: dict, plan: pl.DataFrame, chosen: pl.DataFrame, horizon: int, config: ForecastConfig
+    series: dict, plan: pl.DataFrame, chosen: pl.DataFrame, horizon: int, config: ForecastConfig,
+    orders: pl.DataFrame | None = None,
 ) -> list[Task]:
-    """Phase 2: fit each backtested series' champion alone on its whole history and forecast."""
+    """Phase 2: fit each backtested series' champion alone on its whole history and forecast.
+
+    ``orders`` (``unique_id, model, order``: the AutoARIMA orders found at the oldest backtest origin,
+    :mod:`forecasting.engine`) fix the order of the champion's AutoARIMA members where
+    ``config.arima_order_from_backtest``: the series are then chunked by model and order.
+    """
     work = plan.join(chosen.filter(pl.col("selection") != "rule"), on="unique_id", how="inner",
                      validate="1:1").with_columns(cost=_cost(pl.lit(0.3)))
+    spec = pl.lit(None, dtype=pl.String)
+    if orders is not None and orders.height and config.arima_order_from_backtest:
+        used = (
+            work.select("unique_id", members=_members(pl.col("model"), work.get_column("model").unique().to_list()))
+            .explode("members")
+            .join(orders.rename({"model": "members"}), on=["unique_id", "members"], how="inner", validate="1:1")
+            .sort("unique_id", "members")
+            .group_by("unique_id", maintain_order=True)
+            .agg(spec=pl.concat_str("members", pl.lit("="), "order").str.join(";"))
+        )
+        work = work.join(used, on="unique_id", how="left", validate="1:1")
+        spec = pl.col("spec")
+    work = work.with_columns(spec=spec.fill_null(""))
 
-    def make(set_name: str, model: str, df: pl.DataFrame, cost: float) -> Task:
+    def make(set_name: str, model: str, spec: str, df: pl.DataFrame, cost: float) -> Task:
+        fixed = tuple(tuple(part.split("=", 1)) for part in spec.split(";") if part)
         return Task(df=df, names=(model,), season_length=config.season_length, freq=config.freq,
                     horizon=horizon, windows=0, step=config.step(horizon), forecast=True,
-                    fallback=FALLBACKS[set_name], cost=cost)
+                    fallback=FALLBACKS[set_name], cost=cost, arima_orders=fixed)
 
-    return _tasks(series, work, ["set", "model"], make, config)
+    return _tasks(series, work, ["set", "model", "spec"], make, config)
 
 
 def _zero_forecast(
@@ -436,11 +468,11 @@ def forecast_demand(
         series = series.group_by("unique_id", maintain_order=True).tail(config.input_weeks)
     frames = series.partition_by("unique_id", as_dict=True)
     with worker_pool(config.n_jobs) if executor is None else nullcontext(executor) as pool:
-        cv, fc_rule = run_tasks(_backtest_tasks(frames, plan, scored, config, horizon), pool)
+        cv, fc_rule, orders = run_tasks(_backtest_tasks(frames, plan, scored, config, horizon), pool)
         if cv is not None:  # the same rows in the same order however the series were chunked (pooled sums)
             cv = cv.sort(_CV_ORDER, maintain_order=True)
         backtest, chosen, strategy, picks = _choose(cv, series, plan, config)
-        _, fc_champion = run_tasks(_champion_tasks(frames, plan, chosen, horizon, config), pool)
+        _, fc_champion, _ = run_tasks(_champion_tasks(frames, plan, chosen, horizon, config, orders), pool)
     parts = [f for f in (fc_rule, fc_champion) if f is not None]
     fc = pl.concat(parts, how="vertical_relaxed").sort("unique_id", "ds", maintain_order=True) if parts else None
     summary = plan.join(chosen, on="unique_id", how="left", validate="1:1").select(

@@ -109,3 +109,15 @@ class Deseasonalized(_TS):
         adjusted, idx, multiplicative = deseasonalize(y, self.season_length)
         mean = np.asarray(self.model.new().forecast(y=adjusted, h=h)["mean"], dtype=float)
         return {"mean": reseasonalize(mean, y.size, idx, multiplicative)}
+
+    def forward(self, y, h, X=None, X_future=None, level=None, fitted=False):
+        """Forecast ``h`` values after a new history ``y`` with the fitted model's parameters.
+
+        The season is decomposed again on ``y`` (cheap, and the test may now find or lose a season);
+        the wrapped model's fitted parameters are applied to the adjusted ``y`` by its own ``forward``
+        (statsforecast's cross-validation with ``refit=False``: fit once, then move on). Raises where
+        the wrapped model has none or it fails; :mod:`forecasting.engine` then fits anew.
+        """
+        adjusted, idx, multiplicative = deseasonalize(y, self.season_length)
+        mean = np.asarray(self.fitted_model_.forward(y=adjusted, h=h)["mean"], dtype=float)
+        return {"mean": reseasonalize(mean, y.size, idx, multiplicative)}

@@ -1,0 +1,189 @@
+"""Issue 16: the forecast stage's cost cuts — the AutoARIMA order searched at the oldest backtest origin
+only (``backtest_refit="arima_order"``, the default) or every model fitted once there and moved on
+(``"once"``, statsforecast's ``refit=False``), and the final fit reusing that order.
+
+The mechanical parts are tested for identity against the obviously correct slow version: a forward on
+the data a model was fitted on is its prediction; a fixed-order ARIMA of the order the search found
+forecasts exactly what the search did; a backtest that fits once is, window by window, a fit on the
+oldest training part and a forward on each later one, and the models that cannot move on are refitted
+exactly as before.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import polars as pl
+import pytest
+from statsforecast.models import AutoARIMA, AutoETS, HistoricAverage, Naive
+
+from forecasting import ForecastConfig, forecast_demand
+from forecasting.engine import Task, arima_order, run_task, with_arima_orders
+from forecasting.models import base_models
+from forecasting.seasonal import Deseasonalized
+from forecasting.synthetic import synthetic_series
+
+H = 13
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _panel(n: int = 6, seed: int = 3) -> pl.DataFrame:
+    return synthetic_series(n, weeks=130, seed=seed, kinds=("seasonal", "smooth", "trend"))
+
+
+def test_deseasonalized_forward_on_its_own_history_is_its_prediction():
+    y = _panel(1).get_column("y").to_numpy()
+    model = Deseasonalized(AutoETS(model="ZZN"), 52, alias="DETS").fit(y)
+    assert np.allclose(model.forward(y=y, h=H)["mean"], model.predict(h=H)["mean"])
+    longer = np.r_[y, y[-20:]]
+    moved = model.forward(y=longer, h=H)["mean"]  # same parameters, the state of the longer history
+    assert moved.shape == (H,) and np.all(np.isfinite(moved))
+    assert not np.allclose(moved, model.predict(h=H)["mean"])
+
+
+@pytest.mark.parametrize("name", ["ARIMA", "DARIMA"])
+def test_fixed_order_reproduces_the_search_on_the_same_data(name):
+    for (uid,), frame in _panel(6).group_by("unique_id", maintain_order=True):
+        y = frame.get_column("y").to_numpy()
+        searched = base_models((name,), 52)[0].fit(y)
+        order = arima_order(searched)
+        assert order is not None and len(order.split(",")) == 5
+        fixed = with_arima_orders(base_models((name,), 52), ((name, order),))[0]
+        inner = fixed.fixed.model if isinstance(fixed.fixed, Deseasonalized) else fixed.fixed
+        assert not isinstance(inner, AutoARIMA) and repr(fixed) == name
+        assert np.allclose(fixed.fit(y).predict(h=H)["mean"], searched.predict(h=H)["mean"]), uid
+    assert arima_order(Naive().fit(np.arange(10.0))) is None
+    # models not named keep their search
+    assert isinstance(with_arima_orders(base_models(("DARIMA",), 52), ())[0].model, AutoARIMA)
+
+
+def _task(names: tuple[str, ...], refit: str, df: pl.DataFrame) -> Task:
+    return Task(df=df, names=names, season_length=52, freq="1w", horizon=H, windows=3, step=H,
+                forecast=False, fallback="Naive", cost=1.0, refit=refit)
+
+
+def test_backtest_fitted_once_is_fit_at_the_oldest_origin_then_forward():
+    df = _panel(4)
+    names = ("Naive", "HistoricAverage", "DETS", "DARIMA", "Mean(DETS,DARIMA)")
+    every, _, no_orders = run_task(_task(names, "every", df))
+    once, _, orders = run_task(_task(names, "once", df))
+    assert no_orders is None
+    key = ["unique_id", "model", "cutoff", "ds"]
+    every, once = every.sort(key), once.sort(key)
+    assert every.select(key).equals(once.select(key))
+    oldest = every.get_column("cutoff").min()
+    same = pl.col("model").is_in(["Naive", "HistoricAverage"]) | (pl.col("cutoff") == oldest)
+    # the oldest origin is a fit either way, and the models without forward are refitted as before
+    assert every.filter(same).get_column("yhat").to_list() == pytest.approx(
+        once.filter(same).get_column("yhat").to_list(), rel=1e-9)
+    assert not np.allclose(every.filter(~same).get_column("yhat"), once.filter(~same).get_column("yhat"))
+    # the slow version, by hand: fit on the oldest training part, forward on each later one
+    for (uid,), frame in df.group_by("unique_id", maintain_order=True):
+        y = frame.get_column("y").to_numpy()
+        first = y.size - 3 * H
+        ets = Deseasonalized(AutoETS(model="ZZN"), 52, alias="DETS").fit(y[:first])
+        arima = base_models(("DARIMA",), 52)[0].fit(y[:first])
+        assert orders.filter(pl.col("unique_id") == uid).get_column("order").to_list() == [arima_order(arima)]
+        for k in (1, 2):
+            cut = first + k * H
+            got = once.filter((pl.col("unique_id") == uid) & (pl.col("cutoff") == frame["ds"][cut - 1]))
+            for name, model in (("DETS", ets), ("DARIMA", arima)):
+                want = model.forward(y=y[:cut], h=H)["mean"]
+                assert got.filter(pl.col("model") == name).sort("ds").get_column("yhat").to_numpy() \
+                    == pytest.approx(want, rel=1e-9)
+
+
+def test_backtest_searching_the_arima_order_once_refits_everything_else_as_before():
+    df = _panel(4)
+    names = ("Naive", "HistoricAverage", "DETS", "DOT", "DARIMA", "Mean(DETS,DOT,DARIMA)")
+    every, _, _ = run_task(_task(names, "every", df))
+    ordered, _, orders = run_task(_task(names, "arima_order", df))
+    key = ["unique_id", "model", "cutoff", "ds"]
+    every, ordered = every.sort(key), ordered.sort(key)
+    assert every.select(key).equals(ordered.select(key))
+    oldest = every.get_column("cutoff").min()
+    arima = pl.col("model").str.contains("DARIMA")
+    same = ~arima | (pl.col("cutoff") == oldest)
+    assert every.filter(same).get_column("yhat").to_numpy() == pytest.approx(
+        ordered.filter(same).get_column("yhat").to_numpy(), rel=1e-9)
+    # later origins: the order found at the oldest, its parameters estimated on the longer history
+    for (uid,), frame in df.group_by("unique_id", maintain_order=True):
+        y = frame.get_column("y").to_numpy()
+        first = y.size - 3 * H
+        order = arima_order(base_models(("DARIMA",), 52)[0].fit(y[:first]))
+        assert orders.filter(pl.col("unique_id") == uid).get_column("order").to_list() == [order]
+        fixed = with_arima_orders(base_models(("DARIMA",), 52), (("DARIMA", order),))[0]
+        for k in (1, 2):
+            cut = first + k * H
+            got = ordered.filter((pl.col("unique_id") == uid) & (pl.col("cutoff") == frame["ds"][cut - 1])
+                                 & (pl.col("model") == "DARIMA")).sort("ds").get_column("yhat").to_numpy()
+            assert got == pytest.approx(fixed.forecast(y=y[:cut], h=H)["mean"], rel=1e-9)
+
+
+def test_short_histories_refit_every_origin():
+    """A series whose oldest origin sees fewer than ``fit_once_min_train`` periods is backtested exactly
+    as with ``every`` (a 22-quarter series fitted once on 6 quarters forecast far off its trend)."""
+    series = synthetic_series(8, weeks=90, seed=11, kinds=("seasonal", "trend"))
+    config = ForecastConfig(n_jobs=1, backtest_refit="once")
+    every = forecast_demand(series, H, config.model_copy(update={"backtest_refit": "every"}))
+    gated = forecast_demand(series, H, config.model_copy(update={"fit_once_min_train": 90}))
+    assert gated.backtest.equals(every.backtest) and gated.forecast.equals(every.forecast)
+    ungated = forecast_demand(series, H, config.model_copy(update={"fit_once_min_train": 10}))
+    assert not ungated.backtest.equals(every.backtest)
+
+
+class _BrokenForward(Naive):
+    def forward(self, *args, **kwargs):
+        raise RuntimeError("no")
+
+
+def test_a_forward_that_fails_is_a_fresh_fit(monkeypatch):
+    import forecasting.engine as engine
+
+    df = _panel(2)
+    monkeypatch.setattr(engine, "base_models", lambda names, m: [
+        _BrokenForward(alias="Naive") if n == "Naive" else HistoricAverage(alias=n) for n in names])
+    every, _, _ = run_task(_task(("Naive",), "every", df))
+    once, _, _ = run_task(_task(("Naive",), "once", df))
+    key = ["unique_id", "model", "cutoff", "ds"]
+    assert every.sort(key).equals(once.sort(key))
+
+
+def test_forecast_identical_with_every_refit_whatever_the_order_setting_and_chunking():
+    series = synthetic_series(24, seed=5, kinds=("seasonal", "smooth", "trend", "intermittent"))
+    base = ForecastConfig(n_jobs=1, backtest_refit="every")
+    a = forecast_demand(series, H, base)
+    b = forecast_demand(series, H, base.model_copy(update={"arima_order_from_backtest": False}))
+    assert a.forecast.equals(b.forecast) and a.series.equals(b.series)
+    fast = ForecastConfig(n_jobs=1)
+    c = forecast_demand(series, H, fast)
+    d = forecast_demand(series, H, fast.model_copy(update={"chunk_size": 5}))
+    assert c.forecast.equals(d.forecast) and c.backtest.equals(d.backtest)
+
+
+def test_final_fit_estimates_the_order_found_at_the_oldest_origin():
+    series = synthetic_series(10, seed=7, kinds=("seasonal", "smooth", "trend"))
+    config = ForecastConfig(n_jobs=1, seasonal_models=("Naive", "DARIMA"), seasonal_default="DARIMA")
+    result = forecast_demand(series, H, config)
+    searched = forecast_demand(series, H, config.model_copy(update={"arima_order_from_backtest": False}))
+    assert result.series.get_column("model").to_list() == ["DARIMA"] * 10
+    assert result.backtest.equals(searched.backtest)  # the backtest is the same; only the final fit differs
+    differ = 0
+    for (uid,), frame in series.group_by("unique_id", maintain_order=True):
+        y = frame.get_column("y").to_numpy()
+        windows = 3
+        oldest = base_models(("DARIMA",), 52)[0].fit(y[: y.size - windows * H])
+        fixed = with_arima_orders(base_models(("DARIMA",), 52), (("DARIMA", arima_order(oldest)),))[0]
+        want = fixed.fit(y).predict(h=H)["mean"]
+        got = result.forecast.filter(pl.col("unique_id") == uid).sort("ds").get_column("mean").to_numpy()
+        assert got == pytest.approx(np.maximum(want, 0.0), rel=1e-9), uid
+        full = searched.forecast.filter(pl.col("unique_id") == uid).sort("ds").get_column("mean").to_numpy()
+        differ += not np.allclose(got, full)
+    assert differ < 10  # most orders found on the oldest part are the whole history's too
