@@ -162,17 +162,23 @@ def solve_blocks(
     lower, upper = builder.row_bounds()
     col_upper = builder.col_upper()
     n_blocks = int(label.max()) + 1 if n else 0
-    cols_of = np.argsort(label, kind="stable")
+    # a block's columns and rows in the content-fixed order (family, then key), not the order the frames
+    # happened to come in: the same block is the same model, under the same key, in every run
+    col_canon, row_canon = builder.canonical()
+    cols_of = np.lexsort((col_canon, label))
     col_counts = np.bincount(label, minlength=n_blocks)
     col_local = np.empty(n, dtype=np.int64)
     row_local = np.full(m, -1, dtype=np.int64)
     inner = row_block >= 0
-    e_block = row_block[e_row]
-    in_block = e_block >= 0
-    order = np.flatnonzero(in_block)[np.argsort(e_block[in_block], kind="stable")]  # by block, then row
-    e_counts = np.bincount(e_block[in_block], minlength=n_blocks)
-    rows_of = np.flatnonzero(inner)[np.argsort(row_block[inner], kind="stable")]
+    rows_of = np.flatnonzero(inner)[np.lexsort((row_canon[inner], row_block[inner]))]
     row_counts = np.bincount(row_block[inner], minlength=n_blocks)
+    col_local[cols_of] = np.arange(n) - np.repeat(np.cumsum([0, *col_counts])[:-1], col_counts)
+    row_local[rows_of] = np.arange(len(rows_of)) - np.repeat(np.cumsum([0, *row_counts])[:-1], row_counts)
+    e_block = row_block[e_row]
+    in_block = np.flatnonzero(e_block >= 0)
+    # by block, then local row, then local column
+    order = in_block[np.lexsort((col_local[e_col[in_block]], row_local[e_row[in_block]], e_block[in_block]))]
+    e_counts = np.bincount(e_block[in_block], minlength=n_blocks)
     models: list[highspy.Highs] = []
     sizes: list[tuple[int, int]] = []
     keys: list[str] = []
@@ -184,8 +190,6 @@ def solve_blocks(
         rows = rows_of[r0 : r0 + row_counts[b]]
         picked = order[k0 : k0 + e_counts[b]]
         c0, r0, k0 = c0 + col_counts[b], r0 + row_counts[b], k0 + e_counts[b]
-        col_local[cols] = np.arange(len(cols))
-        row_local[rows] = np.arange(len(rows))
         h = new_highs()
         # no per-block `threads`: HiGHS's thread pool is global, fixed by the process's first solve; asking a
         # block for another count makes its run fail (its simplex is serial either way)
@@ -288,7 +292,7 @@ def _block_key(
     """Digest of a block's products (by name) and its matrix pattern: equal keys, same columns and rows."""
     digest = hashlib.sha1()
     members = np.unique(groups)
-    text = "\n".join(names[g] for g in members.tolist()) if names is not None else members.tobytes()
+    text = "\n".join(sorted(names[g] for g in members.tolist())) if names is not None else members.tobytes()
     digest.update(text.encode() if isinstance(text, str) else text)
     digest.update(np.array([n_cols, n_rows], dtype=np.int64).tobytes())
     digest.update(rows.astype(np.int32).tobytes())

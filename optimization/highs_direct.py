@@ -30,6 +30,17 @@ def new_highs() -> highspy.Highs:
     return h
 
 
+def _key_rank(frame: pl.DataFrame, key: list[str]) -> np.ndarray:
+    """Each row's rank when ``frame`` is sorted by ``key`` (ties keep their order)."""
+    n = frame.height
+    rank = np.empty(n, dtype=np.int64)
+    if n == 0:
+        return rank
+    order = frame.select(key).with_row_index("_i").sort(key, maintain_order=True, nulls_last=True)["_i"].to_numpy()
+    rank[order] = np.arange(n)
+    return rank
+
+
 @dataclass
 class ArrayBuilder:
     """An LP collected as arrays; :meth:`solve` runs HiGHS on it."""
@@ -51,6 +62,11 @@ class ArrayBuilder:
     objective_value: float | None = None
     #: the solved blocks (:class:`optimization.decompose.BlockState`), for re-solves after the plan is read
     blocks: object | None = None
+    #: each column's / row's place in an order fixed by content alone (family, then its key sorted), whatever
+    #: order the frames came in: a block is built in it, so the same block gets the same model and key in
+    #: every run (a stored basis fits it)
+    col_canon: list[np.ndarray] = field(default_factory=list)
+    row_canon: list[np.ndarray] = field(default_factory=list)
 
     def add_variables(
         self,
@@ -64,6 +80,7 @@ class ArrayBuilder:
         """Columns ``>= 0`` for the rows of ``frame``; return the frame with ``col``."""
         start, n = self.n_cols, frame.height
         self.n_cols += n
+        self.col_canon.append(start + _key_rank(frame, key))
         self.upper.append(np.full(n, _INF if upper is None else upper))
         self.integer.append(np.full(n, integer))
         return frame.with_columns(col=pl.int_range(start, start + n, dtype=pl.Int64))
@@ -76,6 +93,7 @@ class ArrayBuilder:
         check_empty_rows(family, rows.join(live.select(key).unique(), on=key, how="anti"), key, sense, rhs)
         used = rows.join(live.select(key).unique(), on=key, how="semi")
         used = used.with_columns(row=pl.int_range(self.n_rows, self.n_rows + used.height, dtype=pl.Int64))
+        self.row_canon.append(self.n_rows + _key_rank(used, key))
         self.n_rows += used.height
         b = used[rhs].to_numpy().astype(float)
         self.row_lower.append(b if sense in ("==", ">=") else np.full(len(b), -_INF))
@@ -96,6 +114,11 @@ class ArrayBuilder:
         if not self.entries:
             return pl.DataFrame(schema={"row": pl.Int64, "col": pl.Int64, "coef": pl.Float64})
         return pl.concat(self.entries).sort("row", maintain_order=True)
+
+    def canonical(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every column's and row's place in the content-fixed order (see ``col_canon``)."""
+        cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)  # noqa: E731
+        return cat(self.col_canon), cat(self.row_canon)
 
     def row_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper bound of every row."""

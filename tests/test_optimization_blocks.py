@@ -221,3 +221,30 @@ def test_only_the_newest_runs_bases_and_the_base_runs_are_kept(tmp_path, monkeyp
     save_bases(wh, "run-4", blocks)
     assert sorted(p.name for p in root.iterdir()) == ["run-3", "run-4"]
     assert basis_loader(wh, "run-1") is None and basis_loader(wh, "run-3") is not None
+
+
+def test_a_block_is_the_same_model_whatever_order_the_input_rows_come_in():
+    # the big network's frames come out of joins and group-bys in no fixed order: each block must be built
+    # in an order fixed by content, or a stored basis never fits the next run's block (keys all differed)
+    import highspy
+
+    from optimization.synthetic import random_inputs
+
+    inputs, demand = random_inputs(seed=5, n_products=24, n_plants=2, n_dcs=3, horizon=10, resources_per_plant=6)
+    # no lane limits: the blocks stay independent (a binding lane solves the whole model, no block bases)
+    inputs["lanes"] = inputs["lanes"].with_columns(pl.lit(None, dtype=pl.Float64).alias("capacity_per_week"))
+    base = _plan(inputs, demand, horizon_weeks=10, **BLOCKS)
+    assert not base.blocks.whole
+    stored = {key: h.getBasis() for key, h in zip(base.blocks.keys, base.blocks.highs)}
+
+    def warm(key, h):
+        return key in stored and h.setBasis(stored[key]) == highspy.HighsStatus.kOk
+
+    shuffled = {name: frame.sample(fraction=1.0, shuffle=True, seed=7) if isinstance(frame, pl.DataFrame)
+                else frame for name, frame in inputs.items()}
+    again = _plan(shuffled, demand.sample(fraction=1.0, shuffle=True, seed=8), horizon_weeks=10,
+                  warm_start=warm, **BLOCKS)
+    assert sorted(again.blocks.keys) == sorted(base.blocks.keys)
+    assert again.blocks.warm == len(base.blocks.keys)
+    assert again.blocks.iterations == [0] * len(base.blocks.keys)
+    assert again.objective == pytest.approx(base.objective, rel=1e-9)
