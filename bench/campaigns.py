@@ -36,8 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from data_contracts import schema  # noqa: E402
 from demo.supply import campaign_suites  # noqa: E402
 from optimization import PlanConfig, build_network, plan_supply, safety_stock_targets  # noqa: E402
-from warehouse.db import open_warehouse  # noqa: E402
-from warehouse.views import latest_base_run  # noqa: E402
 
 
 
@@ -51,11 +49,12 @@ def _load_input(folder: Path):
 
 
 def _load(warehouse: Path, run_id: str | None):
-    with open_warehouse(warehouse, read_only=True) as wh:
-        run_id = run_id or latest_base_run(wh.con)
-        run = wh.run(run_id)
-        inputs = wh.planning_inputs(run_id)
-        forecast = wh.read(schema.FORECAST.name, run_id).drop("run_id")
+    """A stored run (default: the plan of record), its planning inputs and forecast, read as
+    ``bench/plan_stage.py`` reads them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from plan_stage import _load as stored_run
+
+    run_id, run, inputs, forecast, _, _ = stored_run(str(warehouse), run_id)
     return run_id, run, inputs, forecast
 
 
