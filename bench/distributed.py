@@ -137,23 +137,14 @@ def forecast_part(args: argparse.Namespace) -> None:
 
 def _twin_inputs(products: int):
     """The demo network planned by the LP, with bench/twin_replay.py's stand-in forecast."""
-    from datetime import timedelta
-
     import polars as pl
 
-    from bench.twin_replay import H, PS, quick_forecast
-    from demo.network import DEMO_RUN_DATE, demo_network
-    from forecasting import classify_series, to_series, weekly_demand
+    from bench.twin_replay import H, PS, demo_demand
     from optimization import PlanConfig, build_network, plan_supply, safety_stock_targets
     from twin.process import ProcessConfig, estimate_process
     from twin.replay import PlanTables, TwinInputs
 
-    frames = demo_network(products=products, dcs=5)
-    history = weekly_demand(frames["orders"], DEMO_RUN_DATE)
-    start = DEMO_RUN_DATE - timedelta(days=DEMO_RUN_DATE.weekday())
-    forecast = quick_forecast(history, start)
-    classes = classify_series(to_series(history)).with_columns(
-        pl.col("unique_id").str.split_exact("|", 1).struct.rename_fields(PS)).unnest("unique_id")
+    frames, history, start, forecast, classes = demo_demand(products)
     config = PlanConfig(horizon_weeks=H)
     net = build_network(frames, start, config)
     demand = forecast.select(*PS, "week", pl.col("mean").alias("quantity"))

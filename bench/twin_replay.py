@@ -68,6 +68,18 @@ def quick_forecast(history: pl.DataFrame, start) -> pl.DataFrame:
         *PS, "week", pl.lit("bench").alias("model"), "mean", *[pl.col(c) * pl.col("scale") for c in q_cols])
 
 
+def demo_demand(products: int):
+    """The demo network of ``products`` × 5 DCs, its weekly demand history, the plan's start week, the
+    stand-in forecast and each series' class."""
+    frames = demo_network(products=products, dcs=5)
+    history = weekly_demand(frames["orders"], DEMO_RUN_DATE)
+    start = DEMO_RUN_DATE - timedelta(days=DEMO_RUN_DATE.weekday())
+    forecast = quick_forecast(history, start)
+    classes = classify_series(to_series(history)).with_columns(
+        pl.col("unique_id").str.split_exact("|", 1).struct.rename_fields(PS)).unnest("unique_id")
+    return frames, history, start, forecast, classes
+
+
 def lot_for_lot(net, forecast: pl.DataFrame) -> PlanTables:
     """A capacity-blind plan: each DC's forecast shipped from its fastest plant, started in time there."""
     route = (
@@ -111,12 +123,7 @@ def lot_for_lot(net, forecast: pl.DataFrame) -> PlanTables:
 def bench(products: int, paths: int, use_lp: bool, time_limit: float) -> None:
     print(f"--- {products} products × 5 DCs, {paths} paths ---", flush=True)
     t0 = time.perf_counter()
-    frames = demo_network(products=products, dcs=5)
-    history = weekly_demand(frames["orders"], DEMO_RUN_DATE)
-    start = DEMO_RUN_DATE - timedelta(days=DEMO_RUN_DATE.weekday())
-    forecast = quick_forecast(history, start)
-    classes = classify_series(to_series(history)).with_columns(
-        pl.col("unique_id").str.split_exact("|", 1).struct.rename_fields(PS)).unnest("unique_id")
+    frames, history, start, forecast, classes = demo_demand(products)
     config = PlanConfig(horizon_weeks=H, time_limit_seconds=time_limit)
     net = build_network(frames, start, config)
     t1 = time.perf_counter()
