@@ -48,6 +48,16 @@ def _iso(col: str) -> pl.Expr:
     return pl.col(col).dt.strftime("%G-W%V")
 
 
+def _component(component: str, via: str) -> pl.Expr:
+    """``its component C`` and, where the chain has items in between, `` (through B → A)``."""
+    return pl.concat_str(
+        pl.lit("its component "),
+        pl.col(component),
+        pl.when(pl.col(via) != "").then(pl.concat_str(pl.lit(" (through "), pl.col(via), pl.lit(")")))
+        .otherwise(pl.lit("")),
+    )
+
+
 def fmt_number(value: pl.Expr, digits: int = 0) -> pl.Expr:
     """``value`` as text with thousands separators and ``digits`` decimals (``17,730``, ``81,903.78``)."""
     v = value.round(digits)
@@ -461,11 +471,7 @@ def plan_shortages(
         .when((pl.col("reason") == "component") & pl.col("resource_id").is_null())
         .then(
             pl.concat_str(
-                pl.lit("its component "),
-                pl.col("out_component"),
-                pl.when(pl.col("out_via") != "")
-                .then(pl.concat_str(pl.lit(" (through "), pl.col("out_via"), pl.lit(")")))
-                .otherwise(pl.lit("")),
+                _component("out_component", "out_via"),
                 pl.lit(" ran out at "),
                 pl.col("out_plant"),
                 pl.lit(" by "),
@@ -477,11 +483,7 @@ def plan_shortages(
         .when(pl.col("reason") == "component")
         .then(
             pl.concat_str(
-                pl.lit("its component "),
-                pl.col("component_id"),
-                pl.when(pl.col("via") != "")
-                .then(pl.concat_str(pl.lit(" (through "), pl.col("via"), pl.lit(")")))
-                .otherwise(pl.lit("")),
+                _component("component_id", "via"),
                 pl.lit(" is short: "),
                 pl.col("resource_id"),
                 pl.lit(" at "),
