@@ -26,7 +26,8 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     freq: str = Field(
         "1w", description="Series frequency as a polars duration ('1w' weekly Mondays, '1mo', '1q', '1d'). "
         "`new_weeks`, `inactive_weeks` and `min_train_weeks` count weeks of time, turned into periods of "
-        "it (26 weeks = 6 months = 2 quarters); `input_weeks` counts periods (a cost cap).")
+        "it (26 weeks = 6 months = 2 quarters); `input_weeks` counts weeks of time too, but never fewer "
+        "periods than its number (see `input_periods`).")
     backtest_windows: int = Field(3, ge=1, description="Rolling-origin backtest windows (most per series).")
     backtest_step: int | None = Field(
         None, ge=1, description="Weeks between backtest origins; None = the horizon (non-overlapping)."
@@ -76,8 +77,10 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "forecast stage fails naming `forecast.cluster`.",
     )
     input_weeks: int | None = Field(
-        156, ge=2, description="Models see at most this many last weeks of a series (None = all); "
-        "classification uses the whole life. Long fits cost much and old weeks rarely help.",
+        156, ge=2, description="Models see at most this many last weeks of time of a series (None = all), "
+        "and never fewer than this many periods (`input_periods`: 156 weeks are 1,092 days of daily "
+        "data, 156 months of monthly data); classification uses the whole life. Long fits cost much and "
+        "old weeks rarely help.",
     )
     # --- classification -------------------------------------------------------------------------
     adi_threshold: float = Field(1.32, gt=0, description="ADI at or above which demand is intermittent.")
@@ -157,6 +160,11 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "are taken relative so that an old window's errors size today's band at today's level; None = "
         "two seasons (2 × `season_length`: steadier than one season's mean, measured in the README).",
     )
+    symmetric_bands: bool = Field(
+        True, description="Pool each backtest error with its mirror image, so that bands are symmetric "
+        "about the mean (the sign the backtest windows' errors leaned to is not carried forward); "
+        "intermittent ratio bands are never mirrored.",
+    )
     # --- bands where no backtest errors exist -----------------------------------------------------
     rule_band_cv: float = Field(
         1.0, gt=0, description="Coefficient of variation of the lognormal band of new / unscored series."
@@ -176,7 +184,10 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     def _check(self) -> ForecastConfig:
         if not self.quantiles or any(not 0 < q < 1 for q in self.quantiles):
             raise ValueError(f"quantiles must be a non-empty tuple of levels in (0, 1), got {self.quantiles}")
-        if self.input_weeks is not None and self.input_weeks < self.short_seasons * self.season_length:
+        if not _FREQ.fullmatch(self.freq):
+            raise ValueError(f"freq must be a polars duration of days, weeks, months, quarters or years "
+                             f"('1d', '1w', '1mo', '1q', '1y'), got {self.freq!r}")
+        if self.input_weeks is not None and self.input_periods() < self.short_seasons * self.season_length:
             raise ValueError(
                 f"input_weeks {self.input_weeks} hides the seasons: it must be at least short_seasons × "
                 f"season_length = {self.short_seasons * self.season_length:g} (or None)"
@@ -184,9 +195,6 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         if self.cluster is not None and not _CLUSTER.fullmatch(self.cluster):
             raise ValueError(f"cluster must be a Dask scheduler address ('tcp://host:8786', 'tls://…') or "
                              f"'local', got {self.cluster!r}")
-        if not _FREQ.fullmatch(self.freq):
-            raise ValueError(f"freq must be a polars duration of days, weeks, months, quarters or years "
-                             f"('1d', '1w', '1mo', '1q', '1y'), got {self.freq!r}")
         return self
 
     def offset(self, periods: int) -> str:
@@ -200,6 +208,15 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         count, unit = _FREQ.fullmatch(self.freq).groups()
         days = int(count) * {"d": 1, "w": 7, "mo": 365.25 / 12, "q": 365.25 / 4, "y": 365.25}[unit]
         return max(1, math.ceil(weeks * 7 / days - 1e-9))
+
+    def input_periods(self) -> int | None:
+        """Most periods the models see: ``input_weeks`` of time, and at least ``input_weeks`` periods (a
+        daily series shows its models 1,092 days, so that ``min_train_weeks`` of time before the oldest
+        backtest origin fit in it; a monthly or quarterly one keeps 156 periods, its whole usual life, as
+        the cap is there for the cost of long weekly and daily fits). None = all."""
+        if self.input_weeks is None:
+            return None
+        return max(self.periods(self.input_weeks), self.input_weeks)
 
     def step(self, horizon: int) -> int:
         """Weeks between backtest origins for ``horizon``."""

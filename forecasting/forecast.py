@@ -104,7 +104,7 @@ def _plan(classes: pl.DataFrame, horizon: int, config: ForecastConfig) -> pl.Dat
         .then(max(min_periods, config.season_length))
         .otherwise(min_periods)
     )
-    fit_weeks = pl.col("n_weeks").clip(upper_bound=config.input_weeks)
+    fit_weeks = pl.col("n_weeks").clip(upper_bound=config.input_periods())
     windows = ((pl.col("fit_weeks") - min_train - horizon) // step + 1).clip(0, config.backtest_windows)
     short_intermittent = (pl.col("series_class") == "short") & (
         pl.col("adi").fill_null(float("inf")) >= config.adi_threshold
@@ -416,7 +416,8 @@ def _quantiles(
             intermittent = pl.col("ratio")
             banded = pl.concat([
                 pooled_quantiles(scored.filter(~intermittent), _calibration(cv, groups, picks, series, span),
-                                 config.quantiles, config.calibration_min_errors),
+                                 config.quantiles, config.calibration_min_errors,
+                                 symmetric=config.symmetric_bands),
                 empirical_quantiles(scored.filter(intermittent), series, config.quantiles),
             ], how="diagonal_relaxed")
             no_errors = pl.col(schema.quantile_column(config.quantiles[0])).is_null()
@@ -465,7 +466,7 @@ def forecast_demand(
     plan = _plan(classify_series(series, config), scored, config)
     config = config.model_copy(update={"n_jobs": config.workers(plan.height)})  # None → a number from here on
     if config.input_weeks is not None:  # models see the last input_weeks weeks; the class saw the whole life
-        series = series.group_by("unique_id", maintain_order=True).tail(config.input_weeks)
+        series = series.group_by("unique_id", maintain_order=True).tail(config.input_periods())
     frames = series.partition_by("unique_id", as_dict=True)
     with worker_pool(config.n_jobs) if executor is None else nullcontext(executor) as pool:
         cv, fc_rule, orders = run_tasks(_backtest_tasks(frames, plan, scored, config, horizon), pool)

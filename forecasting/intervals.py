@@ -84,8 +84,15 @@ def pooled_quantiles(
     group_col: str = "group",
     step_col: str = "step",
     ratio_col: str = "ratio",
+    symmetric: bool = False,
 ) -> pl.DataFrame:
     """Add quantile columns from errors pooled by (group, step), scale-free (module docstring).
+
+    With ``symmetric`` the additive errors are pooled with their mirror images (each ``e`` also counted
+    as ``−e``, as statsforecast's conformal intervals take ``|e|``): the band is symmetric about the
+    mean, so that a sign the backtest windows' errors happened to lean to (a level that rose through
+    them) is not carried into the future. Group sizes count the errors, not their mirrors. Ratio
+    errors (intermittent) are never mirrored.
 
     Args:
         forecast: ``group, step, ratio, mean, scale`` (+ any columns, kept).
@@ -106,12 +113,15 @@ def pooled_quantiles(
             )
         )
         .filter(pl.col("e").is_not_null() & pl.col("e").is_finite())
+        .with_columns(_own=pl.lit(True))
     )
+    if symmetric:
+        err = pl.concat([err, err.filter(~ratio).with_columns(-pl.col("e"), _own=pl.lit(False))])
     names = [f"_e{i}" for i in range(len(quantiles))]
 
     def table(keys: list[str], tag: str) -> pl.DataFrame:
         return err.group_by(keys).agg(
-            pl.len().alias(f"_n_{tag}"),
+            pl.col("_own").sum().alias(f"_n_{tag}"),
             *(pl.col("e").quantile(q, interpolation="linear").alias(f"{n}_{tag}") for n, q in zip(
                 names, quantiles, strict=True)),
         )

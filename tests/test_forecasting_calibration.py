@@ -150,10 +150,13 @@ def test_configured_strategies_drive_the_selection():
 
 
 def test_series_too_short_for_any_window_take_the_default_model():
-    # daily data: 26 weeks of training before a window are 182 days, more than the 156 days the models
-    # see; no series has a backtest window: every series gets its set's default model, not none
+    # daily data: 26 weeks of training before a window are 182 days; 200 days of history leave no room
+    # for a 28-day window after them: every series gets its set's default model, not none (the models
+    # used to see 156 *rows*, 156 days, so that no daily series ever had a window; they now see 156
+    # weeks of time, and a longer daily series is backtested:
+    # test_coverage_on_daily_and_monthly_series_with_history_counted_in_time)
     rng = np.random.default_rng(4)
-    days = pl.date_range(date(2024, 1, 1), date(2024, 10, 26), "1d", eager=True)
+    days = pl.date_range(date(2024, 1, 1), date(2024, 7, 18), "1d", eager=True)
     frame = pl.concat([pl.DataFrame({"unique_id": u, "ds": days, "y": rng.poisson(20, days.len()).astype(float)})
                        for u in ("a", "b")])
     result = forecast_demand(frame, 28, ForecastConfig(freq="1d", season_length=7))
@@ -177,6 +180,25 @@ def test_pooled_quantiles_by_hand():
                        "scale": [2.0, 2.0]})
     got = pooled_quantiles(fc, cal, (0.5,), min_errors=3)
     assert got.get_column("q50").to_list() == [100.0, 101.0]  # 100 + 2·0 ; 100 + 2·0.5
+
+
+def test_symmetric_pooled_quantiles_mirror_the_errors_by_hand():
+    # errors/scale 1, 2, 3 (every forecast was too low): as they are, the median band is +2 and q90 +2.8;
+    # mirrored (-3, -2, -1, 1, 2, 3) the band is centred on the mean: q50 0, q90 +2.5, q10 -2.5
+    cal = pl.DataFrame({"group": ["g"] * 3, "step": [1] * 3, "ratio": [False] * 3,
+                        "y": [11.0, 12.0, 13.0], "yhat": [10.0] * 3, "scale": [1.0] * 3})
+    fc = pl.DataFrame({"group": ["g"], "step": [1], "ratio": [False], "mean": [100.0], "scale": [2.0]})
+    plain = pooled_quantiles(fc, cal, (0.1, 0.5, 0.9), min_errors=3)
+    assert plain.select("q10", "q50", "q90").row(0) == pytest.approx((102.4, 104.0, 105.6))
+    mirrored = pooled_quantiles(fc, cal, (0.1, 0.5, 0.9), min_errors=3, symmetric=True)
+    assert mirrored.select("q10", "q50", "q90").row(0) == pytest.approx((95.0, 100.0, 105.0))
+    # group sizes count the errors, not their mirrors: 3 errors are too few for min_errors 4 at the
+    # step, and the group's and everyone's pools are the same three, so the values stay
+    assert pooled_quantiles(fc, cal, (0.5,), min_errors=4, symmetric=True).get_column("q50").item() == 100.0
+    # ratio errors (intermittent) are never mirrored
+    ratio = cal.with_columns(ratio=pl.lit(True))
+    got = pooled_quantiles(fc.with_columns(ratio=pl.lit(True)), ratio, (0.5,), min_errors=3, symmetric=True)
+    assert got.get_column("q50").item() == pytest.approx(100.0 * 1.2)
 
 
 def test_series_levels_by_hand_and_absolute_where_a_level_is_zero():
@@ -317,6 +339,75 @@ def test_a_22_quarter_series_is_modelled_not_averaged():
     mean = result.forecast.get_column("mean").to_numpy()
     truth = 100 + 5 * np.arange(22, 30)
     assert np.abs(mean - truth).mean() < 0.25 * np.abs(truth - y.mean()).mean()  # far closer than the mean
+
+
+def test_coverage_after_a_calm_or_turbulent_change():
+    """Half the series turn calm (noise 20% → 10% of the level), half turbulent (10% → 20%), 52 weeks
+    before the end of the history, before the oldest backtest origin: the band follows each series' own
+    error level, calm or turbulent, within 3 points on both halves. (A band scaled by each series'
+    recent spread instead — its last season's naive |changes|, taken over cutoffs whose season still
+    straddled the change — covered 80.5% / 72.8% of the two halves: README, "Tried and left out".)"""
+    rng = np.random.default_rng(3)
+    weeks, switch = 169, 104
+    ds = pl.date_range(date(2023, 1, 2), date(2023, 1, 2) + timedelta(weeks=weeks - 1), "1w", eager=True)
+    frames = []
+    for i in range(60):
+        calm_now = i % 2 == 0
+        sd = np.where(np.arange(weeks) < switch, 0.2 if calm_now else 0.1, 0.1 if calm_now else 0.2)
+        frames.append(pl.DataFrame({"unique_id": f"{'calm' if calm_now else 'turb'}{i:03d}", "ds": ds,
+                                    "y": rng.uniform(50, 500) * (1 + rng.normal(0, 1, weeks) * sd)}))
+    full = pl.concat(frames)
+    cut = ds[155]
+    history, future = full.filter(pl.col("ds") <= cut), full.filter(pl.col("ds") > cut)
+    result = forecast_demand(history, 13, ForecastConfig(quantiles=LEVELS))
+    for half in ("calm", "turb"):
+        keep = pl.col("unique_id").str.starts_with(half)
+        cov80, cov95 = _coverage(result.forecast.filter(keep), future.filter(keep))
+        assert abs(cov80 - 0.80) <= 0.03, (half, cov80)
+        assert abs(cov95 - 0.95) <= 0.03, (half, cov95)
+
+
+def _seasonal_panel(n: int, periods: int, freq: str, season: int, seed: int) -> pl.DataFrame:
+    """``n`` series of ``periods`` at ``freq``: a level, a season of ``season`` periods, 10% noise."""
+    rng = np.random.default_rng(seed)
+    start = date(2020, 1, 6) if freq == "1d" else date(2015, 1, 1)
+    ds = pl.date_range(start, start + timedelta(days=3700), freq, eager=True).head(periods)
+    t = np.arange(periods)
+    frames = []
+    for i in range(n):
+        level = rng.uniform(50, 500)
+        shape = rng.normal(0, 0.25, season)
+        frames.append(pl.DataFrame({"unique_id": f"s{i:03d}", "ds": ds,
+                                    "y": level * (1 + shape[t % season] + rng.normal(0, 0.1, periods))}))
+    return pl.concat(frames)
+
+
+def _coverage(forecast: pl.DataFrame, future: pl.DataFrame) -> tuple[float, float]:
+    """Shares of ``future`` inside the forecast's q10–q90 and q2.5–q97.5 bands."""
+    y = pl.col("y")
+    rows = forecast.join(future, on=["unique_id", "ds"], validate="1:1")
+    assert rows.height == future.height
+    return (rows.select(((y >= pl.col("q10")) & (y <= pl.col("q90"))).mean()).item(),
+            rows.select(((y >= pl.col("q02_5")) & (y <= pl.col("q97_5"))).mean()).item())
+
+
+@pytest.mark.parametrize(("freq", "season", "periods", "horizon"), [("1d", 7, 730, 28), ("1mo", 12, 96, 18)])
+def test_coverage_on_daily_and_monthly_series_with_history_counted_in_time(freq, season, periods, horizon):
+    """Two years of daily and eight of monthly data: every series gets backtest windows (26 weeks of
+    training before the oldest are 182 days: the models used to see only the last 156 *rows*, 156 days,
+    so no daily series had a window and all took the wide lognormal band) and the bands are calibrated."""
+    full = _seasonal_panel(40, periods + horizon, freq, season, seed=8)
+    cut = full.get_column("ds").unique().sort()[periods - 1]
+    history, future = full.filter(pl.col("ds") <= cut), full.filter(pl.col("ds") > cut)
+    config = ForecastConfig(freq=freq, season_length=season, quantiles=LEVELS)
+    assert config.input_periods() >= periods  # 156 weeks of time: 1,092 days, 156 months
+    result = forecast_demand(history, horizon, config)
+    windows = result.backtest.group_by("unique_id").agg(pl.col("window").n_unique())
+    assert windows.height == 40 and (windows.get_column("window") == config.backtest_windows).all()
+    assert set(result.series.get_column("selection")) <= {"default", "backtest"}
+    cov80, cov95 = _coverage(result.forecast, future)
+    assert abs(cov80 - 0.80) <= 0.03, cov80
+    assert abs(cov95 - 0.95) <= 0.03, cov95
 
 
 # --------------------------------------------------------------------------------------------------
