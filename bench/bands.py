@@ -1,0 +1,108 @@
+"""Interval coverage and MSIS of plantwin's bands under quantile settings, on one run's forecasts.
+
+Usage: ``python bench/bands.py DATA_DIR [--sets m4_weekly m1_monthly ...] [--max-series 100] [--seed 0]
+[--variant KEY=JSON[,KEY=JSON] ...]``.
+
+Runs plantwin's ``forecast_demand`` once per set (``bench/accuracy.py``'s loaders, splits and seeded
+samples; ``--seed`` draws another sample) and keeps what its quantile step was given (the chosen models'
+forecasts, the backtest, the held-out picks and the history: the arguments of
+``forecasting.forecast._quantiles``). It then bands those same forecasts again under each ``--variant``
+(``ForecastConfig`` overrides of the quantile settings: ``symmetric_bands``, ``level_periods``,
+``calibration_min_errors``; the first row is the default configuration) and prints, per set and variant,
+the 80% / 95% coverage (q10–q90, q2.5–q97.5) and MSIS as ``bench/accuracy.py`` scores them, and per
+variant their sums over the sets: the summed coverage error in points (|cov80 − 80| + |cov95 − 95|) and
+the summed MSIS. Nothing is refitted per variant, so the rows differ by the bands alone. Writes no file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import accuracy  # noqa: E402
+from data_contracts.schema import quantile_column  # noqa: E402
+from forecasting import ForecastConfig, forecast_demand  # noqa: E402
+
+
+def _variant(text: str) -> dict:
+    out = {}
+    for item in filter(None, text.split(",")):
+        key, _, value = item.partition("=")
+        out[key] = json.loads(value)
+    ForecastConfig(**out)  # unknown or invalid settings fail here, before any fit
+    return out
+
+
+def captured_run(ds: accuracy.DataSet) -> tuple:
+    """Forecast ``ds`` once and return the arguments plantwin's quantile step was called with."""
+    import forecasting.forecast as F
+
+    seen = {}
+    original = F._quantiles
+
+    def spy(*args):
+        seen["args"] = args
+        return original(*args)
+
+    F._quantiles = spy
+    try:
+        config = ForecastConfig(freq=ds.freq, season_length=ds.season, quantiles=accuracy.QUANTILES, n_jobs=1)
+        forecast_demand(ds.train, ds.h, config)
+    finally:
+        F._quantiles = original
+    return seen["args"]
+
+
+def band(args: tuple, overrides: dict) -> pl.DataFrame:
+    """The same forecasts banded under ``overrides``: ``unique_id, ds, mean, lo95, lo80, hi80, hi95``."""
+    import forecasting.forecast as F
+
+    *rest, config = args
+    forecast = F._quantiles(*rest, config.model_copy(update=overrides))
+    names = dict(zip(("lo95", "lo80", "hi80", "hi95"), map(quantile_column, accuracy.QUANTILES), strict=True))
+    return forecast.select("unique_id", "ds", "mean", *(pl.col(c).alias(k) for k, c in names.items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data_dir", type=Path)
+    parser.add_argument("--sets", nargs="+", choices=accuracy.SETS + accuracy.EXTRA_SETS,
+                        default=list(accuracy.SETS))
+    parser.add_argument("--max-series", type=int, default=100, help="seeded sample of each set")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sample (0: bench/accuracy.py's)")
+    parser.add_argument("--variant", nargs="*", default=["symmetric_bands=false"],
+                        metavar="KEY=JSON[,KEY=JSON]", help="quantile settings banded beside the default (default: symmetric_bands=false)")
+    args = parser.parse_args()
+    variants = [("default", {})] + [(v, _variant(v)) for v in args.variant]
+    rows = []
+    for name in args.sets:
+        ds = accuracy.sample(accuracy.LOADERS[name](args.data_dir), args.max_series, seed=args.seed)
+        cpu, wall = accuracy._cpu(), time.perf_counter()
+        captured = captured_run(ds)
+        cpu, wall = accuracy._cpu() - cpu, time.perf_counter() - wall
+        load = os.getloadavg()[0]
+        print(f"{name}: {ds.train.get_column('unique_id').n_unique()} series, forecast once in {wall:.1f} s "
+              f"wall, {cpu:.1f} CPU-s, load {load:.1f}", flush=True)
+        for label, overrides in variants:
+            got = accuracy.score(ds, band(captured, overrides), accuracy.scales(ds))
+            rows.append({"set": name, "variant": label, "cov80": got["cov80"], "cov95": got["cov95"],
+                         "msis": got["msis"]})
+    table = pl.DataFrame(rows)
+    err = (pl.col("cov80") - 0.80).abs() * 100 + (pl.col("cov95") - 0.95).abs() * 100
+    pl.Config.set_tbl_rows(200)
+    print(table.with_columns(pl.col("cov80", "cov95", "msis").round(3)))
+    print(table.group_by("variant", maintain_order=True).agg(
+        coverage_error_points=err.sum().round(1), msis_sum=pl.col("msis").sum().round(2)))
+
+
+if __name__ == "__main__":
+    main()
