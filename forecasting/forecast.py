@@ -15,7 +15,8 @@ Per series, by class (:mod:`forecasting.classify`):
   fallback (:data:`FALLBACKS`), selection ``fallback``; one too short for any backtest window gets its
   set's default unscored. A ``short`` series with ADI at or above the threshold takes the intermittent
   set. Quantiles: held-out backtest errors of the models the strategy picks on the other windows, pooled
-  over the series of a class by horizon step (:func:`forecasting.intervals.pooled_quantiles`). Work runs in two phases on one worker pool: the
+  over the series of a class by horizon step, each with its mirror image (``symmetric_bands``;
+  :func:`forecasting.intervals.pooled_quantiles`). Work runs in two phases on one worker pool: the
   backtest of every candidate, then a fit of each series' model alone on its history for the forecast.
 - ``new``, and a series too short for one backtest window in a set without a default:
   :data:`RULE_MODEL` (the mean of its life), selection ``rule``, with a wide lognormal band (``rule_band_cv``).

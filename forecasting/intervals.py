@@ -8,7 +8,8 @@ default) are pooled across the series of a class, by horizon step, scale-free: `
 ``scale`` the series' mean |error| on its other backtest windows, each taken relative to the series' level
 at that window's cutoff and put back at this window's (:func:`series_levels`), or ``y / ŷ`` for
 intermittent demand (ratio: a zero forecast keeps every quantile at zero). A (class, step) group with
-fewer than ``min_errors`` errors borrows from the class over all steps, then from every class. This
+fewer than ``min_errors`` errors borrows from the class over all steps, then from every class. The
+forecaster pools each additive error with its mirror image (``symmetric``: a band centred on the mean). This
 avoids the winner's curse of calibrating on the errors that made a champion win, and the too-narrow far
 steps of a band pooled over the horizon.
 
