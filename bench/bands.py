@@ -6,12 +6,13 @@ Usage: ``python bench/bands.py DATA_DIR [--sets m4_weekly m1_monthly ...] [--max
 Runs plantwin's ``forecast_demand`` once per set (``bench/accuracy.py``'s loaders, splits and seeded
 samples; ``--seed`` draws another sample) and keeps what its quantile step was given (the chosen models'
 forecasts, the backtest, the held-out picks and the history: the arguments of
-``forecasting.forecast._quantiles``). It then bands those same forecasts again under each ``--variant``
-(``ForecastConfig`` overrides of the quantile settings: ``symmetric_bands``, ``level_periods``,
-``calibration_min_errors``; the first row is the default configuration) and prints, per set and variant,
-the 80% / 95% coverage (q10–q90, q2.5–q97.5) and MSIS as ``bench/accuracy.py`` scores them, and per
-variant their sums over the sets: the summed coverage error in points (|cov80 − 80| + |cov95 − 95|) and
-the summed MSIS. Nothing is refitted per variant, so the rows differ by the bands alone. Writes no file.
+``forecasting.forecast._quantiles``). It then bands those same forecasts again under each
+``--variant`` (``ForecastConfig`` overrides of the quantile settings: ``symmetric_bands``,
+``scale_windows``, ``level_periods``, ``calibration_min_errors``; the first row is the default
+configuration) and prints, per set and variant, the 80% / 95% coverage (q10–q90, q2.5–q97.5) and
+MSIS as ``bench/accuracy.py`` scores them, and per variant their sums over the sets: the summed coverage
+error in points (|cov80 − 80| + |cov95 − 95|) and the summed MSIS. Nothing is refitted per variant, so
+the rows differ by the bands alone. Writes no file.
 """
 
 from __future__ import annotations
@@ -79,8 +80,12 @@ def main() -> None:
                         default=list(accuracy.SETS))
     parser.add_argument("--max-series", type=int, default=100, help="seeded sample of each set")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (0: bench/accuracy.py's)")
-    parser.add_argument("--variant", nargs="*", default=["symmetric_bands=false"],
-                        metavar="KEY=JSON[,KEY=JSON]", help="quantile settings banded beside the default (default: symmetric_bands=false)")
+    parser.add_argument(
+        "--variant", nargs="*", metavar="KEY=JSON[,KEY=JSON]",
+        default=['scale_windows="all",symmetric_bands=false', 'scale_windows="all"',
+                 "symmetric_bands=false"],
+        help="quantile settings banded beside the default (default: the previous bands, then each change "
+        "alone)")
     args = parser.parse_args()
     variants = [("default", {})] + [(v, _variant(v)) for v in args.variant]
     rows = []

@@ -160,6 +160,12 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "are taken relative so that an old window's errors size today's band at today's level; None = "
         "two seasons (2 × `season_length`: steadier than one season's mean, measured in the README).",
     )
+    scale_windows: Literal["recent", "all"] = Field(
+        "recent", description="Backtest windows measuring a series' error scale for its band: `recent` its "
+        "most recent n − 1 of n ≥ 2 windows, as many as the scale of each calibration window (its other "
+        "windows), so that both are equally noisy; `all` every window (steadier than the calibration's "
+        "scales, which makes the band too wide).",
+    )
     symmetric_bands: bool = Field(
         True, description="Pool each backtest error with its mirror image, so that bands are symmetric "
         "about the mean (the sign the backtest windows' errors leaned to is not carried forward); "

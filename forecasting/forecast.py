@@ -327,14 +327,24 @@ def _groups(plan: pl.DataFrame, chosen: pl.DataFrame) -> pl.DataFrame:
 _CV_ORDER = ["unique_id", "model", "cutoff", "ds"]
 
 
-def _error_scale(cv: pl.DataFrame | None, series: pl.DataFrame, groups: pl.DataFrame, span: int) -> pl.DataFrame:
+def _error_scale(
+    cv: pl.DataFrame | None, series: pl.DataFrame, groups: pl.DataFrame, span: int, recent: bool = False
+) -> pl.DataFrame:
     """Scale of each series' errors: the mean of its model's |y − ŷ| / level over every backtest window and
     step, times its level at the end of the history (:func:`forecasting.intervals.series_levels`, ``span``
-    periods); where it has no backtest, its in-sample lag-1 naive MAE."""
+    periods); where it has no backtest, its in-sample lag-1 naive MAE. With ``recent``, over its most
+    recent ``n − 1`` of ``n ≥ 2`` windows only: as many as the scale of each calibration window (its other
+    windows, :func:`_calibration`), so that the forecast's scale is as noisy as the scales the pooled
+    errors were divided by (a scale from more windows is steadier, and the pooled errors' spread, widened
+    by the noisier scales, then makes the band too wide)."""
     last = series.group_by("unique_id").agg(cutoff=pl.col("ds").max())
     naive = naive_scale(series, last, season=1, level_fallback=False).select("unique_id", naive="scale")
     if cv is None:
         return naive.rename({"naive": "scale"})
+    if recent:
+        windows = pl.col("cutoff").n_unique().over("unique_id")
+        newest = pl.col("cutoff").rank("dense", descending=True).over("unique_id")
+        cv = cv.filter((windows == 1) | (newest < windows))
     # joins do not keep row order, and float sums depend on it: sort first, so the result does not depend
     # on how the series were chunked or on thread timing
     rows = cv.join(groups, on=["unique_id", "model"], how="semi")
@@ -408,7 +418,7 @@ def _quantiles(
         if scored.height:
             groups = _groups(plan, chosen)
             span = config.level_periods or 2 * config.season_length
-            scale = _error_scale(cv, series, groups, span)
+            scale = _error_scale(cv, series, groups, span, recent=config.scale_windows == "recent")
             scored = (
                 scored.join(groups.drop("model"), on="unique_id", how="left", validate="m:1")
                 .join(scale, on="unique_id", how="left", validate="m:1")
