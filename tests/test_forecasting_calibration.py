@@ -201,6 +201,24 @@ def test_symmetric_pooled_quantiles_mirror_the_errors_by_hand():
     assert got.get_column("q50").item() == pytest.approx(100.0 * 1.2)
 
 
+def test_error_scale_from_the_recent_windows_by_hand():
+    # level 1 throughout; the model's |error| is 3, 2, 1 in its oldest, middle and newest window: every
+    # window's mean is 2, the newest two's (as many as a calibration window's scale has) 1.5; a series
+    # with one window keeps it
+    from forecasting.forecast import _error_scale
+
+    d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(10)]
+    series = pl.DataFrame({"unique_id": ["a"] * 10 + ["b"] * 10, "ds": d * 2, "y": [1.0] * 20})
+    cv = pl.DataFrame({"unique_id": ["a", "a", "a", "b"], "model": ["M"] * 4,
+                       "cutoff": [d[3], d[5], d[7], d[7]], "ds": [d[4], d[6], d[8], d[8]],
+                       "y": [1.0] * 4, "yhat": [4.0, -1.0, 2.0, 5.0]})
+    groups = pl.DataFrame({"unique_id": ["a", "b"], "model": ["M", "M"]})
+    every = dict(_error_scale(cv, series, groups, span=2).rows())
+    recent = dict(_error_scale(cv, series, groups, span=2, recent=True).rows())
+    assert every == pytest.approx({"a": 2.0, "b": 4.0})
+    assert recent == pytest.approx({"a": 1.5, "b": 4.0})
+
+
 def test_series_levels_by_hand_and_absolute_where_a_level_is_zero():
     # a: mean |y| of the last 2 periods up to each cutoff; b: zero level at one cutoff → 1 at all its cutoffs
     d = [date(2026, 1, 5), date(2026, 1, 12), date(2026, 1, 19), date(2026, 1, 26)]
