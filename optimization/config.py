@@ -100,6 +100,14 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "saves (hand test: 200 → 250 of an optimum 350), but on the demo it lifted the bound by 0.016% for "
         "26% more simplex iterations, so it is off by default.",
     )
+    campaign_need_bound: bool = Field(
+        True,
+        description="Link a campaign routing's starts to its setup by the smaller of the week's capacity and "
+        "what is still worth starting from that week on (the product's later demand, largest safety stocks "
+        "and end target, a component's through its parents, in whole batches): a dominance bound that keeps "
+        "an optimal plan and makes the relaxation set a suite up a whole week for a product that needs a "
+        "fraction of one (optimization.campaigns.campaign_need).",
+    )
     campaign_improve: bool = Field(
         True,
         description="With a campaign MIP start, improve it before the MIP by fix-and-optimize: each campaign "

@@ -349,3 +349,62 @@ def test_fix_and_optimize_improves_a_bad_start_to_the_optimum():
     assert model.start_objective == pytest.approx(optimum)
     b = [values[c] for c, p in zip(setup["col"], setup["product_id"]) if p == "B"]
     assert sum(b) >= 1.0  # the suite now makes B
+
+
+def _relaxation_and_optimum_need(bound: bool, rows, weeks: int = 8, **campaign) -> tuple[float, float]:
+    """The LP relaxation's and the MIP's objective on the two-product suite, with or without the
+    ``campaign_need`` big-M."""
+    import pulp
+
+    from optimization.model import build_model
+    from optimization.pulp_highs import BulkHiGHS
+
+    config = PlanConfig(horizon_weeks=weeks, terminal_condition=False, campaign_need_bound=bound)
+    net = build_network(_suite(campaign=True, **campaign), ex.START, config)
+    demand = pl.DataFrame(
+        [dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in rows],
+        schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64, "quantity": pl.Float64},
+    )
+    safety = pl.DataFrame(schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64,
+                                  "safety_stock": pl.Float64})
+    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
+                                     "quantity": pl.Float64})
+    out = []
+    for mip in (False, True):
+        model = build_model(net, demand, safety, scheduled, config)
+        model.builder.prob.solve(BulkHiGHS(mip=mip, msg=False, variables=model.builder.variables))
+        out.append(pulp.value(model.builder.prob.objective))
+    return out[0], out[1]
+
+
+def test_need_bound_cuts_the_relaxation_and_keeps_the_optimum():
+    # A wants 50 every week, B only 10 in week 4; 100 units a week of one product. By hand: the week B is
+    # made, A makes nothing, so A's demand of that week is built a week ahead: 410 of production + 50 of
+    # holding (B in week 4; B in week 3 costs 10 + 50) → 460. The relaxation without the bound sets B up
+    # a tenth of week 4 and A the rest: no holding, 410. With it, B's starts are at most its whole demand
+    # (10) × its setup, so making B's 10 takes a whole week of setup: half of weeks 3 and 4 each leaves A
+    # its 50 in both, with 5 of B made in week 3 and held a week → 415.
+    rows = [("A", "P", t, 50.0) for t in range(8)] + [("B", "P", 4, 10.0)]
+    relaxed_without, optimum_without = _relaxation_and_optimum_need(False, rows)
+    relaxed, optimum = _relaxation_and_optimum_need(True, rows)
+    assert optimum_without == pytest.approx(460.0) and optimum == pytest.approx(460.0)
+    assert relaxed_without == pytest.approx(410.0)
+    assert relaxed == pytest.approx(415.0)
+
+
+def test_need_bound_counts_backlog_that_may_still_wait():
+    # a start may serve demand of earlier weeks (backlog): the bound of a week is every week's demand when
+    # backlog never lapses, and from max_backlog_weeks before it when it does
+    from optimization.campaigns import campaign_need
+
+    config = PlanConfig(horizon_weeks=6, terminal_condition=False)
+    net = build_network(_suite(campaign=True), ex.START, config)
+    setup = pl.DataFrame({"product_id": ["A"] * 6, "resource_id": ["R"] * 6, "t": list(range(6))})
+    demand = pl.DataFrame({"product_id": ["A", "A"], "site_id": ["P", "P"], "t": [1, 3], "quantity": [30.0, 20.0]})
+    safety = pl.DataFrame(schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64,
+                                  "safety_stock": pl.Float64})
+    ever = campaign_need(net, demand, safety, None, setup).sort("t")["need"].to_list()
+    assert ever == pytest.approx([50.0] * 6)
+    lapsing = campaign_need(net, demand, safety, None, setup, max_backlog_weeks=1).sort("t")["need"].to_list()
+    # week t counts demand of weeks ≥ t − 1: weeks 0-2 both, 3-4 the 20 of week 3, 5 nothing
+    assert lapsing == pytest.approx([50.0, 50.0, 50.0, 20.0, 20.0, 0.0])
