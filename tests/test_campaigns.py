@@ -408,3 +408,22 @@ def test_need_bound_counts_backlog_that_may_still_wait():
     lapsing = campaign_need(net, demand, safety, None, setup, max_backlog_weeks=1).sort("t")["need"].to_list()
     # week t counts demand of weeks ≥ t − 1: weeks 0-2 both, 3-4 the 20 of week 3, 5 nothing
     assert lapsing == pytest.approx([50.0, 50.0, 50.0, 20.0, 20.0, 0.0])
+
+
+def test_fix_and_optimize_passes_start_with_the_most_idle_suite():
+    import numpy as np
+
+    from optimization.solve import idle_setup_hours
+
+    # R1 set up both weeks (100 h each), makes 150 h and switches once (10 h): 40 idle; R2 set up one week
+    # (80 h) and makes 10 h: 70 idle, so R2's pass comes first
+    setup = pl.DataFrame({
+        "resource_id": ["R1", "R1", "R2", "R2"], "col": [0, 1, 2, 3], "make_col": [4, 5, 6, 7],
+        "hours_available": [100.0, 100.0, 80.0, 80.0], "hours_per_unit": [1.0, 1.0, 2.0, 2.0],
+    })
+    switch = pl.DataFrame({"resource_id": ["R1"], "col": [8], "changeover_hours": [10.0]})
+    values = np.array([1, 1, 1, 0, 90, 60, 5, 0, 1], dtype=float)
+    order = idle_setup_hours(setup, switch, values)
+    assert order["resource_id"].to_list() == ["R2", "R1"]
+    assert order["idle"].to_list() == pytest.approx([70.0, 40.0])
+    assert order["col"].to_list() == [[2, 3], [0, 1]]
