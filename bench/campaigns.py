@@ -85,6 +85,9 @@ def main() -> None:
                     help="the campaign MIP's own limit in seconds (PlanConfig.campaign_time_limit_seconds)")
     ap.add_argument("--no-need-bound", action="store_true",
                     help="link starts to setups by the week's capacity only (PlanConfig.campaign_need_bound off)")
+    ap.add_argument("--relaxation-method", choices=["simplex", "ipm"],
+                    default=PlanConfig().campaign_relaxation_method,
+                    help="HiGHS method of the campaign relaxation (PlanConfig.campaign_relaxation_method)")
     ap.add_argument("--variants", default="before,after,after_cold",
                     help="comma-separated variants to run, of before, after, after_cold")
     args = ap.parse_args()
@@ -102,7 +105,8 @@ def main() -> None:
             continue
         cfg = PlanConfig(time_limit_seconds=args.time_limit, campaign_warm_start=warm,
                          campaign_time_limit_seconds=args.campaign_time_limit,
-                         campaign_need_bound=not args.no_need_bound)
+                         campaign_need_bound=not args.no_need_bound,
+                         campaign_relaxation_method=args.relaxation_method)
         wall, cpu = time.perf_counter(), time.process_time()
         net = build_network(frames, start_week, cfg)
         if args.input is not None:  # the stand-in demand's safety stock, as bench/plan_stage.py
@@ -125,6 +129,8 @@ def main() -> None:
                       "suite_util": float(cap["utilisation"].mean()) if cap.height else None,
                       "mixed_weeks": mixed, "suites": suites.len(), "load": os.getloadavg()[0]}
         gap = "–" if result.mip_gap is None else f"{result.mip_gap:.2%}"
+        for step in result.attempts:
+            print(f"    {step}")
         relaxed = "–" if result.relaxation_objective is None else f"{result.relaxation_objective:,.0f}"
         print(f"  {name}: {result.problem_type} {result.solver_status}, gap {gap}, relaxation {relaxed}, objective "
               f"{result.objective or float('nan'):,.0f}; build {result.build_seconds:.1f} s, solve "
