@@ -115,8 +115,8 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "simplex",
         description="HiGHS's method for the campaign MIP's LP relaxation: `simplex` (dual simplex) or `ipm` "
         "(interior point, then crossover to a vertex). ipm took 0.45x simplex's CPU on the multi-level demo "
-        "(13.2 against 29.2 CPU-s, same objective) but 1.7-1.8x on two generated networks (11.5-12.4 against "
-        "6.9-7.0), and its other vertex gave a start 8% worse on one of them, so simplex stays the default.",
+        "(13.2 against 29.2 CPU-s, same objective and start) but 1.4x on two generated networks (11.5-12.4 "
+        "against 8.3-9.0), so simplex stays the default.",
     )
     campaign_improve: bool = Field(
         True,
