@@ -83,8 +83,9 @@ def main() -> None:
                     help="solver time limit in seconds")
     ap.add_argument("--campaign-time-limit", type=float, default=PlanConfig().campaign_time_limit_seconds,
                     help="the campaign MIP's own limit in seconds (PlanConfig.campaign_time_limit_seconds)")
-    ap.add_argument("--no-need-bound", action="store_true",
-                    help="link starts to setups by the week's capacity only (PlanConfig.campaign_need_bound off)")
+    ap.add_argument("--need-bound", action=argparse.BooleanOptionalAction,
+                    default=PlanConfig().campaign_need_bound,
+                    help="link starts to setups also by what is still worth starting (PlanConfig.campaign_need_bound)")
     ap.add_argument("--relaxation-method", choices=["simplex", "ipm"],
                     default=PlanConfig().campaign_relaxation_method,
                     help="HiGHS method of the campaign relaxation (PlanConfig.campaign_relaxation_method)")
@@ -105,7 +106,7 @@ def main() -> None:
             continue
         cfg = PlanConfig(time_limit_seconds=args.time_limit, campaign_warm_start=warm,
                          campaign_time_limit_seconds=args.campaign_time_limit,
-                         campaign_need_bound=not args.no_need_bound,
+                         campaign_need_bound=args.need_bound,
                          campaign_relaxation_method=args.relaxation_method)
         wall, cpu = time.perf_counter(), time.process_time()
         net = build_network(frames, start_week, cfg)
