@@ -178,9 +178,9 @@ def campaign_need(
             [fixed, terminal.group_by("product_id").agg(pl.col("target").sum().alias("extra"))]
         ).group_by("product_id").agg(pl.col("extra").sum())
     products = net.products.select("product_id").join(horizon, how="cross")
-    need = (
-        products.join(later, on=["product_id", "t"], how="left")
-        .join(fixed, on="product_id", how="left")
+    need = (  # no demand (or no target) of a product: none of it to count
+        products.join(later, on=["product_id", "t"], how="left", validate="1:1")
+        .join(fixed, on="product_id", how="left", validate="m:1")
         .select("product_id", "t", need=pl.col("need").fill_null(0.0) + pl.col("extra").fill_null(0.0))
     )
     if net.bom.height:
@@ -201,13 +201,13 @@ def campaign_need(
         need = pl.concat(total).group_by("product_id", "t").agg(pl.col("need").sum())
     routes = net.routings.select("product_id", "resource_id", "yield", "min_batch", "batch_size")
     starts = pl.col("need") / pl.col("yield")
-    lot = pl.col("batch_size").fill_null(0.0)
-    starts = pl.max_horizontal(starts, pl.col("min_batch").fill_null(0.0))
+    lot = pl.col("batch_size").fill_null(0.0)  # no batch size: any quantity (0 = not rounded)
+    starts = pl.max_horizontal(starts, pl.col("min_batch").fill_null(0.0))  # no minimum batch: 0
     return (
         setup.select(PRT)
         .join(routes, on=["product_id", "resource_id"], validate="m:1")
-        .join(need, on=["product_id", "t"], how="left")
-        .with_columns(pl.col("need").fill_null(0.0))
+        .join(need, on=["product_id", "t"], how="left", validate="m:1")
+        .with_columns(pl.col("need").fill_null(0.0))  # no demand, target or parent: nothing worth starting
         .select(
             *PRT,
             need=pl.when(pl.col("need") <= 0)

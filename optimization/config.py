@@ -107,9 +107,9 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "safety stocks and end target, a component's through its parents, in whole batches): a dominance "
         "bound that keeps an optimal plan and makes the relaxation set a suite up a whole week for a product "
         "that needs a fraction of one (optimization.campaigns.campaign_need). It lifted the relaxation by "
-        "1.9-2.4% on three networks for 10-29% more relaxation CPU, but the start sequenced from its vertex "
-        "was 16.6% better on the demo, 0.1% on a second network and 8.3% worse on a third, so it is off by "
-        "default.",
+        "0.45-2.4% on four networks for 10-48% more relaxation CPU, but the start sequenced from its vertex "
+        "was 16.6% and 6.3% better on the two demos, 0.1% on a third network and 8.3% worse on a fourth, so "
+        "it is off by default.",
     )
     campaign_relaxation_method: Literal["simplex", "ipm"] = Field(
         "simplex",

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 import pulp
 
-from optimization.campaign_start import sequenced_setups
+from optimization.campaign_start import idle_setup_hours, sequenced_setups
 from optimization.config import PlanConfig
 from optimization.decompose import WarmStart, block_price_range, solve_blocks
 from optimization.highs_direct import ArrayBuilder
@@ -271,27 +271,6 @@ def _improve_by_resource(
     if np.isfinite(best):
         model.start_objective = float(best)
     return idx, values
-
-
-def idle_setup_hours(setup: pl.DataFrame, switch: pl.DataFrame, values: np.ndarray) -> pl.DataFrame:
-    """``resource_id, col, idle``: each campaign resource's setup columns and the hours of its set-up weeks
-    that the plan ``values`` (every column) uses neither for production nor for a (default) changeover,
-    most idle first (ties by id): the order of the fix-and-optimize passes, so that the suite wasting
-    most hours gets its pass while time is left."""
-    used = pl.concat(
-        [
-            setup.select("resource_id", idle=pl.Series(values[setup["col"].to_numpy()]) * pl.col("hours_available")
-                         - pl.Series(values[setup["make_col"].to_numpy()]) * pl.col("hours_per_unit").fill_null(0.0)),
-            switch.select("resource_id",
-                          idle=-pl.Series(values[switch["col"].to_numpy()]) * pl.col("changeover_hours")),
-        ]
-    ).group_by("resource_id").agg(pl.col("idle").sum())
-    return (
-        setup.group_by("resource_id")
-        .agg(pl.col("col"))
-        .join(used, on="resource_id", validate="1:1")
-        .sort([pl.col("idle"), pl.col("resource_id")], descending=[True, False])
-    )
 
 
 def objective_of(prob: pulp.LpProblem) -> float | None:

@@ -413,7 +413,7 @@ def test_need_bound_counts_backlog_that_may_still_wait():
 def test_fix_and_optimize_passes_start_with_the_most_idle_suite():
     import numpy as np
 
-    from optimization.solve import idle_setup_hours
+    from optimization.campaign_start import idle_setup_hours
 
     # R1 set up both weeks (100 h each), makes 150 h and switches once (10 h): 40 idle; R2 set up one week
     # (80 h) and makes 10 h: 70 idle, so R2's pass comes first
