@@ -246,7 +246,14 @@ def campaign_switch(
     mb: ModelBuilder, setup: pl.DataFrame, switch: pl.DataFrame, pair: pl.DataFrame
 ) -> list[pl.DataFrame]:
     """``switch[p,r,t]``: switch ≥ setup(t) − setup(t−1); for named switches ``pair_in``/``pair_out``/
-    ``pair_both``: pair ≤ setup of i in t−1, pair ≤ setup of j in t, pair ≥ both − 1."""
+    ``pair_both``: pair ≤ setup of i in t−1, pair ≤ setup of j in t, pair ≥ both − 1; and
+    ``pair_switch[j,r,t]``: the named switches into ``j`` in ``t`` sum to at most the switch to ``j``.
+
+    ``pair_switch`` is a valid inequality (an integer plan switches into ``j`` from one product at most,
+    and then ``switch`` is 1) that the relaxation needs: a named switch cheaper or shorter than the default
+    has a negative delta, and without it a suite on a steady fractional mix (no switch at all) collected
+    those deltas — money and hours — from pairs of its own mix, every week, putting the relaxation below the
+    LP without campaigns."""
     k = {c: c for c in PRT}
     terms = pl.concat(
         [
@@ -275,6 +282,13 @@ def campaign_switch(
     out.append(
         mb.add_constraints("pair_both", zero.with_columns(rhs=pl.lit(-1.0)), pk, both, ">=", "rhs")
     )
+    into = pair.select("resource_id", pl.col("to_product_id").alias("product_id"), "t", "col")
+    rows = into.select(PRT).unique().sort(PRT).with_columns(rhs=pl.lit(0.0))
+    terms = pl.concat([
+        _terms(into, k, 1.0),
+        _terms(switch.join(rows.select(PRT), on=PRT, how="semi"), k, -1.0),
+    ])
+    out.append(mb.add_constraints("pair_switch", rows, PRT, terms, "<=", "rhs"))
     return out
 
 

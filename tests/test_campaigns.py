@@ -427,3 +427,48 @@ def test_fix_and_optimize_passes_start_with_the_most_idle_suite():
     assert order["resource_id"].to_list() == ["R2", "R1"]
     assert order["idle"].to_list() == pytest.approx([70.0, 40.0])
     assert order["col"].to_list() == [[2, 3], [0, 1]]
+
+
+def test_pair_switch_keeps_named_switches_from_paying_the_relaxation():
+    # A and B want 50 each in weeks 1-3 on a 200-unit suite; a switch costs 1,000 by default, 400 when
+    # named (A → B, B → A: a delta of −600), holding 1. By hand: A in week 0 makes its 150 (closing 150,
+    # 100, 50: 300 held), B's campaign in weeks 1-3 makes its 50 as they fall, one named switch 400,
+    # production 300 → 1,000 (B first is the same; a second switch costs more than it saves). Without pair_switch the relaxation sets A and B up half of every
+    # week, makes the demand as it falls, never switches, yet collects the −600 delta of both pairs at
+    # 0.5 in weeks 1-3: 300 − 1,800 = −1,500, below the LP without campaigns (300). With it a pair costs
+    # its switch (1,000 − 600 > 0), so the relaxation is that LP: 300.
+    import pulp
+
+    from optimization.model import build_model
+    from optimization.pulp_highs import BulkHiGHS
+
+    inputs = _suite(campaign=True, changeover_cost=1000.0)
+    inputs["resources"] = inputs["resources"].with_columns(hours_per_week=pl.lit(200.0))
+    inputs["changeovers"] = ex.frame(schema.CHANGEOVERS, [
+        dict(resource_id="R", from_product_id="A", to_product_id="B", hours=0.0, cost=400.0),
+        dict(resource_id="R", from_product_id="B", to_product_id="A", hours=0.0, cost=400.0),
+    ])
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False)
+    net = build_network(inputs, ex.START, config)
+    demand = pl.DataFrame([dict(product_id=p, site_id="P", t=t, quantity=50.0) for p in "AB" for t in (1, 2, 3)])
+    safety = pl.DataFrame(schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64,
+                                  "safety_stock": pl.Float64})
+    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
+                                     "quantity": pl.Float64})
+    out = {}
+    for without in (None, "pair_switch"):
+        for mip in (False, True):
+            model = build_model(net, demand, safety, scheduled, config)
+            prob = model.builder.prob
+            if without is not None:
+                assert model.builder.rows[without].height == 6  # into A and B, weeks 1-3
+                for name in model.builder.rows[without]["name"].to_list():
+                    del prob._constraints[name]
+            prob.solve(BulkHiGHS(mip=mip, msg=False, variables=model.builder.variables))
+            out[without, mip] = pulp.value(prob.objective)
+    assert out[None, True] == pytest.approx(1000.0) and out["pair_switch", True] == pytest.approx(1000.0)
+    assert out["pair_switch", False] == pytest.approx(-1500.0)
+    assert out[None, False] == pytest.approx(300.0)
+    r = _plan(inputs, [("A", "P", t, 50.0) for t in (1, 2, 3)] + [("B", "P", t, 50.0) for t in (1, 2, 3)],
+              config)
+    assert r.objective == pytest.approx(1000.0) and _kpi(r, "cost_changeover") == pytest.approx(400.0)
