@@ -83,6 +83,12 @@ def main() -> None:
                     help="solver time limit in seconds")
     ap.add_argument("--campaign-time-limit", type=float, default=PlanConfig().campaign_time_limit_seconds,
                     help="the campaign MIP's own limit in seconds (PlanConfig.campaign_time_limit_seconds)")
+    ap.add_argument("--need-bound", action=argparse.BooleanOptionalAction,
+                    default=PlanConfig().campaign_need_bound,
+                    help="link starts to setups also by what is still worth starting (PlanConfig.campaign_need_bound)")
+    ap.add_argument("--relaxation-method", choices=["simplex", "ipm"],
+                    default=PlanConfig().campaign_relaxation_method,
+                    help="HiGHS method of the campaign relaxation (PlanConfig.campaign_relaxation_method)")
     ap.add_argument("--variants", default="before,after,after_cold",
                     help="comma-separated variants to run, of before, after, after_cold")
     args = ap.parse_args()
@@ -99,7 +105,9 @@ def main() -> None:
         if (name == "after_cold" and args.no_cold) or name not in args.variants.split(","):
             continue
         cfg = PlanConfig(time_limit_seconds=args.time_limit, campaign_warm_start=warm,
-                         campaign_time_limit_seconds=args.campaign_time_limit)
+                         campaign_time_limit_seconds=args.campaign_time_limit,
+                         campaign_need_bound=args.need_bound,
+                         campaign_relaxation_method=args.relaxation_method)
         wall, cpu = time.perf_counter(), time.process_time()
         net = build_network(frames, start_week, cfg)
         if args.input is not None:  # the stand-in demand's safety stock, as bench/plan_stage.py
@@ -122,7 +130,10 @@ def main() -> None:
                       "suite_util": float(cap["utilisation"].mean()) if cap.height else None,
                       "mixed_weeks": mixed, "suites": suites.len(), "load": os.getloadavg()[0]}
         gap = "–" if result.mip_gap is None else f"{result.mip_gap:.2%}"
-        print(f"  {name}: {result.problem_type} {result.solver_status}, gap {gap}, objective "
+        for step in result.attempts:
+            print(f"    {step}")
+        relaxed = "–" if result.relaxation_objective is None else f"{result.relaxation_objective:,.0f}"
+        print(f"  {name}: {result.problem_type} {result.solver_status}, gap {gap}, relaxation {relaxed}, objective "
               f"{result.objective or float('nan'):,.0f}; build {result.build_seconds:.1f} s, solve "
               f"{result.solve_seconds:.1f} s wall; {rows[name]['cpu_s']:.1f} s CPU; load {os.getloadavg()[0]:.1f}")
     shown = [

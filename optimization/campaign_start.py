@@ -8,6 +8,7 @@ relaxation's schedule; with nothing behind it builds ahead of what the relaxatio
 product if it has any left, else on the one with most left); it stays set up, idle, only with no work left
 or in a week too short for a changeover (a shutdown). The solver fixes these setups,
 completes the rest (batches, flows) as a MIP of its own, and starts the full MIP from that plan.
+:func:`idle_setup_hours` orders the fix-and-optimize passes that may improve that plan first.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-__all__ = ["LOOKAHEAD", "sequenced_setups"]
+__all__ = ["LOOKAHEAD", "idle_setup_hours", "sequenced_setups"]
 
 #: weeks of the relaxation's production a campaign makes ahead (what building ahead may cover)
 LOOKAHEAD = 2
@@ -82,4 +83,26 @@ def sequenced_setups(setup: pl.DataFrame) -> pl.DataFrame:
         made[rows[on], cur[on]] += cap[on, t]
     return frame.select(
         "col", start=pl.Series(chosen[r, k] == p, dtype=pl.Boolean).cast(pl.Float64)
+    )
+
+
+def idle_setup_hours(setup: pl.DataFrame, switch: pl.DataFrame, values: np.ndarray) -> pl.DataFrame:
+    """``resource_id, col, idle``: each campaign resource's setup columns and the hours of its set-up weeks
+    that the plan ``values`` (every column) uses neither for production nor for a (default) changeover,
+    most idle first (ties by id): the order of the fix-and-optimize passes, so that the suite wasting
+    most hours gets its pass while time is left."""
+    used = pl.concat(
+        [
+            setup.select("resource_id", idle=pl.Series(values[setup["col"].to_numpy()]) * pl.col("hours_available")
+                         - pl.Series(values[setup["make_col"].to_numpy()])
+                         * pl.col("hours_per_unit").fill_null(0.0)),  # a routing using no hours
+            switch.select("resource_id",
+                          idle=-pl.Series(values[switch["col"].to_numpy()]) * pl.col("changeover_hours")),
+        ]
+    ).group_by("resource_id").agg(pl.col("idle").sum())
+    return (
+        setup.group_by("resource_id")
+        .agg(pl.col("col"))
+        .join(used, on="resource_id", validate="1:1")
+        .sort([pl.col("idle"), pl.col("resource_id")], descending=[True, False])
     )

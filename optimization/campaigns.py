@@ -26,6 +26,7 @@ __all__ = [
     "campaign_length_max",
     "campaign_length_min",
     "campaign_link",
+    "campaign_need",
     "campaign_order",
     "campaign_start_window",
     "campaign_switch",
@@ -141,12 +142,98 @@ def one_product(mb: ModelBuilder, setup: pl.DataFrame) -> pl.DataFrame:
     return mb.add_constraints("one_product", rows, RT, _terms(setup, {c: c for c in RT}, 1.0), "<=", "rhs")
 
 
-def campaign_link(mb: ModelBuilder, setup: pl.DataFrame, big_m: pl.DataFrame) -> pl.DataFrame:
-    """``campaign[p,r,t]``: units started ≤ cap × setup, where cap = that week's hours / hours per unit
-    (the tightest big-M capacity allows; routings using no hours fall back to ``big_m``)."""
+def campaign_need(
+    net: Network,
+    demand: pl.DataFrame,
+    safety: pl.DataFrame,
+    terminal: pl.DataFrame | None,
+    setup: pl.DataFrame,
+    max_backlog_weeks: int | None = None,
+) -> pl.DataFrame:
+    """``product_id, resource_id, t, need``: the most of ``p`` worth starting on ``r`` in week ``t``, in
+    units started, whole batches (at least ``min_batch``).
+
+    What a week's start of ``p`` can still be good for: the demand of ``p`` that may still wait for it —
+    every week's when backlog never lapses, from ``t − max_backlog_weeks`` on when it does (every site,
+    opening backlog included, as ``demand`` carries it) —, its largest safety stock at every site, its
+    end-of-horizon target; a component what its parents' starts from ``t`` on consume of it
+    (``per_start`` / the parent's best yield × the parent's need, level by level, as ``model._big_m``
+    does for the whole horizon). Divided by the routing's yield and rounded up to whole batches. Stock
+    already on hand is ignored, so the figure only errs high. A start above it could serve nothing
+    more and only adds production and holding cost (both ≥ 0), so some optimal plan stays within it: a
+    dominance bound, used as the big-M of :func:`campaign_link` where it is below the week's capacity.
+    """
+    horizon = setup.select("t").unique()
+    later = (
+        demand.select("product_id", "t", "quantity")
+        .join(horizon.rename({"t": "from_t"}), how="cross")
+        .filter(pl.lit(max_backlog_weeks is None) | (pl.col("t") >= pl.col("from_t") - (max_backlog_weeks or 0)))
+        .group_by("product_id", pl.col("from_t").alias("t"))
+        .agg(pl.col("quantity").sum().alias("need"))
+    )
+    fixed = safety.group_by("product_id", "site_id").agg(pl.col("safety_stock").max()).group_by(
+        "product_id").agg(pl.col("safety_stock").sum().alias("extra"))
+    if terminal is not None and terminal.height:
+        fixed = pl.concat(
+            [fixed, terminal.group_by("product_id").agg(pl.col("target").sum().alias("extra"))]
+        ).group_by("product_id").agg(pl.col("extra").sum())
+    products = net.products.select("product_id").join(horizon, how="cross")
+    need = (  # no demand (or no target) of a product: none of it to count
+        products.join(later, on=["product_id", "t"], how="left", validate="1:1")
+        .join(fixed, on="product_id", how="left", validate="m:1")
+        .select("product_id", "t", need=pl.col("need").fill_null(0.0) + pl.col("extra").fill_null(0.0))
+    )
+    if net.bom.height:
+        best_yield = net.routings.group_by("product_id").agg(pl.col("yield").max().alias("y"))
+        edges = net.bom.select("parent_id", "component_id", "per_start").join(
+            best_yield.rename({"product_id": "parent_id"}), on="parent_id"
+        )
+        level, total = need, [need]
+        for _ in range(net.bom.height):  # at most as many levels as rows (cycles are refused)
+            level = (
+                level.join(edges, left_on="product_id", right_on="parent_id")
+                .group_by(pl.col("component_id").alias("product_id"), "t")
+                .agg((pl.col("need") * pl.col("per_start") / pl.col("y")).sum().alias("need"))
+            )
+            if level.height == 0:
+                break
+            total.append(level)
+        need = pl.concat(total).group_by("product_id", "t").agg(pl.col("need").sum())
+    routes = net.routings.select("product_id", "resource_id", "yield", "min_batch", "batch_size")
+    starts = pl.col("need") / pl.col("yield")
+    lot = pl.col("batch_size").fill_null(0.0)  # no batch size: any quantity (0 = not rounded)
+    starts = pl.max_horizontal(starts, pl.col("min_batch").fill_null(0.0))  # no minimum batch: 0
+    return (
+        setup.select(PRT)
+        .join(routes, on=["product_id", "resource_id"], validate="m:1")
+        .join(need, on=["product_id", "t"], how="left", validate="m:1")
+        .with_columns(pl.col("need").fill_null(0.0))  # no demand, target or parent: nothing worth starting
+        .select(
+            *PRT,
+            need=pl.when(pl.col("need") <= 0)
+            .then(0.0)
+            .when(lot > 0)
+            .then((starts / lot).ceil() * lot)
+            .otherwise(starts),
+        )
+    )
+
+
+def campaign_link(
+    mb: ModelBuilder, setup: pl.DataFrame, big_m: pl.DataFrame, need: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """``campaign[p,r,t]``: units started ≤ m × setup, where m = that week's hours / hours per unit (the
+    tightest big-M capacity allows; routings using no hours fall back to ``big_m``), or, with ``need``
+    (:func:`campaign_need`), the most of ``p`` worth starting from ``t`` on where that is less: a suite
+    that makes a product needing a tenth of a week's hours must then be set up for it a whole week in
+    the relaxation too, as in any plan."""
     frame = setup.join(big_m, on=["product_id", "resource_id"], how="left", validate="m:1").with_columns(
         m=pl.coalesce("cap", "big_m")
     )
+    if need is not None:
+        frame = frame.join(need, on=PRT, how="left", validate="1:1").with_columns(
+            m=pl.min_horizontal("m", pl.col("need").fill_null(pl.col("m")))
+        )
     k = {c: c for c in PRT}
     terms = pl.concat(
         [_terms(frame.with_columns(col=pl.col("make_col")), k, 1.0), _terms(frame, k, -pl.col("m"))]
@@ -159,7 +246,14 @@ def campaign_switch(
     mb: ModelBuilder, setup: pl.DataFrame, switch: pl.DataFrame, pair: pl.DataFrame
 ) -> list[pl.DataFrame]:
     """``switch[p,r,t]``: switch ≥ setup(t) − setup(t−1); for named switches ``pair_in``/``pair_out``/
-    ``pair_both``: pair ≤ setup of i in t−1, pair ≤ setup of j in t, pair ≥ both − 1."""
+    ``pair_both``: pair ≤ setup of i in t−1, pair ≤ setup of j in t, pair ≥ both − 1; and
+    ``pair_switch[j,r,t]``: the named switches into ``j`` in ``t`` sum to at most the switch to ``j``.
+
+    ``pair_switch`` is a valid inequality (an integer plan switches into ``j`` from one product at most,
+    and then ``switch`` is 1) that the relaxation needs: a named switch cheaper or shorter than the default
+    has a negative delta, and without it a suite on a steady fractional mix (no switch at all) collected
+    those deltas — money and hours — from pairs of its own mix, every week, putting the relaxation below the
+    LP without campaigns."""
     k = {c: c for c in PRT}
     terms = pl.concat(
         [
@@ -188,6 +282,13 @@ def campaign_switch(
     out.append(
         mb.add_constraints("pair_both", zero.with_columns(rhs=pl.lit(-1.0)), pk, both, ">=", "rhs")
     )
+    into = pair.select("resource_id", pl.col("to_product_id").alias("product_id"), "t", "col")
+    rows = into.select(PRT).unique().sort(PRT).with_columns(rhs=pl.lit(0.0))
+    terms = pl.concat([
+        _terms(into, k, 1.0),
+        _terms(switch.join(rows.select(PRT), on=PRT, how="semi"), k, -1.0),
+    ])
+    out.append(mb.add_constraints("pair_switch", rows, PRT, terms, "<=", "rhs"))
     return out
 
 

@@ -100,6 +100,24 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "saves (hand test: 200 → 250 of an optimum 350), but on the demo it lifted the bound by 0.016% for "
         "26% more simplex iterations, so it is off by default.",
     )
+    campaign_need_bound: bool = Field(
+        False,
+        description="Link a campaign routing's starts to its setup by the smaller of the week's capacity and "
+        "what is still worth starting from that week on (the product's demand that may still wait, largest "
+        "safety stocks and end target, a component's through its parents, in whole batches): a dominance "
+        "bound that keeps an optimal plan and makes the relaxation set a suite up a whole week for a product "
+        "that needs a fraction of one (optimization.campaigns.campaign_need). It lifted the relaxation by "
+        "0.45-2.4% on four networks for 10-48% more relaxation CPU, but the start sequenced from its vertex "
+        "was 16.6% and 6.3% better on the two demos, 0.1% on a third network and 8.3% worse on a fourth, so "
+        "it is off by default.",
+    )
+    campaign_relaxation_method: Literal["simplex", "ipm"] = Field(
+        "simplex",
+        description="HiGHS's method for the campaign MIP's LP relaxation: `simplex` (dual simplex) or `ipm` "
+        "(interior point, then crossover to a vertex). ipm took 0.45x simplex's CPU on the multi-level demo "
+        "(13.2 against 29.2 CPU-s, same objective and start) but 1.4x on two generated networks (11.5-12.4 "
+        "against 8.3-9.0), so simplex stays the default.",
+    )
     campaign_improve: bool = Field(
         True,
         description="With a campaign MIP start, improve it before the MIP by fix-and-optimize: each campaign "

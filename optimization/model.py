@@ -139,7 +139,10 @@ def build_model(
         con.minimum_batch(mb, f["setup"])
     if "setup_for" in f:
         camp.one_product(mb, f["setup_for"])
-        camp.campaign_link(mb, f["setup_for"], big_m)
+        need = camp.campaign_need(
+            net, demand, safety, terminal, f["setup_for"], config.max_backlog_weeks) if config.campaign_need_bound \
+            else None
+        camp.campaign_link(mb, f["setup_for"], big_m, need)
         camp.campaign_switch(mb, f["setup_for"], f["switch"], f["pair"])
         camp.campaign_length_min(mb, f["setup_for"], f["switch"])
         camp.campaign_length_max(mb, f["setup_for"], config.frozen_weeks)

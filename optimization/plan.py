@@ -40,6 +40,7 @@ class PlanResult:
         solve_seconds: solver wall time (including the fixed-integer LP of a MIP).
         build_seconds: time spent building the model.
         attempts: each solver tried and how it ended.
+        relaxation_objective: a campaign MIP's LP relaxation (a lower bound), None otherwise.
         blocks: on the ``blocks`` path, the solved blocks (:class:`~optimization.decompose.BlockState`:
             their HiGHS models with the optimal bases, keys, sizes, seconds); None on the ``pulp`` path.
     """
@@ -54,6 +55,7 @@ class PlanResult:
     build_seconds: float = 0.0
     attempts: tuple[str, ...] = ()
     blocks: BlockState | None = None
+    relaxation_objective: float | None = None
 
 
 def plan_supply(
@@ -173,6 +175,7 @@ def plan_supply(
         build_seconds=build_seconds,
         attempts=outcome.attempts,
         blocks=getattr(model.builder, "blocks", None),
+        relaxation_objective=outcome.relaxation_objective,
     )
 
 

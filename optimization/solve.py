@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 import pulp
 
-from optimization.campaign_start import sequenced_setups
+from optimization.campaign_start import idle_setup_hours, sequenced_setups
 from optimization.config import PlanConfig
 from optimization.decompose import WarmStart, block_price_range, solve_blocks
 from optimization.highs_direct import ArrayBuilder
@@ -51,9 +51,10 @@ def make_solver(
     mip: bool,
     variables: list[pulp.LpVariable] | None = None,
     start: tuple[np.ndarray, np.ndarray] | None = None,
+    method: str | None = None,
 ) -> pulp.LpSolver:
-    """A configured PuLP solver: ``HiGHS`` (highspy API, bulk transfer, optional MIP start) or
-    ``PULP_CBC_CMD``."""
+    """A configured PuLP solver: ``HiGHS`` (highspy API, bulk transfer, optional MIP start, ``method``
+    its LP ``solver`` option: ``simplex``, ``ipm``; None = HiGHS's choice) or ``PULP_CBC_CMD``."""
     if name == "highs":
         return BulkHiGHS(
             mip=mip,
@@ -63,6 +64,7 @@ def make_solver(
             threads=config.threads,
             variables=variables,
             start=start,
+            **({} if method is None else {"solver": method}),
         )
     return pulp.PULP_CBC_CMD(
         mip=mip, msg=False, timeLimit=config.time_limit_seconds, gapRel=config.mip_gap, threads=config.threads
@@ -93,13 +95,13 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
         config = config.model_copy(update={"time_limit_seconds": limit})
     if mip and "setup_for" in model.frames and config.campaign_warm_start and order[0] == "highs":
         start = time.perf_counter()
-        warm, relaxed = _campaign_start(model, plan_config, deadline)
+        warm, relaxed = _campaign_start(model, plan_config, deadline, attempts)
         if warm is not None and config.campaign_improve:
-            warm = _improve_by_resource(model, config, warm, deadline)
+            warm = _improve_by_resource(model, config, warm, deadline, attempts)
         seconds += time.perf_counter() - start
     for name in order:
         used = name
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         left = config if deadline is None else config.model_copy(
             update={"time_limit_seconds": max(deadline - start, MIN_MIP_SECONDS)})
         try:
@@ -113,7 +115,7 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
             attempts.append(f"{name}: {type(err).__name__}: {err}")
         else:
             text, has_solution = _status_text(status, prob.sol_status, mip)
-            attempts.append(f"{name}: {text}")
+            attempts.append(f"{name}: {text}" + (_took(start, cpu) if deadline is not None else ""))
         seconds += time.perf_counter() - start
         if has_solution or text in ("Infeasible", "Unbounded"):
             break
@@ -138,9 +140,11 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
         gap = (objective_of(prob) - relaxed) / max(abs(objective_of(prob)), 1e-9)  # bound: the relaxation
     has_duals = has_solution and not mip
     if has_solution and mip:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         has_duals = _duals_with_integers_fixed(model, config, used)
         seconds += time.perf_counter() - start
+        if deadline is not None:
+            attempts.append(f"fixed-integer LP (duals): {'Optimal' if has_duals else 'Not Solved'}" + _took(start, cpu))
     objective = float(pulp.value(prob.objective)) if has_solution else None
     return SolveOutcome(
         solver=used,
@@ -163,8 +167,13 @@ START_SHARE = 0.5
 MIN_MIP_SECONDS = 5.0
 
 
+def _took(wall: float, cpu: float) -> str:
+    """`` (x CPU-s, y s wall)`` since ``time.perf_counter()`` ``wall`` and ``time.process_time()`` ``cpu``."""
+    return f" ({time.process_time() - cpu:.1f} CPU-s, {time.perf_counter() - wall:.1f} s wall)"
+
+
 def _campaign_start(
-    model: Model, config: PlanConfig, deadline: float | None = None
+    model: Model, config: PlanConfig, deadline: float | None = None, log: list[str] | None = None
 ) -> tuple[tuple[np.ndarray, np.ndarray] | None, float | None]:
     """A full MIP start: solve the LP relaxation, sequence its production into campaigns
     (:mod:`optimization.campaign_start`), fix those setups and solve what is left (whole batches) with a
@@ -172,18 +181,22 @@ def _campaign_start(
     and at least as long as the relaxation took. The relaxation itself may take the plan's whole
     ``time_limit_seconds``: without it there is no start, and without a start a large campaign MIP (or
     any on a loaded machine) may end its limit with no plan at all; a late plan beats none. Returns the start
-    (every column) and the relaxation's objective (a lower bound); no start where a step fails."""
+    (every column) and the relaxation's objective (a lower bound); no start where a step fails. Each step's
+    outcome and time goes to ``log``."""
+    log = [] if log is None else log
     prob = model.builder.prob
     variables = model.builder.variables
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     try:
-        status = prob.solve(make_solver("highs", config, mip=False, variables=variables))
+        status = prob.solve(make_solver("highs", config, mip=False, variables=variables,
+                                        method=config.campaign_relaxation_method))
     except Exception:
         return None, None
     if status != pulp.LpStatusOptimal:
         return None, None
     relaxed = float(pulp.value(prob.objective))
     relaxation_seconds = time.perf_counter() - began
+    log.append(f"relaxation ({config.campaign_relaxation_method}): {relaxed:,.0f}" + _took(began, cpu))
     made = model.builder.values(model.frames["make"].select("col"), "make").rename({"col": "make_col"})
     setup = model.frames["setup_for"].join(made, on="make_col", how="left", validate="1:1").with_columns(
         pl.col("make").fill_null(0.0)
@@ -198,6 +211,7 @@ def _campaign_start(
     # when the MIP finds none
     share = max(left * START_SHARE, relaxation_seconds, MIN_MIP_SECONDS)
     short = config.model_copy(update={"time_limit_seconds": min(share, config.time_limit_seconds)})
+    began, cpu = time.perf_counter(), time.process_time()
     try:
         status = prob.solve(make_solver("highs", short, mip=True, variables=variables))
         ok = status == pulp.LpStatusOptimal  # optimal, or stopped with an incumbent
@@ -206,28 +220,36 @@ def _campaign_start(
     for v, (lo, up) in zip(fixed, saved):
         v.lowBound, v.upBound = lo, up
     if not ok:
+        log.append("start: none" + _took(began, cpu))
         return None, relaxed
     values = np.array([v.varValue or 0.0 for v in variables])
     model.start_objective = float(pulp.value(prob.objective))
+    log.append(f"start: {model.start_objective:,.0f}" + _took(began, cpu))
     return (np.arange(len(variables), dtype=np.int32), values), relaxed
 
 
 def _improve_by_resource(
-    model: Model, config: PlanConfig, warm: tuple[np.ndarray, np.ndarray], deadline: float
+    model: Model, config: PlanConfig, warm: tuple[np.ndarray, np.ndarray], deadline: float,
+    log: list[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fix-and-optimize over campaign resources: for each in turn, its setups free and every other
-    resource's fixed at the incumbent, solve that smaller MIP from the incumbent with an even share of the
+    """Fix-and-optimize over campaign resources: for each in turn (most idle set-up hours first,
+    :func:`idle_setup_hours`), its setups free and every other resource's fixed at the incumbent, solve
+    that smaller MIP from the incumbent with an even share of the
     time left before ``deadline`` (a share is kept for the full MIP after); keep what is better. Passes
     shorter than :data:`MIN_MIP_SECONDS` are skipped. Returns the (possibly) improved start."""
     prob, variables = model.builder.prob, model.builder.variables
-    groups = model.frames["setup_for"].group_by("resource_id").agg("col").sort("resource_id")
-    cols = groups["col"].to_list()
     idx, values = warm
+    groups = idle_setup_hours(model.frames["setup_for"], model.frames["switch"], values)
+    cols = groups["col"].to_list()
     best = model.start_objective if model.start_objective is not None else np.inf
+    log = [] if log is None else log
+    names = groups["resource_id"].to_list()
     for i, own in enumerate(cols):
         share = (deadline - time.perf_counter()) / (len(cols) - i + 1)
         if share < MIN_MIP_SECONDS:
+            log.append(f"fix-and-optimize: {len(cols) - i} of {len(cols)} passes skipped ({share:.1f} s each left)")
             break
+        began, cpu = time.perf_counter(), time.process_time()
         others = [c for j, group in enumerate(cols) if j != i for c in group]
         fixed = [variables[c] for c in others]
         saved = [(v.lowBound, v.upBound) for v in fixed]
@@ -245,6 +267,7 @@ def _improve_by_resource(
                 v.lowBound, v.upBound = lo, up
         if objective is not None and objective < best - 1e-9 * max(abs(best), 1.0):
             values, best = np.array([v.varValue or 0.0 for v in variables]), objective
+        log.append(f"fix-and-optimize {names[i]}: {best:,.0f}" + _took(began, cpu))
     if np.isfinite(best):
         model.start_objective = float(best)
     return idx, values

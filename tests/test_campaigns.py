@@ -349,3 +349,126 @@ def test_fix_and_optimize_improves_a_bad_start_to_the_optimum():
     assert model.start_objective == pytest.approx(optimum)
     b = [values[c] for c, p in zip(setup["col"], setup["product_id"]) if p == "B"]
     assert sum(b) >= 1.0  # the suite now makes B
+
+
+def _relaxation_and_optimum_need(bound: bool, rows, weeks: int = 8, **campaign) -> tuple[float, float]:
+    """The LP relaxation's and the MIP's objective on the two-product suite, with or without the
+    ``campaign_need`` big-M."""
+    import pulp
+
+    from optimization.model import build_model
+    from optimization.pulp_highs import BulkHiGHS
+
+    config = PlanConfig(horizon_weeks=weeks, terminal_condition=False, campaign_need_bound=bound)
+    net = build_network(_suite(campaign=True, **campaign), ex.START, config)
+    demand = pl.DataFrame(
+        [dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in rows],
+        schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64, "quantity": pl.Float64},
+    )
+    safety = pl.DataFrame(schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64,
+                                  "safety_stock": pl.Float64})
+    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
+                                     "quantity": pl.Float64})
+    out = []
+    for mip in (False, True):
+        model = build_model(net, demand, safety, scheduled, config)
+        model.builder.prob.solve(BulkHiGHS(mip=mip, msg=False, variables=model.builder.variables))
+        out.append(pulp.value(model.builder.prob.objective))
+    return out[0], out[1]
+
+
+def test_need_bound_cuts_the_relaxation_and_keeps_the_optimum():
+    # A wants 50 every week, B only 10 in week 4; 100 units a week of one product. By hand: the week B is
+    # made, A makes nothing, so A's demand of that week is built a week ahead: 410 of production + 50 of
+    # holding (B in week 4; B in week 3 costs 10 + 50) → 460. The relaxation without the bound sets B up
+    # a tenth of week 4 and A the rest: no holding, 410. With it, B's starts are at most its whole demand
+    # (10) × its setup, so making B's 10 takes a whole week of setup: half of weeks 3 and 4 each leaves A
+    # its 50 in both, with 5 of B made in week 3 and held a week → 415.
+    rows = [("A", "P", t, 50.0) for t in range(8)] + [("B", "P", 4, 10.0)]
+    relaxed_without, optimum_without = _relaxation_and_optimum_need(False, rows)
+    relaxed, optimum = _relaxation_and_optimum_need(True, rows)
+    assert optimum_without == pytest.approx(460.0) and optimum == pytest.approx(460.0)
+    assert relaxed_without == pytest.approx(410.0)
+    assert relaxed == pytest.approx(415.0)
+
+
+def test_need_bound_counts_backlog_that_may_still_wait():
+    # a start may serve demand of earlier weeks (backlog): the bound of a week is every week's demand when
+    # backlog never lapses, and from max_backlog_weeks before it when it does
+    from optimization.campaigns import campaign_need
+
+    config = PlanConfig(horizon_weeks=6, terminal_condition=False)
+    net = build_network(_suite(campaign=True), ex.START, config)
+    setup = pl.DataFrame({"product_id": ["A"] * 6, "resource_id": ["R"] * 6, "t": list(range(6))})
+    demand = pl.DataFrame({"product_id": ["A", "A"], "site_id": ["P", "P"], "t": [1, 3], "quantity": [30.0, 20.0]})
+    safety = pl.DataFrame(schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64,
+                                  "safety_stock": pl.Float64})
+    ever = campaign_need(net, demand, safety, None, setup).sort("t")["need"].to_list()
+    assert ever == pytest.approx([50.0] * 6)
+    lapsing = campaign_need(net, demand, safety, None, setup, max_backlog_weeks=1).sort("t")["need"].to_list()
+    # week t counts demand of weeks ≥ t − 1: weeks 0-2 both, 3-4 the 20 of week 3, 5 nothing
+    assert lapsing == pytest.approx([50.0, 50.0, 50.0, 20.0, 20.0, 0.0])
+
+
+def test_fix_and_optimize_passes_start_with_the_most_idle_suite():
+    import numpy as np
+
+    from optimization.campaign_start import idle_setup_hours
+
+    # R1 set up both weeks (100 h each), makes 150 h and switches once (10 h): 40 idle; R2 set up one week
+    # (80 h) and makes 10 h: 70 idle, so R2's pass comes first
+    setup = pl.DataFrame({
+        "resource_id": ["R1", "R1", "R2", "R2"], "col": [0, 1, 2, 3], "make_col": [4, 5, 6, 7],
+        "hours_available": [100.0, 100.0, 80.0, 80.0], "hours_per_unit": [1.0, 1.0, 2.0, 2.0],
+    })
+    switch = pl.DataFrame({"resource_id": ["R1"], "col": [8], "changeover_hours": [10.0]})
+    values = np.array([1, 1, 1, 0, 90, 60, 5, 0, 1], dtype=float)
+    order = idle_setup_hours(setup, switch, values)
+    assert order["resource_id"].to_list() == ["R2", "R1"]
+    assert order["idle"].to_list() == pytest.approx([70.0, 40.0])
+    assert order["col"].to_list() == [[2, 3], [0, 1]]
+
+
+def test_pair_switch_keeps_named_switches_from_paying_the_relaxation():
+    # A and B want 50 each in weeks 1-3 on a 200-unit suite; a switch costs 1,000 by default, 400 when
+    # named (A → B, B → A: a delta of −600), holding 1. By hand: A in week 0 makes its 150 (closing 150,
+    # 100, 50: 300 held), B's campaign in weeks 1-3 makes its 50 as they fall, one named switch 400,
+    # production 300 → 1,000 (B first is the same; a second switch costs more than it saves). Without pair_switch the relaxation sets A and B up half of every
+    # week, makes the demand as it falls, never switches, yet collects the −600 delta of both pairs at
+    # 0.5 in weeks 1-3: 300 − 1,800 = −1,500, below the LP without campaigns (300). With it a pair costs
+    # its switch (1,000 − 600 > 0), so the relaxation is that LP: 300.
+    import pulp
+
+    from optimization.model import build_model
+    from optimization.pulp_highs import BulkHiGHS
+
+    inputs = _suite(campaign=True, changeover_cost=1000.0)
+    inputs["resources"] = inputs["resources"].with_columns(hours_per_week=pl.lit(200.0))
+    inputs["changeovers"] = ex.frame(schema.CHANGEOVERS, [
+        dict(resource_id="R", from_product_id="A", to_product_id="B", hours=0.0, cost=400.0),
+        dict(resource_id="R", from_product_id="B", to_product_id="A", hours=0.0, cost=400.0),
+    ])
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False)
+    net = build_network(inputs, ex.START, config)
+    demand = pl.DataFrame([dict(product_id=p, site_id="P", t=t, quantity=50.0) for p in "AB" for t in (1, 2, 3)])
+    safety = pl.DataFrame(schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64,
+                                  "safety_stock": pl.Float64})
+    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
+                                     "quantity": pl.Float64})
+    out = {}
+    for without in (None, "pair_switch"):
+        for mip in (False, True):
+            model = build_model(net, demand, safety, scheduled, config)
+            prob = model.builder.prob
+            if without is not None:
+                assert model.builder.rows[without].height == 6  # into A and B, weeks 1-3
+                for name in model.builder.rows[without]["name"].to_list():
+                    del prob._constraints[name]
+            prob.solve(BulkHiGHS(mip=mip, msg=False, variables=model.builder.variables))
+            out[without, mip] = pulp.value(prob.objective)
+    assert out[None, True] == pytest.approx(1000.0) and out["pair_switch", True] == pytest.approx(1000.0)
+    assert out["pair_switch", False] == pytest.approx(-1500.0)
+    assert out[None, False] == pytest.approx(300.0)
+    r = _plan(inputs, [("A", "P", t, 50.0) for t in (1, 2, 3)] + [("B", "P", t, 50.0) for t in (1, 2, 3)],
+              config)
+    assert r.objective == pytest.approx(1000.0) and _kpi(r, "cost_changeover") == pytest.approx(400.0)
