@@ -125,6 +125,7 @@ def main() -> None:
         print(f"  {name}: {result.problem_type} {result.solver_status}, gap {gap}, objective "
               f"{result.objective or float('nan'):,.0f}; build {result.build_seconds:.1f} s, solve "
               f"{result.solve_seconds:.1f} s wall; {rows[name]['cpu_s']:.1f} s CPU; load {os.getloadavg()[0]:.1f}")
+        print(f"    solver: {'; '.join(result.attempts)}")
     shown = [
         ("type", "model", "{}"),
         ("status", "solver status", "{}"),

@@ -25,6 +25,7 @@ __all__ = [
     "lost_vars",
     "make_releases",
     "make_vars",
+    "overflow_vars",
     "served_vars",
     "setup_vars",
     "ship_arrivals",
@@ -290,6 +291,22 @@ def shortfall_vars(mb: ModelBuilder, net: Network, safety: pl.DataFrame, share: 
         .sort("product_id", "site_id", "t")
     )
     return mb.add_variables("shortfall", frame, ["product_id", "site_id", "t"])
+
+
+def overflow_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
+    """Units held over a soft storage limit per site × family × week, at the limit's ``overflow_cost`` per
+    unit-week. Each belongs to the family's first product (by id) for the blocks path; the storage row links
+    the family's products at the site anyway."""
+    first = net.products.group_by("family").agg(pl.col("product_id").min())
+    frame = (
+        net.storage.filter(pl.col("overflow_cost").is_not_null())
+        .join(net.weeks.select("t"), how="cross")
+        .join(first, on="family", validate="m:1")
+        .select("site_id", "family", "t", "product_id",
+                cost=pl.col("overflow_cost") * net.grid.level_weeks(pl.col("t")))
+        .sort("site_id", "family", "t")
+    )
+    return mb.add_variables("overflow", frame, ["site_id", "family", "t"])
 
 
 def terminal_vars(mb: ModelBuilder, net: Network, targets: pl.DataFrame, weeks: float) -> pl.DataFrame:

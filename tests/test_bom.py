@@ -165,6 +165,29 @@ def test_freezer_limit_forces_later_production():
     assert _made(r)[("S", "RS1", 1)] == 100.0
 
 
+def test_a_soft_freezer_limit_is_exceeded_when_its_overflow_cost_is_below_the_saving():
+    # The same 60-unit freezer with overflow_cost per unit-week over it. Making the other 40 S on RS1 in week 1
+    # instead of on RS2 in week 5 saves 40 × (5 − 1) = 160 of production and costs 40 × 4 weeks × 0.1 = 16 of
+    # holding plus 40 × 4 weeks × overflow_cost: worth it below 0.9 a unit-week.
+    # At 0.5: all 100 on RS1 in week 1: 100 + 40 (holding) + 80 (overflow) + 100 (fill) = 320.
+    soft = ex.storage(dict(site_id="P", family="drug_substance", capacity=60.0, overflow_cost=0.5))
+    r = _plan(_two_reactors(storage=soft), _d(("F", "D", 5, 100.0)))
+    assert _made(r) == {("S", "RS1", 1): 100.0, ("F", "RF", 5): 100.0}
+    assert r.objective == pytest.approx(320.0)
+    assert _kpi(r, "cost_storage_overflow") == pytest.approx(80.0)
+    assert _kpi(r, "plan_cost") == pytest.approx(320.0)  # overflow is money spent, part of the plan cost
+    # at 2.0 a unit-week the limit holds as a hard one would: the plan of the hard freezer, 384, no overflow
+    dear = ex.storage(dict(site_id="P", family="drug_substance", capacity=60.0, overflow_cost=2.0))
+    r = _plan(_two_reactors(storage=dear), _d(("F", "D", 5, 100.0)))
+    assert _made(r) == {("S", "RS1", 1): 60.0, ("S", "RS2", 5): 40.0, ("F", "RF", 5): 100.0}
+    assert r.objective == pytest.approx(384.0)
+    assert _kpi(r, "cost_storage_overflow") == pytest.approx(0.0)
+    # a hard limit (no overflow_cost) has no overflow component at all
+    hard = _plan(_two_reactors(storage=ex.storage(dict(site_id="P", family="drug_substance", capacity=60.0))),
+                 _d(("F", "D", 5, 100.0)))
+    assert "cost_storage_overflow" not in hard.tables["plan_kpis"]["kpi"].to_list()
+
+
 def test_single_level_input_plans_as_before():
     # An empty bom and storage change nothing: the same plan as without the entities.
     base = _two_reactors()
@@ -213,6 +236,9 @@ def test_planning_refuses_bad_storage():
     inputs["storage"] = ex.storage(dict(site_id="P", family="drug_substance", capacity=-1.0))
     with pytest.raises(PlanInputError, match=r"storage\.capacity: capacity must be >= 0"):
         build_network(inputs, ex.START, CFG)
+    inputs["storage"] = ex.storage(dict(site_id="P", family="drug_substance", capacity=1.0, overflow_cost=-1.0))
+    with pytest.raises(PlanInputError, match=r"storage\.overflow_cost: overflow_cost must be >= 0"):
+        build_network(inputs, ex.START, CFG)
 
 
 def test_bom_cycles_are_named_by_their_path():
@@ -237,7 +263,9 @@ def _raw_with(bom_rows: list[tuple], storage_rows: list[tuple] | None = None):
     frames = tiny_inputs()
     frames["bom"] = pl.DataFrame(bom_rows, schema=schema.BOM.schema, orient="row")
     if storage_rows is not None:
-        frames["storage"] = pl.DataFrame(storage_rows, schema=schema.STORAGE.schema, orient="row")
+        width = len(schema.STORAGE.columns)  # rows may stop before overflow_cost (empty: a hard limit)
+        frames["storage"] = pl.DataFrame([(*r, *[None] * (width - len(r))) for r in storage_rows],
+                                         schema=schema.STORAGE.schema, orient="row")
     return all_as_raw(frames)
 
 
@@ -255,6 +283,7 @@ def test_contracts_accept_a_valid_bom_and_storage():
     assert out.quarantine.height == 0
     assert out.clean["bom"]["scrap"].to_list() == [0.1, 0.0]  # empty scrap = 0
     assert out.clean["storage"].height == 1
+    assert out.clean["storage"]["overflow_cost"].to_list() == [None]  # empty: a hard limit
     names = set(out.results.filter(pl.col("entity") == "bom")["expectation"])
     assert {"known_product(parent_id)", "known_product(component_id)", "positive(quantity_per)",
             "range(scrap)"} <= names
@@ -274,7 +303,8 @@ def test_contracts_quarantine_bad_bom_rows_naming_file_row_column_and_rule():
             ("P2", "P3", 1.0, 0.0),  # rows 5-6: P2 → P3 → P2
             ("P3", "P2", 1.0, 0.0),
         ],
-        [("PL1", "nope", 1.0), ("DCX", "vaccines", 1.0), ("PL1", "vaccines", -5.0)],
+        [("PL1", "nope", 1.0), ("DCX", "vaccines", 1.0), ("PL1", "vaccines", -5.0),
+         ("PL1", "monoclonals", 1.0, -2.0)],  # row 4: a negative overflow cost
     )
     out = validate_inputs(raw, TINY_RUN_DATE, ContractConfig(max_reject_share=1.0))
     bom = _quarantined(out, "bom")
@@ -290,7 +320,8 @@ def test_contracts_quarantine_bad_bom_rows_naming_file_row_column_and_rule():
     names = set(out.results.filter(pl.col("entity") == "bom")["expectation"])
     assert "bom_cycle(P2 → P3 → P2)" in names
     storage = _quarantined(out, "storage")
-    assert set(storage) == {(1, "known_family"), (2, "known_site"), (3, "non_negative")}
+    assert set(storage) == {(1, "known_family"), (2, "known_site"), (3, "non_negative"), (4, "non_negative")}
+    assert "overflow_cost" in storage[(4, "non_negative")]
     assert out.clean["bom"].height == 0 and out.clean["storage"].height == 0
 
 
