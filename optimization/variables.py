@@ -14,6 +14,7 @@ import polars as pl
 
 from optimization.lp import ModelBuilder
 from optimization.network import Network, arrivals, arrive_by, cohort_of, life_start, releases
+from optimization.safety_stock import dependent_penalty
 
 __all__ = [
     "backlog_vars",
@@ -280,13 +281,14 @@ def shortfall_vars(mb: ModelBuilder, net: Network, safety: pl.DataFrame, share: 
     """
     frame = (
         safety.filter(pl.col("safety_stock") > 0)
-        .join(net.products.select("product_id", "backlog_penalty", "weight"), on="product_id", validate="m:1")
+        # a component's buffer is priced by its parents' penalty (it has no demand of its own)
+        .join(dependent_penalty(net), on="product_id", validate="m:1")
         .select(
             "product_id",
             "site_id",
             "t",
             "safety_stock",
-            cost=share * pl.col("backlog_penalty") * pl.col("weight") * net.grid.level_weeks(pl.col("t")),
+            cost=share * pl.col("penalty") * net.grid.level_weeks(pl.col("t")),
         )
         .sort("product_id", "site_id", "t")
     )

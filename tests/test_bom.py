@@ -409,3 +409,76 @@ def test_the_bill_of_materials_holds_on_both_solve_paths(solve_path):
     assert made[("K", "RK", 4)] == 100.0 and sum(q for (p, _, _), q in made.items() if p == "X") == 10.0
     if solve_path == "blocks":
         assert r.blocks is not None and len(r.blocks.block_sizes) == 2
+
+
+# ------------------------------------------------------------------------------- component safety stock
+def _fill_chain(scrap: float = 0.2):
+    # F (sold at D) is filled on RF at P (release 1 week, yield 0.8) and crosses a 1-week lane: F's lead
+    # time to D is 2 weeks. Its drug substance S is made on RS at P with a 2-week release lag: S's own lead
+    # time is 2 weeks. F takes 2 S per unit started with 20% lost in filling: 2 / 0.8 = 2.5 S a start.
+    return ex.inputs(
+        products=ex.products(
+            dict(product_id="F", backlog_penalty=100.0, service_level=0.85),
+            dict(product_id="S", family="drug_substance", backlog_penalty=0.0, service_level=0.85),
+        ),
+        resources=ex.resources(
+            dict(resource_id="RF", site_id="P", hours_per_week=10000.0),
+            dict(resource_id="RS", site_id="P", hours_per_week=10000.0),
+        ),
+        routings=ex.routings(
+            dict(product_id="F", resource_id="RF", release_weeks=1, **{"yield": 0.8}),
+            dict(product_id="S", resource_id="RS", release_weeks=2),
+        ),
+        lanes=ex.lanes(dict(from_site="P", to_site="D", lead_time_weeks=1)),
+        bom=ex.bom(dict(parent_id="F", component_id="S", quantity_per=2.0, scrap=scrap)),
+    )
+
+
+def test_a_components_safety_stock_covers_its_own_lead_time_at_the_fill_plant():
+    from optimization import safety_stock_targets
+    from optimization.safety_stock import dependent_penalty
+
+    inputs = _fill_chain()
+    net = build_network(inputs, ex.START, CFG)
+    qs = {"q01": 80.0, "q05": 85.0, "q10": 90.0, "q20": 95.0, "q50": 100.0, "q80": 105.0, "q90": 115.0,
+          "q95": 120.0, "q99": 130.0}  # at 0.85: 110, a spread of 10 every week
+    fc = pl.DataFrame([{"product_id": "F", "site_id": "D", "week": ex.week(t), "mean": 100.0, **qs}
+                       for t in range(8)])
+    ss = safety_stock_targets(fc, inputs["products"], net)
+    # F at D: 2 weeks of lead time (release 1 + lane 1): sqrt(10² + 10²), the last week 10
+    f = ss.filter(pl.col("product_id") == "F").sort("week")["safety_stock"].to_list()
+    assert f == pytest.approx([10 * 2**0.5] * 7 + [10.0])
+    # S at P: F wanted at D in week w starts at P in week w − 2 and takes 2.5 S per start per good 0.8:
+    # a spread of 10 × 2.5 / 0.8 = 31.25 S in weeks −2 .. 5; S's own 2-week lead time: sqrt(2) × 31.25,
+    # the last week 31.25
+    s = ss.filter(pl.col("product_id") == "S").sort("week")
+    assert s["site_id"].unique().to_list() == ["P"]
+    assert s["week"].to_list() == [ex.week(t) for t in range(-2, 6)]
+    assert s["safety_stock"].to_list() == pytest.approx([31.25 * 2**0.5] * 7 + [31.25])
+    # its shortfall is priced by the parent: 100 (weight 1 at priority 1) × 0.8 / 2.5 = 32 a unit
+    pen = dict(dependent_penalty(net).iter_rows())
+    assert pen["S"] == pytest.approx(32.0) and pen["F"] == pytest.approx(100.0)
+    # in the plan the buffer of S is held at P (cheap to hold, priced at its parent's penalty): closing stock
+    # of S at P meets its target from week 2 on, the first week S made now can be released
+    cfg = PlanConfig(horizon_weeks=6, terminal_condition=False)
+    net = build_network(inputs, ex.START, cfg)
+    demand = fc.select("product_id", "site_id", "week", quantity=pl.col("mean"))
+    r = plan_supply(net, demand, safety_stock_targets(fc, inputs["products"], net), cfg)
+    held = r.tables["plan_inventory"].filter((pl.col("product_id") == "S") & (pl.col("site_id") == "P"))
+    target = ss.filter(pl.col("product_id") == "S").rename({"safety_stock": "target"})
+    both = held.join(target.select("week", "target"), on="week").filter(pl.col("week") >= ex.week(2))
+    assert both.height > 0
+    assert (both["closing"] >= both["target"] - 1e-6).all()
+
+
+def test_without_a_bom_no_component_targets_appear():
+    from optimization import safety_stock_targets
+
+    inputs = _fill_chain()
+    del inputs["bom"]
+    net = build_network(inputs, ex.START, CFG)
+    qs = {"q01": 80.0, "q05": 85.0, "q10": 90.0, "q20": 95.0, "q50": 100.0, "q80": 105.0, "q90": 115.0,
+          "q95": 120.0, "q99": 130.0}
+    fc = pl.DataFrame([{"product_id": "F", "site_id": "D", "week": ex.week(t), "mean": 100.0, **qs}
+                       for t in range(4)])
+    assert safety_stock_targets(fc, inputs["products"], net)["product_id"].unique().to_list() == ["F"]
