@@ -83,6 +83,9 @@ def main() -> None:
                     help="solver time limit in seconds")
     ap.add_argument("--campaign-time-limit", type=float, default=PlanConfig().campaign_time_limit_seconds,
                     help="the campaign MIP's own limit in seconds (PlanConfig.campaign_time_limit_seconds)")
+    ap.add_argument("--solve-path", default=PlanConfig().solve_path, choices=("auto", "pulp", "blocks"),
+                    help="PlanConfig.solve_path: `blocks` splits a campaign network into independent blocks, "
+                         "each solved as its own MIP; `auto` does so from blocks_min_products products")
     ap.add_argument("--variants", default="before,after,after_cold",
                     help="comma-separated variants to run, of before, after, after_cold")
     args = ap.parse_args()
@@ -99,7 +102,7 @@ def main() -> None:
         if (name == "after_cold" and args.no_cold) or name not in args.variants.split(","):
             continue
         cfg = PlanConfig(time_limit_seconds=args.time_limit, campaign_warm_start=warm,
-                         campaign_time_limit_seconds=args.campaign_time_limit)
+                         campaign_time_limit_seconds=args.campaign_time_limit, solve_path=args.solve_path)
         wall, cpu = time.perf_counter(), time.process_time()
         net = build_network(frames, start_week, cfg)
         if args.input is not None:  # the stand-in demand's safety stock, as bench/plan_stage.py

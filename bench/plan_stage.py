@@ -81,7 +81,10 @@ def _load_input(folder: str):
         raw = pl.read_csv(path, infer_schema=False) if path.exists() else pl.DataFrame(schema=dict.fromkeys(
             t.column_names, pl.String))
         inputs[t.name] = raw.select(
-            pl.col(c).str.to_date() if dt == pl.Date else pl.col(c).cast(dt, strict=False)
+            pl.col(c).str.to_date() if dt == pl.Date
+            else pl.col(c).str.to_lowercase().replace_strict({"true": True, "false": False}, default=None,
+                                                              return_dtype=pl.Boolean) if dt == pl.Boolean
+            else pl.col(c).cast(dt, strict=False)
             for c, dt in t.columns.items() if c in raw.columns
         )
     config = PlanConfig()
