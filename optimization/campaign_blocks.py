@@ -8,7 +8,10 @@ A block holding integer columns is solved here with the steps of the whole-model
 
 1. the LP relaxation (a lower bound; let finish within ``time_limit_seconds``, as on the PuLP path);
 2. the start: its production sequenced into campaigns (:func:`~optimization.campaign_start.sequenced_setups`),
-   those setups fixed and the rest completed as a MIP with a share of the block's time;
+   those setups fixed, the LP solved again from the relaxation's basis, its batches rounded down (a
+   minimum batch not reached: nothing started) and fixed, the LP once more (a plan: rounding down only
+   frees hours and backlog takes up the rest); where that LP fails, the rest completed as a MIP with a
+   share of the block's time, as the whole-model path does;
 3. the MIP from that start until the block's time is up;
 4. the LP with every integer fixed at the plan's value, for duals (the model kept for price re-solves).
 
@@ -30,7 +33,7 @@ import polars as pl
 from optimization.campaign_start import sequenced_setups
 from optimization.config import PlanConfig
 
-__all__ = ["BlockResult", "Budget", "block_setups", "solve_campaign_block"]
+__all__ = ["BlockResult", "Budget", "block_frame", "solve_campaign_block"]
 
 _OK = highspy.HighsModelStatus.kOptimal
 
@@ -79,22 +82,74 @@ class Budget:
             return left * min(1.0, self.workers * size / max(total, 1))
 
 
-def block_setups(setup: pl.DataFrame, cols: np.ndarray) -> pl.DataFrame:
-    """The ``setup_for`` rows of one block with their block-local ``col`` and ``make_col``.
+def block_frame(frame: pl.DataFrame, cols: np.ndarray) -> pl.DataFrame:
+    """The rows of a variable family (``setup_for``, ``batches``, ``setup``) in one block, with block-local
+    ``col`` and ``make_col``.
 
     Args:
-        setup: the model's ``setup_for`` frame (global ``col`` and ``make_col``).
+        frame: the model's frame (global ``col`` and ``make_col``).
         cols: the block's global columns in block-local order.
     """
     order = np.argsort(cols)
     ordered = cols[order]
-    mine = setup.filter(pl.col("col").is_in(pl.Series(cols).implode()))
+    mine = frame.filter(pl.col("col").is_in(pl.Series(cols).implode()))
 
     def local(name: str) -> pl.Series:
         g = mine[name].to_numpy()
         return pl.Series(name, order[np.searchsorted(ordered, g)], dtype=pl.Int64)
 
     return mine.with_columns(local("col"), local("make_col"))
+
+
+def _rounded_start(
+    h: highspy.Highs,
+    frames: dict[str, pl.DataFrame],
+    ints: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    seconds: float,
+) -> tuple[np.ndarray | None, float]:
+    """A start without a MIP: the LP (setups already fixed) from the relaxation's basis, its whole batches
+    rounded down, a lot's minimum-batch binary 1 where what is left reaches it (else nothing started), every
+    integer fixed, the LP again. Bounds are put back. Returns the plan and its objective (None, inf when
+    either LP fails)."""
+    _run(h, seconds)
+    if h.getModelStatus() != _OK:
+        return None, np.inf
+    x = np.asarray(h.getSolution().col_value)
+    value = np.round(x[ints])
+    at = {int(c): i for i, c in enumerate(ints.tolist())}
+    made = x.copy()
+    zero: list[int] = []
+    batches = frames.get("batches")
+    if batches is not None and batches.height:
+        bc, mc = batches["col"].to_numpy(), batches["make_col"].to_numpy()
+        whole = np.floor(x[bc] + 1e-6)
+        value[[at[c] for c in bc.tolist()]] = whole
+        made[mc] = whole * batches["batch_size"].to_numpy()
+    lots = frames.get("setup")
+    if lots is not None and lots.height:
+        sc, mc = lots["col"].to_numpy(), lots["make_col"].to_numpy()
+        on = made[mc] >= lots["min_batch"].to_numpy() - 1e-6
+        value[[at[c] for c in sc.tolist()]] = on.astype(float)
+        zero = mc[~on].tolist()
+        if batches is not None and batches.height:  # a lot below its minimum: no batch either
+            b_of = dict(zip(batches["make_col"].to_list(), batches["col"].to_list()))
+            for c in zero:
+                if c in b_of:
+                    value[at[b_of[c]]] = 0.0
+    z = np.asarray(zero, dtype=np.int32)
+    h.changeColsBounds(len(ints), ints, value, value)
+    if len(z):
+        h.changeColsBounds(len(z), z, np.zeros(len(z)), np.zeros(len(z)))
+    _run(h, seconds)
+    ok = h.getModelStatus() == _OK
+    out = np.asarray(h.getSolution().col_value) if ok else None
+    objective = float(h.getInfo().objective_function_value) if ok else np.inf  # before the bounds change
+    h.changeColsBounds(len(ints), ints, lower[ints], upper[ints])
+    if len(z):
+        h.changeColsBounds(len(z), z, lower[z], upper[z])
+    return out, objective
 
 
 def _has_plan(h: highspy.Highs) -> bool:
@@ -109,7 +164,7 @@ def _run(h: highspy.Highs, seconds: float) -> None:
 def solve_campaign_block(
     h: highspy.Highs,
     integer: np.ndarray,
-    setup: pl.DataFrame,
+    frames: dict[str, pl.DataFrame],
     config: PlanConfig,
     seconds: float,
     *,
@@ -121,7 +176,8 @@ def solve_campaign_block(
     Args:
         h: the block's HiGHS model, columns in block-local order (a stored basis may be loaded).
         integer: block-local indices of the integer columns.
-        setup: :func:`block_setups` of the block (``col``, ``make_col``, the resource's campaign columns).
+        frames: the block's ``setup_for``, ``batches`` and ``setup`` rows (:func:`block_frame`: block-local
+            ``col`` and ``make_col``).
         config: ``time_limit_seconds`` (the relaxation's), ``campaign_warm_start``, ``mip_gap``.
         seconds: this block's share of the campaign time limit (start and MIP share it).
         start_share: share of the time left after the relaxation the start may use.
@@ -147,22 +203,28 @@ def solve_campaign_block(
     lower, upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
     ints = integer.astype(np.int32)
     h.setOptionValue("mip_rel_gap", float(config.mip_gap))
-    h.changeColsIntegrality(len(ints), ints, np.full(len(ints), highspy.HighsVarType.kInteger))
     start_x, start_obj, note = None, np.inf, []
+    setup = frames.get("setup_for", pl.DataFrame())
     if config.campaign_warm_start and setup.height:
         made = setup.with_columns(make=pl.Series(relax_x[setup["make_col"].to_numpy()]))
         fixed = sequenced_setups(made)
         fc = fixed["col"].to_numpy().astype(np.int32)
         fv = fixed["start"].to_numpy()
         h.changeColsBounds(len(fc), fc, fv, fv)
-        left = max(deadline - time.perf_counter(), 0.0)
-        _run(h, max(left * start_share, relax_seconds, min_seconds))
-        if _has_plan(h):
-            start_x = np.asarray(h.getSolution().col_value)
-            start_obj = float(h.getInfo().objective_function_value)
-        else:
-            note.append("start not completed")
+        # first the cheap way: the LP with those setups, from the relaxation's basis, its batches rounded down
+        start_x, start_obj = _rounded_start(h, frames, ints, lower, upper, config.time_limit_seconds)
+        if start_x is None:  # else as the whole-model path does: the rest completed as a MIP
+            note.append("rounded start failed: completed as a MIP")
+            h.changeColsIntegrality(len(ints), ints, np.full(len(ints), highspy.HighsVarType.kInteger))
+            left = max(deadline - time.perf_counter(), 0.0)
+            _run(h, max(left * start_share, relax_seconds, min_seconds))
+            if _has_plan(h):
+                start_x = np.asarray(h.getSolution().col_value)
+                start_obj = float(h.getInfo().objective_function_value)
+            else:
+                note.append("start not completed")
         h.changeColsBounds(len(fc), fc, lower[fc], upper[fc])
+    h.changeColsIntegrality(len(ints), ints, np.full(len(ints), highspy.HighsVarType.kInteger))
     if start_x is not None:
         h.setSolution(n, np.arange(n, dtype=np.int32), start_x)
     _run(h, max(deadline - time.perf_counter(), min_seconds))

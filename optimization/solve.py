@@ -20,7 +20,7 @@ import pulp
 
 from optimization.campaign_start import sequenced_setups
 from optimization.config import PlanConfig
-from optimization.campaign_blocks import BlockResult, Budget, block_setups, solve_campaign_block
+from optimization.campaign_blocks import BlockResult, Budget, block_frame, solve_campaign_block
 from optimization.decompose import MipBlock, WarmStart, block_price_range, solve_blocks
 from optimization.highs_direct import ArrayBuilder
 from optimization.model import Model
@@ -311,12 +311,12 @@ def _campaign_blocks(model: Model, config: PlanConfig) -> MipBlock:
     """The solver of one campaign block (:func:`optimization.campaign_blocks.solve_campaign_block`), each
     block given its share of the campaign time limit when it starts (:class:`~optimization.campaign_blocks.Budget`)."""
     limit = min(config.time_limit_seconds, config.campaign_time_limit_seconds)
-    setup = model.frames["setup_for"] if "setup_for" in model.frames else None
+    families = {k: model.frames[k] for k in ("setup_for", "batches", "setup") if k in model.frames}
     budget = Budget(limit, config.solve_workers)
 
     def solve(b: int, h: highspy.Highs, cols: np.ndarray, ints: np.ndarray, sizes: dict[int, int]) -> BlockResult:
-        frame = block_setups(setup, cols) if setup is not None else pl.DataFrame()
-        return solve_campaign_block(h, ints, frame, config, budget.take(b, sizes),
+        frames = {k: block_frame(f, cols) for k, f in families.items()}
+        return solve_campaign_block(h, ints, frames, config, budget.take(b, sizes),
                                     start_share=START_SHARE, min_seconds=MIN_MIP_SECONDS)
 
     return solve
