@@ -14,7 +14,7 @@ from optimization.solve import block_gaps
 NO_SS = pl.DataFrame()
 
 
-def _two_suites(batch_size: float | None = None) -> dict[str, pl.DataFrame]:
+def _two_suites(batch_size: float | None = None, min_batch: float | None = None) -> dict[str, pl.DataFrame]:
     """Suite R1 makes A and B, suite R2 makes C and D (100 hours a week each, 1 hour a unit, at plant P,
     which serves the demand itself): the suites share nothing, so the network is two blocks.
 
@@ -36,10 +36,10 @@ def _two_suites(batch_size: float | None = None) -> dict[str, pl.DataFrame]:
             dict(resource_id="R2", site_id="P", hours_per_week=100.0, campaign=True, changeover_cost=5000.0),
         ),
         routings=ex.routings(
-            dict(product_id="A", resource_id="R1", batch_size=batch_size),
-            dict(product_id="B", resource_id="R1", batch_size=batch_size),
-            dict(product_id="C", resource_id="R2", batch_size=batch_size),
-            dict(product_id="D", resource_id="R2", batch_size=batch_size),
+            dict(product_id="A", resource_id="R1", batch_size=batch_size, min_batch=min_batch),
+            dict(product_id="B", resource_id="R1", batch_size=batch_size, min_batch=min_batch),
+            dict(product_id="C", resource_id="R2", batch_size=batch_size, min_batch=min_batch),
+            dict(product_id="D", resource_id="R2", batch_size=batch_size, min_batch=min_batch),
         ),
         lanes=ex.lanes(),
     )
@@ -51,9 +51,9 @@ DEMAND = (
 )
 
 
-def _plan(path: str, batch_size: float | None = None, **cfg):
+def _plan(path: str, batch_size: float | None = None, min_batch: float | None = None, **cfg):
     config = PlanConfig(horizon_weeks=8, terminal_condition=False, solve_path=path, **cfg)
-    net = build_network(_two_suites(batch_size), ex.START, config)
+    net = build_network(_two_suites(batch_size, min_batch), ex.START, config)
     demand = ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in DEMAND])
     return net, config, plan_supply(net, demand, NO_SS, config)
 
@@ -104,26 +104,29 @@ def test_combined_gap_is_sum_of_incumbents_against_sum_of_bounds():
     assert bound == pytest.approx(430.0)
 
 
-@pytest.mark.parametrize("batch_size", [None, 30.0])
-def test_a_block_whose_mip_gets_no_time_ends_with_the_starts_plan(monkeypatch, batch_size):
+@pytest.mark.parametrize(("batch_size", "min_batch"), [(None, None), (30.0, None), (30.0, 60.0)])
+def test_a_block_whose_mip_gets_no_time_ends_with_the_starts_plan(monkeypatch, batch_size, min_batch):
     # no time at all after the relaxation and the start (the least a step gets set to 0 too): HiGHS's MIP
     # stops at once, and each block ends with its start, the relaxation sequenced into campaigns, its
-    # batches (of 30, where given) rounded down and the LP solved again; a plan with its gap, one product a
-    # suite-week, whole batches, no better than the optimum
+    # batches (of 30, where given) rounded down, a lot under its minimum (60, where given) not started, and
+    # the LP solved again; a plan with its gap, one product a suite-week, whole batches of at least the
+    # minimum, no better than the optimum
     import optimization.solve as solve
 
     monkeypatch.setattr(solve, "MIN_MIP_SECONDS", 0.0)
-    _, _, r = _plan("blocks", batch_size, campaign_time_limit_seconds=1e-3)
+    _, _, r = _plan("blocks", batch_size, min_batch, campaign_time_limit_seconds=1e-3)
     assert r.solver_status == "Feasible" and r.problem_type == "MIP"
     state = r.blocks
     assert state.mip_blocks == [0, 1]
     gap, worst, _ = block_gaps(state.objectives, state.bounds, state.mip_blocks)
     assert r.mip_gap == pytest.approx(gap) and 0.0 < gap <= worst
     assert f"worst block's gap {worst:.2%}" in r.attempts[0]
-    _, _, best = _plan("pulp", batch_size)
+    _, _, best = _plan("pulp", batch_size, min_batch)
     assert r.objective >= best.objective - 1e-6
     prod = r.tables["plan_production"]
-    assert prod.group_by("resource_id", "week").len()["len"].max() == 1
+    assert prod.height > 0 and prod.group_by("resource_id", "week").len()["len"].max() == 1
     if batch_size:
         assert ((prod["quantity"] / batch_size).round(6) % 1 == 0).all()
+    if min_batch:
+        assert (prod["quantity"] >= min_batch - 1e-6).all()
     assert _kpi(r, "cost_total") == pytest.approx(r.objective)
