@@ -4,7 +4,10 @@ Plans the demo network twice in one process, on the forecast of a stored demo ru
 
 * ``single``  — every product made in one step (``demo_network(levels=False)``, the network before);
 * ``levels``  — monoclonals as drug substance → filled vials, vaccines as antigen bulk → filled bulk →
-  packs, drug-substance freezers (``demo_network()``, the default now; see ``demo/levels.py``).
+  packs, drug-substance freezers (``demo_network()``, the default now; see ``demo/levels.py``);
+* ``no_buffer`` — ``levels`` without the components' own safety stock (the sold items' only, as before it);
+* ``packs``   — ``levels`` with a vaccine pack per market (``demo_network(regional_packs=True)``), the
+  forecast of each vaccine at a DC read as its market's pack's.
 
 Both use the routings' master data (no learned yields), the run's forecast mean as demand (beyond the
 horizon too, for the terminal condition) and its quantiles for safety stock, and the default
@@ -46,6 +49,20 @@ def _forecast(warehouse: Path, run_id: str | None) -> tuple[str, pl.DataFrame, o
     return run_id, forecast, run["run_date"]
 
 
+def _as_packs(forecast: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The forecast with each vaccine at a DC read as its market's pack (``VAC-01`` at ``DC-EU-N`` →
+    ``VAC-01-EU``) where the network has that pack."""
+    from demo.levels import market_of
+
+    market = frames[schema.SITES.name].select("site_id", market=market_of(pl.col("region")))
+    packs = frames[schema.PRODUCTS.name]["product_id"].implode()
+    return forecast.join(market, on="site_id", how="left", validate="m:1").with_columns(
+        product_id=pl.when((pl.col("product_id") + "-" + pl.col("market")).is_in(packs))
+        .then(pl.col("product_id") + "-" + pl.col("market"))
+        .otherwise(pl.col("product_id"))
+    ).drop("market")
+
+
 def _figures(result, frames: dict[str, pl.DataFrame]) -> dict[str, float]:
     k = dict(result.tables["plan_kpis"].select("kpi", "value").iter_rows())
     cap = result.tables["plan_capacity"]
@@ -74,15 +91,17 @@ def main() -> None:
     run_id, forecast, run_date = _forecast(args.warehouse, args.run)
     start_week = run_date - timedelta(days=run_date.weekday())
     print(f"run {run_id}, start {start_week}, forecast to {forecast['week'].max()}; load {os.getloadavg()}")
-    demand = forecast.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
     cfg = PlanConfig()
     rows: dict[str, dict[str, float]] = {}
-    for name, levels in (("single", False), ("levels", True)):
-        frames = demo_network(levels=levels)  # the default is one level
+    for name, levels in (("single", False), ("no_buffer", True), ("levels", True), ("packs", True)):
+        frames = demo_network(levels=levels, regional_packs=name == "packs")  # the default is one level
+        fc = _as_packs(forecast, frames) if name == "packs" else forecast
         wall, cpu = time.perf_counter(), time.process_time()
         net = build_network(frames, start_week, cfg)
-        safety = safety_stock_targets(forecast, frames[schema.PRODUCTS.name], net)
-        result = plan_supply(net, demand, safety, cfg)
+        safety = safety_stock_targets(fc, frames[schema.PRODUCTS.name], net)
+        if name == "no_buffer":  # the components' own buffers left out
+            safety = safety.filter(~pl.col("product_id").is_in(frames[schema.BOM.name]["component_id"].implode()))
+        result = plan_supply(net, fc.select("product_id", "site_id", "week", quantity=pl.col("mean")), safety, cfg)
         rows[name] = _figures(result, frames) | {
             "wall_s": time.perf_counter() - wall,
             "cpu_s": time.process_time() - cpu,
@@ -118,7 +137,7 @@ def main() -> None:
         ("wall_s", "plan, wall s", "{:.1f}"),
         ("cpu_s", "plan, CPU s", "{:.1f}"),
     ]
-    print("\n| figure | single level | several levels |\n|---|---:|---:|")
+    print(f"\n| figure | {' | '.join(rows)} |\n|---|{'---:|' * len(rows)}")
     for key, label, fmt in shown:
         cells = [fmt.format(rows[v][key]) if key in rows[v] else "–" for v in rows]
         print(f"| {label} | {' | '.join(cells)} |")

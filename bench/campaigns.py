@@ -89,6 +89,9 @@ def main() -> None:
     ap.add_argument("--relaxation-method", choices=["simplex", "ipm"],
                     default=PlanConfig().campaign_relaxation_method,
                     help="HiGHS method of the campaign relaxation (PlanConfig.campaign_relaxation_method)")
+    ap.add_argument("--solve-path", default=PlanConfig().solve_path, choices=("auto", "pulp", "blocks"),
+                    help="PlanConfig.solve_path: `blocks` splits a campaign network into independent blocks, "
+                         "each solved as its own MIP; `auto` does so from blocks_min_products products")
     ap.add_argument("--variants", default="before,after,after_cold",
                     help="comma-separated variants to run, of before, after, after_cold")
     args = ap.parse_args()
@@ -107,7 +110,8 @@ def main() -> None:
         cfg = PlanConfig(time_limit_seconds=args.time_limit, campaign_warm_start=warm,
                          campaign_time_limit_seconds=args.campaign_time_limit,
                          campaign_need_bound=args.need_bound,
-                         campaign_relaxation_method=args.relaxation_method)
+                         campaign_relaxation_method=args.relaxation_method,
+                         solve_path=args.solve_path)
         wall, cpu = time.perf_counter(), time.process_time()
         net = build_network(frames, start_week, cfg)
         if args.input is not None:  # the stand-in demand's safety stock, as bench/plan_stage.py

@@ -82,7 +82,8 @@ def _load_input(folder: str):
             t.column_names, pl.String))
         inputs[t.name] = raw.select(
             pl.col(c).str.to_date() if dt == pl.Date
-            else pl.col(c).str.to_lowercase().is_in(["true", "1"]) if dt == pl.Boolean
+            else pl.col(c).str.to_lowercase().replace_strict({"true": True, "false": False}, default=None,
+                                                              return_dtype=pl.Boolean) if dt == pl.Boolean
             else pl.col(c).cast(dt, strict=False)
             for c, dt in t.columns.items() if c in raw.columns
         )

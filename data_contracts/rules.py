@@ -144,6 +144,7 @@ _NON_NEGATIVE: dict[str, tuple[str, ...]] = {
     schema.CHANGEOVERS.name: ("hours", "cost"),
     schema.LANES.name: ("lead_time_weeks", "cost_per_unit"),
     schema.CALENDAR.name: ("hours_available",),
+    schema.STORAGE.name: ("overflow_cost",),
 }
 
 #: (entity, column) → (``ContractConfig`` field holding the column's plausible maximum, unit in messages).
@@ -167,6 +168,7 @@ MAXIMA: dict[tuple[str, str], tuple[str, str]] = {
     (schema.LANES.name, "lead_time_weeks"): ("max_weeks", "weeks"),
     (schema.LANES.name, "cost_per_unit"): ("max_cost", "per unit"),
     (schema.CALENDAR.name, "hours_available"): ("max_hours_per_week", "hours"),
+    (schema.STORAGE.name, "overflow_cost"): ("max_cost", "per unit and week"),
 }
 
 #: Columns that must be > 0 (null allowed where the schema says so).

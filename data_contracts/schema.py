@@ -343,9 +343,13 @@ STORAGE = _t(
         ("site_id", Str, "Site of the store."),
         ("family", Str, "Product family stored there (`products.family`); its products share the space."),
         ("capacity", F64, "Most units (in the products' own unit) held at the end of any week; ≥ 0."),
+        ("overflow_cost", F64, "Cost per unit and week held above `capacity` (space rented, a store elsewhere): "
+         "the limit is then soft; null or absent = a hard limit."),
     ],
     is_input=True,
     optional=True,
+    nullable=("overflow_cost",),
+    defaults={"overflow_cost": None},
 )
 
 INPUT_ENTITIES: tuple[Table, ...] = (
@@ -778,6 +782,8 @@ PLAN_KPI_DOCS: dict[str, str] = {
     "changeovers": "Changeovers planned: campaigns that start with a switch (absent without campaign "
     "resources).",
     "cost_changeover": "Plan cost: the changeovers' cost (absent without campaign resources).",
+    "cost_storage_overflow": "Plan cost: units held above a soft storage limit × weeks × its overflow_cost "
+    "(absent without a soft limit).",
     "changeover_hours": "Hours lost to changeovers (absent without campaign resources).",
     "utilisation_campaign_resources": "Average utilisation of the campaign-run resources, changeover hours "
     "included (absent without campaign resources).",

@@ -18,6 +18,11 @@ lots at the plants that use them, covering about the lead time the extra step ad
 need of drug substance and filled bulk, three of antigen), so the levels add little free supply; the
 drug-substance freezers (``storage``, family ``drug_substance``) hold about three weeks of the need. The batch records of the former
 routings become the drug substance's and the filled bulk's (same resources).
+
+Optionally (:func:`regional_packs`, ``demo_network(regional_packs=True)``) each vaccine's filled bulk feeds
+one **pack per market** ``VAC-…-EU``, ``VAC-…-US`` …: a market is a DC region's first part (``EU-N`` → ``EU``),
+each pack is sold only at its market's DCs (their orders, stock and receipts move to it), packed on the
+vaccine's packaging line, and the one filled bulk is shared by the packs.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import polars as pl
 from data_contracts import schema
 from demo.supply import PRODUCTS_PER_RESOURCE, free_resources
 
-__all__ = ["Level", "LEVELS", "add_levels"]
+__all__ = ["Level", "LEVELS", "add_levels", "market_of", "regional_packs"]
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,7 @@ def add_levels(
         .filter(pl.col("family") == "drug_substance")
         .group_by(pl.col("plant").alias("site_id"), "family")
         .agg((pl.col("need").sum() * _FREEZER_WEEKS).round(0).alias("capacity"))
+        .with_columns(overflow_cost=pl.lit(None, pl.Float64))  # a freezer is a hard limit
         .sort("site_id")
         .cast(schema.STORAGE.schema)
     )
@@ -293,3 +299,72 @@ def _batches(batches: pl.DataFrame, former: pl.DataFrame) -> pl.DataFrame:
         actual_qty=pl.col("actual_qty") * qp,
     ).select(schema.BATCHES.column_names).cast(schema.BATCHES.schema)
 
+
+
+def market_of(region: pl.Expr) -> pl.Expr:
+    """A DC region's market: its first part (``EU-N`` → ``EU``, ``APAC`` → ``APAC``)."""
+    return region.str.split("-").list.first()
+
+
+def regional_packs(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The multi-level network with every vaccine pack split into one pack per market it is ordered in.
+
+    A sold vaccine ``V`` filled from ``FB-V`` becomes ``V-<market>`` for every market whose DCs order it: its
+    orders, stock and receipts at a DC go to its market's pack; stock and receipts at a plant to the pack of
+    the plant's own market when there is one, else of the first market; each pack keeps ``V``'s attributes
+    (name tagged with the market), routings (the packaging line) and bill of materials (``FB-V``). Vaccines
+    without orders, and the other products, stay as they are.
+
+    Args:
+        frames: the network of :func:`add_levels` (entity → frame).
+    """
+    sites = frames[schema.SITES.name].select("site_id", "site_type", market=market_of(pl.col("region")))
+    bom = frames[schema.BOM.name]
+    vaccines = bom.filter(pl.col("component_id") == pl.lit("FB-") + pl.col("parent_id"))["parent_id"]
+    orders = frames[schema.ORDERS.name]
+    packs = (
+        orders.filter(pl.col("product_id").is_in(vaccines.implode()))
+        .join(sites.filter(pl.col("site_type") == "dc"), on="site_id", validate="m:1")
+        .select("product_id", "market")
+        .unique()
+        .sort("product_id", "market")
+        .with_columns(pack=pl.col("product_id") + "-" + pl.col("market"))
+    )
+    if packs.height == 0:
+        return frames
+    first = packs.group_by("product_id").agg(pl.col("market").first().alias("first"))
+
+    def moved(frame: pl.DataFrame) -> pl.DataFrame:
+        """Rows of a split vaccine at a site moved to the pack of that site's market (or the first)."""
+        cols = frame.columns
+        out = (
+            frame.join(sites.select("site_id", "market"), on="site_id", how="left", validate="m:1")
+            .join(packs.select("product_id", "market", "pack"), on=["product_id", "market"], how="left",
+                  validate="m:1")
+            .join(first, on="product_id", how="left", validate="m:1")
+            .with_columns(
+                product_id=pl.when(pl.col("pack").is_not_null()).then(pl.col("pack"))
+                .when(pl.col("first").is_not_null()).then(pl.col("product_id") + "-" + pl.col("first"))
+                .otherwise(pl.col("product_id"))
+            )
+        )
+        return out.select(cols)
+
+    def per_pack(frame: pl.DataFrame, col: str = "product_id") -> pl.DataFrame:
+        """Rows of a split vaccine repeated for each of its packs (id in ``col``)."""
+        split = frame.join(packs.select("product_id", "pack", "market"), left_on=col, right_on="product_id")
+        return pl.concat([
+            frame.filter(~pl.col(col).is_in(packs["product_id"].implode())),
+            split.with_columns(pl.col("pack").alias(col)).select(frame.columns)
+            if "name" not in frame.columns or col != "product_id"
+            else split.with_columns(pl.col("pack").alias(col),
+                                    name=pl.col("name") + " — " + pl.col("market") + " pack").select(frame.columns),
+        ])
+
+    out = dict(frames)
+    out[schema.PRODUCTS.name] = per_pack(frames[schema.PRODUCTS.name])
+    out[schema.ROUTINGS.name] = per_pack(frames[schema.ROUTINGS.name]).sort("product_id", "resource_id")
+    out[schema.BOM.name] = per_pack(bom, "parent_id").sort("parent_id", "component_id")
+    for entity in (schema.ORDERS.name, schema.INVENTORY.name, schema.RECEIPTS.name):
+        out[entity] = moved(frames[entity])
+    return out

@@ -30,6 +30,7 @@ from data_contracts import schema
 from demo.catalog import build_catalog, build_sites, dc_sites
 from demo.demand import build_demand
 from demo.levels import add_levels
+from demo.levels import regional_packs as _regional_packs
 from demo.stock import build_batches, build_inventory, build_receipts
 from demo.supply import build_calendar, build_lanes, build_supply, campaign_suites
 
@@ -54,7 +55,7 @@ def _check(products: int, dcs: int, weeks_history: int, run_date: date) -> None:
 
 def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, seed: int = 7,
                  run_date: date = DEMO_RUN_DATE, levels: bool = False,
-                 campaigns: bool = False) -> dict[str, pl.DataFrame]:
+                 campaigns: bool = False, regional_packs: bool = False) -> dict[str, pl.DataFrame]:
     """Build the demo network: every input entity as a frame with the contract's columns and dtypes.
 
     Args:
@@ -70,6 +71,8 @@ def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, 
         campaigns: run the bioreactor suites in campaigns (one product a week, changeover hours and cost,
             2–8 week campaigns, cheaper switches within a family: :func:`demo.supply.campaign_suites`);
             False (default) = every resource switches freely, the plan an LP.
+        regional_packs: with ``levels``, each vaccine's filled bulk feeds one pack per market it is sold in
+            (``VAC-…-EU``, ``VAC-…-US``: :func:`demo.levels.regional_packs`); False (default) = one pack.
 
     Returns:
         Entity name → frame, for every entity of ``schema.INPUT_ENTITIES`` in that order.
@@ -108,6 +111,8 @@ def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, 
     }
     if levels:
         frames = add_levels(frames, load_units, cat.level, run_date)
+        if regional_packs:
+            frames = _regional_packs(frames)
     if campaigns:  # after the levels: the suites then make the drug substances
         frames = campaign_suites(frames)
     return {t.name: frames[t.name].select(t.column_names).cast(t.schema) for t in schema.INPUT_ENTITIES}

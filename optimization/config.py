@@ -137,14 +137,16 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         description="How the LP is built and solved. `pulp`: one PuLP model, solved whole (the exact model as "
         "written). `blocks`: the same model built as arrays straight into HiGHS and solved as independent "
         "sub-networks (products that share no resource), in parallel; exact: a lane capacity that binds across "
-        "them makes it solve the whole model from their bases. `auto`: `blocks` for an LP of at least "
-        "`blocks_min_products` products, else `pulp`. A MIP (`mip: true`) always takes `pulp`.",
+        "them makes it solve the whole model from their bases. `auto`: `blocks` for a plan of at least "
+        "`blocks_min_products` products, else `pulp`. A campaign network takes `blocks` like an LP: each "
+        "block with campaign resources is solved as its own MIP (relaxation, start, MIP with its share of "
+        "campaign_time_limit_seconds, fixed-integer LP). Lot sizing as a MIP (`mip: true`) always takes `pulp`.",
     )
     blocks_min_products: int = Field(
         300,
         ge=1,
-        description="With `solve_path: auto`, LP plans of at least this many products take the `blocks` path "
-        "(the 40-product demo stays on `pulp`; the 2,300-product network takes `blocks`).",
+        description="With `solve_path: auto`, plans (LP or campaigns) of at least this many products take the "
+        "`blocks` path (the 40-product demo stays on `pulp`; the 2,300-product network takes `blocks`).",
     )
     solve_workers: int = Field(
         2,

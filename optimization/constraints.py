@@ -278,18 +278,28 @@ def bom_consumption(
 
 
 def storage_limit(
-    mb: ModelBuilder, storage: pl.DataFrame, weeks: pl.DataFrame, stock: pl.DataFrame, products: pl.DataFrame
+    mb: ModelBuilder,
+    storage: pl.DataFrame,
+    weeks: pl.DataFrame,
+    stock: pl.DataFrame,
+    products: pl.DataFrame,
+    overflow: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``storage[s,f,t]``: closing stock at a site of every product of family ``f`` (all cohorts) ≤ the
-    site's storage capacity for that family (freezer space for drug substance, say).
+    site's storage capacity for that family (freezer space for drug substance, say), plus what is held over
+    it where the limit is soft.
 
     Args:
         storage: ``site_id, family, capacity``.
         products: ``product_id, family``.
+        overflow: ``site_id, family, t, col``: units over a soft limit (:func:`~optimization.variables.overflow_vars`).
     """
     key = ["site_id", "family", "t"]
     rows = storage.join(weeks.select("t"), how="cross").select(*key, "capacity")
     held = stock.join(products.select("product_id", "family"), on="product_id", validate="m:1").join(
         storage.select("site_id", "family"), on=["site_id", "family"], how="semi"
     )
-    return mb.add_constraints("storage", rows, key, _terms(held, {c: c for c in key}, 1.0), "<=", "capacity")
+    terms = _terms(held, {c: c for c in key}, 1.0)
+    if overflow is not None:
+        terms = pl.concat([terms, _terms(overflow, {c: c for c in key}, -1.0)])
+    return mb.add_constraints("storage", rows, key, terms, "<=", "capacity")

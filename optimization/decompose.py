@@ -35,12 +35,17 @@ import polars as pl
 from optimization.config import PlanConfig
 from optimization.highs_direct import ArrayBuilder, new_highs
 
-__all__ = ["COUPLING_FAMILIES", "BlockState", "WarmStart", "block_labels", "block_price_range", "solve_blocks"]
+__all__ = ["COUPLING_FAMILIES", "BlockState", "MipBlock", "WarmStart", "block_labels", "block_price_range", "solve_blocks"]
 
 #: Loads a stored basis into a block's HiGHS model before it runs: ``(block key, model) -> loaded``. The
 #: key names the block's products and its matrix pattern, so a basis is only offered to the same block of
 #: the same shape; the caller does the reading (this package does no I/O).
 WarmStart = Callable[[str, highspy.Highs], bool]
+
+#: Solves one block holding integer columns: ``(block, model, its global columns, block-local integer
+#: columns, columns of every block holding integers) -> result`` with ``status``, ``x``, ``dual``,
+#: ``objective``, ``bound``, ``has_duals`` (:class:`optimization.campaign_blocks.BlockResult`).
+MipBlock = Callable[[int, highspy.Highs, np.ndarray, np.ndarray, dict[int, int]], object]
 
 #: constraint families whose rows may link otherwise independent sub-networks
 COUPLING_FAMILIES = ("lane",)
@@ -64,6 +69,11 @@ class BlockState:
         keys: per block, a digest of its products and matrix pattern (what a stored basis is filed under).
         warm: number of blocks that started from a stored basis.
         iterations: simplex iterations per block.
+        objectives: per block, the objective of its plan (without the model's constant).
+        bounds: per block, a lower bound on its optimum (its objective for an LP block; after a coupling
+            re-solve of a campaign network, one entry each: the whole plan's and the blocks' sum).
+        mip_blocks: the blocks solved as MIPs (campaign blocks).
+        duals: whether every MIP block's fixed-integer LP gave duals.
     """
 
     highs: list[highspy.Highs]
@@ -75,6 +85,10 @@ class BlockState:
     keys: list[str] = field(default_factory=list)
     warm: int = 0
     iterations: list[int] = field(default_factory=list)
+    objectives: list[float] = field(default_factory=list)
+    bounds: list[float] = field(default_factory=list)
+    mip_blocks: list[int] = field(default_factory=list)
+    duals: bool = True
 
 
 def block_labels(col_group: np.ndarray, entries: pl.DataFrame, coupling: np.ndarray) -> np.ndarray:
@@ -135,6 +149,7 @@ def solve_blocks(
     config: PlanConfig,
     group_names: list[str] | None = None,
     warm_start: WarmStart | None = None,
+    solve_mip: MipBlock | None = None,
 ) -> tuple[str, BlockState]:
     """Solve ``builder``'s LP block by block; set its ``col_value``, ``row_dual`` and objective.
 
@@ -144,9 +159,12 @@ def solve_blocks(
         config: time limit, ``lp_method``, ``solve_workers``.
         group_names: name of each group (product id), for the blocks' keys; default the codes.
         warm_start: offered every block's key and model before it runs (a replan's base bases).
+        solve_mip: solves a block holding integer columns (a campaign block,
+            :func:`optimization.campaign_blocks.solve_campaign_block`); without it integrality is ignored.
 
     Returns:
-        The status (``Optimal``, ``Infeasible``, ``Unbounded``, ``Not Solved``) and the :class:`BlockState`.
+        The status (``Optimal``, ``Feasible`` — a MIP block stopped with a plan and a gap —, ``Infeasible``,
+        ``Unbounded``, ``Not Solved``) and the :class:`BlockState` (with each block's objective and bound).
     """
     n, m = builder.n_cols, builder.n_rows
     ent = builder.matrix()
@@ -218,36 +236,53 @@ def solve_blocks(
                        warm=warm)
     by_size = sorted(range(n_blocks), key=lambda b: -sizes[b][0] - sizes[b][1])
     seconds = [0.0] * n_blocks
+    spans = np.cumsum([0, *col_counts]), np.cumsum([0, *row_counts])
+    is_int = np.concatenate(builder.integer) if builder.integer else np.zeros(n, dtype=bool)
+    mip: dict[int, object] = {}
+    int_blocks = np.bincount(label[is_int], minlength=n_blocks) if n else np.zeros(0, dtype=np.int64)
+    mip_sizes = {int(b): int(col_counts[b]) for b in np.flatnonzero(int_blocks)}
 
     def run(b: int) -> None:
         start = time.perf_counter()
-        models[b].run()
+        cols = cols_of[spans[0][b] : spans[0][b + 1]]
+        ints = np.flatnonzero(is_int[cols])
+        if solve_mip is not None and len(ints):
+            mip[b] = solve_mip(b, models[b], cols, ints, mip_sizes)
+        else:
+            models[b].run()
         seconds[b] = time.perf_counter() - start
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(run, by_size))
     state.seconds = seconds
     state.iterations = [int(h.getInfo().simplex_iteration_count) for h in models]
-    statuses = [_status(h) for h in models]
-    bad = [s for s in statuses if s != "Optimal"]
+    statuses = [mip[b].status if b in mip else _status(h) for b, h in enumerate(models)]
+    bad = [s for s in statuses if s not in ("Optimal", "Feasible")]
     x, dual = np.zeros(n), np.zeros(m)
     objective = 0.0
-    spans = np.cumsum([0, *col_counts]), np.cumsum([0, *row_counts])
+    state.objectives, state.bounds = [np.nan] * n_blocks, [np.nan] * n_blocks
+    state.mip_blocks, state.duals = sorted(mip), all(r.has_duals for r in mip.values())
     for b, h in enumerate(models):
-        if statuses[b] != "Optimal":
+        if statuses[b] not in ("Optimal", "Feasible"):
             continue
         cols, rows = cols_of[spans[0][b] : spans[0][b + 1]], rows_of[spans[1][b] : spans[1][b + 1]]
-        sol = h.getSolution()
-        x[cols] = np.asarray(sol.col_value)
-        dual[rows] = np.asarray(sol.row_dual)
-        objective += h.getInfo().objective_function_value
+        if b in mip:  # the block's plan and the fixed-integer LP's duals, its bound below its objective
+            x[cols], dual[rows] = mip[b].x, mip[b].dual
+            state.objectives[b], state.bounds[b] = mip[b].objective, mip[b].bound
+        else:
+            sol = h.getSolution()
+            x[cols] = np.asarray(sol.col_value)
+            dual[rows] = np.asarray(sol.row_dual)
+            state.objectives[b] = state.bounds[b] = h.getInfo().objective_function_value
+        objective += state.objectives[b]
     builder.col_value, builder.row_dual = x, dual
     builder.objective_value = objective + builder.constant
+    done = "Feasible" if "Feasible" in statuses else "Optimal"
     if bad:
         worst = next(s for s in ("Infeasible", "Unbounded", "Not Solved") if s in bad)
         return worst, state
     if _coupling_kept(e_row, e_col, e_val, coupling, x, lower, upper):
-        return "Optimal", state
+        return done, state
     basis_cols = [highspy.HighsBasisStatus.kLower] * n
     basis_rows = [highspy.HighsBasisStatus.kBasic] * m  # coupling rows: slack basic
     for b, h in enumerate(models):
@@ -262,6 +297,9 @@ def solve_blocks(
     start = time.perf_counter()
     h = builder.highs_model()
     _configure(h, config, config.threads)
+    fixed = np.flatnonzero(is_int) if mip else np.zeros(0, dtype=np.int64)
+    if len(fixed):  # campaign blocks: their integers stay as the blocks planned them, the rest re-solved
+        h.changeColsBounds(len(fixed), fixed.astype(np.int32), np.round(x[fixed]), np.round(x[fixed]))
     basis = highspy.HighsBasis()
     basis.col_status = basis_cols
     basis.row_status = basis_rows
@@ -273,7 +311,11 @@ def solve_blocks(
     state.row_model = np.zeros(m, dtype=np.int64)
     state.row_local = np.arange(m, dtype=np.int64)
     status = _status(h)
-    if status == "Optimal":
+    if status == "Optimal" and len(fixed):
+        status = "Feasible"
+        state.objectives = [h.getInfo().objective_function_value]
+        state.bounds = [float(np.nansum(state.bounds))]  # the blocks' bounds still bound the whole model
+    if status in ("Optimal", "Feasible"):
         sol = h.getSolution()
         builder.col_value, builder.row_dual = np.asarray(sol.col_value), np.asarray(sol.row_dual)
         builder.objective_value = h.getInfo().objective_function_value + builder.constant

@@ -41,7 +41,8 @@ __all__ = ["AT_CAPACITY", "PLAN_COSTS", "SERVICE_PENALTIES", "plan_kpis"]
 
 
 #: cost components that are money the plan spends; the others are service penalties
-PLAN_COSTS = ("cost_production", "cost_changeover", "cost_transport", "cost_holding", "cost_expiry")
+PLAN_COSTS = ("cost_production", "cost_changeover", "cost_transport", "cost_holding", "cost_expiry",
+              "cost_storage_overflow")
 SERVICE_PENALTIES = ("cost_backlog", "cost_lost_sales", "cost_safety_stock", "cost_end_stock_shortfall")
 #: utilisation at or above which a resource-week counts as at capacity
 AT_CAPACITY = 0.999

@@ -35,6 +35,7 @@ COST_COMPONENTS: dict[str, str] = {
     "terminal": "cost_end_stock_shortfall",
     "switch": "cost_changeover",
     "pair": "cost_changeover",
+    "overflow": "cost_storage_overflow",
 }
 
 
@@ -101,6 +102,8 @@ def build_model(
         f["consume"] = var.consume_vars(mb, net, bom_rows)
     if terminal is not None and terminal.height:
         f["terminal"] = var.terminal_vars(mb, net, terminal, config.terminal_penalty_weeks)
+    if net.storage.height and net.storage["overflow_cost"].is_not_null().any():
+        f["overflow"] = var.overflow_vars(mb, net)
     big_m = _big_m(net, demand, safety) if config.mip or net.has_campaigns else None
     if config.mip or net.has_campaigns:  # campaign resources make whole batches even in an LP plan
         lots = f["make"] if config.mip else f["make"].join(
@@ -122,7 +125,7 @@ def build_model(
     if bom_rows.height:
         con.bom_consumption(mb, bom_rows, f["consume"], f["make"], net.bom)
     if net.storage.height:
-        con.storage_limit(mb, net.storage, net.weeks, f["stock"], net.products)
+        con.storage_limit(mb, net.storage, net.weeks, f["stock"], net.products, f.get("overflow"))
     con.demand_backlog(mb, f["backlog"], demand, f["served"], f.get("lost"))
     con.safety_stock_target(mb, f["shortfall"], f["stock"])
     con.resource_capacity(mb, net.hours, f["make"], changeover_hours)

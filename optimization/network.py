@@ -73,7 +73,8 @@ class Network:
         bom: ``parent_id, component_id, quantity_per, scrap, per_start``: the bill of materials, with
             ``per_start = quantity_per / (1 − scrap)`` consumed per unit of the parent started (empty =
             single level).
-        storage: ``site_id, family, capacity``: most units of a family held at a site (empty = unlimited).
+        storage: ``site_id, family, capacity, overflow_cost``: most units of a family held at a site (empty =
+            unlimited); with an ``overflow_cost`` the limit is soft (that cost per unit-week over it).
         changeovers: ``resource_id, from_product_id, to_product_id, hours, cost``: named switches of
             campaign resources (:mod:`optimization.campaign_network`).
         grid: the time axis: weekly (the default), or longer buckets after the first weeks
@@ -363,7 +364,11 @@ def _storage(df: pl.DataFrame, sites: pl.DataFrame, products: pl.DataFrame) -> p
     check_known(df, e, "site_id", sites["site_id"], "site", key)
     check_known(df, e, "family", products["family"].unique(), "product family", key)
     check_rule(df, e, "capacity", pl.col("capacity") >= 0, "capacity must be >= 0", key)
-    return df.select(key + ["capacity"])
+    if "overflow_cost" not in df.columns:  # absent: every limit hard
+        df = df.with_columns(overflow_cost=pl.lit(None, pl.Float64))
+    check_rule(df, e, "overflow_cost", pl.col("overflow_cost").is_null() | (pl.col("overflow_cost") >= 0),
+               "overflow_cost must be >= 0 (or empty: a hard limit)", key)
+    return df.select(key + ["capacity", pl.col("overflow_cost").cast(pl.Float64)])
 
 
 def _sites(df: pl.DataFrame) -> pl.DataFrame:

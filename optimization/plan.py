@@ -181,7 +181,9 @@ def plan_supply(
 
 def uses_blocks(network: Network, config: PlanConfig) -> bool:
     """Whether the plan is built as arrays and solved block by block (``config.solve_path``)."""
-    if config.mip or network.has_campaigns or config.solve_path == "pulp":  # a MIP: PuLP and HiGHS's MIP
+    # lot sizing as a MIP: PuLP and HiGHS's MIP; a campaign network splits into blocks like the LP (each
+    # block with campaigns solved as its own MIP, optimization/campaign_blocks.py)
+    if config.mip or config.solve_path == "pulp":
         return False
     return config.solve_path == "blocks" or network.products.height >= config.blocks_min_products
 

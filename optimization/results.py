@@ -53,6 +53,8 @@ def cost_components(model: Model, sol: dict[str, pl.DataFrame]) -> dict[str, flo
             out[kpi] += float(sol[family].select((pl.col("cost") * pl.col("value")).sum()).item() or 0.0)
     if "switch" not in sol:  # no campaign resource: no changeover component
         del out["cost_changeover"]
+    if "overflow" not in sol:  # no soft storage limit: no overflow component
+        del out["cost_storage_overflow"]
     out["cost_expiry"] += sunk_write_off(model.network)
     out["cost_total"] = sum(out.values())
     return out

@@ -20,7 +20,8 @@ import pulp
 
 from optimization.campaign_start import idle_setup_hours, sequenced_setups
 from optimization.config import PlanConfig
-from optimization.decompose import WarmStart, block_price_range, solve_blocks
+from optimization.campaign_blocks import BlockResult, Budget, block_frame, solve_campaign_block
+from optimization.decompose import MipBlock, WarmStart, block_price_range, solve_blocks
 from optimization.highs_direct import ArrayBuilder
 from optimization.model import Model
 from optimization.pulp_highs import BulkHiGHS
@@ -282,28 +283,66 @@ def objective_of(prob: pulp.LpProblem) -> float | None:
 def _solve_blocks(model: Model, config: PlanConfig, warm_start: WarmStart | None) -> SolveOutcome:
     builder = model.builder
     start = time.perf_counter()
-    groups = pl.concat([f.select("col", "product_id") for f in model.frames.values()]).sort("col")
+    # a named switch's pair[i,j,r,t] belongs to its product j (its rows join i and j on one resource anyway)
+    groups = pl.concat([
+        f.select("col", product_id="product_id" if "product_id" in f.columns else "to_product_id")
+        for f in model.frames.values()
+    ]).sort("col")
     if groups.height != builder.n_cols or groups["col"].n_unique() != builder.n_cols:
         raise ValueError("blocks path: every variable must belong to exactly one product")
     codes = (groups["product_id"].rank("dense") - 1).to_numpy().astype(np.int64)
     names = groups["product_id"].unique().sort().to_list()
-    status, state = solve_blocks(builder, codes, config, names, warm_start)
+    solve_mip = _campaign_blocks(model, config) if model.is_mip else None
+    status, state = solve_blocks(builder, codes, config, names, warm_start, solve_mip)
     builder.blocks = state
     seconds = time.perf_counter() - start
-    ok = status == "Optimal"
+    ok = status in ("Optimal", "Feasible")
     detail = f"{len(state.block_sizes)} blocks" + (f", {state.warm} warm-started" if state.warm else "") + (
         ", lanes bind: whole model re-solved" if state.whole else "")
+    gap, relaxed = (0.0, None) if ok else (None, None)
+    if ok and state.mip_blocks:
+        gap, worst, relaxed = block_gaps(state.objectives, state.bounds, state.mip_blocks)
+        detail += f", {len(state.mip_blocks)} with campaigns (MIP), worst block's gap {worst:.2%}"
     return SolveOutcome(
         solver="highs",
         status=status,
-        problem_type="LP",
+        problem_type="MIP" if model.is_mip else "LP",
         objective=builder.objective_value if ok else None,
-        mip_gap=0.0,
+        mip_gap=gap,
         seconds=seconds,
         has_solution=ok,
-        has_duals=ok,
+        has_duals=ok and state.duals,
         attempts=(f"highs: {status} ({detail})",),
+        relaxation_objective=None if relaxed is None else relaxed + builder.constant,
     )
+
+
+def block_gaps(objectives: list[float], bounds: list[float], mip_blocks: list[int]) -> tuple[float, float, float]:
+    """The plan's overall gap, the worst campaign block's gap and the sum of the bounds.
+
+    The overall gap is (Σ incumbent − Σ bound) / Σ incumbent over every block (an LP block's bound is its
+    objective); a block's gap is its own (incumbent − bound) / incumbent.
+    """
+    inc, low = float(np.nansum(objectives)), float(np.nansum(bounds))
+    worst = max(
+        (max(objectives[b] - bounds[b], 0.0) / max(abs(objectives[b]), 1e-9) for b in mip_blocks
+         if b < len(objectives)), default=0.0)
+    return max(inc - low, 0.0) / max(abs(inc), 1e-9), worst, low
+
+
+def _campaign_blocks(model: Model, config: PlanConfig) -> MipBlock:
+    """The solver of one campaign block (:func:`optimization.campaign_blocks.solve_campaign_block`), each
+    block given its share of the campaign time limit when it starts (:class:`~optimization.campaign_blocks.Budget`)."""
+    limit = min(config.time_limit_seconds, config.campaign_time_limit_seconds)
+    families = {k: model.frames[k] for k in ("setup_for", "batches", "setup") if k in model.frames}
+    budget = Budget(limit, config.solve_workers)
+
+    def solve(b: int, h: highspy.Highs, cols: np.ndarray, ints: np.ndarray, sizes: dict[int, int]) -> BlockResult:
+        frames = {k: block_frame(f, cols) for k, f in families.items()}
+        return solve_campaign_block(h, ints, frames, config, budget.take(b, sizes),
+                                    start_share=START_SHARE, min_seconds=MIN_MIP_SECONDS)
+
+    return solve
 
 
 def _status_text(status: int, sol_status: int, mip: bool) -> tuple[str, bool]:

@@ -14,6 +14,7 @@ import polars as pl
 
 from optimization.lp import ModelBuilder
 from optimization.network import Network, arrivals, arrive_by, cohort_of, life_start, releases
+from optimization.safety_stock import dependent_penalty
 
 __all__ = [
     "backlog_vars",
@@ -25,6 +26,7 @@ __all__ = [
     "lost_vars",
     "make_releases",
     "make_vars",
+    "overflow_vars",
     "served_vars",
     "setup_vars",
     "ship_arrivals",
@@ -279,17 +281,34 @@ def shortfall_vars(mb: ModelBuilder, net: Network, safety: pl.DataFrame, share: 
     """
     frame = (
         safety.filter(pl.col("safety_stock") > 0)
-        .join(net.products.select("product_id", "backlog_penalty", "weight"), on="product_id", validate="m:1")
+        # a component's buffer is priced by its parents' penalty (it has no demand of its own)
+        .join(dependent_penalty(net), on="product_id", validate="m:1")
         .select(
             "product_id",
             "site_id",
             "t",
             "safety_stock",
-            cost=share * pl.col("backlog_penalty") * pl.col("weight") * net.grid.level_weeks(pl.col("t")),
+            cost=share * pl.col("penalty") * net.grid.level_weeks(pl.col("t")),
         )
         .sort("product_id", "site_id", "t")
     )
     return mb.add_variables("shortfall", frame, ["product_id", "site_id", "t"])
+
+
+def overflow_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
+    """Units held over a soft storage limit per site × family × week, at the limit's ``overflow_cost`` per
+    unit-week. Each belongs to the family's first product (by id) for the blocks path; the storage row links
+    the family's products at the site anyway."""
+    first = net.products.group_by("family").agg(pl.col("product_id").min())
+    frame = (
+        net.storage.filter(pl.col("overflow_cost").is_not_null())
+        .join(net.weeks.select("t"), how="cross")
+        .join(first, on="family", validate="m:1")
+        .select("site_id", "family", "t", "product_id",
+                cost=pl.col("overflow_cost") * net.grid.level_weeks(pl.col("t")))
+        .sort("site_id", "family", "t")
+    )
+    return mb.add_variables("overflow", frame, ["site_id", "family", "t"])
 
 
 def terminal_vars(mb: ModelBuilder, net: Network, targets: pl.DataFrame, weeks: float) -> pl.DataFrame:

@@ -165,6 +165,29 @@ def test_freezer_limit_forces_later_production():
     assert _made(r)[("S", "RS1", 1)] == 100.0
 
 
+def test_a_soft_freezer_limit_is_exceeded_when_its_overflow_cost_is_below_the_saving():
+    # The same 60-unit freezer with overflow_cost per unit-week over it. Making the other 40 S on RS1 in week 1
+    # instead of on RS2 in week 5 saves 40 × (5 − 1) = 160 of production and costs 40 × 4 weeks × 0.1 = 16 of
+    # holding plus 40 × 4 weeks × overflow_cost: worth it below 0.9 a unit-week.
+    # At 0.5: all 100 on RS1 in week 1: 100 + 40 (holding) + 80 (overflow) + 100 (fill) = 320.
+    soft = ex.storage(dict(site_id="P", family="drug_substance", capacity=60.0, overflow_cost=0.5))
+    r = _plan(_two_reactors(storage=soft), _d(("F", "D", 5, 100.0)))
+    assert _made(r) == {("S", "RS1", 1): 100.0, ("F", "RF", 5): 100.0}
+    assert r.objective == pytest.approx(320.0)
+    assert _kpi(r, "cost_storage_overflow") == pytest.approx(80.0)
+    assert _kpi(r, "plan_cost") == pytest.approx(320.0)  # overflow is money spent, part of the plan cost
+    # at 2.0 a unit-week the limit holds as a hard one would: the plan of the hard freezer, 384, no overflow
+    dear = ex.storage(dict(site_id="P", family="drug_substance", capacity=60.0, overflow_cost=2.0))
+    r = _plan(_two_reactors(storage=dear), _d(("F", "D", 5, 100.0)))
+    assert _made(r) == {("S", "RS1", 1): 60.0, ("S", "RS2", 5): 40.0, ("F", "RF", 5): 100.0}
+    assert r.objective == pytest.approx(384.0)
+    assert _kpi(r, "cost_storage_overflow") == pytest.approx(0.0)
+    # a hard limit (no overflow_cost) has no overflow component at all
+    hard = _plan(_two_reactors(storage=ex.storage(dict(site_id="P", family="drug_substance", capacity=60.0))),
+                 _d(("F", "D", 5, 100.0)))
+    assert "cost_storage_overflow" not in hard.tables["plan_kpis"]["kpi"].to_list()
+
+
 def test_single_level_input_plans_as_before():
     # An empty bom and storage change nothing: the same plan as without the entities.
     base = _two_reactors()
@@ -213,6 +236,9 @@ def test_planning_refuses_bad_storage():
     inputs["storage"] = ex.storage(dict(site_id="P", family="drug_substance", capacity=-1.0))
     with pytest.raises(PlanInputError, match=r"storage\.capacity: capacity must be >= 0"):
         build_network(inputs, ex.START, CFG)
+    inputs["storage"] = ex.storage(dict(site_id="P", family="drug_substance", capacity=1.0, overflow_cost=-1.0))
+    with pytest.raises(PlanInputError, match=r"storage\.overflow_cost: overflow_cost must be >= 0"):
+        build_network(inputs, ex.START, CFG)
 
 
 def test_bom_cycles_are_named_by_their_path():
@@ -237,7 +263,9 @@ def _raw_with(bom_rows: list[tuple], storage_rows: list[tuple] | None = None):
     frames = tiny_inputs()
     frames["bom"] = pl.DataFrame(bom_rows, schema=schema.BOM.schema, orient="row")
     if storage_rows is not None:
-        frames["storage"] = pl.DataFrame(storage_rows, schema=schema.STORAGE.schema, orient="row")
+        width = len(schema.STORAGE.columns)  # rows may stop before overflow_cost (empty: a hard limit)
+        frames["storage"] = pl.DataFrame([(*r, *[None] * (width - len(r))) for r in storage_rows],
+                                         schema=schema.STORAGE.schema, orient="row")
     return all_as_raw(frames)
 
 
@@ -255,6 +283,7 @@ def test_contracts_accept_a_valid_bom_and_storage():
     assert out.quarantine.height == 0
     assert out.clean["bom"]["scrap"].to_list() == [0.1, 0.0]  # empty scrap = 0
     assert out.clean["storage"].height == 1
+    assert out.clean["storage"]["overflow_cost"].to_list() == [None]  # empty: a hard limit
     names = set(out.results.filter(pl.col("entity") == "bom")["expectation"])
     assert {"known_product(parent_id)", "known_product(component_id)", "positive(quantity_per)",
             "range(scrap)"} <= names
@@ -274,7 +303,8 @@ def test_contracts_quarantine_bad_bom_rows_naming_file_row_column_and_rule():
             ("P2", "P3", 1.0, 0.0),  # rows 5-6: P2 → P3 → P2
             ("P3", "P2", 1.0, 0.0),
         ],
-        [("PL1", "nope", 1.0), ("DCX", "vaccines", 1.0), ("PL1", "vaccines", -5.0)],
+        [("PL1", "nope", 1.0), ("DCX", "vaccines", 1.0), ("PL1", "vaccines", -5.0),
+         ("PL1", "monoclonals", 1.0, -2.0)],  # row 4: a negative overflow cost
     )
     out = validate_inputs(raw, TINY_RUN_DATE, ContractConfig(max_reject_share=1.0))
     bom = _quarantined(out, "bom")
@@ -290,7 +320,8 @@ def test_contracts_quarantine_bad_bom_rows_naming_file_row_column_and_rule():
     names = set(out.results.filter(pl.col("entity") == "bom")["expectation"])
     assert "bom_cycle(P2 → P3 → P2)" in names
     storage = _quarantined(out, "storage")
-    assert set(storage) == {(1, "known_family"), (2, "known_site"), (3, "non_negative")}
+    assert set(storage) == {(1, "known_family"), (2, "known_site"), (3, "non_negative"), (4, "non_negative")}
+    assert "overflow_cost" in storage[(4, "non_negative")]
     assert out.clean["bom"].height == 0 and out.clean["storage"].height == 0
 
 
@@ -378,3 +409,76 @@ def test_the_bill_of_materials_holds_on_both_solve_paths(solve_path):
     assert made[("K", "RK", 4)] == 100.0 and sum(q for (p, _, _), q in made.items() if p == "X") == 10.0
     if solve_path == "blocks":
         assert r.blocks is not None and len(r.blocks.block_sizes) == 2
+
+
+# ------------------------------------------------------------------------------- component safety stock
+def _fill_chain(scrap: float = 0.2):
+    # F (sold at D) is filled on RF at P (release 1 week, yield 0.8) and crosses a 1-week lane: F's lead
+    # time to D is 2 weeks. Its drug substance S is made on RS at P with a 2-week release lag: S's own lead
+    # time is 2 weeks. F takes 2 S per unit started with 20% lost in filling: 2 / 0.8 = 2.5 S a start.
+    return ex.inputs(
+        products=ex.products(
+            dict(product_id="F", backlog_penalty=100.0, service_level=0.85),
+            dict(product_id="S", family="drug_substance", backlog_penalty=0.0, service_level=0.85),
+        ),
+        resources=ex.resources(
+            dict(resource_id="RF", site_id="P", hours_per_week=10000.0),
+            dict(resource_id="RS", site_id="P", hours_per_week=10000.0),
+        ),
+        routings=ex.routings(
+            dict(product_id="F", resource_id="RF", release_weeks=1, **{"yield": 0.8}),
+            dict(product_id="S", resource_id="RS", release_weeks=2),
+        ),
+        lanes=ex.lanes(dict(from_site="P", to_site="D", lead_time_weeks=1)),
+        bom=ex.bom(dict(parent_id="F", component_id="S", quantity_per=2.0, scrap=scrap)),
+    )
+
+
+def test_a_components_safety_stock_covers_its_own_lead_time_at_the_fill_plant():
+    from optimization import safety_stock_targets
+    from optimization.safety_stock import dependent_penalty
+
+    inputs = _fill_chain()
+    net = build_network(inputs, ex.START, CFG)
+    qs = {"q01": 80.0, "q05": 85.0, "q10": 90.0, "q20": 95.0, "q50": 100.0, "q80": 105.0, "q90": 115.0,
+          "q95": 120.0, "q99": 130.0}  # at 0.85: 110, a spread of 10 every week
+    fc = pl.DataFrame([{"product_id": "F", "site_id": "D", "week": ex.week(t), "mean": 100.0, **qs}
+                       for t in range(8)])
+    ss = safety_stock_targets(fc, inputs["products"], net)
+    # F at D: 2 weeks of lead time (release 1 + lane 1): sqrt(10² + 10²), the last week 10
+    f = ss.filter(pl.col("product_id") == "F").sort("week")["safety_stock"].to_list()
+    assert f == pytest.approx([10 * 2**0.5] * 7 + [10.0])
+    # S at P: F wanted at D in week w starts at P in week w − 2 and takes 2.5 S per start per good 0.8:
+    # a spread of 10 × 2.5 / 0.8 = 31.25 S in weeks −2 .. 5; S's own 2-week lead time: sqrt(2) × 31.25,
+    # the last week 31.25
+    s = ss.filter(pl.col("product_id") == "S").sort("week")
+    assert s["site_id"].unique().to_list() == ["P"]
+    assert s["week"].to_list() == [ex.week(t) for t in range(-2, 6)]
+    assert s["safety_stock"].to_list() == pytest.approx([31.25 * 2**0.5] * 7 + [31.25])
+    # its shortfall is priced by the parent: 100 (weight 1 at priority 1) × 0.8 / 2.5 = 32 a unit
+    pen = dict(dependent_penalty(net).iter_rows())
+    assert pen["S"] == pytest.approx(32.0) and pen["F"] == pytest.approx(100.0)
+    # in the plan the buffer of S is held at P (cheap to hold, priced at its parent's penalty): closing stock
+    # of S at P meets its target from week 2 on, the first week S made now can be released
+    cfg = PlanConfig(horizon_weeks=6, terminal_condition=False)
+    net = build_network(inputs, ex.START, cfg)
+    demand = fc.select("product_id", "site_id", "week", quantity=pl.col("mean"))
+    r = plan_supply(net, demand, safety_stock_targets(fc, inputs["products"], net), cfg)
+    held = r.tables["plan_inventory"].filter((pl.col("product_id") == "S") & (pl.col("site_id") == "P"))
+    target = ss.filter(pl.col("product_id") == "S").rename({"safety_stock": "target"})
+    both = held.join(target.select("week", "target"), on="week").filter(pl.col("week") >= ex.week(2))
+    assert both.height > 0
+    assert (both["closing"] >= both["target"] - 1e-6).all()
+
+
+def test_without_a_bom_no_component_targets_appear():
+    from optimization import safety_stock_targets
+
+    inputs = _fill_chain()
+    del inputs["bom"]
+    net = build_network(inputs, ex.START, CFG)
+    qs = {"q01": 80.0, "q05": 85.0, "q10": 90.0, "q20": 95.0, "q50": 100.0, "q80": 105.0, "q90": 115.0,
+          "q95": 120.0, "q99": 130.0}
+    fc = pl.DataFrame([{"product_id": "F", "site_id": "D", "week": ex.week(t), "mean": 100.0, **qs}
+                       for t in range(4)])
+    assert safety_stock_targets(fc, inputs["products"], net)["product_id"].unique().to_list() == ["F"]

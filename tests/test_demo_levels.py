@@ -111,3 +111,63 @@ def test_the_weekly_run_plans_the_levels_from_the_input_folder(tmp_path):
     used = inv.filter(pl.col("consumed") > 0)
     assert set(used["product_id"].str.slice(0, 3)) >= {"DS-", "FB-"}
     assert made.filter(pl.col("product_id").str.starts_with("MAB-")).height > 0
+
+
+# ------------------------------------------------------------------------------- packs per market
+def test_regional_packs_split_each_vaccine_by_market_and_share_its_filled_bulk(net):
+    packs = demo_network(products=20, dcs=3, weeks_history=60, seed=5, levels=True, regional_packs=True)
+    sites = packs["sites"].select("site_id", market=pl.col("region").str.split("-").list.first())
+    vacs = net["products"].filter(pl.col("family") == "vaccine")["product_id"].to_list()
+    bom = packs["bom"]
+    for v in vacs:
+        # every pack of v is fed by v's one filled bulk; v itself is gone
+        parents = bom.filter(pl.col("component_id") == f"FB-{v}")["parent_id"].sort().to_list()
+        assert parents and all(p.startswith(f"{v}-") for p in parents)
+        assert v not in packs["products"]["product_id"].to_list()
+        # each pack is sold only at its own market's DCs, and the orders are the same orders as before
+        sold = packs["orders"].filter(pl.col("product_id").is_in(parents)).join(sites, on="site_id")
+        assert sold.select((pl.col("product_id") == pl.lit(v + "-") + pl.col("market")).all()).item()
+        before = net["orders"].filter(pl.col("product_id") == v)
+        assert sorted(sold["order_id"].to_list()) == sorted(before["order_id"].to_list())
+        assert set(parents) == {f"{v}-{m}" for m in sold["market"].unique()}
+    # each pack has its routings (packaging lines); everything else is unchanged
+    assert set(packs["routings"]["product_id"]) == set(packs["products"]["product_id"])
+    assert packs["inventory"]["quantity"].sum() == pytest.approx(net["inventory"]["quantity"].sum())
+    other = [b.filter(~pl.col("component_id").str.starts_with("FB-")).sort("parent_id", "component_id")
+             for b in (packs["bom"], net["bom"])]
+    assert other[0].equals(other[1])
+
+
+def test_one_filled_bulk_short_for_two_packs_serves_the_dearer_market_first():
+    # FB (100 on hand at P, no production) feeds packs K-EU (sold at DE, penalty 10) and K-US (sold at DU,
+    # penalty 5), 1 FB a pack, packed at P in a week (release 0), lanes 0 weeks, 4 weeks of horizon.
+    # EU wants 60, US wants 60 in week 1: EU gets 60, US the other 40 → US is 20 short from week 1 on:
+    # backlog 20 × 3 weeks (1, 2, 3) × 5 = 300; packing 100 × 1 = 100.
+    from optimization import examples as ex
+
+    inputs = ex.inputs(
+        dcs=("DE", "DU"),
+        products=ex.products(
+            dict(product_id="K-EU", backlog_penalty=10.0, holding_cost_per_week=0.0),
+            dict(product_id="K-US", backlog_penalty=5.0, holding_cost_per_week=0.0),
+            dict(product_id="FB", family="filled_bulk", backlog_penalty=0.0, holding_cost_per_week=0.0),
+        ),
+        resources=ex.resources(dict(resource_id="PK", site_id="P", hours_per_week=1000.0)),
+        routings=ex.routings(
+            dict(product_id="K-EU", resource_id="PK", release_weeks=0, cost_per_unit=1.0),
+            dict(product_id="K-US", resource_id="PK", release_weeks=0, cost_per_unit=1.0),
+        ),
+        lanes=ex.lanes(dict(from_site="P", to_site="DE", lead_time_weeks=0, cost_per_unit=0.0),
+                       dict(from_site="P", to_site="DU", lead_time_weeks=0, cost_per_unit=0.0)),
+        inventory=ex.inventory(dict(product_id="FB", site_id="P", quantity=100.0)),
+        bom=ex.bom(dict(parent_id="K-EU", component_id="FB", quantity_per=1.0),
+                   dict(parent_id="K-US", component_id="FB", quantity_per=1.0)),
+    )
+    cfg = PlanConfig(horizon_weeks=4, terminal_condition=False)
+    net = build_network(inputs, ex.START, cfg)
+    demand = ex.demand(dict(product_id="K-EU", site_id="DE", t=1, quantity=60.0),
+                       dict(product_id="K-US", site_id="DU", t=1, quantity=60.0))
+    r = plan_supply(net, demand, pl.DataFrame(), cfg)
+    made = r.tables["plan_production"].group_by("product_id").agg(pl.col("quantity").sum())
+    assert dict(made.iter_rows()) == pytest.approx({"K-EU": 60.0, "K-US": 40.0})
+    assert r.objective == pytest.approx(400.0)

@@ -1,0 +1,255 @@
+"""One block of a campaign network, solved as the campaign MIP straight in HiGHS (the blocks path).
+
+Campaign rows (``one_product``, ``campaign``, ``switch``, lengths, ``campaign_order``) join only the
+products routed on one campaign resource, and those products already share that resource's capacity row;
+so a campaign network splits into the same independent blocks as its LP (:mod:`optimization.decompose`).
+A block holding integer columns is solved here with the steps of the whole-model campaign solve
+(:func:`optimization.solve.solve_model`), on the block's own HiGHS model instead of PuLP:
+
+1. the LP relaxation (a lower bound; let finish within ``time_limit_seconds``, as on the PuLP path);
+2. the start: its production sequenced into campaigns (:func:`~optimization.campaign_start.sequenced_setups`),
+   those setups fixed, the LP solved again from the relaxation's basis, its batches rounded down (a
+   minimum batch not reached: nothing started) and fixed, the LP once more (a plan: rounding down only
+   frees hours and backlog takes up the rest); where that LP fails, the rest completed as a MIP with a
+   share of the block's time, as the whole-model path does;
+3. the MIP from that start until the block's time is up;
+4. the LP with every integer fixed at the plan's value, for duals (the model kept for price re-solves).
+
+A block whose MIP finds nothing ends with the start's plan. :class:`Budget` hands each block its share of
+the campaign time limit when it starts: the time left × workers × its share of the campaign blocks not
+yet started (by columns), so blocks solved side by side end near the limit together.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import polars as pl
+
+from optimization.campaign_start import sequenced_setups
+from optimization.config import PlanConfig
+
+__all__ = ["BlockResult", "Budget", "block_frame", "solve_campaign_block"]
+
+_OK = highspy.HighsModelStatus.kOptimal
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """What one block's solve gave: its plan, duals (zeros without), objective and lower bound."""
+
+    status: str
+    x: np.ndarray
+    dual: np.ndarray
+    objective: float
+    bound: float
+    has_duals: bool
+    note: str = ""
+
+    @property
+    def gap(self) -> float:
+        """(objective − bound) / objective, 0 when they meet."""
+        return max(self.objective - self.bound, 0.0) / max(abs(self.objective), 1e-9)
+
+
+class Budget:
+    """Seconds each campaign block may use, handed out as blocks start (thread-safe).
+
+    Args:
+        seconds: the campaign time limit of the whole plan (wall), counted from now.
+        workers: blocks solved at the same time.
+    """
+
+    def __init__(self, seconds: float, workers: int) -> None:
+        self.deadline = time.perf_counter() + seconds
+        self.left: dict[int, int] | None = None
+        self.workers = max(1, workers)
+        self._lock = threading.Lock()
+
+    def take(self, block: int, sizes: dict[int, int]) -> float:
+        """The block's seconds: time left × workers × its share of the columns of the campaign blocks not
+        yet started (``sizes``: columns of every campaign block), at most the time left."""
+        with self._lock:
+            if self.left is None:
+                self.left = dict(sizes)
+            total = sum(self.left.values())
+            size = self.left.pop(block, 0)
+            left = max(self.deadline - time.perf_counter(), 0.0)
+            return left * min(1.0, self.workers * size / max(total, 1))
+
+
+def block_frame(frame: pl.DataFrame, cols: np.ndarray) -> pl.DataFrame:
+    """The rows of a variable family (``setup_for``, ``batches``, ``setup``) in one block, with block-local
+    ``col`` and ``make_col``.
+
+    Args:
+        frame: the model's frame (global ``col`` and ``make_col``).
+        cols: the block's global columns in block-local order.
+    """
+    order = np.argsort(cols)
+    ordered = cols[order]
+    mine = frame.filter(pl.col("col").is_in(pl.Series(cols).implode()))
+
+    def local(name: str) -> pl.Series:
+        g = mine[name].to_numpy()
+        return pl.Series(name, order[np.searchsorted(ordered, g)], dtype=pl.Int64)
+
+    return mine.with_columns(local("col"), local("make_col"))
+
+
+def _rounded_start(
+    h: highspy.Highs,
+    frames: dict[str, pl.DataFrame],
+    ints: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    seconds: float,
+) -> tuple[np.ndarray | None, float]:
+    """A start without a MIP: the LP (setups already fixed) from the relaxation's basis, its whole batches
+    rounded down, a lot's minimum-batch binary 1 where what is left reaches it (else nothing started), every
+    integer fixed, the LP again. Bounds are put back. Returns the plan and its objective (None, inf when
+    either LP fails)."""
+    _run(h, seconds)
+    if h.getModelStatus() != _OK:
+        return None, np.inf
+    x = np.asarray(h.getSolution().col_value)
+    value = np.round(x[ints])
+    at = {int(c): i for i, c in enumerate(ints.tolist())}
+    made = x.copy()
+    zero: list[int] = []
+    batches = frames.get("batches")
+    if batches is not None and batches.height:
+        bc, mc = batches["col"].to_numpy(), batches["make_col"].to_numpy()
+        whole = np.floor(x[bc] + 1e-6)
+        value[[at[c] for c in bc.tolist()]] = whole
+        made[mc] = whole * batches["batch_size"].to_numpy()
+    lots = frames.get("setup")
+    if lots is not None and lots.height:
+        sc, mc = lots["col"].to_numpy(), lots["make_col"].to_numpy()
+        on = made[mc] >= lots["min_batch"].to_numpy() - 1e-6
+        value[[at[c] for c in sc.tolist()]] = on.astype(float)
+        zero = mc[~on].tolist()
+        if batches is not None and batches.height:  # a lot below its minimum: no batch either
+            b_of = dict(zip(batches["make_col"].to_list(), batches["col"].to_list()))
+            for c in zero:
+                if c in b_of:
+                    value[at[b_of[c]]] = 0.0
+    z = np.asarray(zero, dtype=np.int32)
+    h.changeColsBounds(len(ints), ints, value, value)
+    if len(z):
+        h.changeColsBounds(len(z), z, np.zeros(len(z)), np.zeros(len(z)))
+    _run(h, seconds)
+    ok = h.getModelStatus() == _OK
+    out = np.asarray(h.getSolution().col_value) if ok else None
+    objective = float(h.getInfo().objective_function_value) if ok else np.inf  # before the bounds change
+    h.changeColsBounds(len(ints), ints, lower[ints], upper[ints])
+    if len(z):
+        h.changeColsBounds(len(z), z, lower[z], upper[z])
+    return out, objective
+
+
+def _has_plan(h: highspy.Highs) -> bool:
+    return h.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
+
+
+def _run(h: highspy.Highs, seconds: float) -> None:
+    h.setOptionValue("time_limit", float(max(seconds, 0.0)))
+    h.run()
+
+
+def solve_campaign_block(
+    h: highspy.Highs,
+    integer: np.ndarray,
+    frames: dict[str, pl.DataFrame],
+    config: PlanConfig,
+    seconds: float,
+    *,
+    start_share: float,
+    min_seconds: float,
+) -> BlockResult:
+    """Solve one block's campaign MIP in ``h`` (built as its LP, no integrality yet).
+
+    Args:
+        h: the block's HiGHS model, columns in block-local order (a stored basis may be loaded).
+        integer: block-local indices of the integer columns.
+        frames: the block's ``setup_for``, ``batches`` and ``setup`` rows (:func:`block_frame`: block-local
+            ``col`` and ``make_col``).
+        config: ``time_limit_seconds`` (the relaxation's), ``campaign_warm_start``, ``mip_gap``.
+        seconds: this block's share of the campaign time limit (start and MIP share it).
+        start_share: share of the time left after the relaxation the start may use.
+        min_seconds: the least the start and the MIP each get, even past the block's share.
+
+    Returns:
+        The plan (``x``; duals of the fixed-integer LP), its objective and the best lower bound known:
+        HiGHS's MIP bound or the relaxation, whichever is higher. ``Optimal`` when the MIP closed its gap
+        (``mip_gap``), ``Feasible`` with a plan and a gap, ``Not Solved`` without a plan.
+    """
+    began = time.perf_counter()
+    deadline = began + seconds
+    n = h.getNumCol()
+    m = h.getNumRow()
+    _run(h, config.time_limit_seconds)
+    if h.getModelStatus() != _OK:
+        return BlockResult("Not Solved", np.zeros(n), np.zeros(m), np.nan, np.nan, False, "relaxation not solved")
+    relaxed = float(h.getInfo().objective_function_value)
+    relax_x = np.asarray(h.getSolution().col_value)
+    relax_basis = h.getBasis()
+    relax_seconds = time.perf_counter() - began
+    lp = h.getLp()
+    lower, upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
+    ints = integer.astype(np.int32)
+    h.setOptionValue("mip_rel_gap", float(config.mip_gap))
+    start_x, start_obj, note = None, np.inf, []
+    setup = frames.get("setup_for", pl.DataFrame())
+    if config.campaign_warm_start and setup.height:
+        made = setup.with_columns(make=pl.Series(relax_x[setup["make_col"].to_numpy()]))
+        fixed = sequenced_setups(made)
+        fc = fixed["col"].to_numpy().astype(np.int32)
+        fv = fixed["start"].to_numpy()
+        h.changeColsBounds(len(fc), fc, fv, fv)
+        # first the cheap way: the LP with those setups, from the relaxation's basis, its batches rounded down
+        start_x, start_obj = _rounded_start(h, frames, ints, lower, upper, config.time_limit_seconds)
+        if start_x is None:  # else as the whole-model path does: the rest completed as a MIP
+            note.append("rounded start failed: completed as a MIP")
+            h.changeColsIntegrality(len(ints), ints, np.full(len(ints), highspy.HighsVarType.kInteger))
+            left = max(deadline - time.perf_counter(), 0.0)
+            _run(h, max(left * start_share, relax_seconds, min_seconds))
+            if _has_plan(h):
+                start_x = np.asarray(h.getSolution().col_value)
+                start_obj = float(h.getInfo().objective_function_value)
+            else:
+                note.append("start not completed")
+        h.changeColsBounds(len(fc), fc, lower[fc], upper[fc])
+    h.changeColsIntegrality(len(ints), ints, np.full(len(ints), highspy.HighsVarType.kInteger))
+    if start_x is not None:
+        h.setSolution(n, np.arange(n, dtype=np.int32), start_x)
+    _run(h, max(deadline - time.perf_counter(), min_seconds))
+    best_x, best_obj, bound = start_x, start_obj, relaxed
+    if _has_plan(h) and h.getInfo().objective_function_value < best_obj:
+        best_x, best_obj = np.asarray(h.getSolution().col_value), float(h.getInfo().objective_function_value)
+    status = "Optimal" if h.getModelStatus() == _OK else "Feasible"
+    mip_bound = float(h.getInfo().mip_dual_bound)
+    if np.isfinite(mip_bound):
+        bound = max(bound, mip_bound)
+    if best_x is None:
+        return BlockResult("Not Solved", np.zeros(n), np.zeros(m), np.nan, relaxed, False, "; ".join(note + ["no plan"]))
+    if best_x is start_x:
+        note.append("MIP start kept")
+    # the LP with the integers fixed: duals that mean "one more hour, same batches"
+    vals = np.round(best_x[ints])
+    h.changeColsIntegrality(len(ints), ints, np.full(len(ints), highspy.HighsVarType.kContinuous))
+    h.changeColsBounds(len(ints), ints, vals, vals)
+    h.setBasis(relax_basis)
+    _run(h, config.time_limit_seconds)
+    if h.getModelStatus() == _OK:
+        sol = h.getSolution()
+        objective = float(h.getInfo().objective_function_value)
+        return BlockResult(status, np.asarray(sol.col_value), np.asarray(sol.row_dual), objective,
+                           min(bound, objective), True, "; ".join(note))
+    note.append("fixed-integer LP not solved: no duals")
+    return BlockResult(status, best_x, np.zeros(m), best_obj, min(bound, best_obj), False, "; ".join(note))
+
