@@ -221,6 +221,11 @@ class Warehouse:
         return self.con.execute(f"SELECT * EXCLUDE ({schema.RAW_POSITION}) FROM ({sql}) ORDER BY {schema.RAW_POSITION}",
                                 params).pl()
 
+    def raw_count(self, entity: str, load_id: str, snapshot: bool = False) -> int:
+        """How many rows :meth:`raw_rows` would return, counted where they are."""
+        sql, params = self.raw_query(entity, load_id, snapshot)
+        return int(self.con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0])
+
     def raw_query(self, entity: str, load_id: str, snapshot: bool = False) -> tuple[str, list[Any]]:
         """SQL (and its parameters) selecting the raw rows :meth:`raw_rows` returns, unordered, with their
         position among them in the column ``schema.RAW_POSITION`` (what ``ORDER BY`` restores)."""

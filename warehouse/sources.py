@@ -122,14 +122,19 @@ def read_source_file(path: Path, entity: str) -> SourceFile:
 
 def _csv_source(path: Path, entity: str) -> SourceFile:
     """A CSV file hashed and checked in chunks, its records counted (and so parsed) by DuckDB; its rows are
-    read when landed (:meth:`warehouse.db.Warehouse.land`), not here."""
+    read when landed (:meth:`warehouse.db.Warehouse.land`), not here.
+
+    A file DuckDB's reader refuses (a row with more cells than the header, or line ends mixing CRLF and LF,
+    which its reader cannot follow) is read whole by polars, as every file was before: read if polars can,
+    else refused with polars' message.
+    """
     digest, layout = csv_load.scan_csv(path, SourceError)
     _, missing, extra = csv_load.select_sql(path, layout, entity)
     source = SourceFile(entity, path, digest, None, missing, extra, csv=layout)
     try:
         source._rows = csv_load.count_rows(path, layout)
-    except csv_load.CsvParseError as exc:
-        raise SourceError(str(exc)) from None
+    except csv_load.CsvParseError:
+        return _conform(_read_csv(path, path.read_bytes()), path, entity, digest)
     return source
 
 
