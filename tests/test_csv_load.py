@@ -133,6 +133,16 @@ def test_a_file_duckdb_refuses_is_read_by_polars_as_before(tmp_path):
     assert got.to_dicts() == want.to_dicts() and got["order_id"].to_list() == ["O1", None, "O2"]
 
 
+def test_a_path_duckdb_would_read_as_a_pattern_is_read_by_polars(tmp_path):
+    folder = tmp_path / "export[1]"
+    folder.mkdir()
+    path = _write(folder / "orders.csv", DIALECTS["quoted separators, quotes and line breaks"])
+    (tmp_path / "export1").mkdir()  # what the pattern export[1] would match instead
+    _write(tmp_path / "export1" / "orders.csv", HEADER + "\n")
+    assert read_source_file(path, ORDERS).csv is None
+    assert _landed(path, ORDERS).to_dicts() == _reference(path, ORDERS).to_dicts()
+
+
 def test_record_numbers_stay_exact_beyond_the_readers_buffers(tmp_path):
     n = 120_000  # ~9 MB with a multi-line cell every 7th row: several of DuckDB's read buffers
     frame = pl.DataFrame({"i": range(1, n + 1)}).select(

@@ -36,8 +36,11 @@ import polars as pl
 
 from data_contracts import schema
 
-__all__ = ["CHUNK_BYTES", "WHITESPACE", "CsvLayout", "CsvParseError", "check_order_kept", "count_rows",
+__all__ = ["CHUNK_BYTES", "GLOB_CHARACTERS", "WHITESPACE", "CsvLayout", "CsvParseError", "check_order_kept", "count_rows",
            "read_frame", "scan_csv", "select_sql"]
+
+#: Characters that make DuckDB's ``read_csv`` read a path as a pattern of file names (a glob).
+GLOB_CHARACTERS = ("*", "?", "[", "{")
 
 #: Bytes read at a time while hashing and checking a file.
 CHUNK_BYTES = 8 * 2**20

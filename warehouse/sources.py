@@ -124,10 +124,14 @@ def _csv_source(path: Path, entity: str) -> SourceFile:
     """A CSV file hashed and checked in chunks, its records counted (and so parsed) by DuckDB; its rows are
     read when landed (:meth:`warehouse.db.Warehouse.land`), not here.
 
-    A file DuckDB's reader refuses (a row with more cells than the header, or line ends mixing CRLF and LF,
+    A path DuckDB would take for a pattern of file names (holding ``*``, ``?``, ``[`` or ``{``), and a file
+    DuckDB's reader refuses (a row with more cells than the header, or line ends mixing CRLF and LF,
     which its reader cannot follow) is read whole by polars, as every file was before: read if polars can,
     else refused with polars' message.
     """
+    if any(ch in str(path) for ch in csv_load.GLOB_CHARACTERS):  # DuckDB would read the path as a pattern
+        data = path.read_bytes()
+        return _conform(_read_csv(path, data), path, entity, hashlib.sha256(data).hexdigest())
     digest, layout = csv_load.scan_csv(path, SourceError)
     _, missing, extra = csv_load.select_sql(path, layout, entity)
     source = SourceFile(entity, path, digest, None, missing, extra, csv=layout)
