@@ -91,6 +91,10 @@ DIALECTS = {
 }
 
 
+DIALECTS["plain: ASCII without blanks or quotes"] = (
+    HEADER + "\r\nO1,2026-01-02,2026-01-05,P1,DC1,7,open\r\nO2,,2026-01-05,P1,DC1,,\r\nO3,2026-01-02\r\n")
+
+
 @pytest.mark.parametrize("case", list(DIALECTS))
 def test_duckdb_reader_lands_what_polars_read(tmp_path, case):
     path = _write(tmp_path / "orders.csv", DIALECTS[case])
@@ -99,6 +103,16 @@ def test_duckdb_reader_lands_what_polars_read(tmp_path, case):
     source = read_source_file(path, ORDERS)
     assert source.frame.to_dicts() == want.to_dicts()  # the frame a caller may still ask for
     assert source.row_count == want.height
+
+
+def test_only_files_without_blanks_quotes_or_other_text_skip_the_stripping(tmp_path, monkeypatch):
+    monkeypatch.setattr(csv_load, "CHUNK_BYTES", 32)  # the proof holds chunk by chunk
+    plain = {name for name, text in DIALECTS.items()
+             if csv_load.scan_csv(_write(tmp_path / "orders.csv", text))[1].plain}
+    assert plain == {"plain: ASCII without blanks or quotes", "a repeated header name", "no line end at the end",
+                     "a header only", "short rows padded with nulls"}
+    for edge in ("O1, 2026-01-02", "O1,2026-01-02\r,x", '"O1"', "O1\t", "O\u00a01"):
+        assert not csv_load.scan_csv(_write(tmp_path / "orders.csv", HEADER + "\n" + edge + "\n"))[1].plain, edge
 
 
 def test_semicolon_file_keeps_the_decimal_comma_text_for_the_contracts(tmp_path):

@@ -7,8 +7,8 @@ Arrow copy for the insert): 4 GiB at the peak. Here the file is
    and line where it is not), its separator (``;`` where the header has more semicolons than commas, else
    ``,``) and its header (the first record, read with Python's ``csv`` module);
 2. *selected* by DuckDB: :func:`select_sql` is one ``SELECT`` over ``read_csv`` with every column read as
-   text, each cell stripped of surrounding whitespace (what polars' ``str.strip_chars`` strips) with an
-   empty cell read as null, the schema's columns in order (an absent one as null), the columns beyond the
+   text, each cell stripped of surrounding whitespace (what polars' ``str.strip_chars`` strips; not tried
+   where the scan proved no cell can have any: :attr:`CsvLayout.plain`) with an empty cell read as null, the schema's columns in order (an absent one as null), the columns beyond the
    contract as one JSON object (``_extra``) and each record's 1-based number (``_source_row``), which the
    warehouse inserts straight into the raw table (:meth:`warehouse.db.Warehouse.land`).
 
@@ -54,6 +54,11 @@ WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x
 _PLAIN = "[!-~](.*[!-~])?"
 
 
+#: Bytes whose absence from an ASCII file means no cell begins or ends with whitespace (with ``\r`` only
+#: in line ends): no blank, tab, vertical tab, form feed, and no quote (a quoted cell may hold a line break).
+_EDGE_BYTES = (b" ", b"\t", b"\x0b", b"\x0c", b'"')
+
+
 class CsvParseError(ValueError):
     """DuckDB's reader refused the file (a row with more cells than the header, a stray quote)."""
 
@@ -67,12 +72,15 @@ class CsvLayout:
         header: The header's names as written (duplicates renamed as polars does: ``a``, ``a_duplicated_0``).
         size: File size in bytes when scanned.
         mtime_ns: Modification time (ns) when scanned; with ``size``, what tells the file changed since.
+        plain: No cell can begin or end with whitespace: ASCII text without quotes, blanks, tabs, vertical
+            tabs, form feeds or a carriage return outside ``\r\n`` (so a cell needs no stripping).
     """
 
     separator: str
     header: tuple[str, ...]
     size: int
     mtime_ns: int
+    plain: bool = False
 
     @property
     def names(self) -> list[str]:
@@ -90,7 +98,7 @@ def scan_csv(path: Path, error: type[Exception] = ValueError) -> tuple[str, CsvL
     st = os.stat(path)
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
-    lines, seen_text, first = 0, False, b""
+    lines, seen_text, first, plain = 0, False, b"", True
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK_BYTES):
             digest.update(chunk)
@@ -105,6 +113,8 @@ def scan_csv(path: Path, error: type[Exception] = ValueError) -> tuple[str, CsvL
                     raise error(f"{path.name}: not UTF-8 text: byte 0x{chunk[exc.start]:02x} on line {line} "
                                 "(rule: utf8_encoding); export the file as UTF-8.") from None
             lines += chunk.count(b"\n")
+            plain = plain and chunk.isascii() and not any(b in chunk for b in _EDGE_BYTES) and (
+                chunk.count(b"\r") == chunk.count(b"\r\n"))
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
@@ -121,7 +131,7 @@ def scan_csv(path: Path, error: type[Exception] = ValueError) -> tuple[str, CsvL
         header = next(csv.reader(f, delimiter=separator), [])
     if not header:
         raise error(f"{path.name}: the file is empty, not even a header row (rule: header).")
-    return digest.hexdigest(), CsvLayout(separator, tuple(_dedupe(header)), st.st_size, st.st_mtime_ns)
+    return digest.hexdigest(), CsvLayout(separator, tuple(_dedupe(header)), st.st_size, st.st_mtime_ns, plain)
 
 
 def _dedupe(names: list[str]) -> list[str]:
@@ -151,8 +161,10 @@ def _reader(path: Path, layout: CsvLayout) -> str:
     )
 
 
-def _cell(i: int) -> str:
+def _cell(i: int, plain: bool) -> str:
     c = f"c{i}"
+    if plain:
+        return f"nullif({c}, '')"
     return (f"CASE WHEN regexp_full_match({c}, '{_PLAIN}') THEN {c} "
             f"ELSE nullif(trim({c}, {_literal(WHITESPACE)}), '') END")
 
@@ -171,9 +183,9 @@ def select_sql(path: Path, layout: CsvLayout, entity: str) -> tuple[str, tuple[s
         first.setdefault(n, i)
     missing = tuple(c for c in table.columns if c not in first)
     extra = tuple(n for n in dict.fromkeys(names) if n not in table.columns)
-    cols = [f'{_cell(first[c])} AS "{c}"' if c in first else f'NULL::VARCHAR AS "{c}"' for c in table.columns]
+    cols = [f'{_cell(first[c], layout.plain)} AS "{c}"' if c in first else f'NULL::VARCHAR AS "{c}"' for c in table.columns]
     if extra:
-        pairs = ", ".join(f"{_literal(n)}, {_cell(first[n])}" for n in extra)
+        pairs = ", ".join(f"{_literal(n)}, {_cell(first[n], layout.plain)}" for n in extra)
         cols.append(f"json_object({pairs}) AS {schema.RAW_EXTRA}")
     else:
         cols.append(f"NULL::VARCHAR AS {schema.RAW_EXTRA}")
