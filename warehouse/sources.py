@@ -3,7 +3,9 @@
 Every value is kept as a string (null for an empty cell) so that nothing is lost before the contracts
 decide what is valid: a text in a number column must land in the warehouse as it was, then be
 quarantined. Each frame carries the schema's columns in order (absent ones as null), the columns a file
-had beyond the contract as one JSON column, and its source file and 1-based data row number.
+had beyond the contract as one JSON column, and its source file and 1-based data row number. A CSV file
+keeps its rows in the file until the warehouse lands them with DuckDB's reader (:mod:`warehouse.csv_load`):
+reading it here hashes and checks it in chunks and counts its records.
 """
 
 from __future__ import annotations
