@@ -139,6 +139,7 @@ def ingest(params: RunParameters, run_id: str) -> dict[str, str]:
         sources = read_complete_folder(params.input_dir, *settle)
     _, snapshots = _source_settings(params)
     with open_warehouse(params.warehouse) as wh:
+        wh.limit_memory()  # the files stream through DuckDB: it spills rather than grow the process
         load_ids = {s.entity: wh.land(s)[0] for s in sources}
         wh.update_run(run_id, input_load_ids=load_ids)
         fault_point("ingest-landed")
@@ -201,6 +202,7 @@ def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_d
 
     contracts, snapshots = _source_settings(params)  # the source's decimal mark, week start, full extracts
     with open_warehouse(params.warehouse) as wh:
+        wh.limit_memory()  # the SQL over every raw row spills rather than grow the process
         # the big entities stay in the warehouse: only the rows the contracts' SQL is unsure of are read
         raw = raw_inputs(wh, load_ids, snapshots)
         try:

@@ -32,6 +32,7 @@ class WarehouseRows:
         self._judged = f"__judged_{entity}"
         self._query: ScreenQuery | None = None
         self._kept = 0
+        self._suspect_rows = -1
         self.profile = self._profile()
 
     def _profile(self) -> Profile:
@@ -102,7 +103,7 @@ class WarehouseRows:
                 f"GROUP BY ALL ORDER BY ALL",
                 self.params,
             ).pl()
-        self._query, self._kept = query, int(row[0])
+        self._query, self._kept, self._suspect_rows = query, int(row[0]), suspects.height
         return Split(suspects, int(row[0]), [int(v) for v in row[1:]], groups)
 
     def _suspects(self) -> str:
@@ -143,6 +144,11 @@ class WarehouseRows:
             + f" FROM ({self.sql}) WHERE {_P} NOT IN ({self._suspects()})"
         )
         cols = ", ".join(f'"{c}"' for c in t.columns)
+        if self._suspect_rows == 0 and self.wh.raw_in_order(self.entity, self.load_id, self.snapshot):
+            # every row kept: a plain scan of one load, which keeps the raw order (DuckDB keeps a single
+            # table's order; the anti-join and the sort below do not and need not run on millions of rows)
+            self.wh.con.register("__clean_suspects", pl.DataFrame({_P: []}, schema={_P: pl.Int64}).to_arrow())
+            return (f"SELECT " + ", ".join(f'{cast[c]} AS "{c}"' for c in t.columns) + f" FROM ({self.sql})")
         frame = clean.select(list(t.columns))
         frame = (no_negative_zero(frame) if stored else frame).with_columns(positions.alias(_P).cast(pl.Int64))
         self.wh.con.register("__clean_suspects", frame.to_arrow(compat_level=pl.CompatLevel.oldest()))

@@ -3,20 +3,23 @@
 Every value is kept as a string (null for an empty cell) so that nothing is lost before the contracts
 decide what is valid: a text in a number column must land in the warehouse as it was, then be
 quarantined. Each frame carries the schema's columns in order (absent ones as null), the columns a file
-had beyond the contract as one JSON column, and its source file and 1-based data row number.
+had beyond the contract as one JSON column, and its source file and 1-based data row number. A CSV file
+keeps its rows in the file until the warehouse lands them with DuckDB's reader (:mod:`warehouse.csv_load`):
+reading it here hashes and checks it in chunks and counts its records.
 """
 
 from __future__ import annotations
 
 import codecs
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from data_contracts import schema
 from data_contracts.safe_text import neutralise_formulas
+from warehouse import csv_load
+from warehouse.csv_load import CsvLayout
 
 __all__ = ["SourceError", "SourceFile", "SourceUnavailable", "entity_files", "find_entity_file", "read_folder",
            "read_source_file"]
@@ -35,20 +38,41 @@ class SourceUnavailable(SourceError):
     possibly transient, worth a retry, unlike other :class:`SourceError` s, which the same input raises again."""
 
 
-@dataclass(frozen=True)
 class SourceFile:
-    """One entity's file read as text."""
+    """One entity's file read as text.
 
-    entity: str
-    path: Path
-    content_hash: str
-    frame: pl.DataFrame  # schema columns as String, plus RAW_EXTRA and SOURCE_ROW (load id added on landing)
-    missing_columns: tuple[str, ...]
-    extra_columns: tuple[str, ...]
+    A Parquet file or a database table is read into ``frame``. A CSV file is not: its rows stay in the file
+    until the warehouse lands them with DuckDB's reader (:mod:`warehouse.csv_load`, ``csv`` holds its
+    layout); ``frame`` then reads them with the same SQL on first use (for small callers and tests).
+    """
+
+    def __init__(self, entity: str, path: Path, content_hash: str, frame: pl.DataFrame | None = None,
+                 missing_columns: tuple[str, ...] = (), extra_columns: tuple[str, ...] = (),
+                 csv: CsvLayout | None = None) -> None:
+        if (frame is None) == (csv is None):
+            raise ValueError("a source file has either a frame or a CSV layout")
+        self.entity, self.path, self.content_hash = entity, Path(path), content_hash
+        self.missing_columns, self.extra_columns, self.csv = missing_columns, extra_columns, csv
+        self._frame = frame  # schema columns as String, plus RAW_EXTRA and SOURCE_ROW (load id added on landing)
+        self._rows: int | None = None if frame is None else frame.height
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        if self._frame is None:
+            try:
+                self._frame = csv_load.read_frame(self.path, self.csv, self.entity)
+            except csv_load.CsvParseError as exc:
+                raise SourceError(str(exc)) from None
+        return self._frame
 
     @property
     def row_count(self) -> int:
-        return self.frame.height
+        if self._rows is None:
+            self._rows = self.frame.height
+        return self._rows
+
+    def __repr__(self) -> str:
+        return f"SourceFile({self.entity!r}, {str(self.path)!r}, rows={self._rows})"
 
 
 def find_entity_file(folder: Path, entity: str) -> Path | None:
@@ -89,14 +113,35 @@ def entity_files(folder: Path) -> list[tuple[str, Path]]:
 
 def read_source_file(path: Path, entity: str) -> SourceFile:
     """Read one entity file as text with its content hash."""
+    if path.suffix != ".parquet":
+        return _csv_source(path, entity)
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
-    if path.suffix == ".parquet":
-        frame = _read_parquet(path, data)
-    else:
-        frame = _read_csv(path, data)
+    frame = _read_parquet(path, data)
     del data  # the file's bytes are not kept while the frame is conformed
     return _conform(frame, path, entity, digest)
+
+
+def _csv_source(path: Path, entity: str) -> SourceFile:
+    """A CSV file hashed and checked in chunks, its records counted (and so parsed) by DuckDB; its rows are
+    read when landed (:meth:`warehouse.db.Warehouse.land`), not here.
+
+    A path DuckDB would take for a pattern of file names (holding ``*``, ``?``, ``[`` or ``{``), and a file
+    DuckDB's reader refuses (a row with more cells than the header, or line ends mixing CRLF and LF,
+    which its reader cannot follow) is read whole by polars, as every file was before: read if polars can,
+    else refused with polars' message.
+    """
+    if any(ch in str(path) for ch in csv_load.GLOB_CHARACTERS):  # DuckDB would read the path as a pattern
+        data = path.read_bytes()
+        return _conform(_read_csv(path, data), path, entity, hashlib.sha256(data).hexdigest())
+    digest, layout = csv_load.scan_csv(path, SourceError)
+    _, missing, extra = csv_load.select_sql(path, layout, entity)
+    source = SourceFile(entity, path, digest, None, missing, extra, csv=layout)
+    try:
+        source._rows = csv_load.count_rows(path, layout)
+    except csv_load.CsvParseError:
+        return _conform(_read_csv(path, path.read_bytes()), path, entity, digest)
+    return source
 
 
 def _read_csv(path: Path, data: bytes) -> pl.DataFrame:
