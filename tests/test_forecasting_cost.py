@@ -187,3 +187,74 @@ def test_final_fit_estimates_the_order_found_at_the_oldest_origin():
         full = searched.forecast.filter(pl.col("unique_id") == uid).sort("ds").get_column("mean").to_numpy()
         differ += not np.allclose(got, full)
     assert differ < 10  # most orders found on the oldest part are the whole history's too
+
+
+# --- forecasting/gradients.py: scipy's forward differences without scipy's overhead ------------------
+
+def _bumpy(x, scale):
+    """A smooth objective with a plateau of infinity (as statsforecast's ARIMA objectives return)."""
+    if np.any(np.abs(x) > 50):
+        return np.inf
+    return float(np.sum(scale * (x - 0.3) ** 2) + np.sin(3 * x[0]) + np.prod(np.cos(x)))
+
+
+@pytest.mark.parametrize("x", [[0.0, 1.0], [-2.5, 3e-9, 0.7], [1e9, -1e9], [5.0], [-0.0, 49.99999999]])
+def test_forward_gradient_is_scipys_difference_quotient(x):
+    from scipy.optimize._numdiff import approx_derivative
+
+    from forecasting.gradients import _STEP, forward_gradient
+
+    x = np.asarray(x, dtype=float)
+    scale = np.arange(1, x.size + 1.0)
+    want = approx_derivative(_bumpy, x, method="2-point", abs_step=_STEP, args=(scale,))
+    got = forward_gradient(_bumpy, x, _bumpy(x, scale), (scale,))
+    assert np.array_equal(got, want, equal_nan=True)
+
+
+@pytest.mark.parametrize("x0", [[1.3, -0.8], [0.0, 0.0, 2.0], [40.0]])
+def test_bfgs_with_the_forward_gradient_is_scipys_bfgs(x0):
+    from scipy.optimize import minimize
+
+    from forecasting.gradients import bfgs
+
+    scale = np.arange(1, len(x0) + 1.0)
+    kwargs = dict(args=(scale,), method="BFGS", tol=1e-8, options={"maxiter": 100})
+    want = minimize(_bumpy, np.array(x0), **kwargs)
+    got = bfgs(_bumpy, np.array(x0), **kwargs)
+    assert np.array_equal(got.x, want.x) and got.fun == want.fun and got.status == want.status
+    assert got.nit == want.nit and np.array_equal(got.hess_inv, want.hess_inv)
+    assert got.nfev < want.nfev  # f(x) is not evaluated again for each gradient
+    # anything but an unbounded BFGS without a gradient goes to scipy untouched
+    other = bfgs(_bumpy, np.array(x0), args=(scale,), method="Nelder-Mead")
+    assert np.array_equal(other.x, minimize(_bumpy, np.array(x0), args=(scale,), method="Nelder-Mead").x)
+
+
+def test_arima_fits_and_forecasts_are_bit_for_bit_those_of_scipys_differences(monkeypatch):
+    import scipy.optimize
+    import statsforecast.arima
+
+    import forecasting.engine as engine
+    from forecasting import gradients
+
+    series = synthetic_series(8, weeks=120, seed=13, kinds=("seasonal", "smooth", "trend", "intermittent"))
+    config = ForecastConfig(n_jobs=1, short_models=("Naive", "ARIMA"), short_default=None)
+    ys = [f.get_column("y").to_numpy() for _, f in series.group_by("unique_id", maintain_order=True)]
+
+    def fits():
+        out = []
+        for y in ys:
+            for name in ("ARIMA", "DARIMA", "FARIMA"):
+                model = base_models((name,), 52)[0].fit(y)
+                out.append(np.r_[model.predict(h=H)["mean"], [arima_order(model) is not None]])
+        return np.array(out)
+
+    with monkeypatch.context() as patch:  # scipy's own differences
+        patch.setattr(statsforecast.arima, "minimize", scipy.optimize.minimize)
+        patch.setattr(engine.gradients, "install", lambda: None)
+        want, want_run = fits(), forecast_demand(series, H, config)
+    gradients.install()
+    assert statsforecast.arima.minimize is gradients.bfgs
+    got, got_run = fits(), forecast_demand(series, H, config)
+    assert np.array_equal(got, want)
+    assert got_run.forecast.equals(want_run.forecast) and got_run.backtest.equals(want_run.backtest)
+    assert got_run.series.equals(want_run.series)
