@@ -1,10 +1,11 @@
 """Issue 16: the forecast stage's cost cuts — the AutoARIMA order searched at the oldest backtest origin
-only (``backtest_refit="arima_order"``, the default) or every model fitted once there and moved on
-(``"once"``, statsforecast's ``refit=False``), and the final fit reusing that order.
+only (``backtest_refit="arima_order"``), that and the AutoETS form (``"forms"``, the default), or every
+model fitted once there and moved on (``"once"``, statsforecast's ``refit=False``), and the final fit
+reusing that order; ARIMA fits through scipy's forward differences without its overhead.
 
 The mechanical parts are tested for identity against the obviously correct slow version: a forward on
 the data a model was fitted on is its prediction; a fixed-order ARIMA of the order the search found
-forecasts exactly what the search did; a backtest that fits once is, window by window, a fit on the
+(a fixed-form ETS of the form it found) forecasts exactly what the search did; a backtest that fits once is, window by window, a fit on the
 oldest training part and a forward on each later one, and the models that cannot move on are refitted
 exactly as before.
 """
@@ -19,7 +20,7 @@ import pytest
 from statsforecast.models import AutoARIMA, AutoETS, HistoricAverage, Naive
 
 from forecasting import ForecastConfig, forecast_demand
-from forecasting.engine import Task, arima_order, run_task, with_arima_orders
+from forecasting.engine import Task, arima_order, ets_form, run_task, with_arima_orders
 from forecasting.models import base_models
 from forecasting.seasonal import Deseasonalized
 from forecasting.synthetic import synthetic_series
@@ -62,6 +63,27 @@ def test_fixed_order_reproduces_the_search_on_the_same_data(name):
     assert arima_order(Naive().fit(np.arange(10.0))) is None
     # models not named keep their search
     assert isinstance(with_arima_orders(base_models(("DARIMA",), 52), ())[0].model, AutoARIMA)
+
+
+@pytest.mark.parametrize("name", ["ETS", "DETS"])
+def test_fixed_form_reproduces_the_ets_search_on_the_same_data(name):
+    panel = pl.concat([_panel(6), synthetic_series(4, weeks=130, seed=9, kinds=("trend", "intermittent"))])
+    forms = set()
+    for (uid,), frame in panel.group_by("unique_id", maintain_order=True):
+        y = frame.get_column("y").to_numpy()
+        searched = base_models((name,), 52)[0].fit(y)
+        form = ets_form(searched)
+        forms.add(form)
+        assert form is not None and arima_order(searched) is None
+        fixed = with_arima_orders(base_models((name,), 52), ((name, form),))[0]
+        inner = fixed.fixed.model if isinstance(fixed.fixed, Deseasonalized) else fixed.fixed
+        assert inner.model == form.replace("d", "") and inner.damped == ("d" in form) and repr(fixed) == name
+        assert np.array_equal(fixed.fit(y).predict(h=H)["mean"], searched.predict(h=H)["mean"]), uid
+    assert len(forms) > 1  # more than one form met (additive and multiplicative errors at least)
+    # an ARIMA order never fixes an ETS, nor a form an ARIMA
+    assert isinstance(with_arima_orders(base_models((name,), 52), ((name, "1,1,0,0,1"),))[0], type(
+        base_models((name,), 52)[0]))
+    assert isinstance(with_arima_orders(base_models(("DARIMA",), 52), (("DARIMA", "AAN"),))[0].model, AutoARIMA)
 
 
 def _task(names: tuple[str, ...], refit: str, df: pl.DataFrame) -> Task:
@@ -125,6 +147,35 @@ def test_backtest_searching_the_arima_order_once_refits_everything_else_as_befor
             got = ordered.filter((pl.col("unique_id") == uid) & (pl.col("cutoff") == frame["ds"][cut - 1])
                                  & (pl.col("model") == "DARIMA")).sort("ds").get_column("yhat").to_numpy()
             assert got == pytest.approx(fixed.forecast(y=y[:cut], h=H)["mean"], rel=1e-9)
+
+
+def test_backtest_searching_the_ets_form_once_refits_everything_else_as_with_the_arima_order():
+    df = pl.concat([_panel(4), synthetic_series(2, weeks=130, seed=21, kinds=("trend",))])
+    names = ("Naive", "HistoricAverage", "DETS", "DOT", "DARIMA", "Mean(DETS,DOT,DARIMA)")
+    ordered, _, arima_orders = run_task(_task(names, "arima_order", df))
+    forms, _, orders = run_task(_task(names, "forms", df))
+    key = ["unique_id", "model", "cutoff", "ds"]
+    ordered, forms = ordered.sort(key), forms.sort(key)
+    assert ordered.select(key).equals(forms.select(key))
+    assert orders.equals(arima_orders)  # only ARIMA orders go on to the final fit
+    oldest = ordered.get_column("cutoff").min()
+    same = ~pl.col("model").str.contains("DETS") | (pl.col("cutoff") == oldest)
+    assert ordered.filter(same).get_column("yhat").to_numpy() == pytest.approx(
+        forms.filter(same).get_column("yhat").to_numpy(), rel=1e-9)
+    moved = 0
+    for (uid,), frame in df.group_by("unique_id", maintain_order=True):
+        y = frame.get_column("y").to_numpy()
+        first = y.size - 3 * H
+        form = ets_form(base_models(("DETS",), 52)[0].fit(y[:first]))
+        fixed = with_arima_orders(base_models(("DETS",), 52), (("DETS", form),))[0]
+        for k in (1, 2):
+            cut = first + k * H
+            window = (pl.col("unique_id") == uid) & (pl.col("cutoff") == frame["ds"][cut - 1])
+            got = forms.filter(window & (pl.col("model") == "DETS")).sort("ds").get_column("yhat").to_numpy()
+            assert got == pytest.approx(fixed.forecast(y=y[:cut], h=H)["mean"], rel=1e-9)
+            searched = ordered.filter(window & (pl.col("model") == "DETS")).sort("ds").get_column("yhat")
+            moved += not np.allclose(got, searched.to_numpy())
+    assert moved > 0  # some later origin's search chose another form than the oldest's
 
 
 def test_short_histories_refit_every_origin():
