@@ -262,22 +262,44 @@ def test_forward_gradient_is_scipys_difference_quotient(x):
     assert np.array_equal(got, want, equal_nan=True)
 
 
-@pytest.mark.parametrize("x0", [[1.3, -0.8], [0.0, 0.0, 2.0], [40.0]])
-def test_bfgs_with_the_forward_gradient_is_scipys_bfgs(x0):
+def _rosen(x):
+    return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2))
+
+
+@pytest.mark.parametrize("loop", [True, False])  # scipy 1.17's loop repeated, or scipy's own with the gradient
+@pytest.mark.parametrize("fun, x0, tol", [
+    (_bumpy, [1.3, -0.8], 1e-8), (_bumpy, [0.0, 0.0, 2.0], None), (_bumpy, [40.0], 1e-8),
+    (_bumpy, [49.9, -3.0], 1e-12), (_rosen, [-1.2, 1.0, 0.5], 1e-8), (_rosen, [3.0, -2.0], None),
+])
+def test_bfgs_is_scipys_bfgs_bit_for_bit(monkeypatch, loop, fun, x0, tol):
     from scipy.optimize import minimize
 
-    from forecasting.gradients import bfgs
+    import forecasting.gradients as gradients
 
-    scale = np.arange(1, len(x0) + 1.0)
-    kwargs = dict(args=(scale,), method="BFGS", tol=1e-8, options={"maxiter": 100})
-    want = minimize(_bumpy, np.array(x0), **kwargs)
-    got = bfgs(_bumpy, np.array(x0), **kwargs)
-    assert np.array_equal(got.x, want.x) and got.fun == want.fun and got.status == want.status
-    assert got.nit == want.nit and np.array_equal(got.hess_inv, want.hess_inv)
-    assert got.nfev < want.nfev  # f(x) is not evaluated again for each gradient
+    monkeypatch.setattr(gradients, "_LOOP_SCIPY", loop and gradients._LOOP_SCIPY)
+    args = (np.arange(1, len(x0) + 1.0),) if fun is _bumpy else ()
+    for options in ({"maxiter": 100}, {"maxiter": 3}, None):
+        kwargs = dict(args=args, method="BFGS", tol=tol, options=options)
+        want = minimize(fun, np.array(x0), **kwargs)
+        got = gradients.bfgs(fun, np.array(x0), **kwargs)
+        assert np.array_equal(got.x, want.x) and got.fun == want.fun and got.status == want.status
+        assert got.nit == want.nit and np.array_equal(got.hess_inv, want.hess_inv)
+        assert np.array_equal(got.jac, want.jac) and got.message == want.message
+        assert got.nfev <= want.nfev  # f(x) is not evaluated again for each gradient
     # anything but an unbounded BFGS without a gradient goes to scipy untouched
-    other = bfgs(_bumpy, np.array(x0), args=(scale,), method="Nelder-Mead")
-    assert np.array_equal(other.x, minimize(_bumpy, np.array(x0), args=(scale,), method="Nelder-Mead").x)
+    other = gradients.bfgs(fun, np.array(x0), args=args, method="Nelder-Mead")
+    assert np.array_equal(other.x, minimize(fun, np.array(x0), args=args, method="Nelder-Mead").x)
+
+
+def test_bfgs_statuses_met_in_the_tests():
+    """The cases above reach convergence, the iteration limit and a failed line search."""
+    from scipy.optimize import minimize
+
+    statuses = {minimize(f, np.array(x), args=a, method="BFGS", tol=t, options=o).status
+                for f, x, a, t, o in [(_rosen, [-1.2, 1.0, 0.5], (), 1e-8, {"maxiter": 100}),
+                                      (_rosen, [-1.2, 1.0, 0.5], (), 1e-8, {"maxiter": 3}),
+                                      (_bumpy, [49.9, -3.0], (np.arange(1, 3.0),), 1e-12, {"maxiter": 100})]}
+    assert statuses == {0, 1, 2}
 
 
 def test_arima_fits_and_forecasts_are_bit_for_bit_those_of_scipys_differences(monkeypatch):
