@@ -139,7 +139,7 @@ def _fixed(model: _TS, order: str) -> _TS | None:
 
 
 class _OrderFirst(_TS):
-    """A fixed-order ARIMA (``fixed``) that searches the orders (``search``) where its own fit fails."""
+    """A fixed-order ARIMA or fixed-form ETS (``fixed``) that searches (``search``) where its own fit fails."""
 
     def __init__(self, fixed: _TS, search: _TS):
         self.fixed, self.search, self.alias = fixed, search, repr(search)
