@@ -8,7 +8,9 @@ the caller connected to (an executor with the same ``map``).
 
 A task's backtest (``Task.refit``) refits every model at every origin (``every``); or (``arima_order``)
 does the same except that an AutoARIMA searches its order at the oldest origin only and re-estimates
-that order's parameters at the later ones; or (``once``, statsforecast's ``refit=False``) fits each model
+that order's parameters at the later ones; or (``forms``) the same for the AutoARIMA's order and for the
+form an AutoETS searches (error, trend and damping: ``"AAdN"``), whose parameters the later origins
+re-estimate; or (``once``, statsforecast's ``refit=False``) fits each model
 that can move on once, at the oldest origin, and applies those parameters to the longer histories of
 the later origins (``forward``: the state is updated, nothing is re-estimated). The models fitted once
 run in one statsforecast pass with ``refit=False``, the others in a second pass with every refit over
@@ -16,7 +18,12 @@ the same chunk; a ``forward`` that fails or returns a non-finite value is replac
 
 That once-fitted AutoARIMA's order (p, d, q and its constant) is returned per series, so that the final
 fit can estimate that order's parameters on the whole history instead of searching the orders again
-(``Task.arima_orders``; a fixed-order fit costs a fifth of the search).
+(``Task.arima_orders``; a fixed-order fit costs a fifth of the search). An AutoETS's form is not returned:
+the final fit searches it again (carried into the final fit it made M4 Weekly worse; in the backtest it
+did not). ``Task.arima_orders`` also takes ETS forms (:func:`with_arima_orders`).
+
+Every task first routes statsforecast's ARIMA optimisation through :mod:`forecasting.gradients` (the same
+fits, bit for bit, without scipy's overhead around its finite differences).
 """
 
 from __future__ import annotations
@@ -34,12 +41,14 @@ from multiprocessing import get_context
 import numpy as np
 import polars as pl
 from statsforecast import StatsForecast
-from statsforecast.models import _TS, ARIMA, AutoARIMA
+from statsforecast.models import _TS, ARIMA, AutoARIMA, AutoETS
 
+from forecasting import gradients
 from forecasting.models import add_combinations, base_models
 from forecasting.seasonal import Deseasonalized
 
-__all__ = ["Task", "run_task", "run_tasks", "worker_pool", "arima_order", "with_arima_orders"]
+__all__ = ["Task", "run_task", "run_tasks", "worker_pool", "arima_order", "ets_form", "model_order",
+           "with_arima_orders"]
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -59,15 +68,33 @@ class Task:
     fallback: str  # model replacing a candidate whose fit fails on a series
     cost: float  # expected CPU cost, only for ordering
     forecast_horizon: int | None = None  # weeks forecast when ``forecast``; None = ``horizon``
-    refit: str = "every"  # backtest: "every" origin refitted, "arima_order", "once" (module docstring)
-    # (model name, order from :func:`arima_order`): these AutoARIMA-based models fit that order only
+    refit: str = "every"  # backtest: "every" origin refitted, "arima_order", "forms", "once" (module docstring)
+    # (model name, order from :func:`model_order`): these AutoARIMA- or AutoETS-based models fit that
+    # ARIMA order or ETS form only
     arima_orders: tuple[tuple[str, str], ...] = ()
+
+
+def _inner(model: object) -> object:
+    return model.model if isinstance(model, Deseasonalized) else model
 
 
 def _auto_arima(model: object) -> AutoARIMA | None:
     """The AutoARIMA behind a model name's statsforecast model (itself or inside Deseasonalized)."""
-    inner = model.model if isinstance(model, Deseasonalized) else model
+    inner = _inner(model)
     return inner if isinstance(inner, AutoARIMA) else None
+
+
+def _auto_ets(model: object) -> AutoETS | None:
+    """The AutoETS behind a model (itself or inside Deseasonalized) when it searches its form (a ``Z`` in
+    its model string or its damping left open); None otherwise."""
+    inner = _inner(model)
+    searches = isinstance(inner, AutoETS) and ("Z" in inner.model or inner.damped is None)
+    return inner if searches else None
+
+
+def _searching(model: object, refit: str = "forms") -> bool:
+    """Whether ``model`` searches a structure that ``refit`` finds once at the oldest origin."""
+    return _auto_arima(model) is not None or (refit == "forms" and _auto_ets(model) is not None)
 
 
 def arima_order(fitted: object) -> str | None:
@@ -81,8 +108,38 @@ def arima_order(fitted: object) -> str | None:
     return f"{p},{d},{q},{int('intercept' in coef)},{int('drift' in coef)}"
 
 
+def ets_form(fitted: object) -> str | None:
+    """The form a fitted AutoETS (or Deseasonalized AutoETS) chose, written as statsforecast's model string
+    with ``d`` after a damped trend (``"ANN"``, ``"MAdN"``); None for other models."""
+    inner = getattr(fitted, "fitted_model_", fitted)
+    model = getattr(inner, "model_", None)
+    if not isinstance(inner, AutoETS) or model is None:
+        return None
+    error, trend, season, damped = model["components"][:4]
+    return f"{error}{trend}{'d' if damped != 'N' else ''}{season}"
+
+
+def model_order(fitted: object) -> str | None:
+    """:func:`arima_order` or :func:`ets_form` of a fitted model, whichever applies; None for others."""
+    return arima_order(fitted) or ets_form(fitted)
+
+
+def _fixed(model: _TS, order: str) -> _TS | None:
+    """The model of ``order`` (:func:`model_order`) under ``model``'s name, in place of ``model``'s search."""
+    if _auto_arima(model) is not None and "," in order:
+        p, d, q, mean, drift = (int(v) for v in order.split(","))
+        fixed = ARIMA(order=(p, d, q), include_mean=bool(mean), include_drift=bool(drift), alias=repr(model))
+    elif _auto_ets(model) is not None and "," not in order:
+        fixed = AutoETS(model=order.replace("d", ""), damped="d" in order, alias=repr(model))
+    else:
+        return None
+    if isinstance(model, Deseasonalized):
+        fixed = Deseasonalized(fixed, model.season_length, alias=repr(model))
+    return fixed
+
+
 class _OrderFirst(_TS):
-    """A fixed-order ARIMA (``fixed``) that searches the orders (``search``) where its own fit fails."""
+    """A fixed-order ARIMA or fixed-form ETS (``fixed``) that searches (``search``) where its own fit fails."""
 
     def __init__(self, fixed: _TS, search: _TS):
         self.fixed, self.search, self.alias = fixed, search, repr(search)
@@ -105,28 +162,22 @@ class _OrderFirst(_TS):
 
 
 def with_arima_orders(models: list[_TS], orders: tuple[tuple[str, str], ...]) -> list[_TS]:
-    """``models`` with each AutoARIMA-based one named in ``orders`` replaced by a fixed-order ARIMA of
-    that order under the same name (on the same data it forecasts exactly what the search found); where
-    that fixed-order fit fails, the model searches the orders as before."""
+    """``models`` with each AutoARIMA- or AutoETS-based one named in ``orders`` replaced by a fixed-order
+    ARIMA (fixed-form ETS) of that order (form) under the same name (on the same data it forecasts exactly
+    what the search found); where that fixed fit fails, the model searches as before."""
     by_name = dict(orders)
     out = []
     for model in models:
         order = by_name.get(repr(model))
-        if order is None or _auto_arima(model) is None:
-            out.append(model)
-            continue
-        p, d, q, mean, drift = (int(v) for v in order.split(","))
-        fixed = ARIMA(order=(p, d, q), include_mean=bool(mean), include_drift=bool(drift), alias=repr(model))
-        if isinstance(model, Deseasonalized):
-            fixed = Deseasonalized(fixed, model.season_length, alias=repr(model))
-        out.append(_OrderFirst(fixed, model))
+        fixed = None if order is None else _fixed(model, order)
+        out.append(model if fixed is None else _OrderFirst(fixed, model))
     return out
 
 
 class _Forwarding(_TS):
     """A model fitted at the oldest origin of a cross-validation (statsforecast's ``refit=False``) and
-    moved on to the later origins: by its own ``forward`` (``move="state"``), or, for an AutoARIMA,
-    by fitting the order found there on the longer history (``move="order"``).
+    moved on to the later origins: by its own ``forward`` (``move="state"``), or, for an AutoARIMA or
+    AutoETS, by fitting the order or form found there on the longer history (``move="order"``).
 
     At the oldest origin it forecasts what its fit predicts. statsforecast calls ``forward`` with no
     fallback; this one fits the model on the new history (as a refit would) where the fitted model's
@@ -137,13 +188,13 @@ class _Forwarding(_TS):
         self.model = model
         self.move = move
         self.alias = repr(model)
-        self.orders: list[str | None] = []  # arima_order of each fit, in the order of the series
+        self.orders: list[str | None] = []  # model_order of each fit, in the order of the series
 
     def fit(self, y, X=None):  # noqa: D102 - statsforecast's model contract
         self.orders.append(None)  # a failed fit (the fallback takes over) keeps its place
         self.n_fit_ = len(y)
         self.fitted_ = self.model.new().fit(y=y, X=X)
-        self.orders[-1] = arima_order(self.fitted_)
+        self.orders[-1] = model_order(self.fitted_)
         return self
 
     def forecast(self, y, h, X=None, X_future=None, level=None, fitted=False):  # noqa: D102
@@ -154,7 +205,7 @@ class _Forwarding(_TS):
             return {"mean": self.fitted_.predict(h=h)["mean"]}
         if self.move == "order":
             order = self.orders[-1]
-            if order is None or _auto_arima(self.model) is None:
+            if order is None or not _searching(self.model):
                 return self.forecast(y=y, h=h, X=X, X_future=X_future)
             return with_arima_orders([self.model], ((self.alias, order),))[0].forecast(y=y, h=h)
         try:
@@ -183,8 +234,9 @@ def run_task(task: Task) -> tuple[pl.DataFrame | None, pl.DataFrame | None, pl.D
         ``(cv, forecast, orders)``: cv long ``unique_id, ds, cutoff, y, model, yhat`` (None without
         backtest), forecast long ``unique_id, ds, model, yhat`` (None unless ``task.forecast``), orders
         ``unique_id, model, order`` of the AutoARIMA models fitted once in the backtest (None when
-        ``task.refit`` is ``every``).
+        ``task.refit`` is ``every``; ETS forms are not among them).
     """
+    gradients.install()  # the same ARIMA fits for less CPU (forecasting/gradients.py)
     models = with_arima_orders(base_models(task.names, task.season_length), task.arima_orders)
     fallback = base_models((task.fallback,), task.season_length)[0]
     sf = StatsForecast(models=models, freq=task.freq, n_jobs=1, fallback_model=fallback)
@@ -204,8 +256,8 @@ def _cross_validation(task: Task, models: list[_TS], fallback: _TS) -> tuple[pl.
     others refitted in a second, their columns put side by side; and the orders of the AutoARIMA models
     fitted once (``unique_id, model, order``, None when every model was refitted)."""
     kwargs = dict(h=task.horizon, df=task.df, n_windows=task.windows, step_size=task.step)
-    if task.refit == "arima_order":
-        forwarding = [m for m in models if _auto_arima(m) is not None]
+    if task.refit in ("arima_order", "forms"):
+        forwarding = [m for m in models if _searching(m, task.refit)]
     elif task.refit == "once":
         forwarding = [m for m in models if hasattr(m, "forward")]
     else:
@@ -214,7 +266,7 @@ def _cross_validation(task: Task, models: list[_TS], fallback: _TS) -> tuple[pl.
         return StatsForecast(models=models, freq=task.freq, n_jobs=1, fallback_model=fallback) \
             .cross_validation(**kwargs), None
     keys = ["unique_id", "ds", "cutoff", "y"]
-    move = "order" if task.refit == "arima_order" else "state"
+    move = "order" if task.refit in ("arima_order", "forms") else "state"
     wrapped = [_Forwarding(m, move) for m in forwarding]
     cv = StatsForecast(models=wrapped, freq=task.freq, n_jobs=1,
                        fallback_model=_Forwarding(fallback, move)).cross_validation(refit=False, **kwargs)

@@ -1,10 +1,11 @@
 """Issue 16: the forecast stage's cost cuts — the AutoARIMA order searched at the oldest backtest origin
-only (``backtest_refit="arima_order"``, the default) or every model fitted once there and moved on
-(``"once"``, statsforecast's ``refit=False``), and the final fit reusing that order.
+only (``backtest_refit="arima_order"``), that and the AutoETS form (``"forms"``, the default), or every
+model fitted once there and moved on (``"once"``, statsforecast's ``refit=False``), and the final fit
+reusing that order; ARIMA fits through scipy's forward differences without its overhead.
 
 The mechanical parts are tested for identity against the obviously correct slow version: a forward on
 the data a model was fitted on is its prediction; a fixed-order ARIMA of the order the search found
-forecasts exactly what the search did; a backtest that fits once is, window by window, a fit on the
+(a fixed-form ETS of the form it found) forecasts exactly what the search did; a backtest that fits once is, window by window, a fit on the
 oldest training part and a forward on each later one, and the models that cannot move on are refitted
 exactly as before.
 """
@@ -19,7 +20,7 @@ import pytest
 from statsforecast.models import AutoARIMA, AutoETS, HistoricAverage, Naive
 
 from forecasting import ForecastConfig, forecast_demand
-from forecasting.engine import Task, arima_order, run_task, with_arima_orders
+from forecasting.engine import Task, arima_order, ets_form, run_task, with_arima_orders
 from forecasting.models import base_models
 from forecasting.seasonal import Deseasonalized
 from forecasting.synthetic import synthetic_series
@@ -62,6 +63,27 @@ def test_fixed_order_reproduces_the_search_on_the_same_data(name):
     assert arima_order(Naive().fit(np.arange(10.0))) is None
     # models not named keep their search
     assert isinstance(with_arima_orders(base_models(("DARIMA",), 52), ())[0].model, AutoARIMA)
+
+
+@pytest.mark.parametrize("name", ["ETS", "DETS"])
+def test_fixed_form_reproduces_the_ets_search_on_the_same_data(name):
+    panel = pl.concat([_panel(6), synthetic_series(4, weeks=130, seed=9, kinds=("trend", "intermittent"))])
+    forms = set()
+    for (uid,), frame in panel.group_by("unique_id", maintain_order=True):
+        y = frame.get_column("y").to_numpy()
+        searched = base_models((name,), 52)[0].fit(y)
+        form = ets_form(searched)
+        forms.add(form)
+        assert form is not None and arima_order(searched) is None
+        fixed = with_arima_orders(base_models((name,), 52), ((name, form),))[0]
+        inner = fixed.fixed.model if isinstance(fixed.fixed, Deseasonalized) else fixed.fixed
+        assert inner.model == form.replace("d", "") and inner.damped == ("d" in form) and repr(fixed) == name
+        assert np.array_equal(fixed.fit(y).predict(h=H)["mean"], searched.predict(h=H)["mean"]), uid
+    assert len(forms) > 1  # more than one form met (additive and multiplicative errors at least)
+    # an ARIMA order never fixes an ETS, nor a form an ARIMA
+    assert isinstance(with_arima_orders(base_models((name,), 52), ((name, "1,1,0,0,1"),))[0], type(
+        base_models((name,), 52)[0]))
+    assert isinstance(with_arima_orders(base_models(("DARIMA",), 52), (("DARIMA", "AAN"),))[0].model, AutoARIMA)
 
 
 def _task(names: tuple[str, ...], refit: str, df: pl.DataFrame) -> Task:
@@ -127,6 +149,35 @@ def test_backtest_searching_the_arima_order_once_refits_everything_else_as_befor
             assert got == pytest.approx(fixed.forecast(y=y[:cut], h=H)["mean"], rel=1e-9)
 
 
+def test_backtest_searching_the_ets_form_once_refits_everything_else_as_with_the_arima_order():
+    df = pl.concat([_panel(4), synthetic_series(2, weeks=130, seed=21, kinds=("trend",))])
+    names = ("Naive", "HistoricAverage", "DETS", "DOT", "DARIMA", "Mean(DETS,DOT,DARIMA)")
+    ordered, _, arima_orders = run_task(_task(names, "arima_order", df))
+    forms, _, orders = run_task(_task(names, "forms", df))
+    key = ["unique_id", "model", "cutoff", "ds"]
+    ordered, forms = ordered.sort(key), forms.sort(key)
+    assert ordered.select(key).equals(forms.select(key))
+    assert orders.equals(arima_orders)  # only ARIMA orders go on to the final fit
+    oldest = ordered.get_column("cutoff").min()
+    same = ~pl.col("model").str.contains("DETS") | (pl.col("cutoff") == oldest)
+    assert ordered.filter(same).get_column("yhat").to_numpy() == pytest.approx(
+        forms.filter(same).get_column("yhat").to_numpy(), rel=1e-9)
+    moved = 0
+    for (uid,), frame in df.group_by("unique_id", maintain_order=True):
+        y = frame.get_column("y").to_numpy()
+        first = y.size - 3 * H
+        form = ets_form(base_models(("DETS",), 52)[0].fit(y[:first]))
+        fixed = with_arima_orders(base_models(("DETS",), 52), (("DETS", form),))[0]
+        for k in (1, 2):
+            cut = first + k * H
+            window = (pl.col("unique_id") == uid) & (pl.col("cutoff") == frame["ds"][cut - 1])
+            got = forms.filter(window & (pl.col("model") == "DETS")).sort("ds").get_column("yhat").to_numpy()
+            assert got == pytest.approx(fixed.forecast(y=y[:cut], h=H)["mean"], rel=1e-9)
+            searched = ordered.filter(window & (pl.col("model") == "DETS")).sort("ds").get_column("yhat")
+            moved += not np.allclose(got, searched.to_numpy())
+    assert moved > 0  # some later origin's search chose another form than the oldest's
+
+
 def test_short_histories_refit_every_origin():
     """A series whose oldest origin sees fewer than ``fit_once_min_train`` periods is backtested exactly
     as with ``every`` (a 22-quarter series fitted once on 6 quarters forecast far off its trend)."""
@@ -187,3 +238,96 @@ def test_final_fit_estimates_the_order_found_at_the_oldest_origin():
         full = searched.forecast.filter(pl.col("unique_id") == uid).sort("ds").get_column("mean").to_numpy()
         differ += not np.allclose(got, full)
     assert differ < 10  # most orders found on the oldest part are the whole history's too
+
+
+# --- forecasting/gradients.py: scipy's forward differences without scipy's overhead ------------------
+
+def _bumpy(x, scale):
+    """A smooth objective with a plateau of infinity (as statsforecast's ARIMA objectives return)."""
+    if np.any(np.abs(x) > 50):
+        return np.inf
+    return float(np.sum(scale * (x - 0.3) ** 2) + np.sin(3 * x[0]) + np.prod(np.cos(x)))
+
+
+@pytest.mark.parametrize("x", [[0.0, 1.0], [-2.5, 3e-9, 0.7], [1e9, -1e9], [5.0], [-0.0, 49.99999999]])
+def test_forward_gradient_is_scipys_difference_quotient(x):
+    from scipy.optimize._numdiff import approx_derivative
+
+    from forecasting.gradients import _STEP, forward_gradient
+
+    x = np.asarray(x, dtype=float)
+    scale = np.arange(1, x.size + 1.0)
+    want = approx_derivative(_bumpy, x, method="2-point", abs_step=_STEP, args=(scale,))
+    got = forward_gradient(_bumpy, x, _bumpy(x, scale), (scale,))
+    assert np.array_equal(got, want, equal_nan=True)
+
+
+def _rosen(x):
+    return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2))
+
+
+@pytest.mark.parametrize("loop", [True, False])  # scipy 1.17's loop repeated, or scipy's own with the gradient
+@pytest.mark.parametrize("fun, x0, tol", [
+    (_bumpy, [1.3, -0.8], 1e-8), (_bumpy, [0.0, 0.0, 2.0], None), (_bumpy, [40.0], 1e-8),
+    (_bumpy, [49.9, -3.0], 1e-12), (_rosen, [-1.2, 1.0, 0.5], 1e-8), (_rosen, [3.0, -2.0], None),
+])
+def test_bfgs_is_scipys_bfgs_bit_for_bit(monkeypatch, loop, fun, x0, tol):
+    from scipy.optimize import minimize
+
+    import forecasting.gradients as gradients
+
+    monkeypatch.setattr(gradients, "_LOOP_SCIPY", loop and gradients._LOOP_SCIPY)
+    args = (np.arange(1, len(x0) + 1.0),) if fun is _bumpy else ()
+    for options in ({"maxiter": 100}, {"maxiter": 3}, None):
+        kwargs = dict(args=args, method="BFGS", tol=tol, options=options)
+        want = minimize(fun, np.array(x0), **kwargs)
+        got = gradients.bfgs(fun, np.array(x0), **kwargs)
+        assert np.array_equal(got.x, want.x) and got.fun == want.fun and got.status == want.status
+        assert got.nit == want.nit and np.array_equal(got.hess_inv, want.hess_inv)
+        assert np.array_equal(got.jac, want.jac) and got.message == want.message
+        assert got.nfev <= want.nfev  # f(x) is not evaluated again for each gradient
+    # anything but an unbounded BFGS without a gradient goes to scipy untouched
+    other = gradients.bfgs(fun, np.array(x0), args=args, method="Nelder-Mead")
+    assert np.array_equal(other.x, minimize(fun, np.array(x0), args=args, method="Nelder-Mead").x)
+
+
+def test_bfgs_statuses_met_in_the_tests():
+    """The cases above reach convergence, the iteration limit and a failed line search."""
+    from scipy.optimize import minimize
+
+    statuses = {minimize(f, np.array(x), args=a, method="BFGS", tol=t, options=o).status
+                for f, x, a, t, o in [(_rosen, [-1.2, 1.0, 0.5], (), 1e-8, {"maxiter": 100}),
+                                      (_rosen, [-1.2, 1.0, 0.5], (), 1e-8, {"maxiter": 3}),
+                                      (_bumpy, [49.9, -3.0], (np.arange(1, 3.0),), 1e-12, {"maxiter": 100})]}
+    assert statuses == {0, 1, 2}
+
+
+def test_arima_fits_and_forecasts_are_bit_for_bit_those_of_scipys_differences(monkeypatch):
+    import scipy.optimize
+    import statsforecast.arima
+
+    import forecasting.engine as engine
+    from forecasting import gradients
+
+    series = synthetic_series(8, weeks=120, seed=13, kinds=("seasonal", "smooth", "trend", "intermittent"))
+    config = ForecastConfig(n_jobs=1, short_models=("Naive", "ARIMA"), short_default=None)
+    ys = [f.get_column("y").to_numpy() for _, f in series.group_by("unique_id", maintain_order=True)]
+
+    def fits():
+        out = []
+        for y in ys:
+            for name in ("ARIMA", "DARIMA", "FARIMA"):
+                model = base_models((name,), 52)[0].fit(y)
+                out.append(np.r_[model.predict(h=H)["mean"], [arima_order(model) is not None]])
+        return np.array(out)
+
+    with monkeypatch.context() as patch:  # scipy's own differences
+        patch.setattr(statsforecast.arima, "minimize", scipy.optimize.minimize)
+        patch.setattr(engine.gradients, "install", lambda: None)
+        want, want_run = fits(), forecast_demand(series, H, config)
+    gradients.install()
+    assert statsforecast.arima.minimize is gradients.bfgs
+    got, got_run = fits(), forecast_demand(series, H, config)
+    assert np.array_equal(got, want)
+    assert got_run.forecast.equals(want_run.forecast) and got_run.backtest.equals(want_run.backtest)
+    assert got_run.series.equals(want_run.series)

@@ -1,0 +1,199 @@
+"""statsforecast's ARIMA fits, the same numbers for less CPU: scipy's BFGS and forward-difference gradient
+without scipy's per-call overhead.
+
+statsforecast fits an ARIMA (``statsforecast.arima.arima``: CSS, then maximum likelihood) by
+``scipy.optimize.minimize(method="BFGS")`` with no gradient, so scipy estimates each gradient by forward
+differences (``approx_derivative``, 2-point, absolute step ``√eps``). With one to four parameters the
+objective itself is cheap (a C call), and most of a fit's CPU went to the Python machinery around it:
+argument checks, array-API conversion and bounds handling around each difference quotient, and the
+memoising function object (``ScalarFunction``) that BFGS calls (measured in the README's "forecaster's
+cost"). Here:
+
+- :func:`forward_gradient` computes the same quotients, ``(f(x + hᵢ·eᵢ) − f(x)) / ((xᵢ + hᵢ) − xᵢ)``
+  with scipy's step rule, in plain numpy, reusing ``f(x)`` already computed at ``x``;
+- :func:`bfgs` runs scipy 1.17's BFGS iteration (``scipy.optimize._optimize._minimize_bfgs``: the same
+  statements, scipy's own line search ``_line_search_wolfe12``) over a small memoising objective
+  (:class:`_Objective`) instead of ``ScalarFunction``. Under another scipy (whose loop may differ) or
+  with options it does not handle, it calls ``scipy.optimize.minimize`` with :func:`forward_gradient`
+  as the gradient instead (the same result; less of the saving).
+
+The iterates, the result and statsforecast's fit are bit for bit those of scipy's own BFGS (tested); only
+the counts of function evaluations differ. :func:`install` points ``statsforecast.arima``'s ``minimize``
+at :func:`bfgs` (idempotent, per process; calls other than an unbounded BFGS without a gradient pass
+through unchanged). The forecast engine calls it in every worker before fitting. No I/O.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy
+import scipy.optimize
+
+try:  # scipy's own pieces of its BFGS (private: used only under the scipy whose loop :func:`bfgs` copies)
+    from scipy.optimize._optimize import (
+        OptimizeResult,
+        _line_search_wolfe12,
+        _LineSearchError,
+        _status_message,
+        vecnorm,
+    )
+except ImportError:  # pragma: no cover - another scipy: the public path below
+    _line_search_wolfe12 = None
+
+__all__ = ["forward_gradient", "bfgs", "install"]
+
+_SCIPY_MINIMIZE = scipy.optimize.minimize
+_EPS = float(np.finfo(np.float64).eps)
+_STEP = _EPS**0.5  # scipy.optimize._optimize._epsilon: BFGS's default absolute step
+# the scipy whose _minimize_bfgs loop :func:`_bfgs_loop` repeats statement for statement
+_LOOP_SCIPY = scipy.__version__.startswith("1.17.") and _line_search_wolfe12 is not None
+_LOOP_OPTIONS = {"maxiter", "gtol", "eps"}
+
+
+def _scalar(value: object) -> float:
+    """The objective's value as scipy's wrapper takes it (a true scalar)."""
+    return value if np.isscalar(value) else np.asarray(value).item()
+
+
+def forward_gradient(fun, x: np.ndarray, f0: float, args: tuple = (), step: float | np.ndarray = _STEP) -> np.ndarray:
+    """Forward differences of ``fun`` at ``x`` exactly as scipy's ``approx_derivative`` takes them for BFGS
+    without bounds (method ``2-point``, absolute ``step``; where ``xᵢ + step`` rounds back to ``xᵢ``, the
+    relative step ``√eps · sign(xᵢ) · max(1, |xᵢ|)``)."""
+    x = np.asarray(x, dtype=np.float64)
+    steps = np.broadcast_to(np.asarray(step, dtype=np.float64), x.shape)
+    base = np.float64(f0)
+    grad = np.empty(x.size)
+    for i in range(x.size):  # one objective call per parameter, as scipy's loop; float64 scalars throughout
+        xi, hi = x[i], steps[i]
+        if (xi + hi) - xi == 0:  # the step is lost in xi's rounding: scipy's relative step
+            hi = _STEP * (1.0 if xi >= 0 else -1.0) * np.maximum(1.0, np.abs(xi))
+        moved = x.copy()
+        moved[i] = xi + hi
+        grad[i] = (np.float64(_scalar(fun(moved, *args))) - base) / ((xi + hi) - xi)
+    return grad
+
+
+class _Objective:
+    """The objective and its :func:`forward_gradient` at the latest point asked for, each computed once
+    there (as scipy's ``ScalarFunction`` memoises them: a new point forgets both)."""
+
+    def __init__(self, fun, args: tuple, step):
+        self.fun, self.args, self.step = fun, args, step
+        self.x: np.ndarray | None = None
+        self.f = self.g = None
+        self.nfev = self.ngev = 0
+
+    def _at(self, x: np.ndarray) -> None:
+        if self.x is None or x.shape != self.x.shape or not (x == self.x).all():  # NaN: never equal
+            self.x = np.array(x, dtype=np.float64)
+            self.f = self.g = None
+
+    def value(self, x: np.ndarray):
+        self._at(x)
+        if self.f is None:
+            self.f = _scalar(self.fun(self.x.copy(), *self.args))
+            self.nfev += 1
+        return self.f
+
+    def grad(self, x: np.ndarray) -> np.ndarray:
+        self._at(x)
+        if self.g is None:
+            self.g = forward_gradient(self.fun, self.x, self.value(self.x), self.args, self.step)
+            self.nfev += self.x.size
+            self.ngev += 1
+        return self.g
+
+
+def _bfgs_loop(fun, x0: np.ndarray, args: tuple, gtol: float = 1e-5, eps=_STEP, maxiter: int | None = None):
+    """scipy 1.17's ``_minimize_bfgs`` with its defaults (``norm=inf``, ``xrtol=0``, ``c1=1e-4``,
+    ``c2=0.9``, no callback) over :class:`_Objective`: statement for statement, so the same floats."""
+    x0 = np.asarray(x0).flatten()
+    if x0.ndim == 0:
+        x0 = x0.reshape((1,))
+    if maxiter is None:
+        maxiter = len(x0) * 200
+    objective = _Objective(fun, args, eps)
+    f, myfprime = objective.value, objective.grad
+    old_fval = f(x0)
+    gfk = myfprime(x0)
+    k = 0
+    N = len(x0)
+    I = np.eye(N, dtype=int)  # noqa: E741 - scipy's name
+    Hk = I
+    old_old_fval = old_fval + np.linalg.norm(gfk) / 2
+    xk = x0
+    warnflag = 0
+    gnorm = vecnorm(gfk, ord=np.inf)
+    while (gnorm > gtol) and (k < maxiter):
+        pk = -np.dot(Hk, gfk)
+        try:
+            alpha_k, fc, gc, old_fval, old_old_fval, gfkp1 = _line_search_wolfe12(
+                f, myfprime, xk, pk, gfk, old_fval, old_old_fval, amin=1e-100, amax=1e100, c1=1e-4, c2=0.9)
+        except _LineSearchError:
+            warnflag = 2
+            break
+        sk = alpha_k * pk
+        xkp1 = xk + sk
+        xk = xkp1
+        if gfkp1 is None:
+            gfkp1 = myfprime(xkp1)
+        yk = gfkp1 - gfk
+        gfk = gfkp1
+        k += 1
+        gnorm = vecnorm(gfk, ord=np.inf)
+        if gnorm <= gtol:
+            break
+        if alpha_k * vecnorm(pk) <= 0 * (0 + vecnorm(xk)):  # xrtol = 0
+            break
+        if not np.isfinite(old_fval):
+            warnflag = 2
+            break
+        rhok_inv = np.dot(yk, sk)
+        rhok = 1000.0 if rhok_inv == 0.0 else 1.0 / rhok_inv
+        A1 = I - sk[:, np.newaxis] * yk[np.newaxis, :] * rhok
+        A2 = I - yk[:, np.newaxis] * sk[np.newaxis, :] * rhok
+        Hk = np.dot(A1, np.dot(Hk, A2)) + (rhok * sk[:, np.newaxis] * sk[np.newaxis, :])
+    fval = old_fval
+    if warnflag == 2:
+        msg = _status_message["pr_loss"]
+    elif k >= maxiter:
+        warnflag = 1
+        msg = _status_message["maxiter"]
+    elif np.isnan(gnorm) or np.isnan(fval) or np.isnan(xk).any():
+        warnflag = 3
+        msg = _status_message["nan"]
+    else:
+        msg = _status_message["success"]
+    return OptimizeResult(fun=fval, jac=gfk, hess_inv=Hk, nfev=objective.nfev, njev=objective.ngev,
+                          status=warnflag, success=(warnflag == 0), message=msg, x=xk, nit=k)
+
+
+def bfgs(fun, x0, args=(), method=None, jac=None, tol=None, **kwargs):
+    """``scipy.optimize.minimize`` for an unbounded BFGS without a gradient, the same result for less CPU
+    (module docstring); anything else is passed to scipy unchanged."""
+    if method != "BFGS" or jac is not None or set(kwargs) - {"options"}:
+        return _SCIPY_MINIMIZE(fun, x0, args=args, method=method, jac=jac, tol=tol, **kwargs)
+    options = dict(kwargs.get("options") or {})
+    if "finite_diff_rel_step" in options:
+        return _SCIPY_MINIMIZE(fun, x0, args=args, method=method, jac=jac, tol=tol, **kwargs)
+    if tol is not None:
+        options.setdefault("gtol", tol)  # as scipy.optimize.minimize does for BFGS
+    x0 = np.atleast_1d(np.asarray(x0))
+    if x0.dtype.kind in np.typecodes["AllInteger"]:
+        x0 = np.asarray(x0, dtype=float)
+    args = args if isinstance(args, tuple) else (args,)
+    if _LOOP_SCIPY and x0.ndim == 1 and set(options) <= _LOOP_OPTIONS:
+        return _bfgs_loop(fun, x0, args, **options)
+    step = options.get("eps", _STEP)
+    objective = _Objective(fun, args, step)
+    return _SCIPY_MINIMIZE(lambda x, *a: objective.value(x), x0, args=args, method=method,
+                           jac=lambda x, *a: objective.grad(x), tol=tol, **kwargs)
+
+
+def install() -> None:
+    """Have statsforecast's ARIMA fits minimise through :func:`bfgs` in this process (no-op when done, or
+    when that statsforecast has no module-level ``minimize`` to replace)."""
+    import statsforecast.arima as arima
+
+    if getattr(arima, "minimize", None) is _SCIPY_MINIMIZE:
+        arima.minimize = bfgs
