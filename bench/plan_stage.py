@@ -10,7 +10,8 @@ subprocess so its CPU seconds (all threads) and peak memory are its own:
   taken from ``runs`` when that run planned weekly (either solve path: the blocks path's objective is the
   exact model's), as the big network's exact LP costs 5-6 CPU-minutes;
 * ``blocks`` — ``solve_path: blocks`` from scratch, its bases written to a temporary folder (HiGHS's method
-  by block size, ``lp_method: auto``: interior point with crossover for the large blocks);
+  by block size, ``lp_method: auto``: interior point with crossover for the large blocks, whatever the stored
+  run's setting; the what-ifs too, where a warm block keeps the simplex);
 * ``blocks-simplex`` — the same with ``lp_method: choose`` (HiGHS's dual simplex for every block, as before
   the choice by size), to compare methods in one run;
 * ``buckets`` / ``blocks-buckets`` — the exact PuLP model / the blocks path with the far weeks in buckets
@@ -84,7 +85,9 @@ def _load_input(folder: str):
         raw = pl.read_csv(path, infer_schema=False) if path.exists() else pl.DataFrame(schema=dict.fromkeys(
             t.column_names, pl.String))
         inputs[t.name] = raw.select(
-            pl.col(c).str.to_date() if dt == pl.Date else pl.col(c).cast(dt, strict=False)
+            pl.col(c).str.to_date() if dt == pl.Date
+            else pl.col(c).str.to_lowercase().is_in(["true", "1"]) if dt == pl.Boolean  # polars casts no text to bool
+            else pl.col(c).cast(dt, strict=False)
             for c, dt in t.columns.items() if c in raw.columns
         )
     config = PlanConfig()
@@ -117,8 +120,8 @@ def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     path = "pulp" if kind in ("exact", "buckets") else "blocks"
     config = config.model_copy(update={"solve_path": path})
-    if kind == "blocks-simplex":
-        config = config.model_copy(update={"lp_method": "choose"})
+    if path == "blocks":  # a stored run's own lp_method (older runs stored `choose`) gives way to the bench's
+        config = config.model_copy(update={"lp_method": "choose" if kind == "blocks-simplex" else "auto"})
     if ipm_min is not None:
         config = config.model_copy(update={"ipm_min_block_size": ipm_min})
     if kind.endswith("buckets"):

@@ -64,13 +64,17 @@ def test_interior_point_blocks_keep_the_hand_optimum_prices_and_the_worth_of_an_
     simplex = _plan(_two_products(), demand, horizon_weeks=2, solve_path="blocks", lp_method="choose")
     ipm = _plan(_two_products(), demand, horizon_weeks=2, solve_path="blocks", ipm_min_block_size=1)
     assert ipm.solver_status == "Optimal" and ipm.blocks.methods == ["ipm", "ipm"]
-    assert simplex.blocks.methods == ["choose", "choose"]
+    assert ipm.attempts == ("highs: Optimal (2 blocks, 2 by interior point)",)
+    assert simplex.blocks.methods == ["choose", "choose"] and simplex.attempts == ("highs: Optimal (2 blocks)",)
     assert ipm.objective == pytest.approx(2 * 3060.0)
     cap = ipm.tables["plan_capacity"]
     assert cap["shadow_price"].to_list() == pytest.approx([199.0, 99.0, 199.0, 99.0])
     assert cap.select("price_hour_more", "price_hour_less").row(0) == pytest.approx((199.0, 199.0))
     for name, table in simplex.tables.items():  # unique optimum: every plan table is the same
         assert ipm.tables[name].equals(table), name
+    # the worth-of-an-hour re-solves ran last on each block, by the dual simplex from crossover's basis
+    for h in ipm.blocks.highs:
+        assert h.getInfo().ipm_iteration_count == 0 and h.getBasis().valid
 
 
 @pytest.mark.parametrize("seed", [1, 5])
