@@ -9,11 +9,10 @@ subprocess so its CPU seconds (all threads) and peak memory are its own:
   ``--exact stored`` (default) it is not solved again: the run's own objective and plan-stage seconds are
   taken from ``runs`` when that run planned weekly (either solve path: the blocks path's objective is the
   exact model's), as the big network's exact LP costs 5-6 CPU-minutes;
-* ``blocks`` — ``solve_path: blocks`` from scratch, its bases written to a temporary folder (HiGHS's method
-  by block size, ``lp_method: auto``: interior point with crossover for the large blocks, whatever the stored
-  run's setting; the what-ifs too, where a warm block keeps the simplex);
-* ``blocks-simplex`` — the same with ``lp_method: choose`` (HiGHS's dual simplex for every block, as before
-  the choice by size), to compare methods in one run;
+* ``blocks`` — ``solve_path: blocks`` from scratch, its bases written to a temporary folder;
+* ``blocks-auto`` — the same with HiGHS's method by block size (``lp_method: auto``: interior point with
+  crossover for cold blocks of at least ``--ipm-min-block-size`` columns + rows), against ``blocks`` in one
+  run;
 * ``buckets`` / ``blocks-buckets`` — the exact PuLP model / the blocks path with the far weeks in buckets
   (``--bucket-after`` weeks weekly, then ``--bucket-weeks``-week buckets; ``optimization/buckets.py``),
   its objective printed beside the exact one (goal: within 0.5 %);
@@ -86,7 +85,8 @@ def _load_input(folder: str):
             t.column_names, pl.String))
         inputs[t.name] = raw.select(
             pl.col(c).str.to_date() if dt == pl.Date
-            else pl.col(c).str.to_lowercase().is_in(["true", "1"]) if dt == pl.Boolean  # polars casts no text to bool
+            # polars casts no text to a boolean
+            else pl.col(c).str.to_lowercase().is_in(["true", "1"]) if dt == pl.Boolean
             else pl.col(c).cast(dt, strict=False)
             for c, dt in t.columns.items() if c in raw.columns
         )
@@ -107,9 +107,9 @@ def _load_input(folder: str):
 
 def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: float,
             buckets: tuple[int, int] = (8, 4), ipm_min: int | None = None) -> dict:
-    """Plan once along ``kind`` (``exact``, ``blocks``, ``blocks-simplex``, ``buckets``, ``blocks-buckets``, ``what-if-cold``,
-    ``what-if-warm``); measure it. ``buckets``: weeks kept weekly, weeks per bucket; ``ipm_min``: the blocks'
-    ``ipm_min_block_size`` (default the run's setting)."""
+    """Plan once along ``kind`` (``exact``, ``blocks``, ``blocks-auto``, ``buckets``, ``blocks-buckets``,
+    ``what-if-cold``, ``what-if-warm``); measure it. ``buckets``: weeks kept weekly, weeks per bucket;
+    ``ipm_min``: the blocks' ``ipm_min_block_size`` (default the run's setting)."""
     from data_contracts.plan import validate_plan
     from flows.solver_bases import basis_loader, save_bases
     from flows.stages import monday
@@ -120,8 +120,8 @@ def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     path = "pulp" if kind in ("exact", "buckets") else "blocks"
     config = config.model_copy(update={"solve_path": path})
-    if path == "blocks":  # a stored run's own lp_method (older runs stored `choose`) gives way to the bench's
-        config = config.model_copy(update={"lp_method": "choose" if kind == "blocks-simplex" else "auto"})
+    if kind == "blocks-auto":  # whatever the stored run's own lp_method (older runs stored `choose`)
+        config = config.model_copy(update={"lp_method": "auto"})
     if ipm_min is not None:
         config = config.model_copy(update={"ipm_min_block_size": ipm_min})
     if kind.endswith("buckets"):
@@ -278,10 +278,10 @@ def main() -> None:
                   f"{by[kind]['objective']:,.2f} beside the exact {exact['objective']:,.2f}: {gap:+.3%} "
                   f"(goal within 0.5 %); CPU {by[kind]['cpu_s']:.1f} s against the exact's "
                   f"{_fmt(exact.get('cpu_s'), '.1f')} s")
-    if "blocks" in by and "blocks-simplex" in by:
-        auto, simplex = by["blocks"], by["blocks-simplex"]
+    if "blocks" in by and "blocks-auto" in by:
+        auto, simplex = by["blocks-auto"], by["blocks"]
         gap = (auto["objective"] - simplex["objective"]) / abs(simplex["objective"])
-        print(f"HiGHS's method by block size (blocks) / dual simplex everywhere (blocks-simplex): wall "
+        print(f"HiGHS's method by block size (blocks-auto) / the run's lp_method (blocks): wall "
               f"{auto['wall_s'] / simplex['wall_s']:.3f}, CPU {auto['cpu_s'] / simplex['cpu_s']:.3f}, HiGHS CPU "
               f"{auto['block_cpu_sum'] / simplex['block_cpu_sum']:.3f}; objective {auto['objective']:,.2f} beside "
               f"{simplex['objective']:,.2f} ({gap:+.2e})")

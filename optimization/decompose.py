@@ -36,8 +36,8 @@ from optimization.config import PlanConfig
 from optimization.highs_direct import ArrayBuilder, new_highs
 
 __all__ = [
-    "COUPLING_FAMILIES", "BlockState", "WarmStart", "block_labels", "block_method", "block_price_range", "solve_blocks",
-    "solve_order",
+    "COUPLING_FAMILIES", "BlockState", "WarmStart", "block_labels", "block_method", "block_price_range",
+    "solve_blocks", "solve_order",
 ]
 
 #: Loads a stored basis into a block's HiGHS model before it runs: ``(block key, model) -> loaded``. The

@@ -40,11 +40,11 @@ def _two_products(hours: float = 30.0):
 
 
 def test_auto_takes_interior_point_for_large_cold_blocks_only():
-    config = PlanConfig(ipm_min_block_size=1000)
+    config = PlanConfig(lp_method="auto", ipm_min_block_size=1000)
     assert block_method(600, 400, False, config) == "ipm"  # at the threshold
     assert block_method(600, 399, False, config) == "choose"  # below it: HiGHS's dual simplex
     assert block_method(600_000, 280_000, True, config) == "choose"  # a stored basis needs the simplex
-    assert PlanConfig().lp_method == "auto"
+    assert block_method(10**6, 10**6, False, PlanConfig()) == "choose"  # HiGHS's choice unless asked
     for method in ("choose", "simplex", "ipm", "pdlp"):  # a named method is taken for every block
         named = PlanConfig(lp_method=method, ipm_min_block_size=1000)
         assert block_method(10, 10, False, named) == method
@@ -62,10 +62,12 @@ def test_interior_point_blocks_keep_the_hand_optimum_prices_and_the_worth_of_an_
     # 3060 each; an hour is worth 199 in week 0 and 99 in week 1 (duals and re-solves from the basis)
     demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
     simplex = _plan(_two_products(), demand, horizon_weeks=2, solve_path="blocks", lp_method="choose")
-    ipm = _plan(_two_products(), demand, horizon_weeks=2, solve_path="blocks", ipm_min_block_size=1)
+    ipm = _plan(_two_products(), demand, horizon_weeks=2, solve_path="blocks", lp_method="auto",
+                ipm_min_block_size=1)
     assert ipm.solver_status == "Optimal" and ipm.blocks.methods == ["ipm", "ipm"]
     assert ipm.attempts == ("highs: Optimal (2 blocks, 2 by interior point)",)
-    assert simplex.blocks.methods == ["choose", "choose"] and simplex.attempts == ("highs: Optimal (2 blocks)",)
+    assert simplex.blocks.methods == ["choose", "choose"]
+    assert simplex.attempts == ("highs: Optimal (2 blocks)",)
     assert ipm.objective == pytest.approx(2 * 3060.0)
     cap = ipm.tables["plan_capacity"]
     assert cap["shadow_price"].to_list() == pytest.approx([199.0, 99.0, 199.0, 99.0])
@@ -81,7 +83,9 @@ def test_interior_point_blocks_keep_the_hand_optimum_prices_and_the_worth_of_an_
 def test_interior_point_blocks_match_the_exact_model_on_random_networks(seed):
     from optimization.synthetic import random_inputs
 
-    inputs, demand = random_inputs(seed=seed, n_products=24, n_plants=2, n_dcs=3, horizon=10, resources_per_plant=6)
+    inputs, demand = random_inputs(
+        seed=seed, n_products=24, n_plants=2, n_dcs=3, horizon=10, resources_per_plant=6
+    )
     routings = inputs["routings"]  # split products over the resources: several sub-networks
     rids = sorted(routings["resource_id"].unique().to_list())
     pids = sorted(routings["product_id"].unique().to_list())
@@ -95,7 +99,8 @@ def test_interior_point_blocks_match_the_exact_model_on_random_networks(seed):
     # the threshold between the largest block and the rest: the largest by interior point, the rest simplex
     totals = sorted((c + r for c, r in sizes.block_sizes), reverse=True)
     assert len(totals) > 1 and totals[0] > totals[1]
-    mixed = _plan(inputs, demand, safety, horizon_weeks=10, solve_path="blocks", ipm_min_block_size=totals[0])
+    mixed = _plan(inputs, demand, safety, horizon_weeks=10, solve_path="blocks", lp_method="auto",
+                  ipm_min_block_size=totals[0])
     assert exact.solver_status == mixed.solver_status == "Optimal"
     assert sorted(mixed.blocks.methods) == ["choose"] * (len(totals) - 1) + ["ipm"]
     assert mixed.objective == pytest.approx(exact.objective, rel=1e-7)
@@ -105,7 +110,8 @@ def test_interior_point_blocks_match_the_exact_model_on_random_networks(seed):
 
 def test_a_block_solved_by_interior_point_files_a_basis_a_replan_starts_from():
     demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
-    base = _plan(_two_products(), demand, horizon_weeks=2, solve_path="blocks", ipm_min_block_size=1)
+    base = _plan(_two_products(), demand, horizon_weeks=2, solve_path="blocks", lp_method="auto",
+                 ipm_min_block_size=1)
     bases = {}
     for key, h in zip(base.blocks.keys, base.blocks.highs):
         basis = h.getBasis()
@@ -119,7 +125,7 @@ def test_a_block_solved_by_interior_point_files_a_basis_a_replan_starts_from():
         return True
 
     again = _plan(_two_products(), demand, horizon_weeks=2, warm_start=warm, solve_path="blocks",
-                  ipm_min_block_size=1)
+                  lp_method="auto", ipm_min_block_size=1)
     assert again.blocks.warm == 2 and again.blocks.methods == ["choose", "choose"]
     assert again.blocks.iterations == [0, 0]  # the interior point's vertex is optimal as it stands
     assert again.objective == pytest.approx(base.objective, rel=1e-9)
