@@ -10,6 +10,8 @@ subprocess so its CPU seconds (all threads) and peak memory are its own:
   taken from ``runs`` when that run planned weekly (either solve path: the blocks path's objective is the
   exact model's), as the big network's exact LP costs 5-6 CPU-minutes;
 * ``blocks`` — ``solve_path: blocks`` from scratch, its bases written to a temporary folder;
+* ``blocks-choose`` — the same with HiGHS's own dual simplex pricing (``simplex_edge_weights: choose``, the
+  behaviour before ``devex`` became the default), against ``blocks`` in one run;
 * ``blocks-auto`` — the same with HiGHS's method by block size (``lp_method: auto``: interior point with
   crossover for cold blocks of at least ``--ipm-min-block-size`` columns + rows), against ``blocks`` in one
   run;
@@ -107,7 +109,7 @@ def _load_input(folder: str):
 
 def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: float,
             buckets: tuple[int, int] = (8, 4), ipm_min: int | None = None) -> dict:
-    """Plan once along ``kind`` (``exact``, ``blocks``, ``blocks-auto``, ``buckets``, ``blocks-buckets``,
+    """Plan once along ``kind`` (``exact``, ``blocks``, ``blocks-choose``, ``blocks-auto``, ``buckets``, ``blocks-buckets``,
     ``what-if-cold``, ``what-if-warm``); measure it. ``buckets``: weeks kept weekly, weeks per bucket;
     ``ipm_min``: the blocks' ``ipm_min_block_size`` (default the run's setting)."""
     from data_contracts.plan import validate_plan
@@ -122,6 +124,8 @@ def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: 
     config = config.model_copy(update={"solve_path": path})
     if kind == "blocks-auto":  # whatever the stored run's own lp_method (older runs stored `choose`)
         config = config.model_copy(update={"lp_method": "auto"})
+    if kind == "blocks-choose":
+        config = config.model_copy(update={"simplex_edge_weights": "choose"})
     if ipm_min is not None:
         config = config.model_copy(update={"ipm_min_block_size": ipm_min})
     if kind.endswith("buckets"):
@@ -278,13 +282,14 @@ def main() -> None:
                   f"{by[kind]['objective']:,.2f} beside the exact {exact['objective']:,.2f}: {gap:+.3%} "
                   f"(goal within 0.5 %); CPU {by[kind]['cpu_s']:.1f} s against the exact's "
                   f"{_fmt(exact.get('cpu_s'), '.1f')} s")
-    if "blocks" in by and "blocks-auto" in by:
-        auto, simplex = by["blocks-auto"], by["blocks"]
-        gap = (auto["objective"] - simplex["objective"]) / abs(simplex["objective"])
-        print(f"HiGHS's method by block size (blocks-auto) / the run's lp_method (blocks): wall "
-              f"{auto['wall_s'] / simplex['wall_s']:.3f}, CPU {auto['cpu_s'] / simplex['cpu_s']:.3f}, HiGHS CPU "
-              f"{auto['block_cpu_sum'] / simplex['block_cpu_sum']:.3f}; objective {auto['objective']:,.2f} beside "
-              f"{simplex['objective']:,.2f} ({gap:+.2e})")
+    for kind in ("blocks-choose", "blocks-auto"):
+        if "blocks" in by and kind in by:
+            other, simplex = by[kind], by["blocks"]
+            gap = (other["objective"] - simplex["objective"]) / abs(simplex["objective"])
+            print(f"{kind} / blocks: wall {other['wall_s'] / simplex['wall_s']:.3f}, CPU "
+                  f"{other['cpu_s'] / simplex['cpu_s']:.3f}, HiGHS CPU "
+                  f"{other['block_cpu_sum'] / simplex['block_cpu_sum']:.3f}; objective {other['objective']:,.2f} "
+                  f"beside {simplex['objective']:,.2f} ({gap:+.2e})")
     cold = by.get("what-if-cold", by.get("blocks"))
     if "what-if-warm" in by and cold:
         print(f"what-if replan, warm / cold ({cold['kind']}): wall {by['what-if-warm']['wall_s'] / cold['wall_s']:.3f}, "

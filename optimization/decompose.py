@@ -49,6 +49,8 @@ WarmStart = Callable[[str, highspy.Highs], bool]
 COUPLING_FAMILIES = ("lane",)
 
 _OK = highspy.HighsModelStatus.kOptimal
+#: HiGHS's simplex_dual_edge_weight_strategy per PlanConfig.simplex_edge_weights
+_EDGE_WEIGHTS = {"choose": -1, "devex": 1, "steepest": 2}
 #: a coupling row counts as kept within this tolerance (relative to its bound, at least absolute)
 _FEAS_TOL = 1e-6
 
@@ -158,6 +160,8 @@ def _configure(h: highspy.Highs, config: PlanConfig, threads: int | None, method
     h.setOptionValue("solver", method)
     if method == "ipm":
         h.setOptionValue("run_crossover", "on")  # a vertex: exact duals and a basis to file
+    # the pricing of every dual simplex run on the model: the solve, a crossover's clean-up, the re-solves
+    h.setOptionValue("simplex_dual_edge_weight_strategy", _EDGE_WEIGHTS[config.simplex_edge_weights])
     if threads is not None:
         h.setOptionValue("threads", int(threads))
 

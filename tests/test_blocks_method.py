@@ -129,3 +129,20 @@ def test_a_block_solved_by_interior_point_files_a_basis_a_replan_starts_from():
     assert again.blocks.warm == 2 and again.blocks.methods == ["choose", "choose"]
     assert again.blocks.iterations == [0, 0]  # the interior point's vertex is optimal as it stands
     assert again.objective == pytest.approx(base.objective, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_devex_pricing_reaches_the_same_optimum_as_highs_own_choice(seed):
+    from optimization.synthetic import random_inputs
+
+    inputs, demand = random_inputs(seed=seed, n_products=24, n_plants=2, n_dcs=3, horizon=10)
+    safety = demand.select("product_id", "site_id", "week", safety_stock=pl.col("quantity") * 0.5)
+    exact = _plan(inputs, demand, safety, horizon_weeks=10, solve_path="pulp")
+    plans = {w: _plan(inputs, demand, safety, horizon_weeks=10, solve_path="blocks", simplex_edge_weights=w)
+             for w in ("devex", "choose", "steepest")}
+    assert PlanConfig().simplex_edge_weights == "devex"
+    for weights, plan in plans.items():
+        assert plan.solver_status == "Optimal", weights
+        assert plan.objective == pytest.approx(exact.objective, rel=1e-7), weights
+        strategy = {"devex": 1, "choose": -1, "steepest": 2}[weights]  # HiGHS's option, as each block ran
+        assert {h.getOptionValue("simplex_dual_edge_weight_strategy")[1] for h in plan.blocks.highs} == {strategy}
