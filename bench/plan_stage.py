@@ -10,6 +10,11 @@ subprocess so its CPU seconds (all threads) and peak memory are its own:
   taken from ``runs`` when that run planned weekly (either solve path: the blocks path's objective is the
   exact model's), as the big network's exact LP costs 5-6 CPU-minutes;
 * ``blocks`` — ``solve_path: blocks`` from scratch, its bases written to a temporary folder;
+* ``blocks-choose`` — the same with HiGHS's own dual simplex pricing (``simplex_edge_weights: choose``, the
+  behaviour before ``devex`` became the default), against ``blocks`` in one run;
+* ``blocks-auto`` — the same with HiGHS's method by block size (``lp_method: auto``: interior point with
+  crossover for cold blocks of at least ``--ipm-min-block-size`` columns + rows), against ``blocks`` in one
+  run;
 * ``buckets`` / ``blocks-buckets`` — the exact PuLP model / the blocks path with the far weeks in buckets
   (``--bucket-after`` weeks weekly, then ``--bucket-weeks``-week buckets; ``optimization/buckets.py``),
   its objective printed beside the exact one (goal: within 0.5 %);
@@ -103,9 +108,10 @@ def _load_input(folder: str):
 
 
 def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: float,
-            buckets: tuple[int, int] = (8, 4)) -> dict:
-    """Plan once along ``kind`` (``exact``, ``blocks``, ``buckets``, ``blocks-buckets``, ``what-if-cold``,
-    ``what-if-warm``); measure it. ``buckets``: weeks kept weekly, weeks per bucket."""
+            buckets: tuple[int, int] = (8, 4), ipm_min: int | None = None) -> dict:
+    """Plan once along ``kind`` (``exact``, ``blocks``, ``blocks-choose``, ``blocks-auto``, ``buckets``, ``blocks-buckets``,
+    ``what-if-cold``, ``what-if-warm``); measure it. ``buckets``: weeks kept weekly, weeks per bucket;
+    ``ipm_min``: the blocks' ``ipm_min_block_size`` (default the run's setting)."""
     from data_contracts.plan import validate_plan
     from flows.solver_bases import basis_loader, save_bases
     from flows.stages import monday
@@ -116,6 +122,12 @@ def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     path = "pulp" if kind in ("exact", "buckets") else "blocks"
     config = config.model_copy(update={"solve_path": path})
+    if kind == "blocks-auto":  # whatever the stored run's own lp_method (older runs stored `choose`)
+        config = config.model_copy(update={"lp_method": "auto"})
+    if kind == "blocks-choose":
+        config = config.model_copy(update={"simplex_edge_weights": "choose"})
+    if ipm_min is not None:
+        config = config.model_copy(update={"ipm_min_block_size": ipm_min})
     if kind.endswith("buckets"):
         config = config.model_copy(update={"bucket_after_weeks": buckets[0], "bucket_weeks": buckets[1]})
     start = monday(run["run_date"])
@@ -155,6 +167,13 @@ def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: 
         "blocks": len(b.block_sizes) if b else None, "largest_block": max(b.block_sizes) if b else None,
         "warm_blocks": b.warm if b else None, "whole": b.whole if b else None,
         "iterations": sum(b.iterations) if b else None,
+        # the largest blocks' HiGHS wall seconds, iterations and method: what sets the solve's critical path
+        "top_blocks": sorted(({"cols": c, "rows": r, "s": s, "cpu": u, "iterations": i, "method": m}
+                              for (c, r), s, u, i, m in zip(b.block_sizes, b.seconds, b.cpu_seconds, b.iterations,
+                                                            b.methods)),
+                             key=lambda d: -d["s"])[:4] if b else None,
+        "block_s_sum": sum(b.seconds) if b else None,
+        "block_cpu_sum": sum(b.cpu_seconds) if b else None,
         "load": os.getloadavg()[0], "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -213,13 +232,16 @@ def main() -> None:
     parser.add_argument("--bucket-after", type=int, default=8, help="buckets: weeks kept weekly (at least the "
                         "frozen weeks and the longest release + transit lag)")
     parser.add_argument("--bucket-weeks", type=int, default=4, help="buckets: weeks per far-week bucket")
+    parser.add_argument("--ipm-min-block-size", type=int, help="blocks of at least this many columns + rows "
+                        "are solved by interior point (default: the run's plan setting)")
     parser.add_argument("--one", nargs=2, metavar=("KIND", "BASES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.input:
         args.warehouse, args.run_id, args.exact = args.input, "input", "solve"
     if args.one:
         print(json.dumps(run_one(str(args.warehouse), args.run_id, args.one[0], args.one[1],
-                                 args.what_if_percent, (args.bucket_after, args.bucket_weeks)), default=str))
+                                 args.what_if_percent, (args.bucket_after, args.bucket_weeks),
+                                 args.ipm_min_block_size), default=str))
         return
     rows = []
     exact = stored_exact(args.warehouse, args.run_id) if args.exact == "stored" else None
@@ -229,7 +251,9 @@ def main() -> None:
             proc = subprocess.run(
                 [sys.executable, __file__, "--warehouse", str(args.warehouse), *(["--run-id", args.run_id]
                  if args.run_id else []), "--what-if-percent", str(args.what_if_percent),
-                 "--bucket-after", str(args.bucket_after), "--bucket-weeks", str(args.bucket_weeks), "--one", kind,
+                 "--bucket-after", str(args.bucket_after), "--bucket-weeks", str(args.bucket_weeks),
+                 *(["--ipm-min-block-size", str(args.ipm_min_block_size)] if args.ipm_min_block_size else []),
+                 "--one", kind,
                  str(Path(tmp) / "bench.duckdb")],
                 capture_output=True, text=True,
             )
@@ -240,6 +264,12 @@ def main() -> None:
                   flush=True)
     by = {r["kind"]: r for r in rows}
     exact = exact or by["exact"]
+    for r in rows:
+        if r.get("top_blocks"):
+            top = "; ".join(f"{d['cols']:,}×{d['rows']:,} {d['method']} {d['s']:.1f} s wall, {d['cpu']:.1f} CPU s "
+                            f"({d['iterations']:,} simplex + crossover it)" for d in r["top_blocks"])
+            print(f"{r['kind']}: HiGHS {r['block_s_sum']:.1f} s wall / {r['block_cpu_sum']:.1f} CPU s summed over "
+                  f"the blocks; slowest: {top}")
     print(_table([exact, *rows] if exact not in rows else rows, exact["objective"]))
     base = exact["wall_s"]
     if base and "blocks" in by:
@@ -252,6 +282,14 @@ def main() -> None:
                   f"{by[kind]['objective']:,.2f} beside the exact {exact['objective']:,.2f}: {gap:+.3%} "
                   f"(goal within 0.5 %); CPU {by[kind]['cpu_s']:.1f} s against the exact's "
                   f"{_fmt(exact.get('cpu_s'), '.1f')} s")
+    for kind in ("blocks-choose", "blocks-auto"):
+        if "blocks" in by and kind in by:
+            other, simplex = by[kind], by["blocks"]
+            gap = (other["objective"] - simplex["objective"]) / abs(simplex["objective"])
+            print(f"{kind} / blocks: wall {other['wall_s'] / simplex['wall_s']:.3f}, CPU "
+                  f"{other['cpu_s'] / simplex['cpu_s']:.3f}, HiGHS CPU "
+                  f"{other['block_cpu_sum'] / simplex['block_cpu_sum']:.3f}; objective {other['objective']:,.2f} "
+                  f"beside {simplex['objective']:,.2f} ({gap:+.2e})")
     cold = by.get("what-if-cold", by.get("blocks"))
     if "what-if-warm" in by and cold:
         print(f"what-if replan, warm / cold ({cold['kind']}): wall {by['what-if-warm']['wall_s'] / cold['wall_s']:.3f}, "

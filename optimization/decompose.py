@@ -35,7 +35,10 @@ import polars as pl
 from optimization.config import PlanConfig
 from optimization.highs_direct import ArrayBuilder, new_highs
 
-__all__ = ["COUPLING_FAMILIES", "BlockState", "MipBlock", "WarmStart", "block_labels", "block_price_range", "solve_blocks"]
+__all__ = [
+    "COUPLING_FAMILIES", "BlockState", "MipBlock", "WarmStart", "block_labels", "block_method", "block_price_range",
+    "solve_blocks", "solve_order",
+]
 
 #: Loads a stored basis into a block's HiGHS model before it runs: ``(block key, model) -> loaded``. The
 #: key names the block's products and its matrix pattern, so a basis is only offered to the same block of
@@ -51,6 +54,8 @@ MipBlock = Callable[[int, highspy.Highs, np.ndarray, np.ndarray, dict[int, int]]
 COUPLING_FAMILIES = ("lane",)
 
 _OK = highspy.HighsModelStatus.kOptimal
+#: HiGHS's simplex_dual_edge_weight_strategy per PlanConfig.simplex_edge_weights
+_EDGE_WEIGHTS = {"choose": -1, "devex": 1, "steepest": 2}
 #: a coupling row counts as kept within this tolerance (relative to its bound, at least absolute)
 _FEAS_TOL = 1e-6
 
@@ -68,12 +73,15 @@ class BlockState:
         seconds: solver wall time per block (and of the whole re-solve, if any).
         keys: per block, a digest of its products and matrix pattern (what a stored basis is filed under).
         warm: number of blocks that started from a stored basis.
-        iterations: simplex iterations per block.
+        iterations: simplex iterations per block (an interior-point block's crossover iterations included).
         objectives: per block, the objective of its plan (without the model's constant).
         bounds: per block, a lower bound on its optimum (its objective for an LP block; after a coupling
             re-solve of a campaign network, one entry each: the whole plan's and the blocks' sum).
         mip_blocks: the blocks solved as MIPs (campaign blocks).
         duals: whether every MIP block's fixed-integer LP gave duals.
+        methods: HiGHS's method per block (``choose``: HiGHS's dual simplex here, ``ipm``: interior point with
+            crossover, ``simplex``, ``pdlp``).
+        cpu_seconds: CPU seconds of the thread that ran each block (HiGHS's LP solvers run in it).
     """
 
     highs: list[highspy.Highs]
@@ -89,6 +97,8 @@ class BlockState:
     bounds: list[float] = field(default_factory=list)
     mip_blocks: list[int] = field(default_factory=list)
     duals: bool = True
+    methods: list[str] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
 
 
 def block_labels(col_group: np.ndarray, entries: pl.DataFrame, coupling: np.ndarray) -> np.ndarray:
@@ -135,10 +145,37 @@ def _status(h: highspy.Highs) -> str:
     return "Not Solved"
 
 
-def _configure(h: highspy.Highs, config: PlanConfig, threads: int | None) -> None:
+def block_method(cols: int, rows: int, warm: bool, config: PlanConfig) -> str:
+    """HiGHS's ``solver`` option for one block of ``cols`` columns and ``rows`` rows.
+
+    ``lp_method: auto`` takes interior point with crossover (``ipm``; crossover ends at an optimal vertex, so
+    the duals, the basis filed for a replan and the worth-of-an-hour re-solves are as the simplex's) for a
+    cold block of at least ``ipm_min_block_size`` columns + rows, and HiGHS's own choice (``choose``: dual
+    simplex here) below it and for a block that starts from a stored basis (interior point cannot use one).
+    Any other ``lp_method`` is taken for every block as it is.
+    """
+    if config.lp_method != "auto":
+        return config.lp_method
+    return "ipm" if not warm and cols + rows >= config.ipm_min_block_size else "choose"
+
+
+def solve_order(sizes: list[tuple[int, int]]) -> list[int]:
+    """Blocks in the order they are handed to the workers: largest (columns + rows) first, ties by number.
+
+    The workers take the next block as one finishes, so the largest block starts at once and the smaller ones
+    fill the other worker around it, instead of the largest starting last with one worker idle.
+    """
+    return sorted(range(len(sizes)), key=lambda b: (-(sizes[b][0] + sizes[b][1]), b))
+
+
+def _configure(h: highspy.Highs, config: PlanConfig, threads: int | None, method: str | None = None) -> None:
     h.setOptionValue("time_limit", float(config.time_limit_seconds))
-    if config.lp_method != "choose":
-        h.setOptionValue("solver", config.lp_method)
+    method = method or ("choose" if config.lp_method == "auto" else config.lp_method)
+    h.setOptionValue("solver", method)
+    if method == "ipm":
+        h.setOptionValue("run_crossover", "on")  # a vertex: exact duals and a basis to file
+    # the pricing of every dual simplex run on the model: the solve, a crossover's clean-up, the re-solves
+    h.setOptionValue("simplex_dual_edge_weight_strategy", _EDGE_WEIGHTS[config.simplex_edge_weights])
     if threads is not None:
         h.setOptionValue("threads", int(threads))
 
@@ -200,6 +237,7 @@ def solve_blocks(
     models: list[highspy.Highs] = []
     sizes: list[tuple[int, int]] = []
     keys: list[str] = []
+    methods: list[str] = []
     warm = 0
     c0 = r0 = k0 = 0
     workers = max(1, config.solve_workers)
@@ -209,9 +247,6 @@ def solve_blocks(
         picked = order[k0 : k0 + e_counts[b]]
         c0, r0, k0 = c0 + col_counts[b], r0 + row_counts[b], k0 + e_counts[b]
         h = new_highs()
-        # no per-block `threads`: HiGHS's thread pool is global, fixed by the process's first solve; asking a
-        # block for another count makes its run fail (its simplex is serial either way)
-        _configure(h, config, config.threads)
         h.addVars(len(cols), np.zeros(len(cols)), col_upper[cols])
         h.changeColsCost(len(cols), np.arange(len(cols), dtype=np.int32), builder.cost[cols])
         local_rows = row_local[e_row[picked]]
@@ -226,36 +261,45 @@ def solve_blocks(
                 "twice into one row"
             )
         key = _block_key(col_group[cols], group_names, local_rows, col_local[e_col[picked]], len(cols), len(rows))
-        if warm_start is not None and warm_start(key, h):
-            warm += 1
+        started = warm_start is not None and warm_start(key, h)
+        warm += started
+        method = block_method(len(cols), len(rows), started, config)
+        # no per-block `threads`: HiGHS's thread pool is global, fixed by the process's first solve; asking a
+        # block for another count makes its run fail (its simplex is serial either way)
+        _configure(h, config, config.threads, method)
+        methods.append(method)
         models.append(h)
         sizes.append((len(cols), len(rows)))
         keys.append(key)
     row_model = row_block.copy()
     state = BlockState(highs=models, row_model=row_model, row_local=row_local, block_sizes=sizes, keys=keys,
-                       warm=warm)
-    by_size = sorted(range(n_blocks), key=lambda b: -sizes[b][0] - sizes[b][1])
+                       warm=warm, methods=methods)
+    by_size = solve_order(sizes)
     seconds = [0.0] * n_blocks
     spans = np.cumsum([0, *col_counts]), np.cumsum([0, *row_counts])
     is_int = np.concatenate(builder.integer) if builder.integer else np.zeros(n, dtype=bool)
     mip: dict[int, object] = {}
     int_blocks = np.bincount(label[is_int], minlength=n_blocks) if n else np.zeros(0, dtype=np.int64)
     mip_sizes = {int(b): int(col_counts[b]) for b in np.flatnonzero(int_blocks)}
+    cpu = [0.0] * n_blocks
 
     def run(b: int) -> None:
-        start = time.perf_counter()
+        start, cpu0 = time.perf_counter(), time.thread_time()
         cols = cols_of[spans[0][b] : spans[0][b + 1]]
         ints = np.flatnonzero(is_int[cols])
         if solve_mip is not None and len(ints):
             mip[b] = solve_mip(b, models[b], cols, ints, mip_sizes)
         else:
             models[b].run()
-        seconds[b] = time.perf_counter() - start
+            if methods[b] == "ipm":  # later re-solves (worth of an hour) start from crossover's basis
+                models[b].setOptionValue("solver", "simplex")
+        seconds[b], cpu[b] = time.perf_counter() - start, time.thread_time() - cpu0
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(run, by_size))
-    state.seconds = seconds
-    state.iterations = [int(h.getInfo().simplex_iteration_count) for h in models]
+    state.seconds, state.cpu_seconds = seconds, cpu
+    state.iterations = [int(h.getInfo().simplex_iteration_count + h.getInfo().crossover_iteration_count)
+                        for h in models]
     statuses = [mip[b].status if b in mip else _status(h) for b, h in enumerate(models)]
     bad = [s for s in statuses if s not in ("Optimal", "Feasible")]
     x, dual = np.zeros(n), np.zeros(m)

@@ -297,7 +297,9 @@ def _solve_blocks(model: Model, config: PlanConfig, warm_start: WarmStart | None
     builder.blocks = state
     seconds = time.perf_counter() - start
     ok = status in ("Optimal", "Feasible")
+    ipm = state.methods.count("ipm")
     detail = f"{len(state.block_sizes)} blocks" + (f", {state.warm} warm-started" if state.warm else "") + (
+        f", {ipm} by interior point" if ipm else "") + (
         ", lanes bind: whole model re-solved" if state.whole else "")
     gap, relaxed = (0.0, None) if ok else (None, None)
     if ok and state.mip_blocks:
