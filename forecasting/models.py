@@ -10,8 +10,9 @@ classically deseasonalised series (:class:`forecasting.seasonal.Deseasonalized`)
 for the price of a non-seasonal fit. ``ARIMA`` / ``DARIMA`` are an approximated AutoARIMA (p, q ≤ 1 with
 d chosen by the KPSS test, no seasonal part): ~65 ms a 156-week fit where the full search takes ~220 ms.
 
-``SETS`` and ``SARIMA`` are the native seasonal models, for short seasons (monthly 12, quarterly 4; the rule
-that picks them is :meth:`forecasting.config.ForecastConfig` ``native_season_max``): statsforecast's
+``SETS`` and ``SARIMA`` are native seasonal models for short seasons (monthly 12, quarterly 4; the rule
+that makes ``SETS`` a default candidate is :class:`forecasting.config.ForecastConfig`'s ``native_season_max``;
+``SARIMA`` is an option, measured worse on PBS — README, "Where it stands"): statsforecast's
 AutoETS over every form with a seasonal component allowed (``ZZZ`` at the season length) and a seasonal
 AutoARIMA with limited orders (p, q ≤ 2, P, Q ≤ 1, p+q+P+Q ≤ 4, stepwise, exact likelihood): on 40 M1
 monthly series 0.29 CPU-s a fit against 0.45 for the default search, with the same sMAPE (12.19 / 12.18;
