@@ -159,9 +159,10 @@ def test_series_too_short_for_any_window_take_the_default_model():
     days = pl.date_range(date(2024, 1, 1), date(2024, 7, 18), "1d", eager=True)
     frame = pl.concat([pl.DataFrame({"unique_id": u, "ds": days, "y": rng.poisson(20, days.len()).astype(float)})
                        for u in ("a", "b")])
-    result = forecast_demand(frame, 28, ForecastConfig(freq="1d", season_length=7))
+    config = ForecastConfig(freq="1d", season_length=7)
+    result = forecast_demand(frame, 28, config)
     assert result.backtest.is_empty()
-    assert result.series.get_column("model").to_list() == [ForecastConfig().seasonal_default] * 2
+    assert result.series.get_column("model").to_list() == [config.seasonal_default] * 2  # season 7: native
     assert result.forecast.height == 2 * 28 and result.forecast.get_column("mean").is_not_null().all()
     assert (result.forecast.get_column("q90") > result.forecast.get_column("q10")).all()
 

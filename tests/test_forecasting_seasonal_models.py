@@ -1,0 +1,77 @@
+"""Native seasonal models for short seasons (SETS, SARIMA) and the rule that picks the candidates by season."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import polars as pl
+import pytest
+from statsforecast.models import AutoETS
+
+from forecasting import ForecastConfig, forecast_demand
+from forecasting.config import (
+    DECOMPOSED_SEASONAL_DEFAULT,
+    DECOMPOSED_SEASONAL_MODELS,
+    NATIVE_SEASONAL_DEFAULT,
+    NATIVE_SEASONAL_MODELS,
+)
+from forecasting.models import NativeSeasonal, base_models, is_known
+
+H = 12
+
+
+def test_candidates_follow_the_season_length():
+    weekly = ForecastConfig()
+    assert weekly.seasonal_models == DECOMPOSED_SEASONAL_MODELS
+    assert weekly.seasonal_default == "Mean(DETS,DOT,DARIMA)" == DECOMPOSED_SEASONAL_DEFAULT
+    for m, freq in ((12, "1mo"), (4, "1q"), (24, "1mo")):
+        short = ForecastConfig(season_length=m, freq=freq)
+        assert short.seasonal_models == NATIVE_SEASONAL_MODELS
+        assert short.seasonal_default == NATIVE_SEASONAL_DEFAULT == "Mean(SETS,DOT,DARIMA)"
+    assert ForecastConfig(season_length=7, freq="1d").seasonal_default == NATIVE_SEASONAL_DEFAULT
+    assert ForecastConfig(season_length=12, native_season_max=6).seasonal_default == DECOMPOSED_SEASONAL_DEFAULT
+    # what a run sets explicitly wins over the rule, null included
+    given = ForecastConfig(season_length=12, seasonal_models=("Naive", "DETS"), seasonal_default=None)
+    assert given.seasonal_models == ("Naive", "DETS") and given.seasonal_default is None
+    assert all(is_known(n) for n in (*NATIVE_SEASONAL_MODELS, *DECOMPOSED_SEASONAL_MODELS))
+
+
+def test_native_seasonal_models_fit_a_monthly_season_and_fall_back_when_short():
+    t = np.arange(72 + H)
+    rng = np.random.default_rng(5)
+    y = 200 + 0.5 * t + 40 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 2, t.size)
+    train, truth = y[:72], y[72:]
+    sets, sarima = base_models(("SETS", "SARIMA"), 12)
+    assert isinstance(sets, NativeSeasonal) and repr(sets) == "SETS" and repr(sarima) == "SARIMA"
+    for model in (sets, sarima):
+        fitted = model.new().fit(train).predict(H)["mean"]
+        assert np.abs(fitted - truth).mean() < 5.0  # noise sd 2, season amplitude 40
+        assert np.allclose(model.forecast(train, H)["mean"], fitted)
+    # under two seasons the season is not estimated: the plain ZZN ETS, exactly
+    short = train[:20]
+    assert np.allclose(sets.forecast(short, H)["mean"],
+                       AutoETS(model="ZZN").forecast(y=short, h=H)["mean"])
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_monthly_run_backtests_the_native_seasonal_candidates_and_follows_the_season():
+    """Clean monthly seasons (trend + season + small noise): a monthly run backtests SETS among its
+    candidates, keeps a native seasonal model and forecasts the season (the weekly lists had no SETS)."""
+    n, rng = 96, np.random.default_rng(9)
+    months = pl.date_range(date(2012, 1, 1), date(2021, 12, 1), "1mo", eager=True)
+    frames, truths = [], {}
+    for i in range(4):
+        t = np.arange(n + H)
+        clean = 300 + (i + 1) * t + 60 * np.sin(2 * np.pi * (t + 3 * i) / 12)
+        y = clean + rng.normal(0, 3, t.size)
+        frames.append(pl.DataFrame({"unique_id": f"s{i}", "ds": months[:n], "y": y[:n]}))
+        truths[f"s{i}"] = clean[n:]
+    history = pl.concat(frames)
+    result = forecast_demand(history, H, ForecastConfig(freq="1mo", season_length=12, n_jobs=1))
+    assert set(result.backtest.get_column("model")) >= {"SETS", "DOT", "DARIMA", NATIVE_SEASONAL_DEFAULT}
+    picked = result.series.filter(pl.col("series_class") == "smooth")
+    assert picked.height == 4 and set(picked.get_column("model")) <= set(NATIVE_SEASONAL_MODELS) - {"Naive"}
+    for uid, truth in truths.items():
+        mean = result.forecast.filter(pl.col("unique_id") == uid).sort("ds").get_column("mean").to_numpy()
+        assert np.abs(mean - truth).mean() < 8.0, uid  # noise sd 3, season amplitude 60
