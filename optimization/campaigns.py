@@ -19,7 +19,7 @@ from __future__ import annotations
 import polars as pl
 
 from optimization.lp import ModelBuilder
-from optimization.network import Network
+from optimization.network import Network, dependent_need
 
 __all__ = [
     "campaign_capacity_terms",
@@ -183,22 +183,7 @@ def campaign_need(
         .join(fixed, on="product_id", how="left", validate="m:1")
         .select("product_id", "t", need=pl.col("need").fill_null(0.0) + pl.col("extra").fill_null(0.0))
     )
-    if net.bom.height:
-        best_yield = net.routings.group_by("product_id").agg(pl.col("yield").max().alias("y"))
-        edges = net.bom.select("parent_id", "component_id", "per_start").join(
-            best_yield.rename({"product_id": "parent_id"}), on="parent_id"
-        )
-        level, total = need, [need]
-        for _ in range(net.bom.height):  # at most as many levels as rows (cycles are refused)
-            level = (
-                level.join(edges, left_on="product_id", right_on="parent_id")
-                .group_by(pl.col("component_id").alias("product_id"), "t")
-                .agg((pl.col("need") * pl.col("per_start") / pl.col("y")).sum().alias("need"))
-            )
-            if level.height == 0:
-                break
-            total.append(level)
-        need = pl.concat(total).group_by("product_id", "t").agg(pl.col("need").sum())
+    need = dependent_need(net, need, by=("t",))
     routes = net.routings.select("product_id", "resource_id", "yield", "min_batch", "batch_size")
     starts = pl.col("need") / pl.col("yield")
     lot = pl.col("batch_size").fill_null(0.0)  # no batch size: any quantity (0 = not rounded)

@@ -27,6 +27,7 @@ __all__ = [
     "routings",
     "sites",
     "storage",
+    "two_products",
 ]
 
 #: A Monday used as the start week of the examples.
@@ -158,3 +159,17 @@ def inputs(
     stock."""
     chosen = {name: frame for name, frame in given.items() if frame is not None}
     return {**_smallest(), "sites": sites(list(plants), list(dcs)), **chosen}
+
+
+def two_products(lane_capacity: float | None = None, hours: float = 100.0) -> dict[str, pl.DataFrame]:
+    """A on RA and B on RB at plant P (no resource shared), ``hours`` a week each, one lane P → D of
+    ``lane_capacity`` a week (None: unlimited): two independent blocks unless the lane binds."""
+    return inputs(
+        products=products(dict(product_id="A"), dict(product_id="B")),
+        resources=resources(
+            dict(resource_id="RA", site_id="P", hours_per_week=hours),
+            dict(resource_id="RB", site_id="P", hours_per_week=hours),
+        ),
+        routings=routings(dict(product_id="A", resource_id="RA"), dict(product_id="B", resource_id="RB")),
+        lanes=lanes(dict(from_site="P", to_site="D", capacity_per_week=lane_capacity)),
+    )

@@ -19,7 +19,7 @@ from optimization import constraints as con
 from optimization import variables as var
 from optimization.config import PlanConfig
 from optimization.lp import ModelBuilder
-from optimization.network import Network
+from optimization.network import Network, dependent_need
 
 __all__ = ["COST_COMPONENTS", "Model", "build_model", "sunk_write_off"]
 
@@ -184,7 +184,7 @@ def _big_m(net: Network, demand: pl.DataFrame, safety: pl.DataFrame) -> pl.DataF
         )
         .select("product_id", need=pl.col("d").fill_null(0.0) + pl.col("ss").fill_null(0.0) + 1.0)
     )
-    need = _with_dependent_need(net, need)
+    need = dependent_need(net, need)
     best = net.hours.group_by("resource_id").agg(pl.col("hours_available").max().alias("h"))
     return (
         net.routings.join(best, on="resource_id", how="left", validate="m:1")
@@ -197,25 +197,3 @@ def _big_m(net: Network, demand: pl.DataFrame, safety: pl.DataFrame) -> pl.DataF
             .otherwise(pl.col("need").fill_null(1.0) / pl.col("yield")),
         )
     )
-
-
-def _with_dependent_need(net: Network, need: pl.DataFrame) -> pl.DataFrame:
-    """``need`` plus the bill of materials' dependent need: a component needs what its parents need ×
-    ``quantity_per / (1 − scrap)`` / the parent's best yield, level by level (components have no demand)."""
-    if net.bom.height == 0:
-        return need
-    best_yield = net.routings.group_by("product_id").agg(pl.col("yield").max().alias("y"))
-    edges = net.bom.select("parent_id", "component_id", "per_start").join(
-        best_yield.rename({"product_id": "parent_id"}), on="parent_id"
-    )
-    level, total = need, [need]
-    for _ in range(net.bom.height):  # at most as many levels as rows (cycles are refused)
-        level = (
-            level.join(edges, left_on="product_id", right_on="parent_id")
-            .group_by(pl.col("component_id").alias("product_id"))
-            .agg((pl.col("need") * pl.col("per_start") / pl.col("y")).sum().alias("need"))
-        )
-        if level.height == 0:
-            break
-        total.append(level)
-    return pl.concat(total).group_by("product_id").agg(pl.col("need").sum())

@@ -43,7 +43,8 @@ from optimization.validation import (
 )
 
 __all__ = [
-    "NEVER", "Network", "arrive_by", "arrivals", "build_network", "cohort_of", "life_start", "on_grid", "releases"
+    "NEVER", "Network", "arrive_by", "arrivals", "build_network", "cohort_of", "dependent_need", "life_start",
+    "on_grid", "releases",
 ]
 
 _P, _S, _R = schema.PRODUCTS, schema.SITES, schema.RESOURCES
@@ -198,6 +199,29 @@ def arrive_by(share: float, horizon: int) -> pl.Expr:
         (pl.col("site_type") == "dc") & pl.col("shelf_life_weeks").is_not_null() & (pl.col("cohort") < NEVER)
     )
     return pl.when(needs_rule).then(pl.min_horizontal(usable, dc_rule)).otherwise(usable)
+
+
+def dependent_need(net: Network, need: pl.DataFrame, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """``need`` (``product_id``, the ``by`` columns, ``need``) plus the bill of materials' dependent need: a
+    component needs what its parents need × ``quantity_per / (1 − scrap)`` / the parent's best yield, level
+    by level, per value of ``by`` (e.g. ``("t",)``: in the parent's week). No BOM: ``need`` unchanged."""
+    if net.bom.height == 0:
+        return need
+    best_yield = net.routings.group_by("product_id").agg(pl.col("yield").max().alias("y"))
+    edges = net.bom.select("parent_id", "component_id", "per_start").join(
+        best_yield.rename({"product_id": "parent_id"}), on="parent_id"
+    )
+    level, total = need, [need]
+    for _ in range(net.bom.height):  # at most as many levels as rows (cycles are refused)
+        level = (
+            level.join(edges, left_on="product_id", right_on="parent_id")
+            .group_by(pl.col("component_id").alias("product_id"), *by)
+            .agg((pl.col("need") * pl.col("per_start") / pl.col("y")).sum().alias("need"))
+        )
+        if level.height == 0:
+            break
+        total.append(level)
+    return pl.concat(total).group_by("product_id", *by).agg(pl.col("need").sum())
 
 
 def build_network(inputs: dict[str, pl.DataFrame], start_week: date, config: PlanConfig) -> Network:

@@ -26,19 +26,6 @@ def _d(*rows):
     return ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in rows])
 
 
-def _two_products(hours: float = 30.0):
-    """A on RA and B on RB at plant P (no resource shared), one lane P → D: two blocks."""
-    return ex.inputs(
-        products=ex.products(dict(product_id="A"), dict(product_id="B")),
-        resources=ex.resources(
-            dict(resource_id="RA", site_id="P", hours_per_week=hours),
-            dict(resource_id="RB", site_id="P", hours_per_week=hours),
-        ),
-        routings=ex.routings(dict(product_id="A", resource_id="RA"), dict(product_id="B", resource_id="RB")),
-        lanes=ex.lanes(dict(from_site="P", to_site="D", capacity_per_week=None)),
-    )
-
-
 def test_auto_takes_interior_point_for_large_cold_blocks_only():
     config = PlanConfig(lp_method="auto", ipm_min_block_size=1000)
     assert block_method(600, 400, False, config) == "ipm"  # at the threshold
@@ -61,8 +48,9 @@ def test_interior_point_blocks_keep_the_hand_optimum_prices_and_the_worth_of_an_
     # test_optimization_blocks' hand case: 30 h/week, 40 wanted in each of two weeks per product →
     # 3060 each; an hour is worth 199 in week 0 and 99 in week 1 (duals and re-solves from the basis)
     demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
-    simplex = _plan(_two_products(), demand, horizon_weeks=2, solve_path="blocks", lp_method="choose")
-    ipm = _plan(_two_products(), demand, horizon_weeks=2, solve_path="blocks", lp_method="auto",
+    two = ex.two_products(hours=30.0)
+    simplex = _plan(two, demand, horizon_weeks=2, solve_path="blocks", lp_method="choose")
+    ipm = _plan(two, demand, horizon_weeks=2, solve_path="blocks", lp_method="auto",
                 ipm_min_block_size=1)
     assert ipm.solver_status == "Optimal" and ipm.blocks.methods == ["ipm", "ipm"]
     assert ipm.attempts == ("highs: Optimal (2 blocks, 2 by interior point)",)
@@ -110,7 +98,7 @@ def test_interior_point_blocks_match_the_exact_model_on_random_networks(seed):
 
 def test_a_block_solved_by_interior_point_files_a_basis_a_replan_starts_from():
     demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
-    base = _plan(_two_products(), demand, horizon_weeks=2, solve_path="blocks", lp_method="auto",
+    base = _plan(ex.two_products(hours=30.0), demand, horizon_weeks=2, solve_path="blocks", lp_method="auto",
                  ipm_min_block_size=1)
     bases = {}
     for key, h in zip(base.blocks.keys, base.blocks.highs):
@@ -124,7 +112,7 @@ def test_a_block_solved_by_interior_point_files_a_basis_a_replan_starts_from():
         h.setBasis(bases[key])
         return True
 
-    again = _plan(_two_products(), demand, horizon_weeks=2, warm_start=warm, solve_path="blocks",
+    again = _plan(ex.two_products(hours=30.0), demand, horizon_weeks=2, warm_start=warm, solve_path="blocks",
                   lp_method="auto", ipm_min_block_size=1)
     assert again.blocks.warm == 2 and again.blocks.methods == ["choose", "choose"]
     assert again.blocks.iterations == [0, 0]  # the interior point's vertex is optimal as it stands

@@ -30,19 +30,6 @@ def _d(*rows):
     return ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in rows])
 
 
-def _two_products(lane_capacity: float | None, hours: float = 100.0):
-    """A on RA and B on RB at plant P (no resource shared), one lane P → D."""
-    return ex.inputs(
-        products=ex.products(dict(product_id="A"), dict(product_id="B")),
-        resources=ex.resources(
-            dict(resource_id="RA", site_id="P", hours_per_week=hours),
-            dict(resource_id="RB", site_id="P", hours_per_week=hours),
-        ),
-        routings=ex.routings(dict(product_id="A", resource_id="RA"), dict(product_id="B", resource_id="RB")),
-        lanes=ex.lanes(dict(from_site="P", to_site="D", capacity_per_week=lane_capacity)),
-    )
-
-
 def test_block_labels_link_groups_through_shared_rows_but_not_coupling_rows():
     # columns of groups 0..4; row 0 links groups 0 and 2, row 1 links 2 and 3, row 2 (coupling) links 1 and 4
     col_group = np.array([0, 0, 1, 2, 3, 4])
@@ -56,7 +43,7 @@ def test_block_labels_link_groups_through_shared_rows_but_not_coupling_rows():
 def test_independent_products_are_two_blocks_with_the_hand_optimum_prices_and_plan():
     # each product alone is test_optimization's short-capacity case: 30 h/week, 40 wanted in each of two
     # weeks → backlog 10 then 20 (3000) + production 60 = 3060 each; an hour is worth 199 in week 0, 99 in 1
-    inputs = _two_products(None, hours=30.0)
+    inputs = ex.two_products(None, hours=30.0)
     demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
     blocks = _plan(inputs, demand, horizon_weeks=2, **BLOCKS)
     exact = _plan(inputs, demand, horizon_weeks=2, **EXACT)
@@ -74,7 +61,7 @@ def test_a_binding_lane_couples_the_blocks_and_the_whole_model_is_solved():
     # 10 of A and 10 of B wanted in week 1; the lane carries 10 a week. Alone, each block makes and ships
     # in week 1 (20 on the lane); together one product is made and shipped in week 0 and held a week at D
     # (10 × 0.1): production 20 + holding 1 = 21.
-    inputs = _two_products(10.0)
+    inputs = ex.two_products(10.0)
     demand = _d(("A", "D", 1, 10.0), ("B", "D", 1, 10.0))
     blocks = _plan(inputs, demand, horizon_weeks=2, **BLOCKS)
     assert blocks.solver_status == "Optimal"
@@ -84,7 +71,7 @@ def test_a_binding_lane_couples_the_blocks_and_the_whole_model_is_solved():
     ships = blocks.tables["plan_shipments"].group_by("week").agg(pl.col("quantity").sum()).sort("week")
     assert ships["quantity"].to_list() == pytest.approx([10.0, 10.0])
     # a lane wide enough for both: the blocks' own plans stand, nothing is held
-    wide = _plan(_two_products(20.0), demand, horizon_weeks=2, **BLOCKS)
+    wide = _plan(ex.two_products(20.0), demand, horizon_weeks=2, **BLOCKS)
     assert wide.attempts == ("highs: Optimal (2 blocks)",) and wide.objective == pytest.approx(20.0)
 
 
@@ -132,7 +119,7 @@ def test_the_demo_keeps_the_exact_model_and_a_mip_never_takes_blocks():
 
 def _changed_block_inputs(hours_b: float):
     # A on RA, B on RB (two blocks); capacity is short for both, so the plans depend on the hours
-    inputs = _two_products(None, hours=30.0)
+    inputs = ex.two_products(None, hours=30.0)
     inputs["calendar"] = ex.calendar(dict(resource_id="RB", t=1, hours_available=hours_b))
     return inputs
 
@@ -180,7 +167,7 @@ def test_bases_are_stored_beside_the_warehouse_and_offered_to_the_same_block_onl
     longer = _plan(_changed_block_inputs(30.0), demand, horizon_weeks=3, warm_start=basis_loader(wh, "run-1"),
                    **BLOCKS)
     assert longer.blocks.warm == 0
-    assert save_bases(wh, "run-2", _plan(_two_products(10.0), _d(("A", "D", 1, 10.0), ("B", "D", 1, 10.0)),
+    assert save_bases(wh, "run-2", _plan(ex.two_products(10.0), _d(("A", "D", 1, 10.0), ("B", "D", 1, 10.0)),
                                          horizon_weeks=2, **BLOCKS).blocks) == 0  # lanes bound: whole model
 
 
@@ -193,7 +180,7 @@ def test_blocks_solve_after_another_highs_solve_in_the_same_process():
     h.addVars(1, np.zeros(1), np.ones(1))
     h.run()
     demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
-    r = _plan(_two_products(None, hours=30.0), demand, horizon_weeks=2, **BLOCKS)
+    r = _plan(ex.two_products(None, hours=30.0), demand, horizon_weeks=2, **BLOCKS)
     assert r.tables["plan_capacity"].select("price_hour_more", "price_hour_less").row(0) == pytest.approx(
         (199.0, 199.0)
     )
