@@ -351,6 +351,7 @@ def main() -> None:
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("--sets", nargs="+", choices=SETS + EXTRA_SETS, default=list(SETS))
     parser.add_argument("--max-series", type=int, default=None, help="seeded sample of each set")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sample (another seed, another sample)")
     parser.add_argument("--peers", nargs="*", choices=PEERS, default=list(PEERS))
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--no-plantwin", action="store_true")
@@ -366,7 +367,7 @@ def main() -> None:
     args = parser.parse_args()
     rows, irows, iper = [], [], []
     for name in args.sets:
-        ds = sample(LOADERS[name](args.data_dir), args.max_series)
+        ds = sample(LOADERS[name](args.data_dir), args.max_series, args.seed)
         n = ds.train.get_column("unique_id").n_unique()
         scale = scales(ds)
         keep = scale.filter(pl.col("scale") > 0).get_column("unique_id")  # MASE undefined on flat training
