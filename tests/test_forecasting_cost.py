@@ -122,19 +122,25 @@ def test_backtest_fitted_once_is_fit_at_the_oldest_origin_then_forward():
                     == pytest.approx(want, rel=1e-9)
 
 
+def _assert_same_but_later_origins_of(a: pl.DataFrame, b: pl.DataFrame, model: str):
+    """Two backtests have the same rows, and the same forecasts but for ``model``'s (and the combinations
+    holding it) at origins after the oldest; returns both sorted by their key."""
+    key = ["unique_id", "model", "cutoff", "ds"]
+    a, b = a.sort(key), b.sort(key)
+    assert a.select(key).equals(b.select(key))
+    oldest = a.get_column("cutoff").min()
+    same = ~pl.col("model").str.contains(model) | (pl.col("cutoff") == oldest)
+    assert a.filter(same).get_column("yhat").to_numpy() == pytest.approx(
+        b.filter(same).get_column("yhat").to_numpy(), rel=1e-9)
+    return a, b
+
+
 def test_backtest_searching_the_arima_order_once_refits_everything_else_as_before():
     df = _panel(4)
     names = ("Naive", "HistoricAverage", "DETS", "DOT", "DARIMA", "Mean(DETS,DOT,DARIMA)")
     every, _, _ = run_task(_task(names, "every", df))
     ordered, _, orders = run_task(_task(names, "arima_order", df))
-    key = ["unique_id", "model", "cutoff", "ds"]
-    every, ordered = every.sort(key), ordered.sort(key)
-    assert every.select(key).equals(ordered.select(key))
-    oldest = every.get_column("cutoff").min()
-    arima = pl.col("model").str.contains("DARIMA")
-    same = ~arima | (pl.col("cutoff") == oldest)
-    assert every.filter(same).get_column("yhat").to_numpy() == pytest.approx(
-        ordered.filter(same).get_column("yhat").to_numpy(), rel=1e-9)
+    every, ordered = _assert_same_but_later_origins_of(every, ordered, "DARIMA")
     # later origins: the order found at the oldest, its parameters estimated on the longer history
     for (uid,), frame in df.group_by("unique_id", maintain_order=True):
         y = frame.get_column("y").to_numpy()
@@ -154,14 +160,8 @@ def test_backtest_searching_the_ets_form_once_refits_everything_else_as_with_the
     names = ("Naive", "HistoricAverage", "DETS", "DOT", "DARIMA", "Mean(DETS,DOT,DARIMA)")
     ordered, _, arima_orders = run_task(_task(names, "arima_order", df))
     forms, _, orders = run_task(_task(names, "forms", df))
-    key = ["unique_id", "model", "cutoff", "ds"]
-    ordered, forms = ordered.sort(key), forms.sort(key)
-    assert ordered.select(key).equals(forms.select(key))
+    ordered, forms = _assert_same_but_later_origins_of(ordered, forms, "DETS")
     assert orders.equals(arima_orders)  # only ARIMA orders go on to the final fit
-    oldest = ordered.get_column("cutoff").min()
-    same = ~pl.col("model").str.contains("DETS") | (pl.col("cutoff") == oldest)
-    assert ordered.filter(same).get_column("yhat").to_numpy() == pytest.approx(
-        forms.filter(same).get_column("yhat").to_numpy(), rel=1e-9)
     moved = 0
     for (uid,), frame in df.group_by("unique_id", maintain_order=True):
         y = frame.get_column("y").to_numpy()
