@@ -36,6 +36,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import plan_stage  # noqa: E402 - bench/plan_stage.py: the same reading of a run or an input folder
 
 METHODS = {
     "simplex": {"solver": "simplex", "simplex_strategy": 1},
@@ -47,8 +50,6 @@ METHODS = {
 
 def extract(source: str, run_id: str | None, mps: str) -> dict:
     """Build the plan's LP block by block without solving; write the largest block to ``mps``."""
-    import plan_stage  # bench/plan_stage.py: the same reading of a run or an input folder
-
     from flows.stages import monday
     from optimization import build_network, plan_supply, safety_stock_targets
 
@@ -105,10 +106,7 @@ def _fmt(v, spec: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--warehouse", help="warehouse holding a successful planning run")
-    source.add_argument("--input", help="input folder (CSV) planned against a stand-in demand (no forecast)")
-    parser.add_argument("--run-id", help="that run (default: the plan of record)")
+    plan_stage.add_source_args(parser)
     parser.add_argument("--methods", default=",".join(METHODS), help="methods to run, in order (simplex first)")
     parser.add_argument("--time-limit", type=float, default=900.0, help="seconds per method (default 900)")
     parser.add_argument("--pdlp-tol", type=float, default=1e-7, help="PDLP's relative duality-gap tolerance")

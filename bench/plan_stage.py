@@ -218,12 +218,18 @@ def _table(rows: list[dict], exact: float | None) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_source_args(parser: argparse.ArgumentParser) -> None:
+    """``--warehouse`` (a stored run, ``--run-id``) or ``--input`` (a folder planned against a stand-in
+    demand): where a plan bench reads its network."""
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--warehouse", help="warehouse holding a successful planning run")
     source.add_argument("--input", help="input folder (CSV) planned against a stand-in demand (no forecast)")
     parser.add_argument("--run-id", help="that run (default: the plan of record)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_source_args(parser)
     parser.add_argument("--exact", choices=("stored", "solve"), default="stored",
                         help="take the exact plan from the run's record (default) or solve it again")
     parser.add_argument("--what-if-percent", type=float, default=20.0, help="extra hours of the what-if (%%)")
