@@ -18,6 +18,7 @@ __all__ = [
     "calendar",
     "inputs",
     "demand",
+    "demand_of",
     "frame",
     "inventory",
     "lanes",
@@ -131,6 +132,11 @@ def demand(*rows: dict) -> pl.DataFrame:
             schema={"product_id": pl.String, "site_id": pl.String, "week": pl.Date, "quantity": pl.Float64}
         )
     )
+
+
+def demand_of(*rows: tuple[str, str, int, float]) -> pl.DataFrame:
+    """Demand from ``(product_id, site_id, t, quantity)`` tuples (``t``: weeks after :data:`START`)."""
+    return demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in rows])
 
 
 def _week(r: dict) -> dict:

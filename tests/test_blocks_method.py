@@ -22,10 +22,6 @@ def _plan(inputs, demand, safety=NO_SS, warm_start=None, **cfg):
     return plan_supply(build_network(inputs, ex.START, config), demand, safety, config, warm_start=warm_start)
 
 
-def _d(*rows):
-    return ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in rows])
-
-
 def test_auto_takes_interior_point_for_large_cold_blocks_only():
     config = PlanConfig(lp_method="auto", ipm_min_block_size=1000)
     assert block_method(600, 400, False, config) == "ipm"  # at the threshold
@@ -47,7 +43,7 @@ def test_blocks_go_to_the_workers_largest_first():
 def test_interior_point_blocks_keep_the_hand_optimum_prices_and_the_worth_of_an_hour():
     # test_optimization_blocks' hand case: 30 h/week, 40 wanted in each of two weeks per product →
     # 3060 each; an hour is worth 199 in week 0 and 99 in week 1 (duals and re-solves from the basis)
-    demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
+    demand = ex.demand_of(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
     two = ex.two_products(hours=30.0)
     simplex = _plan(two, demand, horizon_weeks=2, solve_path="blocks", lp_method="choose")
     ipm = _plan(two, demand, horizon_weeks=2, solve_path="blocks", lp_method="auto",
@@ -97,7 +93,7 @@ def test_interior_point_blocks_match_the_exact_model_on_random_networks(seed):
 
 
 def test_a_block_solved_by_interior_point_files_a_basis_a_replan_starts_from():
-    demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
+    demand = ex.demand_of(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
     base = _plan(ex.two_products(hours=30.0), demand, horizon_weeks=2, solve_path="blocks", lp_method="auto",
                  ipm_min_block_size=1)
     bases = {}

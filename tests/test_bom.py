@@ -20,10 +20,6 @@ def _plan(inputs, demand, config: PlanConfig = CFG):
     return plan_supply(net, demand, NO_SS, config)
 
 
-def _d(*rows):
-    return ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in rows])
-
-
 def _made(result) -> dict[tuple[str, str, int], float]:
     """(product, resource, week index) → units started."""
     prod = result.tables["plan_production"].with_columns(
@@ -69,7 +65,7 @@ def test_dependent_demand_through_three_levels_with_scrap():
     # 125 good F are released in week 4 from 125 / 0.9 started in week 3, which consume
     # (125 / 0.9) × 0.5 / (1 − 0.5) = 138.89 S; released in week 3 from 138.89 / 0.8 started in week 2.
     # Every item is made just in time (holding costs > 0, equal costs every week): no stock is held.
-    r = _plan(_three_level(), _d(("K", "D", 5, 100.0)))
+    r = _plan(_three_level(), ex.demand_of(("K", "D", 5, 100.0)))
     assert r.solver_status == "Optimal"
     f_started = 125 / 0.9
     s_started = f_started * 1.0 / 0.8
@@ -93,12 +89,12 @@ def test_component_without_supply_blocks_its_parent():
     # No S can be made (no routing) and none is in stock: F cannot start, K cannot be served.
     inputs = _three_level()
     inputs["routings"] = inputs["routings"].filter(pl.col("product_id") != "S")
-    r = _plan(inputs, _d(("K", "D", 5, 100.0)))
+    r = _plan(inputs, ex.demand_of(("K", "D", 5, 100.0)))
     assert r.solver_status == "Optimal"
     assert _made(r) == {}
     # with S on hand, exactly what the fill consumes is used: 20 S feed 20 F starts → 18 good F → 14.4 K
     inputs["inventory"] = ex.inventory(dict(product_id="S", site_id="P", quantity=20.0))
-    r = _plan(inputs, _d(("K", "D", 5, 100.0)))
+    r = _plan(inputs, ex.demand_of(("K", "D", 5, 100.0)))
     made = _made(r)
     assert sum(q for (p, _, _), q in made.items() if p == "F") == pytest.approx(20.0)
     assert sum(q for (p, _, _), q in made.items() if p == "K") == pytest.approx(20.0 * 0.9 * 0.8)
@@ -132,7 +128,7 @@ def _two_reactors(**given):
 
 def test_without_limits_the_substance_is_made_early_on_the_cheap_reactor():
     # 100 S on RS1 in week 1 (100) held weeks 1-4 (4 × 100 × 0.1 = 40), filled in week 5 (100): 240.
-    r = _plan(_two_reactors(), _d(("F", "D", 5, 100.0)))
+    r = _plan(_two_reactors(), ex.demand_of(("F", "D", 5, 100.0)))
     assert _made(r) == {("S", "RS1", 1): 100.0, ("F", "RF", 5): 100.0}
     assert r.objective == pytest.approx(240.0)
 
@@ -141,12 +137,12 @@ def test_drug_substance_shelf_life_forbids_making_it_too_early_for_the_fill():
     # S lasts 3 weeks from manufacture: made in week 1 it is usable in weeks 1-3 only, and the fill runs in
     # week 5, so S must start in week 3 or later: only RS2 is open then; just in time is week 5.
     # 100 × 5 + 100 (fill) = 600.
-    r = _plan(_two_reactors(s=dict(shelf_life_weeks=3)), _d(("F", "D", 5, 100.0)))
+    r = _plan(_two_reactors(s=dict(shelf_life_weeks=3)), ex.demand_of(("F", "D", 5, 100.0)))
     assert _made(r) == {("S", "RS2", 5): 100.0, ("F", "RF", 5): 100.0}
     assert r.objective == pytest.approx(600.0)
     assert r.tables["plan_expiry"].height == 0
     # a 5-week shelf life lets week-1 substance reach the week-5 fill again
-    r = _plan(_two_reactors(s=dict(shelf_life_weeks=5)), _d(("F", "D", 5, 100.0)))
+    r = _plan(_two_reactors(s=dict(shelf_life_weeks=5)), ex.demand_of(("F", "D", 5, 100.0)))
     assert _made(r) == {("S", "RS1", 1): 100.0, ("F", "RF", 5): 100.0}
 
 
@@ -154,14 +150,14 @@ def test_freezer_limit_forces_later_production():
     # The freezer at P holds 60 units of drug substance: 60 made early on RS1 (60 + 4 weeks × 60 × 0.1 =
     # 84), the other 40 later on RS2 in the week of the fill (200); fill 100: total 384.
     limit = ex.storage(dict(site_id="P", family="drug_substance", capacity=60.0))
-    r = _plan(_two_reactors(storage=limit), _d(("F", "D", 5, 100.0)))
+    r = _plan(_two_reactors(storage=limit), ex.demand_of(("F", "D", 5, 100.0)))
     assert _made(r) == {("S", "RS1", 1): 60.0, ("S", "RS2", 5): 40.0, ("F", "RF", 5): 100.0}
     assert r.objective == pytest.approx(384.0)
     held = r.tables["plan_inventory"].filter(pl.col("product_id") == "S")["closing"]
     assert held.max() == pytest.approx(60.0)
     # a freezer of another family does not limit S
     other = ex.storage(dict(site_id="P", family="f", capacity=0.0))
-    r = _plan(_two_reactors(storage=other), _d(("F", "D", 5, 100.0)))
+    r = _plan(_two_reactors(storage=other), ex.demand_of(("F", "D", 5, 100.0)))
     assert _made(r)[("S", "RS1", 1)] == 100.0
 
 
@@ -171,20 +167,20 @@ def test_a_soft_freezer_limit_is_exceeded_when_its_overflow_cost_is_below_the_sa
     # holding plus 40 × 4 weeks × overflow_cost: worth it below 0.9 a unit-week.
     # At 0.5: all 100 on RS1 in week 1: 100 + 40 (holding) + 80 (overflow) + 100 (fill) = 320.
     soft = ex.storage(dict(site_id="P", family="drug_substance", capacity=60.0, overflow_cost=0.5))
-    r = _plan(_two_reactors(storage=soft), _d(("F", "D", 5, 100.0)))
+    r = _plan(_two_reactors(storage=soft), ex.demand_of(("F", "D", 5, 100.0)))
     assert _made(r) == {("S", "RS1", 1): 100.0, ("F", "RF", 5): 100.0}
     assert r.objective == pytest.approx(320.0)
     assert _kpi(r, "cost_storage_overflow") == pytest.approx(80.0)
     assert _kpi(r, "plan_cost") == pytest.approx(320.0)  # overflow is money spent, part of the plan cost
     # at 2.0 a unit-week the limit holds as a hard one would: the plan of the hard freezer, 384, no overflow
     dear = ex.storage(dict(site_id="P", family="drug_substance", capacity=60.0, overflow_cost=2.0))
-    r = _plan(_two_reactors(storage=dear), _d(("F", "D", 5, 100.0)))
+    r = _plan(_two_reactors(storage=dear), ex.demand_of(("F", "D", 5, 100.0)))
     assert _made(r) == {("S", "RS1", 1): 60.0, ("S", "RS2", 5): 40.0, ("F", "RF", 5): 100.0}
     assert r.objective == pytest.approx(384.0)
     assert _kpi(r, "cost_storage_overflow") == pytest.approx(0.0)
     # a hard limit (no overflow_cost) has no overflow component at all
     hard = _plan(_two_reactors(storage=ex.storage(dict(site_id="P", family="drug_substance", capacity=60.0))),
-                 _d(("F", "D", 5, 100.0)))
+                 ex.demand_of(("F", "D", 5, 100.0)))
     assert "cost_storage_overflow" not in hard.tables["plan_kpis"]["kpi"].to_list()
 
 
@@ -192,8 +188,8 @@ def test_single_level_input_plans_as_before():
     # An empty bom and storage change nothing: the same plan as without the entities.
     base = _two_reactors()
     del base["bom"]
-    a = _plan(base, _d(("F", "D", 5, 100.0)))
-    b = _plan({**base, "bom": ex.bom(), "storage": ex.storage()}, _d(("F", "D", 5, 100.0)))
+    a = _plan(base, ex.demand_of(("F", "D", 5, 100.0)))
+    b = _plan({**base, "bom": ex.bom(), "storage": ex.storage()}, ex.demand_of(("F", "D", 5, 100.0)))
     assert a.objective == pytest.approx(b.objective)
     assert a.tables["plan_production"].equals(b.tables["plan_production"])
     assert (a.tables["plan_inventory"]["consumed"] == 0).all()
@@ -368,7 +364,7 @@ def test_components_get_an_end_of_horizon_target_so_the_plan_does_not_run_them_d
         bom=ex.bom(dict(parent_id="F", component_id="S", quantity_per=1.0)),
     )
     cfg = PlanConfig(horizon_weeks=4)
-    demand = _d(*[("F", "D", t, 10.0) for t in range(8)])
+    demand = ex.demand_of(*[("F", "D", t, 10.0) for t in range(8)])
     r = _plan(inputs, demand, cfg)
     made = _made(r)
     # S for weeks 2-3 (released 2-3, started 0-1) and 20 more started in weeks 2-3 (released after the horizon)
@@ -388,7 +384,7 @@ def test_lot_sizing_bounds_a_component_by_its_parents_need():
         min_batch=pl.when(pl.col("product_id") == "S").then(10.0).otherwise(None),
     )
     cfg = PlanConfig(horizon_weeks=6, mip=True)
-    r = _plan(inputs, _d(("K", "D", 5, 100.0)), cfg)
+    r = _plan(inputs, ex.demand_of(("K", "D", 5, 100.0)), cfg)
     assert r.problem_type == "MIP" and r.solver_status == "Optimal"
     assert _made(r)[("S", "RS", 2)] == pytest.approx(125 / 0.9 / 0.8, rel=1e-6)
 
@@ -402,7 +398,7 @@ def test_the_bill_of_materials_holds_on_both_solve_paths(solve_path):
     inputs["resources"] = pl.concat([inputs["resources"], ex.resources(dict(resource_id="RX", site_id="P", hours_per_week=1000.0))])
     inputs["routings"] = pl.concat([inputs["routings"], ex.routings(dict(product_id="X", resource_id="RX"))])
     config = PlanConfig(horizon_weeks=6, solve_path=solve_path)
-    r = _plan(inputs, _d(("K", "D", 5, 100.0), ("X", "D", 3, 10.0)), config)
+    r = _plan(inputs, ex.demand_of(("K", "D", 5, 100.0), ("X", "D", 3, 10.0)), config)
     assert r.solver_status == "Optimal"
     made = _made(r)
     assert made[("S", "RS", 2)] == round(125 / 0.9 / 0.8, 6) and made[("F", "RF", 3)] == round(125 / 0.9, 6)

@@ -16,10 +16,6 @@ def _plan(inputs, demand, config: PlanConfig, safety=NO_SS, **kw):
     return plan_supply(net, demand, safety, config, **kw)
 
 
-def _d(*rows):
-    return ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in rows])
-
-
 def _col(result, table, col, **where):
     frame = result.tables[table]
     for k, v in where.items():
@@ -37,7 +33,7 @@ def test_release_lag_and_lead_time_make_the_first_week_short():
         routings=ex.routings(dict(product_id="A", resource_id="R", release_weeks=1)),
         lanes=ex.lanes(dict(from_site="P", to_site="D", lead_time_weeks=1, cost_per_unit=2.0)),
     )
-    r = _plan(inputs, _d(("A", "D", 1, 5.0), ("A", "D", 3, 50.0)), PlanConfig(horizon_weeks=4))
+    r = _plan(inputs, ex.demand_of(("A", "D", 1, 5.0), ("A", "D", 3, 50.0)), PlanConfig(horizon_weeks=4))
     assert r.solver == "highs" and r.solver_status == "Optimal" and r.problem_type == "LP"
     assert r.objective == pytest.approx(55 + 110 + 500)
     assert _col(r, "plan_production", "quantity") == pytest.approx([5.0, 50.0])
@@ -59,7 +55,7 @@ def test_cheaper_of_two_routes_is_used():
             dict(from_site="X", to_site="D", cost_per_unit=1.0),
         ),
     )
-    r = _plan(inputs, _d(("A", "D", 0, 10.0)), PlanConfig(horizon_weeks=1))
+    r = _plan(inputs, ex.demand_of(("A", "D", 0, 10.0)), PlanConfig(horizon_weeks=1))
     assert r.objective == pytest.approx(10 + 20)
     ships = r.tables["plan_shipments"].select("from_site", "to_site", "quantity").rows()
     assert sorted(ships) == [("P", "X", 10.0), ("X", "D", 10.0)]
@@ -68,7 +64,7 @@ def test_cheaper_of_two_routes_is_used():
 def test_short_capacity_backlogs_with_its_cost_and_shadow_prices():
     # 30 h/week, 40 demanded each of 2 weeks: backlog 10 then 20 → 3000 + production 60.
     inputs = ex.inputs(resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=30.0)))
-    r = _plan(inputs, _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0)), PlanConfig(horizon_weeks=2))
+    r = _plan(inputs, ex.demand_of(("A", "D", 0, 40.0), ("A", "D", 1, 40.0)), PlanConfig(horizon_weeks=2))
     assert r.objective == pytest.approx(3060.0)
     assert _col(r, "plan_backlog", "backlog") == pytest.approx([10.0, 20.0])
     cap = r.tables["plan_capacity"]
@@ -94,9 +90,8 @@ def test_short_capacity_backlogs_with_its_cost_and_shadow_prices():
 def test_prebuild_ahead_of_a_calendar_shutdown():
     # week 1 is shut: its 50 units are made in week 0 and held one week (50 × 0.1).
     inputs = ex.inputs(calendar=ex.calendar(dict(resource_id="R", t=1, hours_available=0.0)))
-    r = _plan(
-        inputs, _d(("A", "D", 0, 50.0), ("A", "D", 1, 50.0), ("A", "D", 2, 50.0)), PlanConfig(horizon_weeks=3)
-    )
+    demand = ex.demand_of(("A", "D", 0, 50.0), ("A", "D", 1, 50.0), ("A", "D", 2, 50.0))
+    r = _plan(inputs, demand, PlanConfig(horizon_weeks=3))
     assert r.objective == pytest.approx(150 + 5.0)
     assert _col(r, "plan_production", "quantity") == pytest.approx([100.0, 50.0])
     assert _col(r, "plan_capacity", "hours_available") == [100.0, 0.0, 100.0]
@@ -109,7 +104,7 @@ def test_higher_priority_product_first_when_capacity_is_short():
         resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=10.0)),
         routings=ex.routings(dict(product_id="A", resource_id="R"), dict(product_id="B", resource_id="R")),
     )
-    r = _plan(inputs, _d(("A", "D", 0, 10.0), ("B", "D", 0, 10.0)), PlanConfig(horizon_weeks=1))
+    r = _plan(inputs, ex.demand_of(("A", "D", 0, 10.0), ("B", "D", 0, 10.0)), PlanConfig(horizon_weeks=1))
     assert r.objective == pytest.approx(10 + 10 * 100 / 2)
     assert _col(r, "plan_production", "product_id") == ["A"]
 
@@ -125,7 +120,7 @@ def test_input_errors_name_the_rows():
         build_network(bad, ex.START, PlanConfig())
     net = build_network(ex.inputs(), ex.START, PlanConfig(horizon_weeks=2))
     with pytest.raises(PlanInputError, match=r"demand.site_id: unknown site \['Z'\]"):
-        plan_supply(net, _d(("A", "Z", 0, 1.0)), NO_SS, PlanConfig(horizon_weeks=2))
+        plan_supply(net, ex.demand_of(("A", "Z", 0, 1.0)), NO_SS, PlanConfig(horizon_weeks=2))
 
 
 def test_safety_stock_from_quantiles_over_the_lead_time():
@@ -246,7 +241,7 @@ def test_terminal_condition_keeps_producing_in_the_last_weeks(terminal, objectiv
         routings=ex.routings(dict(product_id="A", resource_id="R", release_weeks=2)),
         inventory=ex.inventory(dict(product_id="A", site_id="D", quantity=20.0)),
     )
-    demand = _d(*[("A", "D", t, 10.0) for t in range(7)])
+    demand = ex.demand_of(*[("A", "D", t, 10.0) for t in range(7)])
     r = _plan(inputs, demand, PlanConfig(horizon_weeks=4, terminal_condition=terminal))
     assert r.objective == pytest.approx(objective)
     assert _col(r, "plan_production", "week") == [ex.week(t) for t in starts]
@@ -264,7 +259,7 @@ def test_terminal_shortfall_is_a_service_penalty_when_capacity_cannot_meet_it():
     # serving the horizon first (a week of backlog, 100, outweighs a unit of end stock, 0.9 × 100):
     # backlog 5 + 10 unit-weeks (1500); the end stock falls 20 short (20 × 90).
     inputs = ex.inputs(resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=5.0)))
-    demand = _d(("A", "D", 0, 10.0), ("A", "D", 1, 10.0), ("A", "D", 2, 10.0))
+    demand = ex.demand_of(("A", "D", 0, 10.0), ("A", "D", 1, 10.0), ("A", "D", 2, 10.0))
     safety = ex.demand(dict(product_id="A", site_id="D", t=1, quantity=20.0)).rename(
         {"quantity": "safety_stock"}
     )
@@ -286,7 +281,7 @@ def test_shadow_price_of_a_just_full_resource_is_a_range():
     inputs = ex.inputs(resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=10.0)))
     cfg = PlanConfig(horizon_weeks=1)
     net = build_network(inputs, ex.START, cfg)
-    d = _in_horizon(net, _checked(net, _d(("A", "D", 0, 10.0)), "demand", "quantity", "site_id"))
+    d = _in_horizon(net, _checked(net, ex.demand_of(("A", "D", 0, 10.0)), "demand", "quantity", "site_id"))
     model = build_model(net, d, d.clear().rename({"quantity": "safety_stock"}), _scheduled(net, None, cfg), cfg)
     assert solve_model(model, cfg).status == "Optimal"
     keys = pl.DataFrame({"resource_id": ["R"], "t": [0]})
@@ -303,7 +298,7 @@ def test_every_kpi_is_explained_in_the_schema_and_money_is_apart_from_penalties(
         resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=30.0)),
         routings=ex.routings(dict(product_id="A", resource_id="R", release_weeks=1)),
     )
-    r = _plan(inputs, _d(*[("A", "D", t, 40.0) for t in range(4)]), PlanConfig(horizon_weeks=3))
+    r = _plan(inputs, ex.demand_of(*[("A", "D", t, 40.0) for t in range(4)]), PlanConfig(horizon_weeks=3))
     names = {k if not k.startswith("utilisation_R") else "utilisation_<resource_id>"
              for k in r.tables["plan_kpis"]["kpi"]}
     assert names <= set(PLAN_KPI_DOCS), names - set(PLAN_KPI_DOCS)

@@ -26,10 +26,6 @@ def _plan(inputs, demand, safety=NO_SS, warm_start=None, **cfg):
     return plan_supply(build_network(inputs, ex.START, config), demand, safety, config, warm_start=warm_start)
 
 
-def _d(*rows):
-    return ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in rows])
-
-
 def test_block_labels_link_groups_through_shared_rows_but_not_coupling_rows():
     # columns of groups 0..4; row 0 links groups 0 and 2, row 1 links 2 and 3, row 2 (coupling) links 1 and 4
     col_group = np.array([0, 0, 1, 2, 3, 4])
@@ -44,7 +40,7 @@ def test_independent_products_are_two_blocks_with_the_hand_optimum_prices_and_pl
     # each product alone is test_optimization's short-capacity case: 30 h/week, 40 wanted in each of two
     # weeks → backlog 10 then 20 (3000) + production 60 = 3060 each; an hour is worth 199 in week 0, 99 in 1
     inputs = ex.two_products(None, hours=30.0)
-    demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
+    demand = ex.demand_of(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
     blocks = _plan(inputs, demand, horizon_weeks=2, **BLOCKS)
     exact = _plan(inputs, demand, horizon_weeks=2, **EXACT)
     assert blocks.solver_status == exact.solver_status == "Optimal"
@@ -62,7 +58,7 @@ def test_a_binding_lane_couples_the_blocks_and_the_whole_model_is_solved():
     # in week 1 (20 on the lane); together one product is made and shipped in week 0 and held a week at D
     # (10 × 0.1): production 20 + holding 1 = 21.
     inputs = ex.two_products(10.0)
-    demand = _d(("A", "D", 1, 10.0), ("B", "D", 1, 10.0))
+    demand = ex.demand_of(("A", "D", 1, 10.0), ("B", "D", 1, 10.0))
     blocks = _plan(inputs, demand, horizon_weeks=2, **BLOCKS)
     assert blocks.solver_status == "Optimal"
     assert blocks.attempts == ("highs: Optimal (2 blocks, lanes bind: whole model re-solved)",)
@@ -127,7 +123,7 @@ def _changed_block_inputs(hours_b: float):
 def test_a_replan_starts_each_block_from_the_stored_basis_and_reaches_the_cold_optimum():
     import highspy
 
-    demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
+    demand = ex.demand_of(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
     base = _plan(_changed_block_inputs(30.0), demand, horizon_weeks=2, **BLOCKS)
     stored = {key: h.getBasis() for key, h in zip(base.blocks.keys, base.blocks.highs)}
 
@@ -152,7 +148,7 @@ def test_a_replan_starts_each_block_from_the_stored_basis_and_reaches_the_cold_o
 def test_bases_are_stored_beside_the_warehouse_and_offered_to_the_same_block_only(tmp_path):
     from flows.solver_bases import basis_loader, save_bases
 
-    demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
+    demand = ex.demand_of(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
     wh = tmp_path / "plan.duckdb"
     base = _plan(_changed_block_inputs(30.0), demand, horizon_weeks=2, **BLOCKS)
     assert save_bases(wh, "run-1", base.blocks) == 2
@@ -167,8 +163,9 @@ def test_bases_are_stored_beside_the_warehouse_and_offered_to_the_same_block_onl
     longer = _plan(_changed_block_inputs(30.0), demand, horizon_weeks=3, warm_start=basis_loader(wh, "run-1"),
                    **BLOCKS)
     assert longer.blocks.warm == 0
-    assert save_bases(wh, "run-2", _plan(ex.two_products(10.0), _d(("A", "D", 1, 10.0), ("B", "D", 1, 10.0)),
-                                         horizon_weeks=2, **BLOCKS).blocks) == 0  # lanes bound: whole model
+    week_1 = ex.demand_of(("A", "D", 1, 10.0), ("B", "D", 1, 10.0))
+    lanes_bind = _plan(ex.two_products(10.0), week_1, horizon_weeks=2, **BLOCKS)
+    assert save_bases(wh, "run-2", lanes_bind.blocks) == 0  # lanes bound: whole model
 
 
 def test_blocks_solve_after_another_highs_solve_in_the_same_process():
@@ -179,7 +176,7 @@ def test_blocks_solve_after_another_highs_solve_in_the_same_process():
     h = new_highs()
     h.addVars(1, np.zeros(1), np.ones(1))
     h.run()
-    demand = _d(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
+    demand = ex.demand_of(("A", "D", 0, 40.0), ("A", "D", 1, 40.0), ("B", "D", 0, 40.0), ("B", "D", 1, 40.0))
     r = _plan(ex.two_products(None, hours=30.0), demand, horizon_weeks=2, **BLOCKS)
     assert r.tables["plan_capacity"].select("price_hour_more", "price_hour_less").row(0) == pytest.approx(
         (199.0, 199.0)
@@ -195,8 +192,8 @@ def test_only_the_newest_runs_bases_and_the_base_runs_are_kept(tmp_path, monkeyp
 
     monkeypatch.setattr(solver_bases, "KEEP_RUNS", 2)
     wh = tmp_path / "plan.duckdb"
-    blocks = _plan(_changed_block_inputs(30.0), _d(("A", "D", 0, 40.0), ("B", "D", 0, 40.0)), horizon_weeks=2,
-                   **BLOCKS).blocks
+    demand = ex.demand_of(("A", "D", 0, 40.0), ("B", "D", 0, 40.0))
+    blocks = _plan(_changed_block_inputs(30.0), demand, horizon_weeks=2, **BLOCKS).blocks
     root = tmp_path / "plan.solver-bases"
     for i in range(3):
         assert save_bases(wh, f"run-{i}", blocks) == 2

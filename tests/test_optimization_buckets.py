@@ -19,10 +19,6 @@ def _plan(inputs, demand, safety=NO_SS, **cfg):
     return plan_supply(build_network(inputs, ex.START, config), demand, safety, config)
 
 
-def _d(*rows):
-    return ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in rows])
-
-
 def _one_line(hours: float = 100.0, release_weeks: int = 0, calendar=None):
     return ex.inputs(
         resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=hours)),
@@ -46,7 +42,7 @@ def test_the_grid_keeps_the_lead_time_weeks_weekly():
 def test_a_shutdown_week_inside_a_bucket_gets_no_production_in_the_weekly_tables():
     # weeks {0,1}, {2,3}; week 1 shut: the bucket's 6 h are week 0's, all 5 made are made then
     cal = ex.calendar(dict(resource_id="R", t=1, hours_available=0.0))
-    inputs, demand = _one_line(hours=6.0, calendar=cal), _d(("A", "D", 1, 5.0))
+    inputs, demand = _one_line(hours=6.0, calendar=cal), ex.demand_of(("A", "D", 1, 5.0))
     r = _plan(inputs, demand, horizon_weeks=4, bucket_after_weeks=0, bucket_weeks=2, **OFF)
     assert r.objective == pytest.approx(5.0)
     cap = r.tables["plan_capacity"].sort("week")
@@ -61,7 +57,7 @@ def test_a_bucket_pools_its_weeks_hours_the_hand_optimum_and_weekly_tables():
     # 6 h a week, 10 wanted in week 1. Weekly: 6 made in week 1, 4 in week 0 held a week (0.4) → 10.4.
     # One 2-week bucket has 12 h for the bucket's 10: made and sold within it, nothing held → 10.0 (the
     # bucket's relaxation: inside a bucket the order of weeks is not seen).
-    inputs, demand = _one_line(hours=6.0), _d(("A", "D", 1, 10.0))
+    inputs, demand = _one_line(hours=6.0), ex.demand_of(("A", "D", 1, 10.0))
     exact = _plan(inputs, demand, horizon_weeks=4, **OFF)
     bucketed = _plan(inputs, demand, horizon_weeks=4, bucket_after_weeks=0, bucket_weeks=2, **OFF)
     assert exact.objective == pytest.approx(10.4)
@@ -85,7 +81,7 @@ def test_a_release_lag_splits_a_buckets_output_over_two_buckets_hand_optimum():
     # started in bucket 1 → half released in week 2 (held: 0.1 × 2 on that half), half in week 3: 1.1;
     # started in bucket 2 → half released after the horizon: 2 per unit served. Optimum 10 × 1.1 = 11.0
     # (weekly: started in week 3 → 10.0).
-    inputs, demand = _one_line(release_weeks=1), _d(("A", "D", 4, 10.0))
+    inputs, demand = _one_line(release_weeks=1), ex.demand_of(("A", "D", 4, 10.0))
     exact = _plan(inputs, demand, horizon_weeks=5, **OFF)
     bucketed = _plan(inputs, demand, horizon_weeks=5, bucket_after_weeks=0, bucket_weeks=2, **OFF)
     assert exact.objective == pytest.approx(10.0)
@@ -140,7 +136,7 @@ def test_output_reaching_past_the_horizon_in_pieces_counts_once_for_the_end_targ
     # release 2 weeks; weeks {0}, {1}, {2,3}, {4,5}: the last bucket's starts are released in weeks 6 and 7,
     # two pieces after the horizon, both pipeline for the end-of-horizon target (demand of weeks 6-9)
     inputs = _one_line(release_weeks=2)
-    demand = _d(*[("A", "D", t, 10.0) for t in (5, 6, 7, 8, 9)])
+    demand = ex.demand_of(*[("A", "D", t, 10.0) for t in (5, 6, 7, 8, 9)])
     cfg = dict(horizon_weeks=6, bucket_after_weeks=0, bucket_weeks=2)
     pulp = _plan(inputs, demand, solve_path="pulp", **cfg)
     blocks = _plan(inputs, demand, solve_path="blocks", **cfg)
