@@ -33,7 +33,7 @@ import polars as pl
 from optimization.campaign_start import sequenced_setups
 from optimization.config import PlanConfig
 
-__all__ = ["BlockResult", "Budget", "block_frame", "solve_campaign_block"]
+__all__ = ["BlockResult", "Budget", "block_frame", "relative_gap", "solve_campaign_block"]
 
 _OK = highspy.HighsModelStatus.kOptimal
 
@@ -50,10 +50,10 @@ class BlockResult:
     has_duals: bool
     note: str = ""
 
-    @property
-    def gap(self) -> float:
-        """(objective − bound) / objective, 0 when they meet."""
-        return max(self.objective - self.bound, 0.0) / max(abs(self.objective), 1e-9)
+
+def relative_gap(objective: float, bound: float) -> float:
+    """A MIP's gap, (objective − bound) / |objective|: 0 when they meet (never below)."""
+    return max(objective - bound, 0.0) / max(abs(objective), 1e-9)
 
 
 class Budget:

@@ -20,7 +20,7 @@ import pulp
 
 from optimization.campaign_start import idle_setup_hours, sequenced_setups
 from optimization.config import PlanConfig
-from optimization.campaign_blocks import BlockResult, Budget, block_frame, solve_campaign_block
+from optimization.campaign_blocks import BlockResult, Budget, block_frame, relative_gap, solve_campaign_block
 from optimization.decompose import MipBlock, WarmStart, block_price_range, solve_blocks
 from optimization.highs_direct import ArrayBuilder
 from optimization.model import Model
@@ -127,8 +127,7 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
         if relaxed is not None and np.isfinite(gap) and objective_of(prob) is not None:
             # the better of HiGHS's bound and the relaxation's (HiGHS stopped before its root has none)
             obj = objective_of(prob)
-            bound = max(obj - gap * max(abs(obj), 1e-9), relaxed)
-            gap = max(obj - bound, 0.0) / max(abs(obj), 1e-9)
+            gap = relative_gap(obj, max(obj - gap * max(abs(obj), 1e-9), relaxed))
     if mip and not has_solution and warm is not None and model.start_objective is not None:
         # the MIP ended without a plan (its limit, or numerical trouble): keep the start, a feasible plan,
         # with its gap against the relaxation's bound
@@ -326,10 +325,8 @@ def block_gaps(objectives: list[float], bounds: list[float], mip_blocks: list[in
     objective); a block's gap is its own (incumbent − bound) / incumbent.
     """
     inc, low = float(np.nansum(objectives)), float(np.nansum(bounds))
-    worst = max(
-        (max(objectives[b] - bounds[b], 0.0) / max(abs(objectives[b]), 1e-9) for b in mip_blocks
-         if b < len(objectives)), default=0.0)
-    return max(inc - low, 0.0) / max(abs(inc), 1e-9), worst, low
+    worst = max((relative_gap(objectives[b], bounds[b]) for b in mip_blocks if b < len(objectives)), default=0.0)
+    return relative_gap(inc, low), worst, low
 
 
 def _campaign_blocks(model: Model, config: PlanConfig) -> MipBlock:
