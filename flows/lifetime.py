@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from warehouse.lock import process_alive  # light: the watchdog process imports no DuckDB or Prefect
 
@@ -42,10 +43,13 @@ def tie_to_this_process(pid: int) -> subprocess.Popen:
     The watchdog runs in its own session (a terminal's Ctrl-C does not reach it) and exits by itself
     once ``pid`` has ended.
     """
+    # the folder holding this package first on the path: the watchdog runs this very code, from any folder
+    root = str(Path(__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
     return subprocess.Popen(
         [sys.executable, "-m", "flows.lifetime", str(os.getpid()), str(pid)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True, close_fds=True,
+        start_new_session=True, close_fds=True, env={**os.environ, "PYTHONPATH": path},
     )
 
 

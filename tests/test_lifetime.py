@@ -42,8 +42,11 @@ def test_one_alive_check_serves_the_publish_and_the_watchdog():
     assert process_alive(os.getpid()) and not process_alive(finished.pid)
 
 
-def test_the_guarded_process_ends_when_its_parent_is_killed():
-    parent = subprocess.Popen([sys.executable, "-c", _PARENT], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+def test_the_guarded_process_ends_when_its_parent_is_killed(tmp_path):
+    # started from another folder: the watchdog finds its own code wherever the run was started
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                              text=True)
     sleeper = int(parent.stdout.readline())
     try:
         time.sleep(0.5)
