@@ -10,6 +10,7 @@ import duckdb
 import polars as pl
 
 from report.compare import Comparison, compare_runs
+from warehouse.db import UnknownRun
 from warehouse.reads import previous_plan_run, report_frames, run_rows, twin_frames
 from warehouse.views import comparable
 
@@ -47,7 +48,7 @@ def load_report_data(con: duckdb.DuckDBPyConnection, run_id: str, compare_to: st
     """Read a run's report data; ``compare_to`` (default: a scenario's base run) adds a comparison."""
     run = run_rows(con, run_id).get(run_id)
     if run is None:
-        raise KeyError(f"no run {run_id!r} in the warehouse")
+        raise UnknownRun(f"no run {run_id!r} in the warehouse")
     # the run a report measures change against: a scenario's base, else the previous plan of its scenario
     base = run["scenario"] != "base" and run["base_run_id"]
     previous = run["base_run_id"] if base else previous_plan_run(con, run)
