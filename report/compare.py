@@ -70,8 +70,9 @@ def compare_runs(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> Comp
         "short_b", descending=True)
     gone = sa.join(sb, on=keys, how="anti").rename({"short": "short_a", "weeks": "weeks_a"}).sort(
         "short_a", descending=True)
-    stock = f["stock"].with_columns(diff=pl.col("stock_b").fill_null(0) - pl.col("stock_a").fill_null(0)).sort(
-        pl.col("diff").abs(), descending=True)
+    stock = f["stock"].with_columns(
+        diff=pl.col("stock_b").fill_null(0) - pl.col("stock_a").fill_null(0)
+    ).sort(pl.col("diff").abs(), descending=True)
     cap = f["capacity"]
     capacity = _side_by_side(
         cap.filter(pl.col("run_id") == run_a).drop("run_id").rename({"util": "util_a", "binding": "binding_a"}),

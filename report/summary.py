@@ -112,7 +112,8 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
     )
     failed = results.filter(~pl.col("success")).select("entity", "expectation", "unexpected_count")
     comparable = previous_run is None or _comparable(run, previous_run)
-    return RunFacts(run, kpis, previous_id, previous_kpis, busiest, worst, failed, rejected.height, Path(warehouse),
+    return RunFacts(run, kpis, previous_id, previous_kpis, busiest, worst, failed, rejected.height,
+                    Path(warehouse),
                     comparable, previous_run, lost)
 
 

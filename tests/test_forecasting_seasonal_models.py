@@ -41,7 +41,8 @@ def test_candidates_follow_the_season_length_through_model_copy():
     """A copy with another season re-picks the candidates the season chose, keeps those a run gave, and is
     validated like a new config."""
     monthly = ForecastConfig().model_copy(update={"season_length": 12, "freq": "1mo"})
-    assert monthly.seasonal_models == NATIVE_SEASONAL_MODELS and monthly.seasonal_default == NATIVE_SEASONAL_DEFAULT
+    assert monthly.seasonal_models == NATIVE_SEASONAL_MODELS
+    assert monthly.seasonal_default == NATIVE_SEASONAL_DEFAULT
     assert monthly == ForecastConfig(season_length=12, freq="1mo")
     weekly = monthly.model_copy(update={"season_length": 52, "freq": "1w"})
     assert weekly.seasonal_models == DECOMPOSED_SEASONAL_MODELS and weekly == ForecastConfig()

@@ -152,7 +152,8 @@ def test_safety_stock_from_quantiles_over_the_lead_time():
 
 def _check_invariants(r, net, demand_weeks: int) -> None:
     inv = r.tables["plan_inventory"]
-    balance = pl.sum_horizontal(BALANCE_IN) - pl.sum_horizontal(BALANCE_OUT) - pl.col("closing")  # the contract's
+    # the plan contract's balance
+    balance = pl.sum_horizontal(BALANCE_IN) - pl.sum_horizontal(BALANCE_OUT) - pl.col("closing")
     gap = inv.select(balance.abs().max()).item()
     assert gap < 1e-6
     closing_prev = inv.sort("product_id", "site_id", "week").with_columns(

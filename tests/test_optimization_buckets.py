@@ -107,7 +107,8 @@ def test_the_stock_tables_released_is_each_buckets_release_spread_evenly_and_say
     t = _plan(inputs, demand, horizon_weeks=5, bucket_after_weeks=0, bucket_weeks=2, **OFF).tables
     released = t["plan_inventory"].group_by("week").agg(pl.col("released").sum()).sort("week")
     assert released["released"].to_list() == pytest.approx([0.0, 2.5, 2.5, 2.5, 2.5])
-    own = dict(t["plan_production"].group_by("release_week").agg(pl.col("released_quantity").sum()).iter_rows())
+    own = t["plan_production"].group_by("release_week").agg(pl.col("released_quantity").sum())
+    own = dict(own.iter_rows())
     assert own == pytest.approx({ex.week(2): 5.0, ex.week(3): 5.0})  # each production week's own release
     doc = schema.PLAN_INVENTORY.column_docs["released"]
     assert "bucket" in doc and "spread evenly" in doc and "release_week" in doc

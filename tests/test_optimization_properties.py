@@ -62,7 +62,8 @@ def test_random_plans_keep_every_invariant(
     sol = solution_frames(model)
     tables = plan_tables(model, sol, {})
     inv = tables["plan_inventory"]
-    flow = pl.sum_horizontal(BALANCE_IN) - pl.sum_horizontal(BALANCE_OUT) - pl.col("closing")  # the contract's
+    # the plan contract's balance
+    flow = pl.sum_horizontal(BALANCE_IN) - pl.sum_horizontal(BALANCE_OUT) - pl.col("closing")
     assert inv.select(flow.abs().max()).item() < 1e-6
     assert inv["closing"].min() >= 0
     cap = tables["plan_capacity"]

@@ -29,8 +29,8 @@ from warehouse import csv_load
 from warehouse.sources import SourceFile
 from warehouse.views import MACROS, VIEWS, create_views
 
-__all__ = ["LOCK_WAIT_SECONDS", "STREAM_MEMORY_LIMIT", "UnknownRun", "Warehouse", "WarehouseLocked", "connect", "no_negative_zero", "open_warehouse",
-           "sql_type"]
+__all__ = ["LOCK_WAIT_SECONDS", "STREAM_MEMORY_LIMIT", "UnknownRun", "Warehouse", "WarehouseLocked",
+           "connect", "no_negative_zero", "open_warehouse", "sql_type"]
 
 _SQL_TYPES = {
     pl.String: "VARCHAR",
@@ -468,7 +468,7 @@ class WarehouseLocked(RuntimeError):
 
 
 class UnknownRun(ParameterError, KeyError):
-    """No run of that id in the warehouse: a bad parameter (the CLI's exit 2) and a failed lookup (KeyError)."""
+    """No run of that id in the warehouse: a bad parameter (the CLI's exit 2) and a failed lookup."""
 
     def __str__(self) -> str:  # the message itself, not KeyError's quoted repr of it
         return str(self.args[0]) if self.args else ""

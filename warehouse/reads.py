@@ -52,8 +52,8 @@ def plan_run_of(con: duckdb.DuckDBPyConnection, ref: str) -> str | None:
     row = con.execute(f"SELECT run_id FROM {schema.RUNS.name} WHERE run_id = ?", [ref]).fetchone()
     if row is None:
         row = con.execute(
-            f"SELECT run_id FROM {schema.RUNS.name} r WHERE scenario = ? AND status = 'success' AND {_HAS_PLAN} "
-            "ORDER BY started_at DESC LIMIT 1",
+            f"SELECT run_id FROM {schema.RUNS.name} r "
+            f"WHERE scenario = ? AND status = 'success' AND {_HAS_PLAN} ORDER BY started_at DESC LIMIT 1",
             [ref],
         ).fetchone()
     return row[0] if row else None
@@ -79,10 +79,10 @@ def report_frames(
         "forecast": _q(con, f"SELECT product_id, site_id, week, model, mean, q05, q20, q80, q95 "
                             f"FROM {schema.FORECAST.name} WHERE run_id = ?", run_id),
         "inventory": _q(con, f"""SELECT i.product_id, i.site_id, i.week, i.closing, i.safety_stock, b.backlog
-                                 FROM {schema.PLAN_INVENTORY.name} i
-                                 LEFT JOIN {schema.PLAN_BACKLOG.name} b USING (run_id, product_id, site_id, week)
-                                 WHERE i.run_id = ?""", run_id),
-        "capacity": _q(con, f"SELECT * EXCLUDE (run_id) FROM {schema.PLAN_CAPACITY.name} WHERE run_id = ?", run_id),
+                                 FROM {schema.PLAN_INVENTORY.name} i LEFT JOIN {schema.PLAN_BACKLOG.name} b
+                                 USING (run_id, product_id, site_id, week) WHERE i.run_id = ?""", run_id),
+        "capacity": _q(con, f"SELECT * EXCLUDE (run_id) FROM {schema.PLAN_CAPACITY.name} WHERE run_id = ?",
+                       run_id),
         "shortages": _q(con, f"SELECT * EXCLUDE (run_id) FROM {schema.PLAN_SHORTAGES.name} WHERE run_id = ? "
                              "ORDER BY short_quantity DESC, product_id, site_id, week", run_id),
         "expiry": _q(con, f"SELECT * EXCLUDE (run_id) FROM {schema.PLAN_EXPIRY.name} WHERE run_id = ? "
@@ -118,12 +118,14 @@ def comparison_frames(
     macro) and ``capacity`` (per run and resource: utilisation, weeks at ``at_capacity`` or more)."""
     k, s, c = schema.PLAN_KPIS.name, schema.PLAN_SHORTAGES.name, schema.PLAN_CAPACITY.name
     return {
-        "kpis": _q(con, f"""SELECT coalesce(a.kpi, b.kpi) AS kpi, coalesce(a.unit, b.unit) AS unit, a.value AS a,
-                                   b.value AS b, b.value - a.value AS diff
-                            FROM (SELECT * FROM {k} WHERE run_id = ?) a FULL JOIN (SELECT * FROM {k} WHERE run_id = ?) b
-                            USING (kpi) ORDER BY kpi""", run_a, run_b),
-        "shortages": _q(con, f"SELECT run_id, product_id, site_id, sum(short_quantity) AS short, count(*) AS weeks "
-                             f"FROM {s} WHERE run_id IN (?, ?) AND short_quantity > ? GROUP BY ALL",
+        "kpis": _q(con, f"""SELECT coalesce(a.kpi, b.kpi) AS kpi, coalesce(a.unit, b.unit) AS unit,
+                                   a.value AS a, b.value AS b, b.value - a.value AS diff
+                            FROM (SELECT * FROM {k} WHERE run_id = ?) a
+                            FULL JOIN (SELECT * FROM {k} WHERE run_id = ?) b USING (kpi) ORDER BY kpi""",
+                   run_a, run_b),
+        "shortages": _q(con, "SELECT run_id, product_id, site_id, sum(short_quantity) AS short, "
+                             f"count(*) AS weeks FROM {s} WHERE run_id IN (?, ?) AND short_quantity > ? "
+                             "GROUP BY ALL",
                         run_a, run_b, min_short),
         "stock": _q(con, "SELECT product_id, site_id, avg(stock_a) AS stock_a, avg(stock_b) AS stock_b "
                          "FROM plan_diff(?, ?) GROUP BY ALL", run_a, run_b),
