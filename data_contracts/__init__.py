@@ -10,8 +10,7 @@ tables and columns (``schema``).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from data_contracts.lazy import lazy_names
 
 _PUBLIC = {
     "ContractConfig": "data_contracts.config",
@@ -27,7 +26,4 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'data_contracts' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(globals(), _PUBLIC)

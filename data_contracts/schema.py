@@ -596,7 +596,10 @@ PLAN_INVENTORY = _t(
         ("site_id", Str, "Site."),
         ("week", Date, "Week."),
         ("opening", F64, "Stock at the start of the week."),
-        ("released", F64, "Own production released into stock this week."),
+        ("released", F64, "Own production released into stock this week. In a bucketed plan's far weeks "
+         "(`bucket_after_weeks`) it is the bucket's releases spread evenly over its weeks, as are its other "
+         "flows: the bucket model pools a bucket's weeks, so it knows what a bucket releases, not in which "
+         "of its weeks (`plan_production.release_week` is each production week's own release)."),
         ("receipts", F64, "Scheduled receipts (WIP, in transit) arriving."),
         ("arrivals", F64, "Planned shipments arriving from other sites."),
         ("departures", F64, "Planned shipments leaving."),

@@ -167,10 +167,7 @@ def start_replan(params: ReplanParameters, kind: str = "replan") -> tuple[str, d
         base_id = params.base_run_id or wh.latest_run()
         if base_id is None:
             raise ParameterError(f"{params.warehouse} has no successful run to replan on; run the weekly plan first.")
-        try:
-            base = wh.run(base_id)
-        except KeyError as exc:
-            raise ParameterError(str(exc).strip("'\"")) from None
+        base = wh.run(base_id)  # an unknown id: UnknownRun, a ParameterError
         if base["status"] != "success":
             raise ParameterError(f"base run {base_id} ended {base['status']}; replan on a successful run.")
         run_id = wh.start_run(

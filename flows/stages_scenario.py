@@ -43,10 +43,7 @@ def scenario_parameters(warehouse: Path, scenario_file: Path, base_run_id: str |
         base_id = base_run_id or latest_base_run(wh.con)
         if base_id is None:
             raise ParameterError(f"{warehouse} has no successful base plan to run a scenario on")
-        try:
-            base = wh.run(base_id)
-        except KeyError as exc:
-            raise ParameterError(str(exc).strip("'\"")) from None
+        base = wh.run(base_id)  # an unknown id: UnknownRun, a ParameterError
     plan = json.loads(base["parameters"]).get("plan", {})
     if horizon_weeks is not None:
         plan = {**plan, "horizon_weeks": horizon_weeks}

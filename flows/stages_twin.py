@@ -88,10 +88,7 @@ def resolve_run(wh: Warehouse, run_id: str | None, scenario: str | None) -> dict
             raise ParameterError(
                 f"{wh.path} has no successful run of scenario {scenario!r} to replay; plan it first.")
         run_id = runs.sort("started_at")["run_id"][-1]
-    try:
-        run = wh.run(run_id)
-    except KeyError as exc:
-        raise ParameterError(str(exc).strip("'\"")) from None
+    run = wh.run(run_id)  # an unknown id: UnknownRun, a ParameterError
     if run["status"] != "success":
         raise ParameterError(
             f"run {run_id} ended {run['status']}; only a successful run has a plan to replay.")

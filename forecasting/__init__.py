@@ -12,8 +12,7 @@ Must not import: ``warehouse`` (no I/O), ``optimization``, ``twin``, ``report``,
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from data_contracts.lazy import lazy_names
 
 _PUBLIC = {
     "forecast_accuracy": "forecasting.accuracy",
@@ -37,11 +36,4 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'forecasting' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_PUBLIC})
+__getattr__, __dir__ = lazy_names(globals(), _PUBLIC)

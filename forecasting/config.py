@@ -6,7 +6,8 @@ import math
 import os
 import re
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -211,23 +212,28 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         return max(1, cores or 1)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _candidates_by_season(cls, data: object) -> object:
+    @model_validator(mode="after")
+    def _candidates_by_season(self) -> ForecastConfig:
         """Smooth/erratic candidates and default by the season length, where they are not given: native
-        seasonal models for a season of at most `native_season_max` periods, decomposition-based above."""
-        if not isinstance(data, dict):
-            return data
-        season = data.get("season_length", cls.model_fields["season_length"].default)
-        cap = data.get("native_season_max", cls.model_fields["native_season_max"].default)
-        try:
-            native = int(season) <= int(cap)
-        except (TypeError, ValueError):  # not a number: the fields' own validation names it
-            native = False
-        data = dict(data)
-        data.setdefault("seasonal_models", NATIVE_SEASONAL_MODELS if native else DECOMPOSED_SEASONAL_MODELS)
-        data.setdefault("seasonal_default", NATIVE_SEASONAL_DEFAULT if native else DECOMPOSED_SEASONAL_DEFAULT)
-        return data
+        seasonal models for a season of at most `native_season_max` periods, decomposition-based above.
+        Chosen after validation so that ``model_fields_set`` still tells a given set from a chosen one."""
+        native = self.season_length <= self.native_season_max
+        if "seasonal_models" not in self.model_fields_set:  # frozen: set once, here, while validating
+            object.__setattr__(self, "seasonal_models",
+                               NATIVE_SEASONAL_MODELS if native else DECOMPOSED_SEASONAL_MODELS)
+        if "seasonal_default" not in self.model_fields_set:
+            object.__setattr__(self, "seasonal_default",
+                               NATIVE_SEASONAL_DEFAULT if native else DECOMPOSED_SEASONAL_DEFAULT)
+        return self
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> ForecastConfig:
+        """A copy with ``update`` applied, validated as a new config (pydantic's own copy skips the
+        validators): a changed ``season_length`` re-picks the candidates that were chosen by the season,
+        not given, and a bad value is an error."""
+        if not update:
+            return super().model_copy(deep=deep)
+        given = {name: getattr(self, name) for name in self.model_fields_set}
+        return type(self).model_validate(given | dict(update))
 
     @model_validator(mode="after")
     def _check(self) -> ForecastConfig:

@@ -5,7 +5,8 @@ inline charts, ``templates/`` its CSS and script), ``data`` loads what a report 
 connection, ``compare`` compares two runs or scenarios (also as text for the CLI), ``summary`` is the
 run's few-line text summary printed by the CLI and posted as a Prefect artifact.
 
-May import: ``data_contracts``, ``warehouse`` (read-only connections and views), polars, duckdb.
+May import: ``data_contracts``, ``warehouse`` (read-only connections, views and ``warehouse.reads``: report/
+writes no SQL), polars, duckdb.
 Must not import: ``flows``, ``cli`` (it knows nothing of Prefect or the command line), nor build plans or
 forecasts itself (it reads what the run stored).
 """

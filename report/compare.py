@@ -1,19 +1,21 @@
 """Two plans side by side: KPIs, shortages that appear or vanish, stock and capacity; for the CLI and report.
 
 Runs are named by id or by scenario (the latest successful run of that scenario). Built on the warehouse's
-``plan_diff`` table macro and the plan tables, read through an open DuckDB connection.
+``plan_diff`` table macro and the plan tables, read by :mod:`warehouse.reads` through an open DuckDB
+connection.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import polars as pl
 
-from data_contracts import schema
 from data_contracts.config import ParameterError
 from optimization.kpis import AT_CAPACITY
+from warehouse.reads import comparison_frames, plan_run_of, run_rows
 from warehouse.views import comparable
 
 __all__ = ["Comparison", "compare_runs", "format_comparison", "format_delta", "resolve_run"]
@@ -40,23 +42,14 @@ class Comparison:
 
 def resolve_run(con: duckdb.DuckDBPyConnection, ref: str) -> str:
     """A run id from a run id or a scenario name (its latest successful run)."""
-    runs = schema.RUNS.name
-    row = con.execute(f"SELECT run_id FROM {runs} WHERE run_id = ?", [ref]).fetchone()
-    if row is None:
-        row = con.execute(
-            f"SELECT run_id FROM {runs} WHERE scenario = ? AND status = 'success' "
-            f"AND EXISTS (SELECT 1 FROM {schema.PLAN_KPIS.name} k WHERE k.run_id = {runs}.run_id) "
-            "ORDER BY started_at DESC LIMIT 1",
-            [ref],
-        ).fetchone()
-    if row is None:
+    run_id = plan_run_of(con, ref)
+    if run_id is None:
         raise ParameterError(f"{ref!r} is neither a run id nor a scenario with a successful plan")
-    return row[0]
+    return run_id
 
 
-def _label(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
-    scenario = con.execute(f"SELECT scenario FROM {schema.RUNS.name} WHERE run_id = ?", [run_id]).fetchone()[0]
-    return f"{scenario} ({run_id})"
+def _label(run: dict[str, Any] | None, run_id: str) -> str:
+    return f"{run['scenario']} ({run_id})" if run else f"no such run ({run_id})"
 
 
 def _side_by_side(a: pl.DataFrame, b: pl.DataFrame, on: list[str]) -> pl.DataFrame:
@@ -65,25 +58,11 @@ def _side_by_side(a: pl.DataFrame, b: pl.DataFrame, on: list[str]) -> pl.DataFra
 
 def compare_runs(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> Comparison:
     """Compare plan ``run_b`` with plan ``run_a`` (typically a scenario with its base)."""
-    k = schema.PLAN_KPIS.name
-    kpis = con.execute(
-        f"""SELECT coalesce(a.kpi, b.kpi) AS kpi, coalesce(a.unit, b.unit) AS unit, a.value AS a, b.value AS b,
-                   b.value - a.value AS diff
-            FROM (SELECT * FROM {k} WHERE run_id = ?) a FULL JOIN (SELECT * FROM {k} WHERE run_id = ?) b
-            USING (kpi) ORDER BY kpi""",
-        [run_a, run_b],
-    ).pl()
-    runs = {r["run_id"]: r for r in con.execute(
-        f"SELECT * FROM {schema.RUNS.name} WHERE run_id IN (?, ?)", [run_a, run_b]).pl().iter_rows(named=True)}
+    f = comparison_frames(con, run_a, run_b, _EPS, AT_CAPACITY)
+    runs = run_rows(con, run_a, run_b)
     like = run_a not in runs or run_b not in runs or comparable(runs[run_a], runs[run_b])
-    if not like:
-        kpis = kpis.with_columns(diff=pl.lit(None, pl.Float64))
-    s = schema.PLAN_SHORTAGES.name
-    short = con.execute(
-        f"SELECT run_id, product_id, site_id, sum(short_quantity) AS short, count(*) AS weeks FROM {s} "
-        "WHERE run_id IN (?, ?) AND short_quantity > ? GROUP BY ALL",
-        [run_a, run_b, _EPS],
-    ).pl()
+    kpis = f["kpis"] if like else f["kpis"].with_columns(diff=pl.lit(None, pl.Float64))
+    short = f["shortages"]
     sa = short.filter(pl.col("run_id") == run_a).drop("run_id")
     sb = short.filter(pl.col("run_id") == run_b).drop("run_id")
     keys = ["product_id", "site_id"]
@@ -91,19 +70,10 @@ def compare_runs(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> Comp
         "short_b", descending=True)
     gone = sa.join(sb, on=keys, how="anti").rename({"short": "short_a", "weeks": "weeks_a"}).sort(
         "short_a", descending=True)
-    stock = con.execute(
-        "SELECT product_id, site_id, avg(stock_a) AS stock_a, avg(stock_b) AS stock_b "
-        "FROM plan_diff(?, ?) GROUP BY ALL",
-        [run_a, run_b],
-    ).pl().with_columns(diff=pl.col("stock_b").fill_null(0) - pl.col("stock_a").fill_null(0)).sort(
-        pl.col("diff").abs(), descending=True)
-    c = schema.PLAN_CAPACITY.name
-    cap = con.execute(
-        f"""SELECT run_id, resource_id, site_id, sum(hours_used) / nullif(sum(hours_available), 0) AS util,
-                   count(*) FILTER (WHERE utilisation >= ?) AS binding
-            FROM {c} WHERE run_id IN (?, ?) GROUP BY ALL""",
-        [AT_CAPACITY, run_a, run_b],
-    ).pl()
+    stock = f["stock"].with_columns(
+        diff=pl.col("stock_b").fill_null(0) - pl.col("stock_a").fill_null(0)
+    ).sort(pl.col("diff").abs(), descending=True)
+    cap = f["capacity"]
     capacity = _side_by_side(
         cap.filter(pl.col("run_id") == run_a).drop("run_id").rename({"util": "util_a", "binding": "binding_a"}),
         cap.filter(pl.col("run_id") == run_b).drop("run_id", "site_id").rename(
@@ -111,7 +81,8 @@ def compare_runs(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> Comp
         ["resource_id"],
     ).with_columns(diff=pl.col("util_b") - pl.col("util_a")).select(
         "resource_id", "site_id", "util_a", "util_b", "diff", "binding_a", "binding_b").sort("resource_id")
-    return Comparison(run_a, run_b, _label(con, run_a), _label(con, run_b), kpis, new, gone, stock, capacity, like)
+    return Comparison(run_a, run_b, _label(runs.get(run_a), run_a), _label(runs.get(run_b), run_b), kpis, new,
+                      gone, stock, capacity, like)
 
 
 def _num(v: float | None, unit: str | None = None) -> str:

@@ -88,10 +88,7 @@ def write_report(warehouse: Path | str, run_id: str | None = None, compare_to: s
         run_id = run_id or latest_id
         if run_id is None:
             raise ParameterError(f"{warehouse} has no successful plan to report on")
-        try:
-            data = load_report_data(con, run_id, compare_to)
-        except KeyError as exc:
-            raise ParameterError(str(exc).strip("'\"")) from None
+        data = load_report_data(con, run_id, compare_to)  # an unknown id: UnknownRun, a ParameterError
     finally:
         con.close()
     if data.run["status"] != "success":

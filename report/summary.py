@@ -19,6 +19,7 @@ from optimization.kpis import AT_CAPACITY, PLAN_COSTS, SERVICE_PENALTIES
 from forecasting.demand import quarantined_orders
 from warehouse.db import open_warehouse
 from warehouse.publish import published_path
+from warehouse.reads import previous_plan_run
 from warehouse.views import comparable as _comparable
 from warehouse.views import run_scope
 
@@ -76,13 +77,7 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
     """
     with open_warehouse(_holding(warehouse, run_id), read_only=True) as wh:
         run = wh.run(run_id)
-        previous = wh.con.execute(
-            f"SELECT run_id FROM {schema.RUNS.name} WHERE status = 'success' AND scenario = ? AND run_id <> ? "
-            "AND started_at < ? AND run_id IN (SELECT DISTINCT run_id FROM plan_kpis) "
-            "ORDER BY started_at DESC LIMIT 1",
-            [run["scenario"], run_id, run["started_at"]],
-        ).fetchone()
-        previous_id = previous[0] if previous else None
+        previous_id = previous_plan_run(wh.con, run)
         previous_run = wh.run(previous_id) if previous_id else None
         kpis = _kpi_dict(wh.read(schema.PLAN_KPIS.name, run_id))
         previous_kpis = _kpi_dict(wh.read(schema.PLAN_KPIS.name, previous_id)) if previous_id else {}
@@ -90,9 +85,6 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
         shortages = wh.read(schema.PLAN_SHORTAGES.name, run_id)
         results = wh.read(schema.CONTRACT_RESULTS.name, run_id)
         products = wh.read(schema.clean_table_name(schema.PRODUCTS.name), run_id)
-        quarantined = wh.con.execute(
-            f"SELECT count(*) FROM {schema.QUARANTINE.name} WHERE run_id = ?", [run_id]
-        ).fetchone()[0]
         rejected = wh.read(schema.QUARANTINE.name, run_id)
     lost = (
         quarantined_orders(rejected, schema.ORDERS.name)
@@ -120,7 +112,8 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
     )
     failed = results.filter(~pl.col("success")).select("entity", "expectation", "unexpected_count")
     comparable = previous_run is None or _comparable(run, previous_run)
-    return RunFacts(run, kpis, previous_id, previous_kpis, busiest, worst, failed, quarantined, Path(warehouse),
+    return RunFacts(run, kpis, previous_id, previous_kpis, busiest, worst, failed, rejected.height,
+                    Path(warehouse),
                     comparable, previous_run, lost)
 
 

@@ -110,3 +110,16 @@ def test_run_twin_report_and_compare_load_only_what_they_use(network, tmp_path):
     compare = _loaded(_CLI, "scenario", "compare", "base", "base", "--warehouse", str(warehouse), "--no-report",
                       cwd=tmp_path)
     assert compare.isdisjoint({"prefect", "great_expectations", "statsforecast", "dask"})
+
+
+def test_the_packages_public_names_load_lazily_and_are_listed(tmp_path):
+    body = "import data_contracts, forecasting\nfrom forecasting import ForecastConfig, to_series"
+    assert _loaded(body, cwd=tmp_path) == set()  # the settings and series helpers need no heavy library
+    import data_contracts
+    import forecasting
+
+    for package in (data_contracts, forecasting):
+        assert set(package.__all__) <= set(dir(package))
+        with pytest.raises(AttributeError, match=f"module '{package.__name__}' has no attribute 'nope'"):
+            package.nope  # noqa: B018
+    assert data_contracts.validate_plan is __import__("data_contracts.plan").plan.validate_plan

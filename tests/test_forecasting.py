@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date, timedelta
 
 import numpy as np
@@ -226,20 +225,19 @@ def test_only_inactive_and_empty_inputs():
 
 @pytest.fixture(scope="module")
 def demo_run():
-    """The demo's size: 200 series × 156 weeks (+26 held out), horizon 26, every kind of series."""
+    """The demo's size: 200 series × 156 weeks (+26 held out), horizon 26, every kind of series.
+
+    Its speed goal (under 40 CPU s) lives in ``bench/scale.py --synthetic 200``, not in a timed test."""
     full = synthetic_series(200, 182, seed=11, kinds=KINDS, new_weeks=34)
     cut = full.group_by("unique_id").agg(pl.col("ds").max() - pl.duration(weeks=26)).rename({"ds": "cut"})
     labelled = full.join(cut, on="unique_id")
     history = labelled.filter(pl.col("ds") <= pl.col("cut")).drop("cut")
     future = labelled.filter(pl.col("ds") > pl.col("cut")).drop("cut")
-    start = time.process_time()  # CPU seconds: the shared test machine's load must not fail the budget
-    result = forecast_demand(history, 26)
-    return history, future, result, time.process_time() - start
+    return history, future, forecast_demand(history, 26)
 
 
-def test_demo_size_within_budget(demo_run):
-    history, _, result, seconds = demo_run
-    assert seconds < 40.0, f"200 series took {seconds:.1f} CPU s"
+def test_demo_size_forecasts_every_series_and_kind(demo_run):
+    history, _, result = demo_run
     assert result.series.height == history.get_column("unique_id").n_unique()
     assert result.forecast.height == 26 * result.series.height
     assert set(result.series.get_column("series_class")) >= {"smooth", "intermittent", "new", "inactive"}
@@ -255,7 +253,7 @@ def test_quantiles_monotone_and_non_negative(demo_run):
 
 
 def test_interval_coverage_on_simulated_data(demo_run):
-    _, future, result, _ = demo_run
+    _, future, result = demo_run
     # series that stop inside the held-out weeks are not a fair test of an interval
     # (issue 14: a smooth series now keeps its set's default model, selection `default`; it is scored too)
     scored = result.series.filter(

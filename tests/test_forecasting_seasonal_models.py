@@ -37,6 +37,27 @@ def test_candidates_follow_the_season_length():
     assert all(is_known(n) for n in (*NATIVE_SEASONAL_MODELS, *DECOMPOSED_SEASONAL_MODELS))
 
 
+def test_candidates_follow_the_season_length_through_model_copy():
+    """A copy with another season re-picks the candidates the season chose, keeps those a run gave, and is
+    validated like a new config."""
+    monthly = ForecastConfig().model_copy(update={"season_length": 12, "freq": "1mo"})
+    assert monthly.seasonal_models == NATIVE_SEASONAL_MODELS
+    assert monthly.seasonal_default == NATIVE_SEASONAL_DEFAULT
+    assert monthly == ForecastConfig(season_length=12, freq="1mo")
+    weekly = monthly.model_copy(update={"season_length": 52, "freq": "1w"})
+    assert weekly.seasonal_models == DECOMPOSED_SEASONAL_MODELS and weekly == ForecastConfig()
+    assert ForecastConfig(season_length=12).model_copy(update={"native_season_max": 6}).seasonal_default == (
+        DECOMPOSED_SEASONAL_DEFAULT)
+    given = ForecastConfig(seasonal_models=("Naive", "DETS"), seasonal_default=None)
+    kept = given.model_copy(update={"season_length": 12})
+    assert kept.seasonal_models == ("Naive", "DETS") and kept.seasonal_default is None
+    assert ForecastConfig().model_copy() == ForecastConfig()
+    with pytest.raises(ValueError, match="input_weeks"):  # the copy's season hides behind input_weeks
+        ForecastConfig(input_weeks=104).model_copy(update={"season_length": 60})
+    with pytest.raises(ValueError, match="season_length"):
+        ForecastConfig().model_copy(update={"season_length": 0})
+
+
 def test_native_seasonal_models_fit_a_monthly_season_and_fall_back_when_short():
     t = np.arange(72 + H)
     rng = np.random.default_rng(5)

@@ -125,6 +125,14 @@ def _cycles(edges: dict[str, set[str]]) -> list[tuple[str, ...]]:
     return out
 
 
+def test_report_reads_the_warehouse_through_its_api() -> None:
+    """report/ renders frames: the queries that pick its rows live in warehouse/ (``warehouse.reads``)."""
+    for name, path in _modules().items():
+        if name.split(".")[0] == "report":
+            text = path.read_text(encoding="utf-8")
+            assert ".execute(" not in text and "SELECT " not in text, f"{name} queries DuckDB itself"
+
+
 def test_no_flow_or_script_shares_its_name_with_a_package():
     """Prefect loads a flow from its file path (``flows/weekly.py``) with that folder on ``sys.path``, so a
     module ``flows/twin.py`` would shadow the ``twin`` package for everything the flow imports; the same

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from data_contracts.plan import BALANCE_IN, BALANCE_OUT
 from optimization import PlanConfig, PlanInputError, build_network, plan_supply, safety_stock_targets
 from optimization import examples as ex
 
@@ -151,16 +152,9 @@ def test_safety_stock_from_quantiles_over_the_lead_time():
 
 def _check_invariants(r, net, demand_weeks: int) -> None:
     inv = r.tables["plan_inventory"]
-    lhs = (
-        pl.col("opening")
-        + pl.col("released")
-        + pl.col("receipts")
-        + pl.col("arrivals")
-        - pl.col("departures")
-        - pl.col("served")
-        - pl.col("expired")
-    )
-    gap = inv.select((lhs - pl.col("closing")).abs().max()).item()
+    # the plan contract's balance
+    balance = pl.sum_horizontal(BALANCE_IN) - pl.sum_horizontal(BALANCE_OUT) - pl.col("closing")
+    gap = inv.select(balance.abs().max()).item()
     assert gap < 1e-6
     closing_prev = inv.sort("product_id", "site_id", "week").with_columns(
         prev=pl.col("closing").shift(1).over("product_id", "site_id")

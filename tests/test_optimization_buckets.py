@@ -98,6 +98,22 @@ def test_a_release_lag_splits_a_buckets_output_over_two_buckets_hand_optimum():
     assert float(inv["closing"].sum()) * 0.1 == pytest.approx(kpis["cost_holding"])
 
 
+def test_the_stock_tables_released_is_each_buckets_release_spread_evenly_and_says_so():
+    """The bucket model knows what a bucket releases, not in which of its weeks: the stock table spreads it
+    (summed over a bucket, the production table's releases), and the column's documentation says so."""
+    from data_contracts import schema
+
+    inputs, demand = _one_line(release_weeks=1), ex.demand_of(("A", "D", 4, 10.0))  # weeks {0}, {1,2}, {3,4}
+    t = _plan(inputs, demand, horizon_weeks=5, bucket_after_weeks=0, bucket_weeks=2, **OFF).tables
+    released = t["plan_inventory"].group_by("week").agg(pl.col("released").sum()).sort("week")
+    assert released["released"].to_list() == pytest.approx([0.0, 2.5, 2.5, 2.5, 2.5])
+    own = t["plan_production"].group_by("release_week").agg(pl.col("released_quantity").sum())
+    own = dict(own.iter_rows())
+    assert own == pytest.approx({ex.week(2): 5.0, ex.week(3): 5.0})  # each production week's own release
+    doc = schema.PLAN_INVENTORY.column_docs["released"]
+    assert "bucket" in doc and "spread evenly" in doc and "release_week" in doc
+
+
 @pytest.mark.parametrize("seed", [1, 5])
 def test_bucketed_plans_keep_every_weekly_contract_and_both_paths_agree(seed):
     from data_contracts.plan import validate_plan

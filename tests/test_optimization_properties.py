@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from data_contracts.plan import BALANCE_IN, BALANCE_OUT
 from optimization import PlanConfig, build_network
 from optimization import examples as ex
 from optimization.model import build_model
@@ -61,16 +62,8 @@ def test_random_plans_keep_every_invariant(
     sol = solution_frames(model)
     tables = plan_tables(model, sol, {})
     inv = tables["plan_inventory"]
-    flow = (
-        pl.col("opening")
-        + pl.col("released")
-        + pl.col("receipts")
-        + pl.col("arrivals")
-        - pl.col("departures")
-        - pl.col("served")
-        - pl.col("expired")
-        - pl.col("closing")
-    )
+    # the plan contract's balance
+    flow = pl.sum_horizontal(BALANCE_IN) - pl.sum_horizontal(BALANCE_OUT) - pl.col("closing")
     assert inv.select(flow.abs().max()).item() < 1e-6
     assert inv["closing"].min() >= 0
     cap = tables["plan_capacity"]

@@ -207,3 +207,15 @@ def test_no_output_table_holds_negative_zero(tmp_path):
     assert back["x"][2] is None and math.isnan(back["x"][3])
     assert [math.copysign(1, v) for v in back["y"].to_list()] == [1.0, -1.0, 1.0, 1.0]
     assert math.copysign(1, no_negative_zero(frame)["x"][0]) == 1.0
+
+
+def test_an_unknown_run_is_a_parameter_error_with_a_plain_message(tmp_path):
+    """Every caller (replan, scenario, twin, report) shows it as a bad parameter, without converting it."""
+    from data_contracts.config import ParameterError
+
+    path = tmp_path / "wh.duckdb"
+    with open_warehouse(path) as wh:
+        with pytest.raises(ParameterError) as info:
+            wh.run("run-nope")
+    assert isinstance(info.value, KeyError)  # a failed lookup too, for those that catch one
+    assert str(info.value) == f"no run 'run-nope' in {path}"

@@ -24,12 +24,13 @@ import duckdb
 import polars as pl
 
 from data_contracts import schema
+from data_contracts.config import ParameterError
 from warehouse import csv_load
 from warehouse.sources import SourceFile
 from warehouse.views import MACROS, VIEWS, create_views
 
-__all__ = ["LOCK_WAIT_SECONDS", "STREAM_MEMORY_LIMIT", "Warehouse", "WarehouseLocked", "connect", "no_negative_zero", "open_warehouse",
-           "sql_type"]
+__all__ = ["LOCK_WAIT_SECONDS", "STREAM_MEMORY_LIMIT", "UnknownRun", "Warehouse", "WarehouseLocked",
+           "connect", "no_negative_zero", "open_warehouse", "sql_type"]
 
 _SQL_TYPES = {
     pl.String: "VARCHAR",
@@ -378,7 +379,7 @@ class Warehouse:
         """A run's row as a dict."""
         frame = self.con.execute(f"SELECT * FROM {schema.RUNS.name} WHERE run_id = ?", [run_id]).pl()
         if frame.is_empty():
-            raise KeyError(f"no run {run_id!r} in {self.path}")
+            raise UnknownRun(f"no run {run_id!r} in {self.path}")
         return frame.row(0, named=True)
 
     def latest_run(self, status: str = "success") -> str | None:
@@ -464,6 +465,13 @@ _LOCK_POLL_SECONDS = 0.25
 
 class WarehouseLocked(RuntimeError):
     """Another process kept a conflicting lock on the warehouse file longer than the wait allows."""
+
+
+class UnknownRun(ParameterError, KeyError):
+    """No run of that id in the warehouse: a bad parameter (the CLI's exit 2) and a failed lookup."""
+
+    def __str__(self) -> str:  # the message itself, not KeyError's quoted repr of it
+        return str(self.args[0]) if self.args else ""
 
 
 def connect(

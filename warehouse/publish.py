@@ -30,6 +30,7 @@ import duckdb
 
 from data_contracts import schema
 from warehouse.db import connect
+from warehouse.lock import process_alive
 from warehouse.paths import published_path
 
 __all__ = ["PublishError", "published_path", "publish_snapshot", "remove_stale_temporaries", "verify_snapshot"]
@@ -125,7 +126,7 @@ def remove_stale_temporaries(target: Path) -> list[Path]:
         return removed
     for path in target.parent.iterdir():
         match = pattern.fullmatch(path.name)
-        if match and not _alive(int(match.group(1))):
+        if match and not process_alive(int(match.group(1))):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
@@ -141,18 +142,6 @@ def _checkpoint(source: Path) -> None:
     if wal.exists() and wal.stat().st_size > 0:
         raise PublishError(f"{wal.name} still holds commits after CHECKPOINT (another connection open?); "
                            "the previous snapshot stays published.")
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _fsync_dir(folder: Path) -> None:

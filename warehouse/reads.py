@@ -1,0 +1,136 @@
+"""What the report, the run comparison and the run summary read: the queries over a run's stored tables.
+
+``report/`` renders frames and never writes SQL; the queries that pick its rows live here, beside the
+tables and views (every DuckDB I/O in ``warehouse/``). Each function takes an open (read-only) connection
+and returns polars frames or plain values.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from data_contracts import schema
+
+__all__ = ["comparison_frames", "plan_run_of", "previous_plan_run", "report_frames", "run_rows",
+           "twin_frames"]
+
+#: a run that produced a plan (its KPIs are stored)
+_HAS_PLAN = f"EXISTS (SELECT 1 FROM {schema.PLAN_KPIS.name} k WHERE k.run_id = r.run_id)"
+
+
+def _q(con: duckdb.DuckDBPyConnection, sql: str, *params: Any) -> pl.DataFrame:
+    return con.execute(sql, list(params)).pl()
+
+
+def run_rows(con: duckdb.DuckDBPyConnection, *run_ids: str | None) -> dict[str, dict[str, Any]]:
+    """The ``runs`` rows of ``run_ids`` (None and unknown ids are left out), by run id."""
+    ids = [r for r in run_ids if r is not None]
+    if not ids:
+        return {}
+    frame = _q(con, f"SELECT * FROM {schema.RUNS.name} WHERE run_id IN ({', '.join('?' * len(ids))})", *ids)
+    return {r["run_id"]: r for r in frame.iter_rows(named=True)}
+
+
+def previous_plan_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> str | None:
+    """The latest successful run with a plan of ``run``'s scenario started before it (a ``runs`` row)."""
+    row = con.execute(
+        f"""SELECT run_id FROM {schema.RUNS.name} r
+            WHERE status = 'success' AND scenario = ? AND started_at < ? AND {_HAS_PLAN}
+            ORDER BY started_at DESC LIMIT 1""",
+        [run["scenario"], run["started_at"]],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def plan_run_of(con: duckdb.DuckDBPyConnection, ref: str) -> str | None:
+    """``ref`` if it is a run id, else the latest successful run with a plan of scenario ``ref``; None if
+    neither."""
+    row = con.execute(f"SELECT run_id FROM {schema.RUNS.name} WHERE run_id = ?", [ref]).fetchone()
+    if row is None:
+        row = con.execute(
+            f"SELECT run_id FROM {schema.RUNS.name} r "
+            f"WHERE scenario = ? AND status = 'success' AND {_HAS_PLAN} ORDER BY started_at DESC LIMIT 1",
+            [ref],
+        ).fetchone()
+    return row[0] if row else None
+
+
+def report_frames(
+    con: duckdb.DuckDBPyConnection, run_id: str, previous: str | None, history_from: date
+) -> dict[str, pl.DataFrame]:
+    """A run's plan tables as its report shows them: ``kpis`` (beside ``previous``'s values), ``products``,
+    ``sites``, ``history`` (from week ``history_from``), ``forecast``, ``inventory`` (with backlog),
+    ``capacity``, ``shortages`` (largest first), ``expiry`` and ``campaigns``."""
+    k = schema.PLAN_KPIS.name
+    return {
+        "kpis": _q(con, f"""SELECT k.kpi, k.value, k.unit, p.value AS previous FROM {k} k
+                            LEFT JOIN (SELECT kpi, value FROM {k} WHERE run_id = ?) p USING (kpi)
+                            WHERE k.run_id = ?""", previous, run_id),
+        "products": _q(con, f"SELECT product_id, name, family FROM {schema.clean_table_name('products')} "
+                            "WHERE run_id = ? ORDER BY product_id", run_id),
+        "sites": _q(con, f"SELECT site_id, name, site_type FROM {schema.clean_table_name('sites')} "
+                         "WHERE run_id = ? ORDER BY site_type DESC, site_id", run_id),
+        "history": _q(con, f"SELECT product_id, site_id, week, quantity FROM {schema.DEMAND_HISTORY.name} "
+                           "WHERE run_id = ? AND week >= ?", run_id, history_from),
+        "forecast": _q(con, f"SELECT product_id, site_id, week, model, mean, q05, q20, q80, q95 "
+                            f"FROM {schema.FORECAST.name} WHERE run_id = ?", run_id),
+        "inventory": _q(con, f"""SELECT i.product_id, i.site_id, i.week, i.closing, i.safety_stock, b.backlog
+                                 FROM {schema.PLAN_INVENTORY.name} i LEFT JOIN {schema.PLAN_BACKLOG.name} b
+                                 USING (run_id, product_id, site_id, week) WHERE i.run_id = ?""", run_id),
+        "capacity": _q(con, f"SELECT * EXCLUDE (run_id) FROM {schema.PLAN_CAPACITY.name} WHERE run_id = ?",
+                       run_id),
+        "shortages": _q(con, f"SELECT * EXCLUDE (run_id) FROM {schema.PLAN_SHORTAGES.name} WHERE run_id = ? "
+                             "ORDER BY short_quantity DESC, product_id, site_id, week", run_id),
+        "expiry": _q(con, f"SELECT * EXCLUDE (run_id) FROM {schema.PLAN_EXPIRY.name} WHERE run_id = ? "
+                          "ORDER BY week, product_id, site_id", run_id),
+        "campaigns": _q(con, f"SELECT * EXCLUDE (run_id) FROM {schema.PLAN_CAMPAIGNS.name} WHERE run_id = ? "
+                             "ORDER BY resource_id, first_week", run_id),
+    }
+
+
+def twin_frames(
+    con: duckdb.DuckDBPyConnection, run_id: str, other: str | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The latest twin replay of the run (and of ``other``, its comparison), if any was made: the summary
+    rows (the run's first) and the run's closing-stock fan."""
+    summary_t, fan_t = schema.TWIN_SUMMARY, schema.TWIN_STOCK_FAN
+    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                       [summary_t.name]).fetchone()[0]:
+        return summary_t.empty(), fan_t.empty()
+    latest = f"""(SELECT twin_id FROM {summary_t.name} WHERE run_id = ? ORDER BY created_at DESC LIMIT 1)"""
+    twin = _q(con, f"""SELECT * FROM {summary_t.name} WHERE (run_id = ? AND twin_id = {latest})
+                       OR (run_id = ? AND twin_id = {latest}) ORDER BY run_id = ? DESC, metric""",
+              run_id, run_id, other, other, run_id)
+    fan = _q(con, f"""SELECT product_id, site_id, week, p05, p25, p50, p75, p95 FROM {fan_t.name}
+                      WHERE run_id = ? AND twin_id = {latest}""", run_id, run_id)
+    return twin, fan
+
+
+def comparison_frames(
+    con: duckdb.DuckDBPyConnection, run_a: str, run_b: str, min_short: float, at_capacity: float
+) -> dict[str, pl.DataFrame]:
+    """Two runs' tables side by side: ``kpis`` (kpi, unit, a, b, diff), ``shortages`` (per run, product and
+    site: units above ``min_short`` and weeks), ``stock`` (average closing stock of each, the ``plan_diff``
+    macro) and ``capacity`` (per run and resource: utilisation, weeks at ``at_capacity`` or more)."""
+    k, s, c = schema.PLAN_KPIS.name, schema.PLAN_SHORTAGES.name, schema.PLAN_CAPACITY.name
+    return {
+        "kpis": _q(con, f"""SELECT coalesce(a.kpi, b.kpi) AS kpi, coalesce(a.unit, b.unit) AS unit,
+                                   a.value AS a, b.value AS b, b.value - a.value AS diff
+                            FROM (SELECT * FROM {k} WHERE run_id = ?) a
+                            FULL JOIN (SELECT * FROM {k} WHERE run_id = ?) b USING (kpi) ORDER BY kpi""",
+                   run_a, run_b),
+        "shortages": _q(con, "SELECT run_id, product_id, site_id, sum(short_quantity) AS short, "
+                             f"count(*) AS weeks FROM {s} WHERE run_id IN (?, ?) AND short_quantity > ? "
+                             "GROUP BY ALL",
+                        run_a, run_b, min_short),
+        "stock": _q(con, "SELECT product_id, site_id, avg(stock_a) AS stock_a, avg(stock_b) AS stock_b "
+                         "FROM plan_diff(?, ?) GROUP BY ALL", run_a, run_b),
+        "capacity": _q(con, f"""SELECT run_id, resource_id, site_id,
+                                       sum(hours_used) / nullif(sum(hours_available), 0) AS util,
+                                       count(*) FILTER (WHERE utilisation >= ?) AS binding
+                                FROM {c} WHERE run_id IN (?, ?) GROUP BY ALL""", at_capacity, run_a, run_b),
+    }
