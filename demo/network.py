@@ -45,7 +45,8 @@ DEMO_RUN_DATE: date = date(2026, 5, 4)
 _STREAMS = ("catalog", "demand", "supply", "lanes", "calendar", "inventory", "receipts", "batches", "suites")
 
 
-def _check(products: int, dcs: int, weeks_history: int, run_date: date) -> None:
+def _check(products: int, dcs: int, weeks_history: int, run_date: date, levels: bool = False,
+           regional_packs: bool = False) -> None:
     if products < 5:
         raise ValueError(f"products must be >= 5 (one per family), got {products}")
     if dcs < 1:
@@ -54,6 +55,8 @@ def _check(products: int, dcs: int, weeks_history: int, run_date: date) -> None:
         raise ValueError(f"weeks_history must be >= 30 (launch and phase-out need it), got {weeks_history}")
     if run_date.weekday() != 0:
         raise ValueError(f"run_date must be a Monday, got {run_date} ({run_date:%A})")
+    if regional_packs and not levels:
+        raise ValueError("regional_packs needs levels=True (each pack is filled from its vaccine's filled bulk)")
 
 
 def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, seed: int = 7,
@@ -84,9 +87,9 @@ def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, 
         Entity name → frame, for every entity of ``schema.INPUT_ENTITIES`` in that order.
 
     Raises:
-        ValueError: a size knob is out of range or run_date is not a Monday.
+        ValueError: a size knob is out of range, run_date is not a Monday, or regional_packs without levels.
     """
-    _check(products, dcs, weeks_history, run_date)
+    _check(products, dcs, weeks_history, run_date, levels, regional_packs)
     seeds = np.random.SeedSequence(seed).spawn(len(_STREAMS))  # one independent stream per part
     rng = {name: np.random.default_rng(s) for name, s in zip(_STREAMS, seeds, strict=True)}
     dcs_info = dc_sites(dcs)

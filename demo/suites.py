@@ -170,12 +170,11 @@ def plant_suites(frames: dict[str, pl.DataFrame], load_units: np.ndarray, level:
         .sort("product_id", "resource_id")
     )
     out[schema.CALENDAR.name] = frames[schema.CALENDAR.name].filter(~pl.col("resource_id").is_in(drop))
-    new_primary = (
-        out[schema.ROUTINGS.name].join(on_suite.select("product_id").unique(), on="product_id")
-        .sort("product_id", "hours_per_unit", "resource_id")
-        .unique("product_id", keep="first")
-        .select("product_id", new_resource="resource_id")
-    )
+    new_primary = pl.concat([  # what each moved product's resource was sized on
+        campaign.select("product_id", new_resource="resource_id"),
+        sub_rows.filter(pl.col("is_primary")).unique("product_id", keep="first")
+        .select("product_id", new_resource="resource_id"),
+    ])
     batches = frames[schema.BATCHES.name]
     out[schema.BATCHES.name] = (
         batches.join(new_primary, on="product_id", how="left")
