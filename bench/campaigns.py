@@ -4,8 +4,11 @@ Re-plans a stored run's validated inputs and forecast (the demo's, from ``plantw
 on the same data:
 
 * ``before``        — no resource campaign-run (the LP: any mix of products a week, no changeovers);
-* ``after``         — the suites campaign-run (as the input says, or with ``--mark-suites`` the bioreactor
-                      suites with the demo's changeover hours/cost, campaign lengths and changeovers),
+* ``after``         — the suites campaign-run (as the input says, or with ``--mark-suites`` the 2,000 L
+                      bioreactor suites with the demo's changeover hours/cost, campaign lengths and
+                      changeovers: on the multi-level demo's plant-like suites 4-day switches and 4–13 week
+                      campaigns, on a single-level network's mixed suites 16-hour switches and 2–8 weeks;
+                      ``demo.supply.campaign_suites``),
                       MIP warm-started from the rounded LP relaxation;
 * ``after_cold``    — the same MIP without the warm start (``--no-cold`` skips it).
 

@@ -117,16 +117,25 @@ def generate_demo_cmd(
         help="Make monoclonals and vaccines over several levels (drug substance, antigen bulk; a bill of "
              "materials and freezers), as `plantwin demo` does; default: every product in one step.")] = False,
     campaigns: Annotated[bool, typer.Option(
-        "--campaigns", help="Run the bioreactor suites in campaigns (one product a week, changeovers, 2-8 "
-                            "week campaigns): the plan becomes a MIP; default: every resource switches freely.")] = False,
+        "--campaigns", help="Run the 2,000 L bioreactor suites in campaigns (one product a week, changeovers, "
+                            "minimum and maximum campaign lengths): the plan becomes a MIP; default: every "
+                            "resource switches freely.")] = False,
+    regional_packs: Annotated[bool, typer.Option(
+        "--regional-packs/--one-pack",
+        help="With --levels: each vaccine's filled bulk feeds one pack per market it is sold in (VAC-01-EU, "
+             "VAC-01-US, ...), as `plantwin demo` does; default: one pack per vaccine.")] = False,
 ) -> None:
     """Write the seeded demo network's input files (the input contract) to a folder."""
     from demo.network import generate_demo
 
     if file_format not in ("csv", "parquet"):
         raise typer.BadParameter("--format must be csv or parquet")
+    if regional_packs and not levels:
+        raise typer.BadParameter("--regional-packs needs --levels (the packs are filled from the vaccines' "
+                                 "filled bulk)")
     paths = generate_demo(out, products=products, dcs=dcs, weeks_history=weeks_history, seed=seed,
-                          file_format=file_format, levels=levels, campaigns=campaigns)
+                          file_format=file_format, levels=levels, campaigns=campaigns,
+                          regional_packs=regional_packs)
     for entity, path in paths.items():
         typer.echo(f"{entity:<10} {path}")
 
@@ -249,6 +258,11 @@ def forecast_cmd(
     typer.echo("models chosen: " + ", ".join(f"{m} {n}" for m, n in chosen.iter_rows()))
 
 
+#: `plantwin demo` splits each vaccine into one pack per market (the issue's "packs per region"; why the
+#: default: docs/campaigns.md)
+REGIONAL_PACKS_DEFAULT = True
+
+
 @app.command("demo")
 @_friendly
 def demo_cmd(
@@ -257,6 +271,10 @@ def demo_cmd(
     ),
     campaigns: Annotated[bool, typer.Option(
         "--campaigns", help="Run the bioreactor suites in campaigns (a MIP with a time limit; see README).")] = False,
+    regional_packs: Annotated[bool, typer.Option(
+        "--regional-packs/--one-pack",
+        help="Each vaccine's filled bulk feeds one pack per market it is sold in (VAC-01-EU, VAC-01-US, ...); "
+             "--one-pack: one pack per vaccine.")] = REGIONAL_PACKS_DEFAULT,
     prefect: PrefectOption = None,
     verbose: Verbose = False,
 ) -> None:
@@ -266,7 +284,8 @@ def demo_cmd(
 
     started = time.perf_counter()
     input_dir = workdir / "input"
-    generate_demo(input_dir, levels=True, campaigns=campaigns)  # the bill of materials (demo/levels.py)
+    # the bill of materials (demo/levels.py), plant-like suites (demo/suites.py)
+    generate_demo(input_dir, levels=True, campaigns=campaigns, regional_packs=regional_packs)
     typer.echo(f"demo network written to {input_dir.resolve()}")
     params = RunParameters(input_dir=input_dir, warehouse=workdir / "warehouse.duckdb", run_date=DEMO_RUN_DATE)
     _plan_and_summarise("weekly", params, prefect, verbose, started)

@@ -3,7 +3,8 @@
 What it is: ``network`` assembles the entities (``demo_network``) and writes them as CSV or Parquet
 (``write_demo``, ``generate_demo``); ``catalog`` (products, sites, families), ``demand`` (order history by
 pattern), ``supply`` (resources, routings, lanes, calendar) and ``stock`` (inventory lots, receipts, batch
-records) build its parts. The same generator makes the large networks of the benchmarks.
+records) build its parts; ``levels`` (the bill of materials) and ``suites`` (plant-like bioreactor suites)
+make the multi-level demo. The same generator makes the large networks of the benchmarks.
 
 May import: ``data_contracts`` (the schema it writes to), polars, numpy.
 Must not import: ``warehouse``, ``forecasting``, ``optimization``, ``twin``, ``report``, ``flows``, ``cli``:

@@ -31,6 +31,7 @@ from demo.catalog import build_catalog, build_sites, dc_sites
 from demo.demand import build_demand
 from demo.levels import add_levels
 from demo.levels import regional_packs as _regional_packs
+from demo.suites import plant_suites
 from demo.stock import build_batches, build_inventory, build_receipts
 from demo.supply import build_calendar, build_lanes, build_supply, campaign_suites
 
@@ -39,10 +40,13 @@ __all__ = ["DEMO_RUN_DATE", "demo_network", "demo_special_cases", "write_demo", 
 #: run date of the demo: a Monday; a 26-week horizon from it covers the autumn flu season
 DEMO_RUN_DATE: date = date(2026, 5, 4)
 
-_STREAMS = ("catalog", "demand", "supply", "lanes", "calendar", "inventory", "receipts", "batches")
+#: one random stream per part; a new part goes at the end (SeedSequence children keep their index, so
+#: the earlier parts' streams stay what they were)
+_STREAMS = ("catalog", "demand", "supply", "lanes", "calendar", "inventory", "receipts", "batches", "suites")
 
 
-def _check(products: int, dcs: int, weeks_history: int, run_date: date) -> None:
+def _check(products: int, dcs: int, weeks_history: int, run_date: date, levels: bool = False,
+           regional_packs: bool = False) -> None:
     if products < 5:
         raise ValueError(f"products must be >= 5 (one per family), got {products}")
     if dcs < 1:
@@ -51,6 +55,8 @@ def _check(products: int, dcs: int, weeks_history: int, run_date: date) -> None:
         raise ValueError(f"weeks_history must be >= 30 (launch and phase-out need it), got {weeks_history}")
     if run_date.weekday() != 0:
         raise ValueError(f"run_date must be a Monday, got {run_date} ({run_date:%A})")
+    if regional_packs and not levels:
+        raise ValueError("regional_packs needs levels=True (each pack is filled from its vaccine's filled bulk)")
 
 
 def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, seed: int = 7,
@@ -65,11 +71,14 @@ def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, 
         seed: random seed; the same arguments give identical frames.
         run_date: the planning date (a Monday); inventory is as of it, no order is dated after it.
         levels: make monoclonals and vaccines over several levels (drug substance, antigen bulk, filled
-            bulk; a bill of materials and drug-substance freezers, see :mod:`demo.levels`), as ``plantwin
-            demo`` does; False (default, the networks tests and benchmarks are sized on) = every product in
-            one step, ``bom`` and ``storage`` empty.
-        campaigns: run the bioreactor suites in campaigns (one product a week, changeover hours and cost,
-            2–8 week campaigns, cheaper switches within a family: :func:`demo.supply.campaign_suites`);
+            bulk; a bill of materials and drug-substance freezers, see :mod:`demo.levels`) and the
+            bioreactors plant-like (three high-volume products per 2,000 L suite in half-week batches, the
+            others on single-use trains: :mod:`demo.suites`), as ``plantwin demo`` does; False (default, the
+            networks tests and benchmarks are sized on) = every product in one step, ``bom`` and
+            ``storage`` empty, 8–10 products per suite.
+        campaigns: run the 2,000 L bioreactor suites in campaigns (one product a week, changeover hours and
+            cost, cheaper switches within a family: :func:`demo.supply.campaign_suites`; with ``levels``
+            4-day switches and 4–13 week campaigns, without 16-hour switches and 2–8 week campaigns);
             False (default) = every resource switches freely, the plan an LP.
         regional_packs: with ``levels``, each vaccine's filled bulk feeds one pack per market it is sold in
             (``VAC-…-EU``, ``VAC-…-US``: :func:`demo.levels.regional_packs`); False (default) = one pack.
@@ -78,9 +87,9 @@ def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, 
         Entity name → frame, for every entity of ``schema.INPUT_ENTITIES`` in that order.
 
     Raises:
-        ValueError: a size knob is out of range or run_date is not a Monday.
+        ValueError: a size knob is out of range, run_date is not a Monday, or regional_packs without levels.
     """
-    _check(products, dcs, weeks_history, run_date)
+    _check(products, dcs, weeks_history, run_date, levels, regional_packs)
     seeds = np.random.SeedSequence(seed).spawn(len(_STREAMS))  # one independent stream per part
     rng = {name: np.random.default_rng(s) for name, s in zip(_STREAMS, seeds, strict=True)}
     dcs_info = dc_sites(dcs)
@@ -109,7 +118,8 @@ def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, 
         schema.STORAGE.name: schema.STORAGE.empty(),
         schema.CHANGEOVERS.name: schema.CHANGEOVERS.empty(),
     }
-    if levels:
+    if levels:  # the suites first: the drug substances inherit their routings
+        frames = plant_suites(frames, load_units, cat.level, rng["suites"])
         frames = add_levels(frames, load_units, cat.level, run_date)
         if regional_packs:
             frames = _regional_packs(frames)

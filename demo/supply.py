@@ -18,20 +18,34 @@ from demo.catalog import FAMILIES, PLANTS, Catalog
 
 __all__ = [
     "Supply", "build_supply", "build_lanes", "build_calendar", "campaign_suites", "free_resources", "PRODUCTS_PER_RESOURCE",
-    "SUITE_CAMPAIGN", "SAME_FAMILY_SWITCH",
+    "SUITE_CAMPAIGN", "SAME_FAMILY_SWITCH", "PLANT_SUITE_CAMPAIGN", "PLANT_SAME_FAMILY_SWITCH", "SUITE_LABEL",
+    "SUB_LABEL",
 ]
 
 #: target number of products made (as primary routing) per resource
 PRODUCTS_PER_RESOURCE = 7
 _KIND_NAME = {"fill": ("FL", "Filling line"), "bio": ("BR", "Bioreactor 2000L")}
-#: a bioreactor suite's campaigns: a switch costs two shifts of cleaning, changeover and a validation
-#: batch (hours lost in the week it starts) and its cost; a campaign lasts 2 to 8 weeks
+#: name prefix of a 2,000 L bioreactor suite (campaign-run with ``campaigns``) and of a single-use train
+SUITE_LABEL = _KIND_NAME["bio"][1]
+SUB_LABEL = "Single-use bioreactor 500L"
+#: the campaigns of the single-level network's mixed suites (8–10 products each, short batches: the tests'
+#: and the big generated networks' stress case, not a plant): a switch costs two shifts and its cost, a
+#: campaign lasts 2 to 8 weeks
 SUITE_CAMPAIGN = {"changeover_hours": 16.0, "changeover_cost": 40_000.0, "min_campaign_weeks": 2,
                   "max_campaign_weeks": 8}
 
 
 #: a switch between two products of one family on a suite (same platform process, shorter cleaning)
 SAME_FAMILY_SWITCH = {"hours": 8.0, "cost": 25_000.0}
+#: the campaigns of the multi-level demo's plant-like suites (:mod:`demo.suites`, reasons in
+#: ``docs/campaigns.md``): a switch costs four days (cleaning in place, swab and rinse tests and their
+#: release, the next product's seed train) and its cost (cleaning, tests, a run-in's media); a campaign runs at
+#: least 4 weeks (about 8 harvests, to earn the switch back) and at most 13 (a cell bank's in-vitro age)
+PLANT_SUITE_CAMPAIGN = {"changeover_hours": 96.0, "changeover_cost": 250_000.0, "min_campaign_weeks": 4,
+                        "max_campaign_weeks": 13}
+#: a switch between two products of one family on a plant-like suite (same platform media and
+#: purification template: two days)
+PLANT_SAME_FAMILY_SWITCH = {"hours": 48.0, "cost": 120_000.0}
 #: a resource that switches freely (every resource of the default demo)
 _NO_CAMPAIGN = {"campaign": pl.lit(False), "changeover_hours": pl.lit(0.0), "changeover_cost": pl.lit(0.0),
                 "min_campaign_weeks": pl.lit(1), "max_campaign_weeks": pl.lit(None, dtype=pl.Int64)}
@@ -270,19 +284,27 @@ def build_calendar(
 
 
 def campaign_suites(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    """The network with its bioreactor suites (``Bioreactor 2000L`` resources) run in campaigns (:data:`SUITE_CAMPAIGN`) and
+    """The network with its bioreactor suites (``Bioreactor 2000L`` resources) run in campaigns and
     sequence-dependent changeovers between two products of one family routed on the same suite, the
-    shorter, cheaper :data:`SAME_FAMILY_SWITCH` (other switches pay the suite's own); a network too small
-    for such a pair gets it between any two products of a suite. Filling lines switch freely (a line
-    clearance is in their rates)."""
+    shorter, cheaper same-family switch (other switches pay the suite's own); a network too small for such
+    a pair gets it between any two products of a suite. Filling lines and single-use bioreactors switch
+    freely (a line clearance or a bag swap is in their rates).
+
+    The settings follow the suites: a network with single-use bioreactor trains (the multi-level demo's
+    plant-like suites, :mod:`demo.suites`) gets :data:`PLANT_SUITE_CAMPAIGN` and
+    :data:`PLANT_SAME_FAMILY_SWITCH`; one without (the single-level network's mixed suites)
+    :data:`SUITE_CAMPAIGN` and :data:`SAME_FAMILY_SWITCH`."""
     resources = frames[schema.RESOURCES.name]
-    suite = pl.col("name").str.starts_with(_KIND_NAME["bio"][1])
+    plant_like = resources["name"].str.starts_with(SUB_LABEL).any()
+    settings = PLANT_SUITE_CAMPAIGN if plant_like else SUITE_CAMPAIGN
+    same_family = PLANT_SAME_FAMILY_SWITCH if plant_like else SAME_FAMILY_SWITCH
+    suite = pl.col("name").str.starts_with(SUITE_LABEL)
     resources = resources.with_columns(
         campaign=suite,
-        changeover_hours=pl.when(suite).then(SUITE_CAMPAIGN["changeover_hours"]).otherwise(0.0),
-        changeover_cost=pl.when(suite).then(SUITE_CAMPAIGN["changeover_cost"]).otherwise(0.0),
-        min_campaign_weeks=pl.when(suite).then(SUITE_CAMPAIGN["min_campaign_weeks"]).otherwise(1),
-        max_campaign_weeks=pl.when(suite).then(SUITE_CAMPAIGN["max_campaign_weeks"]).otherwise(None),
+        changeover_hours=pl.when(suite).then(settings["changeover_hours"]).otherwise(0.0),
+        changeover_cost=pl.when(suite).then(settings["changeover_cost"]).otherwise(0.0),
+        min_campaign_weeks=pl.when(suite).then(settings["min_campaign_weeks"]).otherwise(1),
+        max_campaign_weeks=pl.when(suite).then(settings["max_campaign_weeks"]).otherwise(None),
     ).cast(schema.RESOURCES.schema)
     family = frames[schema.PRODUCTS.name].select("product_id", "family")
     on_suite = (
@@ -306,7 +328,7 @@ def campaign_suites(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
         site_id=pl.lit(None, dtype=pl.String),
         from_product_id="product_id",
         to_product_id="product_id_to",
-        hours=pl.lit(SAME_FAMILY_SWITCH["hours"]),
-        cost=pl.lit(SAME_FAMILY_SWITCH["cost"]),
+        hours=pl.lit(same_family["hours"]),
+        cost=pl.lit(same_family["cost"]),
     ).cast(schema.CHANGEOVERS.schema)
     return {**frames, schema.RESOURCES.name: resources, schema.CHANGEOVERS.name: changeovers}
