@@ -109,14 +109,14 @@ def _rounded_start(
     lower: np.ndarray,
     upper: np.ndarray,
     seconds: float,
-) -> tuple[np.ndarray | None, float]:
+) -> tuple[np.ndarray | None, float, highspy.HighsBasis | None]:
     """A start without a MIP: the LP (setups already fixed) from the relaxation's basis, its whole batches
     rounded down, a lot's minimum-batch binary 1 where what is left reaches it (else nothing started), every
-    integer fixed, the LP again. Bounds are put back. Returns the plan and its objective (None, inf when
-    either LP fails)."""
+    integer fixed, the LP again. Bounds are put back. Returns the plan, its objective and the last LP's
+    basis (a start for the fixed-integer LP of a plan near it); None, inf, None when either LP fails."""
     _run(h, seconds)
     if h.getModelStatus() != _OK:
-        return None, np.inf
+        return None, np.inf, None
     x = np.asarray(h.getSolution().col_value)
     value = np.round(x[ints])
     at = {int(c): i for i, c in enumerate(ints.tolist())}
@@ -147,10 +147,11 @@ def _rounded_start(
     ok = h.getModelStatus() == _OK
     out = np.asarray(h.getSolution().col_value) if ok else None
     objective = float(h.getInfo().objective_function_value) if ok else np.inf  # before the bounds change
+    basis = h.getBasis() if ok else None
     h.changeColsBounds(len(ints), ints, lower[ints], upper[ints])
     if len(z):
         h.changeColsBounds(len(z), z, lower[z], upper[z])
-    return out, objective
+    return out, objective, basis
 
 
 def _improve(
@@ -256,7 +257,7 @@ def solve_campaign_block(
     lower, upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
     ints = integer.astype(np.int32)
     h.setOptionValue("mip_rel_gap", float(config.mip_gap))
-    start_x, start_obj = None, np.inf
+    start_x, start_obj, start_basis = None, np.inf, None
     setup = frames.get("setup_for", pl.DataFrame())
     if config.campaign_warm_start and setup.height:
         step, cpu = time.perf_counter(), time.thread_time()
@@ -266,7 +267,8 @@ def solve_campaign_block(
         fv = fixed["start"].to_numpy()
         h.changeColsBounds(len(fc), fc, fv, fv)
         # first the cheap way: the LP with those setups, from the relaxation's basis, its batches rounded down
-        start_x, start_obj = _rounded_start(h, frames, ints, lower, upper, config.time_limit_seconds)
+        start_x, start_obj, start_basis = _rounded_start(h, frames, ints, lower, upper,
+                                                         config.time_limit_seconds)
         if start_x is None:  # else as the whole-model path does: the rest completed as a MIP
             note.append("rounded start failed: completed as a MIP")
             h.changeColsIntegrality(len(ints), ints, np.full(len(ints), highspy.HighsVarType.kInteger))
@@ -316,7 +318,9 @@ def solve_campaign_block(
     vals = np.round(best_x[ints])
     h.changeColsIntegrality(len(ints), ints, np.full(len(ints), highspy.HighsVarType.kContinuous))
     h.changeColsBounds(len(ints), ints, vals, vals)
-    h.setBasis(relax_basis)
+    # from the start's last LP (every integer fixed near these values; the plan often is the start) where
+    # there is one, else from the relaxation's
+    h.setBasis(relax_basis if start_basis is None else start_basis)
     step, cpu = time.perf_counter(), time.thread_time()
     _run(h, config.time_limit_seconds)
     note.append("fixed-integer LP" + _took(step, cpu))
