@@ -166,3 +166,27 @@ def test_fix_and_optimize_on_the_kept_model_improves_a_bad_start_to_the_optimum(
     assert np.array_equal(np.asarray(h.getLp().col_lower_)[cols], lower[cols])
     assert np.array_equal(np.asarray(h.getLp().col_upper_)[cols], upper[cols])
     assert h.getColIntegrality(int(cols[0]))[1] == highspy.HighsVarType.kInteger
+
+
+def _blocks_plan(**cfg):
+    config = PlanConfig(horizon_weeks=8, terminal_condition=False, solve_path="blocks", **cfg)
+    net = build_network(_suite(), ex.START, config)
+    demand = ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in BUILD_AHEAD])
+    return plan_supply(net, demand, NO_SS, config)
+
+
+def test_each_campaign_blocks_steps_are_in_the_attempts():
+    r = _blocks_plan()
+    assert r.solver_status == "Optimal" and r.attempts[0].startswith("highs: Optimal (")
+    steps = [a for a in r.attempts[1:] if a.startswith("block ")]
+    assert steps, r.attempts
+    for name in ("relaxation", "start", "MIP", "fixed-integer LP"):
+        assert any(f"{name} " in s or f"; {name} (" in s for s in steps), (name, steps)
+    assert all("CPU-s" in s for s in steps)
+
+
+def test_campaign_mip_options_reach_highs_and_a_bad_one_is_refused():
+    same = _blocks_plan(campaign_mip_options={"mip_heuristic_effort": 0.3})
+    assert same.objective == pytest.approx(_blocks_plan().objective)
+    with pytest.raises(ValueError, match="campaign_mip_options: HiGHS refused no_such_option"):
+        _blocks_plan(campaign_mip_options={"no_such_option": 1})
