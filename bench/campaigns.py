@@ -42,6 +42,19 @@ from optimization import PlanConfig, build_network, plan_supply, safety_stock_ta
 
 
 
+def _option(text: str) -> tuple[str, bool | int | float | str]:
+    """``NAME=VALUE`` as a HiGHS option: a number, ``true``/``false`` or text."""
+    name, _, value = text.partition("=")
+    if value.lower() in ("true", "false"):
+        return name, value.lower() == "true"
+    for kind in (int, float):
+        try:
+            return name, kind(value)
+        except ValueError:
+            pass
+    return name, value
+
+
 def _load_input(folder: Path):
     """An input folder's entities and the stand-in demand (as a forecast frame) of ``bench/plan_stage.py``."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -95,6 +108,13 @@ def main() -> None:
     ap.add_argument("--solve-path", default=PlanConfig().solve_path, choices=("auto", "pulp", "blocks"),
                     help="PlanConfig.solve_path: `blocks` splits a campaign network into independent blocks, "
                          "each solved as its own MIP; `auto` does so from blocks_min_products products")
+    ap.add_argument("--mip-option", action="append", default=[], metavar="NAME=VALUE",
+                    help="a HiGHS option for the campaign blocks' MIP steps "
+                         "(PlanConfig.campaign_mip_options), e.g. mip_heuristic_effort=0.3; repeatable")
+    ap.add_argument("--start-completion", action="store_true",
+                    help="complete the rounded start as a MIP (PlanConfig.campaign_start_completion)")
+    ap.add_argument("--no-improve", action="store_true",
+                    help="no fix-and-optimize passes (PlanConfig.campaign_improve off)")
     ap.add_argument("--variants", default="before,after,after_cold",
                     help="comma-separated variants to run, of before, after, after_cold")
     args = ap.parse_args()
@@ -114,7 +134,9 @@ def main() -> None:
                          campaign_time_limit_seconds=args.campaign_time_limit,
                          campaign_need_bound=args.need_bound,
                          campaign_relaxation_method=args.relaxation_method,
-                         solve_path=args.solve_path)
+                         solve_path=args.solve_path, campaign_improve=not args.no_improve,
+                         campaign_start_completion=args.start_completion,
+                         campaign_mip_options=dict(_option(o) for o in args.mip_option))
         wall, cpu = time.perf_counter(), time.process_time()
         net = build_network(frames, start_week, cfg)
         if args.input is not None:  # the stand-in demand's safety stock, as bench/plan_stage.py

@@ -30,7 +30,7 @@ import highspy
 import numpy as np
 import polars as pl
 
-from optimization.campaign_start import sequenced_setups
+from optimization.campaign_start import idle_setup_hours, sequenced_setups
 from optimization.config import PlanConfig
 
 __all__ = ["BlockResult", "Budget", "block_frame", "relative_gap", "solve_campaign_block"]
@@ -52,8 +52,9 @@ class BlockResult:
 
 
 def relative_gap(objective: float, bound: float) -> float:
-    """A MIP's gap, (objective − bound) / |objective|: 0 when they meet (never below)."""
-    return max(objective - bound, 0.0) / max(abs(objective), 1e-9)
+    """A MIP's gap, (objective − bound) / |objective|, clamped to [0, 1]: 0 when they meet (never below), 1
+    when the bound is 0 or below a positive objective (never above)."""
+    return min(max(objective - bound, 0.0) / max(abs(objective), 1e-9), 1.0)
 
 
 class Budget:
@@ -83,8 +84,8 @@ class Budget:
 
 
 def block_frame(frame: pl.DataFrame, cols: np.ndarray) -> pl.DataFrame:
-    """The rows of a variable family (``setup_for``, ``batches``, ``setup``) in one block, with block-local
-    ``col`` and ``make_col``.
+    """The rows of a variable family (``setup_for``, ``switch``, ``batches``, ``setup``) in one block, with
+    block-local ``col`` and ``make_col`` (where the family has one).
 
     Args:
         frame: the model's frame (global ``col`` and ``make_col``).
@@ -98,7 +99,7 @@ def block_frame(frame: pl.DataFrame, cols: np.ndarray) -> pl.DataFrame:
         g = mine[name].to_numpy()
         return pl.Series(name, order[np.searchsorted(ordered, g)], dtype=pl.Int64)
 
-    return mine.with_columns(local("col"), local("make_col"))
+    return mine.with_columns(*(local(c) for c in ("col", "make_col") if c in mine.columns))
 
 
 def _rounded_start(
@@ -108,14 +109,14 @@ def _rounded_start(
     lower: np.ndarray,
     upper: np.ndarray,
     seconds: float,
-) -> tuple[np.ndarray | None, float]:
+) -> tuple[np.ndarray | None, float, highspy.HighsBasis | None]:
     """A start without a MIP: the LP (setups already fixed) from the relaxation's basis, its whole batches
     rounded down, a lot's minimum-batch binary 1 where what is left reaches it (else nothing started), every
-    integer fixed, the LP again. Bounds are put back. Returns the plan and its objective (None, inf when
-    either LP fails)."""
+    integer fixed, the LP again. Bounds are put back. Returns the plan, its objective and the last LP's
+    basis (a start for the fixed-integer LP of a plan near it); None, inf, None when either LP fails."""
     _run(h, seconds)
     if h.getModelStatus() != _OK:
-        return None, np.inf
+        return None, np.inf, None
     x = np.asarray(h.getSolution().col_value)
     value = np.round(x[ints])
     at = {int(c): i for i, c in enumerate(ints.tolist())}
@@ -146,10 +147,61 @@ def _rounded_start(
     ok = h.getModelStatus() == _OK
     out = np.asarray(h.getSolution().col_value) if ok else None
     objective = float(h.getInfo().objective_function_value) if ok else np.inf  # before the bounds change
+    basis = h.getBasis() if ok else None
     h.changeColsBounds(len(ints), ints, lower[ints], upper[ints])
     if len(z):
         h.changeColsBounds(len(z), z, lower[z], upper[z])
-    return out, objective
+    return out, objective, basis
+
+
+def _improve(
+    h: highspy.Highs,
+    frames: dict[str, pl.DataFrame],
+    x: np.ndarray,
+    objective: float,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    deadline: float,
+    min_seconds: float,
+    note: list[str],
+) -> tuple[np.ndarray, float]:
+    """Fix-and-optimize on the kept model (integrality already on): each campaign resource in turn, most
+    idle set-up hours first (:func:`~optimization.campaign_start.idle_setup_hours`), gets its setups free
+    while every other resource's are fixed at the incumbent, and that smaller MIP runs from the incumbent
+    (``setSolution``) with an even share of the time left before ``deadline`` (one share kept for the
+    full MIP after); a better plan is kept. Passes under ``min_seconds`` are skipped. Bounds are put back.
+    Returns the (possibly) improved plan and its objective."""
+    n = h.getNumCol()
+    groups = idle_setup_hours(frames["setup_for"], frames["switch"], x)
+    cols = [np.asarray(c, dtype=np.int32) for c in groups["col"].to_list()]
+    names = groups["resource_id"].to_list()
+    every = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int32)
+    passes = 0
+    for i, own in enumerate(cols):
+        share = (deadline - time.perf_counter()) / (len(cols) - i + 1)
+        if share < min_seconds or len(cols) < 2:
+            break
+        others = np.setdiff1d(every, own).astype(np.int32)
+        value = np.round(x[others])
+        h.changeColsBounds(len(others), others, value, value)
+        h.setSolution(n, np.arange(n, dtype=np.int32), x)
+        step, cpu = time.perf_counter(), time.thread_time()
+        _run(h, share)
+        found = float(h.getInfo().objective_function_value)
+        if _has_plan(h) and found < objective - 1e-9 * max(abs(objective), 1.0):
+            x, objective = np.asarray(h.getSolution().col_value), found
+        h.changeColsBounds(len(others), others, lower[others], upper[others])
+        passes += 1
+        note.append(f"fix-and-optimize {names[i]} {objective:,.0f}" + _took(step, cpu))
+    if len(cols) > 1 and passes < len(cols):
+        note.append(f"fix-and-optimize: {len(cols) - passes} of {len(cols)} passes skipped")
+    return x, objective
+
+
+def _took(wall: float, cpu: float) -> str:
+    """`` (x CPU-s, y s wall)`` since ``time.perf_counter()`` ``wall`` and ``time.thread_time()`` ``cpu`` (the
+    block's own thread)."""
+    return f" ({time.thread_time() - cpu:.1f} CPU-s, {time.perf_counter() - wall:.1f} s wall)"
 
 
 def _has_plan(h: highspy.Highs) -> bool:
@@ -188,10 +240,11 @@ def solve_campaign_block(
         HiGHS's MIP bound or the relaxation, whichever is higher. ``Optimal`` when the MIP closed its gap
         (``mip_gap``), ``Feasible`` with a plan and a gap, ``Not Solved`` without a plan.
     """
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.thread_time()
     deadline = began + seconds
     n = h.getNumCol()
     m = h.getNumRow()
+    note: list[str] = []
     _run(h, config.time_limit_seconds)
     if h.getModelStatus() != _OK:
         return BlockResult("Not Solved", np.zeros(n), np.zeros(m), np.nan, np.nan, False, "relaxation not solved")
@@ -199,20 +252,23 @@ def solve_campaign_block(
     relax_x = np.asarray(h.getSolution().col_value)
     relax_basis = h.getBasis()
     relax_seconds = time.perf_counter() - began
+    note.append(f"relaxation {relaxed:,.0f}" + _took(began, cpu))
     lp = h.getLp()
     lower, upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
     ints = integer.astype(np.int32)
     h.setOptionValue("mip_rel_gap", float(config.mip_gap))
-    start_x, start_obj, note = None, np.inf, []
+    start_x, start_obj, start_basis = None, np.inf, None
     setup = frames.get("setup_for", pl.DataFrame())
     if config.campaign_warm_start and setup.height:
+        step, cpu = time.perf_counter(), time.thread_time()
         made = setup.with_columns(make=pl.Series(relax_x[setup["make_col"].to_numpy()]))
         fixed = sequenced_setups(made)
         fc = fixed["col"].to_numpy().astype(np.int32)
         fv = fixed["start"].to_numpy()
         h.changeColsBounds(len(fc), fc, fv, fv)
         # first the cheap way: the LP with those setups, from the relaxation's basis, its batches rounded down
-        start_x, start_obj = _rounded_start(h, frames, ints, lower, upper, config.time_limit_seconds)
+        start_x, start_obj, start_basis = _rounded_start(h, frames, ints, lower, upper,
+                                                         config.time_limit_seconds)
         if start_x is None:  # else as the whole-model path does: the rest completed as a MIP
             note.append("rounded start failed: completed as a MIP")
             h.changeColsIntegrality(len(ints), ints, np.full(len(ints), highspy.HighsVarType.kInteger))
@@ -223,11 +279,30 @@ def solve_campaign_block(
                 start_obj = float(h.getInfo().objective_function_value)
             else:
                 note.append("start not completed")
+        elif config.campaign_start_completion:  # the batches as a MIP, setups still fixed, from the rounding
+            note.append(f"rounded start {start_obj:,.0f}" + _took(step, cpu))
+            h.changeColsIntegrality(len(ints), ints, np.full(len(ints), highspy.HighsVarType.kInteger))
+            h.setSolution(n, np.arange(n, dtype=np.int32), start_x)
+            left = max(deadline - time.perf_counter(), 0.0)
+            _run(h, max(left * start_share, min_seconds))
+            if _has_plan(h) and h.getInfo().objective_function_value < start_obj:
+                start_x = np.asarray(h.getSolution().col_value)
+                start_obj = float(h.getInfo().objective_function_value)
         h.changeColsBounds(len(fc), fc, lower[fc], upper[fc])
+        note.append(f"start {start_obj:,.0f}" + _took(step, cpu))
     h.changeColsIntegrality(len(ints), ints, np.full(len(ints), highspy.HighsVarType.kInteger))
+    for option, value in config.campaign_mip_options.items():
+        if h.setOptionValue(option, value) != highspy.HighsStatus.kOk:
+            raise ValueError(f"campaign_mip_options: HiGHS refused {option} = {value!r}")
+    if start_x is not None and config.campaign_improve and "switch" in frames:
+        start_x, start_obj = _improve(h, frames, start_x, start_obj, lower, upper, deadline, min_seconds,
+                                      note)
     if start_x is not None:
         h.setSolution(n, np.arange(n, dtype=np.int32), start_x)
+    step, cpu = time.perf_counter(), time.thread_time()
     _run(h, max(deadline - time.perf_counter(), min_seconds))
+    note.append(f"MIP {h.getInfo().objective_function_value:,.0f}, bound {h.getInfo().mip_dual_bound:,.0f}"
+                + _took(step, cpu))
     best_x, best_obj, bound = start_x, start_obj, relaxed
     if _has_plan(h) and h.getInfo().objective_function_value < best_obj:
         best_x, best_obj = np.asarray(h.getSolution().col_value), float(h.getInfo().objective_function_value)
@@ -243,8 +318,12 @@ def solve_campaign_block(
     vals = np.round(best_x[ints])
     h.changeColsIntegrality(len(ints), ints, np.full(len(ints), highspy.HighsVarType.kContinuous))
     h.changeColsBounds(len(ints), ints, vals, vals)
-    h.setBasis(relax_basis)
+    # from the start's last LP (every integer fixed near these values; the plan often is the start) where
+    # there is one, else from the relaxation's
+    h.setBasis(relax_basis if start_basis is None else start_basis)
+    step, cpu = time.perf_counter(), time.thread_time()
     _run(h, config.time_limit_seconds)
+    note.append("fixed-integer LP" + _took(step, cpu))
     if h.getModelStatus() == _OK:
         sol = h.getSolution()
         objective = float(h.getInfo().objective_function_value)

@@ -185,7 +185,10 @@ def uses_blocks(network: Network, config: PlanConfig) -> bool:
     # block with campaigns solved as its own MIP, optimization/campaign_blocks.py)
     if config.mip or config.solve_path == "pulp":
         return False
-    return config.solve_path == "blocks" or network.products.height >= config.blocks_min_products
+    # campaigns at any size: the kept highspy model (relaxation, start, passes, MIP, fixed-integer LP on one
+    # model, each from the last one's basis or incumbent) instead of PuLP re-building it for each step
+    return (config.solve_path == "blocks" or network.products.height >= config.blocks_min_products
+            or (network.has_campaigns and config.campaign_kept_model))
 
 
 def _checked(net: Network, frame: pl.DataFrame, name: str, value: str, site_col: str) -> pl.DataFrame:

@@ -122,12 +122,11 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
             break
     gap: float | None = 0.0 if not mip else None
     if mip and used == "highs" and has_solution:
+        obj = objective_of(prob)
         info = prob.solverModel.getInfo()
-        gap = float(info.mip_gap)
-        if relaxed is not None and np.isfinite(gap) and objective_of(prob) is not None:
-            # the better of HiGHS's bound and the relaxation's (HiGHS stopped before its root has none)
-            obj = objective_of(prob)
-            gap = relative_gap(obj, max(obj - gap * max(abs(obj), 1e-9), relaxed))
+        # HiGHS's bound (none when stopped before its root), or the relaxation's, whichever is better
+        bound = float(info.mip_dual_bound) + float(prob.objective.constant)  # HiGHS has no objective constant
+        gap = mip_gap_of(obj, bound, relaxed)
     if mip and not has_solution and warm is not None and model.start_objective is not None:
         # the MIP ended without a plan (its limit, or numerical trouble): keep the start, a feasible plan,
         # with its gap against the relaxation's bound
@@ -135,9 +134,7 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
             v.varValue = float(x)
         has_solution, text, used = True, "Feasible", "highs"
         attempts.append("highs: MIP start kept")
-        gap = (model.start_objective - relaxed) / max(abs(model.start_objective), 1e-9)
-    if gap is not None and relaxed is not None and not np.isfinite(gap) and objective_of(prob) is not None:
-        gap = (objective_of(prob) - relaxed) / max(abs(objective_of(prob)), 1e-9)  # bound: the relaxation
+        gap = mip_gap_of(model.start_objective, None, relaxed)
     has_duals = has_solution and not mip
     if has_solution and mip:
         start, cpu = time.perf_counter(), time.process_time()
@@ -273,6 +270,16 @@ def _improve_by_resource(
     return idx, values
 
 
+def mip_gap_of(objective: float | None, highs_bound: float | None, relaxed: float | None) -> float | None:
+    """The gap reported for a MIP's plan: :func:`~optimization.campaign_blocks.relative_gap` (a number in
+    [0, 1]) of ``objective`` against the best finite bound known (HiGHS's MIP dual bound, the relaxation's
+    objective); None ("no gap") when there is no finite objective or no finite bound."""
+    bounds = [b for b in (highs_bound, relaxed) if b is not None and np.isfinite(b)]
+    if objective is None or not np.isfinite(objective) or not bounds:
+        return None
+    return relative_gap(objective, max(bounds))
+
+
 def objective_of(prob: pulp.LpProblem) -> float | None:
     """The objective at the variables' current values (None when some have none)."""
     value = pulp.value(prob.objective)
@@ -291,8 +298,10 @@ def _solve_blocks(model: Model, config: PlanConfig, warm_start: WarmStart | None
         raise ValueError("blocks path: every variable must belong to exactly one product")
     codes = (groups["product_id"].rank("dense") - 1).to_numpy().astype(np.int64)
     names = groups["product_id"].unique().sort().to_list()
-    solve_mip = _campaign_blocks(model, config) if model.is_mip else None
+    steps: list[str] = []  # each campaign block's steps, for the solve's attempts
+    solve_mip = _campaign_blocks(model, config, steps) if model.is_mip else None
     status, state = solve_blocks(builder, codes, config, names, warm_start, solve_mip)
+
     builder.blocks = state
     seconds = time.perf_counter() - start
     ok = status in ("Optimal", "Feasible")
@@ -313,7 +322,7 @@ def _solve_blocks(model: Model, config: PlanConfig, warm_start: WarmStart | None
         seconds=seconds,
         has_solution=ok,
         has_duals=ok and state.duals,
-        attempts=(f"highs: {status} ({detail})",),
+        attempts=(f"highs: {status} ({detail})", *sorted(steps)),
         relaxation_objective=None if relaxed is None else relaxed + builder.constant,
     )
 
@@ -329,17 +338,21 @@ def block_gaps(objectives: list[float], bounds: list[float], mip_blocks: list[in
     return relative_gap(inc, low), worst, low
 
 
-def _campaign_blocks(model: Model, config: PlanConfig) -> MipBlock:
+def _campaign_blocks(model: Model, config: PlanConfig, log: list[str]) -> MipBlock:
     """The solver of one campaign block (:func:`optimization.campaign_blocks.solve_campaign_block`), each
-    block given its share of the campaign time limit when it starts (:class:`~optimization.campaign_blocks.Budget`)."""
+    block given its share of the campaign time limit when it starts
+    (:class:`~optimization.campaign_blocks.Budget`); each block's steps (result, CPU and wall seconds) go
+    to ``log``."""
     limit = min(config.time_limit_seconds, config.campaign_time_limit_seconds)
-    families = {k: model.frames[k] for k in ("setup_for", "batches", "setup") if k in model.frames}
+    families = {k: model.frames[k] for k in ("setup_for", "switch", "batches", "setup") if k in model.frames}
     budget = Budget(limit, config.solve_workers)
 
     def solve(b: int, h: highspy.Highs, cols: np.ndarray, ints: np.ndarray, sizes: dict[int, int]) -> BlockResult:
         frames = {k: block_frame(f, cols) for k, f in families.items()}
-        return solve_campaign_block(h, ints, frames, config, budget.take(b, sizes),
-                                    start_share=START_SHARE, min_seconds=MIN_MIP_SECONDS)
+        result = solve_campaign_block(h, ints, frames, config, budget.take(b, sizes),
+                                      start_share=START_SHARE, min_seconds=MIN_MIP_SECONDS)
+        log.append(f"block {b}: {result.note}")
+        return result
 
     return solve
 

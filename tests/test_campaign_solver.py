@@ -1,0 +1,192 @@
+"""The campaign solver on one kept highspy model (issue 17): the reported gap is a number in [0, 1] or
+none, the kept model gives the hand-solved plans of the PuLP path, and fix-and-optimize never worsens a
+plan."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+
+from optimization import PlanConfig, build_network, plan_supply
+from optimization import examples as ex
+from optimization.campaign_blocks import relative_gap
+from optimization.plan import uses_blocks
+from optimization.solve import mip_gap_of
+
+NO_SS = pl.DataFrame()
+
+
+@pytest.mark.parametrize(
+    ("objective", "highs_bound", "relaxed", "gap"),
+    [
+        (100.0, 90.0, 80.0, 0.10),  # HiGHS's bound the better one
+        (100.0, 70.0, 80.0, 0.20),  # the relaxation's the better one
+        (100.0, None, 80.0, 0.20),  # no HiGHS bound (stopped before its root, or the start kept)
+        (100.0, -math.inf, 80.0, 0.20),  # HiGHS's "no bound" value
+        (100.0, 100.0 + 1e-7, None, 0.0),  # a bound a hair above the plan: 0, never negative
+        (100.0, -50.0, None, 1.0),  # a negative bound: 1, never above
+        (100.0, None, -1e9, 1.0),
+        (0.0, 0.0, None, 0.0),
+    ],
+)
+def test_every_reported_gap_is_in_zero_to_one(objective, highs_bound, relaxed, gap):
+    assert mip_gap_of(objective, highs_bound, relaxed) == pytest.approx(gap)
+
+
+@pytest.mark.parametrize(
+    ("objective", "highs_bound", "relaxed"),
+    [(None, 90.0, 80.0), (math.inf, 90.0, 80.0), (math.nan, 90.0, 80.0), (100.0, None, None),
+     (100.0, -math.inf, None), (100.0, math.nan, math.inf)],
+)
+def test_no_finite_objective_or_bound_is_no_gap(objective, highs_bound, relaxed):
+    assert mip_gap_of(objective, highs_bound, relaxed) is None
+
+
+def test_relative_gap_is_clamped():
+    assert relative_gap(100.0, 120.0) == 0.0
+    assert relative_gap(100.0, -1.0) == 1.0
+    assert relative_gap(-100.0, -300.0) == 1.0
+    assert relative_gap(200.0, 150.0) == pytest.approx(0.25)
+
+
+# ------------------------------------------------------------------------------------------- kept model
+HAND_SOLVED = [
+    "test_long_minimum_campaign_forces_building_ahead",
+    "test_changeover_makes_one_long_campaign_cheaper_than_two_short_ones",
+    "test_changeover_hours_take_capacity_in_the_week_of_the_switch",
+    "test_sequence_dependent_changeover_from_the_changeovers_entity",
+    "test_maximum_campaign_length_forces_a_switch",
+    "test_shortage_behind_a_minimum_campaign_is_campaign_length",
+    "test_shortage_not_worth_a_changeover_is_changeover",
+    "test_warm_start_does_not_change_the_optimum",
+    "test_a_campaign_limit_shorter_than_the_relaxation_still_gives_a_plan",
+]
+
+
+@pytest.mark.parametrize("name", HAND_SOLVED)
+def test_the_kept_model_gives_the_hand_solved_plans(monkeypatch, name):
+    # every hand-solved campaign test of tests/test_campaigns.py, run again with campaign_kept_model on (the
+    # default is off): plan_supply then builds arrays and solves on one kept highspy model
+    import optimization.plan as plan
+    from tests import test_campaigns
+
+    seen = []
+
+    def kept(network, config):
+        seen.append(network.has_campaigns)
+        return plan.uses_blocks.__wrapped__(network, config.model_copy(update={"campaign_kept_model": True}))
+
+    kept.__wrapped__ = plan.uses_blocks
+    monkeypatch.setattr(plan, "uses_blocks", kept)
+    getattr(test_campaigns, name)()
+    assert seen and any(seen)
+
+
+def test_kept_model_is_off_by_default_and_routes_campaigns_to_the_arrays():
+    config = PlanConfig(horizon_weeks=8, terminal_condition=False)
+    net = build_network(_suite(), ex.START, config)
+    assert not config.campaign_kept_model and not uses_blocks(net, config)
+    assert uses_blocks(net, config.model_copy(update={"campaign_kept_model": True}))
+    assert not uses_blocks(net, config.model_copy(update={"campaign_kept_model": True, "solve_path": "pulp"}))
+
+
+def _suite() -> dict[str, pl.DataFrame]:
+    """A and B on one 100-hour campaign suite R (three-week minimum campaigns), 1 hour a unit, at plant P,
+    which serves the demand itself (tests/test_campaigns.py's build-ahead case: optimum holds 450); and C
+    alone on a second campaign suite R2, so that fix-and-optimize has two resources to take in turn."""
+    return ex.inputs(
+        dcs=(),
+        products=ex.products(
+            dict(product_id="A", holding_cost_per_week=1.0, backlog_penalty=1000.0),
+            dict(product_id="B", holding_cost_per_week=1.0, backlog_penalty=1000.0),
+            dict(product_id="C", holding_cost_per_week=1.0, backlog_penalty=1000.0),
+        ),
+        resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=100.0, campaign=True,
+                                    min_campaign_weeks=3),
+                               dict(resource_id="R2", site_id="P", hours_per_week=100.0, campaign=True)),
+        routings=ex.routings(dict(product_id="A", resource_id="R"), dict(product_id="B", resource_id="R"),
+                             dict(product_id="C", resource_id="R2")),
+        lanes=ex.lanes(),
+    )
+
+
+# the optimum by hand: production 400 + 100 + 400, holding 450 (A built ahead of B's campaign), C none
+BUILD_AHEAD = [("A", "P", t, 50.0) for t in range(8)] + [("B", "P", 4, 100.0)] + [
+    ("C", "P", t, 50.0) for t in range(8)]
+
+
+def test_fix_and_optimize_on_the_kept_model_improves_a_bad_start_to_the_optimum():
+    import time
+
+    import highspy
+    import numpy as np
+
+    from optimization.campaign_blocks import _improve
+    from optimization.highs_direct import ArrayBuilder
+    from optimization.model import build_model
+
+    config = PlanConfig(horizon_weeks=8, terminal_condition=False, solve_path="blocks")
+    net = build_network(_suite(), ex.START, config)
+    demand = ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in BUILD_AHEAD])
+    optimum = plan_supply(net, demand, NO_SS, config)
+    assert optimum.solver_status == "Optimal"
+    holding = optimum.tables["plan_kpis"].filter(pl.col("kpi") == "cost_holding")["value"].item()
+    assert holding == pytest.approx(450.0)
+    d = demand.with_columns(t=net.week_index()).drop("week")
+    safety = pl.DataFrame(schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64,
+                                  "safety_stock": pl.Float64})
+    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
+                                     "quantity": pl.Float64})
+    model = build_model(net, d, safety, scheduled, config, builder=ArrayBuilder())
+    h = model.builder.highs_model(mip=True)
+    lp = h.getLp()
+    lower, upper = np.asarray(lp.col_lower_).copy(), np.asarray(lp.col_upper_).copy()
+    # a bad start: R set up for A all 8 weeks, so B's 100 in week 4 is never made (R2 on C, as it must)
+    setup = model.frames["setup_for"]
+    cols = setup["col"].to_numpy().astype(np.int32)
+    bad = (setup["product_id"] != "B").cast(pl.Float64).to_numpy()
+    h.changeColsBounds(len(cols), cols, bad, bad)
+    h.run()
+    x, objective = np.asarray(h.getSolution().col_value), h.getInfo().objective_function_value
+    h.changeColsBounds(len(cols), cols, lower[cols], upper[cols])
+    best = optimum.objective - model.builder.constant
+    assert objective > best + 1000.0  # B short: at least 1,000 of backlog
+    note: list[str] = []
+    frames = {k: model.frames[k] for k in ("setup_for", "switch")}
+    out, improved = _improve(h, frames, x, objective, lower, upper, time.perf_counter() + 60.0, 0.0, note)
+    assert improved == pytest.approx(best)
+    # both suites idle 400 set-up hours (ties by id): R's pass finds the optimum, R2's keeps it
+    assert [n.split(" (")[0] for n in note] == [f"fix-and-optimize R {best:,.0f}",
+                                                f"fix-and-optimize R2 {best:,.0f}"]
+    assert float(np.dot(np.asarray(h.getLp().col_cost_), out)) == pytest.approx(best)
+    assert sum(out[c] for c, p in zip(cols, setup["product_id"]) if p == "B") >= 1.0  # the suite now makes B
+    # the bounds are put back: every setup free again
+    assert np.array_equal(np.asarray(h.getLp().col_lower_)[cols], lower[cols])
+    assert np.array_equal(np.asarray(h.getLp().col_upper_)[cols], upper[cols])
+    assert h.getColIntegrality(int(cols[0]))[1] == highspy.HighsVarType.kInteger
+
+
+def _blocks_plan(**cfg):
+    config = PlanConfig(horizon_weeks=8, terminal_condition=False, solve_path="blocks", **cfg)
+    net = build_network(_suite(), ex.START, config)
+    demand = ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in BUILD_AHEAD])
+    return plan_supply(net, demand, NO_SS, config)
+
+
+def test_each_campaign_blocks_steps_are_in_the_attempts():
+    r = _blocks_plan()
+    assert r.solver_status == "Optimal" and r.attempts[0].startswith("highs: Optimal (")
+    steps = [a for a in r.attempts[1:] if a.startswith("block ")]
+    assert steps, r.attempts
+    for name in ("relaxation", "start", "MIP", "fixed-integer LP"):
+        assert any(f"{name} " in s or f"; {name} (" in s for s in steps), (name, steps)
+    assert all("CPU-s" in s for s in steps)
+
+
+def test_campaign_mip_options_reach_highs_and_a_bad_one_is_refused():
+    same = _blocks_plan(campaign_mip_options={"mip_heuristic_effort": 0.3})
+    assert same.objective == pytest.approx(_blocks_plan().objective)
+    with pytest.raises(ValueError, match="campaign_mip_options: HiGHS refused no_such_option"):
+        _blocks_plan(campaign_mip_options={"no_such_option": 1})
