@@ -275,6 +275,24 @@ def test_a_file_changed_after_hashing_lands_nothing(tmp_path):
         con.close()
 
 
+def test_a_file_the_reader_refuses_and_changed_after_hashing_lands_nothing(tmp_path):
+    # read whole by polars when landed (line ends mixing LF and CRLF): the bytes read then must be those hashed
+    mixed = HEADER + "\nO1,2026-01-02,2026-01-05,P1,DC1,7,open\r\nO2,2026-01-02,2026-01-05,P2,DC1,8,open\n"
+    path = _write(tmp_path / "orders.csv", mixed)
+    source = read_source_file(path, ORDERS)
+    _write(path, mixed.replace("P2", "P3"))  # same size
+    con = connect(":memory:")
+    try:
+        wh = Warehouse(con, Path(":memory:"))
+        wh.migrate()
+        with pytest.raises(InputChanged, match=r"orders.csv: changed after it was hashed.*\(rule: input_unchanged\)"):
+            wh.land(source)
+        assert con.execute(f"SELECT count(*) FROM {schema.raw_table_name(ORDERS)}").fetchone() == (0,)
+        assert con.execute(f"SELECT count(*) FROM {schema.LOADS.name}").fetchone() == (0,)
+    finally:
+        con.close()
+
+
 def test_a_connection_that_may_reorder_rows_is_refused(tmp_path):
     path = _write(tmp_path / "orders.csv", HEADER + "\nO1,2026-01-02,2026-01-05,P1,DC1,7,open\n")
     source = read_source_file(path, ORDERS)
