@@ -215,9 +215,9 @@ def one_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     DuckDB refuses a ``SET`` in a failed one).
 
     A file's rows come from one thread anyway (``parallel = false``, then the record numbers' window); with a
-    second thread DuckDB inserts them through its order-keeping batch insert (``BATCH_INSERT`` in ``EXPLAIN
-    ANALYZE``, plain ``INSERT`` on one thread), which cost 3.2–3.4 CPU-s against 1.2–1.3 for a million order
-    lines, and more wall time too (docs/contracts-ingest.md).
+    second thread DuckDB inserts them through its order-keeping batch insert (``BATCH_INSERT`` in
+    ``EXPLAIN ANALYZE``, plain ``INSERT`` on one thread) while the calling thread polls it: 3.2–3.4 CPU-s
+    against 1.2–1.3 for a million order lines, and more wall time too (docs/contracts-ingest.md).
     """
     (threads,) = con.execute("SELECT current_setting('threads')").fetchone()
     con.execute("SET threads = 1")

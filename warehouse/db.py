@@ -25,7 +25,7 @@ import polars as pl
 
 from data_contracts import schema
 from warehouse import csv_load
-from warehouse.sources import SourceFile
+from warehouse.sources import InputChanged, SourceFile
 from warehouse.views import MACROS, VIEWS, create_views
 
 __all__ = ["LOCK_WAIT_SECONDS", "STREAM_MEMORY_LIMIT", "Warehouse", "WarehouseLocked", "connect", "no_negative_zero", "open_warehouse",
@@ -173,7 +173,7 @@ class Warehouse:
                     self._record_load(source, load_id, source._rows)
                 return load_id, True
             except csv_load.CsvParseError:
-                source.read_whole()  # rolled back: nothing of the file landed; now its rows are in source.frame
+                source.read_whole()  # rolled back, nothing of it landed; its rows are now in source.frame
         with self.transaction():
             frame = source.frame.with_columns(
                 pl.lit(load_id).alias(schema.LOAD_ID), pl.lit(str(source.path)).alias(schema.SOURCE_FILE)
@@ -198,8 +198,6 @@ class Warehouse:
             CsvParseError: DuckDB's reader refused the file (the caller rolls back and reads it whole).
             InputChanged: the file changed since it was hashed.
         """
-        from warehouse.arrival import InputChanged  # arrival reads sources; this is the landing's own check
-
         layout = source.csv
         sql, _, _ = csv_load.select_sql(source.path, layout, source.entity)
         cols = list(_raw_columns(source.entity))

@@ -21,8 +21,8 @@ from data_contracts.safe_text import neutralise_formulas
 from warehouse import csv_load
 from warehouse.csv_load import CsvLayout
 
-__all__ = ["SourceError", "SourceFile", "SourceUnavailable", "entity_files", "find_entity_file", "read_folder",
-           "read_source_file"]
+__all__ = ["InputChanged", "SourceError", "SourceFile", "SourceUnavailable", "entity_files",
+           "find_entity_file", "read_folder", "read_source_file"]
 
 _SUFFIXES = (".csv", ".parquet")
 #: Parquet column types refused besides nested ones (lists, structs, arrays): no text form to check.
@@ -31,6 +31,11 @@ _NOT_TEXT = (pl.Binary, pl.Object)
 
 class SourceError(Exception):
     """A source that cannot be read at all (missing, empty, not UTF-8, truncated); names the file and rule."""
+
+
+class InputChanged(SourceError):
+    """An input file changed while it was read: the rows read may be half of a new file (also
+    :mod:`warehouse.arrival`'s, which checks a folder's files; here for the landing's own checks)."""
 
 
 class SourceUnavailable(SourceError):
@@ -90,8 +95,6 @@ class SourceFile:
         """
         data = self.path.read_bytes()
         if hashlib.sha256(data).hexdigest() != self.content_hash:
-            from warehouse.arrival import InputChanged  # arrival reads sources: imported where it is raised
-
             raise InputChanged(f"{self.path.name}: changed after it was hashed, before its rows were read "
                                "(rule: input_unchanged); nothing read is used. Run again when the delivery is "
                                "complete.")
