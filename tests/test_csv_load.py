@@ -23,7 +23,7 @@ from data_contracts.validate import validate_inputs
 from warehouse import csv_load
 from warehouse.arrival import InputChanged
 from warehouse.db import Warehouse, connect
-from warehouse.sources import SourceError, _conform, read_source_file
+from warehouse.sources import SourceError, _conform, _read_csv, read_source_file
 
 from tests.test_contracts_screen import _broken_orders, _raw_inputs
 
@@ -142,9 +142,11 @@ def test_a_file_duckdb_refuses_is_read_by_polars_as_before(tmp_path):
     path = _write(tmp_path / "orders.csv", HEADER + "\nO1,2026-01-02,2026-01-05,P1,DC1,7,open\r\n\r\n"
                   "O2,2026-01-02,2026-01-05,P2,DC1,8,open\n")
     source = read_source_file(path, ORDERS)
-    assert source.csv is None
+    assert source.csv is not None  # not parsed when read: DuckDB's reader refuses it when it lands
     got, want = _landed(path, ORDERS), _reference(path, ORDERS)
     assert got.to_dicts() == want.to_dicts() and got["order_id"].to_list() == ["O1", None, "O2"]
+    assert source.frame.to_dicts() == want.to_dicts() and source.csv is None  # read whole, as landed
+    assert read_source_file(path, ORDERS).row_count == 3
 
 
 def test_a_path_duckdb_would_read_as_a_pattern_is_read_by_polars(tmp_path):
@@ -203,9 +205,58 @@ def test_utf8_is_checked_across_chunks_naming_byte_and_line(tmp_path, monkeypatc
         read_source_file(bad, ORDERS)
 
 
-def test_a_row_with_too_many_cells_is_refused_at_read(tmp_path):
-    with pytest.raises(SourceError, match=r"orders.csv: cannot be parsed as CSV \(rule: csv_format\)"):
-        read_source_file(_write(tmp_path / "orders.csv", HEADER + "\nO1,2,3,4,5,6,7,8\n"), ORDERS)
+def test_a_row_with_too_many_cells_is_refused_when_landed_with_polars_message_and_lands_nothing(tmp_path):
+    path = _write(tmp_path / "orders.csv", HEADER + "\nO1,2,3,4,5,6,7\nO2,2,3,4,5,6,7,8\n")
+    refused = r"orders.csv: cannot be parsed as CSV \(rule: csv_format\): .*"
+    with pytest.raises(SourceError, match=refused) as said:
+        read_source_file(path, ORDERS).frame
+    with pytest.raises(SourceError) as before:
+        _read_csv(path, path.read_bytes())  # the reading every file had before DuckDB's reader
+    assert str(said.value) == str(before.value)  # the same message
+    with pytest.raises(SourceError, match=refused):
+        read_source_file(path, ORDERS).row_count
+    con = connect(":memory:")
+    try:
+        wh = Warehouse(con, Path(":memory:"))
+        wh.migrate()
+        threads = con.execute("SELECT current_setting('threads')").fetchone()
+        with pytest.raises(SourceError, match=refused):
+            wh.land(read_source_file(path, ORDERS))
+        assert con.execute(f"SELECT count(*) FROM {schema.raw_table_name(ORDERS)}").fetchone() == (0,)
+        assert con.execute(f"SELECT count(*) FROM {schema.LOADS.name}").fetchone() == (0,)
+        # the thread count is restored after the refusal
+        assert con.execute("SELECT current_setting('threads')").fetchone() == threads
+    finally:
+        con.close()
+
+
+def test_a_file_is_parsed_once_when_landed_on_one_thread_its_rows_counted_by_it(tmp_path, monkeypatch):
+    path = _write(tmp_path / "orders.csv", DIALECTS["quoted separators, quotes and line breaks"])
+    seen = []
+    select = csv_load.run_select
+
+    def recording(con, *args, **kwargs):
+        seen.append(con.execute("SELECT current_setting('threads')").fetchone()[0])
+        return select(con, *args, **kwargs)
+
+    def no_count(*_):
+        raise AssertionError("the file was parsed to count its records before it landed")
+
+    monkeypatch.setattr(csv_load, "run_select", recording)
+    monkeypatch.setattr(csv_load, "count_rows", no_count)
+    con = connect(":memory:")
+    try:
+        con.execute("SET threads = 2")
+        wh = Warehouse(con, Path(":memory:"))
+        wh.migrate()
+        source = read_source_file(path, ORDERS)
+        load_id, new = wh.land(source)
+        assert new and seen == [1] and source.row_count == 4
+        assert con.execute("SELECT current_setting('threads')").fetchone() == (2,)
+        again = read_source_file(path, ORDERS)
+        assert wh.land(again) == (load_id, False) and again.row_count == 4  # from the load already there
+    finally:
+        con.close()
 
 
 def test_a_file_changed_after_hashing_lands_nothing(tmp_path):
@@ -218,6 +269,24 @@ def test_a_file_changed_after_hashing_lands_nothing(tmp_path):
         wh = Warehouse(con, Path(":memory:"))
         wh.migrate()
         with pytest.raises(InputChanged, match=r"orders.csv: changed after it was hashed.*\(rule: input_unchanged\)"):
+            wh.land(source)
+        assert con.execute(f"SELECT count(*) FROM {schema.raw_table_name(ORDERS)}").fetchone() == (0,)
+        assert con.execute(f"SELECT count(*) FROM {schema.LOADS.name}").fetchone() == (0,)
+    finally:
+        con.close()
+
+
+def test_a_file_the_reader_refuses_and_changed_after_hashing_lands_nothing(tmp_path):
+    # read whole by polars when landed (line ends mixing LF and CRLF): the bytes read must be those hashed
+    mixed = HEADER + "\nO1,2026-01-02,2026-01-05,P1,DC1,7,open\r\nO2,2026-01-02,2026-01-05,P2,DC1,8,open\n"
+    path = _write(tmp_path / "orders.csv", mixed)
+    source = read_source_file(path, ORDERS)
+    _write(path, mixed.replace("P2", "P3"))  # same size
+    con = connect(":memory:")
+    try:
+        wh = Warehouse(con, Path(":memory:"))
+        wh.migrate()
+        with pytest.raises(InputChanged, match=r"orders.csv: changed after it was hashed.*input_unchanged"):
             wh.land(source)
         assert con.execute(f"SELECT count(*) FROM {schema.raw_table_name(ORDERS)}").fetchone() == (0,)
         assert con.execute(f"SELECT count(*) FROM {schema.LOADS.name}").fetchone() == (0,)

@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from warehouse.sources import SourceError, SourceFile, SourceUnavailable, entity_files, read_source_file
+# InputChanged is defined beside the sources (the landing raises it too) and is this module's as before
+from warehouse.sources import InputChanged, SourceFile, SourceUnavailable, entity_files, read_source_file
 
 __all__ = ["CHECKSUMS", "READY", "FileState", "InputChanged", "check_checksums", "check_unchanged",
            "file_states", "read_complete_folder", "wait_until_stable"]
@@ -34,10 +35,6 @@ SETTLE_TIMEOUT_SECONDS = 120.0
 
 READY = "_READY"
 CHECKSUMS = "_SHA256SUMS"
-
-
-class InputChanged(SourceError):
-    """An input file changed while it was read: the rows read may be half of a new file."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import polars as pl
 from data_contracts import schema
 from data_contracts.config import ParameterError
 from warehouse import csv_load
-from warehouse.sources import SourceFile
+from warehouse.sources import InputChanged, SourceFile
 from warehouse.views import MACROS, VIEWS, create_views
 
 __all__ = ["LOCK_WAIT_SECONDS", "STREAM_MEMORY_LIMIT", "UnknownRun", "Warehouse", "WarehouseLocked",
@@ -151,40 +151,54 @@ class Warehouse:
     def land(self, source: SourceFile) -> tuple[str, bool]:
         """Append a source file's rows to its raw table; a content already loaded is not stored again.
 
+        A CSV file goes in by DuckDB's reader on one thread (:meth:`_land_csv`); one that reader refuses is
+        read whole by polars, as before (:meth:`SourceFile.read_whole`), and lands as a frame, or is refused
+        with polars' message. The source's ``row_count`` is the rows landed (or loaded before).
+
         Returns:
             The load id and whether the content was new.
         """
         known = self.con.execute(
-            f"SELECT load_id FROM {schema.LOADS.name} WHERE entity = ? AND content_hash = ? "
+            f"SELECT load_id, row_count FROM {schema.LOADS.name} WHERE entity = ? AND content_hash = ? "
             "ORDER BY loaded_at LIMIT 1",
             [source.entity, source.content_hash],
         ).fetchone()
         if known:
+            source._rows = known[1]
             return known[0], False
         load_id = f"ld-{_now():%Y%m%dT%H%M%S}-{source.entity}-{secrets.token_hex(3)}"
+        if source.csv is not None:
+            try:
+                with csv_load.one_thread(self.con), self.transaction():
+                    source._rows = self._land_csv(source, load_id)
+                    self._record_load(source, load_id, source._rows)
+                return load_id, True
+            except csv_load.CsvParseError:
+                source.read_whole()  # rolled back, nothing of it landed; its rows are now in source.frame
         with self.transaction():
-            if source.csv is not None:
-                rows = self._land_csv(source, load_id)
-            else:
-                frame = source.frame.with_columns(
-                    pl.lit(load_id).alias(schema.LOAD_ID), pl.lit(str(source.path)).alias(schema.SOURCE_FILE)
-                ).select(list(_raw_columns(source.entity)))
-                self._insert(schema.raw_table_name(source.entity), frame)
-                rows = frame.height
-            loads = pl.DataFrame(
-                [{"load_id": load_id, "entity": source.entity, "source": str(source.path),
-                  "content_hash": source.content_hash, "row_count": rows, "loaded_at": _now()}],
-                schema=schema.LOADS.schema,
-            )
-            self._insert(schema.LOADS.name, loads)
+            frame = source.frame.with_columns(
+                pl.lit(load_id).alias(schema.LOAD_ID), pl.lit(str(source.path)).alias(schema.SOURCE_FILE)
+            ).select(list(_raw_columns(source.entity)))
+            self._insert(schema.raw_table_name(source.entity), frame)
+            self._record_load(source, load_id, frame.height)
         return load_id, True
+
+    def _record_load(self, source: SourceFile, load_id: str, rows: int) -> None:
+        loads = pl.DataFrame(
+            [{"load_id": load_id, "entity": source.entity, "source": str(source.path),
+              "content_hash": source.content_hash, "row_count": rows, "loaded_at": _now()}],
+            schema=schema.LOADS.schema,
+        )
+        self._insert(schema.LOADS.name, loads)
 
     def _land_csv(self, source: SourceFile, load_id: str) -> int:
         """Insert a CSV file's rows with DuckDB's reader, no Python frame between (:mod:`warehouse.csv_load`);
-        refuse, before the transaction commits, a file changed since it was hashed. Returns the rows."""
-        from warehouse.arrival import InputChanged  # arrival reads sources; this is the landing's own check
-        from warehouse.sources import SourceError
+        refuse, before the transaction commits, a file changed since it was hashed. Returns the rows.
 
+        Raises:
+            CsvParseError: DuckDB's reader refused the file (the caller rolls back and reads it whole).
+            InputChanged: the file changed since it was hashed.
+        """
         layout = source.csv
         sql, _, _ = csv_load.select_sql(source.path, layout, source.entity)
         cols = list(_raw_columns(source.entity))
@@ -192,13 +206,10 @@ class Warehouse:
         select = ", ".join(
             "?" if c == schema.LOAD_ID else "?" if c == schema.SOURCE_FILE else f'"{c}"' for c in cols
         )
-        try:
-            (rows,) = csv_load.run_select(
-                self.con, source.path,
-                f"INSERT INTO {schema.raw_table_name(source.entity)} ({target}) SELECT {select} FROM ({sql})",
-                [load_id, str(source.path)]).fetchone()
-        except csv_load.CsvParseError as exc:
-            raise SourceError(str(exc)) from None
+        (rows,) = csv_load.run_select(
+            self.con, source.path,
+            f"INSERT INTO {schema.raw_table_name(source.entity)} ({target}) SELECT {select} FROM ({sql})",
+            [load_id, str(source.path)]).fetchone()
         try:
             st = os.stat(source.path)
             changed = (st.st_size, st.st_mtime_ns) != (layout.size, layout.mtime_ns)

@@ -5,7 +5,7 @@ decide what is valid: a text in a number column must land in the warehouse as it
 quarantined. Each frame carries the schema's columns in order (absent ones as null), the columns a file
 had beyond the contract as one JSON column, and its source file and 1-based data row number. A CSV file
 keeps its rows in the file until the warehouse lands them with DuckDB's reader (:mod:`warehouse.csv_load`):
-reading it here hashes and checks it in chunks and counts its records.
+reading it here hashes and checks it in chunks; its records are parsed once, when landed.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from data_contracts.safe_text import neutralise_formulas
 from warehouse import csv_load
 from warehouse.csv_load import CsvLayout
 
-__all__ = ["SourceError", "SourceFile", "SourceUnavailable", "entity_files", "find_entity_file", "read_folder",
-           "read_source_file"]
+__all__ = ["InputChanged", "SourceError", "SourceFile", "SourceUnavailable", "entity_files",
+           "find_entity_file", "read_folder", "read_source_file"]
 
 _SUFFIXES = (".csv", ".parquet")
 #: Parquet column types refused besides nested ones (lists, structs, arrays): no text form to check.
@@ -31,6 +31,11 @@ _NOT_TEXT = (pl.Binary, pl.Object)
 
 class SourceError(Exception):
     """A source that cannot be read at all (missing, empty, not UTF-8, truncated); names the file and rule."""
+
+
+class InputChanged(SourceError):
+    """An input file changed while it was read: the rows read may be half of a new file (also
+    :mod:`warehouse.arrival`'s, which checks a folder's files; here for the landing's own checks)."""
 
 
 class SourceUnavailable(SourceError):
@@ -61,15 +66,41 @@ class SourceFile:
         if self._frame is None:
             try:
                 self._frame = csv_load.read_frame(self.path, self.csv, self.entity)
-            except csv_load.CsvParseError as exc:
-                raise SourceError(str(exc)) from None
+            except csv_load.CsvParseError:
+                self.read_whole()
         return self._frame
 
     @property
     def row_count(self) -> int:
+        """Rows of the file: known once landed (:meth:`warehouse.db.Warehouse.land`), else counted by DuckDB's
+        reader (a CSV file) or the frame's height."""
         if self._rows is None:
+            if self._frame is None and self.csv is not None:
+                try:
+                    self._rows = csv_load.count_rows(self.path, self.csv)
+                    return self._rows
+                except csv_load.CsvParseError:
+                    pass  # read whole below, or refused with polars' message
             self._rows = self.frame.height
         return self._rows
+
+    def read_whole(self) -> None:
+        """Read a CSV file DuckDB's reader refused whole with polars, as every file was read before: line ends
+        mixing ``\\n`` and ``\\r\\n`` (which polars reads), or a row with more cells than the header (which
+        it refuses too). Afterwards the rows are in ``frame`` and ``csv`` is None.
+
+        Raises:
+            SourceError: polars cannot parse the file either (rule ``csv_format``, polars' message).
+            InputChanged: the bytes read now are not those hashed (rule ``input_unchanged``).
+        """
+        data = self.path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != self.content_hash:
+            raise InputChanged(f"{self.path.name}: changed after it was hashed, before its rows were read "
+                               "(rule: input_unchanged); nothing read is used. Run again when the delivery is "
+                               "complete.")
+        whole = _conform(_read_csv(self.path, data), self.path, self.entity, self.content_hash)
+        self._frame, self.csv, self._rows = whole.frame, None, whole.frame.height
+        self.missing_columns, self.extra_columns = whole.missing_columns, whole.extra_columns
 
     def __repr__(self) -> str:
         return f"SourceFile({self.entity!r}, {str(self.path)!r}, rows={self._rows})"
@@ -123,25 +154,21 @@ def read_source_file(path: Path, entity: str) -> SourceFile:
 
 
 def _csv_source(path: Path, entity: str) -> SourceFile:
-    """A CSV file hashed and checked in chunks, its records counted (and so parsed) by DuckDB; its rows are
-    read when landed (:meth:`warehouse.db.Warehouse.land`), not here.
+    """A CSV file hashed and checked in chunks; its rows are parsed when landed
+    (:meth:`warehouse.db.Warehouse.land`), not here: DuckDB's reader parses every record as it inserts it, so
+    counting them first parsed the file twice.
 
-    A path DuckDB would take for a pattern of file names (holding ``*``, ``?``, ``[`` or ``{``), and a file
-    DuckDB's reader refuses (a row with more cells than the header, or line ends mixing CRLF and LF,
-    which its reader cannot follow) is read whole by polars, as every file was before: read if polars can,
-    else refused with polars' message.
+    A path DuckDB would take for a pattern of file names (holding ``*``, ``?``, ``[`` or ``{``) is read whole
+    by polars here, as every file was before; a file DuckDB's reader refuses (a row with more cells than the
+    header, or line ends mixing CRLF and LF, which its reader cannot follow) is read whole by polars when
+    landed or read (:meth:`SourceFile.read_whole`): read if polars can, else refused with polars' message.
     """
     if any(ch in str(path) for ch in csv_load.GLOB_CHARACTERS):  # DuckDB would read the path as a pattern
         data = path.read_bytes()
         return _conform(_read_csv(path, data), path, entity, hashlib.sha256(data).hexdigest())
     digest, layout = csv_load.scan_csv(path, SourceError)
     _, missing, extra = csv_load.select_sql(path, layout, entity)
-    source = SourceFile(entity, path, digest, None, missing, extra, csv=layout)
-    try:
-        source._rows = csv_load.count_rows(path, layout)
-    except csv_load.CsvParseError:
-        return _conform(_read_csv(path, path.read_bytes()), path, entity, digest)
-    return source
+    return SourceFile(entity, path, digest, None, missing, extra, csv=layout)
 
 
 def _read_csv(path: Path, data: bytes) -> pl.DataFrame:
