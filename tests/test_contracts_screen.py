@@ -256,3 +256,18 @@ def test_keys_alike_but_for_case_or_blanks_are_found_the_same(keys):
         assert WarehouseRows(wh, ORDERS, ids[ORDERS]).profile.blank_keys == any(" " in k for k in keys)
     finally:
         con.close()
+
+
+@pytest.mark.parametrize(("key", "ascii_only"), [("O\u00e91", False), ("O\u00a01", False), ("O\U0001f6001", False),
+                                                 ("O~\x7f1", True)])
+def test_the_profile_tells_keys_beyond_ascii(key, ascii_only):
+    text = _text(_orders(10), ORDERS).with_columns(
+        pl.when(pl.int_range(pl.len()) == 4).then(pl.lit(key)).otherwise(pl.col("order_id")).alias("order_id"))
+    con = connect(":memory:")
+    try:
+        wh = Warehouse(con, Path(":memory:"))
+        wh.migrate()
+        ids = _land(wh, {ORDERS: text})
+        assert WarehouseRows(wh, ORDERS, ids[ORDERS]).profile.ascii_keys is ascii_only
+    finally:
+        con.close()

@@ -39,7 +39,8 @@ class WarehouseRows:
         t, con = self.table, self.wh.con
         counts = ", ".join(f'count("{c}")' for c in t.columns)
         text_keys = [k for k in t.key if t.columns[k] == pl.String]
-        ascii_keys = " AND ".join(f"coalesce(bool_and(regexp_full_match(\"{k}\", '[\\x00-\\x7F]*')), true)"
+        # ASCII: as many bytes as characters (a character beyond ASCII takes two bytes or more)
+        ascii_keys = " AND ".join(f"coalesce(bool_and(strlen(\"{k}\") = length(\"{k}\")), true)"
                                   for k in text_keys) or "true"
         blank_keys = " OR ".join(f"coalesce(bool_or(regexp_matches(\"{k}\", '{BLANKS}')), false)"
                                  for k in text_keys) or "false"
