@@ -292,5 +292,7 @@ def screen_query(
         missing.append("(" + " OR ".join(f"{typed[c]} IS NULL" for c in real) + ")" if real else "false")
     group_by = ("product_id", "site_id", "status") if t.name == schema.ORDERS.name else ()
     # coalesce: a row whose verdict SQL cannot tell (NULL) is a suspect, never kept unchecked
+    # each condition once (several checks ask the same: a value present, a Monday week); none that is always true
+    sure = [c for c in dict.fromkeys(sure) if c != "true"] or ["true"]
     return ScreenQuery(f"coalesce({' AND '.join(sure)}, false)", typed, ref_tables, missing, group_by,
                        tuple(unique))
