@@ -143,7 +143,7 @@ class GxValidator:
                 on only those rows, must find exactly those rows for each check, and its results are
                 rescaled to ``frame``; the other checks' results are built (:func:`passed_result`).
                 Where no check breaks any row, GX sees nothing now: every check passed on every row, and
-                the GX result is a :class:`DeferredValidation`, made (on no row, rescaled) when read.
+                the GX result is a :class:`DeferredValidation`, built (not run) when read.
                 None: GX sees every row.
             outside: With ``verdicts``: rows of the entity not in ``frame`` at all, which passed every check
                 where they are (:mod:`data_contracts.screen`), and per check how many of them lack a value
