@@ -5,11 +5,14 @@ validates pandas frames here. Each frame validated becomes a dataframe asset of 
 and is checked against a suite built in code, with result format ``COMPLETE`` so that every failing row
 comes back as a position in the frame.
 
-The input contracts hand GX only the rows it must see (``rows`` of :meth:`GxValidator.validate`): the
-rows some check breaks, found in polars (:func:`data_contracts.rules.broken`). GX runs every expectation
-on those rows, its verdict must equal polars' row for row (else ``RuntimeError``: a bug in a check), and
-each result is rescaled to the whole frame (element, missing and unexpected counts and percentages), so the
-validation results and Data Docs read as if GX had seen every row. The rows no check breaks pass every
+The input contracts hand GX only the rows it must see (``verdicts`` of :meth:`GxValidator.validate`): the
+rows some check breaks, found in polars (:func:`data_contracts.rules.broken`). GX runs the expectations
+those rows break on those rows, its verdict must equal polars' row for row (else ``RuntimeError``: a bug in
+a check), and each result is rescaled to the whole frame (element, missing and unexpected counts and
+percentages, by GX's formulas), so the validation results and Data Docs read as if GX had seen every row.
+The result of an expectation no row breaks is built without running GX (:func:`passed_result`,
+:func:`passed_validation`: GX's own result objects, in GX's order, equal to what GX gives, tested for every
+expectation of every entity in ``tests/test_contracts_engine.py``). The rows no check breaks pass every
 expectation: GX would find nothing there, and converting millions of clean rows to pandas for it cost most
 of the contracts' time and memory.
 """
@@ -31,7 +34,10 @@ from data_contracts.rules import Check, broken
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CheckOutcome", "DeferredValidation", "GxValidator", "gx_view", "verdicts"]
+__all__ = [
+    "CheckOutcome", "DeferredValidation", "GxValidator", "gx_order", "gx_view", "passed_result", "passed_validation",
+    "verdicts",
+]
 
 logging.getLogger("great_expectations").setLevel(logging.ERROR)
 
@@ -96,8 +102,8 @@ class GxValidator:
     """An ephemeral GX context with one pandas data source; validates frames against suites of checks.
 
     The context (and Great Expectations itself) is made on the first suite GX must run: a validation whose
-    verdicts break nothing hands GX no row, so its results are known without GX and are made by GX only
-    when asked for (:class:`DeferredValidation`, e.g. by the Data Docs).
+    verdicts break nothing hands GX no row, so its results are known without GX and its GX result object
+    is built (not run) only when asked for (:class:`DeferredValidation`, e.g. by the Data Docs).
     """
 
     def __init__(self, name: str = "plantwin") -> None:
@@ -133,10 +139,11 @@ class GxValidator:
             name: Suite and asset name (unique within this validator).
             frame: Typed frame; helper columns of the checks are derived here.
             checks: The checks.
-            verdicts: Optional, from :func:`verdicts`: GX then sees only the rows some check breaks there,
-                must find exactly those rows for each check, and its results are rescaled to ``frame``.
+            verdicts: Optional, from :func:`verdicts`: GX then runs only the checks some row breaks there,
+                on only those rows, must find exactly those rows for each check, and its results are
+                rescaled to ``frame``; the other checks' results are built (:func:`passed_result`).
                 Where no check breaks any row, GX sees nothing now: every check passed on every row, and
-                the GX result is a :class:`DeferredValidation`, made (on no row, rescaled) when read.
+                the GX result is a :class:`DeferredValidation`, built (not run) when read.
                 None: GX sees every row.
             outside: With ``verdicts``: rows of the entity not in ``frame`` at all, which passed every check
                 where they are (:mod:`data_contracts.screen`), and per check how many of them lack a value
@@ -183,9 +190,16 @@ class GxValidator:
         import great_expectations as gx
         import pandas as pd
 
+        # with verdicts, GX runs only the expectations some row breaks; the others' results are built
+        broken_any = (
+            set(range(len(checks))) if verdicts is None
+            else {i for i in range(len(checks)) if verdicts.to_series(i).any()}
+        )
         self._open()
         suite = gx.ExpectationSuite(name=name)
         for i, check in enumerate(checks):
+            if i not in broken_any:
+                continue
             exp = check.expectation.to_gx()
             exp.meta = {"check": i, "rule": check.rule, "columns": list(check.columns)}
             suite.add_expectation(exp)
@@ -196,6 +210,9 @@ class GxValidator:
             data.index = pd.Index(seen.cast(pl.Int64).to_numpy(), dtype="int64")
         batch = batch_def.get_batch(batch_parameters={"dataframe": data})
         validation = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+        if len(broken_any) < len(checks):
+            assert missing_counts is not None  # with verdicts
+            _add_passed(validation, self.name, name, checks, n, missing_counts)
         outcomes: dict[int, CheckOutcome] = {}
         for res in validation.results:
             i = int(res.expectation_config.meta["check"])
@@ -228,7 +245,8 @@ class GxValidator:
 
 
 class DeferredValidation:
-    """The GX result of a suite no row broke, made when first read: GX on no row, counted over every row.
+    """The GX result of a suite no row broke, made when first read (:func:`passed_validation`: what GX gives
+    on no row, counted over every row, built without running the suite).
 
     What the contracts record (every check passed, counted over all rows) is known without GX; GX's own
     result object is made only for whoever reads it (:meth:`materialize`, or any attribute, such as
@@ -241,15 +259,11 @@ class DeferredValidation:
         self._result: Any = None
 
     def materialize(self) -> Any:
-        """The GX ``ExpectationSuiteValidationResult``; raises RuntimeError if GX fails a check on no row."""
+        """The GX ``ExpectationSuiteValidationResult``, built without running the suite
+        (:func:`passed_validation`: what GX gives on no row, counted over every row)."""
         if self._result is None:
-            validator, name, empty, checks, verdicts, n, missing_counts = self._args
-            self._result, outcomes = validator._run(
-                name, empty, checks, pl.Series(dtype=pl.UInt32), verdicts, n, missing_counts
-            )
-            failed = [o.check.name for o in outcomes if not o.success]
-            if failed:
-                raise RuntimeError(f"{name}: GX failed {failed} on no row (every row passed in polars)")
+            validator, name, _, checks, _, n, missing_counts = self._args
+            self._result = passed_validation(validator.name, name, checks, n, missing_counts)
         return self._result
 
     def __getattr__(self, attr: str) -> Any:
@@ -283,20 +297,152 @@ def _columns_of(exp: Any) -> list[str]:
 
 def _rescaled(result: dict[str, Any], n: int, missing: int) -> dict[str, Any]:
     """A result GX computed on the rows handed to it, as counts and percentages of the whole frame of ``n``
-    rows with ``missing`` rows GX ignores (the rows not handed over broke no expectation)."""
+    rows with ``missing`` rows GX ignores (the rows not handed over broke no expectation), by GX's own
+    formulas (``_format_map_output``: ``count / total * 100``, None over no row)."""
     out = dict(result)
     out["element_count"] = n
     unexpected = out.get("unexpected_count")
-    nonmissing = n
-    if "missing_count" in out:
-        nonmissing = n - missing
+    counts_missing = "missing_count" in out
+    if counts_missing:
         out["missing_count"] = missing
-        out["missing_percent"] = 100.0 * missing / n if n else None
+        out["missing_percent"] = missing / n * 100 if n > 0 and unexpected is not None else None
     if unexpected is not None:
+        total = unexpected / n * 100 if n > 0 else None
+        nonmissing = total
+        if counts_missing:
+            nonmissing = unexpected / (n - missing) * 100 if n > 0 and n - missing > 0 else None
         if "unexpected_percent" in out:
-            out["unexpected_percent"] = 100.0 * unexpected / nonmissing if nonmissing else None
+            out["unexpected_percent"] = nonmissing
         if "unexpected_percent_total" in out:
-            out["unexpected_percent_total"] = 100.0 * unexpected / n if n else None
+            out["unexpected_percent_total"] = total
         if "unexpected_percent_nonmissing" in out:
-            out["unexpected_percent_nonmissing"] = 100.0 * unexpected / nonmissing if nonmissing else None
+            out["unexpected_percent_nonmissing"] = nonmissing
     return out
+
+
+#: The result keys GX's column map expectations report with ``COMPLETE`` results when no row breaks them,
+#: before :func:`_rescaled`; every kind but ``not_null`` also counts the rows it ignores as missing.
+_PASSED: dict[str, Any] = {
+    "element_count": 0, "unexpected_count": 0, "unexpected_percent": None, "partial_unexpected_list": [],
+}
+_PASSED_MISSING: dict[str, Any] = {
+    "missing_count": 0, "missing_percent": None, "unexpected_percent_total": None,
+    "unexpected_percent_nonmissing": None,
+}
+_PASSED_LISTS: dict[str, Any] = {
+    "partial_unexpected_counts": [], "partial_unexpected_index_list": [], "unexpected_list": [],
+    "unexpected_index_list": [], "unexpected_index_query": "df.filter(items=[], axis=0)",
+}
+#: Kinds whose result GX-free code can build (:func:`passed_result`); the contracts build no other kind
+#: (:func:`data_contracts.rules.broken` refuses one it does not know).
+_MISSING_COUNTED = frozenset({
+    "ExpectColumnValuesToBeInSet", "ExpectColumnValuesToBeBetween", "ExpectColumnValuesToBeUnique",
+    "ExpectCompoundColumnsToBeUnique", "ExpectColumnPairValuesAToBeGreaterThanB",
+})
+
+
+def passed_result(kind: str, n: int, missing: int) -> dict[str, Any]:
+    """The ``result`` GX reports (format ``COMPLETE``) for an expectation of ``kind`` that no row breaks,
+    counted over ``n`` rows of which ``missing`` lack a value it reads. Needs no GX import.
+
+    Raises:
+        TypeError: A kind whose result this function does not know.
+    """
+    if kind == "ExpectColumnValuesToNotBeNull":
+        base = {**_PASSED, **_PASSED_LISTS}
+    elif kind in _MISSING_COUNTED:
+        base = {**_PASSED, **_PASSED_MISSING, **_PASSED_LISTS}
+    else:
+        raise TypeError(f"no GX-free result for {kind} (teach gx_runner.passed_result)")
+    return _rescaled({k: list(v) if isinstance(v, list) else v for k, v in base.items()}, n, missing)
+
+
+def gx_order(checks: Sequence[Check]) -> list[int]:
+    """The order GX reports a suite's results in: grouped by the expectation's ``column`` argument, groups
+    in order of first appearance, expectations without one (compound keys, column pairs) as one group
+    (GX's ``Validator.process_expectations_for_validation``)."""
+    groups: dict[object, list[int]] = {}
+    for i, check in enumerate(checks):
+        column = check.expectation.kwargs.get("column")
+        groups.setdefault(column if isinstance(column, str) else None, []).append(i)
+    return [i for group in groups.values() for i in group]
+
+
+def _passed_results(source: str, name: str, checks: Sequence[Check], which: Sequence[int], n: int,
+                    missing_counts: Sequence[int]) -> dict[int, Any]:
+    """Check position → GX ``ExpectationValidationResult`` of the checks ``which``, that no row broke."""
+    import uuid
+
+    from great_expectations.core import ExpectationValidationResult
+
+    out = {}
+    for i in which:
+        check = checks[i]
+        config = check.expectation.to_gx().configuration
+        config.kwargs["batch_id"] = f"{source}-{name}"
+        config.meta = {"check": i, "rule": check.rule, "columns": list(check.columns)}
+        config.id = str(uuid.uuid4())  # as a suite added to a context numbers its expectations
+        out[i] = ExpectationValidationResult(
+            success=True,
+            expectation_config=config,
+            result=passed_result(check.expectation.kind, n, missing_counts[i]),
+            meta={},
+            exception_info={"raised_exception": False, "exception_traceback": None, "exception_message": None},
+        )
+    return out
+
+
+def passed_validation(source: str, name: str, checks: Sequence[Check], n: int,
+                      missing_counts: Sequence[int]) -> Any:
+    """GX's ``ExpectationSuiteValidationResult`` of the suite ``name`` where no row broke any check, built
+    without running it: what GX gives on no row of the pandas data source ``source`` (every expectation
+    passed, nothing listed), counted over ``n`` rows. ``tests/test_contracts_engine.py`` compares it with
+    GX's own result for every expectation of every entity."""
+    import datetime as dt
+
+    import great_expectations as gx
+    from great_expectations.core import ExpectationSuiteValidationResult
+
+    built = _passed_results(source, name, checks, range(len(checks)), n, missing_counts)
+    results = [built[i] for i in gx_order(checks)]
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    return ExpectationSuiteValidationResult(
+        success=True,
+        results=results,
+        suite_name=name,
+        statistics=_statistics(results),
+        meta={
+            "great_expectations_version": gx.__version__,
+            "batch_spec": {"batch_data": "PandasDataFrame"},
+            # GX fingerprints the frame it validated: a frame of no row hashes as MD5 of nothing
+            "batch_markers": {"ge_load_time": stamp, "pandas_data_fingerprint": "d41d8cd98f00b204e9800998ecf8427e"},
+            "active_batch_definition": {
+                "datasource_name": source, "data_connector_name": "fluent", "data_asset_name": name,
+                "batch_identifiers": {"dataframe": "<DATAFRAME>"},
+            },
+        },
+        batch_id=f"{source}-{name}",
+    )
+
+
+def _add_passed(validation: Any, source: str, name: str, checks: Sequence[Check], n: int,
+                missing_counts: Sequence[int]) -> None:
+    """Add to GX's ``validation`` of the broken checks the built results of the checks it did not run, in
+    GX's order, and count its statistics over them all."""
+    ran = {int(res.expectation_config.meta["check"]): res for res in validation.results}
+    built = _passed_results(source, name, checks, [i for i in range(len(checks)) if i not in ran], n,
+                            missing_counts)
+    validation.results = [ran.get(i) or built[i] for i in gx_order(checks)]
+    validation.statistics = _statistics(validation.results)
+    validation.success = all(res.success for res in validation.results)
+
+
+def _statistics(results: Sequence[Any]) -> dict[str, Any]:
+    """A suite's statistics as GX counts them (``calc_validation_statistics``)."""
+    good = sum(1 for r in results if r.success)
+    return {
+        "evaluated_expectations": len(results),
+        "successful_expectations": good,
+        "unsuccessful_expectations": len(results) - good,
+        "success_percent": good / len(results) * 100 if results else None,
+    }

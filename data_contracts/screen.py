@@ -38,7 +38,7 @@ from data_contracts.config import ContractConfig
 from data_contracts.formats import SUNDAY_WEEK_RULE
 from data_contracts.rules import REFERENCES, Check, date_bounds
 
-__all__ = ["SCREENED_ENTITIES", "ScreenQuery", "Split", "screen_query", "expectation_columns"]
+__all__ = ["BLANKS", "SCREENED_ENTITIES", "ScreenQuery", "Split", "screen_query", "expectation_columns"]
 
 #: Entities checked where their rows are: the event entities and the ones nothing references.
 SCREENED_ENTITIES: tuple[str, ...] = (
@@ -53,7 +53,7 @@ _INT = r"-?[0-9]{1,15}"
 _DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _BOOL = r"(?i)(true|t|yes|y|1|false|f|no|n|0)"
 #: ASCII whitespace: what polars' ``\s`` removes from an ASCII key (:func:`data_contracts.rules.lookalike_key`).
-_BLANKS = r"[\t\n\v\f\r ]"
+BLANKS = r"[\t\n\v\f\r ]"
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,8 @@ class Profile:
         label: The file name shown in messages.
         extra: Columns beyond the contract, in the order polars would infer them from ``_extra``.
         ascii_keys: Whether every key value is ASCII text.
+        blank_keys: Whether some key value may hold ASCII whitespace (folded keys then drop it; without any,
+            a folded key is the key in lower case, a cheaper expression on millions of rows).
     """
 
     height: int
@@ -116,6 +118,7 @@ class Profile:
     label: str
     extra: list[str] = field(default_factory=list)
     ascii_keys: bool = True
+    blank_keys: bool = True
 
 
 def _q(column: str) -> str:
@@ -170,9 +173,10 @@ def expectation_columns(exp: Any) -> list[str]:
     return [exp.column]
 
 
-def _folded(typed: str) -> str:
-    """An ASCII key folded as :func:`data_contracts.rules.lookalike_key` folds it: lower case, no blanks."""
-    return f"lower(regexp_replace({typed}, '{_BLANKS}', '', 'g'))"
+def _folded(typed: str, blanks: bool = True) -> str:
+    """An ASCII key folded as :func:`data_contracts.rules.lookalike_key` folds it: lower case, no blanks
+    (``blanks`` False: no key holds one, so lower case is all)."""
+    return f"lower(regexp_replace({typed}, '{BLANKS}', '', 'g'))" if blanks else f"lower({typed})"
 
 
 def _passes(
@@ -184,6 +188,7 @@ def _passes(
     run_date: date,
     config: ContractConfig,
     unique: list[tuple[str, ...]],
+    blanks: bool = True,
 ) -> str | None:
     """SQL true where a row surely passes ``check`` (given its columns cast surely), or None if unknown.
     A uniqueness check adds its key to ``unique`` instead (and returns ``true``)."""
@@ -194,7 +199,7 @@ def _passes(
         if rule == "unique_ignoring_case":
             if any(t.columns[k] != pl.String for k in t.key):
                 return None
-            unique.append(tuple(_folded(typed[k]) for k in t.key))
+            unique.append(tuple(_folded(typed[k], blanks) for k in t.key))
             return "true"
         if rule == "max_length":
             return f"({typed[c]} IS NULL OR strlen({typed[c]}) <= {int(config.max_text_length)})"
@@ -273,12 +278,13 @@ def screen_query(
     sure = [v[0] for v in columns.values()]
     unique: list[tuple[str, ...]] = []
     for check in checks:
-        passes = _passes(t, check, typed, refs, ref_tables, run_date, config, unique)
+        passes = _passes(t, check, typed, refs, ref_tables, run_date, config, unique, profile.blank_keys)
         if passes is None:
             return None
         sure.append(passes)
     # a key shared exactly is shared folded too: where the folded key is checked, the exact one adds nothing
-    folded = {tuple(typed[k] for k in t.key)} if tuple(_folded(typed[k]) for k in t.key) in unique else set()
+    folded_key = tuple(_folded(typed[k], profile.blank_keys) for k in t.key)
+    folded = {tuple(typed[k] for k in t.key)} if folded_key in unique else set()
     unique = [k for k in dict.fromkeys(unique) if k not in folded]
     missing = []
     for check in checks:
@@ -286,5 +292,7 @@ def screen_query(
         missing.append("(" + " OR ".join(f"{typed[c]} IS NULL" for c in real) + ")" if real else "false")
     group_by = ("product_id", "site_id", "status") if t.name == schema.ORDERS.name else ()
     # coalesce: a row whose verdict SQL cannot tell (NULL) is a suspect, never kept unchecked
+    # each condition once (several checks ask the same: a value present, a Monday week); none that is always true
+    sure = [c for c in dict.fromkeys(sure) if c != "true"] or ["true"]
     return ScreenQuery(f"coalesce({' AND '.join(sure)}, false)", typed, ref_tables, missing, group_by,
                        tuple(unique))

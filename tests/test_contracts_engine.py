@@ -103,6 +103,64 @@ def test_clean_frame_hands_gx_no_rows_and_counts_every_row(validator):
     assert all(r.result.get("element_count") == typed.height for r in validation.results if r.result)
 
 
+def _plain(result) -> dict:
+    """A GX result as JSON without what differs between two identical validations: the expectations' ids,
+    the load time, and the batch's fingerprint (GX on no row hashes nothing, GX on every row the frame)."""
+    out = result.to_json_dict()
+    out["expectation_config"].pop("id", None)
+    return out
+
+
+def _frames_of(frame: pl.DataFrame) -> list[pl.DataFrame]:
+    """Clean, one key repeated (only the uniqueness checks break), and broken in every column."""
+    return [frame, pl.concat([frame, frame.head(1)]), _broken_copies(frame)]
+
+
+def test_results_built_without_gx_equal_gx_own_for_every_expectation_of_every_entity():
+    """Where no row breaks a suite, its GX result is built without running GX (``passed_validation``); where
+    some rows break some expectations, GX runs those expectations only and the others' results are built.
+    Either way every expectation's result (success, counts, percentages, lists, configuration, meta), the
+    order of the results, the statistics and the suite's meta equal GX's own on every row."""
+    typed = tiny_inputs()
+    compared = {"built": 0, "ran": 0}
+    for t in schema.INPUT_ENTITIES:
+        cycle = pl.lit(False) if t.name == schema.LANES.name else None
+        checks = entity_checks(t, typed, TINY_RUN_DATE, ContractConfig(), zero_lead_cycle=cycle)
+        for k, frame in enumerate(_frames_of(typed[t.name])):
+            name = f"{t.name}_{k}"
+            whole, _ = GxValidator("same").validate(name, frame, checks)  # GX on every row, every expectation
+            judged = verdicts(frame, checks)
+            reduced, _ = GxValidator("same").validate(name, frame, checks, verdicts=judged)
+            if hasattr(type(reduced), "materialize"):
+                reduced = reduced.materialize()
+            assert reduced.success == whole.success and reduced.statistics == whole.statistics, name
+            assert reduced.suite_name == whole.suite_name and reduced.batch_id == whole.batch_id, name
+            meta = {k: v for k, v in whole.meta.items() if k != "batch_markers"}
+            assert {k: v for k, v in reduced.meta.items() if k != "batch_markers"} == meta, name
+            assert set(reduced.meta["batch_markers"]) == set(whole.meta["batch_markers"]), name
+            order = [r.expectation_config.meta["check"] for r in whole.results]
+            assert [r.expectation_config.meta["check"] for r in reduced.results] == order, name
+            for w, r in zip(whole.results, reduced.results):
+                broke = bool(judged.to_series(w.expectation_config.meta["check"]).any())
+                compared["ran" if broke else "built"] += 1
+                if not broke:  # built without GX: the whole of GX's result
+                    assert _plain(r) == _plain(w), (name, w.expectation_config.type)
+                else:  # GX ran on the broken rows: counted over every row (test above), same rows
+                    assert r.success == w.success and not w.success
+                    assert sorted(r.result["unexpected_index_list"], key=str) == sorted(
+                        w.result["unexpected_index_list"], key=str
+                    ), name
+    assert compared["built"] > 300 and compared["ran"] > 50  # neither side of the comparison is vacuous
+
+
+def test_a_result_gx_free_code_cannot_build_is_refused():
+    from data_contracts.gx_runner import passed_result
+
+    with pytest.raises(TypeError, match="no GX-free result for ExpectColumnValuesToMatchRegex"):
+        passed_result("ExpectColumnValuesToMatchRegex", 3, 0)
+    assert passed_result("ExpectColumnValuesToBeInSet", 4, 4)["unexpected_percent"] is None  # all missing
+
+
 def test_gx_and_polars_disagreeing_is_an_error(validator):
     frame = pl.DataFrame({"q": [1.0, -2.0, 3.0]})
     checks = [Check("non_negative", ("q",), E.ExpectColumnValuesToBeBetween(column="q", min_value=0), "is negative")]

@@ -233,3 +233,41 @@ def test_rows_left_in_the_warehouse_are_profiled_without_reading_them():
         assert rows.frame().equals(wh.raw_rows(ORDERS, ids[ORDERS]))
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("keys", [("o5", "O7"), ("o5", " O6 "), ("O 8",), ("O3",)])
+def test_keys_alike_but_for_case_or_blanks_are_found_the_same(keys):
+    """A key repeated in lower case, or with blanks: the SQL folds keys without blanks only where some key
+    holds one (the profile says so), and finds the same repeated keys either way."""
+    text = _text(_orders(60), ORDERS)
+    for k, key in enumerate(keys):
+        text = text.with_columns(
+            pl.when(pl.int_range(pl.len()) == 20 + 9 * k).then(pl.lit(key)).otherwise(pl.col("order_id"))
+            .alias("order_id"))
+    whole, screened, a, b = _both(_raw_inputs(text), ContractConfig(max_reject_share=0.5))
+    _assert_same(whole, screened, a, b)
+    assert whole.quarantine.filter(pl.col("entity") == ORDERS).height >= 2  # the key and its lookalike
+    assert 0 < screened.kept[ORDERS] <= 60 - 2 * len(keys)
+    con = connect(":memory:")
+    try:
+        wh = Warehouse(con, Path(":memory:"))
+        wh.migrate()
+        ids = _land(wh, {ORDERS: text})
+        assert WarehouseRows(wh, ORDERS, ids[ORDERS]).profile.blank_keys == any(" " in k for k in keys)
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize(("key", "ascii_only"), [("O\u00e91", False), ("O\u00a01", False), ("O\U0001f6001", False),
+                                                 ("O~\x7f1", True)])
+def test_the_profile_tells_keys_beyond_ascii(key, ascii_only):
+    text = _text(_orders(10), ORDERS).with_columns(
+        pl.when(pl.int_range(pl.len()) == 4).then(pl.lit(key)).otherwise(pl.col("order_id")).alias("order_id"))
+    con = connect(":memory:")
+    try:
+        wh = Warehouse(con, Path(":memory:"))
+        wh.migrate()
+        ids = _land(wh, {ORDERS: text})
+        assert WarehouseRows(wh, ORDERS, ids[ORDERS]).profile.ascii_keys is ascii_only
+    finally:
+        con.close()

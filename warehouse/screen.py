@@ -14,7 +14,7 @@ from pathlib import PurePath
 import polars as pl
 
 from data_contracts import schema
-from data_contracts.screen import SCREENED_ENTITIES, Profile, ScreenQuery, Split
+from data_contracts.screen import BLANKS, SCREENED_ENTITIES, Profile, ScreenQuery, Split
 from warehouse.db import Warehouse, no_negative_zero, sql_type
 
 __all__ = ["WarehouseRows", "raw_inputs"]
@@ -39,14 +39,17 @@ class WarehouseRows:
         t, con = self.table, self.wh.con
         counts = ", ".join(f'count("{c}")' for c in t.columns)
         text_keys = [k for k in t.key if t.columns[k] == pl.String]
-        ascii_keys = " AND ".join(f"coalesce(bool_and(regexp_full_match(\"{k}\", '[\\x00-\\x7F]*')), true)"
+        # ASCII: as many bytes as characters (a character beyond ASCII takes two bytes or more)
+        ascii_keys = " AND ".join(f"coalesce(bool_and(strlen(\"{k}\") = length(\"{k}\")), true)"
                                   for k in text_keys) or "true"
+        blank_keys = " OR ".join(f"coalesce(bool_or(regexp_matches(\"{k}\", '{BLANKS}')), false)"
+                                 for k in text_keys) or "false"
         row = con.execute(
             f"SELECT count(*), {counts}, arg_min({schema.SOURCE_FILE}, {_P}) FILTER "
-            f"(WHERE {schema.SOURCE_FILE} IS NOT NULL), {ascii_keys} FROM ({self.sql})",
+            f"(WHERE {schema.SOURCE_FILE} IS NOT NULL), {ascii_keys}, {blank_keys} FROM ({self.sql})",
             self.params,
         ).fetchone()
-        n, non_null, first_file, ascii_ok = row[0], row[1:-2], row[-2], row[-1]
+        n, non_null, first_file, ascii_ok, blanks = row[0], row[1:-3], row[-3], row[-2], row[-1]
         extra: list[str] = []
         for (keys,) in con.execute(
             f"SELECT json_keys({schema.RAW_EXTRA}) AS k FROM ({self.sql}) WHERE {schema.RAW_EXTRA} IS NOT NULL "
@@ -60,6 +63,7 @@ class WarehouseRows:
             label=PurePath(first_file).name if first_file else self.entity,
             extra=extra,
             ascii_keys=bool(ascii_ok),
+            blank_keys=bool(blanks),
         )
 
     def frame(self) -> pl.DataFrame:
@@ -71,16 +75,29 @@ class WarehouseRows:
         con = self.wh.con
         for name, values in query.refs.items():
             con.register(name, pl.DataFrame({"v": values}).to_arrow())
-        missing = "".join(f", {m} AS __m{i}" for i, m in enumerate(query.missing))
-        # keys occurring more than once, one GROUP BY each; a row holding one of them is a suspect
+        # one flag per distinct expression (many checks read the same column, or none that may be missing)
+        distinct = list(dict.fromkeys(m for m in query.missing if m != "false"))
+        missing = "".join(f", {m} AS __m{i}" for i, m in enumerate(distinct))
+        in_order = self.wh.raw_in_order(self.entity, self.load_id, self.snapshot)
+        # keys occurring more than once; a row holding one of them is a suspect
         dups, shared = [], []
-        for i, key in enumerate(query.unique):
-            k = key[0] if len(key) == 1 else "struct_pack(" + ", ".join(f"k{j} := {e}" for j, e in enumerate(key)) + ")"
-            present = " AND ".join(f"{e} IS NOT NULL" for e in key)
-            dups.append(f"__dup{i} AS (SELECT {k} AS k FROM __base WHERE {present} GROUP BY ALL HAVING count(*) > 1)")
-            shared.append(f"coalesce({k} NOT IN (SELECT k FROM __dup{i}), false)")
-        sure = " AND ".join([query.sure, *shared])
         try:
+            for i, key in enumerate(query.unique):
+                k = key[0] if len(key) == 1 else "struct_pack(" + ", ".join(f"k{j} := {e}" for j, e in enumerate(key)) + ")"
+                present = " AND ".join(f"{e} IS NOT NULL" for e in key)
+                grouped = f"SELECT {k} AS k FROM __base WHERE {present} GROUP BY ALL HAVING count(*) > 1"
+                if not in_order:  # the newest-version window: evaluated once, in the statement below
+                    dups.append(f"__dup{i} AS ({grouped})")
+                    shared.append(f"coalesce({k} NOT IN (SELECT k FROM __dup{i}), false)")
+                    continue
+                # a plain scan of one load: the repeated keys first (one GROUP BY), usually none, and then
+                # no lookup of every row's key among them (half the cost of the SQL on a clean load)
+                table = f"__dup{i}_{self.entity}"
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS WITH __base AS ({self.sql}) {grouped}",
+                            self.params)
+                if con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
+                    shared.append(f"coalesce({k} NOT IN (SELECT k FROM {table}), false)")
+            sure = " AND ".join([query.sure, *shared])
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {self._judged} AS "
                 f"WITH __base AS ({self.sql}){''.join(', ' + d for d in dups)} "
@@ -90,21 +107,28 @@ class WarehouseRows:
         finally:
             for name in query.refs:
                 con.unregister(name)
-        sums = "".join(f", coalesce(sum(__m{i}::BIGINT) FILTER (WHERE __sure), 0)" for i in range(len(query.missing)))
+            for i in range(len(query.unique)):
+                con.execute(f"DROP TABLE IF EXISTS __dup{i}_{self.entity}")
+        sums = "".join(f", coalesce(sum(__m{i}::BIGINT) FILTER (WHERE __sure), 0)" for i in range(len(distinct)))
         row = con.execute(f"SELECT count(*) FILTER (WHERE __sure){sums} FROM {self._judged}").fetchone()
+        counted = dict(zip(distinct, (int(v) for v in row[1:]), strict=True))
+        everyone = int(row[0]) == self.profile.height  # no suspect: no lookup of the rows among them
         suspects = con.execute(
-            f"SELECT * FROM ({self.sql}) WHERE {_P} IN ({self._suspects()}) ORDER BY {_P}", self.params
+            f"SELECT * FROM ({self.sql}) WHERE "
+            + ("false" if everyone else f"{_P} IN ({self._suspects()}) ORDER BY {_P}"),
+            self.params,
         ).pl()
         groups = None
         if query.group_by:
             cols = ", ".join(f"{query.typed[c]} AS \"{c}\"" for c in query.group_by)
             groups = con.execute(
-                f"SELECT {cols}, count(*) AS order_lines FROM ({self.sql}) WHERE {_P} NOT IN ({self._suspects()}) "
-                f"GROUP BY ALL ORDER BY ALL",
+                f"SELECT {cols}, count(*) AS order_lines FROM ({self.sql}) "
+                + ("" if everyone else f"WHERE {_P} NOT IN ({self._suspects()}) ")
+                + "GROUP BY ALL ORDER BY ALL",
                 self.params,
             ).pl()
         self._query, self._kept, self._suspect_rows = query, int(row[0]), suspects.height
-        return Split(suspects, int(row[0]), [int(v) for v in row[1:]], groups)
+        return Split(suspects, int(row[0]), [counted.get(m, 0) for m in query.missing], groups)
 
     def _suspects(self) -> str:
         return f"SELECT {_P} FROM {self._judged} WHERE NOT __sure"
