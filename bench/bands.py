@@ -1,7 +1,7 @@
 """Interval coverage and MSIS of plantwin's bands under quantile settings, on one run's forecasts.
 
 Usage: ``python bench/bands.py DATA_DIR [--sets m4_weekly m1_monthly ...] [--max-series 100] [--seed 0]
-[--variant KEY=JSON[,KEY=JSON] ...]``.
+[--variant KEY=JSON[,KEY=JSON] ...] [--diagnose]``.
 
 Runs plantwin's ``forecast_demand`` once per set (``bench/accuracy.py``'s loaders, splits and seeded
 samples; ``--seed`` draws another sample) and keeps what its quantile step was given (the chosen models'
@@ -12,7 +12,9 @@ forecasts, the backtest, the held-out picks and the history: the arguments of
 configuration) and prints, per set and variant, the 80% / 95% coverage (q10–q90, q2.5–q97.5) and
 MSIS as ``bench/accuracy.py`` scores them, and per variant their sums over the sets: the summed coverage
 error in points (|cov80 − 80| + |cov95 − 95|) and the summed MSIS. Nothing is refitted per variant, so
-the rows differ by the bands alone. Writes no file.
+the rows differ by the bands alone. ``--diagnose`` also prints, per set, why the default band misses: the
+scale-free calibration errors against the held-out ones by horizon step and by backtest window, and the
+band's coverage by calibration group (:func:`diagnose`). Writes no file.
 """
 
 from __future__ import annotations
@@ -73,6 +75,53 @@ def band(args: tuple, overrides: dict) -> pl.DataFrame:
     return forecast.select("unique_id", "ds", "mean", *(pl.col(c).alias(k) for k, c in names.items()))
 
 
+def diagnose(args: tuple, ds: accuracy.DataSet) -> None:
+    """Print why the default bands miss on ``ds``: the pooled calibration errors against the held-out ones.
+
+    Scale-free |error|s as the band scales them: calibration ``|y − ŷ| / scale`` of the backtest windows
+    (each divided by its series' scale on its other windows) and held-out ``|y − mean| / scale`` (the
+    forecast's scale). Per horizon step and per backtest window (1 = oldest) their median, 80% and 95%
+    quantiles (a held-out quantile above the calibration's is a band too narrow there), and per
+    calibration group (class / candidate set / selection) the held-out coverage of the default band.
+    """
+    import forecasting.forecast as F
+
+    fc, cv, chosen, picks, plan, series, horizon, config = args
+    if cv is None:
+        print(f"{ds.name}: no backtest window, nothing to diagnose")
+        return
+    groups = F._groups(plan, chosen)
+    span = config.level_periods or 2 * config.season_length
+    scale = F._error_scale(cv, series, groups, span, recent=config.scale_windows == "recent")
+    e = ((pl.col("y") - pl.col("yhat")) / pl.col("scale")).abs()
+    cal = F._calibration(cv, groups, picks, series, span).filter(~pl.col("ratio")).with_columns(
+        e=e, window=pl.col("cutoff").rank("dense").over("unique_id").cast(pl.Int64))
+    held = (fc.join(chosen.filter(pl.col("selection") != "rule"), on=["unique_id", "model"], how="inner")
+            .join(groups.filter(~pl.col("ratio")).select("unique_id"), on="unique_id", how="semi")
+            .join(scale, on="unique_id", how="left", validate="m:1")
+            .with_columns(step=pl.col("ds").rank("dense").over("unique_id").cast(pl.Int64))
+            .join(ds.test, on=["unique_id", "ds"], how="inner", validate="1:1")
+            .with_columns(e=((pl.col("y") - pl.col("yhat")) / pl.col("scale")).abs()))
+
+    def quantiles(frame: pl.DataFrame, by: str, tag: str) -> pl.DataFrame:
+        return frame.group_by(by).agg(**{f"n_{tag}": pl.len()}, **{
+            f"{k}_{tag}": pl.col("e").quantile(q) for k, q in (("q50", 0.5), ("q80", 0.8), ("q95", 0.95))})
+
+    with pl.Config(tbl_rows=60, tbl_cols=12, float_precision=2):
+        print(f"{ds.name}: |error| / scale by horizon step, calibration (cal) against held out (test)")
+        print(quantiles(cal, "step", "cal").join(quantiles(held, "step", "test"), on="step", how="left").sort("step"))
+        print(f"{ds.name}: calibration |error| / scale by backtest window (1 = oldest)")
+        print(quantiles(cal, "window", "cal").sort("window"))
+        banded = band(args, {}).join(ds.test, on=["unique_id", "ds"], how="inner", validate="1:1").join(
+            F._groups(plan, chosen).select("unique_id", "group"), on="unique_id", how="left", validate="m:1")
+        y = pl.col("y")
+        print(f"{ds.name}: held-out coverage of the default band by calibration group")
+        print(banded.group_by("group").agg(
+            rows=pl.len(), cov80=((y >= pl.col("lo80")) & (y <= pl.col("hi80"))).mean() * 100,
+            cov95=((y >= pl.col("lo95")) & (y <= pl.col("hi95"))).mean() * 100,
+            above80=(y > pl.col("hi80")).mean() * 100, below80=(y < pl.col("lo80")).mean() * 100).sort("group"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", type=Path)
@@ -86,6 +135,9 @@ def main() -> None:
                  "symmetric_bands=false"],
         help="quantile settings banded beside the default (default: the previous bands, then each change "
         "alone)")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="also print, per set, the calibration errors against the held-out ones by horizon "
+                        "step and backtest window, and the default band's coverage by calibration group")
     args = parser.parse_args()
     variants = [("default", {})] + [(v, _variant(v)) for v in args.variant]
     rows = []
@@ -97,6 +149,8 @@ def main() -> None:
         load = os.getloadavg()[0]
         print(f"{name}: {ds.train.get_column('unique_id').n_unique()} series, forecast once in {wall:.1f} s "
               f"wall, {cpu:.1f} CPU-s, load {load:.1f}", flush=True)
+        if args.diagnose:
+            diagnose(captured, ds)
         for label, overrides in variants:
             got = accuracy.score(ds, band(captured, overrides), accuracy.scales(ds))
             rows.append({"set": name, "variant": label, "cov80": got["cov80"], "cov95": got["cov95"],
