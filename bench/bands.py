@@ -82,7 +82,8 @@ def diagnose(args: tuple, ds: accuracy.DataSet) -> None:
     (each divided by its series' scale on its other windows) and held-out ``|y − mean| / scale`` (the
     forecast's scale). Per horizon step and per backtest window (1 = oldest) their median, 80% and 95%
     quantiles (a held-out quantile above the calibration's is a band too narrow there), and per
-    calibration group (class / candidate set / selection) the held-out coverage of the default band.
+    calibration group (class / candidate set / selection) and per third of the series by level the
+    held-out coverage of the default band.
     """
     import forecasting.forecast as F
 
@@ -115,11 +116,17 @@ def diagnose(args: tuple, ds: accuracy.DataSet) -> None:
         banded = band(args, {}).join(ds.test, on=["unique_id", "ds"], how="inner", validate="1:1").join(
             F._groups(plan, chosen).select("unique_id", "group"), on="unique_id", how="left", validate="m:1")
         y = pl.col("y")
+        stats = dict(rows=pl.len(), cov80=((y >= pl.col("lo80")) & (y <= pl.col("hi80"))).mean() * 100,
+                     cov95=((y >= pl.col("lo95")) & (y <= pl.col("hi95"))).mean() * 100,
+                     above80=(y > pl.col("hi80")).mean() * 100, below80=(y < pl.col("lo80")).mean() * 100)
         print(f"{ds.name}: held-out coverage of the default band by calibration group")
-        print(banded.group_by("group").agg(
-            rows=pl.len(), cov80=((y >= pl.col("lo80")) & (y <= pl.col("hi80"))).mean() * 100,
-            cov95=((y >= pl.col("lo95")) & (y <= pl.col("hi95"))).mean() * 100,
-            above80=(y > pl.col("hi80")).mean() * 100, below80=(y < pl.col("lo80")).mean() * 100).sort("group"))
+        print(banded.group_by("group").agg(**stats).sort("group"))
+        # thirds of the series by their training mean |y| (1 = the smallest)
+        level = ds.train.group_by("unique_id").agg(level=pl.col("y").abs().mean()).with_columns(
+            level_third=(pl.col("level").rank("ordinal") * 3 / (pl.len() + 1)).floor().cast(pl.Int64) + 1)
+        print(f"{ds.name}: held-out coverage of the default band by level of the series (thirds, 1 = smallest)")
+        print(banded.join(level, on="unique_id", how="left", validate="m:1").group_by("level_third").agg(
+            **stats).sort("level_third"))
 
 
 def main() -> None:
