@@ -1,18 +1,24 @@
 """Interval coverage and MSIS of plantwin's bands under quantile settings, on one run's forecasts.
 
 Usage: ``python bench/bands.py DATA_DIR [--sets m4_weekly m1_monthly ...] [--max-series 100] [--seed 0]
-[--variant KEY=JSON[,KEY=JSON] ...]``.
+[--variant KEY=JSON[,KEY=JSON] ...] [--origins 1] [--diagnose]``.
 
 Runs plantwin's ``forecast_demand`` once per set (``bench/accuracy.py``'s loaders, splits and seeded
 samples; ``--seed`` draws another sample) and keeps what its quantile step was given (the chosen models'
 forecasts, the backtest, the held-out picks and the history: the arguments of
 ``forecasting.forecast._quantiles``). It then bands those same forecasts again under each
-``--variant`` (``ForecastConfig`` overrides of the quantile settings: ``symmetric_bands``,
-``scale_windows``, ``level_periods``, ``calibration_min_errors``; the first row is the default
+``--variant`` (``ForecastConfig`` overrides of the quantile settings: ``calibration_groups``,
+``scale_statistic``, ``symmetric_bands``, ``scale_windows``, ``level_periods``,
+``calibration_min_errors``; the first row is the default
 configuration) and prints, per set and variant, the 80% / 95% coverage (q10–q90, q2.5–q97.5) and
 MSIS as ``bench/accuracy.py`` scores them, and per variant their sums over the sets: the summed coverage
 error in points (|cov80 − 80| + |cov95 − 95|) and the summed MSIS. Nothing is refitted per variant, so
-the rows differ by the bands alone. Writes no file.
+the rows differ by the bands alone. With ``--origins N`` each set is forecast at N origins ``h`` apart
+(``bench/accuracy.py``'s ``earlier``) and the held-out periods of all are pooled (one origin of a small
+set is its last periods' luck). ``--diagnose`` also prints, per set and origin, why the default band
+misses: the scale-free calibration errors against the held-out ones by horizon step and by backtest
+window, and the band's coverage by class / candidate set / selection and by the series' level
+(:func:`diagnose`). Writes no file.
 """
 
 from __future__ import annotations
@@ -73,6 +79,63 @@ def band(args: tuple, overrides: dict) -> pl.DataFrame:
     return forecast.select("unique_id", "ds", "mean", *(pl.col(c).alias(k) for k, c in names.items()))
 
 
+def diagnose(args: tuple, ds: accuracy.DataSet) -> None:
+    """Print why the default bands miss on ``ds``: the pooled calibration errors against the held-out ones.
+
+    Scale-free |error|s as the band scales them: calibration ``|y − ŷ| / scale`` of the backtest windows
+    (each divided by its series' scale on its other windows) and held-out ``|y − mean| / scale`` (the
+    forecast's scale). Per horizon step and per backtest window (1 = oldest) their median, 80% and 95%
+    quantiles (a held-out quantile above the calibration's is a band too narrow there), and per
+    class / candidate set / selection and per third of the series by level the
+    held-out coverage of the default band.
+    """
+    import forecasting.forecast as F
+
+    fc, cv, chosen, picks, plan, series, horizon, config = args
+    if cv is None:
+        print(f"{ds.name}: no backtest window, nothing to diagnose")
+        return
+    groups = F._groups(plan, chosen, config.calibration_groups)
+    span = config.level_periods or 2 * config.season_length
+    rms = config.scale_statistic == "rms"
+    scale = F._error_scale(cv, series, groups, span, recent=config.scale_windows == "recent", rms=rms)
+    e = ((pl.col("y") - pl.col("yhat")) / pl.col("scale")).abs()
+    cal = F._calibration(cv, groups, picks, series, span, rms).filter(~pl.col("ratio")).with_columns(
+        e=e, window=pl.col("cutoff").rank("dense").over("unique_id").cast(pl.Int64))
+    held = (fc.join(chosen.filter(pl.col("selection") != "rule"), on=["unique_id", "model"], how="inner")
+            .join(groups.filter(~pl.col("ratio")).select("unique_id"), on="unique_id", how="semi")
+            .join(scale, on="unique_id", how="left", validate="m:1")
+            .with_columns(step=pl.col("ds").rank("dense").over("unique_id").cast(pl.Int64))
+            .join(ds.test, on=["unique_id", "ds"], how="inner", validate="1:1")
+            .with_columns(e=((pl.col("y") - pl.col("yhat")) / pl.col("scale")).abs()))
+
+    def quantiles(frame: pl.DataFrame, by: str, tag: str) -> pl.DataFrame:
+        return frame.group_by(by).agg(**{f"n_{tag}": pl.len()}, **{
+            f"{k}_{tag}": pl.col("e").quantile(q) for k, q in (("q50", 0.5), ("q80", 0.8), ("q95", 0.95))})
+
+    with pl.Config(tbl_rows=60, tbl_cols=12, float_precision=2):
+        print(f"{ds.name}: |error| / scale by horizon step, calibration (cal) against held out (test)")
+        print(quantiles(cal, "step", "cal").join(quantiles(held, "step", "test"), on="step", how="left")
+              .sort("step"))
+        print(f"{ds.name}: calibration |error| / scale by backtest window (1 = oldest)")
+        print(quantiles(cal, "window", "cal").sort("window"))
+        banded = band(args, {}).join(ds.test, on=["unique_id", "ds"], how="inner", validate="1:1").join(
+            F._groups(plan, chosen, "class").select("unique_id", "group"), on="unique_id", how="left",
+            validate="m:1")
+        y = pl.col("y")
+        stats = dict(rows=pl.len(), cov80=((y >= pl.col("lo80")) & (y <= pl.col("hi80"))).mean() * 100,
+                     cov95=((y >= pl.col("lo95")) & (y <= pl.col("hi95"))).mean() * 100,
+                     above80=(y > pl.col("hi80")).mean() * 100, below80=(y < pl.col("lo80")).mean() * 100)
+        print(f"{ds.name}: held-out coverage of the default band by class / candidate set / selection")
+        print(banded.group_by("group").agg(**stats).sort("group"))
+        # thirds of the series by their training mean |y| (1 = the smallest)
+        level = ds.train.group_by("unique_id").agg(level=pl.col("y").abs().mean()).with_columns(
+            level_third=(pl.col("level").rank("ordinal") * 3 / (pl.len() + 1)).floor().cast(pl.Int64) + 1)
+        print(f"{ds.name}: held-out coverage of the default band by the series' level (thirds, 1 = smallest)")
+        print(banded.join(level, on="unique_id", how="left", validate="m:1").group_by("level_third").agg(
+            **stats).sort("level_third"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", type=Path)
@@ -82,25 +145,40 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (0: bench/accuracy.py's)")
     parser.add_argument(
         "--variant", nargs="*", metavar="KEY=JSON[,KEY=JSON]",
-        default=['scale_windows="all",symmetric_bands=false', 'scale_windows="all"',
-                 "symmetric_bands=false"],
+        default=['calibration_groups="class",scale_statistic="mean"', 'calibration_groups="class"',
+                 'scale_statistic="mean"'],
         help="quantile settings banded beside the default (default: the previous bands, then each change "
         "alone)")
+    parser.add_argument("--origins", type=int, default=1,
+                        help="forecast each set at this many origins, each h periods before the last, and "
+                        "pool the held-out periods (one origin of a small set is its last periods' luck)")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="also print, per set, the calibration errors against the held-out ones by "
+                        "horizon step and backtest window, and the default band's coverage by class / set / "
+                        "selection and by the series' level")
     args = parser.parse_args()
     variants = [("default", {})] + [(v, _variant(v)) for v in args.variant]
     rows = []
     for name in args.sets:
-        ds = accuracy.sample(accuracy.LOADERS[name](args.data_dir), args.max_series, seed=args.seed)
-        cpu, wall = accuracy._cpu(), time.perf_counter()
-        captured = captured_run(ds)
-        cpu, wall = accuracy._cpu() - cpu, time.perf_counter() - wall
-        load = os.getloadavg()[0]
-        print(f"{name}: {ds.train.get_column('unique_id').n_unique()} series, forecast once in {wall:.1f} s "
-              f"wall, {cpu:.1f} CPU-s, load {load:.1f}", flush=True)
-        for label, overrides in variants:
-            got = accuracy.score(ds, band(captured, overrides), accuracy.scales(ds))
-            rows.append({"set": name, "variant": label, "cov80": got["cov80"], "cov95": got["cov95"],
-                         "msis": got["msis"]})
+        whole = accuracy.sample(accuracy.LOADERS[name](args.data_dir), args.max_series, seed=args.seed)
+        for k in range(args.origins):  # origin k: the held-out part ends k·h periods earlier
+            ds = accuracy.earlier(whole, k)
+            cpu, wall = accuracy._cpu(), time.perf_counter()
+            captured = captured_run(ds)
+            cpu, wall = accuracy._cpu() - cpu, time.perf_counter() - wall
+            load = os.getloadavg()[0]
+            n = ds.train.get_column("unique_id").n_unique()
+            print(f"{name}, origin -{k * ds.h}: {n} series, forecast once in {wall:.1f} s wall, {cpu:.1f} "
+                  f"CPU-s, load {load:.1f}", flush=True)
+            if args.diagnose:
+                diagnose(captured, ds)
+            for label, overrides in variants:
+                got = accuracy.score(ds, band(captured, overrides), accuracy.scales(ds))
+                rows.append({"set": name, "origin": k, "variant": label, "cov80": got["cov80"],
+                             "cov95": got["cov95"], "msis": got["msis"]})
+    # every origin holds the same series and steps: their mean is the pooled coverage
+    rows = pl.DataFrame(rows).group_by("set", "variant", maintain_order=True).agg(
+        pl.col("cov80", "cov95", "msis").mean()).to_dicts()
     table = pl.DataFrame(rows)
     err = (pl.col("cov80") - 0.80).abs() * 100 + (pl.col("cov95") - 0.95).abs() * 100
     pl.Config.set_tbl_rows(200)

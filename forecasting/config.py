@@ -178,8 +178,8 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     )
     # --- quantiles -----------------------------------------------------------------------------------
     calibration_min_errors: int = Field(
-        100, ge=1, description="Fewest pooled backtest errors a (class, horizon step) group needs to "
-        "calibrate its own quantiles; fewer → the class over all steps, then every class.",
+        100, ge=1, description="Fewest pooled backtest errors a (group, horizon step) needs to calibrate "
+        "its own quantiles (see `calibration_groups`); fewer → the group over all steps, then every group.",
     )
     level_periods: int | None = Field(
         None, ge=1, description="Periods of history averaged for a series' level, to which backtest errors "
@@ -191,6 +191,16 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "most recent n − 1 of n ≥ 2 windows, as many as the scale of each calibration window (its other "
         "windows), so that both are equally noisy; `all` every window (steadier than the calibration's "
         "scales, which makes the band too wide).",
+    )
+    calibration_groups: Literal["set", "class"] = Field(
+        "set", description="Series whose scale-free backtest errors are pooled for the bands: `class` "
+        "those of one class, candidate set and selection (`smooth/seasonal/default`); `set` those of one "
+        "candidate set (seasonal, short, intermittent): more errors a horizon step, and no group defined "
+        "by how the model was chosen, which looked at the very windows that calibrate it.",
+    )
+    scale_statistic: Literal["rms", "mean"] = Field(
+        "rms", description="A series' error scale (its band's unit) from its backtest |error| / level: "
+        "their root mean square (`rms`: a window with a large miss widens the band more) or their mean.",
     )
     symmetric_bands: bool = Field(
         True, description="Pool each backtest error with its mirror image, so that bands are symmetric "

@@ -15,7 +15,8 @@ Per series, by class (:mod:`forecasting.classify`):
   fallback (:data:`FALLBACKS`), selection ``fallback``; one too short for any backtest window gets its
   set's default unscored. A ``short`` series with ADI at or above the threshold takes the intermittent
   set. Quantiles: held-out backtest errors of the models the strategy picks on the other windows, pooled
-  over the series of a class by horizon step, each with its mirror image (``symmetric_bands``;
+  over the series of a candidate set (``calibration_groups``) by horizon step, each divided by its series'
+  root-mean-square error scale (``scale_statistic``) and pooled with its mirror image (``symmetric_bands``;
   :func:`forecasting.intervals.pooled_quantiles`). Work runs in two phases on one worker pool: the
   backtest of every candidate, then a fit of each series' model alone on its history for the forecast.
 - ``new``, and a series too short for one backtest window in a set without a default:
@@ -315,11 +316,13 @@ def _strategy(picks: pl.DataFrame, candidates: pl.DataFrame, config: ForecastCon
     return chosen.with_columns(strategy=pl.lit(config.selection_strategy))
 
 
-def _groups(plan: pl.DataFrame, chosen: pl.DataFrame) -> pl.DataFrame:
-    """Calibration group of every series: its class, candidate set and how its model was chosen."""
+def _groups(plan: pl.DataFrame, chosen: pl.DataFrame, by: str = "class") -> pl.DataFrame:
+    """Calibration group of every series: with ``by`` ``class`` its class, candidate set and how its model
+    was chosen; with ``set`` its candidate set alone (``ForecastConfig.calibration_groups``)."""
+    keys = ("series_class", "set", "selection") if by == "class" else ("set",)
     return plan.join(chosen, on="unique_id", how="inner", validate="1:1").select(
         "unique_id", "set", "model",
-        group=pl.concat_str("series_class", "set", "selection", separator="/"),
+        group=pl.concat_str(*keys, separator="/"),
         ratio=pl.col("set") == "intermittent",
     )
 
@@ -328,7 +331,8 @@ _CV_ORDER = ["unique_id", "model", "cutoff", "ds"]
 
 
 def _error_scale(
-    cv: pl.DataFrame | None, series: pl.DataFrame, groups: pl.DataFrame, span: int, recent: bool = False
+    cv: pl.DataFrame | None, series: pl.DataFrame, groups: pl.DataFrame, span: int, recent: bool = False,
+    rms: bool = False,
 ) -> pl.DataFrame:
     """Scale of each series' errors: the mean of its model's |y − ŷ| / level over every backtest window and
     step, times its level at the end of the history (:func:`forecasting.intervals.series_levels`, ``span``
@@ -336,7 +340,8 @@ def _error_scale(
     recent ``n − 1`` of ``n ≥ 2`` windows only: as many as the scale of each calibration window (its other
     windows, :func:`_calibration`), so that the forecast's scale is as noisy as the scales the pooled
     errors were divided by (a scale from more windows is steadier, and the pooled errors' spread, widened
-    by the noisier scales, then makes the band too wide)."""
+    by the noisier scales, then makes the band too wide). With ``rms`` the root mean square of the
+    |y − ŷ| / level instead of their mean (``ForecastConfig.scale_statistic``)."""
     last = series.group_by("unique_id").agg(cutoff=pl.col("ds").max())
     naive = naive_scale(series, last, season=1, level_fallback=False).select("unique_id", naive="scale")
     if cv is None:
@@ -350,8 +355,9 @@ def _error_scale(
     rows = cv.join(groups, on=["unique_id", "model"], how="semi")
     cutoffs = pl.concat([rows.select("unique_id", "cutoff").unique(), last])
     levels = series_levels(series, cutoffs, span).unique(["unique_id", "cutoff"])
+    rel = (pl.col("y") - pl.col("yhat")).abs() / pl.col("level")
     own = rows.join(levels, on=["unique_id", "cutoff"], how="left", validate="m:1").sort(_CV_ORDER).group_by(
-        "unique_id").agg(own=((pl.col("y") - pl.col("yhat")).abs() / pl.col("level")).mean())
+        "unique_id").agg(own=rel.pow(2).mean().sqrt() if rms else rel.mean())
     now = last.join(levels, on=["unique_id", "cutoff"], how="left", validate="1:1").select("unique_id", "level")
     return naive.join(own, on="unique_id", how="left", validate="1:1").join(
         now, on="unique_id", how="left", validate="1:1").select(
@@ -360,7 +366,8 @@ def _error_scale(
 
 
 def _calibration(
-    cv: pl.DataFrame | None, groups: pl.DataFrame, picks: pl.DataFrame, series: pl.DataFrame, span: int
+    cv: pl.DataFrame | None, groups: pl.DataFrame, picks: pl.DataFrame, series: pl.DataFrame, span: int,
+    rms: bool = False,
 ) -> pl.DataFrame:
     """Backtest forecasts calibrating each series' band, with its group, horizon step, ratio flag and scale.
 
@@ -377,6 +384,7 @@ def _calibration(
     mean |y| of its last ``span`` periods, :func:`forecasting.intervals.series_levels`): the scale of a
     held-out window is its level times the mean |error| / level of the other windows, as the forecast's is
     today's level times that of every window (an old window's errors size today's band at today's level).
+    With ``rms`` the scales are root mean squares, as :func:`_error_scale`'s.
     """
     if cv is None:
         return pl.DataFrame(schema={"group": pl.String, "step": pl.Int64, "ratio": pl.Boolean,
@@ -388,15 +396,15 @@ def _calibration(
         groups.select("unique_id", "model"), on=["unique_id", "model"], how="inner", validate="m:1")
     rows = pl.concat([nested, own]).join(groups.drop("model"), on="unique_id", how="inner", validate="m:1")
     rows = rows.sort(_CV_ORDER)
-    rel_err = (pl.col("y") - pl.col("yhat")).abs() / pl.col("level")
+    rel_err = ((pl.col("y") - pl.col("yhat")).abs() / pl.col("level")).pow(2 if rms else 1)
     used = cv.join(rows.select("unique_id", "model").unique(), on=["unique_id", "model"], how="semi").join(
         levels, on=["unique_id", "cutoff"], how="left", validate="m:1")
     window = used.sort(_CV_ORDER).group_by("unique_id", "model", "window").agg(
         w_sum=rel_err.sum(), w_n=pl.len(), w_level=pl.col("level").first()).sort("unique_id", "model", "window")
-    loo = window.with_columns(
-        scale=pl.col("w_level") * (pl.col("w_sum").sum().over("unique_id", "model") - pl.col("w_sum"))
-        / (pl.col("w_n").sum().over("unique_id", "model") - pl.col("w_n"))
-    ).filter(pl.col("scale").is_finite())
+    others = ((pl.col("w_sum").sum().over("unique_id", "model") - pl.col("w_sum"))
+              / (pl.col("w_n").sum().over("unique_id", "model") - pl.col("w_n")))
+    loo = window.with_columns(scale=pl.col("w_level") * (others.sqrt() if rms else others)).filter(
+        pl.col("scale").is_finite())
     return rows.join(loo.select("unique_id", "model", "window", "scale"), on=["unique_id", "model", "window"],
                      how="inner", validate="m:1").with_columns(
         step=pl.col("ds").rank("dense").over("unique_id", "cutoff").cast(pl.Int64)
@@ -416,9 +424,10 @@ def _quantiles(
         picked = fc.join(chosen, on=["unique_id", "model"], how="inner").rename({"yhat": "mean"})
         scored = picked.filter(pl.col("selection") != "rule")
         if scored.height:
-            groups = _groups(plan, chosen)
+            groups = _groups(plan, chosen, config.calibration_groups)
             span = config.level_periods or 2 * config.season_length
-            scale = _error_scale(cv, series, groups, span, recent=config.scale_windows == "recent")
+            rms = config.scale_statistic == "rms"
+            scale = _error_scale(cv, series, groups, span, recent=config.scale_windows == "recent", rms=rms)
             scored = (
                 scored.join(groups.drop("model"), on="unique_id", how="left", validate="m:1")
                 .join(scale, on="unique_id", how="left", validate="m:1")
@@ -426,7 +435,8 @@ def _quantiles(
             )
             intermittent = pl.col("ratio")
             banded = pl.concat([
-                pooled_quantiles(scored.filter(~intermittent), _calibration(cv, groups, picks, series, span),
+                pooled_quantiles(scored.filter(~intermittent),
+                                 _calibration(cv, groups, picks, series, span, rms),
                                  config.quantiles, config.calibration_min_errors,
                                  symmetric=config.symmetric_bands),
                 empirical_quantiles(scored.filter(intermittent), series, config.quantiles),

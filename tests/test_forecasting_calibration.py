@@ -218,6 +218,45 @@ def test_error_scale_from_the_recent_windows_by_hand():
     recent = dict(_error_scale(cv, series, groups, span=2, recent=True).rows())
     assert every == pytest.approx({"a": 2.0, "b": 4.0})
     assert recent == pytest.approx({"a": 1.5, "b": 4.0})
+    # root mean square: √((9 + 4 + 1) / 3) over every window, √((4 + 1) / 2) over the newest two
+    every = dict(_error_scale(cv, series, groups, span=2, rms=True).rows())
+    recent = dict(_error_scale(cv, series, groups, span=2, recent=True, rms=True).rows())
+    assert every == pytest.approx({"a": (14 / 3) ** 0.5, "b": 4.0})
+    assert recent == pytest.approx({"a": 2.5 ** 0.5, "b": 4.0})
+
+
+def test_calibration_scales_from_the_other_windows_by_hand_mean_and_rms():
+    # one series, level 1, one step a window; its model's |error| is 3, 2, 1 in windows 0, 1, 2, picked
+    # on the other windows every time: each held-out error is divided by the mean (or the root mean
+    # square) of the other two windows' |errors|
+    from forecasting.forecast import _calibration
+
+    d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(10)]
+    series = pl.DataFrame({"unique_id": ["a"] * 10, "ds": d, "y": [1.0] * 10})
+    cv = pl.DataFrame({"unique_id": ["a"] * 3, "model": ["M"] * 3, "cutoff": [d[3], d[5], d[7]],
+                       "ds": [d[4], d[6], d[8]], "y": [1.0] * 3, "yhat": [4.0, -1.0, 2.0]})
+    picks = pl.DataFrame({"unique_id": ["a"] * 3, "window": [0, 1, 2], "model": ["M"] * 3})
+    groups = pl.DataFrame({"unique_id": ["a"], "model": ["M"], "group": ["g"], "ratio": [False]})
+    mean = _calibration(cv, groups, picks, series, span=2).sort("window").get_column("scale").to_list()
+    rms = _calibration(cv, groups, picks, series, span=2, rms=True).sort("window").get_column("scale").to_list()
+    assert mean == pytest.approx([1.5, 2.0, 2.5])
+    assert rms == pytest.approx([2.5 ** 0.5, 5.0 ** 0.5, 6.5 ** 0.5])
+
+
+def test_calibration_groups_by_class_or_by_candidate_set():
+    from forecasting.forecast import _groups
+
+    plan = pl.DataFrame({"unique_id": ["a", "b", "c"], "series_class": ["smooth", "erratic", "lumpy"],
+                         "set": ["seasonal", "seasonal", "intermittent"]})
+    chosen = pl.DataFrame({"unique_id": ["a", "b", "c"], "model": ["M", "N", "TSB"],
+                           "selection": ["default", "backtest", "backtest"]})
+    by_class = dict(_groups(plan, chosen, "class").select("unique_id", "group").rows())
+    by_set = _groups(plan, chosen, "set")
+    assert by_class == {"a": "smooth/seasonal/default", "b": "erratic/seasonal/backtest",
+                        "c": "lumpy/intermittent/backtest"}
+    assert dict(by_set.select("unique_id", "group").rows()) == {"a": "seasonal", "b": "seasonal",
+                                                                "c": "intermittent"}
+    assert by_set.get_column("ratio").to_list() == [False, False, True]
 
 
 def test_series_levels_by_hand_and_absolute_where_a_level_is_zero():
