@@ -189,14 +189,47 @@ def test_intermittent_series_bootstrap_their_history():
                                quantity=q) for i, q in enumerate([0.0, 0.0, 5.0, 0.0, 12.0])])
     series = pl.DataFrame({"product_id": ["A"], "site_id": ["D1"], "series_class": ["intermittent"]})
     index = build_index(net, plan, fc.select("product_id", "site_id").unique())
-    sampler = build_demand_sampler(index, fc, series, history, TwinConfig(paths=8000),
-                                   np.random.default_rng(1), net.week_index())
     d = index.nodes[index.demand_nodes.tolist()].with_row_index("d").filter(
         (pl.col("product_id") == "A") & (pl.col("site_id") == "D1"))["d"][0]
-    x = sampler.week(0)[:, d]
+    raw = build_demand_sampler(index, fc, series, history, TwinConfig(paths=8000, match_plan_mean=False),
+                               np.random.default_rng(1), net.week_index())
+    x = raw.week(0)[:, d]
     assert set(np.unique(x)) == {0.0, 5.0, 12.0}
     assert (x == 0).mean() == pytest.approx(0.6, abs=0.02)
     assert (x == 12).mean() == pytest.approx(0.2, abs=0.02)
+    # by default the history's shape at the plan's level: its mean (3.4) brought to the planned 20
+    sampler = build_demand_sampler(index, fc, series, history, TwinConfig(paths=8000),
+                                   np.random.default_rng(1), net.week_index())
+    planned = index.plan_demand[d, 0]
+    assert planned == 20.0
+    y = sampler.week(0)[:, d]
+    np.testing.assert_allclose(np.unique(y), np.array([0.0, 5.0, 12.0]) * planned / 3.4)
+    assert (y == 0).mean() == pytest.approx(0.6, abs=0.02)
+    assert y.mean() == pytest.approx(planned, rel=0.05)
+
+
+def test_demand_paths_mean_is_the_plans_demand_where_the_band_is_clipped_at_zero():
+    """A symmetric band about a small mean is clipped at zero by the forecast: its quantiles' own mean is
+    above the mean the plan planned against. The paths keep the shape at the plan's level."""
+    net, plan, demand, inputs = _solved(PlanConfig(horizon_weeks=H))
+    z = {0.01: -2.326, 0.05: -1.645, 0.10: -1.282, 0.20: -0.842, 0.50: 0.0, 0.80: 0.842, 0.90: 1.282,
+         0.95: 1.645, 0.99: 2.326}
+    fc = demand.select(*PST, pl.lit("test").alias("model"), pl.col("quantity").alias("mean"), *[
+        (pl.col("quantity") * (1 + 1.5 * z[q])).clip(lower_bound=0).alias(schema.quantile_column(q))
+        for q in schema.QUANTILES])
+    index = build_index(net, plan, fc.select("product_id", "site_id").unique())
+    paths = 20000
+    means = {}
+    for match in (False, True):
+        sampler = build_demand_sampler(index, fc, NO_SERIES, NO_HISTORY,
+                                       TwinConfig(paths=paths, match_plan_mean=match),
+                                       np.random.default_rng(3), net.week_index())
+        means[match] = np.stack([sampler.week(t) for t in range(H)], axis=2).mean(axis=0)  # (D, H)
+    planned = index.plan_demand
+    assert planned.sum() > 0
+    assert means[False].sum() > 1.25 * planned.sum()  # the clipped band's mean: demand above the plan
+    np.testing.assert_allclose(means[True].sum(axis=1), planned.sum(axis=1), rtol=0.02)
+    np.testing.assert_allclose(means[True], planned, rtol=0.08)
 
 
 def test_variance_widens_and_summaries_compare():

@@ -51,6 +51,13 @@ class TwinConfig(BaseModel):
         description="Demand classes (forecast_series.series_class) whose paths are drawn from their own "
         "history instead of the forecast's quantiles.",
     )
+    match_plan_mean: bool = Field(
+        True,
+        description="Scale each series-week's demand draw so that its mean is the plan's demand (the "
+        "quantile function's own mean, or the bootstrapped history's mean, brought to the planned "
+        "quantity; the shape kept). False: the forecast's quantiles as stored, whose mean is above the "
+        "forecast's where a band is clipped at zero, and the history's own level for bootstrapped series.",
+    )
     bootstrap_weeks: int = Field(
         104, ge=1, description="Most recent weeks of history a bootstrapped series draws from."
     )
