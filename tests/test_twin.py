@@ -112,7 +112,8 @@ def test_without_variance_the_twin_is_the_plan(max_backlog, with_safety):
     s = {r["metric"]: r for r in result.summary.iter_rows(named=True)}
     assert plan.expiry["quantity"].sum() > 0 and plan.backlog["backlog"].sum() > 0  # the fixture bites
     for metric in ("fill_rate_units", "fill_rate_weeks", "stockout_weeks", "expired_units",
-                   "ending_stock_units", "ending_stock_value", "short_units"):
+                   "ending_stock_units", "ending_stock_value", "short_units", "demand_units",
+                   "demand_above_plan_units", "released_units"):
         assert s[metric]["mean"] == pytest.approx(s[metric]["plan_value"], abs=1e-6), metric
         assert s[metric]["p05"] == pytest.approx(s[metric]["p95"], abs=1e-6), metric
 
@@ -158,6 +159,11 @@ def test_late_release_and_low_yield_go_short():
     low = replay_plan(_twin_inputs(net, plan, demand, inputs, process=low_yield),
                       TwinConfig(paths=10, demand_variance=False))
     assert low.risk["expected_short_units"][0] == pytest.approx(90.0 - 60.0)
+    # the summary says where the shortfall comes from: releases short, demand as planned
+    s = {r["metric"]: r for r in low.summary.iter_rows(named=True)}
+    assert s["released_units"]["mean"] == pytest.approx(s["released_units"]["plan_value"] - 30.0)
+    assert s["demand_above_plan_units"]["mean"] == 0.0
+    assert s["demand_units"]["mean"] == s["demand_units"]["plan_value"]
 
 
 def test_demand_paths_have_the_forecasts_quantiles():
@@ -241,6 +247,10 @@ def test_variance_widens_and_summaries_compare():
     assert noisy.summary.equals(again.summary) and noisy.stock_fan.equals(again.stock_fan)  # seeded
     s = noisy.summary.filter(pl.col("metric") == "fill_rate_units").row(0, named=True)
     assert s["p05"] < s["p95"]
+    # demand varies about the plan's quantity: some of it above the plan, the mean the plan's
+    d = {r["metric"]: r for r in noisy.summary.iter_rows(named=True)}
+    assert d["demand_above_plan_units"]["mean"] > 0.05 * d["demand_units"]["plan_value"]
+    assert d["demand_units"]["mean"] == pytest.approx(d["demand_units"]["plan_value"], rel=0.02)
     fan = noisy.stock_fan
     assert fan.columns == [c for c in schema.TWIN_STOCK_FAN.column_names if c not in ("run_id", "twin_id")]
     for lo, hi in (("p05", "p25"), ("p25", "p50"), ("p50", "p75"), ("p75", "p95")):
@@ -280,8 +290,8 @@ def test_replay_is_stored_under_the_run_and_a_twin_id(tmp_path):
     assert out["run_id"] == run_id and out["twin_id"].startswith("twin-")
     with open_warehouse(path, read_only=True) as wh:
         summary = wh.read(schema.TWIN_SUMMARY.name, run_id)
-        assert summary.height == 8 and set(summary["twin_id"]) == {out["twin_id"]}
-        assert summary["paths"].to_list() == [20] * 8
+        assert summary.height == 11 and set(summary["twin_id"]) == {out["twin_id"]}
+        assert summary["paths"].to_list() == [20] * 11
         assert wh.read(schema.TWIN_RISK.name, run_id).height == 4
         assert wh.read(schema.TWIN_STOCK_FAN.name, run_id).height > 0
     # the plan report shows the replay's risk table and the fan of simulated stock

@@ -136,7 +136,8 @@ def _replay_block(
 _METRICS = {
     "fill_rate_units": "share", "fill_rate_weeks": "share", "stockout_weeks": "weeks", "short_units": "units",
     "expired_units": "units", "expiry_cost": "currency", "ending_stock_units": "units",
-    "ending_stock_value": "currency",
+    "ending_stock_value": "currency", "demand_units": "units", "demand_above_plan_units": "units",
+    "released_units": "units",
 }
 
 
@@ -144,6 +145,9 @@ def plan_figures(plan: PlanTables, net: Network, tolerance: float = 1e-6) -> dic
     """The plan's own value of each twin figure (the same definitions as on the paths)."""
     b = plan.backlog
     demand = float(b["demand"].sum())
+    sold = plan.production.filter(pl.col("product_id").is_in(b["product_id"].unique().implode()))
+    released = sold.with_columns(t=net.week_index("release_week")).filter(
+        pl.col("t").is_between(0, net.horizon - 1))["released_quantity"].sum()
     on_time = float(
         b.select((pl.col("demand") - pl.col("backlog") - pl.col("lost")).clip(lower_bound=0).sum()).item())
     short = (pl.col("backlog") + pl.col("lost")) > tolerance
@@ -162,6 +166,9 @@ def plan_figures(plan: PlanTables, net: Network, tolerance: float = 1e-6) -> dic
         "expiry_cost": float(plan.expiry["cost"].sum()),
         "ending_stock_units": float(end["closing"].sum()) if end.height else 0.0,
         "ending_stock_value": float(value or 0.0),
+        "demand_units": demand,
+        "demand_above_plan_units": 0.0,
+        "released_units": float(released or 0.0),
     }
 
 
@@ -180,6 +187,9 @@ def _summary(index: TwinIndex, out: SimOutcome, plan: dict[str, float | None]) -
         "expiry_cost": out.expired_value,
         "ending_stock_units": out.end_stock.sum(axis=1),
         "ending_stock_value": out.end_stock @ index.unit_cost,
+        "demand_units": demand,
+        "demand_above_plan_units": out.above_plan.sum(axis=1),
+        "released_units": out.released_sold,
     }
     rows = []
     for metric, unit in _METRICS.items():

@@ -81,9 +81,10 @@ class BlockOutcome:
     """What the loop records on one block of ``B`` paths (``N`` nodes, ``D`` demand nodes, ``H`` weeks).
 
     Attributes:
-        demand, on_time, short_weeks, demand_weeks, served_weeks: (B, D) as in :class:`SimOutcome`.
+        demand, on_time, short_weeks, demand_weeks, served_weeks, above_plan: (B, D) as in
+            :class:`SimOutcome`.
         short_count: (D, H) paths short in each week.
-        expired_units, expired_value: (B,).
+        expired_units, expired_value, released_sold: (B,).
         end_stock: (B, N).
         closing: (N, H, B) closing stock of every node and week on every path (the fan's input).
         sums: name → (N, H) or (D, H) sums over the block's paths (:class:`SimOutcome`'s ``mean``).
@@ -94,9 +95,11 @@ class BlockOutcome:
     short_weeks: np.ndarray
     demand_weeks: np.ndarray
     served_weeks: np.ndarray
+    above_plan: np.ndarray
     short_count: np.ndarray
     expired_units: np.ndarray
     expired_value: np.ndarray
+    released_sold: np.ndarray
     end_stock: np.ndarray
     closing: np.ndarray
     sums: dict[str, np.ndarray]
@@ -110,6 +113,11 @@ class SimOutcome:
         demand, on_time: (P, D) demand and units served in the week requested, summed over the horizon.
         short_weeks: (P, D) weeks with backlog or lost units.
         demand_weeks, served_weeks: (P, D) weeks with demand, and of those, weeks served in full.
+        above_plan: (P, D) demand above the plan's quantity, summed over the weeks (Σ max(d − planned, 0)):
+            need the plan did not plan for, served only from stock it holds for later, or short.
+        released_sold: (P,) units of sold items (products with demand) released within the horizon:
+            the plan's releases less failed batches, lower yields, releases late beyond the horizon and
+            starts cut for want of components.
         short_prob: (D, H) share of paths short in each week.
         expired_units, expired_value: (P,) written off over the horizon (lots expired at the start included).
         end_stock: (P, N) closing stock of the last week.
@@ -123,9 +131,11 @@ class SimOutcome:
     short_weeks: np.ndarray
     demand_weeks: np.ndarray
     served_weeks: np.ndarray
+    above_plan: np.ndarray
     short_prob: np.ndarray
     expired_units: np.ndarray
     expired_value: np.ndarray
+    released_sold: np.ndarray
     end_stock: np.ndarray
     fan: np.ndarray
     mean: dict[str, np.ndarray]
@@ -226,7 +236,11 @@ def simulate(
     recent: list[np.ndarray] = []  # demand of the last max_backlog_weeks weeks (newest last)
     # (arrival, to_node, first slot, taken (C - first, R, P)): slots below the departure week are empty
     in_transit: list[tuple[np.ndarray, np.ndarray, int, np.ndarray]] = []
-    tot = {k: np.zeros((d, p)) for k in ("demand", "on_time", "short_weeks", "demand_weeks", "served_weeks")}
+    tot = {k: np.zeros((d, p)) for k in ("demand", "on_time", "short_weeks", "demand_weeks", "served_weeks",
+                                         "above_plan")}
+    sold_products = index.nodes["product_id"].gather(dn.tolist()).unique().implode()
+    sold_row = index.nodes["product_id"].is_in(sold_products).to_numpy()[index.prod_node]
+    released_sold = np.zeros(p)
     short_count = np.zeros((d, h), dtype=np.int64)
     expired_units = np.full(p, index.expired_on_hand.sum())
     expired_value = np.full(p, float(index.expired_on_hand @ index.unit_cost))
@@ -279,6 +293,7 @@ def simulate(
                 slot = np.where(index.life_from_release[node], index.release_slot[node, t],
                                 np.maximum(index.release_slot[node, index.prod_t[rows]], t))
                 _add(stock, node, slot, rel)
+                released_sold += rel[sold_row[rows]].sum(axis=0)
                 np.add.at(sums["released"][:, t], index.prod_node[rows], rel.sum(axis=1))
             # 4. departures, rank by rank (a node ships at most once per rank)
             ships = this_week[bom.ship_level[this_week] == level] if len(levels) > 1 else this_week
@@ -330,6 +345,7 @@ def simulate(
         short = (backlog + lost) > tolerance
         has_demand = dem > tolerance
         tot["demand"] += dem
+        tot["above_plan"] += np.maximum(dem - index.plan_demand[:, t, None], 0.0)
         tot["on_time"] += np.maximum(dem - backlog - lost, 0.0)
         tot["short_weeks"] += short
         tot["demand_weeks"] += has_demand
@@ -342,7 +358,7 @@ def simulate(
             backlog.sum(axis=1), lost.sum(axis=1), dem.sum(axis=1))
     return BlockOutcome(
         **{k: v.T for k, v in tot.items()}, short_count=short_count, expired_units=expired_units,
-        expired_value=expired_value, end_stock=stock.sum(axis=0).T, closing=closing_paths, sums=sums,
+        expired_value=expired_value, released_sold=released_sold, end_stock=stock.sum(axis=0).T, closing=closing_paths, sums=sums,
     )
 
 
@@ -361,7 +377,7 @@ def combine_blocks(blocks: list[BlockOutcome]) -> SimOutcome:
     mean = {k: sum((b.sums[k] for b in blocks[1:]), blocks[0].sums[k].copy()) / paths for k in blocks[0].sums}
     return SimOutcome(
         **{k: cat(k) for k in ("demand", "on_time", "short_weeks", "demand_weeks", "served_weeks",
-                               "expired_units", "expired_value", "end_stock")},
+                               "above_plan", "expired_units", "expired_value", "released_sold", "end_stock")},
         short_prob=sum(b.short_count for b in blocks) / paths,
         fan=np.percentile(closing, FAN, axis=2), mean=mean,
     )
