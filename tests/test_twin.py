@@ -306,3 +306,38 @@ def test_replay_is_stored_under_the_run_and_a_twin_id(tmp_path):
         replay(TwinParameters(warehouse=path, scenario="what-if", twin=TwinConfig(paths=2)))
     with pytest.raises(ParameterError, match="no run 'run-x'"):
         replay(TwinParameters(warehouse=path, run_id="run-x", twin=TwinConfig(paths=2)))
+
+
+def test_a_shipment_short_of_stock_catches_up_with_the_lanes_next_shipment():
+    """Starts released a week late on half the paths: a planned shipment finds its stock missing, and a
+    later one finds two releases. With catch-up the later shipment takes what the earlier one owed; without
+    it the late units stay at the plant while the DC goes short."""
+    inputs = {
+        "products": ex.products(dict(product_id="P")),
+        "sites": ex.sites(["PL"], ["D1"]),
+        "resources": ex.resources(dict(resource_id="R", site_id="PL", hours_per_week=1000.0)),
+        "routings": ex.routings(dict(product_id="P", resource_id="R", **{"yield": 1.0}, release_weeks=1)),
+        "lanes": ex.lanes(dict(from_site="PL", to_site="D1", lead_time_weeks=1, cost_per_unit=0.1)),
+        "inventory": ex.inventory(),
+    }
+    demand = ex.demand(*[dict(product_id="P", site_id="D1", t=t, quantity=50.0) for t in range(2, H)])
+    net, plan, demand, inputs = _solved(PlanConfig(horizon_weeks=H), inputs=inputs, demand=demand)
+    assert plan.shipments.filter(pl.col("quantity") > 0).height >= 4  # the lane ships week after week
+    process = estimate_process(schema.BATCHES.empty(), inputs["routings"], ProcessConfig()).with_columns(
+        learned_failure_rate=pl.lit(0.0), yield_sd=pl.lit(0.0), release_weeks_sd=pl.lit(0.0),
+        learned_yield=pl.lit(1.0), learned_release_weeks=pl.lit(1.5))  # a week late on half the paths
+    twin = _twin_inputs(net, plan, demand, inputs, process=process)
+    out = {}
+    for catch_up in (False, True):
+        r = replay_plan(twin, TwinConfig(paths=400, seed=5, demand_variance=False, catch_up_shipments=catch_up))
+        s = {m["metric"]: m for m in r.summary.iter_rows(named=True)}
+        last = r.weekly.filter(pl.col("week") == r.weekly["week"].max())
+        out[catch_up] = (s["short_units"]["mean"], s["released_units"]["mean"],
+                         last.filter(pl.col("site_id") == "PL")["closing"].sum(),
+                         last.filter(pl.col("site_id") == "D1")["closing"].sum())
+    (short_off, rel_off, plant_off, _), (short_on, rel_on, plant_on, dc_on) = out[False], out[True]
+    assert rel_on == rel_off  # the same releases on the same paths
+    assert plant_off > 10.0 and short_off > 10.0  # stranded at the plant while the DC is short
+    assert short_on < short_off - 10.0 and plant_on < plant_off - 10.0
+    # what no longer waits at the plant reached the DC: served, or in its stock at the end
+    assert (short_off - short_on) + dc_on >= (plant_off - plant_on) - 1e-6

@@ -67,6 +67,13 @@ class TwinConfig(BaseModel):
         "(the plan may hold stock back on purpose, e.g. toward a safety-stock target); False: serve all "
         "that stock allows.",
     )
+    catch_up_shipments: bool = Field(
+        True,
+        description="What a planned shipment could not take (its origin short of stock: a batch failed, "
+        "yielded less or released late) leaves with the next planned shipment on the same lane, as stock "
+        "allows, as the plan's own service serves backlog; False: a planned shipment is one chance, and "
+        "a unit released after it stays at the plant.",
+    )
     failed_batches: tuple[FailedBatch, ...] = Field(
         (),
         description="Planned batches that fail QC on every path (a what-if: what does losing this batch cost "

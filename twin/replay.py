@@ -129,7 +129,7 @@ def _replay_block(
                                           failed)
     demand = replace(sampler, rng=demand_rng, paths=block.paths, _z=None)
     return simulate(index, release_t, released, demand, max_backlog_weeks, config.shortage_tolerance,
-                    config.follow_plan_service)
+                    config.follow_plan_service, config.catch_up_shipments)
 
 
 # ---------------------------------------------------------------------------------------------- figures

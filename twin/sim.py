@@ -9,7 +9,8 @@ Each week, in this order (the plan's stock balance, with the plan's shelf-life r
    week enters the plant's stock in the cohort of a fresh unit (scaled by the share of its start that
    went ahead);
 4. planned shipments leave, as planned where stock allows (on a lane without lead time they arrive at
-   once, before demand is served). Steps 3 and 4 run item level by item level, components first, so a
+   once, before demand is served); what one could not take leaves with the next planned shipment on
+   its lane (:attr:`TwinConfig.catch_up_shipments`). Steps 3 and 4 run item level by item level, components first, so a
    component released or moved this week feeds its parent's start this week. Cohorts must arrive usable
    (and with the
    minimum shelf-life share at a DC); first, oldest first, what the destination's planned backlog and
@@ -210,7 +211,7 @@ def _add(stock: np.ndarray, nodes: np.ndarray, slots: np.ndarray, qty: np.ndarra
 
 def simulate(
     index: TwinIndex, release_t: np.ndarray, released: np.ndarray, demand: DemandSampler,
-    max_backlog_weeks: int | None, tolerance: float, follow_plan: bool = True,
+    max_backlog_weeks: int | None, tolerance: float, follow_plan: bool = True, catch_up: bool = True,
 ) -> SimOutcome:
     """Run the week loop on every path of one block (``P`` = the rows of ``release_t``).
 
@@ -222,6 +223,8 @@ def simulate(
         tolerance: backlog or lost units at or below it do not make a week short.
         follow_plan: serve what the plan serves plus the need it did not foresee (the plan may hold
             stock back on purpose, e.g. for its safety-stock targets); False serves all it can.
+        catch_up: what a planned shipment could not take is added to the next planned shipment on its
+            lane (False: it is not shipped).
 
     Returns:
         The block's per-path figures and weekly sums (:func:`combine_blocks` joins blocks).
@@ -241,6 +244,7 @@ def simulate(
     sold_products = index.nodes["product_id"].gather(dn.tolist()).unique().implode()
     sold_row = index.nodes["product_id"].is_in(sold_products).to_numpy()[index.prod_node]
     released_sold = np.zeros(p)
+    owed = np.zeros((int(index.ship_lane.max()) + 1 if index.ship_lane.size else 0, p))  # (L, P) not shipped
     short_count = np.zeros((d, h), dtype=np.int64)
     expired_units = np.full(p, index.expired_on_hand.sum())
     expired_value = np.full(p, float(index.expired_on_hand @ index.unit_cost))
@@ -302,7 +306,12 @@ def simulate(
                 frm = index.ship_from[rows]
                 avail = stock[t:, frm, :]  # slots below t are empty (expired)
                 want = np.broadcast_to(index.ship_qty[rows][:, None], (len(rows), p))
+                lane = index.ship_lane[rows]  # a lane ships at most once per rank
+                if catch_up:
+                    want = want + owed[lane]
                 taken = _ship(avail, want, 0, index.ship_min_slot[rows] - t, index.ship_sell_cap[t:, rows])
+                if catch_up:
+                    owed[lane] = np.maximum(want - taken.sum(axis=0), 0.0)
                 stock[t:, frm, :] = avail
                 np.add.at(sums["departures"][:, t], frm, taken.sum(axis=(0, 2)))
                 now = index.ship_arrival[rows] == t
