@@ -7,8 +7,9 @@ Replays a stored run's plan (the demo's, from ``plantwin demo``) in one process,
 * ``demand``  — demand paths from the forecast; production as planned;
 * ``both``    — the default replay;
 
-each with the demand paths' mean brought to the plan's demand (``match_plan_mean``, the default) and, for
-``demand`` and ``both``, without it (the stored quantiles and histories as they are). It prints:
+each with the defaults (the demand paths' mean brought to the plan's demand, ``match_plan_mean``; a shipment
+short of stock catching up with its lane's next one, ``catch_up_shipments``), then variants without each,
+without both (the replay before this change) and with independent weeks (``week_correlation`` 0). It prints:
 
 1. the four replays' fill rate (units, on time), short units, demand and demand above the plan's quantity,
    released units of sold items, ending stock at plants and at DCs, with CPU seconds;
@@ -69,6 +70,10 @@ def main() -> None:
         "both": {},
         "demand, stored quantiles": dict(process_variance=False, match_plan_mean=False),
         "both, stored quantiles": dict(match_plan_mean=False),
+        "process, no catch-up": dict(demand_variance=False, catch_up_shipments=False),
+        "both, no catch-up": dict(catch_up_shipments=False),
+        "both, neither (the replay before)": dict(match_plan_mean=False, catch_up_shipments=False),
+        "both, independent weeks": dict(week_correlation=0.0),
     }
     site_type = net.sites.select("site_id", "site_type")
     out, rows = {}, {}
@@ -80,22 +85,27 @@ def main() -> None:
         s = {r["metric"]: r for r in res.summary.iter_rows(named=True)}
         last = res.weekly.filter(pl.col("week") == res.weekly["week"].max()).join(site_type, on="site_id")
         end = dict(last.group_by("site_type").agg(pl.col("closing").sum()).iter_rows())
-        rows[name] = {"fill": s["fill_rate_units"]["mean"], "p05": s["fill_rate_units"]["p05"],
-                      "p95": s["fill_rate_units"]["p95"], "short": s["short_units"]["mean"],
+        rows[name] = {"fill": s["fill_rate_units"]["mean"], "by_end": s["fill_rate_by_end"]["mean"],
+                      "p05": s["fill_rate_units"]["p05"], "p95": s["fill_rate_units"]["p95"],
+                      "short": s["short_units"]["mean"],
                       "demand": s["demand_units"]["mean"], "above": s["demand_above_plan_units"]["mean"],
                       "released": s["released_units"]["mean"], "end_plant": end.get("plant", 0.0),
                       "end_dc": end.get("dc", 0.0), "cpu": cpu}
-        plan_row = {"fill": s["fill_rate_units"]["plan_value"], "short": s["short_units"]["plan_value"],
+        plan_row = {"fill": s["fill_rate_units"]["plan_value"], "by_end": s["fill_rate_by_end"]["plan_value"],
+                    "short": s["short_units"]["plan_value"],
                     "demand": s["demand_units"]["plan_value"], "released": s["released_units"]["plan_value"]}
     inv = inputs.plan.inventory
     plan_end = inv.filter(pl.col("week") == inv["week"].max()).join(site_type, on="site_id")
     pe = dict(plan_end.group_by("site_type").agg(pl.col("closing").sum()).iter_rows())
-    print(f"\n| replay | fill on time, mean (P5–P95) | short units | demand | demand above plan | released "
-          f"(sold items) | ending stock plants / DCs | CPU s |\n|---|---:|---:|---:|---:|---:|---:|---:|")
-    print(f"| the plan | {plan_row['fill']:.1%} | {plan_row['short']:,.0f} | {plan_row['demand']:,.0f} | 0 | "
+    print("\n| replay | fill on time, mean (P5–P95) | by the end | short units | demand | demand above plan "
+          "| released (sold items) | ending stock plants / DCs | CPU s |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| the plan | {plan_row['fill']:.1%} | {plan_row['by_end']:.1%} | {plan_row['short']:,.0f} | "
+          f"{plan_row['demand']:,.0f} | 0 | "
           f"{plan_row['released']:,.0f} | {pe.get('plant', 0):,.0f} / {pe.get('dc', 0):,.0f} | |")
     for name, r in rows.items():
-        print(f"| {name} | {r['fill']:.1%} ({r['p05']:.1%}–{r['p95']:.1%}) | {r['short']:,.0f} | "
+        print(f"| {name} | {r['fill']:.1%} ({r['p05']:.1%}–{r['p95']:.1%}) | {r['by_end']:.1%} | "
+              f"{r['short']:,.0f} | "
               f"{r['demand']:,.0f} | {r['above']:,.0f} | {r['released']:,.0f} | "
               f"{r['end_plant']:,.0f} / {r['end_dc']:,.0f} | {r['cpu']:.1f} |")
     drop = {k: plan_row["fill"] - rows[k]["fill"] for k in ("process", "demand", "both")}
@@ -137,14 +147,16 @@ def main() -> None:
             continue
         big = plan[k] >= 1.0
         worst = np.abs(means[True][k][big] / plan[k][big] - 1).max() if big.any() else float("nan")
-        print(f"| {c} | {int(k.sum())} | {plan[k].sum():,.0f} | {means[False][k].sum() / plan[k].sum():.3f} | "
+        print(f"| {c} | {int(k.sum())} | {plan[k].sum():,.0f} | "
+              f"{means[False][k].sum() / plan[k].sum():.3f} | "
               f"{means[True][k].sum() / plan[k].sum():.3f} | ±{worst:.1%} |")
 
     # 3. by class and product: the replay (both) against the plan
     risk = out["both"].risk.join(inputs.series.select(*PS, "series_class"), on=PS, how="left")
     b = inputs.plan.backlog.group_by(PS).agg(
         pl.col("demand").sum().alias("plan_demand"),
-        (pl.col("demand") - pl.col("backlog") - pl.col("lost")).clip(lower_bound=0).sum().alias("plan_on_time"))
+        (pl.col("demand") - pl.col("backlog") - pl.col("lost")).clip(lower_bound=0).sum()
+        .alias("plan_on_time"))
     frame = risk.join(b, on=PS, how="left").with_columns(
         pl.col("series_class").fill_null("none"),
         plan_short=pl.col("plan_demand") - pl.col("plan_on_time"))
@@ -152,8 +164,8 @@ def main() -> None:
         pl.len().alias("series"), pl.col("plan_demand").sum(), pl.col("plan_short").sum(),
         pl.col("expected_short_units").sum().alias("twin_short")).sort("series_class")
     total_extra = float((frame["expected_short_units"] - frame["plan_short"]).sum())
-    print("\nby series class (both): units short on time, plan against replay\n| class | series | demand | plan "
-          "short | twin short | share of the extra short |\n|---|---:|---:|---:|---:|---:|")
+    print("\nby series class (both): units short on time, plan against replay\n| class | series | demand "
+          "| plan short | twin short | share of the extra short |\n|---|---:|---:|---:|---:|---:|")
     for r in by_class.iter_rows(named=True):
         print(f"| {r['series_class']} | {r['series']} | {r['plan_demand']:,.0f} | {r['plan_short']:,.0f} | "
               f"{r['twin_short']:,.0f} | {(r['twin_short'] - r['plan_short']) / total_extra:.1%} |")
@@ -163,16 +175,18 @@ def main() -> None:
         extra=pl.col("twin_short") - pl.col("plan_short")).sort("extra", descending=True)
     top = by_product.head(10)
     print(f"\nproducts losing most (both); the top 10 of {by_product.height} carry "
-          f"{float(top['extra'].sum()) / total_extra:.0%} of the extra short units\n| product | demand | plan "
-          f"fill | twin fill |\n|---|---:|---:|---:|")
+          f"{float(top['extra'].sum()) / total_extra:.0%} of the extra short units\n| product | demand "
+          f"| plan fill | twin fill |\n|---|---:|---:|---:|")
     for r in top.iter_rows(named=True):
-        print(f"| {r['product_id']} | {r['plan_demand']:,.0f} | {1 - r['plan_short'] / r['plan_demand']:.1%} | "
+        print(f"| {r['product_id']} | {r['plan_demand']:,.0f} | "
+              f"{1 - r['plan_short'] / r['plan_demand']:.1%} | "
               f"{1 - r['twin_short'] / r['plan_demand']:.1%} |")
 
     # 4. by week: demand and open backlog at the week's end
     wk = out["both"].weekly.group_by("week").agg(pl.col("demand").sum(), (pl.col("backlog") + pl.col("lost"))
                                                  .sum().alias("twin_open"))
-    pw = inputs.plan.backlog.group_by("week").agg((pl.col("backlog") + pl.col("lost")).sum().alias("plan_open"))
+    pw = inputs.plan.backlog.group_by("week").agg(
+        (pl.col("backlog") + pl.col("lost")).sum().alias("plan_open"))
     wk = wk.join(pw, on="week", how="left").sort("week")
     print("\nby week (both): demand and units open at the week's end (backlog + lost), mean over paths\n"
           "| week | demand | plan open | twin open |\n|---|---:|---:|---:|")

@@ -111,7 +111,8 @@ def test_without_variance_the_twin_is_the_plan(max_backlog, with_safety):
     assert (back["lost"] - back["lost_plan"]).abs().max() < 1e-6
     s = {r["metric"]: r for r in result.summary.iter_rows(named=True)}
     assert plan.expiry["quantity"].sum() > 0 and plan.backlog["backlog"].sum() > 0  # the fixture bites
-    for metric in ("fill_rate_units", "fill_rate_weeks", "stockout_weeks", "expired_units",
+    for metric in ("fill_rate_units", "fill_rate_by_end", "fill_rate_weeks", "stockout_weeks",
+                   "expired_units",
                    "ending_stock_units", "ending_stock_value", "short_units", "demand_units",
                    "demand_above_plan_units", "released_units"):
         assert s[metric]["mean"] == pytest.approx(s[metric]["plan_value"], abs=1e-6), metric
@@ -290,8 +291,8 @@ def test_replay_is_stored_under_the_run_and_a_twin_id(tmp_path):
     assert out["run_id"] == run_id and out["twin_id"].startswith("twin-")
     with open_warehouse(path, read_only=True) as wh:
         summary = wh.read(schema.TWIN_SUMMARY.name, run_id)
-        assert summary.height == 11 and set(summary["twin_id"]) == {out["twin_id"]}
-        assert summary["paths"].to_list() == [20] * 11
+        assert summary.height == 12 and set(summary["twin_id"]) == {out["twin_id"]}
+        assert summary["paths"].to_list() == [20] * 12
         assert wh.read(schema.TWIN_RISK.name, run_id).height == 4
         assert wh.read(schema.TWIN_STOCK_FAN.name, run_id).height > 0
     # the plan report shows the replay's risk table and the fan of simulated stock
@@ -327,11 +328,13 @@ def test_a_shipment_short_of_stock_catches_up_with_the_lanes_next_shipment():
         learned_failure_rate=pl.lit(0.0), yield_sd=pl.lit(0.0), release_weeks_sd=pl.lit(0.0),
         learned_yield=pl.lit(1.0), learned_release_weeks=pl.lit(1.5))  # a week late on half the paths
     twin = _twin_inputs(net, plan, demand, inputs, process=process)
-    out = {}
+    out, by_end = {}, {}
     for catch_up in (False, True):
-        r = replay_plan(twin, TwinConfig(paths=400, seed=5, demand_variance=False, catch_up_shipments=catch_up))
+        r = replay_plan(twin, TwinConfig(paths=400, seed=5, demand_variance=False,
+                                         catch_up_shipments=catch_up))
         s = {m["metric"]: m for m in r.summary.iter_rows(named=True)}
         last = r.weekly.filter(pl.col("week") == r.weekly["week"].max())
+        by_end[catch_up] = s["fill_rate_by_end"]["mean"]
         out[catch_up] = (s["short_units"]["mean"], s["released_units"]["mean"],
                          last.filter(pl.col("site_id") == "PL")["closing"].sum(),
                          last.filter(pl.col("site_id") == "D1")["closing"].sum())
@@ -341,3 +344,5 @@ def test_a_shipment_short_of_stock_catches_up_with_the_lanes_next_shipment():
     assert short_on < short_off - 10.0 and plant_on < plant_off - 10.0
     # what no longer waits at the plant reached the DC: served, or in its stock at the end
     assert (short_off - short_on) + dc_on >= (plant_off - plant_on) - 1e-6
+    # late is not never: by the horizon's end the DC has served more than on time
+    assert by_end[True] > 1.0 - short_on / 300.0 and by_end[True] > by_end[False]

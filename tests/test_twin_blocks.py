@@ -84,7 +84,8 @@ def _block(rng: np.random.Generator, paths: int, n: int = 3, d: int = 2, h: int 
     short = rng.random((paths, d, h)) < 0.3
     return BlockOutcome(
         **per_path, short_count=short.sum(axis=0), expired_units=rng.random(paths),
-        expired_value=rng.random(paths), released_sold=rng.random(paths), end_stock=rng.random((paths, n)),
+        expired_value=rng.random(paths), released_sold=rng.random(paths),
+        unserved=rng.random(paths), end_stock=rng.random((paths, n)),
         closing=rng.random((n, h, paths)), sums={"closing": rng.random((n, h)), "backlog": rng.random((d, h))},
     )
 

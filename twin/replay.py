@@ -134,7 +134,8 @@ def _replay_block(
 
 # ---------------------------------------------------------------------------------------------- figures
 _METRICS = {
-    "fill_rate_units": "share", "fill_rate_weeks": "share", "stockout_weeks": "weeks", "short_units": "units",
+    "fill_rate_units": "share", "fill_rate_by_end": "share", "fill_rate_weeks": "share",
+    "stockout_weeks": "weeks", "short_units": "units",
     "expired_units": "units", "expiry_cost": "currency", "ending_stock_units": "units",
     "ending_stock_value": "currency", "demand_units": "units", "demand_above_plan_units": "units",
     "released_units": "units",
@@ -145,6 +146,8 @@ def plan_figures(plan: PlanTables, net: Network, tolerance: float = 1e-6) -> dic
     """The plan's own value of each twin figure (the same definitions as on the paths)."""
     b = plan.backlog
     demand = float(b["demand"].sum())
+    last = b.filter(pl.col("week") == b["week"].max()) if b.height else b
+    unserved = float(b["lost"].sum()) + (float(last["backlog"].sum()) if last.height else 0.0)
     sold = plan.production.filter(pl.col("product_id").is_in(b["product_id"].unique().implode()))
     released = sold.with_columns(t=net.week_index("release_week")).filter(
         pl.col("t").is_between(0, net.horizon - 1))["released_quantity"].sum()
@@ -158,6 +161,7 @@ def plan_figures(plan: PlanTables, net: Network, tolerance: float = 1e-6) -> dic
         (pl.col("closing") * pl.col("unit_cost")).sum()).item() if end.height else 0.0
     return {
         "fill_rate_units": on_time / demand if demand > 0 else None,
+        "fill_rate_by_end": 1.0 - unserved / demand if demand > 0 else None,
         "fill_rate_weeks": with_demand.filter(~short).height / with_demand.height if with_demand.height
         else None,
         "stockout_weeks": float(b.filter(short).height),
@@ -178,6 +182,7 @@ def _summary(index: TwinIndex, out: SimOutcome, plan: dict[str, float | None]) -
     with np.errstate(invalid="ignore", divide="ignore"):
         per_path = {
             "fill_rate_units": np.where(demand > 0, out.on_time.sum(axis=1) / demand, np.nan),
+            "fill_rate_by_end": np.where(demand > 0, 1.0 - out.unserved / demand, np.nan),
             "fill_rate_weeks": np.where(weeks > 0, out.served_weeks.sum(axis=1) / weeks, np.nan),
         }
     per_path |= {

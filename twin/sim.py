@@ -10,10 +10,9 @@ Each week, in this order (the plan's stock balance, with the plan's shelf-life r
    went ahead);
 4. planned shipments leave, as planned where stock allows (on a lane without lead time they arrive at
    once, before demand is served); what one could not take leaves with the next planned shipment on
-   its lane (:attr:`TwinConfig.catch_up_shipments`). Steps 3 and 4 run item level by item level, components first, so a
-   component released or moved this week feeds its parent's start this week. Cohorts must arrive usable
-   (and with the
-   minimum shelf-life share at a DC); first, oldest first, what the destination's planned backlog and
+   its lane (:attr:`TwinConfig.catch_up_shipments`). Steps 3 and 4 run item level by item level,
+   components first, so a component released or moved this week feeds its parent's start this week.
+   Cohorts must arrive usable (and with the minimum shelf-life share at a DC); first, oldest first, what the destination's planned backlog and
    demand use up before it expires, then the freshest stock (the plan does not store which cohorts it
    ships; this is how it would choose them). When a site cannot ship all, its shipments of the week
    are filled in the order of their destination;
@@ -85,7 +84,7 @@ class BlockOutcome:
         demand, on_time, short_weeks, demand_weeks, served_weeks, above_plan: (B, D) as in
             :class:`SimOutcome`.
         short_count: (D, H) paths short in each week.
-        expired_units, expired_value, released_sold: (B,).
+        expired_units, expired_value, released_sold, unserved: (B,).
         end_stock: (B, N).
         closing: (N, H, B) closing stock of every node and week on every path (the fan's input).
         sums: name → (N, H) or (D, H) sums over the block's paths (:class:`SimOutcome`'s ``mean``).
@@ -101,6 +100,7 @@ class BlockOutcome:
     expired_units: np.ndarray
     expired_value: np.ndarray
     released_sold: np.ndarray
+    unserved: np.ndarray
     end_stock: np.ndarray
     closing: np.ndarray
     sums: dict[str, np.ndarray]
@@ -119,6 +119,7 @@ class SimOutcome:
         released_sold: (P,) units of sold items (products with demand) released within the horizon:
             the plan's releases less failed batches, lower yields, releases late beyond the horizon and
             starts cut for want of components.
+        unserved: (P,) demand never served in the horizon: lost, or still in backlog at its end.
         short_prob: (D, H) share of paths short in each week.
         expired_units, expired_value: (P,) written off over the horizon (lots expired at the start included).
         end_stock: (P, N) closing stock of the last week.
@@ -137,6 +138,7 @@ class SimOutcome:
     expired_units: np.ndarray
     expired_value: np.ndarray
     released_sold: np.ndarray
+    unserved: np.ndarray
     end_stock: np.ndarray
     fan: np.ndarray
     mean: dict[str, np.ndarray]
@@ -244,6 +246,7 @@ def simulate(
     sold_products = index.nodes["product_id"].gather(dn.tolist()).unique().implode()
     sold_row = index.nodes["product_id"].is_in(sold_products).to_numpy()[index.prod_node]
     released_sold = np.zeros(p)
+    lost_total = np.zeros(p)
     owed = np.zeros((int(index.ship_lane.max()) + 1 if index.ship_lane.size else 0, p))  # (L, P) not shipped
     short_count = np.zeros((d, h), dtype=np.int64)
     expired_units = np.full(p, index.expired_on_hand.sum())
@@ -351,6 +354,7 @@ def simulate(
             if follow_plan:  # demand the plan gives up on is given up on (as far as it is still open)
                 lost = np.maximum(lost, np.minimum(backlog, index.plan_lost[:, t, None]))
             backlog = backlog - lost
+        lost_total += lost.sum(axis=0)
         short = (backlog + lost) > tolerance
         has_demand = dem > tolerance
         tot["demand"] += dem
@@ -367,7 +371,8 @@ def simulate(
             backlog.sum(axis=1), lost.sum(axis=1), dem.sum(axis=1))
     return BlockOutcome(
         **{k: v.T for k, v in tot.items()}, short_count=short_count, expired_units=expired_units,
-        expired_value=expired_value, released_sold=released_sold, end_stock=stock.sum(axis=0).T, closing=closing_paths, sums=sums,
+        expired_value=expired_value, released_sold=released_sold, unserved=lost_total + backlog.sum(axis=0),
+        end_stock=stock.sum(axis=0).T, closing=closing_paths, sums=sums,
     )
 
 
@@ -386,7 +391,8 @@ def combine_blocks(blocks: list[BlockOutcome]) -> SimOutcome:
     mean = {k: sum((b.sums[k] for b in blocks[1:]), blocks[0].sums[k].copy()) / paths for k in blocks[0].sums}
     return SimOutcome(
         **{k: cat(k) for k in ("demand", "on_time", "short_weeks", "demand_weeks", "served_weeks",
-                               "above_plan", "expired_units", "expired_value", "released_sold", "end_stock")},
+                               "above_plan", "expired_units", "expired_value", "released_sold", "unserved",
+                               "end_stock")},
         short_prob=sum(b.short_count for b in blocks) / paths,
         fan=np.percentile(closing, FAN, axis=2), mean=mean,
     )
