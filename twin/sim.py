@@ -12,10 +12,10 @@ Each week, in this order (the plan's stock balance, with the plan's shelf-life r
    once, before demand is served); what one could not take leaves with the next planned shipment on
    its lane (:attr:`TwinConfig.catch_up_shipments`). Steps 3 and 4 run item level by item level,
    components first, so a component released or moved this week feeds its parent's start this week.
-   Cohorts must arrive usable (and with the minimum shelf-life share at a DC); first, oldest first, what the destination's planned backlog and
-   demand use up before it expires, then the freshest stock (the plan does not store which cohorts it
-   ships; this is how it would choose them). When a site cannot ship all, its shipments of the week
-   are filled in the order of their destination;
+   Cohorts must arrive usable (and with the minimum shelf-life share at a DC); first, oldest first,
+   what the destination's planned backlog and demand use up before it expires, then the freshest stock
+   (the plan does not store which cohorts it ships; this is how it would choose them). When a site
+   cannot ship all, its shipments of the week are filled in the order of their destination;
 5. demand and backlog are served from the site's stock, first-expiry-first-out: as much as the plan
    serves that week plus whatever need the plan did not foresee (more demand or backlog than it
    planned), as stock allows (:attr:`TwinConfig.follow_plan_service`; off: all the stock allows);
