@@ -129,6 +129,10 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
         no_variance: Annotated[bool, typer.Option(
             "--no-variance", help="Replay the plan exactly (no demand or process variance).")] = False,
+        variance: Annotated[str, typer.Option(
+            "--variance", help="What the paths vary: both (default), process (demand as planned) or "
+                               "demand (production as planned); one side alone shows its share of the "
+                               "drop.")] = "both",
         fail_batch: Annotated[list[str] | None, typer.Option(
             "--fail-batch", help="A what-if: one batch of the start on RESOURCE in the week of DATE fails on "
                                  "every path (RESOURCE:YYYY-MM-DD[:PRODUCT]; repeat for more).")] = None,
@@ -149,8 +153,10 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
             raise ParameterError("give --run or --scenario, not both")
         if not Path(warehouse).is_file():
             raise ParameterError(f"no warehouse {warehouse}")
-        config = TwinConfig(paths=paths, seed=seed, demand_variance=not no_variance,
-                            process_variance=not no_variance, cluster=cluster,
+        if variance not in ("both", "process", "demand"):
+            raise ParameterError(f"--variance must be both, process or demand, got {variance!r}")
+        config = TwinConfig(paths=paths, seed=seed, demand_variance=not no_variance and variance != "process",
+                            process_variance=not no_variance and variance != "demand", cluster=cluster,
                             failed_batches=_failed_batches(fail_batch or []))
         run_id, name = (run, None) if scenario is None else _scenario_run(warehouse, scenario, prefect, verbose)
         out = twin_replay(TwinParameters(warehouse=warehouse, run_id=run_id, scenario=name, twin=config))

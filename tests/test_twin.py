@@ -346,3 +346,30 @@ def test_a_shipment_short_of_stock_catches_up_with_the_lanes_next_shipment():
     assert (short_off - short_on) + dc_on >= (plant_off - plant_on) - 1e-6
     # late is not never: by the horizon's end the DC has served more than on time
     assert by_end[True] > 1.0 - short_on / 300.0 and by_end[True] > by_end[False]
+
+
+def test_plantwin_twin_replays_one_side_and_prints_how_to_read_it(tmp_path, monkeypatch):
+    """``--variance process`` keeps demand as planned (no demand above the plan's quantity), ``demand``
+    keeps production as planned (the plan's releases in full); the summary ends with its reading."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    path = tmp_path / "wh.duckdb"
+    stored_run(path, PlanConfig(horizon_weeks=H), spread=0.4)
+    runner = CliRunner()
+
+    def figures(*extra: str) -> dict[str, list[str]]:
+        result = runner.invoke(app, ["twin", "--warehouse", str(path), "--paths", "200", *extra])
+        assert result.exit_code == 0, result.output
+        assert "reading (the replay follows the plan, without re-planning):" in result.output
+        return {line.split()[0]: line.split()[1:] for line in result.output.splitlines()
+                if line.startswith("  ") and len(line.split()) == 6}
+
+    process, demand = figures("--variance", "process"), figures("--variance", "demand")
+    assert process["demand_above_plan_units"][1] == "0"  # the mean over paths: demand as planned
+    assert demand["demand_above_plan_units"][1] != "0"
+    assert demand["released_units"][0] == demand["released_units"][1]  # production as planned
+    bad = runner.invoke(app, ["twin", "--warehouse", str(path), "--variance", "weather"])
+    assert bad.exit_code == 2 and "--variance must be both, process or demand" in bad.output
