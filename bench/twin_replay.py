@@ -5,6 +5,7 @@ Usage::
     .venv/bin/python bench/twin_replay.py                        # demo (LP plan, 1000 paths) and 10k (200 paths)
     .venv/bin/python bench/twin_replay.py --only demo --paths 1000
     .venv/bin/python bench/twin_replay.py --only large --lp      # also try the LP at the large size
+    .venv/bin/python bench/twin_replay.py --only demo --products 120 --variants  # settings on and off
 
 Each size builds its network with :func:`demo.network.demo_network` (seeded; no shared data), turns the
 orders into weekly demand, and makes a quick stand-in forecast per series (mean of the last 13 weeks;
@@ -120,7 +121,7 @@ def lot_for_lot(net, forecast: pl.DataFrame) -> PlanTables:
                       expiry=expiry)
 
 
-def bench(products: int, paths: int, use_lp: bool, time_limit: float) -> None:
+def bench(products: int, paths: int, use_lp: bool, time_limit: float, variants: bool = False) -> None:
     print(f"--- {products} products × 5 DCs, {paths} paths ---", flush=True)
     t0 = time.perf_counter()
     frames, history, start, forecast, classes = demo_demand(products)
@@ -160,6 +161,35 @@ def bench(products: int, paths: int, use_lp: bool, time_limit: float) -> None:
           f"{fill['plan_value'] or 0:.1%}, twin mean {fill['mean']:.1%} "
           f"(P5 {fill['p05']:.1%}, P95 {fill['p95']:.1%}); "
           f"peak RSS {_peak_mib():,.0f} MiB", flush=True)
+    if variants:
+        _variants(inputs, paths, follow)
+
+
+#: the twin's two stop-22 settings, off and on, and each variance alone with both on
+VARIANTS = {
+    "before (neither)": dict(match_plan_mean=False, catch_up_shipments=False),
+    "match_plan_mean only": dict(catch_up_shipments=False),
+    "catch_up_shipments only": dict(match_plan_mean=False),
+    "now (both)": {},
+    "now, process only": dict(demand_variance=False),
+    "now, demand only": dict(process_variance=False),
+}
+
+
+def _variants(inputs: TwinInputs, paths: int, follow: bool) -> None:
+    """The same paths replayed under each of :data:`VARIANTS`: fill on time and by the end, the paths' demand
+    and released units of sold items against the plan's, CPU seconds."""
+    print("| replay | plan fill | fill on time, mean (P5–P95) | by the end | demand / plan | released / plan "
+          "| CPU s |\n|---|---:|---:|---:|---:|---:|---:|")
+    for name, kw in VARIANTS.items():
+        c = time.process_time()
+        out = replay_plan(inputs, TwinConfig(paths=paths, follow_plan_service=follow, **kw))
+        s = {r["metric"]: r for r in out.summary.iter_rows(named=True)}
+        f, d, r = s["fill_rate_units"], s["demand_units"], s["released_units"]
+        print(f"| {name} | {f['plan_value'] or 0:.1%} | {f['mean']:.1%} ({f['p05']:.1%}–{f['p95']:.1%}) | "
+              f"{s['fill_rate_by_end']['mean']:.1%} | {d['mean'] / d['plan_value']:.3f} | "
+              f"{r['mean'] / r['plan_value']:.3f} | {time.process_time() - c:.1f} |", flush=True)
+    print(f"load average {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:
@@ -168,9 +198,12 @@ def main() -> None:
     ap.add_argument("--paths", type=int, default=None, help="paths (default: 1000 demo, 200 large)")
     ap.add_argument("--lp", action="store_true", help="also plan the large network with the LP")
     ap.add_argument("--time-limit", type=float, default=600.0, help="LP time limit, seconds")
+    ap.add_argument("--products", type=int, default=40, help="products of the demo-sized network (LP plan)")
+    ap.add_argument("--variants", action="store_true",
+                    help="also replay the demo-sized plan with the twin's settings on and off (VARIANTS)")
     args = ap.parse_args()
     if args.only in (None, "demo"):
-        bench(40, args.paths or 1000, True, args.time_limit)
+        bench(args.products, args.paths or 1000, True, args.time_limit, args.variants)
     if args.only in (None, "large"):
         bench(2300, args.paths or 200, args.lp, args.time_limit)
 

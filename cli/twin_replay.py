@@ -21,12 +21,34 @@ __all__ = ["register", "format_summary"]
 
 def format_summary(summary: list[dict[str, Any]], title: str) -> str:
     """The summary rows as a small text table."""
-    lines = [title, f"  {'figure':<20}{'plan':>14}{'mean':>14}{'P5':>14}{'P50':>14}{'P95':>14}"]
+    lines = [title, f"  {'figure':<24}{'plan':>14}{'mean':>14}{'P5':>14}{'P50':>14}{'P95':>14}"]
     for r in summary:
         share = r["unit"] == "share"
         cells = [_fmt(r[c], share) for c in ("plan_value", "mean", "p05", "p50", "p95")]
-        lines.append(f"  {r['metric']:<20}" + "".join(f"{c:>14}" for c in cells))
-    return "\n".join(lines)
+        lines.append(f"  {r['metric']:<24}" + "".join(f"{c:>14}" for c in cells))
+    return "\n".join(lines + _reading({r["metric"]: r for r in summary}))
+
+
+def _reading(s: dict[str, dict[str, Any]]) -> list[str]:
+    """How to read the replay against the plan: demand above the plan's quantity, the plan's production of
+    sold items released, and how much of the on-time shortfall is only late."""
+    keys = ("demand_units", "demand_above_plan_units", "released_units", "fill_rate_units",
+            "fill_rate_by_end")
+    if any(s.get(k, {}).get("mean") is None for k in keys) or not (
+            s["demand_units"]["plan_value"] and s["released_units"]["plan_value"]):
+        return []
+    demand, released = s["demand_units"], s["released_units"]
+    above = s["demand_above_plan_units"]["mean"] / demand["plan_value"]
+    return [
+        "reading (the replay follows the plan, without re-planning):",
+        f"  demand {demand['mean'] / demand['plan_value']:.1%} of the plan's; {above:.1%} of it came in "
+        "weeks and places above the plan's quantity (served only from stock the plan holds for later, or "
+        "short)",
+        f"  sold items released: {released['mean'] / released['plan_value']:.1%} of the plan's units",
+        f"  served by the horizon's end {s['fill_rate_by_end']['mean']:.1%}, on time "
+        f"{s['fill_rate_units']['mean']:.1%} (the plan: {s['fill_rate_by_end']['plan_value']:.1%}, "
+        f"{s['fill_rate_units']['plan_value']:.1%})",
+    ]
 
 
 def _fmt(v: float | None, share: bool) -> str:
@@ -107,6 +129,10 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
         no_variance: Annotated[bool, typer.Option(
             "--no-variance", help="Replay the plan exactly (no demand or process variance).")] = False,
+        variance: Annotated[str, typer.Option(
+            "--variance", help="What the paths vary: both (default), process (demand as planned) or "
+                               "demand (production as planned); one side alone shows its share of the "
+                               "drop.")] = "both",
         fail_batch: Annotated[list[str] | None, typer.Option(
             "--fail-batch", help="A what-if: one batch of the start on RESOURCE in the week of DATE fails on "
                                  "every path (RESOURCE:YYYY-MM-DD[:PRODUCT]; repeat for more).")] = None,
@@ -127,8 +153,10 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
             raise ParameterError("give --run or --scenario, not both")
         if not Path(warehouse).is_file():
             raise ParameterError(f"no warehouse {warehouse}")
-        config = TwinConfig(paths=paths, seed=seed, demand_variance=not no_variance,
-                            process_variance=not no_variance, cluster=cluster,
+        if variance not in ("both", "process", "demand"):
+            raise ParameterError(f"--variance must be both, process or demand, got {variance!r}")
+        config = TwinConfig(paths=paths, seed=seed, demand_variance=not no_variance and variance != "process",
+                            process_variance=not no_variance and variance != "demand", cluster=cluster,
                             failed_batches=_failed_batches(fail_batch or []))
         run_id, name = (run, None) if scenario is None else _scenario_run(warehouse, scenario, prefect, verbose)
         out = twin_replay(TwinParameters(warehouse=warehouse, run_id=run_id, scenario=name, twin=config))
@@ -150,4 +178,4 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
                 diff = compare_twins(pl.DataFrame(base["summary"]), pl.DataFrame(out["summary"]))
                 typer.echo("scenario − base (mean over paths):")
                 for r in diff.iter_rows(named=True):
-                    typer.echo(f"  {r['metric']:<20}{_fmt(r['delta_mean'], r['unit'] == 'share'):>14}")
+                    typer.echo(f"  {r['metric']:<24}{_fmt(r['delta_mean'], r['unit'] == 'share'):>14}")

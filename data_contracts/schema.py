@@ -840,8 +840,12 @@ TWIN_SUMMARY = _t(
         ("run_id", Str, "Run whose plan was replayed."),
         ("twin_id", Str, "Twin replay."),
         ("scenario", Str, "Scenario of the run."),
-        ("metric", Str, "fill_rate_units, stockout_weeks, short_units, expired_units, expiry_cost, "
-                        "ending_stock_units or ending_stock_value."),
+        ("metric", Str, "fill_rate_units, fill_rate_by_end (demand served within the horizon, late or not), "
+                        "fill_rate_weeks, stockout_weeks, short_units, expired_units, "
+                        "expiry_cost, ending_stock_units, ending_stock_value, demand_units, "
+                        "demand_above_plan_units (demand above the plan's quantity, summed over "
+                        "series-weeks) or "
+                        "released_units (units of sold items released within the horizon)."),
         ("unit", Str, "Unit of the figure (share, weeks, units, currency)."),
         ("plan_value", F64, "The plan's own value of the figure."),
         ("mean", F64, "Mean over the paths."),

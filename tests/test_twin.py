@@ -111,8 +111,10 @@ def test_without_variance_the_twin_is_the_plan(max_backlog, with_safety):
     assert (back["lost"] - back["lost_plan"]).abs().max() < 1e-6
     s = {r["metric"]: r for r in result.summary.iter_rows(named=True)}
     assert plan.expiry["quantity"].sum() > 0 and plan.backlog["backlog"].sum() > 0  # the fixture bites
-    for metric in ("fill_rate_units", "fill_rate_weeks", "stockout_weeks", "expired_units",
-                   "ending_stock_units", "ending_stock_value", "short_units"):
+    for metric in ("fill_rate_units", "fill_rate_by_end", "fill_rate_weeks", "stockout_weeks",
+                   "expired_units",
+                   "ending_stock_units", "ending_stock_value", "short_units", "demand_units",
+                   "demand_above_plan_units", "released_units"):
         assert s[metric]["mean"] == pytest.approx(s[metric]["plan_value"], abs=1e-6), metric
         assert s[metric]["p05"] == pytest.approx(s[metric]["p95"], abs=1e-6), metric
 
@@ -158,6 +160,11 @@ def test_late_release_and_low_yield_go_short():
     low = replay_plan(_twin_inputs(net, plan, demand, inputs, process=low_yield),
                       TwinConfig(paths=10, demand_variance=False))
     assert low.risk["expected_short_units"][0] == pytest.approx(90.0 - 60.0)
+    # the summary says where the shortfall comes from: releases short, demand as planned
+    s = {r["metric"]: r for r in low.summary.iter_rows(named=True)}
+    assert s["released_units"]["mean"] == pytest.approx(s["released_units"]["plan_value"] - 30.0)
+    assert s["demand_above_plan_units"]["mean"] == 0.0
+    assert s["demand_units"]["mean"] == s["demand_units"]["plan_value"]
 
 
 def test_demand_paths_have_the_forecasts_quantiles():
@@ -189,14 +196,47 @@ def test_intermittent_series_bootstrap_their_history():
                                quantity=q) for i, q in enumerate([0.0, 0.0, 5.0, 0.0, 12.0])])
     series = pl.DataFrame({"product_id": ["A"], "site_id": ["D1"], "series_class": ["intermittent"]})
     index = build_index(net, plan, fc.select("product_id", "site_id").unique())
-    sampler = build_demand_sampler(index, fc, series, history, TwinConfig(paths=8000),
-                                   np.random.default_rng(1), net.week_index())
     d = index.nodes[index.demand_nodes.tolist()].with_row_index("d").filter(
         (pl.col("product_id") == "A") & (pl.col("site_id") == "D1"))["d"][0]
-    x = sampler.week(0)[:, d]
+    raw = build_demand_sampler(index, fc, series, history, TwinConfig(paths=8000, match_plan_mean=False),
+                               np.random.default_rng(1), net.week_index())
+    x = raw.week(0)[:, d]
     assert set(np.unique(x)) == {0.0, 5.0, 12.0}
     assert (x == 0).mean() == pytest.approx(0.6, abs=0.02)
     assert (x == 12).mean() == pytest.approx(0.2, abs=0.02)
+    # by default the history's shape at the plan's level: its mean (3.4) brought to the planned 20
+    sampler = build_demand_sampler(index, fc, series, history, TwinConfig(paths=8000),
+                                   np.random.default_rng(1), net.week_index())
+    planned = index.plan_demand[d, 0]
+    assert planned == 20.0
+    y = sampler.week(0)[:, d]
+    np.testing.assert_allclose(np.unique(y), np.array([0.0, 5.0, 12.0]) * planned / 3.4)
+    assert (y == 0).mean() == pytest.approx(0.6, abs=0.02)
+    assert y.mean() == pytest.approx(planned, rel=0.05)
+
+
+def test_demand_paths_mean_is_the_plans_demand_where_the_band_is_clipped_at_zero():
+    """A symmetric band about a small mean is clipped at zero by the forecast: its quantiles' own mean is
+    above the mean the plan planned against. The paths keep the shape at the plan's level."""
+    net, plan, demand, inputs = _solved(PlanConfig(horizon_weeks=H))
+    z = {0.01: -2.326, 0.05: -1.645, 0.10: -1.282, 0.20: -0.842, 0.50: 0.0, 0.80: 0.842, 0.90: 1.282,
+         0.95: 1.645, 0.99: 2.326}
+    fc = demand.select(*PST, pl.lit("test").alias("model"), pl.col("quantity").alias("mean"), *[
+        (pl.col("quantity") * (1 + 1.5 * z[q])).clip(lower_bound=0).alias(schema.quantile_column(q))
+        for q in schema.QUANTILES])
+    index = build_index(net, plan, fc.select("product_id", "site_id").unique())
+    paths = 20000
+    means = {}
+    for match in (False, True):
+        sampler = build_demand_sampler(index, fc, NO_SERIES, NO_HISTORY,
+                                       TwinConfig(paths=paths, match_plan_mean=match),
+                                       np.random.default_rng(3), net.week_index())
+        means[match] = np.stack([sampler.week(t) for t in range(H)], axis=2).mean(axis=0)  # (D, H)
+    planned = index.plan_demand
+    assert planned.sum() > 0
+    assert means[False].sum() > 1.25 * planned.sum()  # the clipped band's mean: demand above the plan
+    np.testing.assert_allclose(means[True].sum(axis=1), planned.sum(axis=1), rtol=0.02)
+    np.testing.assert_allclose(means[True], planned, rtol=0.08)
 
 
 def test_variance_widens_and_summaries_compare():
@@ -208,6 +248,10 @@ def test_variance_widens_and_summaries_compare():
     assert noisy.summary.equals(again.summary) and noisy.stock_fan.equals(again.stock_fan)  # seeded
     s = noisy.summary.filter(pl.col("metric") == "fill_rate_units").row(0, named=True)
     assert s["p05"] < s["p95"]
+    # demand varies about the plan's quantity: some of it above the plan, the mean the plan's
+    d = {r["metric"]: r for r in noisy.summary.iter_rows(named=True)}
+    assert d["demand_above_plan_units"]["mean"] > 0.05 * d["demand_units"]["plan_value"]
+    assert d["demand_units"]["mean"] == pytest.approx(d["demand_units"]["plan_value"], rel=0.02)
     fan = noisy.stock_fan
     assert fan.columns == [c for c in schema.TWIN_STOCK_FAN.column_names if c not in ("run_id", "twin_id")]
     for lo, hi in (("p05", "p25"), ("p25", "p50"), ("p50", "p75"), ("p75", "p95")):
@@ -247,8 +291,8 @@ def test_replay_is_stored_under_the_run_and_a_twin_id(tmp_path):
     assert out["run_id"] == run_id and out["twin_id"].startswith("twin-")
     with open_warehouse(path, read_only=True) as wh:
         summary = wh.read(schema.TWIN_SUMMARY.name, run_id)
-        assert summary.height == 8 and set(summary["twin_id"]) == {out["twin_id"]}
-        assert summary["paths"].to_list() == [20] * 8
+        assert summary.height == 12 and set(summary["twin_id"]) == {out["twin_id"]}
+        assert summary["paths"].to_list() == [20] * 12
         assert wh.read(schema.TWIN_RISK.name, run_id).height == 4
         assert wh.read(schema.TWIN_STOCK_FAN.name, run_id).height > 0
     # the plan report shows the replay's risk table and the fan of simulated stock
@@ -263,3 +307,69 @@ def test_replay_is_stored_under_the_run_and_a_twin_id(tmp_path):
         replay(TwinParameters(warehouse=path, scenario="what-if", twin=TwinConfig(paths=2)))
     with pytest.raises(ParameterError, match="no run 'run-x'"):
         replay(TwinParameters(warehouse=path, run_id="run-x", twin=TwinConfig(paths=2)))
+
+
+def test_a_shipment_short_of_stock_catches_up_with_the_lanes_next_shipment():
+    """Starts released a week late on half the paths: a planned shipment finds its stock missing, and a
+    later one finds two releases. With catch-up the later shipment takes what the earlier one owed; without
+    it the late units stay at the plant while the DC goes short."""
+    inputs = {
+        "products": ex.products(dict(product_id="P")),
+        "sites": ex.sites(["PL"], ["D1"]),
+        "resources": ex.resources(dict(resource_id="R", site_id="PL", hours_per_week=1000.0)),
+        "routings": ex.routings(dict(product_id="P", resource_id="R", **{"yield": 1.0}, release_weeks=1)),
+        "lanes": ex.lanes(dict(from_site="PL", to_site="D1", lead_time_weeks=1, cost_per_unit=0.1)),
+        "inventory": ex.inventory(),
+    }
+    demand = ex.demand(*[dict(product_id="P", site_id="D1", t=t, quantity=50.0) for t in range(2, H)])
+    net, plan, demand, inputs = _solved(PlanConfig(horizon_weeks=H), inputs=inputs, demand=demand)
+    assert plan.shipments.filter(pl.col("quantity") > 0).height >= 4  # the lane ships week after week
+    process = estimate_process(schema.BATCHES.empty(), inputs["routings"], ProcessConfig()).with_columns(
+        learned_failure_rate=pl.lit(0.0), yield_sd=pl.lit(0.0), release_weeks_sd=pl.lit(0.0),
+        learned_yield=pl.lit(1.0), learned_release_weeks=pl.lit(1.5))  # a week late on half the paths
+    twin = _twin_inputs(net, plan, demand, inputs, process=process)
+    out, by_end = {}, {}
+    for catch_up in (False, True):
+        r = replay_plan(twin, TwinConfig(paths=400, seed=5, demand_variance=False,
+                                         catch_up_shipments=catch_up))
+        s = {m["metric"]: m for m in r.summary.iter_rows(named=True)}
+        last = r.weekly.filter(pl.col("week") == r.weekly["week"].max())
+        by_end[catch_up] = s["fill_rate_by_end"]["mean"]
+        out[catch_up] = (s["short_units"]["mean"], s["released_units"]["mean"],
+                         last.filter(pl.col("site_id") == "PL")["closing"].sum(),
+                         last.filter(pl.col("site_id") == "D1")["closing"].sum())
+    (short_off, rel_off, plant_off, _), (short_on, rel_on, plant_on, dc_on) = out[False], out[True]
+    assert rel_on == rel_off  # the same releases on the same paths
+    assert plant_off > 10.0 and short_off > 10.0  # stranded at the plant while the DC is short
+    assert short_on < short_off - 10.0 and plant_on < plant_off - 10.0
+    # what no longer waits at the plant reached the DC: served, or in its stock at the end
+    assert (short_off - short_on) + dc_on >= (plant_off - plant_on) - 1e-6
+    # late is not never: by the horizon's end the DC has served more than on time
+    assert by_end[True] > 1.0 - short_on / 300.0 and by_end[True] > by_end[False]
+
+
+def test_plantwin_twin_replays_one_side_and_prints_how_to_read_it(tmp_path, monkeypatch):
+    """``--variance process`` keeps demand as planned (no demand above the plan's quantity), ``demand``
+    keeps production as planned (the plan's releases in full); the summary ends with its reading."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    path = tmp_path / "wh.duckdb"
+    stored_run(path, PlanConfig(horizon_weeks=H), spread=0.4)
+    runner = CliRunner()
+
+    def figures(*extra: str) -> dict[str, list[str]]:
+        result = runner.invoke(app, ["twin", "--warehouse", str(path), "--paths", "200", *extra])
+        assert result.exit_code == 0, result.output
+        assert "reading (the replay follows the plan, without re-planning):" in result.output
+        return {line.split()[0]: line.split()[1:] for line in result.output.splitlines()
+                if line.startswith("  ") and len(line.split()) == 6}
+
+    process, demand = figures("--variance", "process"), figures("--variance", "demand")
+    assert process["demand_above_plan_units"][1] == "0"  # the mean over paths: demand as planned
+    assert demand["demand_above_plan_units"][1] != "0"
+    assert demand["released_units"][0] == demand["released_units"][1]  # production as planned
+    bad = runner.invoke(app, ["twin", "--warehouse", str(path), "--variance", "weather"])
+    assert bad.exit_code == 2 and "--variance must be both, process or demand" in bad.output

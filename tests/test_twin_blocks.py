@@ -71,7 +71,8 @@ def test_a_longer_replay_starts_with_the_paths_of_a_shorter_one():
     run_block = partial(_replay_block, index, sampler, inputs.process, inputs.max_backlog_weeks, config)
     one = simulate_blocks(run_block, BLOCK_PATHS, seed=3)
     two = simulate_blocks(run_block, 2 * BLOCK_PATHS, seed=3)
-    for name in ("demand", "on_time", "short_weeks", "served_weeks", "expired_units", "end_stock"):
+    for name in ("demand", "on_time", "short_weeks", "served_weeks", "above_plan", "expired_units",
+                 "released_sold", "end_stock"):
         assert np.array_equal(getattr(two, name)[:BLOCK_PATHS], getattr(one, name)), name
     assert not np.array_equal(two.demand[BLOCK_PATHS:], one.demand)  # block 1 draws other paths
     assert one.demand.std(axis=0).max() > 0 and one.end_stock.std(axis=0).max() > 0  # the paths vary
@@ -79,11 +80,12 @@ def test_a_longer_replay_starts_with_the_paths_of_a_shorter_one():
 
 def _block(rng: np.random.Generator, paths: int, n: int = 3, d: int = 2, h: int = 4) -> BlockOutcome:
     per_path = {k: rng.random((paths, d)) for k in ("demand", "on_time", "short_weeks", "demand_weeks",
-                                                     "served_weeks")}
+                                                     "served_weeks", "above_plan")}
     short = rng.random((paths, d, h)) < 0.3
     return BlockOutcome(
         **per_path, short_count=short.sum(axis=0), expired_units=rng.random(paths),
-        expired_value=rng.random(paths), end_stock=rng.random((paths, n)),
+        expired_value=rng.random(paths), released_sold=rng.random(paths),
+        unserved=rng.random(paths), end_stock=rng.random((paths, n)),
         closing=rng.random((n, h, paths)), sums={"closing": rng.random((n, h)), "backlog": rng.random((d, h))},
     )
 
@@ -103,3 +105,5 @@ def test_combined_blocks_are_the_figures_of_all_paths_at_once(sizes):
     assert np.array_equal(out.short_prob, sum(b.short_count for b in blocks) / p)
     assert np.allclose(out.mean["closing"], sum(b.sums["closing"] for b in blocks) / p)
     assert out.expired_units.shape == (p,) and out.end_stock.shape == (p, 3)
+    assert np.array_equal(out.released_sold, np.concatenate([b.released_sold for b in blocks]))
+    assert np.array_equal(out.above_plan, np.concatenate([b.above_plan for b in blocks]))

@@ -51,6 +51,13 @@ class TwinConfig(BaseModel):
         description="Demand classes (forecast_series.series_class) whose paths are drawn from their own "
         "history instead of the forecast's quantiles.",
     )
+    match_plan_mean: bool = Field(
+        True,
+        description="Scale each series-week's demand draw so that its mean is the plan's demand (the "
+        "quantile function's own mean, or the bootstrapped history's mean, brought to the planned "
+        "quantity; the shape kept). False: the forecast's quantiles as stored, whose mean is above the "
+        "forecast's where a band is clipped at zero, and the history's own level for bootstrapped series.",
+    )
     bootstrap_weeks: int = Field(
         104, ge=1, description="Most recent weeks of history a bootstrapped series draws from."
     )
@@ -59,6 +66,13 @@ class TwinConfig(BaseModel):
         description="Serve what the plan serves each week plus any need it did not foresee, as stock allows "
         "(the plan may hold stock back on purpose, e.g. toward a safety-stock target); False: serve all "
         "that stock allows.",
+    )
+    catch_up_shipments: bool = Field(
+        True,
+        description="What a planned shipment could not take (its origin short of stock: a batch failed, "
+        "yielded less or released late) leaves with the next planned shipment on the same lane, as stock "
+        "allows, as the plan's own service serves backlog; False: a planned shipment is one chance, and "
+        "a unit released after it stays at the plant.",
     )
     failed_batches: tuple[FailedBatch, ...] = Field(
         (),

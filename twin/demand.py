@@ -11,6 +11,11 @@ with AR(1) correlation across weeks (:attr:`TwinConfig.week_correlation`); the d
 * for intermittent and lumpy series (:attr:`TwinConfig.bootstrap_classes`), a bootstrap of the series'
   own recent history (the empirical quantile at ``U`` of its last :attr:`TwinConfig.bootstrap_weeks`
   weeks, zero weeks included): the forecast's quantiles of a mostly-zero series are a poor shape;
+* with :attr:`TwinConfig.match_plan_mean` (default), each series-week's draw is then scaled so that its
+  mean is the plan's demand: the quantile function's own mean (its integral over the ranks) or the
+  history's mean is brought to the planned quantity, keeping the shape (zero weeks stay zero). Without
+  it the paths' mean is not the plan's: a band clipped at zero (a symmetric band about a small mean) has
+  a mean above the forecast's, and a history's mean is not the forecast's level;
 * the plan's demand itself where there is neither a forecast row nor history, or without variance.
 """
 
@@ -26,7 +31,7 @@ from data_contracts import schema
 from twin.config import TwinConfig
 from twin.index import TwinIndex
 
-__all__ = ["DemandSampler", "build_demand_sampler", "norm_cdf", "quantile_function"]
+__all__ = ["DemandSampler", "build_demand_sampler", "knots_mean", "norm_cdf", "quantile_function"]
 
 LEVELS = np.array([0.0, *schema.QUANTILES, 1.0])
 _Q_COLS = [schema.quantile_column(q) for q in schema.QUANTILES]
@@ -59,6 +64,12 @@ def quantile_function(knots: np.ndarray, u: np.ndarray) -> np.ndarray:
     return q_lo + (u - lo) / (hi - lo) * (q_hi - q_lo)
 
 
+def knots_mean(knots: np.ndarray) -> np.ndarray:
+    """Mean of the piecewise-linear quantile function through ``(LEVELS, knots)``: its integral over the
+    ranks, (…, len(LEVELS)) → (…)."""
+    return ((knots[..., :-1] + knots[..., 1:]) / 2.0 * np.diff(LEVELS)).sum(axis=-1)
+
+
 def _extended(q: np.ndarray) -> np.ndarray:
     """(…, 9) stored quantiles → (…, 11) knots at LEVELS: monotone, tails extended, non-negative."""
     q = np.maximum.accumulate(np.maximum(q, 0.0), axis=-1)
@@ -80,6 +91,7 @@ class DemandSampler:
     boot_pos: np.ndarray  # (Db,)
     boot_sorted: np.ndarray  # (Db, L) each row's history sorted, zero-padded beyond its length
     boot_len: np.ndarray  # (Db,)
+    boot_scale: np.ndarray  # (Db, H) factor on each week's bootstrap draw (plan demand / history mean)
     rho: float
     variance: bool
     rng: np.random.Generator
@@ -99,7 +111,8 @@ class DemandSampler:
         if len(self.boot_pos):
             idx = np.minimum((u[:, self.boot_pos] * self.boot_len[None, :]).astype(np.int64),
                              self.boot_len[None, :] - 1)
-            d[:, self.boot_pos] = self.boot_sorted[np.arange(len(self.boot_pos))[None, :], idx]
+            d[:, self.boot_pos] = (self.boot_sorted[np.arange(len(self.boot_pos))[None, :], idx]
+                                   * self.boot_scale[:, t][None, :])
         return d
 
     def _ranks(self) -> np.ndarray:
@@ -146,6 +159,12 @@ def build_demand_sampler(
     rows = np.repeat(np.arange(len(boot_pos)), boot_len)
     cols = np.arange(len(flat)) - np.repeat(np.cumsum(boot_len) - boot_len, boot_len)
     boot_sorted[rows, cols] = flat
+    boot_scale = np.ones((len(boot_pos), h))
+    if config.match_plan_mean and len(boot_pos):
+        hist_mean = boot_sorted.sum(axis=1) / np.maximum(boot_len, 1)
+        plan = index.plan_demand[boot_pos]
+        boot_scale = np.where(hist_mean[:, None] > 0,
+                              plan / np.where(hist_mean > 0, hist_mean, 1.0)[:, None], 1.0)
     fc = (
         forecast.with_columns(t=week_of)
         .filter(pl.col("t").is_between(0, h - 1))
@@ -162,10 +181,15 @@ def build_demand_sampler(
         mean = fc["mean"].to_numpy()
         plan = index.plan_demand[fc["pos"].to_numpy(), t]
         scale = np.where(mean > 0, plan / np.where(mean > 0, mean, 1.0), 1.0)
-        knots[r, t] = _extended(fc.select(_Q_COLS).to_numpy()) * scale[:, None]
+        k = _extended(fc.select(_Q_COLS).to_numpy()) * scale[:, None]
+        if config.match_plan_mean:  # the draw's mean is the plan's demand (shape kept)
+            m = knots_mean(k)
+            k = k * np.where(m > 0, plan / np.where(m > 0, m, 1.0), 1.0)[:, None]
+        knots[r, t] = k
         has[r, t] = ~((mean <= 0) & (plan > 0))  # planned demand the forecast says is none: keep the plan's
     return DemandSampler(
         plan_demand=index.plan_demand, quantile_pos=qpos, knots=knots, has_knots=has, boot_pos=boot_pos,
-        boot_sorted=boot_sorted, boot_len=np.maximum(boot_len, 1), rho=config.week_correlation,
+        boot_sorted=boot_sorted, boot_len=np.maximum(boot_len, 1), boot_scale=boot_scale,
+        rho=config.week_correlation,
         variance=config.demand_variance, rng=rng, paths=config.paths,
     )

@@ -70,7 +70,8 @@ class TwinIndex:
             minimum shelf-life share at a DC); ``ship_sell_cap`` (C, S) how much of slots up to each
             slot the destination's planned backlog and demand from the arrival on use up before they
             expire (sent first);
-            ``ship_rank`` orders the shipments of one node and week.
+            ``ship_rank`` orders the shipments of one node and week; ``ship_lane`` numbers the shipment's
+            product × origin × destination (``0 … L-1``).
         demand_nodes: (D,) nodes with demand: the first D nodes, ``0 … D-1``.
         plan_demand: (D, H) the demand the plan planned against.
         plan_served: (D, H) units the plan serves.
@@ -101,6 +102,7 @@ class TwinIndex:
     ship_min_slot: np.ndarray
     ship_sell_cap: np.ndarray
     ship_rank: np.ndarray
+    ship_lane: np.ndarray
     demand_nodes: np.ndarray
     plan_demand: np.ndarray
     plan_served: np.ndarray
@@ -203,7 +205,8 @@ def build_index(net: Network, plan: PlanTables, demand_pairs: pl.DataFrame) -> T
             .otherwise(pl.col("arrival")).cast(pl.Int64),
         )
         .sort("from_site", "product_id", "t", "to_site")
-        .with_columns(rank=pl.int_range(pl.len()).over("product_id", "from_site", "t"))
+        .with_columns(rank=pl.int_range(pl.len()).over("product_id", "from_site", "t"),
+                      lane=pl.struct("product_id", "from_site", "to_site").rank("dense") - 1)
     )
     backlog = plan.backlog.with_columns(t=to_t("week"))
     dem_nodes = np.arange(demand_keys.height)  # nodes 0 .. D-1
@@ -231,6 +234,7 @@ def build_index(net: Network, plan: PlanTables, demand_pairs: pl.DataFrame) -> T
         ship_t=ship["t"].to_numpy(), ship_arrival=ship["arrival"].to_numpy(),
         ship_qty=ship["quantity"].to_numpy(),
         ship_min_slot=ship["min_slot"].to_numpy(), ship_rank=ship["rank"].to_numpy(),
+        ship_lane=ship["lane"].to_numpy().astype(np.int64),
         ship_sell_cap=_sell_cap(ship, nodes, dem_nodes, plan_demand, plan_backlog, slots,
                                 _node_of(nodes, ship, site="to_site")),
         demand_nodes=dem_nodes, plan_demand=plan_demand, plan_served=plan_served, plan_need=plan_need,

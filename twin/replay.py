@@ -129,14 +129,16 @@ def _replay_block(
                                           failed)
     demand = replace(sampler, rng=demand_rng, paths=block.paths, _z=None)
     return simulate(index, release_t, released, demand, max_backlog_weeks, config.shortage_tolerance,
-                    config.follow_plan_service)
+                    config.follow_plan_service, config.catch_up_shipments)
 
 
 # ---------------------------------------------------------------------------------------------- figures
 _METRICS = {
-    "fill_rate_units": "share", "fill_rate_weeks": "share", "stockout_weeks": "weeks", "short_units": "units",
+    "fill_rate_units": "share", "fill_rate_by_end": "share", "fill_rate_weeks": "share",
+    "stockout_weeks": "weeks", "short_units": "units",
     "expired_units": "units", "expiry_cost": "currency", "ending_stock_units": "units",
-    "ending_stock_value": "currency",
+    "ending_stock_value": "currency", "demand_units": "units", "demand_above_plan_units": "units",
+    "released_units": "units",
 }
 
 
@@ -144,6 +146,11 @@ def plan_figures(plan: PlanTables, net: Network, tolerance: float = 1e-6) -> dic
     """The plan's own value of each twin figure (the same definitions as on the paths)."""
     b = plan.backlog
     demand = float(b["demand"].sum())
+    last = b.filter(pl.col("week") == b["week"].max()) if b.height else b
+    unserved = float(b["lost"].sum()) + (float(last["backlog"].sum()) if last.height else 0.0)
+    sold = plan.production.filter(pl.col("product_id").is_in(b["product_id"].unique().implode()))
+    released = sold.with_columns(t=net.week_index("release_week")).filter(
+        pl.col("t").is_between(0, net.horizon - 1))["released_quantity"].sum()
     on_time = float(
         b.select((pl.col("demand") - pl.col("backlog") - pl.col("lost")).clip(lower_bound=0).sum()).item())
     short = (pl.col("backlog") + pl.col("lost")) > tolerance
@@ -154,6 +161,7 @@ def plan_figures(plan: PlanTables, net: Network, tolerance: float = 1e-6) -> dic
         (pl.col("closing") * pl.col("unit_cost")).sum()).item() if end.height else 0.0
     return {
         "fill_rate_units": on_time / demand if demand > 0 else None,
+        "fill_rate_by_end": 1.0 - unserved / demand if demand > 0 else None,
         "fill_rate_weeks": with_demand.filter(~short).height / with_demand.height if with_demand.height
         else None,
         "stockout_weeks": float(b.filter(short).height),
@@ -162,6 +170,9 @@ def plan_figures(plan: PlanTables, net: Network, tolerance: float = 1e-6) -> dic
         "expiry_cost": float(plan.expiry["cost"].sum()),
         "ending_stock_units": float(end["closing"].sum()) if end.height else 0.0,
         "ending_stock_value": float(value or 0.0),
+        "demand_units": demand,
+        "demand_above_plan_units": 0.0,
+        "released_units": float(released or 0.0),
     }
 
 
@@ -171,6 +182,7 @@ def _summary(index: TwinIndex, out: SimOutcome, plan: dict[str, float | None]) -
     with np.errstate(invalid="ignore", divide="ignore"):
         per_path = {
             "fill_rate_units": np.where(demand > 0, out.on_time.sum(axis=1) / demand, np.nan),
+            "fill_rate_by_end": np.where(demand > 0, 1.0 - out.unserved / demand, np.nan),
             "fill_rate_weeks": np.where(weeks > 0, out.served_weeks.sum(axis=1) / weeks, np.nan),
         }
     per_path |= {
@@ -180,6 +192,9 @@ def _summary(index: TwinIndex, out: SimOutcome, plan: dict[str, float | None]) -
         "expiry_cost": out.expired_value,
         "ending_stock_units": out.end_stock.sum(axis=1),
         "ending_stock_value": out.end_stock @ index.unit_cost,
+        "demand_units": demand,
+        "demand_above_plan_units": out.above_plan.sum(axis=1),
+        "released_units": out.released_sold,
     }
     rows = []
     for metric, unit in _METRICS.items():

@@ -9,13 +9,13 @@ Each week, in this order (the plan's stock balance, with the plan's shelf-life r
    week enters the plant's stock in the cohort of a fresh unit (scaled by the share of its start that
    went ahead);
 4. planned shipments leave, as planned where stock allows (on a lane without lead time they arrive at
-   once, before demand is served). Steps 3 and 4 run item level by item level, components first, so a
-   component released or moved this week feeds its parent's start this week. Cohorts must arrive usable
-   (and with the
-   minimum shelf-life share at a DC); first, oldest first, what the destination's planned backlog and
-   demand use up before it expires, then the freshest stock (the plan does not store which cohorts it
-   ships; this is how it would choose them). When a site cannot ship all, its shipments of the week
-   are filled in the order of their destination;
+   once, before demand is served); what one could not take leaves with the next planned shipment on
+   its lane (:attr:`TwinConfig.catch_up_shipments`). Steps 3 and 4 run item level by item level,
+   components first, so a component released or moved this week feeds its parent's start this week.
+   Cohorts must arrive usable (and with the minimum shelf-life share at a DC); first, oldest first,
+   what the destination's planned backlog and demand use up before it expires, then the freshest stock
+   (the plan does not store which cohorts it ships; this is how it would choose them). When a site
+   cannot ship all, its shipments of the week are filled in the order of their destination;
 5. demand and backlog are served from the site's stock, first-expiry-first-out: as much as the plan
    serves that week plus whatever need the plan did not foresee (more demand or backlog than it
    planned), as stock allows (:attr:`TwinConfig.follow_plan_service`; off: all the stock allows);
@@ -81,9 +81,10 @@ class BlockOutcome:
     """What the loop records on one block of ``B`` paths (``N`` nodes, ``D`` demand nodes, ``H`` weeks).
 
     Attributes:
-        demand, on_time, short_weeks, demand_weeks, served_weeks: (B, D) as in :class:`SimOutcome`.
+        demand, on_time, short_weeks, demand_weeks, served_weeks, above_plan: (B, D) as in
+            :class:`SimOutcome`.
         short_count: (D, H) paths short in each week.
-        expired_units, expired_value: (B,).
+        expired_units, expired_value, released_sold, unserved: (B,).
         end_stock: (B, N).
         closing: (N, H, B) closing stock of every node and week on every path (the fan's input).
         sums: name → (N, H) or (D, H) sums over the block's paths (:class:`SimOutcome`'s ``mean``).
@@ -94,9 +95,12 @@ class BlockOutcome:
     short_weeks: np.ndarray
     demand_weeks: np.ndarray
     served_weeks: np.ndarray
+    above_plan: np.ndarray
     short_count: np.ndarray
     expired_units: np.ndarray
     expired_value: np.ndarray
+    released_sold: np.ndarray
+    unserved: np.ndarray
     end_stock: np.ndarray
     closing: np.ndarray
     sums: dict[str, np.ndarray]
@@ -110,6 +114,12 @@ class SimOutcome:
         demand, on_time: (P, D) demand and units served in the week requested, summed over the horizon.
         short_weeks: (P, D) weeks with backlog or lost units.
         demand_weeks, served_weeks: (P, D) weeks with demand, and of those, weeks served in full.
+        above_plan: (P, D) demand above the plan's quantity, summed over the weeks (Σ max(d − planned, 0)):
+            need the plan did not plan for, served only from stock it holds for later, or short.
+        released_sold: (P,) units of sold items (products with demand) released within the horizon:
+            the plan's releases less failed batches, lower yields, releases late beyond the horizon and
+            starts cut for want of components.
+        unserved: (P,) demand never served in the horizon: lost, or still in backlog at its end.
         short_prob: (D, H) share of paths short in each week.
         expired_units, expired_value: (P,) written off over the horizon (lots expired at the start included).
         end_stock: (P, N) closing stock of the last week.
@@ -123,9 +133,12 @@ class SimOutcome:
     short_weeks: np.ndarray
     demand_weeks: np.ndarray
     served_weeks: np.ndarray
+    above_plan: np.ndarray
     short_prob: np.ndarray
     expired_units: np.ndarray
     expired_value: np.ndarray
+    released_sold: np.ndarray
+    unserved: np.ndarray
     end_stock: np.ndarray
     fan: np.ndarray
     mean: dict[str, np.ndarray]
@@ -200,7 +213,7 @@ def _add(stock: np.ndarray, nodes: np.ndarray, slots: np.ndarray, qty: np.ndarra
 
 def simulate(
     index: TwinIndex, release_t: np.ndarray, released: np.ndarray, demand: DemandSampler,
-    max_backlog_weeks: int | None, tolerance: float, follow_plan: bool = True,
+    max_backlog_weeks: int | None, tolerance: float, follow_plan: bool = True, catch_up: bool = True,
 ) -> SimOutcome:
     """Run the week loop on every path of one block (``P`` = the rows of ``release_t``).
 
@@ -212,6 +225,8 @@ def simulate(
         tolerance: backlog or lost units at or below it do not make a week short.
         follow_plan: serve what the plan serves plus the need it did not foresee (the plan may hold
             stock back on purpose, e.g. for its safety-stock targets); False serves all it can.
+        catch_up: what a planned shipment could not take is added to the next planned shipment on its
+            lane (False: it is not shipped).
 
     Returns:
         The block's per-path figures and weekly sums (:func:`combine_blocks` joins blocks).
@@ -226,7 +241,13 @@ def simulate(
     recent: list[np.ndarray] = []  # demand of the last max_backlog_weeks weeks (newest last)
     # (arrival, to_node, first slot, taken (C - first, R, P)): slots below the departure week are empty
     in_transit: list[tuple[np.ndarray, np.ndarray, int, np.ndarray]] = []
-    tot = {k: np.zeros((d, p)) for k in ("demand", "on_time", "short_weeks", "demand_weeks", "served_weeks")}
+    tot = {k: np.zeros((d, p)) for k in ("demand", "on_time", "short_weeks", "demand_weeks", "served_weeks",
+                                         "above_plan")}
+    sold_products = index.nodes["product_id"].gather(dn.tolist()).unique().implode()
+    sold_row = index.nodes["product_id"].is_in(sold_products).to_numpy()[index.prod_node]
+    released_sold = np.zeros(p)
+    lost_total = np.zeros(p)
+    owed = np.zeros((int(index.ship_lane.max()) + 1 if index.ship_lane.size else 0, p))  # (L, P) not shipped
     short_count = np.zeros((d, h), dtype=np.int64)
     expired_units = np.full(p, index.expired_on_hand.sum())
     expired_value = np.full(p, float(index.expired_on_hand @ index.unit_cost))
@@ -279,6 +300,7 @@ def simulate(
                 slot = np.where(index.life_from_release[node], index.release_slot[node, t],
                                 np.maximum(index.release_slot[node, index.prod_t[rows]], t))
                 _add(stock, node, slot, rel)
+                released_sold += rel[sold_row[rows]].sum(axis=0)
                 np.add.at(sums["released"][:, t], index.prod_node[rows], rel.sum(axis=1))
             # 4. departures, rank by rank (a node ships at most once per rank)
             ships = this_week[bom.ship_level[this_week] == level] if len(levels) > 1 else this_week
@@ -287,7 +309,12 @@ def simulate(
                 frm = index.ship_from[rows]
                 avail = stock[t:, frm, :]  # slots below t are empty (expired)
                 want = np.broadcast_to(index.ship_qty[rows][:, None], (len(rows), p))
+                lane = index.ship_lane[rows]  # a lane ships at most once per rank
+                if catch_up:
+                    want = want + owed[lane]
                 taken = _ship(avail, want, 0, index.ship_min_slot[rows] - t, index.ship_sell_cap[t:, rows])
+                if catch_up:
+                    owed[lane] = np.maximum(want - taken.sum(axis=0), 0.0)
                 stock[t:, frm, :] = avail
                 np.add.at(sums["departures"][:, t], frm, taken.sum(axis=(0, 2)))
                 now = index.ship_arrival[rows] == t
@@ -327,9 +354,11 @@ def simulate(
             if follow_plan:  # demand the plan gives up on is given up on (as far as it is still open)
                 lost = np.maximum(lost, np.minimum(backlog, index.plan_lost[:, t, None]))
             backlog = backlog - lost
+        lost_total += lost.sum(axis=0)
         short = (backlog + lost) > tolerance
         has_demand = dem > tolerance
         tot["demand"] += dem
+        tot["above_plan"] += np.maximum(dem - index.plan_demand[:, t, None], 0.0)
         tot["on_time"] += np.maximum(dem - backlog - lost, 0.0)
         tot["short_weeks"] += short
         tot["demand_weeks"] += has_demand
@@ -342,7 +371,8 @@ def simulate(
             backlog.sum(axis=1), lost.sum(axis=1), dem.sum(axis=1))
     return BlockOutcome(
         **{k: v.T for k, v in tot.items()}, short_count=short_count, expired_units=expired_units,
-        expired_value=expired_value, end_stock=stock.sum(axis=0).T, closing=closing_paths, sums=sums,
+        expired_value=expired_value, released_sold=released_sold, unserved=lost_total + backlog.sum(axis=0),
+        end_stock=stock.sum(axis=0).T, closing=closing_paths, sums=sums,
     )
 
 
@@ -361,7 +391,8 @@ def combine_blocks(blocks: list[BlockOutcome]) -> SimOutcome:
     mean = {k: sum((b.sums[k] for b in blocks[1:]), blocks[0].sums[k].copy()) / paths for k in blocks[0].sums}
     return SimOutcome(
         **{k: cat(k) for k in ("demand", "on_time", "short_weeks", "demand_weeks", "served_weeks",
-                               "expired_units", "expired_value", "end_stock")},
+                               "above_plan", "expired_units", "expired_value", "released_sold", "unserved",
+                               "end_stock")},
         short_prob=sum(b.short_count for b in blocks) / paths,
         fan=np.percentile(closing, FAN, axis=2), mean=mean,
     )
