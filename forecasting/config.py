@@ -22,9 +22,14 @@ __all__ = ["ForecastConfig", "NATIVE_SEASONAL_MODELS", "NATIVE_SEASONAL_DEFAULT"
 #: (README, "Where it stands"), so it is an option, not a default candidate
 NATIVE_SEASONAL_MODELS = ("Naive", "SeasonalNaive", "SETS", "DOT", "DARIMA", "Mean(SETS,DOT,DARIMA)")
 NATIVE_SEASONAL_DEFAULT = "Mean(SETS,DOT,DARIMA)"
-#: the same for a long season (weekly 52): non-seasonal ETS and ARIMA on the classically deseasonalised series
-DECOMPOSED_SEASONAL_MODELS = ("Naive", "SeasonalNaive", "DETS", "DOT", "DARIMA", "Mean(DETS,DOT,DARIMA)")
-DECOMPOSED_SEASONAL_DEFAULT = "Mean(DETS,DOT,DARIMA)"
+#: the same for a long season (weekly 52): non-seasonal ETS and ARIMA on the classically deseasonalised series,
+#: DOT, and ``MSTL_AAdN``: an STL season, which may change over the years where the classical decomposition
+#: averages one, with a damped additive trend; their mean the default. The STL member took M4 Weekly's OWA
+#: from 0.840 / 0.790 to ≈ 0.73 / 0.70 on two 100-series samples, at ≈ 1.4× the weekly forecast's CPU
+#: (docs/forecast-accuracy.md)
+DECOMPOSED_SEASONAL_MODELS = ("Naive", "SeasonalNaive", "DETS", "DOT", "DARIMA", "MSTL_AAdN",
+                              "Mean(DETS,DOT,DARIMA,MSTL_AAdN)")
+DECOMPOSED_SEASONAL_DEFAULT = "Mean(DETS,DOT,DARIMA,MSTL_AAdN)"
 
 
 _FREQ = re.compile(r"(\d+)(d|w|mo|q|y)")

@@ -24,7 +24,7 @@ H = 12
 def test_candidates_follow_the_season_length():
     weekly = ForecastConfig()
     assert weekly.seasonal_models == DECOMPOSED_SEASONAL_MODELS
-    assert weekly.seasonal_default == "Mean(DETS,DOT,DARIMA)" == DECOMPOSED_SEASONAL_DEFAULT
+    assert weekly.seasonal_default == "Mean(DETS,DOT,DARIMA,MSTL_AAdN)" == DECOMPOSED_SEASONAL_DEFAULT
     for m, freq in ((12, "1mo"), (4, "1q"), (24, "1mo")):
         short = ForecastConfig(season_length=m, freq=freq)
         assert short.seasonal_models == NATIVE_SEASONAL_MODELS
@@ -96,3 +96,21 @@ def test_a_monthly_run_backtests_the_native_seasonal_candidates_and_follows_the_
     for uid, truth in truths.items():
         mean = result.forecast.filter(pl.col("unique_id") == uid).sort("ds").get_column("mean").to_numpy()
         assert np.abs(mean - truth).mean() < 8.0, uid  # noise sd 3, season amplitude 60
+
+
+def test_the_weekly_mean_s_mstl_member_follows_a_season_and_is_its_trend_model_when_short():
+    """MSTL_AAdN (STL season, damped additive trend), a member of the weekly mean: it forecasts a clean
+    weekly season far better than its trend model alone, and under two seasons it is that trend model."""
+    t = np.arange(156 + 52)
+    rng = np.random.default_rng(11)
+    y = 500 + 120 * np.sin(2 * np.pi * t / 52) + rng.normal(0, 5, t.size)
+    train, truth = y[:156], y[156:]  # a whole season ahead: no trend model can follow it
+    (mstl,) = base_models(("MSTL_AAdN",), 52)
+    assert repr(mstl) == "MSTL_AAdN"
+    seasonal = mstl.forecast(train, 52)["mean"]
+    damped = AutoETS(model="AAN", damped=True)
+    trend = damped.forecast(y=train, h=52)["mean"]
+    assert np.abs(seasonal - truth).mean() < 15.0 < np.abs(trend - truth).mean()  # noise sd 5, amplitude 120
+    short = train[:80]
+    assert np.allclose(mstl.forecast(short, 13)["mean"], damped.forecast(y=short, h=13)["mean"])
+    assert "MSTL_AAdN" in ForecastConfig().seasonal_models and "MSTL_AAdN" in DECOMPOSED_SEASONAL_DEFAULT
