@@ -198,13 +198,13 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "scales, which makes the band too wide).",
     )
     calibration_groups: Literal["set", "class"] = Field(
-        "set", description="Series whose scale-free backtest errors are pooled for the bands: `class` "
+        "class", description="Series whose scale-free backtest errors are pooled for the bands: `class` "
         "those of one class, candidate set and selection (`smooth/seasonal/default`); `set` those of one "
         "candidate set (seasonal, short, intermittent): more errors a horizon step, and no group defined "
         "by how the model was chosen, which looked at the very windows that calibrate it.",
     )
     scale_statistic: Literal["rms", "mean"] = Field(
-        "rms", description="A series' error scale (its band's unit) from its backtest |error| / level: "
+        "mean", description="A series' error scale (its band's unit) from its backtest |error| / level: "
         "their root mean square (`rms`: a window with a large miss widens the band more) or their mean.",
     )
     symmetric_bands: bool = Field(
