@@ -85,6 +85,15 @@ def _variants(inputs: dict[str, pl.DataFrame], mark_suites: bool) -> dict[str, t
     }
 
 
+def print_figures(rows: dict[str, dict], shown: list[tuple[str, str, str]]) -> None:
+    """One Markdown table: a column per variant in `rows`, a row per (key, label, format) of `shown`."""
+    names = list(rows)
+    print(f"\n| figure | {' | '.join(names)} |\n|---|{'---:|' * len(names)}")
+    for key, label, fmt in shown:
+        cells = [fmt.format(rows[v][key]) if rows[v].get(key) is not None else "–" for v in names]
+        print(f"| {label} | {' | '.join(cells)} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     source = ap.add_mutually_exclusive_group(required=True)
@@ -192,11 +201,7 @@ def main() -> None:
         ("mixed_weeks", "suite-weeks making more than one product", "{:,}"),
         ("suite_util", "bioreactor suite utilisation (changeovers included)", "{:.1%}"),
     ]
-    names = list(rows)
-    print(f"\n| figure | {' | '.join(names)} |\n|---|{'---:|' * len(names)}")
-    for key, label, fmt in shown:
-        cells = [fmt.format(rows[v][key]) if rows[v].get(key) is not None else "–" for v in names]
-        print(f"| {label} | {' | '.join(cells)} |")
+    print_figures(rows, shown)
     if "before" in rows:
         print("\nCPU ratio to before: " + ", ".join(f"{v} {rows[v]['cpu_s'] / rows['before']['cpu_s']:.1f}×"
                                                   for v in names if v != "before"))

@@ -102,11 +102,9 @@ def main() -> None:
         ("twin_cpu", "twin CPU s", "{:.1f}"),
         ("load", "load (1 min) after", "{:.1f}"),
     ]
-    names = list(rows)
-    print(f"\n| figure | {' | '.join(names)} |\n|---|{'---:|' * len(names)}")
-    for key, label, fmt in shown:
-        cells = [fmt.format(rows[v][key]) if rows[v].get(key) is not None else "–" for v in names]
-        print(f"| {label} | {' | '.join(cells)} |")
+    from campaigns import print_figures  # bench/campaigns.py: the same table
+
+    print_figures(rows, shown)
     print(f"load after: {os.getloadavg()}")
 
 
