@@ -70,6 +70,12 @@ def knots_mean(knots: np.ndarray) -> np.ndarray:
     return ((knots[..., :-1] + knots[..., 1:]) / 2.0 * np.diff(LEVELS)).sum(axis=-1)
 
 
+def _to_plan(plan: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """The factor that brings a draw whose mean is ``level`` to the plan's demand: ``plan / level`` where the
+    level is positive, else 1 (broadcast)."""
+    return np.where(level > 0, plan / np.where(level > 0, level, 1.0), 1.0)
+
+
 def _extended(q: np.ndarray) -> np.ndarray:
     """(…, 9) stored quantiles → (…, 11) knots at LEVELS: monotone, tails extended, non-negative."""
     q = np.maximum.accumulate(np.maximum(q, 0.0), axis=-1)
@@ -162,9 +168,7 @@ def build_demand_sampler(
     boot_scale = np.ones((len(boot_pos), h))
     if config.match_plan_mean and len(boot_pos):
         hist_mean = boot_sorted.sum(axis=1) / np.maximum(boot_len, 1)
-        plan = index.plan_demand[boot_pos]
-        boot_scale = np.where(hist_mean[:, None] > 0,
-                              plan / np.where(hist_mean > 0, hist_mean, 1.0)[:, None], 1.0)
+        boot_scale = _to_plan(index.plan_demand[boot_pos], hist_mean[:, None])
     fc = (
         forecast.with_columns(t=week_of)
         .filter(pl.col("t").is_between(0, h - 1))
@@ -180,12 +184,10 @@ def build_demand_sampler(
         r, t = where[fc["pos"].to_numpy()], fc["t"].to_numpy()
         mean = fc["mean"].to_numpy()
         plan = index.plan_demand[fc["pos"].to_numpy(), t]
-        scale = np.where(mean > 0, plan / np.where(mean > 0, mean, 1.0), 1.0)
-        k = _extended(fc.select(_Q_COLS).to_numpy()) * scale[:, None]
-        if config.match_plan_mean:  # the draw's mean is the plan's demand (shape kept)
-            m = knots_mean(k)
-            k = k * np.where(m > 0, plan / np.where(m > 0, m, 1.0), 1.0)[:, None]
-        knots[r, t] = k
+        k = _extended(fc.select(_Q_COLS).to_numpy())
+        # the draw's mean (with match_plan_mean) or the forecast's mean brought to the plan's demand
+        level = knots_mean(k) if config.match_plan_mean else mean
+        knots[r, t] = k * _to_plan(plan, level)[:, None]
         has[r, t] = ~((mean <= 0) & (plan > 0))  # planned demand the forecast says is none: keep the plan's
     return DemandSampler(
         plan_demand=index.plan_demand, quantile_pos=qpos, knots=knots, has_knots=has, boot_pos=boot_pos,
