@@ -204,6 +204,12 @@ def _took(wall: float, cpu: float) -> str:
     return f" ({time.thread_time() - cpu:.1f} CPU-s, {time.perf_counter() - wall:.1f} s wall)"
 
 
+def _integral(h: highspy.Highs, ints: np.ndarray, on: bool) -> None:
+    """The block's integer columns ``ints`` made integer (``on``) or continuous (the LP relaxation)."""
+    kind = highspy.HighsVarType.kInteger if on else highspy.HighsVarType.kContinuous
+    h.changeColsIntegrality(len(ints), ints, np.full(len(ints), kind))
+
+
 def _has_plan(h: highspy.Highs) -> bool:
     return h.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
 
@@ -271,7 +277,7 @@ def solve_campaign_block(
                                                          config.time_limit_seconds)
         if start_x is None:  # else as the whole-model path does: the rest completed as a MIP
             note.append("rounded start failed: completed as a MIP")
-            h.changeColsIntegrality(len(ints), ints, np.full(len(ints), highspy.HighsVarType.kInteger))
+            _integral(h, ints, True)
             left = max(deadline - time.perf_counter(), 0.0)
             _run(h, max(left * start_share, relax_seconds, min_seconds))
             if _has_plan(h):
@@ -281,7 +287,7 @@ def solve_campaign_block(
                 note.append("start not completed")
         elif config.campaign_start_completion:  # the batches as a MIP, setups still fixed, from the rounding
             note.append(f"rounded start {start_obj:,.0f}" + _took(step, cpu))
-            h.changeColsIntegrality(len(ints), ints, np.full(len(ints), highspy.HighsVarType.kInteger))
+            _integral(h, ints, True)
             h.setSolution(n, np.arange(n, dtype=np.int32), start_x)
             left = max(deadline - time.perf_counter(), 0.0)
             _run(h, max(left * start_share, min_seconds))
@@ -290,7 +296,7 @@ def solve_campaign_block(
                 start_obj = float(h.getInfo().objective_function_value)
         h.changeColsBounds(len(fc), fc, lower[fc], upper[fc])
         note.append(f"start {start_obj:,.0f}" + _took(step, cpu))
-    h.changeColsIntegrality(len(ints), ints, np.full(len(ints), highspy.HighsVarType.kInteger))
+    _integral(h, ints, True)
     for option, value in config.campaign_mip_options.items():
         if h.setOptionValue(option, value) != highspy.HighsStatus.kOk:
             raise ValueError(f"campaign_mip_options: HiGHS refused {option} = {value!r}")
@@ -316,7 +322,7 @@ def solve_campaign_block(
         note.append("MIP start kept")
     # the LP with the integers fixed: duals that mean "one more hour, same batches"
     vals = np.round(best_x[ints])
-    h.changeColsIntegrality(len(ints), ints, np.full(len(ints), highspy.HighsVarType.kContinuous))
+    _integral(h, ints, False)
     h.changeColsBounds(len(ints), ints, vals, vals)
     # from the start's last LP (every integer fixed near these values; the plan often is the start) where
     # there is one, else from the relaxation's
