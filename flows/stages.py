@@ -36,6 +36,7 @@ from optimization.terminal import beyond_horizon_weeks
 from warehouse.arrival import read_complete_folder
 from warehouse import paths
 from warehouse.db import open_warehouse
+from warehouse.dry_run import inferred_run_date
 from warehouse.publish import publish_snapshot
 from warehouse.sources import read_demand_file
 from warehouse.volume import check_volume
@@ -153,8 +154,7 @@ def resolve_run_date(params: RunParameters, run_id: str, load_ids: dict[str, str
     inv = schema.INVENTORY.name
     with open_warehouse(params.warehouse) as wh:
         if run_date is None and inv in load_ids:
-            raw = wh.raw_rows(inv, load_ids[inv])
-            run_date = raw.select(pl.col("as_of_date").str.to_date(strict=False).max()).item()
+            run_date = inferred_run_date({inv: wh.raw_rows(inv, load_ids[inv])})
         run_date = run_date or date.today()
         wh.update_run(run_id, run_date=run_date)
     return run_date

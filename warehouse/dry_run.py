@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from data_contracts import schema
+from data_contracts.casting import cast_expr
 from warehouse.db import Warehouse, connect
 from warehouse.sources import SourceFile, read_folder
 
@@ -62,9 +63,9 @@ def inferred_run_date(raw: Mapping[str, object], today: date | None = None) -> d
     if inventory is not None and not isinstance(inventory, pl.DataFrame):
         inventory = inventory.frame()  # rows left in a warehouse (not so today: inventory is read whole)
     if inventory is not None and inventory.height:
-        latest = inventory.select(
-            pl.col("as_of_date").str.strip_chars().str.to_date(strict=False).max()
-        ).item()
+        # the contracts' own reading of a date (ISO, a timestamp's date part): a value they refuse
+        # (10/09/2019) never sets the run date, and a timestamp's date does
+        latest = inventory.select(cast_expr("as_of_date", pl.Date).max()).item()
         if latest is not None:
             return latest
     return today or date.today()
