@@ -66,7 +66,8 @@ def decimal_comma_words(decimal: str) -> str:
         return (' is not a number written with a decimal comma (1,5 or 1.234,5), as the source config declares '
                 '(decimal: ",")')
     return (' has a decimal comma, but numbers are read with "." as decimal point: if the source writes '
-            'numbers so, declare decimal: "," in its source config (or export with ".")')
+            'numbers so, declare decimal: "," in its source config (or export with "."); if the comma groups '
+            'thousands (1,500), export without it')
 
 
 def sunday_week_words() -> str:
@@ -104,7 +105,8 @@ FIX_HINTS: dict[str, str] = {
         'numbers are written with a decimal comma (1,5 or 1.234,5) but are read with "." as the decimal '
         'point. If the source writes numbers so, declare it in its source config: decimal: "," (for an '
         "input folder, a config with source: {type: folder, path: DIR}; then --source FILE instead of "
-        '--input DIR); or export the numbers with ".".'
+        '--input DIR); or export the numbers with ".". A comma that groups thousands (1,500 for fifteen '
+        'hundred) is no decimal comma: export the numbers without it (decimal: "," would read 1,500 as 1.5).'
     ),
     SUNDAY_WEEK_RULE: (
         "weeks are labelled by their Sunday but identified by their Monday here. If the source labels each "

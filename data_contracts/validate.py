@@ -124,13 +124,18 @@ def _structure_errors(raw: Mapping[str, object], profiles: dict[str, Profile]) -
                 errors.append(f"{t.name}: no input file (rule: required_entities)")
             continue
         label = p.label
+        tabbed = [e for e in p.extra if "\t" in e]
+        if tabbed and any(p.non_null.get(c, 0) == 0 for c in t.required_columns):
+            errors.append(f"{label}: the header {_column_shown(tabbed[0])} holds tabs: write the file with ',' or "
+                          "';' between the columns (rule: required_columns)")
+            continue
         for c in t.required_columns:
             if c not in p.non_null:
-                errors.append(f"{label}: missing column {c!r} (rule: required_columns)")
+                errors.append(f"{label}: missing column {c!r}{_header_hint(c, p.extra)} (rule: required_columns)")
             elif c not in t.nullable and p.height and p.non_null[c] == 0:
                 errors.append(
-                    f"{label}: missing column {c!r}: empty in all {p.height} rows "
-                    f"(rule: required_columns)"
+                    f"{label}: missing column {c!r}: not in the header, or empty in all {p.height} rows"
+                    f"{_header_hint(c, p.extra)} (rule: required_columns)"
                 )
         if t.name in MASTER_ENTITIES and p.height == 0:
             errors.append(f"{label}: master data {t.name} has no rows (rule: master_data_not_empty)")
@@ -138,6 +143,22 @@ def _structure_errors(raw: Mapping[str, object], profiles: dict[str, Profile]) -
             errors.append(f"{label}: no order lines, so there is no demand history to forecast from "
                           "(rule: orders_not_empty)")
     return errors
+
+
+def _header_hint(column: str, extra: list[str]) -> str:
+    """What the file's unknown columns say about a missing one: a name in other letters, or the unknown
+    names to look through ("" when the file has none)."""
+    near = [e for e in extra if e.strip().lower() == column]
+    if near:
+        return f"; the header has {_column_shown(near[0])}: name it {column!r} (column names are matched exactly)"
+    if extra:
+        names = ", ".join(_column_shown(e) for e in extra[:8]) + (", ..." if len(extra) > 8 else "")
+        return f"; columns the contract does not know: {names}: if one of them is {column!r}, rename it"
+    return ""
+
+
+def _column_shown(name: str) -> str:
+    return repr(name if len(name) <= 80 else name[:80] + "...")
 
 
 def _extra_columns(frame: pl.DataFrame, t: schema.Table) -> list[str]:

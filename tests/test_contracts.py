@@ -177,7 +177,8 @@ def test_text_in_number_column_is_a_type_break_only(broken_outcome):
     reason = broken_outcome.quarantine.filter((pl.col("entity") == "orders") & (pl.col("source_row") == 1))
     assert reason.get_column("reason").to_list() == [
         "quantity '12,5' has a decimal comma, but numbers are read with \".\" as decimal point: if the source "
-        "writes numbers so, declare decimal: \",\" in its source config (or export with \".\")"]
+        "writes numbers so, declare decimal: \",\" in its source config (or export with \".\"); if the comma "
+        "groups thousands (1,500), export without it"]
 
 
 def test_duplicate_key_rejects_every_row_sharing_it(broken_outcome):
