@@ -1,0 +1,137 @@
+"""A new user's first hour (stop 23): what an export from another system looks like, and what plantwin says.
+
+Each case is a defect met by trying the README's input contract on real public data (pharmacy sales as
+orders): the run date read from a timestamp or a day-first date, a header in capitals or separated by tabs,
+a renamed column, a comma that groups thousands. Generated data only (the demo network, 5 products).
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from demo.network import demo_network, write_demo
+from warehouse.dry_run import inferred_run_date
+
+
+@pytest.fixture(scope="module")
+def valid_input(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("first_hour") / "input"
+    write_demo(demo_network(products=5, dcs=1, weeks_history=40), folder)
+    return folder
+
+
+def _copy(valid_input: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "input"
+    shutil.copytree(valid_input, folder)
+    return folder
+
+
+def _as_of(folder: Path) -> date:
+    text = pl.read_csv(folder / "inventory.csv", infer_schema=False)
+    return date.fromisoformat(text["as_of_date"].max())
+
+
+def _rewrite_header(folder: Path, entity: str, header: str, separator: str = ",") -> None:
+    path = folder / f"{entity}.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    body = [line.replace(",", separator) for line in lines[1:]] if separator != "," else lines[1:]
+    path.write_text("\n".join([header, *body]) + "\n", encoding="utf-8")
+
+
+def _validate(folder: Path, *args: str):
+    result = CliRunner().invoke(app, ["validate", "--input", str(folder), *args])
+    return result, " ".join(result.output.split())
+
+
+def test_a_day_first_date_never_becomes_the_run_date():
+    """polars' inferring date parser read '10/09/2019' as 10 September and ISO values after it as null: the
+    run date came from a value the contracts refuse. Now only what the contracts read as a date counts."""
+    inventory = pl.DataFrame({"as_of_date": ["10/09/2019", "2019-10-01", " 2019-10-02 "]})
+    assert inferred_run_date({"inventory": inventory}) == date(2019, 10, 2)
+    only_refused = pl.DataFrame({"as_of_date": ["10/09/2019"]})
+    assert inferred_run_date({"inventory": only_refused}, today=date(2026, 1, 5)) == date(2026, 1, 5)
+
+
+def test_a_timestamped_snapshot_gives_its_date_as_the_run_date(valid_input, tmp_path):
+    """An ERP writes the snapshot's time too ('2026-05-04 08:00:00'): the contracts take its date, and so does
+    the run date; it used to fall back to today, years away from the history, without a word."""
+    folder = _copy(valid_input, tmp_path)
+    as_of = _as_of(folder)
+    inv = pl.read_csv(folder / "inventory.csv", infer_schema=False)
+    inv.with_columns(pl.col("as_of_date") + " 08:00:00").write_csv(folder / "inventory.csv")
+    result, out = _validate(folder)
+    assert result.exit_code == 0, result.output
+    assert f"run date {as_of.isoformat()}." in out, out
+
+
+def test_a_run_takes_the_run_date_of_a_timestamped_snapshot(valid_input, tmp_path):
+    """The same through ``plantwin run`` (``flows.stages.resolve_run_date``): the run row's date."""
+    folder = _copy(valid_input, tmp_path)
+    as_of = _as_of(folder)
+    inv = pl.read_csv(folder / "inventory.csv", infer_schema=False)
+    inv.with_columns(pl.col("as_of_date") + "T08:00:00").write_csv(folder / "inventory.csv")
+    warehouse = tmp_path / "w.duckdb"
+    result = CliRunner().invoke(app, ["run", "--input", str(folder), "--warehouse", str(warehouse),
+                                      "--horizon", "4", "--no-prefect"])
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.sql("SELECT run_date FROM runs").fetchall() == [(as_of,)]
+
+
+def test_a_header_in_capitals_names_the_column_to_rename(valid_input, tmp_path):
+    folder = _copy(valid_input, tmp_path)
+    header = (folder / "orders.csv").read_text(encoding="utf-8").splitlines()[0]
+    _rewrite_header(folder, "orders", header.upper())
+    result, out = _validate(folder)
+    assert result.exit_code == 2, result.output
+    assert ("error: orders.csv: missing column 'order_id': not in the header, or empty in all "
+            in out), out
+    assert "the header has 'ORDER_ID': name it 'order_id' (column names are matched exactly) " \
+           "(rule: required_columns)" in out, out
+    assert "Traceback" not in result.output
+
+
+def test_a_renamed_column_is_named_beside_the_missing_one(valid_input, tmp_path):
+    folder = _copy(valid_input, tmp_path)
+    header = (folder / "orders.csv").read_text(encoding="utf-8").splitlines()[0]
+    _rewrite_header(folder, "orders", header.replace("quantity", "qty"))
+    result, out = _validate(folder)
+    assert result.exit_code == 2, result.output
+    assert ("orders.csv: missing column 'quantity': not in the header, or empty in all" in out
+            and "columns the contract does not know: 'qty': if one of them is 'quantity', rename it "
+                "(rule: required_columns)" in out), out
+
+
+def test_a_tab_separated_file_is_named_once_with_its_fix(valid_input, tmp_path):
+    folder = _copy(valid_input, tmp_path)
+    header = (folder / "orders.csv").read_text(encoding="utf-8").splitlines()[0]
+    _rewrite_header(folder, "orders", header.replace(",", "\t"), separator="\t")
+    result, out = _validate(folder)
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].count("(rule: required_columns)") == 1, result.output
+    assert "orders.csv: the header 'order_id\\torder_date" in errors[0], errors[0]
+    assert "holds tabs: write the file with ',' or ';' between the columns" in errors[0]
+
+
+def test_a_thousands_comma_is_not_only_called_a_decimal_comma(valid_input, tmp_path):
+    """'3,670' in a ','-separated export is 3670 with a thousands separator far more often than 3.67: the
+    reason and the fix name both, since declaring decimal: "," would read it as 3.67."""
+    folder = _copy(valid_input, tmp_path)
+    orders = pl.read_csv(folder / "orders.csv", infer_schema=False)
+    orders.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("3,670")).otherwise("quantity").alias("quantity")
+    ).write_csv(folder / "orders.csv")
+    result, out = _validate(folder)
+    assert result.exit_code == 1, result.output
+    assert "orders.csv row 1 [decimal_comma]: quantity '3,670' has a decimal comma" in out, out
+    assert "if the comma groups thousands (1,500), export without it" in out, out
+    assert 'A comma that groups thousands (1,500 for fifteen hundred) is no decimal comma' in out, out
