@@ -26,6 +26,7 @@ __all__ = [
     "SUNDAY_WEEK_RULE",
     "decimal_comma_number",
     "decimal_comma_words",
+    "default_text",
     "fix_hints",
     "looks_like_decimal_comma",
     "sunday_week_words",
@@ -57,6 +58,15 @@ def decimal_comma_number(text: pl.Expr) -> pl.Expr:
     s = text.str.strip_chars()
     plain = s.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
     return pl.when(s.str.contains(_COMMA_NUMBER)).then(plain.cast(pl.Float64, strict=False))
+
+
+def default_text(value: object) -> str:
+    """A column's default (``schema.Table.defaults``) as the raw text a file would hold, readable under either
+    decimal mark: a whole number without a fraction (``0.0`` → ``"0"``), so an absent ``changeover_hours``
+    is not refused as ``'0.0'`` under ``decimal: ","``, a value the user never wrote."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def decimal_comma_words(decimal: str) -> str:

@@ -35,7 +35,7 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.config import ContractConfig
-from data_contracts.formats import SUNDAY_WEEK_RULE
+from data_contracts.formats import SUNDAY_WEEK_RULE, default_text
 from data_contracts.rules import REFERENCES, Check, date_bounds
 
 __all__ = ["BLANKS", "SCREENED_ENTITIES", "ScreenQuery", "Split", "screen_query", "expectation_columns"]
@@ -139,7 +139,7 @@ def _literal(value: Any) -> str | None:
 
 def _text(t: schema.Table, c: str) -> str:
     default = t.defaults.get(c)
-    return _q(c) if default is None else f"coalesce({_q(c)}, {_literal(str(default))})"
+    return _q(c) if default is None else f"coalesce({_q(c)}, {_literal(default_text(default))})"
 
 
 def _column(t: schema.Table, c: str) -> tuple[str, str] | None:

@@ -53,6 +53,7 @@ from data_contracts.config import (
 from data_contracts.formats import (
     DECIMAL_COMMA_RULE,
     decimal_comma_words,
+    default_text,
     looks_like_decimal_comma,
     week_start_monday,
     zero_means_none,
@@ -179,7 +180,7 @@ def _prepare(frame: pl.DataFrame, t: schema.Table) -> pl.DataFrame:
     for c in t.columns:
         expr = pl.col(c).cast(pl.String) if c in frame.columns else pl.lit(None, pl.String).alias(c)
         if t.defaults.get(c) is not None:  # a None default keeps the null
-            expr = expr.fill_null(str(t.defaults[c]))
+            expr = expr.fill_null(default_text(t.defaults[c]))
         cols.append(expr)
     meta = [
         (
