@@ -135,3 +135,48 @@ def test_a_thousands_comma_is_not_only_called_a_decimal_comma(valid_input, tmp_p
     assert "orders.csv row 1 [decimal_comma]: quantity '3,670' has a decimal comma" in out, out
     assert "if the comma groups thousands (1,500), export without it" in out, out
     assert 'A comma that groups thousands (1,500 for fifteen hundred) is no decimal comma' in out, out
+
+
+def test_an_absent_optional_column_reads_under_a_decimal_comma(valid_input, tmp_path):
+    """A resources file without the campaign columns under ``decimal: ","``: the contract's default
+    (changeover_hours 0) was filled in as the text '0.0' and then refused as not a decimal-comma number, a
+    value the user never wrote, so the whole resources file (and the run) was refused."""
+    folder = _copy(valid_input, tmp_path)
+    number = r"^-?\d+\.\d+$"
+    for path in folder.glob("*.csv"):
+        frame = pl.read_csv(path, infer_schema=False)
+        frame = frame.with_columns(
+            pl.when(pl.col(c).str.contains(number)).then(pl.col(c).str.replace(".", ",", literal=True))
+            .otherwise(pl.col(c)).alias(c) for c in frame.columns)
+        if path.stem == "resources":
+            frame = frame.select("resource_id", "site_id", "name", "hours_per_week")
+        frame.write_csv(path, separator=";")
+    config = tmp_path / "source.yaml"
+    config.write_text(f'source: {{type: folder, path: {folder.name}}}\ndecimal: ","\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", "--source", str(config)])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert "resources 5 0 0.0%" in out, out
+
+
+def test_dates_in_a_demand_or_series_file_are_iso_never_guessed(tmp_path):
+    """polars' inferring parser took a day-first '04/05/2026' as 4 May (and a month-first file by its first
+    value): a consensus demand or a series file in another date order was read, by a guess, where the
+    contract says ISO. Now such a file is refused with its rows as written; a timestamp's date still reads."""
+    from warehouse.sources import SourceError, read_demand_file, read_series_file
+
+    products, sites = pl.DataFrame({"product_id": ["P1"]}), pl.DataFrame({"site_id": ["DC1"]})
+    demand = tmp_path / "demand.csv"
+    demand.write_text("product_id,site_id,week,quantity\nP1,DC1,04/05/2026,10\nP1,DC1,11/05/2026,12\n")
+    with pytest.raises(SourceError, match=r"2 row\(s\) break rule type; first rows as written: .*'04/05/2026'"):
+        read_demand_file(demand, products, sites)
+    demand.write_text("product_id,site_id,week,quantity\nP1,DC1,2026-05-04 00:00:00,10\nP1,DC1,2026-05-11,12\n")
+    assert read_demand_file(demand, products, sites).sort("week")["week"].to_list() == [
+        date(2026, 5, 4), date(2026, 5, 11)]
+
+    series = tmp_path / "series.csv"
+    series.write_text("unique_id,ds,y\nA,05/01/2014,3\nA,12/01/2014,4\n")
+    with pytest.raises(SourceError, match=r"2 row\(s\) break rule iso_date in column ds"):
+        read_series_file(series)
+    series.write_text("unique_id,ds,y\nA,2014-01-05T00:00:00,3\nA,2014-01-12,4\n")
+    assert read_series_file(series)["ds"].to_list() == [date(2014, 1, 5), date(2014, 1, 12)]

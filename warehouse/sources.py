@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from data_contracts import schema
+from data_contracts.casting import cast_expr
 from data_contracts.safe_text import neutralise_formulas
 from warehouse import csv_load
 from warehouse.csv_load import CsvLayout
@@ -263,10 +264,10 @@ def read_demand_file(path: Path, products: pl.DataFrame, sites: pl.DataFrame) ->
     missing = [c for c in _DEMAND_COLUMNS if c not in frame.columns]
     if missing:
         raise SourceError(f"{path.name}: missing column(s) {', '.join(missing)} (rule: required_columns).")
-    typed = frame.select(
-        pl.col(c).cast(pl.String).str.strip_chars().cast(t, strict=False) if t != pl.Date
-        else pl.col(c).cast(pl.String).str.strip_chars().str.to_date(strict=False)
-        for c, t in _DEMAND_COLUMNS.items()
+    # values read as the contracts read them: weeks ISO (a timestamp's date), never a guessed day-first date
+    text = frame.select(pl.col(c).cast(pl.String).str.strip_chars() for c in _DEMAND_COLUMNS)
+    typed = text.select(
+        pl.col(c) if t == pl.String else cast_expr(c, t).alias(c) for c, t in _DEMAND_COLUMNS.items()
     ).with_row_index("row", offset=1)
     problems = {
         "type": pl.any_horizontal(pl.col(c).is_null() for c in _DEMAND_COLUMNS),
@@ -278,9 +279,10 @@ def read_demand_file(path: Path, products: pl.DataFrame, sites: pl.DataFrame) ->
     for rule, bad in problems.items():
         rows = typed.filter(bad.fill_null(False))
         if rows.height:
+            shown = text.with_row_index("row", offset=1).filter(pl.col("row").is_in(rows["row"].head(3).implode()))
             raise SourceError(
-                f"{path.name}: {rows.height} row(s) break rule {rule}; first rows: "
-                f"{rows.head(3).to_dicts()}"
+                f"{path.name}: {rows.height} row(s) break rule {rule}; first rows as written: "
+                f"{shown.to_dicts()}" + (" (weeks are ISO dates, YYYY-MM-DD, of a Monday)" if rule == "type" else "")
             )
     return typed.drop("row").group_by("product_id", "site_id", "week").agg(pl.col("quantity").sum())
 
@@ -303,7 +305,7 @@ def read_series_file(path: Path) -> pl.DataFrame:
                           "unique_id, ds, y).")
     text = frame.select(pl.col("unique_id", "ds", "y").str.strip_chars()).with_row_index("row", offset=1)
     typed = text.with_columns(
-        pl.col("ds").str.slice(0, 10).str.to_date(strict=False), pl.col("y").cast(pl.Float64, strict=False)
+        cast_expr("ds", pl.Date).alias("ds"), pl.col("y").cast(pl.Float64, strict=False)
     )
     for column, rule in (("unique_id", "not_null"), ("ds", "iso_date"), ("y", "number")):
         bad = typed.filter(pl.col(column).is_null())
