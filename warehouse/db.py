@@ -26,6 +26,7 @@ import polars as pl
 from data_contracts import schema
 from data_contracts.config import ParameterError
 from warehouse import csv_load
+from warehouse.reads import run_rows
 from warehouse.sources import InputChanged, SourceFile
 from warehouse.views import MACROS, VIEWS, create_views
 
@@ -164,14 +165,15 @@ class Warehouse:
             [source.entity, source.content_hash],
         ).fetchone()
         if known:
-            source._rows = known[1]
+            source.landed(known[1])
             return known[0], False
         load_id = f"ld-{_now():%Y%m%dT%H%M%S}-{source.entity}-{secrets.token_hex(3)}"
         if source.csv is not None:
             try:
                 with csv_load.one_thread(self.con), self.transaction():
-                    source._rows = self._land_csv(source, load_id)
-                    self._record_load(source, load_id, source._rows)
+                    rows = self._land_csv(source, load_id)
+                    self._record_load(source, load_id, rows)
+                source.landed(rows)
                 return load_id, True
             except csv_load.CsvParseError:
                 source.read_whole()  # rolled back, nothing of it landed; its rows are now in source.frame
@@ -387,11 +389,11 @@ class Warehouse:
         self.update_run(run_id, status="failed", error=error, finished_at=_now(), **fields)
 
     def run(self, run_id: str) -> dict[str, Any]:
-        """A run's row as a dict."""
-        frame = self.con.execute(f"SELECT * FROM {schema.RUNS.name} WHERE run_id = ?", [run_id]).pl()
-        if frame.is_empty():
+        """A run's row as a dict (read as the report reads it, :func:`warehouse.reads.run_rows`)."""
+        row = run_rows(self.con, run_id).get(run_id)
+        if row is None:
             raise UnknownRun(f"no run {run_id!r} in {self.path}")
-        return frame.row(0, named=True)
+        return row
 
     def latest_run(self, status: str = "success") -> str | None:
         row = self.con.execute(

@@ -85,6 +85,11 @@ class SourceFile:
             self._rows = self.frame.height
         return self._rows
 
+    def landed(self, rows: int) -> None:
+        """Record the rows the warehouse landed of this file, or had landed before from the same content
+        (:meth:`warehouse.db.Warehouse.land`): ``row_count`` is then that number, not counted again."""
+        self._rows = rows
+
     def read_whole(self) -> None:
         """Read a CSV file DuckDB's reader refused whole with polars, as every file was read before: line ends
         mixing ``\\n`` and ``\\r\\n`` (which polars reads), or a row with more cells than the header (which
