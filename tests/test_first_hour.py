@@ -180,3 +180,48 @@ def test_dates_in_a_demand_or_series_file_are_iso_never_guessed(tmp_path):
         read_series_file(series)
     series.write_text("unique_id,ds,y\nA,2014-01-05T00:00:00,3\nA,2014-01-12,4\n")
     assert read_series_file(series)["ds"].to_list() == [date(2014, 1, 5), date(2014, 1, 12)]
+
+
+# ---------------------------------------------------------------------------------------------- mends
+def test_a_run_row_is_read_one_way(tmp_path):
+    """``Warehouse.run`` and the report's ``reads.run_rows`` read the same ``runs`` row: one query."""
+    from warehouse.db import UnknownRun, Warehouse, connect
+    from warehouse.reads import run_rows
+
+    con = connect(":memory:")
+    try:
+        wh = Warehouse(con, tmp_path / "w.duckdb")
+        wh.migrate()
+        run_id = wh.start_run(kind="weekly_planning", scenario="base", run_date=date(2026, 5, 4),
+                              parameters={"horizon": 4}, code_version="test")
+        row = wh.run(run_id)
+        assert row == run_rows(con, run_id)[run_id]
+        assert row["run_date"] == date(2026, 5, 4) and row["status"] == "running"
+        with pytest.raises(UnknownRun, match="no run 'run-none'"):
+            wh.run("run-none")
+        assert run_rows(con, "run-none", None) == {}
+    finally:
+        con.close()
+
+
+def test_landing_records_the_rows_on_the_source_file(valid_input, tmp_path):
+    """``Warehouse.land`` tells the source file its rows (``SourceFile.landed``), also for a content loaded
+    before: ``row_count`` is then known without reading the file again."""
+    from warehouse.db import Warehouse, connect
+    from warehouse.sources import read_folder
+
+    folder = _copy(valid_input, tmp_path)
+    lines = len((folder / "orders.csv").read_text(encoding="utf-8").splitlines()) - 1
+    con = connect(":memory:")
+    try:
+        wh = Warehouse(con, tmp_path / "w.duckdb")
+        wh.migrate()
+        first = next(s for s in read_folder(folder) if s.entity == "orders")
+        load_id, new = wh.land(first)
+        assert new and first.row_count == lines
+        again = next(s for s in read_folder(folder) if s.entity == "orders")
+        (folder / "orders.csv").unlink()  # the count must come from the load, not from the file
+        assert wh.land(again) == (load_id, False)
+        assert again.row_count == lines
+    finally:
+        con.close()
