@@ -58,22 +58,10 @@ def _inventory_checks(atol: float, rtol: float) -> list[Check]:
         )
     ]
     checks += [
-        Check(
-            "non_negative_stock",
-            (c,),
-            E.ExpectColumnValuesToBeBetween(column=c, min_value=-atol),
-            "is negative stock",
-        )
-        for c in _STOCK
-    ]
-    checks += [
-        Check(
-            "non_negative_flow",
-            (c,),
-            E.ExpectColumnValuesToBeBetween(column=c, min_value=-atol),
-            "is a negative flow",
-        )
-        for c in _FLOWS
+        Check(rule, (c,), E.ExpectColumnValuesToBeBetween(column=c, min_value=-atol), words)
+        for rule, columns, words in (("non_negative_stock", _STOCK, "is negative stock"),
+                                     ("non_negative_flow", _FLOWS, "is a negative flow"))
+        for c in columns
     ]
     checks += [Check("not_null", (c,), E.ExpectColumnValuesToNotBeNull(column=c), "is empty") for c in terms]
     return checks

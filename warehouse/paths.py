@@ -18,25 +18,27 @@ from pathlib import Path
 __all__ = ["data_docs_dir", "latest_report_path", "published_path", "solver_bases_dir"]
 
 
+def _beside(warehouse: Path | str, suffix: str) -> Path:
+    """``<stem>.<suffix>`` in the warehouse's folder: every derived file is named after its warehouse."""
+    path = Path(warehouse)
+    return path.with_name(f"{path.stem}.{suffix}")
+
+
 def published_path(warehouse: Path | str) -> Path:
     """The published snapshot of ``warehouse``: ``<stem>.published.duckdb`` beside it."""
-    path = Path(warehouse)
-    return path.with_name(f"{path.stem}.published.duckdb")
+    return _beside(warehouse, "published.duckdb")
 
 
 def latest_report_path(warehouse: Path | str) -> Path:
     """The latest plan of record's report: ``<stem>.report-latest.html`` beside the warehouse."""
-    path = Path(warehouse)
-    return path.with_name(f"{path.stem}.report-latest.html")
+    return _beside(warehouse, "report-latest.html")
 
 
 def data_docs_dir(warehouse: Path | str) -> Path:
     """Data Docs of each run: ``<stem>.data-docs/<run_id>/`` beside the warehouse."""
-    path = Path(warehouse)
-    return path.with_name(f"{path.stem}.data-docs")
+    return _beside(warehouse, "data-docs")
 
 
 def solver_bases_dir(warehouse: Path | str) -> Path:
     """Solver bases of each run's plan blocks: ``<stem>.solver-bases/<run_id>/`` beside the warehouse."""
-    path = Path(warehouse)
-    return path.with_name(f"{path.stem}.solver-bases")
+    return _beside(warehouse, "solver-bases")
