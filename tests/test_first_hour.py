@@ -182,6 +182,31 @@ def test_dates_in_a_demand_or_series_file_are_iso_never_guessed(tmp_path):
     assert read_series_file(series)["ds"].to_list() == [date(2014, 1, 5), date(2014, 1, 12)]
 
 
+
+def test_a_spreadsheet_separator_line_is_named_with_its_fix(valid_input, tmp_path):
+    """Excel writes 'sep=,' above the header: it used to be polars' "found more fields than defined in
+    'Schema'" (rule csv_format); now the line, the rule and the fix. Nothing is landed."""
+    folder = _copy(valid_input, tmp_path)
+    path = folder / "orders.csv"
+    path.write_bytes(b"sep=,\n" + path.read_bytes())
+    result, out = _validate(folder)
+    assert result.exit_code == 2, result.output
+    assert ("error: orders.csv: the first line 'sep=,' is a spreadsheet's separator hint, not the header "
+            "(rule: header); remove that line" in out), out
+
+
+def test_a_utf16_file_is_named_as_such(valid_input, tmp_path):
+    """A spreadsheet's "Unicode text" is UTF-16 with a byte-order mark: say so beside the byte."""
+    folder = _copy(valid_input, tmp_path)
+    path = folder / "products.csv"
+    path.write_bytes(path.read_text(encoding="utf-8").encode("utf-16"))
+    result, out = _validate(folder)
+    assert result.exit_code == 2, result.output
+    assert "error: products.csv: not UTF-8 text: byte 0xff on line 1 (rule: utf8_encoding)" in out, out
+    assert 'it starts with a UTF-16 byte-order mark, as a spreadsheet\'s "Unicode text" does: save it as ' \
+           '"CSV UTF-8"' in out, out
+
+
 # ---------------------------------------------------------------------------------------------- mends
 def test_a_run_row_is_read_one_way(tmp_path):
     """``Warehouse.run`` and the report's ``reads.run_rows`` read the same ``runs`` row: one query."""

@@ -28,6 +28,7 @@ import codecs
 import csv
 import hashlib
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -90,6 +91,13 @@ class CsvLayout:
         return [n.strip() for n in self.header]
 
 
+def _utf16_hint(head: bytes) -> str:
+    """What a UTF-16 byte-order mark at the start of a file says (a spreadsheet's "Unicode text")."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return ' (it starts with a UTF-16 byte-order mark, as a spreadsheet\'s "Unicode text" does: save it as "CSV UTF-8")'
+    return ""
+
+
 def scan_csv(path: Path, error: type[Exception] = ValueError) -> tuple[str, CsvLayout]:
     """Hash ``path`` in chunks, check it is UTF-8 text with a header; its digest and layout.
 
@@ -117,7 +125,7 @@ def scan_csv(path: Path, error: type[Exception] = ValueError) -> tuple[str, CsvL
                 except UnicodeDecodeError as exc:
                     line = _line_at(path, offset + exc.start)
                     raise error(f"{path.name}: not UTF-8 text: byte 0x{chunk[exc.start]:02x} on line {line} "
-                                "(rule: utf8_encoding); export the file as UTF-8.") from None
+                                f"(rule: utf8_encoding); export the file as UTF-8{_utf16_hint(first)}.") from None
             offset += len(chunk)
             plain = plain and chunk.isascii() and not any(b in chunk for b in _EDGE_BYTES) and (
                 b"\r" not in chunk or chunk.count(b"\r") == chunk.count(b"\r\n"))
@@ -132,6 +140,9 @@ def scan_csv(path: Path, error: type[Exception] = ValueError) -> tuple[str, CsvL
         first = first[len(codecs.BOM_UTF8):]
     end = first.find(b"\n")
     line = (first if end < 0 else first[:end]).decode("utf-8", errors="replace")
+    if re.fullmatch(r"sep=.", line.strip()):
+        raise error(f"{path.name}: the first line {line.strip()!r} is a spreadsheet's separator hint, not the "
+                    "header (rule: header); remove that line: the separator (',' or ';') is read from the header.")
     separator = ";" if line.count(";") > line.count(",") else ","
     with open(path, encoding="utf-8-sig", newline="") as f:
         header = next(csv.reader(f, delimiter=separator), [])
