@@ -7,7 +7,6 @@ a renamed column, a comma that groups thousands. Generated data only (the demo n
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -17,21 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from demo.network import demo_network, write_demo
+from test_sources_validate import _copy, valid_input  # noqa: F401 (the small demo input, a copy of it per test)
 from warehouse.dry_run import inferred_run_date
-
-
-@pytest.fixture(scope="module")
-def valid_input(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("first_hour") / "input"
-    write_demo(demo_network(products=5, dcs=1, weeks_history=40), folder)
-    return folder
-
-
-def _copy(valid_input: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "input"
-    shutil.copytree(valid_input, folder)
-    return folder
 
 
 def _as_of(folder: Path) -> date:
