@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from optimization.kpis import AT_CAPACITY, PLAN_COSTS, SERVICE_PENALTIES
 from forecasting.demand import quarantined_orders
 from warehouse.db import open_warehouse
 from warehouse.publish import published_path
-from warehouse.reads import previous_plan_run
+from warehouse.reads import data_ends, previous_plan_run
 from warehouse.views import comparable as _comparable
 from warehouse.views import run_scope
 
@@ -46,6 +47,7 @@ class RunFacts:
     comparable: bool = True
     previous_run: dict[str, Any] | None = None
     quarantined_demand: pl.DataFrame | None = None  # product_id, lines, quantity of rejected order lines
+    data_ends: tuple[date | None, date | None] = (None, None)  # latest inventory snapshot, last history week
 
     @property
     def run_id(self) -> str:
@@ -86,6 +88,7 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
         results = wh.read(schema.CONTRACT_RESULTS.name, run_id)
         products = wh.read(schema.clean_table_name(schema.PRODUCTS.name), run_id)
         rejected = wh.read(schema.QUARANTINE.name, run_id)
+        ends = data_ends(wh.con, run_id)
     lost = (
         quarantined_orders(rejected, schema.ORDERS.name)
         .group_by("product_id")
@@ -114,7 +117,7 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
     comparable = previous_run is None or _comparable(run, previous_run)
     return RunFacts(run, kpis, previous_id, previous_kpis, busiest, worst, failed, rejected.height,
                     Path(warehouse),
-                    comparable, previous_run, lost)
+                    comparable, previous_run, lost, ends)
 
 
 def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
@@ -172,9 +175,28 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
         lines.append("demand in quarantined order lines (their weeks are imputed in the history, not zero):")
         lines += [f"  {r['product_id']:<12} {r['lines']:>5} line(s) {r['quantity']:>12,.1f}"
                   for r in facts.quarantined_demand.head(top).iter_rows(named=True)]
+    lines += _stale_data(run, facts.data_ends)
     if run.get("stage_seconds"):
         stage_text = ", ".join(f"{k} {v:.1f}s" for k, v in json.loads(run["stage_seconds"]).items())
         lines.append(f"stages: {stage_text}")
     lines.append(f"warehouse: {Path(warehouse).resolve()}")
     lines.append(f"published: {published_path(warehouse).resolve()}")
     return "\n".join(lines)
+
+
+def _stale_data(run: dict[str, Any], ends: tuple[date | None, date | None]) -> list[str]:
+    """Warnings where the data lie far behind the run date (a --run-date given years after the extract): the
+    plan starts from an old stock, and series silent for ``inactive_weeks`` are forecast as zero."""
+    as_of, last_week = ends
+    run_date = run["run_date"]
+    inactive = json.loads(run.get("parameters") or "{}").get("forecast", {}).get("inactive_weeks", 13)
+    lines = []
+    if as_of is not None and (run_date - as_of).days > 7:
+        lines.append(f"warning: the inventory snapshot is of {as_of}, {(run_date - as_of).days // 7} weeks before the "
+                     f"run date {run_date}: the plan starts from that stock (check --run-date or the inventory's "
+                     "as_of_date)")
+    if last_week is not None and (run_date - last_week).days > 7 * (inactive + 1):
+        lines.append(f"warning: the last demand is in the week of {last_week}, {(run_date - last_week).days // 7} "
+                     f"weeks before the run date {run_date}: a series without demand in {inactive} weeks is "
+                     "forecast as zero (check --run-date or the orders' extract)")
+    return lines

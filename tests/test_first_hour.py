@@ -7,7 +7,7 @@ a renamed column, a comma that groups thousands. Generated data only (the demo n
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -68,8 +68,26 @@ def test_a_run_takes_the_run_date_of_a_timestamped_snapshot(valid_input, tmp_pat
     result = CliRunner().invoke(app, ["run", "--input", str(folder), "--warehouse", str(warehouse),
                                       "--horizon", "4", "--no-prefect"])
     assert result.exit_code == 0, result.output
+    assert "warning:" not in result.output, result.output  # data as of the run date: nothing stale
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.sql("SELECT run_date FROM runs").fetchall() == [(as_of,)]
+
+
+def test_a_run_date_far_past_the_data_is_said_in_the_summary(valid_input, tmp_path):
+    """--run-date years after the extract planned from the old stock with every series inactive (a zero
+    forecast), exit 0 and nothing said. The summary now says how far the stock and the demand lie behind."""
+    folder = _copy(valid_input, tmp_path)
+    as_of = _as_of(folder)
+    late = as_of + timedelta(weeks=60)
+    late -= timedelta(days=late.weekday())
+    result = CliRunner().invoke(app, ["run", "--input", str(folder), "--warehouse", str(tmp_path / "w.duckdb"),
+                                      "--horizon", "4", "--run-date", late.isoformat(), "--no-prefect"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert (f"warning: the inventory snapshot is of {as_of}, {(late - as_of).days // 7} weeks before the run date "
+            f"{late}: the plan starts from that stock" in out), out
+    assert "warning: the last demand is in the week of " in out, out
+    assert f"weeks before the run date {late}: a series without demand in 13 weeks is forecast as zero" in out
 
 
 def test_a_header_in_capitals_names_the_column_to_rename(valid_input, tmp_path):

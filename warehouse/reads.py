@@ -15,7 +15,7 @@ import polars as pl
 
 from data_contracts import schema
 
-__all__ = ["comparison_frames", "plan_run_of", "previous_plan_run", "report_frames", "run_rows",
+__all__ = ["comparison_frames", "data_ends", "plan_run_of", "previous_plan_run", "report_frames", "run_rows",
            "twin_frames"]
 
 #: a run that produced a plan (its KPIs are stored)
@@ -33,6 +33,19 @@ def run_rows(con: duckdb.DuckDBPyConnection, *run_ids: str | None) -> dict[str, 
         return {}
     frame = _q(con, f"SELECT * FROM {schema.RUNS.name} WHERE run_id IN ({', '.join('?' * len(ids))})", *ids)
     return {r["run_id"]: r for r in frame.iter_rows(named=True)}
+
+
+def data_ends(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[date | None, date | None]:
+    """The run's latest inventory snapshot (``as_of_date``) and last week with demand in its history (the
+    history is zero-filled up to the run date): how far the data a run planned on lie behind its run date
+    (None where the run has no such rows)."""
+    inventory = con.execute(
+        f"SELECT max(as_of_date) FROM {schema.clean_table_name(schema.INVENTORY.name)} WHERE run_id = ?", [run_id]
+    ).fetchone()[0]
+    history = con.execute(
+        f"SELECT max(week) FROM {schema.DEMAND_HISTORY.name} WHERE run_id = ? AND quantity > 0", [run_id]
+    ).fetchone()[0]
+    return inventory, history
 
 
 def previous_plan_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> str | None:
