@@ -65,13 +65,27 @@ def check_inputs(
 
             config, _ = source_settings(source, config)
         outcome = validate_inputs(raw, when, config)
-        if clean_frames and outcome.kept:
-            from dataclasses import replace
+        from dataclasses import replace
 
+        if clean_frames and outcome.kept:
             clean = {e: raw[e].clean_frame(f, outcome.positions[e]) if e in outcome.kept else f
                      for e, f in outcome.clean.items()}
             outcome = replace(outcome, clean=clean, kept={}, positions={})
-        return outcome, when, sources
+        return replace(outcome, warnings=_with_thousands_warnings(outcome.warnings, wh, load_ids, config)), \
+            when, sources
+
+
+def _with_thousands_warnings(warnings: Any, wh: Any, load_ids: dict[str, str], config: ContractConfig) -> Any:
+    """``warnings`` and one more per number column written as thousands-grouped whole numbers
+    (:func:`warehouse.reads.thousands_points`)."""
+    import polars as pl
+
+    from data_contracts.config import WARNING_SCHEMA
+    from warehouse.reads import thousands_point_words, thousands_points
+
+    rows = [(entity, "thousands_point", column, thousands_point_words(file, column, n))
+            for entity, column, file, n in thousands_points(wh.con, load_ids, config.decimal)]
+    return pl.concat([warnings, pl.DataFrame(rows, schema=WARNING_SCHEMA, orient="row")]) if rows else warnings
 
 
 def _report(outcome: ContractOutcome, rows: int, all_expectations: bool) -> str:

@@ -20,7 +20,7 @@ from optimization.kpis import AT_CAPACITY, PLAN_COSTS, SERVICE_PENALTIES
 from forecasting.demand import quarantined_orders
 from warehouse.db import open_warehouse
 from warehouse.publish import published_path
-from warehouse.reads import data_ends, previous_plan_run
+from warehouse.reads import data_ends, previous_plan_run, thousands_point_words, thousands_points
 from warehouse.views import comparable as _comparable
 from warehouse.views import run_scope
 
@@ -48,6 +48,7 @@ class RunFacts:
     previous_run: dict[str, Any] | None = None
     quarantined_demand: pl.DataFrame | None = None  # product_id, lines, quantity of rejected order lines
     data_ends: tuple[date | None, date | None] = (None, None)  # latest inventory snapshot, last history week
+    thousands: list[tuple[str, str, str, int]] | None = None  # number columns that look thousands-grouped
 
     @property
     def run_id(self) -> str:
@@ -89,6 +90,8 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
         products = wh.read(schema.clean_table_name(schema.PRODUCTS.name), run_id)
         rejected = wh.read(schema.QUARANTINE.name, run_id)
         ends = data_ends(wh.con, run_id)
+        decimal = json.loads(run.get("parameters") or "{}").get("contracts", {}).get("decimal", ".")
+        thousands = thousands_points(wh.con, json.loads(run.get("input_load_ids") or "{}"), decimal)
     lost = (
         quarantined_orders(rejected, schema.ORDERS.name)
         .group_by("product_id")
@@ -117,7 +120,7 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
     comparable = previous_run is None or _comparable(run, previous_run)
     return RunFacts(run, kpis, previous_id, previous_kpis, busiest, worst, failed, rejected.height,
                     Path(warehouse),
-                    comparable, previous_run, lost, ends)
+                    comparable, previous_run, lost, ends, thousands)
 
 
 def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
@@ -176,6 +179,7 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
         lines += [f"  {r['product_id']:<12} {r['lines']:>5} line(s) {r['quantity']:>12,.1f}"
                   for r in facts.quarantined_demand.head(top).iter_rows(named=True)]
     lines += _stale_data(run, facts.data_ends)
+    lines += [f"warning: {thousands_point_words(file, column, n)}" for _, column, file, n in facts.thousands or []]
     if run.get("stage_seconds"):
         stage_text = ", ".join(f"{k} {v:.1f}s" for k, v in json.loads(run["stage_seconds"]).items())
         lines.append(f"stages: {stage_text}")

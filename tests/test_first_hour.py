@@ -211,6 +211,61 @@ def test_a_utf16_file_is_named_as_such(valid_input, tmp_path):
            '"CSV UTF-8"' in out, out
 
 
+
+def _thousands_points(folder: Path) -> None:
+    """Order quantities as a European export writes whole numbers: ``62.0`` → ``62.240``-like, one point
+    grouping thousands and no decimal comma anywhere (values 1 … 999 thousand and 240)."""
+    orders = pl.read_csv(folder / "orders.csv", infer_schema=False)
+    whole = (pl.col("quantity").cast(pl.Float64).cast(pl.Int64) % 999 + 1).cast(pl.String)
+    orders.with_columns(pl.concat_str(whole, pl.lit(".240")).alias("quantity")).write_csv(
+        folder / "orders.csv", separator=";")
+
+
+def test_thousands_grouped_by_a_point_are_warned_of(valid_input, tmp_path):
+    """'3.240' for 3240 in a ';' export passes every row rule and is read as 3.24: nothing in one row tells
+    the two apart. When every value with a point in a number column looks so, validate warns (exit 0, as
+    for every warning) and names the setting; a run's summary says the same."""
+    folder = _copy(valid_input, tmp_path)
+    _thousands_points(folder)
+    result, out = _validate(folder)
+    assert result.exit_code == 0, result.output
+    assert "1 warnings" in out, out
+    assert ("orders [thousands_point] quantity: orders.csv: every one of the 848 quantity values with a point "
+            "looks like thousands grouped by a point (3.240 for 3240), and is read with \".\" as decimal point "
+            "(3.24): if the source groups thousands so, declare decimal: \",\" in its source config "
+            "(rule: thousands_point)") in out, out
+    run = CliRunner().invoke(app, ["run", "--input", str(folder), "--warehouse", str(tmp_path / "w.duckdb"),
+                                   "--horizon", "4", "--no-prefect"])
+    assert run.exit_code == 0, run.output
+    assert "warning: orders.csv: every one of the 848 quantity values with a point looks like thousands" in \
+        " ".join(run.output.split()), run.output
+    # declared, the same file reads as thousands and nothing is warned of
+    config = tmp_path / "source.yaml"
+    config.write_text(f'source: {{type: folder, path: {folder.name}}}\ndecimal: ","\n', encoding="utf-8")
+    declared = CliRunner().invoke(app, ["validate", "--source", str(config)])
+    assert "thousands_point" not in declared.output, declared.output
+
+
+def test_a_column_with_decimals_is_not_taken_for_thousands(tmp_path):
+    """One value that is no thousands group (0.125, 12.5, 1234.567) in the column: no warning; nor under
+    fewer than three such values."""
+    from warehouse.dry_run import landed
+    from warehouse.reads import thousands_points
+    from warehouse.sources import read_source_file
+
+    def found(values: list[str]) -> list:
+        path = tmp_path / "orders.csv"
+        rows = [f"SO-{i},2026-04-01,2026-05-04,P1,DC1,{v}" for i, v in enumerate(values)]
+        path.write_text("order_id,order_date,requested_week,product_id,site_id,quantity\n" + "\n".join(rows) + "\n")
+        with landed([read_source_file(path, "orders")]) as (wh, load_ids):
+            return thousands_points(wh.con, load_ids)
+
+    assert found(["3.240", "12.500", "1.000.000", "7"]) == [("orders", "quantity", str(tmp_path / "orders.csv"), 3)]
+    for other in ("0.125", "12.5", "1234.567"):
+        assert found(["3.240", "12.500", "1.000.000", other]) == [], other
+    assert found(["3.240", "12.500", "7"]) == []
+
+
 # ---------------------------------------------------------------------------------------------- mends
 def test_a_run_row_is_read_one_way(tmp_path):
     """``Warehouse.run`` and the report's ``reads.run_rows`` read the same ``runs`` row: one query."""

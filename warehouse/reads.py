@@ -16,7 +16,11 @@ import polars as pl
 from data_contracts import schema
 
 __all__ = ["comparison_frames", "data_ends", "plan_run_of", "previous_plan_run", "report_frames", "run_rows",
-           "twin_frames"]
+           "thousands_point_words", "thousands_points", "twin_frames"]
+
+#: A whole number with a point grouping thousands (``3.240``, ``12.500.000``): under ``decimal: "."`` it reads
+#: as 3.24; a first group never starts with 0, so ``0.125`` is not one.
+_THOUSANDS_POINT = r"^[+-]?[1-9][0-9]{0,2}([.][0-9]{3})+$"
 
 #: a run that produced a plan (its KPIs are stored)
 _HAS_PLAN = f"EXISTS (SELECT 1 FROM {schema.PLAN_KPIS.name} k WHERE k.run_id = r.run_id)"
@@ -46,6 +50,40 @@ def data_ends(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[date | None,
         f"SELECT max(week) FROM {schema.DEMAND_HISTORY.name} WHERE run_id = ? AND quantity > 0", [run_id]
     ).fetchone()[0]
     return inventory, history
+
+
+def thousands_points(con: duckdb.DuckDBPyConnection, load_ids: dict[str, str], decimal: str = ".",
+                     least: int = 3) -> list[tuple[str, str, str, int]]:
+    """Number columns of the raw loads whose every value with a point looks like a thousands-grouped whole
+    number (``3.240``), at least ``least`` of them, while numbers are read with ``.`` as decimal point: a
+    European export of whole numbers, read 1,000 times too small, that no row-level rule can tell from
+    ``3.24`` written with three decimals. ``(entity, column, file, values)`` per such column."""
+    if decimal != ".":
+        return []
+    found = []
+    for t in schema.INPUT_ENTITIES:
+        columns = [c for c, d in t.columns.items() if d in (pl.Float64, pl.Int64)]
+        if t.name not in load_ids or not columns:
+            continue
+        counts = ", ".join(
+            f"count(*) FILTER (WHERE contains(\"{c}\", '.')), "
+            f"count(*) FILTER (WHERE regexp_full_match(trim(\"{c}\"), '{_THOUSANDS_POINT}'))" for c in columns)
+        row = con.execute(
+            f"SELECT {counts}, any_value({schema.SOURCE_FILE}) FROM {schema.raw_table_name(t.name)} "
+            f"WHERE {schema.LOAD_ID} = ?", [load_ids[t.name]]).fetchone()
+        for i, c in enumerate(columns):
+            dotted, grouped = row[2 * i], row[2 * i + 1]
+            if grouped >= least and grouped == dotted:
+                found.append((t.name, c, str(row[-1]), grouped))
+    return found
+
+
+def thousands_point_words(file: str, column: str, values: int) -> str:
+    """The warning of :func:`thousands_points` for one column."""
+    name = file.replace("\\", "/").rsplit("/", 1)[-1]
+    return (f"{name}: every one of the {values:,} {column} values with a point looks like thousands grouped by "
+            f"a point (3.240 for 3240), and is read with \".\" as decimal point (3.24): if the source groups "
+            f"thousands so, declare decimal: \",\" in its source config (rule: thousands_point)")
 
 
 def previous_plan_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> str | None:
