@@ -38,7 +38,8 @@ from data_contracts.config import ContractConfig
 from data_contracts.formats import SUNDAY_WEEK_RULE
 from data_contracts.rules import REFERENCES, Check, date_bounds
 
-__all__ = ["BLANKS", "SCREENED_ENTITIES", "ScreenQuery", "Split", "screen_query", "expectation_columns"]
+__all__ = ["BLANKS", "SCREENED_ENTITIES", "ScreenQuery", "Split", "screen_query", "expectation_columns",
+           "typed_columns"]
 
 #: Entities checked where their rows are: the event entities and the ones nothing references.
 SCREENED_ENTITIES: tuple[str, ...] = (
@@ -164,6 +165,19 @@ def _column(t: schema.Table, c: str) -> tuple[str, str] | None:
     return f"({x} IS NOT NULL AND {ok})", typed
 
 
+def typed_columns(t: schema.Table) -> dict[str, str]:
+    """Column → SQL of its typed value from the raw text (:attr:`ScreenQuery.typed`, valid on the rows
+    where its ``sure`` holds); what the clean rows derived from a load cast on read
+    (``schema.DERIVED_CLEAN``). Raises ``TypeError`` for a column of a type the screen cannot cast."""
+    typed = {}
+    for c in t.columns:
+        column = _column(t, c)
+        if column is None:
+            raise TypeError(f"{t.name}.{c}: no SQL cast for {t.columns[c]}")
+        typed[c] = column[1]
+    return typed
+
+
 def expectation_columns(exp: Any) -> list[str]:
     """The columns an expectation reads (a row missing one of them is "missing" in GX's counts)."""
     if getattr(exp, "column_list", None):
@@ -273,7 +287,7 @@ def screen_query(
     columns = {c: _column(t, c) for c in t.columns}
     if any(v is None for v in columns.values()):
         return None
-    typed = {c: v[1] for c, v in columns.items()}
+    typed = typed_columns(t)
     ref_tables: dict[str, pl.Series] = {}
     sure = [v[0] for v in columns.values()]
     unique: list[tuple[str, ...]] = []
