@@ -79,6 +79,7 @@ class WarehouseRows:
         distinct = list(dict.fromkeys(m for m in query.missing if m != "false"))
         missing = "".join(f", {m} AS __m{i}" for i, m in enumerate(distinct))
         in_order = self.wh.raw_in_order(self.entity, self.load_id, self.snapshot)
+        base = f"SELECT *, {query.columns} FROM ({self.sql})"  # the typed values the checks read, cast once
         # keys occurring more than once; a row holding one of them is a suspect
         dups, shared = [], []
         try:
@@ -93,14 +94,14 @@ class WarehouseRows:
                 # a plain scan of one load: the repeated keys first (one GROUP BY), usually none, and then
                 # no lookup of every row's key among them (half the cost of the SQL on a clean load)
                 table = f"__dup{i}_{self.entity}"
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS WITH __base AS ({self.sql}) {grouped}",
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS WITH __base AS ({base}) {grouped}",
                             self.params)
                 if con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
                     shared.append(f"coalesce({k} NOT IN (SELECT k FROM {table}), false)")
             sure = " AND ".join([query.sure, *shared])
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {self._judged} AS "
-                f"WITH __base AS ({self.sql}){''.join(', ' + d for d in dups)} "
+                f"WITH __base AS ({base}){''.join(', ' + d for d in dups)} "
                 f"SELECT {_P}, {sure} AS __sure{missing} FROM __base",
                 self.params,
             )
