@@ -305,76 +305,73 @@ def _stored_rows(wh: Warehouse, run: str) -> int:
     return wh.con.execute(f"SELECT count(*) FROM {STORED_ORDERS} WHERE run_id = ?", [run]).fetchone()[0]
 
 
-def test_a_clean_load_of_order_lines_is_not_copied_and_reads_the_same():
+@pytest.fixture
+def wh():
+    """A migrated in-memory warehouse."""
+    con = connect(":memory:")
+    try:
+        warehouse = Warehouse(con, Path(":memory:"))
+        warehouse.migrate()
+        yield warehouse
+    finally:
+        con.close()
+
+
+def test_a_clean_load_of_order_lines_is_not_copied_and_reads_the_same(wh):
     """Every line of one load passed: the run stores no typed copy, one ``clean_loads`` row; the view shows
     the same rows in the same order, types and values as the run that stored them (read whole)."""
-    con = connect(":memory:")
-    try:
-        wh = Warehouse(con, Path(":memory:"))
-        wh.migrate()
-        text = _text(_orders(400), ORDERS).with_columns(  # -0.0 is stored as 0.0 both ways
-            pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("-0.0")).otherwise(pl.col("quantity")).alias("quantity"))
-        ids = _land(wh, _raw_inputs(text))
-        whole, screened = _commit_both(wh, ids)
-        assert _stored_rows(wh, whole) == 400 and _stored_rows(wh, screened) == 0
-        assert con.execute(f"SELECT run_id, entity, load_id FROM {schema.CLEAN_LOADS.name}").fetchall() == [
-            (screened, ORDERS, ids[ORDERS])]
-        a, b = wh.read(CLEAN_ORDERS, whole), wh.read(CLEAN_ORDERS, screened)
-        assert b.schema == a.schema and b.drop("run_id").to_dicts() == a.drop("run_id").to_dicts()
-        assert b["quantity"][3] == 0.0 and str(b["quantity"][3]) == "0.0"
-        for table in (schema.QUARANTINE.name, schema.CONTRACT_RESULTS.name):
-            assert _committed(wh, table, screened) == _committed(wh, table, whole)
-        # a later load: the next run reads the newest versions (stored), the past run's rows stay as they were
-        later = _text(_orders(150), ORDERS).with_columns(pl.lit("9").alias("quantity"))
-        ids[ORDERS] = _land(wh, {ORDERS: later})[ORDERS]
-        whole2, screened2 = _commit_both(wh, ids)
-        assert _stored_rows(wh, screened2) == 400 and _committed(wh, CLEAN_ORDERS, screened2) == _committed(
-            wh, CLEAN_ORDERS, whole2)
-        assert wh.read(CLEAN_ORDERS, screened).drop("run_id").to_dicts() == a.drop("run_id").to_dicts()
-        assert con.execute(f"SELECT count(*) FROM {CLEAN_ORDERS}").fetchone()[0] == 4 * 400
-    finally:
-        con.close()
+    con = wh.con
+    text = _text(_orders(400), ORDERS).with_columns(  # -0.0 is stored as 0.0 both ways
+        pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("-0.0")).otherwise(pl.col("quantity")).alias("quantity"))
+    ids = _land(wh, _raw_inputs(text))
+    whole, screened = _commit_both(wh, ids)
+    assert _stored_rows(wh, whole) == 400 and _stored_rows(wh, screened) == 0
+    assert con.execute(f"SELECT run_id, entity, load_id FROM {schema.CLEAN_LOADS.name}").fetchall() == [
+        (screened, ORDERS, ids[ORDERS])]
+    a, b = wh.read(CLEAN_ORDERS, whole), wh.read(CLEAN_ORDERS, screened)
+    assert b.schema == a.schema and b.drop("run_id").to_dicts() == a.drop("run_id").to_dicts()
+    assert b["quantity"][3] == 0.0 and str(b["quantity"][3]) == "0.0"
+    for table in (schema.QUARANTINE.name, schema.CONTRACT_RESULTS.name):
+        assert _committed(wh, table, screened) == _committed(wh, table, whole)
+    # a later load: the next run reads the newest versions (stored), the past run's rows stay as they were
+    later = _text(_orders(150), ORDERS).with_columns(pl.lit("9").alias("quantity"))
+    ids[ORDERS] = _land(wh, {ORDERS: later})[ORDERS]
+    whole2, screened2 = _commit_both(wh, ids)
+    assert _stored_rows(wh, screened2) == 400 and _committed(wh, CLEAN_ORDERS, screened2) == _committed(
+        wh, CLEAN_ORDERS, whole2)
+    assert wh.read(CLEAN_ORDERS, screened).drop("run_id").to_dicts() == a.drop("run_id").to_dicts()
+    assert con.execute(f"SELECT count(*) FROM {CLEAN_ORDERS}").fetchone()[0] == 4 * 400
 
 
-def test_broken_order_lines_are_committed_the_same():
-    con = connect(":memory:")
-    try:
-        wh = Warehouse(con, Path(":memory:"))
-        wh.migrate()
-        ids = _land(wh, _raw_inputs(_broken_orders()))
-        whole, screened = _commit_both(wh, ids, ContractConfig(max_reject_share=0.5))
-        assert _stored_rows(wh, screened) == _stored_rows(wh, whole) > 200  # suspects: the typed rows stored
-        assert con.execute(f"SELECT count(*) FROM {schema.CLEAN_LOADS.name}").fetchone()[0] == 0
-        for table in (CLEAN_ORDERS, schema.QUARANTINE.name, schema.CONTRACT_RESULTS.name):
-            assert _committed(wh, table, screened) == _committed(wh, table, whole), table
-    finally:
-        con.close()
+def test_broken_order_lines_are_committed_the_same(wh):
+    con = wh.con
+    ids = _land(wh, _raw_inputs(_broken_orders()))
+    whole, screened = _commit_both(wh, ids, ContractConfig(max_reject_share=0.5))
+    assert _stored_rows(wh, screened) == _stored_rows(wh, whole) > 200  # suspects: the typed rows stored
+    assert con.execute(f"SELECT count(*) FROM {schema.CLEAN_LOADS.name}").fetchone()[0] == 0
+    for table in (CLEAN_ORDERS, schema.QUARANTINE.name, schema.CONTRACT_RESULTS.name):
+        assert _committed(wh, table, screened) == _committed(wh, table, whole), table
 
 
-def test_a_failed_or_restaged_run_leaves_no_derived_rows():
-    con = connect(":memory:")
-    try:
-        wh = Warehouse(con, Path(":memory:"))
-        wh.migrate()
-        ids = _land(wh, _raw_inputs(_text(_orders(50), ORDERS)))
-        run = wh.start_run(kind="test", scenario="base", run_date=TINY_RUN_DATE, parameters={}, code_version="t")
-        wh.stage_clean_load(run, ORDERS, ids[ORDERS])
-        assert wh.staged(run, CLEAN_ORDERS).height == 50
-        wh.fail_run(run, "boom")
-        assert con.execute(f"SELECT count(*) FROM {schema.CLEAN_LOADS.name}").fetchone()[0] == 0
-        assert wh.read(CLEAN_ORDERS, run).height == 0
-        # staged derived, then staged again as typed rows (a retried stage): only the typed rows commit
-        run = wh.start_run(kind="test", scenario="base", run_date=TINY_RUN_DATE, parameters={}, code_version="t")
-        wh.stage_clean_load(run, ORDERS, ids[ORDERS])
-        typed = wh.staged(run, CLEAN_ORDERS).head(7)
-        wh.stage(run, CLEAN_ORDERS, typed)
-        wh.commit_run(run)
-        assert con.execute(f"SELECT count(*) FROM {schema.CLEAN_LOADS.name}").fetchone()[0] == 0
-        assert wh.read(CLEAN_ORDERS, run).drop("run_id").to_dicts() == typed.to_dicts()
-        with pytest.raises(ValueError, match="stored, not derived"):
-            wh.stage_clean_load(run, schema.PRODUCTS.name, ids[schema.PRODUCTS.name])
-    finally:
-        con.close()
+def test_a_failed_or_restaged_run_leaves_no_derived_rows(wh):
+    con = wh.con
+    ids = _land(wh, _raw_inputs(_text(_orders(50), ORDERS)))
+    run = wh.start_run(kind="test", scenario="base", run_date=TINY_RUN_DATE, parameters={}, code_version="t")
+    wh.stage_clean_load(run, ORDERS, ids[ORDERS])
+    assert wh.staged(run, CLEAN_ORDERS).height == 50
+    wh.fail_run(run, "boom")
+    assert con.execute(f"SELECT count(*) FROM {schema.CLEAN_LOADS.name}").fetchone()[0] == 0
+    assert wh.read(CLEAN_ORDERS, run).height == 0
+    # staged derived, then staged again as typed rows (a retried stage): only the typed rows commit
+    run = wh.start_run(kind="test", scenario="base", run_date=TINY_RUN_DATE, parameters={}, code_version="t")
+    wh.stage_clean_load(run, ORDERS, ids[ORDERS])
+    typed = wh.staged(run, CLEAN_ORDERS).head(7)
+    wh.stage(run, CLEAN_ORDERS, typed)
+    wh.commit_run(run)
+    assert con.execute(f"SELECT count(*) FROM {schema.CLEAN_LOADS.name}").fetchone()[0] == 0
+    assert wh.read(CLEAN_ORDERS, run).drop("run_id").to_dicts() == typed.to_dicts()
+    with pytest.raises(ValueError, match="stored, not derived"):
+        wh.stage_clean_load(run, schema.PRODUCTS.name, ids[schema.PRODUCTS.name])
 
 
 def test_an_older_warehouse_keeps_its_clean_order_lines_under_the_view(tmp_path):
