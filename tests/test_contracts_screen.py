@@ -81,18 +81,23 @@ def _both(raw: dict[str, pl.DataFrame], config: ContractConfig = ContractConfig(
             return out[0], out[1], None, None
         tables = []
         for rows, outcome in ((whole, out[0]), (screened, out[1])):
-            run = wh.start_run(kind="test", scenario="base", run_date=TINY_RUN_DATE, parameters={},
-                               code_version="test")
-            for entity, frame in outcome.clean.items():
-                name = schema.clean_table_name(entity)
-                if entity in outcome.kept:
-                    rows[entity].stage_clean(run, name, frame, outcome.positions[entity])
-                else:
-                    wh.stage(run, name, frame)
+            run = _stage_clean(wh, rows, outcome)
             tables.append({e: wh.staged(run, schema.clean_table_name(e)) for e in outcome.clean})
         return out[0], out[1], tables[0], tables[1]
     finally:
         con.close()
+
+
+def _stage_clean(wh: Warehouse, rows: dict, outcome) -> str:
+    """A new run with the outcome's clean tables staged (those the screen kept from the warehouse rows)."""
+    run = wh.start_run(kind="test", scenario="base", run_date=TINY_RUN_DATE, parameters={}, code_version="test")
+    for entity, frame in outcome.clean.items():
+        name = schema.clean_table_name(entity)
+        if entity in outcome.kept:
+            rows[entity].stage_clean(run, name, frame, outcome.positions[entity])
+        else:
+            wh.stage(run, name, frame)
+    return run
 
 
 def _assert_same(whole, screened, clean_whole, clean_screened):
@@ -283,13 +288,7 @@ def _commit_both(wh: Warehouse, load_ids: dict[str, str], config: ContractConfig
     runs = []
     for rows in ({e: wh.raw_rows(e, i) for e, i in load_ids.items()}, raw_inputs(wh, load_ids)):
         outcome = validate_inputs(rows, TINY_RUN_DATE, config)
-        run = wh.start_run(kind="test", scenario="base", run_date=TINY_RUN_DATE, parameters={}, code_version="test")
-        for entity, frame in outcome.clean.items():
-            name = schema.clean_table_name(entity)
-            if entity in outcome.kept:
-                rows[entity].stage_clean(run, name, frame, outcome.positions[entity])
-            else:
-                wh.stage(run, name, frame)
+        run = _stage_clean(wh, rows, outcome)
         wh.stage(run, schema.QUARANTINE.name, outcome.quarantine)
         wh.stage(run, schema.CONTRACT_RESULTS.name, outcome.results)
         wh.commit_run(run)
