@@ -19,6 +19,7 @@ __all__ = [
     "ALLOWED_VALUES",
     "INPUT_ENTITIES",
     "OPTIONAL_ENTITIES",
+    "DERIVED_CLEAN",
     "NO_EXPIRY_COLUMNS",
     "WEEK_COLUMNS",
     "ZERO_MEANS_NONE",
@@ -29,6 +30,7 @@ __all__ = [
     "table",
     "raw_table_name",
     "clean_table_name",
+    "stored_clean_table_name",
 ]
 
 Str = pl.String
@@ -360,6 +362,11 @@ INPUT_ENTITIES: tuple[Table, ...] = (
 #: records): the plan stage, the twin and the benchmarks that re-plan a stored run stage exactly these.
 PLANNING_INPUTS: tuple[Table, ...] = tuple(t for t in INPUT_ENTITIES if t not in (ORDERS, BATCHES))
 OPTIONAL_ENTITIES = tuple(t.name for t in INPUT_ENTITIES if t.optional)
+#: Input entities whose ``clean_<entity>`` is a view, not a table: the typed rows stored by runs in
+#: ``clean_<entity>_stored`` and, for the runs in ``clean_loads``, the raw rows of one load cast on read.
+#: A run whose contracts kept every row of one load (a clean load read by a plain scan) stores no typed copy
+#: of its millions of order lines; any other run stores its typed clean rows, as before.
+DERIVED_CLEAN: tuple[str, ...] = (ORDERS.name,)
 
 #: Allowed values of the coded input columns: the contracts quarantine anything else, the planning model
 #: refuses it.
@@ -442,6 +449,19 @@ QUARANTINE = _t(
         ("row_values", Str, "The row's values as JSON."),
         ("rule", Str, "Rule broken (expectation name)."),
         ("reason", Str, "Why, in words."),
+    ],
+)
+
+CLEAN_LOADS = _t(
+    "clean_loads",
+    "Runs whose clean rows of an entity are every raw row of one load, typed on read (the entities of "
+    "`DERIVED_CLEAN`): the `clean_<entity>` view casts that load's `raw_<entity>` rows for the run; no typed "
+    "copy is stored.",
+    ("run_id", "entity"),
+    [
+        ("run_id", Str, "Run whose contracts kept every row of the load."),
+        ("entity", Str, "Input entity."),
+        ("load_id", Str, "The load (`loads`, `raw_<entity>`) whose rows are the run's clean rows."),
     ],
 )
 
@@ -907,7 +927,7 @@ TWIN_TABLES: tuple[Table, ...] = (PROCESS_ESTIMATES, TWIN_SUMMARY, TWIN_RISK, TW
 
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (*INPUT_ENTITIES, LOADS, RUNS, QUARANTINE, CONTRACT_RESULTS, *OUTPUT_TABLES,
+    for t in (*INPUT_ENTITIES, LOADS, RUNS, QUARANTINE, CLEAN_LOADS, CONTRACT_RESULTS, *OUTPUT_TABLES,
               *TWIN_TABLES)
 }
 
@@ -926,5 +946,13 @@ def raw_table_name(entity: str) -> str:
 
 
 def clean_table_name(entity: str) -> str:
-    """Warehouse table holding the rows of an input entity that passed the contracts, per run."""
+    """Warehouse table (a view for :data:`DERIVED_CLEAN`) holding the rows of an input entity that passed
+    the contracts, per run."""
     return f"clean_{table(entity).name}"
+
+
+def stored_clean_table_name(entity: str) -> str:
+    """Warehouse table storing the typed clean rows runs wrote: ``clean_<entity>`` itself, or for
+    :data:`DERIVED_CLEAN` the table ``clean_<entity>_stored`` under its view."""
+    name = clean_table_name(entity)
+    return f"{name}_stored" if table(entity).name in DERIVED_CLEAN else name

@@ -81,18 +81,23 @@ def _both(raw: dict[str, pl.DataFrame], config: ContractConfig = ContractConfig(
             return out[0], out[1], None, None
         tables = []
         for rows, outcome in ((whole, out[0]), (screened, out[1])):
-            run = wh.start_run(kind="test", scenario="base", run_date=TINY_RUN_DATE, parameters={},
-                               code_version="test")
-            for entity, frame in outcome.clean.items():
-                name = schema.clean_table_name(entity)
-                if entity in outcome.kept:
-                    rows[entity].stage_clean(run, name, frame, outcome.positions[entity])
-                else:
-                    wh.stage(run, name, frame)
+            run = _stage_clean(wh, rows, outcome)
             tables.append({e: wh.staged(run, schema.clean_table_name(e)) for e in outcome.clean})
         return out[0], out[1], tables[0], tables[1]
     finally:
         con.close()
+
+
+def _stage_clean(wh: Warehouse, rows: dict, outcome) -> str:
+    """A new run with the outcome's clean tables staged (those the screen kept from the warehouse rows)."""
+    run = wh.start_run(kind="test", scenario="base", run_date=TINY_RUN_DATE, parameters={}, code_version="test")
+    for entity, frame in outcome.clean.items():
+        name = schema.clean_table_name(entity)
+        if entity in outcome.kept:
+            rows[entity].stage_clean(run, name, frame, outcome.positions[entity])
+        else:
+            wh.stage(run, name, frame)
+    return run
 
 
 def _assert_same(whole, screened, clean_whole, clean_screened):
@@ -269,5 +274,128 @@ def test_the_profile_tells_keys_beyond_ascii(key, ascii_only):
         wh.migrate()
         ids = _land(wh, {ORDERS: text})
         assert WarehouseRows(wh, ORDERS, ids[ORDERS]).profile.ascii_keys is ascii_only
+    finally:
+        con.close()
+
+
+# ---------------------------------------------------------------- clean order lines derived from their load
+CLEAN_ORDERS = schema.clean_table_name(ORDERS)
+STORED_ORDERS = schema.stored_clean_table_name(ORDERS)
+
+
+def _commit_both(wh: Warehouse, load_ids: dict[str, str], config: ContractConfig = ContractConfig()):
+    """Validate the loads read whole and screened, stage and commit each as a run: (whole run, screened run)."""
+    runs = []
+    for rows in ({e: wh.raw_rows(e, i) for e, i in load_ids.items()}, raw_inputs(wh, load_ids)):
+        outcome = validate_inputs(rows, TINY_RUN_DATE, config)
+        run = _stage_clean(wh, rows, outcome)
+        wh.stage(run, schema.QUARANTINE.name, outcome.quarantine)
+        wh.stage(run, schema.CONTRACT_RESULTS.name, outcome.results)
+        wh.commit_run(run)
+        runs.append(run)
+    return runs
+
+
+def _committed(wh: Warehouse, table: str, run: str) -> list[dict]:
+    return wh.con.execute(f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id = ?", [run]).pl().to_dicts()
+
+
+def _stored_rows(wh: Warehouse, run: str) -> int:
+    return wh.con.execute(f"SELECT count(*) FROM {STORED_ORDERS} WHERE run_id = ?", [run]).fetchone()[0]
+
+
+@pytest.fixture
+def wh():
+    """A migrated in-memory warehouse."""
+    con = connect(":memory:")
+    try:
+        warehouse = Warehouse(con, Path(":memory:"))
+        warehouse.migrate()
+        yield warehouse
+    finally:
+        con.close()
+
+
+def test_a_clean_load_of_order_lines_is_not_copied_and_reads_the_same(wh):
+    """Every line of one load passed: the run stores no typed copy, one ``clean_loads`` row; the view shows
+    the same rows, types and values as the run that stored them (read whole). The view promises no order
+    (its join runs on DuckDB's threads), so rows are compared by order id."""
+    con = wh.con
+    text = _text(_orders(400), ORDERS).with_columns(  # -0.0 is stored as 0.0 both ways
+        pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("-0.0")).otherwise(pl.col("quantity")).alias("quantity"))
+    ids = _land(wh, _raw_inputs(text))
+    whole, screened = _commit_both(wh, ids)
+    assert _stored_rows(wh, whole) == 400 and _stored_rows(wh, screened) == 0
+    assert con.execute(f"SELECT run_id, entity, load_id FROM {schema.CLEAN_LOADS.name}").fetchall() == [
+        (screened, ORDERS, ids[ORDERS])]
+    a, b = (wh.read(CLEAN_ORDERS, run).drop("run_id").sort("order_id") for run in (whole, screened))
+    assert b.schema == a.schema and b.to_dicts() == a.to_dicts()
+    zero = b.filter(pl.col("order_id") == "O4")["quantity"]
+    assert zero.to_list() == [0.0] and str(zero[0]) == "0.0"
+    for table in (schema.QUARANTINE.name, schema.CONTRACT_RESULTS.name):
+        assert _committed(wh, table, screened) == _committed(wh, table, whole)
+    # a later load: the next run reads the newest versions (stored), the past run's rows stay as they were
+    later = _text(_orders(150), ORDERS).with_columns(pl.lit("9").alias("quantity"))
+    ids[ORDERS] = _land(wh, {ORDERS: later})[ORDERS]
+    whole2, screened2 = _commit_both(wh, ids)
+    assert _stored_rows(wh, screened2) == 400 and _committed(wh, CLEAN_ORDERS, screened2) == _committed(
+        wh, CLEAN_ORDERS, whole2)  # both stored: the order kept
+    assert wh.read(CLEAN_ORDERS, screened).drop("run_id").sort("order_id").to_dicts() == a.to_dicts()
+    assert con.execute(f"SELECT count(*) FROM {CLEAN_ORDERS}").fetchone()[0] == 4 * 400
+
+
+def test_broken_order_lines_are_committed_the_same(wh):
+    con = wh.con
+    ids = _land(wh, _raw_inputs(_broken_orders()))
+    whole, screened = _commit_both(wh, ids, ContractConfig(max_reject_share=0.5))
+    assert _stored_rows(wh, screened) == _stored_rows(wh, whole) > 200  # suspects: the typed rows stored
+    assert con.execute(f"SELECT count(*) FROM {schema.CLEAN_LOADS.name}").fetchone()[0] == 0
+    for table in (CLEAN_ORDERS, schema.QUARANTINE.name, schema.CONTRACT_RESULTS.name):
+        assert _committed(wh, table, screened) == _committed(wh, table, whole), table
+
+
+def test_a_failed_or_restaged_run_leaves_no_derived_rows(wh):
+    con = wh.con
+    ids = _land(wh, _raw_inputs(_text(_orders(50), ORDERS)))
+    run = wh.start_run(kind="test", scenario="base", run_date=TINY_RUN_DATE, parameters={}, code_version="t")
+    wh.stage_clean_load(run, ORDERS, ids[ORDERS])
+    assert wh.staged(run, CLEAN_ORDERS).height == 50
+    wh.fail_run(run, "boom")
+    assert con.execute(f"SELECT count(*) FROM {schema.CLEAN_LOADS.name}").fetchone()[0] == 0
+    assert wh.read(CLEAN_ORDERS, run).height == 0
+    # staged derived, then staged again as typed rows (a retried stage): only the typed rows commit
+    run = wh.start_run(kind="test", scenario="base", run_date=TINY_RUN_DATE, parameters={}, code_version="t")
+    wh.stage_clean_load(run, ORDERS, ids[ORDERS])
+    typed = wh.staged(run, CLEAN_ORDERS).head(7)
+    wh.stage(run, CLEAN_ORDERS, typed)
+    wh.commit_run(run)
+    assert con.execute(f"SELECT count(*) FROM {schema.CLEAN_LOADS.name}").fetchone()[0] == 0
+    assert wh.read(CLEAN_ORDERS, run).drop("run_id").to_dicts() == typed.to_dicts()
+    with pytest.raises(ValueError, match="stored, not derived"):
+        wh.stage_clean_load(run, schema.PRODUCTS.name, ids[schema.PRODUCTS.name])
+
+
+def test_an_older_warehouse_keeps_its_clean_order_lines_under_the_view(tmp_path):
+    """A warehouse whose ``clean_orders`` is a table (written before the view): migrated, its rows are the
+    stored rows the view shows, and a new run derived from a load shows beside them."""
+    path = tmp_path / "old.duckdb"
+    con = connect(path)
+    try:
+        wh = Warehouse(con, path)
+        wh.migrate()
+        ids = _land(wh, _raw_inputs(_text(_orders(30), ORDERS)))
+        whole, _ = _commit_both(wh, ids)
+        before = wh.read(CLEAN_ORDERS, whole)
+        con.execute(f"DROP VIEW {CLEAN_ORDERS}")  # the layout of the code before: a table of that name
+        con.execute(f"ALTER TABLE {STORED_ORDERS} RENAME TO {CLEAN_ORDERS}")
+        con.execute(f"COMMENT ON TABLE {schema.RUNS.name} IS 'plantwin-schema older'")
+        wh.migrate()
+        kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables WHERE table_name "
+                                 f"IN ('{CLEAN_ORDERS}', '{STORED_ORDERS}')").fetchall())
+        assert kinds == {CLEAN_ORDERS: "VIEW", STORED_ORDERS: "BASE TABLE"}
+        assert wh.read(CLEAN_ORDERS, whole).to_dicts() == before.to_dicts()
+        _, screened = _commit_both(wh, ids)
+        assert (wh.read(CLEAN_ORDERS, screened).drop("run_id").sort("order_id").to_dicts()
+            == before.drop("run_id").sort("order_id").to_dicts())
     finally:
         con.close()

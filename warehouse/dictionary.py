@@ -119,6 +119,11 @@ def render_dictionary(queries: list[Query]) -> str:
             f"data row) and `{schema.RAW_EXTRA}` (JSON of columns beyond the contract); it is append-only.",
             "`clean_<entity>` holds, per `run_id`, the typed rows that passed the contracts; rejected rows are",
             "in `quarantine`. Their columns are those of the entity below.",
+            *(f"`{schema.clean_table_name(e)}` is a view, not a table: the typed rows runs stored in "
+              f"`{schema.stored_clean_table_name(e)}`, and for each run in `{schema.CLEAN_LOADS.name}` (its "
+              f"contracts kept every row of one load) that load's `{schema.raw_table_name(e)}` rows, cast on "
+              "read; a clean load of millions of lines is stored once, as text. Its rows come in no set order: "
+              "`ORDER BY` what a query needs." for e in schema.DERIVED_CLEAN),
             "",
             "| entity | raw table | clean table | optional | meaning |",
             "|---|---|---|---|---|",

@@ -15,7 +15,7 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.screen import BLANKS, SCREENED_ENTITIES, Profile, ScreenQuery, Split
-from warehouse.db import Warehouse, no_negative_zero, sql_type
+from warehouse.db import Warehouse, clean_casts, no_negative_zero
 
 __all__ = ["WarehouseRows", "raw_inputs"]
 
@@ -79,6 +79,7 @@ class WarehouseRows:
         distinct = list(dict.fromkeys(m for m in query.missing if m != "false"))
         missing = "".join(f", {m} AS __m{i}" for i, m in enumerate(distinct))
         in_order = self.wh.raw_in_order(self.entity, self.load_id, self.snapshot)
+        base = f"SELECT *, {query.columns} FROM ({self.sql})"  # the typed values the checks read, cast once
         # keys occurring more than once; a row holding one of them is a suspect
         dups, shared = [], []
         try:
@@ -93,14 +94,14 @@ class WarehouseRows:
                 # a plain scan of one load: the repeated keys first (one GROUP BY), usually none, and then
                 # no lookup of every row's key among them (half the cost of the SQL on a clean load)
                 table = f"__dup{i}_{self.entity}"
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS WITH __base AS ({self.sql}) {grouped}",
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS WITH __base AS ({base}) {grouped}",
                             self.params)
                 if con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
                     shared.append(f"coalesce({k} NOT IN (SELECT k FROM {table}), false)")
             sure = " AND ".join([query.sure, *shared])
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {self._judged} AS "
-                f"WITH __base AS ({self.sql}){''.join(', ' + d for d in dups)} "
+                f"WITH __base AS ({base}){''.join(', ' + d for d in dups)} "
                 f"SELECT {_P}, {sure} AS __sure{missing} FROM __base",
                 self.params,
             )
@@ -135,7 +136,15 @@ class WarehouseRows:
 
     def stage_clean(self, run_id: str, name: str, clean: pl.DataFrame, positions: pl.Series) -> int:
         """Stage the run's clean table of this entity: the rows that surely passed, cast in SQL, and
-        ``clean`` (the suspects polars found clean, at ``positions``), in the raw order. Returns its rows."""
+        ``clean`` (the suspects polars found clean, at ``positions``), in the raw order. Returns its rows.
+
+        When every row of one load surely passed (no suspect, a plain scan) and the entity's clean table is
+        derived (:data:`schema.DERIVED_CLEAN`), nothing is written: the run's clean rows are that load's raw
+        rows, cast on read (:meth:`Warehouse.stage_clean_load`)."""
+        if self._every_row_kept() and self.entity in schema.DERIVED_CLEAN:
+            self.wh.stage_clean_load(run_id, self.entity, self.load_id)
+            self.wh.con.execute(f"DROP TABLE IF EXISTS {self._judged}")
+            return self._kept
         sql = self._clean_sql(clean, positions, stored=True)
         try:
             self.wh.stage_query(run_id, name, sql, self.params)
@@ -153,22 +162,24 @@ class WarehouseRows:
         finally:
             self.wh.con.unregister("__clean_suspects")
 
+    def _every_row_kept(self) -> bool:
+        """No suspect, and the rows are one load's read by a plain scan (in the raw order)."""
+        if self._query is None:
+            raise RuntimeError(f"{self.entity}: clean rows asked for before split")
+        return self._suspect_rows == 0 and self.wh.raw_in_order(self.entity, self.load_id, self.snapshot)
+
     def _clean_sql(self, clean: pl.DataFrame, positions: pl.Series, stored: bool) -> str:
         """The clean rows in the raw order; registers ``clean`` as ``__clean_suspects`` (caller unregisters)."""
         if self._query is None:
             raise RuntimeError(f"{self.entity}: clean rows asked for before split")
-        t, typed = self.table, self._query.typed
-        cast = {
-            c: f"CASE WHEN {typed[c]} = 0 THEN 0.0 ELSE {typed[c]} END"  # no -0.0, as Warehouse.stage
-            if stored and d == pl.Float64 else f"CAST({typed[c]} AS {sql_type(d)})"
-            for c, d in t.columns.items()
-        }
+        t = self.table
+        cast = clean_casts(self.entity, self._query.typed, stored)  # no -0.0 when stored, as Warehouse.stage
         kept = (
             f"SELECT {_P}, " + ", ".join(f'{cast[c]} AS "{c}"' for c in t.columns)
             + f" FROM ({self.sql}) WHERE {_P} NOT IN ({self._suspects()})"
         )
         cols = ", ".join(f'"{c}"' for c in t.columns)
-        if self._suspect_rows == 0 and self.wh.raw_in_order(self.entity, self.load_id, self.snapshot):
+        if self._every_row_kept():
             # every row kept: a plain scan of one load, which keeps the raw order (DuckDB keeps a single
             # table's order; the anti-join and the sort below do not and need not run on millions of rows)
             self.wh.con.register("__clean_suspects", pl.DataFrame({_P: []}, schema={_P: pl.Int64}).to_arrow())
