@@ -7,6 +7,8 @@ positions only, never on the values, so the whole fit is linear in ``y``: ``seas
 ``trend = T @ y`` for two ``n × n`` matrices fixed by the series length, the period and the windows.
 :func:`stl_operator` builds them once (by the same steps, on matrices) and caches them by their settings;
 a decomposition is then two matrix-vector products instead of ~4.4 ms of LOESS per 156-week series.
+Building them costs about ten statsmodels fits and grows with ``n³``, so a series longer than
+``MATRIX_MAX_N`` (320 periods; the weekly models see 156) is decomposed by statsmodels itself.
 
 The products sum in another order than statsmodels' loops, so the components agree with statsmodels' to
 rounding (about 1e-13 of the series' scale; ``tests/test_forecasting_stl.py``), not bit for bit.
@@ -21,9 +23,10 @@ from functools import lru_cache
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-__all__ = ["stl_operator", "stl_decompose", "default_windows"]
+__all__ = ["stl_operator", "stl_decompose", "default_windows", "MATRIX_MAX_N"]
 
-_CACHED = 64  # lengths × settings kept per process (two n × n matrices each: ~0.4 MB at n = 156)
+MATRIX_MAX_N = 320  # longer series: statsmodels' STL (a build costs ~n³; 2 × n² floats kept)
+_CACHED = 32  # lengths × settings kept per process (two n × n matrices each: 0.4 MB at n = 156, 1.6 at 320)
 
 
 def default_windows(period: int, seasonal: int) -> tuple[int, int]:
@@ -135,6 +138,12 @@ def _operator(n: int, period: int, seasonal: int, seasonal_deg: int, trend_deg: 
 
 
 def stl_decompose(y: np.ndarray, period: int, seasonal: int = 11) -> tuple[np.ndarray, np.ndarray]:
-    """``(season, trend)`` of ``y`` by :func:`stl_operator` (statsforecast's ``mstl`` for one period)."""
+    """``(season, trend)`` of ``y`` by :func:`stl_operator` (statsforecast's ``mstl`` for one period); by
+    statsmodels' STL above ``MATRIX_MAX_N`` periods."""
+    if y.size > MATRIX_MAX_N:
+        from statsmodels.tsa.seasonal import STL  # statsforecast's own dependency (its mstl)
+
+        fit = STL(y, period=int(period), seasonal=int(seasonal), seasonal_deg=0).fit()
+        return np.asarray(fit.seasonal), np.asarray(fit.trend)
     season_op, trend_op = stl_operator(int(y.size), int(period), int(seasonal))
     return season_op @ y, trend_op @ y
