@@ -90,3 +90,30 @@ def test_mstl_with_stl_options_or_two_seasons_keeps_statsforecast_s_path():
                   stl_kwargs={"robust": True}).forecast(y, 13)["mean"]
     assert np.array_equal(tuned.forecast(y, 13)["mean"], robust)
     assert np.all(np.isfinite(two.forecast(y, 13)["mean"]))
+
+
+def test_the_weekly_forecast_is_the_same_with_the_matrices_as_with_statsforecast_s_mstl(monkeypatch):
+    """The whole weekly forecast (backtest, selection, bands) on seasonal, smooth and trending series: the
+    same chosen models and selections with the matrices as by statsforecast's MSTL path, values to rounding."""
+    from forecasting import ForecastConfig, forecast_demand
+    from forecasting.synthetic import synthetic_series
+
+    series = synthetic_series(12, 182, seed=5, kinds=("seasonal", "smooth", "trend"))
+    config = ForecastConfig(n_jobs=1)
+    fast = forecast_demand(series, 13, config)
+    monkeypatch.setattr(GuardedMSTL, "_fast", lambda self: False)
+    slow = forecast_demand(series, 13, config)
+    keys = ["unique_id", "ds"]
+    assert "Mean(DETS,DOT,DARIMA,MSTL_AAdN)" in fast.series.get_column("model").to_list()
+    assert fast.series.sort("unique_id").equals(slow.series.sort("unique_id"))
+    a, b = fast.forecast.sort(keys), slow.forecast.sort(keys)
+    assert a.select(keys, "model").equals(b.select(keys, "model"))
+    values = [c for c in a.columns if a.schema[c].is_float()]
+    scale = a.get_column("mean").abs().max()
+    for column in values:
+        assert (a.get_column(column) - b.get_column(column)).abs().max() < 1e-8 * scale, column
+    backtest = fast.backtest.join(slow.backtest, on=[c for c in fast.backtest.columns if not
+                                                      fast.backtest.schema[c].is_float()], suffix="_slow")
+    assert backtest.height == fast.backtest.height == slow.backtest.height
+    for column in (c for c in fast.backtest.columns if fast.backtest.schema[c].is_float()):
+        assert (backtest.get_column(column) - backtest.get_column(f"{column}_slow")).abs().max() < 1e-6, column
