@@ -51,6 +51,7 @@ from statsforecast.models import (
 )
 
 from forecasting.seasonal import Deseasonalized
+from forecasting.stl import stl_decompose
 
 __all__ = ["GuardedMSTL", "NativeSeasonal", "base_models", "complexity", "combination_members", "add_combinations",
            "is_known", "MODEL_NAMES"]
@@ -61,29 +62,89 @@ class GuardedMSTL(MSTL):
 
     STL with a 52-week period on less than two seasons estimates the season from one noisy year; the
     guard makes such a fit the plain (deseasonalised-free) trend model instead of a wild one.
+
+    With one season and no ``stl_kwargs`` (every registered MSTL) the decomposition is
+    :func:`forecasting.stl.stl_decompose`: statsmodels' STL as two cached matrices, the same components to
+    rounding (~1e-14 of the series' scale) at ~0.1 instead of ~4.4 ms for 156 weeks, and no pandas frame.
+    The trend model, the reseasonalising and the guard are statsforecast's MSTL's.
     """
 
     def _short(self, y: np.ndarray) -> bool:
         return y.size < 2 * int(np.max(self.season_length))  # MSTL keeps the periods as a list
+
+    def _fast(self) -> bool:
+        return len(self.season_length) == 1 and not self.stl_kwargs
+
+    def _decompose(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(season, seasonally adjusted)`` of ``y``, as statsforecast's ``mstl`` computes them."""
+        season, trend = stl_decompose(y, self.season_length[0])
+        remainder = (y - season) - trend
+        return season, trend + remainder
+
+    def _reseasonalize(self, res: dict, season: np.ndarray, h: int) -> dict:
+        period = self.season_length[0]
+        ahead = np.tile(season[-period:], 1 + (h - 1) // period)[:h]
+        return {key: val + (season if "fitted" in key else ahead) for key, val in res.items()}
 
     def fit(self, y, X=None):  # noqa: D102 - same contract as MSTL.fit
         self.is_short_ = self._short(y)
         if self.is_short_:
             self.trend_forecaster = self.trend_forecaster.new().fit(y=y, X=X)
             return self
-        return super().fit(y, X)
+        if not self._fast():
+            return super().fit(y, X)
+        y = np.asarray(y, dtype=float)
+        self.season_, x_sa = self._decompose(y)
+        self.trend_forecaster = self.trend_forecaster.new().fit(y=x_sa, X=X)
+        self._store_cs(y=x_sa, X=X)
+        return self
 
     def predict(self, h, X=None, level=None):  # noqa: D102
         if getattr(self, "is_short_", False):
             return self.trend_forecaster.predict(h=h, X=X, level=level)
-        return super().predict(h, X, level)
+        if not hasattr(self, "season_"):
+            return super().predict(h, X, level)
+        kwargs = {"h": h, "X": X}
+        if self.trend_forecaster.prediction_intervals is None:
+            kwargs["level"] = level
+        res = self._reseasonalize(self.trend_forecaster.predict(**kwargs), self.season_, h)
+        if level is not None and self.trend_forecaster.prediction_intervals is not None:
+            res = self.trend_forecaster._add_predict_conformal_intervals(res, sorted(level))
+        return res
+
+    def predict_in_sample(self, level=None):  # noqa: D102
+        if not hasattr(self, "season_"):
+            return super().predict_in_sample(level)
+        res = self.trend_forecaster.predict_in_sample(level=level)
+        return {key: val + self.season_ for key, val in res.items()}
+
+    def _apply(self, method: str, y, h, X, X_future, level, fitted) -> dict:
+        """statsforecast's MSTL ``forecast`` / ``forward`` on :meth:`_decompose`'s components."""
+        y = np.asarray(y, dtype=float)
+        season, x_sa = self._decompose(y)
+        kwargs = {"y": x_sa, "h": h, "X": X, "X_future": X_future, "fitted": fitted}
+        if fitted or self.trend_forecaster.prediction_intervals is None:
+            kwargs["level"] = level
+        res = getattr(self.trend_forecaster, method)(**kwargs)
+        if level is not None and self.trend_forecaster.prediction_intervals is not None:
+            res = self.trend_forecaster._add_conformal_intervals(fcst=res, y=x_sa, X=X, level=sorted(level))
+        return self._reseasonalize(res, season, h)
 
     def forecast(self, y, h, X=None, X_future=None, level=None, fitted=False):  # noqa: D102
         if self._short(y):
             return self.trend_forecaster.forecast(
                 y=y, h=h, X=X, X_future=X_future, level=level, fitted=fitted
             )
-        return super().forecast(y, h, X, X_future, level, fitted)
+        if not self._fast():
+            return super().forecast(y, h, X, X_future, level, fitted)
+        return self._apply("forecast", y, h, X, X_future, level, fitted)
+
+    def forward(self, y, h, X=None, X_future=None, level=None, fitted=False):  # noqa: D102
+        if not self._fast() or getattr(self, "is_short_", False) or self._short(y):
+            return super().forward(y, h, X, X_future, level, fitted)
+        if not hasattr(self.trend_forecaster, "model_"):
+            raise Exception("You have to use the `fit` method first")
+        return self._apply("forward", y, h, X, X_future, level, fitted)
 
 
 class NativeSeasonal(_TS):
