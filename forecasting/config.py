@@ -22,10 +22,11 @@ __all__ = ["ForecastConfig", "NATIVE_SEASONAL_MODELS", "NATIVE_SEASONAL_DEFAULT"
 #: (README, "Where it stands"), so it is an option, not a default candidate
 NATIVE_SEASONAL_MODELS = ("Naive", "SeasonalNaive", "SETS", "DOT", "DARIMA", "Mean(SETS,DOT,DARIMA)")
 NATIVE_SEASONAL_DEFAULT = "Mean(SETS,DOT,DARIMA)"
-#: a short season's alternative default, backtested beside it and taken by the whole set where its mean
-#: backtest MASE over the set's series is lower (``seasonal_alternatives``): ``TARIMA`` is SARIMA where the
-#: M4 seasonality test finds no season, DARIMA where it finds one. M1 monthly's backtest prefers it (and so
-#: do its held-out months: MASE 1.054 → 1.016), M1 quarterly's does not (docs/forecast-accuracy.md, stop 23)
+#: a short season's alternative default, an option (``seasonal_alternatives``): backtested beside the default
+#: and taken by the whole set where its mean backtest MASE over the set's series is lower. ``TARIMA`` is
+#: SARIMA where the M4 seasonality test finds no season, DARIMA where it finds one. It took M1 monthly's MASE
+#: 1.054 → 1.019 and kept M1 quarterly (its backtest kept DARIMA), but cost PBS 3% sMAPE end to end at 2× the
+#: CPU, so it is not the default (docs/forecast-accuracy.md, stop 23)
 NATIVE_SEASONAL_ALTERNATIVES = ("Mean(SETS,DOT,TARIMA)",)
 #: the same for a long season (weekly 52): non-seasonal ETS and ARIMA on the classically deseasonalised series,
 #: DOT, and ``MSTL_AAdN``: an STL season, which may change over the years where the classical decomposition
@@ -153,8 +154,8 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "is the lowest (strictly below the default's, with at least `strategy_min_series` series scored, "
         "else they are not fitted; forecasting/select.py `choose_default`) as its default and candidate in place of "
         "`seasonal_default`. One choice for the set, not per series: a per-series pick from a few windows is "
-        "noise. By default chosen by the season length (`NATIVE_SEASONAL_ALTERNATIVES` for a short season "
-        "of data no finer than weekly, none for a long season or daily data); applies only where `seasonal_models` / `seasonal_default` are not given.",
+        "noise. None by default; `NATIVE_SEASONAL_ALTERNATIVES` is the measured option for a short season "
+        "(docs/forecast-accuracy.md, stop 23).",
     )
     short_models: tuple[str, ...] = Field(
         ("Naive", "HistoricAverage", "SES", "ETS", "Theta", "ARIMA", "Mean(ETS,Theta,ARIMA)"),
@@ -253,13 +254,6 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         if "seasonal_default" not in self.model_fields_set:
             object.__setattr__(self, "seasonal_default",
                                NATIVE_SEASONAL_DEFAULT if native else DECOMPOSED_SEASONAL_DEFAULT)
-        chosen = not {"seasonal_models", "seasonal_default"} & self.model_fields_set
-        # not daily: SARIMA's search on 1,092-day fits costs seconds a fit (a 40-series daily panel's
-        # forecast took 10× as long), and its evidence is from monthly sets
-        daily = _FREQ.fullmatch(self.freq) is not None and _FREQ.fullmatch(self.freq).group(2) == "d"
-        if "seasonal_alternatives" not in self.model_fields_set:
-            object.__setattr__(self, "seasonal_alternatives",
-                               NATIVE_SEASONAL_ALTERNATIVES if native and chosen and not daily else ())
         return self
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> ForecastConfig:

@@ -158,12 +158,12 @@ def test_a_short_season_backtests_its_alternative_default_and_the_set_takes_the_
     assert kept.series.select("model", "selection").unique().rows() == [("Naive", "default")]
 
 
-def test_the_native_default_has_the_season_tested_arima_as_its_alternative_and_weekly_and_daily_none():
-    monthly = ForecastConfig(season_length=12, freq="1mo")
-    assert monthly.seasonal_alternatives == NATIVE_SEASONAL_ALTERNATIVES == ("Mean(SETS,DOT,TARIMA)",)
-    assert ForecastConfig().seasonal_alternatives == ()
-    assert ForecastConfig(season_length=4, freq="1q").seasonal_alternatives == NATIVE_SEASONAL_ALTERNATIVES
-    assert ForecastConfig(season_length=7, freq="1d").seasonal_alternatives == ()  # SARIMA on 1,092 days
-    assert ForecastConfig(season_length=12, seasonal_default="SETS").seasonal_alternatives == ()
-    assert monthly.model_copy(update={"season_length": 52, "freq": "1w"}).seasonal_alternatives == ()
+def test_the_season_tested_alternative_is_an_option_not_the_default():
+    """Measured and left out of the defaults (PBS lost 3% sMAPE end to end; docs/forecast-accuracy.md)."""
+    for m, freq in ((52, "1w"), (12, "1mo"), (4, "1q"), (7, "1d")):
+        assert ForecastConfig(season_length=m, freq=freq).seasonal_alternatives == ()
+    assert NATIVE_SEASONAL_ALTERNATIVES == ("Mean(SETS,DOT,TARIMA)",)
     assert all(is_known(n) for n in NATIVE_SEASONAL_ALTERNATIVES)
+    given = ForecastConfig(season_length=12, freq="1mo", seasonal_alternatives=NATIVE_SEASONAL_ALTERNATIVES)
+    assert given.model_copy(update={"season_length": 4, "freq": "1q"}).seasonal_alternatives == (
+        NATIVE_SEASONAL_ALTERNATIVES)
