@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from data_contracts import schema
 
-__all__ = ["ForecastConfig", "NATIVE_SEASONAL_MODELS", "NATIVE_SEASONAL_DEFAULT",
+__all__ = ["ForecastConfig", "NATIVE_SEASONAL_MODELS", "NATIVE_SEASONAL_DEFAULT", "NATIVE_SEASONAL_ALTERNATIVES",
            "DECOMPOSED_SEASONAL_MODELS", "DECOMPOSED_SEASONAL_DEFAULT"]
 
 #: smooth/erratic candidates and default for a short season (m ≤ ``native_season_max``: monthly, quarterly):
@@ -22,6 +22,12 @@ __all__ = ["ForecastConfig", "NATIVE_SEASONAL_MODELS", "NATIVE_SEASONAL_DEFAULT"
 #: (README, "Where it stands"), so it is an option, not a default candidate
 NATIVE_SEASONAL_MODELS = ("Naive", "SeasonalNaive", "SETS", "DOT", "DARIMA", "Mean(SETS,DOT,DARIMA)")
 NATIVE_SEASONAL_DEFAULT = "Mean(SETS,DOT,DARIMA)"
+#: a short season's alternative default, an option (``seasonal_alternatives``): backtested beside the default
+#: and taken by the whole set where its mean backtest MASE over the set's series is lower. ``TARIMA`` is
+#: SARIMA where the M4 seasonality test finds no season, DARIMA where it finds one. It took M1 monthly's MASE
+#: 1.054 → 1.019 and kept M1 quarterly (its backtest kept DARIMA), but cost PBS 3% sMAPE end to end at 2× the
+#: CPU, so it is not the default (docs/forecast-accuracy.md, stop 23)
+NATIVE_SEASONAL_ALTERNATIVES = ("Mean(SETS,DOT,TARIMA)",)
 #: the same for a long season (weekly 52): non-seasonal ETS and ARIMA on the classically deseasonalised series,
 #: DOT, and ``MSTL_AAdN``: an STL season, which may change over the years where the classical decomposition
 #: averages one, with a damped additive trend; their mean the default. The STL member took M4 Weekly's OWA
@@ -141,6 +147,15 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         DECOMPOSED_SEASONAL_DEFAULT, description="Model of a smooth or erratic series unless a candidate's "
         "backtest evidence is strong and stable (see `champion_margin`); None = the backtest champion. By "
         "default chosen by the season length (see `native_season_max`).",
+    )
+    seasonal_alternatives: tuple[str, ...] = Field(
+        (), description="Other defaults of the smooth/erratic set, backtested beside `seasonal_default` on "
+        "every series of the set; the set takes the one whose mean backtest MASE over its series and windows "
+        "is the lowest (strictly below the default's, with at least `strategy_min_series` series scored, "
+        "else they are not fitted; forecasting/select.py `choose_default`) as its default and candidate in place of "
+        "`seasonal_default`. One choice for the set, not per series: a per-series pick from a few windows is "
+        "noise. None by default; `NATIVE_SEASONAL_ALTERNATIVES` is the measured option for a short season "
+        "(docs/forecast-accuracy.md, stop 23).",
     )
     short_models: tuple[str, ...] = Field(
         ("Naive", "HistoricAverage", "SES", "ETS", "Theta", "ARIMA", "Mean(ETS,Theta,ARIMA)"),

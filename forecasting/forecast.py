@@ -46,7 +46,7 @@ from forecasting.intervals import (
 )
 from forecasting.metrics import naive_scale, score_backtest
 from forecasting.models import combination_members
-from forecasting.select import choose_strategy, held_out_picks, select_champions
+from forecasting.select import choose_default, choose_strategy, held_out_picks, select_champions
 
 __all__ = ["ForecastResult", "forecast_demand", "validate_series", "FALLBACKS", "RULE_MODEL", "ZERO_MODEL"]
 
@@ -183,8 +183,12 @@ def _cost(fits: pl.Expr) -> pl.Expr:
 def _backtest_tasks(
     series: dict, plan: pl.DataFrame, horizon: int, config: ForecastConfig, forecast_horizon: int | None = None
 ) -> list[Task]:
-    """Phase 1: backtest every candidate of the backtested series; forecast the rule series."""
+    """Phase 1: backtest every candidate of the backtested series (and the seasonal set's alternative
+    defaults); forecast the rule series."""
     names = _set_names(config)
+    scored = plan.filter((pl.col("set") == "seasonal") & (pl.col("windows") > 0)).height
+    if scored >= config.strategy_min_series:  # fewer: the default stays (choose_default), so no fits for it
+        names["seasonal"] = (*names["seasonal"], *config.seasonal_alternatives)
     # periods the oldest origin's fit sees: fitting once there and moving on needs enough of them
     oldest = pl.col("fit_weeks") - horizon - (pl.col("windows") - 1) * config.step(horizon)
     work = plan.filter(
@@ -259,6 +263,22 @@ def _zero_forecast(
         mean=pl.lit(0.0),
         **{schema.quantile_column(q): pl.lit(0.0) for q in quantiles},
     )
+
+
+def _chosen_default(
+    cv: pl.DataFrame | None, series: pl.DataFrame, plan: pl.DataFrame, config: ForecastConfig
+) -> ForecastConfig:
+    """``config`` with the seasonal set's default replaced by the one of it and its alternatives that the
+    set's backtest scores best (:func:`forecasting.select.choose_default`), in its candidates too."""
+    if not config.seasonal_alternatives or config.seasonal_default is None or cv is None:
+        return config
+    names = (config.seasonal_default, *config.seasonal_alternatives)
+    ids = plan.filter(pl.col("set") == "seasonal").select("unique_id")
+    rows = cv.filter(pl.col("model").is_in(names)).join(ids, on="unique_id", how="semi")
+    best = choose_default(score_backtest(rows, series, season=config.mase_season), names,
+                          min_series=config.strategy_min_series)
+    models = tuple(dict.fromkeys(best if m == config.seasonal_default else m for m in config.seasonal_models))
+    return config.model_copy(update={"seasonal_models": models, "seasonal_default": best})
 
 
 def _choose(
@@ -493,6 +513,7 @@ def forecast_demand(
         cv, fc_rule, orders = run_tasks(_backtest_tasks(frames, plan, scored, config, horizon), pool)
         if cv is not None:  # the same rows in the same order however the series were chunked (pooled sums)
             cv = cv.sort(_CV_ORDER, maintain_order=True)
+        config = _chosen_default(cv, series, plan, config)
         backtest, chosen, strategy, picks = _choose(cv, series, plan, config)
         _, fc_champion, _ = run_tasks(_champion_tasks(frames, plan, chosen, horizon, config, orders), pool)
     parts = [f for f in (fc_rule, fc_champion) if f is not None]

@@ -13,6 +13,9 @@ the held-out windows, pooled over the panel's series of the set, lower than the 
 replaces it on all windows. A
 per-series choice is noisy; a choice of strategy across hundreds of series is not. On long weekly series
 the champion wins that test (M4 Weekly); on short monthly and quarterly ones the combination does.
+
+The default itself may be one of a few for a set (:func:`choose_default`): the one whose backtest MASE,
+pooled over the set's series and windows, is the lowest. Again one choice for many series.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import polars as pl
 
 from forecasting.models import complexity
 
-__all__ = ["select_champions", "held_out_picks", "choose_strategy", "STRATEGIES"]
+__all__ = ["select_champions", "held_out_picks", "choose_strategy", "choose_default", "STRATEGIES"]
 
 #: how a candidate set with a default model picks each series' model (:func:`choose_strategy`):
 #: ``evidence`` the default unless a champion wins every window by the margin; ``champion`` the backtest
@@ -214,3 +217,35 @@ def choose_strategy(
         group_col, pl.col("strategy").fill_null("evidence"), pl.col("series").fill_null(0).cast(pl.UInt32),
         *(pl.col(s).cast(pl.Float64) for s in STRATEGIES),
     )
+
+
+def choose_default(
+    scores: pl.DataFrame,
+    names: tuple[str, ...],
+    min_series: int = 30,
+    id_col: str = "unique_id",
+) -> str:
+    """The default model of a set of series: ``names[0]`` unless another of ``names`` has a lower mean
+    backtest MASE over the set's series and windows where every one of ``names`` has a score, with at
+    least ``min_series`` such series (fewer: ``names[0]``, a choice on a few series is noise again).
+
+    Args:
+        scores: ``unique_id, model, window, mase`` of the set's series (:func:`forecasting.metrics.score_backtest`).
+        names: the set's default first, then its alternatives.
+
+    Returns:
+        The chosen name (ties go to the earlier name).
+    """
+    if len(names) < 2:
+        return names[0]
+    wide = (
+        scores.filter(pl.col("model").is_in(list(names)) & pl.col("mase").is_finite())
+        .pivot(on="model", index=[id_col, "window"], values="mase")
+    )
+    if any(n not in wide.columns for n in names):
+        return names[0]
+    wide = wide.drop_nulls(list(names))
+    if wide.get_column(id_col).n_unique() < min_series:
+        return names[0]
+    means = wide.select(pl.col(n).mean() for n in names).row(0)
+    return names[min(range(len(names)), key=lambda i: (means[i], i))]

@@ -20,7 +20,7 @@ from forecasting import (
     validate_series,
     weekly_demand,
 )
-from forecasting.select import select_champions
+from forecasting.select import choose_default, select_champions
 from forecasting.synthetic import KINDS, synthetic_series
 
 MON = date(2026, 1, 5)  # a Monday
@@ -162,6 +162,25 @@ def test_selection_mase_then_wape_then_simpler():
         "b": ("ETS", "backtest"),  # tie on MASE → lower WAPE
         "c": ("Naive", "fallback"),  # nothing scored
     }
+
+
+def test_choose_default_by_hand():
+    """The set's default: the name with the lowest mean MASE over the series and windows every name has
+    scored; ties and too few series keep the first name."""
+    def scores(rows):
+        return pl.DataFrame(rows, schema=["unique_id", "model", "window", "mase"], orient="row")
+
+    rows = [("a", "D", 0, 1.0), ("a", "A", 0, 0.8), ("a", "D", 1, 1.2), ("a", "A", 1, 1.3),
+            ("b", "D", 0, 0.5), ("b", "A", 0, 0.5),
+            ("c", "D", 0, 9.0)]  # c: A not scored there, so its window is not compared
+    # mean over (a,0) (a,1) (b,0): D 0.9, A 0.8667
+    assert choose_default(scores(rows), ("D", "A"), min_series=2) == "A"
+    assert choose_default(scores(rows), ("D", "A"), min_series=3) == "D"  # two series compared
+    assert choose_default(scores([("a", "D", 0, 1.0), ("a", "A", 0, 1.0)]), ("D", "A"), min_series=1) == "D"
+    assert choose_default(scores(rows), ("D",), min_series=1) == "D"
+    assert choose_default(scores([r for r in rows if r[1] == "D"]), ("D", "A"), min_series=1) == "D"
+    worse = [(u, m, w, x + (0.2 if m == "A" else 0.0)) for u, m, w, x in rows]
+    assert choose_default(scores(worse), ("D", "A"), min_series=2) == "D"
 
 
 # --------------------------------------------------------------------------------------------------

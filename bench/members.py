@@ -1,0 +1,227 @@
+"""Per-member forecasts of plantwin's seasonal candidates, saved, and selection rules re-run on them offline.
+
+Usage: ``python bench/members.py DATA_DIR --sets m1_monthly pbs --max-series 100 --seed 0 --cache DIR
+[--extra SARIMA] [--peers] [--origin 0] [--n-jobs 1]``.
+
+For each set (the same loaders and samples as ``bench/accuracy.py``) it runs plantwin's ``forecast_demand``
+as it stands (the "as run" reference and every non-seasonal series' forecast), then, for the series of the
+seasonal candidate set only, the same backtest with every base member of the set's candidates plus
+``--extra`` members, and the final fit of each member on the series' last ``input_periods()`` periods (the
+ARIMA orders found at the oldest backtest origin, as the pipeline fits them). These are saved in
+``--cache`` (``<set>_s<seed>_*.parquet``; a second run reads them instead of fitting) and re-selected
+offline: a combination's backtest and forecast are its members' mean or median, scores come from
+``forecasting.metrics.score_backtest`` and the pick from ``forecasting.select.select_champions``, so each
+rule below is scored exactly as the pipeline would score it, at no fitting cost:
+
+- ``as run``: the set's default and evidence rule rebuilt from the members (checks the reproduction);
+- ``default``: the default combination everywhere (no champion);
+- ``champion ≥ Ns``: the evidence rule, a champion only where the oldest backtest origin saw at least N
+  seasons of history (the evidence counted in seasons, not rows);
+- ``H`` rules (``--extra SARIMA``): the ARIMA member is the seasonal AutoARIMA where the M4 seasonality test
+  finds no season in the history a fit sees, DARIMA where it finds one, in the default combination.
+
+``--peers`` scores statsforecast's AutoETS, DOT and AutoARIMA at the set's season and their mean (also
+cached; short seasons only: AutoARIMA(52) costs ≈ 5 CPU-s a weekly series). Prints sMAPE / MASE per rule, and the CPU seconds of the fits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.accuracy import LOADERS, SETS, _cpu, earlier, run_peer, sample, score, scales  # noqa: E402
+from forecasting import ForecastConfig, forecast_demand  # noqa: E402
+from forecasting.classify import classify_series  # noqa: E402
+from forecasting.engine import run_tasks, worker_pool  # noqa: E402
+from forecasting.forecast import _backtest_tasks, _champion_tasks, _plan  # noqa: E402
+from forecasting.metrics import score_backtest  # noqa: E402
+from forecasting.models import combination_members  # noqa: E402
+from forecasting.seasonal import is_seasonal  # noqa: E402
+from forecasting.select import select_champions  # noqa: E402
+
+PEERS = ("AutoETS", "DOT", "AutoARIMA")
+
+
+def _bases(names: tuple[str, ...]) -> tuple[str, ...]:
+    out: list[str] = []
+    for name in names:
+        combo = combination_members(name)
+        out += [b for b in (combo[1] if combo else (name,)) if b not in out]
+    return tuple(out)
+
+
+def fit_members(ds, config: ForecastConfig, extra: tuple[str, ...], n_jobs: int) -> dict[str, pl.DataFrame]:
+    """As-run forecast, and every seasonal member's backtest and final forecast (long frames)."""
+    result = forecast_demand(ds.train, ds.h, config)
+    bases = _bases(config.seasonal_models) + tuple(e for e in extra if e not in config.seasonal_models)
+    ext = config.model_copy(update={"seasonal_models": bases, "seasonal_default": config.seasonal_default})
+    plan = _plan(classify_series(ds.train, ext), ds.h, ext).filter(pl.col("set") == "seasonal")
+    series = ds.train.sort("unique_id", "ds").group_by("unique_id", maintain_order=True).tail(ext.input_periods())
+    frames = series.filter(pl.col("unique_id").is_in(plan.get_column("unique_id").to_list())).partition_by(
+        "unique_id", as_dict=True)
+    with worker_pool(n_jobs) as pool:
+        cv, _, orders = run_tasks(_backtest_tasks(frames, plan.filter(pl.col("windows") > 0), ds.h, ext), pool)
+        chosen = plan.select("unique_id", model=pl.lit(config.seasonal_default), selection=pl.lit("default"))
+        tasks = [replace(t, names=bases) for t in _champion_tasks(frames, plan, chosen, ds.h, ext, orders)]
+        _, fc, _ = run_tasks(tasks, pool)
+    return {"asrun": result.forecast.select("unique_id", "ds", "mean"),
+            "series": result.series, "plan": plan.select("unique_id", "fit_weeks", "windows"),
+            "cv": cv.filter(pl.col("model").is_in(bases)), "fc": fc.filter(pl.col("model").is_in(bases)),
+            "history": series}
+
+
+def _with_h(long: pl.DataFrame, history: pl.DataFrame, m: int, cutoff: str | None) -> pl.DataFrame:
+    """Add model ``H`` rows: SARIMA's where the history a fit saw shows no season by the M4 test, else
+    DARIMA's."""
+    keys = ["unique_id"] + ([cutoff] if cutoff else [])
+    fits = long.select(keys).unique()
+    hist = fits.join(history, on="unique_id", how="inner")
+    if cutoff:
+        hist = hist.filter(pl.col("ds") <= pl.col(cutoff))
+    rows = [(*k, is_seasonal(np.asarray(y, dtype=float), m))
+            for *k, y in hist.sort("ds").group_by(keys, maintain_order=True).agg("y").rows()]
+    flag = pl.DataFrame(rows, schema={**{k: long.schema[k] for k in keys}, "seasonal": pl.Boolean}, orient="row")
+    pick = long.filter(pl.col("model").is_in(["SARIMA", "DARIMA"])).join(flag, on=keys, how="left")
+    h = pick.filter(pl.when(pl.col("seasonal")).then(pl.col("model") == "DARIMA")
+                    .otherwise(pl.col("model") == "SARIMA")).drop("seasonal").with_columns(model=pl.lit("H"))
+    # HM: where no season shows, the mean of both ARIMA members (hedging the two differencing tests)
+    hm = pick.filter(pl.col("seasonal").not_() | (pl.col("model") == "DARIMA")).group_by(
+        [c for c in long.columns if c not in ("model", "yhat")]).agg(pl.col("yhat").mean()).with_columns(
+        model=pl.lit("HM"))
+    return pl.concat([long, h.select(long.columns), hm.select(long.columns)])
+
+
+def _combine(long: pl.DataFrame, names: tuple[str, ...], keys: list[str]) -> pl.DataFrame:
+    """Add each combination of ``names`` as rows: its members' mean or median."""
+    parts = [long]
+    for name in names:
+        combo = combination_members(name)
+        if combo is None:
+            continue
+        how, members = combo
+        agg = pl.col("yhat").mean() if how == "Mean" else pl.col("yhat").median()
+        parts.append(long.filter(pl.col("model").is_in(members)).group_by(keys)
+                     .agg(agg, n=pl.len()).filter(pl.col("n") == len(members)).drop("n")
+                     .with_columns(model=pl.lit(name)).select(long.columns))
+    return pl.concat(parts)
+
+
+def select_rule(saved: dict, names: tuple[str, ...], default: str, m: int, horizon: int, min_seasons: float = 0.0,
+                margin: float = 0.1, min_windows: int = 2) -> pl.DataFrame:
+    """Each seasonal series' forecast under a rule: candidates ``names``, ``default``, and a champion only
+    where the oldest backtest origin saw ``min_seasons`` seasons (``unique_id, ds, mean``), and the
+    default's mean backtest MASE over the panel's series and windows."""
+    cv, fc = saved["cv"], saved["fc"]
+    if any({"H", "HM"} & set((combination_members(n) or (None, (n,)))[1]) for n in names):
+        cv = _with_h(cv, saved["history"], m, "cutoff")
+        fc = _with_h(fc, saved["history"], m, None)
+    cv = _combine(cv, names, ["unique_id", "ds", "cutoff", "y"])
+    fc = _combine(fc, names, ["unique_id", "ds"])
+    # select_champions ranks ties by complexity, which knows registered names only: H's combination is
+    # ranked as the DARIMA one it replaces (same members' complexity)
+    alias = {n: n.replace(",H)", ",DARIMA)").replace(",HM)", ",DARIMA)") for n in names
+             if n.endswith((",H)", ",HM)"))}
+    cv, fc = (f.with_columns(pl.col("model").replace(alias)) for f in (cv, fc))
+    names, default = tuple(alias.get(n, n) for n in names), alias.get(default, default)
+    scores = score_backtest(cv.filter(pl.col("model").is_in(names)), saved["history"])
+    plan = saved["plan"]
+    candidates = plan.select("unique_id", model=pl.lit(list(names))).explode("model").with_columns(
+        default=pl.lit(default), fallback=pl.lit("Naive"))
+    picked = select_champions(scores, candidates, margin=margin, min_windows=min_windows)
+    oldest = plan.select("unique_id", oldest=pl.col("fit_weeks") - horizon * pl.col("windows"))
+    picked = picked.join(oldest, on="unique_id", how="left").with_columns(
+        model=pl.when(pl.col("oldest") < min_seasons * m).then(pl.lit(default)).otherwise("model"))
+    panel = scores.filter(pl.col("model") == default).get_column("mase").mean()
+    return fc.join(picked.select("unique_id", "model"), on=["unique_id", "model"], how="inner").select(
+        "unique_id", "ds", mean=pl.col("yhat").clip(lower_bound=0.0)), panel
+
+
+def rules(config: ForecastConfig, extra: tuple[str, ...]) -> dict[str, dict]:
+    names, default = tuple(config.seasonal_models), config.seasonal_default
+    out = {"as run": {"names": names, "default": default},
+           "default everywhere": {"names": (default,), "default": default},
+           "champion >= 2 seasons": {"names": names, "default": default, "min_seasons": 2},
+           "champion >= 3 seasons": {"names": names, "default": default, "min_seasons": 3},
+           "champion: 3 windows": {"names": names, "default": default, "min_windows": 3}}
+    if "SARIMA" in extra and default == "Mean(SETS,DOT,DARIMA)":
+        h_default = "Mean(SETS,DOT,H)"
+        h_names = tuple(h_default if n == default else n for n in names)
+        out |= {"H: as run": {"names": h_names, "default": h_default},
+                "H: default everywhere": {"names": (h_default,), "default": h_default},
+                "H: champion >= 3 seasons": {"names": h_names, "default": h_default, "min_seasons": 3}}
+        hm_default = "Mean(SETS,DOT,HM)"
+        hm_names = tuple(hm_default if n == default else n for n in names)
+        out |= {"HM: as run": {"names": hm_names, "default": hm_default},
+                "HM: default everywhere": {"names": (hm_default,), "default": hm_default}}
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("data_dir", type=Path)
+    p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(LOADERS))
+    p.add_argument("--max-series", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache", type=Path, required=True, help="folder of the saved member forecasts")
+    p.add_argument("--extra", nargs="*", default=["SARIMA"], help="members fitted beside the candidates "
+                   "(short seasons only; weekly sets never fit them)")
+    p.add_argument("--peers", action="store_true", help="also score AutoETS, DOT, AutoARIMA and their mean")
+    p.add_argument("--origin", type=int, default=0, help="split the sets this many horizons earlier "
+                   "(bench/accuracy.py's origins: another window of the same series)")
+    p.add_argument("--n-jobs", type=int, default=1)
+    args = p.parse_args()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    for name in args.sets:
+        ds = earlier(sample(LOADERS[name](args.data_dir), args.max_series, args.seed), args.origin)
+        config = ForecastConfig(freq=ds.freq, season_length=ds.season, n_jobs=args.n_jobs)
+        native = ds.season <= config.native_season_max
+        extra = tuple(args.extra) if native else ()
+        stem = args.cache / f"{name}_s{args.seed}_n{args.max_series}_o{args.origin}"
+        keys = ("asrun", "series", "plan", "cv", "fc", "history")
+        cpu, wall = _cpu(), time.perf_counter()
+        if all(Path(f"{stem}_{k}.parquet").exists() for k in keys):
+            saved = {k: pl.read_parquet(f"{stem}_{k}.parquet") for k in keys}
+            how = "cached"
+        else:
+            saved = fit_members(ds, config, extra, args.n_jobs)
+            for k, v in saved.items():
+                v.write_parquet(f"{stem}_{k}.parquet")
+            how = "fitted"
+        cpu, wall = _cpu() - cpu, time.perf_counter() - wall
+        scale = scales(ds)
+        seasonal = saved["plan"].height
+        print(f"== {name} seed {args.seed} origin {args.origin}: {ds.train.get_column('unique_id').n_unique()} series, "
+              f"{seasonal} in the seasonal set; members {how} in {cpu:.1f} CPU-s ({wall:.1f} s wall)", flush=True)
+        asrun = score(ds, saved["asrun"], scale)
+        print(f"   {'plantwin (run)':28s} sMAPE {asrun['smape']:8.3f} MASE {asrun['mase']:7.3f}", flush=True)
+        for label, rule in rules(config, extra).items():
+            fc, panel = select_rule(saved, rule["names"], rule["default"], ds.season, ds.h, rule.get("min_seasons", 0.0),
+                             config.champion_margin, rule.get("min_windows", config.champion_min_windows))
+            full = pl.concat([saved["asrun"].join(fc, on="unique_id", how="anti"), fc])
+            s = score(ds, full, scale)
+            print(f"   {label:28s} sMAPE {s['smape']:8.3f} MASE {s['mase']:7.3f}   (default's backtest "
+                  f"MASE {panel:.4f})", flush=True)
+        if args.peers and native:  # AutoARIMA(52) costs ≈ 5 CPU-s a weekly series: weekly peers not run
+            peers = {}
+            for peer in PEERS:
+                path = Path(f"{stem}_peer_{peer}.parquet")
+                if not path.exists():
+                    run_peer(ds, peer, args.n_jobs).select("unique_id", "ds", "mean").write_parquet(path)
+                peers[peer] = pl.read_parquet(path)
+                s = score(ds, peers[peer], scale)
+                print(f"   {'peer ' + peer:28s} sMAPE {s['smape']:8.3f} MASE {s['mase']:7.3f}", flush=True)
+            mean = pl.concat(peers.values()).group_by("unique_id", "ds").agg(pl.col("mean").mean())
+            s = score(ds, mean, scale)
+            print(f"   {'peers mean':28s} sMAPE {s['smape']:8.3f} MASE {s['mase']:7.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
