@@ -1,7 +1,7 @@
 """Interval coverage and MSIS of plantwin's bands under quantile settings, on one run's forecasts.
 
 Usage: ``python bench/bands.py DATA_DIR [--sets m4_weekly m1_monthly ...] [--max-series 100] [--seed 0]
-[--variant KEY=JSON[,KEY=JSON] ...] [--origins 1] [--diagnose]``.
+[--variant KEY=JSON[,KEY=JSON] ...] [--origins 1] [--diagnose] [--widths]``.
 
 Runs plantwin's ``forecast_demand`` once per set (``bench/accuracy.py``'s loaders, splits and seeded
 samples; ``--seed`` draws another sample) and keeps what its quantile step was given (the chosen models'
@@ -16,9 +16,10 @@ error in points (|cov80 − 80| + |cov95 − 95|) and the summed MSIS. Nothing i
 the rows differ by the bands alone. With ``--origins N`` each set is forecast at N origins ``h`` apart
 (``bench/accuracy.py``'s ``earlier``) and the held-out periods of all are pooled (one origin of a small
 set is its last periods' luck). ``--diagnose`` also prints, per set and origin, why the default band
-misses: the scale-free calibration errors against the held-out ones by horizon step and by backtest
-window, and the band's coverage by class / candidate set / selection and by the series' level
-(:func:`diagnose`). Writes no file.
+misses: the scale-free calibration errors against the held-out ones by the final selection and the pick
+made on the other windows, by horizon step and by backtest window, and the band's coverage by class /
+candidate set / selection and by the series' level (:func:`diagnose`). ``--widths`` prints the 95% band's
+coverage and MSIS with every half-width scaled by c = 0.6 … 1.0 (:func:`widened`). Writes no file.
 """
 
 from __future__ import annotations
@@ -79,6 +80,12 @@ def band(args: tuple, overrides: dict) -> pl.DataFrame:
     return forecast.select("unique_id", "ds", "mean", *(pl.col(c).alias(k) for k, c in names.items()))
 
 
+def widened(banded: pl.DataFrame, c: float) -> pl.DataFrame:
+    """``banded`` with its 95% band's half-widths about the mean times ``c`` (the 80% band unchanged)."""
+    mean = pl.col("mean")
+    return banded.with_columns(lo95=mean + c * (pl.col("lo95") - mean), hi95=mean + c * (pl.col("hi95") - mean))
+
+
 def diagnose(args: tuple, ds: accuracy.DataSet) -> None:
     """Print why the default bands miss on ``ds``: the pooled calibration errors against the held-out ones.
 
@@ -109,11 +116,20 @@ def diagnose(args: tuple, ds: accuracy.DataSet) -> None:
             .join(ds.test, on=["unique_id", "ds"], how="inner", validate="1:1")
             .with_columns(e=((pl.col("y") - pl.col("yhat")) / pl.col("scale")).abs()))
 
-    def quantiles(frame: pl.DataFrame, by: str, tag: str) -> pl.DataFrame:
+    def quantiles(frame: pl.DataFrame, by: str | list[str], tag: str) -> pl.DataFrame:
         return frame.group_by(by).agg(**{f"n_{tag}": pl.len()}, **{
             f"{k}_{tag}": pl.col("e").quantile(q) for k, q in (("q50", 0.5), ("q80", 0.8), ("q95", 0.95))})
 
+    # the pick made on a window's other windows: the set's default or a champion (a champion picked on the
+    # other windows that then lost in this one is the winner's curse the nested calibration is there for)
+    default = pl.col("set").replace_strict(F._defaults(config), default=None, return_dtype=pl.String)
+    cal = cal.join(chosen.select("unique_id", "selection"), on="unique_id", how="left", validate="m:1").with_columns(
+        pick=pl.when(pl.col("model") == default).then(pl.lit("default")).otherwise(pl.lit("champion")))
     with pl.Config(tbl_rows=60, tbl_cols=12, float_precision=2):
+        print(f"{ds.name}: |error| / scale by the final selection and the pick made on the other windows "
+              "(cal), against held out by the final selection (test)")
+        print(quantiles(cal, ["selection", "pick"], "cal").join(quantiles(held, "selection", "test"),
+                                                                 on="selection", how="left").sort("selection", "pick"))
         print(f"{ds.name}: |error| / scale by horizon step, calibration (cal) against held out (test)")
         print(quantiles(cal, "step", "cal").join(quantiles(held, "step", "test"), on="step", how="left")
               .sort("step"))
@@ -145,17 +161,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (0: bench/accuracy.py's)")
     parser.add_argument(
         "--variant", nargs="*", metavar="KEY=JSON[,KEY=JSON]",
-        default=['calibration_groups="class",scale_statistic="mean"', 'calibration_groups="class"',
-                 'scale_statistic="mean"'],
-        help="quantile settings banded beside the default (default: the previous bands, then each change "
-        "alone)")
+        default=['calibration_groups="set",scale_statistic="rms"', 'calibration_groups="set"',
+                 'scale_statistic="rms"'],
+        help="quantile settings banded beside the default (default: stop 22's set-pooled RMS calibration, "
+        "then each of its two changes alone)")
     parser.add_argument("--origins", type=int, default=1,
                         help="forecast each set at this many origins, each h periods before the last, and "
                         "pool the held-out periods (one origin of a small set is its last periods' luck)")
     parser.add_argument("--diagnose", action="store_true",
                         help="also print, per set, the calibration errors against the held-out ones by "
-                        "horizon step and backtest window, and the default band's coverage by class / set / "
-                        "selection and by the series' level")
+                        "the final selection and the pick made on the other windows, by horizon step and by "
+                        "backtest window, and the default band's coverage by class / set / selection and by "
+                        "the series' level")
+    parser.add_argument("--widths", action="store_true",
+                        help="also print, per set and variant, the 95%% band's coverage and MSIS with every "
+                        "band's half-width times c = 0.6 ... 1.0 (what no uniform width can reach)")
     args = parser.parse_args()
     variants = [("default", {})] + [(v, _variant(v)) for v in args.variant]
     rows = []
@@ -173,9 +193,15 @@ def main() -> None:
             if args.diagnose:
                 diagnose(captured, ds)
             for label, overrides in variants:
-                got = accuracy.score(ds, band(captured, overrides), accuracy.scales(ds))
+                banded = band(captured, overrides)
+                got = accuracy.score(ds, banded, accuracy.scales(ds))
                 rows.append({"set": name, "origin": k, "variant": label, "cov80": got["cov80"],
                              "cov95": got["cov95"], "msis": got["msis"]})
+                if args.widths:
+                    print(f"{name}, origin -{k * ds.h}, {label}: cov95 / MSIS with the 95% band's half-width "
+                          "times c: " + "; ".join(f"c {c}: {g['cov95'] * 100:.1f} / {g['msis']:.2f}" for c, g in (
+                              (c, accuracy.score(ds, widened(banded, c), accuracy.scales(ds)))
+                              for c in (0.6, 0.7, 0.8, 0.9, 1.0))), flush=True)
     # every origin holds the same series and steps: their mean is the pooled coverage
     rows = pl.DataFrame(rows).group_by("set", "variant", maintain_order=True).agg(
         pl.col("cov80", "cov95", "msis").mean()).to_dicts()
