@@ -204,7 +204,7 @@ def main() -> None:
     print_figures(rows, shown)
     if "before" in rows:
         print("\nCPU ratio to before: " + ", ".join(f"{v} {rows[v]['cpu_s'] / rows['before']['cpu_s']:.1f}×"
-                                                  for v in names if v != "before"))
+                                                  for v in rows if v != "before"))
     print(f"load after: {os.getloadavg()}")
 
 
