@@ -160,8 +160,10 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
 
 #: share of the time left after the relaxation that the MIP start may use to complete its fixed campaigns
 START_SHARE = 0.5
-#: seconds all suites' block MIPs of the Lagrangian bound may take together
+#: seconds all suites' block MIPs of the Lagrangian bound may take together, and at most this share of the
+#: campaign time left after the start
 LAGRANGIAN_SECONDS = 10.0
+LAGRANGIAN_SHARE = 0.2
 #: seconds the campaign MIP gets even when the relaxation and the start used up its limit (it then mostly
 #: reports the start against its root bound)
 MIN_MIP_SECONDS = 5.0
@@ -182,8 +184,9 @@ def _campaign_start(
     ``time_limit_seconds``: without it there is no start, and without a start a large campaign MIP (or
     any on a loaded machine) may end its limit with no plan at all; a late plan beats none. With
     ``campaign_lagrangian`` the relaxation's duals also give a Lagrangian bound
-    (:mod:`optimization.campaign_bound`), and with ``campaign_priced_start`` each suite's best schedule at
-    those prices is completed too (price-and-fix, each completion half the share) and the better start kept.
+    (:mod:`optimization.campaign_bound`), after the start (whose time it never takes), within
+    :data:`LAGRANGIAN_SECONDS` and :data:`LAGRANGIAN_SHARE` of the time left; with ``campaign_priced_start``
+    each suite's best schedule at those prices is completed too (price-and-fix) and the better start kept.
     Returns the start (every column), the relaxation's objective and the best lower bound known (the
     Lagrangian's, or the relaxation's); no start where a step fails. Each step's outcome and time goes to
     ``log``."""
@@ -206,41 +209,41 @@ def _campaign_start(
         pl.col("make").fill_null(0.0)
     )
     start = sequenced_setups(setup)
+    relaxation_model = prob.solverModel  # its duals price the Lagrangian bound (each solve makes a new one)
+    left = config.time_limit_seconds if deadline is None else max(deadline - time.perf_counter(), 0.0)
+    # at least as long as the relaxation took (its LP is as large): a start that completes is the plan
+    # when the MIP finds none
+    share = max(left * START_SHARE, relaxation_seconds, MIN_MIP_SECONDS)
+    began, cpu = time.perf_counter(), time.process_time()
+    best = _complete(model, config, start, share)
+    log.append("start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
+    best_values = None if best is None else np.array([v.varValue or 0.0 for v in variables])
     lower = relaxed
-    priced = None
-    if config.campaign_lagrangian:  # before the start's solve: it needs the relaxation's duals
+    if config.campaign_lagrangian and best is not None:  # after the start, from the passes' and the MIP's time
+        left = config.time_limit_seconds if deadline is None else max(deadline - time.perf_counter(), 0.0)
         began, cpu = time.perf_counter(), time.process_time()
         ints = np.fromiter((v.cat == pulp.LpInteger for v in variables), dtype=bool, count=len(variables))
-        bound = lagrangian_bound(prob.solverModel, block_columns(model.frames), ints, relaxed,
-                                 seconds=LAGRANGIAN_SECONDS)
+        bound = lagrangian_bound(relaxation_model, block_columns(model.frames), ints, relaxed,
+                                 seconds=min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * left))
         lower = bound.bound
         log.append(f"lagrangian bound: {bound.bound:,.0f} (relaxation + {bound.bound - relaxed:,.0f}, "
                    f"{sum(b.optimal for b in bound.blocks)} of {len(bound.blocks)} suites exact)" + _took(began, cpu))
         if config.campaign_priced_start and bound.blocks:
             cols, values = priced_setups(bound, start["col"].to_numpy())
-            chosen = pl.DataFrame({"col": cols, "priced": values}, schema={"col": start["col"].dtype,
-                                                                           "priced": pl.Float64})
-            priced = start.join(chosen, on="col", how="left").select(
-                "col", start=pl.coalesce("priced", "start"))
-    left = config.time_limit_seconds if deadline is None else max(deadline - time.perf_counter(), 0.0)
-    # at least as long as the relaxation took (its LP is as large): a start that completes is the plan
-    # when the MIP finds none
-    share = max(left * START_SHARE / (2 if priced is not None else 1), relaxation_seconds, MIN_MIP_SECONDS)
-    best, best_values, best_name = None, None, ""
-    for name, fixing in (("start", start), ("priced start", priced)):
-        if fixing is None:
-            continue
-        began, cpu = time.perf_counter(), time.process_time()
-        objective = _complete(model, config, fixing, share)
-        log.append(f"{name}: " + ("none" if objective is None else f"{objective:,.0f}") + _took(began, cpu))
-        if objective is not None and (best is None or objective < best - 1e-9 * max(abs(best), 1.0)):
-            best, best_name = objective, name
-            best_values = np.array([v.varValue or 0.0 for v in variables])
+            chosen = pl.DataFrame({"col": cols, "priced": values},
+                                  schema={"col": start["col"].dtype, "priced": pl.Float64})
+            priced = start.join(chosen, on="col", how="left").select("col", start=pl.coalesce("priced", "start"))
+            left = config.time_limit_seconds if deadline is None else max(deadline - time.perf_counter(), 0.0)
+            began, cpu = time.perf_counter(), time.process_time()
+            objective = _complete(model, config, priced, max(left * START_SHARE, MIN_MIP_SECONDS))
+            kept = objective is not None and (best is None or objective < best - 1e-9 * max(abs(best), 1.0))
+            log.append("priced start: " + ("none" if objective is None else f"{objective:,.0f}")
+                       + (" (kept)" if kept else "") + _took(began, cpu))
+            if kept:
+                best, best_values = objective, np.array([v.varValue or 0.0 for v in variables])
     if best is None:
         return None, relaxed, lower
     model.start_objective = best
-    if priced is not None:
-        log.append(f"start kept: the {best_name}")
     return (np.arange(len(variables), dtype=np.int32), best_values), relaxed, lower
 
 
