@@ -37,8 +37,6 @@ from scipy import sparse
 
 __all__ = ["BlockBound", "LagrangianBound", "block_columns", "lagrangian_bound", "priced_setups"]
 
-_INF = highspy.kHighsInf
-
 
 @dataclass(frozen=True)
 class BlockBound:
@@ -110,8 +108,10 @@ def _solve_block(a: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray, cost:
     status = h.getModelStatus()
     info = h.getInfo()
     optimal = status == highspy.HighsModelStatus.kOptimal
-    if mip:
-        value = float(info.mip_dual_bound) if not optimal else float(info.objective_function_value)
+    stopped = status in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit)
+    if mip:  # anything but optimal or stopped by a limit (infeasible, numerical trouble) adds nothing
+        value = (float(info.objective_function_value) if optimal
+                 else float(info.mip_dual_bound) if stopped else -np.inf)
         has = int(info.primal_solution_status) == int(highspy.SolutionStatus.kSolutionStatusFeasible)
     else:
         value = float(info.objective_function_value) if optimal else -np.inf
@@ -155,10 +155,7 @@ def lagrangian_bound(h: highspy.Highs, blocks: dict[str, np.ndarray], ints: np.n
     out: list[BlockBound] = []
     deadline = time.perf_counter() + seconds
     for k, (resource, cols) in enumerate(blocks.items()):
-        inside = np.zeros(lp.num_col_, dtype=bool)
-        inside[cols] = True
-        touched = a[:, cols]
-        nnz_in = np.diff(touched.tocsr().indptr)
+        nnz_in = np.diff(a[:, cols].tocsr().indptr)
         rows = np.flatnonzero((nnz_in > 0) & (nnz_in == nnz_row))  # rows holding only this block's columns
         # reduced cost against the linking rows only: add back the own rows' share
         own = a[rows][:, cols]
