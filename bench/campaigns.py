@@ -124,6 +124,12 @@ def main() -> None:
                     help="complete the rounded start as a MIP (PlanConfig.campaign_start_completion)")
     ap.add_argument("--no-improve", action="store_true",
                     help="no fix-and-optimize passes (PlanConfig.campaign_improve off)")
+    ap.add_argument("--lagrangian", action=argparse.BooleanOptionalAction,
+                    default=PlanConfig().campaign_lagrangian,
+                    help="the Lagrangian bound from the relaxation's duals (PlanConfig.campaign_lagrangian)")
+    ap.add_argument("--priced-start", action="store_true",
+                    help="also complete each suite's best schedule at the relaxation's prices as a start "
+                         "(PlanConfig.campaign_priced_start)")
     ap.add_argument("--variants", default="before,after,after_cold",
                     help="comma-separated variants to run, of before, after, after_cold")
     args = ap.parse_args()
@@ -145,6 +151,7 @@ def main() -> None:
                          campaign_relaxation_method=args.relaxation_method,
                          solve_path=args.solve_path, campaign_improve=not args.no_improve,
                          campaign_start_completion=args.start_completion,
+                         campaign_lagrangian=args.lagrangian, campaign_priced_start=args.priced_start,
                          campaign_mip_options=dict(_option(o) for o in args.mip_option))
         wall, cpu = time.perf_counter(), time.process_time()
         net = build_network(frames, start_week, cfg)
@@ -204,7 +211,7 @@ def main() -> None:
     print_figures(rows, shown)
     if "before" in rows:
         print("\nCPU ratio to before: " + ", ".join(f"{v} {rows[v]['cpu_s'] / rows['before']['cpu_s']:.1f}×"
-                                                  for v in names if v != "before"))
+                                                  for v in rows if v != "before"))
     print(f"load after: {os.getloadavg()}")
 
 

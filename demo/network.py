@@ -28,10 +28,10 @@ import polars as pl
 
 from data_contracts import schema
 from demo.catalog import build_catalog, build_sites, dc_sites
-from demo.demand import build_demand
+from demo.demand import FUTURE_WEEKS, build_demand
 from demo.levels import add_levels
 from demo.levels import regional_packs as _regional_packs
-from demo.suites import plant_suites
+from demo.suites import peak_load, plant_suites
 from demo.stock import build_batches, build_inventory, build_receipts
 from demo.supply import build_calendar, build_lanes, build_supply, campaign_suites
 
@@ -119,7 +119,9 @@ def demo_network(*, products: int = 40, dcs: int = 5, weeks_history: int = 156, 
         schema.CHANGEOVERS.name: schema.CHANGEOVERS.empty(),
     }
     if levels:  # the suites first: the drug substances inherit their routings
-        frames = plant_suites(frames, load_units, cat.level, rng["suites"])
+        weekly = np.zeros((products, FUTURE_WEEKS))  # expected demand per product × coming week
+        np.add.at(weekly, demand.series_product, demand.mean[:, -FUTURE_WEEKS:])
+        frames = plant_suites(frames, load_units, cat.level, rng["suites"], peak=peak_load(weekly))
         frames = add_levels(frames, load_units, cat.level, run_date)
         if regional_packs:
             frames = _regional_packs(frames)

@@ -22,8 +22,12 @@ generated networks) keeps its mixed suites. Why these numbers: ``docs/campaigns.
 - **Single-use bioreactors.** The other products go to one single-use bioreactor train per plant
   (``<plant>-SUB1``, ``Single-use bioreactor 500L``, not campaign-run: a bag swap between products is part of
   the rate), at the plant of their former primary routing, with an alternate at the other plant when they
-  had one; sized so its primary products take 75–85% of its hours; cost per unit 1.25× the suite's
-  (consumables, smaller scale). The batch sizes and minimum runs of the former routings stay.
+  had one; sized like a planner sizes a train: its primary products' demand in their busiest quarter
+  (``peak``: the highest 13-week mean of the coming year's expected demand) takes 80–88% of its hours, as
+  the suites' take of theirs. (Until stop 23 it was sized on the year's mean at 75–85%: the low-volume
+  biologics are seasonal, their first quarter 1.23× the year's mean, and ``BE-SUB1`` ran at 100% all 26
+  weeks of the demo's plan.) Cost per unit 1.25× the suite's (consumables, smaller scale). The batch sizes
+  and minimum runs of the former routings stay.
 - **History.** Batch records follow their product to its new primary resource; calendar rows of a dropped
   suite go.
 """
@@ -36,15 +40,18 @@ import polars as pl
 from data_contracts import schema
 from demo.supply import SUB_LABEL, SUITE_LABEL, free_resources
 
-__all__ = ["SUITE_PRODUCTS", "SUITE_BATCHES_PER_WEEK", "plant_suites"]
+__all__ = ["SUITE_PRODUCTS", "SUITE_BATCHES_PER_WEEK", "SUB_UTIL", "PEAK_WEEKS", "peak_load", "plant_suites"]
 
 #: products per 2,000 L suite (the highest-volume ones, campaign-run when campaigns are on)
 SUITE_PRODUCTS = 3
 #: harvests a suite makes in a week at full rate (4 production bioreactors, 12–14-day fed-batch, staggered)
 SUITE_BATCHES_PER_WEEK = 2.0
-#: single-use bioreactor train per plant: hours a week, target utilisation range, cost factor against a suite
+#: single-use bioreactor train per plant: hours a week, target utilisation range (at its products' busiest
+#: quarter), cost factor against a suite
 _SUB_HOURS = 140.0
-_SUB_UTIL = (0.75, 0.85)
+SUB_UTIL = (0.80, 0.88)
+#: weeks of the window a train is sized on (a quarter)
+PEAK_WEEKS = 13
 _SUB_COST = 1.25
 _SUITE_UTIL = (0.80, 0.88)
 
@@ -56,8 +63,17 @@ def _nice(x: pl.Expr) -> pl.Expr:
     return (x / mag).round(0) * mag
 
 
+def peak_load(weekly: np.ndarray, weeks: int = PEAK_WEEKS) -> np.ndarray:
+    """Each row's highest mean over ``weeks`` consecutive columns (the busiest quarter of a product's
+    expected weekly demand); rows shorter than ``weeks`` give their mean."""
+    weekly = np.asarray(weekly, dtype=np.float64)
+    w = min(weeks, weekly.shape[1])
+    csum = np.concatenate([np.zeros((weekly.shape[0], 1)), np.cumsum(weekly, axis=1)], axis=1)
+    return (csum[:, w:] - csum[:, :-w]).max(axis=1) / w
+
+
 def plant_suites(frames: dict[str, pl.DataFrame], load_units: np.ndarray, level: np.ndarray,
-                 rng: np.random.Generator) -> dict[str, pl.DataFrame]:
+                 rng: np.random.Generator, peak: np.ndarray | None = None) -> dict[str, pl.DataFrame]:
     """The single-level network with its bioreactor products split into plant-like suites and single-use
     trains (see the module docstring).
 
@@ -66,6 +82,8 @@ def plant_suites(frames: dict[str, pl.DataFrame], load_units: np.ndarray, level:
         load_units: expected weekly demand per product of ``frames["products"]`` (catalog order).
         level: each product's weekly demand level per DC (ranks products without future demand).
         rng: random generator (the suites' and trains' target utilisation).
+        peak: expected weekly demand per product in its busiest quarter (:func:`peak_load`; sizes the
+            single-use trains); None sizes them on ``load_units``.
 
     Returns:
         Every entity; ``resources``, ``routings``, ``calendar`` and ``batches`` changed.
@@ -120,7 +138,9 @@ def plant_suites(frames: dict[str, pl.DataFrame], load_units: np.ndarray, level:
         )
     )
     # single-use trains: the other products, at the plant of their primary, an alternate where they had one
-    small = primary.filter(~pl.col("to_suite")).select("product_id", "load")
+    peak_ref = ref if peak is None else ref.with_columns(
+        load=pl.Series(np.where(peak > 0, peak, ref["load"].to_numpy()).astype(np.float64)))
+    small = primary.filter(~pl.col("to_suite")).select("product_id").join(peak_ref, on="product_id")
     sub_rows = (
         on_suite.join(small, on="product_id")
         .with_columns(is_primary=pl.col("hours_per_unit") == pl.col("hours_per_unit").min().over("product_id"))
@@ -129,7 +149,7 @@ def plant_suites(frames: dict[str, pl.DataFrame], load_units: np.ndarray, level:
         .unique(["product_id", "resource_id"], keep="first", maintain_order=True)
     )
     sub_ids = sub_rows["resource_id"].unique().sort()
-    sub_util = pl.DataFrame({"resource_id": sub_ids, "util": rng.uniform(*_SUB_UTIL, sub_ids.len())})
+    sub_util = pl.DataFrame({"resource_id": sub_ids, "util": rng.uniform(*SUB_UTIL, sub_ids.len())})
     sub_load = (
         sub_rows.filter(pl.col("is_primary"))
         .group_by("resource_id")

@@ -126,6 +126,19 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "passes of 120 s took the start from 16.0 G to 9.7 G, and a 600 s campaign limit at load 4 gave "
         "10.4 G; within the default 60 s there is no time left for a pass.",
     )
+    campaign_lagrangian: bool = Field(
+        True,
+        description="After the campaign relaxation, price each campaign resource's own block (setups, "
+        "switches, lengths, batches, its capacity row) at the relaxation's duals and solve it as a small MIP: "
+        "the relaxation plus what integrality costs each block is a Lagrangian lower bound, used for the "
+        "reported gap when better (optimization.campaign_bound). The PuLP path only.",
+    )
+    campaign_priced_start: bool = Field(
+        False,
+        description="With campaign_lagrangian, also complete a start with each suite's setups fixed to its "
+        "block MIP's schedule at the relaxation's prices (price-and-fix) and keep the better of it and the "
+        "rounded start (each completion half the start's share of time).",
+    )
     campaign_kept_model: bool = Field(
         False,
         description="With `solve_path: auto`, a campaign network of any size is built as arrays and each "

@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 import pulp
 
+from optimization.campaign_bound import block_columns, lagrangian_bound, priced_setups
 from optimization.campaign_start import idle_setup_hours, sequenced_setups
 from optimization.config import PlanConfig
 from optimization.campaign_blocks import BlockResult, Budget, block_frame, relative_gap, solve_campaign_block
@@ -88,7 +89,7 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
         order.append("cbc" if config.solver == "highs" else "highs")
     attempts: list[str] = []
     used, text, has_solution, seconds = order[0], "Not Solved", False, 0.0
-    warm, relaxed = None, None
+    warm, relaxed, lower = None, None, None
     deadline, plan_config = None, config
     if "setup_for" in model.frames:  # campaigns: relaxation, start and MIP share one, shorter limit
         limit = min(config.time_limit_seconds, config.campaign_time_limit_seconds)
@@ -96,7 +97,7 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
         config = config.model_copy(update={"time_limit_seconds": limit})
     if mip and "setup_for" in model.frames and config.campaign_warm_start and order[0] == "highs":
         start = time.perf_counter()
-        warm, relaxed = _campaign_start(model, plan_config, deadline, attempts)
+        warm, relaxed, lower = _campaign_start(model, plan_config, deadline, attempts)
         if warm is not None and config.campaign_improve:
             warm = _improve_by_resource(model, config, warm, deadline, attempts)
         seconds += time.perf_counter() - start
@@ -126,7 +127,7 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
         info = prob.solverModel.getInfo()
         # HiGHS's bound (none when stopped before its root), or the relaxation's, whichever is better
         bound = float(info.mip_dual_bound) + float(prob.objective.constant)  # HiGHS has no objective constant
-        gap = mip_gap_of(obj, bound, relaxed)
+        gap = mip_gap_of(obj, bound, lower)
     if mip and not has_solution and warm is not None and model.start_objective is not None:
         # the MIP ended without a plan (its limit, or numerical trouble): keep the start, a feasible plan,
         # with its gap against the relaxation's bound
@@ -134,7 +135,7 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
             v.varValue = float(x)
         has_solution, text, used = True, "Feasible", "highs"
         attempts.append("highs: MIP start kept")
-        gap = mip_gap_of(model.start_objective, None, relaxed)
+        gap = mip_gap_of(model.start_objective, None, lower)
     has_duals = has_solution and not mip
     if has_solution and mip:
         start, cpu = time.perf_counter(), time.process_time()
@@ -159,6 +160,10 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
 
 #: share of the time left after the relaxation that the MIP start may use to complete its fixed campaigns
 START_SHARE = 0.5
+#: seconds all suites' block MIPs of the Lagrangian bound may take together, and at most this share of the
+#: campaign time left after the start
+LAGRANGIAN_SECONDS = 10.0
+LAGRANGIAN_SHARE = 0.2
 #: seconds the campaign MIP gets even when the relaxation and the start used up its limit (it then mostly
 #: reports the start against its root bound)
 MIN_MIP_SECONDS = 5.0
@@ -171,15 +176,20 @@ def _took(wall: float, cpu: float) -> str:
 
 def _campaign_start(
     model: Model, config: PlanConfig, deadline: float | None = None, log: list[str] | None = None
-) -> tuple[tuple[np.ndarray, np.ndarray] | None, float | None]:
+) -> tuple[tuple[np.ndarray, np.ndarray] | None, float | None, float | None]:
     """A full MIP start: solve the LP relaxation, sequence its production into campaigns
     (:mod:`optimization.campaign_start`), fix those setups and solve what is left (whole batches) with a
     share of the time left before ``deadline`` (``time.perf_counter()`` seconds; None: of the time limit),
     and at least as long as the relaxation took. The relaxation itself may take the plan's whole
     ``time_limit_seconds``: without it there is no start, and without a start a large campaign MIP (or
-    any on a loaded machine) may end its limit with no plan at all; a late plan beats none. Returns the start
-    (every column) and the relaxation's objective (a lower bound); no start where a step fails. Each step's
-    outcome and time goes to ``log``."""
+    any on a loaded machine) may end its limit with no plan at all; a late plan beats none. With
+    ``campaign_lagrangian`` the relaxation's duals also give a Lagrangian bound
+    (:mod:`optimization.campaign_bound`), after the start (whose time it never takes), within
+    :data:`LAGRANGIAN_SECONDS` and :data:`LAGRANGIAN_SHARE` of the time left; with ``campaign_priced_start``
+    each suite's best schedule at those prices is completed too (price-and-fix) and the better start kept.
+    Returns the start (every column), the relaxation's objective and the best lower bound known (the
+    Lagrangian's, or the relaxation's); no start where a step fails. Each step's outcome and time goes to
+    ``log``."""
     log = [] if log is None else log
     prob = model.builder.prob
     variables = model.builder.variables
@@ -188,9 +198,9 @@ def _campaign_start(
         status = prob.solve(make_solver("highs", config, mip=False, variables=variables,
                                         method=config.campaign_relaxation_method))
     except Exception:
-        return None, None
+        return None, None, None
     if status != pulp.LpStatusOptimal:
-        return None, None
+        return None, None, None
     relaxed = float(pulp.value(prob.objective))
     relaxation_seconds = time.perf_counter() - began
     log.append(f"relaxation ({config.campaign_relaxation_method}): {relaxed:,.0f}" + _took(began, cpu))
@@ -199,30 +209,62 @@ def _campaign_start(
         pl.col("make").fill_null(0.0)
     )
     start = sequenced_setups(setup)
-    fixed = [variables[i] for i in start["col"].to_list()]
-    saved = [(v.lowBound, v.upBound) for v in fixed]
-    for v, x in zip(fixed, start["start"].to_list()):
-        v.lowBound = v.upBound = x
+    relaxation_model = prob.solverModel  # its duals price the Lagrangian bound (each solve makes a new one)
     left = config.time_limit_seconds if deadline is None else max(deadline - time.perf_counter(), 0.0)
     # at least as long as the relaxation took (its LP is as large): a start that completes is the plan
     # when the MIP finds none
     share = max(left * START_SHARE, relaxation_seconds, MIN_MIP_SECONDS)
-    short = config.model_copy(update={"time_limit_seconds": min(share, config.time_limit_seconds)})
     began, cpu = time.perf_counter(), time.process_time()
+    best = _complete(model, config, start, share)
+    log.append("start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
+    best_values = None if best is None else np.array([v.varValue or 0.0 for v in variables])
+    lower = relaxed
+    if config.campaign_lagrangian and best is not None:  # after the start, from the passes' and the MIP's time
+        left = config.time_limit_seconds if deadline is None else max(deadline - time.perf_counter(), 0.0)
+        began, cpu = time.perf_counter(), time.process_time()
+        ints = np.fromiter((v.cat == pulp.LpInteger for v in variables), dtype=bool, count=len(variables))
+        bound = lagrangian_bound(relaxation_model, block_columns(model.frames), ints, relaxed,
+                                 seconds=min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * left))
+        lower = bound.bound
+        log.append(f"lagrangian bound: {bound.bound:,.0f} (relaxation + {bound.bound - relaxed:,.0f}, "
+                   f"{sum(b.optimal for b in bound.blocks)} of {len(bound.blocks)} suites exact)" + _took(began, cpu))
+        if config.campaign_priced_start and bound.blocks:
+            cols, values = priced_setups(bound, start["col"].to_numpy())
+            chosen = pl.DataFrame({"col": cols, "priced": values},
+                                  schema={"col": start["col"].dtype, "priced": pl.Float64})
+            priced = start.join(chosen, on="col", how="left").select("col", start=pl.coalesce("priced", "start"))
+            left = config.time_limit_seconds if deadline is None else max(deadline - time.perf_counter(), 0.0)
+            began, cpu = time.perf_counter(), time.process_time()
+            objective = _complete(model, config, priced, max(left * START_SHARE, MIN_MIP_SECONDS))
+            kept = objective is not None and (best is None or objective < best - 1e-9 * max(abs(best), 1.0))
+            log.append("priced start: " + ("none" if objective is None else f"{objective:,.0f}")
+                       + (" (kept)" if kept else "") + _took(began, cpu))
+            if kept:
+                best, best_values = objective, np.array([v.varValue or 0.0 for v in variables])
+    if best is None:
+        return None, relaxed, lower
+    model.start_objective = best
+    return (np.arange(len(variables), dtype=np.int32), best_values), relaxed, lower
+
+
+def _complete(model: Model, config: PlanConfig, fixing: pl.DataFrame, seconds: float) -> float | None:
+    """The plan with the setups ``fixing`` (``col, start``) fixed, the rest (whole batches, flows) solved as a
+    MIP within ``seconds``: its objective (the variables hold it), or None when none was found."""
+    prob, variables = model.builder.prob, model.builder.variables
+    fixed = [variables[i] for i in fixing["col"].to_list()]
+    saved = [(v.lowBound, v.upBound) for v in fixed]
+    for v, x in zip(fixed, fixing["start"].to_list()):
+        v.lowBound = v.upBound = x
+    short = config.model_copy(update={"time_limit_seconds": min(seconds, config.time_limit_seconds)})
     try:
         status = prob.solve(make_solver("highs", short, mip=True, variables=variables))
         ok = status == pulp.LpStatusOptimal  # optimal, or stopped with an incumbent
     except Exception:
         ok = False
-    for v, (lo, up) in zip(fixed, saved):
-        v.lowBound, v.upBound = lo, up
-    if not ok:
-        log.append("start: none" + _took(began, cpu))
-        return None, relaxed
-    values = np.array([v.varValue or 0.0 for v in variables])
-    model.start_objective = float(pulp.value(prob.objective))
-    log.append(f"start: {model.start_objective:,.0f}" + _took(began, cpu))
-    return (np.arange(len(variables), dtype=np.int32), values), relaxed
+    finally:
+        for v, (lo, up) in zip(fixed, saved):
+            v.lowBound, v.upBound = lo, up
+    return objective_of(prob) if ok else None
 
 
 def _improve_by_resource(

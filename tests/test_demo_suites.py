@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from data_contracts import schema
-from demo.network import demo_network
-from demo.suites import SUITE_BATCHES_PER_WEEK, SUITE_PRODUCTS, plant_suites
+from demo.network import DEMO_RUN_DATE, demo_network
+from demo.suites import PEAK_WEEKS, SUB_UTIL, SUITE_BATCHES_PER_WEEK, SUITE_PRODUCTS, peak_load, plant_suites
 from demo.supply import (
     PLANT_SAME_FAMILY_SWITCH, PLANT_SUITE_CAMPAIGN, SAME_FAMILY_SWITCH, SUB_LABEL, SUITE_CAMPAIGN, SUITE_LABEL,
     free_resources,
@@ -53,6 +53,47 @@ def test_campaigns_on_suites_only_with_days_long_switches(plant):
     co = plant["changeovers"]
     assert co.height > 0 and (co["hours"] == PLANT_SAME_FAMILY_SWITCH["hours"]).all()
     assert (co["cost"] == PLANT_SAME_FAMILY_SWITCH["cost"]).all()
+
+
+def _train_load(plant: dict[str, pl.DataFrame]) -> float:
+    """The single-use trains' load from the generated data: each product they make at its last year's busiest
+    quarter of orders (a drug substance through its vial's bill of materials and the filling yield), on the
+    train that makes it in the fewest hours, over both trains' hours."""
+    trains = _named(plant, SUB_LABEL)
+    rt = plant["routings"].join(trains.select("resource_id"), on="resource_id")
+    best = rt.group_by("product_id").agg((pl.col("hours_per_unit") / pl.col("yield")).min().alias("h"))
+    weekly = (
+        plant["orders"].filter(pl.col("status") != "cancelled",
+                               pl.col("requested_week") >= DEMO_RUN_DATE - timedelta(weeks=52),
+                               pl.col("requested_week") < DEMO_RUN_DATE)
+        .group_by("product_id", "requested_week").agg(pl.col("quantity").sum())
+        .sort("requested_week")
+        .group_by("product_id").agg(pl.col("quantity").rolling_mean(PEAK_WEEKS).max().alias("peak"))
+    )
+    fill = plant["routings"].filter(pl.col("product_id").str.starts_with("MAB-")).group_by("product_id").agg(
+        pl.col("yield").max())
+    per = plant["bom"].join(fill, left_on="parent_id", right_on="product_id").select(
+        "parent_id", "component_id", f=pl.col("quantity_per") / (1 - pl.col("scrap")) / pl.col("yield"))
+    item = weekly.join(per, left_on="product_id", right_on="parent_id", how="left").select(
+        pl.coalesce("component_id", "product_id").alias("product_id"), pl.col("peak") * pl.col("f").fill_null(1.0))
+    hours = best.join(item, on="product_id").select((pl.col("h") * pl.col("peak")).sum()).item()
+    return hours / trains["hours_per_week"].sum()
+
+
+def test_the_single_use_trains_are_sized_on_their_products_busiest_quarter(plant):
+    # a planner's sizing, like the suites': the trains' products at their busiest quarter take about 80–88% of
+    # the trains' hours. Last year's orders stand in for the coming year's expected demand; the busiest
+    # 13 weeks of noisy orders run a few % above the expected peak (0.90 here). Sized on the year's mean at
+    # 75–85% (before stop 23) this measure was 0.96 and BE-SUB1 ran at 100% in every week of the demo's plan.
+    load = _train_load(plant)
+    assert SUB_UTIL[0] * 0.9 <= load <= SUB_UTIL[1] * 1.05, load
+
+
+def test_peak_load_is_the_busiest_window_mean_by_hand():
+    weekly = np.array([[1.0, 1, 4, 4, 1, 1], [2.0, 2, 2, 2, 2, 2], [0.0, 0, 0, 0, 0, 9]])
+    assert peak_load(weekly, 2).tolist() == [4.0, 2.0, 4.5]
+    assert peak_load(weekly, 3).tolist() == [3.0, 2.0, 3.0]
+    assert peak_load(weekly[:, :2], 13).tolist() == [1.0, 2.0, 0.0]  # fewer weeks than the window: the mean
 
 
 def test_the_single_level_network_keeps_its_mixed_suites():

@@ -1,0 +1,183 @@
+"""A Lagrangian bound and a price-and-fix start for campaign MIPs, from the LP relaxation's duals.
+
+Each campaign resource's own part of the model — its setups, switches, named pairs, the units it starts and
+their whole batches (its columns), and the rows that hold nothing else (``one_product``, ``campaign``,
+``switch``, the lengths, ``batch_multiple`` and its ``capacity`` row with the changeover hours) — is a small
+block: the campaign structure of one suite over the weeks. Every other row (flows, stock, demand, other
+resources) is *linking*. With the relaxation's row duals ``y`` on the linking rows (each at the bound it is
+active at), the Lagrangian
+
+    L(y) = min { c'x − Σ_linking y_i (a_i x − r_i) : x in each block's integer set, other columns in their bounds }
+
+is a lower bound on the MIP (for a feasible ``x`` each dualized term is ≥ 0 by the duals' signs), and at the
+relaxation's optimal duals it splits into the relaxation plus, per block, what integrality costs at those
+prices:
+
+    L(y) = z_relaxation + Σ_blocks (MIP_b − LP_b),
+
+``MIP_b`` / ``LP_b`` the block's own problem, costs the reduced costs ``d_j = c_j − Σ_linking a_ij y_i``,
+solved with and without integrality (each ≥ the other: the bound is never below the relaxation). A block
+MIP stopped by its time limit contributes its own dual bound (still a lower bound). This is the pricing step
+of column generation (a campaign pattern per suite at the relaxation's prices) in its cheapest form: one
+pricing round, no master re-solve. The block's MIP solution is also each suite's best schedule at those
+prices: :func:`priced_setups` gives them as a start to fix (price-and-fix), beside the rounded one.
+
+Pure logic on an in-memory HiGHS model (no I/O).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+import polars as pl
+from scipy import sparse
+
+__all__ = ["BlockBound", "LagrangianBound", "block_columns", "lagrangian_bound", "priced_setups"]
+
+
+@dataclass(frozen=True)
+class BlockBound:
+    """One campaign resource's block at the relaxation's prices: its MIP and LP values (reduced costs), whether
+    the MIP was solved to optimality, and its MIP solution (block columns → values)."""
+
+    resource_id: str
+    mip: float
+    lp: float
+    optimal: bool
+    cols: np.ndarray
+    values: np.ndarray
+
+
+@dataclass(frozen=True)
+class LagrangianBound:
+    """``bound`` = ``relaxation`` + Σ the blocks' (MIP − LP), never below the relaxation."""
+
+    relaxation: float
+    bound: float
+    blocks: tuple[BlockBound, ...] = field(default_factory=tuple)
+
+
+def block_columns(frames: dict[str, pl.DataFrame]) -> dict[str, np.ndarray]:
+    """Each campaign resource's columns: its ``setup_for``, ``switch``, ``pair``, ``batches`` and ``setup``
+    columns and every ``make`` column of a routing on it (sorted, unique)."""
+    parts = []
+    for name in ("setup_for", "switch", "pair", "batches", "setup"):
+        if name in frames and frames[name].height:
+            parts.append(frames[name].select("resource_id", "col"))
+    if not parts:
+        return {}
+    own = pl.concat(parts)
+    suites = own["resource_id"].unique().implode()
+    make = frames["make"].filter(pl.col("resource_id").is_in(suites)).select("resource_id", "col")
+    out = (
+        pl.concat([own.with_columns(pl.col("col").cast(pl.Int64)), make.with_columns(pl.col("col").cast(pl.Int64))])
+        .unique()
+        .group_by("resource_id")
+        .agg(pl.col("col").sort())
+        .sort("resource_id")
+    )
+    return {r: np.asarray(c, dtype=np.int64) for r, c in out.iter_rows()}
+
+
+def _matrix(lp: highspy.HighsLp) -> sparse.csr_matrix:
+    a = lp.a_matrix_
+    shape = (lp.num_row_, lp.num_col_)
+    data = (np.asarray(a.value_), np.asarray(a.index_), np.asarray(a.start_))
+    if a.format_ == highspy.MatrixFormat.kRowwise:
+        return sparse.csr_matrix(data, shape=shape)
+    return sparse.csc_matrix(data, shape=shape).tocsr()
+
+
+def _solve_block(a: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, lp: highspy.HighsLp,
+                 ints: np.ndarray, mip: bool, seconds: float) -> tuple[float, bool, np.ndarray]:
+    """The block's problem (its own rows, its columns at ``cost``) as a MIP or LP: value (a lower bound when
+    the MIP stops early), whether optimal, the solution (zeros when none)."""
+    sub = a[rows][:, cols].tocsc()
+    sub.sort_indices()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", max(float(seconds), 0.5))
+    h.setOptionValue("mip_rel_gap", 0.0)
+    h.passModel(_block_lp(sub, np.asarray(lp.col_lower_)[cols], np.asarray(lp.col_upper_)[cols], cost,
+                          np.asarray(lp.row_lower_)[rows], np.asarray(lp.row_upper_)[rows],
+                          ints[cols] if mip else np.zeros(len(cols), dtype=bool)))
+    h.run()
+    status = h.getModelStatus()
+    info = h.getInfo()
+    optimal = status == highspy.HighsModelStatus.kOptimal
+    stopped = status in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit)
+    if mip:  # anything but optimal or stopped by a limit (infeasible, numerical trouble) adds nothing
+        value = (float(info.objective_function_value) if optimal
+                 else float(info.mip_dual_bound) if stopped else -np.inf)
+        has = int(info.primal_solution_status) == int(highspy.SolutionStatus.kSolutionStatusFeasible)
+    else:
+        value = float(info.objective_function_value) if optimal else -np.inf
+        has = optimal
+    x = np.asarray(h.getSolution().col_value) if has else np.zeros(len(cols))
+    return value, optimal, x
+
+
+def _block_lp(sub: sparse.csc_matrix, lower: np.ndarray, upper: np.ndarray, cost: np.ndarray,
+              row_lower: np.ndarray, row_upper: np.ndarray, ints: np.ndarray) -> highspy.HighsLp:
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = sub.shape[1], sub.shape[0]
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lower, upper
+    lp.row_lower_, lp.row_upper_ = row_lower, row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = sub.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = sub.indices.astype(np.int32)
+    lp.a_matrix_.value_ = sub.data.astype(np.float64)
+    lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in ints]
+    return lp
+
+
+def lagrangian_bound(h: highspy.Highs, blocks: dict[str, np.ndarray], ints: np.ndarray, relaxation: float,
+                     seconds: float = 10.0) -> LagrangianBound:
+    """The Lagrangian bound at the relaxation's duals (module docstring).
+
+    Args:
+        h: the HiGHS model holding the solved LP relaxation (minimisation; its solution and duals).
+        blocks: each campaign resource's columns (:func:`block_columns`).
+        ints: per column, whether the MIP has it integer.
+        relaxation: the relaxation's objective as reported (with the objective's constant HiGHS never sees).
+        seconds: time for all blocks' MIPs together (each block an even share; a block stopped early gives
+            its MIP's dual bound).
+    """
+    lp = h.getLp()
+    sol = h.getSolution()
+    a = _matrix(lp)
+    y = np.asarray(sol.row_dual)
+    reduced = np.asarray(sol.col_dual)  # c − A'y over every row
+    nnz_row = np.diff(a.indptr)
+    out: list[BlockBound] = []
+    deadline = time.perf_counter() + seconds
+    for k, (resource, cols) in enumerate(blocks.items()):
+        nnz_in = np.diff(a[:, cols].tocsr().indptr)
+        rows = np.flatnonzero((nnz_in > 0) & (nnz_in == nnz_row))  # rows holding only this block's columns
+        # reduced cost against the linking rows only: add back the own rows' share
+        own = a[rows][:, cols]
+        cost = reduced[cols] + own.T @ y[rows]
+        share = max((deadline - time.perf_counter()) / (len(blocks) - k), 0.5)
+        lp_value, _, _ = _solve_block(a, rows, cols, cost, lp, ints, False, share)
+        mip_value, optimal, x = _solve_block(a, rows, cols, cost, lp, ints, True, share)
+        if not np.isfinite(lp_value) or not np.isfinite(mip_value):
+            continue  # nothing this block can add
+        out.append(BlockBound(resource, mip_value, lp_value, optimal, cols, x))
+    gain = sum(max(b.mip - b.lp, 0.0) for b in out)
+    return LagrangianBound(relaxation=relaxation, bound=relaxation + gain, blocks=tuple(out))
+
+
+def priced_setups(bound: LagrangianBound, setup_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The blocks' MIP schedules as setups to fix: ``(cols, values)`` of the ``setup_for`` columns
+    ``setup_cols`` that some block solved (rounded to 0/1)."""
+    cols, values = [], []
+    wanted = set(int(c) for c in setup_cols)
+    for b in bound.blocks:
+        for c, x in zip(b.cols.tolist(), b.values.tolist(), strict=True):
+            if c in wanted:
+                cols.append(c)
+                values.append(float(round(x)))
+    return np.asarray(cols, dtype=np.int64), np.asarray(values)
