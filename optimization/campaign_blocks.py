@@ -30,7 +30,7 @@ import highspy
 import numpy as np
 import polars as pl
 
-from optimization.campaign_start import idle_setup_hours, sequenced_setups
+from optimization.campaign_start import idle_setup_hours, rounded_integers, sequenced_setups
 from optimization.config import PlanConfig
 
 __all__ = ["BlockResult", "Budget", "block_frame", "relative_gap", "solve_campaign_block"]
@@ -117,29 +117,7 @@ def _rounded_start(
     _run(h, seconds)
     if h.getModelStatus() != _OK:
         return None, np.inf, None
-    x = np.asarray(h.getSolution().col_value)
-    value = np.round(x[ints])
-    at = {int(c): i for i, c in enumerate(ints.tolist())}
-    made = x.copy()
-    zero: list[int] = []
-    batches = frames.get("batches")
-    if batches is not None and batches.height:
-        bc, mc = batches["col"].to_numpy(), batches["make_col"].to_numpy()
-        whole = np.floor(x[bc] + 1e-6)
-        value[[at[c] for c in bc.tolist()]] = whole
-        made[mc] = whole * batches["batch_size"].to_numpy()
-    lots = frames.get("setup")
-    if lots is not None and lots.height:
-        sc, mc = lots["col"].to_numpy(), lots["make_col"].to_numpy()
-        on = made[mc] >= lots["min_batch"].to_numpy() - 1e-6
-        value[[at[c] for c in sc.tolist()]] = on.astype(float)
-        zero = mc[~on].tolist()
-        if batches is not None and batches.height:  # a lot below its minimum: no batch either
-            b_of = dict(zip(batches["make_col"].to_list(), batches["col"].to_list()))
-            for c in zero:
-                if c in b_of:
-                    value[at[b_of[c]]] = 0.0
-    z = np.asarray(zero, dtype=np.int32)
+    value, z = rounded_integers(frames, ints, np.asarray(h.getSolution().col_value))
     h.changeColsBounds(len(ints), ints, value, value)
     if len(z):
         h.changeColsBounds(len(z), z, np.zeros(len(z)), np.zeros(len(z)))

@@ -8,6 +8,7 @@ relaxation's schedule; with nothing behind it builds ahead of what the relaxatio
 product if it has any left, else on the one with most left); it stays set up, idle, only with no work left
 or in a week too short for a changeover (a shutdown). The solver fixes these setups,
 completes the rest (batches, flows) as a MIP of its own, and starts the full MIP from that plan.
+:func:`rounded_integers` completes it without a MIP instead: the LP's batches rounded down.
 :func:`idle_setup_hours` orders the fix-and-optimize passes that may improve that plan first.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-__all__ = ["LOOKAHEAD", "idle_setup_hours", "sequenced_setups"]
+__all__ = ["LOOKAHEAD", "idle_setup_hours", "rounded_integers", "sequenced_setups"]
 
 #: weeks of the relaxation's production a campaign makes ahead (what building ahead may cover)
 LOOKAHEAD = 2
@@ -106,3 +107,40 @@ def idle_setup_hours(setup: pl.DataFrame, switch: pl.DataFrame, values: np.ndarr
         .join(used, on="resource_id", validate="1:1")
         .sort([pl.col("idle"), pl.col("resource_id")], descending=[True, False])
     )
+
+
+def rounded_integers(
+    frames: dict[str, pl.DataFrame], ints: np.ndarray, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The integer columns ``ints`` fixed from an LP solution ``x`` (every column) so that the LP with them
+    fixed is a plan: whole batches rounded down (rounding down only frees hours; backlog takes up the rest),
+    a lot's minimum-batch binary 1 where what is left reaches its minimum, else nothing started, every other
+    integer (the setups, already fixed) rounded. Returns the values of ``ints`` and the production columns
+    (``make``) that must be 0 because their lot was not started.
+
+    Args:
+        frames: the model's ``batches`` (``col, make_col, batch_size``) and ``setup`` (``col, make_col,
+            min_batch``) frames, where present; ``col`` and ``make_col`` index ``x``.
+    """
+    value = np.round(x[ints])
+    at = {int(c): i for i, c in enumerate(ints.tolist())}
+    made = x.copy()
+    zero: list[int] = []
+    batches = frames.get("batches")
+    if batches is not None and batches.height:
+        bc, mc = batches["col"].to_numpy(), batches["make_col"].to_numpy()
+        whole = np.floor(x[bc] + 1e-6)
+        value[[at[c] for c in bc.tolist()]] = whole
+        made[mc] = whole * batches["batch_size"].to_numpy()
+    lots = frames.get("setup")
+    if lots is not None and lots.height:
+        sc, mc = lots["col"].to_numpy(), lots["make_col"].to_numpy()
+        on = made[mc] >= lots["min_batch"].to_numpy() - 1e-6
+        value[[at[c] for c in sc.tolist()]] = on.astype(float)
+        zero = mc[~on].tolist()
+        if batches is not None and batches.height:  # a lot below its minimum: no batch either
+            b_of = dict(zip(batches["make_col"].to_list(), batches["col"].to_list()))
+            for c in zero:
+                if c in b_of:
+                    value[at[b_of[c]]] = 0.0
+    return value, np.asarray(zero, dtype=np.int32)

@@ -19,7 +19,7 @@ import polars as pl
 import pulp
 
 from optimization.campaign_bound import block_columns, lagrangian_bound, priced_setups
-from optimization.campaign_start import idle_setup_hours, sequenced_setups
+from optimization.campaign_start import idle_setup_hours, rounded_integers, sequenced_setups
 from optimization.config import PlanConfig
 from optimization.campaign_blocks import BlockResult, Budget, block_frame, relative_gap, solve_campaign_block
 from optimization.decompose import MipBlock, WarmStart, block_price_range, solve_blocks
@@ -217,6 +217,10 @@ def _campaign_start(
     began, cpu = time.perf_counter(), time.process_time()
     best = _complete(model, config, start, share)
     log.append("start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
+    if best is None:  # the completion found nothing in its time (a loaded machine): a plan in LP time
+        began, cpu = time.perf_counter(), time.process_time()
+        best = _rounded_complete(model, config, start)
+        log.append("rounded start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
     best_values = None if best is None else np.array([v.varValue or 0.0 for v in variables])
     lower = relaxed
     if config.campaign_lagrangian and best is not None:  # after the start, from the passes' and the MIP's time
@@ -263,6 +267,36 @@ def _complete(model: Model, config: PlanConfig, fixing: pl.DataFrame, seconds: f
         ok = False
     finally:
         for v, (lo, up) in zip(fixed, saved):
+            v.lowBound, v.upBound = lo, up
+    return objective_of(prob) if ok else None
+
+
+def _rounded_complete(model: Model, config: PlanConfig, fixing: pl.DataFrame) -> float | None:
+    """The plan with the setups ``fixing`` (``col, start``) fixed and the rest completed without a MIP, as
+    the blocks path's start does: the LP, its batches rounded down and every integer fixed
+    (:func:`~optimization.campaign_start.rounded_integers`), the LP again. Always a plan where the LP has
+    one (rounding down only frees hours; backlog takes up the rest), in two LPs' time: what the start falls
+    back to when :func:`_complete` finds nothing in its share. Returns its objective (the variables hold
+    it), or None when an LP fails. Bounds are put back."""
+    prob, variables = model.builder.prob, model.builder.variables
+    ints = np.flatnonzero([v.cat == pulp.LpInteger for v in variables]).astype(np.int32)
+    saved = [(v.lowBound, v.upBound) for v in variables]
+    for i, x in zip(fixing["col"].to_list(), fixing["start"].to_list()):
+        variables[i].lowBound = variables[i].upBound = x
+    try:
+        if prob.solve(make_solver("highs", config, mip=False, variables=variables)) != pulp.LpStatusOptimal:
+            return None
+        x = np.array([v.varValue or 0.0 for v in variables])
+        value, zero = rounded_integers(model.frames, ints, x)
+        for i, v in zip(ints.tolist(), value.tolist()):
+            variables[i].lowBound = variables[i].upBound = v
+        for i in zero.tolist():
+            variables[i].lowBound = variables[i].upBound = 0.0
+        ok = prob.solve(make_solver("highs", config, mip=False, variables=variables)) == pulp.LpStatusOptimal
+    except Exception:
+        return None
+    finally:
+        for v, (lo, up) in zip(variables, saved):
             v.lowBound, v.upBound = lo, up
     return objective_of(prob) if ok else None
 

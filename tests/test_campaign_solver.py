@@ -190,3 +190,83 @@ def test_campaign_mip_options_reach_highs_and_a_bad_one_is_refused():
     assert same.objective == pytest.approx(_blocks_plan().objective)
     with pytest.raises(ValueError, match="campaign_mip_options: HiGHS refused no_such_option"):
         _blocks_plan(campaign_mip_options={"no_such_option": 1})
+
+
+# ------------------------------------------------------------------ the start's completion without a MIP
+def _pulp_model(batch_size: float | None, min_batch: float | None):
+    from optimization.model import build_model
+
+    config = PlanConfig(horizon_weeks=8, terminal_condition=False, solve_path="pulp")
+    inputs = _suite()
+    inputs["routings"] = ex.routings(
+        *(dict(product_id=p, resource_id=r, batch_size=batch_size, min_batch=min_batch)
+          for p, r in (("A", "R"), ("B", "R"), ("C", "R2"))))
+    net = build_network(inputs, ex.START, config)
+    demand = ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in BUILD_AHEAD])
+    d = demand.with_columns(t=net.week_index()).drop("week")
+    safety = pl.DataFrame(schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64,
+                                  "safety_stock": pl.Float64})
+    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
+                                     "quantity": pl.Float64})
+    return build_model(net, d, safety, scheduled, config), config
+
+
+def _optimum_setups(model, config) -> pl.DataFrame:
+    """``col, start`` of every setup binary at the exact MIP's optimum (HiGHS, gap 0); the model's variables
+    are left holding that optimum."""
+    import pulp
+
+    from optimization.solve import make_solver
+
+    exact = config.model_copy(update={"mip_gap": 0.0})
+    status = model.builder.prob.solve(make_solver("highs", exact, mip=True, variables=model.builder.variables))
+    assert status == pulp.LpStatusOptimal
+    setup = model.frames["setup_for"]
+    return setup.select("col", start=pl.Series([round(model.builder.variables[c].varValue)
+                                                for c in setup["col"].to_list()], dtype=pl.Float64))
+
+
+def test_rounded_completion_gives_the_optimum_where_the_batches_are_whole():
+    # batches of 50: the hand optimum's production (50 a week, B's 100) is whole batches, so the LP with the
+    # optimum's setups fixed, rounded down and fixed, is the optimum itself
+    import numpy as np
+    import pulp
+
+    from optimization.solve import _rounded_complete, objective_of
+
+    model, config = _pulp_model(batch_size=50.0, min_batch=None)
+    fixing = _optimum_setups(model, config)
+    optimum = objective_of(model.builder.prob)
+    before = [(v.lowBound, v.upBound) for v in model.builder.variables]
+    got = _rounded_complete(model, config, fixing)
+    assert got == pytest.approx(optimum)
+    values = np.array([v.varValue for v in model.builder.variables if v.cat == pulp.LpInteger])
+    assert np.allclose(values, np.round(values))
+    assert [(v.lowBound, v.upBound) for v in model.builder.variables] == before  # bounds put back
+
+
+def test_rounded_completion_is_a_whole_batch_plan_no_better_than_the_optimum():
+    # batches of 30 against 50 a week: the LP makes 1.67 batches, rounded down to 1; a lot under its minimum
+    # of 70 is nothing started. The result is a plan (whole batches, lots at their minimum or nothing),
+    # never better than the exact MIP's optimum
+    import numpy as np
+    import pulp
+
+    from optimization.solve import _rounded_complete, objective_of
+
+    model, config = _pulp_model(batch_size=30.0, min_batch=70.0)
+    fixing = _optimum_setups(model, config)
+    optimum = objective_of(model.builder.prob)
+    got = _rounded_complete(model, config, fixing)
+    assert got is not None and got >= optimum - 1e-6
+    v = model.builder.variables
+    batches, lots = model.frames["batches"], model.frames["setup"]
+    n = np.array([v[c].varValue for c in batches["col"].to_list()])
+    assert np.allclose(n, np.round(n))
+    made = np.array([v[c].varValue for c in batches["make_col"].to_list()])
+    assert np.allclose(made, 30.0 * n)
+    on = np.array([v[c].varValue for c in lots["col"].to_list()])
+    lot_made = np.array([v[c].varValue for c in lots["make_col"].to_list()])
+    assert set(np.round(on).tolist()) <= {0.0, 1.0}
+    assert np.all(lot_made[on > 0.5] >= 70.0 - 1e-6) and np.allclose(lot_made[on < 0.5], 0.0)
+    assert all(c.valid(1e-6) for c in model.builder.prob.constraints.values())  # a plan: every row holds
