@@ -134,12 +134,7 @@ def test_fix_and_optimize_on_the_kept_model_improves_a_bad_start_to_the_optimum(
     assert optimum.solver_status == "Optimal"
     holding = optimum.tables["plan_kpis"].filter(pl.col("kpi") == "cost_holding")["value"].item()
     assert holding == pytest.approx(450.0)
-    d = demand.with_columns(t=net.week_index()).drop("week")
-    safety = pl.DataFrame(schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64,
-                                  "safety_stock": pl.Float64})
-    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
-                                     "quantity": pl.Float64})
-    model = build_model(net, d, safety, scheduled, config, builder=ArrayBuilder())
+    model = build_model(net, *_model_frames(net, demand), config, builder=ArrayBuilder())
     h = model.builder.highs_model(mip=True)
     lp = h.getLp()
     lower, upper = np.asarray(lp.col_lower_).copy(), np.asarray(lp.col_upper_).copy()
@@ -166,6 +161,15 @@ def test_fix_and_optimize_on_the_kept_model_improves_a_bad_start_to_the_optimum(
     assert np.array_equal(np.asarray(h.getLp().col_lower_)[cols], lower[cols])
     assert np.array_equal(np.asarray(h.getLp().col_upper_)[cols], upper[cols])
     assert h.getColIntegrality(int(cols[0]))[1] == highspy.HighsVarType.kInteger
+
+
+def _model_frames(net, demand: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """``build_model``'s demand (by week index), safety stocks (none) and scheduled production (none)."""
+    safety = pl.DataFrame(schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64,
+                                  "safety_stock": pl.Float64})
+    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
+                                     "quantity": pl.Float64})
+    return demand.with_columns(t=net.week_index()).drop("week"), safety, scheduled
 
 
 def _blocks_plan(**cfg):
@@ -203,12 +207,7 @@ def _pulp_model(batch_size: float | None, min_batch: float | None):
           for p, r in (("A", "R"), ("B", "R"), ("C", "R2"))))
     net = build_network(inputs, ex.START, config)
     demand = ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in BUILD_AHEAD])
-    d = demand.with_columns(t=net.week_index()).drop("week")
-    safety = pl.DataFrame(schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64,
-                                  "safety_stock": pl.Float64})
-    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
-                                     "quantity": pl.Float64})
-    return build_model(net, d, safety, scheduled, config), config
+    return build_model(net, *_model_frames(net, demand), config), config
 
 
 def _optimum_setups(model, config) -> pl.DataFrame:
