@@ -178,6 +178,7 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
         lines.append("demand in quarantined order lines (their weeks are imputed in the history, not zero):")
         lines += [f"  {r['product_id']:<12} {r['lines']:>5} line(s) {r['quantity']:>12,.1f}"
                   for r in facts.quarantined_demand.head(top).iter_rows(named=True)]
+    lines += _failed_checks(facts.failed_rules, top)
     lines += _stale_data(run, facts.data_ends)
     lines += [f"warning: {thousands_point_words(file, column, n)}" for _, column, file, n in facts.thousands or []]
     if run.get("stage_seconds"):
@@ -186,6 +187,20 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
     lines.append(f"warehouse: {Path(warehouse).resolve()}")
     lines.append(f"published: {published_path(warehouse).resolve()}")
     return "\n".join(lines)
+
+
+def _failed_checks(failed: pl.DataFrame, top: int) -> list[str]:
+    """One line naming the contract checks that failed (entity.expectation and rows), the ``top`` largest first:
+    row checks quarantined those rows, the network's checks (demand no plant reaches) only warn, and neither
+    was said by the run before (``plantwin validate`` lists the rows)."""
+    if failed.is_empty():
+        return []
+    worst = failed.sort("unexpected_count", "entity", "expectation", descending=[True, False, False], nulls_last=True)
+    named = ", ".join(f"{r['entity']}.{r['expectation']} ({r['unexpected_count'] or 0:,} rows)"
+                      for r in worst.head(top).iter_rows(named=True))
+    more = f" and {failed.height - top} more" if failed.height > top else ""
+    return [f"contract checks failed: {named}{more}; see table {schema.CONTRACT_RESULTS.name} "
+            "(`plantwin validate` lists the rows)"]
 
 
 def _stale_data(run: dict[str, Any], ends: tuple[date | None, date | None]) -> list[str]:

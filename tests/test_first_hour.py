@@ -309,3 +309,23 @@ def test_landing_records_the_rows_on_the_source_file(valid_input, tmp_path):
         assert again.row_count == lines
     finally:
         con.close()
+
+
+def test_a_run_says_which_contract_checks_failed(valid_input, tmp_path):
+    """One product's routings removed: its demand is reached by no plant. ``validate`` warned; the run
+    planned it as shortage, exit 0, and its summary never said why. It now names the failed check and how
+    many product × site pairs it found, from ``contract_results``."""
+    folder = _copy(valid_input, tmp_path)
+    routings = pl.read_csv(folder / "routings.csv", infer_schema=False)
+    gone = routings["product_id"][0]
+    routings.filter(pl.col("product_id") != gone).write_csv(folder / "routings.csv")
+    orders = pl.read_csv(folder / "orders.csv", infer_schema=False)
+    pairs = orders.filter(pl.col("product_id") == gone).select("product_id", "site_id").unique().height
+    assert pairs > 0
+    warehouse = tmp_path / "w.duckdb"
+    result = CliRunner().invoke(app, ["run", "--input", str(folder), "--warehouse", str(warehouse),
+                                      "--horizon", "4", "--no-prefect"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert (f"contract checks failed: network.demand_reachable(product_id, site_id) ({pairs} rows); "
+            "see table contract_results (`plantwin validate` lists the rows)") in out, out
