@@ -196,7 +196,7 @@ def _failed_checks(failed: pl.DataFrame, top: int) -> list[str]:
     if failed.is_empty():
         return []
     worst = failed.sort("unexpected_count", "entity", "expectation", descending=[True, False, False], nulls_last=True)
-    named = ", ".join(f"{r['entity']}.{r['expectation']} ({r['unexpected_count'] or 0:,} rows)"
+    named = ", ".join(f"{r['entity']}.{r['expectation']} ({r['unexpected_count'] or 0:,} row(s))"
                       for r in worst.head(top).iter_rows(named=True))
     more = f" and {failed.height - top} more" if failed.height > top else ""
     return [f"contract checks failed: {named}{more}; see table {schema.CONTRACT_RESULTS.name} "

@@ -327,5 +327,5 @@ def test_a_run_says_which_contract_checks_failed(valid_input, tmp_path):
                                       "--horizon", "4", "--no-prefect"])
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
-    assert (f"contract checks failed: network.demand_reachable(product_id, site_id) ({pairs} rows); "
+    assert (f"contract checks failed: network.demand_reachable(product_id, site_id) ({pairs} row(s)); "
             "see table contract_results (`plantwin validate` lists the rows)") in out, out
