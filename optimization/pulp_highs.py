@@ -16,9 +16,14 @@ import highspy
 import numpy as np
 import pulp
 
-__all__ = ["BulkHiGHS"]
+__all__ = ["BulkHiGHS", "integer_mask"]
 
 _INF = highspy.kHighsInf
+
+
+def integer_mask(variables: list[pulp.LpVariable]) -> np.ndarray:
+    """True where a variable is integer (PuLP's ``LpInteger``), one entry per variable, in their order."""
+    return np.fromiter((v.cat == pulp.LpInteger for v in variables), dtype=bool, count=len(variables))
 
 
 class BulkHiGHS(pulp.HiGHS):
@@ -59,9 +64,7 @@ class BulkHiGHS(pulp.HiGHS):
         h.addVars(n, lb, ub)
         h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
         if self.mip:
-            ints = np.flatnonzero(
-                np.fromiter((v.cat == pulp.LpInteger for v in variables), dtype=bool, count=n)
-            )
+            ints = np.flatnonzero(integer_mask(variables))
             if len(ints):
                 h.changeColsIntegrality(
                     len(ints), ints.astype(np.int32), np.full(len(ints), highspy.HighsVarType.kInteger)

@@ -25,7 +25,7 @@ from optimization.campaign_blocks import BlockResult, Budget, block_frame, relat
 from optimization.decompose import MipBlock, WarmStart, block_price_range, solve_blocks
 from optimization.highs_direct import ArrayBuilder
 from optimization.model import Model
-from optimization.pulp_highs import BulkHiGHS
+from optimization.pulp_highs import BulkHiGHS, integer_mask
 
 __all__ = ["SolveOutcome", "capacity_price_range", "make_solver", "solve_model"]
 
@@ -210,10 +210,13 @@ def _campaign_start(
     )
     start = sequenced_setups(setup)
     relaxation_model = prob.solverModel  # its duals price the Lagrangian bound (each solve makes a new one)
-    left = config.time_limit_seconds if deadline is None else max(deadline - time.perf_counter(), 0.0)
+
+    def time_left() -> float:
+        return config.time_limit_seconds if deadline is None else max(deadline - time.perf_counter(), 0.0)
+
     # at least as long as the relaxation took (its LP is as large): a start that completes is the plan
     # when the MIP finds none
-    share = max(left * START_SHARE, relaxation_seconds, MIN_MIP_SECONDS)
+    share = max(time_left() * START_SHARE, relaxation_seconds, MIN_MIP_SECONDS)
     began, cpu = time.perf_counter(), time.process_time()
     best = _complete(model, config, start, share)
     log.append("start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
@@ -224,11 +227,9 @@ def _campaign_start(
     best_values = None if best is None else np.array([v.varValue or 0.0 for v in variables])
     lower = relaxed
     if config.campaign_lagrangian and best is not None:  # after the start, from the passes' and the MIP's time
-        left = config.time_limit_seconds if deadline is None else max(deadline - time.perf_counter(), 0.0)
         began, cpu = time.perf_counter(), time.process_time()
-        ints = np.fromiter((v.cat == pulp.LpInteger for v in variables), dtype=bool, count=len(variables))
-        bound = lagrangian_bound(relaxation_model, block_columns(model.frames), ints, relaxed,
-                                 seconds=min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * left))
+        bound = lagrangian_bound(relaxation_model, block_columns(model.frames), integer_mask(variables), relaxed,
+                                 seconds=min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()))
         lower = bound.bound
         log.append(f"lagrangian bound: {bound.bound:,.0f} (relaxation + {bound.bound - relaxed:,.0f}, "
                    f"{sum(b.optimal for b in bound.blocks)} of {len(bound.blocks)} suites exact)" + _took(began, cpu))
@@ -237,10 +238,9 @@ def _campaign_start(
             chosen = pl.DataFrame({"col": cols, "priced": values},
                                   schema={"col": start["col"].dtype, "priced": pl.Float64})
             priced = start.join(chosen, on="col", how="left").select("col", start=pl.coalesce("priced", "start"))
-            left = config.time_limit_seconds if deadline is None else max(deadline - time.perf_counter(), 0.0)
             began, cpu = time.perf_counter(), time.process_time()
-            objective = _complete(model, config, priced, max(left * START_SHARE, MIN_MIP_SECONDS))
-            kept = objective is not None and (best is None or objective < best - 1e-9 * max(abs(best), 1.0))
+            objective = _complete(model, config, priced, max(time_left() * START_SHARE, MIN_MIP_SECONDS))
+            kept = objective is not None and objective < best - 1e-9 * max(abs(best), 1.0)
             log.append("priced start: " + ("none" if objective is None else f"{objective:,.0f}")
                        + (" (kept)" if kept else "") + _took(began, cpu))
             if kept:
@@ -279,7 +279,7 @@ def _rounded_complete(model: Model, config: PlanConfig, fixing: pl.DataFrame) ->
     back to when :func:`_complete` finds nothing in its share. Returns its objective (the variables hold
     it), or None when an LP fails. Bounds are put back."""
     prob, variables = model.builder.prob, model.builder.variables
-    ints = np.flatnonzero([v.cat == pulp.LpInteger for v in variables]).astype(np.int32)
+    ints = np.flatnonzero(integer_mask(variables)).astype(np.int32)
     saved = [(v.lowBound, v.upBound) for v in variables]
     for i, x in zip(fixing["col"].to_list(), fixing["start"].to_list()):
         variables[i].lowBound = variables[i].upBound = x
