@@ -35,6 +35,8 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
+from optimization.highs_direct import new_highs
+
 __all__ = ["BlockBound", "LagrangianBound", "block_columns", "lagrangian_bound", "priced_setups"]
 
 
@@ -97,8 +99,7 @@ def _solve_block(a: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray, cost:
     the MIP stops early), whether optimal, the solution (zeros when none)."""
     sub = a[rows][:, cols].tocsc()
     sub.sort_indices()
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     h.setOptionValue("time_limit", max(float(seconds), 0.5))
     h.setOptionValue("mip_rel_gap", 0.0)
     h.passModel(_block_lp(sub, np.asarray(lp.col_lower_)[cols], np.asarray(lp.col_upper_)[cols], cost,
