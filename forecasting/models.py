@@ -195,6 +195,11 @@ class SeasonTested(NativeSeasonal):
         return self.plain if is_seasonal(y, self.season_length) else self.seasonal
 
 
+def _deseasonalized_arima(m: int) -> Deseasonalized:
+    """``DARIMA``: the approximated non-seasonal ARIMA on the classically deseasonalised series."""
+    return Deseasonalized(_arima("ARIMA"), m, alias="DARIMA")
+
+
 def _seasonal_ets(m: int) -> NativeSeasonal:
     return NativeSeasonal(AutoETS(season_length=m, model="ZZZ"), AutoETS(model="ZZN"), m, alias="SETS")
 
@@ -233,10 +238,9 @@ _REGISTRY: dict[str, tuple[Callable[[int], object], int]] = {
     "SETS": (_seasonal_ets, 4),
     "SARIMA": (_seasonal_arima, 4),
     "DETS": (lambda m: Deseasonalized(AutoETS(model="ZZN"), m, alias="DETS"), 4),
-    "DARIMA": (lambda m: Deseasonalized(_arima("ARIMA"), m, alias="DARIMA"), 4),
+    "DARIMA": (_deseasonalized_arima, 4),
     # short seasons: SARIMA where the M4 test finds no season in a fit's history, DARIMA where it finds one
-    "TARIMA": (lambda m: SeasonTested(_seasonal_arima(m), Deseasonalized(_arima("ARIMA"), m, alias="DARIMA"),
-                                      m, alias="TARIMA"), 4),
+    "TARIMA": (lambda m: SeasonTested(_seasonal_arima(m), _deseasonalized_arima(m), m, alias="TARIMA"), 4),
     "FARIMA": (lambda m: _fixed_arima("FARIMA"), 3),
     "DFARIMA": (lambda m: Deseasonalized(_fixed_arima("FARIMA"), m, alias="DFARIMA"), 3),
     "MSTL": (lambda m: GuardedMSTL(season_length=m, trend_forecaster=AutoETS(model="ZZN"), alias="MSTL"), 5),
