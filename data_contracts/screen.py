@@ -148,8 +148,10 @@ def _text(t: schema.Table, c: str) -> str:
     return _q(c) if default is None else f"coalesce({_q(c)}, {_literal(default_text(default))})"
 
 
-def _column(t: schema.Table, c: str) -> tuple[str, str] | None:
-    """(SQL true where the raw value surely casts as polars casts it, SQL of the typed value)."""
+def _column(t: schema.Table, c: str, named: str | None = None) -> tuple[str, str] | None:
+    """(SQL true where the raw value surely casts as polars casts it, SQL of the typed value). With
+    ``named`` (the typed value's column in the screen's select list), the date check reads it instead of
+    casting again."""
     x, dtype = _text(t, c), t.columns[c]
     if dtype == pl.String:
         ok, typed = "true", x
@@ -158,8 +160,8 @@ def _column(t: schema.Table, c: str) -> tuple[str, str] | None:
     elif dtype == pl.Int64:
         ok, typed = f"regexp_full_match({x}, '{_INT}')", f"TRY_CAST({x} AS BIGINT)"
     elif dtype == pl.Date:
-        ok = f"(regexp_full_match({x}, '{_DATE}') AND TRY_CAST({x} AS DATE) IS NOT NULL)"
         typed = f"TRY_CAST({x} AS DATE)"
+        ok = f"(regexp_full_match({x}, '{_DATE}') AND {named or typed} IS NOT NULL)"
     elif dtype == pl.Boolean:
         ok = f"regexp_full_match({x}, '{_BOOL}')"
         typed = f"(lower({x}) IN ('true', 't', 'yes', 'y', '1'))"
@@ -289,11 +291,11 @@ def screen_query(
         or any(e == t.name for e, _ in (*schema.NO_EXPIRY_COLUMNS, *schema.ZERO_MEANS_NONE))
     ):
         return None
-    columns = {c: _column(t, c) for c in t.columns}
+    named = {c: f'"__t_{c}"' for c in t.columns}  # each typed value computed once per row (ScreenQuery.columns)
+    columns = {c: _column(t, c, named[c]) for c in t.columns}
     if any(v is None for v in columns.values()):
         return None
     typed = typed_columns(t)
-    named = {c: f'"__t_{c}"' for c in t.columns}  # each typed value computed once per row (ScreenQuery.columns)
     ref_tables: dict[str, pl.Series] = {}
     sure = [v[0] for v in columns.values()]
     unique: list[tuple[str, ...]] = []

@@ -240,6 +240,33 @@ def test_rows_left_in_the_warehouse_are_profiled_without_reading_them():
         con.close()
 
 
+@pytest.mark.parametrize("entity", [ORDERS, schema.BATCHES.name])
+def test_the_screen_casts_each_typed_value_once(entity):
+    """Each typed value is cast once, in the select list the checks read (``ScreenQuery.columns``): the
+    checks that a date casts read that column instead of casting the text again (a cast per row is most of
+    the flags' CPU)."""
+    from data_contracts.rules import entity_checks
+    from data_contracts.screen import screen_query
+
+    t, refs = schema.table(entity), tiny_inputs()
+    assert any(d == pl.Date for d in t.columns.values())  # else the case would test nothing
+    con = connect(":memory:")
+    try:
+        wh = Warehouse(con, Path(":memory:"))
+        wh.migrate()
+        ids = _land(wh, {entity: _text(refs[entity], entity)})
+        profile = WarehouseRows(wh, entity, ids[entity]).profile
+    finally:
+        con.close()
+    query = screen_query(t, entity_checks(t, refs, TINY_RUN_DATE, ContractConfig()), refs, TINY_RUN_DATE,
+                         ContractConfig(), profile)
+    assert query is not None
+    for c, typed in query.typed.items():
+        if typed.startswith("TRY_CAST("):
+            assert query.columns.count(typed) == 1 and typed not in query.sure, c
+    assert "TRY_CAST(" not in query.sure
+
+
 @pytest.mark.parametrize("keys", [("o5", "O7"), ("o5", " O6 "), ("O 8",), ("O3",)])
 def test_keys_alike_but_for_case_or_blanks_are_found_the_same(keys):
     """A key repeated in lower case, or with blanks: the SQL folds keys without blanks only where some key

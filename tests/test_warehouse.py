@@ -219,3 +219,64 @@ def test_an_unknown_run_is_a_parameter_error_with_a_plain_message(tmp_path):
             wh.run("run-nope")
     assert isinstance(info.value, KeyError)  # a failed lookup too, for those that catch one
     assert str(info.value) == f"no run 'run-nope' in {path}"
+
+
+def _varied_orders(n: int) -> str:
+    """``n`` order lines whose text DuckDB would store otherwise by its own choice: few quantities, one
+    status; and cells that must come back byte for byte (blanks inside, quotes, beyond ASCII, a long id)."""
+    lines = [",".join(schema.ORDERS.column_names)]
+    for i in range(n):
+        oid = f"SO-{i:07d}" if i % 97 else f"SO-{i:07d}-{'x' * 300}"
+        product = ["P1", "P 2", "Pé3", '"P,4"'][i % 4]
+        lines.append(f"{oid},2026-01-{1 + i % 28:02d},2026-02-02,{product},DC{i % 3},{(i % 5) * 2.5},shipped")
+    return "\n".join(lines) + "\n"
+
+
+def _storage(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, set[str]]:
+    rows = con.execute(f"SELECT column_name, compression FROM pragma_storage_info('{table}') "
+                       "WHERE segment_type = 'VARCHAR'").fetchall()
+    found: dict[str, set[str]] = {}
+    for column, compression in rows:
+        found.setdefault(column, set()).add(compression.lower())
+    return found
+
+
+def test_raw_text_is_stored_with_the_chosen_compression_and_reads_back_as_loaded(tmp_path):
+    """Each raw column is stored with the compression :func:`raw_compression` names (DuckDB's own choice
+    would be dictionary for these few quantities), and every cell reads back as the file's text."""
+    from warehouse.db import raw_compression
+
+    path = _write(tmp_path / "in" / "orders.csv", _varied_orders(3000))
+    with open_warehouse(tmp_path / "wh.duckdb") as wh:
+        load_id, _ = wh.land(read_source_file(path, "orders"))
+        wh.con.execute("CHECKPOINT")
+        stored = _storage(wh.con, schema.raw_table_name("orders"))
+        rows = wh.raw_rows("orders", load_id)
+    chosen = raw_compression("orders")
+    assert chosen["order_id"] == "fsst" and chosen["quantity"] == "fsst" and chosen["product_id"] == "dictionary"
+    assert {c: stored[c] for c in chosen} == {c: {m} for c, m in chosen.items()}
+    text = pl.read_csv(path, infer_schema=False)
+    assert rows.select(schema.ORDERS.column_names).equals(text)
+    assert rows[schema.SOURCE_ROW].to_list() == list(range(1, 3001))
+
+
+def test_an_older_raw_table_keeps_its_storage_and_its_loads_read_the_same(tmp_path):
+    """A raw table created before the chosen compressions (DuckDB's choice) is migrated as it is; a new load
+    lands in it and reads back the same rows as in a new warehouse."""
+    path = _write(tmp_path / "in" / "orders.csv", _varied_orders(3000))
+    old = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(old))
+    cols = ", ".join(f'"{c}" {"BIGINT" if c == schema.SOURCE_ROW else "VARCHAR"}' for c in
+                     [schema.LOAD_ID, schema.SOURCE_FILE, schema.SOURCE_ROW, *schema.ORDERS.column_names,
+                      schema.RAW_EXTRA])
+    con.execute(f"CREATE TABLE {schema.raw_table_name('orders')} ({cols})")  # the DDL of the code before
+    con.close()
+    read = {}
+    for name in ("old", "new"):
+        with open_warehouse(tmp_path / f"{name}.duckdb") as wh:
+            load_id, _ = wh.land(read_source_file(path, "orders"))
+            wh.con.execute("CHECKPOINT")
+            read[name] = wh.raw_rows("orders", load_id).drop(schema.LOAD_ID)
+            if name == "old":  # not rewritten: the few quantities stay in DuckDB's dictionary
+                assert _storage(wh.con, schema.raw_table_name("orders"))["quantity"] == {"dictionary"}
+    assert read["old"].equals(read["new"])
