@@ -47,6 +47,7 @@ def render_report(data: ReportData) -> str:
             + f" · rendered {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     body = [
         sections.kpi_section(data),
+        sections.warning_section(data),
         sections.comparison_section(data.comparison, dict(data.products.select("product_id", "family").iter_rows()))
         if data.comparison is not None else "",
         sections.twin_section(data),
