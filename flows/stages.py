@@ -19,7 +19,7 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.config import ContractError
-from data_contracts.stale import stale_data_warnings
+from data_contracts.findings import demand_outlier_warnings, stale_data_warnings
 from flows.cluster import forecast_executor
 from flows.solver_bases import basis_loader, save_bases
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
@@ -166,7 +166,8 @@ def start_replan(params: ReplanParameters, kind: str = "replan") -> tuple[str, d
     """Open a run on top of a base run: same run date and input loads, new parameters."""
     with open_warehouse(params.warehouse) as wh:
         wh.abandon_unfinished_runs()  # the caller holds the warehouse lock: nothing else is running
-        base_id = params.base_run_id or wh.latest_run()
+        # never a what-if's: a scenario run's inputs and forecast are changed ones, not the data's
+        base_id = params.base_run_id or wh.latest_run(but_kind="scenario")
         if base_id is None:
             raise ParameterError(f"{params.warehouse} has no successful run to replan on; run the weekly plan first.")
         base = wh.run(base_id)  # an unknown id: UnknownRun, a ParameterError
@@ -253,8 +254,9 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
         wh.stage(run_id, schema.DEMAND_HISTORY.name, history)
         as_of = _staged_clean(wh, run_id, schema.INVENTORY)["as_of_date"].max()
         last_week = history.filter(pl.col("quantity") > 0)["week"].max()
-        _append_stage(wh, run_id, schema.RUN_WARNINGS.name,
-                      stale_data_warnings(as_of, last_week, run_date, params.forecast.inactive_weeks))
+        _append_stage(wh, run_id, schema.RUN_WARNINGS.name, pl.concat([
+            stale_data_warnings(as_of, last_week, run_date, params.forecast.inactive_weeks),
+            demand_outlier_warnings(history)]))
         beyond = 0
         if params.plan.terminal_condition:
             beyond = beyond_horizon_weeks(*(_staged_clean(wh, run_id, t) for t in

@@ -8,7 +8,7 @@ Generated data only (the demo network, 5 products).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from data_contracts import schema
-from data_contracts.stale import stale_data_warnings
+from data_contracts.findings import demand_outlier_warnings, stale_data_warnings
 from test_first_hour import _as_of, _thousands_points
 from test_sources_validate import _copy, valid_input  # noqa: F401 (the small demo input, a copy of it per test)
 
@@ -36,13 +36,19 @@ def noticed(valid_input, tmp_path_factory) -> dict:  # noqa: F811
     pairs = sorted(f"{p}|{s}" for p, s in pl.read_csv(folder / "orders.csv", infer_schema=False)
                    .filter(pl.col("product_id") == gone).select("product_id", "site_id").unique().iter_rows())
     _thousands_points(folder)
+    orders = pl.read_csv(folder / "orders.csv", infer_schema=False, separator=";")
+    kept = orders.filter(pl.col("product_id") != gone)
+    typo = kept.row(kept.height // 2, named=True)  # a quantity typed with extra digits, in a live series
+    orders.with_columns(pl.when(pl.col("order_id") == typo["order_id"]).then(pl.lit("9999999"))
+                        .otherwise(pl.col("quantity")).alias("quantity")).write_csv(folder / "orders.csv", separator=";")
     late = _as_of(folder) + timedelta(weeks=60)
     late -= timedelta(days=late.weekday())
     warehouse = tmp / "w.duckdb"
     result = CliRunner().invoke(app, ["run", "--input", str(folder), "--warehouse", str(warehouse), "--horizon", "4",
                                       "--run-date", late.isoformat(), "--no-prefect"])
     assert result.exit_code == 0, result.output
-    return {"warehouse": warehouse, "pairs": pairs, "output": " ".join(result.output.split()), "folder": folder}
+    return {"warehouse": warehouse, "pairs": pairs, "output": " ".join(result.output.split()), "folder": folder,
+            "typo": typo}
 
 
 def _warnings(path: Path) -> list[tuple]:
@@ -58,7 +64,10 @@ def test_a_run_stores_every_warning_once_and_counts_them(noticed):
 
     rows = _warnings(noticed["warehouse"])
     run_id = rows[0][0]
+    typo = noticed["typo"]
+    monday = date.fromisoformat(typo["requested_week"])
     assert [r[1:] for r in rows] == [
+        ("orders", "demand_outlier", f"{typo['product_id']}|{typo['site_id']}|{monday}"),
         *(("network", "demand_reachable", pair) for pair in noticed["pairs"]),
         ("inventory", "stale_data", "as_of_date"),
         ("orders", "stale_data", "requested_week"),
@@ -75,9 +84,11 @@ def test_the_summary_shows_each_stored_warning(noticed):
     for pair in noticed["pairs"]:
         product, site = pair.split("|")
         assert f"warning: demand for product {product} at site {site} (" in out, out
-    assert "warning: orders.csv: every one of the 848 quantity values with a point looks like thousands" in out
+    assert "warning: orders.csv: every one of the 847 quantity values with a point looks like thousands" in out
     assert "warning: the inventory snapshot is of " in out and "warning: the last demand is in the week of " in out
-    assert f"{len(noticed['pairs']) + 3} warning(s): see table run_warnings" in out, out
+    assert f"warning: demand for product {noticed['typo']['product_id']} at site {noticed['typo']['site_id']} in the " \
+           f"week of {noticed['typo']['requested_week']} is " in out, out
+    assert f"{len(noticed['pairs']) + 4} warning(s): see table run_warnings" in out, out
 
 
 def test_the_summary_reads_the_stored_warnings_not_the_raw_rows(noticed, tmp_path):
@@ -99,10 +110,10 @@ def test_the_summary_reads_the_stored_warnings_not_the_raw_rows(noticed, tmp_pat
 def test_the_report_shows_the_warnings(noticed):
     """The plan report has a Warnings section with every stored row."""
     html = next(noticed["warehouse"].parent.glob("report-*.html")).read_text(encoding="utf-8")
-    assert '<section id="warnings"><h2>Warnings (' + str(len(noticed["pairs"]) + 3) + ")</h2>" in html
+    assert '<section id="warnings"><h2>Warnings (' + str(len(noticed["pairs"]) + 4) + ")</h2>" in html
     for pair in noticed["pairs"]:
         assert f"<td>{pair}</td>" in html, pair
-    assert "thousands_point" in html and "stale_data" in html
+    assert "thousands_point" in html and "stale_data" in html and "demand_outlier" in html
 
 
 def test_a_replan_keeps_its_base_runs_warnings(noticed, tmp_path):
@@ -116,7 +127,7 @@ def test_a_replan_keeps_its_base_runs_warnings(noticed, tmp_path):
     for r in rows:
         by_run.setdefault(r[0], []).append(r[1:])
     assert len(by_run) == 2 and len({tuple(v) for v in by_run.values()}) == 1, by_run
-    assert "warning: orders.csv: every one of the 848 quantity values" in " ".join(result.output.split())
+    assert "warning: orders.csv: every one of the 847 quantity values" in " ".join(result.output.split())
 
 
 def test_a_failed_runs_warnings_are_kept(valid_input, tmp_path):  # noqa: F811
@@ -139,8 +150,6 @@ def test_a_failed_runs_warnings_are_kept(valid_input, tmp_path):  # noqa: F811
 
 def test_stale_data_warnings_name_both_ends():
     """The pure rule: a snapshot more than a week old, a last demand more than inactive + 1 weeks old."""
-    from datetime import date
-
     run = date(2026, 5, 4)
     assert stale_data_warnings(run - timedelta(days=7), run - timedelta(weeks=14), run).is_empty()
     both = stale_data_warnings(run - timedelta(days=8), run - timedelta(weeks=15), run)
@@ -148,3 +157,26 @@ def test_stale_data_warnings_name_both_ends():
                                                           ("orders", "stale_data", "requested_week")]
     assert "1 weeks before the run date 2026-05-04" in both["reason"][0]
     assert stale_data_warnings(None, None, run).is_empty()
+
+
+def test_a_week_a_hundred_times_its_series_is_warned_of_a_recurring_peak_is_not():
+    """A quantity with extra digits (PBS-like scripts, one line typed 99999 in a series of ~37 a week) passed
+    every rule and the forecast followed it: 5.4% of units on time. Warned of when a week is over 100× the
+    series' median week with demand and 10× every other week; a yearly peak (a safety net's January) is the
+    series' own; fewer than 8 weeks with demand: not judged."""
+    weeks = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(12)]
+
+    def history(product: str, quantities: list[float]) -> pl.DataFrame:
+        return pl.DataFrame({"product_id": product, "site_id": "DC1", "week": weeks[:len(quantities)],
+                             "quantity": quantities})
+
+    frames = pl.concat([
+        history("TYPO", [37.0] * 5 + [99_999.0] + [36.0] * 6),
+        history("YEARLY", [1.0] * 5 + [500.0] + [1.0] * 5 + [480.0]),  # a peak seen twice
+        history("SHORT", [0.0] * 5 + [1.0] * 6 + [5_000.0]),  # 7 weeks with demand
+        history("ZEROS", [0.0, 2.0] * 5 + [0.0, 2.0]),
+    ])
+    found = demand_outlier_warnings(frames)
+    assert found.select("entity", "rule", "key").rows() == [("orders", "demand_outlier", "TYPO|DC1|2026-02-09")]
+    assert found["reason"][0].startswith("demand for product TYPO at site DC1 in the week of 2026-02-09 is 99999.0, "
+                                         "2740× the series' median week with demand (36.5)")

@@ -487,9 +487,11 @@ class Warehouse:
             raise UnknownRun(f"no run {run_id!r} in {self.path}")
         return row
 
-    def latest_run(self, status: str = "success") -> str | None:
+    def latest_run(self, status: str = "success", but_kind: str | None = None) -> str | None:
+        """The latest run of ``status`` (not of kind ``but_kind``, when given)."""
         row = self.con.execute(
-            f"SELECT run_id FROM {schema.RUNS.name} WHERE status = ? ORDER BY started_at DESC LIMIT 1", [status]
+            f"SELECT run_id FROM {schema.RUNS.name} WHERE status = ? AND kind IS DISTINCT FROM ? "
+            "ORDER BY started_at DESC LIMIT 1", [status, but_kind]
         ).fetchone()
         return row[0] if row else None
 
