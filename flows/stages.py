@@ -36,10 +36,10 @@ from optimization import build_network, plan_supply, safety_stock_targets
 from optimization.terminal import beyond_horizon_weeks
 from warehouse.arrival import read_complete_folder
 from warehouse import paths
-from warehouse.db import open_warehouse
+from warehouse.db import EVENT_ENTITIES, open_warehouse
 from warehouse.dry_run import inferred_run_date
 from warehouse.publish import publish_snapshot
-from warehouse.reads import thousands_warnings
+from warehouse.reads import missing_from_extract, thousands_warnings
 from warehouse.sources import read_demand_file
 from warehouse.volume import check_volume
 from warehouse.views import latest_base_run
@@ -206,15 +206,18 @@ def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_d
         wh.limit_memory()  # the SQL over every raw row spills rather than grow the process
         # the big entities stay in the warehouse: only the rows the contracts' SQL is unsure of are read
         raw = raw_inputs(wh, load_ids, snapshots)
-        # number columns that look thousands-grouped: scanned once here, kept with the run's other warnings
-        thousands = thousands_warnings(wh.con, load_ids, contracts.decimal)
+        # number columns that look thousands-grouped, and lines a full extract read as a delta dropped: found
+        # once here, kept with the run's other warnings
+        noticed = pl.concat([thousands_warnings(wh.con, load_ids, contracts.decimal)] + [
+            missing_from_extract(wh.con, e, load_ids[e]) for e in EVENT_ENTITIES
+            if e in load_ids and e not in snapshots])  # a full extract read as a delta
         try:
             outcome = validate_inputs(raw, run_date, contracts)
         except ContractError as exc:
             # Too many rejected rows: keep the record of which and why (not a run output) before failing.
             if getattr(exc, "outcome", None) is not None:
                 wh.record_validation(run_id, exc.outcome.quarantine, exc.outcome.results,
-                                     pl.concat([exc.outcome.warnings, thousands]))
+                                     pl.concat([exc.outcome.warnings, noticed]))
             raise
         for entity, frame in outcome.clean.items():
             if entity in outcome.kept:  # the clean rows kept in the warehouse and these, in the raw order
@@ -223,12 +226,12 @@ def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_d
                 wh.stage(run_id, schema.clean_table_name(entity), frame)
         wh.stage(run_id, schema.QUARANTINE.name, outcome.quarantine)
         wh.stage(run_id, schema.CONTRACT_RESULTS.name, outcome.results)
-        wh.stage(run_id, schema.RUN_WARNINGS.name, pl.concat([outcome.warnings, thousands]))
+        wh.stage(run_id, schema.RUN_WARNINGS.name, pl.concat([outcome.warnings, noticed]))
     docs = write_data_docs(outcome, data_docs_dir(params.warehouse) / run_id, run_name=run_id)
     return {
         "clean_rows": {e: outcome.clean_rows(e) for e in outcome.clean},
         "quarantined_rows": outcome.quarantine.height,
-        "warnings": outcome.warnings.height + thousands.height,
+        "warnings": outcome.warnings.height + noticed.height,
         "data_docs": str(docs),
     }
 

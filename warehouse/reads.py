@@ -15,7 +15,7 @@ import polars as pl
 
 from data_contracts import schema
 
-__all__ = ["comparison_frames", "plan_run_of", "previous_plan_run", "report_frames", "run_rows", "run_warnings",
+__all__ = ["comparison_frames", "missing_from_extract", "plan_run_of", "previous_plan_run", "report_frames", "run_rows", "run_warnings",
            "thousands_point_words", "thousands_points", "thousands_warnings", "twin_frames"]
 
 #: A whole number with a point grouping thousands (``3.240``, ``12.500.000``): under ``decimal: "."`` it reads
@@ -88,6 +88,41 @@ def thousands_warnings(con: duckdb.DuckDBPyConnection, load_ids: dict[str, str],
     rows = [(entity, "thousands_point", column, thousands_point_words(file, column, n))
             for entity, column, file, n in thousands_points(con, load_ids, decimal)]
     return pl.DataFrame(rows, schema=WARNING_SCHEMA, orient="row")
+
+
+def missing_from_extract(con: duckdb.DuckDBPyConnection, entity: str, load_id: str,
+                         least_share: float = 0.9) -> pl.DataFrame:
+    """A warning (``WARNING_SCHEMA``, rule ``missing_from_extract``) when the incremental load ``load_id`` of an
+    event entity (orders, batches) repeats at least ``least_share`` of the previous load's keys, as a full
+    extract would, yet lacks some: in incremental mode those lines still count with their last version, which
+    is right for a delta and silently wrong for a full extract that dropped them. Empty otherwise."""
+    from data_contracts.config import WARNING_SCHEMA
+
+    key = schema.table(entity).key[0]
+    raw, loads = schema.raw_table_name(entity), schema.LOADS.name
+    row = con.execute(
+        f"""WITH this AS (SELECT loaded_at FROM {loads} WHERE load_id = ?),
+                 before AS (SELECT l.load_id, l.source FROM {loads} l, this WHERE l.entity = ?
+                            AND l.loaded_at < this.loaded_at ORDER BY l.loaded_at DESC LIMIT 1),
+                 old AS (SELECT DISTINCT "{key}" AS k FROM {raw} WHERE {schema.LOAD_ID} = (SELECT load_id FROM before)
+                         AND "{key}" IS NOT NULL),
+                 new AS (SELECT DISTINCT "{key}" AS k FROM {raw} WHERE {schema.LOAD_ID} = ?)
+            SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM old SEMI JOIN new USING (k)),
+                   (SELECT source FROM before), (SELECT any_value({schema.SOURCE_FILE}) FROM {raw}
+                                                 WHERE {schema.LOAD_ID} = ?)""",
+        [load_id, entity, load_id, load_id]).fetchone()
+    old, kept, before, source = row
+    gone = old - kept
+    if not old or not gone or kept < least_share * old:
+        return pl.DataFrame(schema=WARNING_SCHEMA)
+    name = str(source).replace("\\", "/").rsplit("/", 1)[-1]
+    reason = (f"{name}: {gone:,} of the {old:,} {key} values of the previous load ({before}) are not in this one, "
+              f"which repeats {kept / old:.1%} of them as a full extract would: in incremental mode (the default) "
+              f"a line never disappears, so those {gone:,} still count with their last version; if every load is "
+              f"the whole {entity} book, declare {entity}: {{mode: snapshot}} in a source config"
+              + ("; to cancel a line, send it with status cancelled" if entity == schema.ORDERS.name else "")
+              + " (rule: missing_from_extract)")
+    return pl.DataFrame([(entity, "missing_from_extract", key, reason)], schema=WARNING_SCHEMA, orient="row")
 
 
 def previous_plan_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> str | None:
