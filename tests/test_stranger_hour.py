@@ -112,3 +112,23 @@ def test_a_full_extract_read_as_a_delta_is_warned_of(valid_input, tmp_path):  # 
         assert con.execute("SELECT entity, rule, key FROM run_warnings").fetchall() == [
             ("orders", "missing_from_extract", "order_id")]
     assert "missing_from_extract" not in run(tmp_path / "full.duckdb", "--source", str(config))
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("source: {type: folder, path: input}\ndecimals: ','\n",
+     "src.yaml: decimals: Extra inputs are not permitted; did you mean 'decimal'? (rule: source_config)"),
+    ("source: {type: folder, path: input}\norders: {mod: snapshot}\n",
+     "src.yaml: orders.mod: Extra inputs are not permitted; did you mean 'mode'? (rule: source_config)"),
+    ("source: {type: folder, path: input\n",
+     "src.yaml: cannot be parsed: line 2, column 1: expected ',' or '}', but got '<stream end>' (while parsing a "
+     "flow mapping) (rule: source_config)"),
+])
+def test_a_source_config_typo_says_where_and_what_was_meant(valid_input, tmp_path, text, said):  # noqa: F811
+    """A misspelt key was refused as pydantic's "Extra inputs are not permitted" with no hint of the right one,
+    and a YAML syntax error without its line. Now the near key is named, and the line and column."""
+    _copy(valid_input, tmp_path)
+    config = tmp_path / "src.yaml"
+    config.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", "--source", str(config)])
+    assert result.exit_code == 2, result.output
+    assert f"error: {said}." in " ".join(result.output.split()), result.output
