@@ -132,3 +132,23 @@ def test_a_source_config_typo_says_where_and_what_was_meant(valid_input, tmp_pat
     result = CliRunner().invoke(app, ["validate", "--source", str(config)])
     assert result.exit_code == 2, result.output
     assert f"error: {said}." in " ".join(result.output.split()), result.output
+
+
+def test_the_first_of_each_month_is_not_called_a_sunday_week():
+    """Monthly figures written as orders on the first of each month: the months starting on a Sunday (187 of
+    1,000 rows) were quarantined as ``sunday_week`` and the "How to fix" advised ``week_start: sunday``, which
+    would refuse every other row. A file whose labels are other days too gets the Monday hint for all."""
+    import polars as pl
+
+    from data_contracts.formats import fix_hints
+
+    def quarantine(rules: list[str], file: str = "orders.csv") -> pl.DataFrame:
+        return pl.DataFrame({"source_file": file, "source_row": range(1, len(rules) + 1), "rule": rules})
+
+    mixed = fix_hints(quarantine(["week_is_monday"] * 3 + ["sunday_week"] * 2))
+    assert len(mixed) == 1 and mixed[0].startswith("  orders.csv: 5 row(s) [week_is_monday]: weeks are identified "
+                                                   "by their Monday, and these labels are other days"), mixed
+    assert "week_start: sunday" not in mixed[0]
+    sundays = fix_hints(pl.concat([quarantine(["sunday_week"] * 2), quarantine(["week_is_monday"], "calendar.csv")]))
+    assert [line.split(":")[0] for line in sundays] == ["  calendar.csv", "  orders.csv"], sundays
+    assert "[sunday_week]" in sundays[1] and "week_start: sunday" in sundays[1]
