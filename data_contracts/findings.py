@@ -10,7 +10,7 @@ stored with the run's other warnings and shown by its summary and report. Pure: 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -26,8 +26,10 @@ DEMAND_OUTLIER = "demand_outlier"
 OUTLIER_RATIO = 100.0
 #: series with fewer weeks with demand are not judged (too little to know what is usual)
 _OUTLIER_MIN_WEEKS = 8
-#: and this many times every other week of its series: a peak that recurs is the series' own
+#: and this many times every week of its series more than ``_OUTLIER_NEAR_WEEKS`` away: a recurring peak is
+#: the series' own
 _OUTLIER_OVER_NEXT = 10.0
+_OUTLIER_NEAR_WEEKS = 4
 
 
 def stale_data_warnings(as_of: date | None, last_week: date | None, run_date: date,
@@ -52,16 +54,23 @@ def stale_data_warnings(as_of: date | None, last_week: date | None, run_date: da
 def demand_outlier_warnings(history: pl.DataFrame, ratio: float = OUTLIER_RATIO) -> pl.DataFrame:
     """The warnings (``WARNING_SCHEMA``) of the weeks of ``history`` (``product_id, site_id, week, quantity``)
     whose demand exceeds ``ratio`` times the median of their series' weeks with demand and ten times every
-    other week of the series (a peak that recurs, such as a yearly one, is the series' own), in series with
-    at least 8 weeks with demand; the largest first."""
-    positive = history.filter(pl.col("quantity") > 0)
-    usual = positive.group_by("product_id", "site_id").agg(
-        median=pl.col("quantity").median(), weeks=pl.len(),
-        second=pl.col("quantity").top_k(2).min())  # the largest week but one
+    week of the series more than four weeks away (a peak that recurs, such as a yearly one, is the series'
+    own; a typo repeated in the next week is not), in series with at least 8 weeks with demand; the largest
+    first."""
+    keys = ["product_id", "site_id"]
+    positive = history.filter(pl.col("quantity") > 0).select(*keys, "week", "quantity")
+    usual = positive.group_by(keys).agg(median=pl.col("quantity").median(), weeks=pl.len())
+    high = (positive.join(usual, on=keys, validate="m:1")
+            .filter((pl.col("weeks") >= _OUTLIER_MIN_WEEKS) & (pl.col("quantity") > ratio * pl.col("median"))))
+    away = (  # the largest week of the series more than four weeks from each high one (few: a join is cheap)
+        high.select(*keys, "week")
+        .join(positive.rename({"week": "other", "quantity": "other_quantity"}), on=keys, how="left")
+        .filter((pl.col("other") - pl.col("week")).abs() > timedelta(weeks=_OUTLIER_NEAR_WEEKS))
+        .group_by(*keys, "week").agg(farther=pl.col("other_quantity").max())
+    )
     return (
-        positive.join(usual, on=["product_id", "site_id"], validate="m:1")
-        .filter((pl.col("weeks") >= _OUTLIER_MIN_WEEKS) & (pl.col("quantity") > ratio * pl.col("median"))
-                & (pl.col("quantity") > _OUTLIER_OVER_NEXT * pl.col("second")))
+        high.join(away, on=[*keys, "week"], how="left", validate="1:1")
+        .filter(pl.col("quantity") > _OUTLIER_OVER_NEXT * pl.col("farther").fill_null(0.0))
         .sort(pl.col("quantity") / pl.col("median"), "product_id", "site_id", "week", descending=[True, False,
                                                                                                    False, False])
         .select(

@@ -100,18 +100,20 @@ def missing_from_extract(con: duckdb.DuckDBPyConnection, entity: str, load_id: s
 
     key = schema.table(entity).key[0]
     raw, loads = schema.raw_table_name(entity), schema.LOADS.name
+    previous = con.execute(
+        f"""SELECT l.load_id, l.source FROM {loads} l WHERE l.entity = ?
+            AND l.loaded_at < (SELECT loaded_at FROM {loads} WHERE load_id = ?)
+            ORDER BY l.loaded_at DESC LIMIT 1""", [entity, load_id]).fetchone()
+    if previous is None:  # the first load: nothing to miss, and no key read
+        return pl.DataFrame(schema=WARNING_SCHEMA)
     row = con.execute(
-        f"""WITH this AS (SELECT loaded_at FROM {loads} WHERE load_id = ?),
-                 before AS (SELECT l.load_id, l.source FROM {loads} l, this WHERE l.entity = ?
-                            AND l.loaded_at < this.loaded_at ORDER BY l.loaded_at DESC LIMIT 1),
-                 old AS (SELECT DISTINCT "{key}" AS k FROM {raw} WHERE {schema.LOAD_ID} = (SELECT load_id FROM before)
-                         AND "{key}" IS NOT NULL),
+        f"""WITH old AS (SELECT DISTINCT "{key}" AS k FROM {raw}
+                         WHERE {schema.LOAD_ID} = ? AND "{key}" IS NOT NULL),
                  new AS (SELECT DISTINCT "{key}" AS k FROM {raw} WHERE {schema.LOAD_ID} = ?)
             SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM old SEMI JOIN new USING (k)),
-                   (SELECT source FROM before), (SELECT any_value({schema.SOURCE_FILE}) FROM {raw}
-                                                 WHERE {schema.LOAD_ID} = ?)""",
-        [load_id, entity, load_id, load_id]).fetchone()
-    old, kept, before, source = row
+                   (SELECT any_value({schema.SOURCE_FILE}) FROM {raw} WHERE {schema.LOAD_ID} = ?)""",
+        [previous[0], load_id, load_id]).fetchone()
+    (old, kept, source), before = row, previous[1]
     gone = old - kept
     if not old or not gone or kept < least_share * old:
         return pl.DataFrame(schema=WARNING_SCHEMA)
