@@ -48,7 +48,8 @@ class RunFacts:
     previous_run: dict[str, Any] | None = None
     quarantined_demand: pl.DataFrame | None = None  # product_id, lines, quantity of rejected order lines
     #: what the run noticed that rejects no row (``run_warnings``: entity, rule, key, reason), stored by its
-    #: contracts and forecast stages: demand no plant reaches, thousands-grouped numbers, stale data
+    #: contracts and forecast stages: demand no plant reaches, thousands-grouped numbers, stale data, a full
+    #: extract read as a delta, demand outliers
     warnings: pl.DataFrame | None = None
 
     @property
