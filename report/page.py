@@ -102,14 +102,12 @@ def write_report(warehouse: Path | str, run_id: str | None = None, compare_to: s
     if out is not None:
         out = Path(out)
         target = out if out.suffix.lower() in (".html", ".htm") else out / target.name
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(target, html)
-        except OSError as exc:
-            raise ParameterError(f"cannot write the report to {target}: {exc.strerror or exc}; give --out a "
-                                 "folder you can write to") from None
-    else:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         _write_atomic(target, html)
+    except OSError as exc:  # a folder the user cannot write (a snapshot on a share), a name taken by a folder
+        raise ParameterError(f"cannot write the report to {target}: {exc.strerror or exc}; give --out a "
+                             "folder you can write to") from None
     if out is None and (latest if latest is not None else run_id == latest_id):
         _write_atomic(latest_report_path(warehouse), html)
     return target

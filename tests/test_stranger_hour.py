@@ -80,6 +80,14 @@ def test_a_report_goes_to_the_folder_asked(planned, tmp_path):
     refused = runner.invoke(app, ["report", "--warehouse", str(planned), "--out", str(blocked / "reports")])
     assert refused.exit_code == 2, refused.output
     assert f"error: cannot write the report to {blocked / 'reports'}" in " ".join(refused.output.split())
+    # beside the warehouse, where the report's name is taken (by a folder here; a read-only share the same)
+    snapshot = tmp_path / "share" / "w.published.duckdb"
+    snapshot.parent.mkdir()
+    shutil.copy(planned.with_name("w.published.duckdb"), snapshot)
+    (snapshot.parent / written.name).mkdir()
+    beside = runner.invoke(app, ["report", "--warehouse", str(snapshot)])
+    assert beside.exit_code == 2, beside.output  # was: failed: IsADirectoryError, exit 1
+    assert f"error: cannot write the report to {snapshot.parent / written.name}" in " ".join(beside.output.split())
 
 
 def test_a_full_extract_read_as_a_delta_is_warned_of(valid_input, tmp_path):  # noqa: F811
