@@ -125,6 +125,12 @@ FIX_HINTS: dict[str, str] = {
         "week by the Sunday it starts on, declare it in its source config: week_start: sunday (each week "
         "is read as the ISO week of the Monday after); or export the weeks' Mondays."
     ),
+    "non_negative": (
+        "negative values where the contract allows none. In orders these are mostly returns or credit notes "
+        "(-5 for five packs back): plantwin plans demand, not returns, so leave them out of the order extract "
+        "or net them into the order line they return; elsewhere a negative stock, cost or time is an error to "
+        "correct at the source."
+    ),
     WEEK_IS_MONDAY_RULE: (
         "weeks are identified by their Monday, and these labels are other days (the first of a month, an "
         "order's own date): export each as the Monday of its ISO week (in SQL date_trunc('week', d)); "

@@ -160,3 +160,18 @@ def test_the_first_of_each_month_is_not_called_a_sunday_week():
     sundays = fix_hints(pl.concat([quarantine(["sunday_week"] * 2), quarantine(["week_is_monday"], "calendar.csv")]))
     assert [line.split(":")[0] for line in sundays] == ["  calendar.csv", "  orders.csv"], sundays
     assert "[sunday_week]" in sundays[1] and "week_start: sunday" in sundays[1]
+
+
+def test_returns_written_as_negative_lines_get_a_hint(valid_input, tmp_path):  # noqa: F811
+    """Returns in an ERP's order extract (-5.0) were quarantined as ``non_negative`` with "is negative" and no
+    word of what to do; validate's "How to fix" now says returns are no demand and how to export them."""
+    import polars as pl
+
+    folder = _copy(valid_input, tmp_path)
+    orders = pl.read_csv(folder / "orders.csv", infer_schema=False)
+    orders.with_columns(pl.when(pl.int_range(pl.len()) < 3).then(pl.lit("-5.0")).otherwise(pl.col("quantity"))
+                        .alias("quantity")).write_csv(folder / "orders.csv")
+    result = CliRunner().invoke(app, ["validate", "--input", str(folder)])
+    assert result.exit_code == 1, result.output
+    assert ("orders.csv: 3 row(s) [non_negative]: negative values where the contract allows none. In orders these "
+            "are mostly returns or credit notes") in " ".join(result.output.split()), result.output
