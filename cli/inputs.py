@@ -77,15 +77,12 @@ def check_inputs(
 
 def _with_thousands_warnings(warnings: Any, wh: Any, load_ids: dict[str, str], config: ContractConfig) -> Any:
     """``warnings`` and one more per number column written as thousands-grouped whole numbers
-    (:func:`warehouse.reads.thousands_points`)."""
+    (:func:`warehouse.reads.thousands_warnings`, as a run's contracts stage stores them)."""
     import polars as pl
 
-    from data_contracts.config import WARNING_SCHEMA
-    from warehouse.reads import thousands_point_words, thousands_points
+    from warehouse.reads import thousands_warnings
 
-    rows = [(entity, "thousands_point", column, thousands_point_words(file, column, n))
-            for entity, column, file, n in thousands_points(wh.con, load_ids, config.decimal)]
-    return pl.concat([warnings, pl.DataFrame(rows, schema=WARNING_SCHEMA, orient="row")]) if rows else warnings
+    return pl.concat([warnings, thousands_warnings(wh.con, load_ids, config.decimal)])
 
 
 def _report(outcome: ContractOutcome, rows: int, all_expectations: bool) -> str:

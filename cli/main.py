@@ -107,9 +107,10 @@ def _plan_and_summarise(kind: str, params: Any, prefect: bool | None, verbose: b
 @_friendly
 def generate_demo_cmd(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the input files to.")],
-    products: Annotated[int, typer.Option(min=1, help="Number of products.")] = 40,
+    products: Annotated[int, typer.Option(min=5, help="Number of products (at least one per family: 5).")] = 40,
     dcs: Annotated[int, typer.Option(min=1, help="Number of distribution centres.")] = 5,
-    weeks_history: Annotated[int, typer.Option(min=8, help="Weeks of order history.")] = 156,
+    weeks_history: Annotated[int, typer.Option(
+        min=30, help="Weeks of order history (at least 30: the launch and phase-out products need them).")] = 156,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     file_format: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
     levels: Annotated[bool, typer.Option(
@@ -179,7 +180,8 @@ def run_cmd(
 @_friendly
 def replan_cmd(
     warehouse: Annotated[Path, typer.Option("--warehouse", help="DuckDB warehouse file.")],
-    base: Annotated[str | None, typer.Option(help="Base run id; default: the latest successful run.")] = None,
+    base: Annotated[str | None, typer.Option(
+        help="Base run id; default: the latest successful run that is not a what-if scenario.")] = None,
     horizon: Horizon = None,
     demand: Demand = None,
     scenario: ScenarioName = None,

@@ -32,11 +32,14 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         run: Annotated[str | None, typer.Option("--run", help="Run id; default: the latest plan of record.")] = None,
         compare: Annotated[str | None, typer.Option(
             "--compare", help="Run id or scenario to compare with (default: a scenario's base run).")] = None,
+        out: Annotated[Path | None, typer.Option(
+            "--out", help="Folder to write report-<run>.html into (made if missing), or an .html file; default: "
+                          "beside the warehouse file.")] = None,
     ) -> None:
-        """Render the HTML plan report of a run (again), beside the warehouse file."""
+        """Render the HTML plan report of a run (again), beside the warehouse file or to --out."""
         from report.page import write_report
 
-        typer.echo(write_report(warehouse, run, compare_to=_resolve(warehouse, compare)))
+        typer.echo(write_report(warehouse, run, compare_to=_resolve(warehouse, compare), out=out))
 
     scenario = typer.Typer(no_args_is_help=True, help="What-if scenarios on top of a base run.")
     app.add_typer(scenario, name="scenario")

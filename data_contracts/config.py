@@ -37,12 +37,10 @@ QUARANTINE_COLUMNS: dict[str, pl.DataType] = {
 RESULT_COLUMNS: dict[str, pl.DataType] = {
     c: t for c, t in schema.CONTRACT_RESULTS.columns.items() if c != "run_id"
 }
-#: Warnings: findings that do not reject rows (e.g. demand no plant can reach); ``key`` names the item.
+#: Warnings: findings that do not reject rows (e.g. demand no plant can reach); ``key`` names the item:
+#: ``schema.RUN_WARNINGS`` without ``run_id``.
 WARNING_SCHEMA: dict[str, pl.DataType] = {
-    "entity": pl.String,
-    "rule": pl.String,
-    "key": pl.String,
-    "reason": pl.String,
+    c: t for c, t in schema.RUN_WARNINGS.columns.items() if c != "run_id"
 }
 
 

@@ -38,6 +38,8 @@ __all__ = [
 DECIMAL_COMMA_RULE = "decimal_comma"
 #: Quarantine rule of a week labelled by its Sunday while the source declares Monday weeks.
 SUNDAY_WEEK_RULE = "sunday_week"
+#: the rule of a week label that is neither a Monday nor (undeclared) a Sunday
+WEEK_IS_MONDAY_RULE = "week_is_monday"
 
 #: ``1,5``, ``-0,25``, ``1.234,5``, ``12.345.678,90``: digits, optional thousands points, a comma, digits.
 _DECIMAL_COMMA = r"^[+-]?(\d+|\d{1,3}(\.\d{3})+),\d+$"
@@ -123,6 +125,17 @@ FIX_HINTS: dict[str, str] = {
         "week by the Sunday it starts on, declare it in its source config: week_start: sunday (each week "
         "is read as the ISO week of the Monday after); or export the weeks' Mondays."
     ),
+    "non_negative": (
+        "negative values where the contract allows none. In orders these are mostly returns or credit notes "
+        "(-5 for five packs back): plantwin plans demand, not returns, so leave them out of the order extract "
+        "or net them into the order line they return; elsewhere a negative stock, cost or time is an error to "
+        "correct at the source."
+    ),
+    WEEK_IS_MONDAY_RULE: (
+        "weeks are identified by their Monday, and these labels are other days (the first of a month, an "
+        "order's own date): export each as the Monday of its ISO week (in SQL date_trunc('week', d)); "
+        "monthly or quarterly figures turned into orders are split over the Mondays of their weeks."
+    ),
 }
 
 
@@ -132,6 +145,13 @@ def fix_hints(quarantine: pl.DataFrame) -> list[str]:
     if not hinted.height:
         return []
     counts = hinted.group_by("source_file", "rule").agg(pl.col("source_row").n_unique().alias("rows"))
+    # Sundays among labels of other days too (the first of each month) are no Sunday convention: the
+    # week_start setting would refuse the rest; both get the other days' hint, counted together
+    mixed = set(counts.filter(pl.col("rule") == WEEK_IS_MONDAY_RULE)["source_file"].to_list())
+    counts = (counts.with_columns(
+        pl.when(pl.col("source_file").is_in(list(mixed)) & (pl.col("rule") == SUNDAY_WEEK_RULE))
+        .then(pl.lit(WEEK_IS_MONDAY_RULE)).otherwise(pl.col("rule")).alias("rule"))
+        .group_by("source_file", "rule").agg(pl.col("rows").sum()))
     lines = []
     for source_file, rule, rows in counts.sort("source_file", "rule").iter_rows():
         name = str(source_file).replace("\\", "/").rsplit("/", 1)[-1]

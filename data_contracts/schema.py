@@ -431,9 +431,11 @@ RUNS = _t(
         ("stage_seconds", Str, "JSON object: pipeline stage -> wall seconds."),
         ("started_at", Ts, "Start (UTC)."),
         ("finished_at", Ts, "End (UTC)."),
+        ("warnings", I64, "Warnings the run stored in `run_warnings` (0: none; null: the run stopped before its "
+                          "contracts, or is older than that table)."),
     ],
     nullable=("base_run_id", "run_date", "error", "solver", "solver_status", "problem_type", "objective", "mip_gap",
-              "solve_seconds", "stage_seconds", "finished_at"),
+              "solve_seconds", "stage_seconds", "finished_at", "warnings"),
 )
 
 QUARANTINE = _t(
@@ -476,6 +478,26 @@ CONTRACT_RESULTS = _t(
         ("success", Bool, "Whether every row passed."),
         ("element_count", I64, "Rows checked."),
         ("unexpected_count", I64, "Rows that broke it."),
+    ],
+)
+
+RUN_WARNINGS = _t(
+    "run_warnings",
+    "What a run noticed that rejects no row, each finding once: demand no plant reaches (`demand_reachable`, "
+    "one row per product × site), number columns that look thousands-grouped (`thousands_point`), data far "
+    "behind the run date (`stale_data`), a week a hundred times its series' usual demand (`demand_outlier`), "
+    "an incremental load that looks like a full extract missing lines (`missing_from_extract`). "
+    "Stored by the contracts and forecast stages (a replan or scenario keeps its base run's); the run summary "
+    "and the plan report read them from here.",
+    ("run_id", "entity", "rule", "key"),
+    [
+        ("run_id", Str, "Run."),
+        ("entity", Str, "Input entity (or `network` for the checks across entities)."),
+        ("rule", Str, "Rule: `demand_reachable`, `thousands_point`, `stale_data`, `demand_outlier` or "
+                      "`missing_from_extract`."),
+        ("key", Str, "What it is about: `product_id|site_id` for a pair (`|week` for a week), the column for a "
+                     "column."),
+        ("reason", Str, "Why, in words, with what to do."),
     ],
 )
 
@@ -927,7 +949,8 @@ TWIN_TABLES: tuple[Table, ...] = (PROCESS_ESTIMATES, TWIN_SUMMARY, TWIN_RISK, TW
 
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (*INPUT_ENTITIES, LOADS, RUNS, QUARANTINE, CLEAN_LOADS, CONTRACT_RESULTS, *OUTPUT_TABLES,
+    for t in (*INPUT_ENTITIES, LOADS, RUNS, QUARANTINE, CLEAN_LOADS, CONTRACT_RESULTS, RUN_WARNINGS,
+              *OUTPUT_TABLES,
               *TWIN_TABLES)
 }
 

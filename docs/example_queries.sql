@@ -4,14 +4,16 @@
 
 -- name: shortages_next_month
 -- question: Which products go short in the next four weeks, and why?
+-- units_late counts each unit of demand once (late_units); short_quantity counts a unit again every week it waits
 SELECT s.product_id, p.family, s.site_id, min(s.week) AS first_week, count(*) AS weeks_short,
-       round(sum(s.short_quantity)) AS units_short, mode(s.reason) AS main_reason, any_value(s.detail) AS detail
+       round(sum(s.late_units)) AS units_late, round(sum(s.short_quantity)) AS unit_weeks_short,
+       mode(s.reason) AS main_reason, any_value(s.detail) AS detail
 FROM latest_plan_shortages s
 JOIN latest_base_run r USING (run_id)
 JOIN clean_products p USING (run_id, product_id)
 WHERE s.week < r.run_date + INTERVAL 4 WEEK
 GROUP BY ALL
-ORDER BY units_short DESC;
+ORDER BY units_late DESC;
 
 -- name: forecast_revisions
 -- question: How has the forecast for a product changed over the last 8 runs? (the product with the most demand; put yours in `pick`)

@@ -66,6 +66,10 @@ def summary_markdown(facts: RunFacts, report_path: Path | None = None) -> str:
         lines.append(f"{facts.quarantined} row(s) quarantined (table `quarantine`). Failed expectations:")
         lines += [f"- {r['entity']}: `{r['expectation']}` — {r['unexpected_count']} row(s)"
                   for r in facts.failed_rules.iter_rows(named=True)]
+    if facts.warnings is not None and facts.warnings.height:
+        lines += ["", f"{facts.warnings.height} warning(s) (table `run_warnings`):"]
+        lines += [f"- {r['entity']} `{r['rule']}`: {r['reason']}"
+                  for r in facts.warnings.head(20).iter_rows(named=True)]
     lines += ["", "## Busiest resources", "| resource | plant | utilisation | weeks at capacity |",
               "|---|---|---:|---:|"]
     lines += [f"| {r['resource_id']} | {r['site_id']} | {r['utilisation']:.1%} | {r['weeks_at_capacity']} |"

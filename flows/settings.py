@@ -134,7 +134,8 @@ class ReplanParameters(PlanningParameters):
     """Parameters of a replan: plan again on an earlier run's inputs and forecast, without re-ingesting."""
 
     base_run_id: str | None = Field(
-        None, description="Run whose validated inputs and forecast to reuse; default: the latest successful one."
+        None, description="Run whose validated inputs and forecast to reuse; default: the latest successful run "
+        "that is not a what-if scenario (whose inputs and forecast are changed ones)."
     )
 
 

@@ -19,6 +19,7 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.config import ContractError
+from data_contracts.findings import demand_outlier_warnings, stale_data_warnings
 from flows.cluster import forecast_executor
 from flows.solver_bases import basis_loader, save_bases
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
@@ -35,9 +36,10 @@ from optimization import build_network, plan_supply, safety_stock_targets
 from optimization.terminal import beyond_horizon_weeks
 from warehouse.arrival import read_complete_folder
 from warehouse import paths
-from warehouse.db import open_warehouse
+from warehouse.db import EVENT_ENTITIES, open_warehouse
 from warehouse.dry_run import inferred_run_date
 from warehouse.publish import publish_snapshot
+from warehouse.reads import missing_from_extract, thousands_warnings
 from warehouse.sources import read_demand_file
 from warehouse.volume import check_volume
 from warehouse.views import latest_base_run
@@ -164,7 +166,8 @@ def start_replan(params: ReplanParameters, kind: str = "replan") -> tuple[str, d
     """Open a run on top of a base run: same run date and input loads, new parameters."""
     with open_warehouse(params.warehouse) as wh:
         wh.abandon_unfinished_runs()  # the caller holds the warehouse lock: nothing else is running
-        base_id = params.base_run_id or wh.latest_run()
+        # never a what-if's: a scenario run's inputs and forecast are changed ones, not the data's
+        base_id = params.base_run_id or wh.latest_run(but_kind="scenario")
         if base_id is None:
             raise ParameterError(f"{params.warehouse} has no successful run to replan on; run the weekly plan first.")
         base = wh.run(base_id)  # an unknown id: UnknownRun, a ParameterError
@@ -182,6 +185,7 @@ def reuse_base(params: ReplanParameters, run_id: str) -> dict[str, Any]:
     """Stage the base run's validated planning inputs, demand history and forecast for this run."""
     names = [schema.clean_table_name(t.name) for t in _MASTER] + [
         schema.DEMAND_HISTORY.name, schema.FORECAST.name, schema.FORECAST_SERIES.name,
+        schema.RUN_WARNINGS.name,  # the same inputs and history: what their checks noticed holds as well
     ]
     with open_warehouse(params.warehouse) as wh:
         base_id = wh.run(run_id)["base_run_id"]
@@ -202,12 +206,18 @@ def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_d
         wh.limit_memory()  # the SQL over every raw row spills rather than grow the process
         # the big entities stay in the warehouse: only the rows the contracts' SQL is unsure of are read
         raw = raw_inputs(wh, load_ids, snapshots)
+        # number columns that look thousands-grouped, and lines a full extract read as a delta dropped: found
+        # once here, kept with the run's other warnings
+        noticed = pl.concat([thousands_warnings(wh.con, load_ids, contracts.decimal)] + [
+            missing_from_extract(wh.con, e, load_ids[e]) for e in EVENT_ENTITIES
+            if e in load_ids and e not in snapshots])  # a full extract read as a delta
         try:
             outcome = validate_inputs(raw, run_date, contracts)
         except ContractError as exc:
             # Too many rejected rows: keep the record of which and why (not a run output) before failing.
             if getattr(exc, "outcome", None) is not None:
-                wh.record_validation(run_id, exc.outcome.quarantine, exc.outcome.results)
+                wh.record_validation(run_id, exc.outcome.quarantine, exc.outcome.results,
+                                     pl.concat([exc.outcome.warnings, noticed]))
             raise
         for entity, frame in outcome.clean.items():
             if entity in outcome.kept:  # the clean rows kept in the warehouse and these, in the raw order
@@ -216,10 +226,12 @@ def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_d
                 wh.stage(run_id, schema.clean_table_name(entity), frame)
         wh.stage(run_id, schema.QUARANTINE.name, outcome.quarantine)
         wh.stage(run_id, schema.CONTRACT_RESULTS.name, outcome.results)
+        wh.stage(run_id, schema.RUN_WARNINGS.name, pl.concat([outcome.warnings, noticed]))
     docs = write_data_docs(outcome, data_docs_dir(params.warehouse) / run_id, run_name=run_id)
     return {
         "clean_rows": {e: outcome.clean_rows(e) for e in outcome.clean},
         "quarantined_rows": outcome.quarantine.height,
+        "warnings": outcome.warnings.height + noticed.height,
         "data_docs": str(docs),
     }
 
@@ -243,6 +255,11 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
         missing = missing_weeks(orders, run_date, lost)
         history = weekly_demand(orders, run_date, missing)
         wh.stage(run_id, schema.DEMAND_HISTORY.name, history)
+        as_of = _staged_clean(wh, run_id, schema.INVENTORY)["as_of_date"].max()
+        last_week = history.filter(pl.col("quantity") > 0)["week"].max()
+        _append_stage(wh, run_id, schema.RUN_WARNINGS.name, pl.concat([
+            stale_data_warnings(as_of, last_week, run_date, params.forecast.inactive_weeks),
+            demand_outlier_warnings(history)]))
         beyond = 0
         if params.plan.terminal_condition:
             beyond = beyond_horizon_weeks(*(_staged_clean(wh, run_id, t) for t in

@@ -42,6 +42,8 @@ class ReportData:
     comparable: bool = True
     #: plan_campaigns rows of the run (empty without campaign resources)
     campaigns: pl.DataFrame | None = None
+    #: run_warnings rows of the run: entity, rule, key, reason (demand no plant reaches, stale data, ...)
+    warnings: pl.DataFrame | None = None
 
 
 def load_report_data(con: duckdb.DuckDBPyConnection, run_id: str, compare_to: str | None = None) -> ReportData:
@@ -65,4 +67,4 @@ def load_report_data(con: duckdb.DuckDBPyConnection, run_id: str, compare_to: st
     twin, stock_fan = twin_frames(con, run_id, compare_to)
     return ReportData(run, previous, f["kpis"], f["products"], f["sites"], f["history"], f["forecast"],
                       f["inventory"], f["capacity"], shortages, expiry, comparison, twin, stock_fan, like,
-                      f["campaigns"])
+                      f["campaigns"], f["warnings"])

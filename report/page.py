@@ -47,6 +47,7 @@ def render_report(data: ReportData) -> str:
             + f" · rendered {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     body = [
         sections.kpi_section(data),
+        sections.warning_section(data),
         sections.comparison_section(data.comparison, dict(data.products.select("product_id", "family").iter_rows()))
         if data.comparison is not None else "",
         sections.twin_section(data),
@@ -67,17 +68,20 @@ def render_report(data: ReportData) -> str:
 
 
 def write_report(warehouse: Path | str, run_id: str | None = None, compare_to: str | None = None,
-                 latest: bool | None = None) -> Path:
-    """Render the report of a run (default: the latest plan of record) beside the warehouse.
+                 latest: bool | None = None, out: Path | str | None = None) -> Path:
+    """Render the report of a run (default: the latest plan of record) beside the warehouse, or to ``out``.
 
     Args:
         warehouse: the warehouse (or published snapshot) file, opened read-only.
         run_id: the run; default the latest successful ``base`` run with a plan.
         compare_to: a run to compare with (default: a scenario's base run; none for a base run).
-        latest: also write ``<stem>.report-latest.html``; default when the run is the latest plan of record.
+        latest: also write ``<stem>.report-latest.html``; default when the run is the latest plan of record
+            (never with ``out``).
+        out: a folder to write ``report-<run_id>.html`` into (made if missing), or an ``.html`` file; default
+            beside the warehouse.
 
     Returns:
-        The path of ``report-<run_id>.html``.
+        The path written.
     """
     warehouse = Path(warehouse)
     if not warehouse.exists():
@@ -95,8 +99,16 @@ def write_report(warehouse: Path | str, run_id: str | None = None, compare_to: s
         raise ParameterError(f"run {run_id} ended {data.run['status']}; it has no plan to report")
     html = render_report(data)
     target = report_path(warehouse, run_id)
-    _write_atomic(target, html)
-    if latest if latest is not None else run_id == latest_id:
+    if out is not None:
+        out = Path(out)
+        target = out if out.suffix.lower() in (".html", ".htm") else out / target.name
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(target, html)
+    except OSError as exc:  # a folder the user cannot write (a snapshot on a share), a name taken by a folder
+        raise ParameterError(f"cannot write the report to {target}: {exc.strerror or exc}; give --out a "
+                             "folder you can write to") from None
+    if out is None and (latest if latest is not None else run_id == latest_id):
         _write_atomic(latest_report_path(warehouse), html)
     return target
 

@@ -24,6 +24,7 @@ __all__ = [
     "kpi_section",
     "shortage_section",
     "stock_section",
+    "warning_section",
 ]
 
 #: KPIs shown as cards, in order: name → (label, +1 if higher is better, -1 if lower is better)
@@ -282,6 +283,22 @@ def campaign_section(data: ReportData) -> str:
     return ('<section id="campaigns"><h2>Campaigns</h2><p class="note">One row per campaign-run resource, one '
             "bar per campaign (the product it is set up for); a hatched first week is a changeover (hours lost "
             f'and its cost in the tooltip).</p><div class="grid">{"".join(figs)}</div></section>')
+
+
+def warning_section(data: ReportData) -> str:
+    """What the run noticed that rejects no row (``run_warnings``): demand no plant reaches, number columns
+    that look thousands-grouped, data far behind the run date. Nothing when there is none."""
+    if data.warnings is None or data.warnings.is_empty():
+        return ""
+    rows = "".join(
+        f'<tr><td>{escape(r["entity"])}</td><td><span class="reason">{escape(r["rule"])}</span></td>'
+        f'<td>{escape(r["key"] or "")}</td><td>{escape(r["reason"])}</td></tr>'
+        for r in data.warnings.iter_rows(named=True)
+    )
+    return (f'<section id="warnings"><h2>Warnings ({data.warnings.height})</h2><p class="note">What the run '
+            "noticed in its inputs that rejects no row; the table <code>run_warnings</code> holds them.</p>"
+            '<div class="scroll"><table><thead><tr><th>Entity</th><th>Rule</th><th>Key</th><th>Why</th></tr>'
+            f"</thead><tbody>{rows}</tbody></table></div></section>")
 
 
 def shortage_section(data: ReportData) -> str:

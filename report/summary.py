@@ -1,4 +1,5 @@
-"""What a planner reads first about a run: service, cost, bottlenecks, shortages, contract failures, paths.
+"""What a planner reads first about a run: service, cost, bottlenecks, shortages, contract failures, warnings,
+paths.
 
 :func:`run_facts` gathers them from the warehouse once; :func:`run_summary` renders the CLI's text and
 :mod:`flows.artifacts` the Prefect artifacts from the same facts.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from optimization.kpis import AT_CAPACITY, PLAN_COSTS, SERVICE_PENALTIES
 from forecasting.demand import quarantined_orders
 from warehouse.db import open_warehouse
 from warehouse.publish import published_path
-from warehouse.reads import data_ends, previous_plan_run, thousands_point_words, thousands_points
+from warehouse.reads import previous_plan_run, run_warnings
 from warehouse.views import comparable as _comparable
 from warehouse.views import run_scope
 
@@ -47,8 +47,10 @@ class RunFacts:
     comparable: bool = True
     previous_run: dict[str, Any] | None = None
     quarantined_demand: pl.DataFrame | None = None  # product_id, lines, quantity of rejected order lines
-    data_ends: tuple[date | None, date | None] = (None, None)  # latest inventory snapshot, last history week
-    thousands: list[tuple[str, str, str, int]] | None = None  # number columns that look thousands-grouped
+    #: what the run noticed that rejects no row (``run_warnings``: entity, rule, key, reason), stored by its
+    #: contracts and forecast stages: demand no plant reaches, thousands-grouped numbers, stale data, a full
+    #: extract read as a delta, demand outliers
+    warnings: pl.DataFrame | None = None
 
     @property
     def run_id(self) -> str:
@@ -89,9 +91,7 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
         results = wh.read(schema.CONTRACT_RESULTS.name, run_id)
         products = wh.read(schema.clean_table_name(schema.PRODUCTS.name), run_id)
         rejected = wh.read(schema.QUARANTINE.name, run_id)
-        ends = data_ends(wh.con, run_id)
-        decimal = json.loads(run.get("parameters") or "{}").get("contracts", {}).get("decimal", ".")
-        thousands = thousands_points(wh.con, json.loads(run.get("input_load_ids") or "{}"), decimal)
+        warnings = run_warnings(wh.con, run_id)
     lost = (
         quarantined_orders(rejected, schema.ORDERS.name)
         .group_by("product_id")
@@ -120,7 +120,7 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
     comparable = previous_run is None or _comparable(run, previous_run)
     return RunFacts(run, kpis, previous_id, previous_kpis, busiest, worst, failed, rejected.height,
                     Path(warehouse),
-                    comparable, previous_run, lost, ends, thousands)
+                    comparable, previous_run, lost, warnings)
 
 
 def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
@@ -179,8 +179,7 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
         lines += [f"  {r['product_id']:<12} {r['lines']:>5} line(s) {r['quantity']:>12,.1f}"
                   for r in facts.quarantined_demand.head(top).iter_rows(named=True)]
     lines += _failed_checks(facts.failed_rules, top)
-    lines += _stale_data(run, facts.data_ends)
-    lines += [f"warning: {thousands_point_words(file, column, n)}" for _, column, file, n in facts.thousands or []]
+    lines += _warnings(facts.warnings, top)
     if run.get("stage_seconds"):
         stage_text = ", ".join(f"{k} {v:.1f}s" for k, v in json.loads(run["stage_seconds"]).items())
         lines.append(f"stages: {stage_text}")
@@ -203,19 +202,13 @@ def _failed_checks(failed: pl.DataFrame, top: int) -> list[str]:
             "(`plantwin validate` lists the rows)"]
 
 
-def _stale_data(run: dict[str, Any], ends: tuple[date | None, date | None]) -> list[str]:
-    """Warnings where the data lie far behind the run date (a --run-date given years after the extract): the
-    plan starts from an old stock, and series silent for ``inactive_weeks`` are forecast as zero."""
-    as_of, last_week = ends
-    run_date = run["run_date"]
-    inactive = json.loads(run.get("parameters") or "{}").get("forecast", {}).get("inactive_weeks", 13)
+def _warnings(warnings: pl.DataFrame | None, top: int) -> list[str]:
+    """A ``warning:`` line per stored warning, the first ``top`` of each rule (the table keeps them all)."""
+    if warnings is None or warnings.is_empty():
+        return []
     lines = []
-    if as_of is not None and (run_date - as_of).days > 7:
-        lines.append(f"warning: the inventory snapshot is of {as_of}, {(run_date - as_of).days // 7} weeks before the "
-                     f"run date {run_date}: the plan starts from that stock (check --run-date or the inventory's "
-                     "as_of_date)")
-    if last_week is not None and (run_date - last_week).days > 7 * (inactive + 1):
-        lines.append(f"warning: the last demand is in the week of {last_week}, {(run_date - last_week).days // 7} "
-                     f"weeks before the run date {run_date}: a series without demand in {inactive} weeks is "
-                     "forecast as zero (check --run-date or the orders' extract)")
-    return lines
+    for (rule,), rows in warnings.group_by("rule", maintain_order=True):
+        lines += [f"warning: {reason}" for reason in rows["reason"].head(top)]
+        if rows.height > top:
+            lines.append(f"warning: and {rows.height - top} more {rule} warning(s)")
+    return lines + [f"{warnings.height} warning(s): see table {schema.RUN_WARNINGS.name}"]

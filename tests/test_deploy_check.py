@@ -66,7 +66,7 @@ def test_a_source_config_naming_a_missing_folder_or_a_typo_fails_at_deploy_time(
     assert deployment_problems(_config({"source": str(config)}), tmp_path, env={}) == []
     config.write_text("source: {type: folder, path: export}\ndecimals: ','\n", encoding="utf-8")
     (problem,) = deployment_problems(_config({"source": str(config)}), tmp_path, env={})
-    assert "src.yaml: decimals: Extra inputs are not permitted (rule: source_config)" in problem
+    assert "src.yaml: decimals: Extra inputs are not permitted; did you mean 'decimal'? (rule: source_config)" in problem
     config.write_text("source: {type: duckdb, path: erp.duckdb}\nentities: {products: {table: p}}\n",
                       encoding="utf-8")
     (problem,) = deployment_problems(_config({"source": str(config)}), tmp_path, env={})

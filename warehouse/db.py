@@ -106,6 +106,7 @@ def _wanted_tables() -> dict[str, Mapping[str, pl.DataType]]:
         wanted[schema.raw_table_name(t.name)] = _raw_columns(t.name)
         wanted[schema.stored_clean_table_name(t.name)] = _clean_columns(t.name)
     for t in (schema.LOADS, schema.RUNS, schema.QUARANTINE, schema.CLEAN_LOADS, schema.CONTRACT_RESULTS,
+              schema.RUN_WARNINGS,
               *schema.OUTPUT_TABLES, *schema.TWIN_TABLES):
         wanted[t.name] = t.columns
     return wanted
@@ -487,14 +488,27 @@ class Warehouse:
                 self.con.execute(
                     f"INSERT INTO {target} ({target_cols}) SELECT {select} FROM {stage}.{_ident(name)}", [run_id]
                 )
+            if schema.RUN_WARNINGS.name in self.staged_names(run_id):  # a run that checked its inputs
+                fields.setdefault("warnings", self._warning_count(run_id))
             self.update_run(run_id, status="success", finished_at=_now(), **fields)
         self.con.execute(f"DROP SCHEMA IF EXISTS {stage} CASCADE")
 
-    def record_validation(self, run_id: str, quarantine: pl.DataFrame, results: pl.DataFrame) -> None:
-        """Store a failed validation's quarantine rows and results at once: the record of why a run failed."""
+    def _warning_count(self, run_id: str) -> int:
+        return self.con.execute(f"SELECT count(*) FROM {schema.RUN_WARNINGS.name} WHERE run_id = ?",
+                                [run_id]).fetchone()[0]
+
+    def record_validation(self, run_id: str, quarantine: pl.DataFrame, results: pl.DataFrame,
+                          warnings: pl.DataFrame | None = None) -> None:
+        """Store a failed validation's quarantine rows, results and warnings at once: the record of why a run
+        failed, and what else its contracts noticed."""
         with self.transaction():
-            for table, frame in ((schema.QUARANTINE, quarantine), (schema.CONTRACT_RESULTS, results)):
+            frames = [(schema.QUARANTINE, quarantine), (schema.CONTRACT_RESULTS, results)]
+            if warnings is not None:
+                frames.append((schema.RUN_WARNINGS, warnings))
+            for table, frame in frames:
                 self._insert(table.name, frame.with_columns(pl.lit(run_id).alias("run_id")))
+            if warnings is not None:
+                self.update_run(run_id, warnings=self._warning_count(run_id))
 
     def fail_run(self, run_id: str, error: str, **fields: Any) -> None:
         """Drop whatever the run staged and record the error."""
@@ -508,9 +522,11 @@ class Warehouse:
             raise UnknownRun(f"no run {run_id!r} in {self.path}")
         return row
 
-    def latest_run(self, status: str = "success") -> str | None:
+    def latest_run(self, status: str = "success", but_kind: str | None = None) -> str | None:
+        """The latest run of ``status`` (not of kind ``but_kind``, when given)."""
         row = self.con.execute(
-            f"SELECT run_id FROM {schema.RUNS.name} WHERE status = ? ORDER BY started_at DESC LIMIT 1", [status]
+            f"SELECT run_id FROM {schema.RUNS.name} WHERE status = ? AND kind IS DISTINCT FROM ? "
+            "ORDER BY started_at DESC LIMIT 1", [status, but_kind]
         ).fetchone()
         return row[0] if row else None
 

@@ -15,8 +15,8 @@ import polars as pl
 
 from data_contracts import schema
 
-__all__ = ["comparison_frames", "data_ends", "plan_run_of", "previous_plan_run", "report_frames", "run_rows",
-           "thousands_point_words", "thousands_points", "twin_frames"]
+__all__ = ["comparison_frames", "missing_from_extract", "plan_run_of", "previous_plan_run", "report_frames", "run_rows", "run_warnings",
+           "thousands_point_words", "thousands_points", "thousands_warnings", "twin_frames"]
 
 #: A whole number with a point grouping thousands (``3.240``, ``12.500.000``): under ``decimal: "."`` it reads
 #: as 3.24; a first group never starts with 0, so ``0.125`` is not one.
@@ -39,17 +39,11 @@ def run_rows(con: duckdb.DuckDBPyConnection, *run_ids: str | None) -> dict[str, 
     return {r["run_id"]: r for r in frame.iter_rows(named=True)}
 
 
-def data_ends(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[date | None, date | None]:
-    """The run's latest inventory snapshot (``as_of_date``) and last week with demand in its history (the
-    history is zero-filled up to the run date): how far the data a run planned on lie behind its run date
-    (None where the run has no such rows)."""
-    inventory = con.execute(
-        f"SELECT max(as_of_date) FROM {schema.clean_table_name(schema.INVENTORY.name)} WHERE run_id = ?", [run_id]
-    ).fetchone()[0]
-    history = con.execute(
-        f"SELECT max(week) FROM {schema.DEMAND_HISTORY.name} WHERE run_id = ? AND quantity > 0", [run_id]
-    ).fetchone()[0]
-    return inventory, history
+def run_warnings(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
+    """What the run noticed that rejects no row (``run_warnings``: entity, rule, key, reason), by rule and
+    key."""
+    return _q(con, f"SELECT entity, rule, key, reason FROM {schema.RUN_WARNINGS.name} WHERE run_id = ? "
+                   "ORDER BY rule, entity, key", run_id)
 
 
 def thousands_points(con: duckdb.DuckDBPyConnection, load_ids: dict[str, str], decimal: str = ".",
@@ -86,6 +80,53 @@ def thousands_point_words(file: str, column: str, values: int) -> str:
             f"thousands so, declare decimal: \",\" in its source config (rule: thousands_point)")
 
 
+def thousands_warnings(con: duckdb.DuckDBPyConnection, load_ids: dict[str, str], decimal: str = ".") -> pl.DataFrame:
+    """:func:`thousands_points` as warning rows (``WARNING_SCHEMA``: entity, rule ``thousands_point``, the
+    column as key, the words): what the contracts stage stores in ``run_warnings`` and ``validate`` prints."""
+    from data_contracts.config import WARNING_SCHEMA
+
+    rows = [(entity, "thousands_point", column, thousands_point_words(file, column, n))
+            for entity, column, file, n in thousands_points(con, load_ids, decimal)]
+    return pl.DataFrame(rows, schema=WARNING_SCHEMA, orient="row")
+
+
+def missing_from_extract(con: duckdb.DuckDBPyConnection, entity: str, load_id: str,
+                         least_share: float = 0.9) -> pl.DataFrame:
+    """A warning (``WARNING_SCHEMA``, rule ``missing_from_extract``) when the incremental load ``load_id`` of an
+    event entity (orders, batches) repeats at least ``least_share`` of the previous load's keys, as a full
+    extract would, yet lacks some: in incremental mode those lines still count with their last version, which
+    is right for a delta and silently wrong for a full extract that dropped them. Empty otherwise."""
+    from data_contracts.config import WARNING_SCHEMA
+
+    key = schema.table(entity).key[0]
+    raw, loads = schema.raw_table_name(entity), schema.LOADS.name
+    previous = con.execute(
+        f"""SELECT l.load_id, l.source FROM {loads} l WHERE l.entity = ?
+            AND l.loaded_at < (SELECT loaded_at FROM {loads} WHERE load_id = ?)
+            ORDER BY l.loaded_at DESC LIMIT 1""", [entity, load_id]).fetchone()
+    if previous is None:  # the first load: nothing to miss, and no key read
+        return pl.DataFrame(schema=WARNING_SCHEMA)
+    row = con.execute(
+        f"""WITH old AS (SELECT DISTINCT "{key}" AS k FROM {raw}
+                         WHERE {schema.LOAD_ID} = ? AND "{key}" IS NOT NULL),
+                 new AS (SELECT DISTINCT "{key}" AS k FROM {raw} WHERE {schema.LOAD_ID} = ?)
+            SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM old SEMI JOIN new USING (k)),
+                   (SELECT any_value({schema.SOURCE_FILE}) FROM {raw} WHERE {schema.LOAD_ID} = ?)""",
+        [previous[0], load_id, load_id]).fetchone()
+    (old, kept, source), before = row, previous[1]
+    gone = old - kept
+    if not old or not gone or kept < least_share * old:
+        return pl.DataFrame(schema=WARNING_SCHEMA)
+    name = str(source).replace("\\", "/").rsplit("/", 1)[-1]
+    reason = (f"{name}: {gone:,} of the {old:,} {key} values of the previous load ({before}) are not in this one, "
+              f"which repeats {kept / old:.1%} of them as a full extract would: in incremental mode (the default) "
+              f"a line never disappears, so those {gone:,} still count with their last version; if every load is "
+              f"the whole {entity} book, declare {entity}: {{mode: snapshot}} in a source config"
+              + ("; to cancel a line, send it with status cancelled" if entity == schema.ORDERS.name else "")
+              + " (rule: missing_from_extract)")
+    return pl.DataFrame([(entity, "missing_from_extract", key, reason)], schema=WARNING_SCHEMA, orient="row")
+
+
 def previous_plan_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> str | None:
     """The latest successful run with a plan of ``run``'s scenario started before it (a ``runs`` row)."""
     row = con.execute(
@@ -115,7 +156,8 @@ def report_frames(
 ) -> dict[str, pl.DataFrame]:
     """A run's plan tables as its report shows them: ``kpis`` (beside ``previous``'s values), ``products``,
     ``sites``, ``history`` (from week ``history_from``), ``forecast``, ``inventory`` (with backlog),
-    ``capacity``, ``shortages`` (largest first), ``expiry`` and ``campaigns``."""
+    ``capacity``, ``shortages`` (largest first), ``expiry``, ``campaigns`` and ``warnings`` (what the run
+    noticed that rejects no row: ``run_warnings``)."""
     k = schema.PLAN_KPIS.name
     return {
         "kpis": _q(con, f"""SELECT k.kpi, k.value, k.unit, p.value AS previous FROM {k} k
@@ -140,6 +182,7 @@ def report_frames(
                           "ORDER BY week, product_id, site_id", run_id),
         "campaigns": _q(con, f"SELECT * EXCLUDE (run_id) FROM {schema.PLAN_CAMPAIGNS.name} WHERE run_id = ? "
                              "ORDER BY resource_id, first_week", run_id),
+        "warnings": run_warnings(con, run_id),
     }
 
 

@@ -23,6 +23,7 @@ contract, so the contracts and the warehouse cannot tell where rows came from.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -35,7 +36,14 @@ import yaml
 from data_contracts import schema
 from data_contracts.config import ContractConfig
 from warehouse import sources_db
-from warehouse.source_models import DuckDBSource, EntitySource, FolderSource, PostgresSource, SourceConfig
+from warehouse.source_models import (
+    DuckDBSource,
+    EntitySource,
+    FolderSource,
+    OrdersOptions,
+    PostgresSource,
+    SourceConfig,
+)
 from warehouse.arrival import SETTLE_TIMEOUT_SECONDS, read_complete_folder
 from warehouse.sources import SourceError, SourceFile
 from warehouse.redact import env_reference
@@ -82,7 +90,7 @@ def load_source_config(path: Path | str) -> SourceConfig:
         config = SourceConfig.model_validate(raw)
     except pydantic.ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}{_near_key(e)}" for e in exc.errors()
         )
         raise SourceConfigError(f"{path.name}: {problems} (rule: source_config).") from None
     if config.source.type in ("duckdb", "folder") and not config.source.path.is_absolute():
@@ -183,6 +191,17 @@ def source_write_warnings(path: Path | str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+def _near_key(error: Any) -> str:
+    """For an unknown key of the file, the known key it is likely a misspelling of (``decimals`` →
+    ``decimal``), as "; did you mean 'decimal'?"; "" otherwise."""
+    if error.get("type") != "extra_forbidden" or not error.get("loc"):
+        return ""
+    known = {f for model in (SourceConfig, PostgresSource, DuckDBSource, FolderSource, EntitySource, OrdersOptions)
+             for f in model.model_fields}
+    near = difflib.get_close_matches(str(error["loc"][-1]), sorted(known), n=1, cutoff=0.7)
+    return f"; did you mean {near[0]!r}?" if near else ""
+
+
 def _parse(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8-sig")
     try:
@@ -196,6 +215,9 @@ def _parse(path: Path) -> dict[str, Any]:
             )
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        mark = getattr(exc, "problem_mark", None)  # YAML's says where (TOML's message does already)
+        if mark is not None:
+            first = f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem} ({first})"
         raise SourceConfigError(f"{path.name}: cannot be parsed: {first} (rule: source_config).") from None
     if not isinstance(data, dict):
         raise SourceConfigError(

@@ -1,0 +1,88 @@
+"""What a run notices in its data that no row-level contract rejects: warning rows (``schema.RUN_WARNINGS``)
+stored with the run's other warnings and shown by its summary and report. Pure: the caller passes the data.
+
+* ``stale_data``: a ``--run-date`` given years after the extract plans from an old stock, and a series silent
+  for ``inactive_weeks`` is forecast as zero.
+* ``demand_outlier``: a week of a series whose demand is a hundred times its usual week (a quantity typed
+  with extra digits, or in units where the series counts packs): every row passes, the forecast and the
+  plan follow it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from data_contracts import schema
+from data_contracts.config import WARNING_SCHEMA
+
+__all__ = ["DEMAND_OUTLIER", "OUTLIER_RATIO", "STALE_DATA", "demand_outlier_warnings", "stale_data_warnings"]
+
+#: the rules' names in ``run_warnings``
+STALE_DATA = "stale_data"
+DEMAND_OUTLIER = "demand_outlier"
+#: a week this many times its series' median week with demand is warned of
+OUTLIER_RATIO = 100.0
+#: series with fewer weeks with demand are not judged (too little to know what is usual)
+_OUTLIER_MIN_WEEKS = 8
+#: and this many times every week of its series more than ``_OUTLIER_NEAR_WEEKS`` away: a recurring peak is
+#: the series' own
+_OUTLIER_OVER_NEXT = 10.0
+_OUTLIER_NEAR_WEEKS = 4
+
+
+def stale_data_warnings(as_of: date | None, last_week: date | None, run_date: date,
+                        inactive_weeks: int = 13) -> pl.DataFrame:
+    """The warnings (``WARNING_SCHEMA``) where the latest inventory snapshot ``as_of`` lies more than a week
+    before ``run_date``, and where the last week with demand ``last_week`` lies more than ``inactive_weeks``
+    + 1 weeks before it (None: no such rows, nothing to say)."""
+    rows = []
+    if as_of is not None and (run_date - as_of).days > 7:
+        rows.append((schema.INVENTORY.name, STALE_DATA, "as_of_date",
+                     f"the inventory snapshot is of {as_of}, {(run_date - as_of).days // 7} weeks before the run "
+                     f"date {run_date}: the plan starts from that stock (check --run-date or the inventory's "
+                     "as_of_date)"))
+    if last_week is not None and (run_date - last_week).days > 7 * (inactive_weeks + 1):
+        rows.append((schema.ORDERS.name, STALE_DATA, "requested_week",
+                     f"the last demand is in the week of {last_week}, {(run_date - last_week).days // 7} weeks "
+                     f"before the run date {run_date}: a series without demand in {inactive_weeks} weeks is "
+                     "forecast as zero (check --run-date or the orders' extract)"))
+    return pl.DataFrame(rows, schema=WARNING_SCHEMA, orient="row")
+
+
+def demand_outlier_warnings(history: pl.DataFrame, ratio: float = OUTLIER_RATIO) -> pl.DataFrame:
+    """The warnings (``WARNING_SCHEMA``) of the weeks of ``history`` (``product_id, site_id, week, quantity``)
+    whose demand exceeds ``ratio`` times the median of their series' weeks with demand and ten times every
+    week of the series more than four weeks away (a peak that recurs, such as a yearly one, is the series'
+    own; a typo repeated in the next week is not), in series with at least 8 weeks with demand; the largest
+    first."""
+    keys = ["product_id", "site_id"]
+    positive = history.filter(pl.col("quantity") > 0).select(*keys, "week", "quantity")
+    usual = positive.group_by(keys).agg(median=pl.col("quantity").median(), weeks=pl.len())
+    high = (positive.join(usual, on=keys, validate="m:1")
+            .filter((pl.col("weeks") >= _OUTLIER_MIN_WEEKS) & (pl.col("quantity") > ratio * pl.col("median"))))
+    away = (  # the largest week of the series more than four weeks from each high one (few: a join is cheap)
+        high.select(*keys, "week")
+        .join(positive.rename({"week": "other", "quantity": "other_quantity"}), on=keys, how="left")
+        .filter((pl.col("other") - pl.col("week")).abs() > timedelta(weeks=_OUTLIER_NEAR_WEEKS))
+        .group_by(*keys, "week").agg(farther=pl.col("other_quantity").max())
+    )
+    return (
+        high.join(away, on=[*keys, "week"], how="left", validate="1:1")
+        .filter(pl.col("quantity") > _OUTLIER_OVER_NEXT * pl.col("farther").fill_null(0.0))
+        .sort(pl.col("quantity") / pl.col("median"), "product_id", "site_id", "week", descending=[True, False,
+                                                                                                   False, False])
+        .select(
+            pl.lit(schema.ORDERS.name).alias("entity"),
+            pl.lit(DEMAND_OUTLIER).alias("rule"),
+            pl.concat_str("product_id", "site_id", pl.col("week").cast(pl.String), separator="|").alias("key"),
+            pl.format("demand for product {} at site {} in the week of {} is {}, {}× the series' median week "
+                      "with demand ({}): check that week's order lines for a quantity with extra digits or in "
+                      "another unit (the forecast and the plan use it as demand)",
+                      "product_id", "site_id", "week", pl.col("quantity").round(1),
+                      (pl.col("quantity") / pl.col("median")).round(0).cast(pl.Int64),
+                      pl.col("median").round(1)).alias("reason"),
+        )
+        .cast(WARNING_SCHEMA)
+    )

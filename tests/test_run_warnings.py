@@ -1,0 +1,187 @@
+"""What a run noticed that rejects no row is stored (``run_warnings``, ``runs.warnings``) and shown where planners
+and analysts look: the run summary, the plan report, the published snapshot; a replan keeps its base's.
+
+Before stop 24 the network's per-pair list was only in ``plantwin validate``, and the stale-data and
+thousands-point warnings only in the run summary, the thousands scan re-reading the raw rows at every read.
+Generated data only (the demo network, 5 products).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from data_contracts import schema
+from data_contracts.findings import demand_outlier_warnings, stale_data_warnings
+from test_first_hour import _as_of, _thousands_points
+from test_sources_validate import _copy, valid_input  # noqa: F401 (the small demo input, a copy of it per test)
+
+
+@pytest.fixture(scope="module")
+def noticed(valid_input, tmp_path_factory) -> dict:  # noqa: F811
+    """One run whose inputs hold all three kinds: one product's routings removed (its demand reaches no
+    plant), order quantities written as thousands grouped by a point, and a run date 60 weeks after the
+    extract."""
+    tmp = tmp_path_factory.mktemp("noticed")
+    folder = _copy(valid_input, tmp)
+    routings = pl.read_csv(folder / "routings.csv", infer_schema=False)
+    gone = routings["product_id"][0]
+    routings.filter(pl.col("product_id") != gone).write_csv(folder / "routings.csv")
+    pairs = sorted(f"{p}|{s}" for p, s in pl.read_csv(folder / "orders.csv", infer_schema=False)
+                   .filter(pl.col("product_id") == gone).select("product_id", "site_id").unique().iter_rows())
+    _thousands_points(folder)
+    orders = pl.read_csv(folder / "orders.csv", infer_schema=False, separator=";")
+    kept = orders.filter(pl.col("product_id") != gone)
+    typo = kept.row(kept.height // 2, named=True)  # a quantity typed with extra digits, in a live series
+    orders.with_columns(pl.when(pl.col("order_id") == typo["order_id"]).then(pl.lit("9999999"))
+                        .otherwise(pl.col("quantity")).alias("quantity")).write_csv(folder / "orders.csv", separator=";")
+    late = _as_of(folder) + timedelta(weeks=60)
+    late -= timedelta(days=late.weekday())
+    warehouse = tmp / "w.duckdb"
+    result = CliRunner().invoke(app, ["run", "--input", str(folder), "--warehouse", str(warehouse), "--horizon", "4",
+                                      "--run-date", late.isoformat(), "--no-prefect"])
+    assert result.exit_code == 0, result.output
+    return {"warehouse": warehouse, "pairs": pairs, "output": " ".join(result.output.split()), "folder": folder,
+            "typo": typo}
+
+
+def _warnings(path: Path) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(f"SELECT run_id, entity, rule, key FROM {schema.RUN_WARNINGS.name} "
+                           "ORDER BY run_id, rule, entity, key").fetchall()
+
+
+def test_a_run_stores_every_warning_once_and_counts_them(noticed):
+    """The per-pair list of the network check, the thousands-point column and both stale-data ends are rows
+    of ``run_warnings`` (in the published snapshot too), and ``runs.warnings`` counts them."""
+    from warehouse.publish import published_path
+
+    rows = _warnings(noticed["warehouse"])
+    run_id = rows[0][0]
+    typo = noticed["typo"]
+    monday = date.fromisoformat(typo["requested_week"])
+    assert [r[1:] for r in rows] == [
+        ("orders", "demand_outlier", f"{typo['product_id']}|{typo['site_id']}|{monday}"),
+        *(("network", "demand_reachable", pair) for pair in noticed["pairs"]),
+        ("inventory", "stale_data", "as_of_date"),
+        ("orders", "stale_data", "requested_week"),
+        ("orders", "thousands_point", "quantity"),
+    ]
+    assert _warnings(published_path(noticed["warehouse"])) == rows
+    with duckdb.connect(str(noticed["warehouse"]), read_only=True) as con:
+        assert con.execute("SELECT run_id, warnings FROM runs").fetchall() == [(run_id, len(rows))]
+
+
+def test_the_summary_shows_each_stored_warning(noticed):
+    """The run's summary names each pair no plant reaches (it used to give only the check and its count)."""
+    out = noticed["output"]
+    for pair in noticed["pairs"]:
+        product, site = pair.split("|")
+        assert f"warning: demand for product {product} at site {site} (" in out, out
+    assert "warning: orders.csv: every one of the 847 quantity values with a point looks like thousands" in out
+    assert "warning: the inventory snapshot is of " in out and "warning: the last demand is in the week of " in out
+    assert f"warning: demand for product {noticed['typo']['product_id']} at site {noticed['typo']['site_id']} in the " \
+           f"week of {noticed['typo']['requested_week']} is " in out, out
+    assert f"{len(noticed['pairs']) + 4} warning(s): see table run_warnings" in out, out
+
+
+def test_the_summary_reads_the_stored_warnings_not_the_raw_rows(noticed, tmp_path):
+    """The thousands scan runs once, in the contracts stage: the summary reads ``run_warnings``, so what the
+    table says is what it prints (a summary that scanned the raw rows again would still print the scan's
+    words)."""
+    from report.summary import run_summary
+
+    warehouse = tmp_path / "w.duckdb"
+    warehouse.write_bytes(noticed["warehouse"].read_bytes())
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"UPDATE {schema.RUN_WARNINGS.name} SET reason = 'stored words' WHERE rule = 'thousands_point'")
+        (run_id,) = con.execute("SELECT run_id FROM runs").fetchone()
+    text = run_summary(warehouse, run_id)
+    assert "warning: stored words" in text, text
+    assert "looks like thousands" not in text, text
+
+
+def test_the_report_shows_the_warnings(noticed):
+    """The plan report has a Warnings section with every stored row."""
+    html = next(noticed["warehouse"].parent.glob("report-*.html")).read_text(encoding="utf-8")
+    assert '<section id="warnings"><h2>Warnings (' + str(len(noticed["pairs"]) + 4) + ")</h2>" in html
+    for pair in noticed["pairs"]:
+        assert f"<td>{pair}</td>" in html, pair
+    assert "thousands_point" in html and "stale_data" in html and "demand_outlier" in html
+
+
+def test_a_replan_keeps_its_base_runs_warnings(noticed, tmp_path):
+    """A replan plans on the base run's validated inputs: what their checks noticed holds for it as well."""
+    warehouse = tmp_path / "w.duckdb"
+    warehouse.write_bytes(noticed["warehouse"].read_bytes())
+    result = CliRunner().invoke(app, ["replan", "--warehouse", str(warehouse), "--no-prefect"])
+    assert result.exit_code == 0, result.output
+    rows = _warnings(warehouse)
+    by_run: dict[str, list] = {}
+    for r in rows:
+        by_run.setdefault(r[0], []).append(r[1:])
+    assert len(by_run) == 2 and len({tuple(v) for v in by_run.values()}) == 1, by_run
+    assert "warning: orders.csv: every one of the 847 quantity values" in " ".join(result.output.split())
+
+
+def test_a_failed_runs_warnings_are_kept(valid_input, tmp_path):  # noqa: F811
+    """Refused for too many rejected order lines: the quarantine and results were kept, the warnings were not.
+    Now they are kept too, and counted on the failed run."""
+    folder = _copy(valid_input, tmp_path)
+    _thousands_points(folder)
+    orders = pl.read_csv(folder / "orders.csv", infer_schema=False, separator=";")
+    orders.with_columns(pl.when(pl.int_range(pl.len()) < 100).then(pl.lit("DC-NOWHERE"))
+                        .otherwise(pl.col("site_id")).alias("site_id")).write_csv(folder / "orders.csv", separator=";")
+    warehouse = tmp_path / "w.duckdb"
+    result = CliRunner().invoke(app, ["run", "--input", str(folder), "--warehouse", str(warehouse), "--horizon", "4",
+                                      "--no-prefect"])
+    assert result.exit_code == 2, result.output
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("SELECT status, warnings FROM runs").fetchall() == [("failed", 1)]
+        assert con.execute(f"SELECT entity, rule, key FROM {schema.RUN_WARNINGS.name}").fetchall() == [
+            ("orders", "thousands_point", "quantity")]
+
+
+def test_stale_data_warnings_name_both_ends():
+    """The pure rule: a snapshot more than a week old, a last demand more than inactive + 1 weeks old."""
+    run = date(2026, 5, 4)
+    assert stale_data_warnings(run - timedelta(days=7), run - timedelta(weeks=14), run).is_empty()
+    both = stale_data_warnings(run - timedelta(days=8), run - timedelta(weeks=15), run)
+    assert both.select("entity", "rule", "key").rows() == [("inventory", "stale_data", "as_of_date"),
+                                                          ("orders", "stale_data", "requested_week")]
+    assert "1 weeks before the run date 2026-05-04" in both["reason"][0]
+    assert stale_data_warnings(None, None, run).is_empty()
+
+
+def test_a_week_a_hundred_times_its_series_is_warned_of_a_recurring_peak_is_not():
+    """A quantity with extra digits (PBS-like scripts, one line typed 99999 in a series of ~37 a week) passed
+    every rule and the forecast followed it: 5.4% of units on time. Warned of when a week is over 100× the
+    series' median week with demand and 10× every week more than four weeks away (a typo repeated in the next
+    week still is one); a yearly peak (a safety net's January) is the series' own; fewer than 8 weeks with
+    demand: not judged."""
+    weeks = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(12)]
+
+    def history(product: str, quantities: list[float]) -> pl.DataFrame:
+        return pl.DataFrame({"product_id": product, "site_id": "DC1", "week": weeks[:len(quantities)],
+                             "quantity": quantities})
+
+    frames = pl.concat([
+        history("TYPO", [37.0] * 5 + [99_999.0] + [36.0] * 6),
+        history("YEARLY", [1.0] * 5 + [500.0] + [1.0] * 5 + [480.0]),  # a peak seen twice
+        history("SHORT", [0.0] * 5 + [1.0] * 6 + [5_000.0]),  # 7 weeks with demand
+        history("ZEROS", [0.0, 2.0] * 5 + [0.0, 2.0]),
+        history("TWICE", [20.0] * 5 + [90_000.0, 90_000.0] + [20.0] * 5),  # the typo in the next week's lines too
+    ])
+    found = demand_outlier_warnings(frames)
+    assert found.select("entity", "rule", "key").rows() == [
+        ("orders", "demand_outlier", "TWICE|DC1|2026-02-09"), ("orders", "demand_outlier", "TWICE|DC1|2026-02-16"),
+        ("orders", "demand_outlier", "TYPO|DC1|2026-02-09")]
+    found = found.filter(pl.col("key").str.starts_with("TYPO"))
+    assert found["reason"][0].startswith("demand for product TYPO at site DC1 in the week of 2026-02-09 is 99999.0, "
+                                         "2740× the series' median week with demand (36.5)")
