@@ -82,6 +82,12 @@ class MasterResult:
     blocks: list[np.ndarray] | None = None
     offset: float = 0.0
     ints: np.ndarray | None = None
+    start: np.ndarray | None = None  # the master's values at the start plan (a MIP start for price-and-branch)
+
+    @property
+    def solved(self) -> bool:
+        """Whether some round solved the restricted master (its LP) to optimality."""
+        return any(np.isfinite(r.master) for r in self.rounds)
 
 
 def _signed(y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -313,15 +319,23 @@ def dantzig_wolfe_bound(
             alpha = 0.0  # a mis-price: the next round prices at the master's duals
         else:
             alpha = smoothing
+    at_start = None
+    if start is not None:  # the start's own columns are the first block columns, one per block, in order
+        n_master = master.getLp().num_col_
+        at_start = np.zeros(n_master)
+        at_start[: len(parts.nonblock)] = start[parts.nonblock]
+        at_start[n_master - len(columns): n_master - len(columns) + len(parts.cols)] = 1.0
     return MasterResult(relaxation=relaxation, bound=best, rounds=rounds, converged=converged, master=master,
-                        columns=columns, nonblock=parts.nonblock, blocks=parts.cols, offset=offset, ints=ints)
+                        columns=columns, nonblock=parts.nonblock, blocks=parts.cols, offset=offset, ints=ints,
+                        start=at_start)
 
 
 def price_and_branch(result: MasterResult, n_cols: int,
                      seconds: float) -> tuple[float | None, np.ndarray | None]:
     """The restricted master with every weight binary (one generated schedule per suite) and the non-block
-    integer columns integer, solved as a MIP within ``seconds``: a plan (every column of the model) and its
-    objective (with the objective's constant), or ``(None, None)`` when none was found."""
+    integer columns integer, solved as a MIP within ``seconds`` (from the start's schedules when the master
+    began from a start, so never worse than it): a plan (every column of the model) and its objective (with
+    the objective's constant), or ``(None, None)`` when none was found."""
     m = result.master
     if m is None or not result.columns:
         return None, None
@@ -334,6 +348,8 @@ def price_and_branch(result: MasterResult, n_cols: int,
                             np.where(kinds, highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous))
     m.setOptionValue("time_limit", max(float(seconds), 0.5))
     m.setOptionValue("mip_rel_gap", 1e-4)
+    if result.start is not None:
+        m.setSolution(len(result.start), np.arange(len(result.start), dtype=np.int32), result.start)
     m.run()
     info = m.getInfo()
     if int(info.primal_solution_status) != int(highspy.SolutionStatus.kSolutionStatusFeasible):

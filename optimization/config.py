@@ -141,10 +141,10 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "the reported gap (optimization.campaign_master), within campaign_master_seconds.",
     )
     campaign_master_seconds: float = Field(
-        10.0,
+        30.0,
         gt=0,
-        description="Wall seconds the campaign bound (the one-round Lagrangian, or the master's rounds with "
-        "campaign_master) may take, and at most a fifth of the campaign time left after the start.",
+        description="Wall seconds the master's rounds (campaign_master, with its price-and-branch plan) may "
+        "take, and at most half the campaign time left after the start (optimization.solve.MASTER_SHARE).",
     )
     campaign_price_and_branch: bool = Field(
         False,

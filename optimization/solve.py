@@ -165,6 +165,8 @@ START_SHARE = 0.5
 #: campaign time left after the start
 LAGRANGIAN_SECONDS = 10.0
 LAGRANGIAN_SHARE = 0.2
+#: share of the campaign time left after the start that the master's rounds (``campaign_master``) may take at most
+MASTER_SHARE = 0.5
 #: share of the master's seconds its price-and-branch plan takes (``campaign_price_and_branch``)
 PRICE_AND_BRANCH_SHARE = 0.25
 #: seconds the campaign MIP gets even when the relaxation and the start used up its limit (it then mostly
@@ -232,7 +234,7 @@ def _campaign_start(
     best_values = None if best is None else np.array([v.varValue or 0.0 for v in variables])
     lower = relaxed
     if config.campaign_lagrangian and config.campaign_master and best is not None:
-        seconds = min(config.campaign_master_seconds, LAGRANGIAN_SHARE * time_left())
+        seconds = min(config.campaign_master_seconds, MASTER_SHARE * time_left())
         lower, planned = _master_bound(model, config, relaxation_model, relaxed, best_values, seconds, log)
         if planned is not None and planned[0] < best - 1e-9 * max(abs(best), 1.0):
             best, best_values = planned
@@ -278,6 +280,9 @@ def _master_bound(
                f"{dw.rounds[0].lagrangian:,.0f}; {len(dw.rounds)} rounds, {len(dw.columns or [])} schedules, "
                f"{'converged' if dw.converged else 'stopped'})" + _took(began, cpu))
     if not config.campaign_price_and_branch:
+        return dw.bound, None
+    if not dw.solved:  # its MIP would spend its time on the master's first LP
+        log.append("price-and-branch plan: skipped (the master's LP not solved in its time)")
         return dw.bound, None
     began, cpu = time.perf_counter(), time.process_time()
     value, x = price_and_branch(dw, len(variables), max(seconds - (began - t0), 1.0))

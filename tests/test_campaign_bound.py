@@ -242,3 +242,13 @@ def test_the_campaign_plan_reports_its_gap_against_the_master_bound():
     assert not any(a.startswith("master bound:") for a in out[False].attempts)
     assert out[True].objective == pytest.approx(100_360.0)
     assert out[True].mip_gap == pytest.approx(0.0, abs=1e-9) and out[True].mip_gap <= out[False].mip_gap
+
+
+def test_price_and_branch_from_a_start_is_never_worse_than_it():
+    # the master begun from a plan holds that plan's schedules: with no time to branch, the plan comes back
+    rows = [("A", "P", t, 70.0) for t in range(5)] + [("B", "P", 4, 100.0)]
+    _, _, result, optimum, plan, lp = _master(_suite(batch=30.0, changeover_hours=40.0, max_campaign_weeks=2),
+                                              rows, weeks=5, with_start=True)
+    value, x = price_and_branch(result, len(plan), seconds=30.0)
+    assert value == pytest.approx(optimum)
+    assert float(np.asarray(lp.col_cost_) @ x) == pytest.approx(value)
