@@ -165,7 +165,7 @@ START_SHARE = 0.5
 #: campaign time left after the start
 LAGRANGIAN_SECONDS = 10.0
 LAGRANGIAN_SHARE = 0.2
-#: share of the campaign time left after the start that the master's rounds (``campaign_master``) may take at most
+#: share of the campaign time left after the start the master's rounds (``campaign_master``) may take at most
 MASTER_SHARE = 0.5
 #: share of the master's seconds its price-and-branch plan takes (``campaign_price_and_branch``)
 PRICE_AND_BRANCH_SHARE = 0.25
@@ -264,8 +264,8 @@ def _campaign_start(
 
 
 def _master_bound(
-    model: Model, config: PlanConfig, relaxation: highspy.Highs, relaxed: float, start: np.ndarray, seconds: float,
-    log: list[str],
+    model: Model, config: PlanConfig, relaxation: highspy.Highs, relaxed: float, start: np.ndarray,
+    seconds: float, log: list[str],
 ) -> tuple[float, tuple[float, np.ndarray] | None]:
     """The Dantzig-Wolfe bound (:mod:`optimization.campaign_master`) from the relaxation's HiGHS model and the
     start's schedules, within ``seconds`` (with ``campaign_price_and_branch`` a quarter of them for its plan):

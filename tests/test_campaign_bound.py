@@ -18,6 +18,21 @@ from optimization.pulp_highs import BulkHiGHS
 NONE = {"product_id": pl.String, "site_id": pl.String, "t": pl.Int64}
 
 
+#: five tiny networks on the suite of :func:`_suite`, 5 weeks: campaign settings, batch size, demand rows
+TINY_NETWORKS = [
+    (dict(changeover_hours=20.0, changeover_cost=10.0), None,
+     [(p, "P", t, 50.0) for p in "AB" for t in range(4)]),
+    (dict(changeover_hours=20.0, changeover_cost=10.0, min_campaign_weeks=2), 25.0,
+     [(p, "P", t, 60.0) for p in "AB" for t in range(4)]),
+    (dict(changeover_hours=40.0, max_campaign_weeks=2), 30.0,
+     [("A", "P", t, 70.0) for t in range(5)] + [("B", "P", 4, 100.0)]),
+    (dict(changeover_cost=500.0, min_campaign_weeks=3), 40.0,
+     [("A", "P", t, 80.0) for t in range(5)] + [("B", "P", t, 30.0) for t in (1, 3)]),
+    (dict(changeover_hours=60.0), None,
+     [("A", "P", 1, 150.0), ("B", "P", 2, 150.0), ("A", "P", 4, 90.0)]),
+]
+
+
 def _suite(batch: float | None = None, **campaign) -> dict[str, pl.DataFrame]:
     """Products A and B (holding 1, backlog penalty 1000) on one 100-hour campaign suite R at plant P, which
     serves the demand itself; 1 hour a unit, production 1 a unit, optionally in whole batches."""
@@ -33,9 +48,9 @@ def _suite(batch: float | None = None, **campaign) -> dict[str, pl.DataFrame]:
     )
 
 
-def _bound(inputs, rows, weeks: int = 4) -> tuple[float, float, float, object, np.ndarray]:
-    """The relaxation, the Lagrangian bound and the exact MIP optimum (HiGHS, gap 0) of a tiny network, the
-    bound's result and the setup columns."""
+def _solved(inputs, rows, weeks: int):
+    """A tiny network's model with its LP relaxation solved (the model, its objective, the HiGHS model holding
+    it, the integer mask) and the exact MIP optimum (HiGHS, gap 0) with its plan (every column)."""
     config = PlanConfig(horizon_weeks=weeks, terminal_condition=False)
     net = build_network(inputs, ex.START, config)
     demand = pl.DataFrame(rows, schema={**NONE, "quantity": pl.Float64}, orient="row")
@@ -45,15 +60,20 @@ def _bound(inputs, rows, weeks: int = 4) -> tuple[float, float, float, object, n
     model = build_model(net, demand, safety, scheduled, config)
     prob, variables = model.builder.prob, model.builder.variables
     assert prob.solve(BulkHiGHS(mip=False, msg=False, variables=variables)) == pulp.LpStatusOptimal
-    relaxed = pulp.value(prob.objective)
     ints = np.array([v.cat == pulp.LpInteger for v in variables])
-    result = lagrangian_bound(prob.solverModel, block_columns(model.frames), ints, relaxed)
-    setup_cols = model.frames["setup_for"]["col"].to_numpy()
-    model = build_model(net, demand, safety, scheduled, config)
-    prob = model.builder.prob
-    assert prob.solve(BulkHiGHS(mip=True, msg=False, gapRel=0.0, variables=model.builder.variables)) \
+    exact = build_model(net, demand, safety, scheduled, config)
+    assert exact.builder.prob.solve(BulkHiGHS(mip=True, msg=False, gapRel=0.0, variables=exact.builder.variables)) \
         == pulp.LpStatusOptimal
-    return relaxed, result.bound, pulp.value(prob.objective), result, setup_cols
+    plan = np.array([v.varValue for v in exact.builder.variables])
+    return model, pulp.value(prob.objective), prob.solverModel, ints, pulp.value(exact.builder.prob.objective), plan
+
+
+def _bound(inputs, rows, weeks: int = 4) -> tuple[float, float, float, object, np.ndarray]:
+    """The relaxation, the Lagrangian bound and the exact MIP optimum (HiGHS, gap 0) of a tiny network, the
+    bound's result and the setup columns."""
+    model, relaxed, h, ints, optimum, _ = _solved(inputs, rows, weeks)
+    result = lagrangian_bound(h, block_columns(model.frames), ints, relaxed)
+    return relaxed, result.bound, optimum, result, model.frames["setup_for"]["col"].to_numpy()
 
 
 def test_whole_batches_lift_the_bound_by_the_hours_they_leave_by_hand():
@@ -83,18 +103,7 @@ def test_at_degenerate_prices_the_bound_is_the_relaxation():
 
 @pytest.mark.parametrize(
     ("campaign", "batch", "rows"),
-    [
-        (dict(changeover_hours=20.0, changeover_cost=10.0), None,
-         [(p, "P", t, 50.0) for p in "AB" for t in range(4)]),
-        (dict(changeover_hours=20.0, changeover_cost=10.0, min_campaign_weeks=2), 25.0,
-         [(p, "P", t, 60.0) for p in "AB" for t in range(4)]),
-        (dict(changeover_hours=40.0, max_campaign_weeks=2), 30.0,
-         [("A", "P", t, 70.0) for t in range(5)] + [("B", "P", 4, 100.0)]),
-        (dict(changeover_cost=500.0, min_campaign_weeks=3), 40.0,
-         [("A", "P", t, 80.0) for t in range(5)] + [("B", "P", t, 30.0) for t in (1, 3)]),
-        (dict(changeover_hours=60.0), None,
-         [("A", "P", 1, 150.0), ("B", "P", 2, 150.0), ("A", "P", 4, 90.0)]),
-    ],
+    TINY_NETWORKS,
 )
 def test_the_bound_lies_between_the_relaxation_and_the_optimum(campaign, batch, rows):
     relaxed, bound, optimum, *_ = _bound(_suite(batch=batch, **campaign), rows, weeks=5)
@@ -132,24 +141,9 @@ def test_the_campaign_plan_reports_its_gap_against_the_lagrangian_bound():
 def _master(inputs, rows, weeks: int = 4, with_start: bool = True):
     """The relaxation, stop 23's one-round bound, the master's result, the exact optimum (HiGHS, gap 0), its
     plan (every column) and the relaxation's HiGHS LP (for checking a plan's rows)."""
-    config = PlanConfig(horizon_weeks=weeks, terminal_condition=False)
-    net = build_network(inputs, ex.START, config)
-    demand = pl.DataFrame(rows, schema={**NONE, "quantity": pl.Float64}, orient="row")
-    safety = pl.DataFrame(schema={**NONE, "safety_stock": pl.Float64})
-    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
-                                     "quantity": pl.Float64})
-    model = build_model(net, demand, safety, scheduled, config)
-    prob, variables = model.builder.prob, model.builder.variables
-    assert prob.solve(BulkHiGHS(mip=False, msg=False, variables=variables)) == pulp.LpStatusOptimal
-    relaxed, h = pulp.value(prob.objective), prob.solverModel
-    ints = np.array([v.cat == pulp.LpInteger for v in variables])
+    model, relaxed, h, ints, optimum, plan = _solved(inputs, rows, weeks)
     blocks = block_columns(model.frames)
     one_round = lagrangian_bound(h, blocks, ints, relaxed).bound
-    exact = build_model(net, demand, safety, scheduled, config)
-    assert exact.builder.prob.solve(BulkHiGHS(mip=True, msg=False, gapRel=0.0, variables=exact.builder.variables)) \
-        == pulp.LpStatusOptimal
-    optimum = pulp.value(exact.builder.prob.objective)
-    plan = np.array([v.varValue for v in exact.builder.variables])
     result = dantzig_wolfe_bound(h, blocks, ints, relaxed, seconds=60.0, start=plan if with_start else None)
     return relaxed, one_round, result, optimum, plan, h.getLp()
 
@@ -192,16 +186,7 @@ def test_a_steady_mix_of_whole_campaigns_is_what_the_master_cannot_see():
 @pytest.mark.parametrize("with_start", [True, False])
 @pytest.mark.parametrize(
     ("campaign", "batch", "rows"),
-    [
-        (dict(changeover_hours=20.0, changeover_cost=10.0, min_campaign_weeks=2), 25.0,
-         [(p, "P", t, 60.0) for p in "AB" for t in range(4)]),
-        (dict(changeover_hours=40.0, max_campaign_weeks=2), 30.0,
-         [("A", "P", t, 70.0) for t in range(5)] + [("B", "P", 4, 100.0)]),
-        (dict(changeover_cost=500.0, min_campaign_weeks=3), 40.0,
-         [("A", "P", t, 80.0) for t in range(5)] + [("B", "P", t, 30.0) for t in (1, 3)]),
-        (dict(changeover_hours=60.0), None,
-         [("A", "P", 1, 150.0), ("B", "P", 2, 150.0), ("A", "P", 4, 90.0)]),
-    ],
+    TINY_NETWORKS,
 )
 def test_the_master_bound_lies_between_the_one_round_bound_and_the_optimum(campaign, batch, rows, with_start):
     relaxed, one_round, result, optimum, *_ = _master(_suite(batch=batch, **campaign), rows, weeks=5,
@@ -252,3 +237,15 @@ def test_price_and_branch_from_a_start_is_never_worse_than_it():
     value, x = price_and_branch(result, len(plan), seconds=30.0)
     assert value == pytest.approx(optimum)
     assert float(np.asarray(lp.col_cost_) @ x) == pytest.approx(value)
+
+
+def test_without_time_for_the_masters_lp_price_and_branch_is_skipped_and_the_bound_is_the_first_rounds():
+    # no time for the master's LP: the bound is round 0's (stop 23's: 200,360 here) and no MIP over
+    # an unsolved master is started
+    rows = [("A", "P", t, 110.0) for t in range(4)]
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, campaign_master=True,
+                        campaign_price_and_branch=True, campaign_master_seconds=1e-6)
+    demand = ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in rows])
+    out = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
+    assert any(a.startswith("price-and-branch plan: skipped") for a in out.attempts)
+    assert any(a.startswith("master bound: 200,360") and "1 rounds" in a for a in out.attempts)
