@@ -259,10 +259,11 @@ def dantzig_wolfe_bound(
         for k, cols in enumerate(parts.cols):
             add(k, start[cols])
 
-    def lagrangian(y: np.ndarray, share_of: float) -> tuple[float, bool, list[np.ndarray | None]]:
+    def lagrangian(y: np.ndarray) -> tuple[float, bool, list[np.ndarray | None]]:
+        """L(y) (with the objective's constant), whether every block was exact, each block's schedule."""
         total, exact, xs = parts.outside(y), True, []
         for k in range(len(parts.cols)):
-            share = max((deadline - time.perf_counter()) / (len(parts.cols) - k), 0.0) * share_of
+            share = max((deadline - time.perf_counter()) / (len(parts.cols) - k), 0.0)
             value, optimal, x = parts.price(k, y, share)
             total += value
             exact &= optimal
@@ -272,7 +273,7 @@ def dantzig_wolfe_bound(
     # round 0: the relaxation's own duals (stop 23's bound)
     y0 = _signed(y_relax, parts.lower, parts.upper)
     t = time.perf_counter()
-    best, exact, xs = lagrangian(y0, 1.0)
+    best, exact, xs = lagrangian(y0)
     center = y0
     for k, x in enumerate(xs):
         if x is not None:
@@ -298,10 +299,9 @@ def dantzig_wolfe_bound(
                                       seconds=time.perf_counter() - t, master_seconds=lp_seconds))
             break
         y = alpha * center + (1.0 - alpha) * y_master
-        value, exact, xs = lagrangian(y, 1.0)
-        if exact or np.isfinite(value):
-            if value > best:
-                best, center = value, y
+        value, exact, xs = lagrangian(y)
+        if value > best:  # a valid bound whether or not each block was exact (a stopped one gave its dual bound)
+            best, center = value, y
         added = 0
         for k, x in enumerate(xs):
             if x is None:
@@ -335,7 +335,7 @@ def price_and_branch(result: MasterResult, n_cols: int,
     """The restricted master with every weight binary (one generated schedule per suite) and the non-block
     integer columns integer, solved as a MIP within ``seconds`` (from the start's schedules when the master
     began from a start, so never worse than it): a plan (every column of the model) and its objective (with
-    the objective's constant), or ``(None, None)`` when none was found."""
+    the objective's constant), or ``(None, None)`` when none was found. The master is left a MIP."""
     m = result.master
     if m is None or not result.columns:
         return None, None
