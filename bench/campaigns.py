@@ -74,9 +74,17 @@ def _load(warehouse: Path, run_id: str | None):
     return run_id, run, inputs, forecast
 
 
-def _variants(inputs: dict[str, pl.DataFrame], mark_suites: bool) -> dict[str, tuple[dict, bool]]:
+def _variants(inputs: dict[str, pl.DataFrame], mark_suites: bool,
+              only: str | None = None) -> dict[str, tuple[dict, bool]]:
     off = inputs[schema.RESOURCES.name].with_columns(campaign=pl.lit(False))
     on = campaign_suites(inputs) if mark_suites else inputs  # the demo's suites, as `plantwin demo --campaigns`
+    if only is not None:  # a piece: only these suites campaign-run, the rest as the LP plans them
+        keep = pl.col("resource_id").is_in(only.split(","))
+        resources = on[schema.RESOURCES.name]
+        on = {**on, schema.RESOURCES.name: resources.with_columns(campaign=pl.col("campaign") & keep)}
+        if on.get(schema.CHANGEOVERS.name) is not None and "resource_id" in on[schema.CHANGEOVERS.name].columns:
+            on[schema.CHANGEOVERS.name] = on[schema.CHANGEOVERS.name].filter(
+                pl.col("resource_id").is_null() | keep)
     return {
         "before": ({**inputs, schema.RESOURCES.name: off, schema.CHANGEOVERS.name: schema.CHANGEOVERS.empty()},
                    True),
@@ -127,6 +135,17 @@ def main() -> None:
     ap.add_argument("--lagrangian", action=argparse.BooleanOptionalAction,
                     default=PlanConfig().campaign_lagrangian,
                     help="the Lagrangian bound from the relaxation's duals (PlanConfig.campaign_lagrangian)")
+    ap.add_argument("--master", action=argparse.BooleanOptionalAction, default=PlanConfig().campaign_master,
+                    help="after the one-round Lagrangian bound, column generation: a Dantzig-Wolfe master over "
+                         "each suite's schedules (PlanConfig.campaign_master)")
+    ap.add_argument("--master-seconds", type=float, default=PlanConfig().campaign_master_seconds,
+                    help="wall seconds of the master's rounds, at most a fifth of the campaign time left "
+                         "(PlanConfig.campaign_master_seconds)")
+    ap.add_argument("--price-and-branch", action="store_true",
+                    help="with --master, the restricted master with binary weights as a plan "
+                         "(PlanConfig.campaign_price_and_branch)")
+    ap.add_argument("--only-suites", default=None, metavar="ID,ID",
+                    help="with --mark-suites, keep only these resources campaign-run (e.g. US-BR02)")
     ap.add_argument("--priced-start", action="store_true",
                     help="also complete each suite's best schedule at the relaxation's prices as a start "
                          "(PlanConfig.campaign_priced_start)")
@@ -141,7 +160,7 @@ def main() -> None:
     print(f"run {run_id}, start {start_week}; load {os.getloadavg()}")
     demand = forecast.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
     rows: dict[str, dict] = {}
-    variants = _variants(inputs, args.mark_suites)
+    variants = _variants(inputs, args.mark_suites, args.only_suites)
     for name, (frames, warm) in variants.items():
         if (name == "after_cold" and args.no_cold) or name not in args.variants.split(","):
             continue
@@ -152,6 +171,8 @@ def main() -> None:
                          solve_path=args.solve_path, campaign_improve=not args.no_improve,
                          campaign_start_completion=args.start_completion,
                          campaign_lagrangian=args.lagrangian, campaign_priced_start=args.priced_start,
+                         campaign_master=args.master, campaign_master_seconds=args.master_seconds,
+                         campaign_price_and_branch=args.price_and_branch,
                          campaign_mip_options=dict(_option(o) for o in args.mip_option))
         wall, cpu = time.perf_counter(), time.process_time()
         net = build_network(frames, start_week, cfg)

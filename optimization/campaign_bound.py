@@ -37,7 +37,8 @@ from scipy import sparse
 
 from optimization.highs_direct import new_highs
 
-__all__ = ["BlockBound", "LagrangianBound", "block_columns", "lagrangian_bound", "priced_setups"]
+__all__ = ["BlockBound", "LagrangianBound", "block_columns", "block_problem", "lagrangian_bound", "lp_matrix",
+           "own_rows", "priced_setups"]
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,24 @@ def block_columns(frames: dict[str, pl.DataFrame]) -> dict[str, np.ndarray]:
     return {r: np.asarray(c, dtype=np.int64) for r, c in out.iter_rows()}
 
 
-def _matrix(lp: highspy.HighsLp) -> sparse.csr_matrix:
+def lp_matrix(lp: highspy.HighsLp) -> sparse.csr_matrix:
+    """A HiGHS LP's constraint matrix as a scipy CSR matrix."""
     a = lp.a_matrix_
     shape = (lp.num_row_, lp.num_col_)
     data = (np.asarray(a.value_), np.asarray(a.index_), np.asarray(a.start_))
     if a.format_ == highspy.MatrixFormat.kRowwise:
         return sparse.csr_matrix(data, shape=shape)
     return sparse.csc_matrix(data, shape=shape).tocsr()
+
+
+def own_rows(a: sparse.csr_matrix, blocks: list[np.ndarray]) -> list[np.ndarray]:
+    """Each block's own rows: those holding only that block's columns (every other row is linking)."""
+    nnz_row = np.diff(a.indptr)
+    out = []
+    for cols in blocks:
+        nnz_in = np.diff(a[:, cols].tocsr().indptr)
+        out.append(np.flatnonzero((nnz_in > 0) & (nnz_in == nnz_row)))
+    return out
 
 
 def _solve_block(a: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, lp: highspy.HighsLp,
@@ -102,7 +114,7 @@ def _solve_block(a: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray, cost:
     h = new_highs()
     h.setOptionValue("time_limit", max(float(seconds), 0.5))
     h.setOptionValue("mip_rel_gap", 0.0)
-    h.passModel(_block_lp(sub, np.asarray(lp.col_lower_)[cols], np.asarray(lp.col_upper_)[cols], cost,
+    h.passModel(block_problem(sub, np.asarray(lp.col_lower_)[cols], np.asarray(lp.col_upper_)[cols], cost,
                           np.asarray(lp.row_lower_)[rows], np.asarray(lp.row_upper_)[rows],
                           ints[cols] if mip else np.zeros(len(cols), dtype=bool)))
     h.run()
@@ -121,8 +133,9 @@ def _solve_block(a: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray, cost:
     return value, optimal, x
 
 
-def _block_lp(sub: sparse.csc_matrix, lower: np.ndarray, upper: np.ndarray, cost: np.ndarray,
-              row_lower: np.ndarray, row_upper: np.ndarray, ints: np.ndarray) -> highspy.HighsLp:
+def block_problem(sub: sparse.csc_matrix, lower: np.ndarray, upper: np.ndarray, cost: np.ndarray,
+                  row_lower: np.ndarray, row_upper: np.ndarray, ints: np.ndarray) -> highspy.HighsLp:
+    """A block's own problem (rows × columns ``sub``, its bounds, costs and integrality) as a HiGHS LP."""
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = sub.shape[1], sub.shape[0]
     lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lower, upper
@@ -149,15 +162,13 @@ def lagrangian_bound(h: highspy.Highs, blocks: dict[str, np.ndarray], ints: np.n
     """
     lp = h.getLp()
     sol = h.getSolution()
-    a = _matrix(lp)
+    a = lp_matrix(lp)
     y = np.asarray(sol.row_dual)
     reduced = np.asarray(sol.col_dual)  # c − A'y over every row
-    nnz_row = np.diff(a.indptr)
     out: list[BlockBound] = []
     deadline = time.perf_counter() + seconds
-    for k, (resource, cols) in enumerate(blocks.items()):
-        nnz_in = np.diff(a[:, cols].tocsr().indptr)
-        rows = np.flatnonzero((nnz_in > 0) & (nnz_in == nnz_row))  # rows holding only this block's columns
+    for k, ((resource, cols), rows) in enumerate(zip(blocks.items(), own_rows(a, list(blocks.values())),
+                                                    strict=True)):
         # reduced cost against the linking rows only: add back the own rows' share
         own = a[rows][:, cols]
         cost = reduced[cols] + own.T @ y[rows]

@@ -133,6 +133,24 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "the relaxation plus what integrality costs each block is a Lagrangian lower bound, used for the "
         "reported gap when better (optimization.campaign_bound). The PuLP path only.",
     )
+    campaign_master: bool = Field(
+        False,
+        description="With campaign_lagrangian, go on from the relaxation's duals by column generation: a "
+        "Dantzig-Wolfe master over each campaign resource's schedules (its block MIP's solutions), re-solved "
+        "each round, its smoothed duals pricing the next; the best Lagrangian bound of the rounds is used for "
+        "the reported gap (optimization.campaign_master), within campaign_master_seconds.",
+    )
+    campaign_master_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Wall seconds the master's rounds (campaign_master, with its price-and-branch plan) may "
+        "take, and at most half the campaign time left after the start (optimization.solve.MASTER_SHARE).",
+    )
+    campaign_price_and_branch: bool = Field(
+        False,
+        description="With campaign_master, also solve the restricted master with its weights binary (one "
+        "generated schedule per suite) as a MIP for a plan, and start the MIP from it when it beats the start.",
+    )
     campaign_priced_start: bool = Field(
         False,
         description="With campaign_lagrangian, also complete a start with each suite's setups fixed to its "

@@ -19,6 +19,7 @@ import polars as pl
 import pulp
 
 from optimization.campaign_bound import block_columns, lagrangian_bound, priced_setups
+from optimization.campaign_master import dantzig_wolfe_bound, price_and_branch
 from optimization.campaign_start import idle_setup_hours, rounded_integers, sequenced_setups
 from optimization.config import PlanConfig
 from optimization.campaign_blocks import BlockResult, Budget, block_frame, relative_gap, solve_campaign_block
@@ -164,6 +165,10 @@ START_SHARE = 0.5
 #: campaign time left after the start
 LAGRANGIAN_SECONDS = 10.0
 LAGRANGIAN_SHARE = 0.2
+#: share of the campaign time left after the start the master's rounds (``campaign_master``) may take at most
+MASTER_SHARE = 0.5
+#: share of the master's seconds its price-and-branch plan takes (``campaign_price_and_branch``)
+PRICE_AND_BRANCH_SHARE = 0.25
 #: seconds the campaign MIP gets even when the relaxation and the start used up its limit (it then mostly
 #: reports the start against its root bound)
 MIN_MIP_SECONDS = 5.0
@@ -185,8 +190,10 @@ def _campaign_start(
     any on a loaded machine) may end its limit with no plan at all; a late plan beats none. With
     ``campaign_lagrangian`` the relaxation's duals also give a Lagrangian bound
     (:mod:`optimization.campaign_bound`), after the start (whose time it never takes), within
-    :data:`LAGRANGIAN_SECONDS` and :data:`LAGRANGIAN_SHARE` of the time left; with ``campaign_priced_start``
-    each suite's best schedule at those prices is completed too (price-and-fix) and the better start kept.
+    :data:`LAGRANGIAN_SECONDS` and :data:`LAGRANGIAN_SHARE` of the time left (with ``campaign_master``,
+    column generation from there: :func:`_master_bound`, within ``campaign_master_seconds``); with
+    ``campaign_priced_start`` each suite's best schedule at those prices is completed too (price-and-fix) and
+    the better start kept.
     Returns the start (every column), the relaxation's objective and the best lower bound known (the
     Lagrangian's, or the relaxation's); no start where a step fails. Each step's outcome and time goes to
     ``log``."""
@@ -226,7 +233,12 @@ def _campaign_start(
         log.append("rounded start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
     best_values = None if best is None else np.array([v.varValue or 0.0 for v in variables])
     lower = relaxed
-    if config.campaign_lagrangian and best is not None:  # after the start, from the passes' and the MIP's time
+    if config.campaign_lagrangian and config.campaign_master and best is not None:
+        seconds = min(config.campaign_master_seconds, MASTER_SHARE * time_left())
+        lower, planned = _master_bound(model, config, relaxation_model, relaxed, best_values, seconds, log)
+        if planned is not None and planned[0] < best - 1e-9 * max(abs(best), 1.0):
+            best, best_values = planned
+    elif config.campaign_lagrangian and best is not None:  # after the start, from the passes' and the MIP's time
         began, cpu = time.perf_counter(), time.process_time()
         bound = lagrangian_bound(relaxation_model, block_columns(model.frames), integer_mask(variables), relaxed,
                                  seconds=min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()))
@@ -249,6 +261,33 @@ def _campaign_start(
         return None, relaxed, lower
     model.start_objective = best
     return (np.arange(len(variables), dtype=np.int32), best_values), relaxed, lower
+
+
+def _master_bound(
+    model: Model, config: PlanConfig, relaxation: highspy.Highs, relaxed: float, start: np.ndarray,
+    seconds: float, log: list[str],
+) -> tuple[float, tuple[float, np.ndarray] | None]:
+    """The Dantzig-Wolfe bound (:mod:`optimization.campaign_master`) from the relaxation's HiGHS model and the
+    start's schedules, within ``seconds`` (with ``campaign_price_and_branch`` a quarter of them for its plan):
+    the bound and the price-and-branch plan ``(objective, every column)`` (None when off or none found)."""
+    t0 = began = time.perf_counter()
+    cpu = time.process_time()
+    own = seconds * (1.0 - PRICE_AND_BRANCH_SHARE) if config.campaign_price_and_branch else seconds
+    variables = model.builder.variables
+    dw = dantzig_wolfe_bound(relaxation, block_columns(model.frames), integer_mask(variables), relaxed, own,
+                             start=start)
+    log.append(f"master bound: {dw.bound:,.0f} (relaxation + {dw.bound - relaxed:,.0f}; first round "
+               f"{dw.rounds[0].lagrangian:,.0f}; {len(dw.rounds)} rounds, {len(dw.columns or [])} schedules, "
+               f"{'converged' if dw.converged else 'stopped'})" + _took(began, cpu))
+    if not config.campaign_price_and_branch:
+        return dw.bound, None
+    if not dw.solved:  # its MIP would spend its time on the master's first LP
+        log.append("price-and-branch plan: skipped (the master's LP not solved in its time)")
+        return dw.bound, None
+    began, cpu = time.perf_counter(), time.process_time()
+    value, x = price_and_branch(dw, len(variables), max(seconds - (began - t0), 1.0))
+    log.append("price-and-branch plan: " + ("none" if value is None else f"{value:,.0f}") + _took(began, cpu))
+    return dw.bound, None if value is None else (value, x)
 
 
 def _complete(model: Model, config: PlanConfig, fixing: pl.DataFrame, seconds: float) -> float | None:
