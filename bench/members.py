@@ -13,7 +13,8 @@ offline: a combination's backtest and forecast are its members' mean or median, 
 ``forecasting.metrics.score_backtest`` and the pick from ``forecasting.select.select_champions``, so each
 rule below is scored exactly as the pipeline would score it, at no fitting cost:
 
-- ``as run``: the set's default and evidence rule rebuilt from the members (checks the reproduction);
+- ``as run``: the set's default (or the alternative its backtest chose, ``seasonal_alternatives``) and
+  evidence rule rebuilt from the members (checks the reproduction);
 - ``default``: the default combination everywhere (no champion);
 - ``champion ≥ Ns``: the evidence rule, a champion only where the oldest backtest origin saw at least N
   seasons of history (the evidence counted in seasons, not rows);
@@ -45,7 +46,7 @@ from forecasting.forecast import _backtest_tasks, _champion_tasks, _plan  # noqa
 from forecasting.metrics import score_backtest  # noqa: E402
 from forecasting.models import combination_members  # noqa: E402
 from forecasting.seasonal import is_seasonal  # noqa: E402
-from forecasting.select import select_champions  # noqa: E402
+from forecasting.select import choose_default, select_champions  # noqa: E402
 
 PEERS = ("AutoETS", "DOT", "AutoARIMA")
 
@@ -61,7 +62,8 @@ def _bases(names: tuple[str, ...]) -> tuple[str, ...]:
 def fit_members(ds, config: ForecastConfig, extra: tuple[str, ...], n_jobs: int) -> dict[str, pl.DataFrame]:
     """As-run forecast, and every seasonal member's backtest and final forecast (long frames)."""
     result = forecast_demand(ds.train, ds.h, config)
-    bases = _bases(config.seasonal_models) + tuple(e for e in extra if e not in config.seasonal_models)
+    bases = _bases(config.seasonal_models + config.seasonal_alternatives)
+    bases += tuple(e for e in extra if e not in bases)
     ext = config.model_copy(update={"seasonal_models": bases, "seasonal_default": config.seasonal_default})
     plan = _plan(classify_series(ds.train, ext), ds.h, ext).filter(pl.col("set") == "seasonal")
     series = ds.train.sort("unique_id", "ds").group_by("unique_id", maintain_order=True).tail(ext.input_periods())
@@ -69,7 +71,9 @@ def fit_members(ds, config: ForecastConfig, extra: tuple[str, ...], n_jobs: int)
         "unique_id", as_dict=True)
     with worker_pool(n_jobs) as pool:
         cv, _, orders = run_tasks(_backtest_tasks(frames, plan.filter(pl.col("windows") > 0), ds.h, ext), pool)
-        chosen = plan.select("unique_id", model=pl.lit(config.seasonal_default), selection=pl.lit("default"))
+        # every member's carried ARIMA order goes into its final fit (DARIMA's and TARIMA's), as where it is
+        # a champion's member: the chosen "model" names all of them
+        chosen = plan.select("unique_id", model=pl.lit(f"Mean({','.join(bases)})"), selection=pl.lit("default"))
         tasks = [replace(t, names=bases) for t in _champion_tasks(frames, plan, chosen, ds.h, ext, orders)]
         _, fc, _ = run_tasks(tasks, pool)
     return {"asrun": result.forecast.select("unique_id", "ds", "mean"),
@@ -144,8 +148,22 @@ def select_rule(saved: dict, names: tuple[str, ...], default: str, m: int, horiz
         "unique_id", "ds", mean=pl.col("yhat").clip(lower_bound=0.0)), panel
 
 
-def rules(config: ForecastConfig, extra: tuple[str, ...]) -> dict[str, dict]:
+def set_default(saved: dict, config: ForecastConfig) -> str:
+    """The seasonal set's default as the run chose it: ``config.seasonal_default`` or one of its
+    ``seasonal_alternatives``, by the pooled backtest MASE (``forecasting.select.choose_default``)."""
+    names = (config.seasonal_default, *config.seasonal_alternatives)
+    if len(names) < 2:
+        return names[0]
+    cv = _combine(saved["cv"], names, ["unique_id", "ds", "cutoff", "y"])
+    scores = score_backtest(cv.filter(pl.col("model").is_in(names)), saved["history"], season=config.mase_season)
+    return choose_default(scores, names, min_series=config.strategy_min_series)
+
+
+def rules(config: ForecastConfig, extra: tuple[str, ...], chosen: str | None = None) -> dict[str, dict]:
+    """The rules re-run offline; ``chosen`` is the set's default as the run took it (:func:`set_default`)."""
     names, default = tuple(config.seasonal_models), config.seasonal_default
+    if chosen:  # the rules vary the selection around the default the set took
+        names, default = tuple(chosen if n == default else n for n in names), chosen
     out = {"as run": {"names": names, "default": default},
            "default everywhere": {"names": (default,), "default": default},
            "champion >= 2 seasons": {"names": names, "default": default, "min_seasons": 2},
@@ -202,7 +220,7 @@ def main() -> None:
               f"{seasonal} in the seasonal set; members {how} in {cpu:.1f} CPU-s ({wall:.1f} s wall)", flush=True)
         asrun = score(ds, saved["asrun"], scale)
         print(f"   {'plantwin (run)':28s} sMAPE {asrun['smape']:8.3f} MASE {asrun['mase']:7.3f}", flush=True)
-        for label, rule in rules(config, extra).items():
+        for label, rule in rules(config, extra, set_default(saved, config)).items():
             fc, panel = select_rule(saved, rule["names"], rule["default"], ds.season, ds.h, rule.get("min_seasons", 0.0),
                              config.champion_margin, rule.get("min_windows", config.champion_min_windows))
             full = pl.concat([saved["asrun"].join(fc, on="unique_id", how="anti"), fc])

@@ -22,11 +22,13 @@ __all__ = ["ForecastConfig", "NATIVE_SEASONAL_MODELS", "NATIVE_SEASONAL_DEFAULT"
 #: (README, "Where it stands"), so it is an option, not a default candidate
 NATIVE_SEASONAL_MODELS = ("Naive", "SeasonalNaive", "SETS", "DOT", "DARIMA", "Mean(SETS,DOT,DARIMA)")
 NATIVE_SEASONAL_DEFAULT = "Mean(SETS,DOT,DARIMA)"
-#: a short season's alternative default, an option (``seasonal_alternatives``): backtested beside the default
-#: and taken by the whole set where its mean backtest MASE over the set's series is lower. ``TARIMA`` is
-#: SARIMA where the M4 seasonality test finds no season, DARIMA where it finds one. It took M1 monthly's MASE
-#: 1.054 → 1.019 and kept M1 quarterly (its backtest kept DARIMA), but cost PBS 3% sMAPE end to end at 2× the
-#: CPU, so it is not the default (docs/forecast-accuracy.md, stop 23)
+#: a short season's alternative default (``seasonal_alternatives``): backtested beside the default and taken
+#: by the whole set where its mean backtest MASE over the set's series is lower. ``TARIMA`` is SARIMA where
+#: the M4 seasonality test finds no season, DARIMA where it finds one, carrying its order across the backtest
+#: origins as DARIMA does (stop 24). The default for periods of a month or longer (monthly, quarterly) where
+#: the default is chosen by the season: it won or tied on M1 monthly, quarterly and PBS, both samples each, at
+#: 1.2–2.1× their CPU; daily data keeps none (SARIMA(7) on 1,092-day fits: ~5× the daily CPU)
+#: (docs/forecast-accuracy.md, stops 23 and 24)
 NATIVE_SEASONAL_ALTERNATIVES = ("Mean(SETS,DOT,TARIMA)",)
 #: the same for a long season (weekly 52): non-seasonal ETS and ARIMA on the classically deseasonalised series,
 #: DOT, and ``MSTL_AAdN``: an STL season, which may change over the years where the classical decomposition
@@ -154,8 +156,9 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "is the lowest (strictly below the default's, with at least `strategy_min_series` series scored, "
         "else they are not fitted; forecasting/select.py `choose_default`) as its default and candidate in place of "
         "`seasonal_default`. One choice for the set, not per series: a per-series pick from a few windows is "
-        "noise. None by default; `NATIVE_SEASONAL_ALTERNATIVES` is the measured option for a short season "
-        "(docs/forecast-accuracy.md, stop 23).",
+        "noise. By default `NATIVE_SEASONAL_ALTERNATIVES` for a season of at most `native_season_max` periods "
+        "of a month or longer (monthly, quarterly) where `seasonal_default` is not given, else none "
+        "(docs/forecast-accuracy.md, stops 23 and 24).",
     )
     short_models: tuple[str, ...] = Field(
         ("Naive", "HistoricAverage", "SES", "ETS", "Theta", "ARIMA", "Mean(ETS,Theta,ARIMA)"),
@@ -254,6 +257,10 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         if "seasonal_default" not in self.model_fields_set:
             object.__setattr__(self, "seasonal_default",
                                NATIVE_SEASONAL_DEFAULT if native else DECOMPOSED_SEASONAL_DEFAULT)
+            # an alternative to the chosen default only: periods of a month or longer (a daily fit sees
+            # 1,092 periods, where the seasonal ARIMA's search costs ~5× the set's CPU)
+            if "seasonal_alternatives" not in self.model_fields_set and native and self.periods(52) <= 12:
+                object.__setattr__(self, "seasonal_alternatives", NATIVE_SEASONAL_ALTERNATIVES)
         return self
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> ForecastConfig:

@@ -44,7 +44,7 @@ from statsforecast import StatsForecast
 from statsforecast.models import _TS, ARIMA, AutoARIMA, AutoETS
 
 from forecasting import gradients
-from forecasting.models import add_combinations, base_models
+from forecasting.models import NativeSeasonal, SeasonTested, add_combinations, base_models
 from forecasting.seasonal import Deseasonalized
 
 __all__ = ["Task", "run_task", "run_tasks", "worker_pool", "arima_order", "ets_form", "model_order",
@@ -79,7 +79,10 @@ def _inner(model: object) -> object:
 
 
 def _auto_arima(model: object) -> AutoARIMA | None:
-    """The AutoARIMA behind a model name's statsforecast model (itself or inside Deseasonalized)."""
+    """The AutoARIMA behind a model name's statsforecast model (itself or inside Deseasonalized; for
+    ``TARIMA``, :class:`~forecasting.models.SeasonTested`, its deseasonalised half's: both halves search)."""
+    if isinstance(model, SeasonTested):
+        return _auto_arima(model.plain)
     inner = _inner(model)
     return inner if isinstance(inner, AutoARIMA) else None
 
@@ -97,21 +100,33 @@ def _searching(model: object, refit: str = "forms") -> bool:
     return _auto_arima(model) is not None or (refit == "forms" and _auto_ets(model) is not None)
 
 
+def _fitted_inner(fitted: object) -> object:
+    """The fitted model inside a fitted wrapper: Deseasonalized's, and for ``TARIMA`` the half its test
+    picked (a Deseasonalized, or a NativeSeasonal holding the seasonal or the plain AutoARIMA)."""
+    inner = fitted
+    while isinstance(inner, (Deseasonalized, NativeSeasonal)) and hasattr(inner, "fitted_model_"):
+        inner = inner.fitted_model_
+    return inner
+
+
 def arima_order(fitted: object) -> str | None:
-    """``"p,d,q,mean,drift"`` of a fitted AutoARIMA (or Deseasonalized AutoARIMA); None for other models."""
-    inner = getattr(fitted, "fitted_model_", fitted)
+    """``"p,d,q,mean,drift"`` of a fitted AutoARIMA (or Deseasonalized AutoARIMA), with ``",P,D,Q"``
+    after it where the AutoARIMA is seasonal (``TARIMA``'s seasonal half: that half is the one
+    :func:`_fixed` fixes); None for other models."""
+    inner = _fitted_inner(fitted)
     model = getattr(inner, "model_", None)
     if not isinstance(inner, AutoARIMA) or model is None:
         return None
-    p, q, _, _, _, d, _ = model["arma"]
+    p, q, sp, sq, _, d, sd = model["arma"]
     coef = model["coef"]
-    return f"{p},{d},{q},{int('intercept' in coef)},{int('drift' in coef)}"
+    seasonal = f",{sp},{sd},{sq}" if inner.season_length > 1 else ""
+    return f"{p},{d},{q},{int('intercept' in coef)},{int('drift' in coef)}{seasonal}"
 
 
 def ets_form(fitted: object) -> str | None:
     """The form a fitted AutoETS (or Deseasonalized AutoETS) chose, written as statsforecast's model string
     with ``d`` after a damped trend (``"ANN"``, ``"MAdN"``); None for other models."""
-    inner = getattr(fitted, "fitted_model_", fitted)
+    inner = _fitted_inner(fitted)
     model = getattr(inner, "model_", None)
     if not isinstance(inner, AutoETS) or model is None:
         return None
@@ -125,8 +140,20 @@ def model_order(fitted: object) -> str | None:
 
 
 def _fixed(model: _TS, order: str) -> _TS | None:
-    """The model of ``order`` (:func:`model_order`) under ``model``'s name, in place of ``model``'s search."""
-    if _auto_arima(model) is not None and "," in order:
+    """The model of ``order`` (:func:`model_order`) under ``model``'s name, in place of ``model``'s search.
+
+    ``TARIMA`` (:class:`~forecasting.models.SeasonTested`) fixes the half the order came from (a seasonal
+    order: its seasonal ARIMA; a non-seasonal one: its deseasonalised ARIMA) and keeps the test on each
+    fit's history, as DARIMA keeps its decomposition's: where the test picks the other half, that half
+    searches."""
+    if isinstance(model, SeasonTested) and "," in order:
+        if order.count(",") == 7:
+            p, d, q, mean, drift, sp, sd, sq = (int(v) for v in order.split(","))
+            seasonal = ARIMA(order=(p, d, q), season_length=model.season_length, seasonal_order=(sp, sd, sq),
+                             include_mean=bool(mean), include_drift=bool(drift), alias=repr(model))
+            return SeasonTested(seasonal, model.plain, model.season_length, alias=repr(model))
+        return SeasonTested(model.seasonal, _fixed(model.plain, order), model.season_length, alias=repr(model))
+    if _auto_arima(model) is not None and order.count(",") == 4:
         p, d, q, mean, drift = (int(v) for v in order.split(","))
         fixed = ARIMA(order=(p, d, q), include_mean=bool(mean), include_drift=bool(drift), alias=repr(model))
     elif _auto_ets(model) is not None and "," not in order:

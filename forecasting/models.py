@@ -19,8 +19,8 @@ monthly series 0.29 CPU-s a fit against 0.45 for the default search, with the sa
 the ``approximation`` search cost 0.13 but scored 14.70). At a 52-week season they cost ~0.12 s and ~5 s a
 fit, which is why weekly data keeps ``DETS`` / ``DARIMA``. Both fall back to their non-seasonal form on a
 history of fewer than two seasons (a backtest origin of a short series), where a season is one noisy
-estimate. They are not AutoARIMA instances, so :mod:`forecasting.engine`'s order reuse (non-seasonal orders
-only) leaves SARIMA's search alone.
+estimate. They are not AutoARIMA instances, so :mod:`forecasting.engine`'s order reuse leaves SARIMA's search
+alone; ``TARIMA`` (:class:`SeasonTested`) is unwrapped there and carries its order as DARIMA does.
 """
 
 from __future__ import annotations
@@ -188,7 +188,9 @@ class SeasonTested(NativeSeasonal):
     ARIMA on the adjusted series (``DARIMA``) is the better fit; where it finds none on a short monthly
     history (the 90% ACF test has little power on 50–60 months) the decomposition does nothing, and the
     seasonal AutoARIMA's own differencing test still finds the seasons the ACF test missed
-    (docs/forecast-accuracy.md, stop 23). The test is made on each fit's own history.
+    (docs/forecast-accuracy.md, stop 23). The test is made on each fit's own history. Where the backtest
+    carries orders, the half picked at the oldest origin keeps its order at the later ones and in the final
+    fit (:mod:`forecasting.engine` ``_fixed``; stop 24).
     """
 
     def _pick(self, y: np.ndarray) -> _TS:

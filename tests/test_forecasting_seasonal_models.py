@@ -158,12 +158,89 @@ def test_a_short_season_backtests_its_alternative_default_and_the_set_takes_the_
     assert kept.series.select("model", "selection").unique().rows() == [("Naive", "default")]
 
 
-def test_the_season_tested_alternative_is_an_option_not_the_default():
-    """Measured and left out of the defaults (PBS lost 3% sMAPE end to end; docs/forecast-accuracy.md)."""
-    for m, freq in ((52, "1w"), (12, "1mo"), (4, "1q"), (7, "1d")):
+def test_the_season_tested_alternative_is_the_default_of_monthly_and_quarterly_data_only():
+    """With TARIMA carrying its order (stop 24) it won or tied on M1 monthly, quarterly and PBS: the default
+    beside the chosen default for periods of a month or longer; weekly data (decomposed seasons) and daily
+    data (SARIMA(7) on 1,092-day fits) keep none, and a given default gets no alternative it did not ask for."""
+    for m, freq in ((12, "1mo"), (4, "1q")):
+        assert ForecastConfig(season_length=m, freq=freq).seasonal_alternatives == NATIVE_SEASONAL_ALTERNATIVES
+    for m, freq in ((52, "1w"), (7, "1d"), (12, "1w")):
         assert ForecastConfig(season_length=m, freq=freq).seasonal_alternatives == ()
+    assert ForecastConfig(season_length=12, freq="1mo", seasonal_default="SETS").seasonal_alternatives == ()
+    assert ForecastConfig(season_length=12, freq="1mo", seasonal_alternatives=()).seasonal_alternatives == ()
+    assert ForecastConfig(season_length=12, freq="1mo").model_copy(
+        update={"season_length": 7, "freq": "1d"}).seasonal_alternatives == ()
     assert NATIVE_SEASONAL_ALTERNATIVES == ("Mean(SETS,DOT,TARIMA)",)
     assert all(is_known(n) for n in NATIVE_SEASONAL_ALTERNATIVES)
     given = ForecastConfig(season_length=12, freq="1mo", seasonal_alternatives=NATIVE_SEASONAL_ALTERNATIVES)
     assert given.model_copy(update={"season_length": 4, "freq": "1q"}).seasonal_alternatives == (
         NATIVE_SEASONAL_ALTERNATIVES)
+
+
+def _monthly(n: int = 96) -> dict[str, np.ndarray]:
+    """A clear season (the M4 test finds it: TARIMA's deseasonalised half) and two random walks with a
+    faint one the test misses but the seasonal AutoARIMA's differencing finds (its seasonal half)."""
+    t, out = np.arange(n), {}
+    out["season"] = 300 + 80 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(11).normal(0, 3, n)
+    for seed in (7, 9):
+        out[f"walk{seed}"] = (500 + np.cumsum(np.random.default_rng(seed).normal(0, 10, n))
+                              + 8 * np.sin(2 * np.pi * t / 12))
+    return out
+
+
+def test_tarima_with_the_order_its_search_found_forecasts_what_the_search_did_on_either_half():
+    """The order of a fitted TARIMA names its half: five fields (DARIMA's ARIMA) where the test found a
+    season, eight (the seasonal ARIMA's ``P,D,Q`` after them) where it found none; fixed, that half fits
+    the order alone (no search) and the other half keeps its search."""
+    from statsforecast.models import ARIMA, AutoARIMA
+
+    from forecasting.engine import arima_order, with_arima_orders
+
+    fields = {}
+    for name, y in _monthly().items():
+        y = y[:60]
+        searched = base_models(("TARIMA",), 12)[0].fit(y)
+        order = arima_order(searched)
+        fields[name] = len(order.split(","))
+        fixed = with_arima_orders(base_models(("TARIMA",), 12), (("TARIMA", order),))[0]
+        assert repr(fixed) == "TARIMA" and isinstance(fixed.fixed, SeasonTested)
+        if fields[name] == 8:
+            assert isinstance(fixed.fixed.seasonal, ARIMA) and fixed.fixed.seasonal.seasonal_order == tuple(
+                int(v) for v in order.split(",")[5:])
+            assert isinstance(fixed.fixed.plain.model, AutoARIMA)  # the other half still searches
+        else:
+            assert isinstance(fixed.fixed.plain.model, ARIMA) and not isinstance(fixed.fixed.plain.model, AutoARIMA)
+            assert isinstance(fixed.fixed.seasonal, NativeSeasonal)
+        assert np.array_equal(fixed.fit(y).predict(H)["mean"], searched.predict(H)["mean"]), name
+    assert fields == {"season": 5, "walk7": 8, "walk9": 8}
+    # a seasonal order with seasonal terms was met (not only P = D = Q = 0)
+    assert any(arima_order(base_models(("TARIMA",), 12)[0].fit(y[:60])).split(",")[5:] != ["0", "0", "0"]
+               for y in _monthly().values())
+
+
+def test_tarima_carries_its_order_across_the_backtest_origins_as_darima_does():
+    """``backtest_refit`` ``arima_order``: TARIMA searches at the oldest origin only and fits that order at the
+    later ones (returned for the final fit like DARIMA's); on the clearly seasonal series its backtest is
+    DARIMA's, origin by origin (the same half, the same carried order)."""
+    from forecasting.engine import Task, arima_order, run_task, with_arima_orders
+
+    months = pl.date_range(date(2012, 1, 1), date(2019, 12, 1), "1mo", eager=True)
+    series = _monthly()
+    df = pl.concat([pl.DataFrame({"unique_id": uid, "ds": months, "y": y}) for uid, y in series.items()])
+    task = Task(df=df, names=("DARIMA", "TARIMA"), season_length=12, freq="1mo", horizon=H, windows=3, step=H,
+                forecast=False, fallback="Naive", cost=1.0, refit="arima_order")
+    cv, _, orders = run_task(task)
+    first = months.len() - 3 * H
+    for uid, y in series.items():
+        order = arima_order(base_models(("TARIMA",), 12)[0].fit(y[:first]))
+        got = orders.filter((pl.col("unique_id") == uid) & (pl.col("model") == "TARIMA")).get_column("order")
+        assert got.to_list() == [order]
+        fixed = with_arima_orders(base_models(("TARIMA",), 12), (("TARIMA", order),))[0]
+        for k in (1, 2):
+            cut = first + k * H
+            rows = cv.filter((pl.col("unique_id") == uid) & (pl.col("cutoff") == months[cut - 1]))
+            tarima = rows.filter(pl.col("model") == "TARIMA").sort("ds").get_column("yhat").to_numpy()
+            assert tarima == pytest.approx(fixed.forecast(y=y[:cut], h=H)["mean"], rel=1e-9)
+            if uid == "season":
+                darima = rows.filter(pl.col("model") == "DARIMA").sort("ds").get_column("yhat").to_numpy()
+                assert tarima == pytest.approx(darima, rel=1e-9)
