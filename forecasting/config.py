@@ -206,6 +206,10 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "are taken relative so that an old window's errors size today's band at today's level; None = "
         "two seasons (2 × `season_length`: steadier than one season's mean, measured in the README).",
     )
+    level_exponent: float = Field(
+        1.0, ge=0, le=1, description="Errors are taken relative to the series' level to this power: 1 sizes "
+        "the band in proportion to the level a series grew (or shrank) to, 0 keeps absolute errors.",
+    )
     scale_windows: Literal["recent", "all"] = Field(
         "recent", description="Backtest windows measuring a series' error scale for its band: `recent` its "
         "most recent n − 1 of n ≥ 2 windows, as many as the scale of each calibration window (its other "

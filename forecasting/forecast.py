@@ -352,7 +352,7 @@ _CV_ORDER = ["unique_id", "model", "cutoff", "ds"]
 
 def _error_scale(
     cv: pl.DataFrame | None, series: pl.DataFrame, groups: pl.DataFrame, span: int, recent: bool = False,
-    rms: bool = False,
+    rms: bool = False, exponent: float = 1.0,
 ) -> pl.DataFrame:
     """Scale of each series' errors: the mean of its model's |y − ŷ| / level over every backtest window and
     step, times its level at the end of the history (:func:`forecasting.intervals.series_levels`, ``span``
@@ -374,7 +374,8 @@ def _error_scale(
     # on how the series were chunked or on thread timing
     rows = cv.join(groups, on=["unique_id", "model"], how="semi")
     cutoffs = pl.concat([rows.select("unique_id", "cutoff").unique(), last])
-    levels = series_levels(series, cutoffs, span).unique(["unique_id", "cutoff"])
+    levels = series_levels(series, cutoffs, span).unique(["unique_id", "cutoff"]).with_columns(
+        pl.col("level").pow(exponent))
     rel = (pl.col("y") - pl.col("yhat")).abs() / pl.col("level")
     own = rows.join(levels, on=["unique_id", "cutoff"], how="left", validate="m:1").sort(_CV_ORDER).group_by(
         "unique_id").agg(own=rel.pow(2).mean().sqrt() if rms else rel.mean())
@@ -387,7 +388,7 @@ def _error_scale(
 
 def _calibration(
     cv: pl.DataFrame | None, groups: pl.DataFrame, picks: pl.DataFrame, series: pl.DataFrame, span: int,
-    rms: bool = False,
+    rms: bool = False, exponent: float = 1.0,
 ) -> pl.DataFrame:
     """Backtest forecasts calibrating each series' band, with its group, horizon step, ratio flag and scale.
 
@@ -410,7 +411,8 @@ def _calibration(
         return pl.DataFrame(schema={"group": pl.String, "step": pl.Int64, "ratio": pl.Boolean,
                                     "y": pl.Float64, "yhat": pl.Float64, "scale": pl.Float64})
     cv = cv.with_columns(window=(pl.col("cutoff").rank("dense").over("unique_id") - 1).cast(pl.Int64))
-    levels = series_levels(series, cv.select("unique_id", "cutoff").unique(), span)
+    levels = series_levels(series, cv.select("unique_id", "cutoff").unique(), span).with_columns(
+        pl.col("level").pow(exponent))
     nested = cv.join(picks, on=["unique_id", "window", "model"], how="inner", validate="m:1")
     own = cv.join(picks.select("unique_id").unique(), on="unique_id", how="anti").join(
         groups.select("unique_id", "model"), on=["unique_id", "model"], how="inner", validate="m:1")
@@ -447,7 +449,9 @@ def _quantiles(
             groups = _groups(plan, chosen, config.calibration_groups)
             span = config.level_periods or 2 * config.season_length
             rms = config.scale_statistic == "rms"
-            scale = _error_scale(cv, series, groups, span, recent=config.scale_windows == "recent", rms=rms)
+            exponent = config.level_exponent
+            scale = _error_scale(cv, series, groups, span, recent=config.scale_windows == "recent", rms=rms,
+                                 exponent=exponent)
             scored = (
                 scored.join(groups.drop("model"), on="unique_id", how="left", validate="m:1")
                 .join(scale, on="unique_id", how="left", validate="m:1")
@@ -456,7 +460,7 @@ def _quantiles(
             intermittent = pl.col("ratio")
             banded = pl.concat([
                 pooled_quantiles(scored.filter(~intermittent),
-                                 _calibration(cv, groups, picks, series, span, rms),
+                                 _calibration(cv, groups, picks, series, span, rms, exponent),
                                  config.quantiles, config.calibration_min_errors,
                                  symmetric=config.symmetric_bands),
                 empirical_quantiles(scored.filter(intermittent), series, config.quantiles),
