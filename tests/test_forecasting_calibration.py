@@ -433,25 +433,32 @@ def test_coverage_after_a_calm_or_turbulent_change():
     error level, calm or turbulent, within 3 points on both halves. (A band scaled by each series'
     recent spread instead — its last season's naive |changes|, taken over cutoffs whose season still
     straddled the change — covered 80.5% / 72.8% of the two halves: README, "Tried and left out".)
-    120 series a half: with 30 a half, the 80% coverage of a half had a standard deviation of 1.6–2.3
-    points over nine seeds (78.7–83.1 calm, 77.2–84.1 turbulent), so the seed rather than the bands decided
-    a 3-point check (docs/forecast-intervals.md, stop 24)."""
-    rng = np.random.default_rng(3)
+    Three panels of 60 series (seeds 3, 4, 5), each forecast alone, their held-out weeks pooled: one
+    panel's 80% coverage of a half has a standard deviation of 1.6–2.3 points over nine seeds (78.7–83.1
+    calm, 77.2–84.1 turbulent), so one panel's seed, more than the bands, decided a 3-point check; a
+    single larger panel is not the same test (with 240 series more calm series take a champion, and the
+    calm half covered 81.8% on average over four seeds against 81.1% for 60: docs/forecast-intervals.md,
+    stop 24)."""
     weeks, switch = 169, 104
     ds = pl.date_range(date(2023, 1, 2), date(2023, 1, 2) + timedelta(weeks=weeks - 1), "1w", eager=True)
-    frames = []
-    for i in range(240):
-        calm_now = i % 2 == 0
-        sd = np.where(np.arange(weeks) < switch, 0.2 if calm_now else 0.1, 0.1 if calm_now else 0.2)
-        frames.append(pl.DataFrame({"unique_id": f"{'calm' if calm_now else 'turb'}{i:03d}", "ds": ds,
-                                    "y": rng.uniform(50, 500) * (1 + rng.normal(0, 1, weeks) * sd)}))
-    full = pl.concat(frames)
-    cut = ds[155]
-    history, future = full.filter(pl.col("ds") <= cut), full.filter(pl.col("ds") > cut)
-    result = forecast_demand(history, 13, ForecastConfig(quantiles=LEVELS))
+    forecasts, futures = [], []
+    for seed in (3, 4, 5):
+        rng = np.random.default_rng(seed)
+        frames = []
+        for i in range(60):
+            calm_now = i % 2 == 0
+            sd = np.where(np.arange(weeks) < switch, 0.2 if calm_now else 0.1, 0.1 if calm_now else 0.2)
+            frames.append(pl.DataFrame({"unique_id": f"{'calm' if calm_now else 'turb'}{seed}_{i:03d}",
+                                        "ds": ds, "y": rng.uniform(50, 500) * (1 + rng.normal(0, 1, weeks) * sd)}))
+        full = pl.concat(frames)
+        cut = ds[155]
+        history, future = full.filter(pl.col("ds") <= cut), full.filter(pl.col("ds") > cut)
+        forecasts.append(forecast_demand(history, 13, ForecastConfig(quantiles=LEVELS)).forecast)
+        futures.append(future)
+    forecast, future = pl.concat(forecasts), pl.concat(futures)
     for half in ("calm", "turb"):
         keep = pl.col("unique_id").str.starts_with(half)
-        cov80, cov95 = _coverage(result.forecast.filter(keep), future.filter(keep))
+        cov80, cov95 = _coverage(forecast.filter(keep), future.filter(keep))
         assert abs(cov80 - 0.80) <= 0.03, (half, cov80)
         assert abs(cov95 - 0.95) <= 0.03, (half, cov95)
 
