@@ -105,9 +105,11 @@ def diagnose(args: tuple, ds: accuracy.DataSet) -> None:
     groups = F._groups(plan, chosen, config.calibration_groups)
     span = config.level_periods or 2 * config.season_length
     rms = config.scale_statistic == "rms"
-    scale = F._error_scale(cv, series, groups, span, recent=config.scale_windows == "recent", rms=rms)
+    scale = F._error_scale(cv, series, groups, span, recent=config.scale_windows == "recent", rms=rms,
+                           exponent=config.level_exponent)
     e = ((pl.col("y") - pl.col("yhat")) / pl.col("scale")).abs()
-    cal = F._calibration(cv, groups, picks, series, span, rms).filter(~pl.col("ratio")).with_columns(
+    cal = F._calibration(cv, groups, picks, series, span, rms, config.level_exponent).filter(
+        ~pl.col("ratio")).with_columns(
         e=e, window=pl.col("cutoff").rank("dense").over("unique_id").cast(pl.Int64))
     held = (fc.join(chosen.filter(pl.col("selection") != "rule"), on=["unique_id", "model"], how="inner")
             .join(groups.filter(~pl.col("ratio")).select("unique_id"), on="unique_id", how="semi")

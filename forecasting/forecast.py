@@ -361,7 +361,8 @@ def _error_scale(
     windows, :func:`_calibration`), so that the forecast's scale is as noisy as the scales the pooled
     errors were divided by (a scale from more windows is steadier, and the pooled errors' spread, widened
     by the noisier scales, then makes the band too wide). With ``rms`` the root mean square of the
-    |y − ŷ| / level instead of their mean (``ForecastConfig.scale_statistic``)."""
+    |y − ŷ| / level instead of their mean (``ForecastConfig.scale_statistic``). Levels are raised to
+    ``exponent`` (``ForecastConfig.level_exponent``; 1: errors in proportion to the level)."""
     last = series.group_by("unique_id").agg(cutoff=pl.col("ds").max())
     naive = naive_scale(series, last, season=1, level_fallback=False).select("unique_id", naive="scale")
     if cv is None:
@@ -405,7 +406,8 @@ def _calibration(
     mean |y| of its last ``span`` periods, :func:`forecasting.intervals.series_levels`): the scale of a
     held-out window is its level times the mean |error| / level of the other windows, as the forecast's is
     today's level times that of every window (an old window's errors size today's band at today's level).
-    With ``rms`` the scales are root mean squares, as :func:`_error_scale`'s.
+    With ``rms`` the scales are root mean squares, and the levels raised to ``exponent``, as
+    :func:`_error_scale`'s.
     """
     if cv is None:
         return pl.DataFrame(schema={"group": pl.String, "step": pl.Int64, "ratio": pl.Boolean,
