@@ -216,6 +216,13 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "windows), so that both are equally noisy; `all` every window (steadier than the calibration's "
         "scales, which makes the band too wide).",
     )
+    calibration_windows: int | None = Field(
+        None, ge=1, description="Each series' newest held-out backtest windows that calibrate the bands "
+        "(None = every window): the newest window's errors, divided by the scale of its older windows, are "
+        "what the final forecast's are (fitted on the most history, its scale from older windows); older "
+        "windows, fitted on less history, miss more where errors fall as the history grows. An option: "
+        "on the development sets the newest window alone predicts the held-out errors worse.",
+    )
     calibration_groups: Literal["set", "class"] = Field(
         "class", description="Series whose scale-free backtest errors are pooled for the bands: `class` "
         "those of one class, candidate set and selection (`smooth/seasonal/default`); `set` those of one "

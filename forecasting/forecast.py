@@ -389,7 +389,7 @@ def _error_scale(
 
 def _calibration(
     cv: pl.DataFrame | None, groups: pl.DataFrame, picks: pl.DataFrame, series: pl.DataFrame, span: int,
-    rms: bool = False, exponent: float = 1.0,
+    rms: bool = False, exponent: float = 1.0, newest: int | None = None,
 ) -> pl.DataFrame:
     """Backtest forecasts calibrating each series' band, with its group, horizon step, ratio flag and scale.
 
@@ -407,7 +407,8 @@ def _calibration(
     held-out window is its level times the mean |error| / level of the other windows, as the forecast's is
     today's level times that of every window (an old window's errors size today's band at today's level).
     With ``rms`` the scales are root mean squares, and the levels raised to ``exponent``, as
-    :func:`_error_scale`'s.
+    :func:`_error_scale`'s. With ``newest``, each series' ``newest`` most recent held-out windows only
+    (``ForecastConfig.calibration_windows``; their scales still from every other window).
     """
     if cv is None:
         return pl.DataFrame(schema={"group": pl.String, "step": pl.Int64, "ratio": pl.Boolean,
@@ -420,6 +421,8 @@ def _calibration(
         groups.select("unique_id", "model"), on=["unique_id", "model"], how="inner", validate="m:1")
     rows = pl.concat([nested, own]).join(groups.drop("model"), on="unique_id", how="inner", validate="m:1")
     rows = rows.sort(_CV_ORDER)
+    held_out = rows if newest is None else rows.filter(
+        pl.col("window") > pl.col("window").max().over("unique_id") - newest)
     rel_err = ((pl.col("y") - pl.col("yhat")).abs() / pl.col("level")).pow(2 if rms else 1)
     used = cv.join(rows.select("unique_id", "model").unique(), on=["unique_id", "model"], how="semi").join(
         levels, on=["unique_id", "cutoff"], how="left", validate="m:1")
@@ -429,8 +432,8 @@ def _calibration(
               / (pl.col("w_n").sum().over("unique_id", "model") - pl.col("w_n")))
     loo = window.with_columns(scale=pl.col("w_level") * (others.sqrt() if rms else others)).filter(
         pl.col("scale").is_finite())
-    return rows.join(loo.select("unique_id", "model", "window", "scale"), on=["unique_id", "model", "window"],
-                     how="inner", validate="m:1").with_columns(
+    return held_out.join(loo.select("unique_id", "model", "window", "scale"),
+                         on=["unique_id", "model", "window"], how="inner", validate="m:1").with_columns(
         step=pl.col("ds").rank("dense").over("unique_id", "cutoff").cast(pl.Int64)
     )
 
@@ -462,7 +465,8 @@ def _quantiles(
             intermittent = pl.col("ratio")
             banded = pl.concat([
                 pooled_quantiles(scored.filter(~intermittent),
-                                 _calibration(cv, groups, picks, series, span, rms, exponent),
+                                 _calibration(cv, groups, picks, series, span, rms, exponent,
+                                              config.calibration_windows),
                                  config.quantiles, config.calibration_min_errors,
                                  symmetric=config.symmetric_bands),
                 empirical_quantiles(scored.filter(intermittent), series, config.quantiles),

@@ -271,6 +271,29 @@ def test_level_exponent_scales_by_hand():
         assert cal.get_column("scale").to_list() == pytest.approx(held_out), exponent
 
 
+def test_calibration_windows_keep_each_series_newest_windows_by_hand():
+    # series a has three windows (scales 1, 2, 4 as in the level-exponent case, exponent 1), b two (one
+    # week later: windows 0 and 1 of its own); `newest` keeps each series' own newest windows, their
+    # scales still from every other window
+    from forecasting.forecast import _calibration
+
+    d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(8)]
+    y = [1.0, 1.0, 1.0, 2.0, 2.0, 4.0, 4.0, 8.0]
+    series = pl.DataFrame({"unique_id": ["a"] * 8 + ["b"] * 8, "ds": d + d, "y": y + y})
+    cv = pl.DataFrame({"unique_id": ["a"] * 3 + ["b"] * 2, "model": ["M"] * 5,
+                       "cutoff": [d[2], d[4], d[6], d[4], d[6]], "ds": [d[3], d[5], d[7], d[5], d[7]],
+                       "y": [0.0] * 5, "yhat": [1.0, 2.0, 4.0, 2.0, 4.0]})
+    groups = pl.DataFrame({"unique_id": ["a", "b"], "model": ["M", "M"], "group": ["g", "g"],
+                           "ratio": [False, False]})
+    picks = pl.DataFrame({"unique_id": ["a"] * 3 + ["b"] * 2, "window": [0, 1, 2, 0, 1], "model": ["M"] * 5})
+    for newest, kept in [(None, {("a", 0): 1.0, ("a", 1): 2.0, ("a", 2): 4.0, ("b", 0): 2.0, ("b", 1): 4.0}),
+                         (2, {("a", 1): 2.0, ("a", 2): 4.0, ("b", 0): 2.0, ("b", 1): 4.0}),
+                         (1, {("a", 2): 4.0, ("b", 1): 4.0})]:
+        cal = _calibration(cv, groups, picks, series, span=1, newest=newest)
+        got = {(u, w): s for u, w, s in cal.select("unique_id", "window", "scale").rows()}
+        assert got == pytest.approx(kept), newest
+
+
 def test_calibration_groups_by_class_or_by_candidate_set():
     from forecasting.forecast import _groups
 
