@@ -8,8 +8,8 @@ samples; ``--seed`` draws another sample) and keeps what its quantile step was g
 forecasts, the backtest, the held-out picks and the history: the arguments of
 ``forecasting.forecast._quantiles``). It then bands those same forecasts again under each
 ``--variant`` (``ForecastConfig`` overrides of the quantile settings: ``calibration_groups``,
-``scale_statistic``, ``symmetric_bands``, ``scale_windows``, ``level_periods``,
-``calibration_min_errors``; the first row is the default
+``scale_statistic``, ``symmetric_bands``, ``scale_windows``, ``level_periods``, ``level_exponent``,
+``calibration_windows``, ``calibration_min_errors``; the first row is the default
 configuration) and prints, per set and variant, the 80% / 95% coverage (q10–q90, q2.5–q97.5) and
 MSIS as ``bench/accuracy.py`` scores them, and per variant their sums over the sets: the summed coverage
 error in points (|cov80 − 80| + |cov95 − 95|) and the summed MSIS. Nothing is refitted per variant, so
@@ -105,9 +105,12 @@ def diagnose(args: tuple, ds: accuracy.DataSet) -> None:
     groups = F._groups(plan, chosen, config.calibration_groups)
     span = config.level_periods or 2 * config.season_length
     rms = config.scale_statistic == "rms"
-    scale = F._error_scale(cv, series, groups, span, recent=config.scale_windows == "recent", rms=rms)
+    scale = F._error_scale(cv, series, groups, span, recent=config.scale_windows == "recent", rms=rms,
+                           exponent=config.level_exponent)
     e = ((pl.col("y") - pl.col("yhat")) / pl.col("scale")).abs()
-    cal = F._calibration(cv, groups, picks, series, span, rms).filter(~pl.col("ratio")).with_columns(
+    cal = F._calibration(cv, groups, picks, series, span, rms, config.level_exponent,
+                         config.calibration_windows).filter(
+        ~pl.col("ratio")).with_columns(
         e=e, window=pl.col("cutoff").rank("dense").over("unique_id").cast(pl.Int64))
     held = (fc.join(chosen.filter(pl.col("selection") != "rule"), on=["unique_id", "model"], how="inner")
             .join(groups.filter(~pl.col("ratio")).select("unique_id"), on="unique_id", how="semi")

@@ -209,11 +209,22 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "are taken relative so that an old window's errors size today's band at today's level; None = "
         "two seasons (2 × `season_length`: steadier than one season's mean, measured in the README).",
     )
+    level_exponent: float = Field(
+        1.0, ge=0, le=1, description="Errors are taken relative to the series' level to this power: 1 sizes "
+        "the band in proportion to the level a series grew (or shrank) to, 0 keeps absolute errors.",
+    )
     scale_windows: Literal["recent", "all"] = Field(
         "recent", description="Backtest windows measuring a series' error scale for its band: `recent` its "
         "most recent n − 1 of n ≥ 2 windows, as many as the scale of each calibration window (its other "
         "windows), so that both are equally noisy; `all` every window (steadier than the calibration's "
         "scales, which makes the band too wide).",
+    )
+    calibration_windows: int | None = Field(
+        None, ge=1, description="Each series' newest held-out backtest windows that calibrate the bands "
+        "(None = every window): the newest window's errors, divided by the scale of its older windows, are "
+        "what the final forecast's are (fitted on the most history, its scale from older windows); older "
+        "windows, fitted on less history, miss more where errors fall as the history grows. An option: "
+        "on the development sets the newest window alone predicts the held-out errors worse.",
     )
     calibration_groups: Literal["set", "class"] = Field(
         "class", description="Series whose scale-free backtest errors are pooled for the bands: `class` "

@@ -352,7 +352,7 @@ _CV_ORDER = ["unique_id", "model", "cutoff", "ds"]
 
 def _error_scale(
     cv: pl.DataFrame | None, series: pl.DataFrame, groups: pl.DataFrame, span: int, recent: bool = False,
-    rms: bool = False,
+    rms: bool = False, exponent: float = 1.0,
 ) -> pl.DataFrame:
     """Scale of each series' errors: the mean of its model's |y − ŷ| / level over every backtest window and
     step, times its level at the end of the history (:func:`forecasting.intervals.series_levels`, ``span``
@@ -361,7 +361,8 @@ def _error_scale(
     windows, :func:`_calibration`), so that the forecast's scale is as noisy as the scales the pooled
     errors were divided by (a scale from more windows is steadier, and the pooled errors' spread, widened
     by the noisier scales, then makes the band too wide). With ``rms`` the root mean square of the
-    |y − ŷ| / level instead of their mean (``ForecastConfig.scale_statistic``)."""
+    |y − ŷ| / level instead of their mean (``ForecastConfig.scale_statistic``). Levels are raised to
+    ``exponent`` (``ForecastConfig.level_exponent``; 1: errors in proportion to the level)."""
     last = series.group_by("unique_id").agg(cutoff=pl.col("ds").max())
     naive = naive_scale(series, last, season=1, level_fallback=False).select("unique_id", naive="scale")
     if cv is None:
@@ -374,7 +375,8 @@ def _error_scale(
     # on how the series were chunked or on thread timing
     rows = cv.join(groups, on=["unique_id", "model"], how="semi")
     cutoffs = pl.concat([rows.select("unique_id", "cutoff").unique(), last])
-    levels = series_levels(series, cutoffs, span).unique(["unique_id", "cutoff"])
+    levels = series_levels(series, cutoffs, span).unique(["unique_id", "cutoff"]).with_columns(
+        pl.col("level").pow(exponent))
     rel = (pl.col("y") - pl.col("yhat")).abs() / pl.col("level")
     own = rows.join(levels, on=["unique_id", "cutoff"], how="left", validate="m:1").sort(_CV_ORDER).group_by(
         "unique_id").agg(own=rel.pow(2).mean().sqrt() if rms else rel.mean())
@@ -387,7 +389,7 @@ def _error_scale(
 
 def _calibration(
     cv: pl.DataFrame | None, groups: pl.DataFrame, picks: pl.DataFrame, series: pl.DataFrame, span: int,
-    rms: bool = False,
+    rms: bool = False, exponent: float = 1.0, newest: int | None = None,
 ) -> pl.DataFrame:
     """Backtest forecasts calibrating each series' band, with its group, horizon step, ratio flag and scale.
 
@@ -404,18 +406,23 @@ def _calibration(
     mean |y| of its last ``span`` periods, :func:`forecasting.intervals.series_levels`): the scale of a
     held-out window is its level times the mean |error| / level of the other windows, as the forecast's is
     today's level times that of every window (an old window's errors size today's band at today's level).
-    With ``rms`` the scales are root mean squares, as :func:`_error_scale`'s.
+    With ``rms`` the scales are root mean squares, and the levels raised to ``exponent``, as
+    :func:`_error_scale`'s. With ``newest``, each series' ``newest`` most recent held-out windows only
+    (``ForecastConfig.calibration_windows``; their scales still from every other window).
     """
     if cv is None:
         return pl.DataFrame(schema={"group": pl.String, "step": pl.Int64, "ratio": pl.Boolean,
                                     "y": pl.Float64, "yhat": pl.Float64, "scale": pl.Float64})
     cv = cv.with_columns(window=(pl.col("cutoff").rank("dense").over("unique_id") - 1).cast(pl.Int64))
-    levels = series_levels(series, cv.select("unique_id", "cutoff").unique(), span)
+    levels = series_levels(series, cv.select("unique_id", "cutoff").unique(), span).with_columns(
+        pl.col("level").pow(exponent))
     nested = cv.join(picks, on=["unique_id", "window", "model"], how="inner", validate="m:1")
     own = cv.join(picks.select("unique_id").unique(), on="unique_id", how="anti").join(
         groups.select("unique_id", "model"), on=["unique_id", "model"], how="inner", validate="m:1")
     rows = pl.concat([nested, own]).join(groups.drop("model"), on="unique_id", how="inner", validate="m:1")
     rows = rows.sort(_CV_ORDER)
+    held_out = rows if newest is None else rows.filter(
+        pl.col("window") > pl.col("window").max().over("unique_id") - newest)
     rel_err = ((pl.col("y") - pl.col("yhat")).abs() / pl.col("level")).pow(2 if rms else 1)
     used = cv.join(rows.select("unique_id", "model").unique(), on=["unique_id", "model"], how="semi").join(
         levels, on=["unique_id", "cutoff"], how="left", validate="m:1")
@@ -425,8 +432,8 @@ def _calibration(
               / (pl.col("w_n").sum().over("unique_id", "model") - pl.col("w_n")))
     loo = window.with_columns(scale=pl.col("w_level") * (others.sqrt() if rms else others)).filter(
         pl.col("scale").is_finite())
-    return rows.join(loo.select("unique_id", "model", "window", "scale"), on=["unique_id", "model", "window"],
-                     how="inner", validate="m:1").with_columns(
+    return held_out.join(loo.select("unique_id", "model", "window", "scale"),
+                         on=["unique_id", "model", "window"], how="inner", validate="m:1").with_columns(
         step=pl.col("ds").rank("dense").over("unique_id", "cutoff").cast(pl.Int64)
     )
 
@@ -447,7 +454,9 @@ def _quantiles(
             groups = _groups(plan, chosen, config.calibration_groups)
             span = config.level_periods or 2 * config.season_length
             rms = config.scale_statistic == "rms"
-            scale = _error_scale(cv, series, groups, span, recent=config.scale_windows == "recent", rms=rms)
+            exponent = config.level_exponent
+            scale = _error_scale(cv, series, groups, span, recent=config.scale_windows == "recent", rms=rms,
+                                 exponent=exponent)
             scored = (
                 scored.join(groups.drop("model"), on="unique_id", how="left", validate="m:1")
                 .join(scale, on="unique_id", how="left", validate="m:1")
@@ -456,7 +465,8 @@ def _quantiles(
             intermittent = pl.col("ratio")
             banded = pl.concat([
                 pooled_quantiles(scored.filter(~intermittent),
-                                 _calibration(cv, groups, picks, series, span, rms),
+                                 _calibration(cv, groups, picks, series, span, rms, exponent,
+                                              config.calibration_windows),
                                  config.quantiles, config.calibration_min_errors,
                                  symmetric=config.symmetric_bands),
                 empirical_quantiles(scored.filter(intermittent), series, config.quantiles),
