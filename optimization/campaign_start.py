@@ -14,10 +14,17 @@ completes the rest (batches, flows) as a MIP of its own, and starts the full MIP
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
+
+import highspy
 import numpy as np
 import polars as pl
 
-__all__ = ["LOOKAHEAD", "idle_setup_hours", "rounded_integers", "sequenced_setups"]
+__all__ = [
+    "LOOKAHEAD", "SetupSearch", "SuiteGrid", "filled_integers", "idle_setup_hours", "rotation_setups", "rounded_integers",
+    "schedule_moves", "sequenced_setups",
+]
 
 #: weeks of the relaxation's production a campaign makes ahead (what building ahead may cover)
 LOOKAHEAD = 2
@@ -144,3 +151,253 @@ def rounded_integers(
                 if c in b_of:
                     value[at[b_of[c]]] = 0.0
     return value, np.asarray(zero, dtype=np.int32)
+
+
+def filled_integers(
+    frames: dict[str, pl.DataFrame], ints: np.ndarray, x: np.ndarray, value: np.ndarray, zero: np.ndarray,
+    slack: pl.DataFrame,
+) -> np.ndarray:
+    """The integers ``value`` of :func:`rounded_integers` (batches rounded down from the LP's ``x``) with
+    batches rounded *up* where the hours the rounded-down plan leaves free in their resource-week
+    (``slack``: ``resource_id, t, slack``) hold one more, the largest fractions first: on a full suite or
+    train rounding down leaves a batch's hours idle in most weeks. A lot not started (``zero``) stays
+    so. ``frames`` needs ``batches`` (``col, make_col, batch_size, resource_id, t``) and ``make`` (``col,
+    hours_per_unit``). Returns the new values of ``ints``."""
+    value = value.copy()
+    batches, make = frames.get("batches"), frames.get("make")
+    if batches is None or make is None or not batches.height:
+        return value
+    at = pl.DataFrame({"col": ints.astype(np.int64), "i": np.arange(len(ints), dtype=np.int64)})
+    rt = ["resource_id", "t"]
+    lots = (
+        batches.select(pl.col("col").cast(pl.Int64), pl.col("make_col").cast(pl.Int64), "batch_size", *rt)
+        .filter(~pl.col("make_col").is_in(pl.Series(zero.astype(np.int64)).implode()))
+        .join(at, on="col", validate="1:1")
+        .join(make.select(pl.col("col").cast(pl.Int64).alias("make_col"), "hours_per_unit"), on="make_col",
+              validate="1:1")
+    )
+    up = (
+        lots.with_columns(frac=pl.Series(x[lots["col"].to_numpy()] - value[lots["i"].to_numpy()]),
+                          one=pl.col("batch_size") * pl.col("hours_per_unit").fill_null(0.0))
+        .filter(pl.col("frac") > 1e-6)
+        .join(slack, on=rt, validate="m:1")
+        .sort("frac", descending=True)
+        .filter(pl.col("one").cum_sum().over(rt) <= pl.col("slack") + 1e-6)
+    )
+    value[up["i"].to_numpy()] += 1.0
+    return value
+
+
+# ------------------------------------------------------------------------------------ rotation and search
+@dataclass(frozen=True)
+class SuiteGrid:
+    """The campaign resources' weeks as arrays: which product each suite is set up for, week by week
+    (``chosen[r, k]``: a product index of ``r``, −1 for none), and what a schedule must respect.
+
+    ``hours[r, p, k]`` are the relaxation's hours of ``p`` on ``r`` in week ``k``; ``lo``/``hi`` the
+    campaign lengths; ``can_switch[r, k]`` False in a week with fewer hours than a changeover."""
+
+    frame: pl.DataFrame
+    hours: np.ndarray
+    exists: np.ndarray
+    cap: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    can_switch: np.ndarray
+    names: list[str]
+
+    @classmethod
+    def of(cls, setup: pl.DataFrame) -> SuiteGrid:
+        """From the ``setup_for`` frame with ``make`` (the relaxation's units started), as
+        :func:`sequenced_setups` takes it."""
+        frame = setup.with_columns(
+            r=pl.col("resource_id").rank("dense") - 1,
+            p=pl.col("product_id").rank("dense").over("resource_id") - 1,
+            k=pl.col("t") - pl.col("t").min(),
+            h=pl.col("make") * pl.col("hours_per_unit").fill_null(0.0),
+        )
+        n_r, n_p, n_t = (int(frame[c].max()) + 1 for c in ("r", "p", "k"))
+        r, p, k = (frame[c].to_numpy().astype(np.int64) for c in ("r", "p", "k"))
+        hours = np.zeros((n_r, n_p, n_t))
+        hours[r, p, k] = frame["h"].to_numpy()
+        exists = np.zeros((n_r, n_p), dtype=bool)
+        exists[r, p] = True
+        cap = np.zeros((n_r, n_t))
+        cap[r, k] = frame["hours_available"].to_numpy()
+        per_r = frame.group_by("r").agg(
+            pl.col("resource_id").first(), pl.col("min_campaign_weeks").first(),
+            pl.col("max_campaign_weeks").first(), pl.col("changeover_hours").first(),
+        ).sort("r")
+        return cls(
+            frame=frame, hours=hours, exists=exists, cap=cap,
+            lo=per_r["min_campaign_weeks"].to_numpy().astype(np.int64),
+            hi=per_r["max_campaign_weeks"].fill_null(n_t + 1).to_numpy().astype(np.int64),
+            can_switch=cap >= per_r["changeover_hours"].to_numpy()[:, None] + 1e-6,
+            names=per_r["resource_id"].to_list(),
+        )
+
+    def setups(self, chosen: np.ndarray) -> pl.DataFrame:
+        """``col, start`` (0 or 1) for every setup binary of the schedule ``chosen``."""
+        r, p, k = (self.frame[c].to_numpy().astype(np.int64) for c in ("r", "p", "k"))
+        return self.frame.select("col", start=pl.Series(chosen[r, k] == p, dtype=pl.Boolean).cast(pl.Float64))
+
+    def chosen(self, setups: pl.DataFrame) -> np.ndarray:
+        """The schedule of ``setups`` (``col, start``), the inverse of :meth:`setups`."""
+        on = self.frame.join(setups, on="col", validate="1:1").filter(pl.col("start") > 0.5)
+        out = np.full(self.cap.shape, -1)
+        out[on["r"].to_numpy(), on["k"].to_numpy()] = on["p"].to_numpy()
+        return out
+
+    def valid(self, r: int, row: np.ndarray) -> bool:
+        """Whether suite ``r``'s weeks ``row`` keep its campaign lengths (a campaign started by a switch
+        at least ``lo`` weeks unless the horizon cuts it, every one at most ``hi``), switch only in weeks
+        with room for a changeover, and set up only for products routed on it."""
+        starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+        lengths = np.diff(np.r_[starts, len(row)])
+        products = row[starts]
+        on = products >= 0
+        if np.any(lengths[on] > self.hi[r]) or not np.all(self.exists[r, products[on]]):
+            return False
+        switched = on & (starts > 0)
+        if np.any(~self.can_switch[r, starts[switched]]):
+            return False
+        cut = starts + lengths >= len(row)
+        return not np.any(switched & ~cut & (lengths < self.lo[r]))
+
+
+def rotation_setups(grid: SuiteGrid, cycles: int) -> np.ndarray:
+    """A planner's rotation: each suite cycles through the products the relaxation makes on it, ``cycles``
+    times over the horizon, each product's campaign as long as its share of the relaxation's hours on
+    the suite (at least ``lo``, at most ``hi`` weeks), in the order the relaxation first needs them (the
+    week its cumulative hours reach a tenth of the product's total; ties by more hours in the first week).
+    A switch that falls in a week without room for a changeover waits (the campaign runs on, up to
+    ``hi``; past it the suite stands set up for nothing). Returns ``chosen`` (suites × weeks)."""
+    n_r, _, n_t = grid.hours.shape
+    chosen = np.full((n_r, n_t), -1)
+    for r in range(n_r):
+        total = grid.hours[r].sum(axis=1)
+        products = np.flatnonzero(grid.exists[r] & (total > 1e-6 * max(total.max(), 1e-9)))
+        if not len(products):
+            continue
+        share = total[products] / total[products].sum()
+        weeks = np.clip(np.round(share * n_t / cycles), max(grid.lo[r], 1), grid.hi[r]).astype(np.int64)
+        reach = np.cumsum(grid.hours[r, products], axis=1) >= 0.1 * total[products, None]
+        order = np.lexsort((-grid.hours[r, products, 0], reach.argmax(axis=1)))
+        t, i = 0, 0
+        while t < n_t:
+            j = order[i % len(order)]
+            end = min(t + weeks[j], n_t)
+            chosen[r, t:end] = products[j]
+            t = end
+            # wait for a week with room for the changeover: the campaign runs on, then nothing
+            run = weeks[j]
+            while t < n_t and not grid.can_switch[r, t]:
+                chosen[r, t] = products[j] if run < grid.hi[r] else -1
+                run, t = run + 1, t + 1
+            i += 1
+    return chosen
+
+
+def schedule_moves(row: np.ndarray) -> list[np.ndarray]:
+    """Neighbours of one suite's weeks ``row``, fewest changeovers first: each campaign after the first
+    merged into the one before it, each adjacent pair of campaigns swapped (their lengths kept), each
+    switch a week earlier and a week later. Not checked against the lengths (:meth:`SuiteGrid.valid`)."""
+    starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+    ends = np.r_[starts[1:], len(row)]
+    merged, swapped, shifted = [], [], []
+    for i in range(1, len(starts)):
+        a, b, c = starts[i - 1], starts[i], ends[i]
+        new = row.copy()
+        new[b:c] = row[a]
+        merged.append(new)
+        new = row.copy()
+        new[a:a + c - b], new[a + c - b:c] = row[b], row[a]
+        swapped.append(new)
+        for to in (b - 1, b + 1):
+            if starts[i - 1] < to < c:
+                new = row.copy()
+                new[min(b, to):max(b, to)] = row[b] if to < b else row[a]
+                shifted.append(new)
+    return merged + swapped + shifted
+
+
+@dataclass
+class SetupSearch:
+    """A local search over the suites' schedules with the LP as the judge: a schedule's value is the LP
+    with those setups fixed (batches and flows continuous), re-solved in ``h`` from the last basis.
+
+    Args:
+        h: a HiGHS LP of the whole model (the relaxation's, copied), columns as the setups' ``col``.
+        grid: the suites.
+    """
+
+    h: highspy.Highs
+    grid: SuiteGrid
+    evaluations: int = 0
+    log: list[str] = field(default_factory=list)
+
+    def fix(self, chosen: np.ndarray, suites: list[int] | None = None) -> None:
+        """The setups of ``chosen`` as both bounds in ``h`` (only the ``suites`` given; None: all)."""
+        frame = self.grid.frame if suites is None else self.grid.frame.filter(pl.col("r").is_in(suites))
+        r, p, k = (frame[c].to_numpy().astype(np.int64) for c in ("r", "p", "k"))
+        cols = frame["col"].to_numpy().astype(np.int32)
+        on = (chosen[r, k] == p).astype(float)
+        self.h.changeColsBounds(len(cols), cols, on, on)
+
+    def value(self, chosen: np.ndarray, suites: list[int] | None = None) -> float:
+        """The LP with the setups of ``chosen`` fixed (only the ``suites`` given are changed in ``h``; None:
+        all): its objective, or inf when it has no optimum."""
+        self.fix(chosen, suites)
+        self.h.run()
+        self.evaluations += 1
+        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return np.inf
+        return float(self.h.getInfo().objective_function_value)
+
+    def best_of(self, candidates: dict[str, np.ndarray], deadline: float) -> tuple[str, np.ndarray, float]:
+        """The candidate schedules (all suites) judged whole, then each suite's from any candidate with the
+        others at the best: the best schedule found, its name and value."""
+        name, best, value = "", None, np.inf
+        for label, chosen in candidates.items():
+            if best is not None and time.perf_counter() > deadline:
+                break
+            v = self.value(chosen)
+            self.log.append(f"{label} {v:,.0f}")
+            if v < value:
+                name, best, value = label, chosen.copy(), v
+        for r in range(best.shape[0]):
+            for label, chosen in candidates.items():
+                if time.perf_counter() > deadline:
+                    break
+                if np.array_equal(chosen[r], best[r]):
+                    continue
+                trial = best.copy()
+                trial[r] = chosen[r]
+                v = self.value(trial, [r])
+                if v < value - 1e-9 * abs(value):
+                    best, value = trial, v
+                    name = f"{name}, {self.grid.names[r]} as {label}"
+            self.fix(best, [r])
+        return name, best, value
+
+    def improve(self, chosen: np.ndarray, value: float, deadline: float, max_evaluations: int) -> tuple[np.ndarray, float]:
+        """First-improvement over :func:`schedule_moves`, suite by suite, until a round over every suite
+        improves nothing, ``deadline`` (``time.perf_counter()``) passes or ``max_evaluations`` LPs ran."""
+        chosen, improved = chosen.copy(), True
+        while improved:
+            improved = False
+            for r in range(chosen.shape[0]):
+                for row in schedule_moves(chosen[r]):
+                    if time.perf_counter() > deadline or self.evaluations >= max_evaluations:
+                        self.fix(chosen, [r])
+                        return chosen, value
+                    if not self.grid.valid(r, row):
+                        continue
+                    trial = chosen.copy()
+                    trial[r] = row
+                    v = self.value(trial, [r])
+                    if v < value - 1e-9 * abs(value):
+                        chosen, value, improved = trial, v, True
+                        break
+                self.fix(chosen, [r])
+        return chosen, value

@@ -126,6 +126,14 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "passes of 120 s took the start from 16.0 G to 9.7 G, and a 600 s campaign limit at load 4 gave "
         "10.4 G; within the default 60 s there is no time left for a pass.",
     )
+    campaign_search: bool = Field(
+        True,
+        description="Before the campaign start is completed, search the suites' schedules with the LP as the "
+        "judge: the relaxation sequenced into campaigns and each suite's rotation through its products (1-3 "
+        "cycles, campaigns sized from the relaxation's hours), then campaigns merged, swapped and moved a "
+        "week while they improve the LP with those setups fixed (optimization.campaign_start.SetupSearch; "
+        "a share of the campaign time limit). The PuLP path only.",
+    )
     campaign_lagrangian: bool = Field(
         True,
         description="After the campaign relaxation, price each campaign resource's own block (setups, "

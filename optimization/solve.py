@@ -19,11 +19,13 @@ import polars as pl
 import pulp
 
 from optimization.campaign_bound import block_columns, lagrangian_bound, priced_setups
-from optimization.campaign_start import idle_setup_hours, rounded_integers, sequenced_setups
+from optimization.campaign_start import (
+    SetupSearch, SuiteGrid, filled_integers, idle_setup_hours, rotation_setups, rounded_integers, sequenced_setups,
+)
 from optimization.config import PlanConfig
 from optimization.campaign_blocks import BlockResult, Budget, block_frame, relative_gap, solve_campaign_block
 from optimization.decompose import MipBlock, WarmStart, block_price_range, solve_blocks
-from optimization.highs_direct import ArrayBuilder
+from optimization.highs_direct import ArrayBuilder, new_highs
 from optimization.model import Model
 from optimization.pulp_highs import BulkHiGHS, integer_mask
 
@@ -164,6 +166,12 @@ START_SHARE = 0.5
 #: campaign time left after the start
 LAGRANGIAN_SECONDS = 10.0
 LAGRANGIAN_SHARE = 0.2
+#: share of the campaign time left after the relaxation that the search over the suites' schedules may use
+#: (:func:`_searched_setups`), and the most LPs it solves
+SEARCH_SHARE = 0.4
+SEARCH_EVALUATIONS = 400
+#: rotations tried: each suite through its products this many times over the horizon
+ROTATION_CYCLES = (1, 2, 3)
 #: seconds the campaign MIP gets even when the relaxation and the start used up its limit (it then mostly
 #: reports the start against its root bound)
 MIN_MIP_SECONDS = 5.0
@@ -214,12 +222,23 @@ def _campaign_start(
     def time_left() -> float:
         return config.time_limit_seconds if deadline is None else max(deadline - time.perf_counter(), 0.0)
 
+    rounded = None  # the searched setups' plan by rounding, (values, objective)
+    if config.campaign_search:
+        began, cpu = time.perf_counter(), time.process_time()
+        start, note, rounded = _searched_setups(model, relaxation_model, setup, start,
+                                                time.perf_counter() + SEARCH_SHARE * time_left())
+        log.append(note + _took(began, cpu))
+
     # at least as long as the relaxation took (its LP is as large): a start that completes is the plan
     # when the MIP finds none
     share = max(time_left() * START_SHARE, relaxation_seconds, MIN_MIP_SECONDS)
     began, cpu = time.perf_counter(), time.process_time()
-    best = _complete(model, config, start, share)
+    best = _complete(model, config, start, share, None if rounded is None else rounded[0])
     log.append("start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
+    if rounded is not None and (best is None or rounded[1] < best):  # the completion found no better one
+        best = rounded[1]
+        for v, x in zip(variables, rounded[0]):
+            v.varValue = float(x)
     if best is None:  # the completion found nothing in its time (a loaded machine): a plan in LP time
         began, cpu = time.perf_counter(), time.process_time()
         best = _rounded_complete(model, config, start)
@@ -251,9 +270,68 @@ def _campaign_start(
     return (np.arange(len(variables), dtype=np.int32), best_values), relaxed, lower
 
 
-def _complete(model: Model, config: PlanConfig, fixing: pl.DataFrame, seconds: float) -> float | None:
+def _searched_setups(
+    model: Model, relaxation: highspy.Highs, setup: pl.DataFrame, sequenced: pl.DataFrame, deadline: float
+) -> tuple[pl.DataFrame, str, tuple[np.ndarray, float] | None]:
+    """The setups to complete: the relaxation sequenced into campaigns (``sequenced``) and the suites'
+    rotations (:func:`~optimization.campaign_start.rotation_setups`) judged by the LP with those setups
+    fixed, suite by suite, then improved by moving, merging and swapping campaigns
+    (:class:`~optimization.campaign_start.SetupSearch`) until ``deadline`` or :data:`SEARCH_EVALUATIONS`
+    LPs. Each LP runs on a copy of the relaxation from the last basis. The best setups' LP is then made a
+    whole-batch plan in the same model: its batches rounded down (:func:`rounded_integers`), every integer
+    fixed, the LP again; then also rounded up where that plan's capacity rows leave the hours
+    (:func:`filled_integers`), the LP again; the better one is a plan the completion starts from. Returns the setups (``col, start``), a line for the attempts and that
+    plan (every column's value, objective; None when both LPs fail)."""
+    grid = SuiteGrid.of(setup)
+    h = new_highs()
+    h.passModel(relaxation.getLp())
+    h.setBasis(relaxation.getBasis())
+    candidates = {"sequenced": grid.chosen(sequenced)}
+    for cycles in ROTATION_CYCLES:
+        chosen = rotation_setups(grid, cycles)
+        if all(grid.valid(r, chosen[r]) for r in range(len(chosen))) and not any(
+                np.array_equal(chosen, c) for c in candidates.values()):
+            candidates[f"rotation x{cycles}"] = chosen
+    search = SetupSearch(h, grid)
+    name, chosen, value = search.best_of(candidates, deadline)
+    first = search.evaluations
+    chosen, searched = search.improve(chosen, value, deadline, SEARCH_EVALUATIONS)
+    plan, found = None, []
+    if np.isfinite(search.value(chosen)):
+        x = np.asarray(h.getSolution().col_value)
+        lp = h.getLp()
+        lower, upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
+        ints = np.flatnonzero(integer_mask(model.builder.variables)).astype(np.int32)
+        whole, zero = rounded_integers(model.frames, ints, x)
+        if len(zero):
+            h.changeColsBounds(len(zero), zero, np.zeros(len(zero)), np.zeros(len(zero)))
+        capacity = model.builder.rows.get("capacity")
+        for rounding in ("rounded down", "filled"):
+            if rounding == "filled":
+                if plan is None or capacity is None or not capacity.height:
+                    break
+                rows = np.array([model.builder.prob.constraints[n].index for n in capacity["name"].to_list()])
+                slack = capacity.select("resource_id", "t", slack=pl.Series(
+                    np.asarray(lp.row_upper_)[rows] - np.asarray(h.getSolution().row_value)[rows]))
+                whole = filled_integers(model.frames, ints, x, whole, zero, slack)
+            h.changeColsBounds(len(ints), ints, whole, whole)
+            h.run()
+            ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+            objective = float(h.getInfo().objective_function_value) if ok else np.inf
+            found.append(f"{rounding} " + (f"{objective:,.0f}" if ok else "none"))
+            if ok and (plan is None or objective < plan[1]):
+                plan = (np.asarray(h.getSolution().col_value), objective)
+    return grid.setups(chosen), (
+        f"setups searched: {'; '.join(search.log)}; best {name} {value:,.0f} ({first} LPs), moves "
+        f"{searched:,.0f} ({search.evaluations - first} LPs); {', '.join(found)}"), plan
+
+
+def _complete(
+    model: Model, config: PlanConfig, fixing: pl.DataFrame, seconds: float, start: np.ndarray | None = None
+) -> float | None:
     """The plan with the setups ``fixing`` (``col, start``) fixed, the rest (whole batches, flows) solved as a
-    MIP within ``seconds``: its objective (the variables hold it), or None when none was found."""
+    MIP within ``seconds`` (from the plan ``start``, every column, where given): its objective (the
+    variables hold it), or None when none was found."""
     prob, variables = model.builder.prob, model.builder.variables
     fixed = [variables[i] for i in fixing["col"].to_list()]
     saved = [(v.lowBound, v.upBound) for v in fixed]
@@ -261,7 +339,8 @@ def _complete(model: Model, config: PlanConfig, fixing: pl.DataFrame, seconds: f
         v.lowBound = v.upBound = x
     short = config.model_copy(update={"time_limit_seconds": min(seconds, config.time_limit_seconds)})
     try:
-        status = prob.solve(make_solver("highs", short, mip=True, variables=variables))
+        warm = None if start is None else (np.arange(len(variables), dtype=np.int32), start)
+        status = prob.solve(make_solver("highs", short, mip=True, variables=variables, start=warm))
         ok = status == pulp.LpStatusOptimal  # optimal, or stopped with an incumbent
     except Exception:
         ok = False
@@ -287,7 +366,7 @@ def _rounded_complete(model: Model, config: PlanConfig, fixing: pl.DataFrame) ->
         if prob.solve(make_solver("highs", config, mip=False, variables=variables)) != pulp.LpStatusOptimal:
             return None
         x = np.array([v.varValue or 0.0 for v in variables])
-        value, zero = rounded_integers(model.frames, ints, x)
+        whole, zero = rounded_integers(model.frames, ints, x)
         for i, v in zip(ints.tolist(), value.tolist()):
             variables[i].lowBound = variables[i].upBound = v
         for i in zero.tolist():
