@@ -158,11 +158,11 @@ def filled_integers(
     slack: pl.DataFrame,
 ) -> np.ndarray:
     """The integers ``value`` of :func:`rounded_integers` (batches rounded down from the LP's ``x``) with
-    batches rounded *up* where the hours the rounded-down plan leaves free in their resource-week
-    (``slack``: ``resource_id, t, slack``) hold one more, the largest fractions first: on a full suite or
-    train rounding down leaves a batch's hours idle in most weeks. A lot not started (``zero``) stays
-    so. ``frames`` needs ``batches`` (``col, make_col, batch_size, resource_id, t``) and ``make`` (``col,
-    hours_per_unit``). Returns the new values of ``ints``."""
+    batches rounded *up* where their resource-week holds one more: the hours ``x`` leaves free (``slack``:
+    ``resource_id, t, slack``) plus those the rounding down freed, the largest fractions first (on a full
+    suite or train rounding down leaves a batch's hours idle in most weeks). A lot not started (``zero``)
+    stays so. ``frames`` needs ``batches`` (``col, make_col, batch_size, resource_id, t``) and ``make``
+    (``col, hours_per_unit``). Returns the new values of ``ints``."""
     value = value.copy()
     batches, make = frames.get("batches"), frames.get("make")
     if batches is None or make is None or not batches.height:
@@ -171,18 +171,19 @@ def filled_integers(
     rt = ["resource_id", "t"]
     lots = (
         batches.select(pl.col("col").cast(pl.Int64), pl.col("make_col").cast(pl.Int64), "batch_size", *rt)
-        .filter(~pl.col("make_col").is_in(pl.Series(zero.astype(np.int64)).implode()))
         .join(at, on="col", validate="1:1")
         .join(make.select(pl.col("col").cast(pl.Int64).alias("make_col"), "hours_per_unit"), on="make_col",
               validate="1:1")
     )
+    lots = lots.with_columns(frac=pl.Series(x[lots["col"].to_numpy()] - value[lots["i"].to_numpy()]),
+                             one=pl.col("batch_size") * pl.col("hours_per_unit").fill_null(0.0))
+    free = lots.group_by(rt).agg((pl.col("frac") * pl.col("one")).sum().alias("freed")).join(
+        slack, on=rt, validate="1:1").select(*rt, free=pl.col("slack") + pl.col("freed"))
     up = (
-        lots.with_columns(frac=pl.Series(x[lots["col"].to_numpy()] - value[lots["i"].to_numpy()]),
-                          one=pl.col("batch_size") * pl.col("hours_per_unit").fill_null(0.0))
-        .filter(pl.col("frac") > 1e-6)
-        .join(slack, on=rt, validate="m:1")
+        lots.filter((pl.col("frac") > 1e-6) & ~pl.col("make_col").is_in(pl.Series(zero.astype(np.int64)).implode()))
+        .join(free, on=rt, validate="m:1")
         .sort("frac", descending=True)
-        .filter(pl.col("one").cum_sum().over(rt) <= pl.col("slack") + 1e-6)
+        .filter(pl.col("one").cum_sum().over(rt) <= pl.col("free") + 1e-6)
     )
     value[up["i"].to_numpy()] += 1.0
     return value
@@ -324,17 +325,32 @@ def schedule_moves(row: np.ndarray) -> list[np.ndarray]:
 @dataclass
 class SetupSearch:
     """A local search over the suites' schedules with the LP as the judge: a schedule's value is the LP
-    with those setups fixed (batches and flows continuous), re-solved in ``h`` from the last basis.
+    with those setups fixed, re-solved in ``h`` from the last basis; with ``ints`` given, that LP's batches
+    made whole (rounded down, :func:`rounded_integers`, then up where its capacity rows leave the hours,
+    :func:`filled_integers`) and the LP solved again with every integer fixed: a whole-batch plan, so the
+    search does not chase fractions of batches that no plan can make.
 
     Args:
         h: a HiGHS LP of the whole model (the relaxation's, copied), columns as the setups' ``col``.
         grid: the suites.
+        frames: the model's ``batches``, ``setup`` and ``make`` frames (for the rounding).
+        ints: the integer columns (the setups among them).
+        capacity: ``resource_id, t, row``: each capacity row of ``h``.
     """
 
     h: highspy.Highs
     grid: SuiteGrid
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    ints: np.ndarray | None = None
+    capacity: pl.DataFrame | None = None
     evaluations: int = 0
     log: list[str] = field(default_factory=list)
+    plan: np.ndarray | None = None  # the last whole-batch plan judged (every column)
+
+    def __post_init__(self) -> None:
+        lp = self.h.getLp()
+        self._lower, self._upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
+        self._row_upper = np.asarray(lp.row_upper_)
 
     def fix(self, chosen: np.ndarray, suites: list[int] | None = None) -> None:
         """The setups of ``chosen`` as both bounds in ``h`` (only the ``suites`` given; None: all)."""
@@ -345,14 +361,37 @@ class SetupSearch:
         self.h.changeColsBounds(len(cols), cols, on, on)
 
     def value(self, chosen: np.ndarray, suites: list[int] | None = None) -> float:
-        """The LP with the setups of ``chosen`` fixed (only the ``suites`` given are changed in ``h``; None:
-        all): its objective, or inf when it has no optimum."""
+        """The plan with the setups of ``chosen`` fixed (only the ``suites`` given are changed in ``h``; None:
+        all): its objective, or inf when an LP has no optimum."""
         self.fix(chosen, suites)
         self.h.run()
         self.evaluations += 1
         if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return np.inf
-        return float(self.h.getInfo().objective_function_value)
+        if self.ints is None or not len(self.ints):
+            self.plan = np.asarray(self.h.getSolution().col_value)
+            return float(self.h.getInfo().objective_function_value)
+        solution = self.h.getSolution()
+        x = np.asarray(solution.col_value)
+        ints = self.ints.astype(np.int32)
+        whole, zero = rounded_integers(self.frames, ints, x)
+        if self.capacity is not None and self.capacity.height:
+            rows = self.capacity["row"].to_numpy()
+            slack = self.capacity.select("resource_id", "t", slack=pl.Series(
+                self._row_upper[rows] - np.asarray(solution.row_value)[rows]))
+            whole = filled_integers(self.frames, ints, x, whole, zero, slack)
+        self.h.changeColsBounds(len(ints), ints, whole, whole)
+        if len(zero):
+            self.h.changeColsBounds(len(zero), zero, np.zeros(len(zero)), np.zeros(len(zero)))
+        self.h.run()
+        ok = self.h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        objective = float(self.h.getInfo().objective_function_value) if ok else np.inf
+        self.plan = np.asarray(self.h.getSolution().col_value) if ok else None
+        self.h.changeColsBounds(len(ints), ints, self._lower[ints], self._upper[ints])
+        if len(zero):
+            self.h.changeColsBounds(len(zero), zero, self._lower[zero], self._upper[zero])
+        self.fix(chosen)
+        return objective
 
     def best_of(self, candidates: dict[str, np.ndarray], deadline: float) -> tuple[str, np.ndarray, float]:
         """The candidate schedules (all suites) judged whole, then each suite's from any candidate with the
@@ -365,6 +404,9 @@ class SetupSearch:
             self.log.append(f"{label} {v:,.0f}")
             if v < value:
                 name, best, value = label, chosen.copy(), v
+        if best is None:  # no candidate has a plan: the first, unjudged
+            name, best = next(iter(candidates.items()))
+            return name, best.copy(), value
         for r in range(best.shape[0]):
             for label, chosen in candidates.items():
                 if time.perf_counter() > deadline:

@@ -277,10 +277,10 @@ def _searched_setups(
     rotations (:func:`~optimization.campaign_start.rotation_setups`) judged by the LP with those setups
     fixed, suite by suite, then improved by moving, merging and swapping campaigns
     (:class:`~optimization.campaign_start.SetupSearch`) until ``deadline`` or :data:`SEARCH_EVALUATIONS`
-    LPs. Each LP runs on a copy of the relaxation from the last basis. The best setups' LP is then made a
-    whole-batch plan in the same model: its batches rounded down (:func:`rounded_integers`), every integer
-    fixed, the LP again; then also rounded up where that plan's capacity rows leave the hours
-    (:func:`filled_integers`), the LP again; the better one is a plan the completion starts from. Returns the setups (``col, start``), a line for the attempts and that
+    schedules judged. Each schedule is judged by a whole-batch plan: the LP with its setups fixed, its
+    batches rounded down and up where the hours hold them, the LP again with every integer fixed; both on
+    a copy of the relaxation from the last basis. The best schedule's plan is a start the completion
+    improves on. Returns the setups (``col, start``), a line for the attempts and that
     plan (every column's value, objective; None when both LPs fail)."""
     grid = SuiteGrid.of(setup)
     h = new_highs()
@@ -292,38 +292,19 @@ def _searched_setups(
         if all(grid.valid(r, chosen[r]) for r in range(len(chosen))) and not any(
                 np.array_equal(chosen, c) for c in candidates.values()):
             candidates[f"rotation x{cycles}"] = chosen
-    search = SetupSearch(h, grid)
+    capacity = model.builder.rows.get("capacity")
+    if capacity is not None:
+        capacity = capacity.select("resource_id", "t", row=pl.Series(
+            [model.builder.prob.constraints[n].index for n in capacity["name"].to_list()], dtype=pl.Int64))
+    search = SetupSearch(h, grid, model.frames, np.flatnonzero(integer_mask(model.builder.variables)), capacity)
     name, chosen, value = search.best_of(candidates, deadline)
     first = search.evaluations
     chosen, searched = search.improve(chosen, value, deadline, SEARCH_EVALUATIONS)
-    plan, found = None, []
-    if np.isfinite(search.value(chosen)):
-        x = np.asarray(h.getSolution().col_value)
-        lp = h.getLp()
-        lower, upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
-        ints = np.flatnonzero(integer_mask(model.builder.variables)).astype(np.int32)
-        whole, zero = rounded_integers(model.frames, ints, x)
-        if len(zero):
-            h.changeColsBounds(len(zero), zero, np.zeros(len(zero)), np.zeros(len(zero)))
-        capacity = model.builder.rows.get("capacity")
-        for rounding in ("rounded down", "filled"):
-            if rounding == "filled":
-                if plan is None or capacity is None or not capacity.height:
-                    break
-                rows = np.array([model.builder.prob.constraints[n].index for n in capacity["name"].to_list()])
-                slack = capacity.select("resource_id", "t", slack=pl.Series(
-                    np.asarray(lp.row_upper_)[rows] - np.asarray(h.getSolution().row_value)[rows]))
-                whole = filled_integers(model.frames, ints, x, whole, zero, slack)
-            h.changeColsBounds(len(ints), ints, whole, whole)
-            h.run()
-            ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-            objective = float(h.getInfo().objective_function_value) if ok else np.inf
-            found.append(f"{rounding} " + (f"{objective:,.0f}" if ok else "none"))
-            if ok and (plan is None or objective < plan[1]):
-                plan = (np.asarray(h.getSolution().col_value), objective)
+    final = search.value(chosen)
+    plan = (search.plan, final) if np.isfinite(final) and search.plan is not None else None
     return grid.setups(chosen), (
         f"setups searched: {'; '.join(search.log)}; best {name} {value:,.0f} ({first} LPs), moves "
-        f"{searched:,.0f} ({search.evaluations - first} LPs); {', '.join(found)}"), plan
+        f"{searched:,.0f} ({search.evaluations - first} LPs)"), plan
 
 
 def _complete(
