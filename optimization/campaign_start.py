@@ -345,12 +345,20 @@ class SetupSearch:
     capacity: pl.DataFrame | None = None
     evaluations: int = 0
     log: list[str] = field(default_factory=list)
-    plan: np.ndarray | None = None  # the last whole-batch plan judged (every column)
+    best: float = np.inf  # the best plan judged: its objective and every column's value
+    plan: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         lp = self.h.getLp()
         self._lower, self._upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
         self._row_upper = np.asarray(lp.row_upper_)
+        self._zero = np.zeros(0, dtype=np.int32)
+        self._whole = None
+        if self.ints is not None and len(self.ints):  # the whole-batch LPs on a copy of their own
+            self._whole = highspy.Highs()
+            self._whole.setOptionValue("output_flag", False)
+            self._whole.passModel(lp)
+
 
     def fix(self, chosen: np.ndarray, suites: list[int] | None = None) -> None:
         """The setups of ``chosen`` as both bounds in ``h`` (only the ``suites`` given; None: all)."""
@@ -368,9 +376,8 @@ class SetupSearch:
         self.evaluations += 1
         if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return np.inf
-        if self.ints is None or not len(self.ints):
-            self.plan = np.asarray(self.h.getSolution().col_value)
-            return float(self.h.getInfo().objective_function_value)
+        if self._whole is None:
+            return self._judged(self.h)
         solution = self.h.getSolution()
         x = np.asarray(solution.col_value)
         ints = self.ints.astype(np.int32)
@@ -380,17 +387,22 @@ class SetupSearch:
             slack = self.capacity.select("resource_id", "t", slack=pl.Series(
                 self._row_upper[rows] - np.asarray(solution.row_value)[rows]))
             whole = filled_integers(self.frames, ints, x, whole, zero, slack)
-        self.h.changeColsBounds(len(ints), ints, whole, whole)
+        w = self._whole
+        if len(self._zero):  # the lots not started last time: free again
+            w.changeColsBounds(len(self._zero), self._zero, self._lower[self._zero], self._upper[self._zero])
+        w.changeColsBounds(len(ints), ints, whole, whole)
+        self._zero = zero.astype(np.int32)
         if len(zero):
-            self.h.changeColsBounds(len(zero), zero, np.zeros(len(zero)), np.zeros(len(zero)))
-        self.h.run()
-        ok = self.h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-        objective = float(self.h.getInfo().objective_function_value) if ok else np.inf
-        self.plan = np.asarray(self.h.getSolution().col_value) if ok else None
-        self.h.changeColsBounds(len(ints), ints, self._lower[ints], self._upper[ints])
-        if len(zero):
-            self.h.changeColsBounds(len(zero), zero, self._lower[zero], self._upper[zero])
-        self.fix(chosen)
+            w.changeColsBounds(len(zero), self._zero, np.zeros(len(zero)), np.zeros(len(zero)))
+        w.run()
+        return self._judged(w) if w.getModelStatus() == highspy.HighsModelStatus.kOptimal else np.inf
+
+    def _judged(self, h: highspy.Highs) -> float:
+        """``h``'s objective, its plan kept when it is the best so far (the LP's vertex, and so the rounding,
+        can differ when the same schedule is judged again: the plan judged is the one returned)."""
+        objective = float(h.getInfo().objective_function_value)
+        if objective < self.best:
+            self.best, self.plan = objective, np.asarray(h.getSolution().col_value)
         return objective
 
     def best_of(self, candidates: dict[str, np.ndarray], deadline: float) -> tuple[str, np.ndarray, float]:

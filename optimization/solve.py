@@ -168,7 +168,7 @@ LAGRANGIAN_SECONDS = 10.0
 LAGRANGIAN_SHARE = 0.2
 #: share of the campaign time left after the relaxation that the search over the suites' schedules may use
 #: (:func:`_searched_setups`), and the most LPs it solves
-SEARCH_SHARE = 0.4
+SEARCH_SHARE = 0.6
 SEARCH_EVALUATIONS = 400
 #: rotations tried: each suite through its products this many times over the horizon
 ROTATION_CYCLES = (1, 2, 3)
@@ -230,12 +230,17 @@ def _campaign_start(
         log.append(note + _took(began, cpu))
 
     # at least as long as the relaxation took (its LP is as large): a start that completes is the plan
-    # when the MIP finds none
+    # when the MIP finds none; with the search's whole-batch plan in hand, only a share of what is left
     share = max(time_left() * START_SHARE, relaxation_seconds, MIN_MIP_SECONDS)
-    began, cpu = time.perf_counter(), time.process_time()
-    best = _complete(model, config, start, share, None if rounded is None else rounded[0])
-    log.append("start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
+    best = None
+    if rounded is not None:
+        share = time_left() * START_SHARE
+    if share >= MIN_MIP_SECONDS:
+        began, cpu = time.perf_counter(), time.process_time()
+        best = _complete(model, config, start, share, None if rounded is None else rounded[0])
+        log.append("start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
     if rounded is not None and (best is None or rounded[1] < best):  # the completion found no better one
+        log.append(f"start: the search's plan {rounded[1]:,.0f}")
         best = rounded[1]
         for v, x in zip(variables, rounded[0]):
             v.varValue = float(x)
@@ -285,7 +290,7 @@ def _searched_setups(
     grid = SuiteGrid.of(setup)
     h = new_highs()
     h.passModel(relaxation.getLp())
-    h.setBasis(relaxation.getBasis())
+    # no basis: with every setup fixed, presolve and a cold solve beat a hot start from the relaxation
     candidates = {"sequenced": grid.chosen(sequenced)}
     for cycles in ROTATION_CYCLES:
         chosen = rotation_setups(grid, cycles)
@@ -300,8 +305,7 @@ def _searched_setups(
     name, chosen, value = search.best_of(candidates, deadline)
     first = search.evaluations
     chosen, searched = search.improve(chosen, value, deadline, SEARCH_EVALUATIONS)
-    final = search.value(chosen)
-    plan = (search.plan, final) if np.isfinite(final) and search.plan is not None else None
+    plan = (search.plan, search.best) if search.plan is not None else None
     return grid.setups(chosen), (
         f"setups searched: {'; '.join(search.log)}; best {name} {value:,.0f} ({first} LPs), moves "
         f"{searched:,.0f} ({search.evaluations - first} LPs)"), plan
