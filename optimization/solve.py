@@ -20,7 +20,7 @@ import pulp
 
 from optimization.campaign_bound import block_columns, lagrangian_bound, priced_setups
 from optimization.campaign_start import (
-    SetupSearch, SuiteGrid, filled_integers, idle_setup_hours, rotation_setups, rounded_integers, sequenced_setups,
+    HOT_START_SHARE, SetupSearch, SuiteGrid, idle_setup_hours, rotation_setups, rounded_integers, sequenced_setups,
 )
 from optimization.config import PlanConfig
 from optimization.campaign_blocks import BlockResult, Budget, block_frame, relative_gap, solve_campaign_block
@@ -226,7 +226,7 @@ def _campaign_start(
     if config.campaign_search:
         began, cpu = time.perf_counter(), time.process_time()
         start, note, rounded = _searched_setups(model, relaxation_model, setup, start,
-                                                time.perf_counter() + SEARCH_SHARE * time_left())
+                                                time.perf_counter() + SEARCH_SHARE * time_left(), relaxation_seconds)
         log.append(note + _took(began, cpu))
 
     # at least as long as the relaxation took (its LP is as large): a start that completes is the plan
@@ -276,7 +276,8 @@ def _campaign_start(
 
 
 def _searched_setups(
-    model: Model, relaxation: highspy.Highs, setup: pl.DataFrame, sequenced: pl.DataFrame, deadline: float
+    model: Model, relaxation: highspy.Highs, setup: pl.DataFrame, sequenced: pl.DataFrame, deadline: float,
+    relaxation_seconds: float = np.inf,
 ) -> tuple[pl.DataFrame, str, tuple[np.ndarray, float] | None]:
     """The setups to complete: the relaxation sequenced into campaigns (``sequenced``) and the suites'
     rotations (:func:`~optimization.campaign_start.rotation_setups`) judged by the LP with those setups
@@ -290,7 +291,7 @@ def _searched_setups(
     grid = SuiteGrid.of(setup)
     h = new_highs()
     h.passModel(relaxation.getLp())
-    # no basis: with every setup fixed, presolve and a cold solve beat a hot start from the relaxation
+    h.setBasis(relaxation.getBasis())  # tried first, for HOT_START_SHARE of the relaxation's time
     candidates = {"sequenced": grid.chosen(sequenced)}
     for cycles in ROTATION_CYCLES:
         chosen = rotation_setups(grid, cycles)
@@ -301,7 +302,8 @@ def _searched_setups(
     if capacity is not None:
         capacity = capacity.select("resource_id", "t", row=pl.Series(
             [model.builder.prob.constraints[n].index for n in capacity["name"].to_list()], dtype=pl.Int64))
-    search = SetupSearch(h, grid, model.frames, np.flatnonzero(integer_mask(model.builder.variables)), capacity)
+    search = SetupSearch(h, grid, model.frames, np.flatnonzero(integer_mask(model.builder.variables)), capacity,
+                         hot_seconds=HOT_START_SHARE * relaxation_seconds)
     name, chosen, value = search.best_of(candidates, deadline)
     first = search.evaluations
     chosen, searched = search.improve(chosen, value, deadline, SEARCH_EVALUATIONS)
@@ -351,7 +353,7 @@ def _rounded_complete(model: Model, config: PlanConfig, fixing: pl.DataFrame) ->
         if prob.solve(make_solver("highs", config, mip=False, variables=variables)) != pulp.LpStatusOptimal:
             return None
         x = np.array([v.varValue or 0.0 for v in variables])
-        whole, zero = rounded_integers(model.frames, ints, x)
+        value, zero = rounded_integers(model.frames, ints, x)
         for i, v in zip(ints.tolist(), value.tolist()):
             variables[i].lowBound = variables[i].upBound = v
         for i in zero.tolist():
