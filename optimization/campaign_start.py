@@ -304,13 +304,29 @@ def rotation_setups(grid: SuiteGrid, cycles: int) -> np.ndarray:
     return chosen
 
 
-def schedule_moves(row: np.ndarray) -> list[np.ndarray]:
+def schedule_moves(row: np.ndarray, products: np.ndarray | None = None, shortest: int = 1) -> list[np.ndarray]:
     """Neighbours of one suite's weeks ``row``, fewest changeovers first: each campaign after the first
     merged into the one before it, each adjacent pair of campaigns swapped (their lengths kept), each
-    switch a week earlier and a week later. Not checked against the lengths (:meth:`SuiteGrid.valid`)."""
+    switch a week earlier and a week later, each campaign a week later (at least ``shortest`` weeks long;
+    the week it leaves to the campaign before it, or the first campaign's to the one after it), and a new
+    campaign of each other of the suite's ``products`` in the first or the last week (neither held to its
+    minimum: the first pays no changeover, the last is cut by the horizon). Not checked against the
+    lengths (:meth:`SuiteGrid.valid`)."""
     starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
     ends = np.r_[starts[1:], len(row)]
     merged, swapped, shifted = [], [], []
+    for a, e in zip(starts.tolist(), ends.tolist()):
+        if a + 1 < len(row) and (a > 0 or e < len(row)):
+            new = row.copy()
+            new[a] = row[a - 1] if a > 0 else row[e]
+            new[a + 1:min(a + 1 + max(e - a, shortest), len(row))] = row[a]
+            shifted.append(new)
+    for q in ([] if products is None else products.tolist()):
+        for week in (0, len(row) - 1):
+            if row[week] != q:
+                new = row.copy()
+                new[week] = q
+                shifted.append(new)
     for i in range(1, len(starts)):
         a, b, c = starts[i - 1], starts[i], ends[i]
         new = row.copy()
@@ -464,7 +480,7 @@ class SetupSearch:
         while improved:
             improved = False
             for r in range(chosen.shape[0]):
-                for row in schedule_moves(chosen[r]):
+                for row in schedule_moves(chosen[r], np.flatnonzero(self.grid.exists[r]), int(self.grid.lo[r])):
                     if time.perf_counter() > deadline or self.evaluations >= max_evaluations:
                         self.fix(chosen, [r])
                         return chosen, value

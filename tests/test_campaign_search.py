@@ -74,7 +74,12 @@ def test_moves_merge_swap_and_shift_campaigns():
     assert [A, A, A, A, A, A, B, B] in moves  # B (2 weeks) and the last A (3) swapped
     assert [A, A, B, B, B, A, A, A] in moves and [A, A, A, A, B, A, A, A] in moves  # B's start a week earlier/later
     assert [A, A, A, B, A, A, A, A] in moves and [A, A, A, B, B, B, A, A] in moves  # B's end a week earlier/later
+    assert [A, A, A, A, B, B, A, A] in moves  # B a week later
+    # the first campaign a week later, at least 3 weeks: its week to the campaign after it
+    assert [A, B, B, B, A, A] in [m.tolist() for m in schedule_moves(np.array([B, A, A, A, A, A]), shortest=3)]
     assert schedule_moves(np.array([A] * 8)) == []
+    # a new campaign of another product in the first or the last week
+    assert [m.tolist() for m in schedule_moves(np.array([A] * 4), np.array([A, B]))] == [[B, A, A, A], [A, A, A, B]]
 
 
 def test_batches_are_rounded_up_where_the_hours_left_hold_one_more():
