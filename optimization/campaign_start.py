@@ -42,27 +42,9 @@ def sequenced_setups(setup: pl.DataFrame) -> pl.DataFrame:
         setup: the ``setup_for`` frame with ``make`` (the relaxation's units started of its routing-week),
             ``hours_per_unit``, ``hours_available``, ``min_campaign_weeks`` and ``max_campaign_weeks``.
     """
-    frame = setup.with_columns(
-        r=pl.col("resource_id").rank("dense") - 1,
-        p=pl.col("product_id").rank("dense").over("resource_id") - 1,
-        k=pl.col("t") - pl.col("t").min(),
-        h=pl.col("make") * pl.col("hours_per_unit").fill_null(0.0),
-    )
-    n_r, n_p, n_t = (int(frame[c].max()) + 1 for c in ("r", "p", "k"))
-    r, p, k = (frame[c].to_numpy().astype(np.int64) for c in ("r", "p", "k"))
-    lp = np.zeros((n_r, n_p, n_t))
-    lp[r, p, k] = frame["h"].to_numpy()
-    exists = np.zeros((n_r, n_p), dtype=bool)
-    exists[r, p] = True
-    cap = np.zeros((n_r, n_t))
-    cap[r, k] = frame["hours_available"].to_numpy()
-    per_r = frame.group_by("r").agg(
-        pl.col("min_campaign_weeks").first(), pl.col("max_campaign_weeks").first(), pl.col("changeover_hours").first()
-    ).sort("r")
-    # a week with fewer hours than a changeover (a shutdown) cannot start a campaign
-    can_switch = cap >= per_r["changeover_hours"].to_numpy()[:, None] + 1e-6
-    lo = per_r["min_campaign_weeks"].to_numpy().astype(np.int64)
-    hi = per_r["max_campaign_weeks"].fill_null(n_t + 1).to_numpy().astype(np.int64)
+    grid = SuiteGrid.of(setup)
+    lp, exists, cap, lo, hi, can_switch = grid.hours, grid.exists, grid.cap, grid.lo, grid.hi, grid.can_switch
+    n_r, n_p, n_t = lp.shape
     due = np.cumsum(lp, axis=2)  # relaxation's hours of each product made by the end of each week
     made = np.zeros((n_r, n_p))
     cur = np.full(n_r, -1)
@@ -94,9 +76,7 @@ def sequenced_setups(setup: pl.DataFrame) -> pl.DataFrame:
         chosen[:, t] = cur
         on = cur >= 0
         made[rows[on], cur[on]] += cap[on, t]
-    return frame.select(
-        "col", start=pl.Series(chosen[r, k] == p, dtype=pl.Boolean).cast(pl.Float64)
-    )
+    return grid.setups(chosen)
 
 
 def idle_setup_hours(setup: pl.DataFrame, switch: pl.DataFrame, values: np.ndarray) -> pl.DataFrame:

@@ -10,10 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from optimization import PlanConfig, build_network
-from optimization import examples as ex
+from optimization import PlanConfig
 from optimization.campaign_start import SuiteGrid, filled_integers, rotation_setups, schedule_moves
-from tests.test_campaigns import BUILD_AHEAD, _kpi, _plan, _suite
+from tests.test_campaigns import BUILD_AHEAD, _kpi, _plan, _suite, built_model
 
 A, B, NONE = 0, 1, -1
 
@@ -108,17 +107,9 @@ def test_batches_are_rounded_up_where_the_hours_left_hold_one_more():
 def _relaxed(inputs, rows, config):
     """The model of ``inputs`` and its LP relaxation solved (the campaign start's first step): the model,
     the relaxation's HiGHS and the ``setup_for`` frame with the relaxation's ``make``."""
-    from optimization.model import build_model
     from optimization.pulp_highs import BulkHiGHS
 
-    net = build_network(inputs, ex.START, config)
-    demand = ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in rows])
-    demand = demand.with_columns(t=net.week_index()).drop("week")
-    safety = pl.DataFrame(schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64,
-                                  "safety_stock": pl.Float64})
-    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
-                                     "quantity": pl.Float64})
-    model = build_model(net, demand, safety, scheduled, config)
+    model = built_model(inputs, rows, config)
     model.builder.prob.solve(BulkHiGHS(mip=False, msg=False, variables=model.builder.variables))
     made = model.builder.values(model.frames["make"].select("col"), "make").rename({"col": "make_col"})
     setup = model.frames["setup_for"].join(made, on="make_col", how="left").with_columns(pl.col("make").fill_null(0.0))
