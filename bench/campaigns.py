@@ -125,8 +125,8 @@ def main() -> None:
     ap.add_argument("--no-improve", action="store_true",
                     help="no fix-and-optimize passes (PlanConfig.campaign_improve off)")
     ap.add_argument("--search", action=argparse.BooleanOptionalAction, default=PlanConfig().campaign_search,
-                    help="search the suites' schedules (rotations, merged/swapped/moved campaigns) with the LP "
-                         "as the judge before completing the start (PlanConfig.campaign_search)")
+                    help="search the suites' schedules (rotations, merged/swapped/moved campaigns), each judged "
+                         "by a whole-batch plan, before completing the start (PlanConfig.campaign_search)")
     ap.add_argument("--lagrangian", action=argparse.BooleanOptionalAction,
                     default=PlanConfig().campaign_lagrangian,
                     help="the Lagrangian bound from the relaxation's duals (PlanConfig.campaign_lagrangian)")
