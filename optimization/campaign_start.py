@@ -1,4 +1,5 @@
-"""A MIP start for campaigns: the LP relaxation's production sequenced into campaigns.
+"""A MIP start for campaigns: the LP relaxation's production sequenced into campaigns, and a search over
+the suites' schedules (:class:`SetupSearch`) from it and from each suite's rotation (:func:`rotation_setups`).
 
 The LP relaxation spreads a suite's hours over several products a week. The start follows it with one
 product a week: week by week (all suites at once), a suite stays on its product until the campaign has
@@ -10,6 +11,11 @@ or in a week too short for a changeover (a shutdown). The solver fixes these set
 completes the rest (batches, flows) as a MIP of its own, and starts the full MIP from that plan.
 :func:`rounded_integers` completes it without a MIP instead: the LP's batches rounded down.
 :func:`idle_setup_hours` orders the fix-and-optimize passes that may improve that plan first.
+
+The search judges a schedule (:class:`SuiteGrid`: each suite's product week by week) by a whole-batch plan
+made in LP time: the LP with its setups fixed, its batches rounded down and up where the hours hold one
+more (:func:`filled_integers`), the LP again with every integer fixed; it tries the candidates, then each
+suite's from any candidate, then :func:`schedule_moves` suite by suite while they improve.
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ import numpy as np
 import polars as pl
 
 __all__ = [
-    "HOT_START_SHARE", "LOOKAHEAD", "SetupSearch", "SuiteGrid", "filled_integers", "idle_setup_hours", "rotation_setups", "rounded_integers",
-    "schedule_moves", "sequenced_setups",
+    "HOT_START_SHARE", "LOOKAHEAD", "SetupSearch", "SuiteGrid", "filled_integers", "idle_setup_hours",
+    "rotation_setups", "rounded_integers", "schedule_moves", "sequenced_setups",
 ]
 
 #: weeks of the relaxation's production a campaign makes ahead (what building ahead may cover)
