@@ -132,6 +132,9 @@ def main() -> None:
                     help="complete the rounded start as a MIP (PlanConfig.campaign_start_completion)")
     ap.add_argument("--no-improve", action="store_true",
                     help="no fix-and-optimize passes (PlanConfig.campaign_improve off)")
+    ap.add_argument("--search", action=argparse.BooleanOptionalAction, default=PlanConfig().campaign_search,
+                    help="search the suites' schedules (rotations, merged/swapped/moved campaigns), each judged "
+                         "by a whole-batch plan, before completing the start (PlanConfig.campaign_search)")
     ap.add_argument("--lagrangian", action=argparse.BooleanOptionalAction,
                     default=PlanConfig().campaign_lagrangian,
                     help="the Lagrangian bound from the relaxation's duals (PlanConfig.campaign_lagrangian)")
@@ -169,6 +172,7 @@ def main() -> None:
                          campaign_need_bound=args.need_bound,
                          campaign_relaxation_method=args.relaxation_method,
                          solve_path=args.solve_path, campaign_improve=not args.no_improve,
+                         campaign_search=args.search,
                          campaign_start_completion=args.start_completion,
                          campaign_lagrangian=args.lagrangian, campaign_priced_start=args.priced_start,
                          campaign_master=args.master, campaign_master_seconds=args.master_seconds,

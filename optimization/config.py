@@ -126,6 +126,16 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "passes of 120 s took the start from 16.0 G to 9.7 G, and a 600 s campaign limit at load 4 gave "
         "10.4 G; within the default 60 s there is no time left for a pass.",
     )
+    campaign_search: bool = Field(
+        True,
+        description="Before the campaign start is completed, search the suites' schedules: the relaxation "
+        "sequenced into campaigns and each suite's rotation through its products (1-3 cycles, campaigns sized "
+        "from the relaxation's hours), then campaigns merged, swapped and moved while they improve, each "
+        "schedule judged by a whole-batch plan made in LP time (the LP with its setups fixed, batches rounded "
+        "down and up where the hours hold them, the LP again; optimization.campaign_start.SetupSearch; 60% "
+        "of the campaign time left). On the demo at 60 s the plan fell from 9,141.9 M to 4,936.1 M, on three "
+        "generated networks by 12-35%. The PuLP path only.",
+    )
     campaign_lagrangian: bool = Field(
         True,
         description="After the campaign relaxation, price each campaign resource's own block (setups, "

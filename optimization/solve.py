@@ -20,11 +20,13 @@ import pulp
 
 from optimization.campaign_bound import block_columns, lagrangian_bound, priced_setups
 from optimization.campaign_master import dantzig_wolfe_bound, price_and_branch
-from optimization.campaign_start import idle_setup_hours, rounded_integers, sequenced_setups
+from optimization.campaign_start import (
+    HOT_START_SHARE, SetupSearch, SuiteGrid, idle_setup_hours, rotation_setups, rounded_integers, sequenced_setups,
+)
 from optimization.config import PlanConfig
 from optimization.campaign_blocks import BlockResult, Budget, block_frame, relative_gap, solve_campaign_block
 from optimization.decompose import MipBlock, WarmStart, block_price_range, solve_blocks
-from optimization.highs_direct import ArrayBuilder
+from optimization.highs_direct import ArrayBuilder, new_highs
 from optimization.model import Model
 from optimization.pulp_highs import BulkHiGHS, integer_mask
 
@@ -169,6 +171,12 @@ LAGRANGIAN_SHARE = 0.2
 MASTER_SHARE = 0.5
 #: share of the master's seconds its price-and-branch plan takes (``campaign_price_and_branch``)
 PRICE_AND_BRANCH_SHARE = 0.25
+#: share of the campaign time left after the relaxation that the search over the suites' schedules may use
+#: (:func:`_searched_setups`), and the most LPs it solves
+SEARCH_SHARE = 0.6
+SEARCH_EVALUATIONS = 400
+#: rotations tried: each suite through its products this many times over the horizon
+ROTATION_CYCLES = (1, 2, 3)
 #: seconds the campaign MIP gets even when the relaxation and the start used up its limit (it then mostly
 #: reports the start against its root bound)
 MIN_MIP_SECONDS = 5.0
@@ -221,12 +229,28 @@ def _campaign_start(
     def time_left() -> float:
         return config.time_limit_seconds if deadline is None else max(deadline - time.perf_counter(), 0.0)
 
+    rounded = None  # the searched setups' plan by rounding, (values, objective)
+    if config.campaign_search:
+        began, cpu = time.perf_counter(), time.process_time()
+        start, note, rounded = _searched_setups(model, relaxation_model, setup, start,
+                                                time.perf_counter() + SEARCH_SHARE * time_left(), relaxation_seconds)
+        log.append(note + _took(began, cpu))
+
     # at least as long as the relaxation took (its LP is as large): a start that completes is the plan
-    # when the MIP finds none
+    # when the MIP finds none; with the search's whole-batch plan in hand, only a share of what is left
     share = max(time_left() * START_SHARE, relaxation_seconds, MIN_MIP_SECONDS)
-    began, cpu = time.perf_counter(), time.process_time()
-    best = _complete(model, config, start, share)
-    log.append("start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
+    best = None
+    if rounded is not None:
+        share = time_left() * START_SHARE
+    if share >= MIN_MIP_SECONDS:
+        began, cpu = time.perf_counter(), time.process_time()
+        best = _complete(model, config, start, share, None if rounded is None else rounded[0])
+        log.append("start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
+    if rounded is not None and (best is None or rounded[1] < best):  # the completion found no better one
+        log.append(f"start: the search's plan {rounded[1]:,.0f}")
+        best = rounded[1]
+        for v, x in zip(variables, rounded[0]):
+            v.varValue = float(x)
     if best is None:  # the completion found nothing in its time (a loaded machine): a plan in LP time
         began, cpu = time.perf_counter(), time.process_time()
         best = _rounded_complete(model, config, start)
@@ -290,9 +314,50 @@ def _master_bound(
     return dw.bound, None if value is None else (value, x)
 
 
-def _complete(model: Model, config: PlanConfig, fixing: pl.DataFrame, seconds: float) -> float | None:
+def _searched_setups(
+    model: Model, relaxation: highspy.Highs, setup: pl.DataFrame, sequenced: pl.DataFrame, deadline: float,
+    relaxation_seconds: float = np.inf,
+) -> tuple[pl.DataFrame, str, tuple[np.ndarray, float] | None]:
+    """The setups to complete: the relaxation sequenced into campaigns (``sequenced``) and the suites'
+    rotations (:func:`~optimization.campaign_start.rotation_setups`) judged by the LP with those setups
+    fixed, suite by suite, then improved by moving, merging and swapping campaigns
+    (:class:`~optimization.campaign_start.SetupSearch`) until ``deadline`` or :data:`SEARCH_EVALUATIONS`
+    schedules judged. Each schedule is judged by a whole-batch plan: the LP with its setups fixed, its
+    batches rounded down and up where the hours hold them, the LP again with every integer fixed; both on
+    a copy of the relaxation from the last basis. The best schedule's plan is a start the completion
+    improves on. Returns the setups (``col, start``), a line for the attempts and that
+    plan (every column's value, objective; None when both LPs fail)."""
+    grid = SuiteGrid.of(setup)
+    h = new_highs()
+    h.passModel(relaxation.getLp())
+    h.setBasis(relaxation.getBasis())  # tried first, for HOT_START_SHARE of the relaxation's time
+    candidates = {"sequenced": grid.chosen(sequenced)}
+    for cycles in ROTATION_CYCLES:
+        chosen = rotation_setups(grid, cycles)
+        if all(grid.valid(r, chosen[r]) for r in range(len(chosen))) and not any(
+                np.array_equal(chosen, c) for c in candidates.values()):
+            candidates[f"rotation x{cycles}"] = chosen
+    capacity = model.builder.rows.get("capacity")
+    if capacity is not None:
+        capacity = capacity.select("resource_id", "t", row=pl.Series(
+            [model.builder.prob.constraints[n].index for n in capacity["name"].to_list()], dtype=pl.Int64))
+    search = SetupSearch(h, grid, model.frames, np.flatnonzero(integer_mask(model.builder.variables)), capacity,
+                         hot_seconds=HOT_START_SHARE * relaxation_seconds)
+    name, chosen, value = search.best_of(candidates, deadline)
+    first = search.evaluations
+    chosen, searched = search.improve(chosen, value, deadline, SEARCH_EVALUATIONS)
+    plan = (search.plan, search.best) if search.plan is not None else None
+    return grid.setups(chosen), (
+        f"setups searched: {'; '.join(search.log)}; best {name} {value:,.0f} ({first} LPs), moves "
+        f"{searched:,.0f} ({search.evaluations - first} LPs)"), plan
+
+
+def _complete(
+    model: Model, config: PlanConfig, fixing: pl.DataFrame, seconds: float, start: np.ndarray | None = None
+) -> float | None:
     """The plan with the setups ``fixing`` (``col, start``) fixed, the rest (whole batches, flows) solved as a
-    MIP within ``seconds``: its objective (the variables hold it), or None when none was found."""
+    MIP within ``seconds`` (from the plan ``start``, every column, where given): its objective (the
+    variables hold it), or None when none was found."""
     prob, variables = model.builder.prob, model.builder.variables
     fixed = [variables[i] for i in fixing["col"].to_list()]
     saved = [(v.lowBound, v.upBound) for v in fixed]
@@ -300,7 +365,8 @@ def _complete(model: Model, config: PlanConfig, fixing: pl.DataFrame, seconds: f
         v.lowBound = v.upBound = x
     short = config.model_copy(update={"time_limit_seconds": min(seconds, config.time_limit_seconds)})
     try:
-        status = prob.solve(make_solver("highs", short, mip=True, variables=variables))
+        warm = None if start is None else (np.arange(len(variables), dtype=np.int32), start)
+        status = prob.solve(make_solver("highs", short, mip=True, variables=variables, start=warm))
         ok = status == pulp.LpStatusOptimal  # optimal, or stopped with an incumbent
     except Exception:
         ok = False

@@ -313,25 +313,31 @@ def test_a_campaign_limit_shorter_than_the_relaxation_still_gives_a_plan():
     assert _kpi(r, "cost_holding") == pytest.approx(450.0)
 
 
+def built_model(inputs, demand_rows, config):
+    """The campaign model of ``inputs`` for ``demand_rows`` (no safety stock, nothing scheduled), unsolved."""
+    from optimization.model import build_model
+
+    net = build_network(inputs, ex.START, config)
+    demand = ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in demand_rows])
+    demand = demand.with_columns(t=net.week_index()).drop("week")
+    safety = pl.DataFrame(schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64,
+                                  "safety_stock": pl.Float64})
+    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
+                                     "quantity": pl.Float64})
+    return build_model(net, demand, safety, scheduled, config)
+
+
 def test_fix_and_optimize_improves_a_bad_start_to_the_optimum():
     import time
 
     import numpy as np
     import pulp
 
-    from optimization.model import build_model
     from optimization.pulp_highs import BulkHiGHS
     from optimization.solve import _improve_by_resource
 
     config = PlanConfig(horizon_weeks=8, terminal_condition=False)
-    net = build_network(_suite(campaign=True, min_campaign_weeks=3), ex.START, config)
-    demand = ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in BUILD_AHEAD])
-    demand = demand.with_columns(t=net.week_index()).drop("week")
-    safety = pl.DataFrame(schema={"product_id": pl.String, "site_id": pl.String, "t": pl.Int64,
-                                  "safety_stock": pl.Float64})
-    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
-                                     "quantity": pl.Float64})
-    model = build_model(net, demand, safety, scheduled, config)
+    model = built_model(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD, config)
     variables = model.builder.variables
     # a bad start: the suite set up for A all 8 weeks, so B's 100 in week 4 is never made
     setup = model.frames["setup_for"]
