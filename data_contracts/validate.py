@@ -55,6 +55,7 @@ from data_contracts.formats import (
     decimal_comma_words,
     default_text,
     looks_like_decimal_comma,
+    sunday_reasons,
     week_start_monday,
     zero_means_none,
 )
@@ -607,7 +608,8 @@ def _outcome(
         kept=dict(kept or {}),
         positions=dict(positions or {}),
         clean=dict(clean),
-        quarantine=pl.concat([pl.DataFrame(schema=QUARANTINE_COLUMNS), *quarantines]),
+        # a Sunday among other days' labels suggests no week_start: sunday (as the fix hints)
+        quarantine=sunday_reasons(pl.concat([pl.DataFrame(schema=QUARANTINE_COLUMNS), *quarantines])),
         results=pl.concat([pl.DataFrame(schema=RESULT_COLUMNS), *results]),
         warnings=warnings if warnings is not None else pl.DataFrame(schema=WARNING_SCHEMA),
         validations=dict(validations),
