@@ -14,6 +14,7 @@ Pure polars expressions, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 import polars as pl
@@ -147,10 +148,15 @@ def _mixed_week_files(quarantine: pl.DataFrame) -> list[str]:
     return quarantine.filter(pl.col("rule") == WEEK_IS_MONDAY_RULE)["source_file"].unique().to_list()
 
 
-def sunday_reasons(quarantine: pl.DataFrame) -> pl.DataFrame:
+def sunday_reasons(quarantine: pl.DataFrame, rules: Iterable[str] = ()) -> pl.DataFrame:
     """``quarantine`` with the ``sunday_week`` rows of a file mixing Sundays with other days
-    (:func:`_mixed_week_files`) giving the Monday words instead of suggesting ``week_start: sunday``."""
-    mixed = _mixed_week_files(quarantine)
+    (:func:`_mixed_week_files`; or every row when ``rules``, every rule the file broke, holds
+    ``week_is_monday``: a refused file's stored rows may be its first only) giving the Monday words instead of
+    suggesting ``week_start: sunday``."""
+    if WEEK_IS_MONDAY_RULE in rules:
+        mixed = quarantine["source_file"].unique().to_list()
+    else:
+        mixed = _mixed_week_files(quarantine)
     if not mixed:
         return quarantine
     return quarantine.with_columns(

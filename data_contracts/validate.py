@@ -409,8 +409,13 @@ def _judge(
     """
     hits, makers = _hits(failed, outcomes, t, text, config.decimal)
 
+    # a Sunday among other days' labels suggests no week_start: sunday (as the fix hints), judged on every
+    # row the file broke: a refused file's quarantine and its message keep its first rows only
+    broken = {makers[m].rule for m in hits.get_column("maker").unique().to_list()}
+
     def quarantine_of(rows: pl.DataFrame) -> pl.DataFrame:
-        return _quarantine(t.name, text, _with_reasons(text, rows, makers), t, config.max_text_length)
+        return sunday_reasons(_quarantine(t.name, text, _with_reasons(text, rows, makers), t,
+                                          config.max_text_length), broken)
 
     first = quarantine_of(_first_rows(hits, config.failing_rows_shown))
     message = _threshold_error(
@@ -608,8 +613,7 @@ def _outcome(
         kept=dict(kept or {}),
         positions=dict(positions or {}),
         clean=dict(clean),
-        # a Sunday among other days' labels suggests no week_start: sunday (as the fix hints)
-        quarantine=sunday_reasons(pl.concat([pl.DataFrame(schema=QUARANTINE_COLUMNS), *quarantines])),
+        quarantine=pl.concat([pl.DataFrame(schema=QUARANTINE_COLUMNS), *quarantines]),
         results=pl.concat([pl.DataFrame(schema=RESULT_COLUMNS), *results]),
         warnings=warnings if warnings is not None else pl.DataFrame(schema=WARNING_SCHEMA),
         validations=dict(validations),

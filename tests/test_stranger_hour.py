@@ -185,6 +185,16 @@ def test_a_sunday_rows_reason_suggests_week_start_sunday_only_where_all_labels_a
     assert len(among) == 2, among
     assert all("week_start" not in r and "export each as the Monday of its ISO week" in r
                for r in among), among
+    # every line on the first of a month, the first five a Sunday: refused, and neither the refusal's first
+    # rows (all Sundays) nor any row or hint suggests the setting
+    monthly = _copy(valid_input, tmp_path / "monthly")
+    _set_orders(monthly, range(1, 6), requested_week="2026-03-01")
+    _set_orders(monthly, range(6, 100_000), requested_week="2026-04-01")
+    result = CliRunner().invoke(app, ["validate", "--input", str(monthly)])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2 and "(rule: max_reject_share)" in out, out
+    assert "orders.csv row 1: requested_week '2026-03-01' is a Sunday" in out, out
+    assert "week_start: sunday" not in out, out
 
 
 def test_returns_written_as_negative_lines_get_a_hint(valid_input, tmp_path):  # noqa: F811
