@@ -12,7 +12,7 @@ import polars as pl
 
 from data_contracts.formats import decimal_comma_number
 
-__all__ = ["TYPE_RULE", "cast_expr", "type_reason", "cast_frame"]
+__all__ = ["TYPE_RULE", "cast_expr", "date_form_hints", "type_reason", "cast_frame"]
 
 TYPE_RULE = "type"
 
@@ -57,6 +57,38 @@ def type_reason(dtype: pl.DataType) -> str:
         pl.Date: "a date (YYYY-MM-DD)",
         pl.Boolean: "true or false",
     }.get(dtype, str(dtype))
+
+
+#: Date values written in a form no setting reads (the source config has ``decimal`` and ``week_start``, no
+#: date format): the pattern of the whole value and how to export it instead.
+_DATE_FORMS = {
+    r"[0-3]?[0-9][/.-][01]?[0-9][/.-][0-9]{4}": (
+        "dates are written day first (31/12/2026) where plantwin reads YYYY-MM-DD (2026-12-31); no setting "
+        "reads another date format (the source config has none): export the dates as YYYY-MM-DD (in SQL "
+        "strftime(d, '%Y-%m-%d'), in a spreadsheet the cell format yyyy-mm-dd)."),
+    r"[0-9]{4}-?W[0-5][0-9](-?[1-7])?": (
+        "weeks are written as ISO weeks (2026-W05) where plantwin reads the date of the week's Monday "
+        "(2026-01-26); no setting reads week numbers (the source config has none): export each week as its "
+        "Monday, YYYY-MM-DD (in SQL date_trunc('week', d))."),
+}
+
+
+def date_form_hints(quarantine: pl.DataFrame) -> list[str]:
+    """A fix hint per file of ``quarantine`` whose every value refused as no date (rule ``type``) is written
+    in one of the forms of ``_DATE_FORMS`` (a whole export of day-first dates or ISO weeks), in the form of
+    :func:`data_contracts.formats.fix_hints`' lines; none for a file with any other refused date value."""
+    if "reason" not in quarantine.columns:
+        return []
+    words = f"' is not {type_reason(pl.Date)}"
+    dates = (quarantine.filter((pl.col("rule") == TYPE_RULE) & pl.col("reason").str.ends_with(words))
+             .with_columns(pl.col("reason").str.extract(r"'(.*)' is not ").alias("value")))
+    lines = []
+    for (source_file,), rows in dates.group_by("source_file", maintain_order=True):
+        for pattern, hint in _DATE_FORMS.items():
+            if rows["value"].str.contains(f"^(?:{pattern})$").fill_null(False).all():
+                name = str(source_file).replace("\\", "/").rsplit("/", 1)[-1]
+                lines.append(f"  {name}: {rows['source_row'].n_unique()} row(s) [{TYPE_RULE}]: {hint}")
+    return sorted(lines)
 
 
 def cast_frame(

@@ -14,6 +14,7 @@ Pure polars expressions, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 import polars as pl
@@ -29,6 +30,7 @@ __all__ = [
     "default_text",
     "fix_hints",
     "looks_like_decimal_comma",
+    "sunday_reasons",
     "sunday_week_words",
     "week_start_monday",
     "zero_means_none",
@@ -139,17 +141,45 @@ FIX_HINTS: dict[str, str] = {
 }
 
 
+def _mixed_week_files(quarantine: pl.DataFrame) -> list[str]:
+    """Files of ``quarantine`` with week labels neither Mondays nor Sundays (rule ``week_is_monday``): their
+    Sundays (the first of each month) are no Sunday convention, and the ``week_start: sunday`` setting
+    would refuse the rest, so neither the fix hint nor a row's reason suggests it there."""
+    return quarantine.filter(pl.col("rule") == WEEK_IS_MONDAY_RULE)["source_file"].unique().to_list()
+
+
+def sunday_reasons(quarantine: pl.DataFrame, rules: Iterable[str] = ()) -> pl.DataFrame:
+    """``quarantine`` with the ``sunday_week`` rows of a file mixing Sundays with other days
+    (:func:`_mixed_week_files`; or every row when ``rules``, every rule the file broke, holds
+    ``week_is_monday``: a refused file's stored rows may be its first only) giving the Monday words instead of
+    suggesting ``week_start: sunday``."""
+    if WEEK_IS_MONDAY_RULE in rules:
+        mixed = quarantine["source_file"].unique().to_list()
+    else:
+        mixed = _mixed_week_files(quarantine)
+    if not mixed:
+        return quarantine
+    return quarantine.with_columns(
+        pl.when(pl.col("source_file").is_in(mixed) & (pl.col("rule") == SUNDAY_WEEK_RULE))
+        .then(pl.col("reason").str.replace(sunday_week_words(), _SUNDAY_AMONG_OTHER_DAYS, literal=True))
+        .otherwise(pl.col("reason")).alias("reason"))
+
+
+#: a row's reason words for a Sunday in a file whose week labels are other days too
+_SUNDAY_AMONG_OTHER_DAYS = ("is a Sunday, but weeks are identified by their Monday, and this file labels "
+                            "weeks by other days too: export each as the Monday of its ISO week")
+
+
 def fix_hints(quarantine: pl.DataFrame) -> list[str]:
     """One line per (file, rule) of ``quarantine`` that a fix hint exists for: where, how many rows, how to fix."""
     hinted = quarantine.filter(pl.col("rule").is_in(list(FIX_HINTS)))
     if not hinted.height:
         return []
     counts = hinted.group_by("source_file", "rule").agg(pl.col("source_row").n_unique().alias("rows"))
-    # Sundays among labels of other days too (the first of each month) are no Sunday convention: the
-    # week_start setting would refuse the rest; both get the other days' hint, counted together
-    mixed = set(counts.filter(pl.col("rule") == WEEK_IS_MONDAY_RULE)["source_file"].to_list())
+    # Sundays among labels of other days too: both get the other days' hint, counted together
+    mixed = _mixed_week_files(quarantine)
     counts = (counts.with_columns(
-        pl.when(pl.col("source_file").is_in(list(mixed)) & (pl.col("rule") == SUNDAY_WEEK_RULE))
+        pl.when(pl.col("source_file").is_in(mixed) & (pl.col("rule") == SUNDAY_WEEK_RULE))
         .then(pl.lit(WEEK_IS_MONDAY_RULE)).otherwise(pl.col("rule")).alias("rule"))
         .group_by("source_file", "rule").agg(pl.col("rows").sum()))
     lines = []

@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from data_contracts.casting import date_form_hints
 from data_contracts.config import ContractOutcome
 from data_contracts.formats import fix_hints
 from data_contracts.safe_text import printable
@@ -107,7 +108,7 @@ def validation_report(outcome: ContractOutcome, rows_shown: int = 10, all_expect
             f"  {PurePath(f).name} row {r} [{rule}]: {why}"
             for f, r, rule, why in first.select("source_file", "source_row", "rule", "reason").iter_rows()
         ]
-    hints = fix_hints(q) if q.height else []
+    hints = fix_hints(q) + date_form_hints(q) if q.height else []  # the latter: day-first dates, ISO weeks
     if hints:
         lines += ["", "How to fix what was recognised:", *hints]
     if warn.height:

@@ -432,7 +432,7 @@ RUNS = _t(
         ("started_at", Ts, "Start (UTC)."),
         ("finished_at", Ts, "End (UTC)."),
         ("warnings", I64, "Warnings the run stored in `run_warnings` (0: none; null: the run stopped before its "
-                          "contracts, or is older than that table)."),
+                          "contracts, or is older than that table: its backfilled rows are not counted)."),
     ],
     nullable=("base_run_id", "run_date", "error", "solver", "solver_status", "problem_type", "objective", "mip_gap",
               "solve_seconds", "stage_seconds", "finished_at", "warnings"),
@@ -488,7 +488,8 @@ RUN_WARNINGS = _t(
     "behind the run date (`stale_data`), a week a hundred times its series' usual demand (`demand_outlier`), "
     "an incremental load that looks like a full extract missing lines (`missing_from_extract`). "
     "Stored by the contracts and forecast stages (a replan or scenario keeps its base run's); the run summary "
-    "and the plan report read them from here.",
+    "and the plan report read them from here. A run made before this table gets, when its warehouse is migrated, "
+    "the `thousands_point` and `stale_data` warnings its stored rows still give (its summary showed those).",
     ("run_id", "entity", "rule", "key"),
     [
         ("run_id", Str, "Run."),

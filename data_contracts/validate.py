@@ -55,6 +55,7 @@ from data_contracts.formats import (
     decimal_comma_words,
     default_text,
     looks_like_decimal_comma,
+    sunday_reasons,
     week_start_monday,
     zero_means_none,
 )
@@ -408,8 +409,13 @@ def _judge(
     """
     hits, makers = _hits(failed, outcomes, t, text, config.decimal)
 
+    # a Sunday among other days' labels suggests no week_start: sunday (as the fix hints), judged on every
+    # row the file broke: a refused file's quarantine and its message keep its first rows only
+    broken = {makers[m].rule for m in hits.get_column("maker").unique().to_list()}
+
     def quarantine_of(rows: pl.DataFrame) -> pl.DataFrame:
-        return _quarantine(t.name, text, _with_reasons(text, rows, makers), t, config.max_text_length)
+        return sunday_reasons(_quarantine(t.name, text, _with_reasons(text, rows, makers), t,
+                                          config.max_text_length), broken)
 
     first = quarantine_of(_first_rows(hits, config.failing_rows_shown))
     message = _threshold_error(

@@ -126,6 +126,30 @@ def test_a_tab_separated_file_is_named_once_with_its_fix(valid_input, tmp_path):
     assert "holds tabs: write the file with ',' or ';' between the columns" in errors[0]
 
 
+@pytest.mark.parametrize(("written", "hint"), [
+    ("%d/%m/%Y", "dates are written day first (31/12/2026) where plantwin reads YYYY-MM-DD"),
+    ("%G-W%V", "weeks are written as ISO weeks (2026-W05) where plantwin reads the date of the week's "
+               "Monday"),
+])
+def test_a_file_of_day_first_dates_or_iso_weeks_gets_a_fix_hint(valid_input, tmp_path,  # noqa: F811
+                                                                 written, hint):
+    """Every order line's week written day first (28/07/2025) or as an ISO week (2025-W31): each row was
+    refused as ``type`` and validate's "How to fix" said nothing. Now it names the export to change (no
+    setting reads another date format); a file with one other refused date gets no such hint."""
+    folder = _copy(valid_input, tmp_path)
+    orders = pl.read_csv(folder / "orders.csv", infer_schema=False)
+    week = pl.col("requested_week").str.to_date().dt.strftime(written)
+    orders.with_columns(week).write_csv(folder / "orders.csv")
+    result, out = _validate(folder)
+    assert result.exit_code == 2, result.output
+    assert "How to fix what was recognised: orders.csv: 848 row(s) [type]: " + hint in out, out
+    assert "no setting reads" in out and "(the source config has none)" in out
+    orders.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("soon")).otherwise(week)
+                        .alias("requested_week")).write_csv(folder / "orders.csv")
+    result, out = _validate(folder)
+    assert result.exit_code == 2 and "[type]" in out and hint not in out, out
+
+
 def test_a_thousands_comma_is_not_only_called_a_decimal_comma(valid_input, tmp_path):
     """'3,670' in a ','-separated export is 3670 with a thousands separator far more often than 3.67: the
     reason and the fix name both, since declaring decimal: "," would read it as 3.67."""

@@ -107,6 +107,32 @@ def test_the_summary_reads_the_stored_warnings_not_the_raw_rows(noticed, tmp_pat
     assert "looks like thousands" not in text, text
 
 
+def test_an_older_warehouses_past_run_shows_its_warnings_again(noticed, tmp_path):
+    """A warehouse laid out before ``run_warnings`` (no table, no ``runs.warnings``): its past run's summary
+    re-scanned the raw rows and showed the thousands-point and stale-data warnings. Migrated, the warnings
+    its rows still give are stored for that run, once, and the summary shows them again."""
+    from report.summary import run_summary
+    from warehouse.db import open_warehouse
+
+    warehouse = tmp_path / "w.duckdb"
+    warehouse.write_bytes(noticed["warehouse"].read_bytes())
+    with duckdb.connect(str(warehouse)) as con:  # the layout of the code before
+        con.execute(f"DROP TABLE {schema.RUN_WARNINGS.name}")
+        con.execute(f"ALTER TABLE {schema.RUNS.name} DROP COLUMN warnings")
+        con.execute(f"COMMENT ON TABLE {schema.RUNS.name} IS 'plantwin-schema older'")
+        (run_id,) = con.execute("SELECT run_id FROM runs").fetchone()
+    for _ in range(2):  # a second migration adds nothing
+        with open_warehouse(warehouse) as wh:
+            wh.con.execute(f"COMMENT ON TABLE {schema.RUNS.name} IS 'plantwin-schema older'")
+    assert [r[1:] for r in _warnings(warehouse)] == [
+        ("inventory", "stale_data", "as_of_date"), ("orders", "stale_data", "requested_week"),
+        ("orders", "thousands_point", "quantity")]
+    text = " ".join(run_summary(warehouse, run_id).split())
+    assert "warning: orders.csv: every one of the 847 quantity values with a point looks like thousands" in text, text
+    assert "warning: the inventory snapshot is of " in text and "warning: the last demand is in the week of " in text
+    assert "3 warning(s): see table run_warnings" in text, text
+
+
 def test_the_report_shows_the_warnings(noticed):
     """The plan report has a Warnings section with every stored row."""
     html = next(noticed["warehouse"].parent.glob("report-*.html")).read_text(encoding="utf-8")

@@ -162,6 +162,41 @@ def test_the_first_of_each_month_is_not_called_a_sunday_week():
     assert "[sunday_week]" in sundays[1] and "week_start: sunday" in sundays[1]
 
 
+def test_a_sunday_rows_reason_suggests_week_start_sunday_only_where_all_labels_are(valid_input,  # noqa: F811
+                                                                                   tmp_path):
+    """The file-level hint left ``week_start: sunday`` out for a file mixing Sundays with other days, but each
+    Sunday row's reason still suggested it. Now the rows say what the hint says; a file of Sundays keeps
+    it."""
+    from test_sources_validate import _set_orders
+
+    def reasons(folder: Path) -> list[str]:
+        result = CliRunner().invoke(app, ["validate", "--input", str(folder)])
+        lines = [" ".join(line.split()) for line in result.output.splitlines()]
+        return [line for line in lines if line.startswith("orders.csv row ") and "[sunday_week]" in line]
+
+    sundays = _copy(valid_input, tmp_path / "sundays")
+    _set_orders(sundays, range(1, 3), requested_week="2026-03-01")  # a Sunday
+    only = reasons(sundays)
+    assert len(only) == 2 and all("declare week_start: sunday" in r for r in only), only
+    mixed = _copy(valid_input, tmp_path / "mixed")
+    _set_orders(mixed, range(1, 3), requested_week="2026-03-01")
+    _set_orders(mixed, range(3, 5), requested_week="2026-04-01")  # a Wednesday: the first of a month
+    among = reasons(mixed)
+    assert len(among) == 2, among
+    assert all("week_start" not in r and "export each as the Monday of its ISO week" in r
+               for r in among), among
+    # every line on the first of a month, the first five a Sunday: refused, and neither the refusal's first
+    # rows (all Sundays) nor any row or hint suggests the setting
+    monthly = _copy(valid_input, tmp_path / "monthly")
+    _set_orders(monthly, range(1, 6), requested_week="2026-03-01")
+    _set_orders(monthly, range(6, 100_000), requested_week="2026-04-01")
+    result = CliRunner().invoke(app, ["validate", "--input", str(monthly)])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2 and "(rule: max_reject_share)" in out, out
+    assert "orders.csv row 1: requested_week '2026-03-01' is a Sunday" in out, out
+    assert "week_start: sunday" not in out, out
+
+
 def test_returns_written_as_negative_lines_get_a_hint(valid_input, tmp_path):  # noqa: F811
     """Returns in an ERP's order extract (-5.0) were quarantined as ``non_negative`` with "is negative" and no
     word of what to do; validate's "How to fix" now says returns are no demand and how to export them."""
