@@ -121,6 +121,14 @@ def test_an_older_warehouses_past_run_shows_its_warnings_again(noticed, tmp_path
         con.execute(f"ALTER TABLE {schema.RUNS.name} DROP COLUMN warnings")
         con.execute(f"COMMENT ON TABLE {schema.RUNS.name} IS 'plantwin-schema older'")
         (run_id,) = con.execute("SELECT run_id FROM runs").fetchone()
+    # read-only before any migration (the summary and `plantwin report` open it so): the same warnings
+    before = " ".join(run_summary(warehouse, run_id).split())
+    for words in ("warning: orders.csv: every one of the 847 quantity values with a point looks like thousands",
+                  "warning: the inventory snapshot is of ", "warning: the last demand is in the week of "):
+        assert words in before, before
+    report = CliRunner().invoke(app, ["report", "--warehouse", str(warehouse), "--out", str(tmp_path / "r.html")])
+    assert report.exit_code == 0, report.output
+    assert "thousands_point" in (tmp_path / "r.html").read_text(encoding="utf-8")
     for _ in range(2):  # a second migration adds nothing
         with open_warehouse(warehouse) as wh:
             wh.con.execute(f"COMMENT ON TABLE {schema.RUNS.name} IS 'plantwin-schema older'")

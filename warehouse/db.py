@@ -233,29 +233,13 @@ class Warehouse:
 
     def _backfill_warnings(self) -> None:
         """Store, for each run made before ``run_warnings`` existed, the warnings its summary showed then and
-        that the warehouse's rows still give: the thousands-point scan of its input loads (under the decimal
-        mark of its parameters) and stale data (its clean inventory's latest ``as_of_date`` and its demand
-        history's last week with demand, against its run date and ``inactive_weeks``), as the contracts and
-        forecast stages store them now. The network's pairs, demand outliers and full extracts missing lines
-        were never shown for those runs and are not recomputed; their ``runs.warnings`` stays null."""
-        from data_contracts.findings import stale_data_warnings
-        from warehouse.reads import thousands_warnings
+        that the warehouse's rows still give (:func:`warehouse.reads.past_run_warnings`); their
+        ``runs.warnings`` stays null."""
+        from warehouse.reads import past_run_warnings
 
-        inventory = schema.clean_table_name(schema.INVENTORY.name)
-        runs = self.con.execute(
-            f"""SELECT r.run_id, r.run_date, r.parameters, r.input_load_ids,
-                       (SELECT max(as_of_date) FROM {inventory} i WHERE i.run_id = r.run_id),
-                       (SELECT max(week) FROM {schema.DEMAND_HISTORY.name} h
-                        WHERE h.run_id = r.run_id AND h.quantity > 0)
-                FROM {schema.RUNS.name} r ORDER BY r.run_id""").fetchall()
-        for run_id, run_date, parameters, load_ids, as_of, last_week in runs:
-            params = json.loads(parameters or "{}")
-            decimal = params.get("contracts", {}).get("decimal", ".")
-            found = [thousands_warnings(self.con, json.loads(load_ids or "{}"), decimal)]
-            if run_date is not None:
-                inactive = params.get("forecast", {}).get("inactive_weeks", 13)
-                found.append(stale_data_warnings(as_of, last_week, run_date, inactive))
-            noticed = pl.concat(found)
+        runs = self.con.execute(f"SELECT run_id FROM {schema.RUNS.name} ORDER BY run_id").fetchall()
+        for (run_id,) in runs:
+            noticed = past_run_warnings(self.con, run_id)
             if noticed.height:
                 self._insert(schema.RUN_WARNINGS.name, noticed.with_columns(pl.lit(run_id).alias("run_id")))
 

@@ -7,6 +7,7 @@ and returns polars frames or plain values.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -15,8 +16,9 @@ import polars as pl
 
 from data_contracts import schema
 
-__all__ = ["comparison_frames", "missing_from_extract", "plan_run_of", "previous_plan_run", "report_frames", "run_rows", "run_warnings",
-           "thousands_point_words", "thousands_points", "thousands_warnings", "twin_frames"]
+__all__ = ["comparison_frames", "missing_from_extract", "past_run_warnings", "plan_run_of", "previous_plan_run",
+           "report_frames", "run_rows", "run_warnings", "thousands_point_words", "thousands_points",
+           "thousands_warnings", "twin_frames"]
 
 #: A whole number with a point grouping thousands (``3.240``, ``12.500.000``): under ``decimal: "."`` it reads
 #: as 3.24; a first group never starts with 0, so ``0.125`` is not one.
@@ -39,11 +41,44 @@ def run_rows(con: duckdb.DuckDBPyConnection, *run_ids: str | None) -> dict[str, 
     return {r["run_id"]: r for r in frame.iter_rows(named=True)}
 
 
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                            [name]).fetchone()[0])
+
+
 def run_warnings(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
     """What the run noticed that rejects no row (``run_warnings``: entity, rule, key, reason), by rule and
-    key."""
+    key. A warehouse not yet migrated to hold them (a file of an older version opened read-only, as the
+    report and the summary open it) gives what its migration will store: :func:`past_run_warnings`."""
+    if not _has_table(con, schema.RUN_WARNINGS.name):
+        return past_run_warnings(con, run_id).sort("rule", "entity", "key")
     return _q(con, f"SELECT entity, rule, key, reason FROM {schema.RUN_WARNINGS.name} WHERE run_id = ? "
                    "ORDER BY rule, entity, key", run_id)
+
+
+def past_run_warnings(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
+    """The warnings of a run made before ``run_warnings`` existed that its summary showed then and the
+    warehouse's rows still give (``WARNING_SCHEMA``): the thousands-point scan of its input loads under the
+    decimal mark of its parameters, and stale data (its clean inventory's latest ``as_of_date`` and its
+    demand history's last week with demand, against its run date and ``inactive_weeks``), as the contracts
+    and forecast stages store them now. The network's pairs, demand outliers and full extracts missing
+    lines were never shown for those runs and are not recomputed."""
+    from data_contracts.findings import stale_data_warnings
+
+    inventory = schema.clean_table_name(schema.INVENTORY.name)
+    run_date, parameters, load_ids, as_of, last_week = con.execute(
+        f"""SELECT r.run_date, r.parameters, r.input_load_ids,
+                   (SELECT max(as_of_date) FROM {inventory} i WHERE i.run_id = r.run_id),
+                   (SELECT max(week) FROM {schema.DEMAND_HISTORY.name} h
+                    WHERE h.run_id = r.run_id AND h.quantity > 0)
+            FROM {schema.RUNS.name} r WHERE r.run_id = ?""", [run_id]).fetchone()
+    params = json.loads(parameters or "{}")
+    decimal = params.get("contracts", {}).get("decimal", ".")
+    found = [thousands_warnings(con, json.loads(load_ids or "{}"), decimal)]
+    if run_date is not None:
+        inactive = params.get("forecast", {}).get("inactive_weeks", 13)
+        found.append(stale_data_warnings(as_of, last_week, run_date, inactive))
+    return pl.concat(found)
 
 
 def thousands_points(con: duckdb.DuckDBPyConnection, load_ids: dict[str, str], decimal: str = ".",
@@ -192,8 +227,7 @@ def twin_frames(
     """The latest twin replay of the run (and of ``other``, its comparison), if any was made: the summary
     rows (the run's first) and the run's closing-stock fan."""
     summary_t, fan_t = schema.TWIN_SUMMARY, schema.TWIN_STOCK_FAN
-    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                       [summary_t.name]).fetchone()[0]:
+    if not _has_table(con, summary_t.name):
         return summary_t.empty(), fan_t.empty()
     latest = f"""(SELECT twin_id FROM {summary_t.name} WHERE run_id = ? ORDER BY created_at DESC LIMIT 1)"""
     twin = _q(con, f"""SELECT * FROM {summary_t.name} WHERE (run_id = ? AND twin_id = {latest})
