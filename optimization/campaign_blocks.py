@@ -30,8 +30,9 @@ import highspy
 import numpy as np
 import polars as pl
 
-from optimization.campaign_start import idle_setup_hours, rounded_integers, sequenced_setups
+from optimization.campaign_start import idle_setup_hours, improves, rounded_integers, sequenced_setups
 from optimization.config import PlanConfig
+from optimization.highs_direct import has_plan
 
 __all__ = ["BlockResult", "Budget", "block_frame", "relative_gap", "solve_campaign_block"]
 
@@ -166,7 +167,7 @@ def _improve(
         step, cpu = time.perf_counter(), time.thread_time()
         _run(h, share)
         found = float(h.getInfo().objective_function_value)
-        if _has_plan(h) and found < objective - 1e-9 * max(abs(objective), 1.0):
+        if has_plan(h) and improves(found, objective):
             x, objective = np.asarray(h.getSolution().col_value), found
         h.changeColsBounds(len(others), others, lower[others], upper[others])
         passes += 1
@@ -186,10 +187,6 @@ def _integral(h: highspy.Highs, ints: np.ndarray, on: bool) -> None:
     """The block's integer columns ``ints`` made integer (``on``) or continuous (the LP relaxation)."""
     kind = highspy.HighsVarType.kInteger if on else highspy.HighsVarType.kContinuous
     h.changeColsIntegrality(len(ints), ints, np.full(len(ints), kind))
-
-
-def _has_plan(h: highspy.Highs) -> bool:
-    return h.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
 
 
 def _run(h: highspy.Highs, seconds: float) -> None:
@@ -258,7 +255,7 @@ def solve_campaign_block(
             _integral(h, ints, True)
             left = max(deadline - time.perf_counter(), 0.0)
             _run(h, max(left * start_share, relax_seconds, min_seconds))
-            if _has_plan(h):
+            if has_plan(h):
                 start_x = np.asarray(h.getSolution().col_value)
                 start_obj = float(h.getInfo().objective_function_value)
             else:
@@ -269,7 +266,7 @@ def solve_campaign_block(
             h.setSolution(n, np.arange(n, dtype=np.int32), start_x)
             left = max(deadline - time.perf_counter(), 0.0)
             _run(h, max(left * start_share, min_seconds))
-            if _has_plan(h) and h.getInfo().objective_function_value < start_obj:
+            if has_plan(h) and h.getInfo().objective_function_value < start_obj:
                 start_x = np.asarray(h.getSolution().col_value)
                 start_obj = float(h.getInfo().objective_function_value)
         h.changeColsBounds(len(fc), fc, lower[fc], upper[fc])
@@ -288,7 +285,7 @@ def solve_campaign_block(
     note.append(f"MIP {h.getInfo().objective_function_value:,.0f}, bound {h.getInfo().mip_dual_bound:,.0f}"
                 + _took(step, cpu))
     best_x, best_obj, bound = start_x, start_obj, relaxed
-    if _has_plan(h) and h.getInfo().objective_function_value < best_obj:
+    if has_plan(h) and h.getInfo().objective_function_value < best_obj:
         best_x, best_obj = np.asarray(h.getSolution().col_value), float(h.getInfo().objective_function_value)
     status = "Optimal" if h.getModelStatus() == _OK else "Feasible"
     mip_bound = float(h.getInfo().mip_dual_bound)

@@ -35,7 +35,7 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
-from optimization.highs_direct import new_highs
+from optimization.highs_direct import mip_outcome, new_highs
 
 __all__ = ["BlockBound", "LagrangianBound", "block_columns", "block_problem", "lagrangian_bound", "lp_matrix",
            "own_rows", "priced_setups"]
@@ -118,19 +118,12 @@ def _solve_block(a: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray, cost:
                           np.asarray(lp.row_lower_)[rows], np.asarray(lp.row_upper_)[rows],
                           ints[cols] if mip else np.zeros(len(cols), dtype=bool)))
     h.run()
-    status = h.getModelStatus()
-    info = h.getInfo()
-    optimal = status == highspy.HighsModelStatus.kOptimal
-    stopped = status in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit)
     if mip:  # anything but optimal or stopped by a limit (infeasible, numerical trouble) adds nothing
-        value = (float(info.objective_function_value) if optimal
-                 else float(info.mip_dual_bound) if stopped else -np.inf)
-        has = int(info.primal_solution_status) == int(highspy.SolutionStatus.kSolutionStatusFeasible)
-    else:
-        value = float(info.objective_function_value) if optimal else -np.inf
-        has = optimal
-    x = np.asarray(h.getSolution().col_value) if has else np.zeros(len(cols))
-    return value, optimal, x
+        value, optimal, x = mip_outcome(h)
+        return value, optimal, np.zeros(len(cols)) if x is None else x
+    optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    value = float(h.getInfo().objective_function_value) if optimal else -np.inf
+    return value, optimal, np.asarray(h.getSolution().col_value) if optimal else np.zeros(len(cols))
 
 
 def block_problem(sub: sparse.csc_matrix, lower: np.ndarray, upper: np.ndarray, cost: np.ndarray,

@@ -43,7 +43,7 @@ import numpy as np
 from scipy import sparse
 
 from optimization.campaign_bound import block_problem, lp_matrix, own_rows
-from optimization.highs_direct import new_highs
+from optimization.highs_direct import has_plan, mip_outcome, new_highs
 
 __all__ = ["MasterRound", "MasterResult", "dantzig_wolfe_bound", "price_and_branch"]
 
@@ -156,13 +156,7 @@ class _Blocks:
         p.changeColsCost(len(d), np.arange(len(d), dtype=np.int32), d.astype(np.float64))
         p.setOptionValue("time_limit", max(float(seconds), 0.5))
         p.run()
-        status, info = p.getModelStatus(), p.getInfo()
-        optimal = status == highspy.HighsModelStatus.kOptimal
-        stopped = status in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit)
-        value = (float(info.objective_function_value) if optimal
-                 else float(info.mip_dual_bound) if stopped else -np.inf)
-        has = int(info.primal_solution_status) == int(highspy.SolutionStatus.kSolutionStatusFeasible)
-        return value, optimal, (np.asarray(p.getSolution().col_value) if has else None)
+        return mip_outcome(p)
 
     def outside(self, y: np.ndarray) -> float:
         """The rows' and the non-block columns' part of L(y)."""
@@ -351,8 +345,7 @@ def price_and_branch(result: MasterResult, n_cols: int,
     if result.start is not None:
         m.setSolution(len(result.start), np.arange(len(result.start), dtype=np.int32), result.start)
     m.run()
-    info = m.getInfo()
-    if int(info.primal_solution_status) != int(highspy.SolutionStatus.kSolutionStatusFeasible):
+    if not has_plan(m):
         return None, None
     v = np.asarray(m.getSolution().col_value)
     x = np.zeros(n_cols)
@@ -360,4 +353,4 @@ def price_and_branch(result: MasterResult, n_cols: int,
     weights = v[lp.num_col_ - len(result.columns):]
     for (k, values), w in zip(result.columns, weights, strict=True):
         x[result.blocks[k]] += w * values
-    return float(info.objective_function_value) + result.offset, x
+    return float(m.getInfo().objective_function_value) + result.offset, x

@@ -27,8 +27,10 @@ import highspy
 import numpy as np
 import polars as pl
 
+from optimization.highs_direct import new_highs
+
 __all__ = [
-    "HOT_START_SHARE", "LOOKAHEAD", "SetupSearch", "SuiteGrid", "filled_integers", "idle_setup_hours",
+    "HOT_START_SHARE", "LOOKAHEAD", "SetupSearch", "SuiteGrid", "filled_integers", "idle_setup_hours", "improves",
     "rotation_setups", "rounded_integers", "schedule_moves", "sequenced_setups",
 ]
 
@@ -39,6 +41,11 @@ LOOKAHEAD = 2
 #: (relaxation 4.8, cold 3.6), but 4.2 on a network of mixed suites (relaxation 2.5, cold 0.9)
 HOT_START_SHARE = 0.25
 _NO_LIMIT = float("inf")
+
+
+def improves(objective: float, best: float) -> bool:
+    """Whether a plan of ``objective`` is better than ``best`` by more than rounding (1e-9 of its size)."""
+    return objective < best - 1e-9 * max(abs(best), 1.0)
 
 
 def sequenced_setups(setup: pl.DataFrame) -> pl.DataFrame:
@@ -209,7 +216,7 @@ class SuiteGrid:
             h=pl.col("make") * pl.col("hours_per_unit").fill_null(0.0),
         )
         n_r, n_p, n_t = (int(frame[c].max()) + 1 for c in ("r", "p", "k"))
-        r, p, k = (frame[c].to_numpy().astype(np.int64) for c in ("r", "p", "k"))
+        r, p, k = _rpk(frame)
         hours = np.zeros((n_r, n_p, n_t))
         hours[r, p, k] = frame["h"].to_numpy()
         exists = np.zeros((n_r, n_p), dtype=bool)
@@ -230,7 +237,7 @@ class SuiteGrid:
 
     def setups(self, chosen: np.ndarray) -> pl.DataFrame:
         """``col, start`` (0 or 1) for every setup binary of the schedule ``chosen``."""
-        r, p, k = (self.frame[c].to_numpy().astype(np.int64) for c in ("r", "p", "k"))
+        r, p, k = _rpk(self.frame)
         return self.frame.select("col", start=pl.Series(chosen[r, k] == p, dtype=pl.Boolean).cast(pl.Float64))
 
     def chosen(self, setups: pl.DataFrame) -> np.ndarray:
@@ -255,6 +262,11 @@ class SuiteGrid:
             return False
         cut = starts + lengths >= len(row)
         return not np.any(switched & ~cut & (lengths < self.lo[r]))
+
+
+def _rpk(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The suite, product and week indices (``r``, ``p``, ``k``) of :class:`SuiteGrid`'s frame (or part of it)."""
+    return tuple(frame[c].to_numpy().astype(np.int64) for c in ("r", "p", "k"))
 
 
 def rotation_setups(grid: SuiteGrid, cycles: int) -> np.ndarray:
@@ -365,15 +377,13 @@ class SetupSearch:
         self._zero = np.zeros(0, dtype=np.int32)
         self._whole = None
         if self.ints is not None and len(self.ints):  # the whole-batch LPs on a copy of their own
-            self._whole = highspy.Highs()
-            self._whole.setOptionValue("output_flag", False)
+            self._whole = new_highs()
             self._whole.passModel(lp)
-
 
     def fix(self, chosen: np.ndarray, suites: list[int] | None = None) -> None:
         """The setups of ``chosen`` as both bounds in ``h`` (only the ``suites`` given; None: all)."""
         frame = self.grid.frame if suites is None else self.grid.frame.filter(pl.col("r").is_in(suites))
-        r, p, k = (frame[c].to_numpy().astype(np.int64) for c in ("r", "p", "k"))
+        r, p, k = _rpk(frame)
         cols = frame["col"].to_numpy().astype(np.int32)
         on = (chosen[r, k] == p).astype(float)
         self.h.changeColsBounds(len(cols), cols, on, on)
@@ -453,7 +463,7 @@ class SetupSearch:
                 trial = best.copy()
                 trial[r] = chosen[r]
                 v = self.value(trial, [r], beat=value)
-                if v < value - 1e-9 * abs(value):
+                if improves(v, value):
                     best, value = trial, v
                     name = f"{name}, {self.grid.names[r]} as {label}"
             self.fix(best, [r])
@@ -475,7 +485,7 @@ class SetupSearch:
                     trial = chosen.copy()
                     trial[r] = row
                     v = self.value(trial, [r], beat=value)
-                    if v < value - 1e-9 * abs(value):
+                    if improves(v, value):
                         chosen, value, improved = trial, v, True
                         break
                 self.fix(chosen, [r])

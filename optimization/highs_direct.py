@@ -18,7 +18,7 @@ import polars as pl
 
 from optimization.lp import check_empty_rows
 
-__all__ = ["ArrayBuilder", "new_highs"]
+__all__ = ["ArrayBuilder", "has_plan", "mip_outcome", "new_highs"]
 
 _INF = highspy.kHighsInf
 
@@ -28,6 +28,23 @@ def new_highs() -> highspy.Highs:
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     return h
+
+
+def has_plan(h: highspy.Highs) -> bool:
+    """Whether ``h``'s last run left a feasible primal solution (an incumbent, optimal or not)."""
+    return int(h.getInfo().primal_solution_status) == int(highspy.SolutionStatus.kSolutionStatusFeasible)
+
+
+def mip_outcome(h: highspy.Highs) -> tuple[float, bool, np.ndarray | None]:
+    """A MIP run's outcome as a bound: its objective when optimal, its dual bound when stopped by a limit
+    (still a lower bound), −inf otherwise (infeasible, numerical trouble); whether optimal; its solution
+    (None when it has none)."""
+    status, info = h.getModelStatus(), h.getInfo()
+    optimal = status == highspy.HighsModelStatus.kOptimal
+    stopped = status in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit)
+    value = (float(info.objective_function_value) if optimal
+             else float(info.mip_dual_bound) if stopped else -np.inf)
+    return value, optimal, (np.asarray(h.getSolution().col_value) if has_plan(h) else None)
 
 
 def _key_rank(frame: pl.DataFrame, key: list[str]) -> np.ndarray:

@@ -21,7 +21,8 @@ import pulp
 from optimization.campaign_bound import block_columns, lagrangian_bound, priced_setups
 from optimization.campaign_master import dantzig_wolfe_bound, price_and_branch
 from optimization.campaign_start import (
-    HOT_START_SHARE, SetupSearch, SuiteGrid, idle_setup_hours, rotation_setups, rounded_integers, sequenced_setups,
+    HOT_START_SHARE, SetupSearch, SuiteGrid, idle_setup_hours, improves, rotation_setups, rounded_integers,
+    sequenced_setups,
 )
 from optimization.config import PlanConfig
 from optimization.campaign_blocks import BlockResult, Budget, block_frame, relative_gap, solve_campaign_block
@@ -238,10 +239,10 @@ def _campaign_start(
 
     # at least as long as the relaxation took (its LP is as large): a start that completes is the plan
     # when the MIP finds none; with the search's whole-batch plan in hand, only a share of what is left
-    share = max(time_left() * START_SHARE, relaxation_seconds, MIN_MIP_SECONDS)
+    share = time_left() * START_SHARE
+    if rounded is None:
+        share = max(share, relaxation_seconds, MIN_MIP_SECONDS)
     best = None
-    if rounded is not None:
-        share = time_left() * START_SHARE
     if share >= MIN_MIP_SECONDS:
         began, cpu = time.perf_counter(), time.process_time()
         best = _complete(model, config, start, share, None if rounded is None else rounded[0])
@@ -260,7 +261,7 @@ def _campaign_start(
     if config.campaign_lagrangian and config.campaign_master and best is not None:
         seconds = min(config.campaign_master_seconds, MASTER_SHARE * time_left())
         lower, planned = _master_bound(model, config, relaxation_model, relaxed, best_values, seconds, log)
-        if planned is not None and planned[0] < best - 1e-9 * max(abs(best), 1.0):
+        if planned is not None and improves(planned[0], best):
             best, best_values = planned
     elif config.campaign_lagrangian and best is not None:  # after the start, from the passes' and the MIP's time
         began, cpu = time.perf_counter(), time.process_time()
@@ -276,7 +277,7 @@ def _campaign_start(
             priced = start.join(chosen, on="col", how="left").select("col", start=pl.coalesce("priced", "start"))
             began, cpu = time.perf_counter(), time.process_time()
             objective = _complete(model, config, priced, max(time_left() * START_SHARE, MIN_MIP_SECONDS))
-            kept = objective is not None and objective < best - 1e-9 * max(abs(best), 1.0)
+            kept = objective is not None and improves(objective, best)
             log.append("priced start: " + ("none" if objective is None else f"{objective:,.0f}")
                        + (" (kept)" if kept else "") + _took(began, cpu))
             if kept:
@@ -451,7 +452,7 @@ def _improve_by_resource(
         finally:
             for v, (lo, up) in zip(fixed, saved):
                 v.lowBound, v.upBound = lo, up
-        if objective is not None and objective < best - 1e-9 * max(abs(best), 1.0):
+        if objective is not None and improves(objective, best):
             values, best = np.array([v.varValue or 0.0 for v in variables]), objective
         log.append(f"fix-and-optimize {names[i]}: {best:,.0f}" + _took(began, cpu))
     if np.isfinite(best):
