@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from data_contracts.formats import decimal_comma_number
+from data_contracts.formats import decimal_comma_number, hint_line
 
 __all__ = ["TYPE_RULE", "cast_expr", "date_form_hints", "type_reason", "cast_frame"]
 
@@ -86,8 +86,7 @@ def date_form_hints(quarantine: pl.DataFrame) -> list[str]:
     for (source_file,), rows in dates.group_by("source_file", maintain_order=True):
         for pattern, hint in _DATE_FORMS.items():
             if rows["value"].str.contains(f"^(?:{pattern})$").fill_null(False).all():
-                name = str(source_file).replace("\\", "/").rsplit("/", 1)[-1]
-                lines.append(f"  {name}: {rows['source_row'].n_unique()} row(s) [{TYPE_RULE}]: {hint}")
+                lines.append(hint_line(source_file, rows["source_row"].n_unique(), TYPE_RULE, hint))
     return sorted(lines)
 
 

@@ -28,7 +28,9 @@ __all__ = [
     "decimal_comma_number",
     "decimal_comma_words",
     "default_text",
+    "file_name",
     "fix_hints",
+    "hint_line",
     "looks_like_decimal_comma",
     "sunday_reasons",
     "sunday_week_words",
@@ -170,6 +172,16 @@ _SUNDAY_AMONG_OTHER_DAYS = ("is a Sunday, but weeks are identified by their Mond
                             "weeks by other days too: export each as the Monday of its ISO week")
 
 
+def file_name(source_file: object) -> str:
+    """The file's name without its folder, whichever separator the path was written with."""
+    return str(source_file).replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def hint_line(source_file: object, rows: int, rule: str, hint: str) -> str:
+    """One "How to fix" line: the file, how many rows, the rule and what to do."""
+    return f"  {file_name(source_file)}: {rows} row(s) [{rule}]: {hint}"
+
+
 def fix_hints(quarantine: pl.DataFrame) -> list[str]:
     """One line per (file, rule) of ``quarantine`` that a fix hint exists for: where, how many rows, how to fix."""
     hinted = quarantine.filter(pl.col("rule").is_in(list(FIX_HINTS)))
@@ -182,8 +194,5 @@ def fix_hints(quarantine: pl.DataFrame) -> list[str]:
         pl.when(pl.col("source_file").is_in(mixed) & (pl.col("rule") == SUNDAY_WEEK_RULE))
         .then(pl.lit(WEEK_IS_MONDAY_RULE)).otherwise(pl.col("rule")).alias("rule"))
         .group_by("source_file", "rule").agg(pl.col("rows").sum()))
-    lines = []
-    for source_file, rule, rows in counts.sort("source_file", "rule").iter_rows():
-        name = str(source_file).replace("\\", "/").rsplit("/", 1)[-1]
-        lines.append(f"  {name}: {rows} row(s) [{rule}]: {FIX_HINTS[rule]}")
-    return lines
+    return [hint_line(source_file, rows, rule, FIX_HINTS[rule])
+            for source_file, rule, rows in counts.sort("source_file", "rule").iter_rows()]

@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from data_contracts import schema
+from data_contracts.formats import file_name
 
 __all__ = ["comparison_frames", "missing_from_extract", "past_run_warnings", "plan_run_of", "previous_plan_run",
            "report_frames", "run_rows", "run_warnings", "thousands_point_words", "thousands_points",
@@ -109,8 +110,7 @@ def thousands_points(con: duckdb.DuckDBPyConnection, load_ids: dict[str, str], d
 
 def thousands_point_words(file: str, column: str, values: int) -> str:
     """The warning of :func:`thousands_points` for one column."""
-    name = file.replace("\\", "/").rsplit("/", 1)[-1]
-    return (f"{name}: every one of the {values:,} {column} values with a point looks like thousands grouped by "
+    return (f"{file_name(file)}: every one of the {values:,} {column} values with a point looks like thousands grouped by "
             f"a point (3.240 for 3240), and is read with \".\" as decimal point (3.24): if the source groups "
             f"thousands so, declare decimal: \",\" in its source config (rule: thousands_point)")
 
@@ -152,8 +152,7 @@ def missing_from_extract(con: duckdb.DuckDBPyConnection, entity: str, load_id: s
     gone = old - kept
     if not old or not gone or kept < least_share * old:
         return pl.DataFrame(schema=WARNING_SCHEMA)
-    name = str(source).replace("\\", "/").rsplit("/", 1)[-1]
-    reason = (f"{name}: {gone:,} of the {old:,} {key} values of the previous load ({before}) are not in this one, "
+    reason = (f"{file_name(source)}: {gone:,} of the {old:,} {key} values of the previous load ({before}) are not in this one, "
               f"which repeats {kept / old:.1%} of them as a full extract would: in incremental mode (the default) "
               f"a line never disappears, so those {gone:,} still count with their last version; if every load is "
               f"the whole {entity} book, declare {entity}: {{mode: snapshot}} in a source config"
