@@ -375,8 +375,7 @@ def _error_scale(
     # on how the series were chunked or on thread timing
     rows = cv.join(groups, on=["unique_id", "model"], how="semi")
     cutoffs = pl.concat([rows.select("unique_id", "cutoff").unique(), last])
-    levels = series_levels(series, cutoffs, span).unique(["unique_id", "cutoff"]).with_columns(
-        pl.col("level").pow(exponent))
+    levels = series_levels(series, cutoffs, span, exponent=exponent).unique(["unique_id", "cutoff"])
     rel = (pl.col("y") - pl.col("yhat")).abs() / pl.col("level")
     own = rows.join(levels, on=["unique_id", "cutoff"], how="left", validate="m:1").sort(_CV_ORDER).group_by(
         "unique_id").agg(own=rel.pow(2).mean().sqrt() if rms else rel.mean())
@@ -414,8 +413,7 @@ def _calibration(
         return pl.DataFrame(schema={"group": pl.String, "step": pl.Int64, "ratio": pl.Boolean,
                                     "y": pl.Float64, "yhat": pl.Float64, "scale": pl.Float64})
     cv = cv.with_columns(window=(pl.col("cutoff").rank("dense").over("unique_id") - 1).cast(pl.Int64))
-    levels = series_levels(series, cv.select("unique_id", "cutoff").unique(), span).with_columns(
-        pl.col("level").pow(exponent))
+    levels = series_levels(series, cv.select("unique_id", "cutoff").unique(), span, exponent=exponent)
     nested = cv.join(picks, on=["unique_id", "window", "model"], how="inner", validate="m:1")
     own = cv.join(picks.select("unique_id").unique(), on="unique_id", how="anti").join(
         groups.select("unique_id", "model"), on=["unique_id", "model"], how="inner", validate="m:1")

@@ -153,8 +153,10 @@ def series_levels(
     id_col: str = "unique_id",
     time_col: str = "ds",
     target_col: str = "y",
+    exponent: float = 1.0,
 ) -> pl.DataFrame:
-    """Level of each series at each cutoff: the mean |y| of its last ``span`` periods up to the cutoff.
+    """Level of each series at each cutoff: the mean |y| of its last ``span`` periods up to the cutoff,
+    raised to ``exponent`` (``ForecastConfig.level_exponent``; 1: errors in proportion to the level).
 
     Errors are measured relative to it (``|y − ŷ| / level``), so that the errors of an old backtest window
     size a band at today's level: a series that grew (or shrank) since has proportionally larger (smaller)
@@ -175,7 +177,7 @@ def series_levels(
     )
     joined = cutoffs.join(running, on=[id_col, "cutoff"], how="left", validate="m:1")
     usable = ((pl.col("level") > 0) & pl.col("level").is_finite()).fill_null(False).all().over(id_col)
-    return joined.with_columns(level=pl.when(usable).then(pl.col("level")).otherwise(1.0))
+    return joined.with_columns(level=pl.when(usable).then(pl.col("level").pow(exponent)).otherwise(1.0))
 
 
 def empirical_quantiles(
