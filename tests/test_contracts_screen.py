@@ -226,6 +226,60 @@ def test_declared_formats_are_read_whole(setting):
     assert ORDERS in outcome.clean and ORDERS not in outcome.kept
 
 
+class _Statements:
+    """A DuckDB connection that keeps the text of every statement it executes."""
+
+    def __init__(self, con) -> None:
+        self._con, self.sql = con, []
+
+    def execute(self, sql, *args, **kwargs):
+        self.sql.append(sql)
+        return self._con.execute(sql, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+_KEY_BREAKERS = {("order_id", "O3"), ("order_id", "o5"), ("order_id", " O6 ")}
+
+
+@pytest.mark.parametrize("case", ["clean", "broken", "repeated key"])
+def test_a_load_is_judged_in_one_scan_unless_a_key_repeats(case):
+    """A plain scan of one load is judged by one aggregate over its rows (the sure rows, their missing counts,
+    and whether a key repeats): no separate ``GROUP BY`` of the keys, and the judged table holds only the
+    suspects. A load whose key repeats finds the repeated keys and flags every row as before. Either way the
+    outcome is what polars gives on every row."""
+    text = _text(_orders(300), ORDERS)
+    if case == "broken":  # every broken kind but a repeated key
+        for k, (column, value) in enumerate(b for b in BROKEN_ORDERS if b not in _KEY_BREAKERS):
+            text = text.with_columns(pl.when(pl.int_range(pl.len()) == 10 + 7 * k).then(pl.lit(value, pl.String))
+                                     .otherwise(pl.col(column)).alias(column))
+    elif case == "repeated key":
+        text = text.with_columns(pl.when(pl.int_range(pl.len()) == 20).then(pl.lit("o5")).otherwise(pl.col("order_id"))
+                                 .alias("order_id"))
+    config = ContractConfig(max_reject_share=0.5)
+    whole, screened, a, b = _both(_raw_inputs(text), config)
+    _assert_same(whole, screened, a, b)
+    quarantined = whole.quarantine.filter(pl.col("entity") == ORDERS).get_column("source_row").n_unique()
+    assert quarantined == {"clean": 0, "repeated key": 2}[case] if case != "broken" else quarantined >= 15
+    con = _Statements(connect(":memory:"))
+    try:
+        wh = Warehouse(con, Path(":memory:"))
+        wh.migrate()
+        load_ids = _land(wh, _raw_inputs(text))
+        rows = raw_inputs(wh, load_ids)
+        con.sql.clear()
+        outcome = validate_inputs(rows, TINY_RUN_DATE, config)
+        grouped = [s for s in con.sql if "HAVING count(*) > 1" in s and "raw_orders" in s]
+        assert bool(grouped) == (case == "repeated key")
+        (judged,) = con.execute(f"SELECT count(*) FROM __judged_{ORDERS}").fetchone()
+        suspects = 300 - outcome.kept[ORDERS]  # rows polars judged (more than it quarantined: " 7", "+4")
+        assert suspects >= quarantined and (suspects > 0) == (case != "clean")
+        assert judged == (300 if case == "repeated key" else suspects)  # the one scan keeps only the suspects
+    finally:
+        con.close()
+
+
 def test_rows_left_in_the_warehouse_are_profiled_without_reading_them():
     con = connect(":memory:")
     try:

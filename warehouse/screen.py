@@ -82,10 +82,12 @@ class WarehouseRows:
         base = f"SELECT *, {query.columns} FROM ({self.sql})"  # the typed values the checks read, cast once
         # keys occurring more than once; a row holding one of them is a suspect
         dups, shared = [], []
+        row = None
         try:
-            for i, key in enumerate(query.unique):
-                k = key[0] if len(key) == 1 else "struct_pack(" + ", ".join(f"k{j} := {e}" for j, e in enumerate(key)) + ")"
-                present = " AND ".join(f"{e} IS NOT NULL" for e in key)
+            if in_order:  # a plain scan of one load: usually one aggregate judges it all (_one_scan)
+                row = self._one_scan(query, base, distinct)
+            for i, key in enumerate(query.unique if row is None else ()):
+                k, present = _key(key)
                 grouped = f"SELECT {k} AS k FROM __base WHERE {present} GROUP BY ALL HAVING count(*) > 1"
                 if not in_order:  # the newest-version window: evaluated once, in the statement below
                     dups.append(f"__dup{i} AS ({grouped})")
@@ -98,20 +100,22 @@ class WarehouseRows:
                             self.params)
                 if con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
                     shared.append(f"coalesce({k} NOT IN (SELECT k FROM {table}), false)")
-            sure = " AND ".join([query.sure, *shared])
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {self._judged} AS "
-                f"WITH __base AS ({base}){''.join(', ' + d for d in dups)} "
-                f"SELECT {_P}, {sure} AS __sure{missing} FROM __base",
-                self.params,
-            )
+            if row is None:
+                sure = " AND ".join([query.sure, *shared])
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {self._judged} AS "
+                    f"WITH __base AS ({base}){''.join(', ' + d for d in dups)} "
+                    f"SELECT {_P}, {sure} AS __sure{missing} FROM __base",
+                    self.params,
+                )
         finally:
             for name in query.refs:
                 con.unregister(name)
             for i in range(len(query.unique)):
                 con.execute(f"DROP TABLE IF EXISTS __dup{i}_{self.entity}")
-        sums = "".join(f", coalesce(sum(__m{i}::BIGINT) FILTER (WHERE __sure), 0)" for i in range(len(distinct)))
-        row = con.execute(f"SELECT count(*) FILTER (WHERE __sure){sums} FROM {self._judged}").fetchone()
+        if row is None:
+            sums = "".join(f", coalesce(sum(__m{i}::BIGINT) FILTER (WHERE __sure), 0)" for i in range(len(distinct)))
+            row = con.execute(f"SELECT count(*) FILTER (WHERE __sure){sums} FROM {self._judged}").fetchone()
         counted = dict(zip(distinct, (int(v) for v in row[1:]), strict=True))
         everyone = int(row[0]) == self.profile.height  # no suspect: no lookup of the rows among them
         suspects = con.execute(
@@ -130,6 +134,39 @@ class WarehouseRows:
             ).pl()
         self._query, self._kept, self._suspect_rows = query, int(row[0]), suspects.height
         return Split(suspects, int(row[0]), [counted.get(m, 0) for m in query.missing], groups)
+
+    def _one_scan(self, query: ScreenQuery, base: str, distinct: list[str]) -> tuple[int, ...] | None:
+        """Judge a plain scan of one load in one aggregate over its rows: the rows that surely pass, the
+        missing counts among them, and for each key whether any value occurs twice (its values counted
+        against its distinct values), where separate statements read the rows twice (the repeated keys'
+        ``GROUP BY``, then the flags of every row into a table) and a third read that table.
+
+        The suspects' positions (a list, usually empty) become the judged table, holding only them.
+        Returns ``(kept, *missing counts)``; None, with nothing written, when some key repeats: the rows
+        holding it are suspects too, and the caller finds them as before.
+        """
+        con = self.wh.con
+        sums = "".join(f", coalesce(sum(({m})::BIGINT) FILTER (WHERE __sure), 0)" for m in distinct)
+        repeats = ""
+        for key in query.unique:
+            k, present = _key(key)
+            repeats += f", count(*) FILTER (WHERE {present}) - count(DISTINCT {k}) FILTER (WHERE {present})"
+        scan = f"__scan_{self.entity}"
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {scan} AS WITH __base AS ({base}) "
+                f"SELECT list({_P}) FILTER (WHERE NOT __sure) AS suspects, count(*) FILTER (WHERE __sure){sums}"
+                f"{repeats} FROM (SELECT *, {query.sure} AS __sure FROM __base)",
+                self.params,
+            )
+            row = con.execute(f"SELECT * EXCLUDE (suspects) FROM {scan}").fetchone()
+            if any(row[1 + len(distinct):]):
+                return None
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {self._judged} AS "
+                        f"SELECT unnest(suspects) AS {_P}, false AS __sure FROM {scan}")
+            return tuple(int(v) for v in row[:1 + len(distinct)])
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {scan}")
 
     def _suspects(self) -> str:
         return f"SELECT {_P} FROM {self._judged} WHERE NOT __sure"
@@ -188,6 +225,12 @@ class WarehouseRows:
         frame = (no_negative_zero(frame) if stored else frame).with_columns(positions.alias(_P).cast(pl.Int64))
         self.wh.con.register("__clean_suspects", frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
         return f"SELECT {cols} FROM ({kept} UNION ALL SELECT {_P}, {cols} FROM __clean_suspects) ORDER BY {_P}"
+
+
+def _key(key: tuple[str, ...]) -> tuple[str, str]:
+    """A key's SQL value (a struct of its parts when compound) and the SQL true where every part is present."""
+    k = key[0] if len(key) == 1 else "struct_pack(" + ", ".join(f"k{j} := {e}" for j, e in enumerate(key)) + ")"
+    return k, " AND ".join(f"{e} IS NOT NULL" for e in key)
 
 
 def raw_inputs(
