@@ -82,25 +82,16 @@ class WarehouseRows:
         base = f"SELECT *, {query.columns} FROM ({self.sql})"  # the typed values the checks read, cast once
         # keys occurring more than once; a row holding one of them is a suspect
         dups, shared = [], []
-        row = None
+        row: tuple[int, ...] | None = None
         try:
-            if in_order:  # a plain scan of one load: usually one aggregate judges it all (_one_scan)
+            if in_order:  # a plain scan of one load: one aggregate judges it (_one_scan)
                 row = self._one_scan(query, base, distinct)
-            for i, key in enumerate(query.unique if row is None else ()):
-                k, present = _key(key)
-                grouped = f"SELECT {k} AS k FROM __base WHERE {present} GROUP BY ALL HAVING count(*) > 1"
-                if not in_order:  # the newest-version window: evaluated once, in the statement below
-                    dups.append(f"__dup{i} AS ({grouped})")
+            else:  # the newest-version window: evaluated once, in one statement with the repeated keys
+                for i, key in enumerate(query.unique):
+                    k, present = _key(key)
+                    dups.append(f"__dup{i} AS (SELECT {k} AS k FROM __base WHERE {present} GROUP BY ALL "
+                                "HAVING count(*) > 1)")
                     shared.append(f"coalesce({k} NOT IN (SELECT k FROM __dup{i}), false)")
-                    continue
-                # a plain scan of one load: the repeated keys first (one GROUP BY), usually none, and then
-                # no lookup of every row's key among them (half the cost of the SQL on a clean load)
-                table = f"__dup{i}_{self.entity}"
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS WITH __base AS ({base}) {grouped}",
-                            self.params)
-                if con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
-                    shared.append(f"coalesce({k} NOT IN (SELECT k FROM {table}), false)")
-            if row is None:
                 sure = " AND ".join([query.sure, *shared])
                 con.execute(
                     f"CREATE OR REPLACE TEMP TABLE {self._judged} AS "
@@ -135,15 +126,16 @@ class WarehouseRows:
         self._query, self._kept, self._suspect_rows = query, int(row[0]), suspects.height
         return Split(suspects, int(row[0]), [counted.get(m, 0) for m in query.missing], groups)
 
-    def _one_scan(self, query: ScreenQuery, base: str, distinct: list[str]) -> tuple[int, ...] | None:
+    def _one_scan(self, query: ScreenQuery, base: str, distinct: list[str]) -> tuple[int, ...]:
         """Judge a plain scan of one load in one aggregate over its rows: the rows that surely pass, the
         missing counts among them, and for each key whether any value occurs twice (its values counted
         against its distinct values), where separate statements read the rows twice (the repeated keys'
         ``GROUP BY``, then the flags of every row into a table) and a third read that table.
 
-        The suspects' positions (a list, usually empty) become the judged table, holding only them.
-        Returns ``(kept, *missing counts)``; None, with nothing written, when some key repeats: the rows
-        holding it are suspects too, and the caller finds them as before.
+        The suspects' positions (a list, usually empty) become the judged table, holding only them. Where a
+        key repeats, its repeated values are found (one ``GROUP BY``, as before) and the rows holding one
+        are suspects too: added to the judged table and taken out of the counts. Returns ``(kept, *missing
+        counts)``.
         """
         con = self.wh.con
         sums = "".join(f", coalesce(sum(({m})::BIGINT) FILTER (WHERE __sure), 0)" for m in distinct)
@@ -151,7 +143,7 @@ class WarehouseRows:
         for key in query.unique:
             k, present = _key(key)
             repeats += f", count(*) FILTER (WHERE {present}) - count(DISTINCT {k}) FILTER (WHERE {present})"
-        scan = f"__scan_{self.entity}"
+        scan, held = f"__scan_{self.entity}", f"__held_{self.entity}"
         try:
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {scan} AS WITH __base AS ({base}) "
@@ -160,13 +152,34 @@ class WarehouseRows:
                 self.params,
             )
             row = con.execute(f"SELECT * EXCLUDE (suspects) FROM {scan}").fetchone()
-            if any(row[1 + len(distinct):]):
-                return None
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {self._judged} AS "
-                        f"SELECT unnest(suspects) AS {_P}, false AS __sure FROM {scan}")
-            return tuple(int(v) for v in row[:1 + len(distinct)])
+            counts = [int(v) for v in row[:1 + len(distinct)]]
+            holding = []  # SQL true on a row holding a key that occurs more than once
+            for i, (key, n) in enumerate(zip(query.unique, row[1 + len(distinct):], strict=True)):
+                if n:
+                    k, present = _key(key)
+                    table = f"__dup{i}_{self.entity}"  # dropped by the caller
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS WITH __base AS ({base}) "
+                                f"SELECT {k} AS k FROM __base WHERE {present} GROUP BY ALL HAVING count(*) > 1",
+                                self.params)
+                    # a row lacking a part of the key as well: the rows the old per-row lookup left unsure
+                    holding.append(f"NOT ({present}) OR {k} IN (SELECT k FROM {table})")
+            rows = f"SELECT unnest(suspects) AS {_P} FROM {scan}"
+            if holding:  # their positions first (the key alone), then the checks on those rows only
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {held} AS WITH __base AS ({base}) SELECT {_P} FROM __base "
+                            f"WHERE {' OR '.join(f'({h})' for h in holding)}", self.params)
+                taken = con.execute(
+                    f"WITH __base AS (SELECT *, {query.columns} FROM ({self.sql}) WHERE {_P} IN (SELECT {_P} FROM "
+                    f"{held})) SELECT count(*) FILTER (WHERE __sure){sums} FROM (SELECT *, {query.sure} AS __sure "
+                    "FROM __base)",
+                    self.params,
+                ).fetchone()
+                counts = [c - int(t) for c, t in zip(counts, taken, strict=True)]
+                rows += f" UNION SELECT {_P} FROM {held}"
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {self._judged} AS SELECT {_P}, false AS __sure FROM ({rows})")
+            return tuple(counts)
         finally:
             con.execute(f"DROP TABLE IF EXISTS {scan}")
+            con.execute(f"DROP TABLE IF EXISTS {held}")
 
     def _suspects(self) -> str:
         return f"SELECT {_P} FROM {self._judged} WHERE NOT __sure"
