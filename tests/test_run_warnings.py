@@ -219,3 +219,45 @@ def test_a_week_a_hundred_times_its_series_is_warned_of_a_recurring_peak_is_not(
     found = found.filter(pl.col("key").str.starts_with("TYPO"))
     assert found["reason"][0].startswith("demand for product TYPO at site DC1 in the week of 2026-02-09 is 99999.0, "
                                          "2740× the series' median week with demand (36.5)")
+
+
+QUANTITIES = [
+    ["41.0", "3.240", "1.500", "2.000"],  # a decimal first: no warning
+    ["3.240", "1.500", "12.500.000"],  # every value with a point grouped: three
+    ["3.240", "1.500"],  # grouped, but fewer than three
+    ["41", "7", None],  # no point at all
+    ["3.240", None, "1.500", "2.000", "41"],  # grouped, blanks and whole numbers beside them
+    [" 3.240 ", "1.500", "-2.000", "+7.000"],  # signs and blanks around
+    ["0.125", "1.500", "2.000", "3.000"],  # a first group never starts with 0
+    ["3.240", "1.500", "2.000", "7.5"],  # the last one a decimal
+    ["1.000"] * 5000 + ["2.5"],  # the decimal far down
+]
+
+
+@pytest.mark.parametrize("values", QUANTITIES, ids=range(len(QUANTITIES)))
+def test_the_thousands_scan_finds_what_counting_every_value_finds(values):
+    """The thousands-point scan stops at the first value with a point that is not grouped; what it finds is
+    what counting every value finds (polars: the values with a point, the grouped ones, equal and ≥ 3)."""
+    from warehouse.db import Warehouse, connect
+    from warehouse.reads import _THOUSANDS_POINT, thousands_points
+
+    con = connect(":memory:")
+    try:
+        wh = Warehouse(con, Path(":memory:"))
+        wh.migrate()
+        raw = schema.raw_table_name(schema.ORDERS.name)
+        for load, quantities in (("ld-a", values), ("ld-b", ["9.999"] * 4)):  # another load beside it
+            frame = pl.DataFrame({"q": quantities}, schema={"q": pl.String}).with_row_index("n", 1)
+            con.register("__q", frame.to_arrow())
+            con.execute(f"INSERT INTO {raw} (_load_id, _source_file, _source_row, quantity) "
+                        f"SELECT '{load}', 'orders.csv', n, q FROM __q")
+            con.unregister("__q")
+        found = thousands_points(con, {schema.ORDERS.name: "ld-a"})
+    finally:
+        con.close()
+    q = pl.Series(values, dtype=pl.String)
+    dotted = int(q.str.contains(".", literal=True).sum())
+    grouped = int(q.str.strip_chars(" ").str.contains(_THOUSANDS_POINT).sum())
+    expected = [("orders", "quantity", "orders.csv", grouped)] if grouped >= 3 and grouped == dotted else []
+    assert found == expected
+    assert any(found) == (values in (QUANTITIES[1], QUANTITIES[4], QUANTITIES[5]))  # not vacuous
