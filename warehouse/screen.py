@@ -161,7 +161,7 @@ class WarehouseRows:
                     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS WITH __base AS ({base}) "
                                 f"SELECT {k} AS k FROM __base WHERE {present} GROUP BY ALL HAVING count(*) > 1",
                                 self.params)
-                    # a row lacking a part of the key as well: the rows the old per-row lookup left unsure
+                    # and a row lacking a part of the key (a lookup of its key among them gives no verdict)
                     holding.append(f"NOT ({present}) OR {k} IN (SELECT k FROM {table})")
             rows = f"SELECT unnest(suspects) AS {_P} FROM {scan}"
             if holding:  # their positions first (the key alone), then the checks on those rows only
