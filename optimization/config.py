@@ -100,6 +100,12 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "saves (hand test: 200 → 250 of an optimum 350), but on the demo it lifted the bound by 0.016% for "
         "26% more simplex iterations, so it is off by default.",
     )
+    campaign_fit_cuts: bool = Field(
+        False,
+        description="Add the valid inequality campaign_fit[p,r,t] (optimization.campaigns.campaign_fit): a "
+        "campaign routing starts at most the whole batches its week's hours hold, and after a switch only "
+        "those that fit beside the changeover.",
+    )
     campaign_need_bound: bool = Field(
         False,
         description="Link a campaign routing's starts to its setup by the smaller of the week's capacity and "

@@ -1,0 +1,104 @@
+"""The campaign_fit inequality (optimization/campaigns.py): whole batches that fit a week, after a switch fewer."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pulp
+import pytest
+
+from optimization import PlanConfig, build_network
+from optimization import examples as ex
+from optimization.model import build_model
+from optimization.pulp_highs import BulkHiGHS
+from test_campaign_bound import NONE, TINY_NETWORKS, _suite
+
+
+def _model(inputs, rows, weeks: int, fit: bool):
+    config = PlanConfig(horizon_weeks=weeks, terminal_condition=False, campaign_fit_cuts=fit)
+    net = build_network(inputs, ex.START, config)
+    demand = pl.DataFrame(rows, schema={**NONE, "quantity": pl.Float64}, orient="row")
+    safety = pl.DataFrame(schema={**NONE, "safety_stock": pl.Float64})
+    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
+                                     "quantity": pl.Float64})
+    return build_model(net, demand, safety, scheduled, config)
+
+
+def _solve(model, mip: bool) -> float:
+    prob, variables = model.builder.prob, model.builder.variables
+    assert prob.solve(BulkHiGHS(mip=mip, msg=False, gapRel=0.0, variables=variables)) == pulp.LpStatusOptimal
+    return pulp.value(prob.objective)
+
+
+def _three(inputs, rows, weeks: int = 4) -> tuple[float, float, float, float, object, np.ndarray]:
+    """The relaxation without and with the rows, the exact optimum (HiGHS, gap 0) without and with them, the
+    model with the rows and the exact plan without them (every column)."""
+    plain, fitted = _model(inputs, rows, weeks, False), _model(inputs, rows, weeks, True)
+    relaxed, relaxed_fit = _solve(plain, False), _solve(fitted, False)
+    exact, exact_fit = _model(inputs, rows, weeks, False), _model(inputs, rows, weeks, True)
+    optimum, optimum_fit = _solve(exact, True), _solve(exact_fit, True)
+    plan = np.array([v.varValue for v in exact.builder.variables])
+    return relaxed, relaxed_fit, optimum, optimum_fit, fitted, plan
+
+
+def _rows(model) -> dict[str, dict[int, float]]:
+    """Each campaign_fit row's coefficients by column."""
+    names = model.builder.rows["campaign_fit"]["name"].to_list()
+    index = {id(v): i for i, v in enumerate(model.builder.variables)}
+    out = {}
+    for name in names:
+        con = model.builder.prob.constraints[name]
+        out[name] = {index[id(v)]: c for v, c in con.items()}
+    return out
+
+
+def test_whole_batches_a_week_close_the_gap_by_hand():
+    # A wants 110 a week for 4 weeks on a 100-hour suite in batches of 30: at most 3 batches (90) a week. The
+    # relaxation makes 100 a week (backlog 10+20+30+40 unit-weeks × 1000 + 400 → 100,400); with the rows a
+    # week set up starts at most 90: backlog 20+40+60+80 × 1000 + production 360 = 200,360 = the optimum.
+    relaxed, relaxed_fit, optimum, optimum_fit, *_ = _three(_suite(batch=30.0), [("A", "P", t, 110.0) for t in range(4)])
+    assert relaxed == pytest.approx(100_400.0)
+    assert relaxed_fit == pytest.approx(200_360.0)
+    assert optimum == pytest.approx(200_360.0) and optimum_fit == pytest.approx(optimum)
+
+
+def test_the_degenerate_case_the_lagrangian_cannot_see_is_closed_by_hand():
+    # 100 a week: the relaxation needs no more hours (400; its capacity price is 0, so the one-round
+    # Lagrangian stays there); 90 fit a week, so with the rows the relaxation is the optimum: 100,360.
+    relaxed, relaxed_fit, optimum, *_ = _three(_suite(batch=30.0), [("A", "P", t, 100.0) for t in range(4)])
+    assert relaxed == pytest.approx(400.0)
+    assert relaxed_fit == pytest.approx(100_360.0) == pytest.approx(optimum)
+
+
+def test_after_a_switch_only_the_batches_beside_the_changeover_fit_by_hand():
+    # 40-hour changeovers, batches of 30 on the 100-hour suite: G = 3 batches (90) a week, F = ⌊60/30⌋ = 2
+    # batches (60) in a week switched into; the first week has no switch, so G there.
+    model = _model(_suite(batch=30.0, changeover_hours=40.0), [("A", "P", t, 70.0) for t in range(3)], 3, True)
+    setup = model.frames["setup_for"]
+    col = {(p, t): c for p, t, c in setup.select("product_id", "t", "col").iter_rows()}
+    make = {(p, t): c for p, t, c in setup.select("product_id", "t", "make_col").iter_rows()}
+    rows = _rows(model)
+    assert len(rows) == 6
+    first = rows["campaign_fit_A_R_0"]
+    assert first == {make["A", 0]: 1.0, col["A", 0]: -90.0}
+    later = rows["campaign_fit_B_R_2"]
+    assert later == {make["B", 2]: 1.0, col["B", 2]: -60.0, col["B", 1]: -30.0}
+
+
+def test_a_changeover_longer_than_the_room_for_a_batch_leaves_none_by_hand():
+    # 80-hour changeovers: ⌊20/30⌋ = 0 batches in a week switched into. A wants 90 in week 1, B 90 in week 2,
+    # nothing on hand; the suite starts set up for what it runs in week 0. The best plan makes A in week 0
+    # (held a week: 90), switches to B in week 1 (no batch fits), makes B in week 2: production 180 + 90 = 270.
+    rows = [("A", "P", 1, 90.0), ("B", "P", 2, 90.0)]
+    relaxed, relaxed_fit, optimum, optimum_fit, *_ = _three(_suite(batch=30.0, changeover_hours=80.0), rows)
+    assert optimum == pytest.approx(270.0) and optimum_fit == pytest.approx(optimum)
+    assert relaxed - 1e-6 <= relaxed_fit <= optimum + 1e-6
+
+
+@pytest.mark.parametrize(("campaign", "batch", "rows"), TINY_NETWORKS)
+def test_the_rows_hold_at_the_exact_plan_and_lie_between_relaxation_and_optimum(campaign, batch, rows):
+    relaxed, relaxed_fit, optimum, optimum_fit, fitted, plan = _three(_suite(batch=batch, **campaign), rows, weeks=5)
+    assert relaxed - 1e-6 <= relaxed_fit <= optimum + 1e-6 * max(1.0, abs(optimum))
+    assert optimum_fit == pytest.approx(optimum, rel=1e-9, abs=1e-6)
+    for name, coefs in _rows(fitted).items():  # the plan solved without the rows holds each (same columns)
+        assert sum(c * plan[i] for i, c in coefs.items()) <= 1e-6, name
