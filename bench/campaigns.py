@@ -119,6 +119,9 @@ def main() -> None:
     ap.add_argument("--need-bound", action=argparse.BooleanOptionalAction,
                     default=PlanConfig().campaign_need_bound,
                     help="link starts to setups also by what is still worth starting (PlanConfig.campaign_need_bound)")
+    ap.add_argument("--fit-cuts", action=argparse.BooleanOptionalAction,
+                    default=PlanConfig().campaign_fit_cuts,
+                    help="whole batches that fit a week, fewer after a switch (PlanConfig.campaign_fit_cuts)")
     ap.add_argument("--relaxation-method", choices=["simplex", "ipm"],
                     default=PlanConfig().campaign_relaxation_method,
                     help="HiGHS method of the campaign relaxation (PlanConfig.campaign_relaxation_method)")
@@ -170,6 +173,7 @@ def main() -> None:
         cfg = PlanConfig(time_limit_seconds=args.time_limit, campaign_warm_start=warm,
                          campaign_time_limit_seconds=args.campaign_time_limit,
                          campaign_need_bound=args.need_bound,
+                         campaign_fit_cuts=args.fit_cuts,
                          campaign_relaxation_method=args.relaxation_method,
                          solve_path=args.solve_path, campaign_improve=not args.no_improve,
                          campaign_search=args.search,

@@ -132,6 +132,7 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
         # HiGHS's bound (none when stopped before its root), or the relaxation's, whichever is better
         bound = float(info.mip_dual_bound) + float(prob.objective.constant)  # HiGHS has no objective constant
         gap = mip_gap_of(obj, bound, lower)
+        attempts.append(f"highs bound: {bound:,.0f}")
     if mip and not has_solution and warm is not None and model.start_objective is not None:
         # the MIP ended without a plan (its limit, or numerical trouble): keep the start, a feasible plan,
         # with its gap against the relaxation's bound
