@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import polars as pl
 import pulp
@@ -102,3 +104,30 @@ def test_the_rows_hold_at_the_exact_plan_and_lie_between_relaxation_and_optimum(
     assert optimum_fit == pytest.approx(optimum, rel=1e-9, abs=1e-6)
     for name, coefs in _rows(fitted).items():  # the plan solved without the rows holds each (same columns)
         assert sum(c * plan[i] for i, c in coefs.items()) <= 1e-6, name
+
+
+@pytest.mark.parametrize("campaign", [dict(changeover_hours=40.0), dict(changeover_hours=80.0, min_campaign_weeks=2)])
+def test_no_integer_plan_of_any_schedule_is_cut_off(campaign):
+    # Every schedule of the suite (A, B or idle each week, 3^4 = 81): its best whole-batch plan (HiGHS, gap 0,
+    # setups fixed) costs the same with the rows as without, and holds every row.
+    rows = [(p, "P", t, q) for p, q in (("A", 50.0), ("B", 40.0)) for t in range(4)]
+    plain, fitted = (_model(_suite(batch=30.0, **campaign), rows, 4, fit) for fit in (False, True))
+    coefs = _rows(fitted)
+    checked = 0
+    for schedule in itertools.product((None, "A", "B"), repeat=4):
+        values = []
+        for model in (plain, fitted):
+            variables = model.builder.variables
+            for p, t, c in model.frames["setup_for"].select("product_id", "t", "col").iter_rows():
+                variables[c].lowBound = variables[c].upBound = 1.0 if schedule[t] == p else 0.0
+            status = model.builder.prob.solve(BulkHiGHS(mip=True, msg=False, gapRel=0.0, variables=variables))
+            values.append(pulp.value(model.builder.prob.objective) if status == pulp.LpStatusOptimal else None)
+        assert (values[0] is None) == (values[1] is None), schedule
+        if values[0] is None:
+            continue
+        assert values[1] == pytest.approx(values[0], rel=1e-9, abs=1e-6), schedule
+        plan = np.array([v.varValue or 0.0 for v in plain.builder.variables])
+        for name, row in coefs.items():
+            assert sum(c * plan[i] for i, c in row.items()) <= 1e-6, (schedule, name)
+        checked += 1
+    assert checked >= 27
