@@ -122,6 +122,10 @@ def main() -> None:
     ap.add_argument("--fit-cuts", action=argparse.BooleanOptionalAction,
                     default=PlanConfig().campaign_fit_cuts,
                     help="whole batches that fit a week, fewer after a switch (PlanConfig.campaign_fit_cuts)")
+    ap.add_argument("--fit-bound", action=argparse.BooleanOptionalAction,
+                    default=PlanConfig().campaign_fit_bound,
+                    help="campaign_fit rows added after the start, the relaxation re-solved for the bound "
+                         "(PlanConfig.campaign_fit_bound)")
     ap.add_argument("--relaxation-method", choices=["simplex", "ipm"],
                     default=PlanConfig().campaign_relaxation_method,
                     help="HiGHS method of the campaign relaxation (PlanConfig.campaign_relaxation_method)")
@@ -174,6 +178,7 @@ def main() -> None:
                          campaign_time_limit_seconds=args.campaign_time_limit,
                          campaign_need_bound=args.need_bound,
                          campaign_fit_cuts=args.fit_cuts,
+                         campaign_fit_bound=args.fit_bound,
                          campaign_relaxation_method=args.relaxation_method,
                          solve_path=args.solve_path, campaign_improve=not args.no_improve,
                          campaign_search=args.search,

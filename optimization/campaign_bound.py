@@ -38,7 +38,7 @@ from scipy import sparse
 from optimization.highs_direct import mip_outcome, new_highs
 
 __all__ = ["BlockBound", "LagrangianBound", "block_columns", "block_problem", "lagrangian_bound", "lp_matrix",
-           "own_rows", "priced_setups"]
+           "own_rows", "priced_setups", "relaxation_with_rows"]
 
 
 @dataclass(frozen=True)
@@ -186,3 +186,31 @@ def priced_setups(bound: LagrangianBound, setup_cols: np.ndarray) -> tuple[np.nd
                 cols.append(c)
                 values.append(float(round(x)))
     return np.asarray(cols, dtype=np.int64), np.asarray(values)
+
+
+def relaxation_with_rows(h: highspy.Highs, constraints: list, variables: list, constant: float,
+                         seconds: float) -> float | None:
+    """Add PuLP constraints (valid inequalities added to the model after its relaxation was solved) to the
+    relaxation's HiGHS model ``h`` and re-solve it from its basis within ``seconds``: the new relaxation's
+    objective (with the PuLP objective's ``constant``), or None when it did not end optimal.
+
+    ``variables``: the model's columns in HiGHS's order."""
+    position = {id(v): i for i, v in enumerate(variables)}
+    starts, index, value, lower, upper = [], [], [], [], []
+    for con in constraints:
+        starts.append(len(index))
+        for v, a in con.items():
+            index.append(position[id(v)])
+            value.append(a)
+        rhs = -float(con.constant)
+        lower.append(rhs if con.sense >= 0 else -highspy.kHighsInf)
+        upper.append(rhs if con.sense <= 0 else highspy.kHighsInf)
+    if not constraints:
+        return None
+    h.addRows(len(constraints), np.array(lower), np.array(upper), len(index), np.array(starts, dtype=np.int32),
+              np.array(index, dtype=np.int32), np.array(value, dtype=np.float64))
+    h.setOptionValue("time_limit", max(float(seconds), 0.1))
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    return float(h.getInfo().objective_function_value) + constant

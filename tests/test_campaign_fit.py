@@ -9,7 +9,7 @@ import polars as pl
 import pulp
 import pytest
 
-from optimization import PlanConfig, build_network
+from optimization import PlanConfig, build_network, plan_supply
 from optimization import examples as ex
 from optimization.model import build_model
 from optimization.pulp_highs import BulkHiGHS
@@ -131,3 +131,20 @@ def test_no_integer_plan_of_any_schedule_is_cut_off(campaign):
             assert sum(c * plan[i] for i, c in row.items()) <= 1e-6, (schedule, name)
         checked += 1
     assert checked >= 27
+
+
+def test_the_fit_bound_after_the_start_lifts_the_bound_the_lagrangian_cannot_by_hand():
+    # The degenerate case (100 a week, batches of 30): the relaxation is 400 and the one-round Lagrangian
+    # stays there (capacity price 0). With campaign_fit_bound the rows join the model after the start and
+    # the relaxation re-solved from its basis is the optimum, 100,360; the plan is the same either way.
+    demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
+    out = {}
+    for on in (False, True):
+        config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_fit_bound=on)
+        out[on] = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
+    assert out[True].objective == pytest.approx(out[False].objective) == pytest.approx(100_360.0)
+    fit = [a for a in out[True].attempts if a.startswith("fit rows:")]
+    assert len(fit) == 1 and fit[0].startswith("fit rows: 8, relaxation 100,360 ")  # A and B × 4 weeks
+    assert not any(a.startswith("fit rows:") for a in out[False].attempts)
+    lagrangian = [a for a in out[True].attempts if a.startswith("lagrangian bound:")]
+    assert lagrangian and lagrangian[0].startswith("lagrangian bound: 100,360 ")
