@@ -209,7 +209,8 @@ def relaxation_with_rows(h: highspy.Highs, constraints: list, variables: list, c
         return None
     h.addRows(len(constraints), np.array(lower), np.array(upper), len(index), np.array(starts, dtype=np.int32),
               np.array(index, dtype=np.int32), np.array(value, dtype=np.float64))
-    h.setOptionValue("time_limit", max(float(seconds), 0.1))
+    # HiGHS's run clock adds up every run of a Highs object (ERGO-Code/HiGHS#1477), so the limit is past it
+    h.setOptionValue("time_limit", h.getRunTime() + max(float(seconds), 0.1))
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None

@@ -261,7 +261,7 @@ def _campaign_start(
     best_values = None if best is None else np.array([v.varValue or 0.0 for v in variables])
     lower, priced = relaxed, True  # priced: the relaxation's HiGHS model holds an optimal solution and duals
     if config.campaign_fit_bound and not config.campaign_fit_cuts and best is not None:
-        seconds = max(min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()), 1.0)
+        seconds = max(min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()), MIN_MIP_SECONDS)
         lower, priced = _fit_bound(model, relaxation_model, relaxed, seconds, log)
     if config.campaign_lagrangian and config.campaign_master and best is not None and priced:
         seconds = min(config.campaign_master_seconds, MASTER_SHARE * time_left())
