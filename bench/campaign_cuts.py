@@ -90,12 +90,7 @@ def echelon_rounds(model, h: highspy.Highs, rounds: int, per_item: int) -> list[
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--warehouse", type=Path, help="a warehouse holding a finished weekly run")
-    src.add_argument("--input", type=Path, help="an input folder (CSV) planned against a stand-in demand")
-    ap.add_argument("--run", default=None, help="run id (default: the latest base run)")
-    ap.add_argument("--mark-suites", action="store_true",
-                    help="run the bioreactor suites in campaigns with the demo's settings (as bench/campaigns.py)")
+    bench_campaigns.source_arguments(ap)
     ap.add_argument("--only-suites", default=None, metavar="ID,ID",
                     help="with --mark-suites, keep only these resources campaign-run (e.g. US-BR02)")
     ap.add_argument("--rounds", type=int, default=5, help="echelon separation rounds (default 5)")

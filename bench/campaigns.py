@@ -102,8 +102,8 @@ def print_figures(rows: dict[str, dict], shown: list[tuple[str, str, str]]) -> N
         print(f"| {label} | {' | '.join(cells)} |")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def source_arguments(ap: argparse.ArgumentParser) -> None:
+    """What is planned: ``--warehouse`` or ``--input``, ``--run``, ``--mark-suites`` (also bench/campaign_cuts.py)."""
     source = ap.add_mutually_exclusive_group(required=True)
     source.add_argument("--warehouse", type=Path, help="a warehouse holding a finished weekly run")
     source.add_argument("--input", type=Path, help="an input folder (CSV) planned against a stand-in demand")
@@ -111,6 +111,11 @@ def main() -> None:
     ap.add_argument("--mark-suites", action="store_true",
                     help="run the bioreactor suites in campaigns with the demo's settings and changeovers "
                          "(demo.supply.campaign_suites, as plantwin demo --campaigns)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    source_arguments(ap)
     ap.add_argument("--no-cold", action="store_true", help="skip the MIP without warm start")
     ap.add_argument("--time-limit", type=float, default=PlanConfig().time_limit_seconds,
                     help="solver time limit in seconds")

@@ -228,7 +228,9 @@ def campaign_link(
     return mb.add_constraints("campaign", rows, PRT, terms, "<=", "rhs")
 
 
-def campaign_fit(mb: ModelBuilder, net: Network, setup: pl.DataFrame, pair: pl.DataFrame, first_week: int) -> pl.DataFrame:
+def campaign_fit(
+    mb: ModelBuilder, net: Network, setup: pl.DataFrame, pair: pl.DataFrame, first_week: int
+) -> pl.DataFrame:
     """``campaign_fit[p,r,t]``: units started ≤ F × setup(t) + (G − F) × setup(t−1), with ``G`` the most of
     ``p`` week ``t``'s hours hold in whole batches (``batch_size × ⌊hours / batch hours⌋``; no batch size: the
     hours over hours per unit) and ``F`` the same after the shortest changeover into ``p`` (the resource's
@@ -250,10 +252,11 @@ def campaign_fit(mb: ModelBuilder, net: Network, setup: pl.DataFrame, pair: pl.D
         setup.join(routes, on=["product_id", "resource_id"], how="left", validate="m:1")
         .join(shortest, on=["resource_id", "product_id"], how="left", validate="m:1")
         .filter(pl.col("hours_per_unit") > 0)
-        .with_columns(co=pl.max_horizontal(pl.col("changeover_hours") + pl.min_horizontal(pl.col("d").fill_null(0.0), 0.0),
-                                           pl.lit(0.0)))
+        .with_columns(co=pl.max_horizontal(
+            pl.col("changeover_hours") + pl.min_horizontal(pl.col("d").fill_null(0.0), 0.0), pl.lit(0.0)))
     )
     lot = pl.col("batch_size")
+
     def fit(hours: pl.Expr) -> pl.Expr:
         units = pl.max_horizontal(hours, pl.lit(0.0)) / pl.col("hours_per_unit")
         return pl.when(lot.is_not_null() & (lot > 0)).then((units / lot + 1e-6).floor() * lot).otherwise(units)

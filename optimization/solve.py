@@ -268,7 +268,7 @@ def _campaign_start(
         lower, planned = _master_bound(model, config, relaxation_model, relaxed, best_values, seconds, log)
         if planned is not None and improves(planned[0], best):
             best, best_values = planned
-    elif config.campaign_lagrangian and best is not None and priced:  # after the start, from the passes' and the MIP's time
+    elif config.campaign_lagrangian and best is not None and priced:  # after the start, from the passes' and MIP's time
         began, cpu = time.perf_counter(), time.process_time()
         bound = lagrangian_bound(relaxation_model, block_columns(model.frames), integer_mask(variables), lower,
                                  seconds=min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()))
@@ -298,17 +298,18 @@ def _fit_bound(model: Model, relaxation: highspy.Highs, relaxed: float, seconds:
     """``campaign_fit`` rows (:func:`optimization.campaigns.campaign_fit`) added to the model after its start
     (so the relaxation the start and search were sequenced from is the plain one) and to the relaxation's HiGHS
     model, re-solved from its basis: the lifted relaxation, a lower bound (``relaxed`` when it does not solve
-    in ``seconds``; the rows stay in the model: valid for every integer plan), and whether the HiGHS model
-    holds its optimum (else its duals price nothing)."""
+    in ``seconds``: the rows then leave the HiGHS model and its optimum is restored; in the PuLP model, for the
+    MIP, they stay: valid for every integer plan), and whether the HiGHS model holds an optimum (else its duals
+    price nothing)."""
     began, cpu = time.perf_counter(), time.process_time()
     f = model.frames
     names = campaign_fit(model.builder, model.network, f["setup_for"], f["pair"], model.config.frozen_weeks)["name"]
     prob = model.builder.prob
-    lifted = relaxation_with_rows(relaxation, [prob.constraints[n] for n in names.to_list()], model.builder.variables,
-                                  float(prob.objective.constant), seconds)
-    log.append(f"fit rows: {names.len()}, relaxation " + ("not re-solved" if lifted is None else
+    lifted, priced = relaxation_with_rows(relaxation, [prob.constraints[n] for n in names.to_list()],
+                                          model.builder.variables, float(prob.objective.constant), seconds)
+    log.append(f"fit rows: {names.len()}, relaxation " + ("not re-solved in its time" if lifted is None else
                f"{lifted:,.0f} ({lifted / relaxed - 1:+.1%})") + _took(began, cpu))
-    return (relaxed, False) if lifted is None else (max(lifted, relaxed), True)
+    return (relaxed if lifted is None else max(lifted, relaxed)), priced
 
 
 def _master_bound(

@@ -11,6 +11,8 @@ import pytest
 
 from optimization import PlanConfig, build_network, plan_supply
 from optimization import examples as ex
+from optimization.campaign_bound import relaxation_with_rows
+from optimization.campaigns import campaign_fit
 from optimization.model import build_model
 from optimization.pulp_highs import BulkHiGHS
 from test_campaign_bound import NONE, TINY_NETWORKS, _suite
@@ -58,7 +60,8 @@ def test_whole_batches_a_week_close_the_gap_by_hand():
     # A wants 110 a week for 4 weeks on a 100-hour suite in batches of 30: at most 3 batches (90) a week. The
     # relaxation makes 100 a week (backlog 10+20+30+40 unit-weeks × 1000 + 400 → 100,400); with the rows a
     # week set up starts at most 90: backlog 20+40+60+80 × 1000 + production 360 = 200,360 = the optimum.
-    relaxed, relaxed_fit, optimum, optimum_fit, *_ = _three(_suite(batch=30.0), [("A", "P", t, 110.0) for t in range(4)])
+    rows = [("A", "P", t, 110.0) for t in range(4)]
+    relaxed, relaxed_fit, optimum, optimum_fit, *_ = _three(_suite(batch=30.0), rows)
     assert relaxed == pytest.approx(100_400.0)
     assert relaxed_fit == pytest.approx(200_360.0)
     assert optimum == pytest.approx(200_360.0) and optimum_fit == pytest.approx(optimum)
@@ -148,3 +151,24 @@ def test_the_fit_bound_after_the_start_lifts_the_bound_the_lagrangian_cannot_by_
     assert not any(a.startswith("fit rows:") for a in out[False].attempts)
     lagrangian = [a for a in out[True].attempts if a.startswith("lagrangian bound:")]
     assert lagrangian and lagrangian[0].startswith("lagrangian bound: 100,360 ")
+
+
+def test_rows_the_relaxation_cannot_take_leave_it_as_it_was():
+    # relaxation_with_rows with a row no plan holds (A starts ≥ 10^6 in week 0): the re-solve is not optimal,
+    # so the row is taken out of the HiGHS model again and its optimum restored (same value, same row count).
+    model = _model(_suite(batch=30.0), [("A", "P", t, 110.0) for t in range(4)], 4, False)
+    prob, variables = model.builder.prob, model.builder.variables
+    relaxed = _solve(model, False)
+    h = prob.solverModel
+    rows = h.getNumRow()
+    make = variables[model.frames["setup_for"].filter((pl.col("product_id") == "A") & (pl.col("t") == 0))
+                     ["make_col"].item()]
+    impossible = pulp.LpConstraint(pulp.LpAffineExpression([(make, 1.0)]), pulp.LpConstraintGE, "never", 1e6)
+    lifted, optimal = relaxation_with_rows(h, [impossible], variables, float(prob.objective.constant), 10.0)
+    assert lifted is None and optimal
+    assert h.getNumRow() == rows
+    assert h.getInfo().objective_function_value + prob.objective.constant == pytest.approx(relaxed)
+    fit = campaign_fit(model.builder, model.network, model.frames["setup_for"], model.frames["pair"], 0)["name"]
+    lifted, optimal = relaxation_with_rows(h, [prob.constraints[n] for n in fit.to_list()], variables,
+                                           float(prob.objective.constant), 10.0)
+    assert optimal and lifted == pytest.approx(200_360.0)
