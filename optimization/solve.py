@@ -265,7 +265,7 @@ def _campaign_start(
         lower, priced = _fit_bound(model, relaxation_model, relaxed, seconds, log)
     if config.campaign_lagrangian and config.campaign_master and best is not None and priced:
         seconds = min(config.campaign_master_seconds, MASTER_SHARE * time_left())
-        lower, planned = _master_bound(model, config, relaxation_model, relaxed, best_values, seconds, log)
+        lower, planned = _master_bound(model, config, relaxation_model, lower, best_values, seconds, log)
         if planned is not None and improves(planned[0], best):
             best, best_values = planned
     elif config.campaign_lagrangian and best is not None and priced:  # after the start, from the passes' and MIP's time
