@@ -308,7 +308,7 @@ def _fit_bound(model: Model, relaxation: highspy.Highs, relaxed: float, seconds:
     lifted, priced = relaxation_with_rows(relaxation, [prob.constraints[n] for n in names.to_list()],
                                           model.builder.variables, float(prob.objective.constant), seconds)
     log.append(f"fit rows: {names.len()}, relaxation " + ("not re-solved in its time" if lifted is None else
-               f"{lifted:,.0f} ({lifted / relaxed - 1:+.1%})") + _took(began, cpu))
+               f"{lifted:,.0f} (+{lifted - relaxed:,.0f})") + _took(began, cpu))
     return (relaxed if lifted is None else max(lifted, relaxed)), priced
 
 
