@@ -102,8 +102,8 @@ def print_figures(rows: dict[str, dict], shown: list[tuple[str, str, str]]) -> N
         print(f"| {label} | {' | '.join(cells)} |")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def source_arguments(ap: argparse.ArgumentParser) -> None:
+    """What is planned: ``--warehouse`` or ``--input``, ``--run``, ``--mark-suites`` (also bench/campaign_cuts.py)."""
     source = ap.add_mutually_exclusive_group(required=True)
     source.add_argument("--warehouse", type=Path, help="a warehouse holding a finished weekly run")
     source.add_argument("--input", type=Path, help="an input folder (CSV) planned against a stand-in demand")
@@ -111,6 +111,11 @@ def main() -> None:
     ap.add_argument("--mark-suites", action="store_true",
                     help="run the bioreactor suites in campaigns with the demo's settings and changeovers "
                          "(demo.supply.campaign_suites, as plantwin demo --campaigns)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    source_arguments(ap)
     ap.add_argument("--no-cold", action="store_true", help="skip the MIP without warm start")
     ap.add_argument("--time-limit", type=float, default=PlanConfig().time_limit_seconds,
                     help="solver time limit in seconds")
@@ -119,6 +124,13 @@ def main() -> None:
     ap.add_argument("--need-bound", action=argparse.BooleanOptionalAction,
                     default=PlanConfig().campaign_need_bound,
                     help="link starts to setups also by what is still worth starting (PlanConfig.campaign_need_bound)")
+    ap.add_argument("--fit-cuts", action=argparse.BooleanOptionalAction,
+                    default=PlanConfig().campaign_fit_cuts,
+                    help="whole batches that fit a week, fewer after a switch (PlanConfig.campaign_fit_cuts)")
+    ap.add_argument("--fit-bound", action=argparse.BooleanOptionalAction,
+                    default=PlanConfig().campaign_fit_bound,
+                    help="campaign_fit rows added after the start, the relaxation re-solved for the bound "
+                         "(PlanConfig.campaign_fit_bound)")
     ap.add_argument("--relaxation-method", choices=["simplex", "ipm"],
                     default=PlanConfig().campaign_relaxation_method,
                     help="HiGHS method of the campaign relaxation (PlanConfig.campaign_relaxation_method)")
@@ -170,6 +182,8 @@ def main() -> None:
         cfg = PlanConfig(time_limit_seconds=args.time_limit, campaign_warm_start=warm,
                          campaign_time_limit_seconds=args.campaign_time_limit,
                          campaign_need_bound=args.need_bound,
+                         campaign_fit_cuts=args.fit_cuts,
+                         campaign_fit_bound=args.fit_bound,
                          campaign_relaxation_method=args.relaxation_method,
                          solve_path=args.solve_path, campaign_improve=not args.no_improve,
                          campaign_search=args.search,

@@ -38,7 +38,7 @@ from scipy import sparse
 from optimization.highs_direct import mip_outcome, new_highs
 
 __all__ = ["BlockBound", "LagrangianBound", "block_columns", "block_problem", "lagrangian_bound", "lp_matrix",
-           "own_rows", "priced_setups"]
+           "own_rows", "priced_setups", "relaxation_with_rows"]
 
 
 @dataclass(frozen=True)
@@ -186,3 +186,40 @@ def priced_setups(bound: LagrangianBound, setup_cols: np.ndarray) -> tuple[np.nd
                 cols.append(c)
                 values.append(float(round(x)))
     return np.asarray(cols, dtype=np.int64), np.asarray(values)
+
+
+def relaxation_with_rows(h: highspy.Highs, constraints: list, variables: list, constant: float,
+                         seconds: float) -> tuple[float | None, bool]:
+    """Add PuLP constraints (valid inequalities added to the model after its relaxation was solved) to the
+    relaxation's HiGHS model ``h`` and re-solve it from its basis within ``seconds``: the new relaxation's
+    objective (with the PuLP objective's ``constant``), or None when it did not end optimal — the rows are
+    then taken out again and the old optimum restored from its basis —, and whether ``h`` holds an optimal
+    solution (with its duals) at the end.
+
+    ``variables``: the model's columns in HiGHS's order."""
+    if not constraints:
+        return None, True
+    position = {id(v): i for i, v in enumerate(variables)}
+    starts, index, value, lower, upper = [], [], [], [], []
+    for con in constraints:
+        starts.append(len(index))
+        for v, a in con.items():
+            index.append(position[id(v)])
+            value.append(a)
+        rhs = -float(con.constant)
+        lower.append(rhs if con.sense >= 0 else -highspy.kHighsInf)
+        upper.append(rhs if con.sense <= 0 else highspy.kHighsInf)
+    basis, first = h.getBasis(), h.getNumRow()
+    h.addRows(len(constraints), np.array(lower), np.array(upper), len(index), np.array(starts, dtype=np.int32),
+              np.array(index, dtype=np.int32), np.array(value, dtype=np.float64))
+    optimal = highspy.HighsModelStatus.kOptimal
+    # HiGHS's run clock adds up every run of a Highs object (ERGO-Code/HiGHS#1477), so the limit is past it
+    h.setOptionValue("time_limit", h.getRunTime() + max(float(seconds), 0.1))
+    h.run()
+    if h.getModelStatus() == optimal:
+        return float(h.getInfo().objective_function_value) + constant, True
+    h.deleteRows(len(constraints), np.arange(first, first + len(constraints), dtype=np.int32))
+    h.setBasis(basis)
+    h.setOptionValue("time_limit", h.getRunTime() + max(float(seconds), 0.1))
+    h.run()  # from the old optimal basis: no iteration
+    return None, h.getModelStatus() == optimal

@@ -18,12 +18,13 @@ import numpy as np
 import polars as pl
 import pulp
 
-from optimization.campaign_bound import block_columns, lagrangian_bound, priced_setups
+from optimization.campaign_bound import block_columns, lagrangian_bound, priced_setups, relaxation_with_rows
 from optimization.campaign_master import dantzig_wolfe_bound, price_and_branch
 from optimization.campaign_start import (
     HOT_START_SHARE, SetupSearch, SuiteGrid, idle_setup_hours, improves, rotation_setups, rounded_integers,
     sequenced_setups,
 )
+from optimization.campaigns import campaign_fit
 from optimization.config import PlanConfig
 from optimization.campaign_blocks import BlockResult, Budget, block_frame, relative_gap, solve_campaign_block
 from optimization.decompose import MipBlock, WarmStart, block_price_range, solve_blocks
@@ -132,6 +133,7 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
         # HiGHS's bound (none when stopped before its root), or the relaxation's, whichever is better
         bound = float(info.mip_dual_bound) + float(prob.objective.constant)  # HiGHS has no objective constant
         gap = mip_gap_of(obj, bound, lower)
+        attempts.append(f"highs bound: {bound:,.0f}")
     if mip and not has_solution and warm is not None and model.start_objective is not None:
         # the MIP ended without a plan (its limit, or numerical trouble): keep the start, a feasible plan,
         # with its gap against the relaxation's bound
@@ -257,15 +259,18 @@ def _campaign_start(
         best = _rounded_complete(model, config, start)
         log.append("rounded start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
     best_values = None if best is None else np.array([v.varValue or 0.0 for v in variables])
-    lower = relaxed
-    if config.campaign_lagrangian and config.campaign_master and best is not None:
+    lower, priced = relaxed, True  # priced: the relaxation's HiGHS model holds an optimal solution and duals
+    if config.campaign_fit_bound and not config.campaign_fit_cuts and best is not None:
+        seconds = max(min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()), MIN_MIP_SECONDS)
+        lower, priced = _fit_bound(model, relaxation_model, relaxed, seconds, log)
+    if config.campaign_lagrangian and config.campaign_master and best is not None and priced:
         seconds = min(config.campaign_master_seconds, MASTER_SHARE * time_left())
-        lower, planned = _master_bound(model, config, relaxation_model, relaxed, best_values, seconds, log)
+        lower, planned = _master_bound(model, config, relaxation_model, lower, best_values, seconds, log)
         if planned is not None and improves(planned[0], best):
             best, best_values = planned
-    elif config.campaign_lagrangian and best is not None:  # after the start, from the passes' and the MIP's time
+    elif config.campaign_lagrangian and best is not None and priced:  # after the start, from the passes' and MIP's time
         began, cpu = time.perf_counter(), time.process_time()
-        bound = lagrangian_bound(relaxation_model, block_columns(model.frames), integer_mask(variables), relaxed,
+        bound = lagrangian_bound(relaxation_model, block_columns(model.frames), integer_mask(variables), lower,
                                  seconds=min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()))
         lower = bound.bound
         log.append(f"lagrangian bound: {bound.bound:,.0f} (relaxation + {bound.bound - relaxed:,.0f}, "
@@ -286,6 +291,25 @@ def _campaign_start(
         return None, relaxed, lower
     model.start_objective = best
     return (np.arange(len(variables), dtype=np.int32), best_values), relaxed, lower
+
+
+def _fit_bound(model: Model, relaxation: highspy.Highs, relaxed: float, seconds: float,
+               log: list[str]) -> tuple[float, bool]:
+    """``campaign_fit`` rows (:func:`optimization.campaigns.campaign_fit`) added to the model after its start
+    (so the relaxation the start and search were sequenced from is the plain one) and to the relaxation's HiGHS
+    model, re-solved from its basis: the lifted relaxation, a lower bound (``relaxed`` when it does not solve
+    in ``seconds``: the rows then leave the HiGHS model and its optimum is restored; in the PuLP model, for the
+    MIP, they stay: valid for every integer plan), and whether the HiGHS model holds an optimum (else its duals
+    price nothing)."""
+    began, cpu = time.perf_counter(), time.process_time()
+    f = model.frames
+    names = campaign_fit(model.builder, model.network, f["setup_for"], f["pair"], model.config.frozen_weeks)["name"]
+    prob = model.builder.prob
+    lifted, priced = relaxation_with_rows(relaxation, [prob.constraints[n] for n in names.to_list()],
+                                          model.builder.variables, float(prob.objective.constant), seconds)
+    log.append(f"fit rows: {names.len()}, relaxation " + ("not re-solved in its time" if lifted is None else
+               f"{lifted:,.0f} (+{lifted - relaxed:,.0f})") + _took(began, cpu))
+    return (relaxed if lifted is None else max(lifted, relaxed)), priced
 
 
 def _master_bound(

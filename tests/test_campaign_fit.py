@@ -1,0 +1,174 @@
+"""The campaign_fit inequality (optimization/campaigns.py): whole batches that fit a week, after a switch fewer."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import polars as pl
+import pulp
+import pytest
+
+from optimization import PlanConfig, build_network, plan_supply
+from optimization import examples as ex
+from optimization.campaign_bound import relaxation_with_rows
+from optimization.campaigns import campaign_fit
+from optimization.model import build_model
+from optimization.pulp_highs import BulkHiGHS
+from test_campaign_bound import NONE, TINY_NETWORKS, _suite
+
+
+def _model(inputs, rows, weeks: int, fit: bool):
+    config = PlanConfig(horizon_weeks=weeks, terminal_condition=False, campaign_fit_cuts=fit)
+    net = build_network(inputs, ex.START, config)
+    demand = pl.DataFrame(rows, schema={**NONE, "quantity": pl.Float64}, orient="row")
+    safety = pl.DataFrame(schema={**NONE, "safety_stock": pl.Float64})
+    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
+                                     "quantity": pl.Float64})
+    return build_model(net, demand, safety, scheduled, config)
+
+
+def _solve(model, mip: bool) -> float:
+    prob, variables = model.builder.prob, model.builder.variables
+    assert prob.solve(BulkHiGHS(mip=mip, msg=False, gapRel=0.0, variables=variables)) == pulp.LpStatusOptimal
+    return pulp.value(prob.objective)
+
+
+def _three(inputs, rows, weeks: int = 4) -> tuple[float, float, float, float, object, np.ndarray]:
+    """The relaxation without and with the rows, the exact optimum (HiGHS, gap 0) without and with them, the
+    model with the rows and the exact plan without them (every column)."""
+    plain, fitted = _model(inputs, rows, weeks, False), _model(inputs, rows, weeks, True)
+    relaxed, relaxed_fit = _solve(plain, False), _solve(fitted, False)
+    exact, exact_fit = _model(inputs, rows, weeks, False), _model(inputs, rows, weeks, True)
+    optimum, optimum_fit = _solve(exact, True), _solve(exact_fit, True)
+    plan = np.array([v.varValue for v in exact.builder.variables])
+    return relaxed, relaxed_fit, optimum, optimum_fit, fitted, plan
+
+
+def _rows(model) -> dict[str, dict[int, float]]:
+    """Each campaign_fit row's coefficients by column."""
+    names = model.builder.rows["campaign_fit"]["name"].to_list()
+    index = {id(v): i for i, v in enumerate(model.builder.variables)}
+    out = {}
+    for name in names:
+        con = model.builder.prob.constraints[name]
+        out[name] = {index[id(v)]: c for v, c in con.items()}
+    return out
+
+
+def test_whole_batches_a_week_close_the_gap_by_hand():
+    # A wants 110 a week for 4 weeks on a 100-hour suite in batches of 30: at most 3 batches (90) a week. The
+    # relaxation makes 100 a week (backlog 10+20+30+40 unit-weeks × 1000 + 400 → 100,400); with the rows a
+    # week set up starts at most 90: backlog 20+40+60+80 × 1000 + production 360 = 200,360 = the optimum.
+    rows = [("A", "P", t, 110.0) for t in range(4)]
+    relaxed, relaxed_fit, optimum, optimum_fit, *_ = _three(_suite(batch=30.0), rows)
+    assert relaxed == pytest.approx(100_400.0)
+    assert relaxed_fit == pytest.approx(200_360.0)
+    assert optimum == pytest.approx(200_360.0) and optimum_fit == pytest.approx(optimum)
+
+
+def test_the_degenerate_case_the_lagrangian_cannot_see_is_closed_by_hand():
+    # 100 a week: the relaxation needs no more hours (400; its capacity price is 0, so the one-round
+    # Lagrangian stays there); 90 fit a week, so with the rows the relaxation is the optimum: 100,360.
+    relaxed, relaxed_fit, optimum, *_ = _three(_suite(batch=30.0), [("A", "P", t, 100.0) for t in range(4)])
+    assert relaxed == pytest.approx(400.0)
+    assert relaxed_fit == pytest.approx(100_360.0) == pytest.approx(optimum)
+
+
+def test_after_a_switch_only_the_batches_beside_the_changeover_fit_by_hand():
+    # 40-hour changeovers, batches of 30 on the 100-hour suite: G = 3 batches (90) a week, F = ⌊60/30⌋ = 2
+    # batches (60) in a week switched into; the first week has no switch, so G there.
+    model = _model(_suite(batch=30.0, changeover_hours=40.0), [("A", "P", t, 70.0) for t in range(3)], 3, True)
+    setup = model.frames["setup_for"]
+    col = {(p, t): c for p, t, c in setup.select("product_id", "t", "col").iter_rows()}
+    make = {(p, t): c for p, t, c in setup.select("product_id", "t", "make_col").iter_rows()}
+    rows = _rows(model)
+    assert len(rows) == 6
+    first = rows["campaign_fit_A_R_0"]
+    assert first == {make["A", 0]: 1.0, col["A", 0]: -90.0}
+    later = rows["campaign_fit_B_R_2"]
+    assert later == {make["B", 2]: 1.0, col["B", 2]: -60.0, col["B", 1]: -30.0}
+
+
+def test_a_changeover_longer_than_the_room_for_a_batch_leaves_none_by_hand():
+    # 80-hour changeovers: ⌊20/30⌋ = 0 batches in a week switched into. A wants 90 in week 1, B 90 in week 2,
+    # nothing on hand; the suite starts set up for what it runs in week 0. The best plan makes A in week 0
+    # (held a week: 90), switches to B in week 1 (no batch fits), makes B in week 2: production 180 + 90 = 270.
+    rows = [("A", "P", 1, 90.0), ("B", "P", 2, 90.0)]
+    relaxed, relaxed_fit, optimum, optimum_fit, *_ = _three(_suite(batch=30.0, changeover_hours=80.0), rows)
+    assert optimum == pytest.approx(270.0) and optimum_fit == pytest.approx(optimum)
+    assert relaxed - 1e-6 <= relaxed_fit <= optimum + 1e-6
+
+
+@pytest.mark.parametrize(("campaign", "batch", "rows"), TINY_NETWORKS)
+def test_the_rows_hold_at_the_exact_plan_and_lie_between_relaxation_and_optimum(campaign, batch, rows):
+    relaxed, relaxed_fit, optimum, optimum_fit, fitted, plan = _three(_suite(batch=batch, **campaign), rows, weeks=5)
+    assert relaxed - 1e-6 <= relaxed_fit <= optimum + 1e-6 * max(1.0, abs(optimum))
+    assert optimum_fit == pytest.approx(optimum, rel=1e-9, abs=1e-6)
+    for name, coefs in _rows(fitted).items():  # the plan solved without the rows holds each (same columns)
+        assert sum(c * plan[i] for i, c in coefs.items()) <= 1e-6, name
+
+
+@pytest.mark.parametrize("campaign", [dict(changeover_hours=40.0), dict(changeover_hours=80.0, min_campaign_weeks=2)])
+def test_no_integer_plan_of_any_schedule_is_cut_off(campaign):
+    # Every schedule of the suite (A, B or idle each week, 3^4 = 81): its best whole-batch plan (HiGHS, gap 0,
+    # setups fixed) costs the same with the rows as without, and holds every row.
+    rows = [(p, "P", t, q) for p, q in (("A", 50.0), ("B", 40.0)) for t in range(4)]
+    plain, fitted = (_model(_suite(batch=30.0, **campaign), rows, 4, fit) for fit in (False, True))
+    coefs = _rows(fitted)
+    checked = 0
+    for schedule in itertools.product((None, "A", "B"), repeat=4):
+        values = []
+        for model in (plain, fitted):
+            variables = model.builder.variables
+            for p, t, c in model.frames["setup_for"].select("product_id", "t", "col").iter_rows():
+                variables[c].lowBound = variables[c].upBound = 1.0 if schedule[t] == p else 0.0
+            status = model.builder.prob.solve(BulkHiGHS(mip=True, msg=False, gapRel=0.0, variables=variables))
+            values.append(pulp.value(model.builder.prob.objective) if status == pulp.LpStatusOptimal else None)
+        assert (values[0] is None) == (values[1] is None), schedule
+        if values[0] is None:
+            continue
+        assert values[1] == pytest.approx(values[0], rel=1e-9, abs=1e-6), schedule
+        plan = np.array([v.varValue or 0.0 for v in plain.builder.variables])
+        for name, row in coefs.items():
+            assert sum(c * plan[i] for i, c in row.items()) <= 1e-6, (schedule, name)
+        checked += 1
+    assert checked >= 27
+
+
+def test_the_fit_bound_after_the_start_lifts_the_bound_the_lagrangian_cannot_by_hand():
+    # The degenerate case (100 a week, batches of 30): the relaxation is 400 and the one-round Lagrangian
+    # stays there (capacity price 0). With campaign_fit_bound the rows join the model after the start and
+    # the relaxation re-solved from its basis is the optimum, 100,360; the plan is the same either way.
+    demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
+    out = {}
+    for on in (False, True):
+        config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_fit_bound=on)
+        out[on] = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
+    assert out[True].objective == pytest.approx(out[False].objective) == pytest.approx(100_360.0)
+    fit = [a for a in out[True].attempts if a.startswith("fit rows:")]
+    assert len(fit) == 1 and fit[0].startswith("fit rows: 8, relaxation 100,360 ")  # A and B × 4 weeks
+    assert not any(a.startswith("fit rows:") for a in out[False].attempts)
+    lagrangian = [a for a in out[True].attempts if a.startswith("lagrangian bound:")]
+    assert lagrangian and lagrangian[0].startswith("lagrangian bound: 100,360 ")
+
+
+def test_rows_the_relaxation_cannot_take_leave_it_as_it_was():
+    # relaxation_with_rows with a row no plan holds (A starts ≥ 10^6 in week 0): the re-solve is not optimal,
+    # so the row is taken out of the HiGHS model again and its optimum restored (same value, same row count).
+    model = _model(_suite(batch=30.0), [("A", "P", t, 110.0) for t in range(4)], 4, False)
+    prob, variables = model.builder.prob, model.builder.variables
+    relaxed = _solve(model, False)
+    h = prob.solverModel
+    rows = h.getNumRow()
+    make = variables[model.frames["setup_for"].filter((pl.col("product_id") == "A") & (pl.col("t") == 0))
+                     ["make_col"].item()]
+    impossible = pulp.LpConstraint(pulp.LpAffineExpression([(make, 1.0)]), pulp.LpConstraintGE, "never", 1e6)
+    lifted, optimal = relaxation_with_rows(h, [impossible], variables, float(prob.objective.constant), 10.0)
+    assert lifted is None and optimal
+    assert h.getNumRow() == rows
+    assert h.getInfo().objective_function_value + prob.objective.constant == pytest.approx(relaxed)
+    fit = campaign_fit(model.builder, model.network, model.frames["setup_for"], model.frames["pair"], 0)["name"]
+    lifted, optimal = relaxation_with_rows(h, [prob.constraints[n] for n in fit.to_list()], variables,
+                                           float(prob.objective.constant), 10.0)
+    assert optimal and lifted == pytest.approx(200_360.0)
