@@ -136,6 +136,15 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "of the campaign time left). On the demo at 60 s the plan fell from 9,141.9 M to 4,936.1 M, on three "
         "generated networks by 12-35%. The PuLP path only.",
     )
+    campaign_search_evaluations: int = Field(
+        200,
+        ge=1,
+        description="The campaign search's budget: schedules judged (each one or two LPs) before it stops. "
+        "The search ends on this count, not on the clock, so the same input gives the same plan on any "
+        "machine and load; the clock (80% of the campaign time left after the relaxation) is only a safety "
+        "limit, and the solver's log says when it cut the search. With the search on there is no MIP "
+        "completion of its plan and no fix-and-optimize pass (MIPs cut by the clock).",
+    )
     campaign_lagrangian: bool = Field(
         True,
         description="After the campaign relaxation, price each campaign resource's own block (setups, "
