@@ -379,6 +379,8 @@ class SetupSearch:
     evaluations: int = 0
     work: int = 0  # simplex iterations of every LP judged
     clock_cut: bool = False
+    ordered: bool = False  # moves (and suites) tried in the order of their gain priced by the best plan's duals
+    duals: np.ndarray | None = None  # the best plan's reduced costs (every column)
     log: list[str] = field(default_factory=list)
     best: float = np.inf  # the best plan judged: its objective and every column's value
     plan: np.ndarray | None = None
@@ -449,12 +451,26 @@ class SetupSearch:
         self.work += w.getInfo().simplex_iteration_count
         return self._judged(w) if w.getModelStatus() == highspy.HighsModelStatus.kOptimal else np.inf
 
+    def priced(self, r: int, row: np.ndarray, moves: list[np.ndarray]) -> np.ndarray:
+        """Each of suite ``r``'s ``moves`` priced by the best plan's reduced costs: the sum over the setups it
+        changes of the reduced cost times the change (a first-order estimate of its objective change; <0 hints
+        at a gain)."""
+        if not moves:
+            return np.zeros(0)
+        part = self.grid.frame.filter(pl.col("r") == r)
+        _, p, k = _rpk(part)
+        rc = self.duals[part["col"].to_numpy()]
+        new = np.stack(moves)[:, k] == p
+        return (new.astype(float) - (row[k] == p)) @ rc
+
     def _judged(self, h: highspy.Highs) -> float:
         """``h``'s objective, its plan kept when it is the best so far (the LP's vertex, and so the rounding,
         can differ when the same schedule is judged again: the plan judged is the one returned)."""
         objective = float(h.getInfo().objective_function_value)
         if objective < self.best:
-            self.best, self.plan = objective, np.asarray(h.getSolution().col_value)
+            solution = h.getSolution()
+            self.best, self.plan = objective, np.asarray(solution.col_value)
+            self.duals = np.asarray(solution.col_dual) if solution.dual_valid else None
         return objective
 
     def stops(self, deadline: float, evaluations: int) -> bool:
@@ -503,8 +519,15 @@ class SetupSearch:
         chosen, improved = chosen.copy(), True
         while improved:
             improved = False
-            for r in range(chosen.shape[0]):
-                for row in schedule_moves(chosen[r], np.flatnonzero(self.grid.exists[r]), int(self.grid.lo[r])):
+            moves = [schedule_moves(chosen[r], np.flatnonzero(self.grid.exists[r]), int(self.grid.lo[r]))
+                     for r in range(chosen.shape[0])]
+            suites = list(range(chosen.shape[0]))
+            if self.ordered and self.duals is not None:
+                priced = [self.priced(r, chosen[r], m) for r, m in enumerate(moves)]
+                moves = [[m[i] for i in np.argsort(g, kind="stable")] for m, g in zip(moves, priced)]
+                suites = sorted(suites, key=lambda r: (priced[r].min() if len(priced[r]) else 0.0, r))
+            for r in suites:
+                for row in moves[r]:
                     if self.stops(deadline, max_evaluations):
                         self.fix(chosen, [r])
                         return chosen, value

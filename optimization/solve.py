@@ -140,6 +140,11 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
         has_solution, text, used = True, "Feasible", "highs"
         attempts.append("highs: MIP start kept")
         gap = mip_gap_of(model.start_objective, None, lower)
+    if mip and has_solution and deadline is not None and model.start_objective is not None:
+        # the start's steps end on work, not the clock; only a MIP better than the start makes the plan the clock's
+        better = improves(objective_of(prob), model.start_objective)
+        attempts.append("plan: " + ("the MIP's, better than its start (found within the clock's limit)" if better
+                                    else "the start (the MIP found none better)"))
     has_duals = has_solution and not mip
     if has_solution and mip:
         start, cpu = time.perf_counter(), time.process_time()
@@ -235,7 +240,8 @@ def _campaign_start(
         began, cpu = time.perf_counter(), time.process_time()
         start, note, rounded = _searched_setups(model, relaxation_model, setup, start,
                                                 time.perf_counter() + SEARCH_SHARE * time_left(),
-                                                config.campaign_search_evaluations)
+                                                config.campaign_search_evaluations,
+                                                config.campaign_search_priced_moves)
         log.append(note + _took(began, cpu))
 
     # at least as long as the relaxation took (its LP is as large): a start that completes is the plan
@@ -318,13 +324,14 @@ def _master_bound(
 
 def _searched_setups(
     model: Model, relaxation: highspy.Highs, setup: pl.DataFrame, sequenced: pl.DataFrame, deadline: float,
-    evaluations: int = PlanConfig().campaign_search_evaluations,
+    evaluations: int = PlanConfig().campaign_search_evaluations, priced: bool = False,
 ) -> tuple[pl.DataFrame, str, tuple[np.ndarray, float] | None]:
     """The setups to complete: the relaxation sequenced into campaigns (``sequenced``) and the suites'
     rotations (:func:`~optimization.campaign_start.rotation_setups`) judged by the LP with those setups
     fixed, suite by suite, then improved by moving, merging and swapping campaigns
     (:class:`~optimization.campaign_start.SetupSearch`) until ``evaluations`` schedules are judged (or, a
-    safety limit named in the line when it cuts, ``deadline`` passes). Each schedule is judged by a whole-batch plan: the LP with its setups fixed, its
+    safety limit named in the line when it cuts, ``deadline`` passes); with ``priced``, the moves (and suites)
+    in the order of their gain priced by the best plan's reduced costs. Each schedule is judged by a whole-batch plan: the LP with its setups fixed, its
     batches rounded down and up where the hours hold them, the LP again with every integer fixed; both on
     a copy of the relaxation from the last basis. The best schedule's plan is a start the completion
     improves on. Returns the setups (``col, start``), a line for the attempts and that
@@ -344,7 +351,8 @@ def _searched_setups(
         capacity = capacity.select("resource_id", "t", row=pl.Series(
             [model.builder.prob.constraints[n].index for n in capacity["name"].to_list()], dtype=pl.Int64))
     search = SetupSearch(h, grid, model.frames, np.flatnonzero(integer_mask(model.builder.variables)), capacity,
-                         hot_iterations=int(HOT_START_SHARE * relaxation.getInfo().simplex_iteration_count))
+                         hot_iterations=int(HOT_START_SHARE * relaxation.getInfo().simplex_iteration_count),
+                         ordered=priced)
     name, chosen, value = search.best_of(candidates, deadline, evaluations)
     first = search.evaluations
     chosen, searched = search.improve(chosen, value, deadline, evaluations)
