@@ -233,3 +233,19 @@ def test_the_priced_search_reaches_the_hand_optimum_too():
     all_a = setup.select("col", start=(pl.col("product_id") == "A").cast(pl.Float64))
     _, _, plan = _searched_setups(model, relaxation, setup, all_a, time.perf_counter() + 600.0, priced=True)
     assert plan is not None and plan[1] == pytest.approx(_plan(inputs, BUILD_AHEAD).objective)
+
+
+def test_after_a_search_plan_no_mip_cut_by_the_clock_runs_and_the_attempts_say_whose_plan_it_is():
+    # the dear changeover of tests/test_campaigns.py with the search on: its plan is the start as judged (no
+    # completion MIP, no fix-and-optimize pass), and the last line says the MIP found none better (the hand
+    # optimum is the search's); with the search off the completion runs as before
+    from tests.test_campaigns import _two_runs
+
+    on = _two_runs(changeover_cost=5000.0)
+    assert any(a.startswith("start: the search's plan") for a in on.attempts)
+    assert not any(a.startswith("fix-and-optimize") or a.startswith("start: none") for a in on.attempts)
+    assert "plan: the start (the MIP found none better)" in on.attempts
+    off = _plan(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD,
+                PlanConfig(horizon_weeks=8, terminal_condition=False, campaign_search=False))
+    assert not any(a.startswith("start: the search's plan") for a in off.attempts)
+    assert any(a.startswith("start: ") for a in off.attempts)
