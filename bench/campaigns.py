@@ -136,12 +136,12 @@ def main() -> None:
                     help="search the suites' schedules (rotations, merged/swapped/moved campaigns), each judged "
                          "by a whole-batch plan, before completing the start (PlanConfig.campaign_search)")
     ap.add_argument("--search-evaluations", type=int, default=PlanConfig().campaign_search_evaluations,
-                    help="the search's budget of schedules judged (PlanConfig.campaign_search_evaluations); the "
-                         "clock only cuts it as a safety limit, named in the log when it does")
+                    help="the search's budget of schedules judged (PlanConfig.campaign_search_evaluations); "
+                         "the clock only cuts it as a safety limit, named in the log when it does")
     ap.add_argument("--priced-moves", action=argparse.BooleanOptionalAction,
                     default=PlanConfig().campaign_search_priced_moves,
-                    help="the search's moves in the order of their gain priced by the best plan's reduced costs "
-                         "(PlanConfig.campaign_search_priced_moves)")
+                    help="the search's moves in the order of their gain priced by the best plan's reduced "
+                         "costs (PlanConfig.campaign_search_priced_moves)")
     ap.add_argument("--lagrangian", action=argparse.BooleanOptionalAction,
                     default=PlanConfig().campaign_lagrangian,
                     help="the Lagrangian bound from the relaxation's duals (PlanConfig.campaign_lagrangian)")

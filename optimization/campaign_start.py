@@ -15,7 +15,8 @@ completes the rest (batches, flows) as a MIP of its own, and starts the full MIP
 The search judges a schedule (:class:`SuiteGrid`: each suite's product week by week) by a whole-batch plan
 made in LP time: the LP with its setups fixed, its batches rounded down and up where the hours hold one
 more (:func:`filled_integers`), the LP again with every integer fixed; it tries the candidates, then each
-suite's from any candidate, then :func:`schedule_moves` suite by suite while they improve.
+suite's from any candidate, then :func:`schedule_moves` suite by suite while they improve, until a budget of
+schedules judged is spent (so that the same input gives the same plan; the clock is only a safety limit).
 """
 
 from __future__ import annotations
@@ -379,7 +380,7 @@ class SetupSearch:
     evaluations: int = 0
     work: int = 0  # simplex iterations of every LP judged
     clock_cut: bool = False
-    ordered: bool = False  # moves (and suites) tried in the order of their gain priced by the best plan's duals
+    ordered: bool = False  # moves (and suites) in the order of their gain priced by the best plan's duals
     duals: np.ndarray | None = None  # the best plan's reduced costs (every column)
     log: list[str] = field(default_factory=list)
     best: float = np.inf  # the best plan judged: its objective and every column's value
@@ -411,7 +412,8 @@ class SetupSearch:
         (no whole-batch plan is made: the schedule cannot win)."""
         self.fix(chosen, suites)
         if self.evaluations == 0:  # from the relaxation's basis, unless that takes long: then presolved, cold
-            self.h.setOptionValue("simplex_iteration_limit", int(min(self.hot_iterations, _NO_ITERATION_LIMIT)))
+            limit = int(min(self.hot_iterations, _NO_ITERATION_LIMIT))
+            self.h.setOptionValue("simplex_iteration_limit", limit)
             self.h.run()
             self.h.setOptionValue("simplex_iteration_limit", _NO_ITERATION_LIMIT)
             self.work += self.h.getInfo().simplex_iteration_count
@@ -473,7 +475,7 @@ class SetupSearch:
             self.duals = np.asarray(solution.col_dual) if solution.dual_valid else None
         return objective
 
-    def stops(self, deadline: float, evaluations: int) -> bool:
+    def stops(self, deadline: float, evaluations: float) -> bool:
         """Whether the search must stop: ``evaluations`` schedules judged (its budget), or, as a safety limit,
         ``deadline`` (``time.perf_counter()``) passed, which sets :attr:`clock_cut`."""
         if self.evaluations >= evaluations:
@@ -482,7 +484,7 @@ class SetupSearch:
         return self.clock_cut
 
     def best_of(self, candidates: dict[str, np.ndarray], deadline: float,
-                evaluations: int = _NO_ITERATION_LIMIT) -> tuple[str, np.ndarray, float]:
+                evaluations: float = np.inf) -> tuple[str, np.ndarray, float]:
         """The candidate schedules (all suites) judged whole, then each suite's from any candidate with the
         others at the best, within ``evaluations`` schedules judged (the first always is) and ``deadline``:
         the best schedule found, its name and value."""

@@ -102,7 +102,7 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
     if mip and "setup_for" in model.frames and config.campaign_warm_start and order[0] == "highs":
         start = time.perf_counter()
         warm, relaxed, lower = _campaign_start(model, plan_config, deadline, attempts)
-        if warm is not None and config.campaign_improve and not config.campaign_search:  # MIPs cut by the clock
+        if warm is not None and config.campaign_improve and not config.campaign_search:  # MIPs on the clock
             warm = _improve_by_resource(model, config, warm, deadline, attempts)
         seconds += time.perf_counter() - start
     for name in order:
@@ -141,10 +141,10 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
         attempts.append("highs: MIP start kept")
         gap = mip_gap_of(model.start_objective, None, lower)
     if mip and has_solution and deadline is not None and model.start_objective is not None:
-        # the start's steps end on work, not the clock; only a MIP better than the start makes the plan the clock's
+        # the start's steps end on work, not the clock: only a MIP better than the start is the clock's plan
         better = improves(objective_of(prob), model.start_objective)
-        attempts.append("plan: " + ("the MIP's, better than its start (found within the clock's limit)" if better
-                                    else "the start (the MIP found none better)"))
+        attempts.append("plan: " + ("the MIP's, better than its start (found within the clock's limit)"
+                                    if better else "the start (the MIP found none better)"))
     has_duals = has_solution and not mip
     if has_solution and mip:
         start, cpu = time.perf_counter(), time.process_time()
@@ -199,7 +199,9 @@ def _campaign_start(
     """A full MIP start: solve the LP relaxation, sequence its production into campaigns
     (:mod:`optimization.campaign_start`), fix those setups and solve what is left (whole batches) with a
     share of the time left before ``deadline`` (``time.perf_counter()`` seconds; None: of the time limit),
-    and at least as long as the relaxation took. The relaxation itself may take the plan's whole
+    and at least as long as the relaxation took (with ``campaign_search`` the searched schedules' best
+    whole-batch plan is the start instead, :func:`_searched_setups`). The relaxation itself may take the
+    plan's whole
     ``time_limit_seconds``: without it there is no start, and without a start a large campaign MIP (or
     any on a loaded machine) may end its limit with no plan at all; a late plan beats none. With
     ``campaign_lagrangian`` the relaxation's duals also give a Lagrangian bound
@@ -248,10 +250,10 @@ def _campaign_start(
     # when the MIP finds none. With the search's whole-batch plan in hand there is no completion: a MIP
     # cut by the clock would make the plan depend on the load, and on four networks it never improved
     # the search's plan (docs/campaign-solver.md, stop 25)
-    share = max(time_left() * START_SHARE, relaxation_seconds, MIN_MIP_SECONDS)
     best = None
     if rounded is None:
         began, cpu = time.perf_counter(), time.process_time()
+        share = max(time_left() * START_SHARE, relaxation_seconds, MIN_MIP_SECONDS)
         best = _complete(model, config, start, share)
         log.append("start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
     else:
@@ -330,11 +332,11 @@ def _searched_setups(
     rotations (:func:`~optimization.campaign_start.rotation_setups`) judged by the LP with those setups
     fixed, suite by suite, then improved by moving, merging and swapping campaigns
     (:class:`~optimization.campaign_start.SetupSearch`) until ``evaluations`` schedules are judged (or, a
-    safety limit named in the line when it cuts, ``deadline`` passes); with ``priced``, the moves (and suites)
-    in the order of their gain priced by the best plan's reduced costs. Each schedule is judged by a whole-batch plan: the LP with its setups fixed, its
-    batches rounded down and up where the hours hold them, the LP again with every integer fixed; both on
-    a copy of the relaxation from the last basis. The best schedule's plan is a start the completion
-    improves on. Returns the setups (``col, start``), a line for the attempts and that
+    safety limit named in the line when it cuts, ``deadline`` passes); with ``priced``, the moves (and
+    suites) in the order of their gain priced by the best plan's reduced costs. Each schedule is judged by a
+    whole-batch plan: the LP with its setups fixed, its batches rounded down and up where the hours hold
+    them, the LP again with every integer fixed; both on a copy of the relaxation from the last basis. The
+    best schedule's plan is the start. Returns the setups (``col, start``), a line for the attempts and that
     plan (every column's value, objective; None when both LPs fail)."""
     grid = SuiteGrid.of(setup)
     h = new_highs()
@@ -357,11 +359,13 @@ def _searched_setups(
     first = search.evaluations
     chosen, searched = search.improve(chosen, value, deadline, evaluations)
     plan = (search.plan, search.best) if search.plan is not None else None
-    ended = (f"CUT BY THE CLOCK after {search.evaluations} of {evaluations} schedules: this plan depends on the "
-             f"machine's load" if search.clock_cut else f"{search.evaluations} of {evaluations} schedules")
-    return grid.setups(chosen), (
-        f"setups searched: {'; '.join(search.log)}; best {name} {value:,.0f} ({first} LPs), moves "
-        f"{searched:,.0f} ({search.evaluations - first} LPs); {ended}, {search.work:,} simplex iterations"), plan
+    ended = f"{search.evaluations} of {evaluations} schedules"
+    if search.clock_cut:
+        ended = f"CUT BY THE CLOCK after {ended}: this plan depends on the machine's load"
+    note = (f"setups searched: {'; '.join(search.log)}; best {name} {value:,.0f} ({first} LPs), moves "
+            f"{searched:,.0f} ({search.evaluations - first} LPs); {ended}, "
+            f"{search.work:,} simplex iterations")
+    return grid.setups(chosen), note, plan
 
 
 def _complete(model: Model, config: PlanConfig, fixing: pl.DataFrame, seconds: float) -> float | None:

@@ -170,7 +170,8 @@ def test_the_search_ends_on_its_budget_and_names_the_clock_when_it_cuts():
     all_a = setup.select("col", start=(pl.col("product_id") == "A").cast(pl.Float64))
     one, note, plan = _searched_setups(model, relaxation, setup, all_a, far, evaluations=1)
     assert one.sort("col").equals(all_a.sort("col"))
-    assert plan is not None and plan[1] > optimum + 100_000.0  # B's 100 units behind for weeks: 1000 a unit-week
+    # B's 100 units behind for weeks, 1000 a unit-week
+    assert plan is not None and plan[1] > optimum + 100_000.0
     assert "1 of 1 schedules" in note and "CLOCK" not in note
     first = plan[1]
     runs = []
