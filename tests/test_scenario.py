@@ -140,6 +140,116 @@ def test_a_scenario_naming_unknown_keys_is_refused_naming_the_line(text, line, w
         check_scenario(parsed, _inputs())
 
 
+# ---------------------------------------------------------------------------------------------- campaigns
+def _campaign_inputs() -> dict[str, pl.DataFrame]:
+    """The tiny inputs with R1 a campaign suite making P1 and P2 (P1 → P2 named at the plant's site, P2 → P1
+    on R1 itself)."""
+    inputs = _inputs()
+    inputs["resources"] = inputs["resources"].with_columns(
+        campaign=pl.col("resource_id") == "R1",
+        changeover_hours=pl.when(pl.col("resource_id") == "R1").then(20.0).otherwise(0.0),
+        changeover_cost=pl.when(pl.col("resource_id") == "R1").then(500.0).otherwise(0.0),
+        min_campaign_weeks=pl.when(pl.col("resource_id") == "R1").then(2).otherwise(1),
+        max_campaign_weeks=pl.when(pl.col("resource_id") == "R1").then(pl.lit(3, pl.Int64)),
+    )
+    r = inputs["routings"]
+    inputs["routings"] = pl.concat([r, r.filter(pl.col("product_id") == "P2").with_columns(resource_id=pl.lit("R1"))])
+    inputs["changeovers"] = pl.DataFrame(
+        [{"resource_id": None, "site_id": "PL", "from_product_id": "P1", "to_product_id": "P2", "hours": 30.0,
+          "cost": 900.0},
+         {"resource_id": "R1", "site_id": None, "from_product_id": "P2", "to_product_id": "P1", "hours": 10.0,
+          "cost": 100.0}], schema=schema.CHANGEOVERS.schema)
+    return inputs
+
+
+def _apply_campaigns(text: str):
+    parsed = parse_scenario(text, "c.yaml")
+    check_scenario(parsed, _campaign_inputs())
+    return apply_scenario(parsed.scenario, _campaign_inputs(), _forecast(), W0, len(WEEKS))[0]
+
+
+def _resource(inputs, resource: str) -> dict:
+    return inputs["resources"].filter(pl.col("resource_id") == resource).to_dicts()[0]
+
+
+def test_campaign_settings_of_a_resource_are_set_in_file_order():
+    inputs = _apply_campaigns("name: s\ncampaigns:\n  - {resource: R1, changeover_hours: 4, min_campaign_weeks: 1}\n"
+                              "  - {resource: R1, changeover_hours: 2, max_campaign_weeks: 6, changeover_cost: 0}\n")
+    r1 = _resource(inputs, "R1")
+    assert (r1["campaign"], r1["changeover_hours"], r1["changeover_cost"], r1["min_campaign_weeks"],
+            r1["max_campaign_weeks"]) == (True, 2.0, 0.0, 1, 6)
+    assert _resource(inputs, "R2") == _resource(_campaign_inputs(), "R2")
+    assert inputs["changeovers"].equals(_campaign_inputs()["changeovers"])  # named switches keep theirs
+
+
+def test_a_named_switch_becomes_the_resources_own_row_keeping_the_value_not_given():
+    inputs = _apply_campaigns("name: s\ncampaigns:\n  - {resource: R1, from_product: P1, to_product: P2, "
+                              "changeover_hours: 6}\n  - {resource: R1, from_product: P2, to_product: P1, "
+                              "changeover_cost: 50}\n")
+    rows = {(r["resource_id"], r["site_id"], r["from_product_id"]): (r["hours"], r["cost"])
+            for r in inputs["changeovers"].to_dicts()}
+    assert rows == {
+        (None, "PL", "P1"): (30.0, 900.0),  # the site's row stays (other suites of the site)
+        ("R1", None, "P1"): (6.0, 900.0),  # cost from the site's row
+        ("R1", None, "P2"): (10.0, 50.0),  # R1's own row changed
+    }
+    fallback = _apply_campaigns("name: s\ncampaigns:\n  - {resource: R2, campaign: true}\n"
+                                "  - {resource: R2, changeover_hours: 7}\n"
+                                "  - {resource: R1, from_product: P2, to_product: P1, changeover_cost: 5}\n")
+    assert fallback["changeovers"].filter(pl.col("resource_id") == "R1").select("hours", "cost").rows() == [
+        (10.0, 5.0)]
+
+
+def test_switching_campaigns_off_plans_the_resource_freely_and_drops_its_own_switches():
+    inputs = _apply_campaigns("name: s\ncampaigns:\n  - {resource: R1, campaign: false}\n")
+    assert _resource(inputs, "R1")["campaign"] is False
+    assert inputs["changeovers"]["resource_id"].null_count() == inputs["changeovers"].height == 1  # the site row
+    on = _apply_campaigns("name: s\ncampaigns:\n  - {resource: R2, campaign: true, changeover_hours: 8}\n")
+    assert (_resource(on, "R2")["campaign"], _resource(on, "R2")["changeover_hours"]) == (True, 8.0)
+
+
+@pytest.mark.parametrize(("text", "line", "words"), [
+    ("name: s\ncampaigns:\n  - resource: R1\n    changeover_hours: -5\n", 4, "greater than or equal to 0"),
+    ("name: s\ncampaigns:\n  - {resource: R1}\n", 3, "at least one of campaign"),
+    ("name: s\ncampaigns:\n  - {resource: R1, from_product: P1, changeover_hours: 1}\n", 3, "both from_product"),
+    ("name: s\ncampaigns:\n  - {resource: R1, from_product: P1, to_product: P2, min_campaign_weeks: 2}\n", 3,
+     "sets only changeover_hours and changeover_cost"),
+    ("name: s\ncampaigns:\n  - {resource: R1, min_campaign_weeks: 5, max_campaign_weeks: 4}\n", 3,
+     "min_campaign_weeks 5 is above max_campaign_weeks 4"),
+    ("name: s\ncampaigns:\n  - {resource: R1, campaign: false, changeover_hours: 3}\n", 3, "would not apply"),
+    ("name: s\ncampaigns:\n  - {resource: R1, chngeover_hours: 3}\n", 3, "chngeover_hours"),
+])
+def test_a_malformed_campaign_change_is_refused_naming_the_line(text, line, words):
+    with pytest.raises(ScenarioError, match=rf"c\.yaml line {line}:.*{words}"):
+        parse_scenario(text, "c.yaml")
+
+
+@pytest.mark.parametrize(("text", "line", "words"), [
+    ("name: s\ncampaigns:\n  - {resource: R1, changeover_hours: 3}\n  - {resource: R7, changeover_hours: 3}\n", 4,
+     "unknown resource 'R7'"),
+    ("name: s\ncampaigns:\n  - resource: R1\n    from_product: P1\n    to_product: P9\n    changeover_hours: 1\n",
+     5, "unknown product 'P9'"),
+    ("name: s\ncampaigns:\n  - {resource: R2, from_product: P2, to_product: P1, changeover_hours: 1}\n", 3,
+     "no routing makes 'P1' on 'R2'"),
+    ("name: s\ncampaigns:\n  - {resource: R2, changeover_hours: 4}\n", 3,
+     "changeover_hours on 'R2', which is not campaign-run"),
+    ("name: s\ncampaigns:\n  - {resource: R1, campaign: false}\n  - {resource: R1, min_campaign_weeks: 2}\n", 4,
+     "min_campaign_weeks on 'R1', which is not campaign-run"),
+    ("name: s\ncampaigns:\n  - {resource: R1, changeover_hours: 1}\n  - {resource: R1, min_campaign_weeks: 4}\n", 4,
+     "after the change 'R1' has min_campaign_weeks 4 above max_campaign_weeks 3"),
+])
+def test_a_campaign_change_the_network_cannot_take_is_refused_naming_the_line(text, line, words):
+    parsed = parse_scenario(text, "c.yaml")
+    with pytest.raises(ScenarioError, match=rf"c\.yaml line {line}: .*{words}"):
+        check_scenario(parsed, _campaign_inputs())
+
+
+def test_turning_campaigns_on_makes_the_campaign_fields_of_that_file_valid():
+    parsed = parse_scenario("name: s\ncampaigns:\n  - {resource: R2, min_campaign_weeks: 2}\n"
+                            "  - {resource: R2, campaign: true}\n", "c.yaml")
+    check_scenario(parsed, _campaign_inputs())  # the state after the file's changes counts
+
+
 # ---------------------------------------------------------------------------------------------- flows
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
