@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from data_contracts import schema
 from cli.main import app
-from report.page import report_path
+from report.page import report_path, write_report
 from optimization.scenario import ScenarioError, apply_scenario, check_scenario, parse_scenario
 
 W0 = date(2026, 5, 4)  # a Monday
@@ -345,3 +345,108 @@ def test_plantwin_scenario_compare_prints_the_differences_and_writes_the_report(
     for word in ("cost_total", "fill_rate_units", "capacity (utilisation", "largest stock changes"):
         assert word in out
     assert '<section id="comparison">' in target.read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------- campaign flows
+@pytest.fixture(scope="module")
+def campaign_wh(tmp_path_factory):
+    """A small campaign network (three bioreactor suites in campaigns, 16-hour switches, 2–8 week campaigns)
+    planned for 8 weeks without Prefect, and three scenarios on it: every suite's campaigns capped at 2 weeks
+    (switches forced), the same with 4-hour switches, and every suite run freely."""
+    from demo.network import DEMO_RUN_DATE, demo_network, write_demo
+    from flows import pipeline
+    from flows.settings import RunParameters
+    from flows.stages_scenario import scenario_parameters
+    from optimization import PlanConfig
+
+    root = tmp_path_factory.mktemp("campaigns")
+    net = demo_network(products=8, dcs=2, weeks_history=104, seed=3, campaigns=True)
+    write_demo(net, root / "input")
+    warehouse = root / "wh" / "warehouse.duckdb"
+    base = pipeline.weekly(RunParameters(input_dir=root / "input", warehouse=warehouse, run_date=DEMO_RUN_DATE,
+                                         plan=PlanConfig(horizon_weeks=8, campaign_time_limit_seconds=10)))
+    suites = sorted(net["resources"].filter(pl.col("campaign"))["resource_id"])
+    pairs = net["changeovers"].filter(pl.col("resource_id").is_not_null())
+    assert len(suites) >= 2 and pairs.height > 0  # the network this test is about
+    max2 = "".join(f"  - {{resource: {r}, max_campaign_weeks: 2}}\n" for r in suites)
+    files = {
+        "max2": "name: max2\ncampaigns:\n" + max2,
+        "max2-short": "name: max2-short\ncampaigns:\n" + max2
+        + "".join(f"  - {{resource: {r}, changeover_hours: 4}}\n" for r in suites)
+        + "".join(f"  - {{resource: {r}, from_product: {f}, to_product: {t}, changeover_hours: 2}}\n"
+                  for r, f, t in pairs.select("resource_id", "from_product_id", "to_product_id").iter_rows()),
+        "suites-free": "name: suites-free\ncampaigns:\n"
+        + "".join(f"  - {{resource: {r}, campaign: false}}\n" for r in suites),
+    }
+    runs = {}
+    for name, text in files.items():
+        (root / f"{name}.yaml").write_text(text)
+        runs[name] = pipeline.scenario(scenario_parameters(warehouse, root / f"{name}.yaml", base))
+    return warehouse, base, suites, runs
+
+
+def _rows(warehouse, sql: str, *params):
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_shorter_changeovers_lose_fewer_hours_and_the_comparison_shows_it(campaign_wh):
+    warehouse, _, suites, runs = campaign_wh
+    lost = dict(_rows(warehouse, "SELECT run_id, sum(changeover_hours) FROM plan_campaigns WHERE run_id IN (?, ?) "
+                                 "GROUP BY 1", runs["max2"], runs["max2-short"]))
+    assert lost[runs["max2"]] > 0  # campaigns of at most 2 weeks in 8: switches happen
+    assert lost[runs["max2-short"]] <= lost[runs["max2"]] - 1.0
+    # the scenario's settings are what the run planned on
+    hours = dict(_rows(warehouse, "SELECT run_id, max(changeover_hours) FROM clean_resources WHERE campaign "
+                                  "AND run_id IN (?, ?) GROUP BY 1", runs["max2"], runs["max2-short"]))
+    assert hours == {runs["max2"]: 16.0, runs["max2-short"]: 4.0}
+    result = CliRunner().invoke(app, ["scenario", "compare", "max2", "max2-short", "--warehouse", str(warehouse),
+                                      "--no-report"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    kpi = next(line for line in out.splitlines() if line.strip().startswith("changeover_hours"))
+    assert kpi.split()[-1].startswith("-")  # B − A below zero
+    section = out.split("campaigns (A → B per campaign resource")[1].split("largest stock changes")[0]
+    for r in suites:
+        assert r in section
+    assert "campaigns → campaigns" in section and "changeovers" in section
+
+
+@pytest.mark.slow
+def test_a_suite_switched_off_campaigns_plans_as_an_lp_resource(campaign_wh):
+    warehouse, base, suites, runs = campaign_wh
+    free = runs["suites-free"]
+    assert _rows(warehouse, "SELECT count(*) FROM plan_campaigns WHERE run_id = ?", free) == [(0,)]
+    kpis = {k for (k,) in _rows(warehouse, "SELECT kpi FROM plan_kpis WHERE run_id = ?", free)}
+    assert not kpis & {"campaigns", "changeovers", "changeover_hours"}  # no campaign resource: an LP plan
+    assert _rows(warehouse, "SELECT count(*) FROM clean_resources WHERE run_id = ? AND campaign", free) == [(0,)]
+    assert _rows(warehouse, "SELECT count(*) FROM clean_changeovers WHERE run_id = ? AND resource_id IS NOT NULL",
+                 free) == [(0,)]  # the suites' own switches went with their campaigns
+    assert _rows(warehouse, "SELECT count(*) FROM plan_capacity WHERE run_id = ? AND resource_id = ?",
+                 free, suites[0])[0][0] == 8  # still planned, every week
+    result = CliRunner().invoke(app, ["scenario", "compare", base, "suites-free", "--warehouse", str(warehouse),
+                                      "--no-report"])
+    assert result.exit_code == 0, result.output
+    assert all(f"{r:<12} campaigns → freely" in result.output for r in suites)
+    page = write_report(warehouse, free, compare_to=base, latest=False).read_text(encoding="utf-8")
+    campaigns = page.split("<h3>Campaigns</h3>")[1].split("</table>")[0]
+    assert all(f"<td>{r}</td><td>campaigns → freely</td>" in campaigns for r in suites)
+
+
+@pytest.mark.slow
+def test_plantwin_scenario_run_refuses_a_campaign_change_naming_the_line(campaign_wh, tmp_path):
+    warehouse, base, suites, _ = campaign_wh
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"name: bad\ncampaigns:\n  - {{resource: {suites[0]}, changeover_hours: 4}}\n"
+                   f"  - {{resource: {suites[0]}, min_campaign_weeks: 9}}\n"
+                   "  - {resource: US-FL01, changeover_hours: 1}\n")
+    runs_before = _rows(warehouse, "SELECT count(*) FROM runs")[0][0]
+    result = CliRunner().invoke(app, ["scenario", "run", str(bad), "--warehouse", str(warehouse), "--base", base])
+    assert result.exit_code == 2
+    assert f"bad.yaml line 4: campaigns[1]: after the change '{suites[0]}' has min_campaign_weeks 9" in result.output
+    assert "bad.yaml line 5: campaigns[2]: changeover_hours on 'US-FL01', which is not campaign-run" in result.output
+    assert _rows(warehouse, "SELECT count(*) FROM runs")[0][0] == runs_before  # no run opened
