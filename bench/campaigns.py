@@ -147,6 +147,13 @@ def main() -> None:
     ap.add_argument("--search", action=argparse.BooleanOptionalAction, default=PlanConfig().campaign_search,
                     help="search the suites' schedules (rotations, merged/swapped/moved campaigns), each judged "
                          "by a whole-batch plan, before completing the start (PlanConfig.campaign_search)")
+    ap.add_argument("--search-evaluations", type=int, default=PlanConfig().campaign_search_evaluations,
+                    help="the search's budget of schedules judged (PlanConfig.campaign_search_evaluations); "
+                         "the clock only cuts it as a safety limit, named in the log when it does")
+    ap.add_argument("--priced-moves", action=argparse.BooleanOptionalAction,
+                    default=PlanConfig().campaign_search_priced_moves,
+                    help="the search's moves in the order of their gain priced by the best plan's reduced "
+                         "costs (PlanConfig.campaign_search_priced_moves)")
     ap.add_argument("--lagrangian", action=argparse.BooleanOptionalAction,
                     default=PlanConfig().campaign_lagrangian,
                     help="the Lagrangian bound from the relaxation's duals (PlanConfig.campaign_lagrangian)")
@@ -186,7 +193,8 @@ def main() -> None:
                          campaign_fit_bound=args.fit_bound,
                          campaign_relaxation_method=args.relaxation_method,
                          solve_path=args.solve_path, campaign_improve=not args.no_improve,
-                         campaign_search=args.search,
+                         campaign_search=args.search, campaign_search_evaluations=args.search_evaluations,
+                         campaign_search_priced_moves=args.priced_moves,
                          campaign_start_completion=args.start_completion,
                          campaign_lagrangian=args.lagrangian, campaign_priced_start=args.priced_start,
                          campaign_master=args.master, campaign_master_seconds=args.master_seconds,

@@ -31,7 +31,8 @@ from warehouse.views import latest_base_run
 __all__ = ["ScenarioParameters", "apply_changes", "load_scenario", "scenario_parameters"]
 
 #: input entities a scenario may change (or needs to check names against)
-_ENTITIES = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES, schema.CALENDAR)
+_ENTITIES = (schema.PRODUCTS, schema.SITES, schema.RESOURCES, schema.ROUTINGS, schema.LANES, schema.CALENDAR,
+             schema.CHANGEOVERS)
 
 
 

@@ -15,7 +15,8 @@ completes the rest (batches, flows) as a MIP of its own, and starts the full MIP
 The search judges a schedule (:class:`SuiteGrid`: each suite's product week by week) by a whole-batch plan
 made in LP time: the LP with its setups fixed, its batches rounded down and up where the hours hold one
 more (:func:`filled_integers`), the LP again with every integer fixed; it tries the candidates, then each
-suite's from any candidate, then :func:`schedule_moves` suite by suite while they improve.
+suite's from any candidate, then :func:`schedule_moves` suite by suite while they improve, until a budget of
+schedules judged is spent (so that the same input gives the same plan; the clock is only a safety limit).
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ __all__ = [
 
 #: weeks of the relaxation's production a campaign makes ahead (what building ahead may cover)
 LOOKAHEAD = 2
-#: share of the relaxation's seconds the search's first LP (every setup fixed) may take from the
+#: share of the relaxation's simplex iterations the search's first LP (every setup fixed) may take from the
 #: relaxation's basis before it is solved cold with presolve instead: hot it took 0.6 CPU-s on the demo
-#: (relaxation 4.8, cold 3.6), but 4.2 on a network of mixed suites (relaxation 2.5, cold 0.9)
+#: (relaxation 4.8, cold 3.6), but 4.2 on a network of mixed suites (relaxation 2.5, cold 0.9). Counted in
+#: iterations, not seconds, so that the same input takes the same path on any machine and load
 HOT_START_SHARE = 0.25
-_NO_LIMIT = float("inf")
+_NO_ITERATION_LIMIT = 2**31 - 1  # HiGHS's default simplex_iteration_limit (kHighsIInf)
 
 
 def improves(objective: float, best: float) -> bool:
@@ -308,11 +310,12 @@ def schedule_moves(row: np.ndarray, products: np.ndarray | None = None, shortest
     switch a week earlier and a week later, each campaign a week later (at least ``shortest`` weeks long;
     the week it leaves to the campaign before it, or the first campaign's to the one after it), and a new
     campaign of each other of the suite's ``products`` in the first or the last week (neither held to its
-    minimum: the first pays no changeover, the last is cut by the horizon). Not checked against the
-    lengths (:meth:`SuiteGrid.valid`)."""
+    minimum: the first pays no changeover, the last is cut by the horizon); last, each campaign's product
+    exchanged for each other of the suite's ``products`` (its weeks kept). Not checked against the lengths
+    (:meth:`SuiteGrid.valid`)."""
     starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
     ends = np.r_[starts[1:], len(row)]
-    merged, swapped, shifted = [], [], []
+    merged, swapped, shifted, exchanged = [], [], [], []
     for a, e in zip(starts.tolist(), ends.tolist()):
         if a + 1 < len(row) and (a > 0 or e < len(row)):
             new = row.copy()
@@ -325,6 +328,11 @@ def schedule_moves(row: np.ndarray, products: np.ndarray | None = None, shortest
                 new = row.copy()
                 new[week] = q
                 shifted.append(new)
+        for a, e in zip(starts.tolist(), ends.tolist()):
+            if row[a] != q:
+                new = row.copy()
+                new[a:e] = q
+                exchanged.append(new)
     for i in range(1, len(starts)):
         a, b, c = starts[i - 1], starts[i], ends[i]
         new = row.copy()
@@ -338,7 +346,7 @@ def schedule_moves(row: np.ndarray, products: np.ndarray | None = None, shortest
                 new = row.copy()
                 new[min(b, to):max(b, to)] = row[b] if to < b else row[a]
                 shifted.append(new)
-    return merged + swapped + shifted
+    return merged + swapped + shifted + exchanged
 
 
 @dataclass
@@ -355,7 +363,12 @@ class SetupSearch:
         frames: the model's ``batches``, ``setup`` and ``make`` frames (for the rounding).
         ints: the integer columns (the setups among them).
         capacity: ``resource_id, t, row``: each capacity row of ``h``.
-        hot_seconds: the first LP's time from ``h``'s basis before it is solved cold.
+        hot_iterations: the first LP's simplex iterations from ``h``'s basis before it is solved cold.
+
+    What it judges depends only on its input and on how many schedules it may judge (``evaluations``, a
+    budget of :meth:`best_of` and :meth:`improve`): every LP is HiGHS's deterministic dual simplex from the
+    last basis. Their ``deadline`` (``time.perf_counter()``) is a safety limit only; ``clock_cut`` says
+    whether it ended the search (then the plan depends on the machine's speed and load).
     """
 
     h: highspy.Highs
@@ -363,8 +376,12 @@ class SetupSearch:
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
     ints: np.ndarray | None = None
     capacity: pl.DataFrame | None = None
-    hot_seconds: float = np.inf
+    hot_iterations: int = _NO_ITERATION_LIMIT
     evaluations: int = 0
+    work: int = 0  # simplex iterations of every LP judged
+    clock_cut: bool = False
+    ordered: bool = False  # moves (and suites) in the order of their gain priced by the best plan's duals
+    duals: np.ndarray | None = None  # the best plan's reduced costs (every column)
     log: list[str] = field(default_factory=list)
     best: float = np.inf  # the best plan judged: its objective and every column's value
     plan: np.ndarray | None = None
@@ -395,14 +412,17 @@ class SetupSearch:
         (no whole-batch plan is made: the schedule cannot win)."""
         self.fix(chosen, suites)
         if self.evaluations == 0:  # from the relaxation's basis, unless that takes long: then presolved, cold
-            self.h.setOptionValue("time_limit", float(self.hot_seconds))
+            limit = int(min(self.hot_iterations, _NO_ITERATION_LIMIT))
+            self.h.setOptionValue("simplex_iteration_limit", limit)
             self.h.run()
-            self.h.setOptionValue("time_limit", _NO_LIMIT)
-            if self.h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit:
+            self.h.setOptionValue("simplex_iteration_limit", _NO_ITERATION_LIMIT)
+            self.work += self.h.getInfo().simplex_iteration_count
+            if self.h.getModelStatus() == highspy.HighsModelStatus.kIterationLimit:
                 self.h.clearSolver()
                 self.h.run()
         else:
             self.h.run()
+        self.work += self.h.getInfo().simplex_iteration_count
         self.evaluations += 1
         if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return np.inf
@@ -430,22 +450,47 @@ class SetupSearch:
         if len(zero):
             w.changeColsBounds(len(zero), self._zero, np.zeros(len(zero)), np.zeros(len(zero)))
         w.run()
+        self.work += w.getInfo().simplex_iteration_count
         return self._judged(w) if w.getModelStatus() == highspy.HighsModelStatus.kOptimal else np.inf
+
+    def priced(self, r: int, row: np.ndarray, moves: list[np.ndarray]) -> np.ndarray:
+        """Each of suite ``r``'s ``moves`` priced by the best plan's reduced costs: the sum over the setups it
+        changes of the reduced cost times the change (a first-order estimate of its objective change; <0 hints
+        at a gain)."""
+        if not moves:
+            return np.zeros(0)
+        part = self.grid.frame.filter(pl.col("r") == r)
+        _, p, k = _rpk(part)
+        rc = self.duals[part["col"].to_numpy()]
+        new = np.stack(moves)[:, k] == p
+        return (new.astype(float) - (row[k] == p)) @ rc
 
     def _judged(self, h: highspy.Highs) -> float:
         """``h``'s objective, its plan kept when it is the best so far (the LP's vertex, and so the rounding,
         can differ when the same schedule is judged again: the plan judged is the one returned)."""
         objective = float(h.getInfo().objective_function_value)
         if objective < self.best:
-            self.best, self.plan = objective, np.asarray(h.getSolution().col_value)
+            solution = h.getSolution()
+            self.best, self.plan = objective, np.asarray(solution.col_value)
+            self.duals = np.asarray(solution.col_dual) if solution.dual_valid else None
         return objective
 
-    def best_of(self, candidates: dict[str, np.ndarray], deadline: float) -> tuple[str, np.ndarray, float]:
+    def stops(self, deadline: float, evaluations: float) -> bool:
+        """Whether the search must stop: ``evaluations`` schedules judged (its budget), or, as a safety limit,
+        ``deadline`` (``time.perf_counter()``) passed, which sets :attr:`clock_cut`."""
+        if self.evaluations >= evaluations:
+            return True
+        self.clock_cut = self.clock_cut or time.perf_counter() > deadline
+        return self.clock_cut
+
+    def best_of(self, candidates: dict[str, np.ndarray], deadline: float,
+                evaluations: float = np.inf) -> tuple[str, np.ndarray, float]:
         """The candidate schedules (all suites) judged whole, then each suite's from any candidate with the
-        others at the best: the best schedule found, its name and value."""
+        others at the best, within ``evaluations`` schedules judged (the first always is) and ``deadline``:
+        the best schedule found, its name and value."""
         name, best, value = "", None, np.inf
         for label, chosen in candidates.items():
-            if best is not None and time.perf_counter() > deadline:
+            if best is not None and self.stops(deadline, evaluations):
                 break
             v = self.value(chosen)
             self.log.append(f"{label} {v:,.0f}")
@@ -456,7 +501,7 @@ class SetupSearch:
             return name, best.copy(), value
         for r in range(best.shape[0]):
             for label, chosen in candidates.items():
-                if time.perf_counter() > deadline:
+                if self.stops(deadline, evaluations):
                     break
                 if np.array_equal(chosen[r], best[r]):
                     continue
@@ -471,13 +516,21 @@ class SetupSearch:
 
     def improve(self, chosen: np.ndarray, value: float, deadline: float, max_evaluations: int) -> tuple[np.ndarray, float]:
         """First-improvement over :func:`schedule_moves`, suite by suite, until a round over every suite
-        improves nothing, ``deadline`` (``time.perf_counter()``) passes or ``max_evaluations`` LPs ran."""
+        improves nothing, ``max_evaluations`` schedules are judged or (a safety limit) ``deadline``
+        (``time.perf_counter()``) passes."""
         chosen, improved = chosen.copy(), True
         while improved:
             improved = False
-            for r in range(chosen.shape[0]):
-                for row in schedule_moves(chosen[r], np.flatnonzero(self.grid.exists[r]), int(self.grid.lo[r])):
-                    if time.perf_counter() > deadline or self.evaluations >= max_evaluations:
+            moves = [schedule_moves(chosen[r], np.flatnonzero(self.grid.exists[r]), int(self.grid.lo[r]))
+                     for r in range(chosen.shape[0])]
+            suites = list(range(chosen.shape[0]))
+            if self.ordered and self.duals is not None:
+                priced = [self.priced(r, chosen[r], m) for r, m in enumerate(moves)]
+                moves = [[m[i] for i in np.argsort(g, kind="stable")] for m, g in zip(moves, priced)]
+                suites = sorted(suites, key=lambda r: (priced[r].min() if len(priced[r]) else 0.0, r))
+            for r in suites:
+                for row in moves[r]:
+                    if self.stops(deadline, max_evaluations):
                         self.fix(chosen, [r])
                         return chosen, value
                     if not self.grid.valid(r, row):

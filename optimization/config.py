@@ -140,7 +140,8 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "resource in turn re-plans its setups with every other resource's fixed, from the incumbent, with an "
         "even share of the campaign time left (passes under 5 s are skipped). On the multi-level demo, "
         "passes of 120 s took the start from 16.0 G to 9.7 G, and a 600 s campaign limit at load 4 gave "
-        "10.4 G; within the default 60 s there is no time left for a pass.",
+        "10.4 G; within the default 60 s there is no time left for a pass. Only with campaign_search off "
+        "(each pass is a MIP cut by the clock: after the search it would make the plan depend on the load).",
     )
     campaign_search: bool = Field(
         True,
@@ -148,9 +149,25 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "sequenced into campaigns and each suite's rotation through its products (1-3 cycles, campaigns sized "
         "from the relaxation's hours), then campaigns merged, swapped and moved while they improve, each "
         "schedule judged by a whole-batch plan made in LP time (the LP with its setups fixed, batches rounded "
-        "down and up where the hours hold them, the LP again; optimization.campaign_start.SetupSearch; 60% "
-        "of the campaign time left). On the demo at 60 s the plan fell from 9,141.9 M to 4,936.1 M, on three "
-        "generated networks by 12-35%. The PuLP path only.",
+        "down and up where the hours hold them, the LP again; optimization.campaign_start.SetupSearch), "
+        "within campaign_search_evaluations. On the demo at 60 s the plan fell from 9,141.9 M to 4,936.1 M, "
+        "on three generated networks by 12-35%. The PuLP path only.",
+    )
+    campaign_search_evaluations: int = Field(
+        200,
+        ge=1,
+        description="The campaign search's budget: schedules judged (each one or two LPs) before it stops. "
+        "The search ends on this count, not on the clock, so the same input gives the same plan on any "
+        "machine and load; the clock (80% of the campaign time left after the relaxation) is only a safety "
+        "limit, and the solver's log says when it cut the search. With the search on there is no MIP "
+        "completion of its plan and no fix-and-optimize pass (MIPs cut by the clock).",
+    )
+    campaign_search_priced_moves: bool = Field(
+        False,
+        description="Try the search's moves, and the suites, in the order of their gain priced by the best "
+        "plan's reduced costs of the setups (a first-order estimate) instead of fewest changeovers first. "
+        "At 200 schedules: single-level network 6,231.8 M -> 4,566.4 M, but s5 +3.4% and the demo +0.3% "
+        "(s7 unchanged), so it is off (docs/campaign-solver.md, stop 25).",
     )
     campaign_lagrangian: bool = Field(
         True,

@@ -16,8 +16,14 @@ A scenario file names the scenario and lists changes, each a mapping in one of t
       - {resource: R-BIO-2, start: 2026-07-06, end: 2026-07-19}
     service_levels:                 # product or family (or neither: all)
       - {family: Vaccines, service_level: 0.99}
+    campaigns:                      # a resource's campaign settings, or one switch (from → to) on it
+      - {resource: R-BIO-1, changeover_hours: 48, min_campaign_weeks: 2}
+      - {resource: R-BIO-1, from_product: P001, to_product: P002, changeover_cost: 5000}
+      - {resource: R-BIO-2, campaign: false}
 
 ``start``/``end`` are dates (inclusive; a date stands for its ISO week); absent = the whole horizon.
+A campaign entry sets a resource's campaign columns, or (with ``from_product``/``to_product``) one named
+switch on it; ``campaign: false`` plans the resource freely (an LP resource) and drops its own switches.
 Everything here is pure: :func:`parse_scenario` takes the file's text, :func:`check_scenario` the base run's
 inputs, :func:`apply_scenario` returns changed copies of the frames. Every error names the file's line.
 """
@@ -37,6 +43,7 @@ from data_contracts import schema
 from optimization.config import PlanInputError
 
 __all__ = [
+    "CampaignChange",
     "CapacityChange",
     "DemandChange",
     "LaneChange",
@@ -170,6 +177,52 @@ class ServiceLevelChange(_Change):
         return self
 
 
+class CampaignChange(_Change):
+    """A campaign resource's settings (campaign on/off, changeover, campaign lengths) or one named switch on it.
+
+    With ``from_product``/``to_product`` only ``changeover_hours``/``changeover_cost`` may be given: they set
+    that switch on that resource (a ``changeovers`` row of the resource, which wins over its site's row; the
+    value not given is the switch's current one). Without, the fields set the resource's own columns; its
+    named switches (``changeovers``) keep their hours and cost unless an entry names them.
+    """
+
+    resource: str
+    from_product: str | None = None
+    to_product: str | None = None
+    campaign: bool | None = Field(None, description="Run the resource in campaigns (true) or freely (false).")
+    changeover_hours: float | None = Field(None, ge=0, description="Hours lost in the week a campaign starts.")
+    changeover_cost: float | None = Field(None, ge=0, description="Cost of starting a campaign.")
+    min_campaign_weeks: int | None = Field(None, ge=1)
+    max_campaign_weeks: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _fields(self) -> CampaignChange:
+        if (self.from_product is None) != (self.to_product is None):
+            raise ValueError("a switch needs both from_product and to_product")
+        settings = ("campaign", "changeover_hours", "changeover_cost", "min_campaign_weeks", "max_campaign_weeks")
+        given = [n for n in settings if getattr(self, n) is not None]
+        if not given:
+            raise ValueError(f"give at least one of {', '.join(settings)}")
+        if self.from_product is not None:
+            if self.from_product == self.to_product:
+                raise ValueError("a switch is between two products (from_product equals to_product)")
+            other = [n for n in given if n not in ("changeover_hours", "changeover_cost")]
+            if other:
+                raise ValueError(f"a switch (from_product → to_product) sets only changeover_hours and "
+                                 f"changeover_cost (got {', '.join(other)})")
+        if self.campaign is False and len(given) > 1:
+            raise ValueError(f"campaign: false runs the resource freely; {', '.join(given[1:])} would not apply")
+        if (self.min_campaign_weeks is not None and self.max_campaign_weeks is not None
+                and self.min_campaign_weeks > self.max_campaign_weeks):
+            raise ValueError(f"min_campaign_weeks {self.min_campaign_weeks} is above max_campaign_weeks "
+                             f"{self.max_campaign_weeks}")
+        return self
+
+    @property
+    def is_switch(self) -> bool:
+        return self.from_product is not None
+
+
 class Scenario(_Change):
     """A what-if scenario: a name and the changes applied to a base run's inputs and forecast."""
 
@@ -181,6 +234,7 @@ class Scenario(_Change):
     yields: list[YieldChange] = Field(default_factory=list)
     shutdowns: list[Shutdown] = Field(default_factory=list)
     service_levels: list[ServiceLevelChange] = Field(default_factory=list)
+    campaigns: list[CampaignChange] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _not_base(self) -> Scenario:
@@ -302,11 +356,91 @@ def check_scenario(parsed: ScenarioFile, inputs: Mapping[str, pl.DataFrame]) -> 
         if (lane.from_site, lane.to_site) not in lanes:
             problems.append(f"{parsed.source} line {parsed.line(('lanes', i))}: lanes[{i}]: unknown lane "
                             f"{lane.from_site} -> {lane.to_site}")
+    for i, c in enumerate(s.campaigns):
+        unknown("campaigns", i, "resource", "resource", c.resource)
+        for field in ("from_product", "to_product"):
+            unknown("campaigns", i, field, "product", getattr(c, field))
+            p = getattr(c, field)
+            if c.resource in known["resource"] and p in known["product"] and (p, c.resource) not in routings:
+                problems.append(f"{parsed.source} line {parsed.line(('campaigns', i, field))}: campaigns[{i}]."
+                                f"{field}: no routing makes {p!r} on {c.resource!r}")
+    if s.campaigns and not problems:
+        problems += _check_campaigns(parsed, inputs[schema.RESOURCES.name])
     if problems:
         raise ScenarioError("; ".join(problems))
 
 
+_CAMPAIGN_FIELDS = ("changeover_hours", "changeover_cost", "min_campaign_weeks", "max_campaign_weeks")
+
+
+def _check_campaigns(parsed: ScenarioFile, resources: pl.DataFrame) -> list[str]:
+    """Campaign changes that cannot hold once applied: a campaign setting or switch on a resource that is not
+    campaign-run after the file's changes; a minimum campaign above the maximum."""
+    s, problems = parsed.scenario, []
+    after = _campaign_resources(s.campaigns, resources)
+    run = dict(after.select("resource_id", pl.col("campaign").fill_null(False)).iter_rows())
+    lengths = {r: (lo, hi) for r, lo, hi in after.select(
+        "resource_id", "min_campaign_weeks", "max_campaign_weeks").iter_rows()}
+    last_length: dict[str, int] = {}
+    for i, c in enumerate(s.campaigns):
+        where = f"{parsed.source} line {parsed.line(('campaigns', i))}: campaigns[{i}]"
+        sets = [f for f in _CAMPAIGN_FIELDS if getattr(c, f) is not None]
+        if (sets or c.is_switch) and not run[c.resource]:
+            what = "a switch" if c.is_switch else ", ".join(sets)
+            problems.append(f"{where}: {what} on {c.resource!r}, which is not campaign-run (resources.campaign); "
+                            f"add campaign: true to run it in campaigns")
+        if c.min_campaign_weeks is not None or c.max_campaign_weeks is not None:
+            last_length[c.resource] = i
+    for resource, i in last_length.items():
+        lo, hi = lengths[resource]
+        if run[resource] and lo is not None and hi is not None and lo > hi:
+            problems.append(f"{parsed.source} line {parsed.line(('campaigns', i))}: campaigns[{i}]: after the "
+                            f"change {resource!r} has min_campaign_weeks {lo} above max_campaign_weeks {hi}")
+    return problems
+
+
 # ---------------------------------------------------------------------------------------------- apply
+def _campaign_resources(changes: list[CampaignChange], resources: pl.DataFrame) -> pl.DataFrame:
+    """The resources with every resource-level campaign change applied, in file order."""
+    for c in changes:
+        if c.is_switch:
+            continue
+        this = pl.col("resource_id") == c.resource
+        resources = resources.with_columns(
+            pl.when(this).then(pl.lit(getattr(c, f), resources.schema[f])).otherwise(pl.col(f)).alias(f)
+            for f in ("campaign", *_CAMPAIGN_FIELDS) if getattr(c, f) is not None
+        )
+    return resources
+
+
+def _changeovers(changes: list[CampaignChange], resources: pl.DataFrame,
+                 changeovers: pl.DataFrame) -> pl.DataFrame:
+    """The changeovers with every named switch set on its resource (a resource's row, which wins over its
+    site's; the value not given is the switch's current one), and no row left on a resource that no longer
+    runs campaigns."""
+    site = dict(resources.select("resource_id", "site_id").iter_rows())
+    default = {r: (h, c) for r, h, c in resources.select("resource_id", "changeover_hours",
+                                                         "changeover_cost").iter_rows()}
+    for c in changes:
+        if not c.is_switch:
+            continue
+        pair = (pl.col("from_product_id") == c.from_product) & (pl.col("to_product_id") == c.to_product)
+        own = pair & pl.col("resource_id").eq_missing(c.resource)  # a site row (null) is not own
+        current = (changeovers.filter(own).select("hours", "cost").rows()
+                   or changeovers.filter(pair & pl.col("resource_id").is_null()
+                                         & (pl.col("site_id") == site[c.resource])).select("hours", "cost").rows()
+                   or [default[c.resource]])[0]
+        row = pl.DataFrame({
+            "resource_id": [c.resource], "site_id": [None], "from_product_id": [c.from_product],
+            "to_product_id": [c.to_product],
+            "hours": [c.changeover_hours if c.changeover_hours is not None else current[0] or 0.0],
+            "cost": [c.changeover_cost if c.changeover_cost is not None else current[1] or 0.0],
+        }, schema={k: v for k, v in changeovers.schema.items() if k in schema.CHANGEOVERS.column_names})
+        changeovers = pl.concat([changeovers.filter(~own), row], how="diagonal_relaxed").select(changeovers.columns)
+    off = resources.filter(~pl.col("campaign").fill_null(False))["resource_id"]
+    return changeovers.filter(pl.col("resource_id").is_null() | ~pl.col("resource_id").is_in(off.implode()))
+
+
 def _monday(d: date) -> date:
     return d - timedelta(days=d.weekday())
 
@@ -374,7 +508,8 @@ def apply_scenario(scenario: Scenario, inputs: Mapping[str, pl.DataFrame], forec
 
     Args:
         scenario: the changes (checked with :func:`check_scenario` first).
-        inputs: clean input frames by entity name; ``resources, calendar, lanes, routings, products`` are used.
+        inputs: clean input frames by entity name; ``resources, calendar, lanes, routings, products`` (and
+            ``changeovers``, when the scenario changes campaigns) are used.
         forecast: the forecast frame (``product_id, site_id, week, mean, q01 … q99``).
         start_week: Monday of the first planned week.
         horizon_weeks: weeks planned (capacity changes are spelled out as calendar rows over them).
@@ -406,6 +541,11 @@ def apply_scenario(scenario: Scenario, inputs: Mapping[str, pl.DataFrame], forec
             pl.when(_products_of(sl)).then(pl.lit(sl.service_level)).otherwise(pl.col("service_level"))
             .alias("service_level"))
     out[schema.PRODUCTS.name] = products
+    if scenario.campaigns:
+        resources = _campaign_resources(scenario.campaigns, inputs[schema.RESOURCES.name])
+        out[schema.RESOURCES.name] = resources
+        out[schema.CHANGEOVERS.name] = _changeovers(
+            scenario.campaigns, resources, inputs.get(schema.CHANGEOVERS.name, schema.CHANGEOVERS.empty()))
     return out, _forecast(scenario, forecast, inputs[schema.PRODUCTS.name])
 
 

@@ -103,7 +103,7 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
     if mip and "setup_for" in model.frames and config.campaign_warm_start and order[0] == "highs":
         start = time.perf_counter()
         warm, relaxed, lower = _campaign_start(model, plan_config, deadline, attempts)
-        if warm is not None and config.campaign_improve:
+        if warm is not None and config.campaign_improve and not config.campaign_search:  # MIPs on the clock
             warm = _improve_by_resource(model, config, warm, deadline, attempts)
         seconds += time.perf_counter() - start
     for name in order:
@@ -142,6 +142,11 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
         has_solution, text, used = True, "Feasible", "highs"
         attempts.append("highs: MIP start kept")
         gap = mip_gap_of(model.start_objective, None, lower)
+    if mip and has_solution and deadline is not None and model.start_objective is not None:
+        # the start's steps end on work, not the clock: only a MIP better than the start is the clock's plan
+        better = improves(objective_of(prob), model.start_objective)
+        attempts.append("plan: " + ("the MIP's, better than its start (found within the clock's limit)"
+                                    if better else "the start (the MIP found none better)"))
     has_duals = has_solution and not mip
     if has_solution and mip:
         start, cpu = time.perf_counter(), time.process_time()
@@ -175,9 +180,9 @@ MASTER_SHARE = 0.5
 #: share of the master's seconds its price-and-branch plan takes (``campaign_price_and_branch``)
 PRICE_AND_BRANCH_SHARE = 0.25
 #: share of the campaign time left after the relaxation that the search over the suites' schedules may use
-#: (:func:`_searched_setups`), and the most LPs it solves
-SEARCH_SHARE = 0.6
-SEARCH_EVALUATIONS = 400
+#: (:func:`_searched_setups`): a safety limit, reported when it cuts; the search ends on its budget of
+#: schedules judged (``PlanConfig.campaign_search_evaluations``)
+SEARCH_SHARE = 0.8
 #: rotations tried: each suite through its products this many times over the horizon
 ROTATION_CYCLES = (1, 2, 3)
 #: seconds the campaign MIP gets even when the relaxation and the start used up its limit (it then mostly
@@ -196,7 +201,9 @@ def _campaign_start(
     """A full MIP start: solve the LP relaxation, sequence its production into campaigns
     (:mod:`optimization.campaign_start`), fix those setups and solve what is left (whole batches) with a
     share of the time left before ``deadline`` (``time.perf_counter()`` seconds; None: of the time limit),
-    and at least as long as the relaxation took. The relaxation itself may take the plan's whole
+    and at least as long as the relaxation took (with ``campaign_search`` the searched schedules' best
+    whole-batch plan is the start instead, :func:`_searched_setups`). The relaxation itself may take the
+    plan's whole
     ``time_limit_seconds``: without it there is no start, and without a start a large campaign MIP (or
     any on a loaded machine) may end its limit with no plan at all; a late plan beats none. With
     ``campaign_lagrangian`` the relaxation's duals also give a Lagrangian bound
@@ -236,20 +243,22 @@ def _campaign_start(
     if config.campaign_search:
         began, cpu = time.perf_counter(), time.process_time()
         start, note, rounded = _searched_setups(model, relaxation_model, setup, start,
-                                                time.perf_counter() + SEARCH_SHARE * time_left(), relaxation_seconds)
+                                                time.perf_counter() + SEARCH_SHARE * time_left(),
+                                                config.campaign_search_evaluations,
+                                                config.campaign_search_priced_moves)
         log.append(note + _took(began, cpu))
 
     # at least as long as the relaxation took (its LP is as large): a start that completes is the plan
-    # when the MIP finds none; with the search's whole-batch plan in hand, only a share of what is left
-    share = time_left() * START_SHARE
-    if rounded is None:
-        share = max(share, relaxation_seconds, MIN_MIP_SECONDS)
+    # when the MIP finds none. With the search's whole-batch plan in hand there is no completion: a MIP
+    # cut by the clock would make the plan depend on the load, and on four networks it never improved
+    # the search's plan (docs/campaign-solver.md, stop 25)
     best = None
-    if share >= MIN_MIP_SECONDS:
+    if rounded is None:
         began, cpu = time.perf_counter(), time.process_time()
-        best = _complete(model, config, start, share, None if rounded is None else rounded[0])
+        share = max(time_left() * START_SHARE, relaxation_seconds, MIN_MIP_SECONDS)
+        best = _complete(model, config, start, share)
         log.append("start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
-    if rounded is not None and (best is None or rounded[1] < best):  # the completion found no better one
+    else:
         log.append(f"start: the search's plan {rounded[1]:,.0f}")
         best = rounded[1]
         for v, x in zip(variables, rounded[0]):
@@ -341,21 +350,22 @@ def _master_bound(
 
 def _searched_setups(
     model: Model, relaxation: highspy.Highs, setup: pl.DataFrame, sequenced: pl.DataFrame, deadline: float,
-    relaxation_seconds: float = np.inf,
+    evaluations: int = PlanConfig().campaign_search_evaluations, priced: bool = False,
 ) -> tuple[pl.DataFrame, str, tuple[np.ndarray, float] | None]:
     """The setups to complete: the relaxation sequenced into campaigns (``sequenced``) and the suites'
     rotations (:func:`~optimization.campaign_start.rotation_setups`) judged by the LP with those setups
     fixed, suite by suite, then improved by moving, merging and swapping campaigns
-    (:class:`~optimization.campaign_start.SetupSearch`) until ``deadline`` or :data:`SEARCH_EVALUATIONS`
-    schedules judged. Each schedule is judged by a whole-batch plan: the LP with its setups fixed, its
-    batches rounded down and up where the hours hold them, the LP again with every integer fixed; both on
-    a copy of the relaxation from the last basis. The best schedule's plan is a start the completion
-    improves on. Returns the setups (``col, start``), a line for the attempts and that
+    (:class:`~optimization.campaign_start.SetupSearch`) until ``evaluations`` schedules are judged (or, a
+    safety limit named in the line when it cuts, ``deadline`` passes); with ``priced``, the moves (and
+    suites) in the order of their gain priced by the best plan's reduced costs. Each schedule is judged by a
+    whole-batch plan: the LP with its setups fixed, its batches rounded down and up where the hours hold
+    them, the LP again with every integer fixed; both on a copy of the relaxation from the last basis. The
+    best schedule's plan is the start. Returns the setups (``col, start``), a line for the attempts and that
     plan (every column's value, objective; None when both LPs fail)."""
     grid = SuiteGrid.of(setup)
     h = new_highs()
     h.passModel(relaxation.getLp())
-    h.setBasis(relaxation.getBasis())  # tried first, for HOT_START_SHARE of the relaxation's time
+    h.setBasis(relaxation.getBasis())  # tried first, for HOT_START_SHARE of the relaxation's iterations
     candidates = {"sequenced": grid.chosen(sequenced)}
     for cycles in ROTATION_CYCLES:
         chosen = rotation_setups(grid, cycles)
@@ -367,22 +377,24 @@ def _searched_setups(
         capacity = capacity.select("resource_id", "t", row=pl.Series(
             [model.builder.prob.constraints[n].index for n in capacity["name"].to_list()], dtype=pl.Int64))
     search = SetupSearch(h, grid, model.frames, np.flatnonzero(integer_mask(model.builder.variables)), capacity,
-                         hot_seconds=HOT_START_SHARE * relaxation_seconds)
-    name, chosen, value = search.best_of(candidates, deadline)
+                         hot_iterations=int(HOT_START_SHARE * relaxation.getInfo().simplex_iteration_count),
+                         ordered=priced)
+    name, chosen, value = search.best_of(candidates, deadline, evaluations)
     first = search.evaluations
-    chosen, searched = search.improve(chosen, value, deadline, SEARCH_EVALUATIONS)
+    chosen, searched = search.improve(chosen, value, deadline, evaluations)
     plan = (search.plan, search.best) if search.plan is not None else None
-    return grid.setups(chosen), (
-        f"setups searched: {'; '.join(search.log)}; best {name} {value:,.0f} ({first} LPs), moves "
-        f"{searched:,.0f} ({search.evaluations - first} LPs)"), plan
+    ended = f"{search.evaluations} of {evaluations} schedules"
+    if search.clock_cut:
+        ended = f"CUT BY THE CLOCK after {ended}: this plan depends on the machine's load"
+    note = (f"setups searched: {'; '.join(search.log)}; best {name} {value:,.0f} ({first} LPs), moves "
+            f"{searched:,.0f} ({search.evaluations - first} LPs); {ended}, "
+            f"{search.work:,} simplex iterations")
+    return grid.setups(chosen), note, plan
 
 
-def _complete(
-    model: Model, config: PlanConfig, fixing: pl.DataFrame, seconds: float, start: np.ndarray | None = None
-) -> float | None:
+def _complete(model: Model, config: PlanConfig, fixing: pl.DataFrame, seconds: float) -> float | None:
     """The plan with the setups ``fixing`` (``col, start``) fixed, the rest (whole batches, flows) solved as a
-    MIP within ``seconds`` (from the plan ``start``, every column, where given): its objective (the
-    variables hold it), or None when none was found."""
+    MIP within ``seconds``: its objective (the variables hold it), or None when none was found."""
     prob, variables = model.builder.prob, model.builder.variables
     fixed = [variables[i] for i in fixing["col"].to_list()]
     saved = [(v.lowBound, v.upBound) for v in fixed]
@@ -390,8 +402,7 @@ def _complete(
         v.lowBound = v.upBound = x
     short = config.model_copy(update={"time_limit_seconds": min(seconds, config.time_limit_seconds)})
     try:
-        warm = None if start is None else (np.arange(len(variables), dtype=np.int32), start)
-        status = prob.solve(make_solver("highs", short, mip=True, variables=variables, start=warm))
+        status = prob.solve(make_solver("highs", short, mip=True, variables=variables))
         ok = status == pulp.LpStatusOptimal  # optimal, or stopped with an incumbent
     except Exception:
         ok = False

@@ -38,6 +38,9 @@ class Comparison:
     capacity: pl.DataFrame  # resource_id, site_id, util_a, util_b, diff, binding_a, binding_b (weeks at capacity)
     #: same horizon and demand source: KPI changes are only computed like with like (else ``diff`` is null)
     comparable: bool = True
+    #: resource_id, campaign_a, campaign_b (campaign-run), campaigns_a/_b, changeovers_a/_b,
+    #: changeover_hours_a/_b, util_a, util_b: every resource campaign-run in either plan (empty without)
+    campaigns: pl.DataFrame | None = None
 
 
 def resolve_run(con: duckdb.DuckDBPyConnection, ref: str) -> str:
@@ -81,8 +84,17 @@ def compare_runs(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> Comp
         ["resource_id"],
     ).with_columns(diff=pl.col("util_b") - pl.col("util_a")).select(
         "resource_id", "site_id", "util_a", "util_b", "diff", "binding_a", "binding_b").sort("resource_id")
+    def suites(run: str, side: str) -> pl.DataFrame:
+        return f["campaigns"].filter(pl.col("run_id") == run).drop("run_id").rename(
+            {c: f"{c}_{side}" for c in ("campaign", "campaigns", "changeovers", "changeover_hours")})
+
+    campaigns = (
+        suites(run_a, "a").join(suites(run_b, "b"), on="resource_id", how="full", coalesce=True)
+        .join(capacity.select("resource_id", "util_a", "util_b"), on="resource_id", how="left")
+        .sort("resource_id")
+    )
     return Comparison(run_a, run_b, _label(runs.get(run_a), run_a), _label(runs.get(run_b), run_b), kpis, new,
-                      gone, stock, capacity, like)
+                      gone, stock, capacity, like, campaigns)
 
 
 def _num(v: float | None, unit: str | None = None) -> str:
@@ -102,6 +114,10 @@ def format_delta(v: float | None, unit: str | None) -> str:
     return f"{v:+,.0f}" if abs(v) >= 100 else f"{v:+,.2f}"
 
 
+def _run_as(campaign: bool | None) -> str:
+    return "campaigns" if campaign else "freely   "
+
+
 def format_comparison(c: Comparison, top: int = 10) -> str:
     """The comparison as text for the terminal."""
     lines = [f"A = {c.label_a}", f"B = {c.label_b}", ""]
@@ -119,6 +135,15 @@ def format_comparison(c: Comparison, top: int = 10) -> str:
     lines.append("capacity (utilisation over the horizon A → B, weeks at capacity):")
     lines += [f"  {r['resource_id']:<12} {_num(r['util_a'], 'share'):>7} → {_num(r['util_b'], 'share'):>7}  "
               f"{r['binding_a'] or 0:>3} → {r['binding_b'] or 0:>3} wk" for r in c.capacity.iter_rows(named=True)]
+    if c.campaigns is not None and c.campaigns.height:
+        lines.append("campaigns (A → B per campaign resource: campaigns, changeovers, changeover hours, "
+                     "utilisation):")
+        lines += [f"  {r['resource_id']:<12} {_run_as(r['campaign_a'])} → {_run_as(r['campaign_b'])}  "
+                  f"{r['campaigns_a']:>3} → {r['campaigns_b']:>3} campaigns  "
+                  f"{r['changeovers_a']:>3} → {r['changeovers_b']:>3} changeovers  "
+                  f"{_num(r['changeover_hours_a']):>6} → {_num(r['changeover_hours_b']):>6} h  "
+                  f"{_num(r['util_a'], 'share'):>7} → {_num(r['util_b'], 'share'):>7}"
+                  for r in c.campaigns.iter_rows(named=True)]
     lines.append(f"largest stock changes (average closing stock, top {top}):")
     lines += [f"  {r['product_id']:<12} {r['site_id']:<10} {_num(r['stock_a']):>12} → {_num(r['stock_b']):>12}"
               for r in c.stock.filter(pl.col("diff").abs() > _EPS).head(top).iter_rows(named=True)] or ["  none"]

@@ -336,6 +336,10 @@ def expiry_section(data: ReportData) -> str:
     return f'<section id="expiry"><h2>Expiry write-offs ({data.expiry.height})</h2>{body}</section>'
 
 
+def _runs_as(campaign: bool | None) -> str:
+    return "campaigns" if campaign else "freely"
+
+
 def comparison_section(c: Comparison, families: dict[str, str] | None = None, top: int = 20) -> str:
     """A scenario (B) against its base (A): KPIs, shortages that appear or vanish, capacity, stock.
 
@@ -367,6 +371,16 @@ def comparison_section(c: Comparison, families: dict[str, str] | None = None, to
         f'<td class="n">{r["diff"]:+,.0f}</td></tr>'
         for r in c.stock.filter(pl.col("diff").abs() > 1e-6).head(top).iter_rows(named=True))
     head = '<tr><th>Product</th><th>DC</th><th class="n">Units short</th><th class="n">Weeks</th></tr>'
+    suites = "" if c.campaigns is None or not c.campaigns.height else (
+        '<h3>Campaigns</h3><table><thead><tr><th>Resource</th><th>Runs A → B</th><th class="n">Campaigns</th>'
+        '<th class="n">Changeovers</th><th class="n">Changeover hours</th><th class="n">Utilisation</th></tr>'
+        "</thead><tbody>" + "".join(
+            f'<tr><td>{escape(r["resource_id"])}</td><td>{_runs_as(r["campaign_a"])} → {_runs_as(r["campaign_b"])}'
+            f'</td><td class="n">{r["campaigns_a"]} → {r["campaigns_b"]}</td><td class="n">{r["changeovers_a"]} → '
+            f'{r["changeovers_b"]}</td><td class="n">{num(r["changeover_hours_a"])} → '
+            f'{num(r["changeover_hours_b"])}</td><td class="n">{num(r["util_a"], "share")} → '
+            f'{num(r["util_b"], "share")}</td></tr>' for r in c.campaigns.iter_rows(named=True))
+        + "</tbody></table>")
     return (
         f'<section id="comparison"><h2>Comparison: B = {escape(c.label_b)} against A = {escape(c.label_a)}</h2>'
         f'<table><thead><tr><th>KPI</th><th class="n">A</th><th class="n">B</th><th class="n">B − A</th></tr>'
@@ -376,7 +390,7 @@ def comparison_section(c: Comparison, families: dict[str, str] | None = None, to
         f"<h3>Shortages that vanish in B ({c.shortages_gone.height})</h3><table><thead>{head}</thead><tbody>"
         f"{short_rows(c.shortages_gone, 'short_a', 'weeks_a')}</tbody></table>"
         '<h3>Capacity</h3><table><thead><tr><th>Resource</th><th class="n">Utilisation A</th><th class="n">'
-        f'Utilisation B</th><th class="n">Weeks at capacity</th></tr></thead><tbody>{cap}</tbody></table>'
+        f'Utilisation B</th><th class="n">Weeks at capacity</th></tr></thead><tbody>{cap}</tbody></table>{suites}'
         f'<h3>Largest stock changes (average closing stock)</h3><table><thead><tr><th>Product</th><th>Site</th>'
         f'<th class="n">A</th><th class="n">B</th><th class="n">B − A</th></tr></thead><tbody>{stock}</tbody>'
         "</table></section>"

@@ -78,7 +78,12 @@ def test_moves_merge_swap_and_shift_campaigns():
     assert [A, B, B, B, A, A] in [m.tolist() for m in schedule_moves(np.array([B, A, A, A, A, A]), shortest=3)]
     assert schedule_moves(np.array([A] * 8)) == []
     # a new campaign of another product in the first or the last week
-    assert [m.tolist() for m in schedule_moves(np.array([A] * 4), np.array([A, B]))] == [[B, A, A, A], [A, A, A, B]]
+    # ... and, last, the one campaign's product exchanged for B
+    assert [m.tolist() for m in schedule_moves(np.array([A] * 4), np.array([A, B]))] == [
+        [B, A, A, A], [A, A, A, B], [B, B, B, B]]
+    # each campaign's product exchanged for each other product, its weeks kept, after every other move
+    assert [m.tolist() for m in schedule_moves(row, np.array([A, B]))][-3:] == [
+        [A, A, A, A, A, A, A, A], [B, B, B, B, B, A, A, A], [A, A, A, B, B, B, B, B]]
 
 
 def test_batches_are_rounded_up_where_the_hours_left_hold_one_more():
@@ -149,3 +154,99 @@ def test_with_the_search_the_plan_is_the_hand_optimum_and_every_week_whole():
     on = _plan(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD)
     assert not any(a.startswith("setups searched") for a in off.attempts)
     assert on.objective == pytest.approx(off.objective)
+
+
+def test_the_search_ends_on_its_budget_and_names_the_clock_when_it_cuts():
+    from optimization.solve import _searched_setups
+
+    # the all-A start of the test above: with a budget of one schedule only it is judged (B's 100 never made),
+    # far from the optimum the full budget reaches; the same budget gives the same plan twice; a deadline
+    # already passed stops the search after its first schedule and the line says the clock cut it
+    config = PlanConfig(horizon_weeks=8, terminal_condition=False)
+    inputs = _suite(campaign=True, min_campaign_weeks=3)
+    optimum = _plan(inputs, BUILD_AHEAD).objective
+    far = time.perf_counter() + 600.0
+    model, relaxation, setup = _relaxed(inputs, BUILD_AHEAD, config)
+    all_a = setup.select("col", start=(pl.col("product_id") == "A").cast(pl.Float64))
+    one, note, plan = _searched_setups(model, relaxation, setup, all_a, far, evaluations=1)
+    assert one.sort("col").equals(all_a.sort("col"))
+    # B's 100 units behind for weeks, 1000 a unit-week
+    assert plan is not None and plan[1] > optimum + 100_000.0
+    assert "1 of 1 schedules" in note and "CLOCK" not in note
+    first = plan[1]
+    runs = []
+    for _ in range(2):
+        model, relaxation, setup = _relaxed(inputs, BUILD_AHEAD, config)
+        runs.append(_searched_setups(model, relaxation, setup, all_a, far, evaluations=12))
+    assert runs[0][0].sort("col").equals(runs[1][0].sort("col"))
+    assert np.array_equal(runs[0][2][0], runs[1][2][0]) and runs[0][2][1] == runs[1][2][1]
+    assert "12 of 12 schedules" in runs[0][1]
+    model, relaxation, setup = _relaxed(inputs, BUILD_AHEAD, config)
+    cut, note, plan = _searched_setups(model, relaxation, setup, all_a, time.perf_counter() - 1.0)
+    assert f"CUT BY THE CLOCK after 1 of {PlanConfig().campaign_search_evaluations} schedules" in note
+    assert cut.sort("col").equals(all_a.sort("col")) and plan[1] == pytest.approx(first)
+
+
+def test_a_hot_first_lp_cut_by_its_iterations_is_solved_cold_to_the_same_value():
+    from optimization.campaign_start import SetupSearch
+    from optimization.highs_direct import new_highs
+
+    # the first schedule's LP from the relaxation's basis, stopped after 1 simplex iteration, is solved cold:
+    # the same value as with no limit (the LP's optimum does not depend on where the simplex starts)
+    config = PlanConfig(horizon_weeks=8, terminal_condition=False)
+    inputs = _suite(campaign=True, min_campaign_weeks=3)
+    values = []
+    for limit in (1, 10**9):
+        model, relaxation, setup = _relaxed(inputs, BUILD_AHEAD, config)
+        h = new_highs()
+        h.passModel(relaxation.getLp())
+        h.setBasis(relaxation.getBasis())
+        grid = SuiteGrid.of(setup)
+        search = SetupSearch(h, grid, hot_iterations=limit)
+        values.append(search.value(rotation_setups(grid, 1)))
+        assert search.work >= 1 and search.evaluations == 1
+    assert np.isfinite(values[0]) and values[0] == pytest.approx(values[1])
+
+
+def test_moves_are_priced_by_the_best_plans_reduced_costs():
+    from optimization.campaign_start import SetupSearch
+    from optimization.highs_direct import new_highs
+
+    # suite R over 4 weeks, A's setups columns 0-3, B's 4-7 (as _grid numbers them). Reduced costs: a week of
+    # B costs -30 in week 3 (a gain), +10 elsewhere; a week of A +0 in weeks 0-2 and +5 in week 3. From
+    # A A A A: B in week 3 changes A3 1→0 (-5) and B3 0→1 (-30): -35; B in week 0: -0 + 10 = +10; all B:
+    # -5 + 10·3 - 30 = -5
+    grid = _grid([1.0] * 4, [1.0] * 4)
+    search = SetupSearch(new_highs(), grid)
+    search.duals = np.array([0.0, 0.0, 0.0, 5.0, 10.0, 10.0, 10.0, -30.0])
+    row = np.array([A] * 4)
+    moves = [np.array([A, A, A, B]), np.array([B, A, A, A]), np.array([B] * 4)]
+    assert search.priced(0, row, moves).tolist() == pytest.approx([-35.0, 10.0, -5.0])
+
+
+
+def test_the_priced_search_reaches_the_hand_optimum_too():
+    from optimization.solve import _searched_setups
+
+    config = PlanConfig(horizon_weeks=8, terminal_condition=False)
+    inputs = _suite(campaign=True, min_campaign_weeks=3)
+    model, relaxation, setup = _relaxed(inputs, BUILD_AHEAD, config)
+    all_a = setup.select("col", start=(pl.col("product_id") == "A").cast(pl.Float64))
+    _, _, plan = _searched_setups(model, relaxation, setup, all_a, time.perf_counter() + 600.0, priced=True)
+    assert plan is not None and plan[1] == pytest.approx(_plan(inputs, BUILD_AHEAD).objective)
+
+
+def test_after_a_search_plan_no_mip_cut_by_the_clock_runs_and_the_attempts_say_whose_plan_it_is():
+    # the dear changeover of tests/test_campaigns.py with the search on: its plan is the start as judged (no
+    # completion MIP, no fix-and-optimize pass), and the last line says the MIP found none better (the hand
+    # optimum is the search's); with the search off the completion runs as before
+    from tests.test_campaigns import _two_runs
+
+    on = _two_runs(changeover_cost=5000.0)
+    assert any(a.startswith("start: the search's plan") for a in on.attempts)
+    assert not any(a.startswith("fix-and-optimize") or a.startswith("start: none") for a in on.attempts)
+    assert "plan: the start (the MIP found none better)" in on.attempts
+    off = _plan(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD,
+                PlanConfig(horizon_weeks=8, terminal_condition=False, campaign_search=False))
+    assert not any(a.startswith("start: the search's plan") for a in off.attempts)
+    assert any(a.startswith("start: ") for a in off.attempts)

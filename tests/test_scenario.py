@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from data_contracts import schema
 from cli.main import app
-from report.page import report_path
+from report.page import report_path, write_report
 from optimization.scenario import ScenarioError, apply_scenario, check_scenario, parse_scenario
 
 W0 = date(2026, 5, 4)  # a Monday
@@ -140,6 +140,116 @@ def test_a_scenario_naming_unknown_keys_is_refused_naming_the_line(text, line, w
         check_scenario(parsed, _inputs())
 
 
+# ---------------------------------------------------------------------------------------------- campaigns
+def _campaign_inputs() -> dict[str, pl.DataFrame]:
+    """The tiny inputs with R1 a campaign suite making P1 and P2 (P1 → P2 named at the plant's site, P2 → P1
+    on R1 itself)."""
+    inputs = _inputs()
+    inputs["resources"] = inputs["resources"].with_columns(
+        campaign=pl.col("resource_id") == "R1",
+        changeover_hours=pl.when(pl.col("resource_id") == "R1").then(20.0).otherwise(0.0),
+        changeover_cost=pl.when(pl.col("resource_id") == "R1").then(500.0).otherwise(0.0),
+        min_campaign_weeks=pl.when(pl.col("resource_id") == "R1").then(2).otherwise(1),
+        max_campaign_weeks=pl.when(pl.col("resource_id") == "R1").then(pl.lit(3, pl.Int64)),
+    )
+    r = inputs["routings"]
+    inputs["routings"] = pl.concat([r, r.filter(pl.col("product_id") == "P2").with_columns(resource_id=pl.lit("R1"))])
+    inputs["changeovers"] = pl.DataFrame(
+        [{"resource_id": None, "site_id": "PL", "from_product_id": "P1", "to_product_id": "P2", "hours": 30.0,
+          "cost": 900.0},
+         {"resource_id": "R1", "site_id": None, "from_product_id": "P2", "to_product_id": "P1", "hours": 10.0,
+          "cost": 100.0}], schema=schema.CHANGEOVERS.schema)
+    return inputs
+
+
+def _apply_campaigns(text: str):
+    parsed = parse_scenario(text, "c.yaml")
+    check_scenario(parsed, _campaign_inputs())
+    return apply_scenario(parsed.scenario, _campaign_inputs(), _forecast(), W0, len(WEEKS))[0]
+
+
+def _resource(inputs, resource: str) -> dict:
+    return inputs["resources"].filter(pl.col("resource_id") == resource).to_dicts()[0]
+
+
+def test_campaign_settings_of_a_resource_are_set_in_file_order():
+    inputs = _apply_campaigns("name: s\ncampaigns:\n  - {resource: R1, changeover_hours: 4, min_campaign_weeks: 1}\n"
+                              "  - {resource: R1, changeover_hours: 2, max_campaign_weeks: 6, changeover_cost: 0}\n")
+    r1 = _resource(inputs, "R1")
+    assert (r1["campaign"], r1["changeover_hours"], r1["changeover_cost"], r1["min_campaign_weeks"],
+            r1["max_campaign_weeks"]) == (True, 2.0, 0.0, 1, 6)
+    assert _resource(inputs, "R2") == _resource(_campaign_inputs(), "R2")
+    assert inputs["changeovers"].equals(_campaign_inputs()["changeovers"])  # named switches keep theirs
+
+
+def test_a_named_switch_becomes_the_resources_own_row_keeping_the_value_not_given():
+    inputs = _apply_campaigns("name: s\ncampaigns:\n  - {resource: R1, from_product: P1, to_product: P2, "
+                              "changeover_hours: 6}\n  - {resource: R1, from_product: P2, to_product: P1, "
+                              "changeover_cost: 50}\n")
+    rows = {(r["resource_id"], r["site_id"], r["from_product_id"]): (r["hours"], r["cost"])
+            for r in inputs["changeovers"].to_dicts()}
+    assert rows == {
+        (None, "PL", "P1"): (30.0, 900.0),  # the site's row stays (other suites of the site)
+        ("R1", None, "P1"): (6.0, 900.0),  # cost from the site's row
+        ("R1", None, "P2"): (10.0, 50.0),  # R1's own row changed
+    }
+    fallback = _apply_campaigns("name: s\ncampaigns:\n  - {resource: R2, campaign: true}\n"
+                                "  - {resource: R2, changeover_hours: 7}\n"
+                                "  - {resource: R1, from_product: P2, to_product: P1, changeover_cost: 5}\n")
+    assert fallback["changeovers"].filter(pl.col("resource_id") == "R1").select("hours", "cost").rows() == [
+        (10.0, 5.0)]
+
+
+def test_switching_campaigns_off_plans_the_resource_freely_and_drops_its_own_switches():
+    inputs = _apply_campaigns("name: s\ncampaigns:\n  - {resource: R1, campaign: false}\n")
+    assert _resource(inputs, "R1")["campaign"] is False
+    assert inputs["changeovers"]["resource_id"].null_count() == inputs["changeovers"].height == 1  # the site row
+    on = _apply_campaigns("name: s\ncampaigns:\n  - {resource: R2, campaign: true, changeover_hours: 8}\n")
+    assert (_resource(on, "R2")["campaign"], _resource(on, "R2")["changeover_hours"]) == (True, 8.0)
+
+
+@pytest.mark.parametrize(("text", "line", "words"), [
+    ("name: s\ncampaigns:\n  - resource: R1\n    changeover_hours: -5\n", 4, "greater than or equal to 0"),
+    ("name: s\ncampaigns:\n  - {resource: R1}\n", 3, "at least one of campaign"),
+    ("name: s\ncampaigns:\n  - {resource: R1, from_product: P1, changeover_hours: 1}\n", 3, "both from_product"),
+    ("name: s\ncampaigns:\n  - {resource: R1, from_product: P1, to_product: P2, min_campaign_weeks: 2}\n", 3,
+     "sets only changeover_hours and changeover_cost"),
+    ("name: s\ncampaigns:\n  - {resource: R1, min_campaign_weeks: 5, max_campaign_weeks: 4}\n", 3,
+     "min_campaign_weeks 5 is above max_campaign_weeks 4"),
+    ("name: s\ncampaigns:\n  - {resource: R1, campaign: false, changeover_hours: 3}\n", 3, "would not apply"),
+    ("name: s\ncampaigns:\n  - {resource: R1, chngeover_hours: 3}\n", 3, "chngeover_hours"),
+])
+def test_a_malformed_campaign_change_is_refused_naming_the_line(text, line, words):
+    with pytest.raises(ScenarioError, match=rf"c\.yaml line {line}:.*{words}"):
+        parse_scenario(text, "c.yaml")
+
+
+@pytest.mark.parametrize(("text", "line", "words"), [
+    ("name: s\ncampaigns:\n  - {resource: R1, changeover_hours: 3}\n  - {resource: R7, changeover_hours: 3}\n", 4,
+     "unknown resource 'R7'"),
+    ("name: s\ncampaigns:\n  - resource: R1\n    from_product: P1\n    to_product: P9\n    changeover_hours: 1\n",
+     5, "unknown product 'P9'"),
+    ("name: s\ncampaigns:\n  - {resource: R2, from_product: P2, to_product: P1, changeover_hours: 1}\n", 3,
+     "no routing makes 'P1' on 'R2'"),
+    ("name: s\ncampaigns:\n  - {resource: R2, changeover_hours: 4}\n", 3,
+     "changeover_hours on 'R2', which is not campaign-run"),
+    ("name: s\ncampaigns:\n  - {resource: R1, campaign: false}\n  - {resource: R1, min_campaign_weeks: 2}\n", 4,
+     "min_campaign_weeks on 'R1', which is not campaign-run"),
+    ("name: s\ncampaigns:\n  - {resource: R1, changeover_hours: 1}\n  - {resource: R1, min_campaign_weeks: 4}\n", 4,
+     "after the change 'R1' has min_campaign_weeks 4 above max_campaign_weeks 3"),
+])
+def test_a_campaign_change_the_network_cannot_take_is_refused_naming_the_line(text, line, words):
+    parsed = parse_scenario(text, "c.yaml")
+    with pytest.raises(ScenarioError, match=rf"c\.yaml line {line}: .*{words}"):
+        check_scenario(parsed, _campaign_inputs())
+
+
+def test_turning_campaigns_on_makes_the_campaign_fields_of_that_file_valid():
+    parsed = parse_scenario("name: s\ncampaigns:\n  - {resource: R2, min_campaign_weeks: 2}\n"
+                            "  - {resource: R2, campaign: true}\n", "c.yaml")
+    check_scenario(parsed, _campaign_inputs())  # the state after the file's changes counts
+
+
 # ---------------------------------------------------------------------------------------------- flows
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
@@ -235,3 +345,108 @@ def test_plantwin_scenario_compare_prints_the_differences_and_writes_the_report(
     for word in ("cost_total", "fill_rate_units", "capacity (utilisation", "largest stock changes"):
         assert word in out
     assert '<section id="comparison">' in target.read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------- campaign flows
+@pytest.fixture(scope="module")
+def campaign_wh(tmp_path_factory):
+    """A small campaign network (three bioreactor suites in campaigns, 16-hour switches, 2–8 week campaigns)
+    planned for 8 weeks without Prefect, and three scenarios on it: every suite's campaigns capped at 2 weeks
+    (switches forced), the same with 4-hour switches, and every suite run freely."""
+    from demo.network import DEMO_RUN_DATE, demo_network, write_demo
+    from flows import pipeline
+    from flows.settings import RunParameters
+    from flows.stages_scenario import scenario_parameters
+    from optimization import PlanConfig
+
+    root = tmp_path_factory.mktemp("campaigns")
+    net = demo_network(products=8, dcs=2, weeks_history=104, seed=3, campaigns=True)
+    write_demo(net, root / "input")
+    warehouse = root / "wh" / "warehouse.duckdb"
+    base = pipeline.weekly(RunParameters(input_dir=root / "input", warehouse=warehouse, run_date=DEMO_RUN_DATE,
+                                         plan=PlanConfig(horizon_weeks=8, campaign_time_limit_seconds=10)))
+    suites = sorted(net["resources"].filter(pl.col("campaign"))["resource_id"])
+    pairs = net["changeovers"].filter(pl.col("resource_id").is_not_null())
+    assert len(suites) >= 2 and pairs.height > 0  # the network this test is about
+    max2 = "".join(f"  - {{resource: {r}, max_campaign_weeks: 2}}\n" for r in suites)
+    files = {
+        "max2": "name: max2\ncampaigns:\n" + max2,
+        "max2-short": "name: max2-short\ncampaigns:\n" + max2
+        + "".join(f"  - {{resource: {r}, changeover_hours: 4}}\n" for r in suites)
+        + "".join(f"  - {{resource: {r}, from_product: {f}, to_product: {t}, changeover_hours: 2}}\n"
+                  for r, f, t in pairs.select("resource_id", "from_product_id", "to_product_id").iter_rows()),
+        "suites-free": "name: suites-free\ncampaigns:\n"
+        + "".join(f"  - {{resource: {r}, campaign: false}}\n" for r in suites),
+    }
+    runs = {}
+    for name, text in files.items():
+        (root / f"{name}.yaml").write_text(text)
+        runs[name] = pipeline.scenario(scenario_parameters(warehouse, root / f"{name}.yaml", base))
+    return warehouse, base, suites, runs
+
+
+def _rows(warehouse, sql: str, *params):
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_shorter_changeovers_lose_fewer_hours_and_the_comparison_shows_it(campaign_wh):
+    warehouse, _, suites, runs = campaign_wh
+    lost = dict(_rows(warehouse, "SELECT run_id, sum(changeover_hours) FROM plan_campaigns WHERE run_id IN (?, ?) "
+                                 "GROUP BY 1", runs["max2"], runs["max2-short"]))
+    assert lost[runs["max2"]] > 0  # campaigns of at most 2 weeks in 8: switches happen
+    assert lost[runs["max2-short"]] <= lost[runs["max2"]] - 1.0
+    # the scenario's settings are what the run planned on
+    hours = dict(_rows(warehouse, "SELECT run_id, max(changeover_hours) FROM clean_resources WHERE campaign "
+                                  "AND run_id IN (?, ?) GROUP BY 1", runs["max2"], runs["max2-short"]))
+    assert hours == {runs["max2"]: 16.0, runs["max2-short"]: 4.0}
+    result = CliRunner().invoke(app, ["scenario", "compare", "max2", "max2-short", "--warehouse", str(warehouse),
+                                      "--no-report"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    kpi = next(line for line in out.splitlines() if line.strip().startswith("changeover_hours"))
+    assert kpi.split()[-1].startswith("-")  # B − A below zero
+    section = out.split("campaigns (A → B per campaign resource")[1].split("largest stock changes")[0]
+    for r in suites:
+        assert r in section
+    assert "campaigns → campaigns" in section and "changeovers" in section
+
+
+@pytest.mark.slow
+def test_a_suite_switched_off_campaigns_plans_as_an_lp_resource(campaign_wh):
+    warehouse, base, suites, runs = campaign_wh
+    free = runs["suites-free"]
+    assert _rows(warehouse, "SELECT count(*) FROM plan_campaigns WHERE run_id = ?", free) == [(0,)]
+    kpis = {k for (k,) in _rows(warehouse, "SELECT kpi FROM plan_kpis WHERE run_id = ?", free)}
+    assert not kpis & {"campaigns", "changeovers", "changeover_hours"}  # no campaign resource: an LP plan
+    assert _rows(warehouse, "SELECT count(*) FROM clean_resources WHERE run_id = ? AND campaign", free) == [(0,)]
+    assert _rows(warehouse, "SELECT count(*) FROM clean_changeovers WHERE run_id = ? AND resource_id IS NOT NULL",
+                 free) == [(0,)]  # the suites' own switches went with their campaigns
+    assert _rows(warehouse, "SELECT count(*) FROM plan_capacity WHERE run_id = ? AND resource_id = ?",
+                 free, suites[0])[0][0] == 8  # still planned, every week
+    result = CliRunner().invoke(app, ["scenario", "compare", base, "suites-free", "--warehouse", str(warehouse),
+                                      "--no-report"])
+    assert result.exit_code == 0, result.output
+    assert all(f"{r:<12} campaigns → freely" in result.output for r in suites)
+    page = write_report(warehouse, free, compare_to=base, latest=False).read_text(encoding="utf-8")
+    campaigns = page.split("<h3>Campaigns</h3>")[1].split("</table>")[0]
+    assert all(f"<td>{r}</td><td>campaigns → freely</td>" in campaigns for r in suites)
+
+
+@pytest.mark.slow
+def test_plantwin_scenario_run_refuses_a_campaign_change_naming_the_line(campaign_wh, tmp_path):
+    warehouse, base, suites, _ = campaign_wh
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"name: bad\ncampaigns:\n  - {{resource: {suites[0]}, changeover_hours: 4}}\n"
+                   f"  - {{resource: {suites[0]}, min_campaign_weeks: 9}}\n"
+                   "  - {resource: US-FL01, changeover_hours: 1}\n")
+    runs_before = _rows(warehouse, "SELECT count(*) FROM runs")[0][0]
+    result = CliRunner().invoke(app, ["scenario", "run", str(bad), "--warehouse", str(warehouse), "--base", base])
+    assert result.exit_code == 2
+    assert f"bad.yaml line 4: campaigns[1]: after the change '{suites[0]}' has min_campaign_weeks 9" in result.output
+    assert "bad.yaml line 5: campaigns[2]: changeover_hours on 'US-FL01', which is not campaign-run" in result.output
+    assert _rows(warehouse, "SELECT count(*) FROM runs")[0][0] == runs_before  # no run opened

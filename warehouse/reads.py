@@ -247,9 +247,30 @@ def comparison_frames(
 ) -> dict[str, pl.DataFrame]:
     """Two runs' tables side by side: ``kpis`` (kpi, unit, a, b, diff), ``shortages`` (per run, product and
     site: units above ``min_short`` and weeks), ``stock`` (average closing stock of each, the ``plan_diff``
-    macro) and ``capacity`` (per run and resource: utilisation, weeks at ``at_capacity`` or more)."""
+    macro), ``capacity`` (per run and resource: utilisation, weeks at ``at_capacity`` or more) and
+    ``campaigns`` (per run and resource campaign-run in either run: whether it is, campaigns, changeovers,
+    changeover hours)."""
     k, s, c = schema.PLAN_KPIS.name, schema.PLAN_SHORTAGES.name, schema.PLAN_CAPACITY.name
+    res, camp = schema.clean_table_name(schema.RESOURCES.name), schema.PLAN_CAMPAIGNS.name
     return {
+        "campaigns": _q(con, f"""WITH runs AS (SELECT unnest([?, ?]) AS run_id),
+                                      suites AS (SELECT DISTINCT resource_id FROM {res}
+                                                 WHERE run_id IN (?, ?) AND campaign),
+                                      planned AS (SELECT run_id, resource_id, count(*) AS campaigns,
+                                                         count(*) FILTER (WHERE changeover_hours > 0
+                                                             OR changeover_cost > 0
+                                                             OR from_product_id IS NOT NULL) AS changeovers,
+                                                         sum(changeover_hours) AS changeover_hours
+                                                  FROM {camp} WHERE run_id IN (?, ?) GROUP BY ALL)
+                                 SELECT runs.run_id, suites.resource_id, coalesce(r.campaign, false) AS campaign,
+                                        coalesce(p.campaigns, 0) AS campaigns,
+                                        coalesce(p.changeovers, 0) AS changeovers,
+                                        coalesce(p.changeover_hours, 0) AS changeover_hours
+                                 FROM runs CROSS JOIN suites
+                                 LEFT JOIN {res} r USING (run_id, resource_id)
+                                 LEFT JOIN planned p USING (run_id, resource_id)
+                                 ORDER BY suites.resource_id, runs.run_id""",
+                        run_a, run_b, run_a, run_b, run_a, run_b),
         "kpis": _q(con, f"""SELECT coalesce(a.kpi, b.kpi) AS kpi, coalesce(a.unit, b.unit) AS unit,
                                    a.value AS a, b.value AS b, b.value - a.value AS diff
                             FROM (SELECT * FROM {k} WHERE run_id = ?) a
