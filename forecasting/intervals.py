@@ -34,7 +34,7 @@ import polars as pl
 from data_contracts import schema
 
 __all__ = ["conformal_quantiles", "pooled_quantiles", "empirical_quantiles", "lognormal_quantiles",
-           "tidy_quantiles", "series_levels"]
+           "tidy_quantiles", "series_levels", "recent_changes"]
 
 
 def conformal_quantiles(
@@ -178,6 +178,47 @@ def series_levels(
     joined = cutoffs.join(running, on=[id_col, "cutoff"], how="left", validate="m:1")
     usable = ((pl.col("level") > 0) & pl.col("level").is_finite()).fill_null(False).all().over(id_col)
     return joined.with_columns(level=pl.when(usable).then(pl.col("level").pow(exponent)).otherwise(1.0))
+
+
+def recent_changes(
+    series: pl.DataFrame,
+    cutoffs: pl.DataFrame,
+    periods: int,
+    season: int,
+    id_col: str = "unique_id",
+    time_col: str = "ds",
+    target_col: str = "y",
+) -> pl.DataFrame:
+    """How much each series moved in its last ``periods`` periods up to each cutoff: the mean |change| from
+    one period to the next, or from the same period a season before where that is smaller (the in-sample
+    error of the better of the naive and seasonal naive forecasts over those periods).
+
+    A band's unit from the series' own history (``ForecastConfig.history_scale_weight``): many changes,
+    where a series' backtest has a few windows, each about one draw; over recent periods only, so that a
+    series whose noise changed is measured as it is now. A mean needs a quarter of ``periods`` changes
+    (at least two); a series with fewer, or that never changed, gets null.
+
+    Args:
+        series: ``unique_id, ds, y`` history (regular: one row a period).
+        cutoffs: ``unique_id, cutoff`` pairs (each cutoff a ``ds`` of the series).
+        periods: periods averaged (the forecaster uses one season).
+        season: lag of the seasonal change (1: the lag-1 change alone).
+
+    Returns:
+        ``unique_id, cutoff, changes`` for every row of ``cutoffs`` (``changes`` > 0 or null).
+    """
+    y = pl.col(target_col)
+    least = max(2, periods // 4)
+
+    def moved(lag: int) -> pl.Expr:
+        change = (y - y.shift(lag).over(id_col)).abs()
+        mean = change.rolling_mean(window_size=periods, min_samples=least).over(id_col)
+        return pl.when(mean > 0).then(mean)
+
+    running = series.sort(id_col, time_col).select(
+        id_col, pl.col(time_col).alias("cutoff"), _lag1=moved(1), _season=moved(season))
+    return cutoffs.join(running, on=[id_col, "cutoff"], how="left", validate="m:1").select(
+        id_col, "cutoff", changes=pl.min_horizontal("_lag1", "_season"))
 
 
 def empirical_quantiles(
