@@ -202,18 +202,25 @@ def test_symmetric_pooled_quantiles_mirror_the_errors_by_hand():
     assert got.get_column("q50").item() == pytest.approx(100.0 * 1.2)
 
 
-def test_error_scale_from_the_recent_windows_by_hand():
-    # level 1 throughout; the model's |error| is 3, 2, 1 in its oldest, middle and newest window: every
-    # window's mean is 2, the newest two's (as many as a calibration window's scale has) 1.5; a series
-    # with one window keeps it
-    from forecasting.forecast import _error_scale
-
+def _three_windows_and_one() -> tuple[list[date], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Weeks, a history at level 1, a backtest and its groups: series `a`'s model misses by 3, 2, 1 in its
+    oldest, middle and newest window, `b`'s by 4 in its one window."""
     d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(10)]
     series = pl.DataFrame({"unique_id": ["a"] * 10 + ["b"] * 10, "ds": d * 2, "y": [1.0] * 20})
     cv = pl.DataFrame({"unique_id": ["a", "a", "a", "b"], "model": ["M"] * 4,
                        "cutoff": [d[3], d[5], d[7], d[7]], "ds": [d[4], d[6], d[8], d[8]],
                        "y": [1.0] * 4, "yhat": [4.0, -1.0, 2.0, 5.0]})
     groups = pl.DataFrame({"unique_id": ["a", "b"], "model": ["M", "M"]})
+    return d, series, cv, groups
+
+
+def test_error_scale_from_the_recent_windows_by_hand():
+    # level 1 throughout; the model's |error| is 3, 2, 1 in its oldest, middle and newest window: every
+    # window's mean is 2, the newest two's (as many as a calibration window's scale has) 1.5; a series
+    # with one window keeps it
+    from forecasting.forecast import _error_scale
+
+    _, series, cv, groups = _three_windows_and_one()
     every = dict(_error_scale(cv, series, groups, span=2).rows())
     recent = dict(_error_scale(cv, series, groups, span=2, recent=True).rows())
     assert every == pytest.approx({"a": 2.0, "b": 4.0})
@@ -292,14 +299,9 @@ def test_history_scale_weight_blends_by_hand():
     # weight 0.5 each scale is √(scale × changes) at its cutoff; where the changes are null it stays
     from forecasting.forecast import _calibration, _error_scale
 
-    d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(10)]
-    series = pl.DataFrame({"unique_id": ["a"] * 10 + ["b"] * 10, "ds": d * 2, "y": [1.0] * 20})
-    cv = pl.DataFrame({"unique_id": ["a", "a", "a", "b"], "model": ["M"] * 4,
-                       "cutoff": [d[3], d[5], d[7], d[7]], "ds": [d[4], d[6], d[8], d[8]],
-                       "y": [1.0] * 4, "yhat": [4.0, -1.0, 2.0, 5.0]})
+    d, series, cv, groups = _three_windows_and_one()
     changes = pl.DataFrame({"unique_id": ["a", "a", "a", "a", "b"], "cutoff": [d[3], d[5], d[7], d[9], d[9]],
                             "changes": [6.0, 2.0, 10.0, 8.0, None]})
-    groups = pl.DataFrame({"unique_id": ["a", "b"], "model": ["M", "M"]})
     for weight, today in [(0.0, {"a": 2.0, "b": 4.0}), (0.5, {"a": 4.0, "b": 4.0}), (1.0, {"a": 8.0, "b": 4.0})]:
         got = dict(_error_scale(cv, series, groups, span=2, changes=changes, history_weight=weight).rows())
         assert got == pytest.approx(today), weight
