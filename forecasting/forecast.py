@@ -373,7 +373,8 @@ def _changes(cv: pl.DataFrame | None, series: pl.DataFrame, config: ForecastConf
 
 def _error_scale(
     cv: pl.DataFrame | None, series: pl.DataFrame, groups: pl.DataFrame, span: int, recent: bool = False,
-    rms: bool = False, exponent: float = 1.0, changes: pl.DataFrame | None = None, history_weight: float = 0.0,
+    rms: bool = False, exponent: float = 1.0, changes: pl.DataFrame | None = None,
+    history_weight: float = 0.0,
 ) -> pl.DataFrame:
     """Scale of each series' errors: the mean of its model's |y − ŷ| / level over every backtest window and
     step, times its level at the end of the history (:func:`forecasting.intervals.series_levels`, ``span``
@@ -406,10 +407,10 @@ def _error_scale(
     now = now.join(changes, on=["unique_id", "cutoff"], how="left", validate="1:1") if (
         changes is not None and history_weight) else now.with_columns(changes=pl.lit(None, dtype=pl.Float64))
     now = now.select("unique_id", "level", "changes")
+    blended = _blended(pl.col("own") * pl.col("level"), pl.col("changes"), history_weight)
     return naive.join(own, on="unique_id", how="left", validate="1:1").join(
         now, on="unique_id", how="left", validate="1:1").select(
-        "unique_id", scale=pl.coalesce(_blended(pl.col("own") * pl.col("level"), pl.col("changes"), history_weight),
-                                       "naive")
+        "unique_id", scale=pl.coalesce(blended, "naive")
     )
 
 
@@ -437,7 +438,8 @@ def _calibration(
     :func:`_error_scale`'s. With ``newest``, each series' ``newest`` most recent held-out windows only
     (``ForecastConfig.calibration_windows``; their scales still from every other window). With
     ``history_weight`` > 0 each window's scale is blended with the history's recent ``changes`` at its
-    cutoff (``unique_id, cutoff, changes``), as the forecast's is at the end of the history (:func:`_blended`).
+    cutoff (``unique_id, cutoff, changes``), as the forecast's is at the end of the history
+    (:func:`_blended`).
     """
     if cv is None:
         return pl.DataFrame(schema={"group": pl.String, "step": pl.Int64, "ratio": pl.Boolean,

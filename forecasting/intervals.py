@@ -6,7 +6,8 @@ Pooled quantiles (:func:`pooled_quantiles`, the forecaster's method): errors of 
 did not choose the model (the set's default combination, or every candidate where the set has no
 default) are pooled across the series of a class, by horizon step, scale-free: ``(y − ŷ) / scale`` with
 ``scale`` the series' mean |error| on its other backtest windows, each taken relative to the series' level
-at that window's cutoff and put back at this window's (:func:`series_levels`), or ``y / ŷ`` for
+at that window's cutoff and put back at this window's (:func:`series_levels`; blended with how much the
+series moved in the season before the cutoff, :func:`recent_changes`), or ``y / ŷ`` for
 intermittent demand (ratio: a zero forecast keeps every quantile at zero). A (class, step) group with
 fewer than ``min_errors`` errors borrows from the class over all steps, then from every class. The
 forecaster pools each additive error with its mirror image (``symmetric``: a band centred on the mean). This

@@ -302,14 +302,16 @@ def test_history_scale_weight_blends_by_hand():
     d, series, cv, groups = _three_windows_and_one()
     changes = pl.DataFrame({"unique_id": ["a", "a", "a", "a", "b"], "cutoff": [d[3], d[5], d[7], d[9], d[9]],
                             "changes": [6.0, 2.0, 10.0, 8.0, None]})
-    for weight, today in [(0.0, {"a": 2.0, "b": 4.0}), (0.5, {"a": 4.0, "b": 4.0}), (1.0, {"a": 8.0, "b": 4.0})]:
+    for weight, today in [(0.0, {"a": 2.0, "b": 4.0}), (0.5, {"a": 4.0, "b": 4.0}),
+                          (1.0, {"a": 8.0, "b": 4.0})]:
         got = dict(_error_scale(cv, series, groups, span=2, changes=changes, history_weight=weight).rows())
         assert got == pytest.approx(today), weight
     picks = pl.DataFrame({"unique_id": ["a"] * 3, "window": [0, 1, 2], "model": ["M"] * 3})
     one = pl.DataFrame({"unique_id": ["a"], "model": ["M"], "group": ["g"], "ratio": [False]})
     cal = _calibration(cv.filter(pl.col("unique_id") == "a"), one, picks, series, span=2, changes=changes,
                        history_weight=0.5).sort("window")
-    assert cal.get_column("scale").to_list() == pytest.approx([3.0, 2.0, 5.0])  # √(1.5·6), √(2·2), √(2.5·10)
+    # √(1.5 · 6), √(2 · 2), √(2.5 · 10)
+    assert cal.get_column("scale").to_list() == pytest.approx([3.0, 2.0, 5.0])
 
 
 def test_calibration_windows_keep_each_series_newest_windows_by_hand():
