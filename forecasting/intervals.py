@@ -197,7 +197,7 @@ def recent_changes(
     A band's unit from the series' own history (``ForecastConfig.history_scale_weight``): many changes,
     where a series' backtest has a few windows, each about one draw; over recent periods only, so that a
     series whose noise changed is measured as it is now. A mean needs a quarter of ``periods`` changes
-    (at least two); a series with fewer, or that never changed, gets null.
+    (at least two, or ``periods`` if fewer); a series with fewer, or that never changed, gets null.
 
     Args:
         series: ``unique_id, ds, y`` history (regular: one row a period).
@@ -209,7 +209,7 @@ def recent_changes(
         ``unique_id, cutoff, changes`` for every row of ``cutoffs`` (``changes`` > 0 or null).
     """
     y = pl.col(target_col)
-    least = max(2, periods // 4)
+    least = min(periods, max(2, periods // 4))
 
     def moved(lag: int) -> pl.Expr:
         change = (y - y.shift(lag).over(id_col)).abs()

@@ -292,6 +292,9 @@ def test_recent_changes_by_hand():
     assert got.get_column("changes").to_list() == pytest.approx([2.5, 2.0, None, None])
     lag1 = recent_changes(series, cutoffs, periods=4, season=1)
     assert lag1.get_column("changes").to_list() == pytest.approx([9.5, 28 / 3, None, None])
+    # data without a season (season_length 1): the last change alone
+    assert recent_changes(series, cutoffs, periods=1, season=1).get_column("changes").to_list() == [
+        12.0, 10.0, 10.0, None]
 
 
 def test_history_scale_weight_blends_by_hand():
