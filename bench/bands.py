@@ -9,7 +9,7 @@ forecasts, the backtest, the held-out picks and the history: the arguments of
 ``forecasting.forecast._quantiles``). It then bands those same forecasts again under each
 ``--variant`` (``ForecastConfig`` overrides of the quantile settings: ``calibration_groups``,
 ``scale_statistic``, ``symmetric_bands``, ``scale_windows``, ``level_periods``, ``level_exponent``,
-``calibration_windows``, ``calibration_min_errors``; the first row is the default
+``calibration_windows``, ``calibration_min_errors``, ``history_scale_weight``; the first row is the default
 configuration) and prints, per set and variant, the 80% / 95% coverage (q10–q90, q2.5–q97.5) and
 MSIS as ``bench/accuracy.py`` scores them, and per variant their sums over the sets: the summed coverage
 error in points (|cov80 − 80| + |cov95 − 95|) and the summed MSIS. Nothing is refitted per variant, so
@@ -105,11 +105,12 @@ def diagnose(args: tuple, ds: accuracy.DataSet) -> None:
     groups = F._groups(plan, chosen, config.calibration_groups)
     span = config.level_periods or 2 * config.season_length
     rms = config.scale_statistic == "rms"
+    weight, changes = config.history_scale_weight, F._changes(cv, series, config)
     scale = F._error_scale(cv, series, groups, span, recent=config.scale_windows == "recent", rms=rms,
-                           exponent=config.level_exponent)
+                           exponent=config.level_exponent, changes=changes, history_weight=weight)
     e = ((pl.col("y") - pl.col("yhat")) / pl.col("scale")).abs()
     cal = F._calibration(cv, groups, picks, series, span, rms, config.level_exponent,
-                         config.calibration_windows).filter(
+                         config.calibration_windows, changes, weight).filter(
         ~pl.col("ratio")).with_columns(
         e=e, window=pl.col("cutoff").rank("dense").over("unique_id").cast(pl.Int64))
     held = (fc.join(chosen.filter(pl.col("selection") != "rule"), on=["unique_id", "model"], how="inner")
@@ -164,10 +165,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (0: bench/accuracy.py's)")
     parser.add_argument(
         "--variant", nargs="*", metavar="KEY=JSON[,KEY=JSON]",
-        default=['calibration_groups="set",scale_statistic="rms"', 'calibration_groups="set"',
-                 'scale_statistic="rms"'],
-        help="quantile settings banded beside the default (default: stop 22's set-pooled RMS calibration, "
-        "then each of its two changes alone)")
+        default=["history_scale_weight=0", 'calibration_groups="set",scale_statistic="rms"',
+                 'calibration_groups="set"', 'scale_statistic="rms"'],
+        help="quantile settings banded beside the default (default: the backtest errors alone, as before "
+        "stop 25; stop 22's set-pooled RMS calibration, then each of its two changes alone)")
     parser.add_argument("--origins", type=int, default=1,
                         help="forecast each set at this many origins, each h periods before the last, and "
                         "pool the held-out periods (one origin of a small set is its last periods' luck)")

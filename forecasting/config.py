@@ -213,6 +213,13 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         1.0, ge=0, le=1, description="Errors are taken relative to the series' level to this power: 1 sizes "
         "the band in proportion to the level a series grew (or shrank) to, 0 keeps absolute errors.",
     )
+    history_scale_weight: float = Field(
+        0.35, ge=0, le=1, description="Weight w of the series' own history in its band's unit: the backtest "
+        "error scale to the power 1 − w times, to the power w, the mean |change| of its last season (lag 1 "
+        "or lag one season, the smaller: `forecasting.intervals.recent_changes`), at the end of the history "
+        "and at every backtest cutoff alike. A series' backtest is a few windows, each about one draw; its "
+        "history's changes are many. 0 = the backtest errors alone (before stop 25).",
+    )
     scale_windows: Literal["recent", "all"] = Field(
         "recent", description="Backtest windows measuring a series' error scale for its band: `recent` its "
         "most recent n − 1 of n ≥ 2 windows, as many as the scale of each calibration window (its other "

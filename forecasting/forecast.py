@@ -41,6 +41,7 @@ from forecasting.intervals import (
     empirical_quantiles,
     lognormal_quantiles,
     pooled_quantiles,
+    recent_changes,
     series_levels,
     tidy_quantiles,
 )
@@ -350,9 +351,30 @@ def _groups(plan: pl.DataFrame, chosen: pl.DataFrame, by: str = "class") -> pl.D
 _CV_ORDER = ["unique_id", "model", "cutoff", "ds"]
 
 
+def _blended(errors: pl.Expr, changes: pl.Expr, weight: float) -> pl.Expr:
+    """A series' band unit from its backtest ``errors`` scale and its history's recent ``changes`` at the
+    same cutoff (:func:`forecasting.intervals.recent_changes`): ``errors^(1 − weight) × changes^weight``
+    (``ForecastConfig.history_scale_weight``); the backtest scale alone where the changes are null."""
+    if weight == 0:
+        return errors
+    return pl.when(changes > 0).then(errors.pow(1 - weight) * changes.pow(weight)).otherwise(errors)
+
+
+def _changes(cv: pl.DataFrame | None, series: pl.DataFrame, config: ForecastConfig) -> pl.DataFrame | None:
+    """``unique_id, cutoff, changes`` at every backtest cutoff and the end of each history: the history's
+    recent changes over one season (:func:`forecasting.intervals.recent_changes`); None where they are not
+    blended in (``history_scale_weight`` 0, or no backtest)."""
+    if not config.history_scale_weight or cv is None:
+        return None
+    cutoffs = pl.concat([cv.select("unique_id", "cutoff").unique(),
+                         series.group_by("unique_id").agg(cutoff=pl.col("ds").max())]).unique()
+    return recent_changes(series, cutoffs, config.season_length, config.season_length)
+
+
 def _error_scale(
     cv: pl.DataFrame | None, series: pl.DataFrame, groups: pl.DataFrame, span: int, recent: bool = False,
-    rms: bool = False, exponent: float = 1.0,
+    rms: bool = False, exponent: float = 1.0, changes: pl.DataFrame | None = None,
+    history_weight: float = 0.0,
 ) -> pl.DataFrame:
     """Scale of each series' errors: the mean of its model's |y − ŷ| / level over every backtest window and
     step, times its level at the end of the history (:func:`forecasting.intervals.series_levels`, ``span``
@@ -362,7 +384,9 @@ def _error_scale(
     errors were divided by (a scale from more windows is steadier, and the pooled errors' spread, widened
     by the noisier scales, then makes the band too wide). With ``rms`` the root mean square of the
     |y − ŷ| / level instead of their mean (``ForecastConfig.scale_statistic``). Levels are raised to
-    ``exponent`` (``ForecastConfig.level_exponent``; 1: errors in proportion to the level)."""
+    ``exponent`` (``ForecastConfig.level_exponent``; 1: errors in proportion to the level). With
+    ``history_weight`` > 0 it is blended with the history's recent ``changes`` at the end of the history
+    (``unique_id, cutoff, changes``; :func:`_blended`)."""
     last = series.group_by("unique_id").agg(cutoff=pl.col("ds").max())
     naive = naive_scale(series, last, season=1, level_fallback=False).select("unique_id", naive="scale")
     if cv is None:
@@ -379,16 +403,21 @@ def _error_scale(
     rel = (pl.col("y") - pl.col("yhat")).abs() / pl.col("level")
     own = rows.join(levels, on=["unique_id", "cutoff"], how="left", validate="m:1").sort(_CV_ORDER).group_by(
         "unique_id").agg(own=rel.pow(2).mean().sqrt() if rms else rel.mean())
-    now = last.join(levels, on=["unique_id", "cutoff"], how="left", validate="1:1").select("unique_id", "level")
+    now = last.join(levels, on=["unique_id", "cutoff"], how="left", validate="1:1")
+    now = now.join(changes, on=["unique_id", "cutoff"], how="left", validate="1:1") if (
+        changes is not None and history_weight) else now.with_columns(changes=pl.lit(None, dtype=pl.Float64))
+    now = now.select("unique_id", "level", "changes")
+    blended = _blended(pl.col("own") * pl.col("level"), pl.col("changes"), history_weight)
     return naive.join(own, on="unique_id", how="left", validate="1:1").join(
         now, on="unique_id", how="left", validate="1:1").select(
-        "unique_id", scale=pl.coalesce(pl.col("own") * pl.col("level"), "naive")
+        "unique_id", scale=pl.coalesce(blended, "naive")
     )
 
 
 def _calibration(
     cv: pl.DataFrame | None, groups: pl.DataFrame, picks: pl.DataFrame, series: pl.DataFrame, span: int,
-    rms: bool = False, exponent: float = 1.0, newest: int | None = None,
+    rms: bool = False, exponent: float = 1.0, newest: int | None = None, changes: pl.DataFrame | None = None,
+    history_weight: float = 0.0,
 ) -> pl.DataFrame:
     """Backtest forecasts calibrating each series' band, with its group, horizon step, ratio flag and scale.
 
@@ -407,7 +436,10 @@ def _calibration(
     today's level times that of every window (an old window's errors size today's band at today's level).
     With ``rms`` the scales are root mean squares, and the levels raised to ``exponent``, as
     :func:`_error_scale`'s. With ``newest``, each series' ``newest`` most recent held-out windows only
-    (``ForecastConfig.calibration_windows``; their scales still from every other window).
+    (``ForecastConfig.calibration_windows``; their scales still from every other window). With
+    ``history_weight`` > 0 each window's scale is blended with the history's recent ``changes`` at its
+    cutoff (``unique_id, cutoff, changes``), as the forecast's is at the end of the history
+    (:func:`_blended`).
     """
     if cv is None:
         return pl.DataFrame(schema={"group": pl.String, "step": pl.Int64, "ratio": pl.Boolean,
@@ -425,10 +457,15 @@ def _calibration(
     used = cv.join(rows.select("unique_id", "model").unique(), on=["unique_id", "model"], how="semi").join(
         levels, on=["unique_id", "cutoff"], how="left", validate="m:1")
     window = used.sort(_CV_ORDER).group_by("unique_id", "model", "window").agg(
-        w_sum=rel_err.sum(), w_n=pl.len(), w_level=pl.col("level").first()).sort("unique_id", "model", "window")
+        w_sum=rel_err.sum(), w_n=pl.len(), w_level=pl.col("level").first(), cutoff=pl.col("cutoff").first(),
+    ).sort("unique_id", "model", "window")
+    window = window.join(changes, on=["unique_id", "cutoff"], how="left", validate="m:1") if (
+        changes is not None and history_weight) else (
+        window.with_columns(changes=pl.lit(None, dtype=pl.Float64)))
     others = ((pl.col("w_sum").sum().over("unique_id", "model") - pl.col("w_sum"))
               / (pl.col("w_n").sum().over("unique_id", "model") - pl.col("w_n")))
-    loo = window.with_columns(scale=pl.col("w_level") * (others.sqrt() if rms else others)).filter(
+    loo = window.with_columns(scale=_blended(pl.col("w_level") * (others.sqrt() if rms else others),
+                                             pl.col("changes"), history_weight)).filter(
         pl.col("scale").is_finite())
     return held_out.join(loo.select("unique_id", "model", "window", "scale"),
                          on=["unique_id", "model", "window"], how="inner", validate="m:1").with_columns(
@@ -453,8 +490,9 @@ def _quantiles(
             span = config.level_periods or 2 * config.season_length
             rms = config.scale_statistic == "rms"
             exponent = config.level_exponent
+            weight, changes = config.history_scale_weight, _changes(cv, series, config)
             scale = _error_scale(cv, series, groups, span, recent=config.scale_windows == "recent", rms=rms,
-                                 exponent=exponent)
+                                 exponent=exponent, changes=changes, history_weight=weight)
             scored = (
                 scored.join(groups.drop("model"), on="unique_id", how="left", validate="m:1")
                 .join(scale, on="unique_id", how="left", validate="m:1")
@@ -464,7 +502,7 @@ def _quantiles(
             banded = pl.concat([
                 pooled_quantiles(scored.filter(~intermittent),
                                  _calibration(cv, groups, picks, series, span, rms, exponent,
-                                              config.calibration_windows),
+                                              config.calibration_windows, changes, weight),
                                  config.quantiles, config.calibration_min_errors,
                                  symmetric=config.symmetric_bands),
                 empirical_quantiles(scored.filter(intermittent), series, config.quantiles),

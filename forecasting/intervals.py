@@ -6,7 +6,8 @@ Pooled quantiles (:func:`pooled_quantiles`, the forecaster's method): errors of 
 did not choose the model (the set's default combination, or every candidate where the set has no
 default) are pooled across the series of a class, by horizon step, scale-free: ``(y − ŷ) / scale`` with
 ``scale`` the series' mean |error| on its other backtest windows, each taken relative to the series' level
-at that window's cutoff and put back at this window's (:func:`series_levels`), or ``y / ŷ`` for
+at that window's cutoff and put back at this window's (:func:`series_levels`; blended with how much the
+series moved in the season before the cutoff, :func:`recent_changes`), or ``y / ŷ`` for
 intermittent demand (ratio: a zero forecast keeps every quantile at zero). A (class, step) group with
 fewer than ``min_errors`` errors borrows from the class over all steps, then from every class. The
 forecaster pools each additive error with its mirror image (``symmetric``: a band centred on the mean). This
@@ -34,7 +35,7 @@ import polars as pl
 from data_contracts import schema
 
 __all__ = ["conformal_quantiles", "pooled_quantiles", "empirical_quantiles", "lognormal_quantiles",
-           "tidy_quantiles", "series_levels"]
+           "tidy_quantiles", "series_levels", "recent_changes"]
 
 
 def conformal_quantiles(
@@ -178,6 +179,47 @@ def series_levels(
     joined = cutoffs.join(running, on=[id_col, "cutoff"], how="left", validate="m:1")
     usable = ((pl.col("level") > 0) & pl.col("level").is_finite()).fill_null(False).all().over(id_col)
     return joined.with_columns(level=pl.when(usable).then(pl.col("level").pow(exponent)).otherwise(1.0))
+
+
+def recent_changes(
+    series: pl.DataFrame,
+    cutoffs: pl.DataFrame,
+    periods: int,
+    season: int,
+    id_col: str = "unique_id",
+    time_col: str = "ds",
+    target_col: str = "y",
+) -> pl.DataFrame:
+    """How much each series moved in its last ``periods`` periods up to each cutoff: the mean |change| from
+    one period to the next, or from the same period a season before where that is smaller (the in-sample
+    error of the better of the naive and seasonal naive forecasts over those periods).
+
+    A band's unit from the series' own history (``ForecastConfig.history_scale_weight``): many changes,
+    where a series' backtest has a few windows, each about one draw; over recent periods only, so that a
+    series whose noise changed is measured as it is now. A mean needs a quarter of ``periods`` changes
+    (at least two, or ``periods`` if fewer); a series with fewer, or that never changed, gets null.
+
+    Args:
+        series: ``unique_id, ds, y`` history (regular: one row a period).
+        cutoffs: ``unique_id, cutoff`` pairs (each cutoff a ``ds`` of the series).
+        periods: periods averaged (the forecaster uses one season).
+        season: lag of the seasonal change (1: the lag-1 change alone).
+
+    Returns:
+        ``unique_id, cutoff, changes`` for every row of ``cutoffs`` (``changes`` > 0 or null).
+    """
+    y = pl.col(target_col)
+    least = min(periods, max(2, periods // 4))
+
+    def moved(lag: int) -> pl.Expr:
+        change = (y - y.shift(lag).over(id_col)).abs()
+        mean = change.rolling_mean(window_size=periods, min_samples=least).over(id_col)
+        return pl.when(mean > 0).then(mean)
+
+    running = series.sort(id_col, time_col).select(
+        id_col, pl.col(time_col).alias("cutoff"), _lag1=moved(1), _season=moved(season))
+    return cutoffs.join(running, on=[id_col, "cutoff"], how="left", validate="m:1").select(
+        id_col, "cutoff", changes=pl.min_horizontal("_lag1", "_season"))
 
 
 def empirical_quantiles(

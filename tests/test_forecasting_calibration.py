@@ -202,18 +202,25 @@ def test_symmetric_pooled_quantiles_mirror_the_errors_by_hand():
     assert got.get_column("q50").item() == pytest.approx(100.0 * 1.2)
 
 
-def test_error_scale_from_the_recent_windows_by_hand():
-    # level 1 throughout; the model's |error| is 3, 2, 1 in its oldest, middle and newest window: every
-    # window's mean is 2, the newest two's (as many as a calibration window's scale has) 1.5; a series
-    # with one window keeps it
-    from forecasting.forecast import _error_scale
-
+def _three_windows_and_one() -> tuple[list[date], pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Weeks, a history at level 1, a backtest and its groups: series `a`'s model misses by 3, 2, 1 in its
+    oldest, middle and newest window, `b`'s by 4 in its one window."""
     d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(10)]
     series = pl.DataFrame({"unique_id": ["a"] * 10 + ["b"] * 10, "ds": d * 2, "y": [1.0] * 20})
     cv = pl.DataFrame({"unique_id": ["a", "a", "a", "b"], "model": ["M"] * 4,
                        "cutoff": [d[3], d[5], d[7], d[7]], "ds": [d[4], d[6], d[8], d[8]],
                        "y": [1.0] * 4, "yhat": [4.0, -1.0, 2.0, 5.0]})
     groups = pl.DataFrame({"unique_id": ["a", "b"], "model": ["M", "M"]})
+    return d, series, cv, groups
+
+
+def test_error_scale_from_the_recent_windows_by_hand():
+    # level 1 throughout; the model's |error| is 3, 2, 1 in its oldest, middle and newest window: every
+    # window's mean is 2, the newest two's (as many as a calibration window's scale has) 1.5; a series
+    # with one window keeps it
+    from forecasting.forecast import _error_scale
+
+    _, series, cv, groups = _three_windows_and_one()
     every = dict(_error_scale(cv, series, groups, span=2).rows())
     recent = dict(_error_scale(cv, series, groups, span=2, recent=True).rows())
     assert every == pytest.approx({"a": 2.0, "b": 4.0})
@@ -269,6 +276,45 @@ def test_level_exponent_scales_by_hand():
         assert scale.get_column("scale").item() == pytest.approx(today), exponent
         cal = _calibration(cv, groups, picks, series, span=1, exponent=exponent).sort("window")
         assert cal.get_column("scale").to_list() == pytest.approx(held_out), exponent
+
+
+def test_recent_changes_by_hand():
+    # season 2, the last 4 periods: at the end of `a` its lag-1 changes are 8, 10, 8, 12 (mean 9.5) and its
+    # lag-2 changes 2, 2, 2, 4 (mean 2.5): the smaller; two periods earlier 10, 8, 10 and 2, 2; at its
+    # second period one change (fewer than two): null. A series that never changes: null
+    from forecasting.intervals import recent_changes
+
+    d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(6)]
+    series = pl.DataFrame({"unique_id": ["a"] * 6 + ["b"] * 6, "ds": d * 2,
+                           "y": [10.0, 20.0, 12.0, 22.0, 14.0, 26.0] + [5.0] * 6})
+    cutoffs = pl.DataFrame({"unique_id": ["a", "a", "a", "b"], "cutoff": [d[5], d[3], d[1], d[5]]})
+    got = recent_changes(series, cutoffs, periods=4, season=2)
+    assert got.get_column("changes").to_list() == pytest.approx([2.5, 2.0, None, None])
+    lag1 = recent_changes(series, cutoffs, periods=4, season=1)
+    assert lag1.get_column("changes").to_list() == pytest.approx([9.5, 28 / 3, None, None])
+    # data without a season (season_length 1): the last change alone
+    assert recent_changes(series, cutoffs, periods=1, season=1).get_column("changes").to_list() == [
+        12.0, 10.0, 10.0, None]
+
+
+def test_history_scale_weight_blends_by_hand():
+    # the recent-windows case (scales 2 and 4 over every window; held-out windows 1.5, 2, 2.5): with
+    # weight 0.5 each scale is √(scale × changes) at its cutoff; where the changes are null it stays
+    from forecasting.forecast import _calibration, _error_scale
+
+    d, series, cv, groups = _three_windows_and_one()
+    changes = pl.DataFrame({"unique_id": ["a", "a", "a", "a", "b"], "cutoff": [d[3], d[5], d[7], d[9], d[9]],
+                            "changes": [6.0, 2.0, 10.0, 8.0, None]})
+    for weight, today in [(0.0, {"a": 2.0, "b": 4.0}), (0.5, {"a": 4.0, "b": 4.0}),
+                          (1.0, {"a": 8.0, "b": 4.0})]:
+        got = dict(_error_scale(cv, series, groups, span=2, changes=changes, history_weight=weight).rows())
+        assert got == pytest.approx(today), weight
+    picks = pl.DataFrame({"unique_id": ["a"] * 3, "window": [0, 1, 2], "model": ["M"] * 3})
+    one = pl.DataFrame({"unique_id": ["a"], "model": ["M"], "group": ["g"], "ratio": [False]})
+    cal = _calibration(cv.filter(pl.col("unique_id") == "a"), one, picks, series, span=2, changes=changes,
+                       history_weight=0.5).sort("window")
+    # √(1.5 · 6), √(2 · 2), √(2.5 · 10)
+    assert cal.get_column("scale").to_list() == pytest.approx([3.0, 2.0, 5.0])
 
 
 def test_calibration_windows_keep_each_series_newest_windows_by_hand():
