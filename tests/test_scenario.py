@@ -200,6 +200,18 @@ def test_a_named_switch_becomes_the_resources_own_row_keeping_the_value_not_give
         (10.0, 5.0)]
 
 
+def test_a_percent_on_changeover_hours_changes_every_switch_of_the_resource_named_ones_included():
+    inputs = _apply_campaigns("name: s\ncampaigns:\n  - {resource: R1, changeover_hours_percent: -50}\n")
+    assert _resource(inputs, "R1")["changeover_hours"] == 10.0
+    rows = {(r["resource_id"], r["site_id"], r["from_product_id"]): (r["hours"], r["cost"])
+            for r in inputs["changeovers"].to_dicts()}
+    assert rows == {
+        (None, "PL", "P1"): (30.0, 900.0),  # the site's row, for the site's other suites
+        ("R1", None, "P1"): (15.0, 900.0),  # the site's switch, now R1's own, halved
+        ("R1", None, "P2"): (5.0, 100.0),  # R1's own switch halved
+    }
+
+
 def test_switching_campaigns_off_plans_the_resource_freely_and_drops_its_own_switches():
     inputs = _apply_campaigns("name: s\ncampaigns:\n  - {resource: R1, campaign: false}\n")
     assert _resource(inputs, "R1")["campaign"] is False
@@ -218,6 +230,9 @@ def test_switching_campaigns_off_plans_the_resource_freely_and_drops_its_own_swi
      "min_campaign_weeks 5 is above max_campaign_weeks 4"),
     ("name: s\ncampaigns:\n  - {resource: R1, campaign: false, changeover_hours: 3}\n", 3, "would not apply"),
     ("name: s\ncampaigns:\n  - {resource: R1, chngeover_hours: 3}\n", 3, "chngeover_hours"),
+    ("name: s\ncampaigns:\n  - {resource: R1, changeover_hours: 3, changeover_hours_percent: -10}\n", 3,
+     "at most one of changeover_hours, changeover_hours_percent"),
+    ("name: s\ncampaigns:\n  - {resource: R1, changeover_hours_percent: -101}\n", 3, "greater than or equal to -100"),
 ])
 def test_a_malformed_campaign_change_is_refused_naming_the_line(text, line, words):
     with pytest.raises(ScenarioError, match=rf"c\.yaml line {line}:.*{words}"):
