@@ -367,7 +367,8 @@ def test_plantwin_scenario_compare_prints_the_differences_and_writes_the_report(
 def campaign_wh(tmp_path_factory):
     """A small campaign network (three bioreactor suites in campaigns, 16-hour switches, 2–8 week campaigns)
     planned for 8 weeks without Prefect, and three scenarios on it: every suite's campaigns capped at 2 weeks
-    (switches forced), the same with 4-hour switches, and every suite run freely."""
+    (switches forced), the same with 4-hour switches, every suite run freely, and a filling line run in
+    campaigns."""
     from demo.network import DEMO_RUN_DATE, demo_network, write_demo
     from flows import pipeline
     from flows.settings import RunParameters
@@ -392,6 +393,8 @@ def campaign_wh(tmp_path_factory):
                   for r, f, t in pairs.select("resource_id", "from_product_id", "to_product_id").iter_rows()),
         "suites-free": "name: suites-free\ncampaigns:\n"
         + "".join(f"  - {{resource: {r}, campaign: false}}\n" for r in suites),
+        "filling-in-campaigns": "name: filling-in-campaigns\ncampaigns:\n  - {resource: US-FL01, campaign: true, "
+        "changeover_hours: 8, changeover_cost: 1000, min_campaign_weeks: 2}\n",
     }
     runs = {}
     for name, text in files.items():
@@ -465,3 +468,22 @@ def test_plantwin_scenario_run_refuses_a_campaign_change_naming_the_line(campaig
     assert f"bad.yaml line 4: campaigns[1]: after the change '{suites[0]}' has min_campaign_weeks 9" in result.output
     assert "bad.yaml line 5: campaigns[2]: changeover_hours on 'US-FL01', which is not campaign-run" in result.output
     assert _rows(warehouse, "SELECT count(*) FROM runs")[0][0] == runs_before  # no run opened
+
+
+@pytest.mark.slow
+def test_a_resource_switched_to_campaigns_plans_campaigns_on_it(campaign_wh):
+    warehouse, base, _, runs = campaign_wh
+    on = runs["filling-in-campaigns"]
+
+    def products_a_week(run_id: str) -> int:
+        return _rows(warehouse, "SELECT coalesce(max(n), 0) FROM (SELECT count(DISTINCT product_id) AS n FROM "
+                                "plan_production WHERE run_id = ? AND resource_id = 'US-FL01' AND quantity > 1e-6 "
+                                "GROUP BY week)", run_id)[0][0]
+
+    assert products_a_week(base) > 1  # the base mixes products in a week on the filling line
+    assert products_a_week(on) == 1
+    rows = _rows(warehouse, "SELECT changeover_hours FROM plan_campaigns WHERE run_id = ? AND resource_id = 'US-FL01'",
+                 on)
+    assert rows and all(h in (0.0, 8.0) for (h,) in rows)
+    assert _rows(warehouse, "SELECT count(*) FROM plan_campaigns WHERE run_id = ? AND resource_id = 'US-FL01'",
+                 base) == [(0,)]
