@@ -271,12 +271,16 @@ def built(tmp_path_factory):
     return build(tmp_path_factory.mktemp("outputs"))
 
 
-def _q(built, sql: str, *params):
-    con = duckdb.connect(str(built.warehouse), read_only=True)
+def _rows(warehouse, sql: str, *params):
+    con = duckdb.connect(str(warehouse), read_only=True)
     try:
         return con.execute(sql, list(params)).fetchall()
     finally:
         con.close()
+
+
+def _q(built, sql: str, *params):
+    return _rows(built.warehouse, sql, *params)
 
 
 def _kpi(built, run_id: str, kpi: str) -> float:
@@ -401,14 +405,6 @@ def campaign_wh(tmp_path_factory):
         (root / f"{name}.yaml").write_text(text)
         runs[name] = pipeline.scenario(scenario_parameters(warehouse, root / f"{name}.yaml", base))
     return warehouse, base, suites, runs
-
-
-def _rows(warehouse, sql: str, *params):
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.mark.slow
