@@ -192,6 +192,9 @@ class CampaignChange(_Change):
     campaign: bool | None = Field(None, description="Run the resource in campaigns (true) or freely (false).")
     changeover_hours: float | None = Field(None, ge=0, description="Hours lost in the week a campaign starts.")
     changeover_cost: float | None = Field(None, ge=0, description="Cost of starting a campaign.")
+    changeover_hours_percent: float | None = Field(
+        None, ge=-100, description="Change of the hours of every switch of the resource, named ones included "
+        "(-50: half).")
     min_campaign_weeks: int | None = Field(None, ge=1)
     max_campaign_weeks: int | None = Field(None, ge=1)
 
@@ -199,7 +202,8 @@ class CampaignChange(_Change):
     def _fields(self) -> CampaignChange:
         if (self.from_product is None) != (self.to_product is None):
             raise ValueError("a switch needs both from_product and to_product")
-        settings = ("campaign", "changeover_hours", "changeover_cost", "min_campaign_weeks", "max_campaign_weeks")
+        settings = ("campaign", "changeover_hours", "changeover_hours_percent", "changeover_cost",
+                    "min_campaign_weeks", "max_campaign_weeks")
         given = [n for n in settings if getattr(self, n) is not None]
         if not given:
             raise ValueError(f"give at least one of {', '.join(settings)}")
@@ -210,6 +214,8 @@ class CampaignChange(_Change):
             if other:
                 raise ValueError(f"a switch (from_product → to_product) sets only changeover_hours and "
                                  f"changeover_cost (got {', '.join(other)})")
+        if self.changeover_hours is not None and self.changeover_hours_percent is not None:
+            raise ValueError("give at most one of changeover_hours, changeover_hours_percent")
         if self.campaign is False and len(given) > 1:
             raise ValueError(f"campaign: false runs the resource freely; {', '.join(given[1:])} would not apply")
         if (self.min_campaign_weeks is not None and self.max_campaign_weeks is not None
@@ -371,6 +377,7 @@ def check_scenario(parsed: ScenarioFile, inputs: Mapping[str, pl.DataFrame]) -> 
 
 
 _CAMPAIGN_FIELDS = ("changeover_hours", "changeover_cost", "min_campaign_weeks", "max_campaign_weeks")
+_CAMPAIGN_SETTINGS = (*_CAMPAIGN_FIELDS, "changeover_hours_percent")
 
 
 def _check_campaigns(parsed: ScenarioFile, resources: pl.DataFrame) -> list[str]:
@@ -384,7 +391,7 @@ def _check_campaigns(parsed: ScenarioFile, resources: pl.DataFrame) -> list[str]
     last_length: dict[str, int] = {}
     for i, c in enumerate(s.campaigns):
         where = f"{parsed.source} line {parsed.line(('campaigns', i))}: campaigns[{i}]"
-        sets = [f for f in _CAMPAIGN_FIELDS if getattr(c, f) is not None]
+        sets = [f for f in _CAMPAIGN_SETTINGS if getattr(c, f) is not None]
         if (sets or c.is_switch) and not run[c.resource]:
             what = "a switch" if c.is_switch else ", ".join(sets)
             problems.append(f"{where}: {what} on {c.resource!r}, which is not campaign-run (resources.campaign); "
@@ -410,18 +417,32 @@ def _campaign_resources(changes: list[CampaignChange], resources: pl.DataFrame) 
             pl.when(this).then(pl.lit(getattr(c, f), resources.schema[f])).otherwise(pl.col(f)).alias(f)
             for f in ("campaign", *_CAMPAIGN_FIELDS) if getattr(c, f) is not None
         )
+        if c.changeover_hours_percent is not None:
+            resources = resources.with_columns(
+                pl.when(this).then(pl.col("changeover_hours") * (1 + c.changeover_hours_percent / 100))
+                .otherwise(pl.col("changeover_hours")).alias("changeover_hours"))
     return resources
 
 
 def _changeovers(changes: list[CampaignChange], resources: pl.DataFrame,
                  changeovers: pl.DataFrame) -> pl.DataFrame:
     """The changeovers with every named switch set on its resource (a resource's row, which wins over its
-    site's; the value not given is the switch's current one), and no row left on a resource that no longer
-    runs campaigns."""
+    site's; the value not given is the switch's current one), every switch of a resource given
+    ``changeover_hours_percent`` changed by it (its site's rows copied to the resource first), and no row left
+    on a resource that no longer runs campaigns."""
     site = dict(resources.select("resource_id", "site_id").iter_rows())
     default = {r: (h, c) for r, h, c in resources.select("resource_id", "changeover_hours",
                                                          "changeover_cost").iter_rows()}
+    keys = ["from_product_id", "to_product_id"]
     for c in changes:
+        if c.changeover_hours_percent is not None:
+            mine = pl.col("resource_id").eq_missing(c.resource)
+            spread = (changeovers.filter(pl.col("resource_id").is_null() & (pl.col("site_id") == site[c.resource]))
+                      .with_columns(resource_id=pl.lit(c.resource), site_id=pl.lit(None, pl.String))
+                      .join(changeovers.filter(mine), on=keys, how="anti"))
+            changeovers = pl.concat([changeovers, spread.select(changeovers.columns)]).with_columns(
+                pl.when(mine).then(pl.col("hours") * (1 + c.changeover_hours_percent / 100))
+                .otherwise(pl.col("hours")).alias("hours"))
         if not c.is_switch:
             continue
         pair = (pl.col("from_product_id") == c.from_product) & (pl.col("to_product_id") == c.to_product)

@@ -141,7 +141,7 @@ def format_comparison(c: Comparison, top: int = 10) -> str:
         lines += [f"  {r['resource_id']:<12} {_run_as(r['campaign_a'])} → {_run_as(r['campaign_b'])}  "
                   f"{r['campaigns_a']:>3} → {r['campaigns_b']:>3} campaigns  "
                   f"{r['changeovers_a']:>3} → {r['changeovers_b']:>3} changeovers  "
-                  f"{_num(r['changeover_hours_a']):>6} → {_num(r['changeover_hours_b']):>6} h  "
+                  f"{r['changeover_hours_a']:>6,.0f} → {r['changeover_hours_b']:>6,.0f} h  "
                   f"{_num(r['util_a'], 'share'):>7} → {_num(r['util_b'], 'share'):>7}"
                   for r in c.campaigns.iter_rows(named=True)]
     lines.append(f"largest stock changes (average closing stock, top {top}):")

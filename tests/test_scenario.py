@@ -200,6 +200,18 @@ def test_a_named_switch_becomes_the_resources_own_row_keeping_the_value_not_give
         (10.0, 5.0)]
 
 
+def test_a_percent_on_changeover_hours_changes_every_switch_of_the_resource_named_ones_included():
+    inputs = _apply_campaigns("name: s\ncampaigns:\n  - {resource: R1, changeover_hours_percent: -50}\n")
+    assert _resource(inputs, "R1")["changeover_hours"] == 10.0
+    rows = {(r["resource_id"], r["site_id"], r["from_product_id"]): (r["hours"], r["cost"])
+            for r in inputs["changeovers"].to_dicts()}
+    assert rows == {
+        (None, "PL", "P1"): (30.0, 900.0),  # the site's row, for the site's other suites
+        ("R1", None, "P1"): (15.0, 900.0),  # the site's switch, now R1's own, halved
+        ("R1", None, "P2"): (5.0, 100.0),  # R1's own switch halved
+    }
+
+
 def test_switching_campaigns_off_plans_the_resource_freely_and_drops_its_own_switches():
     inputs = _apply_campaigns("name: s\ncampaigns:\n  - {resource: R1, campaign: false}\n")
     assert _resource(inputs, "R1")["campaign"] is False
@@ -218,6 +230,9 @@ def test_switching_campaigns_off_plans_the_resource_freely_and_drops_its_own_swi
      "min_campaign_weeks 5 is above max_campaign_weeks 4"),
     ("name: s\ncampaigns:\n  - {resource: R1, campaign: false, changeover_hours: 3}\n", 3, "would not apply"),
     ("name: s\ncampaigns:\n  - {resource: R1, chngeover_hours: 3}\n", 3, "chngeover_hours"),
+    ("name: s\ncampaigns:\n  - {resource: R1, changeover_hours: 3, changeover_hours_percent: -10}\n", 3,
+     "at most one of changeover_hours, changeover_hours_percent"),
+    ("name: s\ncampaigns:\n  - {resource: R1, changeover_hours_percent: -101}\n", 3, "greater than or equal to -100"),
 ])
 def test_a_malformed_campaign_change_is_refused_naming_the_line(text, line, words):
     with pytest.raises(ScenarioError, match=rf"c\.yaml line {line}:.*{words}"):
@@ -256,12 +271,16 @@ def built(tmp_path_factory):
     return build(tmp_path_factory.mktemp("outputs"))
 
 
-def _q(built, sql: str, *params):
-    con = duckdb.connect(str(built.warehouse), read_only=True)
+def _rows(warehouse, sql: str, *params):
+    con = duckdb.connect(str(warehouse), read_only=True)
     try:
         return con.execute(sql, list(params)).fetchall()
     finally:
         con.close()
+
+
+def _q(built, sql: str, *params):
+    return _rows(built.warehouse, sql, *params)
 
 
 def _kpi(built, run_id: str, kpi: str) -> float:
@@ -352,7 +371,8 @@ def test_plantwin_scenario_compare_prints_the_differences_and_writes_the_report(
 def campaign_wh(tmp_path_factory):
     """A small campaign network (three bioreactor suites in campaigns, 16-hour switches, 2–8 week campaigns)
     planned for 8 weeks without Prefect, and three scenarios on it: every suite's campaigns capped at 2 weeks
-    (switches forced), the same with 4-hour switches, and every suite run freely."""
+    (switches forced), the same with 4-hour switches, every suite run freely, and a filling line run in
+    campaigns."""
     from demo.network import DEMO_RUN_DATE, demo_network, write_demo
     from flows import pipeline
     from flows.settings import RunParameters
@@ -377,20 +397,14 @@ def campaign_wh(tmp_path_factory):
                   for r, f, t in pairs.select("resource_id", "from_product_id", "to_product_id").iter_rows()),
         "suites-free": "name: suites-free\ncampaigns:\n"
         + "".join(f"  - {{resource: {r}, campaign: false}}\n" for r in suites),
+        "filling-in-campaigns": "name: filling-in-campaigns\ncampaigns:\n  - {resource: US-FL01, campaign: true, "
+        "changeover_hours: 8, changeover_cost: 1000, min_campaign_weeks: 2}\n",
     }
     runs = {}
     for name, text in files.items():
         (root / f"{name}.yaml").write_text(text)
         runs[name] = pipeline.scenario(scenario_parameters(warehouse, root / f"{name}.yaml", base))
     return warehouse, base, suites, runs
-
-
-def _rows(warehouse, sql: str, *params):
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.mark.slow
@@ -450,3 +464,22 @@ def test_plantwin_scenario_run_refuses_a_campaign_change_naming_the_line(campaig
     assert f"bad.yaml line 4: campaigns[1]: after the change '{suites[0]}' has min_campaign_weeks 9" in result.output
     assert "bad.yaml line 5: campaigns[2]: changeover_hours on 'US-FL01', which is not campaign-run" in result.output
     assert _rows(warehouse, "SELECT count(*) FROM runs")[0][0] == runs_before  # no run opened
+
+
+@pytest.mark.slow
+def test_a_resource_switched_to_campaigns_plans_campaigns_on_it(campaign_wh):
+    warehouse, base, _, runs = campaign_wh
+    on = runs["filling-in-campaigns"]
+
+    def products_a_week(run_id: str) -> int:
+        return _rows(warehouse, "SELECT coalesce(max(n), 0) FROM (SELECT count(DISTINCT product_id) AS n FROM "
+                                "plan_production WHERE run_id = ? AND resource_id = 'US-FL01' AND quantity > 1e-6 "
+                                "GROUP BY week)", run_id)[0][0]
+
+    assert products_a_week(base) > 1  # the base mixes products in a week on the filling line
+    assert products_a_week(on) == 1
+    rows = _rows(warehouse, "SELECT changeover_hours FROM plan_campaigns WHERE run_id = ? AND resource_id = 'US-FL01'",
+                 on)
+    assert rows and all(h in (0.0, 8.0) for (h,) in rows)
+    assert _rows(warehouse, "SELECT count(*) FROM plan_campaigns WHERE run_id = ? AND resource_id = 'US-FL01'",
+                 base) == [(0,)]
