@@ -478,3 +478,62 @@ def test_without_a_bom_no_component_targets_appear():
     fc = pl.DataFrame([{"product_id": "F", "site_id": "D", "week": ex.week(t), "mean": 100.0, **qs}
                        for t in range(4)])
     assert safety_stock_targets(fc, inputs["products"], net)["product_id"].unique().to_list() == ["F"]
+
+
+# ------------------------------------------------------------------------------- stop 25: a stranger's plant
+def _validated(frames, entity):
+    from data_contracts.config import ContractConfig
+    from data_contracts.testing import TINY_RUN_DATE, all_as_raw
+    from data_contracts.validate import validate_inputs
+
+    out = validate_inputs(all_as_raw(frames), TINY_RUN_DATE, ContractConfig(max_reject_share=1.0))
+    return _quarantined(out, entity), out
+
+
+def test_contracts_refuse_changeovers_the_plan_would_refuse_with_their_row():
+    # the planning model refused a switch from a product to itself and a changeover of a resource that is not
+    # campaign-run (PlanInputError, no file or row); validate passed both (exit 0)
+    from data_contracts.testing import tiny_inputs
+
+    frames = tiny_inputs()
+    frames["resources"] = frames["resources"].with_columns(campaign=pl.Series([True, False]))
+    frames["changeovers"] = pl.DataFrame(
+        [("R1", None, "P1", "P2", 24.0, 5000.0),  # row 1: fine
+         ("R1", None, "P1", "P1", 10.0, 100.0),  # row 2: to itself
+         ("R2", None, "P1", "P3", 2.0, 100.0),  # row 3: R2 is not campaign-run
+         (None, "PL1", "P2", "P2", 1.0, 1.0)],  # row 4: a site's row to itself
+        schema=schema.CHANGEOVERS.schema, orient="row")
+    got, out = _validated(frames, "changeovers")
+    assert set(got) == {(2, "changeover_self"), (3, "changeover_campaign_resource"), (4, "changeover_self")}
+    assert got[(2, "changeover_self")] == (
+        "from_product_id 'P1', to_product_id 'P1' is a switch from a product to itself: a campaign goes on "
+        "without one; remove the row")
+    assert got[(3, "changeover_campaign_resource")].startswith(
+        "resource_id 'R2' is not campaign-run, so it has no changeovers: set campaign to true")
+    assert out.clean["changeovers"]["from_product_id"].to_list() == ["P1"]
+
+
+def test_contracts_refuse_a_routing_whose_product_expires_before_its_release():
+    # P1 lives 52 weeks from manufacture: released after 52 weeks, every unit expired unreleased and the plan
+    # made them anyway (a campaign of batches no one could use), exit 0; P3's life counts from its release
+    from data_contracts.testing import tiny_inputs
+
+    frames = tiny_inputs()
+    frames["routings"] = frames["routings"].with_columns(release_weeks=pl.Series([52, 3, 30]))
+    got, out = _validated(frames, "routings")
+    assert set(got) == {(1, "expires_before_release")}
+    assert got[(1, "expires_before_release")].startswith(
+        "product_id 'P1', release_weeks '52' is released no sooner than the product's shelf_life_weeks")
+    frames["routings"] = frames["routings"].with_columns(release_weeks=pl.Series([51, 3, 30]))
+    assert _validated(frames, "routings")[0] == {}  # made in week s, usable through s + 51: released in time
+
+
+def test_contracts_refuse_a_family_spelt_two_ways():
+    # 'vaccines' and 'Vaccines': a storage limit of 'vaccines' silently did not hold the other spelling's products
+    from data_contracts.testing import tiny_inputs
+
+    frames = tiny_inputs()
+    frames["products"] = frames["products"].with_columns(family=pl.Series(["vaccines", "monoclonals", "Vaccines"]))
+    got, _ = _validated(frames, "products")
+    assert set(got) == {(1, "family_spelling"), (3, "family_spelling")}
+    assert got[(3, "family_spelling")].startswith("family 'Vaccines' is spelt another way in other rows")
