@@ -19,7 +19,8 @@ Reasons, first that applies:
   short quantity (short × hours_per_unit / yield) and what an hour there is worth. At a full resource
   the dual is not unique, so the worth is a range where it was measured (``price_range``: the
   objective re-solved with one hour less and one hour more), else the dual alone.
-* ``campaign_length`` — no full resource is to blame, but a campaign resource that could have made it in
+* ``campaign_length`` — no full resource is to blame, but a campaign resource that could have made it (or,
+  through the bill of materials, one of its components: the drug substance a fill waits for) in
   time was set up for another product, in a campaign no longer than its minimum length (it could not
   switch sooner).
 * ``changeover`` — the same, in a campaign longer than its minimum: switching to this product would cost
@@ -118,10 +119,11 @@ def _slack_before(capacity: pl.DataFrame, horizon: int) -> pl.DataFrame:
 
 def _capacity_candidates(
     net: Network, short: pl.DataFrame, capacity: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """For each shortage, the best binding resource-week that could have served it (if any): one of the
     product's own routings, or one of its components' through the bill of materials (:func:`_through_bom`);
-    and the components that could not be made in time for it."""
+    the components that could not be made in time for it; and the components' routing rows that could
+    (for :func:`_campaign_candidates`)."""
     h = net.horizon
     own = (
         short.select(*PST, "short")
@@ -168,7 +170,7 @@ def _capacity_candidates(
         )
         .select(*PST, "resource_id", "plant", "bind_week", "bind_price", "slack_before", "extra_hours",
                 "component_id", "via")
-    ), stuck
+    ), stuck, through
 
 
 def _through_bom(net: Network, own: pl.DataFrame) -> pl.DataFrame:
@@ -258,13 +260,17 @@ def _ran_out(net: Network, stuck: pl.DataFrame, inventory: pl.DataFrame | None) 
     )
 
 
-def _campaign_candidates(net: Network, short: pl.DataFrame, campaigns: pl.DataFrame | None) -> pl.DataFrame:
+def _campaign_candidates(
+    net: Network, short: pl.DataFrame, campaigns: pl.DataFrame | None, through: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """For each shortage, a campaign of another product on a campaign resource that held the resource in a
-    week that could have made it in time (within its shelf life): the longest such campaign, with whether
-    it was at its minimum length (and not the plan's first campaign, which may be shorter)."""
+    week that could have made it, or one of its components (``through``: :func:`_through_bom`'s rows), in
+    time (within its shelf life): the longest such campaign, with whether it was at its minimum length (and
+    not the plan's first campaign, which may be shorter) and the component it kept from being made."""
     out_schema = {**{c: short.schema[c] for c in PST}, "camp_resource": pl.String, "camp_product": pl.String,
                   "camp_first": pl.Date, "camp_last": pl.Date, "camp_weeks": pl.Int64, "at_min": pl.Boolean,
-                  "co_hours": pl.Float64, "co_cost": pl.Float64}
+                  "co_hours": pl.Float64, "co_cost": pl.Float64, "camp_component": pl.String,
+                  "camp_via": pl.String}
     if campaigns is None or campaigns.height == 0:
         return pl.DataFrame(schema=out_schema)
     res = net.resources.filter(pl.col("campaign")).select(
@@ -279,18 +285,29 @@ def _campaign_candidates(net: Network, short: pl.DataFrame, campaigns: pl.DataFr
         f=((pl.col("first_week") - pl.lit(net.start_week)).dt.total_days() // 7).cast(pl.Int64),
         l=((pl.col("last_week") - pl.lit(net.start_week)).dt.total_days() // 7).cast(pl.Int64),
     )
-    return (
+    own = (
         short.select(PST)
         .join(net.routings.select("product_id", "resource_id", pl.col("site_id").alias("plant"), "release_weeks"),
               on="product_id")
-        .join(res, on="resource_id")
+        .join(res.select("resource_id"), on="resource_id")
         .join(net.transit_weeks, left_on=["plant", "site_id"], right_on=["from_site", "to_site"])
         .join(net.products.select("product_id", "shelf_life_weeks"), on="product_id", validate="m:1")
         .with_columns(hi=pl.col("t") - pl.col("release_weeks") - pl.col("weeks"))
         .with_columns(lo=(pl.col("hi") - pl.col("shelf_life_weeks") + 1).fill_null(0))
         .filter(pl.col("hi") >= 0)
+        .select(*PST, "resource_id", "lo", "hi", made=pl.col("product_id"),
+                camp_component=pl.lit(None, pl.String), camp_via=pl.lit("", pl.String))
+    )
+    # a sold item whose component (drug substance) waits for the suite: the component's windows
+    parts = [own]
+    if through is not None and through.height:
+        parts.append(through.select(*PST, "resource_id", "lo", "hi", made=pl.col("component_id"),
+                                    camp_component=pl.col("component_id"), camp_via=pl.col("via")))
+    return (
+        pl.concat(parts, how="vertical_relaxed")
+        .join(res, on="resource_id")
         .join(runs, on="resource_id")
-        .filter((pl.col("camp_product") != pl.col("product_id")) & (pl.col("f") <= pl.col("hi")))
+        .filter((pl.col("camp_product") != pl.col("made")) & (pl.col("f") <= pl.col("hi")))
         .filter(pl.col("l") >= pl.col("lo"))  # held the resource in a week that could have served in time
         .sort("camp_weeks", descending=True)
         .group_by(PST)
@@ -307,6 +324,8 @@ def _campaign_candidates(net: Network, short: pl.DataFrame, campaigns: pl.DataFr
             & (pl.col("f") > 0),
             co_hours=pl.col("changeover_hours"),
             co_cost=pl.col("changeover_cost"),
+            camp_component="camp_component",
+            camp_via="camp_via",
         )
     )
 
@@ -367,12 +386,12 @@ def plan_shortages(
         .filter(pl.col("short") > 1e-6)
         .join(net.replenishment_weeks.rename({"weeks": "replen"}), on=["product_id", "site_id"], how="left")
     )
-    candidates, stuck = _capacity_candidates(net, short, cap)
+    candidates, stuck, through = _capacity_candidates(net, short, cap)
     frame = (
         short.join(candidates, on=PST, how="left", validate="1:1")
         .join(_ran_out(net, stuck, inventory), on=PST, how="left", validate="1:1")
         .join(_lane_candidates(net, short, lane_duals), on=PST, how="left", validate="1:1")
-        .join(_campaign_candidates(net, short, campaigns), on=PST, how="left", validate="1:1")
+        .join(_campaign_candidates(net, short, campaigns, through), on=PST, how="left", validate="1:1")
         .join(net.products.select("product_id", "unit_cost"), on="product_id", how="left", validate="m:1")
         .with_columns(
             first_week=net.week_date("replen"),
@@ -501,6 +520,9 @@ def plan_shortages(
         .when(pl.col("reason").is_in(["campaign_length", "changeover"]))
         .then(
             pl.concat_str(
+                pl.when(pl.col("camp_component").is_not_null())
+                .then(pl.concat_str(_component("camp_component", "camp_via"), pl.lit(" waits: ")))
+                .otherwise(pl.lit("")),
                 pl.col("camp_resource"),
                 pl.lit(" is set up for "),
                 pl.col("camp_product"),
