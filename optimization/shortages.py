@@ -79,11 +79,17 @@ def _num(col: str, digits: int = 0) -> pl.Expr:
 
 
 def _best_window(capacity: pl.DataFrame, horizon: int) -> pl.DataFrame:
-    """Per resource and start-week window ``[lo, hi]``: the most valuable binding week in it."""
+    """Per resource and start-week window ``[lo, hi]``: the most valuable binding week in it.
+
+    Binding: a positive shadow price, or (no dual) every hour used, or ``batch_full``: a campaign
+    resource's week whose free hours hold no whole batch (:func:`_batch_full`). There the LP with every
+    integer fixed leaves the hours slack and prices them at 0, yet nothing more could be started."""
     weeks = pl.DataFrame({"lo": range(horizon)}, schema={"lo": pl.Int64})
+    full = pl.col("batch_full") if "batch_full" in capacity.columns else pl.lit(False)
     cap = capacity.with_columns(
         binding=(pl.col("shadow_price") > _EPS)
-        | (pl.col("shadow_price").is_null() & (pl.col("utilisation") >= 1 - 1e-6)),
+        | (pl.col("shadow_price").is_null() & (pl.col("utilisation") >= 1 - 1e-6))
+        | full,
         score=pl.col("shadow_price").fill_null(0.0),
     ).filter("binding")
     return (
@@ -101,6 +107,10 @@ def _best_window(capacity: pl.DataFrame, horizon: int) -> pl.DataFrame:
             pl.col("t").alias("bind_t"),
             pl.col("score").alias("bind_price"),
             pl.col("week").alias("bind_week"),
+            # a week full for whole batches only: its free hours and the smallest batch's hours
+            bind_free=pl.when(full).then(pl.col("hours_available") - pl.col("hours_used")),
+            bind_batch=pl.when(full).then(pl.col("batch_hours") if "batch_hours" in capacity.columns
+                                          else pl.lit(None, pl.Float64)),
         )
     )
 
@@ -114,6 +124,28 @@ def _slack_before(capacity: pl.DataFrame, horizon: int) -> pl.DataFrame:
         .filter(pl.col("t") < pl.col("lo"))
         .group_by("resource_id", "lo")
         .agg(pl.lit(True).alias("slack_before"))
+    )
+
+
+def _batch_full(net: Network, capacity: pl.DataFrame) -> pl.DataFrame:
+    """``capacity`` with ``batch_hours`` (the hours of the smallest whole batch of a campaign resource's
+    routings; null elsewhere or where a routing has no batch size) and ``batch_full``: a week of such a
+    resource whose free hours (after production and changeovers) hold no whole batch."""
+    none = capacity.with_columns(batch_hours=pl.lit(None, pl.Float64), batch_full=pl.lit(False))
+    if "campaign" not in net.resources.columns:
+        return none
+    lots = (
+        net.routings.join(net.resources.filter(pl.col("campaign")).select("resource_id"), on="resource_id")
+        .group_by("resource_id")
+        .agg(batch_hours=pl.when(pl.col("batch_size").is_not_null().all())
+             .then((pl.col("batch_size") * pl.col("hours_per_unit")).min()))
+    )
+    if lots.height == 0:
+        return none
+    return capacity.join(lots, on="resource_id", how="left").with_columns(
+        batch_full=((pl.col("hours_available") > 0)
+                    & (pl.col("hours_available") - pl.col("hours_used") < pl.col("batch_hours") - 1e-6))
+        .fill_null(False)
     )
 
 
@@ -169,7 +201,7 @@ def _capacity_candidates(
             extra_hours=pl.col("short") * pl.col("q") * pl.col("hours_per_unit"),
         )
         .select(*PST, "resource_id", "plant", "bind_week", "bind_price", "slack_before", "extra_hours",
-                "component_id", "via")
+                "component_id", "via", "bind_free", "bind_batch")
     ), stuck, through
 
 
@@ -380,7 +412,7 @@ def plan_shortages(
         campaigns: the plan_campaigns table (None or empty: no campaign resource).
         inventory: the plan_inventory table (``closing``), to tell a component that ran out (None: not told).
     """
-    cap = capacity.with_columns(t=net.week_index())
+    cap = _batch_full(net, capacity.with_columns(t=net.week_index()))
     short = (
         backlog.with_columns(t=net.week_index(), short=pl.col("backlog") + pl.col("lost"))
         .filter(pl.col("short") > 1e-6)
@@ -452,6 +484,12 @@ def plan_shortages(
         .then(pl.concat_str(pl.lit("an hour there is worth "), _num("price_low", 2)))
         .otherwise(pl.concat_str(pl.lit("an hour there is worth "), _num("bind_price", 2), pl.lit(" (dual)")))
     )
+    batch = (
+        pl.when(pl.col("bind_batch").is_not_null())
+        .then(pl.concat_str(pl.lit(" (whole batches: its "), _num("bind_free", 1), pl.lit(" free hours hold no batch of "),
+                            _num("bind_batch", 1), pl.lit(")")))
+        .otherwise(pl.lit(""))
+    )
     recover = pl.concat_str(
         pl.lit("+"),
         _num("extra_hours", 1),
@@ -507,14 +545,15 @@ def plan_shortages(
                 pl.col("resource_id"),
                 pl.lit(" at "),
                 pl.col("plant"),
-                pl.lit(" is full; "),
+                pl.lit(" is full"), batch, pl.lit("; "),
                 recover,
             )
         )
         .when(pl.col("reason") == "capacity")
         .then(
             pl.concat_str(
-                pl.col("resource_id"), pl.lit(" at "), pl.col("plant"), pl.lit(" is full; "), recover
+                pl.col("resource_id"), pl.lit(" at "), pl.col("plant"), pl.lit(" is full"), batch, pl.lit("; "),
+                recover,
             )
         )
         .when(pl.col("reason").is_in(["campaign_length", "changeover"]))

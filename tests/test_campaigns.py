@@ -253,6 +253,21 @@ def test_a_fill_waiting_for_its_drug_substance_behind_a_campaign_is_changeover()
                                          "a switch costs 0.0 hours and 100,000")
 
 
+def test_a_suite_full_for_whole_batches_is_named_full_not_cost():
+    # A wants 100 a week; the suite's 100 hours make batches of 40 (1 hour a unit): two a week, 80 units, and
+    # the 20 hours left hold no batch. The LP with every integer fixed leaves those 20 hours slack (dual 0),
+    # so the reason was "cost" ("serving it would cost more than the backlog penalty saves", at a penalty
+    # of 1,000 against a cost of 1): the suite is full, for whole batches
+    inputs = _suite(campaign=True)
+    inputs["routings"] = ex.routings(dict(product_id="A", resource_id="R", batch_size=40.0))
+    r = _plan(inputs, [("A", "P", t, 100.0) for t in range(4)], PlanConfig(horizon_weeks=4, terminal_condition=False))
+    assert r.tables["plan_production"]["quantity"].to_list() == [80.0] * 4
+    short = r.tables["plan_shortages"]
+    assert set(short["reason"].to_list()) == {"capacity"}
+    assert set(short["resource_id"].to_list()) == {"R"}
+    assert "R at P is full (whole batches: its 20.0 free hours hold no batch of 40.0); +" in short["detail"][0]
+
+
 # ---------------------------------------------------------------------------------------------- MIP start
 def test_sequenced_setups_follow_the_relaxation_with_campaign_lengths():
     from optimization.campaign_start import sequenced_setups
