@@ -17,7 +17,8 @@ whitespace, e.g. ``MAB-01`` and ``mab-01``), ``campaign_length_order`` (min camp
 ``resource_or_site`` (a changeover row names exactly one of them), ``changeover_self`` (a switch from a
 product to itself), ``changeover_campaign_resource`` (a changeover of a resource that is not campaign-run),
 ``expires_before_release`` (a routing whose product expires before its release), ``family_spelling`` (a
-family spelt two ways but for letter case or blanks).
+family spelt two ways but for letter case or blanks), ``storage_below_stock`` (a hard storage limit below the
+stock on hand).
 """
 
 from __future__ import annotations
@@ -593,6 +594,7 @@ def entity_checks(
         *_campaign_checks(t, refs),
         *_shelf_life_checks(t, refs),
         *_family_checks(t),
+        *_storage_checks(t, refs),
     ]
 
 
@@ -670,6 +672,29 @@ def _shelf_life_checks(t: schema.Table, refs: dict[str, pl.DataFrame]) -> list[C
                  "ends: every unit would expire before its release; raise shelf_life_weeks in products "
                  "(or set shelf_life_from to release) or lower release_weeks",
                  unless=("known_product",))]
+
+
+def _storage_checks(t: schema.Table, refs: dict[str, pl.DataFrame]) -> list[Check]:
+    """A hard storage limit below what the site already holds of the family (every lot of the latest
+    inventory snapshot, released or in quarantine): the plan cannot keep it (Infeasible) or, where a lane
+    leads away, ships the stock off to be held elsewhere. A soft limit (``overflow_cost``) pays for it."""
+    inventory, products = refs.get(schema.INVENTORY.name), refs.get(schema.PRODUCTS.name)
+    if t.name != schema.STORAGE.name or inventory is None or products is None or inventory.height == 0:
+        return []
+    held = (
+        inventory.filter(pl.col("as_of_date") == pl.col("as_of_date").max())
+        .join(products.select("product_id", "family"), on="product_id")
+        .group_by("site_id", "family")
+        .agg(pl.col("quantity").sum())
+        .select(key=pl.concat_str("site_id", pl.lit("\x1f"), "family"), held="quantity")
+    )
+    on_hand = pl.concat_str("site_id", pl.lit("\x1f"), "family").replace_strict(
+        held.get_column("key"), held.get_column("held"), default=0.0, return_dtype=pl.Float64)
+    return [flag("storage_below_stock", "storage_below_stock", ("site_id", "family", "capacity"),
+                 pl.col("overflow_cost").is_null() & (pl.col("capacity") < on_hand - 1e-6),
+                 "is below what the site holds of the family in the inventory snapshot: raise capacity to "
+                 "at least that, or give an overflow_cost (a soft limit)",
+                 unless=("known_site", "known_family", "non_negative"))]
 
 
 def _family_checks(t: schema.Table) -> list[Check]:

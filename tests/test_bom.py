@@ -537,3 +537,35 @@ def test_contracts_refuse_a_family_spelt_two_ways():
     got, _ = _validated(frames, "products")
     assert set(got) == {(1, "family_spelling"), (3, "family_spelling")}
     assert got[(3, "family_spelling")].startswith("family 'Vaccines' is spelt another way in other rows")
+
+
+def test_a_component_is_not_shipped_to_a_dc_that_does_not_sell_it():
+    # S (drug substance) has 500 on hand at P, whose freezer holds none of it without paying 10 a unit-week;
+    # the lane P → D costs nothing. The plan shipped the 500 of S to the DC, where nothing consumes it and no
+    # limit holds it, and kept it there all horizon: now only K, which D sells, goes there (S is filled
+    # ahead or held over the limit at P, whichever is cheaper)
+    inputs = _three_level()
+    inputs["inventory"] = ex.inventory(dict(product_id="S", site_id="P", quantity=500.0))
+    inputs["storage"] = ex.storage(dict(site_id="P", family="drug_substance", capacity=0.0, overflow_cost=10.0))
+    r = _plan(inputs, ex.demand(dict(product_id="K", site_id="D", t=3, quantity=10.0)))
+    ships = r.tables["plan_shipments"]
+    assert set(ships["product_id"].to_list()) == {"K"}
+    inv = r.tables["plan_inventory"]
+    assert inv.filter((pl.col("product_id") == "S") & (pl.col("site_id") == "D"))["closing"].sum() == 0.0
+
+
+def test_contracts_refuse_a_hard_storage_limit_below_the_stock_on_hand():
+    # tiny_inputs hold 20 of P2 (family monoclonals) at PL1: a hard limit of 10 there made the plan
+    # Infeasible (exit 1, "no usable solution") or, with a lane out, ship the stock to a DC to hold it
+    from data_contracts.testing import tiny_inputs
+
+    frames = tiny_inputs()
+    rows = [("PL1", "monoclonals", 10.0, None), ("PL1", "vaccines", 0.0, None), ("DC1", "monoclonals", 5.0, 2.0)]
+    frames["storage"] = pl.DataFrame(rows, schema=schema.STORAGE.schema, orient="row")
+    got, _ = _validated(frames, "storage")
+    assert set(got) == {(1, "storage_below_stock")}  # no vaccines at PL1; DC1's limit is soft
+    assert got[(1, "storage_below_stock")].startswith(
+        "site_id 'PL1', family 'monoclonals', capacity '10.0' is below what the site holds of the family")
+    frames["storage"] = pl.DataFrame([("PL1", "monoclonals", 20.0, None)], schema=schema.STORAGE.schema,
+                                     orient="row")
+    assert _validated(frames, "storage")[0] == {}
