@@ -19,7 +19,7 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.config import ContractError
-from data_contracts.findings import demand_outlier_warnings, stale_data_warnings
+from data_contracts.findings import component_demand_warnings, demand_outlier_warnings, stale_data_warnings
 from flows.cluster import forecast_executor
 from flows.solver_bases import basis_loader, save_bases
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
@@ -259,7 +259,8 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
         last_week = history.filter(pl.col("quantity") > 0)["week"].max()
         _append_stage(wh, run_id, schema.RUN_WARNINGS.name, pl.concat([
             stale_data_warnings(as_of, last_week, run_date, params.forecast.inactive_weeks),
-            demand_outlier_warnings(history)]))
+            demand_outlier_warnings(history),
+            component_demand_warnings(history, _staged_clean(wh, run_id, schema.BOM))]))
         beyond = 0
         if params.plan.terminal_condition:
             beyond = beyond_horizon_weeks(*(_staged_clean(wh, run_id, t) for t in
