@@ -569,3 +569,15 @@ def test_contracts_refuse_a_hard_storage_limit_below_the_stock_on_hand():
     frames["storage"] = pl.DataFrame([("PL1", "monoclonals", 20.0, None)], schema=schema.STORAGE.schema,
                                      orient="row")
     assert _validated(frames, "storage")[0] == {}
+
+
+def test_a_component_with_orders_of_its_own_gets_one_end_of_horizon_target():
+    # S is consumed by F (and K) and also sold at D: its target as a sold item and as a component were two rows
+    # of one product, and the plan stopped on "join keys did not fulfill 1:1 validation" (exit 1)
+    inputs = _three_level()
+    rows = [dict(product_id=p, site_id="D", t=t, quantity=10.0) for p in ("K", "S") for t in range(10)]
+    r = _plan(inputs, ex.demand(*rows))
+    assert r.solver_status == "Optimal"
+    # S's week-0 demand waits for its 1-week release; from week 1 on it is served
+    backlog = r.tables["plan_backlog"].filter((pl.col("product_id") == "S") & (pl.col("week") > ex.week(0)))
+    assert backlog["backlog"].sum() == pytest.approx(0.0, abs=1e-6)
