@@ -432,19 +432,37 @@ def _not_in(column: str, values: pl.Series) -> pl.Expr:
     return pl.col(column).is_not_null() & ~pl.col(column).is_in(values.implode())
 
 
+def _fold(text: pl.Expr) -> pl.Expr:
+    """A text folded as :func:`lookalike_key` folds keys: lower case, every whitespace character removed."""
+    return text.str.to_lowercase().str.replace_all(r"\s", "")
+
+
 def _reference_checks(t: schema.Table, refs: dict[str, pl.DataFrame]) -> list[Check]:
     checks = []
     for (ent, c), (ref_entity, ref_col, rule) in REFERENCES.items():
         if ent != t.name:
             continue
         values = refs[ref_entity].get_column(ref_col).unique()
+        # an id written another way but for letter case or blanks ('ds-a' for DS-A) gets its own words
+        folded = _fold(pl.col(c)).is_in(values.to_frame().select(_fold(pl.col(ref_col))).to_series().implode())
         checks.append(
             flag(
                 f"unknown_{c}",
                 rule,
                 (c,),
-                _not_in(c, values),
+                _not_in(c, values) & ~folded,
                 f"is not a valid {ref_entity} {ref_col} (unknown, or rejected in {ref_entity})",
+            )
+        )
+        checks.append(
+            flag(
+                f"case_of_{c}",
+                rule,
+                (c,),
+                _not_in(c, values) & folded,
+                f"is not a valid {ref_entity} {ref_col}, but one differs from it only in letter case or blanks: "
+                f"ids are matched exactly, write it as {ref_entity} does",
+                label=f"{c}, letter case",
             )
         )
     if t.name == schema.RESOURCES.name:

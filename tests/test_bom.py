@@ -581,3 +581,22 @@ def test_a_component_with_orders_of_its_own_gets_one_end_of_horizon_target():
     # S's week-0 demand waits for its 1-week release; from week 1 on it is served
     backlog = r.tables["plan_backlog"].filter((pl.col("product_id") == "S") & (pl.col("week") > ex.week(0)))
     assert backlog["backlog"].sum() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_an_id_written_in_another_case_is_named_as_such():
+    # ' ds-a ' for DS-A: blanks are stripped on reading, and the row was "not a valid products product_id
+    # (unknown, …)", which does not say what to change; an id unknown in every spelling keeps those words
+    from data_contracts.testing import tiny_inputs
+
+    frames = tiny_inputs()
+    frames["bom"] = pl.DataFrame([("P3", "p1", 0.5, 0.1), ("P3", "P 2", 0.5, 0.1), ("P3", "PX", 0.5, 0.1)],
+                                 schema=schema.BOM.schema, orient="row")
+    got, out = _validated(frames, "bom")
+    assert set(got) == {(1, "known_product"), (2, "known_product"), (3, "known_product")}
+    assert got[(1, "known_product")] == (
+        "component_id 'p1' is not a valid products product_id, but one differs from it only in letter case or "
+        "blanks: ids are matched exactly, write it as products does")
+    assert "differs from it only in letter case" in got[(2, "known_product")]
+    assert got[(3, "known_product")] == (
+        "component_id 'PX' is not a valid products product_id (unknown, or rejected in products)")
+    assert "known_product(component_id, letter case)" in set(out.results["expectation"])
