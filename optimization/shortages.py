@@ -332,6 +332,8 @@ def _campaign_candidates(
     )
     # a sold item whose component (drug substance) waits for the suite: the component's windows
     parts = [own]
+    named = net.changeovers.select("resource_id", camp_product="from_product_id", made="to_product_id",
+                                   named_hours="hours", named_cost="cost")
     if through is not None and through.height:
         parts.append(through.select(*PST, "resource_id", "lo", "hi", made=pl.col("component_id"),
                                     camp_component=pl.col("component_id"), camp_via=pl.col("via")))
@@ -341,6 +343,7 @@ def _campaign_candidates(
         .join(runs, on="resource_id")
         .filter((pl.col("camp_product") != pl.col("made")) & (pl.col("f") <= pl.col("hi")))
         .filter(pl.col("l") >= pl.col("lo"))  # held the resource in a week that could have served in time
+        .join(named, on=["resource_id", "camp_product", "made"], how="left")  # the changeovers table's switch
         .sort("camp_weeks", descending=True)
         .group_by(PST)
         .first()
@@ -354,8 +357,8 @@ def _campaign_candidates(
             at_min=(pl.col("camp_weeks") <= pl.col("min_campaign_weeks"))
             & (pl.col("min_campaign_weeks") > 1)
             & (pl.col("f") > 0),
-            co_hours=pl.col("changeover_hours"),
-            co_cost=pl.col("changeover_cost"),
+            co_hours=pl.coalesce("named_hours", "changeover_hours"),
+            co_cost=pl.coalesce("named_cost", "changeover_cost"),
             camp_component="camp_component",
             camp_via="camp_via",
         )
@@ -577,7 +580,7 @@ def plan_shortages(
                         _num("co_hours", 1),
                         pl.lit(" hours and "),
                         _num("co_cost"),
-                        pl.lit(" (or the changeovers table's figure), more than serving it saves"),
+                        pl.lit(", more than serving it saves"),
                     )
                 ),
             )

@@ -225,6 +225,19 @@ def test_shortage_not_worth_a_changeover_is_changeover():
     assert "a switch costs 0.0 hours and 100,000" in short["detail"][0]
 
 
+def test_a_changeover_reason_quotes_the_changeovers_tables_switch():
+    # as above with the A → B switch named in the changeovers table at 24 hours and 150,000: the detail
+    # quoted the resource's default (0 hours, 100,000) "(or the changeovers table's figure)"
+    inputs = _suite(campaign=True, changeover_cost=100_000.0)
+    inputs["changeovers"] = ex.frame(schema.CHANGEOVERS, [
+        dict(resource_id="R", from_product_id="A", to_product_id="B", hours=24.0, cost=150_000.0)])
+    r = _plan(inputs, [("A", "P", t, 90.0) for t in range(4)] + [("B", "P", 2, 10.0)],
+              PlanConfig(horizon_weeks=4, terminal_condition=False))
+    short = r.tables["plan_shortages"]
+    assert set(short["reason"].to_list()) == {"changeover"}
+    assert short["detail"][0].endswith("a switch costs 24.0 hours and 150,000, more than serving it saves")
+
+
 def test_a_fill_waiting_for_its_drug_substance_behind_a_campaign_is_changeover():
     # as above, but B is a drug substance: the sold item is its fill F (1 of B a unit, made on a free line RF).
     # F wants 10 in week 2; the suite runs A, and a switch to B costs 100,000. F's own routing is on no
