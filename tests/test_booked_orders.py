@@ -1,0 +1,103 @@
+"""Booked orders consume the forecast: the plan's demand per product × site × week is the larger of the
+forecast and the orders already booked for it (:func:`forecasting.consensus.consume_forecast`)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+
+from data_contracts import schema
+from forecasting import future_orders
+from forecasting.consensus import BOOKED_MODEL, consume_forecast
+
+MON = date(2026, 1, 5)
+QCOLS = [schema.quantile_column(q) for q in schema.QUANTILES]
+KEYS = ["product_id", "site_id", "week"]
+
+
+def _w(k: int) -> date:
+    return MON + timedelta(weeks=k)
+
+
+def _forecast(rows: list[tuple[str, int, float]]) -> pl.DataFrame:
+    """Forecast rows (product, week, mean) at DC1; quantiles at level × (0.5 … 1.5), spread ∝ level."""
+    frame = pl.DataFrame([(p, "DC1", _w(k), "AutoETS", m) for p, k, m in rows],
+                         schema=["product_id", "site_id", "week", "model", "mean"], orient="row")
+    spread = [0.5 + i / (len(QCOLS) - 1) for i in range(len(QCOLS))]
+    return frame.with_columns((pl.col("mean") * s).alias(c) for s, c in zip(spread, QCOLS))
+
+
+def _booked(rows: list[tuple[str, int, float]]) -> pl.DataFrame:
+    return pl.DataFrame([(p, "DC1", _w(k), q) for p, k, q in rows], schema=[*KEYS, "quantity"], orient="row")
+
+
+def _row(frame: pl.DataFrame, product: str, week: int) -> dict:
+    got = frame.filter((pl.col("product_id") == product) & (pl.col("week") == _w(week)))
+    assert got.height == 1, got
+    return got.row(0, named=True)
+
+
+def test_a_firm_order_above_the_forecast_raises_the_mean_and_keeps_the_relative_spread():
+    fc = _forecast([("P1", 0, 100.0), ("P1", 1, 100.0)])
+    got = consume_forecast(fc, _booked([("P1", 1, 250.0)]))
+    r = _row(got, "P1", 1)
+    assert r["mean"] == pytest.approx(250.0)
+    assert r["booked"] == pytest.approx(250.0) and r["booked_added"] == pytest.approx(150.0)
+    # the uncertainty stays the forecast's, relative to the level (as the consensus does)
+    assert [r[c] for c in QCOLS] == pytest.approx([_row(fc, "P1", 1)[c] * 2.5 for c in QCOLS])
+    untouched = _row(got, "P1", 0)
+    assert untouched["mean"] == 100.0 and untouched["booked"] is None and untouched["booked_added"] is None
+
+
+def test_orders_below_the_forecast_keep_the_forecast():
+    fc = _forecast([("P1", 0, 100.0)])
+    got = consume_forecast(fc, _booked([("P1", 0, 40.0)]))
+    r = _row(got, "P1", 0)
+    assert r["mean"] == 100.0 and [r[c] for c in QCOLS] == [_row(fc, "P1", 0)[c] for c in QCOLS]
+    assert r["booked"] == 40.0 and r["booked_added"] == 0.0
+
+
+def test_a_series_with_only_booked_orders_gets_them_as_its_demand():
+    fc = _forecast([("P1", 0, 100.0)])
+    got = consume_forecast(fc, _booked([("NEW", 2, 30.0)]))
+    r = _row(got, "NEW", 2)
+    assert r["mean"] == 30.0 and r["model"] == BOOKED_MODEL and r["booked_added"] == 30.0
+    assert [r[c] for c in QCOLS] == [30.0] * len(QCOLS)  # firm orders: no forecast error to carry
+    assert got.height == 2 and got.columns == [*fc.columns, "booked", "booked_added"]
+
+
+def test_a_zero_forecast_moves_its_quantiles_by_the_offset():
+    fc = _forecast([("P1", 0, 0.0)]).with_columns(pl.lit(5.0).alias(QCOLS[-1]))
+    r = _row(consume_forecast(fc, _booked([("P1", 0, 12.0)])), "P1", 0)
+    assert r["mean"] == 12.0 and r[QCOLS[-1]] == 17.0 and r[QCOLS[0]] == 12.0
+
+
+def test_applied_again_it_moves_nothing():
+    fc = _forecast([("P1", 0, 100.0), ("P1", 1, 10.0)])
+    booked = _booked([("P1", 1, 60.0), ("P2", 0, 5.0)])
+    once = consume_forecast(fc, booked)
+    twice = consume_forecast(once, booked)
+    assert twice.drop("booked_added").equals(once.drop("booked_added"))
+    assert twice["booked_added"].drop_nulls().sum() == 0.0
+
+
+def test_a_points_frame_takes_the_larger_value():
+    demand = pl.DataFrame([("P1", "DC1", _w(0), 7.0), ("P1", "DC1", _w(1), 7.0)], schema=[*KEYS, "quantity"],
+                          orient="row")
+    got = consume_forecast(demand, _booked([("P1", 0, 9.0), ("P1", 1, 3.0), ("P3", 1, 4.0)]), (),
+                           value_col="quantity").sort(KEYS)
+    assert got.select(*KEYS, "quantity").rows() == [
+        ("P1", "DC1", _w(0), 9.0), ("P1", "DC1", _w(1), 7.0), ("P3", "DC1", _w(1), 4.0)]
+
+
+def test_cancelled_lines_are_not_booked():
+    orders = pl.DataFrame(
+        [("o1", _w(0), _w(2), "P1", "DC1", 50.0, "cancelled"), ("o2", _w(0), _w(2), "P1", "DC1", 20.0, "open"),
+         ("o3", _w(0), _w(3), "P1", "DC1", 80.0, "cancelled")],
+        schema=schema.ORDERS.schema, orient="row")
+    booked = future_orders(orders, _w(1))
+    assert booked.rows() == [("P1", "DC1", _w(2), 20.0)]
+    got = consume_forecast(_forecast([("P1", 2, 30.0), ("P1", 3, 30.0)]), booked)
+    assert _row(got, "P1", 2)["mean"] == 30.0 and _row(got, "P1", 3)["mean"] == 30.0
