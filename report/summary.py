@@ -17,6 +17,7 @@ import polars as pl
 
 from data_contracts import schema
 from optimization.kpis import AT_CAPACITY, PLAN_COSTS, SERVICE_PENALTIES
+from forecasting.consensus import BOOKED_MODEL
 from forecasting.demand import quarantined_orders
 from warehouse.db import open_warehouse
 from warehouse.publish import published_path
@@ -24,7 +25,7 @@ from warehouse.reads import previous_plan_run, run_warnings
 from warehouse.views import comparable as _comparable
 from warehouse.views import run_scope
 
-__all__ = ["RunFacts", "run_facts", "run_scope", "run_summary"]
+__all__ = ["RunFacts", "run_facts", "run_scope", "run_summary", "booked_orders", "booked_line"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class RunFacts:
     #: contracts and forecast stages: demand no plant reaches, thousands-grouped numbers, stale data, a full
     #: extract read as a delta, demand outliers
     warnings: pl.DataFrame | None = None
+    #: the booked orders the forecast stage planned (:func:`booked_orders`); None before they were planned
+    booked: dict[str, float] | None = None
 
     @property
     def run_id(self) -> str:
@@ -92,6 +95,7 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
         products = wh.read(schema.clean_table_name(schema.PRODUCTS.name), run_id)
         rejected = wh.read(schema.QUARANTINE.name, run_id)
         warnings = run_warnings(wh.con, run_id)
+        booked = booked_orders(wh.con, run_id)
     lost = (
         quarantined_orders(rejected, schema.ORDERS.name)
         .group_by("product_id")
@@ -120,7 +124,7 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
     comparable = previous_run is None or _comparable(run, previous_run)
     return RunFacts(run, kpis, previous_id, previous_kpis, busiest, worst, failed, rejected.height,
                     Path(warehouse),
-                    comparable, previous_run, lost, warnings)
+                    comparable, previous_run, lost, warnings, booked)
 
 
 def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
@@ -178,6 +182,8 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
         lines.append("demand in quarantined order lines (their weeks are imputed in the history, not zero):")
         lines += [f"  {r['product_id']:<12} {r['lines']:>5} line(s) {r['quantity']:>12,.1f}"
                   for r in facts.quarantined_demand.head(top).iter_rows(named=True)]
+    if facts.booked:
+        lines.append(booked_line(facts.booked))
     lines += _failed_checks(facts.failed_rules, top)
     lines += _warnings(facts.warnings, top)
     if run.get("stage_seconds"):
@@ -186,6 +192,32 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
     lines.append(f"warehouse: {Path(warehouse).resolve()}")
     lines.append(f"published: {published_path(warehouse).resolve()}")
     return "\n".join(lines)
+
+
+def booked_orders(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, float] | None:
+    """What the run's booked orders did to its demand (``forecast.booked``, ``booked_added``): units booked,
+    units added above the forecast, the weeks they were added in and the series planned from booked orders
+    alone. None when the run booked nothing or was stored before booked orders were planned."""
+    columns = {c for (c,) in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?",
+        [schema.FORECAST.name]).fetchall()}
+    if "booked_added" not in columns:  # a warehouse not yet migrated, opened read-only
+        return None
+    units, added, weeks, series = con.execute(
+        f"""SELECT sum(booked), sum(booked_added), count(*) FILTER (WHERE booked_added > 0),
+                   count(DISTINCT (product_id, site_id)) FILTER (WHERE model = ?)
+            FROM {schema.FORECAST.name} WHERE run_id = ?""", [BOOKED_MODEL, run_id]).fetchone()
+    if units is None:
+        return None
+    return {"units": units, "added": added, "weeks": weeks, "series": series}
+
+
+def booked_line(booked: dict[str, float]) -> str:
+    """One line: booked orders and the units they added above the forecast (the plan's demand is the larger)."""
+    alone = f"; {booked['series']:,} series planned from booked orders alone" if booked["series"] else ""
+    return (f"booked orders: {booked['units']:,.0f} units; {booked['added']:,.0f} units above the forecast added to "
+            f"the plan's demand in {booked['weeks']:,} product × site × week(s){alone} "
+            f"(table {schema.FORECAST.name}, columns booked, booked_added)")
 
 
 def _failed_checks(failed: pl.DataFrame, top: int) -> list[str]:

@@ -101,3 +101,116 @@ def test_cancelled_lines_are_not_booked():
     assert booked.rows() == [("P1", "DC1", _w(2), 20.0)]
     got = consume_forecast(_forecast([("P1", 2, 30.0), ("P1", 3, 30.0)]), booked)
     assert _row(got, "P1", 2)["mean"] == 30.0 and _row(got, "P1", 3)["mean"] == 30.0
+
+
+# --------------------------------------------------------------------------------------------------
+# end to end: a weekly run, a consensus replan and a scenario plan the booked orders
+# --------------------------------------------------------------------------------------------------
+FIRM = 50_000.0  # one firm order far above any weekly forecast of the small demo
+
+
+@pytest.fixture(scope="module")
+def booked_run(tmp_path_factory):
+    """A small demo network with a firm order above the forecast (VAC-01 at DC-EU-N, two weeks after the run's
+    week), a cancelled order larger still (VAC-01 at DC-EU-S), and a series whose history is removed so that
+    only its booked orders remain (MAB-02 at DC-EU-S)."""
+    from demo.network import DEMO_RUN_DATE, demo_network, write_demo
+    from flows import pipeline
+    from flows.settings import RunParameters
+    from optimization import PlanConfig
+
+    folder = tmp_path_factory.mktemp("booked") / "input"
+    write_demo(demo_network(products=8, dcs=2, weeks_history=104, seed=3), folder)
+    first = DEMO_RUN_DATE - timedelta(days=DEMO_RUN_DATE.weekday())
+    orders = pl.read_csv(folder / "orders.csv", try_parse_dates=True)
+    alone = (pl.col("product_id") == "MAB-02") & (pl.col("site_id") == "DC-EU-S")
+    extra = pl.DataFrame(
+        [("SO-FIRM", DEMO_RUN_DATE - timedelta(days=1), first + timedelta(weeks=2), "VAC-01", "DC-EU-N", FIRM,
+          "open"),
+         ("SO-GONE", DEMO_RUN_DATE - timedelta(days=1), first + timedelta(weeks=2), "VAC-01", "DC-EU-S", FIRM,
+          "cancelled")],
+        schema=orders.schema, orient="row")
+    kept = orders.filter(~(alone & (pl.col("requested_week") < first)))
+    assert kept.filter(alone).height > 0  # the series still has booked orders
+    pl.concat([kept, extra]).write_csv(folder / "orders.csv")
+    warehouse = folder.parent / "warehouse.duckdb"
+    params = RunParameters(input_dir=folder, warehouse=warehouse, run_date=DEMO_RUN_DATE,
+                           plan=PlanConfig(horizon_weeks=12))
+    return pipeline.weekly(params), warehouse, first
+
+
+def _demand(warehouse, run_id: str) -> pl.DataFrame:
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute("SELECT product_id, site_id, week, demand FROM plan_backlog WHERE run_id = ?",
+                           [run_id]).pl()
+    finally:
+        con.close()
+
+
+def _forecast_rows(warehouse, run_id: str) -> pl.DataFrame:
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute("SELECT * FROM forecast WHERE run_id = ?", [run_id]).pl()
+    finally:
+        con.close()
+
+
+def _at(frame: pl.DataFrame, product: str, site: str, week: date) -> pl.DataFrame:
+    return frame.filter((pl.col("product_id") == product) & (pl.col("site_id") == site) & (pl.col("week") == week))
+
+
+@pytest.mark.slow
+def test_a_run_plans_booked_orders(booked_run):
+    from report.summary import run_summary
+
+    run_id, warehouse, first = booked_run
+    week = first + timedelta(weeks=2)
+    fc = _forecast_rows(warehouse, run_id)
+    firm = _at(fc, "VAC-01", "DC-EU-N", week).row(0, named=True)
+    assert firm["booked"] >= FIRM and firm["mean"] == pytest.approx(firm["booked"])
+    assert firm["booked_added"] > 0.9 * FIRM
+    assert _at(_demand(warehouse, run_id), "VAC-01", "DC-EU-N", week)["demand"].item() == pytest.approx(firm["booked"])
+    # the cancelled order is not booked: its week keeps the forecast
+    gone = _at(fc, "VAC-01", "DC-EU-S", week).row(0, named=True)
+    assert (gone["booked"] or 0) < FIRM and gone["mean"] < FIRM
+    # the series with only booked orders is planned, from them
+    alone = fc.filter((pl.col("product_id") == "MAB-02") & (pl.col("site_id") == "DC-EU-S"))
+    assert alone.height and set(alone["model"]) == {BOOKED_MODEL} and (alone["mean"] == alone["booked"]).all()
+    planned = _demand(warehouse, run_id).filter((pl.col("product_id") == "MAB-02") & (pl.col("site_id") == "DC-EU-S"))
+    assert planned["demand"].sum() == pytest.approx(alone.filter(pl.col("week") < first + timedelta(weeks=12))["booked"].sum())
+    # a week whose booked orders the forecast covers keeps the forecast
+    covered = fc.filter(pl.col("booked").is_not_null() & (pl.col("booked_added") == 0))
+    assert covered.height and (covered["mean"] > covered["booked"]).any()
+    text = run_summary(warehouse, run_id)
+    added = fc["booked_added"].sum()
+    assert f"{added:,.0f} units above the forecast added" in text, text
+
+
+@pytest.mark.slow
+def test_a_consensus_below_the_booked_orders_is_raised_to_them(booked_run, tmp_path):
+    from flows import pipeline
+    from flows.settings import ReplanParameters
+    from optimization import PlanConfig
+
+    run_id, warehouse, first = booked_run
+    week = first + timedelta(weeks=2)
+    consensus = tmp_path / "consensus.csv"
+    fc = _forecast_rows(warehouse, run_id)
+    fc.filter(pl.col("model") != BOOKED_MODEL).select(
+        "product_id", "site_id", "week", (pl.col("mean") * 0.5).alias("quantity")).write_csv(consensus)
+    new_id = pipeline.replan(ReplanParameters(warehouse=warehouse, demand_file=consensus,
+                                              plan=PlanConfig(horizon_weeks=12)))
+    demand = _demand(warehouse, new_id)
+    firm = _at(fc, "VAC-01", "DC-EU-N", week)["booked"].item()
+    assert _at(demand, "VAC-01", "DC-EU-N", week)["demand"].item() == pytest.approx(firm)
+    # weeks without booked orders take the consensus
+    free = fc.filter(pl.col("booked").is_null() & (pl.col("week") < first + timedelta(weeks=12)) & (pl.col("mean") > 0))
+    r = free.row(0, named=True)
+    assert _at(demand, r["product_id"], r["site_id"], r["week"])["demand"].item() == pytest.approx(0.5 * r["mean"])
+    # the series planned from booked orders alone is still planned
+    assert demand.filter((pl.col("product_id") == "MAB-02") & (pl.col("site_id") == "DC-EU-S"))["demand"].sum() > 0
