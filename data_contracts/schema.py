@@ -520,6 +520,9 @@ DEMAND_HISTORY = _t(
     ],
 )
 
+#: ``forecast.model`` of a series planned from its booked orders alone (no history, no forecast)
+BOOKED_MODEL = "booked"
+
 FORECAST = _t(
     "forecast",
     "Forecast per product × DC × week: mean, quantiles and the model that made it.",

@@ -21,8 +21,7 @@ from data_contracts import schema
 
 __all__ = ["rebase_forecast", "consume_forecast", "BOOKED_MODEL"]
 
-#: ``model`` of a series planned from its booked orders alone (no history, no forecast).
-BOOKED_MODEL = "booked"
+BOOKED_MODEL = schema.BOOKED_MODEL
 
 
 def rebase_forecast(

@@ -17,15 +17,14 @@ import polars as pl
 
 from data_contracts import schema
 from optimization.kpis import AT_CAPACITY, PLAN_COSTS, SERVICE_PENALTIES
-from forecasting.consensus import BOOKED_MODEL
 from forecasting.demand import quarantined_orders
 from warehouse.db import open_warehouse
 from warehouse.publish import published_path
-from warehouse.reads import previous_plan_run, run_warnings
+from warehouse.reads import booked_orders, previous_plan_run, run_warnings
 from warehouse.views import comparable as _comparable
 from warehouse.views import run_scope
 
-__all__ = ["RunFacts", "run_facts", "run_scope", "run_summary", "booked_orders", "booked_line"]
+__all__ = ["RunFacts", "run_facts", "run_scope", "run_summary", "booked_line"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,8 @@ class RunFacts:
     #: contracts and forecast stages: demand no plant reaches, thousands-grouped numbers, stale data, a full
     #: extract read as a delta, demand outliers
     warnings: pl.DataFrame | None = None
-    #: the booked orders the forecast stage planned (:func:`booked_orders`); None before they were planned
+    #: the booked orders the forecast stage planned (:func:`warehouse.reads.booked_orders`); None before
+    #: booked orders were planned
     booked: dict[str, float] | None = None
 
     @property
@@ -192,24 +192,6 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
     lines.append(f"warehouse: {Path(warehouse).resolve()}")
     lines.append(f"published: {published_path(warehouse).resolve()}")
     return "\n".join(lines)
-
-
-def booked_orders(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, float] | None:
-    """What the run's booked orders did to its demand (``forecast.booked``, ``booked_added``): units booked,
-    units added above the forecast, the weeks they were added in and the series planned from booked orders
-    alone. None when the run booked nothing or was stored before booked orders were planned."""
-    columns = {c for (c,) in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?",
-        [schema.FORECAST.name]).fetchall()}
-    if "booked_added" not in columns:  # a warehouse not yet migrated, opened read-only
-        return None
-    units, added, weeks, series = con.execute(
-        f"""SELECT sum(booked), sum(booked_added), count(*) FILTER (WHERE booked_added > 0),
-                   count(DISTINCT (product_id, site_id)) FILTER (WHERE model = ?)
-            FROM {schema.FORECAST.name} WHERE run_id = ?""", [BOOKED_MODEL, run_id]).fetchone()
-    if units is None:
-        return None
-    return {"units": units, "added": added, "weeks": weeks, "series": series}
 
 
 def booked_line(booked: dict[str, float]) -> str:

@@ -214,3 +214,35 @@ def test_a_consensus_below_the_booked_orders_is_raised_to_them(booked_run, tmp_p
     assert _at(demand, r["product_id"], r["site_id"], r["week"])["demand"].item() == pytest.approx(0.5 * r["mean"])
     # the series planned from booked orders alone is still planned
     assert demand.filter((pl.col("product_id") == "MAB-02") & (pl.col("site_id") == "DC-EU-S"))["demand"].sum() > 0
+
+
+@pytest.mark.slow
+def test_an_older_warehouse_without_the_booked_columns_reads_migrates_and_runs(booked_run, tmp_path):
+    import shutil
+
+    import duckdb
+
+    from flows import pipeline
+    from flows.settings import RunParameters
+    from optimization import PlanConfig
+    from report.summary import run_summary
+
+    run_id, warehouse, first = booked_run
+    old = tmp_path / "old.duckdb"
+    shutil.copy(warehouse, old)
+    con = duckdb.connect(str(old))
+    for view in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall():
+        con.execute(f"DROP VIEW {view[0]}")  # the migration makes them again
+    con.execute("ALTER TABLE forecast DROP COLUMN booked_added")
+    con.execute("ALTER TABLE forecast DROP COLUMN booked")
+    con.execute("COMMENT ON TABLE runs IS NULL")  # the file is of the older schema: migrate it on open
+    con.close()
+    assert "booked orders:" not in run_summary(old, run_id)  # read-only, not migrated: no figure, no failure
+    folder = warehouse.parent / "input"
+    new_id = pipeline.weekly(RunParameters(input_dir=folder, warehouse=old, run_date=first + timedelta(days=2),
+                                           plan=PlanConfig(horizon_weeks=12)))
+    older = _forecast_rows(old, run_id)
+    assert older["booked"].is_null().all() and older["booked_added"].is_null().all()
+    assert "booked orders:" not in run_summary(old, run_id)
+    assert "booked orders:" in run_summary(old, new_id)
+    assert _forecast_rows(old, new_id)["booked_added"].sum() > 0.9 * FIRM
