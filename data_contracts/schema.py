@@ -532,9 +532,10 @@ FORECAST = _t(
         ("product_id", Str, "Product."),
         ("site_id", Str, "DC."),
         ("week", Date, "Monday of the forecast week."),
-        ("model", Str, "Model chosen for the series (`booked` for a series with booked orders and no history)."),
-        ("mean", F64, "Demand the plan uses: the point forecast, raised to the week's booked orders where they "
-         "exceed it (booked orders consume the forecast)."),
+        ("model", Str, "Model chosen for the series (`booked` for a series with booked orders and no "
+         "history)."),
+        ("mean", F64, "Demand the plan uses: the point forecast, raised to the week's booked orders where "
+         "they exceed it (booked orders consume the forecast)."),
         *_Q_COLS,
         ("booked", F64, "Orders booked (not cancelled) for the week when the run was made; null where none "
          "were booked (null in runs made before booked orders were planned)."),

@@ -270,7 +270,8 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
             result = forecast_demand(to_series(history), params.horizon_weeks + beyond, config, executor,
                                      backtest_horizon=params.horizon_weeks)
         weeks = params.horizon_weeks + beyond  # booked orders past the forecast's last week are not planned
-        booked = future_orders(orders, run_date).filter(pl.col("week") < monday(run_date) + timedelta(weeks=weeks))
+        end = monday(run_date) + timedelta(weeks=weeks)
+        booked = future_orders(orders, run_date).filter(pl.col("week") < end)
         planned = consume_forecast(from_series(result.forecast).rename({"ds": "week"}), booked)
         wh.stage(run_id, schema.FORECAST.name, planned)
         wh.stage(run_id, schema.FORECAST_SERIES.name, from_series(result.series))

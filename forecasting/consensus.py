@@ -89,7 +89,8 @@ def consume_forecast(
     if value_col == "mean":
         raised = rebase_forecast(joined, above, quantiles, tuple(keys))
     else:  # a frame of points: the value alone moves
-        raised = joined.with_columns(pl.max_horizontal(value_col, pl.col("booked").fill_null(0.0)).alias(value_col))
+        raised = joined.with_columns(
+            pl.max_horizontal(value_col, pl.col("booked").fill_null(0.0)).alias(value_col))
     qcols = [schema.quantile_column(q) for q in quantiles]
     new = orders.join(own.select(keys), on=keys, how="anti").with_columns(
         *(pl.col("booked").alias(c) for c in (value_col, *qcols)), booked_added=pl.col("booked"),

@@ -195,10 +195,10 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
 
 
 def booked_line(booked: dict[str, float]) -> str:
-    """One line: booked orders and the units they added above the forecast (the plan's demand is the larger)."""
+    """One line: booked orders and the units they added above the forecast (the plan's demand: the larger)."""
     alone = f"; {booked['series']:,} series planned from booked orders alone" if booked["series"] else ""
-    return (f"booked orders: {booked['units']:,.0f} units; {booked['added']:,.0f} units above the forecast added to "
-            f"the plan's demand in {booked['weeks']:,} product × site × week(s){alone} "
+    return (f"booked orders: {booked['units']:,.0f} units; {booked['added']:,.0f} units above the forecast "
+            f"added to the plan's demand in {booked['weeks']:,} product × site × week(s){alone} "
             f"(table {schema.FORECAST.name}, columns booked, booked_added)")
 
 

@@ -94,7 +94,8 @@ def test_a_points_frame_takes_the_larger_value():
 
 def test_cancelled_lines_are_not_booked():
     orders = pl.DataFrame(
-        [("o1", _w(0), _w(2), "P1", "DC1", 50.0, "cancelled"), ("o2", _w(0), _w(2), "P1", "DC1", 20.0, "open"),
+        [("o1", _w(0), _w(2), "P1", "DC1", 50.0, "cancelled"),
+         ("o2", _w(0), _w(2), "P1", "DC1", 20.0, "open"),
          ("o3", _w(0), _w(3), "P1", "DC1", 80.0, "cancelled")],
         schema=schema.ORDERS.schema, orient="row")
     booked = future_orders(orders, _w(1))
@@ -161,7 +162,8 @@ def _forecast_rows(warehouse, run_id: str) -> pl.DataFrame:
 
 
 def _at(frame: pl.DataFrame, product: str, site: str, week: date) -> pl.DataFrame:
-    return frame.filter((pl.col("product_id") == product) & (pl.col("site_id") == site) & (pl.col("week") == week))
+    return frame.filter((pl.col("product_id") == product) & (pl.col("site_id") == site)
+                        & (pl.col("week") == week))
 
 
 @pytest.mark.slow
@@ -174,15 +176,17 @@ def test_a_run_plans_booked_orders(booked_run):
     firm = _at(fc, "VAC-01", "DC-EU-N", week).row(0, named=True)
     assert firm["booked"] >= FIRM and firm["mean"] == pytest.approx(firm["booked"])
     assert firm["booked_added"] > 0.9 * FIRM
-    assert _at(_demand(warehouse, run_id), "VAC-01", "DC-EU-N", week)["demand"].item() == pytest.approx(firm["booked"])
+    planned = _demand(warehouse, run_id)
+    assert _at(planned, "VAC-01", "DC-EU-N", week)["demand"].item() == pytest.approx(firm["booked"])
     # the cancelled order is not booked: its week keeps the forecast
     gone = _at(fc, "VAC-01", "DC-EU-S", week).row(0, named=True)
     assert (gone["booked"] or 0) < FIRM and gone["mean"] < FIRM
     # the series with only booked orders is planned, from them
     alone = fc.filter((pl.col("product_id") == "MAB-02") & (pl.col("site_id") == "DC-EU-S"))
     assert alone.height and set(alone["model"]) == {BOOKED_MODEL} and (alone["mean"] == alone["booked"]).all()
-    planned = _demand(warehouse, run_id).filter((pl.col("product_id") == "MAB-02") & (pl.col("site_id") == "DC-EU-S"))
-    assert planned["demand"].sum() == pytest.approx(alone.filter(pl.col("week") < first + timedelta(weeks=12))["booked"].sum())
+    mab = planned.filter((pl.col("product_id") == "MAB-02") & (pl.col("site_id") == "DC-EU-S"))
+    in_horizon = alone.filter(pl.col("week") < first + timedelta(weeks=12))
+    assert mab["demand"].sum() == pytest.approx(in_horizon["booked"].sum())
     # a week whose booked orders the forecast covers keeps the forecast
     covered = fc.filter(pl.col("booked").is_not_null() & (pl.col("booked_added") == 0))
     assert covered.height and (covered["mean"] > covered["booked"]).any()
@@ -209,11 +213,14 @@ def test_a_consensus_below_the_booked_orders_is_raised_to_them(booked_run, tmp_p
     firm = _at(fc, "VAC-01", "DC-EU-N", week)["booked"].item()
     assert _at(demand, "VAC-01", "DC-EU-N", week)["demand"].item() == pytest.approx(firm)
     # weeks without booked orders take the consensus
-    free = fc.filter(pl.col("booked").is_null() & (pl.col("week") < first + timedelta(weeks=12)) & (pl.col("mean") > 0))
+    free = fc.filter(pl.col("booked").is_null() & (pl.col("week") < first + timedelta(weeks=12))
+                     & (pl.col("mean") > 0))
     r = free.row(0, named=True)
-    assert _at(demand, r["product_id"], r["site_id"], r["week"])["demand"].item() == pytest.approx(0.5 * r["mean"])
+    got = _at(demand, r["product_id"], r["site_id"], r["week"])["demand"].item()
+    assert got == pytest.approx(0.5 * r["mean"])
     # the series planned from booked orders alone is still planned
-    assert demand.filter((pl.col("product_id") == "MAB-02") & (pl.col("site_id") == "DC-EU-S"))["demand"].sum() > 0
+    mab = demand.filter((pl.col("product_id") == "MAB-02") & (pl.col("site_id") == "DC-EU-S"))
+    assert mab["demand"].sum() > 0
 
 
 @pytest.mark.slow
@@ -239,8 +246,9 @@ def test_an_older_warehouse_without_the_booked_columns_reads_migrates_and_runs(b
     con.close()
     assert "booked orders:" not in run_summary(old, run_id)  # read-only, not migrated: no figure, no failure
     folder = warehouse.parent / "input"
-    new_id = pipeline.weekly(RunParameters(input_dir=folder, warehouse=old, run_date=first + timedelta(days=2),
-                                           plan=PlanConfig(horizon_weeks=12)))
+    params = RunParameters(input_dir=folder, warehouse=old, run_date=first + timedelta(days=2),
+                           plan=PlanConfig(horizon_weeks=12))
+    new_id = pipeline.weekly(params)
     older = _forecast_rows(old, run_id)
     assert older["booked"].is_null().all() and older["booked_added"].is_null().all()
     assert "booked orders:" not in run_summary(old, run_id)

@@ -17,7 +17,8 @@ import polars as pl
 from data_contracts import schema
 from data_contracts.formats import file_name
 
-__all__ = ["booked_orders", "comparison_frames", "missing_from_extract", "past_run_warnings", "plan_run_of", "previous_plan_run",
+__all__ = ["booked_orders", "comparison_frames", "missing_from_extract", "past_run_warnings", "plan_run_of",
+           "previous_plan_run",
            "report_frames", "run_rows", "run_warnings", "thousands_point_words", "thousands_points",
            "thousands_warnings", "twin_frames"]
 
