@@ -224,6 +224,29 @@ def test_a_consensus_below_the_booked_orders_is_raised_to_them(booked_run, tmp_p
 
 
 @pytest.mark.slow
+def test_a_scenario_cutting_demand_keeps_the_booked_orders(booked_run, tmp_path):
+    from flows import pipeline
+    from flows.settings import ScenarioParameters
+    from optimization import PlanConfig
+
+    run_id, warehouse, first = booked_run
+    week = first + timedelta(weeks=2)
+    scenario = tmp_path / "cut.yaml"
+    scenario.write_text("name: cut\ndemand:\n  - {product: VAC-01, multiplier: 0.5}\n")
+    new_id = pipeline.scenario(ScenarioParameters(warehouse=warehouse, scenario_file=scenario, base_run_id=run_id,
+                                                  plan=PlanConfig(horizon_weeks=12)))
+    fc = _forecast_rows(warehouse, run_id)
+    demand = _demand(warehouse, new_id)
+    firm = _at(fc, "VAC-01", "DC-EU-N", week)["booked"].item()
+    assert _at(demand, "VAC-01", "DC-EU-N", week)["demand"].item() == pytest.approx(firm)
+    # the cut holds where no order is booked
+    r = fc.filter((pl.col("product_id") == "VAC-01") & pl.col("booked").is_null()
+                  & (pl.col("week") < first + timedelta(weeks=12)) & (pl.col("mean") > 0)).row(0, named=True)
+    got = _at(demand, r["product_id"], r["site_id"], r["week"])["demand"].item()
+    assert got == pytest.approx(0.5 * r["mean"])
+
+
+@pytest.mark.slow
 def test_an_older_warehouse_without_the_booked_columns_reads_migrates_and_runs(booked_run, tmp_path):
     import shutil
 
