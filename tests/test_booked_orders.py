@@ -193,6 +193,10 @@ def test_a_run_plans_booked_orders(booked_run):
     text = run_summary(warehouse, run_id)
     added = fc["booked_added"].sum()
     assert f"{added:,.0f} units above the forecast added" in text, text
+    from report.page import write_report
+
+    html = write_report(warehouse, run_id, out=warehouse.parent / "report.html").read_text(encoding="utf-8")
+    assert f"{added:,.0f} units above the forecast added" in html
 
 
 @pytest.mark.slow
@@ -233,8 +237,8 @@ def test_a_scenario_cutting_demand_keeps_the_booked_orders(booked_run, tmp_path)
     week = first + timedelta(weeks=2)
     scenario = tmp_path / "cut.yaml"
     scenario.write_text("name: cut\ndemand:\n  - {product: VAC-01, multiplier: 0.5}\n")
-    new_id = pipeline.scenario(ScenarioParameters(warehouse=warehouse, scenario_file=scenario, base_run_id=run_id,
-                                                  plan=PlanConfig(horizon_weeks=12)))
+    new_id = pipeline.scenario(ScenarioParameters(warehouse=warehouse, scenario_file=scenario,
+                                                  base_run_id=run_id, plan=PlanConfig(horizon_weeks=12)))
     fc = _forecast_rows(warehouse, run_id)
     demand = _demand(warehouse, new_id)
     firm = _at(fc, "VAC-01", "DC-EU-N", week)["booked"].item()
