@@ -79,7 +79,8 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         query: Annotated[str | None, typer.Argument(help="SQL to run; default: statements from standard "
                                                          "input, or an interactive prompt.")] = None,
         warehouse: Annotated[Path, typer.Option(
-            "--warehouse", help="The warehouse whose published snapshot to query.")] = Path(
+            "--warehouse", help="The warehouse whose published snapshot to query (or that snapshot, "
+                                "<name>.published.duckdb, itself).")] = Path(
                 "plantwin-demo/warehouse.duckdb"),
         csv: Annotated[bool, typer.Option("--csv", help="Print results as CSV.")] = False,
         max_rows: Annotated[int, typer.Option(min=1, help="Rows shown per result (table output).")] = 40,
@@ -91,7 +92,9 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         from warehouse.db import connect
         from warehouse.publish import published_path
 
-        snapshot = published_path(warehouse)
+        # the run prints "published: <name>.published.duckdb": that file itself is the snapshot
+        is_snapshot = warehouse.name.endswith(".published.duckdb") and warehouse.is_file()
+        snapshot = warehouse if is_snapshot else published_path(warehouse)
         if not snapshot.is_file():
             raise ParameterError(f"no published snapshot {snapshot}: run the weekly plan on {warehouse} first")
         con = connect(snapshot, read_only=True)

@@ -6,6 +6,9 @@ stored with the run's other warnings and shown by its summary and report. Pure: 
 * ``demand_outlier``: a week of a series whose demand is a hundred times its usual week (a quantity typed
   with extra digits, or in units where the series counts packs): every row passes, the forecast and the
   plan follow it.
+* ``component_demand``: orders for an item its bill of materials consumes (a drug substance, a filled bulk):
+  planned as demand of its own beside what its parents consume, which is right for a substance sold as such
+  and wrong for internal transfers entered as orders.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ import polars as pl
 from data_contracts import schema
 from data_contracts.config import WARNING_SCHEMA
 
-__all__ = ["DEMAND_OUTLIER", "OUTLIER_RATIO", "STALE_DATA", "demand_outlier_warnings", "stale_data_warnings"]
+__all__ = ["COMPONENT_DEMAND", "DEMAND_OUTLIER", "OUTLIER_RATIO", "STALE_DATA", "component_demand_warnings",
+           "demand_outlier_warnings", "stale_data_warnings"]
 
 #: the rules' names in ``run_warnings``
 STALE_DATA = "stale_data"
 DEMAND_OUTLIER = "demand_outlier"
+COMPONENT_DEMAND = "component_demand"
 #: a week this many times its series' median week with demand is warned of
 OUTLIER_RATIO = 100.0
 #: series with fewer weeks with demand are not judged (too little to know what is usual)
@@ -83,6 +88,31 @@ def demand_outlier_warnings(history: pl.DataFrame, ratio: float = OUTLIER_RATIO)
                       "product_id", "site_id", "week", pl.col("quantity").round(1),
                       (pl.col("quantity") / pl.col("median")).round(0).cast(pl.Int64),
                       pl.col("median").round(1)).alias("reason"),
+        )
+        .cast(WARNING_SCHEMA)
+    )
+
+
+def component_demand_warnings(history: pl.DataFrame, bom: pl.DataFrame) -> pl.DataFrame:
+    """The warnings (``WARNING_SCHEMA``) of the product × site series of ``history`` (``product_id, site_id,
+    week, quantity``) with demand whose product is a ``component_id`` of ``bom``: one per series."""
+    if bom.height == 0 or history.height == 0:
+        return pl.DataFrame(schema=WARNING_SCHEMA)
+    return (
+        history.filter(pl.col("quantity") > 0)
+        .join(bom.select(pl.col("component_id").alias("product_id")).unique(), on="product_id")
+        .group_by("product_id", "site_id")
+        .agg(pl.len().alias("weeks"), pl.col("quantity").sum())
+        .sort("product_id", "site_id")
+        .select(
+            entity=pl.lit(schema.ORDERS.name),
+            rule=pl.lit(COMPONENT_DEMAND),
+            key=pl.concat_str("product_id", pl.lit("|"), "site_id"),
+            reason=pl.format(
+                "{} is a component in the bill of materials and has orders of its own at {} ({} weeks, {} "
+                "units): they are forecast and planned beside what its parents consume; if they are internal "
+                "transfers (to a fill or pack line), leave them out of orders",
+                "product_id", "site_id", "weeks", pl.col("quantity").round(0).cast(pl.Int64)),
         )
         .cast(WARNING_SCHEMA)
     )

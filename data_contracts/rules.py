@@ -14,7 +14,11 @@ labelled by its Sunday), ``decimal_comma`` (a number written ``1,5``), ``not_exp
 itself, named by its path ``A → B → A``), ``known_family``, ``max_value`` (plausible maxima of costs,
 hours and weeks), ``max_length`` (text), ``unique_ignoring_case`` (ids equal but for letter case or
 whitespace, e.g. ``MAB-01`` and ``mab-01``), ``campaign_length_order`` (min campaign above max),
-``resource_or_site`` (a changeover row names exactly one of them).
+``resource_or_site`` (a changeover row names exactly one of them), ``changeover_self`` (a switch from a
+product to itself), ``changeover_campaign_resource`` (a changeover of a resource that is not campaign-run),
+``expires_before_release`` (a routing whose product expires before its release), ``family_spelling`` (a
+family spelt two ways but for letter case or blanks), ``storage_below_stock`` (a hard storage limit below the
+stock on hand).
 """
 
 from __future__ import annotations
@@ -428,19 +432,37 @@ def _not_in(column: str, values: pl.Series) -> pl.Expr:
     return pl.col(column).is_not_null() & ~pl.col(column).is_in(values.implode())
 
 
+def _fold(text: pl.Expr) -> pl.Expr:
+    """A text folded as :func:`lookalike_key` folds keys: lower case, every whitespace character removed."""
+    return text.str.to_lowercase().str.replace_all(r"\s", "")
+
+
 def _reference_checks(t: schema.Table, refs: dict[str, pl.DataFrame]) -> list[Check]:
     checks = []
     for (ent, c), (ref_entity, ref_col, rule) in REFERENCES.items():
         if ent != t.name:
             continue
         values = refs[ref_entity].get_column(ref_col).unique()
+        # an id written another way but for letter case or blanks ('ds-a' for DS-A) gets its own words
+        folded = _fold(pl.col(c)).is_in(values.to_frame().select(_fold(pl.col(ref_col))).to_series().implode())
         checks.append(
             flag(
                 f"unknown_{c}",
                 rule,
                 (c,),
-                _not_in(c, values),
+                _not_in(c, values) & ~folded,
                 f"is not a valid {ref_entity} {ref_col} (unknown, or rejected in {ref_entity})",
+            )
+        )
+        checks.append(
+            flag(
+                f"case_of_{c}",
+                rule,
+                (c,),
+                _not_in(c, values) & folded,
+                f"is not a valid {ref_entity} {ref_col}, but one differs from it only in letter case or blanks: "
+                f"ids are matched exactly, write it as {ref_entity} does",
+                label=f"{c}, letter case",
             )
         )
     if t.name == schema.RESOURCES.name:
@@ -587,7 +609,10 @@ def entity_checks(
         *_lane_checks(t, zero_lead_cycle),
         *_batch_checks(t),
         *_bom_checks(t, bom_cycles),
-        *_campaign_checks(t),
+        *_campaign_checks(t, refs),
+        *_shelf_life_checks(t, refs),
+        *_family_checks(t),
+        *_storage_checks(t, refs),
     ]
 
 
@@ -617,18 +642,90 @@ def _bom_checks(t: schema.Table, cycles: pl.DataFrame | None) -> list[Check]:
     return checks
 
 
-def _campaign_checks(t: schema.Table) -> list[Check]:
+def _campaign_checks(t: schema.Table, refs: dict[str, pl.DataFrame]) -> list[Check]:
     """A campaign whose minimum length exceeds its maximum; a changeover row naming both or neither of
-    a resource and a site."""
+    a resource and a site, a switch from a product to itself, or a resource that is not campaign-run
+    (the planning model refuses all three, so the contracts say so first, with the row)."""
     if t.name == schema.RESOURCES.name:
         return [flag("campaign_min_above_max", "campaign_length_order", ("min_campaign_weeks", "max_campaign_weeks"),
                      pl.col("min_campaign_weeks") > pl.col("max_campaign_weeks"),
-                     "min_campaign_weeks is above max_campaign_weeks")]
+                     "is a minimum above the maximum: lower min_campaign_weeks or raise max_campaign_weeks")]
     if t.name == schema.CHANGEOVERS.name:
+        resources = refs[schema.RESOURCES.name]
+        free = resources.filter(~pl.col("campaign").fill_null(False)).get_column("resource_id")
         return [flag("changeover_scope", "resource_or_site", ("resource_id", "site_id"),
                      pl.col("resource_id").is_null() == pl.col("site_id").is_null(),
-                     "names both or neither of resource_id and site_id: give exactly one")]
+                     "names both or neither of resource_id and site_id: give exactly one"),
+                flag("changeover_to_itself", "changeover_self", ("from_product_id", "to_product_id"),
+                     pl.col("from_product_id") == pl.col("to_product_id"),
+                     "is a switch from a product to itself: a campaign goes on without one; remove the row"),
+                flag("changeover_not_campaign", "changeover_campaign_resource", ("resource_id",),
+                     _in("resource_id", free),
+                     "is not campaign-run, so it has no changeovers: set campaign to true in resources or "
+                     "remove the row", unless=("known_resource",))]
     return []
+
+
+def _in(column: str, values: pl.Series) -> pl.Expr:
+    return pl.col(column).is_not_null() & pl.col(column).is_in(values.implode())
+
+
+def _shelf_life_checks(t: schema.Table, refs: dict[str, pl.DataFrame]) -> list[Check]:
+    """A routing whose product's shelf life, counted from manufacture, ends before its QC release: every
+    unit it makes would expire unreleased (the plan could only waste it), so the row is refused."""
+    if t.name != schema.ROUTINGS.name:
+        return []
+    products = refs[schema.PRODUCTS.name]
+    from_release = (
+        pl.col("shelf_life_from") == "release" if "shelf_life_from" in products.columns else pl.lit(False)
+    )
+    short = products.filter(pl.col("shelf_life_weeks").is_not_null() & ~from_release.fill_null(False))
+    life = pl.col("product_id").replace_strict(
+        short.get_column("product_id"), short.get_column("shelf_life_weeks"), default=None,
+        return_dtype=pl.Int64,
+    )
+    return [flag("expires_before_release", "expires_before_release", ("product_id", "release_weeks"),
+                 life <= pl.col("release_weeks"),
+                 "is released no sooner than the product's shelf_life_weeks (counted from manufacture) "
+                 "ends: every unit would expire before its release; raise shelf_life_weeks in products "
+                 "(or set shelf_life_from to release) or lower release_weeks",
+                 unless=("known_product",))]
+
+
+def _storage_checks(t: schema.Table, refs: dict[str, pl.DataFrame]) -> list[Check]:
+    """A hard storage limit below what the site already holds of the family (every lot of the latest
+    inventory snapshot, released or in quarantine): the plan cannot keep it (Infeasible) or, where a lane
+    leads away, ships the stock off to be held elsewhere. A soft limit (``overflow_cost``) pays for it."""
+    inventory, products = refs.get(schema.INVENTORY.name), refs.get(schema.PRODUCTS.name)
+    if t.name != schema.STORAGE.name or inventory is None or products is None or inventory.height == 0:
+        return []
+    held = (
+        inventory.filter(pl.col("as_of_date") == pl.col("as_of_date").max())
+        .join(products.select("product_id", "family"), on="product_id")
+        .group_by("site_id", "family")
+        .agg(pl.col("quantity").sum())
+        .select(key=pl.concat_str("site_id", pl.lit("\x1f"), "family"), held="quantity")
+    )
+    on_hand = pl.concat_str("site_id", pl.lit("\x1f"), "family").replace_strict(
+        held.get_column("key"), held.get_column("held"), default=0.0, return_dtype=pl.Float64)
+    return [flag("storage_below_stock", "storage_below_stock", ("site_id", "family", "capacity"),
+                 pl.col("overflow_cost").is_null() & (pl.col("capacity") < on_hand - 1e-6),
+                 "is below what the site holds of the family in the inventory snapshot: raise capacity to "
+                 "at least that, or give an overflow_cost (a soft limit)",
+                 unless=("known_site", "known_family", "non_negative"))]
+
+
+def _family_checks(t: schema.Table) -> list[Check]:
+    """Product families spelt two ways but for letter case (``drug_substance``, ``Drug_Substance``): a
+    storage limit names one spelling and would silently not hold the other's products. Every row of
+    every spelling is refused: which one is meant is for an operator to decide."""
+    if t.name != schema.PRODUCTS.name:
+        return []
+    folded = pl.col("family").str.to_lowercase().str.replace_all(r"\s", "")
+    return [flag("family_spellings", "family_spelling", ("family",),
+                 pl.col("family").n_unique().over(folded) > 1,
+                 "is spelt another way in other rows (letter case or blanks differ): families are matched "
+                 "exactly (storage limits name them), so write every product's family the same way")]
 
 
 def _batch_checks(t: schema.Table) -> list[Check]:

@@ -486,7 +486,7 @@ RUN_WARNINGS = _t(
     "What a run noticed that rejects no row, each finding once: demand no plant reaches (`demand_reachable`, "
     "one row per product × site), number columns that look thousands-grouped (`thousands_point`), data far "
     "behind the run date (`stale_data`), a week a hundred times its series' usual demand (`demand_outlier`), "
-    "an incremental load that looks like a full extract missing lines (`missing_from_extract`). "
+    "orders for a component of the bill of materials (`component_demand`), an incremental load that looks like a full extract missing lines (`missing_from_extract`). "
     "Stored by the contracts and forecast stages (a replan or scenario keeps its base run's); the run summary "
     "and the plan report read them from here. A run made before this table gets, when its warehouse is migrated, "
     "the `thousands_point` and `stale_data` warnings its stored rows still give (its summary showed those).",
@@ -494,8 +494,8 @@ RUN_WARNINGS = _t(
     [
         ("run_id", Str, "Run."),
         ("entity", Str, "Input entity (or `network` for the checks across entities)."),
-        ("rule", Str, "Rule: `demand_reachable`, `thousands_point`, `stale_data`, `demand_outlier` or "
-                      "`missing_from_extract`."),
+        ("rule", Str, "Rule: `demand_reachable`, `thousands_point`, `stale_data`, `demand_outlier`, "
+                      "`component_demand` or `missing_from_extract`."),
         ("key", Str, "What it is about: `product_id|site_id` for a pair (`|week` for a week), the column for a "
                      "column."),
         ("reason", Str, "Why, in words, with what to do."),
@@ -520,6 +520,9 @@ DEMAND_HISTORY = _t(
     ],
 )
 
+#: ``forecast.model`` of a series planned from its booked orders alone (no history, no forecast)
+BOOKED_MODEL = "booked"
+
 FORECAST = _t(
     "forecast",
     "Forecast per product × DC × week: mean, quantiles and the model that made it.",
@@ -529,9 +532,15 @@ FORECAST = _t(
         ("product_id", Str, "Product."),
         ("site_id", Str, "DC."),
         ("week", Date, "Monday of the forecast week."),
-        ("model", Str, "Model chosen for the series."),
-        ("mean", F64, "Point forecast (mean)."),
+        ("model", Str, "Model chosen for the series (`booked` for a series with booked orders and no "
+         "history)."),
+        ("mean", F64, "Demand the plan uses: the point forecast, raised to the week's booked orders where "
+         "they exceed it (booked orders consume the forecast)."),
         *_Q_COLS,
+        ("booked", F64, "Orders booked (not cancelled) for the week when the run was made; null where none "
+         "were booked (null in runs made before booked orders were planned)."),
+        ("booked_added", F64, "Units the booked orders added above the statistical forecast (`mean` minus "
+         "the forecaster's mean); 0 where the forecast covers them, null where none were booked."),
     ],
 )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from report.summary import RunFacts, run_facts, run_scope
+from report.summary import RunFacts, booked_line, run_facts, run_scope
 from warehouse.publish import published_path
 
 __all__ = ["publish_run_artifacts", "shortage_rows", "summary_markdown"]
@@ -59,6 +59,8 @@ def summary_markdown(facts: RunFacts, report_path: Path | None = None) -> str:
     else:
         lines.append(f"Compared with run `{facts.previous_run_id}`." if facts.previous_run_id
                      else "No earlier run of this scenario to compare with.")
+    if facts.booked:
+        lines += ["", booked_line(facts.booked)]
     lines += ["", "## Data contracts"]
     if facts.failed_rules.is_empty() and not facts.quarantined:
         lines.append("Every expectation passed; no row quarantined.")

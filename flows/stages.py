@@ -19,18 +19,19 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.config import ContractError
-from data_contracts.findings import demand_outlier_warnings, stale_data_warnings
+from data_contracts.findings import component_demand_warnings, demand_outlier_warnings, stale_data_warnings
 from flows.cluster import forecast_executor
 from flows.solver_bases import basis_loader, save_bases
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
 from forecasting import (
     from_series,
+    future_orders,
     missing_weeks,
     quarantined_orders,
     to_series,
     weekly_demand,
 )
-from forecasting.consensus import rebase_forecast
+from forecasting.consensus import BOOKED_MODEL, consume_forecast, rebase_forecast
 from forecasting.demand import SEP as SERIES_SEP
 from optimization import build_network, plan_supply, safety_stock_targets
 from optimization.terminal import beyond_horizon_weeks
@@ -259,7 +260,8 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
         last_week = history.filter(pl.col("quantity") > 0)["week"].max()
         _append_stage(wh, run_id, schema.RUN_WARNINGS.name, pl.concat([
             stale_data_warnings(as_of, last_week, run_date, params.forecast.inactive_weeks),
-            demand_outlier_warnings(history)]))
+            demand_outlier_warnings(history),
+            component_demand_warnings(history, _staged_clean(wh, run_id, schema.BOM))]))
         beyond = 0
         if params.plan.terminal_condition:
             beyond = beyond_horizon_weeks(*(_staged_clean(wh, run_id, t) for t in
@@ -267,11 +269,16 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
         with forecast_executor(params.forecast) as (executor, config):  # a Dask cluster if configured
             result = forecast_demand(to_series(history), params.horizon_weeks + beyond, config, executor,
                                      backtest_horizon=params.horizon_weeks)
-        wh.stage(run_id, schema.FORECAST.name, from_series(result.forecast).rename({"ds": "week"}))
+        weeks = params.horizon_weeks + beyond  # booked orders past the forecast's last week are not planned
+        end = monday(run_date) + timedelta(weeks=weeks)
+        booked = future_orders(orders, run_date).filter(pl.col("week") < end)
+        planned = consume_forecast(from_series(result.forecast).rename({"ds": "week"}), booked)
+        wh.stage(run_id, schema.FORECAST.name, planned)
         wh.stage(run_id, schema.FORECAST_SERIES.name, from_series(result.series))
         wh.stage(run_id, schema.FORECAST_BACKTEST.name, from_series(result.backtest))
     return {"series": result.series.height, "models": _counts(result.series, "model"),
             "imputed_weeks": _counts(missing, "reason"),
+            "booked_units_added": planned["booked_added"].sum(),
             "quarantined_demand": dict(lost.group_by("product_id").agg(pl.col("quantity").sum()).sort(
                 "product_id").rows())}
 
@@ -287,10 +294,11 @@ def accuracy(params: RunParameters, run_id: str) -> dict[str, Any]:
         # Forecasts made by runs that forecast (replans and scenarios carry copies of their base's).
         past = wh.con.execute(
             f"""
-            SELECT f.product_id, f.site_id, f.week, f.mean,
+            SELECT f.product_id, f.site_id, f.week, f.mean - coalesce(f.booked_added, 0) AS mean,
                    date_trunc('week', r.run_date)::DATE - INTERVAL 7 DAY AS cutoff
             FROM {schema.FORECAST.name} f JOIN {schema.RUNS.name} r USING (run_id)
             WHERE r.status = 'success' AND r.kind IN ('weekly_planning', 'nightly_refresh')
+              AND f.model IS DISTINCT FROM '{BOOKED_MODEL}'  -- the forecaster's mean, not the booked orders'
             """
         ).pl().with_columns(pl.col("cutoff").cast(pl.Date))
     uid = pl.concat_str("product_id", "site_id", separator=SERIES_SEP).alias("unique_id")
@@ -316,12 +324,17 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
     inputs[schema.PRODUCTS.name] = products
     start_week = monday(run_date)
     network = build_network(inputs, start_week, params.plan)
+    # booked orders consume whatever demand is planned: a consensus file's, a scenario's changed forecast
+    booked = fc.filter(pl.col("booked").is_not_null()).select("product_id", "site_id", "week",
+                                                              pl.col("booked").alias("quantity"))
+    fc = consume_forecast(fc, booked)
     demand = fc.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
     if params.demand_file is not None:
         given = read_demand_file(params.demand_file, products, inputs[schema.SITES.name])
         # the file is the demand as far as it goes; beyond its last week the forecast sets the terminal target
         demand = pl.concat([given.select(demand.columns),
                             demand.filter(pl.col("week") > given["week"].max())], how="vertical_relaxed")
+        demand = consume_forecast(demand, booked, (), value_col="quantity").select(demand.columns)
         fc = rebase_forecast(fc, demand)  # the consensus keeps the forecast's error distribution
     safety = safety_stock_targets(fc, products, network)
     base_run = _base_plan_run(params, run_id)

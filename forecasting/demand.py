@@ -2,7 +2,8 @@
 
 Demand history is the quantity customers requested per product × DC × ISO week (Monday), cancelled lines
 left out, for the weeks strictly before the run's week; booked orders for the run's week onwards are
-future demand, kept apart.
+future demand, kept apart (:func:`future_orders`): they consume the forecast in the plan's demand
+(:func:`forecasting.consensus.consume_forecast`).
 
 Missing is not zero: a week touched by a quarantined order line, and the last history week when the
 extract ends inside it (its latest ``order_date`` falls before that week's Sunday), did not have the demand

@@ -89,7 +89,7 @@ def build_model(
     f = m.frames
     f["make"] = var.make_vars(mb, net)
     f["stock"] = var.stock_vars(mb, net)
-    f["ship"] = var.ship_vars(mb, net)
+    f["ship"] = var.ship_vars(mb, net, pairs)
     m.releases, m.arrivals = var.make_releases(net, f["make"]), var.ship_arrivals(net, f["ship"])
     f["served"] = var.served_vars(mb, net, pairs)
     f["expired"] = var.expired_vars(mb, net)

@@ -97,7 +97,13 @@ def plan_supply(
     terminal = terminal_targets(network, beyond, ss) if config.terminal_condition else None
     sold_target = float(terminal["target"].sum()) if terminal is not None else None
     if terminal is not None and network.bom.height:
-        terminal = pl.concat([terminal, component_targets(network, beyond)], how="diagonal_relaxed")
+        # an item sold as such and consumed by its parents (a drug substance with orders of its own) has
+        # both targets: one row, their sum, priced as dear as its parents' (a null penalty is its own)
+        terminal = (
+            pl.concat([terminal, component_targets(network, beyond)], how="diagonal_relaxed")
+            .group_by("product_id", maintain_order=True)
+            .agg(pl.col("lead_time_demand", "safety_stock", "target").sum(), pl.col("unit_penalty").max())
+        )
     builder = ArrayBuilder() if uses_blocks(network, config) else None
     grid = bucket_grid(network, config)  # far weeks in longer buckets, if asked (optimization/buckets.py)
     model_net = on_grid(network, grid)

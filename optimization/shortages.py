@@ -19,7 +19,8 @@ Reasons, first that applies:
   short quantity (short × hours_per_unit / yield) and what an hour there is worth. At a full resource
   the dual is not unique, so the worth is a range where it was measured (``price_range``: the
   objective re-solved with one hour less and one hour more), else the dual alone.
-* ``campaign_length`` — no full resource is to blame, but a campaign resource that could have made it in
+* ``campaign_length`` — no full resource is to blame, but a campaign resource that could have made it (or,
+  through the bill of materials, one of its components: the drug substance a fill waits for) in
   time was set up for another product, in a campaign no longer than its minimum length (it could not
   switch sooner).
 * ``changeover`` — the same, in a campaign longer than its minimum: switching to this product would cost
@@ -78,11 +79,17 @@ def _num(col: str, digits: int = 0) -> pl.Expr:
 
 
 def _best_window(capacity: pl.DataFrame, horizon: int) -> pl.DataFrame:
-    """Per resource and start-week window ``[lo, hi]``: the most valuable binding week in it."""
+    """Per resource and start-week window ``[lo, hi]``: the most valuable binding week in it.
+
+    Binding: a positive shadow price, or (no dual) every hour used, or ``batch_full``: a campaign
+    resource's week whose free hours hold no whole batch (:func:`_batch_full`). There the LP with every
+    integer fixed leaves the hours slack and prices them at 0, yet nothing more could be started."""
     weeks = pl.DataFrame({"lo": range(horizon)}, schema={"lo": pl.Int64})
+    full = pl.col("batch_full") if "batch_full" in capacity.columns else pl.lit(False)
     cap = capacity.with_columns(
         binding=(pl.col("shadow_price") > _EPS)
-        | (pl.col("shadow_price").is_null() & (pl.col("utilisation") >= 1 - 1e-6)),
+        | (pl.col("shadow_price").is_null() & (pl.col("utilisation") >= 1 - 1e-6))
+        | full,
         score=pl.col("shadow_price").fill_null(0.0),
     ).filter("binding")
     return (
@@ -100,6 +107,10 @@ def _best_window(capacity: pl.DataFrame, horizon: int) -> pl.DataFrame:
             pl.col("t").alias("bind_t"),
             pl.col("score").alias("bind_price"),
             pl.col("week").alias("bind_week"),
+            # a week full for whole batches only: its free hours and the smallest batch's hours
+            bind_free=pl.when(full).then(pl.col("hours_available") - pl.col("hours_used")),
+            bind_batch=pl.when(full).then(pl.col("batch_hours") if "batch_hours" in capacity.columns
+                                          else pl.lit(None, pl.Float64)),
         )
     )
 
@@ -116,12 +127,35 @@ def _slack_before(capacity: pl.DataFrame, horizon: int) -> pl.DataFrame:
     )
 
 
+def _batch_full(net: Network, capacity: pl.DataFrame) -> pl.DataFrame:
+    """``capacity`` with ``batch_hours`` (the hours of the smallest whole batch of a campaign resource's
+    routings; null elsewhere or where a routing has no batch size) and ``batch_full``: a week of such a
+    resource whose free hours (after production and changeovers) hold no whole batch."""
+    none = capacity.with_columns(batch_hours=pl.lit(None, pl.Float64), batch_full=pl.lit(False))
+    if "campaign" not in net.resources.columns:
+        return none
+    lots = (
+        net.routings.join(net.resources.filter(pl.col("campaign")).select("resource_id"), on="resource_id")
+        .group_by("resource_id")
+        .agg(batch_hours=pl.when(pl.col("batch_size").is_not_null().all())
+             .then((pl.col("batch_size") * pl.col("hours_per_unit")).min()))
+    )
+    if lots.height == 0:
+        return none
+    return capacity.join(lots, on="resource_id", how="left").with_columns(
+        batch_full=((pl.col("hours_available") > 0)
+                    & (pl.col("hours_available") - pl.col("hours_used") < pl.col("batch_hours") - 1e-6))
+        .fill_null(False)
+    )
+
+
 def _capacity_candidates(
     net: Network, short: pl.DataFrame, capacity: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """For each shortage, the best binding resource-week that could have served it (if any): one of the
     product's own routings, or one of its components' through the bill of materials (:func:`_through_bom`);
-    and the components that could not be made in time for it."""
+    the components that could not be made in time for it; and the components' routing rows that could
+    (for :func:`_campaign_candidates`)."""
     h = net.horizon
     own = (
         short.select(*PST, "short")
@@ -167,8 +201,8 @@ def _capacity_candidates(
             extra_hours=pl.col("short") * pl.col("q") * pl.col("hours_per_unit"),
         )
         .select(*PST, "resource_id", "plant", "bind_week", "bind_price", "slack_before", "extra_hours",
-                "component_id", "via")
-    ), stuck
+                "component_id", "via", "bind_free", "bind_batch")
+    ), stuck, through
 
 
 def _through_bom(net: Network, own: pl.DataFrame) -> pl.DataFrame:
@@ -258,13 +292,17 @@ def _ran_out(net: Network, stuck: pl.DataFrame, inventory: pl.DataFrame | None) 
     )
 
 
-def _campaign_candidates(net: Network, short: pl.DataFrame, campaigns: pl.DataFrame | None) -> pl.DataFrame:
+def _campaign_candidates(
+    net: Network, short: pl.DataFrame, campaigns: pl.DataFrame | None, through: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """For each shortage, a campaign of another product on a campaign resource that held the resource in a
-    week that could have made it in time (within its shelf life): the longest such campaign, with whether
-    it was at its minimum length (and not the plan's first campaign, which may be shorter)."""
+    week that could have made it, or one of its components (``through``: :func:`_through_bom`'s rows), in
+    time (within its shelf life): the longest such campaign, with whether it was at its minimum length (and
+    not the plan's first campaign, which may be shorter) and the component it kept from being made."""
     out_schema = {**{c: short.schema[c] for c in PST}, "camp_resource": pl.String, "camp_product": pl.String,
                   "camp_first": pl.Date, "camp_last": pl.Date, "camp_weeks": pl.Int64, "at_min": pl.Boolean,
-                  "co_hours": pl.Float64, "co_cost": pl.Float64}
+                  "co_hours": pl.Float64, "co_cost": pl.Float64, "camp_component": pl.String,
+                  "camp_via": pl.String}
     if campaigns is None or campaigns.height == 0:
         return pl.DataFrame(schema=out_schema)
     res = net.resources.filter(pl.col("campaign")).select(
@@ -279,19 +317,33 @@ def _campaign_candidates(net: Network, short: pl.DataFrame, campaigns: pl.DataFr
         f=((pl.col("first_week") - pl.lit(net.start_week)).dt.total_days() // 7).cast(pl.Int64),
         l=((pl.col("last_week") - pl.lit(net.start_week)).dt.total_days() // 7).cast(pl.Int64),
     )
-    return (
+    own = (
         short.select(PST)
         .join(net.routings.select("product_id", "resource_id", pl.col("site_id").alias("plant"), "release_weeks"),
               on="product_id")
-        .join(res, on="resource_id")
+        .join(res.select("resource_id"), on="resource_id")
         .join(net.transit_weeks, left_on=["plant", "site_id"], right_on=["from_site", "to_site"])
         .join(net.products.select("product_id", "shelf_life_weeks"), on="product_id", validate="m:1")
         .with_columns(hi=pl.col("t") - pl.col("release_weeks") - pl.col("weeks"))
         .with_columns(lo=(pl.col("hi") - pl.col("shelf_life_weeks") + 1).fill_null(0))
         .filter(pl.col("hi") >= 0)
+        .select(*PST, "resource_id", "lo", "hi", made=pl.col("product_id"),
+                camp_component=pl.lit(None, pl.String), camp_via=pl.lit("", pl.String))
+    )
+    # a sold item whose component (drug substance) waits for the suite: the component's windows
+    parts = [own]
+    named = net.changeovers.select("resource_id", camp_product="from_product_id", made="to_product_id",
+                                   named_hours="hours", named_cost="cost")
+    if through is not None and through.height:
+        parts.append(through.select(*PST, "resource_id", "lo", "hi", made=pl.col("component_id"),
+                                    camp_component=pl.col("component_id"), camp_via=pl.col("via")))
+    return (
+        pl.concat(parts, how="vertical_relaxed")
+        .join(res, on="resource_id")
         .join(runs, on="resource_id")
-        .filter((pl.col("camp_product") != pl.col("product_id")) & (pl.col("f") <= pl.col("hi")))
+        .filter((pl.col("camp_product") != pl.col("made")) & (pl.col("f") <= pl.col("hi")))
         .filter(pl.col("l") >= pl.col("lo"))  # held the resource in a week that could have served in time
+        .join(named, on=["resource_id", "camp_product", "made"], how="left")  # the changeovers table's switch
         .sort("camp_weeks", descending=True)
         .group_by(PST)
         .first()
@@ -305,8 +357,10 @@ def _campaign_candidates(net: Network, short: pl.DataFrame, campaigns: pl.DataFr
             at_min=(pl.col("camp_weeks") <= pl.col("min_campaign_weeks"))
             & (pl.col("min_campaign_weeks") > 1)
             & (pl.col("f") > 0),
-            co_hours=pl.col("changeover_hours"),
-            co_cost=pl.col("changeover_cost"),
+            co_hours=pl.coalesce("named_hours", "changeover_hours"),
+            co_cost=pl.coalesce("named_cost", "changeover_cost"),
+            camp_component="camp_component",
+            camp_via="camp_via",
         )
     )
 
@@ -361,18 +415,18 @@ def plan_shortages(
         campaigns: the plan_campaigns table (None or empty: no campaign resource).
         inventory: the plan_inventory table (``closing``), to tell a component that ran out (None: not told).
     """
-    cap = capacity.with_columns(t=net.week_index())
+    cap = _batch_full(net, capacity.with_columns(t=net.week_index()))
     short = (
         backlog.with_columns(t=net.week_index(), short=pl.col("backlog") + pl.col("lost"))
         .filter(pl.col("short") > 1e-6)
         .join(net.replenishment_weeks.rename({"weeks": "replen"}), on=["product_id", "site_id"], how="left")
     )
-    candidates, stuck = _capacity_candidates(net, short, cap)
+    candidates, stuck, through = _capacity_candidates(net, short, cap)
     frame = (
         short.join(candidates, on=PST, how="left", validate="1:1")
         .join(_ran_out(net, stuck, inventory), on=PST, how="left", validate="1:1")
         .join(_lane_candidates(net, short, lane_duals), on=PST, how="left", validate="1:1")
-        .join(_campaign_candidates(net, short, campaigns), on=PST, how="left", validate="1:1")
+        .join(_campaign_candidates(net, short, campaigns, through), on=PST, how="left", validate="1:1")
         .join(net.products.select("product_id", "unit_cost"), on="product_id", how="left", validate="m:1")
         .with_columns(
             first_week=net.week_date("replen"),
@@ -433,6 +487,12 @@ def plan_shortages(
         .then(pl.concat_str(pl.lit("an hour there is worth "), _num("price_low", 2)))
         .otherwise(pl.concat_str(pl.lit("an hour there is worth "), _num("bind_price", 2), pl.lit(" (dual)")))
     )
+    batch = (
+        pl.when(pl.col("bind_batch").is_not_null())
+        .then(pl.concat_str(pl.lit(" (whole batches: its "), _num("bind_free", 1), pl.lit(" free hours hold no batch of "),
+                            _num("bind_batch", 1), pl.lit(")")))
+        .otherwise(pl.lit(""))
+    )
     recover = pl.concat_str(
         pl.lit("+"),
         _num("extra_hours", 1),
@@ -488,19 +548,23 @@ def plan_shortages(
                 pl.col("resource_id"),
                 pl.lit(" at "),
                 pl.col("plant"),
-                pl.lit(" is full; "),
+                pl.lit(" is full"), batch, pl.lit("; "),
                 recover,
             )
         )
         .when(pl.col("reason") == "capacity")
         .then(
             pl.concat_str(
-                pl.col("resource_id"), pl.lit(" at "), pl.col("plant"), pl.lit(" is full; "), recover
+                pl.col("resource_id"), pl.lit(" at "), pl.col("plant"), pl.lit(" is full"), batch, pl.lit("; "),
+                recover,
             )
         )
         .when(pl.col("reason").is_in(["campaign_length", "changeover"]))
         .then(
             pl.concat_str(
+                pl.when(pl.col("camp_component").is_not_null())
+                .then(pl.concat_str(_component("camp_component", "camp_via"), pl.lit(" waits: ")))
+                .otherwise(pl.lit("")),
                 pl.col("camp_resource"),
                 pl.lit(" is set up for "),
                 pl.col("camp_product"),
@@ -516,7 +580,7 @@ def plan_shortages(
                         _num("co_hours", 1),
                         pl.lit(" hours and "),
                         _num("co_cost"),
-                        pl.lit(" (or the changeovers table's figure), more than serving it saves"),
+                        pl.lit(", more than serving it saves"),
                     )
                 ),
             )

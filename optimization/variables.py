@@ -187,13 +187,31 @@ def stock_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
     return mb.add_variables("stock", frame, [*PC, "t"])
 
 
-def ship_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
-    """Shipments per product × lane × cohort × departure week that arrive usable within the horizon."""
+def ship_vars(mb: ModelBuilder, net: Network, demand_pairs: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Shipments per product × lane × cohort × departure week that arrive usable within the horizon.
+
+    A component of the bill of materials (drug substance, filled bulk) goes to a DC only where it has
+    demand of its own (``demand_pairs``): a DC neither consumes it nor has a storage limit for it, so
+    without this a full freezer's stock was shipped to a DC to be held there all horizon.
+    """
     dest = net.sites.select(pl.col("site_id").alias("to_site"), "site_type")
     frame = (
         net.presence.join(net.lanes, left_on="site_id", right_on="from_site")
         .rename({"site_id": "from_site"})
         .join(dest, on="to_site", validate="m:1")
+    )
+    if demand_pairs is not None and net.bom.height:
+        sold = demand_pairs.select("product_id", pl.col("site_id").alias("to_site")).unique()
+        idle = (  # a component shipped to a DC that does not sell it
+            frame.join(net.bom.select(pl.col("component_id").alias("product_id")).unique(), on="product_id")
+            .filter(pl.col("site_type") == "dc")
+            .join(sold, on=["product_id", "to_site"], how="anti")
+            .select("product_id", "to_site")
+            .unique()
+        )
+        frame = frame.join(idle, on=["product_id", "to_site"], how="anti")
+    frame = (
+        frame
         .join(net.products.select("product_id", "shelf_life_weeks"), on="product_id", validate="m:1")
         .with_columns(last_arrival=arrive_by(net.min_shelf_life_share_at_dc, net.horizon))
     )

@@ -11,7 +11,7 @@ import polars as pl
 
 from report.compare import Comparison, compare_runs
 from warehouse.db import UnknownRun
-from warehouse.reads import previous_plan_run, report_frames, run_rows, twin_frames
+from warehouse.reads import booked_orders, previous_plan_run, report_frames, run_rows, twin_frames
 from warehouse.views import comparable
 
 __all__ = ["ReportData", "load_report_data"]
@@ -44,6 +44,8 @@ class ReportData:
     campaigns: pl.DataFrame | None = None
     #: run_warnings rows of the run: entity, rule, key, reason (demand no plant reaches, stale data, ...)
     warnings: pl.DataFrame | None = None
+    #: what the run's booked orders added to its demand (``warehouse.reads.booked_orders``); None: none
+    booked: dict[str, float] | None = None
 
 
 def load_report_data(con: duckdb.DuckDBPyConnection, run_id: str, compare_to: str | None = None) -> ReportData:
@@ -67,4 +69,4 @@ def load_report_data(con: duckdb.DuckDBPyConnection, run_id: str, compare_to: st
     twin, stock_fan = twin_frames(con, run_id, compare_to)
     return ReportData(run, previous, f["kpis"], f["products"], f["sites"], f["history"], f["forecast"],
                       f["inventory"], f["capacity"], shortages, expiry, comparison, twin, stock_fan, like,
-                      f["campaigns"], f["warnings"])
+                      f["campaigns"], f["warnings"], booked_orders(con, run_id))

@@ -167,8 +167,15 @@ def forecast_section(data: ReportData) -> str:
                     f"{svg}</figure>")
     legend = ('<div class="legend"><i style="background:#4b5563"></i>history<i style="background:#1f6feb"></i>'
               'forecast mean<i style="background:#a9c6f5;height:8px"></i>q05–q95 / q20–q80</div>')
+    booked = ""
+    if data.booked:
+        b = data.booked
+        booked = (f" Booked orders consume the forecast: the mean shown is the larger of the two; "
+                  f"{b['units']:,.0f} units booked, {b['added']:,.0f} units above the forecast added in "
+                  f"{b['weeks']:,} product × DC × week(s) (<code>forecast.booked_added</code>).")
     return (f'<section id="forecast"><h2>Forecast versus history</h2><p class="note">Last {len(weeks)} weeks: '
-            f"demand history, then the forecast mean with its quantile bands, per product × DC.</p>{legend}"
+            f"demand history, then the forecast mean with its quantile bands, per product × DC.{booked}</p>"
+            f"{legend}"
             f'<div class="grid">{"".join(figs)}</div></section>')
 
 

@@ -20,11 +20,11 @@ from optimization.kpis import AT_CAPACITY, PLAN_COSTS, SERVICE_PENALTIES
 from forecasting.demand import quarantined_orders
 from warehouse.db import open_warehouse
 from warehouse.publish import published_path
-from warehouse.reads import previous_plan_run, run_warnings
+from warehouse.reads import booked_orders, previous_plan_run, run_warnings
 from warehouse.views import comparable as _comparable
 from warehouse.views import run_scope
 
-__all__ = ["RunFacts", "run_facts", "run_scope", "run_summary"]
+__all__ = ["RunFacts", "run_facts", "run_scope", "run_summary", "booked_line"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,9 @@ class RunFacts:
     #: contracts and forecast stages: demand no plant reaches, thousands-grouped numbers, stale data, a full
     #: extract read as a delta, demand outliers
     warnings: pl.DataFrame | None = None
+    #: the booked orders the forecast stage planned (:func:`warehouse.reads.booked_orders`); None before
+    #: booked orders were planned
+    booked: dict[str, float] | None = None
 
     @property
     def run_id(self) -> str:
@@ -92,6 +95,7 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
         products = wh.read(schema.clean_table_name(schema.PRODUCTS.name), run_id)
         rejected = wh.read(schema.QUARANTINE.name, run_id)
         warnings = run_warnings(wh.con, run_id)
+        booked = booked_orders(wh.con, run_id)
     lost = (
         quarantined_orders(rejected, schema.ORDERS.name)
         .group_by("product_id")
@@ -120,7 +124,7 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
     comparable = previous_run is None or _comparable(run, previous_run)
     return RunFacts(run, kpis, previous_id, previous_kpis, busiest, worst, failed, rejected.height,
                     Path(warehouse),
-                    comparable, previous_run, lost, warnings)
+                    comparable, previous_run, lost, warnings, booked)
 
 
 def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
@@ -178,6 +182,8 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
         lines.append("demand in quarantined order lines (their weeks are imputed in the history, not zero):")
         lines += [f"  {r['product_id']:<12} {r['lines']:>5} line(s) {r['quantity']:>12,.1f}"
                   for r in facts.quarantined_demand.head(top).iter_rows(named=True)]
+    if facts.booked:
+        lines.append(booked_line(facts.booked))
     lines += _failed_checks(facts.failed_rules, top)
     lines += _warnings(facts.warnings, top)
     if run.get("stage_seconds"):
@@ -186,6 +192,14 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
     lines.append(f"warehouse: {Path(warehouse).resolve()}")
     lines.append(f"published: {published_path(warehouse).resolve()}")
     return "\n".join(lines)
+
+
+def booked_line(booked: dict[str, float]) -> str:
+    """One line: booked orders and the units they added above the forecast (the plan's demand: the larger)."""
+    alone = f"; {booked['series']:,} series planned from booked orders alone" if booked["series"] else ""
+    return (f"booked orders: {booked['units']:,.0f} units; {booked['added']:,.0f} units above the forecast "
+            f"added to the plan's demand in {booked['weeks']:,} product × site × week(s){alone} "
+            f"(table {schema.FORECAST.name}, columns booked, booked_added)")
 
 
 def _failed_checks(failed: pl.DataFrame, top: int) -> list[str]:

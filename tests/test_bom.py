@@ -478,3 +478,125 @@ def test_without_a_bom_no_component_targets_appear():
     fc = pl.DataFrame([{"product_id": "F", "site_id": "D", "week": ex.week(t), "mean": 100.0, **qs}
                        for t in range(4)])
     assert safety_stock_targets(fc, inputs["products"], net)["product_id"].unique().to_list() == ["F"]
+
+
+# ------------------------------------------------------------------------------- stop 25: a stranger's plant
+def _validated(frames, entity):
+    from data_contracts.config import ContractConfig
+    from data_contracts.testing import TINY_RUN_DATE, all_as_raw
+    from data_contracts.validate import validate_inputs
+
+    out = validate_inputs(all_as_raw(frames), TINY_RUN_DATE, ContractConfig(max_reject_share=1.0))
+    return _quarantined(out, entity), out
+
+
+def test_contracts_refuse_changeovers_the_plan_would_refuse_with_their_row():
+    # the planning model refused a switch from a product to itself and a changeover of a resource that is not
+    # campaign-run (PlanInputError, no file or row); validate passed both (exit 0)
+    from data_contracts.testing import tiny_inputs
+
+    frames = tiny_inputs()
+    frames["resources"] = frames["resources"].with_columns(campaign=pl.Series([True, False]))
+    frames["changeovers"] = pl.DataFrame(
+        [("R1", None, "P1", "P2", 24.0, 5000.0),  # row 1: fine
+         ("R1", None, "P1", "P1", 10.0, 100.0),  # row 2: to itself
+         ("R2", None, "P1", "P3", 2.0, 100.0),  # row 3: R2 is not campaign-run
+         (None, "PL1", "P2", "P2", 1.0, 1.0)],  # row 4: a site's row to itself
+        schema=schema.CHANGEOVERS.schema, orient="row")
+    got, out = _validated(frames, "changeovers")
+    assert set(got) == {(2, "changeover_self"), (3, "changeover_campaign_resource"), (4, "changeover_self")}
+    assert got[(2, "changeover_self")] == (
+        "from_product_id 'P1', to_product_id 'P1' is a switch from a product to itself: a campaign goes on "
+        "without one; remove the row")
+    assert got[(3, "changeover_campaign_resource")].startswith(
+        "resource_id 'R2' is not campaign-run, so it has no changeovers: set campaign to true")
+    assert out.clean["changeovers"]["from_product_id"].to_list() == ["P1"]
+
+
+def test_contracts_refuse_a_routing_whose_product_expires_before_its_release():
+    # P1 lives 52 weeks from manufacture: released after 52 weeks, every unit expired unreleased and the plan
+    # made them anyway (a campaign of batches no one could use), exit 0; P3's life counts from its release
+    from data_contracts.testing import tiny_inputs
+
+    frames = tiny_inputs()
+    frames["routings"] = frames["routings"].with_columns(release_weeks=pl.Series([52, 3, 30]))
+    got, out = _validated(frames, "routings")
+    assert set(got) == {(1, "expires_before_release")}
+    assert got[(1, "expires_before_release")].startswith(
+        "product_id 'P1', release_weeks '52' is released no sooner than the product's shelf_life_weeks")
+    frames["routings"] = frames["routings"].with_columns(release_weeks=pl.Series([51, 3, 30]))
+    assert _validated(frames, "routings")[0] == {}  # made in week s, usable through s + 51: released in time
+
+
+def test_contracts_refuse_a_family_spelt_two_ways():
+    # 'vaccines' and 'Vaccines': a storage limit of 'vaccines' silently did not hold the other spelling's products
+    from data_contracts.testing import tiny_inputs
+
+    frames = tiny_inputs()
+    frames["products"] = frames["products"].with_columns(family=pl.Series(["vaccines", "monoclonals", "Vaccines"]))
+    got, _ = _validated(frames, "products")
+    assert set(got) == {(1, "family_spelling"), (3, "family_spelling")}
+    assert got[(3, "family_spelling")].startswith("family 'Vaccines' is spelt another way in other rows")
+
+
+def test_a_component_is_not_shipped_to_a_dc_that_does_not_sell_it():
+    # S (drug substance) has 500 on hand at P, whose freezer holds none of it without paying 10 a unit-week;
+    # the lane P → D costs nothing. The plan shipped the 500 of S to the DC, where nothing consumes it and no
+    # limit holds it, and kept it there all horizon: now only K, which D sells, goes there (S is filled
+    # ahead or held over the limit at P, whichever is cheaper)
+    inputs = _three_level()
+    inputs["inventory"] = ex.inventory(dict(product_id="S", site_id="P", quantity=500.0))
+    inputs["storage"] = ex.storage(dict(site_id="P", family="drug_substance", capacity=0.0, overflow_cost=10.0))
+    r = _plan(inputs, ex.demand(dict(product_id="K", site_id="D", t=3, quantity=10.0)))
+    ships = r.tables["plan_shipments"]
+    assert set(ships["product_id"].to_list()) == {"K"}
+    inv = r.tables["plan_inventory"]
+    assert inv.filter((pl.col("product_id") == "S") & (pl.col("site_id") == "D"))["closing"].sum() == 0.0
+
+
+def test_contracts_refuse_a_hard_storage_limit_below_the_stock_on_hand():
+    # tiny_inputs hold 20 of P2 (family monoclonals) at PL1: a hard limit of 10 there made the plan
+    # Infeasible (exit 1, "no usable solution") or, with a lane out, ship the stock to a DC to hold it
+    from data_contracts.testing import tiny_inputs
+
+    frames = tiny_inputs()
+    rows = [("PL1", "monoclonals", 10.0, None), ("PL1", "vaccines", 0.0, None), ("DC1", "monoclonals", 5.0, 2.0)]
+    frames["storage"] = pl.DataFrame(rows, schema=schema.STORAGE.schema, orient="row")
+    got, _ = _validated(frames, "storage")
+    assert set(got) == {(1, "storage_below_stock")}  # no vaccines at PL1; DC1's limit is soft
+    assert got[(1, "storage_below_stock")].startswith(
+        "site_id 'PL1', family 'monoclonals', capacity '10.0' is below what the site holds of the family")
+    frames["storage"] = pl.DataFrame([("PL1", "monoclonals", 20.0, None)], schema=schema.STORAGE.schema,
+                                     orient="row")
+    assert _validated(frames, "storage")[0] == {}
+
+
+def test_a_component_with_orders_of_its_own_gets_one_end_of_horizon_target():
+    # S is consumed by F (and K) and also sold at D: its target as a sold item and as a component were two rows
+    # of one product, and the plan stopped on "join keys did not fulfill 1:1 validation" (exit 1)
+    inputs = _three_level()
+    rows = [dict(product_id=p, site_id="D", t=t, quantity=10.0) for p in ("K", "S") for t in range(10)]
+    r = _plan(inputs, ex.demand(*rows))
+    assert r.solver_status == "Optimal"
+    # S's week-0 demand waits for its 1-week release; from week 1 on it is served
+    backlog = r.tables["plan_backlog"].filter((pl.col("product_id") == "S") & (pl.col("week") > ex.week(0)))
+    assert backlog["backlog"].sum() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_an_id_written_in_another_case_is_named_as_such():
+    # ' ds-a ' for DS-A: blanks are stripped on reading, and the row was "not a valid products product_id
+    # (unknown, …)", which does not say what to change; an id unknown in every spelling keeps those words
+    from data_contracts.testing import tiny_inputs
+
+    frames = tiny_inputs()
+    frames["bom"] = pl.DataFrame([("P3", "p1", 0.5, 0.1), ("P3", "P 2", 0.5, 0.1), ("P3", "PX", 0.5, 0.1)],
+                                 schema=schema.BOM.schema, orient="row")
+    got, out = _validated(frames, "bom")
+    assert set(got) == {(1, "known_product"), (2, "known_product"), (3, "known_product")}
+    assert got[(1, "known_product")] == (
+        "component_id 'p1' is not a valid products product_id, but one differs from it only in letter case or "
+        "blanks: ids are matched exactly, write it as products does")
+    assert "differs from it only in letter case" in got[(2, "known_product")]
+    assert got[(3, "known_product")] == (
+        "component_id 'PX' is not a valid products product_id (unknown, or rejected in products)")
+    assert "known_product(component_id, letter case)" in set(out.results["expectation"])

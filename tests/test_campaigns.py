@@ -225,6 +225,62 @@ def test_shortage_not_worth_a_changeover_is_changeover():
     assert "a switch costs 0.0 hours and 100,000" in short["detail"][0]
 
 
+def test_a_changeover_reason_quotes_the_changeovers_tables_switch():
+    # as above with the A → B switch named in the changeovers table at 24 hours and 150,000: the detail
+    # quoted the resource's default (0 hours, 100,000) "(or the changeovers table's figure)"
+    inputs = _suite(campaign=True, changeover_cost=100_000.0)
+    inputs["changeovers"] = ex.frame(schema.CHANGEOVERS, [
+        dict(resource_id="R", from_product_id="A", to_product_id="B", hours=24.0, cost=150_000.0)])
+    r = _plan(inputs, [("A", "P", t, 90.0) for t in range(4)] + [("B", "P", 2, 10.0)],
+              PlanConfig(horizon_weeks=4, terminal_condition=False))
+    short = r.tables["plan_shortages"]
+    assert set(short["reason"].to_list()) == {"changeover"}
+    assert short["detail"][0].endswith("a switch costs 24.0 hours and 150,000, more than serving it saves")
+
+
+def test_a_fill_waiting_for_its_drug_substance_behind_a_campaign_is_changeover():
+    # as above, but B is a drug substance: the sold item is its fill F (1 of B a unit, made on a free line RF).
+    # F wants 10 in week 2; the suite runs A, and a switch to B costs 100,000. F's own routing is on no
+    # campaign resource, so the reason was "cost" ("serving it would cost more than the backlog penalty
+    # saves"): the suite's campaign held its component, which is what a planner must be told.
+    inputs = _suite(campaign=True, changeover_cost=100_000.0)
+    inputs["products"] = ex.products(
+        dict(product_id="A", holding_cost_per_week=1.0, backlog_penalty=1000.0),
+        dict(product_id="B", family="drug_substance", holding_cost_per_week=1.0, backlog_penalty=0.0),
+        dict(product_id="F", holding_cost_per_week=1.0, backlog_penalty=1000.0),
+    )
+    inputs["resources"] = ex.resources(
+        dict(resource_id="R", site_id="P", hours_per_week=100.0, campaign=True, changeover_cost=100_000.0),
+        dict(resource_id="RF", site_id="P", hours_per_week=100.0),
+    )
+    inputs["routings"] = ex.routings(dict(product_id="A", resource_id="R"), dict(product_id="B", resource_id="R"),
+                                     dict(product_id="F", resource_id="RF"))
+    inputs["bom"] = ex.bom(dict(parent_id="F", component_id="B", quantity_per=1.0))
+    r = _plan(inputs, [("A", "P", t, 90.0) for t in range(4)] + [("F", "P", 2, 10.0)],
+              PlanConfig(horizon_weeks=4, terminal_condition=False))
+    assert r.tables["plan_campaigns"]["product_id"].to_list() == ["A"]
+    short = r.tables["plan_shortages"]
+    assert short["product_id"].unique().to_list() == ["F"]
+    assert set(short["reason"].to_list()) == {"changeover"}
+    assert short["detail"][0].startswith("its component B waits: R is set up for A in 2027-W01–2027-W04; "
+                                         "a switch costs 0.0 hours and 100,000")
+
+
+def test_a_suite_full_for_whole_batches_is_named_full_not_cost():
+    # A wants 100 a week; the suite's 100 hours make batches of 40 (1 hour a unit): two a week, 80 units, and
+    # the 20 hours left hold no batch. The LP with every integer fixed leaves those 20 hours slack (dual 0),
+    # so the reason was "cost" ("serving it would cost more than the backlog penalty saves", at a penalty
+    # of 1,000 against a cost of 1): the suite is full, for whole batches
+    inputs = _suite(campaign=True)
+    inputs["routings"] = ex.routings(dict(product_id="A", resource_id="R", batch_size=40.0))
+    r = _plan(inputs, [("A", "P", t, 100.0) for t in range(4)], PlanConfig(horizon_weeks=4, terminal_condition=False))
+    assert r.tables["plan_production"]["quantity"].to_list() == [80.0] * 4
+    short = r.tables["plan_shortages"]
+    assert set(short["reason"].to_list()) == {"capacity"}
+    assert set(short["resource_id"].to_list()) == {"R"}
+    assert "R at P is full (whole batches: its 20.0 free hours hold no batch of 40.0); +" in short["detail"][0]
+
+
 # ---------------------------------------------------------------------------------------------- MIP start
 def test_sequenced_setups_follow_the_relaxation_with_campaign_lengths():
     from optimization.campaign_start import sequenced_setups

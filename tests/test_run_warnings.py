@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from data_contracts import schema
-from data_contracts.findings import demand_outlier_warnings, stale_data_warnings
+from data_contracts.findings import component_demand_warnings, demand_outlier_warnings, stale_data_warnings
 from test_first_hour import _as_of, _thousands_points
 from test_sources_validate import _copy, valid_input  # noqa: F401 (the small demo input, a copy of it per test)
 
@@ -261,3 +261,17 @@ def test_the_thousands_scan_finds_what_counting_every_value_finds(values):
     expected = [("orders", "quantity", "orders.csv", grouped)] if grouped >= 3 and grouped == dotted else []
     assert found == expected
     assert any(found) == (values in (QUANTITIES[1], QUANTITIES[4], QUANTITIES[5]))  # not vacuous
+
+
+def test_orders_for_a_component_of_the_bill_of_materials_are_warned_of():
+    """A drug substance with orders (internal transfers entered as orders, say) passed every rule and was
+    forecast and planned as demand of its own beside what its fills consume, nothing said."""
+    weeks = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(3)]
+    history = pl.DataFrame({"product_id": ["DS", "DS", "DS", "PACK", "DS"], "site_id": ["DC1"] * 4 + ["PL1"],
+                            "week": [*weeks, weeks[0], weeks[0]], "quantity": [5.0, 0.0, 7.0, 9.0, 0.0]})
+    bom = pl.DataFrame({"parent_id": ["PACK"], "component_id": ["DS"], "quantity_per": [1.0], "scrap": [0.0]})
+    found = component_demand_warnings(history, bom)
+    assert found.select("entity", "rule", "key").rows() == [("orders", "component_demand", "DS|DC1")]
+    assert found["reason"][0].startswith("DS is a component in the bill of materials and has orders of its own "
+                                         "at DC1 (2 weeks, 12 units)")
+    assert component_demand_warnings(history, bom.clear()).is_empty()

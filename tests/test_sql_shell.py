@@ -53,3 +53,12 @@ def test_no_snapshot_is_a_clear_error(tmp_path):
     done = CliRunner().invoke(app, ["sql", "select 1", "--warehouse", str(tmp_path / "nope" / "w.duckdb")])
     assert done.exit_code == 2
     assert "no published snapshot" in done.output
+
+
+def test_the_snapshot_itself_may_be_named(warehouse):
+    # the run prints "published: …/warehouse.published.duckdb"; given that path, the shell looked for
+    # warehouse.published.published.duckdb and said to run the weekly plan first
+    done = CliRunner().invoke(app, ["sql", "select count(*) as n from notes", "--csv",
+                                    "--warehouse", str(published_path(warehouse))])
+    assert done.exit_code == 0, done.output
+    assert done.output.splitlines()[:2] == ["n", "2"]

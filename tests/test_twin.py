@@ -267,6 +267,8 @@ def stored_run(path, config: PlanConfig, spread: float) -> str:
     from warehouse.db import open_warehouse
 
     net, plan, demand, inputs = _solved(config)
+    forecast = _forecast(demand, spread).with_columns(  # no order booked ahead
+        booked=pl.lit(None, pl.Float64), booked_added=pl.lit(None, pl.Float64))
     with open_warehouse(path) as wh:
         run_id = wh.start_run(kind="weekly_planning", scenario="base", run_date=ex.START + timedelta(days=2),
                               parameters={"plan": config.model_dump(mode="json")}, code_version="test")
@@ -274,7 +276,7 @@ def stored_run(path, config: PlanConfig, spread: float) -> str:
             wh.stage(run_id, schema.clean_table_name(name), frame)
         for name, frame in (("plan_production", plan.production), ("plan_shipments", plan.shipments),
                             ("plan_inventory", plan.inventory), ("plan_backlog", plan.backlog),
-                            ("plan_expiry", plan.expiry), ("forecast", _forecast(demand, spread))):
+                            ("plan_expiry", plan.expiry), ("forecast", forecast)):
             wh.stage(run_id, name, frame)
         wh.commit_run(run_id)
     return run_id

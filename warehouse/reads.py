@@ -17,7 +17,8 @@ import polars as pl
 from data_contracts import schema
 from data_contracts.formats import file_name
 
-__all__ = ["comparison_frames", "missing_from_extract", "past_run_warnings", "plan_run_of", "previous_plan_run",
+__all__ = ["booked_orders", "comparison_frames", "missing_from_extract", "past_run_warnings", "plan_run_of",
+           "previous_plan_run",
            "report_frames", "run_rows", "run_warnings", "thousands_point_words", "thousands_points",
            "thousands_warnings", "twin_frames"]
 
@@ -55,6 +56,25 @@ def run_warnings(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
         return past_run_warnings(con, run_id).sort("rule", "entity", "key")
     return _q(con, f"SELECT entity, rule, key, reason FROM {schema.RUN_WARNINGS.name} WHERE run_id = ? "
                    "ORDER BY rule, entity, key", run_id)
+
+
+def booked_orders(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, float] | None:
+    """What the run's booked orders did to its demand (``forecast.booked``, ``booked_added``): units booked,
+    units added above the forecast, the product × site × weeks they were added in and the series planned
+    from booked orders alone. None when the run booked nothing or was stored before booked orders were
+    planned (a warehouse not yet migrated, opened read-only, has no such columns)."""
+    columns = {c for (c,) in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+        [schema.FORECAST.name]).fetchall()}
+    if "booked_added" not in columns:
+        return None
+    units, added, weeks, series = con.execute(
+        f"""SELECT sum(booked), sum(booked_added), count(*) FILTER (WHERE booked_added > 0),
+                   count(DISTINCT (product_id, site_id)) FILTER (WHERE model = ?)
+            FROM {schema.FORECAST.name} WHERE run_id = ?""", [schema.BOOKED_MODEL, run_id]).fetchone()
+    if units is None:
+        return None
+    return {"units": units, "added": added, "weeks": weeks, "series": series}
 
 
 def past_run_warnings(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
