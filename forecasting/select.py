@@ -15,9 +15,9 @@ per-series choice is noisy; a choice of strategy across hundreds of series is no
 the champion wins that test (M4 Weekly); on short monthly and quarterly ones the combination does.
 
 The default itself may be one of a few for a set (:func:`choose_default`): the one whose backtest MASE,
-pooled over the set's series and windows, is the lowest. Again one choice for many series, and one that a
-sample of them makes as well as all of them (:func:`alternative_sample`): only the sample backtests the
-alternatives.
+pooled over the set's series and windows, is the lowest. Again one choice for many series; as an option a
+sample of them makes it (:func:`alternative_sample`): only the sample backtests the alternatives (on 100
+series the choice is within noise: a sample of PBS kept the default its whole set replaces).
 """
 
 from __future__ import annotations
