@@ -28,7 +28,8 @@ product × DC series, most of the intermittent ones there are.
 
 ``--max-series`` takes a seeded random sample of each set for quick development runs (the same series for
 the same number); ``--config KEY=JSON ...`` overrides plantwin's ForecastConfig for experiments (e.g.
-``champion_margin=1.0``: the default combination everywhere); ``--peers`` picks peers (none: plantwin only).
+``champion_margin=1.0``: the default combination everywhere); ``--peers`` picks peers (none: plantwin only);
+``--save DIR`` writes every method's forecasts and the held-out part, for reading per series.
 """
 
 from __future__ import annotations
@@ -364,6 +365,9 @@ def main() -> None:
                         help="score the intermittent series at this many forecast origins, each h periods "
                         "before the last (4 quarterly origins of weekly data span a year: the bias of one "
                         "13-week origin of seasonal demand measures the season's phase, not the method)")
+    parser.add_argument("--save", type=Path, default=None, metavar="DIR",
+                        help="write each method's forecasts (<set>_<method>.parquet) and the held-out part "
+                        "(<set>_test.parquet) here, to read per series afterwards")
     args = parser.parse_args()
     rows, irows, iper = [], [], []
     for name in args.sets:
@@ -394,6 +398,11 @@ def main() -> None:
             mean = pl.concat([results[p][0] for p in trio]).group_by("unique_id", "ds").agg(pl.col(cols).mean())
             results["Mean(ETS,DOT,ARIMA)"] = (mean, sum(results[p][1] for p in trio),
                                               sum(results[p][2] for p in trio))
+        if args.save:
+            args.save.mkdir(parents=True, exist_ok=True)
+            ds.test.write_parquet(args.save / f"{name}_test.parquet")
+            for method, (fc, _, _) in results.items():
+                fc.write_parquet(args.save / f"{name}_{method}.parquet")
         for method, (fc, wall, cpu) in results.items():
             s = score(ds, fc, scale)
             owa = (s["smape"] / ref["smape"] + s["mase"] / ref["mase"]) / 2

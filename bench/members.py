@@ -46,7 +46,7 @@ from forecasting.forecast import _backtest_tasks, _champion_tasks, _plan  # noqa
 from forecasting.metrics import score_backtest  # noqa: E402
 from forecasting.models import combination_members  # noqa: E402
 from forecasting.seasonal import is_seasonal  # noqa: E402
-from forecasting.select import choose_default, select_champions  # noqa: E402
+from forecasting.select import alternative_sample, choose_default, select_champions  # noqa: E402
 
 PEERS = ("AutoETS", "DOT", "AutoARIMA")
 
@@ -150,11 +150,15 @@ def select_rule(saved: dict, names: tuple[str, ...], default: str, m: int, horiz
 
 def set_default(saved: dict, config: ForecastConfig) -> str:
     """The seasonal set's default as the run chose it: ``config.seasonal_default`` or one of its
-    ``seasonal_alternatives``, by the pooled backtest MASE (``forecasting.select.choose_default``)."""
+    ``seasonal_alternatives``, by the pooled backtest MASE (``forecasting.select.choose_default``) over the
+    series of its ``alternative_sample``, as the pipeline chooses."""
     names = (config.seasonal_default, *config.seasonal_alternatives)
     if len(names) < 2:
         return names[0]
-    cv = _combine(saved["cv"], names, ["unique_id", "ds", "cutoff", "y"])
+    tried = alternative_sample(saved["plan"].filter(pl.col("windows") > 0).get_column("unique_id"),
+                               config.alternative_sample)
+    cv = _combine(saved["cv"].filter(pl.col("unique_id").is_in(tried.implode())), names,
+                  ["unique_id", "ds", "cutoff", "y"])
     scores = score_backtest(cv.filter(pl.col("model").is_in(names)), saved["history"], season=config.mase_season)
     return choose_default(scores, names, min_series=config.strategy_min_series)
 

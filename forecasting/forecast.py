@@ -46,8 +46,9 @@ from forecasting.intervals import (
     tidy_quantiles,
 )
 from forecasting.metrics import naive_scale, score_backtest
-from forecasting.models import combination_members
-from forecasting.select import choose_default, choose_strategy, held_out_picks, select_champions
+from forecasting.models import add_combinations, combination_members
+from forecasting.select import (alternative_sample, choose_default, choose_strategy, held_out_picks,
+                                select_champions)
 
 __all__ = ["ForecastResult", "forecast_demand", "validate_series", "FALLBACKS", "RULE_MODEL", "ZERO_MODEL"]
 
@@ -181,30 +182,79 @@ def _cost(fits: pl.Expr) -> pl.Expr:
     ) ** 1.5
 
 
-def _backtest_tasks(
-    series: dict, plan: pl.DataFrame, horizon: int, config: ForecastConfig, forecast_horizon: int | None = None
-) -> list[Task]:
-    """Phase 1: backtest every candidate of the backtested series (and the seasonal set's alternative
-    defaults); forecast the rule series."""
-    names = _set_names(config)
-    scored = plan.filter((pl.col("set") == "seasonal") & (pl.col("windows") > 0)).height
-    if scored >= config.strategy_min_series:  # fewer: the default stays (choose_default), so no fits for it
-        names["seasonal"] = (*names["seasonal"], *config.seasonal_alternatives)
+def _backtest_work(plan: pl.DataFrame, horizon: int, config: ForecastConfig) -> pl.DataFrame:
+    """The backtested (and rule) series of ``plan`` with their expected ``cost`` and ``refit``."""
     # periods the oldest origin's fit sees: fitting once there and moving on needs enough of them
     oldest = pl.col("fit_weeks") - horizon - (pl.col("windows") - 1) * config.step(horizon)
-    work = plan.filter(
+    return plan.filter(
         (pl.col("set") == "rule") | ((pl.col("set") != "inactive") & (pl.col("windows") > 0))
     ).with_columns(cost=_cost(pl.col("windows").clip(1)),
                    refit=pl.when(oldest < config.fit_once_min_train).then(pl.lit("every"))
                    .otherwise(pl.lit(config.backtest_refit)))
 
-    def make(set_name: str, windows: int, refit: str, df: pl.DataFrame, cost: float) -> Task:
-        return Task(df=df, names=names[set_name], season_length=config.season_length, freq=config.freq,
-                    horizon=horizon, windows=windows, step=config.step(horizon),
+
+def _backtest_tasks(
+    series: dict, plan: pl.DataFrame, horizon: int, config: ForecastConfig, forecast_horizon: int | None = None
+) -> list[Task]:
+    """Phase 1: backtest every candidate of the backtested series (and, on the seasonal set's sample
+    ``alternative_sample``, its alternative defaults); forecast the rule series."""
+    names = _set_names(config)
+    tried = names | {"seasonal": (*names["seasonal"], *config.seasonal_alternatives)}
+    scored = plan.filter((pl.col("set") == "seasonal") & (pl.col("windows") > 0)).get_column("unique_id")
+    # fewer than strategy_min_series: the default stays (choose_default), so no fits for the alternatives
+    sample = (alternative_sample(scored, config.alternative_sample)
+              if config.seasonal_alternatives and scored.len() >= config.strategy_min_series else scored.clear())
+    work = _backtest_work(plan, horizon, config).with_columns(alt=pl.col("unique_id").is_in(sample.implode()))
+
+    def make(set_name: str, windows: int, refit: str, alt: bool, df: pl.DataFrame, cost: float) -> Task:
+        return Task(df=df, names=(tried if alt else names)[set_name], season_length=config.season_length,
+                    freq=config.freq, horizon=horizon, windows=windows, step=config.step(horizon),
                     forecast=set_name == "rule", fallback=FALLBACKS[set_name], cost=cost,
                     forecast_horizon=forecast_horizon, refit=refit)
 
-    return _tasks(series, work, ["set", "windows", "refit"], make, config)
+    return _tasks(series, work, ["set", "windows", "refit", "alt"], make, config)
+
+
+def _chosen_backtest(
+    series: dict, plan: pl.DataFrame, horizon: int, config: ForecastConfig, cv: pl.DataFrame | None,
+    orders: pl.DataFrame | None, pool: Executor | None,
+) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """Phase 1b: where the seasonal set took an alternative as its default (:func:`_chosen_default`) on the
+    sample that backtested it, backtest it on the set's other series too: only its members that the
+    candidates did not already backtest are fitted, and the combination is formed from every member's rows
+    as the engine forms it (:func:`forecasting.models.add_combinations`). ``cv`` (sorted) and ``orders``
+    with those rows added."""
+    default = config.seasonal_default
+    if cv is None or default is None:
+        return cv, orders
+    seasonal = plan.filter((pl.col("set") == "seasonal") & (pl.col("windows") > 0))
+    missing = seasonal.join(cv.filter(pl.col("model") == default).select("unique_id").unique(), on="unique_id",
+                            how="anti")
+    if not missing.height:
+        return cv, orders
+    members = (combination_members(default) or (None, (default,)))[1]
+    present = set(cv.join(missing.select("unique_id"), on="unique_id", how="semi").get_column("model").unique())
+    need = tuple(m for m in members if m not in present)
+    work = _backtest_work(missing, horizon, config)
+
+    def make(set_name: str, windows: int, refit: str, df: pl.DataFrame, cost: float) -> Task:
+        return Task(df=df, names=need, season_length=config.season_length, freq=config.freq, horizon=horizon,
+                    windows=windows, step=config.step(horizon), forecast=False, fallback=FALLBACKS[set_name],
+                    cost=cost, refit=refit)
+
+    added, _, found = run_tasks(_tasks(series, work, ["set", "windows", "refit"], make, config), pool) \
+        if need else (None, None, None)
+    keys = ["unique_id", "ds", "cutoff", "y"]
+    rows = pl.concat([f for f in (cv.join(missing.select("unique_id"), on="unique_id", how="semi")
+                                  .filter(pl.col("model").is_in(members)), added) if f is not None],
+                     how="vertical_relaxed")
+    if default not in need:  # a combination: its members' mean (or median), as the engine forms it
+        wide = add_combinations(rows.pivot(on="model", index=keys, values="yhat"), (default,))
+        rows = wide.unpivot(index=keys, on=[default], variable_name="model", value_name="yhat")
+    cv = pl.concat([cv, rows.select(cv.columns)], how="vertical_relaxed").sort(_CV_ORDER, maintain_order=True)
+    if found is not None and found.height:
+        orders = found if orders is None else pl.concat([orders, found], how="vertical_relaxed")
+    return cv, orders
 
 
 def _members(model: pl.Expr, names: list[str]) -> pl.Expr:
@@ -560,6 +610,7 @@ def forecast_demand(
         if cv is not None:  # the same rows in the same order however the series were chunked (pooled sums)
             cv = cv.sort(_CV_ORDER, maintain_order=True)
         config = _chosen_default(cv, series, plan, config)
+        cv, orders = _chosen_backtest(frames, plan, scored, config, cv, orders, pool)
         backtest, chosen, strategy, picks = _choose(cv, series, plan, config)
         _, fc_champion, _ = run_tasks(_champion_tasks(frames, plan, chosen, horizon, config, orders), pool)
     parts = [f for f in (fc_rule, fc_champion) if f is not None]

@@ -15,7 +15,9 @@ per-series choice is noisy; a choice of strategy across hundreds of series is no
 the champion wins that test (M4 Weekly); on short monthly and quarterly ones the combination does.
 
 The default itself may be one of a few for a set (:func:`choose_default`): the one whose backtest MASE,
-pooled over the set's series and windows, is the lowest. Again one choice for many series.
+pooled over the set's series and windows, is the lowest. Again one choice for many series; as an option a
+sample of them makes it (:func:`alternative_sample`): only the sample backtests the alternatives (on 100
+series the choice is within noise: a sample of PBS kept the default its whole set replaces).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import polars as pl
 
 from forecasting.models import complexity
 
-__all__ = ["select_champions", "held_out_picks", "choose_strategy", "choose_default", "STRATEGIES"]
+__all__ = ["select_champions", "held_out_picks", "choose_strategy", "choose_default", "alternative_sample",
+           "STRATEGIES"]
 
 #: how a candidate set with a default model picks each series' model (:func:`choose_strategy`):
 #: ``evidence`` the default unless a champion wins every window by the margin; ``champion`` the backtest
@@ -249,3 +252,14 @@ def choose_default(
         return names[0]
     means = wide.select(pl.col(n).mean() for n in names).row(0)
     return names[min(range(len(names)), key=lambda i: (means[i], i))]
+
+
+def alternative_sample(ids: pl.Series, n: int | None) -> pl.Series:
+    """``n`` of ``ids`` spread evenly over them in sorted order (every ``len / n``-th id, the first one
+    included); all of them where ``n`` is None or not below their number. The same ids for the same set
+    whatever its order or chunking: the series on which a set chooses its default
+    (:func:`choose_default`)."""
+    ordered = ids.unique().sort()
+    if n is None or n >= ordered.len():
+        return ordered
+    return ordered.gather(pl.int_range(0, n, eager=True) * ordered.len() // n)

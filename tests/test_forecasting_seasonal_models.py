@@ -158,6 +158,46 @@ def test_a_short_season_backtests_its_alternative_default_and_the_set_takes_the_
     assert kept.series.select("model", "selection").unique().rows() == [("Naive", "default")]
 
 
+def _trend_season(count: int, n: int = 72) -> pl.DataFrame:
+    rng = np.random.default_rng(3)
+    months = pl.date_range(date(2015, 1, 1), date(2020, 12, 1), "1mo", eager=True)
+    return pl.concat([
+        pl.DataFrame({"unique_id": f"s{i}", "ds": months[:n],
+                      "y": 400 + (i + 2) * np.arange(n) + 70 * np.sin(2 * np.pi * (np.arange(n) + i) / 12)
+                      + rng.normal(0, 3, n)})
+        for i in range(count)
+    ])
+
+
+def test_a_sample_chooses_the_default_and_the_rest_backtest_only_the_one_taken():
+    """``alternative_sample``: the alternatives are backtested on an even spread of the set's series only.
+    Where the sample's backtest takes an alternative (clean trend + season: ``Mean(SETS,DOT)`` beats Naive in
+    every window), the other series backtest it afterwards (DOT, the member no candidate holds, fitted; the
+    mean formed from SETS's rows and DOT's): backtest, models and forecast are those of every series
+    backtesting it. Where the sample keeps the default (Naive's and SeasonalNaive's mean beside SETS), the
+    alternative's backtest exists on the sample only and the forecast is the same as without it."""
+    history = _trend_season(6)
+    given = {"freq": "1mo", "season_length": 12, "n_jobs": 1, "champion_margin": 1.0, "strategy_min_series": 2,
+             "seasonal_models": ("Naive", "SeasonalNaive", "SETS"), "seasonal_default": "Naive",
+             "seasonal_alternatives": ("Mean(SETS,DOT)",)}
+    every = forecast_demand(history, H, ForecastConfig(**given, alternative_sample=None))
+    sampled = forecast_demand(history, H, ForecastConfig(**given, alternative_sample=2))
+    assert sampled.series.select("model", "selection").unique().rows() == [("Mean(SETS,DOT)", "default")]
+    assert sampled.series.equals(every.series)
+    assert sampled.forecast.equals(every.forecast)
+    order = ["unique_id", "model", "window"]
+    assert sampled.backtest.sort(order).equals(every.backtest.sort(order))
+    # the default kept: the alternative backtested on the sample alone (s0 and s3 of s0..s5)
+    kept = {**given, "seasonal_default": "SETS", "seasonal_alternatives": ()}
+    alone = forecast_demand(history, H, ForecastConfig(**kept))
+    kept["seasonal_alternatives"] = ("Mean(Naive,SeasonalNaive)",)
+    sampled = forecast_demand(history, H, ForecastConfig(**kept, alternative_sample=2))
+    assert sampled.series.select("model", "selection").unique().rows() == [("SETS", "default")]
+    tried = sampled.backtest.filter(pl.col("model") == "Mean(Naive,SeasonalNaive)")
+    assert sorted(tried.get_column("unique_id").unique()) == ["s0", "s3"]
+    assert sampled.forecast.equals(alone.forecast)
+
+
 def test_the_season_tested_alternative_is_the_default_of_monthly_and_quarterly_data_only():
     """With TARIMA carrying its order (stop 24) it won or tied on M1 monthly, quarterly and PBS: the default
     beside the chosen default for periods of a month or longer; weekly data (decomposed seasons) and daily
