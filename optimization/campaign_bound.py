@@ -35,7 +35,7 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
-from optimization.highs_direct import mip_outcome, new_highs
+from optimization.highs_direct import mip_outcome, new_highs, rerun_lp
 
 __all__ = ["BlockBound", "LagrangianBound", "block_columns", "block_problem", "lagrangian_bound", "lp_matrix",
            "own_rows", "priced_setups", "relaxation_with_rows"]
@@ -213,13 +213,10 @@ def relaxation_with_rows(h: highspy.Highs, constraints: list, variables: list, c
     h.addRows(len(constraints), np.array(lower), np.array(upper), len(index), np.array(starts, dtype=np.int32),
               np.array(index, dtype=np.int32), np.array(value, dtype=np.float64))
     optimal = highspy.HighsModelStatus.kOptimal
-    # HiGHS's run clock adds up every run of a Highs object (ERGO-Code/HiGHS#1477), so the limit is past it
-    h.setOptionValue("time_limit", h.getRunTime() + max(float(seconds), 0.1))
-    h.run()
+    rerun_lp(h, max(float(seconds), 0.1))
     if h.getModelStatus() == optimal:
         return float(h.getInfo().objective_function_value) + constant, True
     h.deleteRows(len(constraints), np.arange(first, first + len(constraints), dtype=np.int32))
     h.setBasis(basis)
-    h.setOptionValue("time_limit", h.getRunTime() + max(float(seconds), 0.1))
-    h.run()  # from the old optimal basis: no iteration
+    rerun_lp(h, max(float(seconds), 0.1))  # from the old optimal basis: no iteration
     return None, h.getModelStatus() == optimal

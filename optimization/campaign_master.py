@@ -43,7 +43,7 @@ import numpy as np
 from scipy import sparse
 
 from optimization.campaign_bound import block_problem, lp_matrix, own_rows
-from optimization.highs_direct import has_plan, mip_outcome, new_highs
+from optimization.highs_direct import has_plan, mip_outcome, new_highs, rerun_lp
 
 __all__ = ["MasterRound", "MasterResult", "dantzig_wolfe_bound", "price_and_branch"]
 
@@ -278,8 +278,7 @@ def dantzig_wolfe_bound(
     alpha, converged = smoothing, False
     while len(rounds) < max_rounds and time.perf_counter() < deadline:
         t = time.perf_counter()
-        master.setOptionValue("time_limit", max(deadline - t, 0.5))
-        master.run()
+        rerun_lp(master, max(deadline - t, 0.5))  # its LP, re-solved every round
         if master.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             break
         z = float(master.getInfo().objective_function_value) + offset

@@ -18,7 +18,7 @@ import polars as pl
 
 from optimization.lp import check_empty_rows
 
-__all__ = ["ArrayBuilder", "has_plan", "mip_outcome", "new_highs"]
+__all__ = ["ArrayBuilder", "has_plan", "mip_outcome", "new_highs", "rerun_lp"]
 
 _INF = highspy.kHighsInf
 
@@ -28,6 +28,15 @@ def new_highs() -> highspy.Highs:
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     return h
+
+
+def rerun_lp(h: highspy.Highs, seconds: float) -> None:
+    """Run the LP of an instance that has run before for at most ``seconds`` more. An LP run reads
+    ``time_limit`` against the instance's run clock, which adds up every run, through ``passModel`` too
+    (ERGO-Code/HiGHS#1477): a plain limit shorter than the earlier runs stops it at once, without an
+    iteration. A MIP run reads it from its own start, so a MIP takes the plain limit (both checked on 1.16)."""
+    h.setOptionValue("time_limit", h.getRunTime() + max(float(seconds), 0.0))
+    h.run()
 
 
 def has_plan(h: highspy.Highs) -> bool:

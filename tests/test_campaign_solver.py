@@ -269,3 +269,41 @@ def test_rounded_completion_is_a_whole_batch_plan_no_better_than_the_optimum():
     assert set(np.round(on).tolist()) <= {0.0, 1.0}
     assert np.all(lot_made[on > 0.5] >= 70.0 - 1e-6) and np.allclose(lot_made[on < 0.5], 0.0)
     assert all(c.valid(1e-6) for c in model.builder.prob.constraints.values())  # a plan: every row holds
+
+
+def test_rerun_lp_gives_a_kept_lp_its_seconds_after_earlier_runs():
+    """An LP run reads HiGHS's ``time_limit`` against a run clock that adds up every run of the instance: a
+    kept LP (the master's, re-solved every round; the relaxation with the fit rows) re-run with a plain limit
+    shorter than its earlier runs stopped at once, though the re-solve from its basis needs a few iterations.
+    ``rerun_lp`` counts the seconds from now."""
+    import highspy
+    import numpy as np
+    from scipy import sparse
+
+    from optimization.highs_direct import new_highs, rerun_lp
+
+    n, m = 2000, 1000
+    a = sparse.random(m, n, density=0.01, random_state=1, format="csc")
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, m
+    lp.col_cost_ = -np.random.default_rng(0).random(n)
+    lp.col_lower_, lp.col_upper_ = np.zeros(n), np.ones(n)
+    lp.row_lower_, lp.row_upper_ = np.full(m, -highspy.kHighsInf), np.full(m, 5.0)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+
+    def kept() -> tuple[highspy.Highs, float]:
+        h = new_highs()
+        h.passModel(lp)
+        h.run()  # the first solve, from nothing
+        assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        h.changeColsBounds(1, np.array([0], dtype=np.int32), np.array([0.0]), np.array([0.5]))
+        return h, h.getRunTime() / 2  # the re-solve from the basis needs a small part of the first's time
+
+    h, seconds = kept()
+    h.setOptionValue("time_limit", seconds)
+    h.run()
+    assert h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit  # the defect rerun_lp mends
+    h, seconds = kept()
+    rerun_lp(h, seconds)
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
