@@ -34,7 +34,8 @@ def rerun_lp(h: highspy.Highs, seconds: float) -> None:
     """Run the LP of an instance that has run before for at most ``seconds`` more. An LP run reads
     ``time_limit`` against the instance's run clock, which adds up every run, through ``passModel`` too
     (ERGO-Code/HiGHS#1477): a plain limit shorter than the earlier runs stops it at once, without an
-    iteration. A MIP run reads it from its own start, so a MIP takes the plain limit (both checked on 1.16)."""
+    iteration. A MIP run reads it from its own start, so a MIP takes the plain limit (both checked on
+    1.16)."""
     h.setOptionValue("time_limit", h.getRunTime() + max(float(seconds), 0.0))
     h.run()
 
