@@ -410,6 +410,17 @@ def _blended(errors: pl.Expr, changes: pl.Expr, weight: float) -> pl.Expr:
     return pl.when(changes > 0).then(errors.pow(1 - weight) * changes.pow(weight)).otherwise(errors)
 
 
+def _with_changes(
+    frame: pl.DataFrame, changes: pl.DataFrame | None, weight: float, validate: str
+) -> pl.DataFrame:
+    """``frame`` (``unique_id, cutoff``, …) with the history's recent ``changes`` at its cutoffs
+    (:func:`_changes`), null where they are not blended in (no ``changes`` or ``weight`` 0: :func:`_blended`
+    then keeps the backtest scale)."""
+    if changes is None or not weight:
+        return frame.with_columns(changes=pl.lit(None, dtype=pl.Float64))
+    return frame.join(changes, on=["unique_id", "cutoff"], how="left", validate=validate)
+
+
 def _changes(cv: pl.DataFrame | None, series: pl.DataFrame, config: ForecastConfig) -> pl.DataFrame | None:
     """``unique_id, cutoff, changes`` at every backtest cutoff and the end of each history: the history's
     recent changes over one season (:func:`forecasting.intervals.recent_changes`); None where they are not
@@ -454,9 +465,7 @@ def _error_scale(
     own = rows.join(levels, on=["unique_id", "cutoff"], how="left", validate="m:1").sort(_CV_ORDER).group_by(
         "unique_id").agg(own=rel.pow(2).mean().sqrt() if rms else rel.mean())
     now = last.join(levels, on=["unique_id", "cutoff"], how="left", validate="1:1")
-    now = now.join(changes, on=["unique_id", "cutoff"], how="left", validate="1:1") if (
-        changes is not None and history_weight) else now.with_columns(changes=pl.lit(None, dtype=pl.Float64))
-    now = now.select("unique_id", "level", "changes")
+    now = _with_changes(now, changes, history_weight, "1:1").select("unique_id", "level", "changes")
     blended = _blended(pl.col("own") * pl.col("level"), pl.col("changes"), history_weight)
     return naive.join(own, on="unique_id", how="left", validate="1:1").join(
         now, on="unique_id", how="left", validate="1:1").select(
@@ -509,9 +518,7 @@ def _calibration(
     window = used.sort(_CV_ORDER).group_by("unique_id", "model", "window").agg(
         w_sum=rel_err.sum(), w_n=pl.len(), w_level=pl.col("level").first(), cutoff=pl.col("cutoff").first(),
     ).sort("unique_id", "model", "window")
-    window = window.join(changes, on=["unique_id", "cutoff"], how="left", validate="m:1") if (
-        changes is not None and history_weight) else (
-        window.with_columns(changes=pl.lit(None, dtype=pl.Float64)))
+    window = _with_changes(window, changes, history_weight, "m:1")
     others = ((pl.col("w_sum").sum().over("unique_id", "model") - pl.col("w_sum"))
               / (pl.col("w_n").sum().over("unique_id", "model") - pl.col("w_n")))
     loo = window.with_columns(scale=_blended(pl.col("w_level") * (others.sqrt() if rms else others),
