@@ -486,16 +486,18 @@ RUN_WARNINGS = _t(
     "What a run noticed that rejects no row, each finding once: demand no plant reaches (`demand_reachable`, "
     "one row per product × site), number columns that look thousands-grouped (`thousands_point`), data far "
     "behind the run date (`stale_data`), a week a hundred times its series' usual demand (`demand_outlier`), "
-    "orders for a component of the bill of materials (`component_demand`), an incremental load that looks like a full extract missing lines (`missing_from_extract`). "
+    "orders for a component of the bill of materials (`component_demand`), an incremental load that looks like a full extract missing lines (`missing_from_extract`), "
+    "a plan solved block by block whose base run's solver bases were not found, so it started cold "
+    "(`warm_start_missing`, entity `plan`, key the folder looked in: stored by the plan stage). "
     "Stored by the contracts and forecast stages (a replan or scenario keeps its base run's); the run summary "
     "and the plan report read them from here. A run made before this table gets, when its warehouse is migrated, "
     "the `thousands_point` and `stale_data` warnings its stored rows still give (its summary showed those).",
     ("run_id", "entity", "rule", "key"),
     [
         ("run_id", Str, "Run."),
-        ("entity", Str, "Input entity (or `network` for the checks across entities)."),
+        ("entity", Str, "Input entity (or `network` for the checks across entities, `plan` for the plan's)."),
         ("rule", Str, "Rule: `demand_reachable`, `thousands_point`, `stale_data`, `demand_outlier`, "
-                      "`component_demand` or `missing_from_extract`."),
+                      "`component_demand`, `missing_from_extract` or `warm_start_missing`."),
         ("key", Str, "What it is about: `product_id|site_id` for a pair (`|week` for a week), the column for a "
                      "column."),
         ("reason", Str, "Why, in words, with what to do."),

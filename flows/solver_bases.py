@@ -7,7 +7,9 @@ top of that run (a replan, a scenario, or the next weekly run, with ``frozen_wee
 the file of the same key: the key digests the block's products and matrix pattern, so only the same block
 of the same shape gets it. A block whose data did not change then solves in zero iterations; one whose hours,
 demand or costs changed starts the simplex from the previous optimum. Files of other keys are ignored; a
-missing or unreadable file means a cold start, never an error.
+missing or unreadable file means a cold start, never an error; but a base run whose folder is missing altogether
+(a warehouse copied without it) is said in a ``warm_start_missing`` run warning
+(:func:`missing_bases_warning`), since its plan can take fifteen times the solver time of a warm one.
 
 The folder does not grow without end: after each save only the newest :data:`KEEP_RUNS` runs' bases are
 kept, and the run the plan started from (a replan's base, whose bases the next what-if wants again). An older
@@ -20,11 +22,16 @@ import shutil
 from pathlib import Path
 
 import highspy
+import polars as pl
 
+from data_contracts.config import WARNING_SCHEMA
 from optimization.decompose import BlockState, WarmStart
 from warehouse.paths import solver_bases_dir
 
-__all__ = ["KEEP_RUNS", "basis_loader", "save_bases"]
+__all__ = ["KEEP_RUNS", "WARM_START_MISSING", "basis_loader", "missing_bases_warning", "save_bases"]
+
+#: the rule's name in ``run_warnings``
+WARM_START_MISSING = "warm_start_missing"
 
 #: runs whose bases are kept beside the warehouse (besides the base of the run just saved)
 KEEP_RUNS = 8
@@ -75,3 +82,22 @@ def basis_loader(warehouse: Path | str, run_id: str | None) -> WarmStart | None:
         return h.readBasis(str(path)) == highspy.HighsStatus.kOk
 
     return load
+
+
+def missing_bases_warning(warehouse: Path | str, base_run: str | None, blocks: BlockState | None) -> pl.DataFrame:
+    """The ``warm_start_missing`` warning (``WARNING_SCHEMA``, entity ``plan``, key the folder) when a plan solved
+    block by block had a base run whose bases folder does not exist, so every block started cold.
+
+    Not said without a base run (a first plan), on the ``pulp`` path (no bases are kept), or when the folder is
+    there (a block whose shape changed starting cold is the what-if's own doing, not a missing file).
+    """
+    if base_run is None or blocks is None or blocks.whole:
+        return pl.DataFrame(schema=WARNING_SCHEMA)
+    folder = solver_bases_dir(warehouse) / base_run
+    if folder.is_dir():
+        return pl.DataFrame(schema=WARNING_SCHEMA)
+    reason = (f"no solver bases of the base run {base_run} in {folder}: all {len(blocks.keys)} blocks of the plan "
+              "started cold (on the big network 15 times the solver time of a warm start). A warehouse copied without its "
+              f"{folder.parent.name} folder (or a base older than the newest {KEEP_RUNS} runs') loses its warm "
+              "start; copy that folder beside the warehouse to keep it")
+    return pl.DataFrame([("plan", WARM_START_MISSING, str(folder), reason)], schema=WARNING_SCHEMA, orient="row")

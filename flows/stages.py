@@ -21,7 +21,7 @@ from data_contracts import schema
 from data_contracts.config import ContractError
 from data_contracts.findings import component_demand_warnings, demand_outlier_warnings, stale_data_warnings
 from flows.cluster import forecast_executor
-from flows.solver_bases import basis_loader, save_bases
+from flows.solver_bases import WARM_START_MISSING, basis_loader, missing_bases_warning, save_bases
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
 from forecasting import (
     from_series,
@@ -345,6 +345,7 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
     with open_warehouse(params.warehouse) as wh:
         for name, frame in result.tables.items():
             wh.stage(run_id, name, frame)
+        _plan_warnings(wh, run_id, missing_bases_warning(params.warehouse, base_run, result.blocks))
         wh.update_run(
             run_id, solver=result.solver, solver_status=result.solver_status,
             problem_type=result.problem_type, objective=result.objective, mip_gap=result.mip_gap,
@@ -438,6 +439,16 @@ def _with_service_levels(products: pl.DataFrame, overrides: dict[str, float]) ->
 def _append_stage(wh, run_id: str, name: str, frame: pl.DataFrame) -> None:
     if name in wh.staged_names(run_id):
         frame = pl.concat([wh.staged(run_id, name), frame], how="vertical_relaxed")
+    wh.stage(run_id, name, frame)
+
+
+def _plan_warnings(wh, run_id: str, frame: pl.DataFrame) -> None:
+    """Stage the plan stage's own warnings: a replan or scenario copied its base run's warnings, whose
+    ``warm_start_missing`` was about the base's plan, not this one's."""
+    name = schema.RUN_WARNINGS.name
+    if name in wh.staged_names(run_id):
+        kept = wh.staged(run_id, name).filter(pl.col("rule") != WARM_START_MISSING)
+        frame = pl.concat([kept, frame], how="vertical_relaxed")
     wh.stage(run_id, name, frame)
 
 
