@@ -6,7 +6,7 @@ import polars as pl
 
 from data_contracts import schema
 
-__all__ = ["campaign_kpis", "campaigns_table", "changeover_hours"]
+__all__ = ["campaign_kpis", "campaigns_table", "changeover_hours", "is_changeover"]
 
 RT = ["resource_id", "t"]
 
@@ -20,6 +20,16 @@ def changeover_hours(sol: dict[str, pl.DataFrame]) -> pl.DataFrame:
         sol["pair"].select(*RT, hours=pl.col("value") * pl.col("d_hours")),
     ]
     return pl.concat(parts).group_by(RT).agg(pl.col("hours").sum()).sort(RT)
+
+
+def is_changeover() -> pl.Expr:
+    """The one definition of a changeover, over ``plan_campaigns`` rows: a campaign that follows another
+    product's (``from_product_id``) or whose start cost hours or money (after idle weeks). The KPI
+    ``changeovers`` and ``scenario compare``'s count per resource both count these rows
+    (``warehouse.reads.comparison_frames`` writes it in SQL). The MIP's switch variables differ only where a
+    switch is free (no hours, no cost): a planner sees no changeover there, and they are not counted."""
+    return (pl.col("from_product_id").is_not_null() | (pl.col("changeover_hours") > 0)
+            | (pl.col("changeover_cost") > 0))
 
 
 def campaigns_table(sol: dict[str, pl.DataFrame], week_date) -> pl.DataFrame:
@@ -100,7 +110,7 @@ def campaign_kpis(
     )
     rows = [
         ("campaigns", float(campaigns.height), "count"),
-        ("changeovers", float(sol["switch"].filter(pl.col("value") > 0.5).height), "count"),
+        ("changeovers", float(campaigns.filter(is_changeover()).height), "count"),
         ("changeover_hours", float(campaigns["changeover_hours"].sum()), "hours"),
     ]
     if util.height:

@@ -147,6 +147,22 @@ def test_maximum_campaign_length_forces_a_switch():
     assert _kpi(r, "cost_backlog") == pytest.approx(0.0)
 
 
+def test_the_kpi_counts_the_changeovers_plan_campaigns_and_scenario_compare_show():
+    # A wants the whole suite every week, at most 3 weeks a campaign, a free switch (no hours, no cost): a week
+    # idles and A starts again. The MIP's switch variable is 1 there, and the KPI used to count it (1) where
+    # plan_campaigns shows no changeover and `scenario compare` counted 0.
+    r = _plan(_suite(campaign=True, max_campaign_weeks=3), [("A", "P", t, 100.0) for t in range(8)])
+    campaigns = r.tables["plan_campaigns"]
+    assert campaigns.height == 2 and campaigns["from_product_id"].null_count() == 2
+    assert campaigns["changeover_hours"].sum() == 0.0 and campaigns["changeover_cost"].sum() == 0.0
+    assert _kpi(r, "campaigns") == 2 and _kpi(r, "changeovers") == 0
+    # a switch that costs is one in both: the restart's cost is in its campaign's row
+    paid = _plan(_suite(campaign=True, max_campaign_weeks=3, changeover_cost=10.0),
+                 [("A", "P", t, 100.0) for t in range(8)])
+    assert paid.tables["plan_campaigns"]["changeover_cost"].sort().to_list() == [0.0, 10.0]
+    assert _kpi(paid, "changeovers") == 1
+
+
 # ---------------------------------------------------------------------------------------------- input rules
 def test_min_campaign_above_max_is_refused():
     with pytest.raises(PlanInputError, match=r"resources\.max_campaign_weeks: min_campaign_weeks is above"):

@@ -277,6 +277,8 @@ def comparison_frames(
                                       suites AS (SELECT DISTINCT resource_id FROM {res}
                                                  WHERE run_id IN (?, ?) AND campaign),
                                       planned AS (SELECT run_id, resource_id, count(*) AS campaigns,
+                                                         -- a changeover as the KPI counts it
+                                                         -- (optimization.campaign_results.is_changeover)
                                                          count(*) FILTER (WHERE changeover_hours > 0
                                                              OR changeover_cost > 0
                                                              OR from_product_id IS NOT NULL) AS changeovers,
