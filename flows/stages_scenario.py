@@ -17,6 +17,7 @@ from typing import Any
 from data_contracts import schema
 from flows import stages
 from flows.settings import ParameterError, ScenarioParameters
+from forecasting.consensus import consume_forecast, forecast_part
 from optimization import PlanConfig
 from optimization.scenario import (
     ScenarioFile,
@@ -77,9 +78,11 @@ def apply_changes(params: ScenarioParameters, run_id: str, run_date: date) -> di
     parsed = _read(params)
     with open_warehouse(params.warehouse) as wh:
         inputs = {t.name: wh.staged(run_id, schema.clean_table_name(t.name)) for t in _ENTITIES}
-        forecast = wh.staged(run_id, schema.FORECAST.name)
-        changed, new_forecast = apply_scenario(parsed.scenario, inputs, forecast, stages.monday(run_date),
-                                               params.horizon_weeks)
+        # the change moves the forecast; the booked orders, firm, then consume the changed forecast
+        own, booked = forecast_part(wh.staged(run_id, schema.FORECAST.name))
+        changed, new_own = apply_scenario(parsed.scenario, inputs, own, stages.monday(run_date),
+                                          params.horizon_weeks)
+        new_forecast = consume_forecast(new_own, booked)
         for t in _ENTITIES:
             wh.stage(run_id, schema.clean_table_name(t.name), changed[t.name].select(t.column_names))
         wh.stage(run_id, schema.FORECAST.name, new_forecast)

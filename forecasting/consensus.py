@@ -11,6 +11,10 @@ and the orders already booked for it, with the same rule for the uncertainty (th
 spread stays the forecast's, relative to the level). A week without booked orders keeps the forecast; a
 series with booked orders and no forecast gets them as its demand, with no spread (firm orders, no
 forecast error to carry).
+
+A what-if that changes demand changes the forecast, not the booked orders (:func:`forecast_part` takes the
+orders out again, the change applies to what is left, and they consume the changed forecast): firm orders
+are firm, so +20% raises a week to max(1.2 × forecast, booked), never to 1.2 × booked.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import polars as pl
 
 from data_contracts import schema
 
-__all__ = ["rebase_forecast", "consume_forecast", "BOOKED_MODEL"]
+__all__ = ["rebase_forecast", "consume_forecast", "forecast_part", "BOOKED_MODEL"]
 
 BOOKED_MODEL = schema.BOOKED_MODEL
 
@@ -98,3 +102,39 @@ def consume_forecast(
     )
     columns = [*own.columns, "booked", "booked_added"]
     return pl.concat([raised.select(columns), new], how="diagonal_relaxed").select(columns)
+
+
+def forecast_part(
+    forecast: pl.DataFrame,
+    quantiles: tuple[float, ...] = schema.QUANTILES,
+    keys: tuple[str, ...] = ("product_id", "site_id", "week"),
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Undo :func:`consume_forecast`: the forecaster's own rows, and the booked orders they were raised to.
+
+    Where the orders added units the mean goes back down by ``booked_added`` and the quantiles with it (the
+    inverse of :func:`rebase_forecast`); a row of model ``BOOKED_MODEL`` (no forecast, orders only) is left
+    out. ``consume_forecast(*forecast_part(f))`` gives ``f`` again.
+
+    Args:
+        forecast: a frame :func:`consume_forecast` returned (``booked``, ``booked_added`` columns; a frame
+            without them is returned whole, with no orders).
+
+    Returns:
+        The forecast without ``booked``/``booked_added``, and ``keys`` + ``quantity`` of its booked orders.
+    """
+    keys = list(keys)
+    if "booked" not in forecast.columns:
+        return forecast, pl.DataFrame(schema={**{k: forecast.schema[k] for k in keys}, "quantity": pl.Float64})
+    booked = forecast.filter(pl.col("booked").is_not_null()).select(*keys, pl.col("booked").alias("quantity"))
+    own = forecast.filter(pl.col("model") != BOOKED_MODEL) if "model" in forecast.columns else forecast
+    added, mean = pl.col("booked_added").fill_null(0.0), pl.col("mean")
+    before = mean - added
+    lowered = [
+        pl.when(added <= 0).then(pl.col(col))
+        .when(before > 0).then(pl.col(col) * before / mean)
+        .otherwise(pl.col(col) - added)
+        .clip(lower_bound=0.0)
+        .alias(col)
+        for col in (schema.quantile_column(q) for q in quantiles)
+    ]
+    return own.with_columns(*lowered, mean=before).drop("booked", "booked_added"), booked

@@ -10,7 +10,7 @@ import pytest
 
 from data_contracts import schema
 from forecasting import future_orders
-from forecasting.consensus import BOOKED_MODEL, consume_forecast
+from forecasting.consensus import BOOKED_MODEL, consume_forecast, forecast_part
 
 MON = date(2026, 1, 5)
 QCOLS = [schema.quantile_column(q) for q in schema.QUANTILES]
@@ -90,6 +90,17 @@ def test_a_points_frame_takes_the_larger_value():
                            value_col="quantity").sort(KEYS)
     assert got.select(*KEYS, "quantity").rows() == [
         ("P1", "DC1", _w(0), 9.0), ("P1", "DC1", _w(1), 7.0), ("P3", "DC1", _w(1), 4.0)]
+
+
+def test_forecast_part_takes_the_booked_orders_out_again():
+    fc = _forecast([("P1", 0, 100.0), ("P1", 1, 100.0), ("P2", 0, 0.0)]).with_columns(
+        pl.when(pl.col("product_id") == "P2").then(5.0).otherwise(pl.col(QCOLS[-1])).alias(QCOLS[-1]))
+    booked = _booked([("P1", 1, 250.0), ("P1", 0, 40.0), ("P2", 0, 12.0), ("NEW", 2, 30.0)])
+    consumed = consume_forecast(fc, booked)
+    own, orders = forecast_part(consumed)
+    assert own.sort(KEYS).equals(fc.sort(KEYS))  # the forecaster's rows, quantiles and all
+    assert orders.sort(KEYS).equals(booked.sort(KEYS))
+    assert consume_forecast(own, orders).sort(KEYS).equals(consumed.sort(KEYS))
 
 
 def test_cancelled_lines_are_not_booked():
@@ -248,6 +259,37 @@ def test_a_scenario_cutting_demand_keeps_the_booked_orders(booked_run, tmp_path)
                   & (pl.col("week") < first + timedelta(weeks=12)) & (pl.col("mean") > 0)).row(0, named=True)
     got = _at(demand, r["product_id"], r["site_id"], r["week"])["demand"].item()
     assert got == pytest.approx(0.5 * r["mean"])
+
+
+@pytest.mark.slow
+def test_a_scenario_raising_demand_raises_the_forecast_not_the_booked_orders(booked_run, tmp_path):
+    # firm orders are firm: +20% makes a week max(1.2 × forecast, booked), where it used to plan 1.2 × booked
+    from flows import pipeline
+    from flows.settings import ScenarioParameters
+    from optimization import PlanConfig
+
+    run_id, warehouse, first = booked_run
+    week = first + timedelta(weeks=2)
+    scenario = tmp_path / "more.yaml"
+    scenario.write_text("name: more\ndemand:\n  - {multiplier: 1.2}\n")
+    new_id = pipeline.scenario(ScenarioParameters(warehouse=warehouse, scenario_file=scenario,
+                                                  base_run_id=run_id, plan=PlanConfig(horizon_weeks=12)))
+    fc, changed, demand = _forecast_rows(warehouse, run_id), _forecast_rows(warehouse, new_id), \
+        _demand(warehouse, new_id)
+    firm = _at(fc, "VAC-01", "DC-EU-N", week).row(0, named=True)
+    assert _at(demand, "VAC-01", "DC-EU-N", week)["demand"].item() == pytest.approx(firm["booked"])
+    # the series with booked orders alone keeps them
+    mab = (pl.col("product_id") == "MAB-02") & (pl.col("site_id") == "DC-EU-S") & (pl.col("week") < first
+                                                                                   + timedelta(weeks=12))
+    assert demand.filter(mab)["demand"].sum() == pytest.approx(fc.filter(mab)["booked"].sum())
+    # a week the forecast covers grows with it; the stored forecast says which units the orders added
+    keys = ["product_id", "site_id", "week"]
+    both = fc.join(changed, on=keys, suffix="_new").filter(pl.col("week") < first + timedelta(weeks=12))
+    own = pl.col("mean") - pl.col("booked_added").fill_null(0.0)
+    expected = pl.max_horizontal(1.2 * own, pl.col("booked").fill_null(0.0))
+    assert (both["mean_new"] - both.select(expected).to_series()).abs().max() < 1e-6
+    assert both.filter(pl.col("model") != BOOKED_MODEL).select(
+        (pl.col("mean_new") - pl.col("booked_added_new").fill_null(0.0) - 1.2 * own).abs().max()).item() < 1e-6
 
 
 @pytest.mark.slow
