@@ -9,6 +9,9 @@ stored with the run's other warnings and shown by its summary and report. Pure: 
 * ``component_demand``: orders for an item its bill of materials consumes (a drug substance, a filled bulk):
   planned as demand of its own beside what its parents consume, which is right for a substance sold as such
   and wrong for internal transfers entered as orders.
+* ``continuous_campaign``: a routing on a campaign-run resource with neither ``batch_size`` nor ``min_batch``:
+  planned continuously (any quantity a week) where a campaign suite makes whole batches. A ``min_batch``
+  alone says the process is continuous on purpose (a perfusion train with a minimum run), so it is quiet.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ import polars as pl
 from data_contracts import schema
 from data_contracts.config import WARNING_SCHEMA
 
-__all__ = ["COMPONENT_DEMAND", "DEMAND_OUTLIER", "OUTLIER_RATIO", "STALE_DATA", "component_demand_warnings",
-           "demand_outlier_warnings", "stale_data_warnings"]
+__all__ = ["COMPONENT_DEMAND", "CONTINUOUS_CAMPAIGN", "DEMAND_OUTLIER", "OUTLIER_RATIO", "STALE_DATA",
+           "component_demand_warnings", "continuous_campaign_warnings", "demand_outlier_warnings",
+           "stale_data_warnings"]
 
 #: the rules' names in ``run_warnings``
 STALE_DATA = "stale_data"
 DEMAND_OUTLIER = "demand_outlier"
 COMPONENT_DEMAND = "component_demand"
+CONTINUOUS_CAMPAIGN = "continuous_campaign"
 #: a week this many times its series' median week with demand is warned of
 OUTLIER_RATIO = 100.0
 #: series with fewer weeks with demand are not judged (too little to know what is usual)
@@ -113,6 +118,29 @@ def component_demand_warnings(history: pl.DataFrame, bom: pl.DataFrame) -> pl.Da
                 "units): they are forecast and planned beside what its parents consume; if they are internal "
                 "transfers (to a fill or pack line), leave them out of orders",
                 "product_id", "site_id", "weeks", pl.col("quantity").round(0).cast(pl.Int64)),
+        )
+        .cast(WARNING_SCHEMA)
+    )
+
+
+def continuous_campaign_warnings(routings: pl.DataFrame, resources: pl.DataFrame) -> pl.DataFrame:
+    """The warnings (``WARNING_SCHEMA``) of the routings on a campaign-run resource with neither
+    ``batch_size`` nor ``min_batch``, one per row, naming its file and row (``source_file``, ``source_row``
+    columns of ``routings``), in file order."""
+    campaign = resources.filter(pl.col("campaign").fill_null(False)).select("resource_id")
+    return (
+        routings.join(campaign, on="resource_id", how="semi")
+        .filter(pl.col("batch_size").is_null() & pl.col("min_batch").is_null())
+        .sort("source_file", "source_row")
+        .select(
+            entity=pl.lit(schema.ROUTINGS.name),
+            rule=pl.lit(CONTINUOUS_CAMPAIGN),
+            key=pl.concat_str("product_id", pl.lit("|"), "resource_id"),
+            reason=pl.format(
+                "{} row {}: product {} on the campaign-run resource {} has neither batch_size nor min_batch, "
+                "so it is planned continuously (any quantity a week) where a campaign suite makes whole "
+                "batches: set batch_size (and min_batch) to its batch, or min_batch alone to the smallest "
+                "run of a continuous process", "source_file", "source_row", "product_id", "resource_id"),
         )
         .cast(WARNING_SCHEMA)
     )

@@ -487,6 +487,8 @@ RUN_WARNINGS = _t(
     "one row per product × site), number columns that look thousands-grouped (`thousands_point`), data far "
     "behind the run date (`stale_data`), a week a hundred times its series' usual demand (`demand_outlier`), "
     "orders for a component of the bill of materials (`component_demand`), an incremental load that looks like a full extract missing lines (`missing_from_extract`), "
+    "a routing on a campaign-run resource with neither batch size nor minimum batch, planned continuously "
+    "(`continuous_campaign`, key `product_id|resource_id`), "
     "a plan solved block by block whose base run's solver bases were not found, so it started cold "
     "(`warm_start_missing`, entity `plan`, key the folder looked in: stored by the plan stage). "
     "Stored by the contracts and forecast stages (a replan or scenario keeps its base run's); the run summary "
@@ -497,7 +499,8 @@ RUN_WARNINGS = _t(
         ("run_id", Str, "Run."),
         ("entity", Str, "Input entity (or `network` for the checks across entities, `plan` for the plan's)."),
         ("rule", Str, "Rule: `demand_reachable`, `thousands_point`, `stale_data`, `demand_outlier`, "
-                      "`component_demand`, `missing_from_extract` or `warm_start_missing`."),
+                      "`component_demand`, `missing_from_extract`, `continuous_campaign` or "
+                      "`warm_start_missing`."),
         ("key", Str, "What it is about: `product_id|site_id` for a pair (`|week` for a week), the column for a "
                      "column."),
         ("reason", Str, "Why, in words, with what to do."),

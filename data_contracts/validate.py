@@ -50,6 +50,7 @@ from data_contracts.config import (
     ContractError,
     ContractOutcome,
 )
+from data_contracts.findings import continuous_campaign_warnings
 from data_contracts.formats import (
     DECIMAL_COMMA_RULE,
     decimal_comma_words,
@@ -533,6 +534,7 @@ def validate_inputs(
     quarantines, results, validations = [], [], {}
     refs: dict[str, pl.DataFrame] = {}
     refusals: list[str] = []
+    noticed: list[pl.DataFrame] = []  # warnings of one entity's rows (the network's come last)
     for t in schema.INPUT_ENTITIES:
         if t.name not in raw:
             continue
@@ -569,6 +571,10 @@ def validate_inputs(
             )
         good = ~text.get_column(_IDX).is_in(hits.get_column(_IDX).unique().implode()) if hits.height else None
         clean[t.name] = typed.filter(good) if good is not None else typed
+        if t.name == schema.ROUTINGS.name and schema.RESOURCES.name in refs:
+            rows = pl.concat([text.select("source_file", "source_row"), typed], how="horizontal")
+            noticed.append(continuous_campaign_warnings(rows.filter(good) if good is not None else rows,
+                                                        refs[schema.RESOURCES.name]))
         if split is not None:
             kept[t.name] = split.kept
             pos = split.suspects.get_column(schema.RAW_POSITION)
@@ -590,7 +596,7 @@ def validate_inputs(
     net_results, warnings, net_validation = _network(clean, validator, counted_orders)
     results.append(net_results)
     validations[NETWORK] = net_validation
-    return _outcome(clean, quarantines, results, warnings, validations, kept, positions)
+    return _outcome(clean, quarantines, results, pl.concat([*noticed, warnings]), validations, kept, positions)
 
 
 def _refused(messages: list[str]) -> str:

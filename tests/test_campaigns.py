@@ -550,3 +550,35 @@ def test_pair_switch_keeps_named_switches_from_paying_the_relaxation():
     r = _plan(inputs, [("A", "P", t, 50.0) for t in (1, 2, 3)] + [("B", "P", t, 50.0) for t in (1, 2, 3)],
               config)
     assert r.objective == pytest.approx(1000.0) and _kpi(r, "cost_changeover") == pytest.approx(400.0)
+
+
+def test_a_campaign_routing_without_batch_size_or_min_batch_is_warned_of_with_its_row(tmp_path):
+    """A routing on a campaign-run suite with no batch size was planned continuously and nothing said so. Now
+    validate (and a run, in ``run_warnings``) names its file and row and what to set; a ``min_batch`` alone
+    (a continuous process with a minimum run) or a ``batch_size`` is quiet."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from demo.network import demo_network, write_demo
+
+    folder = tmp_path / "input"
+    write_demo(demo_network(products=5, dcs=1, weeks_history=40, campaigns=True), folder)
+    routings = pl.read_csv(folder / "routings.csv", infer_schema=False).with_row_index("row", offset=1)
+    suites = pl.read_csv(folder / "resources.csv").filter(pl.col("campaign"))["resource_id"]
+    on_suite = routings.filter(pl.col("resource_id").is_in(suites.implode()))["row"]
+    assert on_suite.len() >= 3
+    bare, run_only = on_suite[-1], on_suite[-2]  # the others get a batch size
+    row = routings.filter(pl.col("row") == bare).row(0, named=True)
+    is_suite = pl.col("row").is_in(on_suite.implode())
+    routings.with_columns(
+        pl.when(pl.col("row").is_in([bare, run_only])).then(None).when(is_suite).then(pl.lit("20"))
+        .otherwise(pl.col("batch_size")).alias("batch_size"),
+        pl.when(pl.col("row") == bare).then(None).when(is_suite).then(pl.lit("20"))
+        .otherwise(pl.col("min_batch")).alias("min_batch"),
+    ).drop("row").write_csv(folder / "routings.csv")
+    result = CliRunner().invoke(app, ["validate", "--input", str(folder)])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert out.count("[continuous_campaign]") == 1, out
+    assert (f"routings.csv row {row['row']}: product {row['product_id']} on the campaign-run resource "
+            f"{row['resource_id']} has neither batch_size nor min_batch") in out
