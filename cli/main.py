@@ -217,10 +217,16 @@ def forecast_cmd(
         "--levels 80 --levels 95 (columns lo-80, hi-80, lo-95, hi-95).")] = None,
     cluster: Annotated[str | None, typer.Option(
         help="Dask scheduler address (tcp://host:8786) to run the chunks on, or 'local'.")] = None,
+    booked: Annotated[Path | None, typer.Option(
+        "--booked", help="Long file (unique_id, ds, y) of orders already booked for the forecast's periods: "
+        "each period's mean becomes max(forecast, booked), as the plan's demand in `run`, with columns "
+        "booked and booked_added.")] = None,
 ) -> None:
     """The automatic forecaster (classification, backtest champion, quantiles) on any long-format file.
 
-    Without --quantiles or --levels the forecast carries the stored quantiles (q01 ... q99).
+    Without --quantiles or --levels the forecast carries the stored quantiles (q01 ... q99). Without --booked
+    the mean is the statistical forecast; with it, the demand a plan would take (the statistical mean is
+    mean − booked_added, as in the warehouse's ``forecast`` table).
     """
     import polars as pl
 
@@ -245,19 +251,35 @@ def forecast_cmd(
         from warehouse.sources import SourceError
 
         raise SourceError(f"{series.name}: {exc}") from None
+    forecast, extra = result.forecast, []
+    if booked is not None:
+        forecast = _consumed(forecast, read_series_file(booked), config.quantiles)
+        extra = ["booked", "booked_added"]
     if wanted:
-        result_fc = result.forecast.select(
-            "unique_id", "ds", "model", "mean",
+        result_fc = forecast.select(
+            "unique_id", "ds", "model", "mean", *extra,
             *(quantile_column(q) for q in sorted(asked)),
             *(pl.col(quantile_column(b[i])).alias(f"{side}-{lv:g}")
               for lv, b in bounds.items() for i, side in ((0, "lo"), (1, "hi"))),
         )
     else:
-        result_fc = result.forecast
+        result_fc = forecast
     write_frame(result_fc, out)
     chosen = result.series.group_by("model").len().sort("len", descending=True)
     typer.echo(f"{result.series.height} series, horizon {horizon}: {out}")
     typer.echo("models chosen: " + ", ".join(f"{m} {n}" for m, n in chosen.iter_rows()))
+
+
+def _consumed(forecast, booked, quantiles):
+    """The forecast with booked orders (``unique_id, ds, y``) consuming it, by the rule the run applies
+    (:func:`forecasting.consensus.consume_forecast`); orders outside the forecast's periods are left out."""
+    import polars as pl
+
+    from forecasting.consensus import consume_forecast
+
+    inside = booked.filter(pl.col("ds").is_between(forecast["ds"].min(), forecast["ds"].max()))
+    orders = inside.group_by("unique_id", "ds").agg(quantity=pl.col("y").sum())
+    return consume_forecast(forecast, orders, quantiles, keys=("unique_id", "ds"))
 
 
 #: `plantwin demo` splits each vaccine into one pack per market (the issue's "packs per region"; why the

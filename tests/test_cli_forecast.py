@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -95,3 +96,34 @@ def test_forecast_csv_out_neutralises_ids_that_look_like_formulas(tmp_path):
     assert result.exit_code == 0, result.output
     ids = set(pl.read_csv(out, infer_schema=False)["unique_id"].to_list())
     assert ids == {"'=HYPERLINK(\"http://evil\",\"x\")", "'@SUM(1+1)"}
+
+
+def test_booked_orders_consume_the_forecast_as_in_a_run(tmp_path):
+    """`plantwin forecast` took no orders: its mean was the statistical forecast where a run plans
+    max(forecast, booked). With --booked it writes what a run stores: the raised mean, booked, booked_added."""
+    src = _series_file(tmp_path / "series.csv", weeks=120)
+    plain, out = tmp_path / "plain.csv", tmp_path / "fc.csv"
+    args = ["forecast", "--series", str(src), "--horizon", "4", "--quantiles", "50", "--quantiles", "95"]
+    assert CliRunner().invoke(app, [*args, "--out", str(plain)]).exit_code == 0
+    first = date(2023, 1, 2) + timedelta(weeks=120)
+    pl.DataFrame({"unique_id": ["seasonal", "seasonal", "launch", "seasonal"],
+                  "ds": [first + timedelta(weeks=1), first + timedelta(weeks=2), first, first + timedelta(weeks=9)],
+                  "y": [10_000.0, 1.0, 30.0, 5_000.0]}).write_csv(tmp_path / "booked.csv")
+    result = CliRunner().invoke(app, [*args, "--out", str(out), "--booked", str(tmp_path / "booked.csv")])
+    assert result.exit_code == 0, result.output
+    fc = pl.read_csv(out, try_parse_dates=True)
+    base = pl.read_csv(plain, try_parse_dates=True)
+    assert fc.columns == ["unique_id", "ds", "model", "mean", "booked", "booked_added", "q50", "q95"]
+
+    def at(frame, uid, k):
+        return frame.filter((pl.col("unique_id") == uid) & (pl.col("ds") == first + timedelta(weeks=k))).row(
+            0, named=True)
+
+    was, now = at(base, "seasonal", 1), at(fc, "seasonal", 1)
+    assert now["mean"] == 10_000.0 and now["booked_added"] == 10_000.0 - was["mean"]
+    assert now["q95"] == pytest.approx(was["q95"] * 10_000.0 / was["mean"])  # the spread moves with the mean
+    covered = at(fc, "seasonal", 2)  # an order the forecast covers: the forecast stands
+    assert covered["mean"] == at(base, "seasonal", 2)["mean"] and covered["booked_added"] == 0.0
+    launch = at(fc, "launch", 0)
+    assert launch["model"] == "booked" and launch["mean"] == 30.0
+    assert fc.height == base.height + 1  # the order past the horizon is not a row
