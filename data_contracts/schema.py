@@ -839,7 +839,8 @@ PLAN_KPI_DOCS: dict[str, str] = {
     "weeks_at_capacity": "Resource-weeks at 99.9% utilisation or more.",
     "utilisation_<resource_id>": "Average utilisation of one resource over the horizon.",
     "campaigns": "Campaigns planned on campaign-run resources (absent without campaign resources).",
-    "changeovers": "Changeovers planned: campaigns that start with a switch (absent without campaign "
+    "changeovers": "Changeovers planned: campaigns that follow another product's or whose start costs hours or "
+                   "money, the rows `scenario compare` counts per resource (absent without campaign "
     "resources).",
     "cost_changeover": "Plan cost: the changeovers' cost (absent without campaign resources).",
     "cost_storage_overflow": "Plan cost: units held above a soft storage limit × weeks × its overflow_cost "
