@@ -134,6 +134,21 @@ def test_forecast_vs_actual_scores_past_forecasts_by_lag(con, built):
     assert set(fva["actual_run_id"]) == {built.base_run}
 
 
+def test_forecast_vs_actual_scores_the_forecasters_own_mean_not_the_booked_orders(con, built):
+    """Since booked orders raise the stored mean (stop 25), the view scored the plan's demand: weeks booked
+    before they happened looked forecast well. It now scores what ``forecast_accuracy`` scores: the mean less
+    ``booked_added``, the quantiles moved back with it, no series planned from booked orders alone."""
+    rows = con.execute("""SELECT v.forecast, v.q10, v.q90, f.mean, f.booked_added, f.q10 AS q10_stored, f.model
+                          FROM forecast_vs_actual v JOIN forecast f USING (run_id, product_id, site_id, week)
+                          """).pl()
+    raised = rows.filter(pl.col("booked_added") > 0)
+    assert raised.height > 0  # the early run planned booked orders above its forecast
+    assert (rows["forecast"] - (rows["mean"] - rows["booked_added"].fill_null(0.0))).abs().max() < 1e-9
+    own = raised.filter(pl.col("forecast") > 0)
+    assert (own["q10"] - own["q10_stored"] * own["forecast"] / own["mean"]).abs().max() < 1e-9
+    assert schema.BOOKED_MODEL not in set(rows["model"])
+
+
 def test_there_are_ten_example_queries():
     assert len(QUERIES) == 10
     assert len({q.name for q in QUERIES}) == 10

@@ -188,9 +188,25 @@ _PLAN_DIFF_LATEST = _diff_select(
 
 # The demand that happened: for each product × DC × week, the demand history of the newest successful run
 # that read the orders itself (not a replan or scenario reusing another's) and knows the week. Forecasts
-# compared are those of runs that forecast themselves (no base run).
+# compared are those of runs that forecast themselves (no base run), and, as the accuracy stage scores them,
+# the forecaster's own: the units booked orders added to a week are taken out of its mean and quantiles
+# (forecasting.consensus.forecast_part), and a series planned from booked orders alone is no forecast.
+_OWN = "coalesce(f.booked_added, 0)"
+
+
+def _own(q: str) -> str:
+    return (f"CASE WHEN {_OWN} <= 0 THEN f.{q} WHEN f.mean - {_OWN} > 0 THEN f.{q} * (f.mean - {_OWN}) / f.mean "
+            f"ELSE greatest(f.{q} - {_OWN}, 0) END")
+
+
 _FORECAST_VS_ACTUAL = f"""
-WITH actuals AS (
+WITH own AS (
+    SELECT f.run_id, f.product_id, f.site_id, f.week, f.model, f.mean - {_OWN} AS mean,
+           {_own("q10")} AS q10, {_own("q90")} AS q90
+    FROM {_F} f
+    WHERE f.model IS DISTINCT FROM '{schema.BOOKED_MODEL}'
+),
+actuals AS (
     SELECT h.product_id, h.site_id, h.week, h.quantity AS actual, h.run_id AS actual_run_id
     FROM {_H} h JOIN {_R} r USING (run_id)
     WHERE r.status = 'success' AND r.base_run_id IS NULL  -- runs that read the orders themselves
@@ -202,7 +218,7 @@ SELECT f.run_id, r.run_date, f.product_id, f.site_id, f.week,
        f.model, f.mean AS forecast, f.q10, f.q90, a.actual,
        f.mean - a.actual AS error, abs(f.mean - a.actual) AS abs_error,
        a.actual BETWEEN f.q10 AND f.q90 AS within_q10_q90, a.actual_run_id
-FROM {_F} f
+FROM own f
 JOIN {_R} r USING (run_id)
 JOIN actuals a USING (product_id, site_id, week)
 WHERE r.status = 'success' AND r.base_run_id IS NULL AND a.actual_run_id <> f.run_id
@@ -287,10 +303,13 @@ VIEW_DOCS: dict[str, tuple[str, dict[str, str]]] = {
                          "`plan_diff`."), {"scenario": "Scenario of run B.", **_DIFF_COLS}),
     "forecast_vs_actual": (("Each forecasting run's forecast against the demand that later happened, by lag. "
                            "Actuals: the demand history of the newest run that read the orders itself and "
-                           "knows the week."), {
+                           "knows the week. The forecaster's own forecast, as `forecast_accuracy` scores it: "
+                           "the units booked orders added (`forecast.booked_added`) are taken out, and a series "
+                           "planned from booked orders alone (model `booked`) is left out."), {
         "run_id": "Run that forecast.", "run_date": "Its run date.", "product_id": "Product.", "site_id": "DC.",
         "week": "Week forecast.", "lag": "Weeks from the run's first planned week to the week (0 = first).",
-        "model": "Model.", "forecast": "Forecast mean.", "q10": "Forecast quantile 0.10.",
+        "model": "Model.", "forecast": "Forecast mean (without the units booked orders added).",
+        "q10": "Forecast quantile 0.10 (moved back with the mean).",
         "q90": "Forecast quantile 0.90.", "actual": "Demand that happened.", "error": "forecast − actual.",
         "abs_error": "|forecast − actual|.", "within_q10_q90": "Whether actual fell in [q10, q90].",
         "actual_run_id": "Run whose demand history gave the actual."}),
