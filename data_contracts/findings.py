@@ -109,17 +109,11 @@ def component_demand_warnings(history: pl.DataFrame, bom: pl.DataFrame) -> pl.Da
         .group_by("product_id", "site_id")
         .agg(pl.len().alias("weeks"), pl.col("quantity").sum())
         .sort("product_id", "site_id")
-        .select(
-            entity=pl.lit(schema.ORDERS.name),
-            rule=pl.lit(COMPONENT_DEMAND),
-            key=pl.concat_str("product_id", pl.lit("|"), "site_id"),
-            reason=pl.format(
-                "{} is a component in the bill of materials and has orders of its own at {} ({} weeks, {} "
-                "units): they are forecast and planned beside what its parents consume; if they are internal "
-                "transfers (to a fill or pack line), leave them out of orders",
-                "product_id", "site_id", "weeks", pl.col("quantity").round(0).cast(pl.Int64)),
-        )
-        .cast(WARNING_SCHEMA)
+        .pipe(_pair_warnings, schema.ORDERS.name, COMPONENT_DEMAND, "site_id", pl.format(
+            "{} is a component in the bill of materials and has orders of its own at {} ({} weeks, {} "
+            "units): they are forecast and planned beside what its parents consume; if they are internal "
+            "transfers (to a fill or pack line), leave them out of orders",
+            "product_id", "site_id", "weeks", pl.col("quantity").round(0).cast(pl.Int64)))
     )
 
 
@@ -132,15 +126,15 @@ def continuous_campaign_warnings(routings: pl.DataFrame, resources: pl.DataFrame
         routings.join(campaign, on="resource_id", how="semi")
         .filter(pl.col("batch_size").is_null() & pl.col("min_batch").is_null())
         .sort("source_file", "source_row")
-        .select(
-            entity=pl.lit(schema.ROUTINGS.name),
-            rule=pl.lit(CONTINUOUS_CAMPAIGN),
-            key=pl.concat_str("product_id", pl.lit("|"), "resource_id"),
-            reason=pl.format(
-                "{} row {}: product {} on the campaign-run resource {} has neither batch_size nor min_batch, "
-                "so it is planned continuously (any quantity a week) where a campaign suite makes whole "
-                "batches: set batch_size (and min_batch) to its batch, or min_batch alone to the smallest "
-                "run of a continuous process", "source_file", "source_row", "product_id", "resource_id"),
-        )
-        .cast(WARNING_SCHEMA)
+        .pipe(_pair_warnings, schema.ROUTINGS.name, CONTINUOUS_CAMPAIGN, "resource_id", pl.format(
+            "{} row {}: product {} on the campaign-run resource {} has neither batch_size nor min_batch, "
+            "so it is planned continuously (any quantity a week) where a campaign suite makes whole "
+            "batches: set batch_size (and min_batch) to its batch, or min_batch alone to the smallest "
+            "run of a continuous process", "source_file", "source_row", "product_id", "resource_id"))
     )
+
+
+def _pair_warnings(frame: pl.DataFrame, entity: str, rule: str, other: str, reason: pl.Expr) -> pl.DataFrame:
+    """One warning row per row of ``frame``, keyed ``product_id|<other>``."""
+    return frame.select(entity=pl.lit(entity), rule=pl.lit(rule),
+                        key=pl.concat_str("product_id", pl.lit("|"), other), reason=reason).cast(WARNING_SCHEMA)
