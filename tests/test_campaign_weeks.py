@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import highspy
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 
 from optimization.campaign_weeks import separate, week_cut_terms, week_cuts, windows
 from optimization.pulp_highs import BulkHiGHS
-from optimization import PlanConfig, build_network
+from optimization import PlanConfig, build_network, plan_supply
 from optimization import examples as ex
 from optimization.model import build_model
 from tests.test_campaign_echelon import NONE, SAFETY, WEEKS, _model, _two_level
@@ -137,3 +138,24 @@ def test_the_steady_mix_is_cut_and_the_rows_lift_the_relaxation_below_the_optimu
     assert added > 0
     assert relaxed + 1.0 < lifted <= optimum + 1e-6 * max(1.0, optimum)
 
+
+def test_the_week_rows_after_the_start_raise_the_bound_and_keep_the_plan():
+    # The lift test's network planned with campaign_week_rows off and on: on, the rows join the model after the
+    # start and the relaxation re-solved from its basis is the bound the attempts report (above the plain
+    # relaxation; the campaign_fit rows are left out to see these alone); the plan is the same either way, as
+    # the start and the search keep the plain relaxation.
+    network = _batches(_two_level(changeover_hours=80.0, changeover_cost=100.0), 40.0)
+    demand = ex.demand(*[dict(product_id=f"F{i}", site_id="D", t=t, quantity=q)
+                         for i, q in ((1, 60.0), (2, 50.0)) for t in range(1, 6)])
+    out = {}
+    for on in (False, True):
+        config = PlanConfig(horizon_weeks=6, terminal_condition=False, campaign_fit_bound=False,
+                            campaign_week_rows=on)
+        out[on] = plan_supply(build_network(network, ex.START, config), demand, pl.DataFrame(), config)
+    assert out[True].objective == pytest.approx(out[False].objective)
+    assert not any(a.startswith("week rows:") for a in out[False].attempts)
+    rows = [a for a in out[True].attempts if a.startswith("week rows:")]
+    assert len(rows) == 1
+    added, bound, lift = re.match(r"week rows: (\d+) in \d+ rounds, bound ([\d,]+) \(\+([\d,]+)\)", rows[0]).groups()
+    assert int(added) > 0 and int(lift.replace(",", "")) > 0
+    assert out[True].relaxation_objective < float(bound.replace(",", "")) <= out[True].objective + 1e-6
