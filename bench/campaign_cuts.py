@@ -5,8 +5,8 @@ model, intercepted before it is solved), twice: without and with ``campaign_fit`
 (``PlanConfig.campaign_fit_cuts``). For each it solves the LP relaxation (HiGHS) and then separates the echelon
 cover inequalities (``optimization.campaign_echelon``, ``--family echelon``) or the setup-week cover
 inequalities (``optimization.campaign_weeks``, ``--family weeks``, the default) on its solution for
-``--rounds`` rounds, re-solving from the basis after each. Prints each relaxation, its lift over the plain relaxation, CPU and wall seconds,
-with the load. Writes no file.
+``--rounds`` rounds, re-solving from the basis after each. Prints each relaxation, its lift over the plain
+relaxation, CPU and wall seconds, with the load. Writes no file.
 
     .venv/bin/python bench/campaign_cuts.py --warehouse plantwin-demo/warehouse.duckdb --mark-suites
     .venv/bin/python bench/campaign_cuts.py --warehouse ... --mark-suites --only-suites US-BR02

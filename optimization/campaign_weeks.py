@@ -10,34 +10,43 @@ the relaxation raises by a fraction at the cost of a fraction of a changeover; h
 *set-up weeks*, which the products of a suite share (at most one a week), so it costs suite capacity.
 
 For an eligible item ``i`` (as :func:`~optimization.campaign_echelon.echelon_items`: a weekly grid, every
-routing on a campaign resource) and a window ``[k, l]`` (``k`` ≥ the first unfrozen week and ≥ 1):
+routing on a campaign resource; here also on one resource only) and a window of demand weeks ``[k, l]`` (``k``
+≥ 1), its starts that can be released in the window run over ``[s, e]`` = ``[max(k − λ⁺, 0), l − λ⁻]``
+(``λ⁻``, ``λ⁺`` the fewest and most weeks from a start to its release; ``s`` ≥ the first unfrozen week):
 
-    Σ_{k≤t≤l} Y_i(t) + δ_i Y_i(k) + a (Σ_j f_j (I_j(k−1) + B_j(l) + F_j(l) + lost_j[k,l])) ≥ a N,
-    a = 1/G_i + δ_i/N,   N = D − R + S(l) > 0,
+    Σ_{s≤t≤e} (w_t + δ [t = s or t is idle, s < t < e]) Y_i(t) + a C ≥ a N,    a = 1/G + δ/M,
+    N = D − R + S(l),    M = min(N, G Σ_{s≤t≤e} w_t),
+    C = Σ_j f_j (J_j(k−1) + B_j(l) + F_j(l) + lost_j[k, l]),
 
-with ``Y_i(t)`` the setups for ``i`` in week ``t`` summed over its resources, ``D``, ``R``, ``S(l)``, ``I``,
-``B``, ``F``, ``lost`` and ``f`` the echelon rows' (demand, exogenous supply, safety targets at ``l``, on hand
-or under way at the end of ``k − 1``, backlog, shortfall, lost demand, echelon factors), ``G_i`` the most good
-units of ``i`` one set-up week holds (yield × whole batches, :func:`~optimization.campaigns.fit_units`'s
-``g``, the largest over its resources and weeks), ``F_i`` the same in a week switched into (``f``, the
-largest after the first week) and ``δ_i = 1 − F_i/G_i`` (1 on the demo: a 96-hour switch leaves no room for a
-batch).
+and, under a terminal condition, the same with ``l`` the last week, ``e`` the last week (every start left) and
+the echelon's terminal target and shortfall in place of ``S(l)`` and ``F(l)``. ``Y_i(t)``: set up for ``i`` in
+``t``; ``D``, ``R``, ``S``, ``B``, ``F``, ``lost``, ``f``: the echelon rows' demand, exogenous supply, safety
+targets, backlog, shortfall, lost demand and factors; ``J_j(k−1)``: everything of ``j`` on hand or under way
+at the end of ``k − 1`` except ``i``'s own starts (those are counted by their setups); ``G``: the most good
+units of ``i`` a set-up week holds (yield × :func:`~optimization.campaigns.fit_units`'s ``g``), ``w_t`` week
+``t``'s over ``G``; ``δ``: the least share of ``G`` a switch into ``i`` loses in a productive week of ``(s,
+e]`` (``g − f`` over ``G``; 1 on the demo, where a 96-hour switch leaves no room for a batch); a week is
+*idle* when it holds nothing for ``i`` (a shutdown).
 
-**Why it holds for every integer plan.** Write ``C`` for the ``f``-weighted sum in the brackets and ``x = N −
-C``. The echelon rows' argument gives ``x ≤`` ``i``'s good output from starts in ``[k, l]``. Let ``T`` be the
-(resource, week) pairs of the window set up for ``i`` (``|T| = Σ Y_i(t)``) and ``s`` how many of them, after
-``k``, are switched into (not set up for ``i`` the week before): such a week holds at most ``F_i``, any other
-at most ``G_i``, so output ≤ ``G_i (|T| − s) + F_i s`` and ``|T| ≥ x/G_i + δ_i s``. If ``x ≤ 0`` the row holds
-(its right side less the bracket term is ``x·a ≤ 0``, its setups ≥ 0). If ``x > 0`` something is made in the
-window, so ``T`` is not empty, and unless ``i`` is set up at ``k`` its first week set up is a switch: ``s ≥ 1
-− Y_i(k) ≥ x/N − Y_i(k)`` (``C ≥ 0``). So ``|T| ≥ x/G_i + δ_i x/N − δ_i Y_i(k)``, which is the row. Nothing
-beyond the echelon rows' assumptions and the ``campaign_fit`` rows' whole batches is used; the rows do not
-need the ``campaign_fit`` rows in the model.
+**Why it holds for every integer plan.** Write ``x = N − C``. The echelon rows' argument gives ``x ≤``
+``i``'s good output from starts in ``[s, e]`` (a start's output released after ``l`` is only in its favour;
+the terminal row counts what is under way at the horizon's end). Let ``T`` be the productive weeks of ``[s,
+e]`` set up for ``i`` and ``σ`` those switched into after ``s``: such a week holds at most ``f_t``, any other at
+most ``g_t``, so output ≤ ``G (Σ_T w_t − δ σ)`` and ``Σ_T w_t ≥ x/G + δ σ``. If ``x ≤ 0`` the row holds
+(``a x ≤ 0``, the setup terms ≥ 0). If ``x > 0``, ``T`` is not empty and ``x ≤ M`` (output ≤ ``G Σ w_t``);
+the first week of ``T`` is ``s``, or is switched into, or follows an idle week set up for ``i`` (which lies
+in ``(s, e)``): so ``σ ≥ 1 − Y(s) − Σ_idle Y(t)``, and with ``1 ≥ x/M``, ``Σ_T w_t ≥ x/G + δ x/M − δ (Y(s)
++ Σ_idle Y(t))``, which is the row (``Σ_T w_t ≤ Σ w_t Y(t)``). ``tests/test_campaign_weeks.py`` checks it
+at every integer plan of every schedule of a two-product suite (81 schedules; the least left side over
+each schedule's plans, a MIP where there are batches) in four settings, with and without a terminal
+condition.
 
-**What it cuts.** At the steady mix a product set up ``1/n`` of every week with no stock or backlog puts
-``|T| = W/n`` against ``x/G + δ(1 − 1/n)`` with ``x/G = W/n`` on a suite at full load: short by ``δ(n − 1)/n``
-suite-weeks in every window. The relaxation must then set the product up for more weeks than it makes in
-(capacity the other products lose) or hold its demand on stock or backlog, as a plan does.
+**What it cuts.** At the steady mix a product set up ``1/n`` of every week with no stock or backlog has
+``Σ w_t Y = x/G`` on a suite at full load and ``x/M`` near 1: short by ``δ (1 − 1/n)`` suite-weeks in every
+window. The relaxation must then set the product up for more weeks than it makes in (capacity the others
+lose) or hold its demand on stock or backlog, as a plan does. What it cannot cut is the echelon stock the
+relaxation holds above its targets anyway (pipelines, transit, opening stock: up to 9 weeks of demand on
+the demo's US-BR02), which is cover for any window up to that length: docs/campaign-solver.md, "Stop 26".
 
 Pure logic: the caller hands in the model's frames and a solution vector; no I/O.
 """

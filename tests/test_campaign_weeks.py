@@ -11,7 +11,7 @@ import polars as pl
 import pulp
 import pytest
 
-from optimization.campaign_weeks import separate, week_cut_terms, week_cuts, windows
+from optimization.campaign_weeks import add_rows, separate, week_cut_terms, week_cuts, windows
 from optimization.pulp_highs import BulkHiGHS
 from optimization import PlanConfig, build_network, plan_supply
 from optimization import examples as ex
@@ -45,9 +45,9 @@ def _ending(inputs, demand_rows, safety_rows, targets):
     return build_model(net, demand, safety, scheduled, config, terminal=terminal)
 
 
-def _shutdown(network: dict[str, pl.DataFrame], t: int) -> dict[str, pl.DataFrame]:
-    """The suite without hours in week ``t``."""
-    return {**network, "calendar": ex.calendar(dict(resource_id="RS", t=t, hours_available=0.0))}
+def _short_week(network: dict[str, pl.DataFrame], t: int, hours: float) -> dict[str, pl.DataFrame]:
+    """The suite with only ``hours`` in week ``t``."""
+    return {**network, "calendar": ex.calendar(dict(resource_id="RS", t=t, hours_available=hours))}
 
 
 SETTINGS = {
@@ -58,8 +58,9 @@ SETTINGS = {
                 pytest.approx(1 / 3)),
     # batches of 40 and an 80-hour switch: a week switched into holds none (δ = 1, as on the demo)
     "demo-like": (_two_level(changeover_hours=80.0), 40.0, 1.0),
-    # the same with the suite shut in week 2: a switch there loses nothing, and resuming after it is no switch
-    "shutdown": (_shutdown(_two_level(changeover_hours=80.0), 2), 40.0, 1.0),
+    # batches of 40 after a 30-hour switch (δ = ½), and 35 hours in week 2: no batch fits there but the switch
+    # does, so a campaign switched into in week 2 starts week 3 with both its batches
+    "short week": (_short_week(_two_level(changeover_hours=30.0), 2, 35.0), 40.0, 0.5),
 }
 TARGETS = [("F1", 90.0), ("F2", 40.0), ("S2", 30.0)]
 
@@ -124,14 +125,11 @@ def test_the_steady_mix_is_cut_and_the_rows_lift_the_relaxation_below_the_optimu
         chosen = separate(cuts, np.array([v.varValue or 0.0 for v in variables]), per_item=10)
         if chosen.height == 0:
             break
-        terms = week_cut_terms(cuts, chosen).join(chosen.select("w", "rhs"), on="w")
-        for (w, rhs), group in terms.group_by("w", "rhs", maintain_order=True):
-            expr = pulp.LpAffineExpression([(variables[c], a) for c, a in group.select("col", "coef").iter_rows()])
-            prob += pulp.LpConstraint(expr, pulp.LpConstraintGE, f"week_cover_{r}_{w}", rhs)
+        add_rows(model.builder, cuts, chosen, r)
         assert prob.solve(BulkHiGHS(mip=False, msg=False, variables=variables)) == pulp.LpStatusOptimal
         added += chosen.height
     lifted = pulp.value(prob.objective)
-    exact = _model(network, demand, safety, weeks=6)
+    exact = _model(network, demand, safety, weeks=6)  # without the rows: an invalid row would show above it
     assert exact.builder.prob.solve(BulkHiGHS(mip=True, msg=False, gapRel=0.0, variables=exact.builder.variables)) \
         == pulp.LpStatusOptimal
     optimum = pulp.value(exact.builder.prob.objective)
