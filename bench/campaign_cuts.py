@@ -3,9 +3,10 @@
 Builds the campaign model exactly as ``bench/campaigns.py``'s ``after`` variant does (``plan_supply``'s
 model, intercepted before it is solved), twice: without and with ``campaign_fit`` rows
 (``PlanConfig.campaign_fit_cuts``). For each it solves the LP relaxation (HiGHS) and then separates the echelon
-cover inequalities (``optimization.campaign_echelon``) on its solution for ``--rounds`` rounds, re-solving
-from the basis after each. Prints each relaxation, its lift over the plain relaxation, CPU and wall seconds,
-with the load. Writes no file.
+cover inequalities (``optimization.campaign_echelon``, ``--family echelon``) or the setup-week cover
+inequalities (``optimization.campaign_weeks``, ``--family weeks``, the default) on its solution for
+``--rounds`` rounds, re-solving from the basis after each. Prints each relaxation, its lift over the plain
+relaxation, CPU and wall seconds, with the load. Writes no file.
 
     .venv/bin/python bench/campaign_cuts.py --warehouse plantwin-demo/warehouse.duckdb --mark-suites
     .venv/bin/python bench/campaign_cuts.py --warehouse ... --mark-suites --only-suites US-BR02
@@ -32,7 +33,7 @@ import campaigns as bench_campaigns  # noqa: E402
 import optimization.plan as plan  # noqa: E402
 from data_contracts import schema  # noqa: E402
 from optimization import PlanConfig, build_network, plan_supply, safety_stock_targets  # noqa: E402
-from optimization.campaign_echelon import cut_terms, echelon_cuts, separate  # noqa: E402
+from optimization import campaign_echelon, campaign_weeks  # noqa: E402
 from optimization.pulp_highs import BulkHiGHS  # noqa: E402
 
 
@@ -61,22 +62,31 @@ def built_model(net, demand, safety, config):
     raise RuntimeError("plan_supply returned without building a model")
 
 
-def echelon_rounds(model, h: highspy.Highs, rounds: int, per_item: int) -> list[tuple[int, float]]:
-    """Separate and add echelon cover rows on ``h`` (the relaxation, solved) for ``rounds`` rounds:
+#: each family's (data, separation, row terms) functions
+FAMILIES = {
+    "echelon": (campaign_echelon.echelon_cuts, campaign_echelon.separate, campaign_echelon.cut_terms),
+    "weeks": (campaign_weeks.week_cuts, campaign_weeks.separate, campaign_weeks.week_cut_terms),
+}
+
+
+def cut_rounds(model, h: highspy.Highs, family: str, rounds: int, per_item: int) -> list[tuple[int, float]]:
+    """Separate and add ``family``'s rows on ``h`` (the relaxation, solved) for ``rounds`` rounds:
     ``(rows added, objective)`` per round."""
-    cuts = echelon_cuts(model.network, model.frames, model.demand, model.safety, model.releases,
-                        model.arrivals, model.config.frozen_weeks)
+    data, separate, terms = FAMILIES[family]
+    cuts = data(model.network, model.frames, model.demand, model.safety, model.releases,
+                model.arrivals, model.config.frozen_weeks)
     out: list[tuple[int, float]] = []
     if cuts is None:
         return out
-    names = pl.DataFrame({"i": np.arange(len(cuts.items)), "product_id": cuts.items})
+    items = cuts.items if family == "echelon" else cuts.echelon.items
+    names = pl.DataFrame({"i": np.arange(len(items)), "product_id": items})
+    key = ["product_id", "k", "l"] if family == "echelon" else ["w"]
     for _ in range(rounds):
         chosen = separate(cuts, np.asarray(h.getSolution().col_value), per_item=per_item)
         if chosen.height == 0:
             break
         rows = chosen.join(names, on="i").join(
-            cut_terms(cuts, chosen).group_by("product_id", "k", "l", maintain_order=True).agg("col", "coef"),
-            on=["product_id", "k", "l"])
+            terms(cuts, chosen).group_by(key, maintain_order=True).agg("col", "coef"), on=key)
         sizes = rows["col"].list.len().to_numpy()
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int32)
         index = np.concatenate(rows["col"].to_list()).astype(np.int32)
@@ -93,8 +103,10 @@ def main() -> None:
     bench_campaigns.source_arguments(ap)
     ap.add_argument("--only-suites", default=None, metavar="ID,ID",
                     help="with --mark-suites, keep only these resources campaign-run (e.g. US-BR02)")
-    ap.add_argument("--rounds", type=int, default=5, help="echelon separation rounds (default 5)")
-    ap.add_argument("--per-item", type=int, default=3, help="echelon rows added per item and round (default 3)")
+    ap.add_argument("--family", choices=sorted(FAMILIES), default="weeks",
+                    help="the inequalities separated (default weeks: optimization.campaign_weeks)")
+    ap.add_argument("--rounds", type=int, default=5, help="separation rounds (default 5)")
+    ap.add_argument("--per-item", type=int, default=3, help="rows added per item and round (default 3)")
     args = ap.parse_args()
     if args.input is not None:
         run_id, run, inputs, forecast = bench_campaigns._load_input(args.input)
@@ -126,9 +138,11 @@ def main() -> None:
               f"plain relaxation), {time.process_time() - cpu:.1f} CPU-s, {time.perf_counter() - wall:.1f} s wall, "
               f"load {os.getloadavg()[0]:.1f}")
         wall, cpu = time.perf_counter(), time.process_time()
-        for i, (n, value) in enumerate(echelon_rounds(model, prob.solverModel, args.rounds, args.per_item)):
-            print(f"  echelon round {i}: +{n} rows, {value:,.0f} ({value / relaxed - 1:+.3%} over this relaxation)")
-        print(f"  echelon rounds: {time.process_time() - cpu:.1f} CPU-s, {time.perf_counter() - wall:.1f} s wall, "
+        rounds = cut_rounds(model, prob.solverModel, args.family, args.rounds, args.per_item)
+        for i, (n, value) in enumerate(rounds):
+            print(f"  {args.family} round {i}: +{n} rows, {value:,.0f} ({value / relaxed - 1:+.3%} over this "
+                  f"relaxation, {value / plain - 1:+.3%} over the plain one)")
+        print(f"  {args.family} rounds: {time.process_time() - cpu:.1f} CPU-s, {time.perf_counter() - wall:.1f} s wall, "
               f"load {os.getloadavg()[0]:.1f}")
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "campaign_start_window",
     "campaign_switch",
     "campaign_vars",
+    "fit_units",
     "one_product",
     "pair_vars",
     "switch_pairs",
@@ -228,20 +229,12 @@ def campaign_link(
     return mb.add_constraints("campaign", rows, PRT, terms, "<=", "rhs")
 
 
-def campaign_fit(
-    mb: ModelBuilder, net: Network, setup: pl.DataFrame, pair: pl.DataFrame, first_week: int
-) -> pl.DataFrame:
-    """``campaign_fit[p,r,t]``: units started ≤ F × setup(t) + (G − F) × setup(t−1), with ``G`` the most of
-    ``p`` week ``t``'s hours hold in whole batches (``batch_size × ⌊hours / batch hours⌋``; no batch size: the
-    hours over hours per unit) and ``F`` the same after the shortest changeover into ``p`` (the resource's
-    default or a shorter named one); in ``first_week`` (no switch) units started ≤ G × setup(t).
-
-    A valid inequality for every integer plan: set up for ``p`` in ``t`` and ``t−1``, the week's whole batches
-    are at most ``G``; set up in ``t`` but not ``t−1``, the switch (≥ setup(t) − setup(t−1)) and its named pair
-    take their hours first, so at most ``F``; not set up, nothing starts and the right side is ≥ 0. The
-    relaxation, with batches and setups fractional, uses every hour of a week and pays a fraction of a
-    switch's hours; on the demo a 96-hour switch leaves no room for a 50-70-hour batch (``F`` = 0), and a
-    week of 135-146 hours holds one or two batches, not the 1.9-2.1 the relaxation starts."""
+def fit_units(net: Network, setup: pl.DataFrame, pair: pl.DataFrame, first_week: int) -> pl.DataFrame:
+    """``setup``'s rows (routings using hours) with ``g``, the most of ``p`` week ``t``'s hours hold in whole
+    batches (``batch_size × ⌊hours / batch hours⌋``; no batch size: the hours over hours per unit), and ``f``,
+    the same after the shortest changeover into ``p`` (the resource's default or a shorter named one; ``g`` in
+    ``first_week``, where no switch is charged): the coefficients of :func:`campaign_fit` and of the setup-week
+    cover rows (:mod:`optimization.campaign_weeks`)."""
     routes = net.routings.select("product_id", "resource_id", "batch_size")
     shortest = (
         pair.group_by("resource_id", pl.col("to_product_id").alias("product_id"))
@@ -261,7 +254,24 @@ def campaign_fit(
         units = pl.max_horizontal(hours, pl.lit(0.0)) / pl.col("hours_per_unit")
         return pl.when(lot.is_not_null() & (lot > 0)).then((units / lot + 1e-6).floor() * lot).otherwise(units)
     frame = frame.with_columns(g=fit(pl.col("hours_available")), f=fit(pl.col("hours_available") - pl.col("co")))
-    frame = frame.with_columns(f=pl.when(pl.col("t") == first_week).then(pl.col("g")).otherwise(pl.col("f")))
+    return frame.with_columns(f=pl.when(pl.col("t") == first_week).then(pl.col("g")).otherwise(pl.col("f")))
+
+
+def campaign_fit(
+    mb: ModelBuilder, net: Network, setup: pl.DataFrame, pair: pl.DataFrame, first_week: int
+) -> pl.DataFrame:
+    """``campaign_fit[p,r,t]``: units started ≤ F × setup(t) + (G − F) × setup(t−1), with ``G`` the most of
+    ``p`` week ``t``'s hours hold in whole batches (``batch_size × ⌊hours / batch hours⌋``; no batch size: the
+    hours over hours per unit) and ``F`` the same after the shortest changeover into ``p`` (the resource's
+    default or a shorter named one); in ``first_week`` (no switch) units started ≤ G × setup(t).
+
+    A valid inequality for every integer plan: set up for ``p`` in ``t`` and ``t−1``, the week's whole batches
+    are at most ``G``; set up in ``t`` but not ``t−1``, the switch (≥ setup(t) − setup(t−1)) and its named pair
+    take their hours first, so at most ``F``; not set up, nothing starts and the right side is ≥ 0. The
+    relaxation, with batches and setups fractional, uses every hour of a week and pays a fraction of a
+    switch's hours; on the demo a 96-hour switch leaves no room for a 50-70-hour batch (``F`` = 0), and a
+    week of 135-146 hours holds one or two batches, not the 1.9-2.1 the relaxation starts."""
+    frame = fit_units(net, setup, pair, first_week)
     k = {c: c for c in PRT}
     prev = setup.select("product_id", "resource_id", (pl.col("t") + 1).alias("t"), "col").join(
         frame.select(*PRT, "g", "f"), on=PRT)

@@ -116,6 +116,13 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "the start and the search keep the plain relaxation, so the plan is the same. At 60 s: demo gap "
         "54.98% -> 46.52%, s5 80.99% -> 77.89%, same plans (docs/campaign-solver.md, Stop 25).",
     )
+    campaign_week_rows: bool = Field(
+        False,
+        description="After the campaign start (and the campaign_fit rows), separate the setup-week cover rows "
+        "(optimization.campaign_weeks) on the relaxation for a few rounds, add them to the model and re-solve "
+        "from the basis: a higher lower bound; the start and search keep the plain relaxation "
+        "(docs/campaign-solver.md, Stop 26).",
+    )
     campaign_need_bound: bool = Field(
         False,
         description="Link a campaign routing's starts to its setup by the smaller of the week's capacity and "

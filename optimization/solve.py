@@ -24,6 +24,7 @@ from optimization.campaign_start import (
     HOT_START_SHARE, SetupSearch, SuiteGrid, idle_setup_hours, improves, rotation_setups, rounded_integers,
     sequenced_setups,
 )
+from optimization.campaign_weeks import add_rows as add_week_rows, separate as separate_weeks, week_cuts
 from optimization.campaigns import campaign_fit
 from optimization.config import PlanConfig
 from optimization.campaign_blocks import BlockResult, Budget, block_frame, relative_gap, solve_campaign_block
@@ -185,6 +186,8 @@ PRICE_AND_BRANCH_SHARE = 0.25
 SEARCH_SHARE = 0.8
 #: rotations tried: each suite through its products this many times over the horizon
 ROTATION_CYCLES = (1, 2, 3)
+#: separation rounds of the setup-week cover rows (``campaign_week_rows``), each re-solving the relaxation
+WEEK_ROUNDS = 5
 #: seconds the campaign MIP gets even when the relaxation and the start used up its limit (it then mostly
 #: reports the start against its root bound)
 MIN_MIP_SECONDS = 5.0
@@ -272,6 +275,9 @@ def _campaign_start(
     if config.campaign_fit_bound and not config.campaign_fit_cuts and best is not None:
         seconds = max(min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()), MIN_MIP_SECONDS)
         lower, priced = _fit_bound(model, relaxation_model, relaxed, seconds, log)
+    if config.campaign_week_rows and best is not None and priced:
+        seconds = max(min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()), MIN_MIP_SECONDS)
+        lower, priced = _week_bound(model, relaxation_model, lower, seconds, log)
     if config.campaign_lagrangian and config.campaign_master and best is not None and priced:
         seconds = min(config.campaign_master_seconds, MASTER_SHARE * time_left())
         lower, planned = _master_bound(model, config, relaxation_model, lower, best_values, seconds, log)
@@ -319,6 +325,33 @@ def _fit_bound(model: Model, relaxation: highspy.Highs, relaxed: float, seconds:
     log.append(f"fit rows: {names.len()}, relaxation " + ("not re-solved in its time" if lifted is None else
                f"{lifted:,.0f} (+{lifted - relaxed:,.0f})") + _took(began, cpu))
     return (relaxed if lifted is None else max(lifted, relaxed)), priced
+
+
+def _week_bound(model: Model, relaxation: highspy.Highs, lower: float, seconds: float,
+                log: list[str]) -> tuple[float, bool]:
+    """Setup-week cover rows (:mod:`optimization.campaign_weeks`) separated on the relaxation's HiGHS model
+    (after the ``campaign_fit`` rows, when on) for up to :data:`WEEK_ROUNDS` rounds within ``seconds``: each
+    round's rows join the model (the MIP has them: valid for every integer plan) and the HiGHS model, which is
+    re-solved from its basis. Returns the best lower bound (``lower`` or the lifted relaxation) and whether
+    the HiGHS model holds an optimum (see :func:`_fit_bound`)."""
+    began, cpu = time.perf_counter(), time.process_time()
+    f, prob = model.frames, model.builder.prob
+    cuts = week_cuts(model.network, f, model.demand, model.safety, model.releases, model.arrivals,
+                     model.config.frozen_weeks)
+    best, priced, added, rounds = lower, True, 0, 0
+    while cuts is not None and rounds < WEEK_ROUNDS and time.perf_counter() - began < seconds:
+        chosen = separate_weeks(cuts, np.asarray(relaxation.getSolution().col_value))
+        if chosen.height == 0:
+            break
+        names = add_week_rows(model.builder, cuts, chosen, rounds)["name"].to_list()
+        rounds, added = rounds + 1, added + len(names)
+        lifted, priced = relaxation_with_rows(relaxation, [prob.constraints[n] for n in names], model.builder.variables,
+                                              float(prob.objective.constant), seconds - (time.perf_counter() - began))
+        if lifted is None:
+            break
+        best = max(best, lifted)
+    log.append(f"week rows: {added} in {rounds} rounds, bound {best:,.0f} (+{best - lower:,.0f})" + _took(began, cpu))
+    return best, priced
 
 
 def _master_bound(
