@@ -19,7 +19,7 @@ from data_contracts import schema
 from data_contracts.config import ContractConfig, ContractError
 from data_contracts.testing import TINY_RUN_DATE, as_raw, tiny_inputs
 from data_contracts.validate import validate_inputs
-from warehouse.db import Warehouse, connect
+from warehouse.db import Warehouse, connect, open_warehouse
 from warehouse.screen import WarehouseRows, raw_inputs
 from warehouse.sources import SourceFile, read_source_file
 
@@ -410,6 +410,25 @@ def test_a_plain_file_is_profiled_without_looking_for_blanks(tmp_path, blanks):
         assert any("regexp_matches" in s for s in con.sql)
     finally:
         con.close()
+
+
+def test_an_older_warehouse_gets_loads_plain_unknown_and_keeps_profiling_its_loads(tmp_path):
+    """A warehouse made before ``loads.plain``: the migration adds the column, null (not known) on its loads,
+    which are profiled with the tests as before; a plain file appended records ``true``, and a run reading
+    both loads (the newest-version window) still tests the keys."""
+    path = tmp_path / "warehouse.duckdb"
+    with open_warehouse(path) as wh:
+        old = _land_csv(wh, _text(_orders(40), ORDERS), tmp_path / "orders.csv")
+        wh.con.execute(f"ALTER TABLE {schema.LOADS.name} DROP COLUMN plain")  # the older layout of loads
+        wh.con.execute(f"COMMENT ON TABLE {schema.RUNS.name} IS NULL")  # and no schema mark of this code
+    (tmp_path / "later").mkdir()
+    with open_warehouse(path) as wh:
+        assert wh.con.execute(f"SELECT plain FROM {schema.LOADS.name}").fetchall() == [(None,)]
+        assert WarehouseRows(wh, ORDERS, old).profile.height == 40 and not wh.plain_loads(ORDERS, old)
+        new = _land_csv(wh, _text(_orders(60), ORDERS), tmp_path / "later" / "orders.csv")
+        assert wh.con.execute(f"SELECT plain FROM {schema.LOADS.name} WHERE load_id = ?", [new]).fetchone() == (True,)
+        assert not wh.plain_loads(ORDERS, new) and wh.plain_loads(ORDERS, new, snapshot=True)
+        assert WarehouseRows(wh, ORDERS, new).profile.height == 60
 
 
 # ---------------------------------------------------------------- clean order lines derived from their load
