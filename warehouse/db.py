@@ -45,6 +45,9 @@ _SQL_TYPES = {
 #: every other entity is a snapshot: a run reads its latest load only.
 EVENT_ENTITIES = (schema.ORDERS.name, schema.BATCHES.name)
 
+#: ``loads`` rows of an entity up to and including a load (parameters: entity, load id)
+_UP_TO = f"entity = ? AND loaded_at <= (SELECT loaded_at FROM {schema.LOADS.name} WHERE load_id = ?)"
+
 
 def sql_type(dtype: pl.DataType) -> str:
     """DuckDB type of a polars dtype used in the schema."""
@@ -356,7 +359,7 @@ class Warehouse:
             f"""
             WITH upto AS (
                 SELECT load_id, loaded_at FROM {schema.LOADS.name}
-                WHERE entity = ? AND loaded_at <= (SELECT loaded_at FROM {schema.LOADS.name} WHERE load_id = ?)
+                WHERE {_UP_TO}
             )
             SELECT {cols}, row_number() OVER (ORDER BY u.loaded_at, r.{schema.SOURCE_ROW}) AS {schema.RAW_POSITION}
             FROM {raw} r JOIN upto u ON r.{schema.LOAD_ID} = u.load_id
@@ -378,8 +381,7 @@ class Warehouse:
         if self.raw_in_order(entity, load_id, snapshot):
             where, params = "load_id = ?", [load_id]
         else:
-            where = (f"entity = ? AND loaded_at <= (SELECT loaded_at FROM {schema.LOADS.name} WHERE load_id = ?)")
-            params = [entity, load_id]
+            where, params = _UP_TO, [entity, load_id]
         (plain,) = self.con.execute(
             f"SELECT coalesce(bool_and(coalesce(plain, false)), false) FROM {schema.LOADS.name} WHERE {where}",
             params).fetchone()
@@ -388,8 +390,7 @@ class Warehouse:
     def _only_load(self, entity: str, load_id: str) -> bool:
         """Whether ``load_id`` is the only load of ``entity`` up to and including it."""
         (count,) = self.con.execute(
-            f"SELECT count(*) FROM {schema.LOADS.name} WHERE entity = ? AND loaded_at <= "
-            f"(SELECT loaded_at FROM {schema.LOADS.name} WHERE load_id = ?)",
+            f"SELECT count(*) FROM {schema.LOADS.name} WHERE {_UP_TO}",
             [entity, load_id],
         ).fetchone()
         return count == 1
