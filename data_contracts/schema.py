@@ -404,7 +404,11 @@ LOADS = _t(
         ("content_hash", Str, "SHA-256 of the content; a load with a known hash is not stored again."),
         ("row_count", I64, "Rows read."),
         ("loaded_at", Ts, "When it was loaded (UTC)."),
+        ("plain", Bool, "Whether the file held only ASCII text without blanks, tabs, quotes or stray carriage "
+                        "returns (the ingest's scan), so no key of it holds a blank; null where not known (a "
+                        "frame, a database source, a load made before this column)."),
     ],
+    nullable=("plain",),
 )
 
 RUNS = _t(

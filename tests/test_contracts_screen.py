@@ -19,9 +19,9 @@ from data_contracts import schema
 from data_contracts.config import ContractConfig, ContractError
 from data_contracts.testing import TINY_RUN_DATE, as_raw, tiny_inputs
 from data_contracts.validate import validate_inputs
-from warehouse.db import Warehouse, connect
+from warehouse.db import Warehouse, connect, open_warehouse
 from warehouse.screen import WarehouseRows, raw_inputs
-from warehouse.sources import SourceFile
+from warehouse.sources import SourceFile, read_source_file
 
 ORDERS = schema.ORDERS.name
 
@@ -357,6 +357,78 @@ def test_the_profile_tells_keys_beyond_ascii(key, ascii_only):
         assert WarehouseRows(wh, ORDERS, ids[ORDERS]).profile.ascii_keys is ascii_only
     finally:
         con.close()
+
+
+def _land_csv(wh: Warehouse, text: pl.DataFrame, path: Path) -> str:
+    """Land ``text``'s order columns as the CSV file ``path`` by DuckDB's reader (an empty cell is null)."""
+    text.select(list(schema.ORDERS.columns)).write_csv(path)
+    return wh.land(read_source_file(path, ORDERS))[0]
+
+
+@pytest.mark.parametrize("blanks", [False, True])
+def test_a_plain_file_is_profiled_without_looking_for_blanks(tmp_path, blanks):
+    """The ingest's scan records whether a file held only ASCII text without blanks, tabs or quotes
+    (``loads.plain``). A run reading only such loads skips the profile's tests of its keys (ASCII, blanks:
+    the regex was two thirds of the statement); one reading a load not known plain (a blank in a cell, a
+    frame, a load made before the column) runs them. Either way the outcome is polars' on every row: plain
+    broken lines (keys alike but for case, bad numbers and dates), and the 29 broken kinds with blanks, each
+    followed by a later plain load (the newest-version window reads both loads)."""
+    # without blanks: no value holding a blank, nor a comma (the file would quote it)
+    broken = [(c, v) for c, v in BROKEN_ORDERS if blanks or v is None or not set(v) & {" ", ","}]
+    broken += [("order_id", "O 7")] if blanks else []  # a blank the landing keeps (" O6 " is trimmed)
+    text = _text(_orders(300), ORDERS)
+    for k, (column, value) in enumerate(broken):
+        text = text.with_columns(pl.when(pl.int_range(pl.len()) == 10 + 7 * k).then(pl.lit(value, pl.String))
+                                 .otherwise(pl.col(column)).alias(column))
+    config = ContractConfig(max_reject_share=0.5)
+    con = _Statements(connect(":memory:"))
+    try:
+        wh = Warehouse(con, Path(":memory:"))
+        wh.migrate()
+        load_ids = _land(wh, {e: f for e, f in _raw_inputs().items() if e != ORDERS})
+        first = _land_csv(wh, text, tmp_path / "orders.csv")
+        later = _text(_orders(150), ORDERS).with_columns(pl.lit("3.0").alias("quantity"))  # a plain file
+        (tmp_path / "later").mkdir()
+        last = _land_csv(wh, later, tmp_path / "later" / "orders.csv")
+        plain = dict(con.execute(f"SELECT load_id, plain FROM {schema.LOADS.name} WHERE entity = ?",
+                                 [ORDERS]).fetchall())
+        assert plain == {first: not blanks, last: True}
+        for load_id in (first, last):
+            con.sql.clear()
+            rows = raw_inputs(wh, {**load_ids, ORDERS: load_id})
+            (profile,) = [s for s in con.sql if "count(\"order_id\")" in s]
+            assert ("regexp_matches" in profile) == blanks and ("strlen" in profile) == blanks
+            assert (rows[ORDERS].profile.ascii_keys, rows[ORDERS].profile.blank_keys) == (True, blanks)
+            screened = validate_inputs(rows, TINY_RUN_DATE, config)
+            whole = validate_inputs({e: wh.raw_rows(e, i) for e, i in {**load_ids, ORDERS: load_id}.items()},
+                                    TINY_RUN_DATE, config)
+            _assert_same(whole, screened, None, None)
+            assert screened.quarantine.filter(pl.col("entity") == ORDERS).height >= (3 if load_id == last else 20)
+        con.execute(f"UPDATE {schema.LOADS.name} SET plain = NULL")  # loads made before the column
+        con.sql.clear()
+        assert WarehouseRows(wh, ORDERS, first).profile.blank_keys is blanks
+        assert any("regexp_matches" in s for s in con.sql)
+    finally:
+        con.close()
+
+
+def test_an_older_warehouse_gets_loads_plain_unknown_and_keeps_profiling_its_loads(tmp_path):
+    """A warehouse made before ``loads.plain``: the migration adds the column, null (not known) on its loads,
+    which are profiled with the tests as before; a plain file appended records ``true``, and a run reading
+    both loads (the newest-version window) still tests the keys."""
+    path = tmp_path / "warehouse.duckdb"
+    with open_warehouse(path) as wh:
+        old = _land_csv(wh, _text(_orders(40), ORDERS), tmp_path / "orders.csv")
+        wh.con.execute(f"ALTER TABLE {schema.LOADS.name} DROP COLUMN plain")  # the older layout of loads
+        wh.con.execute(f"COMMENT ON TABLE {schema.RUNS.name} IS NULL")  # and no schema mark of this code
+    (tmp_path / "later").mkdir()
+    with open_warehouse(path) as wh:
+        assert wh.con.execute(f"SELECT plain FROM {schema.LOADS.name}").fetchall() == [(None,)]
+        assert WarehouseRows(wh, ORDERS, old).profile.height == 40 and not wh.plain_loads(ORDERS, old)
+        new = _land_csv(wh, _text(_orders(60), ORDERS), tmp_path / "later" / "orders.csv")
+        assert wh.con.execute(f"SELECT plain FROM {schema.LOADS.name} WHERE load_id = ?", [new]).fetchone() == (True,)
+        assert not wh.plain_loads(ORDERS, new) and wh.plain_loads(ORDERS, new, snapshot=True)
+        assert WarehouseRows(wh, ORDERS, new).profile.height == 60
 
 
 # ---------------------------------------------------------------- clean order lines derived from their load

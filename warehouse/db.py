@@ -45,6 +45,9 @@ _SQL_TYPES = {
 #: every other entity is a snapshot: a run reads its latest load only.
 EVENT_ENTITIES = (schema.ORDERS.name, schema.BATCHES.name)
 
+#: ``loads`` rows of an entity up to and including a load (parameters: entity, load id)
+_UP_TO = f"entity = ? AND loaded_at <= (SELECT loaded_at FROM {schema.LOADS.name} WHERE load_id = ?)"
+
 
 def sql_type(dtype: pl.DataType) -> str:
     """DuckDB type of a polars dtype used in the schema."""
@@ -267,7 +270,7 @@ class Warehouse:
             try:
                 with csv_load.one_thread(self.con), self.transaction():
                     rows = self._land_csv(source, load_id)
-                    self._record_load(source, load_id, rows)
+                    self._record_load(source, load_id, rows, plain=source.csv.plain)
                 source.landed(rows)
                 return load_id, True
             except csv_load.CsvParseError:
@@ -280,10 +283,12 @@ class Warehouse:
             self._record_load(source, load_id, frame.height)
         return load_id, True
 
-    def _record_load(self, source: SourceFile, load_id: str, rows: int) -> None:
+    def _record_load(self, source: SourceFile, load_id: str, rows: int, plain: bool | None = None) -> None:
+        """Add the load's ``loads`` row; ``plain`` is what the scan of a CSV file landed by DuckDB's reader
+        found (:attr:`csv_load.CsvLayout.plain`), None where no scan saw every byte (a frame)."""
         loads = pl.DataFrame(
             [{"load_id": load_id, "entity": source.entity, "source": str(source.path),
-              "content_hash": source.content_hash, "row_count": rows, "loaded_at": _now()}],
+              "content_hash": source.content_hash, "row_count": rows, "loaded_at": _now(), "plain": plain}],
             schema=schema.LOADS.schema,
         )
         self._insert(schema.LOADS.name, loads)
@@ -354,7 +359,7 @@ class Warehouse:
             f"""
             WITH upto AS (
                 SELECT load_id, loaded_at FROM {schema.LOADS.name}
-                WHERE entity = ? AND loaded_at <= (SELECT loaded_at FROM {schema.LOADS.name} WHERE load_id = ?)
+                WHERE {_UP_TO}
             )
             SELECT {cols}, row_number() OVER (ORDER BY u.loaded_at, r.{schema.SOURCE_ROW}) AS {schema.RAW_POSITION}
             FROM {raw} r JOIN upto u ON r.{schema.LOAD_ID} = u.load_id
@@ -369,11 +374,23 @@ class Warehouse:
         raw order without ``ORDER BY`` (DuckDB keeps a single table's order through ``WHERE``)."""
         return entity not in EVENT_ENTITIES or snapshot or self._only_load(entity, load_id)
 
+    def plain_loads(self, entity: str, load_id: str, snapshot: bool = False) -> bool:
+        """Whether every load :meth:`raw_query` reads was recorded plain (``loads.plain``: ASCII text without
+        blanks, tabs or quotes), so that none of its cells holds a blank or a character beyond ASCII. False
+        where one is not known (null: a frame, a load made before the column)."""
+        if self.raw_in_order(entity, load_id, snapshot):
+            where, params = "load_id = ?", [load_id]
+        else:
+            where, params = _UP_TO, [entity, load_id]
+        (plain,) = self.con.execute(
+            f"SELECT coalesce(bool_and(coalesce(plain, false)), false) FROM {schema.LOADS.name} WHERE {where}",
+            params).fetchone()
+        return bool(plain)
+
     def _only_load(self, entity: str, load_id: str) -> bool:
         """Whether ``load_id`` is the only load of ``entity`` up to and including it."""
         (count,) = self.con.execute(
-            f"SELECT count(*) FROM {schema.LOADS.name} WHERE entity = ? AND loaded_at <= "
-            f"(SELECT loaded_at FROM {schema.LOADS.name} WHERE load_id = ?)",
+            f"SELECT count(*) FROM {schema.LOADS.name} WHERE {_UP_TO}",
             [entity, load_id],
         ).fetchone()
         return count == 1
