@@ -181,6 +181,13 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         0.1, ge=0, description="A candidate replaces its set's default model only if its backtest MASE is "
         "lower in every window and lower by this share on average.",
     )
+    trim_min_members: int | None = Field(
+        4, ge=2, description="A series that keeps its set's default, a mean of at least this many members "
+        "(the weekly `Mean(DETS,DOT,DARIMA,MSTL_AAdN)`), takes the mean of its members less the one with the "
+        "worst mean backtest MASE on the series (forecasting/select.py `trim_worst_member`); None = never. "
+        "Not for three members: a drop leaves two and lost M1 monthly 5.6% sMAPE (docs/forecast-accuracy.md, "
+        "stops 25 and 26).",
+    )
     champion_min_windows: int = Field(
         2, ge=1, description="Fewest backtest windows behind a champion that replaces the default model.",
     )
