@@ -207,16 +207,16 @@ def test_trim_worst_member_by_hand():
 
 
 def test_a_weekly_series_keeping_the_mean_drops_its_worst_member_and_is_banded_on_its_own_backtest():
-    """The weekly default of four: each series that keeps it is forecast by the mean of its three members
+    """``trim_min_members=4`` on the weekly default of four: each series that keeps it is forecast by the mean of its three members
     with the better backtest MASE (the member dropped is the worst in ``result.backtest``), and that mean is
-    what the forecast carries; with ``trim_min_members=None`` every such series keeps the four. A young
+    what the forecast carries; without the option (the default) every such series keeps the four. A young
     series beside them keeps its own default (a mean of three), unscored."""
     weekly = synthetic_series(6, weeks=156, seed=5, kinds=("seasonal", "trend", "smooth"))
     young = _series("young", 50 + np.random.default_rng(1).normal(0, 5, 30),
                     start=weekly.get_column("ds").max() - timedelta(weeks=29))
     frames = pl.concat([weekly, young])
     config = ForecastConfig(selection_strategy="default")
-    result = forecast_demand(frames, 13, config)
+    result = forecast_demand(frames, 13, config.model_copy(update={"trim_min_members": 4}))
     members = ("DETS", "DOT", "DARIMA", "MSTL_AAdN")
     kept = result.series.filter((pl.col("selection") == "default") & (pl.col("unique_id") != "young"))
     assert kept.height >= 4
@@ -229,7 +229,7 @@ def test_a_weekly_series_keeping_the_mean_drops_its_worst_member_and_is_banded_o
         kept.get_column("model"))
     assert result.forecast.filter(pl.col("q10") > pl.col("q90")).height == 0
     assert _champion(result, "young")["model"] == "Mean(ETS,Theta,ARIMA)"
-    off = forecast_demand(frames, 13, config.model_copy(update={"trim_min_members": None}))
+    off = forecast_demand(frames, 13, config)  # the default: no trimming
     assert set(off.series.filter(pl.col("selection") == "default").get_column("model")) == {
         "Mean(DETS,DOT,DARIMA,MSTL_AAdN)", "Mean(ETS,Theta,ARIMA)"}
 

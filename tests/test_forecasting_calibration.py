@@ -92,14 +92,6 @@ def test_default_kept_unless_a_champion_wins_every_window_by_the_margin():
     assert dict(plain.select("unique_id", "model").rows())["s2"] == "Theta"
 
 
-def _the_default_or_less_its_worst_member() -> set[str]:
-    """What a series keeping the weekly default may be forecast by: the mean of four, or of three of them
-    (``trim_min_members``: the member with the worst backtest dropped, forecasting.select.trim_worst_member)."""
-    default = ForecastConfig().seasonal_default
-    members = default[len("Mean("):-1].split(",")
-    return {default} | {f"Mean({','.join(x for x in members if x != m)})" for m in members}
-
-
 def _strategy_of(rows, **kw):
     combo = "Mean(ETS,Theta)"
     scores = _scores([(u, m, w, v, 0.1, 0.0) for u, m, w, v in rows])
@@ -144,7 +136,7 @@ def test_configured_strategies_drive_the_selection():
     default = forecast_demand(history, 13, ForecastConfig(selection_strategy="default"))
     smooth = default.series.filter(pl.col("series_class").is_in(["smooth", "erratic"]))
     assert set(smooth.get_column("selection")) == {"default"}
-    assert set(smooth.get_column("model")) <= _the_default_or_less_its_worst_member()
+    assert set(smooth.get_column("model")) == {ForecastConfig().seasonal_default}
     assert default.strategy.filter(pl.col("set") == "seasonal").get_column("strategy").item() == "default"
     champion = forecast_demand(history, 13, ForecastConfig(selection_strategy="champion"))
     smooth = champion.series.filter(pl.col("series_class").is_in(["smooth", "erratic"]))
@@ -477,8 +469,8 @@ def test_smooth_series_get_the_robust_default_unless_evidence_is_strong(simulate
     smooth = result.series.filter(pl.col("series_class") == "smooth")
     picked = dict(smooth.group_by("selection").len().rows())
     assert picked.get("default", 0) > 0 and set(picked) <= {"default", "backtest"}
-    assert set(smooth.filter(pl.col("selection") == "default").get_column("model")) <= (
-        _the_default_or_less_its_worst_member())
+    assert set(smooth.filter(pl.col("selection") == "default").get_column("model")) == {
+        ForecastConfig().seasonal_default}
 
 
 # --------------------------------------------------------------------------------------------------
