@@ -48,7 +48,7 @@ from forecasting.intervals import (
 from forecasting.metrics import naive_scale, score_backtest
 from forecasting.models import add_combinations, combination_members
 from forecasting.select import (alternative_sample, choose_default, choose_strategy, held_out_picks,
-                                select_champions)
+                                select_champions, trim_worst_member)
 
 __all__ = ["ForecastResult", "forecast_demand", "validate_series", "FALLBACKS", "RULE_MODEL", "ZERO_MODEL"]
 
@@ -244,17 +244,37 @@ def _chosen_backtest(
 
     added, _, found = run_tasks(_tasks(series, work, ["set", "windows", "refit"], make, config), pool) \
         if need else (None, None, None)
-    keys = ["unique_id", "ds", "cutoff", "y"]
     rows = pl.concat([f for f in (cv.join(missing.select("unique_id"), on="unique_id", how="semi")
                                   .filter(pl.col("model").is_in(members)), added) if f is not None],
                      how="vertical_relaxed")
     if default not in need:  # a combination: its members' mean (or median), as the engine forms it
-        wide = add_combinations(rows.pivot(on="model", index=keys, values="yhat"), (default,))
-        rows = wide.unpivot(index=keys, on=[default], variable_name="model", value_name="yhat")
+        rows = _combined_rows(rows, default)
     cv = pl.concat([cv, rows.select(cv.columns)], how="vertical_relaxed").sort(_CV_ORDER, maintain_order=True)
     if found is not None and found.height:
         orders = found if orders is None else pl.concat([orders, found], how="vertical_relaxed")
     return cv, orders
+
+
+def _combined_rows(rows: pl.DataFrame, name: str) -> pl.DataFrame:
+    """Backtest rows (``unique_id, ds, cutoff, y, model, yhat``) of the combination ``name`` formed from its
+    members' rows in ``rows``, as the engine forms it (:func:`forecasting.models.add_combinations`)."""
+    keys = ["unique_id", "ds", "cutoff", "y"]
+    wide = add_combinations(rows.pivot(on="model", index=keys, values="yhat"), (name,))
+    return wide.unpivot(index=keys, on=[name], variable_name="model", value_name="yhat")
+
+
+def _trimmed_backtest(cv: pl.DataFrame | None, trimmed: pl.DataFrame) -> pl.DataFrame | None:
+    """``cv`` with the backtest rows of each ``trimmed`` series' model (``unique_id, model``: a default less
+    its worst member, :func:`forecasting.select.trim_worst_member`) formed from its members' rows, so that
+    its band is sized on the chosen model's own backtest errors."""
+    if cv is None or not trimmed.height:
+        return cv
+    parts = [cv]
+    for (name,), ids in trimmed.group_by("model", maintain_order=True):
+        members = combination_members(name)[1]
+        rows = cv.join(ids.select("unique_id"), on="unique_id", how="semi").filter(pl.col("model").is_in(members))
+        parts.append(_combined_rows(rows, name).select(cv.columns))
+    return pl.concat(parts, how="vertical_relaxed").sort(_CV_ORDER, maintain_order=True)
 
 
 def _members(model: pl.Expr, names: list[str]) -> pl.Expr:
@@ -619,6 +639,9 @@ def forecast_demand(
         config = _chosen_default(cv, series, plan, config)
         cv, orders = _chosen_backtest(frames, plan, scored, config, cv, orders, pool)
         backtest, chosen, strategy, picks = _choose(cv, series, plan, config)
+        trimmed = trim_worst_member(chosen, backtest, config.seasonal_default, config.trim_min_members)
+        cv = _trimmed_backtest(cv, trimmed.join(chosen, on=["unique_id", "model"], how="anti"))
+        chosen = trimmed
         _, fc_champion, _ = run_tasks(_champion_tasks(frames, plan, chosen, horizon, config, orders), pool)
     parts = [f for f in (fc_rule, fc_champion) if f is not None]
     fc = pl.concat(parts, how="vertical_relaxed").sort("unique_id", "ds", maintain_order=True) if parts else None

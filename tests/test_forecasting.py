@@ -20,7 +20,7 @@ from forecasting import (
     validate_series,
     weekly_demand,
 )
-from forecasting.select import choose_default, select_champions
+from forecasting.select import choose_default, select_champions, trim_worst_member
 from forecasting.synthetic import KINDS, synthetic_series
 
 MON = date(2026, 1, 5)  # a Monday
@@ -181,6 +181,57 @@ def test_choose_default_by_hand():
     assert choose_default(scores([r for r in rows if r[1] == "D"]), ("D", "A"), min_series=1) == "D"
     worse = [(u, m, w, x + (0.2 if m == "A" else 0.0)) for u, m, w, x in rows]
     assert choose_default(scores(worse), ("D", "A"), min_series=2) == "D"
+
+
+def test_trim_worst_member_by_hand():
+    """A series that keeps a mean of four takes the mean of the three members with the better backtest; a
+    champion, a default of three, a member without a score and the option off keep the model."""
+    four = "Mean(DETS,DOT,DARIMA,MSTL_AAdN)"
+    rows = [("a", "DETS", 0, 1.0), ("a", "DOT", 0, 0.9), ("a", "DARIMA", 0, 1.1), ("a", "MSTL_AAdN", 0, 2.0),
+            ("a", "DETS", 1, 1.0), ("a", "DOT", 1, 0.9), ("a", "DARIMA", 1, 1.1), ("a", "MSTL_AAdN", 1, 0.1),
+            # b: DARIMA worst on the mean of its windows (1.5 against MSTL's 1.2); c: MSTL never scored
+            ("b", "DETS", 0, 1.0), ("b", "DOT", 0, 1.0), ("b", "DARIMA", 0, 1.5), ("b", "MSTL_AAdN", 0, 1.2),
+            ("c", "DETS", 0, 1.0), ("c", "DOT", 0, 1.0), ("c", "DARIMA", 0, 1.5), ("c", "MSTL_AAdN", 0, None),
+            ("d", "DETS", 0, 1.0), ("d", "DOT", 0, 1.0), ("d", "DARIMA", 0, 1.5), ("d", "MSTL_AAdN", 0, 3.0)]
+    scores = pl.DataFrame(rows, schema={"unique_id": pl.String, "model": pl.String, "window": pl.Int64,
+                                        "mase": pl.Float64}, orient="row")
+    chosen = pl.DataFrame({"unique_id": ["a", "b", "c", "d"], "model": [four, four, four, "DOT"],
+                           "selection": ["default", "default", "default", "backtest"]})
+    got = dict(trim_worst_member(chosen, scores, four, 4).select("unique_id", "model").rows())
+    # a: MSTL's mean 1.05 is below DARIMA's 1.1, so DARIMA goes
+    assert got == {"a": "Mean(DETS,DOT,MSTL_AAdN)", "b": "Mean(DETS,DOT,MSTL_AAdN)", "c": four, "d": "DOT"}
+    assert trim_worst_member(chosen, scores, four, None).equals(chosen)
+    assert trim_worst_member(chosen, scores, four, 5).equals(chosen)
+    three = chosen.with_columns(model=pl.col("model").replace(four, "Mean(DETS,DOT,DARIMA)"))
+    assert trim_worst_member(three, scores, "Mean(DETS,DOT,DARIMA)", 4).equals(three)
+
+
+def test_a_weekly_series_keeping_the_mean_drops_its_worst_member_and_is_banded_on_its_own_backtest():
+    """``trim_min_members=4`` on the weekly default of four: each series that keeps it is forecast by the mean of its three members
+    with the better backtest MASE (the member dropped is the worst in ``result.backtest``), and that mean is
+    what the forecast carries; without the option (the default) every such series keeps the four. A young
+    series beside them keeps its own default (a mean of three), unscored."""
+    weekly = synthetic_series(6, weeks=156, seed=5, kinds=("seasonal", "trend", "smooth"))
+    young = _series("young", 50 + np.random.default_rng(1).normal(0, 5, 30),
+                    start=weekly.get_column("ds").max() - timedelta(weeks=29))
+    frames = pl.concat([weekly, young])
+    config = ForecastConfig(selection_strategy="default")
+    result = forecast_demand(frames, 13, config.model_copy(update={"trim_min_members": 4}))
+    members = ("DETS", "DOT", "DARIMA", "MSTL_AAdN")
+    kept = result.series.filter((pl.col("selection") == "default") & (pl.col("unique_id") != "young"))
+    assert kept.height >= 4
+    worst = dict(result.backtest.filter(pl.col("model").is_in(members)).group_by("unique_id", "model")
+                 .agg(pl.col("mase").mean()).sort("mase", descending=True).group_by("unique_id", maintain_order=True)
+                 .first().select("unique_id", "model").rows())
+    for uid, model in kept.select("unique_id", "model").rows():
+        assert model == f"Mean({','.join(m for m in members if m != worst[uid])})", uid
+    assert set(result.forecast.join(kept, on="unique_id", how="semi").get_column("model")) <= set(
+        kept.get_column("model"))
+    assert result.forecast.filter(pl.col("q10") > pl.col("q90")).height == 0
+    assert _champion(result, "young")["model"] == "Mean(ETS,Theta,ARIMA)"
+    off = forecast_demand(frames, 13, config)  # the default: no trimming
+    assert set(off.series.filter(pl.col("selection") == "default").get_column("model")) == {
+        "Mean(DETS,DOT,DARIMA,MSTL_AAdN)", "Mean(ETS,Theta,ARIMA)"}
 
 
 # --------------------------------------------------------------------------------------------------
