@@ -167,7 +167,8 @@ def diagnose(args: tuple, ds: accuracy.DataSet) -> None:
 def simulated_panel(seed: int) -> accuracy.DataSet:
     """The calibration tests' simulated panel at ``seed``: 130 series of five kinds, the last 13 of 169
     weeks held out (the ``simulated`` fixture of ``tests/test_forecasting_calibration.py``)."""
-    full = synthetic_series(130, 169, seed=seed, kinds=("smooth", "seasonal", "trend", "intermittent", "lumpy"))
+    kinds = ("smooth", "seasonal", "trend", "intermittent", "lumpy")
+    full = synthetic_series(130, 169, seed=seed, kinds=kinds)
     cut = full.get_column("ds").max() - pl.duration(weeks=13)
     return accuracy.DataSet(f"simulated seed {seed}", full.filter(pl.col("ds") <= cut),
                             full.filter(pl.col("ds") > cut), 13, 52, 1, "1w")
@@ -200,12 +201,14 @@ def panel_seeds(seeds: list[int], variants: list[tuple[str, dict]]) -> None:
     fails = ((pl.col("cov80") - 80).abs() > 3) | ((pl.col("cov95") - 95).abs() > 3)
     pl.Config.set_tbl_rows(200)
     print(pl.DataFrame(rows).group_by("variant", "check", maintain_order=True).agg(
-        pl.col("cov80", "cov95").mean().round(1), seeds_failing=fails.sum(), cov80_by_seed=pl.col("cov80").round(1)))
+        pl.col("cov80", "cov95").mean().round(1), seeds_failing=fails.sum(),
+        cov80_by_seed=pl.col("cov80").round(1)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data_dir", type=Path, nargs="?", help="the public sets (not needed with --panel-seeds)")
+    parser.add_argument("data_dir", type=Path, nargs="?",
+                        help="the public sets (not needed with --panel-seeds)")
     parser.add_argument("--sets", nargs="+", choices=accuracy.SETS + accuracy.EXTRA_SETS,
                         default=list(accuracy.SETS))
     parser.add_argument("--max-series", type=int, default=100, help="seeded sample of each set")
