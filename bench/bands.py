@@ -1,7 +1,8 @@
 """Interval coverage and MSIS of plantwin's bands under quantile settings, on one run's forecasts.
 
 Usage: ``python bench/bands.py DATA_DIR [--sets m4_weekly m1_monthly ...] [--max-series 100] [--seed 0]
-[--variant KEY=JSON[,KEY=JSON] ...] [--origins 1] [--diagnose] [--widths]``.
+[--variant KEY=JSON[,KEY=JSON] ...] [--origins 1] [--diagnose] [--widths]``, or ``python bench/bands.py
+--panel-seeds 5 6 7 ... [--variant ...]``.
 
 Runs plantwin's ``forecast_demand`` once per set (``bench/accuracy.py``'s loaders, splits and seeded
 samples; ``--seed`` draws another sample) and keeps what its quantile step was given (the chosen models'
@@ -9,7 +10,8 @@ forecasts, the backtest, the held-out picks and the history: the arguments of
 ``forecasting.forecast._quantiles``). It then bands those same forecasts again under each
 ``--variant`` (``ForecastConfig`` overrides of the quantile settings: ``calibration_groups``,
 ``scale_statistic``, ``symmetric_bands``, ``scale_windows``, ``level_periods``, ``level_exponent``,
-``calibration_windows``, ``calibration_min_errors``, ``history_scale_weight``; the first row is the default
+``calibration_windows``, ``calibration_min_errors``, ``calibration_step_span``,
+``history_scale_weight``; the first row is the default
 configuration) and prints, per set and variant, the 80% / 95% coverage (q10–q90, q2.5–q97.5) and
 MSIS as ``bench/accuracy.py`` scores them, and per variant their sums over the sets: the summed coverage
 error in points (|cov80 − 80| + |cov95 − 95|) and the summed MSIS. Nothing is refitted per variant, so
@@ -19,7 +21,10 @@ set is its last periods' luck). ``--diagnose`` also prints, per set and origin, 
 misses: the scale-free calibration errors against the held-out ones by the final selection and the pick
 made on the other windows, by horizon step and by backtest window, and the band's coverage by class /
 candidate set / selection and by the series' level (:func:`diagnose`). ``--widths`` prints the 95% band's
-coverage and MSIS with every half-width scaled by c = 0.6 … 1.0 (:func:`widened`). Writes no file.
+coverage and MSIS with every half-width scaled by c = 0.6 … 1.0 (:func:`widened`). ``--panel-seeds``
+bands the simulated panel of ``tests/test_forecasting_calibration.py`` (130 series of five kinds, 156
+weeks and 13 held out) at each seed instead, and prints the coverage of the kinds its checks pool
+(:func:`panel_coverage`): whether a check passes on many seeds or only on the test's. Writes no file.
 """
 
 from __future__ import annotations
@@ -39,6 +44,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import accuracy  # noqa: E402
 from data_contracts.schema import quantile_column  # noqa: E402
 from forecasting import ForecastConfig, forecast_demand  # noqa: E402
+from forecasting.synthetic import synthetic_series  # noqa: E402
+
+#: the kinds of the simulated panel that the tests' coverage checks pool (test_interval_coverage_...)
+PANEL_CHECKS = {"smooth+trend": ("smooth", "trend"), "seasonal": ("seasonal",)}
 
 
 def _variant(text: str) -> dict:
@@ -156,9 +165,51 @@ def diagnose(args: tuple, ds: accuracy.DataSet) -> None:
             **stats).sort("level_third"))
 
 
+def simulated_panel(seed: int) -> accuracy.DataSet:
+    """The calibration tests' simulated panel at ``seed``: 130 series of five kinds, the last 13 of 169
+    weeks held out (the ``simulated`` fixture of ``tests/test_forecasting_calibration.py``)."""
+    kinds = ("smooth", "seasonal", "trend", "intermittent", "lumpy")
+    full = synthetic_series(130, 169, seed=seed, kinds=kinds)
+    cut = full.get_column("ds").max() - pl.duration(weeks=13)
+    return accuracy.DataSet(f"simulated seed {seed}", full.filter(pl.col("ds") <= cut),
+                            full.filter(pl.col("ds") > cut), 13, 52, 1, "1w")
+
+
+def panel_coverage(ds: accuracy.DataSet, banded: pl.DataFrame) -> dict[str, tuple[float, float]]:
+    """80% and 95% coverage (in %) of each of :data:`PANEL_CHECKS`' kinds on the held-out weeks."""
+    y = pl.col("y")
+    rows = ds.test.join(banded, on=["unique_id", "ds"], how="inner", validate="1:1").with_columns(
+        kind=pl.col("unique_id").str.split("_").list.first())
+    return {name: rows.filter(pl.col("kind").is_in(list(kinds))).select(
+        cov80=((y >= pl.col("lo80")) & (y <= pl.col("hi80"))).mean() * 100,
+        cov95=((y >= pl.col("lo95")) & (y <= pl.col("hi95"))).mean() * 100).row(0)
+        for name, kinds in PANEL_CHECKS.items()}
+
+
+def panel_seeds(seeds: list[int], variants: list[tuple[str, dict]]) -> None:
+    """Print each check's coverage at every seed under every variant, their mean and the seeds failing
+    the check's ±3 points (the panel's kinds have equal sizes: the mean is the pooled coverage)."""
+    rows = []
+    for seed in seeds:
+        ds = simulated_panel(seed)
+        cpu, wall = accuracy._cpu(), time.perf_counter()
+        captured = captured_run(ds)
+        print(f"{ds.name}: forecast once in {time.perf_counter() - wall:.1f} s wall, {accuracy._cpu() - cpu:.1f} "
+              f"CPU-s, load {os.getloadavg()[0]:.1f}", flush=True)
+        for label, overrides in variants:
+            for check, (cov80, cov95) in panel_coverage(ds, band(captured, overrides)).items():
+                rows.append({"variant": label, "check": check, "seed": seed, "cov80": cov80, "cov95": cov95})
+    fails = ((pl.col("cov80") - 80).abs() > 3) | ((pl.col("cov95") - 95).abs() > 3)
+    pl.Config.set_tbl_rows(200)
+    print(pl.DataFrame(rows).group_by("variant", "check", maintain_order=True).agg(
+        pl.col("cov80", "cov95").mean().round(1), seeds_failing=fails.sum(),
+        cov80_by_seed=pl.col("cov80").round(1)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data_dir", type=Path)
+    parser.add_argument("data_dir", type=Path, nargs="?",
+                        help="the public sets (not needed with --panel-seeds)")
     parser.add_argument("--sets", nargs="+", choices=accuracy.SETS + accuracy.EXTRA_SETS,
                         default=list(accuracy.SETS))
     parser.add_argument("--max-series", type=int, default=100, help="seeded sample of each set")
@@ -180,8 +231,16 @@ def main() -> None:
     parser.add_argument("--widths", action="store_true",
                         help="also print, per set and variant, the 95%% band's coverage and MSIS with every "
                         "band's half-width times c = 0.6 ... 1.0 (what no uniform width can reach)")
+    parser.add_argument("--panel-seeds", nargs="+", type=int, metavar="SEED",
+                        help="band the calibration tests' simulated panel at these seeds instead of the sets "
+                        "(the test's seed is 5): each check's coverage by seed, mean and seeds failing")
     args = parser.parse_args()
     variants = [("default", {})] + [(v, _variant(v)) for v in args.variant]
+    if args.panel_seeds:
+        panel_seeds(args.panel_seeds, variants)
+        return
+    if args.data_dir is None:
+        parser.error("data_dir is needed unless --panel-seeds is given")
     rows = []
     for name in args.sets:
         whole = accuracy.sample(accuracy.LOADERS[name](args.data_dir), args.max_series, seed=args.seed)

@@ -581,7 +581,8 @@ def _quantiles(
                                  _calibration(cv, groups, picks, series, span, rms, exponent,
                                               config.calibration_windows, changes, weight),
                                  config.quantiles, config.calibration_min_errors,
-                                 symmetric=config.symmetric_bands),
+                                 symmetric=config.symmetric_bands,
+                                 step_span=config.calibration_step_span),
                 empirical_quantiles(scored.filter(intermittent), series, config.quantiles),
             ], how="diagonal_relaxed")
             no_errors = pl.col(schema.quantile_column(config.quantiles[0])).is_null()

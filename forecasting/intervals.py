@@ -87,6 +87,7 @@ def pooled_quantiles(
     step_col: str = "step",
     ratio_col: str = "ratio",
     symmetric: bool = False,
+    step_span: int = 0,
 ) -> pl.DataFrame:
     """Add quantile columns from errors pooled by (group, step), scale-free (module docstring).
 
@@ -103,6 +104,11 @@ def pooled_quantiles(
             left out.
         quantiles: levels in (0, 1).
         min_errors: fewest errors a group needs before a narrower one is used.
+        step_span: each step's pool also takes the errors of the steps up to this many before and after
+            it (they count toward ``min_errors``; 0: its own step only). Where a set's series share one
+            calendar (PBS: a step is the same month in every series), one month's shock in a backtest
+            window fills that step's pool alone; neighbouring steps smooth it, and the band still grows
+            with the horizon (``ForecastConfig.calibration_step_span``).
 
     Returns:
         ``forecast`` with ``schema.quantile_column(q)`` columns, null where no group had any error.
@@ -122,7 +128,11 @@ def pooled_quantiles(
     names = [f"_e{i}" for i in range(len(quantiles))]
 
     def table(keys: list[str], tag: str) -> pl.DataFrame:
-        return err.group_by(keys).agg(
+        pool = err
+        if tag == "step" and step_span:  # each error also counted at the neighbouring steps
+            shifts = range(-step_span, step_span + 1)
+            pool = pl.concat([err.with_columns(pl.col(step_col) + d) for d in shifts])
+        return pool.group_by(keys).agg(
             pl.col("_own").sum().alias(f"_n_{tag}"),
             *(pl.col("e").quantile(q, interpolation="linear").alias(f"{n}_{tag}") for n, q in zip(
                 names, quantiles, strict=True)),

@@ -183,6 +183,25 @@ def test_pooled_quantiles_by_hand():
     assert got.get_column("q50").to_list() == [100.0, 101.0]  # 100 + 2·0 ; 100 + 2·0.5
 
 
+def test_pooled_quantiles_with_neighbouring_steps_by_hand():
+    # one error/scale a step: +1 at step 1, +2 at step 2, +3 at step 3. Alone (span 0) each step's median is
+    # its own error; with span 1 step 1 pools steps 1-2 (median 1.5), step 2 steps 1-3 (2), step 3 steps 2-3
+    # (2.5). Neighbours count toward min_errors: with 2, a step alone has too few and borrows the group's
+    # three errors (median 2 everywhere), while with span 1 every step has two or three of its own
+    cal = pl.DataFrame({"group": ["g"] * 3, "step": [1, 2, 3], "ratio": [False] * 3,
+                        "y": [11.0, 12.0, 13.0], "yhat": [10.0] * 3, "scale": [1.0] * 3})
+    fc = pl.DataFrame({"group": ["g"] * 3, "step": [1, 2, 3], "ratio": [False] * 3, "mean": [100.0] * 3,
+                       "scale": [2.0] * 3})
+
+    def medians(min_errors: int, span: int) -> list[float]:
+        return pooled_quantiles(fc, cal, (0.5,), min_errors=min_errors, step_span=span).get_column("q50").to_list()
+
+    assert medians(1, 0) == pytest.approx([102.0, 104.0, 106.0])
+    assert medians(1, 1) == pytest.approx([103.0, 104.0, 105.0])
+    assert medians(2, 0) == pytest.approx([104.0, 104.0, 104.0])
+    assert medians(2, 1) == pytest.approx([103.0, 104.0, 105.0])
+
+
 def test_symmetric_pooled_quantiles_mirror_the_errors_by_hand():
     # errors/scale 1, 2, 3 (every forecast was too low): as they are, the median band is +2 and q90 +2.8;
     # mirrored (-3, -2, -1, 1, 2, 3) the band is centred on the mean: q50 0, q90 +2.5, q10 -2.5
