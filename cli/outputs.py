@@ -1,6 +1,7 @@
 """Commands of plantwin's CLI for the outputs (registered on the main app by cli.main).
 
-``plantwin report`` renders a run's HTML report again; ``plantwin scenario run`` plans a what-if file on
+``plantwin report`` renders a run's HTML report again; ``plantwin data-docs`` writes the GX Data Docs a run
+kept to be made on request; ``plantwin scenario run`` plans a what-if file on
 a base run; ``plantwin scenario compare`` prints two plans' differences and writes the comparison report;
 ``plantwin views`` lists the analysts' views; ``plantwin dictionary`` writes the data dictionary.
 """
@@ -40,6 +41,28 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         from report.page import write_report
 
         typer.echo(write_report(warehouse, run, compare_to=_resolve(warehouse, compare), out=out))
+
+    @app.command("data-docs")
+    @friendly
+    def data_docs_cmd(
+        warehouse: Warehouse,
+        run: Annotated[str, typer.Option("--run", help="Run id (the run summary names the command).")],
+    ) -> None:
+        """Write a run's GX Data Docs where it kept them to be made on request (no row broke an expectation,
+        ``contracts.data_docs: on_failure``): the site the run would have written. Prints its index."""
+        from data_contracts.config import ParameterError
+        from warehouse.paths import DOCS_REQUEST, data_docs_dir
+
+        docs = data_docs_dir(warehouse) / run
+        if (docs / "index.html").exists():
+            typer.echo(docs.resolve() / "index.html")
+            return
+        if not (docs / DOCS_REQUEST).exists():
+            raise ParameterError(f"run {run!r} has no Data Docs in {docs} (a replan or scenario reuses its "
+                                 "base run's validated inputs; or no such run)")
+        from data_contracts.report import render_data_docs
+
+        typer.echo(render_data_docs(docs))
 
     scenario = typer.Typer(no_args_is_help=True, help="What-if scenarios on top of a base run.")
     app.add_typer(scenario, name="scenario")

@@ -72,6 +72,10 @@ class ContractConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         week_start: The day a source's weeks are labelled by: ``monday`` (default, ISO; a Sunday is
             rejected with the rule ``sunday_week``) or ``sunday`` (each week read as the ISO week of the
             Monday after). Declared in the source config (``week_start: sunday``).
+        data_docs: When a run writes its GX Data Docs: ``on_failure`` (default) where some row broke an
+            expectation (GX ran, so is loaded); otherwise the run keeps their results and ``plantwin
+            data-docs --run RUN_ID`` writes the same site on request (GX's import, ≈ 3 CPU-s, only then).
+            ``always``: every run writes them.
     """
 
     max_reject_share: float = pydantic.Field(0.05, ge=0.0, le=1.0)
@@ -89,6 +93,7 @@ class ContractConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
     refused_rows_stored: int = pydantic.Field(1_000, ge=1)
     decimal: Literal[".", ","] = "."
     week_start: Literal["monday", "sunday"] = "monday"
+    data_docs: Literal["on_failure", "always"] = "on_failure"
 
     @pydantic.field_validator("min_date")
     @classmethod

@@ -20,7 +20,7 @@ of the contracts' time and memory.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,13 +29,14 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from data_contracts.config import SUPPORTED_MAX_DATE, SUPPORTED_MIN_DATE
-from data_contracts.rules import Check, broken
+from data_contracts.rules import Check, Expectation, broken
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
     "CheckOutcome", "DeferredValidation", "GxValidator", "gx_order", "gx_view", "passed_result", "passed_validation",
+    "passed_validation_of",
     "verdicts",
 ]
 
@@ -266,6 +267,15 @@ class DeferredValidation:
             self._result = passed_validation(validator.name, name, checks, n, missing_counts)
         return self._result
 
+    def spec(self) -> dict[str, Any]:
+        """What :func:`passed_validation` needs, as JSON-able values (no frame): the run keeps it instead of
+        its Data Docs, which :func:`passed_validation_of` then builds at any later time, as the run would
+        have."""
+        validator, name, _, checks, _, n, missing_counts = self._args
+        return {"source": validator.name, "name": name, "n": n, "missing_counts": list(missing_counts),
+                "checks": [{"rule": c.rule, "columns": list(c.columns), "kind": c.expectation.kind,
+                            "kwargs": c.expectation.kwargs} for c in checks]}
+
     def __getattr__(self, attr: str) -> Any:
         if attr.startswith("_"):
             raise AttributeError(attr)
@@ -423,6 +433,14 @@ def passed_validation(source: str, name: str, checks: Sequence[Check], n: int,
         },
         batch_id=f"{source}-{name}",
     )
+
+
+def passed_validation_of(spec: Mapping[str, Any]) -> Any:
+    """:func:`passed_validation` of a suite kept as :meth:`DeferredValidation.spec` (a run's Data Docs made on
+    request)."""
+    checks = [Check(c["rule"], tuple(c["columns"]), Expectation(c["kind"], **c["kwargs"]), "")
+              for c in spec["checks"]]
+    return passed_validation(spec["source"], spec["name"], checks, spec["n"], spec["missing_counts"])
 
 
 def _add_passed(validation: Any, source: str, name: str, checks: Sequence[Check], n: int,

@@ -9,6 +9,7 @@ charts load from public CDNs when opened, so offline they show unstyled but comp
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from pathlib import Path, PurePath
 from typing import Any
@@ -18,9 +19,11 @@ import polars as pl
 from data_contracts.casting import date_form_hints
 from data_contracts.config import ContractOutcome
 from data_contracts.formats import fix_hints
+from data_contracts.gx_runner import DeferredValidation, passed_validation_of
 from data_contracts.safe_text import printable
+from warehouse.paths import DOCS_REQUEST
 
-__all__ = ["validation_report", "write_data_docs", "DOCS_SITE"]
+__all__ = ["validation_report", "write_data_docs", "keep_data_docs_request", "render_data_docs", "DOCS_SITE"]
 
 #: Name of the Data Docs site plantwin builds.
 DOCS_SITE = "plantwin"
@@ -172,3 +175,35 @@ def write_data_docs(
         context.validation_results_store.set(key, result)
     context.build_data_docs(site_names=[DOCS_SITE])
     return out / "index.html"
+
+
+def keep_data_docs_request(outcome: ContractOutcome, out_dir: Path | str, run_name: str,
+                           run_time: dt.datetime) -> Path | None:
+    """Keep what a run's Data Docs need, instead of writing them, when no suite ran in GX (no row broke any):
+    every result is then made from counts (:meth:`DeferredValidation.spec`), and writing the site would
+    import GX only for it (≈ 3 CPU-s). :func:`render_data_docs` writes the same site later.
+
+    Returns:
+        The kept file (``out_dir/results.json``), or None where some suite ran in GX (write the site now:
+        GX is loaded anyway).
+    """
+    if not all(isinstance(v, DeferredValidation) for v in outcome.validations.values()):
+        return None
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    kept = {"run_name": run_name, "run_time": run_time.isoformat(),
+            "suites": {name: v.spec() for name, v in outcome.validations.items()}}
+    (out / DOCS_REQUEST).write_text(json.dumps(kept))
+    return out / DOCS_REQUEST
+
+
+def render_data_docs(out_dir: Path | str) -> Path:
+    """Write the Data Docs a run kept to be made on request (:func:`keep_data_docs_request`) into its folder
+    ``out_dir``: the site the run would have written (same suites, expectations, counts, run name and time).
+
+    Raises:
+        FileNotFoundError: ``out_dir`` holds no kept results (the run wrote its Data Docs, or never ran).
+    """
+    kept = json.loads((Path(out_dir) / DOCS_REQUEST).read_text())
+    results = {name: passed_validation_of(spec) for name, spec in kept["suites"].items()}
+    return write_data_docs(results, out_dir, kept["run_name"], dt.datetime.fromisoformat(kept["run_time"]))

@@ -11,7 +11,7 @@ import json
 import os
 import signal
 import subprocess
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +198,6 @@ def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_d
     """Run the input contracts; stage clean tables; keep quarantine and results. Returns counts."""
     fault_point("contracts")
     # Great Expectations loads here, not with this module: a twin or a report never pays for it
-    from data_contracts.report import write_data_docs
     from data_contracts.validate import validate_inputs
     from warehouse.screen import raw_inputs
 
@@ -228,13 +227,24 @@ def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_d
         wh.stage(run_id, schema.QUARANTINE.name, outcome.quarantine)
         wh.stage(run_id, schema.CONTRACT_RESULTS.name, outcome.results)
         wh.stage(run_id, schema.RUN_WARNINGS.name, pl.concat([outcome.warnings, noticed]))
-    docs = write_data_docs(outcome, data_docs_dir(params.warehouse) / run_id, run_name=run_id)
     return {
         "clean_rows": {e: outcome.clean_rows(e) for e in outcome.clean},
         "quarantined_rows": outcome.quarantine.height,
         "warnings": outcome.warnings.height + noticed.height,
-        "data_docs": str(docs),
+        "data_docs": _data_docs(params, contracts.data_docs, outcome, run_id),
     }
+
+
+def _data_docs(params: RunParameters, when: str, outcome: Any, run_id: str) -> str:
+    """Write the run's Data Docs, or (``when`` is ``on_failure`` and no row broke an expectation, so GX never
+    ran) keep their results to be written on request. Returns where they are or how to get them."""
+    # Great Expectations loads in write_data_docs, not with this module: a twin or a report never pays for it
+    from data_contracts.report import keep_data_docs_request, write_data_docs
+
+    out, now = data_docs_dir(params.warehouse) / run_id, datetime.now(UTC).replace(tzinfo=None)
+    if when == "on_failure" and keep_data_docs_request(outcome, out, run_id, now) is not None:
+        return f"on request: plantwin data-docs --run {run_id} --warehouse {params.warehouse}"
+    return str(write_data_docs(outcome, out, run_name=run_id, run_time=now))
 
 
 def data_docs_dir(warehouse: Path) -> Path:

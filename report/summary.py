@@ -19,6 +19,7 @@ from data_contracts import schema
 from optimization.kpis import AT_CAPACITY, PLAN_COSTS, SERVICE_PENALTIES
 from forecasting.demand import quarantined_orders
 from warehouse.db import open_warehouse
+from warehouse.paths import DOCS_REQUEST, data_docs_dir
 from warehouse.publish import published_path
 from warehouse.reads import booked_orders, previous_plan_run, run_warnings
 from warehouse.views import comparable as _comparable
@@ -191,7 +192,21 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
         lines.append(f"stages: {stage_text}")
     lines.append(f"warehouse: {Path(warehouse).resolve()}")
     lines.append(f"published: {published_path(warehouse).resolve()}")
-    return "\n".join(lines)
+    docs = data_docs_line(warehouse, run_id)
+    return "\n".join(lines + ([docs] if docs else []))
+
+
+def data_docs_line(warehouse: Path, run_id: str) -> str | None:
+    """Where the run's GX Data Docs are, or the command that writes them (a run no row of which broke an
+    expectation keeps their results instead: ``contracts.data_docs``); None for a run without its own
+    (a replan or scenario reuses its base run's validated inputs)."""
+    docs = data_docs_dir(warehouse).resolve() / run_id
+    if (docs / "index.html").exists():
+        return f"data docs: {docs / 'index.html'}"
+    if (docs / DOCS_REQUEST).exists():
+        where = Path(warehouse).resolve()
+        return f"data docs: on request, plantwin data-docs --run {run_id} --warehouse {where}"
+    return None
 
 
 def booked_line(booked: dict[str, float]) -> str:

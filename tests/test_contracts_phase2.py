@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
 
 from data_contracts import schema
 from data_contracts.config import ContractConfig
-from data_contracts.report import validation_report, write_data_docs
+from data_contracts.report import keep_data_docs_request, render_data_docs, validation_report, write_data_docs
 from data_contracts.rules import entity_checks
 from data_contracts.testing import TINY_RUN_DATE, all_as_raw, tiny_inputs
 from data_contracts.validate import validate_inputs
@@ -191,3 +194,57 @@ def test_write_data_docs_builds_a_site_per_entity(network, tmp_path):
     lanes = pages["lanes"].read_text()
     assert "expect_column_values_to_be_in_set" in lanes.lower() or "values must belong" in lanes.lower()
     assert "__zero_lead_cycle" in lanes
+
+
+def _pages(site: Path, run_time: str) -> dict[str, str]:
+    """A Data Docs site's pages, without what differs between any two builds of one site: GX's element ids
+    and the time stamps of the build (the run's own time, ``run_time``, is kept)."""
+    def same(text: str) -> str:
+        text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<id>", text)
+        return re.sub(r"\d{8}T\d{6}\.\d{6}Z", lambda m: m[0] if m[0] == run_time else "<stamp>", text)
+
+    return {str(p.relative_to(site)): same(p.read_text()) for p in site.rglob("*.html")}
+
+
+def test_a_clean_runs_data_docs_on_request_are_those_it_would_have_written(tmp_path):
+    """No row broke an expectation: the run keeps the results; rendered later they are the site the run
+    writes under ``data_docs: always`` (same suites, expectations, arguments, counts, run name and time)."""
+    out = validate_inputs(all_as_raw(tiny_inputs()), TINY_RUN_DATE, LENIENT)
+    when = dt.datetime(2026, 3, 2, 6, 30)
+    kept = keep_data_docs_request(out, tmp_path / "later", "run-1", when)
+    assert kept is not None and not (tmp_path / "later" / "index.html").exists()
+    written = write_data_docs(out, tmp_path / "now", run_name="run-1", run_time=when)
+    rendered = render_data_docs(tmp_path / "later")
+    assert rendered.exists() and written.exists()
+    stamp = "20260302T063000.000000Z"  # the run's time, in the pages' paths and shown on them
+    now, later = _pages(tmp_path / "now", stamp), _pages(tmp_path / "later", stamp)
+    assert {Path(p).parts[1] for p in later if p.startswith("validations")} == set(out.validations)
+    assert later == now
+    orders = next(text for p, text in later.items() if p.endswith("orders.html"))
+    assert "__too_long_order_id" in orders and "values must never be null" in orders
+
+
+def test_a_run_with_broken_rows_writes_its_data_docs(network, tmp_path):
+    out, _ = network  # GX ran on the broken lanes: it is loaded anyway, the site is written at once
+    assert keep_data_docs_request(out, tmp_path / "docs", "run-1", dt.datetime(2026, 3, 2)) is None
+    assert not (tmp_path / "docs").exists()
+
+
+def test_plantwin_data_docs_writes_a_kept_site_and_the_summary_says_where(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from report.summary import data_docs_line
+    from warehouse.paths import data_docs_dir
+
+    warehouse = tmp_path / "plan.duckdb"
+    out = validate_inputs(all_as_raw(tiny_inputs()), TINY_RUN_DATE, LENIENT)
+    keep_data_docs_request(out, data_docs_dir(warehouse) / "run-1", "run-1", dt.datetime(2026, 3, 2))
+    assert "on request, plantwin data-docs --run run-1" in data_docs_line(warehouse, "run-1")
+    done = CliRunner().invoke(app, ["data-docs", "--run", "run-1", "--warehouse", str(warehouse)])
+    index = (data_docs_dir(warehouse) / "run-1" / "index.html").resolve()
+    assert done.exit_code == 0 and done.output.strip() == str(index) and index.exists()
+    assert data_docs_line(warehouse, "run-1") == f"data docs: {index}"
+    missing = CliRunner().invoke(app, ["data-docs", "--run", "run-2", "--warehouse", str(warehouse)])
+    assert missing.exit_code == 2 and "no Data Docs" in missing.output
+    assert data_docs_line(warehouse, "run-2") is None

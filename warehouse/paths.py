@@ -6,7 +6,7 @@ derived name starts with the warehouse file's stem.
 =============================  ====================================================
 ``<stem>.published.duckdb``    the read-only snapshot analysts open (``publish``)
 ``<stem>.report-latest.html``  the latest plan of record's report
-``<stem>.data-docs/<run_id>/`` Great Expectations Data Docs of each run
+``<stem>.data-docs/<run_id>/`` Great Expectations Data Docs of each run (or ``results.json``: made on request)
 ``<stem>.solver-bases/<run>/`` the optimal basis of each block of a large plan (warm start of replans)
 =============================  ====================================================
 """
@@ -15,7 +15,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["data_docs_dir", "latest_report_path", "published_path", "solver_bases_dir"]
+__all__ = ["DOCS_REQUEST", "data_docs_dir", "latest_report_path", "published_path", "solver_bases_dir"]
+
+#: In a run's Data Docs folder: the results of a run that keeps its Data Docs to be made on request
+#: (``contracts.data_docs: on_failure`` and no row broke an expectation; ``plantwin data-docs``).
+DOCS_REQUEST = "results.json"
 
 
 def _beside(warehouse: Path | str, suffix: str) -> Path:
