@@ -59,10 +59,13 @@ def fit_once(ds, n_jobs: int) -> dict[str, pl.DataFrame]:
         cv, orders = _chosen_backtest(frames, plan, ds.h, config, cv, orders, pool)
         _, chosen, _, _ = _choose(cv, series, plan, config)
         seasonal = plan.filter(pl.col("set") == "seasonal")
-        every = seasonal.select("unique_id", model=pl.lit(f"Mean({','.join(bases)})"), selection=pl.lit("default"))
-        tasks = [replace(t, names=bases) for t in _champion_tasks(frames, seasonal, every, ds.h, config, orders)]
+        every = seasonal.select("unique_id", model=pl.lit(f"Mean({','.join(bases)})"),
+                                selection=pl.lit("default"))
+        tasks = [replace(t, names=bases)
+                 for t in _champion_tasks(frames, seasonal, every, ds.h, config, orders)]
         other = plan.filter(~pl.col("set").is_in(["seasonal", "rule", "inactive"]))
-        tasks += _champion_tasks(frames, other, chosen.join(other, on="unique_id", how="semi"), ds.h, config, orders)
+        own = chosen.join(other, on="unique_id", how="semi")
+        tasks += _champion_tasks(frames, other, own, ds.h, config, orders)
         _, fc, _ = run_tasks(tasks, pool)
     members = fc.filter(pl.col("model").is_in(bases))
     picked = _combine(members, tuple(chosen.get_column("model").unique()), ["unique_id", "ds"])
@@ -94,7 +97,8 @@ def member_rows(cv: pl.DataFrame) -> pl.DataFrame:
     return cv.filter(~pl.col("model").str.contains(r"\("))
 
 
-def run_rule(ds, saved: dict, names: tuple[str, ...], default: str, **updates) -> tuple[pl.DataFrame, pl.DataFrame]:
+def run_rule(ds, saved: dict, names: tuple[str, ...], default: str,
+             **updates) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Every series' forecast under a rule (the seasonal set re-chosen by ``_choose``, the others as run) and
     the seasonal set's strategy frame."""
     config = ForecastConfig(freq=ds.freq, season_length=ds.season, seasonal_models=names,
@@ -102,10 +106,12 @@ def run_rule(ds, saved: dict, names: tuple[str, ...], default: str, **updates) -
     seasonal = saved["series"].filter(pl.col("set") == "seasonal")
     plan = seasonal.filter(pl.col("windows") > 0).select("unique_id", "set")
     cv = _combine(saved["members_cv"], names, CV_KEYS).filter(pl.col("model").is_in(names))
-    _, chosen, strategy, _ = _choose(cv.join(plan, on="unique_id", how="semi"), saved["history"], plan, config)
-    chosen = pl.concat([chosen.select("unique_id", "model"),
-                        seasonal.filter(pl.col("windows") == 0).select("unique_id", model=pl.lit(default))])
-    fc = _combine(saved["fc"], names, ["unique_id", "ds"]).join(chosen, on=["unique_id", "model"], how="inner")
+    cv = cv.join(plan, on="unique_id", how="semi")
+    _, chosen, strategy, _ = _choose(cv, saved["history"], plan, config)
+    unscored = seasonal.filter(pl.col("windows") == 0).select("unique_id", model=pl.lit(default))
+    chosen = pl.concat([chosen.select("unique_id", "model"), unscored])
+    fc = _combine(saved["fc"], names, ["unique_id", "ds"])
+    fc = fc.join(chosen, on=["unique_id", "model"], how="inner")
     fc = fc.select("unique_id", "ds", mean=pl.col("yhat").clip(lower_bound=0.0))
     rest = saved["asrun"].join(seasonal.select("unique_id"), on="unique_id", how="anti")
     return pl.concat([rest, fc]), strategy
@@ -122,11 +128,42 @@ def rules(default: str) -> dict[str, tuple[tuple[str, ...], str, dict]]:
             "no naive candidates": (("SETS", "DOT", "DARIMA", default), default, {})}
 
 
+def _line(label: str, r: dict, note: str = "") -> str:
+    return f"   {label:32s} sMAPE {r['smape']:8.3f} MASE {r['mase']:7.4f}{note}"
+
+
+def report(name: str, ds, saved: dict, cache: Path, how: str, cpu: float, wall: float) -> None:
+    """Print the run as cached, every rule (with the strategy its nested backtest measured) and the peers."""
+    saved["members_cv"] = member_rows(saved["cv"])
+    seasonal = saved["series"].filter(pl.col("set") == "seasonal")
+    default = seasonal.filter(pl.col("selection") == "default").get_column("model").unique().to_list()
+    scale = scales(ds)
+    print(f"== {name}: {ds.train.get_column('unique_id').n_unique()} series, {seasonal.height} seasonal, "
+          f"default {default}; {how} in {cpu:.1f} CPU-s ({wall:.1f} s wall)")
+    print(_line("as run (cached)", score(ds, saved["asrun"], scale)))
+    for label, (names, dflt, updates) in rules(default[0]).items() if default else ():
+        fc, strategy = run_rule(ds, saved, names, dflt, **updates)
+        held = strategy.select("strategy", "evidence", "default", "champion").row(0)
+        values = " / ".join(f"{v:.3f}" if v else "-" for v in held[1:])
+        note = f"   strategy {held[0]} (held-out MASE evidence / default / champion {values})"
+        print(_line(label, score(ds, fc, scale), note))
+    peers = {}
+    for peer in ("AutoETS", "DOT", "AutoARIMA"):  # bench/accuracy.py --save's files, where present
+        path = cache / f"{name}_{peer}.parquet"
+        if path.exists():
+            peers[peer] = pl.read_parquet(path).select("unique_id", "ds", "mean")
+            print(_line("peer " + peer, score(ds, peers[peer], scale)))
+    if len(peers) == 3:
+        mean = pl.concat(peers.values()).group_by("unique_id", "ds").agg(pl.col("mean").mean())
+        print(_line("peers mean", score(ds, mean, scale)))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("data_dir", type=Path)
     p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(LOADERS))
-    p.add_argument("--max-series", type=int, default=None, help="seeded sample (seed 0); default the whole set")
+    p.add_argument("--max-series", type=int, default=None,
+                   help="seeded sample (seed 0); default the whole set")
     p.add_argument("--cache", type=Path, required=True)
     p.add_argument("--n-jobs", type=int, default=1)
     args = p.parse_args()
@@ -141,30 +178,7 @@ def main() -> None:
             saved, how = fit_once(ds, args.n_jobs), "fitted"
             for k, v in saved.items():
                 v.write_parquet(f"{stem}_{k}.parquet")
-        saved["members_cv"] = member_rows(saved["cv"])
-        seasonal = saved["series"].filter(pl.col("set") == "seasonal")
-        default = seasonal.filter(pl.col("selection") == "default").get_column("model").unique().to_list()
-        scale = scales(ds)
-        print(f"== {name}: {ds.train.get_column('unique_id').n_unique()} series, {seasonal.height} seasonal, "
-              f"default {default}; {how} in {_cpu() - cpu:.1f} CPU-s ({time.perf_counter() - wall:.1f} s wall)")
-        r = score(ds, saved["asrun"], scale)
-        print(f"   {'as run (cached)':32s} sMAPE {r['smape']:8.3f} MASE {r['mase']:7.4f}")
-        for label, (names, dflt, updates) in rules(default[0]).items() if default else ():
-            fc, strategy = run_rule(ds, saved, names, dflt, **updates)
-            r = score(ds, fc, scale)
-            held = strategy.select("strategy", "evidence", "default", "champion").row(0)
-            print(f"   {label:32s} sMAPE {r['smape']:8.3f} MASE {r['mase']:7.4f}   strategy {held[0]} (held-out "
-                  f"MASE evidence / default / champion {' / '.join(f'{v:.3f}' if v else '-' for v in held[1:])})")
-        peers = {p.stem.removeprefix(f"{name}_"): pl.read_parquet(p) for p in args.cache.glob(f"{name}_*.parquet")
-                 if p.stem.removeprefix(f"{name}_") in ("AutoETS", "DOT", "AutoARIMA")}
-        for peer, fc in sorted(peers.items()):
-            r = score(ds, fc.select("unique_id", "ds", "mean"), scale)
-            print(f"   {'peer ' + peer:32s} sMAPE {r['smape']:8.3f} MASE {r['mase']:7.4f}")
-        if len(peers) == 3:
-            mean = pl.concat(f.select("unique_id", "ds", "mean") for f in peers.values()).group_by(
-                "unique_id", "ds").agg(pl.col("mean").mean())
-            r = score(ds, mean, scale)
-            print(f"   {'peers mean':32s} sMAPE {r['smape']:8.3f} MASE {r['mase']:7.4f}")
+        report(name, ds, saved, args.cache, how, _cpu() - cpu, time.perf_counter() - wall)
 
 
 if __name__ == "__main__":
