@@ -51,7 +51,8 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         """Write a run's GX Data Docs where it kept them to be made on request (no row broke an expectation,
         ``contracts.data_docs: on_failure``): the site the run would have written. Prints its index."""
         from data_contracts.config import ParameterError
-        from warehouse.paths import DOCS_REQUEST, data_docs_dir
+        from data_contracts.report import DOCS_REQUEST
+        from warehouse.paths import data_docs_dir
 
         docs = data_docs_dir(warehouse) / run
         if (docs / "index.html").exists():

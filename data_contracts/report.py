@@ -21,12 +21,17 @@ from data_contracts.config import ContractOutcome
 from data_contracts.formats import fix_hints
 from data_contracts.gx_runner import DeferredValidation, passed_validation_of
 from data_contracts.safe_text import printable
-from warehouse.paths import DOCS_REQUEST
 
-__all__ = ["validation_report", "write_data_docs", "keep_data_docs_request", "render_data_docs", "DOCS_SITE"]
+__all__ = [
+    "validation_report", "write_data_docs", "keep_data_docs_request", "render_data_docs", "DOCS_SITE", "DOCS_REQUEST",
+]
 
 #: Name of the Data Docs site plantwin builds.
 DOCS_SITE = "plantwin"
+
+#: In a run's Data Docs folder: the results of a run that keeps its Data Docs to be made on request
+#: (``contracts.data_docs: on_failure`` and no row broke an expectation; ``plantwin data-docs``).
+DOCS_REQUEST = "results.json"
 
 
 def _table(header: list[str], rows: list[tuple], right: set[int] = frozenset()) -> list[str]:

@@ -16,10 +16,11 @@ import duckdb
 import polars as pl
 
 from data_contracts import schema
+from data_contracts.report import DOCS_REQUEST
 from optimization.kpis import AT_CAPACITY, PLAN_COSTS, SERVICE_PENALTIES
 from forecasting.demand import quarantined_orders
 from warehouse.db import open_warehouse
-from warehouse.paths import DOCS_REQUEST, data_docs_dir
+from warehouse.paths import data_docs_dir
 from warehouse.publish import published_path
 from warehouse.reads import booked_orders, previous_plan_run, run_warnings
 from warehouse.views import comparable as _comparable

@@ -15,12 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DOCS_REQUEST", "data_docs_dir", "latest_report_path", "published_path", "solver_bases_dir"]
-
-#: In a run's Data Docs folder: the results of a run that keeps its Data Docs to be made on request
-#: (``contracts.data_docs: on_failure`` and no row broke an expectation; ``plantwin data-docs``).
-DOCS_REQUEST = "results.json"
-
+__all__ = ["data_docs_dir", "latest_report_path", "published_path", "solver_bases_dir"]
 
 def _beside(warehouse: Path | str, suffix: str) -> Path:
     """``<stem>.<suffix>`` in the warehouse's folder: every derived file is named after its warehouse."""
