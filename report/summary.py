@@ -182,7 +182,8 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
         lines.append(f"{facts.quarantined} input row(s) quarantined: see table {schema.QUARANTINE.name}")
     if facts.quarantined_demand is not None and facts.quarantined_demand.height:
         lines.append("demand in quarantined order lines (their weeks are imputed in the history, not zero):")
-        lines += [f"  {r['product_id']:<12} {r['lines']:>5} line(s) {r['quantity']:>12,.1f}"
+        # a line cut off mid-way (an exporter that died) may have lost its product
+        lines += [f"  {r['product_id'] or '(none)':<12} {r['lines']:>5} line(s) {r['quantity'] or 0:>12,.1f}"
                   for r in facts.quarantined_demand.head(top).iter_rows(named=True)]
     if facts.booked:
         lines.append(booked_line(facts.booked))
