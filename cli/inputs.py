@@ -71,18 +71,20 @@ def check_inputs(
             clean = {e: raw[e].clean_frame(f, outcome.positions[e]) if e in outcome.kept else f
                      for e, f in outcome.clean.items()}
             outcome = replace(outcome, clean=clean, kept={}, positions={})
-        return replace(outcome, warnings=_with_thousands_warnings(outcome.warnings, wh, load_ids, config)), \
+        return replace(outcome, warnings=_with_load_warnings(outcome.warnings, wh, load_ids, config)), \
             when, sources
 
 
-def _with_thousands_warnings(warnings: Any, wh: Any, load_ids: dict[str, str], config: ContractConfig) -> Any:
+def _with_load_warnings(warnings: Any, wh: Any, load_ids: dict[str, str], config: ContractConfig) -> Any:
     """``warnings`` and one more per number column written as thousands-grouped whole numbers
-    (:func:`warehouse.reads.thousands_warnings`, as a run's contracts stage stores them)."""
+    (:func:`warehouse.reads.thousands_warnings`) and per file cut off mid-line
+    (:func:`warehouse.reads.cut_off_files`), as a run's contracts stage stores them."""
     import polars as pl
 
-    from warehouse.reads import thousands_warnings
+    from warehouse.reads import cut_off_files, thousands_warnings
 
-    return pl.concat([warnings, thousands_warnings(wh.con, load_ids, config.decimal)])
+    return pl.concat([warnings, thousands_warnings(wh.con, load_ids, config.decimal),
+                      cut_off_files(wh.con, load_ids)])
 
 
 def _report(outcome: ContractOutcome, rows: int, all_expectations: bool) -> str:

@@ -407,8 +407,11 @@ LOADS = _t(
         ("plain", Bool, "Whether the file held only ASCII text without blanks, tabs, quotes or stray carriage "
                         "returns (the ingest's scan), so no key of it holds a blank; null where not known (a "
                         "frame, a database source, a load made before this column)."),
+        ("cut_off", Bool, "Whether the CSV file's last line had no line end and fewer cells than the header "
+                          "(the ingest's look at its last bytes): an export cut off mid-line; null where "
+                          "not known."),
     ],
-    nullable=("plain",),
+    nullable=("plain", "cut_off"),
 )
 
 RUNS = _t(
@@ -491,6 +494,7 @@ RUN_WARNINGS = _t(
     "one row per product × site), number columns that look thousands-grouped (`thousands_point`), data far "
     "behind the run date (`stale_data`), a week a hundred times its series' usual demand (`demand_outlier`), "
     "orders for a component of the bill of materials (`component_demand`), an incremental load that looks like a full extract missing lines (`missing_from_extract`), "
+    "a CSV file that ends mid-line, its export likely cut off (`cut_off_file`, key the file's name), "
     "a routing on a campaign-run resource with neither batch size nor minimum batch, planned continuously "
     "(`continuous_campaign`, key `product_id|resource_id`), "
     "a plan solved block by block whose base run's solver bases were not found, so it started cold "
@@ -503,7 +507,7 @@ RUN_WARNINGS = _t(
         ("run_id", Str, "Run."),
         ("entity", Str, "Input entity (or `network` for the checks across entities, `plan` for the plan's)."),
         ("rule", Str, "Rule: `demand_reachable`, `thousands_point`, `stale_data`, `demand_outlier`, "
-                      "`component_demand`, `missing_from_extract`, `continuous_campaign` or "
+                      "`component_demand`, `missing_from_extract`, `cut_off_file`, `continuous_campaign` or "
                       "`warm_start_missing`."),
         ("key", Str, "What it is about: `product_id|site_id` for a pair (`|week` for a week), the column for a "
                      "column."),

@@ -40,7 +40,7 @@ from warehouse import paths
 from warehouse.db import EVENT_ENTITIES, open_warehouse
 from warehouse.dry_run import inferred_run_date
 from warehouse.publish import publish_snapshot
-from warehouse.reads import missing_from_extract, thousands_warnings
+from warehouse.reads import cut_off_files, missing_from_extract, thousands_warnings
 from warehouse.sources import read_demand_file
 from warehouse.volume import check_volume
 from warehouse.views import latest_base_run
@@ -206,9 +206,10 @@ def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_d
         wh.limit_memory()  # the SQL over every raw row spills rather than grow the process
         # the big entities stay in the warehouse: only the rows the contracts' SQL is unsure of are read
         raw = raw_inputs(wh, load_ids, snapshots)
-        # number columns that look thousands-grouped, and lines a full extract read as a delta dropped: found
-        # once here, kept with the run's other warnings
-        noticed = pl.concat([thousands_warnings(wh.con, load_ids, contracts.decimal)] + [
+        # number columns that look thousands-grouped, files cut off mid-line, and lines a full extract read as
+        # a delta dropped: found once here, kept with the run's other warnings
+        noticed = pl.concat([thousands_warnings(wh.con, load_ids, contracts.decimal),
+                             cut_off_files(wh.con, load_ids)] + [
             missing_from_extract(wh.con, e, load_ids[e]) for e in EVENT_ENTITIES
             if e in load_ids and e not in snapshots])  # a full extract read as a delta
         try:

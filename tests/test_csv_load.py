@@ -306,3 +306,21 @@ def test_a_connection_that_may_reorder_rows_is_refused(tmp_path):
             wh.land(source)
     finally:
         con.close()
+
+
+def test_a_file_ending_mid_line_is_told_from_one_only_missing_its_last_newline(tmp_path):
+    """``CsvLayout.cut_off`` (read from the file's last bytes): a last line without a line end and with fewer
+    cells than the header is an export cut off; one with every cell, any file of the dialects, a header alone
+    and a last line holding a quote (a quoted cell may span lines: not judged) are not."""
+    def cut_off(text: str) -> bool:
+        return csv_load.scan_csv(_write(tmp_path / "orders.csv", text))[1].cut_off
+
+    row = "O9,2026-01-02,2026-01-05,P1,DC1,7,open"
+    for text in DIALECTS.values():
+        assert not cut_off(text), text  # short rows among them, each with its line end
+    assert not cut_off(HEADER + "\n" + row) and not cut_off(DIALECTS["BOM and CRLF"].rstrip())
+    assert not cut_off(HEADER)
+    assert not cut_off(HEADER + "\n" + row + "\n" + 'O10,2026-01-02,"P')
+    assert cut_off(HEADER + "\n" + row + "\n" + "O10,2026-01-0")
+    assert cut_off(HEADER + "\r\n" + row + "\r\n" + "O10,2026")
+    assert cut_off((HEADER + "\n" + row + "\n" + "O10,2026-01-0").replace(",", ";"))

@@ -275,3 +275,41 @@ def test_orders_for_a_component_of_the_bill_of_materials_are_warned_of():
     assert found["reason"][0].startswith("DS is a component in the bill of materials and has orders of its own "
                                          "at DC1 (2 weeks, 12 units)")
     assert component_demand_warnings(history, bom.clear()).is_empty()
+
+
+def _cut_last_line(orders: Path, keep: int | None) -> int:
+    """End ``orders`` without a final newline; its last line cut to ``keep`` characters (None: whole).
+    Returns the last row's number (the data rows)."""
+    lines = orders.read_text().splitlines()
+    last = lines[-1] if keep is None else lines[-1][:keep]
+    orders.write_text("\n".join(lines[:-1] + [last]))
+    return len(lines) - 1
+
+
+def test_a_file_cut_off_mid_line_is_warned_of_with_its_row(valid_input, tmp_path):  # noqa: F811
+    """An exporter that died mid-line: the last row goes to quarantine for its missing cells as before, and a
+    stored warning names the file and row and says the rest never arrived (validate shows it too)."""
+    folder = _copy(valid_input, tmp_path)
+    row = _cut_last_line(folder / "orders.csv", keep=5)
+    warehouse = tmp_path / "w.duckdb"
+    result = CliRunner().invoke(app, ["run", "--input", str(folder), "--warehouse", str(warehouse), "--horizon", "4",
+                                      "--no-prefect"])
+    assert result.exit_code == 0, result.output
+    words = f"orders.csv: the file ends mid-line at row {row:,}: the export may have been cut off; re-export it"
+    assert f"warning: {words}" in " ".join(result.output.split()), result.output
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(f"SELECT entity, rule, key FROM {schema.RUN_WARNINGS.name} "
+                           "WHERE rule = 'cut_off_file'").fetchall() == [("orders", "cut_off_file", "orders.csv")]
+        (quarantined,) = con.execute(f"SELECT count(*) FROM {schema.QUARANTINE.name} WHERE entity = 'orders'").fetchone()
+        assert quarantined >= 1  # the cut row, as before
+    checked = CliRunner().invoke(app, ["validate", "--input", str(folder)])
+    assert words in " ".join(checked.output.split()), checked.output
+
+
+def test_a_complete_last_line_without_a_newline_is_not_warned_of(valid_input, tmp_path):  # noqa: F811
+    """Many exporters end the last line without a newline: every cell is there, nothing is cut off."""
+    folder = _copy(valid_input, tmp_path)
+    _cut_last_line(folder / "orders.csv", keep=None)
+    checked = CliRunner().invoke(app, ["validate", "--input", str(folder)])
+    assert checked.exit_code == 0, checked.output
+    assert "cut_off_file" not in checked.output and "ends mid-line" not in checked.output, checked.output

@@ -40,7 +40,7 @@ import polars as pl
 from data_contracts import schema
 
 __all__ = ["CHUNK_BYTES", "GLOB_CHARACTERS", "WHITESPACE", "CsvLayout", "CsvParseError", "check_order_kept", "count_rows",
-           "one_thread", "read_frame", "scan_csv", "select_sql"]
+           "ends_mid_line", "one_thread", "read_frame", "scan_csv", "select_sql"]
 
 #: Characters that make DuckDB's ``read_csv`` read a path as a pattern of file names (a glob).
 GLOB_CHARACTERS = ("*", "?", "[", "{")
@@ -77,6 +77,7 @@ class CsvLayout:
         mtime_ns: Modification time (ns) when scanned; with ``size``, what tells the file changed since.
         plain: No cell can begin or end with whitespace: ASCII text without quotes, blanks, tabs, vertical
             tabs, form feeds or a carriage return outside ``\r\n`` (so a cell needs no stripping).
+        cut_off: The file ends mid-line (:func:`ends_mid_line`): its exporter likely died before the rest.
     """
 
     separator: str
@@ -84,6 +85,7 @@ class CsvLayout:
     size: int
     mtime_ns: int
     plain: bool = False
+    cut_off: bool = False
 
     @property
     def names(self) -> list[str]:
@@ -148,7 +150,34 @@ def scan_csv(path: Path, error: type[Exception] = ValueError) -> tuple[str, CsvL
         header = next(csv.reader(f, delimiter=separator), [])
     if not header:
         raise error(f"{path.name}: the file is empty, not even a header row (rule: header).")
-    return digest.hexdigest(), CsvLayout(separator, tuple(_dedupe(header)), st.st_size, st.st_mtime_ns, plain)
+    names = tuple(_dedupe(header))
+    cut_off = ends_mid_line(path, separator, len(names))
+    return digest.hexdigest(), CsvLayout(separator, names, st.st_size, st.st_mtime_ns, plain, cut_off)
+
+
+#: Bytes read from a file's end to find its last line (a longer last line is not judged).
+_TAIL_BYTES = 65536
+
+
+def ends_mid_line(path: Path, separator: str, fields: int) -> bool:
+    """Whether the file's last line has no line end and fewer than ``fields`` cells: an export cut off
+    mid-line, whose last row the contracts quarantine for its empty or truncated cells while nothing else
+    says the rest of the file never arrived. A complete last line without a final newline is no cut.
+
+    Only the file's last bytes (:data:`_TAIL_BYTES`) are read. A last line longer than that, the header
+    itself, or one holding a quote (a quoted cell may span lines) is not judged: False, as before.
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        f.seek(max(0, size - _TAIL_BYTES))
+        tail = f.read()
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return False
+    start = tail.rfind(b"\n")
+    if start < 0 or b'"' in tail[start:]:  # the header's line, a longer line, or a quoted cell
+        return False
+    last = tail[start + 1:].decode("utf-8", errors="replace")
+    return bool(last.strip()) and last.count(separator) + 1 < fields
 
 
 def _line_at(path: Path, offset: int) -> int:

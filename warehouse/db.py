@@ -266,11 +266,12 @@ class Warehouse:
             source.landed(known[1])
             return known[0], False
         load_id = f"ld-{_now():%Y%m%dT%H%M%S}-{source.entity}-{secrets.token_hex(3)}"
+        cut_off = None if source.csv is None else source.csv.cut_off  # read_whole drops the layout
         if source.csv is not None:
             try:
                 with csv_load.one_thread(self.con), self.transaction():
                     rows = self._land_csv(source, load_id)
-                    self._record_load(source, load_id, rows, plain=source.csv.plain)
+                    self._record_load(source, load_id, rows, plain=source.csv.plain, cut_off=cut_off)
                 source.landed(rows)
                 return load_id, True
             except csv_load.CsvParseError:
@@ -280,15 +281,19 @@ class Warehouse:
                 pl.lit(load_id).alias(schema.LOAD_ID), pl.lit(str(source.path)).alias(schema.SOURCE_FILE)
             ).select(list(_raw_columns(source.entity)))
             self._insert(schema.raw_table_name(source.entity), frame)
-            self._record_load(source, load_id, frame.height)
+            self._record_load(source, load_id, frame.height, cut_off=cut_off)
         return load_id, True
 
-    def _record_load(self, source: SourceFile, load_id: str, rows: int, plain: bool | None = None) -> None:
+    def _record_load(self, source: SourceFile, load_id: str, rows: int, plain: bool | None = None,
+                     cut_off: bool | None = None) -> None:
         """Add the load's ``loads`` row; ``plain`` is what the scan of a CSV file landed by DuckDB's reader
-        found (:attr:`csv_load.CsvLayout.plain`), None where no scan saw every byte (a frame)."""
+        found (:attr:`csv_load.CsvLayout.plain`), None where no scan saw every byte (a frame); ``cut_off``
+        whether a scanned CSV file ends mid-line (:attr:`csv_load.CsvLayout.cut_off`), None where not
+        scanned."""
         loads = pl.DataFrame(
             [{"load_id": load_id, "entity": source.entity, "source": str(source.path),
-              "content_hash": source.content_hash, "row_count": rows, "loaded_at": _now(), "plain": plain}],
+              "content_hash": source.content_hash, "row_count": rows, "loaded_at": _now(), "plain": plain,
+              "cut_off": cut_off}],
             schema=schema.LOADS.schema,
         )
         self._insert(schema.LOADS.name, loads)

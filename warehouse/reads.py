@@ -17,8 +17,8 @@ import polars as pl
 from data_contracts import schema
 from data_contracts.formats import file_name
 
-__all__ = ["booked_orders", "comparison_frames", "missing_from_extract", "past_run_warnings", "plan_run_of",
-           "previous_plan_run",
+__all__ = ["booked_orders", "comparison_frames", "cut_off_files", "missing_from_extract", "past_run_warnings",
+           "plan_run_of", "previous_plan_run",
            "report_frames", "run_rows", "run_warnings", "thousands_point_words", "thousands_points",
            "thousands_warnings", "twin_frames"]
 
@@ -184,6 +184,23 @@ def missing_from_extract(con: duckdb.DuckDBPyConnection, entity: str, load_id: s
               + ("; to cancel a line, send it with status cancelled" if entity == schema.ORDERS.name else "")
               + " (rule: missing_from_extract)")
     return pl.DataFrame([(entity, "missing_from_extract", key, reason)], schema=WARNING_SCHEMA, orient="row")
+
+
+def cut_off_files(con: duckdb.DuckDBPyConnection, load_ids: dict[str, str]) -> pl.DataFrame:
+    """A warning (``WARNING_SCHEMA``, rule ``cut_off_file``, key the file's name) for each of the loads
+    ``load_ids`` whose CSV file ended mid-line (``loads.cut_off``, found by the ingest's scan): its last row
+    goes to quarantine for its missing cells as any bad row, but only this says the rest never arrived."""
+    from data_contracts.config import WARNING_SCHEMA
+
+    rows = con.execute(
+        f"""SELECT entity, source, row_count FROM {schema.LOADS.name}
+            WHERE load_id IN (SELECT unnest(?)) AND cut_off ORDER BY entity""",
+        [list(load_ids.values())]).fetchall()
+    return pl.DataFrame(
+        [(entity, "cut_off_file", file_name(source),
+          f"{file_name(source)}: the file ends mid-line at row {rows:,}: the export may have been cut off; "
+          "re-export it (rule: cut_off_file)") for entity, source, rows in rows],
+        schema=WARNING_SCHEMA, orient="row")
 
 
 def previous_plan_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> str | None:
