@@ -193,6 +193,14 @@ def _backtest_work(plan: pl.DataFrame, horizon: int, config: ForecastConfig) -> 
                    .otherwise(pl.lit(config.backtest_refit)))
 
 
+def _task(config: ForecastConfig, horizon: int, names: tuple[str, ...], set_name: str, windows: int, refit: str,
+          df: pl.DataFrame, cost: float, forecast_horizon: int | None = None) -> Task:
+    """One backtest task of ``set_name``'s series in ``df`` fitting ``names``; the rule set's also forecasts."""
+    return Task(df=df, names=names, season_length=config.season_length, freq=config.freq, horizon=horizon,
+                windows=windows, step=config.step(horizon), forecast=set_name == "rule",
+                fallback=FALLBACKS[set_name], cost=cost, forecast_horizon=forecast_horizon, refit=refit)
+
+
 def _backtest_tasks(
     series: dict, plan: pl.DataFrame, horizon: int, config: ForecastConfig, forecast_horizon: int | None = None
 ) -> list[Task]:
@@ -207,10 +215,8 @@ def _backtest_tasks(
     work = _backtest_work(plan, horizon, config).with_columns(alt=pl.col("unique_id").is_in(sample.implode()))
 
     def make(set_name: str, windows: int, refit: str, alt: bool, df: pl.DataFrame, cost: float) -> Task:
-        return Task(df=df, names=(tried if alt else names)[set_name], season_length=config.season_length,
-                    freq=config.freq, horizon=horizon, windows=windows, step=config.step(horizon),
-                    forecast=set_name == "rule", fallback=FALLBACKS[set_name], cost=cost,
-                    forecast_horizon=forecast_horizon, refit=refit)
+        return _task(config, horizon, (tried if alt else names)[set_name], set_name, windows, refit, df, cost,
+                     forecast_horizon)
 
     return _tasks(series, work, ["set", "windows", "refit", "alt"], make, config)
 
@@ -238,9 +244,7 @@ def _chosen_backtest(
     work = _backtest_work(missing, horizon, config)
 
     def make(set_name: str, windows: int, refit: str, df: pl.DataFrame, cost: float) -> Task:
-        return Task(df=df, names=need, season_length=config.season_length, freq=config.freq, horizon=horizon,
-                    windows=windows, step=config.step(horizon), forecast=False, fallback=FALLBACKS[set_name],
-                    cost=cost, refit=refit)
+        return _task(config, horizon, need, set_name, windows, refit, df, cost)
 
     added, _, found = run_tasks(_tasks(series, work, ["set", "windows", "refit"], make, config), pool) \
         if need else (None, None, None)
