@@ -196,9 +196,15 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     selection_strategy: Literal["auto", "evidence", "default", "champion"] = Field(
         "evidence", description="How a set with a default model picks each series' model: `evidence` keeps the "
         "default unless a champion wins (see `champion_margin`), `champion` takes the backtest champion, "
-        "`default` the default everywhere; `auto` picks one of the three per set and run by nested "
-        "backtest (each window held out in turn, the strategy scoring the lowest mean MASE on it across "
-        "the panel; forecasting/select.py).",
+        "`default` the default everywhere; `auto` keeps `evidence` or takes one "
+        "of `strategy_choices` per set and run by nested backtest (each window held out in turn, the "
+        "strategy scoring the lowest mean MASE on it across the panel; forecasting/select.py).",
+    )
+    strategy_choices: tuple[Literal["default", "champion"], ...] = Field(
+        ("default",), min_length=1, description="With `auto`, the strategies a set may take in place of "
+        "`evidence`. `champion` is left out by default: every generated weekly panel measured (the tests', the "
+        "demo's, the big network's) takes it and changes its plan, and its bands were calibrated under the "
+        "evidence rule; no public set took it (docs/forecast-accuracy.md, stop 27).",
     )
     strategy_min_series: int = Field(
         30, ge=1, description="With `auto`, fewest series with two or more backtest windows a set needs "

@@ -405,7 +405,7 @@ def _strategy(picks: pl.DataFrame, candidates: pl.DataFrame, config: ForecastCon
     (:func:`choose_strategy`)."""
     groups = candidates.filter(pl.col("default").is_not_null()).select("unique_id", "set").unique()
     chosen = choose_strategy(picks, groups, min_series=config.strategy_min_series,
-                             margin=config.strategy_margin)
+                             margin=config.strategy_margin, choices=config.strategy_choices)
     if config.selection_strategy == "auto":
         return chosen
     return chosen.with_columns(strategy=pl.lit(config.selection_strategy))

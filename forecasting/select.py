@@ -176,15 +176,17 @@ def choose_strategy(
     groups: pl.DataFrame,
     min_series: int = 30,
     margin: float = 0.02,
+    choices: tuple[str, ...] = ("default", "champion"),
     group_col: str = "set",
     id_col: str = "unique_id",
 ) -> pl.DataFrame:
     """The selection strategy of every group of series with a default model, from held-out scores.
 
-    A group keeps ``evidence`` unless another strategy's mean held-out MASE (over the series and windows
-    where every strategy's pick has a score, :func:`held_out_picks`) is lower by ``margin`` (a share), then
-    it takes the lowest; it keeps ``evidence`` too where fewer than ``min_series`` series take part (a
-    strategy chosen on a few series would be noise again).
+    A group keeps ``evidence`` unless one of ``choices`` has a mean held-out MASE (over the series and
+    windows where every strategy's pick has a score, :func:`held_out_picks`) lower by ``margin`` (a share),
+    then it takes the lowest of them; it keeps ``evidence`` too where fewer than ``min_series`` series take
+    part (a strategy chosen on a few series would be noise again). Every strategy's score is returned,
+    whether it may be chosen or not.
 
     Args:
         picks: ``unique_id, window, strategy, model, mase`` (:func:`held_out_picks`).
@@ -206,7 +208,7 @@ def choose_strategy(
             .group_by(group_col)
             .agg(pl.col(id_col).n_unique().alias("series"), *(pl.col(s).mean() for s in STRATEGIES))
         )
-    others = [s for s in STRATEGIES if s != "evidence"]
+    others = [s for s in STRATEGIES if s in choices and s != "evidence"]
     best = pl.concat_list(*(pl.col(s) for s in others)).list.arg_min()
     best_value = pl.min_horizontal(*(pl.col(s) for s in others))
     switch = (pl.col("series") >= min_series) & (best_value <= (1 - margin) * pl.col("evidence"))

@@ -116,6 +116,22 @@ def test_strategy_by_held_out_windows_stable_winner_takes_the_champion():
     assert wide["strategy"] == "evidence"
 
 
+def test_strategy_choices_leave_out_the_champion_and_keep_the_default():
+    # the stable winner of the test above: with the champion not among the choices the set keeps the
+    # evidence rule (the default ties it held out), and the champion's score is still reported
+    combo = "Mean(ETS,Theta)"
+    rows = [(u, m, w, 1.0 if m == combo else 0.95) for u in ("s1", "s2") for m in (combo, "Theta") for w in range(3)]
+    _, got = _strategy_of(rows, min_series=2, margin=0.02, choices=("default",))
+    assert got["strategy"] == "evidence"
+    assert (got["evidence"], got["default"], got["champion"]) == pytest.approx((1.0, 1.0, 0.95))
+    # the lucky winner of the test below: the default wins held out, and is among the choices
+    b = {0: 0.5, 1: 0.5, 2: 2.0}
+    rows = [(u, combo, w, 1.0) for u in ("s1", "s2") for w in range(3)]
+    rows += [(u, "Theta", w, b[w]) for u in ("s1", "s2") for w in range(3)]
+    _, got = _strategy_of(rows, min_series=2, margin=0.02, choices=("default",))
+    assert got["strategy"] == "default"
+
+
 def test_strategy_by_held_out_windows_lucky_winner_loses_to_the_default():
     # B wins windows 0 and 1 by half and loses window 2 twice over: held out, the windows that pick B
     # are the ones where it loses (window 2), so both the champion and the evidence rule score
