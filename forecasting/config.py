@@ -194,9 +194,9 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         2, ge=1, description="Fewest backtest windows behind a champion that replaces the default model.",
     )
     selection_strategy: Literal["auto", "evidence", "default", "champion"] = Field(
-        "evidence", description="How a set with a default model picks each series' model: `evidence` keeps the "
+        "auto", description="How a set with a default model picks each series' model: `evidence` keeps the "
         "default unless a champion wins (see `champion_margin`), `champion` takes the backtest champion, "
-        "`default` the default everywhere; `auto` keeps `evidence` or takes one "
+        "`default` the default everywhere; `auto` (the default since stop 27) keeps `evidence` or takes one "
         "of `strategy_choices` per set and run by nested backtest (each window held out in turn, the "
         "strategy scoring the lowest mean MASE on it across the panel; forecasting/select.py).",
     )
