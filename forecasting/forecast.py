@@ -48,7 +48,7 @@ from forecasting.intervals import (
 from forecasting.metrics import naive_scale, score_backtest
 from forecasting.models import add_combinations, combination_members
 from forecasting.select import (alternative_sample, choose_default, choose_strategy, held_out_picks,
-                                held_out_trims, select_champions, trim_worst_member)
+                                select_champions, trim_worst_member)
 
 __all__ = ["ForecastResult", "forecast_demand", "validate_series", "FALLBACKS", "RULE_MODEL", "ZERO_MODEL"]
 
@@ -269,9 +269,8 @@ def _combined_rows(rows: pl.DataFrame, name: str) -> pl.DataFrame:
 
 def _trimmed_backtest(cv: pl.DataFrame | None, trimmed: pl.DataFrame) -> pl.DataFrame | None:
     """``cv`` with the backtest rows of each ``trimmed`` series' model (``unique_id, model``: a default less
-    its worst member, :func:`forecasting.select.trim_worst_member`, or less the member worst on the other
-    windows, :func:`forecasting.select.held_out_trims`) formed from its members' rows, so that its band is
-    sized on the chosen model's own backtest errors and calibrated on the held-out trims' errors."""
+    its worst member, :func:`forecasting.select.trim_worst_member`) formed from its members' rows, so that
+    its band is sized on the chosen model's own backtest errors."""
     if cv is None or not trimmed.height:
         return cv
     parts = [cv]
@@ -646,12 +645,8 @@ def forecast_demand(
         cv, orders = _chosen_backtest(frames, plan, scored, config, cv, orders, pool)
         backtest, chosen, strategy, picks = _choose(cv, series, plan, config)
         trimmed = trim_worst_member(chosen, backtest, config.seasonal_default, config.trim_min_members)
-        held_out = held_out_trims(picks, backtest, config.seasonal_default, config.trim_min_members)
-        cv = _trimmed_backtest(cv, pl.concat([
-            trimmed.join(chosen, on=["unique_id", "model"], how="anti").select("unique_id", "model"),
-            held_out.join(picks, on=["unique_id", "window", "model"], how="anti").select("unique_id", "model"),
-        ]).unique(maintain_order=True))
-        chosen, picks = trimmed, held_out
+        cv = _trimmed_backtest(cv, trimmed.join(chosen, on=["unique_id", "model"], how="anti"))
+        chosen = trimmed
         _, fc_champion, _ = run_tasks(_champion_tasks(frames, plan, chosen, horizon, config, orders), pool)
     parts = [f for f in (fc_rule, fc_champion) if f is not None]
     fc = pl.concat(parts, how="vertical_relaxed").sort("unique_id", "ds", maintain_order=True) if parts else None

@@ -27,7 +27,7 @@ import polars as pl
 from forecasting.models import combination_members, complexity
 
 __all__ = ["select_champions", "held_out_picks", "choose_strategy", "choose_default", "alternative_sample",
-           "trim_worst_member", "held_out_trims", "STRATEGIES"]
+           "trim_worst_member", "STRATEGIES"]
 
 #: how a candidate set with a default model picks each series' model (:func:`choose_strategy`):
 #: ``evidence`` the default unless a champion wins every window by the margin; ``champion`` the backtest
@@ -312,39 +312,3 @@ def trim_worst_member(
     )
     return chosen.join(worst, on=id_col, how="left", validate="1:1").select(
         id_col, pl.coalesce("trimmed", "model").alias("model"), "selection")
-
-
-def held_out_trims(
-    picks: pl.DataFrame,
-    scores: pl.DataFrame,
-    default: str | None,
-    min_members: int | None,
-    id_col: str = "unique_id",
-) -> pl.DataFrame:
-    """``picks`` with each held-out pick of ``default`` trimmed as :func:`trim_worst_member` trims the final
-    model, the member dropped chosen on the *other* windows: the rule's own held-out pick.
-
-    Why: the bands are calibrated on errors that did not choose the model (``forecasting.forecast``
-    ``_calibration``). A trimmed mean's own backtest errors chose the member it dropped, so they are biased
-    low (the seeded seasonal panel under-covered on them), and the four-member mean's are not the model
-    forecast (the smooth + trend panel over-covered on them; docs/forecast-accuracy.md, stop 26). With the
-    member dropped in window ``k`` picked on the windows other than ``k``, the error in ``k`` is a held-out
-    error of the trimming rule, as the champions' are of theirs.
-
-    Args:
-        picks: ``unique_id, window, model``: the model each series' strategy picked on its other windows
-            (:func:`held_out_picks`, one strategy).
-        scores: ``unique_id, model, window, mase`` of the backtest.
-        default, min_members: as :func:`trim_worst_member`.
-
-    Returns:
-        ``picks`` with ``model`` the trimmed mean where the pick was ``default`` and every member was scored
-        on the other windows; unchanged where the rule does not apply.
-    """
-    parts = []
-    for (k,), rows in picks.group_by("window", maintain_order=True):  # a few windows, not rows
-        kept = trim_worst_member(rows.select(id_col, "model", selection=pl.lit("default")),
-                                 scores.filter(pl.col("window") != k), default, min_members, id_col)
-        parts.append(rows.drop("model").join(kept.select(id_col, "model"), on=id_col, how="left",
-                                             validate="1:1").select(picks.columns))
-    return pl.concat(parts) if parts else picks

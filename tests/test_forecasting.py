@@ -20,7 +20,7 @@ from forecasting import (
     validate_series,
     weekly_demand,
 )
-from forecasting.select import choose_default, held_out_trims, select_champions, trim_worst_member
+from forecasting.select import choose_default, select_champions, trim_worst_member
 from forecasting.synthetic import KINDS, synthetic_series
 
 MON = date(2026, 1, 5)  # a Monday
@@ -204,27 +204,6 @@ def test_trim_worst_member_by_hand():
     assert trim_worst_member(chosen, scores, four, 5).equals(chosen)
     three = chosen.with_columns(model=pl.col("model").replace(four, "Mean(DETS,DOT,DARIMA)"))
     assert trim_worst_member(three, scores, "Mean(DETS,DOT,DARIMA)", 4).equals(three)
-
-
-def test_held_out_trims_drop_the_member_worst_on_the_other_windows_by_hand():
-    """The bands' held-out pick of a trimmed mean: in each window, the mean of four less the member worst on
-    the series' *other* windows (not on all of them); a champion's pick and the option off are unchanged."""
-    four = "Mean(DETS,DOT,DARIMA,MSTL_AAdN)"
-    # a: MSTL worst in window 0 only, DARIMA in windows 1 and 2; on all three DARIMA (1.3 against 1.17)
-    mase = {0: (1.0, 1.0, 1.1, 2.5), 1: (1.0, 1.0, 1.4, 0.5), 2: (1.0, 1.0, 1.4, 0.5)}
-    rows = [("a", m, w, x) for w, xs in mase.items() for m, x in zip(("DETS", "DOT", "DARIMA", "MSTL_AAdN"), xs)]
-    rows += [("b", m, w, 1.0) for w in range(3) for m in ("DETS", "DOT", "DARIMA", "MSTL_AAdN", "DOT_champion")]
-    scores = pl.DataFrame(rows, schema={"unique_id": pl.String, "model": pl.String, "window": pl.Int64,
-                                        "mase": pl.Float64}, orient="row")
-    picks = pl.DataFrame({"unique_id": ["a"] * 3 + ["b"] * 3, "window": [0, 1, 2] * 2,
-                          "model": [four] * 3 + ["DOT"] * 3})
-    got = held_out_trims(picks, scores, four, 4).sort("unique_id", "window")
-    # window 0: on windows 1-2 DARIMA is worst; windows 1 and 2: on 0 and the other, MSTL (1.5) against DARIMA (1.25)
-    assert got.get_column("model").to_list() == [
-        "Mean(DETS,DOT,MSTL_AAdN)", "Mean(DETS,DOT,DARIMA)", "Mean(DETS,DOT,DARIMA)", "DOT", "DOT", "DOT"]
-    assert trim_worst_member(picks.filter(pl.col("window") == 0).with_columns(selection=pl.lit("default")),
-                             scores, four, 4).row(0)[1] == "Mean(DETS,DOT,MSTL_AAdN)"  # on all windows
-    assert held_out_trims(picks, scores, four, None).sort("unique_id", "window").equals(picks)
 
 
 def test_a_weekly_series_keeping_the_mean_drops_its_worst_member_and_is_banded_on_its_own_backtest():
