@@ -246,6 +246,13 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "and at every backtest cutoff alike. A series' backtest is a few windows, each about one draw; its "
         "history's changes are many. 0 = the backtest errors alone (before stop 25).",
     )
+    length_slope: bool = Field(
+        False, description="Bring each backtest window's errors to the history the forecast saw: a group's "
+        "slope of log |error| on log history length (each series against its own mean, shrunk toward zero "
+        "by its standard error over the series) divides a window's errors by length^slope and multiplies "
+        "the band by the final length^slope. A trend fitted on more periods misses less, so windows fitted "
+        "on less history size its band too wide.",
+    )
     scale_windows: Literal["recent", "all"] = Field(
         "recent", description="Backtest windows measuring a series' error scale for its band: `recent` its "
         "most recent n − 1 of n ≥ 2 windows, as many as the scale of each calibration window (its other "

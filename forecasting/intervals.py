@@ -35,7 +35,7 @@ import polars as pl
 from data_contracts import schema
 
 __all__ = ["conformal_quantiles", "pooled_quantiles", "empirical_quantiles", "lognormal_quantiles",
-           "tidy_quantiles", "series_levels", "recent_changes"]
+           "tidy_quantiles", "series_levels", "recent_changes", "history_lengths", "length_slopes"]
 
 
 def conformal_quantiles(
@@ -286,3 +286,68 @@ def tidy_quantiles(forecast: pl.DataFrame, quantiles: tuple[float, ...]) -> pl.D
         .alias(c)
         for q, c in zip(levels, cols, strict=True)
     )
+
+
+def history_lengths(
+    series: pl.DataFrame, cutoffs: pl.DataFrame, id_col: str = "unique_id", time_col: str = "ds"
+) -> pl.DataFrame:
+    """Periods of each series' history up to and including each cutoff (what a fit at that cutoff saw).
+
+    Args:
+        series: ``unique_id, ds`` history (regular: one row a period), as the models saw it.
+        cutoffs: ``unique_id, cutoff`` pairs (each cutoff a ``ds`` of the series).
+
+    Returns:
+        ``unique_id, cutoff, length`` for every row of ``cutoffs``.
+    """
+    running = series.sort(id_col, time_col).select(
+        id_col, pl.col(time_col).alias("cutoff"), length=pl.int_range(1, pl.len() + 1).over(id_col))
+    return cutoffs.join(running, on=[id_col, "cutoff"], how="left", validate="m:1")
+
+
+def length_slopes(
+    windows: pl.DataFrame, min_series: int = 10, id_col: str = "unique_id", group_col: str = "group",
+) -> pl.DataFrame:
+    """How a group's errors change with the history a fit saw: the slope of log |error| on log history
+    length over the group's backtest windows, each series against its own means (its error level does
+    not count), shrunk toward zero by how uncertain it is.
+
+    A backtest window is fitted on less history than the final forecast. Where a model's errors fall as
+    its history grows, the windows' errors overstate the forecast's; where they do not, the slope is about
+    zero. Shrinkage: the slope ``b`` times ``b² / (b² + se²)``, ``se`` the larger of two standard errors:
+    over the series (each series' own slope a draw, weighted by the spread of its log lengths: series that
+    disagree) and over the windows' ages (the group's mean point at each age off the line: windows that
+    differ by their calendar, not their length, as every series of a set shares its windows' dates). A
+    group of fewer than ``min_series`` series gets 0 (the pharmacy's sets: 1-7 series a group, slopes of
+    ±10).
+
+    Args:
+        windows: ``unique_id, group, cutoff, length, error``: one row a series' backtest window, ``error``
+            its mean |error| (relative to the level), ``length`` the periods its fit saw.
+
+    Returns:
+        ``group, slope, slope_raw, se, series`` for every group with a series of two or more lengths.
+    """
+    x, y = pl.col("length").log(), pl.col("error").log()
+    rows = (windows.filter(pl.col("error") > 0)
+            .with_columns(x=x - x.mean().over(id_col), y=y - y.mean().over(id_col),
+                          age=pl.col("cutoff").rank("dense", descending=True).over(id_col)))
+    per_series = (
+        rows.group_by(group_col, id_col).agg(sxx=(pl.col("x") ** 2).sum(), sxy=(pl.col("x") * pl.col("y")).sum())
+        .filter(pl.col("sxx") > 1e-12)
+        .with_columns(b=pl.col("sxy") / pl.col("sxx"),
+                      slope_raw=(pl.col("sxy").sum() / pl.col("sxx").sum()).over(group_col))
+    )
+    n, b = pl.len(), pl.col("slope_raw")
+    by_series = per_series.group_by(group_col).agg(
+        b.first(), series=n,
+        var_series=(pl.col("sxx") ** 2 * (pl.col("b") - b) ** 2).sum() / pl.col("sxx").sum() ** 2 * n / (n - 1))
+    by_age = rows.join(per_series.select(group_col, id_col, "slope_raw"), on=[group_col, id_col]).group_by(
+        group_col, "age").agg(mx=pl.col("x").mean(), my=pl.col("y").mean(), slope_raw=b.first()).group_by(
+        group_col).agg(var_age=((pl.col("my") - b * pl.col("mx")) ** 2).sum() / (n - 1).clip(1)
+                       / (pl.col("mx") ** 2).sum())
+    se = pl.max_horizontal("var_series", "var_age").fill_nan(None).sqrt().fill_null(float("inf"))
+    out = by_series.join(by_age, on=group_col, how="left", validate="1:1").with_columns(se=se)
+    shrunk = (b * b ** 2 / (b ** 2 + pl.col("se") ** 2)).fill_nan(0.0)
+    return out.select(group_col, slope=pl.when(pl.col("series") >= min_series).then(shrunk).otherwise(0.0),
+                      slope_raw=b, se="se", series="series").sort(group_col)
