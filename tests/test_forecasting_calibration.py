@@ -424,6 +424,59 @@ def test_tidy_quantiles_keep_the_mean_inside_the_80_band_and_order():
     assert got.rows() == [(10.0, 9.0, 11.0, 12.0), (10.0, 0.0, 8.0, 10.0)]
 
 
+def test_length_slopes_by_hand():
+    # ten series whose errors fall as length^-1 exactly: slope -1, no doubt, kept; ten whose own slopes
+    # are -0.5 and -1.5 in turn: pooled -1, standard error over the series √(0.25 / 9) = 1/6 (their ages'
+    # mean points lie on the line), shrunk by 1 / (1 + (1/6)²); the same group with nine series: 0
+    from forecasting.intervals import length_slopes
+
+    d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(3)]
+    lengths = [4, 6, 8]
+
+    def windows(group: str, slopes: list[float]) -> pl.DataFrame:
+        return pl.DataFrame({
+            "unique_id": [f"{group}{i}" for i, _ in enumerate(slopes) for _ in lengths],
+            "group": [group] * 3 * len(slopes), "cutoff": d * len(slopes), "length": lengths * len(slopes),
+            "error": [(i + 1) * length ** b for i, b in enumerate(slopes) for length in lengths]})
+
+    got = length_slopes(pl.concat([windows("exact", [-1.0] * 10), windows("mixed", [-0.5, -1.5] * 5),
+                                   windows("few", [-0.5, -1.5] * 4 + [-1.0])]))
+    slope = dict(zip(got["group"], got["slope"], strict=True))
+    assert slope["exact"] == pytest.approx(-1.0)
+    assert got.filter(pl.col("group") == "mixed")["se"].item() == pytest.approx(1 / 6)
+    assert slope["mixed"] == pytest.approx(-1.0 / (1 + 1 / 36))
+    assert slope["few"] == 0.0
+
+
+def test_length_slope_brings_each_window_to_the_forecasts_history_by_hand():
+    # series a misses by 3, 2, 1 in its windows; errors expected 2, 1, 0.5 at their histories (growth) and
+    # 0.25 at the end: each window's errors divided by its growth (1.5, 2, 2), the forecast's scale from the
+    # newest two (2) times 0.25, a held-out window's from its other two times its own growth
+    from forecasting.forecast import _calibration, _error_scale, _growth
+
+    d, series, cv, groups = _three_windows_and_one()
+    growth = pl.DataFrame({"unique_id": ["a"] * 4 + ["b"] * 2, "cutoff": [d[3], d[5], d[7], d[9], d[7], d[9]],
+                           "growth": [2.0, 1.0, 0.5, 0.25, 1.0, 1.0]})
+    got = dict(_error_scale(cv, series, groups, span=2, recent=True, growth=growth).rows())
+    assert got == pytest.approx({"a": 0.5, "b": 4.0})
+    picks = pl.DataFrame({"unique_id": ["a"] * 3, "window": [0, 1, 2], "model": ["M"] * 3})
+    one = pl.DataFrame({"unique_id": ["a"], "model": ["M"], "group": ["g"], "ratio": [False]})
+    cal = _calibration(cv.filter(pl.col("unique_id") == "a"), one, picks, series, span=2, growth=growth)
+    assert cal.sort("window").get_column("scale").to_list() == pytest.approx([4.0, 1.75, 0.875])
+    # the growth from the data: ten series at level 1 missing by c / length, one step a window: slope -1
+    ids = [f"s{i}" for i in range(10)]
+    many = pl.DataFrame({"unique_id": [u for u in ids for _ in d], "ds": d * 10, "y": [1.0] * 100})
+    cuts = [(d[3], 4), (d[5], 6), (d[7], 8)]
+    backtest = pl.DataFrame({
+        "unique_id": [u for u in ids for _ in cuts], "model": ["M"] * 30, "cutoff": [c for _ in ids for c, _ in cuts],
+        "ds": [c + timedelta(weeks=1) for _ in ids for c, _ in cuts], "y": [1.0] * 30,
+        "yhat": [1.0 + (i + 1) / length for i, _ in enumerate(ids) for _, length in cuts]})
+    labels = pl.DataFrame({"unique_id": ids, "model": ["M"] * 10, "group": ["g"] * 10, "ratio": [False] * 10})
+    expected = {(u, c): 1 / length for u in ids for c, length in [*cuts, (d[9], 10)]}
+    got = {(u, c): g for u, c, g in _growth(backtest, many, labels, span=2).rows()}
+    assert got == pytest.approx(expected)
+
+
 @pytest.fixture(scope="module")
 def simulated():
     """130 series of five kinds, 156 weeks of history and 13 held out, forecast 13 weeks ahead."""
