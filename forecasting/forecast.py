@@ -441,21 +441,19 @@ def _growth(cv: pl.DataFrame | None, series: pl.DataFrame, groups: pl.DataFrame,
     """``unique_id, cutoff, growth`` at every backtest cutoff and the end of each history: how large a series'
     errors are expected to be for the history its fit saw there, ``length ^ slope`` with its group's slope of
     log |error| on log history length (:func:`forecasting.intervals.length_slopes`, estimated on the chosen
-    models' backtest windows, their errors relative to the level at each cutoff) ; None without a backtest.
+    models' backtest windows, their errors relative to the level at each cutoff); None without a backtest.
     Where errors fall as the history grows (slope < 0) the windows, fitted on less history, size the band
     too wide; dividing their errors by their growth and multiplying the forecast's scale by its own takes
     them to the forecast's history (``ForecastConfig.length_slope``)."""
     if cv is None:
         return None
-    cutoffs = pl.concat([cv.select("unique_id", "cutoff").unique(),
-                         series.group_by("unique_id").agg(cutoff=pl.col("ds").max())]).unique()
-    lengths = history_lengths(series, cutoffs)
+    lengths = history_lengths(series, _band_cutoffs(cv, series))
     rows = cv.join(groups.filter(~pl.col("ratio")), on=["unique_id", "model"], how="inner", validate="m:1")
     levels = series_levels(series, rows.select("unique_id", "cutoff").unique(), span, exponent=exponent)
     windows = rows.join(levels, on=["unique_id", "cutoff"], how="left", validate="m:1").sort(_CV_ORDER).group_by(
         "unique_id", "group", "cutoff").agg(error=((pl.col("y") - pl.col("yhat")).abs() / pl.col("level")).mean())
     windows = windows.join(lengths, on=["unique_id", "cutoff"], how="left", validate="1:1")
-    slopes = length_slopes(windows.sort("unique_id", "cutoff"))
+    slopes = length_slopes(windows)
     return lengths.join(groups.select("unique_id", "group"), on="unique_id", how="left", validate="m:1").join(
         slopes.select("group", "slope"), on="group", how="left", validate="m:1").select(
         "unique_id", "cutoff", growth=pl.col("length").cast(pl.Float64).pow(pl.col("slope").fill_null(0.0)))
@@ -486,9 +484,13 @@ def _changes(cv: pl.DataFrame | None, series: pl.DataFrame, config: ForecastConf
     blended in (``history_scale_weight`` 0, or no backtest)."""
     if not config.history_scale_weight or cv is None:
         return None
-    cutoffs = pl.concat([cv.select("unique_id", "cutoff").unique(),
-                         series.group_by("unique_id").agg(cutoff=pl.col("ds").max())]).unique()
-    return recent_changes(series, cutoffs, config.season_length, config.season_length)
+    return recent_changes(series, _band_cutoffs(cv, series), config.season_length, config.season_length)
+
+
+def _band_cutoffs(cv: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
+    """``unique_id, cutoff``: every backtest cutoff and the end of each history (where bands are sized)."""
+    return pl.concat([cv.select("unique_id", "cutoff").unique(),
+                      series.group_by("unique_id").agg(cutoff=pl.col("ds").max())]).unique()
 
 
 def _error_scale(

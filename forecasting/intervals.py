@@ -329,12 +329,13 @@ def length_slopes(
         ``group, slope, slope_raw, se, series`` for every group with a series of two or more lengths.
     """
     x, y = pl.col("length").log(), pl.col("error").log()
-    rows = (windows.filter(pl.col("error") > 0)
+    rows = (windows.filter(pl.col("error") > 0).sort(id_col, "cutoff")
             .with_columns(x=x - x.mean().over(id_col), y=y - y.mean().over(id_col),
                           age=pl.col("cutoff").rank("dense", descending=True).over(id_col)))
     per_series = (
         rows.group_by(group_col, id_col).agg(sxx=(pl.col("x") ** 2).sum(), sxy=(pl.col("x") * pl.col("y")).sum())
         .filter(pl.col("sxx") > 1e-12)
+        .sort(group_col, id_col)  # float sums depend on the order: the same slope however rows arrive
         .with_columns(b=pl.col("sxy") / pl.col("sxx"),
                       slope_raw=(pl.col("sxy").sum() / pl.col("sxx").sum()).over(group_col))
     )
@@ -343,7 +344,8 @@ def length_slopes(
         b.first(), series=n,
         var_series=(pl.col("sxx") ** 2 * (pl.col("b") - b) ** 2).sum() / pl.col("sxx").sum() ** 2 * n / (n - 1))
     by_age = rows.join(per_series.select(group_col, id_col, "slope_raw"), on=[group_col, id_col]).group_by(
-        group_col, "age").agg(mx=pl.col("x").mean(), my=pl.col("y").mean(), slope_raw=b.first()).group_by(
+        group_col, "age").agg(mx=pl.col("x").mean(), my=pl.col("y").mean(), slope_raw=b.first()).sort(
+        group_col, "age").group_by(
         group_col).agg(var_age=((pl.col("my") - b * pl.col("mx")) ** 2).sum() / (n - 1).clip(1)
                        / (pl.col("mx") ** 2).sum())
     se = pl.max_horizontal("var_series", "var_age").fill_nan(None).sqrt().fill_null(float("inf"))
