@@ -256,6 +256,13 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "differ by calendar); with calibration_step_span 1 every set is inside but the tests' seasonal panel "
         "is not (76.0 at its seed), so it is not the default.",
     )
+    calibration_seasonal_split: bool = Field(
+        False, description="Split each calibration group's (group, horizon step) pool by whether the series' "
+        "last season looks seasonal at the window's cutoff (and at the end of the history for the forecast: "
+        "`forecasting.intervals.seasonal_histories`), used where the split pool holds "
+        "`calibration_min_errors` errors (else the group's pool, as without). Seasonal series' standardised "
+        "errors are larger than smooth ones', and a shared pool gives each kind's band the other's.",
+    )
     scale_windows: Literal["recent", "all"] = Field(
         "recent", description="Backtest windows measuring a series' error scale for its band: `recent` its "
         "most recent n − 1 of n ≥ 2 windows, as many as the scale of each calibration window (its other "

@@ -44,6 +44,7 @@ from forecasting.intervals import (
     lognormal_quantiles,
     pooled_quantiles,
     recent_changes,
+    seasonal_histories,
     series_levels,
     tidy_quantiles,
 )
@@ -597,6 +598,18 @@ def _calibration(
     )
 
 
+def _with_seasonal(scored: pl.DataFrame, calibration: pl.DataFrame, cv: pl.DataFrame, series: pl.DataFrame,
+                   season: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``scored`` and ``calibration`` with ``seasonal``: whether the series' history looked seasonal at the
+    end of the history (the forecast) and at each window's cutoff (its errors), as the band's pools split
+    them (:func:`forecasting.intervals.seasonal_histories`; ``ForecastConfig.calibration_seasonal_split``)."""
+    seasonal = seasonal_histories(series, _band_cutoffs(cv, series), season)
+    last = series.group_by("unique_id").agg(cutoff=pl.col("ds").max())
+    now = last.join(seasonal, on=["unique_id", "cutoff"], how="left", validate="1:1").select("unique_id", "seasonal")
+    return (scored.join(now, on="unique_id", how="left", validate="m:1"),
+            calibration.join(seasonal, on=["unique_id", "cutoff"], how="left", validate="m:1"))
+
+
 def _quantiles(
     fc: pl.DataFrame | None, cv: pl.DataFrame | None, chosen: pl.DataFrame, picks: pl.DataFrame,
     plan: pl.DataFrame,
@@ -623,14 +636,18 @@ def _quantiles(
                 .join(scale, on="unique_id", how="left", validate="m:1")
                 .with_columns(step=pl.col("ds").rank("dense").over("unique_id").cast(pl.Int64))
             )
+            calibration = _calibration(cv, groups, picks, series, span, rms, exponent,
+                                       config.calibration_windows, changes, weight, growth)
+            split = None
+            if config.calibration_seasonal_split and cv is not None:
+                split = "seasonal"
+                scored, calibration = _with_seasonal(scored, calibration, cv, series, config.season_length)
             intermittent = pl.col("ratio")
             banded = pl.concat([
-                pooled_quantiles(scored.filter(~intermittent),
-                                 _calibration(cv, groups, picks, series, span, rms, exponent,
-                                              config.calibration_windows, changes, weight, growth),
+                pooled_quantiles(scored.filter(~intermittent), calibration,
                                  config.quantiles, config.calibration_min_errors,
                                  symmetric=config.symmetric_bands,
-                                 step_span=config.calibration_step_span),
+                                 step_span=config.calibration_step_span, split_col=split),
                 empirical_quantiles(scored.filter(intermittent), series, config.quantiles),
             ], how="diagonal_relaxed")
             no_errors = pl.col(schema.quantile_column(config.quantiles[0])).is_null()
