@@ -477,6 +477,57 @@ def test_length_slope_brings_each_window_to_the_forecasts_history_by_hand():
     assert got == pytest.approx(expected)
 
 
+def test_seasonal_histories_by_hand():
+    # season 4: a repeating season (changes from a season before 0, swing about the mean 5), a trend of
+    # 1 a period (seasonal changes 4, the last season's swing about its mean 1), a flat series (no swing:
+    # null); at the eighth period the seasonal changes have their first full season, at the seventh not
+    from forecasting.intervals import seasonal_histories
+
+    d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(12)]
+    values = {"season": [10.0, 20.0, 10.0, 0.0] * 3, "trend": [float(t) for t in range(12)], "flat": [5.0] * 12}
+    series = pl.DataFrame({"unique_id": [u for u in values for _ in d], "ds": d * 3,
+                           "y": [y for ys in values.values() for y in ys]})
+    cutoffs = pl.DataFrame({"unique_id": [u for u in values for _ in (6, 7, 11)],
+                            "cutoff": [d[i] for _ in values for i in (6, 7, 11)]})
+    got = {(u, c): s for u, c, s in seasonal_histories(series, cutoffs, season=4).rows()}
+    assert got == {("season", d[6]): None, ("season", d[7]): True, ("season", d[11]): True,
+                   ("trend", d[6]): None, ("trend", d[7]): False, ("trend", d[11]): False,
+                   ("flat", d[6]): None, ("flat", d[7]): None, ("flat", d[11]): None}
+
+
+def test_pooled_quantiles_split_pool_used_where_it_holds_enough_errors():
+    # group g, one step: four errors of 1 from series that looked seasonal, two of 3 from series that did
+    # not; three errors needed. The seasonal pool holds four: its 90% quantile 1 (the group's is 3); the
+    # other pool two, so its series and one whose split is null take the group's (median 1, 90% 3)
+    cal = pl.DataFrame({"group": ["g"] * 6, "step": [1] * 6, "ratio": [False] * 6,
+                        "seasonal": [True] * 4 + [False] * 2, "y": [1.0] * 4 + [3.0] * 2, "yhat": [0.0] * 6,
+                        "scale": [1.0] * 6})
+    fc = pl.DataFrame({"unique_id": ["s", "n", "u"], "group": ["g"] * 3, "step": [1] * 3, "ratio": [False] * 3,
+                       "seasonal": [True, False, None], "mean": [0.0] * 3, "scale": [1.0] * 3})
+    got = pooled_quantiles(fc, cal, (0.5, 0.9), min_errors=3, split_col="seasonal")
+    assert got.get_column("q50").to_list() == pytest.approx([1.0, 1.0, 1.0])
+    assert got.get_column("q90").to_list() == pytest.approx([1.0, 3.0, 3.0])  # s, n, u
+    unsplit = pooled_quantiles(fc, cal, (0.5, 0.9), min_errors=3)
+    assert unsplit.get_column("q90").to_list() == pytest.approx([3.0, 3.0, 3.0])
+
+
+def test_with_seasonal_takes_each_windows_cutoff_and_the_end_of_the_history():
+    # a series seasonal for its first two seasons, then a trend: its windows' errors are split by what its
+    # history showed at their cutoffs, its forecast by the end of its history
+    from forecasting.forecast import _with_seasonal
+
+    d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(16)]
+    y = [10.0, 20.0, 10.0, 0.0] * 2 + [float(10 * t) for t in range(8)]
+    series = pl.DataFrame({"unique_id": ["a"] * 16, "ds": d, "y": y})
+    cv = pl.DataFrame({"unique_id": ["a"] * 2, "cutoff": [d[7], d[15]], "ds": [d[8], d[15]], "model": ["M"] * 2,
+                       "y": [1.0] * 2, "yhat": [1.0] * 2})
+    scored = pl.DataFrame({"unique_id": ["a"], "step": [1]})
+    calibration = pl.DataFrame({"unique_id": ["a"], "cutoff": [d[7]], "step": [1]})
+    now, windows = _with_seasonal(scored, calibration, cv, series, season=4)
+    assert now.get_column("seasonal").to_list() == [False]
+    assert windows.get_column("seasonal").to_list() == [True]
+
+
 @pytest.fixture(scope="module")
 def simulated():
     """130 series of five kinds, 156 weeks of history and 13 held out, forecast 13 weeks ahead."""
