@@ -11,7 +11,7 @@ forecasts, the backtest, the held-out picks and the history: the arguments of
 ``--variant`` (``ForecastConfig`` overrides of the quantile settings: ``calibration_groups``,
 ``scale_statistic``, ``symmetric_bands``, ``scale_windows``, ``level_periods``, ``level_exponent``,
 ``calibration_windows``, ``calibration_min_errors``, ``calibration_step_span``,
-``history_scale_weight``; the first row is the default
+``history_scale_weight``, ``length_slope``; the first row is the default
 configuration) and prints, per set and variant, the 80% / 95% coverage (q10–q90, q2.5–q97.5) and
 MSIS as ``bench/accuracy.py`` scores them, and per variant their sums over the sets: the summed coverage
 error in points (|cov80 − 80| + |cov95 − 95|) and the summed MSIS. Nothing is refitted per variant, so
@@ -24,7 +24,9 @@ candidate set / selection and by the series' level (:func:`diagnose`). ``--width
 coverage and MSIS with every half-width scaled by c = 0.6 … 1.0 (:func:`widened`). ``--panel-seeds``
 bands the simulated panel of ``tests/test_forecasting_calibration.py`` (130 series of five kinds, 156
 weeks and 13 held out) at each seed instead, and prints the coverage of the kinds its checks pool
-(:func:`panel_coverage`): whether a check passes on many seeds or only on the test's. Writes no file.
+(:func:`panel_coverage`): whether a check passes on many seeds or only on the test's; the smooth and the
+trend series are also shown alone (not checks: they share the seasonal series' calibration group, and
+how each kind's band misses is the diagnosis). Writes no file.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ from forecasting.synthetic import synthetic_series  # noqa: E402
 
 #: the kinds of the simulated panel that the tests' coverage checks pool (test_interval_coverage_...)
 PANEL_CHECKS = {"smooth+trend": ("smooth", "trend"), "seasonal": ("seasonal",)}
+#: the first check's kinds alone, printed beside the checks (their bands miss in opposite ways)
+PANEL_KINDS = {"(smooth)": ("smooth",), "(trend)": ("trend",)}
 
 
 def _variant(text: str) -> dict:
@@ -176,14 +180,15 @@ def simulated_panel(seed: int) -> accuracy.DataSet:
 
 
 def panel_coverage(ds: accuracy.DataSet, banded: pl.DataFrame) -> dict[str, tuple[float, float]]:
-    """80% and 95% coverage (in %) of each of :data:`PANEL_CHECKS`' kinds on the held-out weeks."""
+    """80% and 95% coverage (in %) of each of :data:`PANEL_CHECKS`' and :data:`PANEL_KINDS`' kinds on the
+    held-out weeks."""
     y = pl.col("y")
     rows = ds.test.join(banded, on=["unique_id", "ds"], how="inner", validate="1:1").with_columns(
         kind=pl.col("unique_id").str.split("_").list.first())
     return {name: rows.filter(pl.col("kind").is_in(list(kinds))).select(
         cov80=((y >= pl.col("lo80")) & (y <= pl.col("hi80"))).mean() * 100,
         cov95=((y >= pl.col("lo95")) & (y <= pl.col("hi95"))).mean() * 100).row(0)
-        for name, kinds in PANEL_CHECKS.items()}
+        for name, kinds in (PANEL_CHECKS | PANEL_KINDS).items()}
 
 
 def panel_seeds(seeds: list[int], variants: list[tuple[str, dict]]) -> None:

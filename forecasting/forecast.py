@@ -39,9 +39,12 @@ from forecasting.config import ForecastConfig
 from forecasting.engine import Task, run_tasks, worker_pool
 from forecasting.intervals import (
     empirical_quantiles,
+    history_lengths,
+    length_slopes,
     lognormal_quantiles,
     pooled_quantiles,
     recent_changes,
+    seasonal_histories,
     series_levels,
     tidy_quantiles,
 )
@@ -434,6 +437,37 @@ def _blended(errors: pl.Expr, changes: pl.Expr, weight: float) -> pl.Expr:
     return pl.when(changes > 0).then(errors.pow(1 - weight) * changes.pow(weight)).otherwise(errors)
 
 
+def _growth(cv: pl.DataFrame | None, series: pl.DataFrame, groups: pl.DataFrame, span: int,
+            exponent: float = 1.0) -> pl.DataFrame | None:
+    """``unique_id, cutoff, growth`` at every backtest cutoff and the end of each history: how large a series'
+    errors are expected to be for the history its fit saw there, ``length ^ slope`` with its group's slope of
+    log |error| on log history length (:func:`forecasting.intervals.length_slopes`, estimated on the chosen
+    models' backtest windows, their errors relative to the level at each cutoff); None without a backtest.
+    Where errors fall as the history grows (slope < 0) the windows, fitted on less history, size the band
+    too wide; dividing their errors by their growth and multiplying the forecast's scale by its own takes
+    them to the forecast's history (``ForecastConfig.length_slope``)."""
+    if cv is None:
+        return None
+    lengths = history_lengths(series, _band_cutoffs(cv, series))
+    rows = cv.join(groups.filter(~pl.col("ratio")), on=["unique_id", "model"], how="inner", validate="m:1")
+    levels = series_levels(series, rows.select("unique_id", "cutoff").unique(), span, exponent=exponent)
+    windows = rows.join(levels, on=["unique_id", "cutoff"], how="left", validate="m:1").sort(_CV_ORDER).group_by(
+        "unique_id", "group", "cutoff").agg(error=((pl.col("y") - pl.col("yhat")).abs() / pl.col("level")).mean())
+    windows = windows.join(lengths, on=["unique_id", "cutoff"], how="left", validate="1:1")
+    slopes = length_slopes(windows)
+    return lengths.join(groups.select("unique_id", "group"), on="unique_id", how="left", validate="m:1").join(
+        slopes.select("group", "slope"), on="group", how="left", validate="m:1").select(
+        "unique_id", "cutoff", growth=pl.col("length").cast(pl.Float64).pow(pl.col("slope").fill_null(0.0)))
+
+
+def _with_growth(frame: pl.DataFrame, growth: pl.DataFrame | None) -> pl.DataFrame:
+    """``frame`` (``unique_id, cutoff``, …) with each cutoff's ``growth`` (:func:`_growth`; 1 without)."""
+    if growth is None:
+        return frame.with_columns(growth=pl.lit(1.0))
+    return frame.join(growth, on=["unique_id", "cutoff"], how="left", validate="m:1").with_columns(
+        pl.col("growth").fill_null(1.0))
+
+
 def _with_changes(
     frame: pl.DataFrame, changes: pl.DataFrame | None, weight: float, validate: str
 ) -> pl.DataFrame:
@@ -451,15 +485,19 @@ def _changes(cv: pl.DataFrame | None, series: pl.DataFrame, config: ForecastConf
     blended in (``history_scale_weight`` 0, or no backtest)."""
     if not config.history_scale_weight or cv is None:
         return None
-    cutoffs = pl.concat([cv.select("unique_id", "cutoff").unique(),
-                         series.group_by("unique_id").agg(cutoff=pl.col("ds").max())]).unique()
-    return recent_changes(series, cutoffs, config.season_length, config.season_length)
+    return recent_changes(series, _band_cutoffs(cv, series), config.season_length, config.season_length)
+
+
+def _band_cutoffs(cv: pl.DataFrame, series: pl.DataFrame) -> pl.DataFrame:
+    """``unique_id, cutoff``: every backtest cutoff and the end of each history (where bands are sized)."""
+    return pl.concat([cv.select("unique_id", "cutoff").unique(),
+                      series.group_by("unique_id").agg(cutoff=pl.col("ds").max())]).unique()
 
 
 def _error_scale(
     cv: pl.DataFrame | None, series: pl.DataFrame, groups: pl.DataFrame, span: int, recent: bool = False,
     rms: bool = False, exponent: float = 1.0, changes: pl.DataFrame | None = None,
-    history_weight: float = 0.0,
+    history_weight: float = 0.0, growth: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Scale of each series' errors: the mean of its model's |y − ŷ| / level over every backtest window and
     step, times its level at the end of the history (:func:`forecasting.intervals.series_levels`, ``span``
@@ -471,7 +509,9 @@ def _error_scale(
     |y − ŷ| / level instead of their mean (``ForecastConfig.scale_statistic``). Levels are raised to
     ``exponent`` (``ForecastConfig.level_exponent``; 1: errors in proportion to the level). With
     ``history_weight`` > 0 it is blended with the history's recent ``changes`` at the end of the history
-    (``unique_id, cutoff, changes``; :func:`_blended`)."""
+    (``unique_id, cutoff, changes``; :func:`_blended`). With ``growth`` (``unique_id, cutoff, growth``,
+    :func:`_growth`) each window's errors are divided by the growth at its cutoff and the scale multiplied
+    by the growth at the end of the history: the windows' errors brought to the history the forecast saw."""
     last = series.group_by("unique_id").agg(cutoff=pl.col("ds").max())
     naive = naive_scale(series, last, season=1, level_fallback=False).select("unique_id", naive="scale")
     if cv is None:
@@ -484,13 +524,14 @@ def _error_scale(
     # on how the series were chunked or on thread timing
     rows = cv.join(groups, on=["unique_id", "model"], how="semi")
     cutoffs = pl.concat([rows.select("unique_id", "cutoff").unique(), last])
-    levels = series_levels(series, cutoffs, span, exponent=exponent).unique(["unique_id", "cutoff"])
-    rel = (pl.col("y") - pl.col("yhat")).abs() / pl.col("level")
+    levels = _with_growth(series_levels(series, cutoffs, span, exponent=exponent).unique(["unique_id", "cutoff"]),
+                          growth)
+    rel = (pl.col("y") - pl.col("yhat")).abs() / pl.col("level") / pl.col("growth")
     own = rows.join(levels, on=["unique_id", "cutoff"], how="left", validate="m:1").sort(_CV_ORDER).group_by(
         "unique_id").agg(own=rel.pow(2).mean().sqrt() if rms else rel.mean())
     now = last.join(levels, on=["unique_id", "cutoff"], how="left", validate="1:1")
-    now = _with_changes(now, changes, history_weight, "1:1").select("unique_id", "level", "changes")
-    blended = _blended(pl.col("own") * pl.col("level"), pl.col("changes"), history_weight)
+    now = _with_changes(now, changes, history_weight, "1:1").select("unique_id", "level", "growth", "changes")
+    blended = _blended(pl.col("own") * pl.col("level") * pl.col("growth"), pl.col("changes"), history_weight)
     return naive.join(own, on="unique_id", how="left", validate="1:1").join(
         now, on="unique_id", how="left", validate="1:1").select(
         "unique_id", scale=pl.coalesce(blended, "naive")
@@ -500,7 +541,7 @@ def _error_scale(
 def _calibration(
     cv: pl.DataFrame | None, groups: pl.DataFrame, picks: pl.DataFrame, series: pl.DataFrame, span: int,
     rms: bool = False, exponent: float = 1.0, newest: int | None = None, changes: pl.DataFrame | None = None,
-    history_weight: float = 0.0,
+    history_weight: float = 0.0, growth: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Backtest forecasts calibrating each series' band, with its group, horizon step, ratio flag and scale.
 
@@ -522,13 +563,15 @@ def _calibration(
     (``ForecastConfig.calibration_windows``; their scales still from every other window). With
     ``history_weight`` > 0 each window's scale is blended with the history's recent ``changes`` at its
     cutoff (``unique_id, cutoff, changes``), as the forecast's is at the end of the history
-    (:func:`_blended`).
+    (:func:`_blended`). With ``growth`` (:func:`_growth`) each window's errors are divided by the growth at
+    its cutoff and a held-out window's scale multiplied by its own, as :func:`_error_scale`'s.
     """
     if cv is None:
         return pl.DataFrame(schema={"group": pl.String, "step": pl.Int64, "ratio": pl.Boolean,
                                     "y": pl.Float64, "yhat": pl.Float64, "scale": pl.Float64})
     cv = cv.with_columns(window=(pl.col("cutoff").rank("dense").over("unique_id") - 1).cast(pl.Int64))
-    levels = series_levels(series, cv.select("unique_id", "cutoff").unique(), span, exponent=exponent)
+    levels = _with_growth(series_levels(series, cv.select("unique_id", "cutoff").unique(), span, exponent=exponent),
+                          growth)
     nested = cv.join(picks, on=["unique_id", "window", "model"], how="inner", validate="m:1")
     own = cv.join(picks.select("unique_id").unique(), on="unique_id", how="anti").join(
         groups.select("unique_id", "model"), on=["unique_id", "model"], how="inner", validate="m:1")
@@ -536,11 +579,12 @@ def _calibration(
     rows = rows.sort(_CV_ORDER)
     held_out = rows if newest is None else rows.filter(
         pl.col("window") > pl.col("window").max().over("unique_id") - newest)
-    rel_err = ((pl.col("y") - pl.col("yhat")).abs() / pl.col("level")).pow(2 if rms else 1)
+    rel_err = ((pl.col("y") - pl.col("yhat")).abs() / pl.col("level") / pl.col("growth")).pow(2 if rms else 1)
     used = cv.join(rows.select("unique_id", "model").unique(), on=["unique_id", "model"], how="semi").join(
         levels, on=["unique_id", "cutoff"], how="left", validate="m:1")
     window = used.sort(_CV_ORDER).group_by("unique_id", "model", "window").agg(
-        w_sum=rel_err.sum(), w_n=pl.len(), w_level=pl.col("level").first(), cutoff=pl.col("cutoff").first(),
+        w_sum=rel_err.sum(), w_n=pl.len(), w_level=pl.col("level").first() * pl.col("growth").first(),
+        cutoff=pl.col("cutoff").first(),
     ).sort("unique_id", "model", "window")
     window = _with_changes(window, changes, history_weight, "m:1")
     others = ((pl.col("w_sum").sum().over("unique_id", "model") - pl.col("w_sum"))
@@ -552,6 +596,18 @@ def _calibration(
                          on=["unique_id", "model", "window"], how="inner", validate="m:1").with_columns(
         step=pl.col("ds").rank("dense").over("unique_id", "cutoff").cast(pl.Int64)
     )
+
+
+def _with_seasonal(scored: pl.DataFrame, calibration: pl.DataFrame, cv: pl.DataFrame, series: pl.DataFrame,
+                   season: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``scored`` and ``calibration`` with ``seasonal``: whether the series' history looked seasonal at the
+    end of the history (the forecast) and at each window's cutoff (its errors), as the band's pools split
+    them (:func:`forecasting.intervals.seasonal_histories`; ``ForecastConfig.calibration_seasonal_split``)."""
+    seasonal = seasonal_histories(series, _band_cutoffs(cv, series), season)
+    last = series.group_by("unique_id").agg(cutoff=pl.col("ds").max())
+    now = last.join(seasonal, on=["unique_id", "cutoff"], how="left", validate="1:1").select("unique_id", "seasonal")
+    return (scored.join(now, on="unique_id", how="left", validate="m:1"),
+            calibration.join(seasonal, on=["unique_id", "cutoff"], how="left", validate="m:1"))
 
 
 def _quantiles(
@@ -572,21 +628,26 @@ def _quantiles(
             rms = config.scale_statistic == "rms"
             exponent = config.level_exponent
             weight, changes = config.history_scale_weight, _changes(cv, series, config)
+            growth = _growth(cv, series, groups, span, exponent) if config.length_slope else None
             scale = _error_scale(cv, series, groups, span, recent=config.scale_windows == "recent", rms=rms,
-                                 exponent=exponent, changes=changes, history_weight=weight)
+                                 exponent=exponent, changes=changes, history_weight=weight, growth=growth)
             scored = (
                 scored.join(groups.drop("model"), on="unique_id", how="left", validate="m:1")
                 .join(scale, on="unique_id", how="left", validate="m:1")
                 .with_columns(step=pl.col("ds").rank("dense").over("unique_id").cast(pl.Int64))
             )
+            calibration = _calibration(cv, groups, picks, series, span, rms, exponent,
+                                       config.calibration_windows, changes, weight, growth)
+            split = None
+            if config.calibration_seasonal_split and cv is not None:
+                split = "seasonal"
+                scored, calibration = _with_seasonal(scored, calibration, cv, series, config.season_length)
             intermittent = pl.col("ratio")
             banded = pl.concat([
-                pooled_quantiles(scored.filter(~intermittent),
-                                 _calibration(cv, groups, picks, series, span, rms, exponent,
-                                              config.calibration_windows, changes, weight),
+                pooled_quantiles(scored.filter(~intermittent), calibration,
                                  config.quantiles, config.calibration_min_errors,
                                  symmetric=config.symmetric_bands,
-                                 step_span=config.calibration_step_span),
+                                 step_span=config.calibration_step_span, split_col=split),
                 empirical_quantiles(scored.filter(intermittent), series, config.quantiles),
             ], how="diagonal_relaxed")
             no_errors = pl.col(schema.quantile_column(config.quantiles[0])).is_null()

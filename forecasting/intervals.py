@@ -35,7 +35,8 @@ import polars as pl
 from data_contracts import schema
 
 __all__ = ["conformal_quantiles", "pooled_quantiles", "empirical_quantiles", "lognormal_quantiles",
-           "tidy_quantiles", "series_levels", "recent_changes"]
+           "tidy_quantiles", "series_levels", "recent_changes", "seasonal_histories", "history_lengths",
+           "length_slopes"]
 
 
 def conformal_quantiles(
@@ -88,6 +89,7 @@ def pooled_quantiles(
     ratio_col: str = "ratio",
     symmetric: bool = False,
     step_span: int = 0,
+    split_col: str | None = None,
 ) -> pl.DataFrame:
     """Add quantile columns from errors pooled by (group, step), scale-free (module docstring).
 
@@ -109,6 +111,10 @@ def pooled_quantiles(
             calendar (PBS: a step is the same month in every series), one month's shock in a backtest
             window fills that step's pool alone; neighbouring steps smooth it, and the band still grows
             with the horizon (``ForecastConfig.calibration_step_span``).
+        split_col: a column of both frames splitting each (group, step) pool (in ``calibration`` its value
+            at the window's cutoff, in ``forecast`` at the end of the history): a (group, split, step) pool
+            with ``min_errors`` errors is used before its (group, step) pool; null never matches
+            (``ForecastConfig.calibration_seasonal_split``).
 
     Returns:
         ``forecast`` with ``schema.quantile_column(q)`` columns, null where no group had any error.
@@ -129,7 +135,7 @@ def pooled_quantiles(
 
     def table(keys: list[str], tag: str) -> pl.DataFrame:
         pool = err
-        if tag == "step" and step_span:  # each error also counted at the neighbouring steps
+        if tag in ("step", "split") and step_span:  # each error also counted at the neighbouring steps
             shifts = range(-step_span, step_span + 1)
             pool = pl.concat([err.with_columns(pl.col(step_col) + d) for d in shifts])
         return pool.group_by(keys).agg(
@@ -139,6 +145,8 @@ def pooled_quantiles(
         )
 
     levels = [([ratio_col, group_col, step_col], "step"), ([ratio_col, group_col], "group"), ([ratio_col], "all")]
+    if split_col is not None:
+        levels.insert(0, ([ratio_col, group_col, split_col, step_col], "split"))
     out = forecast
     for keys, tag in levels:
         out = out.join(table(keys, tag), on=keys, how="left", validate="m:1")
@@ -232,6 +240,52 @@ def recent_changes(
         id_col, "cutoff", changes=pl.min_horizontal("_lag1", "_season"))
 
 
+def seasonal_histories(
+    series: pl.DataFrame,
+    cutoffs: pl.DataFrame,
+    season: int,
+    id_col: str = "unique_id",
+    time_col: str = "ds",
+    target_col: str = "y",
+) -> pl.DataFrame:
+    """Whether each series' history up to each cutoff looks seasonal: over its last season, the mean
+    |y − y one season before| (the seasonal naive's in-sample error) is below the mean |y − that season's
+    mean| (the flat mean's). A series without a season shows the opposite (its seasonal changes hold two
+    draws of noise, or a season's trend); a seasonal one's swing around its mean is larger than its
+    change from a season before.
+
+    Splits the calibration pools (``ForecastConfig.calibration_seasonal_split``): a seasonal series' errors
+    relative to its scale are larger than a smooth one's (its models miss the season's shape together),
+    and pooled together each kind's band takes the other's.
+
+    Args:
+        series: ``unique_id, ds, y`` history (regular: one row a period).
+        cutoffs: ``unique_id, cutoff`` pairs (each cutoff a ``ds`` of the series).
+        season: periods in a season (> 1).
+
+    Returns:
+        ``unique_id, cutoff, seasonal`` for every row of ``cutoffs``; ``seasonal`` null with less than two
+        seasons of history before the cutoff, or a flat last season.
+    """
+    y = pl.col(target_col)
+    running = series.sort(id_col, time_col).with_columns(
+        _i=pl.int_range(pl.len()).over(id_col),
+        _seasonal=(y - y.shift(season).over(id_col)).abs().rolling_mean(
+            window_size=season, min_samples=season).over(id_col),
+        _mean=y.rolling_mean(window_size=season, min_samples=season).over(id_col))
+    ends = running.join(cutoffs, left_on=[id_col, time_col], right_on=[id_col, "cutoff"], how="inner").select(
+        id_col, cutoff=pl.col(time_col), _end=pl.col("_i"), _seasonal=pl.col("_seasonal"), _mean=pl.col("_mean"))
+    # the flat mean's error over the same season: each cutoff's last ``season`` periods about their mean
+    flat = (
+        ends.join(running.select(id_col, "_i", target_col), on=id_col, how="inner")
+        .filter((pl.col("_i") <= pl.col("_end")) & (pl.col("_i") > pl.col("_end") - season))
+        .group_by(id_col, "cutoff")
+        .agg(_flat=(y - pl.col("_mean")).abs().mean(), _seasonal=pl.col("_seasonal").first())
+    )
+    return cutoffs.join(flat, on=[id_col, "cutoff"], how="left", validate="1:1").select(
+        id_col, "cutoff", seasonal=pl.when(pl.col("_flat") > 0).then(pl.col("_seasonal") < pl.col("_flat")))
+
+
 def empirical_quantiles(
     forecast: pl.DataFrame,
     history: pl.DataFrame,
@@ -286,3 +340,70 @@ def tidy_quantiles(forecast: pl.DataFrame, quantiles: tuple[float, ...]) -> pl.D
         .alias(c)
         for q, c in zip(levels, cols, strict=True)
     )
+
+
+def history_lengths(
+    series: pl.DataFrame, cutoffs: pl.DataFrame, id_col: str = "unique_id", time_col: str = "ds"
+) -> pl.DataFrame:
+    """Periods of each series' history up to and including each cutoff (what a fit at that cutoff saw).
+
+    Args:
+        series: ``unique_id, ds`` history (regular: one row a period), as the models saw it.
+        cutoffs: ``unique_id, cutoff`` pairs (each cutoff a ``ds`` of the series).
+
+    Returns:
+        ``unique_id, cutoff, length`` for every row of ``cutoffs``.
+    """
+    running = series.sort(id_col, time_col).select(
+        id_col, pl.col(time_col).alias("cutoff"), length=pl.int_range(1, pl.len() + 1).over(id_col))
+    return cutoffs.join(running, on=[id_col, "cutoff"], how="left", validate="m:1")
+
+
+def length_slopes(
+    windows: pl.DataFrame, min_series: int = 10, id_col: str = "unique_id", group_col: str = "group",
+) -> pl.DataFrame:
+    """How a group's errors change with the history a fit saw: the slope of log |error| on log history
+    length over the group's backtest windows, each series against its own means (its error level does
+    not count), shrunk toward zero by how uncertain it is.
+
+    A backtest window is fitted on less history than the final forecast. Where a model's errors fall as
+    its history grows, the windows' errors overstate the forecast's; where they do not, the slope is about
+    zero. Shrinkage: the slope ``b`` times ``b² / (b² + se²)``, ``se`` the larger of two standard errors:
+    over the series (each series' own slope a draw, weighted by the spread of its log lengths: series that
+    disagree) and over the windows' ages (the group's mean point at each age off the line: windows that
+    differ by their calendar, not their length, as every series of a set shares its windows' dates). A
+    group of fewer than ``min_series`` series gets 0 (the pharmacy's sets: 1-7 series a group, slopes of
+    ±10).
+
+    Args:
+        windows: ``unique_id, group, cutoff, length, error``: one row a series' backtest window, ``error``
+            its mean |error| (relative to the level), ``length`` the periods its fit saw.
+
+    Returns:
+        ``group, slope, slope_raw, se, series`` for every group with a series of two or more lengths.
+    """
+    x, y = pl.col("length").log(), pl.col("error").log()
+    rows = (windows.filter(pl.col("error") > 0).sort(id_col, "cutoff")
+            .with_columns(x=x - x.mean().over(id_col), y=y - y.mean().over(id_col),
+                          age=pl.col("cutoff").rank("dense", descending=True).over(id_col)))
+    per_series = (
+        rows.group_by(group_col, id_col).agg(sxx=(pl.col("x") ** 2).sum(), sxy=(pl.col("x") * pl.col("y")).sum())
+        .filter(pl.col("sxx") > 1e-12)
+        .sort(group_col, id_col)  # float sums depend on the order: the same slope however rows arrive
+        .with_columns(b=pl.col("sxy") / pl.col("sxx"),
+                      slope_raw=(pl.col("sxy").sum() / pl.col("sxx").sum()).over(group_col))
+    )
+    n, b = pl.len(), pl.col("slope_raw")
+    by_series = per_series.group_by(group_col).agg(
+        b.first(), series=n,
+        var_series=(pl.col("sxx") ** 2 * (pl.col("b") - b) ** 2).sum() / pl.col("sxx").sum() ** 2 * n / (n - 1))
+    by_age = rows.join(per_series.select(group_col, id_col, "slope_raw"), on=[group_col, id_col]).group_by(
+        group_col, "age").agg(mx=pl.col("x").mean(), my=pl.col("y").mean(), slope_raw=b.first()).sort(
+        group_col, "age").group_by(
+        group_col).agg(var_age=((pl.col("my") - b * pl.col("mx")) ** 2).sum() / (n - 1).clip(1)
+                       / (pl.col("mx") ** 2).sum())
+    se = pl.max_horizontal("var_series", "var_age").fill_nan(None).sqrt().fill_null(float("inf"))
+    out = by_series.join(by_age, on=group_col, how="left", validate="1:1").with_columns(se=se)
+    shrunk = (b * b ** 2 / (b ** 2 + pl.col("se") ** 2)).fill_nan(0.0)
+    return out.select(group_col, slope=pl.when(pl.col("series") >= min_series).then(shrunk).otherwise(0.0),
+                      slope_raw=b, se="se", series="series").sort(group_col)

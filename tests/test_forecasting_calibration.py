@@ -440,6 +440,110 @@ def test_tidy_quantiles_keep_the_mean_inside_the_80_band_and_order():
     assert got.rows() == [(10.0, 9.0, 11.0, 12.0), (10.0, 0.0, 8.0, 10.0)]
 
 
+def test_length_slopes_by_hand():
+    # ten series whose errors fall as length^-1 exactly: slope -1, no doubt, kept; ten whose own slopes
+    # are -0.5 and -1.5 in turn: pooled -1, standard error over the series √(0.25 / 9) = 1/6 (their ages'
+    # mean points lie on the line), shrunk by 1 / (1 + (1/6)²); the same group with nine series: 0
+    from forecasting.intervals import length_slopes
+
+    d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(3)]
+    lengths = [4, 6, 8]
+
+    def windows(group: str, slopes: list[float]) -> pl.DataFrame:
+        return pl.DataFrame({
+            "unique_id": [f"{group}{i}" for i, _ in enumerate(slopes) for _ in lengths],
+            "group": [group] * 3 * len(slopes), "cutoff": d * len(slopes), "length": lengths * len(slopes),
+            "error": [(i + 1) * length ** b for i, b in enumerate(slopes) for length in lengths]})
+
+    got = length_slopes(pl.concat([windows("exact", [-1.0] * 10), windows("mixed", [-0.5, -1.5] * 5),
+                                   windows("few", [-0.5, -1.5] * 4 + [-1.0])]))
+    slope = dict(zip(got["group"], got["slope"], strict=True))
+    assert slope["exact"] == pytest.approx(-1.0)
+    assert got.filter(pl.col("group") == "mixed")["se"].item() == pytest.approx(1 / 6)
+    assert slope["mixed"] == pytest.approx(-1.0 / (1 + 1 / 36))
+    assert slope["few"] == 0.0
+
+
+def test_length_slope_brings_each_window_to_the_forecasts_history_by_hand():
+    # series a misses by 3, 2, 1 in its windows; errors expected 2, 1, 0.5 at their histories (growth) and
+    # 0.25 at the end: each window's errors divided by its growth (1.5, 2, 2), the forecast's scale from the
+    # newest two (2) times 0.25, a held-out window's from its other two times its own growth
+    from forecasting.forecast import _calibration, _error_scale, _growth
+
+    d, series, cv, groups = _three_windows_and_one()
+    growth = pl.DataFrame({"unique_id": ["a"] * 4 + ["b"] * 2, "cutoff": [d[3], d[5], d[7], d[9], d[7], d[9]],
+                           "growth": [2.0, 1.0, 0.5, 0.25, 1.0, 1.0]})
+    got = dict(_error_scale(cv, series, groups, span=2, recent=True, growth=growth).rows())
+    assert got == pytest.approx({"a": 0.5, "b": 4.0})
+    picks = pl.DataFrame({"unique_id": ["a"] * 3, "window": [0, 1, 2], "model": ["M"] * 3})
+    one = pl.DataFrame({"unique_id": ["a"], "model": ["M"], "group": ["g"], "ratio": [False]})
+    cal = _calibration(cv.filter(pl.col("unique_id") == "a"), one, picks, series, span=2, growth=growth)
+    assert cal.sort("window").get_column("scale").to_list() == pytest.approx([4.0, 1.75, 0.875])
+    # the growth from the data: ten series at level 1 missing by c / length, one step a window: slope -1
+    ids = [f"s{i}" for i in range(10)]
+    many = pl.DataFrame({"unique_id": [u for u in ids for _ in d], "ds": d * 10, "y": [1.0] * 100})
+    cuts = [(d[3], 4), (d[5], 6), (d[7], 8)]
+    backtest = pl.DataFrame({
+        "unique_id": [u for u in ids for _ in cuts], "model": ["M"] * 30, "cutoff": [c for _ in ids for c, _ in cuts],
+        "ds": [c + timedelta(weeks=1) for _ in ids for c, _ in cuts], "y": [1.0] * 30,
+        "yhat": [1.0 + (i + 1) / length for i, _ in enumerate(ids) for _, length in cuts]})
+    labels = pl.DataFrame({"unique_id": ids, "model": ["M"] * 10, "group": ["g"] * 10, "ratio": [False] * 10})
+    expected = {(u, c): 1 / length for u in ids for c, length in [*cuts, (d[9], 10)]}
+    got = {(u, c): g for u, c, g in _growth(backtest, many, labels, span=2).rows()}
+    assert got == pytest.approx(expected)
+
+
+def test_seasonal_histories_by_hand():
+    # season 4: a repeating season (changes from a season before 0, swing about the mean 5), a trend of
+    # 1 a period (seasonal changes 4, the last season's swing about its mean 1), a flat series (no swing:
+    # null); at the eighth period the seasonal changes have their first full season, at the seventh not
+    from forecasting.intervals import seasonal_histories
+
+    d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(12)]
+    values = {"season": [10.0, 20.0, 10.0, 0.0] * 3, "trend": [float(t) for t in range(12)], "flat": [5.0] * 12}
+    series = pl.DataFrame({"unique_id": [u for u in values for _ in d], "ds": d * 3,
+                           "y": [y for ys in values.values() for y in ys]})
+    cutoffs = pl.DataFrame({"unique_id": [u for u in values for _ in (6, 7, 11)],
+                            "cutoff": [d[i] for _ in values for i in (6, 7, 11)]})
+    got = {(u, c): s for u, c, s in seasonal_histories(series, cutoffs, season=4).rows()}
+    assert got == {("season", d[6]): None, ("season", d[7]): True, ("season", d[11]): True,
+                   ("trend", d[6]): None, ("trend", d[7]): False, ("trend", d[11]): False,
+                   ("flat", d[6]): None, ("flat", d[7]): None, ("flat", d[11]): None}
+
+
+def test_pooled_quantiles_split_pool_used_where_it_holds_enough_errors():
+    # group g, one step: four errors of 1 from series that looked seasonal, two of 3 from series that did
+    # not; three errors needed. The seasonal pool holds four: its 90% quantile 1 (the group's is 3); the
+    # other pool two, so its series and one whose split is null take the group's (median 1, 90% 3)
+    cal = pl.DataFrame({"group": ["g"] * 6, "step": [1] * 6, "ratio": [False] * 6,
+                        "seasonal": [True] * 4 + [False] * 2, "y": [1.0] * 4 + [3.0] * 2, "yhat": [0.0] * 6,
+                        "scale": [1.0] * 6})
+    fc = pl.DataFrame({"unique_id": ["s", "n", "u"], "group": ["g"] * 3, "step": [1] * 3, "ratio": [False] * 3,
+                       "seasonal": [True, False, None], "mean": [0.0] * 3, "scale": [1.0] * 3})
+    got = pooled_quantiles(fc, cal, (0.5, 0.9), min_errors=3, split_col="seasonal")
+    assert got.get_column("q50").to_list() == pytest.approx([1.0, 1.0, 1.0])
+    assert got.get_column("q90").to_list() == pytest.approx([1.0, 3.0, 3.0])  # s, n, u
+    unsplit = pooled_quantiles(fc, cal, (0.5, 0.9), min_errors=3)
+    assert unsplit.get_column("q90").to_list() == pytest.approx([3.0, 3.0, 3.0])
+
+
+def test_with_seasonal_takes_each_windows_cutoff_and_the_end_of_the_history():
+    # a series seasonal for its first two seasons, then a trend: its windows' errors are split by what its
+    # history showed at their cutoffs, its forecast by the end of its history
+    from forecasting.forecast import _with_seasonal
+
+    d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(16)]
+    y = [10.0, 20.0, 10.0, 0.0] * 2 + [float(10 * t) for t in range(8)]
+    series = pl.DataFrame({"unique_id": ["a"] * 16, "ds": d, "y": y})
+    cv = pl.DataFrame({"unique_id": ["a"] * 2, "cutoff": [d[7], d[15]], "ds": [d[8], d[15]], "model": ["M"] * 2,
+                       "y": [1.0] * 2, "yhat": [1.0] * 2})
+    scored = pl.DataFrame({"unique_id": ["a"], "step": [1]})
+    calibration = pl.DataFrame({"unique_id": ["a"], "cutoff": [d[7]], "step": [1]})
+    now, windows = _with_seasonal(scored, calibration, cv, series, season=4)
+    assert now.get_column("seasonal").to_list() == [False]
+    assert windows.get_column("seasonal").to_list() == [True]
+
+
 @pytest.fixture(scope="module")
 def simulated():
     """130 series of five kinds, 156 weeks of history and 13 held out, forecast 13 weeks ahead."""
