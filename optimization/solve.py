@@ -151,6 +151,7 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
     has_duals = has_solution and not mip
     if has_solution and mip:
         start, cpu = time.perf_counter(), time.process_time()
+        _drop_bound_rows(model)
         has_duals = _duals_with_integers_fixed(model, config, used)
         seconds += time.perf_counter() - start
         if deadline is not None:
@@ -621,6 +622,24 @@ def _status_text(status: int, sol_status: int, mip: bool) -> tuple[str, bool]:
     if status == pulp.LpStatusOptimal and sol_status == pulp.LpSolutionIntegerFeasible:
         return ("Feasible", True) if mip else ("Not Solved", False)
     return pulp.LpStatus[status], status == pulp.LpStatusOptimal
+
+
+#: families of valid inequalities that are in the model for the bound only (``campaign_fit``:
+#: ``campaign_fit_bound`` or ``campaign_fit_cuts``; ``campaign_weeks``: ``campaign_week_rows``)
+BOUND_FAMILIES = ("campaign_fit", "campaign_weeks")
+
+
+def _drop_bound_rows(model: Model) -> None:
+    """Take the :data:`BOUND_FAMILIES` rows out of the model after its MIP. Every integer plan holds them, so
+    they change no plan; but in the LP with the integers fixed a row may bind beside the capacity and stock
+    rows it was derived from (a continuous campaign routing's ``campaign_fit`` row is its week's hours after
+    the switch; a cover row bounds an echelon's stock and backlog) and take a share of their duals, which
+    would change the shadow prices, price ranges and shortage reasons reported with the plan."""
+    prob, rows = model.builder.prob, model.builder.rows
+    for family in BOUND_FAMILIES:
+        named = rows.pop(family, None)
+        for name in [] if named is None else named["name"].to_list():
+            del prob.constraints[name]
 
 
 def _duals_with_integers_fixed(model: Model, config: PlanConfig, solver: str) -> bool:
