@@ -183,6 +183,14 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "the relaxation plus what integrality costs each block is a Lagrangian lower bound, used for the "
         "reported gap when better (optimization.campaign_bound). The PuLP path only.",
     )
+    campaign_time_blocks: bool = Field(
+        False,
+        description="With campaign_lagrangian, each block is a suite with its products' echelons (their stock, "
+        "flows, backlog and shortfall: optimization.campaign_time) instead of the suite's own columns, and the "
+        "bound takes most of the campaign time left after the start (optimization.solve.TIME_BLOCK_SHARE): "
+        "its block MIPs see a product's demand waiting while another holds the suite (docs/campaign-solver.md, "
+        "Stop 27).",
+    )
     campaign_master: bool = Field(
         False,
         description="With campaign_lagrangian, go on from the relaxation's duals by column generation: a "

@@ -20,6 +20,7 @@ import pulp
 
 from optimization.campaign_bound import block_columns, lagrangian_bound, priced_setups, relaxation_with_rows
 from optimization.campaign_master import dantzig_wolfe_bound, price_and_branch
+from optimization.campaign_time import time_blocks
 from optimization.campaign_start import (
     HOT_START_SHARE, SetupSearch, SuiteGrid, idle_setup_hours, improves, rotation_setups, rounded_integers,
     sequenced_setups,
@@ -177,6 +178,11 @@ START_SHARE = 0.5
 #: campaign time left after the start
 LAGRANGIAN_SECONDS = 10.0
 LAGRANGIAN_SHARE = 0.2
+#: with ``campaign_time_blocks``, share of the campaign time left after the start the Lagrangian's block MIPs
+#: may take (a block with time is a suite's whole sub-network; the MIP after it found no better plan than the
+#: start in any 60-s run of stops 24-26, so its time goes to the bound; a block MIP stopped by it gives its
+#: dual bound)
+TIME_BLOCK_SHARE = 0.8
 #: share of the campaign time left after the start the master's rounds (``campaign_master``) may take at most
 MASTER_SHARE = 0.5
 #: share of the master's seconds its price-and-branch plan takes (``campaign_price_and_branch``)
@@ -286,10 +292,14 @@ def _campaign_start(
             best, best_values = planned
     elif config.campaign_lagrangian and best is not None and priced:  # after the start, from the passes' and MIP's time
         began, cpu = time.perf_counter(), time.process_time()
-        bound = lagrangian_bound(relaxation_model, block_columns(model.frames), integer_mask(variables), lower,
-                                 seconds=min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()))
+        blocks, seconds = block_columns(model.frames), min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left())
+        if config.campaign_time_blocks:
+            blocks = time_blocks(model.network, model.frames, blocks)
+            seconds = max(TIME_BLOCK_SHARE * time_left(), seconds)
+        bound = lagrangian_bound(relaxation_model, blocks, integer_mask(variables), lower, seconds=seconds)
         lower = bound.bound
-        log.append(f"lagrangian bound: {bound.bound:,.0f} (relaxation + {bound.bound - relaxed:,.0f}, "
+        log.append(f"lagrangian bound{' (blocks with time)' if config.campaign_time_blocks else ''}: "
+                   f"{bound.bound:,.0f} (relaxation + {bound.bound - relaxed:,.0f}, "
                    f"{sum(b.optimal for b in bound.blocks)} of {len(bound.blocks)} suites exact)" + _took(began, cpu))
         if config.campaign_priced_start and bound.blocks:
             cols, values = priced_setups(bound, start["col"].to_numpy())

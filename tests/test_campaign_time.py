@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from optimization import PlanConfig, build_network, plan_supply
 from optimization import examples as ex
 from optimization.campaign_bound import block_columns, lagrangian_bound, lp_matrix, own_rows
 from optimization.campaign_master import dantzig_wolfe_bound
@@ -108,3 +109,21 @@ def test_the_bounds_over_blocks_with_time_lie_between_the_relaxation_and_the_opt
     assert relaxed - tol <= time_round <= master.bound + tol <= optimum + 2 * tol
     assert all(r.lagrangian <= optimum + tol for r in master.rounds)
     assert np.isfinite(master.bound)
+
+
+def test_the_campaign_plan_reports_the_bound_over_blocks_with_time():
+    # campaign_time_blocks in plan_supply: the steady mix of A and B (50 a week each) has a Lagrangian bound
+    # over the suites' blocks at the relaxation (400); over the block with time it is the optimum, the plan's
+    # objective; the plan is the same either way.
+    demand = ex.demand(*[dict(product_id=p, site_id="P", t=t, quantity=50.0) for p in "AB" for t in range(4)])
+    out = {}
+    for on in (False, True):
+        config = PlanConfig(horizon_weeks=5, terminal_condition=False, campaign_fit_bound=False,
+                            campaign_time_blocks=on)
+        out[on] = plan_supply(build_network(_suite(changeover_hours=20.0, changeover_cost=10.0), ex.START, config),
+                              demand, pl.DataFrame(), config)
+    assert out[True].objective == pytest.approx(out[False].objective)
+    off = next(a for a in out[False].attempts if a.startswith("lagrangian bound:"))
+    on = next(a for a in out[True].attempts if a.startswith("lagrangian bound (blocks with time):"))
+    assert off.startswith("lagrangian bound: 400 ")
+    assert float(on.split(": ")[1].split(" ")[0].replace(",", "")) == pytest.approx(out[True].objective, abs=0.5)
