@@ -178,10 +178,10 @@ START_SHARE = 0.5
 #: campaign time left after the start
 LAGRANGIAN_SECONDS = 10.0
 LAGRANGIAN_SHARE = 0.2
-#: with ``campaign_time_blocks``, share of the campaign time left after the start the Lagrangian's block MIPs
-#: may take (a block with time is a suite's whole sub-network; the MIP after it found no better plan than the
-#: start in any 60-s run of stops 24-26, so its time goes to the bound; a block MIP stopped by it gives its
-#: dual bound)
+#: with ``campaign_time_blocks``, share of the campaign time left after the suites' Lagrangian that the one
+#: over blocks with time may take (a block with time is a suite's whole sub-network; the MIP after it found no
+#: better plan than the start in any 60-s run of stops 24-26, so its time goes to the bound; a block MIP
+#: stopped by it gives its dual bound)
 TIME_BLOCK_SHARE = 0.8
 #: share of the campaign time left after the start the master's rounds (``campaign_master``) may take at most
 MASTER_SHARE = 0.5
@@ -292,15 +292,20 @@ def _campaign_start(
             best, best_values = planned
     elif config.campaign_lagrangian and best is not None and priced:  # after the start, from the passes' and MIP's time
         began, cpu = time.perf_counter(), time.process_time()
-        blocks, seconds = block_columns(model.frames), min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left())
-        if config.campaign_time_blocks:
-            blocks = time_blocks(model.network, model.frames, blocks)
-            seconds = max(TIME_BLOCK_SHARE * time_left(), seconds)
-        bound = lagrangian_bound(relaxation_model, blocks, integer_mask(variables), lower, seconds=seconds)
-        lower = bound.bound
-        log.append(f"lagrangian bound{' (blocks with time)' if config.campaign_time_blocks else ''}: "
-                   f"{bound.bound:,.0f} (relaxation + {bound.bound - relaxed:,.0f}, "
+        suites = block_columns(model.frames)
+        bound = lagrangian_bound(relaxation_model, suites, integer_mask(variables), lower,
+                                 seconds=min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()))
+        log.append(f"lagrangian bound: {bound.bound:,.0f} (relaxation + {bound.bound - relaxed:,.0f}, "
                    f"{sum(b.optimal for b in bound.blocks)} of {len(bound.blocks)} suites exact)" + _took(began, cpu))
+        if config.campaign_time_blocks:  # the better of the two: a block with time stopped early may give less
+            began, cpu = time.perf_counter(), time.process_time()
+            timed = lagrangian_bound(relaxation_model, time_blocks(model.network, model.frames, suites),
+                                     integer_mask(variables), lower, seconds=TIME_BLOCK_SHARE * time_left())
+            log.append(f"lagrangian bound, blocks with time: {timed.bound:,.0f} (relaxation + "
+                       f"{timed.bound - relaxed:,.0f}, {sum(b.optimal for b in timed.blocks)} of "
+                       f"{len(timed.blocks)} blocks exact)" + _took(began, cpu))
+            bound = max(bound, timed, key=lambda b: b.bound)
+        lower = bound.bound
         if config.campaign_priced_start and bound.blocks:
             cols, values = priced_setups(bound, start["col"].to_numpy())
             chosen = pl.DataFrame({"col": cols, "priced": values},
