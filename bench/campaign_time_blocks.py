@@ -23,20 +23,17 @@ import argparse
 import os
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 import pulp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import campaigns as bench_campaigns  # noqa: E402
-from campaign_cuts import built_model  # noqa: E402
-from data_contracts import schema  # noqa: E402
-from optimization import PlanConfig, build_network, safety_stock_targets  # noqa: E402
+from campaign_cuts import Source  # noqa: E402
+from optimization import PlanConfig  # noqa: E402
 from optimization.campaign_bound import block_columns, lagrangian_bound, lp_matrix, own_rows  # noqa: E402
 from optimization.campaign_bound import relaxation_with_rows  # noqa: E402
 from optimization.campaign_master import dantzig_wolfe_bound  # noqa: E402
@@ -52,26 +49,6 @@ def _clock() -> tuple[float, float]:
 def _took(since: tuple[float, float]) -> str:
     return (f"{time.process_time() - since[1]:.1f} CPU-s, {time.perf_counter() - since[0]:.1f} s wall, "
             f"load {os.getloadavg()[0]:.1f}")
-
-
-def _model(args):
-    """The campaign model of ``bench/campaigns.py``'s ``after`` variant, not solved."""
-    if args.input is not None:
-        run_id, run, inputs, forecast = bench_campaigns._load_input(args.input)
-    else:
-        run_id, run, inputs, forecast = bench_campaigns._load(args.warehouse, args.run)
-    start_week = run["run_date"] - timedelta(days=run["run_date"].weekday())
-    print(f"run {run_id}, start {start_week}; load {os.getloadavg()[0]:.1f}")
-    demand = forecast.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
-    frames = bench_campaigns._variants(inputs, args.mark_suites, args.only_suites)["after"][0]
-    cfg = PlanConfig()
-    net = build_network(frames, start_week, cfg)
-    if args.input is not None:
-        safety = forecast.filter(pl.col("week") < start_week + timedelta(weeks=cfg.horizon_weeks)).select(
-            "product_id", "site_id", "week", safety_stock=pl.col("mean") * 0.8)
-    else:
-        safety = safety_stock_targets(forecast, frames[schema.PRODUCTS.name], net)
-    return built_model(net, demand, safety, cfg)
 
 
 def _sizes(h, blocks: dict[str, np.ndarray]) -> str:
@@ -92,7 +69,7 @@ def main() -> None:
     ap.add_argument("--master-seconds", type=float, default=0.0,
                     help="wall seconds for the master over the blocks with time (default 0: not run)")
     args = ap.parse_args()
-    model = _model(args)
+    model = Source(args).model(PlanConfig())
     prob, variables = model.builder.prob, model.builder.variables
     ints = integer_mask(variables)
     began = _clock()
