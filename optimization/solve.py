@@ -5,7 +5,8 @@ limit or gap with an incumbent), ``Infeasible``, ``Unbounded`` or ``Not Solved``
 or ends without an answer is retried with the other one when ``config.fallback`` is set.
 
 For a MIP, duals are taken from the LP with every integer variable fixed at its solution value, so
-shadow prices mean "one more hour, same batches".
+shadow prices mean "one more hour, same batches"; rows that are in the model for the bound only (valid
+inequalities, :data:`BOUND_FAMILIES`) are taken out before it.
 """
 
 from __future__ import annotations
