@@ -49,6 +49,33 @@ def _raise(model, config, warm_start=None):
     raise _Built(model)
 
 
+class Source:
+    """The ``after`` variant's input of ``bench/campaigns.py`` (a stored run or an input folder), loaded once;
+    :meth:`model` builds its campaign model for a configuration."""
+
+    def __init__(self, args):
+        self.from_input = args.input is not None
+        if self.from_input:
+            run_id, run, inputs, self.forecast = bench_campaigns._load_input(args.input)
+        else:
+            run_id, run, inputs, self.forecast = bench_campaigns._load(args.warehouse, args.run)
+        self.start_week = run["run_date"] - timedelta(days=run["run_date"].weekday())
+        print(f"run {run_id}, start {self.start_week}; load {os.getloadavg()[0]:.1f}")
+        self.demand = self.forecast.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
+        self.frames = bench_campaigns._variants(inputs, args.mark_suites, args.only_suites)["after"][0]
+
+    def model(self, cfg: PlanConfig):
+        """``plan_supply``'s model under ``cfg``, not solved (safety stocks as ``bench/campaigns.py`` sets them)."""
+        net = build_network(self.frames, self.start_week, cfg)
+        if self.from_input:
+            safety = self.forecast.filter(
+                pl.col("week") < self.start_week + timedelta(weeks=cfg.horizon_weeks)).select(
+                "product_id", "site_id", "week", safety_stock=pl.col("mean") * 0.8)
+        else:
+            safety = safety_stock_targets(self.forecast, self.frames[schema.PRODUCTS.name], net)
+        return built_model(net, self.demand, safety, cfg)
+
+
 def built_model(net, demand, safety, config):
     """``plan_supply``'s model for these inputs, not solved."""
     solve = plan.solve_model
@@ -108,24 +135,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="separation rounds (default 5)")
     ap.add_argument("--per-item", type=int, default=3, help="rows added per item and round (default 3)")
     args = ap.parse_args()
-    if args.input is not None:
-        run_id, run, inputs, forecast = bench_campaigns._load_input(args.input)
-    else:
-        run_id, run, inputs, forecast = bench_campaigns._load(args.warehouse, args.run)
-    start_week = run["run_date"] - timedelta(days=run["run_date"].weekday())
-    print(f"run {run_id}, start {start_week}; load {os.getloadavg()[0]:.1f}")
-    demand = forecast.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
-    frames = bench_campaigns._variants(inputs, args.mark_suites, args.only_suites)["after"][0]
+    source = Source(args)
     plain = None
     for fit in (False, True):
-        cfg = PlanConfig(campaign_fit_cuts=fit)
-        net = build_network(frames, start_week, cfg)
-        if args.input is not None:
-            safety = forecast.filter(pl.col("week") < start_week + timedelta(weeks=cfg.horizon_weeks)).select(
-                "product_id", "site_id", "week", safety_stock=pl.col("mean") * 0.8)
-        else:
-            safety = safety_stock_targets(forecast, frames[schema.PRODUCTS.name], net)
-        model = built_model(net, demand, safety, cfg)
+        model = source.model(PlanConfig(campaign_fit_cuts=fit))
         prob, variables = model.builder.prob, model.builder.variables
         wall, cpu = time.perf_counter(), time.process_time()
         status = prob.solve(BulkHiGHS(mip=False, msg=False, variables=variables))

@@ -135,6 +135,10 @@ def main() -> None:
                     default=PlanConfig().campaign_week_rows,
                     help="setup-week cover rows separated after the start, the relaxation re-solved for the bound "
                          "(PlanConfig.campaign_week_rows)")
+    ap.add_argument("--time-blocks", action=argparse.BooleanOptionalAction,
+                    default=PlanConfig().campaign_time_blocks,
+                    help="the Lagrangian bound over blocks with time, a suite with its products' echelons "
+                         "(PlanConfig.campaign_time_blocks)")
     ap.add_argument("--relaxation-method", choices=["simplex", "ipm"],
                     default=PlanConfig().campaign_relaxation_method,
                     help="HiGHS method of the campaign relaxation (PlanConfig.campaign_relaxation_method)")
@@ -195,6 +199,7 @@ def main() -> None:
                          campaign_need_bound=args.need_bound,
                          campaign_fit_cuts=args.fit_cuts,
                          campaign_fit_bound=args.fit_bound, campaign_week_rows=args.week_rows,
+                         campaign_time_blocks=args.time_blocks,
                          campaign_relaxation_method=args.relaxation_method,
                          solve_path=args.solve_path, campaign_improve=not args.no_improve,
                          campaign_search=args.search, campaign_search_evaluations=args.search_evaluations,

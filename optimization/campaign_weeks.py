@@ -272,7 +272,12 @@ def week_cut_terms(cuts: WeekCuts, chosen: pl.DataFrame) -> pl.DataFrame:
 
 def add_rows(mb: ModelBuilder, cuts: WeekCuts, chosen: pl.DataFrame, round_: int) -> pl.DataFrame:
     """The ``chosen`` rows (:func:`separate`) as named constraints ``campaign_weeks[round, w]`` of ``mb``'s
-    model: their keys and names."""
+    model: their keys and names. ``mb.rows["campaign_weeks"]`` keeps every round's (the solve takes them all
+    out again before its fixed-integer LP)."""
     terms = week_cut_terms(cuts, chosen).select("w", "col", "coef").with_columns(round=pl.lit(round_))
     rows = chosen.select("w", "rhs").with_columns(round=pl.lit(round_))
-    return mb.add_constraints("campaign_weeks", rows, ["round", "w"], terms, ">=", "rhs")
+    earlier = mb.rows.get("campaign_weeks")
+    added = mb.add_constraints("campaign_weeks", rows, ["round", "w"], terms, ">=", "rhs")
+    if earlier is not None:
+        mb.rows["campaign_weeks"] = pl.concat([earlier, added])
+    return added

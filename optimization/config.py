@@ -183,6 +183,15 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "the relaxation plus what integrality costs each block is a Lagrangian lower bound, used for the "
         "reported gap when better (optimization.campaign_bound). The PuLP path only.",
     )
+    campaign_time_blocks: bool = Field(
+        False,
+        description="With campaign_lagrangian, a second Lagrangian bound after the suites' own: each block a "
+        "suite with its products' echelons (their stock, flows, backlog and shortfall: "
+        "optimization.campaign_time), given most of the campaign time left (optimization.solve.TIME_BLOCK_SHARE); "
+        "the better bound is reported. Its block MIPs see a product's demand waiting while another holds the "
+        "suite: the US-BR02 piece 2,888 -> 3,882 M given 21 CPU-s, but at 60 s under load 15-20 they get 1 CPU-s "
+        "and add nothing, so it is off (docs/campaign-solver.md, Stop 27).",
+    )
     campaign_master: bool = Field(
         False,
         description="With campaign_lagrangian, go on from the relaxation's duals by column generation: a "

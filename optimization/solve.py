@@ -5,7 +5,8 @@ limit or gap with an incumbent), ``Infeasible``, ``Unbounded`` or ``Not Solved``
 or ends without an answer is retried with the other one when ``config.fallback`` is set.
 
 For a MIP, duals are taken from the LP with every integer variable fixed at its solution value, so
-shadow prices mean "one more hour, same batches".
+shadow prices mean "one more hour, same batches"; rows that are in the model for the bound only (valid
+inequalities, :data:`BOUND_FAMILIES`) are taken out before it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pulp
 
 from optimization.campaign_bound import block_columns, lagrangian_bound, priced_setups, relaxation_with_rows
 from optimization.campaign_master import dantzig_wolfe_bound, price_and_branch
+from optimization.campaign_time import time_blocks
 from optimization.campaign_start import (
     HOT_START_SHARE, SetupSearch, SuiteGrid, idle_setup_hours, improves, rotation_setups, rounded_integers,
     sequenced_setups,
@@ -151,6 +153,7 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
     has_duals = has_solution and not mip
     if has_solution and mip:
         start, cpu = time.perf_counter(), time.process_time()
+        _drop_bound_rows(model)
         has_duals = _duals_with_integers_fixed(model, config, used)
         seconds += time.perf_counter() - start
         if deadline is not None:
@@ -176,6 +179,11 @@ START_SHARE = 0.5
 #: campaign time left after the start
 LAGRANGIAN_SECONDS = 10.0
 LAGRANGIAN_SHARE = 0.2
+#: with ``campaign_time_blocks``, share of the campaign time left after the suites' Lagrangian that the one
+#: over blocks with time may take (a block with time is a suite's whole sub-network; the MIP after it found no
+#: better plan than the start in any 60-s run of stops 24-26, so its time goes to the bound; a block MIP
+#: stopped by it gives its dual bound)
+TIME_BLOCK_SHARE = 0.8
 #: share of the campaign time left after the start the master's rounds (``campaign_master``) may take at most
 MASTER_SHARE = 0.5
 #: share of the master's seconds its price-and-branch plan takes (``campaign_price_and_branch``)
@@ -285,11 +293,20 @@ def _campaign_start(
             best, best_values = planned
     elif config.campaign_lagrangian and best is not None and priced:  # after the start, from the passes' and MIP's time
         began, cpu = time.perf_counter(), time.process_time()
-        bound = lagrangian_bound(relaxation_model, block_columns(model.frames), integer_mask(variables), lower,
+        suites = block_columns(model.frames)
+        bound = lagrangian_bound(relaxation_model, suites, integer_mask(variables), lower,
                                  seconds=min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()))
-        lower = bound.bound
         log.append(f"lagrangian bound: {bound.bound:,.0f} (relaxation + {bound.bound - relaxed:,.0f}, "
                    f"{sum(b.optimal for b in bound.blocks)} of {len(bound.blocks)} suites exact)" + _took(began, cpu))
+        if config.campaign_time_blocks:  # the better of the two: a block with time stopped early may give less
+            began, cpu = time.perf_counter(), time.process_time()
+            timed = lagrangian_bound(relaxation_model, time_blocks(model.network, model.frames, suites),
+                                     integer_mask(variables), lower, seconds=TIME_BLOCK_SHARE * time_left())
+            log.append(f"lagrangian bound, blocks with time: {timed.bound:,.0f} (relaxation + "
+                       f"{timed.bound - relaxed:,.0f}, {sum(b.optimal for b in timed.blocks)} of "
+                       f"{len(timed.blocks)} blocks exact)" + _took(began, cpu))
+            bound = max(bound, timed, key=lambda b: b.bound)
+        lower = bound.bound
         if config.campaign_priced_start and bound.blocks:
             cols, values = priced_setups(bound, start["col"].to_numpy())
             chosen = pl.DataFrame({"col": cols, "priced": values},
@@ -621,6 +638,24 @@ def _status_text(status: int, sol_status: int, mip: bool) -> tuple[str, bool]:
     if status == pulp.LpStatusOptimal and sol_status == pulp.LpSolutionIntegerFeasible:
         return ("Feasible", True) if mip else ("Not Solved", False)
     return pulp.LpStatus[status], status == pulp.LpStatusOptimal
+
+
+#: families of valid inequalities that are in the model for the bound only (``campaign_fit``:
+#: ``campaign_fit_bound`` or ``campaign_fit_cuts``; ``campaign_weeks``: ``campaign_week_rows``)
+BOUND_FAMILIES = ("campaign_fit", "campaign_weeks")
+
+
+def _drop_bound_rows(model: Model) -> None:
+    """Take the :data:`BOUND_FAMILIES` rows out of the model after its MIP. Every integer plan holds them, so
+    they change no plan; but in the LP with the integers fixed a row may bind beside the capacity and stock
+    rows it was derived from (a continuous campaign routing's ``campaign_fit`` row is its week's hours after
+    the switch; a cover row bounds an echelon's stock and backlog) and take a share of their duals, which
+    would change the shadow prices, price ranges and shortage reasons reported with the plan."""
+    prob, rows = model.builder.prob, model.builder.rows
+    for family in BOUND_FAMILIES:
+        named = rows.pop(family, None)
+        for name in [] if named is None else named["name"].to_list():
+            del prob.constraints[name]
 
 
 def _duals_with_integers_fixed(model: Model, config: PlanConfig, solver: str) -> bool:

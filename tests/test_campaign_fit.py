@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 import numpy as np
@@ -172,3 +173,29 @@ def test_rows_the_relaxation_cannot_take_leave_it_as_it_was():
     lifted, optimal = relaxation_with_rows(h, [prob.constraints[n] for n in fit.to_list()], variables,
                                            float(prob.objective.constant), 10.0)
     assert optimal and lifted == pytest.approx(200_360.0)
+
+
+def test_the_rows_leave_the_hour_prices_of_a_hand_solved_plan_alone():
+    # B wants 100 in week 0, A 120 a week in weeks 1-3 on the 100-hour suite, continuous, a 30-hour switch.
+    # By hand: B in week 0, then A (the switch leaves 70 units in week 1, then 100 a week): A is 50, 70, 90
+    # late (210,000) and 370 units are made: 210,370. An hour more in week 1 is one more A three weeks
+    # earlier: 3 × 1,000 − 1 = 2,999. In the LP with the setups fixed week 1's campaign_fit row (A ≤ 70 after
+    # the switch) binds beside the capacity row: left in, it took the dual (the hour priced 0 and no price
+    # range); the rows leave the model before that LP, so the prices are the hand ones with the rows on or off.
+    demand = ex.demand(dict(product_id="B", site_id="P", t=0, quantity=100.0),
+                       *[dict(product_id="A", site_id="P", t=t, quantity=120.0) for t in range(1, 4)])
+    out = {}
+    for on in (False, True):
+        config = PlanConfig(horizon_weeks=4, terminal_condition=False, campaign_fit_bound=on)
+        out[on] = plan_supply(build_network(_suite(changeover_hours=30.0), ex.START, config), demand, pl.DataFrame(),
+                              config)
+    assert any(a.startswith("fit rows: 8,") for a in out[True].attempts)
+    for result in out.values():
+        assert result.objective == pytest.approx(210_370.0)
+        week1 = result.tables["plan_capacity"].filter(pl.col("week") == ex.START + dt.timedelta(weeks=1))
+        assert week1.select("shadow_price", "price_hour_more", "price_hour_less").row(0) == pytest.approx(
+            (2_999.0, 2_999.0, 2_999.0))
+        reasons = result.tables["plan_shortages"].select("product_id", "short_quantity", "reason").sort("short_quantity")
+        assert reasons.rows() == [("A", 50.0, "capacity"), ("A", 70.0, "capacity"), ("A", 90.0, "capacity")]
+    assert out[True].tables["plan_capacity"].equals(out[False].tables["plan_capacity"])
+    assert out[True].tables["plan_shortages"].equals(out[False].tables["plan_shortages"])

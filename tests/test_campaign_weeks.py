@@ -16,6 +16,7 @@ from optimization.pulp_highs import BulkHiGHS
 from optimization import PlanConfig, build_network, plan_supply
 from optimization import examples as ex
 from optimization.model import build_model
+from optimization.solve import solve_model
 from tests.test_campaign_echelon import NONE, SAFETY, WEEKS, _model, _two_level
 
 DEMAND = [(f"F{i}", "D", t, q) for i, q in ((1, 60.0), (2, 50.0)) for t in range(1, WEEKS)]
@@ -157,3 +158,31 @@ def test_the_week_rows_after_the_start_raise_the_bound_and_keep_the_plan():
     added, bound, lift = re.match(r"week rows: (\d+) in \d+ rounds, bound ([\d,]+) \(\+([\d,]+)\)", rows[0]).groups()
     assert int(added) > 0 and int(lift.replace(",", "")) > 0
     assert out[True].relaxation_objective < float(bound.replace(",", "")) <= out[True].objective + 1e-6
+
+
+def test_every_rounds_rows_leave_the_model_before_the_duals():
+    # Three rounds of rows on the lift test's network (40 and 30 a week over 8 weeks): every round's rows are
+    # in the MIP, and all of them leave the model before the LP with the integers fixed, whose capacity and
+    # lane duals are then those of the same plan without the rows.
+    network = _batches(_two_level(changeover_hours=80.0, changeover_cost=100.0), 40.0)
+    demand = ex.demand(*[dict(product_id=f"F{i}", site_id="D", t=t, quantity=q)
+                         for i, q in ((1, 40.0), (2, 30.0)) for t in range(1, 8)])
+    duals, models, outcomes = {}, {}, {}
+    for on in (False, True):
+        config = PlanConfig(horizon_weeks=8, terminal_condition=False, campaign_fit_bound=False,
+                            campaign_week_rows=on)
+        net = build_network(network, ex.START, config)
+        model = build_model(net, demand.with_columns(t=net.week_index()).drop("week"), pl.DataFrame(
+            schema={**NONE, "safety_stock": pl.Float64}), pl.DataFrame(schema={
+                "product_id": pl.String, "resource_id": pl.String, "t": pl.Int64, "quantity": pl.Float64}), config)
+        outcomes[on] = solve_model(model, config)
+        models[on] = model
+        duals[on] = {f: model.builder.duals(f)["pi"].to_list() for f in ("capacity", "lane")}
+    rows = re.match(r"week rows: (\d+) in (\d+) rounds", next(
+        a for a in outcomes[True].attempts if a.startswith("week rows:"))).groups()
+    assert int(rows[0]) > 0 and int(rows[1]) >= 2
+    assert outcomes[True].has_duals and outcomes[True].objective == pytest.approx(outcomes[False].objective)
+    assert not any(c.name.startswith("campaign_weeks") for c in models[True].builder.prob.constraints())
+    assert "campaign_weeks" not in models[True].builder.rows
+    for family in ("capacity", "lane"):
+        assert duals[True][family] == pytest.approx(duals[False][family])

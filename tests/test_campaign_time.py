@@ -1,0 +1,131 @@
+"""Blocks with time (optimization/campaign_time.py): a suite with its products' echelons, and the bounds over them."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from optimization import PlanConfig, build_network, plan_supply
+from optimization import examples as ex
+from optimization.campaign_bound import block_columns, lagrangian_bound, lp_matrix, own_rows
+from optimization.campaign_master import dantzig_wolfe_bound
+from optimization.campaign_time import _merged, echelon_of, time_blocks
+from test_campaign_bound import _solved, _suite
+from test_campaign_echelon import _two_level
+
+
+def _shared_line(hours: float, **campaign) -> dict[str, pl.DataFrame]:
+    """The two-level network (S1, S2 on the campaign suite RS, filled into F1, F2 on RF) with a third product
+    C, not from the suite, filled on RF too, which has ``hours`` a week: RF's hours link the suite's echelon
+    to C."""
+    net = _two_level(**campaign)
+    c = dict(product_id="C", holding_cost_per_week=1.0, backlog_penalty=50.0)
+    return {
+        **net,
+        "products": pl.concat([net["products"], ex.products(c)]),
+        "resources": net["resources"].with_columns(
+            hours_per_week=pl.when(pl.col("resource_id") == "RF").then(hours).otherwise(pl.col("hours_per_week"))),
+        "routings": pl.concat([net["routings"], ex.routings(dict(product_id="C", resource_id="RF"))]),
+    }
+
+
+def _bounds(inputs, rows, weeks: int):
+    """The relaxation, the one-round Lagrangian over the suites' blocks and over the blocks with time, the
+    master over the blocks with time, the exact optimum (HiGHS, gap 0), the model and the blocks with time."""
+    model, relaxed, h, ints, optimum, _ = _solved(inputs, rows, weeks)
+    suites = block_columns(model.frames)
+    with_time = time_blocks(model.network, model.frames, suites)
+    suite_round = lagrangian_bound(h, suites, ints, relaxed).bound
+    time_round = lagrangian_bound(h, with_time, ints, relaxed).bound
+    master = dantzig_wolfe_bound(h, with_time, ints, relaxed, seconds=60.0)
+    return relaxed, suite_round, time_round, master, optimum, model, with_time, h
+
+
+def test_an_items_echelon_is_everything_made_from_it_by_hand():
+    model, *_ = _solved(_shared_line(1000.0), [("F1", "D", 1, 10.0)], 4)
+    assert echelon_of(model.network, ["S1"]) == ["F1", "S1"]
+    assert echelon_of(model.network, ["S1", "S2"]) == ["F1", "F2", "S1", "S2"]
+    assert echelon_of(model.network, ["C"]) == ["C"]
+
+
+def test_suites_whose_echelons_meet_share_a_block():
+    groups = _merged({"R1": {"S1", "F1"}, "R2": {"S2", "F2"}, "R3": {"S3", "F1"}})
+    assert sorted((g[0], sorted(g[1])) for g in groups) == [
+        (["R1", "R3"], ["F1", "S1", "S3"]), (["R2"], ["F2", "S2"])]
+
+
+def test_the_block_holds_the_suite_and_its_echelon_and_links_by_the_shared_line():
+    # Every column of S1, S2, F1, F2 and the suite's own are in the block; C's are not; RF's capacity rows hold
+    # F1, F2 and C starts, so they link; the stock balances of F1 and S1 are the block's own.
+    model, _, h, *_ = _solved(_shared_line(120.0), [("F1", "D", t, 40.0) for t in range(1, 4)], 4)
+    with_time = time_blocks(model.network, model.frames, block_columns(model.frames))
+    assert list(with_time) == ["RS"]
+    cols = set(with_time["RS"].tolist())
+    keyed = pl.concat([f.select("product_id", "col") for f in model.frames.values()
+                       if "product_id" in f.columns and "col" in f.columns and f.height])
+    assert set(keyed.filter(pl.col("product_id").is_in(["S1", "S2", "F1", "F2"]))["col"].to_list()) <= cols
+    assert not set(keyed.filter(pl.col("product_id") == "C")["col"].to_list()) & cols
+    assert set(block_columns(model.frames)["RS"].tolist()) <= cols
+    rows = own_rows(lp_matrix(h.getLp()), [with_time["RS"]])[0]
+    names = [c.name for c in model.builder.prob.constraints()]
+    own = {names[i] for i in rows}
+    assert not any(n.startswith("capacity_RF") for n in own)
+    assert any(n.startswith("capacity_RS") for n in own)
+    assert any(n.startswith("balance_F1") for n in own) and any(n.startswith("balance_S1") for n in own)
+
+
+def test_the_steady_mix_the_suites_blocks_cannot_see_is_charged_by_hand():
+    # A and B want 50 a week each on the 100-hour suite (20-hour switch at 10): the suites' blocks stay at the
+    # relaxation, 400 (a mix of "A every week" and "B every week" at ½ each). The suite's block with time holds
+    # A's and B's stock and backlog too, here the whole model: no linking row is left, so its one round is the
+    # MIP itself and the bound is the optimum.
+    rows = [(p, "P", t, 50.0) for p in "AB" for t in range(4)]
+    relaxed, suite_round, time_round, master, optimum, *_ = _bounds(
+        _suite(changeover_hours=20.0, changeover_cost=10.0), rows, 5)
+    assert relaxed == pytest.approx(400.0) and suite_round == pytest.approx(400.0)
+    assert optimum > 1_000.0
+    assert time_round == pytest.approx(optimum, rel=1e-9) and master.bound == pytest.approx(optimum, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("hours", "campaign", "demand"),
+    [
+        (120.0, dict(changeover_hours=30.0), [(f"F{i}", "D", t, q) for i, q in ((1, 40.0), (2, 30.0))
+                                             for t in range(1, 6)] + [("C", "D", t, 60.0) for t in range(6)]),
+        (90.0, dict(changeover_hours=80.0, changeover_cost=100.0, min_campaign_weeks=2),
+         [(f"F{i}", "D", t, q) for i, q in ((1, 60.0), (2, 50.0)) for t in range(1, 6)]
+         + [("C", "D", t, 40.0) for t in range(2, 6)]),
+        (200.0, dict(changeover_hours=50.0, max_campaign_weeks=2),
+         [("F1", "D", t, 70.0) for t in range(6)] + [("F2", "D", 5, 90.0)] + [("C", "D", t, 100.0) for t in range(6)]),
+    ],
+)
+def test_the_bounds_over_blocks_with_time_lie_between_the_relaxation_and_the_optimum(hours, campaign, demand):
+    # the filling line shared with C links the block: every bound (one round, every master round, the master's
+    # best) lies between the relaxation and the exact optimum (HiGHS, gap 0)
+    relaxed, suite_round, time_round, master, optimum, *_ = _bounds(_shared_line(hours, **campaign), demand, 6)
+    tol = 1e-6 * max(1.0, abs(optimum))
+    assert relaxed - tol <= suite_round <= optimum + tol
+    assert relaxed - tol <= time_round <= master.bound + tol <= optimum + 2 * tol
+    assert all(r.lagrangian <= optimum + tol for r in master.rounds)
+    assert np.isfinite(master.bound)
+
+
+def test_the_campaign_plan_reports_the_bound_over_blocks_with_time():
+    # campaign_time_blocks in plan_supply: the steady mix of A and B (50 a week each) has a Lagrangian bound
+    # over the suites' blocks at the relaxation (400); over the block with time it is the optimum, the plan's
+    # objective; the plan is the same either way.
+    demand = ex.demand(*[dict(product_id=p, site_id="P", t=t, quantity=50.0) for p in "AB" for t in range(4)])
+    out = {}
+    for on in (False, True):
+        config = PlanConfig(horizon_weeks=5, terminal_condition=False, campaign_fit_bound=False,
+                            campaign_time_blocks=on)
+        out[on] = plan_supply(build_network(_suite(changeover_hours=20.0, changeover_cost=10.0), ex.START, config),
+                              demand, pl.DataFrame(), config)
+    assert out[True].objective == pytest.approx(out[False].objective)
+    off = next(a for a in out[False].attempts if a.startswith("lagrangian bound:"))
+    on = next(a for a in out[True].attempts if a.startswith("lagrangian bound, blocks with time:"))
+    assert off.startswith("lagrangian bound: 400 ")
+    assert not any(a.startswith("lagrangian bound, blocks with time:") for a in out[False].attempts)
+    assert float(on.split(": ")[1].split(" ")[0].replace(",", "")) == pytest.approx(out[True].objective, abs=0.5)
+    assert out[True].mip_gap == pytest.approx(0.0, abs=1e-9)
