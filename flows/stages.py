@@ -351,16 +351,17 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
     base_run = _base_plan_run(params, run_id)
     warm = basis_loader(params.warehouse, base_run)  # a large plan's blocks start there
     result = plan_supply(network, demand, safety, params.plan, _frozen_production(params, run_id), warm)
-    save_bases(params.warehouse, run_id, result.blocks, base_run)
+    saved = save_bases(params.warehouse, run_id, result.blocks, base_run)
     fault_point("plan-solved")
     with open_warehouse(params.warehouse) as wh:
         for name, frame in result.tables.items():
             wh.stage(run_id, name, frame)
-        _plan_warnings(wh, run_id, missing_bases_warning(params.warehouse, base_run, result.blocks))
+        base_saved = wh.run(base_run)["solver_bases"] if base_run is not None else None
+        _plan_warnings(wh, run_id, missing_bases_warning(params.warehouse, base_run, result.blocks, base_saved))
         wh.update_run(
             run_id, solver=result.solver, solver_status=result.solver_status,
             problem_type=result.problem_type, objective=result.objective, mip_gap=result.mip_gap,
-            solve_seconds=result.solve_seconds,
+            solve_seconds=result.solve_seconds, solver_bases=saved,
         )
     # "Feasible": a MIP stopped at its time limit or gap with a plan in hand (the gap is stored with the run).
     if result.solver_status not in ("Optimal", "Feasible"):
