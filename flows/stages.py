@@ -236,16 +236,18 @@ def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_d
     }
 
 
-def _data_docs(params: RunParameters, when: str, outcome: Any, run_id: str) -> str:
+def _data_docs(params: RunParameters, when: str, outcome: Any, run_id: str) -> str | None:
     """Write the run's Data Docs, or (``when`` is ``on_failure`` and no row broke an expectation, so GX never
-    ran) keep their results to be written on request. Returns where they are or how to get them."""
+    ran) keep their results to be written on request. Returns where they are or how to get them: the run
+    summary's line (:func:`report.summary.data_docs_line`, the one place the command is spelt)."""
     # Great Expectations loads in write_data_docs, not with this module: a twin or a report never pays for it
     from data_contracts.report import keep_data_docs_request, write_data_docs
+    from report.summary import data_docs_line
 
     out, now = data_docs_dir(params.warehouse) / run_id, datetime.now(UTC).replace(tzinfo=None)
-    if when == "on_failure" and keep_data_docs_request(outcome, out, run_id, now) is not None:
-        return f"on request: plantwin data-docs --run {run_id} --warehouse {params.warehouse}"
-    return str(write_data_docs(outcome, out, run_name=run_id, run_time=now))
+    if when != "on_failure" or keep_data_docs_request(outcome, out, run_id, now) is None:
+        write_data_docs(outcome, out, run_name=run_id, run_time=now)
+    return data_docs_line(params.warehouse, run_id)
 
 
 def data_docs_dir(warehouse: Path) -> Path:
