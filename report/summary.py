@@ -219,7 +219,8 @@ def _record_line(facts: RunFacts) -> list[str]:
     the record, which the planner must be told before reading them."""
     run, record = facts.run, facts.record_run
     if (run["scenario"] != "base" or run["kind"] == "nightly_refresh" or run["status"] != "success"
-            or record is None or record["run_id"] == run["run_id"]):
+            or record is None or record["run_id"] == run["run_id"]
+            or run["started_at"] < record["started_at"]):  # an older plan, since replaced: nothing to tell
         return []
     scope = run_scope(record)
     return [f"plan of record: still {record['run_id']} ({scope['horizon_weeks']} weeks on {scope['demand_source']}): "
