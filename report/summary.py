@@ -223,9 +223,9 @@ def _record_line(facts: RunFacts) -> list[str]:
             or run["started_at"] < record["started_at"]):  # an older plan, since replaced: nothing to tell
         return []
     scope = run_scope(record)
-    return [f"plan of record: still {record['run_id']} ({scope['horizon_weeks']} weeks on {scope['demand_source']}): "
-            "this plan is kept beside it, and the latest_* views and the latest report show the record; "
-            "run with --plan-of-record to make it the plan of record"]
+    return [f"plan of record: still {record['run_id']} ({scope['horizon_weeks']} weeks on "
+            f"{scope['demand_source']}): this plan is kept beside it, and the latest_* views and the latest "
+            "report show the record; run with --plan-of-record to make it the plan of record"]
 
 
 def data_docs_line(warehouse: Path, run_id: str) -> str | None:

@@ -284,9 +284,9 @@ def comparison_frames(
 ) -> dict[str, pl.DataFrame]:
     """Two runs' tables side by side: ``kpis`` (kpi, unit, a, b, diff), ``shortages`` (per run, product and
     site short by more than ``min_short`` in a week: units late, weeks short, the first of them), ``stock``
-    (average closing stock of each, the ``plan_diff`` macro), ``capacity`` (per run and resource: utilisation, weeks at ``at_capacity`` or more) and
-    ``campaigns`` (per run and resource campaign-run in either run: whether it is, campaigns, changeovers,
-    changeover hours)."""
+    (average closing stock of each, the ``plan_diff`` macro), ``capacity`` (per run and resource: utilisation,
+    weeks at ``at_capacity`` or more) and ``campaigns`` (per run and resource campaign-run in either run: whether
+    it is, campaigns, changeovers, changeover hours)."""
     k, s, c = schema.PLAN_KPIS.name, schema.PLAN_SHORTAGES.name, schema.PLAN_CAPACITY.name
     res, camp = schema.clean_table_name(schema.RESOURCES.name), schema.PLAN_CAMPAIGNS.name
     return {
