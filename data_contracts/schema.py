@@ -440,9 +440,13 @@ RUNS = _t(
         ("finished_at", Ts, "End (UTC)."),
         ("warnings", I64, "Warnings the run stored in `run_warnings` (0: none; null: the run stopped before its "
                           "contracts, or is older than that table: its backfilled rows are not counted)."),
+        ("solver_bases", I64, "Solver bases the plan kept for the runs built on it, one per block "
+                              "(`<stem>.solver-bases/<run_id>/`): 0 on the `pulp` path or when a lane coupled the "
+                              "blocks, so a plan on top of it starts cold without a `warm_start_missing` warning; "
+                              "null for a run without a plan or older than this column."),
     ],
     nullable=("base_run_id", "run_date", "error", "solver", "solver_status", "problem_type", "objective", "mip_gap",
-              "solve_seconds", "stage_seconds", "finished_at", "warnings"),
+              "solve_seconds", "stage_seconds", "finished_at", "warnings", "solver_bases"),
 )
 
 QUARANTINE = _t(

@@ -84,14 +84,19 @@ def basis_loader(warehouse: Path | str, run_id: str | None) -> WarmStart | None:
     return load
 
 
-def missing_bases_warning(warehouse: Path | str, base_run: str | None, blocks: BlockState | None) -> pl.DataFrame:
+def missing_bases_warning(
+    warehouse: Path | str, base_run: str | None, blocks: BlockState | None, base_saved: int | None = None
+) -> pl.DataFrame:
     """The ``warm_start_missing`` warning (``WARNING_SCHEMA``, entity ``plan``, key the folder) when a plan solved
     block by block had a base run whose bases folder does not exist, so every block started cold.
 
-    Not said without a base run (a first plan), on the ``pulp`` path (no bases are kept), or when the folder is
-    there (a block whose shape changed starting cold is the what-if's own doing, not a missing file).
+    Not said without a base run (a first plan), on the ``pulp`` path (no bases are kept), when the base run
+    kept none (``base_saved`` 0, its ``runs.solver_bases``: it was solved on the ``pulp`` path or whole, so
+    there was never a folder to copy), or when the folder is there (a block whose shape changed starting cold
+    is the what-if's own doing, not a missing file). A base older than ``runs.solver_bases`` (None) is
+    looked for as before.
     """
-    if base_run is None or blocks is None or blocks.whole:
+    if base_run is None or blocks is None or blocks.whole or base_saved == 0:
         return pl.DataFrame(schema=WARNING_SCHEMA)
     folder = solver_bases_dir(warehouse) / base_run
     if folder.is_dir():

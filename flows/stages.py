@@ -236,16 +236,18 @@ def validate(params: RunParameters, run_id: str, load_ids: dict[str, str], run_d
     }
 
 
-def _data_docs(params: RunParameters, when: str, outcome: Any, run_id: str) -> str:
+def _data_docs(params: RunParameters, when: str, outcome: Any, run_id: str) -> str | None:
     """Write the run's Data Docs, or (``when`` is ``on_failure`` and no row broke an expectation, so GX never
-    ran) keep their results to be written on request. Returns where they are or how to get them."""
+    ran) keep their results to be written on request. Returns where they are or how to get them: the run
+    summary's line (:func:`report.summary.data_docs_line`, the one place the command is spelt)."""
     # Great Expectations loads in write_data_docs, not with this module: a twin or a report never pays for it
     from data_contracts.report import keep_data_docs_request, write_data_docs
+    from report.summary import data_docs_line
 
     out, now = data_docs_dir(params.warehouse) / run_id, datetime.now(UTC).replace(tzinfo=None)
-    if when == "on_failure" and keep_data_docs_request(outcome, out, run_id, now) is not None:
-        return f"on request: plantwin data-docs --run {run_id} --warehouse {params.warehouse}"
-    return str(write_data_docs(outcome, out, run_name=run_id, run_time=now))
+    if when != "on_failure" or keep_data_docs_request(outcome, out, run_id, now) is None:
+        write_data_docs(outcome, out, run_name=run_id, run_time=now)
+    return data_docs_line(params.warehouse, run_id)
 
 
 def data_docs_dir(warehouse: Path) -> Path:
@@ -351,16 +353,17 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
     base_run = _base_plan_run(params, run_id)
     warm = basis_loader(params.warehouse, base_run)  # a large plan's blocks start there
     result = plan_supply(network, demand, safety, params.plan, _frozen_production(params, run_id), warm)
-    save_bases(params.warehouse, run_id, result.blocks, base_run)
+    saved = save_bases(params.warehouse, run_id, result.blocks, base_run)
     fault_point("plan-solved")
     with open_warehouse(params.warehouse) as wh:
         for name, frame in result.tables.items():
             wh.stage(run_id, name, frame)
-        _plan_warnings(wh, run_id, missing_bases_warning(params.warehouse, base_run, result.blocks))
+        base_saved = wh.run(base_run)["solver_bases"] if base_run is not None else None
+        _plan_warnings(wh, run_id, missing_bases_warning(params.warehouse, base_run, result.blocks, base_saved))
         wh.update_run(
             run_id, solver=result.solver, solver_status=result.solver_status,
             problem_type=result.problem_type, objective=result.objective, mip_gap=result.mip_gap,
-            solve_seconds=result.solve_seconds,
+            solve_seconds=result.solve_seconds, solver_bases=saved,
         )
     # "Feasible": a MIP stopped at its time limit or gap with a plan in hand (the gap is stored with the run).
     if result.solver_status not in ("Optimal", "Feasible"):

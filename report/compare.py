@@ -1,4 +1,5 @@
-"""Two plans side by side: KPIs, shortages that appear or vanish, stock and capacity; for the CLI and report.
+"""Two plans side by side: KPIs, shortages that appear, vanish, grow or shrink, stock and capacity; for the
+CLI and report.
 
 Runs are named by id or by scenario (the latest successful run of that scenario). Built on the warehouse's
 ``plan_diff`` table macro and the plan tables, read by :mod:`warehouse.reads` through an open DuckDB
@@ -21,6 +22,8 @@ from warehouse.views import comparable
 __all__ = ["Comparison", "compare_runs", "format_comparison", "format_delta", "resolve_run"]
 
 _EPS = 1e-6
+#: a change of units late smaller than this is the solver's noise, not a what-if's effect
+_WHOLE_UNIT = 1.0
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,9 @@ class Comparison:
     label_a: str
     label_b: str
     kpis: pl.DataFrame  # kpi, unit, a, b, diff
-    shortages_new: pl.DataFrame  # product_id, site_id, short_b, weeks_b: short in b, not in a
-    shortages_gone: pl.DataFrame  # product_id, site_id, short_a, weeks_a: short in a, not in b
+    # units late (as the run summary counts them), weeks short and the first of them, per product × DC:
+    shortages_new: pl.DataFrame  # product_id, site_id, short_b, weeks_b, first_b: short in b, not in a
+    shortages_gone: pl.DataFrame  # product_id, site_id, short_a, weeks_a, first_a: short in a, not in b
     stock: pl.DataFrame  # product_id, site_id, stock_a, stock_b, diff (average closing stock), largest first
     capacity: pl.DataFrame  # resource_id, site_id, util_a, util_b, diff, binding_a, binding_b (weeks at capacity)
     #: same horizon and demand source: KPI changes are only computed like with like (else ``diff`` is null)
@@ -41,6 +45,9 @@ class Comparison:
     #: resource_id, campaign_a, campaign_b (campaign-run), campaigns_a/_b, changeovers_a/_b,
     #: changeover_hours_a/_b, util_a, util_b: every resource campaign-run in either plan (empty without)
     campaigns: pl.DataFrame | None = None
+    #: product_id, site_id, short_a, short_b, diff, first_a, first_b: short in both, by a whole unit late more
+    #: or less in b, largest change first (a what-if mostly deepens shortages a plan already has)
+    shortages_changed: pl.DataFrame | None = None
 
 
 def resolve_run(con: duckdb.DuckDBPyConnection, ref: str) -> str:
@@ -69,10 +76,10 @@ def compare_runs(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> Comp
     sa = short.filter(pl.col("run_id") == run_a).drop("run_id")
     sb = short.filter(pl.col("run_id") == run_b).drop("run_id")
     keys = ["product_id", "site_id"]
-    new = sb.join(sa, on=keys, how="anti").rename({"short": "short_b", "weeks": "weeks_b"}).sort(
-        "short_b", descending=True)
-    gone = sa.join(sb, on=keys, how="anti").rename({"short": "short_a", "weeks": "weeks_a"}).sort(
-        "short_a", descending=True)
+    a_side = sa.rename({"short": "short_a", "weeks": "weeks_a", "first_week": "first_a"})
+    b_side = sb.rename({"short": "short_b", "weeks": "weeks_b", "first_week": "first_b"})
+    new = b_side.join(sa, on=keys, how="anti").sort("short_b", descending=True)
+    gone = a_side.join(sb, on=keys, how="anti").sort("short_a", descending=True)
     stock = f["stock"].with_columns(
         diff=pl.col("stock_b").fill_null(0) - pl.col("stock_a").fill_null(0)
     ).sort(pl.col("diff").abs(), descending=True)
@@ -94,7 +101,18 @@ def compare_runs(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> Comp
         .sort("resource_id")
     )
     return Comparison(run_a, run_b, _label(runs.get(run_a), run_a), _label(runs.get(run_b), run_b), kpis, new,
-                      gone, stock, capacity, like, campaigns)
+                      gone, stock, capacity, like, campaigns, _changed(a_side, b_side, keys))
+
+
+def _changed(a: pl.DataFrame, b: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Product × DC pairs short in both plans whose units late differ by a unit or more, largest first."""
+    return (
+        a.join(b, on=keys, how="inner", validate="1:1")
+        .with_columns(diff=pl.col("short_b") - pl.col("short_a"))
+        .filter(pl.col("diff").abs() >= _WHOLE_UNIT)
+        .select(*keys, "short_a", "short_b", "diff", "first_a", "first_b")
+        .sort(pl.col("diff").abs(), *keys, descending=[True, False, False])
+    )
 
 
 def _num(v: float | None, unit: str | None = None) -> str:
@@ -126,12 +144,18 @@ def format_comparison(c: Comparison, top: int = 10) -> str:
     for r in c.kpis.filter(~pl.col("kpi").str.starts_with("utilisation_")).iter_rows(named=True):
         diff = format_delta(r["diff"], r["unit"])
         lines.append(f"  {r['kpi']:<20} {_num(r['a'], r['unit']):>16} {_num(r['b'], r['unit']):>16} {diff:>16}")
-    lines.append(f"shortages that appear in B ({c.shortages_new.height}):")
-    lines += [f"  {r['product_id']:<12} {r['site_id']:<10} {r['short_b']:>12,.0f} units in {r['weeks_b']} wk"
-              for r in c.shortages_new.head(top).iter_rows(named=True)] or ["  none"]
-    lines.append(f"shortages that vanish in B ({c.shortages_gone.height}):")
-    lines += [f"  {r['product_id']:<12} {r['site_id']:<10} {r['short_a']:>12,.0f} units in {r['weeks_a']} wk"
-              for r in c.shortages_gone.head(top).iter_rows(named=True)] or ["  none"]
+    lines.append(f"shortages that appear in B ({c.shortages_new.height}; units late, weeks short, from):")
+    lines += [f"  {r['product_id']:<12} {r['site_id']:<10} {r['short_b']:>12,.0f} units in {r['weeks_b']} wk "
+              f"from {r['first_b']}" for r in c.shortages_new.head(top).iter_rows(named=True)] or ["  none"]
+    lines.append(f"shortages that vanish in B ({c.shortages_gone.height}; units late, weeks short, from):")
+    lines += [f"  {r['product_id']:<12} {r['site_id']:<10} {r['short_a']:>12,.0f} units in {r['weeks_a']} wk "
+              f"from {r['first_a']}" for r in c.shortages_gone.head(top).iter_rows(named=True)] or ["  none"]
+    changed = c.shortages_changed if c.shortages_changed is not None else pl.DataFrame()
+    lines.append(f"shortages that grow or shrink in B ({changed.height}; units late A → B, first week short "
+                 "A → B):")
+    lines += [f"  {r['product_id']:<12} {r['site_id']:<10} {r['short_a']:>12,.0f} → {r['short_b']:>12,.0f} "
+              f"({r['diff']:+,.0f})  from {r['first_a']} → {r['first_b']}"
+              for r in changed.head(top).iter_rows(named=True)] or ["  none"]
     lines.append("capacity (utilisation over the horizon A → B, weeks at capacity):")
     lines += [f"  {r['resource_id']:<12} {_num(r['util_a'], 'share'):>7} → {_num(r['util_b'], 'share'):>7}  "
               f"{r['binding_a'] or 0:>3} → {r['binding_b'] or 0:>3} wk" for r in c.capacity.iter_rows(named=True)]

@@ -362,11 +362,19 @@ def comparison_section(c: Comparison, families: dict[str, str] | None = None, to
         f'<td class="n">{format_delta(r["diff"], r["unit"])}</td></tr>'
         for r in c.kpis.filter(~pl.col("kpi").str.starts_with("utilisation_")).iter_rows(named=True))
 
-    def short_rows(frame: pl.DataFrame, col: str, weeks: str) -> str:
+    def short_rows(frame: pl.DataFrame, col: str, weeks: str, first: str) -> str:
         return "".join(
             f'<tr{_attrs(fam.get(r["product_id"]), r["site_id"], r["product_id"])}><td>{escape(r["product_id"])}</td>'
-            f'<td>{escape(r["site_id"])}</td><td class="n">{r[col]:,.0f}</td><td class="n">{r[weeks]}</td></tr>'
-            for r in frame.head(top).iter_rows(named=True)) or '<tr><td colspan="4">none</td></tr>'
+            f'<td>{escape(r["site_id"])}</td><td class="n">{r[col]:,.0f}</td><td class="n">{r[weeks]}</td>'
+            f'<td>{r[first]}</td></tr>'
+            for r in frame.head(top).iter_rows(named=True)) or '<tr><td colspan="5">none</td></tr>'
+
+    changed = c.shortages_changed if c.shortages_changed is not None else pl.DataFrame()
+    changed_rows = "".join(
+        f'<tr{_attrs(fam.get(r["product_id"]), r["site_id"], r["product_id"])}><td>{escape(r["product_id"])}</td>'
+        f'<td>{escape(r["site_id"])}</td><td class="n">{r["short_a"]:,.0f}</td><td class="n">{r["short_b"]:,.0f}'
+        f'</td><td class="n">{r["diff"]:+,.0f}</td><td>{r["first_a"]} → {r["first_b"]}</td></tr>'
+        for r in changed.head(top).iter_rows(named=True)) or '<tr><td colspan="6">none</td></tr>'
 
     cap = "".join(
         f'<tr{_attrs(site=r["site_id"])}><td>{escape(r["resource_id"])}</td><td class="n">{num(r["util_a"], "share")}'
@@ -377,7 +385,8 @@ def comparison_section(c: Comparison, families: dict[str, str] | None = None, to
         f'<td>{escape(r["site_id"])}</td><td class="n">{num(r["stock_a"])}</td><td class="n">{num(r["stock_b"])}</td>'
         f'<td class="n">{r["diff"]:+,.0f}</td></tr>'
         for r in c.stock.filter(pl.col("diff").abs() > 1e-6).head(top).iter_rows(named=True))
-    head = '<tr><th>Product</th><th>DC</th><th class="n">Units short</th><th class="n">Weeks</th></tr>'
+    head = ('<tr><th>Product</th><th>DC</th><th class="n">Units late</th><th class="n">Weeks</th>'
+            '<th>From</th></tr>')
     suites = "" if c.campaigns is None or not c.campaigns.height else (
         '<h3>Campaigns</h3><table><thead><tr><th>Resource</th><th>Runs A → B</th><th class="n">Campaigns</th>'
         '<th class="n">Changeovers</th><th class="n">Changeover hours</th><th class="n">Utilisation</th></tr>'
@@ -393,9 +402,12 @@ def comparison_section(c: Comparison, families: dict[str, str] | None = None, to
         f'<table><thead><tr><th>KPI</th><th class="n">A</th><th class="n">B</th><th class="n">B − A</th></tr>'
         f"</thead><tbody>{kpis}</tbody></table>"
         f"<h3>Shortages that appear in B ({c.shortages_new.height})</h3><table><thead>{head}</thead><tbody>"
-        f"{short_rows(c.shortages_new, 'short_b', 'weeks_b')}</tbody></table>"
+        f"{short_rows(c.shortages_new, 'short_b', 'weeks_b', 'first_b')}</tbody></table>"
         f"<h3>Shortages that vanish in B ({c.shortages_gone.height})</h3><table><thead>{head}</thead><tbody>"
-        f"{short_rows(c.shortages_gone, 'short_a', 'weeks_a')}</tbody></table>"
+        f"{short_rows(c.shortages_gone, 'short_a', 'weeks_a', 'first_a')}</tbody></table>"
+        f"<h3>Shortages that grow or shrink in B ({changed.height})</h3><table><thead><tr><th>Product</th>"
+        '<th>DC</th><th class="n">Units late A</th><th class="n">Units late B</th><th class="n">B − A</th>'
+        f"<th>First week short A → B</th></tr></thead><tbody>{changed_rows}</tbody></table>"
         '<h3>Capacity</h3><table><thead><tr><th>Resource</th><th class="n">Utilisation A</th><th class="n">'
         f'Utilisation B</th><th class="n">Weeks at capacity</th></tr></thead><tbody>{cap}</tbody></table>{suites}'
         f'<h3>Largest stock changes (average closing stock)</h3><table><thead><tr><th>Product</th><th>Site</th>'

@@ -24,7 +24,7 @@ from warehouse.paths import data_docs_dir
 from warehouse.publish import published_path
 from warehouse.reads import booked_orders, previous_plan_run, run_warnings
 from warehouse.views import comparable as _comparable
-from warehouse.views import run_scope
+from warehouse.views import latest_base_run, run_scope
 
 __all__ = ["RunFacts", "run_facts", "run_scope", "run_summary", "booked_line"]
 
@@ -56,6 +56,9 @@ class RunFacts:
     #: the booked orders the forecast stage planned (:func:`warehouse.reads.booked_orders`); None before
     #: booked orders were planned
     booked: dict[str, float] | None = None
+    #: the plan of record when the summary was read (view ``latest_base_run``): a base plan of another horizon
+    #: or demand source than the record's is kept beside it without replacing it
+    record_run: dict[str, Any] | None = None
 
     @property
     def run_id(self) -> str:
@@ -98,6 +101,7 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
         rejected = wh.read(schema.QUARANTINE.name, run_id)
         warnings = run_warnings(wh.con, run_id)
         booked = booked_orders(wh.con, run_id)
+        record_run = _record_run(wh)
     lost = (
         quarantined_orders(rejected, schema.ORDERS.name)
         .group_by("product_id")
@@ -126,7 +130,7 @@ def run_facts(warehouse: Path, run_id: str, top: int = 5) -> RunFacts:
     comparable = previous_run is None or _comparable(run, previous_run)
     return RunFacts(run, kpis, previous_id, previous_kpis, busiest, worst, failed, rejected.height,
                     Path(warehouse),
-                    comparable, previous_run, lost, warnings, booked)
+                    comparable, previous_run, lost, warnings, booked, record_run)
 
 
 def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
@@ -166,6 +170,7 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
         before = run_scope(facts.previous_run or {})
         lines.append(f"previous run {facts.previous_run_id} planned {before['horizon_weeks']} weeks on "
                      f"{before['demand_source']}: not comparable, no change shown")
+    lines += _record_line(facts)
     lines.append(f"busiest resources (utilisation over the horizon, weeks at ≥ {AT_CAPACITY:.1%} utilisation):")
     lines += [f"  {r['resource_id']:<14} {r['site_id']:<8} {r['utilisation']:>6.1%}  "
               f"{r['weeks_at_capacity']:>3} wk" for r in facts.busiest.iter_rows(named=True)]
@@ -196,6 +201,31 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
     lines.append(f"published: {published_path(warehouse).resolve()}")
     docs = data_docs_line(warehouse, run_id)
     return "\n".join(lines + ([docs] if docs else []))
+
+
+def _record_run(wh) -> dict[str, Any] | None:
+    """The plan of record's ``runs`` row; None before the first plan, or in an older warehouse opened read-only
+    and so not migrated (it has no ``latest_base_run`` view yet)."""
+    try:
+        record_id = latest_base_run(wh.con)
+    except duckdb.Error:
+        return None
+    return wh.run(record_id) if record_id else None
+
+
+def _record_line(facts: RunFacts) -> list[str]:
+    """A line when a successful base plan did not become the plan of record (another horizon or demand source
+    than the record's, without ``--plan-of-record``): the ``latest_*`` views and the latest report still show
+    the record, which the planner must be told before reading them."""
+    run, record = facts.run, facts.record_run
+    if (run["scenario"] != "base" or run["kind"] == "nightly_refresh" or run["status"] != "success"
+            or record is None or record["run_id"] == run["run_id"]
+            or run["started_at"] < record["started_at"]):  # an older plan, since replaced: nothing to tell
+        return []
+    scope = run_scope(record)
+    return [f"plan of record: still {record['run_id']} ({scope['horizon_weeks']} weeks on "
+            f"{scope['demand_source']}): this plan is kept beside it, and the latest_* views and the latest "
+            "report show the record; run with --plan-of-record to make it the plan of record"]
 
 
 def data_docs_line(warehouse: Path, run_id: str) -> str | None:

@@ -248,3 +248,18 @@ def test_plantwin_data_docs_writes_a_kept_site_and_the_summary_says_where(tmp_pa
     missing = CliRunner().invoke(app, ["data-docs", "--run", "run-2", "--warehouse", str(warehouse)])
     assert missing.exit_code == 2 and "no Data Docs" in missing.output
     assert data_docs_line(warehouse, "run-2") is None
+
+
+def test_the_contracts_stage_gives_the_data_docs_line_the_summary_prints(tmp_path, monkeypatch):
+    """The command that writes a clean run's Data Docs on request was spelt twice, the stage's with the
+    warehouse as given (a relative path, wrong from any other folder) and another prefix; it is one line now."""
+    from flows.settings import RunParameters
+    from flows.stages import _data_docs
+    from report.summary import data_docs_line
+
+    monkeypatch.chdir(tmp_path)
+    params = RunParameters(input_dir=tmp_path, warehouse=Path("plan.duckdb"))
+    out = validate_inputs(all_as_raw(tiny_inputs()), TINY_RUN_DATE, LENIENT)
+    said = _data_docs(params, "on_failure", out, "run-1")
+    assert said == data_docs_line(Path("plan.duckdb"), "run-1")
+    assert said == f"data docs: on request, plantwin data-docs --run run-1 --warehouse {tmp_path / 'plan.duckdb'}"

@@ -273,3 +273,31 @@ def test_a_scenario_on_a_warehouse_copied_without_its_bases_says_its_plan_starte
     looked = str(tmp_path / "copy" / "w.solver-bases" / base)
     assert [key for key, _ in said[copied]] == [looked]
     assert f"no solver bases of the base run {base} in {looked}" in said[copied, "output"]
+
+
+def test_a_blocks_plan_on_a_base_solved_with_pulp_does_not_say_its_bases_are_missing(tmp_path):
+    """A base plan on the ``pulp`` path keeps no bases (``runs.solver_bases`` 0): the next plan, solved block by
+    block, starts cold as it must, and saying its base's folder is missing (a warehouse copied without it)
+    was false. A blocks base then keeps its bases, counted, and a plan on it starts warm, silently."""
+    import duckdb
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from demo.network import demo_network, write_demo
+
+    folder = tmp_path / "input"
+    write_demo(demo_network(products=5, dcs=1, weeks_history=40), folder)
+    wh = tmp_path / "w.duckdb"
+    runner = CliRunner()
+    for path in ("pulp", "blocks", "blocks"):  # 5 products: the default takes pulp
+        params = tmp_path / f"{path}.yaml"
+        params.write_text(f"plan: {{solve_path: {path}, horizon_weeks: 4}}\n")
+        out = runner.invoke(app, ["run", "--input", str(folder), "--warehouse", str(wh), "--params", str(params),
+                                  "--no-prefect"])
+        assert out.exit_code == 0, out.output
+        assert "no solver bases" not in " ".join(out.output.split())
+    with duckdb.connect(str(wh), read_only=True) as con:
+        kept = [n for (n,) in con.execute("SELECT solver_bases FROM runs ORDER BY started_at").fetchall()]
+        said = con.execute("SELECT run_id FROM run_warnings WHERE rule = 'warm_start_missing'").fetchall()
+    assert kept[0] == 0 and kept[1] >= 1 and kept[2] == kept[1]
+    assert said == []

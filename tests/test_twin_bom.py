@@ -246,3 +246,21 @@ def test_fail_batch_options_name_a_resource_and_a_week_and_count_repeats():
     for bad in ("BR1", "BR1:2027-13-01", ":2027-01-18", "BR1:2027-01-18:P:x"):
         with pytest.raises(ParameterError, match="expected RESOURCE:YYYY-MM-DD"):
             _failed_batches([bad])
+
+
+def test_the_ending_stock_units_count_sold_items_as_the_plans_kpi_does():
+    """A planner's hour (stop 27): the twin's ending stock on the demo read 855,065 units for the plan where
+    its KPI ``stock_units_end`` read 638,566: the twin added grams of drug substance and litres of bulk to the
+    vials. Both count sold items now; the value still counts every item."""
+    inputs = _three_level()
+    inputs["inventory"] = ex.inventory(dict(product_id="S", site_id="P", quantity=500.0))  # more S than K needs
+    net, plan, twin_in = _solve(inputs, K_DEMAND, CFG)
+    result = replay_plan(twin_in, TwinConfig(paths=2, **EXACT))
+    end = plan.inventory.filter(pl.col("week") == plan.inventory["week"].max())
+    left = dict(end.group_by("product_id").agg(pl.col("closing").sum()).iter_rows())
+    assert left["S"] > 100.0  # the component's stock is there at the end, and is not a sold unit
+    row = result.summary.filter(pl.col("metric") == "ending_stock_units").row(0, named=True)
+    assert row["plan_value"] == pytest.approx(left.get("K", 0.0)) and row["mean"] == pytest.approx(row["plan_value"])
+    kpis = plan_supply(net, ex.demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in K_DEMAND]),
+                       pl.DataFrame(), CFG).tables["plan_kpis"]
+    assert row["plan_value"] == pytest.approx(kpis.filter(kpi="stock_units_end")["value"].item())

@@ -301,3 +301,33 @@ def test_a_run_of_another_scope_does_not_replace_the_plan_of_record(tmp_path):
         add(wh, "r8", 8, 13, asked=True)
         kpis = wh.con.execute("SELECT run_id, previous_run_id, comparable, change FROM latest_kpis").fetchone()
         assert kpis == ("r8", "r7", False, None)  # 13 against 26 weeks: not comparable
+
+
+def test_the_summary_of_a_plan_that_did_not_become_the_plan_of_record_says_so(tmp_path):
+    """A planner's hour (stop 27): a replan on a consensus demand printed its plan and nothing said the
+    latest_* views and the latest report still showed the 26-week forecast plan. The summary now names the
+    record; a plan that is the record, was asked to be, or has since been replaced says nothing."""
+    from datetime import datetime
+
+    from report.summary import run_summary
+    from warehouse.db import open_warehouse
+
+    wh_path = tmp_path / "w.duckdb"
+
+    def add(run_id, minute, horizon, **extra):
+        with open_warehouse(wh_path) as wh:
+            wh.con.execute(
+                f"INSERT INTO {schema.RUNS.name} (run_id, kind, scenario, parameters, status, started_at, solver, "
+                "solver_status, problem_type, solve_seconds) VALUES (?, 'replan', 'base', ?, 'success', ?, "
+                "'highs', 'Optimal', 'LP', 1.0)",
+                [run_id, json.dumps({"plan": {"horizon_weeks": horizon}, **extra}), datetime(2026, 5, 4, 5, minute)])
+            wh.con.execute(f"INSERT INTO {schema.PLAN_KPIS.name} VALUES (?, 'fill_rate_units', 0.9, 'share')",
+                           [run_id])
+
+    add("r1", 1, 26)
+    add("r2", 2, 26, demand_file="consensus.csv")
+    assert "plan of record: still r1 (26 weeks on forecast)" in run_summary(wh_path, "r2")
+    assert "plan of record" not in run_summary(wh_path, "r1")
+    add("r3", 3, 13, plan_of_record=True)
+    assert "plan of record" not in run_summary(wh_path, "r3")  # asked to be the record, it is
+    assert "plan of record" not in run_summary(wh_path, "r2")  # older than the record: replaced, not kept beside

@@ -111,7 +111,8 @@ def replay_plan(inputs: TwinInputs, config: TwinConfig, executor: Any = None) ->
     out = simulate_blocks(run_block, config.paths, config.seed, executor)
     weeks = net.weeks.select("t", "week")
     return TwinResult(
-        summary=_summary(index, out, plan_figures(inputs.plan, net, config.shortage_tolerance)),
+        summary=_summary(index, out, plan_figures(inputs.plan, net, config.shortage_tolerance),
+                         ~index.nodes["product_id"].is_in(_components(net)).to_numpy()),
         risk=_risk(index, out, net, weeks, config.shortage_tolerance),
         stock_fan=stock_fan(index.nodes, out.fan, weeks, inputs.plan.inventory),
         weekly=_weekly(index, out, weeks),
@@ -157,6 +158,7 @@ def plan_figures(plan: PlanTables, net: Network, tolerance: float = 1e-6) -> dic
     with_demand = b.filter(pl.col("demand") > tolerance)
     inv = plan.inventory
     end = inv.filter(pl.col("week") == inv["week"].max()) if inv.height else inv
+    sold_end = end.filter(~pl.col("product_id").is_in(_components(net)))
     value = end.join(net.products.select("product_id", "unit_cost"), on="product_id", how="left").select(
         (pl.col("closing") * pl.col("unit_cost")).sum()).item() if end.height else 0.0
     return {
@@ -168,7 +170,7 @@ def plan_figures(plan: PlanTables, net: Network, tolerance: float = 1e-6) -> dic
         "short_units": demand - on_time,
         "expired_units": float(plan.expiry["quantity"].sum()),
         "expiry_cost": float(plan.expiry["cost"].sum()),
-        "ending_stock_units": float(end["closing"].sum()) if end.height else 0.0,
+        "ending_stock_units": float(sold_end["closing"].sum()) if sold_end.height else 0.0,
         "ending_stock_value": float(value or 0.0),
         "demand_units": demand,
         "demand_above_plan_units": 0.0,
@@ -176,7 +178,17 @@ def plan_figures(plan: PlanTables, net: Network, tolerance: float = 1e-6) -> dic
     }
 
 
-def _summary(index: TwinIndex, out: SimOutcome, plan: dict[str, float | None]) -> pl.DataFrame:
+def _components(net: Network) -> pl.Series:
+    """Items of the bill of materials used as components (grams of drug substance, litres of bulk): left out of
+    the ending stock's units, as the plan's KPI ``stock_units_end`` leaves them out (their value still counts)."""
+    ids = net.bom["component_id"].unique() if net.bom.height else pl.Series([], dtype=pl.String)
+    return ids.implode()
+
+
+def _summary(index: TwinIndex, out: SimOutcome, plan: dict[str, float | None], sold_nodes: np.ndarray
+             ) -> pl.DataFrame:
+    """Each figure over the paths beside the plan's; ``sold_nodes`` (N,) marks the nodes of items sold as such
+    (the ending stock's units count only them)."""
     demand = out.demand.sum(axis=1)
     weeks = out.demand_weeks.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -190,7 +202,7 @@ def _summary(index: TwinIndex, out: SimOutcome, plan: dict[str, float | None]) -
         "short_units": demand - out.on_time.sum(axis=1),
         "expired_units": out.expired_units,
         "expiry_cost": out.expired_value,
-        "ending_stock_units": out.end_stock.sum(axis=1),
+        "ending_stock_units": out.end_stock[:, sold_nodes].sum(axis=1),
         "ending_stock_value": out.end_stock @ index.unit_cost,
         "demand_units": demand,
         "demand_above_plan_units": out.above_plan.sum(axis=1),

@@ -283,10 +283,10 @@ def comparison_frames(
     con: duckdb.DuckDBPyConnection, run_a: str, run_b: str, min_short: float, at_capacity: float
 ) -> dict[str, pl.DataFrame]:
     """Two runs' tables side by side: ``kpis`` (kpi, unit, a, b, diff), ``shortages`` (per run, product and
-    site: units above ``min_short`` and weeks), ``stock`` (average closing stock of each, the ``plan_diff``
-    macro), ``capacity`` (per run and resource: utilisation, weeks at ``at_capacity`` or more) and
-    ``campaigns`` (per run and resource campaign-run in either run: whether it is, campaigns, changeovers,
-    changeover hours)."""
+    site short by more than ``min_short`` in a week: units late, weeks short, the first of them), ``stock``
+    (average closing stock of each, the ``plan_diff`` macro), ``capacity`` (per run and resource: utilisation,
+    weeks at ``at_capacity`` or more) and ``campaigns`` (per run and resource campaign-run in either run: whether
+    it is, campaigns, changeovers, changeover hours)."""
     k, s, c = schema.PLAN_KPIS.name, schema.PLAN_SHORTAGES.name, schema.PLAN_CAPACITY.name
     res, camp = schema.clean_table_name(schema.RESOURCES.name), schema.PLAN_CAMPAIGNS.name
     return {
@@ -315,8 +315,11 @@ def comparison_frames(
                             FROM (SELECT * FROM {k} WHERE run_id = ?) a
                             FULL JOIN (SELECT * FROM {k} WHERE run_id = ?) b USING (kpi) ORDER BY kpi""",
                    run_a, run_b),
-        "shortages": _q(con, "SELECT run_id, product_id, site_id, sum(short_quantity) AS short, "
-                             f"count(*) AS weeks FROM {s} WHERE run_id IN (?, ?) AND short_quantity > ? "
+        # units late as the run summary counts them (a unit waiting three weeks is one unit, not three;
+        # a plan stored before late_units counted each week's backlog) and the first week short
+        "shortages": _q(con, "SELECT run_id, product_id, site_id, "
+                             "sum(coalesce(late_units, short_quantity)) AS short, count(*) AS weeks, "
+                             f"min(week) AS first_week FROM {s} WHERE run_id IN (?, ?) AND short_quantity > ? "
                              "GROUP BY ALL",
                         run_a, run_b, min_short),
         "stock": _q(con, "SELECT product_id, site_id, avg(stock_a) AS stock_a, avg(stock_b) AS stock_b "
