@@ -260,6 +260,8 @@ def test_raw_text_is_stored_with_the_chosen_compression_and_reads_back_as_loaded
     text = {c: m for c, m in chosen.items() if c not in schema.TYPED_RAW["orders"]}
     assert {c: stored[c] for c in text} == {c: {m} for c, m in text.items()}
     assert [types[c] for c in schema.TYPED_RAW["orders"]] == ["DATE", "DATE", "DOUBLE"]
+    # their kept text, null here (every cell canonical), is a dictionary: FSST would store the nulls uncompressed
+    assert {stored[schema.kept_text_column(c)] == {"dictionary"} for c in schema.TYPED_RAW["orders"]} == {True}
     text = pl.read_csv(path, infer_schema=False)
     assert rows.select(schema.ORDERS.column_names).equals(text)
     assert rows[schema.SOURCE_ROW].to_list() == list(range(1, 3001))
