@@ -266,6 +266,7 @@ class Warehouse:
         times, and each migration re-ran ~70 statements and rewrote the views (0.1 CPU-s, 0.4 s at load).
         """
         mark = _schema_mark()
+        self._typed.clear()  # the layout is read again after the migration (typed_raw)
         found = self.con.execute(
             "SELECT comment FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?",
             [schema.RUNS.name]).fetchall()
