@@ -67,12 +67,12 @@ def _land_threads(wh: Warehouse, path: Path) -> None:
 def _store_text(wh: Warehouse, path: Path) -> None:
     _, layout = csv_load.scan_csv(path)
     reader = csv_load._reader(path, layout)  # noqa: SLF001 — the landing's own reader call
-    kept = [(i, c) for i, c in enumerate(layout.names) if c in schema.ORDERS.columns]
-    cells = ", ".join(f"c{i}" for i, _ in kept)
-    names = ", ".join(f'"{c}"' for _, c in kept)
+    cells = {c: f"c{i}" for i, c in enumerate(layout.names) if c in schema.ORDERS.columns}
+    # every raw column, the file's cells as they are: stored as the warehouse stores order lines
+    rows = ", ".join(f'{cells.get(c, "0" if c == schema.SOURCE_ROW else "NULL::VARCHAR")} AS "{c}"'
+                     for c in wh.con.execute(f"SELECT * FROM {schema.raw_table_name(ORDERS)} LIMIT 0").pl().columns)
     with csv_load.one_thread(wh.con), wh.transaction():
-        wh.con.execute(f"INSERT INTO {schema.raw_table_name(ORDERS)} ({names}, {schema.SOURCE_ROW}) "
-                       f"SELECT {cells}, 0 FROM {reader}")
+        wh.con.execute(wh._raw_insert(ORDERS, f"SELECT {rows} FROM {reader}"))  # noqa: SLF001
 
 
 def _parse_only(path: Path) -> None:

@@ -118,6 +118,9 @@ class Profile:
         ascii_keys: Whether every key value is ASCII text.
         blank_keys: Whether some key value may hold ASCII whitespace (folded keys then drop it; without any,
             a folded key is the key in lower case, a cheaper expression on millions of rows).
+        typed_raw: Columns the warehouse stores typed (``schema.TYPED_RAW``): its rows carry each one's value
+            as ``"__t_<c>"`` and its kept text (null where the text is the value's canonical text) as
+            ``"__k_<c>"``, which the screen reads instead of casting the text.
     """
 
     height: int
@@ -126,6 +129,7 @@ class Profile:
     extra: list[str] = field(default_factory=list)
     ascii_keys: bool = True
     blank_keys: bool = True
+    typed_raw: tuple[str, ...] = ()
 
 
 def _q(column: str) -> str:
@@ -147,6 +151,38 @@ def _literal(value: Any) -> str | None:
 def _text(t: schema.Table, c: str) -> str:
     default = t.defaults.get(c)
     return _q(c) if default is None else f"coalesce({_q(c)}, {_literal(default_text(default))})"
+
+
+#: SQL true where a stored double's canonical text (``CAST(q AS VARCHAR)``) surely matches :data:`_FLOAT`:
+#: DuckDB writes ``1e-05`` below 1e-4, ``1e+16`` from 1e16, ``nan``, ``inf``, and up to 17 digits
+#: (``0.30000000000000004``); a value equal to itself rounded to 6 places, under 1e15 and not below 1e-4
+#: (or zero) is written in plain digits with at most 6 decimals. Narrower than the pattern (``0.1234567``
+#: is a suspect): a suspect only costs polars' look.
+_CANONICAL_FLOAT = "(abs({v}) < 1e15 AND ({v} = 0 OR abs({v}) >= 1e-4) AND {v} = round({v}, 6))"
+#: The same for a stored date: DuckDB writes years 1000–9999 as ``YYYY-MM-DD`` (``0999-…``, ``10000-…`` and
+#: ``… (BC)`` otherwise).
+_CANONICAL_DATE = "(year({v}) BETWEEN 1000 AND 9999)"
+
+
+def _stored_column(t: schema.Table, c: str) -> tuple[str, str] | None:
+    """:func:`_column` for a column the warehouse stores typed (:attr:`Profile.typed_raw`): the typed value is
+    ``"__t_<c>"`` (the cell's ``TRY_CAST``, as the text's); a cell kept as text is judged by the text's
+    pattern, as before, and one stored as its canonical text by a condition on the value that implies the
+    pattern (:data:`_CANONICAL_FLOAT`, :data:`_CANONICAL_DATE`)."""
+    v, k, dtype = f'"__t_{c}"', f'"__k_{c}"', t.columns[c]
+    if c in t.defaults:
+        return None  # a default fills the text before the cast; no typed column has one
+    if dtype == pl.Float64:
+        kept, canonical = f"regexp_full_match({k}, '{_FLOAT}')", _CANONICAL_FLOAT.format(v=v)
+    elif dtype == pl.Date:
+        kept, canonical = f"(regexp_full_match({k}, '{_DATE}') AND {v} IS NOT NULL)", _CANONICAL_DATE.format(v=v)
+    else:
+        return None
+    ok = f"(CASE WHEN {k} IS NULL THEN {canonical} ELSE {kept} END)"
+    present = f"({k} IS NOT NULL OR {v} IS NOT NULL)"
+    if c in t.nullable:
+        return f"(NOT {present} OR {ok})", v
+    return f"({present} AND {ok})", v
 
 
 def _column(t: schema.Table, c: str, named: str | None = None) -> tuple[str, str] | None:
@@ -293,10 +329,11 @@ def screen_query(
     ):
         return None
     named = {c: f'"__t_{c}"' for c in t.columns}  # each typed value computed once per row (ScreenQuery.columns)
-    columns = {c: _column(t, c, named[c]) for c in t.columns}
+    stored = profile.typed_raw  # those the rows carry typed already
+    columns = {c: _stored_column(t, c) if c in stored else _column(t, c, named[c]) for c in t.columns}
     if any(v is None for v in columns.values()):
         return None
-    typed = typed_columns(t)
+    typed = typed_columns(t) | {c: named[c] for c in stored}
     ref_tables: dict[str, pl.Series] = {}
     sure = [v[0] for v in columns.values()]
     unique: list[tuple[str, ...]] = []
@@ -318,4 +355,4 @@ def screen_query(
     # each condition once (several checks ask the same: a value present, a Monday week); none that is always true
     sure = [c for c in dict.fromkeys(sure) if c != "true"] or ["true"]
     return ScreenQuery(f"coalesce({' AND '.join(sure)}, false)", typed, ref_tables, missing, group_by,
-                       tuple(unique), ", ".join(f"{typed[c]} AS {named[c]}" for c in t.columns))
+                       tuple(unique), ", ".join(f"{typed[c]} AS {named[c]}" for c in t.columns if c not in stored))

@@ -21,7 +21,6 @@ from data_contracts import schema
 from data_contracts.config import ContractError
 from data_contracts.findings import component_demand_warnings, demand_outlier_warnings, stale_data_warnings
 from flows.cluster import forecast_executor
-from flows.solver_bases import WARM_START_MISSING, basis_loader, missing_bases_warning, save_bases
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
 from forecasting import (
     from_series,
@@ -33,8 +32,6 @@ from forecasting import (
 )
 from forecasting.consensus import BOOKED_MODEL, consume_forecast, rebase_forecast
 from forecasting.demand import SEP as SERIES_SEP
-from optimization import build_network, plan_supply, safety_stock_targets
-from optimization.terminal import beyond_horizon_weeks
 from warehouse.arrival import read_complete_folder
 from warehouse import paths
 from warehouse.db import EVENT_ENTITIES, open_warehouse
@@ -277,6 +274,8 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
             component_demand_warnings(history, _staged_clean(wh, run_id, schema.BOM))]))
         beyond = 0
         if params.plan.terminal_condition:
+            from optimization.terminal import beyond_horizon_weeks  # the planning model: see plan()
+
             beyond = beyond_horizon_weeks(*(_staged_clean(wh, run_id, t) for t in
                                             (schema.ROUTINGS, schema.LANES, schema.SITES, schema.BOM)))
         with forecast_executor(params.forecast) as (executor, config):  # a Dask cluster if configured
@@ -330,6 +329,11 @@ def accuracy(params: RunParameters, run_id: str) -> dict[str, Any]:
 def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, Any]:
     """Solve the supply plan against the forecast (or the given demand); stage the plan tables."""
     fault_point("plan")
+    # scipy, PuLP and highspy load here, not with this module: the ingest and contracts never solve
+    # (0.35 CPU-s of every run's imports, docs/contracts-stage.md, stop 27)
+    from flows.solver_bases import basis_loader, missing_bases_warning, save_bases
+    from optimization import build_network, plan_supply, safety_stock_targets
+
     with open_warehouse(params.warehouse) as wh:
         inputs = {t.name: _staged_clean(wh, run_id, t) for t in _MASTER}
         fc = wh.staged(run_id, schema.FORECAST.name)
@@ -459,6 +463,8 @@ def _append_stage(wh, run_id: str, name: str, frame: pl.DataFrame) -> None:
 def _plan_warnings(wh, run_id: str, frame: pl.DataFrame) -> None:
     """Stage the plan stage's own warnings: a replan or scenario copied its base run's warnings, whose
     ``warm_start_missing`` was about the base's plan, not this one's."""
+    from flows.solver_bases import WARM_START_MISSING  # with the plan stage's solver (see plan())
+
     name = schema.RUN_WARNINGS.name
     if name in wh.staged_names(run_id):
         kept = wh.staged(run_id, name).filter(pl.col("rule") != WARM_START_MISSING)

@@ -18,19 +18,26 @@ condition), ``results``/``kpis``/``shortages`` (plan tables), ``safety_stock``,
 
 May import: ``data_contracts``, pulp, highspy, polars, numpy.
 Must not import: ``warehouse`` (no I/O), ``forecasting``, ``twin``, ``report``, ``flows``, ``cli``.
+
+The public names below are imported lazily (as :mod:`forecasting`'s), so that ``from optimization import
+PlanConfig`` (the run's parameters) does not pay for scipy, PuLP and highspy: a run's ingest and contracts
+never solve anything (0.35 CPU-s of a fresh process's imports, docs/contracts-stage.md, stop 27).
 """
 
-from optimization.config import PlanConfig, PlanInputError
-from optimization.network import Network, build_network
-from optimization.plan import PlanResult, plan_supply
-from optimization.safety_stock import safety_stock_targets
+from __future__ import annotations
 
-__all__ = [
-    "Network",
-    "PlanConfig",
-    "PlanInputError",
-    "PlanResult",
-    "build_network",
-    "plan_supply",
-    "safety_stock_targets",
-]
+from data_contracts.lazy import lazy_names
+
+_PUBLIC = {
+    "Network": "optimization.network",
+    "PlanConfig": "optimization.config",
+    "PlanInputError": "optimization.config",
+    "PlanResult": "optimization.plan",
+    "build_network": "optimization.network",
+    "plan_supply": "optimization.plan",
+    "safety_stock_targets": "optimization.safety_stock",
+}
+
+__all__ = sorted(_PUBLIC)
+
+__getattr__, __dir__ = lazy_names(globals(), _PUBLIC)

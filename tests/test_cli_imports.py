@@ -36,12 +36,13 @@ app(argv)
 """
 
 
-def _loaded(body: str, *args: str, cwd: Path, ok: tuple[int, ...] = (0,)) -> set[str]:
-    """The heavy libraries loaded by ``body`` (Python run with ``argv`` = ``args``) in a fresh process."""
+def _loaded(body: str, *args: str, cwd: Path, ok: tuple[int, ...] = (0,), heavy: tuple[str, ...] = HEAVY
+            ) -> set[str]:
+    """The ``heavy`` libraries loaded by ``body`` (Python run with ``argv`` = ``args``) in a fresh process."""
     out = cwd / "loaded.json"
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env["PYTHONPATH"] = str(ROOT)
-    done = subprocess.run([sys.executable, "-c", _DUMP.format(heavy=HEAVY, body=body), str(out), *args],
+    done = subprocess.run([sys.executable, "-c", _DUMP.format(heavy=heavy, body=body), str(out), *args],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode in ok, done.stdout[-2000:] + done.stderr[-3000:]
     return set(json.loads(out.read_text()))
@@ -62,6 +63,13 @@ def test_settings_and_the_direct_path_load_no_prefect_gx_or_statsforecast(tmp_pa
     # what every planning command imports before its first stage: the parameters and the run bodies
     body = "import flows.settings, flows.pipeline, flows.stages, flows.stages_twin, flows.stages_scenario"
     assert _loaded(body, cwd=tmp_path).isdisjoint({"prefect", "great_expectations", "statsforecast"})
+
+
+def test_the_ingest_and_contracts_stages_load_no_solver(tmp_path):
+    # what a run's first stages import (the bench's child, a nightly refresh before its forecast): the run's
+    # parameters and the stages, without scipy, PuLP or highspy (0.35 CPU-s), which only the plan stage loads
+    loaded = _loaded("import flows.settings, flows.stages", cwd=tmp_path, heavy=(*HEAVY, "scipy"))
+    assert loaded.isdisjoint({"scipy", "pulp", "highspy", "statsforecast"})
 
 
 def test_the_prefect_flows_still_import_prefect(tmp_path):

@@ -245,13 +245,15 @@ def test_the_thousands_scan_finds_what_counting_every_value_finds(values):
     try:
         wh = Warehouse(con, Path(":memory:"))
         wh.migrate()
-        raw = schema.raw_table_name(schema.ORDERS.name)
         for load, quantities in (("ld-a", values), ("ld-b", ["9.999"] * 4)):  # another load beside it
-            frame = pl.DataFrame({"q": quantities}, schema={"q": pl.String}).with_row_index("n", 1)
-            con.register("__q", frame.to_arrow())
-            con.execute(f"INSERT INTO {raw} (_load_id, _source_file, _source_row, quantity) "
-                        f"SELECT '{load}', 'orders.csv', n, q FROM __q")
-            con.unregister("__q")
+            # landed as the warehouse stores order lines (typed quantities, the text kept where not canonical)
+            frame = pl.DataFrame({"quantity": quantities}, schema={"quantity": pl.String}).with_row_index(
+                schema.SOURCE_ROW, 1).with_columns(pl.lit(load).alias(schema.LOAD_ID),
+                                                   pl.lit("orders.csv").alias(schema.SOURCE_FILE))
+            wh._insert_raw(schema.ORDERS.name, frame.select(
+                pl.col(c) if c in frame.columns else pl.lit(None, pl.String).alias(c)
+                for c in wh.con.execute(f"SELECT * FROM {schema.raw_table_name(schema.ORDERS.name)} LIMIT 0").pl().columns
+            ).with_columns(pl.col(schema.SOURCE_ROW).cast(pl.Int64)))
         found = thousands_points(con, {schema.ORDERS.name: "ld-a"})
     finally:
         con.close()

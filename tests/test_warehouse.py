@@ -250,11 +250,18 @@ def test_raw_text_is_stored_with_the_chosen_compression_and_reads_back_as_loaded
     with open_warehouse(tmp_path / "wh.duckdb") as wh:
         load_id, _ = wh.land(read_source_file(path, "orders"))
         wh.con.execute("CHECKPOINT")
-        stored = _storage(wh.con, schema.raw_table_name("orders"))
+        # the text columns of the table storing them; the typed ones (schema.TYPED_RAW) are dates and numbers
+        stored = _storage(wh.con, schema.stored_raw_table_name("orders"))
+        types = dict(wh.con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE "
+                                    "table_name = ?", [schema.stored_raw_table_name("orders")]).fetchall())
         rows = wh.raw_rows("orders", load_id)
     chosen = raw_compression("orders")
     assert chosen["order_id"] == "fsst" and chosen["quantity"] == "fsst" and chosen["product_id"] == "dictionary"
-    assert {c: stored[c] for c in chosen} == {c: {m} for c, m in chosen.items()}
+    text = {c: m for c, m in chosen.items() if c not in schema.TYPED_RAW["orders"]}
+    assert {c: stored[c] for c in text} == {c: {m} for c, m in text.items()}
+    assert [types[c] for c in schema.TYPED_RAW["orders"]] == ["DATE", "DATE", "DOUBLE"]
+    # their kept text, null here (every cell canonical), is a dictionary: FSST would store the nulls uncompressed
+    assert {stored[schema.kept_text_column(c)] == {"dictionary"} for c in schema.TYPED_RAW["orders"]} == {True}
     text = pl.read_csv(path, infer_schema=False)
     assert rows.select(schema.ORDERS.column_names).equals(text)
     assert rows[schema.SOURCE_ROW].to_list() == list(range(1, 3001))

@@ -10,20 +10,27 @@ May import: ``data_contracts``, ``optimization`` (the planning :class:`~optimiza
 ``forecasting``, polars, numpy, pydantic.
 Must not import: ``warehouse``, ``report``, ``flows``, ``cli`` (no I/O here: the flows read and store the
 twin's tables, see :mod:`flows.stages_twin`).
+
+The public names below are imported lazily (as :mod:`forecasting`'s), so that the run's parameters
+(``twin.config``, ``twin.process``) do not import the replay and, with it, the planning model.
 """
 
-from twin.config import TwinConfig
-from twin.process import ProcessConfig, apply_process_estimates, estimate_process
-from twin.replay import PlanTables, TwinInputs, TwinResult, compare_twins, replay_plan
+from __future__ import annotations
 
-__all__ = [
-    "PlanTables",
-    "ProcessConfig",
-    "TwinConfig",
-    "TwinInputs",
-    "TwinResult",
-    "apply_process_estimates",
-    "compare_twins",
-    "estimate_process",
-    "replay_plan",
-]
+from data_contracts.lazy import lazy_names
+
+_PUBLIC = {
+    "PlanTables": "twin.replay",
+    "ProcessConfig": "twin.process",
+    "TwinConfig": "twin.config",
+    "TwinInputs": "twin.replay",
+    "TwinResult": "twin.replay",
+    "apply_process_estimates": "twin.process",
+    "compare_twins": "twin.replay",
+    "estimate_process": "twin.process",
+    "replay_plan": "twin.replay",
+}
+
+__all__ = sorted(_PUBLIC)
+
+__getattr__, __dir__ = lazy_names(globals(), _PUBLIC)

@@ -75,6 +75,50 @@ def _raw_columns(entity: str) -> dict[str, pl.DataType]:
     return cols
 
 
+def _stored_raw_columns(entity: str) -> dict[str, pl.DataType]:
+    """Columns of the table storing ``entity``'s raw rows (:func:`schema.stored_raw_table_name`): the raw
+    columns, each of :data:`schema.TYPED_RAW` as its type followed by its kept text."""
+    typed, dtypes = schema.TYPED_RAW.get(entity, ()), schema.table(entity).columns
+    cols: dict[str, pl.DataType] = {}
+    for c, dtype in _raw_columns(entity).items():
+        if c in typed:
+            cols[c] = dtypes[c]
+            cols[schema.kept_text_column(c)] = pl.String
+        else:
+            cols[c] = dtype
+    return cols
+
+
+def _raw_text(c: str, alias: str = "") -> str:
+    """SQL of a typed raw column's cell text: the kept text, else the typed value's canonical text (what the
+    landing compared the cell with, :meth:`Warehouse._raw_insert`), so byte for byte the cell as loaded."""
+    return f'coalesce({alias}"{schema.kept_text_column(c)}", CAST({alias}"{c}" AS VARCHAR))'
+
+
+def _raw_select(entity: str, typed: tuple[str, ...], alias: str = "", scan: bool = False) -> list[str]:
+    """The select list of ``entity``'s raw rows (the text layout's columns) from the table storing them, whose
+    ``typed`` columns are stored typed; with ``scan``, each typed column also as ``"__t_<c>"`` (its value)
+    and ``"__k_<c>"`` (its kept text), what the contracts' screen reads (:class:`warehouse.screen.WarehouseRows`)."""
+    out = []
+    for c in _raw_columns(entity):
+        if c not in typed:
+            out.append(f'{alias}"{c}"')
+            continue
+        out.append(f'{_raw_text(c, alias)} AS "{c}"')
+        if scan:
+            out += [f'{alias}"{c}" AS "__t_{c}"', f'{alias}"{schema.kept_text_column(c)}" AS "__k_{c}"']
+    return out
+
+
+def _raw_views(text: frozenset[str] = frozenset()) -> dict[str, str]:
+    """``raw_<entity>`` view → its SELECT rebuilding the text, for each entity of :data:`schema.TYPED_RAW`
+    not in ``text`` (those whose warehouse keeps the text layout: its ``raw_<entity>`` is a table)."""
+    return {
+        schema.raw_table_name(e): f"SELECT {', '.join(_raw_select(e, typed))} FROM {schema.stored_raw_table_name(e)}"
+        for e, typed in schema.TYPED_RAW.items() if e not in text
+    }
+
+
 def raw_compression(entity: str) -> dict[str, str]:
     """Column → DuckDB compression of ``entity``'s raw text, chosen by what the column holds, so that DuckDB
     does not analyse every candidate method for every column segment of every load (the landing's CPU):
@@ -98,15 +142,30 @@ def raw_compression(entity: str) -> dict[str, str]:
     return chosen
 
 
+def _stored_compression(entity: str) -> dict[str, str]:
+    """:func:`raw_compression` for the table storing ``entity``'s raw rows: a typed column's kept text is a
+    dictionary (mostly null: FSST stores a column of nulls uncompressed, 30 MiB more on the big input's 8.5 M
+    quantities, as it did ``_extra``'s, stop 24); the typed values keep DuckDB's choice (no string analysis)."""
+    chosen = raw_compression(entity)
+    for c in schema.TYPED_RAW.get(entity, ()):
+        del chosen[c]
+        chosen[schema.kept_text_column(c)] = "dictionary"
+    return chosen
+
+
 def _clean_columns(entity: str) -> dict[str, pl.DataType]:
     return {"run_id": pl.String, **schema.table(entity).columns}
 
 
-def _wanted_tables() -> dict[str, Mapping[str, pl.DataType]]:
-    """Every table the warehouse holds and its columns, by name."""
+def _wanted_tables(text: frozenset[str] = frozenset()) -> dict[str, Mapping[str, pl.DataType]]:
+    """Every table the warehouse holds and its columns, by name; the entities in ``text`` keep their raw rows
+    as text (a warehouse made before :data:`schema.TYPED_RAW`)."""
     wanted: dict[str, Mapping[str, pl.DataType]] = {}
     for t in schema.INPUT_ENTITIES:
-        wanted[schema.raw_table_name(t.name)] = _raw_columns(t.name)
+        if t.name in schema.TYPED_RAW and t.name not in text:
+            wanted[schema.stored_raw_table_name(t.name)] = _stored_raw_columns(t.name)
+        else:
+            wanted[schema.raw_table_name(t.name)] = _raw_columns(t.name)
         wanted[schema.stored_clean_table_name(t.name)] = _clean_columns(t.name)
     for t in (schema.LOADS, schema.RUNS, schema.QUARANTINE, schema.CLEAN_LOADS, schema.CONTRACT_RESULTS,
               schema.RUN_WARNINGS,
@@ -126,34 +185,40 @@ def clean_casts(entity: str, typed: Mapping[str, str], stored: bool = True) -> d
     }
 
 
-def _clean_select(entity: str, raw_rows: str) -> str:
-    """The casts of ``entity``'s clean columns over ``raw_rows`` (SQL of raw rows, text as loaded)."""
+def _clean_select(entity: str, raw_rows: str, stored: tuple[str, ...] = ()) -> str:
+    """The casts of ``entity``'s clean columns over ``raw_rows`` (SQL of raw rows, text as loaded, but the
+    ``stored`` columns: typed, as the table storing them holds them)."""
     from data_contracts.screen import typed_columns  # the screen's own casts: the same SQL the contracts kept
 
     t = schema.table(entity)
-    casts = clean_casts(entity, typed_columns(t))
+    casts = clean_casts(entity, typed_columns(t) | {c: f'"{c}"' for c in stored})
     return ", ".join(f'{casts[c]} AS "{c}"' for c in t.columns) + f" FROM ({raw_rows})"
 
 
 @functools.cache
-def _clean_views() -> dict[str, str]:
+def _clean_views(text: frozenset[str] = frozenset()) -> dict[str, str]:
     """``clean_<entity>`` view → its SELECT, for :data:`schema.DERIVED_CLEAN`: the typed rows runs stored, and
-    for each run in ``clean_loads`` every raw row of its load, cast on read."""
+    for each run in ``clean_loads`` every raw row of its load, cast on read (its typed raw columns read as
+    stored, unless the entity is in ``text``: the warehouse keeps its raw rows as text)."""
     views = {}
     for entity in schema.DERIVED_CLEAN:
         cols = ", ".join(f'"{c}"' for c in schema.table(entity).columns)
-        loads = (f"SELECT l.run_id AS __run, r.* FROM {schema.raw_table_name(entity)} r "
+        stored = () if entity in text else schema.TYPED_RAW.get(entity, ())
+        raw = schema.stored_raw_table_name(entity) if stored else schema.raw_table_name(entity)
+        loads = (f"SELECT l.run_id AS __run, r.* FROM {raw} r "
                  f"JOIN {schema.CLEAN_LOADS.name} l ON r.{schema.LOAD_ID} = l.load_id AND l.entity = '{entity}'")
         views[schema.clean_table_name(entity)] = (
             f"SELECT run_id, {cols} FROM {schema.stored_clean_table_name(entity)} "
-            f"UNION ALL SELECT __run AS run_id, {_clean_select(entity, loads)}"
+            f"UNION ALL SELECT __run AS run_id, {_clean_select(entity, loads, stored)}"
         )
     return views
 
 
 def _compressions() -> dict[str, dict[str, str]]:
-    """Table → its columns' chosen compression (:func:`raw_compression`): the raw tables'."""
-    return {schema.raw_table_name(t.name): raw_compression(t.name) for t in schema.INPUT_ENTITIES}
+    """Table → its columns' chosen compression (:func:`raw_compression`): the tables storing raw rows'."""
+    out = {schema.raw_table_name(t.name): raw_compression(t.name) for t in schema.INPUT_ENTITIES}
+    out |= {schema.stored_raw_table_name(e): _stored_compression(e) for e in schema.TYPED_RAW}
+    return out
 
 
 @functools.cache
@@ -163,7 +228,7 @@ def _schema_mark() -> str:
     compressions = _compressions()
     for name, columns in _wanted_tables().items():
         digest.update(_ddl(name, columns, compressions.get(name)).encode() + b"\0")
-    for name, select in (VIEWS | _clean_views()).items():
+    for name, select in (VIEWS | _raw_views() | _clean_views()).items():
         digest.update(f"{name}\0{select}\0".encode())
     for name, (params, body) in MACROS.items():
         digest.update(f"{name}\0{params}\0{body}\0".encode())
@@ -180,6 +245,17 @@ class Warehouse:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path):
         self.con = con
         self.path = path
+        self._typed: dict[str, tuple[str, ...]] = {}
+
+    def typed_raw(self, entity: str) -> tuple[str, ...]:
+        """The raw columns of ``entity`` this warehouse stores typed (:data:`schema.TYPED_RAW`): none where its
+        ``raw_<entity>`` is a table of text (a warehouse made before, or an entity not typed)."""
+        if entity not in self._typed:
+            stored = entity in schema.TYPED_RAW and self.con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ? "
+                "AND table_type = 'BASE TABLE'", [schema.stored_raw_table_name(entity)]).fetchone()[0] > 0
+            self._typed[entity] = schema.TYPED_RAW[entity] if stored else ()
+        return self._typed[entity]
 
     # ------------------------------------------------------------------ schema
     def migrate(self) -> None:
@@ -189,8 +265,8 @@ class Warehouse:
         a file already carrying this code's fingerprint is left alone: a run opens its warehouse a dozen
         times, and each migration re-ran ~70 statements and rewrote the views (0.1 CPU-s, 0.4 s at load).
         """
-        wanted = _wanted_tables()
         mark = _schema_mark()
+        self._typed.clear()  # the layout is read again after the migration (typed_raw)
         found = self.con.execute(
             "SELECT comment FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?",
             [schema.RUNS.name]).fetchall()
@@ -205,6 +281,10 @@ class Warehouse:
             tables = {n for (n,) in self.con.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
                 "AND table_type = 'BASE TABLE'").fetchall()}
+            # an older warehouse's raw text table stays as it is (its rows are never rewritten) and is
+            # appended to as before; a new warehouse stores the typed raw columns under a view of the text
+            text = frozenset(e for e in schema.TYPED_RAW if schema.raw_table_name(e) in tables)
+            wanted = _wanted_tables(text)
             for entity in schema.DERIVED_CLEAN:  # an older warehouse's clean table: the typed rows under the view
                 old, stored = schema.clean_table_name(entity), schema.stored_clean_table_name(entity)
                 if old in tables and stored not in tables:
@@ -227,7 +307,7 @@ class Warehouse:
             for name, values in fill.items():
                 sets = ", ".join(f'"{c}" = ?' for c in values)
                 self.con.execute(f"UPDATE {name} SET {sets}", list(values.values()))
-            for name, select in _clean_views().items():
+            for name, select in (_raw_views(text) | _clean_views(text)).items():
                 self.con.execute(f"CREATE OR REPLACE VIEW {name} AS {select}")
             create_views(self.con)  # analysts' views travel with every published snapshot
             if tables and schema.RUN_WARNINGS.name not in tables:  # runs made before the table: once
@@ -280,7 +360,7 @@ class Warehouse:
             frame = source.frame.with_columns(
                 pl.lit(load_id).alias(schema.LOAD_ID), pl.lit(str(source.path)).alias(schema.SOURCE_FILE)
             ).select(list(_raw_columns(source.entity)))
-            self._insert(schema.raw_table_name(source.entity), frame)
+            self._insert_raw(source.entity, frame)
             self._record_load(source, load_id, frame.height, cut_off=cut_off)
         return load_id, True
 
@@ -308,14 +388,11 @@ class Warehouse:
         """
         layout = source.csv
         sql, _, _ = csv_load.select_sql(source.path, layout, source.entity)
-        cols = list(_raw_columns(source.entity))
-        target = ", ".join(f'"{c}"' for c in cols)
         select = ", ".join(
-            "?" if c == schema.LOAD_ID else "?" if c == schema.SOURCE_FILE else f'"{c}"' for c in cols
+            f'? AS "{c}"' if c in (schema.LOAD_ID, schema.SOURCE_FILE) else f'"{c}"' for c in _raw_columns(source.entity)
         )
         (rows,) = csv_load.run_select(
-            self.con, source.path,
-            f"INSERT INTO {schema.raw_table_name(source.entity)} ({target}) SELECT {select} FROM ({sql})",
+            self.con, source.path, self._raw_insert(source.entity, f"SELECT {select} FROM ({sql})"),
             [load_id, str(source.path)]).fetchone()
         try:
             st = os.stat(source.path)
@@ -327,6 +404,37 @@ class Warehouse:
                                "(rule: input_unchanged); nothing read is used. Run again when the delivery is "
                                "complete.")
         return int(rows)
+
+    def _raw_insert(self, entity: str, rows: str) -> str:
+        """SQL appending ``rows`` (SQL of raw rows: the text layout's columns) to the table storing ``entity``'s
+        raw rows. A typed column (:meth:`typed_raw`) stores the cell's ``TRY_CAST`` and, beside it, the cell
+        itself unless it is the typed value's canonical text (``CAST(typed AS VARCHAR)``, what the view
+        rebuilds, :func:`_raw_text`): the text of every cell stays recoverable byte for byte."""
+        cols, typed = list(_raw_columns(entity)), self.typed_raw(entity)
+        if not typed:
+            names = ", ".join(f'"{c}"' for c in cols)
+            return f"INSERT INTO {schema.raw_table_name(entity)} ({names}) SELECT {names} FROM ({rows})"
+        dtypes = schema.table(entity).columns
+        casts = ", ".join(f'TRY_CAST("{c}" AS {sql_type(dtypes[c])}) AS "__t_{c}"' for c in typed)
+        values = []
+        for c in cols:
+            values += [f'"__t_{c}"', f'CASE WHEN CAST("__t_{c}" AS VARCHAR) = "{c}" THEN NULL ELSE "{c}" END'] \
+                if c in typed else [f'"{c}"']
+        names = ", ".join(f'"{c}"' for c in _stored_raw_columns(entity))
+        return (f"INSERT INTO {schema.stored_raw_table_name(entity)} ({names}) SELECT {', '.join(values)} "
+                f"FROM (SELECT *, {casts} FROM ({rows}))")
+
+    def _insert_raw(self, entity: str, frame: pl.DataFrame) -> None:
+        """Append a frame of raw rows (the text layout's columns) to the table storing ``entity``'s."""
+        if not self.typed_raw(entity):
+            self._insert(schema.raw_table_name(entity), frame)
+            return
+        for chunk in frame.iter_slices(_INSERT_ROWS):
+            self.con.register("_insert_frame", _arrow(chunk))
+            try:
+                self.con.execute(self._raw_insert(entity, "SELECT * FROM _insert_frame"))
+            finally:
+                self.con.unregister("_insert_frame")
 
     def raw_rows(self, entity: str, load_id: str, snapshot: bool = False) -> pl.DataFrame:
         """The raw rows a run reads for ``entity`` given the load of this run.
@@ -345,11 +453,15 @@ class Warehouse:
         sql, params = self.raw_query(entity, load_id, snapshot)
         return int(self.con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0])
 
-    def raw_query(self, entity: str, load_id: str, snapshot: bool = False) -> tuple[str, list[Any]]:
+    def raw_query(self, entity: str, load_id: str, snapshot: bool = False, scan: bool = False
+                  ) -> tuple[str, list[Any]]:
         """SQL (and its parameters) selecting the raw rows :meth:`raw_rows` returns, unordered, with their
-        position among them in the column ``schema.RAW_POSITION`` (what ``ORDER BY`` restores)."""
-        raw = schema.raw_table_name(entity)
-        cols = ", ".join(f'r."{c}"' for c in _raw_columns(entity))
+        position among them in the column ``schema.RAW_POSITION`` (what ``ORDER BY`` restores). With ``scan``,
+        each column stored typed (:meth:`typed_raw`) also comes as its value and its kept text
+        (``"__t_<c>"``, ``"__k_<c>"``), which the contracts' screen reads instead of casting the text."""
+        typed = self.typed_raw(entity)
+        raw = schema.stored_raw_table_name(entity) if typed else schema.raw_table_name(entity)
+        cols = ", ".join(_raw_select(entity, typed, "r.", scan))
         if self.raw_in_order(entity, load_id, snapshot):
             # A full extract, or one load so far: every row is its own newest version (the window below
             # would rank them all first, at 17 CPU-s and 3.7 GB for 8.5 million order lines).
@@ -463,9 +575,11 @@ class Warehouse:
             raise ValueError(f"{entity}: its clean rows are stored, not derived from a load")
         name = schema.clean_table_name(entity)
         self._unstage(run_id, name)
-        raw = (f"SELECT * FROM main.{schema.raw_table_name(entity)} "
-               f"WHERE {schema.LOAD_ID} = '{load_id.replace(chr(39), chr(39) * 2)}'")
-        self.con.execute(f"CREATE VIEW {self._stage(run_id)}.{_ident(name)} AS SELECT {_clean_select(entity, raw)}")
+        typed = self.typed_raw(entity)
+        table = schema.stored_raw_table_name(entity) if typed else schema.raw_table_name(entity)
+        raw = f"SELECT * FROM main.{table} WHERE {schema.LOAD_ID} = '{load_id.replace(chr(39), chr(39) * 2)}'"
+        self.con.execute(
+            f"CREATE VIEW {self._stage(run_id)}.{_ident(name)} AS SELECT {_clean_select(entity, raw, typed)}")
         loads = f"{self._stage(run_id)}.{schema.CLEAN_LOADS.name}"
         self.con.execute(f"CREATE TABLE IF NOT EXISTS {loads} (entity VARCHAR, load_id VARCHAR)")
         self.con.execute(f"INSERT INTO {loads} VALUES (?, ?)", [entity, load_id])

@@ -119,6 +119,11 @@ def render_dictionary(queries: list[Query]) -> str:
             f"data row) and `{schema.RAW_EXTRA}` (JSON of columns beyond the contract); it is append-only.",
             "`clean_<entity>` holds, per `run_id`, the typed rows that passed the contracts; rejected rows are",
             "in `quarantine`. Their columns are those of the entity below.",
+            *(f"`{schema.raw_table_name(e)}` is a view, not a table: the rows are stored in "
+              f"`{schema.stored_raw_table_name(e)}`, where " + ", ".join(f"`{c}`" for c in typed) + " hold the "
+              f"cell's typed value and `<column>{schema.kept_text_column('')}` the cell's text only where it is not "
+              "that value's canonical text (`CAST(value AS VARCHAR)`); the view gives every cell's text as loaded. "
+              "A warehouse made before keeps its text table." for e, typed in schema.TYPED_RAW.items()),
             *(f"`{schema.clean_table_name(e)}` is a view, not a table: the typed rows runs stored in "
               f"`{schema.stored_clean_table_name(e)}`, and for each run in `{schema.CLEAN_LOADS.name}` (its "
               f"contracts kept every row of one load) that load's `{schema.raw_table_name(e)}` rows, cast on "

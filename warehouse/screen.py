@@ -29,6 +29,10 @@ class WarehouseRows:
         self.wh, self.entity, self.load_id, self.snapshot = wh, entity, load_id, snapshot
         self.table = schema.table(entity)
         self.sql, self.params = wh.raw_query(entity, load_id, snapshot)
+        # the same rows with the typed raw columns' values and kept text beside the text: what every statement
+        # evaluating the contracts' SQL reads (the text rebuilt only where a statement reads it)
+        self.scan_sql, _ = wh.raw_query(entity, load_id, snapshot, scan=True)
+        self.typed_raw = wh.typed_raw(entity)
         self._judged = f"__judged_{entity}"
         self._query: ScreenQuery | None = None
         self._kept = 0
@@ -37,7 +41,9 @@ class WarehouseRows:
 
     def _profile(self) -> Profile:
         t, con = self.table, self.wh.con
-        counts = ", ".join(f'count("{c}")' for c in t.columns)
+        # a typed column holds a value where its value or its kept text is present (no text rebuilt to count it)
+        counts = ", ".join(f'count(*) FILTER (WHERE "__t_{c}" IS NOT NULL OR "__k_{c}" IS NOT NULL)'
+                           if c in self.typed_raw else f'count("{c}")' for c in t.columns)
         text_keys = [k for k in t.key if t.columns[k] == pl.String]
         if self.wh.plain_loads(self.entity, self.load_id, self.snapshot):
             # the ingest's scan saw every byte of the file: ASCII, no blank; the blanks' regex below was two
@@ -51,7 +57,7 @@ class WarehouseRows:
                                      for k in text_keys) or "false"
         row = con.execute(
             f"SELECT count(*), {counts}, arg_min({schema.SOURCE_FILE}, {_P}) FILTER "
-            f"(WHERE {schema.SOURCE_FILE} IS NOT NULL), {ascii_keys}, {blank_keys} FROM ({self.sql})",
+            f"(WHERE {schema.SOURCE_FILE} IS NOT NULL), {ascii_keys}, {blank_keys} FROM ({self.scan_sql})",
             self.params,
         ).fetchone()
         n, non_null, first_file, ascii_ok, blanks = row[0], row[1:-3], row[-3], row[-2], row[-1]
@@ -69,6 +75,7 @@ class WarehouseRows:
             extra=extra,
             ascii_keys=bool(ascii_ok),
             blank_keys=bool(blanks),
+            typed_raw=self.typed_raw,
         )
 
     def frame(self) -> pl.DataFrame:
@@ -84,7 +91,7 @@ class WarehouseRows:
         distinct = list(dict.fromkeys(m for m in query.missing if m != "false"))
         missing = "".join(f", {m} AS __m{i}" for i, m in enumerate(distinct))
         in_order = self.wh.raw_in_order(self.entity, self.load_id, self.snapshot)
-        base = f"SELECT *, {query.columns} FROM ({self.sql})"  # the typed values the checks read, cast once
+        base = f"SELECT *, {query.columns} FROM ({self.scan_sql})"  # the typed values the checks read, cast once
         # keys occurring more than once; a row holding one of them is a suspect
         dups, shared = [], []
         row: tuple[int, ...] | None = None
@@ -123,7 +130,7 @@ class WarehouseRows:
         if query.group_by:
             cols = ", ".join(f"{query.typed[c]} AS \"{c}\"" for c in query.group_by)
             groups = con.execute(
-                f"SELECT {cols}, count(*) AS order_lines FROM ({self.sql}) "
+                f"SELECT {cols}, count(*) AS order_lines FROM ({self.scan_sql}) "
                 + ("" if everyone else f"WHERE {_P} NOT IN ({self._suspects()}) ")
                 + "GROUP BY ALL ORDER BY ALL",
                 self.params,
@@ -173,7 +180,7 @@ class WarehouseRows:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {held} AS WITH __base AS ({base}) SELECT {_P} FROM __base "
                             f"WHERE {' OR '.join(f'({h})' for h in holding)}", self.params)
                 taken = con.execute(
-                    f"WITH __base AS (SELECT *, {query.columns} FROM ({self.sql}) WHERE {_P} IN (SELECT {_P} FROM "
+                    f"WITH __base AS (SELECT *, {query.columns} FROM ({self.scan_sql}) WHERE {_P} IN (SELECT {_P} FROM "
                     f"{held})) SELECT count(*) FILTER (WHERE __sure){sums} FROM (SELECT *, {query.sure} AS __sure "
                     "FROM __base)",
                     self.params,
@@ -231,14 +238,14 @@ class WarehouseRows:
         cast = clean_casts(self.entity, self._query.typed, stored)  # no -0.0 when stored, as Warehouse.stage
         kept = (
             f"SELECT {_P}, " + ", ".join(f'{cast[c]} AS "{c}"' for c in t.columns)
-            + f" FROM ({self.sql}) WHERE {_P} NOT IN ({self._suspects()})"
+            + f" FROM ({self.scan_sql}) WHERE {_P} NOT IN ({self._suspects()})"
         )
         cols = ", ".join(f'"{c}"' for c in t.columns)
         if self._every_row_kept():
             # every row kept: a plain scan of one load, which keeps the raw order (DuckDB keeps a single
             # table's order; the anti-join and the sort below do not and need not run on millions of rows)
             self.wh.con.register("__clean_suspects", pl.DataFrame({_P: []}, schema={_P: pl.Int64}).to_arrow())
-            return (f"SELECT " + ", ".join(f'{cast[c]} AS "{c}"' for c in t.columns) + f" FROM ({self.sql})")
+            return (f"SELECT " + ", ".join(f'{cast[c]} AS "{c}"' for c in t.columns) + f" FROM ({self.scan_sql})")
         frame = clean.select(list(t.columns))
         frame = (no_negative_zero(frame) if stored else frame).with_columns(positions.alias(_P).cast(pl.Int64))
         self.wh.con.register("__clean_suspects", frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
