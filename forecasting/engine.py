@@ -22,7 +22,8 @@ fit can estimate that order's parameters on the whole history instead of searchi
 the final fit searches it again (carried into the final fit it made M4 Weekly worse; in the backtest it
 did not). ``Task.arima_orders`` also takes ETS forms (:func:`with_arima_orders`).
 
-A task's frame holds each series' whole life; ``Task.skips`` names the periods before the window the models
+With ``season_from_life`` (:class:`~forecasting.config.ForecastConfig`) a task's frame holds each series'
+whole life, and ``Task.skips`` names the periods before the window the models
 see (the pipeline's ``input_weeks``), so that every model fits the window (:class:`_Window`) except
 ``DARIMA``, which tests and estimates its classical season on the whole life and fits its ARIMA on the
 window's adjusted values (:class:`~forecasting.seasonal.Deseasonalized` ``life``). A series no longer than

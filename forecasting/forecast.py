@@ -177,9 +177,10 @@ def _tasks(
 
 def _skips(series: dict, ids: list[str], config: ForecastConfig) -> tuple[tuple[str, int], ...]:
     """``(unique_id, periods of its life before the window the models see)`` of the ``ids`` longer than
-    ``input_periods`` (:mod:`forecasting.engine`: DARIMA takes its season from the whole life)."""
+    ``input_periods`` with ``season_from_life`` (:mod:`forecasting.engine`: DARIMA takes its season from
+    the whole life); none without it: the window alone is fitted."""
     window = config.input_periods()
-    if window is None:
+    if window is None or not config.season_from_life:
         return ()
     return tuple((u, series[(u,)].height - window) for u in ids if series[(u,)].height > window)
 
@@ -644,11 +645,13 @@ def forecast_demand(
     scored = min(backtest_horizon or horizon, horizon)
     plan = _plan(classify_series(series, config), scored, config)
     config = config.model_copy(update={"n_jobs": config.workers(plan.height)})  # None → a number from here on
-    # the tasks carry the whole life (DARIMA's season is taken from it) and each model fits the last
-    # input_weeks weeks (forecasting.engine); the class saw the whole life; selection and bands see the window
-    frames = series.partition_by("unique_id", as_dict=True)
+    # the models fit the last input_weeks weeks; with season_from_life the tasks carry the whole life and
+    # DARIMA's season comes from it (forecasting.engine); the class saw the whole life; selection and
+    # bands see the window
+    life = series
     if config.input_weeks is not None:
         series = series.group_by("unique_id", maintain_order=True).tail(config.input_periods())
+    frames = (life if config.season_from_life else series).partition_by("unique_id", as_dict=True)
     with worker_pool(config.n_jobs) if executor is None else nullcontext(executor) as pool:
         cv, fc_rule, orders = run_tasks(_backtest_tasks(frames, plan, scored, config, horizon), pool)
         if cv is not None:  # the same rows in the same order however the series were chunked (pooled sums)

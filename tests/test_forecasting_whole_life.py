@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from forecasting import ForecastConfig, forecast_demand
 from forecasting.engine import Task, arima_order, run_task
 from forecasting.models import base_models
 from forecasting.seasonal import deseasonalize, is_seasonal, reseasonalize
@@ -85,3 +86,19 @@ def test_the_backtest_takes_the_life_up_to_each_cutoff_and_carries_darima_s_orde
     found = arima_order(_darima().fit(y))
     _, fixed, _ = run_task(_task(life, skips=(("a", LIFE - WINDOW),), orders=(("DARIMA", found),)))
     assert _yhat(fixed, "DARIMA") == pytest.approx(_by_hand(y), rel=1e-6)
+
+
+def test_the_option_gives_darima_the_life_in_the_pipeline_and_off_the_window_alone():
+    life = _life()
+    config = ForecastConfig(seasonal_models=("DOT", "DARIMA"), seasonal_default=None, n_jobs=1)
+    off = forecast_demand(life, H, config).backtest
+    on = forecast_demand(life, H, config.model_copy(update={"season_from_life": True})).backtest
+    windowed = forecast_demand(life.tail(WINDOW), H, config).backtest
+    key = ["unique_id", "model"]
+
+    def scores(frame: pl.DataFrame, model: str) -> pl.DataFrame:
+        return frame.filter(pl.col("model") == model).sort(key).drop("selected", strict=False)
+
+    assert scores(on, "DOT").height > 0 and scores(on, "DOT").equals(scores(off, "DOT"))
+    assert not scores(on, "DARIMA").equals(scores(off, "DARIMA"))
+    assert scores(off, "DARIMA").equals(scores(windowed, "DARIMA"))  # off: the models see the window alone
