@@ -22,6 +22,13 @@ fit can estimate that order's parameters on the whole history instead of searchi
 the final fit searches it again (carried into the final fit it made M4 Weekly worse; in the backtest it
 did not). ``Task.arima_orders`` also takes ETS forms (:func:`with_arima_orders`).
 
+With ``season_from_life`` (:class:`~forecasting.config.ForecastConfig`) a task's frame holds each series'
+whole life, and ``Task.skips`` names the periods before the window the models
+see (the pipeline's ``input_weeks``), so that every model fits the window (:class:`_Window`) except
+``DARIMA``, which tests and estimates its classical season on the whole life and fits its ARIMA on the
+window's adjusted values (:class:`~forecasting.seasonal.Deseasonalized` ``life``). A series no longer than
+its window has no skip: its fits are what they were before.
+
 Every task first routes statsforecast's ARIMA optimisation through :mod:`forecasting.gradients` (the same
 fits, bit for bit, without scipy's overhead around its finite differences).
 """
@@ -72,15 +79,57 @@ class Task:
     # (model name, order from :func:`model_order`): these AutoARIMA- or AutoETS-based models fit that
     # ARIMA order or ETS form only
     arima_orders: tuple[tuple[str, str], ...] = ()
+    # (unique_id, periods of its life before the window the models see) of the series longer than it
+    skips: tuple[tuple[str, int], ...] = ()
+
+
+class _Window(_TS):
+    """``model`` fitted on ``y[skip:]``: the window of a series' life the models see."""
+
+    def __init__(self, model: _TS, skip: int):
+        self.model, self.skip, self.alias = model, skip, repr(model)
+
+    def fit(self, y, X=None):  # noqa: D102 - statsforecast's model contract
+        self.fitted_model_ = self.model.new().fit(y=y[self.skip:])
+        return self
+
+    def predict(self, h, X=None, level=None):  # noqa: D102
+        return {"mean": self.fitted_model_.predict(h=h)["mean"]}
+
+    def forecast(self, y, h, X=None, X_future=None, level=None, fitted=False):  # noqa: D102
+        return {"mean": self.model.new().forecast(y=y[self.skip:], h=h)["mean"]}
+
+    def forward(self, y, h, X=None, X_future=None, level=None, fitted=False):  # noqa: D102
+        return {"mean": self.fitted_model_.forward(y=y[self.skip:], h=h)["mean"]}
+
+
+def _shown(model: _TS, skip: int) -> _TS:
+    """``model`` seeing a life of which the first ``skip`` periods lie before its window: a ``life``
+    Deseasonalized takes its season from all of it, any other model fits the window alone."""
+    if skip == 0:
+        return model
+    if isinstance(model, Deseasonalized) and model.life:
+        return model.around(model.model, skip)
+    return _Window(model, skip)
+
+
+def _has_forward(model: object) -> bool:
+    """Whether ``model`` (seen through :class:`_Window`) can move on to a later origin without a refit."""
+    return hasattr(model.model if isinstance(model, _Window) else model, "forward")
 
 
 def _inner(model: object) -> object:
-    return model.model if isinstance(model, Deseasonalized) else model
+    """The model inside :class:`_Window` and Deseasonalized."""
+    while isinstance(model, (_Window, Deseasonalized)):
+        model = model.model
+    return model
 
 
 def _auto_arima(model: object) -> AutoARIMA | None:
     """The AutoARIMA behind a model name's statsforecast model (itself or inside Deseasonalized; for
     ``TARIMA``, :class:`~forecasting.models.SeasonTested`, its deseasonalised half's: both halves search)."""
+    if isinstance(model, _Window):
+        return _auto_arima(model.model)
     if isinstance(model, SeasonTested):
         return _auto_arima(model.plain)
     inner = _inner(model)
@@ -104,7 +153,7 @@ def _fitted_inner(fitted: object) -> object:
     """The fitted model inside a fitted wrapper: Deseasonalized's, and for ``TARIMA`` the half its test
     picked (a Deseasonalized, or a NativeSeasonal holding the seasonal or the plain AutoARIMA)."""
     inner = fitted
-    while isinstance(inner, (Deseasonalized, NativeSeasonal)) and hasattr(inner, "fitted_model_"):
+    while isinstance(inner, (_Window, Deseasonalized, NativeSeasonal)) and hasattr(inner, "fitted_model_"):
         inner = inner.fitted_model_
     return inner
 
@@ -145,7 +194,10 @@ def _fixed(model: _TS, order: str) -> _TS | None:
     ``TARIMA`` (:class:`~forecasting.models.SeasonTested`) fixes the half the order came from (a seasonal
     order: its seasonal ARIMA; a non-seasonal one: its deseasonalised ARIMA) and keeps the test on each
     fit's history, as DARIMA keeps its decomposition's: where the test picks the other half, that half
-    searches."""
+    searches. A :class:`_Window`'s model is fixed inside the same window."""
+    if isinstance(model, _Window):
+        fixed = _fixed(model.model, order)
+        return None if fixed is None else _Window(fixed, model.skip)
     if isinstance(model, SeasonTested) and "," in order:
         if order.count(",") == 7:
             p, d, q, mean, drift, sp, sd, sq = (int(v) for v in order.split(","))
@@ -161,7 +213,7 @@ def _fixed(model: _TS, order: str) -> _TS | None:
     else:
         return None
     if isinstance(model, Deseasonalized):
-        fixed = Deseasonalized(fixed, model.season_length, alias=repr(model))
+        fixed = model.around(fixed)
     return fixed
 
 
@@ -264,32 +316,52 @@ def run_task(task: Task) -> tuple[pl.DataFrame | None, pl.DataFrame | None, pl.D
         ``task.refit`` is ``every``; ETS forms are not among them).
     """
     gradients.install()  # the same ARIMA fits for less CPU (forecasting/gradients.py)
-    models = with_arima_orders(base_models(task.names, task.season_length), task.arima_orders)
-    fallback = base_models((task.fallback,), task.season_length)[0]
+    results = [_run_part(task, df, skip) for skip, df in _by_skip(task)]
+    parts = [[r[i] for r in results if r[i] is not None] for i in range(3)]
+    return tuple(pl.concat(p, how="vertical_relaxed") if p else None for p in parts)
+
+
+def _by_skip(task: Task) -> list[tuple[int, pl.DataFrame]]:
+    """The task's frame cut into the series sharing a skip (statsforecast fits every series of a frame
+    with the same models); one part, skip 0, where no series is longer than its window."""
+    if not task.skips:
+        return [(0, task.df)]
+    skips = pl.DataFrame(list(task.skips), schema={"unique_id": pl.String, "skip": pl.Int64}, orient="row")
+    df = task.df.join(skips, on="unique_id", how="left").with_columns(pl.col("skip").fill_null(0))
+    return [(skip, part.drop("skip")) for (skip,), part in df.group_by("skip", maintain_order=True)]
+
+
+def _run_part(task: Task, df: pl.DataFrame, skip: int):
+    """:func:`run_task` on the series of ``df``, whose first ``skip`` periods lie before the window."""
+    base = [_shown(m, skip) for m in base_models(task.names, task.season_length)]
+    models = with_arima_orders(base, task.arima_orders)
+    fallback = _shown(base_models((task.fallback,), task.season_length)[0], skip)
     sf = StatsForecast(models=models, freq=task.freq, n_jobs=1, fallback_model=fallback)
     orders = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fc = sf.forecast(h=task.forecast_horizon or task.horizon, df=task.df) if task.forecast else None
-        cv, orders = _cross_validation(task, models, fallback) if task.windows > 0 else (None, None)
+        fc = sf.forecast(h=task.forecast_horizon or task.horizon, df=df) if task.forecast else None
+        cv, orders = _cross_validation(task, df, models, fallback) if task.windows > 0 else (None, None)
     fc_long = None if fc is None else _long(fc, task.names, ["unique_id", "ds"])
     cv_long = None if cv is None else _long(cv, task.names, ["unique_id", "ds", "cutoff", "y"])
     return cv_long, fc_long, orders
 
 
-def _cross_validation(task: Task, models: list[_TS], fallback: _TS) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+def _cross_validation(
+    task: Task, df: pl.DataFrame, models: list[_TS], fallback: _TS
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """The task's backtest, wide (``unique_id, ds, cutoff, y`` and a column per model): every model
     refitted at every origin, or those ``task.refit`` fits once (module docstring) in one pass and the
     others refitted in a second, their columns put side by side; and the orders of the AutoARIMA models
     fitted once (``unique_id, model, order``, None when every model was refitted)."""
-    kwargs = dict(h=task.horizon, df=task.df, n_windows=task.windows, step_size=task.step)
+    kwargs = dict(h=task.horizon, df=df, n_windows=task.windows, step_size=task.step)
     if task.refit in ("arima_order", "forms"):
         forwarding = [m for m in models if _searching(m, task.refit)]
     elif task.refit == "once":
-        forwarding = [m for m in models if hasattr(m, "forward")]
+        forwarding = [m for m in models if _has_forward(m)]
     else:
         forwarding = []
-    if not forwarding or not hasattr(fallback, "forward"):
+    if not forwarding or not _has_forward(fallback):
         return StatsForecast(models=models, freq=task.freq, n_jobs=1, fallback_model=fallback) \
             .cross_validation(**kwargs), None
     keys = ["unique_id", "ds", "cutoff", "y"]

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Executor
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -172,9 +172,20 @@ def _tasks(
             chunk.append(uid)
             cost += c
             if cost >= target or len(chunk) >= config.chunk_size or i == len(rows) - 1:
-                tasks.append(make(*key, df=pl.concat([series[(u,)] for u in chunk]), cost=cost))
+                task = make(*key, df=pl.concat([series[(u,)] for u in chunk]), cost=cost)
+                tasks.append(replace(task, skips=_skips(series, chunk, config)))
                 chunk, cost = [], 0.0
     return tasks
+
+
+def _skips(series: dict, ids: list[str], config: ForecastConfig) -> tuple[tuple[str, int], ...]:
+    """``(unique_id, periods of its life before the window the models see)`` of the ``ids`` longer than
+    ``input_periods`` with ``season_from_life`` (:mod:`forecasting.engine`: DARIMA takes its season from
+    the whole life); none without it: the window alone is fitted."""
+    window = config.input_periods()
+    if window is None or not config.season_from_life:
+        return ()
+    return tuple((u, series[(u,)].height - window) for u in ids if series[(u,)].height > window)
 
 
 def _cost(fits: pl.Expr) -> pl.Expr:
@@ -695,9 +706,13 @@ def forecast_demand(
     scored = min(backtest_horizon or horizon, horizon)
     plan = _plan(classify_series(series, config), scored, config)
     config = config.model_copy(update={"n_jobs": config.workers(plan.height)})  # None → a number from here on
-    if config.input_weeks is not None:  # models see the last input_weeks weeks; the class saw the whole life
+    # the models fit the last input_weeks weeks; with season_from_life the tasks carry the whole life and
+    # DARIMA's season comes from it (forecasting.engine); the class saw the whole life; selection and
+    # bands see the window
+    life = series
+    if config.input_weeks is not None:
         series = series.group_by("unique_id", maintain_order=True).tail(config.input_periods())
-    frames = series.partition_by("unique_id", as_dict=True)
+    frames = (life if config.season_from_life else series).partition_by("unique_id", as_dict=True)
     with worker_pool(config.n_jobs) if executor is None else nullcontext(executor) as pool:
         cv, fc_rule, orders = run_tasks(_backtest_tasks(frames, plan, scored, config, horizon), pool)
         if cv is not None:  # the same rows in the same order however the series were chunked (pooled sums)

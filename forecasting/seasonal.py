@@ -88,17 +88,29 @@ class Deseasonalized(_TS):
         model: a non-seasonal statsforecast model (``AutoETS(model="ZZN")``, ``AutoARIMA()``, …).
         season_length: the season tested and removed.
         alias: the column name of its forecast.
+        life: whether the season may come from periods the model does not fit (``DARIMA``): the
+            engine then hands it a series' whole life with ``skip``, the periods before the window the
+            other models see.
+        skip: the periods at the start of ``y`` that the season is tested and estimated on but ``model``
+            does not fit (the pipeline's ``input_weeks`` window: a long fit costs much, a season is
+            cheap and on the pharmacy's weekly series only ~290 weeks show it, 156 do not).
     """
 
-    def __init__(self, model: _TS, season_length: int, alias: str):
+    def __init__(self, model: _TS, season_length: int, alias: str, life: bool = False, skip: int = 0):
         self.model = model
         self.season_length = season_length
         self.alias = alias
+        self.life = life
+        self.skip = skip
+
+    def around(self, model: _TS, skip: int | None = None) -> Deseasonalized:
+        """The same decomposition (season, alias, ``life``, ``skip`` unless given) around another model."""
+        return Deseasonalized(model, self.season_length, self.alias, self.life, self.skip if skip is None else skip)
 
     def fit(self, y: np.ndarray, X=None):  # noqa: D102 - statsforecast's model contract
         adjusted, self.indices_, self.multiplicative_ = deseasonalize(y, self.season_length)
         self.n_ = y.size
-        self.fitted_model_ = self.model.new().fit(y=adjusted)
+        self.fitted_model_ = self.model.new().fit(y=adjusted[self.skip:])
         return self
 
     def predict(self, h: int, X=None, level=None):  # noqa: D102
@@ -107,7 +119,7 @@ class Deseasonalized(_TS):
 
     def forecast(self, y, h, X=None, X_future=None, level=None, fitted=False):  # noqa: D102
         adjusted, idx, multiplicative = deseasonalize(y, self.season_length)
-        mean = np.asarray(self.model.new().forecast(y=adjusted, h=h)["mean"], dtype=float)
+        mean = np.asarray(self.model.new().forecast(y=adjusted[self.skip:], h=h)["mean"], dtype=float)
         return {"mean": reseasonalize(mean, y.size, idx, multiplicative)}
 
     def forward(self, y, h, X=None, X_future=None, level=None, fitted=False):
@@ -119,5 +131,5 @@ class Deseasonalized(_TS):
         the wrapped model has none or it fails; :mod:`forecasting.engine` then fits anew.
         """
         adjusted, idx, multiplicative = deseasonalize(y, self.season_length)
-        mean = np.asarray(self.fitted_model_.forward(y=adjusted, h=h)["mean"], dtype=float)
+        mean = np.asarray(self.fitted_model_.forward(y=adjusted[self.skip:], h=h)["mean"], dtype=float)
         return {"mean": reseasonalize(mean, y.size, idx, multiplicative)}

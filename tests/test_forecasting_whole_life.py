@@ -1,0 +1,104 @@
+"""DARIMA's season from a series' whole life: the engine hands every model the life and the periods before
+the window it fits (``Task.skips``); DARIMA tests and estimates its classical season on all of it, every
+other model fits the window alone (stop 27: the pharmacy's weekly season shows in ~290 weeks, not in 156)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from forecasting import ForecastConfig, forecast_demand
+from forecasting.engine import Task, arima_order, run_task
+from forecasting.models import base_models
+from forecasting.seasonal import deseasonalize, is_seasonal, reseasonalize
+
+H, M, LIFE, WINDOW = 13, 52, 312, 156
+
+
+def _life() -> pl.DataFrame:
+    """312 weeks of a 52-week sine (amplitude 10) under noise (sd 8): the M4 test finds the season in the
+    whole life and not in its last 156 weeks."""
+    t = np.arange(LIFE)
+    y = 100 + 10 * np.sin(2 * np.pi * t / M) + np.random.default_rng(0).normal(0, 8, LIFE)
+    ds = [date(2019, 1, 7) + timedelta(weeks=int(i)) for i in t]
+    return pl.DataFrame({"unique_id": "a", "ds": ds, "y": y})
+
+
+def _task(df: pl.DataFrame, skips: tuple = (), windows: int = 0, refit: str = "every",
+          orders: tuple = ()) -> Task:
+    return Task(df=df, names=("DARIMA", "DOT"), season_length=M, freq="1w", horizon=H, windows=windows,
+                step=H, forecast=windows == 0, fallback="Naive", cost=1.0, refit=refit, arima_orders=orders,
+                skips=skips)
+
+
+def _by_hand(life: np.ndarray) -> np.ndarray:
+    """DARIMA with its season from ``life`` and its ARIMA fitted on the adjusted values of the window."""
+    adjusted, idx, multiplicative = deseasonalize(life, M)
+    arima = base_models(("DARIMA",), M)[0].model
+    mean = arima.new().forecast(y=adjusted[-(WINDOW - (LIFE - life.size)):], h=H)["mean"]
+    return reseasonalize(np.asarray(mean), life.size, idx, multiplicative)
+
+
+def _darima():
+    """DARIMA as the engine fits it on this life: its season from all of it, its ARIMA on the window."""
+    darima = base_models(("DARIMA",), M)[0]
+    return darima.around(darima.model, LIFE - WINDOW)
+
+
+def _yhat(frame: pl.DataFrame, model: str) -> np.ndarray:
+    return frame.filter(pl.col("model") == model).sort("ds").get_column("yhat").to_numpy()
+
+
+def test_darima_takes_the_season_the_window_hides_from_the_whole_life():
+    life = _life()
+    y = life.get_column("y").to_numpy()
+    assert is_seasonal(y, M) and not is_seasonal(y[-WINDOW:], M)  # the case: only the life shows it
+    _, whole, _ = run_task(_task(life, skips=(("a", LIFE - WINDOW),)))
+    _, window, _ = run_task(_task(life.tail(WINDOW)))
+    assert _yhat(whole, "DARIMA") == pytest.approx(_by_hand(y), rel=1e-9)
+    # the season is back in the forecast: it follows the sine the window's own fit cannot see
+    truth = np.sin(2 * np.pi * np.arange(LIFE, LIFE + H) / M)
+    assert np.corrcoef(_yhat(whole, "DARIMA"), truth)[0, 1] > 0.75
+    assert np.ptp(_yhat(window, "DARIMA")) < 0.5 * np.ptp(_yhat(whole, "DARIMA"))
+    # every other model fits the window alone: the same forecast as without the life before it
+    assert _yhat(whole, "DOT") == pytest.approx(_yhat(window, "DOT"), rel=1e-12)
+
+
+@pytest.mark.parametrize("refit", ["every", "arima_order"])
+def test_the_backtest_takes_the_life_up_to_each_cutoff_and_carries_darima_s_order(refit):
+    life = _life()
+    y = life.get_column("y").to_numpy()
+    cv, _, orders = run_task(_task(life, skips=(("a", LIFE - WINDOW),), windows=2, refit=refit))
+    window = run_task(_task(life.tail(WINDOW), windows=2, refit=refit))[0]
+    for k, cutoff in enumerate(sorted(cv.get_column("cutoff").unique())):
+        rows = cv.filter(pl.col("cutoff") == cutoff)
+        later = (2 - k) * H  # the weeks after the cutoff
+        if refit == "every" or k == 0:  # a search at every origin, or the oldest one's
+            assert _yhat(rows, "DARIMA") == pytest.approx(_by_hand(y[:LIFE - later]), rel=1e-9)
+        same = window.filter((pl.col("cutoff") == cutoff) & (pl.col("model") == "DOT")).sort("ds")
+        assert _yhat(rows, "DOT") == pytest.approx(same.get_column("yhat").to_numpy(), rel=1e-12)
+    if refit == "arima_order":  # the order carried is the oldest origin's, found in its window of the life
+        assert orders.get_column("order").to_list() == [arima_order(_darima().fit(y[:LIFE - 2 * H]))]
+    # an order fixes the final fit inside the same window: the search's forecast on the same data
+    found = arima_order(_darima().fit(y))
+    _, fixed, _ = run_task(_task(life, skips=(("a", LIFE - WINDOW),), orders=(("DARIMA", found),)))
+    assert _yhat(fixed, "DARIMA") == pytest.approx(_by_hand(y), rel=1e-6)
+
+
+def test_the_option_gives_darima_the_life_in_the_pipeline_and_off_the_window_alone():
+    life = _life()
+    config = ForecastConfig(seasonal_models=("DOT", "DARIMA"), seasonal_default=None, n_jobs=1)
+    off = forecast_demand(life, H, config).backtest
+    on = forecast_demand(life, H, config.model_copy(update={"season_from_life": True})).backtest
+    windowed = forecast_demand(life.tail(WINDOW), H, config).backtest
+    key = ["unique_id", "model"]
+
+    def scores(frame: pl.DataFrame, model: str) -> pl.DataFrame:
+        return frame.filter(pl.col("model") == model).sort(key).drop("selected", strict=False)
+
+    assert scores(on, "DOT").height > 0 and scores(on, "DOT").equals(scores(off, "DOT"))
+    assert not scores(on, "DARIMA").equals(scores(off, "DARIMA"))
+    assert scores(off, "DARIMA").equals(scores(windowed, "DARIMA"))  # off: the models see the window alone
