@@ -183,10 +183,10 @@ START_SHARE = 0.5
 #: campaign time left after the start
 LAGRANGIAN_SECONDS = 10.0
 LAGRANGIAN_SHARE = 0.2
-#: with ``campaign_time_blocks``, share of the campaign time left after the suites' Lagrangian that the one
-#: over blocks with time may take (a block with time is a suite's whole sub-network; the MIP after it found no
-#: better plan than the start in any 60-s run of stops 24-26, so its time goes to the bound; a block MIP
-#: stopped by it gives its dual bound)
+#: with ``campaign_time_blocks``, share of the campaign time left after the relaxation and its fit rows that
+#: the worker process solving the blocks with time beside the search may take (a block with time is a suite's
+#: whole sub-network; the MIP after it found no better plan than the start in any 60-s run of stops 24-27, so
+#: its time goes to the bound and the blocks' priced start; a block MIP stopped by it gives its dual bound)
 TIME_BLOCK_SHARE = 0.8
 #: seconds past its limit that the worker solving the blocks with time is waited for (its start-up, HiGHS
 #: ending its last node) before it is stopped and its blocks add nothing
@@ -229,7 +229,8 @@ def _campaign_start(
     :data:`LAGRANGIAN_SECONDS` and :data:`LAGRANGIAN_SHARE` of the time left (with ``campaign_master``,
     column generation from there: :func:`_master_bound`, within ``campaign_master_seconds``); with
     ``campaign_priced_start`` each suite's best schedule at those prices is completed too (price-and-fix) and
-    the better start kept.
+    the better start kept. With ``campaign_time_blocks`` the blocks with time are priced before the search
+    and solved in a second process while it runs (:func:`_start_time_blocks`): the machine's second core.
     Returns the start (every column), the relaxation's objective and the best lower bound known (the
     Lagrangian's, or the relaxation's); no start where a step fails. Each step's outcome and time goes to
     ``log``."""
