@@ -184,10 +184,13 @@ def solve_specs(specs: list[BlockSpec], seconds: float) -> list[BlockBound]:
     LP or MIP fails are left out (they add nothing)."""
     out: list[BlockBound] = []
     deadline = time.perf_counter() + seconds
+
+    def share(k: int) -> float:  # of what is left, block k's even part; its MIP gets what its LP left
+        return max((deadline - time.perf_counter()) / (len(specs) - k), 0.5)
+
     for k, spec in enumerate(specs):
-        share = max((deadline - time.perf_counter()) / (len(specs) - k), 0.5)
-        lp_value, _, _ = _solve_block(spec, False, share)
-        mip_value, optimal, x = _solve_block(spec, True, share)
+        lp_value, _, _ = _solve_block(spec, False, share(k))
+        mip_value, optimal, x = _solve_block(spec, True, share(k))
         if np.isfinite(lp_value) and np.isfinite(mip_value):
             out.append(BlockBound(spec.name, mip_value, lp_value, optimal, spec.cols,
                                   np.zeros(len(spec.cols)) if x is None else x, planned=x is not None))
