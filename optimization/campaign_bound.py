@@ -37,14 +37,16 @@ from scipy import sparse
 
 from optimization.highs_direct import mip_outcome, new_highs, rerun_lp
 
-__all__ = ["BlockBound", "LagrangianBound", "block_columns", "block_problem", "lagrangian_bound", "lp_matrix",
-           "own_rows", "priced_setups", "relaxation_with_rows"]
+__all__ = ["BlockBound", "BlockSpec", "LagrangianBound", "block_columns", "block_problem", "block_specs", "bound_of",
+           "lagrangian_bound", "lp_matrix", "own_rows", "priced_setups", "relaxation_with_rows", "solve_specs",
+           "solve_specs_timed"]
 
 
 @dataclass(frozen=True)
 class BlockBound:
     """One campaign resource's block at the relaxation's prices: its MIP and LP values (reduced costs), whether
-    the MIP was solved to optimality, and its MIP solution (block columns → values)."""
+    the MIP was solved to optimality, its MIP solution (block columns → values) and whether it has one (a MIP
+    stopped by its time before its first plan leaves zeros, which are no schedule)."""
 
     resource_id: str
     mip: float
@@ -52,6 +54,7 @@ class BlockBound:
     optimal: bool
     cols: np.ndarray
     values: np.ndarray
+    planned: bool = True
 
 
 @dataclass(frozen=True)
@@ -105,25 +108,58 @@ def own_rows(a: sparse.csr_matrix, blocks: list[np.ndarray]) -> list[np.ndarray]
     return out
 
 
-def _solve_block(a: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, lp: highspy.HighsLp,
-                 ints: np.ndarray, mip: bool, seconds: float) -> tuple[float, bool, np.ndarray]:
-    """The block's problem (its own rows, its columns at ``cost``) as a MIP or LP: value (a lower bound when
-    the MIP stops early), whether optimal, the solution (zeros when none)."""
-    sub = a[rows][:, cols].tocsc()
-    sub.sort_indices()
+@dataclass(frozen=True)
+class BlockSpec:
+    """One block's own problem, plain arrays only (picklable: a worker process solves it, :func:`solve_specs`):
+    its own rows × columns (``sub``), its columns' bounds, reduced costs against the linking rows and
+    integrality, its rows' bounds."""
+
+    name: str
+    cols: np.ndarray
+    sub: sparse.csc_matrix
+    lower: np.ndarray
+    upper: np.ndarray
+    cost: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    ints: np.ndarray
+
+
+def block_specs(h: highspy.Highs, blocks: dict[str, np.ndarray], ints: np.ndarray) -> list[BlockSpec]:
+    """Each block's problem at the relaxation's duals held by ``h`` (its solved LP relaxation; module
+    docstring): the costs are the reduced costs against the linking rows only (the own rows' share added back)."""
+    lp = h.getLp()
+    sol = h.getSolution()
+    a = lp_matrix(lp)
+    y = np.asarray(sol.row_dual)
+    reduced = np.asarray(sol.col_dual)  # c − A'y over every row
+    col_lower, col_upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
+    row_lower, row_upper = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
+    specs = []
+    for (name, cols), rows in zip(blocks.items(), own_rows(a, list(blocks.values())), strict=True):
+        own = a[rows][:, cols]
+        sub = own.tocsc()
+        sub.sort_indices()
+        specs.append(BlockSpec(name, cols, sub, col_lower[cols], col_upper[cols], reduced[cols] + own.T @ y[rows],
+                               row_lower[rows], row_upper[rows], ints[cols]))
+    return specs
+
+
+def _solve_block(spec: BlockSpec, mip: bool, seconds: float) -> tuple[float, bool, np.ndarray | None]:
+    """The block's problem as a MIP or LP: value (a lower bound when the MIP stops early), whether optimal, the
+    solution (None when none)."""
+    n = len(spec.cols)
     h = new_highs()
     h.setOptionValue("time_limit", max(float(seconds), 0.5))
     h.setOptionValue("mip_rel_gap", 0.0)
-    h.passModel(block_problem(sub, np.asarray(lp.col_lower_)[cols], np.asarray(lp.col_upper_)[cols], cost,
-                          np.asarray(lp.row_lower_)[rows], np.asarray(lp.row_upper_)[rows],
-                          ints[cols] if mip else np.zeros(len(cols), dtype=bool)))
+    h.passModel(block_problem(spec.sub, spec.lower, spec.upper, spec.cost, spec.row_lower, spec.row_upper,
+                              spec.ints if mip else np.zeros(n, dtype=bool)))
     h.run()
     if mip:  # anything but optimal or stopped by a limit (infeasible, numerical trouble) adds nothing
-        value, optimal, x = mip_outcome(h)
-        return value, optimal, np.zeros(len(cols)) if x is None else x
+        return mip_outcome(h)
     optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
     value = float(h.getInfo().objective_function_value) if optimal else -np.inf
-    return value, optimal, np.asarray(h.getSolution().col_value) if optimal else np.zeros(len(cols))
+    return value, optimal, np.asarray(h.getSolution().col_value) if optimal else None
 
 
 def block_problem(sub: sparse.csc_matrix, lower: np.ndarray, upper: np.ndarray, cost: np.ndarray,
@@ -141,6 +177,32 @@ def block_problem(sub: sparse.csc_matrix, lower: np.ndarray, upper: np.ndarray, 
     return lp
 
 
+def solve_specs(specs: list[BlockSpec], seconds: float) -> list[BlockBound]:
+    """Each block's LP and MIP, one after the other within ``seconds`` of wall (each block an even share of
+    what is left; a block stopped early gives its MIP's dual bound). Module-level and fed plain arrays so a
+    worker process can run it beside the search (:func:`optimization.solve._start_time_blocks`); blocks whose
+    LP or MIP fails are left out (they add nothing)."""
+    out: list[BlockBound] = []
+    deadline = time.perf_counter() + seconds
+
+    def share(k: int) -> float:  # of what is left, block k's even part; its MIP gets what its LP left
+        return max((deadline - time.perf_counter()) / (len(specs) - k), 0.5)
+
+    for k, spec in enumerate(specs):
+        lp_value, _, _ = _solve_block(spec, False, share(k))
+        mip_value, optimal, x = _solve_block(spec, True, share(k))
+        if np.isfinite(lp_value) and np.isfinite(mip_value):
+            out.append(BlockBound(spec.name, mip_value, lp_value, optimal, spec.cols,
+                                  np.zeros(len(spec.cols)) if x is None else x, planned=x is not None))
+    return out
+
+
+def bound_of(relaxation: float, blocks: list[BlockBound]) -> LagrangianBound:
+    """The relaxation plus each block's (MIP − LP), never below the relaxation (module docstring)."""
+    gain = sum(max(b.mip - b.lp, 0.0) for b in blocks)
+    return LagrangianBound(relaxation=relaxation, bound=relaxation + gain, blocks=tuple(blocks))
+
+
 def lagrangian_bound(h: highspy.Highs, blocks: dict[str, np.ndarray], ints: np.ndarray, relaxation: float,
                      seconds: float = 10.0) -> LagrangianBound:
     """The Lagrangian bound at the relaxation's duals (module docstring).
@@ -153,34 +215,18 @@ def lagrangian_bound(h: highspy.Highs, blocks: dict[str, np.ndarray], ints: np.n
         seconds: time for all blocks' MIPs together (each block an even share; a block stopped early gives
             its MIP's dual bound).
     """
-    lp = h.getLp()
-    sol = h.getSolution()
-    a = lp_matrix(lp)
-    y = np.asarray(sol.row_dual)
-    reduced = np.asarray(sol.col_dual)  # c − A'y over every row
-    out: list[BlockBound] = []
-    deadline = time.perf_counter() + seconds
-    for k, ((resource, cols), rows) in enumerate(zip(blocks.items(), own_rows(a, list(blocks.values())),
-                                                    strict=True)):
-        # reduced cost against the linking rows only: add back the own rows' share
-        own = a[rows][:, cols]
-        cost = reduced[cols] + own.T @ y[rows]
-        share = max((deadline - time.perf_counter()) / (len(blocks) - k), 0.5)
-        lp_value, _, _ = _solve_block(a, rows, cols, cost, lp, ints, False, share)
-        mip_value, optimal, x = _solve_block(a, rows, cols, cost, lp, ints, True, share)
-        if not np.isfinite(lp_value) or not np.isfinite(mip_value):
-            continue  # nothing this block can add
-        out.append(BlockBound(resource, mip_value, lp_value, optimal, cols, x))
-    gain = sum(max(b.mip - b.lp, 0.0) for b in out)
-    return LagrangianBound(relaxation=relaxation, bound=relaxation + gain, blocks=tuple(out))
+    return bound_of(relaxation, solve_specs(block_specs(h, blocks, ints), seconds))
 
 
 def priced_setups(bound: LagrangianBound, setup_cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The blocks' MIP schedules as setups to fix: ``(cols, values)`` of the ``setup_for`` columns
-    ``setup_cols`` that some block solved (rounded to 0/1)."""
+    ``setup_cols`` that some block's MIP found a plan for (rounded to 0/1); a block stopped before its first
+    plan fixes nothing (its zeros would be a suite that never runs)."""
     cols, values = [], []
     wanted = set(int(c) for c in setup_cols)
     for b in bound.blocks:
+        if not b.planned:
+            continue
         for c, x in zip(b.cols.tolist(), b.values.tolist(), strict=True):
             if c in wanted:
                 cols.append(c)
@@ -220,3 +266,12 @@ def relaxation_with_rows(h: highspy.Highs, constraints: list, variables: list, c
     h.setBasis(basis)
     rerun_lp(h, max(float(seconds), 0.1))  # from the old optimal basis: no iteration
     return None, h.getModelStatus() == optimal
+
+
+def solve_specs_timed(specs: list[BlockSpec], until: float) -> tuple[list[BlockBound], float]:
+    """:func:`solve_specs` until ``until`` (a ``time.monotonic()`` instant: one clock for every process on the
+    machine, so a worker's start-up comes out of its time) and the CPU seconds it took in the process that ran
+    it (a worker process's CPU is not in its parent's ``time.process_time()``)."""
+    cpu = time.process_time()
+    blocks = solve_specs(specs, until - time.monotonic())
+    return blocks, time.process_time() - cpu

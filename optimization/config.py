@@ -187,10 +187,11 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         False,
         description="With campaign_lagrangian, a second Lagrangian bound after the suites' own: each block a "
         "suite with its products' echelons (their stock, flows, backlog and shortfall: "
-        "optimization.campaign_time), given most of the campaign time left (optimization.solve.TIME_BLOCK_SHARE); "
-        "the better bound is reported. Its block MIPs see a product's demand waiting while another holds the "
-        "suite: the US-BR02 piece 2,888 -> 3,882 M given 21 CPU-s, but at 60 s under load 15-20 they get 1 CPU-s "
-        "and add nothing, so it is off (docs/campaign-solver.md, Stop 27).",
+        "optimization.campaign_time), solved in a second process beside the search with most of the campaign "
+        "time left (optimization.solve.TIME_BLOCK_SHARE); the better bound is reported. Its block MIPs see a "
+        "product's demand waiting while another holds the suite: the US-BR02 piece 2,888 -> 3,882 M given 21 "
+        "CPU-s; at 60 s the demo's four blocks get 21 of the 71 CPU-s they need and its search may be cut, so "
+        "it is off (docs/campaign-solver.md, Stop 27 and its follow-up).",
     )
     campaign_master: bool = Field(
         False,
@@ -214,7 +215,8 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         False,
         description="With campaign_lagrangian, also complete a start with each suite's setups fixed to its "
         "block MIP's schedule at the relaxation's prices (price-and-fix) and keep the better of it and the "
-        "rounded start (each completion half the start's share of time).",
+        "rounded start (each completion half the start's share of time; after campaign_time_blocks, the time "
+        "left but the MIP's floor). A suite whose block MIP found no plan in its time keeps its own setups.",
     )
     campaign_kept_model: bool = Field(
         False,

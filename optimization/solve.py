@@ -11,6 +11,8 @@ inequalities, :data:`BOUND_FAMILIES`) are taken out before it.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 from dataclasses import dataclass
 
@@ -19,7 +21,10 @@ import numpy as np
 import polars as pl
 import pulp
 
-from optimization.campaign_bound import block_columns, lagrangian_bound, priced_setups, relaxation_with_rows
+from optimization.campaign_bound import (
+    LagrangianBound, block_columns, block_specs, bound_of, lagrangian_bound, priced_setups, relaxation_with_rows,
+    solve_specs_timed,
+)
 from optimization.campaign_master import dantzig_wolfe_bound, price_and_branch
 from optimization.campaign_time import time_blocks
 from optimization.campaign_start import (
@@ -179,11 +184,17 @@ START_SHARE = 0.5
 #: campaign time left after the start
 LAGRANGIAN_SECONDS = 10.0
 LAGRANGIAN_SHARE = 0.2
-#: with ``campaign_time_blocks``, share of the campaign time left after the suites' Lagrangian that the one
-#: over blocks with time may take (a block with time is a suite's whole sub-network; the MIP after it found no
-#: better plan than the start in any 60-s run of stops 24-26, so its time goes to the bound; a block MIP
-#: stopped by it gives its dual bound)
+#: with ``campaign_time_blocks``, share of the campaign time left after the relaxation and its fit rows that
+#: the worker process solving the blocks with time beside the search may take (a block with time is a suite's
+#: whole sub-network; the MIP after it found no better plan than the start in any 60-s run of stops 24-27, so
+#: its time goes to the bound and the blocks' priced start; a block MIP stopped by it gives its dual bound)
 TIME_BLOCK_SHARE = 0.8
+#: seconds past its limit that the worker solving the blocks with time is waited for (its start-up, HiGHS
+#: ending its last node) before it is stopped and its blocks add nothing
+TIME_BLOCK_GRACE = 5.0
+#: the worker's ``nice`` increment: at load 6-10 an equal-priority worker slowed the search 2-4x (cut by the
+#: clock on s5 after 64 of its 200 schedules, its plan +7.7%)
+TIME_BLOCK_NICE = 10
 #: share of the campaign time left after the start the master's rounds (``campaign_master``) may take at most
 MASTER_SHARE = 0.5
 #: share of the master's seconds its price-and-branch plan takes (``campaign_price_and_branch``)
@@ -222,7 +233,8 @@ def _campaign_start(
     :data:`LAGRANGIAN_SECONDS` and :data:`LAGRANGIAN_SHARE` of the time left (with ``campaign_master``,
     column generation from there: :func:`_master_bound`, within ``campaign_master_seconds``); with
     ``campaign_priced_start`` each suite's best schedule at those prices is completed too (price-and-fix) and
-    the better start kept.
+    the better start kept. With ``campaign_time_blocks`` the blocks with time are priced before the search
+    and solved in a second process while it runs (:func:`_start_time_blocks`): the machine's second core.
     Returns the start (every column), the relaxation's objective and the best lower bound known (the
     Lagrangian's, or the relaxation's); no start where a step fails. Each step's outcome and time goes to
     ``log``."""
@@ -250,79 +262,154 @@ def _campaign_start(
     def time_left() -> float:
         return config.time_limit_seconds if deadline is None else max(deadline - time.perf_counter(), 0.0)
 
-    rounded = None  # the searched setups' plan by rounding, (values, objective)
-    if config.campaign_search:
-        began, cpu = time.perf_counter(), time.process_time()
-        start, note, rounded = _searched_setups(model, relaxation_model, setup, start,
-                                                time.perf_counter() + SEARCH_SHARE * time_left(),
-                                                config.campaign_search_evaluations,
-                                                config.campaign_search_priced_moves)
-        log.append(note + _took(began, cpu))
+    # blocks with time: their fit rows and prices now, their MIPs in a second process beside the search
+    fitted, job, fit_lower, fit_priced = None, None, relaxed, True
+    if config.campaign_time_blocks and config.campaign_lagrangian and not config.campaign_master:
+        fitted, fit_lower, fit_priced, job = _start_time_blocks(model, config, relaxation_model, relaxed,
+                                                                time_left(), log)
+    try:
+        rounded = None  # the searched setups' plan by rounding, (values, objective)
+        if config.campaign_search:
+            began, cpu = time.perf_counter(), time.process_time()
+            start, note, rounded = _searched_setups(model, relaxation_model, setup, start,
+                                                    time.perf_counter() + SEARCH_SHARE * time_left(),
+                                                    config.campaign_search_evaluations,
+                                                    config.campaign_search_priced_moves)
+            log.append(note + _took(began, cpu))
 
-    # at least as long as the relaxation took (its LP is as large): a start that completes is the plan
-    # when the MIP finds none. With the search's whole-batch plan in hand there is no completion: a MIP
-    # cut by the clock would make the plan depend on the load, and on four networks it never improved
-    # the search's plan (docs/campaign-solver.md, stop 25)
-    best = None
-    if rounded is None:
-        began, cpu = time.perf_counter(), time.process_time()
-        share = max(time_left() * START_SHARE, relaxation_seconds, MIN_MIP_SECONDS)
-        best = _complete(model, config, start, share)
-        log.append("start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
-    else:
-        log.append(f"start: the search's plan {rounded[1]:,.0f}")
-        best = rounded[1]
-        for v, x in zip(variables, rounded[0]):
-            v.varValue = float(x)
-    if best is None:  # the completion found nothing in its time (a loaded machine): a plan in LP time
-        began, cpu = time.perf_counter(), time.process_time()
-        best = _rounded_complete(model, config, start)
-        log.append("rounded start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
-    best_values = None if best is None else np.array([v.varValue or 0.0 for v in variables])
-    lower, priced = relaxed, True  # priced: the relaxation's HiGHS model holds an optimal solution and duals
-    if config.campaign_fit_bound and not config.campaign_fit_cuts and best is not None:
-        seconds = max(min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()), MIN_MIP_SECONDS)
-        lower, priced = _fit_bound(model, relaxation_model, relaxed, seconds, log)
-    if config.campaign_week_rows and best is not None and priced:
-        seconds = max(min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()), MIN_MIP_SECONDS)
-        lower, priced = _week_bound(model, relaxation_model, lower, seconds, log)
-    if config.campaign_lagrangian and config.campaign_master and best is not None and priced:
-        seconds = min(config.campaign_master_seconds, MASTER_SHARE * time_left())
-        lower, planned = _master_bound(model, config, relaxation_model, lower, best_values, seconds, log)
-        if planned is not None and improves(planned[0], best):
-            best, best_values = planned
-    elif config.campaign_lagrangian and best is not None and priced:  # after the start, from the passes' and MIP's time
-        began, cpu = time.perf_counter(), time.process_time()
-        suites = block_columns(model.frames)
-        bound = lagrangian_bound(relaxation_model, suites, integer_mask(variables), lower,
-                                 seconds=min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()))
-        log.append(f"lagrangian bound: {bound.bound:,.0f} (relaxation + {bound.bound - relaxed:,.0f}, "
-                   f"{sum(b.optimal for b in bound.blocks)} of {len(bound.blocks)} suites exact)" + _took(began, cpu))
-        if config.campaign_time_blocks:  # the better of the two: a block with time stopped early may give less
+        # at least as long as the relaxation took (its LP is as large): a start that completes is the plan
+        # when the MIP finds none. With the search's whole-batch plan in hand there is no completion: a MIP
+        # cut by the clock would make the plan depend on the load, and on four networks it never improved
+        # the search's plan (docs/campaign-solver.md, stop 25)
+        best = None
+        if rounded is None:
             began, cpu = time.perf_counter(), time.process_time()
-            timed = lagrangian_bound(relaxation_model, time_blocks(model.network, model.frames, suites),
-                                     integer_mask(variables), lower, seconds=TIME_BLOCK_SHARE * time_left())
-            log.append(f"lagrangian bound, blocks with time: {timed.bound:,.0f} (relaxation + "
-                       f"{timed.bound - relaxed:,.0f}, {sum(b.optimal for b in timed.blocks)} of "
-                       f"{len(timed.blocks)} blocks exact)" + _took(began, cpu))
-            bound = max(bound, timed, key=lambda b: b.bound)
-        lower = bound.bound
-        if config.campaign_priced_start and bound.blocks:
-            cols, values = priced_setups(bound, start["col"].to_numpy())
-            chosen = pl.DataFrame({"col": cols, "priced": values},
-                                  schema={"col": start["col"].dtype, "priced": pl.Float64})
-            priced = start.join(chosen, on="col", how="left").select("col", start=pl.coalesce("priced", "start"))
+            share = max(time_left() * START_SHARE, relaxation_seconds, MIN_MIP_SECONDS)
+            best = _complete(model, config, start, share)
+            log.append("start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
+        else:
+            log.append(f"start: the search's plan {rounded[1]:,.0f}")
+            best = rounded[1]
+            for v, x in zip(variables, rounded[0]):
+                v.varValue = float(x)
+        if best is None:  # the completion found nothing in its time (a loaded machine): a plan in LP time
             began, cpu = time.perf_counter(), time.process_time()
-            objective = _complete(model, config, priced, max(time_left() * START_SHARE, MIN_MIP_SECONDS))
-            kept = objective is not None and improves(objective, best)
-            log.append("priced start: " + ("none" if objective is None else f"{objective:,.0f}")
-                       + (" (kept)" if kept else "") + _took(began, cpu))
-            if kept:
-                best, best_values = objective, np.array([v.varValue or 0.0 for v in variables])
-    if best is None:
-        return None, relaxed, lower
-    model.start_objective = best
-    return (np.arange(len(variables), dtype=np.int32), best_values), relaxed, lower
+            best = _rounded_complete(model, config, start)
+            log.append("rounded start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
+        best_values = None if best is None else np.array([v.varValue or 0.0 for v in variables])
+        lower, priced = fit_lower, fit_priced  # priced: the relaxation's HiGHS model holds an optimum and duals
+        if fitted is not None:  # the fit rows are in it, and their duals price the suites' round too
+            relaxation_model = fitted
+        elif config.campaign_fit_bound and not config.campaign_fit_cuts and best is not None:
+            seconds = max(min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()), MIN_MIP_SECONDS)
+            lower, priced = _fit_bound(model, relaxation_model, relaxed, seconds, log)
+        if config.campaign_week_rows and best is not None and priced:
+            seconds = max(min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()), MIN_MIP_SECONDS)
+            lower, priced = _week_bound(model, relaxation_model, lower, seconds, log)
+        if config.campaign_lagrangian and config.campaign_master and best is not None and priced:
+            seconds = min(config.campaign_master_seconds, MASTER_SHARE * time_left())
+            lower, planned = _master_bound(model, config, relaxation_model, lower, best_values, seconds, log)
+            if planned is not None and improves(planned[0], best):
+                best, best_values = planned
+        elif config.campaign_lagrangian and best is not None and priced:  # after the start, from the passes' and MIP's time
+            began, cpu = time.perf_counter(), time.process_time()
+            suites = block_columns(model.frames)
+            bound = lagrangian_bound(relaxation_model, suites, integer_mask(variables), lower,
+                                     seconds=min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()))
+            log.append(f"lagrangian bound: {bound.bound:,.0f} (relaxation + {bound.bound - relaxed:,.0f}, "
+                       f"{sum(b.optimal for b in bound.blocks)} of {len(bound.blocks)} suites exact)" + _took(began, cpu))
+            if job is not None:  # the better of the two: a block with time stopped early may give less
+                timed, note = job.bound()
+                log.append("lagrangian bound, blocks with time: " + ("none" if timed is None else (
+                    f"{timed.bound:,.0f} (relaxation + {timed.bound - relaxed:,.0f}, "
+                    f"{sum(b.optimal for b in timed.blocks)} of {len(timed.blocks)} blocks exact)")) + f" ({note})")
+                if timed is not None:
+                    bound = max(bound, timed, key=lambda b: b.bound)
+            lower = bound.bound
+            if config.campaign_priced_start and any(b.planned for b in bound.blocks):
+                cols, values = priced_setups(bound, start["col"].to_numpy())
+                chosen = pl.DataFrame({"col": cols, "priced": values},
+                                      schema={"col": start["col"].dtype, "priced": pl.Float64})
+                priced = start.join(chosen, on="col", how="left").select("col", start=pl.coalesce("priced", "start"))
+                began, cpu = time.perf_counter(), time.process_time()
+                # after the blocks with time the MIP's own time goes to their plan, as the MIP from the search's
+                # plan found none better in any 60-s run (stops 24-27); it keeps its floor
+                share = time_left() - MIN_MIP_SECONDS if job is not None else time_left() * START_SHARE
+                objective = _complete(model, config, priced, max(share, MIN_MIP_SECONDS))
+                kept = objective is not None and improves(objective, best)
+                log.append("priced start: " + ("none" if objective is None else f"{objective:,.0f}")
+                           + (" (kept)" if kept else "") + _took(began, cpu))
+                if kept:
+                    best, best_values = objective, np.array([v.varValue or 0.0 for v in variables])
+        if best is None:
+            return None, relaxed, lower
+        model.start_objective = best
+        return (np.arange(len(variables), dtype=np.int32), best_values), relaxed, lower
+    finally:
+        if job is not None:
+            job.close()
+
+
+class _TimeBlocksJob:
+    """The blocks with time's LPs and MIPs (:func:`~optimization.campaign_bound.solve_specs`) run in one worker
+    process while the search runs in this one: they need the relaxation's duals, not the plan, and the machine
+    has a second core. Spawned, not forked: a fork of a process holding Prefect's and HiGHS's threads may hang.
+    A worker not back by its limit and :data:`TIME_BLOCK_GRACE` is stopped; its blocks then add nothing. It
+    runs at a lower priority (:data:`TIME_BLOCK_NICE`): on a loaded machine the search beside it, whose plan is
+    the start, keeps its share of the CPU and the blocks take what is idle."""
+
+    def __init__(self, specs: list, seconds: float, relaxation: float) -> None:
+        self.relaxation, self.began = relaxation, time.perf_counter()
+        self.waits_until = self.began + seconds + TIME_BLOCK_GRACE
+        self.pool = multiprocessing.get_context("spawn").Pool(1, initializer=os.nice, initargs=(TIME_BLOCK_NICE,))
+        self.result = self.pool.apply_async(solve_specs_timed, (specs, time.monotonic() + seconds))
+
+    def bound(self) -> tuple[LagrangianBound | None, str]:
+        """The Lagrangian bound over the blocks the worker solved (None when it failed or was late) and a note
+        of its CPU and wall time."""
+        try:
+            blocks, cpu = self.result.get(timeout=max(self.waits_until - time.perf_counter(), 0.0))
+        except multiprocessing.TimeoutError:
+            return None, f"not back in {self.waits_until - self.began:.1f} s wall: stopped"
+        except Exception as err:  # a worker that fails adds nothing; the suites' round stands
+            return None, f"worker failed: {type(err).__name__}: {err}"
+        finally:
+            self.close()
+        return bound_of(self.relaxation, blocks), (
+            f"{cpu:.1f} CPU-s in a second process, {time.perf_counter() - self.began:.1f} s wall from its start")
+
+    def close(self) -> None:
+        """Stop the worker (nothing when it has ended)."""
+        self.pool.terminate()
+        self.pool.join()
+
+
+def _start_time_blocks(model: Model, config: PlanConfig, relaxation: highspy.Highs, relaxed: float,
+                       seconds: float, log: list[str]) -> tuple[highspy.Highs, float, bool, _TimeBlocksJob | None]:
+    """The fit rows (with ``campaign_fit_bound``) on a copy of the relaxation — the search keeps the plain one
+    it was built and measured on —, then the blocks with time at the copy's duals handed to a second process
+    with :data:`TIME_BLOCK_SHARE` of ``seconds``, the campaign time left. Returns the copy (its duals price
+    the suites' round after the search), its objective (the lifted relaxation), whether it holds an optimum
+    and the job (None when it holds none: no duals to price the blocks)."""
+    began, cpu = time.perf_counter(), time.process_time()
+    fitted = new_highs()
+    fitted.passModel(relaxation.getLp())
+    fitted.setBasis(relaxation.getBasis())
+    fitted.run()  # from the optimal basis: a factorisation, no iteration
+    lower = relaxed
+    priced = fitted.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    if priced and config.campaign_fit_bound and not config.campaign_fit_cuts:
+        fit_seconds = max(min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * seconds), MIN_MIP_SECONDS)
+        lower, priced = _fit_bound(model, fitted, relaxed, fit_seconds, log)
+    if not priced:
+        return fitted, lower, priced, None
+    blocks = time_blocks(model.network, model.frames, block_columns(model.frames))
+    specs = block_specs(fitted, blocks, integer_mask(model.builder.variables))
+    left = max(seconds - (time.perf_counter() - began), 0.0)
+    job = _TimeBlocksJob(specs, TIME_BLOCK_SHARE * left, lower)
+    log.append(f"blocks with time: {len(specs)} handed to a second process for {TIME_BLOCK_SHARE * left:.1f} s"
+               + _took(began, cpu))
+    return fitted, lower, priced, job
 
 
 def _fit_bound(model: Model, relaxation: highspy.Highs, relaxed: float, seconds: float,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import highspy
 import numpy as np
 import polars as pl
@@ -117,6 +119,16 @@ def test_priced_setups_are_the_blocks_schedule_as_zero_or_one():
     assert sorted(cols.tolist()) == sorted(setup_cols.tolist()) and set(values.tolist()) <= {0.0, 1.0}
     # one product: at those prices the suite is set up for A every week
     assert values.sum() >= 4
+
+
+def test_a_block_stopped_before_its_first_plan_fixes_no_setups():
+    # a block MIP cut by its time with no incumbent leaves zeros: fixed, they would be a suite that never
+    # runs; its suite keeps the setups it had
+    rows = [("A", "P", t, 110.0) for t in range(4)]
+    *_, result, setup_cols = _bound(_suite(batch=30.0), rows)
+    unplanned = dataclasses.replace(result.blocks[0], values=np.zeros(len(result.blocks[0].cols)), planned=False)
+    cols, values = priced_setups(dataclasses.replace(result, blocks=(unplanned,)), setup_cols)
+    assert len(cols) == 0 and len(values) == 0
 
 
 def test_the_campaign_plan_reports_its_gap_against_the_lagrangian_bound():

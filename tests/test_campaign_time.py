@@ -8,9 +8,10 @@ import pytest
 
 from optimization import PlanConfig, build_network, plan_supply
 from optimization import examples as ex
-from optimization.campaign_bound import block_columns, lagrangian_bound, lp_matrix, own_rows
+from optimization.campaign_bound import block_columns, block_specs, lagrangian_bound, lp_matrix, own_rows
 from optimization.campaign_master import dantzig_wolfe_bound
 from optimization.campaign_time import _merged, echelon_of, time_blocks
+from optimization.solve import _TimeBlocksJob
 from test_campaign_bound import _solved, _suite
 from test_campaign_echelon import _two_level
 
@@ -129,3 +130,22 @@ def test_the_campaign_plan_reports_the_bound_over_blocks_with_time():
     assert not any(a.startswith("lagrangian bound, blocks with time:") for a in out[False].attempts)
     assert float(on.split(": ")[1].split(" ")[0].replace(",", "")) == pytest.approx(out[True].objective, abs=0.5)
     assert out[True].mip_gap == pytest.approx(0.0, abs=1e-9)
+
+
+def test_the_blocks_solved_in_a_second_process_give_the_serial_bound():
+    # the 60-s path solves the blocks with time in a worker process beside the search: on the shared line
+    # (where the round with time lifts the suites' bound) it gives the bound, the blocks and their schedules
+    # that the same round solved in this process gives
+    demand = ([(f"F{i}", "D", t, q) for i, q in ((1, 40.0), (2, 30.0)) for t in range(1, 6)]
+              + [("C", "D", t, 60.0) for t in range(6)])
+    model, relaxed, h, ints, _, _ = _solved(_shared_line(120.0, changeover_hours=30.0), demand, 6)
+    with_time = time_blocks(model.network, model.frames, block_columns(model.frames))
+    serial = lagrangian_bound(h, with_time, ints, relaxed, seconds=60.0)
+    parallel, note = _TimeBlocksJob(block_specs(h, with_time, ints), 60.0, relaxed).bound()
+    assert parallel is not None, note
+    assert serial.bound > lagrangian_bound(h, block_columns(model.frames), ints, relaxed).bound
+    assert parallel.bound == pytest.approx(serial.bound, rel=1e-9)
+    assert [(b.resource_id, b.optimal) for b in parallel.blocks] == [(b.resource_id, b.optimal) for b in serial.blocks]
+    for p, s in zip(parallel.blocks, serial.blocks, strict=True):
+        np.testing.assert_allclose(p.values, s.values, atol=1e-6)
+    assert "CPU-s in a second process" in note
