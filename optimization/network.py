@@ -103,6 +103,12 @@ class Network:
     grid: TimeGrid = WEEKLY
 
     @property
+    def components(self) -> pl.Series:
+        """Items the bill of materials uses as components (drug substance, bulk): made for their parents, not
+        sold as such, so the plan's and the twin's stock in units leaves them out; empty for a single level."""
+        return self.bom["component_id"].unique()
+
+    @property
     def has_campaigns(self) -> bool:
         """Whether any resource is campaign-run (the model is then a MIP)."""
         return bool(self.resources["campaign"].any())

@@ -166,7 +166,7 @@ def plan_supply(
                 tables[schema.PLAN_CAPACITY.name],
                 network.resources.filter(pl.col("campaign"))["resource_id"],
             ),
-            components=network.bom["component_id"].unique() if network.bom.height else None,
+            components=network.components,
         )
     else:
         tables = empty_tables()

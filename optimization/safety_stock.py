@@ -140,7 +140,7 @@ def dependent_penalty(network: Network) -> pl.DataFrame:
     edges = network.bom.select("parent_id", "component_id", "per_start").join(
         y.rename({"product_id": "parent_id"}), on="parent_id", validate="m:1"
     )
-    comps = network.bom["component_id"].unique().implode()
+    comps = network.components.implode()
     level = own.filter(~pl.col("product_id").is_in(comps))
     found = [level]
     for _ in range(network.bom.height):

@@ -112,7 +112,7 @@ def replay_plan(inputs: TwinInputs, config: TwinConfig, executor: Any = None) ->
     weeks = net.weeks.select("t", "week")
     return TwinResult(
         summary=_summary(index, out, plan_figures(inputs.plan, net, config.shortage_tolerance),
-                         ~index.nodes["product_id"].is_in(_components(net)).to_numpy()),
+                         ~index.nodes["product_id"].is_in(net.components.implode()).to_numpy()),
         risk=_risk(index, out, net, weeks, config.shortage_tolerance),
         stock_fan=stock_fan(index.nodes, out.fan, weeks, inputs.plan.inventory),
         weekly=_weekly(index, out, weeks),
@@ -158,7 +158,7 @@ def plan_figures(plan: PlanTables, net: Network, tolerance: float = 1e-6) -> dic
     with_demand = b.filter(pl.col("demand") > tolerance)
     inv = plan.inventory
     end = inv.filter(pl.col("week") == inv["week"].max()) if inv.height else inv
-    sold_end = end.filter(~pl.col("product_id").is_in(_components(net)))
+    sold_end = end.filter(~pl.col("product_id").is_in(net.components.implode()))
     value = end.join(net.products.select("product_id", "unit_cost"), on="product_id", how="left").select(
         (pl.col("closing") * pl.col("unit_cost")).sum()).item() if end.height else 0.0
     return {
@@ -176,13 +176,6 @@ def plan_figures(plan: PlanTables, net: Network, tolerance: float = 1e-6) -> dic
         "demand_above_plan_units": 0.0,
         "released_units": float(released or 0.0),
     }
-
-
-def _components(net: Network) -> pl.Series:
-    """Items of the bill of materials used as components (grams of drug substance, litres of bulk): left out of
-    the ending stock's units, as the plan's KPI ``stock_units_end`` leaves them out (their value still counts)."""
-    ids = net.bom["component_id"].unique() if net.bom.height else pl.Series([], dtype=pl.String)
-    return ids.implode()
 
 
 def _summary(index: TwinIndex, out: SimOutcome, plan: dict[str, float | None], sold_nodes: np.ndarray
