@@ -301,10 +301,10 @@ def _campaign_start(
         if fitted is not None:  # the fit rows are in it, and their duals price the suites' round too
             relaxation_model = fitted
         elif config.campaign_fit_bound and not config.campaign_fit_cuts and best is not None:
-            seconds = max(min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()), MIN_MIP_SECONDS)
+            seconds = _rows_seconds(time_left())
             lower, priced = _fit_bound(model, relaxation_model, relaxed, seconds, log)
         if config.campaign_week_rows and best is not None and priced:
-            seconds = max(min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()), MIN_MIP_SECONDS)
+            seconds = _rows_seconds(time_left())
             lower, priced = _week_bound(model, relaxation_model, lower, seconds, log)
         if config.campaign_lagrangian and config.campaign_master and best is not None and priced:
             seconds = min(config.campaign_master_seconds, MASTER_SHARE * time_left())
@@ -316,13 +316,11 @@ def _campaign_start(
             suites = block_columns(model.frames)
             bound = lagrangian_bound(relaxation_model, suites, integer_mask(variables), lower,
                                      seconds=min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()))
-            log.append(f"lagrangian bound: {bound.bound:,.0f} (relaxation + {bound.bound - relaxed:,.0f}, "
-                       f"{sum(b.optimal for b in bound.blocks)} of {len(bound.blocks)} suites exact)" + _took(began, cpu))
+            log.append(f"lagrangian bound: {_bound_note(bound, relaxed, 'suites')}" + _took(began, cpu))
             if job is not None:  # the better of the two: a block with time stopped early may give less
                 timed, note = job.bound()
-                log.append("lagrangian bound, blocks with time: " + ("none" if timed is None else (
-                    f"{timed.bound:,.0f} (relaxation + {timed.bound - relaxed:,.0f}, "
-                    f"{sum(b.optimal for b in timed.blocks)} of {len(timed.blocks)} blocks exact)")) + f" ({note})")
+                log.append("lagrangian bound, blocks with time: "
+                           + ("none" if timed is None else _bound_note(timed, relaxed, "blocks")) + f" ({note})")
                 if timed is not None:
                     bound = max(bound, timed, key=lambda b: b.bound)
             lower = bound.bound
@@ -348,6 +346,20 @@ def _campaign_start(
     finally:
         if job is not None:
             job.close()
+
+
+def _rows_seconds(left: float) -> float:
+    """Seconds a bound's re-solve with new rows (``campaign_fit``, ``campaign_weeks``) may take of ``left``, the
+    campaign time left: :data:`LAGRANGIAN_SHARE` of it, at most :data:`LAGRANGIAN_SECONDS`, at least
+    :data:`MIN_MIP_SECONDS`."""
+    return max(min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * left), MIN_MIP_SECONDS)
+
+
+def _bound_note(bound: LagrangianBound, relaxed: float, blocks: str) -> str:
+    """A Lagrangian bound for the log: its value, its lift over the relaxation and how many ``blocks`` were
+    solved exactly."""
+    return (f"{bound.bound:,.0f} (relaxation + {bound.bound - relaxed:,.0f}, "
+            f"{sum(b.optimal for b in bound.blocks)} of {len(bound.blocks)} {blocks} exact)")
 
 
 class _TimeBlocksJob:
@@ -399,8 +411,7 @@ def _start_time_blocks(model: Model, config: PlanConfig, relaxation: highspy.Hig
     lower = relaxed
     priced = fitted.getModelStatus() == highspy.HighsModelStatus.kOptimal
     if priced and config.campaign_fit_bound and not config.campaign_fit_cuts:
-        fit_seconds = max(min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * seconds), MIN_MIP_SECONDS)
-        lower, priced = _fit_bound(model, fitted, relaxed, fit_seconds, log)
+        lower, priced = _fit_bound(model, fitted, relaxed, _rows_seconds(seconds), log)
     if not priced:
         return fitted, lower, priced, None
     blocks = time_blocks(model.network, model.frames, block_columns(model.frames))
