@@ -37,9 +37,9 @@ from scipy import sparse
 
 from optimization.highs_direct import mip_outcome, new_highs, rerun_lp
 
-__all__ = ["BlockBound", "BlockSpec", "LagrangianBound", "block_columns", "block_problem", "block_specs", "bound_of",
-           "lagrangian_bound", "lp_matrix", "own_rows", "priced_setups", "relaxation_with_rows", "solve_specs",
-           "solve_specs_timed"]
+__all__ = ["BlockBound", "BlockSpec", "LagrangianBound", "LpArrays", "RowArrays", "basis_arrays", "block_columns",
+           "block_problem", "block_specs", "bound_of", "lagrangian_bound", "lp_matrix", "own_rows", "priced_setups",
+           "relaxation_with_row_arrays", "relaxation_with_rows", "solve_specs"]
 
 
 @dataclass(frozen=True)
@@ -234,44 +234,113 @@ def priced_setups(bound: LagrangianBound, setup_cols: np.ndarray) -> tuple[np.nd
     return np.asarray(cols, dtype=np.int64), np.asarray(values)
 
 
+@dataclass(frozen=True)
+class RowArrays:
+    """Rows to add to a HiGHS model, as plain arrays (picklable: the second process adds them too): each row's
+    bounds and its coefficients in compressed-row form over the model's columns."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    starts: np.ndarray
+    index: np.ndarray
+    value: np.ndarray
+
+    @classmethod
+    def of(cls, constraints: list, variables: list) -> RowArrays:
+        """PuLP constraints over ``variables`` (the model's columns in HiGHS's order) as arrays."""
+        position = {id(v): i for i, v in enumerate(variables)}
+        starts, index, value, lower, upper = [], [], [], [], []
+        for con in constraints:
+            starts.append(len(index))
+            for v, a in con.items():
+                index.append(position[id(v)])
+                value.append(a)
+            rhs = -float(con.constant)
+            lower.append(rhs if con.sense >= 0 else -highspy.kHighsInf)
+            upper.append(rhs if con.sense <= 0 else highspy.kHighsInf)
+        return cls(np.array(lower, dtype=np.float64), np.array(upper, dtype=np.float64),
+                   np.array(starts, dtype=np.int32), np.array(index, dtype=np.int32), np.array(value, dtype=np.float64))
+
+    def __len__(self) -> int:
+        return len(self.lower)
+
+
 def relaxation_with_rows(h: highspy.Highs, constraints: list, variables: list, constant: float,
                          seconds: float) -> tuple[float | None, bool]:
     """Add PuLP constraints (valid inequalities added to the model after its relaxation was solved) to the
-    relaxation's HiGHS model ``h`` and re-solve it from its basis within ``seconds``: the new relaxation's
-    objective (with the PuLP objective's ``constant``), or None when it did not end optimal — the rows are
-    then taken out again and the old optimum restored from its basis —, and whether ``h`` holds an optimal
-    solution (with its duals) at the end.
+    relaxation's HiGHS model ``h`` and re-solve it from its basis within ``seconds``
+    (:func:`relaxation_with_row_arrays`). ``variables``: the model's columns in HiGHS's order."""
+    return relaxation_with_row_arrays(h, RowArrays.of(constraints, variables), constant, seconds)
 
-    ``variables``: the model's columns in HiGHS's order."""
-    if not constraints:
+
+def relaxation_with_row_arrays(h: highspy.Highs, rows: RowArrays, constant: float, seconds: float,
+                               basis: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float | None, bool]:
+    """Add ``rows`` to the relaxation's HiGHS model ``h`` and re-solve it within ``seconds``, from its own basis
+    or from ``basis`` (column and row statuses of the model with the rows, :func:`basis_arrays`: the optimum a
+    second process found, so the re-solve is a factorisation): the new relaxation's objective (with the
+    objective's ``constant``), or None when it did not end optimal — the rows are then taken out again and the
+    old optimum restored from its basis —, and whether ``h`` holds an optimal solution (with its duals) at the
+    end."""
+    if not len(rows):
         return None, True
-    position = {id(v): i for i, v in enumerate(variables)}
-    starts, index, value, lower, upper = [], [], [], [], []
-    for con in constraints:
-        starts.append(len(index))
-        for v, a in con.items():
-            index.append(position[id(v)])
-            value.append(a)
-        rhs = -float(con.constant)
-        lower.append(rhs if con.sense >= 0 else -highspy.kHighsInf)
-        upper.append(rhs if con.sense <= 0 else highspy.kHighsInf)
-    basis, first = h.getBasis(), h.getNumRow()
-    h.addRows(len(constraints), np.array(lower), np.array(upper), len(index), np.array(starts, dtype=np.int32),
-              np.array(index, dtype=np.int32), np.array(value, dtype=np.float64))
+    old, first = h.getBasis(), h.getNumRow()
+    h.addRows(len(rows), rows.lower, rows.upper, len(rows.index), rows.starts, rows.index, rows.value)
+    if basis is not None:
+        h.setBasis(_basis(*basis))
     optimal = highspy.HighsModelStatus.kOptimal
     rerun_lp(h, max(float(seconds), 0.1))
     if h.getModelStatus() == optimal:
         return float(h.getInfo().objective_function_value) + constant, True
-    h.deleteRows(len(constraints), np.arange(first, first + len(constraints), dtype=np.int32))
-    h.setBasis(basis)
+    h.deleteRows(len(rows), np.arange(first, first + len(rows), dtype=np.int32))
+    h.setBasis(old)
     rerun_lp(h, max(float(seconds), 0.1))  # from the old optimal basis: no iteration
     return None, h.getModelStatus() == optimal
 
 
-def solve_specs_timed(specs: list[BlockSpec], until: float) -> tuple[list[BlockBound], float]:
-    """:func:`solve_specs` until ``until`` (a ``time.monotonic()`` instant: one clock for every process on the
-    machine, so a worker's start-up comes out of its time) and the CPU seconds it took in the process that ran
-    it (a worker process's CPU is not in its parent's ``time.process_time()``)."""
-    cpu = time.process_time()
-    blocks = solve_specs(specs, until - time.monotonic())
-    return blocks, time.process_time() - cpu
+def basis_arrays(h: highspy.Highs) -> tuple[np.ndarray, np.ndarray]:
+    """``h``'s basis as column and row status codes (a HiGHS basis does not pickle)."""
+    b = h.getBasis()
+    return (np.array([int(s) for s in b.col_status], dtype=np.int8),
+            np.array([int(s) for s in b.row_status], dtype=np.int8))
+
+
+def _basis(cols: np.ndarray, rows: np.ndarray) -> highspy.HighsBasis:
+    """A HiGHS basis from :func:`basis_arrays`' status codes."""
+    b = highspy.HighsBasis()
+    b.col_status = [highspy.HighsBasisStatus(int(s)) for s in cols]
+    b.row_status = [highspy.HighsBasisStatus(int(s)) for s in rows]
+    b.valid = True
+    return b
+
+
+@dataclass(frozen=True)
+class LpArrays:
+    """A solved LP and its basis as plain arrays (picklable: a HiGHS model does not pickle), so a second process
+    can take up the relaxation where this one left it."""
+
+    a: sparse.csc_matrix
+    cost: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    basis: tuple[np.ndarray, np.ndarray]
+
+    @classmethod
+    def of(cls, h: highspy.Highs) -> LpArrays:
+        """The LP held by ``h`` (a minimisation) and its current basis."""
+        lp = h.getLp()
+        a = lp_matrix(lp).tocsc()
+        a.sort_indices()
+        return cls(a, np.asarray(lp.col_cost_), np.asarray(lp.col_lower_), np.asarray(lp.col_upper_),
+                   np.asarray(lp.row_lower_), np.asarray(lp.row_upper_), basis_arrays(h))
+
+    def highs(self) -> highspy.Highs:
+        """A HiGHS model of this LP at its basis, run: a factorisation, no iteration when the basis is optimal."""
+        h = new_highs()
+        n = self.a.shape[1]
+        h.passModel(block_problem(self.a, self.col_lower, self.col_upper, self.cost, self.row_lower, self.row_upper,
+                                  np.zeros(n, dtype=bool)))
+        h.setBasis(_basis(*self.basis))
+        h.run()
+        return h

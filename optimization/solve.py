@@ -11,8 +11,6 @@ inequalities, :data:`BOUND_FAMILIES`) are taken out before it.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import time
 from dataclasses import dataclass
 
@@ -22,11 +20,12 @@ import polars as pl
 import pulp
 
 from optimization.campaign_bound import (
-    LagrangianBound, block_columns, block_specs, bound_of, lagrangian_bound, priced_setups, relaxation_with_rows,
-    solve_specs_timed,
+    LagrangianBound, LpArrays, RowArrays, block_columns, lagrangian_bound, priced_setups, relaxation_with_row_arrays,
+    relaxation_with_rows,
 )
 from optimization.campaign_master import dantzig_wolfe_bound, price_and_branch
 from optimization.campaign_time import time_blocks
+from optimization.campaign_worker import TimeBlocksJob
 from optimization.campaign_start import (
     HOT_START_SHARE, SetupSearch, SuiteGrid, idle_setup_hours, improves, rotation_setups, rounded_integers,
     sequenced_setups,
@@ -184,17 +183,12 @@ START_SHARE = 0.5
 #: campaign time left after the start
 LAGRANGIAN_SECONDS = 10.0
 LAGRANGIAN_SHARE = 0.2
-#: with ``campaign_time_blocks``, share of the campaign time left after the relaxation and its fit rows that
-#: the worker process solving the blocks with time beside the search may take (a block with time is a suite's
-#: whole sub-network; the MIP after it found no better plan than the start in any 60-s run of stops 24-27, so
-#: its time goes to the bound and the blocks' priced start; a block MIP stopped by it gives its dual bound)
+#: with ``campaign_time_blocks``, share of the campaign time left after the relaxation that the worker process
+#: re-solving the fit rows and solving the blocks with time beside the search may take (a block with time is a
+#: suite's whole sub-network; the MIP after it found no better plan than the start in any 60-s run of stops
+#: 24-27, so its time goes to the bound and the blocks' priced start; a block MIP stopped by it gives its dual
+#: bound)
 TIME_BLOCK_SHARE = 0.8
-#: seconds past its limit that the worker solving the blocks with time is waited for (its start-up, HiGHS
-#: ending its last node) before it is stopped and its blocks add nothing
-TIME_BLOCK_GRACE = 5.0
-#: the worker's ``nice`` increment: at load 6-10 an equal-priority worker slowed the search 2-4x (cut by the
-#: clock on s5 after 64 of its 200 schedules, its plan +7.7%)
-TIME_BLOCK_NICE = 10
 #: share of the campaign time left after the start the master's rounds (``campaign_master``) may take at most
 MASTER_SHARE = 0.5
 #: share of the master's seconds its price-and-branch plan takes (``campaign_price_and_branch``)
@@ -233,8 +227,8 @@ def _campaign_start(
     :data:`LAGRANGIAN_SECONDS` and :data:`LAGRANGIAN_SHARE` of the time left (with ``campaign_master``,
     column generation from there: :func:`_master_bound`, within ``campaign_master_seconds``); with
     ``campaign_priced_start`` each suite's best schedule at those prices is completed too (price-and-fix) and
-    the better start kept. With ``campaign_time_blocks`` the blocks with time are priced before the search
-    and solved in a second process while it runs (:func:`_start_time_blocks`): the machine's second core.
+    the better start kept. With ``campaign_time_blocks`` the fit rows' re-solve and the blocks with time run
+    in a second process while the search runs (:func:`_start_time_blocks`): the machine's second core.
     Returns the start (every column), the relaxation's objective and the best lower bound known (the
     Lagrangian's, or the relaxation's); no start where a step fails. Each step's outcome and time goes to
     ``log``."""
@@ -262,11 +256,10 @@ def _campaign_start(
     def time_left() -> float:
         return config.time_limit_seconds if deadline is None else max(deadline - time.perf_counter(), 0.0)
 
-    # blocks with time: their fit rows and prices now, their MIPs in a second process beside the search
-    fitted, job, fit_lower, fit_priced = None, None, relaxed, True
+    # blocks with time: the fit rows' re-solve, the blocks' prices and MIPs in a second process beside the search
+    fit_rows, job = None, None
     if config.campaign_time_blocks and config.campaign_lagrangian and not config.campaign_master:
-        fitted, fit_lower, fit_priced, job = _start_time_blocks(model, config, relaxation_model, relaxed,
-                                                                time_left(), log)
+        fit_rows, job = _start_time_blocks(model, config, relaxation_model, relaxed, time_left(), log)
     try:
         rounded = None  # the searched setups' plan by rounding, (values, objective)
         if config.campaign_search:
@@ -297,9 +290,9 @@ def _campaign_start(
             best = _rounded_complete(model, config, start)
             log.append("rounded start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
         best_values = None if best is None else np.array([v.varValue or 0.0 for v in variables])
-        lower, priced = fit_lower, fit_priced  # priced: the relaxation's HiGHS model holds an optimum and duals
-        if fitted is not None:  # the fit rows are in it, and their duals price the suites' round too
-            relaxation_model = fitted
+        lower, priced = relaxed, True  # priced: the relaxation's HiGHS model holds an optimum and duals
+        if job is not None:  # the fit rows as the worker re-solved them; their duals price the suites' round too
+            lower, priced = _fit_taken_up(model, relaxation_model, relaxed, fit_rows, job, log)
         elif config.campaign_fit_bound and not config.campaign_fit_cuts and best is not None:
             seconds = _rows_seconds(time_left())
             lower, priced = _fit_bound(model, relaxation_model, relaxed, seconds, log)
@@ -362,65 +355,53 @@ def _bound_note(bound: LagrangianBound, relaxed: float, blocks: str) -> str:
             f"{sum(b.optimal for b in bound.blocks)} of {len(bound.blocks)} {blocks} exact)")
 
 
-class _TimeBlocksJob:
-    """The blocks with time's LPs and MIPs (:func:`~optimization.campaign_bound.solve_specs`) run in one worker
-    process while the search runs in this one: they need the relaxation's duals, not the plan, and the machine
-    has a second core. Spawned, not forked: a fork of a process holding Prefect's and HiGHS's threads may hang.
-    A worker not back by its limit and :data:`TIME_BLOCK_GRACE` is stopped; its blocks then add nothing. It
-    runs at a lower priority (:data:`TIME_BLOCK_NICE`): on a loaded machine the search beside it, whose plan is
-    the start, keeps its share of the CPU and the blocks take what is idle."""
-
-    def __init__(self, specs: list, seconds: float, relaxation: float) -> None:
-        self.relaxation, self.began = relaxation, time.perf_counter()
-        self.waits_until = self.began + seconds + TIME_BLOCK_GRACE
-        self.pool = multiprocessing.get_context("spawn").Pool(1, initializer=os.nice, initargs=(TIME_BLOCK_NICE,))
-        self.result = self.pool.apply_async(solve_specs_timed, (specs, time.monotonic() + seconds))
-
-    def bound(self) -> tuple[LagrangianBound | None, str]:
-        """The Lagrangian bound over the blocks the worker solved (None when it failed or was late) and a note
-        of its CPU and wall time."""
-        try:
-            blocks, cpu = self.result.get(timeout=max(self.waits_until - time.perf_counter(), 0.0))
-        except multiprocessing.TimeoutError:
-            return None, f"not back in {self.waits_until - self.began:.1f} s wall: stopped"
-        except Exception as err:  # a worker that fails adds nothing; the suites' round stands
-            return None, f"worker failed: {type(err).__name__}: {err}"
-        finally:
-            self.close()
-        return bound_of(self.relaxation, blocks), (
-            f"{cpu:.1f} CPU-s in a second process, {time.perf_counter() - self.began:.1f} s wall from its start")
-
-    def close(self) -> None:
-        """Stop the worker (nothing when it has ended)."""
-        self.pool.terminate()
-        self.pool.join()
-
-
 def _start_time_blocks(model: Model, config: PlanConfig, relaxation: highspy.Highs, relaxed: float,
-                       seconds: float, log: list[str]) -> tuple[highspy.Highs, float, bool, _TimeBlocksJob | None]:
-    """The fit rows (with ``campaign_fit_bound``) on a copy of the relaxation — the search keeps the plain one
-    it was built and measured on —, then the blocks with time at the copy's duals handed to a second process
-    with :data:`TIME_BLOCK_SHARE` of ``seconds``, the campaign time left. Returns the copy (its duals price
-    the suites' round after the search), its objective (the lifted relaxation), whether it holds an optimum
-    and the job (None when it holds none: no duals to price the blocks)."""
+                       seconds: float, log: list[str]) -> tuple[RowArrays, TimeBlocksJob]:
+    """The fit rows (with ``campaign_fit_bound``) added to the PuLP model (the MIP has them: valid for every
+    integer plan) and, with the solved relaxation and the blocks with time, handed to a second process
+    (:class:`~optimization.campaign_worker.TimeBlocksJob`) with :data:`TIME_BLOCK_SHARE` of ``seconds``, the
+    campaign time left: it re-solves the relaxation with the rows (the search keeps the plain one it was built
+    and measured on) and solves the blocks at its duals. Only the arrays are made here, so the search starts at
+    once. Returns the rows (the parent adds them to its relaxation after the search) and the job."""
     began, cpu = time.perf_counter(), time.process_time()
-    fitted = new_highs()
-    fitted.passModel(relaxation.getLp())
-    fitted.setBasis(relaxation.getBasis())
-    fitted.run()  # from the optimal basis: a factorisation, no iteration
-    lower = relaxed
-    priced = fitted.getModelStatus() == highspy.HighsModelStatus.kOptimal
-    if priced and config.campaign_fit_bound and not config.campaign_fit_cuts:
-        lower, priced = _fit_bound(model, fitted, relaxed, _rows_seconds(seconds), log)
-    if not priced:
-        return fitted, lower, priced, None
+    variables, prob = model.builder.variables, model.builder.prob
+    fit = _fit_rows(model) if config.campaign_fit_bound and not config.campaign_fit_cuts else []
+    rows = RowArrays.of(fit, variables)
     blocks = time_blocks(model.network, model.frames, block_columns(model.frames))
-    specs = block_specs(fitted, blocks, integer_mask(model.builder.variables))
-    left = max(seconds - (time.perf_counter() - began), 0.0)
-    job = _TimeBlocksJob(specs, TIME_BLOCK_SHARE * left, lower)
-    log.append(f"blocks with time: {len(specs)} handed to a second process for {TIME_BLOCK_SHARE * left:.1f} s"
-               + _took(began, cpu))
-    return fitted, lower, priced, job
+    left = TIME_BLOCK_SHARE * max(seconds - (time.perf_counter() - began), 0.0)
+    job = TimeBlocksJob(LpArrays.of(relaxation), rows, float(prob.objective.constant), relaxed,
+                        _rows_seconds(seconds), blocks, integer_mask(variables), left)
+    log.append(f"blocks with time: {len(blocks)} and {len(rows)} fit rows handed to a second process for "
+               f"{left:.1f} s" + _took(began, cpu))
+    return rows, job
+
+
+def _fit_taken_up(model: Model, relaxation: highspy.Highs, relaxed: float, rows: RowArrays, job: TimeBlocksJob,
+                  log: list[str]) -> tuple[float, bool]:
+    """The relaxation with the fit ``rows`` as the worker re-solved it, taken up in the parent's ``relaxation``
+    from the worker's basis (a factorisation): the lifted relaxation (``relaxed`` when the rows did not re-solve
+    or the worker is late: its model stays the plain one) and whether the model holds an optimum."""
+    began, cpu = time.perf_counter(), time.process_time()
+    lifted = job.fitted()
+    if lifted is None or lifted.objective is None:
+        log.append(f"fit rows: {len(rows)}, relaxation " + ("not back from the second process" if lifted is None
+                   else "not re-solved in its time") + _took(began, cpu))
+        return relaxed, True
+    constant = float(model.builder.prob.objective.constant)
+    value, priced = relaxation_with_row_arrays(relaxation, rows, constant, _rows_seconds(MIN_MIP_SECONDS),
+                                               basis=lifted.basis)
+    log.append(f"fit rows: {len(rows)}, relaxation " + ("not taken up" if value is None else
+               f"{value:,.0f} (+{value - relaxed:,.0f})") + f", re-solved in the second process in "
+               f"{lifted.seconds:.1f} s; taken up here" + _took(began, cpu))
+    return (relaxed if value is None else max(value, relaxed)), priced
+
+
+def _fit_rows(model: Model) -> list:
+    """The ``campaign_fit`` rows (:func:`optimization.campaigns.campaign_fit`) added to the PuLP model: its
+    constraints, for the relaxation's HiGHS model."""
+    f = model.frames
+    names = campaign_fit(model.builder, model.network, f["setup_for"], f["pair"], model.config.frozen_weeks)["name"]
+    return [model.builder.prob.constraints[n] for n in names.to_list()]
 
 
 def _fit_bound(model: Model, relaxation: highspy.Highs, relaxed: float, seconds: float,
@@ -432,12 +413,10 @@ def _fit_bound(model: Model, relaxation: highspy.Highs, relaxed: float, seconds:
     MIP, they stay: valid for every integer plan), and whether the HiGHS model holds an optimum (else its duals
     price nothing)."""
     began, cpu = time.perf_counter(), time.process_time()
-    f = model.frames
-    names = campaign_fit(model.builder, model.network, f["setup_for"], f["pair"], model.config.frozen_weeks)["name"]
-    prob = model.builder.prob
-    lifted, priced = relaxation_with_rows(relaxation, [prob.constraints[n] for n in names.to_list()],
-                                          model.builder.variables, float(prob.objective.constant), seconds)
-    log.append(f"fit rows: {names.len()}, relaxation " + ("not re-solved in its time" if lifted is None else
+    rows, prob = _fit_rows(model), model.builder.prob
+    lifted, priced = relaxation_with_rows(relaxation, rows, model.builder.variables, float(prob.objective.constant),
+                                          seconds)
+    log.append(f"fit rows: {len(rows)}, relaxation " + ("not re-solved in its time" if lifted is None else
                f"{lifted:,.0f} (+{lifted - relaxed:,.0f})") + _took(began, cpu))
     return (relaxed if lifted is None else max(lifted, relaxed)), priced
 

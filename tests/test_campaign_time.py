@@ -8,10 +8,13 @@ import pytest
 
 from optimization import PlanConfig, build_network, plan_supply
 from optimization import examples as ex
-from optimization.campaign_bound import block_columns, block_specs, lagrangian_bound, lp_matrix, own_rows
+from optimization.campaign_bound import (
+    LpArrays, RowArrays, block_columns, lagrangian_bound, lp_matrix, own_rows, relaxation_with_row_arrays,
+)
 from optimization.campaign_master import dantzig_wolfe_bound
 from optimization.campaign_time import _merged, echelon_of, time_blocks
-from optimization.solve import _TimeBlocksJob
+from optimization.campaign_worker import TimeBlocksJob
+from optimization.campaigns import campaign_fit
 from test_campaign_bound import _solved, _suite
 from test_campaign_echelon import _two_level
 
@@ -141,7 +144,9 @@ def test_the_blocks_solved_in_a_second_process_give_the_serial_bound():
     model, relaxed, h, ints, _, _ = _solved(_shared_line(120.0, changeover_hours=30.0), demand, 6)
     with_time = time_blocks(model.network, model.frames, block_columns(model.frames))
     serial = lagrangian_bound(h, with_time, ints, relaxed, seconds=60.0)
-    parallel, note = _TimeBlocksJob(block_specs(h, with_time, ints), 60.0, relaxed).bound()
+    no_rows = RowArrays.of([], model.builder.variables)
+    parallel, note = TimeBlocksJob(LpArrays.of(h), no_rows, float(model.builder.prob.objective.constant), relaxed,
+                                   10.0, with_time, ints, 60.0).bound()
     assert parallel is not None, note
     assert serial.bound > lagrangian_bound(h, block_columns(model.frames), ints, relaxed).bound
     assert parallel.bound == pytest.approx(serial.bound, rel=1e-9)
@@ -149,3 +154,49 @@ def test_the_blocks_solved_in_a_second_process_give_the_serial_bound():
     for p, s in zip(parallel.blocks, serial.blocks, strict=True):
         np.testing.assert_allclose(p.values, s.values, atol=1e-6)
     assert "CPU-s in a second process" in note
+
+
+def _fit_job(weeks: int = 4):
+    """Stop 25's degenerate case (A 100 a week, batches of 30 on the 100-hour suite; relaxation 400, optimum
+    100,360) with the fit rows and the blocks with time handed to the worker: the model, the plain relaxation's
+    HiGHS model, the rows, the job."""
+    model, relaxed, h, ints, optimum, _ = _solved(_suite(batch=30.0), [("A", "P", t, 100.0) for t in range(weeks)],
+                                                  weeks)
+    assert relaxed == pytest.approx(400.0) and optimum == pytest.approx(100_360.0)
+    f, prob = model.frames, model.builder.prob
+    names = campaign_fit(model.builder, model.network, f["setup_for"], f["pair"], 0)["name"].to_list()
+    rows = RowArrays.of([prob.constraints[n] for n in names], model.builder.variables)
+    job = TimeBlocksJob(LpArrays.of(h), rows, float(prob.objective.constant), relaxed, 10.0,
+                        time_blocks(model.network, f, block_columns(f)), ints, 60.0)
+    return model, h, rows, job
+
+
+def test_the_fit_rows_re_solved_in_the_second_process_are_taken_up_with_a_factorisation_by_hand():
+    # the worker re-solves the relaxation with the fit rows (400 -> 100,360, the optimum by hand: stop 25) and
+    # sends its basis; the parent adds the same rows to its own relaxation and takes that basis up without a
+    # simplex iteration; the blocks priced at the lifted duals give the bound from 100,360
+    model, h, rows, job = _fit_job()
+    try:
+        lifted = job.fitted(60.0)
+        assert lifted is not None and lifted.objective == pytest.approx(100_360.0)
+        value, optimal = relaxation_with_row_arrays(h, rows, float(model.builder.prob.objective.constant), 5.0,
+                                                    basis=lifted.basis)
+        assert optimal and value == pytest.approx(100_360.0)
+        assert h.getInfo().simplex_iteration_count == 0
+        bound, note = job.bound()
+    finally:
+        job.close()
+    assert bound is not None, note
+    assert bound.relaxation == pytest.approx(100_360.0) and bound.bound == pytest.approx(100_360.0)
+
+
+def test_the_campaign_plan_with_blocks_with_time_reports_the_fit_rows_from_the_second_process():
+    # plan_supply with the blocks with time: the fit rows' line names the second process, the lifted relaxation
+    # is the optimum (100,360) and the plan is reported at gap 0, as the serial fit bound does (test_campaign_fit)
+    demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True)
+    out = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
+    assert out.objective == pytest.approx(100_360.0)
+    fit = [a for a in out.attempts if a.startswith("fit rows:")]
+    assert len(fit) == 1 and fit[0].startswith("fit rows: 8, relaxation 100,360 (+99,960), re-solved in the second")
+    assert out.mip_gap == pytest.approx(0.0, abs=1e-9)
