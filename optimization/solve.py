@@ -292,7 +292,8 @@ def _campaign_start(
         best_values = None if best is None else np.array([v.varValue or 0.0 for v in variables])
         lower, priced = relaxed, True  # priced: the relaxation's HiGHS model holds an optimum and duals
         if job is not None:  # the fit rows as the worker re-solved them; their duals price the suites' round too
-            lower, priced = _fit_taken_up(model, relaxation_model, relaxed, fit_rows, job, log)
+            lower, priced = _fit_taken_up(model, relaxation_model, relaxed, fit_rows, job,
+                                          _rows_seconds(time_left()), log)
         elif config.campaign_fit_bound and not config.campaign_fit_cuts and best is not None:
             seconds = _rows_seconds(time_left())
             lower, priced = _fit_bound(model, relaxation_model, relaxed, seconds, log)
@@ -377,22 +378,23 @@ def _start_time_blocks(model: Model, config: PlanConfig, relaxation: highspy.Hig
 
 
 def _fit_taken_up(model: Model, relaxation: highspy.Highs, relaxed: float, rows: RowArrays, job: TimeBlocksJob,
-                  log: list[str]) -> tuple[float, bool]:
-    """The relaxation with the fit ``rows`` as the worker re-solved it, taken up in the parent's ``relaxation``
-    from the worker's basis (a factorisation): the lifted relaxation (``relaxed`` when the rows did not re-solve
-    or the worker is late: its model stays the plain one) and whether the model holds an optimum."""
+                  seconds: float, log: list[str]) -> tuple[float, bool]:
+    """The fit ``rows`` added to the parent's ``relaxation`` after the search and re-solved within ``seconds``:
+    from the basis the worker found (a factorisation), or, when the worker did not re-solve them in its time
+    or is late (at nice 10 on a loaded machine it may get no CPU), from the parent's own basis as the serial
+    form does. Returns the lifted relaxation (``relaxed`` when it does not re-solve: the model is then the
+    plain one again) and whether the model holds an optimum."""
+    if not len(rows):  # campaign_fit_bound off: nothing to add
+        return relaxed, True
     began, cpu = time.perf_counter(), time.process_time()
     lifted = job.fitted()
-    if lifted is None or lifted.objective is None:
-        log.append(f"fit rows: {len(rows)}, relaxation " + ("not back from the second process" if lifted is None
-                   else "not re-solved in its time") + _took(began, cpu))
-        return relaxed, True
-    constant = float(model.builder.prob.objective.constant)
-    value, priced = relaxation_with_row_arrays(relaxation, rows, constant, _rows_seconds(MIN_MIP_SECONDS),
-                                               basis=lifted.basis)
-    log.append(f"fit rows: {len(rows)}, relaxation " + ("not taken up" if value is None else
-               f"{value:,.0f} (+{value - relaxed:,.0f})") + f", re-solved in the second process in "
-               f"{lifted.seconds:.1f} s; taken up here" + _took(began, cpu))
+    taken = lifted is not None and lifted.objective is not None
+    value, priced = relaxation_with_row_arrays(relaxation, rows, float(model.builder.prob.objective.constant),
+                                               seconds, basis=lifted.basis if taken else None)
+    where = (f"re-solved in the second process in {lifted.seconds:.1f} s, taken up here" if taken else
+             "re-solved here (the second process's: " + ("not back" if lifted is None else "not in its time") + ")")
+    log.append(f"fit rows: {len(rows)}, relaxation " + ("not re-solved in its time" if value is None else
+               f"{value:,.0f} (+{value - relaxed:,.0f})") + f", {where}" + _took(began, cpu))
     return (relaxed if value is None else max(value, relaxed)), priced
 
 

@@ -15,6 +15,7 @@ from optimization.campaign_master import dantzig_wolfe_bound
 from optimization.campaign_time import _merged, echelon_of, time_blocks
 from optimization.campaign_worker import TimeBlocksJob
 from optimization.campaigns import campaign_fit
+from optimization.solve import _fit_taken_up
 from test_campaign_bound import _solved, _suite
 from test_campaign_echelon import _two_level
 
@@ -200,3 +201,16 @@ def test_the_campaign_plan_with_blocks_with_time_reports_the_fit_rows_from_the_s
     fit = [a for a in out.attempts if a.startswith("fit rows:")]
     assert len(fit) == 1 and fit[0].startswith("fit rows: 8, relaxation 100,360 (+99,960), re-solved in the second")
     assert out.mip_gap == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_worker_that_sends_no_relaxation_leaves_the_fit_rows_to_the_parent_by_hand():
+    # at nice 10 on a loaded machine the worker may not re-solve the rows in their time (stop 28: the demo at
+    # load 19, the bound fell from the lifted 3,340.8 M to the plain 2,690.7 M): the parent then re-solves them
+    # from its own basis after the search, as the serial form does, and the lift (400 -> 100,360) is kept
+    model, h, rows, job = _fit_job()
+    job.close()  # stopped before it sent anything
+    log: list[str] = []
+    lower, priced = _fit_taken_up(model, h, 400.0, rows, job, 10.0, log)
+    assert priced and lower == pytest.approx(100_360.0)
+    assert log[0].startswith("fit rows: 8, relaxation 100,360 (+99,960), re-solved here (the second process's: "
+                             "not back)")
