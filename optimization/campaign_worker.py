@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import time
 from dataclasses import dataclass
 
@@ -49,12 +50,13 @@ class Lifted:
     seconds: float
 
 
-def _work(conn, lp: LpArrays, rows: RowArrays, constant: float, fit_seconds: float,
-          blocks: dict[str, np.ndarray], ints: np.ndarray, until: float) -> None:
-    """The worker: the relaxation taken up from its basis, the fit rows added and re-solved (sent), the blocks
-    priced at its duals and solved until ``until`` (a ``time.monotonic()`` instant: one clock for every process,
-    so the worker's start-up comes out of its time; sent with the worker's CPU-s)."""
+def _work(conn) -> None:
+    """The worker: its work received (:class:`TimeBlocksJob`), the relaxation taken up from its basis, the fit
+    rows added and re-solved (sent), the blocks priced at its duals and solved until ``until`` (a
+    ``time.monotonic()`` instant: one clock for every process, so the worker's start-up comes out of its time;
+    sent with the worker's CPU-s)."""
     os.nice(NICE)
+    lp, rows, constant, fit_seconds, blocks, ints, until = conn.recv()
     cpu, began = time.process_time(), time.monotonic()
     h = lp.highs()
     objective, priced = relaxation_with_row_arrays(h, rows, constant, fit_seconds)
@@ -76,11 +78,23 @@ class TimeBlocksJob:
         self.waits_until = self.began + seconds + GRACE
         self.lifted: Lifted | None = None
         context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe(duplex=False)
-        self.process = context.Process(target=_work, daemon=True, args=(
-            child, lp, rows, constant, fit_seconds, blocks, ints, time.monotonic() + seconds))
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_work, args=(child,), daemon=True)
         self.process.start()
         child.close()
+        # the work (megabytes on the demo) goes down the pipe from a thread: a pipe holds 64 KB, so a plain send
+        # (or the work as the process's arguments) would wait for the worker's start-up and imports, 7.6 s of
+        # wall at load 22 before the search could start
+        self.sender = threading.Thread(target=self._send, daemon=True, args=(
+            (lp, rows, constant, fit_seconds, blocks, ints, time.monotonic() + seconds),))
+        self.sender.start()
+
+    def _send(self, work: tuple) -> None:
+        """The work down the pipe (a worker stopped before it read it leaves nothing to send to)."""
+        try:
+            self.conn.send(work)
+        except OSError:
+            pass
 
     def fitted(self, wait: float | None = None) -> Lifted | None:
         """The lifted relaxation, waited for at most ``wait`` seconds (default: until the rows' time and
@@ -110,6 +124,11 @@ class TimeBlocksJob:
 
     def _receive(self, wait: float):
         """The worker's next message, or None when none came in ``wait`` seconds or the worker ended without one."""
+        began = time.perf_counter()
+        self.sender.join(max(wait, 0.0))
+        if self.sender.is_alive():  # the worker has not even read its work
+            return None
+        wait -= time.perf_counter() - began
         try:
             return self.conn.recv() if self.conn.poll(max(wait, 0.0)) else None
         except (EOFError, OSError):  # the worker died: it adds nothing
@@ -120,3 +139,4 @@ class TimeBlocksJob:
         if self.process.is_alive():
             self.process.terminate()
         self.process.join()
+        self.sender.join()
