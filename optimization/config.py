@@ -187,8 +187,9 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         False,
         description="With campaign_lagrangian, a second Lagrangian bound after the suites' own: each block a "
         "suite with its products' echelons (their stock, flows, backlog and shortfall: "
-        "optimization.campaign_time), solved in a second process beside the search with most of the campaign "
-        "time left (optimization.solve.TIME_BLOCK_SHARE); the better bound is reported. Its block MIPs see a "
+        "optimization.campaign_time), solved in a second process beside the search, with the fit rows' "
+        "re-solve, with most of the campaign time left (optimization.campaign_worker, "
+        "optimization.solve.TIME_BLOCK_SHARE); the better bound is reported. Its block MIPs see a "
         "product's demand waiting while another holds the suite: the US-BR02 piece 2,888 -> 3,882 M given 21 "
         "CPU-s; at 60 s the demo's four blocks get 21 of the 71 CPU-s they need and its search may be cut, so "
         "it is off (docs/campaign-solver.md, Stop 27 and its follow-up).",
