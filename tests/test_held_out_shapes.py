@@ -42,3 +42,26 @@ def test_validate_checks_with_the_runs_contract_settings(valid_input, tmp_path):
     typo = _params(tmp_path, "contracts:\n  min_dat: 1990-01-01\n")
     result, out = _validate(folder, "--params", str(typo))
     assert result.exit_code == 2 and f"{typo}: contracts.min_dat: Extra inputs are not permitted" in out, out
+
+
+def test_history_before_the_date_floor_names_the_setting(valid_input, tmp_path):  # noqa: F811
+    """PBS's scripts from 1991 (M4 Weekly's from 1984) were refused as ``date_range`` with no word of
+    ``contracts.min_date``: half the file rejected, the run refused, nothing said of how to take it.
+    validate's "How to fix" and the refusal itself now name the setting, with the floor the file needs."""
+    folder = _copy(valid_input, tmp_path)
+    _set_orders(folder, range(1, 4), order_date=OLD_MONDAY, requested_week=OLD_MONDAY)
+    result, out = _validate(folder)
+    hint = ("orders.csv: 3 row(s) [date_range]: dates before 2000-01-01, the earliest the contracts take as "
+            "plausible (contracts.min_date). If this history is real")
+    assert result.exit_code == 1 and "How to fix what was recognised: " + hint in out, out
+    assert "(YAML: contracts: {min_date: 1999-01-01}) and give plantwin validate the same --params" in out
+    _set_orders(folder, range(1, 101), order_date=OLD_MONDAY, requested_week=OLD_MONDAY)  # 100 of 848
+    result, out = _validate(folder)
+    refusal = next(line for line in result.output.splitlines() if line.startswith("error: "))
+    assert result.exit_code == 2 and "(rule: max_reject_share)" in refusal, out
+    assert ("how to fix what was recognised: orders.csv: 100 row(s) [date_range]: dates before 2000-01-01"
+            in refusal), refusal
+    _set_orders(folder, range(1, 4), order_date="1650-01-04")  # before any date the contracts can hold
+    result, out = _validate(folder)
+    assert "row(s) [date_range]: dates before 2000-01-01" in out  # the 1999 rows still get it
+    assert "min_date: 1650" not in out and "min_date: 1999-01-01" in out, out
