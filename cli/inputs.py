@@ -33,7 +33,7 @@ EXIT_CLEAN, EXIT_QUARANTINED, EXIT_FAILED = 0, 1, 2
 
 def check_inputs(
     input_dir: Path | None, source: Path | None, run_date: date | None, config: ContractConfig,
-    clean_frames: bool = True,
+    clean_frames: bool = True, announce: Callable[[str], None] | None = None,
 ) -> tuple[ContractOutcome, date, list[SourceFile]]:
     """Read the inputs and validate them as a run would.
 
@@ -44,6 +44,8 @@ def check_inputs(
         config: Thresholds and bounds of the contracts.
         clean_frames: Return every clean row in ``outcome.clean``; False: the rows the contracts checked in
             SQL are only counted (``outcome.kept``), as the report needs (``plantwin validate``).
+        announce: Given the line naming the files read and the run date, before they are validated: a
+            refused input's report says what was read too (it printed no such line).
 
     Returns:
         ``(outcome, run_date, sources)``: the contracts' outcome, the run date used, the sources read.
@@ -60,6 +62,8 @@ def check_inputs(
     with landed(sources) as (wh, load_ids):
         raw = raw_inputs(wh, load_ids)  # as a run reads them: the big entities checked where they are
         when = run_date or inferred_run_date(raw)
+        if announce is not None:
+            announce(_sources_line(sources, when))
         if source is not None:  # the source's decimal mark and week start, as a run applies them
             from warehouse.source_config import source_settings
 
@@ -146,14 +150,14 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         when = _date(run_date)
         config = _contract_settings(params_file, max_reject_share)
         try:
-            outcome, when, sources = check_inputs(input_dir, source, when, config, clean_frames=False)
+            outcome, _, _ = check_inputs(input_dir, source, when, config, clean_frames=False,
+                                         announce=typer.echo)
         except ContractError as exc:
             if exc.outcome is not None:
                 typer.echo(_report(exc.outcome, rows, all_expectations))
                 typer.echo("")
             typer.echo("Verdict: a run would FAIL on these inputs (exit 2).")
             raise
-        typer.echo(_sources_line(sources, when))
         if source is not None:
             from warehouse.source_config import source_write_warnings
 

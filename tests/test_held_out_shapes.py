@@ -128,3 +128,13 @@ def test_weekly_demand_is_not_called_monthly():
         "weeks (forecast.inactive_weeks), as a quarterly one is for most of each quarter. plantwin plans in "
         "ISO weeks: spread each period's figure over the Mondays of its weeks in the extract; orders really "
         "placed once a month need nothing."]
+
+
+def test_a_refused_input_still_says_what_was_read_and_the_run_date(valid_input, tmp_path):  # noqa: F811
+    """PBS and M4 Weekly refused by ``date_range``: validate's report began with the counts, without the
+    files read and the run date the rows were judged against (an accepted input's report has them)."""
+    folder = _copy(valid_input, tmp_path)
+    _set_orders(folder, range(1, 101), quantity="many")
+    result, out = _validate(folder)
+    assert result.exit_code == 2, out
+    assert out.startswith("Read 10 entities: products.csv (5 rows), ") and "; run date 2026-05-04. " in out, out
