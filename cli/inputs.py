@@ -33,7 +33,7 @@ EXIT_CLEAN, EXIT_QUARANTINED, EXIT_FAILED = 0, 1, 2
 
 def check_inputs(
     input_dir: Path | None, source: Path | None, run_date: date | None, config: ContractConfig,
-    clean_frames: bool = True,
+    clean_frames: bool = True, announce: Callable[[str], None] | None = None,
 ) -> tuple[ContractOutcome, date, list[SourceFile]]:
     """Read the inputs and validate them as a run would.
 
@@ -44,6 +44,8 @@ def check_inputs(
         config: Thresholds and bounds of the contracts.
         clean_frames: Return every clean row in ``outcome.clean``; False: the rows the contracts checked in
             SQL are only counted (``outcome.kept``), as the report needs (``plantwin validate``).
+        announce: Given the line naming the files read and the run date, before they are validated: a
+            refused input's report says what was read too (it printed no such line).
 
     Returns:
         ``(outcome, run_date, sources)``: the contracts' outcome, the run date used, the sources read.
@@ -60,6 +62,8 @@ def check_inputs(
     with landed(sources) as (wh, load_ids):
         raw = raw_inputs(wh, load_ids)  # as a run reads them: the big entities checked where they are
         when = run_date or inferred_run_date(raw)
+        if announce is not None:
+            announce(_sources_line(sources, when))
         if source is not None:  # the source's decimal mark and week start, as a run applies them
             from warehouse.source_config import source_settings
 
@@ -126,33 +130,34 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
                 min=0.0, max=1.0, help="Share of an entity's rows that may be rejected (default 0.05)."
             ),
         ] = None,
+        params_file: Annotated[
+            Path | None,
+            typer.Option("--params", help="The run's --params file (YAML or JSON): its `contracts` settings "
+                         "(min_date, max_quantity, ...) are the ones checked; --max-reject-share wins over it."),
+        ] = None,
     ) -> None:
         """Check input files or a source against the data contracts, without a warehouse or a plan.
 
         Exit code 0: every row is clean; 1: some rows would be quarantined (a run would go on
         without them); 2: a run would fail (unreadable source, wrong structure, too many rejects).
         """
-        from data_contracts.config import ContractConfig, ContractError, ParameterError
+        from data_contracts.config import ContractError, ParameterError
 
         if (input_dir is None) == (source is None):
             raise ParameterError(
                 "give exactly one of --input DIR (a folder of files) or --source FILE (a source config)"
             )
         when = _date(run_date)
-        config = (
-            ContractConfig()
-            if max_reject_share is None
-            else ContractConfig(max_reject_share=max_reject_share)
-        )
+        config = _contract_settings(params_file, max_reject_share)
         try:
-            outcome, when, sources = check_inputs(input_dir, source, when, config, clean_frames=False)
+            outcome, _, _ = check_inputs(input_dir, source, when, config, clean_frames=False,
+                                         announce=typer.echo)
         except ContractError as exc:
             if exc.outcome is not None:
                 typer.echo(_report(exc.outcome, rows, all_expectations))
                 typer.echo("")
             typer.echo("Verdict: a run would FAIL on these inputs (exit 2).")
             raise
-        typer.echo(_sources_line(sources, when))
         if source is not None:
             from warehouse.source_config import source_write_warnings
 
@@ -164,6 +169,26 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
             typer.echo("Verdict: a run would go on without the quarantined rows above (exit 1).")
             raise typer.Exit(EXIT_QUARANTINED)
         typer.echo("Verdict: every row passes the contracts (exit 0).")
+
+
+def _contract_settings(params_file: Path | None, max_reject_share: float | None) -> ContractConfig:
+    """The contracts' settings a run given ``params_file`` (``plantwin run --params``) would check with, and
+    ``max_reject_share`` over them: without the file, a user who moved ``contracts.min_date`` for old history
+    had ``validate`` refuse the rows the run takes. Only ``contracts`` is read; the run checks the rest."""
+    from data_contracts.config import ContractConfig
+
+    given = {} if max_reject_share is None else {"max_reject_share": max_reject_share}
+    if params_file is None:
+        return ContractConfig(**given)
+    from pydantic import BaseModel, ConfigDict
+
+    from flows.settings import parameters_from_file
+
+    class ContractsOnly(BaseModel):
+        model_config = ConfigDict(extra="ignore")
+        contracts: ContractConfig = ContractConfig()
+
+    return parameters_from_file(ContractsOnly, params_file, contracts=given or None).contracts
 
 
 def _date(value: str | None) -> date | None:

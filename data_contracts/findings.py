@@ -6,6 +6,10 @@ stored with the run's other warnings and shown by its summary and report. Pure: 
 * ``demand_outlier``: a week of a series whose demand is a hundred times its usual week (a quantity typed
   with extra digits, or in units where the series counts packs): every row passes, the forecast and the
   plan follow it.
+* ``period_buckets``: series whose demand falls only in the week holding the 1st of a month: monthly or
+  quarterly figures written as orders on one date of their period and read as weekly demand, with empty
+  weeks between (M1, PBS): the forecast sees lumpy demand and no season, a quarterly series goes silent for
+  longer than ``inactive_weeks`` and is forecast as zero, and nothing else says why.
 * ``component_demand``: orders for an item its bill of materials consumes (a drug substance, a filled bulk):
   planned as demand of its own beside what its parents consume, which is right for a substance sold as such
   and wrong for internal transfers entered as orders.
@@ -23,15 +27,16 @@ import polars as pl
 from data_contracts import schema
 from data_contracts.config import WARNING_SCHEMA
 
-__all__ = ["COMPONENT_DEMAND", "CONTINUOUS_CAMPAIGN", "DEMAND_OUTLIER", "OUTLIER_RATIO", "STALE_DATA",
-           "component_demand_warnings", "continuous_campaign_warnings", "demand_outlier_warnings",
-           "stale_data_warnings"]
+__all__ = ["COMPONENT_DEMAND", "CONTINUOUS_CAMPAIGN", "DEMAND_OUTLIER", "OUTLIER_RATIO", "PERIOD_BUCKETS",
+           "STALE_DATA", "component_demand_warnings", "continuous_campaign_warnings", "demand_outlier_warnings",
+           "period_bucket_warnings", "stale_data_warnings"]
 
 #: the rules' names in ``run_warnings``
 STALE_DATA = "stale_data"
 DEMAND_OUTLIER = "demand_outlier"
 COMPONENT_DEMAND = "component_demand"
 CONTINUOUS_CAMPAIGN = "continuous_campaign"
+PERIOD_BUCKETS = "period_buckets"
 #: a week this many times its series' median week with demand is warned of
 OUTLIER_RATIO = 100.0
 #: series with fewer weeks with demand are not judged (too little to know what is usual)
@@ -40,6 +45,9 @@ _OUTLIER_MIN_WEEKS = 8
 #: the series' own
 _OUTLIER_OVER_NEXT = 10.0
 _OUTLIER_NEAR_WEEKS = 4
+#: series with fewer weeks with demand are not judged: weekly demand lands in a week holding a 1st about one
+#: week in four, so six such weeks in a row by chance happen about once in 7,000 series
+_BUCKET_MIN_WEEKS = 6
 
 
 def stale_data_warnings(as_of: date | None, last_week: date | None, run_date: date,
@@ -96,6 +104,35 @@ def demand_outlier_warnings(history: pl.DataFrame, ratio: float = OUTLIER_RATIO)
         )
         .cast(WARNING_SCHEMA)
     )
+
+
+def period_bucket_warnings(history: pl.DataFrame, inactive_weeks: int = 13) -> pl.DataFrame:
+    """One warning (``WARNING_SCHEMA``) if series of ``history`` (``product_id, site_id, week, quantity``)
+    with at least six weeks with demand have it only in weeks holding the 1st of a month: monthly or quarterly
+    figures read as weekly demand. It counts them, names three and the median gap between their weeks
+    (about 4 weeks: months; about 13: quarters). None when no series is so."""
+    keys = ["product_id", "site_id"]
+    positive = history.filter(pl.col("quantity") > 0).select(*keys, "week")
+    found = (positive.group_by(keys)
+             .agg(weeks=pl.len(), firsts=(pl.col("week") + timedelta(days=6)).dt.day().le(7).all())
+             .filter((pl.col("weeks") >= _BUCKET_MIN_WEEKS) & pl.col("firsts")))
+    if not found.height:
+        return pl.DataFrame(schema=WARNING_SCHEMA)
+    series = (positive.join(found.select(keys), on=keys).sort(*keys, "week")  # sorted: only the series found
+              .group_by(keys, maintain_order=True).agg(gap=pl.col("week").diff().dt.total_days().median() / 7))
+    total = history.select(pl.struct(keys).n_unique()).item()
+    named = ", ".join(f"{p} at {s}" for p, s in series.head(3).select(keys).iter_rows())
+    gap = series["gap"].median()
+    reason = (
+        f"{series.height} of {total} series ({named}) have demand only in the week holding the 1st of a month, "
+        f"{gap:.0f} weeks apart (median): monthly or quarterly figures read as weekly demand? The forecast "
+        "takes the weeks between as no demand (lumpy, with no yearly season) and forecasts as zero a series "
+        f"with none in the last {inactive_weeks} weeks (forecast.inactive_weeks), as a quarterly one is for "
+        "most of each quarter. plantwin plans in ISO weeks: spread each period's figure over the Mondays of "
+        "its weeks in the extract; orders really placed once a month need nothing."
+    )
+    return pl.DataFrame([(schema.ORDERS.name, PERIOD_BUCKETS, "requested_week", reason)], schema=WARNING_SCHEMA,
+                        orient="row")
 
 
 def component_demand_warnings(history: pl.DataFrame, bom: pl.DataFrame) -> pl.DataFrame:

@@ -20,6 +20,7 @@ from datetime import timedelta
 import polars as pl
 
 from data_contracts import schema
+from data_contracts.config import SUPPORTED_MIN_DATE
 
 __all__ = [
     "DECIMAL_COMMA_RULE",
@@ -28,6 +29,7 @@ __all__ = [
     "decimal_comma_number",
     "decimal_comma_words",
     "default_text",
+    "early_date_hints",
     "file_name",
     "fix_hints",
     "hint_line",
@@ -186,7 +188,7 @@ def fix_hints(quarantine: pl.DataFrame) -> list[str]:
     """One line per (file, rule) of ``quarantine`` that a fix hint exists for: where, how many rows, how to fix."""
     hinted = quarantine.filter(pl.col("rule").is_in(list(FIX_HINTS)))
     if not hinted.height:
-        return []
+        return early_date_hints(quarantine)
     counts = hinted.group_by("source_file", "rule").agg(pl.col("source_row").n_unique().alias("rows"))
     # Sundays among labels of other days too: both get the other days' hint, counted together
     mixed = _mixed_week_files(quarantine)
@@ -195,4 +197,32 @@ def fix_hints(quarantine: pl.DataFrame) -> list[str]:
         .then(pl.lit(WEEK_IS_MONDAY_RULE)).otherwise(pl.col("rule")).alias("rule"))
         .group_by("source_file", "rule").agg(pl.col("rows").sum()))
     return [hint_line(source_file, rows, rule, FIX_HINTS[rule])
-            for source_file, rule, rows in counts.sort("source_file", "rule").iter_rows()]
+            for source_file, rule, rows in counts.sort("source_file", "rule").iter_rows()
+            ] + early_date_hints(quarantine)
+
+
+#: a ``date_range`` reason's first date and the range's floor: "order_date '1991-07-01' is before 2000-01-01 or
+#: after the run date …", "requested_week '1991-07-01' is outside the plausible range 2000-01-01 … 2018-07-07"
+_DATE_RANGE_WORDS = (r"'(?P<value>\d{4}-\d{2}-\d{2})[^']*' is (?:before|outside the plausible range) "
+                     r"(?P<floor>\d{4}-\d{2}-\d{2})")
+
+
+def early_date_hints(quarantine: pl.DataFrame) -> list[str]:
+    """One "How to fix" line per file with ``date_range`` rows dated before the contracts' floor
+    (``contracts.min_date``, 2000-01-01 by default): real history of a long-lived product (PBS's scripts
+    from 1991) was refused with no word of the setting that takes it. Read from the rows' reasons."""
+    if "reason" not in quarantine.columns:
+        return []
+    dates = (quarantine.filter(pl.col("rule") == "date_range")
+             .with_columns(pl.col("reason").str.extract_groups(_DATE_RANGE_WORDS).alias("d"))
+             .unnest("d")  # a date before 1678 is no history: no setting takes it
+             .filter((pl.col("value") < pl.col("floor")) & (pl.col("value") >= SUPPORTED_MIN_DATE.isoformat())))
+    lines = []
+    for (source_file,), rows in dates.group_by("source_file", maintain_order=True):
+        earliest = f"{rows['value'].min()[:4]}-01-01"
+        lines.append(hint_line(source_file, rows["source_row"].n_unique(), "date_range", (
+            f"dates before {rows['floor'].min()}, the earliest the contracts take as plausible "
+            "(contracts.min_date). If this history is real (years of monthly figures, an old system's orders), "
+            f"set the floor in the run's --params file (YAML: contracts: {{min_date: {earliest}}}) and give "
+            "plantwin validate the same --params; or leave the older lines out of the extract.")))
+    return sorted(lines)

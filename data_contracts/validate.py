@@ -39,7 +39,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from data_contracts import schema
-from data_contracts.casting import TYPE_RULE, cast_frame, type_reason
+from data_contracts.casting import TYPE_RULE, cast_frame, date_form_hints, type_reason
 from data_contracts.config import (
     QUARANTINE_COLUMNS,
     SUPPORTED_MAX_DATE,
@@ -55,6 +55,7 @@ from data_contracts.formats import (
     DECIMAL_COMMA_RULE,
     decimal_comma_words,
     default_text,
+    fix_hints,
     looks_like_decimal_comma,
     sunday_reasons,
     week_start_monday,
@@ -437,7 +438,11 @@ def _judge(
             f"\n(the quarantine keeps the first {config.refused_rows_stored:,} of the {rejected:,} rows "
             "rejected; every row stays in the raw table)"
         )
-    return hits, quarantine_of(_first_rows(hits, config.refused_rows_stored)), message
+    stored = quarantine_of(_first_rows(hits, config.refused_rows_stored))
+    hints = fix_hints(stored) + date_form_hints(stored)  # what validate's "How to fix" says, in the refusal too
+    if hints:
+        message += "\nhow to fix what was recognised:\n" + "\n".join(hints)
+    return hits, stored, message
 
 
 def _network(

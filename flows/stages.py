@@ -19,7 +19,8 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.config import ContractError
-from data_contracts.findings import component_demand_warnings, demand_outlier_warnings, stale_data_warnings
+from data_contracts.findings import (component_demand_warnings, demand_outlier_warnings, period_bucket_warnings,
+                                     stale_data_warnings)
 from flows.cluster import forecast_executor
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
 from forecasting import (
@@ -271,6 +272,7 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
         _append_stage(wh, run_id, schema.RUN_WARNINGS.name, pl.concat([
             stale_data_warnings(as_of, last_week, run_date, params.forecast.inactive_weeks),
             demand_outlier_warnings(history),
+            period_bucket_warnings(history, params.forecast.inactive_weeks),
             component_demand_warnings(history, _staged_clean(wh, run_id, schema.BOM))]))
         beyond = 0
         if params.plan.terminal_condition:
