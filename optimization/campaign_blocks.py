@@ -103,6 +103,46 @@ def block_frame(frame: pl.DataFrame, cols: np.ndarray) -> pl.DataFrame:
     return mine.with_columns(*(local(c) for c in ("col", "make_col") if c in mine.columns))
 
 
+def _free_implied_links(h: highspy.Highs, setup: pl.DataFrame, x: np.ndarray) -> None:
+    """Free, before the LP with the integers fixed at ``x``, the link rows ``make − m × setup ≤ 0`` whose setup
+    is 1 in ``x`` and whose ``m`` is at least the week's capacity (``cap``: the week's hours over hours per
+    unit), as :func:`optimization.solve._drop_implied_link_rows` takes them out on the PuLP path: the capacity
+    row already says it, and HiGHS gave such a row a share of the hour's dual in a campaign week without a
+    switch. Found as the rows of two terms, the routing's start (coefficient 1) and its setup (−m); freed,
+    not deleted, so the block keeps its rows' order (its duals are read by position)."""
+    on = setup.filter(pl.col("cap").is_not_null()) if "cap" in setup.columns else setup.clear()
+    on = on.filter(pl.Series(np.round(x[on["col"].to_numpy()]) == 1.0)) if on.height else on
+    if on.height == 0:
+        return
+    lp = h.getLp()
+    row, col, val = _triplets(lp.a_matrix_)
+    terms = pl.DataFrame({"row": row, "col": col, "val": val})
+    two = terms.group_by("row").agg(pl.len().alias("n")).filter(pl.col("n") == 2).select("row")
+    upper = np.asarray(lp.row_upper_)
+    starts = terms.join(two, on="row").filter(pl.col("val") == 1.0).select("row", make_col="col")
+    links = (
+        terms.join(two, on="row")
+        .join(starts, on="row")
+        .join(on.select("col", "make_col", "cap"), on=["col", "make_col"])
+        .filter(-pl.col("val") >= pl.col("cap") * (1.0 - 1e-9))
+    )
+    rows = np.asarray(
+        [i for i in links["row"].unique().to_list() if upper[i] == 0.0 and not np.isfinite(lp.row_lower_[i])],
+        dtype=np.int32)
+    if len(rows):
+        inf = np.full(len(rows), highspy.kHighsInf)
+        h.changeRowsBounds(len(rows), rows, -inf, inf)
+
+
+def _triplets(a) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The nonzeros of a HiGHS matrix (column- or row-wise) as row, column and value arrays."""
+    start, index, value = np.asarray(a.start_), np.asarray(a.index_), np.asarray(a.value_)
+    outer = np.repeat(np.arange(len(start) - 1), np.diff(start))
+    if a.format_ == highspy.MatrixFormat.kColwise:
+        return index[: len(outer)], outer, value[: len(outer)]
+    return outer, index[: len(outer)], value[: len(outer)]
+
+
 def _rounded_start(
     h: highspy.Highs,
     frames: dict[str, pl.DataFrame],
@@ -299,6 +339,7 @@ def solve_campaign_block(
     vals = np.round(best_x[ints])
     _integral(h, ints, False)
     h.changeColsBounds(len(ints), ints, vals, vals)
+    _free_implied_links(h, setup, best_x)
     # from the start's last LP (every integer fixed near these values; the plan often is the start) where
     # there is one, else from the relaxation's
     h.setBasis(relax_basis if start_basis is None else start_basis)

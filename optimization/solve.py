@@ -31,7 +31,7 @@ from optimization.campaign_start import (
     sequenced_setups,
 )
 from optimization.campaign_weeks import add_rows as add_week_rows, separate as separate_weeks, week_cuts
-from optimization.campaigns import campaign_fit
+from optimization.campaigns import PRT, campaign_fit
 from optimization.config import PlanConfig
 from optimization.campaign_blocks import BlockResult, Budget, block_frame, relative_gap, solve_campaign_block
 from optimization.decompose import MipBlock, WarmStart, block_price_range, solve_blocks
@@ -158,6 +158,7 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
     if has_solution and mip:
         start, cpu = time.perf_counter(), time.process_time()
         _drop_bound_rows(model)
+        _drop_implied_link_rows(model)
         has_duals = _duals_with_integers_fixed(model, config, used)
         seconds += time.perf_counter() - start
         if deadline is not None:
@@ -735,6 +736,49 @@ def _drop_bound_rows(model: Model) -> None:
         named = rows.pop(family, None)
         for name in [] if named is None else named["name"].to_list():
             del prob.constraints[name]
+
+
+#: link rows ``make ≤ m × y`` by family, with the frame of their integer ``y`` (``campaign``: a campaign
+#: resource set up for the product; ``setup``: lot sizing's "anything started" for a minimum batch)
+LINK_FAMILIES = {"campaign": "setup_for", "setup": "setup"}
+
+
+def _drop_implied_link_rows(model: Model) -> None:
+    """Take out of the model, before the LP with the integers fixed, the link rows ``make ≤ m × y`` whose
+    ``y`` is 1 in the plan and whose ``m`` is at least the week's hours over the routing's hours per unit.
+
+    With the integers fixed such a row says ``make ≤ hours / hours per unit``, which the resource's
+    capacity row already says (its other terms are other starts' hours and changeover hours, none
+    negative with the setups fixed: a named switch's pair replaces the default hours by its own). In a
+    campaign week without a switch the two rows are the same row for a continuous routing, and HiGHS
+    may give the dual to the link row: the hour was priced 0 where it is worth the late units it would
+    make (the hand case of ``tests/test_campaign_fit.py``: 0 for 1,999 and 999), with no price range and
+    a planner told that hours are free. Without the row the feasible set is the same and the hour's
+    value is on the capacity row. Kept: rows whose ``y`` is 0 (they say nothing starts), rows whose
+    ``m`` is below the capacity (``campaign_need_bound``'s need: a real limit on that LP, though a
+    dominance one) and routings using no hours (their ``m`` is a demand bound, not hours)."""
+    prob, variables, rows = model.builder.prob, model.builder.variables, model.builder.rows
+    hours = model.network.hours.select("resource_id", "t", "hours_available")
+    for family, frame_name in LINK_FAMILIES.items():
+        named, frame = rows.get(family), model.frames.get(frame_name)
+        if named is None or frame is None or frame.height == 0:
+            continue
+        per_unit = model.frames["make"].select(pl.col("col").alias("make_col"), "hours_per_unit")
+        linked = (
+            named.join(frame.select(*PRT, "col", "make_col"), on=PRT, validate="1:1")
+            .join(per_unit, on="make_col", validate="m:1")
+            .join(hours, on=["resource_id", "t"], validate="m:1")
+            .filter(pl.col("hours_per_unit") > 0)
+            .with_columns(cap=pl.col("hours_available") / pl.col("hours_per_unit"))
+        )
+        implied = []
+        for name, col, cap in linked.select("name", "col", "cap").iter_rows():
+            y = variables[col]
+            if round(y.varValue or 0.0) == 1 and -prob.constraints[name][y] >= cap * (1.0 - 1e-9):
+                implied.append(name)
+        for name in implied:
+            del prob.constraints[name]
+        rows[family] = named.filter(~pl.col("name").is_in(implied))
 
 
 def _duals_with_integers_fixed(model: Model, config: PlanConfig, solver: str) -> bool:

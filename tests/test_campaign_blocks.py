@@ -130,3 +130,34 @@ def test_a_block_whose_mip_gets_no_time_ends_with_the_starts_plan(monkeypatch, b
     if min_batch:
         assert (prod["quantity"] >= min_batch - 1e-6).all()
     assert _kpi(r, "cost_total") == pytest.approx(r.objective)
+
+
+@pytest.mark.parametrize("changeover, weeks, optimum", [(50.0, 6, 550_550.0), (10.0, 4, 150_390.0)])
+def test_a_block_prices_the_hour_of_a_week_without_a_switch_by_hand(changeover, weeks, optimum):
+    # B wants 100 in week 0, A 120 a week after it, on one 100-hour campaign suite (1 hour a unit, holding 1,
+    # backlog 1,000; tests/test_campaign_fit.py's hand case on the blocks path). By hand: B in week 0, then A:
+    # with the setups fixed an hour more in week k ≥ 1 is one more A then and one fewer late in every week
+    # from k to the last: (weeks − k) × 1,000 − 1 of production. In a week without a switch the campaign link
+    # row (A ≤ 100 × setup) is the capacity row itself; left in the block's fixed-integer LP it took all or
+    # part of the hour's dual (50-hour switch, 6 weeks: week 3 priced 0; 10-hour switch, 4 weeks: week 2
+    # priced 1,817.3). The optimum: A short 120 − (100 − switch) in week 1 and 20 more each week after, at
+    # 1,000 a week, plus the units made. Week 0 (B, its demand met, its dual anywhere between the two sides) is not asserted.
+    demand = ex.demand(dict(product_id="B", site_id="P", t=0, quantity=100.0),
+                       *[dict(product_id="A", site_id="P", t=t, quantity=120.0) for t in range(1, weeks)])
+    resources = ex.resources(dict(resource_id="R", site_id="P", hours_per_week=100.0, campaign=True,
+                                  changeover_hours=changeover))
+    inputs = ex.inputs(
+        dcs=(),
+        products=ex.products(*(dict(product_id=p, holding_cost_per_week=1.0, backlog_penalty=1000.0) for p in "AB")),
+        resources=resources,
+        routings=ex.routings(*(dict(product_id=p, resource_id="R") for p in "AB")),
+        lanes=ex.lanes(),
+    )
+    config = PlanConfig(horizon_weeks=weeks, terminal_condition=False, solve_path="blocks")
+    net = build_network(inputs, ex.START, config)
+    assert uses_blocks(net, config)
+    r = plan_supply(net, demand, pl.DataFrame(), config)
+    assert r.objective == pytest.approx(optimum)
+    prices = r.tables["plan_capacity"].sort("week")["shadow_price"].to_list()
+    assert prices[1:] == pytest.approx([(weeks - k) * 1_000.0 - 1.0 for k in range(1, weeks)])
+    assert set(r.tables["plan_shortages"]["reason"].to_list()) == {"capacity"}

@@ -199,3 +199,24 @@ def test_the_rows_leave_the_hour_prices_of_a_hand_solved_plan_alone():
         assert reasons.rows() == [("A", 50.0, "capacity"), ("A", 70.0, "capacity"), ("A", 90.0, "capacity")]
     assert out[True].tables["plan_capacity"].equals(out[False].tables["plan_capacity"])
     assert out[True].tables["plan_shortages"].equals(out[False].tables["plan_shortages"])
+
+
+@pytest.mark.parametrize("options", [{}, {"campaign_need_bound": True}, {"campaign_start_cuts": True},
+                                     {"campaign_fit_bound": True}])
+def test_a_week_without_a_switch_prices_the_hour_by_hand(options):
+    # The hand case above (B in week 0, then A on the 100-hour suite, 1 hour a unit, a 30-hour switch): A is
+    # 50, 70, 90 late in weeks 1-3. With the setups fixed, an hour more in week 2 is one more A made there and
+    # one fewer late in weeks 2 and 3: 2 × 1,000 of backlog saved less 1 of production = 1,999; in week 3,
+    # 1,000 − 1 = 999; in week 1, 2,999. Weeks 2 and 3
+    # have no switch: the campaign link row (A ≤ 100 × setup) is then the capacity row itself, and left in the
+    # LP with the integers fixed it took the dual (0 in both weeks). Week 0 makes B, whose demand it meets: 0.
+    demand = ex.demand(dict(product_id="B", site_id="P", t=0, quantity=100.0),
+                       *[dict(product_id="A", site_id="P", t=t, quantity=120.0) for t in range(1, 4)])
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, **options)
+    result = plan_supply(build_network(_suite(changeover_hours=30.0), ex.START, config), demand, pl.DataFrame(),
+                         config)
+    assert result.objective == pytest.approx(210_370.0)
+    prices = result.tables["plan_capacity"].sort("week")["shadow_price"].to_list()
+    assert prices == pytest.approx([0.0, 2_999.0, 1_999.0, 999.0])
+    reasons = result.tables["plan_shortages"].select("product_id", "short_quantity", "reason").sort("short_quantity")
+    assert reasons.rows() == [("A", 50.0, "capacity"), ("A", 70.0, "capacity"), ("A", 90.0, "capacity")]

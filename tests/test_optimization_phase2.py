@@ -122,6 +122,31 @@ def test_minimum_batch_in_mip_mode():
     assert r.objective == pytest.approx(60 + 40 * 0.1)
 
 
+def test_a_minimum_batch_leaves_the_hour_its_price_range():
+    # A wants 120 a week in weeks 0-2 at the plant P, made on the 100-hour resource R (1 hour a unit, a
+    # minimum batch of 50, so a lot-sizing setup in MIP mode); holding 1, backlog 1,000. By hand: 100 a week
+    # are made, A is 20, 40, 60 late. An hour more in week 0 is one more A then and one fewer late in weeks
+    # 0-2: 3 × 1,000 − 1 of production = 2,999, from both sides. The setup row (A ≤ 100 × setup, the big-M the
+    # best week's hours) says what the capacity row says once the setup is fixed at 1; left in the LP with
+    # the integers fixed it kept the hour more from making anything: price_hour_more 0.
+    inputs = ex.inputs(
+        dcs=(),
+        products=ex.products(dict(product_id="A", holding_cost_per_week=1.0, backlog_penalty=1000.0)),
+        resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=100.0)),
+        routings=ex.routings(dict(product_id="A", resource_id="R", min_batch=50.0)),
+        lanes=ex.lanes(),
+    )
+    demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=120.0) for t in range(3)])
+    config = PlanConfig(horizon_weeks=3, terminal_condition=False, mip=True)
+    r = plan_supply(build_network(inputs, ex.START, config), demand, pl.DataFrame(), config)
+    assert r.mip_gap == pytest.approx(0.0) and r.objective == pytest.approx(120_300.0)
+    cap = r.tables["plan_capacity"].sort("week")
+    assert cap["shadow_price"].to_list() == pytest.approx([2_999.0, 1_999.0, 999.0])
+    assert cap.select("price_hour_more", "price_hour_less").row(0) == pytest.approx((2_999.0, 2_999.0))
+    reasons = r.tables["plan_shortages"].select("short_quantity", "reason").sort("short_quantity").rows()
+    assert reasons == [(20.0, "capacity"), (40.0, "capacity"), (60.0, "capacity")]
+
+
 def test_alternate_resources_share_the_load():
     # R1 is cheaper but has 30 hours; R2 makes the remaining 20 at cost 2.
     inputs = ex.inputs(
