@@ -527,6 +527,22 @@ def test_pooled_quantiles_split_pool_used_where_it_holds_enough_errors():
     assert unsplit.get_column("q90").to_list() == pytest.approx([3.0, 3.0, 3.0])
 
 
+def test_pooled_quantiles_split_pool_never_takes_the_neighbouring_steps():
+    # group g, steps 1-3, three errors needed. Seasonal series: one error of 2 a step (three with the
+    # neighbours at step 2, one at its own step); the others: three errors of 1 a step. With step_span 1 the
+    # seasonal forecast at step 2 must not use a seasonal pool filled by steps 1 and 3 (its 90% quantile 2):
+    # it takes the group's pool at step 2 with its neighbours (twelve errors, nine of them 1: q50 1, q90 2)
+    cal = pl.DataFrame({"group": ["g"] * 12, "step": [1, 2, 3] * 4, "ratio": [False] * 12,
+                        "seasonal": [True] * 3 + [False] * 9, "y": [2.0] * 3 + [1.0] * 9, "yhat": [0.0] * 12,
+                        "scale": [1.0] * 12})
+    fc = pl.DataFrame({"unique_id": ["s", "n"], "group": ["g"] * 2, "step": [2] * 2, "ratio": [False] * 2,
+                       "seasonal": [True, False], "mean": [0.0] * 2, "scale": [1.0] * 2})
+    got = pooled_quantiles(fc, cal, (0.5,), min_errors=3, step_span=1, split_col="seasonal")
+    assert got.get_column("q50").to_list() == pytest.approx([1.0, 1.0])  # s: the group's pool, not 2
+    alone = pooled_quantiles(fc, cal, (0.5,), min_errors=1, step_span=1, split_col="seasonal")
+    assert alone.get_column("q50").to_list() == pytest.approx([2.0, 1.0])  # enough at its own step: its own
+
+
 def test_with_seasonal_takes_each_windows_cutoff_and_the_end_of_the_history():
     # a series seasonal for its first two seasons, then a trend: its windows' errors are split by what its
     # history showed at their cutoffs, its forecast by the end of its history
