@@ -560,11 +560,10 @@ def test_with_seasonal_takes_each_windows_cutoff_and_the_end_of_the_history():
     assert windows.get_column("seasonal").to_list() == [True]
 
 
-@pytest.fixture(scope="module")
-def simulated():
+def _simulated_panel(seed: int):
     """130 series of five kinds, 156 weeks of history and 13 held out, forecast 13 weeks ahead."""
     kinds = ("smooth", "seasonal", "trend", "intermittent", "lumpy")
-    full = synthetic_series(130, 169, seed=5, kinds=kinds)
+    full = synthetic_series(130, 169, seed=seed, kinds=kinds)
     last = full.get_column("ds").max()
     cut = last - pl.duration(weeks=13)
     history, future = full.filter(pl.col("ds") <= cut), full.filter(pl.col("ds") > cut)
@@ -574,13 +573,39 @@ def simulated():
     return result, joined
 
 
-@pytest.mark.parametrize("kinds", [("smooth", "trend"), ("seasonal",)])
-def test_interval_coverage_within_3_points_smooth_and_seasonal(simulated, kinds):
-    _, joined = simulated
+@pytest.fixture(scope="module")
+def simulated():
+    """The panel at seed 5."""
+    return _simulated_panel(5)
+
+
+@pytest.fixture(scope="module")
+def simulated_seeds(simulated):
+    """The held-out rows of the panel at seeds 5-11 (seed 5's from :func:`simulated`): one seed's 26 seasonal
+    series decide a check by a few rows, seven decide it by the bands (docs/forecast-intervals.md, stop 28)."""
+    return pl.concat([simulated[1]] + [_simulated_panel(seed)[1] for seed in range(6, 12)])
+
+
+def _kind_coverage(joined: pl.DataFrame, kinds: tuple[str, ...]) -> tuple[float, float]:
     y = pl.col("y")
     rows = joined.filter(pl.col("kind").is_in(list(kinds)))
     cov80 = rows.select(((y >= pl.col("q10")) & (y <= pl.col("q90"))).mean()).item()
     cov95 = rows.select(((y >= pl.col("q02_5")) & (y <= pl.col("q97_5"))).mean()).item()
+    return cov80, cov95
+
+
+@pytest.mark.parametrize("kinds", [("smooth", "trend"), ("seasonal",)])
+def test_interval_coverage_within_3_points_smooth_and_seasonal(simulated, kinds):
+    cov80, cov95 = _kind_coverage(simulated[1], kinds)
+    assert abs(cov80 - 0.80) <= 0.03, cov80
+    assert abs(cov95 - 0.95) <= 0.03, cov95
+
+
+@pytest.mark.parametrize("kinds", [("smooth", "trend"), ("seasonal",)])
+def test_interval_coverage_within_3_points_pooled_over_seeds_5_to_11(simulated_seeds, kinds):
+    # the same bound as at seed 5, on seven panels' held-out weeks pooled: the smooth + trend series covered
+    # 85.5% before the seasonal split (its seed-5 check passed at 82.7, the lowest of the seven)
+    cov80, cov95 = _kind_coverage(simulated_seeds, kinds)
     assert abs(cov80 - 0.80) <= 0.03, cov80
     assert abs(cov95 - 0.95) <= 0.03, cov95
 
