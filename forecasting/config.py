@@ -235,12 +235,10 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "its own quantiles (see `calibration_groups`); fewer → the group over all steps, then every group.",
     )
     calibration_step_span: int = Field(
-        0, ge=0, description="Each horizon step's quantiles also pool the errors of the steps up to this "
-        "many before and after it (0: its own step only). 1 smooths a calendar month's shock in the "
-        "backtest windows of series that share a calendar (PBS); measured in docs/forecast-intervals.md, "
-        "stop 26: lower MSIS on three of the six development sets, equal on two, +0.03% on M1 monthly; "
-        "not the default, as the tests' seasonal panel under-covers more (seeds 5-11: 80% band 78.3 -> "
-        "78.0, 3 seeds outside ±3 points against 2).",
+        1, ge=0, description="Each horizon step's quantiles also pool the errors of the steps up to this "
+        "many before and after it (0: its own step only; a `calibration_seasonal_split` pool never does). "
+        "1 smooths a calendar month's shock in the backtest windows of series that share a calendar (PBS). "
+        "The default since stop 28, with `calibration_seasonal_split` (docs/forecast-intervals.md, stop 28).",
     )
     level_periods: int | None = Field(
         None, ge=1, description="Periods of history averaged for a series' level, to which backtest errors "
@@ -269,14 +267,15 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "is not (76.0 at its seed), so it is not the default.",
     )
     calibration_seasonal_split: bool = Field(
-        False, description="Split each calibration group's (group, horizon step) pool by whether the series' "
+        True, description="Split each calibration group's (group, horizon step) pool by whether the series' "
         "last season looks seasonal at the window's cutoff (and at the end of the history for the forecast: "
         "`forecasting.intervals.seasonal_histories`), used where the split pool holds "
-        "`calibration_min_errors` errors (else the group's pool, as without). Seasonal series' standardised "
-        "errors are larger than smooth ones', and a shared pool gives each kind's band the other's. Measured "
-        "in docs/forecast-intervals.md, stop 27 (follow-up): the tests' smooth + trend panel 85.5 -> 81.8 "
-        "(seeds 5-11, 6 -> 1 outside ±3), seasonal unchanged; but M1 monthly stays outside (83.5 -> 83.1) and "
-        "summed MSIS of the six sets rises 66.26 -> 66.57 (M4 Weekly +1.3%), so it is not the default.",
+        "`calibration_min_errors` errors at its own step (else the group's pool, as without). Seasonal "
+        "series' standardised errors are larger than smooth ones', and a shared pool gives each kind's band "
+        "the other's. With `calibration_step_span` 1, the default since stop 28: every 80% and 95% band of "
+        "the six development sets inside ±3 points (M1 monthly 83.1 -> 82.4), summed MSIS 65.97 -> 65.74 "
+        "(M4 Weekly +1.2%), the tests' smooth + trend panel 85.5 -> 81.8 over seeds 5-11 "
+        "(docs/forecast-intervals.md, stop 28).",
     )
     scale_windows: Literal["recent", "all"] = Field(
         "recent", description="Backtest windows measuring a series' error scale for its band: `recent` its "

@@ -527,6 +527,22 @@ def test_pooled_quantiles_split_pool_used_where_it_holds_enough_errors():
     assert unsplit.get_column("q90").to_list() == pytest.approx([3.0, 3.0, 3.0])
 
 
+def test_pooled_quantiles_split_pool_never_takes_the_neighbouring_steps():
+    # group g, steps 1-3, three errors needed. Seasonal series: one error of 2 a step (three with the
+    # neighbours at step 2, one at its own step); the others: three errors of 1 a step. With step_span 1 the
+    # seasonal forecast at step 2 must not use a seasonal pool filled by steps 1 and 3 (its 90% quantile 2):
+    # it takes the group's pool at step 2 with its neighbours (twelve errors, nine of them 1: q50 1, q90 2)
+    cal = pl.DataFrame({"group": ["g"] * 12, "step": [1, 2, 3] * 4, "ratio": [False] * 12,
+                        "seasonal": [True] * 3 + [False] * 9, "y": [2.0] * 3 + [1.0] * 9, "yhat": [0.0] * 12,
+                        "scale": [1.0] * 12})
+    fc = pl.DataFrame({"unique_id": ["s", "n"], "group": ["g"] * 2, "step": [2] * 2, "ratio": [False] * 2,
+                       "seasonal": [True, False], "mean": [0.0] * 2, "scale": [1.0] * 2})
+    got = pooled_quantiles(fc, cal, (0.5,), min_errors=3, step_span=1, split_col="seasonal")
+    assert got.get_column("q50").to_list() == pytest.approx([1.0, 1.0])  # s: the group's pool, not 2
+    alone = pooled_quantiles(fc, cal, (0.5,), min_errors=1, step_span=1, split_col="seasonal")
+    assert alone.get_column("q50").to_list() == pytest.approx([2.0, 1.0])  # enough at its own step: its own
+
+
 def test_with_seasonal_takes_each_windows_cutoff_and_the_end_of_the_history():
     # a series seasonal for its first two seasons, then a trend: its windows' errors are split by what its
     # history showed at their cutoffs, its forecast by the end of its history
@@ -544,11 +560,10 @@ def test_with_seasonal_takes_each_windows_cutoff_and_the_end_of_the_history():
     assert windows.get_column("seasonal").to_list() == [True]
 
 
-@pytest.fixture(scope="module")
-def simulated():
+def _simulated_panel(seed: int):
     """130 series of five kinds, 156 weeks of history and 13 held out, forecast 13 weeks ahead."""
     kinds = ("smooth", "seasonal", "trend", "intermittent", "lumpy")
-    full = synthetic_series(130, 169, seed=5, kinds=kinds)
+    full = synthetic_series(130, 169, seed=seed, kinds=kinds)
     last = full.get_column("ds").max()
     cut = last - pl.duration(weeks=13)
     history, future = full.filter(pl.col("ds") <= cut), full.filter(pl.col("ds") > cut)
@@ -558,13 +573,39 @@ def simulated():
     return result, joined
 
 
-@pytest.mark.parametrize("kinds", [("smooth", "trend"), ("seasonal",)])
-def test_interval_coverage_within_3_points_smooth_and_seasonal(simulated, kinds):
-    _, joined = simulated
+@pytest.fixture(scope="module")
+def simulated():
+    """The panel at seed 5."""
+    return _simulated_panel(5)
+
+
+@pytest.fixture(scope="module")
+def simulated_seeds(simulated):
+    """The held-out rows of the panel at seeds 5-11 (seed 5's from :func:`simulated`): one seed's 26 seasonal
+    series decide a check by a few rows, seven decide it by the bands (docs/forecast-intervals.md, stop 28)."""
+    return pl.concat([simulated[1]] + [_simulated_panel(seed)[1] for seed in range(6, 12)])
+
+
+def _kind_coverage(joined: pl.DataFrame, kinds: tuple[str, ...]) -> tuple[float, float]:
     y = pl.col("y")
     rows = joined.filter(pl.col("kind").is_in(list(kinds)))
     cov80 = rows.select(((y >= pl.col("q10")) & (y <= pl.col("q90"))).mean()).item()
     cov95 = rows.select(((y >= pl.col("q02_5")) & (y <= pl.col("q97_5"))).mean()).item()
+    return cov80, cov95
+
+
+@pytest.mark.parametrize("kinds", [("smooth", "trend"), ("seasonal",)])
+def test_interval_coverage_within_3_points_smooth_and_seasonal(simulated, kinds):
+    cov80, cov95 = _kind_coverage(simulated[1], kinds)
+    assert abs(cov80 - 0.80) <= 0.03, cov80
+    assert abs(cov95 - 0.95) <= 0.03, cov95
+
+
+@pytest.mark.parametrize("kinds", [("smooth", "trend"), ("seasonal",)])
+def test_interval_coverage_within_3_points_pooled_over_seeds_5_to_11(simulated_seeds, kinds):
+    # the same bound as at seed 5, on seven panels' held-out weeks pooled: the smooth + trend series covered
+    # 85.5% before the seasonal split (its seed-5 check passed at 82.7, the lowest of the seven)
+    cov80, cov95 = _kind_coverage(simulated_seeds, kinds)
     assert abs(cov80 - 0.80) <= 0.03, cov80
     assert abs(cov95 - 0.95) <= 0.03, cov95
 
