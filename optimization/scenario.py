@@ -12,6 +12,8 @@ A scenario file names the scenario and lists changes, each a mapping in one of t
       - {from_site: PL-1, to_site: DC-2, close: true}
     yields:                         # yield (set) or multiplier, optionally on one resource only
       - {product: P001, yield: 0.8}
+    release:                        # weeks from production start to release (QC), optionally on one resource
+      - {product: P001, release_weeks: 1}
     shutdowns:                      # no hours at all in those weeks
       - {resource: R-BIO-2, start: 2026-07-06, end: 2026-07-19}
     service_levels:                 # product or family (or neither: all)
@@ -47,6 +49,7 @@ __all__ = [
     "CapacityChange",
     "DemandChange",
     "LaneChange",
+    "ReleaseChange",
     "Scenario",
     "ScenarioError",
     "ScenarioFile",
@@ -156,6 +159,15 @@ class YieldChange(_Change):
         return self
 
 
+class ReleaseChange(_Change):
+    """The release lag of a product (production + QC, in weeks) on every resource that makes it, or one: what
+    if QC released a week faster."""
+
+    product: str
+    resource: str | None = None
+    release_weeks: int = Field(ge=0, description="Weeks from the start of production to release.")
+
+
 class Shutdown(_Weeks):
     """A resource with no hours from ``start`` to ``end`` (both required)."""
 
@@ -238,6 +250,7 @@ class Scenario(_Change):
     demand: list[DemandChange] = Field(default_factory=list)
     lanes: list[LaneChange] = Field(default_factory=list)
     yields: list[YieldChange] = Field(default_factory=list)
+    release: list[ReleaseChange] = Field(default_factory=list)
     shutdowns: list[Shutdown] = Field(default_factory=list)
     service_levels: list[ServiceLevelChange] = Field(default_factory=list)
     campaigns: list[CampaignChange] = Field(default_factory=list)
@@ -350,14 +363,15 @@ def check_scenario(parsed: ScenarioFile, inputs: Mapping[str, pl.DataFrame]) -> 
     for i, sl in enumerate(s.service_levels):
         unknown("service_levels", i, "product", "product", sl.product)
         unknown("service_levels", i, "family", "family", sl.family)
-    for i, y in enumerate(s.yields):
-        unknown("yields", i, "product", "product", y.product)
-        unknown("yields", i, "resource", "resource", y.resource)
-        if y.product in known["product"] and not any(
-            p == y.product and (y.resource is None or r == y.resource) for p, r in routings
-        ):
-            problems.append(f"{parsed.source} line {parsed.line(('yields', i))}: yields[{i}]: no routing makes "
-                            f"{y.product!r}" + (f" on {y.resource!r}" if y.resource else ""))
+    for section, items in (("yields", s.yields), ("release", s.release)):  # changes of routings
+        for i, y in enumerate(items):
+            unknown(section, i, "product", "product", y.product)
+            unknown(section, i, "resource", "resource", y.resource)
+            if y.product in known["product"] and not any(
+                p == y.product and (y.resource is None or r == y.resource) for p, r in routings
+            ):
+                problems.append(f"{parsed.source} line {parsed.line((section, i))}: {section}[{i}]: no routing "
+                                f"makes {y.product!r}" + (f" on {y.resource!r}" if y.resource else ""))
     for i, lane in enumerate(s.lanes):
         if (lane.from_site, lane.to_site) not in lanes:
             problems.append(f"{parsed.source} line {parsed.line(('lanes', i))}: lanes[{i}]: unknown lane "
@@ -523,6 +537,22 @@ def _forecast(scenario: Scenario, forecast: pl.DataFrame, products: pl.DataFrame
     return out.select(forecast.columns)
 
 
+def _routings(scenario: Scenario, routings: pl.DataFrame) -> pl.DataFrame:
+    """The routings with every yield and release-lag change applied, in file order."""
+    def this(change: YieldChange | ReleaseChange) -> pl.Expr:
+        return (pl.col("product_id") == change.product) & (
+            pl.col("resource_id") == change.resource if change.resource else pl.lit(True))
+
+    for y in scenario.yields:
+        new = pl.lit(y.yield_) if y.yield_ is not None else (pl.col("yield") * y.multiplier).clip(upper_bound=1.0)
+        routings = routings.with_columns(pl.when(this(y)).then(new).otherwise(pl.col("yield")).alias("yield"))
+    for r in scenario.release:
+        routings = routings.with_columns(
+            pl.when(this(r)).then(pl.lit(r.release_weeks, routings.schema["release_weeks"]))
+            .otherwise(pl.col("release_weeks")).alias("release_weeks"))
+    return routings
+
+
 def apply_scenario(scenario: Scenario, inputs: Mapping[str, pl.DataFrame], forecast: pl.DataFrame,
                    start_week: date, horizon_weeks: int) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
     """Apply a scenario's changes to copies of the planning inputs and the forecast.
@@ -550,13 +580,7 @@ def apply_scenario(scenario: Scenario, inputs: Mapping[str, pl.DataFrame], forec
             pl.when(this).then(pl.lit(lane.lead_time_weeks, pl.Int64)).otherwise(pl.col("lead_time_weeks"))
             .alias("lead_time_weeks"))
     out[schema.LANES.name] = lanes
-    routings = inputs[schema.ROUTINGS.name]
-    for y in scenario.yields:
-        this = (pl.col("product_id") == y.product) & (
-            pl.col("resource_id") == y.resource if y.resource else pl.lit(True))
-        new = pl.lit(y.yield_) if y.yield_ is not None else (pl.col("yield") * y.multiplier).clip(upper_bound=1.0)
-        routings = routings.with_columns(pl.when(this).then(new).otherwise(pl.col("yield")).alias("yield"))
-    out[schema.ROUTINGS.name] = routings
+    out[schema.ROUTINGS.name] = _routings(scenario, inputs[schema.ROUTINGS.name])
     for sl in scenario.service_levels:
         products = products.with_columns(
             pl.when(_products_of(sl)).then(pl.lit(sl.service_level)).otherwise(pl.col("service_level"))

@@ -109,8 +109,39 @@ def test_lanes_yields_and_service_levels():
     assert dict(inputs["products"].select("product_id", "service_level").iter_rows()) == {"P1": 0.95, "P2": 0.99}
 
 
+def test_release_lag_set_on_every_routing_of_a_product_or_one():
+    inputs, _ = _apply("name: s\nrelease:\n  - {product: P1, release_weeks: 0}\n"
+                       "  - {product: P2, resource: R2, release_weeks: 3}\n")
+    assert dict(inputs["routings"].select("product_id", "release_weeks").iter_rows()) == {"P1": 0, "P2": 3}
+    assert inputs["routings"].schema == _inputs()["routings"].schema
+
+
+def test_a_faster_release_serves_what_the_lag_left_short():
+    # A on R (100 h a week, 1 h a unit) at P, no transit to D, 300 wanted in week 2. Released 2 weeks after
+    # its start only week 0's 100 units arrive in time (200 short); released a week faster, weeks 0 and 1
+    # make 200 (100 short)
+    from optimization import PlanConfig, build_network, plan_supply
+    from optimization import examples as ex
+
+    cfg = PlanConfig(horizon_weeks=4, terminal_condition=False)
+    base = ex.inputs(routings=ex.routings(dict(product_id="A", resource_id="R", release_weeks=2)))
+    parsed = parse_scenario("name: qc-faster\nrelease:\n  - {product: A, release_weeks: 1}\n")
+    check_scenario(parsed, base)
+    demand = ex.demand(dict(product_id="A", site_id="D", t=2, quantity=300.0))
+
+    def short(inputs: dict[str, pl.DataFrame]) -> float:
+        r = plan_supply(build_network(inputs, ex.START, cfg), demand, pl.DataFrame(), cfg)
+        return r.tables["plan_backlog"].filter(pl.col("week") == ex.week(2))["backlog"].item()
+
+    faster, _ = apply_scenario(parsed.scenario, base, _forecast(), ex.START, 4)
+    assert short(base) == pytest.approx(200.0)
+    assert short(faster) == pytest.approx(100.0)
+
+
 @pytest.mark.parametrize(("text", "line", "words"), [
     ("name: s\ncapacity:\n  - resource: R1\n    percent: 50\n  - resource: R2\n    percnt: 5\n", 6, "percnt"),
+    ("name: s\nrelease:\n  - {product: P1, release_weeks: -1}\n", 3, "release_weeks"),
+    ("name: s\nrelease:\n  - {product: P1, weeks: 1}\n", 3, "release_weeks"),
     ("name: s\ncapacity:\n  - resource: R1\n    percent: 50\n    hours: 3\n", 3, "exactly one of hours, percent"),
     ("name: s\ndemand:\n  - {family: vac}\n", 3, "exactly one of multiplier, units"),
     ("name: s\nshutdowns:\n  - resource: R1\n    start: 2026-06-08\n    end: 2026-06-01\n", 3, "before the week of start"),
@@ -133,6 +164,9 @@ def test_a_malformed_scenario_file_is_refused_naming_the_line(text, line, words)
     ("name: s\ndemand:\n  - multiplier: 2\n    family: flu\n", 4, "unknown family 'flu'"),
     ("name: s\nlanes:\n  - {from_site: D1, to_site: D2, close: true}\n", 3, "unknown lane D1 -> D2"),
     ("name: s\nyields:\n  - {product: P1, resource: R2, yield: 0.5}\n", 3, "no routing makes 'P1' on 'R2'"),
+    ("name: s\nrelease:\n  - {product: P1, release_weeks: 0}\n  - {product: P1, resource: R2, release_weeks: 0}\n",
+     4, "release\\[1\\]: no routing makes 'P1' on 'R2'"),
+    ("name: s\nrelease:\n  - {product: P9, release_weeks: 0}\n", 3, "unknown product 'P9'"),
 ])
 def test_a_scenario_naming_unknown_keys_is_refused_naming_the_line(text, line, words):
     parsed = parse_scenario(text, "s.yaml")
