@@ -236,6 +236,18 @@ def test_a_consensus_below_the_booked_orders_is_raised_to_them(booked_run, tmp_p
     # the series planned from booked orders alone is still planned
     mab = demand.filter((pl.col("product_id") == "MAB-02") & (pl.col("site_id") == "DC-EU-S"))
     assert mab["demand"].sum() > 0
+    # the summary's booked line counts what the orders added above the consensus, series by series (the
+    # file halves every planned row, the firm order's too; a series with booked orders alone is not in it),
+    # not what they added above the forecast
+    from report.summary import run_summary
+
+    above = fc.filter(pl.col("booked").is_not_null()).with_columns(
+        added=(pl.col("booked") - pl.when(pl.col("model") != BOOKED_MODEL).then(0.5 * pl.col("mean"))
+               .otherwise(0.0)).clip(lower_bound=0.0))
+    assert abs(above["added"].sum() - fc["booked_added"].sum()) > 1_000
+    text = run_summary(warehouse, new_id)
+    assert (f"{above['added'].sum():,.0f} units above the demand file added to the plan's demand in "
+            f"{(above['added'] > 0).sum():,} product × site × week(s)") in text, text
 
 
 @pytest.mark.slow
