@@ -18,12 +18,16 @@ A scenario file names the scenario and lists changes, each a mapping in one of t
       - {resource: R-BIO-2, start: 2026-07-06, end: 2026-07-19}
     service_levels:                 # product or family (or neither: all)
       - {family: Vaccines, service_level: 0.99}
+    orders:                         # firm orders (a tender) added to the booked orders, in a planned week
+      - {product: P001, site: DC-2, week: 2026-07-06, quantity: 50000}
     campaigns:                      # a resource's campaign settings, or one switch (from → to) on it
       - {resource: R-BIO-1, changeover_hours: 48, min_campaign_weeks: 2}
       - {resource: R-BIO-1, from_product: P001, to_product: P002, changeover_cost: 5000}
       - {resource: R-BIO-2, campaign: false}
 
 ``start``/``end`` are dates (inclusive; a date stands for its ISO week); absent = the whole horizon.
+Orders are booked, not forecast: a week plans max(forecast, booked), so a demand cut in the same file does
+not cut them (:func:`scenario_orders`).
 A campaign entry sets a resource's campaign columns, or (with ``from_product``/``to_product``) one named
 switch on it; ``campaign: false`` plans the resource freely (an LP resource) and drops its own switches.
 Everything here is pure: :func:`parse_scenario` takes the file's text, :func:`check_scenario` the base run's
@@ -49,6 +53,7 @@ __all__ = [
     "CapacityChange",
     "DemandChange",
     "LaneChange",
+    "OrderChange",
     "ReleaseChange",
     "Scenario",
     "ScenarioError",
@@ -59,6 +64,7 @@ __all__ = [
     "apply_scenario",
     "check_scenario",
     "parse_scenario",
+    "scenario_orders",
     "scenario_summary",
 ]
 
@@ -168,6 +174,15 @@ class ReleaseChange(_Change):
     release_weeks: int = Field(ge=0, description="Weeks from the start of production to release.")
 
 
+class OrderChange(_Change):
+    """Firm orders (a tender) of a product at a site in one week, added to the booked orders."""
+
+    product: str
+    site: str
+    week: date = Field(description="The week wanted (any date of it); a planned week.")
+    quantity: float = Field(gt=0, description="Units ordered.")
+
+
 class Shutdown(_Weeks):
     """A resource with no hours from ``start`` to ``end`` (both required)."""
 
@@ -254,6 +269,7 @@ class Scenario(_Change):
     shutdowns: list[Shutdown] = Field(default_factory=list)
     service_levels: list[ServiceLevelChange] = Field(default_factory=list)
     campaigns: list[CampaignChange] = Field(default_factory=list)
+    orders: list[OrderChange] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _not_base(self) -> Scenario:
@@ -326,12 +342,15 @@ def parse_scenario(text: str, source: str = "<scenario>") -> ScenarioFile:
 
 
 # ---------------------------------------------------------------------------------------------- checks
-def check_scenario(parsed: ScenarioFile, inputs: Mapping[str, pl.DataFrame]) -> None:
-    """Refuse changes naming a resource, product, family, site or lane the inputs do not have.
+def check_scenario(parsed: ScenarioFile, inputs: Mapping[str, pl.DataFrame],
+                   weeks: tuple[date, date] | None = None) -> None:
+    """Refuse changes naming a resource, product, family, site or lane the inputs do not have, and orders
+    outside the planned weeks.
 
     Args:
         parsed: the parsed file.
         inputs: the base run's clean input frames by entity name (products, sites, resources, routings, lanes).
+        weeks: the first and last planned week (Mondays); None: orders' weeks are not checked.
 
     Raises:
         ScenarioError: naming the line and the unknown key of every problem.
@@ -384,6 +403,12 @@ def check_scenario(parsed: ScenarioFile, inputs: Mapping[str, pl.DataFrame]) -> 
             if c.resource in known["resource"] and p in known["product"] and (p, c.resource) not in routings:
                 problems.append(f"{parsed.source} line {parsed.line(('campaigns', i, field))}: campaigns[{i}]."
                                 f"{field}: no routing makes {p!r} on {c.resource!r}")
+    for i, o in enumerate(s.orders):
+        unknown("orders", i, "product", "product", o.product)
+        unknown("orders", i, "site", "site", o.site)
+        if weeks is not None and not weeks[0] <= _monday(o.week) <= weeks[1]:
+            problems.append(f"{parsed.source} line {parsed.line(('orders', i, 'week'))}: orders[{i}].week: "
+                            f"{o.week} is outside the planned weeks {weeks[0]} to {weeks[1]}")
     if s.campaigns and not problems:
         problems += _check_campaigns(parsed, inputs[schema.RESOURCES.name])
     if problems:
@@ -592,6 +617,26 @@ def apply_scenario(scenario: Scenario, inputs: Mapping[str, pl.DataFrame], forec
         out[schema.CHANGEOVERS.name] = _changeovers(
             scenario.campaigns, resources, inputs.get(schema.CHANGEOVERS.name, schema.CHANGEOVERS.empty()))
     return out, _forecast(scenario, forecast, inputs[schema.PRODUCTS.name])
+
+
+def scenario_orders(scenario: Scenario, booked: pl.DataFrame) -> pl.DataFrame:
+    """The booked orders with the scenario's orders added (summed where a week already has some).
+
+    Args:
+        booked: ``product_id, site_id, week, quantity``, one row per key.
+
+    Returns:
+        The same columns, one row per key.
+    """
+    if not scenario.orders:
+        return booked
+    new = pl.DataFrame(
+        [(o.product, o.site, _monday(o.week), o.quantity) for o in scenario.orders],
+        schema={"product_id": pl.String, "site_id": pl.String, "week": pl.Date, "quantity": pl.Float64},
+        orient="row")
+    return (pl.concat([booked, new], how="vertical_relaxed")
+            .group_by("product_id", "site_id", "week").agg(pl.col("quantity").sum())
+            .sort("product_id", "site_id", "week").select(booked.columns))
 
 
 def scenario_summary(scenario: Scenario) -> dict[str, Any]:

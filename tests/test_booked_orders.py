@@ -274,6 +274,39 @@ def test_a_scenario_cutting_demand_keeps_the_booked_orders(booked_run, tmp_path)
 
 
 @pytest.mark.slow
+def test_a_tender_in_a_scenario_is_booked_survives_its_demand_cut_and_compare_shows_it(booked_run, tmp_path):
+    import duckdb
+
+    from flows import pipeline
+    from flows.settings import ScenarioParameters
+    from optimization import PlanConfig
+    from report.compare import compare_runs, format_comparison
+
+    run_id, warehouse, first = booked_run
+    week = first + timedelta(weeks=3)
+    scenario = tmp_path / "tender.yaml"
+    scenario.write_text("name: tender\ndemand:\n  - {product: VAC-01, multiplier: 0.5}\norders:\n"
+                        f"  - {{product: VAC-01, site: DC-EU-N, week: {week}, quantity: 20000}}\n")
+    new_id = pipeline.scenario(ScenarioParameters(warehouse=warehouse, scenario_file=scenario,
+                                                  base_run_id=run_id, plan=PlanConfig(horizon_weeks=12)))
+    fc = _forecast_rows(warehouse, run_id)
+    before = _at(fc, "VAC-01", "DC-EU-N", week).row(0, named=True)
+    assert before["mean"] < 20_000  # the tender is above anything the base planned that week
+    tender = (before["booked"] or 0.0) + 20_000
+    assert _at(_demand(warehouse, new_id), "VAC-01", "DC-EU-N", week)["demand"].item() == pytest.approx(tender)
+    changed = _at(_forecast_rows(warehouse, new_id), "VAC-01", "DC-EU-N", week).row(0, named=True)
+    assert changed["booked"] == pytest.approx(tender)  # stored as booked, not as forecast
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        c = compare_runs(con, run_id, new_id)
+    finally:
+        con.close()
+    row = c.kpis.filter(pl.col("kpi") == "booked_units").row(0, named=True)
+    assert row["diff"] == pytest.approx(20_000)
+    assert "booked_units" in format_comparison(c) and "+20,000" in format_comparison(c)
+
+
+@pytest.mark.slow
 def test_a_scenario_raising_demand_raises_the_forecast_not_the_booked_orders(booked_run, tmp_path):
     # firm orders are firm: +20% makes a week max(1.2 × forecast, booked), where it used to plan 1.2 × booked
     from flows import pipeline

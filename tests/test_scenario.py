@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from data_contracts import schema
 from cli.main import app
 from report.page import report_path, write_report
-from optimization.scenario import ScenarioError, apply_scenario, check_scenario, parse_scenario
+from optimization.scenario import ScenarioError, apply_scenario, check_scenario, parse_scenario, scenario_orders
 
 W0 = date(2026, 5, 4)  # a Monday
 WEEKS = [W0 + timedelta(weeks=k) for k in range(3)]
@@ -138,7 +138,28 @@ def test_a_faster_release_serves_what_the_lag_left_short():
     assert short(faster) == pytest.approx(100.0)
 
 
+def test_a_tender_is_booked_and_survives_a_demand_cut_in_the_same_file():
+    # P1 at D1: forecast 10 a week, 8 already booked in week 0. The file halves P1 and books a tender of 30
+    # in weeks 0 and 1 (given as a Thursday): week 0 plans max(5, 8 + 30) = 38, week 1 max(5, 30) = 30,
+    # week 2 the cut forecast, 5
+    from forecasting.consensus import consume_forecast
+
+    parsed = parse_scenario(f"name: tender\ndemand:\n  - {{product: P1, multiplier: 0.5}}\norders:\n"
+                            f"  - {{product: P1, site: D1, week: {WEEKS[0]}, quantity: 30}}\n"
+                            f"  - {{product: P1, site: D1, week: {WEEKS[1] + timedelta(days=3)}, quantity: 30}}\n")
+    check_scenario(parsed, _inputs(), (WEEKS[0], WEEKS[-1]))
+    booked = pl.DataFrame({"product_id": ["P1"], "site_id": ["D1"], "week": [WEEKS[0]], "quantity": [8.0]})
+    _, fc = apply_scenario(parsed.scenario, _inputs(), _forecast(), W0, len(WEEKS))
+    planned = consume_forecast(fc, scenario_orders(parsed.scenario, booked))
+    at = {w: m for w, m in planned.filter((pl.col("product_id") == "P1") & (pl.col("site_id") == "D1"))
+          .select("week", "mean").iter_rows()}
+    assert at == {WEEKS[0]: 38.0, WEEKS[1]: 30.0, WEEKS[2]: 5.0}
+    assert scenario_orders(parse_scenario("name: s\n").scenario, booked).equals(booked)
+
+
 @pytest.mark.parametrize(("text", "line", "words"), [
+    ("name: s\norders:\n  - {product: P1, site: D1, week: 2026-05-04, quantity: 0}\n", 3, "quantity"),
+    ("name: s\norders:\n  - {product: P1, site: D1, quantity: 5}\n", 3, "week"),
     ("name: s\ncapacity:\n  - resource: R1\n    percent: 50\n  - resource: R2\n    percnt: 5\n", 6, "percnt"),
     ("name: s\nrelease:\n  - {product: P1, release_weeks: -1}\n", 3, "release_weeks"),
     ("name: s\nrelease:\n  - {product: P1, weeks: 1}\n", 3, "release_weeks"),
@@ -167,11 +188,14 @@ def test_a_malformed_scenario_file_is_refused_naming_the_line(text, line, words)
     ("name: s\nrelease:\n  - {product: P1, release_weeks: 0}\n  - {product: P1, resource: R2, release_weeks: 0}\n",
      4, "release\\[1\\]: no routing makes 'P1' on 'R2'"),
     ("name: s\nrelease:\n  - {product: P9, release_weeks: 0}\n", 3, "unknown product 'P9'"),
+    ("name: s\norders:\n  - {product: P1, site: D9, week: 2026-05-04, quantity: 5}\n", 3, "unknown site 'D9'"),
+    ("name: s\norders:\n  - product: P1\n    site: D1\n    week: 2026-05-25\n    quantity: 5\n", 5,
+     "orders\\[0\\].week: 2026-05-25 is outside the planned weeks 2026-05-04 to 2026-05-18"),
 ])
 def test_a_scenario_naming_unknown_keys_is_refused_naming_the_line(text, line, words):
     parsed = parse_scenario(text, "s.yaml")
     with pytest.raises(ScenarioError, match=rf"s\.yaml line {line}: .*{words}"):
-        check_scenario(parsed, _inputs())
+        check_scenario(parsed, _inputs(), (WEEKS[0], WEEKS[-1]))
 
 
 # ---------------------------------------------------------------------------------------------- campaigns
