@@ -868,6 +868,13 @@ PLAN_KPI_DOCS: dict[str, str] = {
     "cost_changeover": "Plan cost: the changeovers' cost (absent without campaign resources).",
     "cost_storage_overflow": "Plan cost: units held above a soft storage limit × weeks × its overflow_cost "
     "(absent without a soft limit).",
+    "booked_units": "Units of booked (firm) orders in the weeks planned and beyond, a scenario's `orders:` "
+    "included (absent when none are booked).",
+    "booked_units_added": "Units the booked orders added above the demand the plan was given, series by series "
+    "(the forecast, a scenario's changed forecast, or a `--demand` file's quantity): the plan's demand is the "
+    "larger (absent when none are booked).",
+    "booked_weeks_added": "Product × site × weeks in which booked orders added units above the demand given "
+    "(absent when none are booked).",
     "changeover_hours": "Hours lost to changeovers (absent without campaign resources).",
     "utilisation_campaign_resources": "Average utilisation of the campaign-run resources, changeover hours "
     "included (absent without campaign resources).",
