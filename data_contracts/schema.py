@@ -778,6 +778,30 @@ PLAN_SHORTAGES = _t(
     nullable=("resource_id",),
 )
 
+PLAN_PEGGING = _t(
+    "plan_pegging",
+    "Which supply each site's units came from, first in, first out through stock: the opening stock, a "
+    "receipt, or production at a resource (start and release week), through the shipments that carried it, "
+    "for what was served, expired, used as a component or left in stock at the end (optimization/pegging.py).",
+    ("run_id", "product_id", "site_id", "week", "use", "source", "source_site", "resource_id", "start_week"),
+    [
+        ("run_id", Str, "Run."),
+        ("product_id", Str, "Product."),
+        ("site_id", Str, "Site where the units were used."),
+        ("week", Date, "Week they were used."),
+        ("use", Str, "served (demand and backlog served that week), expired, consumed (as a component of "
+         "production started there) or closing (left in stock at the horizon's end)."),
+        ("source", Str, "stock (on hand at the start), receipt (scheduled: work in progress, in transit) or "
+         "production (planned)."),
+        ("source_site", Str, "Site the supply entered the network at (the plant, for production)."),
+        ("resource_id", Str, "Resource that made it (production only)."),
+        ("start_week", Date, "Week its production started (production only)."),
+        ("release_week", Date, "Week it was released (production only)."),
+        ("quantity", F64, "Units."),
+    ],
+    nullable=("resource_id", "start_week", "release_week"),
+)
+
 PLAN_CAMPAIGNS = _t(
     "plan_campaigns",
     "Campaigns on campaign-run resources: one product set up for consecutive weeks, with the changeover "
@@ -883,7 +907,7 @@ PLAN_KPI_DOCS: dict[str, str] = {
 OUTPUT_TABLES: tuple[Table, ...] = (
     DEMAND_HISTORY, FORECAST, FORECAST_SERIES, FORECAST_BACKTEST, FORECAST_ACCURACY,
     PLAN_PRODUCTION, PLAN_SHIPMENTS, PLAN_INVENTORY, PLAN_BACKLOG, PLAN_EXPIRY, PLAN_CAPACITY,
-    PLAN_SHORTAGES, PLAN_KPIS, PLAN_CAMPAIGNS,
+    PLAN_SHORTAGES, PLAN_KPIS, PLAN_CAMPAIGNS, PLAN_PEGGING,
 )
 PLAN_TABLES = tuple(t.name for t in OUTPUT_TABLES if t.name.startswith("plan_"))
 
