@@ -780,6 +780,30 @@ PLAN_SHORTAGES = _t(
     nullable=("resource_id",),
 )
 
+PLAN_PEGGING = _t(
+    "plan_pegging",
+    "Which supply each site's units came from, first in, first out through stock: the opening stock, a "
+    "receipt, or production at a resource (start and release week), through the shipments that carried it, "
+    "for what was served, expired, used as a component or left in stock at the end (optimization/pegging.py).",
+    ("run_id", "product_id", "site_id", "week", "use", "source", "source_site", "resource_id", "start_week"),
+    [
+        ("run_id", Str, "Run."),
+        ("product_id", Str, "Product."),
+        ("site_id", Str, "Site where the units were used."),
+        ("week", Date, "Week they were used."),
+        ("use", Str, "served (demand and backlog served that week), expired, consumed (as a component of "
+         "production started there) or closing (left in stock at the horizon's end)."),
+        ("source", Str, "stock (on hand at the start), receipt (scheduled: work in progress, in transit) or "
+         "production (planned)."),
+        ("source_site", Str, "Site the supply entered the network at (the plant, for production)."),
+        ("resource_id", Str, "Resource that made it (production only)."),
+        ("start_week", Date, "Week its production started (production only)."),
+        ("release_week", Date, "Week it was released (production only)."),
+        ("quantity", F64, "Units."),
+    ],
+    nullable=("resource_id", "start_week", "release_week"),
+)
+
 PLAN_CAMPAIGNS = _t(
     "plan_campaigns",
     "Campaigns on campaign-run resources: one product set up for consecutive weeks, with the changeover "
@@ -870,6 +894,13 @@ PLAN_KPI_DOCS: dict[str, str] = {
     "cost_changeover": "Plan cost: the changeovers' cost (absent without campaign resources).",
     "cost_storage_overflow": "Plan cost: units held above a soft storage limit × weeks × its overflow_cost "
     "(absent without a soft limit).",
+    "booked_units": "Units of booked (firm) orders in the weeks planned and beyond, a scenario's `orders:` "
+    "included (absent when none are booked).",
+    "booked_units_added": "Units the booked orders added above the demand the plan was given, series by series "
+    "(the forecast, a scenario's changed forecast, or a `--demand` file's quantity): the plan's demand is the "
+    "larger (absent when none are booked).",
+    "booked_weeks_added": "Product × site × weeks in which booked orders added units above the demand given "
+    "(absent when none are booked).",
     "changeover_hours": "Hours lost to changeovers (absent without campaign resources).",
     "utilisation_campaign_resources": "Average utilisation of the campaign-run resources, changeover hours "
     "included (absent without campaign resources).",
@@ -878,7 +909,7 @@ PLAN_KPI_DOCS: dict[str, str] = {
 OUTPUT_TABLES: tuple[Table, ...] = (
     DEMAND_HISTORY, FORECAST, FORECAST_SERIES, FORECAST_BACKTEST, FORECAST_ACCURACY,
     PLAN_PRODUCTION, PLAN_SHIPMENTS, PLAN_INVENTORY, PLAN_BACKLOG, PLAN_EXPIRY, PLAN_CAPACITY,
-    PLAN_SHORTAGES, PLAN_KPIS, PLAN_CAMPAIGNS,
+    PLAN_SHORTAGES, PLAN_KPIS, PLAN_CAMPAIGNS, PLAN_PEGGING,
 )
 PLAN_TABLES = tuple(t.name for t in OUTPUT_TABLES if t.name.startswith("plan_"))
 

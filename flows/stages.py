@@ -335,6 +335,7 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
     # (0.35 CPU-s of every run's imports, docs/contracts-stage.md, stop 27)
     from flows.solver_bases import basis_loader, missing_bases_warning, save_bases
     from optimization import build_network, plan_supply, safety_stock_targets
+    from optimization.kpis import booked_kpis
 
     with open_warehouse(params.warehouse) as wh:
         inputs = {t.name: _staged_clean(wh, run_id, t) for t in _MASTER}
@@ -343,26 +344,17 @@ def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, A
     inputs[schema.PRODUCTS.name] = products
     start_week = monday(run_date)
     network = build_network(inputs, start_week, params.plan)
-    # booked orders consume whatever demand is planned: a consensus file's, a scenario's changed forecast
-    booked = fc.filter(pl.col("booked").is_not_null()).select("product_id", "site_id", "week",
-                                                              pl.col("booked").alias("quantity"))
-    fc = consume_forecast(fc, booked)
-    demand = fc.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
-    if params.demand_file is not None:
-        given = read_demand_file(params.demand_file, products, inputs[schema.SITES.name])
-        # the file is the demand as far as it goes; beyond its last week the forecast sets the terminal target
-        demand = pl.concat([given.select(demand.columns),
-                            demand.filter(pl.col("week") > given["week"].max())], how="vertical_relaxed")
-        demand = consume_forecast(demand, booked, (), value_col="quantity").select(demand.columns)
-        fc = rebase_forecast(fc, demand)  # the consensus keeps the forecast's error distribution
+    demand, fc, added = _planned_demand(fc, params.demand_file, products, inputs[schema.SITES.name])
     safety = safety_stock_targets(fc, products, network)
     base_run = _base_plan_run(params, run_id)
     warm = basis_loader(params.warehouse, base_run)  # a large plan's blocks start there
     result = plan_supply(network, demand, safety, params.plan, _frozen_production(params, run_id), warm)
     saved = save_bases(params.warehouse, run_id, result.blocks, base_run)
     fault_point("plan-solved")
+    kpis = schema.PLAN_KPIS.name  # the booked orders' figures against the demand this plan was given
+    tables = {**result.tables, kpis: pl.concat([result.tables[kpis], booked_kpis(added)])}
     with open_warehouse(params.warehouse) as wh:
-        for name, frame in result.tables.items():
+        for name, frame in tables.items():
             wh.stage(run_id, name, frame)
         base_saved = wh.run(base_run)["solver_bases"] if base_run is not None else None
         _plan_warnings(wh, run_id, missing_bases_warning(params.warehouse, base_run, result.blocks, base_saved))
@@ -415,6 +407,33 @@ def _source_settings(params: RunParameters):
     from warehouse.source_config import source_settings
 
     return source_settings(params.source, params.contracts)
+
+
+def _planned_demand(fc: pl.DataFrame, demand_file: Path | None, products: pl.DataFrame,
+                    sites: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The demand a plan is given, the forecast its safety stock is sized on, and what its booked orders
+    added above the demand given, series by series (``booked``, ``booked_added``: :func:`booked_kpis`).
+
+    Booked orders consume whatever demand is planned: the forecast (the forecast stage's, or a scenario's
+    changed one, staged with its ``booked_added``), or a consensus file's quantity as far as the file goes
+    (beyond its last week the forecast sets the terminal target): there they add what is above the file's
+    quantity, not above the forecast."""
+    booked = fc.filter(pl.col("booked").is_not_null()).select("product_id", "site_id", "week",
+                                                              pl.col("booked").alias("quantity"))
+    added = fc
+    fc = consume_forecast(fc, booked)
+    demand = fc.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
+    if demand_file is None:
+        return demand, fc, added
+    given = read_demand_file(demand_file, products, sites)
+    last = given["week"].max()
+    in_file = consume_forecast(given.select(demand.columns), booked.filter(pl.col("week") <= last), (),
+                               value_col="quantity")
+    demand = pl.concat([in_file.select(demand.columns), demand.filter(pl.col("week") > last)],
+                       how="vertical_relaxed")
+    columns = ["product_id", "site_id", "week", "booked", "booked_added"]
+    added = pl.concat([in_file.select(columns), added.filter(pl.col("week") > last).select(columns)])
+    return demand, rebase_forecast(fc, demand), added  # the consensus keeps the forecast's error distribution
 
 
 def _frozen_production(params: PlanningParameters, run_id: str) -> pl.DataFrame | None:

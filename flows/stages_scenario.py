@@ -10,7 +10,7 @@ changes to them, plan, commit, publish, and write the report with its comparison
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from optimization.scenario import (
     apply_scenario,
     check_scenario,
     parse_scenario,
+    scenario_orders,
     scenario_summary,
 )
 from warehouse.db import open_warehouse
@@ -69,7 +70,8 @@ def load_scenario(params: ScenarioParameters) -> ScenarioParameters:
         if base_id is None:
             raise ParameterError(f"{params.warehouse} has no successful base plan to run a scenario on")
         inputs = {t.name: wh.read(schema.clean_table_name(t.name), base_id) for t in _ENTITIES}
-    check_scenario(parsed, inputs)
+        first = stages.monday(wh.run(base_id)["run_date"])
+    check_scenario(parsed, inputs, (first, first + timedelta(weeks=params.horizon_weeks - 1)))
     return params.model_copy(update={"scenario": parsed.scenario.name, "base_run_id": base_id})
 
 
@@ -78,11 +80,11 @@ def apply_changes(params: ScenarioParameters, run_id: str, run_date: date) -> di
     parsed = _read(params)
     with open_warehouse(params.warehouse) as wh:
         inputs = {t.name: wh.staged(run_id, schema.clean_table_name(t.name)) for t in _ENTITIES}
-        # the change moves the forecast; the booked orders, firm, then consume the changed forecast
+        # the change moves the forecast; the booked orders, firm (with the file's orders), then consume it
         own, booked = forecast_part(wh.staged(run_id, schema.FORECAST.name))
         changed, new_own = apply_scenario(parsed.scenario, inputs, own, stages.monday(run_date),
                                           params.horizon_weeks)
-        new_forecast = consume_forecast(new_own, booked)
+        new_forecast = consume_forecast(new_own, scenario_orders(parsed.scenario, booked))
         for t in _ENTITIES:
             wh.stage(run_id, schema.clean_table_name(t.name), changed[t.name].select(t.column_names))
         wh.stage(run_id, schema.FORECAST.name, new_forecast)

@@ -29,6 +29,11 @@ Capacity (``share``): ``utilisation_avg`` and ``utilisation_max`` over resource-
 ``utilisation_<resource_id>`` (average), ``utilisation_last_4_weeks`` (average over the last four
 weeks: a plan that runs the network down leaves them empty); ``weeks_at_capacity`` (resource-weeks at
 99.9 % utilisation or more). ``horizon_weeks`` (weeks): the horizon the figures are over.
+
+Booked orders (:func:`booked_kpis`, where the run has any): ``booked_units`` (units booked),
+``booked_units_added`` (units they added above the demand the plan was given, series by series: the
+forecast, a scenario's changed forecast or a consensus file's quantity, since the plan's demand is the
+larger of the two) and ``booked_weeks_added`` (the product × site × weeks they added units in).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import polars as pl
 
 from data_contracts import schema
 
-__all__ = ["AT_CAPACITY", "PLAN_COSTS", "SERVICE_PENALTIES", "plan_kpis"]
+__all__ = ["AT_CAPACITY", "PLAN_COSTS", "SERVICE_PENALTIES", "booked_kpis", "plan_kpis"]
 
 
 #: cost components that are money the plan spends; the others are service penalties
@@ -136,3 +141,23 @@ def plan_kpis(
     rows += extra or []
     frame = pl.DataFrame(rows, schema={"kpi": pl.String, "value": pl.Float64, "unit": pl.String}, orient="row")
     return frame.with_columns(pl.when(pl.col("value").abs() < 1e-9).then(0.0).otherwise("value").alias("value"))
+
+
+def booked_kpis(consumed: pl.DataFrame) -> pl.DataFrame:
+    """The booked orders' KPI rows of a plan, from the demand it planned against.
+
+    Args:
+        consumed: the planned demand per product × site × week with ``booked`` (null: none booked) and
+            ``booked_added`` (units above the demand given), as :func:`forecasting.consensus.consume_forecast`
+            returns them against that demand.
+
+    Returns:
+        ``kpi, value, unit`` rows ``booked_units``, ``booked_units_added``, ``booked_weeks_added``; none when
+        nothing is booked.
+    """
+    rows: list[tuple[str, float, str]] = []
+    if consumed["booked"].is_not_null().any():
+        rows = [("booked_units", float(consumed["booked"].sum()), "units"),
+                ("booked_units_added", float(consumed["booked_added"].sum()), "units"),
+                ("booked_weeks_added", float((consumed["booked_added"] > 0).sum()), "weeks")]
+    return pl.DataFrame(rows, schema={"kpi": pl.String, "value": pl.Float64, "unit": pl.String}, orient="row")

@@ -12,16 +12,22 @@ A scenario file names the scenario and lists changes, each a mapping in one of t
       - {from_site: PL-1, to_site: DC-2, close: true}
     yields:                         # yield (set) or multiplier, optionally on one resource only
       - {product: P001, yield: 0.8}
+    release:                        # weeks from production start to release (QC), optionally on one resource
+      - {product: P001, release_weeks: 1}
     shutdowns:                      # no hours at all in those weeks
       - {resource: R-BIO-2, start: 2026-07-06, end: 2026-07-19}
     service_levels:                 # product or family (or neither: all)
       - {family: Vaccines, service_level: 0.99}
+    orders:                         # firm orders (a tender) added to the booked orders, in a planned week
+      - {product: P001, site: DC-2, week: 2026-07-06, quantity: 50000}
     campaigns:                      # a resource's campaign settings, or one switch (from → to) on it
       - {resource: R-BIO-1, changeover_hours: 48, min_campaign_weeks: 2}
       - {resource: R-BIO-1, from_product: P001, to_product: P002, changeover_cost: 5000}
       - {resource: R-BIO-2, campaign: false}
 
 ``start``/``end`` are dates (inclusive; a date stands for its ISO week); absent = the whole horizon.
+Orders are booked, not forecast: a week plans max(forecast, booked), so a demand cut in the same file does
+not cut them (:func:`scenario_orders`).
 A campaign entry sets a resource's campaign columns, or (with ``from_product``/``to_product``) one named
 switch on it; ``campaign: false`` plans the resource freely (an LP resource) and drops its own switches.
 Everything here is pure: :func:`parse_scenario` takes the file's text, :func:`check_scenario` the base run's
@@ -47,6 +53,8 @@ __all__ = [
     "CapacityChange",
     "DemandChange",
     "LaneChange",
+    "OrderChange",
+    "ReleaseChange",
     "Scenario",
     "ScenarioError",
     "ScenarioFile",
@@ -56,6 +64,7 @@ __all__ = [
     "apply_scenario",
     "check_scenario",
     "parse_scenario",
+    "scenario_orders",
     "scenario_summary",
 ]
 
@@ -156,6 +165,24 @@ class YieldChange(_Change):
         return self
 
 
+class ReleaseChange(_Change):
+    """The release lag of a product (production + QC, in weeks) on every resource that makes it, or one: what
+    if QC released a week faster."""
+
+    product: str
+    resource: str | None = None
+    release_weeks: int = Field(ge=0, description="Weeks from the start of production to release.")
+
+
+class OrderChange(_Change):
+    """Firm orders (a tender) of a product at a site in one week, added to the booked orders."""
+
+    product: str
+    site: str
+    week: date = Field(description="The week wanted (any date of it); a planned week.")
+    quantity: float = Field(gt=0, description="Units ordered.")
+
+
 class Shutdown(_Weeks):
     """A resource with no hours from ``start`` to ``end`` (both required)."""
 
@@ -238,9 +265,11 @@ class Scenario(_Change):
     demand: list[DemandChange] = Field(default_factory=list)
     lanes: list[LaneChange] = Field(default_factory=list)
     yields: list[YieldChange] = Field(default_factory=list)
+    release: list[ReleaseChange] = Field(default_factory=list)
     shutdowns: list[Shutdown] = Field(default_factory=list)
     service_levels: list[ServiceLevelChange] = Field(default_factory=list)
     campaigns: list[CampaignChange] = Field(default_factory=list)
+    orders: list[OrderChange] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _not_base(self) -> Scenario:
@@ -313,12 +342,15 @@ def parse_scenario(text: str, source: str = "<scenario>") -> ScenarioFile:
 
 
 # ---------------------------------------------------------------------------------------------- checks
-def check_scenario(parsed: ScenarioFile, inputs: Mapping[str, pl.DataFrame]) -> None:
-    """Refuse changes naming a resource, product, family, site or lane the inputs do not have.
+def check_scenario(parsed: ScenarioFile, inputs: Mapping[str, pl.DataFrame],
+                   weeks: tuple[date, date] | None = None) -> None:
+    """Refuse changes naming a resource, product, family, site or lane the inputs do not have, and orders
+    outside the planned weeks.
 
     Args:
         parsed: the parsed file.
         inputs: the base run's clean input frames by entity name (products, sites, resources, routings, lanes).
+        weeks: the first and last planned week (Mondays); None: orders' weeks are not checked.
 
     Raises:
         ScenarioError: naming the line and the unknown key of every problem.
@@ -350,14 +382,15 @@ def check_scenario(parsed: ScenarioFile, inputs: Mapping[str, pl.DataFrame]) -> 
     for i, sl in enumerate(s.service_levels):
         unknown("service_levels", i, "product", "product", sl.product)
         unknown("service_levels", i, "family", "family", sl.family)
-    for i, y in enumerate(s.yields):
-        unknown("yields", i, "product", "product", y.product)
-        unknown("yields", i, "resource", "resource", y.resource)
-        if y.product in known["product"] and not any(
-            p == y.product and (y.resource is None or r == y.resource) for p, r in routings
-        ):
-            problems.append(f"{parsed.source} line {parsed.line(('yields', i))}: yields[{i}]: no routing makes "
-                            f"{y.product!r}" + (f" on {y.resource!r}" if y.resource else ""))
+    for section, items in (("yields", s.yields), ("release", s.release)):  # changes of routings
+        for i, y in enumerate(items):
+            unknown(section, i, "product", "product", y.product)
+            unknown(section, i, "resource", "resource", y.resource)
+            if y.product in known["product"] and not any(
+                p == y.product and (y.resource is None or r == y.resource) for p, r in routings
+            ):
+                problems.append(f"{parsed.source} line {parsed.line((section, i))}: {section}[{i}]: no routing "
+                                f"makes {y.product!r}" + (f" on {y.resource!r}" if y.resource else ""))
     for i, lane in enumerate(s.lanes):
         if (lane.from_site, lane.to_site) not in lanes:
             problems.append(f"{parsed.source} line {parsed.line(('lanes', i))}: lanes[{i}]: unknown lane "
@@ -370,6 +403,12 @@ def check_scenario(parsed: ScenarioFile, inputs: Mapping[str, pl.DataFrame]) -> 
             if c.resource in known["resource"] and p in known["product"] and (p, c.resource) not in routings:
                 problems.append(f"{parsed.source} line {parsed.line(('campaigns', i, field))}: campaigns[{i}]."
                                 f"{field}: no routing makes {p!r} on {c.resource!r}")
+    for i, o in enumerate(s.orders):
+        unknown("orders", i, "product", "product", o.product)
+        unknown("orders", i, "site", "site", o.site)
+        if weeks is not None and not weeks[0] <= _monday(o.week) <= weeks[1]:
+            problems.append(f"{parsed.source} line {parsed.line(('orders', i, 'week'))}: orders[{i}].week: "
+                            f"{o.week} is outside the planned weeks {weeks[0]} to {weeks[1]}")
     if s.campaigns and not problems:
         problems += _check_campaigns(parsed, inputs[schema.RESOURCES.name])
     if problems:
@@ -523,6 +562,22 @@ def _forecast(scenario: Scenario, forecast: pl.DataFrame, products: pl.DataFrame
     return out.select(forecast.columns)
 
 
+def _routings(scenario: Scenario, routings: pl.DataFrame) -> pl.DataFrame:
+    """The routings with every yield and release-lag change applied, in file order."""
+    def this(change: YieldChange | ReleaseChange) -> pl.Expr:
+        return (pl.col("product_id") == change.product) & (
+            pl.col("resource_id") == change.resource if change.resource else pl.lit(True))
+
+    for y in scenario.yields:
+        new = pl.lit(y.yield_) if y.yield_ is not None else (pl.col("yield") * y.multiplier).clip(upper_bound=1.0)
+        routings = routings.with_columns(pl.when(this(y)).then(new).otherwise(pl.col("yield")).alias("yield"))
+    for r in scenario.release:
+        routings = routings.with_columns(
+            pl.when(this(r)).then(pl.lit(r.release_weeks, routings.schema["release_weeks"]))
+            .otherwise(pl.col("release_weeks")).alias("release_weeks"))
+    return routings
+
+
 def apply_scenario(scenario: Scenario, inputs: Mapping[str, pl.DataFrame], forecast: pl.DataFrame,
                    start_week: date, horizon_weeks: int) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
     """Apply a scenario's changes to copies of the planning inputs and the forecast.
@@ -550,13 +605,7 @@ def apply_scenario(scenario: Scenario, inputs: Mapping[str, pl.DataFrame], forec
             pl.when(this).then(pl.lit(lane.lead_time_weeks, pl.Int64)).otherwise(pl.col("lead_time_weeks"))
             .alias("lead_time_weeks"))
     out[schema.LANES.name] = lanes
-    routings = inputs[schema.ROUTINGS.name]
-    for y in scenario.yields:
-        this = (pl.col("product_id") == y.product) & (
-            pl.col("resource_id") == y.resource if y.resource else pl.lit(True))
-        new = pl.lit(y.yield_) if y.yield_ is not None else (pl.col("yield") * y.multiplier).clip(upper_bound=1.0)
-        routings = routings.with_columns(pl.when(this).then(new).otherwise(pl.col("yield")).alias("yield"))
-    out[schema.ROUTINGS.name] = routings
+    out[schema.ROUTINGS.name] = _routings(scenario, inputs[schema.ROUTINGS.name])
     for sl in scenario.service_levels:
         products = products.with_columns(
             pl.when(_products_of(sl)).then(pl.lit(sl.service_level)).otherwise(pl.col("service_level"))
@@ -568,6 +617,26 @@ def apply_scenario(scenario: Scenario, inputs: Mapping[str, pl.DataFrame], forec
         out[schema.CHANGEOVERS.name] = _changeovers(
             scenario.campaigns, resources, inputs.get(schema.CHANGEOVERS.name, schema.CHANGEOVERS.empty()))
     return out, _forecast(scenario, forecast, inputs[schema.PRODUCTS.name])
+
+
+def scenario_orders(scenario: Scenario, booked: pl.DataFrame) -> pl.DataFrame:
+    """The booked orders with the scenario's orders added (summed where a week already has some).
+
+    Args:
+        booked: ``product_id, site_id, week, quantity``, one row per key.
+
+    Returns:
+        The same columns, one row per key.
+    """
+    if not scenario.orders:
+        return booked
+    new = pl.DataFrame(
+        [(o.product, o.site, _monday(o.week), o.quantity) for o in scenario.orders],
+        schema={"product_id": pl.String, "site_id": pl.String, "week": pl.Date, "quantity": pl.Float64},
+        orient="row")
+    return (pl.concat([booked, new], how="vertical_relaxed")
+            .group_by("product_id", "site_id", "week").agg(pl.col("quantity").sum())
+            .sort("product_id", "site_id", "week").select(booked.columns))
 
 
 def scenario_summary(scenario: Scenario) -> dict[str, Any]:

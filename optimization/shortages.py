@@ -42,6 +42,9 @@ __all__ = ["fmt_number", "plan_shortages"]
 _EPS = 1e-9
 #: most bottleneck resource-weeks whose hour is re-solved from both sides (the rest keep the dual)
 MAX_RANGES = 40
+#: hours in a week: a machine cannot run longer, however many shifts are added. A resource planned for more
+#: hours than this in a week is several machines, whose week's limit the inputs do not give
+WEEK_HOURS = 168.0
 PST = ["product_id", "site_id", "t"]
 
 
@@ -201,7 +204,7 @@ def _capacity_candidates(
             extra_hours=pl.col("short") * pl.col("q") * pl.col("hours_per_unit"),
         )
         .select(*PST, "resource_id", "plant", "bind_week", "bind_price", "slack_before", "extra_hours",
-                "component_id", "via", "bind_free", "bind_batch")
+                "component_id", "via", "bind_free", "bind_batch", "lo", "hi")
     ), stuck, through
 
 
@@ -365,6 +368,49 @@ def _campaign_candidates(
     )
 
 
+def _spread_hours(frame: pl.DataFrame, capacity: pl.DataFrame) -> pl.DataFrame:
+    """Where the extra hours a shortage needs fit, so the advice never asks a week for more than it holds.
+
+    The named (dearest) bottleneck week first, then the other start weeks that could still serve the
+    shortage in time (its window ``[lo, hi]``: lead time and shelf life), latest first (the least stock
+    held), each up to what the week can still hold beside its planned hours (``WEEK_HOURS −
+    hours_available``; a week shut down, with no hours, stays shut). The estimate stays linear: an hour
+    makes as many units in any of those weeks. A window with a week of more than ``WEEK_HOURS`` hours is
+    several machines, whose limit the inputs do not give: not capped (``room`` null).
+
+    Args:
+        frame: ``PST, resource_id, bind_t, lo, hi, extra_hours`` (rows without a resource are left out).
+        capacity: ``resource_id, t, week, hours_available``.
+
+    Returns:
+        ``PST``, ``bind_room`` (hours the named week can still hold), ``room`` (hours the whole window can
+        still hold; null: not capped), ``spread`` (``+44.0 in 2026-W19, +39.0 in 2026-W18``: the hours by
+        week, in that order) and ``window`` (``2026-W05–2026-W19``).
+    """
+    weeks = (
+        frame.filter(pl.col("resource_id").is_not_null() & (pl.col("extra_hours") > 0))
+        .select(*PST, "resource_id", "bind_t", "extra_hours", "lo", "hi", w=pl.int_ranges("lo", pl.col("hi") + 1))
+        .explode("w")
+        .join(capacity.select("resource_id", pl.col("t").alias("w"), "week", "hours_available"),
+              on=["resource_id", "w"], validate="m:1")
+        .with_columns(
+            room=pl.when(pl.col("hours_available") > 0)
+            .then((WEEK_HOURS - pl.col("hours_available")).clip(lower_bound=0.0)).otherwise(0.0),
+            first=pl.col("w") == pl.col("bind_t"),
+        )
+        .sort(*PST, "first", "w", descending=[False, False, False, True, True])
+        .with_columns(before=pl.col("room").cum_sum().over(PST) - pl.col("room"))
+        .with_columns(hours=pl.min_horizontal("room", pl.col("extra_hours") - pl.col("before")).clip(lower_bound=0.0))
+    )
+    part = pl.concat_str(pl.lit("+"), _num("hours", 1), pl.lit(" in "), _iso("week"))
+    return weeks.group_by(PST, maintain_order=True).agg(
+        bind_room=pl.col("room").filter("first").first(),
+        room=pl.when((pl.col("hours_available") <= WEEK_HOURS).all()).then(pl.col("room").sum()),
+        spread=part.filter(pl.col("hours") > 0.05).str.join(", "),
+        window=pl.concat_str(_iso("week").min(), pl.lit("–"), _iso("week").max()),
+    )
+
+
 def _lane_candidates(net: Network, short: pl.DataFrame, lane_duals: pl.DataFrame | None) -> pl.DataFrame:
     """For each shortage, a binding capacity-limited lane into the site that could have served it."""
     if lane_duals is None or lane_duals.height == 0 or "pi" not in lane_duals.columns:
@@ -448,7 +494,8 @@ def plan_shortages(
     )
     if price_range is not None and named.height:
         ranges = price_range(named).rename({"t": "bind_t"}).select(ranges.columns)
-    frame = frame.join(ranges, on=["resource_id", "bind_t"], how="left", validate="m:1")
+    frame = frame.join(ranges, on=["resource_id", "bind_t"], how="left", validate="m:1").join(
+        _spread_hours(frame, cap), on=PST, how="left", validate="1:1")
     reason = (
         pl.when(pl.col("replen").is_null())
         .then(pl.lit("no_route"))
@@ -470,40 +517,42 @@ def plan_shortages(
         .then(pl.lit("lane_capacity"))
         .otherwise(pl.lit("cost"))
     )
-    worth = (
-        pl.when(pl.col("price_low").is_not_null() & ((pl.col("price_high") - pl.col("price_low")).abs() > 0.005))
-        .then(
-            pl.concat_str(
-                pl.lit("an hour there is worth "),
-                _num("price_low", 2),
-                pl.lit("–"),
-                _num("price_high", 2),
-                pl.lit(" (one hour more / one hour less)"),
-            )
+    def worth(where: pl.Expr) -> pl.Expr:
+        """``an hour <where> is worth …``: the re-solved range where measured, else the dual."""
+        value = (
+            pl.when(pl.col("price_low").is_not_null() & ((pl.col("price_high") - pl.col("price_low")).abs() > 0.005))
+            .then(pl.concat_str(_num("price_low", 2), pl.lit("–"), _num("price_high", 2),
+                                pl.lit(" (one hour more / one hour less)")))
+            .when(pl.col("price_low").is_not_null() & pl.col("price_high").is_null())
+            .then(pl.concat_str(_num("price_low", 2), pl.lit(" (one hour more)")))
+            .when(pl.col("price_low").is_not_null())
+            .then(_num("price_low", 2))
+            .otherwise(pl.concat_str(_num("bind_price", 2), pl.lit(" (dual)")))
         )
-        .when(pl.col("price_low").is_not_null() & pl.col("price_high").is_null())
-        .then(pl.concat_str(pl.lit("an hour there is worth "), _num("price_low", 2), pl.lit(" (one hour more)")))
-        .when(pl.col("price_low").is_not_null())
-        .then(pl.concat_str(pl.lit("an hour there is worth "), _num("price_low", 2)))
-        .otherwise(pl.concat_str(pl.lit("an hour there is worth "), _num("bind_price", 2), pl.lit(" (dual)")))
-    )
+        return pl.concat_str(pl.lit("an hour "), where, pl.lit(" is worth "), value)
+
     batch = (
         pl.when(pl.col("bind_batch").is_not_null())
         .then(pl.concat_str(pl.lit(" (whole batches: its "), _num("bind_free", 1), pl.lit(" free hours hold no batch of "),
                             _num("bind_batch", 1), pl.lit(")")))
         .otherwise(pl.lit(""))
     )
-    recover = pl.concat_str(
-        pl.lit("+"),
-        _num("extra_hours", 1),
-        pl.lit(" hours on "),
-        pl.col("resource_id"),
-        pl.lit(" in "),
-        _iso("bind_week"),
-        pl.lit(" recovers "),
-        _num("short"),
-        pl.lit(" units; "),
-        worth,
+    hours_on = pl.concat_str(pl.lit("+"), _num("extra_hours", 1), pl.lit(" hours on "), pl.col("resource_id"))
+    in_bind = pl.concat_str(pl.lit("in "), _iso("bind_week"))
+    recover = (
+        # the week named can hold them (or its resource is several machines, whose limit is not known)
+        pl.when(pl.col("room").is_null() | (pl.col("extra_hours") <= pl.col("bind_room") + 0.05))
+        .then(pl.concat_str(hours_on, pl.lit(" "), in_bind, pl.lit(" recovers "), _num("short"), pl.lit(" units; "),
+                            worth(pl.lit("there"))))
+        .when(pl.col("extra_hours") <= pl.col("room") + 0.05)
+        .then(pl.concat_str(
+            hours_on, pl.lit(" recover "), _num("short"), pl.lit(" units, more than "), _iso("bind_week"),
+            pl.lit(" can still hold (+"), _num("bind_room", 1), pl.lit(f" of a week's {WEEK_HOURS:.0f}): "),
+            pl.col("spread"), pl.lit("; "), worth(in_bind)))
+        .otherwise(pl.concat_str(
+            hours_on, pl.lit(" would recover "), _num("short"), pl.lit(" units, but the weeks that could still "
+            "serve it in time ("), pl.col("window"), pl.lit(") hold only +"), _num("room", 1),
+            pl.lit(f" more (a week has {WEEK_HOURS:.0f} hours): hours alone cannot recover it; "), worth(in_bind)))
     )
     detail = (
         pl.when(pl.col("reason") == "no_route")

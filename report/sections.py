@@ -171,8 +171,8 @@ def forecast_section(data: ReportData) -> str:
     if data.booked:
         b = data.booked
         booked = (f" Booked orders consume the forecast: the mean shown is the larger of the two; "
-                  f"{b['units']:,.0f} units booked, {b['added']:,.0f} units above the forecast added in "
-                  f"{b['weeks']:,} product × DC × week(s) (<code>forecast.booked_added</code>).")
+                  f"{b['units']:,.0f} units booked, {b['added']:,.0f} units above {b.get('above', 'the forecast')} "
+                  f"added in {b['weeks']:,} product × DC × week(s) (<code>plan_kpis.booked_units_added</code>).")
     return (f'<section id="forecast"><h2>Forecast versus history</h2><p class="note">Last {len(weeks)} weeks: '
             f"demand history, then the forecast mean with its quantile bands, per product × DC.{booked}</p>"
             f"{legend}"

@@ -241,12 +241,14 @@ def data_docs_line(warehouse: Path, run_id: str) -> str | None:
     return None
 
 
-def booked_line(booked: dict[str, float]) -> str:
-    """One line: booked orders and the units they added above the forecast (the plan's demand: the larger)."""
+def booked_line(booked: dict[str, Any]) -> str:
+    """One line: booked orders and the units they added above the demand the plan was given (the forecast or
+    a demand file: the plan's demand is the larger)."""
     alone = f"; {booked['series']:,} series planned from booked orders alone" if booked["series"] else ""
-    return (f"booked orders: {booked['units']:,.0f} units; {booked['added']:,.0f} units above the forecast "
-            f"added to the plan's demand in {booked['weeks']:,} product × site × week(s){alone} "
-            f"(table {schema.FORECAST.name}, columns booked, booked_added)")
+    return (f"booked orders: {booked['units']:,.0f} units; {booked['added']:,.0f} units above "
+            f"{booked.get('above', 'the forecast')} added to the plan's demand in {booked['weeks']:,} product × "
+            f"site × week(s){alone} (tables {schema.FORECAST.name}: booked; {schema.PLAN_KPIS.name}: "
+            "booked_units_added)")
 
 
 def _failed_checks(failed: pl.DataFrame, top: int) -> list[str]:

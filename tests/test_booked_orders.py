@@ -236,6 +236,18 @@ def test_a_consensus_below_the_booked_orders_is_raised_to_them(booked_run, tmp_p
     # the series planned from booked orders alone is still planned
     mab = demand.filter((pl.col("product_id") == "MAB-02") & (pl.col("site_id") == "DC-EU-S"))
     assert mab["demand"].sum() > 0
+    # the summary's booked line counts what the orders added above the consensus, series by series (the
+    # file halves every planned row, the firm order's too; a series with booked orders alone is not in it),
+    # not what they added above the forecast
+    from report.summary import run_summary
+
+    above = fc.filter(pl.col("booked").is_not_null()).with_columns(
+        added=(pl.col("booked") - pl.when(pl.col("model") != BOOKED_MODEL).then(0.5 * pl.col("mean"))
+               .otherwise(0.0)).clip(lower_bound=0.0))
+    assert abs(above["added"].sum() - fc["booked_added"].sum()) > 1_000
+    text = run_summary(warehouse, new_id)
+    assert (f"{above['added'].sum():,.0f} units above the demand file added to the plan's demand in "
+            f"{(above['added'] > 0).sum():,} product × site × week(s)") in text, text
 
 
 @pytest.mark.slow
@@ -259,6 +271,39 @@ def test_a_scenario_cutting_demand_keeps_the_booked_orders(booked_run, tmp_path)
                   & (pl.col("week") < first + timedelta(weeks=12)) & (pl.col("mean") > 0)).row(0, named=True)
     got = _at(demand, r["product_id"], r["site_id"], r["week"])["demand"].item()
     assert got == pytest.approx(0.5 * r["mean"])
+
+
+@pytest.mark.slow
+def test_a_tender_in_a_scenario_is_booked_survives_its_demand_cut_and_compare_shows_it(booked_run, tmp_path):
+    import duckdb
+
+    from flows import pipeline
+    from flows.settings import ScenarioParameters
+    from optimization import PlanConfig
+    from report.compare import compare_runs, format_comparison
+
+    run_id, warehouse, first = booked_run
+    week = first + timedelta(weeks=3)
+    scenario = tmp_path / "tender.yaml"
+    scenario.write_text("name: tender\ndemand:\n  - {product: VAC-01, multiplier: 0.5}\norders:\n"
+                        f"  - {{product: VAC-01, site: DC-EU-N, week: {week}, quantity: 20000}}\n")
+    new_id = pipeline.scenario(ScenarioParameters(warehouse=warehouse, scenario_file=scenario,
+                                                  base_run_id=run_id, plan=PlanConfig(horizon_weeks=12)))
+    fc = _forecast_rows(warehouse, run_id)
+    before = _at(fc, "VAC-01", "DC-EU-N", week).row(0, named=True)
+    assert before["mean"] < 20_000  # the tender is above anything the base planned that week
+    tender = (before["booked"] or 0.0) + 20_000
+    assert _at(_demand(warehouse, new_id), "VAC-01", "DC-EU-N", week)["demand"].item() == pytest.approx(tender)
+    changed = _at(_forecast_rows(warehouse, new_id), "VAC-01", "DC-EU-N", week).row(0, named=True)
+    assert changed["booked"] == pytest.approx(tender)  # stored as booked, not as forecast
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        c = compare_runs(con, run_id, new_id)
+    finally:
+        con.close()
+    row = c.kpis.filter(pl.col("kpi") == "booked_units").row(0, named=True)
+    assert row["diff"] == pytest.approx(20_000)
+    assert "booked_units" in format_comparison(c) and "+20,000" in format_comparison(c)
 
 
 @pytest.mark.slow

@@ -290,6 +290,7 @@ def test_highs_failure_falls_back_to_cbc_and_status_is_data():
         "plan_shortages",
         "plan_kpis",
         "plan_campaigns",
+        "plan_pegging",
     }
 
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from data_contracts import schema
 from cli.main import app
 from report.page import report_path, write_report
-from optimization.scenario import ScenarioError, apply_scenario, check_scenario, parse_scenario
+from optimization.scenario import ScenarioError, apply_scenario, check_scenario, parse_scenario, scenario_orders
 
 W0 = date(2026, 5, 4)  # a Monday
 WEEKS = [W0 + timedelta(weeks=k) for k in range(3)]
@@ -109,8 +109,60 @@ def test_lanes_yields_and_service_levels():
     assert dict(inputs["products"].select("product_id", "service_level").iter_rows()) == {"P1": 0.95, "P2": 0.99}
 
 
+def test_release_lag_set_on_every_routing_of_a_product_or_one():
+    inputs, _ = _apply("name: s\nrelease:\n  - {product: P1, release_weeks: 0}\n"
+                       "  - {product: P2, resource: R2, release_weeks: 3}\n")
+    assert dict(inputs["routings"].select("product_id", "release_weeks").iter_rows()) == {"P1": 0, "P2": 3}
+    assert inputs["routings"].schema == _inputs()["routings"].schema
+
+
+def test_a_faster_release_serves_what_the_lag_left_short():
+    # A on R (100 h a week, 1 h a unit) at P, no transit to D, 300 wanted in week 2. Released 2 weeks after
+    # its start only week 0's 100 units arrive in time (200 short); released a week faster, weeks 0 and 1
+    # make 200 (100 short)
+    from optimization import PlanConfig, build_network, plan_supply
+    from optimization import examples as ex
+
+    cfg = PlanConfig(horizon_weeks=4, terminal_condition=False)
+    base = ex.inputs(routings=ex.routings(dict(product_id="A", resource_id="R", release_weeks=2)))
+    parsed = parse_scenario("name: qc-faster\nrelease:\n  - {product: A, release_weeks: 1}\n")
+    check_scenario(parsed, base)
+    demand = ex.demand(dict(product_id="A", site_id="D", t=2, quantity=300.0))
+
+    def short(inputs: dict[str, pl.DataFrame]) -> float:
+        r = plan_supply(build_network(inputs, ex.START, cfg), demand, pl.DataFrame(), cfg)
+        return r.tables["plan_backlog"].filter(pl.col("week") == ex.week(2))["backlog"].item()
+
+    faster, _ = apply_scenario(parsed.scenario, base, _forecast(), ex.START, 4)
+    assert short(base) == pytest.approx(200.0)
+    assert short(faster) == pytest.approx(100.0)
+
+
+def test_a_tender_is_booked_and_survives_a_demand_cut_in_the_same_file():
+    # P1 at D1: forecast 10 a week, 8 already booked in week 0. The file halves P1 and books a tender of 30
+    # in weeks 0 and 1 (given as a Thursday): week 0 plans max(5, 8 + 30) = 38, week 1 max(5, 30) = 30,
+    # week 2 the cut forecast, 5
+    from forecasting.consensus import consume_forecast
+
+    parsed = parse_scenario(f"name: tender\ndemand:\n  - {{product: P1, multiplier: 0.5}}\norders:\n"
+                            f"  - {{product: P1, site: D1, week: {WEEKS[0]}, quantity: 30}}\n"
+                            f"  - {{product: P1, site: D1, week: {WEEKS[1] + timedelta(days=3)}, quantity: 30}}\n")
+    check_scenario(parsed, _inputs(), (WEEKS[0], WEEKS[-1]))
+    booked = pl.DataFrame({"product_id": ["P1"], "site_id": ["D1"], "week": [WEEKS[0]], "quantity": [8.0]})
+    _, fc = apply_scenario(parsed.scenario, _inputs(), _forecast(), W0, len(WEEKS))
+    planned = consume_forecast(fc, scenario_orders(parsed.scenario, booked))
+    at = {w: m for w, m in planned.filter((pl.col("product_id") == "P1") & (pl.col("site_id") == "D1"))
+          .select("week", "mean").iter_rows()}
+    assert at == {WEEKS[0]: 38.0, WEEKS[1]: 30.0, WEEKS[2]: 5.0}
+    assert scenario_orders(parse_scenario("name: s\n").scenario, booked).equals(booked)
+
+
 @pytest.mark.parametrize(("text", "line", "words"), [
+    ("name: s\norders:\n  - {product: P1, site: D1, week: 2026-05-04, quantity: 0}\n", 3, "quantity"),
+    ("name: s\norders:\n  - {product: P1, site: D1, quantity: 5}\n", 3, "week"),
     ("name: s\ncapacity:\n  - resource: R1\n    percent: 50\n  - resource: R2\n    percnt: 5\n", 6, "percnt"),
+    ("name: s\nrelease:\n  - {product: P1, release_weeks: -1}\n", 3, "release_weeks"),
+    ("name: s\nrelease:\n  - {product: P1, weeks: 1}\n", 3, "release_weeks"),
     ("name: s\ncapacity:\n  - resource: R1\n    percent: 50\n    hours: 3\n", 3, "exactly one of hours, percent"),
     ("name: s\ndemand:\n  - {family: vac}\n", 3, "exactly one of multiplier, units"),
     ("name: s\nshutdowns:\n  - resource: R1\n    start: 2026-06-08\n    end: 2026-06-01\n", 3, "before the week of start"),
@@ -133,11 +185,17 @@ def test_a_malformed_scenario_file_is_refused_naming_the_line(text, line, words)
     ("name: s\ndemand:\n  - multiplier: 2\n    family: flu\n", 4, "unknown family 'flu'"),
     ("name: s\nlanes:\n  - {from_site: D1, to_site: D2, close: true}\n", 3, "unknown lane D1 -> D2"),
     ("name: s\nyields:\n  - {product: P1, resource: R2, yield: 0.5}\n", 3, "no routing makes 'P1' on 'R2'"),
+    ("name: s\nrelease:\n  - {product: P1, release_weeks: 0}\n  - {product: P1, resource: R2, release_weeks: 0}\n",
+     4, "release\\[1\\]: no routing makes 'P1' on 'R2'"),
+    ("name: s\nrelease:\n  - {product: P9, release_weeks: 0}\n", 3, "unknown product 'P9'"),
+    ("name: s\norders:\n  - {product: P1, site: D9, week: 2026-05-04, quantity: 5}\n", 3, "unknown site 'D9'"),
+    ("name: s\norders:\n  - product: P1\n    site: D1\n    week: 2026-05-25\n    quantity: 5\n", 5,
+     "orders\\[0\\].week: 2026-05-25 is outside the planned weeks 2026-05-04 to 2026-05-18"),
 ])
 def test_a_scenario_naming_unknown_keys_is_refused_naming_the_line(text, line, words):
     parsed = parse_scenario(text, "s.yaml")
     with pytest.raises(ScenarioError, match=rf"s\.yaml line {line}: .*{words}"):
-        check_scenario(parsed, _inputs())
+        check_scenario(parsed, _inputs(), (WEEKS[0], WEEKS[-1]))
 
 
 # ---------------------------------------------------------------------------------------------- campaigns

@@ -58,11 +58,17 @@ def run_warnings(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
                    "ORDER BY rule, entity, key", run_id)
 
 
-def booked_orders(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, float] | None:
-    """What the run's booked orders did to its demand (``forecast.booked``, ``booked_added``): units booked,
-    units added above the forecast, the product × site × weeks they were added in and the series planned
-    from booked orders alone. None when the run booked nothing or was stored before booked orders were
-    planned (a warehouse not yet migrated, opened read-only, has no such columns)."""
+def booked_orders(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any] | None:
+    """What the run's booked orders did to its demand: units booked, units added above the demand the plan
+    was given, the product × site × weeks they were added in, the series planned from booked orders alone,
+    and what they were added above (``the forecast``, or ``the demand file`` of a consensus replan).
+
+    The units added and their weeks are the plan's (``plan_kpis``' ``booked_units_added`` and
+    ``booked_weeks_added``, computed against the demand it planned: a consensus file's quantity where the
+    file gives one); a plan stored before those KPIs has them from the forecast stage (``forecast.booked``,
+    ``booked_added``), which is right unless it was planned on a demand file. None when the run booked
+    nothing or was stored before booked orders were planned (a warehouse not yet migrated, opened read-only,
+    has no such columns)."""
     columns = {c for (c,) in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
         [schema.FORECAST.name]).fetchall()}
@@ -74,7 +80,14 @@ def booked_orders(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, floa
             FROM {schema.FORECAST.name} WHERE run_id = ?""", [schema.BOOKED_MODEL, run_id]).fetchone()
     if units is None:
         return None
-    return {"units": units, "added": added, "weeks": weeks, "series": series}
+    planned = dict(con.execute(
+        f"""SELECT kpi, value FROM {schema.PLAN_KPIS.name}
+            WHERE run_id = ? AND kpi IN ('booked_units_added', 'booked_weeks_added')""", [run_id]).fetchall())
+    (parameters,) = con.execute(f"SELECT parameters FROM {schema.RUNS.name} WHERE run_id = ?",
+                                [run_id]).fetchone() or (None,)
+    above = "the demand file" if json.loads(parameters or "{}").get("demand_file") else "the forecast"
+    return {"units": units, "added": planned.get("booked_units_added", added),
+            "weeks": int(planned.get("booked_weeks_added", weeks)), "series": series, "above": above}
 
 
 def past_run_warnings(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
