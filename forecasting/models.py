@@ -204,6 +204,11 @@ def _deseasonalized_arima(m: int) -> Deseasonalized:
     return Deseasonalized(_arima("ARIMA"), m, alias="DARIMA", life=True)
 
 
+def _deseasonalized_ets(m: int) -> Deseasonalized:
+    """``DETS``: the non-seasonal AutoETS (its form searched) on the classically deseasonalised series."""
+    return Deseasonalized(AutoETS(model="ZZN"), m, alias="DETS")
+
+
 def _seasonal_ets(m: int) -> NativeSeasonal:
     return NativeSeasonal(AutoETS(season_length=m, model="ZZZ"), AutoETS(model="ZZN"), m, alias="SETS")
 
@@ -241,10 +246,12 @@ _REGISTRY: dict[str, tuple[Callable[[int], object], int]] = {
     "ARIMA": (lambda m: _arima("ARIMA"), 4),
     "SETS": (_seasonal_ets, 4),
     "SARIMA": (_seasonal_arima, 4),
-    "DETS": (lambda m: Deseasonalized(AutoETS(model="ZZN"), m, alias="DETS"), 4),
+    "DETS": (_deseasonalized_ets, 4),
     "DARIMA": (_deseasonalized_arima, 4),
     # short seasons: SARIMA where the M4 test finds no season in a fit's history, DARIMA where it finds one
     "TARIMA": (lambda m: SeasonTested(_seasonal_arima(m), _deseasonalized_arima(m), m, alias="TARIMA"), 4),
+    # the same test for the ETS member: SETS where it finds no season, DETS where it finds one
+    "TETS": (lambda m: SeasonTested(_seasonal_ets(m), _deseasonalized_ets(m), m, alias="TETS"), 4),
     "FARIMA": (lambda m: _fixed_arima("FARIMA"), 3),
     "DFARIMA": (lambda m: Deseasonalized(_fixed_arima("FARIMA"), m, alias="DFARIMA"), 3),
     "MSTL": (lambda m: GuardedMSTL(season_length=m, trend_forecaster=AutoETS(model="ZZN"), alias="MSTL"), 5),

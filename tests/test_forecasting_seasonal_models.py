@@ -1,4 +1,4 @@
-"""Native seasonal models for short seasons (SETS, SARIMA, TARIMA), the rule that picks the candidates by
+"""Native seasonal models for short seasons (SETS, SARIMA, TARIMA, TETS), the rule that picks the candidates by
 season, and the set's choice between its default and its alternatives."""
 
 from __future__ import annotations
@@ -133,6 +133,23 @@ def test_tarima_is_darima_where_the_season_shows_and_the_seasonal_arima_where_it
     assert np.allclose(tarima.forecast(seasonal, H)["mean"], darima.forecast(seasonal, H)["mean"])
     assert np.allclose(tarima.forecast(walk, H)["mean"], sarima.forecast(walk, H)["mean"])
     assert np.allclose(tarima.new().fit(walk).predict(H)["mean"], sarima.forecast(walk, H)["mean"])
+
+
+def test_tets_is_dets_where_the_season_shows_and_the_seasonal_ets_where_it_does_not():
+    """``TETS`` is ``TARIMA``'s test applied to the ETS member: a clear monthly season → the classical
+    decomposition and the non-seasonal ETS (DETS's forecast, exactly); a random walk, where the test finds
+    none → the seasonal AutoETS (SETS's, exactly)."""
+    rng = np.random.default_rng(11)
+    t = np.arange(72)
+    seasonal = 300 + 80 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 3, t.size)
+    walk = 500 + np.cumsum(rng.normal(0, 10, t.size))
+    tets, dets, sets = base_models(("TETS", "DETS", "SETS"), 12)
+    assert isinstance(tets, SeasonTested) and repr(tets) == "TETS"
+    assert is_seasonal(seasonal, 12) and not is_seasonal(walk, 12)
+    assert np.allclose(tets.forecast(seasonal, H)["mean"], dets.forecast(seasonal, H)["mean"])
+    assert not np.allclose(tets.forecast(seasonal, H)["mean"], sets.forecast(seasonal, H)["mean"])
+    assert np.allclose(tets.forecast(walk, H)["mean"], sets.forecast(walk, H)["mean"])
+    assert np.allclose(tets.new().fit(seasonal).predict(H)["mean"], dets.forecast(seasonal, H)["mean"])
 
 
 def test_a_short_season_backtests_its_alternative_default_and_the_set_takes_the_better_one():
