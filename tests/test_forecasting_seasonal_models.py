@@ -186,6 +186,34 @@ def _trend_season(count: int, n: int = 72) -> pl.DataFrame:
     ])
 
 
+def _multiplicative(count: int, n: int = 60) -> pl.DataFrame:
+    """A season that grows with a rising level (30% of it), under noise."""
+    rng = np.random.default_rng(3)
+    months = pl.date_range(date(2015, 1, 1), date(2020, 12, 1), "1mo", eager=True)
+    t = np.arange(n)
+    return pl.concat([
+        pl.DataFrame({"unique_id": f"s{i}", "ds": months[:n],
+                      "y": (300 + 4 * t) * (1 + 0.3 * np.sin(2 * np.pi * (t + i) / 12)) + rng.normal(0, 20, n)})
+        for i in range(count)
+    ])
+
+
+def test_the_set_takes_the_season_tested_ets_alternative_only_where_its_pooled_backtest_is_lower():
+    """Offered both alternatives of a monthly set, each panel takes the one its pooled backtest scores best
+    (``choose_default``), and every series keeps it: clean trend + season series keep the seasonal ETS
+    (``Mean(SETS,DOT,TARIMA)``), a season growing with the level under noise takes ``TETS``'s
+    (``Mean(TETS,DOT,TARIMA)``). Champions off (``champion_margin`` 1): the test is the set's choice."""
+    alternatives = ("Mean(SETS,DOT,TARIMA)", "Mean(TETS,DOT,TARIMA)")
+    given = {"freq": "1mo", "season_length": 12, "n_jobs": 1, "champion_margin": 1.0, "strategy_min_series": 2,
+             "seasonal_alternatives": alternatives}
+    for history, taken in ((_trend_season(6, 60), alternatives[0]), (_multiplicative(6), alternatives[1])):
+        result = forecast_demand(history, H, ForecastConfig(**given))
+        means = (result.backtest.filter(pl.col("model").is_in(alternatives)).group_by("model")
+                 .agg(pl.col("mase").mean()).sort("mase"))
+        assert means.get_column("model").to_list()[0] == taken
+        assert result.series.select("model", "selection").unique().rows() == [(taken, "default")]
+
+
 def test_a_sample_chooses_the_default_and_the_rest_backtest_only_the_one_taken():
     """``alternative_sample``: the alternatives are backtested on an even spread of the set's series only.
     Where the sample's backtest takes an alternative (clean trend + season: ``Mean(SETS,DOT)`` beats Naive in
