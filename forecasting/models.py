@@ -191,6 +191,11 @@ class SeasonTested(NativeSeasonal):
     (docs/forecast-accuracy.md, stop 23). The test is made on each fit's own history. Where the backtest
     carries orders, the half picked at the oldest origin keeps its order at the later ones and in the final
     fit (:mod:`forecasting.engine` ``_fixed``; stop 24).
+
+    ``TETS``: the same test on the ETS member (``DETS`` where it finds a season, ``SETS`` where not). It
+    searches no order to carry, so it refits at every origin. Not a default: offered as the alternative
+    ``Mean(TETS,DOT,TARIMA)``, the pooled backtest of M1 monthly, M1 quarterly and PBS each rejects it
+    (docs/forecast-accuracy.md, stop 28).
     """
 
     def _pick(self, y: np.ndarray) -> _TS:
