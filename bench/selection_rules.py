@@ -1,7 +1,7 @@
 """Selection rules re-run on whole sets through the pipeline's own ``_choose``, from one backtest pass.
 
 Usage: ``python bench/selection_rules.py DATA_DIR --sets m1_monthly m1_quarterly pbs --cache DIR [--n-jobs 2]
-[--max-series N]``.
+[--max-series N] [--alternatives 'Mean(TETS,DOT,TARIMA)' …]``.
 
 ``bench/members.py`` runs ``forecast_demand`` and then a second backtest of every member, which doubles the
 cost (M1 monthly whole ≈ 330 CPU-s each). This tool runs the pipeline's phases once
@@ -19,6 +19,15 @@ MSIS need an end-to-end run). Peers' forecasts saved by ``bench/accuracy.py --sa
 
 The engine keeps a combination's backtest rows, not those of a member only the combination names
 (``TARIMA`` inside ``Mean(SETS,DOT,TARIMA)``): they are recovered as 3 × mean − SETS − DOT.
+
+``--alternatives`` scores other seasonal defaults beside the one the set took, without fitting the cached
+members again: their members missing from the cache are backtested and fitted on the seasonal set alone
+(cached as ``<set>_<n>_member_<name>_{cv,fc}.parquet``). For each default it prints the backtest MASE pooled
+over the set's series and windows as ``forecasting.select.choose_default`` compares them, with the standard
+error of its per-series difference to the set's default, the one ``choose_default`` takes among them all, and
+the held-out sMAPE / MASE of the set under each (re-chosen by ``_choose`` as the pipeline would). A default
+the backtest rejects but the held-out months favour is the case a per-set choice cannot catch
+(docs/forecast-accuracy.md, stop 28).
 """
 
 from __future__ import annotations
@@ -40,6 +49,8 @@ from forecasting.classify import classify_series  # noqa: E402
 from forecasting.engine import run_tasks, worker_pool  # noqa: E402
 from forecasting.forecast import (_CV_ORDER, _backtest_tasks, _champion_tasks, _chosen_backtest,  # noqa: E402
                                   _chosen_default, _choose, _plan, _zero_forecast)
+from forecasting.metrics import score_backtest  # noqa: E402
+from forecasting.select import choose_default  # noqa: E402
 
 KEYS = ("asrun", "series", "cv", "fc", "history")
 CV_KEYS = ["unique_id", "ds", "cutoff", "y"]
@@ -98,6 +109,69 @@ def member_rows(cv: pl.DataFrame) -> pl.DataFrame:
     return cv.filter(~pl.col("model").str.contains(r"\("))
 
 
+def seasonal_plan(ds, config: ForecastConfig) -> pl.DataFrame:
+    """The pipeline's plan of the set's seasonal series (``_plan`` on the whole training series)."""
+    series = ds.train.select("unique_id", "ds", pl.col("y").cast(pl.Float64)).sort("unique_id", "ds")
+    return _plan(classify_series(series, config), ds.h, config).filter(pl.col("set") == "seasonal")
+
+
+def fit_missing(ds, saved: dict, names: tuple[str, ...], stem: Path, n_jobs: int) -> None:
+    """Add to ``saved`` the backtest rows and final fits of the members of ``names`` the cache lacks, each
+    fitted alone on the seasonal set's windowed history: backtested as the pipeline's backtest tasks fit it
+    (the series with windows), fitted on the whole window as its final fits are (every series of the set)."""
+    have = {k: set(saved[k].get_column("model")) for k in ("members_cv", "fc")}
+    for member in (m for m in _bases(names) if not all(m in models for models in have.values())):
+        paths = {"members_cv": Path(f"{stem}_member_{member}_cv.parquet"),
+                 "fc": Path(f"{stem}_member_{member}_fc.parquet")}
+        if not all(p.exists() for p in paths.values()):
+            config = ForecastConfig(freq=ds.freq, season_length=ds.season, n_jobs=n_jobs, seasonal_models=(member,),
+                                    seasonal_default=member, seasonal_alternatives=())
+            plan = seasonal_plan(ds, config)
+            frames = saved["history"].join(plan, on="unique_id", how="semi").partition_by("unique_id", as_dict=True)
+            every = plan.select("unique_id", model=pl.lit(member), selection=pl.lit("default"))
+            cpu, wall = _cpu(), time.perf_counter()
+            with worker_pool(n_jobs) as pool:
+                cv, _, _ = run_tasks(_backtest_tasks(frames, plan, ds.h, config, ds.h), pool)
+                _, fc, _ = run_tasks(_champion_tasks(frames, plan, every, ds.h, config), pool)
+            print(f"   fitted {member} on {plan.height} seasonal series: {_cpu() - cpu:.1f} CPU-s "
+                  f"({time.perf_counter() - wall:.1f} s wall)")
+            cv.filter(pl.col("model") == member).write_parquet(paths["members_cv"])
+            fc.filter(pl.col("model") == member).write_parquet(paths["fc"])
+        for key, path in paths.items():  # only what the cache lacks
+            if member not in have[key]:
+                saved[key] = pl.concat([saved[key], pl.read_parquet(path).select(saved[key].columns)])
+
+
+def pooled_backtest(ds, saved: dict, names: tuple[str, ...]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The seasonal set's backtest scores of ``names``, and the rows ``choose_default`` pools from them:
+    ``unique_id, window`` and one MASE column per name, where every one of ``names`` is scored."""
+    config = ForecastConfig(freq=ds.freq, season_length=ds.season)
+    ids = saved["series"].filter(pl.col("set") == "seasonal").select("unique_id")
+    cv = _combine(saved["members_cv"], names, CV_KEYS).filter(pl.col("model").is_in(names))
+    scores = score_backtest(cv.join(ids, on="unique_id", how="semi"), saved["history"], season=config.mase_season)
+    return scores, (scores.filter(pl.col("mase").is_finite())
+                    .pivot(on="model", index=["unique_id", "window"], values="mase").drop_nulls(list(names)))
+
+
+def report_alternatives(ds, saved: dict, default: str, alternatives: tuple[str, ...]) -> None:
+    """Each default's pooled backtest MASE (the difference to the set's default and its standard error over
+    the series), the one ``choose_default`` takes, and the held-out score of the set under each."""
+    names = tuple(dict.fromkeys((default, *alternatives)))
+    scores, wide = pooled_backtest(ds, saved, names)
+    taken = choose_default(scores, names, min_series=ForecastConfig().strategy_min_series)
+    scale = scales(ds)
+    print(f"   defaults on {wide.get_column('unique_id').n_unique()} series, {wide.height} windows "
+          f"(choose_default takes {taken}):")
+    for name in names:
+        diff = wide.group_by("unique_id").agg((pl.col(name) - pl.col(default)).mean()).get_column(name)
+        se = diff.std() / diff.len() ** 0.5 if name != default else 0.0
+        candidates = ("Naive", "SeasonalNaive", "SETS", "DOT", "DARIMA", name)
+        held = score(ds, run_rule(ds, saved, candidates, name)[0], scale)
+        print(f"   {name:28s} backtest MASE {wide.get_column(name).mean():.4f} "
+              f"({wide.get_column(name).mean() - wide.get_column(default).mean():+.4f}, SE {se:.4f});"
+              f" held out sMAPE {held['smape']:.3f} MASE {held['mase']:.4f}")
+
+
 def run_rule(ds, saved: dict, names: tuple[str, ...], default: str,
              **updates) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Every series' forecast under a rule (the seasonal set re-chosen by ``_choose``, the others as run) and
@@ -137,9 +211,10 @@ def _line(label: str, r: dict, note: str = "") -> str:
     return f"   {label:32s} sMAPE {r['smape']:8.3f} MASE {r['mase']:7.4f}{note}"
 
 
-def report(name: str, ds, saved: dict, cache: Path, how: str, cpu: float, wall: float) -> None:
-    """Print the run as cached, every rule (with the strategy its nested backtest measured) and the peers."""
-    saved["members_cv"] = member_rows(saved["cv"])
+def report(name: str, ds, saved: dict, cache: Path, how: str, cpu: float, wall: float,
+           alternatives: tuple[str, ...] = ()) -> None:
+    """Print the run as cached, every rule (with the strategy its nested backtest measured), the other
+    defaults in ``alternatives`` (:func:`report_alternatives`) and the peers."""
     seasonal = saved["series"].filter(pl.col("set") == "seasonal")
     default = seasonal.filter(pl.col("selection") == "default").get_column("model").unique().to_list()
     scale = scales(ds)
@@ -152,6 +227,8 @@ def report(name: str, ds, saved: dict, cache: Path, how: str, cpu: float, wall: 
         values = " / ".join(f"{v:.3f}" if v else "-" for v in held[1:])
         note = f"   strategy {held[0]} (held-out MASE evidence / default / champion {values})"
         print(_line(label, score(ds, fc, scale), note))
+    if alternatives and default:
+        report_alternatives(ds, saved, default[0], alternatives)
     peers = {}
     for peer in ("AutoETS", "DOT", "AutoARIMA"):  # bench/accuracy.py --save's files, where present
         path = cache / f"{name}_{peer}.parquet"
@@ -171,6 +248,9 @@ def main() -> None:
                    help="seeded sample (seed 0); default the whole set")
     p.add_argument("--cache", type=Path, required=True)
     p.add_argument("--n-jobs", type=int, default=1)
+    p.add_argument("--alternatives", nargs="+", default=[],
+                   help="other seasonal defaults to score beside the one the set took (members missing from the "
+                   "cache fitted on the seasonal set)")
     args = p.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     for name in args.sets:
@@ -183,7 +263,10 @@ def main() -> None:
             saved, how = fit_once(ds, args.n_jobs), "fitted"
             for k, v in saved.items():
                 v.write_parquet(f"{stem}_{k}.parquet")
-        report(name, ds, saved, args.cache, how, _cpu() - cpu, time.perf_counter() - wall)
+        saved["members_cv"] = member_rows(saved["cv"])
+        if args.alternatives:
+            fit_missing(ds, saved, tuple(args.alternatives), stem, args.n_jobs)
+        report(name, ds, saved, args.cache, how, _cpu() - cpu, time.perf_counter() - wall, tuple(args.alternatives))
 
 
 if __name__ == "__main__":

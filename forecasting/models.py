@@ -191,6 +191,11 @@ class SeasonTested(NativeSeasonal):
     (docs/forecast-accuracy.md, stop 23). The test is made on each fit's own history. Where the backtest
     carries orders, the half picked at the oldest origin keeps its order at the later ones and in the final
     fit (:mod:`forecasting.engine` ``_fixed``; stop 24).
+
+    ``TETS``: the same test on the ETS member (``DETS`` where it finds a season, ``SETS`` where not). It
+    searches no order to carry, so it refits at every origin. Not a default: offered as the alternative
+    ``Mean(TETS,DOT,TARIMA)``, the pooled backtest of M1 monthly, M1 quarterly and PBS each rejects it
+    (docs/forecast-accuracy.md, stop 28).
     """
 
     def _pick(self, y: np.ndarray) -> _TS:
@@ -202,6 +207,11 @@ def _deseasonalized_arima(m: int) -> Deseasonalized:
     from the series' whole life where that is longer than the window the models see (``life``: measured
     on the pharmacy and M4 Weekly, docs/forecast-accuracy.md stop 27)."""
     return Deseasonalized(_arima("ARIMA"), m, alias="DARIMA", life=True)
+
+
+def _deseasonalized_ets(m: int) -> Deseasonalized:
+    """``DETS``: the non-seasonal AutoETS (its form searched) on the classically deseasonalised series."""
+    return Deseasonalized(AutoETS(model="ZZN"), m, alias="DETS")
 
 
 def _seasonal_ets(m: int) -> NativeSeasonal:
@@ -241,10 +251,12 @@ _REGISTRY: dict[str, tuple[Callable[[int], object], int]] = {
     "ARIMA": (lambda m: _arima("ARIMA"), 4),
     "SETS": (_seasonal_ets, 4),
     "SARIMA": (_seasonal_arima, 4),
-    "DETS": (lambda m: Deseasonalized(AutoETS(model="ZZN"), m, alias="DETS"), 4),
+    "DETS": (_deseasonalized_ets, 4),
     "DARIMA": (_deseasonalized_arima, 4),
     # short seasons: SARIMA where the M4 test finds no season in a fit's history, DARIMA where it finds one
     "TARIMA": (lambda m: SeasonTested(_seasonal_arima(m), _deseasonalized_arima(m), m, alias="TARIMA"), 4),
+    # the same test for the ETS member: SETS where it finds no season, DETS where it finds one
+    "TETS": (lambda m: SeasonTested(_seasonal_ets(m), _deseasonalized_ets(m), m, alias="TETS"), 4),
     "FARIMA": (lambda m: _fixed_arima("FARIMA"), 3),
     "DFARIMA": (lambda m: Deseasonalized(_fixed_arima("FARIMA"), m, alias="DFARIMA"), 3),
     "MSTL": (lambda m: GuardedMSTL(season_length=m, trend_forecaster=AutoETS(model="ZZN"), alias="MSTL"), 5),

@@ -1,4 +1,4 @@
-"""Native seasonal models for short seasons (SETS, SARIMA, TARIMA), the rule that picks the candidates by
+"""Native seasonal models for short seasons (SETS, SARIMA, TARIMA, TETS), the rule that picks the candidates by
 season, and the set's choice between its default and its alternatives."""
 
 from __future__ import annotations
@@ -135,6 +135,23 @@ def test_tarima_is_darima_where_the_season_shows_and_the_seasonal_arima_where_it
     assert np.allclose(tarima.new().fit(walk).predict(H)["mean"], sarima.forecast(walk, H)["mean"])
 
 
+def test_tets_is_dets_where_the_season_shows_and_the_seasonal_ets_where_it_does_not():
+    """``TETS`` is ``TARIMA``'s test applied to the ETS member: a clear monthly season → the classical
+    decomposition and the non-seasonal ETS (DETS's forecast, exactly); a random walk, where the test finds
+    none → the seasonal AutoETS (SETS's, exactly)."""
+    rng = np.random.default_rng(11)
+    t = np.arange(72)
+    seasonal = 300 + 80 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 3, t.size)
+    walk = 500 + np.cumsum(rng.normal(0, 10, t.size))
+    tets, dets, sets = base_models(("TETS", "DETS", "SETS"), 12)
+    assert isinstance(tets, SeasonTested) and repr(tets) == "TETS"
+    assert is_seasonal(seasonal, 12) and not is_seasonal(walk, 12)
+    assert np.allclose(tets.forecast(seasonal, H)["mean"], dets.forecast(seasonal, H)["mean"])
+    assert not np.allclose(tets.forecast(seasonal, H)["mean"], sets.forecast(seasonal, H)["mean"])
+    assert np.allclose(tets.forecast(walk, H)["mean"], sets.forecast(walk, H)["mean"])
+    assert np.allclose(tets.new().fit(seasonal).predict(H)["mean"], dets.forecast(seasonal, H)["mean"])
+
+
 def test_a_short_season_backtests_its_alternative_default_and_the_set_takes_the_better_one():
     """The set's default is chosen once for the set from the pooled backtest: on clean trend + season
     series SETS beats Naive in every window, so with SETS as the alternative of a Naive default every
@@ -167,6 +184,34 @@ def _trend_season(count: int, n: int = 72) -> pl.DataFrame:
                       + rng.normal(0, 3, n)})
         for i in range(count)
     ])
+
+
+def _multiplicative(count: int, n: int = 60) -> pl.DataFrame:
+    """A season that grows with a rising level (30% of it), under noise."""
+    rng = np.random.default_rng(3)
+    months = pl.date_range(date(2015, 1, 1), date(2020, 12, 1), "1mo", eager=True)
+    t = np.arange(n)
+    return pl.concat([
+        pl.DataFrame({"unique_id": f"s{i}", "ds": months[:n],
+                      "y": (300 + 4 * t) * (1 + 0.3 * np.sin(2 * np.pi * (t + i) / 12)) + rng.normal(0, 20, n)})
+        for i in range(count)
+    ])
+
+
+def test_the_set_takes_the_season_tested_ets_alternative_only_where_its_pooled_backtest_is_lower():
+    """Offered both alternatives of a monthly set, each panel takes the one its pooled backtest scores best
+    (``choose_default``), and every series keeps it: clean trend + season series keep the seasonal ETS
+    (``Mean(SETS,DOT,TARIMA)``), a season growing with the level under noise takes ``TETS``'s
+    (``Mean(TETS,DOT,TARIMA)``). Champions off (``champion_margin`` 1): the test is the set's choice."""
+    alternatives = ("Mean(SETS,DOT,TARIMA)", "Mean(TETS,DOT,TARIMA)")
+    given = {"freq": "1mo", "season_length": 12, "n_jobs": 1, "champion_margin": 1.0, "strategy_min_series": 2,
+             "seasonal_alternatives": alternatives}
+    for history, taken in ((_trend_season(6, 60), alternatives[0]), (_multiplicative(6), alternatives[1])):
+        result = forecast_demand(history, H, ForecastConfig(**given))
+        means = (result.backtest.filter(pl.col("model").is_in(alternatives)).group_by("model")
+                 .agg(pl.col("mase").mean()).sort("mase"))
+        assert means.get_column("model").to_list()[0] == taken
+        assert result.series.select("model", "selection").unique().rows() == [(taken, "default")]
 
 
 def test_a_sample_chooses_the_default_and_the_rest_backtest_only_the_one_taken():
