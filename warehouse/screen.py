@@ -154,7 +154,8 @@ class WarehouseRows:
         repeats = ""
         for key in query.unique:
             k, present = _key(key)
-            repeats += f", count(*) FILTER (WHERE {present}) - count(DISTINCT {k}) FILTER (WHERE {present})"
+            repeats += (", 0" if self._ascending(k, present, base) else
+                        f", count(*) FILTER (WHERE {present}) - count(DISTINCT {k}) FILTER (WHERE {present})")
         scan, held = f"__scan_{self.entity}", f"__held_{self.entity}"
         try:
             con.execute(
@@ -192,6 +193,26 @@ class WarehouseRows:
         finally:
             con.execute(f"DROP TABLE IF EXISTS {scan}")
             con.execute(f"DROP TABLE IF EXISTS {held}")
+
+    def _ascending(self, k: str, present: str, base: str) -> bool:
+        """Whether the key ``k`` rises strictly from each row holding it to the next, which proves that no
+        value occurs twice without counting its distinct values.
+
+        Each row's key is compared with the row's before it in the order the rows come (a streaming ``lag``:
+        one pass on one thread, no hash table). A row lacking a part of the key has none (null); a row holding
+        it whose predecessor has none or is not smaller is a break, and one break is allowed: the first row
+        holding a key. At most one break means one strictly rising run, which holds no value twice, whatever
+        the order the rows came in: the order decides only whether the proof succeeds. An extract sorted by
+        its key (as most are) passes; otherwise the scan counts the distinct values, as before. The count was
+        most of the one scan: ≈ 0.25 of 0.41 CPU-s for 1.1 M order lines, against ≈ 0.065 for this pass
+        (docs/contracts-stage.md, stop 28).
+        """
+        (rising,) = self.wh.con.execute(
+            f"WITH __base AS ({base}) SELECT count(*) FILTER (WHERE k IS NOT NULL AND (p IS NULL OR k <= p)) <= 1 "
+            f"FROM (SELECT k, lag(k) OVER () AS p FROM (SELECT CASE WHEN {present} THEN {k} END AS k FROM __base))",
+            self.params,
+        ).fetchone()
+        return bool(rising)
 
     def _suspects(self) -> str:
         return f"SELECT {_P} FROM {self._judged} WHERE NOT __sure"
