@@ -61,7 +61,7 @@ def _land_threads(wh: Warehouse, path: Path) -> None:
     """The landing's INSERT with DuckDB's own thread count (the code before this stop)."""
     source = read_source_file(path, ORDERS)
     with wh.transaction():
-        wh._land_csv(source, "bench")  # noqa: SLF001 — the same statement, outside landing_settings
+        wh._land_csv(source, "bench")  # noqa: SLF001 — the same statement, outside one_thread
 
 
 def _store_text(wh: Warehouse, path: Path) -> None:
@@ -71,7 +71,7 @@ def _store_text(wh: Warehouse, path: Path) -> None:
     # every raw column, the file's cells as they are: stored as the warehouse stores order lines
     rows = ", ".join(f'{cells.get(c, "0" if c == schema.SOURCE_ROW else "NULL::VARCHAR")} AS "{c}"'
                      for c in wh.con.execute(f"SELECT * FROM {schema.raw_table_name(ORDERS)} LIMIT 0").pl().columns)
-    with csv_load.landing_settings(wh.con), wh.transaction():
+    with csv_load.one_thread(wh.con), wh.transaction():
         wh.con.execute(wh._raw_insert(ORDERS, f"SELECT {rows} FROM {reader}"))  # noqa: SLF001
 
 

@@ -40,7 +40,7 @@ import polars as pl
 from data_contracts import schema
 
 __all__ = ["CHUNK_BYTES", "GLOB_CHARACTERS", "WHITESPACE", "CsvLayout", "CsvParseError", "check_order_kept", "count_rows",
-           "ends_mid_line", "landing_settings", "read_frame", "scan_csv", "select_sql"]
+           "ends_mid_line", "one_thread", "read_frame", "scan_csv", "select_sql"]
 
 #: Characters that make DuckDB's ``read_csv`` read a path as a pattern of file names (a glob).
 GLOB_CHARACTERS = ("*", "?", "[", "{")
@@ -249,31 +249,22 @@ def select_sql(path: Path, layout: CsvLayout, entity: str) -> tuple[str, tuple[s
     return f"SELECT {', '.join(cols)} FROM {_reader(path, layout)}", missing, extra
 
 
-#: DuckDB's settings while a file's rows are inserted (:func:`landing_settings`).
-_LANDING = {
-    # A file's rows come from one thread anyway (``parallel = false``, then the record numbers' window); with
-    # a second thread DuckDB inserts them through its order-keeping batch insert (``BATCH_INSERT`` in
-    # ``EXPLAIN ANALYZE``, plain ``INSERT`` on one thread) while the calling thread polls it: 3.2-3.4 CPU-s
-    # against 1.2-1.3 for a million order lines, and more wall time too (docs/contracts-ingest.md).
-    "threads": 1,
-    # Each full row group compressed and written as it fills, not five held in memory first (DuckDB's
-    # default): the same file, 0.05-0.15 CPU-s less per 1.1 M order lines (docs/contracts-stage.md, stop 28).
-    "write_buffer_row_group_count": 1,
-}
-
-
 @contextmanager
-def landing_settings(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """DuckDB set for inserting a file's rows (:data:`_LANDING`) inside the block, each setting restored after
-    (outside a transaction: DuckDB refuses a ``SET`` in a failed one)."""
-    before = {name: con.execute(f"SELECT current_setting('{name}')").fetchone()[0] for name in _LANDING}
-    for name, value in _LANDING.items():
-        con.execute(f"SET {name} = {value}")
+def one_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """DuckDB on one thread inside the block, its thread count restored after (outside a transaction:
+    DuckDB refuses a ``SET`` in a failed one).
+
+    A file's rows come from one thread anyway (``parallel = false``, then the record numbers' window); with a
+    second thread DuckDB inserts them through its order-keeping batch insert (``BATCH_INSERT`` in
+    ``EXPLAIN ANALYZE``, plain ``INSERT`` on one thread) while the calling thread polls it: 3.2–3.4 CPU-s
+    against 1.2–1.3 for a million order lines, and more wall time too (docs/contracts-ingest.md).
+    """
+    (threads,) = con.execute("SELECT current_setting('threads')").fetchone()
+    con.execute("SET threads = 1")
     try:
         yield
     finally:
-        for name, value in before.items():
-            con.execute(f"SET {name} = {int(value)}")
+        con.execute(f"SET threads = {int(threads)}")
 
 
 def check_order_kept(con: duckdb.DuckDBPyConnection) -> None:

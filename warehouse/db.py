@@ -349,7 +349,7 @@ class Warehouse:
         cut_off = None if source.csv is None else source.csv.cut_off  # read_whole drops the layout
         if source.csv is not None:
             try:
-                with csv_load.landing_settings(self.con), self.transaction():
+                with csv_load.one_thread(self.con), self.transaction():
                     rows = self._land_csv(source, load_id)
                     self._record_load(source, load_id, rows, plain=source.csv.plain, cut_off=cut_off)
                 source.landed(rows)
