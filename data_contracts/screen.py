@@ -70,9 +70,10 @@ class ScreenQuery:
             those as missing: its results over every row need them for the rows left in the warehouse).
         group_by: Columns whose clean rows are counted per value (``order_lines``) for the network check.
         unique: Keys (SQL expressions) no two rows may share for a row to be sure: ``sure`` holds only on
-            rows whose key is not among the keys that occur more than once (the warehouse counts each key's
-            distinct values in the scan that judges the rows, and groups them, one ``GROUP BY`` per key, only
-            where some repeat: cheaper than a window over millions of rows).
+            rows whose key is not among the keys that occur more than once (the warehouse proves a key
+            distinct by its order, or counts its distinct values, in the scan that judges the rows, and groups
+            them, one ``GROUP BY`` per key, only where some repeat: cheaper than a window over millions of
+            rows).
         columns: The select list (``typed[c] AS "__t_<c>"``) that ``sure``, ``missing`` and ``unique`` read
             their typed values from: each value cast once per row, where the checks named the same cast
             a dozen times (the flags of a million order lines: ≈ 0.3 instead of ≈ 0.9 CPU-s). The

@@ -262,22 +262,62 @@ def test_a_load_is_judged_in_one_scan_unless_a_key_repeats(case):
     _assert_same(whole, screened, a, b)
     quarantined = whole.quarantine.filter(pl.col("entity") == ORDERS).get_column("source_row").n_unique()
     assert quarantined == {"clean": 0, "repeated key": 2}[case] if case != "broken" else quarantined >= 15
+    outcome, statements, judged = _screened(text, config)
+    grouped = [s for s in statements if "HAVING count(*) > 1" in s and "raw_orders" in s]
+    assert bool(grouped) == (case == "repeated key")
+    suspects = 300 - outcome.kept[ORDERS]  # rows polars judged (more than it quarantined: " 7", "+4")
+    assert suspects >= quarantined and (suspects > 0) == (case != "clean")
+    assert judged == suspects  # the judged table holds only the suspects (it held every row)
+
+
+def _screened(text: pl.DataFrame, config: ContractConfig):
+    """Order lines ``text`` validated as warehouse rows of a new warehouse: the outcome, the statements the
+    validation ran and the rows the judged table holds."""
     con = _Statements(connect(":memory:"))
     try:
         wh = Warehouse(con, Path(":memory:"))
         wh.migrate()
-        load_ids = _land(wh, _raw_inputs(text))
-        rows = raw_inputs(wh, load_ids)
+        rows = raw_inputs(wh, _land(wh, _raw_inputs(text)))
         con.sql.clear()
         outcome = validate_inputs(rows, TINY_RUN_DATE, config)
-        grouped = [s for s in con.sql if "HAVING count(*) > 1" in s and "raw_orders" in s]
-        assert bool(grouped) == (case == "repeated key")
+        statements = list(con.sql)
         (judged,) = con.execute(f"SELECT count(*) FROM __judged_{ORDERS}").fetchone()
-        suspects = 300 - outcome.kept[ORDERS]  # rows polars judged (more than it quarantined: " 7", "+4")
-        assert suspects >= quarantined and (suspects > 0) == (case != "clean")
-        assert judged == suspects  # the judged table holds only the suspects (it held every row)
+        return outcome, statements, judged
     finally:
         con.close()
+
+
+@pytest.mark.parametrize(("case", "counted"), [
+    ("sorted", False), ("repeated next to itself", True), ("alike but for case", True),
+    ("repeated across a missing key", True), ("missing keys between rising ones", True), ("unsorted", True),
+])
+def test_sorted_keys_are_proved_distinct_without_counting_them(case, counted):
+    """Keys that rise strictly from row to row hold no value twice: the one scan then counts no distinct
+    keys (the count was most of its CPU). A key next to its repeat (or its lookalike in another case), one
+    repeated across a row lacking its key, and keys out of order are counted as before. Every case gives
+    what polars gives on every row."""
+    ids = pl.format("O{}", pl.int_range(1, 61).cast(pl.String).str.zfill(3))  # O001 ... O060: rising
+    text = _text(_orders(60), ORDERS).with_columns(ids.alias("order_id"))
+    at = pl.int_range(pl.len())
+    changed = {
+        "sorted": None,
+        "repeated next to itself": pl.when(at == 21).then(pl.lit("O021")),
+        "alike but for case": pl.when(at == 21).then(pl.lit("o021")),
+        "repeated across a missing key": pl.when(at == 21).then(None).when(at == 22).then(pl.lit("O021")),
+        "missing keys between rising ones": pl.when(at.is_in([5, 30])).then(None),
+        "unsorted": pl.when(at == 0).then(pl.lit("O999")),
+    }[case]
+    if changed is not None:
+        text = text.with_columns(changed.otherwise(pl.col("order_id")).alias("order_id"))
+    config = ContractConfig(max_reject_share=0.5)
+    whole, screened, a, b = _both(_raw_inputs(text), config)
+    _assert_same(whole, screened, a, b)
+    quarantined = whole.quarantine.filter(pl.col("entity") == ORDERS).get_column("source_row").n_unique()
+    # the repeated key's two rows, and the row lacking its key
+    assert quarantined == {"sorted": 0, "unsorted": 0, "repeated across a missing key": 3}.get(case, 2)
+    _, statements, _ = _screened(text, config)
+    scans = [s for s in statements if "__scan_orders AS" in s]
+    assert len(scans) == 1 and ("count(DISTINCT" in scans[0]) == counted
 
 
 def test_rows_left_in_the_warehouse_are_profiled_without_reading_them():

@@ -140,9 +140,10 @@ class WarehouseRows:
 
     def _one_scan(self, query: ScreenQuery, base: str, distinct: list[str]) -> tuple[int, ...]:
         """Judge a plain scan of one load in one aggregate over its rows: the rows that surely pass, the
-        missing counts among them, and for each key whether any value occurs twice (its values counted
-        against its distinct values), where separate statements read the rows twice (the repeated keys'
-        ``GROUP BY``, then the flags of every row into a table) and a third read that table.
+        missing counts among them, and for each key whether any value occurs twice (proved by its order,
+        :meth:`_ascending`, else its values counted against its distinct values), where separate statements
+        read the rows twice (the repeated keys' ``GROUP BY``, then the flags of every row into a table) and a
+        third read that table.
 
         The suspects' positions (a list, usually empty) become the judged table, holding only them. Where a
         key repeats, its repeated values are found (one ``GROUP BY``, as before) and the rows holding one
@@ -154,7 +155,8 @@ class WarehouseRows:
         repeats = ""
         for key in query.unique:
             k, present = _key(key)
-            repeats += f", count(*) FILTER (WHERE {present}) - count(DISTINCT {k}) FILTER (WHERE {present})"
+            repeats += (", 0" if self._ascending(k, present, base) else
+                        f", count(*) FILTER (WHERE {present}) - count(DISTINCT {k}) FILTER (WHERE {present})")
         scan, held = f"__scan_{self.entity}", f"__held_{self.entity}"
         try:
             con.execute(
@@ -192,6 +194,27 @@ class WarehouseRows:
         finally:
             con.execute(f"DROP TABLE IF EXISTS {scan}")
             con.execute(f"DROP TABLE IF EXISTS {held}")
+
+    def _ascending(self, k: str, present: str, base: str) -> bool:
+        """Whether the key ``k`` rises strictly from each row holding it to the next, which proves that no
+        value occurs twice without counting its distinct values.
+
+        Each row's key is compared with the row's before it in the order the rows come (a streaming ``lag``:
+        one pass on one thread, no hash table). A row lacking a part of the key has none (null); a row holding
+        it whose predecessor has none or is not smaller is a break, and one break is allowed: the first row
+        holding a key. At most one break means one strictly rising run, which holds no value twice, whatever
+        the order the rows came in: the order decides only whether the proof succeeds. An extract sorted by
+        its key (the big input's, the demo's) passes; otherwise the scan counts the distinct values, as
+        before. The count was most of the one scan: ≈ 0.25 of 0.41 CPU-s for 1.1 M order lines, against
+        ≈ 0.065 for this pass (docs/contracts-stage.md, stop 28).
+        """
+        (rising,) = self.wh.con.execute(
+            f"WITH __base AS ({base}) "
+            "SELECT count(*) FILTER (WHERE k IS NOT NULL AND (p IS NULL OR k <= p)) <= 1 FROM (SELECT k, "
+            f"lag(k) OVER () AS p FROM (SELECT CASE WHEN {present} THEN {k} END AS k FROM __base))",
+            self.params,
+        ).fetchone()
+        return bool(rising)
 
     def _suspects(self) -> str:
         return f"SELECT {_P} FROM {self._judged} WHERE NOT __sure"
