@@ -183,9 +183,43 @@ def _skips(series: dict, ids: list[str], config: ForecastConfig) -> tuple[tuple[
     ``input_periods`` with ``season_from_life`` (:mod:`forecasting.engine`: DARIMA takes its season from
     the whole life); none without it: the window alone is fitted."""
     window = config.input_periods()
-    if window is None or not config.season_from_life:
+    if window is None or config.season_from_life is not True:
         return ()
     return tuple((u, series[(u,)].height - window) for u in ids if series[(u,)].height > window)
+
+
+def _season_source(
+    lives: dict, windows: dict, series: pl.DataFrame, plan: pl.DataFrame, horizon: int, config: ForecastConfig,
+    pool: Executor | None,
+) -> ForecastConfig:
+    """``config`` with ``season_from_life="backtest"`` settled for this set and run: True where the seasonal
+    set's DARIMA, backtested on its series longer than the window with its season from their whole life
+    (``lives``) and from the window (``windows``), scores the lower mean MASE the life way (over the windows
+    both scored; a tie keeps the window). The whole life's season won the pharmacy's weekly backtest and
+    held-out weeks and lost PBS's on most series (a safety-net season that moved over 16 years), so the set's
+    own backtest decides, not a rule on season length (docs/forecast-accuracy.md, stop 28)."""
+    if config.season_from_life != "backtest":
+        return config
+    window = config.input_periods()
+    longer = [u for (u,), frame in lives.items() if window is not None and frame.height > window]
+    seasonal = plan.filter((pl.col("set") == "seasonal") & pl.col("unique_id").is_in(longer))
+    if "DARIMA" not in _set_names(config)["seasonal"] or not seasonal.height:
+        return config.model_copy(update={"season_from_life": False})
+    work = _backtest_work(seasonal, horizon, config)
+    means = []
+    for choice, frames in ((True, lives), (False, windows)):
+        each = config.model_copy(update={"season_from_life": choice})
+
+        def make(set_name: str, windows: int, refit: str, df: pl.DataFrame, cost: float,
+                 each: ForecastConfig = each) -> Task:
+            return _task(each, horizon, ("DARIMA",), set_name, windows, refit, df, cost)
+
+        cv, _, _ = run_tasks(_tasks(frames, work, ["set", "windows", "refit"], make, each), pool)
+        means.append(score_backtest(cv, series, season=config.mase_season).select("unique_id", "window", "mase"))
+    both = means[0].join(means[1], on=["unique_id", "window"], suffix="_window").filter(
+        pl.col("mase").is_finite() & pl.col("mase_window").is_finite())
+    life = both.height > 0 and both.get_column("mase").mean() < both.get_column("mase_window").mean()
+    return config.model_copy(update={"season_from_life": life})
 
 
 def _cost(fits: pl.Expr) -> pl.Expr:
@@ -706,14 +740,17 @@ def forecast_demand(
     scored = min(backtest_horizon or horizon, horizon)
     plan = _plan(classify_series(series, config), scored, config)
     config = config.model_copy(update={"n_jobs": config.workers(plan.height)})  # None → a number from here on
-    # the models fit the last input_weeks weeks; with season_from_life the tasks carry the whole life and
-    # DARIMA's season comes from it (forecasting.engine); the class saw the whole life; selection and
-    # bands see the window
+    # the models fit the last input_weeks weeks; with season_from_life (True, or "backtest" where the set's
+    # backtest takes it: _season_source) the tasks carry the whole life and DARIMA's season comes from it
+    # (forecasting.engine); the class saw the whole life; selection and bands see the window
     life = series
     if config.input_weeks is not None:
         series = series.group_by("unique_id", maintain_order=True).tail(config.input_periods())
-    frames = (life if config.season_from_life else series).partition_by("unique_id", as_dict=True)
+    windows = series.partition_by("unique_id", as_dict=True)
+    lives = life.partition_by("unique_id", as_dict=True) if config.season_from_life else windows
     with worker_pool(config.n_jobs) if executor is None else nullcontext(executor) as pool:
+        config = _season_source(lives, windows, series, plan, scored, config, pool)
+        frames = lives if config.season_from_life else windows
         cv, fc_rule, orders = run_tasks(_backtest_tasks(frames, plan, scored, config, horizon), pool)
         if cv is not None:  # the same rows in the same order however the series were chunked (pooled sums)
             cv = cv.sort(_CV_ORDER, maintain_order=True)
