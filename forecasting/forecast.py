@@ -194,10 +194,11 @@ def _season_source(
 ) -> ForecastConfig:
     """``config`` with ``season_from_life="backtest"`` settled for this set and run: True where the seasonal
     set's DARIMA, backtested on its series longer than the window with its season from their whole life
-    (``lives``) and from the window (``windows``), scores the lower mean MASE the life way (over the windows
-    both scored; a tie keeps the window). The whole life's season won the pharmacy's weekly backtest and
-    held-out weeks and lost PBS's on most series (a safety-net season that moved over 16 years), so the set's
-    own backtest decides, not a rule on season length (docs/forecast-accuracy.md, stop 28)."""
+    (``lives``) and from the window (``windows``), scores a mean MASE lower the life way by
+    ``strategy_margin`` (over the windows both scored; else the window stays, as before). The whole life's
+    season won the pharmacy's weekly backtest and held-out weeks and lost PBS's on most series (a
+    safety-net season that moved over 16 years), so the set's own backtest decides, not a rule on season
+    length (docs/forecast-accuracy.md, stop 28)."""
     if config.season_from_life != "backtest":
         return config
     window = config.input_periods()
@@ -218,7 +219,8 @@ def _season_source(
         means.append(score_backtest(cv, series, season=config.mase_season).select("unique_id", "window", "mase"))
     both = means[0].join(means[1], on=["unique_id", "window"], suffix="_window").filter(
         pl.col("mase").is_finite() & pl.col("mase_window").is_finite())
-    life = both.height > 0 and both.get_column("mase").mean() < both.get_column("mase_window").mean()
+    margin = 1 - config.strategy_margin  # as a set's strategy choice: a clear win, not noise
+    life = both.height > 0 and both.get_column("mase").mean() < margin * both.get_column("mase_window").mean()
     return config.model_copy(update={"season_from_life": life})
 
 
