@@ -30,6 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from functools import partial
 
 import polars as pl
 
@@ -210,11 +211,7 @@ def _season_source(
     means = []
     for choice, frames in ((True, lives), (False, windows)):
         each = config.model_copy(update={"season_from_life": choice})
-
-        def make(set_name: str, windows: int, refit: str, df: pl.DataFrame, cost: float,
-                 each: ForecastConfig = each) -> Task:
-            return _task(each, horizon, ("DARIMA",), set_name, windows, refit, df, cost)
-
+        make = partial(_task, each, horizon, ("DARIMA",))  # called with the set, windows, refit, df, cost
         cv, _, _ = run_tasks(_tasks(frames, work, ["set", "windows", "refit"], make, each), pool)
         means.append(score_backtest(cv, series, season=config.mase_season).select("unique_id", "window", "mase"))
     both = means[0].join(means[1], on=["unique_id", "window"], suffix="_window").filter(
