@@ -90,7 +90,8 @@ def test_the_backtest_takes_the_life_up_to_each_cutoff_and_carries_darima_s_orde
 
 def test_the_option_gives_darima_the_life_in_the_pipeline_and_off_the_window_alone():
     life = _life()
-    config = ForecastConfig(seasonal_models=("DOT", "DARIMA"), seasonal_default=None, n_jobs=1)
+    config = ForecastConfig(seasonal_models=("DOT", "DARIMA"), seasonal_default=None, n_jobs=1,
+                            season_from_life=False)
     off = forecast_demand(life, H, config).backtest
     on = forecast_demand(life, H, config.model_copy(update={"season_from_life": True})).backtest
     windowed = forecast_demand(life.tail(WINDOW), H, config).backtest
