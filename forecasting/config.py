@@ -119,8 +119,9 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "scores a mean MASE lower by `strategy_margin` with the whole life's season than with the window's "
         "(one choice per set and run). It takes the life on the pharmacy weekly (origin 0 sMAPE / MASE "
         "26.125 / 0.758 -> 25.503 / 0.721) and keeps the window on PBS, M4 Weekly and the pharmacy daily "
-        "(unchanged); it costs two more DARIMA backtests of each long series (M4 Weekly +62% CPU) and nothing "
-        "where no series is longer than the window. True: always (PBS 27.848 / 1.008 -> 28.288 / 1.012: the "
+        "(unchanged). It costs one more DARIMA backtest of each long series where the window stays, and "
+        "the backtest again on the life where the life is taken; nothing where no series is longer than "
+        "the window. True: always (PBS 27.848 / 1.008 -> 28.288 / 1.012: the "
         "whole life's season makes DARIMA worse on 216 of 289 series); False: never "
         "(docs/forecast-accuracy.md, stops 27 and 28).",
     )
