@@ -30,6 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from functools import partial
 
 import polars as pl
 
@@ -183,9 +184,54 @@ def _skips(series: dict, ids: list[str], config: ForecastConfig) -> tuple[tuple[
     ``input_periods`` with ``season_from_life`` (:mod:`forecasting.engine`: DARIMA takes its season from
     the whole life); none without it: the window alone is fitted."""
     window = config.input_periods()
-    if window is None or not config.season_from_life:
+    if window is None or config.season_from_life is not True:
         return ()
     return tuple((u, series[(u,)].height - window) for u in ids if series[(u,)].height > window)
+
+
+def _season_source(
+    lives: dict, cv: pl.DataFrame | None, series: pl.DataFrame, plan: pl.DataFrame, horizon: int,
+    config: ForecastConfig, pool: Executor | None,
+) -> ForecastConfig:
+    """``config`` with ``season_from_life="backtest"`` settled for this set and run: True where the seasonal
+    set's DARIMA, backtested on its series longer than the window with its season from their whole life
+    (``lives``), scores a mean MASE lower by ``strategy_margin`` than the window's DARIMA rows of the main
+    backtest ``cv`` (over the windows both scored; else the window stays, as before). Only the life's side
+    is fitted here. The whole life's season won the pharmacy's weekly backtest and held-out weeks and lost
+    PBS's on most series (a safety-net season that moved over 16 years), so the set's own backtest decides,
+    not a rule on season length (docs/forecast-accuracy.md, stop 28)."""
+    if config.season_from_life != "backtest":
+        return config
+    window = config.input_periods()
+    longer = [u for (u,), frame in lives.items() if window is not None and frame.height > window]
+    seasonal = plan.filter((pl.col("set") == "seasonal") & pl.col("unique_id").is_in(longer))
+    if cv is None or "DARIMA" not in _set_names(config)["seasonal"] or not seasonal.height:
+        return config.model_copy(update={"season_from_life": False})
+    each = config.model_copy(update={"season_from_life": True})
+    make = partial(_task, each, horizon, ("DARIMA",))  # called with the set, windows, refit, df, cost
+    life, _, _ = run_tasks(_tasks(lives, _backtest_work(seasonal, horizon, each), ["set", "windows", "refit"],
+                                  make, each), pool)
+    window_rows = cv.filter(pl.col("model") == "DARIMA").join(seasonal, on="unique_id", how="semi")
+    if life is None or not window_rows.height:
+        return config.model_copy(update={"season_from_life": False})
+    scores = [score_backtest(rows, series, season=config.mase_season).select("unique_id", "window", "mase")
+              for rows in (life, window_rows)]
+    both = scores[0].join(scores[1], on=["unique_id", "window"], suffix="_window").filter(
+        pl.col("mase").is_finite() & pl.col("mase_window").is_finite()).sort("unique_id", "window")
+    margin = 1 - config.strategy_margin  # as a set's strategy choice: a clear win, not noise
+    means = both.select(pl.col("mase").mean(), pl.col("mase_window").mean()).row(0) if both.height else None
+    taken = means is not None and means[0] < margin * means[1]
+    return config.model_copy(update={"season_from_life": taken})
+
+
+def _backtest(
+    frames: dict, plan: pl.DataFrame, horizon: int, config: ForecastConfig, forecast_horizon: int,
+    pool: Executor | None,
+) -> tuple[pl.DataFrame | None, pl.DataFrame | None, pl.DataFrame | None]:
+    """Phase 1 run: ``cv`` (sorted: the same rows in the same order however the series were chunked, for
+    pooled sums), the rule series' forecasts and the ARIMA orders found."""
+    cv, fc_rule, orders = run_tasks(_backtest_tasks(frames, plan, horizon, config, forecast_horizon), pool)
+    return (None if cv is None else cv.sort(_CV_ORDER, maintain_order=True)), fc_rule, orders
 
 
 def _cost(fits: pl.Expr) -> pl.Expr:
@@ -706,17 +752,22 @@ def forecast_demand(
     scored = min(backtest_horizon or horizon, horizon)
     plan = _plan(classify_series(series, config), scored, config)
     config = config.model_copy(update={"n_jobs": config.workers(plan.height)})  # None → a number from here on
-    # the models fit the last input_weeks weeks; with season_from_life the tasks carry the whole life and
-    # DARIMA's season comes from it (forecasting.engine); the class saw the whole life; selection and
-    # bands see the window
+    # the models fit the last input_weeks weeks; with season_from_life (True, or "backtest" where the set's
+    # backtest takes it: _season_source, after the window's backtest, which it then reruns on the life) the
+    # tasks carry the whole life and DARIMA's season comes from it (forecasting.engine); the class saw the
+    # whole life; selection and bands see the window
     life = series
     if config.input_weeks is not None:
         series = series.group_by("unique_id", maintain_order=True).tail(config.input_periods())
-    frames = (life if config.season_from_life else series).partition_by("unique_id", as_dict=True)
+    windows = series.partition_by("unique_id", as_dict=True)
+    lives = life.partition_by("unique_id", as_dict=True) if config.season_from_life else windows
     with worker_pool(config.n_jobs) if executor is None else nullcontext(executor) as pool:
-        cv, fc_rule, orders = run_tasks(_backtest_tasks(frames, plan, scored, config, horizon), pool)
-        if cv is not None:  # the same rows in the same order however the series were chunked (pooled sums)
-            cv = cv.sort(_CV_ORDER, maintain_order=True)
+        frames = lives if config.season_from_life is True else windows
+        cv, fc_rule, orders = _backtest(frames, plan, scored, config, horizon, pool)
+        config = _season_source(lives, cv, series, plan, scored, config, pool)
+        if config.season_from_life and frames is windows:  # "backtest" took the life: the backtest on it
+            frames = lives
+            cv, fc_rule, orders = _backtest(frames, plan, scored, config, horizon, pool)
         config = _chosen_default(cv, series, plan, config)
         cv, orders = _chosen_backtest(frames, plan, scored, config, cv, orders, pool)
         backtest, chosen, strategy, picks = _choose(cv, series, plan, config)

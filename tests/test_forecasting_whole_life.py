@@ -90,7 +90,8 @@ def test_the_backtest_takes_the_life_up_to_each_cutoff_and_carries_darima_s_orde
 
 def test_the_option_gives_darima_the_life_in_the_pipeline_and_off_the_window_alone():
     life = _life()
-    config = ForecastConfig(seasonal_models=("DOT", "DARIMA"), seasonal_default=None, n_jobs=1)
+    config = ForecastConfig(seasonal_models=("DOT", "DARIMA"), seasonal_default=None, n_jobs=1,
+                            season_from_life=False)
     off = forecast_demand(life, H, config).backtest
     on = forecast_demand(life, H, config.model_copy(update={"season_from_life": True})).backtest
     windowed = forecast_demand(life.tail(WINDOW), H, config).backtest
@@ -102,3 +103,48 @@ def test_the_option_gives_darima_the_life_in_the_pipeline_and_off_the_window_alo
     assert scores(on, "DOT").height > 0 and scores(on, "DOT").equals(scores(off, "DOT"))
     assert not scores(on, "DARIMA").equals(scores(off, "DARIMA"))
     assert scores(off, "DARIMA").equals(scores(windowed, "DARIMA"))  # off: the models see the window alone
+
+
+def _moved_season() -> pl.DataFrame:
+    """312 weeks with a four-week peak (+40 over a level of 100, noise sd 8) that moved half a year after
+    the first 156 weeks: the whole life's classical season holds both peaks at half height and misleads,
+    the window's holds the one that stays (PBS's safety-net series, stop 28)."""
+    t = np.arange(LIFE)
+    start = np.where(t < LIFE - WINDOW, 0, M // 2)
+    y = 100 + 40 * ((t - start) % M < 4) + np.random.default_rng(1).normal(0, 8, LIFE)
+    ds = [date(2019, 1, 7) + timedelta(weeks=int(i)) for i in t]
+    return pl.DataFrame({"unique_id": "b", "ds": ds, "y": y})
+
+
+@pytest.mark.parametrize(("life", "taken"), [(_life, True), (_moved_season, False)])
+def test_backtest_takes_the_whole_lifes_season_only_where_the_sets_backtest_scores_it_better(life, taken):
+    """``season_from_life="backtest"``: the set's DARIMA backtested both ways decides; the run then equals
+    the run with the option fixed to the side its backtest took (the sine only the life shows: the life;
+    the peak that moved: the window)."""
+    life = life()
+    config = ForecastConfig(seasonal_models=("DOT", "DARIMA"), seasonal_default=None, n_jobs=1)
+    runs = {choice: forecast_demand(life, H, config.model_copy(update={"season_from_life": choice}))
+            for choice in (True, False, "backtest")}
+    darima = {c: r.backtest.filter(pl.col("model") == "DARIMA").sort("window") for c, r in runs.items()}
+    assert not darima[True].equals(darima[False])  # the two sides differ on this series
+    assert darima["backtest"].equals(darima[taken])
+    assert runs["backtest"].forecast.equals(runs[taken].forecast)
+
+
+@pytest.mark.parametrize("life", [_life, _moved_season])
+def test_backtest_fits_darima_apart_only_with_the_lifes_season(life, monkeypatch):
+    """The window's side of the choice is the main backtest's own DARIMA rows: one DARIMA-only backtest (the
+    life's) is fitted apart, not two, whichever side the set takes (run_tasks wrapped, the fits real)."""
+    import forecasting.forecast as F
+
+    batches = []
+
+    def counted(tasks, pool):
+        batches.append({t.names for t in tasks if t.windows > 0})  # backtests, not the champions' fits
+        return run_tasks(tasks, pool)
+
+    run_tasks = F.run_tasks
+    monkeypatch.setattr(F, "run_tasks", counted)
+    config = ForecastConfig(seasonal_models=("DOT", "DARIMA"), seasonal_default=None, n_jobs=1)
+    forecast_demand(life(), H, config.model_copy(update={"season_from_life": "backtest"}))
+    assert sum(names == {("DARIMA",)} for names in batches) == 1
