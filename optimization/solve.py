@@ -774,7 +774,7 @@ def _drop_implied_link_rows(model: Model) -> None:
         implied = []
         for name, col, cap in linked.select("name", "col", "cap").iter_rows():
             y = variables[col]
-            if round(y.varValue or 0.0) == 1 and -prob.constraints[name][y] >= cap * (1.0 - 1e-9):
+            if round(y.varValue or 0.0) == 1 and -prob.constraints[name].get(y, 0.0) >= cap * (1.0 - 1e-9):
                 implied.append(name)
         for name in implied:
             del prob.constraints[name]

@@ -220,3 +220,19 @@ def test_a_week_without_a_switch_prices_the_hour_by_hand(options):
     assert prices == pytest.approx([0.0, 2_999.0, 1_999.0, 999.0])
     reasons = result.tables["plan_shortages"].select("product_id", "short_quantity", "reason").sort("short_quantity")
     assert reasons.rows() == [("A", 50.0, "capacity"), ("A", 70.0, "capacity"), ("A", 90.0, "capacity")]
+
+
+def test_a_campaign_set_up_through_a_shutdown_week_keeps_its_duals():
+    # A runs on the suite in every week, and the suite has no hours in week 2 (a shutdown): the plan keeps it
+    # set up for A there (leaving it would cost a 30-hour switch back in week 3), so that week's link row
+    # reads A ≤ 0 × setup, a row without the setup's term. Taking the implied link rows out before the duals
+    # must pass it by (its capacity row says the same); it raised KeyError on the setup's column (the demo
+    # with campaigns failed on its maintenance shutdown, stop 28).
+    inputs = {**_suite(changeover_hours=30.0), "calendar": ex.calendar(dict(resource_id="R", t=2, hours_available=0.0))}
+    demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False)
+    result = plan_supply(build_network(inputs, ex.START, config), demand, pl.DataFrame(), config)
+    campaigns = result.tables["plan_campaigns"]
+    assert campaigns.select("product_id").to_series().to_list() == ["A"]
+    capacity = result.tables["plan_capacity"].sort("week")
+    assert capacity["hours_available"].to_list() == pytest.approx([100.0, 100.0, 0.0, 100.0])
