@@ -20,6 +20,8 @@ from warehouse.db import Warehouse, clean_casts, no_negative_zero
 __all__ = ["WarehouseRows", "raw_inputs"]
 
 _P = schema.RAW_POSITION
+#: rows :meth:`WarehouseRows._ascending` tests first, before the whole pass (1/130 of the big input's orders)
+ASCENDING_PREFIX = 65_536
 
 
 class WarehouseRows:
@@ -208,10 +210,17 @@ class WarehouseRows:
         before. The count was most of the one scan: ≈ 0.25 of 0.41 CPU-s for 1.1 M order lines, against
         ≈ 0.065 for this pass (docs/contracts-stage.md, stop 28).
         """
+        return self._rising(k, present, base, limit=ASCENDING_PREFIX) and self._rising(k, present, base)
+
+    def _rising(self, k: str, present: str, base: str, limit: int | None = None) -> bool:
+        """:meth:`_ascending`'s test on the rows, or on their first ``limit`` rows: a cheap gate, so that an
+        extract not sorted by its key pays a prefix's pass (≈ 1/100 of the rows) before its exact count, not
+        a whole one. The gate decides nothing about distinctness; only the whole pass proves it."""
+        rows = f"(SELECT * FROM __base LIMIT {int(limit)})" if limit else "__base"
         (rising,) = self.wh.con.execute(
             f"WITH __base AS ({base}) "
             "SELECT count(*) FILTER (WHERE k IS NOT NULL AND (p IS NULL OR k <= p)) <= 1 FROM (SELECT k, "
-            f"lag(k) OVER () AS p FROM (SELECT CASE WHEN {present} THEN {k} END AS k FROM __base))",
+            f"lag(k) OVER () AS p FROM (SELECT CASE WHEN {present} THEN {k} END AS k FROM {rows}))",
             self.params,
         ).fetchone()
         return bool(rising)
