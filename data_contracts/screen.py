@@ -113,7 +113,8 @@ class Profile:
 
     Attributes:
         height: Rows.
-        non_null: Column → rows where it holds a value.
+        filled: Column → whether some row holds a value (all the structure checks ask: a required column
+            empty in every row, or not in the header at all, is an error).
         label: The file name shown in messages.
         extra: Columns beyond the contract, in the order polars would infer them from ``_extra``.
         ascii_keys: Whether every key value is ASCII text.
@@ -125,7 +126,7 @@ class Profile:
     """
 
     height: int
-    non_null: dict[str, int]
+    filled: dict[str, bool]
     label: str
     extra: list[str] = field(default_factory=list)
     ascii_keys: bool = True

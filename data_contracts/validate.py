@@ -109,7 +109,7 @@ def _profile(frame: pl.DataFrame, t: schema.Table) -> Profile:
     """What the structure checks and results read of a raw frame (see :class:`data_contracts.screen.Profile`)."""
     return Profile(
         height=frame.height,
-        non_null={c: frame.height - frame.get_column(c).null_count() for c in frame.columns if c in t.columns},
+        filled={c: frame.get_column(c).null_count() < frame.height for c in frame.columns if c in t.columns},
         label=_file_label(frame, t.name),
         extra=_extra_columns(frame, t),
     )
@@ -129,14 +129,14 @@ def _structure_errors(raw: Mapping[str, object], profiles: dict[str, Profile]) -
             continue
         label = p.label
         tabbed = [e for e in p.extra if "\t" in e]
-        if tabbed and any(p.non_null.get(c, 0) == 0 for c in t.required_columns):
+        if tabbed and not all(p.filled.get(c, False) for c in t.required_columns):
             errors.append(f"{label}: the header {_column_shown(tabbed[0])} holds tabs: write the file with ',' or "
                           "';' between the columns (rule: required_columns)")
             continue
         for c in t.required_columns:
-            if c not in p.non_null:
+            if c not in p.filled:
                 errors.append(f"{label}: missing column {c!r}{_header_hint(c, p.extra)} (rule: required_columns)")
-            elif c not in t.nullable and p.height and p.non_null[c] == 0:
+            elif c not in t.nullable and p.height and not p.filled[c]:
                 errors.append(
                     f"{label}: missing column {c!r}: not in the header, or empty in all {p.height} rows"
                     f"{_header_hint(c, p.extra)} (rule: required_columns)"

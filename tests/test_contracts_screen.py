@@ -334,10 +334,31 @@ def test_rows_left_in_the_warehouse_are_profiled_without_reading_them():
         ids = _land(wh, {ORDERS: _text(_orders(25), ORDERS)})
         rows = WarehouseRows(wh, ORDERS, ids[ORDERS])
         assert rows.profile.height == 25 and rows.profile.label == "orders.csv"
-        assert rows.profile.non_null["status"] == 25 and rows.profile.ascii_keys
+        assert rows.profile.filled["status"] and rows.profile.ascii_keys
         assert rows.frame().equals(wh.raw_rows(ORDERS, ids[ORDERS]))
     finally:
         con.close()
+
+
+def test_a_column_empty_in_every_row_is_found_by_a_probe_not_a_count():
+    """The structure checks ask only whether some row holds a value in each column: the profile probes for
+    one row holding it (a probe stops there) instead of counting the values of every column on every row.
+    A required column empty in all rows is refused as polars refuses it."""
+    text = _text(_orders(25), ORDERS).with_columns(pl.lit(None, pl.String).alias("product_id"))
+    con = _Statements(connect(":memory:"))
+    try:
+        wh = Warehouse(con, Path(":memory:"))
+        wh.migrate()
+        ids = _land(wh, {ORDERS: text})
+        con.sql.clear()
+        profile = WarehouseRows(wh, ORDERS, ids[ORDERS]).profile
+        assert profile.height == 25 and not profile.filled["product_id"] and profile.filled["order_id"]
+        assert not any('count("' in s for s in con.sql)
+    finally:
+        con.close()
+    whole, screened, _, _ = _both(_raw_inputs(text))
+    assert isinstance(whole, ContractError) and "missing column 'product_id'" in str(whole)
+    _assert_same(whole, screened, None, None)
 
 
 @pytest.mark.parametrize("entity", [ORDERS, schema.BATCHES.name])
@@ -442,7 +463,7 @@ def test_a_plain_file_is_profiled_without_looking_for_blanks(tmp_path, blanks):
         for load_id in (first, last):
             con.sql.clear()
             rows = raw_inputs(wh, {**load_ids, ORDERS: load_id})
-            (profile,) = [s for s in con.sql if "count(\"order_id\")" in s]
+            (profile,) = [s for s in con.sql if "arg_min(" in s and '"order_id" IS NOT NULL' in s]
             assert ("regexp_matches" in profile) == blanks and ("strlen" in profile) == blanks
             assert (rows[ORDERS].profile.ascii_keys, rows[ORDERS].profile.blank_keys) == (True, blanks)
             screened = validate_inputs(rows, TINY_RUN_DATE, config)

@@ -1,7 +1,7 @@
 """An entity's raw rows checked where they are: the warehouse side of :mod:`data_contracts.screen`.
 
 :class:`WarehouseRows` stands for the raw rows a run reads of one entity (:meth:`Warehouse.raw_query`)
-without reading them: its profile (rows, values per column, the file, extra columns) is one aggregate
+without reading them: its profile (rows, the columns holding a value, the file, extra columns) is one aggregate
 query; :meth:`WarehouseRows.split` evaluates the contracts' SQL on every row and reads into polars only the
 rows it is unsure of; :meth:`WarehouseRows.stage_clean` writes the run's clean table from the rows that
 surely passed (cast in SQL) and the suspects polars found clean, in the raw order. Where the contracts
@@ -43,9 +43,12 @@ class WarehouseRows:
 
     def _profile(self) -> Profile:
         t, con = self.table, self.wh.con
-        # a typed column holds a value where its value or its kept text is present (no text rebuilt to count it)
-        counts = ", ".join(f'count(*) FILTER (WHERE "__t_{c}" IS NOT NULL OR "__k_{c}" IS NOT NULL)'
-                           if c in self.typed_raw else f'count("{c}")' for c in t.columns)
+        # a typed column holds a value where its value or its kept text is present (no text rebuilt to test it);
+        # whether some row holds one is all the structure checks ask: a probe that stops at the first such
+        # row, not a count of every row (≈ 0.045 of the statement's 0.065 CPU-s on 1.1 M order lines)
+        filled = ", ".join("EXISTS (SELECT 1 FROM __rows WHERE " + (
+            f'"__t_{c}" IS NOT NULL OR "__k_{c}" IS NOT NULL)' if c in self.typed_raw else f'"{c}" IS NOT NULL)')
+            for c in t.columns)
         text_keys = [k for k in t.key if t.columns[k] == pl.String]
         if self.wh.plain_loads(self.entity, self.load_id, self.snapshot):
             # the ingest's scan saw every byte of the file: ASCII, no blank; the blanks' regex below was two
@@ -58,11 +61,12 @@ class WarehouseRows:
             blank_keys = " OR ".join(f"coalesce(bool_or(regexp_matches(\"{k}\", '{BLANKS}')), false)"
                                      for k in text_keys) or "false"
         row = con.execute(
-            f"SELECT count(*), {counts}, arg_min({schema.SOURCE_FILE}, {_P}) FILTER "
-            f"(WHERE {schema.SOURCE_FILE} IS NOT NULL), {ascii_keys}, {blank_keys} FROM ({self.scan_sql})",
+            f"WITH __rows AS NOT MATERIALIZED ({self.scan_sql}) SELECT count(*), {filled}, arg_min("
+            f"{schema.SOURCE_FILE}, {_P}) FILTER (WHERE {schema.SOURCE_FILE} IS NOT NULL), {ascii_keys}, "
+            f"{blank_keys} FROM __rows",
             self.params,
         ).fetchone()
-        n, non_null, first_file, ascii_ok, blanks = row[0], row[1:-3], row[-3], row[-2], row[-1]
+        n, holding, first_file, ascii_ok, blanks = row[0], row[1:-3], row[-3], row[-2], row[-1]
         extra: list[str] = []
         for (keys,) in con.execute(
             f"SELECT json_keys({schema.RAW_EXTRA}) AS k FROM ({self.sql}) WHERE {schema.RAW_EXTRA} IS NOT NULL "
@@ -72,7 +76,7 @@ class WarehouseRows:
             extra += [k for k in keys if k not in extra]  # as polars infers the fields: first seen first
         return Profile(
             height=int(n),
-            non_null=dict(zip(t.columns, (int(v) for v in non_null), strict=True)),
+            filled=dict(zip(t.columns, (bool(v) for v in holding), strict=True)),
             label=PurePath(first_file).name if first_file else self.entity,
             extra=extra,
             ascii_keys=bool(ascii_ok),
