@@ -34,7 +34,9 @@ from optimization.campaign_start import idle_setup_hours, improves, rounded_inte
 from optimization.config import PlanConfig
 from optimization.highs_direct import has_plan
 
-__all__ = ["BlockResult", "Budget", "block_frame", "relative_gap", "solve_campaign_block"]
+__all__ = [
+    "BlockResult", "Budget", "block_frame", "free_implied_links", "relative_gap", "solve_campaign_block",
+]
 
 _OK = highspy.HighsModelStatus.kOptimal
 
@@ -103,31 +105,47 @@ def block_frame(frame: pl.DataFrame, cols: np.ndarray) -> pl.DataFrame:
     return mine.with_columns(*(local(c) for c in ("col", "make_col") if c in mine.columns))
 
 
-def _free_implied_links(h: highspy.Highs, setup: pl.DataFrame, x: np.ndarray) -> None:
-    """Free, before the LP with the integers fixed at ``x``, the link rows ``make − m × setup ≤ 0`` whose setup
-    is 1 in ``x`` and whose ``m`` is at least the week's capacity (``cap``: the week's hours over hours per
-    unit), as :func:`optimization.solve._drop_implied_link_rows` takes them out on the PuLP path: the capacity
-    row already says it, and HiGHS gave such a row a share of the hour's dual in a campaign week without a
-    switch. Found as the rows of two terms, the routing's start (coefficient 1) and its setup (−m); freed,
-    not deleted, so the block keeps its rows' order (its duals are read by position)."""
-    on = setup.filter(pl.col("cap").is_not_null()) if "cap" in setup.columns else setup.clear()
+def free_implied_links(h: highspy.Highs, links: pl.DataFrame, x: np.ndarray) -> None:
+    """Free, before the LP with the integers fixed at ``x``, the link rows ``make − m × y ≤ 0`` whose integer
+    ``y`` is 1 in ``x`` and whose ``m`` is at least the week's capacity, as
+    :func:`optimization.solve._drop_implied_link_rows` takes them out on the PuLP path: the capacity row
+    already says it, and HiGHS gave such a row a share of the hour's dual in a campaign week without a
+    switch (the hour priced 0, or an hour more worth 0 where it is worth the late units it makes).
+
+    Both families of links: a campaign suite's ``setup_for`` and lot sizing's ``setup`` (a minimum batch).
+    Used on a campaign block's own model (block-local columns) and on the whole model re-solved with the
+    integers fixed when lanes bind (:func:`optimization.decompose.solve_blocks`, global columns).
+
+    Args:
+        h: the model, integers already fixed.
+        links: ``col`` (the integer), ``make_col`` (the start it bounds) and ``cap`` (the week's hours over
+            the routing's hours per unit; null for a routing using none: its ``m`` bounds demand, not
+            hours), in ``h``'s column numbering.
+        x: the plan the integers were fixed from.
+
+    Found as the rows of two terms, the start (coefficient 1) and the integer (−m); freed, not deleted, so
+    the model keeps its rows' order (its duals are read by position).
+    """
+    on = links.filter(pl.col("cap").is_not_null()) if "cap" in links.columns else links.clear()
     on = on.filter(pl.Series(np.round(x[on["col"].to_numpy()]) == 1.0)) if on.height else on
     if on.height == 0:
         return
     lp = h.getLp()
     row, col, val = _triplets(lp.a_matrix_)
     terms = pl.DataFrame({"row": row, "col": col, "val": val})
+    candidates = terms.filter(pl.col("col").is_in(on["col"].implode())).select("row").unique()
+    terms = terms.join(candidates, on="row")  # the rows holding a set integer: a whole model's matrix is large
     two = terms.group_by("row").agg(pl.len().alias("n")).filter(pl.col("n") == 2).select("row")
     upper = np.asarray(lp.row_upper_)
     starts = terms.join(two, on="row").filter(pl.col("val") == 1.0).select("row", make_col="col")
-    links = (
+    found = (
         terms.join(two, on="row")
         .join(starts, on="row")
         .join(on.select("col", "make_col", "cap"), on=["col", "make_col"])
         .filter(-pl.col("val") >= pl.col("cap") * (1.0 - 1e-9))
     )
     rows = np.asarray(
-        [i for i in links["row"].unique().to_list() if upper[i] == 0.0 and not np.isfinite(lp.row_lower_[i])],
+        [i for i in found["row"].unique().to_list() if upper[i] == 0.0 and not np.isfinite(lp.row_lower_[i])],
         dtype=np.int32)
     if len(rows):
         inf = np.full(len(rows), highspy.kHighsInf)
@@ -249,8 +267,8 @@ def solve_campaign_block(
     Args:
         h: the block's HiGHS model, columns in block-local order (a stored basis may be loaded).
         integer: block-local indices of the integer columns.
-        frames: the block's ``setup_for``, ``batches`` and ``setup`` rows (:func:`block_frame`: block-local
-            ``col`` and ``make_col``).
+        frames: the block's ``setup_for``, ``batches`` and ``setup`` rows, and its ``links``
+            (:func:`free_implied_links`) (:func:`block_frame`: block-local ``col`` and ``make_col``).
         config: ``time_limit_seconds`` (the relaxation's), ``campaign_warm_start``, ``mip_gap``.
         seconds: this block's share of the campaign time limit (start and MIP share it).
         start_share: share of the time left after the relaxation the start may use.
@@ -339,7 +357,7 @@ def solve_campaign_block(
     vals = np.round(best_x[ints])
     _integral(h, ints, False)
     h.changeColsBounds(len(ints), ints, vals, vals)
-    _free_implied_links(h, setup, best_x)
+    free_implied_links(h, frames.get("links", pl.DataFrame()), best_x)
     # from the start's last LP (every integer fixed near these values; the plan often is the start) where
     # there is one, else from the relaxation's
     h.setBasis(relax_basis if start_basis is None else start_basis)

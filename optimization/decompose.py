@@ -36,8 +36,8 @@ from optimization.config import PlanConfig
 from optimization.highs_direct import ArrayBuilder, new_highs
 
 __all__ = [
-    "COUPLING_FAMILIES", "BlockState", "MipBlock", "WarmStart", "block_labels", "block_method", "block_price_range",
-    "solve_blocks", "solve_order",
+    "COUPLING_FAMILIES", "BlockState", "FreeLinks", "MipBlock", "WarmStart", "block_labels", "block_method",
+    "block_price_range", "solve_blocks", "solve_order",
 ]
 
 #: Loads a stored basis into a block's HiGHS model before it runs: ``(block key, model) -> loaded``. The
@@ -49,6 +49,11 @@ WarmStart = Callable[[str, highspy.Highs], bool]
 #: columns, columns of every block holding integers) -> result`` with ``status``, ``x``, ``dual``,
 #: ``objective``, ``bound``, ``has_duals`` (:class:`optimization.campaign_blocks.BlockResult`).
 MipBlock = Callable[[int, highspy.Highs, np.ndarray, np.ndarray, dict[int, int]], object]
+
+#: Frees, in the whole model with its integers fixed at the plan ``x`` (global columns), the rows those fixed
+#: integers make the same as a capacity row: ``(model, x) -> None``
+#: (:func:`optimization.campaign_blocks.free_implied_links`, as each campaign block does before its own duals).
+FreeLinks = Callable[[highspy.Highs, np.ndarray], None]
 
 #: constraint families whose rows may link otherwise independent sub-networks
 COUPLING_FAMILIES = ("lane",)
@@ -187,6 +192,7 @@ def solve_blocks(
     group_names: list[str] | None = None,
     warm_start: WarmStart | None = None,
     solve_mip: MipBlock | None = None,
+    free_links: FreeLinks | None = None,
 ) -> tuple[str, BlockState]:
     """Solve ``builder``'s LP block by block; set its ``col_value``, ``row_dual`` and objective.
 
@@ -198,6 +204,10 @@ def solve_blocks(
         warm_start: offered every block's key and model before it runs (a replan's base bases).
         solve_mip: solves a block holding integer columns (a campaign block,
             :func:`optimization.campaign_blocks.solve_campaign_block`); without it integrality is ignored.
+        free_links: where lanes bind and a campaign network's whole model is re-solved with the blocks'
+            integers fixed, frees the link rows those integers make implied before that LP: its duals are
+            the plan's hour prices and its model prices an hour more and less (:func:`block_price_range`),
+            and a link row left in took the capacity row's dual (an hour more in a campaign week worth 0).
 
     Returns:
         The status (``Optimal``, ``Feasible`` — a MIP block stopped with a plan and a gap —, ``Infeasible``,
@@ -344,6 +354,8 @@ def solve_blocks(
     fixed = np.flatnonzero(is_int) if mip else np.zeros(0, dtype=np.int64)
     if len(fixed):  # campaign blocks: their integers stay as the blocks planned them, the rest re-solved
         h.changeColsBounds(len(fixed), fixed.astype(np.int32), np.round(x[fixed]), np.round(x[fixed]))
+        if free_links is not None:
+            free_links(h, x)
     basis = highspy.HighsBasis()
     basis.col_status = basis_cols
     basis.row_status = basis_rows

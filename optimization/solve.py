@@ -33,7 +33,14 @@ from optimization.campaign_start import (
 from optimization.campaign_weeks import add_rows as add_week_rows, separate as separate_weeks, week_cuts
 from optimization.campaigns import PRT, campaign_fit
 from optimization.config import PlanConfig
-from optimization.campaign_blocks import BlockResult, Budget, block_frame, relative_gap, solve_campaign_block
+from optimization.campaign_blocks import (
+    BlockResult,
+    Budget,
+    block_frame,
+    free_implied_links,
+    relative_gap,
+    solve_campaign_block,
+)
 from optimization.decompose import MipBlock, WarmStart, block_price_range, solve_blocks
 from optimization.highs_direct import ArrayBuilder, new_highs
 from optimization.model import Model
@@ -655,7 +662,9 @@ def _solve_blocks(model: Model, config: PlanConfig, warm_start: WarmStart | None
     names = groups["product_id"].unique().sort().to_list()
     steps: list[str] = []  # each campaign block's steps, for the solve's attempts
     solve_mip = _campaign_blocks(model, config, steps) if model.is_mip else None
-    status, state = solve_blocks(builder, codes, config, names, warm_start, solve_mip)
+    links = link_caps(model) if model.is_mip else None
+    free_links = None if links is None else (lambda h, x: free_implied_links(h, links, x))
+    status, state = solve_blocks(builder, codes, config, names, warm_start, solve_mip, free_links)
 
     builder.blocks = state
     seconds = time.perf_counter() - start
@@ -700,6 +709,7 @@ def _campaign_blocks(model: Model, config: PlanConfig, log: list[str]) -> MipBlo
     to ``log``."""
     limit = min(config.time_limit_seconds, config.campaign_time_limit_seconds)
     families = {k: model.frames[k] for k in ("setup_for", "switch", "batches", "setup") if k in model.frames}
+    families["links"] = link_caps(model)  # freed before each block's fixed-integer LP where implied
     budget = Budget(limit, config.solve_workers)
 
     def solve(b: int, h: highspy.Highs, cols: np.ndarray, ints: np.ndarray, sizes: dict[int, int]) -> BlockResult:
@@ -758,19 +768,13 @@ def _drop_implied_link_rows(model: Model) -> None:
     ``m`` is below the capacity (``campaign_need_bound``'s need: a real limit on that LP, though a
     dominance one) and routings using no hours (their ``m`` is a demand bound, not hours)."""
     prob, variables, rows = model.builder.prob, model.builder.variables, model.builder.rows
-    hours = model.network.hours.select("resource_id", "t", "hours_available")
-    for family, frame_name in LINK_FAMILIES.items():
-        named, frame = rows.get(family), model.frames.get(frame_name)
-        if named is None or frame is None or frame.height == 0:
+    links = link_caps(model)
+    for family in LINK_FAMILIES:
+        named = rows.get(family)
+        if named is None:
             continue
-        per_unit = model.frames["make"].select(pl.col("col").alias("make_col"), "hours_per_unit")
-        linked = (
-            named.join(frame.select(*PRT, "col", "make_col"), on=PRT, validate="1:1")
-            .join(per_unit, on="make_col", validate="m:1")
-            .join(hours, on=["resource_id", "t"], validate="m:1")
-            .filter(pl.col("hours_per_unit") > 0)
-            .with_columns(cap=pl.col("hours_available") / pl.col("hours_per_unit"))
-        )
+        mine = links.filter(pl.col("family") == family).drop("family")
+        linked = named.join(mine, on=PRT, validate="1:1").filter(pl.col("cap").is_not_null())
         implied = []
         for name, col, cap in linked.select("name", "col", "cap").iter_rows():
             y = variables[col]
@@ -779,6 +783,26 @@ def _drop_implied_link_rows(model: Model) -> None:
         for name in implied:
             del prob.constraints[name]
         rows[family] = named.filter(~pl.col("name").is_in(implied))
+
+
+def link_caps(model: Model) -> pl.DataFrame:
+    """Every link row's integer (``col``), its row family (``family``), the start it bounds (``make_col``) and
+    ``cap``, the most the week's hours start (its hours over the routing's hours per unit; null for a routing
+    using none): what :func:`_drop_implied_link_rows` and, on the blocks path,
+    :func:`~optimization.campaign_blocks.free_implied_links` compare a link's ``m`` with."""
+    hours = model.network.hours.select("resource_id", "t", "hours_available")
+    per_unit = model.frames["make"].select(pl.col("col").alias("make_col"), "hours_per_unit")
+    parts = [model.frames[name].select(*PRT, "col", "make_col", family=pl.lit(family))
+             for family, name in LINK_FAMILIES.items() if name in model.frames]
+    if not parts:  # no integer links: none, in the make frame's types
+        parts = [model.frames["make"].clear().select(*PRT, "col", make_col="col", family=pl.lit(""))]
+    cap = pl.when(pl.col("hours_per_unit") > 0).then(pl.col("hours_available") / pl.col("hours_per_unit"))
+    return (
+        pl.concat(parts)
+        .join(per_unit, on="make_col", validate="m:1")
+        .join(hours, on=["resource_id", "t"], validate="m:1")
+        .select(*PRT, "family", "col", "make_col", cap=cap)
+    )
 
 
 def _duals_with_integers_fixed(model: Model, config: PlanConfig, solver: str) -> bool:

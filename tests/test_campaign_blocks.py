@@ -161,3 +161,56 @@ def test_a_block_prices_the_hour_of_a_week_without_a_switch_by_hand(changeover, 
     prices = r.tables["plan_capacity"].sort("week")["shadow_price"].to_list()
     assert prices[1:] == pytest.approx([(weeks - k) * 1_000.0 - 1.0 for k in range(1, weeks)])
     assert set(r.tables["plan_shortages"]["reason"].to_list()) == {"capacity"}
+
+
+def _switch_suite(changeover: float, min_batch: float | None = None, lane: float | None = None):
+    """B then A on one 100-hour campaign suite R at plant P (1 hour a unit, holding 1, backlog 1,000; the hand
+    case above) and, with ``lane``, C made on its own resource R2 at P for the DC D through a lane of ``lane``
+    units a week (holding 1, backlog 100): a block of its own, whose lane binds the blocks together."""
+    products = [dict(product_id=p, holding_cost_per_week=1.0, backlog_penalty=1000.0) for p in "AB"]
+    resources = [dict(resource_id="R", site_id="P", hours_per_week=100.0, campaign=True, changeover_hours=changeover)]
+    routings = [dict(product_id=p, resource_id="R", min_batch=min_batch) for p in "AB"]
+    if lane is None:
+        return ex.inputs(dcs=(), products=ex.products(*products), resources=ex.resources(*resources),
+                         routings=ex.routings(*routings), lanes=ex.lanes())
+    return ex.inputs(
+        products=ex.products(*products, dict(product_id="C", holding_cost_per_week=1.0, backlog_penalty=100.0)),
+        resources=ex.resources(*resources, dict(resource_id="R2", site_id="P", hours_per_week=100.0)),
+        routings=ex.routings(*routings, dict(product_id="C", resource_id="R2")),
+        lanes=ex.lanes(dict(from_site="P", to_site="D", capacity_per_week=lane)),
+    )
+
+
+@pytest.mark.parametrize("min_batch, lane, weeks, optimum", [
+    (None, 10.0, 4, 130_440.0), (None, 10.0, 6, 321_660.0),  # a binding lane: the whole model re-solved
+    (50.0, None, 4, 120_400.0), (50.0, None, 6, 300_600.0),  # lot sizing in the campaign block
+    (50.0, 10.0, 4, 130_440.0),  # both
+])
+def test_the_hour_prices_by_hand_survive_a_binding_lane_and_lot_sizing(min_batch, lane, weeks, optimum):
+    # The hand case above with a switch that costs no hours: B wants 100 in week 0, A 120 a week after it, on
+    # the 100-hour suite R. By hand: B in week 0, then A 100 a week, short 20, 40, … (20 more each week) at
+    # 1,000 a unit-week, plus 1 a unit made: 4 weeks 120,000 + 400 = 120,400, 6 weeks 300,000 + 600 = 300,600.
+    # An hour more in week k ≥ 1 is one more A then and one fewer late in every week from k to the last:
+    # (weeks − k) × 1,000 − 1, its shadow price and its price of an hour more (the shortages' explanation).
+    # With a lane, C (its own block, on R2) wants 20 a week at D through a lane of 10 a week: 10 shipped and
+    # made a week, short 10, 20, … at 100: 4 weeks 10,000 + 40, 6 weeks 21,000 + 60. The blocks ignore the
+    # lane, their plan breaks it, and the whole model
+    # is re-solved with the suite's setups fixed: there the link rows A ≤ 100 × setup came back, and in the
+    # weeks without a switch's hours (all of A's here) an hour more was worth 0 (week 1: 0 for 2,999). With
+    # a minimum batch (50: 100 a week reach it) lot sizing's row A ≤ m × lot, m at least the week's 100
+    # units, was left in the block's fixed-integer LP: the last week's hour priced 0 for 999.
+    demand = ex.demand(dict(product_id="B", site_id="P", t=0, quantity=100.0),
+                       *[dict(product_id="A", site_id="P", t=t, quantity=120.0) for t in range(1, weeks)],
+                       *[dict(product_id="C", site_id="D", t=t, quantity=20.0) for t in range(weeks) if lane])
+    config = PlanConfig(horizon_weeks=weeks, terminal_condition=False, solve_path="blocks")
+    net = build_network(_switch_suite(0.0, min_batch, lane), ex.START, config)
+    r = plan_supply(net, demand, pl.DataFrame(), config)
+    assert ("lanes bind: whole model re-solved" in r.attempts[0]) == (lane is not None)
+    assert r.objective == pytest.approx(optimum)
+    suite = r.tables["plan_capacity"].filter(pl.col("resource_id") == "R").sort("week")
+    hand = [(weeks - k) * 1_000.0 - 1.0 for k in range(1, weeks)]
+    assert suite["shadow_price"].to_list()[1:] == pytest.approx(hand)
+    more = suite.select("price_hour_more").to_series().to_list()
+    assert more[1] == pytest.approx(hand[0])  # the week the shortages' explanation measures
+    shortages = r.tables["plan_shortages"]
+    assert set(shortages.filter(pl.col("product_id") == "A")["reason"].to_list()) == {"capacity"}
