@@ -294,7 +294,8 @@ def demo_cmd(
         "plantwin-demo"
     ),
     campaigns: Annotated[bool, typer.Option(
-        "--campaigns", help="Run the bioreactor suites in campaigns (a MIP with a time limit; see README).")] = False,
+        "--campaigns", help="Run the bioreactor suites in campaigns (a MIP with a time limit; see README, "
+        "'Campaigns and changeovers').")] = False,
     regional_packs: Annotated[bool, typer.Option(
         "--regional-packs/--one-pack",
         help="Each vaccine's filled bulk feeds one pack per market it is sold in (VAC-01-EU, VAC-01-US, ...); "

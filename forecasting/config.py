@@ -19,7 +19,8 @@ __all__ = ["ForecastConfig", "NATIVE_SEASONAL_MODELS", "NATIVE_SEASONAL_DEFAULT"
 #: smooth/erratic candidates and default for a short season (m ≤ ``native_season_max``: monthly, quarterly):
 #: native seasonal ETS beside DOT and the deseasonalised ARIMA, their mean the default. The seasonal
 #: AutoARIMA (``SARIMA``) in its place won on M1 monthly but lost 13% sMAPE on PBS at 6× the CPU
-#: (README, "Where it stands"), so it is an option, not a default candidate
+#: (docs/forecast-history.md, "Where it stands against the issue's goals"), so it is an option, not a default
+#: candidate
 NATIVE_SEASONAL_MODELS = ("Naive", "SeasonalNaive", "SETS", "DOT", "DARIMA", "Mean(SETS,DOT,DARIMA)")
 NATIVE_SEASONAL_DEFAULT = "Mean(SETS,DOT,DARIMA)"
 #: a short season's alternative default (``seasonal_alternatives``): backtested beside the default and taken
@@ -79,7 +80,8 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "(ARIMA, DARIMA) estimates the order the search found at its oldest backtest origin on the whole "
         "history, instead of searching the orders again (a fixed-order fit costs a fifth of the search). "
         "An AutoETS searches its form again in the final fit (the form of the oldest origin carried "
-        "into it cost M4 Weekly 1.5% sMAPE; README, the forecaster's cost).",
+        "into it cost M4 Weekly 1.5% sMAPE; docs/forecast-history.md, \"The next cut: ARIMA's optimiser "
+        "without scipy's overhead\").",
     )
     quantiles: tuple[float, ...] = Field(schema.QUANTILES, description="Quantile levels in (0, 1) forecast.")
     n_jobs: int | None = Field(
@@ -250,7 +252,8 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     level_periods: int | None = Field(
         None, ge=1, description="Periods of history averaged for a series' level, to which backtest errors "
         "are taken relative so that an old window's errors size today's band at today's level; None = "
-        "two seasons (2 × `season_length`: steadier than one season's mean, measured in the README).",
+        "two seasons (2 × `season_length`: steadier than one season's mean; docs/forecast-history.md, "
+        "\"Bands relative to the series' level\").",
     )
     level_exponent: float = Field(
         1.0, ge=0, le=1, description="Errors are taken relative to the series' level to this power: 1 sizes "

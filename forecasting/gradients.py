@@ -6,8 +6,8 @@ statsforecast fits an ARIMA (``statsforecast.arima.arima``: CSS, then maximum li
 differences (``approx_derivative``, 2-point, absolute step ``√eps``). With one to four parameters the
 objective itself is cheap (a C call), and most of a fit's CPU went to the Python machinery around it:
 argument checks, array-API conversion and bounds handling around each difference quotient, and the
-memoising function object (``ScalarFunction``) that BFGS calls (measured in the README's "forecaster's
-cost"). Here:
+memoising function object (``ScalarFunction``) that BFGS calls (measured in docs/forecast-history.md, "The
+next cut: ARIMA's optimiser without scipy's overhead"). Here:
 
 - :func:`forward_gradient` computes the same quotients, ``(f(x + hᵢ·eᵢ) − f(x)) / ((xᵢ + hᵢ) − xᵢ)``
   with scipy's step rule, in plain numpy, reusing ``f(x)`` already computed at ``x``;

@@ -12,7 +12,8 @@ d chosen by the KPSS test, no seasonal part): ~65 ms a 156-week fit where the fu
 
 ``SETS`` and ``SARIMA`` are native seasonal models for short seasons (monthly 12, quarterly 4; the rule
 that makes ``SETS`` a default candidate is :class:`forecasting.config.ForecastConfig`'s ``native_season_max``;
-``SARIMA`` is an option, measured worse on PBS — README, "Where it stands"): statsforecast's
+``SARIMA`` is an option, measured worse on PBS — docs/forecast-history.md, "Where it stands against the
+issue's goals"): statsforecast's
 AutoETS over every form with a seasonal component allowed (``ZZZ`` at the season length) and a seasonal
 AutoARIMA with limited orders (p, q ≤ 2, P, Q ≤ 1, p+q+P+Q ≤ 4, stepwise, exact likelihood): on 40 M1
 monthly series 0.29 CPU-s a fit against 0.45 for the default search, with the same sMAPE (12.19 / 12.18;

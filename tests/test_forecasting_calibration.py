@@ -681,7 +681,8 @@ def test_coverage_after_a_calm_or_turbulent_change():
     before the end of the history, before the oldest backtest origin: the band follows each series' own
     error level, calm or turbulent, within 3 points on both halves. (A band scaled by each series'
     recent spread instead — its last season's naive |changes|, taken over cutoffs whose season still
-    straddled the change — covered 80.5% / 72.8% of the two halves: README, "Tried and left out".)
+    straddled the change — covered 80.5% / 72.8% of the two halves: docs/forecast-history.md, "Symmetric
+    bands, the scale from as many windows as the calibration's".)
     Three panels of 60 series (seeds 3, 4, 5), each forecast alone, their held-out weeks pooled: one
     panel's 80% coverage of a half has a standard deviation of 1.6–2.3 points over nine seeds (78.7–83.1
     calm, 77.2–84.1 turbulent), so one panel's seed, more than the bands, decided a 3-point check; a
