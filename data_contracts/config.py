@@ -168,6 +168,13 @@ class ContractOutcome:
         kept: Entity → clean rows left where they are (in the warehouse, :mod:`data_contracts.screen`) and
             not in ``clean``, whose frame then holds only the other clean rows.
         positions: For the entities in ``kept``: each row of ``clean[entity]``'s position among the raw rows.
+        hints: ``plantwin validate``'s "How to fix" lines (:func:`data_contracts.formats.fix_hints`,
+            :func:`data_contracts.casting.date_form_hints`): one per file and recognised problem, its rows
+            counted on every row the rule broke, also where a refused entity's ``quarantine`` keeps its first
+            ``refused_rows_stored`` rows only.
+        rejected: Entity → rows rejected, counted on every row (a refused entity's ``quarantine`` may keep
+            fewer).
+        rule_rows: Rows rejected per entity and rule (``entity``, ``rule``, ``rows``), counted the same way.
     """
 
     clean: dict[str, pl.DataFrame]
@@ -177,6 +184,10 @@ class ContractOutcome:
     validations: dict[str, Any] = field(default_factory=dict)
     kept: dict[str, int] = field(default_factory=dict)
     positions: dict[str, pl.Series] = field(default_factory=dict)
+    hints: tuple[str, ...] = ()
+    rejected: dict[str, int] = field(default_factory=dict)
+    rule_rows: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema={"entity": pl.String, "rule": pl.String, "rows": pl.UInt32}))
 
     def clean_rows(self, entity: str) -> int:
         """How many of ``entity``'s rows are clean (in ``clean`` and kept where they are)."""

@@ -16,9 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from data_contracts.casting import date_form_hints
 from data_contracts.config import ContractOutcome
-from data_contracts.formats import fix_hints
 from data_contracts.gx_runner import DeferredValidation, passed_validation_of
 from data_contracts.safe_text import printable
 
@@ -64,19 +62,17 @@ def validation_report(outcome: ContractOutcome, rows_shown: int = 10, all_expect
     """
     res, q, warn = outcome.results, outcome.quarantine, outcome.warnings
     failed = res.filter(~pl.col("success"))
-    rejected = q.select(pl.struct("entity", "load_id", "source_row").n_unique()).item() if q.height else 0
+    # counted on every row rejected: a refused entity's quarantine keeps its first rows only
+    rej = outcome.rejected
+    rejected = sum(rej.values())
+    stored = q.select(pl.struct("entity", "load_id", "source_row").n_unique()).item() if q.height else 0
+    kept = f" (the quarantine keeps {stored} of them: a refused file's first rows)" if stored < rejected else ""
     lines = [
         f"Input contracts: {res.get_column('entity').n_unique()} entities, {res.height} expectations, "
-        f"{failed.height} failed; {rejected} rows quarantined; {warn.height} warnings",
+        f"{failed.height} failed; {rejected} rows quarantined{kept}; {warn.height} warnings",
         "",
     ]
     rows_in = {e: outcome.clean_rows(e) for e in outcome.clean}
-    per_entity = (
-        q.group_by("entity").agg(pl.struct("load_id", "source_row").n_unique().alias("rejected"))
-        if q.height
-        else pl.DataFrame(schema={"entity": pl.String, "rejected": pl.UInt32})
-    )
-    rej = dict(per_entity.iter_rows())
     lines += _table(
         ["entity", "clean", "quarantined", "share"],
         [
@@ -105,7 +101,7 @@ def validation_report(outcome: ContractOutcome, rows_shown: int = 10, all_expect
     else:
         lines.append("  none: every expectation passed")
     if q.height:
-        by_rule = q.group_by("entity", "rule").len().sort(["entity", "len"], descending=[False, True])
+        by_rule = outcome.rule_rows.filter(pl.col("rows") > 0).sort(["entity", "rows"], descending=[False, True])
         lines += ["", "Quarantined rows by rule:"]
         lines += _table(["entity", "rule", "rows"], list(by_rule.iter_rows()), right={2})
         # every file with problems shows its first rows (validate reports all entities in one pass)
@@ -116,9 +112,8 @@ def validation_report(outcome: ContractOutcome, rows_shown: int = 10, all_expect
             f"  {PurePath(f).name} row {r} [{rule}]: {why}"
             for f, r, rule, why in first.select("source_file", "source_row", "rule", "reason").iter_rows()
         ]
-    hints = fix_hints(q) + date_form_hints(q) if q.height else []  # the latter: day-first dates, ISO weeks
-    if hints:
-        lines += ["", "How to fix what was recognised:", *hints]
+    if outcome.hints:  # counted on every row each rule broke, not on a refused file's first rows kept
+        lines += ["", "How to fix what was recognised:", *outcome.hints]
     if warn.height:
         lines += ["", "Warnings:"]
         lines += [f"  {e} [{rule}] {key}: {why}" for e, rule, key, why in warn.iter_rows()]

@@ -31,7 +31,7 @@ Order of work (:func:`validate_inputs`):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import PurePath
 from typing import Any, Protocol
@@ -53,6 +53,7 @@ from data_contracts.config import (
 from data_contracts.findings import continuous_campaign_warnings
 from data_contracts.formats import (
     DECIMAL_COMMA_RULE,
+    FIX_HINTS,
     decimal_comma_words,
     default_text,
     fix_hints,
@@ -319,6 +320,29 @@ def _with_reasons(text: pl.DataFrame, hits: pl.DataFrame, makers: list[_Maker]) 
     return pl.concat([empty, *parts]).sort(_IDX, "maker")
 
 
+#: an entity no row of which broke a rule: its rows rejected per rule
+_NO_RULE_ROWS = pl.DataFrame(schema={"rule": pl.String, "rows": pl.UInt32})
+
+
+def _hinted_rows(text: pl.DataFrame, hits: pl.DataFrame, makers: list[_Maker], t: schema.Table) -> pl.DataFrame:
+    """Every row a "How to fix" line counts (:func:`data_contracts.formats.fix_hints`,
+    :func:`data_contracts.casting.date_form_hints`), in the quarantine's columns those read: a refused
+    entity's quarantine keeps its first ``refused_rows_stored`` rows only, and a line counted from it said
+    "1000 row(s)" of a file with 40,000 decimal commas. Reasons are written only where a hint reads them
+    (a date's value: the early dates' floor, the day-first forms); the other rows are counted by rule, so a
+    million junk lines cost two integers and a rule each here, not a sentence."""
+    dated = [m for m, k in enumerate(makers)
+             if k.rule == "date_range" or (k.rule == TYPE_RULE and t.columns[k.column] == pl.Date)]
+    counted = [m for m, k in enumerate(makers) if k.rule in FIX_HINTS and m not in dated]
+    rules = pl.Series([k.rule for k in makers], dtype=pl.String)
+    plain = hits.filter(pl.col("maker").is_in(counted)).select(
+        _IDX, pl.col("maker").replace_strict(pl.int_range(len(makers), eager=True), rules).alias("rule"),
+        pl.lit(None, pl.String).alias("reason"))
+    worded = _with_reasons(text, hits.filter(pl.col("maker").is_in(dated)), makers).select(_IDX, "rule", "reason")
+    rows = pl.concat([plain, worded]).group_by(_IDX, "rule").agg(pl.col("reason").str.join("; "))
+    return rows.join(text.select(_IDX, "source_file", "source_row"), on=_IDX, how="left").drop(_IDX)
+
+
 def _first_rows(hits: pl.DataFrame, k: int) -> pl.DataFrame:
     """The hits of the first ``k`` rows that broke anything."""
     first = hits.get_column(_IDX).unique().sort().head(k).implode()
@@ -402,12 +426,14 @@ def _judge(
     outcomes: list[CheckOutcome],
     config: ContractConfig,
     n: int,
-) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
-    """The hits, the quarantine and, above the allowed share, the refusal of one entity of ``n`` rows (those
-    in ``text`` and any kept where they are).
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, list[str], str | None]:
+    """The hits, the quarantine, the rows rejected per rule (``rule``, ``rows``), the "How to fix" lines and, above the allowed share, the refusal of one entity
+    of ``n`` rows (those in ``text`` and any kept where they are).
 
     A refused entity's quarantine keeps the rows of its first ``config.refused_rows_stored`` offending
-    rows only (each raw row stays in the raw table): junk costs bounded memory and warehouse space.
+    rows only (each raw row stays in the raw table): junk costs bounded memory and warehouse space. Its
+    rows per rule and "How to fix" lines count every row each rule broke (:func:`_hinted_rows`), not the
+    rows kept.
     """
     hits, makers = _hits(failed, outcomes, t, text, config.decimal)
 
@@ -430,8 +456,10 @@ def _judge(
         config.reject_share_limit(t.name),
         config.failing_rows_shown,
     )
+    by_rule = _rule_rows(hits, makers).rename({"len": "rows"}) if hits.height else _NO_RULE_ROWS
     if message is None:
-        return hits, quarantine_of(hits), None
+        quarantine = quarantine_of(hits)
+        return hits, quarantine, by_rule, _hints(quarantine) if quarantine.height else [], None
     rejected = hits.get_column(_IDX).n_unique()
     if rejected > config.refused_rows_stored:
         message += (
@@ -439,10 +467,17 @@ def _judge(
             "rejected; every row stays in the raw table)"
         )
     stored = quarantine_of(_first_rows(hits, config.refused_rows_stored))
-    hints = fix_hints(stored) + date_form_hints(stored)  # what validate's "How to fix" says, in the refusal too
+    # what validate's "How to fix" says, in the refusal too; counted on every row the file broke
+    hints = _hints(_hinted_rows(text, hits, makers, t))
     if hints:
         message += "\nhow to fix what was recognised:\n" + "\n".join(hints)
-    return hits, stored, message
+    return hits, stored, by_rule, hints, message
+
+
+def _hints(rows: pl.DataFrame) -> list[str]:
+    """The "How to fix" lines of an entity's quarantine rows (or every row a hint counts, :func:`_hinted_rows`):
+    decimal commas, Sundays, negatives, other days, early dates, then day-first dates and ISO weeks."""
+    return fix_hints(rows) + date_form_hints(rows)
 
 
 def _network(
@@ -537,6 +572,7 @@ def validate_inputs(
     positions: dict[str, pl.Series] = {}
     counted_orders = None
     quarantines, results, validations = [], [], {}
+    found = _Found()  # rows rejected and the fix hints, counted on every row (not a refused quarantine's first)
     refs: dict[str, pl.DataFrame] = {}
     refusals: list[str] = []
     noticed: list[pl.DataFrame] = []  # warnings of one entity's rows (the network's come last)
@@ -566,7 +602,8 @@ def validate_inputs(
         # never sees a million junk lines. Otherwise GX sees the rows some check breaks, nothing else.
         judged = verdicts(typed, checks)
         screened = _polars_outcomes(judged, checks, outside[0] if outside else 0)
-        hits, quarantine, message = _judge(t, label, text, failed, screened, config, profile.height)
+        hits, quarantine, by_rule, entity_hints, message = _judge(t, label, text, failed, screened, config,
+                                                                  profile.height)
         if message:
             message += "\n(found by the checks computed in polars; Great Expectations did not run on this entity)"
         else:
@@ -591,17 +628,21 @@ def validate_inputs(
         # (No entity references a screened one: SCREENED_ENTITIES.)
         refs[t.name] = typed if message else clean[t.name]
         quarantines.append(quarantine)
+        found.hints += entity_hints
+        found.rejected[t.name] = hits.get_column(_IDX).n_unique() if hits.height else 0
+        found.rule_rows.append(by_rule.select(pl.lit(t.name).alias("entity"), "rule", "rows"))
         results.append(_results(t.name, profile.height, failed, screened, profile.extra))
         if message:
             refusals.append(message)
     if refusals:
         raise ContractError(
-            _refused(refusals), _outcome(clean, quarantines, results, None, validations, kept, positions)
+            _refused(refusals), _outcome(clean, quarantines, results, None, validations, kept, positions, found)
         )
     net_results, warnings, net_validation = _network(clean, validator, counted_orders)
     results.append(net_results)
     validations[NETWORK] = net_validation
-    return _outcome(clean, quarantines, results, pl.concat([*noticed, warnings]), validations, kept, positions)
+    return _outcome(clean, quarantines, results, pl.concat([*noticed, warnings]), validations, kept, positions,
+                    found)
 
 
 def _refused(messages: list[str]) -> str:
@@ -609,6 +650,16 @@ def _refused(messages: list[str]) -> str:
     if len(messages) == 1:
         return messages[0]
     return f"{len(messages)} entities refused; fix them all before the next run:\n" + "\n\n".join(messages)
+
+
+@dataclass
+class _Found:
+    """What the entities' rows broke, counted on every row: rows rejected per entity and per rule, and the fix
+    hints (a refused entity's quarantine keeps its first ``refused_rows_stored`` rows only)."""
+
+    rejected: dict[str, int] = field(default_factory=dict)
+    rule_rows: list[pl.DataFrame] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
 
 
 def _outcome(
@@ -619,7 +670,9 @@ def _outcome(
     validations: dict[str, Any],
     kept: dict[str, int] | None = None,
     positions: dict[str, pl.Series] | None = None,
+    found: _Found | None = None,
 ) -> ContractOutcome:
+    found = found or _Found()
     return ContractOutcome(
         kept=dict(kept or {}),
         positions=dict(positions or {}),
@@ -628,4 +681,7 @@ def _outcome(
         results=pl.concat([pl.DataFrame(schema=RESULT_COLUMNS), *results]),
         warnings=warnings if warnings is not None else pl.DataFrame(schema=WARNING_SCHEMA),
         validations=dict(validations),
+        hints=tuple(found.hints),
+        rejected=dict(found.rejected),
+        rule_rows=pl.concat([pl.DataFrame(schema={"entity": pl.String, **_NO_RULE_ROWS.schema}), *found.rule_rows]),
     )

@@ -89,6 +89,51 @@ def test_decimal_commas_are_recognised_with_the_fix_named(valid_input, tmp_path)
     assert "[not_null]" not in out
 
 
+def _old_history(folder: Path) -> None:
+    """Orders 1-99 dated 1999 and order 100 dated 1991: the floor the file needs is 1991's, found only on a
+    row after the quarantine's first ten."""
+    orders = pl.read_csv(folder / "orders.csv", infer_schema=False).with_row_index("i", offset=1)
+    old = pl.when(pl.col("i") == 100).then(pl.lit("1991-01-07")).when(pl.col("i") < 100).then(pl.lit("1999-01-04"))
+    orders.with_columns(*(old.otherwise(pl.col(c)).alias(c) for c in ("order_date", "requested_week"))).drop(
+        "i").write_csv(folder / "orders.csv")
+
+
+def _day_first(folder: Path) -> None:
+    """Orders 1-100 dated day first (04/01/2021), the rest as YYYY-MM-DD."""
+    orders = pl.read_csv(folder / "orders.csv", infer_schema=False).with_row_index("i", offset=1)
+    day_first = pl.when(pl.col("i") <= 100).then(pl.lit("04/01/2021")).otherwise(pl.col("order_date"))
+    orders.with_columns(day_first.alias("order_date")).drop("i").write_csv(folder / "orders.csv")
+
+
+@pytest.mark.parametrize("spoil, rule, rows, line", [
+    (lambda folder: _to_decimal_comma(folder, [schema.ORDERS.name]), "decimal_comma", 848,
+     "orders.csv: 848 row(s) [decimal_comma]"),
+    (_old_history, "date_range", 100, "orders.csv: 100 row(s) [date_range]: dates before 2000-01-01"),
+    (_day_first, "type", 100, "orders.csv: 100 row(s) [type]: dates are written day first"),
+])
+def test_how_to_fix_counts_every_row_a_rule_broke_not_the_rows_kept(valid_input, tmp_path, spoil, rule, rows,
+                                                                    line):
+    """A refused file's quarantine keeps its first ``refused_rows_stored`` rows (1,000 by default; 10 here),
+    and validate's "How to fix" counted those: a file of 40,000 decimal commas read "1000 row(s)". Every
+    line now counts the rows the rule broke (848 decimal commas; 100 early dates; 100 day-first dates), in
+    the report and in the refusal; and the early dates' floor is the file's earliest year (1991, on row 100),
+    not the first ten rows' (1999). The report's counts of rows quarantined, per entity (with its share) and
+    per rule, are counted the same way, and say how many the quarantine keeps."""
+    folder = _copy(valid_input, tmp_path)
+    spoil(folder)
+    params = tmp_path / "params.yaml"
+    params.write_text("contracts: {refused_rows_stored: 10}\n", encoding="utf-8")
+    result, out = _validate("--input", str(folder), "--params", str(params))
+    assert result.exit_code == EXIT_FAILED, result.output
+    assert "the quarantine keeps the first 10 of the" in out  # the cap applies
+    assert "How to fix what was recognised: " + line in out, out
+    assert "how to fix what was recognised: " + line in out, out  # the refusal's words
+    assert f"{rows} rows quarantined (the quarantine keeps 10 of them: a refused file's first rows)" in out, out
+    assert f"orders {848 - rows} {rows} {rows / 848:.1%}" in out and f"orders {rule} {rows}" in out, out
+    if spoil is _old_history:
+        assert "min_date: 1991-01-01" in out and "min_date: 1999" not in out, out
+
+
 def test_declared_decimal_comma_loads_clean_and_equal(valid_input, tmp_path):
     expected, _, _ = check_inputs(valid_input, None, date.fromisoformat(RUN_DATE), ContractConfig())
     folder = _copy(valid_input, tmp_path)
