@@ -82,13 +82,20 @@ def check_inputs(
 def _with_load_warnings(warnings: Any, wh: Any, load_ids: dict[str, str], config: ContractConfig) -> Any:
     """``warnings`` and one more per number column written as thousands-grouped whole numbers
     (:func:`warehouse.reads.thousands_warnings`) and per file cut off mid-line
-    (:func:`warehouse.reads.cut_off_files`), as a run's contracts stage stores them."""
+    (:func:`warehouse.reads.cut_off_files`), as a run's contracts stage stores them; and, as a run's forecast
+    stage warns, monthly or quarterly figures dated on one week a period
+    (:func:`data_contracts.findings.period_bucket_warnings`): every such row passes the contracts, and
+    validate said nothing of a file the forecast would read as lumpy weekly demand."""
     import polars as pl
 
-    from warehouse.reads import cut_off_files, thousands_warnings
+    from data_contracts import schema
+    from data_contracts.findings import period_bucket_warnings
+    from warehouse.reads import cut_off_files, order_weeks, thousands_warnings
 
+    orders = load_ids.get(schema.ORDERS.name)
+    periods = period_bucket_warnings(order_weeks(wh, orders)) if orders is not None else None
     return pl.concat([warnings, thousands_warnings(wh.con, load_ids, config.decimal),
-                      cut_off_files(wh.con, load_ids)])
+                      cut_off_files(wh.con, load_ids), *([] if periods is None else [periods])])
 
 
 def _report(outcome: ContractOutcome, rows: int, all_expectations: bool) -> str:

@@ -26,6 +26,7 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.config import WARNING_SCHEMA
+from data_contracts.formats import RESAMPLE_TO_WEEKS
 
 __all__ = ["COMPONENT_DEMAND", "CONTINUOUS_CAMPAIGN", "DEMAND_OUTLIER", "OUTLIER_RATIO", "PERIOD_BUCKETS",
            "STALE_DATA", "component_demand_warnings", "continuous_campaign_warnings", "demand_outlier_warnings",
@@ -128,8 +129,8 @@ def period_bucket_warnings(history: pl.DataFrame, inactive_weeks: int = 13) -> p
         f"{gap:.0f} weeks apart (median): monthly or quarterly figures read as weekly demand? The forecast "
         "takes the weeks between as no demand (lumpy, with no yearly season) and forecasts as zero a series "
         f"with none in the last {inactive_weeks} weeks (forecast.inactive_weeks), as a quarterly one is for "
-        "most of each quarter. plantwin plans in ISO weeks: spread each period's figure over the Mondays of "
-        "its weeks in the extract; orders really placed once a month need nothing."
+        "most of each quarter. plantwin plans in ISO weeks and no setting reads months or quarters: "
+        f"{RESAMPLE_TO_WEEKS}. Orders really placed once a month need nothing."
     )
     return pl.DataFrame([(schema.ORDERS.name, PERIOD_BUCKETS, "requested_week", reason)], schema=WARNING_SCHEMA,
                         orient="row")

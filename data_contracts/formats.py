@@ -25,6 +25,7 @@ from data_contracts.config import SUPPORTED_MIN_DATE
 __all__ = [
     "DECIMAL_COMMA_RULE",
     "FIX_HINTS",
+    "RESAMPLE_TO_WEEKS",
     "SUNDAY_WEEK_RULE",
     "decimal_comma_number",
     "decimal_comma_words",
@@ -117,6 +118,16 @@ def zero_means_none(typed: pl.DataFrame, entity: str) -> pl.DataFrame:
     ) if columns else typed
 
 
+#: How figures per month or quarter become weeks, the only periods plantwin reads (no setting reads months):
+#: the last words of the ``week_is_monday`` hint and of the ``period_buckets`` warning
+#: (:func:`data_contracts.findings.period_bucket_warnings`). One Monday per month is not it: the weeks between
+#: then read as weeks without demand.
+RESAMPLE_TO_WEEKS = (
+    "resample the extract to weeks: spread each period's figure evenly over its days and sum the days by ISO "
+    "week, each week dated on its Monday (in SQL: one row per day of the period, quantity / days in the "
+    "period, grouped by date_trunc('week', day)); a week across two months takes its days' share of each"
+)
+
 #: How to fix what a rule recognised, for the validate report.
 FIX_HINTS: dict[str, str] = {
     DECIMAL_COMMA_RULE: (
@@ -139,8 +150,10 @@ FIX_HINTS: dict[str, str] = {
     ),
     WEEK_IS_MONDAY_RULE: (
         "weeks are identified by their Monday, and these labels are other days (the first of a month, an "
-        "order's own date): export each as the Monday of its ISO week (in SQL date_trunc('week', d)); "
-        "monthly or quarterly figures turned into orders are split over the Mondays of their weeks."
+        "order's own date): export each order's week as the Monday of its ISO week (in SQL "
+        "date_trunc('week', d)). Figures per month or quarter (not orders) are no week's demand: moved to one "
+        "Monday each, they read as lumpy weekly demand with empty weeks between (forecast as intermittent, "
+        f"or as zero); {RESAMPLE_TO_WEEKS}."
     ),
 }
 

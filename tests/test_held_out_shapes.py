@@ -105,6 +105,29 @@ def test_monthly_figures_read_as_weeks_are_warned_of(valid_input, tmp_path):  # 
     assert rows == [("orders", "period_buckets", "requested_week")]
 
 
+def test_validate_warns_of_monthly_figures_and_says_how_to_resample_them(valid_input, tmp_path):  # noqa: F811
+    """The same monthly extract through ``validate``, the planner's first command: every row passes, so it
+    exited 0 saying nothing (only a run's forecast stage warned). It now prints the run's warning, whose
+    last words say what to do: resample to weeks (spread over the days, summed by ISO week), as no setting
+    reads months. Dated on the months' 1sts instead, the rows are refused (``week_is_monday``), and that hint
+    no longer ends at "the Monday of its ISO week", which for monthly figures leads to the warning above."""
+    folder = _copy(valid_input, tmp_path)
+    _monthly_orders(folder)
+    result, out = _validate(folder)
+    assert result.exit_code == 0, out
+    assert ("Warnings: orders [period_buckets] requested_week: 4 of 5 series" in out
+            and "monthly or quarterly figures read as weekly demand?" in out), out
+    assert "no setting reads months or quarters: resample the extract to weeks: spread each period's figure" in out
+    orders = pl.read_csv(folder / "orders.csv", infer_schema=False)
+    firsts = pl.col("requested_week").str.to_date().dt.month_start().dt.strftime("%Y-%m-%d")
+    orders.with_columns(firsts.alias("requested_week")).write_csv(folder / "orders.csv")
+    result, out = _validate(folder)
+    assert "row(s) [week_is_monday]: weeks are identified by their Monday" in out, out
+    assert ("Figures per month or quarter (not orders) are no week's demand: moved to one Monday each, they read "
+            "as lumpy weekly demand with empty weeks between (forecast as intermittent, or as zero); resample "
+            "the extract to weeks") in out, out
+
+
 def test_weekly_demand_is_not_called_monthly():
     """The rule on its own: weekly series, intermittent ones (a week in five, not on the 1st) and series with
     fewer than six weeks with demand are quiet; a quarterly one is named with its gap."""
@@ -126,8 +149,11 @@ def test_weekly_demand_is_not_called_monthly():
         "(median): monthly or quarterly figures read as weekly demand? The forecast takes the weeks between "
         "as no demand (lumpy, with no yearly season) and forecasts as zero a series with none in the last 13 "
         "weeks (forecast.inactive_weeks), as a quarterly one is for most of each quarter. plantwin plans in "
-        "ISO weeks: spread each period's figure over the Mondays of its weeks in the extract; orders really "
-        "placed once a month need nothing."]
+        "ISO weeks and no setting reads months or quarters: resample the extract to weeks: spread each "
+        "period's figure evenly over its days and sum the days by ISO week, each week dated on its Monday (in "
+        "SQL: one row per day of the period, quantity / days in the period, grouped by date_trunc('week', "
+        "day)); a week across two months takes its days' share of each. Orders really placed once a month "
+        "need nothing."]
 
 
 def test_a_refused_input_still_says_what_was_read_and_the_run_date(valid_input, tmp_path):  # noqa: F811

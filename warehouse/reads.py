@@ -17,7 +17,8 @@ import polars as pl
 from data_contracts import schema
 from data_contracts.formats import file_name
 
-__all__ = ["booked_orders", "comparison_frames", "cut_off_files", "missing_from_extract", "past_run_warnings",
+__all__ = ["booked_orders", "comparison_frames", "cut_off_files", "missing_from_extract", "order_weeks",
+           "past_run_warnings",
            "plan_run_of", "previous_plan_run",
            "report_frames", "run_rows", "run_warnings", "thousands_point_words", "thousands_points",
            "thousands_warnings", "twin_frames"]
@@ -151,6 +152,24 @@ def thousands_point_words(file: str, column: str, values: int) -> str:
     return (f"{file_name(file)}: every one of the {values:,} {column} values with a point looks like thousands grouped by "
             f"a point (3.240 for 3240), and is read with \".\" as decimal point (3.24): if the source groups "
             f"thousands so, declare decimal: \",\" in its source config (rule: thousands_point)")
+
+
+def order_weeks(wh: Any, load_id: str) -> pl.DataFrame:
+    """The raw order lines of the load ``load_id`` summed per product, site and requested week (``product_id,
+    site_id, week, quantity``; lines whose week or quantity does not read dropped): what ``validate`` judges
+    monthly figures on (:func:`data_contracts.findings.period_bucket_warnings`; a run judges its weekly
+    history), summed in DuckDB (the typed columns where the warehouse stores them so, :meth:`typed_raw`),
+    not read into polars line by line."""
+    entity = schema.ORDERS.name
+    typed = wh.typed_raw(entity)
+    table = schema.stored_raw_table_name(entity) if typed else schema.raw_table_name(entity)
+
+    def read(column: str, kind: str) -> str:
+        return f'"{column}"' if column in typed else f'TRY_CAST("{column}" AS {kind})'
+
+    return _q(wh.con, f"""SELECT product_id, site_id, {read("requested_week", "DATE")} AS week,
+                                 sum({read("quantity", "DOUBLE")}) AS quantity
+                          FROM {table} WHERE {schema.LOAD_ID} = ? GROUP BY ALL HAVING week IS NOT NULL""", load_id)
 
 
 def thousands_warnings(con: duckdb.DuckDBPyConnection, load_ids: dict[str, str], decimal: str = ".") -> pl.DataFrame:
