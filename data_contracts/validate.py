@@ -334,13 +334,20 @@ def _hinted_rows(text: pl.DataFrame, hits: pl.DataFrame, makers: list[_Maker], t
     dated = [m for m, k in enumerate(makers)
              if k.rule == "date_range" or (k.rule == TYPE_RULE and t.columns[k.column] == pl.Date)]
     counted = [m for m, k in enumerate(makers) if k.rule in FIX_HINTS and m not in dated]
-    rules = pl.Series([k.rule for k in makers], dtype=pl.String)
-    plain = hits.filter(pl.col("maker").is_in(counted)).select(
-        _IDX, pl.col("maker").replace_strict(pl.int_range(len(makers), eager=True), rules).alias("rule"),
-        pl.lit(None, pl.String).alias("reason"))
-    worded = _with_reasons(text, hits.filter(pl.col("maker").is_in(dated)), makers).select(_IDX, "rule", "reason")
-    rows = pl.concat([plain, worded]).group_by(_IDX, "rule").agg(pl.col("reason").str.join("; "))
-    return rows.join(text.select(_IDX, "source_file", "source_row"), on=_IDX, how="left").drop(_IDX)
+    # a row counts once per rule, whichever columns broke it: each maker stands for its rule's first maker
+    first = {k.rule: m for m, k in reversed(list(enumerate(makers)))}
+    every = pl.int_range(len(makers), eager=True)
+    plain = (
+        hits.filter(pl.col("maker").is_in(counted))
+        .select(_IDX, pl.col("maker").replace_strict(every, pl.Series([first[k.rule] for k in makers])))
+        .unique()  # integers: no sentence and no rule name before the duplicates are gone
+        .select(_IDX, pl.col("maker").replace_strict(every, pl.Series([k.rule for k in makers])).alias("rule"),
+                pl.lit(None, pl.String).alias("reason"))
+    )
+    worded = (_with_reasons(text, hits.filter(pl.col("maker").is_in(dated)), makers)
+              .group_by(_IDX, "rule", maintain_order=True).agg(pl.col("reason").str.join("; ")))
+    return (pl.concat([plain, worded]).join(text.select(_IDX, "source_file", "source_row"), on=_IDX, how="left")
+            .drop(_IDX))
 
 
 def _first_rows(hits: pl.DataFrame, k: int) -> pl.DataFrame:
