@@ -330,7 +330,7 @@ def _hinted_rows(text: pl.DataFrame, hits: pl.DataFrame, makers: list[_Maker], t
     entity's quarantine keeps its first ``refused_rows_stored`` rows only, and a line counted from it said
     "1000 row(s)" of a file with 40,000 decimal commas. Reasons are written only where a hint reads them
     (a date's value: the early dates' floor, the day-first forms); the other rows are counted by rule, so a
-    million junk lines cost two integers and a rule each here, not a sentence."""
+    million junk lines cost integers and a rule's name each here, not a sentence."""
     dated = [m for m, k in enumerate(makers)
              if k.rule == "date_range" or (k.rule == TYPE_RULE and t.columns[k.column] == pl.Date)]
     counted = [m for m, k in enumerate(makers) if k.rule in FIX_HINTS and m not in dated]
@@ -434,8 +434,9 @@ def _judge(
     config: ContractConfig,
     n: int,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, list[str], str | None]:
-    """The hits, the quarantine, the rows rejected per rule (``rule``, ``rows``), the "How to fix" lines and, above the allowed share, the refusal of one entity
-    of ``n`` rows (those in ``text`` and any kept where they are).
+    """The hits, the quarantine, the rows rejected per rule (``rule``, ``rows``), the "How to fix" lines and,
+    above the allowed share, the refusal of one entity of ``n`` rows (those in ``text`` and any kept where
+    they are).
 
     A refused entity's quarantine keeps the rows of its first ``config.refused_rows_stored`` offending
     rows only (each raw row stays in the raw table): junk costs bounded memory and warehouse space. Its
