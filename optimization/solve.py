@@ -661,8 +661,8 @@ def _solve_blocks(model: Model, config: PlanConfig, warm_start: WarmStart | None
     codes = (groups["product_id"].rank("dense") - 1).to_numpy().astype(np.int64)
     names = groups["product_id"].unique().sort().to_list()
     steps: list[str] = []  # each campaign block's steps, for the solve's attempts
-    solve_mip = _campaign_blocks(model, config, steps) if model.is_mip else None
-    links = link_caps(model) if model.is_mip else None
+    links = link_caps(model) if model.is_mip else None  # freed where implied before each fixed-integer LP
+    solve_mip = _campaign_blocks(model, config, steps, links) if links is not None else None
     free_links = None if links is None else (lambda h, x: free_implied_links(h, links, x))
     status, state = solve_blocks(builder, codes, config, names, warm_start, solve_mip, free_links)
 
@@ -702,14 +702,14 @@ def block_gaps(objectives: list[float], bounds: list[float], mip_blocks: list[in
     return relative_gap(inc, low), worst, low
 
 
-def _campaign_blocks(model: Model, config: PlanConfig, log: list[str]) -> MipBlock:
+def _campaign_blocks(model: Model, config: PlanConfig, log: list[str], links: pl.DataFrame) -> MipBlock:
     """The solver of one campaign block (:func:`optimization.campaign_blocks.solve_campaign_block`), each
     block given its share of the campaign time limit when it starts
     (:class:`~optimization.campaign_blocks.Budget`); each block's steps (result, CPU and wall seconds) go
     to ``log``."""
     limit = min(config.time_limit_seconds, config.campaign_time_limit_seconds)
     families = {k: model.frames[k] for k in ("setup_for", "switch", "batches", "setup") if k in model.frames}
-    families["links"] = link_caps(model)  # freed before each block's fixed-integer LP where implied
+    families["links"] = links  # the link rows' caps (:func:`link_caps`), block-local like the rest
     budget = Budget(limit, config.solve_workers)
 
     def solve(b: int, h: highspy.Highs, cols: np.ndarray, ints: np.ndarray, sizes: dict[int, int]) -> BlockResult:
