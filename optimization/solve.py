@@ -385,17 +385,19 @@ def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, r
     while this thread solves the suites' own round; the better bound is kept. The start is their schedules
     completed (:func:`_priced_complete`, a suite without a block plan keeping its ``sequenced`` setups) with all
     the time left: after it the MIP runs only when the start is not within ``mip_gap`` of the bound
-    (:func:`solve_model`). **Fallback**: when no block found a plan or their completion found none, the search
-    runs in the time left and its plan is the start, as without the blocks (the search then judges schedules on
-    the relaxation with the fit rows). Returns the start's objective and values (None, None without one) and
-    the bound."""
+    (:func:`solve_model`). **The search**: where the blocks are fewer than the threads (the piece's one suite;
+    networks whose suites share one block), a core is free of them and the search runs on it meanwhile, and the
+    better of its plan and the priced start is the start; else, when no block found a plan or their completion
+    found none, the search runs in the time left and its plan is the start, as without the blocks. (Either way
+    it judges schedules on the relaxation with the fit rows.) Returns the start's objective and values (None,
+    None without one) and the bound."""
     variables = model.builder.variables
     lower, priced = relaxed, True
     if config.campaign_fit_bound and not config.campaign_fit_cuts:
         lower, priced = _fit_bound(model, relaxation, relaxed, _rows_seconds(time_left()), log)
     if config.campaign_week_rows and priced:
         lower, priced = _week_bound(model, relaxation, lower, _rows_seconds(time_left()), log)
-    best, values = None, None
+    best, values, start, rounded = None, None, sequenced, None
     if priced:
         began, cpu = time.perf_counter(), time.process_time()
         blocks = time_blocks(model.network, model.frames, block_columns(model.frames))
@@ -403,6 +405,8 @@ def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, r
         run = TimeBlocksRun(block_specs(relaxation, blocks, integer_mask(variables)), seconds, config.solve_workers)
         log.append(f"blocks with time: {len(blocks)} priced and queued on {run.workers} threads for {seconds:.1f} s"
                    + _took(began, cpu))
+        if len(blocks) < run.workers and config.campaign_search:  # a core the blocks leave free
+            start, rounded = _search(model, config, relaxation, setup, sequenced, time_left(), log)
         bound = _suites_round(model, relaxation, lower, relaxed, time_left(), log)
         solved, note = run.result()
         timed = bound_of(lower, solved)
@@ -410,9 +414,11 @@ def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, r
         lower = max(bound.bound, timed.bound)
         if any(b.planned for b in timed.blocks):  # the suites' own schedules lost as a start (stop 23)
             best = _priced_complete(model, config, timed, sequenced, time_left(), log)
-    if best is None:  # the blocks gave no plan: the search, as without them
-        start, rounded = (_search(model, config, relaxation, setup, sequenced, time_left(), log)
-                          if config.campaign_search else (sequenced, None))
+    if rounded is not None and (best is None or improves(rounded[1], best)):  # the search's plan beside them
+        best = _planned(model, config, start, rounded, 0.0, log)
+    elif best is None:  # the blocks gave no plan: the search, as without them
+        if config.campaign_search:
+            start, rounded = _search(model, config, relaxation, setup, sequenced, time_left(), log)
         best = _planned(model, config, start, rounded, time_left() * START_SHARE, log)
     if best is not None:
         values = np.array([v.varValue or 0.0 for v in variables])

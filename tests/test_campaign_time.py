@@ -177,9 +177,11 @@ def test_the_blocks_are_taken_cheapest_first_and_none_starts_after_the_deadline(
 def test_the_campaign_plan_with_blocks_with_time_skips_the_mip_when_their_start_is_within_its_gap():
     # stop 25's degenerate case (A 100 a week, batches of 30 on the 100-hour suite; relaxation 400, optimum
     # 100,360 by hand): with the blocks with time the fit rows lift the relaxation to the optimum at once, the
-    # blocks' priced start is the optimum, so it is within mip_gap (0) of the bound and no MIP is run; no search
+    # blocks' priced start is the optimum, so it is within mip_gap (0) of the bound and no MIP is run; with one
+    # thread for its one block no core is free, so no search either
     demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
-    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True)
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True,
+                        solve_workers=1)
     out = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
     assert out.objective == pytest.approx(100_360.0)
     fit = [a for a in out.attempts if a.startswith("fit rows:")]
@@ -190,12 +192,25 @@ def test_the_campaign_plan_with_blocks_with_time_skips_the_mip_when_their_start_
     assert out.mip_gap == pytest.approx(0.0, abs=1e-9)
 
 
+def test_with_fewer_blocks_than_threads_the_search_runs_on_the_free_core():
+    # the same case on two threads: its one block leaves a core free, so the search runs beside it; the better
+    # of the search's plan and the priced start is the start (here both the optimum)
+    demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True)
+    out = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
+    steps = [a.split(":")[0] for a in out.attempts]
+    assert steps.index("blocks with time") < steps.index("setups searched") < steps.index(
+        "lagrangian bound, blocks with time") < steps.index("priced start")
+    assert out.objective == pytest.approx(100_360.0) and out.mip_gap == pytest.approx(0.0, abs=1e-9)
+
+
 def test_the_search_is_the_fallback_when_the_blocks_give_no_plan(monkeypatch):
     # no time for the blocks (none started): no block schedule to complete, so the search runs after them and
     # its plan is the start, as without the blocks; the plan is the hand-checked optimum either way
     monkeypatch.setattr(solve_module, "TIME_BLOCK_SHARE", 0.0)
     demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
-    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True)
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True,
+                        solve_workers=1)
     out = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
     assert any(a.startswith("lagrangian bound, blocks with time:") and "1 without a value (not started in time)" in a
                for a in out.attempts)
