@@ -328,10 +328,11 @@ def _search(model: Model, config: PlanConfig, relaxation: highspy.Highs, setup: 
 
 
 def _planned(model: Model, config: PlanConfig, start: pl.DataFrame, rounded: tuple | None, seconds: float,
-             log: list[str]) -> float | None:
+             log: list[str], label: str = "start") -> float | None:
     """The start's plan, held by the variables: the search's whole-batch plan ``rounded`` when there is one,
     else ``start``'s setups completed as a MIP within ``seconds`` (at least :data:`MIN_MIP_SECONDS`), else
-    (nothing found in that time, a loaded machine) completed by rounding in LP time. Its objective, or None."""
+    (nothing found in that time, a loaded machine) completed by rounding in LP time. Its objective, or None;
+    its steps logged under ``label``."""
     variables = model.builder.variables
     if rounded is not None:
         log.append(f"start: the search's plan {rounded[1]:,.0f}")
@@ -340,11 +341,11 @@ def _planned(model: Model, config: PlanConfig, start: pl.DataFrame, rounded: tup
         return rounded[1]
     began, cpu = time.perf_counter(), time.process_time()
     best = _complete(model, config, start, max(seconds, MIN_MIP_SECONDS))
-    log.append("start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
+    log.append(f"{label}: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
     if best is None:  # the completion found nothing in its time (a loaded machine): a plan in LP time
         began, cpu = time.perf_counter(), time.process_time()
         best = _rounded_complete(model, config, start)
-        log.append("rounded start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
+        log.append(f"rounded {label}: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
     return best
 
 
@@ -365,13 +366,18 @@ def _priced_complete(model: Model, config: PlanConfig, bound: LagrangianBound, s
     (:func:`~optimization.campaign_bound.priced_setups`; a suite whose block has no plan keeps ``start``'s), the
     rest completed as a MIP within ``seconds`` (at least :data:`MIN_MIP_SECONDS`). Its objective (the variables
     hold its plan), or None when none was found."""
-    cols, values = priced_setups(bound, start["col"].to_numpy())
-    chosen = pl.DataFrame({"col": cols, "priced": values}, schema={"col": start["col"].dtype, "priced": pl.Float64})
-    fixing = start.join(chosen, on="col", how="left").select("col", start=pl.coalesce("priced", "start"))
     began, cpu = time.perf_counter(), time.process_time()
-    objective = _complete(model, config, fixing, max(seconds, MIN_MIP_SECONDS))
+    objective = _complete(model, config, _priced_fixing(bound, start), max(seconds, MIN_MIP_SECONDS))
     log.append("priced start: " + ("none" if objective is None else f"{objective:,.0f}") + _took(began, cpu))
     return objective
+
+
+def _priced_fixing(bound: LagrangianBound, start: pl.DataFrame) -> pl.DataFrame:
+    """The setups to fix (``col, start``): each suite's from its block's MIP schedule in ``bound``
+    (:func:`~optimization.campaign_bound.priced_setups`), ``start``'s where its block has no plan."""
+    cols, values = priced_setups(bound, start["col"].to_numpy())
+    chosen = pl.DataFrame({"col": cols, "priced": values}, schema={"col": start["col"].dtype, "priced": pl.Float64})
+    return start.join(chosen, on="col", how="left").select("col", start=pl.coalesce("priced", "start"))
 
 
 def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, relaxed: float, setup: pl.DataFrame,
@@ -383,8 +389,8 @@ def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, r
     priced at its duals and solved on ``config.solve_workers`` threads, cheapest first, each to completion
     (:class:`~optimization.campaign_worker.TimeBlocksRun`), within :data:`TIME_BLOCK_SHARE` of the time left,
     while this thread solves the suites' own round; the better bound is kept. The start is their schedules
-    completed (:func:`_priced_complete`, a suite without a block plan keeping its ``sequenced`` setups) with all
-    the time left: after it the MIP runs only when the start is not within ``mip_gap`` of the bound
+    completed (:func:`_priced_fixing`, a suite without a block plan keeping its ``sequenced`` setups) with all
+    the time left, by rounding in LP time when that MIP finds nothing (:func:`_planned`): after it the MIP runs only when the start is not within ``mip_gap`` of the bound
     (:func:`solve_model`). **The search**: where the blocks are fewer than the threads (the piece's one suite;
     networks whose suites share one block), a core is free of them and the search runs on it meanwhile, and the
     better of its plan and the priced start is the start; else, when no block found a plan or their completion
@@ -413,7 +419,7 @@ def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, r
         log.append(f"lagrangian bound, blocks with time: {_bound_note(timed, relaxed, 'blocks')} ({note})")
         lower = max(bound.bound, timed.bound)
         if any(b.planned for b in timed.blocks):  # the suites' own schedules lost as a start (stop 23)
-            best = _priced_complete(model, config, timed, sequenced, time_left(), log)
+            best = _planned(model, config, _priced_fixing(timed, sequenced), None, time_left(), log, "priced start")
     if rounded is not None and (best is None or improves(rounded[1], best)):  # the search's plan beside them
         best = _planned(model, config, start, rounded, 0.0, log)
     elif best is None:  # the blocks gave no plan: the search, as without them
