@@ -323,23 +323,25 @@ def _started(model: Model, best: float | None,
 
 
 def _search(model: Model, config: PlanConfig, relaxation: highspy.Highs | PlainRelaxation, setup: pl.DataFrame,
-            sequenced: pl.DataFrame, seconds: float, log: list[str]) -> tuple[pl.DataFrame, tuple | None]:
-    """The search over the suites' schedules (:func:`_searched_setups`) within :data:`SEARCH_SHARE` of
-    ``seconds``: its setups and its whole-batch plan (values, objective; None when none), its line logged."""
+            sequenced: pl.DataFrame, seconds: float, log: list[str],
+            first: dict[str, pl.DataFrame] | None = None) -> tuple[pl.DataFrame, tuple | None]:
+    """The search over the suites' schedules (:func:`_searched_setups`, ``first`` judged before its own
+    candidates) within :data:`SEARCH_SHARE` of ``seconds``: its setups and its whole-batch plan (values,
+    objective; None when none), its line logged."""
     began, cpu = time.perf_counter(), time.process_time()
     start, note, rounded = _searched_setups(model, relaxation, setup, sequenced,
                                             time.perf_counter() + SEARCH_SHARE * seconds,
-                                            config.campaign_search_evaluations, config.campaign_search_priced_moves)
+                                            config.campaign_search_evaluations, config.campaign_search_priced_moves,
+                                            first)
     log.append(note + _took(began, cpu))
     return start, rounded
 
 
 def _planned(model: Model, config: PlanConfig, start: pl.DataFrame, rounded: tuple | None, seconds: float,
-             log: list[str], label: str = "start") -> float | None:
+             log: list[str]) -> float | None:
     """The start's plan, held by the variables: the search's whole-batch plan ``rounded`` when there is one,
     else ``start``'s setups completed as a MIP within ``seconds`` (at least :data:`MIN_MIP_SECONDS`), else
-    (nothing found in that time, a loaded machine) completed by rounding in LP time. Its objective, or None;
-    its steps logged under ``label``."""
+    (nothing found in that time, a loaded machine) completed by rounding in LP time. Its objective, or None."""
     variables = model.builder.variables
     if rounded is not None:
         log.append(f"start: the search's plan {rounded[1]:,.0f}")
@@ -348,11 +350,11 @@ def _planned(model: Model, config: PlanConfig, start: pl.DataFrame, rounded: tup
         return rounded[1]
     began, cpu = time.perf_counter(), time.process_time()
     best = _complete(model, config, start, max(seconds, MIN_MIP_SECONDS))
-    log.append(f"{label}: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
+    log.append("start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
     if best is None:  # the completion found nothing in its time (a loaded machine): a plan in LP time
         began, cpu = time.perf_counter(), time.process_time()
         best = _rounded_complete(model, config, start)
-        log.append(f"rounded {label}: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
+        log.append("rounded start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
     return best
 
 
@@ -427,12 +429,16 @@ def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, r
         log.append(f"lagrangian bound, blocks with time: {_bound_note(timed, relaxed, 'blocks')} ({note})")
         lower = max(bound.bound, timed.bound)
         if any(b.planned for b in timed.blocks):  # the suites' own schedules lost as a start (stop 23)
-            best = _planned(model, config, _priced_fixing(timed, sequenced), None, time_left(), log, "priced start")
+            start = _priced_fixing(timed, sequenced)
+            began, cpu = time.perf_counter(), time.process_time()
+            best = _complete(model, config, start, max(time_left(), MIN_MIP_SECONDS))
+            log.append("priced start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
     if rounded is not None and (best is None or improves(rounded[1], best)):  # the search's plan beside them
         best = _planned(model, config, start, rounded, 0.0, log)
-    elif best is None:  # the blocks gave no plan: the search, as without them
+    elif best is None:  # no plan from the blocks: the search, their schedule (if any) its first candidate
         if config.campaign_search:
-            start, rounded = _search(model, config, plain, setup, sequenced, time_left(), log)
+            first = {"priced": start} if start is not sequenced else {}
+            start, rounded = _search(model, config, plain, setup, sequenced, time_left(), log, first)
         best = _planned(model, config, start, rounded, time_left() * START_SHARE, log)
     if best is not None:
         values = np.array([v.varValue or 0.0 for v in variables])
@@ -551,6 +557,7 @@ class PlainRelaxation:
 def _searched_setups(
     model: Model, relaxation: highspy.Highs | PlainRelaxation, setup: pl.DataFrame, sequenced: pl.DataFrame, deadline: float,
     evaluations: int = PlanConfig().campaign_search_evaluations, priced: bool = False,
+    first: dict[str, pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, str, tuple[np.ndarray, float] | None]:
     """The setups to complete: the relaxation sequenced into campaigns (``sequenced``) and the suites'
     rotations (:func:`~optimization.campaign_start.rotation_setups`) judged by the LP with those setups
@@ -560,14 +567,16 @@ def _searched_setups(
     suites) in the order of their gain priced by the best plan's reduced costs. Each schedule is judged by a
     whole-batch plan: the LP with its setups fixed, its batches rounded down and up where the hours hold
     them, the LP again with every integer fixed; both on a copy of the relaxation from the last basis. The
-    best schedule's plan is the start. Returns the setups (``col, start``), a line for the attempts and that
+    best schedule's plan is the start. ``first``: named setups (``col, start``) judged before the others (the
+    first is judged whatever the clock says: the blocks' priced schedule when their completion found no plan).
+    Returns the setups (``col, start``), a line for the attempts and that
     plan (every column's value, objective; None when both LPs fail)."""
     plain = relaxation if isinstance(relaxation, PlainRelaxation) else PlainRelaxation.of(relaxation)
     grid = SuiteGrid.of(setup)
     h = new_highs()
     h.passModel(plain.lp)
     h.setBasis(plain.basis)  # tried first, for HOT_START_SHARE of the relaxation's iterations
-    candidates = {"sequenced": grid.chosen(sequenced)}
+    candidates = {name: grid.chosen(f) for name, f in (first or {}).items()} | {"sequenced": grid.chosen(sequenced)}
     for cycles in ROTATION_CYCLES:
         chosen = rotation_setups(grid, cycles)
         if all(grid.valid(r, chosen[r]) for r in range(len(chosen))) and not any(

@@ -218,3 +218,26 @@ def test_the_search_is_the_fallback_when_the_blocks_give_no_plan(monkeypatch):
     assert any(a.startswith("setups searched") for a in out.attempts)
     assert any(a.startswith("start: the search's plan") for a in out.attempts)
     assert out.objective == pytest.approx(100_360.0)
+
+
+def test_when_the_blocks_schedules_do_not_complete_the_search_judges_them_first(monkeypatch):
+    # at load 40 the priced start's MIP completion found nothing in its time (stop 29) and a cold rounding of
+    # it gave 11.4 G where the search's cut plan was 6.4 G: the search then runs with the blocks' schedule as its
+    # first candidate. The completion's failure is forced here (only the priced start's: the MIP after is
+    # skipped); the search's own LPs run, and its plan is the optimum by hand
+    real = solve_module._complete
+    calls = []
+
+    def completion_finding_nothing(model, config, fixing, seconds):
+        calls.append(fixing.height)
+        return None if len(calls) == 1 else real(model, config, fixing, seconds)
+
+    monkeypatch.setattr(solve_module, "_complete", completion_finding_nothing)
+    demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True,
+                        solve_workers=1)
+    out = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
+    assert "priced start: none" in [a.split(" (")[0] for a in out.attempts]
+    searched = next(a for a in out.attempts if a.startswith("setups searched"))
+    assert searched.startswith("setups searched: priced 100,360; sequenced ")
+    assert out.objective == pytest.approx(100_360.0)
