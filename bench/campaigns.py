@@ -137,7 +137,8 @@ def main() -> None:
                          "(PlanConfig.campaign_week_rows)")
     ap.add_argument("--time-blocks", action=argparse.BooleanOptionalAction,
                     default=PlanConfig().campaign_time_blocks,
-                    help="the Lagrangian bound over blocks with time, a suite with its products' echelons "
+                    help="the Lagrangian bound over blocks with time, a suite with its products' echelons, on both cores, "
+                         "its priced start the start and the search its fallback "
                          "(PlanConfig.campaign_time_blocks)")
     ap.add_argument("--relaxation-method", choices=["simplex", "ipm"],
                     default=PlanConfig().campaign_relaxation_method,

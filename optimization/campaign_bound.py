@@ -37,9 +37,9 @@ from scipy import sparse
 
 from optimization.highs_direct import mip_outcome, new_highs, rerun_lp
 
-__all__ = ["BlockBound", "BlockSpec", "LagrangianBound", "LpArrays", "RowArrays", "basis_arrays", "block_columns",
-           "block_problem", "block_specs", "bound_of", "lagrangian_bound", "lp_matrix", "own_rows", "priced_setups",
-           "relaxation_with_row_arrays", "relaxation_with_rows", "solve_specs"]
+__all__ = ["BlockBound", "BlockSpec", "LagrangianBound", "RowArrays", "block_columns", "block_problem", "block_specs",
+           "bound_of", "lagrangian_bound", "lp_matrix", "own_rows", "priced_setups", "relaxation_with_row_arrays",
+           "relaxation_with_rows", "solve_specs"]
 
 
 @dataclass(frozen=True)
@@ -110,8 +110,8 @@ def own_rows(a: sparse.csr_matrix, blocks: list[np.ndarray]) -> list[np.ndarray]
 
 @dataclass(frozen=True)
 class BlockSpec:
-    """One block's own problem, plain arrays only (picklable: a worker process solves it, :func:`solve_specs`):
-    its own rows × columns (``sub``), its columns' bounds, reduced costs against the linking rows and
+    """One block's own problem, plain arrays only (a thread solves it without the model,
+    :class:`~optimization.campaign_worker.TimeBlocksRun`): its own rows × columns (``sub``), its columns' bounds, reduced costs against the linking rows and
     integrality, its rows' bounds."""
 
     name: str
@@ -179,9 +179,9 @@ def block_problem(sub: sparse.csc_matrix, lower: np.ndarray, upper: np.ndarray, 
 
 def solve_specs(specs: list[BlockSpec], seconds: float) -> list[BlockBound]:
     """Each block's LP and MIP, one after the other within ``seconds`` of wall (each block an even share of
-    what is left; a block stopped early gives its MIP's dual bound). Module-level and fed plain arrays so a
-    worker process can run it beside the search (:func:`optimization.solve._start_time_blocks`); blocks whose
-    LP or MIP fails are left out (they add nothing)."""
+    what is left; a block stopped early gives its MIP's dual bound); blocks whose LP or MIP fails are left out
+    (they add nothing). Given one spec, its LP and then its MIP until ``seconds`` are up
+    (:class:`~optimization.campaign_worker.TimeBlocksRun`)."""
     out: list[BlockBound] = []
     deadline = time.perf_counter() + seconds
 
@@ -236,8 +236,7 @@ def priced_setups(bound: LagrangianBound, setup_cols: np.ndarray) -> tuple[np.nd
 
 @dataclass(frozen=True)
 class RowArrays:
-    """Rows to add to a HiGHS model, as plain arrays (picklable: the second process adds them too): each row's
-    bounds and its coefficients in compressed-row form over the model's columns."""
+    """Rows to add to a HiGHS model, as plain arrays: each row's bounds and its coefficients in compressed-row form over the model's columns."""
 
     lower: np.ndarray
     upper: np.ndarray
@@ -273,20 +272,16 @@ def relaxation_with_rows(h: highspy.Highs, constraints: list, variables: list, c
     return relaxation_with_row_arrays(h, RowArrays.of(constraints, variables), constant, seconds)
 
 
-def relaxation_with_row_arrays(h: highspy.Highs, rows: RowArrays, constant: float, seconds: float,
-                               basis: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float | None, bool]:
-    """Add ``rows`` to the relaxation's HiGHS model ``h`` and re-solve it within ``seconds``, from its own basis
-    or from ``basis`` (column and row statuses of the model with the rows, :func:`basis_arrays`: the optimum a
-    second process found, so the re-solve is a factorisation): the new relaxation's objective (with the
-    objective's ``constant``), or None when it did not end optimal — the rows are then taken out again and the
-    old optimum restored from its basis —, and whether ``h`` holds an optimal solution (with its duals) at the
-    end."""
+def relaxation_with_row_arrays(h: highspy.Highs, rows: RowArrays, constant: float,
+                               seconds: float) -> tuple[float | None, bool]:
+    """Add ``rows`` to the relaxation's HiGHS model ``h`` and re-solve it from its basis within ``seconds``: the
+    new relaxation's objective (with the objective's ``constant``), or None when it did not end optimal — the
+    rows are then taken out again and the old optimum restored from its basis —, and whether ``h`` holds an
+    optimal solution (with its duals) at the end."""
     if not len(rows):
         return None, True
     old, first = h.getBasis(), h.getNumRow()
     h.addRows(len(rows), rows.lower, rows.upper, len(rows.index), rows.starts, rows.index, rows.value)
-    if basis is not None:
-        h.setBasis(_basis(*basis))
     optimal = highspy.HighsModelStatus.kOptimal
     rerun_lp(h, max(float(seconds), 0.1))
     if h.getModelStatus() == optimal:
@@ -295,52 +290,3 @@ def relaxation_with_row_arrays(h: highspy.Highs, rows: RowArrays, constant: floa
     h.setBasis(old)
     rerun_lp(h, max(float(seconds), 0.1))  # from the old optimal basis: no iteration
     return None, h.getModelStatus() == optimal
-
-
-def basis_arrays(h: highspy.Highs) -> tuple[np.ndarray, np.ndarray]:
-    """``h``'s basis as column and row status codes (a HiGHS basis does not pickle)."""
-    b = h.getBasis()
-    return (np.array([int(s) for s in b.col_status], dtype=np.int8),
-            np.array([int(s) for s in b.row_status], dtype=np.int8))
-
-
-def _basis(cols: np.ndarray, rows: np.ndarray) -> highspy.HighsBasis:
-    """A HiGHS basis from :func:`basis_arrays`' status codes."""
-    b = highspy.HighsBasis()
-    b.col_status = [highspy.HighsBasisStatus(int(s)) for s in cols]
-    b.row_status = [highspy.HighsBasisStatus(int(s)) for s in rows]
-    b.valid = True
-    return b
-
-
-@dataclass(frozen=True)
-class LpArrays:
-    """A solved LP and its basis as plain arrays (picklable: a HiGHS model does not pickle), so a second process
-    can take up the relaxation where this one left it."""
-
-    a: sparse.csc_matrix
-    cost: np.ndarray
-    col_lower: np.ndarray
-    col_upper: np.ndarray
-    row_lower: np.ndarray
-    row_upper: np.ndarray
-    basis: tuple[np.ndarray, np.ndarray]
-
-    @classmethod
-    def of(cls, h: highspy.Highs) -> LpArrays:
-        """The LP held by ``h`` (a minimisation) and its current basis."""
-        lp = h.getLp()
-        a = lp_matrix(lp).tocsc()
-        a.sort_indices()
-        return cls(a, np.asarray(lp.col_cost_), np.asarray(lp.col_lower_), np.asarray(lp.col_upper_),
-                   np.asarray(lp.row_lower_), np.asarray(lp.row_upper_), basis_arrays(h))
-
-    def highs(self) -> highspy.Highs:
-        """A HiGHS model of this LP at its basis, run: a factorisation, no iteration when the basis is optimal."""
-        h = new_highs()
-        n = self.a.shape[1]
-        h.passModel(block_problem(self.a, self.col_lower, self.col_upper, self.cost, self.row_lower, self.row_upper,
-                                  np.zeros(n, dtype=bool)))
-        h.setBasis(_basis(*self.basis))
-        h.run()
-        return h

@@ -187,12 +187,13 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         False,
         description="With campaign_lagrangian, a second Lagrangian bound after the suites' own: each block a "
         "suite with its products' echelons (their stock, flows, backlog and shortfall: "
-        "optimization.campaign_time), solved in a second process beside the search, with the fit rows' "
-        "re-solve, with most of the campaign time left (optimization.campaign_worker, "
-        "optimization.solve.TIME_BLOCK_SHARE); the better bound is reported. Its block MIPs see a "
-        "product's demand waiting while another holds the suite: the US-BR02 piece 2,888 -> 3,882 M given 21 "
-        "CPU-s; at 60 s the demo's four blocks get 21 of the 71 CPU-s they need and its search may be cut, so "
-        "it is off (docs/campaign-solver.md, Stop 27 and its follow-up).",
+        "optimization.campaign_time), priced at the relaxation's duals with the fit rows right after it and "
+        "solved on solve_workers threads, cheapest first, each to completion, within most of the campaign "
+        "time left (optimization.campaign_worker, optimization.solve.TIME_BLOCK_SHARE); the better bound is "
+        "reported. Its block MIPs see a product's demand waiting while another holds the suite (the US-BR02 "
+        "piece 2,888 -> 3,882 M given 21 CPU-s). The start is then their schedules completed (price-and-fix), "
+        "the search only the fallback when they give no plan, and the MIP is skipped when that start is within "
+        "mip_gap of the bound (optimization.solve._blocks_first; docs/campaign-solver.md, Stops 27-29).",
     )
     campaign_master: bool = Field(
         False,
@@ -216,8 +217,9 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         False,
         description="With campaign_lagrangian, also complete a start with each suite's setups fixed to its "
         "block MIP's schedule at the relaxation's prices (price-and-fix) and keep the better of it and the "
-        "rounded start (each completion half the start's share of time; after campaign_time_blocks, the time "
-        "left but the MIP's floor). A suite whose block MIP found no plan in its time keeps its own setups.",
+        "rounded start (each completion half the start's share of time). A suite whose block MIP found no plan "
+        "in its time keeps its own setups. With campaign_time_blocks the blocks' priced start is the start "
+        "whether this is on or not.",
     )
     campaign_kept_model: bool = Field(
         False,
@@ -266,8 +268,8 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
     solve_workers: int = Field(
         2,
         ge=1,
-        description="Blocks solved at the same time on the `blocks` path (threads of one process; each "
-        "block's simplex is serial).",
+        description="Blocks solved at the same time on the `blocks` path, and campaign_time_blocks' blocks "
+        "with time on the `pulp` path (threads of one process; each block's simplex is serial).",
     )
     lp_method: Literal["choose", "auto", "simplex", "ipm", "pdlp"] = Field(
         "choose",

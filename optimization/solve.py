@@ -20,12 +20,11 @@ import polars as pl
 import pulp
 
 from optimization.campaign_bound import (
-    LagrangianBound, LpArrays, RowArrays, block_columns, lagrangian_bound, priced_setups, relaxation_with_row_arrays,
-    relaxation_with_rows,
+    LagrangianBound, block_columns, block_specs, bound_of, lagrangian_bound, priced_setups, relaxation_with_rows,
 )
 from optimization.campaign_master import dantzig_wolfe_bound, price_and_branch
 from optimization.campaign_time import time_blocks
-from optimization.campaign_worker import TimeBlocksJob
+from optimization.campaign_worker import TimeBlocksRun
 from optimization.campaign_start import (
     HOT_START_SHARE, SetupSearch, SuiteGrid, idle_setup_hours, improves, rotation_setups, rounded_integers,
     sequenced_setups,
@@ -120,7 +119,10 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
         if warm is not None and config.campaign_improve and not config.campaign_search:  # MIPs on the clock
             warm = _improve_by_resource(model, config, warm, deadline, attempts)
         seconds += time.perf_counter() - start
-    for name in order:
+    skip = _mip_skipped(model, config, warm, lower, deadline)
+    if skip:
+        attempts.append(f"MIP skipped: {skip}")
+    for name in [] if skip else order:
         used = name
         start, cpu = time.perf_counter(), time.process_time()
         left = config if deadline is None else config.model_copy(
@@ -159,8 +161,9 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
     if mip and has_solution and deadline is not None and model.start_objective is not None:
         # the start's steps end on work, not the clock: only a MIP better than the start is the clock's plan
         better = improves(objective_of(prob), model.start_objective)
-        attempts.append("plan: " + ("the MIP's, better than its start (found within the clock's limit)"
-                                    if better else "the start (the MIP found none better)"))
+        attempts.append("plan: " + ("the MIP's, better than its start (found within the clock's limit)" if better
+                                    else "the start (no MIP)" if skip
+                                    else "the start (the MIP found none better)"))
     has_duals = has_solution and not mip
     if has_solution and mip:
         start, cpu = time.perf_counter(), time.process_time()
@@ -185,17 +188,34 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
     )
 
 
+def _mip_skipped(model: Model, config: PlanConfig, warm: tuple | None, lower: float | None,
+                 deadline: float | None) -> str | None:
+    """Why the campaign MIP after a start from the blocks with time (``campaign_time_blocks``) is not run, or
+    None when it is: the start is within ``mip_gap`` of the bound ``lower`` (the gap :func:`mip_gap_of`
+    reports; the MIP would stop at once on its own rule), or less than :data:`MIN_MIP_SECONDS` is left before
+    ``deadline`` (elsewhere the MIP keeps that floor to report the start against its root bound, but the blocks'
+    bound is far above HiGHS's: on the demo 5,029.7 M against 3,455.4 M after 103 CPU-s of MIP from their
+    start, which found no better plan; docs/campaign-solver.md, stop 27). Only on that path: elsewhere the MIP
+    keeps its time (a hand-solved network's optimum may lie below a start within 1%)."""
+    if warm is None or not config.campaign_time_blocks or model.start_objective is None:
+        return None
+    gap = mip_gap_of(model.start_objective, None, lower)
+    if gap is not None and gap <= config.mip_gap + 1e-9:  # a gap of 0 up to rounding
+        return f"the start is within mip_gap ({config.mip_gap:.2%}) of the bound"
+    if deadline is not None and deadline - time.perf_counter() < MIN_MIP_SECONDS:
+        return f"under {MIN_MIP_SECONDS:.0f} s left of the campaign limit, the blocks' bound kept"
+    return None
+
+
 #: share of the time left after the relaxation that the MIP start may use to complete its fixed campaigns
 START_SHARE = 0.5
 #: seconds all suites' block MIPs of the Lagrangian bound may take together, and at most this share of the
 #: campaign time left after the start
 LAGRANGIAN_SECONDS = 10.0
 LAGRANGIAN_SHARE = 0.2
-#: with ``campaign_time_blocks``, share of the campaign time left after the relaxation that the worker process
-#: re-solving the fit rows and solving the blocks with time beside the search may take (a block with time is a
-#: suite's whole sub-network; the MIP after it found no better plan than the start in any 60-s run of stops
-#: 24-27, so its time goes to the bound and the blocks' priced start; a block MIP stopped by it gives its dual
-#: bound)
+#: with ``campaign_time_blocks``, share of the campaign time left after the fit rows that the blocks with time
+#: may take on both cores (:func:`_blocks_first`; a block stopped by it gives its dual bound); the rest is their
+#: priced start's (9.2 CPU-s on the demo, stop 27)
 TIME_BLOCK_SHARE = 0.8
 #: share of the campaign time left after the start the master's rounds (``campaign_master``) may take at most
 MASTER_SHARE = 0.5
@@ -235,8 +255,8 @@ def _campaign_start(
     :data:`LAGRANGIAN_SECONDS` and :data:`LAGRANGIAN_SHARE` of the time left (with ``campaign_master``,
     column generation from there: :func:`_master_bound`, within ``campaign_master_seconds``); with
     ``campaign_priced_start`` each suite's best schedule at those prices is completed too (price-and-fix) and
-    the better start kept. With ``campaign_time_blocks`` the fit rows' re-solve and the blocks with time run
-    in a second process while the search runs (:func:`_start_time_blocks`): the machine's second core.
+    the better start kept. With ``campaign_time_blocks`` the bound and the start come from the blocks with time
+    solved on both cores, and the search is their fallback (:func:`_blocks_first`).
     Returns the start (every column), the relaxation's objective and the best lower bound known (the
     Lagrangian's, or the relaxation's); no start where a step fails. Each step's outcome and time goes to
     ``log``."""
@@ -264,90 +284,172 @@ def _campaign_start(
     def time_left() -> float:
         return config.time_limit_seconds if deadline is None else max(deadline - time.perf_counter(), 0.0)
 
-    # blocks with time: the fit rows' re-solve, the blocks' prices and MIPs in a second process beside the search
-    fit_rows, job = None, None
     if config.campaign_time_blocks and config.campaign_lagrangian and not config.campaign_master:
-        fit_rows, job = _start_time_blocks(model, config, relaxation_model, relaxed, time_left(), log)
-    try:
-        rounded = None  # the searched setups' plan by rounding, (values, objective)
-        if config.campaign_search:
-            began, cpu = time.perf_counter(), time.process_time()
-            start, note, rounded = _searched_setups(model, relaxation_model, setup, start,
-                                                    time.perf_counter() + SEARCH_SHARE * time_left(),
-                                                    config.campaign_search_evaluations,
-                                                    config.campaign_search_priced_moves)
-            log.append(note + _took(began, cpu))
+        best, best_values, lower = _blocks_first(model, config, relaxation_model, relaxed, setup, start, time_left,
+                                                 log)
+        return _started(model, best, best_values), relaxed, lower
+    rounded = None  # the searched setups' plan by rounding, (values, objective)
+    if config.campaign_search:
+        start, rounded = _search(model, config, relaxation_model, setup, start, time_left(), log)
+    # at least as long as the relaxation took (its LP is as large): a start that completes is the plan
+    # when the MIP finds none. With the search's whole-batch plan in hand there is no completion: a MIP
+    # cut by the clock would make the plan depend on the load, and on four networks it never improved
+    # the search's plan (docs/campaign-solver.md, stop 25)
+    best = _planned(model, config, start, rounded, max(time_left() * START_SHARE, relaxation_seconds), log)
+    best_values = None if best is None else np.array([v.varValue or 0.0 for v in variables])
+    lower, priced = relaxed, True  # priced: the relaxation's HiGHS model holds an optimum and duals
+    if config.campaign_fit_bound and not config.campaign_fit_cuts and best is not None:
+        seconds = _rows_seconds(time_left())
+        lower, priced = _fit_bound(model, relaxation_model, relaxed, seconds, log)
+    if config.campaign_week_rows and best is not None and priced:
+        seconds = _rows_seconds(time_left())
+        lower, priced = _week_bound(model, relaxation_model, lower, seconds, log)
+    if config.campaign_lagrangian and config.campaign_master and best is not None and priced:
+        seconds = min(config.campaign_master_seconds, MASTER_SHARE * time_left())
+        lower, planned = _master_bound(model, config, relaxation_model, lower, best_values, seconds, log)
+        if planned is not None and improves(planned[0], best):
+            best, best_values = planned
+    elif config.campaign_lagrangian and best is not None and priced:  # after the start, from the passes' and MIP's time
+        bound = _suites_round(model, relaxation_model, lower, relaxed, time_left(), log)
+        lower = bound.bound
+        if config.campaign_priced_start and any(b.planned for b in bound.blocks):
+            objective = _priced_complete(model, config, bound, start, time_left() * START_SHARE, log)
+            if objective is not None and improves(objective, best):
+                log[-1] += " (kept)"
+                best, best_values = objective, np.array([v.varValue or 0.0 for v in variables])
+    return _started(model, best, best_values), relaxed, lower
 
-        # at least as long as the relaxation took (its LP is as large): a start that completes is the plan
-        # when the MIP finds none. With the search's whole-batch plan in hand there is no completion: a MIP
-        # cut by the clock would make the plan depend on the load, and on four networks it never improved
-        # the search's plan (docs/campaign-solver.md, stop 25)
-        best = None
-        if rounded is None:
+
+def _started(model: Model, best: float | None,
+             values: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The start as (every column's index, its value), its objective kept on the model; None without one."""
+    if best is None:
+        return None
+    model.start_objective = best
+    return np.arange(len(model.builder.variables), dtype=np.int32), values
+
+
+def _search(model: Model, config: PlanConfig, relaxation: highspy.Highs | PlainRelaxation, setup: pl.DataFrame,
+            sequenced: pl.DataFrame, seconds: float, log: list[str],
+            first: dict[str, pl.DataFrame] | None = None) -> tuple[pl.DataFrame, tuple | None]:
+    """The search over the suites' schedules (:func:`_searched_setups`, ``first`` judged before its own
+    candidates) within :data:`SEARCH_SHARE` of ``seconds``: its setups and its whole-batch plan (values,
+    objective; None when none), its line logged."""
+    began, cpu = time.perf_counter(), time.process_time()
+    start, note, rounded = _searched_setups(model, relaxation, setup, sequenced,
+                                            time.perf_counter() + SEARCH_SHARE * seconds,
+                                            config.campaign_search_evaluations, config.campaign_search_priced_moves,
+                                            first)
+    log.append(note + _took(began, cpu))
+    return start, rounded
+
+
+def _planned(model: Model, config: PlanConfig, start: pl.DataFrame, rounded: tuple | None, seconds: float,
+             log: list[str]) -> float | None:
+    """The start's plan, held by the variables: the search's whole-batch plan ``rounded`` when there is one,
+    else ``start``'s setups completed as a MIP within ``seconds`` (at least :data:`MIN_MIP_SECONDS`), else
+    (nothing found in that time, a loaded machine) completed by rounding in LP time. Its objective, or None."""
+    variables = model.builder.variables
+    if rounded is not None:
+        log.append(f"start: the search's plan {rounded[1]:,.0f}")
+        for v, x in zip(variables, rounded[0]):
+            v.varValue = float(x)
+        return rounded[1]
+    began, cpu = time.perf_counter(), time.process_time()
+    best = _complete(model, config, start, max(seconds, MIN_MIP_SECONDS))
+    log.append("start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
+    if best is None:  # the completion found nothing in its time (a loaded machine): a plan in LP time
+        began, cpu = time.perf_counter(), time.process_time()
+        best = _rounded_complete(model, config, start)
+        log.append("rounded start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
+    return best
+
+
+def _suites_round(model: Model, relaxation: highspy.Highs, lower: float, relaxed: float, seconds: float,
+                  log: list[str]) -> LagrangianBound:
+    """The one-round Lagrangian bound over the suites' own blocks at ``relaxation``'s duals (``lower`` its
+    objective) within :data:`LAGRANGIAN_SECONDS` and :data:`LAGRANGIAN_SHARE` of ``seconds``, logged."""
+    began, cpu = time.perf_counter(), time.process_time()
+    bound = lagrangian_bound(relaxation, block_columns(model.frames), integer_mask(model.builder.variables), lower,
+                             seconds=min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * seconds))
+    log.append(f"lagrangian bound: {_bound_note(bound, relaxed, 'suites')}" + _took(began, cpu))
+    return bound
+
+
+def _priced_complete(model: Model, config: PlanConfig, bound: LagrangianBound, start: pl.DataFrame, seconds: float,
+                     log: list[str]) -> float | None:
+    """The priced start (price-and-fix): each suite's setups fixed to its block's MIP schedule in ``bound``
+    (:func:`~optimization.campaign_bound.priced_setups`; a suite whose block has no plan keeps ``start``'s), the
+    rest completed as a MIP within ``seconds`` (at least :data:`MIN_MIP_SECONDS`). Its objective (the variables
+    hold its plan), or None when none was found."""
+    began, cpu = time.perf_counter(), time.process_time()
+    objective = _complete(model, config, _priced_fixing(bound, start), max(seconds, MIN_MIP_SECONDS))
+    log.append("priced start: " + ("none" if objective is None else f"{objective:,.0f}") + _took(began, cpu))
+    return objective
+
+
+def _priced_fixing(bound: LagrangianBound, start: pl.DataFrame) -> pl.DataFrame:
+    """The setups to fix (``col, start``): each suite's from its block's MIP schedule in ``bound``
+    (:func:`~optimization.campaign_bound.priced_setups`), ``start``'s where its block has no plan."""
+    cols, values = priced_setups(bound, start["col"].to_numpy())
+    chosen = pl.DataFrame({"col": cols, "priced": values}, schema={"col": start["col"].dtype, "priced": pl.Float64})
+    return start.join(chosen, on="col", how="left").select("col", start=pl.coalesce("priced", "start"))
+
+
+def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, relaxed: float, setup: pl.DataFrame,
+                  sequenced: pl.DataFrame, time_left, log: list[str]) -> tuple[float | None, np.ndarray | None, float]:
+    """``campaign_time_blocks``: the bound and the start from the blocks with time, the search only their
+    fallback.
+
+    The fit rows (and week rows, when on) are re-solved into the relaxation at once; the blocks with time are
+    priced at its duals and solved on ``config.solve_workers`` threads, cheapest first, each to completion
+    (:class:`~optimization.campaign_worker.TimeBlocksRun`), within :data:`TIME_BLOCK_SHARE` of the time left,
+    while this thread solves the suites' own round; the better bound is kept. The start is their schedules
+    completed (:func:`_priced_fixing`, a suite without a block plan keeping its ``sequenced`` setups) with all
+    the time left, by rounding in LP time when that MIP finds nothing (:func:`_planned`): after it the MIP runs only when the start is not within ``mip_gap`` of the bound
+    (:func:`solve_model`). **The search**: where the blocks are fewer than the threads (the piece's one suite;
+    networks whose suites share one block), a core is free of them and the search runs on it meanwhile, and the
+    better of its plan and the priced start is the start; else, when no block found a plan or their completion
+    found none, the search runs in the time left and its plan is the start, as without the blocks (on the plain
+    relaxation either way: :class:`PlainRelaxation`). Returns the start's objective and values (None,
+    None without one) and the bound."""
+    variables = model.builder.variables
+    plain = PlainRelaxation.of(relaxation)  # the search's, before the rows join the relaxation
+    lower, priced = relaxed, True
+    if config.campaign_fit_bound and not config.campaign_fit_cuts:
+        lower, priced = _fit_bound(model, relaxation, relaxed, _rows_seconds(time_left()), log)
+    if config.campaign_week_rows and priced:
+        lower, priced = _week_bound(model, relaxation, lower, _rows_seconds(time_left()), log)
+    best, values, start, rounded = None, None, sequenced, None
+    if priced:
+        began, cpu = time.perf_counter(), time.process_time()
+        blocks = time_blocks(model.network, model.frames, block_columns(model.frames))
+        seconds = TIME_BLOCK_SHARE * time_left()
+        run = TimeBlocksRun(block_specs(relaxation, blocks, integer_mask(variables)), seconds, config.solve_workers)
+        log.append(f"blocks with time: {len(blocks)} priced and queued on {run.workers} threads for {seconds:.1f} s"
+                   + _took(began, cpu))
+        if len(blocks) < run.workers and config.campaign_search:  # a core the blocks leave free
+            start, rounded = _search(model, config, plain, setup, sequenced, time_left(), log)
+        bound = _suites_round(model, relaxation, lower, relaxed, time_left(), log)
+        solved, note = run.result()
+        timed = bound_of(lower, solved)
+        log.append(f"lagrangian bound, blocks with time: {_bound_note(timed, relaxed, 'blocks')} ({note})")
+        lower = max(bound.bound, timed.bound)
+        if any(b.planned for b in timed.blocks):  # the suites' own schedules lost as a start (stop 23)
+            start = _priced_fixing(timed, sequenced)
             began, cpu = time.perf_counter(), time.process_time()
-            share = max(time_left() * START_SHARE, relaxation_seconds, MIN_MIP_SECONDS)
-            best = _complete(model, config, start, share)
-            log.append("start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
-        else:
-            log.append(f"start: the search's plan {rounded[1]:,.0f}")
-            best = rounded[1]
-            for v, x in zip(variables, rounded[0]):
-                v.varValue = float(x)
-        if best is None:  # the completion found nothing in its time (a loaded machine): a plan in LP time
-            began, cpu = time.perf_counter(), time.process_time()
-            best = _rounded_complete(model, config, start)
-            log.append("rounded start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
-        best_values = None if best is None else np.array([v.varValue or 0.0 for v in variables])
-        lower, priced = relaxed, True  # priced: the relaxation's HiGHS model holds an optimum and duals
-        if job is not None:  # the fit rows as the worker re-solved them; their duals price the suites' round too
-            lower, priced = _fit_taken_up(model, relaxation_model, relaxed, fit_rows, job,
-                                          _rows_seconds(time_left()), log)
-        elif config.campaign_fit_bound and not config.campaign_fit_cuts and best is not None:
-            seconds = _rows_seconds(time_left())
-            lower, priced = _fit_bound(model, relaxation_model, relaxed, seconds, log)
-        if config.campaign_week_rows and best is not None and priced:
-            seconds = _rows_seconds(time_left())
-            lower, priced = _week_bound(model, relaxation_model, lower, seconds, log)
-        if config.campaign_lagrangian and config.campaign_master and best is not None and priced:
-            seconds = min(config.campaign_master_seconds, MASTER_SHARE * time_left())
-            lower, planned = _master_bound(model, config, relaxation_model, lower, best_values, seconds, log)
-            if planned is not None and improves(planned[0], best):
-                best, best_values = planned
-        elif config.campaign_lagrangian and best is not None and priced:  # after the start, from the passes' and MIP's time
-            began, cpu = time.perf_counter(), time.process_time()
-            suites = block_columns(model.frames)
-            bound = lagrangian_bound(relaxation_model, suites, integer_mask(variables), lower,
-                                     seconds=min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * time_left()))
-            log.append(f"lagrangian bound: {_bound_note(bound, relaxed, 'suites')}" + _took(began, cpu))
-            if job is not None:  # the better of the two: a block with time stopped early may give less
-                timed, note = job.bound()
-                log.append("lagrangian bound, blocks with time: "
-                           + ("none" if timed is None else _bound_note(timed, relaxed, "blocks")) + f" ({note})")
-                if timed is not None:
-                    bound = max(bound, timed, key=lambda b: b.bound)
-            lower = bound.bound
-            if config.campaign_priced_start and any(b.planned for b in bound.blocks):
-                cols, values = priced_setups(bound, start["col"].to_numpy())
-                chosen = pl.DataFrame({"col": cols, "priced": values},
-                                      schema={"col": start["col"].dtype, "priced": pl.Float64})
-                priced = start.join(chosen, on="col", how="left").select("col", start=pl.coalesce("priced", "start"))
-                began, cpu = time.perf_counter(), time.process_time()
-                # after the blocks with time the MIP's own time goes to their plan, as the MIP from the search's
-                # plan found none better in any 60-s run (stops 24-27); it keeps its floor
-                share = time_left() - MIN_MIP_SECONDS if job is not None else time_left() * START_SHARE
-                objective = _complete(model, config, priced, max(share, MIN_MIP_SECONDS))
-                kept = objective is not None and improves(objective, best)
-                log.append("priced start: " + ("none" if objective is None else f"{objective:,.0f}")
-                           + (" (kept)" if kept else "") + _took(began, cpu))
-                if kept:
-                    best, best_values = objective, np.array([v.varValue or 0.0 for v in variables])
-        if best is None:
-            return None, relaxed, lower
-        model.start_objective = best
-        return (np.arange(len(variables), dtype=np.int32), best_values), relaxed, lower
-    finally:
-        if job is not None:
-            job.close()
+            best = _complete(model, config, start, max(time_left(), MIN_MIP_SECONDS))
+            log.append("priced start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
+    if rounded is not None and (best is None or improves(rounded[1], best)):  # the search's plan beside them
+        best = _planned(model, config, start, rounded, 0.0, log)
+    elif best is None:  # no plan from the blocks: the search, their schedule (if any) its first candidate
+        if config.campaign_search:
+            first = {"priced": start} if start is not sequenced else {}
+            start, rounded = _search(model, config, plain, setup, sequenced, time_left(), log, first)
+        best = _planned(model, config, start, rounded, time_left() * START_SHARE, log)
+    if best is not None:
+        values = np.array([v.varValue or 0.0 for v in variables])
+    return best, values, lower
 
 
 def _rows_seconds(left: float) -> float:
@@ -362,48 +464,6 @@ def _bound_note(bound: LagrangianBound, relaxed: float, blocks: str) -> str:
     solved exactly."""
     return (f"{bound.bound:,.0f} (relaxation + {bound.bound - relaxed:,.0f}, "
             f"{sum(b.optimal for b in bound.blocks)} of {len(bound.blocks)} {blocks} exact)")
-
-
-def _start_time_blocks(model: Model, config: PlanConfig, relaxation: highspy.Highs, relaxed: float,
-                       seconds: float, log: list[str]) -> tuple[RowArrays, TimeBlocksJob]:
-    """The fit rows (with ``campaign_fit_bound``) added to the PuLP model (the MIP has them: valid for every
-    integer plan) and, with the solved relaxation and the blocks with time, handed to a second process
-    (:class:`~optimization.campaign_worker.TimeBlocksJob`) with :data:`TIME_BLOCK_SHARE` of ``seconds``, the
-    campaign time left: it re-solves the relaxation with the rows (the search keeps the plain one it was built
-    and measured on) and solves the blocks at its duals. Only the arrays are made here, so the search starts at
-    once. Returns the rows (the parent adds them to its relaxation after the search) and the job."""
-    began, cpu = time.perf_counter(), time.process_time()
-    variables, prob = model.builder.variables, model.builder.prob
-    fit = _fit_rows(model) if config.campaign_fit_bound and not config.campaign_fit_cuts else []
-    rows = RowArrays.of(fit, variables)
-    blocks = time_blocks(model.network, model.frames, block_columns(model.frames))
-    left = TIME_BLOCK_SHARE * max(seconds - (time.perf_counter() - began), 0.0)
-    job = TimeBlocksJob(LpArrays.of(relaxation), rows, float(prob.objective.constant), relaxed,
-                        _rows_seconds(seconds), blocks, integer_mask(variables), left)
-    log.append(f"blocks with time: {len(blocks)} and {len(rows)} fit rows handed to a second process for "
-               f"{left:.1f} s" + _took(began, cpu))
-    return rows, job
-
-
-def _fit_taken_up(model: Model, relaxation: highspy.Highs, relaxed: float, rows: RowArrays, job: TimeBlocksJob,
-                  seconds: float, log: list[str]) -> tuple[float, bool]:
-    """The fit ``rows`` added to the parent's ``relaxation`` after the search and re-solved within ``seconds``:
-    from the basis the worker found (a factorisation), or, when the worker did not re-solve them in its time
-    or is late (at nice 10 on a loaded machine it may get no CPU), from the parent's own basis as the serial
-    form does. Returns the lifted relaxation (``relaxed`` when it does not re-solve: the model is then the
-    plain one again) and whether the model holds an optimum."""
-    if not len(rows):  # campaign_fit_bound off: nothing to add
-        return relaxed, True
-    began, cpu = time.perf_counter(), time.process_time()
-    lifted = job.fitted()
-    taken = lifted is not None and lifted.objective is not None
-    value, priced = relaxation_with_row_arrays(relaxation, rows, float(model.builder.prob.objective.constant),
-                                               seconds, basis=lifted.basis if taken else None)
-    where = (f"re-solved in the second process in {lifted.seconds:.1f} s, taken up here" if taken else
-             "re-solved here (the second process's: " + ("not back" if lifted is None else "not in its time") + ")")
-    log.append(f"fit rows: {len(rows)}, relaxation " + ("not re-solved in its time" if value is None else
-               f"{value:,.0f} (+{value - relaxed:,.0f})") + f", {where}" + _took(began, cpu))
-    return (relaxed if value is None else max(value, relaxed)), priced
 
 
 def _fit_rows(model: Model) -> list:
@@ -485,9 +545,26 @@ def _master_bound(
     return dw.bound, None if value is None else (value, x)
 
 
+@dataclass(frozen=True)
+class PlainRelaxation:
+    """The relaxation the search copies (its LP, optimal basis and simplex iterations), taken before rows for
+    the bound join it: judged on the relaxation with the fit rows, the search's first LP took 7.7 CPU-s and
+    41,649 iterations on the piece where its 48 schedules took 4.8 CPU-s without them (load 40)."""
+
+    lp: highspy.HighsLp
+    basis: highspy.HighsBasis
+    iterations: int
+
+    @classmethod
+    def of(cls, h: highspy.Highs) -> PlainRelaxation:
+        """``h``'s LP and basis as they are now (copies)."""
+        return cls(h.getLp(), h.getBasis(), int(h.getInfo().simplex_iteration_count))
+
+
 def _searched_setups(
-    model: Model, relaxation: highspy.Highs, setup: pl.DataFrame, sequenced: pl.DataFrame, deadline: float,
+    model: Model, relaxation: highspy.Highs | PlainRelaxation, setup: pl.DataFrame, sequenced: pl.DataFrame, deadline: float,
     evaluations: int = PlanConfig().campaign_search_evaluations, priced: bool = False,
+    first: dict[str, pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, str, tuple[np.ndarray, float] | None]:
     """The setups to complete: the relaxation sequenced into campaigns (``sequenced``) and the suites'
     rotations (:func:`~optimization.campaign_start.rotation_setups`) judged by the LP with those setups
@@ -497,13 +574,16 @@ def _searched_setups(
     suites) in the order of their gain priced by the best plan's reduced costs. Each schedule is judged by a
     whole-batch plan: the LP with its setups fixed, its batches rounded down and up where the hours hold
     them, the LP again with every integer fixed; both on a copy of the relaxation from the last basis. The
-    best schedule's plan is the start. Returns the setups (``col, start``), a line for the attempts and that
+    best schedule's plan is the start. ``first``: named setups (``col, start``) judged before the others (the
+    first is judged whatever the clock says: the blocks' priced schedule when their completion found no plan).
+    Returns the setups (``col, start``), a line for the attempts and that
     plan (every column's value, objective; None when both LPs fail)."""
+    plain = relaxation if isinstance(relaxation, PlainRelaxation) else PlainRelaxation.of(relaxation)
     grid = SuiteGrid.of(setup)
     h = new_highs()
-    h.passModel(relaxation.getLp())
-    h.setBasis(relaxation.getBasis())  # tried first, for HOT_START_SHARE of the relaxation's iterations
-    candidates = {"sequenced": grid.chosen(sequenced)}
+    h.passModel(plain.lp)
+    h.setBasis(plain.basis)  # tried first, for HOT_START_SHARE of the relaxation's iterations
+    candidates = {name: grid.chosen(f) for name, f in (first or {}).items()} | {"sequenced": grid.chosen(sequenced)}
     for cycles in ROTATION_CYCLES:
         chosen = rotation_setups(grid, cycles)
         if all(grid.valid(r, chosen[r]) for r in range(len(chosen))) and not any(
@@ -514,7 +594,7 @@ def _searched_setups(
         capacity = capacity.select("resource_id", "t", row=pl.Series(
             [model.builder.prob.constraints[n].index for n in capacity["name"].to_list()], dtype=pl.Int64))
     search = SetupSearch(h, grid, model.frames, np.flatnonzero(integer_mask(model.builder.variables)), capacity,
-                         hot_iterations=int(HOT_START_SHARE * relaxation.getInfo().simplex_iteration_count),
+                         hot_iterations=int(HOT_START_SHARE * plain.iterations),
                          ordered=priced)
     name, chosen, value = search.best_of(candidates, deadline, evaluations)
     first = search.evaluations

@@ -5,17 +5,17 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from scipy import sparse as sp
 
 from optimization import PlanConfig, build_network, plan_supply
 from optimization import examples as ex
+from optimization import solve as solve_module
 from optimization.campaign_bound import (
-    LpArrays, RowArrays, block_columns, lagrangian_bound, lp_matrix, own_rows, relaxation_with_row_arrays,
+    BlockSpec, block_columns, block_specs, bound_of, lagrangian_bound, lp_matrix, own_rows,
 )
 from optimization.campaign_master import dantzig_wolfe_bound
 from optimization.campaign_time import _merged, echelon_of, time_blocks
-from optimization.campaign_worker import TimeBlocksJob
-from optimization.campaigns import campaign_fit
-from optimization.solve import _fit_taken_up
+from optimization.campaign_worker import TimeBlocksRun, cheapest_first
 from test_campaign_bound import _solved, _suite
 from test_campaign_echelon import _two_level
 
@@ -136,81 +136,108 @@ def test_the_campaign_plan_reports_the_bound_over_blocks_with_time():
     assert out[True].mip_gap == pytest.approx(0.0, abs=1e-9)
 
 
-def test_the_blocks_solved_in_a_second_process_give_the_serial_bound():
-    # the 60-s path solves the blocks with time in a worker process beside the search: on the shared line
-    # (where the round with time lifts the suites' bound) it gives the bound, the blocks and their schedules
-    # that the same round solved in this process gives
+def test_the_blocks_solved_on_two_threads_give_the_serial_bound():
+    # the 60-s path solves the blocks with time on two threads, cheapest first: on the shared line (where the
+    # round with time lifts the suites' bound) they give the bound, the blocks and their schedules that the same
+    # round solved one after the other gives
     demand = ([(f"F{i}", "D", t, q) for i, q in ((1, 40.0), (2, 30.0)) for t in range(1, 6)]
               + [("C", "D", t, 60.0) for t in range(6)])
     model, relaxed, h, ints, _, _ = _solved(_shared_line(120.0, changeover_hours=30.0), demand, 6)
     with_time = time_blocks(model.network, model.frames, block_columns(model.frames))
     serial = lagrangian_bound(h, with_time, ints, relaxed, seconds=60.0)
-    no_rows = RowArrays.of([], model.builder.variables)
-    parallel, note = TimeBlocksJob(LpArrays.of(h), no_rows, float(model.builder.prob.objective.constant), relaxed,
-                                   10.0, with_time, ints, 60.0).bound()
-    assert parallel is not None, note
+    solved, note = TimeBlocksRun(block_specs(h, with_time, ints), 60.0, 2).result()
+    parallel = bound_of(relaxed, solved)
     assert serial.bound > lagrangian_bound(h, block_columns(model.frames), ints, relaxed).bound
     assert parallel.bound == pytest.approx(serial.bound, rel=1e-9)
     assert [(b.resource_id, b.optimal) for b in parallel.blocks] == [(b.resource_id, b.optimal) for b in serial.blocks]
     for p, s in zip(parallel.blocks, serial.blocks, strict=True):
         np.testing.assert_allclose(p.values, s.values, atol=1e-6)
-    assert "CPU-s in a second process" in note
+    assert note.startswith(f"{len(serial.blocks)} exact, 0 stopped") and "on 2 threads" in note
 
 
-def _fit_job(weeks: int = 4):
-    """Stop 25's degenerate case (A 100 a week, batches of 30 on the 100-hour suite; relaxation 400, optimum
-    100,360) with the fit rows and the blocks with time handed to the worker: the model, the plain relaxation's
-    HiGHS model, the rows, the job."""
-    model, relaxed, h, ints, optimum, _ = _solved(_suite(batch=30.0), [("A", "P", t, 100.0) for t in range(weeks)],
-                                                  weeks)
-    assert relaxed == pytest.approx(400.0) and optimum == pytest.approx(100_360.0)
-    f, prob = model.frames, model.builder.prob
-    names = campaign_fit(model.builder, model.network, f["setup_for"], f["pair"], 0)["name"].to_list()
-    rows = RowArrays.of([prob.constraints[n] for n in names], model.builder.variables)
-    job = TimeBlocksJob(LpArrays.of(h), rows, float(prob.objective.constant), relaxed, 10.0,
-                        time_blocks(model.network, f, block_columns(f)), ints, 60.0)
-    return model, h, rows, job
+def _spec(name: str, columns: int) -> BlockSpec:
+    """A block of ``columns`` free-standing columns (no rows): only its size and name matter to the order."""
+    empty = np.zeros(0)
+    return BlockSpec(name, np.arange(columns), sp.csc_matrix((0, columns)), np.zeros(columns), np.ones(columns),
+                     np.ones(columns), empty, empty, np.zeros(columns, dtype=bool))
 
 
-def test_the_fit_rows_re_solved_in_the_second_process_are_taken_up_with_a_factorisation_by_hand():
-    # the worker re-solves the relaxation with the fit rows (400 -> 100,360, the optimum by hand: stop 25) and
-    # sends its basis; the parent adds the same rows to its own relaxation and takes that basis up without a
-    # simplex iteration; the blocks priced at the lifted duals give the bound from 100,360
-    model, h, rows, job = _fit_job()
-    try:
-        lifted = job.fitted(60.0)
-        assert lifted is not None and lifted.objective == pytest.approx(100_360.0)
-        value, optimal = relaxation_with_row_arrays(h, rows, float(model.builder.prob.objective.constant), 5.0,
-                                                    basis=lifted.basis)
-        assert optimal and value == pytest.approx(100_360.0)
-        assert h.getInfo().simplex_iteration_count == 0
-        bound, note = job.bound()
-    finally:
-        job.close()
-    assert bound is not None, note
-    assert bound.relaxation == pytest.approx(100_360.0) and bound.bound == pytest.approx(100_360.0)
+def test_the_blocks_are_taken_cheapest_first_and_none_starts_after_the_deadline():
+    # fewest columns first, ties by name; a block whose thread finds less than MIN_BLOCK_SECONDS left is not
+    # started and adds nothing (a deadline of 0: every block)
+    specs = [_spec("US-BR02", 5454), _spec("BE-BR02", 3017), _spec("US-BR01", 4028), _spec("BE-BR01", 4028)]
+    assert cheapest_first(specs) == [1, 3, 2, 0]
+    solved, note = TimeBlocksRun(specs, 0.0, 2).result()
+    assert solved == [] and note.startswith("0 exact, 0 stopped at the deadline, 4 without a value")
+    solved, note = TimeBlocksRun(specs, 30.0, 2).result()
+    assert [b.resource_id for b in solved] == ["US-BR02", "BE-BR02", "US-BR01", "BE-BR01"]  # in the specs' order
+    assert all(b.optimal and b.mip == pytest.approx(0.0) for b in solved)
 
 
-def test_the_campaign_plan_with_blocks_with_time_reports_the_fit_rows_from_the_second_process():
-    # plan_supply with the blocks with time: the fit rows' line names the second process, the lifted relaxation
-    # is the optimum (100,360) and the plan is reported at gap 0, as the serial fit bound does (test_campaign_fit)
+def test_the_campaign_plan_with_blocks_with_time_skips_the_mip_when_their_start_is_within_its_gap():
+    # stop 25's degenerate case (A 100 a week, batches of 30 on the 100-hour suite; relaxation 400, optimum
+    # 100,360 by hand): with the blocks with time the fit rows lift the relaxation to the optimum at once, the
+    # blocks' priced start is the optimum, so it is within mip_gap (0) of the bound and no MIP is run; with one
+    # thread for its one block no core is free, so no search either
     demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
-    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True)
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True,
+                        solve_workers=1)
     out = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
     assert out.objective == pytest.approx(100_360.0)
     fit = [a for a in out.attempts if a.startswith("fit rows:")]
-    assert len(fit) == 1 and fit[0].startswith("fit rows: 8, relaxation 100,360 (+99,960), re-solved in the second")
+    assert len(fit) == 1 and fit[0].startswith("fit rows: 8, relaxation 100,360 (+99,960)")
+    assert any(a.startswith("priced start: 100,360") for a in out.attempts)
+    assert "MIP skipped: the start is within mip_gap (0.00%) of the bound" in out.attempts
+    assert not any(a.startswith(("setups searched", "highs: Optimal", "highs: Feasible")) for a in out.attempts)
     assert out.mip_gap == pytest.approx(0.0, abs=1e-9)
 
 
-def test_a_worker_that_sends_no_relaxation_leaves_the_fit_rows_to_the_parent_by_hand():
-    # at nice 10 on a loaded machine the worker may not re-solve the rows in their time (stop 28: the demo at
-    # load 19, the bound fell from the lifted 3,340.8 M to the plain 2,690.7 M): the parent then re-solves them
-    # from its own basis after the search, as the serial form does, and the lift (400 -> 100,360) is kept
-    model, h, rows, job = _fit_job()
-    job.close()  # stopped before it sent anything
-    log: list[str] = []
-    lower, priced = _fit_taken_up(model, h, 400.0, rows, job, 10.0, log)
-    assert priced and lower == pytest.approx(100_360.0)
-    assert log[0].startswith("fit rows: 8, relaxation 100,360 (+99,960), re-solved here (the second process's: "
-                             "not back)")
+def test_with_fewer_blocks_than_threads_the_search_runs_on_the_free_core():
+    # the same case on two threads: its one block leaves a core free, so the search runs beside it; the better
+    # of the search's plan and the priced start is the start (here both the optimum)
+    demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True)
+    out = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
+    steps = [a.split(":")[0] for a in out.attempts]
+    assert steps.index("blocks with time") < steps.index("setups searched") < steps.index(
+        "lagrangian bound, blocks with time") < steps.index("priced start")
+    assert out.objective == pytest.approx(100_360.0) and out.mip_gap == pytest.approx(0.0, abs=1e-9)
+
+
+def test_the_search_is_the_fallback_when_the_blocks_give_no_plan(monkeypatch):
+    # no time for the blocks (none started): no block schedule to complete, so the search runs after them and
+    # its plan is the start, as without the blocks; the plan is the hand-checked optimum either way
+    monkeypatch.setattr(solve_module, "TIME_BLOCK_SHARE", 0.0)
+    demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True,
+                        solve_workers=1)
+    out = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
+    assert any(a.startswith("lagrangian bound, blocks with time:") and "1 without a value (not started in time)" in a
+               for a in out.attempts)
+    assert not any(a.startswith("priced start:") for a in out.attempts)
+    assert any(a.startswith("setups searched") for a in out.attempts)
+    assert any(a.startswith("start: the search's plan") for a in out.attempts)
+    assert out.objective == pytest.approx(100_360.0)
+
+
+def test_when_the_blocks_schedules_do_not_complete_the_search_judges_them_first(monkeypatch):
+    # at load 40 the priced start's MIP completion found nothing in its time (stop 29) and a cold rounding of
+    # it gave 11.4 G where the search's cut plan was 6.4 G: the search then runs with the blocks' schedule as its
+    # first candidate. The completion's failure is forced here (only the priced start's: the MIP after is
+    # skipped); the search's own LPs run, and its plan is the optimum by hand
+    real = solve_module._complete
+    calls = []
+
+    def completion_finding_nothing(model, config, fixing, seconds):
+        calls.append(fixing.height)
+        return None if len(calls) == 1 else real(model, config, fixing, seconds)
+
+    monkeypatch.setattr(solve_module, "_complete", completion_finding_nothing)
+    demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True,
+                        solve_workers=1)
+    out = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
+    assert "priced start: none" in [a.split(" (")[0] for a in out.attempts]
+    searched = next(a for a in out.attempts if a.startswith("setups searched"))
+    assert searched.startswith("setups searched: priced 100,360; sequenced ")
+    assert out.objective == pytest.approx(100_360.0)
