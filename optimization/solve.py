@@ -720,9 +720,9 @@ def _status_text(status: int, sol_status: int, mip: bool) -> tuple[str, bool]:
     return pulp.LpStatus[status], status == pulp.LpStatusOptimal
 
 
-#: families of valid inequalities that are in the model for the bound only (``campaign_fit``:
-#: ``campaign_fit_bound`` or ``campaign_fit_cuts``; ``campaign_weeks``: ``campaign_week_rows``)
-BOUND_FAMILIES = ("campaign_fit", "campaign_weeks")
+#: families of valid inequalities that are in the model for the bound only (``campaign_fit`` and
+#: ``campaign_fill``: ``campaign_fit_bound`` or ``campaign_fit_cuts``; ``campaign_weeks``: ``campaign_week_rows``)
+BOUND_FAMILIES = ("campaign_fit", "campaign_fill", "campaign_weeks")
 
 
 def _drop_bound_rows(model: Model) -> None:
