@@ -16,6 +16,7 @@ from optimization.campaign_bound import relaxation_with_rows
 from optimization.campaigns import campaign_fit
 from optimization.model import build_model
 from optimization.pulp_highs import BulkHiGHS
+from optimization.solve import _drop_bound_rows
 from test_campaign_bound import NONE, TINY_NETWORKS, _suite
 
 
@@ -280,3 +281,15 @@ def test_a_campaign_set_up_through_a_shutdown_week_keeps_its_duals():
     assert campaigns.select("product_id").to_series().to_list() == ["A"]
     capacity = result.tables["plan_capacity"].sort("week")
     assert capacity["hours_available"].to_list() == pytest.approx([100.0, 100.0, 0.0, 100.0])
+
+
+def test_the_fill_rows_leave_the_model_before_the_duals_with_the_fit_rows():
+    # the LP with the integers fixed must not have them (a fill row binds where a week's whole batches fill
+    # it, beside the capacity row it was derived from, and could take its dual): _drop_bound_rows takes both
+    # families out
+    model = _model(_suite(batch=30.0, changeover_hours=40.0), [("A", "P", t, 70.0) for t in range(3)], 3, True)
+    names = set(model.builder.prob.constraints)
+    assert any(n.startswith("campaign_fill_") for n in names) and any(n.startswith("campaign_fit_") for n in names)
+    _drop_bound_rows(model)
+    assert not any(n.startswith(("campaign_fill_", "campaign_fit_")) for n in model.builder.prob.constraints)
+    assert "campaign_fill" not in model.builder.rows and "campaign_fit" not in model.builder.rows
