@@ -24,7 +24,7 @@ from optimization.campaign_bound import (
     relaxation_with_rows,
 )
 from optimization.campaign_master import dantzig_wolfe_bound, price_and_branch
-from optimization.campaign_time import time_blocks
+from optimization.campaign_time import schedule_integers, time_blocks
 from optimization.campaign_worker import TimeBlocksJob
 from optimization.campaign_start import (
     HOT_START_SHARE, SetupSearch, SuiteGrid, idle_setup_hours, improves, rotation_setups, rounded_integers,
@@ -371,8 +371,9 @@ def _start_time_blocks(model: Model, config: PlanConfig, relaxation: highspy.Hig
     rows = RowArrays.of(fit, variables)
     blocks = time_blocks(model.network, model.frames, block_columns(model.frames))
     left = TIME_BLOCK_SHARE * max(seconds - (time.perf_counter() - began), 0.0)
+    ints = schedule_integers(model.frames, integer_mask(variables))  # the blocks' batches continuous
     job = TimeBlocksJob(LpArrays.of(relaxation), rows, float(prob.objective.constant), relaxed,
-                        _rows_seconds(seconds), blocks, integer_mask(variables), left)
+                        _rows_seconds(seconds), blocks, ints, left)
     log.append(f"blocks with time: {len(blocks)} and {len(rows)} fit rows handed to a second process for "
                f"{left:.1f} s" + _took(began, cpu))
     return rows, job
