@@ -200,7 +200,8 @@ def test_the_campaign_plan_with_blocks_with_time_reports_the_fit_rows_from_the_s
     out = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
     assert out.objective == pytest.approx(100_360.0)
     fit = [a for a in out.attempts if a.startswith("fit rows:")]
-    assert len(fit) == 1 and fit[0].startswith("fit rows: 8, relaxation 100,360 (+99,960), re-solved in the second")
+    # 8 fit rows (A, B × 4 weeks) and 6 fill rows (weeks 1-3: 90 of the 100 hours' units fit in whole batches)
+    assert len(fit) == 1 and fit[0].startswith("fit rows: 14, relaxation 100,360 (+99,960), re-solved in the second")
     assert out.mip_gap == pytest.approx(0.0, abs=1e-9)
 
 
@@ -213,7 +214,7 @@ def test_a_worker_that_sends_no_relaxation_leaves_the_fit_rows_to_the_parent_by_
     log: list[str] = []
     lower, priced = _fit_taken_up(model, h, 400.0, rows, job, 10.0, log)
     assert priced and lower == pytest.approx(100_360.0)
-    assert log[0].startswith("fit rows: 8, relaxation 100,360 (+99,960), re-solved here (the second process's: "
+    assert log[0].startswith("fit rows: 14, relaxation 100,360 (+99,960), re-solved here (the second process's: "
                              "not back)")
 
 
