@@ -85,7 +85,8 @@ def main() -> None:
     print(f"relaxation: {relaxed:,.0f} ({_took(began)})")
     began = _clock()
     f = model.frames
-    names = campaign_fit(model.builder, model.network, f["setup_for"], f["pair"], model.config.frozen_weeks)["name"]
+    names = campaign_fit(model.builder, model.network, f["setup_for"], f["pair"], model.config.frozen_weeks,
+                         model.config.campaign_fill_rows)["name"]
     lifted, _ = relaxation_with_rows(h, [prob.constraints[n] for n in names.to_list()], variables,
                                      float(prob.objective.constant), 600.0)
     lifted = relaxed if lifted is None else lifted

@@ -259,7 +259,7 @@ def fit_units(net: Network, setup: pl.DataFrame, pair: pl.DataFrame, first_week:
 
 
 def campaign_fit(
-    mb: ModelBuilder, net: Network, setup: pl.DataFrame, pair: pl.DataFrame, first_week: int
+    mb: ModelBuilder, net: Network, setup: pl.DataFrame, pair: pl.DataFrame, first_week: int, fill: bool = True
 ) -> pl.DataFrame:
     """``campaign_fit[p,r,t]``: units started ≤ F × setup(t) + (G − F) × setup(t−1), with ``G`` the most of
     ``p`` week ``t``'s hours hold in whole batches (``batch_size × ⌊hours / batch hours⌋``; no batch size: the
@@ -271,7 +271,8 @@ def campaign_fit(
     take their hours first, so at most ``F``; not set up, nothing starts and the right side is ≥ 0. The
     relaxation, with batches and setups fractional, uses every hour of a week and pays a fraction of a
     switch's hours; on the demo a 96-hour switch leaves no room for a 50-70-hour batch (``F`` = 0), and a
-    week of 135-146 hours holds one or two batches, not the 1.9-2.1 the relaxation starts."""
+    week of 135-146 hours holds one or two batches, not the 1.9-2.1 the relaxation starts. With ``fill``, the
+    :func:`campaign_fill` rows too (``PlanConfig.campaign_fill_rows``). Returns the rows' keys and names."""
     frame = fit_units(net, setup, pair, first_week)
     k = {c: c for c in PRT}
     prev = setup.select("product_id", "resource_id", (pl.col("t") + 1).alias("t"), "col").join(
@@ -283,7 +284,7 @@ def campaign_fit(
     ])
     rows = frame.select(PRT).with_columns(rhs=pl.lit(0.0))
     fit = mb.add_constraints("campaign_fit", rows, PRT, terms, "<=", "rhs")
-    return pl.concat([fit, campaign_fill(mb, frame, first_week)])
+    return pl.concat([fit, campaign_fill(mb, frame, first_week)]) if fill else fit
 
 
 def campaign_fill(mb: ModelBuilder, fit: pl.DataFrame, first_week: int) -> pl.DataFrame:

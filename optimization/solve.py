@@ -404,7 +404,8 @@ def _fit_rows(model: Model) -> list:
     """The ``campaign_fit`` rows (:func:`optimization.campaigns.campaign_fit`) added to the PuLP model: its
     constraints, for the relaxation's HiGHS model."""
     f = model.frames
-    names = campaign_fit(model.builder, model.network, f["setup_for"], f["pair"], model.config.frozen_weeks)["name"]
+    names = campaign_fit(model.builder, model.network, f["setup_for"], f["pair"], model.config.frozen_weeks,
+                         model.config.campaign_fill_rows)["name"]
     return [model.builder.prob.constraints[n] for n in names.to_list()]
 
 

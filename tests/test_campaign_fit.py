@@ -293,3 +293,17 @@ def test_the_fill_rows_leave_the_model_before_the_duals_with_the_fit_rows():
     _drop_bound_rows(model)
     assert not any(n.startswith(("campaign_fill_", "campaign_fit_")) for n in model.builder.prob.constraints)
     assert "campaign_fill" not in model.builder.rows and "campaign_fit" not in model.builder.rows
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_the_fill_rows_follow_their_option(on):
+    # PlanConfig.campaign_fill_rows: the fill rows go with the fit rows (here campaign_fit_cuts) or not at all
+    config = PlanConfig(horizon_weeks=3, terminal_condition=False, campaign_fit_cuts=True, campaign_fill_rows=on)
+    net = build_network(_suite(batch=30.0, changeover_hours=40.0), ex.START, config)
+    demand = pl.DataFrame([("A", "P", t, 70.0) for t in range(3)], schema={**NONE, "quantity": pl.Float64},
+                          orient="row")
+    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
+                                     "quantity": pl.Float64})
+    model = build_model(net, demand, pl.DataFrame(schema={**NONE, "safety_stock": pl.Float64}), scheduled, config)
+    assert model.builder.rows["campaign_fit"].height == 6
+    assert ("campaign_fill" in model.builder.rows) == on
