@@ -21,7 +21,7 @@ from test_campaign_bound import NONE, TINY_NETWORKS, _suite
 
 
 def _model(inputs, rows, weeks: int, fit: bool):
-    config = PlanConfig(horizon_weeks=weeks, terminal_condition=False, campaign_fit_cuts=fit)
+    config = PlanConfig(horizon_weeks=weeks, terminal_condition=False, campaign_fit_cuts=fit, campaign_fill_rows=True)
     net = build_network(inputs, ex.START, config)
     demand = pl.DataFrame(rows, schema={**NONE, "quantity": pl.Float64}, orient="row")
     safety = pl.DataFrame(schema={**NONE, "safety_stock": pl.Float64})
@@ -189,7 +189,8 @@ def test_the_fit_bound_after_the_start_lifts_the_bound_the_lagrangian_cannot_by_
     demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
     out = {}
     for on in (False, True):
-        config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_fit_bound=on)
+        config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_fit_bound=on,
+                            campaign_fill_rows=True)
         out[on] = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
     assert out[True].objective == pytest.approx(out[False].objective) == pytest.approx(100_360.0)
     fit = [a for a in out[True].attempts if a.startswith("fit rows:")]

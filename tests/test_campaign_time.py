@@ -196,7 +196,8 @@ def test_the_campaign_plan_with_blocks_with_time_reports_the_fit_rows_from_the_s
     # plan_supply with the blocks with time: the fit rows' line names the second process, the lifted relaxation
     # is the optimum (100,360) and the plan is reported at gap 0, as the serial fit bound does (test_campaign_fit)
     demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
-    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True)
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True,
+                        campaign_fill_rows=True)
     out = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
     assert out.objective == pytest.approx(100_360.0)
     fit = [a for a in out.attempts if a.startswith("fit rows:")]
