@@ -6,7 +6,9 @@ re-solves from the basis (the 60-s path's relaxation bound, ``campaign_fit_bound
 relaxation's duals:
 
 1. the one-round Lagrangian over the suites' own blocks (``optimization.campaign_bound``, the 60-s path's);
-2. the same over blocks with time (``optimization.campaign_time``: a suite with its products' echelons);
+2. the same over blocks with time (``optimization.campaign_time``: a suite with its products' echelons), with
+   whole batches, then with the batches continuous as the solve runs them (``schedule_integers``, stop 29;
+   ``--batches-continuous-first`` swaps the two), each block's MIP, LP and whether it ended exact;
 3. with ``--master-seconds S``, the Dantzig–Wolfe master over the blocks with time for ``S`` seconds (wall),
    each round's Lagrangian, master value and seconds.
 
@@ -37,7 +39,7 @@ from optimization import PlanConfig  # noqa: E402
 from optimization.campaign_bound import block_columns, lagrangian_bound, lp_matrix, own_rows  # noqa: E402
 from optimization.campaign_bound import relaxation_with_rows  # noqa: E402
 from optimization.campaign_master import dantzig_wolfe_bound  # noqa: E402
-from optimization.campaign_time import time_blocks  # noqa: E402
+from optimization.campaign_time import schedule_integers, time_blocks  # noqa: E402
 from optimization.campaigns import campaign_fit  # noqa: E402
 from optimization.pulp_highs import BulkHiGHS, integer_mask  # noqa: E402
 
@@ -66,6 +68,9 @@ def main() -> None:
                     help="with --mark-suites, keep only these resources campaign-run (e.g. US-BR02)")
     ap.add_argument("--seconds", type=float, default=60.0,
                     help="wall seconds for each one-round Lagrangian's block MIPs together (default 60)")
+    ap.add_argument("--batches-continuous-first", action="store_true",
+                    help="run the blocks with time with their batches continuous (schedule_integers) before the "
+                         "round with whole batches, not after (to alternate the order between runs)")
     ap.add_argument("--master-seconds", type=float, default=0.0,
                     help="wall seconds for the master over the blocks with time (default 0: not run)")
     args = ap.parse_args()
@@ -80,7 +85,8 @@ def main() -> None:
     print(f"relaxation: {relaxed:,.0f} ({_took(began)})")
     began = _clock()
     f = model.frames
-    names = campaign_fit(model.builder, model.network, f["setup_for"], f["pair"], model.config.frozen_weeks)["name"]
+    names = campaign_fit(model.builder, model.network, f["setup_for"], f["pair"], model.config.frozen_weeks,
+                         model.config.campaign_fill_rows)["name"]
     lifted, _ = relaxation_with_rows(h, [prob.constraints[n] for n in names.to_list()], variables,
                                      float(prob.objective.constant), 600.0)
     lifted = relaxed if lifted is None else lifted
@@ -89,12 +95,17 @@ def main() -> None:
     with_time = time_blocks(model.network, f, suites)
     print(f"suite blocks: {_sizes(h, suites)}")
     print(f"blocks with time: {_sizes(h, with_time)}")
-    for label, blocks in (("suite blocks", suites), ("blocks with time", with_time)):
+    rounds = [("suite blocks", suites, ints), ("blocks with time, whole batches", with_time, ints),
+              ("blocks with time, batches continuous", with_time, schedule_integers(f, ints))]
+    for label, blocks, integers in rounds if not args.batches_continuous_first else [rounds[0], *rounds[:0:-1]]:
         began = _clock()
-        bound = lagrangian_bound(h, blocks, ints, lifted, seconds=args.seconds)
+        bound = lagrangian_bound(h, blocks, integers, lifted, seconds=args.seconds)
         exact = sum(b.optimal for b in bound.blocks)
         print(f"one-round Lagrangian, {label}: {bound.bound:,.0f} ({bound.bound / lifted - 1:+.2%} over the fit "
               f"rows' relaxation; {exact} of {len(blocks)} blocks exact; {_took(began)})")
+        for b in bound.blocks:
+            print(f"  {b.resource_id}: MIP {b.mip:,.0f} ({'exact' if b.optimal else 'stopped: its dual bound'}), "
+                  f"LP {b.lp:,.0f}, lift {b.mip - b.lp:,.0f}")
     if args.master_seconds > 0:
         began = _clock()
         dw = dantzig_wolfe_bound(h, with_time, ints, lifted, args.master_seconds)

@@ -131,6 +131,10 @@ def main() -> None:
                     default=PlanConfig().campaign_fit_bound,
                     help="campaign_fit rows added after the start, the relaxation re-solved for the bound "
                          "(PlanConfig.campaign_fit_bound)")
+    ap.add_argument("--fill-rows", action=argparse.BooleanOptionalAction,
+                    default=PlanConfig().campaign_fill_rows,
+                    help="campaign_fill rows (whole batches a set-up week holds) wherever the fit rows go "
+                         "(PlanConfig.campaign_fill_rows)")
     ap.add_argument("--week-rows", action=argparse.BooleanOptionalAction,
                     default=PlanConfig().campaign_week_rows,
                     help="setup-week cover rows separated after the start, the relaxation re-solved for the bound "
@@ -199,7 +203,8 @@ def main() -> None:
                          campaign_time_limit_seconds=args.campaign_time_limit,
                          campaign_need_bound=args.need_bound,
                          campaign_fit_cuts=args.fit_cuts,
-                         campaign_fit_bound=args.fit_bound, campaign_week_rows=args.week_rows,
+                         campaign_fit_bound=args.fit_bound, campaign_fill_rows=args.fill_rows,
+                         campaign_week_rows=args.week_rows,
                          campaign_time_blocks=args.time_blocks,
                          campaign_relaxation_method=args.relaxation_method,
                          solve_path=args.solve_path, campaign_improve=not args.no_improve,

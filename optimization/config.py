@@ -116,6 +116,14 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "the start and the search keep the plain relaxation, so the plan is the same. At 60 s: demo gap "
         "54.98% -> 46.52%, s5 80.99% -> 77.89%, same plans (docs/campaign-solver.md, Stop 25).",
     )
+    campaign_fill_rows: bool = Field(
+        False,
+        description="Wherever the campaign_fit rows go (campaign_fit_bound, campaign_fit_cuts), add the valid "
+        "inequality campaign_fill[p,r,t] too (optimization.campaigns.campaign_fill): a week set up for a product "
+        "starts at most the whole batches its hours hold. The relaxation with the fit rows: demo +2.06%, piece "
+        "+1.29%, s5 +4.14%, but s7 and single +0.00% for 0.4-0.7 CPU-s more re-solve inside the fit rows' "
+        "5-s share, so it is off until measured at 60 s on a quiet machine (docs/campaign-solver.md, Stop 29).",
+    )
     campaign_week_rows: bool = Field(
         False,
         description="After the campaign start (and the campaign_fit rows), separate the setup-week cover rows "

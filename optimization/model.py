@@ -152,7 +152,7 @@ def build_model(
         if config.campaign_start_cuts:
             camp.campaign_start_window(mb, f["setup_for"], f["switch"], config.frozen_weeks)
         if config.campaign_fit_cuts:
-            camp.campaign_fit(mb, net, f["setup_for"], f["pair"], config.frozen_weeks)
+            camp.campaign_fit(mb, net, f["setup_for"], f["pair"], config.frozen_weeks, config.campaign_fill_rows)
         camp.campaign_order(mb, net, f["setup_for"])
     mb.set_objective(
         pl.concat([frame.select("col", pl.col("cost").alias("coef")) for frame in f.values()]),

@@ -23,7 +23,7 @@ from optimization.campaign_bound import (
     LagrangianBound, block_columns, block_specs, bound_of, lagrangian_bound, priced_setups, relaxation_with_rows,
 )
 from optimization.campaign_master import dantzig_wolfe_bound, price_and_branch
-from optimization.campaign_time import time_blocks
+from optimization.campaign_time import schedule_integers, time_blocks
 from optimization.campaign_worker import TimeBlocksRun
 from optimization.campaign_start import (
     HOT_START_SHARE, SetupSearch, SuiteGrid, idle_setup_hours, improves, rotation_setups, rounded_integers,
@@ -425,7 +425,8 @@ def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, r
         began, cpu = time.perf_counter(), time.process_time()
         blocks = time_blocks(model.network, model.frames, block_columns(model.frames))
         seconds = TIME_BLOCK_SHARE * time_left()
-        run = TimeBlocksRun(block_specs(relaxation, blocks, integer_mask(variables)), seconds, config.solve_workers)
+        ints = schedule_integers(model.frames, integer_mask(variables))  # the blocks' batches continuous
+        run = TimeBlocksRun(block_specs(relaxation, blocks, ints), seconds, config.solve_workers)
         log.append(f"blocks with time: {len(blocks)} priced and queued on {run.workers} threads for {seconds:.1f} s"
                    + _took(began, cpu))
         if len(blocks) < run.workers and config.campaign_search:  # a core the blocks leave free
@@ -470,7 +471,8 @@ def _fit_rows(model: Model) -> list:
     """The ``campaign_fit`` rows (:func:`optimization.campaigns.campaign_fit`) added to the PuLP model: its
     constraints, for the relaxation's HiGHS model."""
     f = model.frames
-    names = campaign_fit(model.builder, model.network, f["setup_for"], f["pair"], model.config.frozen_weeks)["name"]
+    names = campaign_fit(model.builder, model.network, f["setup_for"], f["pair"], model.config.frozen_weeks,
+                         model.config.campaign_fill_rows)["name"]
     return [model.builder.prob.constraints[n] for n in names.to_list()]
 
 
@@ -810,9 +812,9 @@ def _status_text(status: int, sol_status: int, mip: bool) -> tuple[str, bool]:
     return pulp.LpStatus[status], status == pulp.LpStatusOptimal
 
 
-#: families of valid inequalities that are in the model for the bound only (``campaign_fit``:
-#: ``campaign_fit_bound`` or ``campaign_fit_cuts``; ``campaign_weeks``: ``campaign_week_rows``)
-BOUND_FAMILIES = ("campaign_fit", "campaign_weeks")
+#: families of valid inequalities that are in the model for the bound only (``campaign_fit`` and
+#: ``campaign_fill``: ``campaign_fit_bound`` or ``campaign_fit_cuts``; ``campaign_weeks``: ``campaign_week_rows``)
+BOUND_FAMILIES = ("campaign_fit", "campaign_fill", "campaign_weeks")
 
 
 def _drop_bound_rows(model: Model) -> None:

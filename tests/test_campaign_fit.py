@@ -16,11 +16,12 @@ from optimization.campaign_bound import relaxation_with_rows
 from optimization.campaigns import campaign_fit
 from optimization.model import build_model
 from optimization.pulp_highs import BulkHiGHS
+from optimization.solve import _drop_bound_rows
 from test_campaign_bound import NONE, TINY_NETWORKS, _suite
 
 
 def _model(inputs, rows, weeks: int, fit: bool):
-    config = PlanConfig(horizon_weeks=weeks, terminal_condition=False, campaign_fit_cuts=fit)
+    config = PlanConfig(horizon_weeks=weeks, terminal_condition=False, campaign_fit_cuts=fit, campaign_fill_rows=True)
     net = build_network(inputs, ex.START, config)
     demand = pl.DataFrame(rows, schema={**NONE, "quantity": pl.Float64}, orient="row")
     safety = pl.DataFrame(schema={**NONE, "safety_stock": pl.Float64})
@@ -47,8 +48,10 @@ def _three(inputs, rows, weeks: int = 4) -> tuple[float, float, float, float, ob
 
 
 def _rows(model) -> dict[str, dict[int, float]]:
-    """Each campaign_fit row's coefficients by column."""
-    names = model.builder.rows["campaign_fit"]["name"].to_list()
+    """Each campaign_fit and campaign_fill row's coefficients by column."""
+    rows = model.builder.rows
+    names = [n for family in ("campaign_fit", "campaign_fill") if family in rows
+             for n in rows[family]["name"].to_list()]
     index = {id(v): i for i, v in enumerate(model.builder.variables)}
     out = {}
     for name in names:
@@ -84,11 +87,53 @@ def test_after_a_switch_only_the_batches_beside_the_changeover_fit_by_hand():
     col = {(p, t): c for p, t, c in setup.select("product_id", "t", "col").iter_rows()}
     make = {(p, t): c for p, t, c in setup.select("product_id", "t", "make_col").iter_rows()}
     rows = _rows(model)
-    assert len(rows) == 6
+    assert len(rows) == 6 + 4  # A and B × 3 weeks, and the fill rows of weeks 1 and 2
     first = rows["campaign_fit_A_R_0"]
     assert first == {make["A", 0]: 1.0, col["A", 0]: -90.0}
     later = rows["campaign_fit_B_R_2"]
     assert later == {make["B", 2]: 1.0, col["B", 2]: -60.0, col["B", 1]: -30.0}
+    assert rows["campaign_fill_B_R_2"] == {make["B", 2]: 1.0, col["B", 2]: -90.0}  # whole batches: 90 of 100
+    assert "campaign_fill_A_R_0" not in rows  # the first week's campaign_fit row is this row
+
+
+def test_no_fill_row_where_the_week_holds_its_hours_in_whole_units():
+    # Continuous routings (no batch size) and batches that divide the week (25 into 100 hours): G is the
+    # campaign row's m, so a fill row would repeat it.
+    for batch in (None, 25.0):
+        model = _model(_suite(batch=batch, changeover_hours=40.0), [("A", "P", t, 70.0) for t in range(3)], 3, True)
+        assert model.builder.rows["campaign_fill"].height == 0
+
+
+def _fit_only(inputs, rows, weeks: int) -> float:
+    """The relaxation with the campaign_fit rows but not the campaign_fill rows."""
+    model = _model(inputs, rows, weeks, True)
+    for name in model.builder.rows["campaign_fill"]["name"].to_list():
+        del model.builder.prob.constraints[name]
+    return _solve(model, False)
+
+
+def test_the_fill_rows_close_the_longer_changeover_case_by_hand():
+    # The 80-hour changeover case below (A 90 in week 1, B 90 in week 2, batches of 30): the best plan costs
+    # 270. The fit rows alone leave the relaxation at 265.26: a week set up a share s after a week set up
+    # fully may start F·s + (G − F) = 90 with F = 0, and the campaign row s × 100 — so a week shared by A and B
+    # starts a batch more than fits in it. With the fill rows (start ≤ 90 × setup) the relaxation is 270.
+    inputs, rows = _suite(batch=30.0, changeover_hours=80.0), [("A", "P", 1, 90.0), ("B", "P", 2, 90.0)]
+    assert _fit_only(inputs, rows, 4) == pytest.approx(265.26, abs=0.01)
+    _, relaxed_fit, optimum, optimum_fit, *_ = _three(inputs, rows)
+    assert relaxed_fit == pytest.approx(270.0) == pytest.approx(optimum) == pytest.approx(optimum_fit)
+
+
+def test_the_fill_rows_lift_the_relaxation_and_keep_the_optimum():
+    # Stop 23's third tiny network (40-hour switch, batches of 30, campaigns of at most 2 weeks, A 70 a
+    # week and B 100 in week 4): the fit rows lift the relaxation 10,628.3 → 64,718.3, the fill rows on top
+    # to 103,930.0, below the optimum 130,570.0, which they leave as it is.
+    campaign, batch, rows = TINY_NETWORKS[2]
+    inputs = _suite(batch=batch, **campaign)
+    fit_only = _fit_only(inputs, rows, 5)
+    relaxed, relaxed_fit, optimum, optimum_fit, *_ = _three(inputs, rows, weeks=5)
+    assert (relaxed, fit_only, relaxed_fit, optimum) == pytest.approx((10_628.3, 64_718.3, 103_930.0, 130_570.0),
+                                                                      abs=0.1)
+    assert optimum_fit == pytest.approx(optimum)
 
 
 def test_a_changeover_longer_than_the_room_for_a_batch_leaves_none_by_hand():
@@ -144,11 +189,12 @@ def test_the_fit_bound_after_the_start_lifts_the_bound_the_lagrangian_cannot_by_
     demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
     out = {}
     for on in (False, True):
-        config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_fit_bound=on)
+        config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_fit_bound=on,
+                            campaign_fill_rows=True)
         out[on] = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
     assert out[True].objective == pytest.approx(out[False].objective) == pytest.approx(100_360.0)
     fit = [a for a in out[True].attempts if a.startswith("fit rows:")]
-    assert len(fit) == 1 and fit[0].startswith("fit rows: 8, relaxation 100,360 ")  # A and B × 4 weeks
+    assert len(fit) == 1 and fit[0].startswith("fit rows: 14, relaxation 100,360 ")  # A, B × 4 weeks; fill 3
     assert not any(a.startswith("fit rows:") for a in out[False].attempts)
     lagrangian = [a for a in out[True].attempts if a.startswith("lagrangian bound:")]
     assert lagrangian and lagrangian[0].startswith("lagrangian bound: 100,360 ")
@@ -236,3 +282,29 @@ def test_a_campaign_set_up_through_a_shutdown_week_keeps_its_duals():
     assert campaigns.select("product_id").to_series().to_list() == ["A"]
     capacity = result.tables["plan_capacity"].sort("week")
     assert capacity["hours_available"].to_list() == pytest.approx([100.0, 100.0, 0.0, 100.0])
+
+
+def test_the_fill_rows_leave_the_model_before_the_duals_with_the_fit_rows():
+    # the LP with the integers fixed must not have them (a fill row binds where a week's whole batches fill
+    # it, beside the capacity row it was derived from, and could take its dual): _drop_bound_rows takes both
+    # families out
+    model = _model(_suite(batch=30.0, changeover_hours=40.0), [("A", "P", t, 70.0) for t in range(3)], 3, True)
+    names = set(model.builder.prob.constraints)
+    assert any(n.startswith("campaign_fill_") for n in names) and any(n.startswith("campaign_fit_") for n in names)
+    _drop_bound_rows(model)
+    assert not any(n.startswith(("campaign_fill_", "campaign_fit_")) for n in model.builder.prob.constraints)
+    assert "campaign_fill" not in model.builder.rows and "campaign_fit" not in model.builder.rows
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_the_fill_rows_follow_their_option(on):
+    # PlanConfig.campaign_fill_rows: the fill rows go with the fit rows (here campaign_fit_cuts) or not at all
+    config = PlanConfig(horizon_weeks=3, terminal_condition=False, campaign_fit_cuts=True, campaign_fill_rows=on)
+    net = build_network(_suite(batch=30.0, changeover_hours=40.0), ex.START, config)
+    demand = pl.DataFrame([("A", "P", t, 70.0) for t in range(3)], schema={**NONE, "quantity": pl.Float64},
+                          orient="row")
+    scheduled = pl.DataFrame(schema={"product_id": pl.String, "resource_id": pl.String, "t": pl.Int64,
+                                     "quantity": pl.Float64})
+    model = build_model(net, demand, pl.DataFrame(schema={**NONE, "safety_stock": pl.Float64}), scheduled, config)
+    assert model.builder.rows["campaign_fit"].height == 6
+    assert ("campaign_fill" in model.builder.rows) == on

@@ -11,12 +11,13 @@ from optimization import PlanConfig, build_network, plan_supply
 from optimization import examples as ex
 from optimization import solve as solve_module
 from optimization.campaign_bound import (
-    BlockSpec, block_columns, block_specs, bound_of, lagrangian_bound, lp_matrix, own_rows,
+    BlockSpec, block_columns, block_specs, bound_of, lagrangian_bound, lp_matrix, own_rows, relaxation_with_rows,
 )
 from optimization.campaign_master import dantzig_wolfe_bound
-from optimization.campaign_time import _merged, echelon_of, time_blocks
+from optimization.campaign_time import _merged, echelon_of, schedule_integers, time_blocks
 from optimization.campaign_worker import TimeBlocksRun, cheapest_first
-from test_campaign_bound import _solved, _suite
+from optimization.campaigns import campaign_fit
+from test_campaign_bound import TINY_NETWORKS, _solved, _suite
 from test_campaign_echelon import _two_level
 
 
@@ -241,3 +242,53 @@ def test_when_the_blocks_schedules_do_not_complete_the_search_judges_them_first(
     searched = next(a for a in out.attempts if a.startswith("setups searched"))
     assert searched.startswith("setups searched: priced 100,360; sequenced ")
     assert out.objective == pytest.approx(100_360.0)
+
+
+def test_the_blocks_keep_their_schedule_integer_and_their_batches_continuous_by_hand():
+    # batches of 30 on the suite: the block's setups stay integer, its whole batches become continuous, every
+    # other column as the MIP has it
+    model, _, _, ints, _, _ = _solved(_suite(batch=30.0), [("A", "P", t, 100.0) for t in range(3)], 3)
+    kept = schedule_integers(model.frames, ints)
+    batches, setups = model.frames["batches"]["col"].to_numpy(), model.frames["setup_for"]["col"].to_numpy()
+    assert ints[batches].all() and not kept[batches].any()
+    assert kept[setups].all()
+    others = np.setdiff1d(np.arange(len(ints)), batches)
+    assert (kept[others] == ints[others]).all()
+
+
+@pytest.mark.parametrize(("campaign", "batch", "rows"), [n for n in TINY_NETWORKS if n[1] is not None])
+def test_the_blocks_with_continuous_batches_bound_below_the_whole_batches(campaign, batch, rows):
+    # the blocks with time with their batches continuous are a relaxation of the blocks: their round lies
+    # between the relaxation and the round with whole batches, which lies below the optimum; the fit and
+    # fill rows in the relaxation (as the solve has them) keep that order
+    model, relaxed, h, ints, optimum, _ = _solved(_suite(batch=batch, **campaign), rows, 5)
+    f = model.frames
+    blocks = time_blocks(model.network, f, block_columns(f))
+    tol = 1e-6 * max(1.0, abs(optimum))
+    for lower in (relaxed, None):
+        if lower is None:  # the same with the fit and fill rows added to the relaxation
+            prob = model.builder.prob
+            names = campaign_fit(model.builder, model.network, f["setup_for"], f["pair"], 0)["name"].to_list()
+            lower, _ = relaxation_with_rows(h, [prob.constraints[n] for n in names], model.builder.variables,
+                                            float(prob.objective.constant), 60.0)
+        whole = lagrangian_bound(h, blocks, ints, lower, seconds=60.0).bound
+        continuous = lagrangian_bound(h, blocks, schedule_integers(f, ints), lower, seconds=60.0).bound
+        assert lower - tol <= continuous <= whole + tol <= optimum + 2 * tol
+
+
+def test_the_fill_rows_give_the_continuous_batches_the_whole_batches_bound_by_hand():
+    # Stop 25's degenerate case (A 100 a week, batches of 30 on the 100-hour suite: 90 fit a week; relaxation
+    # 400, optimum 100,360). The block with time is the whole model: with whole batches its round is the
+    # optimum; with the batches continuous it starts 100 a week, and the round stays at the relaxation, 400;
+    # with the fit and fill rows (A ≤ 90 a week set up) it is the optimum again.
+    model, relaxed, h, ints, optimum, _ = _solved(_suite(batch=30.0), [("A", "P", t, 100.0) for t in range(4)], 4)
+    f = model.frames
+    blocks = time_blocks(model.network, f, block_columns(f))
+    continuous = schedule_integers(f, ints)
+    assert lagrangian_bound(h, blocks, ints, relaxed).bound == pytest.approx(100_360.0) == pytest.approx(optimum)
+    assert lagrangian_bound(h, blocks, continuous, relaxed).bound == pytest.approx(400.0)
+    prob = model.builder.prob
+    names = campaign_fit(model.builder, model.network, f["setup_for"], f["pair"], 0)["name"].to_list()
+    lifted, _ = relaxation_with_rows(h, [prob.constraints[n] for n in names], model.builder.variables,
+                                     float(prob.objective.constant), 60.0)
+    assert lagrangian_bound(h, blocks, continuous, lifted).bound == pytest.approx(100_360.0)
