@@ -19,14 +19,9 @@ from flows import stages
 from flows.settings import ParameterError, ScenarioParameters
 from forecasting.consensus import consume_forecast, forecast_part
 from optimization import PlanConfig
-from optimization.scenario import (
-    ScenarioFile,
-    apply_scenario,
-    check_scenario,
-    parse_scenario,
-    scenario_orders,
-    scenario_summary,
-)
+from optimization.scenario import ScenarioFile, parse_scenario, scenario_summary
+from optimization.scenario_apply import apply_scenario, scenario_orders
+from optimization.scenario_check import check_scenario
 from warehouse.db import open_warehouse
 from warehouse.views import latest_base_run
 

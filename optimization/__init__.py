@@ -13,8 +13,10 @@ variable domains), ``constraints`` (one function per constraint family, named ro
 bulk transfer), ``highs_direct`` (same model as highspy arrays), ``decompose`` (the arrays solved exactly as
 independent sub-networks in parallel, warm-startable: large plans), ``solve`` (status as
 data, fallback, MIP duals, the worth of an hour re-solved from both sides), ``terminal`` (the end-of-horizon
-condition), ``results``/``kpis``/``shortages`` (plan tables), ``safety_stock``,
-``examples``/``synthetic`` (hand-checkable and random inputs).
+condition), ``results``/``kpis``/``shortages`` (plan tables; ``shortages`` over ``shortage_rows``,
+``shortage_capacity``, ``shortage_bom``, ``shortage_campaigns``, ``shortage_recovery``, ``shortage_reasons``,
+``shortage_text``), ``scenario`` (what-if files: ``scenario`` parses, ``scenario_check``, ``scenario_apply``,
+``scenario_campaigns``), ``safety_stock``, ``examples``/``synthetic`` (hand-checkable and random inputs).
 
 May import: ``data_contracts``, pulp, highspy, polars, numpy.
 Must not import: ``warehouse`` (no I/O), ``forecasting``, ``twin``, ``report``, ``flows``, ``cli``.

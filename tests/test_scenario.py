@@ -15,7 +15,9 @@ from typer.testing import CliRunner
 from data_contracts import schema
 from cli.main import app
 from report.page import report_path, write_report
-from optimization.scenario import ScenarioError, apply_scenario, check_scenario, parse_scenario, scenario_orders
+from optimization.scenario import ScenarioError, parse_scenario
+from optimization.scenario_apply import apply_scenario, scenario_orders
+from optimization.scenario_check import check_scenario
 
 W0 = date(2026, 5, 4)  # a Monday
 WEEKS = [W0 + timedelta(weeks=k) for k in range(3)]
