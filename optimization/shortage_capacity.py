@@ -70,9 +70,9 @@ def capacity_candidates(net: Network, own: pl.DataFrame, through: pl.DataFrame,
     product's own routings (``own``: :func:`own_windows`), or on one of its components' through the bill of
     materials (``through``: :func:`optimization.shortage_bom.through_bom`).
 
-    The dearest binding week wins (an own routing before a component at the same price; then by component,
-    resource, week and path name, so a tie picks the same row on every run), with the hours it
-    would need for the units short; ``slack_before`` marks a product whose shelf life forbade the free hours
+    The dearest binding week wins (an own routing before a component at the same price; then by
+    component, the most hours, resource, week, path, plant and window, so a tie picks the same row on every
+    run), with the hours it would need for the units short; ``slack_before`` marks a product whose shelf life forbade the free hours
     of earlier weeks.
 
     Args:
@@ -84,14 +84,17 @@ def capacity_candidates(net: Network, own: pl.DataFrame, through: pl.DataFrame,
         _slack_before(capacity, h), on=["resource_id", "lo"], how="left"
     )
     return (
-        best.sort("bind_price", "component_id", "resource_id", "bind_t", "via",
-                  descending=[True, False, False, False, False], nulls_last=False, maintain_order=True)
+        best.with_columns(extra_hours=pl.col("short") * pl.col("q") * pl.col("hours_per_unit"))
+        # every column kept below is in the key, so a tie (a component reaching the same bottleneck week
+        # through two parent plants or routings) picks the same row whatever order the joins left
+        .sort("bind_price", "component_id", "extra_hours", "resource_id", "bind_t", "via", "plant", "hi", "lo",
+              descending=[True, False, True, False, False, False, False, False, False],
+              nulls_last=False, maintain_order=True)
         .group_by(PST)
         .first()
         .with_columns(
             pl.col("slack_before").fill_null(False) & pl.col("shelf_life_weeks").is_not_null()
             & pl.col("component_id").is_null(),
-            extra_hours=pl.col("short") * pl.col("q") * pl.col("hours_per_unit"),
         )
         .select(*PST, "resource_id", "plant", "bind_week", "bind_price", "slack_before", "extra_hours",
                 "component_id", "via", "bind_free", "bind_batch", "lo", "hi")
