@@ -59,7 +59,7 @@ def through_bom(net: Network, own: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataF
 
 def ran_out(net: Network, stuck: pl.DataFrame, inventory: pl.DataFrame | None) -> pl.DataFrame:
     """For each shortage, a component that could not be made in time for it and had no stock left at the
-    parent's plant at the end of the parent's latest start week (the first by name)."""
+    parent's plant at the end of the parent's latest start week (the first by name, then by path)."""
     out = {**{c: stuck.schema[c] for c in PST}, "out_component": pl.String, "out_via": pl.String,
            "out_plant": pl.String, "out_week": pl.Date}
     if inventory is None or stuck.height == 0:
@@ -71,7 +71,7 @@ def ran_out(net: Network, stuck: pl.DataFrame, inventory: pl.DataFrame | None) -
     return (
         stuck.join(closing, on=["component_id", "parent_plant", "parent_hi"], how="left", validate="m:1")
         .filter(pl.col("closing").fill_null(0.0) <= 1e-6)  # never held there: none
-        .sort(*PST, "component_id")
+        .sort(*PST, "component_id", "via", maintain_order=True)
         .group_by(PST)
         .first()
         .select(*PST, out_component="component_id", out_via="via", out_plant="parent_plant",

@@ -49,7 +49,9 @@ def campaign_candidates(
         .filter((pl.col("camp_product") != pl.col("made")) & (pl.col("f") <= pl.col("hi")))
         .filter(pl.col("l") >= pl.col("lo"))  # held the resource in a week that could have served in time
         .join(named, on=["resource_id", "camp_product", "made"], how="left")  # the changeovers table's switch
-        .sort("camp_weeks", descending=True)
+        # the longest campaign; a tie goes to the first by resource, product, start and item served
+        .sort("camp_weeks", "resource_id", "camp_product", "camp_first", "made",
+              descending=[True, False, False, False, False], maintain_order=True)
         .group_by(PST)
         .first()
         .select(

@@ -70,8 +70,9 @@ def capacity_candidates(net: Network, own: pl.DataFrame, through: pl.DataFrame,
     product's own routings (``own``: :func:`own_windows`), or on one of its components' through the bill of
     materials (``through``: :func:`optimization.shortage_bom.through_bom`).
 
-    The dearest binding week wins (an own routing before a component at the same price), with the hours it
-    would need for the units short; ``slack_before`` marks a product whose shelf life forbade the free hours
+    The dearest binding week wins (an own routing before a component at the same price; then by
+    component, the most hours, resource, week, path, plant and window, so a tie picks the same row on every
+    run), with the hours it would need for the units short; ``slack_before`` marks a product whose shelf life forbade the free hours
     of earlier weeks.
 
     Args:
@@ -83,13 +84,17 @@ def capacity_candidates(net: Network, own: pl.DataFrame, through: pl.DataFrame,
         _slack_before(capacity, h), on=["resource_id", "lo"], how="left"
     )
     return (
-        best.sort("bind_price", "component_id", descending=[True, False], nulls_last=False)
+        best.with_columns(extra_hours=pl.col("short") * pl.col("q") * pl.col("hours_per_unit"))
+        # every column kept below is in the key, so a tie (a component reaching the same bottleneck week
+        # through two parent plants or routings) picks the same row whatever order the joins left
+        .sort("bind_price", "component_id", "extra_hours", "resource_id", "bind_t", "via", "plant", "hi", "lo",
+              descending=[True, False, True, False, False, False, False, False, False],
+              nulls_last=False, maintain_order=True)
         .group_by(PST)
         .first()
         .with_columns(
             pl.col("slack_before").fill_null(False) & pl.col("shelf_life_weeks").is_not_null()
             & pl.col("component_id").is_null(),
-            extra_hours=pl.col("short") * pl.col("q") * pl.col("hours_per_unit"),
         )
         .select(*PST, "resource_id", "plant", "bind_week", "bind_price", "slack_before", "extra_hours",
                 "component_id", "via", "bind_free", "bind_batch", "lo", "hi")
@@ -115,7 +120,7 @@ def _best_window(capacity: pl.DataFrame, horizon: int) -> pl.DataFrame:
         .filter(pl.col("lo") <= pl.col("t"))
         .with_columns(hi=pl.int_ranges(pl.col("t"), horizon))
         .explode("hi")
-        .sort("score", "t", descending=[True, False])
+        .sort("score", "t", descending=[True, False], maintain_order=True)
         .group_by("resource_id", "lo", "hi")
         .first()
         .select(
@@ -168,7 +173,8 @@ def batch_full(net: Network, capacity: pl.DataFrame) -> pl.DataFrame:
 
 
 def lane_candidates(net: Network, short: pl.DataFrame, lane_duals: pl.DataFrame | None) -> pl.DataFrame:
-    """For each shortage, a binding capacity-limited lane into the site that could have served it."""
+    """For each shortage, a binding capacity-limited lane into the site that could have served it: the
+    dearest, then the first by origin and week, so a tie picks the same lane on every run."""
     if lane_duals is None or lane_duals.height == 0 or "pi" not in lane_duals.columns:
         return pl.DataFrame(
             schema={
@@ -188,7 +194,7 @@ def lane_candidates(net: Network, short: pl.DataFrame, lane_duals: pl.DataFrame 
         )
         .join(bind, left_on=["from_site", "site_id"], right_on=["from_site", "to_site"])
         .filter(pl.col("lane_t") + pl.col("lead_time_weeks") <= pl.col("t"))
-        .sort("lane_price", descending=True)
+        .sort("lane_price", "from_site", "lane_t", descending=[True, False, False], maintain_order=True)
         .group_by(PST)
         .first()
         .select(*PST, "from_site", "lane_t", "lane_price")
