@@ -220,7 +220,8 @@ def _deseasonalized_theta(m: int) -> Deseasonalized:
     statsforecast's Theta decomposes with the same classical multiplicative (additive where not positive)
     decomposition, but decides with its own copy of the M4 test, which misses a smooth season in 2–3
     seasons of history; wrapped, it asks :func:`forecasting.seasonal.is_seasonal` as DETS and DARIMA do.
-    Where both tests agree its forecast is statsforecast's to rounding (~1e-13; tests/test_forecasting_season_test.py).
+    Where both tests agree its forecast is statsforecast's to rounding (~1e-13;
+    tests/test_forecasting_season_test.py).
     """
     return Deseasonalized(DynamicOptimizedTheta(season_length=1), m, alias="DOT")
 

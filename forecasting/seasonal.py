@@ -21,10 +21,11 @@ from __future__ import annotations
 import numpy as np
 from statsforecast.models import _TS
 
-__all__ = ["is_seasonal", "m4_seasonal", "season_contrast", "seasonal_indices", "deseasonalize", "reseasonalize", "Deseasonalized"]
+__all__ = ["is_seasonal", "m4_seasonal", "season_contrast", "seasonal_indices", "deseasonalize",
+           "reseasonalize", "Deseasonalized"]
 
 _LIMIT = 1.645  # one-sided 95% = two-sided 90% normal quantile of the M4 test
-_CONTRAST_LIMIT = 1.96  # the contrast's limit in units of 1/√n (see season_contrast: measured false positives)
+_CONTRAST_LIMIT = 1.96  # the contrast's limit in units of 1/√n (season_contrast: measured false positives)
 #: the longest season the contrast leaves to the M4 test alone (ForecastConfig.native_season_max's default):
 #: see is_seasonal
 SHORT_SEASON_MAX = 24

@@ -61,8 +61,8 @@ def test_a_weekly_season_in_two_to_three_seasons_is_found(kind: str, n: int) -> 
 
 @pytest.mark.parametrize("m, lengths", [(52, (104, 130, 156, 260)), (12, (24, 36, 48, 72, 144)),
                                         (4, (8, 12, 16, 24, 40))])
-@pytest.mark.parametrize("kind", ["white", "trend", "walk", "ar0.5", "ar0.9", "ar0.98", "step", "intermittent",
-                                  "lumpy"])
+@pytest.mark.parametrize("kind", ["white", "trend", "walk", "ar0.5", "ar0.9", "ar0.98", "step",
+                                  "intermittent", "lumpy"])
 def test_the_contrast_takes_few_series_without_a_season(kind: str, m: int, lengths: tuple[int, ...]) -> None:
     for n in lengths:
         assert _rate(lambda y, m: season_contrast(y, m) > 1.96, kind, n, m) <= 0.10, n
@@ -98,7 +98,8 @@ def test_dot_is_statsforecasts_where_the_tests_agree_and_seasonal_where_only_the
     for n in (48, 96):
         y = _series("sine0.3", n, 12, rng)
         assert m4_seasonal(y, 12)
-        ours, theirs = dot.forecast(y, 12)["mean"], DynamicOptimizedTheta(season_length=12).forecast(y=y, h=12)["mean"]
+        ours = dot.forecast(y, 12)["mean"]
+        theirs = DynamicOptimizedTheta(season_length=12).forecast(y=y, h=12)["mean"]
         assert np.allclose(ours, theirs, rtol=1e-9)
     (dot,) = base_models(("DOT",), 52)
     y = 100 + 30 * np.sin(2 * np.pi * np.arange(156) / 52) + rng.normal(0, 8, 156)
