@@ -19,10 +19,14 @@ H, M, LIFE, WINDOW = 13, 52, 312, 156
 
 
 def _life() -> pl.DataFrame:
-    """312 weeks of a 52-week sine (amplitude 10) under noise (sd 8): the M4 test finds the season in the
-    whole life and not in its last 156 weeks."""
+    """312 weeks of a 52-week sine (amplitude 10) under noise of sd 4, but sd 20 over the window's first 104
+    weeks: the season test finds the season in the whole life and not in its last 156 weeks (nor in the
+    156 weeks before any backtest cutoff). Stop 28's sine under one noise (sd 8) no longer makes the case:
+    the stop-29 test finds its season in the window too (contrast 3.17 against its limit 1.96)."""
     t = np.arange(LIFE)
-    y = 100 + 10 * np.sin(2 * np.pi * t / M) + np.random.default_rng(0).normal(0, 8, LIFE)
+    noisy = (t >= LIFE - WINDOW) & (t < LIFE - WINDOW + 2 * M)
+    noise = np.where(noisy, 20.0, 4.0) * np.random.default_rng(0).normal(0, 1, LIFE)
+    y = 100 + 10 * np.sin(2 * np.pi * t / M) + noise
     ds = [date(2019, 1, 7) + timedelta(weeks=int(i)) for i in t]
     return pl.DataFrame({"unique_id": "a", "ds": ds, "y": y})
 
