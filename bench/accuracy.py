@@ -2,7 +2,7 @@
 
 Usage: ``python bench/accuracy.py DATA_DIR [--sets m4_weekly m1_monthly ...] [--max-series 100]
 [--peers AutoETS DOT AutoARIMA SeasonalNaive] [--intermittent-peers CrostonSBA TSB ADIDA IMAPA]
-[--n-jobs 1] [--origins 1]`` with DATA_DIR the shared data folder
+[--n-jobs 1] [--origins 1] [--origin 0]`` with DATA_DIR the shared data folder
 (``m4_weekly/``, ``m1/``, ``pbs/``, ``pharma_sales_atc/``; see its README).
 
 Each set is split as its competition did (the last ``h`` values held out) and every method sees the
@@ -292,6 +292,19 @@ def earlier(ds: DataSet, k: int) -> DataSet:
     return DataSet(ds.name, tr, te, ds.h, ds.season, ds.mase_m, ds.freq)
 
 
+def at_origin(ds: DataSet, k: int) -> DataSet:
+    """The whole set split ``k`` horizons earlier (:func:`earlier`), less the series whose training part
+    there is shorter than the set's shortest at origin 0: the competition's own minimum history, so an
+    earlier origin scores the series the set was built to forecast, not the stubs left of short ones
+    (M1 monthly's 48-month series keep 12 months at origin 1, none at origin 2)."""
+    if k == 0:
+        return ds
+    shortest = ds.train.group_by("unique_id").len().get_column("len").min()
+    moved = earlier(ds, k)
+    long_enough = moved.train.group_by("unique_id").len().filter(pl.col("len") >= shortest)
+    return _subset(moved, long_enough.get_column("unique_id").to_list())
+
+
 def _subset(ds: DataSet, ids: list[str]) -> DataSet:
     keep = pl.col("unique_id").is_in(ids)
     return DataSet(ds.name, ds.train.filter(keep), ds.test.filter(keep), ds.h, ds.season, ds.mase_m, ds.freq)
@@ -365,13 +378,17 @@ def main() -> None:
                         help="score the intermittent series at this many forecast origins, each h periods "
                         "before the last (4 quarterly origins of weekly data span a year: the bias of one "
                         "13-week origin of seasonal demand measures the season's phase, not the method)")
+    parser.add_argument("--origin", type=int, default=0,
+                        help="score every set at this origin: its last origin·h periods dropped and the h "
+                        "before them held out, series with a shorter training part than the set's shortest "
+                        "left out (one origin's held-out periods are one draw: compare a method at several)")
     parser.add_argument("--save", type=Path, default=None, metavar="DIR",
                         help="write each method's forecasts (<set>_<method>.parquet) and the held-out part "
                         "(<set>_test.parquet) here, to read per series afterwards")
     args = parser.parse_args()
     rows, irows, iper = [], [], []
     for name in args.sets:
-        ds = sample(LOADERS[name](args.data_dir), args.max_series, args.seed)
+        ds = at_origin(sample(LOADERS[name](args.data_dir), args.max_series, args.seed), args.origin)
         n = ds.train.get_column("unique_id").n_unique()
         scale = scales(ds)
         keep = scale.filter(pl.col("scale") > 0).get_column("unique_id")  # MASE undefined on flat training
@@ -380,7 +397,8 @@ def main() -> None:
         n2 = keep.len()
         ref = score(ds, naive2(ds), scale)
         load = os.getloadavg()[0]
-        print(f"\n{name}: {n2} series (of {n}), h={ds.h}, season {ds.season}, MASE m={ds.mase_m}; "
+        print(f"\n{name}, origin {args.origin}: {n2} series (of {n}), h={ds.h}, season {ds.season}, "
+              f"MASE m={ds.mase_m}; "
               f"Naive2 sMAPE {ref['smape']:.3f} MASE {ref['mase']:.3f}; load {load:.2f}", flush=True)
         results: dict[str, tuple[pl.DataFrame, float, float]] = {}
         if not args.no_plantwin:
@@ -389,6 +407,11 @@ def main() -> None:
             results["plantwin"] = (fc, wall, cpu)
             top = chosen.group_by("model").len().sort("len", descending=True).head(6)
             print("   plantwin models: " + ", ".join(f"{m} {k}" for m, k in top.rows()), flush=True)
+            how = chosen.group_by("selection").len().sort("selection")
+            guarded = chosen.filter(pl.col("selection") == "guard")
+            print("   plantwin selections: " + ", ".join(f"{s} {k}" for s, k in how.rows())
+                  + "".join(f"; guard: {u} -> {m}" for u, m in guarded.select("unique_id", "model").rows()),
+                  flush=True)
         for peer in args.peers:
             results[peer] = timed(run_peer, ds, peer, args.n_jobs)
             print(f"   {peer} done in {results[peer][1]:.1f} s", flush=True)

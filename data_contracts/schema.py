@@ -588,7 +588,8 @@ FORECAST_SERIES = _t(
         ("cv2", F64, "Squared coefficient of variation of non-zero demand sizes."),
         ("model", Str, "Champion model."),
         ("selection", Str, "How it was chosen: `default` (the set's robust combination), `backtest` (a "
-         "champion on strong evidence), `fallback` or `rule`."),
+         "champion on strong evidence), `fallback`, `rule` or `guard` (in place of a choice whose "
+         "forecast fell to zero on a series that sold in every recent period)."),
     ],
     nullable=("adi", "cv2"),
 )

@@ -14,7 +14,9 @@ Per series, by class (:mod:`forecasting.classify`):
   WAPE, |bias| and simplicity. A series with no scorable candidate gets its set's default, else its
   fallback (:data:`FALLBACKS`), selection ``fallback``; one too short for any backtest window gets its
   set's default unscored. A ``short`` series with ADI at or above the threshold takes the intermittent
-  set. Quantiles: held-out backtest errors of the models the strategy picks on the other windows, pooled
+  set. A series whose chosen forecast falls to zero though it sold in every recent period takes its set's
+  default, else the best-scored candidate that stays above zero, selection ``guard`` (:func:`_guard`).
+  Quantiles: held-out backtest errors of the models the strategy picks on the other windows, pooled
   over the series of a candidate set (``calibration_groups``) by horizon step, each divided by its series'
   root-mean-square error scale (``scale_statistic``) and pooled with its mirror image (``symmetric_bands``;
   :func:`forecasting.intervals.pooled_quantiles`). Work runs in two phases on one worker pool: the
@@ -51,8 +53,8 @@ from forecasting.intervals import (
 )
 from forecasting.metrics import naive_scale, score_backtest
 from forecasting.models import add_combinations, combination_members
-from forecasting.select import (alternative_sample, choose_default, choose_strategy, held_out_picks,
-                                select_champions, trim_worst_member)
+from forecasting.select import (alternative_sample, choose_default, choose_strategy, falls_through_zero,
+                                guard_picks, held_out_picks, select_champions, trim_worst_member)
 
 __all__ = ["ForecastResult", "forecast_demand", "validate_series", "FALLBACKS", "RULE_MODEL", "ZERO_MODEL"]
 
@@ -75,7 +77,7 @@ class ForecastResult:
     """What :func:`forecast_demand` returns; every frame keyed by ``unique_id``."""
 
     forecast: pl.DataFrame  # unique_id, ds, model, mean, q01..q99
-    series: pl.DataFrame  # unique_id, series_class, n_weeks, adi, cv2, model, selection
+    series: pl.DataFrame  # unique_id, series_class, n_weeks, adi, cv2, model, selection (incl. ``guard``)
     backtest: pl.DataFrame  # unique_id, model, window, mase, wape, bias
     # set, strategy, series, evidence, default, champion: how each set with a default chose (select.py)
     strategy: pl.DataFrame | None = None
@@ -381,6 +383,44 @@ def _champion_tasks(
                     fallback=FALLBACKS[set_name], cost=cost, arima_orders=fixed)
 
     return _tasks(series, work, ["set", "model", "spec"], make, config)
+
+
+def _guard(
+    frames: dict, series: pl.DataFrame, plan: pl.DataFrame, chosen: pl.DataFrame, backtest: pl.DataFrame,
+    fc: pl.DataFrame | None, horizon: int, config: ForecastConfig, pool: Executor | None,
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """``chosen`` and the forecasts ``fc`` with every series whose chosen forecast falls to zero, though it
+    sold in each of its last periods (a season or the horizon, whichever is longer), on the replacement
+    :func:`forecasting.select.guard_picks` takes, selection ``guard``. Only those series fit their set's
+    candidates again (the forecast alone, their ARIMA orders searched anew): on the public sets a handful
+    or none (docs/forecast-accuracy.md, stop 29)."""
+    if fc is None:
+        return chosen, fc
+    modelled = chosen.filter(pl.col("selection") != "rule").select("unique_id", "model")
+    fallen = falls_through_zero(fc.join(modelled, on=["unique_id", "model"], how="semi"), series,
+                                max(config.season_length, horizon))
+    if not fallen.height:
+        return chosen, fc
+    names = _set_names(config)
+    work = plan.join(fallen, on="unique_id", how="semi").with_columns(cost=_cost(pl.lit(1.0)))
+
+    def make(set_name: str, df: pl.DataFrame, cost: float) -> Task:
+        return Task(df=df, names=names[set_name], season_length=config.season_length, freq=config.freq,
+                    horizon=horizon, windows=0, step=config.step(horizon), forecast=True,
+                    fallback=FALLBACKS[set_name], cost=cost)
+
+    _, refits, _ = run_tasks(_tasks(frames, work, ["set"], make, config), pool)
+    fell = work.join(chosen, on="unique_id", how="inner", validate="1:1").select(
+        "unique_id", "model", default=pl.col("set").replace_strict(_defaults(config), default=None,
+                                                                   return_dtype=pl.String))
+    picks = guard_picks(fell, refits, backtest).rename({"model": "guard"})
+    chosen = chosen.join(picks, on="unique_id", how="left", validate="1:1").select(
+        "unique_id", pl.coalesce("guard", "model").alias("model"),
+        selection=pl.when(pl.col("guard").is_not_null()).then(pl.lit("guard")).otherwise("selection"))
+    kept = fc.join(picks, on="unique_id", how="anti")
+    taken = refits.join(picks.rename({"guard": "model"}), on=["unique_id", "model"], how="semi")
+    return chosen, pl.concat([kept, taken.select(fc.columns)], how="vertical_relaxed").sort(
+        "unique_id", "ds", maintain_order=True)
 
 
 def _zero_forecast(
@@ -775,6 +815,8 @@ def forecast_demand(
         cv = _trimmed_backtest(cv, trimmed.join(chosen, on=["unique_id", "model"], how="anti"))
         chosen = trimmed
         _, fc_champion, _ = run_tasks(_champion_tasks(frames, plan, chosen, horizon, config, orders), pool)
+        chosen, fc_champion = _guard(frames, series, plan, chosen, backtest, fc_champion, horizon, config,
+                                     pool)
     parts = [f for f in (fc_rule, fc_champion) if f is not None]
     fc = pl.concat(parts, how="vertical_relaxed").sort("unique_id", "ds", maintain_order=True) if parts else None
     summary = plan.join(chosen, on="unique_id", how="left", validate="1:1").select(

@@ -18,6 +18,11 @@ The default itself may be one of a few for a set (:func:`choose_default`): the o
 pooled over the set's series and windows, is the lowest. Again one choice for many series; as an option a
 sample of them makes it (:func:`alternative_sample`): only the sample backtests the alternatives (on 100
 series the choice is within noise: a sample of PBS kept the default its whole set replaces).
+
+A chosen model whose forecast falls to zero on a series that sold in every recent period is replaced
+(:func:`falls_through_zero`, :func:`guard_picks`): a trend line that crosses the axis within the horizon
+is not a forecast a planner can use, whatever its backtest (PBS's A14: the backtest's best model ran a
+twelve-year fall through zero within seven months, docs/forecast-accuracy.md, stop 28).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import polars as pl
 from forecasting.models import combination_members, complexity
 
 __all__ = ["select_champions", "held_out_picks", "choose_strategy", "choose_default", "alternative_sample",
-           "trim_worst_member", "STRATEGIES"]
+           "trim_worst_member", "falls_through_zero", "guard_picks", "STRATEGIES"]
 
 #: how a candidate set with a default model picks each series' model (:func:`choose_strategy`):
 #: ``evidence`` the default unless a champion wins every window by the margin; ``champion`` the backtest
@@ -314,3 +319,79 @@ def trim_worst_member(
     )
     return chosen.join(worst, on=id_col, how="left", validate="1:1").select(
         id_col, pl.coalesce("trimmed", "model").alias("model"), "selection")
+
+
+def falls_through_zero(
+    forecast: pl.DataFrame,
+    history: pl.DataFrame,
+    recent: int,
+    id_col: str = "unique_id",
+) -> pl.DataFrame:
+    """The series whose forecast reaches zero or below at some step although each of their last ``recent``
+    periods sold (y > 0).
+
+    Why zero and why recent: a series with demand in every period of its last ``recent`` (the pipeline: a
+    season or the horizon, whichever is longer) has given no sign of stopping, so a forecast of nothing is a
+    model's extrapolation, not the data's; a series with a zero there (intermittent, seasonal gaps, a
+    product running out) may well fall to zero and is left alone. The raw forecast is read, before the
+    bands clip it at zero.
+
+    Args:
+        forecast: ``unique_id, yhat`` (any other columns ignored): each series' chosen forecast.
+        history: ``unique_id, ds, y``: the histories the forecasts were fitted on.
+        recent: periods at the end of each history that must all be positive.
+
+    Returns:
+        ``unique_id`` of the series that fall, sorted.
+    """
+    sold = (
+        history.sort(id_col, "ds").group_by(id_col, maintain_order=True).tail(recent)
+        .group_by(id_col).agg(sold=(pl.col("y") > 0).all() & (pl.len() >= recent))
+    )
+    falls = forecast.group_by(id_col).agg(falls=(pl.col("yhat") <= 0).any())
+    return (
+        falls.join(sold, on=id_col, how="inner", validate="1:1")
+        .filter(pl.col("falls") & pl.col("sold"))
+        .select(id_col).sort(id_col)
+    )
+
+
+def guard_picks(
+    fallen: pl.DataFrame,
+    forecasts: pl.DataFrame,
+    scores: pl.DataFrame,
+    id_col: str = "unique_id",
+) -> pl.DataFrame:
+    """Each fallen series' replacement: its set's default where that stays above zero, else the candidate
+    with the best mean backtest MASE that does (then the simpler, then by name), never the model that fell.
+
+    Why this order: the default is the set's robust choice (a combination damps a member's trend); where it
+    falls too, the backtest still ranks the rest, and the naive models (a level or last season held flat,
+    candidates of every set that falls here) stay above zero on a series that sold recently, so one always
+    remains.
+
+    Args:
+        fallen: ``unique_id, model, default``: the model that fell and the series' set default (null: none).
+        forecasts: ``unique_id, model, yhat`` of every candidate of the fallen series.
+        scores: ``unique_id, model, mase`` backtest scores (any windows; may miss series and models).
+
+    Returns:
+        ``unique_id, model`` of the series where some candidate stays above zero.
+    """
+    names = forecasts.get_column("model").unique().to_list()
+    rank = pl.DataFrame({"model": names, "complexity": [complexity(n) for n in names]},
+                        schema={"model": pl.String, "complexity": pl.Int64})
+    mase = scores.group_by(id_col, "model").agg(pl.col("mase").filter(pl.col("mase").is_finite()).mean())
+    above = forecasts.group_by(id_col, "model").agg(above=(pl.col("yhat") > 0).all())
+    return (
+        above.filter(pl.col("above"))
+        .join(fallen.rename({"model": "fell"}), on=id_col, how="inner", validate="m:1")
+        .filter(pl.col("model") != pl.col("fell"))
+        .join(mase, on=[id_col, "model"], how="left", validate="1:1")
+        .join(rank, on="model", how="left", validate="m:1")
+        .with_columns(is_default=(pl.col("model") == pl.col("default")).fill_null(False))
+        .sort([id_col, "is_default", "mase", "complexity", "model"],
+              descending=[False, True, False, False, False], nulls_last=True)
+        .group_by(id_col, maintain_order=True).first()
+        .select(id_col, "model").sort(id_col)
+    )
