@@ -151,9 +151,9 @@ def test_forecast_vs_actual_scores_the_forecasters_own_mean_not_the_booked_order
     assert schema.BOOKED_MODEL not in set(rows["model"])
 
 
-def test_there_are_ten_example_queries():
-    assert len(QUERIES) == 10
-    assert len({q.name for q in QUERIES}) == 10
+def test_there_are_eleven_example_queries():
+    assert len(QUERIES) == 11
+    assert len({q.name for q in QUERIES}) == 11
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=[q.name for q in QUERIES])
