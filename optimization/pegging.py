@@ -67,26 +67,30 @@ def _served_by_due_week(inventory: pl.DataFrame, backlog: pl.DataFrame) -> pl.Da
     The plan's backlog has no age of its own, so it is read first in, first out: a site's demand, week by
     week, against what left its backlog (served, then lost, week by week). Serving the oldest first is what
     the backlog's age limit allows (the backlog left is always the newest demand), and it names the lateness
-    the plan's backlog penalty paid for. Served units the demand does not cover (round-off) keep a null
-    ``due_week`` rather than be lost.
+    the plan's backlog penalty paid for. A series that never holds a backlog nor loses any serves each week's
+    demand that week, and skips the cut (a third of the big network's series, 0.2 CPU-s of its 0.6). Served
+    units the demand does not cover (round-off) keep a null ``due_week`` rather than be lost.
     """
+    late = backlog.filter((pl.col("backlog") > _EPS) | (pl.col("lost") > _EPS)).select(_BY).unique()
+    served = inventory.filter(pl.col("served") > _EPS).select(*_BY, "week", quantity="served")
+    on_time = served.join(late, on=_BY, how="anti").with_columns(due_week="week")
+    served, backlog = served.join(late, on=_BY, how="semi"), backlog.join(late, on=_BY, how="semi")
     due = backlog.filter(pl.col("demand") > _EPS).select(*_BY, due_week="week", quantity="demand")
     out = pl.concat([
-        inventory.filter(pl.col("served") > _EPS).select(*_BY, "week", use=pl.lit("served"), quantity="served",
-                                                         rank=pl.lit(0, pl.Int64)),
-        backlog.filter(pl.col("lost") > _EPS).select(*_BY, "week", use=pl.lit("lost"), quantity="lost",
+        served.with_columns(use=pl.lit("served"), rank=pl.lit(0, pl.Int64)),
+        backlog.filter(pl.col("lost") > _EPS).select(*_BY, "week", quantity="lost", use=pl.lit("lost"),
                                                      rank=pl.lit(1, pl.Int64)),
     ])
-    served = _cut(due, out, _BY, ["due_week"], ["week", "rank"], ["due_week"], ["week", "use"]).filter(
+    dated = _cut(due, out, _BY, ["due_week"], ["week", "rank"], ["due_week"], ["week", "use"]).filter(
         pl.col("use") == "served").select(*_BY, "week", "due_week", "quantity")
     left = (
-        out.filter(pl.col("use") == "served")
-        .join(served.group_by(*_BY, "week").agg(dated=pl.col("quantity").sum()), on=[*_BY, "week"], how="left")
+        served.join(dated.group_by(*_BY, "week").agg(dated=pl.col("quantity").sum()), on=[*_BY, "week"],
+                    how="left")
         .select(*_BY, "week", due_week=pl.lit(None, pl.Date),
                 quantity=pl.col("quantity") - pl.col("dated").fill_null(0.0))  # no piece: nothing dated
         .filter(pl.col("quantity") > _EPS)
     )
-    return pl.concat([served, left])
+    return pl.concat([on_time.select(dated.columns), dated, left])
 
 
 def _uses(inventory: pl.DataFrame, shipments: pl.DataFrame, backlog: pl.DataFrame) -> pl.DataFrame:
