@@ -75,28 +75,9 @@ def _three_level_plan():
       week 1 (75 / 0.75), which consume 100 S in week 1: the 40 on hand, then 60 released in week 1 from
       75 S started in week 0 (60 / 0.8).
     """
-    inputs = ex.inputs(
-        products=ex.products(
-            dict(product_id="K", holding_cost_per_week=1.0),
-            dict(product_id="F", family="filled", holding_cost_per_week=0.5),
-            dict(product_id="S", family="drug_substance", holding_cost_per_week=0.1),
-        ),
-        resources=ex.resources(*[dict(resource_id=r, site_id="P", hours_per_week=1000.0)
-                                 for r in ("RK", "RF", "RS")]),
-        routings=ex.routings(
-            dict(product_id="K", resource_id="RK", release_weeks=1),
-            dict(product_id="F", resource_id="RF", release_weeks=1, **{"yield": 0.75}),
-            dict(product_id="S", resource_id="RS", release_weeks=1, **{"yield": 0.8}),
-        ),
-        bom=ex.bom(
-            dict(parent_id="K", component_id="F", quantity_per=1.0, scrap=0.2),
-            dict(parent_id="F", component_id="S", quantity_per=0.5, scrap=0.5),
-        ),
-        lanes=ex.lanes(dict(from_site="P", to_site="D", lead_time_weeks=0)),
-        inventory=ex.inventory(dict(product_id="K", site_id="D", quantity=10.0),
-                               dict(product_id="F", site_id="P", quantity=25.0),
-                               dict(product_id="S", site_id="P", quantity=40.0)),
-    )
+    inputs = ex.three_level(f_yield=0.75, lead_time_weeks=0, stock=ex.inventory(
+        dict(product_id="K", site_id="D", quantity=10.0), dict(product_id="F", site_id="P", quantity=25.0),
+        dict(product_id="S", site_id="P", quantity=40.0)))
     net = build_network(inputs, ex.START, CFG)
     r = plan_supply(net, ex.demand_of(("K", "D", 0, 30.0), ("K", "D", 3, 60.0)), pl.DataFrame(), CFG)
     assert r.solver_status == "Optimal"
@@ -202,8 +183,8 @@ def test_the_demo_plan_is_pegged_in_full_at_every_level(demo_plan):
     assert served["due_week"].null_count() == 0 and (served["due_week"] <= served["week"]).all()
     assert served.filter(pl.col("due_week") < pl.col("week")).height > 0  # the plan serves some demand late
     pairs = inv.group_by("product_id", "site_id").agg(pl.col("served").sum()).join(
-        served.group_by("product_id", "site_id").agg(pegged=pl.col("quantity").sum()), on=["product_id", "site_id"],
-        how="left").with_columns(pl.col("pegged").fill_null(0.0))
+        served.group_by("product_id", "site_id").agg(pegged=pl.col("quantity").sum()),
+        on=["product_id", "site_id"], how="left").with_columns(pl.col("pegged").fill_null(0.0))
     assert _off(pairs, "pegged", "served").height == 0
     # no week's demand is served beyond it
     due = served.group_by("product_id", "site_id", week="due_week").agg(pl.col("quantity").sum()).join(
@@ -221,7 +202,8 @@ def test_the_demo_plan_is_pegged_in_full_at_every_level(demo_plan):
     made = peg.filter((pl.col("source") == "production") & (pl.col("use") != "consumed")).select(
         *_END, pl.col("product_id").alias("parent_id"), parent_resource_id="resource_id",
         parent_start_week="start_week", above="quantity", above_component="quantity")
-    per_unit = links.group_by(*_LOT, "component_id").agg(per=pl.col("need").first() / pl.col("released").first())
+    per_unit = links.group_by(*_LOT, "component_id").agg(
+        per=pl.col("need").first() / pl.col("released").first())
     levels = deep["level"].max()
     assert levels == 2  # vaccines: pack ← filled bulk ← antigen
     for level in range(1, levels + 1):
