@@ -238,24 +238,24 @@ def _consumption_links(pegging: pl.DataFrame, production: pl.DataFrame, bom: pl.
     ``_LOT``, the ``component_*`` columns, ``link`` (component units), ``need`` (what the lot consumes of
     the component: started × ``per_start``) and ``released`` (the lot's good units).
 
-    A component is consumed at its parents' site in their start week (the model's ``bom`` rows), so that
-    week's ``consumed`` pieces are shared among the parent lots started there, first in, first out (in
-    product and resource order: which lot takes which within a week is a convention)."""
+    A component is consumed at its parents' site in their start week (the model's ``bom`` rows), so its
+    ``consumed`` pieces at a site, week by week, are shared among the parent lots started there, week by
+    week, first in, first out (within a week in product and resource order: which lot takes which is a
+    convention). Both are laid end to end over the weeks, not cut week by week: a bucketed plan's far weeks
+    spread a bucket's consumption evenly and its production by hours, which agree over the bucket only."""
     consumed = pegging.filter(pl.col("use") == "consumed").select(*_BY, "week", *SOURCE, "quantity")
     starts = (
         production.filter(pl.col("quantity") > _EPS)
         .join(bom.select(pl.col("parent_id").alias("product_id"), "component_id", "per_start"), on="product_id")
-        .select(pl.col("component_id").alias("product_id"), "site_id", "week", parent_id="product_id",
-                parent_resource_id="resource_id", quantity=pl.col("quantity") * pl.col("per_start"),
-                released="released_quantity")
+        .select(pl.col("component_id").alias("product_id"), "site_id", parent_id="product_id",
+                parent_resource_id="resource_id", parent_start_week="week",
+                quantity=pl.col("quantity") * pl.col("per_start"), released="released_quantity")
     )
-    by = [*_BY, "week"]
-    links = _cut(consumed, starts, by, SOURCE, ["parent_id", "parent_resource_id"], SOURCE,
-                 ["parent_id", "parent_resource_id"])
+    links = _cut(consumed, starts, _BY, ["week", *SOURCE], ["parent_start_week", "parent_id",
+                                                             "parent_resource_id"], SOURCE, _LOT)
     return (
-        links.join(starts.rename({"quantity": "need"}), on=[*by, "parent_id", "parent_resource_id"],
-                   validate="m:1")
-        .rename({"week": "parent_start_week", "quantity": "link", **_COMPONENT})
+        links.join(starts.rename({"quantity": "need"}), on=[*_BY, *_LOT], validate="m:1")
+        .rename({"quantity": "link", **_COMPONENT})
         .drop("site_id")
     )
 

@@ -156,10 +156,9 @@ def _off(frame: pl.DataFrame, a: str, b: str) -> pl.DataFrame:
     return frame.filter((pl.col(a) - pl.col(b)).abs() > 1e-6 * (1.0 + pl.col(b).abs()))
 
 
-@pytest.fixture(scope="module")
-def demo_plan():
+def _demo_plan(config: PlanConfig):
     """The demo network over its levels (mAb: drug substance → vial; vaccine: antigen → filled bulk →
-    pack), planned 26 weeks on its last 13 weeks' mean demand."""
+    pack), planned on its last 13 weeks' mean demand: the plan's tables and its bill of materials."""
     from demo.network import DEMO_RUN_DATE, demo_network
 
     net = demo_network(products=20, dcs=3, weeks_history=60, seed=5, levels=True)
@@ -168,11 +167,16 @@ def demo_plan():
                                   pl.col("requested_week") < DEMO_RUN_DATE)
     mean = recent.group_by("product_id", "site_id").agg(quantity=pl.col("quantity").sum() / 13)
     weeks = pl.DataFrame({"week": [DEMO_RUN_DATE + timedelta(weeks=k) for k in range(36)]})
-    cfg = PlanConfig(horizon_weeks=26)
-    network = build_network(net, DEMO_RUN_DATE, cfg)
-    r = plan_supply(network, mean.join(weeks, how="cross"), pl.DataFrame(), cfg)
+    network = build_network(net, DEMO_RUN_DATE, config)
+    r = plan_supply(network, mean.join(weeks, how="cross"), pl.DataFrame(), config)
     assert r.solver_status == "Optimal"
     return r.tables, network.bom
+
+
+@pytest.fixture(scope="module")
+def demo_plan():
+    """The demo's 26 weeks, week by week."""
+    return _demo_plan(PlanConfig(horizon_weeks=26))
 
 
 def test_the_demo_plan_is_pegged_in_full_at_every_level(demo_plan):
@@ -218,3 +222,15 @@ def test_the_demo_plan_is_pegged_in_full_at_every_level(demo_plan):
         made = rows.filter(pl.col("component_source") == "production").select(
             *_END, pl.col("component_id").alias("parent_id"), parent_resource_id="component_resource_id",
             parent_start_week="component_start_week", above="quantity", above_component="component_quantity")
+
+
+def test_a_bucketed_plan_links_every_consumed_unit_to_the_lot_that_consumed_it():
+    """Beyond ``bucket_after_weeks`` a plan's tables spread a bucket's consumption evenly over its weeks and
+    its production by the resource's hours: week by week they differ, over the bucket they agree. Cut week
+    by week, 7.6% of the demo's consumption (159,223 of 2,089,903 units) found no parent lot; laid end to
+    end over the weeks, every consumed unit the pegging holds is linked."""
+    t, bom = _demo_plan(PlanConfig(horizon_weeks=26, bucket_after_weeks=8))
+    links = _consumption_links(t["plan_pegging"], t["plan_production"], bom)
+    consumed = t["plan_pegging"].filter(pl.col("use") == "consumed")["quantity"].sum()
+    assert consumed == pytest.approx(t["plan_inventory"]["consumed"].sum(), rel=1e-4)
+    assert links["link"].sum() == pytest.approx(consumed, rel=1e-9)
