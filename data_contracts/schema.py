@@ -785,8 +785,8 @@ PLAN_PEGGING = _t(
     "Which supply each site's units came from, first in, first out through stock: the opening stock, a "
     "receipt, or production at a resource (start and release week), through the shipments that carried it, "
     "for what was served, expired, used as a component or left in stock at the end (optimization/pegging.py).",
-    ("run_id", "product_id", "site_id", "week", "use", "due_week", "source", "source_site", "resource_id",
-     "start_week"),
+    ("run_id", "product_id", "site_id", "week", "use", "due_week", "parent_id", "parent_resource_id",
+     "parent_start_week", "source", "source_site", "resource_id", "start_week"),
     [
         ("run_id", Str, "Run."),
         ("product_id", Str, "Product."),
@@ -796,6 +796,10 @@ PLAN_PEGGING = _t(
          "production started there) or closing (left in stock at the horizon's end)."),
         ("due_week", Date, "Week the served demand was due (served only: backlog is served oldest first); "
          "`week` − `due_week` is how late it was served."),
+        ("parent_id", Str, "Product whose production consumed them (consumed only; its site is `site_id`)."),
+        ("parent_resource_id", Str, "Resource of that production (consumed only)."),
+        ("parent_start_week", Date, "Week that production started (consumed only: `week`, but in a bucketed "
+         "plan's far weeks, whose tables spread a bucket's consumption evenly and its production by hours)."),
         ("source", Str, "stock (on hand at the start), receipt (scheduled: work in progress, in transit) or "
          "production (planned)."),
         ("source_site", Str, "Site the supply entered the network at (the plant, for production)."),
@@ -804,7 +808,8 @@ PLAN_PEGGING = _t(
         ("release_week", Date, "Week it was released (production only)."),
         ("quantity", F64, "Units."),
     ],
-    nullable=("due_week", "resource_id", "start_week", "release_week"),
+    nullable=("due_week", "parent_id", "parent_resource_id", "parent_start_week", "resource_id", "start_week",
+              "release_week"),
 )
 
 PLAN_PEGGING_BOM = _t(

@@ -34,6 +34,8 @@ _EPS = 1e-6
 _BY = ["product_id", "site_id"]
 #: what a supply lot came from, carried from site to site
 SOURCE = ["source", "source_site", "resource_id", "start_week", "release_week"]
+#: a production lot that consumed a component: the product, the resource that made it, the week it started
+_LOT = ["parent_id", "parent_resource_id", "parent_start_week"]
 #: supply lots arriving in the same week are used in this order (stock on hand first)
 _SUPPLY_RANK = {"stock": 0, "receipt": 1, "arrival": 2, "production": 3}
 #: uses in the same week are served in this order (what expires is the oldest)
@@ -83,14 +85,19 @@ def _served_by_due_week(inventory: pl.DataFrame, backlog: pl.DataFrame) -> pl.Da
     ])
     dated = _cut(due, out, _BY, ["due_week"], ["week", "rank"], ["due_week"], ["week", "use"]).filter(
         pl.col("use") == "served").select(*_BY, "week", "due_week", "quantity")
-    left = (
-        served.join(dated.group_by(*_BY, "week").agg(dated=pl.col("quantity").sum()), on=[*_BY, "week"],
-                    how="left")
-        .select(*_BY, "week", due_week=pl.lit(None, pl.Date),
-                quantity=pl.col("quantity") - pl.col("dated").fill_null(0.0))  # no piece: nothing dated
+    left = _unmatched(served, dated, [*_BY, "week"]).with_columns(due_week=pl.lit(None, pl.Date))
+    return pl.concat([on_time.select(dated.columns), dated, left.select(dated.columns)])
+
+
+def _unmatched(whole: pl.DataFrame, parts: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+    """What of each ``whole`` row (by ``key``) its ``parts`` do not cover (round-off, or a mismatch a cut
+    left out), so a split loses no unit: ``key, quantity``."""
+    return (
+        whole.select(*key, "quantity")
+        .join(parts.group_by(key).agg(covered=pl.col("quantity").sum()), on=key, how="left", nulls_equal=True)
+        .select(*key, quantity=pl.col("quantity") - pl.col("covered").fill_null(0.0))  # no part: none covered
         .filter(pl.col("quantity") > _EPS)
     )
-    return pl.concat([on_time.select(dated.columns), dated, left])
 
 
 def _uses(inventory: pl.DataFrame, shipments: pl.DataFrame, backlog: pl.DataFrame) -> pl.DataFrame:
@@ -170,7 +177,11 @@ def _shipped(pieces: pl.DataFrame, last: object) -> pl.DataFrame:
 
 
 def plan_pegging(
-    inventory: pl.DataFrame, production: pl.DataFrame, shipments: pl.DataFrame, backlog: pl.DataFrame
+    inventory: pl.DataFrame,
+    production: pl.DataFrame,
+    shipments: pl.DataFrame,
+    backlog: pl.DataFrame,
+    bom: pl.DataFrame,
 ) -> pl.DataFrame:
     """The plan's pegging table: which lot (opening stock, receipt, or production at a resource started and
     released in given weeks) each site's expired, served, consumed and closing units came from.
@@ -185,11 +196,11 @@ def plan_pegging(
         shipments: the plan_shipments table.
         backlog: the plan_backlog table (each week's demand, and what was lost: served units are dated by
             the week their demand was due, oldest first).
+        bom: ``parent_id, component_id, per_start`` (``quantity_per / (1 − scrap)`` per unit started): a
+            component's consumed units are split by the production lot that consumed them.
 
     Returns:
-        ``product_id, site_id, week, use, due_week, source, source_site, resource_id, start_week,
-        release_week, quantity`` (the plan_pegging table without ``run_id``), summed over the shipments a lot
-        travelled by.
+        The plan_pegging table without ``run_id``, summed over the shipments a lot travelled by.
     """
     table = schema.PLAN_PEGGING
     if inventory.height == 0:
@@ -215,46 +226,63 @@ def plan_pegging(
 
         pieces = pl.concat([pieces.join(changed, on=_BY, how="anti"),
                             _fifo(_lots(again(inventory), again(production), again(arrivals)), again(uses))])
+    used = pieces.filter(pl.col("use") != "departure").group_by(*_BY, "week", "use", "due_week", *SOURCE).agg(
+        pl.col("quantity").sum())
+    consumed = used.filter(pl.col("use") == "consumed")
     return (
-        pieces.filter(pl.col("use") != "departure")
-        .group_by("product_id", "site_id", "week", "use", "due_week", *SOURCE)
-        .agg(pl.col("quantity").sum())
+        pl.concat([used.filter(pl.col("use") != "consumed"), _by_parent_lot(consumed, production, bom)],
+                  how="diagonal_relaxed")
         .select([c for c in table.column_names if c != "run_id"])
-        .sort("product_id", "site_id", "week", "use", "due_week", "source", "source_site", "resource_id",
+        .sort("product_id", "site_id", "week", "use", "due_week", *_LOT, "source", "source_site", "resource_id",
               "start_week", nulls_last=True)
     )
 
 
-#: a production lot: the product, the resource that made it, the week it started
-_LOT = ["parent_id", "parent_resource_id", "parent_start_week"]
 #: what a component lot came from, as plan_pegging_bom names it
 _COMPONENT = {c: f"component_{c}" for c in SOURCE} | {"product_id": "component_id"}
 #: the plan_pegging row a plan_pegging_bom row explains
 _END = ["product_id", "site_id", "week", "use", "due_week", "source_site", "resource_id", "start_week"]
 
 
-def _consumption_links(pegging: pl.DataFrame, production: pl.DataFrame, bom: pl.DataFrame) -> pl.DataFrame:
-    """Each production lot's consumption of each component, by the component lot it was pegged to:
-    ``_LOT``, the ``component_*`` columns, ``link`` (component units), ``need`` (what the lot consumes of
-    the component: started × ``per_start``) and ``released`` (the lot's good units).
-
-    A component is consumed at its parents' site in their start week (the model's ``bom`` rows), so its
-    ``consumed`` pieces at a site, week by week, are shared among the parent lots started there, week by
-    week, first in, first out (within a week in product and resource order: which lot takes which is a
-    convention). Both are laid end to end over the weeks, not cut week by week: a bucketed plan's far weeks
-    spread a bucket's consumption evenly and its production by hours, which agree over the bucket only."""
-    consumed = pegging.filter(pl.col("use") == "consumed").select(*_BY, "week", *SOURCE, "quantity")
-    starts = (
+def _starts(production: pl.DataFrame, bom: pl.DataFrame) -> pl.DataFrame:
+    """Each production lot's need of each of its components: ``product_id`` (the component), ``site_id``,
+    ``_LOT``, ``quantity`` (started × ``per_start``: the model's ``bom`` rows) and ``released``."""
+    return (
         production.filter(pl.col("quantity") > _EPS)
         .join(bom.select(pl.col("parent_id").alias("product_id"), "component_id", "per_start"), on="product_id")
         .select(pl.col("component_id").alias("product_id"), "site_id", parent_id="product_id",
                 parent_resource_id="resource_id", parent_start_week="week",
                 quantity=pl.col("quantity") * pl.col("per_start"), released="released_quantity")
     )
-    links = _cut(consumed, starts, _BY, ["week", *SOURCE], ["parent_start_week", "parent_id",
-                                                             "parent_resource_id"], SOURCE, _LOT)
+
+
+def _by_parent_lot(consumed: pl.DataFrame, production: pl.DataFrame, bom: pl.DataFrame) -> pl.DataFrame:
+    """The consumed pegging rows split by the production lot that consumed them (``_LOT``; null where no
+    lot's need covers them).
+
+    A component is consumed at its parents' site in their start week, so its consumed pieces at a site,
+    week by week, are shared among the parent lots started there, week by week, first in, first out (within
+    a week in product and resource order: which lot takes which is a convention). Both are laid end to end
+    over the weeks, not cut week by week: a bucketed plan's far weeks spread a bucket's consumption evenly
+    and its production by hours, which agree over the bucket only."""
+    supply = ["week", "use", "due_week", *SOURCE]
+    split = _cut(consumed, _starts(production, bom), _BY, ["week", *SOURCE],
+                 ["parent_start_week", "parent_id", "parent_resource_id"], supply, _LOT)
+    left = _unmatched(consumed, split, [*_BY, *supply])
+    return pl.concat([split, left], how="diagonal_relaxed")
+
+
+def _consumption_links(pegging: pl.DataFrame, production: pl.DataFrame, bom: pl.DataFrame) -> pl.DataFrame:
+    """Each production lot's consumption of each component, by the component lot it was pegged to (from
+    ``plan_pegging``'s consumed rows): ``_LOT``, the ``component_*`` columns, ``link`` (component units),
+    ``need`` (what the lot consumes of the component: started × ``per_start``) and ``released`` (the lot's
+    good units)."""
+    links = (
+        pegging.filter((pl.col("use") == "consumed") & pl.col("parent_id").is_not_null())
+        .group_by(*_BY, *_LOT, *SOURCE).agg(pl.col("quantity").sum())
+    )
     return (
-        links.join(starts.rename({"quantity": "need"}), on=[*_BY, *_LOT], validate="m:1")
+        links.join(_starts(production, bom).rename({"quantity": "need"}), on=[*_BY, *_LOT], validate="m:1")
         .rename({"quantity": "link", **_COMPONENT})
         .drop("site_id")
     )

@@ -157,7 +157,7 @@ def plan_supply(
         tables[schema.PLAN_CAPACITY.name] = with_price_range(network, tables[schema.PLAN_CAPACITY.name], measured)
         tables[schema.PLAN_PEGGING.name] = plan_pegging(
             tables[schema.PLAN_INVENTORY.name], tables[schema.PLAN_PRODUCTION.name],
-            tables[schema.PLAN_SHIPMENTS.name], tables[schema.PLAN_BACKLOG.name])
+            tables[schema.PLAN_SHIPMENTS.name], tables[schema.PLAN_BACKLOG.name], network.bom)
         tables[schema.PLAN_PEGGING_BOM.name] = plan_pegging_bom(
             tables[schema.PLAN_PEGGING.name], tables[schema.PLAN_PRODUCTION.name], network.bom)
         tables[schema.PLAN_KPIS.name] = plan_kpis(

@@ -27,12 +27,12 @@ def _plan():
                        dict(product_id="A", site_id="D", t=2, quantity=120.0))
     r = plan_supply(net, demand, pl.DataFrame(), CFG)
     assert r.solver_status == "Optimal"
-    return r.tables
+    return r.tables, net.bom
 
 
 def test_served_units_are_pegged_to_the_stock_then_the_production_that_reached_them():
-    t = _plan()
-    peg = plan_pegging(t["plan_inventory"], t["plan_production"], t["plan_shipments"], t["plan_backlog"])
+    t, bom = _plan()
+    peg = plan_pegging(t["plan_inventory"], t["plan_production"], t["plan_shipments"], t["plan_backlog"], bom)
     served = peg.filter(pl.col("use") == "served")
     made = t["plan_production"].filter(pl.col("quantity") > 0)
     # every served unit is pegged, and no more
@@ -55,9 +55,9 @@ def test_served_units_are_pegged_to_the_stock_then_the_production_that_reached_t
 
 
 def test_a_plan_without_stock_rows_pegs_nothing():
-    t = _plan()
+    t, bom = _plan()
     empty = plan_pegging(t["plan_inventory"].clear(), t["plan_production"], t["plan_shipments"],
-                         t["plan_backlog"])
+                         t["plan_backlog"], bom)
     assert empty.height == 0 and "quantity" in empty.columns
 
 
@@ -99,8 +99,9 @@ def _rows(frame: pl.DataFrame, *columns: str) -> dict:
 def test_a_late_served_unit_names_the_week_it_was_due_and_every_level_is_pegged_by_hand():
     """Level 0 (``plan_pegging``, by :func:`_three_level_plan`'s working): K at D is served 10 in week 0
     (due week 0) from the stock at D, 20 in week 1 (due week 0: a week late) from RK's week-0 start, 60 in
-    week 3 (due week 3) from RK's week-2 start; F at P is consumed 25 in week 0 from its stock, 75 in week 2
-    from RF's week-1 start; S at P is consumed 100 in week 1: its 40 on hand first, then RS's week-0 start.
+    week 3 (due week 3) from RK's week-2 start; F at P is consumed 25 in week 0 from its stock, by RK's
+    week-0 start, 75 in week 2 from RF's week-1 start, by RK's week-2 start; S at P is consumed 100 in week 1
+    by RF's week-1 start: its 40 on hand first, then RS's week-0 start.
 
     Through the bill of materials (``plan_pegging_bom``):
 
@@ -113,17 +114,18 @@ def test_a_late_served_unit_names_the_week_it_was_due_and_every_level_is_pegged_
     - the 10 K served from D's stock hold nothing made: no row.
     """
     t, bom = _three_level_plan()
-    peg = plan_pegging(t["plan_inventory"], t["plan_production"], t["plan_shipments"], t["plan_backlog"])
+    peg = plan_pegging(t["plan_inventory"], t["plan_production"], t["plan_shipments"], t["plan_backlog"], bom)
     w = ex.week
-    level0 = ("product_id", "site_id", "week", "use", "due_week", "source", "start_week", "quantity")
+    level0 = ("product_id", "site_id", "week", "use", "due_week", "parent_id", "parent_resource_id",
+              "parent_start_week", "source", "start_week", "quantity")
     assert _rows(peg, *level0) == {
-        ("K", "D", w(0), "served", w(0), "stock", None): 10.0,
-        ("K", "D", w(1), "served", w(0), "production", w(0)): 20.0,
-        ("K", "D", w(3), "served", w(3), "production", w(2)): 60.0,
-        ("F", "P", w(0), "consumed", None, "stock", None): 25.0,
-        ("F", "P", w(2), "consumed", None, "production", w(1)): 75.0,
-        ("S", "P", w(1), "consumed", None, "stock", None): 40.0,
-        ("S", "P", w(1), "consumed", None, "production", w(0)): 60.0,
+        ("K", "D", w(0), "served", w(0), None, None, None, "stock", None): 10.0,
+        ("K", "D", w(1), "served", w(0), None, None, None, "production", w(0)): 20.0,
+        ("K", "D", w(3), "served", w(3), None, None, None, "production", w(2)): 60.0,
+        ("F", "P", w(0), "consumed", None, "K", "RK", w(0), "stock", None): 25.0,
+        ("F", "P", w(2), "consumed", None, "K", "RK", w(2), "production", w(1)): 75.0,
+        ("S", "P", w(1), "consumed", None, "F", "RF", w(1), "stock", None): 40.0,
+        ("S", "P", w(1), "consumed", None, "F", "RF", w(1), "production", w(0)): 60.0,
     }
     deep = plan_pegging_bom(peg, t["plan_production"], bom)
     key = ("week", "due_week", "level", "parent_id", "parent_start_week", "component_id", "component_source",
