@@ -15,11 +15,11 @@ there by its week. What expires is pegged to the oldest lots, as stock leaves fi
 shelf-life cohorts are not followed). A week's served units include backlog of earlier weeks: the same cut of
 a site's demand against what it served (oldest first) names the week each served unit was due.
 
-Through the bill of materials (:func:`plan_pegging_bom`): a component's consumption, pegged to its lots like
-any use, is shared among the production lots started at that site and week, and a unit pegged to a
-production lot holds its share of what that lot consumed; where the component lot is production too, the
-split goes on, so a pack served at a DC is traced to the fill that made it and to the drug-substance or
-antigen campaign in it.
+Through the bill of materials: a component's consumption, pegged to its lots like any use, is shared among
+the production lots started at that site and week (``plan_pegging``'s consumed rows name the lot), and a
+unit pegged to a production lot holds its share of what that lot consumed (:func:`plan_pegging_bom`);
+where the component lot is production too, the split goes on, so a pack served at a DC is traced to the
+fill that made it and to the drug-substance or antigen campaign in it.
 """
 
 from __future__ import annotations
@@ -184,7 +184,8 @@ def plan_pegging(
     bom: pl.DataFrame,
 ) -> pl.DataFrame:
     """The plan's pegging table: which lot (opening stock, receipt, or production at a resource started and
-    released in given weeks) each site's expired, served, consumed and closing units came from.
+    released in given weeks) each site's expired, served, consumed and closing units came from, the week a
+    served unit was due, and the production lot that consumed a consumed one.
 
     Site by site along the lanes: a shipment's pieces become lots at its destination in its arrival week,
     so the product × sites whose arrivals changed are pegged again until none changes (plants, then the DCs
