@@ -786,7 +786,8 @@ PLAN_PEGGING = _t(
     "Which supply each site's units came from, first in, first out through stock: the opening stock, a "
     "receipt, or production at a resource (start and release week), through the shipments that carried it, "
     "for what was served, expired, used as a component or left in stock at the end (optimization/pegging.py).",
-    ("run_id", "product_id", "site_id", "week", "use", "source", "source_site", "resource_id", "start_week"),
+    ("run_id", "product_id", "site_id", "week", "use", "due_week", "parent_id", "parent_resource_id",
+     "parent_start_week", "source", "source_site", "resource_id", "start_week"),
     [
         ("run_id", Str, "Run."),
         ("product_id", Str, "Product."),
@@ -794,6 +795,12 @@ PLAN_PEGGING = _t(
         ("week", Date, "Week they were used."),
         ("use", Str, "served (demand and backlog served that week), expired, consumed (as a component of "
          "production started there) or closing (left in stock at the horizon's end)."),
+        ("due_week", Date, "Week the served demand was due (served only: backlog is served oldest first); "
+         "`week` − `due_week` is how late it was served."),
+        ("parent_id", Str, "Product whose production consumed them (consumed only; its site is `site_id`)."),
+        ("parent_resource_id", Str, "Resource of that production (consumed only)."),
+        ("parent_start_week", Date, "Week that production started (consumed only: `week`, but in a bucketed "
+         "plan's far weeks, whose tables spread a bucket's consumption evenly and its production by hours)."),
         ("source", Str, "stock (on hand at the start), receipt (scheduled: work in progress, in transit) or "
          "production (planned)."),
         ("source_site", Str, "Site the supply entered the network at (the plant, for production)."),
@@ -802,7 +809,44 @@ PLAN_PEGGING = _t(
         ("release_week", Date, "Week it was released (production only)."),
         ("quantity", F64, "Units."),
     ],
-    nullable=("resource_id", "start_week", "release_week"),
+    nullable=("due_week", "parent_id", "parent_resource_id", "parent_start_week", "resource_id", "start_week",
+              "release_week"),
+)
+
+PLAN_PEGGING_BOM = _t(
+    "plan_pegging_bom",
+    "What a pegged unit made by production holds, through every level of the bill of materials: for each "
+    "plan_pegging row whose source is production, the component lots its production consumed (the "
+    "component's stock, receipt or production, pegged first in, first out like any use), then theirs, "
+    "level by level, in proportion to the units pegged (optimization/pegging.py).",
+    ("run_id", "product_id", "site_id", "week", "use", "due_week", "source_site", "resource_id", "start_week",
+     "level", "parent_id", "parent_resource_id", "parent_start_week", "component_id", "component_source",
+     "component_source_site", "component_resource_id", "component_start_week"),
+    [
+        ("run_id", Str, "Run."),
+        ("product_id", Str, "Product used (the plan_pegging row's)."),
+        ("site_id", Str, "Site where it was used."),
+        ("week", Date, "Week it was used."),
+        ("use", Str, "served, expired or closing (consumed units are followed in their parent's uses)."),
+        ("due_week", Date, "Week the served demand was due (served only)."),
+        ("source_site", Str, "Plant that made the product (the plan_pegging row's)."),
+        ("resource_id", Str, "Resource that made the product."),
+        ("start_week", Date, "Week the product's production started."),
+        ("level", I64, "1: a component of the product's production; 2: a component of that component's; …"),
+        ("parent_id", Str, "Product whose production consumed the component (level 1: product_id)."),
+        ("parent_resource_id", Str, "Resource of that production."),
+        ("parent_start_week", Date, "Week that production started (and consumed the component)."),
+        ("component_id", Str, "Component consumed."),
+        ("component_source", Str, "stock, receipt or production: where the component came from."),
+        ("component_source_site", Str, "Site the component entered the network at (its plant, for production)."),
+        ("component_resource_id", Str, "Resource that made the component (production only)."),
+        ("component_start_week", Date, "Week the component's production started (production only)."),
+        ("component_release_week", Date, "Week it was released (production only)."),
+        ("quantity", F64, "Units of product_id's use whose share of this component came from this lot."),
+        ("component_quantity", F64, "Units of the component behind them (quantity_per / (1 − scrap) / yield "
+         "per unit, level by level)."),
+    ],
+    nullable=("due_week", "component_resource_id", "component_start_week", "component_release_week"),
 )
 
 PLAN_CAMPAIGNS = _t(
@@ -910,7 +954,7 @@ PLAN_KPI_DOCS: dict[str, str] = {
 OUTPUT_TABLES: tuple[Table, ...] = (
     DEMAND_HISTORY, FORECAST, FORECAST_SERIES, FORECAST_BACKTEST, FORECAST_ACCURACY,
     PLAN_PRODUCTION, PLAN_SHIPMENTS, PLAN_INVENTORY, PLAN_BACKLOG, PLAN_EXPIRY, PLAN_CAPACITY,
-    PLAN_SHORTAGES, PLAN_KPIS, PLAN_CAMPAIGNS, PLAN_PEGGING,
+    PLAN_SHORTAGES, PLAN_KPIS, PLAN_CAMPAIGNS, PLAN_PEGGING, PLAN_PEGGING_BOM,
 )
 PLAN_TABLES = tuple(t.name for t in OUTPUT_TABLES if t.name.startswith("plan_"))
 

@@ -110,3 +110,30 @@ FROM latest_plan_expiry e
 JOIN clean_products p USING (run_id, product_id)
 GROUP BY ALL
 ORDER BY write_off_cost DESC;
+
+-- name: campaigns_behind_a_dc_week
+-- question: Which campaign serves a DC's demand in a week, through every level of the bill of materials? (the busiest DC × week; put yours in `asked`)
+-- level 0 is the sold product's own supply (plan_pegging), level 1 the component its production consumed, level 2 that component's (plan_pegging_bom); units are the DC's units whose share came from that supply, item_units the supply's own
+WITH asked AS (
+    SELECT site_id, week FROM latest_plan_pegging WHERE use = 'served'
+    GROUP BY ALL ORDER BY sum(quantity) DESC, site_id, week LIMIT 1
+    -- or: SELECT 'DC-EU-N' AS site_id, DATE '2026-07-06' AS week
+),
+supply AS (
+    SELECT p.product_id, p.week, p.due_week, 0 AS level, p.product_id AS item_id, p.source, p.source_site,
+           p.resource_id, p.start_week, p.release_week, p.quantity AS units, p.quantity AS item_units
+    FROM latest_plan_pegging p JOIN asked USING (site_id, week)
+    WHERE p.use = 'served'
+    UNION ALL
+    SELECT b.product_id, b.week, b.due_week, b.level, b.component_id, b.component_source, b.component_source_site,
+           b.component_resource_id, b.component_start_week, b.component_release_week, b.quantity,
+           b.component_quantity
+    FROM latest_plan_pegging_bom b JOIN asked USING (site_id, week)
+    WHERE b.use = 'served'
+)
+SELECT product_id, level, item_id, source, source_site, resource_id, start_week, release_week,
+       round(sum(units)) AS units, round(sum(units) FILTER (WHERE due_week < week)) AS units_served_late,
+       min(due_week) AS earliest_due_week, round(sum(item_units), 1) AS item_units
+FROM supply
+GROUP BY ALL
+ORDER BY product_id, level, item_id, start_week NULLS FIRST;

@@ -28,6 +28,7 @@ __all__ = [
     "routings",
     "sites",
     "storage",
+    "three_level",
     "two_products",
 ]
 
@@ -137,6 +138,42 @@ def demand(*rows: dict) -> pl.DataFrame:
 def demand_of(*rows: tuple[str, str, int, float]) -> pl.DataFrame:
     """Demand from ``(product_id, site_id, t, quantity)`` tuples (``t``: weeks after :data:`START`)."""
     return demand(*[dict(product_id=p, site_id=s, t=t, quantity=q) for p, s, t, q in rows])
+
+
+def three_level(
+    *,
+    f_yield: float = 0.9,
+    lead_time_weeks: int = 1,
+    f_batch: float | None = None,
+    s_batch: float | None = None,
+    stock: pl.DataFrame | None = None,
+) -> dict[str, pl.DataFrame]:
+    """Pack K (sold at D, ``lead_time_weeks`` from P) ← filled F ← drug substance S, all made at plant P
+    (RK, RF, RS: 1,000 hours a week, 1 hour a unit), each released a week after it starts.
+
+    Per unit started K draws 1 / (1 − 0.2) = 1.25 F and F draws 0.5 / (1 − 0.5) = 1 S; F's yield is
+    ``f_yield``, S's 0.8; holding K 1.0, F 0.5, S 0.1 a week, so each is made as late as it can be.
+    ``f_batch``, ``s_batch``: batch sizes (None: continuous); ``stock``: the lots on hand (none)."""
+    return inputs(
+        products=products(
+            dict(product_id="K", holding_cost_per_week=1.0),
+            dict(product_id="F", family="filled", holding_cost_per_week=0.5),
+            dict(product_id="S", family="drug_substance", holding_cost_per_week=0.1),
+        ),
+        resources=resources(*[dict(resource_id=r, site_id="P", hours_per_week=1000.0)
+                              for r in ("RK", "RF", "RS")]),
+        routings=routings(
+            dict(product_id="K", resource_id="RK", release_weeks=1),
+            dict(product_id="F", resource_id="RF", release_weeks=1, batch_size=f_batch, **{"yield": f_yield}),
+            dict(product_id="S", resource_id="RS", release_weeks=1, batch_size=s_batch, **{"yield": 0.8}),
+        ),
+        lanes=lanes(dict(from_site="P", to_site="D", lead_time_weeks=lead_time_weeks)),
+        bom=bom(
+            dict(parent_id="K", component_id="F", quantity_per=1.0, scrap=0.2),
+            dict(parent_id="F", component_id="S", quantity_per=0.5, scrap=0.5),
+        ),
+        inventory=stock,
+    )
 
 
 def _week(r: dict) -> dict:

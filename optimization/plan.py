@@ -16,7 +16,7 @@ from optimization.highs_direct import ArrayBuilder
 from optimization.kpis import plan_kpis
 from optimization.model import build_model
 from optimization.network import Network, on_grid
-from optimization.pegging import plan_pegging
+from optimization.pegging import plan_pegging, plan_pegging_bom
 from optimization.results import cost_components, empty_tables, plan_tables, solution_frames, with_price_range
 from optimization.shortages import plan_shortages
 from optimization.solve import capacity_price_range, solve_model
@@ -156,7 +156,10 @@ def plan_supply(
         )
         tables[schema.PLAN_CAPACITY.name] = with_price_range(network, tables[schema.PLAN_CAPACITY.name], measured)
         tables[schema.PLAN_PEGGING.name] = plan_pegging(
-            tables[schema.PLAN_INVENTORY.name], tables[schema.PLAN_PRODUCTION.name], tables[schema.PLAN_SHIPMENTS.name])
+            tables[schema.PLAN_INVENTORY.name], tables[schema.PLAN_PRODUCTION.name],
+            tables[schema.PLAN_SHIPMENTS.name], tables[schema.PLAN_BACKLOG.name], network.bom)
+        tables[schema.PLAN_PEGGING_BOM.name] = plan_pegging_bom(
+            tables[schema.PLAN_PEGGING.name], tables[schema.PLAN_PRODUCTION.name], network.bom)
         tables[schema.PLAN_KPIS.name] = plan_kpis(
             tables,
             cost_components(model, sol),

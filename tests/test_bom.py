@@ -37,27 +37,7 @@ def _inv(result, product, site, t, col):
 
 def _three_level():
     # K (pack, sold at D) ← F (filled vial) ← S (drug substance), all at plant P, each 1 week to release.
-    return ex.inputs(
-        products=ex.products(
-            dict(product_id="K", holding_cost_per_week=1.0),
-            dict(product_id="F", family="filled", holding_cost_per_week=0.5),
-            dict(product_id="S", family="drug_substance", holding_cost_per_week=0.1),
-        ),
-        resources=ex.resources(
-            dict(resource_id="RK", site_id="P", hours_per_week=1000.0),
-            dict(resource_id="RF", site_id="P", hours_per_week=1000.0),
-            dict(resource_id="RS", site_id="P", hours_per_week=1000.0),
-        ),
-        routings=ex.routings(
-            dict(product_id="K", resource_id="RK", release_weeks=1),
-            dict(product_id="F", resource_id="RF", release_weeks=1, **{"yield": 0.9}),
-            dict(product_id="S", resource_id="RS", release_weeks=1, **{"yield": 0.8}),
-        ),
-        bom=ex.bom(
-            dict(parent_id="K", component_id="F", quantity_per=1.0, scrap=0.2),
-            dict(parent_id="F", component_id="S", quantity_per=0.5, scrap=0.5),
-        ),
-    )
+    return ex.three_level(lead_time_weeks=0)
 
 
 def test_dependent_demand_through_three_levels_with_scrap():

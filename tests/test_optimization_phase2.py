@@ -291,6 +291,7 @@ def test_highs_failure_falls_back_to_cbc_and_status_is_data():
         "plan_kpis",
         "plan_campaigns",
         "plan_pegging",
+        "plan_pegging_bom",
     }
 
 

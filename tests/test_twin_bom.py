@@ -44,25 +44,7 @@ def _three_level(s_batch: float | None = None, f_batch: float | None = None):
 
     Per unit started: K draws 1 / (1 − 0.2) = 1.25 F, F draws 0.5 / (1 − 0.5) = 1 S. Yields: F 0.9, S 0.8.
     """
-    return ex.inputs(
-        products=ex.products(
-            dict(product_id="K", holding_cost_per_week=1.0),
-            dict(product_id="F", family="filled", holding_cost_per_week=0.5),
-            dict(product_id="S", family="drug_substance", holding_cost_per_week=0.1),
-        ),
-        resources=ex.resources(*[dict(resource_id=r, site_id="P", hours_per_week=1000.0)
-                                 for r in ("RK", "RF", "RS")]),
-        routings=ex.routings(
-            dict(product_id="K", resource_id="RK", release_weeks=1),
-            dict(product_id="F", resource_id="RF", release_weeks=1, batch_size=f_batch, **{"yield": 0.9}),
-            dict(product_id="S", resource_id="RS", release_weeks=1, batch_size=s_batch, **{"yield": 0.8}),
-        ),
-        lanes=ex.lanes(dict(from_site="P", to_site="D", lead_time_weeks=1)),
-        bom=ex.bom(
-            dict(parent_id="K", component_id="F", quantity_per=1.0, scrap=0.2),
-            dict(parent_id="F", component_id="S", quantity_per=0.5, scrap=0.5),
-        ),
-    )
+    return ex.three_level(s_batch=s_batch, f_batch=f_batch)
 
 
 CFG = PlanConfig(horizon_weeks=8, terminal_condition=False)
