@@ -158,6 +158,8 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
         has_solution, text, used = True, "Feasible", "highs"
         attempts.append("highs: MIP start kept")
         gap = mip_gap_of(model.start_objective, None, lower)
+        if skip and gap is not None and gap <= config.mip_gap + 1e-9:  # proved within mip_gap, as HiGHS's own stop
+            text = "Optimal"
     if mip and has_solution and deadline is not None and model.start_objective is not None:
         # the start's steps end on work, not the clock: only a MIP better than the start is the clock's plan
         better = improves(objective_of(prob), model.start_objective)
@@ -406,7 +408,9 @@ def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, r
     (:class:`~optimization.campaign_worker.TimeBlocksRun`), within :data:`TIME_BLOCK_SHARE` of the time left,
     while this thread solves the suites' own round; the better bound is kept. The start is their schedules
     completed (:func:`_priced_fixing`, a suite without a block plan keeping its ``sequenced`` setups) with all
-    the time left, by rounding in LP time when that MIP finds nothing (:func:`_planned`): after it the MIP runs only when the start is not within ``mip_gap`` of the bound
+    the time left, by rounding in LP time when that MIP finds nothing (:func:`_planned`); where it is not within
+    ``mip_gap`` of the bound and time is left, the search moves from that schedule and its plan is kept where
+    better; after it the MIP runs only when the start is not within ``mip_gap`` of the bound
     (:func:`solve_model`). **The search**: where the blocks are fewer than the threads (the piece's one suite;
     networks whose suites share one block), a core is free of them and the search runs on it meanwhile, and the
     better of its plan and the priced start is the start; else, when no block found a plan or their completion
@@ -441,6 +445,12 @@ def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, r
             began, cpu = time.perf_counter(), time.process_time()
             best = _complete(model, config, start, max(time_left(), MIN_MIP_SECONDS))
             log.append("priced start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
+            if (best is not None and rounded is None and config.campaign_search and time_left() > MIN_MIP_SECONDS
+                    and best - lower > config.mip_gap * abs(best)):
+                # the time the blocks left: the search's moves from their schedule, its plan kept where better
+                # (the demo at 60 s: 5,114.8 -> 5,088.3 M, gap 1.76% -> 1.24%; stop 29)
+                start, rounded = _search(model, config, plain, setup, sequenced, time_left(), log,
+                                         {"priced": start})
     if rounded is not None and (best is None or improves(rounded[1], best)):  # the search's plan beside them
         best = _planned(model, config, start, rounded, 0.0, log)
     elif best is None:  # no plan from the blocks: the search, their schedule (if any) its first candidate

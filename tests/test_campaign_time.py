@@ -292,3 +292,30 @@ def test_the_fill_rows_give_the_continuous_batches_the_whole_batches_bound_by_ha
     lifted, _ = relaxation_with_rows(h, [prob.constraints[n] for n in names], model.builder.variables,
                                      float(prob.objective.constant), 60.0)
     assert lagrangian_bound(h, blocks, continuous, lifted).bound == pytest.approx(100_360.0)
+
+
+def test_the_search_moves_from_the_blocks_schedule_when_their_start_is_not_within_the_gap(monkeypatch):
+    # stop 29: when the priced start is not within mip_gap of the blocks' bound and time is left, the search
+    # runs from the blocks' schedule (judged first) and its plan is kept where better. The priced start's
+    # completion is made to report a worse plan than it holds (the optimum 100,360 by hand + 1,000): the search
+    # then judges the priced schedule at 100,360, and that plan is the start; without the step the plan would
+    # be reported at 101,360
+    real = solve_module._complete
+    calls = []
+
+    def worse_first(model, config, fixing, seconds):
+        value = real(model, config, fixing, seconds)
+        calls.append(value)
+        return None if value is None else (value + 1_000.0 if len(calls) == 1 else value)
+
+    monkeypatch.setattr(solve_module, "_complete", worse_first)
+    demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True,
+                        solve_workers=1)
+    out = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
+    steps = [a.split(":")[0] for a in out.attempts]
+    assert steps.index("priced start") < steps.index("setups searched")
+    searched = next(a for a in out.attempts if a.startswith("setups searched"))
+    assert searched.startswith("setups searched: priced 100,360")
+    assert "start: the search's plan 100,360" in out.attempts
+    assert out.objective == pytest.approx(100_360.0)
