@@ -192,7 +192,7 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "reported gap when better (optimization.campaign_bound). The PuLP path only.",
     )
     campaign_time_blocks: bool = Field(
-        False,
+        True,
         description="With campaign_lagrangian, a second Lagrangian bound after the suites' own: each block a "
         "suite with its products' echelons (their stock, flows, backlog and shortfall: "
         "optimization.campaign_time), priced at the relaxation's duals with the fit rows right after it and "
@@ -201,7 +201,10 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "reported. Its block MIPs see a product's demand waiting while another holds the suite (the US-BR02 "
         "piece 2,888 -> 3,882 M given 21 CPU-s). The start is then their schedules completed (price-and-fix), "
         "the search only the fallback when they give no plan, and the MIP is skipped when that start is within "
-        "mip_gap of the bound (optimization.solve._blocks_first; docs/campaign-solver.md, Stops 27-29).",
+        "mip_gap of the bound (optimization.solve._blocks_first; docs/campaign-solver.md, Stops 27-29). On by "
+        "default since stop 29: at 60 s on a quiet machine the demo 37.81% -> 1.24% (with the search's moves "
+        "from the blocks' schedule), the piece 27.52% -> 0.25%, s5 76.01% -> 36.38%, s7 and single the same "
+        "plan with a higher bound.",
     )
     campaign_master: bool = Field(
         False,

@@ -242,11 +242,12 @@ def test_after_a_search_plan_no_mip_cut_by_the_clock_runs_and_the_attempts_say_w
     # optimum is the search's); with the search off the completion runs as before
     from tests.test_campaigns import _two_runs
 
-    on = _two_runs(changeover_cost=5000.0)
+    on = _two_runs(time_blocks=False, changeover_cost=5000.0)  # the search's path (the blocks with time off)
     assert any(a.startswith("start: the search's plan") for a in on.attempts)
     assert not any(a.startswith("fix-and-optimize") or a.startswith("start: none") for a in on.attempts)
     assert "plan: the start (the MIP found none better)" in on.attempts
     off = _plan(_suite(campaign=True, min_campaign_weeks=3), BUILD_AHEAD,
-                PlanConfig(horizon_weeks=8, terminal_condition=False, campaign_search=False))
+                PlanConfig(horizon_weeks=8, terminal_condition=False, campaign_search=False,
+                           campaign_time_blocks=False))
     assert not any(a.startswith("start: the search's plan") for a in off.attempts)
     assert any(a.startswith("start: ") for a in off.attempts)

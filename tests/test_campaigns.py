@@ -75,7 +75,7 @@ def test_long_minimum_campaign_forces_building_ahead():
     assert inv["closing"].item() >= 100.0 - 1e-6
 
 
-def _two_runs(**campaign):
+def _two_runs(time_blocks: bool = True, **campaign):
     # A wanted 60 in weeks 2 and 5; holding A costs 10 a unit-week; B needs the suite in week 3
     inputs = _suite(campaign=True, **campaign)
     inputs["products"] = ex.products(
@@ -83,7 +83,7 @@ def _two_runs(**campaign):
         dict(product_id="B", holding_cost_per_week=1.0, backlog_penalty=1000.0),
     )
     return _plan(inputs, [("A", "P", 2, 60.0), ("A", "P", 5, 60.0), ("B", "P", 3, 100.0)],
-                 PlanConfig(horizon_weeks=6, terminal_condition=False))
+                 PlanConfig(horizon_weeks=6, terminal_condition=False, campaign_time_blocks=time_blocks))
 
 
 def test_changeover_makes_one_long_campaign_cheaper_than_two_short_ones():
