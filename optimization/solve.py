@@ -158,7 +158,7 @@ def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None =
         has_solution, text, used = True, "Feasible", "highs"
         attempts.append("highs: MIP start kept")
         gap = mip_gap_of(model.start_objective, None, lower)
-        if skip and gap is not None and gap <= config.mip_gap + 1e-9:  # proved within mip_gap, as HiGHS's own stop
+        if skip and _within_gap(model.start_objective, lower, config):  # proved, as HiGHS's own stop at that gap
             text = "Optimal"
     if mip and has_solution and deadline is not None and model.start_objective is not None:
         # the start's steps end on work, not the clock: only a MIP better than the start is the clock's plan
@@ -201,8 +201,7 @@ def _mip_skipped(model: Model, config: PlanConfig, warm: tuple | None, lower: fl
     keeps its time (a hand-solved network's optimum may lie below a start within 1%)."""
     if warm is None or not config.campaign_time_blocks or model.start_objective is None:
         return None
-    gap = mip_gap_of(model.start_objective, None, lower)
-    if gap is not None and gap <= config.mip_gap + 1e-9:  # a gap of 0 up to rounding
+    if _within_gap(model.start_objective, lower, config):
         return f"the start is within mip_gap ({config.mip_gap:.2%}) of the bound"
     if deadline is not None and deadline - time.perf_counter() < MIN_MIP_SECONDS:
         return f"under {MIN_MIP_SECONDS:.0f} s left of the campaign limit, the blocks' bound kept"
@@ -446,7 +445,7 @@ def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, r
             best = _complete(model, config, start, max(time_left(), MIN_MIP_SECONDS))
             log.append("priced start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
             if (best is not None and rounded is None and config.campaign_search and time_left() > MIN_MIP_SECONDS
-                    and best - lower > config.mip_gap * abs(best)):
+                    and not _within_gap(best, lower, config)):
                 # the time the blocks left: the search's moves from their schedule, its plan kept where better
                 # (the demo at 60 s: 5,114.8 -> 5,088.3 M, gap 1.76% -> 1.24%; stop 29)
                 start, rounded = _search(model, config, plain, setup, sequenced, time_left(), log,
@@ -722,6 +721,14 @@ def _improve_by_resource(
     if np.isfinite(best):
         model.start_objective = float(best)
     return idx, values
+
+
+def _within_gap(objective: float | None, lower: float | None, config: PlanConfig) -> bool:
+    """Whether a plan of ``objective`` is proved within ``config.mip_gap`` of the bound ``lower``, by the gap
+    :func:`mip_gap_of` reports (up to rounding, so a gap of 0 counts): the one rule for skipping the campaign
+    MIP, for the search after the blocks' start and for reporting such a start ``Optimal``."""
+    gap = mip_gap_of(objective, None, lower)
+    return gap is not None and gap <= config.mip_gap + 1e-9
 
 
 def mip_gap_of(objective: float | None, highs_bound: float | None, relaxed: float | None) -> float | None:

@@ -119,14 +119,20 @@ def test_the_weekly_mean_s_mstl_member_follows_a_season_and_is_its_trend_model_w
     assert "MSTL_AAdN" in ForecastConfig().seasonal_models and "MSTL_AAdN" in DECOMPOSED_SEASONAL_DEFAULT
 
 
-def test_tarima_is_darima_where_the_season_shows_and_the_seasonal_arima_where_it_does_not():
-    """``TARIMA`` follows the M4 seasonality test on each fit's own history: a clear monthly season → the
-    decomposition and the non-seasonal ARIMA (DARIMA's forecast, exactly); a random walk, where the test
-    finds none → the seasonal AutoARIMA's (SARIMA's, exactly)."""
+def _season_and_walk() -> tuple[np.ndarray, np.ndarray]:
+    """72 months (seed 11) of a clear monthly season (300 + 80·sin, noise sd 3) and of a random walk."""
     rng = np.random.default_rng(11)
     t = np.arange(72)
     seasonal = 300 + 80 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 3, t.size)
     walk = 500 + np.cumsum(rng.normal(0, 10, t.size))
+    return seasonal, walk
+
+
+def test_tarima_is_darima_where_the_season_shows_and_the_seasonal_arima_where_it_does_not():
+    """``TARIMA`` follows the M4 seasonality test on each fit's own history: a clear monthly season → the
+    decomposition and the non-seasonal ARIMA (DARIMA's forecast, exactly); a random walk, where the test
+    finds none → the seasonal AutoARIMA's (SARIMA's, exactly)."""
+    seasonal, walk = _season_and_walk()
     tarima, darima, sarima = base_models(("TARIMA", "DARIMA", "SARIMA"), 12)
     assert isinstance(tarima, SeasonTested) and repr(tarima) == "TARIMA"
     assert is_seasonal(seasonal, 12) and not is_seasonal(walk, 12)
@@ -139,10 +145,7 @@ def test_tets_is_dets_where_the_season_shows_and_the_seasonal_ets_where_it_does_
     """``TETS`` is ``TARIMA``'s test applied to the ETS member: a clear monthly season → the classical
     decomposition and the non-seasonal ETS (DETS's forecast, exactly); a random walk, where the test finds
     none → the seasonal AutoETS (SETS's, exactly)."""
-    rng = np.random.default_rng(11)
-    t = np.arange(72)
-    seasonal = 300 + 80 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 3, t.size)
-    walk = 500 + np.cumsum(rng.normal(0, 10, t.size))
+    seasonal, walk = _season_and_walk()
     tets, dets, sets = base_models(("TETS", "DETS", "SETS"), 12)
     assert isinstance(tets, SeasonTested) and repr(tets) == "TETS"
     assert is_seasonal(seasonal, 12) and not is_seasonal(walk, 12)
