@@ -34,7 +34,7 @@ import polars as pl
 
 from data_contracts import schema
 
-__all__ = ["conformal_quantiles", "pooled_quantiles", "band_edge", "empirical_quantiles", "lognormal_quantiles",
+__all__ = ["conformal_quantiles", "pooled_quantiles", "empirical_quantiles", "lognormal_quantiles",
            "tidy_quantiles", "series_levels", "recent_changes", "seasonal_histories", "history_lengths",
            "length_slopes"]
 
@@ -143,7 +143,8 @@ def pooled_quantiles(
             pool = pl.concat([err.with_columns(pl.col(step_col) + d) for d in shifts])
         return pool.group_by(keys).agg(
             pl.col("_own").sum().alias(f"_n_{tag}"),
-            *(band_edge(q).alias(f"{n}_{tag}") for n, q in zip(names, quantiles, strict=True)),
+            *(pl.col("e").quantile(q, interpolation="linear").alias(f"{n}_{tag}") for n, q in zip(
+                names, quantiles, strict=True)),
         )
 
     levels = [([ratio_col, group_col, step_col], "step"), ([ratio_col, group_col], "group"), ([ratio_col], "all")]
@@ -165,30 +166,6 @@ def pooled_quantiles(
         )
     helpers = [c for c in out.columns if c.startswith("_e") or c.startswith("_n_")]
     return out.with_columns(picked).drop(helpers)
-
-
-def band_edge(q: float, error_col: str = "e", own_col: str = "_own") -> pl.Expr:
-    """A pool's band edge at level ``q``: the split-conformal order statistic of its errors (an aggregation).
-
-    Why not the empirical quantile: a future error is one more draw beside the pool's ``n``, so it falls
-    below the pool's ``k``-th smallest error with probability ``k / (n + 1)``, not ``k / n``. The band that
-    covers ``1 − α`` takes the ``⌈(n + 1)(1 − α)⌉``-th of ``n`` errors; a linearly interpolated quantile
-    covers about ``α / (n + 1)`` less (symmetric bands: ``(1 − α) / (n + 1)`` less, 0.3 point at 95% on
-    a pool of 300 errors), always in the same direction. An upper edge (``q > 0.5``) is the
-    ``⌈(n + 1)q⌉``-th smallest error, a lower edge the ``⌊(n + 1)q⌋``-th; a pool mirrored about zero
-    (``symmetric``: rows with ``own_col`` false are the mirrors) takes the ``⌈(n + 1)|2q − 1|⌉``-th smallest
-    ``|e|`` of its ``n`` own errors on both sides. Ranks past the pool take its last error (the rule would
-    say an unbounded band); the median (``q = 0.5``) stays the interpolated middle, 0 in a mirrored pool.
-    """
-    e = pl.col(error_col)
-    if q == 0.5:
-        return e.quantile(q, interpolation="linear")
-    n = pl.col(own_col).sum()
-    k = ((n + 1) * abs(2 * q - 1)).ceil().clip(1, n)  # of the |e|, in a mirrored pool
-    mirrored_rank = n + k if q > 0.5 else n + 1 - k  # sorted, the mirrored pool's last n are the |e|
-    rank = (((n + 1) * q).ceil() if q > 0.5 else ((n + 1) * q).floor()).clip(1, n)
-    rank = pl.when(pl.len() > n).then(mirrored_rank).otherwise(rank)
-    return e.sort().get((rank - 1).cast(pl.Int64))
 
 
 def series_levels(
