@@ -172,9 +172,9 @@ def shrunk_indices(y: np.ndarray, m: int, multiplicative: bool = True) -> np.nda
     season's positions, but a forecast reads the level where the history ends and the season where the
     horizon lies, so a shrunk season is wrong by ``(1 − f)`` times the distance between those two effects.
     For a season of large amplitude that distance is large: the demo's flu (indices 0.08 to 4.9, factors
-    0.93–0.98) is forecast from its summer trough into its autumn peak, and shrunk by 2–7% its error against
+    0.95–0.99) is forecast from its summer trough into its autumn peak, and shrunk by 1–5% its error against
     the generator's truth rose 0.176 → 0.188 of the level, 11 of 15 series worse, while the vaccine packs
-    (factors 0.31–0.55) gained 0.453 → 0.264. Below 0.9 the season's noise is at least a tenth of its spread,
+    (factors 0.25–0.51) gained 0.453 → 0.264. Below 0.9 the season's noise is at least a tenth of its spread,
     and the shrinking pays (docs/forecast-accuracy.md, "Stop 30": 0.9 was chosen from the demo's factors).
     """
     idx = seasonal_indices(y, m, multiplicative)
