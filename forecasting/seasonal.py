@@ -141,9 +141,9 @@ def season_shrinkage(y: np.ndarray, m: int, multiplicative: bool = True) -> floa
     shrunk toward their common mean (the normalisation takes one degree of freedom).
 
     Ratios are measured in logs: demand's noise is proportional to its level, so a ratio's noise grows with
-    its index (a flu peak's ratios scatter by thousands of percent points, its trough's by a few), and the
-    log makes it one variance for every position; shrinking in logs (``indexᶠ``) moves a trough of 0.08 as
-    little, relatively, as a peak of 5 (shrunk linearly toward 1 a trough moves by half of itself).
+    its index (a flu peak of 4.9 scatters sixty times as widely as its trough of 0.08), and the log makes it
+    one variance for every position; shrinking in logs (``indexᶠ``) moves that trough as little, relatively,
+    as the peak (shrunk linearly toward 1 by f = 0.96 the trough moves by almost half of itself).
 
     1 (nothing shrunk) where no position was seen twice (a history of at most ``2m`` periods: the moving
     average leaves ``n − m`` values), where the spread is 0, and for a ratio that is not positive.
@@ -189,8 +189,8 @@ def shrunk_indices(y: np.ndarray, m: int, multiplicative: bool = True) -> np.nda
 
 def deseasonalize(y: np.ndarray, m: int, min_seasons: int = 2) -> tuple[np.ndarray, np.ndarray, bool]:
     """``(adjusted y, indices, multiplicative)``: no season (indices 1) when the test finds none;
-    multiplicative for a positive series, additive otherwise; a long season's indices shrunk
-    (:func:`shrunk_indices`; a short season's are estimated from ≥ 4 seasons where the M4 test finds one)."""
+    multiplicative for a positive series, additive otherwise; a season longer than ``SHORT_SEASON_MAX``
+    shrunk (:func:`shrunk_indices`; not measured on short seasons, docs/forecast-accuracy.md "Stop 30")."""
     y = np.asarray(y, dtype=float)
     if not is_seasonal(y, m, min_seasons):
         return y, np.ones(1), True
