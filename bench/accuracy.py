@@ -29,7 +29,8 @@ product × DC series, most of the intermittent ones there are.
 ``--max-series`` takes a seeded random sample of each set for quick development runs (the same series for
 the same number); ``--config KEY=JSON ...`` overrides plantwin's ForecastConfig for experiments (e.g.
 ``champion_margin=1.0``: the default combination everywhere); ``--peers`` picks peers (none: plantwin only);
-``--save DIR`` writes every method's forecasts and the held-out part, for reading per series.
+``--save DIR`` writes every method's forecasts, the held-out part and plantwin's series frame (class, model,
+selection), for reading per series.
 """
 
 from __future__ import annotations
@@ -399,6 +400,7 @@ def main() -> None:
               f"MASE m={ds.mase_m}; "
               f"Naive2 sMAPE {ref['smape']:.3f} MASE {ref['mase']:.3f}; load {load:.2f}", flush=True)
         results: dict[str, tuple[pl.DataFrame, float, float]] = {}
+        chosen = None
         if not args.no_plantwin:
             overrides = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.config)}
             (fc, chosen), wall, cpu = timed(run_plantwin, ds, args.n_jobs, overrides)
@@ -424,6 +426,8 @@ def main() -> None:
             ds.test.write_parquet(args.save / f"{name}_test.parquet")
             for method, (fc, _, _) in results.items():
                 fc.write_parquet(args.save / f"{name}_{method}.parquet")
+            if chosen is not None:  # each series' class, set, model and selection, to read the forecasts by
+                chosen.write_parquet(args.save / f"{name}_plantwin_series.parquet")
         for method, (fc, wall, cpu) in results.items():
             s = score(ds, fc, scale)
             owa = (s["smape"] / ref["smape"] + s["mase"] / ref["mase"]) / 2
