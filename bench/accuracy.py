@@ -295,12 +295,15 @@ def at_origin(ds: DataSet, k: int) -> DataSet:
     """The whole set split ``k`` horizons earlier (:func:`earlier`), less the series whose training part
     there is shorter than the set's shortest at origin 0: the competition's own minimum history, so an
     earlier origin scores the series the set was built to forecast, not the stubs left of short ones
-    (M1 monthly's 48-month series keep 12 months at origin 1, none at origin 2)."""
+    (M1 monthly's 48-month series keep 12 months at origin 1, none at origin 2). Where no series is that
+    long there (a set whose series all have one length, as the pharmacy's), the longest left are kept:
+    the set moved whole."""
     if k == 0:
         return ds
-    shortest = ds.train.group_by("unique_id").len().get_column("len").min()
     moved = earlier(ds, k)
-    long_enough = moved.train.group_by("unique_id").len().filter(pl.col("len") >= shortest)
+    lengths = moved.train.group_by("unique_id").len()
+    shortest = min(ds.train.group_by("unique_id").len().get_column("len").min(), lengths.get_column("len").max())
+    long_enough = lengths.filter(pl.col("len") >= shortest)
     return _subset(moved, long_enough.get_column("unique_id").to_list())
 
 
