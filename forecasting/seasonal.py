@@ -15,6 +15,7 @@
   the test finds a season, fits the wrapped (non-seasonal) model on the result and multiplies its
   forecast back. That is how M4's Naive2, SES, Holt, Damped and Com handle seasons; it costs a
   non-seasonal fit whatever the season length, so a 52-week season is as cheap as a 12-month one.
+- :func:`naive2`: M4's Naive2 benchmark as the organisers computed it (the scorers' OWA denominator).
 
 Pure numpy; no I/O.
 """
@@ -25,7 +26,7 @@ import numpy as np
 from statsforecast.models import _TS
 
 __all__ = ["is_seasonal", "m4_seasonal", "season_contrast", "seasonal_indices", "season_shrinkage",
-           "shrunk_indices", "deseasonalize", "reseasonalize", "Deseasonalized"]
+           "shrunk_indices", "deseasonalize", "reseasonalize", "naive2", "Deseasonalized"]
 
 _LIMIT = 1.645  # one-sided 95% = two-sided 90% normal quantile of the M4 test
 _CONTRAST_LIMIT = 1.96  # the contrast's limit in units of 1/√n (season_contrast: measured false positives)
@@ -108,8 +109,12 @@ def _detrended(y: np.ndarray, m: int, multiplicative: bool) -> tuple[np.ndarray,
     trend = np.convolve(y, weights, mode="valid")  # centred: trend[j] belongs to y[j + len(weights)//2]
     offset = len(weights) // 2
     part = y[offset:offset + trend.size]
-    detrended = part / trend if multiplicative else part - trend
-    return detrended, (np.arange(trend.size) + offset) % m
+    with np.errstate(divide="ignore", invalid="ignore"):
+        detrended = part / trend if multiplicative else part - trend
+    # a ratio to a zero moving average (a season without demand) is undefined: skipped, as R's decompose
+    # skips it (M4's Naive2 on a series with zeros; the pipeline decomposes positive series multiplicatively)
+    ok = np.isfinite(detrended)
+    return detrended[ok], ((np.arange(trend.size) + offset) % m)[ok]
 
 
 def _position_means(values: np.ndarray, position: np.ndarray, m: int, neutral: float) -> np.ndarray:
@@ -201,6 +206,28 @@ def deseasonalize(y: np.ndarray, m: int, min_seasons: int = 2) -> tuple[np.ndarr
         multiplicative, idx = False, indices(y, m, False)
     at = idx[np.arange(y.size) % m]
     return (y / at if multiplicative else y - at), idx, multiplicative
+
+
+def naive2(y: np.ndarray, m: int, h: int) -> np.ndarray:
+    """M4's Naive2 benchmark (OWA's denominator): the last seasonally adjusted value, times the seasonal
+    indices of the ``h`` periods ahead.
+
+    As the organisers' code (M4-methods, "Benchmarks and Evaluation.R") does it: the season is removed only
+    where the M4 test (:func:`m4_seasonal`, not :func:`is_seasonal`'s contrast) finds one at ``m`` with at
+    least 3 seasons of history, and then always multiplicatively (R's ``decompose(type = "multiplicative")``),
+    zeros included. Additive only where that gives no forecast: a negative value, or a zero index at the
+    last period (R would divide by it). ``m`` is the set's M4 frequency (1 weekly and daily: no season).
+    """
+    y = np.asarray(y, dtype=float)
+    if not m4_seasonal(y, m, min_seasons=3):
+        return np.full(h, y[-1])
+    idx = seasonal_indices(y, m, multiplicative=True)
+    multiplicative = bool(np.all(y >= 0) and idx[(y.size - 1) % m] > 0)
+    if not multiplicative:
+        idx = seasonal_indices(y, m, multiplicative=False)
+    last = idx[(y.size - 1) % m]
+    level = y[-1] / last if multiplicative else y[-1] - last
+    return reseasonalize(np.full(h, level), y.size, idx, multiplicative)
 
 
 def reseasonalize(forecast: np.ndarray, n: int, idx: np.ndarray, multiplicative: bool) -> np.ndarray:
