@@ -1,7 +1,7 @@
 """Per-member forecasts of plantwin's seasonal candidates, saved, and selection rules re-run on them offline.
 
 Usage: ``python bench/members.py DATA_DIR --sets m1_monthly pbs --max-series 100 --seed 0 --cache DIR
-[--extra SARIMA] [--peers] [--origin 0] [--n-jobs 1]``.
+[--extra SARIMA] [--defaults "Median(SETS,SCES,DOT,DARIMA)" ...] [--peers] [--origin 0] [--n-jobs 1]``.
 
 For each set (the same loaders and samples as ``bench/accuracy.py``) it runs plantwin's ``forecast_demand``
 as it stands (the "as run" reference and every non-seasonal series' forecast), then, for the series of the
@@ -18,6 +18,11 @@ rule below is scored exactly as the pipeline would score it, at no fitting cost:
 - ``default``: the default combination everywhere (no champion);
 - ``champion ≥ Ns``: the evidence rule, a champion only where the oldest backtest origin saw at least N
   seasons of history (the evidence counted in seasons, not rows);
+- ``--defaults``: each named combination as the set's default, everywhere and with the evidence rule (its
+  new members added to the candidates); where the set took the ``TARIMA`` alternative, a ``DARIMA`` member
+  is read as ``TARIMA`` (the ARIMA member the set chose). Its members must be fitted: the set's own or
+  ``--extra`` (``--extra SCES`` monthly, ``--extra DCES`` weekly: on a long season only the
+  decomposition-based ``D`` extras are fitted, a non-seasonal fit each);
 - ``H`` rules (``--extra SARIMA``): the ARIMA member is the seasonal AutoARIMA where the M4 seasonality test
   finds no season in the history a fit sees, DARIMA where it finds one, in the default combination.
 
@@ -39,7 +44,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.accuracy import LOADERS, SETS, _cpu, earlier, run_peer, sample, score, scales  # noqa: E402
+from bench.accuracy import LOADERS, SETS, _cpu, at_origin, run_peer, sample, score, scales  # noqa: E402
 from forecasting import ForecastConfig, forecast_demand  # noqa: E402
 from forecasting.classify import classify_series  # noqa: E402
 from forecasting.engine import run_tasks, worker_pool  # noqa: E402
@@ -164,8 +169,28 @@ def set_default(saved: dict, config: ForecastConfig) -> str:
     return choose_default(scores, names, min_series=config.strategy_min_series)
 
 
-def rules(config: ForecastConfig, extra: tuple[str, ...], chosen: str | None = None) -> dict[str, dict]:
-    """The rules re-run offline; ``chosen`` is the set's default as the run took it (:func:`set_default`)."""
+def _as_chosen(combo: str, chosen: str) -> str:
+    """``combo`` with its ARIMA member the one of the default the set took (``DARIMA`` → ``TARIMA``)."""
+    return combo.replace("DARIMA", "TARIMA") if "TARIMA" in chosen else combo
+
+
+def default_rules(names: tuple[str, ...], default: str, defaults: tuple[str, ...]) -> dict[str, dict]:
+    """For each of ``defaults``: it as the default everywhere, and in place of ``default`` among the
+    candidates ``names`` (its members that are not yet candidates added) with the evidence rule."""
+    out = {}
+    for combo in (_as_chosen(c, default) for c in defaults):
+        members = combination_members(combo)[1]
+        cands = tuple(combo if n == default else n for n in names)
+        cands += tuple(m for m in members if m not in cands)
+        out |= {f"{combo} everywhere": {"names": (combo,), "default": combo},
+                f"{combo} as run": {"names": cands, "default": combo}}
+    return out
+
+
+def rules(config: ForecastConfig, extra: tuple[str, ...], chosen: str | None = None,
+          defaults: tuple[str, ...] = ()) -> dict[str, dict]:
+    """The rules re-run offline; ``chosen`` is the set's default as the run took it (:func:`set_default`),
+    ``defaults`` other defaults scored in its place (:func:`default_rules`)."""
     names, default = tuple(config.seasonal_models), config.seasonal_default
     if chosen:  # the rules vary the selection around the default the set took
         names, default = tuple(chosen if n == default else n for n in names), chosen
@@ -184,7 +209,7 @@ def rules(config: ForecastConfig, extra: tuple[str, ...], chosen: str | None = N
         hm_names = tuple(hm_default if n == default else n for n in names)
         out |= {"HM: as run": {"names": hm_names, "default": hm_default},
                 "HM: default everywhere": {"names": (hm_default,), "default": hm_default}}
-    return out
+    return out | default_rules(names, default, defaults)
 
 
 def main() -> None:
@@ -195,7 +220,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache", type=Path, required=True, help="folder of the saved member forecasts")
     p.add_argument("--extra", nargs="*", default=["SARIMA"], help="members fitted beside the candidates "
-                   "(short seasons only; weekly sets never fit them)")
+                   "(on a long season, weekly, only the decomposition-based D... ones)")
+    p.add_argument("--defaults", nargs="*", default=[], help="combinations scored as the set's default")
     p.add_argument("--peers", action="store_true", help="also score AutoETS, DOT, AutoARIMA and their mean "
                    "(AutoARIMA(52) costs ≈ 5 CPU-s a weekly series)")
     p.add_argument("--origin", type=int, default=0, help="split the sets this many horizons earlier "
@@ -204,10 +230,10 @@ def main() -> None:
     args = p.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     for name in args.sets:
-        ds = earlier(sample(LOADERS[name](args.data_dir), args.max_series, args.seed), args.origin)
+        ds = at_origin(sample(LOADERS[name](args.data_dir), args.max_series, args.seed), args.origin)
         config = ForecastConfig(freq=ds.freq, season_length=ds.season, n_jobs=args.n_jobs)
         native = ds.season <= config.native_season_max
-        extra = tuple(args.extra) if native else ()
+        extra = tuple(e for e in args.extra if native or e.startswith("D"))
         stem = args.cache / f"{name}_s{args.seed}_n{args.max_series}_o{args.origin}"
         keys = ("asrun", "series", "plan", "cv", "fc", "history")
         cpu, wall = _cpu(), time.perf_counter()
@@ -226,7 +252,7 @@ def main() -> None:
               f"{seasonal} in the seasonal set; members {how} in {cpu:.1f} CPU-s ({wall:.1f} s wall)", flush=True)
         asrun = score(ds, saved["asrun"], scale)
         print(f"   {'plantwin (run)':28s} sMAPE {asrun['smape']:8.3f} MASE {asrun['mase']:7.3f}", flush=True)
-        for label, rule in rules(config, extra, set_default(saved, config)).items():
+        for label, rule in rules(config, extra, set_default(saved, config), tuple(args.defaults)).items():
             fc, panel = select_rule(saved, rule["names"], rule["default"], ds.season, ds.h, rule.get("min_seasons", 0.0),
                              config.champion_margin, rule.get("min_windows", config.champion_min_windows))
             full = pl.concat([saved["asrun"].join(fc, on="unique_id", how="anti"), fc])
