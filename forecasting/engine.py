@@ -81,6 +81,8 @@ class Task:
     arima_orders: tuple[tuple[str, str], ...] = ()
     # (unique_id, periods of its life before the window the models see) of the series longer than it
     skips: tuple[tuple[str, int], ...] = ()
+    # ForecastConfig.zero_seasons_multiplicative: a short season multiplicative on series with zeros
+    zero_seasons: bool = False
 
 
 class _Window(_TS):
@@ -333,9 +335,9 @@ def _by_skip(task: Task) -> list[tuple[int, pl.DataFrame]]:
 
 def _run_part(task: Task, df: pl.DataFrame, skip: int):
     """:func:`run_task` on the series of ``df``, whose first ``skip`` periods lie before the window."""
-    base = [_shown(m, skip) for m in base_models(task.names, task.season_length)]
+    base = [_shown(m, skip) for m in base_models(task.names, task.season_length, task.zero_seasons)]
     models = with_arima_orders(base, task.arima_orders)
-    fallback = _shown(base_models((task.fallback,), task.season_length)[0], skip)
+    fallback = _shown(base_models((task.fallback,), task.season_length, task.zero_seasons)[0], skip)
     sf = StatsForecast(models=models, freq=task.freq, n_jobs=1, fallback_model=fallback)
     orders = None
     with warnings.catch_warnings():
