@@ -51,7 +51,7 @@ from statsforecast import StatsForecast
 from statsforecast.models import _TS, ARIMA, AutoARIMA, AutoETS
 
 from forecasting import gradients
-from forecasting.models import NativeSeasonal, SeasonTested, add_combinations, base_models
+from forecasting.models import NativeSeasonal, SeasonTested, add_combinations, base_models, with_zero_seasons
 from forecasting.seasonal import Deseasonalized
 
 __all__ = ["Task", "run_task", "run_tasks", "worker_pool", "arima_order", "ets_form", "model_order",
@@ -333,11 +333,18 @@ def _by_skip(task: Task) -> list[tuple[int, pl.DataFrame]]:
     return [(skip, part.drop("skip")) for (skip,), part in df.group_by("skip", maintain_order=True)]
 
 
+def _base_models(names: tuple[str, ...], task: Task) -> list[object]:
+    """:func:`base_models` of ``names``, their decompositions multiplicative on series with zeros where the
+    task asks (``Task.zero_seasons``)."""
+    models = base_models(names, task.season_length)
+    return [with_zero_seasons(model) for model in models] if task.zero_seasons else models
+
+
 def _run_part(task: Task, df: pl.DataFrame, skip: int):
     """:func:`run_task` on the series of ``df``, whose first ``skip`` periods lie before the window."""
-    base = [_shown(m, skip) for m in base_models(task.names, task.season_length, task.zero_seasons)]
+    base = [_shown(m, skip) for m in _base_models(task.names, task)]
     models = with_arima_orders(base, task.arima_orders)
-    fallback = _shown(base_models((task.fallback,), task.season_length, task.zero_seasons)[0], skip)
+    fallback = _shown(_base_models((task.fallback,), task)[0], skip)
     sf = StatsForecast(models=models, freq=task.freq, n_jobs=1, fallback_model=fallback)
     orders = None
     with warnings.catch_warnings():

@@ -55,7 +55,7 @@ from forecasting.seasonal import Deseasonalized, is_seasonal
 from forecasting.stl import stl_decompose
 
 __all__ = ["GuardedMSTL", "NativeSeasonal", "SeasonTested", "base_models", "complexity", "combination_members", "add_combinations",
-           "is_known", "MODEL_NAMES"]
+           "is_known", "MODEL_NAMES", "with_zero_seasons"]
 
 
 class GuardedMSTL(MSTL):
@@ -306,10 +306,8 @@ def complexity(name: str) -> int:
     return max(_REGISTRY[member][1] for member in combo[1]) + 1
 
 
-def base_models(names: tuple[str, ...], season_length: int, zero_seasons: bool = False) -> list[object]:
-    """statsforecast models to fit for ``names`` (combinations contribute their members), deduplicated;
-    with ``zero_seasons`` their decompositions take a short season multiplicatively on series with zeros
-    (``ForecastConfig.zero_seasons_multiplicative``)."""
+def base_models(names: tuple[str, ...], season_length: int) -> list[object]:
+    """statsforecast models to fit for ``names`` (combinations contribute their members), deduplicated."""
     unknown = [n for n in names if not is_known(n)]
     if unknown:
         known = ", ".join(MODEL_NAMES)
@@ -320,13 +318,13 @@ def base_models(names: tuple[str, ...], season_length: int, zero_seasons: bool =
         for base in combo[1] if combo else (name,):
             if base not in wanted:
                 wanted.append(base)
-    models = [_REGISTRY[base][0](season_length) for base in wanted]
-    return [_with_zero_seasons(model) for model in models] if zero_seasons else models
+    return [_REGISTRY[base][0](season_length) for base in wanted]
 
 
-def _with_zero_seasons(model: object) -> object:
+def with_zero_seasons(model: object) -> object:
     """``model`` with its classical decompositions (itself, or the halves of a :class:`SeasonTested`)
-    multiplicative on series with zeros (:func:`forecasting.seasonal.deseasonalize`'s ``zeros``)."""
+    multiplicative on series with zeros (:func:`forecasting.seasonal.deseasonalize`'s ``zeros``;
+    ``ForecastConfig.zero_seasons_multiplicative``)."""
     for part in (model, getattr(model, "plain", None), getattr(model, "seasonal", None)):
         if isinstance(part, Deseasonalized):
             part.zeros = True

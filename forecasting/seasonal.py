@@ -35,7 +35,7 @@ _CONTRAST_LIMIT = 1.96  # the contrast's limit in units of 1/√n (season_contra
 SHORT_SEASON_MAX = 24
 #: a season whose shrinkage factor is at least this is kept whole: see shrunk_indices
 KEEP_WHOLE = 0.9
-#: a multiplicative index under this marks a position without demand: see _adjusted
+#: a multiplicative index under this (but not 0) makes the season additive: see deseasonalize
 _CLOSED = 0.01
 
 
@@ -205,8 +205,10 @@ def deseasonalize(y: np.ndarray, m: int, min_seasons: int = 2,
     Why ``zeros``: M4's own benchmarks decompose multiplicatively, zeros included (see :func:`naive2`), and a
     zero month is a month whose demand is zero, not a season that adds: an additive season puts the whole
     history's swings on the last level, so a shutdown month of a growing series is forecast at the
-    difference between the last level and the history's mean level, not at zero. A position whose index is
-    under ``_CLOSED`` (no demand there in any season seen) is then bridged (:func:`_adjusted`). Off by
+    difference between the last level and the history's mean level, not at zero. A position whose index is 0
+    (no demand there in any season seen) is then bridged (:func:`_adjusted`); one under ``_CLOSED`` but not 0
+    (a few stray orders in a near-empty month: 4 of PBS's safety-net series) would blow the adjusted series up,
+    and the season is additive there, as without ``zeros``. Off by
     default (``ForecastConfig.zero_seasons_multiplicative``): whole PBS gains, the pharmacy daily pooled over
     four origins loses by a hair (docs/forecast-accuracy.md "Stop 30: the season of a series with zeros")."""
     y = np.asarray(y, dtype=float)
@@ -214,7 +216,8 @@ def deseasonalize(y: np.ndarray, m: int, min_seasons: int = 2,
         return y, np.ones(1), True
     if zeros and m <= SHORT_SEASON_MAX and np.all(y >= 0):
         idx = seasonal_indices(y, m, True)
-        return _adjusted(y, idx), idx, True
+        if not np.any((idx > 0) & (idx < _CLOSED)):  # stray orders in a near-empty season: additive below
+            return _adjusted(y, idx), idx, True
     indices = shrunk_indices if m > SHORT_SEASON_MAX else seasonal_indices
     multiplicative = bool(np.all(y > 0))
     idx = indices(y, m, multiplicative)
@@ -225,14 +228,13 @@ def deseasonalize(y: np.ndarray, m: int, min_seasons: int = 2,
 
 
 def _adjusted(y: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``y`` over its multiplicative indices; a period whose index is under ``_CLOSED`` takes the adjusted
-    value interpolated between its open neighbours (flat beyond the ends).
+    """``y`` over its multiplicative indices; a period whose index is 0 takes the adjusted value interpolated
+    between its open neighbours (flat beyond the ends).
 
-    Why bridged: such a position had (almost) no demand in every season seen, a shutdown month, so ``y``
-    over its index is ``0 / 0`` or a stray order blown up a hundredfold; the level runs on through it, and
-    the forecast there is that level times the (near-zero) index."""
+    Why bridged: such a position had no demand in any season seen, a shutdown month, so ``y`` over its
+    index is ``0 / 0``; the level runs on through it, and the forecast there is that level times 0."""
     at = idx[np.arange(y.size) % idx.size]
-    open_ = at >= _CLOSED
+    open_ = at > 0
     adjusted = np.divide(y, at, out=np.zeros_like(y), where=open_)
     if open_.all():
         return adjusted
