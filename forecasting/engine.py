@@ -51,7 +51,7 @@ from statsforecast import StatsForecast
 from statsforecast.models import _TS, ARIMA, AutoARIMA, AutoETS
 
 from forecasting import gradients
-from forecasting.models import NativeSeasonal, SeasonTested, add_combinations, base_models
+from forecasting.models import NativeSeasonal, SeasonTested, add_combinations, base_models, with_zero_seasons
 from forecasting.seasonal import Deseasonalized
 
 __all__ = ["Task", "run_task", "run_tasks", "worker_pool", "arima_order", "ets_form", "model_order",
@@ -81,6 +81,8 @@ class Task:
     arima_orders: tuple[tuple[str, str], ...] = ()
     # (unique_id, periods of its life before the window the models see) of the series longer than it
     skips: tuple[tuple[str, int], ...] = ()
+    # ForecastConfig.zero_seasons_multiplicative: a short season multiplicative on series with zeros
+    zero_seasons: bool = False
 
 
 class _Window(_TS):
@@ -331,11 +333,18 @@ def _by_skip(task: Task) -> list[tuple[int, pl.DataFrame]]:
     return [(skip, part.drop("skip")) for (skip,), part in df.group_by("skip", maintain_order=True)]
 
 
+def _base_models(names: tuple[str, ...], task: Task) -> list[object]:
+    """:func:`base_models` of ``names``, their decompositions multiplicative on series with zeros where the
+    task asks (``Task.zero_seasons``)."""
+    models = base_models(names, task.season_length)
+    return [with_zero_seasons(model) for model in models] if task.zero_seasons else models
+
+
 def _run_part(task: Task, df: pl.DataFrame, skip: int):
     """:func:`run_task` on the series of ``df``, whose first ``skip`` periods lie before the window."""
-    base = [_shown(m, skip) for m in base_models(task.names, task.season_length)]
+    base = [_shown(m, skip) for m in _base_models(task.names, task)]
     models = with_arima_orders(base, task.arima_orders)
-    fallback = _shown(base_models((task.fallback,), task.season_length)[0], skip)
+    fallback = _shown(_base_models((task.fallback,), task)[0], skip)
     sf = StatsForecast(models=models, freq=task.freq, n_jobs=1, fallback_model=fallback)
     orders = None
     with warnings.catch_warnings():

@@ -260,7 +260,8 @@ def _task(config: ForecastConfig, horizon: int, names: tuple[str, ...], set_name
     """One backtest task of ``set_name``'s series in ``df`` fitting ``names``; the rule set's also forecasts."""
     return Task(df=df, names=names, season_length=config.season_length, freq=config.freq, horizon=horizon,
                 windows=windows, step=config.step(horizon), forecast=set_name == "rule",
-                fallback=FALLBACKS[set_name], cost=cost, forecast_horizon=forecast_horizon, refit=refit)
+                fallback=FALLBACKS[set_name], cost=cost, forecast_horizon=forecast_horizon, refit=refit,
+                zero_seasons=config.zero_seasons_multiplicative)
 
 
 def _backtest_tasks(
@@ -380,7 +381,8 @@ def _champion_tasks(
         fixed = tuple(tuple(part.split("=", 1)) for part in spec.split(";") if part)
         return Task(df=df, names=(model,), season_length=config.season_length, freq=config.freq,
                     horizon=horizon, windows=0, step=config.step(horizon), forecast=True,
-                    fallback=FALLBACKS[set_name], cost=cost, arima_orders=fixed)
+                    fallback=FALLBACKS[set_name], cost=cost, arima_orders=fixed,
+                    zero_seasons=config.zero_seasons_multiplicative)
 
     return _tasks(series, work, ["set", "model", "spec"], make, config)
 
@@ -407,7 +409,7 @@ def _guard(
     def make(set_name: str, df: pl.DataFrame, cost: float) -> Task:
         return Task(df=df, names=names[set_name], season_length=config.season_length, freq=config.freq,
                     horizon=horizon, windows=0, step=config.step(horizon), forecast=True,
-                    fallback=FALLBACKS[set_name], cost=cost)
+                    fallback=FALLBACKS[set_name], cost=cost, zero_seasons=config.zero_seasons_multiplicative)
 
     _, refits, _ = run_tasks(_tasks(frames, work, ["set"], make, config), pool)
     fell = work.join(chosen, on="unique_id", how="inner", validate="1:1").select(

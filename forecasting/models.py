@@ -61,7 +61,7 @@ from forecasting.seasonal import Deseasonalized, is_seasonal
 from forecasting.stl import stl_decompose
 
 __all__ = ["GuardedMSTL", "NativeSeasonal", "SeasonTested", "base_models", "complexity", "combination_members", "add_combinations",
-           "is_known", "MODEL_NAMES"]
+           "is_known", "MODEL_NAMES", "with_zero_seasons"]
 
 
 class GuardedMSTL(MSTL):
@@ -342,6 +342,16 @@ def base_models(names: tuple[str, ...], season_length: int) -> list[object]:
             if base not in wanted:
                 wanted.append(base)
     return [_REGISTRY[base][0](season_length) for base in wanted]
+
+
+def with_zero_seasons(model: object) -> object:
+    """``model`` with its classical decompositions (itself, or the halves of a :class:`SeasonTested`)
+    multiplicative on series with zeros (:func:`forecasting.seasonal.deseasonalize`'s ``zeros``;
+    ``ForecastConfig.zero_seasons_multiplicative``)."""
+    for part in (model, getattr(model, "plain", None), getattr(model, "seasonal", None)):
+        if isinstance(part, Deseasonalized):
+            part.zeros = True
+    return model
 
 
 def add_combinations(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:

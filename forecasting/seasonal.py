@@ -35,6 +35,8 @@ _CONTRAST_LIMIT = 1.96  # the contrast's limit in units of 1/√n (season_contra
 SHORT_SEASON_MAX = 24
 #: a season whose shrinkage factor is at least this is kept whole: see shrunk_indices
 KEEP_WHOLE = 0.9
+#: a multiplicative index under this (but not 0) makes the season additive: see deseasonalize
+_CLOSED = 0.01
 
 
 def _acf(y: np.ndarray, lags: int) -> np.ndarray:
@@ -192,20 +194,52 @@ def shrunk_indices(y: np.ndarray, m: int, multiplicative: bool = True) -> np.nda
     return shrunk / shrunk.mean()
 
 
-def deseasonalize(y: np.ndarray, m: int, min_seasons: int = 2) -> tuple[np.ndarray, np.ndarray, bool]:
-    """``(adjusted y, indices, multiplicative)``: no season (indices 1) when the test finds none;
-    multiplicative for a positive series, additive otherwise; a season longer than ``SHORT_SEASON_MAX``
-    shrunk (:func:`shrunk_indices`; not measured on short seasons, docs/forecast-accuracy.md "Stop 30")."""
+def deseasonalize(y: np.ndarray, m: int, min_seasons: int = 2,
+                  zeros: bool = False) -> tuple[np.ndarray, np.ndarray, bool]:
+    """``(adjusted y, indices, multiplicative)``: no season (indices 1) when the test finds none; else
+    multiplicative for a positive series, additive otherwise; with ``zeros``, multiplicative also where
+    values are zero (none negative) and the season is at most ``SHORT_SEASON_MAX`` long (monthly, quarterly,
+    daily). A season longer than ``SHORT_SEASON_MAX`` is shrunk (:func:`shrunk_indices`; not measured on
+    short seasons) and stays additive with a zero: its shrinkage was not measured on series with zeros.
+
+    Why ``zeros``: M4's own benchmarks decompose multiplicatively, zeros included (see :func:`naive2`), and a
+    zero month is a month whose demand is zero, not a season that adds: an additive season puts the whole
+    history's swings on the last level, so a shutdown month of a growing series is forecast at the
+    difference between the last level and the history's mean level, not at zero. A position whose index is 0
+    (no demand there in any season seen) is then bridged (:func:`_adjusted`); one under ``_CLOSED`` but not 0
+    (a few stray orders in a near-empty month: 4 of PBS's safety-net series) would blow the adjusted series up,
+    and the season is additive there, as without ``zeros``. Off by
+    default (``ForecastConfig.zero_seasons_multiplicative``): whole PBS gains, the pharmacy daily pooled over
+    four origins loses by a hair (docs/forecast-accuracy.md "Stop 30: the season of a series with zeros")."""
     y = np.asarray(y, dtype=float)
     if not is_seasonal(y, m, min_seasons):
         return y, np.ones(1), True
+    if zeros and m <= SHORT_SEASON_MAX and np.all(y >= 0):
+        idx = seasonal_indices(y, m, True)
+        if not np.any((idx > 0) & (idx < _CLOSED)):  # stray orders in a near-empty season: additive below
+            return _adjusted(y, idx), idx, True
     indices = shrunk_indices if m > SHORT_SEASON_MAX else seasonal_indices
     multiplicative = bool(np.all(y > 0))
     idx = indices(y, m, multiplicative)
-    if multiplicative and np.any(idx < 0.01):  # a near-zero index would blow the adjusted series up
+    if multiplicative and np.any(idx < _CLOSED):  # a near-zero index would blow the adjusted series up
         multiplicative, idx = False, indices(y, m, False)
     at = idx[np.arange(y.size) % m]
     return (y / at if multiplicative else y - at), idx, multiplicative
+
+
+def _adjusted(y: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``y`` over its multiplicative indices; a period whose index is 0 takes the adjusted value interpolated
+    between its open neighbours (flat beyond the ends).
+
+    Why bridged: such a position had no demand in any season seen, a shutdown month, so ``y`` over its
+    index is ``0 / 0``; the level runs on through it, and the forecast there is that level times 0."""
+    at = idx[np.arange(y.size) % idx.size]
+    open_ = at > 0
+    adjusted = np.divide(y, at, out=np.zeros_like(y), where=open_)
+    if open_.all():
+        return adjusted
+    t = np.arange(y.size)
+    return np.where(open_, adjusted, np.interp(t, t[open_], adjusted[open_]))
 
 
 def naive2(y: np.ndarray, m: int, h: int) -> np.ndarray:
@@ -249,21 +283,26 @@ class Deseasonalized(_TS):
         skip: the periods at the start of ``y`` that the season is tested and estimated on but ``model``
             does not fit (the pipeline's ``input_weeks`` window: a long fit costs much, a season is
             cheap and on the pharmacy's weekly series only ~290 weeks show it, 156 do not).
+        zeros: a short season multiplicative on a series with zeros (:func:`deseasonalize`).
     """
 
-    def __init__(self, model: _TS, season_length: int, alias: str, life: bool = False, skip: int = 0):
+    def __init__(self, model: _TS, season_length: int, alias: str, life: bool = False, skip: int = 0,
+                 zeros: bool = False):
         self.model = model
         self.season_length = season_length
         self.alias = alias
         self.life = life
         self.skip = skip
+        self.zeros = zeros
 
     def around(self, model: _TS, skip: int | None = None) -> Deseasonalized:
-        """The same decomposition (season, alias, ``life``, ``skip`` unless given) around another model."""
-        return Deseasonalized(model, self.season_length, self.alias, self.life, self.skip if skip is None else skip)
+        """The same decomposition (season, alias, ``life``, ``skip`` unless given, ``zeros``) around another
+        model."""
+        return Deseasonalized(model, self.season_length, self.alias, self.life,
+                              self.skip if skip is None else skip, self.zeros)
 
     def fit(self, y: np.ndarray, X=None):  # noqa: D102 - statsforecast's model contract
-        adjusted, self.indices_, self.multiplicative_ = deseasonalize(y, self.season_length)
+        adjusted, self.indices_, self.multiplicative_ = deseasonalize(y, self.season_length, zeros=self.zeros)
         self.n_ = y.size
         self.fitted_model_ = self.model.new().fit(y=adjusted[self.skip:])
         return self
@@ -273,7 +312,7 @@ class Deseasonalized(_TS):
         return {"mean": reseasonalize(mean, self.n_, self.indices_, self.multiplicative_)}
 
     def forecast(self, y, h, X=None, X_future=None, level=None, fitted=False):  # noqa: D102
-        adjusted, idx, multiplicative = deseasonalize(y, self.season_length)
+        adjusted, idx, multiplicative = deseasonalize(y, self.season_length, zeros=self.zeros)
         mean = np.asarray(self.model.new().forecast(y=adjusted[self.skip:], h=h)["mean"], dtype=float)
         return {"mean": reseasonalize(mean, y.size, idx, multiplicative)}
 
@@ -285,6 +324,6 @@ class Deseasonalized(_TS):
         (statsforecast's cross-validation with ``refit=False``: fit once, then move on). Raises where
         the wrapped model has none or it fails; :mod:`forecasting.engine` then fits anew.
         """
-        adjusted, idx, multiplicative = deseasonalize(y, self.season_length)
+        adjusted, idx, multiplicative = deseasonalize(y, self.season_length, zeros=self.zeros)
         mean = np.asarray(self.fitted_model_.forward(y=adjusted[self.skip:], h=h)["mean"], dtype=float)
         return {"mean": reseasonalize(mean, y.size, idx, multiplicative)}
