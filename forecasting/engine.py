@@ -51,7 +51,7 @@ from statsforecast import StatsForecast
 from statsforecast.models import _TS, ARIMA, AutoARIMA, AutoETS
 
 from forecasting import gradients
-from forecasting.models import NativeSeasonal, SeasonTested, add_combinations, base_models, with_zero_seasons
+from forecasting.models import NativeSeasonal, SeasonTested, add_combinations, base_models, with_decomposition
 from forecasting.seasonal import Deseasonalized
 
 __all__ = ["Task", "run_task", "run_tasks", "worker_pool", "arima_order", "ets_form", "model_order",
@@ -83,6 +83,8 @@ class Task:
     skips: tuple[tuple[str, int], ...] = ()
     # ForecastConfig.zero_seasons_multiplicative: a short season multiplicative on series with zeros
     zero_seasons: bool = False
+    # ForecastConfig.season_shrinkage: a long season's indices shrunk by their noise
+    shrink_seasons: bool = False
 
 
 class _Window(_TS):
@@ -334,10 +336,10 @@ def _by_skip(task: Task) -> list[tuple[int, pl.DataFrame]]:
 
 
 def _base_models(names: tuple[str, ...], task: Task) -> list[object]:
-    """:func:`base_models` of ``names``, their decompositions multiplicative on series with zeros where the
-    task asks (``Task.zero_seasons``)."""
+    """:func:`base_models` of ``names``, their decompositions multiplicative on series with zeros and a long
+    season shrunk where the task asks (``Task.zero_seasons``, ``Task.shrink_seasons``)."""
     models = base_models(names, task.season_length)
-    return [with_zero_seasons(model) for model in models] if task.zero_seasons else models
+    return [with_decomposition(model, task.zero_seasons, task.shrink_seasons) for model in models]
 
 
 def _run_part(task: Task, df: pl.DataFrame, skip: int):

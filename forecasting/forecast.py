@@ -255,13 +255,18 @@ def _backtest_work(plan: pl.DataFrame, horizon: int, config: ForecastConfig) -> 
                    .otherwise(pl.lit(config.backtest_refit)))
 
 
+def _decomposition(config: ForecastConfig) -> dict:
+    """The classical decomposition's options every task carries (``Task.zero_seasons``, ``shrink_seasons``)."""
+    return {"zero_seasons": config.zero_seasons_multiplicative, "shrink_seasons": config.season_shrinkage}
+
+
 def _task(config: ForecastConfig, horizon: int, names: tuple[str, ...], set_name: str, windows: int, refit: str,
           df: pl.DataFrame, cost: float, forecast_horizon: int | None = None) -> Task:
     """One backtest task of ``set_name``'s series in ``df`` fitting ``names``; the rule set's also forecasts."""
     return Task(df=df, names=names, season_length=config.season_length, freq=config.freq, horizon=horizon,
                 windows=windows, step=config.step(horizon), forecast=set_name == "rule",
                 fallback=FALLBACKS[set_name], cost=cost, forecast_horizon=forecast_horizon, refit=refit,
-                zero_seasons=config.zero_seasons_multiplicative)
+                **_decomposition(config))
 
 
 def _backtest_tasks(
@@ -382,7 +387,7 @@ def _champion_tasks(
         return Task(df=df, names=(model,), season_length=config.season_length, freq=config.freq,
                     horizon=horizon, windows=0, step=config.step(horizon), forecast=True,
                     fallback=FALLBACKS[set_name], cost=cost, arima_orders=fixed,
-                    zero_seasons=config.zero_seasons_multiplicative)
+                    **_decomposition(config))
 
     return _tasks(series, work, ["set", "model", "spec"], make, config)
 
@@ -409,7 +414,7 @@ def _guard(
     def make(set_name: str, df: pl.DataFrame, cost: float) -> Task:
         return Task(df=df, names=names[set_name], season_length=config.season_length, freq=config.freq,
                     horizon=horizon, windows=0, step=config.step(horizon), forecast=True,
-                    fallback=FALLBACKS[set_name], cost=cost, zero_seasons=config.zero_seasons_multiplicative)
+                    fallback=FALLBACKS[set_name], cost=cost, **_decomposition(config))
 
     _, refits, _ = run_tasks(_tasks(frames, work, ["set"], make, config), pool)
     fell = work.join(chosen, on="unique_id", how="inner", validate="1:1").select(

@@ -61,7 +61,7 @@ from forecasting.seasonal import Deseasonalized, is_seasonal
 from forecasting.stl import stl_decompose
 
 __all__ = ["GuardedMSTL", "NativeSeasonal", "SeasonTested", "base_models", "complexity", "combination_members", "add_combinations",
-           "is_known", "MODEL_NAMES", "with_zero_seasons"]
+           "is_known", "MODEL_NAMES", "with_decomposition"]
 
 
 class GuardedMSTL(MSTL):
@@ -344,13 +344,14 @@ def base_models(names: tuple[str, ...], season_length: int) -> list[object]:
     return [_REGISTRY[base][0](season_length) for base in wanted]
 
 
-def with_zero_seasons(model: object) -> object:
+def with_decomposition(model: object, zeros: bool, shrink: bool) -> object:
     """``model`` with its classical decompositions (itself, or the halves of a :class:`SeasonTested`)
-    multiplicative on series with zeros (:func:`forecasting.seasonal.deseasonalize`'s ``zeros``;
-    ``ForecastConfig.zero_seasons_multiplicative``)."""
+    multiplicative on series with zeros and a long season shrunk as asked
+    (:func:`forecasting.seasonal.deseasonalize`'s ``zeros`` and ``shrink``;
+    ``ForecastConfig.zero_seasons_multiplicative`` and ``season_shrinkage``)."""
     for part in (model, getattr(model, "plain", None), getattr(model, "seasonal", None)):
         if isinstance(part, Deseasonalized):
-            part.zeros = True
+            part.zeros, part.shrink = zeros, shrink
     return model
 
 

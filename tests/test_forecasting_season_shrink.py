@@ -41,7 +41,7 @@ def test_a_noisy_weekly_season_is_estimated_closer_to_the_truth(kind: str, cv: f
     raw_err, used_err = [], []
     while len(used_err) < 40:
         y, truth = _series(kind, cv, 156, rng)
-        _, idx, multiplicative = deseasonalize(y, M)
+        _, idx, multiplicative = deseasonalize(y, M, shrink=True)
         if idx.size == 1:  # no season found: nothing estimated
             continue
         assert multiplicative
@@ -58,7 +58,7 @@ def test_a_strong_clean_or_large_season_is_kept_whole(kind: str, cv: float) -> N
     for _ in range(20):
         y, truth = _series(kind, cv, 156, rng)
         assert 0.9 < season_shrinkage(y, M) < 1.0  # a little noise is measured …
-        _, idx, _ = deseasonalize(y, M)
+        _, idx, _ = deseasonalize(y, M, shrink=True)
         assert np.array_equal(idx, seasonal_indices(y, M))  # … and the season is kept whole
 
 
@@ -76,7 +76,7 @@ def test_no_noise_measured_nothing_shrunk_and_short_seasons_untouched() -> None:
     # monthly: the M4 test's seasons and seasonal_indices, as before stop 30
     t, rng = np.arange(60), np.random.default_rng(36)
     monthly = 100 * (1 + 0.2 * np.sin(2 * np.pi * t / 12)) * rng.gamma(1 / 0.15**2, 0.15**2, t.size)
-    _, idx, _ = deseasonalize(monthly, 12)
+    _, idx, _ = deseasonalize(monthly, 12, shrink=True)
     assert idx.size == 12 and season_shrinkage(monthly, 12) < KEEP_WHOLE
     assert np.array_equal(idx, seasonal_indices(monthly, 12))
 
@@ -100,3 +100,27 @@ def test_the_ratios_shrink_in_logs() -> None:
     assert np.allclose(shrunk, idx**f / np.mean(idx**f)) and np.isclose(shrunk.mean(), 1.0)
     # the logs are shrunk alike: a trough moves, relatively, as little as a peak (not half of itself)
     assert np.allclose(np.log(shrunk) - np.log(shrunk).mean(), f * (np.log(idx) - np.log(idx).mean()))
+
+
+def test_the_option_reaches_the_pipeline_and_is_off_by_default() -> None:
+    # forecast_demand with DETS as the seasonal series' only model, on noisy weekly seasons: with
+    # season_shrinkage the forecast's season is flatter; the default (off) forecasts as without it
+    from datetime import date
+
+    import polars as pl
+
+    from forecasting import ForecastConfig, forecast_demand
+
+    rng = np.random.default_rng(37)
+    weeks = pl.date_range(date(2020, 1, 6), date(2022, 12, 26), "1w", eager=True)  # 156 Mondays
+    history = pl.concat([pl.DataFrame({"unique_id": f"s{i}", "ds": weeks,
+                                       "y": _series("sine0.25", 0.6, weeks.len(), rng)[0]}) for i in range(4)])
+    given = {"n_jobs": 1, "champion_margin": 1.0, "seasonal_models": ("DETS",), "seasonal_default": "DETS"}
+    spread = {}
+    for option in (None, False, True):
+        config = ForecastConfig(**given) if option is None else ForecastConfig(**given, season_shrinkage=option)
+        fc = forecast_demand(history, 52, config).forecast.sort("unique_id", "ds")
+        spread[option] = fc.group_by("unique_id").agg(pl.col("mean").std()).sort("unique_id")["mean"].to_numpy()
+    assert np.array_equal(spread[None], spread[False])
+    shrunk = spread[True] < spread[False] - 1e-9
+    assert shrunk.sum() >= 1 and np.all(spread[True] <= spread[False] + 1e-9)

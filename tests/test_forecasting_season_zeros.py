@@ -73,7 +73,7 @@ def test_a_long_season_with_a_zero_stays_additive():
 
 def test_the_option_reaches_the_pipelines_decompositions():
     # forecast_demand with DETS as the seasonal series' only model: the option's shutdown months at ~0
-    # against the default's additive season, which forecasts them at ~90 (a third of the grown level)
+    # against the additive season without it, which forecasts them at ~90 (a third of the grown level)
     months = pl.date_range(date(2015, 1, 1), date(2020, 12, 1), "1mo", eager=True)
     history = pl.concat([pl.DataFrame({"unique_id": f"s{seed}", "ds": months, "y": _growing(72, seed)[0]})
                          for seed in range(3)])
