@@ -114,7 +114,7 @@ def _detrended(y: np.ndarray, m: int, multiplicative: bool) -> tuple[np.ndarray,
     with np.errstate(divide="ignore", invalid="ignore"):
         detrended = part / trend if multiplicative else part - trend
     # a ratio to a zero moving average (a season without demand) is undefined: skipped, as R's decompose
-    # skips it (M4's Naive2 on a series with zeros; the pipeline decomposes positive series multiplicatively)
+    # skips it (M4's Naive2, and the pipeline's short seasons with zeros: a season's worth of zero demand)
     ok = np.isfinite(detrended)
     return detrended[ok], ((np.arange(trend.size) + offset) % m)[ok]
 

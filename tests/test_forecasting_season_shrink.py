@@ -4,9 +4,13 @@ is large, and a strong clean season, or a large one such as a flu peak, is kept 
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
+import polars as pl
 import pytest
 
+from forecasting import ForecastConfig, forecast_demand
 from forecasting.seasonal import KEEP_WHOLE, deseasonalize, season_shrinkage, seasonal_indices, shrunk_indices
 
 M = 52
@@ -105,12 +109,6 @@ def test_the_ratios_shrink_in_logs() -> None:
 def test_the_option_reaches_the_pipeline_and_is_off_by_default() -> None:
     # forecast_demand with DETS as the seasonal series' only model, on noisy weekly seasons: with
     # season_shrinkage the forecast's season is flatter; the default (off) forecasts as without it
-    from datetime import date
-
-    import polars as pl
-
-    from forecasting import ForecastConfig, forecast_demand
-
     rng = np.random.default_rng(37)
     weeks = pl.date_range(date(2020, 1, 6), date(2022, 12, 26), "1w", eager=True)  # 156 Mondays
     history = pl.concat([pl.DataFrame({"unique_id": f"s{i}", "ds": weeks,
