@@ -8,9 +8,9 @@ as it stands (the "as run" reference and every non-seasonal series' forecast), t
 seasonal candidate set only, the same backtest with every base member of the set's candidates plus
 ``--extra`` members, and the final fit of each member on the series' last ``input_periods()`` periods (the
 ARIMA orders found at the oldest backtest origin, as the pipeline fits them). These are saved in
-``--cache`` (``<set>_s<seed>_*.parquet``; a second run reads them instead of fitting) and re-selected
-offline: a combination's backtest and forecast are its members' mean or median, scores come from
-``forecasting.metrics.score_backtest`` and the pick from ``forecasting.select.select_champions``, so each
+``--cache`` (``<set>_s<seed>_*.parquet``; a second run reads them instead of fitting, and fits only the
+``--extra`` members they lack) and re-selected offline: a combination's backtest and forecast are its
+members' mean or median, scores come from ``forecasting.metrics.score_backtest`` and the pick from ``forecasting.select.select_champions``, so each
 rule below is scored exactly as the pipeline would score it, at no fitting cost:
 
 - ``as run``: the set's default (or the alternative its backtest chose, ``seasonal_alternatives``) and
@@ -22,7 +22,9 @@ rule below is scored exactly as the pipeline would score it, at no fitting cost:
   new members added to the candidates); where the set took the ``TARIMA`` alternative, a ``DARIMA`` member
   is read as ``TARIMA`` (the ARIMA member the set chose). Its members must be fitted: the set's own or
   ``--extra`` (``--extra SCES`` monthly, ``--extra DCES`` weekly: on a long season only the
-  decomposition-based ``D`` extras are fitted, a non-seasonal fit each);
+  decomposition-based ``D`` extras are fitted, a non-seasonal fit each); a ``Mean`` of four or more is also
+  scored "trimmed", each series that keeps it taking it less its worst backtest member, as the pipeline's
+  ``trim_min_members=4`` does;
 - ``H`` rules (``--extra SARIMA``): the ARIMA member is the seasonal AutoARIMA where the M4 seasonality test
   finds no season in the history a fit sees, DARIMA where it finds one, in the default combination.
 
@@ -52,9 +54,11 @@ from forecasting.forecast import _backtest_tasks, _champion_tasks, _plan  # noqa
 from forecasting.metrics import score_backtest  # noqa: E402
 from forecasting.models import combination_members  # noqa: E402
 from forecasting.seasonal import is_seasonal  # noqa: E402
-from forecasting.select import alternative_sample, choose_default, select_champions  # noqa: E402
+from forecasting.select import (  # noqa: E402
+    alternative_sample, choose_default, select_champions, trim_worst_member)
 
 PEERS = ("AutoETS", "DOT", "AutoARIMA")
+TRIM = 4  # a --defaults mean of this many members is also scored trimmed, as trim_min_members=4 runs it
 
 
 def _bases(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -65,9 +69,9 @@ def _bases(names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def fit_members(ds, config: ForecastConfig, extra: tuple[str, ...], n_jobs: int) -> dict[str, pl.DataFrame]:
-    """As-run forecast, and every seasonal member's backtest and final forecast (long frames)."""
-    result = forecast_demand(ds.train, ds.h, config)
+def _member_frames(ds, config: ForecastConfig, extra: tuple[str, ...]):
+    """The seasonal members (the set's and ``extra``), the config that fits them, the seasonal set's plan and
+    its series (the last ``input_periods()`` periods, whole and per series)."""
     bases = _bases(config.seasonal_models + config.seasonal_alternatives)
     bases += tuple(e for e in extra if e not in bases)
     ext = config.model_copy(update={"seasonal_models": bases, "seasonal_default": config.seasonal_default})
@@ -75,17 +79,46 @@ def fit_members(ds, config: ForecastConfig, extra: tuple[str, ...], n_jobs: int)
     series = ds.train.sort("unique_id", "ds").group_by("unique_id", maintain_order=True).tail(ext.input_periods())
     frames = series.filter(pl.col("unique_id").is_in(plan.get_column("unique_id").to_list())).partition_by(
         "unique_id", as_dict=True)
+    return bases, ext, plan, series, frames
+
+
+def _fit(frames: dict, plan: pl.DataFrame, h: int, ext: ForecastConfig, names: tuple[str, ...],
+         n_jobs: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Members ``names``' backtest and final forecast on ``frames`` (long frames)."""
     with worker_pool(n_jobs) as pool:
-        cv, _, orders = run_tasks(_backtest_tasks(frames, plan.filter(pl.col("windows") > 0), ds.h, ext), pool)
+        cv, _, orders = run_tasks(_backtest_tasks(frames, plan.filter(pl.col("windows") > 0), h, ext), pool)
         # every member's carried ARIMA order goes into its final fit (DARIMA's and TARIMA's), as where it is
         # a champion's member: the chosen "model" names all of them
-        chosen = plan.select("unique_id", model=pl.lit(f"Mean({','.join(bases)})"), selection=pl.lit("default"))
-        tasks = [replace(t, names=bases) for t in _champion_tasks(frames, plan, chosen, ds.h, ext, orders)]
+        chosen = plan.select("unique_id", model=pl.lit(f"Mean({','.join(names)})"), selection=pl.lit("default"))
+        tasks = [replace(t, names=names) for t in _champion_tasks(frames, plan, chosen, h, ext, orders)]
         _, fc, _ = run_tasks(tasks, pool)
+    return cv.filter(pl.col("model").is_in(names)), fc.filter(pl.col("model").is_in(names))
+
+
+def fit_members(ds, config: ForecastConfig, extra: tuple[str, ...], n_jobs: int) -> dict[str, pl.DataFrame]:
+    """As-run forecast, and every seasonal member's backtest and final forecast (long frames)."""
+    result = forecast_demand(ds.train, ds.h, config)
+    bases, ext, plan, series, frames = _member_frames(ds, config, extra)
+    cv, fc = _fit(frames, plan, ds.h, ext, bases, n_jobs)
     return {"asrun": result.forecast.select("unique_id", "ds", "mean"),
             "series": result.series, "plan": plan.select("unique_id", "fit_weeks", "windows"),
-            "cv": cv.filter(pl.col("model").is_in(bases)), "fc": fc.filter(pl.col("model").is_in(bases)),
-            "history": series}
+            "cv": cv, "fc": fc, "history": series}
+
+
+def add_members(saved: dict, ds, config: ForecastConfig, extra: tuple[str, ...],
+                n_jobs: int) -> tuple[dict, tuple[str, ...]]:
+    """``saved`` with the ``extra`` members it lacks fitted and added, and their names. The as-run forecast
+    and the members already saved are kept: a new member costs its own fits only (M1 monthly's DCES 1.4
+    CPU-s, against 656 for the whole cache)."""
+    missing = tuple(e for e in extra if e not in saved["cv"].get_column("model").unique().to_list())
+    if not missing:
+        return saved, ()
+    _, ext, plan, _, frames = _member_frames(ds, config, extra)
+    only = ext.model_copy(update={"seasonal_models": missing, "seasonal_default": None,
+                                  "seasonal_alternatives": ()})
+    new = dict(zip(("cv", "fc"), _fit(frames, plan, ds.h, only, missing, n_jobs)))
+    return saved | {k: pl.concat([saved[k], v.select(saved[k].columns).cast(saved[k].schema)])
+                    for k, v in new.items()}, missing
 
 
 def _with_h(long: pl.DataFrame, history: pl.DataFrame, m: int, cutoff: str | None) -> pl.DataFrame:
@@ -124,17 +157,28 @@ def _combine(long: pl.DataFrame, names: tuple[str, ...], keys: list[str]) -> pl.
     return pl.concat(parts)
 
 
+def _trims(default: str, trim: int | None) -> tuple[str, ...]:
+    """The means of ``default``'s members less one each, where the pipeline's ``trim_min_members=trim``
+    trims ``default`` (a ``Mean`` of at least ``trim`` members); else none."""
+    combo = combination_members(default)
+    if trim is None or combo is None or combo[0] != "Mean" or len(combo[1]) < trim:
+        return ()
+    return tuple(f"Mean({','.join(x for x in combo[1] if x != m)})" for m in combo[1])
+
+
 def select_rule(saved: dict, names: tuple[str, ...], default: str, m: int, horizon: int, min_seasons: float = 0.0,
-                margin: float = 0.1, min_windows: int = 2) -> pl.DataFrame:
+                margin: float = 0.1, min_windows: int = 2, trim: int | None = None) -> pl.DataFrame:
     """Each seasonal series' forecast under a rule: candidates ``names``, ``default``, and a champion only
     where the oldest backtest origin saw ``min_seasons`` seasons (``unique_id, ds, mean``), and the
-    default's mean backtest MASE over the panel's series and windows."""
+    default's mean backtest MASE over the panel's series and windows. With ``trim``, a series that keeps
+    ``default`` takes it less its worst backtest member, as the pipeline's ``trim_min_members`` does."""
     cv, fc = saved["cv"], saved["fc"]
+    trims = _trims(default, trim)
     if any({"H", "HM"} & set((combination_members(n) or (None, (n,)))[1]) for n in names):
         cv = _with_h(cv, saved["history"], m, "cutoff")
         fc = _with_h(fc, saved["history"], m, None)
-    cv = _combine(cv, names, ["unique_id", "ds", "cutoff", "y"])
-    fc = _combine(fc, names, ["unique_id", "ds"])
+    cv = _combine(cv, names + trims, ["unique_id", "ds", "cutoff", "y"])
+    fc = _combine(fc, names + trims, ["unique_id", "ds"])
     # select_champions ranks ties by complexity, which knows registered names only: H's combination is
     # ranked as the DARIMA one it replaces (same members' complexity)
     alias = {n: n.replace(",H)", ",DARIMA)").replace(",HM)", ",DARIMA)") for n in names
@@ -149,6 +193,9 @@ def select_rule(saved: dict, names: tuple[str, ...], default: str, m: int, horiz
     oldest = plan.select("unique_id", oldest=pl.col("fit_weeks") - horizon * pl.col("windows"))
     picked = picked.join(oldest, on="unique_id", how="left").with_columns(
         model=pl.when(pl.col("oldest") < min_seasons * m).then(pl.lit(default)).otherwise("model"))
+    if trims:
+        members = score_backtest(cv.filter(pl.col("model").is_in(combination_members(default)[1])), saved["history"])
+        picked = trim_worst_member(picked.select("unique_id", "model", "selection"), members, default, trim)
     panel = scores.filter(pl.col("model") == default).get_column("mase").mean()
     return fc.join(picked.select("unique_id", "model"), on=["unique_id", "model"], how="inner").select(
         "unique_id", "ds", mean=pl.col("yhat").clip(lower_bound=0.0)), panel
@@ -184,6 +231,9 @@ def default_rules(names: tuple[str, ...], default: str, defaults: tuple[str, ...
         cands += tuple(m for m in members if m not in cands)
         out |= {f"{combo} everywhere": {"names": (combo,), "default": combo},
                 f"{combo} as run": {"names": cands, "default": combo}}
+        if _trims(combo, TRIM):
+            out |= {f"{combo} trimmed everywhere": {"names": (combo,), "default": combo, "trim": TRIM},
+                    f"{combo} trimmed as run": {"names": cands, "default": combo, "trim": TRIM}}
     return out
 
 
@@ -238,8 +288,11 @@ def main() -> None:
         keys = ("asrun", "series", "plan", "cv", "fc", "history")
         cpu, wall = _cpu(), time.perf_counter()
         if all(Path(f"{stem}_{k}.parquet").exists() for k in keys):
-            saved = {k: pl.read_parquet(f"{stem}_{k}.parquet") for k in keys}
-            how = "cached"
+            saved, added = add_members({k: pl.read_parquet(f"{stem}_{k}.parquet") for k in keys}, ds, config,
+                                       extra, args.n_jobs)
+            for k in ("cv", "fc") if added else ():
+                saved[k].write_parquet(f"{stem}_{k}.parquet")
+            how = f"cached (+ {', '.join(added)} fitted)" if added else "cached"
         else:
             saved = fit_members(ds, config, extra, args.n_jobs)
             for k, v in saved.items():
@@ -251,13 +304,14 @@ def main() -> None:
         print(f"== {name} seed {args.seed} origin {args.origin}: {ds.train.get_column('unique_id').n_unique()} series, "
               f"{seasonal} in the seasonal set; members {how} in {cpu:.1f} CPU-s ({wall:.1f} s wall)", flush=True)
         asrun = score(ds, saved["asrun"], scale)
-        print(f"   {'plantwin (run)':28s} sMAPE {asrun['smape']:8.3f} MASE {asrun['mase']:7.3f}", flush=True)
+        print(f"   {'plantwin (run)':46s} sMAPE {asrun['smape']:8.3f} MASE {asrun['mase']:7.3f}", flush=True)
         for label, rule in rules(config, extra, set_default(saved, config), tuple(args.defaults)).items():
             fc, panel = select_rule(saved, rule["names"], rule["default"], ds.season, ds.h, rule.get("min_seasons", 0.0),
-                             config.champion_margin, rule.get("min_windows", config.champion_min_windows))
+                                    config.champion_margin, rule.get("min_windows", config.champion_min_windows),
+                                    rule.get("trim"))
             full = pl.concat([saved["asrun"].join(fc, on="unique_id", how="anti"), fc])
             s = score(ds, full, scale)
-            print(f"   {label:28s} sMAPE {s['smape']:8.3f} MASE {s['mase']:7.3f}   (default's backtest "
+            print(f"   {label:46s} sMAPE {s['smape']:8.3f} MASE {s['mase']:7.3f}   (default's backtest "
                   f"MASE {panel:.4f})", flush=True)
         if args.peers:
             peers = {}
@@ -267,10 +321,10 @@ def main() -> None:
                     run_peer(ds, peer, args.n_jobs).select("unique_id", "ds", "mean").write_parquet(path)
                 peers[peer] = pl.read_parquet(path)
                 s = score(ds, peers[peer], scale)
-                print(f"   {'peer ' + peer:28s} sMAPE {s['smape']:8.3f} MASE {s['mase']:7.3f}", flush=True)
+                print(f"   {'peer ' + peer:46s} sMAPE {s['smape']:8.3f} MASE {s['mase']:7.3f}", flush=True)
             mean = pl.concat(peers.values()).group_by("unique_id", "ds").agg(pl.col("mean").mean())
             s = score(ds, mean, scale)
-            print(f"   {'peers mean':28s} sMAPE {s['smape']:8.3f} MASE {s['mase']:7.3f}", flush=True)
+            print(f"   {'peers mean':46s} sMAPE {s['smape']:8.3f} MASE {s['mase']:7.3f}", flush=True)
 
 
 if __name__ == "__main__":
