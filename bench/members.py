@@ -10,8 +10,9 @@ seasonal candidate set only, the same backtest with every base member of the set
 ARIMA orders found at the oldest backtest origin, as the pipeline fits them). These are saved in
 ``--cache`` (``<set>_s<seed>_*.parquet``; a second run reads them instead of fitting, and fits only the
 ``--extra`` members they lack) and re-selected offline: a combination's backtest and forecast are its
-members' mean or median, scores come from ``forecasting.metrics.score_backtest`` and the pick from ``forecasting.select.select_champions``, so each
-rule below is scored exactly as the pipeline would score it, at no fitting cost:
+members' mean or median, scores come from ``forecasting.metrics.score_backtest`` and the pick from
+``forecasting.select.select_champions``, so each rule below is scored exactly as the pipeline would score
+it, at no fitting cost:
 
 - ``as run``: the set's default (or the alternative its backtest chose, ``seasonal_alternatives``) and
   evidence rule rebuilt from the members (checks the reproduction);
@@ -194,8 +195,9 @@ def select_rule(saved: dict, names: tuple[str, ...], default: str, m: int, horiz
     picked = picked.join(oldest, on="unique_id", how="left").with_columns(
         model=pl.when(pl.col("oldest") < min_seasons * m).then(pl.lit(default)).otherwise("model"))
     if trims:
-        members = score_backtest(cv.filter(pl.col("model").is_in(combination_members(default)[1])), saved["history"])
-        picked = trim_worst_member(picked.select("unique_id", "model", "selection"), members, default, trim)
+        members = cv.filter(pl.col("model").is_in(combination_members(default)[1]))
+        picked = trim_worst_member(picked.select("unique_id", "model", "selection"),
+                                   score_backtest(members, saved["history"]), default, trim)
     panel = scores.filter(pl.col("model") == default).get_column("mase").mean()
     return fc.join(picked.select("unique_id", "model"), on=["unique_id", "model"], how="inner").select(
         "unique_id", "ds", mean=pl.col("yhat").clip(lower_bound=0.0)), panel

@@ -17,7 +17,7 @@ FOUR = "Mean(SETS,SCES,DOT,DARIMA)"
 
 
 def _monthly_set() -> DataSet:
-    """Three seeded monthly series of 60 months (a trend and a season of amplitude 30), the last 6 held out."""
+    """Three seeded monthly series of 60 months (a trend, a season of amplitude 30), the last 6 held out."""
     rows = []
     for k in range(3):
         t = np.arange(60)
@@ -64,7 +64,8 @@ def test_the_trimmed_rule_drops_each_series_worst_backtest_member():
 
         def mase(m: str) -> float:
             out = []
-            for (cut,), w in cv.filter((pl.col("unique_id") == uid) & (pl.col("model") == m)).group_by("cutoff"):
+            rows = cv.filter((pl.col("unique_id") == uid) & (pl.col("model") == m))
+            for (cut,), w in rows.group_by("cutoff"):
                 past = hist.filter(pl.col("ds") <= cut).get_column("y").to_numpy()
                 out.append(np.abs(w["y"] - w["yhat"]).mean() / np.abs(np.diff(past)).mean())
             return float(np.mean(out))
