@@ -11,8 +11,8 @@ forecasts, the backtest, the held-out picks and the history: the arguments of
 ``--variant`` (``ForecastConfig`` overrides of the quantile settings: ``calibration_groups``,
 ``scale_statistic``, ``symmetric_bands``, ``scale_windows``, ``level_periods``, ``level_exponent``,
 ``calibration_windows``, ``calibration_min_errors``, ``calibration_step_span``,
-``history_scale_weight``, ``length_slope``, ``calibration_seasonal_split``; the first row is the default
-configuration) and prints, per set and variant, the 80% / 95% coverage (q10–q90, q2.5–q97.5) and
+``history_scale_weight``, ``length_slope``, ``calibration_seasonal_split``, ``inactive_returns``; the first
+row is the default configuration) and prints, per set and variant, the 80% / 95% coverage (q10–q90, q2.5–q97.5) and
 MSIS as ``bench/accuracy.py`` scores them, and per variant their sums over the sets: the summed coverage
 error in points (|cov80 − 80| + |cov95 − 95|) and the summed MSIS. Nothing is refitted per variant, so
 the rows differ by the bands alone. With ``--origins N`` each set is forecast at N origins ``h`` apart
