@@ -80,10 +80,13 @@ def return_shares(
     """
     found = silences(series, silence, horizon, id_col, time_col)
     now = found.join(series.group_by(id_col).agg(pl.col(time_col).max()), on=[id_col, time_col], how="semi")
-    now = now.filter(pl.col(id_col).is_in(ids)).select(id_col, own=pl.col("run"))
-    pooled = now.join(found.select("run", "came", "seen"), how="cross").filter(pl.col("run") >= pl.col("own"))
-    seen = pl.col("seen").sum()
-    shares = pooled.group_by(id_col).agg(share=pl.when(seen > 0).then(pl.col("came").sum() / seen))
+    now = now.filter(pl.col(id_col).is_in(ids)).select(id_col, own=pl.col("run")).sort("own")
+    # per run length, the periods seen and came after every silence at least that long (sums from the
+    # longest down); each series takes the shortest run at or above its own
+    longer = found.group_by("run").agg(pl.col("came", "seen").sum()).sort("run", descending=True).with_columns(
+        pl.col("came", "seen").cum_sum()).sort("run")
+    shares = now.join_asof(longer, left_on="own", right_on="run", strategy="forward").select(
+        id_col, share=pl.when(pl.col("seen") > 0).then(pl.col("came") / pl.col("seen")))
     return pl.DataFrame({id_col: ids}, schema={id_col: pl.String}).join(shares, on=id_col, how="left",
                                                                         validate="1:1")
 
