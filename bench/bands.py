@@ -11,8 +11,8 @@ forecasts, the backtest, the held-out picks and the history: the arguments of
 ``--variant`` (``ForecastConfig`` overrides of the quantile settings: ``calibration_groups``,
 ``scale_statistic``, ``symmetric_bands``, ``scale_windows``, ``level_periods``, ``level_exponent``,
 ``calibration_windows``, ``calibration_min_errors``, ``calibration_step_span``,
-``history_scale_weight``, ``length_slope``, ``calibration_seasonal_split``; the first row is the default
-configuration) and prints, per set and variant, the 80% / 95% coverage (q10–q90, q2.5–q97.5) and
+``history_scale_weight``, ``length_slope``, ``calibration_seasonal_split``, ``inactive_returns``; the first
+row is the default configuration) and prints, per set and variant, the 80% / 95% coverage (q10–q90, q2.5–q97.5) and
 MSIS as ``bench/accuracy.py`` scores them, and per variant their sums over the sets: the summed coverage
 error in points (|cov80 − 80| + |cov95 − 95|) and the summed MSIS. Nothing is refitted per variant, so
 the rows differ by the bands alone. With ``--origins N`` each set is forecast at N origins ``h`` apart
@@ -20,7 +20,8 @@ the rows differ by the bands alone. With ``--origins N`` each set is forecast at
 set is its last periods' luck). ``--diagnose`` also prints, per set and origin, why the default band
 misses: the scale-free calibration errors against the held-out ones by the final selection and the pick
 made on the other windows, by horizon step and by backtest window, and the band's coverage by class /
-candidate set / selection and by the series' level (:func:`diagnose`). ``--widths`` prints the 95% band's
+candidate set / selection, by the series' level, by its trend and by its band's width against its
+realised errors (:func:`diagnose`). ``--widths`` prints the 95% band's
 coverage and MSIS with every half-width scaled by c = 0.6 … 1.0 (:func:`widened`). ``--panel-seeds``
 bands the simulated panel of ``tests/test_forecasting_calibration.py`` (130 series of five kinds, 156
 weeks and 13 held out) at each seed instead, and prints the coverage of the kinds its checks pool
@@ -107,7 +108,9 @@ def diagnose(args: tuple, ds: accuracy.DataSet) -> None:
     forecast's scale). Per horizon step and per backtest window (1 = oldest) their median, 80% and 95%
     quantiles (a held-out quantile above the calibration's is a band too narrow there), and per
     class / candidate set / selection and per third of the series by level the
-    held-out coverage of the default band.
+    held-out coverage of the default band; then the misses' direction by the series' trend
+    (:func:`lean_by_trend`) and the coverage by how wide each series' band was against its realised
+    errors (:func:`surprises`).
     """
     import forecasting.forecast as F
 
@@ -167,6 +170,50 @@ def diagnose(args: tuple, ds: accuracy.DataSet) -> None:
         print(f"{ds.name}: held-out coverage of the default band by the series' level (thirds, 1 = smallest)")
         print(banded.join(level, on="unique_id", how="left", validate="m:1").group_by("level_third").agg(
             **stats).sort("level_third"))
+        lean_by_trend(cal, banded, series, config.season_length, stats)
+        print(f"{ds.name}: held-out coverage by fifth of the series' 80% half-width over its realised mean "
+              "|y − mean| (1 = the band narrowest against what happened)")
+        print(surprises(banded))
+
+
+def _trends(series: pl.DataFrame, season: int) -> pl.DataFrame:
+    """``unique_id, cutoff, growing``: whether each series' last season's mean is above the season's before
+    (null with less than two seasons), at every period of its history."""
+    mean = pl.col("y").rolling_mean(season, min_samples=season)
+    return series.sort("unique_id", "ds").select(
+        "unique_id", cutoff=pl.col("ds"), growing=(mean - mean.shift(season)).over("unique_id") > 0)
+
+
+def lean_by_trend(cal: pl.DataFrame, banded: pl.DataFrame, series: pl.DataFrame, season: int,
+                  stats: dict) -> None:
+    """Print whether the errors' sign follows the series' trend: the share of backtest errors above the
+    forecast (calibration windows, by the trend at each window's cutoff) beside the held-out coverage and
+    misses (by the trend at the end of the history). If growing series missed above and falling ones below,
+    bands mirrored about the trend's direction rather than about zero would follow the lean; stop 31
+    found both lean the same way (docs/forecast-intervals.md)."""
+    trends = _trends(series, season)
+    last = series.group_by("unique_id").agg(cutoff=pl.col("ds").max()).join(
+        trends, on=["unique_id", "cutoff"], how="left", validate="1:1").select("unique_id", "growing")
+    windows = cal.join(trends, on=["unique_id", "cutoff"], how="left", validate="m:1").group_by("growing").agg(
+        windows_rows=pl.len(), windows_above_mean=(pl.col("y") > pl.col("yhat")).mean() * 100)
+    held = banded.join(last, on="unique_id", how="left", validate="m:1").group_by("growing").agg(
+        above_mean=(pl.col("y") > pl.col("mean")).mean() * 100, **stats)
+    print("held-out coverage and misses by the series' trend at the end of the history (growing: the last "
+          "season's mean above the one before), beside the backtest windows' share of errors above the mean")
+    print(held.join(windows, on="growing", how="full", coalesce=True).sort("growing"))
+
+
+def surprises(banded: pl.DataFrame) -> pl.DataFrame:
+    """Coverage by fifth of the series ranked by their 80% band's mean half-width over their held-out mean
+    |y − mean|: whether a cell's coverage moves with the band's width in typical series (the middle
+    fifths' ratio) or with how many series met a surprise (the first fifth's coverage)."""
+    y = pl.col("y")
+    per = banded.group_by("unique_id").agg(
+        in80=((y >= pl.col("lo80")) & (y <= pl.col("hi80"))).mean() * 100,
+        ratio=((pl.col("hi80") - pl.col("lo80")) / 2).mean() / (y - pl.col("mean")).abs().mean())
+    fifth = (pl.col("ratio").rank("ordinal") * 5 / (pl.len() + 1)).floor().cast(pl.Int64) + 1
+    return per.with_columns(fifth=fifth).group_by("fifth").agg(
+        series=pl.len(), cov80=pl.col("in80").mean(), median_ratio=pl.col("ratio").median()).sort("fifth")
 
 
 def simulated_panel(seed: int) -> accuracy.DataSet:

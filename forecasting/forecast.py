@@ -23,7 +23,8 @@ Per series, by class (:mod:`forecasting.classify`):
   backtest of every candidate, then a fit of each series' model alone on its history for the forecast.
 - ``new``, and a series too short for one backtest window in a set without a default:
   :data:`RULE_MODEL` (the mean of its life), selection ``rule``, with a wide lognormal band (``rule_band_cv``).
-- ``inactive``: zero, selection ``rule``, model ``Zero``, every quantile zero.
+- ``inactive``: zero, selection ``rule``, model ``Zero``, every quantile zero (with ``inactive_returns``,
+  zero where the set's silent series stay silent, else the series' past demand: :mod:`forecasting.silent`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from forecasting.metrics import naive_scale, score_backtest
 from forecasting.models import add_combinations, combination_members
 from forecasting.select import (alternative_sample, choose_default, choose_strategy, falls_through_zero,
                                 guard_picks, held_out_picks, select_champions, trim_worst_member)
+from forecasting.silent import inactive_quantiles, return_shares
 
 __all__ = ["ForecastResult", "forecast_demand", "validate_series", "FALLBACKS", "RULE_MODEL", "ZERO_MODEL"]
 
@@ -433,18 +435,18 @@ def _guard(
 def _zero_forecast(
     series: pl.DataFrame, ids: list[str], horizon: int, config: ForecastConfig
 ) -> pl.DataFrame:
-    quantiles = config.quantiles
+    """Zero forecasts of the inactive series ``ids``: every quantile zero, or with ``inactive_returns`` banded
+    by the set's chance that a silent series' demand comes back (:mod:`forecasting.silent`, from every
+    series' history)."""
     last = series.filter(pl.col("unique_id").is_in(ids)).group_by("unique_id").agg(pl.col("ds").max())
     out = last.with_columns(
         ds=pl.date_ranges(
             pl.col("ds").dt.offset_by(config.freq), pl.col("ds").dt.offset_by(config.offset(horizon)), config.freq
         )
-    ).explode("ds")
-    return out.with_columns(
-        model=pl.lit(ZERO_MODEL),
-        mean=pl.lit(0.0),
-        **{schema.quantile_column(q): pl.lit(0.0) for q in quantiles},
-    )
+    ).explode("ds").with_columns(model=pl.lit(ZERO_MODEL), mean=pl.lit(0.0))
+    shares = (return_shares(series, ids, config.periods(config.inactive_weeks), horizon) if config.inactive_returns
+              else pl.DataFrame(schema={"unique_id": pl.String, "share": pl.Float64}))
+    return inactive_quantiles(out, series, config.quantiles, shares)
 
 
 def _chosen_default(
