@@ -23,6 +23,7 @@ from optimization.campaign_bound import (
     LagrangianBound, block_columns, block_specs, bound_of, lagrangian_bound, priced_setups, relaxation_with_rows,
 )
 from optimization.campaign_master import dantzig_wolfe_bound, price_and_branch
+from optimization.campaign_polish import PolishRun, boundary_setups
 from optimization.campaign_time import schedule_integers, time_blocks
 from optimization.campaign_worker import TimeBlocksRun
 from optimization.campaign_start import (
@@ -218,6 +219,9 @@ LAGRANGIAN_SHARE = 0.2
 #: may take on both cores (:func:`_blocks_first`; a block stopped by it gives its dual bound); the rest is their
 #: priced start's (9.2 CPU-s on the demo, stop 27)
 TIME_BLOCK_SHARE = 0.8
+#: the polish's own MIP gap (:mod:`optimization.campaign_polish`): its neighbourhood is small and its bound
+#: close, so it is solved nearly to its optimum, not to ``mip_gap`` (which its root alone would meet)
+POLISH_GAP = 1e-4
 #: share of the campaign time left after the start the master's rounds (``campaign_master``) may take at most
 MASTER_SHARE = 0.5
 #: share of the master's seconds its price-and-branch plan takes (``campaign_price_and_branch``)
@@ -444,12 +448,16 @@ def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, r
             began, cpu = time.perf_counter(), time.process_time()
             best = _complete(model, config, start, max(time_left(), MIN_MIP_SECONDS))
             log.append("priced start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
-            if (best is not None and rounded is None and config.campaign_search and time_left() > MIN_MIP_SECONDS
+            if (best is not None and rounded is None and time_left() > MIN_MIP_SECONDS
                     and not _within_gap(best, lower, config)):
                 # the time the blocks left: the search's moves from their schedule, its plan kept where better
-                # (the demo at 60 s: 5,114.8 -> 5,088.3 M, gap 1.76% -> 1.24%; stop 29)
-                start, rounded = _search(model, config, plain, setup, sequenced, time_left(), log,
-                                         {"priced": start})
+                # (the demo at 60 s: 5,114.8 -> 5,088.3 M, gap 1.76% -> 1.24%; stop 29), and on the other core
+                # the polish around their campaigns' boundaries (stop 31)
+                polish = _polish(model, time_left()) if config.solve_workers > 1 else None
+                if config.campaign_search:
+                    start, rounded = _search(model, config, plain, setup, sequenced, time_left(), log,
+                                             {"priced": start})
+                best = _polished(model, polish, best, rounded, log)
     if rounded is not None and (best is None or improves(rounded[1], best)):  # the search's plan beside them
         best = _planned(model, config, start, rounded, 0.0, log)
     elif best is None:  # no plan from the blocks: the search, their schedule (if any) its first candidate
@@ -460,6 +468,37 @@ def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, r
     if best is not None:
         values = np.array([v.varValue or 0.0 for v in variables])
     return best, values, lower
+
+
+def _polish(model: Model, seconds: float) -> PolishRun:
+    """The polish of the start the variables hold (the priced start, just completed: the PuLP model's HiGHS
+    instance is its MIP) started on its own thread within :data:`SEARCH_SHARE` of ``seconds``, the search's
+    share (:mod:`optimization.campaign_polish`)."""
+    variables = model.builder.variables
+    values = np.array([v.varValue or 0.0 for v in variables])
+    setup = model.frames["setup_for"]
+    cols = setup["col"].to_numpy()
+    lower = np.array([variables[c].lowBound for c in cols], dtype=float)
+    upper = np.array([variables[c].upBound for c in cols], dtype=float)
+    return PolishRun(model.builder.prob.solverModel.getLp(), cols, lower, upper, boundary_setups(setup, values),
+                     values, float(model.builder.prob.objective.constant), SEARCH_SHARE * seconds, POLISH_GAP)
+
+
+def _polished(model: Model, polish: PolishRun | None, best: float, rounded: tuple | None, log: list[str]) -> float:
+    """The better of the priced start ``best`` and the polish's plan (waited for), put in the variables when it
+    wins over both ``best`` and the search's ``rounded`` plan; the polish's line logged. Returns the start's
+    objective as the variables hold it."""
+    if polish is None:
+        return best
+    objective, values, note = polish.result()
+    wins = objective is not None and improves(objective, best) and (rounded is None or improves(objective, rounded[1]))
+    log.append("polish: " + ("none" if objective is None else f"{objective:,.0f}") + f", {note}"
+               + (" (kept)" if wins else ""))
+    if not wins:
+        return best
+    for v, x in zip(model.builder.variables, values):
+        v.varValue = float(x)
+    return objective
 
 
 def _rows_seconds(left: float) -> float:
