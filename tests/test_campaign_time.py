@@ -321,33 +321,41 @@ def test_the_search_moves_from_the_blocks_schedule_when_their_start_is_not_withi
     assert out.objective == pytest.approx(100_360.0)
 
 
-def test_the_polish_moves_a_campaign_boundary_the_blocks_schedule_put_a_week_late(monkeypatch):
+
+def test_the_search_s_schedule_is_completed_as_the_priced_start_is_by_hand(monkeypatch):
     # stop 31: A 100 in weeks 0-1, B 100 in weeks 2-3 on the 100-hour suite (1 hour a unit, production 1 a
-    # unit, no stock to start with): the optimum by hand is A A B B, 400 units made and nothing held or late, 400.
-    # The priced start's schedule is made A A A B: week 2 is set up for A, which needs nothing more, and B's
-    # week-2 demand is never made (100 late for two weeks at 1,000), so the start is 300 + 200,000 = 200,300.
-    # With the search and fix-and-optimize off and two threads, the polish frees the weeks next to that
-    # boundary (2 and 3), moves it back a week and finds the optimum, so the start is proved within mip_gap (0)
-    # of the blocks' bound and no MIP runs; without the polish the start stays 200,300 and the MIP has to run
-    real = solve_module._complete
-    calls = []
+    # unit, no stock to start with): the optimum by hand is A A B B, 400. The priced start's schedule is made
+    # A A A B: week 2 is set up for A, which needs nothing more, and B's week-2 demand is never made (100 late
+    # for two weeks at 1,000): 300 + 200,000 = 200,300. The search moves the boundary back (A A B B), and its
+    # whole-batch plan is made to report 1,000 above what it holds (as a rounding can lie above the schedule's
+    # best plan): the search's schedule completed as a MIP is the optimum, 400, and is kept, so the start is
+    # within mip_gap (0) of the blocks' bound and no MIP runs; without the step the start is reported at 1,400
+    real_blocks, real_search = solve_module.time_blocks, solve_module._searched_setups
+    frames = {}
 
-    def a_week_late(model, config, fixing, seconds):
-        calls.append(fixing.height)
-        if len(calls) == 1:
-            setup = model.frames["setup_for"]
-            late = (pl.col("product_id") == "A") & (pl.col("t") <= 2) | (pl.col("product_id") == "B") & (pl.col("t") == 3)
-            fixing = setup.select("col", start=pl.when(late).then(1.0).otherwise(0.0))
-        return real(model, config, fixing, seconds)
+    def kept_frames(net, model_frames, blocks):
+        frames.update(model_frames)
+        return real_blocks(net, model_frames, blocks)
 
-    monkeypatch.setattr(solve_module, "_complete", a_week_late)
+    def a_week_late(bound, start):
+        f = frames["setup_for"]
+        late = (pl.col("product_id") == "A") & (pl.col("t") <= 2) | (pl.col("product_id") == "B") & (pl.col("t") == 3)
+        return f.select("col", start=pl.when(late).then(1.0).otherwise(0.0))
+
+    def rounded_above(*args, **kwargs):
+        setups, note, plan = real_search(*args, **kwargs)
+        return setups, note, (plan[0], plan[1] + 1_000.0)
+
+    monkeypatch.setattr(solve_module, "time_blocks", kept_frames)
+    monkeypatch.setattr(solve_module, "_priced_fixing", a_week_late)
+    monkeypatch.setattr(solve_module, "_searched_setups", rounded_above)
     demand = ex.demand(*[dict(product_id=p, site_id="P", t=t, quantity=100.0) for p, t in
                          (("A", 0), ("A", 1), ("B", 2), ("B", 3))])
     config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True,
-                        campaign_search=False, campaign_improve=False, solve_workers=2)
+                        solve_workers=1)
     out = plan_supply(build_network(_suite(), ex.START, config), demand, pl.DataFrame(), config)
     assert any(a.startswith("priced start: 200,300") for a in out.attempts)
-    polish = next(a for a in out.attempts if a.startswith("polish:"))
-    assert polish.startswith("polish: 400, ") and polish.endswith("(kept)")
+    assert any(a.startswith("search's schedule completed: 400 (kept)") for a in out.attempts)
+    assert "start: the search's plan 400" in out.attempts
     assert "MIP skipped: the start is within mip_gap (0.00%) of the bound" in out.attempts
     assert out.objective == pytest.approx(400.0) and out.mip_gap == pytest.approx(0.0, abs=1e-9)
