@@ -411,10 +411,11 @@ def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, r
     priced at its duals and solved on ``config.solve_workers`` threads, cheapest first, each to completion
     (:class:`~optimization.campaign_worker.TimeBlocksRun`), within :data:`TIME_BLOCK_SHARE` of the time left,
     while this thread solves the suites' own round; the better bound is kept. The start is their schedules
-    completed (:func:`_priced_fixing`, a suite without a block plan keeping its ``sequenced`` setups) with all
-    the time left, by rounding in LP time when that MIP finds nothing (:func:`_planned`); where it is not within
-    ``mip_gap`` of the bound and time is left, the search moves from that schedule and its plan is kept where
-    better; after it the MIP runs only when the start is not within ``mip_gap`` of the bound
+    completed (:func:`_priced_fixing`, a suite without a block plan keeping its ``sequenced`` setups) to a tenth
+    of ``mip_gap`` (:func:`_completion`) with all the time left, by rounding in LP time when that MIP finds
+    nothing (:func:`_planned`); where it is not within ``mip_gap`` of the bound and time is left, the search
+    moves from that schedule and its plan, its best schedule completed the same way (:func:`_search_completed`),
+    is kept where better; after it the MIP runs only when the start is not within ``mip_gap`` of the bound
     (:func:`solve_model`). **The search**: where the blocks are fewer than the threads (the piece's one suite;
     networks whose suites share one block), a core is free of them and the search runs on it meanwhile, and the
     better of its plan and the priced start is the start; else, when no block found a plan or their completion
