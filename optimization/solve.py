@@ -457,7 +457,7 @@ def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, r
                 priced = start
                 start, rounded = _search(model, config, plain, setup, sequenced, time_left(), log,
                                          {"priced": start})
-                rounded = _search_completed(model, config, priced, start, rounded, time_left(), log)
+                rounded = _search_completed(model, config, priced, best, start, rounded, time_left(), log)
     if rounded is not None and (best is None or improves(rounded[1], best)):  # the search's plan beside them
         best = _planned(model, config, start, rounded, 0.0, log)
     elif best is None:  # no plan from the blocks: the search, their schedule (if any) its first candidate
@@ -476,7 +476,7 @@ def _completion(config: PlanConfig) -> PlanConfig:
     return config.model_copy(update={"mip_gap": config.mip_gap * COMPLETION_GAP_SHARE})
 
 
-def _search_completed(model: Model, config: PlanConfig, priced: pl.DataFrame, searched: pl.DataFrame,
+def _search_completed(model: Model, config: PlanConfig, priced: pl.DataFrame, best: float, searched: pl.DataFrame,
                       rounded: tuple | None, seconds: float, log: list[str]) -> tuple | None:
     """The search's plan (``rounded``: values, objective; its setups ``searched``) made better where it can be:
     its schedule completed as the priced start's is (setups fixed, the batches a MIP to :func:`_completion`'s
@@ -484,17 +484,23 @@ def _search_completed(model: Model, config: PlanConfig, priced: pl.DataFrame, se
     search judges a schedule by rounding its batches, which on the demo prices the blocks' own schedule 1.1%
     above its completion (5,382.0 against 5,325.7 M; stop 31): its best schedule's rounding leaves that much on
     the table. Not done when the search kept the ``priced`` schedule (its completion is the start already) or
-    found no plan. Returns the plan (values, objective), the completion's where better; its line logged."""
+    found no plan. The variables keep the priced start (objective ``best``) they hold: the caller takes the
+    plan returned where it beats that. Returns the plan (values, objective), the completion's where better than
+    the rounding; its line logged, ``(kept)`` where it beats the priced start too."""
     if rounded is None or _same_schedule(priced, searched):
         return rounded
+    variables = model.builder.variables
+    held = [v.varValue for v in variables]  # the priced start's plan
     began, cpu = time.perf_counter(), time.process_time()
     done = _complete(model, _completion(config), searched, max(seconds, MIN_MIP_SECONDS), start=rounded[0])
     better = done is not None and improves(done, rounded[1])
+    if better:
+        rounded = np.array([v.varValue or 0.0 for v in variables]), done
+    for v, x in zip(variables, held):
+        v.varValue = x
     log.append("search's schedule completed: " + ("none" if done is None else f"{done:,.0f}")
-               + (" (kept)" if better else "") + _took(began, cpu))
-    if not better:
-        return rounded
-    return np.array([v.varValue or 0.0 for v in model.builder.variables]), done
+               + (" (kept)" if better and improves(done, best) else "") + _took(began, cpu))
+    return rounded
 
 
 def _same_schedule(a: pl.DataFrame, b: pl.DataFrame) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pulp
 import pytest
 from scipy import sparse as sp
 
@@ -359,3 +360,48 @@ def test_the_search_s_schedule_is_completed_as_the_priced_start_is_by_hand(monke
     assert "start: the search's plan 400" in out.attempts
     assert "MIP skipped: the start is within mip_gap (0.00%) of the bound" in out.attempts
     assert out.objective == pytest.approx(400.0) and out.mip_gap == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_completed_search_schedule_worse_than_the_priced_start_leaves_the_start_s_plan(monkeypatch):
+    # the network above, the blocks' schedule made A A A B (priced start 200,300) and the search made to end on
+    # A A A A (B never made: 200 + B's 100 of week 2 late two weeks and 100 of week 3 late one, 300,000), its
+    # rounding reported 1,000 above: the schedule completed (300,200) beats its rounding but not the priced
+    # start, so the start stays the priced start, and the values the start hands on are that plan's (at
+    # d095 the completion's plan was left in the variables under the priced start's objective, stop 31)
+    real_blocks = solve_module.time_blocks
+    frames, starts = {}, []
+
+    def kept_frames(net, model_frames, blocks):
+        frames.update(model_frames)
+        return real_blocks(net, model_frames, blocks)
+
+    def schedule(weeks_of_a: int) -> pl.DataFrame:
+        f = frames["setup_for"]
+        on = (pl.col("product_id") == "A") & (pl.col("t") < weeks_of_a) | (pl.col("product_id") == "B") & (
+            pl.col("t") >= weeks_of_a)
+        return f.select("col", start=pl.when(on).then(1.0).otherwise(0.0))
+
+    def only_a(model, relaxation, setup, sequenced, deadline, *args, **kwargs):
+        return schedule(4), "setups searched: A A A A", (np.zeros(len(model.builder.variables)), 301_200.0)
+
+    def started(model, best, values):  # the start's objective and the cost of the values it hands on
+        for v, x in zip(model.builder.variables, values):
+            v.varValue = float(x)
+        starts.append((best, pulp.value(model.builder.prob.objective)))
+        return real_started(model, best, values)
+
+    real_started = solve_module._started
+    monkeypatch.setattr(solve_module, "time_blocks", kept_frames)
+    monkeypatch.setattr(solve_module, "_priced_fixing", lambda bound, start: schedule(3))
+    monkeypatch.setattr(solve_module, "_searched_setups", only_a)
+    monkeypatch.setattr(solve_module, "_started", started)
+    demand = ex.demand(*[dict(product_id=p, site_id="P", t=t, quantity=100.0) for p, t in
+                         (("A", 0), ("A", 1), ("B", 2), ("B", 3))])
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True,
+                        solve_workers=1)
+    out = plan_supply(build_network(_suite(), ex.START, config), demand, pl.DataFrame(), config)
+    assert any(a.startswith("priced start: 200,300") for a in out.attempts)
+    completed = next(a for a in out.attempts if a.startswith("search's schedule completed"))
+    assert completed.startswith("search's schedule completed: 300,200 (") and "(kept)" not in completed
+    assert starts == [(pytest.approx(200_300.0), pytest.approx(200_300.0))]
+    assert out.objective == pytest.approx(400.0)  # the MIP after the start, not within the gap, finds the optimum
