@@ -74,6 +74,15 @@ def _load(warehouse: Path, run_id: str | None):
     return run_id, run, inputs, forecast
 
 
+def _scaled(forecast: pl.DataFrame, factor: float) -> pl.DataFrame:
+    """``forecast`` with its mean and every quantile column multiplied by ``factor`` (1: as stored): the same
+    network under a demand nobody tuned the solver on."""
+    if factor == 1.0:
+        return forecast
+    quantiles = [schema.quantile_column(q) for q in schema.QUANTILES if schema.quantile_column(q) in forecast.columns]
+    return forecast.with_columns(pl.col(c) * factor for c in ["mean", *quantiles])
+
+
 def _variants(inputs: dict[str, pl.DataFrame], mark_suites: bool,
               only: str | None = None) -> dict[str, tuple[dict, bool]]:
     off = inputs[schema.RESOURCES.name].with_columns(campaign=pl.lit(False))
@@ -184,6 +193,9 @@ def main() -> None:
     ap.add_argument("--priced-start", action="store_true",
                     help="also complete each suite's best schedule at the relaxation's prices as a start "
                          "(PlanConfig.campaign_priced_start)")
+    ap.add_argument("--demand-scale", type=float, default=1.0,
+                    help="multiply the stored forecast (mean and quantiles) by this factor: a perturbed demand to "
+                         "judge a solver change on, e.g. 0.95 or 1.05 (docs/campaign-solver.md, stop 31)")
     ap.add_argument("--variants", default="before,after,after_cold",
                     help="comma-separated variants to run, of before, after, after_cold")
     args = ap.parse_args()
@@ -192,7 +204,8 @@ def main() -> None:
     else:
         run_id, run, inputs, forecast = _load(args.warehouse, args.run)
     start_week = run["run_date"] - timedelta(days=run["run_date"].weekday())
-    print(f"run {run_id}, start {start_week}; load {os.getloadavg()}")
+    forecast = _scaled(forecast, args.demand_scale)
+    print(f"run {run_id}, start {start_week}, demand x{args.demand_scale:g}; load {os.getloadavg()}")
     demand = forecast.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
     rows: dict[str, dict] = {}
     variants = _variants(inputs, args.mark_suites, args.only_suites)
