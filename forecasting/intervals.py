@@ -150,7 +150,7 @@ def pooled_quantiles(
     levels = [([ratio_col, group_col, step_col], "step"), ([ratio_col, group_col], "group"), ([ratio_col], "all")]
     if split_col is not None:
         levels.insert(0, ([ratio_col, group_col, split_col, step_col], "split"))
-    out = forecast
+    out = _within_calibrated_steps(forecast, err, [ratio_col, group_col], step_col)
     for keys, tag in levels:
         out = out.join(table(keys, tag), on=keys, how="left", validate="m:1")
     picked = []
@@ -165,7 +165,23 @@ def pooled_quantiles(
             .alias(schema.quantile_column(q))
         )
     helpers = [c for c in out.columns if c.startswith("_e") or c.startswith("_n_")]
-    return out.with_columns(picked).drop(helpers)
+    return out.with_columns(picked).drop(helpers).with_columns(pl.col("_step").alias(step_col)).drop("_step")
+
+
+def _within_calibrated_steps(forecast: pl.DataFrame, errors: pl.DataFrame, keys: list[str],
+                             step_col: str) -> pl.DataFrame:
+    """``forecast`` with its step (kept in ``_step``) brought down to its group's last step with errors.
+
+    A forecast past the backtest's horizon (the pipeline's weeks after the plan's horizon, for its terminal
+    condition: ``forecast_demand(backtest_horizon=…)``) has no errors at its steps. Left alone, those steps
+    would take the group's errors pooled over every step, a band narrower than the last step's, though
+    errors grow with the horizon; they take the last step's pool instead (a floor: the band stops growing
+    there, it never shrinks)."""
+    last = errors.group_by(keys).agg(_last=pl.col(step_col).max())
+    return forecast.join(last, on=keys, how="left", validate="m:1").with_columns(
+        pl.col(step_col).alias("_step"),
+        pl.min_horizontal(step_col, pl.col("_last").fill_null(pl.col(step_col))).alias(step_col),
+    ).drop("_last")
 
 
 def series_levels(

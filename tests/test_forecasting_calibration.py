@@ -218,6 +218,36 @@ def test_pooled_quantiles_with_neighbouring_steps_by_hand():
     assert medians(2, 1) == pytest.approx([103.0, 104.0, 105.0])
 
 
+def test_pooled_quantiles_past_the_calibrated_steps_keep_the_last_steps_pool_by_hand():
+    # errors/scale a step: step 1 -> 1, 1, 1; step 2 -> 3, 3, 3 (the errors grow). A forecast runs to step 4
+    # (the pipeline's weeks past the plan's horizon): steps 3 and 4 have no errors of their own and take
+    # step 2's (median 3), not the group's pooled over both steps (median 2: a band that shrinks past the
+    # horizon)
+    cal = pl.DataFrame({"group": ["g"] * 6, "step": [1, 1, 1, 2, 2, 2], "ratio": [False] * 6,
+                        "y": [11.0] * 3 + [13.0] * 3, "yhat": [10.0] * 6, "scale": [1.0] * 6})
+    fc = pl.DataFrame({"group": ["g"] * 4, "step": [1, 2, 3, 4], "ratio": [False] * 4, "mean": [100.0] * 4,
+                       "scale": [1.0] * 4})
+    got = pooled_quantiles(fc, cal, (0.5,), min_errors=3)
+    assert got.get_column("q50").to_list() == pytest.approx([101.0, 103.0, 103.0, 103.0])
+    assert got.get_column("step").to_list() == [1, 2, 3, 4]  # the forecast keeps its own steps
+    # a group with no errors at all keeps its steps and takes everyone's pool, as before
+    other = pooled_quantiles(fc.with_columns(group=pl.lit("h")), cal, (0.5,), min_errors=3)
+    assert other.get_column("q50").to_list() == pytest.approx([102.0] * 4)
+
+
+def test_band_past_the_backtest_horizon_is_never_narrower_than_at_its_last_step():
+    """``forecast_demand(horizon, backtest_horizon=…)`` (the pipeline's weeks past the plan's horizon):
+    each series' band past the backtest's horizon is its last scored step's, not the narrower one of errors
+    pooled over every step."""
+    series = synthetic_series(n=40, weeks=130, seed=4, kinds=("seasonal", "smooth"))
+    fc = forecast_demand(series, 14, backtest_horizon=8).forecast.with_columns(
+        step=pl.col("ds").rank("dense").over("unique_id"), upper=pl.col("q90") - pl.col("mean"))
+    last = fc.filter(pl.col("step") == 8).select("unique_id", last=pl.col("upper"))
+    past = fc.filter(pl.col("step") > 8).join(last, on="unique_id", validate="m:1")
+    assert past.height == 40 * 6
+    assert (past.get_column("upper") - past.get_column("last")).abs().max() < 1e-9
+
+
 def test_symmetric_pooled_quantiles_mirror_the_errors_by_hand():
     # errors/scale 1, 2, 3 (every forecast was too low): as they are, the median band is +2 and q90 +2.8;
     # mirrored (-3, -2, -1, 1, 2, 3) the band is centred on the mean: q50 0, q90 +2.5, q10 -2.5
@@ -763,6 +793,28 @@ def test_coverage_on_daily_and_monthly_series_with_history_counted_in_time(freq,
     assert set(result.series.get_column("selection")) <= {"default", "backtest"}
     cov80, cov95 = _coverage(result.forecast, future)
     assert abs(cov80 - 0.80) <= 0.03, cov80
+    assert abs(cov95 - 0.95) <= 0.03, cov95
+
+
+def test_band_of_a_series_too_short_for_any_backtest_window_is_in_its_own_unit():
+    """A series too short for one backtest window at the horizon (10 quarters at h 8) has its in-sample
+    lag-1 naive MAE as its band's unit; it used to take the errors pooled in the backtested series' unit
+    (their h-step model error), and on seasonal quarters, whose lag-1 changes hold the season, its 80% band
+    covered 96.9% and its 95% band 100% at this seed (on M1 quarterly at h 12, trending series, 64.7% and
+    84.8%). Pooled in the naive unit: 73.8% and 93.4%, as far from nominal as 40 series of 8 quarters let a
+    band on 10 quarters of history be."""
+    h = 8
+    long = _seasonal_panel(40, 32 + h, "1q", 4, seed=3)
+    short = _seasonal_panel(40, 32 + h, "1q", 4, seed=4).with_columns(pl.col("unique_id").str.replace("s", "t"))
+    quarters = long.get_column("ds").unique().sort()
+    full = pl.concat([long, short.filter(pl.col("ds") > quarters[21])])  # the short ones: 10 quarters, then h
+    history, future = full.filter(pl.col("ds") <= quarters[31]), full.filter(pl.col("ds") > quarters[31])
+    result = forecast_demand(history, h, ForecastConfig(freq="1q", season_length=4, quantiles=LEVELS))
+    unscored = result.backtest.filter(pl.col("unique_id").str.starts_with("t"))
+    assert unscored.height == 0  # no window: the band's unit is the naive MAE
+    keep = pl.col("unique_id").str.starts_with("t")
+    cov80, cov95 = _coverage(result.forecast.filter(keep), future.filter(keep))
+    assert abs(cov80 - 0.80) <= 0.08, cov80
     assert abs(cov95 - 0.95) <= 0.03, cov95
 
 
