@@ -127,7 +127,11 @@ def _position_means(values: np.ndarray, position: np.ndarray, m: int, neutral: f
 
 def seasonal_indices(y: np.ndarray, m: int, multiplicative: bool = True) -> np.ndarray:
     """``m`` seasonal indices by classical decomposition: ratios (mean 1) or differences (mean 0)."""
-    detrended, position = _detrended(np.asarray(y, dtype=float), m, multiplicative)
+    return _indices(*_detrended(np.asarray(y, dtype=float), m, multiplicative), m, multiplicative)
+
+
+def _indices(detrended: np.ndarray, position: np.ndarray, m: int, multiplicative: bool) -> np.ndarray:
+    """:func:`seasonal_indices` from :func:`_detrended`'s values and positions."""
     idx = _position_means(detrended, position, m, 1.0 if multiplicative else 0.0)
     return idx / idx.mean() if multiplicative else idx - idx.mean()
 
@@ -155,7 +159,11 @@ def season_shrinkage(y: np.ndarray, m: int, multiplicative: bool = True) -> floa
     1 (nothing shrunk) where no position was seen twice (a history of at most ``2m`` periods: the moving
     average leaves ``n − m`` values), where the spread is 0, and for a ratio that is not positive.
     """
-    detrended, position = _detrended(np.asarray(y, dtype=float), m, multiplicative)
+    return _shrinkage(*_detrended(np.asarray(y, dtype=float), m, multiplicative), m, multiplicative)
+
+
+def _shrinkage(detrended: np.ndarray, position: np.ndarray, m: int, multiplicative: bool) -> float:
+    """:func:`season_shrinkage` from :func:`_detrended`'s values and positions."""
     if multiplicative:
         if np.any(detrended <= 0):
             return 1.0
@@ -184,8 +192,9 @@ def shrunk_indices(y: np.ndarray, m: int, multiplicative: bool = True) -> np.nda
     (factors 0.25–0.51) gained 0.453 → 0.264. Below 0.9 the season's noise is at least a tenth of its spread,
     and the shrinking pays (docs/forecast-accuracy.md, "Stop 30": 0.9 was chosen from the demo's factors).
     """
-    idx = seasonal_indices(y, m, multiplicative)
-    f = season_shrinkage(y, m, multiplicative)
+    detrended, position = _detrended(np.asarray(y, dtype=float), m, multiplicative)  # once for both
+    idx = _indices(detrended, position, m, multiplicative)
+    f = _shrinkage(detrended, position, m, multiplicative)
     if f >= KEEP_WHOLE:
         return idx
     if not multiplicative:
