@@ -775,10 +775,11 @@ def _quantiles(
             pooled = partial(pooled_quantiles, quantiles=config.quantiles, min_errors=config.calibration_min_errors,
                              symmetric=config.symmetric_bands, step_span=config.calibration_step_span,
                              split_col=split)
+            unbacktested = scored.filter(~intermittent & ~backtested)  # most runs: none, and no naive units
             banded = pl.concat([
                 pooled(scored.filter(~intermittent & backtested), calibration),
-                pooled(scored.filter(~intermittent & ~backtested),
-                       calibration if cv is None else _naive_units(calibration, series)),
+                pooled(unbacktested, calibration if cv is None or unbacktested.is_empty()
+                       else _naive_units(calibration, series)),
                 empirical_quantiles(scored.filter(intermittent), series, config.quantiles),
             ], how="diagonal_relaxed")
             no_errors = pl.col(schema.quantile_column(config.quantiles[0])).is_null()
