@@ -482,12 +482,8 @@ def _choose(
     # set's default, else its fallback
     backtest = (pl.DataFrame(schema=_BACKTEST_SCHEMA) if cv is None
                 else score_backtest(cv, series, season=config.mase_season))
-    # a held-out pick is made on one window fewer than the served pick, so it takes the evidence rule at one
-    # window fewer (never one window alone): with three windows needed to serve a champion, the held-out picks
-    # still allow one on two, the bands learn the errors of the champions served, and the strategy is compared
-    # against the rule as it runs (docs/forecast-accuracy.md, "Stop 32: a champion on three windows")
     picks = held_out_picks(backtest, candidates, decimals=config.score_decimals, margin=config.champion_margin,
-                           min_windows=max(config.champion_min_windows - 1, 2))
+                           min_windows=config.champion_min_windows)
     strategy = _strategy(picks, candidates, config)
     candidates = candidates.join(strategy.select("set", "strategy"), on="set", how="left", validate="m:1")
     used = picks.join(candidates.select("unique_id", "strategy").unique(), on=["unique_id", "strategy"],

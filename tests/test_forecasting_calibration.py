@@ -116,6 +116,29 @@ def test_strategy_by_held_out_windows_stable_winner_takes_the_champion():
     assert wide["strategy"] == "evidence"
 
 
+def test_held_out_evidence_takes_one_window_fewer_than_the_served_rule():
+    # Theta beats the combination by 20% in every window. Served with three windows needed, s1 (three
+    # windows) takes Theta and s2 (two) keeps the default. Held out, each pick sees one window fewer, so the
+    # evidence strategy needs two: s1's held-out evidence picks are Theta, as served (with three needed held
+    # out, they would all be the default and the bands would learn the default's errors)
+    combo = "Mean(ETS,Theta)"
+    rows = [("s1", m, w, 1.0 if m == combo else 0.8) for m in (combo, "Theta") for w in range(3)]
+    rows += [("s2", m, w, 1.0 if m == combo else 0.8) for m in (combo, "Theta") for w in range(2)]
+    scores = _scores([(u, m, w, v, 0.1, 0.0) for u, m, w, v in rows])
+    candidates = scores.select("unique_id", "model").unique().with_columns(default=pl.lit(combo))
+    served = dict(select_champions(scores, candidates, margin=0.1, min_windows=3).select("unique_id", "model").rows())
+    assert served == {"s1": "Theta", "s2": combo}
+    picks = held_out_picks(scores, candidates, margin=0.1, min_windows=3)
+    evidence = picks.filter(pl.col("strategy") == "evidence")
+    assert dict(evidence.filter(pl.col("unique_id") == "s1").select("window", "model").rows()) == {
+        0: "Theta", 1: "Theta", 2: "Theta"}
+    # s2 held out has one window left: never a champion on one window alone
+    assert set(evidence.filter(pl.col("unique_id") == "s2").get_column("model")) == {combo}
+    # the served rule at two windows keeps its held-out rule at two
+    two = held_out_picks(scores, candidates, margin=0.1, min_windows=2).filter(pl.col("strategy") == "evidence")
+    assert set(two.filter(pl.col("unique_id") == "s2").get_column("model")) == {combo}
+
+
 def test_strategy_choices_leave_out_the_champion_and_keep_the_default():
     # the stable winner of the test above: with the champion not among the choices the set keeps the
     # evidence rule (the default ties it held out), and the champion's score is still reported
