@@ -257,18 +257,19 @@ def _backtest_work(plan: pl.DataFrame, horizon: int, config: ForecastConfig) -> 
                    .otherwise(pl.lit(config.backtest_refit)))
 
 
-def _decomposition(config: ForecastConfig) -> dict:
-    """The classical decomposition's options every task carries (``Task.zero_seasons``, ``shrink_seasons``)."""
-    return {"zero_seasons": config.zero_seasons_multiplicative, "shrink_seasons": config.season_shrinkage}
+def _task_fields(config: ForecastConfig, horizon: int, set_name: str) -> dict:
+    """The :class:`Task` fields every task of ``set_name`` at ``horizon`` takes from the config: the season,
+    the frequency, the backtest step, the set's fallback and the classical decomposition's options."""
+    return {"season_length": config.season_length, "freq": config.freq, "horizon": horizon,
+            "step": config.step(horizon), "fallback": FALLBACKS[set_name],
+            "zero_seasons": config.zero_seasons_multiplicative, "shrink_seasons": config.season_shrinkage}
 
 
 def _task(config: ForecastConfig, horizon: int, names: tuple[str, ...], set_name: str, windows: int, refit: str,
           df: pl.DataFrame, cost: float, forecast_horizon: int | None = None) -> Task:
     """One backtest task of ``set_name``'s series in ``df`` fitting ``names``; the rule set's also forecasts."""
-    return Task(df=df, names=names, season_length=config.season_length, freq=config.freq, horizon=horizon,
-                windows=windows, step=config.step(horizon), forecast=set_name == "rule",
-                fallback=FALLBACKS[set_name], cost=cost, forecast_horizon=forecast_horizon, refit=refit,
-                **_decomposition(config))
+    return Task(df=df, names=names, windows=windows, forecast=set_name == "rule", cost=cost,
+                forecast_horizon=forecast_horizon, refit=refit, **_task_fields(config, horizon, set_name))
 
 
 def _backtest_tasks(
@@ -386,10 +387,8 @@ def _champion_tasks(
 
     def make(set_name: str, model: str, spec: str, df: pl.DataFrame, cost: float) -> Task:
         fixed = tuple(tuple(part.split("=", 1)) for part in spec.split(";") if part)
-        return Task(df=df, names=(model,), season_length=config.season_length, freq=config.freq,
-                    horizon=horizon, windows=0, step=config.step(horizon), forecast=True,
-                    fallback=FALLBACKS[set_name], cost=cost, arima_orders=fixed,
-                    **_decomposition(config))
+        return Task(df=df, names=(model,), windows=0, forecast=True, cost=cost, arima_orders=fixed,
+                    **_task_fields(config, horizon, set_name))
 
     return _tasks(series, work, ["set", "model", "spec"], make, config)
 
@@ -414,9 +413,8 @@ def _guard(
     work = plan.join(fallen, on="unique_id", how="semi").with_columns(cost=_cost(pl.lit(1.0)))
 
     def make(set_name: str, df: pl.DataFrame, cost: float) -> Task:
-        return Task(df=df, names=names[set_name], season_length=config.season_length, freq=config.freq,
-                    horizon=horizon, windows=0, step=config.step(horizon), forecast=True,
-                    fallback=FALLBACKS[set_name], cost=cost, **_decomposition(config))
+        return Task(df=df, names=names[set_name], windows=0, forecast=True, cost=cost,
+                    **_task_fields(config, horizon, set_name))
 
     _, refits, _ = run_tasks(_tasks(frames, work, ["set"], make, config), pool)
     fell = work.join(chosen, on="unique_id", how="inner", validate="1:1").select(
