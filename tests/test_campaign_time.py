@@ -230,9 +230,9 @@ def test_when_the_blocks_schedules_do_not_complete_the_search_judges_them_first(
     real = solve_module._complete
     calls = []
 
-    def completion_finding_nothing(model, config, fixing, seconds):
+    def completion_finding_nothing(model, config, fixing, seconds, **kwargs):
         calls.append(fixing.height)
-        return None if len(calls) == 1 else real(model, config, fixing, seconds)
+        return None if len(calls) == 1 else real(model, config, fixing, seconds, **kwargs)
 
     monkeypatch.setattr(solve_module, "_complete", completion_finding_nothing)
     demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
@@ -304,8 +304,8 @@ def test_the_search_moves_from_the_blocks_schedule_when_their_start_is_not_withi
     real = solve_module._complete
     calls = []
 
-    def worse_first(model, config, fixing, seconds):
-        value = real(model, config, fixing, seconds)
+    def worse_first(model, config, fixing, seconds, **kwargs):
+        value = real(model, config, fixing, seconds, **kwargs)
         calls.append(value)
         return None if value is None else (value + 1_000.0 if len(calls) == 1 else value)
 
@@ -403,3 +403,25 @@ def test_a_completed_search_schedule_worse_than_the_priced_start_leaves_the_star
     assert starts == [(pytest.approx(200_300.0), pytest.approx(200_300.0))]
     assert out.objective == pytest.approx(400.0)  # the MIP after the start, not within the gap, finds the optimum
 
+
+def test_a_schedule_s_completion_runs_to_a_tenth_of_the_gap_without_two_root_sub_mips(monkeypatch):
+    # stop 31 solves the blocks' schedule completed to a tenth of mip_gap; stop 32 turns RENS and the root
+    # reduced-cost heuristic off for it (sub-MIPs that found nothing on the demands measured): both reach the
+    # HiGHS model of the priced start's completion, and the plan is stop 25's degenerate case's optimum by hand
+    real, seen = solve_module._complete, []
+
+    def spied(model, config, fixing, seconds, **kwargs):
+        value = real(model, config, fixing, seconds, **kwargs)
+        h = model.builder.prob.solverModel
+        seen.append(tuple(h.getOptionValue(o)[1] for o in (
+            "mip_rel_gap", "mip_heuristic_run_rens", "mip_heuristic_run_root_reduced_cost")))
+        return value
+
+    monkeypatch.setattr(solve_module, "_complete", spied)
+    demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.02, campaign_time_blocks=True,
+                        solve_workers=1)
+    out = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
+    assert any(a.startswith("priced start: 100,360") for a in out.attempts)
+    assert seen[0] == (pytest.approx(0.002), False, False)
+    assert out.objective == pytest.approx(100_360.0)
