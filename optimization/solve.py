@@ -227,10 +227,10 @@ TIME_BLOCK_SHARE = 0.8
 #: and that slack is most of what lies between the plan and the blocks' bound
 COMPLETION_GAP_SHARE = 0.1
 #: HiGHS options of that completion: RENS and the root reduced-cost heuristic off. With the setups fixed HiGHS
-#: ends the completion at its root; where its roundings are not within the gap, RINS's sub-MIP from the incumbent
-#: finds the plan, and the two sub-MIPs before it found nothing. On the two demands of eight whose completion ran
-#: sub-MIPs the same plan or a better one in 23.0 and 27.8 CPU-s instead of 42.3 and 44.1; the other six end at
-#: the root as before (docs/campaign-solver.md, stop 32)
+#: ends the completion at its root; where its roundings are not within the gap, sub-MIPs of three heuristics run
+#: there, and RINS's alone finds a plan as good. On the two of seven demands whose completion ran sub-MIPs: the
+#: same plan or a better one in 23.0 and 27.8 CPU-s instead of 42.3 and 44.1; the other completions end at their
+#: root as before (docs/campaign-solver.md, stop 32)
 COMPLETION_OPTIONS: dict[str, bool | int | float | str] = {
     "mip_heuristic_run_rens": False, "mip_heuristic_run_root_reduced_cost": False}
 #: share of the campaign time left after the start the master's rounds (``campaign_master``) may take at most
