@@ -72,9 +72,11 @@ def make_solver(
     variables: list[pulp.LpVariable] | None = None,
     start: tuple[np.ndarray, np.ndarray] | None = None,
     method: str | None = None,
+    options: dict[str, bool | int | float | str] | None = None,
 ) -> pulp.LpSolver:
     """A configured PuLP solver: ``HiGHS`` (highspy API, bulk transfer, optional MIP start, ``method``
-    its LP ``solver`` option: ``simplex``, ``ipm``; None = HiGHS's choice) or ``PULP_CBC_CMD``."""
+    its LP ``solver`` option: ``simplex``, ``ipm``; None = HiGHS's choice; ``options``: more HiGHS options by
+    name) or ``PULP_CBC_CMD``."""
     if name == "highs":
         return BulkHiGHS(
             mip=mip,
@@ -85,6 +87,7 @@ def make_solver(
             variables=variables,
             start=start,
             **({} if method is None else {"solver": method}),
+            **(options or {}),
         )
     return pulp.PULP_CBC_CMD(
         mip=mip, msg=False, timeLimit=config.time_limit_seconds, gapRel=config.mip_gap, threads=config.threads
@@ -223,6 +226,13 @@ TIME_BLOCK_SHARE = 0.8
 #: search's best on the demo with shrunk seasons: 5,332.3 M at 0.60% where its rounding had 5,313.5 M; stop 31),
 #: and that slack is most of what lies between the plan and the blocks' bound
 COMPLETION_GAP_SHARE = 0.1
+#: HiGHS options of that completion: RENS and the root reduced-cost heuristic off. With the setups fixed HiGHS
+#: ends the completion at its root; where its roundings are not within the gap, sub-MIPs of three heuristics run
+#: there, and RINS's alone finds a plan as good. On the two of seven demands whose completion ran sub-MIPs: the
+#: same plan or a better one in 23.0 and 27.8 CPU-s instead of 42.3 and 44.1; the other completions end at their
+#: root as before (docs/campaign-solver.md, stop 32)
+COMPLETION_OPTIONS: dict[str, bool | int | float | str] = {
+    "mip_heuristic_run_rens": False, "mip_heuristic_run_root_reduced_cost": False}
 #: share of the campaign time left after the start the master's rounds (``campaign_master``) may take at most
 MASTER_SHARE = 0.5
 #: share of the master's seconds its price-and-branch plan takes (``campaign_price_and_branch``)
@@ -412,7 +422,7 @@ def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, r
     (:class:`~optimization.campaign_worker.TimeBlocksRun`), within :data:`TIME_BLOCK_SHARE` of the time left,
     while this thread solves the suites' own round; the better bound is kept. The start is their schedules
     completed (:func:`_priced_fixing`, a suite without a block plan keeping its ``sequenced`` setups) to a tenth
-    of ``mip_gap`` (:func:`_completion`) with all the time left, by rounding in LP time when that MIP finds
+    of ``mip_gap`` (:func:`_complete_schedule`) with all the time left, by rounding in LP time when that MIP finds
     nothing (:func:`_planned`); where it is not within ``mip_gap`` of the bound and time is left, the search
     moves from that schedule and its plan, its best schedule completed the same way (:func:`_search_completed`),
     is kept where better; after it the MIP runs only when the start is not within ``mip_gap`` of the bound
@@ -448,7 +458,7 @@ def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, r
         if any(b.planned for b in timed.blocks):  # the suites' own schedules lost as a start (stop 23)
             start = _priced_fixing(timed, sequenced)
             began, cpu = time.perf_counter(), time.process_time()
-            best = _complete(model, _completion(config), start, max(time_left(), MIN_MIP_SECONDS))
+            best = _complete_schedule(model, config, start, max(time_left(), MIN_MIP_SECONDS))
             log.append("priced start: " + ("none" if best is None else f"{best:,.0f}") + _took(began, cpu))
             if (best is not None and rounded is None and config.campaign_search and time_left() > MIN_MIP_SECONDS
                     and not _within_gap(best, lower, config)):
@@ -470,17 +480,19 @@ def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, r
     return best, values, lower
 
 
-def _completion(config: PlanConfig) -> PlanConfig:
-    """``config`` with the gap a schedule's completion is solved to on the blocks path:
-    :data:`COMPLETION_GAP_SHARE` of ``mip_gap``."""
-    return config.model_copy(update={"mip_gap": config.mip_gap * COMPLETION_GAP_SHARE})
+def _complete_schedule(model: Model, config: PlanConfig, fixing: pl.DataFrame, seconds: float,
+                       start: np.ndarray | None = None) -> float | None:
+    """A schedule's completion on the blocks path: :func:`_complete` to :data:`COMPLETION_GAP_SHARE` of
+    ``mip_gap`` with :data:`COMPLETION_OPTIONS`."""
+    tighter = config.model_copy(update={"mip_gap": config.mip_gap * COMPLETION_GAP_SHARE})
+    return _complete(model, tighter, fixing, seconds, start=start, options=COMPLETION_OPTIONS)
 
 
 def _search_completed(model: Model, config: PlanConfig, priced: pl.DataFrame, best: float, searched: pl.DataFrame,
                       rounded: tuple | None, seconds: float, log: list[str]) -> tuple | None:
     """The search's plan (``rounded``: values, objective; its setups ``searched``) made better where it can be:
-    its schedule completed as the priced start's is (setups fixed, the batches a MIP to :func:`_completion`'s
-    gap, from its rounded plan, so never worse) within ``seconds`` (at least :data:`MIN_MIP_SECONDS`). The
+    its schedule completed as the priced start's is (setups fixed, the batches a MIP: :func:`_complete_schedule`,
+    from its rounded plan, so never worse) within ``seconds`` (at least :data:`MIN_MIP_SECONDS`). The
     search judges a schedule by rounding its batches, which on the demo prices the blocks' own schedule 1.1%
     above its completion (5,382.0 against 5,325.7 M; stop 31): its best schedule's rounding leaves that much on
     the table. Not done when the search kept the ``priced`` schedule (its completion is the start already) or
@@ -492,7 +504,7 @@ def _search_completed(model: Model, config: PlanConfig, priced: pl.DataFrame, be
     variables = model.builder.variables
     held = [v.varValue for v in variables]  # the priced start's plan
     began, cpu = time.perf_counter(), time.process_time()
-    done = _complete(model, _completion(config), searched, max(seconds, MIN_MIP_SECONDS), start=rounded[0])
+    done = _complete_schedule(model, config, searched, max(seconds, MIN_MIP_SECONDS), start=rounded[0])
     better = done is not None and improves(done, rounded[1])
     if better:
         rounded = np.array([v.varValue or 0.0 for v in variables]), done
@@ -670,10 +682,11 @@ def _searched_setups(
 
 
 def _complete(model: Model, config: PlanConfig, fixing: pl.DataFrame, seconds: float,
-              start: np.ndarray | None = None) -> float | None:
+              start: np.ndarray | None = None, options: dict[str, bool | int | float | str] | None = None,
+              ) -> float | None:
     """The plan with the setups ``fixing`` (``col, start``) fixed, the rest (whole batches, flows) solved as a
-    MIP within ``seconds`` (from ``start``, every column's value, when given): its objective (the variables hold
-    it), or None when none was found."""
+    MIP within ``seconds`` (from ``start``, every column's value, when given; ``options``: more HiGHS options):
+    its objective (the variables hold it), or None when none was found."""
     prob, variables = model.builder.prob, model.builder.variables
     fixed = [variables[i] for i in fixing["col"].to_list()]
     saved = [(v.lowBound, v.upBound) for v in fixed]
@@ -682,7 +695,7 @@ def _complete(model: Model, config: PlanConfig, fixing: pl.DataFrame, seconds: f
     short = config.model_copy(update={"time_limit_seconds": min(seconds, config.time_limit_seconds)})
     try:
         given = None if start is None else (np.arange(len(variables), dtype=np.int32), start)
-        status = prob.solve(make_solver("highs", short, mip=True, variables=variables, start=given))
+        status = prob.solve(make_solver("highs", short, mip=True, variables=variables, start=given, options=options))
         ok = status == pulp.LpStatusOptimal  # optimal, or stopped with an incumbent
     except Exception:
         ok = False

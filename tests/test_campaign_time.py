@@ -230,9 +230,9 @@ def test_when_the_blocks_schedules_do_not_complete_the_search_judges_them_first(
     real = solve_module._complete
     calls = []
 
-    def completion_finding_nothing(model, config, fixing, seconds):
+    def completion_finding_nothing(model, config, fixing, seconds, **kwargs):
         calls.append(fixing.height)
-        return None if len(calls) == 1 else real(model, config, fixing, seconds)
+        return None if len(calls) == 1 else real(model, config, fixing, seconds, **kwargs)
 
     monkeypatch.setattr(solve_module, "_complete", completion_finding_nothing)
     demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
@@ -304,8 +304,8 @@ def test_the_search_moves_from_the_blocks_schedule_when_their_start_is_not_withi
     real = solve_module._complete
     calls = []
 
-    def worse_first(model, config, fixing, seconds):
-        value = real(model, config, fixing, seconds)
+    def worse_first(model, config, fixing, seconds, **kwargs):
+        value = real(model, config, fixing, seconds, **kwargs)
         calls.append(value)
         return None if value is None else (value + 1_000.0 if len(calls) == 1 else value)
 
@@ -323,38 +323,51 @@ def test_the_search_moves_from_the_blocks_schedule_when_their_start_is_not_withi
 
 
 
-def test_the_search_s_schedule_is_completed_as_the_priced_start_is_by_hand(monkeypatch):
-    # stop 31: A 100 in weeks 0-1, B 100 in weeks 2-3 on the 100-hour suite (1 hour a unit, production 1 a
-    # unit, no stock to start with): the optimum by hand is A A B B, 400. The priced start's schedule is made
-    # A A A B: week 2 is set up for A, which needs nothing more, and B's week-2 demand is never made (100 late
-    # for two weeks at 1,000): 300 + 200,000 = 200,300. The search moves the boundary back (A A B B), and its
-    # whole-batch plan is made to report 1,000 above what it holds (as a rounding can lie above the schedule's
-    # best plan): the search's schedule completed as a MIP is the optimum, 400, and is kept, so the start is
-    # within mip_gap (0) of the blocks' bound and no MIP runs; without the step the start is reported at 1,400
-    real_blocks, real_search = solve_module.time_blocks, solve_module._searched_setups
+def _a_then_b(monkeypatch, patches) -> object:
+    """The plan of the hand case of stop 31's two tests below on the blocks path (one thread, ``mip_gap`` 0): A 100
+    in weeks 0-1, B 100 in weeks 2-3 on the 100-hour suite (1 hour a unit, production 1 a unit, no stock to start
+    with), so the optimum by hand is A A B B, 400. ``patches(frames)`` names the ``solve`` functions to replace;
+    ``frames`` holds the model's frames once the blocks with time are made, for the schedules they hand back."""
+    real_blocks = solve_module.time_blocks
     frames = {}
 
     def kept_frames(net, model_frames, blocks):
         frames.update(model_frames)
         return real_blocks(net, model_frames, blocks)
 
-    def a_week_late(bound, start):
-        f = frames["setup_for"]
-        late = (pl.col("product_id") == "A") & (pl.col("t") <= 2) | (pl.col("product_id") == "B") & (pl.col("t") == 3)
-        return f.select("col", start=pl.when(late).then(1.0).otherwise(0.0))
+    monkeypatch.setattr(solve_module, "time_blocks", kept_frames)
+    for name, replacement in patches(frames).items():
+        monkeypatch.setattr(solve_module, name, replacement)
+    demand = ex.demand(*[dict(product_id=p, site_id="P", t=t, quantity=100.0) for p, t in
+                         (("A", 0), ("A", 1), ("B", 2), ("B", 3))])
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True,
+                        solve_workers=1)
+    return plan_supply(build_network(_suite(), ex.START, config), demand, pl.DataFrame(), config)
+
+
+def _a_for(frames: dict[str, pl.DataFrame], weeks_of_a: int) -> pl.DataFrame:
+    """The suite's setups (``col, start``) set up for A in its first ``weeks_of_a`` weeks, for B after."""
+    f = frames["setup_for"]
+    on = (pl.col("product_id") == "A") & (pl.col("t") < weeks_of_a) | (pl.col("product_id") == "B") & (
+        pl.col("t") >= weeks_of_a)
+    return f.select("col", start=pl.when(on).then(1.0).otherwise(0.0))
+
+
+def test_the_search_s_schedule_is_completed_as_the_priced_start_is_by_hand(monkeypatch):
+    # stop 31, the hand case of _a_then_b. The priced start's schedule is made A A A B: week 2 is set up for A,
+    # which needs nothing more, and B's week-2 demand is never made (100 late for two weeks at 1,000): 300 +
+    # 200,000 = 200,300. The search moves the boundary back (A A B B), and its whole-batch plan is made to report
+    # 1,000 above what it holds (as a rounding can lie above the schedule's best plan): the search's schedule
+    # completed as a MIP is the optimum, 400, and is kept, so the start is within mip_gap (0) of the blocks' bound
+    # and no MIP runs; without the step the start is reported at 1,400
+    real_search = solve_module._searched_setups
 
     def rounded_above(*args, **kwargs):
         setups, note, plan = real_search(*args, **kwargs)
         return setups, note, (plan[0], plan[1] + 1_000.0)
 
-    monkeypatch.setattr(solve_module, "time_blocks", kept_frames)
-    monkeypatch.setattr(solve_module, "_priced_fixing", a_week_late)
-    monkeypatch.setattr(solve_module, "_searched_setups", rounded_above)
-    demand = ex.demand(*[dict(product_id=p, site_id="P", t=t, quantity=100.0) for p, t in
-                         (("A", 0), ("A", 1), ("B", 2), ("B", 3))])
-    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True,
-                        solve_workers=1)
-    out = plan_supply(build_network(_suite(), ex.START, config), demand, pl.DataFrame(), config)
+    out = _a_then_b(monkeypatch, lambda frames: {
+        "_priced_fixing": lambda bound, start: _a_for(frames, 3), "_searched_setups": rounded_above})
     assert any(a.startswith("priced start: 200,300") for a in out.attempts)
     assert any(a.startswith("search's schedule completed: 400 (kept)") for a in out.attempts)
     assert "start: the search's plan 400" in out.attempts
@@ -363,26 +376,12 @@ def test_the_search_s_schedule_is_completed_as_the_priced_start_is_by_hand(monke
 
 
 def test_a_completed_search_schedule_worse_than_the_priced_start_leaves_the_start_s_plan(monkeypatch):
-    # the network above, the blocks' schedule made A A A B (priced start 200,300) and the search made to end on
-    # A A A A (B never made: 200 + B's 100 of week 2 late two weeks and 100 of week 3 late one, 300,000), its
-    # rounding reported 1,000 above: the schedule completed (300,200) beats its rounding but not the priced
+    # the hand case of _a_then_b, the blocks' schedule made A A A B (priced start 200,300) and the search made to
+    # end on A A A A (B never made: 200 + B's 100 of week 2 late two weeks and 100 of week 3 late one, 300,000),
+    # its rounding reported 1,000 above: the schedule completed (300,200) beats its rounding but not the priced
     # start, so the start stays the priced start, and the values the start hands on are that plan's (at
     # d095 the completion's plan was left in the variables under the priced start's objective, stop 31)
-    real_blocks = solve_module.time_blocks
-    frames, starts = {}, []
-
-    def kept_frames(net, model_frames, blocks):
-        frames.update(model_frames)
-        return real_blocks(net, model_frames, blocks)
-
-    def schedule(weeks_of_a: int) -> pl.DataFrame:
-        f = frames["setup_for"]
-        on = (pl.col("product_id") == "A") & (pl.col("t") < weeks_of_a) | (pl.col("product_id") == "B") & (
-            pl.col("t") >= weeks_of_a)
-        return f.select("col", start=pl.when(on).then(1.0).otherwise(0.0))
-
-    def only_a(model, relaxation, setup, sequenced, deadline, *args, **kwargs):
-        return schedule(4), "setups searched: A A A A", (np.zeros(len(model.builder.variables)), 301_200.0)
+    real_started, starts = solve_module._started, []
 
     def started(model, best, values):  # the start's objective and the cost of the values it hands on
         for v, x in zip(model.builder.variables, values):
@@ -390,18 +389,39 @@ def test_a_completed_search_schedule_worse_than_the_priced_start_leaves_the_star
         starts.append((best, pulp.value(model.builder.prob.objective)))
         return real_started(model, best, values)
 
-    real_started = solve_module._started
-    monkeypatch.setattr(solve_module, "time_blocks", kept_frames)
-    monkeypatch.setattr(solve_module, "_priced_fixing", lambda bound, start: schedule(3))
-    monkeypatch.setattr(solve_module, "_searched_setups", only_a)
-    monkeypatch.setattr(solve_module, "_started", started)
-    demand = ex.demand(*[dict(product_id=p, site_id="P", t=t, quantity=100.0) for p, t in
-                         (("A", 0), ("A", 1), ("B", 2), ("B", 3))])
-    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True,
-                        solve_workers=1)
-    out = plan_supply(build_network(_suite(), ex.START, config), demand, pl.DataFrame(), config)
+    def patches(frames):
+        def only_a(model, relaxation, setup, sequenced, deadline, *args, **kwargs):
+            return _a_for(frames, 4), "setups searched: A A A A", (np.zeros(len(model.builder.variables)), 301_200.0)
+
+        return {"_priced_fixing": lambda bound, start: _a_for(frames, 3), "_searched_setups": only_a,
+                "_started": started}
+
+    out = _a_then_b(monkeypatch, patches)
     assert any(a.startswith("priced start: 200,300") for a in out.attempts)
     completed = next(a for a in out.attempts if a.startswith("search's schedule completed"))
     assert completed.startswith("search's schedule completed: 300,200 (") and "(kept)" not in completed
     assert starts == [(pytest.approx(200_300.0), pytest.approx(200_300.0))]
     assert out.objective == pytest.approx(400.0)  # the MIP after the start, not within the gap, finds the optimum
+
+
+def test_a_schedule_s_completion_runs_to_a_tenth_of_the_gap_without_two_root_sub_mips(monkeypatch):
+    # stop 31 solves the blocks' schedule completed to a tenth of mip_gap; stop 32 turns RENS and the root
+    # reduced-cost heuristic off for it (sub-MIPs that found nothing on the demands measured): both reach the
+    # HiGHS model of the priced start's completion, and the plan is stop 25's degenerate case's optimum by hand
+    real, seen = solve_module._complete, []
+
+    def spied(model, config, fixing, seconds, **kwargs):
+        value = real(model, config, fixing, seconds, **kwargs)
+        h = model.builder.prob.solverModel
+        seen.append(tuple(h.getOptionValue(o)[1] for o in (
+            "mip_rel_gap", "mip_heuristic_run_rens", "mip_heuristic_run_root_reduced_cost")))
+        return value
+
+    monkeypatch.setattr(solve_module, "_complete", spied)
+    demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
+    config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.02, campaign_time_blocks=True,
+                        solve_workers=1)
+    out = plan_supply(build_network(_suite(batch=30.0), ex.START, config), demand, pl.DataFrame(), config)
+    assert any(a.startswith("priced start: 100,360") for a in out.attempts)
+    assert seen[0] == (pytest.approx(0.002), False, False)
+    assert out.objective == pytest.approx(100_360.0)
