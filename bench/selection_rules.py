@@ -207,6 +207,7 @@ def rules(default: str) -> dict[str, tuple[tuple[str, ...], str, dict]]:
             "auto, champion a choice (stop 26)": (names, default, {"selection_strategy": "auto",
                                                               "strategy_choices": ("default", "champion")}),
             "champion: 3 windows": (names, default, evidence | {"champion_min_windows": 3}),
+            "season shift checked": (names, default, {"season_shift_check": True}),
             "champion margin 0.2": (names, default, evidence | {"champion_margin": 0.2}),
             "no naive candidates": (("SETS", "DOT", "DARIMA", default), default, evidence)}
 
