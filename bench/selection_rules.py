@@ -1,7 +1,11 @@
 """Selection rules re-run on whole sets through the pipeline's own ``_choose``, from one backtest pass.
 
 Usage: ``python bench/selection_rules.py DATA_DIR --sets m1_monthly m1_quarterly pbs --cache DIR [--n-jobs 2]
-[--max-series N] [--alternatives 'Mean(TETS,DOT,TARIMA)' …]``.
+[--max-series N] [--horizon H] [--origin K] [--alternatives 'Mean(TETS,DOT,TARIMA)' …]``.
+
+``--horizon`` and ``--origin`` split each set as ``bench/accuracy.py``'s options of the same names do (its
+loaders and ``at_origin``), so a cache at h 24 or at an earlier origin scores the rows those runs print;
+the cache's files then carry the split in their names (``<set>_<n>_h24_o2_*.parquet``).
 
 ``bench/members.py`` runs ``forecast_demand`` and then a second backtest of every member, which doubles the
 cost (M1 monthly whole ≈ 330 CPU-s each). This tool runs the pipeline's phases once
@@ -42,7 +46,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.accuracy import LOADERS, SETS, _cpu, sample, score, scales  # noqa: E402
+from bench.accuracy import LOADERS, SETS, _cpu, at_origin, sample, score, scales  # noqa: E402
 from bench.members import _bases, _combine  # noqa: E402
 from forecasting import ForecastConfig  # noqa: E402
 from forecasting.classify import classify_series  # noqa: E402
@@ -203,6 +207,7 @@ def rules(default: str) -> dict[str, tuple[tuple[str, ...], str, dict]]:
             "auto, champion a choice (stop 26)": (names, default, {"selection_strategy": "auto",
                                                               "strategy_choices": ("default", "champion")}),
             "champion: 3 windows": (names, default, evidence | {"champion_min_windows": 3}),
+            "season shift checked": (names, default, {"season_shift_check": True}),
             "champion margin 0.2": (names, default, evidence | {"champion_margin": 0.2}),
             "no naive candidates": (("SETS", "DOT", "DARIMA", default), default, evidence)}
 
@@ -248,14 +253,19 @@ def main() -> None:
                    help="seeded sample (seed 0); default the whole set")
     p.add_argument("--cache", type=Path, required=True)
     p.add_argument("--n-jobs", type=int, default=1)
+    p.add_argument("--horizon", type=int, default=None, metavar="H",
+                   help="hold out the last H periods instead of the set's own h (bench/accuracy.py --horizon)")
+    p.add_argument("--origin", type=int, default=0, metavar="K",
+                   help="split K horizons earlier (bench/accuracy.py --origin)")
     p.add_argument("--alternatives", nargs="+", default=[],
                    help="other seasonal defaults to score beside the one the set took (members missing from the "
                    "cache fitted on the seasonal set)")
     args = p.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     for name in args.sets:
-        ds = sample(LOADERS[name](args.data_dir), args.max_series, 0)
-        stem = args.cache / f"{name}_{args.max_series or 'all'}"
+        ds = at_origin(sample(LOADERS[name](args.data_dir, args.horizon), args.max_series, 0), args.origin)
+        split = "".join(f"_{k}{v}" for k, v in (("h", args.horizon), ("o", args.origin)) if v)
+        stem = args.cache / f"{name}_{args.max_series or 'all'}{split}"
         cpu, wall = _cpu(), time.perf_counter()
         if all(Path(f"{stem}_{k}.parquet").exists() for k in KEYS):
             saved, how = {k: pl.read_parquet(f"{stem}_{k}.parquet") for k in KEYS}, "cached"

@@ -55,7 +55,8 @@ from forecasting.intervals import (
 from forecasting.metrics import naive_scale, score_backtest
 from forecasting.models import add_combinations, combination_members
 from forecasting.select import (alternative_sample, choose_default, choose_strategy, falls_through_zero,
-                                guard_picks, held_out_picks, select_champions, trim_worst_member)
+                                guard_picks, held_out_picks, keep_default_where_shifted, season_shifted,
+                                select_champions, trim_worst_member)
 from forecasting.silent import inactive_quantiles, return_shares
 
 __all__ = ["ForecastResult", "forecast_demand", "validate_series", "FALLBACKS", "RULE_MODEL", "ZERO_MODEL"]
@@ -492,6 +493,10 @@ def _choose(
         .drop("set", "strategy"),
         decimals=config.score_decimals, margin=config.champion_margin, min_windows=config.champion_min_windows,
     )
+    if config.season_shift_check:
+        champions = keep_default_where_shifted(
+            champions, candidates.filter(pl.col("strategy") != "champion").select("unique_id", "default").unique(),
+            season_shifted(series, config.season_length))
     everywhere = candidates.filter(pl.col("strategy") == "default").select("unique_id", "default").unique()
     champions = champions.join(everywhere, on="unique_id", how="left", validate="1:1").select(
         "unique_id",

@@ -32,12 +32,16 @@ import polars as pl
 from forecasting.models import combination_members, complexity
 
 __all__ = ["select_champions", "held_out_picks", "choose_strategy", "choose_default", "alternative_sample",
-           "trim_worst_member", "falls_through_zero", "guard_picks", "STRATEGIES"]
+           "trim_worst_member", "falls_through_zero", "guard_picks", "season_shifted", "keep_default_where_shifted",
+           "STRATEGIES", "SEASON_COPIES"]
 
 #: how a candidate set with a default model picks each series' model (:func:`choose_strategy`):
 #: ``evidence`` the default unless a champion wins every window by the margin; ``champion`` the backtest
 #: champion (no default); ``default`` the default model everywhere
 STRATEGIES = ("evidence", "default", "champion")
+
+#: candidates whose forecast is the last season copied (:func:`season_shifted`)
+SEASON_COPIES = ("SeasonalNaive",)
 
 
 def select_champions(
@@ -401,4 +405,76 @@ def guard_picks(
               descending=[False, True, False, False, False], nulls_last=True)
         .group_by(id_col, maintain_order=True).first()
         .select(id_col, "model").sort(id_col)
+    )
+
+
+def season_shifted(
+    history: pl.DataFrame,
+    season: int,
+    z: float = 2.0,
+    id_col: str = "unique_id",
+    time_col: str = "ds",
+    target_col: str = "y",
+) -> pl.DataFrame:
+    """The series whose last half season moved away from the same periods a season before: the mean of
+    their last ``season // 2`` season-on-season log changes, ``log(1 + y_t) − log(1 + y_{t − season})``, lies
+    more than ``z`` standard errors from zero, the standard deviation taken from the series' earlier changes.
+
+    Why: a seasonal naive forecast is the last season copied, which assumes exactly these changes are noise
+    around zero. Its backtest windows ended a horizon or more before the history does, so where the level
+    broke inside the last season (PBS's safety-net series after January 2006) the windows never saw the copy
+    go stale, while the forecast copies the half season from before the break (docs/forecast-accuracy.md,
+    stop 32). Log changes, since these series' seasons scale with their level (a break shows as the same
+    share in a peak and in a trough month).
+
+    Args:
+        history: ``unique_id, ds, y`` (y ≥ 0), the histories the models are fitted on.
+        season: season length in periods.
+        z: standard errors beyond which the mean change is a shift.
+
+    Returns:
+        ``unique_id`` of the shifted series, sorted; a series with fewer than two earlier changes is never one.
+    """
+    recent = max(season // 2, 1)
+    y = pl.col(target_col).log1p()
+    changes = (
+        history.sort(id_col, time_col)
+        .with_columns(change=(y - y.shift(season)).over(id_col))
+        .drop_nulls("change")
+    )
+    c = pl.col("change")
+    stats = changes.group_by(id_col).agg(
+        earlier_sd=c.head(pl.len() - recent).std(), last=c.tail(recent).mean(), n=pl.len())
+    return (
+        stats.filter((pl.col("n") >= recent + 2)
+                     & (pl.col("last").abs() > z * pl.col("earlier_sd") / recent ** 0.5))
+        .select(id_col).sort(id_col)
+    )
+
+
+def keep_default_where_shifted(
+    chosen: pl.DataFrame, defaults: pl.DataFrame, shifted: pl.DataFrame, id_col: str = "unique_id"
+) -> pl.DataFrame:
+    """``chosen`` with each backtest champion of :data:`SEASON_COPIES` on a ``shifted`` series
+    (:func:`season_shifted`) replaced by the series' default model, where it has one.
+
+    Args:
+        chosen: ``unique_id, model, selection`` (:func:`select_champions`).
+        defaults: ``unique_id, default`` (null: no default; the champion stays).
+        shifted: ``unique_id`` of the series whose last half season moved.
+
+    Returns:
+        ``chosen`` with those rows' ``model`` the default and ``selection`` ``default``.
+    """
+    stale = (
+        chosen.filter((pl.col("selection") == "backtest") & pl.col("model").is_in(list(SEASON_COPIES)))
+        .join(shifted, on=id_col, how="semi")
+        .join(defaults.filter(pl.col("default").is_not_null()).unique(id_col), on=id_col, how="inner",
+              validate="1:1")
+        .select(id_col, "default")
+    )
+    return chosen.join(stale, on=id_col, how="left", validate="1:1").select(
+        id_col,
+        model=pl.coalesce("default", "model"),
+        selection=pl.when(pl.col("default").is_not_null()).then(pl.lit("default")).otherwise("selection"),
     )
