@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -73,3 +73,24 @@ def test_a_seasonal_naive_champion_whose_last_half_season_broke_serves_the_defau
     assert all(served[False][u] == "SeasonalNaive" for u in steady + broke)
     assert all(served[True][u] == "SeasonalNaive" for u in steady)
     assert all(served[True][u] == "Naive" for u in broke)
+
+
+def test_the_check_leaves_a_weekly_season_alone():
+    """A weekly season (52 > ``native_season_max``): its 26 last changes are autocorrelated, so the check's
+    standard error would be too small; the seasonal naive champion of a series whose last quarter season fell
+    15% stays, with the check on."""
+    rng = np.random.default_rng(5)
+    weeks = 4 * 52
+    t = np.arange(weeks)
+    frames = []
+    for i in range(3):
+        y = 100 * (2 + np.sin(2 * np.pi * t / 52)) * (1 + rng.normal(0, 0.03, weeks))
+        y[-13:] *= 0.85  # a 15% fall: the seasonal naive still wins every window by far
+        ds = pl.date_range(date(2015, 1, 5), date(2015, 1, 5) + timedelta(weeks=weeks - 1), "1w", eager=True)
+        frames.append(pl.DataFrame({"unique_id": f"broke_{i}", "ds": ds, "y": y}))
+    series = pl.concat(frames)
+    assert season_shifted(series, season=52).height == 3  # the check itself would flag them
+    config = ForecastConfig(freq="1w", season_length=52, n_jobs=1, seasonal_models=("Naive", "SeasonalNaive"),
+                            seasonal_default="Naive", seasonal_alternatives=(), season_shift_check=True)
+    served = dict(forecast_demand(series, 13, config).series.select("unique_id", "model").iter_rows())
+    assert set(served.values()) == {"SeasonalNaive"}
