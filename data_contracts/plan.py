@@ -6,7 +6,7 @@ rule raises :class:`PlanContractError` with the rows that break it, so a wrong p
 As the input contracts do (:mod:`data_contracts.gx_runner`), polars finds the rows each rule breaks and GX
 is handed only those, must find exactly them, and its counts are those of the whole table; a plan that
 breaks nothing (every plan the solver returns) needs no GX at all: on the big network that was 420,000
-inventory rows converted to pandas and Great Expectations imported for every plan, ≈ 5 CPU-s of its plan
+inventory rows converted to pandas and Great Expectations imported for every plan, ≈ 3 CPU-s of its plan
 stage (docs/big-network.md, stop 32).
 
 Tolerances: a balance holds when ``|residual| ≤ atol + rtol · scale`` (scale = the largest term of the

@@ -184,7 +184,7 @@ def test_broken_rows_found_in_polars_are_the_rows_great_expectations_finds():
 
 def test_a_plan_that_breaks_nothing_is_checked_without_great_expectations(tmp_path):
     # every plan the solver returns keeps its contracts: they are read in polars, GX is neither imported nor
-    # handed a row (on the big network: 420,000 inventory rows and the import, ~4 CPU-s of the plan stage)
+    # handed a row (on the big network: 420,000 inventory rows and the import, ~3 CPU-s of the plan stage)
     import json
     import subprocess
     import sys
