@@ -301,3 +301,19 @@ def test_a_blocks_plan_on_a_base_solved_with_pulp_does_not_say_its_bases_are_mis
         said = con.execute("SELECT run_id FROM run_warnings WHERE rule = 'warm_start_missing'").fetchall()
     assert kept[0] == 0 and kept[1] >= 1 and kept[2] == kept[1]
     assert said == []
+
+
+def test_sort_order_is_lexsorts_order_packed_or_not():
+    """The blocks' columns, rows and non-zeros are put in order by one sort of packed keys: the order is
+    np.lexsort's (stable, most significant key first), ties included, and where the keys do not fit in 62
+    bits it is np.lexsort itself."""
+    import numpy as np
+
+    from optimization.decompose import sort_order
+
+    rng = np.random.default_rng(7)
+    for n, highs in ((1000, (3, 5, 4)), (20_000, (25, 300, 700)), (500, (2**40, 2**30, 9))):
+        keys = [rng.integers(0, h, n) for h in highs]
+        assert np.array_equal(sort_order(*keys), np.lexsort(keys[::-1]))
+    assert np.array_equal(sort_order(np.array([1, 0, 1, 0]), np.array([0, 0, 0, 0])), [1, 3, 0, 2])
+    assert len(sort_order(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))) == 0
