@@ -126,7 +126,9 @@ def block_labels(col_group: np.ndarray, entries: pl.DataFrame, coupling: np.ndar
     np.minimum.at(first, row, grp)  # smallest group in each row: every group of the row links to it
     a, b = first[row], grp
     linked = a != b
-    a, b = a[linked], b[linked]
+    # each linked pair once: a capacity row links the same groups in every week
+    pairs = np.unique(a[linked] * n_groups + b[linked])
+    a, b = pairs // max(n_groups, 1), pairs % max(n_groups, 1)
     label = np.arange(n_groups, dtype=np.int64)
     while True:  # label propagation with pointer jumping: each group takes the smallest label it touches
         new = label.copy()
@@ -136,7 +138,10 @@ def block_labels(col_group: np.ndarray, entries: pl.DataFrame, coupling: np.ndar
         if np.array_equal(new, label):
             break
         label = new
-    return np.unique(label[col_group], return_inverse=True)[1]
+    roots = label[col_group]  # each block's smallest group, ranked: np.unique's inverse without its sort
+    present = np.zeros(n_groups, dtype=bool)
+    present[roots] = True
+    return (np.cumsum(present) - 1)[roots]
 
 
 def sort_order(*keys: np.ndarray) -> np.ndarray:
