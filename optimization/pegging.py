@@ -255,7 +255,7 @@ def _pegged(inventory: pl.DataFrame, production: pl.DataFrame, uses: pl.DataFram
         pieces = pl.concat([of(pieces, changed, "anti"),
                             _fifo(_lots(of(inventory, changed), of(production, changed), of(arrivals, changed)),
                                   of(uses, changed))])
-    ends = inventory.select(_BY).unique().join(onward, on=_BY, how="anti")
+    ends = pl.concat([f.select(_BY) for f in (inventory, production, uses)]).unique().join(onward, on=_BY, how="anti")
     return pl.concat([pieces, _fifo(_lots(of(inventory, ends), of(production, ends), of(shipped, ends)),
                                     of(uses, ends))])
 
