@@ -252,10 +252,10 @@ def _pegged(inventory: pl.DataFrame, production: pl.DataFrame, uses: pl.DataFram
         if changed.height == 0:
             break
         arrivals = passed_on
-        pieces = pl.concat([of(pieces, changed, "anti"),
-                            _fifo(_lots(of(inventory, changed), of(production, changed), of(arrivals, changed)),
-                                  of(uses, changed))])
-    ends = pl.concat([f.select(_BY) for f in (inventory, production, uses)]).unique().join(onward, on=_BY, how="anti")
+        lots = _lots(of(inventory, changed), of(production, changed), of(arrivals, changed))
+        pieces = pl.concat([of(pieces, changed, "anti"), _fifo(lots, of(uses, changed))])
+    every = pl.concat([f.select(_BY) for f in (inventory, production, uses)]).unique()
+    ends = every.join(onward, on=_BY, how="anti")
     return pl.concat([pieces, _fifo(_lots(of(inventory, ends), of(production, ends), of(shipped, ends)),
                                     of(uses, ends))])
 
