@@ -31,12 +31,18 @@ solved (``--exact solve``).
 It prints one table (status, objective, gap to the exact objective, blocks, wall, CPU s, load average, peak
 RSS) and the ratios against the exact plan stage measured or stored.
 
+``--baseline-ref REF`` instead plans ``blocks`` with that git commit's code (``git archive``, the same
+virtualenv and this measuring code) and with this tree's, alternated ``--repeat`` times (the ref first), each
+in a fresh process: the CPU ratio of each pair and over all pairs, the same for the CPU outside HiGHS's block
+solves, and whether the two plans are the same (objective, and every plan table compared bit for bit).
+
 Usage::
 
     .venv/bin/python bench/plan_stage.py --warehouse /work/big/16lp/warehouse.duckdb
     .venv/bin/python bench/plan_stage.py --warehouse plantwin-demo/warehouse.duckdb --exact solve
     .venv/bin/python bench/plan_stage.py --warehouse plantwin-demo/warehouse.duckdb --exact solve \
         --kinds buckets,blocks-buckets --bucket-after 8 --bucket-weeks 4
+    .venv/bin/python bench/plan_stage.py --warehouse /work/big/pln32/wh.duckdb --baseline-ref lead32 --repeat 2
 """
 
 from __future__ import annotations
@@ -52,7 +58,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+#: the code measured: this tree, or (``--code DIR``, a child of ``--baseline-ref``) a git ref's exported tree
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, sys.argv[sys.argv.index("--code") + 1] if "--code" in sys.argv else str(ROOT))
 
 
 def _load(warehouse: str, run_id: str | None):
@@ -108,10 +116,11 @@ def _load_input(folder: str):
 
 
 def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: float,
-            buckets: tuple[int, int] = (8, 4), ipm_min: int | None = None) -> dict:
+            buckets: tuple[int, int] = (8, 4), ipm_min: int | None = None, tables: str | None = None) -> dict:
     """Plan once along ``kind`` (``exact``, ``blocks``, ``blocks-choose``, ``blocks-auto``, ``buckets``, ``blocks-buckets``,
     ``what-if-cold``, ``what-if-warm``); measure it. ``buckets``: weeks kept weekly, weeks per bucket;
-    ``ipm_min``: the blocks' ``ipm_min_block_size`` (default the run's setting)."""
+    ``ipm_min``: the blocks' ``ipm_min_block_size`` (default the run's setting); ``tables``: a folder the plan
+    tables are written to (as ``<table>.parquet``, after the measurement)."""
     from data_contracts.plan import validate_plan
     from flows.solver_bases import basis_loader, save_bases
     from flows.stages import monday
@@ -160,6 +169,9 @@ def run_one(warehouse: str, run_id: str | None, kind: str, bases: str, percent: 
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     if kind == "blocks":
         save_bases(bases, "base", result.blocks)
+    if tables:
+        for name, frame in result.tables.items():
+            frame.write_parquet(Path(tables) / f"{name}.parquet")
     b = result.blocks
     return {
         "kind": kind, "status": result.solver_status, "objective": result.objective, "wall_s": wall, "cpu_s": cpu,
@@ -227,6 +239,74 @@ def add_source_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-id", help="that run (default: the plan of record)")
 
 
+def _child(args: argparse.Namespace, kind: str, bases: str, code: Path | None = None,
+           tables: Path | None = None) -> dict:
+    """One measurement in a fresh process (``code``: the tree whose packages it imports; ``tables``: where it
+    writes the plan tables)."""
+    proc = subprocess.run(
+        [sys.executable, __file__, "--warehouse", str(args.warehouse), *(["--run-id", args.run_id]
+         if args.run_id else []), "--what-if-percent", str(args.what_if_percent),
+         "--bucket-after", str(args.bucket_after), "--bucket-weeks", str(args.bucket_weeks),
+         *(["--ipm-min-block-size", str(args.ipm_min_block_size)] if args.ipm_min_block_size else []),
+         *(["--code", str(code)] if code else []), *(["--tables", str(tables)] if tables else []),
+         "--one", kind, bases],
+        capture_output=True, text=True,
+    )
+    if proc.returncode:
+        sys.exit(f"{kind} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def same_tables(base: Path, tree: Path) -> list[str]:
+    """The plan tables that differ between two folders of ``<table>.parquet`` (bit for bit), each with its
+    rows and its largest difference in a number column where the keys match."""
+    out = []
+    for path in sorted(base.glob("*.parquet")):
+        import polars as pl
+
+        a, b = pl.read_parquet(path), pl.read_parquet(tree / path.name)
+        if a.equals(b):
+            continue
+        note = f"{path.stem}: {a.height} rows against {b.height}"
+        if a.columns == b.columns and a.height == b.height:
+            floats = [c for c, t in a.schema.items() if t.is_float()]
+            worst = {c: (a[c] - b[c]).abs().max() for c in floats}
+            note += "; largest |difference| " + ", ".join(f"{c} {v:.3g}" for c, v in worst.items() if v)
+        out.append(note)
+    return out
+
+
+def against_ref(args: argparse.Namespace, ref: str, repeat: int) -> None:
+    """``blocks`` planned by ``ref``'s code and by this tree's, alternated ``repeat`` times (``ref`` first)."""
+    with tempfile.TemporaryDirectory(prefix="plan-stage-ref-") as tmp:
+        code = Path(tmp) / "ref"
+        code.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
+        runs: dict[str, list[dict]] = {ref: [], "this tree": []}
+        for k in range(repeat):
+            for label, root in ((ref, code), ("this tree", None)):
+                tables = Path(tmp) / f"{'ref' if root else 'tree'}-tables"
+                tables.mkdir(exist_ok=True)
+                m = _child(args, "blocks", str(Path(tmp) / "bases.duckdb"), root, tables)
+                runs[label].append(m)
+                print(f"pair {k + 1}, {label:9s}: CPU {m['cpu_s']:6.1f} s (HiGHS's blocks {m['block_cpu_sum']:6.1f}, "
+                      f"outside {m['cpu_s'] - m['block_cpu_sum']:5.1f}), wall {m['wall_s']:6.1f} s, "
+                      f"objective {m['objective']:,.2f}, load {m['load']:.2f}", flush=True)
+            a, b = runs[ref][-1], runs["this tree"][-1]
+            print(f"  pair {k + 1}: CPU this tree / {ref} {b['cpu_s'] / a['cpu_s']:.3f}, outside HiGHS "
+                  f"{(b['cpu_s'] - b['block_cpu_sum']) / (a['cpu_s'] - a['block_cpu_sum']):.3f}", flush=True)
+        cpu = {label: sum(m["cpu_s"] for m in ms) for label, ms in runs.items()}
+        out = {label: sum(m["cpu_s"] - m["block_cpu_sum"] for m in ms) for label, ms in runs.items()}
+        print(f"CPU over {repeat} pair(s): {ref} {cpu[ref]:.1f} s, this tree {cpu['this tree']:.1f} s, ratio "
+              f"{cpu['this tree'] / cpu[ref]:.3f}; outside HiGHS's blocks {out[ref]:.1f} -> {out['this tree']:.1f} s, "
+              f"ratio {out['this tree'] / out[ref]:.3f}")
+        objectives = {m["objective"] for ms in runs.values() for m in ms}
+        differ = same_tables(Path(tmp) / "ref-tables", Path(tmp) / "tree-tables")
+        print(f"objectives: {sorted(objectives)}; plan tables of the last pair: "
+              + ("identical" if not differ else "DIFFER: " + "; ".join(differ)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_source_args(parser)
@@ -240,32 +320,29 @@ def main() -> None:
     parser.add_argument("--bucket-weeks", type=int, default=4, help="buckets: weeks per far-week bucket")
     parser.add_argument("--ipm-min-block-size", type=int, help="blocks of at least this many columns + rows "
                         "are solved by interior point (default: the run's plan setting)")
+    parser.add_argument("--baseline-ref", metavar="REF", help="plan `blocks` with this git ref's code and with "
+                        "this tree's, alternated; print the CPU ratios and whether the plans are the same")
+    parser.add_argument("--repeat", type=int, default=1, help="with --baseline-ref: pairs of runs")
     parser.add_argument("--one", nargs=2, metavar=("KIND", "BASES"), help=argparse.SUPPRESS)
+    parser.add_argument("--code", help=argparse.SUPPRESS)  # read before the imports (ROOT, above)
+    parser.add_argument("--tables", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.input:
         args.warehouse, args.run_id, args.exact = args.input, "input", "solve"
     if args.one:
         print(json.dumps(run_one(str(args.warehouse), args.run_id, args.one[0], args.one[1],
                                  args.what_if_percent, (args.bucket_after, args.bucket_weeks),
-                                 args.ipm_min_block_size), default=str))
+                                 args.ipm_min_block_size, args.tables), default=str))
+        return
+    if args.baseline_ref:
+        against_ref(args, args.baseline_ref, args.repeat)
         return
     rows = []
     exact = stored_exact(args.warehouse, args.run_id) if args.exact == "stored" else None
     kinds = args.kinds.split(",") + (["exact"] if exact is None else [])
     with tempfile.TemporaryDirectory() as tmp:
         for kind in kinds:
-            proc = subprocess.run(
-                [sys.executable, __file__, "--warehouse", str(args.warehouse), *(["--run-id", args.run_id]
-                 if args.run_id else []), "--what-if-percent", str(args.what_if_percent),
-                 "--bucket-after", str(args.bucket_after), "--bucket-weeks", str(args.bucket_weeks),
-                 *(["--ipm-min-block-size", str(args.ipm_min_block_size)] if args.ipm_min_block_size else []),
-                 "--one", kind,
-                 str(Path(tmp) / "bench.duckdb")],
-                capture_output=True, text=True,
-            )
-            if proc.returncode:
-                sys.exit(f"{kind} failed:\n{proc.stderr[-3000:]}")
-            rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            rows.append(_child(args, kind, str(Path(tmp) / "bench.duckdb")))
             print(f"{kind}: {rows[-1]['wall_s']:.1f} s wall, {rows[-1]['cpu_s']:.1f} CPU s", file=sys.stderr,
                   flush=True)
     by = {r["kind"]: r for r in rows}

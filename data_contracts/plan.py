@@ -3,6 +3,11 @@
 :func:`validate_plan` runs after planning and before a run is committed. Each rule is one GX expectation
 on a plan table (a flag column computed here in polars where the rule spans several columns); a broken
 rule raises :class:`PlanContractError` with the rows that break it, so a wrong plan is never published.
+As the input contracts do (:mod:`data_contracts.gx_runner`), polars finds the rows each rule breaks and GX
+is handed only those, must find exactly them, and its counts are those of the whole table; a plan that
+breaks nothing (every plan the solver returns) needs no GX at all: on the big network that was 420,000
+inventory rows converted to pandas and Great Expectations imported for every plan, ≈ 3 CPU-s of its plan
+stage (docs/big-network.md, stop 32).
 
 Tolerances: a balance holds when ``|residual| ≤ atol + rtol · scale`` (scale = the largest term of the
 row), which is 1e-6 for ordinary quantities and allows the solver's relative feasibility tolerance on
@@ -15,7 +20,7 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.config import RESULT_COLUMNS, PlanContractError
-from data_contracts.gx_runner import CheckOutcome, GxValidator
+from data_contracts.gx_runner import CheckOutcome, GxValidator, verdicts
 from data_contracts.rules import Check, E, flag
 
 __all__ = ["validate_plan", "PLAN_ENTITY", "BALANCE_IN", "BALANCE_OUT"]
@@ -189,7 +194,7 @@ def validate_plan(
     validator = GxValidator("plan")
     results, failures = [], []
     for t, frame, checks in work:
-        _, outcomes = validator.validate(t.name, frame, checks)
+        _, outcomes = validator.validate(t.name, frame, checks, verdicts=verdicts(frame, checks))
         for o in outcomes:
             results.append(
                 (PLAN_ENTITY, f"{t.name}:{o.check.name}", o.success, o.element_count, o.unexpected_count)

@@ -117,8 +117,11 @@ class ArrayBuilder:
     ) -> pl.DataFrame:
         """Rows ``sum(coef * col) <sense> rhs`` for the rows of ``rows`` that have terms."""
         live = terms.filter(pl.col("coef") != 0)
-        check_empty_rows(family, rows.join(live.select(key).unique(), on=key, how="anti"), key, sense, rhs)
-        used = rows.join(live.select(key).unique(), on=key, how="semi")
+        # a semi or anti join keeps each row of ``rows`` at most once whatever its matches: the terms' keys
+        # need no unique() first (it was done twice per family: the big model's build 5.2 -> 4.35 CPU-s)
+        present = live.select(key)
+        check_empty_rows(family, rows.join(present, on=key, how="anti"), key, sense, rhs)
+        used = rows.join(present, on=key, how="semi")
         used = used.with_columns(row=pl.int_range(self.n_rows, self.n_rows + used.height, dtype=pl.Int64))
         self.row_canon.append(self.n_rows + _key_rank(used, key))
         self.n_rows += used.height

@@ -3,8 +3,8 @@ statsforecast, Prefect), and a planner's command should answer in seconds.
 
 Each case runs the command in a fresh interpreter and lists which of the heavy libraries are in
 ``sys.modules`` when it ends. The direct path (no Prefect server configured, no ``--prefect``) never imports
-Prefect; only the stages that need them import Great Expectations (the input contracts where a row is
-broken, their Data Docs and the plan contracts) and statsforecast (the forecast).
+Prefect; only the stages that need them import Great Expectations (the input or plan contracts where a row
+is broken, and their Data Docs) and statsforecast (the forecast).
 """
 
 from __future__ import annotations
@@ -108,7 +108,9 @@ def test_run_twin_report_and_compare_load_only_what_they_use(network, tmp_path):
     warehouse = tmp_path / "w.duckdb"
     run = _loaded(_CLI, "run", "--input", str(network), "--warehouse", str(warehouse), "--run-date",
                   str(DEMO_RUN_DATE), "--horizon", "6", cwd=tmp_path)
-    assert {"great_expectations", "statsforecast", "pulp"} <= run  # contracts, forecast, plan
+    assert {"statsforecast", "pulp"} <= run  # forecast, plan
+    # clean inputs and a plan that keeps its contracts: GX is handed no row, not even imported (stop 32)
+    assert "great_expectations" not in run
     assert "prefect" not in run
     twin = _loaded(_CLI, "twin", "--warehouse", str(warehouse), "--paths", "20", cwd=tmp_path)
     assert twin.isdisjoint({"prefect", "great_expectations", "statsforecast", "dask"})

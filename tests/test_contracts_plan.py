@@ -145,3 +145,66 @@ def test_missing_plan_table():
     del tables[schema.PLAN_CAPACITY.name]
     with pytest.raises(PlanContractError, match=r"plan_capacity: plan table missing \(rule: plan_tables\)"):
         validate_plan(tables, LANES)
+
+
+def _gx_on_every_row(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """What GX itself finds when handed every row of every table (the output contracts before stop 32)."""
+    from data_contracts import plan as contracts
+    from data_contracts.gx_runner import GxValidator
+
+    validator, out = GxValidator("every-row"), []
+    work = [
+        (schema.PLAN_INVENTORY, contracts._inventory_checks(1e-6, 1e-9)),
+        (schema.PLAN_CAPACITY, contracts._capacity_checks(1e-6, 1e-9)),
+        (schema.PLAN_SHIPMENTS, contracts._shipment_checks(LANES, 1e-6)),
+        (schema.PLAN_PRODUCTION, contracts._production_checks(RESOURCES)),
+    ]
+    for t, checks in work:
+        _, outcomes = validator.validate(t.name, tables[t.name], checks)
+        out += [(f"{t.name}:{o.check.name}", o.success, o.element_count, o.unexpected_count, o.rows)
+                for o in outcomes]
+    return pl.DataFrame(out, schema=["expectation", "success", "element_count", "unexpected_count", "rows"],
+                        orient="row")
+
+
+def test_broken_rows_found_in_polars_are_the_rows_great_expectations_finds():
+    # four rules broken at once, in three tables: each result counts what GX counts on every row
+    tables = edit(plan(), schema.PLAN_INVENTORY.name, 3, served=9.0, closing=-1.0)
+    tables = edit(tables, schema.PLAN_INVENTORY.name, 1, closing=8.0)
+    tables = edit(tables, schema.PLAN_CAPACITY.name, 0, hours_used=121.0)
+    tables = edit(tables, schema.PLAN_SHIPMENTS.name, 0, from_site="DC1", to_site="PL1")
+    with pytest.raises(PlanContractError) as err:
+        validate_plan(tables, LANES, RESOURCES)
+    got = err.value.results.select("expectation", "success", "element_count", "unexpected_count")
+    want = _gx_on_every_row(tables)
+    assert want.filter(~pl.col("success")).height == 4
+    assert got.sort("expectation").equals(want.drop("rows").sort("expectation"))
+    assert "product_id=P1, site_id=PL1, week=2026-03-09" in str(err.value)  # GX's row, named
+
+
+def test_a_plan_that_breaks_nothing_is_checked_without_great_expectations(tmp_path):
+    # every plan the solver returns keeps its contracts: they are read in polars, GX is neither imported nor
+    # handed a row (on the big network: 420,000 inventory rows and the import, ~3 CPU-s of the plan stage)
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    body = (
+        "import json, sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from test_contracts_plan import LANES, RESOURCES, plan\n"
+        "from data_contracts.plan import validate_plan\n"
+        "results = validate_plan(plan(), LANES, RESOURCES)\n"
+        "print(json.dumps({'gx': 'great_expectations' in sys.modules, 'results': results.rows()}, default=str))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", body, str(root / "tests")], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["gx"] is False
+    want = _gx_on_every_row(plan())
+    assert want["success"].all()
+    assert sorted((e, s, n, u) for _, e, s, n, u in out["results"]) == sorted(
+        want.select("expectation", "success", "element_count", "unexpected_count").rows())

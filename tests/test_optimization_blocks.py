@@ -301,3 +301,53 @@ def test_a_blocks_plan_on_a_base_solved_with_pulp_does_not_say_its_bases_are_mis
         said = con.execute("SELECT run_id FROM run_warnings WHERE rule = 'warm_start_missing'").fetchall()
     assert kept[0] == 0 and kept[1] >= 1 and kept[2] == kept[1]
     assert said == []
+
+
+def test_sort_order_is_lexsorts_order_packed_or_not():
+    """The blocks' columns, rows and non-zeros are put in order by one sort of packed keys: the order is
+    np.lexsort's (stable, most significant key first), ties included, and where the keys do not fit in 62
+    bits it is np.lexsort itself."""
+    import numpy as np
+
+    from optimization.decompose import sort_order
+
+    rng = np.random.default_rng(7)
+    for n, highs in ((1000, (3, 5, 4)), (20_000, (25, 300, 700)), (500, (2**40, 2**30, 9))):
+        keys = [rng.integers(0, h, n) for h in highs]
+        assert np.array_equal(sort_order(*keys), np.lexsort(keys[::-1]))
+    assert np.array_equal(sort_order(np.array([1, 0, 1, 0]), np.array([0, 0, 0, 0])), [1, 3, 0, 2])
+    assert len(sort_order(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))) == 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_block_labels_are_the_components_of_a_union_find_numbered_by_smallest_group(seed):
+    """Seeded random matrices (many rows repeating the same links, as every week's capacity row does):
+    the blocks are the connected groups a plain union-find over the non-coupling rows finds."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n_cols, n_rows, n_groups = 400, 300, 60
+    col_group = rng.integers(0, n_groups, n_cols)
+    col_group[:n_groups] = np.arange(n_groups)  # every group has a column
+    entries = pl.DataFrame({"row": rng.integers(0, n_rows, 160), "col": rng.integers(0, n_cols, 160)}).unique()
+    coupling = rng.random(n_rows) < 0.2
+    parent = list(range(n_groups))
+
+    def find(g: int) -> int:
+        while parent[g] != g:
+            g = parent[g]
+        return g
+
+    rows = entries.select("row", "col").to_numpy()
+    by_row: dict[int, list[int]] = {}
+    for r, c in rows:
+        if not coupling[r]:
+            by_row.setdefault(int(r), []).append(int(col_group[c]))
+    for groups in by_row.values():
+        for g in groups[1:]:
+            a, b = find(groups[0]), find(g)
+            parent[max(a, b)] = min(a, b)
+    root = np.array([find(g) for g in col_group])
+    want = np.searchsorted(np.unique(root), root)
+    assert np.array_equal(block_labels(col_group, entries, coupling), want)
+    assert len(np.unique(want)) > 1

@@ -236,3 +236,61 @@ def test_a_bucketed_plan_links_every_consumed_unit_to_the_lot_that_consumed_it()
     consumed = t["plan_pegging"].filter(pl.col("use") == "consumed")["quantity"].sum()
     assert consumed == pytest.approx(t["plan_inventory"]["consumed"].sum(), rel=1e-4)
     assert links["link"].sum() == pytest.approx(consumed, rel=1e-9)
+
+
+def _round_by_round(inventory: pl.DataFrame, production: pl.DataFrame, uses: pl.DataFrame) -> pl.DataFrame:
+    """The pieces as pegging every product × site in every round gives them (the pass before stop 32)."""
+    from optimization import pegging as P
+
+    last = inventory["week"].max()
+    arrivals = pl.DataFrame(schema={"product_id": pl.String, "site_id": pl.String, "week": pl.Date,
+                                    "source": pl.String, "source_site": pl.String, "resource_id": pl.String,
+                                    "start_week": pl.Date, "release_week": pl.Date, "quantity": pl.Float64})
+    pieces = P._fifo(P._lots(inventory, production, arrivals), uses)
+    for _ in range(inventory["site_id"].n_unique()):
+        shipped = P._shipped(pieces, last)
+        changed = pl.concat([shipped.join(arrivals, on=shipped.columns, how="anti", nulls_equal=True),
+                             arrivals.join(shipped, on=shipped.columns, how="anti", nulls_equal=True)]
+                            ).select(P._BY).unique()
+        if changed.height == 0:
+            break
+        arrivals = shipped
+        again = lambda f: f.join(changed, on=P._BY, how="semi")  # noqa: E731
+        pieces = pl.concat([pieces.join(changed, on=P._BY, how="anti"),
+                            P._fifo(P._lots(again(inventory), again(production), again(arrivals)), again(uses))])
+    return pieces
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_sites_that_ship_nothing_are_pegged_once_as_every_round_would_peg_them(seed, monkeypatch):
+    """Two plants ship to each other (several rounds) and to three DCs: each product × site that ships
+    nothing on is cut once, after the rounds, and the pegging is the round-by-round one to the bit."""
+    from optimization import pegging as P
+    from optimization.synthetic import random_inputs
+
+    inputs, demand = random_inputs(seed=seed, n_products=12, n_plants=2, n_dcs=3, horizon=8)
+    cfg = PlanConfig(horizon_weeks=8)
+    net = build_network(inputs, ex.START, cfg)
+    r = plan_supply(net, demand, pl.DataFrame(), cfg)
+    assert r.solver_status == "Optimal"
+    t = r.tables
+    ship = t["plan_shipments"]
+    assert {("PL0", "PL1"), ("PL1", "PL0")} <= set(ship.select("from_site", "to_site").rows())
+    cut: list[pl.DataFrame] = []
+    fifo = P._fifo
+
+    def counted(lots: pl.DataFrame, uses: pl.DataFrame) -> pl.DataFrame:
+        cut.append(uses.select(P._BY).unique())
+        return fifo(lots, uses)
+
+    monkeypatch.setattr(P, "_fifo", counted)
+    args = (t["plan_inventory"], t["plan_production"], ship, t["plan_backlog"], net.bom)
+    got = plan_pegging(*args)
+    assert len(cut) >= 4  # the plants' rounds (at least two), then the rest
+    times = pl.concat(cut).group_by(P._BY).len()
+    onward = ship.select("product_id", site_id="from_site").unique()
+    ends = times.join(onward, on=P._BY, how="anti")
+    assert ends.height > 0 and (ends["len"] == 1).all()
+    monkeypatch.setattr(P, "_fifo", fifo)
+    monkeypatch.setattr(P, "_pegged", _round_by_round)
+    assert got.equals(plan_pegging(*args))
