@@ -145,12 +145,11 @@ def _measure(what: str, input_dir: Path, warehouse: Path, code: Path = ROOT, com
 
 
 def _baseline_code(ref: str, workdir: Path) -> Path:
+    sys.path.insert(0, str(ROOT))
+    from bench.refs import export_ref
+
     base = workdir / f"code-{ref}"
-    if not base.exists():
-        base.mkdir(parents=True)
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
-    return base
+    return base if base.exists() else export_ref(ref, base)
 
 
 def _report_stages(label: str, m: dict[str, object], floor_cpu: float) -> None:

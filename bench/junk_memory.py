@@ -30,6 +30,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.refs import export_ref  # noqa: E402
 from demo.network import DEMO_RUN_DATE, demo_network, write_demo  # noqa: E402
 
 
@@ -94,12 +95,7 @@ def main() -> None:
     print(f"{lines:,} {what} order lines in {folder / 'orders.csv'} ({size / 2**20:.0f} MiB)")
     results = {}
     if args.baseline_ref:
-        base = work / "baseline"
-        base.mkdir(exist_ok=True)
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline_ref], check=True,
-                                 capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
-        results["baseline"] = measure(base, folder)
+        results["baseline"] = measure(export_ref(args.baseline_ref, work / "baseline"), folder)
     results["current"] = measure(ROOT, folder)
     for name, r in results.items():
         print(f"{name}: exit {r['exit']}, wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, "

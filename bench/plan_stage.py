@@ -278,11 +278,10 @@ def same_tables(base: Path, tree: Path) -> list[str]:
 
 def against_ref(args: argparse.Namespace, ref: str, repeat: int) -> None:
     """``blocks`` planned by ``ref``'s code and by this tree's, alternated ``repeat`` times (``ref`` first)."""
+    from bench.refs import export_ref  # here, not at the top: a --code child imports from the ref's tree
+
     with tempfile.TemporaryDirectory(prefix="plan-stage-ref-") as tmp:
-        code = Path(tmp) / "ref"
-        code.mkdir()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
+        code = export_ref(ref, Path(tmp) / "ref")
         runs: dict[str, list[dict]] = {ref: [], "this tree": []}
         for k in range(repeat):
             for label, root in ((ref, code), ("this tree", None)):

@@ -39,6 +39,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.refs import export_ref  # noqa: E402
 from forecasting import ForecastConfig, forecast_demand, to_series, weekly_demand  # noqa: E402
 from forecasting.synthetic import KINDS, synthetic_series  # noqa: E402
 from demo.network import DEMO_RUN_DATE, demo_network  # noqa: E402
@@ -204,10 +205,7 @@ print(json.dumps({"cpu": cpu1 - cpu0, "wall": wall1 - wall0}))
 def against_ref(series: pl.DataFrame, config: dict, ref: str, repeat: int) -> None:
     """``forecast_demand`` of ``ref``'s code and of this tree on ``series``, alternated ``repeat`` times."""
     with tempfile.TemporaryDirectory(prefix="scale-ref-") as tmp:
-        base = Path(tmp) / "base"
-        base.mkdir()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+        base = export_ref(ref, Path(tmp) / "base")
         path = Path(tmp) / "series.parquet"
         series.write_parquet(path)
         runs: dict[str, list[dict]] = {ref: [], "this tree": []}
