@@ -260,10 +260,10 @@ def _child(args: argparse.Namespace, kind: str, bases: str, code: Path | None = 
 def same_tables(base: Path, tree: Path) -> list[str]:
     """The plan tables that differ between two folders of ``<table>.parquet`` (bit for bit), each with its
     rows and its largest difference in a number column where the keys match."""
+    import polars as pl
+
     out = []
     for path in sorted(base.glob("*.parquet")):
-        import polars as pl
-
         a, b = pl.read_parquet(path), pl.read_parquet(tree / path.name)
         if a.equals(b):
             continue
