@@ -777,7 +777,8 @@ def _quantiles(
             backtested = pl.col("unique_id").is_in(_backtested(cv, groups))
             pooled = partial(pooled_quantiles, quantiles=config.quantiles, min_errors=config.calibration_min_errors,
                              symmetric=config.symmetric_bands, step_span=config.calibration_step_span,
-                             split_col=split)
+                             split_col=split, cap=config.calibration_error_cap,
+                             scale_floor=config.calibration_scale_floor)
             unbacktested = scored.filter(~intermittent & ~backtested)  # most runs: none, and no naive units
             banded = pl.concat([
                 pooled(scored.filter(~intermittent & backtested), calibration),

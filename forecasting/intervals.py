@@ -90,6 +90,8 @@ def pooled_quantiles(
     symmetric: bool = False,
     step_span: int = 0,
     split_col: str | None = None,
+    cap: float | None = None,
+    scale_floor: float | None = None,
 ) -> pl.DataFrame:
     """Add quantile columns from errors pooled by (group, step), scale-free (module docstring).
 
@@ -118,10 +120,21 @@ def pooled_quantiles(
             only, never ``step_span``'s neighbours: a kind too few to fill a step alone keeps its group's
             pool (with the neighbours). Filled from three steps, the tests' 26 seasonal series took their
             own pool and over-covered it (87.0% at the test's seed; docs/forecast-intervals.md, stop 28).
+        cap: additive errors beyond ``cap`` times their group's median |error| (its own errors, every step)
+            are pooled at that bound (``ForecastConfig.calibration_error_cap``): unbounded, a few errors of a
+            series that stepped (a one-off order many times its level) set every other series' outer
+            quantiles in a small group.
+        scale_floor: each positive additive scale, in ``calibration`` and in ``forecast`` alike, is at least
+            ``scale_floor`` times its group's median scale / |forecast| times its own |forecast|
+            (``ForecastConfig.calibration_scale_floor``): a series whose errors were a fraction of a unit
+            (a standing order, rounding noise) has a scale near zero, so any step it makes is thousands of
+            scale units, and its own band claims a certainty no history of a few windows shows.
 
     Returns:
         ``forecast`` with ``schema.quantile_column(q)`` columns, null where no group had any error.
     """
+    if scale_floor is not None:
+        calibration, forecast = _floored_scales(calibration, forecast, scale_floor, [ratio_col, group_col])
     y, yhat, scale, ratio = pl.col("y"), pl.col("yhat"), pl.col("scale"), pl.col(ratio_col)
     err = (
         calibration.with_columns(
@@ -132,6 +145,8 @@ def pooled_quantiles(
         .filter(pl.col("e").is_not_null() & pl.col("e").is_finite())
         .with_columns(_own=pl.lit(True))
     )
+    if cap is not None:
+        err = _capped(err, cap, [ratio_col, group_col])
     if symmetric:
         err = pl.concat([err, err.filter(~ratio).with_columns(-pl.col("e"), _own=pl.lit(False))])
     names = [f"_e{i}" for i in range(len(quantiles))]
@@ -166,6 +181,31 @@ def pooled_quantiles(
         )
     helpers = [c for c in out.columns if c.startswith("_e") or c.startswith("_n_")]
     return out.with_columns(picked).drop(helpers).with_columns(pl.col("_step").alias(step_col)).drop("_step")
+
+
+def _floored_scales(calibration: pl.DataFrame, forecast: pl.DataFrame, floor: float,
+                    keys: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Both frames with each positive additive ``scale`` raised to ``floor`` × its ``keys`` group's median of
+    ``scale / |yhat|`` (over ``calibration``'s rows) × its own |forecast| (``yhat``; ``mean`` in ``forecast``).
+    Ratio rows (``keys[0]`` true), zero scales and groups without a median are left alone."""
+    rows = ~pl.col(keys[0]) & (pl.col("scale") > 0) & (pl.col("yhat").abs() > 0)
+    medians = calibration.filter(rows).group_by(keys).agg(_med=(pl.col("scale") / pl.col("yhat").abs()).median())
+
+    def floored(frame: pl.DataFrame, point: str) -> pl.DataFrame:
+        raised = pl.max_horizontal("scale", floor * pl.col("_med") * pl.col(point).abs())
+        return frame.join(medians, on=keys, how="left", maintain_order="left").with_columns(
+            scale=pl.when(~pl.col(keys[0]) & (pl.col("scale") > 0) & pl.col("_med").is_not_null())
+            .then(raised).otherwise("scale")).drop("_med")
+
+    return floored(calibration, "yhat"), floored(forecast, "mean")
+
+
+def _capped(err: pl.DataFrame, cap: float, keys: list[str]) -> pl.DataFrame:
+    """``err`` with each additive error ``e`` clipped to ± ``cap`` × the median |e| of its ``keys``
+    group; ratio errors (``keys[0]`` true) and a group whose median is 0 are left alone."""
+    bound = (cap * pl.col("e").abs().median()).over(keys)
+    limit = pl.when(~pl.col(keys[0]) & (bound > 0)).then(bound)
+    return err.with_columns(e=pl.when(limit.is_not_null()).then(pl.col("e").clip(-limit, limit)).otherwise("e"))
 
 
 def _within_calibrated_steps(forecast: pl.DataFrame, errors: pl.DataFrame, keys: list[str],

@@ -865,3 +865,69 @@ def test_consensus_takes_the_forecast_error_distribution():
     assert spread[0] == pytest.approx(1.5 * spread[1])  # safety stock follows the consensus quantity
     with pytest.raises(pl.exceptions.ComputeError):
         rebase_forecast(fc, pl.concat([consensus, consensus]))
+
+
+def test_pooled_quantiles_cap_errors_at_a_multiple_of_the_groups_median_by_hand():
+    # errors/scale 1, 1, 2, 2, 3 and one of 1,000 (a series whose scale was near zero, then stepped). As they
+    # are, q90 lies halfway from 3 to 1,000 (501.5); capped at 2 × the median |e| (2), the 1,000
+    # pools as 4: q90 = 3 + 0.5·(4 − 3) = 3.5. Ratio errors are never capped
+    cal = pl.DataFrame({"group": ["g"] * 6, "step": [1] * 6, "ratio": [False] * 6,
+                        "y": [11.0, 11.0, 12.0, 12.0, 13.0, 1010.0], "yhat": [10.0] * 6, "scale": [1.0] * 6})
+    fc = pl.DataFrame({"group": ["g"], "step": [1], "ratio": [False], "mean": [100.0], "scale": [1.0]})
+    as_they_are = pooled_quantiles(fc, cal, (0.5, 0.9), min_errors=3)
+    assert as_they_are.select("q50", "q90").row(0) == pytest.approx((102.0, 100.0 + 501.5))
+    capped = pooled_quantiles(fc, cal, (0.5, 0.9), min_errors=3, cap=2.0)
+    assert capped.select("q50", "q90").row(0) == pytest.approx((102.0, 103.5))
+    ratio = pooled_quantiles(fc.with_columns(ratio=pl.lit(True)), cal.with_columns(ratio=pl.lit(True)), (0.9,),
+                             min_errors=3, cap=2.0)
+    assert ratio.get_column("q90").item() == pytest.approx(100.0 * (1.3 + 0.5 * (101.0 - 1.3)))
+
+
+def _standing_orders_panel(standing: int, seed: int = 0) -> pl.DataFrame:
+    """20 seasonal monthly series with 10% noise, and ``standing`` standing orders: 500 a month (rounding
+    noise below one unit) for years, then 600 from a month inside the last backtest windows."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(60)
+    ds = pl.date_range(date(2015, 1, 1), date(2019, 12, 1), "1mo", eager=True)
+    frames = []
+    for i in range(20):
+        y = rng.uniform(50, 500) * (1 + 0.25 * np.sin(2 * np.pi * (t + i) / 12)) * (1 + 0.1 * rng.standard_normal(60))
+        frames.append(pl.DataFrame({"unique_id": f"s{i:02d}", "ds": ds, "y": y}))
+    for j in range(standing):
+        y = np.where(t < 50 - 4 * j, 500.0, 600.0) + rng.uniform(0, 1, 60)
+        frames.append(pl.DataFrame({"unique_id": f"order{j}", "ds": ds, "y": y}))
+    return pl.concat(frames)
+
+
+def test_pooled_quantiles_floor_each_scale_at_a_share_of_the_groups_by_hand():
+    # four errors of 1 unit at scale 1 on forecasts of 10 (scale / |forecast| 0.1) and one of 1 unit at scale
+    # 0.001 (a series that never varied): its error is 1,000 scale units, and q90 lies 60% of the way from
+    # 1 to 1,000 (600.4). With the floor at half the group's median (0.1) its scale is 0.5 × 0.1 × 10 = 0.5,
+    # its error 2 units, q90 1 + 0.6 = 1.6; the forecast's own tiny scale is raised alike (10 + 0.5 × 1.6)
+    cal = pl.DataFrame({"group": ["g"] * 5, "step": [1] * 5, "ratio": [False] * 5,
+                        "y": [11.0, 9.0, 11.0, 9.0, 11.0], "yhat": [10.0] * 5, "scale": [1.0] * 4 + [0.001]})
+    fc = pl.DataFrame({"group": ["g"], "step": [1], "ratio": [False], "mean": [10.0], "scale": [0.001]})
+    as_they_are = pooled_quantiles(fc, cal, (0.5, 0.9), min_errors=3)
+    assert as_they_are.select("q50", "q90").row(0) == pytest.approx((10.001, 10.0 + 0.001 * 600.4))
+    floored = pooled_quantiles(fc, cal, (0.5, 0.9), min_errors=3, scale_floor=0.5)
+    assert floored.select("q50", "q90").row(0) == pytest.approx((10.5, 10.8))
+    assert floored.get_column("scale").item() == pytest.approx(0.5)
+
+
+def test_a_standing_order_that_stepped_does_not_set_the_other_series_bands():
+    # A standing order's backtest errors are a fraction of a unit, so its error scale is too; when it steps
+    # by 100 units, its scale-free error is hundreds of times anyone else's. Two such series among 22 set the
+    # 99% quantile of the others at 9.3 times their mean where alone they are at 1.6 (both bounds off); with
+    # the defaults (`calibration_scale_floor` 0.1, `calibration_error_cap` 100) they stay under twice their
+    # own band (2.05 at this seed). A panel of ordinary series never reaches either: the same bands.
+    def q99_over_mean(standing: int, bounded: bool) -> float:
+        off = {} if bounded else {"calibration_error_cap": None, "calibration_scale_floor": None}
+        config = ForecastConfig(freq="1mo", season_length=12, n_jobs=1, **off)
+        fc = forecast_demand(_standing_orders_panel(standing), 12, config).forecast
+        return fc.filter(pl.col("unique_id").str.starts_with("s")).select(
+            (pl.col("q99") / pl.col("mean")).median()).item()
+
+    alone = q99_over_mean(0, True)
+    assert alone == q99_over_mean(0, False)
+    assert q99_over_mean(2, True) < 2 * alone
+    assert q99_over_mean(2, False) > 4 * alone  # what the bounds prevent (this panel can show it)
