@@ -931,3 +931,40 @@ def test_a_standing_order_that_stepped_does_not_set_the_other_series_bands():
     assert alone == q99_over_mean(0, False)
     assert q99_over_mean(2, True) < 2 * alone
     assert q99_over_mean(2, False) > 4 * alone  # what the bounds prevent (this panel can show it)
+
+
+@pytest.mark.parametrize(("freq", "season", "periods", "horizon"), [("1mo", 12, 60, 18), ("1q", 4, 30, 8)])
+def test_odd_but_valid_series_get_finite_ordered_bands(freq: str, season: int, periods: int, horizon: int):
+    # series a held-out set may hold and no visible one does: constant, one sale, a ×100 step, a one-off
+    # spike, 1e9 and 1e-3 scales, a straight decline to (near) zero, exponential growth, seasons with empty
+    # periods, negative values. Every series is forecast h periods, every quantile finite, ≥ 0 and ordered,
+    # and no band is absurd: q99 at most 100 times the larger of its mean and its history's largest value
+    # (17.6 monthly, 2.8 quarterly; with stop 33's bounds on the pooled errors off, 4.9 million and 3,402)
+    rng = np.random.default_rng(3)
+    t = np.arange(periods)
+    season_wave = 1 + 0.3 * np.sin(2 * np.pi * t / season)
+    shapes = {
+        "constant": np.full(periods, 100.0),
+        "one_sale": np.r_[np.zeros(periods - 1), 5.0],
+        "step": np.r_[np.full(periods // 2, 10.0), np.full(periods - periods // 2, 1000.0)] * season_wave,
+        "spike": np.r_[50 + rng.standard_normal(periods - 5), 5000.0, np.full(4, 50.0)],
+        "huge": 1e9 * season_wave * (1 + 0.05 * rng.standard_normal(periods)),
+        "tiny": 1e-3 * season_wave * (1 + 0.05 * rng.standard_normal(periods)),
+        "to_zero": np.maximum(0.0, 100 - 100 * t / (periods - 1)) + 0.001,
+        "growth": 10 * 1.05 ** t * season_wave,
+        "empty_periods": np.where(t % season < season // 3, 0.0, 100 * season_wave + rng.standard_normal(periods)),
+        "negative_some": 10 + 20 * rng.standard_normal(periods),
+    }
+    ds = pl.date_range(date(1990, 1, 1), date(2100, 1, 1), "1mo" if freq == "1mo" else "3mo", eager=True)[:periods]
+    history = pl.concat([pl.DataFrame({"unique_id": k, "ds": ds, "y": v}) for k, v in shapes.items()])
+    fc = forecast_demand(history, horizon, ForecastConfig(freq=freq, season_length=season, n_jobs=1)).forecast
+    q = [c for c in fc.columns if c.startswith("q")]
+    assert sorted(fc.get_column("unique_id").unique()) == sorted(shapes)
+    assert fc.group_by("unique_id").len().get_column("len").to_list() == [horizon] * len(shapes)
+    values = fc.select("mean", *q).to_numpy()
+    assert np.isfinite(values).all() and (values[:, 1:] >= 0).all()
+    assert (np.diff(values[:, 1:], axis=1) >= -1e-9 * np.abs(values[:, 1:-1]).clip(1)).all()
+    largest = history.group_by("unique_id").agg(top=pl.col("y").max())
+    worst = fc.join(largest, on="unique_id").select(
+        (pl.col("q99") / pl.max_horizontal("mean", "top")).max()).item()
+    assert worst <= 100
