@@ -493,7 +493,7 @@ def _choose(
         .drop("set", "strategy"),
         decimals=config.score_decimals, margin=config.champion_margin, min_windows=config.champion_min_windows,
     )
-    if config.season_shift_check and config.season_length <= config.native_season_max:  # not a test weekly
+    if config.season_shift_check and config.season_length <= config.native_season_max:  # weekly changes: too autocorrelated
         champions = keep_default_where_shifted(
             champions, candidates.filter(pl.col("strategy") != "champion").select("unique_id", "default").unique(),
             season_shifted(series, config.season_length))

@@ -187,15 +187,16 @@ def _floored_scales(calibration: pl.DataFrame, forecast: pl.DataFrame, floor: fl
                     keys: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Both frames with each positive additive ``scale`` raised to ``floor`` × its ``keys`` group's median of
     ``scale / |yhat|`` (over ``calibration``'s rows) × its own |forecast| (``yhat``; ``mean`` in ``forecast``).
-    Ratio rows (``keys[0]`` true), zero scales and groups without a median are left alone."""
+    Ratio rows (``keys[0]`` true: their groups get no median), zero scales and groups without a median are left
+    alone."""
     rows = ~pl.col(keys[0]) & (pl.col("scale") > 0) & (pl.col("yhat").abs() > 0)
     medians = calibration.filter(rows).group_by(keys).agg(_med=(pl.col("scale") / pl.col("yhat").abs()).median())
 
     def floored(frame: pl.DataFrame, point: str) -> pl.DataFrame:
         raised = pl.max_horizontal("scale", floor * pl.col("_med") * pl.col(point).abs())
         return frame.join(medians, on=keys, how="left", maintain_order="left").with_columns(
-            scale=pl.when(~pl.col(keys[0]) & (pl.col("scale") > 0) & pl.col("_med").is_not_null())
-            .then(raised).otherwise("scale")).drop("_med")
+            scale=pl.when((pl.col("scale") > 0) & pl.col("_med").is_not_null()).then(raised).otherwise("scale")
+        ).drop("_med")
 
     return floored(calibration, "yhat"), floored(forecast, "mean")
 
