@@ -225,8 +225,8 @@ def forecast_cmd(
     """The automatic forecaster (classification, backtest champion, quantiles) on any long-format file.
 
     Without --quantiles or --levels the forecast carries the stored quantiles (q01 ... q99). Without --booked
-    the mean is the statistical forecast; with it, the demand a plan would take (the statistical mean is
-    mean − booked_added, as in the warehouse's ``forecast`` table).
+    the mean is the statistical forecast; with it, the demand a plan would take (the statistical mean and
+    quantiles are each less booked_added, as in the warehouse's ``forecast`` table).
     """
     import polars as pl
 
@@ -279,7 +279,8 @@ def _consumed(forecast, booked, quantiles):
 
     inside = booked.filter(pl.col("ds").is_between(forecast["ds"].min(), forecast["ds"].max()))
     orders = inside.group_by("unique_id", "ds").agg(quantity=pl.col("y").sum())
-    return consume_forecast(forecast, orders, quantiles, keys=("unique_id", "ds"))
+    # every raised row is shifted by today's rule: the warehouse's booked_band says nothing here
+    return consume_forecast(forecast, orders, quantiles, keys=("unique_id", "ds")).drop("booked_band")
 
 
 #: `plantwin demo` splits each vaccine into one pack per market (the issue's "packs per region"; why the

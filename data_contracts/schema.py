@@ -552,6 +552,8 @@ DEMAND_HISTORY = _t(
 
 #: ``forecast.model`` of a series planned from its booked orders alone (no history, no forecast)
 BOOKED_MODEL = "booked"
+#: ``forecast.booked_band``: how a week's quantiles moved where its booked orders raised the mean
+BOOKED_SHIFTED, BOOKED_SCALED = "shifted", "scaled"
 
 FORECAST = _t(
     "forecast",
@@ -571,7 +573,11 @@ FORECAST = _t(
          "were booked (null in runs made before booked orders were planned)."),
         ("booked_added", F64, "Units the booked orders added above the statistical forecast (`mean` minus "
          "the forecaster's mean); 0 where the forecast covers them, null where none were booked."),
+        ("booked_band", Str, "How the quantiles moved where the booked orders added units: `shifted` (up by "
+         "`booked_added`: the forecast's spread in units) or `scaled` (by `mean` over the forecaster's "
+         "mean: every row of a run stored before the shift); null in the other rows of newer runs."),
     ],
+    backfill={"booked_band": BOOKED_SCALED},  # rows stored before the shift: raised by the level's ratio
 )
 
 FORECAST_SERIES = _t(

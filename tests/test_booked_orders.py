@@ -10,7 +10,7 @@ import pytest
 
 from data_contracts import schema
 from forecasting import future_orders
-from forecasting.consensus import BOOKED_MODEL, consume_forecast, forecast_part
+from forecasting.consensus import BOOKED_MODEL, SCALED, SHIFTED, consume_forecast, forecast_part
 
 MON = date(2026, 1, 5)
 QCOLS = [schema.quantile_column(q) for q in schema.QUANTILES]
@@ -39,16 +39,34 @@ def _row(frame: pl.DataFrame, product: str, week: int) -> dict:
     return got.row(0, named=True)
 
 
-def test_a_firm_order_above_the_forecast_raises_the_mean_and_keeps_the_relative_spread():
+def test_a_firm_order_above_the_forecast_raises_the_mean_and_keeps_the_spread_in_units():
     fc = _forecast([("P1", 0, 100.0), ("P1", 1, 100.0)])
     got = consume_forecast(fc, _booked([("P1", 1, 250.0)]))
     r = _row(got, "P1", 1)
     assert r["mean"] == pytest.approx(250.0)
     assert r["booked"] == pytest.approx(250.0) and r["booked_added"] == pytest.approx(150.0)
-    # the uncertainty stays the forecast's, relative to the level (as the consensus does)
-    assert [r[c] for c in QCOLS] == pytest.approx([_row(fc, "P1", 1)[c] * 2.5 for c in QCOLS])
+    # every quantile moves up by the units the orders added: the forecast's spread in units, not scaled by
+    # the orders (firm orders are not forecast error); a quantile is as far below the orders as it was below
+    # the forecast's mean (orders can still be cancelled)
+    assert [r[c] for c in QCOLS] == pytest.approx([_row(fc, "P1", 1)[c] + 150.0 for c in QCOLS])
+    assert r["booked_band"] == SHIFTED
     untouched = _row(got, "P1", 0)
     assert untouched["mean"] == 100.0 and untouched["booked"] is None and untouched["booked_added"] is None
+    assert untouched["booked_band"] is None
+
+
+def test_a_firm_order_far_above_the_forecast_leaves_its_safety_stock_as_the_forecasts():
+    """A firm order 20 times a mostly-zero series' forecast: the week's safety stock (its quantile spread
+    above the mean at the service level) stays the forecast's; scaled by the level, it was 20 times that."""
+    from optimization.safety_stock import quantile_at
+
+    fc = _forecast([("P1", 0, 10.0), ("P1", 1, 10.0)]).with_columns(  # a mostly-zero series' band
+        *(pl.lit(0.0).alias(c) for c in QCOLS[:5]), pl.lit(25.0).alias(QCOLS[-2]), pl.lit(60.0).alias(QCOLS[-1]))
+    got = consume_forecast(fc, _booked([("P1", 1, 200.0)]))
+    spread = (quantile_at(pl.lit(0.98)) - pl.col("mean")).alias("spread")
+    s = got.sort("week").select(spread)["spread"].to_list()
+    assert s[1] == pytest.approx(s[0]) and s[0] > 0
+    assert _row(got, "P1", 1)[QCOLS[4]] == pytest.approx(190.0)  # the median: 0 before, 0 scaled by 20
 
 
 def test_orders_below_the_forecast_keep_the_forecast():
@@ -65,7 +83,8 @@ def test_a_series_with_only_booked_orders_gets_them_as_its_demand():
     r = _row(got, "NEW", 2)
     assert r["mean"] == 30.0 and r["model"] == BOOKED_MODEL and r["booked_added"] == 30.0
     assert [r[c] for c in QCOLS] == [30.0] * len(QCOLS)  # firm orders: no forecast error to carry
-    assert got.height == 2 and got.columns == [*fc.columns, "booked", "booked_added"]
+    assert got.height == 2 and got.columns == [*fc.columns, "booked", "booked_added", "booked_band"]
+    assert r["booked_band"] is None  # no forecast was raised: nothing to take out
 
 
 def test_a_zero_forecast_moves_its_quantiles_by_the_offset():
@@ -101,6 +120,23 @@ def test_forecast_part_takes_the_booked_orders_out_again():
     assert own.sort(KEYS).equals(fc.sort(KEYS))  # the forecaster's rows, quantiles and all
     assert orders.sort(KEYS).equals(booked.sort(KEYS))
     assert consume_forecast(own, orders).sort(KEYS).equals(consumed.sort(KEYS))
+
+
+def test_forecast_part_takes_out_rows_stored_scaled_by_the_level_ratio():
+    """A run stored before the shift raised its quantiles by mean / the forecaster's mean (``booked_band``
+    ``scaled``, the migration's backfill): they come back down by that ratio, and consumed again they are
+    shifted."""
+    fc = _forecast([("P1", 0, 100.0), ("P1", 1, 100.0)])
+    booked = _booked([("P1", 1, 250.0)])
+    now = consume_forecast(fc, booked)
+    raised = pl.col("booked_added") > 0
+    old = now.with_columns(*(pl.when(raised).then(pl.col(c) - pl.col("booked_added")).otherwise(pl.col(c))
+                             * pl.when(raised).then(2.5).otherwise(1.0) for c in QCOLS),
+                           booked_band=pl.lit(SCALED))
+    assert _row(old, "P1", 1)[QCOLS[-1]] == pytest.approx(2.5 * _row(fc, "P1", 1)[QCOLS[-1]])
+    own, orders = forecast_part(old)
+    assert own.sort(KEYS).select(fc.columns).equals(fc.sort(KEYS))
+    assert consume_forecast(own, orders).sort(KEYS).equals(now.sort(KEYS))
 
 
 def test_cancelled_lines_are_not_booked():
@@ -162,6 +198,17 @@ def _demand(warehouse, run_id: str) -> pl.DataFrame:
         con.close()
 
 
+def _safety_stock(warehouse, run_id: str) -> pl.DataFrame:
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute("SELECT product_id, site_id, week, safety_stock FROM plan_inventory WHERE run_id = ?",
+                           [run_id]).pl()
+    finally:
+        con.close()
+
+
 def _forecast_rows(warehouse, run_id: str) -> pl.DataFrame:
     import duckdb
 
@@ -187,6 +234,16 @@ def test_a_run_plans_booked_orders(booked_run):
     firm = _at(fc, "VAC-01", "DC-EU-N", week).row(0, named=True)
     assert firm["booked"] >= FIRM and firm["mean"] == pytest.approx(firm["booked"])
     assert firm["booked_added"] > 0.9 * FIRM
+    # the firm order adds no uncertainty: the week's spread is the forecaster's own, so the safety stock of
+    # the weeks whose lead time covers it stays at the series' usual level (scaled by the level's ratio, the
+    # order multiplied the week's spread by over a hundred)
+    q99 = schema.quantile_column(0.99)
+    series = fc.filter((pl.col("product_id") == "VAC-01") & (pl.col("site_id") == "DC-EU-N"))
+    spread = series.filter(pl.col("week") != week).select(pl.col(q99) - pl.col("mean"))[q99]
+    assert firm[q99] - firm["mean"] <= spread.max() and firm["booked_band"] == SHIFTED
+    stock = _safety_stock(warehouse, run_id).filter(
+        (pl.col("product_id") == "VAC-01") & (pl.col("site_id") == "DC-EU-N"))
+    assert 0 < stock["safety_stock"].max() < 0.1 * FIRM, stock["safety_stock"].max()
     planned = _demand(warehouse, run_id)
     assert _at(planned, "VAC-01", "DC-EU-N", week)["demand"].item() == pytest.approx(firm["booked"])
     # the cancelled order is not booked: its week keeps the forecast
@@ -368,3 +425,37 @@ def test_an_older_warehouse_without_the_booked_columns_reads_migrates_and_runs(b
     assert "booked orders:" not in run_summary(old, run_id)
     assert "booked orders:" in run_summary(old, new_id)
     assert _forecast_rows(old, new_id)["booked_added"].sum() > 0.9 * FIRM
+
+
+def test_an_older_warehouses_raised_rows_keep_their_rule(tmp_path):
+    """A warehouse stored before the shift raised its booked weeks' quantiles by the level's ratio. Migrated,
+    its rows carry ``booked_band`` ``scaled``, and ``forecast_part`` and the ``forecast_vs_actual`` view take
+    the orders out by that rule: the forecaster's own q10 / q90, not the shifted rule's."""
+    import duckdb
+
+    from warehouse.db import open_warehouse, sql_type
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    for t in (schema.RUNS, schema.DEMAND_HISTORY, schema.FORECAST):
+        cols = {c: d for c, d in t.columns.items() if c != "booked_band"}  # the older schema
+        con.execute(f"CREATE TABLE {t.name} ({', '.join(f'{c} {sql_type(d)}' for c, d in cols.items())})")
+    con.execute("INSERT INTO runs (run_id, kind, scenario, run_date, status, started_at) VALUES "
+                "('early', 'weekly_planning', 'base', DATE '2026-01-07', 'success', TIMESTAMP '2026-01-07 06:00'),"
+                "('late', 'weekly_planning', 'base', DATE '2026-02-04', 'success', TIMESTAMP '2026-02-04 06:00')")
+    con.execute("INSERT INTO demand_history VALUES ('late', 'P1', 'DC1', ?, 270.0)", [_w(1)])
+    own = _forecast([("P1", 1, 100.0)]).row(0, named=True)  # q10 62.5 … q90 137.5 around 100
+    qcols = ", ".join(QCOLS)
+    con.execute(f"INSERT INTO forecast (run_id, product_id, site_id, week, model, mean, {qcols}, booked, "
+                f"booked_added) VALUES ('early', 'P1', 'DC1', ?, 'AutoETS', 250.0, "
+                f"{', '.join(str(own[c] * 2.5) for c in QCOLS)}, 250.0, 150.0)", [_w(1)])
+    con.close()
+    with open_warehouse(path) as wh:
+        stored = wh.read(schema.FORECAST.name, "early")
+        assert stored["booked_band"].to_list() == [SCALED]
+        back, orders = forecast_part(stored.drop("run_id"))
+        assert [back.row(0, named=True)[c] for c in QCOLS] == pytest.approx([own[c] for c in QCOLS])
+        assert orders["quantity"].to_list() == [250.0]
+        fva = wh.con.execute("SELECT forecast, q10, q90 FROM forecast_vs_actual WHERE run_id = 'early'").fetchall()
+    q10, q90 = schema.quantile_column(0.1), schema.quantile_column(0.9)
+    assert fva == [pytest.approx((100.0, own[q10], own[q90]))]

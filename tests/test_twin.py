@@ -268,7 +268,7 @@ def stored_run(path, config: PlanConfig, spread: float) -> str:
 
     net, plan, demand, inputs = _solved(config)
     forecast = _forecast(demand, spread).with_columns(  # no order booked ahead
-        booked=pl.lit(None, pl.Float64), booked_added=pl.lit(None, pl.Float64))
+        booked=pl.lit(None, pl.Float64), booked_added=pl.lit(None, pl.Float64), booked_band=pl.lit(None, pl.String))
     with open_warehouse(path) as wh:
         run_id = wh.start_run(kind="weekly_planning", scenario="base", run_date=ex.START + timedelta(days=2),
                               parameters={"plan": config.model_dump(mode="json")}, code_version="test")

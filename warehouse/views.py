@@ -190,13 +190,15 @@ _PLAN_DIFF_LATEST = _diff_select(
 # that read the orders itself (not a replan or scenario reusing another's) and knows the week. Forecasts
 # compared are those of runs that forecast themselves (no base run), and, as the accuracy stage scores them,
 # the forecaster's own: the units booked orders added to a week are taken out of its mean and quantiles
-# (forecasting.consensus.forecast_part), and a series planned from booked orders alone is no forecast.
+# by the rule the row was raised by (forecasting.consensus.forecast_part: down by the units, or by the level's
+# ratio in rows stored before the shift), and a series planned from booked orders alone is no forecast.
 _OWN = "coalesce(f.booked_added, 0)"
 
 
 def _own(q: str) -> str:
-    return (f"CASE WHEN {_OWN} <= 0 THEN f.{q} WHEN f.mean - {_OWN} > 0 THEN f.{q} * (f.mean - {_OWN}) / f.mean "
-            f"ELSE greatest(f.{q} - {_OWN}, 0) END")
+    return (f"CASE WHEN {_OWN} <= 0 THEN f.{q} "
+            f"WHEN f.booked_band = '{schema.BOOKED_SCALED}' AND f.mean - {_OWN} > 0 "
+            f"THEN f.{q} * (f.mean - {_OWN}) / f.mean ELSE greatest(f.{q} - {_OWN}, 0) END")
 
 
 _FORECAST_VS_ACTUAL = f"""
