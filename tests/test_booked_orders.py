@@ -187,36 +187,27 @@ def booked_run(tmp_path_factory):
     return pipeline.weekly(params), warehouse, first
 
 
-def _demand(warehouse, run_id: str) -> pl.DataFrame:
+def _rows(warehouse, run_id: str, table: str, columns: str = "*") -> pl.DataFrame:
+    """A run's rows of a warehouse table."""
     import duckdb
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return con.execute("SELECT product_id, site_id, week, demand FROM plan_backlog WHERE run_id = ?",
-                           [run_id]).pl()
+        return con.execute(f"SELECT {columns} FROM {table} WHERE run_id = ?", [run_id]).pl()
     finally:
         con.close()
+
+
+def _demand(warehouse, run_id: str) -> pl.DataFrame:
+    return _rows(warehouse, run_id, "plan_backlog", "product_id, site_id, week, demand")
 
 
 def _safety_stock(warehouse, run_id: str) -> pl.DataFrame:
-    import duckdb
-
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.execute("SELECT product_id, site_id, week, safety_stock FROM plan_inventory WHERE run_id = ?",
-                           [run_id]).pl()
-    finally:
-        con.close()
+    return _rows(warehouse, run_id, "plan_inventory", "product_id, site_id, week, safety_stock")
 
 
 def _forecast_rows(warehouse, run_id: str) -> pl.DataFrame:
-    import duckdb
-
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.execute("SELECT * FROM forecast WHERE run_id = ?", [run_id]).pl()
-    finally:
-        con.close()
+    return _rows(warehouse, run_id, "forecast")
 
 
 def _at(frame: pl.DataFrame, product: str, site: str, week: date) -> pl.DataFrame:

@@ -933,13 +933,15 @@ def test_a_standing_order_that_stepped_does_not_set_the_other_series_bands():
     assert q99_over_mean(2, False) > 4 * alone  # what the bounds prevent (this panel can show it)
 
 
-@pytest.mark.parametrize(("freq", "season", "periods", "horizon"), [("1mo", 12, 60, 18), ("1q", 4, 30, 8)])
+@pytest.mark.parametrize(("freq", "season", "periods", "horizon"),
+                         [("1mo", 12, 60, 18), ("1q", 4, 30, 8), ("1w", 52, 156, 26)])
 def test_odd_but_valid_series_get_finite_ordered_bands(freq: str, season: int, periods: int, horizon: int):
     # series a held-out set may hold and no visible one does: constant, one sale, a ×100 step, a one-off
     # spike, 1e9 and 1e-3 scales, a straight decline to (near) zero, exponential growth, seasons with empty
     # periods, negative values. Every series is forecast h periods, every quantile finite, ≥ 0 and ordered,
     # and no band is absurd: q99 at most 100 times the larger of its mean and its history's largest value
-    # (17.6 monthly, 2.8 quarterly; with stop 33's bounds on the pooled errors off, 4.9 million and 3,402)
+    # (17.6 monthly, 2.8 quarterly; with stop 33's bounds on the pooled errors off, 4.9 million and 3,402;
+    # weekly, the plan's own path with its decomposed season: 5.7, and 9.5 million with them off: stop 34)
     rng = np.random.default_rng(3)
     t = np.arange(periods)
     season_wave = 1 + 0.3 * np.sin(2 * np.pi * t / season)
@@ -955,7 +957,8 @@ def test_odd_but_valid_series_get_finite_ordered_bands(freq: str, season: int, p
         "empty_periods": np.where(t % season < season // 3, 0.0, 100 * season_wave + rng.standard_normal(periods)),
         "negative_some": 10 + 20 * rng.standard_normal(periods),
     }
-    ds = pl.date_range(date(1990, 1, 1), date(2100, 1, 1), "1mo" if freq == "1mo" else "3mo", eager=True)[:periods]
+    step = {"1mo": "1mo", "1q": "3mo", "1w": "1w"}[freq]
+    ds = pl.date_range(date(1990, 1, 1), date(2100, 1, 1), step, eager=True)[:periods]  # 1990-01-01: a Monday
     history = pl.concat([pl.DataFrame({"unique_id": k, "ds": ds, "y": v}) for k, v in shapes.items()])
     fc = forecast_demand(history, horizon, ForecastConfig(freq=freq, season_length=season, n_jobs=1)).forecast
     q = [c for c in fc.columns if c.startswith("q")]
