@@ -588,7 +588,8 @@ FORECAST_SERIES = _t(
         ("run_id", Str, "Run."),
         ("product_id", Str, "Product."),
         ("site_id", Str, "DC."),
-        ("series_class", Str, "smooth, erratic, intermittent, lumpy, short, new or inactive."),
+        ("series_class", Str, "smooth, erratic, intermittent, lumpy, short, new, inactive or seasonal_only "
+         "(demand only in the same periods of every season)."),
         ("n_weeks", I64, "Weeks of history in the series' life."),
         ("adi", F64, "Average demand interval (weeks between non-zero demands)."),
         ("cv2", F64, "Squared coefficient of variation of non-zero demand sizes."),

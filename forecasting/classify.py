@@ -14,6 +14,10 @@ mean) against 0.49. Precedence, first match wins:
 4. ``smooth`` (ADI < 1.32, CV² < 0.49), ``erratic`` (ADI < 1.32, CV² ≥ 0.49), ``intermittent``
    (ADI ≥ 1.32, CV² < 0.49), ``lumpy`` (ADI ≥ 1.32, CV² ≥ 0.49). CV² is null with fewer than two
    non-zero weeks and then counts as 0.
+
+An ``intermittent``, ``lumpy`` or ``inactive`` series whose periods with demand recur in the same periods of
+every season (a vaccine sold in its season only) is ``seasonal_only`` instead (:mod:`forecasting.profile`,
+``config.season_only_kappa``).
 """
 
 from __future__ import annotations
@@ -21,10 +25,13 @@ from __future__ import annotations
 import polars as pl
 
 from forecasting.config import ForecastConfig
+from forecasting.profile import seasonal_only
 
 __all__ = ["classify_series", "CLASSES"]
 
-CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "short", "new", "inactive")
+CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "short", "new", "inactive", "seasonal_only")
+#: the classes a series sold only in season would otherwise take
+_SEASON_ONLY_FROM = ("intermittent", "lumpy", "inactive")
 
 
 def classify_series(
@@ -73,6 +80,13 @@ def classify_series(
         .when(intermittent & ~erratic).then(pl.lit("intermittent"))
         .otherwise(pl.lit("lumpy"))
     )
-    return stats.select(
-        id_col, series_class.alias("series_class"), "n_weeks", "adi", "cv2", "nonzero_weeks"
-    )
+    out = stats.select(id_col, series_class.alias("series_class"), "n_weeks", "adi", "cv2", "nonzero_weeks")
+    if config.season_only_kappa is None:
+        return out
+    maybe = out.filter(pl.col("series_class").is_in(_SEASON_ONLY_FROM)).get_column(id_col)
+    if not maybe.len():
+        return out
+    frame = series.select(pl.col(id_col).alias("unique_id"), pl.col(time_col).alias("ds"), pl.col(target_col).alias("y"))
+    found = seasonal_only(frame, maybe, config).get_column("unique_id")
+    return out.with_columns(series_class=pl.when(pl.col(id_col).is_in(found.implode()))
+                            .then(pl.lit("seasonal_only")).otherwise(pl.col("series_class")))

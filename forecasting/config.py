@@ -134,6 +134,13 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     inactive_weeks: int = Field(
         13, ge=1, description="No demand in this many last weeks → `inactive`, forecast zero."
     )
+    season_only_kappa: float | None = Field(
+        0.5, ge=0, le=1, description="A series that would be intermittent, lumpy or inactive is `seasonal_only` "
+        "(sold in the same periods of every season, silent in the others: a flu vaccine) where Cohen's kappa of "
+        "its periods' demand / no demand between consecutive complete seasons is at least this (random zeros: "
+        "about 0); it is forecast by its last season's total spread over its seasonal profile "
+        "(forecasting.profile). None: never (such a series is forecast zero in its off-season).",
+    )
     short_seasons: float = Field(
         2.0, gt=0, description="Fewer than this many seasons of life → `short` (no seasonal models)."
     )

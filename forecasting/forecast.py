@@ -25,6 +25,9 @@ Per series, by class (:mod:`forecasting.classify`):
   :data:`RULE_MODEL` (the mean of its life), selection ``rule``, with a wide lognormal band (``rule_band_cv``).
 - ``inactive``: zero, selection ``rule``, model ``Zero``, every quantile zero (with ``inactive_returns``,
   zero where the set's silent series stay silent, else the series' past demand: :mod:`forecasting.silent`).
+- ``seasonal_only`` (sold in the same periods of every season): its last season's total over its seasonal
+  profile, selection ``rule``, model ``SeasonalProfile``, banded by the class's one-season-ahead ratios
+  (:mod:`forecasting.profile`).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from forecasting.intervals import (
 )
 from forecasting.metrics import naive_scale, score_backtest
 from forecasting.models import add_combinations, combination_members
+from forecasting.profile import PROFILE_MODEL, profile_forecast
 from forecasting.select import (alternative_sample, choose_default, choose_strategy, falls_through_zero,
                                 guard_picks, held_out_picks, keep_default_where_shifted, season_shifted,
                                 select_champions, trim_worst_member)
@@ -136,6 +140,8 @@ def _plan(classes: pl.DataFrame, horizon: int, config: ForecastConfig) -> pl.Dat
     return planned.with_columns(
         set=pl.when(pl.col("series_class") == "inactive")
         .then(pl.lit("inactive"))
+        .when(pl.col("series_class") == "seasonal_only")
+        .then(pl.lit("profile"))
         .when((pl.col("windows") == 0) & ~has_default)
         .then(pl.lit("rule"))
         .otherwise(pl.col("set"))
@@ -503,9 +509,10 @@ def _choose(
         model=pl.coalesce("default", "model"),
         selection=pl.when(pl.col("default").is_not_null()).then(pl.lit("default")).otherwise("selection"),
     )
-    by_rule = plan.filter(pl.col("set").is_in(["rule", "inactive"])).select(
+    by_rule = plan.filter(pl.col("set").is_in(["rule", "inactive", "profile"])).select(
         "unique_id",
-        model=pl.when(pl.col("set") == "inactive").then(pl.lit(ZERO_MODEL)).otherwise(pl.lit(RULE_MODEL)),
+        model=pl.when(pl.col("set") == "inactive").then(pl.lit(ZERO_MODEL))
+        .when(pl.col("set") == "profile").then(pl.lit(PROFILE_MODEL)).otherwise(pl.lit(RULE_MODEL)),
         selection=pl.lit("rule"),
     )
     return backtest, pl.concat([champions, by_rule]), strategy, used
@@ -796,6 +803,9 @@ def _quantiles(
     zeros = chosen.filter(pl.col("model") == ZERO_MODEL).get_column("unique_id")
     if zeros.len():
         parts.append(_zero_forecast(series, zeros.to_list(), horizon, config))
+    profiles = chosen.filter(pl.col("model") == PROFILE_MODEL).get_column("unique_id")
+    if profiles.len():
+        parts.append(profile_forecast(series, profiles.to_list(), horizon, config))
     forecast = pl.concat([p.select(columns) for p in parts], how="vertical_relaxed")
     return tidy_quantiles(forecast, config.quantiles).sort("unique_id", "ds")
 
