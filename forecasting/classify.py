@@ -86,7 +86,8 @@ def classify_series(
     maybe = out.filter(pl.col("series_class").is_in(_SEASON_ONLY_FROM)).get_column(id_col)
     if not maybe.len():
         return out
-    frame = series.select(pl.col(id_col).alias("unique_id"), pl.col(time_col).alias("ds"), pl.col(target_col).alias("y"))
+    frame = series.select(pl.col(id_col).alias("unique_id"), pl.col(time_col).alias("ds"),
+                          pl.col(target_col).alias("y"))
     found = seasonal_only(frame, maybe, config).get_column("unique_id")
     return out.with_columns(series_class=pl.when(pl.col(id_col).is_in(found.implode()))
                             .then(pl.lit("seasonal_only")).otherwise(pl.col("series_class")))

@@ -83,7 +83,7 @@ def seasonal_only(series: pl.DataFrame, ids: pl.Series, config: ForecastConfig) 
                     suffix="_before")  # each period beside the same period one season earlier
     a, b = pl.col("sold").cast(pl.Float64), pl.col("sold_before").cast(pl.Float64)
     agree = pairs.group_by("unique_id").agg(
-        n=pl.len(), both=(a * b).sum(), pa=a.mean(), pb=b.mean(), same=(pl.col("sold") == pl.col("sold_before")).mean())
+        n=pl.len(), pa=a.mean(), pb=b.mean(), same=(pl.col("sold") == pl.col("sold_before")).mean())
     chance = pl.col("pa") * pl.col("pb") + (1 - pl.col("pa")) * (1 - pl.col("pb"))
     kappa = pl.when(chance < 1).then((pl.col("same") - chance) / (1 - chance))
     return (
@@ -131,8 +131,8 @@ def profile_forecast(series: pl.DataFrame, ids: list[str], horizon: int, config:
     profile = _profile(positions, 0)
     last = own.group_by("unique_id").agg(pl.col("ds").max())
     steps = last.with_columns(
-        ds=pl.date_ranges(pl.col("ds").dt.offset_by(config.freq), pl.col("ds").dt.offset_by(config.offset(horizon)),
-                          config.freq)
+        ds=pl.date_ranges(pl.col("ds").dt.offset_by(config.freq),
+                          pl.col("ds").dt.offset_by(config.offset(horizon)), config.freq)
     ).explode("ds").with_columns(position=(pl.int_range(pl.len()).over("unique_id") % m).cast(pl.Int64))
     mean = steps.join(profile.with_columns(pl.col("position").cast(pl.Int64)), on=["unique_id", "position"],
                       how="left").select(

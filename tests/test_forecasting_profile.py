@@ -124,7 +124,8 @@ def test_season_kappa_by_hand():
     same = (a == b).mean()
     chance = a.mean() * b.mean() + (1 - a.mean()) * (1 - b.mean())
     assert got["clean"] == pytest.approx(1.0)
-    assert got["odd"] == pytest.approx((same - chance) / (1 - chance)) and got["odd"] == pytest.approx(0.9091, abs=1e-4)
+    assert got["odd"] == pytest.approx((same - chance) / (1 - chance))
+    assert got["odd"] == pytest.approx(0.9091, abs=1e-4)
 
 
 def test_profile_forecast_by_hand():
