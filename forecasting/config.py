@@ -9,6 +9,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import polars as pl
+
 from pydantic import BaseModel, Field, model_validator
 
 from data_contracts import schema
@@ -439,6 +441,10 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         """The polars duration of ``periods`` steps of ``freq`` (``'1w'``, 3 → ``'3w'``)."""
         count, unit = _FREQ.fullmatch(self.freq).groups()
         return f"{int(count) * periods}{unit}"
+
+    def future_dates(self, last: pl.Expr, horizon: int) -> pl.Expr:
+        """The list of the ``horizon`` dates of ``freq`` after the date ``last`` (a forecast's periods)."""
+        return pl.date_ranges(last.dt.offset_by(self.freq), last.dt.offset_by(self.offset(horizon)), self.freq)
 
     def periods(self, weeks: float) -> int:
         """Periods of ``freq`` spanning ``weeks`` weeks of time, at least 1 (26 → 26 weekly, 6 monthly,

@@ -444,11 +444,8 @@ def _zero_forecast(
     by the set's chance that a silent series' demand comes back (:mod:`forecasting.silent`, from every
     series' history)."""
     last = series.filter(pl.col("unique_id").is_in(ids)).group_by("unique_id").agg(pl.col("ds").max())
-    out = last.with_columns(
-        ds=pl.date_ranges(
-            pl.col("ds").dt.offset_by(config.freq), pl.col("ds").dt.offset_by(config.offset(horizon)), config.freq
-        )
-    ).explode("ds").with_columns(model=pl.lit(ZERO_MODEL), mean=pl.lit(0.0))
+    out = last.with_columns(ds=config.future_dates(pl.col("ds"), horizon)).explode("ds").with_columns(
+        model=pl.lit(ZERO_MODEL), mean=pl.lit(0.0))
     shares = (return_shares(series, ids, config.periods(config.inactive_weeks), horizon) if config.inactive_returns
               else pl.DataFrame(schema={"unique_id": pl.String, "share": pl.Float64}))
     return inactive_quantiles(out, series, config.quantiles, shares)

@@ -97,10 +97,9 @@ def seasonal_only(series: pl.DataFrame, ids: pl.Series, config: ForecastConfig) 
 
 
 def _profile(positions: pl.DataFrame, level_season: int) -> pl.DataFrame:
-    """``unique_id, position, share, level``: each position's share of the demand of the (at most
-    ``_PROFILE_SEASONS``) complete seasons after ``level_season``, and the total of season ``level_season``.
-    Season numbers count back from the last (0); the profile is taken from seasons ``level_season`` ..
-    ``level_season + _PROFILE_SEASONS − 1``, so the season forecast is ``level_season − 1``."""
+    """``unique_id, position, share, level``: each position's share of the demand of seasons ``level_season``
+    .. ``level_season + _PROFILE_SEASONS − 1`` (season numbers count back from the last, 0), and the total of
+    season ``level_season``: what forecasts season ``level_season − 1``."""
     seen = positions.filter(pl.col("season").is_between(level_season, level_season + _PROFILE_SEASONS - 1))
     shares = seen.group_by("unique_id", "position").agg(pl.col("y").sum()).with_columns(
         share=pl.col("y") / pl.col("y").sum().over("unique_id"))
@@ -130,10 +129,8 @@ def profile_forecast(series: pl.DataFrame, ids: list[str], horizon: int, config:
     positions = _positions(own, config)
     profile = _profile(positions, 0)
     last = own.group_by("unique_id").agg(pl.col("ds").max())
-    steps = last.with_columns(
-        ds=pl.date_ranges(pl.col("ds").dt.offset_by(config.freq),
-                          pl.col("ds").dt.offset_by(config.offset(horizon)), config.freq)
-    ).explode("ds").with_columns(position=(pl.int_range(pl.len()).over("unique_id") % m).cast(pl.Int64))
+    steps = last.with_columns(ds=config.future_dates(pl.col("ds"), horizon)).explode("ds").with_columns(
+        position=(pl.int_range(pl.len()).over("unique_id") % m).cast(pl.Int64))
     mean = steps.join(profile.with_columns(pl.col("position").cast(pl.Int64)), on=["unique_id", "position"],
                       how="left").select(
         "unique_id", "ds", model=pl.lit(PROFILE_MODEL),
