@@ -268,6 +268,11 @@ def forecast_cmd(
     chosen = result.series.group_by("model").len().sort("len", descending=True)
     typer.echo(f"{result.series.height} series, horizon {horizon}: {out}")
     typer.echo("models chosen: " + ", ".join(f"{m} {n}" for m, n in chosen.iter_rows()))
+    if result.outliers is not None and result.outliers.height:
+        first, n = result.outliers.row(0, named=True), result.outliers.height
+        typer.echo(f"one-offs fitted at their local level: {n} period{'s' * (n != 1)} in "
+                   f"{result.outliers['unique_id'].n_unique()} series (e.g. {first['unique_id']} "
+                   f"{first['ds']}: {first['y']:g} as {first['replaced_by']:g})")
 
 
 def _consumed(forecast, booked, quantiles):

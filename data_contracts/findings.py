@@ -4,8 +4,13 @@ stored with the run's other warnings and shown by its summary and report. Pure: 
 * ``stale_data``: a ``--run-date`` given years after the extract plans from an old stock, and a series silent
   for ``inactive_weeks`` is forecast as zero.
 * ``demand_outlier``: a week of a series whose demand is a hundred times its usual week (a quantity typed
-  with extra digits, or in units where the series counts packs): every row passes, the forecast and the
-  plan follow it.
+  with extra digits, or in units where the series counts packs): every row passes, and the forecast and the
+  plan follow it unless the forecast finds it a one-off (``demand_one_off``, below: not in its last three
+  weeks nor in intermittent demand).
+* ``demand_one_off``: a week the forecast fitted at its local level instead of what was ordered
+  (:mod:`forecasting.outliers`: at least 2.5 times that level or at most 1/2.5 of it, alone or with one
+  neighbour, before the last three weeks): a tender or a stockpile that will not come again, or one that will
+  and belongs in the booked orders or a consensus demand file.
 * ``period_buckets``: series whose demand falls only in the week holding the 1st of a month: monthly or
   quarterly figures written as orders on one date of their period and read as weekly demand, with empty
   weeks between (M1, PBS): the forecast sees lumpy demand and no season, a quarterly series goes silent for
@@ -28,13 +33,14 @@ from data_contracts import schema
 from data_contracts.config import WARNING_SCHEMA
 from data_contracts.formats import RESAMPLE_TO_WEEKS
 
-__all__ = ["COMPONENT_DEMAND", "CONTINUOUS_CAMPAIGN", "DEMAND_OUTLIER", "OUTLIER_RATIO", "PERIOD_BUCKETS",
-           "STALE_DATA", "component_demand_warnings", "continuous_campaign_warnings", "demand_outlier_warnings",
+__all__ = ["COMPONENT_DEMAND", "CONTINUOUS_CAMPAIGN", "DEMAND_ONE_OFF", "DEMAND_OUTLIER", "OUTLIER_RATIO", "PERIOD_BUCKETS",
+           "STALE_DATA", "component_demand_warnings", "continuous_campaign_warnings", "demand_one_off_warnings", "demand_outlier_warnings",
            "period_bucket_warnings", "stale_data_warnings"]
 
 #: the rules' names in ``run_warnings``
 STALE_DATA = "stale_data"
 DEMAND_OUTLIER = "demand_outlier"
+DEMAND_ONE_OFF = "demand_one_off"
 COMPONENT_DEMAND = "component_demand"
 CONTINUOUS_CAMPAIGN = "continuous_campaign"
 PERIOD_BUCKETS = "period_buckets"
@@ -92,17 +98,37 @@ def demand_outlier_warnings(history: pl.DataFrame, ratio: float = OUTLIER_RATIO)
         .filter(pl.col("quantity") > _OUTLIER_OVER_NEXT * pl.col("farther").fill_null(0.0))
         .sort(pl.col("quantity") / pl.col("median"), "product_id", "site_id", "week", descending=[True, False,
                                                                                                    False, False])
-        .select(
-            pl.lit(schema.ORDERS.name).alias("entity"),
-            pl.lit(DEMAND_OUTLIER).alias("rule"),
+        .select(_week_warning(DEMAND_OUTLIER, pl.format(
+            "demand for product {} at site {} in the week of {} is {}, {}× the series' median week with demand "
+            "({}): check that week's order lines for a quantity with extra digits or in another unit (the "
+            "forecast and the plan use it as demand, unless a demand_one_off warning names the same week)",
+            "product_id", "site_id", "week", pl.col("quantity").round(1),
+            (pl.col("quantity") / pl.col("median")).round(0).cast(pl.Int64), pl.col("median").round(1))))
+        .cast(WARNING_SCHEMA)
+    )
+
+
+def _week_warning(rule: str, reason: pl.Expr) -> list[pl.Expr]:
+    """The columns of an ``orders`` warning about one week of a product × site series (``product_id,
+    site_id, week``): key ``product|site|week``."""
+    return [pl.lit(schema.ORDERS.name).alias("entity"), pl.lit(rule).alias("rule"),
             pl.concat_str("product_id", "site_id", pl.col("week").cast(pl.String), separator="|").alias("key"),
-            pl.format("demand for product {} at site {} in the week of {} is {}, {}× the series' median week "
-                      "with demand ({}): check that week's order lines for a quantity with extra digits or in "
-                      "another unit (the forecast and the plan use it as demand)",
-                      "product_id", "site_id", "week", pl.col("quantity").round(1),
-                      (pl.col("quantity") / pl.col("median")).round(0).cast(pl.Int64),
-                      pl.col("median").round(1)).alias("reason"),
-        )
+            reason.alias("reason")]
+
+
+def demand_one_off_warnings(one_offs: pl.DataFrame) -> pl.DataFrame:
+    """The warnings (``WARNING_SCHEMA``) of the weeks the forecast fitted at their local level
+    (``product_id, site_id, week, quantity, replaced_by``: ``ForecastResult.outliers``), the farthest from
+    their level first."""
+    far = pl.max_horizontal(pl.col("quantity") / pl.col("replaced_by"), pl.col("replaced_by") / pl.col("quantity"))
+    return (
+        one_offs.sort(far, "product_id", "site_id", "week", descending=[True, False, False, False])
+        .select(_week_warning(DEMAND_ONE_OFF, pl.format(
+            "demand for product {} at site {} in the week of {} was {}, {}× its level of {} around it: the "
+            "forecast fitted that week at its level as a one-off (if such orders come again, book them or give a "
+            "consensus demand; forecast setting outlier_factor)",
+            "product_id", "site_id", "week", pl.col("quantity").round(1),
+            (pl.col("quantity") / pl.col("replaced_by")).round(2), pl.col("replaced_by").round(1))))
         .cast(WARNING_SCHEMA)
     )
 

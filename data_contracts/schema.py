@@ -508,6 +508,7 @@ RUN_WARNINGS = _t(
     "What a run noticed that rejects no row, each finding once: demand no plant reaches (`demand_reachable`, "
     "one row per product × site), number columns that look thousands-grouped (`thousands_point`), data far "
     "behind the run date (`stale_data`), a week a hundred times its series' usual demand (`demand_outlier`), "
+    "a week the forecast fitted at its local level as a one-off, a tender or a stockpile (`demand_one_off`), "
     "series with demand only in the weeks holding a month's 1st, monthly or quarterly figures read as weeks "
     "(`period_buckets`, one row, key `requested_week`), "
     "orders for a component of the bill of materials (`component_demand`), an incremental load that looks like a full extract missing lines (`missing_from_extract`), "
@@ -523,7 +524,8 @@ RUN_WARNINGS = _t(
     [
         ("run_id", Str, "Run."),
         ("entity", Str, "Input entity (or `network` for the checks across entities, `plan` for the plan's)."),
-        ("rule", Str, "Rule: `demand_reachable`, `thousands_point`, `stale_data`, `demand_outlier`, `period_buckets`, "
+        ("rule", Str, "Rule: `demand_reachable`, `thousands_point`, `stale_data`, `demand_outlier`, `demand_one_off`, "
+                      "`period_buckets`, "
                       "`component_demand`, `missing_from_extract`, `cut_off_file`, `continuous_campaign` or "
                       "`warm_start_missing`."),
         ("key", Str, "What it is about: `product_id|site_id` for a pair (`|week` for a week), the column for a "

@@ -19,8 +19,8 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.config import ContractError
-from data_contracts.findings import (component_demand_warnings, demand_outlier_warnings, period_bucket_warnings,
-                                     stale_data_warnings)
+from data_contracts.findings import (component_demand_warnings, demand_one_off_warnings, demand_outlier_warnings,
+                                     period_bucket_warnings, stale_data_warnings)
 from flows.cluster import forecast_executor
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
 from forecasting import (
@@ -290,8 +290,10 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
         wh.stage(run_id, schema.FORECAST.name, planned)
         wh.stage(run_id, schema.FORECAST_SERIES.name, from_series(result.series))
         wh.stage(run_id, schema.FORECAST_BACKTEST.name, from_series(result.backtest))
+        one_offs = from_series(result.outliers.rename({"ds": "week", "y": "quantity"}))
+        _append_stage(wh, run_id, schema.RUN_WARNINGS.name, demand_one_off_warnings(one_offs))
     return {"series": result.series.height, "models": _counts(result.series, "model"),
-            "imputed_weeks": _counts(missing, "reason"),
+            "imputed_weeks": _counts(missing, "reason"), "one_off_weeks": one_offs.height,
             "booked_units_added": planned["booked_added"].sum(),
             "quarantined_demand": dict(lost.group_by("product_id").agg(pl.col("quantity").sum()).sort(
                 "product_id").rows())}

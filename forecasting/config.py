@@ -146,6 +146,14 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     short_seasons: float = Field(
         2.0, gt=0, description="Fewer than this many seasons of life → `short` (no seasonal models)."
     )
+    outlier_factor: float | None = Field(
+        2.5, gt=1, description="A period of a smooth, erratic or short series at least this many times its "
+        "local level (or at most 1/this of it) and of both sides' levels, 4 robust standard deviations from it, in "
+        "a run of at most two, not recurring at its place in other seasons and not among the last three periods, "
+        "is a one-off (a tender, a stockpile, an outage): the models fit "
+        "the history with it replaced by its level, the backtest still scores against it "
+        "(forecasting.outliers). None: the history is fitted as ordered.",
+    )
     # --- backtest and selection -----------------------------------------------------------------
     min_train_weeks: int = Field(
         26, ge=2, description="Fewest training weeks before the oldest backtest origin of a series."

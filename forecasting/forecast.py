@@ -57,6 +57,7 @@ from forecasting.intervals import (
 )
 from forecasting.metrics import naive_scale, score_backtest
 from forecasting.models import add_combinations, combination_members
+from forecasting.outliers import clean_history
 from forecasting.profile import PROFILE_MODEL, profile_forecast
 from forecasting.select import (alternative_sample, choose_default, choose_strategy, falls_through_zero,
                                 guard_picks, held_out_picks, keep_default_where_shifted, season_shifted,
@@ -75,6 +76,8 @@ _SETS = {"smooth": "seasonal", "erratic": "seasonal", "short": "short", "intermi
          "lumpy": "intermittent"}
 # rough CPU cost of a set's candidates per series and fit, relative; only orders the tasks
 _SET_COST = {"seasonal": 30.0, "short": 10.0, "intermittent": 1.0, "rule": 0.1}
+# the sets whose history is cleaned of one-offs: a spike in intermittent demand is its nature
+_CLEANED_SETS = ("seasonal", "short")
 _BACKTEST_SCHEMA = {"unique_id": pl.String, "model": pl.String, "window": pl.Int64, "mase": pl.Float64,
                     "wape": pl.Float64, "bias": pl.Float64}
 
@@ -88,6 +91,8 @@ class ForecastResult:
     backtest: pl.DataFrame  # unique_id, model, window, mase, wape, bias
     # set, strategy, series, evidence, default, champion: how each set with a default chose (select.py)
     strategy: pl.DataFrame | None = None
+    # unique_id, ds, y, replaced_by: the one-offs the models saw at their local level (forecasting.outliers)
+    outliers: pl.DataFrame | None = None
 
 
 def validate_series(series: pl.DataFrame, freq: str = "1w") -> None:
@@ -202,7 +207,7 @@ def _skips(series: dict, ids: list[str], config: ForecastConfig) -> tuple[tuple[
 
 def _season_source(
     lives: dict, cv: pl.DataFrame | None, series: pl.DataFrame, plan: pl.DataFrame, horizon: int,
-    config: ForecastConfig, pool: Executor | None,
+    config: ForecastConfig, pool: Executor | None, outliers: pl.DataFrame,
 ) -> ForecastConfig:
     """``config`` with ``season_from_life="backtest"`` settled for this set and run: True where the seasonal
     set's DARIMA, backtested on its series longer than the window with its season from their whole life
@@ -222,6 +227,7 @@ def _season_source(
     make = partial(_task, each, horizon, ("DARIMA",))  # called with the set, windows, refit, df, cost
     life, _, _ = run_tasks(_tasks(lives, _backtest_work(seasonal, horizon, each), ["set", "windows", "refit"],
                                   make, each), pool)
+    life = _as_ordered(life, outliers)
     window_rows = cv.filter(pl.col("model") == "DARIMA").join(seasonal, on="unique_id", how="semi")
     if life is None or not window_rows.height:
         return config.model_copy(update={"season_from_life": False})
@@ -237,12 +243,33 @@ def _season_source(
 
 def _backtest(
     frames: dict, plan: pl.DataFrame, horizon: int, config: ForecastConfig, forecast_horizon: int,
-    pool: Executor | None,
+    pool: Executor | None, outliers: pl.DataFrame,
 ) -> tuple[pl.DataFrame | None, pl.DataFrame | None, pl.DataFrame | None]:
     """Phase 1 run: ``cv`` (sorted: the same rows in the same order however the series were chunked, for
-    pooled sums), the rule series' forecasts and the ARIMA orders found."""
+    pooled sums; scored on what was ordered, ``outliers`` put back), the rule series' forecasts and the
+    ARIMA orders found."""
     cv, fc_rule, orders = run_tasks(_backtest_tasks(frames, plan, horizon, config, forecast_horizon), pool)
-    return (None if cv is None else cv.sort(_CV_ORDER, maintain_order=True)), fc_rule, orders
+    return (None if cv is None else _as_ordered(cv.sort(_CV_ORDER, maintain_order=True), outliers)), fc_rule, orders
+
+
+def _one_offs_out(series: pl.DataFrame, plan: pl.DataFrame, config: ForecastConfig
+                  ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(series, outliers)``: the history the models fit, the one-offs of its smooth, erratic and short
+    series replaced by their local level (:func:`forecasting.outliers.clean_history`; none with
+    ``outlier_factor`` None), and the periods replaced (``unique_id, ds, y, replaced_by``)."""
+    ids = plan.filter(pl.col("set").is_in(_CLEANED_SETS)).get_column("unique_id")
+    if config.outlier_factor is None:
+        ids = ids.clear()
+    return clean_history(series, ids, config.season_length, config.outlier_factor or 0.0)
+
+
+def _as_ordered(cv: pl.DataFrame | None, outliers: pl.DataFrame) -> pl.DataFrame | None:
+    """``cv`` with the actual ``y`` of every replaced one-off put back: the backtest's fits saw the cleaned
+    history, its errors are against what was ordered, so the bands keep the spikes that happened."""
+    if cv is None or not outliers.height:
+        return cv
+    return cv.join(outliers.select("unique_id", "ds", ordered="y"), on=["unique_id", "ds"], how="left",
+                   maintain_order="left").with_columns(y=pl.coalesce("ordered", "y")).drop("ordered")
 
 
 def _cost(fits: pl.Expr) -> pl.Expr:
@@ -838,6 +865,8 @@ def forecast_demand(
     scored = min(backtest_horizon or horizon, horizon)
     plan = _plan(classify_series(series, config), scored, config)
     config = config.model_copy(update={"n_jobs": config.workers(plan.height)})  # None → a number from here on
+    # the models fit the history without its one-offs; every backtest row is scored on what was ordered
+    series, outliers = _one_offs_out(series, plan, config)
     # the models fit the last input_weeks weeks; with season_from_life (True, or "backtest" where the set's
     # backtest takes it: _season_source, after the window's backtest, which it then reruns on the life) the
     # tasks carry the whole life and DARIMA's season comes from it (forecasting.engine); the class saw the
@@ -849,13 +878,14 @@ def forecast_demand(
     lives = life.partition_by("unique_id", as_dict=True) if config.season_from_life else windows
     with worker_pool(config.n_jobs) if executor is None else nullcontext(executor) as pool:
         frames = lives if config.season_from_life is True else windows
-        cv, fc_rule, orders = _backtest(frames, plan, scored, config, horizon, pool)
-        config = _season_source(lives, cv, series, plan, scored, config, pool)
+        cv, fc_rule, orders = _backtest(frames, plan, scored, config, horizon, pool, outliers)
+        config = _season_source(lives, cv, series, plan, scored, config, pool, outliers)
         if config.season_from_life and frames is windows:  # "backtest" took the life: the backtest on it
             frames = lives
-            cv, fc_rule, orders = _backtest(frames, plan, scored, config, horizon, pool)
+            cv, fc_rule, orders = _backtest(frames, plan, scored, config, horizon, pool, outliers)
         config = _chosen_default(cv, series, plan, config)
         cv, orders = _chosen_backtest(frames, plan, scored, config, cv, orders, pool)
+        cv = _as_ordered(cv, outliers)
         backtest, chosen, strategy, picks = _choose(cv, series, plan, config)
         trimmed = trim_worst_member(chosen, backtest, config.seasonal_default, config.trim_min_members)
         cv = _trimmed_backtest(cv, trimmed.join(chosen, on=["unique_id", "model"], how="anti"))
@@ -869,4 +899,5 @@ def forecast_demand(
         "unique_id", "series_class", "n_weeks", "adi", "cv2", "model", "selection"
     ).sort("unique_id")
     forecast = _quantiles(fc, cv, chosen, picks, plan, series, horizon, config)
-    return ForecastResult(forecast=forecast, series=summary, backtest=backtest, strategy=strategy)
+    return ForecastResult(forecast=forecast, series=summary, backtest=backtest, strategy=strategy,
+                          outliers=outliers)

@@ -128,3 +128,16 @@ def test_booked_orders_consume_the_forecast_as_in_a_run(tmp_path):
     launch = at(fc, "launch", 0)
     assert launch["model"] == "booked" and launch["mean"] == 30.0
     assert fc.height == base.height + 1  # the order past the horizon is not a row
+
+
+def test_forecast_command_names_the_one_offs_it_fitted_at_their_level(tmp_path):
+    """A week of the seasonal series at 4× (a tender) is fitted at its level, and the command says so."""
+    src = _series_file(tmp_path / "series.csv")
+    frame = pl.read_csv(src, try_parse_dates=True)
+    week = date(2023, 1, 2) + timedelta(weeks=100)
+    frame.with_columns(y=pl.when((pl.col("unique_id") == "seasonal") & (pl.col("ds") == week))
+                       .then(pl.col("y") * 4).otherwise(pl.col("y"))).write_csv(src)
+    result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "13",
+                                      "--out", str(tmp_path / "fc.parquet")])
+    assert result.exit_code == 0, result.output
+    assert f"one-offs fitted at their local level: 1 period in 1 series (e.g. seasonal {week}:" in result.stdout
