@@ -125,12 +125,24 @@ def test_what_is_not_a_one_off():
     assert np.flatnonzero(_mask(one)).tolist() == [60, 61] and np.flatnonzero(_mask(dip)).tolist() == [80]
 
 
+def test_counting_noise_in_a_seasons_trough_is_not_a_one_off():
+    """A monthly season from about 3 scripts in its trough to 500 at its peak (PBS's safety-net series), drawn
+    as Poisson counts: a trough month 2.5× its level stands 4 robust standard deviations out against noise
+    measured mostly on the large months, but it is counting noise (22 periods in 50 seeded series were taken
+    for one-offs before the rule on units, 4 Poisson standard deviations). None is now."""
+    t = np.arange(96)
+    level = 2.5 + 500 * np.clip(np.sin(2 * np.pi * (t % 12) / 12 - 0.5), 0, None) ** 1.5
+    taken = sum(_mask(np.random.default_rng(seed).poisson(level) + 1.0, 12).sum() for seed in range(50))
+    assert taken == 0
+
+
 @pytest.mark.parametrize(("m", "n"), [(52, 156), (12, 120), (4, 40), (1, 156)])
 @pytest.mark.parametrize(("shocks", "bound"), [("normal", 4000), ("t5", 250)])
 def test_random_series_keep_their_history(m, n, shocks, bound):
     """300 seeded series of each shape (seasonal, trending, AR(1) 0.9, random walk; noise CV 0.1-0.35): with
     normal shocks at most one period in 4,000 is taken for a one-off (3 of 12,000 quarterly); with Student-t
-    shocks of 5 degrees of freedom, whose largest draws are isolated jumps of 2.5× and more, one in 250."""
+    shocks of 5 degrees of freedom, whose largest draws are isolated jumps of 2.5× and more, one in 250 (0.10-0.18%
+    measured on 1,000 series)."""
     rng = np.random.default_rng(11)
     flagged = total = 0
     t = np.arange(n)
