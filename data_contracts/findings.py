@@ -8,9 +8,9 @@ stored with the run's other warnings and shown by its summary and report. Pure: 
   plan follow it unless the forecast finds it a one-off (``demand_one_off``, below: not in its last three
   weeks nor in intermittent demand).
 * ``demand_one_off``: a week the forecast fitted at its local level instead of what was ordered
-  (:mod:`forecasting.outliers`: at least 2.5 times that level or at most 1/2.5 of it, alone or with one
-  neighbour, before the last three weeks): a tender or a stockpile that will not come again, or one that will
-  and belongs in the booked orders or a consensus demand file.
+  (:mod:`forecasting.outliers`: at least 2.5 times that level, alone or with one neighbour, before the last
+  three weeks): a tender or a stockpile that will not come again, or one that will and belongs in the booked
+  orders or a consensus demand file.
 * ``period_buckets``: series whose demand falls only in the week holding the 1st of a month: monthly or
   quarterly figures written as orders on one date of their period and read as weekly demand, with empty
   weeks between (M1, PBS): the forecast sees lumpy demand and no season, a quarterly series goes silent for

@@ -148,9 +148,9 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     )
     outlier_factor: float | None = Field(
         2.5, gt=1, description="A period of a smooth, erratic or short series at least this many times its "
-        "local level (or at most 1/this of it) and of both sides' levels, 4 robust standard deviations and 4 "
-        "Poisson ones (√level) from it, in a run of at most two, not recurring at its place in other seasons and not among the last three periods, "
-        "is a one-off (a tender, a stockpile, an outage): the models fit "
+        "local level and both sides' levels, 4 robust standard deviations and 4 Poisson ones (√level) above it, "
+        "in a run of at most two, not recurring at its place in other seasons and not among the last three periods, "
+        "is a one-off (a tender, a stockpile, a typo; never a dip): the models fit "
         "the history with it replaced by its level, the backtest still scores against it "
         "(forecasting.outliers). None: the history is fitted as ordered.",
     )

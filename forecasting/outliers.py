@@ -1,11 +1,11 @@
-"""One-off spikes and dips in a demand history, replaced by their local level before the models fit it.
+"""One-off spikes in a demand history, replaced by their local level before the models fit it.
 
-A single order many times the usual (a tender, a stockpile, a quantity typed with an extra digit) or a
-period with almost none (an outage, a large order cancelled) is one draw that will not repeat, but every level-following model takes it as news: on
-seeded weekly series (noise CV 0.1, a 52-week season) one period at 3× its level five weeks before the
-origin lifted the next 26 weeks' forecast by 4–26%, and at 10× it more than doubled the 80% band's width
-(docs/forecast-accuracy.md, "Stop 35"). The plan then makes and holds stock for demand that was never
-coming.
+A single order many times the usual (a tender, a stockpile, a quantity typed with an extra digit) is one draw
+that will not repeat, but every level-following model takes it as news: on seeded weekly series (noise CV 0.1,
+a 52-week season) one period at 3× its level five weeks before the origin lifted the next 26 weeks' forecast
+by 4–26%, at 10× it more than doubled the safety stock, and at 10× a year back it cut the forecast by 15–30%
+(docs/forecast-accuracy.md, "Stop 35"). The plan then makes and holds stock for demand that was never coming,
+or misses demand that is.
 
 :func:`one_offs` finds such periods and what to put in their place; the models (and the backtest's fits)
 see the cleaned history, while the backtest still scores every forecast against what was really ordered,
@@ -13,35 +13,38 @@ so the spikes that did happen stay in the errors the bands are calibrated on.
 
 A period is a one-off when all of these hold:
 
-- it is at least ``factor`` times its local level, or at most 1/``factor`` of it (2.5 by default:
-  ``ForecastConfig.outlier_factor``), and more than 4 robust standard deviations from it (1.4826 × the
-  median absolute deviation of every period's log ratio to its level), so a series that swings this much
-  every few periods keeps its swings. The local level is the median of the 3 periods before it and the 3
-  after, on the series divided by robust seasonal indices (per position of the season, the median ratio to
-  a centred median over a season) where the season is short (monthly, quarterly) and
-  :func:`forecasting.seasonal.is_seasonal` finds one;
-- it lies more than 4 Poisson standard deviations (√level) from its level in units: in a season's trough 8
+- it is at least ``factor`` times its local level (2.5 by default: ``ForecastConfig.outlier_factor``), and
+  more than 4 robust standard deviations above it (1.4826 × the median absolute deviation of every period's
+  log ratio to its level), so a series that swings this much every few periods keeps its swings. The local
+  level is the median of the 3 periods before it and the 3 after, on the series divided by robust seasonal
+  indices (per position of the season, the median ratio to a centred median over a season) where the season
+  is short (monthly, quarterly) and :func:`forecasting.seasonal.is_seasonal` finds one;
+- it lies more than 4 Poisson standard deviations (√level) above its level in units: in a season's trough 8
   orders where 2.3 are usual is counting noise (a PBS safety-net series' March);
-- it stands as far from the median of the 3 periods before it as from that of the 3 after it, in the same
-  direction: a period just past a step stands apart from its neighbours' median (half of them on each
-  level) but not from its own side;
+- it stands as far above the median of the 3 periods before it as above that of the 3 after it: a period
+  just past a step up stands apart from its neighbours' median (half of them on each level) but not from its
+  own side;
 - it is in a run of at most two such periods (a longer run is an episode: a level shift or a season, which
   the models must see);
-- no other season stood above (below) its level, within a period of the same position, by 0.6 of the
-  first rule's bar and 3 robust standard deviations: a peak that comes back is the series' own, even where
-  the season test found no season or another year's peak was lower (a weekly season is never divided out:
-  2–3 seasons give each position too few values for a robust index);
+- no other season stood above its level, within a period of the same position, by 0.6 of the first rule's
+  bar and 3 robust standard deviations: a peak that comes back is the series' own, even where the season
+  test found no season or another year's peak was lower (a weekly season is never divided out: 2–3 seasons
+  give each position too few values for a robust index);
 - it is not among the last three periods, where a spike cannot yet be told from the first periods of a new
-  level;
-- it had demand (a zero period is intermittency's or a missing week's, both handled elsewhere).
+  level.
 
-On the visible sets' smooth, erratic and short series it replaces, in the periods the models see, 2 of
-51,064 on M4 Weekly (2 series), 13 of 44,892 on M1 monthly (12 series), 1 of 8,320 on M1 quarterly, 2 of
-44,457 on PBS, 2 of 1,248 on the pharmacy's weekly series and none of its daily ones; on the demo network 38
-of 26,302 in 34 series (36 weeks far below their level, 32 of them holding a cancelled order line, and two
-weeks many times theirs). On 1,000 seeded series of each shape (seasonal, trending, AR(1), random walk; CV
-0.1–0.35, level 100) with normal noise it takes one period in 3,200 (16 weeks) to 26,000 (156 weeks); with
-Student-t(5) noise, whose largest draws are isolated jumps of 2.5× and more, 0.10–0.18%.
+**Dips are not one-offs.** A week far below its level is mostly orders that came a week late (the next
+week's catch-up, at most 2×, is no one-off, so filling the dip alone would count them twice) or a large line
+cancelled (demand that did not happen); on the real sets a dip was as often the first sign of a fall (M1
+monthly MNI120) as noise. Fitting dips at their level too was measured: on M1 monthly it won at the set's own
+split and lost at h 24, on the demo network 32 of its 36 dips were weeks with a cancelled line, and its plan
+with campaigns no longer reached 1% in 60 s (docs/forecast-accuracy.md, "Stop 35").
+
+On the visible sets' smooth, erratic and short series it replaces, in the periods the models see, 1 of
+51,064 on M4 Weekly, 2 of 44,457 on PBS, none on M1 monthly or quarterly and none in the pharmacy's series;
+on the demo network 2 of 26,302. On 1,000 seeded series of each shape (seasonal, trending, AR(1), random walk;
+CV 0.1–0.35, level 100) with normal noise it takes at most one period in 7,500 (30 weeks; one in 39,000 at
+156 weeks); with Student-t(5) noise, whose largest draws are isolated jumps of 2.5× and more, 0.05–0.08%.
 
 Pure numpy and polars; no I/O.
 """
@@ -93,37 +96,32 @@ def _season(y: np.ndarray, m: int) -> np.ndarray:
 
 
 def _recurring(ratio: np.ndarray, flag: np.ndarray, m: int, bar: float, spread: float) -> np.ndarray:
-    """Of the flagged periods, those whose position in another season (± one period) also stood above
-    (below) its level by at least 0.6 × ``bar`` and 3 robust standard deviations: a peak that comes back is
-    the series' own, even where the season test found no season or another year's peak was lower."""
+    """Of the flagged periods, those whose position in another season (± one period) also stood above its
+    level by at least 0.6 × ``bar`` and 3 robust standard deviations: a peak that comes back is the series'
+    own, even where the season test found no season or another year's peak was lower."""
     out = np.zeros(flag.size, dtype=bool)
     if m < 2:
         return out
     again = max(0.6 * bar, 3 * spread)
     for t in np.flatnonzero(flag):
-        sign = np.sign(ratio[t])
         for k in range(t % m, flag.size, m):
             if abs(k - t) < m - 1:
                 continue
-            if (ratio[max(k - 1, 0):k + 2] * sign > again).any():
+            if (ratio[max(k - 1, 0):k + 2] > again).any():
                 out[t] = True
                 break
     return out
 
 
-def _apart_from_both_sides(x: np.ndarray, ratio: np.ndarray, bar: float) -> np.ndarray:
-    """Whether each period stands ``bar`` (in log) above, or below, both the median of the three periods
-    before it and that of the three after it: a period at a step stands apart from the neighbours' median
-    (half on each level) but not from its own side's."""
+def _apart_from_both_sides(x: np.ndarray, bar: float) -> np.ndarray:
+    """Whether each period stands ``bar`` (in log) above both the median of the three periods before it and
+    that of the three after it: a period just past a step up stands apart from its neighbours' median (half
+    of them on each level) but not from its own side's."""
     half = WINDOW // 2
-    padded = np.pad(x, (half, half), mode="edge")
-    windows = sliding_window_view(padded, WINDOW)
+    windows = sliding_window_view(np.pad(x, (half, half), mode="edge"), WINDOW)
     before, after = np.median(windows[:, :half], axis=1), np.median(windows[:, half + 1:], axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        low = np.log(x / np.maximum(before, after))
-        high = np.log(x / np.minimum(before, after))
-    sign = np.sign(ratio)
-    return np.where(sign > 0, np.nan_to_num(low, nan=-np.inf) > bar, np.nan_to_num(-high, nan=-np.inf) > bar)
+        return np.nan_to_num(np.log(x / np.maximum(before, after)), nan=-np.inf) > bar
 
 
 def _runs_at_most(flag: np.ndarray, longest: int) -> np.ndarray:
@@ -154,11 +152,11 @@ def one_offs(y: np.ndarray, m: int, factor: float) -> tuple[np.ndarray, np.ndarr
     spread = _MAD_SIGMA * np.median(np.abs(ratio[sold] - np.median(ratio[sold])))
     bar = max(SIGMAS * spread, np.log(factor))
     # and 4 Poisson standard deviations in units: 8 orders where 2.3 are usual is counting noise, not a one-off
-    counted = np.abs(y - level * index) > SIGMAS * np.sqrt(np.maximum(level * index, 1.0))
-    flag = _runs_at_most(sold & (np.abs(ratio) > bar) & counted, MAX_RUN)
+    counted = y - level * index > SIGMAS * np.sqrt(np.maximum(level * index, 1.0))
+    flag = _runs_at_most(sold & (ratio > bar) & counted, MAX_RUN)
     if not flag.any():  # most series: nothing stands out
         return flag, level * index
-    flag &= _apart_from_both_sides(x, ratio, bar) & ~_recurring(ratio, flag, m, bar, spread)
+    flag &= _apart_from_both_sides(x, bar) & ~_recurring(ratio, flag, m, bar, spread)
     flag[y.size - WINDOW // 2:] = False
     return flag, level * index
 
