@@ -33,9 +33,10 @@ from data_contracts import schema
 from data_contracts.config import WARNING_SCHEMA
 from data_contracts.formats import RESAMPLE_TO_WEEKS
 
-__all__ = ["COMPONENT_DEMAND", "CONTINUOUS_CAMPAIGN", "DEMAND_ONE_OFF", "DEMAND_OUTLIER", "OUTLIER_RATIO", "PERIOD_BUCKETS",
-           "STALE_DATA", "component_demand_warnings", "continuous_campaign_warnings", "demand_one_off_warnings", "demand_outlier_warnings",
-           "period_bucket_warnings", "stale_data_warnings"]
+__all__ = ["COMPONENT_DEMAND", "CONTINUOUS_CAMPAIGN", "DEMAND_ONE_OFF", "DEMAND_OUTLIER", "OUTLIER_RATIO",
+           "PERIOD_BUCKETS", "STALE_DATA", "component_demand_warnings", "continuous_campaign_warnings",
+           "demand_one_off_warnings", "demand_outlier_warnings", "period_bucket_warnings",
+           "stale_data_warnings"]
 
 #: the rules' names in ``run_warnings``
 STALE_DATA = "stale_data"
@@ -120,7 +121,7 @@ def demand_one_off_warnings(one_offs: pl.DataFrame) -> pl.DataFrame:
     """The warnings (``WARNING_SCHEMA``) of the weeks the forecast fitted at their local level
     (``product_id, site_id, week, quantity, replaced_by``: ``ForecastResult.outliers``), the farthest from
     their level first."""
-    far = pl.max_horizontal(pl.col("quantity") / pl.col("replaced_by"), pl.col("replaced_by") / pl.col("quantity"))
+    far = pl.col("quantity") / pl.col("replaced_by")
     return (
         one_offs.sort(far, "product_id", "site_id", "week", descending=[True, False, False, False])
         .select(_week_warning(DEMAND_ONE_OFF, pl.format(

@@ -148,11 +148,11 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     )
     outlier_factor: float | None = Field(
         2.5, gt=1, description="A period of a smooth, erratic or short series at least this many times its "
-        "local level and both sides' levels, 4 robust standard deviations and 4 Poisson ones (√level) above it, "
-        "in a run of at most two, not recurring at its place in other seasons and not among the last three periods, "
-        "is a one-off (a tender, a stockpile, a typo; never a dip): the models fit "
-        "the history with it replaced by its level, the backtest still scores against it "
-        "(forecasting.outliers). None: the history is fitted as ordered.",
+        "local level and both sides' levels, 4 robust standard deviations and 4 Poisson ones (√level) above "
+        "it, in a run of at most two, not recurring at its place in other seasons and not among the last "
+        "three periods, is a one-off (a tender, a stockpile, a typo; never a dip): the models fit the history "
+        "with it replaced by its level, the backtest still scores against it (forecasting.outliers). None: "
+        "the history is fitted as ordered.",
     )
     # --- backtest and selection -----------------------------------------------------------------
     min_train_weeks: int = Field(

@@ -249,7 +249,8 @@ def _backtest(
     pooled sums; scored on what was ordered, ``outliers`` put back), the rule series' forecasts and the
     ARIMA orders found."""
     cv, fc_rule, orders = run_tasks(_backtest_tasks(frames, plan, horizon, config, forecast_horizon), pool)
-    return (None if cv is None else _as_ordered(cv.sort(_CV_ORDER, maintain_order=True), outliers)), fc_rule, orders
+    cv = None if cv is None else _as_ordered(cv.sort(_CV_ORDER, maintain_order=True), outliers)
+    return cv, fc_rule, orders
 
 
 def _one_offs_out(series: pl.DataFrame, plan: pl.DataFrame, config: ForecastConfig

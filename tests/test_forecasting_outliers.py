@@ -169,10 +169,10 @@ def test_random_series_keep_their_history(m, n, shocks, bound):
 
 def test_a_warning_names_the_week_and_its_level():
     one_offs_frame = pl.DataFrame({"product_id": ["P1", "P2"], "site_id": ["DC1", "DC2"],
-                                   "week": [date(2026, 3, 2), date(2026, 4, 6)], "quantity": [3000.0, 100.0],
+                                   "week": [date(2026, 3, 2), date(2026, 4, 6)], "quantity": [3000.0, 10000.0],
                                    "replaced_by": [1000.0, 1000.0]})
     got = demand_one_off_warnings(one_offs_frame)
-    assert got["key"].to_list() == ["P2|DC2|2026-04-06", "P1|DC1|2026-03-02"]  # 10× below first, then 3× above
+    assert got["key"].to_list() == ["P2|DC2|2026-04-06", "P1|DC1|2026-03-02"]  # the farthest from its level first
     assert set(got["rule"]) == {DEMAND_ONE_OFF} and set(got["entity"]) == {"orders"}
     assert "was 3000.0, 3.0× its level of 1000.0" in got["reason"][1]
 
