@@ -329,13 +329,14 @@ def _backtest_tasks(
 
 def _chosen_backtest(
     series: dict, plan: pl.DataFrame, horizon: int, config: ForecastConfig, cv: pl.DataFrame | None,
-    orders: pl.DataFrame | None, pool: Executor | None,
+    orders: pl.DataFrame | None, pool: Executor | None, outliers: pl.DataFrame,
 ) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
     """Phase 1b: where the seasonal set took an alternative as its default (:func:`_chosen_default`) on the
     sample that backtested it, backtest it on the set's other series too: only its members that the
     candidates did not already backtest are fitted, and the combination is formed from every member's rows
-    as the engine forms it (:func:`forecasting.models.add_combinations`). ``cv`` (sorted) and ``orders``
-    with those rows added."""
+    as the engine forms it (:func:`forecasting.models.add_combinations`). ``cv`` (sorted, scored on what was
+    ordered) and ``orders`` with those rows added, scored on what was ordered too (``outliers`` put back
+    before the members' rows meet: a combination's rows pair on ``y``)."""
     default = config.seasonal_default
     if cv is None or default is None:
         return cv, orders
@@ -354,6 +355,7 @@ def _chosen_backtest(
 
     added, _, found = run_tasks(_tasks(series, work, ["set", "windows", "refit"], make, config), pool) \
         if need else (None, None, None)
+    added = _as_ordered(added, outliers)
     rows = pl.concat([f for f in (cv.join(missing.select("unique_id"), on="unique_id", how="semi")
                                   .filter(pl.col("model").is_in(members)), added) if f is not None],
                      how="vertical_relaxed")
@@ -885,8 +887,7 @@ def forecast_demand(
             frames = lives
             cv, fc_rule, orders = _backtest(frames, plan, scored, config, horizon, pool, outliers)
         config = _chosen_default(cv, series, plan, config)
-        cv, orders = _chosen_backtest(frames, plan, scored, config, cv, orders, pool)
-        cv = _as_ordered(cv, outliers)
+        cv, orders = _chosen_backtest(frames, plan, scored, config, cv, orders, pool, outliers)
         backtest, chosen, strategy, picks = _choose(cv, series, plan, config)
         trimmed = trim_worst_member(chosen, backtest, config.seasonal_default, config.trim_min_members)
         cv = _trimmed_backtest(cv, trimmed.join(chosen, on=["unique_id", "model"], how="anti"))

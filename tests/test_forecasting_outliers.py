@@ -206,3 +206,29 @@ def test_a_run_names_the_tender_it_fitted_at_its_level(tmp_path):
     out = " ".join(result.output.split())
     assert (f"demand for product {usual['product_id']} at site {usual['site_id']} in the week of {last} was"
             in out and "the forecast fitted that week at its level as a one-off" in out), out
+
+
+def test_a_default_backtested_late_pairs_its_members_on_what_was_ordered():
+    """Where the set's default is backtested after the candidates (``_chosen_backtest``: some of its members
+    fitted then), the late members' rows carried the cleaned week as ``y`` and the earlier ones what was
+    ordered: the combination paired them on ``y`` and got two rows for the spike's week, each the mean of
+    some members only. Every late row is scored on what was ordered before they meet."""
+    from forecasting.classify import classify_series
+    from forecasting.forecast import _backtest, _chosen_backtest, _one_offs_out, _plan
+
+    y = _smooth(np.random.default_rng(7), 1000.0, WEEKS)
+    y[WEEKS - 6] *= 3
+    weeks = pl.date_range(MONDAY, MONDAY + timedelta(weeks=WEEKS - 1), "1w", eager=True)
+    config = ForecastConfig(n_jobs=1)
+    series = pl.DataFrame({"unique_id": "s", "ds": weeks, "y": y})
+    plan = _plan(classify_series(series, config), 13, config)
+    cleaned, outliers = _one_offs_out(series, plan, config)
+    assert outliers["ds"].to_list() == [weeks[WEEKS - 6]]
+    frames = cleaned.partition_by("unique_id", as_dict=True)
+    cv, _, orders = _backtest(frames, plan, 13, config, 13, None, outliers)
+    default = config.seasonal_default
+    without = cv.filter(~pl.col("model").is_in([default, "DOT"]))  # DOT and the mean still to backtest
+    rows = _chosen_backtest(frames, plan, 13, config, without, orders, None, outliers)[0].filter(
+        pl.col("model") == default)
+    assert rows.height == rows.select("ds", "cutoff").n_unique() == cv.filter(pl.col("model") == default).height
+    assert rows.filter(pl.col("ds") == weeks[WEEKS - 6])["y"].to_list() == [y[WEEKS - 6]]
