@@ -128,8 +128,8 @@ def demand_one_off_warnings(one_offs: pl.DataFrame) -> pl.DataFrame:
             "demand for product {} at site {} in the week of {} was {}, {}× its level of {} around it: the "
             "forecast fitted that week at its level as a one-off (if such orders come again, book them or give a "
             "consensus demand; forecast setting outlier_factor)",
-            "product_id", "site_id", "week", pl.col("quantity").round(1),
-            (pl.col("quantity") / pl.col("replaced_by")).round(2), pl.col("replaced_by").round(1))))
+            "product_id", "site_id", "week", pl.col("quantity").round(1), far.round(2),
+            pl.col("replaced_by").round(1))))
         .cast(WARNING_SCHEMA)
     )
 
