@@ -338,6 +338,53 @@ def test_calibration_scales_from_the_other_windows_by_hand_mean_and_rms():
     assert rms == pytest.approx([2.5 ** 0.5, 5.0 ** 0.5, 6.5 ** 0.5])
 
 
+def test_one_window_calibration_scales_each_step_by_the_windows_other_steps_by_hand():
+    # level 10; the served default misses by 1, 2, 4 at steps 1-3 of its one window: each step's error is
+    # divided by the mean (or root mean square) of the other two steps' |errors|. A champion's window chose
+    # it: left out
+    from forecasting.forecast import _only_windows
+
+    d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(10)]
+    series = pl.DataFrame({"unique_id": ["a"] * 10 + ["b"] * 10, "ds": d * 2, "y": [10.0] * 20})
+    cv = pl.DataFrame({"unique_id": ["a"] * 3 + ["b"] * 3, "model": ["M"] * 6, "cutoff": [d[5]] * 6,
+                       "ds": d[6:9] * 2, "y": [10.0] * 6, "yhat": [9.0, 12.0, 6.0] * 2})
+    groups = pl.DataFrame({"unique_id": ["a", "b"], "model": ["M", "M"], "group": ["g", "g"],
+                           "ratio": [False, False]})
+    chosen = pl.DataFrame({"unique_id": ["a", "b"], "model": ["M", "M"], "selection": ["default", "backtest"]})
+    mean = _only_windows(cv, groups, chosen, series, span=2).sort("ds")
+    rms = _only_windows(cv, groups, chosen, series, span=2, rms=True).sort("ds")
+    assert mean.get_column("unique_id").to_list() == ["a"] * 3
+    assert mean.get_column("step").to_list() == [1, 2, 3]
+    assert mean.get_column("scale").to_list() == pytest.approx([3.0, 2.5, 1.5])
+    assert rms.get_column("scale").to_list() == pytest.approx([10 ** 0.5, 8.5 ** 0.5, 2.5 ** 0.5])
+
+
+def test_bands_where_no_series_has_two_backtest_windows():
+    """A weekly network of 120- and 70-week histories planned 52 weeks ahead: one backtest window each, or
+    none, so no error was held out from a pick. Every band was the wide lognormal one (80% band 1.8 times the
+    mean, covering 100% of the next 52 weeks); now the served default's errors in each series' one window size
+    them, in naive units for the series with none."""
+    horizon, parts = 52, []
+    for weeks, seed in ((120, 3), (70, 4)):
+        full = synthetic_series(60, weeks + horizon, seed=seed, kinds=("smooth", "trend"))
+        parts.append(full.with_columns(pl.col("unique_id") + f"_{weeks}", n=pl.lit(weeks),
+                                       t=pl.int_range(pl.len()).over("unique_id")))
+    full = pl.concat(parts)
+    history = full.filter(pl.col("t") < pl.col("n")).drop("t", "n")
+    result = forecast_demand(history, horizon, ForecastConfig())
+    windows = result.backtest.group_by("unique_id").agg(pl.col("window").n_unique())
+    assert windows.height == 60 and windows.get_column("window").to_list() == [1] * 60  # the 120-week ones
+    joined = result.forecast.join(full.filter(pl.col("t") >= pl.col("n")), on=["unique_id", "ds"], validate="1:1")
+    y = pl.col("y")
+    for weeks in (120, 70):
+        rows = joined.filter(pl.col("n") == weeks)
+        assert rows.height == 60 * horizon
+        cov80 = rows.select(((y >= pl.col("q10")) & (y <= pl.col("q90"))).mean()).item()
+        width = rows.select(((pl.col("q90") - pl.col("q10")) / pl.col("mean")).median()).item()
+        assert 0.75 <= cov80 <= 0.88, (weeks, cov80)  # 82.1% and 83.7% at these seeds; 100% before
+        assert width < 0.6, (weeks, width)  # 0.32 of the mean; 1.81 before
+
+
 def test_level_exponent_scales_by_hand():
     # a series whose level doubles from window to window (1, 2, 4, and 8 at the end; span 1: the level is
     # the cutoff's |y|) and whose model misses by 1, 2, 4: relative to the level (exponent 1) every
