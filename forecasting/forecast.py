@@ -780,8 +780,9 @@ def _only_windows(cv: pl.DataFrame, groups: pl.DataFrame, chosen: pl.DataFrame, 
     years long planned 52 weeks ahead) covered 97–99% of its 80% band before, its band 1.8 times the mean
     (docs/forecast-intervals.md, "Stop 36: one backtest window each").
 
-    Changes of float noise before a cutoff (at most 1e-9 of the errors: a history periodic to the last bit)
-    are not blended in: their 1e-16 made a window's scale a ten-thousandth of its errors, and one series
+    Changes of float noise before a cutoff (at most 1e-9 of the errors: a history periodic to the last bit,
+    or a season without any change, whose rolling mean keeps a running sum's residue of ±1e-17) are not
+    blended in: their 1e-16 made a window's scale a ten-thousandth of its errors, and one series
     whose level stepped ×100 inside its window set every band of a 10-series panel at up to 759,084 times
     its mean (``test_odd_but_valid_series_get_finite_ordered_bands``, monthly at 36 periods). Where series
     have two windows the guard is not applied: on that test's quarterly panel it lifts the stepped series'
