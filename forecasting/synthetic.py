@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-__all__ = ["synthetic_series", "KINDS"]
+__all__ = ["synthetic_series", "odd_series", "KINDS", "ODD_SHAPES"]
 
 KINDS = ("seasonal", "smooth", "intermittent", "lumpy", "trend", "new", "inactive")
 
@@ -62,3 +62,33 @@ def synthetic_series(
             "y": _one(kind, length, rng),
         }))
     return pl.concat(frames)
+
+
+ODD_SHAPES = ("constant", "one_sale", "step", "spike", "huge", "tiny", "to_zero", "growth", "empty_periods",
+              "negative_some")
+
+
+def odd_series(periods: int, season: int, freq: str = "1mo", start: date = date(1990, 1, 1)) -> pl.DataFrame:
+    """Ten odd but valid series (``unique_id, ds, y``, one of each of :data:`ODD_SHAPES`), ``periods`` long
+    from ``start`` at ``freq`` ('1mo', '3mo', '1w'; 1990-01-01 is a Monday): what a held-out set may hold and
+    no visible one does. Constant; one sale in the last period; a ×100 step halfway; a one-off spike 100
+    times a steady level five periods before the end; 1e9 and 1e-3 scales; a straight decline to 0.001;
+    5% growth a period; a season whose first third is empty; values around 10 with a spread of 20 (some
+    negative). Every seasonal one swings ±30% over ``season`` periods. Seeded (the same series every call)."""
+    rng = np.random.default_rng(3)
+    t = np.arange(periods)
+    wave = 1 + 0.3 * np.sin(2 * np.pi * t / season)
+    values = {
+        "constant": np.full(periods, 100.0),
+        "one_sale": np.r_[np.zeros(periods - 1), 5.0],
+        "step": np.r_[np.full(periods // 2, 10.0), np.full(periods - periods // 2, 1000.0)] * wave,
+        "spike": np.r_[50 + rng.standard_normal(periods - 5), 5000.0, np.full(4, 50.0)],
+        "huge": 1e9 * wave * (1 + 0.05 * rng.standard_normal(periods)),
+        "tiny": 1e-3 * wave * (1 + 0.05 * rng.standard_normal(periods)),
+        "to_zero": np.maximum(0.0, 100 - 100 * t / (periods - 1)) + 0.001,
+        "growth": 10 * 1.05 ** t * wave,
+        "empty_periods": np.where(t % season < season // 3, 0.0, 100 * wave + rng.standard_normal(periods)),
+        "negative_some": 10 + 20 * rng.standard_normal(periods),
+    }
+    ds = pl.date_range(start, date(2200, 1, 1), freq, eager=True)[:periods]
+    return pl.concat([pl.DataFrame({"unique_id": k, "ds": ds, "y": values[k]}) for k in ODD_SHAPES])

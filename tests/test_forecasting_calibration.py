@@ -13,7 +13,7 @@ from forecasting import ForecastConfig, forecast_demand
 from forecasting.intervals import empirical_quantiles, pooled_quantiles, series_levels, tidy_quantiles
 from forecasting.seasonal import Deseasonalized, deseasonalize, is_seasonal, seasonal_indices
 from forecasting.select import STRATEGIES, choose_strategy, held_out_picks, select_champions
-from forecasting.synthetic import synthetic_series
+from forecasting.synthetic import ODD_SHAPES, odd_series, synthetic_series
 
 LEVELS = (0.025, 0.1, 0.5, 0.9, 0.975)
 
@@ -990,28 +990,12 @@ def test_odd_but_valid_series_get_finite_ordered_bands(freq: str, season: int, p
     # and no band is absurd: q99 at most 100 times the larger of its mean and its history's largest value
     # (17.6 monthly, 2.8 quarterly; with stop 33's bounds on the pooled errors off, 4.9 million and 3,402;
     # weekly, the plan's own path with its decomposed season: 5.7, and 9.5 million with them off: stop 34)
-    rng = np.random.default_rng(3)
-    t = np.arange(periods)
-    season_wave = 1 + 0.3 * np.sin(2 * np.pi * t / season)
-    shapes = {
-        "constant": np.full(periods, 100.0),
-        "one_sale": np.r_[np.zeros(periods - 1), 5.0],
-        "step": np.r_[np.full(periods // 2, 10.0), np.full(periods - periods // 2, 1000.0)] * season_wave,
-        "spike": np.r_[50 + rng.standard_normal(periods - 5), 5000.0, np.full(4, 50.0)],
-        "huge": 1e9 * season_wave * (1 + 0.05 * rng.standard_normal(periods)),
-        "tiny": 1e-3 * season_wave * (1 + 0.05 * rng.standard_normal(periods)),
-        "to_zero": np.maximum(0.0, 100 - 100 * t / (periods - 1)) + 0.001,
-        "growth": 10 * 1.05 ** t * season_wave,
-        "empty_periods": np.where(t % season < season // 3, 0.0, 100 * season_wave + rng.standard_normal(periods)),
-        "negative_some": 10 + 20 * rng.standard_normal(periods),
-    }
     step = {"1mo": "1mo", "1q": "3mo", "1w": "1w"}[freq]
-    ds = pl.date_range(date(1990, 1, 1), date(2100, 1, 1), step, eager=True)[:periods]  # 1990-01-01: a Monday
-    history = pl.concat([pl.DataFrame({"unique_id": k, "ds": ds, "y": v}) for k, v in shapes.items()])
+    history = odd_series(periods, season, step)
     fc = forecast_demand(history, horizon, ForecastConfig(freq=freq, season_length=season, n_jobs=1)).forecast
     q = [c for c in fc.columns if c.startswith("q")]
-    assert sorted(fc.get_column("unique_id").unique()) == sorted(shapes)
-    assert fc.group_by("unique_id").len().get_column("len").to_list() == [horizon] * len(shapes)
+    assert sorted(fc.get_column("unique_id").unique()) == sorted(ODD_SHAPES)
+    assert fc.group_by("unique_id").len().get_column("len").to_list() == [horizon] * len(ODD_SHAPES)
     values = fc.select("mean", *q).to_numpy()
     assert np.isfinite(values).all() and (values[:, 1:] >= 0).all()
     assert (np.diff(values[:, 1:], axis=1) >= -1e-9 * np.abs(values[:, 1:-1]).clip(1)).all()
