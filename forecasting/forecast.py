@@ -571,6 +571,17 @@ def _groups(plan: pl.DataFrame, chosen: pl.DataFrame, by: str = "class") -> pl.D
 _CV_ORDER = ["unique_id", "model", "cutoff", "ds"]
 
 
+def _relative_error(rms: bool = False) -> pl.Expr:
+    """A backtest row's |y − ŷ| relative to its series' level and growth at its cutoff (squared with
+    ``rms``)."""
+    rel = (pl.col("y") - pl.col("yhat")).abs() / pl.col("level") / pl.col("growth")
+    return rel.pow(2) if rms else rel
+
+
+# a backtest row's horizon step: its rank within its series' window
+_WINDOW_STEP = pl.col("ds").rank("dense").over("unique_id", "cutoff").cast(pl.Int64)
+
+
 def _blended(errors: pl.Expr, changes: pl.Expr, weight: float, noise: float = 0.0) -> pl.Expr:
     """A series' band unit from its backtest ``errors`` scale and its history's recent ``changes`` at the
     same cutoff (:func:`forecasting.intervals.recent_changes`): ``errors^(1 − weight) × changes^weight``
@@ -670,7 +681,7 @@ def _error_scale(
     cutoffs = pl.concat([rows.select("unique_id", "cutoff").unique(), last])
     levels = _with_growth(series_levels(series, cutoffs, span, exponent=exponent).unique(["unique_id", "cutoff"]),
                           growth)
-    rel = (pl.col("y") - pl.col("yhat")).abs() / pl.col("level") / pl.col("growth")
+    rel = _relative_error()
     own = rows.join(levels, on=["unique_id", "cutoff"], how="left", validate="m:1").sort(_CV_ORDER).group_by(
         "unique_id").agg(own=rel.pow(2).mean().sqrt() if rms else rel.mean())
     now = last.join(levels, on=["unique_id", "cutoff"], how="left", validate="1:1")
@@ -723,7 +734,7 @@ def _calibration(
     rows = rows.sort(_CV_ORDER)
     held_out = rows if newest is None else rows.filter(
         pl.col("window") > pl.col("window").max().over("unique_id") - newest)
-    rel_err = ((pl.col("y") - pl.col("yhat")).abs() / pl.col("level") / pl.col("growth")).pow(2 if rms else 1)
+    rel_err = _relative_error(rms)
     used = cv.join(rows.select("unique_id", "model").unique(), on=["unique_id", "model"], how="semi").join(
         levels, on=["unique_id", "cutoff"], how="left", validate="m:1")
     window = used.sort(_CV_ORDER).group_by("unique_id", "model", "window").agg(
@@ -738,8 +749,7 @@ def _calibration(
         pl.col("scale").is_finite())
     return held_out.join(loo.select("unique_id", "model", "window", "scale"),
                          on=["unique_id", "model", "window"], how="inner", validate="m:1").with_columns(
-        step=pl.col("ds").rank("dense").over("unique_id", "cutoff").cast(pl.Int64)
-    )
+        step=_WINDOW_STEP)
 
 
 def _backtested(cv: pl.DataFrame | None, groups: pl.DataFrame) -> list[str]:
@@ -795,12 +805,12 @@ def _only_windows(cv: pl.DataFrame, groups: pl.DataFrame, chosen: pl.DataFrame, 
                                         exponent=exponent), growth)
     rows = rows.join(levels, on=["unique_id", "cutoff"], how="left", validate="m:1").sort(_CV_ORDER)
     rows = _with_changes(rows, changes, history_weight, "m:1")
-    rel = ((pl.col("y") - pl.col("yhat")).abs() / pl.col("level") / pl.col("growth")).pow(2 if rms else 1)
+    rel = _relative_error(rms)
     others = (rel.sum().over("unique_id", "cutoff") - rel) / (pl.len().over("unique_id", "cutoff") - 1)
     return rows.with_columns(
         scale=_blended(pl.col("level") * pl.col("growth") * (others.sqrt() if rms else others),
                        pl.col("changes"), history_weight, noise=1e-9),
-        step=pl.col("ds").rank("dense").over("unique_id", "cutoff").cast(pl.Int64),
+        step=_WINDOW_STEP,
     ).filter(pl.col("scale").is_finite())
 
 
@@ -868,8 +878,10 @@ def _quantiles(
             if unbanded.height and cv is not None:  # no series has two windows: their one window's errors
                 alone = _only_windows(cv, groups, chosen, series, span, rms, exponent, changes, weight,
                                       growth)
-                if split:
-                    _, alone = _with_seasonal(unbanded.drop(split), alone, cv, series, config.season_length)
+                if split:  # each window's split at its cutoff, as _with_seasonal gives the calibration's
+                    cutoffs = alone.select("unique_id", "cutoff").unique()
+                    alone = alone.join(seasonal_histories(series, cutoffs, config.season_length),
+                                       on=["unique_id", "cutoff"], how="left", validate="m:1")
                 short = unbanded.filter(~backtested)  # no window at all: in naive units, as above
                 unbanded = pl.concat([
                     pooled(unbanded.filter(backtested), alone),
