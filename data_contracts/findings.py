@@ -18,6 +18,10 @@ stored with the run's other warnings and shown by its summary and report. Pure: 
 * ``component_demand``: orders for an item its bill of materials consumes (a drug substance, a filled bulk):
   planned as demand of its own beside what its parents consume, which is right for a substance sold as such
   and wrong for internal transfers entered as orders.
+* ``short_backtest``: a demand history too short to backtest any series over the plan's horizon (a network
+  with under a year of history at a 26-week horizon): the forecast's bands are calibrated on the longest
+  backtest the history allows and its later weeks extrapolate its errors' growth, or, where no series could
+  be backtested at all, every band is the wide lognormal guess. Safety stock stands on those bands.
 * ``continuous_campaign``: a routing on a campaign-run resource with neither ``batch_size`` nor ``min_batch``:
   planned continuously (any quantity a week) where a campaign suite makes whole batches. A ``min_batch``
   alone says the process is continuous on purpose (a perfusion train with a minimum run), so it is quiet.
@@ -34,9 +38,9 @@ from data_contracts.config import WARNING_SCHEMA
 from data_contracts.formats import RESAMPLE_TO_WEEKS
 
 __all__ = ["COMPONENT_DEMAND", "CONTINUOUS_CAMPAIGN", "DEMAND_ONE_OFF", "DEMAND_OUTLIER", "OUTLIER_RATIO",
-           "PERIOD_BUCKETS", "STALE_DATA", "component_demand_warnings", "continuous_campaign_warnings",
-           "demand_one_off_warnings", "demand_outlier_warnings", "period_bucket_warnings",
-           "stale_data_warnings"]
+           "PERIOD_BUCKETS", "SHORT_BACKTEST", "STALE_DATA", "component_demand_warnings",
+           "continuous_campaign_warnings", "demand_one_off_warnings", "demand_outlier_warnings",
+           "period_bucket_warnings", "short_backtest_warnings", "stale_data_warnings"]
 
 #: the rules' names in ``run_warnings``
 STALE_DATA = "stale_data"
@@ -45,6 +49,7 @@ DEMAND_ONE_OFF = "demand_one_off"
 COMPONENT_DEMAND = "component_demand"
 CONTINUOUS_CAMPAIGN = "continuous_campaign"
 PERIOD_BUCKETS = "period_buckets"
+SHORT_BACKTEST = "short_backtest"
 #: a week this many times its series' median week with demand is warned of
 OUTLIER_RATIO = 100.0
 #: series with fewer weeks with demand are not judged (too little to know what is usual)
@@ -75,6 +80,26 @@ def stale_data_warnings(as_of: date | None, last_week: date | None, run_date: da
                      f"before the run date {run_date}: a series without demand in {inactive_weeks} weeks is "
                      "forecast as zero (check --run-date or the orders' extract)"))
     return pl.DataFrame(rows, schema=WARNING_SCHEMA, orient="row")
+
+
+def short_backtest_warnings(horizon: int, scored: int | None, series: int) -> pl.DataFrame:
+    """One warning (``WARNING_SCHEMA``) where the forecast's backtest scored fewer than the plan's ``horizon``
+    weeks ahead (``scored``: ``ForecastResult.backtest_horizon``), or none of the ``series`` forecast from
+    their history at all (``scored`` None); none otherwise."""
+    if scored is not None and scored >= horizon or scored is None and not series:
+        return pl.DataFrame(schema=WARNING_SCHEMA)
+    if scored is None:
+        reason = (f"no series has the history for a backtest: the bands of all {series} series forecast from their "
+                  "history are the wide lognormal one (forecast setting rule_band_cv), a guess and not a "
+                  "measurement, and safety stock stands on them (more history, or a consensus demand file)")
+    else:
+        later = f"week {horizon} takes" if scored + 1 == horizon else f"weeks {scored + 1}-{horizon} take"
+        reason = (f"the demand history is too short to backtest any series {horizon} weeks ahead: the forecast's "
+                  f"bands are calibrated on a {scored}-week backtest, and {later} its errors grown as they grew "
+                  f"over its {scored} weeks, an extrapolation that safety stock stands on (more history, or a "
+                  "shorter horizon_weeks)")
+    return pl.DataFrame([(schema.ORDERS.name, SHORT_BACKTEST, "horizon_weeks", reason)], schema=WARNING_SCHEMA,
+                        orient="row")
 
 
 def demand_outlier_warnings(history: pl.DataFrame, ratio: float = OUTLIER_RATIO) -> pl.DataFrame:

@@ -511,7 +511,9 @@ RUN_WARNINGS = _t(
     "a week the forecast fitted at its local level as a one-off, a tender or a stockpile (`demand_one_off`), "
     "series with demand only in the weeks holding a month's 1st, monthly or quarterly figures read as weeks "
     "(`period_buckets`, one row, key `requested_week`), "
-    "orders for a component of the bill of materials (`component_demand`), an incremental load that looks like a full extract missing lines (`missing_from_extract`), "
+    "orders for a component of the bill of materials (`component_demand`), a demand history too short to "
+    "backtest any series over the plan's horizon, so that the bands were calibrated on a shorter backtest or "
+    "are the lognormal guess (`short_backtest`, one row, key `horizon_weeks`), an incremental load that looks like a full extract missing lines (`missing_from_extract`), "
     "a CSV file that ends mid-line, its export likely cut off (`cut_off_file`, key the file's name), "
     "a routing on a campaign-run resource with neither batch size nor minimum batch, planned continuously "
     "(`continuous_campaign`, key `product_id|resource_id`), "
@@ -526,7 +528,7 @@ RUN_WARNINGS = _t(
         ("entity", Str, "Input entity (or `network` for the checks across entities, `plan` for the plan's)."),
         ("rule", Str, "Rule: `demand_reachable`, `thousands_point`, `stale_data`, `demand_outlier`, `demand_one_off`, "
                       "`period_buckets`, "
-                      "`component_demand`, `missing_from_extract`, `cut_off_file`, `continuous_campaign` or "
+                      "`component_demand`, `short_backtest`, `missing_from_extract`, `cut_off_file`, `continuous_campaign` or "
                       "`warm_start_missing`."),
         ("key", Str, "What it is about: `product_id|site_id` for a pair (`|week` for a week), the column for a "
                      "column."),

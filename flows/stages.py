@@ -20,7 +20,7 @@ import polars as pl
 from data_contracts import schema
 from data_contracts.config import ContractError
 from data_contracts.findings import (component_demand_warnings, demand_one_off_warnings, demand_outlier_warnings,
-                                     period_bucket_warnings, stale_data_warnings)
+                                     period_bucket_warnings, short_backtest_warnings, stale_data_warnings)
 from flows.cluster import forecast_executor
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
 from forecasting import (
@@ -259,7 +259,7 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
     condition, the weeks beyond it that new production cannot reach (the longest release lag + transit)."""
     """Weekly demand history and the statistical forecast over the horizon."""
     fault_point("forecast")
-    from forecasting import forecast_demand  # statsforecast loads here, not with this module
+    from forecasting import BACKTESTED_CLASSES, forecast_demand  # statsforecast loads here, not with this module
 
     with open_warehouse(params.warehouse) as wh:
         orders = wh.staged(run_id, schema.clean_table_name(schema.ORDERS.name))
@@ -291,7 +291,10 @@ def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, An
         wh.stage(run_id, schema.FORECAST_SERIES.name, from_series(result.series))
         wh.stage(run_id, schema.FORECAST_BACKTEST.name, from_series(result.backtest))
         one_offs = from_series(result.outliers.rename({"ds": "week", "y": "quantity"}))
-        _append_stage(wh, run_id, schema.RUN_WARNINGS.name, demand_one_off_warnings(one_offs))
+        forecastable = result.series.filter(pl.col("series_class").is_in(BACKTESTED_CLASSES)).height
+        _append_stage(wh, run_id, schema.RUN_WARNINGS.name, pl.concat([
+            demand_one_off_warnings(one_offs),
+            short_backtest_warnings(params.horizon_weeks, result.backtest_horizon, forecastable)]))
     return {"series": result.series.height, "models": _counts(result.series, "model"),
             "imputed_weeks": _counts(missing, "reason"), "one_off_weeks": one_offs.height,
             "booked_units_added": planned["booked_added"].sum(),

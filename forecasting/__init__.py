@@ -16,6 +16,7 @@ from data_contracts.lazy import lazy_names
 
 _PUBLIC = {
     "forecast_accuracy": "forecasting.accuracy",
+    "BACKTESTED_CLASSES": "forecasting.classify",
     "CLASSES": "forecasting.classify",
     "classify_series": "forecasting.classify",
     "ForecastConfig": "forecasting.config",

@@ -27,9 +27,11 @@ import polars as pl
 from forecasting.config import ForecastConfig
 from forecasting.profile import seasonal_only
 
-__all__ = ["classify_series", "CLASSES"]
+__all__ = ["classify_series", "BACKTESTED_CLASSES", "CLASSES"]
 
 CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "short", "new", "inactive", "seasonal_only")
+#: the classes whose series are backtested where their history allows (the others: a rule, zero, a profile)
+BACKTESTED_CLASSES = CLASSES[:5]
 #: the classes a series sold only in season would otherwise take
 _SEASON_ONLY_FROM = ("intermittent", "lumpy", "inactive")
 

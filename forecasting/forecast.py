@@ -41,7 +41,7 @@ from functools import partial
 import polars as pl
 
 from data_contracts import schema
-from forecasting.classify import classify_series
+from forecasting.classify import BACKTESTED_CLASSES, classify_series
 from forecasting.config import ForecastConfig
 from forecasting.engine import Task, run_tasks, worker_pool
 from forecasting.intervals import (
@@ -93,6 +93,9 @@ class ForecastResult:
     strategy: pl.DataFrame | None = None
     # unique_id, ds, y, replaced_by: the one-offs the models saw at their local level (forecasting.outliers)
     outliers: pl.DataFrame | None = None
+    # periods ahead the backtest scored and the bands calibrated on: the asked backtest horizon, or less where
+    # no series had the history for one window that long (_scored_horizon); None: no series was backtested
+    backtest_horizon: int | None = None
 
 
 def validate_series(series: pl.DataFrame, freq: str = "1w") -> None:
@@ -127,7 +130,8 @@ def _plan(classes: pl.DataFrame, horizon: int, config: ForecastConfig) -> pl.Dat
         .otherwise(min_periods)
     )
     fit_weeks = pl.col("n_weeks").clip(upper_bound=config.input_periods())
-    windows = ((pl.col("fit_weeks") - min_train - horizon) // step + 1).clip(0, config.backtest_windows)
+    room = pl.col("fit_weeks") - min_train  # the longest horizon one backtest window of the series can score
+    windows = ((room - horizon) // step + 1).clip(0, config.backtest_windows)
     short_intermittent = (pl.col("series_class") == "short") & (
         pl.col("adi").fill_null(float("inf")) >= config.adi_threshold
     )
@@ -136,7 +140,8 @@ def _plan(classes: pl.DataFrame, horizon: int, config: ForecastConfig) -> pl.Dat
         set=pl.when(short_intermittent)
         .then(pl.lit("intermittent"))
         .otherwise(pl.col("series_class").replace_strict(_SETS, default=pl.lit("rule"))),
-    ).with_columns(windows=pl.when(pl.col("set") == "rule").then(0).otherwise(windows).cast(pl.Int64))
+    ).with_columns(windows=pl.when(pl.col("set") == "rule").then(0).otherwise(windows).cast(pl.Int64),
+                   room=room)
     # too short for one backtest window: the set's default model where it has one (a robust
     # combination needs no backtest to be chosen), else the rule
     has_default = pl.col("set").replace_strict(
@@ -151,6 +156,19 @@ def _plan(classes: pl.DataFrame, horizon: int, config: ForecastConfig) -> pl.Dat
         .then(pl.lit("rule"))
         .otherwise(pl.col("set"))
     )
+
+
+def _scored_horizon(plan: pl.DataFrame, scored: int) -> int:
+    """The backtest's horizon: ``scored``; or, where no series has the history for one window that long (a
+    network with under a year of history at a 26-week horizon), the longest horizon one window of at least
+    half the backtestable series can score (the lower median of ``room``: a few older series alone would
+    make a thin pool), so that the bands calibrate on errors instead of the wide lognormal band. Its steps
+    past that horizon take its last step's errors, their scale grown as its errors grew with the step
+    (:func:`_step_growth`). ``scored`` also where that is not even one period."""
+    if plan.filter(pl.col("windows") > 0).height:
+        return scored
+    room = plan.filter(pl.col("series_class").is_in(BACKTESTED_CLASSES)).get_column("room").quantile(0.5, "lower")
+    return scored if room is None or room < 1 else min(int(room), scored)
 
 
 def _defaults(config: ForecastConfig) -> dict[str, str | None]:
@@ -814,6 +832,23 @@ def _only_windows(cv: pl.DataFrame, groups: pl.DataFrame, chosen: pl.DataFrame, 
     ).filter(pl.col("scale").is_finite())
 
 
+def _step_growth(pool: pl.DataFrame) -> float:
+    """How a backtest's errors grow with the horizon step: ``b`` of mean |y − ŷ| / scale ∝ step^b over the
+    ``pool``'s steps (least squares on the logs), within [0, 1] (0: noise, the same at every step; 0.5: a
+    random walk; 1: a missed trend); 0 with fewer than two steps. A shortened backtest's steps past its
+    horizon take its last step's errors with their scale grown by (step / last)^b
+    (:func:`_scored_horizon`): left at the last step's band, a weekly panel's 80% band covered 58% of weeks
+    5-13 after a 4-week backtest (docs/forecast-intervals.md, "Stop 37")."""
+    steps = (pool.filter(pl.col("scale") > 0)
+             .group_by("step").agg(m=((pl.col("y") - pl.col("yhat")) / pl.col("scale")).abs().mean())
+             .filter((pl.col("m") > 0) & pl.col("m").is_finite()))
+    if steps.height < 2:
+        return 0.0
+    x, y = steps.get_column("step").cast(pl.Float64).log(), steps.get_column("m").log()
+    slope = ((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum()
+    return min(max(float(slope), 0.0), 1.0)
+
+
 def _with_seasonal(scored: pl.DataFrame, calibration: pl.DataFrame, cv: pl.DataFrame, series: pl.DataFrame,
                    season: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``scored`` and ``calibration`` with ``seasonal``: whether the series' history looked seasonal at the
@@ -829,9 +864,10 @@ def _with_seasonal(scored: pl.DataFrame, calibration: pl.DataFrame, cv: pl.DataF
 def _quantiles(
     fc: pl.DataFrame | None, cv: pl.DataFrame | None, chosen: pl.DataFrame, picks: pl.DataFrame,
     plan: pl.DataFrame,
-    series: pl.DataFrame, horizon: int, config: ForecastConfig,
+    series: pl.DataFrame, horizon: int, config: ForecastConfig, shortened: int | None = None,
 ) -> pl.DataFrame:
-    """The chosen model's forecast per series with its quantiles (pooled errors, lognormal band or zero)."""
+    """The chosen model's forecast per series with its quantiles (pooled errors, lognormal band or zero);
+    ``shortened``: the backtest's horizon where it scored fewer steps than asked (:func:`_scored_horizon`)."""
     columns = ["unique_id", "ds", "model", "mean", *(schema.quantile_column(q) for q in config.quantiles)]
     parts = [pl.DataFrame(schema={c: pl.String if c in ("unique_id", "model") else pl.Date if c == "ds"
                                   else pl.Float64 for c in columns})]
@@ -882,11 +918,20 @@ def _quantiles(
                     cutoffs = alone.select("unique_id", "cutoff").unique()
                     alone = alone.join(seasonal_histories(series, cutoffs, config.season_length),
                                        on=["unique_id", "cutoff"], how="left", validate="m:1")
-                short = unbanded.filter(~backtested)  # no window at all: in naive units, as above
-                unbanded = pl.concat([
-                    pooled(unbanded.filter(backtested), alone),
-                    pooled(short, alone if short.is_empty() else _naive_units(alone, series)),
-                ], how="diagonal_relaxed")
+                # in naive units: a series with no window at all (as above), and every series where the
+                # backtest scored fewer steps than the forecast's horizon (_scored_horizon): its one window
+                # is a few steps after the least training the rule allows, too few and too alike for each
+                # step's scale to come from the others (docs/forecast-intervals.md, "Stop 37")
+                in_naive = ~backtested | pl.lit(shortened is not None)
+                naive = _error_scale(None, series, groups, span)  # the in-sample lag-1 naive MAE at the end
+                short = unbanded.filter(in_naive).drop("scale").join(naive, on="unique_id", how="left",
+                                                                     validate="m:1")
+                pool = alone if short.is_empty() else _naive_units(alone, series)
+                if shortened is not None:  # the steps past the backtest's grow as its errors grew
+                    past = (pl.col("step") / shortened).clip(lower_bound=1.0)
+                    short = short.with_columns(pl.col("scale") * past.pow(_step_growth(pool)))
+                unbanded = pl.concat([pooled(unbanded.filter(~in_naive), alone), pooled(short, pool)],
+                                     how="diagonal_relaxed")
                 parts.append(unbanded.filter(~no_errors))
                 unbanded = unbanded.filter(no_errors).drop(bands)
             if unbanded.height:  # no error anywhere to calibrate on: the wide band
@@ -932,8 +977,11 @@ def forecast_demand(
         raise ValueError(f"horizon must be at least 1 week, got {horizon}")
     validate_series(series, config.freq)
     series = series.select("unique_id", "ds", pl.col("y").cast(pl.Float64)).sort("unique_id", "ds")
-    scored = min(backtest_horizon or horizon, horizon)
-    plan = _plan(classify_series(series, config), scored, config)
+    asked = min(backtest_horizon or horizon, horizon)
+    classes = classify_series(series, config)
+    plan = _plan(classes, asked, config)
+    if (scored := _scored_horizon(plan, asked)) < asked:  # too short a history for one window at asked
+        plan = _plan(classes, scored, config)
     config = config.model_copy(update={"n_jobs": config.workers(plan.height)})  # None → a number from here on
     # the models fit the history without its one-offs; every backtest row is scored on what was ordered
     series, outliers = _one_offs_out(series, plan, config)
@@ -967,6 +1015,7 @@ def forecast_demand(
     summary = plan.join(chosen, on="unique_id", how="left", validate="1:1").select(
         "unique_id", "series_class", "n_weeks", "adi", "cv2", "model", "selection"
     ).sort("unique_id")
-    forecast = _quantiles(fc, cv, chosen, picks, plan, series, horizon, config)
+    forecast = _quantiles(fc, cv, chosen, picks, plan, series, horizon, config,
+                          shortened=scored if scored < asked else None)
     return ForecastResult(forecast=forecast, series=summary, backtest=backtest, strategy=strategy,
-                          outliers=outliers)
+                          outliers=outliers, backtest_horizon=scored if backtest.height else None)

@@ -193,17 +193,21 @@ def test_series_too_short_for_any_window_take_the_default_model():
     # for a 28-day window after them: every series gets its set's default model, not none (the models
     # used to see 156 *rows*, 156 days, so that no daily series ever had a window; they now see 156
     # weeks of time, and a longer daily series is backtested:
-    # test_coverage_on_daily_and_monthly_series_with_history_counted_in_time)
+    # test_coverage_on_daily_and_monthly_series_with_history_counted_in_time). Since stop 37 the backtest
+    # then scores the 18 days the history allows (its bands' errors; the default is still served: a champion
+    # needs three windows); 180 days leave no room for any window, and nothing is backtested
     rng = np.random.default_rng(4)
-    days = pl.date_range(date(2024, 1, 1), date(2024, 7, 18), "1d", eager=True)
-    frame = pl.concat([pl.DataFrame({"unique_id": u, "ds": days, "y": rng.poisson(20, days.len()).astype(float)})
-                       for u in ("a", "b")])
     config = ForecastConfig(freq="1d", season_length=7)
-    result = forecast_demand(frame, 28, config)
-    assert result.backtest.is_empty()
-    assert result.series.get_column("model").to_list() == [config.seasonal_default] * 2  # season 7: native
-    assert result.forecast.height == 2 * 28 and result.forecast.get_column("mean").is_not_null().all()
-    assert (result.forecast.get_column("q90") > result.forecast.get_column("q10")).all()
+    for last, scored in ((date(2024, 7, 18), 18), (date(2024, 6, 28), None)):
+        days = pl.date_range(date(2024, 1, 1), last, "1d", eager=True)
+        frame = pl.concat([pl.DataFrame({"unique_id": u, "ds": days, "y": rng.poisson(20, days.len()).astype(float)})
+                           for u in ("a", "b")])
+        result = forecast_demand(frame, 28, config)
+        assert result.backtest_horizon == scored
+        assert result.backtest.is_empty() == (scored is None)
+        assert result.series.get_column("model").to_list() == [config.seasonal_default] * 2  # season 7: native
+        assert result.forecast.height == 2 * 28 and result.forecast.get_column("mean").is_not_null().all()
+        assert (result.forecast.get_column("q90") > result.forecast.get_column("q10")).all()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -383,6 +387,55 @@ def test_bands_where_no_series_has_two_backtest_windows():
         width = rows.select(((pl.col("q90") - pl.col("q10")) / pl.col("mean")).median()).item()
         assert 0.75 <= cov80 <= 0.88, (weeks, cov80)  # 82.1% and 83.7% at these seeds; 100% before
         assert width < 0.6, (weeks, width)  # 0.32 of the mean; 1.81 before
+
+
+def test_bands_where_no_series_has_the_history_for_a_backtest_at_the_horizon():
+    """A weekly network with 45 weeks of history planned 26 weeks ahead: a backtest window needs 26 weeks of
+    training and the 26 it scores, so no series had one. Every band was the wide lognormal one (the 80% band
+    1.8 times the mean); now the backtest scores the 19 weeks the history allows, the bands calibrate on those
+    errors, and weeks 20-26 take week 19's band."""
+    horizon, weeks = 26, 45
+    full = synthetic_series(60, weeks + horizon, seed=6, kinds=("smooth", "trend"))
+    full = full.with_columns(t=pl.int_range(pl.len()).over("unique_id"))
+    history = full.filter(pl.col("t") < weeks).drop("t")
+    result = forecast_demand(history, horizon, ForecastConfig())
+    assert result.backtest_horizon == weeks - 26
+    assert result.backtest.get_column("window").unique().to_list() == [0]  # one window a series, 19 weeks
+    joined = result.forecast.join(full.filter(pl.col("t") >= weeks), on=["unique_id", "ds"], validate="1:1")
+    assert joined.height == 60 * horizon
+    y = pl.col("y")
+    cov80 = joined.select(((y >= pl.col("q10")) & (y <= pl.col("q90"))).mean()).item()
+    cov90 = joined.select(((y >= pl.col("q05")) & (y <= pl.col("q95"))).mean()).item()
+    width = joined.select(((pl.col("q90") - pl.col("q10")) / pl.col("mean")).median()).item()
+    assert 0.75 <= cov80 <= 0.88 and 0.85 <= cov90 <= 0.95, (cov80, cov90)
+    assert width < 0.6, width  # the lognormal band: 1.81 of the mean, covering 100%
+    # at its own horizon nothing changes: 71 weeks have a 26-week window, 44 weeks none of one week
+    assert forecast_demand(full.filter(pl.col("t") < 71).drop("t"), horizon).backtest_horizon == horizon
+    assert forecast_demand(full.filter(pl.col("t") < 20).drop("t"), horizon).backtest_horizon is None
+
+
+def test_a_shortened_backtests_horizon_and_growth_by_hand():
+    """The backtest's horizon where no series has a window at the asked one: the lower median of the
+    series' room (a few older series do not set it), never under one period, the asked one where any series
+    has a window; the errors' growth with the step: b of mean |error| / scale ∝ step^b, within [0, 1]."""
+    from forecasting.forecast import _scored_horizon, _step_growth
+
+    def plan(rooms: list[int], windows: int = 0, cls: str = "short") -> pl.DataFrame:
+        return pl.DataFrame({"series_class": [cls] * len(rooms), "room": rooms, "windows": [windows] * len(rooms)})
+
+    assert _scored_horizon(plan([14] * 10 + [19] * 50), 26) == 19
+    assert _scored_horizon(plan([14] * 50 + [19] * 10), 26) == 14
+    assert _scored_horizon(plan([14] * 50 + [40] * 10, windows=1), 26) == 26  # a window somewhere: as asked
+    assert _scored_horizon(plan([0, -3, 0]), 26) == 26  # not even one period: as asked (no backtest)
+    assert _scored_horizon(pl.concat([plan([30] * 3, cls="new"), plan([5])]), 26) == 5  # new series: no room
+    steps = pl.DataFrame({"step": [1, 2, 3, 4] * 2, "scale": [2.0] * 8})
+    for b in (0.0, 0.5, 1.0):
+        errors = [2.0 * k ** b * sign for sign in (1, -1) for k in (1, 2, 3, 4)]
+        pool = steps.with_columns(y=pl.Series(errors), yhat=pl.lit(0.0))
+        assert _step_growth(pool) == pytest.approx(b), b
+    shrinking = steps.with_columns(y=pl.Series([4.0, 3.0, 2.0, 1.0] * 2), yhat=pl.lit(0.0))
+    assert _step_growth(shrinking) == 0.0
+    assert _step_growth(steps.filter(pl.col("step") == 1).with_columns(y=pl.lit(1.0), yhat=pl.lit(0.0))) == 0.0
 
 
 def test_level_exponent_scales_by_hand():

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from data_contracts import schema
-from data_contracts.findings import component_demand_warnings, demand_outlier_warnings, stale_data_warnings
+from data_contracts.findings import (component_demand_warnings, demand_outlier_warnings, short_backtest_warnings,
+                                     stale_data_warnings)
 from test_first_hour import _as_of, _thousands_points
 from test_sources_validate import _copy, valid_input  # noqa: F401 (the small demo input, a copy of it per test)
 
@@ -191,6 +192,38 @@ def test_stale_data_warnings_name_both_ends():
                                                           ("orders", "stale_data", "requested_week")]
     assert "1 weeks before the run date 2026-05-04" in both["reason"][0]
     assert stale_data_warnings(None, None, run).is_empty()
+
+
+def test_short_backtest_warnings_say_what_the_bands_stand_on():
+    """The pure rule: quiet where the backtest scored the plan's horizon (or nothing was forecast from
+    history); one row naming the backtest's horizon and the weeks past it, or the lognormal guess."""
+    assert short_backtest_warnings(26, 26, 10).is_empty() and short_backtest_warnings(26, None, 0).is_empty()
+    cut = short_backtest_warnings(26, 14, 10)
+    assert cut.select("entity", "rule", "key").rows() == [("orders", "short_backtest", "horizon_weeks")]
+    assert "a 14-week backtest, and weeks 15-26 take its errors grown as they grew over its 14 weeks" in (
+        cut["reason"][0])
+    assert "a 25-week backtest, and week 26 takes its errors" in short_backtest_warnings(26, 25, 10)["reason"][0]
+    assert "all 10 series forecast from their history are the wide lognormal one" in (
+        short_backtest_warnings(26, None, 10)["reason"][0])
+
+
+def test_a_run_on_too_short_a_history_for_its_horizon_says_so(valid_input, tmp_path):  # noqa: F811
+    """The small demo input has 40 weeks of history: a backtest window needs 26 weeks of training, so a
+    26-week plan's backtest scores 14 weeks, and the run says so; a 4-week plan's is whole, and quiet."""
+    folder = _copy(valid_input, tmp_path)
+    for horizon, expected in (("26", [("orders", "short_backtest", "horizon_weeks")]), ("4", [])):
+        warehouse = tmp_path / f"w{horizon}.duckdb"
+        result = CliRunner().invoke(app, ["run", "--input", str(folder), "--warehouse", str(warehouse),
+                                          "--horizon", horizon, "--no-prefect"])
+        assert result.exit_code == 0, result.output
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            rows = con.execute(f"SELECT entity, rule, key, reason FROM {schema.RUN_WARNINGS.name} "
+                               "WHERE rule = 'short_backtest'").fetchall()
+        assert [r[:3] for r in rows] == expected, horizon
+        if rows:
+            assert "a 14-week backtest, and weeks 15-26 take its errors grown" in rows[0][3]
+            assert "warning: the demand history is too short to backtest any series 26 weeks ahead" in " ".join(
+                result.output.split())
 
 
 def test_a_week_a_hundred_times_its_series_is_warned_of_a_recurring_peak_is_not():
