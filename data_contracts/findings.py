@@ -86,7 +86,7 @@ def short_backtest_warnings(horizon: int, scored: int | None, series: int) -> pl
     """One warning (``WARNING_SCHEMA``) where the forecast's backtest scored fewer than the plan's ``horizon``
     weeks ahead (``scored``: ``ForecastResult.backtest_horizon``), or none of the ``series`` forecast from
     their history at all (``scored`` None); none otherwise."""
-    if scored is not None and scored >= horizon or scored is None and not series:
+    if (scored is not None and scored >= horizon) or (scored is None and not series):
         return pl.DataFrame(schema=WARNING_SCHEMA)
     if scored is None:
         reason = (f"no series has the history for a backtest: the bands of all {series} series forecast from their "

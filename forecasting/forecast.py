@@ -158,17 +158,17 @@ def _plan(classes: pl.DataFrame, horizon: int, config: ForecastConfig) -> pl.Dat
     )
 
 
-def _scored_horizon(plan: pl.DataFrame, scored: int) -> int:
-    """The backtest's horizon: ``scored``; or, where no series has the history for one window that long (a
+def _scored_horizon(plan: pl.DataFrame, asked: int) -> int:
+    """The backtest's horizon: ``asked``; or, where no series has the history for one window that long (a
     network with under a year of history at a 26-week horizon), the longest horizon one window of at least
     half the backtestable series can score (the lower median of ``room``: a few older series alone would
     make a thin pool), so that the bands calibrate on errors instead of the wide lognormal band. Its steps
     past that horizon take its last step's errors, their scale grown as its errors grew with the step
-    (:func:`_step_growth`). ``scored`` also where that is not even one period."""
+    (:func:`_step_growth`). ``asked`` also where that is not even one period."""
     if plan.filter(pl.col("windows") > 0).height:
-        return scored
+        return asked
     room = plan.filter(pl.col("series_class").is_in(BACKTESTED_CLASSES)).get_column("room").quantile(0.5, "lower")
-    return scored if room is None or room < 1 else min(int(room), scored)
+    return asked if room is None or room < 1 else min(int(room), asked)
 
 
 def _defaults(config: ForecastConfig) -> dict[str, str | None]:
