@@ -52,6 +52,11 @@ RAW_META_COLUMNS: tuple[str, ...] = (LOAD_ID, SOURCE_FILE, SOURCE_ROW)
 RAW_POSITION = "__pos"
 #: Raw column holding, as JSON, the values of columns a source had beyond the contract's.
 RAW_EXTRA = "_extra"
+#: Files an exporter writes last into an input folder to say it is complete (:mod:`warehouse.arrival` reads
+#: such a folder at once, without waiting for its files to settle): an empty marker, or a ``sha256sum``
+#: manifest of every entity file.
+READY_MARKER = "_READY"
+CHECKSUMS_MANIFEST = "_SHA256SUMS"
 
 #: Forecast quantile levels stored for every forecast row (columns ``q01`` … ``q99``).
 QUANTILES: tuple[float, ...] = (0.01, 0.05, 0.10, 0.20, 0.50, 0.80, 0.90, 0.95, 0.99)

@@ -145,6 +145,8 @@ def write_demo(frames: dict[str, pl.DataFrame], out_dir: Path,
                file_format: Literal["csv", "parquet"] = "csv") -> dict[str, Path]:
     """Write each frame to ``out_dir/<entity>.<file_format>``, columns in schema order, ISO dates; an
     optional entity without rows is not written (absent means none: the single-level demo has no ``bom``).
+    The ``_READY`` marker is written last, as an exporter should (``schema.READY_MARKER``): a run reads the
+    folder at once instead of waiting a settle interval for files just written (:mod:`warehouse.arrival`).
 
     Args:
         frames: entity name → frame (as from :func:`demo_network`); names must be input entities.
@@ -177,6 +179,7 @@ def write_demo(frames: dict[str, pl.DataFrame], out_dir: Path,
         else:
             data.write_parquet(path)
         paths[name] = path
+    (out_dir / schema.READY_MARKER).write_bytes(b"")
     return paths
 
 

@@ -257,7 +257,6 @@ def data_docs_dir(warehouse: Path) -> Path:
 def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, Any]:
     """Weekly demand history and the statistical forecast over the horizon and, for the plan's terminal
     condition, the weeks beyond it that new production cannot reach (the longest release lag + transit)."""
-    """Weekly demand history and the statistical forecast over the horizon."""
     fault_point("forecast")
     from forecasting import BACKTESTED_CLASSES, forecast_demand  # statsforecast loads here, not with this module
 

@@ -297,8 +297,9 @@ def test_csv_dates_are_iso(small: dict[str, pl.DataFrame], tmp_path: Path) -> No
 def test_generate_demo_writes_every_entity(tmp_path: Path) -> None:
     paths = generate_demo(tmp_path, file_format="parquet", products=5, dcs=1, weeks_history=40, levels=True,
                           campaigns=True)
-    expected = sorted(f"{t.name}.parquet" for t in schema.INPUT_ENTITIES)
+    expected = sorted([f"{t.name}.parquet" for t in schema.INPUT_ENTITIES] + [schema.READY_MARKER])
     assert sorted(p.name for p in tmp_path.iterdir()) == expected
+    assert max(p.stat().st_mtime_ns for p in tmp_path.iterdir()) == (tmp_path / schema.READY_MARKER).stat().st_mtime_ns
     assert pl.read_parquet(paths["orders"])["site_id"].n_unique() == 1
 
 

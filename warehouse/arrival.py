@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from data_contracts import schema
+
 # InputChanged is defined beside the sources (the landing raises it too) and is this module's as before
 from warehouse.sources import InputChanged, SourceFile, SourceUnavailable, entity_files, read_source_file
 
@@ -33,8 +35,8 @@ __all__ = ["CHECKSUMS", "READY", "FileState", "InputChanged", "check_checksums",
 SETTLE_SECONDS = 1.0
 SETTLE_TIMEOUT_SECONDS = 120.0
 
-READY = "_READY"
-CHECKSUMS = "_SHA256SUMS"
+READY = schema.READY_MARKER
+CHECKSUMS = schema.CHECKSUMS_MANIFEST
 
 
 @dataclass(frozen=True)
