@@ -43,13 +43,15 @@ def _validate(*args: str):
 
 def test_clean_inputs_exit_0_and_write_nothing(valid_input, tmp_path):
     folder = _copy(valid_input, tmp_path)
+    before = sorted(tmp_path.rglob("*"))  # the input files and the generator's _READY marker
     result, out = _validate("--input", str(folder))
     assert result.exit_code == EXIT_CLEAN, result.output
     assert (
         "Read 10 entities: products.csv (5 rows)" in out and "run date 2026-05-04" in out
     )  # the inventory's date
     assert "0 rows quarantined" in out and "Verdict: every row passes the contracts (exit 0)" in out
-    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".csv") == []
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".csv") == ["_READY"]
+    assert sorted(tmp_path.rglob("*")) == before
 
 
 def test_quarantined_rows_exit_1_with_rules_counts_and_first_rows(valid_input, tmp_path):
