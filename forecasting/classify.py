@@ -30,8 +30,9 @@ from forecasting.profile import seasonal_only
 __all__ = ["classify_series", "BACKTESTED_CLASSES", "CLASSES"]
 
 CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "short", "new", "inactive", "seasonal_only")
-#: the classes whose series are backtested where their history allows (the others: a rule, zero, a profile)
-BACKTESTED_CLASSES = CLASSES[:5]
+#: the classes whose series are backtested where their history allows (the others: a rule, zero, a profile;
+#: forecasting.forecast's ``_SETS`` gives each its candidate set)
+BACKTESTED_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "short")
 #: the classes a series sold only in season would otherwise take
 _SEASON_ONLY_FROM = ("intermittent", "lumpy", "inactive")
 

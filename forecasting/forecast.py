@@ -72,6 +72,7 @@ FALLBACKS = {
 }
 RULE_MODEL = "HistoricAverage"
 ZERO_MODEL = "Zero"
+#: a backtested class's candidate set (forecasting.classify.BACKTESTED_CLASSES); any other class: the rule
 _SETS = {"smooth": "seasonal", "erratic": "seasonal", "short": "short", "intermittent": "intermittent",
          "lumpy": "intermittent"}
 # rough CPU cost of a set's candidates per series and fit, relative; only orders the tasks

@@ -98,9 +98,7 @@ def _snapshot_state(path: Path) -> tuple[int, int, str | None]:
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("faults") / "input"
-    write_demo(demo_network(products=5, dcs=1, weeks_history=40), folder)
-    for f in folder.iterdir():  # delivered a while ago: no settle wait
-        os.utime(f, (time.time() - 3600, time.time() - 3600))
+    write_demo(demo_network(products=5, dcs=1, weeks_history=40), folder)  # with _READY: no settle wait
     return folder
 
 

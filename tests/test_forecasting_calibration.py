@@ -419,7 +419,10 @@ def test_a_shortened_backtests_horizon_and_growth_by_hand():
     """The backtest's horizon where no series has a window at the asked one: the lower median of the
     series' room (a few older series do not set it), never under one period, the asked one where any series
     has a window; the errors' growth with the step: b of mean |error| / scale ∝ step^b, within [0, 1]."""
-    from forecasting.forecast import _scored_horizon, _step_growth
+    from forecasting.classify import BACKTESTED_CLASSES
+    from forecasting.forecast import _SETS, _scored_horizon, _step_growth
+
+    assert set(_SETS) == set(BACKTESTED_CLASSES)  # a backtested class has a candidate set; others the rule
 
     def plan(rooms: list[int], windows: int = 0, cls: str = "short") -> pl.DataFrame:
         return pl.DataFrame({"series_class": [cls] * len(rooms), "room": rooms, "windows": [windows] * len(rooms)})
