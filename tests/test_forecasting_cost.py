@@ -331,3 +331,65 @@ def test_arima_fits_and_forecasts_are_bit_for_bit_those_of_scipys_differences(mo
     assert np.array_equal(got, want)
     assert got_run.forecast.equals(want_run.forecast) and got_run.backtest.equals(want_run.backtest)
     assert got_run.series.equals(want_run.series)
+
+
+def test_lean_arima_objectives_are_statsforecasts_own_value_for_value(monkeypatch):
+    """The objectives statsforecast hands the optimiser (CSS and Gaussian likelihood, with and without a
+    mean, seasonal and not) and :mod:`forecasting.gradients`' bound copies give the same value, bit for bit,
+    at the start, near it and far off (a non-stationary point), and leave ``mod`` the same."""
+    import copy
+
+    import scipy.optimize
+    import statsforecast.arima
+
+    from forecasting import gradients
+
+    seen = {}
+
+    def record(fun, x0, args=(), **kwargs):
+        arma, ncxreg = (args[4], args[6]) if len(args) == 9 else (args[3], args[4])
+        seen.setdefault((fun.__qualname__, tuple(arma), ncxreg), (fun, x0, args))
+        return scipy.optimize.minimize(fun, x0, args=args, **kwargs)
+
+    monkeypatch.setattr(statsforecast.arima, "minimize", record)
+    ys = [f.get_column("y").to_numpy() for _, f in synthetic_series(
+        3, weeks=100, seed=4, kinds=("seasonal", "smooth", "trend")).group_by("unique_id", maintain_order=True)]
+    for y in ys:
+        for name, m in (("ARIMA", 52), ("DARIMA", 52), ("SARIMA", 12)):
+            base_models((name,), m)[0].fit(y)
+    names = {key[0] for key in seen}
+    assert names == {"arima.<locals>.arma_css_op", "arima.<locals>.armafn"}
+    assert {key[2] for key in seen} == {0, 1}  # with a mean (a regressor) and without
+    assert any(key[1][4] == 12 and key[1][2] + key[1][3] > 0 for key in seen)  # seasonal (arma: p q P Q m d D)
+    rng = np.random.default_rng(0)
+    for fun, x0, args in seen.values():
+        own_args, lean_args = copy.deepcopy(args), copy.deepcopy(args)  # the likelihood updates its model
+        lean, none = gradients._lean_objective(fun, lean_args)
+        assert lean is not fun and none == ()
+        for p in [x0, x0 + rng.normal(0, 0.05, x0.size), x0 + 0.5, np.full(x0.size, 3.0), -x0 * 40]:
+            want, got = fun(p.copy(), *own_args), lean(p.copy())
+            assert (got == want) or (np.isnan(got) and np.isnan(want)), (fun.__qualname__, p)
+            if len(args) == 9:
+                for key, value in own_args[5].items():
+                    assert np.array_equal(lean_args[5][key], value, equal_nan=True), key
+    # anything else passes through as given
+    assert gradients._lean_objective(_rosen, ())[0] is _rosen
+
+
+def test_seasonal_arima_fits_are_bit_for_bit_those_of_scipys_own_bfgs(monkeypatch):
+    import scipy.optimize
+    import statsforecast.arima
+
+    from forecasting import gradients
+
+    ys = [f.get_column("y").to_numpy() for _, f in synthetic_series(
+        3, weeks=96, seed=21, kinds=("seasonal", "trend")).group_by("unique_id", maintain_order=True)]
+
+    def fits():
+        return np.array([base_models(("SARIMA",), 12)[0].fit(y).predict(h=18)["mean"] for y in ys])
+
+    with monkeypatch.context() as patch:
+        patch.setattr(statsforecast.arima, "minimize", scipy.optimize.minimize)
+        want = fits()
+    gradients.install()
+    assert np.array_equal(fits(), want)
