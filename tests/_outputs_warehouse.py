@@ -3,11 +3,19 @@
 Two weekly planning runs four weeks apart on the same generated network (so past forecasts meet later
 actuals), then three scenario runs on the second: the only lanes into one DC closed; every resource at 20%
 of its hours (``tight``: capacity goes short); and ``tight`` with +50% hours on its bottleneck.
-Built once per test process (Prefect's temporary server starts once).
+Built once per test session: under pytest-xdist the first worker to ask builds it in the session's shared
+temporary folder, holding a file lock, and every worker (that one too) works on its own copy; without
+xdist it is built in place. Each process keeps its copy for its modules (Prefect's temporary server starts
+once).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
+import json
+import os
+import shutil
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -66,10 +74,31 @@ def _bottleneck(warehouse: Path, run_id: str) -> str:
         con.close()
 
 
-def build(root: Path) -> Built:
-    """Build (once per process) the shared warehouse under ``root``."""
-    if "built" in _BUILT:
-        return _BUILT["built"]
+def build(tmp_path_factory) -> Built:
+    """The shared warehouse: built once per session (module docstring), this process's copy."""
+    if "built" not in _BUILT:
+        root = tmp_path_factory.mktemp("outputs")
+        if os.environ.get("PYTEST_XDIST_WORKER") is None:
+            _BUILT["built"] = _build(root)
+        else:  # the workers' base folders share a parent, fresh each session
+            shared = tmp_path_factory.getbasetemp().parent / "outputs-warehouse"
+            done = shared.with_suffix(".json")  # written last: the build is whole
+            with open(shared.with_suffix(".lock"), "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+                if not done.exists():
+                    shared.mkdir()
+                    fields = dataclasses.asdict(_build(shared))
+                    done.write_text(json.dumps({k: str(v) for k, v in fields.items()}))
+                fields = json.loads(done.read_text())
+                shutil.copytree(shared, root, dirs_exist_ok=True)
+            for path in ("warehouse", "scenario_dir"):  # the same files, in this process's copy
+                fields[path] = root / Path(fields[path]).relative_to(shared)
+            _BUILT["built"] = Built(**fields)
+    return _BUILT["built"]
+
+
+def _build(root: Path) -> Built:
+    """Build the shared warehouse under ``root``."""
     warehouse = root / "wh" / "warehouse.duckdb"
     early = _weekly(root, warehouse, EARLY_DATE, "input_early")
     base = _weekly(root, warehouse, DEMO_RUN_DATE, "input")

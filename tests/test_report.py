@@ -29,7 +29,7 @@ MAX_BYTES = 3_000_000
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("outputs"))
+    return build(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

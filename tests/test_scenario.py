@@ -328,7 +328,7 @@ def test_turning_campaigns_on_makes_the_campaign_fields_of_that_file_valid():
 # ---------------------------------------------------------------------------------------------- flows
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("outputs"))
+    return build(tmp_path_factory)
 
 
 def _rows(warehouse, sql: str, *params):

@@ -28,7 +28,7 @@ MAY_BE_EMPTY = {"expiry_write_offs"}
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("outputs"))
+    return build(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
