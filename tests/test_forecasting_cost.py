@@ -365,6 +365,9 @@ def test_lean_arima_objectives_are_statsforecasts_own_value_for_value(monkeypatc
     for fun, x0, args in seen.values():
         own_args, lean_args = copy.deepcopy(args), copy.deepcopy(args)  # the likelihood updates its model
         lean, none = gradients._lean_objective(fun, lean_args)
+        if not gradients._LEAN_STATSFORECAST:  # another statsforecast (uv.lock pins 2.1): minimised as given
+            assert lean is fun
+            continue
         assert lean is not fun and none == ()
         for p in [x0, x0 + rng.normal(0, 0.05, x0.size), x0 + 0.5, np.full(x0.size, 3.0), -x0 * 40]:
             want, got = fun(p.copy(), *own_args), lean(p.copy())
