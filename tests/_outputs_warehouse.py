@@ -86,6 +86,7 @@ def build(tmp_path_factory) -> Built:
             with open(shared.with_suffix(".lock"), "w") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
                 if not done.exists():
+                    shutil.rmtree(shared, ignore_errors=True)  # what a worker whose build failed left
                     shared.mkdir()
                     fields = dataclasses.asdict(_build(shared))
                     done.write_text(json.dumps({k: str(v) for k, v in fields.items()}))
