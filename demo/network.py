@@ -148,6 +148,11 @@ def write_demo(frames: dict[str, pl.DataFrame], out_dir: Path,
     The ``_READY`` marker is written last, as an exporter should (``schema.READY_MARKER``): a run reads the
     folder at once instead of waiting a settle interval for files just written (:mod:`warehouse.arrival`).
 
+    Writing over an earlier write leaves nothing of it that would be read with the new files: the old
+    marker and checksum manifest go first, and so does, for each entity given, its file in the other format
+    and, where it is now absent, its old file (``plantwin demo`` after ``plantwin demo --campaigns`` used to
+    leave the campaign demo's ``changeovers.csv``, and the run refused all 16 rows).
+
     Args:
         frames: entity name → frame (as from :func:`demo_network`); names must be input entities.
         out_dir: folder to write into (created if missing).
@@ -167,10 +172,16 @@ def write_demo(frames: dict[str, pl.DataFrame], out_dir: Path,
         raise ValueError(f"not input entities: {unknown}; known: {sorted(known)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for marker in (schema.READY_MARKER, schema.CHECKSUMS_MANIFEST):  # the folder is incomplete until the end
+        (out_dir / marker).unlink(missing_ok=True)
     paths: dict[str, Path] = {}
     for name, frame in frames.items():
         tbl = known[name]
-        if tbl.optional and frame.height == 0:
+        absent = tbl.optional and frame.height == 0
+        for fmt in ("csv", "parquet"):  # what an earlier write left for this entity
+            if absent or fmt != file_format:
+                (out_dir / f"{name}.{fmt}").unlink(missing_ok=True)
+        if absent:
             continue
         data = frame.select(tbl.column_names)
         path = out_dir / f"{name}.{file_format}"

@@ -304,6 +304,23 @@ def test_generate_demo_writes_every_entity(tmp_path: Path) -> None:
     assert pl.read_parquet(paths["orders"])["site_id"].n_unique() == 1
 
 
+def test_writing_over_an_earlier_demo_leaves_nothing_of_it_to_be_read(tmp_path: Path) -> None:
+    """`plantwin demo` after `plantwin demo --campaigns`, or CSV after Parquet, into the same folder: the
+    folder holds the new demo only (the campaign demo's changeovers.csv used to stay, and the run refused
+    all 16 of its rows); the old checksum manifest goes too."""
+    from warehouse.sources import entity_files
+
+    generate_demo(tmp_path, file_format="parquet", products=5, dcs=1, weeks_history=40, campaigns=True)
+    (tmp_path / schema.CHECKSUMS_MANIFEST).write_text("0" * 64 + "  orders.parquet\n")
+    (tmp_path / "notes.txt").write_text("the planner's own file")
+    generate_demo(tmp_path, products=5, dcs=1, weeks_history=40)
+    written = [f"{name}.csv" for name, frame in demo_network(products=5, dcs=1, weeks_history=40).items()
+               if frame.height]
+    assert "changeovers.csv" not in written  # the plain demo has none
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*written, schema.READY_MARKER, "notes.txt"])
+    assert [name for name, _ in entity_files(tmp_path)] == [name.removesuffix(".csv") for name in written]
+
+
 def test_same_arguments_same_frames_other_seed_other_orders(net: dict[str, pl.DataFrame]) -> None:
     again = demo_network(levels=True)
     for name, frame in net.items():
