@@ -127,9 +127,10 @@ def generate_demo_cmd(
              "VAC-01-US, ...), as `plantwin demo` does; default: one pack per vaccine.")] = False,
 ) -> None:
     """Write the seeded demo network's input files (the input contract) to a folder."""
+    from data_contracts.schema import INPUT_FILE_FORMATS
     from demo.network import generate_demo
 
-    if file_format not in ("csv", "parquet"):
+    if file_format not in INPUT_FILE_FORMATS:
         raise typer.BadParameter("--format must be csv or parquet")
     if regional_packs and not levels:
         raise typer.BadParameter("--regional-packs needs --levels (the packs are filled from the vaccines' "

@@ -57,6 +57,8 @@ RAW_EXTRA = "_extra"
 #: manifest of every entity file.
 READY_MARKER = "_READY"
 CHECKSUMS_MANIFEST = "_SHA256SUMS"
+#: The formats of an input entity's file, ``<entity>.<format>`` (one file per entity in a folder).
+INPUT_FILE_FORMATS: tuple[str, ...] = ("csv", "parquet")
 
 #: Forecast quantile levels stored for every forecast row (columns ``q01`` … ``q99``).
 QUANTILES: tuple[float, ...] = (0.01, 0.05, 0.10, 0.20, 0.50, 0.80, 0.90, 0.95, 0.99)

@@ -164,7 +164,7 @@ def write_demo(frames: dict[str, pl.DataFrame], out_dir: Path,
     Raises:
         ValueError: unknown file format or a frame name that is not an input entity.
     """
-    if file_format not in ("csv", "parquet"):
+    if file_format not in schema.INPUT_FILE_FORMATS:
         raise ValueError(f"file_format must be 'csv' or 'parquet', got {file_format!r}")
     known = {t.name: t for t in schema.INPUT_ENTITIES}
     unknown = sorted(set(frames) - set(known))
@@ -178,7 +178,7 @@ def write_demo(frames: dict[str, pl.DataFrame], out_dir: Path,
     for name, frame in frames.items():
         tbl = known[name]
         absent = tbl.optional and frame.height == 0
-        for fmt in ("csv", "parquet"):  # what an earlier write left for this entity
+        for fmt in schema.INPUT_FILE_FORMATS:  # what an earlier write left for this entity
             if absent or fmt != file_format:
                 (out_dir / f"{name}.{fmt}").unlink(missing_ok=True)
         if absent:

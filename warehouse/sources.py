@@ -25,7 +25,7 @@ from warehouse.csv_load import CsvLayout
 __all__ = ["InputChanged", "SourceError", "SourceFile", "SourceUnavailable", "entity_files",
            "find_entity_file", "read_folder", "read_source_file"]
 
-_SUFFIXES = (".csv", ".parquet")
+_SUFFIXES = tuple(f".{fmt}" for fmt in schema.INPUT_FILE_FORMATS)
 #: Parquet column types refused besides nested ones (lists, structs, arrays): no text form to check.
 _NOT_TEXT = (pl.Binary, pl.Object)
 
