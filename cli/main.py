@@ -208,8 +208,13 @@ def forecast_cmd(
     series: Annotated[Path, typer.Option("--series", help="Long file (CSV or Parquet): unique_id, ds, y.")],
     horizon: Annotated[int, typer.Option(min=1, help="Periods to forecast.")],
     out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")],
-    freq: Annotated[str, typer.Option(help="Frequency as a polars duration: 1w, 1mo, 1d.")] = "1w",
-    season_length: Annotated[int, typer.Option(min=1, help="Periods per season (52 weekly, 12 monthly).")] = 52,
+    freq: Annotated[str, typer.Option(
+        help="Frequency as a polars duration: 1w, 1mo, 1q, 1d. Monthly, quarterly and yearly periods may be "
+        "dated by their first day or by their month's last day (2014-01-31, 2014-02-28: the forecast is "
+        "dated so too).")] = "1w",
+    season_length: Annotated[int | None, typer.Option(
+        min=1, help="Periods per season. Default: a year of --freq (52 weekly, 12 monthly, 4 quarterly), a "
+        "week of daily data (7).")] = None,
     quantiles: Annotated[list[float] | None, typer.Option(
         "--quantiles", help="Quantile levels in percent, repeatable: --quantiles 2.5 --quantiles 97.5 "
         "(columns q02_5, q97_5).")] = None,
@@ -243,8 +248,8 @@ def forecast_cmd(
     # a level-L interval is the quantiles (1 − L)/2 and (1 + L)/2, statsforecast's lo-L / hi-L
     bounds = {lv: (round((100 - lv) / 200, 6), round((100 + lv) / 200, 6)) for lv in sorted(set(levels or []))}
     wanted = tuple(sorted(asked | {q for pair in bounds.values() for q in pair}))
-    config = ForecastConfig(freq=freq, season_length=season_length, cluster=cluster,
-                            **({"quantiles": wanted} if wanted else {}))
+    given = {"season_length": season_length} if season_length else {}  # else a year of freq (season_of)
+    config = ForecastConfig(freq=freq, cluster=cluster, **given, **({"quantiles": wanted} if wanted else {}))
     try:
         with forecast_executor(config) as (executor, config):
             result = forecast_demand(read_series_file(series), horizon, config, executor)

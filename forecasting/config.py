@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 from data_contracts import schema
 
 __all__ = ["ForecastConfig", "NATIVE_SEASONAL_MODELS", "NATIVE_SEASONAL_DEFAULT", "NATIVE_SEASONAL_ALTERNATIVES",
-           "DECOMPOSED_SEASONAL_MODELS", "DECOMPOSED_SEASONAL_DEFAULT"]
+           "DECOMPOSED_SEASONAL_MODELS", "DECOMPOSED_SEASONAL_DEFAULT", "season_of"]
 
 #: smooth/erratic candidates and default for a short season (m ≤ ``native_season_max``: monthly, quarterly):
 #: native seasonal ETS beside DOT and the deseasonalised ARIMA, their mean the default. The seasonal
@@ -47,10 +47,26 @@ _FREQ = re.compile(r"(\d+)(d|w|mo|q|y)")
 _CLUSTER = re.compile(r"local|(tcp|tls|ucx|inproc|ws|wss)://\S+")
 
 
+def season_of(freq: str) -> int:
+    """Periods in a season of ``freq`` (a polars duration): a year of weeks, months, quarters or years where the
+    step divides it (``'1w'`` 52, ``'2w'`` 26, ``'1mo'`` 12, ``'3mo'`` 4, ``'1q'`` 4, ``'1y'`` 1), a week of days
+    for ``'1d'`` (7); 1 (no season) for any other step. ``freq`` not a duration: ``ValueError``."""
+    match = _FREQ.fullmatch(freq)
+    if match is None:
+        raise ValueError(f"freq must be a polars duration of days, weeks, months, quarters or years "
+                         f"('1d', '1w', '1mo', '1q', '1y'), got {freq!r}")
+    count, unit = int(match.group(1)), match.group(2)
+    per = {"d": 7, "w": 52, "mo": 12, "q": 4, "y": 1}[unit]  # a daily series' season is its week
+    return per // count if count and per % count == 0 else 1
+
+
 class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     """Knobs of :func:`forecasting.forecast_demand`; every default is the plan-of-record setting."""
 
-    season_length: int = Field(52, ge=1, description="Observations per season (52 for weekly data).")
+    season_length: int | None = Field(
+        None, ge=1, description="Observations per season. None: a year of `freq`'s periods (52 weekly, 12 "
+        "monthly, 4 quarterly, 1 yearly; a multiple such as '2w' 26 where it divides the year) and a week of "
+        "daily data (7); another daily step or a step that does not divide the year: 1, no season.")
     freq: str = Field(
         "1w", description="Series frequency as a polars duration ('1w' weekly Mondays, '1mo', '1q', '1d'). "
         "`new_weeks`, `inactive_weeks` and `min_train_weeks` count weeks of time, turned into periods of "
@@ -400,6 +416,16 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
             return 1
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         return max(1, cores or 1)
+
+    @model_validator(mode="after")
+    def _season_from_freq(self) -> ForecastConfig:
+        """``season_length`` from ``freq`` where it is not given (:func:`season_of`); it stays out of
+        ``model_fields_set``, so a copy with another ``freq`` takes that frequency's season. Before, the season
+        was 52 whatever the frequency: ``plantwin forecast --freq 1mo`` without ``--season-length`` classed a
+        70-month series ``short`` (under two 52-month seasons) and forecast it without its season."""
+        if self.season_length is None:  # frozen: set once, here, while validating, before the season is read
+            object.__setattr__(self, "season_length", season_of(self.freq))
+        return self
 
     @model_validator(mode="after")
     def _candidates_by_season(self) -> ForecastConfig:

@@ -64,7 +64,7 @@ from forecasting.select import (alternative_sample, choose_default, choose_strat
                                 select_champions, trim_worst_member)
 from forecasting.silent import inactive_quantiles, return_shares
 
-__all__ = ["ForecastResult", "forecast_demand", "validate_series", "FALLBACKS", "RULE_MODEL", "ZERO_MODEL"]
+__all__ = ["ForecastResult", "dated_by_month_ends", "forecast_demand", "validate_series", "FALLBACKS", "RULE_MODEL", "ZERO_MODEL"]
 
 #: fallback per candidate set: where nothing could be scored, and for a candidate whose fit fails
 FALLBACKS = {
@@ -99,6 +99,20 @@ class ForecastResult:
     backtest_horizon: int | None = None
 
 
+def dated_by_month_ends(series: pl.DataFrame, freq: str) -> bool:
+    """Whether a monthly, quarterly or yearly panel dates every period by the last day of its month
+    (2014-01-31, 2014-02-28, 2014-03-31: an ERP's or a ledger's month), as pandas' ``ME`` / ``QE`` do.
+
+    Such a panel is regular, but a step of ``freq`` from a day past the 28th does not give the next one
+    (2014-02-28 plus a month is 2014-03-28), so :func:`validate_series` refused it as irregular, naming
+    its 31 March. :func:`forecast_demand` fits it on its months' first days and dates its forecast back to
+    their last days."""
+    if not freq.endswith(("mo", "q", "y")) or "ds" not in series.columns or series.is_empty():
+        return False
+    ds = series.get_column("ds")
+    return ds.dtype == pl.Date and ds.null_count() == 0 and bool((ds == ds.dt.month_end()).all())
+
+
 def validate_series(series: pl.DataFrame, freq: str = "1w") -> None:
     """Raise ``ValueError`` naming the series unless ``unique_id, ds (Date), y`` is a regular panel of ``freq``."""
     missing = {"unique_id", "ds", "y"} - set(series.columns)
@@ -109,10 +123,12 @@ def validate_series(series: pl.DataFrame, freq: str = "1w") -> None:
     nulls = series.filter(pl.any_horizontal(pl.col("unique_id", "ds", "y").is_null()))
     if nulls.height:
         raise ValueError(f"series with missing values (missing is not zero): {nulls.head(5).rows()}")
+    # a panel dated by its months' last days steps from their first (dated_by_month_ends)
+    period = pl.col("ds").dt.month_start() if dated_by_month_ends(series, freq) else pl.col("ds")
     gaps = (
         series.sort("unique_id", "ds")
-        .with_columns(expected=pl.col("ds").shift(1).over("unique_id").dt.offset_by(freq))
-        .filter(pl.col("expected").is_not_null() & (pl.col("ds") != pl.col("expected")))
+        .with_columns(expected=period.shift(1).over("unique_id").dt.offset_by(freq))
+        .filter(pl.col("expected").is_not_null() & (period != pl.col("expected")))
     )
     if gaps.height:
         raise ValueError(
@@ -960,7 +976,9 @@ def forecast_demand(
     """Forecast every series ``horizon`` weeks ahead with a champion model chosen by backtest.
 
     Args:
-        series: ``unique_id, ds, y``: weekly (Monday) history, zero-filled inside each series' life.
+        series: ``unique_id, ds, y``: weekly (Monday) history, zero-filled inside each series' life (or of
+            ``config.freq``; monthly, quarterly or yearly periods may be dated by their month's last day, and
+            the forecast and one-offs are then dated so too: :func:`dated_by_month_ends`).
         horizon: weeks to forecast (> 0).
         config: model sets, backtest, classification and parallelism settings.
         executor: runs the chunks instead of a local process pool when given (anything with
@@ -977,6 +995,8 @@ def forecast_demand(
     if horizon < 1:
         raise ValueError(f"horizon must be at least 1 week, got {horizon}")
     validate_series(series, config.freq)
+    if month_ends := dated_by_month_ends(series, config.freq):  # fitted on the months' first days
+        series = series.with_columns(pl.col("ds").dt.month_start())
     series = series.select("unique_id", "ds", pl.col("y").cast(pl.Float64)).sort("unique_id", "ds")
     asked = min(backtest_horizon or horizon, horizon)
     classes = classify_series(series, config)
@@ -1018,5 +1038,8 @@ def forecast_demand(
     ).sort("unique_id")
     forecast = _quantiles(fc, cv, chosen, picks, plan, series, horizon, config,
                           shortened=scored if scored < asked else None)
+    if month_ends:  # dated as they came: each month by its last day
+        forecast = forecast.with_columns(pl.col("ds").dt.month_end())
+        outliers = outliers if outliers is None else outliers.with_columns(pl.col("ds").dt.month_end())
     return ForecastResult(forecast=forecast, series=summary, backtest=backtest, strategy=strategy,
                           outliers=outliers, backtest_horizon=scored if backtest.height else None)

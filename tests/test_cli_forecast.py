@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from forecasting.config import NATIVE_SEASONAL_MODELS
 
 
 def _series_file(path, weeks: int = 150):
@@ -82,6 +83,63 @@ def test_forecast_command_takes_monthly_data(tmp_path):
     assert fc["ds"].to_list() == pl.date_range(date(2024, 1, 1), date(2024, 12, 1), "1mo", eager=True).to_list()
     # the season comes back: the forecast peaks in the months the history peaks (sin peaks in April)
     assert fc.sort("mean", descending=True)["ds"][0].month in (3, 4, 5)
+
+
+def _monthly(n: int, seed: int = 1) -> np.ndarray:
+    """``n`` months of a yearly season (peaks in April) with 2% noise."""
+    return 200 + 80 * np.sin(2 * np.pi * np.arange(n) / 12) + np.random.default_rng(seed).normal(0, 4, n)
+
+
+def test_forecast_command_takes_the_season_from_the_frequency(tmp_path):
+    """``--freq 1mo`` without ``--season-length`` is a 12-month season: it was 52 whatever the frequency, so
+    these 60 months were under two seasons (class ``short``) and forecast without their season (the peak
+    month then came out anywhere); the forecast is now the one ``--season-length 12`` gives."""
+    months = pl.date_range(date(2019, 1, 1), date(2023, 12, 1), "1mo", eager=True)
+    src = tmp_path / "monthly.csv"
+    pl.DataFrame({"unique_id": "scripts", "ds": months, "y": _monthly(months.len())}).write_csv(src)
+    outs = {}
+    for given in ([], ["--season-length", "12"], ["--season-length", "52"]):
+        out = tmp_path / f"fc{len(outs)}.csv"
+        result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "12", "--freq", "1mo",
+                                          "--out", str(out), *given])
+        assert result.exit_code == 0, result.output
+        outs[" ".join(given)] = pl.read_csv(out, try_parse_dates=True)
+    assert outs[""].equals(outs["--season-length 12"])
+    assert outs[""]["model"][0] in NATIVE_SEASONAL_MODELS  # the monthly candidates (a clean season: SETS)
+    assert outs[""].sort("mean", descending=True)["ds"][0].month in (3, 4, 5)
+    assert outs["--season-length 52"]["model"][0] == "Mean(ETS,Theta,ARIMA)"  # the old default's short class
+
+
+@pytest.mark.parametrize(("freq", "step"), [("1mo", 1), ("1q", 3)])
+def test_forecast_command_takes_periods_dated_by_their_months_last_day(tmp_path, freq, step):
+    """A month or quarter dated by its last day (2019-01-31, 2019-02-28, …: an ERP's or a ledger's month) is
+    a regular series: it was refused as irregular at its first 31st after a shorter month (a month after
+    2019-02-28 is 2019-03-28). The forecast is that of the same series dated by the months' first days, dated
+    by the last days too; a month missing from it is still refused, named as the file dates it."""
+    starts = pl.date_range(date(2015, 1, 1), date(2023, 12, 1), f"{step}mo", eager=True)
+    y = _monthly(starts.len())
+    runs = {}
+    for label, ds in (("first", starts), ("last", starts.dt.month_end())):
+        src = tmp_path / f"{label}.csv"
+        pl.DataFrame({"unique_id": "scripts", "ds": ds, "y": y}).write_csv(src)
+        out = tmp_path / f"fc_{label}.csv"
+        result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "4", "--freq", freq,
+                                          "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        runs[label] = pl.read_csv(out, try_parse_dates=True)
+    assert runs["last"].drop("ds").equals(runs["first"].drop("ds"))
+    assert runs["last"]["ds"].to_list() == runs["first"]["ds"].dt.month_end().to_list()
+    assert runs["last"]["ds"][0] == date(2024, 1, 31)
+
+    gap = tmp_path / "gap.csv"
+    dated = pl.DataFrame({"unique_id": "scripts", "ds": starts.dt.month_end(), "y": y})
+    dated.filter(pl.col("ds") != date(2016, 4, 30)).write_csv(gap)
+    result = CliRunner().invoke(app, ["forecast", "--series", str(gap), "--horizon", "4", "--freq", freq,
+                                      "--out", str(tmp_path / "o.csv")])
+    assert result.exit_code == 2
+    after = date(2016, 5, 31) if step == 1 else date(2016, 7, 31)
+    assert f"gap.csv: series must be regular at '{freq}'" in result.stderr
+    assert f"('scripts', datetime.date({after.year}, {after.month}, {after.day}))" in result.stderr
 
 
 def test_forecast_csv_out_neutralises_ids_that_look_like_formulas(tmp_path):

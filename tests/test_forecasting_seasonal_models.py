@@ -17,6 +17,7 @@ from forecasting.config import (
     NATIVE_SEASONAL_ALTERNATIVES,
     NATIVE_SEASONAL_DEFAULT,
     NATIVE_SEASONAL_MODELS,
+    season_of,
 )
 from forecasting.models import NativeSeasonal, SeasonTested, base_models, is_known
 from forecasting.seasonal import is_seasonal
@@ -332,3 +333,25 @@ def test_tarima_carries_its_order_across_the_backtest_origins_as_darima_does():
             if uid == "season":
                 darima = rows.filter(pl.col("model") == "DARIMA").sort("ds").get_column("yhat").to_numpy()
                 assert tarima == pytest.approx(darima, rel=1e-9)
+
+
+@pytest.mark.parametrize(("freq", "season"), [("1w", 52), ("2w", 26), ("1mo", 12), ("3mo", 4), ("1q", 4),
+                                              ("1y", 1), ("1d", 7), ("2d", 1), ("5w", 1)])
+def test_the_season_follows_the_frequency_where_it_is_not_given(freq, season):
+    """A year of the frequency's periods (a week of days); it was 52 whatever the frequency."""
+    assert season_of(freq) == season
+    assert ForecastConfig(freq=freq).season_length == season
+    assert ForecastConfig(freq=freq, season_length=3).season_length == 3  # given: kept
+
+
+def test_a_derived_season_follows_the_frequency_through_model_copy():
+    """Derived, the season is not a given setting: a copy at another frequency takes that one's season and
+    candidates; a given season stays through a change of frequency."""
+    monthly = ForecastConfig(freq="1mo")
+    assert "season_length" not in monthly.model_fields_set
+    weekly = monthly.model_copy(update={"freq": "1w"})
+    assert (weekly.season_length, weekly.seasonal_default) == (52, DECOMPOSED_SEASONAL_DEFAULT)
+    assert (monthly.season_length, monthly.seasonal_default) == (12, NATIVE_SEASONAL_DEFAULT)
+    assert ForecastConfig(freq="1mo", season_length=12).model_copy(update={"freq": "1w"}).season_length == 12
+    with pytest.raises(ValueError, match="freq must be a polars duration"):
+        ForecastConfig(freq="1x")
