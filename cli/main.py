@@ -272,7 +272,9 @@ def forecast_cmd(
         result_fc = forecast
     write_frame(result_fc, out)
     chosen = result.series.group_by("model").len().sort("len", descending=True)
-    typer.echo(f"{result.series.height} series, horizon {horizon}: {out}")
+    source = "" if season_length else " (from --freq; --season-length to change)"  # a derived season is said
+    typer.echo(f"{result.series.height} series, horizon {horizon}, freq {config.freq}, season "
+               f"{config.season_length}{source}: {out}")
     typer.echo("models chosen: " + ", ".join(f"{m} {n}" for m, n in chosen.iter_rows()))
     if result.outliers is not None and result.outliers.height:
         first, n = result.outliers.row(0, named=True), result.outliers.height

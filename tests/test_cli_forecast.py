@@ -97,15 +97,18 @@ def test_forecast_command_takes_the_season_from_the_frequency(tmp_path):
     months = pl.date_range(date(2019, 1, 1), date(2023, 12, 1), "1mo", eager=True)
     src = tmp_path / "monthly.csv"
     pl.DataFrame({"unique_id": "scripts", "ds": months, "y": _monthly(months.len())}).write_csv(src)
-    outs = {}
+    outs, said = {}, {}
     for given in ([], ["--season-length", "12"], ["--season-length", "52"]):
         out = tmp_path / f"fc{len(outs)}.csv"
         result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "12", "--freq", "1mo",
                                           "--out", str(out), *given])
         assert result.exit_code == 0, result.output
         outs[" ".join(given)] = pl.read_csv(out, try_parse_dates=True)
+        said[" ".join(given)] = result.stdout
     assert outs[""].equals(outs["--season-length 12"])
     assert outs[""]["model"][0] in NATIVE_SEASONAL_MODELS  # the monthly candidates (a clean season: SETS)
+    assert "1 series, horizon 12, freq 1mo, season 12 (from --freq; --season-length to change)" in said[""]
+    assert "freq 1mo, season 52:" in said["--season-length 52"]
     assert outs[""].sort("mean", descending=True)["ds"][0].month in (3, 4, 5)
     assert outs["--season-length 52"]["model"][0] == "Mean(ETS,Theta,ARIMA)"  # the old default's short class
 
