@@ -123,6 +123,11 @@ def prefect_server(home: Path, log_dir: Path) -> Iterator[PrefectServer]:
         "PREFECT_SERVER_API_PORT": str(port),
         "PREFECT_UI_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "INFO",
+        # no scheduler service: prefect.yaml's schedules are live (weekly-planning Mondays 05:00, nightly-refresh
+        # 02:00, Brussels), and a suite running across one of those minutes had its deployment run on the
+        # tests' warehouse beside theirs (stop 40's CI, Monday 04:00 UTC: two successful runs where one was
+        # asserted). The schedules are still deployed and checked; only nothing fires them.
+        "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
     }
     env.pop("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", None)
     server_env = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}

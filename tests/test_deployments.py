@@ -191,3 +191,15 @@ def test_a_deployment_whose_input_folder_does_not_exist_fails_at_deploy_time(ser
     assert "deployment 'nightly-refresh': params.input_dir" in text
     assert f"the input folder {missing} does not exist" in text
     assert not (REPO / "plantwin-data").exists()  # nothing is left in the checkout
+
+
+def test_the_tests_server_fires_no_schedule(server, first_run):
+    """prefect.yaml's schedules are live; the tests' server runs no scheduler service, so none of them makes a
+    flow run on the tests' warehouse. With the scheduler on, the server had made scheduled runs of both
+    scheduled deployments within a minute of the deploy, and a suite that crossed Monday 04:00 UTC had
+    weekly-planning run beside its tests (stop 40's CI). Last in the module: minutes after the deploy."""
+    scheduled = server.api("POST", "/flow_runs/filter",
+                           json={"flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}})
+    assert scheduled == []
+    runs = server.api("POST", "/flow_runs/filter", json={})
+    assert all(r["auto_scheduled"] is False for r in runs), [r["name"] for r in runs if r["auto_scheduled"]]
