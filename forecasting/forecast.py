@@ -64,7 +64,8 @@ from forecasting.select import (alternative_sample, choose_default, choose_strat
                                 select_champions, trim_worst_member)
 from forecasting.silent import inactive_quantiles, return_shares
 
-__all__ = ["ForecastResult", "dated_by_month_ends", "forecast_demand", "validate_series", "FALLBACKS", "RULE_MODEL", "ZERO_MODEL"]
+__all__ = ["ForecastResult", "dated_by_month_ends", "forecast_demand", "validate_series", "FALLBACKS", "RULE_MODEL",
+           "ZERO_MODEL"]
 
 #: fallback per candidate set: where nothing could be scored, and for a candidate whose fit fails
 FALLBACKS = {
