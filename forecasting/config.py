@@ -47,15 +47,21 @@ _FREQ = re.compile(r"(\d+)(d|w|mo|q|y)")
 _CLUSTER = re.compile(r"local|(tcp|tls|ucx|inproc|ws|wss)://\S+")
 
 
-def season_of(freq: str) -> int:
-    """Periods in a season of ``freq`` (a polars duration): a year of weeks, months, quarters or years where the
-    step divides it (``'1w'`` 52, ``'2w'`` 26, ``'1mo'`` 12, ``'3mo'`` 4, ``'1q'`` 4, ``'1y'`` 1), a week of days
-    for ``'1d'`` (7); 1 (no season) for any other step. ``freq`` not a duration: ``ValueError``."""
+def _freq_parts(freq: str) -> tuple[int, str]:
+    """``freq``'s step count and unit (``'3mo'`` → 3, ``'mo'``); ``ValueError`` where it is not a polars duration
+    of days, weeks, months, quarters or years."""
     match = _FREQ.fullmatch(freq)
     if match is None:
         raise ValueError(f"freq must be a polars duration of days, weeks, months, quarters or years "
                          f"('1d', '1w', '1mo', '1q', '1y'), got {freq!r}")
-    count, unit = int(match.group(1)), match.group(2)
+    return int(match.group(1)), match.group(2)
+
+
+def season_of(freq: str) -> int:
+    """Periods in a season of ``freq`` (a polars duration): a year of weeks, months, quarters or years where the
+    step divides it (``'1w'`` 52, ``'2w'`` 26, ``'1mo'`` 12, ``'3mo'`` 4, ``'1q'`` 4, ``'1y'`` 1), a week of days
+    for ``'1d'`` (7); 1 (no season) for any other step. ``freq`` not a duration: ``ValueError``."""
+    count, unit = _freq_parts(freq)
     per = {"d": 7, "w": 52, "mo": 12, "q": 4, "y": 1}[unit]  # a daily series' season is its week
     return per // count if count and per % count == 0 else 1
 
@@ -458,9 +464,7 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     def _check(self) -> ForecastConfig:
         if not self.quantiles or any(not 0 < q < 1 for q in self.quantiles):
             raise ValueError(f"quantiles must be a non-empty tuple of levels in (0, 1), got {self.quantiles}")
-        if not _FREQ.fullmatch(self.freq):
-            raise ValueError(f"freq must be a polars duration of days, weeks, months, quarters or years "
-                             f"('1d', '1w', '1mo', '1q', '1y'), got {self.freq!r}")
+        _freq_parts(self.freq)  # a duration, or the error naming it
         if self.input_weeks is not None and self.input_periods() < self.short_seasons * self.season_length:
             raise ValueError(
                 f"input_weeks {self.input_weeks} hides the seasons: it must be at least short_seasons × "
@@ -473,8 +477,8 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
 
     def offset(self, periods: int) -> str:
         """The polars duration of ``periods`` steps of ``freq`` (``'1w'``, 3 → ``'3w'``)."""
-        count, unit = _FREQ.fullmatch(self.freq).groups()
-        return f"{int(count) * periods}{unit}"
+        count, unit = _freq_parts(self.freq)
+        return f"{count * periods}{unit}"
 
     def future_dates(self, last: pl.Expr, horizon: int) -> pl.Expr:
         """The list of the ``horizon`` dates of ``freq`` after the date ``last`` (a forecast's periods)."""
@@ -483,8 +487,8 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     def periods(self, weeks: float) -> int:
         """Periods of ``freq`` spanning ``weeks`` weeks of time, at least 1 (26 → 26 weekly, 6 monthly,
         2 quarterly)."""
-        count, unit = _FREQ.fullmatch(self.freq).groups()
-        days = int(count) * {"d": 1, "w": 7, "mo": 365.25 / 12, "q": 365.25 / 4, "y": 365.25}[unit]
+        count, unit = _freq_parts(self.freq)
+        days = count * {"d": 1, "w": 7, "mo": 365.25 / 12, "q": 365.25 / 4, "y": 365.25}[unit]
         return max(1, math.ceil(weeks * 7 / days - 1e-9))
 
     def input_periods(self) -> int | None:
