@@ -1,33 +1,33 @@
 """Interval coverage and MSIS of plantwin's bands under quantile settings, on one run's forecasts.
 
 Usage: ``python bench/bands.py DATA_DIR [--sets m4_weekly m1_monthly ...] [--max-series 100] [--seed 0]
-[--variant KEY=JSON[,KEY=JSON] ...] [--origins 1] [--diagnose] [--widths]``, or ``python bench/bands.py
---panel-seeds 5 6 7 ... [--variant ...]``.
+[--variant KEY=JSON[,KEY=JSON] ...] [--origins 1] [--horizon H] [--max-length N] [--diagnose] [--widths]``,
+or ``python bench/bands.py --panel-seeds 5 6 7 ... [--variant ...]``.
 
-Runs plantwin's ``forecast_demand`` once per set (``bench/accuracy.py``'s loaders, splits and seeded
-samples; ``--seed`` draws another sample) and keeps what its quantile step was given (the chosen models'
-forecasts, the backtest, the held-out picks and the history: the arguments of
-``forecasting.forecast._quantiles``). It then bands those same forecasts again under each
-``--variant`` (``ForecastConfig`` overrides of the quantile settings: ``calibration_groups``,
-``scale_statistic``, ``symmetric_bands``, ``scale_windows``, ``level_periods``, ``level_exponent``,
-``calibration_windows``, ``calibration_min_errors``, ``calibration_step_span``,
-``history_scale_weight``, ``length_slope``, ``calibration_seasonal_split``, ``inactive_returns``; the first
-row is the default configuration) and prints, per set and variant, the 80% / 95% coverage (q10–q90, q2.5–q97.5) and
-MSIS as ``bench/accuracy.py`` scores them, and per variant their sums over the sets: the summed coverage
-error in points (|cov80 − 80| + |cov95 − 95|) and the summed MSIS. Nothing is refitted per variant, so
-the rows differ by the bands alone. With ``--origins N`` each set is forecast at N origins ``h`` apart
-(``bench/accuracy.py``'s ``earlier``) and the held-out periods of all are pooled (one origin of a small
-set is its last periods' luck). ``--diagnose`` also prints, per set and origin, why the default band
-misses: the scale-free calibration errors against the held-out ones by the final selection and the pick
-made on the other windows, by horizon step and by backtest window, and the band's coverage by class /
-candidate set / selection, by the series' level, by its trend and by its band's width against its
-realised errors (:func:`diagnose`). ``--widths`` prints the 95% band's
-coverage and MSIS with every half-width scaled by c = 0.6 … 1.0 (:func:`widened`). ``--panel-seeds``
-bands the simulated panel of ``tests/test_forecasting_calibration.py`` (130 series of five kinds, 156
-weeks and 13 held out) at each seed instead, and prints the coverage of the kinds its checks pool
-(:func:`panel_coverage`): whether a check passes on many seeds or only on the test's; the smooth and the
-trend series are also shown alone (not checks: they share the seasonal series' calibration group, and
-how each kind's band misses is the diagnosis). Writes no file.
+Runs plantwin's ``forecast_demand`` once per set (``bench/accuracy.py``'s loaders, splits and seeded samples;
+``--seed`` draws another sample) and keeps what its quantile step was given (the chosen models' forecasts, the
+backtest, the held-out picks and the history: the arguments of ``forecasting.forecast._quantiles``). It then
+bands those same forecasts again under each ``--variant`` (``ForecastConfig`` overrides of the quantile
+settings: ``calibration_groups``, ``scale_statistic``, ``symmetric_bands``, ``scale_windows``,
+``level_periods``, ``level_exponent``, ``calibration_windows``, ``calibration_min_errors``,
+``calibration_step_span``, ``history_scale_weight``, ``length_slope``, ``calibration_seasonal_split``,
+``inactive_returns``; the first row is the default configuration) and prints, per set and variant, the 80% /
+95% coverage (q10–q90, q2.5–q97.5) and MSIS as ``bench/accuracy.py`` scores them, and per variant their sums
+over the sets: the summed coverage error in points (|cov80 − 80| + |cov95 − 95|) and the summed MSIS. Nothing
+is refitted per variant, so the rows differ by the bands alone. With ``--origins N`` each set is forecast at N
+origins ``h`` apart (``bench/accuracy.py``'s ``earlier``) and the held-out periods of all are pooled (one
+origin of a small set is its last periods' luck). ``--horizon`` and ``--max-length`` are
+``bench/accuracy.py``'s: another held-out length, and every training part cut to its last N periods (the
+short-history cells). ``--diagnose`` also prints, per set and origin, why the default band misses: the
+scale-free calibration errors against the held-out ones by the final selection and the pick made on the other
+windows, by horizon step and by backtest window, and the band's coverage by class / candidate set / selection,
+by the series' level, by its trend and by its band's width against its realised errors (:func:`diagnose`).
+``--widths`` prints the 95% band's coverage and MSIS with every half-width scaled by c = 0.6 … 1.0
+(:func:`widened`). ``--panel-seeds`` bands the simulated panel of ``tests/test_forecasting_calibration.py``
+(130 series of five kinds, 156 weeks and 13 held out) at each seed instead, and prints the coverage of the
+kinds its checks pool (:func:`panel_coverage`): whether a check passes on many seeds or only on the test's;
+the smooth and the trend series are also shown alone (not checks: they share the seasonal series' calibration
+group, and how each kind's band misses is the diagnosis). Writes no file.
 """
 
 from __future__ import annotations
@@ -275,6 +275,12 @@ def main() -> None:
     parser.add_argument("--origins", type=int, default=1,
                         help="forecast each set at this many origins, each h periods before the last, and "
                         "pool the held-out periods (one origin of a small set is its last periods' luck)")
+    parser.add_argument("--horizon", type=int, default=None, metavar="H",
+                        help="hold out the last H periods of every series instead of the set's own h "
+                        "(as bench/accuracy.py's --horizon)")
+    parser.add_argument("--max-length", type=int, default=None, metavar="N",
+                        help="cut every training part to its last N periods at each origin (as "
+                        "bench/accuracy.py's --max-length): a set of short histories")
     parser.add_argument("--diagnose", action="store_true",
                         help="also print, per set, the calibration errors against the held-out ones by "
                         "the final selection and the pick made on the other windows, by horizon step and by "
@@ -295,9 +301,10 @@ def main() -> None:
         parser.error("data_dir is needed unless --panel-seeds is given")
     rows = []
     for name in args.sets:
-        whole = accuracy.sample(accuracy.LOADERS[name](args.data_dir), args.max_series, seed=args.seed)
+        whole = accuracy.sample(accuracy.LOADERS[name](args.data_dir, args.horizon), args.max_series,
+                                seed=args.seed)
         for k in range(args.origins):  # origin k: the held-out part ends k·h periods earlier
-            ds = accuracy.earlier(whole, k)
+            ds = accuracy.shortened(accuracy.earlier(whole, k), args.max_length)
             cpu, wall = accuracy._cpu(), time.perf_counter()
             captured = captured_run(ds)
             cpu, wall = accuracy._cpu() - cpu, time.perf_counter() - wall
