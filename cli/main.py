@@ -250,9 +250,10 @@ def forecast_cmd(
     wanted = tuple(sorted(asked | {q for pair in bounds.values() for q in pair}))
     given = {"season_length": season_length} if season_length else {}  # else a year of freq (season_of)
     config = ForecastConfig(freq=freq, cluster=cluster, **given, **({"quantiles": wanted} if wanted else {}))
+    history = read_series_file(series)
     try:
         with forecast_executor(config) as (executor, config):
-            result = forecast_demand(read_series_file(series), horizon, config, executor)
+            result = forecast_demand(history, horizon, config, executor)
     except ValueError as exc:  # the series break the frame contract (gaps, duplicates, another frequency)
         from warehouse.sources import SourceError
 
@@ -276,11 +277,28 @@ def forecast_cmd(
     typer.echo(f"{result.series.height} series, horizon {horizon}, freq {config.freq}, season "
                f"{config.season_length}{source}: {out}")
     typer.echo("models chosen: " + ", ".join(f"{m} {n}" for m, n in chosen.iter_rows()))
+    _say_early_ends(history)
     if result.outliers is not None and result.outliers.height:
         first, n = result.outliers.row(0, named=True), result.outliers.height
         typer.echo(f"one-offs fitted at their local level: {n} period{'s' * (n != 1)} in "
                    f"{result.outliers['unique_id'].n_unique()} series (e.g. {first['unique_id']} "
                    f"{first['ds']}: {first['y']:g} as {first['replaced_by']:g})")
+
+
+def _say_early_ends(history) -> None:
+    """Say which series end before the file's last date: each is forecast from its own last period, as
+    statsforecast does, so its forecast starts where it stopped, before the others'. A product that stopped
+    selling needs its zero periods in the file (a missing period is not a zero: it is never made one here)."""
+    import polars as pl
+
+    ends = history.group_by("unique_id").agg(end=pl.col("ds").max())
+    last = ends.get_column("end").max()
+    early = ends.filter(pl.col("end") < last).sort("end", "unique_id")
+    if early.height:
+        first = early.row(0, named=True)
+        typer.echo(f"{early.height} series end before the file's last date {last} (e.g. {first['unique_id']} "
+                   f"at {first['end']}): each is forecast from its own last date; if it stopped selling, give "
+                   "it its zero periods up to the end")
 
 
 def _consumed(forecast, booked, quantiles):

@@ -202,3 +202,23 @@ def test_forecast_command_names_the_one_offs_it_fitted_at_their_level(tmp_path):
                                       "--out", str(tmp_path / "fc.parquet")])
     assert result.exit_code == 0, result.output
     assert f"one-offs fitted at their local level: 1 period in 1 series (e.g. seasonal {week}:" in result.stdout
+
+
+def test_forecast_command_names_the_series_that_end_early(tmp_path):
+    """A series whose rows stop a year before the file's end is forecast from its own end (statsforecast's
+    rule; a missing period is never made a zero), and the command says so, naming it, so that a product that
+    stopped selling is not planned for last year's weeks without a word."""
+    src = _series_file(tmp_path / "series.csv")
+    frame = pl.read_csv(src, try_parse_dates=True)
+    end = date(2023, 1, 2) + timedelta(weeks=97)
+    frame.filter((pl.col("unique_id") == "seasonal") | (pl.col("ds") <= end)).write_csv(src)
+    out = tmp_path / "fc.parquet"
+    result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "13", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    last = date(2023, 1, 2) + timedelta(weeks=149)
+    assert f"1 series end before the file's last date {last} (e.g. sparse at {end})" in result.stdout
+    starts = pl.read_parquet(out).group_by("unique_id").agg(pl.col("ds").min()).sort("unique_id").rows()
+    assert starts == [("seasonal", last + timedelta(weeks=1)), ("sparse", end + timedelta(weeks=1))]
+    whole = CliRunner().invoke(app, ["forecast", "--series", str(_series_file(tmp_path / "whole.csv")),
+                                     "--horizon", "13", "--out", str(tmp_path / "whole.parquet")])
+    assert whole.exit_code == 0 and "end before" not in whole.stdout
