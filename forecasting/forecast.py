@@ -884,8 +884,10 @@ def _quantiles(
     plan: pl.DataFrame,
     series: pl.DataFrame, horizon: int, config: ForecastConfig, shortened: int | None = None,
 ) -> pl.DataFrame:
-    """The chosen model's forecast per series with its quantiles (pooled errors, lognormal band or zero);
-    ``shortened``: the backtest's horizon where it scored fewer steps than asked (:func:`_scored_horizon`)."""
+    """The chosen model's forecast per series with its quantiles: a model's forecast banded by errors
+    (:func:`_error_bands`), the rule's by the wide lognormal band, ``Zero`` and the seasonal profile by
+    their own; ``shortened``: the backtest's horizon where it scored fewer steps than asked
+    (:func:`_scored_horizon`)."""
     columns = ["unique_id", "ds", "model", "mean", *(schema.quantile_column(q) for q in config.quantiles)]
     parts = [pl.DataFrame(schema={c: pl.String if c in ("unique_id", "model") else pl.Date if c == "ds"
                                   else pl.Float64 for c in columns})]
@@ -893,67 +895,7 @@ def _quantiles(
         picked = fc.join(chosen, on=["unique_id", "model"], how="inner").rename({"yhat": "mean"})
         scored = picked.filter(pl.col("selection") != "rule")
         if scored.height:
-            groups = _groups(plan, chosen, config.calibration_groups)
-            span = config.level_periods or 2 * config.season_length
-            rms = config.scale_statistic == "rms"
-            exponent = config.level_exponent
-            weight, changes = config.history_scale_weight, _changes(cv, series, config)
-            growth = _growth(cv, series, groups, span, exponent) if config.length_slope else None
-            scale = _error_scale(cv, series, groups, span, recent=config.scale_windows == "recent", rms=rms,
-                                 exponent=exponent, changes=changes, history_weight=weight, growth=growth)
-            scored = (
-                scored.join(groups.drop("model"), on="unique_id", how="left", validate="m:1")
-                .join(scale, on="unique_id", how="left", validate="m:1")
-                .with_columns(step=pl.col("ds").rank("dense").over("unique_id").cast(pl.Int64))
-            )
-            calibration = _calibration(cv, groups, picks, series, span, rms, exponent,
-                                       config.calibration_windows, changes, weight, growth)
-            split = None
-            if config.calibration_seasonal_split and cv is not None:
-                split = "seasonal"
-                scored, calibration = _with_seasonal(scored, calibration, cv, series, config.season_length)
-            intermittent = pl.col("ratio")
-            backtested = pl.col("unique_id").is_in(_backtested(cv, groups))
-            pooled = partial(pooled_quantiles, quantiles=config.quantiles, min_errors=config.calibration_min_errors,
-                             symmetric=config.symmetric_bands, step_span=config.calibration_step_span,
-                             split_col=split, cap=config.calibration_error_cap,
-                             scale_floor=config.calibration_scale_floor)
-            unbacktested = scored.filter(~intermittent & ~backtested)  # most runs: none, and no naive units
-            banded = pl.concat([
-                pooled(scored.filter(~intermittent & backtested), calibration),
-                pooled(unbacktested, calibration if cv is None or unbacktested.is_empty()
-                       else _naive_units(calibration, series)),
-                empirical_quantiles(scored.filter(intermittent), series, config.quantiles),
-            ], how="diagonal_relaxed")
-            no_errors = pl.col(schema.quantile_column(config.quantiles[0])).is_null()
-            parts.append(banded.filter(~no_errors))
-            bands = [schema.quantile_column(q) for q in config.quantiles]
-            unbanded = banded.filter(no_errors).drop(bands)
-            if unbanded.height and cv is not None:  # no series has two windows: their one window's errors
-                alone = _only_windows(cv, groups, chosen, series, span, rms, exponent, changes, weight,
-                                      growth)
-                if split:  # each window's split at its cutoff, as _with_seasonal gives the calibration's
-                    cutoffs = alone.select("unique_id", "cutoff").unique()
-                    alone = alone.join(seasonal_histories(series, cutoffs, config.season_length),
-                                       on=["unique_id", "cutoff"], how="left", validate="m:1")
-                # in naive units: a series with no window at all (as above), and every series where the
-                # backtest scored fewer steps than the forecast's horizon (_scored_horizon): its one window
-                # is a few steps after the least training the rule allows, too few and too alike for each
-                # step's scale to come from the others (docs/forecast-intervals.md, "Stop 37")
-                in_naive = ~backtested | pl.lit(shortened is not None)
-                naive = _error_scale(None, series, groups, span)  # the in-sample lag-1 naive MAE at the end
-                short = unbanded.filter(in_naive).drop("scale").join(naive, on="unique_id", how="left",
-                                                                     validate="m:1")
-                pool = alone if short.is_empty() else _naive_units(alone, series)
-                if shortened is not None:  # the steps past the backtest's grow as its errors grew
-                    past = (pl.col("step") / shortened).clip(lower_bound=1.0)
-                    short = short.with_columns(pl.col("scale") * past.pow(_step_growth(pool)))
-                unbanded = pl.concat([pooled(unbanded.filter(~in_naive), alone), pooled(short, pool)],
-                                     how="diagonal_relaxed")
-                parts.append(unbanded.filter(~no_errors))
-                unbanded = unbanded.filter(no_errors).drop(bands)
-            if unbanded.height:  # no error anywhere to calibrate on: the wide band
-                parts.append(lognormal_quantiles(unbanded, config.quantiles, config.rule_band_cv))
+            parts.extend(_error_bands(scored, cv, chosen, picks, plan, series, config, shortened))
         ruled = picked.filter(pl.col("selection") == "rule")
         if ruled.height:
             parts.append(lognormal_quantiles(ruled, config.quantiles, config.rule_band_cv))
@@ -965,6 +907,84 @@ def _quantiles(
         parts.append(profile_forecast(series, profiles.to_list(), horizon, config))
     forecast = pl.concat([p.select(columns) for p in parts], how="vertical_relaxed")
     return tidy_quantiles(forecast, config.quantiles).sort("unique_id", "ds")
+
+
+def _error_bands(
+    scored: pl.DataFrame, cv: pl.DataFrame | None, chosen: pl.DataFrame, picks: pl.DataFrame,
+    plan: pl.DataFrame, series: pl.DataFrame, config: ForecastConfig, shortened: int | None,
+) -> list[pl.DataFrame]:
+    """The quantiles of the ``scored`` series (a model's forecast, not the rule's), from the first of:
+
+    1. the backtest errors that did not pick the model, pooled by class × candidate set × selection and by
+       horizon step (:func:`_calibration`, :func:`forecasting.intervals.pooled_quantiles`); an intermittent
+       or lumpy series' own demand distribution (:func:`forecasting.intervals.empirical_quantiles`);
+    2. where no series has two windows, so nothing was held out from a pick: the served default's errors in
+       each series' one window (:func:`_only_windows`), in naive units where the series has no window or
+       the backtest scored fewer steps than asked (``shortened``);
+    3. where there is no error at all: the wide lognormal band (``rule_band_cv``).
+    """
+    parts = []
+    groups = _groups(plan, chosen, config.calibration_groups)
+    span = config.level_periods or 2 * config.season_length
+    rms = config.scale_statistic == "rms"
+    exponent = config.level_exponent
+    weight, changes = config.history_scale_weight, _changes(cv, series, config)
+    growth = _growth(cv, series, groups, span, exponent) if config.length_slope else None
+    scale = _error_scale(cv, series, groups, span, recent=config.scale_windows == "recent", rms=rms,
+                         exponent=exponent, changes=changes, history_weight=weight, growth=growth)
+    scored = (
+        scored.join(groups.drop("model"), on="unique_id", how="left", validate="m:1")
+        .join(scale, on="unique_id", how="left", validate="m:1")
+        .with_columns(step=pl.col("ds").rank("dense").over("unique_id").cast(pl.Int64))
+    )
+    calibration = _calibration(cv, groups, picks, series, span, rms, exponent,
+                               config.calibration_windows, changes, weight, growth)
+    split = None
+    if config.calibration_seasonal_split and cv is not None:
+        split = "seasonal"
+        scored, calibration = _with_seasonal(scored, calibration, cv, series, config.season_length)
+    intermittent = pl.col("ratio")
+    backtested = pl.col("unique_id").is_in(_backtested(cv, groups))
+    pooled = partial(pooled_quantiles, quantiles=config.quantiles, min_errors=config.calibration_min_errors,
+                     symmetric=config.symmetric_bands, step_span=config.calibration_step_span,
+                     split_col=split, cap=config.calibration_error_cap,
+                     scale_floor=config.calibration_scale_floor)
+    unbacktested = scored.filter(~intermittent & ~backtested)  # most runs: none, and no naive units
+    banded = pl.concat([
+        pooled(scored.filter(~intermittent & backtested), calibration),
+        pooled(unbacktested, calibration if cv is None or unbacktested.is_empty()
+               else _naive_units(calibration, series)),
+        empirical_quantiles(scored.filter(intermittent), series, config.quantiles),
+    ], how="diagonal_relaxed")
+    no_errors = pl.col(schema.quantile_column(config.quantiles[0])).is_null()
+    parts.append(banded.filter(~no_errors))
+    bands = [schema.quantile_column(q) for q in config.quantiles]
+    unbanded = banded.filter(no_errors).drop(bands)
+    if unbanded.height and cv is not None:  # no series has two windows: their one window's errors
+        alone = _only_windows(cv, groups, chosen, series, span, rms, exponent, changes, weight, growth)
+        if split:  # each window's split at its cutoff, as _with_seasonal gives the calibration's
+            cutoffs = alone.select("unique_id", "cutoff").unique()
+            alone = alone.join(seasonal_histories(series, cutoffs, config.season_length),
+                               on=["unique_id", "cutoff"], how="left", validate="m:1")
+        # in naive units: a series with no window at all (as above), and every series where the
+        # backtest scored fewer steps than the forecast's horizon (_scored_horizon): its one window
+        # is a few steps after the least training the rule allows, too few and too alike for each
+        # step's scale to come from the others (docs/forecast-intervals.md, "Stop 37")
+        in_naive = ~backtested | pl.lit(shortened is not None)
+        naive = _error_scale(None, series, groups, span)  # the in-sample lag-1 naive MAE at the end
+        short = (unbanded.filter(in_naive).drop("scale")
+                 .join(naive, on="unique_id", how="left", validate="m:1"))
+        pool = alone if short.is_empty() else _naive_units(alone, series)
+        if shortened is not None:  # the steps past the backtest's grow as its errors grew
+            past = (pl.col("step") / shortened).clip(lower_bound=1.0)
+            short = short.with_columns(pl.col("scale") * past.pow(_step_growth(pool)))
+        unbanded = pl.concat([pooled(unbanded.filter(~in_naive), alone), pooled(short, pool)],
+                             how="diagonal_relaxed")
+        parts.append(unbanded.filter(~no_errors))
+        unbanded = unbanded.filter(no_errors).drop(bands)
+    if unbanded.height:  # no error anywhere to calibrate on: the wide band
+        parts.append(lognormal_quantiles(unbanded, config.quantiles, config.rule_band_cv))
+    return parts
 
 
 def forecast_demand(
