@@ -65,15 +65,16 @@ def _variant(text: str) -> dict:
 
 
 def captured_run(ds: accuracy.DataSet) -> tuple:
-    """Forecast ``ds`` once and return the arguments plantwin's quantile step was called with."""
+    """Forecast ``ds`` once and return the arguments plantwin's quantile step was called with, its keyword
+    ``shortened`` last (the backtest's horizon where it scored fewer steps than asked, else None)."""
     import forecasting.forecast as F
 
     seen = {}
     original = F._quantiles
 
-    def spy(*args):
-        seen["args"] = args
-        return original(*args)
+    def spy(*args, shortened=None):
+        seen["args"] = (*args, shortened)
+        return original(*args, shortened=shortened)
 
     F._quantiles = spy
     try:
@@ -88,8 +89,8 @@ def band(args: tuple, overrides: dict) -> pl.DataFrame:
     """The same forecasts banded under ``overrides``: ``unique_id, ds, mean, lo95, lo80, hi80, hi95``."""
     import forecasting.forecast as F
 
-    *rest, config = args
-    forecast = F._quantiles(*rest, config.model_copy(update=overrides))
+    *rest, config, shortened = args
+    forecast = F._quantiles(*rest, config.model_copy(update=overrides), shortened=shortened)
     names = dict(zip(("lo95", "lo80", "hi80", "hi95"), map(quantile_column, accuracy.QUANTILES), strict=True))
     return forecast.select("unique_id", "ds", "mean", *(pl.col(c).alias(k) for k, c in names.items()))
 
@@ -114,7 +115,7 @@ def diagnose(args: tuple, ds: accuracy.DataSet) -> None:
     """
     import forecasting.forecast as F
 
-    fc, cv, chosen, picks, plan, series, horizon, config = args
+    fc, cv, chosen, picks, plan, series, horizon, config, _shortened = args
     if cv is None:
         print(f"{ds.name}: no backtest window, nothing to diagnose")
         return
