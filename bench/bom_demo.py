@@ -9,9 +9,10 @@ Plans the demo network twice in one process, on the forecast of a stored demo ru
 * ``packs``   — ``levels`` with a vaccine pack per market (``demo_network(regional_packs=True)``), the
   forecast of each vaccine at a DC read as its market's pack's.
 
-Both use the routings' master data (no learned yields), the run's forecast mean as demand (beyond the
-horizon too, for the terminal condition) and its quantiles for safety stock, and the default
-``PlanConfig``. Prints per variant: fill rates, plan cost and service penalties with their components,
+A run of the default demo (a pack per market) or of ``plantwin demo --one-pack`` serves: its packs are read
+as their vaccines for the one-pack variants. Both use the routings' master data (no learned yields), the run's
+forecast mean as demand (beyond the horizon too, for the terminal condition) and its quantiles for safety
+stock, and the default ``PlanConfig``. Prints per variant: fill rates, plan cost and service penalties with their components,
 expired units, utilisation of the bioreactors, the filling lines and the new lines, the drug substance held
 against the freezers, the model's size and the wall and CPU seconds of each plan.
 
@@ -63,6 +64,17 @@ def _as_packs(forecast: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> pl.Dat
     ).drop("market")
 
 
+def _as_vaccines(forecast: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The forecast with each market's pack read as its vaccine (``VAC-01-EU`` at ``DC-EU-N`` → ``VAC-01``)
+    where the network has the vaccine and not the pack: the default demo (``plantwin demo``) plans a pack per
+    market, and a DC sells one market's pack, so each vaccine × DC has one pack's forecast."""
+    items = frames[schema.PRODUCTS.name]["product_id"].implode()
+    vaccine = pl.col("product_id").str.replace(r"-[A-Z]+$", "")
+    return forecast.with_columns(
+        product_id=pl.when(~pl.col("product_id").is_in(items) & vaccine.is_in(items))
+        .then(vaccine).otherwise(pl.col("product_id")))
+
+
 def _figures(result, frames: dict[str, pl.DataFrame]) -> dict[str, float]:
     k = dict(result.tables["plan_kpis"].select("kpi", "value").iter_rows())
     cap = result.tables["plan_capacity"]
@@ -95,7 +107,8 @@ def main() -> None:
     rows: dict[str, dict[str, float]] = {}
     for name, levels in (("single", False), ("no_buffer", True), ("levels", True), ("packs", True)):
         frames = demo_network(levels=levels, regional_packs=name == "packs")  # the default is one level
-        fc = _as_packs(forecast, frames) if name == "packs" else forecast
+        fc = _as_vaccines(forecast, frames)  # whether the run planned a pack per market or one pack
+        fc = _as_packs(fc, frames) if name == "packs" else fc
         wall, cpu = time.perf_counter(), time.process_time()
         net = build_network(frames, start_week, cfg)
         safety = safety_stock_targets(fc, frames[schema.PRODUCTS.name], net)

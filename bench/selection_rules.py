@@ -9,10 +9,10 @@ the cache's files then carry the split in their names (``<set>_<n>_h24_o2_*.parq
 
 ``bench/members.py`` runs ``forecast_demand`` and then a second backtest of every member, which doubles the
 cost (M1 monthly whole ≈ 330 CPU-s each). This tool runs the pipeline's phases once
-(``forecasting.forecast``'s ``_backtest_tasks``, ``_chosen_default``, ``_chosen_backtest``, ``_choose``), then
-fits every seasonal member alone on the final history (the ARIMA orders carried as the pipeline carries them),
-and saves it all in ``--cache`` (``<set>_<n>_*.parquet``; a second run reads them). The run's forecast is
-rebuilt from those fits (the chosen combination's members' mean, clipped at zero), so "as run (cached)"
+(``forecasting.forecast``'s ``_one_offs_out``, ``_backtest``, ``_chosen_default``, ``_chosen_backtest``,
+``_choose``), then fits every seasonal member alone on the final history (the ARIMA orders carried as the
+pipeline carries them), and saves it all in ``--cache`` (``<set>_<n>_*.parquet``; a second run reads them).
+The run's forecast is rebuilt from those fits (the chosen combination's members' mean, clipped at zero), so "as run (cached)"
 against "evidence" checks the reproduction against the end-to-end figure of a cache fitted under ``evidence``
 (M1 monthly 14.693 / 1.064, M1 quarterly 15.763 / 1.585 at stop 26); "as run (rebuilt)" is the current
 default (``auto`` since stop 27). Rules are :class:`~forecasting.config.ForecastConfig` variants (``selection_strategy``,
@@ -51,8 +51,8 @@ from bench.members import _bases, _combine  # noqa: E402
 from forecasting import ForecastConfig  # noqa: E402
 from forecasting.classify import classify_series  # noqa: E402
 from forecasting.engine import run_tasks, worker_pool  # noqa: E402
-from forecasting.forecast import (_CV_ORDER, _backtest_tasks, _champion_tasks, _chosen_backtest,  # noqa: E402
-                                  _chosen_default, _choose, _plan, _zero_forecast)
+from forecasting.forecast import (_backtest, _champion_tasks, _chosen_backtest, _chosen_default,  # noqa: E402
+                                  _choose, _one_offs_out, _plan, _zero_forecast)
 from forecasting.metrics import score_backtest  # noqa: E402
 from forecasting.select import choose_default  # noqa: E402
 
@@ -65,14 +65,14 @@ def fit_once(ds, n_jobs: int) -> dict[str, pl.DataFrame]:
     config = ForecastConfig(freq=ds.freq, season_length=ds.season, n_jobs=n_jobs)
     series = ds.train.select("unique_id", "ds", pl.col("y").cast(pl.Float64)).sort("unique_id", "ds")
     plan = _plan(classify_series(series, config), ds.h, config)
+    series, outliers = _one_offs_out(series, plan, config)  # the models fit the history without its one-offs
     series = series.group_by("unique_id", maintain_order=True).tail(config.input_periods())
     frames = series.partition_by("unique_id", as_dict=True)
     bases = _bases(config.seasonal_models + config.seasonal_alternatives)
     with worker_pool(n_jobs) as pool:
-        cv, fc_rule, orders = run_tasks(_backtest_tasks(frames, plan, ds.h, config, ds.h), pool)
-        cv = cv.sort(_CV_ORDER, maintain_order=True)
+        cv, fc_rule, orders = _backtest(frames, plan, ds.h, config, ds.h, pool, outliers)
         config = _chosen_default(cv, series, plan, config)
-        cv, orders = _chosen_backtest(frames, plan, ds.h, config, cv, orders, pool)
+        cv, orders = _chosen_backtest(frames, plan, ds.h, config, cv, orders, pool, outliers)
         _, chosen, _, _ = _choose(cv, series, plan, config)
         seasonal = plan.filter(pl.col("set") == "seasonal")
         every = seasonal.select("unique_id", model=pl.lit(f"Mean({','.join(bases)})"),
@@ -134,8 +134,12 @@ def fit_missing(ds, saved: dict, names: tuple[str, ...], stem: Path, n_jobs: int
             frames = saved["history"].join(plan, on="unique_id", how="semi").partition_by("unique_id", as_dict=True)
             every = plan.select("unique_id", model=pl.lit(member), selection=pl.lit("default"))
             cpu, wall = _cpu(), time.perf_counter()
+            # scored on what was ordered, as the pipeline's backtest: the one-offs the history fitted without
+            fitted = saved["history"].select("unique_id", "ds", fit="y")
+            outliers = (ds.train.join(fitted, on=["unique_id", "ds"], how="inner")
+                        .filter(pl.col("y") != pl.col("fit")).select("unique_id", "ds", "y"))
             with worker_pool(n_jobs) as pool:
-                cv, _, _ = run_tasks(_backtest_tasks(frames, plan, ds.h, config, ds.h), pool)
+                cv, _, _ = _backtest(frames, plan, ds.h, config, ds.h, pool, outliers)
                 _, fc, _ = run_tasks(_champion_tasks(frames, plan, every, ds.h, config), pool)
             print(f"   fitted {member} on {plan.height} seasonal series: {_cpu() - cpu:.1f} CPU-s "
                   f"({time.perf_counter() - wall:.1f} s wall)")

@@ -135,7 +135,7 @@ def main() -> None:
         ds = accuracy.earlier(accuracy.sample(accuracy.LOADERS[name](args.data_dir), args.max_series, 0), args.origin)
         members = _members(ds, args.cache, f"{name}_s0_n{args.max_series}_o{args.origin}")
         captured = captured_run(ds)
-        fc, cv, chosen, picks, plan, series, horizon, config = captured
+        fc, cv, chosen, picks, plan, series, horizon, config, _shortened = captured
         window = dict(series.group_by("unique_id").agg(pl.len()).rows())
         cpu = time.process_time()
         cv2, members2, windows, finals = _with_rule(cv, members, _lives(ds), window, ds.season)

@@ -1,0 +1,61 @@
+"""The benchmark tools that rebuild the pipeline's steps keep up with it: ``bench/selection_rules.py``'s one
+pass forecasts what ``forecast_demand`` does, one-offs included, and ``bench/bom_demo.py`` reads the default
+demo's packs as their vaccines (stop 41: both had stopped, on ``_chosen_backtest``'s ``outliers`` since stop 35
+and on the packs per market since they became the demo's default)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from bench.accuracy import DataSet
+from bench.bom_demo import _as_packs, _as_vaccines
+from bench.selection_rules import fit_once
+from data_contracts import schema
+from demo.network import demo_network
+from forecasting import ForecastConfig, forecast_demand
+
+H = 6
+
+
+def _monthly_set() -> DataSet:
+    """Five seeded monthly series of 72 months (trends, a season of amplitude 30), one with a month at 4× its
+    level (a one-off), the last 6 months held out."""
+    rows = []
+    for k in range(5):
+        t = np.arange(72)
+        y = 300 + (k + 1) * t + 30 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(k).normal(0, 8, 72)
+        if k == 1:
+            y[50] *= 4
+        ds = pl.date_range(date(2000, 1, 1), date(2005, 12, 1), "1mo", eager=True)
+        rows.append(pl.DataFrame({"unique_id": f"s{k}", "ds": ds, "y": y}))
+    whole = pl.concat(rows)
+    return DataSet("toy", whole.group_by("unique_id", maintain_order=True).head(72 - H),
+                   whole.group_by("unique_id", maintain_order=True).tail(H), H, 12, 12, "1mo")
+
+
+def test_selection_rules_one_pass_forecasts_what_the_pipeline_does():
+    ds = _monthly_set()
+    result = forecast_demand(ds.train, H, ForecastConfig(freq=ds.freq, season_length=ds.season, n_jobs=1))
+    assert result.outliers.height == 1  # the 4× month, fitted at its level by both
+    rebuilt = fit_once(ds, 1)["asrun"].sort("unique_id", "ds")
+    assert rebuilt.equals(result.forecast.select("unique_id", "ds", "mean").sort("unique_id", "ds"))
+
+
+def test_bom_demo_reads_a_pack_per_market_as_its_vaccine_and_back():
+    one_pack = demo_network(levels=True)
+    packs = demo_network(levels=True, regional_packs=True)
+    sites = packs[schema.SITES.name].get_column("site_id").to_list()
+    items = one_pack[schema.PRODUCTS.name].get_column("product_id").to_list()
+    vaccines = [p for p in items if p.startswith("VAC-")]
+    plain = pl.DataFrame({"product_id": [v for v in vaccines for _ in sites], "site_id": sites * len(vaccines),
+                          "mean": 1.0})
+    mapped = _as_packs(plain, packs).with_columns(vaccine=plain.get_column("product_id"))
+    sold = mapped.filter(pl.col("product_id") != pl.col("vaccine"))  # the vaccine × DCs with a market's pack
+    assert sold.height >= plain.height // 2
+    assert sold.get_column("product_id").is_in(packs[schema.PRODUCTS.name]["product_id"].implode()).all()
+    back = _as_vaccines(sold.drop("vaccine"), one_pack)
+    assert back.get_column("product_id").equals(sold.get_column("vaccine"), check_names=False)
+    assert _as_vaccines(plain, one_pack).equals(plain)  # a one-pack run's forecast is read as it is
