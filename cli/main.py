@@ -260,7 +260,8 @@ def forecast_cmd(
         raise SourceError(f"{series.name}: {exc}") from None
     forecast, extra = result.forecast, []
     if booked is not None:
-        forecast = _consumed(forecast, read_series_file(booked), config.quantiles)
+        orders = read_series_file(booked)
+        forecast = _consumed(forecast, orders, config.quantiles)
         extra = ["booked", "booked_added"]
     if wanted:
         result_fc = forecast.select(
@@ -278,6 +279,8 @@ def forecast_cmd(
                f"{config.season_length}{source}: {out}")
     typer.echo("models chosen: " + ", ".join(f"{m} {n}" for m, n in chosen.iter_rows()))
     _say_early_ends(history)
+    if booked is not None:
+        _say_orders_left_out(orders, forecast)
     if result.outliers is not None and result.outliers.height:
         first, n = result.outliers.row(0, named=True), result.outliers.height
         typer.echo(f"one-offs fitted at their local level: {n} period{'s' * (n != 1)} in "
@@ -299,6 +302,19 @@ def _say_early_ends(history) -> None:
         typer.echo(f"{early.height} series end before the file's last date {last} (e.g. {first['unique_id']} "
                    f"at {first['end']}): each is forecast from its own last date; if it stopped selling, give "
                    "it its zero periods up to the end")
+
+
+def _say_orders_left_out(booked, forecast) -> None:
+    """Say how many booked orders fell outside the forecast's periods (before its first or after its last):
+    they raise no period's demand, and a file of orders reaching past the horizon should not lose them
+    without a word."""
+    import polars as pl
+
+    first, last = forecast["ds"].min(), forecast["ds"].max()
+    outside = booked.filter(~pl.col("ds").is_between(first, last))
+    if outside.height:
+        typer.echo(f"booked orders outside the forecast's periods {first} to {last}, left out: {outside.height} "
+                   f"row{'s' * (outside.height != 1)}, {outside['y'].sum():,.0f} units")
 
 
 def _consumed(forecast, booked, quantiles):

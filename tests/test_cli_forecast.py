@@ -188,7 +188,10 @@ def test_booked_orders_consume_the_forecast_as_in_a_run(tmp_path):
     assert covered["mean"] == at(base, "seasonal", 2)["mean"] and covered["booked_added"] == 0.0
     launch = at(fc, "launch", 0)
     assert launch["model"] == "booked" and launch["mean"] == 30.0
-    assert fc.height == base.height + 1  # the order past the horizon is not a row
+    assert fc.height == base.height + 1  # the order past the horizon is not a row, and the command says so
+    last = first + timedelta(weeks=3)
+    assert f"booked orders outside the forecast's periods {first} to {last}, left out: 1 row, 5,000 units" \
+        in result.stdout
 
 
 def test_forecast_command_names_the_one_offs_it_fitted_at_their_level(tmp_path):
