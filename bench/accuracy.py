@@ -315,6 +315,18 @@ def at_origin(ds: DataSet, k: int) -> DataSet:
     return _subset(moved, long_enough.get_column("unique_id").to_list())
 
 
+def add_cut_options(parser: argparse.ArgumentParser) -> None:
+    """``--horizon H`` and ``--max-length N``: another held-out length and short histories made from a set
+    (:func:`shortened`); this tool's and ``bench/bands.py``'s."""
+    parser.add_argument("--horizon", type=int, default=None, metavar="H",
+                        help="hold out the last H periods of every series instead of the set's own h (M1 "
+                        "monthly 18, quarterly 8, PBS 12, weekly 13, daily 28); every method, Naive2 and "
+                        "--origin's spacing use H (PBS keeps its series with 3 years before the H held out)")
+    parser.add_argument("--max-length", type=int, default=None, metavar="N",
+                        help="cut every training part to its last N periods (after --horizon and --origin): "
+                        "a set of short histories scored on the same held-out periods")
+
+
 def shortened(ds: DataSet, periods: int | None) -> DataSet:
     """The set with every training part cut to its last ``periods`` periods (None: whole), the held-out part
     unchanged: a set of short histories (a quarterly set whose series have 30 quarters) made from a long
@@ -407,13 +419,7 @@ def main() -> None:
                         help="score every set at this origin: its last origin·h periods dropped and the h "
                         "before them held out, series with a shorter training part than the set's shortest "
                         "left out (one origin's held-out periods are one draw: compare a method at several)")
-    parser.add_argument("--horizon", type=int, default=None, metavar="H",
-                        help="hold out the last H periods of every series instead of the set's own h (M1 "
-                        "monthly 18, quarterly 8, PBS 12, weekly 13, daily 28); every method, Naive2 and "
-                        "--origin's spacing use H (PBS keeps its series with 3 years before the H held out)")
-    parser.add_argument("--max-length", type=int, default=None, metavar="N",
-                        help="cut every training part to its last N periods (after --horizon and --origin): "
-                        "a set of short histories scored on the same held-out periods")
+    add_cut_options(parser)
     parser.add_argument("--save", type=Path, default=None, metavar="DIR",
                         help="write each method's forecasts (<set>_<method>.parquet) and the held-out part "
                         "(<set>_test.parquet) here, to read per series afterwards")

@@ -276,12 +276,7 @@ def main() -> None:
     parser.add_argument("--origins", type=int, default=1,
                         help="forecast each set at this many origins, each h periods before the last, and "
                         "pool the held-out periods (one origin of a small set is its last periods' luck)")
-    parser.add_argument("--horizon", type=int, default=None, metavar="H",
-                        help="hold out the last H periods of every series instead of the set's own h "
-                        "(as bench/accuracy.py's --horizon)")
-    parser.add_argument("--max-length", type=int, default=None, metavar="N",
-                        help="cut every training part to its last N periods at each origin (as "
-                        "bench/accuracy.py's --max-length): a set of short histories")
+    accuracy.add_cut_options(parser)
     parser.add_argument("--diagnose", action="store_true",
                         help="also print, per set, the calibration errors against the held-out ones by "
                         "the final selection and the pick made on the other windows, by horizon step and by "
