@@ -42,9 +42,8 @@ from pathlib import Path
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import accuracy  # noqa: E402
+from bench import accuracy  # noqa: E402 (not bench/ on the path: its distributed.py would shadow dask's)
 from data_contracts.schema import quantile_column  # noqa: E402
 from forecasting import ForecastConfig, forecast_demand  # noqa: E402
 from forecasting.synthetic import synthetic_series  # noqa: E402

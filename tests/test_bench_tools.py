@@ -1,11 +1,14 @@
 """The benchmark tools that rebuild the pipeline's steps keep up with it: ``bench/selection_rules.py``'s one
 pass forecasts what ``forecast_demand`` does, one-offs included, and ``bench/bom_demo.py`` reads the default
 demo's packs as their vaccines (stop 41: both had stopped, on ``_chosen_backtest``'s ``outliers`` since stop 35
-and on the packs per market since they became the demo's default)."""
+and on the packs per market since they became the demo's default). Importing a tool leaves ``bench/`` off the
+import path: its ``distributed.py`` would shadow dask's package for every later test of the same worker."""
 
 from __future__ import annotations
 
+import sys
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -59,3 +62,13 @@ def test_bom_demo_reads_a_pack_per_market_as_its_vaccine_and_back():
     back = _as_vaccines(sold.drop("vaccine"), one_pack)
     assert back.get_column("product_id").equals(sold.get_column("vaccine"), check_names=False)
     assert _as_vaccines(plain, one_pack).equals(plain)  # a one-pack run's forecast is read as it is
+
+
+def test_importing_the_tools_leaves_their_folder_off_the_import_path():
+    import bench.bands
+    import bench.bom_demo
+    import bench.members
+    import bench.selection_rules  # noqa: F401 (imported for what importing them does)
+
+    folder = Path(bench.bands.__file__).resolve().parent
+    assert all(Path(p or ".").resolve() != folder for p in sys.path)
