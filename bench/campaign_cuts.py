@@ -27,9 +27,8 @@ import polars as pl
 import pulp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import campaigns as bench_campaigns  # noqa: E402
+from bench import campaigns as bench_campaigns  # noqa: E402
 import optimization.plan as plan  # noqa: E402
 from data_contracts import schema  # noqa: E402
 from optimization import PlanConfig, build_network, plan_supply, safety_stock_targets  # noqa: E402

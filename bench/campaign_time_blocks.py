@@ -31,10 +31,9 @@ import numpy as np
 import pulp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import campaigns as bench_campaigns  # noqa: E402
-from campaign_cuts import Source  # noqa: E402
+from bench import campaigns as bench_campaigns  # noqa: E402
+from bench.campaign_cuts import Source  # noqa: E402
 from optimization import PlanConfig  # noqa: E402
 from optimization.campaign_bound import block_columns, lagrangian_bound, lp_matrix, own_rows  # noqa: E402
 from optimization.campaign_bound import relaxation_with_rows  # noqa: E402

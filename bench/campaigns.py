@@ -57,8 +57,7 @@ def _option(text: str) -> tuple[str, bool | int | float | str]:
 
 def _load_input(folder: Path):
     """An input folder's entities and the stand-in demand (as a forecast frame) of ``bench/plan_stage.py``."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from plan_stage import _load_input as stand_in
+    from bench.plan_stage import _load_input as stand_in
 
     _, run, inputs, forecast, _, _ = stand_in(str(folder))
     return "input", run, inputs, forecast
@@ -67,8 +66,7 @@ def _load_input(folder: Path):
 def _load(warehouse: Path, run_id: str | None):
     """A stored run (default: the plan of record), its planning inputs and forecast, read as
     ``bench/plan_stage.py`` reads them."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from plan_stage import _load as stored_run
+    from bench.plan_stage import _load as stored_run
 
     run_id, run, inputs, forecast, _, _ = stored_run(str(warehouse), run_id)
     return run_id, run, inputs, forecast

@@ -43,8 +43,7 @@ VARIANTS = {  # name: (shelf_life_from, terminal condition)
 def _load(warehouse: Path, run_id: str | None):
     """A stored run (default: the plan of record), its planning inputs and forecast, read as
     ``bench/plan_stage.py`` reads them."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from plan_stage import _load as stored_run
+    from bench.plan_stage import _load as stored_run
 
     run_id, run, inputs, forecast, _, _ = stored_run(str(warehouse), run_id)
     return run_id, run, inputs, forecast

@@ -36,9 +36,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import plan_stage  # noqa: E402 - bench/plan_stage.py: the same reading of a run or an input folder
+from bench import plan_stage  # noqa: E402 - bench/plan_stage.py: the same reading of a run or an input folder
 
 METHODS = {
     "simplex": {"solver": "simplex", "simplex_strategy": 1},
