@@ -259,9 +259,12 @@ def forecast_cmd(
 
         raise SourceError(f"{series.name}: {exc}") from None
     forecast, extra = result.forecast, []
-    if booked is not None:
+    if booked is not None:  # orders outside the forecast's periods raise none of them: counted, left out
         orders = read_series_file(booked)
-        forecast = _consumed(forecast, orders, config.quantiles)
+        first_ds, last_ds = forecast["ds"].min(), forecast["ds"].max()
+        within = pl.col("ds").is_between(first_ds, last_ds)
+        left_out = orders.filter(~within)
+        forecast = _consumed(forecast, orders.filter(within), config.quantiles)
         extra = ["booked", "booked_added"]
     if wanted:
         result_fc = forecast.select(
@@ -279,8 +282,9 @@ def forecast_cmd(
                f"{config.season_length}{source}: {out}")
     typer.echo("models chosen: " + ", ".join(f"{m} {n}" for m, n in chosen.iter_rows()))
     _say_early_ends(history)
-    if booked is not None:
-        _say_orders_left_out(orders, forecast)
+    if booked is not None and left_out.height:
+        typer.echo(f"booked orders outside the forecast's periods {first_ds} to {last_ds}, left out: "
+                   f"{left_out.height} row{'s' * (left_out.height != 1)}, {left_out['y'].sum():,.0f} units")
     if result.outliers is not None and result.outliers.height:
         first, n = result.outliers.row(0, named=True), result.outliers.height
         typer.echo(f"one-offs fitted at their local level: {n} period{'s' * (n != 1)} in "
@@ -304,28 +308,14 @@ def _say_early_ends(history) -> None:
                    "it its zero periods up to the end")
 
 
-def _say_orders_left_out(booked, forecast) -> None:
-    """Say how many booked orders fell outside the forecast's periods (before its first or after its last):
-    they raise no period's demand, and a file of orders reaching past the horizon should not lose them
-    without a word."""
-    import polars as pl
-
-    first, last = forecast["ds"].min(), forecast["ds"].max()
-    outside = booked.filter(~pl.col("ds").is_between(first, last))
-    if outside.height:
-        typer.echo(f"booked orders outside the forecast's periods {first} to {last}, left out: {outside.height} "
-                   f"row{'s' * (outside.height != 1)}, {outside['y'].sum():,.0f} units")
-
-
 def _consumed(forecast, booked, quantiles):
-    """The forecast with booked orders (``unique_id, ds, y``) consuming it, by the rule the run applies
-    (:func:`forecasting.consensus.consume_forecast`); orders outside the forecast's periods are left out."""
+    """The forecast with booked orders (``unique_id, ds, y``, inside its periods) consuming it, by the rule
+    the run applies (:func:`forecasting.consensus.consume_forecast`)."""
     import polars as pl
 
     from forecasting.consensus import consume_forecast
 
-    inside = booked.filter(pl.col("ds").is_between(forecast["ds"].min(), forecast["ds"].max()))
-    orders = inside.group_by("unique_id", "ds").agg(quantity=pl.col("y").sum())
+    orders = booked.group_by("unique_id", "ds").agg(quantity=pl.col("y").sum())
     # every raised row is shifted by today's rule: the warehouse's booked_band says nothing here
     return consume_forecast(forecast, orders, quantiles, keys=("unique_id", "ds")).drop("booked_band")
 
