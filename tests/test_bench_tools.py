@@ -9,13 +9,11 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from datetime import date
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
-from bench.accuracy import DataSet
+from _monthly_sets import monthly_set
 from bench.bom_demo import _as_packs, _as_vaccines
 from bench.selection_rules import fit_once
 from data_contracts import schema
@@ -25,24 +23,8 @@ from forecasting import ForecastConfig, forecast_demand
 H = 6
 
 
-def _monthly_set() -> DataSet:
-    """Five seeded monthly series of 72 months (trends, a season of amplitude 30), one with a month at 4× its
-    level (a one-off), the last 6 months held out."""
-    rows = []
-    for k in range(5):
-        t = np.arange(72)
-        y = 300 + (k + 1) * t + 30 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(k).normal(0, 8, 72)
-        if k == 1:
-            y[50] *= 4
-        ds = pl.date_range(date(2000, 1, 1), date(2005, 12, 1), "1mo", eager=True)
-        rows.append(pl.DataFrame({"unique_id": f"s{k}", "ds": ds, "y": y}))
-    whole = pl.concat(rows)
-    return DataSet("toy", whole.group_by("unique_id", maintain_order=True).head(72 - H),
-                   whole.group_by("unique_id", maintain_order=True).tail(H), H, 12, 12, "1mo")
-
-
 def test_selection_rules_one_pass_forecasts_what_the_pipeline_does():
-    ds = _monthly_set()
+    ds = monthly_set(5, 72, H, spike=50)
     result = forecast_demand(ds.train, H, ForecastConfig(freq=ds.freq, season_length=ds.season, n_jobs=1))
     assert result.outliers.height == 1  # the 4× month, fitted at its level by both
     rebuilt = fit_once(ds, 1)["asrun"].sort("unique_id", "ds")
