@@ -12,9 +12,9 @@ Plans the demo network twice in one process, on the forecast of a stored demo ru
 A run of the default demo (a pack per market) or of ``plantwin demo --one-pack`` serves: its packs are read
 as their vaccines for the one-pack variants. Both use the routings' master data (no learned yields), the run's
 forecast mean as demand (beyond the horizon too, for the terminal condition) and its quantiles for safety
-stock, and the default ``PlanConfig``. Prints per variant: fill rates, plan cost and service penalties with their components,
-expired units, utilisation of the bioreactors, the filling lines and the new lines, the drug substance held
-against the freezers, the model's size and the wall and CPU seconds of each plan.
+stock, and the default ``PlanConfig``. Prints per variant: fill rates, plan cost and service penalties with
+their components, expired units, utilisation of the bioreactors, the filling lines and the new lines, the drug
+substance held against the freezers, the model's size and the wall and CPU seconds of each plan.
 
     .venv/bin/python bench/bom_demo.py --warehouse plantwin-demo/warehouse.duckdb [--run RUN_ID]
 """

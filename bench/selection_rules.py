@@ -12,8 +12,8 @@ cost (M1 monthly whole ≈ 330 CPU-s each). This tool runs the pipeline's phases
 (``forecasting.forecast``'s ``_one_offs_out``, ``_backtest``, ``_chosen_default``, ``_chosen_backtest``,
 ``_choose``), then fits every seasonal member alone on the final history (the ARIMA orders carried as the
 pipeline carries them), and saves it all in ``--cache`` (``<set>_<n>_*.parquet``; a second run reads them).
-The run's forecast is rebuilt from those fits (the chosen combination's members' mean, clipped at zero), so "as run (cached)"
-against "evidence" checks the reproduction against the end-to-end figure of a cache fitted under ``evidence``
+The run's forecast is rebuilt from those fits (the chosen combination's members' mean, clipped at zero), so
+"as run (cached)" against "evidence" checks the reproduction against the end-to-end figure of a cache fitted under ``evidence``
 (M1 monthly 14.693 / 1.064, M1 quarterly 15.763 / 1.585 at stop 26); "as run (rebuilt)" is the current
 default (``auto`` since stop 27). Rules are :class:`~forecasting.config.ForecastConfig` variants (``selection_strategy``,
 ``champion_min_windows``, ``champion_margin``, the candidates) chosen by ``_choose`` on the saved backtest,
