@@ -53,7 +53,7 @@ from forecasting.classify import classify_series  # noqa: E402
 from forecasting.engine import run_tasks, worker_pool  # noqa: E402
 from forecasting.forecast import _backtest_tasks, _champion_tasks, _plan  # noqa: E402
 from forecasting.metrics import score_backtest  # noqa: E402
-from forecasting.models import combination_members  # noqa: E402
+from forecasting.models import add_combinations, combination_members  # noqa: E402
 from forecasting.seasonal import is_seasonal  # noqa: E402
 from forecasting.select import (  # noqa: E402
     alternative_sample, choose_default, select_champions, trim_worst_member)
@@ -144,17 +144,20 @@ def _with_h(long: pl.DataFrame, history: pl.DataFrame, m: int, cutoff: str | Non
 
 
 def _combine(long: pl.DataFrame, names: tuple[str, ...], keys: list[str]) -> pl.DataFrame:
-    """Add each combination of ``names`` as rows: its members' mean or median."""
+    """Add each combination of ``names`` as rows where all its members have one, formed as the engine forms
+    it (:func:`forecasting.models.add_combinations`, the members summed in their order): a mean taken over
+    grouped rows summed them in whatever order the group came, a last bit off the pipeline's now and then."""
+    combos = [(name, combo[1]) for name in names if (combo := combination_members(name)) is not None]
+    if not combos:
+        return long
+    wide = long.pivot(on="model", index=keys, values="yhat")
     parts = [long]
-    for name in names:
-        combo = combination_members(name)
-        if combo is None:
+    for name, members in combos:
+        if not set(members) <= set(wide.columns):
             continue
-        how, members = combo
-        agg = pl.col("yhat").mean() if how == "Mean" else pl.col("yhat").median()
-        parts.append(long.filter(pl.col("model").is_in(members)).group_by(keys)
-                     .agg(agg, n=pl.len()).filter(pl.col("n") == len(members)).drop("n")
-                     .with_columns(model=pl.lit(name)).select(long.columns))
+        whole = wide.filter(pl.all_horizontal(pl.col(members).is_not_null()))
+        parts.append(add_combinations(whole, (name,)).select(*keys, model=pl.lit(name), yhat=pl.col(name))
+                     .select(long.columns))
     return pl.concat(parts)
 
 
