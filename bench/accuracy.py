@@ -49,6 +49,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -177,6 +178,47 @@ def load_demo(data: Path, h: int | None = None, products: int = 60) -> DataSet:
     series = to_series(weekly_demand(demo_network(products=products)["orders"], DEMO_RUN_DATE))
     tr, te = _split(series.select("unique_id", "ds", pl.col("y").cast(pl.Float64)), h or 13)
     return DataSet("demo_weekly", tr, te, h or 13, 52, 1, "1w")
+
+
+def load_file(path: Path, h: int | None = None, own_h: int | None = None, freq: str | None = None) -> DataSet:
+    """A set from any long file, CSV or Parquet (a held-out set, a user's own): ``unique_id``, ``y`` and each
+    period as a date in ``ds`` or as a number (0, 1, 2 …, as M1's and M4's files give) in ``ds`` or ``t``,
+    with an optional ``split`` column (``train`` / ``test``, as M1's file) whose test rows give the set's own
+    ``h``, else ``own_h``. Every series' last ``h`` periods are held out (``h``: ``--horizon``, else the own).
+
+    The frequency is ``freq``, else read from the dates (:func:`forecasting.infer_freq`); numbered periods
+    need it, and are dated from 2000-01-01 on (from Monday 2000-01-03 for days and weeks). The season is a
+    year of it (a week of days); M4's ``m`` for the MASE is 12 monthly, 4 quarterly and 1 otherwise. The set
+    is named after the file."""
+    from forecasting import infer_freq
+    from forecasting.config import season_of
+
+    raw = (pl.read_parquet(path) if path.suffix == ".parquet"
+           else pl.read_csv(path, try_parse_dates=True, infer_schema_length=None))
+    period = "ds" if "ds" in raw.columns else "t"
+    missing = [c for c in ("unique_id", period, "y") if c not in raw.columns]
+    if missing:
+        raise SystemExit(f"{path}: no column {', '.join(missing)} (unique_id, ds or t, y; split optional)")
+    frame = raw.select(pl.col("unique_id").cast(pl.String), t=pl.col(period), y=pl.col("y").cast(pl.Float64))
+    if frame.schema["t"].is_integer():
+        if freq is None:
+            raise SystemExit(f"{path}: its periods are numbers, so the frequency cannot be read: --file-freq")
+        start = date(2000, 1, 3) if freq.endswith(("d", "w")) else date(2000, 1, 1)  # a Monday; a 1st
+        frame = _dated(frame, start, "3mo" if freq == "1q" else freq)
+    else:
+        frame = frame.select("unique_id", ds=pl.col("t").cast(pl.Date), y="y")
+    freq = freq or infer_freq(frame)
+    if "split" in raw.columns:
+        tests = raw.filter(pl.col("split") == "test").group_by("unique_id").len().get_column("len").unique()
+        if tests.len() != 1:
+            raise SystemExit(f"{path}: the series hold out {sorted(tests)} test periods: one h is scored")
+        own_h = tests.item()
+    h = h or own_h
+    if h is None:
+        raise SystemExit(f"{path}: no split column, so the set's h is not known: --file-h (or --horizon)")
+    tr, te = _split(frame, h)
+    m4_m = season_of(freq) if freq.endswith(("mo", "q")) else 1
+    return DataSet(path.stem, tr, te, h, season_of(freq), m4_m, freq)
 
 
 #: each loader takes the data folder and a horizon (None: the set's own ``h``)
@@ -399,8 +441,16 @@ def timed(fn, *args):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data_dir", type=Path)
-    parser.add_argument("--sets", nargs="+", choices=SETS + EXTRA_SETS, default=list(SETS))
+    parser.add_argument("data_dir", type=Path, nargs="?", help="the shared data folder (for --sets)")
+    parser.add_argument("--sets", nargs="+", choices=SETS + EXTRA_SETS, default=None,
+                        help="default: every visible set, or none where --file is given")
+    parser.add_argument("--file", nargs="+", type=Path, default=[], metavar="PATH",
+                        help="score any long file as a set too (load_file: unique_id, ds or t, y; split "
+                        "optional): a held-out set, your own data")
+    parser.add_argument("--file-h", type=int, default=None, metavar="H",
+                        help="the files' own h where they have no split column")
+    parser.add_argument("--file-freq", default=None, metavar="F",
+                        help="the files' frequency (1d, 1w, 1mo, 1q, 1y); default: read from the dates")
     parser.add_argument("--max-series", type=int, default=None, help="seeded sample of each set")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (another seed, another sample)")
     parser.add_argument("--peers", nargs="*", choices=PEERS, default=list(PEERS))
@@ -424,9 +474,15 @@ def main() -> None:
                         help="write each method's forecasts (<set>_<method>.parquet) and the held-out part "
                         "(<set>_test.parquet) here, to read per series afterwards")
     args = parser.parse_args()
+    sets = args.sets if args.sets is not None else [] if args.file else list(SETS)
+    if sets and args.data_dir is None:
+        parser.error("data_dir is needed for --sets (or give only --file)")
+    loaders = [*((name, partial(LOADERS[name], args.data_dir)) for name in sets),
+               *((path.stem, partial(load_file, path, own_h=args.file_h, freq=args.file_freq))
+                 for path in args.file)]
     rows, irows, iper = [], [], []
-    for name in args.sets:
-        ds = at_origin(sample(LOADERS[name](args.data_dir, args.horizon), args.max_series, args.seed), args.origin)
+    for name, load in loaders:
+        ds = at_origin(sample(load(args.horizon), args.max_series, args.seed), args.origin)
         ds = shortened(ds, args.max_length)
         n = ds.train.get_column("unique_id").n_unique()
         scale = scales(ds)

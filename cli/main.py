@@ -208,10 +208,10 @@ def forecast_cmd(
     series: Annotated[Path, typer.Option("--series", help="Long file (CSV or Parquet): unique_id, ds, y.")],
     horizon: Annotated[int, typer.Option(min=1, help="Periods to forecast.")],
     out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")],
-    freq: Annotated[str, typer.Option(
-        help="Frequency as a polars duration: 1w, 1mo, 1q, 1d. Monthly, quarterly and yearly periods may be "
-        "dated by their first day or by their month's last day (2014-01-31, 2014-02-28: the forecast is "
-        "dated so too).")] = "1w",
+    freq: Annotated[str | None, typer.Option(
+        help="Frequency as a polars duration: 1w, 1mo, 1q, 1d, 1y. Default: read from the dates (their most "
+        "common step). Monthly, quarterly and yearly periods may be dated by their first day or by their "
+        "month's last day (2014-01-31, 2014-02-28: the forecast is dated so too).")] = None,
     season_length: Annotated[int | None, typer.Option(
         min=1, help="Periods per season. Default: a year of --freq (52 weekly, 12 monthly, 4 quarterly), a "
         "week of daily data (7).")] = None,
@@ -238,8 +238,8 @@ def forecast_cmd(
 
     from data_contracts.schema import quantile_column
     from flows.cluster import forecast_executor
-    from forecasting import ForecastConfig, forecast_demand
-    from warehouse.sources import read_series_file, write_frame
+    from forecasting import ForecastConfig, forecast_demand, infer_freq
+    from warehouse.sources import SourceError, read_series_file, write_frame
 
     bad = [v for v in [*(quantiles or []), *(levels or [])] if not 0 < v < 100]
     if bad:
@@ -249,14 +249,18 @@ def forecast_cmd(
     bounds = {lv: (round((100 - lv) / 200, 6), round((100 + lv) / 200, 6)) for lv in sorted(set(levels or []))}
     wanted = tuple(sorted(asked | {q for pair in bounds.values() for q in pair}))
     given = {"season_length": season_length} if season_length else {}  # else a year of freq (season_of)
-    config = ForecastConfig(freq=freq, cluster=cluster, **given, **({"quantiles": wanted} if wanted else {}))
     history = read_series_file(series)
+    inferred = freq is None
+    if inferred:
+        try:
+            freq = infer_freq(history)
+        except ValueError as exc:
+            raise SourceError(f"{series.name}: {exc} (--freq)") from None
+    config = ForecastConfig(freq=freq, cluster=cluster, **given, **({"quantiles": wanted} if wanted else {}))
     try:
         with forecast_executor(config) as (executor, config):
             result = forecast_demand(history, horizon, config, executor)
     except ValueError as exc:  # the series break the frame contract (gaps, duplicates, another frequency)
-        from warehouse.sources import SourceError
-
         raise SourceError(f"{series.name}: {exc}") from None
     forecast, extra = result.forecast, []
     if booked is not None:  # orders outside the forecast's periods raise none of them: counted, left out
@@ -277,8 +281,10 @@ def forecast_cmd(
         result_fc = forecast
     write_frame(result_fc, out)
     chosen = result.series.group_by("model").len().sort("len", descending=True)
-    source = "" if season_length else " (from --freq; --season-length to change)"  # a derived season is said
-    typer.echo(f"{result.series.height} series, horizon {horizon}, freq {config.freq}, season "
+    read = " (read from the dates; --freq to set)" if inferred else ""  # what was derived is said
+    origin = "the dates" if inferred else "--freq"
+    source = "" if season_length else f" (from {origin}; --season-length to change)"
+    typer.echo(f"{result.series.height} series, horizon {horizon}, freq {config.freq}{read}, season "
                f"{config.season_length}{source}: {out}")
     typer.echo("models chosen: " + ", ".join(f"{m} {n}" for m, n in chosen.iter_rows()))
     _say_early_ends(history)

@@ -20,6 +20,7 @@ _PUBLIC = {
     "CLASSES": "forecasting.classify",
     "classify_series": "forecasting.classify",
     "ForecastConfig": "forecasting.config",
+    "infer_freq": "forecasting.config",
     "from_series": "forecasting.demand",
     "future_orders": "forecasting.demand",
     "missing_weeks": "forecasting.demand",

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 from data_contracts import schema
 
 __all__ = ["ForecastConfig", "NATIVE_SEASONAL_MODELS", "NATIVE_SEASONAL_DEFAULT", "NATIVE_SEASONAL_ALTERNATIVES",
-           "DECOMPOSED_SEASONAL_MODELS", "DECOMPOSED_SEASONAL_DEFAULT", "season_of"]
+           "DECOMPOSED_SEASONAL_MODELS", "DECOMPOSED_SEASONAL_DEFAULT", "infer_freq", "season_of"]
 
 #: smooth/erratic candidates and default for a short season (m ≤ ``native_season_max``: monthly, quarterly):
 #: native seasonal ETS beside DOT and the deseasonalised ARIMA, their mean the default. The seasonal
@@ -55,6 +55,31 @@ def _freq_parts(freq: str) -> tuple[int, str]:
         raise ValueError(f"freq must be a polars duration of days, weeks, months, quarters or years "
                          f"('1d', '1w', '1mo', '1q', '1y'), got {freq!r}")
     return int(match.group(1)), match.group(2)
+
+
+#: the steps :func:`infer_freq` knows, in days between two consecutive dates: a month is 28–31 days, a
+#: quarter 89–92, a year 365–366 (a panel dated by its months' first or last days)
+_STEPS = {"1d": (1, 1), "1w": (7, 7), "1mo": (28, 31), "1q": (89, 92), "1y": (365, 366)}
+
+
+def infer_freq(series: pl.DataFrame) -> str:
+    """The frequency a panel (``unique_id, ds`` as dates) steps by, as a polars duration: ``'1d'``, ``'1w'``,
+    ``'1mo'``, ``'1q'`` or ``'1y'``, from the most common step between a series' consecutive dates.
+
+    Only the step is read here: a gap, a duplicate or a date off the grid is then named by
+    :func:`forecasting.validate_series` at the inferred frequency. ``ValueError`` where no series has two
+    dates or the common step is none of those (give the frequency then)."""
+    steps = (series.sort("unique_id", "ds")
+             .select(days=pl.col("ds").diff().over("unique_id").dt.total_days()).drop_nulls())
+    steps = steps.filter(pl.col("days") > 0)  # a duplicate date is no step: validate_series names it
+    if steps.is_empty():
+        raise ValueError("no series has two dates, so the frequency cannot be read from them: give it")
+    common = steps.get_column("days").mode().min()
+    for freq, (low, high) in _STEPS.items():
+        if low <= common <= high:
+            return freq
+    raise ValueError(f"the dates step by {common} days most often, which is not a day, week, month, quarter "
+                     "or year: give the frequency")
 
 
 def season_of(freq: str) -> int:

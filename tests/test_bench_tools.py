@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import importlib
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from _monthly_sets import monthly_set
+from bench.accuracy import load_file
 from bench.bom_demo import _as_packs, _as_vaccines
 from bench.selection_rules import fit_once
 from data_contracts import schema
@@ -58,3 +61,46 @@ def test_importing_the_tools_leaves_their_folder_off_the_import_path():
     finally:
         os.environ.clear()
         os.environ.update(environ)
+
+
+def _numbered(ds) -> pl.DataFrame:
+    """A set as M1's file gives it: each series' periods numbered from 0, ``split`` train / test."""
+    both = pl.concat([ds.train.with_columns(split=pl.lit("train")),
+                      ds.test.with_columns(split=pl.lit("test"))])
+    return both.sort("unique_id", "ds").select("unique_id", t=pl.int_range(pl.len()).over("unique_id"), y="y",
+                                               split="split")
+
+
+def test_accuracy_scores_any_long_file_as_a_set(tmp_path):
+    """``bench/accuracy.py --file`` reads a set as the held-out sets and a user's data come: numbered periods
+    with a split column (M1's shape), or dates with no split and the h given; each gives the set's own split,
+    frequency, season and M4 ``m``, and a file it cannot read says what to give."""
+    toy = monthly_set(3, 40, 8)
+    numbered = tmp_path / "numbered.csv"
+    _numbered(toy).write_csv(numbered)
+    dated = tmp_path / "dated.parquet"
+    pl.concat([toy.train, toy.test]).with_columns(pl.col("ds").dt.month_end()).write_parquet(dated)
+    for ds in (load_file(numbered, freq="1mo"), load_file(dated, own_h=8)):
+        assert (ds.h, ds.season, ds.mase_m, ds.freq) == (8, 12, 12, "1mo")
+        for got, want in ((ds.train, toy.train), (ds.test, toy.test)):
+            assert got.drop("ds").equals(want.drop("ds"))
+    assert load_file(numbered, freq="1mo").train["ds"][0].isoformat() == "2000-01-01"
+    assert load_file(numbered, h=4, freq="1q").test.height == 12  # --horizon over the file's own h
+    assert (load_file(numbered, freq="1w").mase_m, load_file(numbered, freq="1w").season) == (1, 52)
+    with pytest.raises(SystemExit, match="its periods are numbers"):
+        load_file(numbered)
+    with pytest.raises(SystemExit, match="--file-h"):
+        load_file(dated)
+
+
+def test_accuracy_command_runs_on_a_file(tmp_path):
+    """The command scores a file with no data folder: the visible sets are not run where only --file is."""
+    numbered = tmp_path / "toy.csv"
+    _numbered(monthly_set(2, 40, 6)).write_csv(numbered)
+    tool = Path(__file__).resolve().parents[1] / "bench" / "accuracy.py"
+    done = subprocess.run([sys.executable, str(tool), "--file", str(numbered), "--file-freq", "1mo",
+                           "--peers", "SeasonalNaive"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "toy, origin 0: 2 series (of 2), h=6, season 12, MASE m=12" in done.stdout
+    assert "= plantwin" in done.stdout and "= SeasonalNaive" in done.stdout
+    assert "m1_monthly" not in done.stdout

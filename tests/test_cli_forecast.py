@@ -225,3 +225,47 @@ def test_forecast_command_names_the_series_that_end_early(tmp_path):
     whole = CliRunner().invoke(app, ["forecast", "--series", str(_series_file(tmp_path / "whole.csv")),
                                      "--horizon", "13", "--out", str(tmp_path / "whole.parquet")])
     assert whole.exit_code == 0 and "end before" not in whole.stdout
+
+
+@pytest.mark.parametrize(("freq", "dates"), [
+    ("1mo", pl.date_range(date(2016, 1, 1), date(2023, 12, 1), "1mo", eager=True)),
+    ("1q", pl.date_range(date(2010, 1, 1), date(2023, 10, 1), "3mo", eager=True).dt.month_end()),
+])
+def test_forecast_command_reads_the_frequency_from_the_dates(tmp_path, freq, dates):
+    """Without --freq the frequency is read from the dates (it was taken as weekly, and a monthly file was
+    refused as irregular at '1w'): the forecast is the one --freq gives, and the summary says where the
+    frequency and the season came from."""
+    src = tmp_path / "series.csv"
+    pl.DataFrame({"unique_id": "scripts", "ds": dates, "y": _monthly(dates.len())}).write_csv(src)
+    runs, said = {}, {}
+    for given in ([], ["--freq", freq]):
+        out = tmp_path / f"fc{len(runs)}.csv"
+        result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "4", "--out",
+                                          str(out), *given])
+        assert result.exit_code == 0, result.output
+        runs[len(given)], said[len(given)] = pl.read_csv(out, try_parse_dates=True), result.stdout
+    assert runs[0].equals(runs[2])
+    season = 12 if freq == "1mo" else 4
+    assert (f"freq {freq} (read from the dates; --freq to set), season {season} (from the dates; "
+            "--season-length to change)") in said[0]
+    assert f"freq {freq}, season {season} (from --freq; --season-length to change)" in said[2]
+
+
+def test_forecast_command_names_period_numbers_and_unreadable_steps(tmp_path):
+    """A ds of period numbers (0, 1, 2 …, as M1's and M4's files give) is refused with how to date it; a file
+    whose dates step by no day, week, month, quarter or year asks for --freq."""
+    numbered = tmp_path / "numbered.csv"
+    numbered.write_text("unique_id,ds,y\na,0,5\na,1,6\na,2,7\n")
+    fortnights = tmp_path / "fortnights.csv"
+    pl.DataFrame({"unique_id": "a", "y": [5.0, 6.0, 7.0],
+                  "ds": [date(2024, 1, 1), date(2024, 1, 15), date(2024, 1, 29)]}).write_csv(fortnights)
+    said = {}
+    for src in (numbered, fortnights):
+        result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "4", "--out",
+                                          str(tmp_path / "o.csv")])
+        assert result.exit_code == 2
+        said[src.stem] = result.stderr
+    assert "numbered.csv: 3 row(s) break rule iso_date in column ds" in said["numbered"]
+    assert "ds holds period numbers, not dates: date the periods" in said["numbered"]
+    assert ("fortnights.csv: the dates step by 14 days most often, which is not a day, week, month, quarter "
+            "or year: give the frequency (--freq)") in said["fortnights"]

@@ -17,6 +17,7 @@ from forecasting.config import (
     NATIVE_SEASONAL_ALTERNATIVES,
     NATIVE_SEASONAL_DEFAULT,
     NATIVE_SEASONAL_MODELS,
+    infer_freq,
     season_of,
 )
 from forecasting.models import NativeSeasonal, SeasonTested, base_models, is_known
@@ -342,6 +343,34 @@ def test_the_season_follows_the_frequency_where_it_is_not_given(freq, season):
     assert season_of(freq) == season
     assert ForecastConfig(freq=freq).season_length == season
     assert ForecastConfig(freq=freq, season_length=3).season_length == 3  # given: kept
+
+
+@pytest.mark.parametrize(("freq", "start", "step"), [
+    ("1d", date(2023, 3, 5), "1d"), ("1w", date(2023, 3, 8), "1w"), ("1mo", date(2015, 1, 1), "1mo"),
+    ("1mo", date(2015, 1, 31), "1mo"), ("1q", date(2015, 1, 1), "3mo"), ("1q", date(2015, 3, 31), "3mo"),
+    ("1y", date(2001, 1, 1), "1y"),
+])
+def test_the_frequency_is_read_from_the_dates(freq, start, step):
+    """The most common step between a series' dates: any weekday for weeks, a month's first or last days
+    (28–31 days apart) for months and quarters; a gap or a second, shorter series does not move it."""
+    dates = pl.date_range(start, start.replace(year=start.year + 30), step, eager=True)[:40]
+    if start.day > 28:  # dated by the months' last days
+        dates = dates.dt.month_end()
+    panel = pl.concat([
+        pl.DataFrame({"unique_id": "long", "ds": dates}).filter(pl.int_range(pl.len()) != 20),  # a gap
+        pl.DataFrame({"unique_id": "short", "ds": dates[-3:]}),
+    ])
+    assert infer_freq(panel) == freq
+    assert ForecastConfig(freq=infer_freq(panel)).season_length == season_of(freq)
+
+
+def test_a_frequency_that_cannot_be_read_is_asked_for():
+    one_date = pl.DataFrame({"unique_id": ["a", "b"], "ds": [date(2024, 1, 1)] * 2})
+    with pytest.raises(ValueError, match="no series has two dates"):
+        infer_freq(one_date)
+    fortnights = pl.DataFrame({"unique_id": "a", "ds": [date(2024, 1, d) for d in (1, 15, 29)]})
+    with pytest.raises(ValueError, match="step by 14 days most often"):
+        infer_freq(fortnights)
 
 
 def test_a_derived_season_follows_the_frequency_through_model_copy():

@@ -317,8 +317,16 @@ def read_series_file(path: Path) -> pl.DataFrame:
         if bad.height:
             rows = text.filter(pl.col("row").is_in(bad["row"].head(3).implode())).rows()
             raise SourceError(f"{path.name}: {bad.height} row(s) break rule {rule} in column {column}; first "
-                              f"(row, unique_id, ds, y): {rows}")
+                              f"(row, unique_id, ds, y): {rows}{_period_numbers(text, column)}")
     return typed.drop("row")
+
+
+def _period_numbers(text: pl.DataFrame, column: str) -> str:
+    """A hint where every ``ds`` is a whole number (0, 1, 2 …: a period's index, as M1's and M4's files
+    give): it has no calendar, so neither its frequency nor its season can be read from it."""
+    if column != "ds" or text.get_column("ds").str.contains(r"^-?\d+$").not_().any():
+        return ""
+    return ". ds holds period numbers, not dates: date the periods (period t as 2000-01-01 plus t months)"
 
 
 def write_frame(frame: pl.DataFrame, path: Path) -> Path:
