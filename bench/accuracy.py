@@ -2,8 +2,10 @@
 
 Usage: ``python bench/accuracy.py DATA_DIR [--sets m4_weekly m1_monthly ...] [--max-series 100]
 [--peers AutoETS DOT AutoARIMA SeasonalNaive] [--intermittent-peers CrostonSBA TSB ADIDA IMAPA]
-[--n-jobs 1] [--origins 1] [--origin 0] [--horizon H] [--max-length N]`` with DATA_DIR the shared data folder
-(``m4_weekly/``, ``m1/``, ``pbs/``, ``pharma_sales_atc/``; see its README).
+[--n-jobs 1] [--origins 1] [--origin 0] [--horizon H] [--max-length N] [--file PATH ... [--file-h H]
+[--file-freq F]]`` with DATA_DIR the shared data folder (``m4_weekly/``, ``m1/``, ``pbs/``,
+``pharma_sales_atc/``; see its README). ``--file`` scores any long file as a set too (:func:`load_file`): a
+held-out set, a user's own data; with it, DATA_DIR is needed only for the sets ``--sets`` names.
 
 Each set is split as its competition did (the last ``h`` values held out) and every method sees the
 training part only. In one process: plantwin's ``forecast_demand`` (default configuration, the set's
