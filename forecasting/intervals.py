@@ -183,19 +183,26 @@ def pooled_quantiles(
     return out.with_columns(picked).drop(helpers).with_columns(pl.col("_step").alias(step_col)).drop("_step")
 
 
+#: a scale at most this share of its forecast is float noise, not a measured error (:func:`_floored_scales`)
+_EXACT = 1e-9
+
+
 def _floored_scales(calibration: pl.DataFrame, forecast: pl.DataFrame, floor: float,
                     keys: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Both frames with each positive additive ``scale`` raised to ``floor`` × its ``keys`` group's median of
     ``scale / |yhat|`` (over ``calibration``'s rows) × its own |forecast| (``yhat``; ``mean`` in ``forecast``).
     Ratio rows (``keys[0]`` true: their groups get no median), zero scales and groups without a median are left
-    alone."""
-    rows = ~pl.col(keys[0]) & (pl.col("scale") > 0) & (pl.col("yhat").abs() > 0)
+    alone; so is a scale of float noise, at most :data:`_EXACT` of its |forecast|: a constant history's
+    backtest errors are zero, or 1e-14 where a model's arithmetic leaves a residue (MSTL's, on some machines),
+    and raised to the floor that residue gave a series of 20 every week a band of 19.66–20.34."""
+    rows = ~pl.col(keys[0]) & (pl.col("scale") > _EXACT * pl.col("yhat").abs()) & (pl.col("yhat").abs() > 0)
     medians = calibration.filter(rows).group_by(keys).agg(_med=(pl.col("scale") / pl.col("yhat").abs()).median())
 
     def floored(frame: pl.DataFrame, point: str) -> pl.DataFrame:
         raised = pl.max_horizontal("scale", floor * pl.col("_med") * pl.col(point).abs())
+        measured = pl.col("scale") > _EXACT * pl.col(point).abs()
         return frame.join(medians, on=keys, how="left", maintain_order="left").with_columns(
-            scale=pl.when((pl.col("scale") > 0) & pl.col("_med").is_not_null()).then(raised).otherwise("scale")
+            scale=pl.when(measured & pl.col("_med").is_not_null()).then(raised).otherwise("scale")
         ).drop("_med")
 
     return floored(calibration, "yhat"), floored(forecast, "mean")

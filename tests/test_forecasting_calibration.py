@@ -1018,6 +1018,21 @@ def test_pooled_quantiles_floor_each_scale_at_a_share_of_the_groups_by_hand():
     assert floored.get_column("scale").item() == pytest.approx(0.5)
 
 
+def test_the_floor_leaves_a_scale_of_float_noise_alone():
+    """A constant history's backtest errors are zero, or a float residue (1e-14 from MSTL's arithmetic on some
+    machines): a scale of 1e-15 on a forecast of 20 is no measured error, and raised to the floor it gave a
+    series of 20 every week a band of 19.66–20.34 (``test_known_series`` on such a machine). A scale just
+    above the noise (1e-6 of the forecast) is still raised."""
+    cal = pl.DataFrame({"group": ["g"] * 5, "step": [1] * 5, "ratio": [False] * 5,
+                        "y": [11.0, 9.0, 11.0, 9.0, 11.0], "yhat": [10.0] * 5, "scale": [1.0] * 5})
+    fc = pl.DataFrame({"group": ["g"] * 2, "step": [1] * 2, "ratio": [False] * 2, "mean": [20.0] * 2,
+                       "scale": [20.0 * 1e-16, 20.0 * 1e-6]})
+    banded = pooled_quantiles(fc, cal, (0.1, 0.9), min_errors=3, scale_floor=0.1)
+    noise, measured = banded.rows(named=True)
+    assert noise["scale"] == 20.0 * 1e-16 and noise["q10"] == pytest.approx(20.0, abs=1e-12)
+    assert measured["scale"] == pytest.approx(0.1 * 0.1 * 20.0)  # the floor: 0.1 × the median 0.1 × 20
+
+
 def test_a_standing_order_that_stepped_does_not_set_the_other_series_bands():
     # A standing order's backtest errors are a fraction of a unit, so its error scale is too; when it steps
     # by 100 units, its scale-free error is hundreds of times anyone else's. Two such series among 22 set the
