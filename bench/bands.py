@@ -112,20 +112,21 @@ def diagnose(args: tuple, ds: accuracy.DataSet) -> None:
     (:func:`lean_by_trend`) and the coverage by how wide each series' band was against its realised
     errors (:func:`surprises`).
     """
-    import forecasting.forecast as F
+    import forecasting.backtest as B
+    import forecasting.calibration as C
 
     fc, cv, chosen, picks, plan, series, horizon, config, _shortened = args
     if cv is None:
         print(f"{ds.name}: no backtest window, nothing to diagnose")
         return
-    groups = F._groups(plan, chosen, config.calibration_groups)
+    groups = C._groups(plan, chosen, config.calibration_groups)
     span = config.level_periods or 2 * config.season_length
     rms = config.scale_statistic == "rms"
-    weight, changes = config.history_scale_weight, F._changes(cv, series, config)
-    scale = F._error_scale(cv, series, groups, span, recent=config.scale_windows == "recent", rms=rms,
+    weight, changes = config.history_scale_weight, C._changes(cv, series, config)
+    scale = C._error_scale(cv, series, groups, span, recent=config.scale_windows == "recent", rms=rms,
                            exponent=config.level_exponent, changes=changes, history_weight=weight)
     e = ((pl.col("y") - pl.col("yhat")) / pl.col("scale")).abs()
-    cal = F._calibration(cv, groups, picks, series, span, rms, config.level_exponent,
+    cal = C._calibration(cv, groups, picks, series, span, rms, config.level_exponent,
                          config.calibration_windows, changes, weight).filter(
         ~pl.col("ratio")).with_columns(
         e=e, window=pl.col("cutoff").rank("dense").over("unique_id").cast(pl.Int64))
@@ -142,7 +143,7 @@ def diagnose(args: tuple, ds: accuracy.DataSet) -> None:
 
     # the pick made on a window's other windows: the set's default or a champion (a champion picked on the
     # other windows that then lost in this one is the winner's curse the nested calibration is there for)
-    default = pl.col("set").replace_strict(F._defaults(config), default=None, return_dtype=pl.String)
+    default = pl.col("set").replace_strict(B._defaults(config), default=None, return_dtype=pl.String)
     cal = cal.join(chosen.select("unique_id", "selection"), on="unique_id", how="left", validate="m:1").with_columns(
         pick=pl.when(pl.col("model") == default).then(pl.lit("default")).otherwise(pl.lit("champion")))
     with pl.Config(tbl_rows=60, tbl_cols=12, float_precision=2):
@@ -156,7 +157,7 @@ def diagnose(args: tuple, ds: accuracy.DataSet) -> None:
         print(f"{ds.name}: calibration |error| / scale by backtest window (1 = oldest)")
         print(quantiles(cal, "window", "cal").sort("window"))
         banded = band(args, {}).join(ds.test, on=["unique_id", "ds"], how="inner", validate="1:1").join(
-            F._groups(plan, chosen, "class").select("unique_id", "group"), on="unique_id", how="left",
+            C._groups(plan, chosen, "class").select("unique_id", "group"), on="unique_id", how="left",
             validate="m:1")
         y = pl.col("y")
         stats = dict(rows=pl.len(), cov80=((y >= pl.col("lo80")) & (y <= pl.col("hi80"))).mean() * 100,

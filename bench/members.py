@@ -51,7 +51,7 @@ from bench.accuracy import LOADERS, SETS, _cpu, at_origin, run_peer, sample, sco
 from forecasting import ForecastConfig, forecast_demand  # noqa: E402
 from forecasting.classify import classify_series  # noqa: E402
 from forecasting.engine import run_tasks, worker_pool  # noqa: E402
-from forecasting.forecast import _backtest_tasks, _champion_tasks, _plan  # noqa: E402
+from forecasting.backtest import _backtest_tasks, _champion_tasks, _plan  # noqa: E402
 from forecasting.metrics import score_backtest  # noqa: E402
 from forecasting.models import add_combinations, combination_members  # noqa: E402
 from forecasting.seasonal import is_seasonal  # noqa: E402

@@ -9,8 +9,8 @@ the cache's files then carry the split in their names (``<set>_<n>_h24_o2_*.parq
 
 ``bench/members.py`` runs ``forecast_demand`` and then a second backtest of every member, which doubles the
 cost (M1 monthly whole ≈ 330 CPU-s each). This tool runs the pipeline's phases once
-(``forecasting.forecast``'s ``_one_offs_out``, ``_backtest``, ``_chosen_default``, ``_chosen_backtest``,
-``_choose``), then fits every seasonal member alone on the final history (the ARIMA orders carried as the
+(``forecasting.backtest``'s ``_one_offs_out``, ``_backtest``, ``_chosen_backtest``, ``forecasting.choice``'s
+``_chosen_default``, ``_choose``), then fits every seasonal member alone on the final history (the ARIMA orders carried as the
 pipeline carries them), and saves it all in ``--cache`` (``<set>_<n>_*.parquet``; a second run reads them).
 The run's forecast is rebuilt from those fits (the chosen combination's members' mean, clipped at zero), so
 "as run (cached)" against "evidence" checks the reproduction against the end-to-end figure of a cache fitted under ``evidence``
@@ -51,8 +51,10 @@ from bench.members import _bases, _combine  # noqa: E402
 from forecasting import ForecastConfig  # noqa: E402
 from forecasting.classify import classify_series  # noqa: E402
 from forecasting.engine import run_tasks, worker_pool  # noqa: E402
-from forecasting.forecast import (_backtest, _champion_tasks, _chosen_backtest, _chosen_default,  # noqa: E402
-                                  _choose, _one_offs_out, _plan, _zero_forecast)
+from forecasting.backtest import (_backtest, _champion_tasks, _chosen_backtest, _one_offs_out,  # noqa: E402
+                                  _plan)
+from forecasting.choice import _choose, _chosen_default  # noqa: E402
+from forecasting.forecast import _zero_forecast  # noqa: E402
 from forecasting.metrics import score_backtest  # noqa: E402
 from forecasting.select import choose_default  # noqa: E402
 

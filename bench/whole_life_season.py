@@ -37,13 +37,15 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import forecasting.forecast as F  # noqa: E402
 from bench import accuracy  # noqa: E402
 from bench.bands import band, captured_run  # noqa: E402
 from bench.members import fit_members  # noqa: E402
 from forecasting import ForecastConfig  # noqa: E402
+from forecasting.backtest import _CV_ORDER, _combined_rows  # noqa: E402
+from forecasting.choice import _choose  # noqa: E402
 from forecasting.models import combination_members  # noqa: E402
 from forecasting.seasonal import deseasonalize, is_seasonal, reseasonalize  # noqa: E402
+from forecasting.select import trim_worst_member  # noqa: E402
 from statsforecast.models import AutoARIMA  # noqa: E402
 
 KEYS = ("asrun", "series", "plan", "cv", "fc", "history")
@@ -89,9 +91,9 @@ def _with_rule(cv: pl.DataFrame, members: pl.DataFrame, lives: dict, window: dic
         combo = combination_members(name)
         if combo and "DARIMA" in combo[1]:
             rows = cv2.join(changed, on=["unique_id", "cutoff"], how="semi").filter(pl.col("model").is_in(combo[1]))
-            cv2 = _swap(cv2, F._combined_rows(rows, name), ["unique_id", "cutoff", "model"])
+            cv2 = _swap(cv2, _combined_rows(rows, name), ["unique_id", "cutoff", "model"])
     new_fc = _replaced(members, ["unique_id"], lives, window, m)
-    return (cv2.sort(F._CV_ORDER, maintain_order=True), _swap(members, new_fc, ["unique_id", "model"]),
+    return (cv2.sort(_CV_ORDER, maintain_order=True), _swap(members, new_fc, ["unique_id", "model"]),
             changed.height, new_fc.get_column("unique_id").n_unique())
 
 
@@ -99,8 +101,8 @@ def rebanded(captured: tuple, cv: pl.DataFrame, members: pl.DataFrame) -> pl.Dat
     """The run's selection and bands again on ``cv``, the seasonal set's forecasts formed from ``members``
     (the other sets' from the run): ``unique_id, ds, mean, lo95, lo80, hi80, hi95``."""
     fc, _, _, _, plan, series, horizon, config = captured
-    backtest, chosen, _, picks = F._choose(cv, series, plan, config)
-    chosen = F.trim_worst_member(chosen, backtest, config.seasonal_default, config.trim_min_members)
+    backtest, chosen, _, picks = _choose(cv, series, plan, config)
+    chosen = trim_worst_member(chosen, backtest, config.seasonal_default, config.trim_min_members)
     seasonal = members.select("unique_id").unique()
     parts = [fc.join(seasonal, on="unique_id", how="anti").join(chosen, on=["unique_id", "model"], how="semi")]
     for (model,), ids in chosen.join(seasonal, on="unique_id", how="semi").group_by("model"):

@@ -310,7 +310,7 @@ def test_error_scale_from_the_recent_windows_by_hand():
     # level 1 throughout; the model's |error| is 3, 2, 1 in its oldest, middle and newest window: every
     # window's mean is 2, the newest two's (as many as a calibration window's scale has) 1.5; a series
     # with one window keeps it
-    from forecasting.forecast import _error_scale
+    from forecasting.calibration import _error_scale
 
     _, series, cv, groups = _three_windows_and_one()
     every = dict(_error_scale(cv, series, groups, span=2).rows())
@@ -328,7 +328,7 @@ def test_calibration_scales_from_the_other_windows_by_hand_mean_and_rms():
     # one series, level 1, one step a window; its model's |error| is 3, 2, 1 in windows 0, 1, 2, picked
     # on the other windows every time: each held-out error is divided by the mean (or the root mean
     # square) of the other two windows' |errors|
-    from forecasting.forecast import _calibration
+    from forecasting.calibration import _calibration
 
     d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(10)]
     series = pl.DataFrame({"unique_id": ["a"] * 10, "ds": d, "y": [1.0] * 10})
@@ -346,7 +346,7 @@ def test_one_window_calibration_scales_each_step_by_the_windows_other_steps_by_h
     # level 10; the served default misses by 1, 2, 4 at steps 1-3 of its one window: each step's error is
     # divided by the mean (or root mean square) of the other two steps' |errors|. A champion's window chose
     # it: left out
-    from forecasting.forecast import _only_windows
+    from forecasting.calibration import _only_windows
 
     d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(10)]
     series = pl.DataFrame({"unique_id": ["a"] * 10 + ["b"] * 10, "ds": d * 2, "y": [10.0] * 20})
@@ -420,7 +420,8 @@ def test_a_shortened_backtests_horizon_and_growth_by_hand():
     series' room (a few older series do not set it), never under one period, the asked one where any series
     has a window; the errors' growth with the step: b of mean |error| / scale ∝ step^b, within [0, 1]."""
     from forecasting.classify import BACKTESTED_CLASSES
-    from forecasting.forecast import _SETS, _scored_horizon, _step_growth
+    from forecasting.backtest import _SETS, _scored_horizon
+    from forecasting.calibration import _step_growth
 
     assert set(_SETS) == set(BACKTESTED_CLASSES)  # a backtested class has a candidate set; others the rule
 
@@ -448,7 +449,7 @@ def test_level_exponent_scales_by_hand():
     # window's error is 1, so today's scale is 8 and each held-out window's its own level; with exponent
     # 0.5 the errors are relative to √level (1, √2, 2) and with 0 absolute. Today's scale is over the
     # newest two windows (`recent`), a held-out window's over the other two
-    from forecasting.forecast import _calibration, _error_scale
+    from forecasting.calibration import _calibration, _error_scale
 
     d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(8)]
     y = [1.0, 1.0, 1.0, 2.0, 2.0, 4.0, 4.0, 8.0]
@@ -492,7 +493,7 @@ def test_recent_changes_by_hand():
 def test_history_scale_weight_blends_by_hand():
     # the recent-windows case (scales 2 and 4 over every window; held-out windows 1.5, 2, 2.5): with
     # weight 0.5 each scale is √(scale × changes) at its cutoff; where the changes are null it stays
-    from forecasting.forecast import _calibration, _error_scale
+    from forecasting.calibration import _calibration, _error_scale
 
     d, series, cv, groups = _three_windows_and_one()
     changes = pl.DataFrame({"unique_id": ["a", "a", "a", "a", "b"], "cutoff": [d[3], d[5], d[7], d[9], d[9]],
@@ -513,7 +514,7 @@ def test_calibration_windows_keep_each_series_newest_windows_by_hand():
     # series a has three windows (scales 1, 2, 4 as in the level-exponent case, exponent 1), b two (one
     # week later: windows 0 and 1 of its own); `newest` keeps each series' own newest windows, their
     # scales still from every other window
-    from forecasting.forecast import _calibration
+    from forecasting.calibration import _calibration
 
     d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(8)]
     y = [1.0, 1.0, 1.0, 2.0, 2.0, 4.0, 4.0, 8.0]
@@ -533,7 +534,7 @@ def test_calibration_windows_keep_each_series_newest_windows_by_hand():
 
 
 def test_calibration_groups_by_class_or_by_candidate_set():
-    from forecasting.forecast import _groups
+    from forecasting.calibration import _groups
 
     plan = pl.DataFrame({"unique_id": ["a", "b", "c"], "series_class": ["smooth", "erratic", "lumpy"],
                          "set": ["seasonal", "seasonal", "intermittent"]})
@@ -625,7 +626,7 @@ def test_length_slope_brings_each_window_to_the_forecasts_history_by_hand():
     # series a misses by 3, 2, 1 in its windows; errors expected 2, 1, 0.5 at their histories (growth) and
     # 0.25 at the end: each window's errors divided by its growth (1.5, 2, 2), the forecast's scale from the
     # newest two (2) times 0.25, a held-out window's from its other two times its own growth
-    from forecasting.forecast import _calibration, _error_scale, _growth
+    from forecasting.calibration import _calibration, _error_scale, _growth
 
     d, series, cv, groups = _three_windows_and_one()
     growth = pl.DataFrame({"unique_id": ["a"] * 4 + ["b"] * 2, "cutoff": [d[3], d[5], d[7], d[9], d[7], d[9]],
@@ -703,7 +704,7 @@ def test_pooled_quantiles_split_pool_never_takes_the_neighbouring_steps():
 def test_with_seasonal_takes_each_windows_cutoff_and_the_end_of_the_history():
     # a series seasonal for its first two seasons, then a trend: its windows' errors are split by what its
     # history showed at their cutoffs, its forecast by the end of its history
-    from forecasting.forecast import _with_seasonal
+    from forecasting.calibration import _with_seasonal
 
     d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(16)]
     y = [10.0, 20.0, 10.0, 0.0] * 2 + [float(10 * t) for t in range(8)]

@@ -1,5 +1,5 @@
 """The guard against a forecast that falls through zero on a series that always sold (forecasting/select.py
-``falls_through_zero``, ``guard_picks``; forecasting/forecast.py ``_guard``)."""
+``falls_through_zero``, ``guard_picks``; forecasting/choice.py ``_guard``)."""
 
 from __future__ import annotations
 

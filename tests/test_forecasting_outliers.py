@@ -214,7 +214,7 @@ def test_a_default_backtested_late_pairs_its_members_on_what_was_ordered():
     ordered: the combination paired them on ``y`` and got two rows for the spike's week, each the mean of
     some members only. Every late row is scored on what was ordered before they meet."""
     from forecasting.classify import classify_series
-    from forecasting.forecast import _backtest, _chosen_backtest, _one_offs_out, _plan
+    from forecasting.backtest import _backtest, _chosen_backtest, _one_offs_out, _plan
 
     y = _smooth(np.random.default_rng(7), 1000.0, WEEKS)
     y[WEEKS - 6] *= 3

@@ -138,8 +138,9 @@ def test_backtest_takes_the_whole_lifes_season_only_where_the_sets_backtest_scor
 @pytest.mark.parametrize("life", [_life, _moved_season])
 def test_backtest_fits_darima_apart_only_with_the_lifes_season(life, monkeypatch):
     """The window's side of the choice is the main backtest's own DARIMA rows: one DARIMA-only backtest (the
-    life's) is fitted apart, not two, whichever side the set takes (run_tasks wrapped, the fits real)."""
-    import forecasting.forecast as F
+    life's) is fitted apart, not two, whichever side the set takes (run_tasks wrapped where every backtest
+    runs, :mod:`forecasting.backtest`; the fits real)."""
+    import forecasting.backtest as B
 
     batches = []
 
@@ -147,8 +148,8 @@ def test_backtest_fits_darima_apart_only_with_the_lifes_season(life, monkeypatch
         batches.append({t.names for t in tasks if t.windows > 0})  # backtests, not the champions' fits
         return run_tasks(tasks, pool)
 
-    run_tasks = F.run_tasks
-    monkeypatch.setattr(F, "run_tasks", counted)
+    run_tasks = B.run_tasks
+    monkeypatch.setattr(B, "run_tasks", counted)
     config = ForecastConfig(seasonal_models=("DOT", "DARIMA"), seasonal_default=None, n_jobs=1)
     forecast_demand(life(), H, config.model_copy(update={"season_from_life": "backtest"}))
     assert sum(names == {("DARIMA",)} for names in batches) == 1
