@@ -19,19 +19,6 @@ import numpy as np
 import polars as pl
 import pulp
 
-from optimization.campaign_bound import (
-    LagrangianBound, block_columns, block_specs, bound_of, lagrangian_bound, priced_setups, relaxation_with_rows,
-)
-from optimization.campaign_master import dantzig_wolfe_bound, price_and_branch
-from optimization.campaign_time import schedule_integers, time_blocks
-from optimization.campaign_worker import TimeBlocksRun
-from optimization.campaign_start import (
-    HOT_START_SHARE, SetupSearch, SuiteGrid, idle_setup_hours, improves, rotation_setups, rounded_integers,
-    sequenced_setups,
-)
-from optimization.campaign_weeks import add_rows as add_week_rows, separate as separate_weeks, week_cuts
-from optimization.campaigns import PRT, campaign_fit
-from optimization.config import PlanConfig
 from optimization.campaign_blocks import (
     BlockResult,
     Budget,
@@ -40,12 +27,27 @@ from optimization.campaign_blocks import (
     relative_gap,
     solve_campaign_block,
 )
+from optimization.campaign_bound import (
+    LagrangianBound, block_columns, block_specs, bound_of, lagrangian_bound, priced_setups,
+    relaxation_with_rows,
+)
+from optimization.campaign_master import dantzig_wolfe_bound, price_and_branch
+from optimization.campaign_start import (
+    HOT_START_SHARE, SetupSearch, SuiteGrid, idle_setup_hours, improves, rotation_setups, rounded_integers,
+    sequenced_setups,
+)
+from optimization.campaign_time import schedule_integers, time_blocks
+from optimization.campaign_weeks import add_rows as add_week_rows, separate as separate_weeks, week_cuts
+from optimization.campaign_worker import TimeBlocksRun
+from optimization.campaigns import PRT, campaign_fit
+from optimization.config import PlanConfig
 from optimization.decompose import MipBlock, WarmStart, block_price_range, solve_blocks
 from optimization.highs_direct import ArrayBuilder, new_highs
 from optimization.model import Model
-from optimization.pulp_highs import BulkHiGHS, integer_mask
+from optimization.pulp_highs import integer_mask
+from optimization.solver import _took, _within_gap, make_solver, mip_gap_of, objective_of
 
-__all__ = ["SolveOutcome", "capacity_price_range", "make_solver", "solve_model"]
+__all__ = ["SolveOutcome", "capacity_price_range", "solve_model"]
 
 
 @dataclass(frozen=True)
@@ -62,36 +64,6 @@ class SolveOutcome:
     has_duals: bool
     attempts: tuple[str, ...] = ()
     relaxation_objective: float | None = None
-
-
-def make_solver(
-    name: str,
-    config: PlanConfig,
-    *,
-    mip: bool,
-    variables: list[pulp.LpVariable] | None = None,
-    start: tuple[np.ndarray, np.ndarray] | None = None,
-    method: str | None = None,
-    options: dict[str, bool | int | float | str] | None = None,
-) -> pulp.LpSolver:
-    """A configured PuLP solver: ``HiGHS`` (highspy API, bulk transfer, optional MIP start, ``method``
-    its LP ``solver`` option: ``simplex``, ``ipm``; None = HiGHS's choice; ``options``: more HiGHS options by
-    name) or ``PULP_CBC_CMD``."""
-    if name == "highs":
-        return BulkHiGHS(
-            mip=mip,
-            msg=False,
-            timeLimit=config.time_limit_seconds,
-            gapRel=config.mip_gap,
-            threads=config.threads,
-            variables=variables,
-            start=start,
-            **({} if method is None else {"solver": method}),
-            **(options or {}),
-        )
-    return pulp.PULP_CBC_CMD(
-        mip=mip, msg=False, timeLimit=config.time_limit_seconds, gapRel=config.mip_gap, threads=config.threads
-    )
 
 
 def solve_model(model: Model, config: PlanConfig, warm_start: WarmStart | None = None) -> SolveOutcome:
@@ -248,11 +220,6 @@ WEEK_ROUNDS = 5
 #: seconds the campaign MIP gets even when the relaxation and the start used up its limit (it then mostly
 #: reports the start against its root bound)
 MIN_MIP_SECONDS = 5.0
-
-
-def _took(wall: float, cpu: float) -> str:
-    """`` (x CPU-s, y s wall)`` since ``time.perf_counter()`` ``wall`` and ``time.process_time()`` ``cpu``."""
-    return f" ({time.process_time() - cpu:.1f} CPU-s, {time.perf_counter() - wall:.1f} s wall)"
 
 
 def _campaign_start(
@@ -786,30 +753,6 @@ def _improve_by_resource(
     if np.isfinite(best):
         model.start_objective = float(best)
     return idx, values
-
-
-def _within_gap(objective: float | None, lower: float | None, config: PlanConfig) -> bool:
-    """Whether a plan of ``objective`` is proved within ``config.mip_gap`` of the bound ``lower``, by the gap
-    :func:`mip_gap_of` reports (up to rounding, so a gap of 0 counts): the one rule for skipping the campaign
-    MIP, for the search after the blocks' start and for reporting such a start ``Optimal``."""
-    gap = mip_gap_of(objective, None, lower)
-    return gap is not None and gap <= config.mip_gap + 1e-9
-
-
-def mip_gap_of(objective: float | None, highs_bound: float | None, relaxed: float | None) -> float | None:
-    """The gap reported for a MIP's plan: :func:`~optimization.campaign_blocks.relative_gap` (a number in
-    [0, 1]) of ``objective`` against the best finite bound known (HiGHS's MIP dual bound, the relaxation's
-    objective); None ("no gap") when there is no finite objective or no finite bound."""
-    bounds = [b for b in (highs_bound, relaxed) if b is not None and np.isfinite(b)]
-    if objective is None or not np.isfinite(objective) or not bounds:
-        return None
-    return relative_gap(objective, max(bounds))
-
-
-def objective_of(prob: pulp.LpProblem) -> float | None:
-    """The objective at the variables' current values (None when some have none)."""
-    value = pulp.value(prob.objective)
-    return None if value is None else float(value)
 
 
 def _solve_blocks(model: Model, config: PlanConfig, warm_start: WarmStart | None) -> SolveOutcome:
