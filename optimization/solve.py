@@ -28,15 +28,12 @@ from optimization.campaign_blocks import (
     solve_campaign_block,
 )
 from optimization.campaign_bound import LagrangianBound, block_columns, block_specs, bound_of, priced_setups
-from optimization.campaign_start import (
-    HOT_START_SHARE, SetupSearch, SuiteGrid, idle_setup_hours, improves, rotation_setups, rounded_integers,
-    sequenced_setups,
-)
+from optimization.campaign_start import idle_setup_hours, improves, rounded_integers, sequenced_setups
 from optimization.campaign_time import schedule_integers, time_blocks
 from optimization.campaign_worker import TimeBlocksRun
 from optimization.config import PlanConfig
 from optimization.decompose import MipBlock, WarmStart, solve_blocks
-from optimization.highs_direct import ArrayBuilder, new_highs
+from optimization.highs_direct import ArrayBuilder
 from optimization.model import Model
 from optimization.pulp_highs import integer_mask
 from optimization.solve_bounds import (
@@ -45,6 +42,7 @@ from optimization.solve_bounds import (
 from optimization.solve_duals import (
     _drop_bound_rows, _drop_implied_link_rows, _duals_with_integers_fixed, link_caps,
 )
+from optimization.solve_search import PlainRelaxation, _searched_setups
 from optimization.solver import _took, _within_gap, make_solver, mip_gap_of, objective_of
 
 __all__ = ["SolveOutcome", "solve_model"]
@@ -207,8 +205,6 @@ MASTER_SHARE = 0.5
 #: (:func:`_searched_setups`): a safety limit, reported when it cuts; the search ends on its budget of
 #: schedules judged (``PlanConfig.campaign_search_evaluations``)
 SEARCH_SHARE = 0.8
-#: rotations tried: each suite through its products this many times over the horizon
-ROTATION_CYCLES = (1, 2, 3)
 #: seconds the campaign MIP gets even when the relaxation and the start used up its limit (it then mostly
 #: reports the start against its root bound)
 MIN_MIP_SECONDS = 5.0
@@ -476,70 +472,6 @@ def _rows_seconds(left: float) -> float:
     campaign time left: :data:`LAGRANGIAN_SHARE` of it, at most :data:`LAGRANGIAN_SECONDS`, at least
     :data:`MIN_MIP_SECONDS`."""
     return max(min(LAGRANGIAN_SECONDS, LAGRANGIAN_SHARE * left), MIN_MIP_SECONDS)
-
-
-@dataclass(frozen=True)
-class PlainRelaxation:
-    """The relaxation the search copies (its LP, optimal basis and simplex iterations), taken before rows for
-    the bound join it: judged on the relaxation with the fit rows, the search's first LP took 7.7 CPU-s and
-    41,649 iterations on the piece where its 48 schedules took 4.8 CPU-s without them (load 40)."""
-
-    lp: highspy.HighsLp
-    basis: highspy.HighsBasis
-    iterations: int
-
-    @classmethod
-    def of(cls, h: highspy.Highs) -> PlainRelaxation:
-        """``h``'s LP and basis as they are now (copies)."""
-        return cls(h.getLp(), h.getBasis(), int(h.getInfo().simplex_iteration_count))
-
-
-def _searched_setups(
-    model: Model, relaxation: highspy.Highs | PlainRelaxation, setup: pl.DataFrame, sequenced: pl.DataFrame, deadline: float,
-    evaluations: int = PlanConfig().campaign_search_evaluations, priced: bool = False,
-    first: dict[str, pl.DataFrame] | None = None,
-) -> tuple[pl.DataFrame, str, tuple[np.ndarray, float] | None]:
-    """The setups to complete: the relaxation sequenced into campaigns (``sequenced``) and the suites'
-    rotations (:func:`~optimization.campaign_start.rotation_setups`) judged by the LP with those setups
-    fixed, suite by suite, then improved by moving, merging and swapping campaigns
-    (:class:`~optimization.campaign_start.SetupSearch`) until ``evaluations`` schedules are judged (or, a
-    safety limit named in the line when it cuts, ``deadline`` passes); with ``priced``, the moves (and
-    suites) in the order of their gain priced by the best plan's reduced costs. Each schedule is judged by a
-    whole-batch plan: the LP with its setups fixed, its batches rounded down and up where the hours hold
-    them, the LP again with every integer fixed; both on a copy of the relaxation from the last basis. The
-    best schedule's plan is the start. ``first``: named setups (``col, start``) judged before the others (the
-    first is judged whatever the clock says: the blocks' priced schedule when their completion found no plan).
-    Returns the setups (``col, start``), a line for the attempts and that
-    plan (every column's value, objective; None when both LPs fail)."""
-    plain = relaxation if isinstance(relaxation, PlainRelaxation) else PlainRelaxation.of(relaxation)
-    grid = SuiteGrid.of(setup)
-    h = new_highs()
-    h.passModel(plain.lp)
-    h.setBasis(plain.basis)  # tried first, for HOT_START_SHARE of the relaxation's iterations
-    candidates = {name: grid.chosen(f) for name, f in (first or {}).items()} | {"sequenced": grid.chosen(sequenced)}
-    for cycles in ROTATION_CYCLES:
-        chosen = rotation_setups(grid, cycles)
-        if all(grid.valid(r, chosen[r]) for r in range(len(chosen))) and not any(
-                np.array_equal(chosen, c) for c in candidates.values()):
-            candidates[f"rotation x{cycles}"] = chosen
-    capacity = model.builder.rows.get("capacity")
-    if capacity is not None:
-        capacity = capacity.select("resource_id", "t", row=pl.Series(
-            [model.builder.prob.constraints[n].index for n in capacity["name"].to_list()], dtype=pl.Int64))
-    search = SetupSearch(h, grid, model.frames, np.flatnonzero(integer_mask(model.builder.variables)), capacity,
-                         hot_iterations=int(HOT_START_SHARE * plain.iterations),
-                         ordered=priced)
-    name, chosen, value = search.best_of(candidates, deadline, evaluations)
-    first = search.evaluations
-    chosen, searched = search.improve(chosen, value, deadline, evaluations)
-    plan = (search.plan, search.best) if search.plan is not None else None
-    ended = f"{search.evaluations} of {evaluations} schedules"
-    if search.clock_cut:
-        ended = f"CUT BY THE CLOCK after {ended}: this plan depends on the machine's load"
-    note = (f"setups searched: {'; '.join(search.log)}; best {name} {value:,.0f} ({first} LPs), moves "
-            f"{searched:,.0f} ({search.evaluations - first} LPs); {ended}, "
-            f"{search.work:,} simplex iterations")
-    return grid.setups(chosen), note, plan
 
 
 def _complete(model: Model, config: PlanConfig, fixing: pl.DataFrame, seconds: float,
