@@ -231,7 +231,7 @@ def test_rounded_completion_gives_the_optimum_where_the_batches_are_whole():
     import numpy as np
     import pulp
 
-    from optimization.solve import _rounded_complete
+    from optimization.solve_start import _rounded_complete
     from optimization.solver import objective_of
 
     model, config = _pulp_model(batch_size=50.0, min_batch=None)
@@ -252,7 +252,7 @@ def test_rounded_completion_is_a_whole_batch_plan_no_better_than_the_optimum():
     import numpy as np
     import pulp
 
-    from optimization.solve import _rounded_complete
+    from optimization.solve_start import _rounded_complete
     from optimization.solver import objective_of
 
     model, config = _pulp_model(batch_size=30.0, min_batch=70.0)
