@@ -44,7 +44,7 @@ def run_one(size: str, path: str, time_limit: float) -> dict:
     from optimization.highs_direct import ArrayBuilder
     from optimization.model import build_model
     from optimization.plan import _checked, _in_horizon, _scheduled
-    from optimization.solve import make_solver
+    from optimization.solver import make_solver
     from optimization.synthetic import random_inputs
 
     n_p, n_pl, n_dc, n_r = SIZES[size]

@@ -11,12 +11,14 @@ cohorts, presence, lead times), ``variables`` (one function per variable family;
 variable domains), ``constraints`` (one function per constraint family, named rows), ``model``
 (assembly + objective), ``lp`` (PuLP builder from frames), ``pulp_highs`` (PuLP's HiGHS class with a
 bulk transfer), ``highs_direct`` (same model as highspy arrays), ``decompose`` (the arrays solved exactly as
-independent sub-networks in parallel, warm-startable: large plans), ``solve`` (status as
-data, fallback, MIP duals, the worth of an hour re-solved from both sides), ``terminal`` (the end-of-horizon
-condition), ``results``/``kpis``/``shortages`` (plan tables; ``shortages`` over ``shortage_rows``,
-``shortage_capacity``, ``shortage_bom``, ``shortage_campaigns``, ``shortage_recovery``, ``shortage_reasons``,
-``shortage_text``), ``scenario`` (what-if files: ``scenario`` parses, ``scenario_check``, ``scenario_apply``,
-``scenario_campaigns``), ``safety_stock``, ``examples``/``synthetic`` (hand-checkable and random inputs).
+independent sub-networks in parallel, warm-startable: large plans), ``solve`` (status as data, fallback; over
+``solver``, the solver made and its result read, ``solve_start``, the campaign MIP's start over
+``solve_search`` and ``solve_bounds``, and ``solve_duals``, MIP duals and the worth of an hour re-solved from
+both sides), ``terminal`` (the end-of-horizon condition), ``results``/``kpis``/``shortages`` (plan tables;
+``shortages`` over ``shortage_rows``, ``shortage_capacity``, ``shortage_bom``, ``shortage_campaigns``,
+``shortage_recovery``, ``shortage_reasons``, ``shortage_text``), ``scenario`` (what-if files: ``scenario``
+parses, ``scenario_check``, ``scenario_apply``, ``scenario_campaigns``), ``safety_stock``,
+``examples``/``synthetic`` (hand-checkable and random inputs).
 
 May import: ``data_contracts``, pulp, highspy, polars, numpy.
 Must not import: ``warehouse`` (no I/O), ``forecasting``, ``twin``, ``report``, ``flows``, ``cli``.

@@ -108,7 +108,7 @@ def block_frame(frame: pl.DataFrame, cols: np.ndarray) -> pl.DataFrame:
 def free_implied_links(h: highspy.Highs, links: pl.DataFrame, x: np.ndarray) -> None:
     """Free, before the LP with the integers fixed at ``x``, the link rows ``make − m × y ≤ 0`` whose integer
     ``y`` is 1 in ``x`` and whose ``m`` is at least the week's capacity, as
-    :func:`optimization.solve._drop_implied_link_rows` takes them out on the PuLP path: the capacity row
+    :func:`optimization.solve_duals._drop_implied_link_rows` takes them out on the PuLP path: the capacity row
     already says it, and HiGHS gave such a row a share of the hour's dual in a campaign week without a
     switch (the hour priced 0, or an hour more worth 0 where it is worth the late units it makes).
 

@@ -197,14 +197,15 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "suite with its products' echelons (their stock, flows, backlog and shortfall: "
         "optimization.campaign_time), priced at the relaxation's duals with the fit rows right after it and "
         "solved on solve_workers threads, cheapest first, each to completion, within most of the campaign "
-        "time left (optimization.campaign_worker, optimization.solve.TIME_BLOCK_SHARE); the better bound is "
-        "reported. Its block MIPs see a product's demand waiting while another holds the suite (the US-BR02 "
-        "piece 2,888 -> 3,882 M given 21 CPU-s). The start is then their schedules completed (price-and-fix, "
-        "to a tenth of mip_gap: stop 31), the search only the fallback when they give no plan, and the MIP is skipped when that start is within "
-        "mip_gap of the bound (optimization.solve._blocks_first; docs/campaign-solver.md, Stops 27-29). On by "
-        "default since stop 29: at 60 s on a quiet machine the demo 37.81% -> 1.24% (with the search's moves "
-        "from the blocks' schedule), the piece 27.52% -> 0.25%, s5 76.01% -> 36.38%, s7 and single the same "
-        "plan with a higher bound.",
+        "time left (optimization.campaign_worker, optimization.solve_start.TIME_BLOCK_SHARE); the better "
+        "bound is reported. Its block MIPs see a product's demand waiting while another holds the suite (the "
+        "US-BR02 piece 2,888 -> 3,882 M given 21 CPU-s). The start is then their schedules completed "
+        "(price-and-fix, to a tenth of mip_gap: stop 31), the search only the fallback when they give no "
+        "plan, and the MIP is skipped when that start is within mip_gap of the bound "
+        "(optimization.solve_start._blocks_first; docs/campaign-solver.md, Stops 27-29). On by default since "
+        "stop 29: at 60 s on a quiet machine the demo 37.81% -> 1.24% (with the search's moves from the "
+        "blocks' schedule), the piece 27.52% -> 0.25%, s5 76.01% -> 36.38%, s7 and single the same plan with "
+        "a higher bound.",
     )
     campaign_master: bool = Field(
         False,
@@ -217,7 +218,8 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         30.0,
         gt=0,
         description="Wall seconds the master's rounds (campaign_master, with its price-and-branch plan) may "
-        "take, and at most half the campaign time left after the start (optimization.solve.MASTER_SHARE).",
+        "take, and at most half the campaign time left after the start "
+        "(optimization.solve_start.MASTER_SHARE).",
     )
     campaign_price_and_branch: bool = Field(
         False,

@@ -446,7 +446,7 @@ def block_price_range(builder: ArrayBuilder, rows: pl.DataFrame, keys: pl.DataFr
         keys: ``resource_id, t`` of the capacity rows to measure.
 
     Returns:
-        ``resource_id, t, price_low, price_high`` as :func:`optimization.solve.capacity_price_range`.
+        ``resource_id, t, price_low, price_high`` as :func:`optimization.solve_duals.capacity_price_range`.
     """
     schema = {"resource_id": pl.String, "t": pl.Int64, "price_low": pl.Float64, "price_high": pl.Float64}
     out: dict[str, list] = {k: [] for k in schema}

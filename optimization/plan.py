@@ -19,7 +19,8 @@ from optimization.network import Network, on_grid
 from optimization.pegging import plan_pegging, plan_pegging_bom
 from optimization.results import cost_components, empty_tables, plan_tables, solution_frames, with_price_range
 from optimization.shortages import plan_shortages
-from optimization.solve import capacity_price_range, solve_model
+from optimization.solve import solve_model
+from optimization.solve_duals import capacity_price_range
 from optimization.terminal import component_targets, terminal_targets
 from optimization.validation import check_known, check_monday, check_rule, check_unique
 

@@ -16,7 +16,7 @@ from optimization.campaign_bound import relaxation_with_rows
 from optimization.campaigns import campaign_fit
 from optimization.model import build_model
 from optimization.pulp_highs import BulkHiGHS
-from optimization.solve import _drop_bound_rows
+from optimization.solve_duals import _drop_bound_rows
 from test_campaign_bound import NONE, TINY_NETWORKS, _suite
 
 

@@ -122,7 +122,7 @@ def _relaxed(inputs, rows, config):
 
 
 def test_the_search_reaches_the_hand_optimum_from_a_start_that_never_makes_b():
-    from optimization.solve import _searched_setups
+    from optimization.solve_search import _searched_setups
 
     # three-week campaigns: B occupies weeks 3-5 (or 4-6) and A's demand of those weeks is built ahead: holding
     # 450 (tests/test_campaigns.py). From a start set up for A all 8 weeks (B's 100 never made: 100,000 of
@@ -157,7 +157,7 @@ def test_with_the_search_the_plan_is_the_hand_optimum_and_every_week_whole():
 
 
 def test_the_search_ends_on_its_budget_and_names_the_clock_when_it_cuts():
-    from optimization.solve import _searched_setups
+    from optimization.solve_search import _searched_setups
 
     # the all-A start of the test above: with a budget of one schedule only it is judged (B's 100 never made),
     # far from the optimum the full budget reaches; the same budget gives the same plan twice; a deadline
@@ -226,7 +226,7 @@ def test_moves_are_priced_by_the_best_plans_reduced_costs():
 
 
 def test_the_priced_search_reaches_the_hand_optimum_too():
-    from optimization.solve import _searched_setups
+    from optimization.solve_search import _searched_setups
 
     config = PlanConfig(horizon_weeks=8, terminal_condition=False)
     inputs = _suite(campaign=True, min_campaign_weeks=3)

@@ -13,7 +13,7 @@ from optimization import PlanConfig, build_network, plan_supply
 from optimization import examples as ex
 from optimization.campaign_blocks import relative_gap
 from optimization.plan import uses_blocks
-from optimization.solve import mip_gap_of
+from optimization.solver import mip_gap_of
 
 NO_SS = pl.DataFrame()
 
@@ -215,7 +215,7 @@ def _optimum_setups(model, config) -> pl.DataFrame:
     are left holding that optimum."""
     import pulp
 
-    from optimization.solve import make_solver
+    from optimization.solver import make_solver
 
     exact = config.model_copy(update={"mip_gap": 0.0})
     status = model.builder.prob.solve(make_solver("highs", exact, mip=True, variables=model.builder.variables))
@@ -231,7 +231,8 @@ def test_rounded_completion_gives_the_optimum_where_the_batches_are_whole():
     import numpy as np
     import pulp
 
-    from optimization.solve import _rounded_complete, objective_of
+    from optimization.solve_start import _rounded_complete
+    from optimization.solver import objective_of
 
     model, config = _pulp_model(batch_size=50.0, min_batch=None)
     fixing = _optimum_setups(model, config)
@@ -251,7 +252,8 @@ def test_rounded_completion_is_a_whole_batch_plan_no_better_than_the_optimum():
     import numpy as np
     import pulp
 
-    from optimization.solve import _rounded_complete, objective_of
+    from optimization.solve_start import _rounded_complete
+    from optimization.solver import objective_of
 
     model, config = _pulp_model(batch_size=30.0, min_batch=70.0)
     fixing = _optimum_setups(model, config)

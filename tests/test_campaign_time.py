@@ -10,7 +10,7 @@ from scipy import sparse as sp
 
 from optimization import PlanConfig, build_network, plan_supply
 from optimization import examples as ex
-from optimization import solve as solve_module
+from optimization import solve_start
 from optimization.campaign_bound import (
     BlockSpec, block_columns, block_specs, bound_of, lagrangian_bound, lp_matrix, own_rows, relaxation_with_rows,
 )
@@ -209,7 +209,7 @@ def test_with_fewer_blocks_than_threads_the_search_runs_on_the_free_core():
 def test_the_search_is_the_fallback_when_the_blocks_give_no_plan(monkeypatch):
     # no time for the blocks (none started): no block schedule to complete, so the search runs after them and
     # its plan is the start, as without the blocks; the plan is the hand-checked optimum either way
-    monkeypatch.setattr(solve_module, "TIME_BLOCK_SHARE", 0.0)
+    monkeypatch.setattr(solve_start, "TIME_BLOCK_SHARE", 0.0)
     demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
     config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True,
                         solve_workers=1)
@@ -227,14 +227,14 @@ def test_when_the_blocks_schedules_do_not_complete_the_search_judges_them_first(
     # it gave 11.4 G where the search's cut plan was 6.4 G: the search then runs with the blocks' schedule as its
     # first candidate. The completion's failure is forced here (only the priced start's: the MIP after is
     # skipped); the search's own LPs run, and its plan is the optimum by hand
-    real = solve_module._complete
+    real = solve_start._complete
     calls = []
 
     def completion_finding_nothing(model, config, fixing, seconds, **kwargs):
         calls.append(fixing.height)
         return None if len(calls) == 1 else real(model, config, fixing, seconds, **kwargs)
 
-    monkeypatch.setattr(solve_module, "_complete", completion_finding_nothing)
+    monkeypatch.setattr(solve_start, "_complete", completion_finding_nothing)
     demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
     config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True,
                         solve_workers=1)
@@ -301,7 +301,7 @@ def test_the_search_moves_from_the_blocks_schedule_when_their_start_is_not_withi
     # completion is made to report a worse plan than it holds (the optimum 100,360 by hand + 1,000): the search
     # then judges the priced schedule at 100,360, and that plan is the start; without the step the plan would
     # be reported at 101,360
-    real = solve_module._complete
+    real = solve_start._complete
     calls = []
 
     def worse_first(model, config, fixing, seconds, **kwargs):
@@ -309,7 +309,7 @@ def test_the_search_moves_from_the_blocks_schedule_when_their_start_is_not_withi
         calls.append(value)
         return None if value is None else (value + 1_000.0 if len(calls) == 1 else value)
 
-    monkeypatch.setattr(solve_module, "_complete", worse_first)
+    monkeypatch.setattr(solve_start, "_complete", worse_first)
     demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
     config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True,
                         solve_workers=1)
@@ -326,18 +326,19 @@ def test_the_search_moves_from_the_blocks_schedule_when_their_start_is_not_withi
 def _a_then_b(monkeypatch, patches) -> object:
     """The plan of the hand case of stop 31's two tests below on the blocks path (one thread, ``mip_gap`` 0): A 100
     in weeks 0-1, B 100 in weeks 2-3 on the 100-hour suite (1 hour a unit, production 1 a unit, no stock to start
-    with), so the optimum by hand is A A B B, 400. ``patches(frames)`` names the ``solve`` functions to replace;
-    ``frames`` holds the model's frames once the blocks with time are made, for the schedules they hand back."""
-    real_blocks = solve_module.time_blocks
+    with), so the optimum by hand is A A B B, 400. ``patches(frames)`` names the functions to replace where
+    ``solve_start`` looks them up (``_searched_setups`` is ``solve_search``'s, imported there); ``frames``
+    holds the model's frames once the blocks with time are made, for the schedules they hand back."""
+    real_blocks = solve_start.time_blocks
     frames = {}
 
     def kept_frames(net, model_frames, blocks):
         frames.update(model_frames)
         return real_blocks(net, model_frames, blocks)
 
-    monkeypatch.setattr(solve_module, "time_blocks", kept_frames)
+    monkeypatch.setattr(solve_start, "time_blocks", kept_frames)
     for name, replacement in patches(frames).items():
-        monkeypatch.setattr(solve_module, name, replacement)
+        monkeypatch.setattr(solve_start, name, replacement)
     demand = ex.demand(*[dict(product_id=p, site_id="P", t=t, quantity=100.0) for p, t in
                          (("A", 0), ("A", 1), ("B", 2), ("B", 3))])
     config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.0, campaign_time_blocks=True,
@@ -360,7 +361,7 @@ def test_the_search_s_schedule_is_completed_as_the_priced_start_is_by_hand(monke
     # 1,000 above what it holds (as a rounding can lie above the schedule's best plan): the search's schedule
     # completed as a MIP is the optimum, 400, and is kept, so the start is within mip_gap (0) of the blocks' bound
     # and no MIP runs; without the step the start is reported at 1,400
-    real_search = solve_module._searched_setups
+    real_search = solve_start._searched_setups
 
     def rounded_above(*args, **kwargs):
         setups, note, plan = real_search(*args, **kwargs)
@@ -381,7 +382,7 @@ def test_a_completed_search_schedule_worse_than_the_priced_start_leaves_the_star
     # its rounding reported 1,000 above: the schedule completed (300,200) beats its rounding but not the priced
     # start, so the start stays the priced start, and the values the start hands on are that plan's (at
     # d095 the completion's plan was left in the variables under the priced start's objective, stop 31)
-    real_started, starts = solve_module._started, []
+    real_started, starts = solve_start._started, []
 
     def started(model, best, values):  # the start's objective and the cost of the values it hands on
         for v, x in zip(model.builder.variables, values):
@@ -408,7 +409,7 @@ def test_a_schedule_s_completion_runs_to_a_tenth_of_the_gap_without_two_root_sub
     # stop 31 solves the blocks' schedule completed to a tenth of mip_gap; stop 32 turns RENS and the root
     # reduced-cost heuristic off for it (sub-MIPs that found nothing on the demands measured): both reach the
     # HiGHS model of the priced start's completion, and the plan is stop 25's degenerate case's optimum by hand
-    real, seen = solve_module._complete, []
+    real, seen = solve_start._complete, []
 
     def spied(model, config, fixing, seconds, **kwargs):
         value = real(model, config, fixing, seconds, **kwargs)
@@ -417,7 +418,7 @@ def test_a_schedule_s_completion_runs_to_a_tenth_of_the_gap_without_two_root_sub
             "mip_rel_gap", "mip_heuristic_run_rens", "mip_heuristic_run_root_reduced_cost")))
         return value
 
-    monkeypatch.setattr(solve_module, "_complete", spied)
+    monkeypatch.setattr(solve_start, "_complete", spied)
     demand = ex.demand(*[dict(product_id="A", site_id="P", t=t, quantity=100.0) for t in range(4)])
     config = PlanConfig(horizon_weeks=4, terminal_condition=False, mip_gap=0.02, campaign_time_blocks=True,
                         solve_workers=1)

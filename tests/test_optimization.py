@@ -270,7 +270,8 @@ def test_shadow_price_of_a_just_full_resource_is_a_range():
     # unit (100) and saves its production (1): the dual may be anything in [0, 99]; the range says so.
     from optimization.model import build_model
     from optimization.plan import _checked, _in_horizon, _scheduled
-    from optimization.solve import capacity_price_range, solve_model
+    from optimization.solve import solve_model
+    from optimization.solve_duals import capacity_price_range
 
     inputs = ex.inputs(resources=ex.resources(dict(resource_id="R", site_id="P", hours_per_week=10.0)))
     cfg = PlanConfig(horizon_weeks=1)
