@@ -359,6 +359,34 @@ def at_origin(ds: DataSet, k: int) -> DataSet:
     return _subset(moved, long_enough.get_column("unique_id").to_list())
 
 
+def add_set_options(parser: argparse.ArgumentParser, default: tuple[str, ...] = SETS) -> None:
+    """``DATA_DIR``, ``--sets`` and ``--file PATH ... [--file-h H] [--file-freq F]``: the visible sets and any
+    long file (:func:`load_file`); this tool's and ``bench/bands.py``'s (:func:`chosen_sets` reads them)."""
+    parser.add_argument("data_dir", type=Path, nargs="?", help="the shared data folder (for --sets)")
+    parser.add_argument("--sets", nargs="+", choices=SETS + EXTRA_SETS, default=None,
+                        help=f"default: {', '.join(default)}; none where --file is given")
+    parser.set_defaults(default_sets=list(default))
+    parser.add_argument("--file", nargs="+", type=Path, default=[], metavar="PATH",
+                        help="score any long file as a set too (load_file: unique_id, ds or t, y; split "
+                        "optional): a held-out set, your own data")
+    parser.add_argument("--file-h", type=int, default=None, metavar="H",
+                        help="the files' own h where they have no split column")
+    parser.add_argument("--file-freq", default=None, metavar="F",
+                        help="the files' frequency (1d, 1w, 1mo, 1q, 1y); default: read from the dates")
+
+
+def chosen_sets(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[tuple[str, partial]]:
+    """``(name, load)`` of every set :func:`add_set_options`' options ask for, ``load(h)`` giving the set at
+    the held-out length ``h`` (None: its own): ``--sets`` (by default every visible one unless ``--file``
+    is given), then each ``--file``."""
+    sets = args.sets if args.sets is not None else [] if args.file else args.default_sets
+    if sets and args.data_dir is None:
+        parser.error("data_dir is needed for --sets (or give only --file)")
+    return [*((name, partial(LOADERS[name], args.data_dir)) for name in sets),
+            *((path.stem, partial(load_file, path, own_h=args.file_h, freq=args.file_freq))
+              for path in args.file)]
+
+
 def add_cut_options(parser: argparse.ArgumentParser) -> None:
     """``--horizon H`` and ``--max-length N``: another held-out length and short histories made from a set
     (:func:`shortened`); this tool's and ``bench/bands.py``'s."""
@@ -443,16 +471,7 @@ def timed(fn, *args):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data_dir", type=Path, nargs="?", help="the shared data folder (for --sets)")
-    parser.add_argument("--sets", nargs="+", choices=SETS + EXTRA_SETS, default=None,
-                        help="default: every visible set, or none where --file is given")
-    parser.add_argument("--file", nargs="+", type=Path, default=[], metavar="PATH",
-                        help="score any long file as a set too (load_file: unique_id, ds or t, y; split "
-                        "optional): a held-out set, your own data")
-    parser.add_argument("--file-h", type=int, default=None, metavar="H",
-                        help="the files' own h where they have no split column")
-    parser.add_argument("--file-freq", default=None, metavar="F",
-                        help="the files' frequency (1d, 1w, 1mo, 1q, 1y); default: read from the dates")
+    add_set_options(parser)
     parser.add_argument("--max-series", type=int, default=None, help="seeded sample of each set")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (another seed, another sample)")
     parser.add_argument("--peers", nargs="*", choices=PEERS, default=list(PEERS))
@@ -476,14 +495,8 @@ def main() -> None:
                         help="write each method's forecasts (<set>_<method>.parquet) and the held-out part "
                         "(<set>_test.parquet) here, to read per series afterwards")
     args = parser.parse_args()
-    sets = args.sets if args.sets is not None else [] if args.file else list(SETS)
-    if sets and args.data_dir is None:
-        parser.error("data_dir is needed for --sets (or give only --file)")
-    loaders = [*((name, partial(LOADERS[name], args.data_dir)) for name in sets),
-               *((path.stem, partial(load_file, path, own_h=args.file_h, freq=args.file_freq))
-                 for path in args.file)]
     rows, irows, iper = [], [], []
-    for name, load in loaders:
+    for name, load in chosen_sets(parser, args):
         ds = at_origin(sample(load(args.horizon), args.max_series, args.seed), args.origin)
         ds = shortened(ds, args.max_length)
         n = ds.train.get_column("unique_id").n_unique()

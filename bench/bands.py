@@ -1,7 +1,8 @@
 """Interval coverage and MSIS of plantwin's bands under quantile settings, on one run's forecasts.
 
 Usage: ``python bench/bands.py DATA_DIR [--sets m4_weekly m1_monthly ...] [--max-series 100] [--seed 0]
-[--variant KEY=JSON[,KEY=JSON] ...] [--origins 1] [--horizon H] [--max-length N] [--diagnose] [--widths]``,
+[--variant KEY=JSON[,KEY=JSON] ...] [--origins 1] [--horizon H] [--max-length N] [--diagnose] [--widths]
+[--file PATH ... [--file-h H] [--file-freq F]]``,
 or ``python bench/bands.py --panel-seeds 5 6 7 ... [--variant ...]``.
 
 Runs plantwin's ``forecast_demand`` once per set (``bench/accuracy.py``'s loaders, splits and seeded samples;
@@ -261,10 +262,7 @@ def panel_seeds(seeds: list[int], variants: list[tuple[str, dict]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data_dir", type=Path, nargs="?",
-                        help="the public sets (not needed with --panel-seeds)")
-    parser.add_argument("--sets", nargs="+", choices=accuracy.SETS + accuracy.EXTRA_SETS,
-                        default=list(accuracy.SETS))
+    accuracy.add_set_options(parser)  # data_dir is not needed with --panel-seeds
     parser.add_argument("--max-series", type=int, default=100, help="seeded sample of each set")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (0: bench/accuracy.py's)")
     parser.add_argument(
@@ -293,12 +291,9 @@ def main() -> None:
     if args.panel_seeds:
         panel_seeds(args.panel_seeds, variants)
         return
-    if args.data_dir is None:
-        parser.error("data_dir is needed unless --panel-seeds is given")
     rows = []
-    for name in args.sets:
-        whole = accuracy.sample(accuracy.LOADERS[name](args.data_dir, args.horizon), args.max_series,
-                                seed=args.seed)
+    for name, load in accuracy.chosen_sets(parser, args):
+        whole = accuracy.sample(load(args.horizon), args.max_series, seed=args.seed)
         for k in range(args.origins):  # origin k: the held-out part ends k·h periods earlier
             ds = accuracy.shortened(accuracy.earlier(whole, k), args.max_length)
             cpu, wall = accuracy._cpu(), time.perf_counter()

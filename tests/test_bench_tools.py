@@ -93,8 +93,8 @@ def test_accuracy_scores_any_long_file_as_a_set(tmp_path):
         load_file(dated)
 
 
-def test_accuracy_command_runs_on_a_file(tmp_path):
-    """The command scores a file with no data folder: the visible sets are not run where only --file is."""
+def test_accuracy_and_bands_commands_run_on_a_file(tmp_path):
+    """Both commands take a file with no data folder: the visible sets are not run where only --file is."""
     numbered = tmp_path / "toy.csv"
     _numbered(monthly_set(2, 40, 6)).write_csv(numbered)
     tool = Path(__file__).resolve().parents[1] / "bench" / "accuracy.py"
@@ -104,3 +104,10 @@ def test_accuracy_command_runs_on_a_file(tmp_path):
     assert "toy, origin 0: 2 series (of 2), h=6, season 12, MASE m=12" in done.stdout
     assert "= plantwin" in done.stdout and "= SeasonalNaive" in done.stdout
     assert "m1_monthly" not in done.stdout
+    bands = subprocess.run([sys.executable, str(tool.with_name("bands.py")), "--file", str(numbered),
+                            "--file-freq", "1mo", "--variant"], capture_output=True, text=True, timeout=600)
+    assert bands.returncode == 0, bands.stderr
+    assert "toy, origin -0: 2 series" in bands.stdout and "m1_monthly" not in bands.stdout
+    refused = subprocess.run([sys.executable, str(tool), "--sets", "m1_monthly"], capture_output=True,
+                             text=True, timeout=600)
+    assert refused.returncode == 2 and "data_dir is needed for --sets" in refused.stderr
