@@ -288,6 +288,7 @@ def forecast_cmd(
                f"{config.season_length}{source}: {out}")
     typer.echo("models chosen: " + ", ".join(f"{m} {n}" for m, n in chosen.iter_rows()))
     _say_early_ends(history)
+    _say_negatives(history)
     if booked is not None and left_out.height:
         typer.echo(f"booked orders outside the forecast's periods {first_ds} to {last_ds}, left out: "
                    f"{left_out.height} row{'s' * (left_out.height != 1)}, {left_out['y'].sum():,.0f} units")
@@ -312,6 +313,19 @@ def _say_early_ends(history) -> None:
         typer.echo(f"{early.height} series end before the file's last date {last} (e.g. {first['unique_id']} "
                    f"at {first['end']}): each is forecast from its own last date; if it stopped selling, give "
                    "it its zero periods up to the end")
+
+
+def _say_negatives(history) -> None:
+    """Say how many periods are below zero (returns netted, a correction): they are fitted as they are, and
+    no forecast or quantile is below zero, so a series that nets returns is forecast as its net demand."""
+    import polars as pl
+
+    below = history.filter(pl.col("y") < 0).sort("unique_id", "ds")
+    if below.height:
+        first = below.row(0, named=True)
+        typer.echo(f"{below.height} period{'s' * (below.height != 1)} below zero in "
+                   f"{below['unique_id'].n_unique()} series (e.g. {first['unique_id']} {first['ds']}: "
+                   f"{first['y']:g}), fitted as they are; the forecast is never below zero")
 
 
 def _consumed(forecast, booked, quantiles):

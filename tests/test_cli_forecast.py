@@ -269,3 +269,18 @@ def test_forecast_command_names_period_numbers_and_unreadable_steps(tmp_path):
     assert "ds holds period numbers, not dates: date the periods" in said["numbered"]
     assert ("fortnights.csv: the dates step by 14 days most often, which is not a day, week, month, quarter "
             "or year: give the frequency (--freq)") in said["fortnights"]
+
+
+def test_forecast_command_says_how_many_periods_are_below_zero(tmp_path):
+    """A period below zero (returns netted, a correction) is fitted as it is and was not mentioned; the
+    summary now counts them and names the first, and the forecast stays at or above zero."""
+    src = _series_file(tmp_path / "series.csv")
+    frame = pl.read_csv(src, try_parse_dates=True)
+    frame.with_columns(y=pl.when((pl.col("unique_id") == "seasonal") & (pl.col("ds") == date(2023, 3, 6)))
+                       .then(-40.0).otherwise("y")).write_csv(src)
+    out = tmp_path / "fc.csv"
+    result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "4", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert ("1 period below zero in 1 series (e.g. seasonal 2023-03-06: -40), fitted as they are; the "
+            "forecast is never below zero") in result.stdout
+    assert pl.read_csv(out).select(pl.min_horizontal(pl.exclude("unique_id", "ds", "model")).min()).item() >= 0
