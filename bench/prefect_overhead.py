@@ -21,7 +21,7 @@ from pathlib import Path
 
 os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 
-from flows import stages  # noqa: E402  (flows sets telemetry off before Prefect is imported)
+from flows import stages, stages_plan  # noqa: E402  (flows sets telemetry off before Prefect is imported)
 from report.page import write_report  # noqa: E402
 from flows.settings import RunParameters  # noqa: E402
 from flows.stages_twin import learn_process  # noqa: E402
@@ -40,7 +40,7 @@ def plain(params: RunParameters) -> str:
         stages.validate(params, run_id, load_ids, run_date)
         stages.forecast(params, run_id, run_date)
         learn_process(params, run_id)
-        stages.plan(params, run_id, run_date)
+        stages_plan.plan(params, run_id, run_date)
         stages.commit(params, run_id, {})
         publish_snapshot(params.warehouse)
     write_report(params.warehouse, run_id)
