@@ -4,8 +4,9 @@ Each stage opens the warehouse, reads what earlier stages staged for the run, ca
 (``data_contracts``, ``forecasting``, ``optimization``) and stages its own outputs. Stages exchange a
 warehouse path and a run id, never large frames, so a Prefect task never persists a frame as a result.
 
-The plan stage lives in :mod:`flows.stages_plan`, over this module: it imports the helpers every stage
-shares (:func:`fault_point`, :func:`monday`, the staged reads); this module imports nothing of it.
+The forecast stages live in :mod:`flows.stages_forecast` and the plan stage in :mod:`flows.stages_plan`,
+over this module: they import the helpers every stage shares (:func:`fault_point`, :func:`monday`, the
+staged reads); this module imports nothing of them.
 """
 
 from __future__ import annotations
@@ -22,20 +23,7 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.config import ContractError
-from data_contracts.findings import (component_demand_warnings, demand_one_off_warnings, demand_outlier_warnings,
-                                     period_bucket_warnings, short_backtest_warnings, stale_data_warnings)
-from flows.cluster import forecast_executor
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
-from forecasting import (
-    from_series,
-    future_orders,
-    missing_weeks,
-    quarantined_orders,
-    to_series,
-    weekly_demand,
-)
-from forecasting.consensus import BOOKED_MODEL, consume_forecast
-from forecasting.demand import SEP as SERIES_SEP
 from warehouse.arrival import read_complete_folder
 from warehouse import paths
 from warehouse.db import EVENT_ENTITIES, open_warehouse
@@ -50,8 +38,6 @@ __all__ = [
     "code_version",
     "commit",
     "fail",
-    "accuracy",
-    "forecast",
     "ingest",
     "fault_point",
     "publish",
@@ -254,84 +240,6 @@ def data_docs_dir(warehouse: Path) -> Path:
     return paths.data_docs_dir(warehouse)
 
 
-def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, Any]:
-    """Weekly demand history and the statistical forecast over the horizon and, for the plan's terminal
-    condition, the weeks beyond it that new production cannot reach (the longest release lag + transit)."""
-    fault_point("forecast")
-    from forecasting import BACKTESTED_CLASSES, forecast_demand  # statsforecast loads here, not with this module
-
-    with open_warehouse(params.warehouse) as wh:
-        orders = wh.staged(run_id, schema.clean_table_name(schema.ORDERS.name))
-        lost = quarantined_orders(wh.staged(run_id, schema.QUARANTINE.name), schema.ORDERS.name)
-        missing = missing_weeks(orders, run_date, lost)
-        history = weekly_demand(orders, run_date, missing)
-        wh.stage(run_id, schema.DEMAND_HISTORY.name, history)
-        as_of = _staged_clean(wh, run_id, schema.INVENTORY)["as_of_date"].max()
-        last_week = history.filter(pl.col("quantity") > 0)["week"].max()
-        _append_stage(wh, run_id, schema.RUN_WARNINGS.name, pl.concat([
-            stale_data_warnings(as_of, last_week, run_date, params.forecast.inactive_weeks),
-            demand_outlier_warnings(history),
-            period_bucket_warnings(history, params.forecast.inactive_weeks),
-            component_demand_warnings(history, _staged_clean(wh, run_id, schema.BOM))]))
-        beyond = 0
-        if params.plan.terminal_condition:
-            from optimization.terminal import beyond_horizon_weeks  # the planning model: see plan()
-
-            beyond = beyond_horizon_weeks(*(_staged_clean(wh, run_id, t) for t in
-                                            (schema.ROUTINGS, schema.LANES, schema.SITES, schema.BOM)))
-        with forecast_executor(params.forecast) as (executor, config):  # a Dask cluster if configured
-            result = forecast_demand(to_series(history), params.horizon_weeks + beyond, config, executor,
-                                     backtest_horizon=params.horizon_weeks)
-        weeks = params.horizon_weeks + beyond  # booked orders past the forecast's last week are not planned
-        end = monday(run_date) + timedelta(weeks=weeks)
-        booked = future_orders(orders, run_date).filter(pl.col("week") < end)
-        planned = consume_forecast(from_series(result.forecast).rename({"ds": "week"}), booked)
-        wh.stage(run_id, schema.FORECAST.name, planned)
-        wh.stage(run_id, schema.FORECAST_SERIES.name, from_series(result.series))
-        wh.stage(run_id, schema.FORECAST_BACKTEST.name, from_series(result.backtest))
-        one_offs = from_series(result.outliers.rename({"ds": "week", "y": "quantity"}))
-        forecastable = result.series.filter(pl.col("series_class").is_in(BACKTESTED_CLASSES)).height
-        _append_stage(wh, run_id, schema.RUN_WARNINGS.name, pl.concat([
-            demand_one_off_warnings(one_offs),
-            short_backtest_warnings(params.horizon_weeks, result.backtest_horizon, forecastable)]))
-    return {"series": result.series.height, "models": _counts(result.series, "model"),
-            "imputed_weeks": _counts(missing, "reason"), "one_off_weeks": one_offs.height,
-            "booked_units_added": planned["booked_added"].sum(),
-            "quarantined_demand": dict(lost.group_by("product_id").agg(pl.col("quantity").sum()).sort(
-                "product_id").rows())}
-
-
-
-def accuracy(params: RunParameters, run_id: str) -> dict[str, Any]:
-    """How past runs' forecasts did against the demand that has happened since (lag-k WAPE and bias)."""
-    from forecasting import forecast_accuracy
-
-    with open_warehouse(params.warehouse) as wh:
-        history = wh.staged(run_id, schema.DEMAND_HISTORY.name)
-        products = wh.staged(run_id, schema.clean_table_name(schema.PRODUCTS.name))
-        # Forecasts made by runs that forecast (replans and scenarios carry copies of their base's).
-        past = wh.con.execute(
-            f"""
-            SELECT f.product_id, f.site_id, f.week, f.mean - coalesce(f.booked_added, 0) AS mean,
-                   date_trunc('week', r.run_date)::DATE - INTERVAL 7 DAY AS cutoff
-            FROM {schema.FORECAST.name} f JOIN {schema.RUNS.name} r USING (run_id)
-            WHERE r.status = 'success' AND r.kind IN ('weekly_planning', 'nightly_refresh')
-              AND f.model IS DISTINCT FROM '{BOOKED_MODEL}'  -- the forecaster's mean, not the booked orders'
-            """
-        ).pl().with_columns(pl.col("cutoff").cast(pl.Date))
-    uid = pl.concat_str("product_id", "site_id", separator=SERIES_SEP).alias("unique_id")
-    forecasts = past.select(uid, "cutoff", pl.col("week").alias("ds"), "mean")
-    families = (
-        pl.concat([history.select("product_id", "site_id"), past.select("product_id", "site_id")]).unique()
-        .join(products.select("product_id", "family"), on="product_id", how="left", validate="m:1")
-        .select(uid, "family")
-    )
-    table = forecast_accuracy(forecasts, to_series(history), families=families)
-    with open_warehouse(params.warehouse) as wh:
-        wh.stage(run_id, schema.FORECAST_ACCURACY.name, table)
-    return {"rows": table.height, "past_forecast_rows": past.height}
-
-
 def commit(params: PlanningParameters, run_id: str, stage_seconds: dict[str, float]) -> None:
     """Publish the run's staged outputs in one transaction."""
     fault_point("commit")
@@ -373,8 +281,3 @@ def _append_stage(wh, run_id: str, name: str, frame: pl.DataFrame) -> None:
     if name in wh.staged_names(run_id):
         frame = pl.concat([wh.staged(run_id, name), frame], how="vertical_relaxed")
     wh.stage(run_id, name, frame)
-
-
-def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
-    return dict(frame.group_by(column).len().sort(column).iter_rows())
-
