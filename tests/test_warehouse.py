@@ -244,7 +244,7 @@ def _storage(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, set[str]]:
 def test_raw_text_is_stored_with_the_chosen_compression_and_reads_back_as_loaded(tmp_path):
     """Each raw column is stored with the compression :func:`raw_compression` names (DuckDB's own choice
     would be dictionary for these few quantities), and every cell reads back as the file's text."""
-    from warehouse.db import raw_compression
+    from warehouse.layout import raw_compression
 
     path = _write(tmp_path / "in" / "orders.csv", _varied_orders(3000))
     with open_warehouse(tmp_path / "wh.duckdb") as wh:
