@@ -5,7 +5,8 @@ A run is all or nothing. Its stages write into a staging schema of their own (``
 marks the run ``success``. A failed run drops its staging schema and keeps its ``runs`` row with the error.
 
 The tables' layout as SQL text (their DDL, the raw and clean views, the schema's mark) lives below this
-module, in :mod:`warehouse.layout`, which :meth:`Warehouse.migrate` creates and which imports nothing of it.
+module, in :mod:`warehouse.layout`, which :meth:`Warehouse.migrate` creates, and the connection to the file in
+:mod:`warehouse.connection`, which :func:`open_warehouse` opens; neither imports anything of this module.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import json
 import os
 import re
 import secrets
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -27,6 +27,7 @@ import polars as pl
 from data_contracts import schema
 from data_contracts.config import ParameterError
 from warehouse import csv_load
+from warehouse.connection import connect
 from warehouse.layout import (_clean_columns, _clean_select, _clean_views, _compressions, _ddl, _raw_columns,
                               _raw_select, _raw_views, _schema_mark, _stored_raw_columns, _wanted_tables,
                               sql_type)
@@ -34,8 +35,7 @@ from warehouse.reads import run_rows
 from warehouse.sources import InputChanged, SourceFile
 from warehouse.views import create_views
 
-__all__ = ["LOCK_WAIT_SECONDS", "STREAM_MEMORY_LIMIT", "UnknownRun", "Warehouse", "WarehouseLocked",
-           "connect", "no_negative_zero", "open_warehouse"]
+__all__ = ["STREAM_MEMORY_LIMIT", "UnknownRun", "Warehouse", "no_negative_zero", "open_warehouse"]
 
 #: Entities whose rows are events accumulating over loads (a later version of a key replaces the older);
 #: every other entity is a snapshot: a run reads its latest load only.
@@ -559,57 +559,11 @@ def _ident(name: str) -> str:
     return name
 
 
-#: How long opening the warehouse waits for another process's conflicting lock (a reader holding
-#: the file while a stage wants to write, or a writer while a reader opens it) before giving up.
-LOCK_WAIT_SECONDS = 60.0
-_LOCK_POLL_SECONDS = 0.25
-
-
-class WarehouseLocked(RuntimeError):
-    """Another process kept a conflicting lock on the warehouse file longer than the wait allows."""
-
-
 class UnknownRun(ParameterError, KeyError):
     """No run of that id in the warehouse: a bad parameter (the CLI's exit 2) and a failed lookup."""
 
     def __str__(self) -> str:  # the message itself, not KeyError's quoted repr of it
         return str(self.args[0]) if self.args else ""
-
-
-def connect(
-    path: Path | str, read_only: bool = False, wait_seconds: float | None = None
-) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection for the pipeline, without the progress bar DuckDB otherwise draws on the
-    console for any query over 2 s, in the middle of the command line's own output.
-
-    DuckDB allows one writing process or many reading ones. A connection meeting a conflicting lock (an
-    analyst's read-only session on the warehouse during a run, or a run while a reader opens it) waits
-    and tries again for up to ``wait_seconds`` (default :data:`LOCK_WAIT_SECONDS`) instead of failing at once.
-
-    Raises:
-        WarehouseLocked: the lock was still held after the wait; names the file and the read-only
-            snapshot readers should open instead.
-    """
-    wait = LOCK_WAIT_SECONDS if wait_seconds is None else wait_seconds
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            con = duckdb.connect(str(path), read_only=read_only)
-            break
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise
-            if time.monotonic() >= deadline:
-                from warehouse.paths import published_path
-
-                raise WarehouseLocked(
-                    f"{path}: another process holds a conflicting lock (waited {wait:g} s): "
-                    f"{str(exc).strip().splitlines()[0]}. Readers open {published_path(path).name} "
-                    "instead, which a run never locks."
-                ) from None
-            time.sleep(_LOCK_POLL_SECONDS)
-    con.execute("SET enable_progress_bar = false")
-    return con
 
 
 @contextmanager
