@@ -194,7 +194,7 @@ def test_no_output_table_holds_negative_zero(tmp_path):
     """A stage's -0.0 (e.g. a twin's or forecast's subtraction) is stored as 0.0; NaN and null are kept."""
     import math
 
-    from warehouse.db import no_negative_zero
+    from warehouse.frames import no_negative_zero
 
     frame = pl.DataFrame({"id": ["a", "b", "c", "d"], "x": [-0.0, 1.5, None, float("nan")],
                           "y": pl.Series([-0.0, -2.0, 0.0, 3.0], dtype=pl.Float32)})

@@ -6,7 +6,8 @@ marks the run ``success``. A failed run drops its staging schema and keeps its `
 
 The tables' layout as SQL text (their DDL, the raw and clean views, the schema's mark) lives below this
 module, in :mod:`warehouse.layout`, which :meth:`Warehouse.migrate` creates, and the connection to the file in
-:mod:`warehouse.connection`, which :func:`open_warehouse` opens; neither imports anything of this module.
+:mod:`warehouse.connection`, which :func:`open_warehouse` opens; the frames go to DuckDB as
+:mod:`warehouse.frames` hands them. None of them imports anything of this module.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from data_contracts import schema
 from data_contracts.config import ParameterError
 from warehouse import csv_load
 from warehouse.connection import connect
+from warehouse.frames import _INSERT_ROWS, _arrow, no_negative_zero
 from warehouse.layout import (_clean_columns, _clean_select, _clean_views, _compressions, _ddl, _raw_columns,
                               _raw_select, _raw_views, _schema_mark, _stored_raw_columns, _wanted_tables,
                               sql_type)
@@ -35,7 +37,7 @@ from warehouse.reads import run_rows
 from warehouse.sources import InputChanged, SourceFile
 from warehouse.views import create_views
 
-__all__ = ["STREAM_MEMORY_LIMIT", "UnknownRun", "Warehouse", "no_negative_zero", "open_warehouse"]
+__all__ = ["STREAM_MEMORY_LIMIT", "UnknownRun", "Warehouse", "open_warehouse"]
 
 #: Entities whose rows are events accumulating over loads (a later version of a key replaces the older);
 #: every other entity is a snapshot: a run reads its latest load only.
@@ -543,15 +545,6 @@ class Warehouse:
 #: process stays near this plus Python's own (8.5 million order lines: 2.0 GiB at the peak without it).
 STREAM_MEMORY_LIMIT = "1GiB"
 
-#: Rows handed to DuckDB per insert: bounds the Arrow copy of a frame (see :func:`_arrow`).
-_INSERT_ROWS = 1_000_000
-
-
-def _arrow(frame: pl.DataFrame) -> Any:
-    """``frame`` as Arrow with plain (large) strings: DuckDB inserts those in half the CPU of polars'
-    string views (13 against 26 CPU-s for 8.5 million order lines)."""
-    return frame.to_arrow(compat_level=pl.CompatLevel.oldest())
-
 
 def _ident(name: str) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
@@ -580,12 +573,3 @@ def open_warehouse(path: Path | str, read_only: bool = False) -> Iterator[Wareho
         yield wh
     finally:
         con.close()
-
-
-def no_negative_zero(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with every float ``-0.0`` written as ``0.0`` (``-0.0 == 0`` holds, so a zero becomes ``+0.0``),
-    so no output table shows ``-0.0``; NaN and null stay as they are."""
-    floats = {c: t for c, t in frame.schema.items() if t in (pl.Float32, pl.Float64)}
-    return frame.with_columns(
-        pl.when(pl.col(c) == 0).then(pl.lit(0.0, dtype=t)).otherwise(pl.col(c)).alias(c) for c, t in floats.items()
-    ) if floats else frame
