@@ -1,7 +1,7 @@
 """Benchmark the plan stage on a stored run: exact PuLP model against the blocks path, and a replan cold vs warm.
 
 Reads a successful run's validated inputs and forecast from its warehouse (read-only) and plans them the way
-the plan stage does (``flows.stages.plan`` without the warehouse writes: network, safety stock, the LP,
+the plan stage does (``flows.stages_plan.plan`` without the warehouse writes: network, safety stock, the LP,
 plan tables, shortages with the worth of an hour, the output contracts), each measurement in a fresh
 subprocess so its CPU seconds (all threads) and peak memory are its own:
 

@@ -24,6 +24,8 @@ os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 from flows import stages  # noqa: E402  (flows sets telemetry off before Prefect is imported)
 from report.page import write_report  # noqa: E402
 from flows.settings import RunParameters  # noqa: E402
+from flows.stages_forecast import forecast  # noqa: E402
+from flows.stages_plan import plan  # noqa: E402
 from flows.stages_twin import learn_process  # noqa: E402
 from demo.network import DEMO_RUN_DATE, generate_demo  # noqa: E402
 from warehouse.lock import warehouse_lock  # noqa: E402
@@ -38,9 +40,9 @@ def plain(params: RunParameters) -> str:
         load_ids = stages.ingest(params, run_id)
         run_date = stages.resolve_run_date(params, run_id, load_ids)
         stages.validate(params, run_id, load_ids, run_date)
-        stages.forecast(params, run_id, run_date)
+        forecast(params, run_id, run_date)
         learn_process(params, run_id)
-        stages.plan(params, run_id, run_date)
+        plan(params, run_id, run_date)
         stages.commit(params, run_id, {})
         publish_snapshot(params.warehouse)
     write_report(params.warehouse, run_id)

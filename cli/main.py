@@ -29,7 +29,7 @@ _USER_ERRORS = {
     "data_contracts.config": ("ContractError", "ParameterError"),
     "flows.cluster": ("ClusterError",),
     "optimization.config": ("PlanInputError",),
-    "warehouse.db": ("WarehouseLocked",),
+    "warehouse.connection": ("WarehouseLocked",),
     "warehouse.lock": ("WarehouseBusy",),
     "warehouse.sources": ("SourceError",),
 }

@@ -138,7 +138,7 @@ def _resolve(warehouse: Path, ref: str | None) -> str | None:
 @contextmanager
 def _read_only(path: Path) -> Iterator[Any]:
     """A read-only DuckDB connection to the warehouse file."""
-    from warehouse.db import connect
+    from warehouse.connection import connect
 
     if not Path(path).exists():
         from data_contracts.config import ParameterError

@@ -89,7 +89,7 @@ def register(app: typer.Typer, friendly: Callable[[Callable[..., Any]], Callable
         import duckdb
 
         from data_contracts.config import ParameterError
-        from warehouse.db import connect
+        from warehouse.connection import connect
         from warehouse.publish import published_path
 
         # the run prints "published: <name>.published.duckdb": that file itself is the snapshot

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flows import stages, stages_scenario, stages_twin
+from flows import stages, stages_forecast, stages_plan, stages_scenario, stages_twin
 from flows.settings import PlanningParameters, ReplanParameters, RunParameters, ScenarioParameters, TwinParameters
 from report.page import write_report
 from warehouse.lock import warehouse_lock
@@ -73,10 +73,10 @@ PLAIN = Steps(
     ingest_inputs=Step("ingest", stages.ingest, io=True),
     resolve_run_date=Step("run-date", stages.resolve_run_date, io=True),
     check_contracts=Step("contracts", stages.validate),
-    forecast_demand=Step("forecast", stages.forecast),
+    forecast_demand=Step("forecast", stages_forecast.forecast),
     learn_process=Step("learn-process", stages_twin.learn_process),
-    plan_supply=Step("plan", stages.plan),
-    track_accuracy=Step("accuracy", stages.accuracy),
+    plan_supply=Step("plan", stages_plan.plan),
+    track_accuracy=Step("accuracy", stages_forecast.accuracy),
     open_replan=Step("open-replan", stages.start_replan, io=True),
     reuse_base=Step("reuse-base", stages.reuse_base, io=True),
     load_scenario=Step("load-scenario", stages_scenario.load_scenario),

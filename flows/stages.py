@@ -3,6 +3,10 @@
 Each stage opens the warehouse, reads what earlier stages staged for the run, calls the pure packages
 (``data_contracts``, ``forecasting``, ``optimization``) and stages its own outputs. Stages exchange a
 warehouse path and a run id, never large frames, so a Prefect task never persists a frame as a result.
+
+The forecast stages live in :mod:`flows.stages_forecast` and the plan stage in :mod:`flows.stages_plan`,
+over this module: they import the helpers every stage shares (:func:`fault_point`, :func:`monday`, the
+staged reads); this module imports nothing of them.
 """
 
 from __future__ import annotations
@@ -19,29 +23,14 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.config import ContractError
-from data_contracts.findings import (component_demand_warnings, demand_one_off_warnings, demand_outlier_warnings,
-                                     period_bucket_warnings, short_backtest_warnings, stale_data_warnings)
-from flows.cluster import forecast_executor
 from flows.settings import ParameterError, PlanningParameters, ReplanParameters, RunParameters
-from forecasting import (
-    from_series,
-    future_orders,
-    missing_weeks,
-    quarantined_orders,
-    to_series,
-    weekly_demand,
-)
-from forecasting.consensus import BOOKED_MODEL, consume_forecast, rebase_forecast
-from forecasting.demand import SEP as SERIES_SEP
 from warehouse.arrival import read_complete_folder
 from warehouse import paths
 from warehouse.db import EVENT_ENTITIES, open_warehouse
 from warehouse.dry_run import inferred_run_date
 from warehouse.publish import publish_snapshot
 from warehouse.reads import cut_off_files, missing_from_extract, thousands_warnings
-from warehouse.sources import read_demand_file
 from warehouse.volume import check_volume
-from warehouse.views import latest_base_run
 
 __all__ = [
     "FAULT_ENV",
@@ -49,11 +38,8 @@ __all__ = [
     "code_version",
     "commit",
     "fail",
-    "accuracy",
-    "forecast",
     "ingest",
     "fault_point",
-    "plan",
     "publish",
     "resolve_run_date",
     "reuse_base",
@@ -254,135 +240,6 @@ def data_docs_dir(warehouse: Path) -> Path:
     return paths.data_docs_dir(warehouse)
 
 
-def forecast(params: RunParameters, run_id: str, run_date: date) -> dict[str, Any]:
-    """Weekly demand history and the statistical forecast over the horizon and, for the plan's terminal
-    condition, the weeks beyond it that new production cannot reach (the longest release lag + transit)."""
-    fault_point("forecast")
-    from forecasting import BACKTESTED_CLASSES, forecast_demand  # statsforecast loads here, not with this module
-
-    with open_warehouse(params.warehouse) as wh:
-        orders = wh.staged(run_id, schema.clean_table_name(schema.ORDERS.name))
-        lost = quarantined_orders(wh.staged(run_id, schema.QUARANTINE.name), schema.ORDERS.name)
-        missing = missing_weeks(orders, run_date, lost)
-        history = weekly_demand(orders, run_date, missing)
-        wh.stage(run_id, schema.DEMAND_HISTORY.name, history)
-        as_of = _staged_clean(wh, run_id, schema.INVENTORY)["as_of_date"].max()
-        last_week = history.filter(pl.col("quantity") > 0)["week"].max()
-        _append_stage(wh, run_id, schema.RUN_WARNINGS.name, pl.concat([
-            stale_data_warnings(as_of, last_week, run_date, params.forecast.inactive_weeks),
-            demand_outlier_warnings(history),
-            period_bucket_warnings(history, params.forecast.inactive_weeks),
-            component_demand_warnings(history, _staged_clean(wh, run_id, schema.BOM))]))
-        beyond = 0
-        if params.plan.terminal_condition:
-            from optimization.terminal import beyond_horizon_weeks  # the planning model: see plan()
-
-            beyond = beyond_horizon_weeks(*(_staged_clean(wh, run_id, t) for t in
-                                            (schema.ROUTINGS, schema.LANES, schema.SITES, schema.BOM)))
-        with forecast_executor(params.forecast) as (executor, config):  # a Dask cluster if configured
-            result = forecast_demand(to_series(history), params.horizon_weeks + beyond, config, executor,
-                                     backtest_horizon=params.horizon_weeks)
-        weeks = params.horizon_weeks + beyond  # booked orders past the forecast's last week are not planned
-        end = monday(run_date) + timedelta(weeks=weeks)
-        booked = future_orders(orders, run_date).filter(pl.col("week") < end)
-        planned = consume_forecast(from_series(result.forecast).rename({"ds": "week"}), booked)
-        wh.stage(run_id, schema.FORECAST.name, planned)
-        wh.stage(run_id, schema.FORECAST_SERIES.name, from_series(result.series))
-        wh.stage(run_id, schema.FORECAST_BACKTEST.name, from_series(result.backtest))
-        one_offs = from_series(result.outliers.rename({"ds": "week", "y": "quantity"}))
-        forecastable = result.series.filter(pl.col("series_class").is_in(BACKTESTED_CLASSES)).height
-        _append_stage(wh, run_id, schema.RUN_WARNINGS.name, pl.concat([
-            demand_one_off_warnings(one_offs),
-            short_backtest_warnings(params.horizon_weeks, result.backtest_horizon, forecastable)]))
-    return {"series": result.series.height, "models": _counts(result.series, "model"),
-            "imputed_weeks": _counts(missing, "reason"), "one_off_weeks": one_offs.height,
-            "booked_units_added": planned["booked_added"].sum(),
-            "quarantined_demand": dict(lost.group_by("product_id").agg(pl.col("quantity").sum()).sort(
-                "product_id").rows())}
-
-
-
-def accuracy(params: RunParameters, run_id: str) -> dict[str, Any]:
-    """How past runs' forecasts did against the demand that has happened since (lag-k WAPE and bias)."""
-    from forecasting import forecast_accuracy
-
-    with open_warehouse(params.warehouse) as wh:
-        history = wh.staged(run_id, schema.DEMAND_HISTORY.name)
-        products = wh.staged(run_id, schema.clean_table_name(schema.PRODUCTS.name))
-        # Forecasts made by runs that forecast (replans and scenarios carry copies of their base's).
-        past = wh.con.execute(
-            f"""
-            SELECT f.product_id, f.site_id, f.week, f.mean - coalesce(f.booked_added, 0) AS mean,
-                   date_trunc('week', r.run_date)::DATE - INTERVAL 7 DAY AS cutoff
-            FROM {schema.FORECAST.name} f JOIN {schema.RUNS.name} r USING (run_id)
-            WHERE r.status = 'success' AND r.kind IN ('weekly_planning', 'nightly_refresh')
-              AND f.model IS DISTINCT FROM '{BOOKED_MODEL}'  -- the forecaster's mean, not the booked orders'
-            """
-        ).pl().with_columns(pl.col("cutoff").cast(pl.Date))
-    uid = pl.concat_str("product_id", "site_id", separator=SERIES_SEP).alias("unique_id")
-    forecasts = past.select(uid, "cutoff", pl.col("week").alias("ds"), "mean")
-    families = (
-        pl.concat([history.select("product_id", "site_id"), past.select("product_id", "site_id")]).unique()
-        .join(products.select("product_id", "family"), on="product_id", how="left", validate="m:1")
-        .select(uid, "family")
-    )
-    table = forecast_accuracy(forecasts, to_series(history), families=families)
-    with open_warehouse(params.warehouse) as wh:
-        wh.stage(run_id, schema.FORECAST_ACCURACY.name, table)
-    return {"rows": table.height, "past_forecast_rows": past.height}
-
-
-def plan(params: PlanningParameters, run_id: str, run_date: date) -> dict[str, Any]:
-    """Solve the supply plan against the forecast (or the given demand); stage the plan tables."""
-    fault_point("plan")
-    # scipy, PuLP and highspy load here, not with this module: the ingest and contracts never solve
-    # (0.35 CPU-s of every run's imports, docs/contracts-stage.md, stop 27)
-    from flows.solver_bases import basis_loader, missing_bases_warning, save_bases
-    from optimization import build_network, plan_supply, safety_stock_targets
-    from optimization.kpis import booked_kpis
-
-    with open_warehouse(params.warehouse) as wh:
-        inputs = {t.name: _staged_clean(wh, run_id, t) for t in _MASTER}
-        fc = wh.staged(run_id, schema.FORECAST.name)
-    products = _with_service_levels(inputs[schema.PRODUCTS.name], params.service_level_overrides)
-    inputs[schema.PRODUCTS.name] = products
-    start_week = monday(run_date)
-    network = build_network(inputs, start_week, params.plan)
-    demand, fc, added = _planned_demand(fc, params.demand_file, products, inputs[schema.SITES.name])
-    safety = safety_stock_targets(fc, products, network)
-    base_run = _base_plan_run(params, run_id)
-    warm = basis_loader(params.warehouse, base_run)  # a large plan's blocks start there
-    result = plan_supply(network, demand, safety, params.plan, _frozen_production(params, run_id), warm)
-    saved = save_bases(params.warehouse, run_id, result.blocks, base_run)
-    fault_point("plan-solved")
-    kpis = schema.PLAN_KPIS.name  # the booked orders' figures against the demand this plan was given
-    tables = {**result.tables, kpis: pl.concat([result.tables[kpis], booked_kpis(added)])}
-    with open_warehouse(params.warehouse) as wh:
-        for name, frame in tables.items():
-            wh.stage(run_id, name, frame)
-        base_saved = wh.run(base_run)["solver_bases"] if base_run is not None else None
-        _plan_warnings(wh, run_id, missing_bases_warning(params.warehouse, base_run, result.blocks, base_saved))
-        wh.update_run(
-            run_id, solver=result.solver, solver_status=result.solver_status,
-            problem_type=result.problem_type, objective=result.objective, mip_gap=result.mip_gap,
-            solve_seconds=result.solve_seconds, solver_bases=saved,
-        )
-    # "Feasible": a MIP stopped at its time limit or gap with a plan in hand (the gap is stored with the run).
-    if result.solver_status not in ("Optimal", "Feasible"):
-        raise RuntimeError(
-            f"the planning model has no usable solution: {result.solver_status} "
-            f"(solver {result.solver}, tried {', '.join(result.attempts) or result.solver}); no plan is published."
-        )
-    # Output contracts: a plan that breaks balance, capacity or lanes is a bug and must never be published.
-    from data_contracts.plan import validate_plan  # Great Expectations loads here, not with this module
-
-    checks = validate_plan(result.tables, inputs[schema.LANES.name], inputs[schema.RESOURCES.name])
-    with open_warehouse(params.warehouse) as wh:
-        _append_stage(wh, run_id, schema.CONTRACT_RESULTS.name, checks)
-    return {"solver_status": result.solver_status, "objective": result.objective,
-            "solve_seconds": result.solve_seconds}
-
-
 def commit(params: PlanningParameters, run_id: str, stage_seconds: dict[str, float]) -> None:
     """Publish the run's staged outputs in one transaction."""
     fault_point("commit")
@@ -413,53 +270,6 @@ def _source_settings(params: RunParameters):
     return source_settings(params.source, params.contracts)
 
 
-def _planned_demand(fc: pl.DataFrame, demand_file: Path | None, products: pl.DataFrame,
-                    sites: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """The demand a plan is given, the forecast its safety stock is sized on, and what its booked orders
-    added above the demand given, series by series (``booked``, ``booked_added``: :func:`booked_kpis`).
-
-    Booked orders consume whatever demand is planned: the forecast (the forecast stage's, or a scenario's
-    changed one, staged with its ``booked_added``), or a consensus file's quantity as far as the file goes
-    (beyond its last week the forecast sets the terminal target): there they add what is above the file's
-    quantity, not above the forecast."""
-    booked = fc.filter(pl.col("booked").is_not_null()).select("product_id", "site_id", "week",
-                                                              pl.col("booked").alias("quantity"))
-    added = fc
-    fc = consume_forecast(fc, booked)
-    demand = fc.select("product_id", "site_id", "week", pl.col("mean").alias("quantity"))
-    if demand_file is None:
-        return demand, fc, added
-    given = read_demand_file(demand_file, products, sites)
-    last = given["week"].max()
-    in_file = consume_forecast(given.select(demand.columns), booked.filter(pl.col("week") <= last), (),
-                               value_col="quantity")
-    demand = pl.concat([in_file.select(demand.columns), demand.filter(pl.col("week") > last)],
-                       how="vertical_relaxed")
-    columns = ["product_id", "site_id", "week", "booked", "booked_added"]
-    added = pl.concat([in_file.select(columns), added.filter(pl.col("week") > last).select(columns)])
-    return demand, rebase_forecast(fc, demand), added  # the consensus keeps the forecast's error distribution
-
-
-def _frozen_production(params: PlanningParameters, run_id: str) -> pl.DataFrame | None:
-    """Production already scheduled for the frozen weeks: the plan of record this run replaces.
-
-    A replan or scenario keeps its base run's starts; a weekly run keeps the latest successful base plan's.
-    """
-    if params.plan.frozen_weeks == 0:
-        return None
-    with open_warehouse(params.warehouse) as wh:
-        source = wh.run(run_id)["base_run_id"] or latest_base_run(wh.con)
-        if source is None:
-            return None
-        return wh.read(schema.PLAN_PRODUCTION.name, source).select("product_id", "resource_id", "week", "quantity")
-
-
-def _base_plan_run(params: PlanningParameters, run_id: str) -> str | None:
-    """The run a plan builds on: a replan's or scenario's base, else the latest successful base plan."""
-    with open_warehouse(params.warehouse) as wh:
-        return wh.run(run_id)["base_run_id"] or latest_base_run(wh.con)
-
-
 def _staged_clean(wh, run_id: str, table: schema.Table) -> pl.DataFrame:
     name = schema.clean_table_name(table.name)
     if name in wh.staged_names(run_id):
@@ -467,36 +277,7 @@ def _staged_clean(wh, run_id: str, table: schema.Table) -> pl.DataFrame:
     return table.empty()
 
 
-def _with_service_levels(products: pl.DataFrame, overrides: dict[str, float]) -> pl.DataFrame:
-    unknown = sorted(set(overrides) - set(products["product_id"].to_list()))
-    if unknown:
-        raise ParameterError(f"service_level_overrides name unknown products: {', '.join(unknown)}")
-    if not overrides:
-        return products
-    return products.with_columns(
-        pl.col("product_id").replace_strict(overrides, default=pl.col("service_level"), return_dtype=pl.Float64)
-        .alias("service_level")
-    )
-
-
 def _append_stage(wh, run_id: str, name: str, frame: pl.DataFrame) -> None:
     if name in wh.staged_names(run_id):
         frame = pl.concat([wh.staged(run_id, name), frame], how="vertical_relaxed")
     wh.stage(run_id, name, frame)
-
-
-def _plan_warnings(wh, run_id: str, frame: pl.DataFrame) -> None:
-    """Stage the plan stage's own warnings: a replan or scenario copied its base run's warnings, whose
-    ``warm_start_missing`` was about the base's plan, not this one's."""
-    from flows.solver_bases import WARM_START_MISSING  # with the plan stage's solver (see plan())
-
-    name = schema.RUN_WARNINGS.name
-    if name in wh.staged_names(run_id):
-        kept = wh.staged(run_id, name).filter(pl.col("rule") != WARM_START_MISSING)
-        frame = pl.concat([kept, frame], how="vertical_relaxed")
-    wh.stage(run_id, name, frame)
-
-
-def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
-    return dict(frame.group_by(column).len().sort(column).iter_rows())
-

@@ -26,7 +26,9 @@ from optimization import PlanConfig, build_network
 from twin.config import TwinConfig
 from twin.process import ProcessConfig, apply_process_estimates, estimate_process
 from twin.replay import PlanTables, TwinInputs, TwinResult, replay_plan
-from warehouse.db import Warehouse, no_negative_zero, open_warehouse, sql_type
+from warehouse.db import Warehouse, open_warehouse
+from warehouse.frames import no_negative_zero
+from warehouse.layout import sql_type
 
 __all__ = ["ensure_twin_tables", "learn_process", "load_twin_inputs", "replay", "resolve_run", "store_twin"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from data_contracts.config import ParameterError
 from report import sections
 from report.data import ReportData, load_report_data
-from warehouse.db import connect
+from warehouse.connection import connect
 from warehouse.paths import latest_report_path
 from warehouse.views import latest_base_run, run_scope
 

@@ -424,7 +424,8 @@ def test_an_older_warehouses_raised_rows_keep_their_rule(tmp_path):
     the orders out by that rule: the forecaster's own q10 / q90, not the shifted rule's."""
     import duckdb
 
-    from warehouse.db import open_warehouse, sql_type
+    from warehouse.db import open_warehouse
+    from warehouse.layout import sql_type
 
     path = tmp_path / "old.duckdb"
     con = duckdb.connect(str(path))

@@ -68,7 +68,8 @@ def test_settings_and_the_direct_path_load_no_prefect_gx_or_statsforecast(tmp_pa
 def test_the_ingest_and_contracts_stages_load_no_solver(tmp_path):
     # what a run's first stages import (the bench's child, a nightly refresh before its forecast): the run's
     # parameters and the stages, without scipy, PuLP or highspy (0.35 CPU-s), which only the plan stage loads
-    loaded = _loaded("import flows.settings, flows.stages", cwd=tmp_path, heavy=(*HEAVY, "scipy"))
+    loaded = _loaded("import flows.settings, flows.stages, flows.stages_forecast, flows.stages_plan",
+                     cwd=tmp_path, heavy=(*HEAVY, "scipy"))
     assert loaded.isdisjoint({"scipy", "pulp", "highspy", "statsforecast"})
 
 

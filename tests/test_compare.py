@@ -16,7 +16,8 @@ import pytest
 from data_contracts import schema
 from report.compare import compare_runs, format_comparison
 from report.sections import comparison_section
-from warehouse.db import Warehouse, connect
+from warehouse.connection import connect
+from warehouse.db import Warehouse
 
 W = [date(2026, 5, 4) + timedelta(weeks=k) for k in range(4)]
 

@@ -19,7 +19,8 @@ from data_contracts import schema
 from data_contracts.config import ContractConfig, ContractError
 from data_contracts.testing import TINY_RUN_DATE, as_raw, tiny_inputs
 from data_contracts.validate import validate_inputs
-from warehouse.db import Warehouse, connect, open_warehouse
+from warehouse.connection import connect
+from warehouse.db import Warehouse, open_warehouse
 from warehouse.screen import WarehouseRows, raw_inputs
 from warehouse.sources import SourceFile, read_source_file
 

@@ -22,7 +22,8 @@ from data_contracts.testing import TINY_RUN_DATE
 from data_contracts.validate import validate_inputs
 from warehouse import csv_load
 from warehouse.arrival import InputChanged
-from warehouse.db import Warehouse, connect
+from warehouse.connection import connect
+from warehouse.db import Warehouse
 from warehouse.sources import SourceError, _conform, _read_csv, read_source_file
 
 from tests.test_contracts_screen import _broken_orders, _raw_inputs

@@ -293,7 +293,8 @@ def test_a_column_with_decimals_is_not_taken_for_thousands(tmp_path):
 # ---------------------------------------------------------------------------------------------- mends
 def test_a_run_row_is_read_one_way(tmp_path):
     """``Warehouse.run`` and the report's ``reads.run_rows`` read the same ``runs`` row: one query."""
-    from warehouse.db import UnknownRun, Warehouse, connect
+    from warehouse.connection import connect
+    from warehouse.db import UnknownRun, Warehouse
     from warehouse.reads import run_rows
 
     con = connect(":memory:")
@@ -315,7 +316,8 @@ def test_a_run_row_is_read_one_way(tmp_path):
 def test_landing_records_the_rows_on_the_source_file(valid_input, tmp_path):
     """``Warehouse.land`` tells the source file its rows (``SourceFile.landed``), also for a content loaded
     before: ``row_count`` is then known without reading the file again."""
-    from warehouse.db import Warehouse, connect
+    from warehouse.connection import connect
+    from warehouse.db import Warehouse
     from warehouse.sources import read_folder
 
     folder = _copy(valid_input, tmp_path)

@@ -10,7 +10,8 @@ from data_contracts import schema
 from data_contracts.plan import validate_plan
 from optimization import PlanConfig, build_network, plan_supply
 from optimization import examples as ex
-from warehouse.db import open_warehouse, sql_type
+from warehouse.db import open_warehouse
+from warehouse.layout import sql_type
 
 RUN = "old-run"
 #: what the bill of materials and campaigns added to the schema (the tables and columns an older file lacks)

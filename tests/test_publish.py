@@ -104,7 +104,8 @@ def test_the_last_commit_in_the_wal_is_checkpointed_before_the_copy(tmp_path):
         from pathlib import Path
         from data_contracts import schema
         from test_publish import _row
-        from warehouse.db import Warehouse, connect
+        from warehouse.connection import connect
+        from warehouse.db import Warehouse
         con = connect({str(wh)!r})
         con.execute("SET checkpoint_threshold = '1GB'")
         wh = Warehouse(con, Path({str(wh)!r}))
@@ -187,7 +188,7 @@ def _hold(path: Path, seconds: float, read_only: bool = True) -> subprocess.Pope
 
 
 def test_a_stage_meeting_a_readers_lock_waits_for_it(tmp_path):
-    from warehouse.db import connect
+    from warehouse.connection import connect
 
     wh = tmp_path / "warehouse.duckdb"
     _run(wh)
@@ -201,7 +202,7 @@ def test_a_stage_meeting_a_readers_lock_waits_for_it(tmp_path):
 
 
 def test_a_lock_held_beyond_the_wait_names_the_readers_file(tmp_path):
-    from warehouse.db import WarehouseLocked, connect
+    from warehouse.connection import WarehouseLocked, connect
 
     wh = tmp_path / "warehouse.duckdb"
     _run(wh)

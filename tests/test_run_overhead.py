@@ -11,7 +11,8 @@ import textwrap
 from pathlib import Path
 
 from data_contracts import schema
-from warehouse.db import _schema_mark, open_warehouse
+from warehouse.db import open_warehouse
+from warehouse.layout import _schema_mark
 from warehouse.views import VIEWS
 
 ROOT = Path(__file__).resolve().parents[1]

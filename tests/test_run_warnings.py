@@ -270,7 +270,8 @@ QUANTITIES = [
 def test_the_thousands_scan_finds_what_counting_every_value_finds(values):
     """The thousands-point scan stops at the first value with a point that is not grouped; what it finds is
     what counting every value finds (polars: the values with a point, the grouped ones, equal and ≥ 3)."""
-    from warehouse.db import Warehouse, connect
+    from warehouse.connection import connect
+    from warehouse.db import Warehouse
     from warehouse.reads import _THOUSANDS_POINT, thousands_points
 
     con = connect(":memory:")

@@ -31,7 +31,8 @@ from tests.test_contracts_screen import (
     _Statements,
     _text,
 )
-from warehouse.db import Warehouse, connect, open_warehouse
+from warehouse.connection import connect
+from warehouse.db import Warehouse, open_warehouse
 from warehouse.screen import raw_inputs
 from warehouse.sources import read_source_file
 

@@ -194,7 +194,7 @@ def test_no_output_table_holds_negative_zero(tmp_path):
     """A stage's -0.0 (e.g. a twin's or forecast's subtraction) is stored as 0.0; NaN and null are kept."""
     import math
 
-    from warehouse.db import no_negative_zero
+    from warehouse.frames import no_negative_zero
 
     frame = pl.DataFrame({"id": ["a", "b", "c", "d"], "x": [-0.0, 1.5, None, float("nan")],
                           "y": pl.Series([-0.0, -2.0, 0.0, 3.0], dtype=pl.Float32)})
@@ -244,7 +244,7 @@ def _storage(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, set[str]]:
 def test_raw_text_is_stored_with_the_chosen_compression_and_reads_back_as_loaded(tmp_path):
     """Each raw column is stored with the compression :func:`raw_compression` names (DuckDB's own choice
     would be dictionary for these few quantities), and every cell reads back as the file's text."""
-    from warehouse.db import raw_compression
+    from warehouse.layout import raw_compression
 
     path = _write(tmp_path / "in" / "orders.csv", _varied_orders(3000))
     with open_warehouse(tmp_path / "wh.duckdb") as wh:

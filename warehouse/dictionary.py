@@ -18,7 +18,8 @@ from pathlib import Path
 import duckdb
 
 from data_contracts import schema
-from warehouse.db import Warehouse, sql_type
+from warehouse.db import Warehouse
+from warehouse.layout import sql_type
 from warehouse.views import MACROS, VIEW_DOCS, VIEWS
 
 __all__ = ["DEFAULT_OUT", "DEFAULT_QUERIES", "Query", "parse_queries", "render_dictionary", "write_dictionary"]

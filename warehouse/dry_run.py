@@ -17,7 +17,8 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.casting import cast_expr
-from warehouse.db import Warehouse, connect
+from warehouse.connection import connect
+from warehouse.db import Warehouse
 from warehouse.sources import SourceFile, read_folder
 
 __all__ = ["inferred_run_date", "landed", "raw_frames", "read_sources"]

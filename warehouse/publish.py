@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 from data_contracts import schema
-from warehouse.db import connect
+from warehouse.connection import connect
 from warehouse.lock import process_alive
 from warehouse.paths import published_path
 

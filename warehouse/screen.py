@@ -15,7 +15,9 @@ import polars as pl
 
 from data_contracts import schema
 from data_contracts.screen import BLANKS, SCREENED_ENTITIES, Profile, ScreenQuery, Split
-from warehouse.db import Warehouse, clean_casts, no_negative_zero
+from warehouse.db import Warehouse
+from warehouse.frames import no_negative_zero
+from warehouse.layout import clean_casts
 
 __all__ = ["WarehouseRows", "raw_inputs"]
 
