@@ -6,12 +6,15 @@ Public API::
     safety_stock_targets(forecast, products, network) -> frame  # product_id, site_id, week, safety_stock
     plan_supply(network, demand, safety_stock, config, scheduled_production=None) -> PlanResult
 
-Modules: ``config`` (PlanConfig, PlanInputError), ``validation`` (input rules), ``network`` (weeks,
-cohorts, presence, lead times), ``variables`` (one function per variable family; shelf life as
-variable domains), ``constraints`` (one function per constraint family, named rows), ``model``
-(assembly + objective), ``lp`` (PuLP builder from frames), ``pulp_highs`` (PuLP's HiGHS class with a
-bulk transfer), ``highs_direct`` (same model as highspy arrays), ``decompose`` (the arrays solved exactly as
-independent sub-networks in parallel, warm-startable: large plans), ``solve`` (status as data, fallback; over
+Modules: ``config`` (PlanConfig, PlanInputError), ``validation`` (input rules), ``network`` (weeks, cohorts,
+presence, lead times; over ``network_cohorts``, the cohort rules, ``network_inputs``, the input entities
+checked, and ``network_reach``, shortest transit and earliest presence), ``variables`` (one function per
+variable family; shelf life as variable domains), ``constraints`` (one function per constraint family, named
+rows), ``model`` (assembly + objective), ``lp`` (PuLP builder from frames), ``pulp_highs`` (PuLP's HiGHS class
+with a bulk transfer), ``highs_direct`` (same model as highspy arrays), ``decompose`` (the arrays solved
+exactly as independent sub-networks in parallel, warm-startable: large plans; over ``decompose_blocks``, the
+blocks found, ordered and keyed, ``decompose_highs``, each block's HiGHS options and status, and
+``decompose_price``, an hour's price range on its block), ``solve`` (status as data, fallback; over
 ``solver``, the solver made and its result read, ``solve_start``, the campaign MIP's start over
 ``solve_search`` and ``solve_bounds``, and ``solve_duals``, MIP duals and the worth of an hour re-solved from
 both sides), ``terminal`` (the end-of-horizon condition), ``results``/``kpis``/``shortages`` (plan tables;

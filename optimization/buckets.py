@@ -7,7 +7,7 @@ weeks after them are grouped ``bucket_weeks`` at a time. In the bucketed model
 
 * a bucket's hours, lane capacity and demand are its weeks' sums; its safety-stock target their mean;
 * what a bucket starts or ships is spread evenly over its weeks and each week's share is released or
-  arrives its own lag later, in the bucket holding that week (:func:`~optimization.network.releases`);
+  arrives its own lag later, in the bucket holding that week (:func:`~optimization.network_cohorts.releases`);
   a unit is usable in every bucket whose middle week its shelf life reaches;
 * a level closing a bucket (stock, backlog, safety shortfall) is charged for the weeks the weekly plan
   below holds it (:meth:`~optimization.timegrid.TimeGrid.level_weeks`).

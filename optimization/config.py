@@ -164,7 +164,7 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "sequenced into campaigns and each suite's rotation through its products (1-3 cycles, campaigns sized "
         "from the relaxation's hours), then campaigns merged, swapped and moved while they improve, each "
         "schedule judged by a whole-batch plan made in LP time (the LP with its setups fixed, batches rounded "
-        "down and up where the hours hold them, the LP again; optimization.campaign_start.SetupSearch), "
+        "down and up where the hours hold them, the LP again; optimization.campaign_search.SetupSearch), "
         "within campaign_search_evaluations. On the demo at 60 s the plan fell from 9,141.9 M to 4,936.1 M, "
         "on three generated networks by 12-35%. The PuLP path only.",
     )

@@ -15,14 +15,14 @@ and therefore optimal for the whole model, with zero duals on the coupling rows.
 broken, the whole model is solved, warm-started from the blocks' bases put together (the coupling rows'
 slacks basic: a valid basis, dual feasible, so the dual simplex only repairs what the lanes cut).
 
-The blocks' HiGHS models stay in memory with their optimal bases: :func:`block_price_range` re-solves one
-hour more and one hour less on the block that holds a resource (a few simplex iterations on a fraction of
-the model).
+The blocks are found in the matrix, ordered and keyed by :mod:`optimization.decompose_blocks`; each
+block's HiGHS options, method, solve order and status are :mod:`optimization.decompose_highs`'s. The blocks'
+HiGHS models stay in memory with their optimal bases (:class:`BlockState`), for the worth of an hour
+(:mod:`optimization.decompose_price`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,15 +30,13 @@ from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
-import polars as pl
 
 from optimization.config import PlanConfig
+from optimization.decompose_blocks import _block_key, block_labels, sort_order
+from optimization.decompose_highs import _configure, _status, block_method, solve_order
 from optimization.highs_direct import ArrayBuilder, new_highs
 
-__all__ = [
-    "COUPLING_FAMILIES", "BlockState", "FreeLinks", "MipBlock", "WarmStart", "block_labels", "block_method",
-    "block_price_range", "solve_blocks", "solve_order", "sort_order",
-]
+__all__ = ["COUPLING_FAMILIES", "BlockState", "FreeLinks", "MipBlock", "WarmStart", "solve_blocks"]
 
 #: Loads a stored basis into a block's HiGHS model before it runs: ``(block key, model) -> loaded``. The
 #: key names the block's products and its matrix pattern, so a basis is only offered to the same block of
@@ -58,9 +56,6 @@ FreeLinks = Callable[[highspy.Highs, np.ndarray], None]
 #: constraint families whose rows may link otherwise independent sub-networks
 COUPLING_FAMILIES = ("lane",)
 
-_OK = highspy.HighsModelStatus.kOptimal
-#: HiGHS's simplex_dual_edge_weight_strategy per PlanConfig.simplex_edge_weights
-_EDGE_WEIGHTS = {"choose": -1, "devex": 1, "steepest": 2}
 #: a coupling row counts as kept within this tolerance (relative to its bound, at least absolute)
 _FEAS_TOL = 1e-6
 
@@ -106,104 +101,6 @@ class BlockState:
     cpu_seconds: list[float] = field(default_factory=list)
 
 
-def block_labels(col_group: np.ndarray, entries: pl.DataFrame, coupling: np.ndarray) -> np.ndarray:
-    """Block of each column: connected components of column groups linked by shared non-coupling rows.
-
-    Args:
-        col_group: integer group of each column (its product), ``0 .. G-1``.
-        entries: ``row, col`` of the matrix's non-zeros.
-        coupling: boolean per row, True for the rows left out of the linking.
-
-    Returns:
-        Block number per column, ``0 .. B-1``, numbered by first appearance of its smallest group.
-    """
-    n_groups = int(col_group.max()) + 1 if len(col_group) else 0
-    row = entries["row"].to_numpy()
-    grp = col_group[entries["col"].to_numpy()]
-    keep = ~coupling[row]
-    row, grp = row[keep], grp[keep]
-    first = np.full(len(coupling), n_groups, dtype=np.int64)
-    np.minimum.at(first, row, grp)  # smallest group in each row: every group of the row links to it
-    a, b = first[row], grp
-    linked = a != b
-    # each linked pair once: a capacity row links the same groups in every week
-    pairs = np.unique(a[linked] * n_groups + b[linked])
-    a, b = pairs // max(n_groups, 1), pairs % max(n_groups, 1)
-    label = np.arange(n_groups, dtype=np.int64)
-    while True:  # label propagation with pointer jumping: each group takes the smallest label it touches
-        new = label.copy()
-        np.minimum.at(new, a, label[b])
-        np.minimum.at(new, b, label[a])
-        new = new[new]
-        if np.array_equal(new, label):
-            break
-        label = new
-    roots = label[col_group]  # each block's smallest group, ranked: np.unique's inverse without its sort
-    present = np.zeros(n_groups, dtype=bool)
-    present[roots] = True
-    return (np.cumsum(present) - 1)[roots]
-
-
-def sort_order(*keys: np.ndarray) -> np.ndarray:
-    """The stable order of rows by ``keys`` (non-negative integers, most significant first): ``np.lexsort``'s
-    order, found by one stable sort of the keys packed into one integer where they fit in 62 bits (a block's
-    non-zeros by block, row and column: one sort of 6 M keys instead of three, ≈ 0.6 of the big network's
-    CPU-s; docs/big-network.md, stop 32)."""
-    packed, span = np.zeros(len(keys[0]), dtype=np.int64), 1
-    for key in reversed(keys):
-        packed += key.astype(np.int64) * span
-        span *= int(key.max()) + 1 if len(key) else 1
-        if span >= 2**62:
-            return np.lexsort(keys[::-1])
-    return np.argsort(packed, kind="stable")
-
-
-def _status(h: highspy.Highs) -> str:
-    s = h.getModelStatus()
-    if s == _OK:
-        return "Optimal"
-    if s == highspy.HighsModelStatus.kInfeasible:
-        return "Infeasible"
-    if s in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):
-        return "Unbounded"
-    return "Not Solved"
-
-
-def block_method(cols: int, rows: int, warm: bool, config: PlanConfig) -> str:
-    """HiGHS's ``solver`` option for one block of ``cols`` columns and ``rows`` rows.
-
-    ``lp_method: auto`` takes interior point with crossover (``ipm``; crossover ends at an optimal vertex, so
-    the duals, the basis filed for a replan and the worth-of-an-hour re-solves are as the simplex's) for a
-    cold block of at least ``ipm_min_block_size`` columns + rows, and HiGHS's own choice (``choose``: dual
-    simplex here) below it and for a block that starts from a stored basis (interior point cannot use one).
-    Any other ``lp_method`` is taken for every block as it is.
-    """
-    if config.lp_method != "auto":
-        return config.lp_method
-    return "ipm" if not warm and cols + rows >= config.ipm_min_block_size else "choose"
-
-
-def solve_order(sizes: list[tuple[int, int]]) -> list[int]:
-    """Blocks in the order they are handed to the workers: largest (columns + rows) first, ties by number.
-
-    The workers take the next block as one finishes, so the largest block starts at once and the smaller ones
-    fill the other worker around it, instead of the largest starting last with one worker idle.
-    """
-    return sorted(range(len(sizes)), key=lambda b: (-(sizes[b][0] + sizes[b][1]), b))
-
-
-def _configure(h: highspy.Highs, config: PlanConfig, threads: int | None, method: str | None = None) -> None:
-    h.setOptionValue("time_limit", float(config.time_limit_seconds))
-    method = method or ("choose" if config.lp_method == "auto" else config.lp_method)
-    h.setOptionValue("solver", method)
-    if method == "ipm":
-        h.setOptionValue("run_crossover", "on")  # a vertex: exact duals and a basis to file
-    # the pricing of every dual simplex run on the model: the solve, a crossover's clean-up, the re-solves
-    h.setOptionValue("simplex_dual_edge_weight_strategy", _EDGE_WEIGHTS[config.simplex_edge_weights])
-    if threads is not None:
-        h.setOptionValue("threads", int(threads))
-
-
 def solve_blocks(
     builder: ArrayBuilder,
     col_group: np.ndarray,
@@ -225,8 +122,9 @@ def solve_blocks(
             :func:`optimization.campaign_blocks.solve_campaign_block`); without it integrality is ignored.
         free_links: where lanes bind and a campaign network's whole model is re-solved with the blocks'
             integers fixed, frees the link rows those integers make implied before that LP: its duals are
-            the plan's hour prices and its model prices an hour more and less (:func:`block_price_range`),
-            and a link row left in took the capacity row's dual (an hour more in a campaign week worth 0).
+            the plan's hour prices and its model prices an hour more and less
+            (:func:`~optimization.decompose_price.block_price_range`), and a link row left in took the
+            capacity row's dual (an hour more in a campaign week worth 0).
 
     Returns:
         The status (``Optimal``, ``Feasible`` — a MIP block stopped with a plan and a gap —, ``Infeasible``,
@@ -398,25 +296,6 @@ def solve_blocks(
     return status, state
 
 
-def _block_key(
-    groups: np.ndarray,
-    names: list[str] | None,
-    rows: np.ndarray,
-    cols: np.ndarray,
-    n_cols: int,
-    n_rows: int,
-) -> str:
-    """Digest of a block's products (by name) and its matrix pattern: equal keys, same columns and rows."""
-    digest = hashlib.sha1()
-    members = np.unique(groups)
-    text = "\n".join(sorted(names[g] for g in members.tolist())) if names is not None else members.tobytes()
-    digest.update(text.encode() if isinstance(text, str) else text)
-    digest.update(np.array([n_cols, n_rows], dtype=np.int64).tobytes())
-    digest.update(rows.astype(np.int32).tobytes())
-    digest.update(cols.astype(np.int32).tobytes())
-    return digest.hexdigest()[:20]
-
-
 def _coupling_kept(
     e_row: np.ndarray,
     e_col: np.ndarray,
@@ -435,46 +314,3 @@ def _coupling_kept(
     tol_up = _FEAS_TOL * np.maximum(1.0, np.abs(np.where(np.isfinite(up), up, 0.0)))
     tol_lo = _FEAS_TOL * np.maximum(1.0, np.abs(np.where(np.isfinite(lo), lo, 0.0)))
     return bool(np.all(activity <= up + tol_up) and np.all(activity >= lo - tol_lo))
-
-
-def block_price_range(builder: ArrayBuilder, rows: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
-    """What one hour is worth at each named resource-week, re-solved on the block that holds it.
-
-    Args:
-        builder: a model solved by :func:`solve_blocks` (``builder.blocks`` set).
-        rows: the capacity family's ``resource_id, t, row``.
-        keys: ``resource_id, t`` of the capacity rows to measure.
-
-    Returns:
-        ``resource_id, t, price_low, price_high`` as :func:`optimization.solve_duals.capacity_price_range`.
-    """
-    schema = {"resource_id": pl.String, "t": pl.Int64, "price_low": pl.Float64, "price_high": pl.Float64}
-    out: dict[str, list] = {k: [] for k in schema}
-    state: BlockState | None = builder.blocks
-    if state is None or keys.height == 0:
-        return pl.DataFrame(out, schema=schema)
-    named = rows.join(keys.select("resource_id", "t"), on=["resource_id", "t"], how="inner")
-    lower, upper = builder.row_bounds()
-    touched: set[int] = set()
-    for resource, t, row in named.select("resource_id", "t", "row").iter_rows():
-        k = int(state.row_model[row])
-        if k < 0:
-            continue
-        h, i = state.highs[k], int(state.row_local[row])
-        touched.add(k)
-        base = h.getInfo().objective_function_value
-        lo, up = float(lower[row]), float(upper[row])
-        objective = []
-        for hours in (up + 1.0, max(up - 1.0, 0.0)):
-            h.changeRowBounds(i, lo, hours)
-            h.run()
-            objective.append(h.getInfo().objective_function_value if h.getModelStatus() == _OK else None)
-        h.changeRowBounds(i, lo, up)
-        h.run()  # back to the block's own optimum (the next key's base)
-        more, less = objective
-        out["resource_id"].append(resource)
-        out["t"].append(t)
-        out["price_low"].append(None if more is None else max(base - more, 0.0))
-        # a week without hours (a shutdown) has no hour to lose; under one hour, per hour of what there is
-        out["price_high"].append(None if less is None or up <= 0 else max(less - base, 0.0) / min(up, 1.0))
-    return pl.DataFrame(out, schema=schema)

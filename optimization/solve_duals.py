@@ -14,7 +14,7 @@ import pulp
 
 from optimization.campaigns import PRT
 from optimization.config import PlanConfig
-from optimization.decompose import block_price_range
+from optimization.decompose_price import block_price_range
 from optimization.highs_direct import ArrayBuilder
 from optimization.model import Model
 from optimization.solver import make_solver

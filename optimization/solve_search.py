@@ -2,7 +2,7 @@
 
 :func:`_searched_setups` judges the relaxation sequenced into campaigns and the suites' rotations, each by a
 whole-batch plan on a copy of the relaxation without the bound's rows (:class:`PlainRelaxation`), then moves,
-merges and swaps campaigns (:class:`~optimization.campaign_start.SetupSearch`) within its budget of
+merges and swaps campaigns (:class:`~optimization.campaign_search.SetupSearch`) within its budget of
 schedules. Run by :mod:`optimization.solve_start`.
 """
 
@@ -14,7 +14,8 @@ import highspy
 import numpy as np
 import polars as pl
 
-from optimization.campaign_start import HOT_START_SHARE, SetupSearch, SuiteGrid, rotation_setups
+from optimization.campaign_schedule import SuiteGrid, rotation_setups
+from optimization.campaign_search import HOT_START_SHARE, SetupSearch
 from optimization.config import PlanConfig
 from optimization.highs_direct import new_highs
 from optimization.model import Model
@@ -47,9 +48,9 @@ def _searched_setups(
     first: dict[str, pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, str, tuple[np.ndarray, float] | None]:
     """The setups to complete: the relaxation sequenced into campaigns (``sequenced``) and the suites'
-    rotations (:func:`~optimization.campaign_start.rotation_setups`) judged by the LP with those setups
+    rotations (:func:`~optimization.campaign_schedule.rotation_setups`) judged by the LP with those setups
     fixed, suite by suite, then improved by moving, merging and swapping campaigns
-    (:class:`~optimization.campaign_start.SetupSearch`) until ``evaluations`` schedules are judged (or, a
+    (:class:`~optimization.campaign_search.SetupSearch`) until ``evaluations`` schedules are judged (or, a
     safety limit named in the line when it cuts, ``deadline`` passes); with ``priced``, the moves (and
     suites) in the order of their gain priced by the best plan's reduced costs. Each schedule is judged by a
     whole-batch plan: the LP with its setups fixed, its batches rounded down and up where the hours hold

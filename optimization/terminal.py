@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from optimization.network import Network, _transit_weeks  # the network's own shortest-transit rule
+from optimization.network import Network
+from optimization.network_reach import _transit_weeks  # the network's own shortest-transit rule
 
 __all__ = ["beyond_horizon_weeks", "component_targets", "terminal_targets"]
 

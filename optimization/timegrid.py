@@ -5,11 +5,11 @@ polars expressions, so the variable and constraint families write ``t + lag`` th
 On the weekly grid (:data:`WEEKLY`) every expression is the identity: the model is the exact weekly one.
 
 On a bucketed grid (:func:`optimization.buckets.bucket_grid`) the model spreads what a bucket starts or ships
-evenly over its weeks (:func:`optimization.network.releases`, :func:`~optimization.network.arrivals`): each
-week's share lands in the bucket holding that week plus the lag (:meth:`TimeGrid.containing`), so a lag is
-neither rounded up nor down; a unit last usable in week ``u`` is usable in every bucket whose middle week
-is at most ``u`` (:meth:`TimeGrid.usable_through`). All of it is exact on weekly buckets, so the weeks
-before the first long bucket keep every lag and shelf life.
+evenly over its weeks (:func:`optimization.network_cohorts.releases`,
+:func:`~optimization.network_cohorts.arrivals`): each week's share lands in the bucket holding that week plus
+the lag (:meth:`TimeGrid.containing`), so a lag is neither rounded up nor down; a unit last usable in week
+``u`` is usable in every bucket whose middle week is at most ``u`` (:meth:`TimeGrid.usable_through`). All of
+it is exact on weekly buckets, so the weeks before the first long bucket keep every lag and shelf life.
 
 Week offsets past the horizon map to ``buckets + (offset − horizon weeks)``, so "released after the
 horizon" stays ``>= horizon`` on both axes; negative offsets stay as they are.

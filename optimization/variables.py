@@ -13,7 +13,8 @@ from __future__ import annotations
 import polars as pl
 
 from optimization.lp import ModelBuilder
-from optimization.network import Network, arrivals, arrive_by, cohort_of, life_start, releases
+from optimization.network import Network
+from optimization.network_cohorts import arrivals, arrive_by, cohort_of, life_start, releases
 from optimization.safety_stock import dependent_penalty
 
 __all__ = [
@@ -75,8 +76,9 @@ def make_vars(mb: ModelBuilder, net: Network) -> pl.DataFrame:
 
 
 def make_releases(net: Network, make: pl.DataFrame) -> pl.DataFrame:
-    """Where each start's good output lands (:func:`~optimization.network.releases`): ``col, product_id,
-    site_id, yield, release_t, cohort, pipeline, share`` (on the weekly grid one row per start, share 1)."""
+    """Where each start's good output lands (:func:`~optimization.network_cohorts.releases`): ``col,
+    product_id, site_id, yield, release_t, cohort, pipeline, share`` (on the weekly grid one row per start,
+    share 1)."""
     attrs = net.products.select("product_id", "shelf_life_weeks", "cohort_cap", "shelf_life_from")
     frame = make.select("col", "product_id", "site_id", "yield", "t", "release_weeks").join(
         attrs, on="product_id", validate="m:1"
@@ -85,8 +87,8 @@ def make_releases(net: Network, make: pl.DataFrame) -> pl.DataFrame:
 
 
 def ship_arrivals(net: Network, ship: pl.DataFrame) -> pl.DataFrame:
-    """Where each shipment arrives (:func:`~optimization.network.arrivals`): ``col, product_id, to_site,
-    cohort, arrival, share`` (on the weekly grid one row per shipment, share 1)."""
+    """Where each shipment arrives (:func:`~optimization.network_cohorts.arrivals`): ``col, product_id,
+    to_site, cohort, arrival, share`` (on the weekly grid one row per shipment, share 1)."""
     frame = ship.select("col", "product_id", "to_site", "cohort", "t", "lead_time_weeks")
     return arrivals(frame, net.grid, ["col", "product_id", "to_site", "cohort"])
 

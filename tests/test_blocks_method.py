@@ -12,7 +12,7 @@ import pytest
 
 from optimization import PlanConfig, build_network, plan_supply
 from optimization import examples as ex
-from optimization.decompose import block_method, solve_order
+from optimization.decompose_highs import block_method, solve_order
 
 NO_SS = pl.DataFrame()
 

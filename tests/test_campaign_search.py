@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 
 from optimization import PlanConfig
-from optimization.campaign_start import SuiteGrid, filled_integers, rotation_setups, schedule_moves
+from optimization.campaign_schedule import SuiteGrid, rotation_setups, schedule_moves
+from optimization.campaign_start import filled_integers
 from tests.test_campaigns import BUILD_AHEAD, _kpi, _plan, _suite, built_model
 
 A, B, NONE = 0, 1, -1
@@ -188,7 +189,7 @@ def test_the_search_ends_on_its_budget_and_names_the_clock_when_it_cuts():
 
 
 def test_a_hot_first_lp_cut_by_its_iterations_is_solved_cold_to_the_same_value():
-    from optimization.campaign_start import SetupSearch
+    from optimization.campaign_search import SetupSearch
     from optimization.highs_direct import new_highs
 
     # the first schedule's LP from the relaxation's basis, stopped after 1 simplex iteration, is solved cold:
@@ -209,7 +210,7 @@ def test_a_hot_first_lp_cut_by_its_iterations_is_solved_cold_to_the_same_value()
 
 
 def test_moves_are_priced_by_the_best_plans_reduced_costs():
-    from optimization.campaign_start import SetupSearch
+    from optimization.campaign_search import SetupSearch
     from optimization.highs_direct import new_highs
 
     # suite R over 4 weeks, A's setups columns 0-3, B's 4-7 (as _grid numbers them). Reduced costs: a week of

@@ -13,7 +13,7 @@ import pytest
 
 from optimization import PlanConfig, build_network, plan_supply
 from optimization import examples as ex
-from optimization.decompose import block_labels
+from optimization.decompose_blocks import block_labels
 from optimization.plan import uses_blocks
 
 NO_SS = pl.DataFrame()
@@ -309,7 +309,7 @@ def test_sort_order_is_lexsorts_order_packed_or_not():
     bits it is np.lexsort itself."""
     import numpy as np
 
-    from optimization.decompose import sort_order
+    from optimization.decompose_blocks import sort_order
 
     rng = np.random.default_rng(7)
     for n, highs in ((1000, (3, 5, 4)), (20_000, (25, 300, 700)), (500, (2**40, 2**30, 9))):

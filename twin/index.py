@@ -3,8 +3,8 @@
 A *node* is a product × site that can hold stock or has demand; a *slot* is a stock cohort, indexed by
 its last usable week ``u`` (slot ``u``), with one last slot for stock that does not expire within the
 horizon (:data:`optimization.network.NEVER`). The cohort rules are the planning network's
-(:func:`optimization.network.cohort_of`, :func:`optimization.network.arrive_by`), so the twin and the
-plan age, expire and ship stock alike.
+(:func:`optimization.network_cohorts.cohort_of`, :func:`optimization.network_cohorts.arrive_by`), so the twin
+and the plan age, expire and ship stock alike.
 """
 
 from __future__ import annotations
