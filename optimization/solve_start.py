@@ -238,7 +238,8 @@ def _blocks_first(model: Model, config: PlanConfig, relaxation: highspy.Highs, r
         blocks = time_blocks(model.network, model.frames, block_columns(model.frames))
         seconds = TIME_BLOCK_SHARE * time_left()
         ints = schedule_integers(model.frames, integer_mask(variables))  # the blocks' batches continuous
-        run = TimeBlocksRun(block_specs(relaxation, blocks, ints), seconds, config.solve_workers)
+        whole = block_specs(relaxation, blocks, integer_mask(variables))  # a stalled block's second try
+        run = TimeBlocksRun(block_specs(relaxation, blocks, ints), seconds, config.solve_workers, whole)
         log.append(f"blocks with time: {len(blocks)} priced and queued on {run.workers} threads for {seconds:.1f} s"
                    + _took(began, cpu))
         if len(blocks) < run.workers and config.campaign_search:  # a core the blocks leave free

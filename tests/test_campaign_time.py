@@ -12,11 +12,12 @@ from optimization import PlanConfig, build_network, plan_supply
 from optimization import examples as ex
 from optimization import solve_start
 from optimization.campaign_bound import (
-    BlockSpec, block_columns, block_specs, bound_of, lagrangian_bound, lp_matrix, own_rows, relaxation_with_rows,
+    BlockBound, BlockSpec, block_columns, block_specs, bound_of, lagrangian_bound, lp_matrix, own_rows,
+    relaxation_with_rows,
 )
 from optimization.campaign_master import dantzig_wolfe_bound
 from optimization.campaign_time import _merged, echelon_of, schedule_integers, time_blocks
-from optimization.campaign_worker import TimeBlocksRun, cheapest_first
+from optimization.campaign_worker import TimeBlocksRun, _better, cheapest_first
 from optimization.campaigns import campaign_fit
 from test_campaign_bound import TINY_NETWORKS, _solved, _suite
 from test_campaign_echelon import _two_level
@@ -174,6 +175,33 @@ def test_the_blocks_are_taken_cheapest_first_and_none_starts_after_the_deadline(
     solved, note = TimeBlocksRun(specs, 30.0, 2).result()
     assert [b.resource_id for b in solved] == ["US-BR02", "BE-BR02", "US-BR01", "BE-BR01"]  # in the specs' order
     assert all(b.optimal and b.mip == pytest.approx(0.0) for b in solved)
+
+
+def test_a_block_not_exact_in_its_share_is_solved_again_whole():
+    # stop 42: on another machine's demand one of the demo's blocks, its batches continuous, was not exact in
+    # 117 s where its whole form was in seconds, and the campaign demo missed its 1% gap. A block not exact
+    # within its fair share of the threads' time (seconds × workers / blocks) is solved again with every
+    # integer, and the better of the two kept. Here the relaxed form of one block has no solution at all
+    # (a row it cannot meet), so only the second try gives it a value; the others end exact at once
+    specs = [_spec(name, 10) for name in ("A", "B", "C", "D")]
+    stuck = BlockSpec("B", np.arange(10), sp.csc_matrix((1, 10)), np.zeros(10), np.ones(10), np.ones(10),
+                      np.ones(1), np.ones(1), np.zeros(10, dtype=bool))  # 0 = 1: no plan
+    relaxed = [specs[0], stuck, *specs[2:]]
+    solved, note = TimeBlocksRun(relaxed, 30.0, 2).result()
+    assert [b.resource_id for b in solved] == ["A", "C", "D"]  # without the second try: B adds nothing
+    solved, note = TimeBlocksRun(relaxed, 30.0, 2, whole=specs).result()
+    assert [b.resource_id for b in solved] == ["A", "B", "C", "D"] and all(b.optimal for b in solved)
+    assert note.startswith("4 exact, 0 stopped at the deadline, 1 tried whole after their share")
+
+
+def test_of_a_blocks_two_tries_the_higher_bound_with_a_plan_is_kept():
+    def block(mip: float, planned: bool = True, optimal: bool = False) -> BlockBound:
+        return BlockBound("S", mip, 0.0, optimal, np.arange(2), np.zeros(2), planned)
+
+    relaxed, whole = block(159.2), block(207.0, optimal=True)
+    assert _better(relaxed, whole) is whole and _better(block(300.0), whole).mip == 300.0
+    assert _better(relaxed, None) is relaxed and _better(None, whole) is whole
+    assert _better(block(300.0, planned=False), whole) is whole  # a bound without a schedule gives way
 
 
 def test_the_campaign_plan_with_blocks_with_time_skips_the_mip_when_their_start_is_within_its_gap():
