@@ -284,3 +284,16 @@ def test_forecast_command_says_how_many_periods_are_below_zero(tmp_path):
     assert ("1 period below zero in 1 series (e.g. seasonal 2023-03-06: -40), fitted as they are; the "
             "forecast is never below zero") in result.stdout
     assert pl.read_csv(out).select(pl.min_horizontal(pl.exclude("unique_id", "ds", "model")).min()).item() >= 0
+
+
+@pytest.mark.parametrize("odd", ["NaN", "inf", "-inf"])
+def test_forecast_command_refuses_a_value_that_is_no_finite_number(tmp_path, odd):
+    """``NaN`` and ``inf`` read as numbers and were fitted: the forecast's mean came out of the rest and its
+    quantile columns empty, exit 0. They break the rule number now, named by row, as text does."""
+    src = tmp_path / "odd.csv"
+    src.write_text(f"unique_id,ds,y\na,2024-01-01,{odd}\na,2024-02-01,4\na,2024-03-01,6\n")
+    result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "3", "--out",
+                                      str(tmp_path / "o.csv")])
+    assert result.exit_code == 2
+    assert (f"odd.csv: 1 row(s) break rule number in column y; first (row, unique_id, ds, y): "
+            f"[(1, 'a', '2024-01-01', '{odd}')]") in result.stderr

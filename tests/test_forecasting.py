@@ -95,6 +95,10 @@ def test_validate_series_rejects_gaps_and_nulls():
         validate_series(gappy)
     with pytest.raises(ValueError, match="missing"):
         validate_series(_series("a", [1, 2]).with_columns(y=pl.lit(None, pl.Float64)))
+    # a NaN is a missing value too, an inf no demand: both were fitted, and the quantiles came out empty
+    for odd in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="no finite number"):
+            validate_series(_series("a", [odd, 2.0, 3.0]))
 
 
 # --------------------------------------------------------------------------------------------------

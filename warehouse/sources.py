@@ -293,7 +293,8 @@ def read_demand_file(path: Path, products: pl.DataFrame, sites: pl.DataFrame) ->
 
 
 def read_series_file(path: Path) -> pl.DataFrame:
-    """A long series file (``unique_id, ds, y``; CSV or Parquet) with ds as a date and y as a number.
+    """A long series file (``unique_id, ds, y``; CSV or Parquet) with ds as a date and y as a finite number
+    (``NaN`` and ``inf`` break the ``number`` rule, as the input contracts' numbers do).
 
     Raises:
         SourceError: unreadable, a missing column, a ds that is not a date or a y that is not a number
@@ -310,7 +311,7 @@ def read_series_file(path: Path) -> pl.DataFrame:
                           "unique_id, ds, y).")
     text = frame.select(pl.col("unique_id", "ds", "y").str.strip_chars()).with_row_index("row", offset=1)
     typed = text.with_columns(
-        cast_expr("ds", pl.Date).alias("ds"), pl.col("y").cast(pl.Float64, strict=False)
+        cast_expr("ds", pl.Date).alias("ds"), cast_expr("y", pl.Float64).alias("y")  # NaN, inf: no number
     )
     for column, rule in (("unique_id", "not_null"), ("ds", "iso_date"), ("y", "number")):
         bad = typed.filter(pl.col(column).is_null())
