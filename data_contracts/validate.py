@@ -15,7 +15,7 @@ Order of work (:func:`validate_inputs`):
    Above ``max_reject_share`` of an entity's rows rejected, the entity is refused and the run fails,
    after every entity has been validated (one pass reports every entity's problems; all rows of a refused
    entity are the reference of the entities after it, so its rejections are not repeated downstream). Every check is computed in polars first
-   (:func:`data_contracts.rules.broken`): junk beyond the share is refused before GX runs, and a refused
+   (:func:`data_contracts.checks.broken`): junk beyond the share is refused before GX runs, and a refused
    entity keeps the quarantine of its first ``refused_rows_stored`` offending rows only (bounded memory
    on a million junk lines). Otherwise GX runs every expectation on the rows some check breaks (not the
    clean millions; nothing at all where no row is broken), must agree with polars row for row, and its
