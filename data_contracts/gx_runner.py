@@ -6,7 +6,7 @@ and is checked against a suite built in code, with result format ``COMPLETE`` so
 comes back as a position in the frame.
 
 The input contracts hand GX only the rows it must see (``verdicts`` of :meth:`GxValidator.validate`): the
-rows some check breaks, found in polars (:func:`data_contracts.rules.broken`). GX runs the expectations
+rows some check breaks, found in polars (:func:`data_contracts.checks.broken`). GX runs the expectations
 those rows break on those rows, its verdict must equal polars' row for row (else ``RuntimeError``: a bug in
 a check), and each result is rescaled to the whole frame (element, missing and unexpected counts and
 percentages, by GX's formulas), so the validation results and Data Docs read as if GX had seen every row.
@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from data_contracts.checks import Check, Expectation, broken
 from data_contracts.config import SUPPORTED_MAX_DATE, SUPPORTED_MIN_DATE
-from data_contracts.rules import Check, Expectation, broken
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -155,7 +155,7 @@ class GxValidator:
 
         Raises:
             RuntimeError: An expectation could not be evaluated, or GX and polars disagree on a row (a bug
-                in a suite or in :func:`data_contracts.rules.broken`, not in the data).
+                in a suite or in :func:`data_contracts.checks.broken`, not in the data).
         """
         frame = _derived(frame, checks)
         n = frame.height + (outside[0] if outside else 0)
@@ -290,7 +290,7 @@ def _derived(frame: pl.DataFrame, checks: Sequence[Check]) -> pl.DataFrame:
 
 def verdicts(frame: pl.DataFrame, checks: Sequence[Check]) -> pl.DataFrame:
     """One boolean column per check (named by its position), true on the rows of ``frame`` that break it,
-    computed in polars (:func:`data_contracts.rules.broken`) on the frame as GX would see it."""
+    computed in polars (:func:`data_contracts.checks.broken`) on the frame as GX would see it."""
     view = gx_view(_derived(frame, checks))
     return view.select(broken(c).fill_null(False).alias(str(i)) for i, c in enumerate(checks))
 
@@ -344,7 +344,7 @@ _PASSED_LISTS: dict[str, Any] = {
     "unexpected_index_list": [], "unexpected_index_query": "df.filter(items=[], axis=0)",
 }
 #: Kinds whose result GX-free code can build (:func:`passed_result`); the contracts build no other kind
-#: (:func:`data_contracts.rules.broken` refuses one it does not know).
+#: (:func:`data_contracts.checks.broken` refuses one it does not know).
 _MISSING_COUNTED = frozenset({
     "ExpectColumnValuesToBeInSet", "ExpectColumnValuesToBeBetween", "ExpectColumnValuesToBeUnique",
     "ExpectCompoundColumnsToBeUnique", "ExpectColumnPairValuesAToBeGreaterThanB",

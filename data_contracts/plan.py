@@ -19,9 +19,9 @@ from __future__ import annotations
 import polars as pl
 
 from data_contracts import schema
+from data_contracts.checks import Check, E, flag
 from data_contracts.config import RESULT_COLUMNS, PlanContractError
 from data_contracts.gx_runner import CheckOutcome, GxValidator, verdicts
-from data_contracts.rules import Check, E, flag
 
 __all__ = ["validate_plan", "PLAN_ENTITY", "BALANCE_IN", "BALANCE_OUT"]
 

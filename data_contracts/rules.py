@@ -2,9 +2,14 @@
 
 A :class:`Check` pairs one Great Expectations expectation with the quarantine rule it enforces and the
 reason given for a row that breaks it. :func:`entity_checks` builds an entity's checks from its schema
-table (nullability, key), the bound tables below (ranges, allowed values, references) and the clean
+table (nullability, key), the bound tables (ranges, allowed values, references) and the clean
 frames of the entities validated before it (so a product rejected in ``products`` is unknown to
 ``orders``).
+
+Its parts: :mod:`data_contracts.checks` (``Check``, ``E``, ``flag`` and a check's verdict in polars,
+``broken``), :mod:`data_contracts.rules_bounds` (the bound tables, a date column's plausible dates) and
+:mod:`data_contracts.rules_entities` (the checks particular to one entity); this module builds the checks
+every entity has and puts them all in order.
 
 Rules (the ``rule`` column of the quarantine): ``type``, ``not_null``, ``unique``, ``non_negative``,
 ``positive``, ``range``, ``max_quantity``, ``allowed_values``, ``known_product``, ``known_site``,
@@ -23,17 +28,35 @@ stock on hand).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
-
-from functools import partial
-from typing import Any
 
 import polars as pl
 
 from data_contracts import schema
-from data_contracts.config import SUPPORTED_MAX_DATE, SUPPORTED_MIN_DATE, ContractConfig
+from data_contracts.checks import Check, E, Expectation, broken, flag
+from data_contracts.config import ContractConfig
 from data_contracts.formats import DECIMAL_COMMA_RULE, SUNDAY_WEEK_RULE, sunday_week_words
+from data_contracts.rules_bounds import (
+    _NON_NEGATIVE,
+    _PAST_DATES,
+    _POSITIVE,
+    _RANGES,
+    _WEEK_COLUMNS,
+    ALLOWED_VALUES,
+    MAXIMA,
+    QUANTITY_COLUMNS,
+    REFERENCES,
+    date_bounds,
+)
+from data_contracts.rules_entities import (
+    _batch_checks,
+    _bom_checks,
+    _campaign_checks,
+    _family_checks,
+    _lane_checks,
+    _shelf_life_checks,
+    _storage_checks,
+)
 
 #: Rules whose ``unless`` applies per column, not per row.
 COLUMN_RULES = ("type", DECIMAL_COMMA_RULE, "date_range")
@@ -52,257 +75,6 @@ __all__ = [
     "broken",
     "date_bounds",
 ]
-
-
-
-class Expectation:
-    """A Great Expectations expectation by its class name and arguments, made a GX object only where GX runs
-    (:meth:`to_gx`, in :mod:`data_contracts.gx_runner`): building the checks, computing them in polars or
-    SQL and counting their results need no GX import (3 CPU-s in a fresh process).
-
-    Arguments read as attributes (``exp.column``, ``exp.min_value``), with GX's defaults for the bounds.
-    """
-
-    _DEFAULTS: dict[str, Any] = {"min_value": None, "max_value": None, "strict_min": False, "strict_max": False,
-                                 "or_equal": False}
-
-    def __init__(self, kind: str, **kwargs: Any) -> None:
-        self.kind = kind
-        self.kwargs = kwargs
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("kind", "kwargs"):
-            raise AttributeError(name)
-        if name in self.kwargs:
-            return self.kwargs[name]
-        if name in self._DEFAULTS:
-            return self._DEFAULTS[name]
-        raise AttributeError(f"{self.kind} has no argument {name!r}")
-
-    def to_gx(self) -> Any:
-        """The GX expectation (imports Great Expectations)."""
-        import great_expectations as gx
-
-        return getattr(gx.expectations, self.kind)(**self.kwargs)
-
-    def __repr__(self) -> str:
-        return f"{self.kind}({', '.join(f'{k}={v!r}' for k, v in self.kwargs.items())})"
-
-
-class _Expectations:
-    """``E.ExpectColumnValuesToBeBetween(column=..., ...)`` as in GX's ``gx.expectations``, without GX."""
-
-    def __getattr__(self, kind: str) -> Any:
-        if not kind.startswith("Expect"):
-            raise AttributeError(kind)
-        return partial(Expectation, kind)
-
-
-E = _Expectations()
-
-#: Allowed values of coded columns (defined with the tables).
-ALLOWED_VALUES = schema.ALLOWED_VALUES
-
-#: (entity, column) → (referenced entity, referenced column, rule).
-REFERENCES: dict[tuple[str, str], tuple[str, str, str]] = {
-    (schema.RESOURCES.name, "site_id"): (schema.SITES.name, "site_id", "known_site"),
-    (schema.ROUTINGS.name, "product_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
-    (schema.ROUTINGS.name, "resource_id"): (schema.RESOURCES.name, "resource_id", "known_resource"),
-    (schema.LANES.name, "from_site"): (schema.SITES.name, "site_id", "known_site"),
-    (schema.LANES.name, "to_site"): (schema.SITES.name, "site_id", "known_site"),
-    (schema.ORDERS.name, "product_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
-    (schema.ORDERS.name, "site_id"): (schema.SITES.name, "site_id", "known_site"),
-    (schema.INVENTORY.name, "product_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
-    (schema.INVENTORY.name, "site_id"): (schema.SITES.name, "site_id", "known_site"),
-    (schema.RECEIPTS.name, "product_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
-    (schema.RECEIPTS.name, "site_id"): (schema.SITES.name, "site_id", "known_site"),
-    (schema.CALENDAR.name, "resource_id"): (schema.RESOURCES.name, "resource_id", "known_resource"),
-    (schema.BATCHES.name, "product_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
-    (schema.BATCHES.name, "resource_id"): (schema.RESOURCES.name, "resource_id", "known_resource"),
-    (schema.BOM.name, "parent_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
-    (schema.BOM.name, "component_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
-    (schema.STORAGE.name, "site_id"): (schema.SITES.name, "site_id", "known_site"),
-    (schema.STORAGE.name, "family"): (schema.PRODUCTS.name, "family", "known_family"),
-    (schema.CHANGEOVERS.name, "resource_id"): (schema.RESOURCES.name, "resource_id", "known_resource"),
-    (schema.CHANGEOVERS.name, "site_id"): (schema.SITES.name, "site_id", "known_site"),
-    (schema.CHANGEOVERS.name, "from_product_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
-    (schema.CHANGEOVERS.name, "to_product_id"): (schema.PRODUCTS.name, "product_id", "known_product"),
-}
-
-#: Quantity columns: ≥ 0 and at most ``ContractConfig.max_quantity``.
-QUANTITY_COLUMNS: dict[str, tuple[str, ...]] = {
-    schema.ROUTINGS.name: ("min_batch",),
-    schema.ORDERS.name: ("quantity",),
-    schema.INVENTORY.name: ("quantity",),
-    schema.RECEIPTS.name: ("quantity",),
-    schema.BATCHES.name: ("planned_qty", "actual_qty"),
-    schema.LANES.name: ("capacity_per_week",),
-    schema.STORAGE.name: ("capacity",),
-}
-
-#: Columns that must be ≥ 0 (costs, hours, lags) beyond the quantity columns.
-_NON_NEGATIVE: dict[str, tuple[str, ...]] = {
-    schema.PRODUCTS.name: ("unit_cost", "holding_cost_per_week", "backlog_penalty"),
-    schema.RESOURCES.name: ("hours_per_week", "changeover_hours", "changeover_cost"),
-    schema.ROUTINGS.name: ("hours_per_unit", "cost_per_unit", "release_weeks"),
-    schema.CHANGEOVERS.name: ("hours", "cost"),
-    schema.LANES.name: ("lead_time_weeks", "cost_per_unit"),
-    schema.CALENDAR.name: ("hours_available",),
-    schema.STORAGE.name: ("overflow_cost",),
-}
-
-#: (entity, column) → (``ContractConfig`` field holding the column's plausible maximum, unit in messages).
-#: Quantities have their own bound (``QUANTITY_COLUMNS``); ratios theirs (``_RANGES``).
-MAXIMA: dict[tuple[str, str], tuple[str, str]] = {
-    (schema.PRODUCTS.name, "unit_cost"): ("max_cost", "per unit"),
-    (schema.PRODUCTS.name, "holding_cost_per_week"): ("max_cost", "per unit and week"),
-    (schema.PRODUCTS.name, "backlog_penalty"): ("max_cost", "per unit and week"),
-    (schema.PRODUCTS.name, "shelf_life_weeks"): ("max_weeks", "weeks"),
-    (schema.RESOURCES.name, "hours_per_week"): ("max_hours_per_week", "hours"),
-    (schema.RESOURCES.name, "changeover_hours"): ("max_hours_per_week", "hours"),
-    (schema.RESOURCES.name, "changeover_cost"): ("max_cost", "per changeover"),
-    (schema.RESOURCES.name, "min_campaign_weeks"): ("max_weeks", "weeks"),
-    (schema.RESOURCES.name, "max_campaign_weeks"): ("max_weeks", "weeks"),
-    (schema.CHANGEOVERS.name, "hours"): ("max_hours_per_week", "hours"),
-    (schema.CHANGEOVERS.name, "cost"): ("max_cost", "per changeover"),
-    (schema.ROUTINGS.name, "hours_per_unit"): ("max_hours_per_unit", "hours"),
-    (schema.ROUTINGS.name, "cost_per_unit"): ("max_cost", "per unit"),
-    (schema.ROUTINGS.name, "release_weeks"): ("max_weeks", "weeks"),
-    (schema.ROUTINGS.name, "batch_size"): ("max_quantity", "units"),
-    (schema.LANES.name, "lead_time_weeks"): ("max_weeks", "weeks"),
-    (schema.LANES.name, "cost_per_unit"): ("max_cost", "per unit"),
-    (schema.CALENDAR.name, "hours_available"): ("max_hours_per_week", "hours"),
-    (schema.STORAGE.name, "overflow_cost"): ("max_cost", "per unit and week"),
-}
-
-#: Columns that must be > 0 (null allowed where the schema says so).
-_POSITIVE: dict[str, tuple[str, ...]] = {
-    schema.PRODUCTS.name: ("shelf_life_weeks",),
-    schema.ROUTINGS.name: ("batch_size",),
-    schema.BOM.name: ("quantity_per",),
-    schema.RESOURCES.name: ("min_campaign_weeks", "max_campaign_weeks"),
-}
-
-#: (entity, column) → (min, max, strict_min, strict_max, words) for bounded ratios and codes.
-_RANGES: dict[tuple[str, str], tuple[float, float | None, bool, bool, str]] = {
-    (schema.PRODUCTS.name, "service_level"): (0.0, 1.0, True, True, "in (0, 1)"),
-    (schema.PRODUCTS.name, "priority"): (1, None, False, False, "≥ 1"),
-    (schema.ROUTINGS.name, "yield"): (0.0, 1.0, True, False, "in (0, 1]"),
-    (schema.BOM.name, "scrap"): (0.0, 1.0, False, True, "in [0, 1)"),
-}
-
-#: Week columns: the Monday of an ISO week.
-_WEEK_COLUMNS: dict[str, tuple[str, ...]] = {
-    e: tuple(c for en, c in schema.WEEK_COLUMNS if en == e) for e, _ in schema.WEEK_COLUMNS
-}
-
-#: Date columns that cannot lie after the run date (past events and snapshots).
-_PAST_DATES: dict[str, tuple[str, ...]] = {
-    schema.ORDERS.name: ("order_date",),
-    schema.INVENTORY.name: ("as_of_date",),
-    schema.BATCHES.name: ("start_date", "release_date"),
-}
-
-
-@dataclass(frozen=True)
-class Check:
-    """One expectation and the quarantine rule it enforces.
-
-    Attributes:
-        rule: Quarantine rule name.
-        columns: Columns the rule is about; their raw values are shown in the reason.
-        expectation: The GX expectation (on the typed frame plus ``derive`` columns).
-        reason: Words after the shown values, e.g. ``"is negative"``.
-        derive: Helper columns (name → polars expression on the typed frame) the expectation reads.
-        unless: Rules which, broken by the same row (for ``type`` and ``date_range``: in the same column),
-            make this hit redundant, so it is not reported twice (a garbled number is a ``type`` break, not
-            also a null; a date GX cannot hold is a ``date_range`` break, not also a null).
-    """
-
-    rule: str
-    columns: tuple[str, ...]
-    expectation: Expectation
-    reason: str
-    derive: dict[str, pl.Expr] = field(default_factory=dict)
-    unless: tuple[str, ...] = ()
-    #: what the expectation names instead of its columns, where one rule has several checks (one per cycle)
-    label: str = ""
-
-    @property
-    def name(self) -> str:
-        """Expectation name in the results: ``rule(col, ...)`` (``rule(label)`` when labelled)."""
-        return f"{self.rule}({self.label or ', '.join(self.columns)})"
-
-
-def broken(check: Check) -> pl.Expr:
-    """True on the rows that break ``check``, computed in polars from its expectation's configuration.
-
-    Read on the frame Great Expectations would see (helper columns derived, dates GX cannot hold as
-    null: :func:`data_contracts.gx_runner.gx_view`), with GX's semantics: a null passes every
-    expectation but ``not_null`` (GX counts it as missing), ``unique`` flags every row sharing a value,
-    a compound key or a column pair with a missing value is ignored. The contracts hand GX only the rows
-    some check breaks, and GX's verdict on them must be the same (see ``GxValidator.validate``).
-
-    Raises:
-        TypeError: an expectation type this function does not know (teach it here before using it).
-    """
-    exp = check.expectation
-    if exp.kind == "ExpectColumnValuesToNotBeNull":
-        return pl.col(exp.column).is_null()
-    if exp.kind == "ExpectColumnValuesToBeInSet":
-        return pl.col(exp.column).is_not_null() & ~pl.col(exp.column).is_in(list(exp.value_set))
-    if exp.kind == "ExpectColumnValuesToBeBetween":
-        c = pl.col(exp.column)
-        ok = pl.lit(True)
-        if exp.min_value is not None:
-            ok = ok & (c > exp.min_value if exp.strict_min else c >= exp.min_value)
-        if exp.max_value is not None:
-            ok = ok & (c < exp.max_value if exp.strict_max else c <= exp.max_value)
-        return c.is_not_null() & ~ok
-    if exp.kind == "ExpectColumnValuesToBeUnique":
-        return pl.col(exp.column).is_not_null() & pl.col(exp.column).is_duplicated()
-    if exp.kind == "ExpectCompoundColumnsToBeUnique" and exp.ignore_row_if == "any_value_is_missing":
-        present = pl.all_horizontal(pl.col(c).is_not_null() for c in exp.column_list)
-        return present & pl.struct(exp.column_list).is_duplicated()
-    if (
-        exp.kind == "ExpectColumnPairValuesAToBeGreaterThanB"
-        and exp.ignore_row_if == "either_value_is_missing"
-    ):
-        a, b = pl.col(exp.column_A), pl.col(exp.column_B)
-        return a.is_not_null() & b.is_not_null() & ~(a >= b if exp.or_equal else a > b)
-    raise TypeError(f"{check.name}: no polars verdict for {exp.kind} (teach rules.broken)")
-
-
-def _max_date(run_date: date, config: ContractConfig) -> date:
-    year = run_date.year + config.max_years_ahead
-    if year > SUPPORTED_MAX_DATE.year:
-        return SUPPORTED_MAX_DATE
-    try:
-        return run_date.replace(year=year)
-    except ValueError:  # 29 February
-        return run_date.replace(year=year, day=28)
-
-
-def flag(
-    name: str, rule: str, columns: tuple[str, ...], expr: pl.Expr, reason: str, unless: tuple[str, ...] = (),
-    null_breaks: bool = False, label: str = "",
-) -> Check:
-    """A check on a helper boolean column computed in polars: rows where ``expr`` is true break it.
-
-    Where ``expr`` is null (a value it needs is missing) the row passes, unless ``null_breaks``.
-    """
-    col = f"__{name}"
-    return Check(
-        rule,
-        columns,
-        E.ExpectColumnValuesToBeInSet(column=col, value_set=[False]),
-        reason,
-        derive={col: expr.fill_null(null_breaks)},
-        unless=unless,
-        label=label,
-    )
-
-
 
 
 def lookalike_key(t: schema.Table) -> list[pl.Expr]:
@@ -481,14 +253,6 @@ def _reference_checks(t: schema.Table, refs: dict[str, pl.DataFrame]) -> list[Ch
     return checks
 
 
-def date_bounds(entity: str, column: str, run_date: date, config: ContractConfig) -> tuple[date, date]:
-    """The plausible dates of a date column (rule ``date_range``): past events and snapshots up to the
-    run date, other dates up to ``max_years_ahead`` after it; never outside what the contracts can hold."""
-    past = column in _PAST_DATES.get(entity, ())
-    hi = min(run_date if past else _max_date(run_date, config), SUPPORTED_MAX_DATE)
-    return max(config.min_date, SUPPORTED_MIN_DATE), hi
-
-
 def _date_checks(t: schema.Table, run_date: date, config: ContractConfig) -> list[Check]:
     e = t.name
     checks = []
@@ -553,32 +317,6 @@ def _week_checks(t: schema.Table, config: ContractConfig) -> list[Check]:
     return checks
 
 
-def _lane_checks(t: schema.Table, zero_lead_cycle: pl.Expr | None) -> list[Check]:
-    if t.name != schema.LANES.name:
-        return []
-    checks = [
-        flag(
-            "self_loop",
-            "lane_self_loop",
-            ("from_site", "to_site"),
-            pl.col("from_site") == pl.col("to_site"),
-            "is a lane from a site to itself",
-        )
-    ]
-    if zero_lead_cycle is not None:
-        checks.append(
-            flag(
-                "zero_lead_cycle",
-                "zero_lead_cycle",
-                ("from_site", "to_site", "lead_time_weeks"),
-                zero_lead_cycle,
-                "lies on a cycle of lanes with zero lead time",
-                unless=("lane_self_loop",),
-            )
-        )
-    return checks
-
-
 def entity_checks(
     t: schema.Table,
     refs: dict[str, pl.DataFrame],
@@ -614,123 +352,3 @@ def entity_checks(
         *_family_checks(t),
         *_storage_checks(t, refs),
     ]
-
-
-def _bom_checks(t: schema.Table, cycles: pl.DataFrame | None) -> list[Check]:
-    """One ``bom_cycle`` check per cycle of the bill of materials, naming its path; every row on it breaks it.
-
-    An item that needs itself has no finite dependent demand: which row is wrong is for an operator to decide.
-    """
-    if t.name != schema.BOM.name or cycles is None or cycles.height == 0:
-        return []
-    checks = []
-    for k, cycle in enumerate(cycles.get_column("cycle").unique(maintain_order=True).to_list()):
-        on_it = cycles.filter(pl.col("cycle") == cycle)
-        checks.append(
-            flag(
-                f"bom_cycle_{k}",
-                "bom_cycle",
-                ("parent_id", "component_id"),
-                pl.struct("parent_id", "component_id").is_in(
-                    on_it.select(pl.struct("parent_id", "component_id")).to_series().implode()
-                ),
-                f"lies on the cycle {cycle}: an item cannot need itself",
-                unless=("unique",),
-                label=cycle,
-            )
-        )
-    return checks
-
-
-def _campaign_checks(t: schema.Table, refs: dict[str, pl.DataFrame]) -> list[Check]:
-    """A campaign whose minimum length exceeds its maximum; a changeover row naming both or neither of
-    a resource and a site, a switch from a product to itself, or a resource that is not campaign-run
-    (the planning model refuses all three, so the contracts say so first, with the row)."""
-    if t.name == schema.RESOURCES.name:
-        return [flag("campaign_min_above_max", "campaign_length_order", ("min_campaign_weeks", "max_campaign_weeks"),
-                     pl.col("min_campaign_weeks") > pl.col("max_campaign_weeks"),
-                     "is a minimum above the maximum: lower min_campaign_weeks or raise max_campaign_weeks")]
-    if t.name == schema.CHANGEOVERS.name:
-        resources = refs[schema.RESOURCES.name]
-        free = resources.filter(~pl.col("campaign").fill_null(False)).get_column("resource_id")
-        return [flag("changeover_scope", "resource_or_site", ("resource_id", "site_id"),
-                     pl.col("resource_id").is_null() == pl.col("site_id").is_null(),
-                     "names both or neither of resource_id and site_id: give exactly one"),
-                flag("changeover_to_itself", "changeover_self", ("from_product_id", "to_product_id"),
-                     pl.col("from_product_id") == pl.col("to_product_id"),
-                     "is a switch from a product to itself: a campaign goes on without one; remove the row"),
-                flag("changeover_not_campaign", "changeover_campaign_resource", ("resource_id",),
-                     _in("resource_id", free),
-                     "is not campaign-run, so it has no changeovers: set campaign to true in resources or "
-                     "remove the row", unless=("known_resource",))]
-    return []
-
-
-def _in(column: str, values: pl.Series) -> pl.Expr:
-    return pl.col(column).is_not_null() & pl.col(column).is_in(values.implode())
-
-
-def _shelf_life_checks(t: schema.Table, refs: dict[str, pl.DataFrame]) -> list[Check]:
-    """A routing whose product's shelf life, counted from manufacture, ends before its QC release: every
-    unit it makes would expire unreleased (the plan could only waste it), so the row is refused."""
-    if t.name != schema.ROUTINGS.name:
-        return []
-    products = refs[schema.PRODUCTS.name]
-    from_release = (
-        pl.col("shelf_life_from") == "release" if "shelf_life_from" in products.columns else pl.lit(False)
-    )
-    short = products.filter(pl.col("shelf_life_weeks").is_not_null() & ~from_release.fill_null(False))
-    life = pl.col("product_id").replace_strict(
-        short.get_column("product_id"), short.get_column("shelf_life_weeks"), default=None,
-        return_dtype=pl.Int64,
-    )
-    return [flag("expires_before_release", "expires_before_release", ("product_id", "release_weeks"),
-                 life <= pl.col("release_weeks"),
-                 "is released no sooner than the product's shelf_life_weeks (counted from manufacture) "
-                 "ends: every unit would expire before its release; raise shelf_life_weeks in products "
-                 "(or set shelf_life_from to release) or lower release_weeks",
-                 unless=("known_product",))]
-
-
-def _storage_checks(t: schema.Table, refs: dict[str, pl.DataFrame]) -> list[Check]:
-    """A hard storage limit below what the site already holds of the family (every lot of the latest
-    inventory snapshot, released or in quarantine): the plan cannot keep it (Infeasible) or, where a lane
-    leads away, ships the stock off to be held elsewhere. A soft limit (``overflow_cost``) pays for it."""
-    inventory, products = refs.get(schema.INVENTORY.name), refs.get(schema.PRODUCTS.name)
-    if t.name != schema.STORAGE.name or inventory is None or products is None or inventory.height == 0:
-        return []
-    held = (
-        inventory.filter(pl.col("as_of_date") == pl.col("as_of_date").max())
-        .join(products.select("product_id", "family"), on="product_id")
-        .group_by("site_id", "family")
-        .agg(pl.col("quantity").sum())
-        .select(key=pl.concat_str("site_id", pl.lit("\x1f"), "family"), held="quantity")
-    )
-    on_hand = pl.concat_str("site_id", pl.lit("\x1f"), "family").replace_strict(
-        held.get_column("key"), held.get_column("held"), default=0.0, return_dtype=pl.Float64)
-    return [flag("storage_below_stock", "storage_below_stock", ("site_id", "family", "capacity"),
-                 pl.col("overflow_cost").is_null() & (pl.col("capacity") < on_hand - 1e-6),
-                 "is below what the site holds of the family in the inventory snapshot: raise capacity to "
-                 "at least that, or give an overflow_cost (a soft limit)",
-                 unless=("known_site", "known_family", "non_negative"))]
-
-
-def _family_checks(t: schema.Table) -> list[Check]:
-    """Product families spelt two ways but for letter case (``drug_substance``, ``Drug_Substance``): a
-    storage limit names one spelling and would silently not hold the other's products. Every row of
-    every spelling is refused: which one is meant is for an operator to decide."""
-    if t.name != schema.PRODUCTS.name:
-        return []
-    folded = pl.col("family").str.to_lowercase().str.replace_all(r"\s", "")
-    return [flag("family_spellings", "family_spelling", ("family",),
-                 pl.col("family").n_unique().over(folded) > 1,
-                 "is spelt another way in other rows (letter case or blanks differ): families are matched "
-                 "exactly (storage limits name them), so write every product's family the same way")]
-
-
-def _batch_checks(t: schema.Table) -> list[Check]:
-    """Batch records whose actual quantity is implausible next to the plan (a typo, a unit mix-up)."""
-    if t.name != schema.BATCHES.name:
-        return []
-    return [flag("actual_over_planned", "actual_above_planned", ("actual_qty", "planned_qty"),
-                  pl.col("actual_qty") > 2 * pl.col("planned_qty"), "is more than twice the planned quantity")]

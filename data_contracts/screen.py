@@ -34,9 +34,10 @@ from typing import Any
 import polars as pl
 
 from data_contracts import schema
+from data_contracts.checks import Check
 from data_contracts.config import ContractConfig
 from data_contracts.formats import SUNDAY_WEEK_RULE, default_text
-from data_contracts.rules import REFERENCES, Check, date_bounds
+from data_contracts.rules_bounds import REFERENCES, date_bounds
 
 __all__ = ["BLANKS", "SCREENED_ENTITIES", "ScreenQuery", "Split", "screen_query", "expectation_columns",
            "typed_columns"]

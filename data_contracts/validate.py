@@ -15,7 +15,7 @@ Order of work (:func:`validate_inputs`):
    Above ``max_reject_share`` of an entity's rows rejected, the entity is refused and the run fails,
    after every entity has been validated (one pass reports every entity's problems; all rows of a refused
    entity are the reference of the entities after it, so its rejections are not repeated downstream). Every check is computed in polars first
-   (:func:`data_contracts.rules.broken`): junk beyond the share is refused before GX runs, and a refused
+   (:func:`data_contracts.checks.broken`): junk beyond the share is refused before GX runs, and a refused
    entity keeps the quarantine of its first ``refused_rows_stored`` offending rows only (bounded memory
    on a million junk lines). Otherwise GX runs every expectation on the rows some check breaks (not the
    clean millions; nothing at all where no row is broken), must agree with polars row for row, and its
@@ -26,6 +26,10 @@ Order of work (:func:`validate_inputs`):
 3. The network: demand (not cancelled orders) at a site that no plant making the product reaches through
    lanes is a failed ``network`` expectation and a warning, not a rejected row: the demand is real and
    the plan should show it short (reason ``no_route``) rather than hide it.
+
+Step 1 is :mod:`data_contracts.validate_structure`; how an entity's broken rows are judged in step 2 (the
+quarantine, the rows per rule, the "How to fix" lines, the refusal) is
+:mod:`data_contracts.validate_quarantine`.
 """
 
 from __future__ import annotations
@@ -33,13 +37,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import PurePath
 from typing import Any, Protocol
 
 import polars as pl
 
 from data_contracts import schema
-from data_contracts.casting import TYPE_RULE, cast_frame, date_form_hints, type_reason
+from data_contracts.casting import TYPE_RULE, cast_frame
 from data_contracts.config import (
     QUARANTINE_COLUMNS,
     SUPPORTED_MAX_DATE,
@@ -51,37 +54,18 @@ from data_contracts.config import (
     ContractOutcome,
 )
 from data_contracts.findings import continuous_campaign_warnings
-from data_contracts.formats import (
-    DECIMAL_COMMA_RULE,
-    FIX_HINTS,
-    decimal_comma_words,
-    default_text,
-    fix_hints,
-    looks_like_decimal_comma,
-    sunday_reasons,
-    week_start_monday,
-    zero_means_none,
-)
+from data_contracts.formats import default_text, week_start_monday, zero_means_none
 from data_contracts.gx_runner import CheckOutcome, GxValidator, verdicts
-from data_contracts.safe_text import shown_expr
 from data_contracts.network import bom_cycles, demand_reachability, zero_lead_cycle_flags
-from data_contracts.rules import COLUMN_RULES, Check, E, entity_checks
+from data_contracts.rules import Check, E, entity_checks
 from data_contracts.screen import Profile, ScreenQuery, Split, screen_query
+from data_contracts.validate_quarantine import _IDX, _NO_RULE_ROWS, _judge
+from data_contracts.validate_structure import MASTER_ENTITIES, _profile, _structure_errors
 
 __all__ = ["validate_inputs", "MASTER_ENTITIES", "NETWORK", "RawRows"]
 
-#: Entities that must have rows.
-MASTER_ENTITIES = (
-    schema.PRODUCTS.name,
-    schema.SITES.name,
-    schema.RESOURCES.name,
-    schema.ROUTINGS.name,
-    schema.LANES.name,
-)
 #: Entity name of the cross-entity network checks in results and warnings.
 NETWORK = "network"
-
-_META = (*schema.RAW_META_COLUMNS, schema.RAW_EXTRA)
 
 
 class RawRows(Protocol):
@@ -94,87 +78,6 @@ class RawRows(Protocol):
 
     def split(self, query: ScreenQuery) -> Split:
         """The rows ``query`` is unsure of, read; the others counted."""
-_IDX = "__idx"
-_HIT_SCHEMA = {_IDX: pl.Int64, "maker": pl.Int32}
-
-
-def _file_label(frame: pl.DataFrame, entity: str) -> str:
-    if schema.SOURCE_FILE in frame.columns and frame.height:
-        first = frame.get_column(schema.SOURCE_FILE).drop_nulls()
-        if first.len():
-            return PurePath(first[0]).name
-    return entity
-
-
-def _profile(frame: pl.DataFrame, t: schema.Table) -> Profile:
-    """What the structure checks and results read of a raw frame (see :class:`data_contracts.screen.Profile`)."""
-    return Profile(
-        height=frame.height,
-        filled={c: frame.get_column(c).null_count() < frame.height for c in frame.columns if c in t.columns},
-        label=_file_label(frame, t.name),
-        extra=_extra_columns(frame, t),
-    )
-
-
-def _structure_errors(raw: Mapping[str, object], profiles: dict[str, Profile]) -> list[str]:
-    known = {t.name for t in schema.INPUT_ENTITIES}
-    errors = [
-        f"{name}: not an input entity; known: {', '.join(sorted(known))} (rule: known_entities)"
-        for name in sorted(set(raw) - known)
-    ]
-    for t in schema.INPUT_ENTITIES:
-        p = profiles.get(t.name)
-        if p is None:
-            if not t.optional:
-                errors.append(f"{t.name}: no input file (rule: required_entities)")
-            continue
-        label = p.label
-        tabbed = [e for e in p.extra if "\t" in e]
-        if tabbed and not all(p.filled.get(c, False) for c in t.required_columns):
-            errors.append(f"{label}: the header {_column_shown(tabbed[0])} holds tabs: write the file with ',' or "
-                          "';' between the columns (rule: required_columns)")
-            continue
-        for c in t.required_columns:
-            if c not in p.filled:
-                errors.append(f"{label}: missing column {c!r}{_header_hint(c, p.extra)} (rule: required_columns)")
-            elif c not in t.nullable and p.height and not p.filled[c]:
-                errors.append(
-                    f"{label}: missing column {c!r}: not in the header, or empty in all {p.height} rows"
-                    f"{_header_hint(c, p.extra)} (rule: required_columns)"
-                )
-        if t.name in MASTER_ENTITIES and p.height == 0:
-            errors.append(f"{label}: master data {t.name} has no rows (rule: master_data_not_empty)")
-        elif t.name == schema.ORDERS.name and p.height == 0:
-            errors.append(f"{label}: no order lines, so there is no demand history to forecast from "
-                          "(rule: orders_not_empty)")
-    return errors
-
-
-def _header_hint(column: str, extra: list[str]) -> str:
-    """What the file's unknown columns say about a missing one: a name in other letters, or the unknown
-    names to look through ("" when the file has none)."""
-    near = [e for e in extra if e.strip().lower() == column]
-    if near:
-        return f"; the header has {_column_shown(near[0])}: name it {column!r} (column names are matched exactly)"
-    if extra:
-        names = ", ".join(_column_shown(e) for e in extra[:8]) + (", ..." if len(extra) > 8 else "")
-        return f"; columns the contract does not know: {names}: if one of them is {column!r}, rename it"
-    return ""
-
-
-def _column_shown(name: str) -> str:
-    return repr(name if len(name) <= 80 else name[:80] + "...")
-
-
-def _extra_columns(frame: pl.DataFrame, t: schema.Table) -> list[str]:
-    extra = [c for c in frame.columns if c not in t.columns and c not in _META]
-    if schema.RAW_EXTRA in frame.columns:
-        js = frame.get_column(schema.RAW_EXTRA).drop_nulls()
-        if js.len():
-            decoded = js.str.json_decode(infer_schema_length=None)
-            if isinstance(decoded.dtype, pl.Struct):
-                extra += [f.name for f in decoded.dtype.fields if f.name not in extra]
-    return extra
 
 
 def _prepare(frame: pl.DataFrame, t: schema.Table) -> pl.DataFrame:
@@ -206,19 +109,6 @@ def _prepare(frame: pl.DataFrame, t: schema.Table) -> pl.DataFrame:
     return frame.select(*cols, *meta).with_row_index(_IDX).with_columns(pl.col(_IDX).cast(pl.Int64))
 
 
-def _shown(columns: tuple[str, ...]) -> pl.Expr:
-    """'col 'value'' for each column, as one string (raw values as in the file, made printable and cut
-    when long: a message never carries a terminal escape code or two million characters)."""
-    parts = [
-        pl.concat_str(
-            pl.lit(f"{c} "),
-            pl.when(pl.col(c).is_null()).then(pl.lit("(empty)")).otherwise(shown_expr(pl.col(c))),
-        )
-        for c in columns
-    ]
-    return pl.concat_str(parts, separator=", ")
-
-
 def _never_expires(
     typed: pl.DataFrame, failed: pl.DataFrame, t: schema.Table, config: ContractConfig
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -245,117 +135,6 @@ def _polars_outcomes(verdicts: pl.DataFrame, checks: list[Check], kept: int = 0)
     return outcomes
 
 
-@dataclass(frozen=True)
-class _Maker:
-    """What one kind of hit is: its rule, the column it names, the columns shown and the words after."""
-
-    rule: str
-    column: str
-    shown: tuple[str, ...]
-    words: str
-
-
-def _hits(
-    failed: pl.DataFrame, outcomes: list[CheckOutcome], t: schema.Table, text: pl.DataFrame, decimal: str = "."
-) -> tuple[pl.DataFrame, list[_Maker]]:
-    """Every (row, check) broken, as ``(_IDX, maker)`` pairs, minus hits made redundant by a rule in the
-    check's ``unless``; and the makers the hits point to.
-
-    Hits hold two integers each; rules and reasons in words are attached later and only to the hits kept
-    (:func:`_with_reasons`): a million junk lines are counted and refused without a million sentences.
-    """
-    makers: list[_Maker] = []
-    parts: list[tuple[tuple[str, ...], pl.DataFrame]] = []
-    for c in failed.columns:
-        # a number written 1,5 (decimal: "." declared or by default) is recognised: rule decimal_comma, with the fix
-        number = t.columns[c] in (pl.Float64, pl.Int64)
-        comma = (failed.get_column(c) & text.select(looks_like_decimal_comma(pl.col(c))).to_series()
-                 if number and decimal == "." else pl.repeat(False, failed.height, eager=True))
-        words = decimal_comma_words(",") if number and decimal == "," else f" is not {type_reason(t.columns[c])}"
-        for rule, rows, why in ((TYPE_RULE, failed.get_column(c) & ~comma, words),
-                                (DECIMAL_COMMA_RULE, comma, decimal_comma_words("."))):
-            makers.append(_Maker(rule, c, (c,), why))
-            parts.append(((), rows.arg_true().cast(pl.Int64).alias(_IDX).to_frame()))
-    for o in outcomes:
-        makers.append(_Maker(o.check.rule, o.check.columns[0], o.check.columns, " " + o.check.reason))
-        parts.append((o.check.unless, pl.DataFrame({_IDX: pl.Series(o.rows, dtype=pl.Int64)})))
-    kept = []
-    for m, (unless, rows) in enumerate(parts):
-        for rule in unless:
-            others = [
-                frame
-                for k, (_, frame) in enumerate(parts)
-                if makers[k].rule == rule
-                and (rule not in COLUMN_RULES or makers[k].column == makers[m].column)
-            ]
-            if others:
-                rows = rows.join(pl.concat(others).unique(), on=_IDX, how="anti")
-        kept.append(rows.with_columns(pl.lit(m, pl.Int32).alias("maker")))
-    return pl.concat([pl.DataFrame(schema=_HIT_SCHEMA), *kept]), makers
-
-
-def _rule_rows(hits: pl.DataFrame, makers: list[_Maker]) -> pl.DataFrame:
-    """Rows broken per rule (``rule``, ``len``), counting a row once per rule."""
-    rules = sorted({m.rule for m in makers})
-    rule_of = pl.Series([rules.index(m.rule) for m in makers], dtype=pl.Int32)
-    to_rule = pl.col("maker").replace_strict(pl.int_range(len(makers), eager=True), rule_of)
-    counted = hits.select(_IDX, to_rule.alias("r")).unique().group_by("r").len()
-    names = pl.col("r").replace_strict(pl.int_range(len(rules), eager=True), pl.Series(rules))
-    return counted.select(names.alias("rule"), "len")
-
-
-def _with_reasons(text: pl.DataFrame, hits: pl.DataFrame, makers: list[_Maker]) -> pl.DataFrame:
-    """``hits`` with rule, column and the reason in words (values shown as in the file), in maker order."""
-    parts = [
-        part.join(text, on=_IDX, how="left").select(
-            _IDX,
-            "maker",
-            pl.lit(makers[m].rule).alias("rule"),
-            pl.lit(makers[m].column).alias("column"),
-            pl.concat_str(_shown(makers[m].shown), pl.lit(makers[m].words)).alias("reason"),
-        )
-        for (m,), part in hits.partition_by("maker", as_dict=True).items()
-    ]
-    empty = pl.DataFrame(schema={**_HIT_SCHEMA, "rule": pl.String, "column": pl.String, "reason": pl.String})
-    return pl.concat([empty, *parts]).sort(_IDX, "maker")
-
-
-#: an entity no row of which broke a rule: its rows rejected per rule
-_NO_RULE_ROWS = pl.DataFrame(schema={"rule": pl.String, "rows": pl.UInt32})
-
-
-def _hinted_rows(text: pl.DataFrame, hits: pl.DataFrame, makers: list[_Maker], t: schema.Table) -> pl.DataFrame:
-    """Every row a "How to fix" line counts (:func:`data_contracts.formats.fix_hints`,
-    :func:`data_contracts.casting.date_form_hints`), in the quarantine's columns those read: a refused
-    entity's quarantine keeps its first ``refused_rows_stored`` rows only, and a line counted from it said
-    "1000 row(s)" of a file with 40,000 decimal commas. Reasons are written only where a hint reads them
-    (a date's value: the early dates' floor, the day-first forms); the other rows are counted by rule, so a
-    million junk lines cost integers and a rule's name each here, not a sentence."""
-    dated = [m for m, k in enumerate(makers)
-             if k.rule == "date_range" or (k.rule == TYPE_RULE and t.columns[k.column] == pl.Date)]
-    counted = [m for m, k in enumerate(makers) if k.rule in FIX_HINTS and m not in dated]
-    # a row counts once per rule, whichever columns broke it: each maker stands for its rule's first maker
-    first = {k.rule: m for m, k in reversed(list(enumerate(makers)))}
-    every = pl.int_range(len(makers), eager=True)
-    plain = (
-        hits.filter(pl.col("maker").is_in(counted))
-        .select(_IDX, pl.col("maker").replace_strict(every, pl.Series([first[k.rule] for k in makers])))
-        .unique()  # integers: no sentence and no rule name before the duplicates are gone
-        .select(_IDX, pl.col("maker").replace_strict(every, pl.Series([k.rule for k in makers])).alias("rule"),
-                pl.lit(None, pl.String).alias("reason"))
-    )
-    worded = (_with_reasons(text, hits.filter(pl.col("maker").is_in(dated)), makers)
-              .group_by(_IDX, "rule", maintain_order=True).agg(pl.col("reason").str.join("; ")))
-    return (pl.concat([plain, worded]).join(text.select(_IDX, "source_file", "source_row"), on=_IDX, how="left")
-            .drop(_IDX))
-
-
-def _first_rows(hits: pl.DataFrame, k: int) -> pl.DataFrame:
-    """The hits of the first ``k`` rows that broke anything."""
-    first = hits.get_column(_IDX).unique().sort().head(k).implode()
-    return hits.filter(pl.col(_IDX).is_in(first))
-
-
 def _results(
     entity: str, n: int, failed: pl.DataFrame, outcomes: list[CheckOutcome], extra: list[str]
 ) -> pl.DataFrame:
@@ -366,126 +145,6 @@ def _results(
     ]
     rows += [(o.check.name, o.success, o.element_count, o.unexpected_count) for o in outcomes]
     return pl.DataFrame([(entity, *r) for r in rows], schema=RESULT_COLUMNS, orient="row")
-
-
-def _quarantine(
-    entity: str, text: pl.DataFrame, hits: pl.DataFrame, t: schema.Table, max_chars: int
-) -> pl.DataFrame:
-    """One row per (raw row, rule) broken; ``row_values`` keeps each value's first ``max_chars``
-    characters (the raw table keeps all of it)."""
-    per_rule = hits.group_by(_IDX, "rule", maintain_order=True).agg(pl.col("reason").str.join("; "))
-    rows = text.filter(pl.col(_IDX).is_in(per_rule.get_column(_IDX).implode())).select(
-        _IDX,
-        "load_id",
-        "source_file",
-        "source_row",
-        pl.struct(pl.col(t.column_names).str.slice(0, max_chars)).struct.json_encode().alias("row_values"),
-    )
-    return (
-        per_rule.join(rows, on=_IDX, how="left")
-        .sort(_IDX, "rule")
-        .with_columns(pl.lit(entity).alias("entity"))
-        .select(list(QUARANTINE_COLUMNS))
-        .cast(QUARANTINE_COLUMNS)
-    )
-
-
-def _threshold_error(
-    entity: str,
-    label: str,
-    n: int,
-    hits: pl.DataFrame,
-    makers: list[_Maker],
-    first: pl.DataFrame,
-    limit: float,
-    shown: int,
-) -> str | None:
-    """The refusal of an entity with more than ``limit`` of its ``n`` rows broken, or None.
-
-    Args:
-        hits: Every hit (see :func:`_hits`); counts rows and rules.
-        makers: What the hits' ``maker`` points to.
-        first: The quarantine of the first offending rows (at least ``shown`` rows' worth).
-    """
-    rejected = hits.get_column(_IDX).n_unique() if hits.height else 0
-    if n == 0 or rejected / n <= limit:
-        return None
-    top = _rule_rows(hits, makers).sort(["len", "rule"], descending=[True, False]).head(3)
-    rules = ", ".join(f"{r} ({k} rows)" for r, k in top.iter_rows())
-    lines = "\n".join(
-        f"  {PurePath(f).name} row {r}: {why}"
-        for f, r, why in first.sort("source_row")
-        .head(shown)
-        .select("source_file", "source_row", "reason")
-        .iter_rows()
-    )
-    return (
-        f"{label}: {rejected} of {n} {entity} rows rejected ({rejected / n:.1%}), above the allowed "
-        f"{limit:.1%} (rule: max_reject_share); top rules: {rules}; first offending rows:\n{lines}"
-    )
-
-
-def _judge(
-    t: schema.Table,
-    label: str,
-    text: pl.DataFrame,
-    failed: pl.DataFrame,
-    outcomes: list[CheckOutcome],
-    config: ContractConfig,
-    n: int,
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, list[str], str | None]:
-    """The hits, the quarantine, the rows rejected per rule (``rule``, ``rows``), the "How to fix" lines and,
-    above the allowed share, the refusal of one entity of ``n`` rows (those in ``text`` and any kept where
-    they are).
-
-    A refused entity's quarantine keeps the rows of its first ``config.refused_rows_stored`` offending
-    rows only (each raw row stays in the raw table): junk costs bounded memory and warehouse space. Its
-    rows per rule and "How to fix" lines count every row each rule broke (:func:`_hinted_rows`), not the
-    rows kept.
-    """
-    hits, makers = _hits(failed, outcomes, t, text, config.decimal)
-
-    # a Sunday among other days' labels suggests no week_start: sunday (as the fix hints), judged on every
-    # row the file broke: a refused file's quarantine and its message keep its first rows only
-    broken = {makers[m].rule for m in hits.get_column("maker").unique().to_list()}
-
-    def quarantine_of(rows: pl.DataFrame) -> pl.DataFrame:
-        return sunday_reasons(_quarantine(t.name, text, _with_reasons(text, rows, makers), t,
-                                          config.max_text_length), broken)
-
-    first = quarantine_of(_first_rows(hits, config.failing_rows_shown))
-    message = _threshold_error(
-        t.name,
-        label,
-        n,
-        hits,
-        makers,
-        first,
-        config.reject_share_limit(t.name),
-        config.failing_rows_shown,
-    )
-    by_rule = _rule_rows(hits, makers).rename({"len": "rows"}) if hits.height else _NO_RULE_ROWS
-    if message is None:
-        quarantine = quarantine_of(hits)
-        return hits, quarantine, by_rule, _hints(quarantine) if quarantine.height else [], None
-    rejected = hits.get_column(_IDX).n_unique()
-    if rejected > config.refused_rows_stored:
-        message += (
-            f"\n(the quarantine keeps the first {config.refused_rows_stored:,} of the {rejected:,} rows "
-            "rejected; every row stays in the raw table)"
-        )
-    stored = quarantine_of(_first_rows(hits, config.refused_rows_stored))
-    # what validate's "How to fix" says, in the refusal too; counted on every row the file broke
-    hints = _hints(_hinted_rows(text, hits, makers, t))
-    if hints:
-        message += "\nhow to fix what was recognised:\n" + "\n".join(hints)
-    return hits, stored, by_rule, hints, message
-
-
-def _hints(rows: pl.DataFrame) -> list[str]:
-    """The "How to fix" lines of an entity's quarantine rows (or every row a hint counts, :func:`_hinted_rows`):
-    decimal commas, Sundays, negatives, other days, early dates, then day-first dates and ISO weeks."""
-    return fix_hints(rows) + date_form_hints(rows)
 
 
 def _network(

@@ -16,9 +16,10 @@ import pytest
 from typer.testing import CliRunner
 
 from data_contracts import schema
+from data_contracts.checks import Check, E, broken
 from data_contracts.config import ContractConfig
 from data_contracts.gx_runner import GxValidator, verdicts
-from data_contracts.rules import Check, E, broken, entity_checks
+from data_contracts.rules import entity_checks
 from data_contracts.testing import TINY_RUN_DATE, tiny_inputs
 
 RESULT_KEYS = (
