@@ -168,8 +168,8 @@ def _calibration(
     """Backtest forecasts calibrating each series' band, with its group, horizon step, ratio flag and scale.
 
     Errors that did not choose the model: for each window of a series with two or more, the model its set's
-    strategy picked on the *other* windows (``picks``, :func:`forecasting.select.held_out_picks`), its
-    errors in the held-out window divided by its error scale on those other windows, as the final
+    strategy picked on the *other* windows (``picks``, :func:`forecasting.select_strategy.held_out_picks`),
+    its errors in the held-out window divided by its error scale on those other windows, as the final
     forecast is the model picked on every window with its scale from them (a champion's low backtest
     errors are thus not taken for its future ones: the winner's curse). A series of a set without a default
     (intermittent: every window's champion), its chosen model with the scale of its other windows (leave

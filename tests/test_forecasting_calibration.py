@@ -12,7 +12,8 @@ from data_contracts import schema
 from forecasting import ForecastConfig, forecast_demand
 from forecasting.intervals import empirical_quantiles, pooled_quantiles, series_levels, tidy_quantiles
 from forecasting.seasonal import Deseasonalized, deseasonalize, is_seasonal, seasonal_indices
-from forecasting.select import STRATEGIES, choose_strategy, held_out_picks, select_champions
+from forecasting.select import select_champions
+from forecasting.select_strategy import STRATEGIES, choose_strategy, held_out_picks
 from forecasting.synthetic import ODD_SHAPES, odd_series, synthetic_series
 
 LEVELS = (0.025, 0.1, 0.5, 0.9, 0.975)
