@@ -356,7 +356,8 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     history_scale_weight: float = Field(
         0.35, ge=0, le=1, description="Weight w of the series' own history in its band's unit: the backtest "
         "error scale to the power 1 − w times, to the power w, the mean |change| of its last season (lag 1 "
-        "or lag one season, the smaller: `forecasting.intervals.recent_changes`), at the end of the history "
+        "or lag one season, the smaller: `forecasting.intervals_history.recent_changes`), at the end of the "
+        "history "
         "and at every backtest cutoff alike. A series' backtest is a few windows, each about one draw; its "
         "history's changes are many. 0 = the backtest errors alone (before stop 25).",
     )
@@ -373,7 +374,7 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     calibration_seasonal_split: bool = Field(
         True, description="Split each calibration group's (group, horizon step) pool by whether the series' "
         "last season looks seasonal at the window's cutoff (and at the end of the history for the forecast: "
-        "`forecasting.intervals.seasonal_histories`), used where the split pool holds "
+        "`forecasting.intervals_history.seasonal_histories`), used where the split pool holds "
         "`calibration_min_errors` errors at its own step (else the group's pool, as without). Seasonal "
         "series' standardised errors are larger than smooth ones', and a shared pool gives each kind's band "
         "the other's. With `calibration_step_span` 1, the default since stop 28: every 80% and 95% band of "
