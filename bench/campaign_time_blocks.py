@@ -39,7 +39,7 @@ from optimization.campaign_bound import block_columns, lagrangian_bound, lp_matr
 from optimization.campaign_bound import relaxation_with_rows  # noqa: E402
 from optimization.campaign_master import dantzig_wolfe_bound  # noqa: E402
 from optimization.campaign_time import schedule_integers, time_blocks  # noqa: E402
-from optimization.campaigns import campaign_fit  # noqa: E402
+from optimization.campaign_links import campaign_fit  # noqa: E402
 from optimization.pulp_highs import BulkHiGHS, integer_mask  # noqa: E402
 
 

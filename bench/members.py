@@ -55,8 +55,8 @@ from forecasting.backtest import _backtest_tasks, _champion_tasks, _plan  # noqa
 from forecasting.metrics import score_backtest  # noqa: E402
 from forecasting.models import add_combinations, combination_members  # noqa: E402
 from forecasting.seasonal import is_seasonal  # noqa: E402
-from forecasting.select import (  # noqa: E402
-    alternative_sample, choose_default, select_champions, trim_worst_member)
+from forecasting.select import select_champions, trim_worst_member  # noqa: E402
+from forecasting.select_strategy import alternative_sample, choose_default  # noqa: E402
 
 PEERS = ("AutoETS", "DOT", "AutoARIMA")
 TRIM = 4  # a --defaults mean of this many members is also scored trimmed, as trim_min_members=4 runs it
@@ -208,8 +208,8 @@ def select_rule(saved: dict, names: tuple[str, ...], default: str, m: int, horiz
 
 def set_default(saved: dict, config: ForecastConfig) -> str:
     """The seasonal set's default as the run chose it: ``config.seasonal_default`` or one of its
-    ``seasonal_alternatives``, by the pooled backtest MASE (``forecasting.select.choose_default``) over the
-    series of its ``alternative_sample``, as the pipeline chooses."""
+    ``seasonal_alternatives``, by the pooled backtest MASE (``forecasting.select_strategy.choose_default``)
+    over the series of its ``alternative_sample``, as the pipeline chooses."""
     names = (config.seasonal_default, *config.seasonal_alternatives)
     if len(names) < 2:
         return names[0]

@@ -27,10 +27,10 @@ The engine keeps a combination's backtest rows, not those of a member only the c
 ``--alternatives`` scores other seasonal defaults beside the one the set took, without fitting the cached
 members again: their members missing from the cache are backtested and fitted on the seasonal set alone
 (cached as ``<set>_<n>_member_<name>_{cv,fc}.parquet``). For each default it prints the backtest MASE pooled
-over the set's series and windows as ``forecasting.select.choose_default`` compares them, with the standard
-error of its per-series difference to the set's default, the one ``choose_default`` takes among them all, and
-the held-out sMAPE / MASE of the set under each (re-chosen by ``_choose`` as the pipeline would). A default
-the backtest rejects but the held-out months favour is the case a per-set choice cannot catch
+over the set's series and windows as ``forecasting.select_strategy.choose_default`` compares them, with the
+standard error of its per-series difference to the set's default, the one ``choose_default`` takes among them
+all, and the held-out sMAPE / MASE of the set under each (re-chosen by ``_choose`` as the pipeline would). A
+default the backtest rejects but the held-out months favour is the case a per-set choice cannot catch
 (docs/forecast-accuracy.md, stop 28).
 """
 
@@ -56,7 +56,7 @@ from forecasting.backtest import (_backtest, _champion_tasks, _chosen_backtest, 
 from forecasting.choice import _choose, _chosen_default  # noqa: E402
 from forecasting.forecast import _zero_forecast  # noqa: E402
 from forecasting.metrics import score_backtest  # noqa: E402
-from forecasting.select import choose_default  # noqa: E402
+from forecasting.select_strategy import choose_default  # noqa: E402
 
 KEYS = ("asrun", "series", "cv", "fc", "history")
 CV_KEYS = ["unique_id", "ds", "cutoff", "y"]

@@ -23,7 +23,7 @@ from forecasting.engine import Task, run_tasks
 from forecasting.metrics import score_backtest
 from forecasting.models import add_combinations, combination_members
 from forecasting.outliers import clean_history
-from forecasting.select import alternative_sample
+from forecasting.select_strategy import alternative_sample
 
 #: fallback per candidate set: where nothing could be scored, and for a candidate whose fit fails
 FALLBACKS = {

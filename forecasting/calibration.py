@@ -17,10 +17,12 @@ from forecasting.backtest import _CV_ORDER
 from forecasting.config import ForecastConfig
 from forecasting.intervals import (
     empirical_quantiles,
-    history_lengths,
-    length_slopes,
     lognormal_quantiles,
     pooled_quantiles,
+)
+from forecasting.intervals_history import (
+    history_lengths,
+    length_slopes,
     recent_changes,
     seasonal_histories,
     series_levels,
@@ -51,9 +53,9 @@ _WINDOW_STEP = pl.col("ds").rank("dense").over("unique_id", "cutoff").cast(pl.In
 
 def _blended(errors: pl.Expr, changes: pl.Expr, weight: float, noise: float = 0.0) -> pl.Expr:
     """A series' band unit from its backtest ``errors`` scale and its history's recent ``changes`` at the
-    same cutoff (:func:`forecasting.intervals.recent_changes`): ``errors^(1 − weight) × changes^weight``
-    (``ForecastConfig.history_scale_weight``); the backtest scale alone where the changes are null, or at most
-    ``noise`` times the errors (float noise: :func:`_only_windows`)."""
+    same cutoff (:func:`forecasting.intervals_history.recent_changes`): ``errors^(1 − weight) ×
+    changes^weight`` (``ForecastConfig.history_scale_weight``); the backtest scale alone where the changes are
+    null, or at most ``noise`` times the errors (float noise: :func:`_only_windows`)."""
     if weight == 0:
         return errors
     return pl.when(changes > noise * errors).then(errors.pow(1 - weight) * changes.pow(weight)).otherwise(errors)
@@ -63,10 +65,10 @@ def _growth(cv: pl.DataFrame | None, series: pl.DataFrame, groups: pl.DataFrame,
             exponent: float = 1.0) -> pl.DataFrame | None:
     """``unique_id, cutoff, growth`` at every backtest cutoff and the end of each history: how large a series'
     errors are expected to be for the history its fit saw there, ``length ^ slope`` with its group's slope of
-    log |error| on log history length (:func:`forecasting.intervals.length_slopes`, estimated on the chosen
-    models' backtest windows, their errors relative to the level at each cutoff); None without a backtest.
-    Where errors fall as the history grows (slope < 0) the windows, fitted on less history, size the band
-    too wide; dividing their errors by their growth and multiplying the forecast's scale by its own takes
+    log |error| on log history length (:func:`forecasting.intervals_history.length_slopes`, estimated on the
+    chosen models' backtest windows, their errors relative to the level at each cutoff); None without a
+    backtest. Where errors fall as the history grows (slope < 0) the windows, fitted on less history, size the
+    band too wide; dividing their errors by their growth and multiplying the forecast's scale by its own takes
     them to the forecast's history (``ForecastConfig.length_slope``)."""
     if cv is None:
         return None
@@ -103,8 +105,8 @@ def _with_changes(
 
 def _changes(cv: pl.DataFrame | None, series: pl.DataFrame, config: ForecastConfig) -> pl.DataFrame | None:
     """``unique_id, cutoff, changes`` at every backtest cutoff and the end of each history: the history's
-    recent changes over one season (:func:`forecasting.intervals.recent_changes`); None where they are not
-    blended in (``history_scale_weight`` 0, or no backtest)."""
+    recent changes over one season (:func:`forecasting.intervals_history.recent_changes`); None where they are
+    not blended in (``history_scale_weight`` 0, or no backtest)."""
     if not config.history_scale_weight or cv is None:
         return None
     return recent_changes(series, _band_cutoffs(cv, series), config.season_length, config.season_length)
@@ -122,8 +124,8 @@ def _error_scale(
     history_weight: float = 0.0, growth: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Scale of each series' errors: the mean of its model's |y − ŷ| / level over every backtest window and
-    step, times its level at the end of the history (:func:`forecasting.intervals.series_levels`, ``span``
-    periods); where it has no backtest, its in-sample lag-1 naive MAE. With ``recent``, over its most
+    step, times its level at the end of the history (:func:`forecasting.intervals_history.series_levels`,
+    ``span`` periods); where it has no backtest, its in-sample lag-1 naive MAE. With ``recent``, over its most
     recent ``n − 1`` of ``n ≥ 2`` windows only: as many as the scale of each calibration window (its other
     windows, :func:`_calibration`), so that the forecast's scale is as noisy as the scales the pooled
     errors were divided by (a scale from more windows is steadier, and the pooled errors' spread, widened
@@ -168,8 +170,8 @@ def _calibration(
     """Backtest forecasts calibrating each series' band, with its group, horizon step, ratio flag and scale.
 
     Errors that did not choose the model: for each window of a series with two or more, the model its set's
-    strategy picked on the *other* windows (``picks``, :func:`forecasting.select.held_out_picks`), its
-    errors in the held-out window divided by its error scale on those other windows, as the final
+    strategy picked on the *other* windows (``picks``, :func:`forecasting.select_strategy.held_out_picks`),
+    its errors in the held-out window divided by its error scale on those other windows, as the final
     forecast is the model picked on every window with its scale from them (a champion's low backtest
     errors are thus not taken for its future ones: the winner's curse). A series of a set without a default
     (intermittent: every window's champion), its chosen model with the scale of its other windows (leave
@@ -177,8 +179,8 @@ def _calibration(
     series brings its error level, the group the shape of the distribution and its growth with the horizon
     (a few windows of one series cannot tell a 2.5% quantile). No backtest at all: no rows (the quantiles
     fall back to the wide band). Scales are relative to the series' level at each window's cutoff (the
-    mean |y| of its last ``span`` periods, :func:`forecasting.intervals.series_levels`): the scale of a
-    held-out window is its level times the mean |error| / level of the other windows, as the forecast's is
+    mean |y| of its last ``span`` periods, :func:`forecasting.intervals_history.series_levels`): the scale of
+    a held-out window is its level times the mean |error| / level of the other windows, as the forecast's is
     today's level times that of every window (an old window's errors size today's band at today's level).
     With ``rms`` the scales are root mean squares, and the levels raised to ``exponent``, as
     :func:`_error_scale`'s. With ``newest``, each series' ``newest`` most recent held-out windows only
@@ -302,7 +304,8 @@ def _with_seasonal(scored: pl.DataFrame, calibration: pl.DataFrame, cv: pl.DataF
                    season: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``scored`` and ``calibration`` with ``seasonal``: whether the series' history looked seasonal at the
     end of the history (the forecast) and at each window's cutoff (its errors), as the band's pools split
-    them (:func:`forecasting.intervals.seasonal_histories`; ``ForecastConfig.calibration_seasonal_split``)."""
+    them (:func:`forecasting.intervals_history.seasonal_histories`;
+    ``ForecastConfig.calibration_seasonal_split``)."""
     seasonal = seasonal_histories(series, _band_cutoffs(cv, series), season)
     last = series.group_by("unique_id").agg(cutoff=pl.col("ds").max())
     now = last.join(seasonal, on=["unique_id", "cutoff"], how="left", validate="1:1").select("unique_id", "seasonal")

@@ -1,8 +1,9 @@
 """Which model each series takes, from its candidates' backtest scores (:func:`_choose`): the seasonal set's
 default against its alternatives (:func:`_chosen_default`), each set's strategy (the default everywhere, the
 champion everywhere, or the evidence rule: :func:`_strategy`), each series' champion or default (the rules
-are :mod:`forecasting.select`'s), the rule, zero and profile series; then the guard against a forecast that
-falls through zero though the series sold in every recent period (:func:`_guard`).
+are :mod:`forecasting.select`'s and :mod:`forecasting.select_strategy`'s), the rule, zero and profile
+series; then the guard against a forecast that falls through zero though the series sold in every recent
+period (:func:`_guard`, over :mod:`forecasting.select_guard`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from forecasting.metrics import score_backtest
 from forecasting.backtest import (FALLBACKS, RULE_MODEL, ZERO_MODEL, _cost, _defaults, _set_names,
                                   _task_fields, _tasks)
 from forecasting.profile import PROFILE_MODEL
-from forecasting.select import (choose_default, choose_strategy, falls_through_zero, guard_picks,
-                                held_out_picks, keep_default_where_shifted, season_shifted, select_champions)
+from forecasting.select import select_champions
+from forecasting.select_guard import (falls_through_zero, guard_picks, keep_default_where_shifted,
+                                      season_shifted)
+from forecasting.select_strategy import choose_default, choose_strategy, held_out_picks
 
 _BACKTEST_SCHEMA = {"unique_id": pl.String, "model": pl.String, "window": pl.Int64, "mase": pl.Float64,
                     "wape": pl.Float64, "bias": pl.Float64}
@@ -30,7 +33,7 @@ def _guard(
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """``chosen`` and the forecasts ``fc`` with every series whose chosen forecast falls to zero, though it
     sold in each of its last periods (a season or the horizon, whichever is longer), on the replacement
-    :func:`forecasting.select.guard_picks` takes, selection ``guard``. Only those series fit their set's
+    :func:`forecasting.select_guard.guard_picks` takes, selection ``guard``. Only those series fit their set's
     candidates again (the forecast alone, their ARIMA orders searched anew): on the public sets a handful
     or none (docs/forecast-accuracy.md, stop 29)."""
     if fc is None:
@@ -65,7 +68,7 @@ def _chosen_default(
     cv: pl.DataFrame | None, series: pl.DataFrame, plan: pl.DataFrame, config: ForecastConfig
 ) -> ForecastConfig:
     """``config`` with the seasonal set's default replaced by the one of it and its alternatives that the
-    set's backtest scores best (:func:`forecasting.select.choose_default`), in its candidates too."""
+    set's backtest scores best (:func:`forecasting.select_strategy.choose_default`), in its candidates too."""
     if not config.seasonal_alternatives or config.seasonal_default is None or cv is None:
         return config
     names = (config.seasonal_default, *config.seasonal_alternatives)

@@ -248,7 +248,8 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         (), description="Other defaults of the smooth/erratic set, backtested beside `seasonal_default` on "
         "every series of the set; the set takes the one whose mean backtest MASE over its series and windows "
         "is the lowest (strictly below the default's, with at least `strategy_min_series` series scored, "
-        "else they are not fitted; forecasting/select.py `choose_default`) as its default and candidate in place of "
+        "else they are not fitted; forecasting/select_strategy.py `choose_default`) as its default and "
+        "candidate in place of "
         "`seasonal_default`. One choice for the set, not per series: a per-series pick from a few windows is "
         "noise. By default `NATIVE_SEASONAL_ALTERNATIVES` for a season of at most `native_season_max` periods "
         "of a month or longer (monthly, quarterly) where `seasonal_default` is not given, else none "
@@ -293,7 +294,8 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     season_shift_check: bool = Field(
         True, description="A SeasonalNaive champion replaces the default only where its own assumption holds at "
         "the forecast origin: the mean of the last half season's season-on-season log changes within 2 standard "
-        "errors of zero (forecasting/select.py `season_shifted`). Its windows end a horizon before the history, so "
+        "errors of zero (forecasting/select_guard.py `season_shifted`). Its windows end a horizon before the "
+        "history, so "
         "a level that broke inside the last season is never in them. On since stop 32: PBS h 24 29.103 / 1.155 "
         "-> 28.803 / 1.141, M1 monthly origin 2 13.299 / 1.217 -> 13.077 / 1.203, no visible row worse by 0.3%; "
         "for seasons of at most `native_season_max` periods only: a weekly season's 26 changes are autocorrelated, "
@@ -305,7 +307,7 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "default unless a champion wins (see `champion_margin`), `champion` takes the backtest champion, "
         "`default` the default everywhere; `auto` (the default since stop 27) keeps `evidence` or takes one "
         "of `strategy_choices` per set and run by nested backtest (each window held out in turn, the "
-        "strategy scoring the lowest mean MASE on it across the panel; forecasting/select.py).",
+        "strategy scoring the lowest mean MASE on it across the panel; forecasting/select_strategy.py).",
     )
     strategy_choices: tuple[Literal["default", "champion"], ...] = Field(
         ("default",), min_length=1, description="With `auto`, the strategies a set may take in place of "
@@ -354,7 +356,8 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     history_scale_weight: float = Field(
         0.35, ge=0, le=1, description="Weight w of the series' own history in its band's unit: the backtest "
         "error scale to the power 1 − w times, to the power w, the mean |change| of its last season (lag 1 "
-        "or lag one season, the smaller: `forecasting.intervals.recent_changes`), at the end of the history "
+        "or lag one season, the smaller: `forecasting.intervals_history.recent_changes`), at the end of the "
+        "history "
         "and at every backtest cutoff alike. A series' backtest is a few windows, each about one draw; its "
         "history's changes are many. 0 = the backtest errors alone (before stop 25).",
     )
@@ -371,7 +374,7 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     calibration_seasonal_split: bool = Field(
         True, description="Split each calibration group's (group, horizon step) pool by whether the series' "
         "last season looks seasonal at the window's cutoff (and at the end of the history for the forecast: "
-        "`forecasting.intervals.seasonal_histories`), used where the split pool holds "
+        "`forecasting.intervals_history.seasonal_histories`), used where the split pool holds "
         "`calibration_min_errors` errors at its own step (else the group's pool, as without). Seasonal "
         "series' standardised errors are larger than smooth ones', and a shared pool gives each kind's band "
         "the other's. With `calibration_step_span` 1, the default since stop 28: every 80% and 95% band of "

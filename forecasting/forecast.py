@@ -69,7 +69,8 @@ class ForecastResult:
     forecast: pl.DataFrame  # unique_id, ds, model, mean, q01..q99
     series: pl.DataFrame  # unique_id, series_class, n_weeks, adi, cv2, model, selection (incl. ``guard``)
     backtest: pl.DataFrame  # unique_id, model, window, mase, wape, bias
-    # set, strategy, series, evidence, default, champion: how each set with a default chose (select.py)
+    # set, strategy, series, evidence, default, champion: how each set with a default chose
+    # (select_strategy.py)
     strategy: pl.DataFrame | None = None
     # unique_id, ds, y, replaced_by: the one-offs the models saw at their local level (forecasting.outliers)
     outliers: pl.DataFrame | None = None

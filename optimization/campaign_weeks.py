@@ -23,9 +23,9 @@ the echelon's terminal target and shortfall in place of ``S(l)`` and ``F(l)``. `
 ``t``; ``D``, ``R``, ``S``, ``B``, ``F``, ``lost``, ``f``: the echelon rows' demand, exogenous supply, safety
 targets, backlog, shortfall, lost demand and factors; ``J_j(k−1)``: everything of ``j`` on hand or under way
 at the end of ``k − 1`` except ``i``'s own starts (those are counted by their setups); ``G``: the most good
-units of ``i`` a set-up week holds (yield × :func:`~optimization.campaigns.fit_units`'s ``g``), ``w_t`` week
-``t``'s over ``G``; ``δ``: the least share of ``G`` a switch into ``i`` loses in a productive week of ``(s,
-e]`` (``g − f`` over ``G``; 1 on the demo, where a 96-hour switch leaves no room for a batch); a week is
+units of ``i`` a set-up week holds (yield × :func:`~optimization.campaign_links.fit_units`'s ``g``), ``w_t``
+week ``t``'s over ``G``; ``δ``: the least share of ``G`` a switch into ``i`` loses in a productive week of
+``(s, e]`` (``g − f`` over ``G``; 1 on the demo, where a 96-hour switch leaves no room for a batch); a week is
 *idle* when it holds nothing for ``i`` (a shutdown).
 
 **Why it holds for every integer plan.** Write ``x = N − C``. The echelon rows' argument gives ``x ≤``
@@ -59,7 +59,7 @@ import numpy as np
 import polars as pl
 
 from optimization.campaign_echelon import EchelonCuts, echelon_cuts, echelon_items
-from optimization.campaigns import fit_units
+from optimization.campaign_links import fit_units
 from optimization.lp import ModelBuilder
 from optimization.network import Network
 

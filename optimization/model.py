@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from optimization import campaign_lengths as lengths
+from optimization import campaign_links as links
 from optimization import campaigns as camp
 from optimization import constraints as con
 from optimization import variables as var
@@ -142,17 +144,18 @@ def build_model(
         con.minimum_batch(mb, f["setup"])
     if "setup_for" in f:
         camp.one_product(mb, f["setup_for"])
-        need = camp.campaign_need(
+        need = links.campaign_need(
             net, demand, safety, terminal, f["setup_for"], config.max_backlog_weeks) if config.campaign_need_bound \
             else None
-        camp.campaign_link(mb, f["setup_for"], big_m, need)
+        links.campaign_link(mb, f["setup_for"], big_m, need)
         camp.campaign_switch(mb, f["setup_for"], f["switch"], f["pair"])
-        camp.campaign_length_min(mb, f["setup_for"], f["switch"])
-        camp.campaign_length_max(mb, f["setup_for"], config.frozen_weeks)
+        lengths.campaign_length_min(mb, f["setup_for"], f["switch"])
+        lengths.campaign_length_max(mb, f["setup_for"], config.frozen_weeks)
         if config.campaign_start_cuts:
-            camp.campaign_start_window(mb, f["setup_for"], f["switch"], config.frozen_weeks)
+            lengths.campaign_start_window(mb, f["setup_for"], f["switch"], config.frozen_weeks)
         if config.campaign_fit_cuts:
-            camp.campaign_fit(mb, net, f["setup_for"], f["pair"], config.frozen_weeks, config.campaign_fill_rows)
+            links.campaign_fit(mb, net, f["setup_for"], f["pair"], config.frozen_weeks,
+                               config.campaign_fill_rows)
         camp.campaign_order(mb, net, f["setup_for"])
     mb.set_objective(
         pl.concat([frame.select("col", pl.col("cost").alias("coef")) for frame in f.values()]),

@@ -16,7 +16,7 @@ import numpy as np
 from optimization.campaign_bound import LagrangianBound, block_columns, lagrangian_bound, relaxation_with_rows
 from optimization.campaign_master import dantzig_wolfe_bound, price_and_branch
 from optimization.campaign_weeks import add_rows as add_week_rows, separate as separate_weeks, week_cuts
-from optimization.campaigns import campaign_fit
+from optimization.campaign_links import campaign_fit
 from optimization.config import PlanConfig
 from optimization.model import Model
 from optimization.pulp_highs import integer_mask
@@ -52,8 +52,8 @@ def _bound_note(bound: LagrangianBound, relaxed: float, blocks: str) -> str:
 
 
 def _fit_rows(model: Model) -> list:
-    """The ``campaign_fit`` rows (:func:`optimization.campaigns.campaign_fit`) added to the PuLP model: its
-    constraints, for the relaxation's HiGHS model."""
+    """The ``campaign_fit`` rows (:func:`optimization.campaign_links.campaign_fit`) added to the PuLP model:
+    its constraints, for the relaxation's HiGHS model."""
     f = model.frames
     names = campaign_fit(model.builder, model.network, f["setup_for"], f["pair"], model.config.frozen_weeks,
                          model.config.campaign_fill_rows)["name"]
@@ -62,12 +62,12 @@ def _fit_rows(model: Model) -> list:
 
 def _fit_bound(model: Model, relaxation: highspy.Highs, relaxed: float, seconds: float,
                log: list[str]) -> tuple[float, bool]:
-    """``campaign_fit`` rows (:func:`optimization.campaigns.campaign_fit`) added to the model after its start
-    (so the relaxation the start and search were sequenced from is the plain one) and to the relaxation's HiGHS
-    model, re-solved from its basis: the lifted relaxation, a lower bound (``relaxed`` when it does not solve
-    in ``seconds``: the rows then leave the HiGHS model and its optimum is restored; in the PuLP model, for the
-    MIP, they stay: valid for every integer plan), and whether the HiGHS model holds an optimum (else its duals
-    price nothing)."""
+    """``campaign_fit`` rows (:func:`optimization.campaign_links.campaign_fit`) added to the model after its
+    start (so the relaxation the start and search were sequenced from is the plain one) and to the
+    relaxation's HiGHS model, re-solved from its basis: the lifted relaxation, a lower bound (``relaxed`` when
+    it does not solve in ``seconds``: the rows then leave the HiGHS model and its optimum is restored; in the
+    PuLP model, for the MIP, they stay: valid for every integer plan), and whether the HiGHS model holds an
+    optimum (else its duals price nothing)."""
     began, cpu = time.perf_counter(), time.process_time()
     rows, prob = _fit_rows(model), model.builder.prob
     lifted, priced = relaxation_with_rows(relaxation, rows, model.builder.variables, float(prob.objective.constant),

@@ -1,4 +1,5 @@
-"""The campaign_fit inequality (optimization/campaigns.py): whole batches that fit a week, after a switch fewer."""
+"""The campaign_fit inequality (optimization/campaign_links.py): whole batches that fit a week, after a switch
+fewer."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from optimization import PlanConfig, build_network, plan_supply
 from optimization import examples as ex
 from optimization.campaign_bound import relaxation_with_rows
-from optimization.campaigns import campaign_fit
+from optimization.campaign_links import campaign_fit
 from optimization.model import build_model
 from optimization.pulp_highs import BulkHiGHS
 from optimization.solve_duals import _drop_bound_rows

@@ -18,7 +18,7 @@ from optimization.campaign_bound import (
 from optimization.campaign_master import dantzig_wolfe_bound
 from optimization.campaign_time import _merged, echelon_of, schedule_integers, time_blocks
 from optimization.campaign_worker import TimeBlocksRun, _better, cheapest_first
-from optimization.campaigns import campaign_fit
+from optimization.campaign_links import campaign_fit
 from test_campaign_bound import TINY_NETWORKS, _solved, _suite
 from test_campaign_echelon import _two_level
 

@@ -473,7 +473,7 @@ def test_need_bound_cuts_the_relaxation_and_keeps_the_optimum():
 def test_need_bound_counts_backlog_that_may_still_wait():
     # a start may serve demand of earlier weeks (backlog): the bound of a week is every week's demand when
     # backlog never lapses, and from max_backlog_weeks before it when it does
-    from optimization.campaigns import campaign_need
+    from optimization.campaign_links import campaign_need
 
     config = PlanConfig(horizon_weeks=6, terminal_condition=False)
     net = build_network(_suite(campaign=True), ex.START, config)

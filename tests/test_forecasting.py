@@ -20,7 +20,8 @@ from forecasting import (
     validate_series,
     weekly_demand,
 )
-from forecasting.select import choose_default, select_champions, trim_worst_member
+from forecasting.select import select_champions, trim_worst_member
+from forecasting.select_strategy import choose_default
 from forecasting.synthetic import KINDS, synthetic_series
 
 MON = date(2026, 1, 5)  # a Monday

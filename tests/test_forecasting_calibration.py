@@ -10,9 +10,11 @@ import pytest
 
 from data_contracts import schema
 from forecasting import ForecastConfig, forecast_demand
-from forecasting.intervals import empirical_quantiles, pooled_quantiles, series_levels, tidy_quantiles
+from forecasting.intervals import empirical_quantiles, pooled_quantiles, tidy_quantiles
+from forecasting.intervals_history import series_levels
 from forecasting.seasonal import Deseasonalized, deseasonalize, is_seasonal, seasonal_indices
-from forecasting.select import STRATEGIES, choose_strategy, held_out_picks, select_champions
+from forecasting.select import select_champions
+from forecasting.select_strategy import STRATEGIES, choose_strategy, held_out_picks
 from forecasting.synthetic import ODD_SHAPES, odd_series, synthetic_series
 
 LEVELS = (0.025, 0.1, 0.5, 0.9, 0.975)
@@ -475,7 +477,7 @@ def test_recent_changes_by_hand():
     # season 2, the last 4 periods: at the end of `a` its lag-1 changes are 8, 10, 8, 12 (mean 9.5) and its
     # lag-2 changes 2, 2, 2, 4 (mean 2.5): the smaller; two periods earlier 10, 8, 10 and 2, 2; at its
     # second period one change (fewer than two): null. A series that never changes: null
-    from forecasting.intervals import recent_changes
+    from forecasting.intervals_history import recent_changes
 
     d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(6)]
     series = pl.DataFrame({"unique_id": ["a"] * 6 + ["b"] * 6, "ds": d * 2,
@@ -602,7 +604,7 @@ def test_length_slopes_by_hand():
     # ten series whose errors fall as length^-1 exactly: slope -1, no doubt, kept; ten whose own slopes
     # are -0.5 and -1.5 in turn: pooled -1, standard error over the series √(0.25 / 9) = 1/6 (their ages'
     # mean points lie on the line), shrunk by 1 / (1 + (1/6)²); the same group with nine series: 0
-    from forecasting.intervals import length_slopes
+    from forecasting.intervals_history import length_slopes
 
     d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(3)]
     lengths = [4, 6, 8]
@@ -655,7 +657,7 @@ def test_seasonal_histories_by_hand():
     # season 4: a repeating season (changes from a season before 0, swing about the mean 5), a trend of
     # 1 a period (seasonal changes 4, the last season's swing about its mean 1), a flat series (no swing:
     # null); at the eighth period the seasonal changes have their first full season, at the seventh not
-    from forecasting.intervals import seasonal_histories
+    from forecasting.intervals_history import seasonal_histories
 
     d = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(12)]
     values = {"season": [10.0, 20.0, 10.0, 0.0] * 3, "trend": [float(t) for t in range(12)], "flat": [5.0] * 12}

@@ -1,5 +1,5 @@
-"""The guard against a forecast that falls through zero on a series that always sold (forecasting/select.py
-``falls_through_zero``, ``guard_picks``; forecasting/choice.py ``_guard``)."""
+"""The guard against a forecast that falls through zero on a series that always sold
+(forecasting/select_guard.py ``falls_through_zero``, ``guard_picks``; forecasting/choice.py ``_guard``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from forecasting import ForecastConfig, forecast_demand
-from forecasting.select import falls_through_zero, guard_picks
+from forecasting.select_guard import falls_through_zero, guard_picks
 
 H = 18
 

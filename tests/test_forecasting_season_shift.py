@@ -1,5 +1,5 @@
 """A seasonal naive champion on a series whose last half season broke keeps the default instead
-(forecasting/select.py ``season_shifted``, ``keep_default_where_shifted``; ``season_shift_check``)."""
+(forecasting/select_guard.py ``season_shifted``, ``keep_default_where_shifted``; ``season_shift_check``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from forecasting import ForecastConfig, forecast_demand
-from forecasting.select import keep_default_where_shifted, season_shifted
+from forecasting.select_guard import keep_default_where_shifted, season_shifted
 
 H = 12
 
