@@ -249,11 +249,10 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "every series of the set; the set takes the one whose mean backtest MASE over its series and windows "
         "is the lowest (strictly below the default's, with at least `strategy_min_series` series scored, "
         "else they are not fitted; forecasting/select_strategy.py `choose_default`) as its default and "
-        "candidate in place of "
-        "`seasonal_default`. One choice for the set, not per series: a per-series pick from a few windows is "
-        "noise. By default `NATIVE_SEASONAL_ALTERNATIVES` for a season of at most `native_season_max` periods "
-        "of a month or longer (monthly, quarterly) where `seasonal_default` is not given, else none "
-        "(docs/forecast-accuracy.md, stops 23 and 24).",
+        "candidate in place of `seasonal_default`. One choice for the set, not per series: a per-series pick "
+        "from a few windows is noise. By default `NATIVE_SEASONAL_ALTERNATIVES` for a season of at most "
+        "`native_season_max` periods of a month or longer (monthly, quarterly) where `seasonal_default` is "
+        "not given, else none (docs/forecast-accuracy.md, stops 23 and 24).",
     )
     alternative_sample: int | None = Field(
         None, ge=1, description="Make the set's choice between `seasonal_default` and `seasonal_alternatives` on "
@@ -293,14 +292,14 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
     )
     season_shift_check: bool = Field(
         True, description="A SeasonalNaive champion replaces the default only where its own assumption holds at "
-        "the forecast origin: the mean of the last half season's season-on-season log changes within 2 standard "
-        "errors of zero (forecasting/select_guard.py `season_shifted`). Its windows end a horizon before the "
-        "history, so "
-        "a level that broke inside the last season is never in them. On since stop 32: PBS h 24 29.103 / 1.155 "
-        "-> 28.803 / 1.141, M1 monthly origin 2 13.299 / 1.217 -> 13.077 / 1.203, no visible row worse by 0.3%; "
-        "for seasons of at most `native_season_max` periods only: a weekly season's 26 changes are autocorrelated, "
-        "so their standard error is too small and the check flagged 269 of M4 Weekly's 359 series; the weekly demo and "
-        "the big network are unchanged (docs/forecast-accuracy.md, stop 32).",
+        "the forecast origin: the mean of the last half season's season-on-season log changes within 2 "
+        "standard errors of zero (forecasting/select_guard.py `season_shifted`). Its windows end a horizon "
+        "before the history, so a level that broke inside the last season is never in them. On since stop "
+        "32: PBS h 24 29.103 / 1.155 -> 28.803 / 1.141, M1 monthly origin 2 13.299 / 1.217 -> 13.077 / "
+        "1.203, no visible row worse by 0.3%; for seasons of at most `native_season_max` periods only: a "
+        "weekly season's 26 changes are autocorrelated, so their standard error is too small and the check "
+        "flagged 269 of M4 Weekly's 359 series; the weekly demo and the big network are unchanged "
+        "(docs/forecast-accuracy.md, stop 32).",
     )
     selection_strategy: Literal["auto", "evidence", "default", "champion"] = Field(
         "auto", description="How a set with a default model picks each series' model: `evidence` keeps the "
@@ -357,9 +356,8 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         0.35, ge=0, le=1, description="Weight w of the series' own history in its band's unit: the backtest "
         "error scale to the power 1 − w times, to the power w, the mean |change| of its last season (lag 1 "
         "or lag one season, the smaller: `forecasting.intervals_history.recent_changes`), at the end of the "
-        "history "
-        "and at every backtest cutoff alike. A series' backtest is a few windows, each about one draw; its "
-        "history's changes are many. 0 = the backtest errors alone (before stop 25).",
+        "history and at every backtest cutoff alike. A series' backtest is a few windows, each about one "
+        "draw; its history's changes are many. 0 = the backtest errors alone (before stop 25).",
     )
     length_slope: bool = Field(
         False, description="Bring each backtest window's errors to the history the forecast saw: a group's "

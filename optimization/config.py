@@ -104,10 +104,9 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         False,
         description="Build the model with the valid inequality campaign_fit[p,r,t] "
         "(optimization.campaign_links.campaign_fit): a campaign routing starts at most the whole batches its "
-        "week's "
-        "hours hold, and after a switch only those that fit beside the changeover. From the start it lifts the "
-        "relaxation (demo +27.6%, s5 +13.3%, s7 +2.0%), but the start and search are then made from that "
-        "relaxation and found plans 6-9% dearer on all four networks at 60 s, so it is off; "
+        "week's hours hold, and after a switch only those that fit beside the changeover. From the start it "
+        "lifts the relaxation (demo +27.6%, s5 +13.3%, s7 +2.0%), but the start and search are then made "
+        "from that relaxation and found plans 6-9% dearer on all four networks at 60 s, so it is off; "
         "campaign_fit_bound adds the same rows after the start.",
     )
     campaign_fit_bound: bool = Field(
@@ -121,10 +120,10 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         False,
         description="Wherever the campaign_fit rows go (campaign_fit_bound, campaign_fit_cuts), add the valid "
         "inequality campaign_fill[p,r,t] too (optimization.campaign_links.campaign_fill): a week set up for "
-        "a product "
-        "starts at most the whole batches its hours hold. The relaxation with the fit rows: demo +2.06%, piece "
-        "+1.29%, s5 +4.14%, but s7 and single +0.00% for 0.4-0.7 CPU-s more re-solve inside the fit rows' "
-        "5-s share, so it is off until measured at 60 s on a quiet machine (docs/campaign-solver.md, Stop 29).",
+        "a product starts at most the whole batches its hours hold. The relaxation with the fit rows: demo "
+        "+2.06%, piece +1.29%, s5 +4.14%, but s7 and single +0.00% for 0.4-0.7 CPU-s more re-solve inside "
+        "the fit rows' 5-s share, so it is off until measured at 60 s on a quiet machine "
+        "(docs/campaign-solver.md, Stop 29).",
     )
     campaign_week_rows: bool = Field(
         False,
@@ -140,10 +139,9 @@ class PlanConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
         "safety stocks and end target, a component's through its parents, in whole batches): a dominance "
         "bound that keeps an optimal plan and makes the relaxation set a suite up a whole week for a product "
         "that needs a fraction of one (optimization.campaign_links.campaign_need). It lifted the relaxation "
-        "by "
-        "0.45-2.4% on four networks for 10-48% more relaxation CPU, but the start sequenced from its vertex "
-        "was 16.6% and 6.3% better on the two demos, 0.1% on a third network and 8.3% worse on a fourth, so "
-        "it is off by default.",
+        "by 0.45-2.4% on four networks for 10-48% more relaxation CPU, but the start sequenced from its "
+        "vertex was 16.6% and 6.3% better on the two demos, 0.1% on a third network and 8.3% worse on a "
+        "fourth, so it is off by default.",
     )
     campaign_relaxation_method: Literal["simplex", "ipm"] = Field(
         "simplex",
