@@ -103,8 +103,8 @@ def validate_series(series: pl.DataFrame, freq: str = "1w") -> None:
     nulls = series.filter(pl.any_horizontal(pl.col("unique_id", "ds", "y").is_null()))
     if nulls.height:
         raise ValueError(f"series with missing values (missing is not zero): {nulls.head(5).rows()}")
-    odd = series.filter(~pl.col("y").cast(pl.Float64).is_finite()) if series.schema["y"].is_numeric() else None
-    if odd is not None and odd.height:  # a NaN is a missing value too; an inf no demand
+    if series.schema["y"].is_numeric() and (odd := series.filter(~pl.col("y").is_finite())).height:
+        # a NaN is a missing value too; an inf no demand
         raise ValueError(f"series with values that are no finite number (NaN, inf): {odd.head(5).rows()}")
     # a panel dated by its months' last days steps from their first (dated_by_month_ends)
     period = pl.col("ds").dt.month_start() if dated_by_month_ends(series, freq) else pl.col("ds")

@@ -67,11 +67,11 @@ class TimeBlocksRun:
         left = self.until - time.perf_counter()
         if left < MIN_BLOCK_SECONDS:
             return None
-        first = self.whole is not None and left > self.patience
-        solved = solve_specs([self.specs[k]], min(left, self.patience) if first else left)
+        limited = self.whole is not None and left > self.patience  # a first try within the block's share
+        solved = solve_specs([self.specs[k]], self.patience if limited else left)
         block = solved[0] if solved else None
         left = self.until - time.perf_counter()
-        if not first or (block is not None and block.optimal) or left < MIN_BLOCK_SECONDS:
+        if not limited or (block is not None and block.optimal) or left < MIN_BLOCK_SECONDS:
             return block
         self.retried += 1
         again = solve_specs([self.whole[k]], left)
