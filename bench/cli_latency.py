@@ -164,7 +164,7 @@ def main() -> None:
     run = measure("run", [PLANTWIN, "run", *common, "--warehouse", str(wh_direct)], wh_direct)
     twin = measure("twin --paths 1000",
                    [PLANTWIN, "twin", "--warehouse", str(wh_direct).replace("{i}", "0"), "--paths", "1000"])
-    report = measure("report", [PLANTWIN, "report", "--warehouse", str(wh_direct).replace("{i}", "0")])
+    measure("report", [PLANTWIN, "report", "--warehouse", str(wh_direct).replace("{i}", "0")])
     run_p = twin_p = None
     if not args.skip_prefect:
         run_p = measure("run --prefect", [PLANTWIN, "run", *common, "--warehouse", str(wh_prefect), "--prefect"],

@@ -40,7 +40,6 @@ from dataclasses import dataclass
 
 import highspy
 import numpy as np
-from scipy import sparse
 
 from optimization.campaign_bound import block_problem, lp_matrix, own_rows
 from optimization.highs_direct import has_plan, mip_outcome, new_highs, rerun_lp

@@ -11,7 +11,6 @@ from __future__ import annotations
 import polars as pl
 
 from data_contracts import schema
-from optimization.config import PlanInputError
 from optimization.validation import check_known, check_rule, check_unique
 
 __all__ = ["CAMPAIGN_COLUMNS", "check_campaign_resources", "resolve_changeovers"]

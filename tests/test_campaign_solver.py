@@ -250,7 +250,6 @@ def test_rounded_completion_is_a_whole_batch_plan_no_better_than_the_optimum():
     # of 70 is nothing started. The result is a plan (whole batches, lots at their minimum or nothing),
     # never better than the exact MIP's optimum
     import numpy as np
-    import pulp
 
     from optimization.solve_start import _rounded_complete
     from optimization.solver import objective_of

@@ -283,7 +283,7 @@ class WarehouseRows:
             # every row kept: a plain scan of one load, which keeps the raw order (DuckDB keeps a single
             # table's order; the anti-join and the sort below do not and need not run on millions of rows)
             self.wh.con.register("__clean_suspects", pl.DataFrame({_P: []}, schema={_P: pl.Int64}).to_arrow())
-            return (f"SELECT " + ", ".join(f'{cast[c]} AS "{c}"' for c in t.columns) + f" FROM ({self.scan_sql})")
+            return ("SELECT " + ", ".join(f'{cast[c]} AS "{c}"' for c in t.columns) + f" FROM ({self.scan_sql})")
         frame = clean.select(list(t.columns))
         frame = (no_negative_zero(frame) if stored else frame).with_columns(positions.alias(_P).cast(pl.Int64))
         self.wh.con.register("__clean_suspects", frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
