@@ -397,17 +397,32 @@ def add_cut_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-length", type=int, default=None, metavar="N",
                         help="cut every training part to its last N periods (after --horizon and --origin): "
                         "a set of short histories scored on the same held-out periods")
+    parser.add_argument("--min-length", type=int, default=None, metavar="N",
+                        help="cut each training part to its last L periods, L drawn uniformly between N and "
+                        "its length (after --max-length; seeded by --seed): histories of mixed lengths, as a "
+                        "held-out set's spread (M3 monthly 48-126 months, tourism quarterly 22-122 quarters)")
 
 
-def shortened(ds: DataSet, periods: int | None) -> DataSet:
-    """The set with every training part cut to its last ``periods`` periods (None: whole), the held-out part
-    unchanged: a set of short histories (a quarterly set whose series have 30 quarters) made from a long
-    one. The MASE / MSIS scale is then the cut history's, as a short set's own would be."""
-    if periods is None:
+def shortened(ds: DataSet, periods: int | None, shortest: int | None = None, seed: int = 0) -> DataSet:
+    """The set with every training part cut to its last ``periods`` periods (None: whole), then, with
+    ``shortest``, each to its last L periods, L drawn uniformly from ``shortest`` to its length (seeded by
+    ``seed``, in the order of the ids); the held-out part unchanged: a set of short histories (a quarterly
+    set whose series have 30 quarters), or of mixed lengths, made from a long one. The MASE / MSIS scale is
+    then the cut history's, as a short set's own would be."""
+    if periods is None and shortest is None:
         return ds
+    train = ds.train.sort("unique_id", "ds")
     rank = pl.int_range(pl.len()).reverse().over("unique_id")
-    return DataSet(ds.name, ds.train.sort("unique_id", "ds").filter(rank < periods), ds.test, ds.h, ds.season,
-                   ds.mase_m, ds.freq)
+    if periods is not None:
+        train = train.filter(rank < periods)
+    if shortest is not None:
+        lengths = train.group_by("unique_id").len().sort("unique_id")
+        rng = np.random.default_rng(seed)
+        keep = lengths.with_columns(
+            keep=pl.Series([int(rng.integers(min(shortest, n), n + 1)) for n in lengths.get_column("len")]))
+        train = (train.with_columns(rank.alias("rank")).join(keep.select("unique_id", "keep"), on="unique_id")
+                 .filter(pl.col("rank") < pl.col("keep")).drop("rank", "keep").sort("unique_id", "ds"))
+    return DataSet(ds.name, train, ds.test, ds.h, ds.season, ds.mase_m, ds.freq)
 
 
 def _subset(ds: DataSet, ids: list[str]) -> DataSet:
@@ -498,7 +513,7 @@ def main() -> None:
     rows, irows, iper = [], [], []
     for name, load in chosen_sets(parser, args):
         ds = at_origin(sample(load(args.horizon), args.max_series, args.seed), args.origin)
-        ds = shortened(ds, args.max_length)
+        ds = shortened(ds, args.max_length, args.min_length, args.seed)
         n = ds.train.get_column("unique_id").n_unique()
         scale = scales(ds)
         keep = scale.filter(pl.col("scale") > 0).get_column("unique_id")  # MASE undefined on flat training
@@ -507,7 +522,8 @@ def main() -> None:
         n2 = keep.len()
         ref = score(ds, naive2(ds), scale)
         load = os.getloadavg()[0]
-        cut = f", training cut to {args.max_length}" if args.max_length else ""
+        cut = (f", training cut to {args.max_length}" if args.max_length else "") + (
+            f", each to a random {args.min_length} or more" if args.min_length else "")
         print(f"\n{name}, origin {args.origin}{cut}: {n2} series (of {n}), h={ds.h}, season {ds.season}, "
               f"MASE m={ds.mase_m}; "
               f"Naive2 sMAPE {ref['smape']:.3f} MASE {ref['mase']:.3f}; load {load:.2f}", flush=True)

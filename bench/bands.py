@@ -295,7 +295,7 @@ def main() -> None:
     for name, load in accuracy.chosen_sets(parser, args):
         whole = accuracy.sample(load(args.horizon), args.max_series, seed=args.seed)
         for k in range(args.origins):  # origin k: the held-out part ends k·h periods earlier
-            ds = accuracy.shortened(accuracy.earlier(whole, k), args.max_length)
+            ds = accuracy.shortened(accuracy.earlier(whole, k), args.max_length, args.min_length, args.seed)
             cpu, wall = accuracy._cpu(), time.perf_counter()
             captured = captured_run(ds)
             cpu, wall = accuracy._cpu() - cpu, time.perf_counter() - wall

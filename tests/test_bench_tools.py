@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 from _monthly_sets import monthly_set
-from bench.accuracy import load_file
+from bench.accuracy import DataSet, load_file, shortened
 from bench.bom_demo import _as_packs, _as_vaccines
 from bench.selection_rules import fit_once
 from data_contracts import schema
@@ -91,6 +91,28 @@ def test_accuracy_scores_any_long_file_as_a_set(tmp_path):
         load_file(numbered)
     with pytest.raises(SystemExit, match="--file-h"):
         load_file(dated)
+
+
+def test_min_length_cuts_each_history_to_a_seeded_length_between_it_and_its_own():
+    """``--min-length N`` (a held-out set's spread of lengths made from a visible set): each training part
+    keeps its last L periods, L from N to its own length, the same for the same seed and another for
+    another; the held-out part is untouched, and a history already shorter than N is left whole."""
+    toy = monthly_set(40, 68, 8)  # 60 months of training each
+    short = toy.train.filter(pl.col("unique_id") == "s0").tail(20)
+    toy = DataSet(toy.name, pl.concat([short, toy.train.filter(pl.col("unique_id") != "s0")]), toy.test,
+                  toy.h, toy.season, toy.mase_m, toy.freq)
+    cut = shortened(toy, None, 30, seed=1)
+    lengths = dict(cut.train.group_by("unique_id").len().iter_rows())
+    assert lengths["s0"] == 20
+    others = [n for k, n in lengths.items() if k != "s0"]
+    assert min(others) >= 30 and max(others) <= 60 and len(set(others)) > 10
+    ends = cut.train.group_by("unique_id").agg(pl.col("ds").max(), pl.col("y").last()).sort("unique_id")
+    assert ends.equals(toy.train.sort("unique_id", "ds").group_by("unique_id")
+                       .agg(pl.col("ds").max(), pl.col("y").last()).sort("unique_id"))
+    assert cut.test.equals(toy.test)
+    assert shortened(toy, None, 30, seed=1).train.equals(cut.train)
+    assert not shortened(toy, None, 30, seed=2).train.equals(cut.train)
+    assert shortened(toy, 40, 30, seed=1).train.group_by("unique_id").len()["len"].max() <= 40
 
 
 def test_accuracy_and_bands_commands_run_on_a_file(tmp_path):
