@@ -2,10 +2,11 @@
 
 Usage: ``python bench/accuracy.py DATA_DIR [--sets m4_weekly m1_monthly ...] [--max-series 100]
 [--peers AutoETS DOT AutoARIMA SeasonalNaive] [--intermittent-peers CrostonSBA TSB ADIDA IMAPA]
-[--n-jobs 1] [--origins 1] [--origin 0] [--horizon H] [--max-length N] [--file PATH ... [--file-h H]
-[--file-freq F]]`` with DATA_DIR the shared data folder (``m4_weekly/``, ``m1/``, ``pbs/``,
+[--n-jobs 1] [--origins 1] [--origin 0] [--horizon H] [--max-length N] [--min-length N] [--file PATH ...
+[--file-h H] [--file-freq F]]`` with DATA_DIR the shared data folder (``m4_weekly/``, ``m1/``, ``pbs/``,
 ``pharma_sales_atc/``; see its README). ``--file`` scores any long file as a set too (:func:`load_file`): a
-held-out set, a user's own data; with it, DATA_DIR is needed only for the sets ``--sets`` names.
+held-out set, a user's own data, a set of each frequency where it has a ``frequency`` column (as M1's file);
+with it, DATA_DIR is needed only for the sets ``--sets`` names.
 
 Each set is split as its competition did (the last ``h`` values held out) and every method sees the
 training part only. In one process: plantwin's ``forecast_demand`` (default configuration, the set's
@@ -31,7 +32,8 @@ product × DC series, most of the intermittent ones there are.
 ``--horizon H`` scores every set at another horizon: the last ``H`` periods of each series held out in
 place of the set's own ``h`` (the held-out sets are judged at horizons the visible ones never were: a
 monthly set at 24); ``--max-length N`` cuts each training part to its last ``N`` periods (short histories,
-the same held-out part). Without them every set is split as above.
+the same held-out part), ``--min-length N`` each to a seeded random length from ``N`` to its own (lengths
+spread as a held-out set's). Without them every set is split as above.
 
 ``--max-series`` takes a seeded random sample of each set for quick development runs (the same series for
 the same number); ``--config KEY=JSON ...`` overrides plantwin's ForecastConfig for experiments (e.g.
@@ -182,21 +184,46 @@ def load_demo(data: Path, h: int | None = None, products: int = 60) -> DataSet:
     return DataSet("demo_weekly", tr, te, h or 13, 52, 1, "1w")
 
 
-def load_file(path: Path, h: int | None = None, own_h: int | None = None, freq: str | None = None) -> DataSet:
+#: the frequencies an M-competition long file names (M1's ``frequency`` column; Mcomp's and Tcomp's ``type``)
+#: as polars durations; ``other`` (M3's, no season) is dated yearly
+_FREQUENCY_NAMES = {"yearly": "1y", "quarterly": "1q", "monthly": "1mo", "weekly": "1w", "daily": "1d",
+                    "other": "1y"}
+
+
+def _read_long(path: Path) -> pl.DataFrame:
+    return (pl.read_parquet(path) if path.suffix == ".parquet"
+            else pl.read_csv(path, try_parse_dates=True, infer_schema_length=None))
+
+
+def file_kinds(path: Path) -> list[str] | None:
+    """The values of a long file's ``frequency`` column in their first order (M1's file holds its monthly and
+    quarterly series in one), each scored as a set of its own; None where the file has no such column."""
+    frame = _read_long(path)
+    if "frequency" not in frame.columns:
+        return None
+    return frame.get_column("frequency").cast(pl.String).unique(maintain_order=True).to_list()
+
+
+def load_file(path: Path, h: int | None = None, own_h: int | None = None, freq: str | None = None,
+              kind: str | None = None) -> DataSet:
     """A set from any long file, CSV or Parquet (a held-out set, a user's own): ``unique_id``, ``y`` and each
     period as a date in ``ds`` or as a number (0, 1, 2 …, as M1's and M4's files give) in ``ds`` or ``t``,
     with an optional ``split`` column (``train`` / ``test``, as M1's file) whose test rows give the set's own
     ``h``, else ``own_h``. Every series' last ``h`` periods are held out (``h``: ``--horizon``, else the own).
+    With ``kind``, only the rows whose ``frequency`` is ``kind`` (:func:`file_kinds`), and the frequency is
+    the one it names (``monthly`` 1mo …) unless ``freq`` is given.
 
     The frequency is ``freq``, else read from the dates (:func:`forecasting.infer_freq`); numbered periods
     need it, and are dated from 2000-01-01 on (from Monday 2000-01-03 for days and weeks). The season is a
     year of it (a week of days); M4's ``m`` for the MASE is 12 monthly, 4 quarterly and 1 otherwise. The set
-    is named after the file."""
+    is named after the file (and ``kind``)."""
     from forecasting import infer_freq
     from forecasting.config import season_of
 
-    raw = (pl.read_parquet(path) if path.suffix == ".parquet"
-           else pl.read_csv(path, try_parse_dates=True, infer_schema_length=None))
+    raw = _read_long(path)
+    if kind is not None:
+        raw = raw.filter(pl.col("frequency").cast(pl.String) == kind)
+        freq = freq or _FREQUENCY_NAMES.get(kind.lower())
     period = "ds" if "ds" in raw.columns else "t"
     missing = [c for c in ("unique_id", period, "y") if c not in raw.columns]
     if missing:
@@ -220,7 +247,8 @@ def load_file(path: Path, h: int | None = None, own_h: int | None = None, freq: 
         raise SystemExit(f"{path}: no split column, so the set's h is not known: --file-h (or --horizon)")
     tr, te = _split(frame, h)
     m4_m = season_of(freq) if freq.endswith(("mo", "q")) else 1
-    return DataSet(path.stem, tr, te, h, season_of(freq), m4_m, freq)
+    name = path.stem if kind is None else f"{path.stem}_{kind}"
+    return DataSet(name, tr, te, h, season_of(freq), m4_m, freq)
 
 
 #: each loader takes the data folder and a horizon (None: the set's own ``h``)
@@ -368,7 +396,8 @@ def add_set_options(parser: argparse.ArgumentParser, default: tuple[str, ...] = 
     parser.set_defaults(default_sets=list(default))
     parser.add_argument("--file", nargs="+", type=Path, default=[], metavar="PATH",
                         help="score any long file as a set too (load_file: unique_id, ds or t, y; split "
-                        "optional): a held-out set, your own data")
+                        "optional; a frequency column, as M1's file, makes a set of each): a held-out set, "
+                        "your own data")
     parser.add_argument("--file-h", type=int, default=None, metavar="H",
                         help="the files' own h where they have no split column")
     parser.add_argument("--file-freq", default=None, metavar="F",
@@ -383,8 +412,15 @@ def chosen_sets(parser: argparse.ArgumentParser, args: argparse.Namespace) -> li
     if sets and args.data_dir is None:
         parser.error("data_dir is needed for --sets (or give only --file)")
     return [*((name, partial(LOADERS[name], args.data_dir)) for name in sets),
-            *((path.stem, partial(load_file, path, own_h=args.file_h, freq=args.file_freq))
-              for path in args.file)]
+            *(set_of_file for path in args.file for set_of_file in _file_sets(path, args))]
+
+
+def _file_sets(path: Path, args: argparse.Namespace) -> list[tuple[str, partial]]:
+    """A file's sets: itself, or one for each value of its ``frequency`` column (:func:`file_kinds`)."""
+    kinds = file_kinds(path)
+    return ([(path.stem, partial(load_file, path, own_h=args.file_h, freq=args.file_freq))] if kinds is None
+            else [(f"{path.stem}_{kind}", partial(load_file, path, own_h=args.file_h, freq=args.file_freq,
+                                                  kind=kind)) for kind in kinds])
 
 
 def add_cut_options(parser: argparse.ArgumentParser) -> None:

@@ -6,6 +6,7 @@ import path: its ``distributed.py`` would shadow dask's package for every later 
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 import subprocess
@@ -16,7 +17,7 @@ import polars as pl
 import pytest
 
 from _monthly_sets import monthly_set
-from bench.accuracy import DataSet, load_file, shortened
+from bench.accuracy import DataSet, add_set_options, chosen_sets, file_kinds, load_file, shortened
 from bench.bom_demo import _as_packs, _as_vaccines
 from bench.selection_rules import fit_once
 from data_contracts import schema
@@ -91,6 +92,32 @@ def test_accuracy_scores_any_long_file_as_a_set(tmp_path):
         load_file(numbered)
     with pytest.raises(SystemExit, match="--file-h"):
         load_file(dated)
+
+
+def test_a_file_of_several_frequencies_is_a_set_of_each(tmp_path):
+    """A long file in M1's whole shape (its ``frequency`` column holds monthly and quarterly series, with
+    different h) is scored as a set of each frequency, dated and split by it; one h per set still holds."""
+    monthly, quarterly = monthly_set(2, 40, 8), monthly_set(3, 30, 4)
+    both = pl.concat([_numbered(monthly).with_columns(frequency=pl.lit("monthly")),
+                      _numbered(quarterly).with_columns(frequency=pl.lit("quarterly"),
+                                                        unique_id="q" + pl.col("unique_id"))])
+    path = tmp_path / "mixed.csv"
+    both.write_csv(path)
+    assert file_kinds(path) == ["monthly", "quarterly"]
+    m, q = load_file(path, kind="monthly"), load_file(path, kind="quarterly")
+    assert (m.name, m.h, m.season, m.mase_m, m.freq) == ("mixed_monthly", 8, 12, 12, "1mo")
+    assert (q.name, q.h, q.season, q.mase_m, q.freq) == ("mixed_quarterly", 4, 4, 4, "1q")
+    assert q.train["unique_id"].unique().sort().to_list() == ["qs0", "qs1", "qs2"]
+    assert q.train.drop("ds", "unique_id").equals(quarterly.train.drop("ds", "unique_id"))
+    assert q.train.filter(pl.col("unique_id") == "qs0")["ds"].dt.month().head(3).to_list() == [1, 4, 7]
+    assert load_file(path, kind="monthly", freq="1w").freq == "1w"  # --file-freq over the one it names
+    parser = argparse.ArgumentParser()
+    add_set_options(parser)
+    args = parser.parse_args(["--file", str(path)])
+    assert [(name, load(None).h) for name, load in chosen_sets(parser, args)] == [("mixed_monthly", 8),
+                                                                                  ("mixed_quarterly", 4)]
+    with pytest.raises(SystemExit, match="one h is scored"):
+        load_file(path, freq="1mo")
 
 
 def test_min_length_cuts_each_history_to_a_seeded_length_between_it_and_its_own():
