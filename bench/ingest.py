@@ -9,8 +9,8 @@ alternating within each repeat so that they see the same load:
 * ``scan``: :func:`warehouse.csv_load.scan_csv` (SHA-256, UTF-8, separator, header, the whitespace proof);
 * ``count``: :func:`warehouse.csv_load.count_rows`, the record count ingest ran before landing until this stop
   (every record parsed once more);
-* ``land``: :meth:`warehouse.db.Warehouse.land` as the pipeline lands the file (one ``INSERT … SELECT FROM
-  read_csv`` on one thread, commit included);
+* ``land``: :meth:`warehouse.raw_loads.RawLoads.land` as the pipeline lands the file (one ``INSERT …
+  SELECT FROM read_csv`` on one thread, commit included);
 * ``land, DuckDB's threads``: the same ``INSERT`` with DuckDB's default thread count (its batch insert), as
   before this stop;
 * ``store text only``: the same file inserted on one thread with neither record numbers (a constant) nor the

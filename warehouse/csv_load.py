@@ -10,7 +10,7 @@ Arrow copy for the insert): 4 GiB at the peak. Here the file is
    text, each cell stripped of surrounding whitespace (what polars' ``str.strip_chars`` strips; not tried
    where the scan proved no cell can have any: :attr:`CsvLayout.plain`) with an empty cell read as null, the schema's columns in order (an absent one as null), the columns beyond the
    contract as one JSON object (``_extra``) and each record's 1-based number (``_source_row``), which the
-   warehouse inserts straight into the raw table (:meth:`warehouse.db.Warehouse.land`).
+   warehouse inserts straight into the raw table (:meth:`warehouse.raw_loads.RawLoads.land`).
 
 Record numbers come from ``row_number() OVER ()`` over the reader: DuckDB documents that the CSV reader
 and a window function with an empty ``OVER`` keep the file's order while ``preserve_insertion_order`` is on

@@ -73,8 +73,8 @@ class SourceFile:
 
     @property
     def row_count(self) -> int:
-        """Rows of the file: known once landed (:meth:`warehouse.db.Warehouse.land`), else counted by DuckDB's
-        reader (a CSV file) or the frame's height."""
+        """Rows of the file: known once landed (:meth:`warehouse.raw_loads.RawLoads.land`), else counted by
+        DuckDB's reader (a CSV file) or the frame's height."""
         if self._rows is None:
             if self._frame is None and self.csv is not None:
                 try:
@@ -87,7 +87,7 @@ class SourceFile:
 
     def landed(self, rows: int) -> None:
         """Record the rows the warehouse landed of this file, or had landed before from the same content
-        (:meth:`warehouse.db.Warehouse.land`): ``row_count`` is then that number, not counted again."""
+        (:meth:`warehouse.raw_loads.RawLoads.land`): ``row_count`` is then that number, not counted again."""
         self._rows = rows
 
     def read_whole(self) -> None:
@@ -161,8 +161,8 @@ def read_source_file(path: Path, entity: str) -> SourceFile:
 
 def _csv_source(path: Path, entity: str) -> SourceFile:
     """A CSV file hashed and checked in chunks; its rows are parsed when landed
-    (:meth:`warehouse.db.Warehouse.land`), not here: DuckDB's reader parses every record as it inserts it, so
-    counting them first parsed the file twice.
+    (:meth:`warehouse.raw_loads.RawLoads.land`), not here: DuckDB's reader parses every record as it inserts
+    it, so counting them first parsed the file twice.
 
     A path DuckDB would take for a pattern of file names (holding ``*``, ``?``, ``[`` or ``{``) is read whole
     by polars here, as every file was before; a file DuckDB's reader refuses (a row with more cells than the
