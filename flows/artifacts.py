@@ -11,6 +11,7 @@ from typing import Any
 
 from report.summary import RunFacts, booked_line, run_facts, run_scope
 from warehouse.publish import published_path
+from warehouse.views import solver_note
 
 __all__ = ["publish_run_artifacts", "shortage_rows", "summary_markdown"]
 
@@ -37,7 +38,9 @@ def _horizon_text(run: dict[str, Any]) -> str:
 def summary_markdown(facts: RunFacts, report_path: Path | None = None) -> str:
     """KPIs with their change since the previous run, contract failures, bottlenecks, paths."""
     run = facts.run
+    note = solver_note(run)
     solved = (f"solver {run['solver']} **{run['solver_status']}** ({run['problem_type']})."
+              + ("" if note is None else f" **Note:** {note}.")
               if run["solver"] else "no plan in this run (forecast refresh).")
     lines = [
         f"# {run['kind'].replace('_', ' ')}: {facts.run_id}",

@@ -19,7 +19,7 @@ from report import sections
 from report.data import ReportData, load_report_data
 from warehouse.connection import connect
 from warehouse.paths import latest_report_path
-from warehouse.views import latest_base_run, run_scope
+from warehouse.views import latest_base_run, run_scope, solver_note
 
 __all__ = ["render_report", "report_path", "write_report"]
 
@@ -42,7 +42,10 @@ def render_report(data: ReportData) -> str:
     meta = (f"run <code>{escape(run['run_id'])}</code> · {escape(run['kind'])} · scenario "
             f"<b>{escape(run['scenario'])}</b> · <b>{weeks}</b> from {run['run_date']:%G-W%V} ({run['run_date']})"
             f" · demand: {escape(scope['demand_source'])} · solver {escape(str(run['solver']))}"
-            f" {escape(str(run['solver_status']))} · code {escape(str(run['code_version']))}"
+            f" {escape(str(run['solver_status']))}"
+            + (f" (gap {run['mip_gap']:.2%})" if run.get("problem_type") == "MIP" and run.get("mip_gap") is not None
+               else "")
+            + f" · code {escape(str(run['code_version']))}"
             + (f" · base run <code>{escape(run['base_run_id'])}</code>" if run["base_run_id"] else "")
             + f" · rendered {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     body = [
@@ -62,9 +65,15 @@ def render_report(data: ReportData) -> str:
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<link rel="icon" href="data:,"><title>{escape(title)}</title><style>{css}</style></head>'
-        f"<body><header><h1>{escape(title)}</h1><div class=\"meta\">{meta}</div></header>"
+        f"<body><header><h1>{escape(title)}</h1><div class=\"meta\">{meta}</div>{_solver_notice(run)}</header>"
         f"{sections.filters(data)}<main>{''.join(body)}</main><script>{js}</script></body></html>\n"
     )
+
+
+def _solver_notice(run: dict) -> str:
+    """The header's notice of a MIP plan not proven within the gap asked (:func:`solver_note`); "" else."""
+    note = solver_note(run)
+    return "" if note is None else f'<div class="notice">{escape(note[0].upper() + note[1:])}.</div>'
 
 
 def write_report(warehouse: Path | str, run_id: str | None = None, compare_to: str | None = None,

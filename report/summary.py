@@ -24,7 +24,7 @@ from warehouse.paths import data_docs_dir
 from warehouse.publish import published_path
 from warehouse.reads import booked_orders, previous_plan_run, run_warnings
 from warehouse.views import comparable as _comparable
-from warehouse.views import latest_base_run, run_scope
+from warehouse.views import latest_base_run, run_scope, solver_note
 
 __all__ = ["RunFacts", "run_facts", "run_scope", "run_summary", "booked_line"]
 
@@ -146,6 +146,8 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
         + (f", gap {run['mip_gap']:.2%}" if run.get("problem_type") == "MIP" and run.get("mip_gap") is not None
            else ""),
     ]
+    if (note := solver_note(run)) is not None:
+        lines.append(f"  {note}")
     if "fill_rate_units" in kpi:
         lines.append(f"fill rate {kpi['fill_rate_units']:.1%} of units on time"
                      + (f", {kpi['fill_rate_served_units']:.1%} served by the horizon's end"

@@ -68,3 +68,12 @@ def test_runs_of_another_horizon_are_not_compared():
     assert "13 weeks (demand: forecast)" in text
     assert "| fill_rate_units | 95.0% | 90.0% | not comparable |" in text
     assert "planned another horizon or demand source: not comparable" in text
+
+
+def test_a_plan_not_proven_within_the_gap_asked_is_noted():
+    run = {"run_id": "run-2", "kind": "weekly_planning", "scenario": "base", "run_date": "2026-05-04",
+           "solver": "highs", "solver_status": "Feasible", "problem_type": "MIP", "mip_gap": 0.2,
+           "parameters": '{"plan": {"mip_gap": 0.01}}'}
+    text = summary_markdown(_facts(run=run))
+    assert "**Feasible** (MIP). **Note:** this plan is proven within 20.00% of the cheapest possible" in text
+    assert "**Note:**" not in summary_markdown(_facts(run=run | {"mip_gap": 0.009}))

@@ -348,3 +348,30 @@ def test_a_complete_last_line_without_a_newline_is_not_warned_of(valid_input, tm
     checked = CliRunner().invoke(app, ["validate", "--input", str(folder)])
     assert checked.exit_code == 0, checked.output
     assert "cut_off_file" not in checked.output and "ends mid-line" not in checked.output, checked.output
+
+
+def test_a_plan_not_proven_within_the_gap_asked_says_so(noticed, tmp_path):
+    """A campaign MIP stopped by its time limit is a plan and the run succeeds, but it may be far from the best
+    (80 products with campaigns: 61% from its bound in 60 s): the summary and the report's header say how far
+    and which setting gives more time. A plan within the gap asked, or an LP, says nothing more."""
+    from report.page import write_report
+    from report.summary import run_summary
+    from warehouse.views import solver_note
+
+    warehouse = tmp_path / "w.duckdb"
+    warehouse.write_bytes(noticed["warehouse"].read_bytes())
+    with duckdb.connect(str(warehouse)) as con:
+        (run_id,) = con.execute("SELECT run_id FROM runs").fetchone()
+    assert "this plan is proven within" not in run_summary(warehouse, run_id)  # the LP
+    with duckdb.connect(str(warehouse)) as con:  # as a campaign MIP stopped by its time limit leaves it
+        con.execute("UPDATE runs SET problem_type = 'MIP', solver_status = 'Feasible', mip_gap = 0.6145")
+    text = " ".join(run_summary(warehouse, run_id).split())
+    assert ("gap 61.45% this plan is proven within 61.45% of the cheapest possible, not the 1.00% asked "
+            "(plan.mip_gap)") in text, text
+    assert "plan.campaign_time_limit_seconds" in text
+    html = write_report(warehouse, run_id).read_text(encoding="utf-8")
+    assert "Feasible (gap 61.45%)" in html and '<div class="notice">This plan is proven within 61.45%' in html
+    row = {"problem_type": "MIP", "parameters": '{"plan": {"mip_gap": 0.05}}'}
+    assert solver_note(row | {"mip_gap": 0.05}) is None and solver_note(row | {"mip_gap": None}) is None
+    assert "not the 5.00% asked" in solver_note(row | {"mip_gap": 0.0501})
+    assert solver_note({"problem_type": "LP", "mip_gap": 0.5}) is None
