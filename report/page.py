@@ -43,8 +43,8 @@ def render_report(data: ReportData) -> str:
             f"<b>{escape(run['scenario'])}</b> · <b>{weeks}</b> from {run['run_date']:%G-W%V} ({run['run_date']})"
             f" · demand: {escape(scope['demand_source'])} · solver {escape(str(run['solver']))}"
             f" {escape(str(run['solver_status']))}"
-            + (f" (gap {run['mip_gap']:.2%})" if run.get("problem_type") == "MIP" and run.get("mip_gap") is not None
-               else "")
+            + (f" (gap {run['mip_gap']:.2%})"
+               if run.get("problem_type") == "MIP" and run.get("mip_gap") is not None else "")
             + f" · code {escape(str(run['code_version']))}"
             + (f" · base run <code>{escape(run['base_run_id'])}</code>" if run["base_run_id"] else "")
             + f" · rendered {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
@@ -65,7 +65,8 @@ def render_report(data: ReportData) -> str:
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<link rel="icon" href="data:,"><title>{escape(title)}</title><style>{css}</style></head>'
-        f"<body><header><h1>{escape(title)}</h1><div class=\"meta\">{meta}</div>{_solver_notice(run)}</header>"
+        f"<body><header><h1>{escape(title)}</h1><div class=\"meta\">{meta}</div>{_solver_notice(run)}"
+        "</header>"
         f"{sections.filters(data)}<main>{''.join(body)}</main><script>{js}</script></body></html>\n"
     )
 

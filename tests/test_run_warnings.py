@@ -351,9 +351,9 @@ def test_a_complete_last_line_without_a_newline_is_not_warned_of(valid_input, tm
 
 
 def test_a_plan_not_proven_within_the_gap_asked_says_so(noticed, tmp_path):
-    """A campaign MIP stopped by its time limit is a plan and the run succeeds, but it may be far from the best
-    (80 products with campaigns: 61% from its bound in 60 s): the summary and the report's header say how far
-    and which setting gives more time. A plan within the gap asked, or an LP, says nothing more."""
+    """A campaign MIP stopped by its time limit is a plan and the run succeeds, but it may be far from the
+    best (80 products with campaigns: 61% from its bound in 60 s): the summary and the report's header say
+    how far and which setting gives more time. A plan within the gap asked, or an LP, says nothing more."""
     from report.page import write_report
     from report.summary import run_summary
     from warehouse.views import solver_note
