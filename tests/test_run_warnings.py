@@ -375,3 +375,4 @@ def test_a_plan_not_proven_within_the_gap_asked_says_so(noticed, tmp_path):
     assert solver_note(row | {"mip_gap": 0.05}) is None and solver_note(row | {"mip_gap": None}) is None
     assert "not the 5.00% asked" in solver_note(row | {"mip_gap": 0.0501})
     assert solver_note({"problem_type": "LP", "mip_gap": 0.5}) is None
+    assert "not the 0.00% asked" in solver_note(row | {"mip_gap": 0.001, "parameters": '{"plan": {"mip_gap": 0}}'})

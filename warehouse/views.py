@@ -342,7 +342,8 @@ def solver_note(run: dict[str, Any]) -> str | None:
     than the demo it may be far from the best one (80 products with campaigns: 61% from its bound in 60 s,
     0.20% in 178 s of a 300-s limit; docs/campaign-solver.md, stop 43)."""
     gap = run.get("mip_gap")
-    target = ((json.loads(run.get("parameters") or "{}").get("plan") or {}).get("mip_gap")) or 0.01
+    target = (json.loads(run.get("parameters") or "{}").get("plan") or {}).get("mip_gap")
+    target = 0.01 if target is None else target  # PlanConfig's default where a run stored none
     if run.get("problem_type") != "MIP" or gap is None or gap <= target * (1 + 1e-9):
         return None
     return (f"this plan is proven within {gap:.2%} of the cheapest possible, not the {target:.2%} asked "
