@@ -184,8 +184,8 @@ def load_demo(data: Path, h: int | None = None, products: int = 60) -> DataSet:
     return DataSet("demo_weekly", tr, te, h or 13, 52, 1, "1w")
 
 
-#: the frequencies an M-competition long file names (M1's ``frequency`` column; Mcomp's and Tcomp's ``type``)
-#: as polars durations; ``other`` (M3's, no season) is dated yearly
+#: the values of a long file's ``frequency`` column (M1's file: ``monthly``, ``quarterly``; any case) as polars
+#: durations; ``other`` (M3's kind with no season) is dated yearly; another value needs ``--file-freq``
 _FREQUENCY_NAMES = {"yearly": "1y", "quarterly": "1q", "monthly": "1mo", "weekly": "1w", "daily": "1d",
                     "other": "1y"}
 
