@@ -19,7 +19,7 @@ from report import sections
 from report.data import ReportData, load_report_data
 from warehouse.connection import connect
 from warehouse.paths import latest_report_path
-from warehouse.views import latest_base_run, run_scope, solver_note
+from warehouse.views import latest_base_run, mip_gap, run_scope, solver_note
 
 __all__ = ["render_report", "report_path", "write_report"]
 
@@ -43,8 +43,7 @@ def render_report(data: ReportData) -> str:
             f"<b>{escape(run['scenario'])}</b> · <b>{weeks}</b> from {run['run_date']:%G-W%V} ({run['run_date']})"
             f" · demand: {escape(scope['demand_source'])} · solver {escape(str(run['solver']))}"
             f" {escape(str(run['solver_status']))}"
-            + (f" (gap {run['mip_gap']:.2%})"
-               if run.get("problem_type") == "MIP" and run.get("mip_gap") is not None else "")
+            + ("" if (gap := mip_gap(run)) is None else f" (gap {gap:.2%})")
             + f" · code {escape(str(run['code_version']))}"
             + (f" · base run <code>{escape(run['base_run_id'])}</code>" if run["base_run_id"] else "")
             + f" · rendered {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")

@@ -24,7 +24,7 @@ from warehouse.paths import data_docs_dir
 from warehouse.publish import published_path
 from warehouse.reads import booked_orders, previous_plan_run, run_warnings
 from warehouse.views import comparable as _comparable
-from warehouse.views import latest_base_run, run_scope, solver_note
+from warehouse.views import latest_base_run, mip_gap, run_scope, solver_note
 
 __all__ = ["RunFacts", "run_facts", "run_scope", "run_summary", "booked_line"]
 
@@ -143,8 +143,7 @@ def run_summary(warehouse: Path, run_id: str, top: int = 5) -> str:
         f"run {run_id}  ({run['kind']}, scenario {run['scenario']}, {horizon} from {run['run_date']}, "
         f"demand: {scope['demand_source']})",
         f"solver {run['solver']}: {run['solver_status']} ({run['problem_type']}) in {run['solve_seconds']:.1f} s"
-        + (f", gap {run['mip_gap']:.2%}" if run.get("problem_type") == "MIP" and run.get("mip_gap") is not None
-           else ""),
+        + ("" if (gap := mip_gap(run)) is None else f", gap {gap:.2%}"),
     ]
     if (note := solver_note(run)) is not None:
         lines.append(f"  {note}")

@@ -334,6 +334,11 @@ def run_scope(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def mip_gap(run: dict[str, Any]) -> float | None:
+    """A ``runs`` row's MIP gap; None for an LP, or a MIP the solver gave none."""
+    return run.get("mip_gap") if run.get("problem_type") == "MIP" else None
+
+
 def solver_note(run: dict[str, Any]) -> str | None:
     """What a planner must know about a MIP plan not proven within the gap asked (a ``runs`` row): how far
     from the cheapest plan it may be, and which setting gives the solver more time. None otherwise.
@@ -341,10 +346,10 @@ def solver_note(run: dict[str, Any]) -> str | None:
     Why: a campaign plan stopped by its time limit is a plan, and the run succeeds, but on a network bigger
     than the demo it may be far from the best one (80 products with campaigns: 61% from its bound in 60 s,
     0.20% in 178 s of a 300-s limit; docs/campaign-solver.md, stop 43)."""
-    gap = run.get("mip_gap")
+    gap = mip_gap(run)
     target = (json.loads(run.get("parameters") or "{}").get("plan") or {}).get("mip_gap")
     target = 0.01 if target is None else target  # PlanConfig's default where a run stored none
-    if run.get("problem_type") != "MIP" or gap is None or gap <= target * (1 + 1e-9):
+    if gap is None or gap <= target * (1 + 1e-9):
         return None
     return (f"this plan is proven within {gap:.2%} of the cheapest possible, not the {target:.2%} asked "
             "(plan.mip_gap): the solver stopped at its time limit (plan.campaign_time_limit_seconds with "
