@@ -198,10 +198,11 @@ def _read_long(path: Path) -> pl.DataFrame:
 def file_kinds(path: Path) -> list[str] | None:
     """The values of a long file's ``frequency`` column in their first order (M1's file holds its monthly and
     quarterly series in one), each scored as a set of its own; None where the file has no such column."""
-    frame = _read_long(path)
-    if "frequency" not in frame.columns:
+    frame = pl.scan_parquet(path) if path.suffix == ".parquet" else pl.scan_csv(path, infer_schema_length=None)
+    if "frequency" not in frame.collect_schema().names():  # the column alone is read, not the whole file
         return None
-    return frame.get_column("frequency").cast(pl.String).unique(maintain_order=True).to_list()
+    return (frame.select(pl.col("frequency").cast(pl.String)).collect().get_column("frequency")
+            .unique(maintain_order=True).to_list())
 
 
 def load_file(path: Path, h: int | None = None, own_h: int | None = None, freq: str | None = None,
