@@ -424,6 +424,13 @@ def _file_sets(path: Path, args: argparse.Namespace) -> list[tuple[str, partial]
                                                   kind=kind)) for kind in kinds])
 
 
+def scorable(ds: DataSet) -> DataSet:
+    """The set less its series with a flat training part (their MASE scale is zero: undefined)."""
+    keep = scales(ds).filter(pl.col("scale") > 0).get_column("unique_id").to_list()
+    return DataSet(ds.name, ds.train.filter(pl.col("unique_id").is_in(keep)),
+                   ds.test.filter(pl.col("unique_id").is_in(keep)), ds.h, ds.season, ds.mase_m, ds.freq)
+
+
 def add_cut_options(parser: argparse.ArgumentParser) -> None:
     """``--horizon H`` and ``--max-length N``: another held-out length and short histories made from a set
     (:func:`shortened`); this tool's and ``bench/bands.py``'s."""
@@ -552,11 +559,9 @@ def main() -> None:
         ds = at_origin(sample(load(args.horizon), args.max_series, args.seed), args.origin)
         ds = shortened(ds, args.max_length, args.min_length, args.seed)
         n = ds.train.get_column("unique_id").n_unique()
+        ds = scorable(ds)
         scale = scales(ds)
-        keep = scale.filter(pl.col("scale") > 0).get_column("unique_id")  # MASE undefined on flat training
-        ds = DataSet(ds.name, ds.train.filter(pl.col("unique_id").is_in(keep.to_list())),
-                     ds.test.filter(pl.col("unique_id").is_in(keep.to_list())), ds.h, ds.season, ds.mase_m, ds.freq)
-        n2 = keep.len()
+        n2 = scale.height
         ref = score(ds, naive2(ds), scale)
         load = os.getloadavg()[0]
         cut = (f", training cut to {args.max_length}" if args.max_length else "") + (

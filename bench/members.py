@@ -1,7 +1,8 @@
 """Per-member forecasts of plantwin's seasonal candidates, saved, and selection rules re-run on them offline.
 
 Usage: ``python bench/members.py DATA_DIR --sets m1_monthly pbs --max-series 100 --seed 0 --cache DIR
-[--extra SARIMA] [--defaults "Median(SETS,SCES,DOT,DARIMA)" ...] [--peers] [--origin 0] [--n-jobs 1]``.
+[--extra SARIMA] [--defaults "Median(SETS,SCES,DOT,DARIMA)" ...] [--peers] [--origin 0] [--n-jobs 1]
+[--horizon H] [--max-length N] [--min-length N]`` (the cuts as ``bench/accuracy.py``'s).
 
 For each set (the same loaders and samples as ``bench/accuracy.py``) it runs plantwin's ``forecast_demand``
 as it stands (the "as run" reference and every non-seasonal series' forecast), then, for the series of the
@@ -47,7 +48,8 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.accuracy import LOADERS, SETS, _cpu, at_origin, run_peer, sample, score, scales  # noqa: E402
+from bench.accuracy import (LOADERS, SETS, _cpu, add_cut_options, at_origin, run_peer, sample,  # noqa: E402
+                            scorable, score, scales, shortened)
 from forecasting import ForecastConfig, forecast_demand  # noqa: E402
 from forecasting.classify import classify_series  # noqa: E402
 from forecasting.engine import run_tasks, worker_pool  # noqa: E402
@@ -282,14 +284,19 @@ def main() -> None:
     p.add_argument("--origin", type=int, default=0, help="split the sets this many horizons earlier "
                    "(bench/accuracy.py's origins: another window of the same series)")
     p.add_argument("--n-jobs", type=int, default=1)
+    add_cut_options(p)
     args = p.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     for name in args.sets:
-        ds = at_origin(sample(LOADERS[name](args.data_dir), args.max_series, args.seed), args.origin)
+        ds = sample(LOADERS[name](args.data_dir, args.horizon), args.max_series, args.seed)
+        ds = at_origin(ds, args.origin)
+        ds = scorable(shortened(ds, args.max_length, args.min_length, args.seed))
         config = ForecastConfig(freq=ds.freq, season_length=ds.season, n_jobs=args.n_jobs)
         native = ds.season <= config.native_season_max
         extra = tuple(e for e in args.extra if native or e.startswith("D"))
-        stem = args.cache / f"{name}_s{args.seed}_n{args.max_series}_o{args.origin}"
+        cut = "".join(f"_{k}{v}" for k, v in (("h", args.horizon), ("max", args.max_length),
+                                               ("min", args.min_length)) if v is not None)
+        stem = args.cache / f"{name}_s{args.seed}_n{args.max_series}_o{args.origin}{cut}"
         keys = ("asrun", "series", "plan", "cv", "fc", "history")
         cpu, wall = _cpu(), time.perf_counter()
         if all(Path(f"{stem}_{k}.parquet").exists() for k in keys):

@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from _monthly_sets import monthly_set
-from bench.accuracy import DataSet, add_set_options, chosen_sets, file_kinds, load_file, shortened
+from bench.accuracy import DataSet, add_set_options, chosen_sets, file_kinds, load_file, scorable, shortened
 from bench.bom_demo import _as_packs, _as_vaccines
 from bench.selection_rules import fit_once
 from data_contracts import schema
@@ -140,6 +140,18 @@ def test_min_length_cuts_each_history_to_a_seeded_length_between_it_and_its_own(
     assert shortened(toy, None, 30, seed=1).train.equals(cut.train)
     assert not shortened(toy, None, 30, seed=2).train.equals(cut.train)
     assert shortened(toy, 40, 30, seed=1).train.group_by("unique_id").len()["len"].max() <= 40
+
+
+def test_a_set_is_scored_without_its_flat_histories():
+    """``scorable``: a series whose training part never changes at the MASE lag has no MASE scale, so it is
+    left out of both parts (``bench/accuracy.py`` and ``bench/members.py`` score the same series)."""
+    toy = monthly_set(3, 40, 8)
+    flat = toy.train.filter(pl.col("unique_id") == "s1").with_columns(y=pl.lit(5.0))
+    toy = DataSet(toy.name, pl.concat([toy.train.filter(pl.col("unique_id") != "s1"), flat]), toy.test,
+                  toy.h, toy.season, toy.mase_m, toy.freq)
+    kept = scorable(toy)
+    assert sorted(kept.train["unique_id"].unique()) == sorted(kept.test["unique_id"].unique()) == ["s0", "s2"]
+    assert kept.train.equals(toy.train.filter(pl.col("unique_id") != "s1"))
 
 
 def test_accuracy_and_bands_commands_run_on_a_file(tmp_path):

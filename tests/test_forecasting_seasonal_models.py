@@ -81,6 +81,27 @@ def test_native_seasonal_models_fit_a_monthly_season_and_fall_back_when_short():
 
 
 @pytest.mark.filterwarnings("ignore")
+def test_aarima_is_the_peers_autoarima_at_the_season_and_qarima_its_approximated_search():
+    """The registered options of stop 44: ``AARIMA`` forecasts what statsforecast's AutoARIMA at the season
+    (the benchmark's peer) does, ``QARIMA`` what its ``approximation=True`` search does; under two seasons
+    both are the non-seasonal search."""
+    from statsforecast.models import AutoARIMA
+
+    t, e = np.arange(72), np.random.default_rng(3).normal(0, 4, 72)
+    x = np.zeros(t.size)
+    for k in range(2, t.size):  # an AR(2): the default search takes p = 2, and the approximated one another fit
+        x[k] = 1.2 * x[k - 1] - 0.6 * x[k - 2] + e[k]
+    y = 300 + 30 * np.sin(2 * np.pi * t / 12) + x
+    aarima, qarima = base_models(("AARIMA", "QARIMA"), 12)
+    assert repr(aarima) == "AARIMA" and repr(qarima) == "QARIMA" and is_known("Mean(SETS,DOT,AARIMA)")
+    for model, peer, plain in ((aarima, AutoARIMA(season_length=12), AutoARIMA()),
+                               (qarima, AutoARIMA(season_length=12, approximation=True),
+                                AutoARIMA(approximation=True))):
+        assert np.allclose(model.forecast(y, H)["mean"], peer.forecast(y=y, h=H)["mean"])
+        assert np.allclose(model.forecast(y[:20], H)["mean"], plain.forecast(y=y[:20], h=H)["mean"])
+
+
+@pytest.mark.filterwarnings("ignore")
 def test_a_monthly_run_backtests_the_native_seasonal_candidates_and_follows_the_season():
     """Clean monthly seasons (trend + season + small noise): a monthly run backtests SETS among its
     candidates, keeps a native seasonal model and forecasts the season (the weekly lists had no SETS)."""
