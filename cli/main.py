@@ -288,14 +288,15 @@ def forecast_cmd(
                f"{config.season_length}{source}: {out}")
     typer.echo("models chosen: " + ", ".join(f"{m} {n}" for m, n in chosen.iter_rows()))
     _say_early_ends(history)
-    _say_negatives(history)
+    _say_negatives(history, result.outliers)
     if booked is not None and left_out.height:
         typer.echo(f"booked orders outside the forecast's periods {first_ds} to {last_ds}, left out: "
                    f"{left_out.height} row{'s' * (left_out.height != 1)}, {left_out['y'].sum():,.0f} units")
-    if result.outliers is not None and result.outliers.height:
-        first, n = result.outliers.row(0, named=True), result.outliers.height
+    spikes = None if result.outliers is None else result.outliers.filter(pl.col("y") >= 0)
+    if spikes is not None and spikes.height:
+        first, n = spikes.row(0, named=True), spikes.height
         typer.echo(f"one-offs fitted at their local level: {n} period{'s' * (n != 1)} in "
-                   f"{result.outliers['unique_id'].n_unique()} series (e.g. {first['unique_id']} "
+                   f"{spikes['unique_id'].n_unique()} series (e.g. {first['unique_id']} "
                    f"{first['ds']}: {first['y']:g} as {first['replaced_by']:g})")
 
 
@@ -315,17 +316,24 @@ def _say_early_ends(history) -> None:
                    "it its zero periods up to the end")
 
 
-def _say_negatives(history) -> None:
-    """Say how many periods are below zero (returns netted, a correction): they are fitted as they are, and
-    no forecast or quantile is below zero, so a series that nets returns is forecast as its net demand."""
+def _say_negatives(history, replaced) -> None:
+    """Say how many periods are below zero (returns netted, a correction) and how they were fitted: a
+    series' rare ones at their local level (``replaced``: :func:`forecasting.outliers.below_zero`), those of a
+    series often below zero as they are. No forecast or quantile is below zero."""
     import polars as pl
 
     below = history.filter(pl.col("y") < 0).sort("unique_id", "ds")
-    if below.height:
-        first = below.row(0, named=True)
-        typer.echo(f"{below.height} period{'s' * (below.height != 1)} below zero in "
-                   f"{below['unique_id'].n_unique()} series (e.g. {first['unique_id']} {first['ds']}: "
-                   f"{first['y']:g}), fitted as they are; the forecast is never below zero")
+    if not below.height:
+        return
+    first = below.row(0, named=True)
+    at_level = 0 if replaced is None else replaced.filter(pl.col("y") < 0).height
+    how = ("fitted at their local level (net returns are not demand)" if at_level == below.height else
+           "fitted as they are" if at_level == 0 else
+           f"{at_level} fitted at their local level (net returns are not demand), the rest as they are (series "
+           "often below zero)")
+    typer.echo(f"{below.height} period{'s' * (below.height != 1)} below zero in "
+               f"{below['unique_id'].n_unique()} series (e.g. {first['unique_id']} {first['ds']}: "
+               f"{first['y']:g}), {how}; the forecast is never below zero")
 
 
 def _consumed(forecast, booked, quantiles):

@@ -72,7 +72,8 @@ class ForecastResult:
     # set, strategy, series, evidence, default, champion: how each set with a default chose
     # (select_strategy.py)
     strategy: pl.DataFrame | None = None
-    # unique_id, ds, y, replaced_by: the one-offs the models saw at their local level (forecasting.outliers)
+    # unique_id, ds, y, replaced_by: the one-offs and rare periods below zero the models saw at their local
+    # level (forecasting.outliers)
     outliers: pl.DataFrame | None = None
     # periods ahead the backtest scored and the bands calibrated on: the asked backtest horizon, or less where
     # no series had the history for one window that long (_scored_horizon); None: no series was backtested

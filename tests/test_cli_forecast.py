@@ -272,8 +272,9 @@ def test_forecast_command_names_period_numbers_and_unreadable_steps(tmp_path):
 
 
 def test_forecast_command_says_how_many_periods_are_below_zero(tmp_path):
-    """A period below zero (returns netted, a correction) is fitted as it is and was not mentioned; the
-    summary now counts them and names the first, and the forecast stays at or above zero."""
+    """A period below zero (returns netted, a correction) was fitted as it is and not mentioned; the summary
+    counts them, names the first and says how they were fitted (a rare one at its local level since stop 44;
+    a series often below zero as given), and the forecast stays at or above zero."""
     src = _series_file(tmp_path / "series.csv")
     frame = pl.read_csv(src, try_parse_dates=True)
     frame.with_columns(y=pl.when((pl.col("unique_id") == "seasonal") & (pl.col("ds") == date(2023, 3, 6)))
@@ -281,9 +282,15 @@ def test_forecast_command_says_how_many_periods_are_below_zero(tmp_path):
     out = tmp_path / "fc.csv"
     result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "4", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert ("1 period below zero in 1 series (e.g. seasonal 2023-03-06: -40), fitted as they are; the "
-            "forecast is never below zero") in result.stdout
+    assert ("1 period below zero in 1 series (e.g. seasonal 2023-03-06: -40), fitted at their local level (net "
+            "returns are not demand); the forecast is never below zero") in result.stdout
     assert pl.read_csv(out).select(pl.min_horizontal(pl.exclude("unique_id", "ds", "model")).min()).item() >= 0
+    often = frame.with_columns(y=pl.when((pl.col("unique_id") == "seasonal") & (pl.col("ds").dt.month() == 3))
+                               .then(-40.0).otherwise("y"))  # every March: a tenth of its weeks, in runs of 4
+    often.write_csv(src)
+    result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "4", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "below zero in 1 series (e.g. seasonal 2023-03-06: -40), fitted as they are;" in result.stdout
 
 
 @pytest.mark.parametrize("odd", ["NaN", "inf", "-inf"])

@@ -17,7 +17,7 @@ from data_contracts import schema
 from data_contracts.findings import DEMAND_ONE_OFF, demand_one_off_warnings
 from demo.network import demo_network, write_demo
 from forecasting import ForecastConfig, forecast_demand
-from forecasting.outliers import one_offs
+from forecasting.outliers import below_zero, one_offs
 
 MONDAY = date(2022, 1, 3)
 WEEKS, HORIZON = 156, 26
@@ -232,3 +232,57 @@ def test_a_default_backtested_late_pairs_its_members_on_what_was_ordered():
         pl.col("model") == default)
     assert rows.height == rows.select("ds", "cutoff").n_unique() == cv.filter(pl.col("model") == default).height
     assert rows.filter(pl.col("ds") == weeks[WEEKS - 6])["y"].to_list() == [y[WEEKS - 6]]
+
+
+def _monthly_panel(flip: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Twelve seeded monthly series (72 months of history, the next 12 held out; a trend and a season of
+    ±30%), with ``flip`` the sign of one month seven months before the origin flipped (net returns)."""
+    rng = np.random.default_rng(11)
+    months = pl.date_range(date(2015, 1, 1), date(2021, 12, 1), "1mo", eager=True)
+    rows = []
+    for i in range(12):
+        t = np.arange(84)
+        y = (500 + 3 * t) * (1 + 0.3 * np.sin(2 * np.pi * (t + i) / 12)) * (1 + 0.05 * rng.standard_normal(84))
+        if flip:
+            y[72 - 7] = -y[72 - 7]
+        rows.append(pl.DataFrame({"unique_id": f"s{i:02d}", "ds": months, "y": y}))
+    full = pl.concat(rows)
+    return full.filter(pl.col("ds") < months[72]), full.filter(pl.col("ds") >= months[72])
+
+
+def _mae(result, future: pl.DataFrame) -> float:
+    return result.forecast.join(future, on=["unique_id", "ds"], validate="1:1").select(
+        (pl.col("mean") - pl.col("y")).abs().mean()).item()
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_month_below_zero_does_not_flatten_a_seasonal_forecast():
+    """Fitted as given, one month of net returns (a month's sign flipped seven months back) drives the
+    seasonal ETS to additive errors and a flat form and swamps the season test of the decomposed members: the
+    next year's error more than doubles. At its local level the forecast is within a tenth of its clean
+    twin's, and the month is listed with the level fitted (stop 44)."""
+    history, future = _monthly_panel(flip=False)
+    flipped, _ = _monthly_panel(flip=True)
+    config = ForecastConfig(freq="1mo", season_length=12, n_jobs=1)
+    clean = _mae(forecast_demand(history, 12, config), future)
+    result = forecast_demand(flipped, 12, config)
+    as_given = _mae(forecast_demand(flipped, 12, config.model_copy(update={"outlier_factor": None})), future)
+    assert as_given > 2 * clean, (as_given, clean)
+    assert _mae(result, future) < 1.1 * clean, (_mae(result, future), clean)
+    month = flipped["ds"].unique().sort()[72 - 7]
+    listed = result.outliers.filter(pl.col("y") < 0)
+    assert listed.height == 12 and set(listed["ds"]) == {month} and (listed["replaced_by"] > 0).all()
+
+
+def test_periods_below_zero_are_fitted_at_their_level_only_where_rare():
+    """:func:`forecasting.outliers.below_zero`: a rare period below zero takes the median of the three
+    periods before and the three after it that are at or above zero; a series often below zero (a net
+    flow), or with a run of three, is fitted as given."""
+    y = np.array([10.0, 12, 11, -5, 13, 9, 14, 10, 12, 11, 13, 12, 10, 11, 12, 13, 11, 10, 12, 11, 13, 12, 11])
+    mask, filled = below_zero(y)
+    assert mask.tolist() == [i == 3 for i in range(y.size)]
+    assert filled[3] == np.median([10.0, 12, 11, 13, 9, 14]) and np.array_equal(filled[y >= 0], y[y >= 0])
+    flow = 10 + 20 * np.random.default_rng(3).standard_normal(60)  # a third below zero
+    assert not below_zero(flow)[0].any()
+    run = np.r_[np.full(20, 10.0), [-1.0, -2.0, -3.0], np.full(40, 10.0)]
+    assert not below_zero(run)[0].any() and below_zero(run[:22].tolist() + run[23:].tolist())[0].sum() == 2
