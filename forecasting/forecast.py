@@ -54,6 +54,7 @@ from forecasting.classify import classify_series
 from forecasting.config import ForecastConfig
 from forecasting.engine import run_tasks, worker_pool
 from forecasting.intervals import lognormal_quantiles, tidy_quantiles
+from forecasting.outliers import fill_below_zero
 from forecasting.profile import PROFILE_MODEL, profile_forecast
 from forecasting.select import trim_worst_member
 from forecasting.silent import inactive_quantiles, return_shares
@@ -198,7 +199,8 @@ def forecast_demand(
         series = series.with_columns(pl.col("ds").dt.month_start())
     series = series.select("unique_id", "ds", pl.col("y").cast(pl.Float64)).sort("unique_id", "ds")
     asked = min(backtest_horizon or horizon, horizon)
-    classes = classify_series(series, config)
+    # a rare period below zero (a return) is no silence: classed with it at its level (forecasting.outliers)
+    classes = classify_series(series if config.outlier_factor is None else fill_below_zero(series), config)
     plan = _plan(classes, asked, config)
     if (scored := _scored_horizon(plan, asked)) < asked:  # too short a history for one window at asked
         plan = _plan(classes, scored, config)

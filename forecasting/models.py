@@ -293,7 +293,8 @@ _REGISTRY: dict[str, tuple[Callable[[int], object], int]] = {
                                         alias="AARIMA"), 4),
     # the same search by conditional sums of squares (statsforecast's approximation): ~0.2x AARIMA's CPU
     "QARIMA": (lambda m: NativeSeasonal(AutoARIMA(season_length=m, approximation=True),
-                                        AutoARIMA(season_length=1, approximation=True), m, alias="QARIMA"), 4),
+                                        AutoARIMA(season_length=1, approximation=True), m,
+                                        alias="QARIMA"), 4),
     "SCES": (_seasonal_ces, 4),
     "DCES": (_deseasonalized_ces, 4),
     # short seasons: SARIMA where the M4 test finds no season in a fit's history, DARIMA where it finds one

@@ -67,7 +67,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from forecasting.seasonal import SHORT_SEASON_MAX, is_seasonal
 
-__all__ = ["one_offs", "below_zero", "clean_history"]
+__all__ = ["one_offs", "below_zero", "fill_below_zero", "clean_history"]
 
 WINDOW = 7  # periods in the centred median that is a period's local level
 SIGMAS = 4.0  # robust standard deviations of the log ratio to the level a one-off lies beyond
@@ -194,10 +194,27 @@ def below_zero(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return below, filled
 
 
+def _with_negatives(series: pl.DataFrame) -> pl.Series:
+    """The ids of the series with a period below zero."""
+    return series.filter(pl.col("y") < 0).get_column("unique_id").unique()
+
+
+def fill_below_zero(series: pl.DataFrame) -> pl.DataFrame:
+    """``series`` (``unique_id, ds, y``, sorted) with each series' rare periods below zero at
+    :func:`below_zero`'s filled value (the median of the periods around them at or above zero): what the
+    classification sees, so a return does not make a series that sold look silent."""
+    negative = _with_negatives(series)
+    if not negative.len():
+        return series
+    return clean_history(series, negative.clear(), 1, 2.0)[0]
+
+
 def clean_history(series: pl.DataFrame, ids: pl.Series, season_length: int, factor: float
                   ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``(series with the one-offs of ``ids`` replaced, the replaced periods)``; a series' rare periods
-    below zero (:func:`below_zero`) are replaced by their level as its one-offs are.
+    """``(series with the one-offs of ``ids`` replaced, the replaced periods)``; every series' rare periods
+    below zero (:func:`below_zero`) are replaced too: in ``ids`` by their level as one-offs are, elsewhere
+    (intermittent series: mostly 0) by the median of the periods around them at or above zero. Nothing with
+    ``factor`` at most 1.
 
     Args:
         series: ``unique_id, ds, y``, sorted by series and date.
@@ -209,14 +226,19 @@ def clean_history(series: pl.DataFrame, ids: pl.Series, season_length: int, fact
         The series (every row, in order) and ``unique_id, ds, y, replaced_by`` of each one-off and period
         below zero replaced.
     """
-    looked = series.filter(pl.col("unique_id").is_in(ids.implode()))
+    negative = _with_negatives(series) if factor > 1 else ids.clear()
+    uid = pl.col("unique_id")
+    looked = series.filter(uid.is_in(ids.implode()) | uid.is_in(negative.implode()))
     y = looked.get_column("y").to_numpy()
-    lengths = looked.group_by("unique_id", maintain_order=True).len().get_column("len").to_numpy().astype(np.int64)
+    groups = looked.group_by("unique_id", maintain_order=True).len()
+    lengths = groups.get_column("len").to_numpy().astype(np.int64)
+    spikes = groups.get_column("unique_id").is_in(ids.implode()).to_numpy()
     rows, levels = [], []
-    for start, n in zip(np.cumsum(lengths) - lengths, lengths):  # numpy slices: a group_by loop gathers rows
+    for start, n, spiky in zip(np.cumsum(lengths) - lengths, lengths, spikes):  # numpy slices, not a group_by
         seg = y[start:start + n]
         below, filled = below_zero(seg) if factor > 1 else (np.zeros(n, dtype=bool), seg)
-        mask, level = one_offs(filled, season_length, factor)  # level: season-aware, or filled's where none
+        # level: season-aware where one_offs computes one, else filled's value
+        mask, level = one_offs(filled, season_length, factor) if spiky else (np.zeros(n, dtype=bool), filled)
         mask |= below
         if mask.any():
             rows.append(start + np.flatnonzero(mask))

@@ -282,8 +282,8 @@ def test_forecast_command_says_how_many_periods_are_below_zero(tmp_path):
     out = tmp_path / "fc.csv"
     result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "4", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert ("1 period below zero in 1 series (e.g. seasonal 2023-03-06: -40), fitted at their local level (net "
-            "returns are not demand); the forecast is never below zero") in result.stdout
+    assert ("1 period below zero in 1 series (e.g. seasonal 2023-03-06: -40), fitted at their local level "
+            "(net returns are not demand); the forecast is never below zero") in result.stdout
     assert pl.read_csv(out).select(pl.min_horizontal(pl.exclude("unique_id", "ds", "model")).min()).item() >= 0
     often = frame.with_columns(y=pl.when((pl.col("unique_id") == "seasonal") & (pl.col("ds").dt.month() == 3))
                                .then(-40.0).otherwise("y"))  # every March: a tenth of its weeks, in runs of 4

@@ -89,7 +89,7 @@ def test_aarima_is_the_peers_autoarima_at_the_season_and_qarima_its_approximated
 
     t, e = np.arange(72), np.random.default_rng(3).normal(0, 4, 72)
     x = np.zeros(t.size)
-    for k in range(2, t.size):  # an AR(2): the default search takes p = 2, and the approximated one another fit
+    for k in range(2, t.size):  # an AR(2): the default search takes p = 2, the approximated one another fit
         x[k] = 1.2 * x[k - 1] - 0.6 * x[k - 2] + e[k]
     y = 300 + 30 * np.sin(2 * np.pi * t / 12) + x
     aarima, qarima = base_models(("AARIMA", "QARIMA"), 12)
