@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from demo.network import DEMO_RUN_DATE, demo_network  # noqa: E402
 from forecasting import gradients, to_series, weekly_demand  # noqa: E402
 from forecasting.classify import classify_series  # noqa: E402
-from forecasting.engine import model_order, with_arima_orders  # noqa: E402
 from forecasting.models import GuardedMSTL, base_models  # noqa: E402
+from forecasting.orders import model_order, with_arima_orders  # noqa: E402
 
 H, FULL = 26, 156
 ORIGINS = (FULL - 3 * H, FULL - 2 * H, FULL - H, FULL)  # three backtest windows 26 apart, then the final fit

@@ -4,7 +4,7 @@ Pure functions on polars frames (no I/O). The series contract is statsforecast's
 
 The public names below are imported lazily, so that ``from forecasting import ForecastConfig`` (the
 settings) or the demand-series helpers do not pay for importing statsforecast (seconds in a fresh
-process): only the model code (``forecast``, ``engine``, ``models``) imports it.
+process): only the model code (``forecast``, ``engine``, ``orders``, ``models``) imports it.
 
 May import: ``data_contracts``, statsforecast, polars, numpy.
 Must not import: ``warehouse`` (no I/O), ``optimization``, ``twin``, ``report``, ``flows``, ``cli``.

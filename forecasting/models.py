@@ -20,8 +20,8 @@ monthly series 0.29 CPU-s a fit against 0.45 for the default search, with the sa
 the ``approximation`` search cost 0.13 but scored 14.70). At a 52-week season they cost ~0.12 s and ~5 s a
 fit, which is why weekly data keeps ``DETS`` / ``DARIMA``. Both fall back to their non-seasonal form on a
 history of fewer than two seasons (a backtest origin of a short series), where a season is one noisy
-estimate. They are not AutoARIMA instances, so :mod:`forecasting.engine`'s order reuse leaves SARIMA's search
-alone; ``TARIMA`` (:class:`SeasonTested`) is unwrapped there and carries its order as DARIMA does.
+estimate. They are not AutoARIMA instances, so the order reuse (:mod:`forecasting.orders`) leaves SARIMA's
+search alone; ``TARIMA`` (:class:`SeasonTested`) is unwrapped there and carries its order as DARIMA does.
 
 ``SCES`` / ``DCES`` are complex exponential smoothing at the season and through the decomposition (~3 ms and
 ~0.6 ms a fit), an option: SCUM's median ``Median(SETS,SCES,DOT,DARIMA)`` won M1 monthly at three origins and
@@ -184,7 +184,7 @@ class NativeSeasonal(_TS):
 
     def forward(self, y, h, X=None, X_future=None, level=None, fitted=False):
         """Forecast ``h`` values after a new history ``y`` with the fitted model's parameters (its own
-        ``forward``; raises where it has none, and :mod:`forecasting.engine` then fits anew)."""
+        ``forward``; raises where it has none, and :mod:`forecasting.orders` then fits anew)."""
         return {"mean": np.asarray(self.fitted_model_.forward(y=y, h=h)["mean"], dtype=float)}
 
 
@@ -197,7 +197,7 @@ class SeasonTested(NativeSeasonal):
     seasonal AutoARIMA's own differencing test still finds the seasons the ACF test missed
     (docs/forecast-accuracy.md, stop 23). The test is made on each fit's own history. Where the backtest
     carries orders, the half picked at the oldest origin keeps its order at the later ones and in the final
-    fit (:mod:`forecasting.engine` ``_fixed``; stop 24).
+    fit (:mod:`forecasting.orders` ``_fixed``; stop 24).
 
     ``TETS``: the same test on the ETS member (``DETS`` where it finds a season, ``SETS`` where not). It
     searches no order to carry, so it refits at every origin. Not a default: offered as the alternative

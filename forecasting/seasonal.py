@@ -341,7 +341,7 @@ class Deseasonalized(_TS):
         The season is decomposed again on ``y`` (cheap, and the test may now find or lose a season);
         the wrapped model's fitted parameters are applied to the adjusted ``y`` by its own ``forward``
         (statsforecast's cross-validation with ``refit=False``: fit once, then move on). Raises where
-        the wrapped model has none or it fails; :mod:`forecasting.engine` then fits anew.
+        the wrapped model has none or it fails; :mod:`forecasting.orders` then fits anew.
         """
         adjusted, idx, multiplicative = self._decompose(y)
         mean = np.asarray(self.fitted_model_.forward(y=adjusted[self.skip:], h=h)["mean"], dtype=float)

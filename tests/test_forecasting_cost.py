@@ -20,8 +20,9 @@ import pytest
 from statsforecast.models import AutoARIMA, AutoETS, HistoricAverage, Naive
 
 from forecasting import ForecastConfig, forecast_demand
-from forecasting.engine import Task, arima_order, ets_form, run_task, with_arima_orders
+from forecasting.engine import Task, run_task
 from forecasting.models import base_models
+from forecasting.orders import arima_order, ets_form, with_arima_orders
 from forecasting.seasonal import Deseasonalized
 from forecasting.synthetic import synthetic_series
 

@@ -305,7 +305,7 @@ def test_tarima_with_the_order_its_search_found_forecasts_what_the_search_did_on
     the order alone (no search) and the other half keeps its search."""
     from statsforecast.models import ARIMA, AutoARIMA
 
-    from forecasting.engine import arima_order, with_arima_orders
+    from forecasting.orders import arima_order, with_arima_orders
 
     fields = {}
     for name, y in _monthly().items():
@@ -333,7 +333,8 @@ def test_tarima_carries_its_order_across_the_backtest_origins_as_darima_does():
     """``backtest_refit`` ``arima_order``: TARIMA searches at the oldest origin only and fits that order at the
     later ones (returned for the final fit like DARIMA's); on the clearly seasonal series its backtest is
     DARIMA's, origin by origin (the same half, the same carried order)."""
-    from forecasting.engine import Task, arima_order, run_task, with_arima_orders
+    from forecasting.engine import Task, run_task
+    from forecasting.orders import arima_order, with_arima_orders
 
     months = pl.date_range(date(2012, 1, 1), date(2019, 12, 1), "1mo", eager=True)
     series = _monthly()

@@ -11,8 +11,9 @@ import polars as pl
 import pytest
 
 from forecasting import ForecastConfig, forecast_demand
-from forecasting.engine import Task, arima_order, run_task
+from forecasting.engine import Task, run_task
 from forecasting.models import base_models
+from forecasting.orders import arima_order
 from forecasting.seasonal import deseasonalize, is_seasonal, reseasonalize
 
 H, M, LIFE, WINDOW = 13, 52, 312, 156
