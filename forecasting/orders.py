@@ -36,7 +36,6 @@ class _Window(_TS):
         return {"mean": self.fitted_model_.forward(y=y[self.skip:], h=h)["mean"]}
 
 
-
 def _shown(model: _TS, skip: int) -> _TS:
     """``model`` seeing a life of which the first ``skip`` periods lie before its window: a ``life``
     Deseasonalized takes its season from all of it, any other model fits the window alone."""
