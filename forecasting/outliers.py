@@ -183,8 +183,9 @@ def below_zero(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     above zero (0 where none is)."""
     y = np.asarray(y, dtype=float)
     below = y < 0
-    rare = below.mean() <= MAX_BELOW_SHARE and np.array_equal(_runs_at_most(below, MAX_RUN), below)
-    if not below.any() or not rare:
+    if not below.any():  # nearly every series: nothing more to compute
+        return below, y
+    if below.mean() > MAX_BELOW_SHARE or not np.array_equal(_runs_at_most(below, MAX_RUN), below):
         return np.zeros(y.size, dtype=bool), y
     near = _neighbours(np.where(below, np.nan, y))
     filled = y.copy()
