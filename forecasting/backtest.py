@@ -197,12 +197,14 @@ def _backtest(
 def _one_offs_out(series: pl.DataFrame, plan: pl.DataFrame, config: ForecastConfig
                   ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``(series, outliers)``: the history the models fit, the one-offs of its smooth, erratic and short
-    series replaced by their local level (:func:`forecasting.outliers.clean_history`; none with
-    ``outlier_factor`` None), and the periods replaced (``unique_id, ds, y, replaced_by``)."""
+    series and every series' rare periods below zero replaced by their local level
+    (:func:`forecasting.outliers.clean_history`; none with ``outlier_factor`` None), and the periods replaced
+    (``unique_id, ds, y, replaced_by``)."""
     ids = plan.filter(pl.col("set").is_in(_CLEANED_SETS)).get_column("unique_id")
     if config.outlier_factor is None:
         ids = ids.clear()
-    return clean_history(series, ids, config.season_length, config.outlier_factor or 0.0)
+    return clean_history(series, ids, config.season_length, config.outlier_factor or 0.0,
+                         below=config.outlier_factor is not None)
 
 
 def _as_ordered(cv: pl.DataFrame | None, outliers: pl.DataFrame) -> pl.DataFrame | None:

@@ -207,27 +207,27 @@ def fill_below_zero(series: pl.DataFrame) -> pl.DataFrame:
     negative = _with_negatives(series)
     if not negative.len():
         return series
-    return clean_history(series, negative.clear(), 1, 2.0)[0]
+    return clean_history(series, negative.clear(), season_length=1, factor=0.0, below=True)[0]
 
 
-def clean_history(series: pl.DataFrame, ids: pl.Series, season_length: int, factor: float
+def clean_history(series: pl.DataFrame, ids: pl.Series, season_length: int, factor: float, below: bool = True
                   ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``(series with the one-offs of ``ids`` replaced, the replaced periods)``; every series' rare periods
-    below zero (:func:`below_zero`) are replaced too: in ``ids`` by their level as one-offs are, elsewhere
-    (intermittent series: mostly 0) by the median of the periods around them at or above zero. Nothing with
-    ``factor`` at most 1.
+    """``(series with the one-offs of ``ids`` replaced, the replaced periods)``; with ``below`` every series'
+    rare periods below zero (:func:`below_zero`) are replaced too: in ``ids`` by their level as one-offs are,
+    elsewhere (intermittent series: mostly 0) by the median of the periods around them at or above zero.
 
     Args:
         series: ``unique_id, ds, y``, sorted by series and date.
         ids: the series to look at (the pipeline's smooth, erratic and short ones).
         season_length: periods per season.
-        factor: :func:`one_offs`'s factor.
+        factor: :func:`one_offs`'s factor (at most 1: no one-off).
+        below: replace the rare periods below zero.
 
     Returns:
         The series (every row, in order) and ``unique_id, ds, y, replaced_by`` of each one-off and period
         below zero replaced.
     """
-    negative = _with_negatives(series) if factor > 1 else ids.clear()
+    negative = _with_negatives(series) if below else ids.clear()
     uid = pl.col("unique_id")
     looked = series.filter(uid.is_in(ids.implode()) | uid.is_in(negative.implode()))
     y = looked.get_column("y").to_numpy()
@@ -237,10 +237,10 @@ def clean_history(series: pl.DataFrame, ids: pl.Series, season_length: int, fact
     rows, levels = [], []
     for start, n, spiky in zip(np.cumsum(lengths) - lengths, lengths, spikes):  # numpy slices, not a group_by
         seg = y[start:start + n]
-        below, filled = below_zero(seg) if factor > 1 else (np.zeros(n, dtype=bool), seg)
+        negatives, filled = below_zero(seg) if below else (np.zeros(n, dtype=bool), seg)
         # level: season-aware where one_offs computes one, else filled's value
         mask, level = one_offs(filled, season_length, factor) if spiky else (np.zeros(n, dtype=bool), filled)
-        mask |= below
+        mask |= negatives
         if mask.any():
             rows.append(start + np.flatnonzero(mask))
             levels.append(level[mask])
