@@ -48,14 +48,14 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.accuracy import (LOADERS, SETS, _cpu, add_cut_options, at_origin, run_peer, sample,  # noqa: E402
-                            scorable, score, scales, shortened)
+from bench.accuracy import (_cpu, add_cut_options, add_set_options, at_origin, chosen_sets,  # noqa: E402
+                            run_peer, sample, scorable, score, scales, shortened)
 from forecasting import ForecastConfig, forecast_demand  # noqa: E402
 from forecasting.classify import classify_series  # noqa: E402
 from forecasting.engine import run_tasks, worker_pool  # noqa: E402
 from forecasting.backtest import _backtest_tasks, _champion_tasks, _plan  # noqa: E402
 from forecasting.metrics import score_backtest  # noqa: E402
-from forecasting.models import add_combinations, combination_members  # noqa: E402
+from forecasting.models import add_combinations, combination_members, signed_ids  # noqa: E402
 from forecasting.seasonal import is_seasonal  # noqa: E402
 from forecasting.select import select_champions, trim_worst_member  # noqa: E402
 from forecasting.select_strategy import alternative_sample, choose_default  # noqa: E402
@@ -145,21 +145,24 @@ def _with_h(long: pl.DataFrame, history: pl.DataFrame, m: int, cutoff: str | Non
     return pl.concat([long, h.select(long.columns), hm.select(long.columns)])
 
 
-def _combine(long: pl.DataFrame, names: tuple[str, ...], keys: list[str]) -> pl.DataFrame:
+def _combine(long: pl.DataFrame, names: tuple[str, ...], keys: list[str],
+             history: pl.DataFrame) -> pl.DataFrame:
     """Add each combination of ``names`` as rows where all its members have one, formed as the engine forms
     it (:func:`forecasting.models.add_combinations`, the members summed in their order): a mean taken over
-    grouped rows summed them in whatever order the group came, a last bit off the pipeline's now and then."""
+    grouped rows summed them in whatever order the group came, a last bit off the pipeline's now and then;
+    a member below zero left out where the fitted ``history`` is not)."""
     combos = [(name, combo[1]) for name in names if (combo := combination_members(name)) is not None]
     if not combos:
         return long
+    signed = signed_ids(history)
     wide = long.pivot(on="model", index=keys, values="yhat")
     parts = [long]
     for name, members in combos:
         if not set(members) <= set(wide.columns):
             continue
         whole = wide.filter(pl.all_horizontal(pl.col(members).is_not_null()))
-        parts.append(add_combinations(whole, (name,)).select(*keys, model=pl.lit(name), yhat=pl.col(name))
-                     .select(long.columns))
+        parts.append(add_combinations(whole, (name,), signed)
+                     .select(*keys, model=pl.lit(name), yhat=pl.col(name)).select(long.columns))
     return pl.concat(parts)
 
 
@@ -183,8 +186,8 @@ def select_rule(saved: dict, names: tuple[str, ...], default: str, m: int, horiz
     if any({"H", "HM"} & set((combination_members(n) or (None, (n,)))[1]) for n in names):
         cv = _with_h(cv, saved["history"], m, "cutoff")
         fc = _with_h(fc, saved["history"], m, None)
-    cv = _combine(cv, names + trims, ["unique_id", "ds", "cutoff", "y"])
-    fc = _combine(fc, names + trims, ["unique_id", "ds"])
+    cv = _combine(cv, names + trims, ["unique_id", "ds", "cutoff", "y"], saved["history"])
+    fc = _combine(fc, names + trims, ["unique_id", "ds"], saved["history"])
     # select_champions ranks ties by complexity, which knows registered names only: H's combination is
     # ranked as the DARIMA one it replaces (same members' complexity)
     alias = {n: n.replace(",H)", ",DARIMA)").replace(",HM)", ",DARIMA)") for n in names
@@ -218,7 +221,7 @@ def set_default(saved: dict, config: ForecastConfig) -> str:
     tried = alternative_sample(saved["plan"].filter(pl.col("windows") > 0).get_column("unique_id"),
                                config.alternative_sample)
     cv = _combine(saved["cv"].filter(pl.col("unique_id").is_in(tried.implode())), names,
-                  ["unique_id", "ds", "cutoff", "y"])
+                  ["unique_id", "ds", "cutoff", "y"], saved["history"])
     scores = score_backtest(cv.filter(pl.col("model").is_in(names)), saved["history"], season=config.mase_season)
     return choose_default(scores, names, min_series=config.strategy_min_series)
 
@@ -271,8 +274,7 @@ def rules(config: ForecastConfig, extra: tuple[str, ...], chosen: str | None = N
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("data_dir", type=Path)
-    p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(LOADERS))
+    add_set_options(p)
     p.add_argument("--max-series", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache", type=Path, required=True, help="folder of the saved member forecasts")
@@ -287,8 +289,8 @@ def main() -> None:
     add_cut_options(p)
     args = p.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
-    for name in args.sets:
-        ds = sample(LOADERS[name](args.data_dir, args.horizon), args.max_series, args.seed)
+    for name, load in chosen_sets(p, args):
+        ds = sample(load(args.horizon), args.max_series, args.seed)
         ds = at_origin(ds, args.origin)
         ds = scorable(shortened(ds, args.max_length, args.min_length, args.seed))
         config = ForecastConfig(freq=ds.freq, season_length=ds.season, n_jobs=args.n_jobs)

@@ -272,7 +272,7 @@ def _backtest_tasks(
 
 def _chosen_backtest(
     series: dict, plan: pl.DataFrame, horizon: int, config: ForecastConfig, cv: pl.DataFrame | None,
-    orders: pl.DataFrame | None, pool: Executor | None, outliers: pl.DataFrame,
+    orders: pl.DataFrame | None, pool: Executor | None, outliers: pl.DataFrame, signed: list[str],
 ) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
     """Phase 1b: where the seasonal set took an alternative as its default (:func:`_chosen_default`) on the
     sample that backtested it, backtest it on the set's other series too: only its members that the
@@ -303,22 +303,24 @@ def _chosen_backtest(
                                   .filter(pl.col("model").is_in(members)), added) if f is not None],
                      how="vertical_relaxed")
     if default not in need:  # a combination: its members' mean (or median), as the engine forms it
-        rows = _combined_rows(rows, default)
+        rows = _combined_rows(rows, default, signed)
     cv = pl.concat([cv, rows.select(cv.columns)], how="vertical_relaxed").sort(_CV_ORDER, maintain_order=True)
     if found is not None and found.height:
         orders = found if orders is None else pl.concat([orders, found], how="vertical_relaxed")
     return cv, orders
 
 
-def _combined_rows(rows: pl.DataFrame, name: str) -> pl.DataFrame:
+def _combined_rows(rows: pl.DataFrame, name: str, signed: list[str]) -> pl.DataFrame:
     """Backtest rows (``unique_id, ds, cutoff, y, model, yhat``) of the combination ``name`` formed from its
-    members' rows in ``rows``, as the engine forms it (:func:`forecasting.models.add_combinations`)."""
+    members' rows in ``rows``, as the engine forms it (:func:`forecasting.models.add_combinations`;
+    ``signed``: the ids whose history holds a value below zero)."""
     keys = ["unique_id", "ds", "cutoff", "y"]
-    wide = add_combinations(rows.pivot(on="model", index=keys, values="yhat"), (name,))
+    wide = add_combinations(rows.pivot(on="model", index=keys, values="yhat"), (name,), signed)
     return wide.unpivot(index=keys, on=[name], variable_name="model", value_name="yhat")
 
 
-def _trimmed_backtest(cv: pl.DataFrame | None, trimmed: pl.DataFrame) -> pl.DataFrame | None:
+def _trimmed_backtest(cv: pl.DataFrame | None, trimmed: pl.DataFrame,
+                      signed: list[str]) -> pl.DataFrame | None:
     """``cv`` with the backtest rows of each ``trimmed`` series' model (``unique_id, model``: a default less
     its worst member, :func:`forecasting.select.trim_worst_member`) formed from its members' rows, so that
     its band is sized on the chosen model's own backtest errors."""
@@ -328,7 +330,7 @@ def _trimmed_backtest(cv: pl.DataFrame | None, trimmed: pl.DataFrame) -> pl.Data
     for (name,), ids in trimmed.group_by("model", maintain_order=True):
         members = combination_members(name)[1]
         rows = cv.join(ids.select("unique_id"), on="unique_id", how="semi").filter(pl.col("model").is_in(members))
-        parts.append(_combined_rows(rows, name).select(cv.columns))
+        parts.append(_combined_rows(rows, name, signed).select(cv.columns))
     return pl.concat(parts, how="vertical_relaxed").sort(_CV_ORDER, maintain_order=True)
 
 

@@ -50,7 +50,7 @@ from statsforecast import StatsForecast
 from statsforecast.models import _TS
 
 from forecasting import gradients
-from forecasting.models import add_combinations, base_models, with_decomposition
+from forecasting.models import add_combinations, base_models, signed_ids, with_decomposition
 from forecasting.orders import _auto_arima, _Forwarding, _has_forward, _searching, _shown, with_arima_orders
 
 __all__ = ["Task", "run_task", "run_tasks", "worker_pool"]
@@ -85,8 +85,10 @@ class Task:
     shrink_seasons: bool = False
 
 
-def _long(frame: pl.DataFrame, names: tuple[str, ...], index: list[str]) -> pl.DataFrame:
-    return add_combinations(frame, names).unpivot(
+def _long(frame: pl.DataFrame, names: tuple[str, ...], index: list[str], signed: list[str]) -> pl.DataFrame:
+    """``frame`` (wide) long, with ``names``' combinations formed (``signed``: the ids whose history holds a
+    value below zero, :func:`forecasting.models.add_combinations`)."""
+    return add_combinations(frame, names, signed).unpivot(
         index=index, on=list(names), variable_name="model", value_name="yhat"
     )
 
@@ -138,8 +140,9 @@ def _run_part(task: Task, df: pl.DataFrame, skip: int):
         warnings.simplefilter("ignore")
         fc = sf.forecast(h=task.forecast_horizon or task.horizon, df=df) if task.forecast else None
         cv, orders = _cross_validation(task, df, models, fallback) if task.windows > 0 else (None, None)
-    fc_long = None if fc is None else _long(fc, task.names, ["unique_id", "ds"])
-    cv_long = None if cv is None else _long(cv, task.names, ["unique_id", "ds", "cutoff", "y"])
+    signed = signed_ids(df)
+    fc_long = None if fc is None else _long(fc, task.names, ["unique_id", "ds"], signed)
+    cv_long = None if cv is None else _long(cv, task.names, ["unique_id", "ds", "cutoff", "y"], signed)
     return cv_long, fc_long, orders
 
 

@@ -54,6 +54,7 @@ from forecasting.classify import classify_series
 from forecasting.config import ForecastConfig
 from forecasting.engine import run_tasks, worker_pool
 from forecasting.intervals import lognormal_quantiles, tidy_quantiles
+from forecasting.models import signed_ids
 from forecasting.outliers import fill_below_zero
 from forecasting.profile import PROFILE_MODEL, profile_forecast
 from forecasting.select import trim_worst_member
@@ -224,10 +225,12 @@ def forecast_demand(
             frames = lives
             cv, fc_rule, orders = _backtest(frames, plan, scored, config, horizon, pool, outliers)
         config = _chosen_default(cv, series, plan, config)
-        cv, orders = _chosen_backtest(frames, plan, scored, config, cv, orders, pool, outliers)
+        signed = signed_ids(pl.concat(list(frames.values())))  # net flows: their members all averaged
+        cv, orders = _chosen_backtest(frames, plan, scored, config, cv, orders, pool, outliers, signed)
         backtest, chosen, strategy, picks = _choose(cv, series, plan, config)
         trimmed = trim_worst_member(chosen, backtest, config.seasonal_default, config.trim_min_members)
-        cv = _trimmed_backtest(cv, trimmed.join(chosen, on=["unique_id", "model"], how="anti"))
+        cv = _trimmed_backtest(cv, trimmed.join(chosen, on=["unique_id", "model"], how="anti"),
+                               signed)
         chosen = trimmed
         _, fc_champion, _ = run_tasks(_champion_tasks(frames, plan, chosen, horizon, config, orders), pool)
         chosen, fc_champion = _guard(frames, series, plan, chosen, backtest, fc_champion, horizon, config,

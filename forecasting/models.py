@@ -60,8 +60,9 @@ from statsforecast.models import (
 from forecasting.seasonal import Deseasonalized, is_seasonal
 from forecasting.stl import stl_decompose
 
-__all__ = ["GuardedMSTL", "NativeSeasonal", "SeasonTested", "base_models", "complexity", "combination_members", "add_combinations",
-           "is_known", "MODEL_NAMES", "with_decomposition"]
+__all__ = ["GuardedMSTL", "NativeSeasonal", "SeasonTested", "base_models", "complexity",
+           "combination_members", "add_combinations", "signed_ids", "is_known", "MODEL_NAMES",
+           "with_decomposition"]
 
 
 class GuardedMSTL(MSTL):
@@ -363,8 +364,25 @@ def with_decomposition(model: object, zeros: bool, shrink: bool) -> object:
     return model
 
 
-def add_combinations(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
-    """Add a column per combination in ``names`` to a wide forecast frame holding its members' columns."""
+def signed_ids(history: pl.DataFrame) -> list[str]:
+    """The ids of ``history`` (``unique_id, y``) holding a value below zero: :func:`add_combinations`'
+    ``signed``."""
+    return history.filter(pl.col("y") < 0).get_column("unique_id").unique().sort().to_list()
+
+
+def add_combinations(frame: pl.DataFrame, names: tuple[str, ...], signed=()) -> pl.DataFrame:
+    """Add a column per combination in ``names`` to a wide forecast frame holding its members' columns.
+
+    A member whose forecast path (a series' ``unique_id``, and its ``cutoff`` in a backtest frame) goes
+    below zero at any step is left out of that path's mean or median, unless every member does or the
+    series is in ``signed`` (ids whose fitted history holds a value below zero: a net flow, where a
+    forecast below zero is a forecast). Demand below zero is no demand: such a member has extrapolated a
+    trend through the axis, and averaged in it drags the combination down at every step (PBS's A03 and P01:
+    the peers' AutoARIMA at −159 and −470 beside members near 20 and 30). Measured in
+    docs/forecast-history.md, "Stop 45".
+    """
+    path = [c for c in ("unique_id", "cutoff") if c in frame.columns]
+    guarded = "unique_id" in frame.columns
     exprs = []
     for name in names:
         combo = combination_members(name)
@@ -372,6 +390,13 @@ def add_combinations(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFram
             continue
         how, members = combo
         cols = [pl.col(m) for m in members]
+        if guarded:
+            own = ~pl.col("unique_id").is_in(list(signed))
+            cols = [pl.when(~(own & (pl.col(m) < 0).any().over(path))).then(pl.col(m)) for m in members]
         expr = pl.mean_horizontal(cols) if how == "Mean" else pl.concat_list(cols).list.median()
+        if guarded:  # every member below zero somewhere: all of them, as before
+            whole = [pl.col(m) for m in members]
+            fallback = pl.mean_horizontal(whole) if how == "Mean" else pl.concat_list(whole).list.median()
+            expr = pl.coalesce(expr, fallback)
         exprs.append(expr.alias(name))
     return frame.with_columns(exprs) if exprs else frame

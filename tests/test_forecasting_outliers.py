@@ -228,7 +228,7 @@ def test_a_default_backtested_late_pairs_its_members_on_what_was_ordered():
     cv, _, orders = _backtest(frames, plan, 13, config, 13, None, outliers)
     default = config.seasonal_default
     without = cv.filter(~pl.col("model").is_in([default, "DOT"]))  # DOT and the mean still to backtest
-    rows = _chosen_backtest(frames, plan, 13, config, without, orders, None, outliers)[0].filter(
+    rows = _chosen_backtest(frames, plan, 13, config, without, orders, None, outliers, [])[0].filter(
         pl.col("model") == default)
     assert rows.height == rows.select("ds", "cutoff").n_unique() == cv.filter(pl.col("model") == default).height
     assert rows.filter(pl.col("ds") == weeks[WEEKS - 6])["y"].to_list() == [y[WEEKS - 6]]
