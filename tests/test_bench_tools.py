@@ -154,8 +154,9 @@ def test_a_set_is_scored_without_its_flat_histories():
     assert kept.train.equals(toy.train.filter(pl.col("unique_id") != "s1"))
 
 
-def test_accuracy_and_bands_commands_run_on_a_file(tmp_path):
-    """Both commands take a file with no data folder: the visible sets are not run where only --file is."""
+def test_accuracy_bands_and_members_commands_run_on_a_file(tmp_path):
+    """The three commands take a file with no data folder: the visible sets are not run where only --file
+    is."""
     numbered = tmp_path / "toy.csv"
     _numbered(monthly_set(2, 40, 6)).write_csv(numbered)
     tool = Path(__file__).resolve().parents[1] / "bench" / "accuracy.py"
@@ -169,6 +170,12 @@ def test_accuracy_and_bands_commands_run_on_a_file(tmp_path):
                             "--file-freq", "1mo", "--variant"], capture_output=True, text=True, timeout=600)
     assert bands.returncode == 0, bands.stderr
     assert "toy, origin -0: 2 series" in bands.stdout and "m1_monthly" not in bands.stdout
+    members = subprocess.run([sys.executable, str(tool.with_name("members.py")), "--file", str(numbered),
+                              "--file-freq", "1mo", "--cache", str(tmp_path / "cache"), "--extra"],
+                             capture_output=True, text=True, timeout=600)
+    assert members.returncode == 0, members.stderr
+    assert "== toy seed 0 origin 0: 2 series" in members.stdout and "m1_monthly" not in members.stdout
+    assert (tmp_path / "cache" / "toy_s0_n100_o0_fc.parquet").exists()
     refused = subprocess.run([sys.executable, str(tool), "--sets", "m1_monthly"], capture_output=True,
                              text=True, timeout=600)
     assert refused.returncode == 2 and "data_dir is needed for --sets" in refused.stderr
