@@ -65,6 +65,8 @@ def _auto_arima(model: object) -> AutoARIMA | None:
         return _auto_arima(model.model)
     if isinstance(model, SeasonTested):
         return _auto_arima(model.plain)
+    if isinstance(model, NativeSeasonal):  # AARIMA: the seasonal AutoARIMA (the plain one on short histories)
+        return _auto_arima(model.seasonal) or _auto_arima(model.plain)
     inner = _inner(model)
     return inner if isinstance(inner, AutoARIMA) else None
 
@@ -138,6 +140,20 @@ def _fixed(model: _TS, order: str) -> _TS | None:
                              include_mean=bool(mean), include_drift=bool(drift), alias=repr(model))
             return SeasonTested(seasonal, model.plain, model.season_length, alias=repr(model))
         return SeasonTested(model.seasonal, _fixed(model.plain, order), model.season_length, alias=repr(model))
+    if isinstance(model, NativeSeasonal) and _auto_arima(model) is not None and "," in order:
+        # AARIMA: the half the order came from (a seasonal order: the seasonal AutoARIMA's; a non-seasonal
+        # one: the plain AutoARIMA's, fitted where the history held under two seasons) fixed, the other
+        # searching where the history picks it
+        seasonal, plain = model.seasonal, model.plain
+        if order.count(",") == 7:
+            p, d, q, mean, drift, sp, sd, sq = (int(v) for v in order.split(","))
+            seasonal = ARIMA(order=(p, d, q), season_length=model.season_length, seasonal_order=(sp, sd, sq),
+                             include_mean=bool(mean), include_drift=bool(drift), alias=repr(model))
+        elif order.count(",") == 4:
+            p, d, q, mean, drift = (int(v) for v in order.split(","))
+            plain = ARIMA(order=(p, d, q), include_mean=bool(mean), include_drift=bool(drift), alias=repr(model))
+        return NativeSeasonal(seasonal, plain, model.season_length, alias=repr(model),
+                              min_seasons=model.min_seasons)
     if _auto_arima(model) is not None and order.count(",") == 4:
         p, d, q, mean, drift = (int(v) for v in order.split(","))
         fixed = ARIMA(order=(p, d, q), include_mean=bool(mean), include_drift=bool(drift), alias=repr(model))

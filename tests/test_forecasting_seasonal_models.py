@@ -358,6 +358,44 @@ def test_tarima_carries_its_order_across_the_backtest_origins_as_darima_does():
                 assert tarima == pytest.approx(darima, rel=1e-9)
 
 
+def test_aarima_carries_its_order_across_the_backtest_origins():
+    """``AARIMA`` (the peers' AutoARIMA at the season) searches at the oldest origin only, as TARIMA does, and
+    fits that order at the later ones; the fixed order forecasts what the search found on the same data, and
+    a history under two seasons fixes the non-seasonal half's order (stop 45: before, AARIMA searched at
+    every origin, four searches a series)."""
+    from statsforecast.models import ARIMA, AutoARIMA
+
+    from forecasting.engine import Task, run_task
+    from forecasting.orders import arima_order, with_arima_orders
+
+    months = pl.date_range(date(2012, 1, 1), date(2019, 12, 1), "1mo", eager=True)
+    series = _monthly()
+    df = pl.concat([pl.DataFrame({"unique_id": uid, "ds": months, "y": y}) for uid, y in series.items()])
+    task = Task(df=df, names=("AARIMA",), season_length=12, freq="1mo", horizon=H, windows=3, step=H,
+                forecast=False, fallback="Naive", cost=1.0, refit="arima_order")
+    cv, _, orders = run_task(task)
+    first = months.len() - 3 * H
+    for uid, y in series.items():
+        searched = base_models(("AARIMA",), 12)[0].fit(y[:first])
+        order = arima_order(searched)
+        assert order.count(",") == 7  # seasonal: p, d, q, mean, drift, P, D, Q
+        got = orders.filter((pl.col("unique_id") == uid) & (pl.col("model") == "AARIMA")).get_column("order")
+        assert got.to_list() == [order]
+        fixed = with_arima_orders(base_models(("AARIMA",), 12), (("AARIMA", order),))[0]
+        assert type(fixed.fixed.seasonal) is ARIMA and isinstance(fixed.fixed.plain, AutoARIMA)
+        assert np.allclose(fixed.fit(y[:first]).predict(H)["mean"], searched.predict(H)["mean"], rtol=1e-9)
+        for k in (1, 2):
+            cut = first + k * H
+            rows = cv.filter((pl.col("unique_id") == uid) & (pl.col("cutoff") == months[cut - 1]))
+            got = rows.sort("ds").get_column("yhat").to_numpy()
+            assert got == pytest.approx(fixed.forecast(y=y[:cut], h=H)["mean"], rel=1e-9)
+    short = next(iter(series.values()))[:20]  # under two seasons: the plain AutoARIMA's order, fixed
+    order = arima_order(base_models(("AARIMA",), 12)[0].fit(short))
+    assert order.count(",") == 4
+    fixed = with_arima_orders(base_models(("AARIMA",), 12), (("AARIMA", order),))[0]
+    assert type(fixed.fixed.plain) is ARIMA and isinstance(fixed.fixed.seasonal, AutoARIMA)
+
+
 @pytest.mark.parametrize(("freq", "season"), [("1w", 52), ("2w", 26), ("1mo", 12), ("3mo", 4), ("1q", 4),
                                               ("1y", 1), ("1d", 7), ("2d", 1), ("5w", 1)])
 def test_the_season_follows_the_frequency_where_it_is_not_given(freq, season):
