@@ -151,7 +151,8 @@ def _fixed(model: _TS, order: str) -> _TS | None:
                              include_mean=bool(mean), include_drift=bool(drift), alias=repr(model))
         elif order.count(",") == 4:
             p, d, q, mean, drift = (int(v) for v in order.split(","))
-            plain = ARIMA(order=(p, d, q), include_mean=bool(mean), include_drift=bool(drift), alias=repr(model))
+            plain = ARIMA(order=(p, d, q), include_mean=bool(mean), include_drift=bool(drift),
+                          alias=repr(model))
         return NativeSeasonal(seasonal, plain, model.season_length, alias=repr(model),
                               min_seasons=model.min_seasons)
     if _auto_arima(model) is not None and order.count(",") == 4:
