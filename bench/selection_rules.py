@@ -56,6 +56,7 @@ from forecasting.backtest import (_backtest, _champion_tasks, _chosen_backtest, 
 from forecasting.choice import _choose, _chosen_default  # noqa: E402
 from forecasting.forecast import _zero_forecast  # noqa: E402
 from forecasting.metrics import score_backtest  # noqa: E402
+from forecasting.models import signed_ids  # noqa: E402
 from forecasting.select_strategy import choose_default  # noqa: E402
 
 KEYS = ("asrun", "series", "cv", "fc", "history")
@@ -74,7 +75,8 @@ def fit_once(ds, n_jobs: int) -> dict[str, pl.DataFrame]:
     with worker_pool(n_jobs) as pool:
         cv, fc_rule, orders = _backtest(frames, plan, ds.h, config, ds.h, pool, outliers)
         config = _chosen_default(cv, series, plan, config)
-        cv, orders = _chosen_backtest(frames, plan, ds.h, config, cv, orders, pool, outliers)
+        cv, orders = _chosen_backtest(frames, plan, ds.h, config, cv, orders, pool, outliers,
+                                      signed_ids(series))
         _, chosen, _, _ = _choose(cv, series, plan, config)
         seasonal = plan.filter(pl.col("set") == "seasonal")
         every = seasonal.select("unique_id", model=pl.lit(f"Mean({','.join(bases)})"),
@@ -86,7 +88,7 @@ def fit_once(ds, n_jobs: int) -> dict[str, pl.DataFrame]:
         tasks += _champion_tasks(frames, other, own, ds.h, config, orders)
         _, fc, _ = run_tasks(tasks, pool)
     members = fc.filter(pl.col("model").is_in(bases))
-    picked = _combine(members, tuple(chosen.get_column("model").unique()), ["unique_id", "ds"])
+    picked = _combine(members, tuple(chosen.get_column("model").unique()), ["unique_id", "ds"], series)
     parts = [picked.join(chosen.select("unique_id", "model"), on=["unique_id", "model"], how="inner"),
              fc.join(other.select("unique_id"), on="unique_id", how="semi")
              .join(chosen.select("unique_id", "model"), on=["unique_id", "model"], how="inner")]
@@ -157,7 +159,7 @@ def pooled_backtest(ds, saved: dict, names: tuple[str, ...]) -> tuple[pl.DataFra
     ``unique_id, window`` and one MASE column per name, where every one of ``names`` is scored."""
     config = ForecastConfig(freq=ds.freq, season_length=ds.season)
     ids = saved["series"].filter(pl.col("set") == "seasonal").select("unique_id")
-    cv = _combine(saved["members_cv"], names, CV_KEYS).filter(pl.col("model").is_in(names))
+    cv = _combine(saved["members_cv"], names, CV_KEYS, saved["history"]).filter(pl.col("model").is_in(names))
     scores = score_backtest(cv.join(ids, on="unique_id", how="semi"), saved["history"], season=config.mase_season)
     return scores, (scores.filter(pl.col("mase").is_finite())
                     .pivot(on="model", index=["unique_id", "window"], values="mase").drop_nulls(list(names)))
@@ -190,12 +192,12 @@ def run_rule(ds, saved: dict, names: tuple[str, ...], default: str,
                             seasonal_default=default, seasonal_alternatives=(), **updates)
     seasonal = saved["series"].filter(pl.col("set") == "seasonal")
     plan = seasonal.filter(pl.col("windows") > 0).select("unique_id", "set")
-    cv = _combine(saved["members_cv"], names, CV_KEYS).filter(pl.col("model").is_in(names))
+    cv = _combine(saved["members_cv"], names, CV_KEYS, saved["history"]).filter(pl.col("model").is_in(names))
     cv = cv.join(plan, on="unique_id", how="semi")
     _, chosen, strategy, _ = _choose(cv, saved["history"], plan, config)
     unscored = seasonal.filter(pl.col("windows") == 0).select("unique_id", model=pl.lit(default))
     chosen = pl.concat([chosen.select("unique_id", "model"), unscored])
-    fc = _combine(saved["fc"], names, ["unique_id", "ds"])
+    fc = _combine(saved["fc"], names, ["unique_id", "ds"], saved["history"])
     fc = fc.join(chosen, on=["unique_id", "model"], how="inner")
     fc = fc.select("unique_id", "ds", mean=pl.col("yhat").clip(lower_bound=0.0))
     rest = saved["asrun"].join(seasonal.select("unique_id"), on="unique_id", how="anti")

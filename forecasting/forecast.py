@@ -225,7 +225,8 @@ def forecast_demand(
             frames = lives
             cv, fc_rule, orders = _backtest(frames, plan, scored, config, horizon, pool, outliers)
         config = _chosen_default(cv, series, plan, config)
-        signed = signed_ids(pl.concat(list(frames.values())))  # net flows: their members all averaged
+        # net flows (a value below zero in what the models fit): their members all averaged
+        signed = signed_ids(pl.concat(list(frames.values()))) if frames else []
         cv, orders = _chosen_backtest(frames, plan, scored, config, cv, orders, pool, outliers, signed)
         backtest, chosen, strategy, picks = _choose(cv, series, plan, config)
         trimmed = trim_worst_member(chosen, backtest, config.seasonal_default, config.trim_min_members)
