@@ -43,7 +43,7 @@ from bench.members import fit_members  # noqa: E402
 from forecasting import ForecastConfig  # noqa: E402
 from forecasting.backtest import _CV_ORDER, _combined_rows  # noqa: E402
 from forecasting.choice import _choose  # noqa: E402
-from forecasting.models import combination_members  # noqa: E402
+from forecasting.models import combination_members, signed_ids  # noqa: E402
 from forecasting.seasonal import deseasonalize, is_seasonal, reseasonalize  # noqa: E402
 from forecasting.select import trim_worst_member  # noqa: E402
 from statsforecast.models import AutoARIMA  # noqa: E402
@@ -87,11 +87,12 @@ def _with_rule(cv: pl.DataFrame, members: pl.DataFrame, lives: dict, window: dic
     new_cv = _replaced(cv, ["unique_id", "cutoff"], lives, window, m)
     cv2 = _swap(cv, new_cv, ["unique_id", "cutoff", "model"])
     changed = new_cv.select("unique_id", "cutoff").unique()
+    signed = signed_ids(pl.concat(list(lives.values()))) if lives else []
     for name in cv.get_column("model").unique().to_list():
         combo = combination_members(name)
         if combo and "DARIMA" in combo[1]:
             rows = cv2.join(changed, on=["unique_id", "cutoff"], how="semi").filter(pl.col("model").is_in(combo[1]))
-            cv2 = _swap(cv2, _combined_rows(rows, name), ["unique_id", "cutoff", "model"])
+            cv2 = _swap(cv2, _combined_rows(rows, name, signed), ["unique_id", "cutoff", "model"])
     new_fc = _replaced(members, ["unique_id"], lives, window, m)
     return (cv2.sort(_CV_ORDER, maintain_order=True), _swap(members, new_fc, ["unique_id", "model"]),
             changed.height, new_fc.get_column("unique_id").n_unique())
