@@ -55,7 +55,8 @@ from forecasting.classify import classify_series  # noqa: E402
 from forecasting.engine import run_tasks, worker_pool  # noqa: E402
 from forecasting.backtest import _backtest_tasks, _champion_tasks, _plan  # noqa: E402
 from forecasting.metrics import score_backtest  # noqa: E402
-from forecasting.models import add_combinations, combination_members, signed_ids  # noqa: E402
+from forecasting.models import add_combinations, combination_members  # noqa: E402
+from forecasting.outliers import signed_ids  # noqa: E402
 from forecasting.seasonal import is_seasonal  # noqa: E402
 from forecasting.select import select_champions, trim_worst_member  # noqa: E402
 from forecasting.select_strategy import alternative_sample, choose_default  # noqa: E402

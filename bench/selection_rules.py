@@ -56,7 +56,7 @@ from forecasting.backtest import (_backtest, _champion_tasks, _chosen_backtest, 
 from forecasting.choice import _choose, _chosen_default  # noqa: E402
 from forecasting.forecast import _zero_forecast  # noqa: E402
 from forecasting.metrics import score_backtest  # noqa: E402
-from forecasting.models import signed_ids  # noqa: E402
+from forecasting.outliers import signed_ids  # noqa: E402
 from forecasting.select_strategy import choose_default  # noqa: E402
 
 KEYS = ("asrun", "series", "cv", "fc", "history")

@@ -43,7 +43,8 @@ from bench.members import fit_members  # noqa: E402
 from forecasting import ForecastConfig  # noqa: E402
 from forecasting.backtest import _CV_ORDER, _combined_rows  # noqa: E402
 from forecasting.choice import _choose  # noqa: E402
-from forecasting.models import combination_members, signed_ids  # noqa: E402
+from forecasting.models import combination_members  # noqa: E402
+from forecasting.outliers import signed_ids  # noqa: E402
 from forecasting.seasonal import deseasonalize, is_seasonal, reseasonalize  # noqa: E402
 from forecasting.select import trim_worst_member  # noqa: E402
 from statsforecast.models import AutoARIMA  # noqa: E402

@@ -50,7 +50,8 @@ from statsforecast import StatsForecast
 from statsforecast.models import _TS
 
 from forecasting import gradients
-from forecasting.models import add_combinations, base_models, signed_ids, with_decomposition
+from forecasting.models import add_combinations, base_models, with_decomposition
+from forecasting.outliers import signed_ids
 from forecasting.orders import _auto_arima, _Forwarding, _has_forward, _searching, _shown, with_arima_orders
 
 __all__ = ["Task", "run_task", "run_tasks", "worker_pool"]

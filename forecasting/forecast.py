@@ -54,8 +54,7 @@ from forecasting.classify import classify_series
 from forecasting.config import ForecastConfig
 from forecasting.engine import run_tasks, worker_pool
 from forecasting.intervals import lognormal_quantiles, tidy_quantiles
-from forecasting.models import signed_ids
-from forecasting.outliers import fill_below_zero
+from forecasting.outliers import fill_below_zero, signed_ids
 from forecasting.profile import PROFILE_MODEL, profile_forecast
 from forecasting.select import trim_worst_member
 from forecasting.silent import inactive_quantiles, return_shares

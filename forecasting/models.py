@@ -61,7 +61,7 @@ from forecasting.seasonal import Deseasonalized, is_seasonal
 from forecasting.stl import stl_decompose
 
 __all__ = ["GuardedMSTL", "NativeSeasonal", "SeasonTested", "base_models", "complexity",
-           "combination_members", "add_combinations", "signed_ids", "is_known", "MODEL_NAMES",
+           "combination_members", "add_combinations", "is_known", "MODEL_NAMES",
            "with_decomposition"]
 
 
@@ -364,12 +364,6 @@ def with_decomposition(model: object, zeros: bool, shrink: bool) -> object:
     return model
 
 
-def signed_ids(history: pl.DataFrame) -> list[str]:
-    """The ids of ``history`` (``unique_id, y``) holding a value below zero: :func:`add_combinations`'
-    ``signed``."""
-    return history.filter(pl.col("y") < 0).get_column("unique_id").unique().sort().to_list()
-
-
 def add_combinations(frame: pl.DataFrame, names: tuple[str, ...], signed=()) -> pl.DataFrame:
     """Add a column per combination in ``names`` to a wide forecast frame holding its members' columns.
 
@@ -383,20 +377,21 @@ def add_combinations(frame: pl.DataFrame, names: tuple[str, ...], signed=()) -> 
     """
     path = [c for c in ("unique_id", "cutoff") if c in frame.columns]
     guarded = "unique_id" in frame.columns
+    own = ~pl.col("unique_id").is_in(list(signed))
     exprs = []
     for name in names:
         combo = combination_members(name)
         if combo is None:
             continue
         how, members = combo
-        cols = [pl.col(m) for m in members]
-        if guarded:
-            own = ~pl.col("unique_id").is_in(list(signed))
-            cols = [pl.when(~(own & (pl.col(m) < 0).any().over(path))).then(pl.col(m)) for m in members]
-        expr = pl.mean_horizontal(cols) if how == "Mean" else pl.concat_list(cols).list.median()
-        if guarded:  # every member below zero somewhere: all of them, as before
-            whole = [pl.col(m) for m in members]
-            fallback = pl.mean_horizontal(whole) if how == "Mean" else pl.concat_list(whole).list.median()
-            expr = pl.coalesce(expr, fallback)
+        expr = _combined(how, [pl.col(m) for m in members])
+        if guarded:  # every member below zero somewhere: all of them (expr), as before
+            kept = [pl.when(~(own & (pl.col(m) < 0).any().over(path))).then(pl.col(m)) for m in members]
+            expr = pl.coalesce(_combined(how, kept), expr)
         exprs.append(expr.alias(name))
     return frame.with_columns(exprs) if exprs else frame
+
+
+def _combined(how: str, cols: list[pl.Expr]) -> pl.Expr:
+    """The members' mean (``how`` ``Mean``) or median of each row, their nulls left out."""
+    return pl.mean_horizontal(cols) if how == "Mean" else pl.concat_list(cols).list.median()

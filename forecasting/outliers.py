@@ -67,7 +67,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from forecasting.seasonal import SHORT_SEASON_MAX, is_seasonal
 
-__all__ = ["one_offs", "below_zero", "fill_below_zero", "clean_history"]
+__all__ = ["one_offs", "below_zero", "fill_below_zero", "clean_history", "signed_ids"]
 
 WINDOW = 7  # periods in the centred median that is a period's local level
 SIGMAS = 4.0  # robust standard deviations of the log ratio to the level a one-off lies beyond
@@ -195,19 +195,20 @@ def below_zero(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return below, filled
 
 
-def _with_negatives(series: pl.DataFrame) -> pl.Series:
-    """The ids of the series with a period below zero."""
-    return series.filter(pl.col("y") < 0).get_column("unique_id").unique()
+def signed_ids(series: pl.DataFrame) -> list[str]:
+    """The ids of ``series`` (``unique_id, y``) with a period below zero, sorted (also
+    :func:`forecasting.models.add_combinations`' ``signed``: the net flows)."""
+    return series.filter(pl.col("y") < 0).get_column("unique_id").unique().sort().to_list()
 
 
 def fill_below_zero(series: pl.DataFrame) -> pl.DataFrame:
     """``series`` (``unique_id, ds, y``, sorted) with each series' rare periods below zero at
     :func:`below_zero`'s filled value (the median of the periods around them at or above zero): what the
     classification sees, so a return does not make a series that sold look silent."""
-    negative = _with_negatives(series)
-    if not negative.len():
+    if not signed_ids(series):
         return series
-    return clean_history(series, negative.clear(), season_length=1, factor=0.0, below=True)[0]
+    return clean_history(series, series.get_column("unique_id").clear(), season_length=1, factor=0.0,
+                         below=True)[0]
 
 
 def clean_history(series: pl.DataFrame, ids: pl.Series, season_length: int, factor: float, below: bool = True
@@ -227,9 +228,9 @@ def clean_history(series: pl.DataFrame, ids: pl.Series, season_length: int, fact
         The series (every row, in order) and ``unique_id, ds, y, replaced_by`` of each one-off and period
         below zero replaced.
     """
-    negative = _with_negatives(series) if below else ids.clear()
+    negative = signed_ids(series) if below else []
     uid = pl.col("unique_id")
-    looked = series.filter(uid.is_in(ids.implode()) | uid.is_in(negative.implode()))
+    looked = series.filter(uid.is_in(ids.implode()) | uid.is_in(negative))
     y = looked.get_column("y").to_numpy()
     groups = looked.group_by("unique_id", maintain_order=True).len()
     lengths = groups.get_column("len").to_numpy().astype(np.int64)

@@ -13,7 +13,8 @@ import numpy as np
 import polars as pl
 
 from forecasting.engine import Task, run_task
-from forecasting.models import add_combinations, signed_ids
+from forecasting.models import add_combinations
+from forecasting.outliers import signed_ids
 
 H = 12
 START = date(2020, 1, 6)
