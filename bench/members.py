@@ -2,7 +2,10 @@
 
 Usage: ``python bench/members.py DATA_DIR --sets m1_monthly pbs --max-series 100 --seed 0 --cache DIR
 [--extra SARIMA] [--defaults "Median(SETS,SCES,DOT,DARIMA)" ...] [--peers] [--origin 0] [--n-jobs 1]
-[--horizon H] [--max-length N] [--min-length N]`` (the cuts as ``bench/accuracy.py``'s).
+[--horizon H] [--max-length N] [--min-length N] [--config KEY=JSON ...]`` (the cuts and the configuration's
+overrides as ``bench/accuracy.py``'s; ``--config backtest_refit='"every"' arima_order_from_backtest=false`` fits
+an ``--extra`` ARIMA member searching its order at every fit, as the ARIMA members of a cache made before
+stop 45 were).
 
 For each set (the same loaders and samples as ``bench/accuracy.py``) it runs plantwin's ``forecast_demand``
 as it stands (the "as run" reference and every non-seasonal series' forecast), then, for the series of the
@@ -38,6 +41,7 @@ pharmacy's 8). Prints sMAPE / MASE per rule, and the CPU seconds of the fits.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import replace
@@ -287,6 +291,9 @@ def main() -> None:
     p.add_argument("--origin", type=int, default=0, help="split the sets this many horizons earlier "
                    "(bench/accuracy.py's origins: another window of the same series)")
     p.add_argument("--n-jobs", type=int, default=1)
+    p.add_argument("--config", nargs="*", default=[], metavar="KEY=JSON",
+                   help="ForecastConfig overrides, as bench/accuracy.py's (e.g. backtest_refit=\"every\" to "
+                   "fit an --extra member as the cached ones were)")
     add_cut_options(p)
     args = p.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -294,7 +301,9 @@ def main() -> None:
         ds = sample(load(args.horizon), args.max_series, args.seed)
         ds = at_origin(ds, args.origin)
         ds = scorable(shortened(ds, args.max_length, args.min_length, args.seed))
-        config = ForecastConfig(freq=ds.freq, season_length=ds.season, n_jobs=args.n_jobs)
+        overrides = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.config)}
+        config = ForecastConfig(**({"freq": ds.freq, "season_length": ds.season, "n_jobs": args.n_jobs}
+                                   | overrides))
         native = ds.season <= config.native_season_max
         extra = tuple(e for e in args.extra if native or e.startswith("D"))
         cut = "".join(f"_{k}{v}" for k, v in (("h", args.horizon), ("max", args.max_length),

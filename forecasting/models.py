@@ -296,6 +296,11 @@ _REGISTRY: dict[str, tuple[Callable[[int], object], int]] = {
     "QARIMA": (lambda m: NativeSeasonal(AutoARIMA(season_length=m, approximation=True),
                                         AutoARIMA(season_length=1, approximation=True), m,
                                         alias="QARIMA"), 4),
+    # the same search without a drift term (allowdrift=False): a once-differenced series gets no constant
+    # slope (the search may still difference twice). Stop 46 measured it as a member
+    # (docs/forecast-history.md)
+    "NARIMA": (lambda m: NativeSeasonal(AutoARIMA(season_length=m, allowdrift=False),
+                                        AutoARIMA(season_length=1, allowdrift=False), m, alias="NARIMA"), 4),
     "SCES": (_seasonal_ces, 4),
     "DCES": (_deseasonalized_ces, 4),
     # short seasons: SARIMA where the M4 test finds no season in a fit's history, DARIMA where it finds one

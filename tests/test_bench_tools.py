@@ -176,6 +176,11 @@ def test_accuracy_bands_and_members_commands_run_on_a_file(tmp_path):
     assert members.returncode == 0, members.stderr
     assert "== toy seed 0 origin 0: 2 series" in members.stdout and "m1_monthly" not in members.stdout
     assert (tmp_path / "cache" / "toy_s0_n100_o0_fc.parquet").exists()
+    # --config reaches the forecast's configuration (as bench/accuracy.py's): a value it refuses is an error
+    bad = subprocess.run([sys.executable, str(tool.with_name("members.py")), "--file", str(numbered),
+                          "--file-freq", "1mo", "--cache", str(tmp_path / "cache"), "--extra", "--config",
+                          "fit_once_min_train=0"], capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 1 and "validation error for ForecastConfig" in bad.stderr
     refused = subprocess.run([sys.executable, str(tool), "--sets", "m1_monthly"], capture_output=True,
                              text=True, timeout=600)
     assert refused.returncode == 2 and "data_dir is needed for --sets" in refused.stderr
