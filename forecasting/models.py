@@ -301,6 +301,10 @@ _REGISTRY: dict[str, tuple[Callable[[int], object], int]] = {
     # (docs/forecast-history.md)
     "NARIMA": (lambda m: NativeSeasonal(AutoARIMA(season_length=m, allowdrift=False),
                                         AutoARIMA(season_length=1, allowdrift=False), m, alias="NARIMA"), 4),
+    # NARIMA's search by conditional sums of squares (QARIMA's approximation)
+    "QNARIMA": (lambda m: NativeSeasonal(AutoARIMA(season_length=m, allowdrift=False, approximation=True),
+                                         AutoARIMA(season_length=1, allowdrift=False, approximation=True), m,
+                                         alias="QNARIMA"), 4),
     "SCES": (_seasonal_ces, 4),
     "DCES": (_deseasonalized_ces, 4),
     # short seasons: SARIMA where the M4 test finds no season in a fit's history, DARIMA where it finds one

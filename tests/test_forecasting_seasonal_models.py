@@ -104,18 +104,19 @@ def test_aarima_is_the_peers_autoarima_at_the_season_and_qarima_its_approximated
 @pytest.mark.filterwarnings("ignore")
 def test_narima_is_the_peers_autoarima_without_drift():
     """``NARIMA`` (stop 46) forecasts what statsforecast's AutoARIMA with ``allowdrift=False`` does, at the
-    season and, under two seasons, without it; on a short random walk with a drift it does not carry the
-    drift that ``AARIMA`` fits."""
+    season and, under two seasons, without it, and ``QNARIMA`` what the same approximated search does; on a
+    short random walk with a drift ``NARIMA`` does not carry the drift that ``AARIMA`` fits."""
     from statsforecast.models import AutoARIMA
 
     y = 300 + np.cumsum(4 + np.random.default_rng(5).normal(0, 2, 72))
-    aarima, narima = base_models(("AARIMA", "NARIMA"), 12)
-    assert repr(narima) == "NARIMA" and is_known("Mean(SETS,DOT,NARIMA)")
-    assert np.allclose(narima.forecast(y, H)["mean"],
-                       AutoARIMA(season_length=12, allowdrift=False).forecast(y=y, h=H)["mean"])
+    aarima, narima, qnarima = base_models(("AARIMA", "NARIMA", "QNARIMA"), 12)
+    assert repr(narima) == "NARIMA" and repr(qnarima) == "QNARIMA" and is_known("Mean(SETS,DOT,QNARIMA)")
     short = y[:20]
-    assert np.allclose(narima.forecast(short, H)["mean"],
-                       AutoARIMA(allowdrift=False).forecast(y=short, h=H)["mean"])
+    for model, approximation in ((narima, False), (qnarima, True)):
+        assert np.allclose(model.forecast(y, H)["mean"], AutoARIMA(
+            season_length=12, allowdrift=False, approximation=approximation).forecast(y=y, h=H)["mean"])
+        assert np.allclose(model.forecast(short, H)["mean"], AutoARIMA(
+            allowdrift=False, approximation=approximation).forecast(y=short, h=H)["mean"])
     rise = {m: m.forecast(short, H)["mean"][-1] - short[-1] for m in (aarima, narima)}
     assert rise[aarima] > 3 * H and rise[narima] < 0.75 * rise[aarima]
 
