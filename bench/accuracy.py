@@ -522,6 +522,12 @@ def run_peer(ds: DataSet, name: str, n_jobs: int) -> pl.DataFrame:
     )
 
 
+def config_overrides(pairs: list[str]) -> dict:
+    """``--config KEY=JSON ...`` as ForecastConfig overrides (``champion_margin=1.0``,
+    ``seasonal_default='"SETS"'``); ``bench/members.py`` reads its own the same way."""
+    return {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in pairs)}
+
+
 def timed(fn, *args):
     cpu, wall = _cpu(), time.perf_counter()
     out = fn(*args)
@@ -572,7 +578,7 @@ def main() -> None:
         results: dict[str, tuple[pl.DataFrame, float, float]] = {}
         chosen = None
         if not args.no_plantwin:
-            overrides = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.config)}
+            overrides = config_overrides(args.config)
             (fc, chosen), wall, cpu = timed(run_plantwin, ds, args.n_jobs, overrides)
             results["plantwin"] = (fc, wall, cpu)
             top = chosen.group_by("model").len().sort("len", descending=True).head(6)

@@ -41,7 +41,6 @@ pharmacy's 8). Prints sMAPE / MASE per rule, and the CPU seconds of the fits.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import replace
@@ -53,7 +52,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.accuracy import (_cpu, add_cut_options, add_set_options, at_origin, chosen_sets,  # noqa: E402
-                            run_peer, sample, scorable, score, scales, shortened)
+                            config_overrides, run_peer, sample, scorable, score, scales, shortened)
 from forecasting import ForecastConfig, forecast_demand  # noqa: E402
 from forecasting.classify import classify_series  # noqa: E402
 from forecasting.engine import run_tasks, worker_pool  # noqa: E402
@@ -301,9 +300,8 @@ def main() -> None:
         ds = sample(load(args.horizon), args.max_series, args.seed)
         ds = at_origin(ds, args.origin)
         ds = scorable(shortened(ds, args.max_length, args.min_length, args.seed))
-        overrides = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.config)}
         config = ForecastConfig(**({"freq": ds.freq, "season_length": ds.season, "n_jobs": args.n_jobs}
-                                   | overrides))
+                                   | config_overrides(args.config)))
         native = ds.season <= config.native_season_max
         extra = tuple(e for e in args.extra if native or e.startswith("D"))
         cut = "".join(f"_{k}{v}" for k, v in (("h", args.horizon), ("max", args.max_length),
