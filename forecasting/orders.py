@@ -135,9 +135,7 @@ def _fixed(model: _TS, order: str) -> _TS | None:
         return None if fixed is None else _Window(fixed, model.skip)
     if isinstance(model, SeasonTested) and "," in order:
         if order.count(",") == 7:
-            p, d, q, mean, drift, sp, sd, sq = (int(v) for v in order.split(","))
-            seasonal = ARIMA(order=(p, d, q), season_length=model.season_length, seasonal_order=(sp, sd, sq),
-                             include_mean=bool(mean), include_drift=bool(drift), alias=repr(model))
+            seasonal = _arima_of(order, model.season_length, repr(model))
             return SeasonTested(seasonal, model.plain, model.season_length, alias=repr(model))
         return SeasonTested(model.seasonal, _fixed(model.plain, order), model.season_length, alias=repr(model))
     if isinstance(model, NativeSeasonal) and _auto_arima(model) is not None and "," in order:
@@ -146,18 +144,13 @@ def _fixed(model: _TS, order: str) -> _TS | None:
         # searching where the history picks it
         seasonal, plain = model.seasonal, model.plain
         if order.count(",") == 7:
-            p, d, q, mean, drift, sp, sd, sq = (int(v) for v in order.split(","))
-            seasonal = ARIMA(order=(p, d, q), season_length=model.season_length, seasonal_order=(sp, sd, sq),
-                             include_mean=bool(mean), include_drift=bool(drift), alias=repr(model))
+            seasonal = _arima_of(order, model.season_length, repr(model))
         elif order.count(",") == 4:
-            p, d, q, mean, drift = (int(v) for v in order.split(","))
-            plain = ARIMA(order=(p, d, q), include_mean=bool(mean), include_drift=bool(drift),
-                          alias=repr(model))
+            plain = _arima_of(order, model.season_length, repr(model))
         return NativeSeasonal(seasonal, plain, model.season_length, alias=repr(model),
                               min_seasons=model.min_seasons)
     if _auto_arima(model) is not None and order.count(",") == 4:
-        p, d, q, mean, drift = (int(v) for v in order.split(","))
-        fixed = ARIMA(order=(p, d, q), include_mean=bool(mean), include_drift=bool(drift), alias=repr(model))
+        fixed = _arima_of(order, 1, repr(model))
     elif _auto_ets(model) is not None and "," not in order:
         fixed = AutoETS(model=order.replace("d", ""), damped="d" in order, alias=repr(model))
     else:
@@ -165,6 +158,16 @@ def _fixed(model: _TS, order: str) -> _TS | None:
     if isinstance(model, Deseasonalized):
         fixed = model.around(fixed)
     return fixed
+
+
+def _arima_of(order: str, season_length: int, alias: str) -> ARIMA:
+    """The ARIMA an order string (:func:`arima_order`) names: ``p,d,q,mean,drift`` non-seasonal, with
+    ``,P,D,Q`` after it a seasonal ARIMA at ``season_length``."""
+    p, d, q, mean, drift, *seasonal = (int(v) for v in order.split(","))
+    if seasonal:
+        return ARIMA(order=(p, d, q), season_length=season_length, seasonal_order=tuple(seasonal),
+                     include_mean=bool(mean), include_drift=bool(drift), alias=alias)
+    return ARIMA(order=(p, d, q), include_mean=bool(mean), include_drift=bool(drift), alias=alias)
 
 
 class _OrderFirst(_TS):
