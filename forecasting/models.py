@@ -32,7 +32,7 @@ PBS but lost M1 quarterly by 2–3% MASE, and the mean with CES lost PBS's sMAPE
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import polars as pl
@@ -373,7 +373,7 @@ def with_decomposition(model: object, zeros: bool, shrink: bool) -> object:
     return model
 
 
-def add_combinations(frame: pl.DataFrame, names: tuple[str, ...], signed=()) -> pl.DataFrame:
+def add_combinations(frame: pl.DataFrame, names: tuple[str, ...], signed: Sequence[str] = ()) -> pl.DataFrame:
     """Add a column per combination in ``names`` to a wide forecast frame holding its members' columns.
 
     A member whose forecast path (a series' ``unique_id``, and its ``cutoff`` in a backtest frame) goes
