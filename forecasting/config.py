@@ -201,6 +201,19 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "with it replaced by its level, the backtest still scores against it (forecasting.outliers). None: "
         "the history is fitted as ordered.",
     )
+    leap_effect: bool = Field(
+        True, description="Monthly and quarterly sets: where the set's history shows its periods that hold "
+        "a 29 February apart from their season (a flow counted over one day more; the median of its series' "
+        "effects, robust t at least `leap_min_t`, at least `leap_min_series` series: forecasting/leap.py), "
+        "the models fit each such period divided by that factor and its forecast and quantiles are "
+        "multiplied by it. Weekly and daily periods never. Off: every period fitted as ordered "
+        "(docs/forecast-history.md, stop 47).",
+    )
+    leap_min_t: float = Field(3.0, gt=0, description="Smallest robust t of a set's leap-period effect taken.")
+    leap_min_series: int = Field(
+        20, ge=2, description="Fewest series with a leap period (and the same season a year away) a set's "
+        "leap-period effect is measured on.",
+    )
     # --- backtest and selection -----------------------------------------------------------------
     min_train_weeks: int = Field(
         26, ge=2, description="Fewest training weeks before the oldest backtest origin of a series."

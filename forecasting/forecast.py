@@ -30,6 +30,10 @@ Per series, by class (:mod:`forecasting.classify`):
   profile, selection ``rule``, model ``SeasonalProfile``, banded by the class's one-season-ahead ratios
   (:mod:`forecasting.profile`).
 
+A monthly or quarterly set whose history shows its periods that hold a 29 February apart from their season
+fits each divided by the set's factor, and its forecast and quantiles are multiplied by it
+(:mod:`forecasting.leap`).
+
 This module checks the series and runs the steps in order (:func:`forecast_demand`); each step is its own
 module: the backtest's plan and work (:mod:`forecasting.backtest`), the model each series takes
 (:mod:`forecasting.choice`) and the bands from the errors that did not choose it
@@ -54,6 +58,7 @@ from forecasting.classify import classify_series
 from forecasting.config import ForecastConfig
 from forecasting.engine import run_tasks, worker_pool
 from forecasting.intervals import lognormal_quantiles, tidy_quantiles
+from forecasting.leap import LeapEffect, leap_effect, leap_scaled
 from forecasting.outliers import fill_below_zero, signed_ids
 from forecasting.profile import PROFILE_MODEL, profile_forecast
 from forecasting.select import trim_worst_member
@@ -79,6 +84,9 @@ class ForecastResult:
     # periods ahead the backtest scored and the bands calibrated on: the asked backtest horizon, or less where
     # no series had the history for one window that long (_scored_horizon); None: no series was backtested
     backtest_horizon: int | None = None
+    # the set's leap-period factor, where its history shows one (forecasting.leap): fitted divided by it, the
+    # leap periods' forecast and quantiles multiplied by it
+    leap: LeapEffect | None = None
 
 
 def dated_by_month_ends(series: pl.DataFrame, freq: str) -> bool:
@@ -198,6 +206,8 @@ def forecast_demand(
     if month_ends := dated_by_month_ends(series, config.freq):  # fitted on the months' first days
         series = series.with_columns(pl.col("ds").dt.month_start())
     series = series.select("unique_id", "ds", pl.col("y").cast(pl.Float64)).sort("unique_id", "ds")
+    if leap := leap_effect(series, config, month_ends):  # a period with a 29 February fitted at its season
+        series = leap_scaled(series, 1 / leap.factor, ["y"], config.freq, month_ends)
     asked = min(backtest_horizon or horizon, horizon)
     # a rare period below zero (a return) is no silence: classed with it at its level (forecasting.outliers)
     classes = classify_series(series if config.outlier_factor is None else fill_below_zero(series), config)
@@ -242,8 +252,13 @@ def forecast_demand(
     ).sort("unique_id")
     forecast = _quantiles(fc, cv, chosen, picks, plan, series, horizon, config,
                           shortened=scored if scored < asked else None)
+    if leap:  # the leap periods forecast and reported as ordered
+        values = ["mean", *(schema.quantile_column(q) for q in config.quantiles)]
+        forecast = leap_scaled(forecast, leap.factor, values, config.freq, month_ends)
+        outliers = outliers if outliers is None else leap_scaled(outliers, leap.factor, ["y", "replaced_by"],
+                                                                 config.freq, month_ends)
     if month_ends:  # dated as they came: each month by its last day
         forecast = forecast.with_columns(pl.col("ds").dt.month_end())
         outliers = outliers if outliers is None else outliers.with_columns(pl.col("ds").dt.month_end())
     return ForecastResult(forecast=forecast, series=summary, backtest=backtest, strategy=strategy,
-                          outliers=outliers, backtest_horizon=scored if backtest.height else None)
+                          outliers=outliers, backtest_horizon=scored if backtest.height else None, leap=leap)

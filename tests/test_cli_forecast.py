@@ -304,3 +304,19 @@ def test_forecast_command_refuses_a_value_that_is_no_finite_number(tmp_path, odd
     assert result.exit_code == 2
     assert (f"odd.csv: 1 row(s) break rule number in column y; first (row, unique_id, ds, y): "
             f"[(1, 'a', '2024-01-01', '{odd}')]") in result.stderr
+
+
+def test_forecast_command_says_the_sets_leap_effect(tmp_path):
+    """20 monthly flows whose leap Februaries are 10% above their season: the command says the factor it
+    measured in the history and forecast at (forecasting/leap.py)."""
+    from tests.test_forecasting_leap import _panel
+
+    src = tmp_path / "monthly.csv"
+    _panel(1.10, series=20).write_csv(src)
+    out = tmp_path / "fc.csv"
+    result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stdout.splitlines() if line.startswith("periods holding a 29 February")]
+    assert len(said) == 1 and "over 20 series" in said[0]
+    assert float(said[0].split(": ")[1].split(" ")[0]) == pytest.approx(1.10, abs=0.02)
+    assert pl.read_csv(out, try_parse_dates=True)["ds"].dt.month().unique().sort().to_list() == [1, 2, 3]

@@ -1,0 +1,94 @@
+"""A set's leap-day effect: monthly and quarterly periods that hold a 29 February.
+
+A flow (orders, prescriptions, nights) counted over a period that holds a 29 February covers one day more than
+the same season's periods of other years: a leap February is 1/28 = 3.6% longer, and where the counts follow
+working or processing days the step can be larger (PBS's scripts: a leap February 8% above its neighbours'
+pattern). A seasonal model sees it in one season of four and forecasts their average, so a leap February is
+forecast low and the others a little high. A stock (a price, an index, a level) has no such effect, and
+nothing in a series says which it is; so the set's history decides, as X-13ARIMA-SEATS tests its leap-year
+regressor:
+
+- per series, each leap period's log against the mean log of its two neighbouring periods, less the same
+  measure of the same season one year before and one year after (a difference in differences: the level and
+  the season drop out); the series' effect is the mean over its leap periods;
+- the set's effect is the median of its series' effects, taken where at least ``leap_min_series`` series have
+  one and its robust t (the median over 1.2533 standard deviations of the series' effects, over √n) is at
+  least ``leap_min_t`` in size.
+
+Where the set has one, :func:`forecasting.forecast_demand` fits every leap period divided by it and multiplies
+every leap period's forecast and quantiles by it. Weekly and daily periods never: a week is seven days in any
+year, and a day is a day. Dates are a period's first day (``forecast_demand`` fits months dated by their last
+day on their first) or, for months dated by their last day (``ends``), the period is the ``freq`` up to it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import polars as pl
+
+from forecasting.config import ForecastConfig, _freq_parts, season_of
+
+__all__ = ["LeapEffect", "leap_effect", "leap_periods", "leap_scaled"]
+
+#: the standard error of a normal sample's median over that of its mean (√(π/2))
+_MEDIAN_SE = math.sqrt(math.pi / 2)
+
+
+@dataclass(frozen=True)
+class LeapEffect:
+    """A set's leap-period factor (``factor`` × the season's pattern), its robust t and its series."""
+
+    factor: float
+    t: float
+    series: int
+
+
+def _months(freq: str) -> int:
+    """Calendar months in one period of ``freq`` (0: weeks, days, years: no leap period)."""
+    count, unit = _freq_parts(freq)
+    return {"mo": count, "q": 3 * count}.get(unit, 0)
+
+
+def leap_periods(ds: pl.Expr, freq: str, ends: bool = False) -> pl.Expr:
+    """True where the period of ``freq`` dated ``ds`` holds a 29 February: the ``freq`` from ``ds`` on, or up
+    to and including ``ds``'s month where the periods are dated by their months' ends (``ends``)."""
+    months = _months(freq)
+    shifts = range(-(months - 1), 1) if ends else range(months)
+    held = [ds.dt.offset_by(f"{j}mo") for j in shifts]
+    return pl.any_horizontal(False, *((d.dt.month() == 2) & d.dt.is_leap_year() for d in held))
+
+
+def leap_effect(series: pl.DataFrame, config: ForecastConfig, ends: bool = False) -> LeapEffect | None:
+    """The set's leap-period effect in ``series`` (``unique_id, ds, y``, consecutive periods of
+    ``config.freq`` per series), or None: off, weekly or daily, a season that is not a year, too few series,
+    or not significant (the module's docstring)."""
+    m = config.season_length
+    if not config.leap_effect or not _months(config.freq) or m != season_of(config.freq) or m < 2:
+        return None
+    log_y = pl.when(pl.col("y") > 0).then(pl.col("y").log())
+    r = pl.col("lg") - (pl.col("lg").shift(1) + pl.col("lg").shift(-1)) / 2
+    year_apart = pl.mean_horizontal(pl.col("r").shift(m), pl.col("r").shift(-m))  # its season, no leap day
+    leap = leap_periods(pl.col("ds"), config.freq, ends)
+    frame = series.sort("unique_id", "ds").with_columns(lg=log_y, leap=leap)
+    frame = frame.with_columns(r=r.over("unique_id"))
+    frame = frame.with_columns(d=(pl.col("r") - year_apart).over("unique_id"))
+    per = (frame.filter(pl.col("leap") & pl.col("d").is_not_null()).group_by("unique_id")
+           .agg(pl.col("d").mean()).get_column("d"))
+    n = per.len()
+    if n < max(config.leap_min_series, 2):
+        return None
+    median, sd = float(per.median()), float(per.std())
+    if sd == 0 or math.isnan(sd):
+        return None
+    t = median / (_MEDIAN_SE * sd / math.sqrt(n))
+    return LeapEffect(math.exp(median), t, n) if abs(t) >= config.leap_min_t else None
+
+
+def leap_scaled(frame: pl.DataFrame, factor: float, columns: list[str], freq: str, ends: bool = False
+                ) -> pl.DataFrame:
+    """``frame`` with ``columns`` of its leap periods multiplied by ``factor`` (divided: ``1 / factor``)."""
+    leap = leap_periods(pl.col("ds"), freq, ends)
+    return frame.with_columns(pl.when(leap).then(pl.col(c) * factor).otherwise(pl.col(c)).alias(c)
+                              for c in columns)
