@@ -205,9 +205,8 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         True, description="Monthly and quarterly sets: where the set's history shows its periods that hold "
         "a 29 February apart from their season (a flow counted over one day more; the median of its series' "
         "effects, robust t at least `leap_min_t`, at least `leap_min_series` series: forecasting/leap.py), "
-        "the models fit each such period divided by that factor and its forecast and quantiles are "
-        "multiplied by it. Weekly and daily periods never. Off: every period fitted as ordered "
-        "(docs/forecast-history.md, stop 47).",
+        "each such period's forecast and quantiles are multiplied by that factor (the history is fitted as "
+        "ordered). Weekly and daily periods never (docs/forecast-history.md, stop 47).",
     )
     leap_min_t: float = Field(3.0, gt=0, description="Smallest robust t of a set's leap-period effect taken.")
     leap_min_series: int = Field(

@@ -31,8 +31,7 @@ Per series, by class (:mod:`forecasting.classify`):
   (:mod:`forecasting.profile`).
 
 A monthly or quarterly set whose history shows its periods that hold a 29 February apart from their season
-fits each divided by the set's factor, and its forecast and quantiles are multiplied by it
-(:mod:`forecasting.leap`).
+has those periods' forecast and quantiles multiplied by the set's factor (:mod:`forecasting.leap`).
 
 This module checks the series and runs the steps in order (:func:`forecast_demand`); each step is its own
 module: the backtest's plan and work (:mod:`forecasting.backtest`), the model each series takes
@@ -84,8 +83,8 @@ class ForecastResult:
     # periods ahead the backtest scored and the bands calibrated on: the asked backtest horizon, or less where
     # no series had the history for one window that long (_scored_horizon); None: no series was backtested
     backtest_horizon: int | None = None
-    # the set's leap-period factor, where its history shows one (forecasting.leap): fitted divided by it, the
-    # leap periods' forecast and quantiles multiplied by it
+    # the set's leap-period factor, where its history shows one (forecasting.leap): the leap periods' forecast
+    # and quantiles multiplied by it
     leap: LeapEffect | None = None
 
 
@@ -206,8 +205,7 @@ def forecast_demand(
     if month_ends := dated_by_month_ends(series, config.freq):  # fitted on the months' first days
         series = series.with_columns(pl.col("ds").dt.month_start())
     series = series.select("unique_id", "ds", pl.col("y").cast(pl.Float64)).sort("unique_id", "ds")
-    if leap := leap_effect(series, config, month_ends):  # a period with a 29 February fitted at its season
-        series = leap_scaled(series, 1 / leap.factor, ["y"], config.freq, month_ends)
+    leap = leap_effect(series, config, month_ends)  # its periods that hold a 29 February: forecast at it
     asked = min(backtest_horizon or horizon, horizon)
     # a rare period below zero (a return) is no silence: classed with it at its level (forecasting.outliers)
     classes = classify_series(series if config.outlier_factor is None else fill_below_zero(series), config)
@@ -252,11 +250,9 @@ def forecast_demand(
     ).sort("unique_id")
     forecast = _quantiles(fc, cv, chosen, picks, plan, series, horizon, config,
                           shortened=scored if scored < asked else None)
-    if leap:  # the leap periods forecast and reported as ordered
+    if leap:  # the history is fitted as ordered (forecasting/leap.py): the leap periods' forecast moves alone
         values = ["mean", *(schema.quantile_column(q) for q in config.quantiles)]
         forecast = leap_scaled(forecast, leap.factor, values, config.freq, month_ends)
-        outliers = outliers if outliers is None else leap_scaled(outliers, leap.factor, ["y", "replaced_by"],
-                                                                 config.freq, month_ends)
     if month_ends:  # dated as they came: each month by its last day
         forecast = forecast.with_columns(pl.col("ds").dt.month_end())
         outliers = outliers if outliers is None else outliers.with_columns(pl.col("ds").dt.month_end())
