@@ -40,6 +40,10 @@ def forecast_cmd(
         "--booked", help="Long file (unique_id, ds, y) of orders already booked for the forecast's periods: "
         "each period's mean becomes max(forecast, booked), as the plan's demand in `run`, with columns "
         "booked and booked_added.")] = None,
+    leap_effect: Annotated[bool, typer.Option(
+        "--leap-effect", help="Monthly and quarterly data: where the history shows its periods that hold a "
+        "29 February apart from their season (a flow counted over one day more), forecast each such period "
+        "at the set's factor (forecasting/leap.py).")] = False,
 ) -> None:
     """The automatic forecaster (classification, backtest champion, quantiles) on any long-format file.
 
@@ -70,7 +74,8 @@ def forecast_cmd(
             freq = infer_freq(history)
         except ValueError as exc:
             raise SourceError(f"{series.name}: {exc} (--freq)") from None
-    config = ForecastConfig(freq=freq, cluster=cluster, **given, **({"quantiles": wanted} if wanted else {}))
+    config = ForecastConfig(freq=freq, cluster=cluster, leap_effect=leap_effect, **given,
+                            **({"quantiles": wanted} if wanted else {}))
     try:
         with forecast_executor(config) as (executor, config):
             result = forecast_demand(history, horizon, config, executor)

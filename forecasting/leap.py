@@ -15,8 +15,8 @@ regressor:
   one and its robust t (the median over 1.2533 standard deviations of the series' effects, over √n) is at
   least ``leap_min_t`` in size.
 
-Where the set has one, :func:`forecasting.forecast_demand` multiplies every leap period's forecast and
-quantiles by it; every other period, and every model choice, is what the history fitted as ordered gives. The
+An option (``leap_effect``, off; ``plantwin forecast --leap-effect``): where the set has one,
+:func:`forecasting.forecast_demand` multiplies every leap period's forecast and quantiles by it; every other period, and every model choice, is what the history fitted as ordered gives. The
 models' own February holds the leap Februaries they saw (about one in four), so the factor lifts a leap
 February a little more than its effect; fitting the history with its leap periods divided instead (stop 47,
 measured and not kept) moved the fits of every month, and one series' forecast to 3.7 times what it was.

@@ -307,14 +307,15 @@ def test_forecast_command_refuses_a_value_that_is_no_finite_number(tmp_path, odd
 
 
 def test_forecast_command_says_the_sets_leap_effect(tmp_path):
-    """20 monthly flows whose leap Februaries are 10% above their season: the command says the factor it
-    measured in the history and forecast at (forecasting/leap.py)."""
+    """20 monthly flows whose leap Februaries are 10% above their season: with --leap-effect the command says
+    the factor it measured in the history and forecast at (forecasting/leap.py)."""
     from tests.test_forecasting_leap import _panel
 
     src = tmp_path / "monthly.csv"
     _panel(1.10, series=20).write_csv(src)
     out = tmp_path / "fc.csv"
-    result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "3", "--out", str(out)])
+    result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "3", "--out", str(out),
+                                      "--leap-effect"])
     assert result.exit_code == 0, result.output
     said = [line for line in result.stdout.splitlines() if line.startswith("periods holding a 29 February")]
     assert len(said) == 1 and "over 20 series" in said[0]
