@@ -16,13 +16,14 @@ regressor:
   least ``leap_min_t`` in size.
 
 An option (``leap_effect``, off; ``plantwin forecast --leap-effect``): where the set has one,
-:func:`forecasting.forecast_demand` multiplies every leap period's forecast and quantiles by it; every other period, and every model choice, is what the history fitted as ordered gives. The
-models' own February holds the leap Februaries they saw (about one in four), so the factor lifts a leap
-February a little more than its effect; fitting the history with its leap periods divided instead (stop 47,
-measured and not kept) moved the fits of every month, and one series' forecast to 3.7 times what it was.
-Weekly and daily periods never: a week is seven days in any year, and a day is a day. Dates are a period's
-first day (``forecast_demand`` fits months dated by their last day on their first) or, for months dated by
-their last day (``ends``), the period is the ``freq`` up to it.
+:func:`forecasting.forecast_demand` multiplies every leap period's forecast and quantiles by it; every other
+period, and every model choice, is what the history fitted as ordered gives. The models' own February holds
+the leap Februaries they saw (about one in four), so the factor lifts a leap February a little more than its
+effect (lowering every February by that share instead lost PBS at a second origin: stop 47); fitting the
+history with its leap periods divided (measured and not kept) moved the fits of every month, and one series'
+forecast to 3.7 times what it was. Weekly and daily periods never: a week is seven days in any year, and a day
+is a day. Dates are a period's first day (``forecast_demand`` fits months dated by their last day on their
+first) or, for months dated by their last day (``ends``), the period is the ``freq`` up to it.
 """
 
 from __future__ import annotations
