@@ -110,8 +110,8 @@ def forecast_cmd(
     _say_negatives(history, result.outliers)
     if (leap := result.leap) is not None:
         typer.echo(f"periods holding a 29 February: {leap.factor:.3f} times their season in the history "
-                   f"(robust t {leap.t:.1f} over {leap.series} series), fitted at their season and forecast "
-                   "at that factor")
+                   f"(robust t {leap.t:.1f} over {leap.series} series); the history fitted as ordered, those "
+                   "periods forecast at that factor")
     if booked is not None and left_out.height:
         typer.echo(f"booked orders outside the forecast's periods {first_ds} to {last_ds}, left out: "
                    f"{left_out.height} row{'s' * (left_out.height != 1)}, {left_out['y'].sum():,.0f} units")

@@ -30,8 +30,9 @@ Per series, by class (:mod:`forecasting.classify`):
   profile, selection ``rule``, model ``SeasonalProfile``, banded by the class's one-season-ahead ratios
   (:mod:`forecasting.profile`).
 
-A monthly or quarterly set whose history shows its periods that hold a 29 February apart from their season
-has those periods' forecast and quantiles multiplied by the set's factor (:mod:`forecasting.leap`).
+With ``leap_effect`` (an option, off), a monthly or quarterly set whose history shows its periods that hold a
+29 February apart from their season has those periods' forecast and quantiles multiplied by the set's factor
+(:mod:`forecasting.leap`).
 
 This module checks the series and runs the steps in order (:func:`forecast_demand`); each step is its own
 module: the backtest's plan and work (:mod:`forecasting.backtest`), the model each series takes

@@ -82,7 +82,7 @@ def leap_effect(series: pl.DataFrame, config: ForecastConfig, ends: bool = False
     per = (frame.filter(pl.col("leap") & pl.col("d").is_not_null()).group_by("unique_id")
            .agg(pl.col("d").mean()).get_column("d"))
     n = per.len()
-    if n < max(config.leap_min_series, 2):
+    if n < config.leap_min_series:  # at least 2 (the field's bound): a standard deviation
         return None
     median, sd = float(per.median()), float(per.std())
     if sd == 0 or math.isnan(sd):
@@ -93,7 +93,7 @@ def leap_effect(series: pl.DataFrame, config: ForecastConfig, ends: bool = False
 
 def leap_scaled(frame: pl.DataFrame, factor: float, columns: list[str], freq: str, ends: bool = False
                 ) -> pl.DataFrame:
-    """``frame`` with ``columns`` of its leap periods multiplied by ``factor`` (divided: ``1 / factor``)."""
+    """``frame`` with ``columns`` of its leap periods multiplied by ``factor``."""
     leap = leap_periods(pl.col("ds"), freq, ends)
     return frame.with_columns(pl.when(leap).then(pl.col(c) * factor).otherwise(pl.col(c)).alias(c)
                               for c in columns)
