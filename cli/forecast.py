@@ -68,6 +68,9 @@ def forecast_cmd(
     wanted = tuple(sorted(asked | {q for pair in bounds.values() for q in pair}))
     given = {"season_length": season_length} if season_length else {}  # else a year of freq (season_of)
     history = read_series_file(series)
+    if history.is_empty():  # else an empty forecast, exit 0: nothing said about a file with nothing in it
+        raise SourceError(f"{series.name}: no rows to forecast (rule: series_rows: at least one unique_id, "
+                          "ds, y row).")
     inferred = freq is None
     if inferred:
         try:

@@ -321,3 +321,17 @@ def test_forecast_command_says_the_sets_leap_effect(tmp_path):
     assert len(said) == 1 and "over 20 series" in said[0]
     assert float(said[0].split(": ")[1].split(" ")[0]) == pytest.approx(1.10, abs=0.02)
     assert pl.read_csv(out, try_parse_dates=True)["ds"].dt.month().unique().sort().to_list() == [1, 2, 3]
+
+
+def test_forecast_command_refuses_a_file_with_no_rows(tmp_path):
+    """A header and no rows was an empty forecast and exit 0 (with or without --freq): it is an error naming
+    the file and the rule, and no forecast file is written."""
+    src = tmp_path / "empty.csv"
+    src.write_text("unique_id,ds,y\n")
+    out = tmp_path / "fc.csv"
+    for freq in ([], ["--freq", "1mo"]):
+        result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "3", "--out",
+                                          str(out), *freq])
+        assert result.exit_code == 2, result.output
+        assert "empty.csv: no rows to forecast (rule: series_rows" in result.stderr
+        assert not out.exists()
