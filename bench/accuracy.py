@@ -491,6 +491,10 @@ def run_plantwin(ds: DataSet, n_jobs: int, overrides: dict) -> tuple[pl.DataFram
                                if row[k] is not None)
             print(f"   plantwin {row['set']} series: strategy {row['strategy']} "
                   f"(held-out MASE on {row['series']} series: {scores})", flush=True)
+    if result.trading_days is not None:
+        td = result.trading_days
+        print(f"   plantwin trading days: slope {td.slope:+.5f} a unit of td1 (robust t {td.t:.1f}, "
+              f"{td.series} series)", flush=True)
     if result.leap is not None:
         print(f"   plantwin leap periods: x{result.leap.factor:.4f} (robust t {result.leap.t:.1f}, "
               f"{result.leap.series} series)", flush=True)

@@ -41,9 +41,13 @@ def forecast_cmd(
         "each period's mean becomes max(forecast, booked), as the plan's demand in `run`, with columns "
         "booked and booked_added.")] = None,
     leap_effect: Annotated[bool, typer.Option(
-        "--leap-effect", help="Monthly and quarterly data: where the history shows its periods that hold a "
-        "29 February apart from their season (a flow counted over one day more), forecast each such period "
-        "at the set's factor (forecasting/leap.py).")] = False,
+        "--leap-effect/--no-leap-effect", help="Monthly and quarterly data: where the history shows its "
+        "periods that hold a 29 February apart from their season (a flow counted over one day more), "
+        "forecast each such period at the set's factor (forecasting/leap.py).")] = True,
+    trading_days: Annotated[bool, typer.Option(
+        "--trading-days/--no-trading-days", help="Monthly and quarterly data: where the history shows its "
+        "periods moving with the weekdays they hold (X-13's td1coef), fit the history without that effect "
+        "and forecast each period at its own (forecasting/tradingdays.py).")] = True,
 ) -> None:
     """The automatic forecaster (classification, backtest champion, quantiles) on any long-format file.
 
@@ -77,7 +81,8 @@ def forecast_cmd(
             freq = infer_freq(history)
         except ValueError as exc:
             raise SourceError(f"{series.name}: {exc} (--freq)") from None
-    config = ForecastConfig(freq=freq, cluster=cluster, leap_effect=leap_effect, **given,
+    config = ForecastConfig(freq=freq, cluster=cluster, leap_effect=leap_effect, trading_days=trading_days,
+                            **given,
                             **({"quantiles": wanted} if wanted else {}))
     try:
         with forecast_executor(config) as (executor, config):
@@ -111,6 +116,10 @@ def forecast_cmd(
     typer.echo("models chosen: " + ", ".join(f"{m} {n}" for m, n in chosen.iter_rows()))
     _say_early_ends(history)
     _say_negatives(history, result.outliers)
+    if (td := result.trading_days) is not None:
+        typer.echo(f"trading days: {100 * td.slope:+.2f}% a unit of weekdays less 5/2 weekend days (robust "
+                   f"t {td.t:.1f} over {td.series} series): the history fitted without it, each period "
+                   "forecast at its own")
     if (leap := result.leap) is not None:
         typer.echo(f"periods holding a 29 February: {leap.factor:.3f} times their season in the history "
                    f"(robust t {leap.t:.1f} over {leap.series} series); the history fitted as ordered, those "

@@ -202,19 +202,32 @@ class ForecastConfig(BaseModel, frozen=True, extra="forbid"):
         "the history is fitted as ordered.",
     )
     leap_effect: bool = Field(
-        False, description="Monthly and quarterly sets: where the set's history shows its periods that hold "
+        True, description="Monthly and quarterly sets: where the set's history shows its periods that hold "
         "a 29 February apart from their season (a flow counted over one day more; the median of its series' "
         "effects, robust t at least `leap_min_t`, at least `leap_min_series` series: forecasting/leap.py), "
         "each such period's forecast and quantiles are multiplied by that factor (the history is fitted as "
-        "ordered). Weekly and daily periods never. An option: on PBS and its three files every MASE "
-        "measured was 1.4-5.1% better where the test held a leap February, but PBS at h 24 from 67 months "
-        "took its 80% band from 82.8 to 83.7, past +3, so by the rule written before the figures it is "
-        "not the default (docs/forecast-history.md, stop 47).",
+        "ordered, less its trading days where `trading_days` finds them). Weekly and daily periods never. "
+        "Alone an option (stop 47: PBS at h 24 took an 80% band past +3); with `trading_days` the default "
+        "(stop 48: every PBS cell's MASE 1.5-9.9% better; docs/forecast-history.md).",
     )
     leap_min_t: float = Field(3.0, gt=0, description="Smallest robust t of a set's leap-period effect taken.")
     leap_min_series: int = Field(
         20, ge=2, description="Fewest series with a leap period (and the same season a year away) a set's "
         "leap-period effect is measured on.",
+    )
+    trading_days: bool = Field(
+        True, description="Monthly and quarterly sets: where the set's history shows its periods moving "
+        "with the weekdays they hold (X-13's td1coef, weekdays less 5/2 of the weekend days; the median of "
+        "its series' slopes, robust t at least `trading_days_min_t`, at least `trading_days_min_series` "
+        "series: forecasting/tradingdays.py), the history is fitted with each period divided by its factor "
+        "and the forecast's mean and quantiles multiplied by theirs. Weekly and daily periods never. The "
+        "default with `leap_effect` (stop 48; alone it lost PBS 0.4% of sMAPE).",
+    )
+    trading_days_min_t: float = Field(
+        3.0, gt=0, description="Smallest robust t of a set's trading-day slope taken.")
+    trading_days_min_series: int = Field(
+        20, ge=2, description="Fewest series with three seasons of filtered periods a set's trading-day "
+        "slope is measured on.",
     )
     # --- backtest and selection -----------------------------------------------------------------
     min_train_weeks: int = Field(

@@ -30,9 +30,11 @@ Per series, by class (:mod:`forecasting.classify`):
   profile, selection ``rule``, model ``SeasonalProfile``, banded by the class's one-season-ahead ratios
   (:mod:`forecasting.profile`).
 
-With ``leap_effect`` (an option, off), a monthly or quarterly set whose history shows its periods that hold a
-29 February apart from their season has those periods' forecast and quantiles multiplied by the set's factor
-(:mod:`forecasting.leap`).
+A monthly or quarterly set whose history shows its periods moving with the weekdays they hold is fitted
+without that effect and forecast at each period's own (``trading_days``, :mod:`forecasting.tradingdays`); one
+whose history shows its periods that hold a 29 February apart from their season has those periods' forecast
+and quantiles multiplied by the set's factor (``leap_effect``, :mod:`forecasting.leap`). Both are tested on
+the set's history and taken only where it shows them (stop 48: on by default).
 
 This module checks the series and runs the steps in order (:func:`forecast_demand`); each step is its own
 module: the backtest's plan and work (:mod:`forecasting.backtest`), the model each series takes
@@ -63,6 +65,7 @@ from forecasting.outliers import fill_below_zero, signed_ids
 from forecasting.profile import PROFILE_MODEL, profile_forecast
 from forecasting.select import trim_worst_member
 from forecasting.silent import inactive_quantiles, return_shares
+from forecasting.tradingdays import TradingDayEffect, trading_day_effect, trading_day_scaled
 
 __all__ = ["ForecastResult", "dated_by_month_ends", "forecast_demand", "validate_series", "FALLBACKS", "RULE_MODEL",
            "ZERO_MODEL"]
@@ -87,6 +90,9 @@ class ForecastResult:
     # the set's leap-period factor, where its history shows one (forecasting.leap): the leap periods' forecast
     # and quantiles multiplied by it
     leap: LeapEffect | None = None
+    # the set's trading-day slope, where its history shows one (forecasting.tradingdays): the history fitted
+    # without it, each forecast period at its own
+    trading_days: TradingDayEffect | None = None
 
 
 def dated_by_month_ends(series: pl.DataFrame, freq: str) -> bool:
@@ -207,6 +213,9 @@ def forecast_demand(
         series = series.with_columns(pl.col("ds").dt.month_start())
     series = series.select("unique_id", "ds", pl.col("y").cast(pl.Float64)).sort("unique_id", "ds")
     leap = leap_effect(series, config, month_ends)  # its periods that hold a 29 February: forecast at it
+    # its periods' weekdays (forecasting.tradingdays): fitted without them, the forecast at its periods' own
+    if tdays := trading_day_effect(series, config, month_ends):
+        series = trading_day_scaled(series, tdays.slope, ["y"], config.freq, month_ends, divide=True)
     asked = min(backtest_horizon or horizon, horizon)
     # a rare period below zero (a return) is no silence: classed with it at its level (forecasting.outliers)
     classes = classify_series(series if config.outlier_factor is None else fill_below_zero(series), config)
@@ -251,11 +260,16 @@ def forecast_demand(
     ).sort("unique_id")
     forecast = _quantiles(fc, cv, chosen, picks, plan, series, horizon, config,
                           shortened=scored if scored < asked else None)
+    values = ["mean", *(schema.quantile_column(q) for q in config.quantiles)]
+    if tdays:  # each period at its weekdays' factor; the one-offs as ordered
+        forecast = trading_day_scaled(forecast, tdays.slope, values, config.freq, month_ends)
+        outliers = outliers if outliers is None else trading_day_scaled(
+            outliers, tdays.slope, ["y", "replaced_by"], config.freq, month_ends)
     if leap:  # the history is fitted as ordered (forecasting/leap.py): the leap periods' forecast moves alone
-        values = ["mean", *(schema.quantile_column(q) for q in config.quantiles)]
         forecast = leap_scaled(forecast, leap.factor, values, config.freq, month_ends)
     if month_ends:  # dated as they came: each month by its last day
         forecast = forecast.with_columns(pl.col("ds").dt.month_end())
         outliers = outliers if outliers is None else outliers.with_columns(pl.col("ds").dt.month_end())
     return ForecastResult(forecast=forecast, series=summary, backtest=backtest, strategy=strategy,
-                          outliers=outliers, backtest_horizon=scored if backtest.height else None, leap=leap)
+                          outliers=outliers, backtest_horizon=scored if backtest.height else None, leap=leap,
+                          trading_days=tdays)

@@ -15,15 +15,17 @@ regressor:
   one and its robust t (the median over 1.2533 standard deviations of the series' effects, over √n) is at
   least ``leap_min_t`` in size.
 
-An option (``leap_effect``, off; ``plantwin forecast --leap-effect``): where the set has one,
-:func:`forecasting.forecast_demand` multiplies every leap period's forecast and quantiles by it; every other
-period, and every model choice, is what the history fitted as ordered gives. The models' own February holds
-the leap Februaries they saw (about one in four), so the factor lifts a leap February a little more than its
-effect (lowering every February by that share instead lost PBS at a second origin: stop 47); fitting the
-history with its leap periods divided (measured and not kept) moved the fits of every month, and one series'
-forecast to 3.7 times what it was. Weekly and daily periods never: a week is seven days in any year, and a day
-is a day. Dates are a period's first day (``forecast_demand`` fits months dated by their last day on their
-first) or, for months dated by their last day (``ends``), the period is the ``freq`` up to it.
+On by default since stop 48 (``leap_effect``; ``plantwin forecast --no-leap-effect`` to leave it out):
+where the set has one, :func:`forecasting.forecast_demand` multiplies every leap period's forecast and
+quantiles by it; every other period, and every model choice, is what the history fitted as ordered gives (with
+the trading days taken out where the set has those too: :mod:`forecasting.tradingdays`). Alone it was an
+option (stop 47: one band past +3); with the trading days it is the default (stop 48). The models' own
+February holds the leap Februaries they saw (about one in four), so the factor lifts a leap February a little
+more than its effect (lowering every February by that share instead lost PBS at a second origin: stop 47);
+fitting the history with its leap periods divided (measured and not kept) moved the fits of every month, and
+one series' forecast to 3.7 times what it was. Weekly and daily periods never: a week is seven days in any
+year, and a day is a day. Dates are a period's first day (``forecast_demand`` fits months dated by their last
+day on their first) or, for months dated by their last day (``ends``), the period is the ``freq`` up to it.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import polars as pl
 
 from forecasting.config import ForecastConfig, _freq_parts, season_of
 
-__all__ = ["LeapEffect", "leap_effect", "leap_periods", "leap_scaled"]
+__all__ = ["LeapEffect", "leap_effect", "leap_periods", "leap_scaled", "season_filtered"]
 
 #: the standard error of a normal sample's median over that of its mean (√(π/2))
 _MEDIAN_SE = math.sqrt(math.pi / 2)
@@ -65,6 +67,14 @@ def leap_periods(ds: pl.Expr, freq: str, ends: bool = False) -> pl.Expr:
     return pl.any_horizontal(False, *((d.dt.month() == 2) & d.dt.is_leap_year() for d in held))
 
 
+def season_filtered(column: str, m: int) -> pl.Expr:
+    """``column`` (of a frame sorted by ``unique_id, ds``, consecutive periods) less the mean of its two
+    neighbouring periods, less the same measure of the same season ``m`` periods before and after (the mean of
+    those there are): a difference in differences in which a series' level and season drop out."""
+    step = (pl.col(column) - (pl.col(column).shift(1) + pl.col(column).shift(-1)) / 2).over("unique_id")
+    return (step - pl.mean_horizontal(step.shift(m), step.shift(-m))).over("unique_id")
+
+
 def leap_effect(series: pl.DataFrame, config: ForecastConfig, ends: bool = False) -> LeapEffect | None:
     """The set's leap-period effect in ``series`` (``unique_id, ds, y``, consecutive periods of
     ``config.freq`` per series), or None: off, weekly or daily, a season that is not a year, too few series,
@@ -73,12 +83,9 @@ def leap_effect(series: pl.DataFrame, config: ForecastConfig, ends: bool = False
     if not config.leap_effect or not _months(config.freq) or m != season_of(config.freq) or m < 2:
         return None
     log_y = pl.when(pl.col("y") > 0).then(pl.col("y").log())
-    r = pl.col("lg") - (pl.col("lg").shift(1) + pl.col("lg").shift(-1)) / 2
-    year_apart = pl.mean_horizontal(pl.col("r").shift(m), pl.col("r").shift(-m))  # its season, no leap day
     leap = leap_periods(pl.col("ds"), config.freq, ends)
     frame = series.sort("unique_id", "ds").with_columns(lg=log_y, leap=leap)
-    frame = frame.with_columns(r=r.over("unique_id"))
-    frame = frame.with_columns(d=(pl.col("r") - year_apart).over("unique_id"))
+    frame = frame.with_columns(d=season_filtered("lg", m))
     per = (frame.filter(pl.col("leap") & pl.col("d").is_not_null()).group_by("unique_id")
            .agg(pl.col("d").mean()).get_column("d"))
     n = per.len()

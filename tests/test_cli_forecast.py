@@ -323,6 +323,25 @@ def test_forecast_command_says_the_sets_leap_effect(tmp_path):
     assert pl.read_csv(out, try_parse_dates=True)["ds"].dt.month().unique().sort().to_list() == [1, 2, 3]
 
 
+def test_forecast_command_says_the_sets_trading_day_effect(tmp_path):
+    """24 monthly flows moving 1% a unit of td1: the command says the slope it measured in the history and
+    fitted without (forecasting/tradingdays.py, the default since stop 48); with --no-trading-days,
+    nothing."""
+    from tests.test_forecasting_tradingdays import _panel
+
+    src = tmp_path / "monthly.csv"
+    _panel(0.01).write_csv(src)
+    out = tmp_path / "fc.csv"
+    said = {}
+    for asked in ([], ["--no-trading-days"]):
+        result = CliRunner().invoke(app, ["forecast", "--series", str(src), "--horizon", "3", "--out",
+                                          str(out), *asked])
+        assert result.exit_code == 0, result.output
+        said[not asked] = [line for line in result.stdout.splitlines() if line.startswith("trading days: ")]
+    assert said[False] == [] and len(said[True]) == 1 and "over 24 series" in said[True][0]
+    assert float(said[True][0].split(": ")[1].split("%")[0]) == pytest.approx(1.0, abs=0.2)
+
+
 def test_forecast_command_refuses_a_file_with_no_rows(tmp_path):
     """A header and no rows was an empty forecast and exit 0 (with or without --freq): it is an error naming
     the file and the rule, and no forecast file is written."""

@@ -14,7 +14,8 @@ from forecasting.leap import leap_effect, leap_periods
 #: the seeded panel's months (1995–2007: leap Februaries 1996, 2000, 2004) and its test year (2008: one)
 MONTHS = pl.date_range(date(1995, 1, 1), date(2007, 12, 1), "1mo", eager=True)
 SEASON = np.array([0.8, 0.85, 1.0, 1.05, 1.1, 1.0, 0.95, 0.9, 1.0, 1.1, 1.15, 1.1])
-MONTHLY = ForecastConfig(freq="1mo", n_jobs=1, leap_effect=True)  # an option (stop 47), off by default
+# the default since stop 48 (stop 47: an option); the trading days left out to test the leap periods alone
+MONTHLY = ForecastConfig(freq="1mo", n_jobs=1, leap_effect=True, trading_days=False)
 
 
 def _panel(effect: float, series: int = 24, seed: int = 0, months: pl.Series = MONTHS) -> pl.DataFrame:
@@ -50,7 +51,7 @@ def test_the_sets_effect_is_measured_where_its_history_has_one_and_only_there():
     assert found.t > 3 and found.series == 24
     assert leap_effect(_panel(1.0), MONTHLY) is None  # no effect: the test finds none (|t| < 3)
     assert leap_effect(_panel(1.10), MONTHLY.model_copy(update={"leap_effect": False})) is None
-    assert leap_effect(_panel(1.10), ForecastConfig(freq="1mo")) is None  # the default: off
+    assert leap_effect(_panel(1.10), ForecastConfig(freq="1mo")) == found  # the default: on (stop 48)
     assert leap_effect(_panel(1.10, series=12), MONTHLY) is None  # fewer series than leap_min_series
     assert leap_effect(_panel(1.10), MONTHLY.model_copy(update={"season_length": 6})) is None
     few = leap_effect(_panel(0.90), MONTHLY)  # a leap period below its season is an effect too
