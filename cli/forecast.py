@@ -45,7 +45,7 @@ def forecast_cmd(
         "periods that hold a 29 February apart from their season (a flow counted over one day more), "
         "forecast each such period at the set's factor (forecasting/leap.py).")] = True,
     trading_days: Annotated[bool, typer.Option(
-        "--trading-days/--no-trading-days", help="Monthly and quarterly data: where the history shows its "
+        "--trading-days/--no-trading-days", help="Monthly data: where the history shows its "
         "periods moving with the weekdays they hold (X-13's td1coef), fit the history without that effect "
         "and forecast each period at its own (forecasting/tradingdays.py).")] = True,
 ) -> None:

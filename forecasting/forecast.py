@@ -30,7 +30,7 @@ Per series, by class (:mod:`forecasting.classify`):
   profile, selection ``rule``, model ``SeasonalProfile``, banded by the class's one-season-ahead ratios
   (:mod:`forecasting.profile`).
 
-A monthly or quarterly set whose history shows its periods moving with the weekdays they hold is fitted
+A monthly set whose history shows its months moving with the weekdays they hold is fitted
 without that effect and forecast at each period's own (``trading_days``, :mod:`forecasting.tradingdays`); one
 whose history shows its periods that hold a 29 February apart from their season has those periods' forecast
 and quantiles multiplied by the set's factor (``leap_effect``, :mod:`forecasting.leap`). Both are tested on

@@ -99,12 +99,21 @@ def test_by_default_a_set_is_fitted_without_its_trading_days_and_forecast_at_its
     assert neither.trading_days is None and neither.leap is None
 
 
-def test_a_weekly_set_never_has_a_trading_day_effect():
+def test_a_weekly_or_quarterly_set_never_has_a_trading_day_effect():
     weeks = pl.date_range(date(1995, 1, 2), date(2007, 12, 31), "1w", eager=True)
     rng = np.random.default_rng(1)
     panel = pl.concat(pl.DataFrame({"unique_id": f"w{i}", "ds": weeks,
                                     "y": rng.uniform(50, 60, len(weeks))}) for i in range(30))
     assert trading_day_effect(panel, ForecastConfig(freq="1w", trading_days=True)) is None
+    # quarters: measured on PBS summed to quarters and left out (stop 48), even with a 3% slope a unit
+    quarters = pl.date_range(date(1990, 1, 1), date(2007, 10, 1), "1q", eager=True)
+    td1 = pl.DataFrame({"ds": quarters}).select(trading_days(pl.col("ds"), "1q")).to_series().to_numpy()
+    panel = pl.concat(pl.DataFrame({
+        "unique_id": f"q{i}", "ds": quarters,
+        "y": rng.uniform(50, 60) * np.exp(0.03 * td1 + rng.normal(0, 0.01, len(td1))),
+    }) for i in range(30))
+    assert set(td1) >= {-2.5, 2.5}
+    assert trading_day_effect(panel, ForecastConfig(freq="1q", trading_days=True)) is None
 
 
 def test_the_history_is_fitted_without_its_weekdays_and_each_month_forecast_at_its_own():
