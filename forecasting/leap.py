@@ -37,7 +37,7 @@ import polars as pl
 
 from forecasting.config import ForecastConfig, _freq_parts, season_of
 
-__all__ = ["LeapEffect", "leap_effect", "leap_periods", "leap_scaled", "season_filtered"]
+__all__ = ["LeapEffect", "leap_effect", "leap_periods", "leap_scaled", "robust_median", "season_filtered"]
 
 #: the standard error of a normal sample's median over that of its mean (√(π/2))
 _MEDIAN_SE = math.sqrt(math.pi / 2)
@@ -75,6 +75,20 @@ def season_filtered(column: str, m: int) -> pl.Expr:
     return (step - pl.mean_horizontal(step.shift(m), step.shift(-m))).over("unique_id")
 
 
+def robust_median(per: pl.Series, min_series: int, min_t: float) -> tuple[float, float] | None:
+    """The median of the series' effects ``per`` and its robust t (the median over 1.2533 standard deviations
+    of the effects, over √n), or None: fewer than ``min_series`` effects, no spread, or |t| under ``min_t``.
+    A set's leap effect and its trading-day slope (:mod:`forecasting.tradingdays`) are both taken so."""
+    n = per.len()
+    if n < min_series:  # at least 2 (the fields' bound): a standard deviation
+        return None
+    median, sd = float(per.median()), float(per.std())
+    if sd == 0 or math.isnan(sd):
+        return None
+    t = median / (_MEDIAN_SE * sd / math.sqrt(n))
+    return (median, t) if abs(t) >= min_t else None
+
+
 def leap_effect(series: pl.DataFrame, config: ForecastConfig, ends: bool = False) -> LeapEffect | None:
     """The set's leap-period effect in ``series`` (``unique_id, ds, y``, consecutive periods of
     ``config.freq`` per series), or None: off, weekly or daily, a season that is not a year, too few series,
@@ -88,14 +102,10 @@ def leap_effect(series: pl.DataFrame, config: ForecastConfig, ends: bool = False
     frame = frame.with_columns(d=season_filtered("lg", m))
     per = (frame.filter(pl.col("leap") & pl.col("d").is_not_null()).group_by("unique_id")
            .agg(pl.col("d").mean()).get_column("d"))
-    n = per.len()
-    if n < config.leap_min_series:  # at least 2 (the field's bound): a standard deviation
+    if (taken := robust_median(per, config.leap_min_series, config.leap_min_t)) is None:
         return None
-    median, sd = float(per.median()), float(per.std())
-    if sd == 0 or math.isnan(sd):
-        return None
-    t = median / (_MEDIAN_SE * sd / math.sqrt(n))
-    return LeapEffect(math.exp(median), t, n) if abs(t) >= config.leap_min_t else None
+    median, t = taken
+    return LeapEffect(math.exp(median), t, per.len())
 
 
 def leap_scaled(frame: pl.DataFrame, factor: float, columns: list[str], freq: str, ends: bool = False

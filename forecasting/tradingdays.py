@@ -32,13 +32,12 @@ weekday once). Dates as :mod:`forecasting.leap`'s: a period's first day, or its 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import polars as pl
 
 from forecasting.config import ForecastConfig, season_of
-from forecasting.leap import _MEDIAN_SE, _months, season_filtered
+from forecasting.leap import _months, robust_median, season_filtered
 
 __all__ = ["TradingDayEffect", "trading_day_effect", "trading_day_scaled", "trading_days"]
 
@@ -81,14 +80,10 @@ def trading_day_effect(series: pl.DataFrame, config: ForecastConfig, ends: bool 
            .agg(n=pl.len(), xy=(pl.col("d_lg") * pl.col("d_td")).sum(), xx=(pl.col("d_td") ** 2).sum())
            .filter((pl.col("n") >= 3 * m) & (pl.col("xx") > 0))
            .select(slope=pl.col("xy") / pl.col("xx")).get_column("slope"))
-    n = per.len()
-    if n < config.trading_days_min_series:
+    if (taken := robust_median(per, config.trading_days_min_series, config.trading_days_min_t)) is None:
         return None
-    median, sd = float(per.median()), float(per.std())
-    if sd == 0 or math.isnan(sd):
-        return None
-    t = median / (_MEDIAN_SE * sd / math.sqrt(n))
-    return TradingDayEffect(median, t, n) if abs(t) >= config.trading_days_min_t else None
+    median, t = taken
+    return TradingDayEffect(median, t, per.len())
 
 
 def trading_day_scaled(frame: pl.DataFrame, slope: float, columns: list[str], freq: str, ends: bool = False,

@@ -11,10 +11,9 @@ import pytest
 
 from forecasting import ForecastConfig, forecast_demand
 from forecasting.tradingdays import trading_day_effect, trading_days
+from tests.test_forecasting_leap import MONTHS, SEASON, trending_panel
 
-#: the seeded panel's months (1995–2007) and its test years (2008–2009)
-MONTHS = pl.date_range(date(1995, 1, 1), date(2007, 12, 1), "1mo", eager=True)
-SEASON = np.array([0.8, 0.85, 1.0, 1.05, 1.1, 1.0, 0.95, 0.9, 1.0, 1.1, 1.15, 1.1])
+# the seeded panels' months (1995–2007) and season are the leap tests'; their test years 2008–2009
 # the default since stop 48; the leap periods left out to test the trading days alone
 MONTHLY = ForecastConfig(freq="1mo", n_jobs=1, trading_days=True, leap_effect=False)
 
@@ -155,18 +154,9 @@ def test_the_test_rarely_finds_an_effect_that_is_not_there_and_finds_a_small_one
     # 0.94); 30 panels of 60 series moving 0.3% a unit of td1 (a month -1.5% to +0.9%): at least 24 are found
     # (all 30)
     rng = np.random.default_rng(7)
-    month = MONTHS.dt.month().to_numpy() - 1
 
     def panel(series: int, slope: float) -> pl.DataFrame:
-        days = _expected(MONTHS, slope)
-        frames = []
-        for i in range(series):
-            season = np.exp(rng.normal(0, 0.2, 12))
-            trend = np.exp(rng.normal(0, 0.01) * np.arange(len(MONTHS)))
-            noise = np.exp(rng.normal(0, 0.05, len(MONTHS)))
-            y = rng.uniform(100, 1000) * season[month] * trend * days * noise
-            frames.append(pl.DataFrame({"unique_id": f"s{i}", "ds": MONTHS, "y": y}))
-        return pl.concat(frames)
+        return trending_panel(rng, series, _expected(MONTHS, slope))
 
     false = sum(trading_day_effect(panel(20, 0.0), MONTHLY) is not None for _ in range(100))
     found = sum(trading_day_effect(panel(60, 0.003), MONTHLY) is not None for _ in range(30))
